@@ -1,7 +1,8 @@
 // Command vectorgen writes spec/vectors/*.json from deterministic randomness
 // (internal/testrand). Run it from the repository root:
 //
-//	go run ./internal/vectorgen
+//	go run ./internal/vectorgen            # every file
+//	go run ./internal/vectorgen pqxdh.json # only the files named
 //
 // Each vector file has one generator in this package, registered by name.
 // The tests in each crypto package load the files and check every field;
@@ -43,7 +44,14 @@ func names() []string {
 }
 
 func run() error {
-	for _, n := range names() {
+	todo := os.Args[1:]
+	if len(todo) == 0 {
+		todo = names()
+	}
+	for _, n := range todo {
+		if generators[n] == nil {
+			return fmt.Errorf("no generator for %q", n)
+		}
 		b, err := generators[n]()
 		if err != nil {
 			return fmt.Errorf("%s: %w", n, err)

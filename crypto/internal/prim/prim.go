@@ -130,17 +130,21 @@ func DH(priv *ecdh.PrivateKey, pub []byte) ([]byte, error) {
 }
 
 // CheckEd25519Public checks an Ed25519 public key as spec/keys.md §2.2 says:
-// exactly 32 bytes, the canonical encoding of a point on the curve (y < p,
-// and no sign bit on a point whose x is zero), and not of small order.
+// exactly 32 bytes; y < p (a canonical field element); a point on the curve;
+// not of small order. The only points whose x is zero, where a set sign bit
+// would be a second encoding, have small order, so they are refused too.
 func CheckEd25519Public(b []byte) error {
 	if len(b) != Ed25519PublicSize {
 		return ErrLength
 	}
-	p, err := new(edwards25519.Point).SetBytes(b)
-	if err != nil {
+	var y [32]byte
+	copy(y[:], b)
+	y[31] &= 0x7f
+	if !x25519Reduced(y[:]) { // same field, same bound: y < 2^255-19
 		return ErrNonCanonical
 	}
-	if subtle.ConstantTimeCompare(p.Bytes(), b) != 1 {
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil {
 		return ErrNonCanonical
 	}
 	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
@@ -176,7 +180,23 @@ func VerifyLabeled(pub []byte, label string, msg, sig []byte) bool {
 // msg (RFC 8032 §5.1.7, cofactorless, as crypto/ed25519 does; signatures
 // with S ≥ L are refused). spec/keys.md §2.2.
 func Verify(pub, msg, sig []byte) bool {
-	if CheckEd25519Public(pub) != nil || len(sig) != SignatureSize {
+	if CheckEd25519Public(pub) != nil {
+		return false
+	}
+	return VerifyChecked(pub, msg, sig)
+}
+
+// VerifyLabeledChecked is VerifyLabeled for a public key that has already
+// passed CheckEd25519Public, so that verifying several signatures by one key
+// decodes it once.
+func VerifyLabeledChecked(pub []byte, label string, msg, sig []byte) bool {
+	return VerifyChecked(pub, SignedMessage(label, msg), sig)
+}
+
+// VerifyChecked is Verify for a public key that has already passed
+// CheckEd25519Public.
+func VerifyChecked(pub, msg, sig []byte) bool {
+	if len(pub) != Ed25519PublicSize || len(sig) != SignatureSize {
 		return false
 	}
 	return ed25519.Verify(ed25519.PublicKey(pub), msg, sig)
