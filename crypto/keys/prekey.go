@@ -135,9 +135,7 @@ func (d *DevicePrivateKeys) GeneratePrekey(rand io.Reader, kind PrekeyKind, id u
 		return nil, nil, err
 	}
 	p := &Prekey{Kind: kind, ID: id, Public: pub}
-	if err := p.checkPublic(); err != nil {
-		return nil, nil, err
-	}
+	p.cacheKEM()
 	copy(p.Signature[:], d.Sign(LabelPrekey, p.body()))
 	return priv, p, nil
 }
@@ -235,6 +233,7 @@ func readPrekey(s *cryptobyte.String) (*Prekey, error) {
 		return nil, malformed("truncated %v", p.Kind)
 	}
 	p.Public = append([]byte(nil), pub...)
+	p.cacheKEM() // parse an ML-KEM key once: checkPublic then finds it
 	if err := p.checkPublic(); err != nil {
 		return nil, err
 	}
@@ -249,18 +248,25 @@ func (p *Prekey) checkPublic() error {
 		return malformed("prekey kind %d with %d-byte key", p.Kind, len(p.Public))
 	}
 	if p.Kind.IsKEM() {
-		ek, err := p.EncapsulationKey()
-		if err == nil && p.kem == nil {
-			// Only constructors (GeneratePrekey, readPrekey) reach here
-			// with an empty cache; a Prekey is read-only afterwards.
-			p.kem, p.kemBytes = ek, append([]byte(nil), p.Public...)
-		}
+		_, err := p.EncapsulationKey()
 		return err
 	}
 	if err := prim.CheckX25519Public(p.Public); err != nil {
 		return malformed("%v: %v", p.Kind, err)
 	}
 	return nil
+}
+
+// cacheKEM keeps the parsed ML-KEM key of a new prekey. Only the
+// constructors (GeneratePrekey, readPrekey) call it, so a Prekey is
+// read-only, and safe for concurrent use, once returned.
+func (p *Prekey) cacheKEM() {
+	if !p.Kind.IsKEM() {
+		return
+	}
+	if ek, err := mlkem.NewEncapsulationKey768(p.Public); err == nil {
+		p.kem, p.kemBytes = ek, append([]byte(nil), p.Public...)
+	}
 }
 
 // EncapsulationKey returns the parsed ML-KEM-768 key of a KEM prekey. A
