@@ -1,0 +1,68 @@
+package vectors
+
+// SealCase is one case of spec/vectors/seal.json (spec/seal.md §8). The
+// generator in internal/vectorgen writes them and crypto/seal reads them.
+//
+// Every case records every secret: the sender's account and device keys,
+// the recipient's device keys, the ephemeral key Seal read from its random
+// source, the two plaintext blocks, each intermediate value, the sealed
+// envelope, and the envelope given to Open with the result Open must return.
+type SealCase struct {
+	ID      string `json:"id"`
+	Comment string `json:"comment"`
+
+	// The sender certificate (spec/keys.md §6): the account key seed whose
+	// public key the certificate names, the seed of the key that signed it
+	// (the same, except in a bad-signature case), the certified fields and
+	// device keys, and the certificate's encoding.
+	SenderAccountSeed Hex    `json:"sender_account_seed"`
+	CertSignerSeed    Hex    `json:"cert_signer_seed"`
+	SenderHandle      string `json:"sender_handle"`
+	SenderDevice      uint32 `json:"sender_device"`
+	SenderCreated     int64  `json:"sender_created"`
+	SenderSigningSeed Hex    `json:"sender_signing_seed"`
+	SenderDHPrivate   Hex    `json:"sender_dh_private"`
+	SenderCertificate Hex    `json:"sender_certificate"`
+	// StaticDHPrivate is the X25519 private key S the envelope's static
+	// agreement used: SenderDHPrivate, except when the sender lies.
+	StaticDHPrivate Hex `json:"static_dh_private"`
+
+	// RecipientSigningSeed and RecipientDHPrivate are the device that calls
+	// Open. SealedTo is the X25519 identity key R the envelope was sealed
+	// to: the recipient's, except in a wrong-recipient case.
+	RecipientSigningSeed Hex `json:"recipient_signing_seed"`
+	RecipientDHPrivate   Hex `json:"recipient_dh_private"`
+	SealedTo             Hex `json:"sealed_to"`
+
+	// EphemeralPrivate is the 32 bytes Seal read from its random source.
+	EphemeralPrivate Hex `json:"ephemeral_private"`
+	EphemeralPublic  Hex `json:"ephemeral_public"`
+	Message          Hex `json:"message"`
+
+	// The plaintexts of c1 and c2 (spec/seal.md §3.1, §3.2).
+	CertBlock    Hex `json:"cert_block"`
+	MessageBlock Hex `json:"message_block"`
+
+	// Intermediate values (spec/seal.md §4.1, §4.2).
+	EphemeralDH Hex `json:"e_dh"`
+	OKM1        Hex `json:"okm1"`
+	StaticDH    Hex `json:"s_dh"`
+	OKM2        Hex `json:"okm2"`
+
+	// Sealed is the envelope sealed from the blocks above. SealedBy is
+	// "seal" when Seal, given the sender keys (StaticDHPrivate), the
+	// certificate, SealedTo, the message and EphemeralPrivate as its
+	// randomness, returns exactly Sealed; it is "blocks" when Sealed was
+	// built from blocks Seal would never lay out, or keys Seal refuses.
+	Sealed   Hex    `json:"sealed"`
+	SealedBy string `json:"sealed_by"`
+
+	// Envelope is what Open is given: Sealed, unless Mutation says how it
+	// was changed ("" when it was not).
+	Envelope Hex    `json:"envelope"`
+	Mutation string `json:"mutation"`
+
+	// Error is what Open returns: "" when it accepts the envelope, else
+	// "malformed" or "decrypt".
+	Error string `json:"error"`
+}
