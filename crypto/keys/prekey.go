@@ -164,7 +164,11 @@ func (p *PrekeyPrivate) X25519() (*ecdh.PrivateKey, error) {
 	if p.x25519 != nil && prim.Equal(p.x25519.Bytes(), p.Secret) {
 		return p.x25519, nil
 	}
-	return prim.X25519PrivateKeyFromBytes(p.Secret)
+	k, err := prim.X25519PrivateKeyFromBytes(p.Secret)
+	if err != nil {
+		return nil, malformed("X25519 prekey secret length %d", len(p.Secret))
+	}
+	return k, nil
 }
 
 // KEM returns the decapsulation key of an ML-KEM-768 prekey.
