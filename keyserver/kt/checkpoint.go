@@ -1,0 +1,211 @@
+package kt
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// algEd25519 is the signed-note algorithm byte of an Ed25519 key
+// (spec/transparency.md §5.1).
+const algEd25519 = 0x01
+
+// Checkpoint is a verified checkpoint: the log named Origin had Size leaves
+// and root hash Root (spec/transparency.md §4). Signed is the signed note
+// it was read from, to pin and to show others.
+type Checkpoint struct {
+	Origin string
+	Size   int64
+	Root   tlog.Hash
+	Signed []byte
+}
+
+// Pin is the checkpoint a client has pinned: the newest it has verified
+// (spec/transparency.md §7).
+type Pin = Checkpoint
+
+// emptyRoot is the RFC 6962 hash of the empty tree, SHA-256 of no bytes.
+var emptyRoot = tlog.Hash(sha256.Sum256(nil))
+
+// checkOrigin applies spec/transparency.md §4.1 to an origin: 1 to
+// MaxOriginLen bytes of printable ASCII (0x21–0x7e) other than '+'.
+func checkOrigin(origin string) error {
+	if origin == "" || len(origin) > MaxOriginLen {
+		return malformed("origin length %d not in [1, %d]", len(origin), MaxOriginLen)
+	}
+	for i := 0; i < len(origin); i++ {
+		if c := origin[i]; c < 0x21 || c > 0x7e || c == '+' {
+			return malformed("origin byte %d not allowed", i)
+		}
+	}
+	return nil
+}
+
+// keyHash is the signed-note key id of spec/transparency.md §5.1: the first
+// four bytes, big-endian, of SHA-256(name || "\n" || 0x01 || pub).
+func keyHash(name string, pub ed25519.PublicKey) uint32 {
+	h := sha256.New()
+	h.Write([]byte(name))
+	h.Write([]byte{'\n', algEd25519})
+	h.Write(pub)
+	return binary.BigEndian.Uint32(h.Sum(nil))
+}
+
+// VerifierKey returns the signed-note verifier key of the log named origin
+// with public key pub: "<origin>+<key id, 8 hex digits>+<base64(0x01 ||
+// pub)>" (spec/transparency.md §5.1). Clients configure it, and the key
+// server publishes it.
+func VerifierKey(origin string, pub ed25519.PublicKey) (string, error) {
+	if err := checkOrigin(origin); err != nil {
+		return "", err
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return "", malformed("public key length %d", len(pub))
+	}
+	return fmt.Sprintf("%s+%08x+%s", origin, keyHash(origin, pub),
+		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, pub...))), nil
+}
+
+// NewSigner returns the note signer of the log named origin, signing with
+// priv (spec/transparency.md §5).
+func NewSigner(origin string, priv ed25519.PrivateKey) (note.Signer, error) {
+	if err := checkOrigin(origin); err != nil {
+		return nil, err
+	}
+	if len(priv) != ed25519.PrivateKeySize {
+		return nil, malformed("private key length %d", len(priv))
+	}
+	pub := ed25519.NewKeyFromSeed(priv.Seed()).Public().(ed25519.PublicKey)
+	if !bytes.Equal(pub, priv[ed25519.SeedSize:]) {
+		return nil, malformed("private key's public half does not match its seed")
+	}
+	skey := fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", origin, keyHash(origin, pub),
+		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, priv.Seed()...)))
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("kt: signer: %w", err)
+	}
+	return s, nil
+}
+
+// formatCheckpoint is the note text of spec/transparency.md §4.
+func formatCheckpoint(origin string, size int64, root tlog.Hash) string {
+	return origin + "\n" + strconv.FormatInt(size, 10) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n"
+}
+
+// SignCheckpoint returns the signed note stating that the log named origin
+// has size leaves and root hash root (spec/transparency.md §4, §5). The
+// signer must be the log's (NewSigner with the same origin). For size 0,
+// root must be the empty tree's hash, which tlog.TreeHash(0, r) returns.
+func SignCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash) ([]byte, error) {
+	if err := checkOrigin(origin); err != nil {
+		return nil, err
+	}
+	if s == nil || s.Name() != origin {
+		return nil, fmt.Errorf("kt: signer is not the key of log %q", origin)
+	}
+	if size < 0 || size > MaxTreeSize {
+		return nil, malformed("tree size %d not in [0, 2^62]", size)
+	}
+	if size == 0 && root != emptyRoot {
+		return nil, malformed("empty tree with a root other than SHA-256(\"\")")
+	}
+	signed, err := note.Sign(&note.Note{Text: formatCheckpoint(origin, size, root)}, s)
+	if err != nil {
+		return nil, fmt.Errorf("kt: signing checkpoint: %w", err)
+	}
+	return signed, nil
+}
+
+// Verifier checks checkpoints of one log against its public key.
+type Verifier struct {
+	origin string
+	key    string
+	v      note.Verifier
+}
+
+// NewVerifier returns the verifier of the log whose verifier key is
+// verifierKey (as VerifierKey writes it). Only the canonical form is
+// accepted.
+func NewVerifier(verifierKey string) (*Verifier, error) {
+	name, rest, _ := strings.Cut(verifierKey, "+")
+	_, key64, _ := strings.Cut(rest, "+")
+	key, err := base64.StdEncoding.DecodeString(key64)
+	if err != nil || len(key) != 1+ed25519.PublicKeySize || key[0] != algEd25519 {
+		return nil, malformed("verifier key is not an Ed25519 note key")
+	}
+	canonical, err := VerifierKey(name, key[1:])
+	if err != nil {
+		return nil, err
+	}
+	if canonical != verifierKey {
+		return nil, malformed("verifier key is not canonical (wrong key id or encoding)")
+	}
+	v, err := note.NewVerifier(verifierKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: verifier key: %w", ErrMalformed, err)
+	}
+	return &Verifier{origin: name, key: verifierKey, v: v}, nil
+}
+
+// Origin returns the name of the log the verifier checks.
+func (v *Verifier) Origin() string { return v.origin }
+
+// Key returns the verifier key text.
+func (v *Verifier) Key() string { return v.key }
+
+// OpenCheckpoint verifies signed and parses the checkpoint in it
+// (spec/transparency.md §4.2). A note that the log's key did not sign is
+// ErrBadSignature; signatures by other keys (for instance witnesses'
+// cosignatures) are ignored. A body that is not exactly three canonical
+// lines — origin equal to the key's name, decimal size, base64 root — is
+// ErrMalformed. An empty tree whose root is not SHA-256("") is ErrSecurity:
+// the log's key signed a false statement.
+func (v *Verifier) OpenCheckpoint(signed []byte) (*Checkpoint, error) {
+	if len(signed) > MaxCheckpointSize {
+		return nil, malformed("checkpoint of %d bytes, more than %d", len(signed), MaxCheckpointSize)
+	}
+	n, err := note.Open(signed, note.VerifierList(v.v))
+	if err != nil {
+		var invalid *note.InvalidSignatureError
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &invalid) || errors.As(err, &unverified) {
+			return nil, fmt.Errorf("%w: checkpoint: %w", ErrBadSignature, err)
+		}
+		return nil, fmt.Errorf("%w: checkpoint: %w", ErrMalformed, err)
+	}
+	lines := strings.SplitAfter(n.Text, "\n")
+	// The text ends in "\n", so SplitAfter leaves an empty last element.
+	if len(lines) != 4 || lines[3] != "" {
+		return nil, malformed("checkpoint has %d lines, want 3 (extension lines are not accepted)", len(lines)-1)
+	}
+	origin := strings.TrimSuffix(lines[0], "\n")
+	if origin != v.origin {
+		return nil, malformed("checkpoint origin %q is not the key's name %q", origin, v.origin)
+	}
+	sizeText := strings.TrimSuffix(lines[1], "\n")
+	size, err := strconv.ParseInt(sizeText, 10, 64)
+	if err != nil || size < 0 || size > MaxTreeSize || strconv.FormatInt(size, 10) != sizeText {
+		return nil, malformed("checkpoint size %q is not a canonical decimal in [0, 2^62]", sizeText)
+	}
+	rootText := strings.TrimSuffix(lines[2], "\n")
+	raw, err := base64.StdEncoding.DecodeString(rootText)
+	if err != nil || len(raw) != tlog.HashSize || base64.StdEncoding.EncodeToString(raw) != rootText {
+		return nil, malformed("checkpoint root is not the canonical base64 of 32 bytes")
+	}
+	cp := &Checkpoint{Origin: origin, Size: size, Signed: bytes.Clone(signed)}
+	copy(cp.Root[:], raw)
+	if size == 0 && cp.Root != emptyRoot {
+		return nil, security("log signed an empty tree with root %s", cp.Root)
+	}
+	return cp, nil
+}
