@@ -1,0 +1,143 @@
+// Package store defines the relay's storage: one interface, Queue, with a
+// SQLite implementation (relay/store/sqlite, the embedded default) and a
+// PostgreSQL one (relay/store/postgres) side by side, and one conformance
+// suite (relay/store/storetest) that both run.
+//
+// The relay keeps, per device address, an ordered queue of opaque envelopes
+// with their arrival time and expiry, and, per (sending address, message id),
+// a dedup record of the answer it gave. Nothing else: it never parses an
+// envelope. Every method is atomic. Send returns only after everything it
+// stored is durable (spec/relay.md, "Durability").
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors callers act on.
+var (
+	// ErrNoMailbox reports an operation on an address that has no mailbox.
+	ErrNoMailbox = errors.New("store: no such mailbox")
+	// ErrClosed reports a call after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// MessageIDSize is the size of a client-chosen message id.
+const MessageIDSize = 16
+
+// Status is the outcome of a send for one recipient (spec/relay.md).
+type Status uint8
+
+const (
+	// Stored: the envelope is durably queued for the recipient.
+	Stored Status = 1
+	// NoMailbox: the recipient address has no mailbox.
+	NoMailbox Status = 2
+	// QueueFull: the recipient's queue is at its count or byte cap.
+	QueueFull Status = 3
+	// TooLarge: the envelope exceeds the envelope size cap.
+	TooLarge Status = 4
+)
+
+func (s Status) String() string {
+	switch s {
+	case Stored:
+		return "stored"
+	case NoMailbox:
+		return "no-mailbox"
+	case QueueFull:
+		return "queue-full"
+	case TooLarge:
+		return "too-large"
+	}
+	return "unknown"
+}
+
+// Item is one envelope for one recipient device address.
+type Item struct {
+	Recipient []byte
+	Envelope  []byte
+}
+
+// Send is one send request: envelopes from one authenticated sender under
+// one client-chosen message id.
+type Send struct {
+	Sender    []byte
+	MessageID [MessageIDSize]byte
+	Items     []Item
+	Now       time.Time
+	// Expiry is when the stored envelopes expire (Now + TTL).
+	Expiry time.Time
+	// DedupUntil is when the dedup record of this send may be forgotten.
+	DedupUntil time.Time
+	// Limits applied per recipient.
+	MaxEnvelope   int   // bytes; larger envelopes get TooLarge
+	MaxQueueCount int   // envelopes per mailbox
+	MaxQueueBytes int64 // envelope bytes per mailbox
+}
+
+// SendResult is the answer to a Send, one status per item in order.
+// Duplicate is true when the (Sender, MessageID) pair was seen within the
+// dedup window: Statuses are then the first answer, and nothing new was
+// stored.
+type SendResult struct {
+	Statuses  []Status
+	Duplicate bool
+}
+
+// Envelope is one queued envelope as delivered.
+type Envelope struct {
+	// ID identifies the envelope within its mailbox; IDs increase in
+	// arrival order. The recipient acks by ID.
+	ID      int64
+	Data    []byte
+	Arrived time.Time
+	Expiry  time.Time
+}
+
+// Stats is a mailbox's queue depth.
+type Stats struct {
+	Count int
+	Bytes int64
+}
+
+// Queue is the relay's storage. Implementations are safe for concurrent
+// use, and, for PostgreSQL, for several relay processes sharing a database.
+type Queue interface {
+	// OpenMailbox creates the mailbox of addr if it does not exist. The
+	// relay calls it when a device authenticates.
+	OpenMailbox(ctx context.Context, addr []byte, now time.Time) error
+
+	// Send stores s atomically and durably and returns per-recipient
+	// statuses, or the first answer for a duplicate (Sender, MessageID)
+	// whose dedup record has not expired. Implementations may commit
+	// several concurrent Sends in one transaction (group commit).
+	Send(ctx context.Context, s Send) (SendResult, error)
+
+	// Fetch returns up to limit unexpired envelopes of addr with ID > after,
+	// in ID order.
+	Fetch(ctx context.Context, addr []byte, after int64, limit int, now time.Time) ([]Envelope, error)
+
+	// Ack deletes the envelopes of addr with the given IDs; unknown IDs are
+	// ignored. It returns how many it deleted.
+	Ack(ctx context.Context, addr []byte, ids []int64) (int, error)
+
+	// Stats returns the queue depth of addr, or ErrNoMailbox.
+	Stats(ctx context.Context, addr []byte) (Stats, error)
+
+	// Sweep deletes expired envelopes and dedup records, returning how many
+	// envelopes it deleted.
+	Sweep(ctx context.Context, now time.Time) (int, error)
+
+	// Wake returns a channel that receives the address of every mailbox
+	// that gained envelopes, from this process's Sends and, for stores
+	// shared by several relays, from the others' (PostgreSQL
+	// LISTEN/NOTIFY). Notifications may be coalesced or, under overload,
+	// dropped: a relay also fetches on connect and after every ack.
+	Wake() <-chan []byte
+
+	// Close releases the store; pending Sends finish or fail.
+	Close() error
+}
