@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver"
+)
+
+// Config is sealpostd's configuration. Its zero values are not the
+// defaults: start from DefaultConfig. A JSON config file (--config) uses
+// the json names; flags given on the command line override the file.
+type Config struct {
+	// DataDir holds the SQLite database, the self-signed certificate and
+	// the token and log signing keys; created with mode 0700.
+	DataDir string `json:"data_dir"`
+	// Listen is the key server's TLS address, host:port; port 0 picks a
+	// free port (the chosen address is printed).
+	Listen string `json:"listen"`
+	// Name is the server name: token audience "keyserver:<Name>",
+	// checkpoint origin "<Name>/keyserver", and a name in the self-signed
+	// certificate.
+	Name string `json:"name"`
+	// Postgres, when set, is a PostgreSQL connection string that replaces
+	// the SQLite database.
+	Postgres string `json:"postgres"`
+	// TLSCert and TLSKey, both or neither, are PEM files that replace the
+	// self-signed certificate.
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+	// InviteOnly makes registration need an invite code (sealpostd invite).
+	InviteOnly bool `json:"invite_only"`
+	// RelayAudiences are the extra token audiences, such as
+	// "relay:localhost".
+	RelayAudiences []string `json:"relay_audiences"`
+	// LogLevel is debug, info, warn or error; LogFormat text or json.
+	LogLevel  string `json:"log_level"`
+	LogFormat string `json:"log_format"`
+	// MetricsListen, when set, is a plain-HTTP address serving only
+	// /metrics (and /healthz). /metrics is always on the TLS listener too.
+	MetricsListen string `json:"metrics_listen"`
+	// ShutdownTimeout is how long in-flight requests get to finish after
+	// SIGINT or SIGTERM, as a Go duration ("15s").
+	ShutdownTimeout string `json:"shutdown_timeout"`
+}
+
+// Defaults: a fresh machine with no flags serves on loopback only.
+const (
+	DefaultDataDir         = "sealpost-data"
+	DefaultListen          = "127.0.0.1:8443"
+	DefaultName            = "localhost"
+	DefaultShutdownTimeout = "15s"
+)
+
+// maxNameLen keeps "keyserver:<Name>" within token.MaxAudienceLen.
+const maxNameLen = token.MaxAudienceLen - len(keyserver.AudiencePrefix)
+
+// DefaultConfig returns the configuration sealpostd runs with when given
+// no flags and no file.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:         DefaultDataDir,
+		Listen:          DefaultListen,
+		Name:            DefaultName,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: DefaultShutdownTimeout,
+	}
+}
+
+// parseConfig builds the configuration from DefaultConfig, then the file
+// named by --config if any, then the flags given in args. It does not
+// validate the result; a malformed flag or file is an error.
+func parseConfig(name string, args []string, stderr io.Writer) (*Config, error) {
+	// First pass: find --config, and fail early on unknown flags.
+	var scratch Config
+	var file string
+	pre := newFlagSet(name, &scratch, &file)
+	pre.SetOutput(io.Discard)
+	if err := pre.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// Print the usage with the real defaults below.
+			cfg := DefaultConfig()
+			fs := newFlagSet(name, &cfg, &file)
+			fs.SetOutput(stderr)
+			fs.Usage()
+		} else {
+			fmt.Fprintf(stderr, "%s: %v\nRun '%s -h' for the flags.\n", name, err, name)
+		}
+		return nil, err
+	}
+	if pre.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments %q", pre.Args())
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return nil, err
+	}
+	cfg := DefaultConfig()
+	if file != "" {
+		if err := cfg.load(file); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return nil, err
+		}
+	}
+	fs := newFlagSet(name, &cfg, &file)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// load reads a JSON config file over c. Unknown fields and trailing data
+// are errors.
+func (c *Config) load(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("config file %s: data after the JSON object", path)
+	}
+	return nil
+}
+
+// newFlagSet binds sealpostd's flags to c and file, with c's current
+// values as defaults.
+func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(file, "config", "", "JSON config `file` (flags override it)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data `directory`: SQLite database, certificate, signing keys")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "key server TLS `address` (host:port)")
+	fs.StringVar(&c.Name, "name", c.Name, "server `name`: token audience, log origin, certificate name")
+	fs.StringVar(&c.Postgres, "postgres", c.Postgres, "PostgreSQL connection `string` (instead of SQLite)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate PEM `file` (instead of self-signed; needs --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key PEM `file`")
+	fs.BoolVar(&c.InviteOnly, "invite-only", c.InviteOnly, "registration needs an invite code (see 'sealpostd invite')")
+	fs.Var(&listFlag{list: &c.RelayAudiences}, "relay-audience", "extra token `audience`, e.g. relay:localhost (repeatable)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "plain-HTTP `address` for /metrics, e.g. 127.0.0.1:9090 (default off)")
+	fs.StringVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests get at shutdown")
+	return fs
+}
+
+// listFlag is a repeatable string flag; its first use on the command line
+// replaces the list from the config file.
+type listFlag struct {
+	list *[]string
+	set  bool
+}
+
+func (f *listFlag) String() string {
+	if f.list == nil {
+		return ""
+	}
+	return strings.Join(*f.list, ",")
+}
+
+func (f *listFlag) Set(v string) error {
+	if !f.set {
+		*f.list = nil
+		f.set = true
+	}
+	*f.list = append(*f.list, v)
+	return nil
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--"+flag+": "+format, args...))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data-dir", "empty")
+	}
+	if err := checkAddr(c.Listen); err != nil {
+		bad("listen", "%q: %v", c.Listen, err)
+	}
+	if c.MetricsListen != "" {
+		if err := checkAddr(c.MetricsListen); err != nil {
+			bad("metrics-listen", "%q: %v", c.MetricsListen, err)
+		} else if c.MetricsListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			bad("metrics-listen", "%q is also --listen", c.MetricsListen)
+		}
+	}
+	if !validName(c.Name) {
+		bad("name", "%q: want 1 to %d bytes of a-z, 0-9, '.' and '-'", c.Name, maxNameLen)
+	}
+	if c.Postgres != "" && strings.TrimSpace(c.Postgres) == "" {
+		bad("postgres", "blank connection string")
+	}
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		bad("tls-key", "missing: --tls-cert needs --tls-key")
+	case c.TLSCert == "" && c.TLSKey != "":
+		bad("tls-cert", "missing: --tls-key needs --tls-cert")
+	case c.TLSCert != "":
+		for _, f := range []struct{ flag, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.flag, "%v", err)
+			}
+		}
+	}
+	own := keyserver.AudiencePrefix + c.Name
+	for i, a := range c.RelayAudiences {
+		switch {
+		case token.CheckAudience(a) != nil:
+			bad("relay-audience", "%q: want 1 to %d printable ASCII bytes, no spaces", a, token.MaxAudienceLen)
+		case a == own:
+			bad("relay-audience", "%q is the key server's own audience", a)
+		case slices.Contains(c.RelayAudiences[:i], a):
+			bad("relay-audience", "%q given twice", a)
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("log-level", "%q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format", "%q: want text or json", c.LogFormat)
+	}
+	if d, err := time.ParseDuration(c.ShutdownTimeout); err != nil || d <= 0 || d > 10*time.Minute {
+		bad("shutdown-timeout", "%q: want a duration in (0, 10m], such as 15s", c.ShutdownTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// checkAddr checks a host:port listen address with a numeric port.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port != strconv.FormatUint(n, 10) {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// validName reports whether name is a host name we accept as server name.
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return token.CheckServerName(name) == nil
+}
+
+// logLevel returns the parsed LogLevel; c must be valid.
+func (c *Config) logLevel() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel))
+	return l
+}
+
+// shutdownTimeout returns the parsed ShutdownTimeout; c must be valid.
+func (c *Config) shutdownTimeout() time.Duration {
+	d, _ := time.ParseDuration(c.ShutdownTimeout)
+	return d
+}

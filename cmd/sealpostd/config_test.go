@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	var stderr bytes.Buffer
+	cfg, err := parseConfig("sealpostd", nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := DefaultConfig(); !reflect.DeepEqual(*cfg, want) {
+		t.Errorf("no flags: %+v, want %+v", *cfg, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("default config invalid: %v", err)
+	}
+	if cfg.Listen != "127.0.0.1:8443" || cfg.DataDir != "sealpost-data" || cfg.MetricsListen != "" || cfg.Postgres != "" {
+		t.Errorf("defaults changed: %+v", *cfg)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	cfg := Config{
+		DataDir:         " ",
+		Listen:          "127.0.0.1",
+		Name:            "Bad Name",
+		Postgres:        "  ",
+		TLSCert:         "/nonexistent/cert.pem",
+		RelayAudiences:  []string{"relay:x", "relay:x", "keyserver:Bad Name", "with space"},
+		LogLevel:        "loud",
+		LogFormat:       "xml",
+		MetricsListen:   "localhost:http",
+		ShutdownTimeout: "forever",
+	}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted a bad config")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"--data-dir", "--listen", "--name", "--postgres", "--tls-key",
+		`--relay-audience: "relay:x" given twice`, `--relay-audience: "with space"`,
+		"--log-level", "--log-format", "--metrics-listen", "--shutdown-timeout",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("problems lack %q:\n%s", want, msg)
+		}
+	}
+	if n := strings.Count(msg, "\n") + 1; n != 12 {
+		t.Errorf("%d problems reported, want 12:\n%s", n, msg)
+	}
+}
+
+func TestValidateChecks(t *testing.T) {
+	dir := t.TempDir()
+	certFile := filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(certFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		bad  string // flag reported, "" for valid
+	}{
+		{"ipv6 listen", func(c *Config) { c.Listen = "[::1]:8443" }, ""},
+		{"any-address listen", func(c *Config) { c.Listen = ":0" }, ""},
+		{"port too large", func(c *Config) { c.Listen = "127.0.0.1:65536" }, "--listen"},
+		{"named port", func(c *Config) { c.Listen = "127.0.0.1:https" }, "--listen"},
+		{"metrics equals listen", func(c *Config) { c.MetricsListen = c.Listen }, "--metrics-listen"},
+		{"metrics on", func(c *Config) { c.MetricsListen = "127.0.0.1:9090" }, ""},
+		{"dns name", func(c *Config) { c.Name = "keys.example.org" }, ""},
+		{"upper-case name", func(c *Config) { c.Name = "Keys.example.org" }, "--name"},
+		{"empty name", func(c *Config) { c.Name = "" }, "--name"},
+		{"long name", func(c *Config) { c.Name = strings.Repeat("a", maxNameLen+1) }, "--name"},
+		{"longest name", func(c *Config) { c.Name = strings.Repeat("a", maxNameLen) }, ""},
+		{"key without cert", func(c *Config) { c.TLSKey = certFile }, "--tls-cert"},
+		{"cert and missing key", func(c *Config) { c.TLSCert, c.TLSKey = certFile, certFile+".missing" }, "--tls-key"},
+		{"cert and key", func(c *Config) { c.TLSCert, c.TLSKey = certFile, certFile }, ""},
+		{"own audience", func(c *Config) { c.RelayAudiences = []string{"keyserver:localhost"} }, "--relay-audience"},
+		{"relay audience", func(c *Config) { c.RelayAudiences = []string{"relay:localhost"} }, ""},
+		{"json logs", func(c *Config) { c.LogFormat, c.LogLevel = "json", "debug" }, ""},
+		{"zero shutdown", func(c *Config) { c.ShutdownTimeout = "0s" }, "--shutdown-timeout"},
+		{"postgres", func(c *Config) { c.Postgres = "postgres://u@h/db" }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.edit(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.bad == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tc.bad != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.bad+":") || strings.Contains(err.Error(), "\n")):
+				t.Errorf("Validate = %v, want one problem with %s", err, tc.bad)
+			}
+		})
+	}
+}
+
+func TestFlagsOverrideFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sealpostd.json")
+	if err := os.WriteFile(file, []byte(`{
+		"listen": "127.0.0.1:9443",
+		"name": "keys.example.org",
+		"invite_only": true,
+		"relay_audiences": ["relay:a", "relay:b"],
+		"log_format": "json"
+	}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cfg, err := parseConfig("sealpostd", []string{"--config", file, "--listen", "127.0.0.1:7443", "--relay-audience", "relay:c", "--relay-audience", "relay:d"}, &stderr)
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	want := DefaultConfig()
+	want.Listen = "127.0.0.1:7443"
+	want.Name = "keys.example.org"
+	want.InviteOnly = true
+	want.RelayAudiences = []string{"relay:c", "relay:d"}
+	want.LogFormat = "json"
+	if !reflect.DeepEqual(*cfg, want) {
+		t.Errorf("got %+v\nwant %+v", *cfg, want)
+	}
+
+	// Without the flags the file's values stand.
+	cfg, err = parseConfig("sealpostd", []string{"--config", file}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9443" || !reflect.DeepEqual(cfg.RelayAudiences, []string{"relay:a", "relay:b"}) {
+		t.Errorf("file values lost: %+v", *cfg)
+	}
+}
+
+func TestConfigFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"unknown field": `{"listen": "127.0.0.1:1", "lisen": "x"}`,
+		"trailing data": `{"listen": "127.0.0.1:1"} {}`,
+		"wrong type":    `{"invite_only": "yes"}`,
+		"not json":      `listen = 127.0.0.1:1`,
+	} {
+		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".json")
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		if code := run([]string{"--config", file}, &bytes.Buffer{}, &stderr); code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", name, code, exitUsage)
+		}
+		if !strings.Contains(stderr.String(), "config file") {
+			t.Errorf("%s: stderr %q does not name the config file", name, stderr.String())
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"--config", filepath.Join(dir, "missing.json")}, &bytes.Buffer{}, &stderr); code != exitUsage {
+		t.Errorf("missing file: exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--no-such-flag"},
+		{"--invite-only=maybe"},
+		{"serve"},
+		{"invite", "extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		}
+		if stderr.Len() == 0 {
+			t.Errorf("%q: nothing on stderr", args)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-h"}, &stdout, &stderr); code != exitOK || !strings.Contains(stderr.String(), "-data-dir") {
+		t.Errorf("-h: exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// Files in the data directory besides the certificate (internal/tlsconfig
+// names those). The signing keys are Ed25519 private keys as PEM
+// "PRIVATE KEY" blocks (PKCS #8), mode 0600, readable with
+// `openssl pkey -in token-key.pem -pubout`.
+const (
+	tokenKeyFile = "token-key.pem" // signs access tokens
+	logKeyFile   = "log-key.pem"   // signs transparency checkpoints
+	sqliteFile   = "keyserver.db"  // the SQLite database (with -wal and -shm)
+)
+
+// prepareDataDir creates dir with mode 0700 if it does not exist, and
+// warns if an existing one is open to other users.
+func prepareDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("data directory is accessible by other users; chmod 700 it", "dir", dir, "mode", fi.Mode().Perm().String())
+	}
+	return nil
+}
+
+// loadOrCreateKey returns the Ed25519 key in path, generating and writing
+// it first if the file does not exist.
+func loadOrCreateKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) {
+	for range 2 {
+		key, err := readKey(path)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return key, err
+		}
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generating %s: %w", path, err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", path, err)
+		}
+		err = writeNewFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		if errors.Is(err, fs.ErrExist) {
+			continue // another process wrote it first: read that one
+		}
+		if err != nil {
+			return nil, err
+		}
+		log.Info("generated signing key", "file", path)
+		return key, nil
+	}
+	return readKey(path)
+}
+
+func readKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: no PEM PRIVATE KEY block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an Ed25519 key", path)
+	}
+	return key, nil
+}
+
+// writeNewFile writes data to a new file at path with mode 0600, durably
+// and atomically: a temporary file is written and synced, then linked to
+// path, which fails with fs.ErrExist rather than replace an existing file.
+func writeNewFile(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer func() {
+		if cerr := tmp.Close(); err == nil && cerr != nil && !errors.Is(cerr, os.ErrClosed) {
+			err = cerr
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,200 @@
+package keyserver
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+)
+
+// Bytes is a binary field: in JSON a string holding its base64url encoding
+// without padding (RFC 4648 §5), canonical (spec/keyserver.md §2.2). The
+// empty string is nil.
+type Bytes []byte
+
+// MarshalJSON implements json.Marshaler.
+func (b Bytes) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, 2+base64.RawURLEncoding.EncodedLen(len(b)))
+	out = append(out, '"')
+	out = base64.RawURLEncoding.AppendEncode(out, b)
+	return append(out, '"'), nil
+}
+
+// b64 is the strict base64url decoder of spec/keyserver.md §2.2: no padding,
+// unused bits zero.
+var b64 = base64.RawURLEncoding.Strict()
+
+// base64Error reports a binary field that is not canonical base64url.
+type base64Error struct{}
+
+func (base64Error) Error() string { return "keyserver: field is not unpadded base64url" }
+
+// UnmarshalJSON implements json.Unmarshaler: a JSON string of canonical
+// unpadded base64url. null leaves b unchanged, as for other JSON types.
+func (b *Bytes) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return base64Error{}
+	}
+	// The standard decoder skips CR and LF; a canonical value has none.
+	if bytes.ContainsAny([]byte(s), "\r\n") {
+		return base64Error{}
+	}
+	out, err := b64.DecodeString(s)
+	if err != nil {
+		return base64Error{}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	*b = out
+	return nil
+}
+
+// ChallengeRequest is the body of POST /v1/challenges (spec/keyserver.md
+// §5.1). An empty Audience means the key server's own.
+type ChallengeRequest struct {
+	Audience string `json:"audience,omitempty"`
+}
+
+// ChallengeResponse answers POST /v1/challenges.
+type ChallengeResponse struct {
+	Challenge Bytes `json:"challenge"`
+	ExpiresAt int64 `json:"expires_at"`
+}
+
+// RegisterRequest is the body of POST /v1/accounts (spec/keyserver.md §5.2).
+type RegisterRequest struct {
+	Handle             string `json:"handle"`
+	AccountKey         Bytes  `json:"account_key"`
+	Certificate        Bytes  `json:"certificate"`
+	Challenge          Bytes  `json:"challenge"`
+	ChallengeSignature Bytes  `json:"challenge_signature"`
+	Invite             string `json:"invite,omitempty"`
+}
+
+// KeySetResponse answers a registration, device addition or revocation:
+// where the new key set sits in the log.
+type KeySetResponse struct {
+	Version  uint64 `json:"version"`
+	LogIndex int64  `json:"log_index"`
+}
+
+// DeviceEntry is one device of an account in a lookup.
+type DeviceEntry struct {
+	ID          uint32 `json:"id"`
+	Certificate Bytes  `json:"certificate"`
+	Revocation  Bytes  `json:"revocation,omitempty"`
+}
+
+// AccountResponse answers GET /v1/accounts/{handle} (spec/keyserver.md
+// §5.3).
+type AccountResponse struct {
+	Handle     string        `json:"handle"`
+	AccountKey Bytes         `json:"account_key"`
+	Version    uint64        `json:"version"`
+	Devices    []DeviceEntry `json:"devices"`
+	LogIndex   int64         `json:"log_index"`
+	Leaf       Bytes         `json:"leaf"`
+	Checkpoint string        `json:"checkpoint"`
+	Inclusion  []Bytes       `json:"inclusion"`
+}
+
+// AddDeviceRequest is the body of POST /v1/accounts/{handle}/devices
+// (spec/keyserver.md §5.4).
+type AddDeviceRequest struct {
+	Certificate        Bytes `json:"certificate"`
+	Challenge          Bytes `json:"challenge"`
+	ChallengeSignature Bytes `json:"challenge_signature"`
+}
+
+// RevokeDeviceRequest is the body of POST
+// /v1/accounts/{handle}/devices/{id}/revoke (spec/keyserver.md §5.5).
+type RevokeDeviceRequest struct {
+	Revocation Bytes `json:"revocation"`
+}
+
+// TokenRequest is the body of POST /v1/tokens (spec/keyserver.md §5.6).
+type TokenRequest struct {
+	Handle             string `json:"handle"`
+	Device             uint32 `json:"device"`
+	Audience           string `json:"audience"`
+	Challenge          Bytes  `json:"challenge"`
+	ChallengeSignature Bytes  `json:"challenge_signature"`
+}
+
+// TokenResponse answers POST /v1/tokens.
+type TokenResponse struct {
+	Token     string `json:"token"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// PrekeyUpload is the body of PUT /v1/prekeys (spec/keyserver.md §5.7).
+// Each value is a prekey encoding (spec/keys.md §8).
+type PrekeyUpload struct {
+	SignedPrekey        Bytes   `json:"signed_prekey,omitempty"`
+	LastResortKEMPrekey Bytes   `json:"last_resort_kem_prekey,omitempty"`
+	OneTimePrekeys      []Bytes `json:"one_time_prekeys"`
+	OneTimeKEMPrekeys   []Bytes `json:"one_time_kem_prekeys"`
+}
+
+// PrekeyCounts answers GET /v1/prekeys/count and PUT /v1/prekeys.
+type PrekeyCounts struct {
+	OneTime    int `json:"one_time"`
+	OneTimeKEM int `json:"one_time_kem"`
+}
+
+// ClaimResponse answers POST /v1/accounts/{handle}/claim (spec/keyserver.md
+// §5.8).
+type ClaimResponse struct {
+	Bundles []ClaimedBundle `json:"bundles"`
+}
+
+// ClaimedBundle is the bundle of one device. Exhausted says the device had
+// no one-time prekey of either kind left: the bundle carries the signed
+// prekey and the last-resort KEM prekey only.
+type ClaimedBundle struct {
+	Device    uint32 `json:"device"`
+	Bundle    Bytes  `json:"bundle"`
+	Exhausted bool   `json:"exhausted"`
+}
+
+// CheckpointResponse answers GET /v1/log/checkpoint (spec/keyserver.md §6).
+type CheckpointResponse struct {
+	Checkpoint string `json:"checkpoint"`
+}
+
+// ConsistencyResponse answers GET /v1/log/consistency.
+type ConsistencyResponse struct {
+	Proof []Bytes `json:"proof"`
+}
+
+// LeavesResponse answers GET /v1/log/leaves.
+type LeavesResponse struct {
+	Leaves []Bytes `json:"leaves"`
+}
+
+// WellKnown is the body of GET /.well-known/sealpost-keyserver
+// (spec/keyserver.md §5.0).
+type WellKnown struct {
+	Name           string       `json:"name"`
+	TokenKey       Bytes        `json:"token_key"`
+	TokenKeyID     Bytes        `json:"token_key_id"`
+	Audience       string       `json:"audience"`
+	RelayAudiences []string     `json:"relay_audiences"`
+	LogOrigin      string       `json:"log_origin"`
+	LogVerifierKey string       `json:"log_verifier_key"`
+	InviteOnly     bool         `json:"invite_only"`
+	Limits         PublicLimits `json:"limits"`
+}
+
+// PublicLimits are the limits a client needs to know.
+type PublicLimits struct {
+	MaxBodyBytes        int64 `json:"max_body_bytes"`
+	MaxOneTimePerUpload int   `json:"max_one_time_per_upload"`
+	MaxOneTimePerDevice int   `json:"max_one_time_per_device"`
+	TokenLifetime       int64 `json:"token_lifetime_seconds"`
+	MaxLeaves           int   `json:"max_leaves"`
+}

@@ -1,0 +1,114 @@
+package keyserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// Error codes, spec/keyserver.md §3. Each error response is a JSON body
+// {"error": CODE, "message": TEXT} with the status the table gives.
+const (
+	CodeMalformedJSON    = "malformed_json"
+	CodeUnknownField     = "unknown_field"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeBadBase64        = "bad_base64"
+	CodeBadKeyLength     = "bad_key_length"
+	CodeMalformedKey     = "malformed_key"
+	CodeBadSignature     = "bad_signature"
+	CodeBadRequest       = "bad_request"
+	CodeInvalidToken     = "invalid_token"
+	CodeTokenExpired     = "token_expired"
+	CodeWrongAudience    = "wrong_audience"
+	CodeUnknownHandle    = "unknown_handle"
+	CodeUnknownDevice    = "unknown_device"
+	CodeHandleTaken      = "handle_taken"
+	CodeInvalidHandle    = "invalid_handle"
+	CodeTooManyPrekeys   = "too_many_prekeys"
+	CodeDuplicatePrekey  = "duplicate_prekey"
+	CodeWrongPrekeyKind  = "wrong_prekey_kind"
+	CodeDeviceExists     = "device_exists"
+	CodeDeviceRevoked    = "device_revoked"
+	CodeTooManyDevices   = "too_many_devices"
+	CodeChallengeInvalid = "challenge_invalid"
+	CodeInviteRequired   = "invite_required"
+	CodeConflict         = "conflict"
+	CodeRateLimited      = "rate_limited"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeInternal         = "internal"
+)
+
+// ErrorResponse is the body of every error response (spec/keyserver.md §3).
+type ErrorResponse struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// apiError is an error answered to the client: a status, a code of
+// spec/keyserver.md §3 and a message that holds no key material.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	// retry, for 429, is the Retry-After value in seconds.
+	retry int
+	// cause, for 5xx, is the fault to log (never sent to the client).
+	cause error
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// Code returns the error code, for callers of DecodeRequest.
+func (e *apiError) Code() string { return e.code }
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(code, format string, args ...any) *apiError {
+	return newError(http.StatusBadRequest, code, format, args...)
+}
+
+// internal reports a server fault: logged with cause, answered with 500.
+func internal(what string, cause error) *apiError {
+	return &apiError{status: http.StatusInternalServerError, code: CodeInternal, message: "internal error", cause: fmt.Errorf("%s: %w", what, cause)}
+}
+
+// ErrorCode returns the spec/keyserver.md §3 code of an error returned by
+// DecodeRequest, or "" if err carries none.
+func ErrorCode(err error) string {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return ""
+}
+
+// writeJSON answers status with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal","message":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError answers e. 5xx causes are logged by the caller's middleware.
+func writeError(w http.ResponseWriter, e *apiError) {
+	if e.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sealpost"`)
+	}
+	if e.retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retry))
+	}
+	writeJSON(w, e.status, ErrorResponse{Error: e.code, Message: e.message})
+}

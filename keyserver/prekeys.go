@@ -1,0 +1,208 @@
+package keyserver
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver/store"
+)
+
+// authenticate checks the request's bearer token (spec/keyserver.md §2.3):
+// a token of this server for audience "keyserver:<Name>".
+func (s *Server) authenticate(r *http.Request) (*token.Token, *apiError) {
+	h := r.Header.Get("Authorization")
+	scheme, text, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || text == "" {
+		return nil, newError(http.StatusUnauthorized, CodeInvalidToken, "missing bearer token")
+	}
+	t, err := s.verifier.Verify(text, s.now())
+	switch {
+	case err == nil:
+		return t, nil
+	case errors.Is(err, token.ErrExpired):
+		return nil, newError(http.StatusUnauthorized, CodeTokenExpired, "token expired")
+	case errors.Is(err, token.ErrWrongAudience):
+		return nil, newError(http.StatusUnauthorized, CodeWrongAudience, "token is for another service")
+	default:
+		return nil, newError(http.StatusUnauthorized, CodeInvalidToken, "token refused")
+	}
+}
+
+// kindCheck parses one uploaded prekey, checks its kind and its signature
+// by the device signing key.
+func kindCheck(b []byte, want keys.PrekeyKind, signing [keys.SigningKeySize]byte) (*store.Prekey, *apiError) {
+	p, err := keys.ParsePrekey(b)
+	if err != nil {
+		return nil, badRequest(CodeMalformedKey, "%v is not a valid prekey", want)
+	}
+	if p.Kind != want {
+		return nil, badRequest(CodeWrongPrekeyKind, "a %v where a %v belongs", p.Kind, want)
+	}
+	if err := p.Verify(signing); err != nil {
+		if errors.Is(err, keys.ErrBadSignature) {
+			return nil, badRequest(CodeBadSignature, "%v signature does not verify under the device key", want)
+		}
+		return nil, badRequest(CodeMalformedKey, "%v is not a valid prekey", want)
+	}
+	return &store.Prekey{ID: p.ID, Encoded: b}, nil
+}
+
+// kindBatch checks a batch of one-time prekeys: each valid, ids distinct.
+func kindBatch(batch []Bytes, want keys.PrekeyKind, signing [keys.SigningKeySize]byte) ([]store.Prekey, *apiError) {
+	out := make([]store.Prekey, 0, len(batch))
+	ids := make(map[uint32]bool, len(batch))
+	for _, b := range batch {
+		p, e := kindCheck(b, want, signing)
+		if e != nil {
+			return nil, e
+		}
+		if ids[p.ID] {
+			return nil, newError(http.StatusConflict, CodeDuplicatePrekey, "%v id repeated in the upload", want)
+		}
+		ids[p.ID] = true
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
+// handleUpload answers PUT /v1/prekeys (spec/keyserver.md §5.7).
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	t, e := s.authenticate(r)
+	if e != nil {
+		return 0, nil, e
+	}
+	var req PrekeyUpload
+	if e := s.decodeBody(w, r, &req); e != nil {
+		return 0, nil, e
+	}
+	if n := max(len(req.OneTimePrekeys), len(req.OneTimeKEMPrekeys)); n > s.limits.MaxOneTimePerUpload {
+		return 0, nil, badRequest(CodeTooManyPrekeys, "at most %d one-time prekeys of each kind per upload", s.limits.MaxOneTimePerUpload)
+	}
+	acct, e := s.account(r, t.Handle)
+	if e != nil {
+		return 0, nil, e
+	}
+	cert, e := activeDevice(acct, uint32(t.Device))
+	if e != nil {
+		return 0, nil, e
+	}
+	signing := cert.Keys.Signing
+	u := store.Upload{Handle: t.Handle, Device: uint32(t.Device), MaxOneTime: s.limits.MaxOneTimePerDevice}
+	if req.SignedPrekey != nil {
+		if u.Signed, e = kindCheck(req.SignedPrekey, keys.SignedPrekey, signing); e != nil {
+			return 0, nil, e
+		}
+	}
+	if req.LastResortKEMPrekey != nil {
+		if u.LastResort, e = kindCheck(req.LastResortKEMPrekey, keys.LastResortKEMPrekey, signing); e != nil {
+			return 0, nil, e
+		}
+	}
+	if u.OneTime, e = kindBatch(req.OneTimePrekeys, keys.OneTimePrekey, signing); e != nil {
+		return 0, nil, e
+	}
+	if u.OneTimeKEM, e = kindBatch(req.OneTimeKEMPrekeys, keys.OneTimeKEMPrekey, signing); e != nil {
+		return 0, nil, e
+	}
+	err := s.store.UploadPrekeys(r.Context(), u)
+	switch {
+	case errors.Is(err, store.ErrTooManyPrekeys):
+		return 0, nil, newError(http.StatusConflict, CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", s.limits.MaxOneTimePerDevice)
+	case errors.Is(err, store.ErrDuplicatePrekey):
+		return 0, nil, newError(http.StatusConflict, CodeDuplicatePrekey, "a prekey id is already held for this device")
+	case errors.Is(err, store.ErrDeviceRevoked):
+		return 0, nil, newError(http.StatusForbidden, CodeDeviceRevoked, "device revoked")
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil, newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
+	case err != nil:
+		return 0, nil, internal("upload prekeys", err)
+	}
+	return s.counts(r, t)
+}
+
+// handleCount answers GET /v1/prekeys/count (spec/keyserver.md §5.7).
+func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	t, e := s.authenticate(r)
+	if e != nil {
+		return 0, nil, e
+	}
+	return s.counts(r, t)
+}
+
+func (s *Server) counts(r *http.Request, t *token.Token) (int, any, *apiError) {
+	c, err := s.store.CountPrekeys(r.Context(), t.Handle, uint32(t.Device))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil, newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
+	case errors.Is(err, store.ErrDeviceRevoked):
+		return 0, nil, newError(http.StatusForbidden, CodeDeviceRevoked, "device revoked")
+	case err != nil:
+		return 0, nil, internal("count prekeys", err)
+	}
+	return http.StatusOK, PrekeyCounts{OneTime: c.OneTime, OneTimeKEM: c.OneTimeKEM}, nil
+}
+
+// handleClaim answers POST /v1/accounts/{handle}/claim (spec/keyserver.md
+// §5.8): one bundle per active device of handle that has published its
+// signed and last-resort prekeys.
+func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	t, e := s.authenticate(r)
+	if e != nil {
+		return 0, nil, e
+	}
+	handle := r.PathValue("handle")
+	if err := keys.CheckHandle(handle); err != nil {
+		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+	}
+	if ok, wait := s.claimLim.allow(t.Handle, s.now()); !ok {
+		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited, message: "too many claims; retry later", retry: retryAfter(wait)}
+	}
+	claimed, err := s.store.ClaimPrekeys(r.Context(), handle)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil, newError(http.StatusNotFound, CodeUnknownHandle, "no account with this handle")
+	}
+	if err != nil {
+		return 0, nil, internal("claim prekeys", err)
+	}
+	slices.SortFunc(claimed, func(a, b store.Claimed) int { return cmp.Compare(a.Device, b.Device) })
+	resp := ClaimResponse{Bundles: make([]ClaimedBundle, 0, len(claimed))}
+	for _, c := range claimed {
+		exhausted := c.OneTime == nil && !c.KEMOneTime
+		resp.Bundles = append(resp.Bundles, ClaimedBundle{Device: c.Device, Bundle: bundleBytes(&c), Exhausted: exhausted})
+		switch {
+		case exhausted:
+			s.metrics.claim("exhausted")
+		case c.OneTime == nil:
+			s.metrics.claim("no_one_time_x25519")
+		case !c.KEMOneTime:
+			s.metrics.claim("no_one_time_kem")
+		default:
+			s.metrics.claim("one_time")
+		}
+	}
+	return http.StatusOK, resp, nil
+}
+
+// bundleBytes is the bundle encoding of spec/keys.md §9.1, built from the
+// stored encodings, each checked when it was accepted: version, the
+// certificate, the signed prekey, 0x01 and the one-time prekey or 0x00,
+// then the KEM prekey.
+func bundleBytes(c *store.Claimed) []byte {
+	n := 1 + len(c.Certificate) + len(c.Signed) + 1 + len(c.OneTime) + len(c.KEM)
+	b := make([]byte, 0, n)
+	b = append(b, keys.Version)
+	b = append(b, c.Certificate...)
+	b = append(b, c.Signed...)
+	if c.OneTime != nil {
+		b = append(b, 1)
+		b = append(b, c.OneTime...)
+	} else {
+		b = append(b, 0)
+	}
+	return append(b, c.KEM...)
+}

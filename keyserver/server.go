@@ -1,0 +1,308 @@
+// Package keyserver is Sealpost's key server: the HTTP+JSON API of
+// spec/keyserver.md over a store.Store. It registers accounts, looks up
+// handles with transparency proofs, adds and revokes devices, issues access
+// tokens against signed device challenges, stores prekeys and hands out
+// prekey bundles, each one-time prekey at most once.
+//
+// Every key-set change appends a leaf (keyserver/kt) to the transparency
+// log; checkpoints are signed on demand with the log key.
+package keyserver
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver/store"
+)
+
+// Config configures a Server. Name, Store, TokenKey and LogKey are required.
+type Config struct {
+	// Name is the server name: tokens are for audience "keyserver:<Name>",
+	// checkpoints have origin "<Name>/keyserver".
+	Name  string
+	Store store.Store
+	// TokenKey signs access tokens.
+	TokenKey ed25519.PrivateKey
+	// LogKey signs checkpoints.
+	LogKey ed25519.PrivateKey
+	// RelayAudiences are the extra audiences tokens may be issued for, such
+	// as "relay:localhost".
+	RelayAudiences []string
+	// InviteOnly makes registration need an invite code (see AddInvite).
+	InviteOnly bool
+	// Limits are the server's limits; zero fields take DefaultLimits.
+	Limits Limits
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the server's metrics; nil means no metrics.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Limits are the server's limits (spec/keyserver.md §4).
+type Limits struct {
+	// MaxBodyBytes caps a request body; larger bodies get 413.
+	MaxBodyBytes int64
+	// MaxOneTimePerUpload caps the one-time prekeys of each kind in one
+	// upload.
+	MaxOneTimePerUpload int
+	// MaxOneTimePerDevice caps the one-time prekeys of each kind a device
+	// may hold.
+	MaxOneTimePerDevice int
+	// TokenLifetime is the lifetime of issued tokens (at most
+	// token.MaxLifetime).
+	TokenLifetime time.Duration
+	// ClaimsPerMinute is the claim rate each caller (token subject) gets.
+	ClaimsPerMinute int
+	// ClaimBurst is how many claims a caller may make at once.
+	ClaimBurst int
+	// RequestsPerSecond is the rate of challenge, registration and token
+	// requests each client IP address gets.
+	RequestsPerSecond int
+	// RequestBurst is how many such requests an address may make at once.
+	RequestBurst int
+	// MaxLeaves caps the leaves one GET /v1/log/leaves returns.
+	MaxLeaves int
+}
+
+// DefaultLimits returns the default limits (spec/keyserver.md §4).
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:        1 << 20,
+		MaxOneTimePerUpload: 100,
+		MaxOneTimePerDevice: 500,
+		TokenLifetime:       time.Hour,
+		ClaimsPerMinute:     120,
+		ClaimBurst:          60,
+		RequestsPerSecond:   20,
+		RequestBurst:        40,
+		MaxLeaves:           256,
+	}
+}
+
+// withDefaults fills l's zero fields from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if l.MaxOneTimePerUpload == 0 {
+		l.MaxOneTimePerUpload = d.MaxOneTimePerUpload
+	}
+	if l.MaxOneTimePerDevice == 0 {
+		l.MaxOneTimePerDevice = d.MaxOneTimePerDevice
+	}
+	if l.TokenLifetime == 0 {
+		l.TokenLifetime = d.TokenLifetime
+	}
+	if l.ClaimsPerMinute == 0 {
+		l.ClaimsPerMinute = d.ClaimsPerMinute
+	}
+	if l.ClaimBurst == 0 {
+		l.ClaimBurst = d.ClaimBurst
+	}
+	if l.RequestsPerSecond == 0 {
+		l.RequestsPerSecond = d.RequestsPerSecond
+	}
+	if l.RequestBurst == 0 {
+		l.RequestBurst = d.RequestBurst
+	}
+	if l.MaxLeaves == 0 {
+		l.MaxLeaves = d.MaxLeaves
+	}
+	return l
+}
+
+// check reports every limit out of range.
+func (l Limits) check() []error {
+	var errs []error
+	if l.MaxBodyBytes < 4096 {
+		errs = append(errs, fmt.Errorf("keyserver: MaxBodyBytes %d below 4096", l.MaxBodyBytes))
+	}
+	if l.MaxOneTimePerUpload < 0 || l.MaxOneTimePerDevice < 0 || l.MaxOneTimePerUpload > l.MaxOneTimePerDevice {
+		errs = append(errs, fmt.Errorf("keyserver: MaxOneTimePerUpload %d must be in [0, MaxOneTimePerDevice %d]", l.MaxOneTimePerUpload, l.MaxOneTimePerDevice))
+	}
+	if l.TokenLifetime < time.Second || l.TokenLifetime > token.MaxLifetime || l.TokenLifetime%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("keyserver: TokenLifetime %v not whole seconds in [1s, %v]", l.TokenLifetime, token.MaxLifetime))
+	}
+	if l.ClaimsPerMinute < 0 || l.ClaimBurst < 0 || l.RequestsPerSecond < 0 || l.RequestBurst < 0 {
+		errs = append(errs, errors.New("keyserver: negative rate limit"))
+	}
+	if l.MaxLeaves < 1 {
+		errs = append(errs, fmt.Errorf("keyserver: MaxLeaves %d below 1", l.MaxLeaves))
+	}
+	return errs
+}
+
+// Server is the key server. It is safe for concurrent use.
+type Server struct {
+	name      string
+	audience  string // "keyserver:<Name>"
+	origin    string // "<Name>/keyserver"
+	store     store.Store
+	tokenKey  ed25519.PrivateKey
+	relayAuds []string
+	invite    bool
+	limits    Limits
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+
+	verifier      *token.Verifier
+	tokenPub      ed25519.PublicKey
+	tokenKID      [token.KeyIDSize]byte
+	cps           *checkpointer
+	metrics       *metrics
+	ipLimit       *limiter
+	claimLim      *limiter
+	wellKnownBody []byte // GET /.well-known/sealpost-keyserver body
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New returns a Server for cfg, or every problem with cfg joined.
+func New(cfg Config) (*Server, error) {
+	var errs []error
+	if err := token.CheckServerName(cfg.Name); err != nil {
+		errs = append(errs, fmt.Errorf("keyserver: Name %q: must be 1 to %d printable ASCII bytes, no spaces", cfg.Name, token.MaxServerNameLen-len("keyserver:")))
+	} else if err := token.CheckAudience(AudiencePrefix + cfg.Name); err != nil {
+		errs = append(errs, fmt.Errorf("keyserver: Name %q too long for audience %q", cfg.Name, AudiencePrefix+cfg.Name))
+	}
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("keyserver: Store is nil"))
+	}
+	if len(cfg.TokenKey) != ed25519.PrivateKeySize {
+		errs = append(errs, fmt.Errorf("keyserver: TokenKey length %d, want %d", len(cfg.TokenKey), ed25519.PrivateKeySize))
+	}
+	if len(cfg.LogKey) != ed25519.PrivateKeySize {
+		errs = append(errs, fmt.Errorf("keyserver: LogKey length %d, want %d", len(cfg.LogKey), ed25519.PrivateKeySize))
+	}
+	seen := map[string]bool{AudiencePrefix + cfg.Name: true}
+	for _, a := range cfg.RelayAudiences {
+		if err := token.CheckAudience(a); err != nil {
+			errs = append(errs, fmt.Errorf("keyserver: relay audience %q: %w", a, err))
+		} else if seen[a] {
+			errs = append(errs, fmt.Errorf("keyserver: relay audience %q repeated or equal to the key server's own", a))
+		}
+		seen[a] = true
+	}
+	limits := cfg.Limits.withDefaults()
+	errs = append(errs, limits.check()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	s := &Server{
+		name:      cfg.Name,
+		audience:  AudiencePrefix + cfg.Name,
+		origin:    cfg.Name + OriginSuffix,
+		store:     cfg.Store,
+		tokenKey:  cfg.TokenKey,
+		relayAuds: append([]string(nil), cfg.RelayAudiences...),
+		invite:    cfg.InviteOnly,
+		limits:    limits,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		rand:      rand.Reader,
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.tokenPub = cfg.TokenKey.Public().(ed25519.PublicKey)
+	s.tokenKID = token.KeyID(s.tokenPub)
+	v, err := token.NewVerifier(s.audience, token.ClockSkew, s.tokenPub)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("keyserver: TokenKey: %w", err))
+	}
+	s.verifier = v
+	cp, err := newCheckpointer(s.origin, cfg.LogKey)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("keyserver: LogKey: %w", err))
+	}
+	s.cps = cp
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("keyserver: metrics: %w", err))
+	}
+	s.metrics = m
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s.ipLimit = newLimiter(float64(limits.RequestsPerSecond), limits.RequestBurst)
+	s.claimLim = newLimiter(float64(limits.ClaimsPerMinute)/60, limits.ClaimBurst)
+	s.wellKnownBody, err = s.wellKnown()
+	if err != nil {
+		return nil, err
+	}
+	go s.sweep()
+	return s, nil
+}
+
+// Audience and origin forms, spec/keyserver.md §2.
+const (
+	AudiencePrefix = "keyserver:"
+	OriginSuffix   = "/keyserver"
+)
+
+// AddInvite creates an invite code, stores its SHA-256 hash and returns the
+// code (spec/keyserver.md §5.3).
+func (s *Server) AddInvite(ctx context.Context) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("keyserver: invite: %w", err)
+	}
+	code := base64.RawURLEncoding.EncodeToString(b[:])
+	h := inviteHash(code)
+	if err := s.store.AddInvite(ctx, h[:]); err != nil {
+		return "", fmt.Errorf("keyserver: invite: %w", err)
+	}
+	return code, nil
+}
+
+// inviteHash is what the store keeps of an invite code: SHA-256 of its text.
+func inviteHash(code string) [32]byte { return sha256.Sum256([]byte(code)) }
+
+// Close stops the server's background work. It does not close the Store.
+func (s *Server) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	return nil
+}
+
+// sweep forgets idle rate-limit buckets until Close.
+func (s *Server) sweep() {
+	defer close(s.done)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			now := s.now()
+			s.ipLimit.sweep(now)
+			s.claimLim.sweep(now)
+		}
+	}
+}

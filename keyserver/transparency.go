@@ -1,0 +1,208 @@
+package keyserver
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/store"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// wellKnown builds the body of GET /.well-known/sealpost-keyserver
+// (spec/keyserver.md §5.0); it never changes while the server runs.
+func (s *Server) wellKnown() ([]byte, error) {
+	relays := s.relayAuds
+	if relays == nil {
+		relays = []string{}
+	}
+	return json.Marshal(WellKnown{
+		Name:           s.name,
+		TokenKey:       Bytes(s.tokenPub),
+		TokenKeyID:     Bytes(s.tokenKID[:]),
+		Audience:       s.audience,
+		RelayAudiences: relays,
+		LogOrigin:      s.origin,
+		LogVerifierKey: s.cps.verifier,
+		InviteOnly:     s.invite,
+		Limits: PublicLimits{
+			MaxBodyBytes:        s.limits.MaxBodyBytes,
+			MaxOneTimePerUpload: s.limits.MaxOneTimePerUpload,
+			MaxOneTimePerDevice: s.limits.MaxOneTimePerDevice,
+			TokenLifetime:       int64(s.limits.TokenLifetime.Seconds()),
+			MaxLeaves:           s.limits.MaxLeaves,
+		},
+	})
+}
+
+func (s *Server) handleWellKnown(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	return http.StatusOK, json.RawMessage(s.wellKnownBody), nil
+}
+
+// handleCheckpoint answers GET /v1/log/checkpoint (spec/keyserver.md §6.1).
+func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	size, err := s.store.LogSize(r.Context())
+	if err != nil {
+		return 0, nil, internal("log size", err)
+	}
+	signed, err := s.cps.checkpoint(r.Context(), s.store, size)
+	if err != nil {
+		return 0, nil, internal("checkpoint", err)
+	}
+	return http.StatusOK, CheckpointResponse{Checkpoint: string(signed)}, nil
+}
+
+// queryInt parses the non-negative decimal query parameter name.
+func queryInt(r *http.Request, name string) (int64, *apiError) {
+	v := r.URL.Query().Get(name)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != v {
+		return 0, badRequest(CodeBadRequest, "query parameter %q must be a non-negative decimal integer", name)
+	}
+	return n, nil
+}
+
+// handleConsistency answers GET /v1/log/consistency?old=N&new=M
+// (spec/keyserver.md §6.2): the RFC 6962 proof that the tree of size N is
+// a prefix of the tree of size M, 1 ≤ N ≤ M ≤ the log's size.
+func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	oldSize, e := queryInt(r, "old")
+	if e != nil {
+		return 0, nil, e
+	}
+	newSize, e := queryInt(r, "new")
+	if e != nil {
+		return 0, nil, e
+	}
+	size, err := s.store.LogSize(r.Context())
+	if err != nil {
+		return 0, nil, internal("log size", err)
+	}
+	if oldSize < 1 || oldSize > newSize || newSize > size {
+		return 0, nil, badRequest(CodeBadRequest, "need 1 <= old <= new <= %d", size)
+	}
+	proof, err := tlog.ProveTree(newSize, oldSize, hashReader(r.Context(), s.store))
+	if err != nil {
+		return 0, nil, internal("consistency proof", err)
+	}
+	return http.StatusOK, ConsistencyResponse{Proof: hashesOut(proof)}, nil
+}
+
+// handleLeaves answers GET /v1/log/leaves?start=N&end=M (spec/keyserver.md
+// §6.3): the leaves with index in [N, M), at most MaxLeaves of them.
+func (s *Server) handleLeaves(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	start, e := queryInt(r, "start")
+	if e != nil {
+		return 0, nil, e
+	}
+	end, e := queryInt(r, "end")
+	if e != nil {
+		return 0, nil, e
+	}
+	size, err := s.store.LogSize(r.Context())
+	if err != nil {
+		return 0, nil, internal("log size", err)
+	}
+	if start >= end || end > size || end-start > int64(s.limits.MaxLeaves) {
+		return 0, nil, badRequest(CodeBadRequest, "need start < end <= %d and end - start <= %d", size, s.limits.MaxLeaves)
+	}
+	leaves, err := s.store.Leaves(r.Context(), start, end)
+	if err != nil {
+		return 0, nil, internal("leaves", err)
+	}
+	out := make([]Bytes, len(leaves))
+	for i, l := range leaves {
+		out[i] = l
+	}
+	return http.StatusOK, LeavesResponse{Leaves: out}, nil
+}
+
+func hashesOut(hs []tlog.Hash) []Bytes {
+	out := make([]Bytes, len(hs))
+	for i := range hs {
+		out[i] = Bytes(hs[i][:])
+	}
+	return out
+}
+
+// handleLookup answers GET /v1/accounts/{handle} (spec/keyserver.md §5.3):
+// the account's key set, its log leaf, a checkpoint of the current log and
+// the leaf's inclusion proof against it.
+func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	handle := r.PathValue("handle")
+	if err := keys.CheckHandle(handle); err != nil {
+		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+	}
+	ctx := r.Context()
+	acct, e := s.account(r, handle)
+	if e != nil {
+		return 0, nil, e
+	}
+	// Read the size after the account: the tree then holds its leaf.
+	size, err := s.store.LogSize(ctx)
+	if err != nil {
+		return 0, nil, internal("log size", err)
+	}
+	leaves, err := s.store.Leaves(ctx, acct.LogIndex, acct.LogIndex+1)
+	if err != nil || len(leaves) != 1 {
+		return 0, nil, internal("account leaf", errors.Join(err, errors.New("leaf missing")))
+	}
+	signed, err := s.cps.checkpoint(ctx, s.store, size)
+	if err != nil {
+		return 0, nil, internal("checkpoint", err)
+	}
+	proof, err := tlog.ProveRecord(size, acct.LogIndex, hashReader(ctx, s.store))
+	if err != nil {
+		return 0, nil, internal("inclusion proof", err)
+	}
+	resp := AccountResponse{
+		Handle:     acct.Handle,
+		AccountKey: Bytes(acct.AccountKey[:]),
+		Version:    acct.Version,
+		Devices:    make([]DeviceEntry, len(acct.Devices)),
+		LogIndex:   acct.LogIndex,
+		Leaf:       leaves[0],
+		Checkpoint: string(signed),
+		Inclusion:  hashesOut(proof),
+	}
+	for i, d := range acct.Devices {
+		resp.Devices[i] = DeviceEntry{ID: d.ID, Certificate: d.Certificate, Revocation: d.Revocation}
+	}
+	return http.StatusOK, resp, nil
+}
+
+// account reads handle's account: 404 unknown_handle if there is none.
+func (s *Server) account(r *http.Request, handle string) (*store.Account, *apiError) {
+	acct, err := s.store.Account(r.Context(), handle)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newError(http.StatusNotFound, CodeUnknownHandle, "no account with this handle")
+	}
+	if err != nil {
+		return nil, internal("account", err)
+	}
+	return acct, nil
+}
+
+// entryOf returns the kt.Entry of a stored account (spec/transparency.md
+// §2). The stored certificates and revocations were checked when they were
+// accepted, so a failure here is a fault of the store.
+func entryOf(acct *store.Account) (*kt.Entry, error) {
+	e := &kt.Entry{Handle: acct.Handle, AccountKey: keys.AccountPublicKey(acct.AccountKey), Version: acct.Version}
+	for _, d := range acct.Devices {
+		cert, err := keys.ParseDeviceCertificate(d.Certificate)
+		if err != nil {
+			return nil, err
+		}
+		dev := kt.Device{Certificate: cert}
+		if d.Revocation != nil {
+			if dev.Revocation, err = keys.ParseDeviceRevocation(d.Revocation); err != nil {
+				return nil, err
+			}
+		}
+		e.Devices = append(e.Devices, dev)
+	}
+	return e, nil
+}
