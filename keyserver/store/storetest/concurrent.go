@@ -138,6 +138,9 @@ func BenchmarkClaim(b *testing.B, open func(b *testing.B) store.Store) {
 		}
 		u.Signed, u.LastResort = nil, nil
 	}
+	// Claims arrive concurrently from many clients; 32 goroutines per CPU
+	// let the engines group their commits as a busy server would.
+	b.SetParallelism(32)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -159,4 +162,44 @@ func randomPrekey(rnd io.Reader, id uint32, size int) store.Prekey {
 	p := store.Prekey{ID: id, Encoded: make([]byte, size)}
 	_, _ = io.ReadFull(rnd, p.Encoded) // testrand readers never fail
 	return p
+}
+
+// BenchmarkLookup measures parallel reads of an account's key set (the
+// directory part of a lookup) for an account with three devices.
+func BenchmarkLookup(b *testing.B, open func(b *testing.B) store.Store) {
+	s := open(b)
+	ctx := b.Context()
+	rnd := testrand.New("storetest BenchmarkLookup")
+	now := time.Unix(time.Now().Unix(), 0)
+	ak, err := keys.GenerateAccountKey(rnd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for id := uint32(1); id <= 3; id++ {
+		dk, err := keys.GenerateDeviceKeys(rnd)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cert, err := ak.CertifyDevice("bench", keys.DeviceID(id), dk.Public(), now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = s.UpdateKeySet(ctx, store.KeySetUpdate{Handle: "bench", ExpectedVersion: uint64(id - 1), AccountKey: ak.Public(),
+			AddDevice: &store.Device{ID: id, Certificate: cert.Marshal()}, Leaf: fmt.Appendf(nil, "bench leaf %d", id), Now: now})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a, err := s.Account(ctx, "bench")
+			if err != nil || len(a.Devices) != 3 {
+				b.Errorf("lookup: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 }
