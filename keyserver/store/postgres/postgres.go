@@ -47,7 +47,7 @@ const DefaultConnectTimeout = 10 * time.Second
 // Every commit waits for the server's WAL flush; transactions in flight
 // together share one flush (group commit), so more connections than CPUs
 // raise throughput (claims: about 3x from 4 to 16 on a 2-core machine).
-const DefaultMaxConns = 16
+const DefaultMaxConns = 64
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {

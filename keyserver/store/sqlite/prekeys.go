@@ -126,24 +126,41 @@ func (s *Store) CountPrekeys(ctx context.Context, handle string, device uint32) 
 	return c, err
 }
 
+// The claim's statements, prepared at Open (Store.claimStmts).
+const (
+	claimAccount = iota
+	claimDevices
+	claimTake
+)
+
+var claimQueries = [...]string{
+	claimAccount: `SELECT COUNT(*) FROM accounts WHERE handle = ?`,
+	claimDevices: `SELECT d.id, d.certificate, s.encoded, lr.encoded
+		FROM devices d
+		JOIN prekeys s ON s.handle = d.handle AND s.device = d.id AND s.kind = 1
+		JOIN prekeys lr ON lr.handle = d.handle AND lr.device = d.id AND lr.kind = 3
+		WHERE d.handle = ? AND d.revocation IS NULL
+		ORDER BY d.id`,
+	// takeOneTime: the lowest-id one-time prekey of a kind, deleted.
+	claimTake: `DELETE FROM prekeys
+		WHERE handle = ?1 AND device = ?2 AND kind = ?3
+		AND id = (SELECT MIN(id) FROM prekeys WHERE handle = ?1 AND device = ?2 AND kind = ?3)
+		RETURNING encoded`,
+}
+
 // ClaimPrekeys claims one bundle for every eligible device of handle.
 func (s *Store) ClaimPrekeys(ctx context.Context, handle string) ([]store.Claimed, error) {
 	var claims []store.Claimed
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = nil
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE handle = ?`, handle).Scan(&n); err != nil {
+		if err := tx.StmtContext(ctx, s.claimStmts[claimAccount]).QueryRowContext(ctx, handle).Scan(&n); err != nil {
 			return fmt.Errorf("sqlite: read account: %w", err)
 		}
 		if n == 0 {
 			return fmt.Errorf("sqlite: account %q: %w", handle, store.ErrNotFound)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.certificate, s.encoded, lr.encoded
-			FROM devices d
-			JOIN prekeys s ON s.handle = d.handle AND s.device = d.id AND s.kind = 1
-			JOIN prekeys lr ON lr.handle = d.handle AND lr.device = d.id AND lr.kind = 3
-			WHERE d.handle = ? AND d.revocation IS NULL
-			ORDER BY d.id`, handle)
+		rows, err := tx.StmtContext(ctx, s.claimStmts[claimDevices]).QueryContext(ctx, handle)
 		if err != nil {
 			return fmt.Errorf("sqlite: read devices: %w", err)
 		}
@@ -161,12 +178,13 @@ func (s *Store) ClaimPrekeys(ctx context.Context, handle string) ([]store.Claime
 		}
 		for i := range claims {
 			c := &claims[i]
-			ot, err := takeOneTime(ctx, tx, handle, c.Device, kindOneTime)
+			take := tx.StmtContext(ctx, s.claimStmts[claimTake])
+			ot, err := takeOneTime(ctx, take, handle, c.Device, kindOneTime)
 			if err != nil {
 				return err
 			}
 			c.OneTime = ot
-			kem, err := takeOneTime(ctx, tx, handle, c.Device, kindOneTimeKEM)
+			kem, err := takeOneTime(ctx, take, handle, c.Device, kindOneTimeKEM)
 			if err != nil {
 				return err
 			}
@@ -184,12 +202,9 @@ func (s *Store) ClaimPrekeys(ctx context.Context, handle string) ([]store.Claime
 
 // takeOneTime deletes and returns the device's one-time prekey of kind with
 // the lowest id, or nil if it holds none.
-func takeOneTime(ctx context.Context, tx *sql.Tx, handle string, device uint32, kind int) ([]byte, error) {
+func takeOneTime(ctx context.Context, take *sql.Stmt, handle string, device uint32, kind int) ([]byte, error) {
 	var enc []byte
-	err := tx.QueryRowContext(ctx, `DELETE FROM prekeys
-		WHERE handle = ?1 AND device = ?2 AND kind = ?3
-		AND id = (SELECT MIN(id) FROM prekeys WHERE handle = ?1 AND device = ?2 AND kind = ?3)
-		RETURNING encoded`, handle, device, kind).Scan(&enc)
+	err := take.QueryRowContext(ctx, handle, device, kind).Scan(&enc)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
