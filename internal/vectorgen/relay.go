@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/sealpost/sealpost/internal/vectors"
+	"github.com/sealpost/sealpost/relay/wire"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+func init() { register("relay-frames.json", genRelayFrames) }
+
+// Hand-built protobuf pieces, for frames an encoder would never produce.
+func pbField(num protowire.Number, msg []byte) []byte {
+	return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), msg)
+}
+
+func pbVarint(num protowire.Number, v uint64) []byte {
+	return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
+}
+
+func pbCat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+func relayValidFrames() []struct {
+	id, comment string
+	f           *wire.Frame
+} {
+	msgID := bytes.Repeat([]byte{0x5a}, wire.MessageIDSize)
+	bob := wire.FormatAddress("bob", 1)
+	manyItems := make([]*wire.Item, wire.MaxItems)
+	for i := range manyItems {
+		manyItems[i] = &wire.Item{Recipient: bob, Envelope: []byte{byte(i)}}
+	}
+	return []struct {
+		id, comment string
+		f           *wire.Frame
+	}{
+		{"auth", "Auth with a token text", &wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: "AQAAAAAAAAAA"}}}},
+		{"hello", "Hello with the default limits", &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{
+			ServerTimeUnixMs: 1_790_000_000_000, HeartbeatIntervalMs: 30_000, IdleTimeoutMs: 90_000,
+			Limits: &wire.Limits{MaxEnvelope: wire.DefaultMaxEnvelope, MaxFrame: wire.DefaultMaxFrame, MaxQueueCount: 10000,
+				MaxQueueBytes: 256 << 20, TtlSeconds: 30 * 86400, SendsPerSecond: 200, SendBurst: 400, DeliveryWindow: 128}}}}},
+		{"send", "Send of two envelopes", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID, Items: []*wire.Item{
+			{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 512)},
+			{Recipient: wire.FormatAddress("carol.x_2-y", 0xfffffffe), Envelope: []byte{0}},
+		}}}}},
+		{"send-max-items", "Send of MaxItems envelopes", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID, Items: manyItems}}}},
+		{"send-long-handle", "recipient with a 32-byte handle", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID, Items: []*wire.Item{
+			{Recipient: wire.FormatAddress(strings.Repeat("z", 32), 0xffffffff), Envelope: []byte{1}}}}}}},
+		{"send-result", "SendResult with every status", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
+			Statuses: []wire.Status{wire.Status_STATUS_STORED, wire.Status_STATUS_NO_MAILBOX, wire.Status_STATUS_QUEUE_FULL, wire.Status_STATUS_TOO_LARGE}}}}},
+		{"send-result-duplicate", "SendResult of a retry", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
+			Statuses: []wire.Status{wire.Status_STATUS_STORED}, Duplicate: true}}}},
+		{"deliver", "Deliver of two envelopes in id order", &wire.Frame{Body: &wire.Frame_Deliver{Deliver: &wire.Deliver{Deliveries: []*wire.Delivery{
+			{Id: 1, Envelope: []byte("x"), ArrivedUnixMs: 1},
+			{Id: 1 << 40, Envelope: bytes.Repeat([]byte{1}, 64), ArrivedUnixMs: 1_790_000_000_000},
+		}}}}},
+		{"ack", "Ack with a repeated id", &wire.Frame{Body: &wire.Frame_Ack{Ack: &wire.Ack{Ids: []uint64{3, 1, 3, 1 << 63}}}}},
+		{"ping", "Ping", &wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: 42}}}},
+		{"ping-zero", "Ping with nonce 0: an empty body, still present", &wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{}}}},
+		{"pong", "Pong", &wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: ^uint64(0)}}}},
+		{"error", "Error replaced", &wire.Frame{Body: &wire.Frame_Error{Error: &wire.Error{Code: wire.ErrorCode_ERROR_CODE_REPLACED, Message: "replaced by a newer connection"}}}},
+		{"error-max-message", "Error with a 256-byte UTF-8 message", &wire.Frame{Body: &wire.Frame_Error{Error: &wire.Error{Code: wire.ErrorCode_ERROR_CODE_INTERNAL,
+			Message: strings.Repeat("é", wire.MaxErrorMessage/2)}}}},
+	}
+}
+
+// relayRefusedFrames are the refused cases: id, comment, frame, cap, result.
+func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
+	bob := wire.FormatAddress("bob", 1)
+	id := bytes.Repeat([]byte{9}, wire.MessageIDSize)
+	item := pbCat(pbField(1, bob), pbField(2, []byte("env")))
+	send := func(msgID []byte, items ...[]byte) []byte {
+		b := pbField(1, msgID)
+		for _, it := range items {
+			b = append(b, pbField(2, it)...)
+		}
+		return pbField(3, b)
+	}
+	okSend := send(id, item)
+	unknown := pbVarint(99, 1)
+	delivery := func(id uint64) []byte {
+		return pbField(1, pbCat(pbVarint(1, id), pbField(2, []byte("e")), pbVarint(3, 1)))
+	}
+	hello := func(mut func(h *wire.Hello)) ([]byte, error) {
+		f := relayValidFrames()[1].f
+		mut(f.GetHello())
+		return protoMarshal(f)
+	}
+	helloNoLimits, err := hello(func(h *wire.Hello) { h.Limits = nil })
+	if err != nil {
+		return nil, err
+	}
+	helloIdle, err := hello(func(h *wire.Hello) { h.IdleTimeoutMs = h.HeartbeatIntervalMs - 1 })
+	if err != nil {
+		return nil, err
+	}
+	helloZeroLimit, err := hello(func(h *wire.Hello) { h.Limits.DeliveryWindow = 0 })
+	if err != nil {
+		return nil, err
+	}
+	helloUnknownInLimits, err := hello(func(h *wire.Hello) { h.Limits.ProtoReflect().SetUnknown(unknown) })
+	if err != nil {
+		return nil, err
+	}
+	tooManyItems := make([][]byte, wire.MaxItems+1)
+	for i := range tooManyItems {
+		tooManyItems[i] = item
+	}
+	const (
+		mal = "malformed"
+		big = "frame_too_large"
+	)
+	cases := []vectors.RelayFrameCase{
+		{ID: "too-large", Comment: "101 bytes under a cap of 100: refused before parsing", Frame: bytes.Repeat([]byte{0xff}, 101), MaxFrame: 100, Result: big},
+		{ID: "too-large-valid", Comment: "a valid Send one byte over the cap", Frame: okSend, MaxFrame: len(okSend) - 1, Result: big},
+		{ID: "empty", Comment: "no bytes: a Frame with no body", Frame: []byte{}, Result: mal},
+		{ID: "garbage", Comment: "not protobuf", Frame: []byte{0xff, 0xff, 0xff}, Result: mal},
+		{ID: "truncated", Comment: "a Send missing its last byte", Frame: okSend[:len(okSend)-1], Result: mal},
+		{ID: "unknown-only", Comment: "only an unknown field 99", Frame: unknown, Result: mal},
+		{ID: "unknown-top", Comment: "Ping plus an unknown field in Frame", Frame: pbCat(pbField(7, nil), unknown), Result: mal},
+		{ID: "unknown-ping", Comment: "unknown field inside Ping", Frame: pbField(7, unknown), Result: mal},
+		{ID: "unknown-send", Comment: "unknown field inside Send", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, item), unknown)), Result: mal},
+		{ID: "unknown-item", Comment: "unknown field inside Item", Frame: send(id, pbCat(item, unknown)), Result: mal},
+		{ID: "unknown-limits", Comment: "unknown field inside Hello.limits", Frame: helloUnknownInLimits, Result: mal},
+		{ID: "unknown-delivery", Comment: "unknown field inside Delivery", Frame: pbField(5, pbField(1, pbCat(pbVarint(1, 1), pbField(2, []byte("e")), pbVarint(3, 1), unknown))), Result: mal},
+		{ID: "wrong-wire-type", Comment: "Ping.nonce as a length-delimited field", Frame: pbField(7, pbField(1, []byte{1})), Result: mal},
+		{ID: "two-bodies", Comment: "Ping then Pong: two oneof members", Frame: pbCat(pbField(7, nil), pbField(8, nil)), Result: mal},
+		{ID: "body-twice", Comment: "Ping given twice (protobuf would merge)", Frame: pbCat(pbField(7, pbVarint(1, 1)), pbField(7, nil)), Result: mal},
+		{ID: "out-of-order", Comment: "Send.items before Send.message_id", Frame: pbField(3, pbCat(pbField(2, item), pbField(1, id))), Result: mal},
+		{ID: "default-encoded", Comment: "Ping.nonce = 0 written out", Frame: pbField(7, pbVarint(1, 0)), Result: mal},
+		{ID: "long-varint", Comment: "Ping.nonce = 1 as a two-byte varint", Frame: pbField(7, []byte{0x08, 0x81, 0x00}), Result: mal},
+		{ID: "unpacked", Comment: "Ack.ids not packed", Frame: pbField(6, pbCat(pbVarint(1, 1), pbVarint(1, 2))), Result: mal},
+		{ID: "token-utf8", Comment: "Auth.token not UTF-8", Frame: pbField(1, pbField(1, []byte{0xff, 0xfe})), Result: mal},
+		{ID: "token-empty", Comment: "Auth without a token", Frame: pbField(1, nil), Result: mal},
+		{ID: "token-long", Comment: "Auth.token of 277 bytes", Frame: pbField(1, pbField(1, bytes.Repeat([]byte{'A'}, wire.MaxTokenText+1))), Result: mal},
+		{ID: "hello-no-limits", Comment: "Hello without limits", Frame: helloNoLimits, Result: mal},
+		{ID: "hello-idle", Comment: "idle timeout below the heartbeat interval", Frame: helloIdle, Result: mal},
+		{ID: "hello-zero-limit", Comment: "delivery_window 0", Frame: helloZeroLimit, Result: mal},
+		{ID: "send-id-15", Comment: "message id of 15 bytes", Frame: send(id[:15], item), Result: mal},
+		{ID: "send-id-17", Comment: "message id of 17 bytes", Frame: send(append(bytes.Clone(id), 0), item), Result: mal},
+		{ID: "send-no-items", Comment: "Send without items", Frame: send(id), Result: mal},
+		{ID: "send-too-many-items", Comment: "Send of MaxItems+1 items", Frame: send(id, tooManyItems...), Result: mal},
+		{ID: "send-empty-envelope", Comment: "item without an envelope", Frame: send(id, pbField(1, bob)), Result: mal},
+		{ID: "send-no-recipient", Comment: "item without a recipient", Frame: send(id, pbField(2, []byte("e"))), Result: mal},
+		{ID: "send-upper-case", Comment: "recipient handle with an upper-case letter", Frame: send(id, pbCat(pbField(1, []byte{3, 'B', 'o', 'b', 0, 0, 0, 1}), pbField(2, []byte("e")))), Result: mal},
+		{ID: "send-device-0", Comment: "recipient device id 0", Frame: send(id, pbCat(pbField(1, []byte{3, 'b', 'o', 'b', 0, 0, 0, 0}), pbField(2, []byte("e")))), Result: mal},
+		{ID: "send-length-mismatch", Comment: "recipient length byte 4 with a 3-byte handle", Frame: send(id, pbCat(pbField(1, []byte{4, 'b', 'o', 'b', 0, 0, 0, 1}), pbField(2, []byte("e")))), Result: mal},
+		{ID: "send-short-handle", Comment: "recipient handle of 2 bytes", Frame: send(id, pbCat(pbField(1, []byte{2, 'b', 'o', 0, 0, 0, 1}), pbField(2, []byte("e")))), Result: mal},
+		{ID: "result-no-statuses", Comment: "SendResult without statuses", Frame: pbField(4, pbField(1, id)), Result: mal},
+		{ID: "result-status-0", Comment: "status 0", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{0}))), Result: mal},
+		{ID: "result-status-5", Comment: "status 5, unknown", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{1, 5}))), Result: mal},
+		{ID: "result-short-id", Comment: "SendResult message id of 8 bytes", Frame: pbField(4, pbCat(pbField(1, id[:8]), pbField(2, []byte{1}))), Result: mal},
+		{ID: "deliver-empty", Comment: "Deliver without deliveries", Frame: pbField(5, nil), Result: mal},
+		{ID: "deliver-id-0", Comment: "delivery id 0", Frame: pbField(5, pbField(1, pbCat(pbField(2, []byte("e")), pbVarint(3, 1)))), Result: mal},
+		{ID: "deliver-no-envelope", Comment: "delivery without an envelope", Frame: pbField(5, pbField(1, pbCat(pbVarint(1, 1), pbVarint(3, 1)))), Result: mal},
+		{ID: "deliver-no-time", Comment: "delivery without an arrival time", Frame: pbField(5, pbField(1, pbCat(pbVarint(1, 1), pbField(2, []byte("e"))))), Result: mal},
+		{ID: "deliver-repeat", Comment: "delivery ids 2, 2", Frame: pbField(5, pbCat(delivery(2), delivery(2))), Result: mal},
+		{ID: "deliver-decreasing", Comment: "delivery ids 3, 2", Frame: pbField(5, pbCat(delivery(3), delivery(2))), Result: mal},
+		{ID: "ack-empty", Comment: "Ack without ids", Frame: pbField(6, nil), Result: mal},
+		{ID: "ack-id-0", Comment: "ack id 0", Frame: pbField(6, pbField(1, []byte{1, 0})), Result: mal},
+		{ID: "ack-too-many", Comment: "MaxAckIDs+1 ids", Frame: pbField(6, pbField(1, bytes.Repeat([]byte{1}, wire.MaxAckIDs+1))), Result: mal},
+		{ID: "error-code-0", Comment: "Error without a code", Frame: pbField(9, pbField(2, []byte("x"))), Result: mal},
+		{ID: "error-code-14", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 14)), Result: mal},
+		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
+	}
+	return cases, nil
+}
+
+// protoMarshal marshals f canonically without Encode's checks, to build
+// refused frames.
+func protoMarshal(f *wire.Frame) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(f)
+}
+
+func genRelayFrames() ([]byte, error) {
+	var cases []vectors.RelayFrameCase
+	for _, v := range relayValidFrames() {
+		b, err := wire.Encode(v.f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.id, err)
+		}
+		j, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(v.f)
+		if err != nil {
+			return nil, err
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, j); err != nil {
+			return nil, err
+		}
+		cases = append(cases, vectors.RelayFrameCase{ID: v.id, Comment: v.comment, Frame: b, Result: "ok", Decoded: compact.Bytes()})
+	}
+	refused, err := relayRefusedFrames()
+	if err != nil {
+		return nil, err
+	}
+	cases = append(cases, refused...)
+	// Check every case against the decoder, so the file never states a
+	// result the Go code does not give.
+	for _, c := range cases {
+		_, err := wire.Decode(c.Frame, c.MaxFrame)
+		got := "ok"
+		if err != nil {
+			got = relayResultName(wire.CodeOf(err))
+		}
+		if got != c.Result {
+			return nil, fmt.Errorf("relay-frames.json %s: decoder says %s (%v), case says %s", c.ID, got, err, c.Result)
+		}
+	}
+	return encode(&vectors.File[vectors.RelayFrameCase]{
+		Description: "Sealpost relay frames: bytes received as one WebSocket message under a frame cap (0: the default, 327680), " +
+			"and the decoder's answer (ok with the frame in the protobuf JSON mapping, or the ErrorCode of the refusal).",
+		Spec:  "spec/relay.md §3",
+		Cases: cases,
+	})
+}
+
+// relayResultName is the vector name of an ErrorCode: ERROR_CODE_FOO_BAR
+// becomes foo_bar.
+func relayResultName(c wire.ErrorCode) string {
+	return strings.ToLower(strings.TrimPrefix(c.String(), "ERROR_CODE_"))
+}

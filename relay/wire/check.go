@@ -1,0 +1,207 @@
+package wire
+
+import (
+	"github.com/sealpost/sealpost/crypto/seal"
+	"github.com/sealpost/sealpost/crypto/token"
+	"google.golang.org/protobuf/proto"
+)
+
+// Protocol limits, fixed by spec/relay.md §3.3 (not configurable).
+const (
+	MessageIDSize   = 16
+	MaxItems        = 1000 // items of a Send, statuses of a SendResult
+	MaxDeliveries   = 1000 // deliveries of a Deliver
+	MaxAckIDs       = 1000 // ids of an Ack
+	MaxTokenText    = token.MaxTokenTextSize
+	MaxErrorMessage = 256
+)
+
+// Defaults of the configurable size limits, spec/relay.md §6.
+const (
+	DefaultMaxEnvelope = seal.MaxEnvelopeSize        // 262144
+	DefaultMaxFrame    = DefaultMaxEnvelope + 64<<10 // 327680
+)
+
+// Check reports whether f satisfies spec/relay.md §3.2 and §3.3: exactly
+// one body, no unknown field at any depth, every field within its rule.
+// It does not check the canonical encoding (Decode does) or the frame cap.
+func Check(f *Frame) error {
+	if f == nil {
+		return malformed("nil frame")
+	}
+	if hasUnknown(f) {
+		return malformed("unknown field in Frame")
+	}
+	switch b := f.Body.(type) {
+	case *Frame_Auth:
+		return checkAuth(b.Auth)
+	case *Frame_Hello:
+		return checkHello(b.Hello)
+	case *Frame_Send:
+		return checkSend(b.Send)
+	case *Frame_SendResult:
+		return checkSendResult(b.SendResult)
+	case *Frame_Deliver:
+		return checkDeliver(b.Deliver)
+	case *Frame_Ack:
+		return checkAck(b.Ack)
+	case *Frame_Ping:
+		return checkPresent(b.Ping, "Ping")
+	case *Frame_Pong:
+		return checkPresent(b.Pong, "Pong")
+	case *Frame_Error:
+		return checkError(b.Error)
+	}
+	return malformed("no body")
+}
+
+// hasUnknown reports whether m holds fields its type does not define
+// (protobuf keeps them as unknown fields; the protocol refuses them).
+func hasUnknown(m proto.Message) bool {
+	return len(m.ProtoReflect().GetUnknown()) != 0
+}
+
+// checkPresent checks a body message that has no field rules of its own.
+func checkPresent[M interface {
+	proto.Message
+	comparable
+}](m M, name string) error {
+	var zero M
+	if m == zero {
+		return malformed("%s body is nil", name)
+	}
+	if hasUnknown(m) {
+		return malformed("unknown field in %s", name)
+	}
+	return nil
+}
+
+func checkAuth(a *Auth) error {
+	if err := checkPresent(a, "Auth"); err != nil {
+		return err
+	}
+	if n := len(a.Token); n < 1 || n > MaxTokenText {
+		return malformed("auth token length %d not in [1, %d]", n, MaxTokenText)
+	}
+	return nil
+}
+
+func checkHello(h *Hello) error {
+	if err := checkPresent(h, "Hello"); err != nil {
+		return err
+	}
+	if h.ServerTimeUnixMs == 0 || h.HeartbeatIntervalMs == 0 || h.IdleTimeoutMs < h.HeartbeatIntervalMs {
+		return malformed("hello times: need server time > 0, heartbeat > 0, idle timeout >= heartbeat")
+	}
+	l := h.Limits
+	if err := checkPresent(l, "Limits"); err != nil {
+		return err
+	}
+	if l.MaxEnvelope == 0 || l.MaxFrame == 0 || l.MaxQueueCount == 0 || l.MaxQueueBytes == 0 ||
+		l.TtlSeconds == 0 || l.SendsPerSecond == 0 || l.SendBurst == 0 || l.DeliveryWindow == 0 {
+		return malformed("hello limits: every limit must be > 0")
+	}
+	return nil
+}
+
+func checkSend(s *Send) error {
+	if err := checkPresent(s, "Send"); err != nil {
+		return err
+	}
+	if len(s.MessageId) != MessageIDSize {
+		return malformed("send message id of %d bytes, want %d", len(s.MessageId), MessageIDSize)
+	}
+	if n := len(s.Items); n < 1 || n > MaxItems {
+		return malformed("send with %d items, want 1 to %d", n, MaxItems)
+	}
+	for i, it := range s.Items {
+		if it == nil {
+			return malformed("send item %d is nil", i)
+		}
+		if hasUnknown(it) {
+			return malformed("unknown field in send item %d", i)
+		}
+		if CheckAddress(it.Recipient) != nil {
+			return malformed("send item %d: recipient is not a device address", i)
+		}
+		if len(it.Envelope) == 0 {
+			return malformed("send item %d: empty envelope", i)
+		}
+	}
+	return nil
+}
+
+func checkSendResult(r *SendResult) error {
+	if err := checkPresent(r, "SendResult"); err != nil {
+		return err
+	}
+	if len(r.MessageId) != MessageIDSize {
+		return malformed("send result message id of %d bytes, want %d", len(r.MessageId), MessageIDSize)
+	}
+	if n := len(r.Statuses); n < 1 || n > MaxItems {
+		return malformed("send result with %d statuses, want 1 to %d", n, MaxItems)
+	}
+	for i, st := range r.Statuses {
+		if st < Status_STATUS_STORED || st > Status_STATUS_TOO_LARGE {
+			return malformed("send result status %d: unknown value %d", i, int32(st))
+		}
+	}
+	return nil
+}
+
+func checkDeliver(d *Deliver) error {
+	if err := checkPresent(d, "Deliver"); err != nil {
+		return err
+	}
+	if n := len(d.Deliveries); n < 1 || n > MaxDeliveries {
+		return malformed("deliver with %d deliveries, want 1 to %d", n, MaxDeliveries)
+	}
+	var last uint64
+	for i, dl := range d.Deliveries {
+		if dl == nil {
+			return malformed("delivery %d is nil", i)
+		}
+		if hasUnknown(dl) {
+			return malformed("unknown field in delivery %d", i)
+		}
+		if dl.Id <= last {
+			return malformed("delivery %d: id not above the previous one (and > 0)", i)
+		}
+		last = dl.Id
+		if len(dl.Envelope) == 0 {
+			return malformed("delivery %d: empty envelope", i)
+		}
+		if dl.ArrivedUnixMs == 0 {
+			return malformed("delivery %d: arrival time 0", i)
+		}
+	}
+	return nil
+}
+
+func checkAck(a *Ack) error {
+	if err := checkPresent(a, "Ack"); err != nil {
+		return err
+	}
+	if n := len(a.Ids); n < 1 || n > MaxAckIDs {
+		return malformed("ack with %d ids, want 1 to %d", n, MaxAckIDs)
+	}
+	for i, id := range a.Ids {
+		if id == 0 {
+			return malformed("ack id %d is 0", i)
+		}
+	}
+	return nil
+}
+
+func checkError(e *Error) error {
+	if err := checkPresent(e, "Error"); err != nil {
+		return err
+	}
+	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_INTERNAL {
+		return malformed("error code %d unknown", int32(e.Code))
+	}
+	if len(e.Message) > MaxErrorMessage {
+		return malformed("error message of %d bytes, cap %d", len(e.Message), MaxErrorMessage)
+	}
+	return nil
+}
