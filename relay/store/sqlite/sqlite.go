@@ -1,0 +1,266 @@
+// Package sqlite is the relay's SQLite queue store (modernc.org/sqlite,
+// pure Go): one database file in the data directory.
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, so every
+// method that returns nil has its transaction in the WAL file and fsynced
+// before it returns. A committed change survives a crash of the process and
+// a crash or power loss of the machine, provided the disk honours fsync; an
+// uncommitted one leaves no trace. The -wal and -shm files beside the
+// database are part of it and must be kept (and backed up) with it.
+//
+// Group commit: an fsync costs milliseconds, so one per Send would cap the
+// relay at a few hundred envelopes a second. Every write (Send, Ack,
+// OpenMailbox, Sweep) therefore goes to one writer goroutine that owns the
+// writer connection. It takes everything waiting at that moment (up to 512
+// requests or 8 MiB of envelopes, see the Options), runs the requests in
+// order in one BEGIN IMMEDIATE transaction, each seeing the ones before it
+// (a Send's dedup check sees an earlier Send of the same batch), commits
+// once, and only then answers each caller. A request whose context is done
+// before its batch starts is answered with the context's error and does
+// nothing; once its batch has started it runs to the end, and its caller
+// waits for the answer whatever its context does. If a batch fails, each
+// of its requests is run again in a transaction of its own, so one failing
+// request does not fail the others.
+//
+// Reads (Fetch, Stats) use a separate pool of read-only connections and
+// see the last committed state.
+//
+// Envelope IDs come from one AUTOINCREMENT sequence shared by all
+// mailboxes and are never reused. With one writer they also become visible
+// in increasing order, so a reader that fetched up to ID n never misses a
+// later envelope by fetching after n.
+//
+// Checkpoints of the WAL run on a goroutine of their own (checkpoint.go).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// busyTimeoutMillis is how long a connection waits for another one's lock
+// (another process opening the file; one relay never waits on itself).
+const busyTimeoutMillis = 10000
+
+// writerCacheKiB is the writer connection's page cache: large enough that
+// a batch of maxBatchBytes never spills pages to the WAL before its commit.
+const writerCacheKiB = 64 << 10
+
+// Defaults of the Options.
+const (
+	defaultMaxBatch      = 512
+	defaultMaxBatchBytes = 8 << 20
+	defaultWakeBuffer    = 4096
+)
+
+// Option changes a setting of Open.
+type Option func(*options)
+
+type options struct {
+	maxBatch      int
+	maxBatchBytes int
+	wakeBuffer    int
+}
+
+// WithMaxBatch bounds how many write requests share one transaction
+// (default 512); n < 1 means 1.
+func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = max(n, 1) } }
+
+// WithMaxBatchBytes sets when the writer stops adding Sends to a batch:
+// once their envelopes reach n bytes (default 8 MiB). A batch always takes
+// at least one request, however large.
+func WithMaxBatchBytes(n int) Option { return func(o *options) { o.maxBatchBytes = n } }
+
+// WithWakeBuffer sets how many wake-ups Wake's channel holds (default
+// 4096); when it is full, further ones are dropped.
+func WithWakeBuffer(n int) Option { return func(o *options) { o.wakeBuffer = max(n, 0) } }
+
+// Queue is a store.Queue backed by one SQLite file.
+type Queue struct {
+	w     *sql.DB // the one writer connection, used by the writer goroutine
+	r     *sql.DB // read-only connections
+	stmts *stmts  // prepared on w
+	opts  options
+	wake  chan []byte
+
+	// The writer goroutine (writer.go).
+	reqs      chan *request
+	quit      chan struct{}
+	stopped   chan struct{}
+	closed    atomic.Bool
+	closeOnce sync.Once
+
+	// The checkpoint goroutine (checkpoint.go).
+	ckDB           *sql.DB
+	ckKick         chan struct{}
+	ckQuit, ckDone chan struct{}
+
+	// Counters of committed batches and the requests they ran, for tests
+	// and benchmarks.
+	batches, batched atomic.Int64
+}
+
+var _ store.Queue = (*Queue)(nil)
+
+// Open opens or creates the database at path and applies any migrations
+// it lacks. It fails with a clear error on a file that is not a SQLite
+// database, or one written by a newer version of this package.
+func Open(path string, opts ...Option) (*Queue, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	}
+	o := options{maxBatch: defaultMaxBatch, maxBatchBytes: defaultMaxBatchBytes, wakeBuffer: defaultWakeBuffer}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	params := url.Values{}
+	params.Add("_busy_timeout", fmt.Sprint(busyTimeoutMillis))
+	params.Add("_foreign_keys", "1")
+	params.Add("_journal_mode", "WAL")
+	params.Add("_synchronous", "FULL")
+	params.Add("_txlock", "immediate")
+	wparams := maps.Clone(params)
+	wparams.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
+	wparams.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
+	q := &Queue{opts: o, wake: make(chan []byte, o.wakeBuffer)}
+	fail := func(err error) (*Queue, error) {
+		q.closeDBs()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	q.w, _ = sql.Open("sqlite", path+"?"+wparams.Encode()) // fails only for an unknown driver
+	q.w.SetMaxOpenConns(1)
+	q.w.SetMaxIdleConns(1)
+	q.w.SetConnMaxLifetime(0)
+	q.w.SetConnMaxIdleTime(0)
+	// The writer connects first: it creates the file, switches it to WAL
+	// and brings the schema up to date before any other connection looks
+	// at it.
+	ctx := context.Background()
+	if err := migrate(ctx, q.w); err != nil {
+		return fail(err)
+	}
+	var err error
+	if q.stmts, err = prepare(ctx, q.w); err != nil {
+		return fail(err)
+	}
+
+	params.Del("_journal_mode") // persistent in the file; others may not set it
+	params.Set("_txlock", "deferred")
+	ck, _ := sql.Open("sqlite", path+"?"+params.Encode())
+	ck.SetMaxOpenConns(1)
+	q.ckDB = ck
+	params.Add("_query_only", "1")
+	q.r, _ = sql.Open("sqlite", path+"?"+params.Encode())
+	n := max(4, runtime.GOMAXPROCS(0))
+	q.r.SetMaxOpenConns(n)
+	q.r.SetMaxIdleConns(n)
+	if err := errors.Join(q.r.PingContext(ctx), ck.PingContext(ctx)); err != nil {
+		return fail(err)
+	}
+	q.startCheckpointer()
+	q.startWriter()
+	return q, nil
+}
+
+// Close finishes the writes already taken by the writer, stops it and
+// closes the database. Later calls of every method, Close included, fail
+// with store.ErrClosed. Wake's channel stays open (and quiet).
+func (q *Queue) Close() error {
+	err := store.ErrClosed
+	q.closeOnce.Do(func() {
+		q.closed.Store(true)
+		q.stopWriter()
+		q.stopCheckpointer()
+		if err = q.closeDBs(); err != nil {
+			err = fmt.Errorf("sqlite: close: %w", err)
+		}
+	})
+	return err
+}
+
+// closeDBs closes the statements and connections that are open.
+func (q *Queue) closeDBs() error {
+	var errs []error
+	if q.stmts != nil {
+		errs = append(errs, q.stmts.close())
+	}
+	for _, db := range []*sql.DB{q.r, q.ckDB, q.w} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Wake returns the channel that receives the address of each mailbox that
+// gained envelopes, once per committed batch; wake-ups that do not fit in
+// its buffer are dropped.
+func (q *Queue) Wake() <-chan []byte { return q.wake }
+
+// Stats returns the queue depth of addr.
+func (q *Queue) Stats(ctx context.Context, addr []byte) (store.Stats, error) {
+	if q.closed.Load() {
+		return store.Stats{}, store.ErrClosed
+	}
+	var st store.Stats
+	err := q.r.QueryRowContext(ctx, `SELECT count, bytes FROM mailboxes WHERE addr = ?`, addr).Scan(&st.Count, &st.Bytes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Stats{}, store.ErrNoMailbox
+	}
+	if err != nil {
+		return store.Stats{}, q.readErr("stats", err)
+	}
+	return st, nil
+}
+
+// Fetch returns up to limit unexpired envelopes of addr with ID > after, in
+// ID order. An address without a mailbox has none.
+func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, now time.Time) ([]store.Envelope, error) {
+	if q.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := q.r.QueryContext(ctx, `SELECT id, data, arrived, expiry FROM envelopes
+		WHERE addr = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`,
+		addr, after, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, q.readErr("fetch", err)
+	}
+	defer rows.Close()
+	var es []store.Envelope
+	for rows.Next() {
+		var e store.Envelope
+		var arrived, expiry int64
+		if err := rows.Scan(&e.ID, &e.Data, &arrived, &expiry); err != nil {
+			return nil, q.readErr("fetch", err)
+		}
+		e.Arrived, e.Expiry = time.UnixMilli(arrived).UTC(), time.UnixMilli(expiry).UTC()
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, q.readErr("fetch", err)
+	}
+	return es, nil
+}
+
+// readErr wraps a read's error, or reports ErrClosed if Close raced it.
+func (q *Queue) readErr(what string, err error) error {
+	if q.closed.Load() {
+		return store.ErrClosed
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}

@@ -1,0 +1,64 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// The writer's prepared statements, bound to each batch's transaction
+// on first use (batch.stmt).
+
+type stmtID int
+
+// The writer's prepared statements.
+const (
+	stmtMailbox stmtID = iota
+	stmtSetDepth
+	stmtOpenMailbox
+	stmtInsertEnvelope
+	stmtDeleteEnvelope
+	stmtDedup
+	stmtClaimDedup
+	numStmts
+)
+
+var stmtSQL = [numStmts]string{
+	stmtMailbox:        `SELECT count, bytes FROM mailboxes WHERE addr = ?`,
+	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ? WHERE addr = ?`,
+	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
+	stmtInsertEnvelope: `INSERT INTO envelopes (addr, data, arrived, expiry) VALUES (?, ?, ?, ?)`,
+	stmtDeleteEnvelope: `DELETE FROM envelopes WHERE addr = ? AND id = ? RETURNING length(data)`,
+	stmtDedup:          `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
+	// Inserts the record, or replaces one that is no longer live; returns
+	// no row if a live one exists.
+	stmtClaimDedup: `INSERT INTO dedup (sender, message_id, statuses, until) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (sender, message_id) DO UPDATE SET statuses = excluded.statuses, until = excluded.until
+		WHERE dedup.until <= ?5 RETURNING 1`,
+}
+
+type stmts struct{ s [numStmts]*sql.Stmt }
+
+func prepare(ctx context.Context, w *sql.DB) (*stmts, error) {
+	p := &stmts{}
+	for i, q := range stmtSQL {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		p.s[i] = st
+	}
+	return p, nil
+}
+
+func (p *stmts) close() error {
+	var errs []error
+	for _, st := range p.s {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

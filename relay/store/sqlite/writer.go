@@ -1,0 +1,206 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"runtime"
+
+	"github.com/sealpost/sealpost/relay/store"
+)
+
+// The writer goroutine and its batches (group commit, see the package
+// comment).
+
+// request is one write waiting for the writer goroutine.
+type request struct {
+	ctx context.Context
+	// op runs the write in b's transaction, writing its answer into
+	// variables of its caller. It may run twice (when its first batch
+	// fails), so it sets every answer each time.
+	op    func(b *batch) error
+	bytes int        // envelope bytes, for maxBatchBytes
+	done  chan error // buffered: the writer never blocks on it
+}
+
+// startWriter starts the writer goroutine.
+func (q *Queue) startWriter() {
+	q.reqs = make(chan *request)
+	q.quit = make(chan struct{})
+	q.stopped = make(chan struct{})
+	go q.writer()
+}
+
+// stopWriter stops the writer goroutine after it has run the requests it
+// has taken.
+func (q *Queue) stopWriter() {
+	close(q.quit)
+	<-q.stopped
+}
+
+// write hands op to the writer goroutine and waits for its answer. A
+// request taken by the writer is always answered, and soon: its batch
+// checks ctx before running it, and never runs for long.
+func (q *Queue) write(ctx context.Context, bytes int, op func(b *batch) error) error {
+	if q.closed.Load() {
+		return store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, op: op, bytes: bytes, done: make(chan error, 1)}
+	select {
+	case q.reqs <- r:
+	case <-q.quit:
+		return store.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-r.done
+}
+
+func (q *Queue) writer() {
+	defer close(q.stopped)
+	for {
+		var first *request
+		select {
+		case first = <-q.reqs:
+		case <-q.quit:
+			return
+		}
+		group, size := []*request{first}, first.bytes
+		// Let the callers just answered send their next requests: they
+		// then share this batch instead of each waiting a commit.
+		runtime.Gosched()
+	gather:
+		for len(group) < q.opts.maxBatch && size < q.opts.maxBatchBytes {
+			select {
+			case r := <-q.reqs:
+				group = append(group, r)
+				size += r.bytes
+			default:
+				break gather
+			}
+		}
+		q.run(group)
+	}
+}
+
+// run runs group and answers each of its requests.
+func (q *Queue) run(group []*request) {
+	live := group[:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := q.runBatch(live)
+	if err != nil && len(live) > 1 {
+		// Find out which one failed: each runs alone.
+		for _, r := range live {
+			r.done <- q.runBatch([]*request{r})
+		}
+		return
+	}
+	for _, r := range live {
+		r.done <- err
+	}
+}
+
+// runBatch runs reqs in one transaction and commits it if all succeed,
+// then sends the wake-ups of the envelopes it stored.
+func (q *Queue) runBatch(reqs []*request) error {
+	ctx := context.Background()      // a cancelled statement could abort the shared transaction
+	tx, err := q.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	b := &batch{ctx: ctx, tx: tx, q: q, boxes: map[string]*box{}}
+	for _, r := range reqs {
+		if err := r.op(b); err != nil {
+			return err
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	q.kickCheckpointer()
+	q.batches.Add(1)
+	q.batched.Add(int64(len(reqs)))
+	for _, addr := range b.woken {
+		select {
+		case q.wake <- addr:
+		default: // full: the relay also fetches on connect and after acks
+		}
+	}
+	return nil
+}
+
+// batch is the state of one write transaction: the mailbox rows it has
+// read, with its changes not yet written back, and the addresses to wake
+// once it commits.
+type batch struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	q     *Queue
+	bound [numStmts]*sql.Stmt // q.stmts bound to tx, made on first use
+	boxes map[string]*box
+	woken [][]byte
+}
+
+// box is a mailbox row as the batch sees it.
+type box struct {
+	exists bool
+	count  int
+	bytes  int64
+	dirty  bool // count or bytes differ from the row
+	woken  bool // the address is in batch.woken
+}
+
+// stmt returns statement i bound to the batch's transaction.
+func (b *batch) stmt(i stmtID) *sql.Stmt {
+	if b.bound[i] == nil {
+		b.bound[i] = b.tx.StmtContext(b.ctx, b.q.stmts.s[i])
+	}
+	return b.bound[i]
+}
+
+// box returns the mailbox row of addr, reading it on first use.
+func (b *batch) box(addr []byte) (*box, error) {
+	if x, ok := b.boxes[string(addr)]; ok {
+		return x, nil
+	}
+	x := &box{exists: true}
+	err := b.stmt(stmtMailbox).QueryRowContext(b.ctx, addr).Scan(&x.count, &x.bytes)
+	if err == sql.ErrNoRows {
+		x.exists, err = false, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read mailbox: %w", err)
+	}
+	b.boxes[string(addr)] = x
+	return x, nil
+}
+
+// flush writes the changed mailbox rows back.
+func (b *batch) flush() error {
+	for addr, x := range b.boxes {
+		if !x.dirty {
+			continue
+		}
+		if _, err := b.stmt(stmtSetDepth).ExecContext(b.ctx, x.count, x.bytes, []byte(addr)); err != nil {
+			return fmt.Errorf("sqlite: update mailbox: %w", err)
+		}
+		x.dirty = false
+	}
+	return nil
+}

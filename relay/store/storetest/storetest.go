@@ -1,0 +1,138 @@
+// Package storetest is the conformance suite every store.Queue engine runs:
+// an engine's test calls Run in one line, and the same cases then hold for
+// SQLite and PostgreSQL alike. BenchmarkSend measures Send throughput the
+// same way on every engine.
+//
+// The suite knows only the store.Queue interface. Conventions it relies on
+// beyond the interface comments:
+//   - Times come back equal (time.Time.Equal) to whole-millisecond times put
+//     in: an engine keeps at least millisecond precision.
+//   - An envelope is live while now is before its Expiry: Fetch returns
+//     envelopes with Expiry > now, Sweep(now) deletes those with Expiry <= now.
+//   - A dedup record is live while Send.Now is before its DedupUntil: a
+//     retry at or after DedupUntil is a new send (swept or not), and its
+//     answer replaces the old record. Sweep(now) deletes records with
+//     DedupUntil <= now.
+//   - A dedup record is kept whatever the statuses were: a retry of a send
+//     whose items were all refused gets the same refusals back.
+//   - Statuses are decided item by item in order, each seeing the items
+//     stored before it in the same Send; TooLarge (len(Envelope) >
+//     MaxEnvelope) comes before NoMailbox, NoMailbox before QueueFull. An
+//     item is QueueFull when storing it would take the mailbox over
+//     MaxQueueCount envelopes or MaxQueueBytes bytes (len(Envelope) summed).
+//   - Send never creates a mailbox.
+//   - Stats and the queue caps count every envelope until Ack or Sweep
+//     deletes it, expired or not.
+//   - IDs are never reused within a mailbox, even after Ack and after a
+//     restart: a new envelope's ID is above every ID the mailbox had.
+//   - An envelope becomes visible to Fetch only together with or after
+//     every envelope of its mailbox with a lower ID, so a reader that
+//     fetches after the last ID it saw misses nothing.
+//   - Fetch and Ack on an address without a mailbox return nothing, with a
+//     nil error or one matching store.ErrNoMailbox.
+//   - A Send whose context is already cancelled fails and stores nothing.
+//   - Wake returns the same channel every time.
+//   - After Close every method fails with an error matching store.ErrClosed;
+//     Close may be called again (the engine's t.Cleanup may call it), with
+//     its result ignored.
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/store"
+)
+
+// Option adds optional cases to Run.
+type Option func(*config)
+
+type config struct {
+	newDB func(t *testing.T) func() store.Queue
+}
+
+// WithReopen enables the durability cases. newDB creates a fresh, empty
+// underlying database (a file, a schema) for t and returns a function that
+// opens a new store on it; the suite opens a store, writes, closes it,
+// opens another one on the same database and checks that everything
+// answered survived. The stores it opens are closed by the suite; they may
+// also be closed again by the engine's cleanup.
+func WithReopen(newDB func(t *testing.T) func() store.Queue) Option {
+	return func(c *config) { c.newDB = newDB }
+}
+
+// Run runs the conformance suite. open must return a new, empty store each
+// time it is called (subtests run in parallel, each on its own store) and
+// arrange for it to be closed with t.Cleanup. The suite itself may close it
+// first.
+func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
+	t.Helper()
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, f *fixture)
+	}{
+		{"OpenMailbox", testOpenMailbox},
+		{"SendStatuses", testSendStatuses},
+		{"SendAllRefused", testSendAllRefused},
+		{"TooLarge", testTooLarge},
+		{"QueueFullCount", testQueueFullCount},
+		{"QueueFullBytes", testQueueFullBytes},
+		{"SendCancelled", testSendCancelled},
+		{"FetchOrder", testFetchOrder},
+		{"FetchExpired", testFetchExpired},
+		{"FetchNoMailbox", testFetchNoMailbox},
+		{"Ack", testAck},
+		{"IDsNotReused", testIDsNotReused},
+		{"Dedup", testDedup},
+		{"DedupRefused", testDedupRefused},
+		{"DedupExpiry", testDedupExpiry},
+		{"Sweep", testSweep},
+		{"Wake", testWake},
+		{"ConcurrentSends", testConcurrentSends},
+		{"ConcurrentDuplicates", testConcurrentDuplicates},
+		{"ConcurrentAcks", testConcurrentAcks},
+		{"ConcurrentCursor", testConcurrentCursor},
+		{"Close", testClose},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newFixture(t, open(t)))
+		})
+	}
+	t.Run("Reopen", func(t *testing.T) {
+		if c.newDB == nil {
+			t.Skip("engine gave no WithReopen")
+		}
+		t.Parallel()
+		testReopen(t, c.newDB(t))
+	})
+}
+
+// Default limits of the suite's sends.
+const (
+	maxEnvelope   = 1024
+	maxQueueCount = 100
+	maxQueueBytes = 1 << 20
+)
+
+// fixture is one test's store and the clock it uses.
+type fixture struct {
+	t   *testing.T
+	q   store.Queue
+	ctx context.Context
+	now time.Time
+	ids idSource
+}
+
+func newFixture(t *testing.T, q store.Queue) *fixture {
+	return &fixture{
+		t: t, q: q, ctx: t.Context(),
+		now: time.UnixMilli(time.Now().UnixMilli()).UTC(),
+	}
+}
