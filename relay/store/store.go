@@ -135,7 +135,10 @@ type Queue interface {
 	// that gained envelopes, from this process's Sends and, for stores
 	// shared by several relays, from the others' (PostgreSQL
 	// LISTEN/NOTIFY). Notifications may be coalesced or, under overload,
-	// dropped: a relay also fetches on connect and after every ack.
+	// dropped: a relay also fetches on connect and after every ack. An
+	// empty address means "re-check every connected mailbox": a shared
+	// store sends it after its notification channel reconnects, since
+	// notifications may have been missed meanwhile (spec/relay.md §12).
 	Wake() <-chan []byte
 
 	// Close releases the store; pending Sends finish or fail.

@@ -1,0 +1,205 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sealpost/sealpost/relay/store"
+)
+
+// sweepBatch is how many expired envelopes one Sweep transaction deletes.
+const sweepBatch = 5000
+
+// OpenMailbox creates the mailbox of addr if it does not exist.
+func (q *Queue) OpenMailbox(ctx context.Context, addr []byte, now time.Time) error {
+	if !q.enter() {
+		return store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	_, err := q.pool.Exec(ctx, `INSERT INTO relay_mailboxes (address, created_ns) VALUES ($1, $2)
+		ON CONFLICT (address) DO NOTHING`, addr, nanos(now))
+	if err != nil {
+		return wrap("open mailbox", err)
+	}
+	return nil
+}
+
+// Fetch returns up to limit unexpired envelopes of addr with ID > after, in
+// ID order. An address without a mailbox has no envelopes.
+func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, now time.Time) ([]store.Envelope, error) {
+	if !q.enter() {
+		return nil, store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := q.pool.Query(ctx, `SELECT id, data, arrived_ns, expiry_ns FROM relay_envelopes
+		WHERE address = $1 AND id > $2 AND expiry_ns > $3
+		ORDER BY id LIMIT $4`, addr, after, nanos(now), limit)
+	if err != nil {
+		return nil, wrap("fetch", err)
+	}
+	var es []store.Envelope
+	var e store.Envelope
+	var arrived, expiry int64
+	_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Data, &arrived, &expiry}, func() error {
+		e.Arrived, e.Expiry = fromNanos(arrived), fromNanos(expiry)
+		es = append(es, e)
+		e.Data = nil // scan the next row into a fresh slice
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("fetch", err)
+	}
+	return es, nil
+}
+
+// Ack deletes the envelopes of addr with the given IDs and takes them off
+// the mailbox's count and bytes. It locks the mailbox row first, as Send
+// and Sweep do, so that lock order is always mailbox then envelopes.
+func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) {
+	if !q.enter() {
+		return 0, store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(`SELECT FROM relay_mailboxes WHERE address = $1 FOR NO KEY UPDATE`, addr)
+	b.Queue(`WITH d AS (
+			DELETE FROM relay_envelopes WHERE address = $1 AND id = ANY($2) RETURNING size),
+		u AS (
+			UPDATE relay_mailboxes SET count = count - (SELECT count(*) FROM d),
+				bytes = bytes - (SELECT coalesce(sum(size), 0) FROM d)
+			WHERE address = $1 AND EXISTS (SELECT FROM d))
+		SELECT count(*) FROM d`, addr, ids)
+	b.Queue("COMMIT")
+	br := q.pool.SendBatch(ctx, b)
+	n, err := readAckResults(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, wrap("ack", err)
+	}
+	return n, nil
+}
+
+// readAckResults reads the results of Ack's batch, returning the count.
+func readAckResults(br pgx.BatchResults) (int, error) {
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return 0, err
+		}
+	}
+	var n int
+	if err := br.QueryRow().Scan(&n); err != nil {
+		return 0, err
+	}
+	_, err := br.Exec()
+	return n, err
+}
+
+// Stats returns the queue depth of addr, or store.ErrNoMailbox.
+func (q *Queue) Stats(ctx context.Context, addr []byte) (store.Stats, error) {
+	if !q.enter() {
+		return store.Stats{}, store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	var st store.Stats
+	err := q.pool.QueryRow(ctx, `SELECT count, bytes FROM relay_mailboxes WHERE address = $1`, addr).Scan(&st.Count, &st.Bytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Stats{}, store.ErrNoMailbox
+	}
+	if err != nil {
+		return store.Stats{}, wrap("stats", err)
+	}
+	return st, nil
+}
+
+// Sweep deletes the envelopes and dedup records expired at now, the
+// envelopes in transactions of up to sweepBatch that lock the mailboxes
+// they touch in address order before deleting.
+func (q *Queue) Sweep(ctx context.Context, now time.Time) (int, error) {
+	if !q.enter() {
+		return 0, store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	total := 0
+	for {
+		var n, seen int
+		var err error
+		for attempt := 1; ; attempt++ {
+			n, seen, err = q.sweepOnce(ctx, nanos(now))
+			if err == nil || attempt >= maxAttempts || !retryable(err) || ctx.Err() != nil {
+				break
+			}
+		}
+		total += n
+		if err != nil {
+			return total, wrap("sweep", err)
+		}
+		if seen < sweepBatch {
+			break
+		}
+	}
+	if _, err := q.pool.Exec(ctx, `DELETE FROM relay_dedup WHERE until_ns <= $1`, nanos(now)); err != nil {
+		return total, wrap("sweep dedup", err)
+	}
+	return total, nil
+}
+
+// sweepOnce deletes up to sweepBatch expired envelopes in one transaction,
+// returning how many it deleted and how many it found.
+func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
+	tx, err := q.pool.Begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
+	rows, err := tx.Query(ctx, `SELECT id, address FROM relay_envelopes WHERE expiry_ns <= $1 LIMIT $2`, now, sweepBatch)
+	if err != nil {
+		return 0, 0, err
+	}
+	var ids []int64
+	var addrs [][]byte
+	var id int64
+	var addr []byte
+	_, err = pgx.ForEachRow(rows, []any{&id, &addr}, func() error {
+		ids, addrs = append(ids, id), append(addrs, addr)
+		addr = nil
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return 0, 0, err
+	}
+	slices.SortFunc(addrs, bytes.Compare)
+	addrs = slices.CompactFunc(addrs, bytes.Equal)
+	if _, err := tx.Exec(ctx, `SELECT FROM relay_mailboxes WHERE address = ANY($1) ORDER BY address FOR NO KEY UPDATE`, addrs); err != nil {
+		return 0, 0, err
+	}
+	var n int
+	err = tx.QueryRow(ctx, `WITH d AS (
+			DELETE FROM relay_envelopes WHERE id = ANY($1) AND expiry_ns <= $2 RETURNING address, size),
+		s AS (
+			SELECT address, count(*) AS n, sum(size) AS b FROM d GROUP BY address),
+		u AS (
+			UPDATE relay_mailboxes m SET count = m.count - s.n, bytes = m.bytes - s.b
+			FROM s WHERE m.address = s.address)
+		SELECT count(*) FROM d`, ids, now).Scan(&n)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, 0, err
+	}
+	return n, len(ids), nil
+}

@@ -1,0 +1,213 @@
+// Package postgres is the PostgreSQL implementation of store.Queue, through
+// github.com/jackc/pgx/v5 and a pgxpool connection pool.
+//
+// Several relay processes may share one database (and schema). Sends are
+// group-committed: a few writer goroutines each take all pending Sends and
+// commit them in one transaction of a handful of statements (send.go,
+// batch.go). A batch locks the mailbox rows of its recipients (SELECT ...
+// FOR NO KEY UPDATE, in address order) before it checks the caps and
+// appends, so the caps hold across processes, and envelope ids, drawn
+// under the lock, commit in id order within a mailbox: a reader that has
+// seen id n never later finds a smaller id appear. The dedup record of
+// each Send is inserted in the same transaction, keyed on (sender, message
+// id): a retry through another relay waits for the first to commit and
+// then gets its answer.
+//
+// Wake across relays uses LISTEN/NOTIFY on the channel "sealpost_relay"
+// with the hex of the address as payload: each Queue keeps one dedicated
+// connection listening (reconnecting with backoff when it drops) and sends
+// the notifications of its committed Sends, coalesced, from the pool. The
+// notifications are sent after the commit rather than inside the Send's
+// transaction, because a transaction that notifies holds a database-wide
+// lock from its pre-commit until its end, WAL flush included, which would
+// serialise every Send's commit and defeat PostgreSQL's group commit.
+// Migrations are embedded (migrations/NNNN_name.sql), recorded in
+// schema_migrations under the component "relay" and applied at Open under
+// a transaction-scoped advisory lock.
+//
+// Tables live in the first schema of the connection's search_path; select
+// another schema with the DSN (search_path=NAME).
+//
+// Durability: every session runs with synchronous_commit=on (unless the DSN
+// sets synchronous_commit itself), so a Send that returned has its
+// transaction flushed to the server's write-ahead log and survives a crash
+// of the relay, the server or its machine (given fsync on and honest
+// disks). Sends pay one WAL flush per batch, not per Send, and the
+// writers' transactions in flight together share a flush too.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sealpost/sealpost/relay/store"
+)
+
+// DefaultConnectTimeout bounds each connection attempt when the DSN sets no
+// connect_timeout, so an unreachable server is an error, not a hang.
+const DefaultConnectTimeout = 10 * time.Second
+
+// DefaultMaxConns is the pool size when the DSN sets no pool_max_conns:
+// room for the writers (DefaultWriters), the notifier and the relay's
+// concurrent Fetch, Ack and Stats calls.
+const DefaultMaxConns = 32
+
+// wakeBuffer is the capacity of the Wake channel; wakes beyond it are
+// dropped (store.Queue allows it: relays also fetch on connect and ack).
+const wakeBuffer = 4096
+
+// Queue is a store.Queue on PostgreSQL.
+type Queue struct {
+	pool *pgxpool.Pool
+	wake chan []byte
+
+	// mu is read-held by every operation and write-held by Close, so that
+	// Close waits for operations in flight and later ones see closed.
+	mu     sync.RWMutex
+	closed bool
+
+	requests []chan *request // one per writer; closed by Close
+	writers  sync.WaitGroup
+
+	notify   *notifier
+	listener *listener
+}
+
+var _ store.Queue = (*Queue)(nil)
+
+// Open connects to the database named by dsn (a URL or keyword/value
+// connection string that pgx accepts, including pool_max_conns and the
+// like), checks that it answers, applies any migrations it lacks and
+// starts listening for other relays' wakes.
+func Open(ctx context.Context, dsn string) (*Queue, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx redacts any password from the message.
+		return nil, fmt.Errorf("postgres: bad DSN: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	}
+	own := newPIDSet()
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		own.add(c.PgConn().PID())
+		return nil
+	}
+	cfg.BeforeClose = func(c *pgx.Conn) { own.remove(c.PgConn().PID()) }
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	err = migrate(ctx, conn.Conn())
+	conn.Release()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	q := &Queue{pool: pool, wake: make(chan []byte, wakeBuffer)}
+	for range DefaultWriters {
+		ch := make(chan *request)
+		q.requests = append(q.requests, ch)
+		q.writers.Add(1)
+		go q.writer(ch)
+	}
+	q.notify = newNotifier(pool)
+	q.listener = startListener(cfg.ConnConfig.Copy(), own, q.deliverWake)
+	return q, nil
+}
+
+// Close stops the listener, waits for operations in flight and the
+// writers, sends the notifications queued, closes the pool and then the
+// Wake channel. It may be called more than once.
+func (q *Queue) Close() error {
+	q.listener.stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil
+	}
+	q.closed = true
+	for _, ch := range q.requests {
+		close(ch)
+	}
+	q.writers.Wait()
+	q.notify.stop()
+	q.pool.Close()
+	close(q.wake)
+	return nil
+}
+
+// enter starts an operation, reporting false after Close; the caller must
+// call q.mu.RUnlock when it returned true.
+func (q *Queue) enter() bool {
+	q.mu.RLock()
+	if q.closed {
+		q.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+// Wake returns the channel of addresses whose mailboxes gained envelopes,
+// through this Queue or through another sharing the database. An empty
+// address means that notifications from other relays may have been lost
+// (the listening connection was re-established): the relay should
+// re-check every connected mailbox (spec/relay.md §12). The channel is
+// closed by Close.
+func (q *Queue) Wake() <-chan []byte { return q.wake }
+
+// deliverWake passes addr to Wake without blocking, dropping it when the
+// channel is full. The listener calls it concurrently with Close, so it
+// holds mu.
+func (q *Queue) deliverWake(addr []byte) {
+	if !q.enter() {
+		return
+	}
+	defer q.mu.RUnlock()
+	q.wakeLocked(addr)
+}
+
+// wakeLocked is deliverWake for a caller that already holds mu.
+func (q *Queue) wakeLocked(addr []byte) {
+	select {
+	case q.wake <- addr:
+	default:
+	}
+}
+
+// retryable reports whether err is a deadlock or serialization failure,
+// after which the whole transaction may be run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.Is(err, errRetry) || errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// wrap prefixes err with the package name and what failed.
+func wrap(what string, err error) error {
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+// nanos and fromNanos convert times to and from the columns' Unix
+// nanoseconds.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(ns int64) time.Time { return time.Unix(0, ns) }
