@@ -26,7 +26,7 @@ type Config struct {
 	// DataDir holds the SQLite database, the self-signed certificate and
 	// the token and log signing keys; created with mode 0700.
 	DataDir string `json:"data_dir"`
-	// Listen is the key server's TLS address, host:port; port 0 picks a
+	// Listen is the TLS address of both services, host:port; port 0 picks a
 	// free port (the chosen address is printed).
 	Listen string `json:"listen"`
 	// Name is the server name: token audience "keyserver:<Name>",
@@ -54,6 +54,30 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight requests get to finish after
 	// SIGINT or SIGTERM, as a Go duration ("15s").
 	ShutdownTimeout string `json:"shutdown_timeout"`
+
+	// Services is a comma-separated list of the services to run:
+	// "keyserver", "relay" or both (the default). Both share the TLS
+	// listener; the relay serves the WebSocket path /v1/relay.
+	Services string `json:"services"`
+	// RelayTokenKeys are key server token public keys the relay accepts
+	// (base64url, or files: PEM public key or the key server's
+	// token-key.pem). Needed when the relay runs without the key server;
+	// with it, the key server's own key is always accepted.
+	RelayTokenKeys []string `json:"relay_token_keys"`
+	// Relay limits (spec/relay.md §6); durations as Go durations.
+	// RelayMaxFrame 0 means RelayMaxEnvelope + 64 KiB.
+	RelayMaxEnvelope    int    `json:"relay_max_envelope"`
+	RelayMaxFrame       int    `json:"relay_max_frame"`
+	RelayQueueCount     int    `json:"relay_queue_count"`
+	RelayQueueBytes     int64  `json:"relay_queue_bytes"`
+	RelayTTL            string `json:"relay_ttl"`
+	RelayDedupWindow    string `json:"relay_dedup_window"`
+	RelayRate           int    `json:"relay_rate"`
+	RelayBurst          int    `json:"relay_burst"`
+	RelayDeliveryWindow int    `json:"relay_delivery_window"`
+	RelayHeartbeat      string `json:"relay_heartbeat"`
+	RelayIdleTimeout    string `json:"relay_idle_timeout"`
+	RelayConnsPerIP     int    `json:"relay_conns_per_ip"`
 }
 
 // Defaults: a fresh machine with no flags serves on loopback only.
@@ -70,7 +94,7 @@ const maxNameLen = token.MaxAudienceLen - len(keyserver.AudiencePrefix)
 // DefaultConfig returns the configuration sealpostd runs with when given
 // no flags and no file.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		DataDir:         DefaultDataDir,
 		Listen:          DefaultListen,
 		Name:            DefaultName,
@@ -78,6 +102,8 @@ func DefaultConfig() Config {
 		LogFormat:       "text",
 		ShutdownTimeout: DefaultShutdownTimeout,
 	}
+	c.setRelayDefaults()
+	return c
 }
 
 // parseConfig builds the configuration from DefaultConfig, then the file
@@ -145,7 +171,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(file, "config", "", "JSON config `file` (flags override it)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data `directory`: SQLite database, certificate, signing keys")
-	fs.StringVar(&c.Listen, "listen", c.Listen, "key server TLS `address` (host:port)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "TLS `address` (host:port) of the key server and the relay")
 	fs.StringVar(&c.Name, "name", c.Name, "server `name`: token audience, log origin, certificate name")
 	fs.StringVar(&c.Postgres, "postgres", c.Postgres, "PostgreSQL connection `string` (instead of SQLite)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate PEM `file` (instead of self-signed; needs --tls-key)")
@@ -156,6 +182,20 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "plain-HTTP `address` for /metrics, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests get at shutdown")
+	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver and relay, comma-separated")
+	fs.Var(&listFlag{list: &c.RelayTokenKeys}, "relay-token-key", "key server token public `key` the relay accepts: base64url, or a file (PEM, or token-key.pem); repeatable; needed for the relay alone")
+	fs.IntVar(&c.RelayMaxEnvelope, "relay-max-envelope", c.RelayMaxEnvelope, "relay: largest envelope, `bytes`")
+	fs.IntVar(&c.RelayMaxFrame, "relay-max-frame", c.RelayMaxFrame, "relay: largest frame, `bytes` (0: max envelope + 64 KiB)")
+	fs.IntVar(&c.RelayQueueCount, "relay-queue-count", c.RelayQueueCount, "relay: most envelopes queued per device")
+	fs.Int64Var(&c.RelayQueueBytes, "relay-queue-bytes", c.RelayQueueBytes, "relay: most envelope `bytes` queued per device")
+	fs.StringVar(&c.RelayTTL, "relay-ttl", c.RelayTTL, "relay: how long an undelivered envelope is kept")
+	fs.StringVar(&c.RelayDedupWindow, "relay-dedup-window", c.RelayDedupWindow, "relay: how long a send's answer is kept for retries")
+	fs.IntVar(&c.RelayRate, "relay-rate", c.RelayRate, "relay: Send frames per second per device")
+	fs.IntVar(&c.RelayBurst, "relay-burst", c.RelayBurst, "relay: burst of Send frames per device")
+	fs.IntVar(&c.RelayDeliveryWindow, "relay-delivery-window", c.RelayDeliveryWindow, "relay: envelopes delivered and not yet acked per connection")
+	fs.StringVar(&c.RelayHeartbeat, "relay-heartbeat", c.RelayHeartbeat, "relay: ping interval")
+	fs.StringVar(&c.RelayIdleTimeout, "relay-idle-timeout", c.RelayIdleTimeout, "relay: close a connection silent this long")
+	fs.IntVar(&c.RelayConnsPerIP, "relay-conns-per-ip", c.RelayConnsPerIP, "relay: most open connections per client IP address")
 	return fs
 }
 
@@ -240,6 +280,7 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.ShutdownTimeout); err != nil || d <= 0 || d > 10*time.Minute {
 		bad("shutdown-timeout", "%q: want a duration in (0, 10m], such as 15s", c.ShutdownTimeout)
 	}
+	c.validateRelay(bad)
 	return errors.Join(errs...)
 }
 

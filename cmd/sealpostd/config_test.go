@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -38,6 +39,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		LogFormat:       "xml",
 		MetricsListen:   "localhost:http",
 		ShutdownTimeout: "forever",
+		Services:        "keyserver", // relay settings: TestValidateRelay
 	}
 	err := cfg.Validate()
 	if err == nil {
@@ -88,10 +90,37 @@ func TestValidateChecks(t *testing.T) {
 		{"json logs", func(c *Config) { c.LogFormat, c.LogLevel = "json", "debug" }, ""},
 		{"zero shutdown", func(c *Config) { c.ShutdownTimeout = "0s" }, "--shutdown-timeout"},
 		{"postgres", func(c *Config) { c.Postgres = "postgres://u@h/db" }, ""},
+		{"key server alone", func(c *Config) { c.Services = "keyserver" }, ""},
+		{"relay alone without key", func(c *Config) { c.Services = "relay" }, "--relay-token-key"},
+		{"relay alone with key", func(c *Config) {
+			c.Services, c.RelayTokenKeys = "relay", []string{"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+		}, ""},
+		{"relay key from file", func(c *Config) { c.RelayTokenKeys = []string{tokenKeyFile} }, ""},
+		{"relay key not a key", func(c *Config) { c.RelayTokenKeys = []string{certFile} }, "--relay-token-key"},
+		{"unknown service", func(c *Config) { c.Services = "keyserver,mail" }, "--services"},
+		{"service twice", func(c *Config) { c.Services = "relay,keyserver,relay" }, "--services"},
+		{"no service", func(c *Config) { c.Services = "" }, "--services"},
+		{"tiny envelope cap", func(c *Config) { c.RelayMaxEnvelope = 100 }, "--relay-max-envelope"},
+		{"frame under envelope", func(c *Config) { c.RelayMaxFrame = c.RelayMaxEnvelope }, "--relay-max-frame"},
+		{"frame with headroom", func(c *Config) { c.RelayMaxFrame = c.RelayMaxEnvelope + 4096 }, ""},
+		{"zero queue", func(c *Config) { c.RelayQueueCount = 0 }, "--relay-queue-count"},
+		{"queue bytes under envelope", func(c *Config) { c.RelayQueueBytes = 1000 }, "--relay-queue-bytes"},
+		{"bad ttl", func(c *Config) { c.RelayTTL = "30d" }, "--relay-ttl"},
+		{"short ttl", func(c *Config) { c.RelayTTL = "2s" }, ""},
+		{"zero rate", func(c *Config) { c.RelayRate = 0 }, "--relay-rate"},
+		{"idle under heartbeat", func(c *Config) { c.RelayHeartbeat, c.RelayIdleTimeout = "10s", "5s" }, "--relay-idle-timeout"},
+		{"relay limits off with relay off", func(c *Config) { c.Services, c.RelayRate = "keyserver", 0 }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tc.edit(&cfg)
+			if len(cfg.RelayTokenKeys) == 1 && cfg.RelayTokenKeys[0] == tokenKeyFile {
+				// The key server's token-key.pem, as sealpostd writes it.
+				if _, err := loadOrCreateKey(filepath.Join(dir, tokenKeyFile), slog.New(slog.DiscardHandler)); err != nil {
+					t.Fatal(err)
+				}
+				cfg.RelayTokenKeys[0] = filepath.Join(dir, tokenKeyFile)
+			}
 			err := cfg.Validate()
 			switch {
 			case tc.bad == "" && err != nil:

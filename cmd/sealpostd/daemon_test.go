@@ -97,6 +97,7 @@ const (
 	listeningPrefix   = "sealpostd: key server listening on https://"
 	fingerprintPrefix = "sealpostd: TLS certificate SHA-256 fingerprint: "
 	metricsPrefix     = "sealpostd: metrics on "
+	relayPrefix       = "sealpostd: relay listening on wss://"
 )
 
 // start runs sealpostd with args and waits for its address and
@@ -143,6 +144,10 @@ func start(t *testing.T, args ...string) *daemon {
 			}
 			if a, ok := strings.CutPrefix(line, listeningPrefix); ok {
 				d.addr = a
+			}
+			if a, ok := strings.CutPrefix(line, relayPrefix); ok && d.addr == "" {
+				// The relay alone: its line names the address.
+				d.addr, _, _ = strings.Cut(a, "/")
 			}
 			if u, ok := strings.CutPrefix(line, metricsPrefix); ok {
 				d.metrics = u

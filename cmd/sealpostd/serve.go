@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +26,8 @@ import (
 	"github.com/sealpost/sealpost/keyserver/store"
 	"github.com/sealpost/sealpost/keyserver/store/postgres"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
+	"github.com/sealpost/sealpost/relay"
+	relaystore "github.com/sealpost/sealpost/relay/store"
 )
 
 // HTTP server limits. WriteTimeout bounds a whole response; the key
@@ -37,10 +41,19 @@ const (
 	healthTimeout     = 3 * time.Second
 )
 
-// serve runs the key server until ctx is done, then shuts it down
-// gracefully: the listeners stop accepting, in-flight requests get
-// cfg.ShutdownTimeout to finish, then the key server and the store close.
+// serve runs the configured services until ctx is done, then shuts them
+// down gracefully: the relay stops accepting connections, answers the sends
+// in flight and closes its connections with going-away; the listeners stop
+// accepting and in-flight key server requests finish (all within
+// cfg.ShutdownTimeout); then the key server and the stores close.
+//
+// Both services share the TLS listener: the relay serves the WebSocket
+// path /v1/relay, the key server everything else. The relay's WebSockets
+// outlive the http.Server's read and write timeouts: net/http clears a
+// connection's deadlines when the WebSocket library hijacks it, and the
+// relay sets its own (write timeout, idle timeout).
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) (err error) {
+	runKS, runRelay := cfg.services()
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
@@ -48,15 +61,6 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	tokenKey, logKey, err := loadSigningKeys(cfg, log)
-	if err != nil {
-		return err
-	}
-	st, engine, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer closeWith(&err, "closing the store", st.Close)
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -67,16 +71,57 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
-	ks, err := newKeyServer(cfg, st, tokenKey, logKey, log, reg)
-	if err != nil {
-		return err
-	}
-	defer closeWith(&err, "closing the key server", ks.Close)
-
-	health := healthHandler(st, log)
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	mux := http.NewServeMux()
-	mux.Handle("/", ks.Handler())
+	var checks []func(context.Context) error
+	var stores []string
+
+	var tokenKey, logKey ed25519.PrivateKey
+	var ks *keyserver.Server
+	if runKS {
+		tokenKey, logKey, err = loadSigningKeys(cfg, log)
+		if err != nil {
+			return err
+		}
+		var st store.Store
+		var engine string
+		st, engine, err = openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeWith(&err, "closing the key server store", st.Close)
+		kcfg := *cfg
+		if runRelay && !slices.Contains(kcfg.RelayAudiences, relayAudience(cfg)) {
+			kcfg.RelayAudiences = append(slices.Clone(kcfg.RelayAudiences), relayAudience(cfg))
+		}
+		ks, err = newKeyServer(&kcfg, st, tokenKey, logKey, log, reg)
+		if err != nil {
+			return err
+		}
+		defer closeWith(&err, "closing the key server", ks.Close)
+		mux.Handle("/", ks.Handler())
+		checks = append(checks, func(ctx context.Context) error { _, err := st.LogSize(ctx); return err })
+		stores = append(stores, "keyserver="+engine)
+	}
+	var rs *relay.Server
+	if runRelay {
+		var q relaystore.Queue
+		var engine string
+		q, engine, err = openRelayStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeWith(&err, "closing the relay store", q.Close)
+		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), log, reg)
+		if err != nil {
+			return err
+		}
+		mux.Handle(relay.Path, rs.Handler())
+		checks = append(checks, func(ctx context.Context) error { return relayHealthy(ctx, q) })
+		stores = append(stores, "relay="+engine)
+	}
+
+	health := healthHandler(checks, log)
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /metrics", metrics)
 
@@ -88,7 +133,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	srv.TLSConfig = tlsCfg
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("key server listener: %w", err)
+		return fmt.Errorf("listener: %w", err)
 	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
@@ -110,16 +155,23 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	}
 
 	fp := tlsconfig.FingerprintOf(cert.Certificate[0])
-	vkey, err := kt.VerifierKey(cfg.Name+keyserver.OriginSuffix, logKey.Public().(ed25519.PublicKey))
-	if err != nil {
-		return fmt.Errorf("log verifier key: %w", err)
+	attrs := []any{"addr", ln.Addr().String(), "name", cfg.Name, "services", cfg.Services,
+		"stores", strings.Join(stores, ","), "data_dir", cfg.DataDir, "tls_fingerprint_sha256", fp.String()}
+	if runKS {
+		vkey, err := kt.VerifierKey(cfg.Name+keyserver.OriginSuffix, logKey.Public().(ed25519.PublicKey))
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("log verifier key: %w", err)
+		}
+		attrs = append(attrs, "invite_only", cfg.InviteOnly, "log_verifier_key", vkey)
+		fmt.Fprintf(stdout, "sealpostd: key server listening on https://%s\n", ln.Addr())
+		fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
 	}
-	log.Info("key server started",
-		"addr", ln.Addr().String(), "name", cfg.Name, "store", engine,
-		"data_dir", cfg.DataDir, "invite_only", cfg.InviteOnly,
-		"tls_fingerprint_sha256", fp.String(), "log_verifier_key", vkey)
-	fmt.Fprintf(stdout, "sealpostd: key server listening on https://%s\n", ln.Addr())
-	fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
+	if runRelay {
+		attrs = append(attrs, "relay_audience", relayAudience(cfg))
+		fmt.Fprintf(stdout, "sealpostd: relay listening on wss://%s%s (token audience %s)\n", ln.Addr(), relay.Path, relayAudience(cfg))
+	}
+	log.Info("sealpostd started", attrs...)
 	fmt.Fprintf(stdout, "sealpostd: TLS certificate SHA-256 fingerprint: %s\n", fp)
 
 	var serveErr error
@@ -131,6 +183,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout())
 	defer cancel()
+	if rs != nil {
+		// Hijacked WebSockets are not the http.Server's: the relay closes
+		// them itself, after answering the sends in flight.
+		if err := rs.Shutdown(sctx); err != nil {
+			log.Warn("relay shutdown cut off at shutdown timeout", "err", err)
+		}
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
 			log.Warn("in-flight requests cut off at shutdown timeout", "err", err)
@@ -158,19 +217,21 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// healthHandler answers 200 when the store answers a query within
+// healthHandler answers 200 when every store answers a query within
 // healthTimeout, else 503.
-func healthHandler(st store.Store, log *slog.Logger) http.Handler {
+func healthHandler(checks []func(context.Context) error, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		if _, err := st.LogSize(ctx); err != nil {
-			log.Warn("health check: store does not answer", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"status":"unavailable"}`+"\n")
-			return
+		for _, check := range checks {
+			if err := check(ctx); err != nil {
+				log.Warn("health check: store does not answer", "err", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"status":"unavailable"}`+"\n")
+				return
+			}
 		}
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})

@@ -1,0 +1,219 @@
+// Command sealpost-bench is the relay's load tool.
+//
+// It opens N authenticated device connections over TLS 1.3 to a relay,
+// sends M envelopes of S bytes between them (each to a random device among
+// the N), flat out or at a target rate, receives and acks them, and prints
+// the delivered-and-acked envelopes per second, the end-to-end latency
+// (p50, p90, p99, max; the send time travels in the envelope bytes) and the
+// errors by kind. --json prints the same as one JSON object.
+//
+// Against a running sealpostd, it mints the devices' access tokens with the
+// key server's token key (token-key.pem in sealpostd's data directory) for
+// audience relay:<name>:
+//
+//	sealpost-bench --url wss://127.0.0.1:8443/v1/relay \
+//	    --pin <fingerprint sealpostd printed> --token-key sealpost-data/token-key.pem
+//
+// With --self sqlite (or --self postgres --postgres DSN) it starts its own
+// relay in-process on a temporary store, with a self-signed certificate and
+// a fresh token key, and measures that.
+//
+// --idle K then opens K more authenticated connections that stay idle and
+// reports the memory each costs.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/sealpost/sealpost/internal/tlsconfig"
+)
+
+type options struct {
+	url      string
+	pin      string
+	ca       string
+	tokenKey string
+	name     string
+
+	self     string
+	postgres string
+
+	devices    int
+	envelopes  int
+	size       int
+	rate       float64
+	inflight   int
+	batch      int
+	timeout    time.Duration
+	idle       int
+	jsonOut    bool
+	dialConc   int
+	cpuProfile string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("sealpost-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.url, "url", "wss://127.0.0.1:8443/v1/relay", "relay WebSocket `URL`")
+	fs.StringVar(&o.pin, "pin", "", "SHA-256 `fingerprint` of the relay's certificate (what sealpostd prints)")
+	fs.StringVar(&o.ca, "ca", "", "PEM certificate `file` to trust instead of pinning (e.g. sealpost-data/tls-cert.pem)")
+	fs.StringVar(&o.tokenKey, "token-key", "", "the key server's token signing key `file` (token-key.pem in sealpostd's data directory)")
+	fs.StringVar(&o.name, "name", "localhost", "server `name`: tokens are for audience relay:<name>")
+	fs.StringVar(&o.self, "self", "", "start an in-process relay on a temporary `store`: sqlite or postgres")
+	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL connection `string` for --self postgres")
+	fs.IntVar(&o.devices, "devices", 100, "authenticated device connections that send and receive")
+	fs.IntVar(&o.envelopes, "envelopes", 100000, "envelopes to send in all")
+	fs.IntVar(&o.size, "size", 1024, "envelope size, `bytes` (at least 16)")
+	fs.Float64Var(&o.rate, "rate", 0, "target envelopes per second (0: flat out)")
+	fs.IntVar(&o.inflight, "inflight", 8, "sends in flight per device")
+	fs.IntVar(&o.batch, "batch", 1, "envelopes per Send frame, each to a random device")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to wait for deliveries after the last send")
+	fs.IntVar(&o.idle, "idle", 0, "extra idle authenticated connections to open, to measure memory per connection")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "connections opened at once")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(stderr, "sealpost-bench: %v\n", err)
+		return 2
+	}
+	raiseFileLimit(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "sealpost-bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "sealpost-bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := bench(ctx, &o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sealpost-bench: %v\n", err)
+		return 1
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		rep.print(stdout)
+	}
+	if rep.Lost > 0 {
+		return 1
+	}
+	return 0
+}
+
+func (o *options) validate() error {
+	var errs []error
+	switch o.self {
+	case "":
+		if o.tokenKey == "" {
+			errs = append(errs, errors.New("--token-key is required (or --self)"))
+		}
+		if (o.pin == "") == (o.ca == "") {
+			errs = append(errs, errors.New("give one of --pin and --ca (or --self)"))
+		}
+	case "sqlite":
+	case "postgres":
+		if o.postgres == "" {
+			errs = append(errs, errors.New("--self postgres needs --postgres"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--self %q: want sqlite or postgres", o.self))
+	}
+	if o.devices < 1 {
+		errs = append(errs, errors.New("--devices: at least 1"))
+	}
+	if o.envelopes < 0 || o.idle < 0 {
+		errs = append(errs, errors.New("--envelopes and --idle: not negative"))
+	}
+	if o.size < minEnvelope {
+		errs = append(errs, fmt.Errorf("--size: at least %d", minEnvelope))
+	}
+	if o.rate < 0 {
+		errs = append(errs, errors.New("--rate: not negative"))
+	}
+	if o.inflight < 1 || o.dialConc < 1 {
+		errs = append(errs, errors.New("--inflight and --dial-concurrency: at least 1"))
+	}
+	if o.batch < 1 || o.batch > 1000 {
+		errs = append(errs, errors.New("--batch: 1 to 1000"))
+	}
+	return errors.Join(errs...)
+}
+
+// target is where and how to connect.
+type target struct {
+	url      string
+	tls      *tls.Config
+	key      ed25519.PrivateKey
+	audience string
+	metrics  string // https URL of /metrics, "" for an in-process relay
+}
+
+// clientTLS returns the TLS configuration --pin or --ca ask for.
+func clientTLS(o *options) (*tls.Config, error) {
+	if o.pin != "" {
+		fp, err := tlsconfig.ParseFingerprint(o.pin)
+		if err != nil {
+			return nil, err
+		}
+		return tlsconfig.ClientConfig(fp), nil
+	}
+	pemData, err := os.ReadFile(o.ca)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("%s: no PEM certificate", o.ca)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}, nil
+}
+
+// raiseFileLimit raises the soft limit on open files to the hard limit:
+// every connection is a file descriptor (two with --self).
+func raiseFileLimit(stderr io.Writer) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			fmt.Fprintf(stderr, "sealpost-bench: cannot raise the open files limit: %v\n", err)
+		}
+	}
+}

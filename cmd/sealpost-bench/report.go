@@ -1,0 +1,158 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// report is what the tool prints; the JSON names are for scripts.
+type report struct {
+	Self      string  `json:"self,omitempty"`
+	Devices   int     `json:"devices"`
+	Envelopes int     `json:"envelopes"`
+	Size      int     `json:"size"`
+	Batch     int     `json:"batch"`
+	InFlight  int     `json:"inflight_per_device"`
+	Rate      float64 `json:"target_rate"`
+
+	ConnectSeconds float64          `json:"connect_seconds"`
+	SendSeconds    float64          `json:"send_seconds"`
+	Seconds        float64          `json:"seconds"`
+	Stored         int64            `json:"stored"`
+	Acked          int64            `json:"delivered_acked"`
+	Lost           int64            `json:"not_delivered"`
+	SentPerSecond  float64          `json:"stored_per_second"`
+	AckedPerSecond float64          `json:"delivered_acked_per_second"`
+	Latency        latencySummary   `json:"latency_ms"`
+	Statuses       map[string]int64 `json:"statuses"`
+	Errors         map[string]int64 `json:"errors"`
+	Idle           *idleReport      `json:"idle,omitempty"`
+
+	mu sync.Mutex
+}
+
+type latencySummary struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+}
+
+func (r *report) addError(kind string) {
+	r.mu.Lock()
+	r.Errors[kind]++
+	r.mu.Unlock()
+}
+
+func (r *report) addStatus(s wire.Status) {
+	r.mu.Lock()
+	r.Statuses[strings.ToLower(strings.TrimPrefix(s.String(), "STATUS_"))]++
+	r.mu.Unlock()
+}
+
+func (r *report) print(w io.Writer) {
+	if r.Envelopes > 0 {
+		fmt.Fprintf(w, "devices %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per device, %s",
+			r.Devices, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
+		if r.Self != "" {
+			fmt.Fprintf(w, ", in-process relay on %s", r.Self)
+		}
+		fmt.Fprintf(w, "\nconnected in %.2fs\n", r.ConnectSeconds)
+		fmt.Fprintf(w, "stored           %d in %.2fs (%.0f/s)\n", r.Stored, r.SendSeconds, r.SentPerSecond)
+		fmt.Fprintf(w, "delivered+acked  %d in %.2fs: %.0f envelopes/s\n", r.Acked, r.Seconds, r.AckedPerSecond)
+		if r.Lost > 0 {
+			fmt.Fprintf(w, "NOT DELIVERED    %d\n", r.Lost)
+		}
+		l := r.Latency
+		fmt.Fprintf(w, "latency ms       p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%d samples)\n", l.P50, l.P90, l.P99, l.Max, l.Count)
+		fmt.Fprintf(w, "statuses         %s\n", counts(r.Statuses))
+		fmt.Fprintf(w, "errors           %s\n", counts(r.Errors))
+	}
+	if r.Idle != nil {
+		r.Idle.print(w)
+	}
+}
+
+func counts(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// latencies collects end-to-end latencies from the send time in each
+// envelope.
+type latencies struct {
+	mu sync.Mutex
+	ns []int64
+}
+
+func newLatencies(n int) *latencies { return &latencies{ns: make([]int64, 0, n)} }
+
+func (l *latencies) add(now time.Time, env []byte) {
+	if len(env) < minEnvelope {
+		return
+	}
+	sent := int64(binary.BigEndian.Uint64(env))
+	l.mu.Lock()
+	l.ns = append(l.ns, now.UnixNano()-sent)
+	l.mu.Unlock()
+}
+
+func (l *latencies) summary() latencySummary {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ns) == 0 {
+		return latencySummary{}
+	}
+	slices.Sort(l.ns)
+	q := func(p float64) float64 {
+		i := int(p * float64(len(l.ns)-1))
+		return float64(l.ns[i]) / 1e6
+	}
+	return latencySummary{Count: int64(len(l.ns)), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: float64(l.ns[len(l.ns)-1]) / 1e6}
+}
+
+// readTokenKey reads the key server's token signing key: the PEM "PRIVATE
+// KEY" (PKCS #8 Ed25519) file sealpostd writes as token-key.pem.
+func readTokenKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: no PEM PRIVATE KEY block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an Ed25519 key", path)
+	}
+	return key, nil
+}

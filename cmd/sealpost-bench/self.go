@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/relay"
+	"github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/store/postgres"
+	"github.com/sealpost/sealpost/relay/store/sqlite"
+)
+
+// selfRelay is a relay started in-process by --self.
+type selfRelay struct {
+	target
+	srv   *relay.Server
+	hs    *http.Server
+	queue store.Queue
+	dir   string
+}
+
+// startSelf starts a relay on a temporary store (a SQLite file in a new
+// temporary directory, or the --postgres database), with a self-signed
+// certificate and a fresh token key, and limits that do not get in the
+// load's way (rate, connections per IP, queue size).
+func startSelf(ctx context.Context, o *options, stderr io.Writer) (_ *selfRelay, err error) {
+	s := &selfRelay{}
+	s.dir, err = os.MkdirTemp("", "sealpost-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.close(context.Background())
+		}
+	}()
+	switch o.self {
+	case "sqlite":
+		s.queue, err = sqlite.Open(filepath.Join(s.dir, "relay.db"))
+	case "postgres":
+		s.queue, err = postgres.Open(ctx, o.postgres)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the %s store: %w", o.self, err)
+	}
+	cert, _, err := tlsconfig.LoadOrCreate(s.dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	lim := relay.DefaultLimits()
+	lim.SendsPerSecond = 1_000_000
+	lim.SendBurst = 1_000_000
+	lim.MaxConnsPerIP = 10_000_000
+	lim.MaxQueueCount = 10_000_000
+	lim.MaxQueueBytes = 1 << 40
+	s.srv, err = relay.New(relay.Config{
+		Name:      o.name,
+		Queue:     s.queue,
+		TokenKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
+		Limits:    lim,
+		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return nil, err
+	}
+	tcfg, err := tlsconfig.ServerConfig(cert)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(relay.Path, s.srv.Handler())
+	s.hs = &http.Server{Handler: mux, TLSConfig: tcfg, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil).WithGroup("http"), slog.LevelInfo)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go s.hs.ServeTLS(ln, "", "")
+	s.target = target{
+		url:      "wss://" + ln.Addr().String() + relay.Path,
+		tls:      tlsconfig.ClientConfig(tlsconfig.FingerprintOf(cert.Certificate[0])),
+		key:      key,
+		audience: "relay:" + o.name,
+	}
+	return s, nil
+}
+
+func (s *selfRelay) close(ctx context.Context) error {
+	var errs []error
+	if s.srv != nil {
+		errs = append(errs, s.srv.Shutdown(ctx))
+	}
+	if s.hs != nil {
+		errs = append(errs, s.hs.Shutdown(ctx))
+	}
+	if s.queue != nil {
+		errs = append(errs, s.queue.Close())
+	}
+	errs = append(errs, os.RemoveAll(s.dir))
+	return errors.Join(errs...)
+}

@@ -1,0 +1,334 @@
+// Package relayclient is a small client of the relay protocol
+// (spec/relay.md): it dials the relay over a TLS 1.3 WebSocket,
+// authenticates with an access token, pipelines sends matched to their
+// answers by message id, hands over deliveries, acks them and answers the
+// relay's pings. The load tool (cmd/sealpost-bench) and the crash tests use
+// it; it is not the client library.
+package relayclient
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// Protocol constants, spec/relay.md §5.2.
+const (
+	Subprotocol = "sealpost.relay.v1"
+	Path        = "/v1/relay"
+)
+
+// maxDeliveryBuffer bounds the deliveries channel whatever window the relay
+// announces.
+const maxDeliveryBuffer = 4096
+
+// Errors.
+var (
+	// ErrClosed reports a call on a closed connection, or a send whose
+	// connection closed before its answer came.
+	ErrClosed = errors.New("relayclient: connection closed")
+	// ErrProtocol reports a frame the relay may not send (spec/relay.md
+	// §2.2), or an answer to no pending send.
+	ErrProtocol = errors.New("relayclient: protocol violation by the relay")
+)
+
+// RemoteError is an Error frame received from the relay.
+type RemoteError struct {
+	Code    wire.ErrorCode
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("relayclient: relay error %s: %q", e.Code, e.Message)
+}
+
+// Conn is one authenticated connection. Its methods are safe for
+// concurrent use.
+type Conn struct {
+	ws       *websocket.Conn
+	hello    *wire.Hello
+	maxFrame int
+	idle     time.Duration
+
+	deliveries chan *wire.Delivery
+	done       chan struct{} // closed when the reader stops
+
+	mu      sync.Mutex
+	pending map[[wire.MessageIDSize]byte]chan *wire.SendResult
+	err     error // why the connection ended; set before done closes
+}
+
+// Dial connects to url (wss://HOST/v1/relay) with tlsConfig, authenticates
+// with token (its text form) and returns the connection and the relay's
+// Hello. A relay that refuses the token answers an Error, returned as a
+// *RemoteError.
+func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) (*Conn, *wire.Hello, error) {
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   tlsConfig,
+		ForceAttemptHTTP2: false,
+		DisableKeepAlives: true,
+	}}
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		HTTPClient:      client,
+		Subprotocols:    []string{Subprotocol},
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("relayclient: dial: %w", err)
+	}
+	if ws.Subprotocol() != Subprotocol {
+		ws.CloseNow()
+		return nil, nil, fmt.Errorf("relayclient: relay chose subprotocol %q", ws.Subprotocol())
+	}
+	ws.SetReadLimit(wire.DefaultMaxFrame)
+	if err := writeFrame(ctx, ws, &wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: token}}}); err != nil {
+		ws.CloseNow()
+		return nil, nil, err
+	}
+	f, err := readFrame(ctx, ws, wire.DefaultMaxFrame)
+	if err != nil {
+		ws.CloseNow()
+		return nil, nil, err
+	}
+	var hello *wire.Hello
+	switch b := f.Body.(type) {
+	case *wire.Frame_Hello:
+		hello = b.Hello
+	case *wire.Frame_Error:
+		ws.Close(websocket.StatusNormalClosure, "")
+		return nil, nil, &RemoteError{Code: b.Error.Code, Message: b.Error.Message}
+	default:
+		ws.CloseNow()
+		return nil, nil, fmt.Errorf("%w: first frame is %T", ErrProtocol, f.Body)
+	}
+	lim := hello.Limits
+	c := &Conn{
+		ws:         ws,
+		hello:      hello,
+		maxFrame:   int(lim.MaxFrame),
+		idle:       time.Duration(hello.IdleTimeoutMs) * time.Millisecond,
+		deliveries: make(chan *wire.Delivery, min(max(int(lim.DeliveryWindow), 1), maxDeliveryBuffer)),
+		done:       make(chan struct{}),
+		pending:    make(map[[wire.MessageIDSize]byte]chan *wire.SendResult),
+	}
+	ws.SetReadLimit(int64(c.maxFrame))
+	go c.read()
+	return c, hello, nil
+}
+
+// Hello returns the relay's Hello.
+func (c *Conn) Hello() *wire.Hello { return c.hello }
+
+// Deliveries returns the channel of envelopes the relay pushes, in the
+// order it pushes them. It is closed when the connection ends. Its buffer
+// holds the relay's delivery window, so a consumer that acks what it takes
+// never stalls the connection.
+func (c *Conn) Deliveries() <-chan *wire.Delivery { return c.deliveries }
+
+// Done is closed when the connection has ended; Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended (a *RemoteError if the relay sent
+// an Error, ErrClosed after Close), or nil while it is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Send sends items under messageID and waits for the relay's answer: one
+// status per item, and whether it was a duplicate of an earlier send.
+// Several Sends may be in flight at once. If ctx ends or the connection
+// closes first, the send may or may not have been stored: retry it under
+// the same messageID.
+func (c *Conn) Send(ctx context.Context, messageID [wire.MessageIDSize]byte, items []*wire.Item) ([]wire.Status, bool, error) {
+	ch := make(chan *wire.SendResult, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, false, err
+	}
+	if _, dup := c.pending[messageID]; dup {
+		c.mu.Unlock()
+		return nil, false, errors.New("relayclient: a send with this message id is already in flight")
+	}
+	c.pending[messageID] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, messageID)
+		c.mu.Unlock()
+	}()
+	f := &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: messageID[:], Items: items}}}
+	if err := c.write(ctx, f); err != nil {
+		return nil, false, err
+	}
+	select {
+	case r := <-ch:
+		return r.Statuses, r.Duplicate, nil
+	case <-c.done:
+		// The answer may have come just before the end.
+		select {
+		case r := <-ch:
+			return r.Statuses, r.Duplicate, nil
+		default:
+		}
+		return nil, false, c.Err()
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+}
+
+// Ack acknowledges delivered envelopes by id, at most wire.MaxAckIDs per
+// frame (more are split).
+func (c *Conn) Ack(ctx context.Context, ids ...uint64) error {
+	for len(ids) > 0 {
+		n := min(len(ids), wire.MaxAckIDs)
+		if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Ack{Ack: &wire.Ack{Ids: ids[:n]}}}); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// Ping sends a Ping; the relay's Pong is not reported.
+func (c *Conn) Ping(ctx context.Context, nonce uint64) error {
+	return c.write(ctx, &wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: nonce}}})
+}
+
+// Close closes the connection with a normal closure; pending sends fail
+// with ErrClosed.
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	err := c.ws.Close(websocket.StatusNormalClosure, "")
+	<-c.done
+	return err
+}
+
+// CloseNow closes the TCP connection without a closing handshake, as a
+// crashed client would.
+func (c *Conn) CloseNow() error {
+	c.fail(ErrClosed)
+	err := c.ws.CloseNow()
+	<-c.done
+	return err
+}
+
+// fail records why the connection ended, if not yet recorded.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+}
+
+func (c *Conn) write(ctx context.Context, f *wire.Frame) error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	b, err := wire.Encode(f)
+	if err != nil {
+		return fmt.Errorf("relayclient: %w", err)
+	}
+	if len(b) > c.maxFrame {
+		return fmt.Errorf("relayclient: frame of %d bytes over the relay's max_frame %d", len(b), c.maxFrame)
+	}
+	if err := c.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+		if e := c.Err(); e != nil {
+			return e
+		}
+		return fmt.Errorf("relayclient: write: %w", err)
+	}
+	return nil
+}
+
+// read runs until the connection ends, dispatching every frame.
+func (c *Conn) read() {
+	defer close(c.done)
+	defer close(c.deliveries)
+	for {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if c.idle > 0 {
+			ctx, cancel = context.WithTimeout(ctx, c.idle)
+		}
+		f, err := readFrame(ctx, c.ws, c.maxFrame)
+		cancel()
+		if err != nil {
+			c.fail(err)
+			c.ws.CloseNow()
+			return
+		}
+		if err := c.handle(f); err != nil {
+			c.fail(err)
+			c.ws.CloseNow()
+			return
+		}
+	}
+}
+
+func (c *Conn) handle(f *wire.Frame) error {
+	switch b := f.Body.(type) {
+	case *wire.Frame_SendResult:
+		id := [wire.MessageIDSize]byte(b.SendResult.MessageId)
+		c.mu.Lock()
+		ch, ok := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if ok {
+			ch <- b.SendResult
+		}
+		// An answer to a send whose caller gave up is dropped.
+		return nil
+	case *wire.Frame_Deliver:
+		for _, d := range b.Deliver.Deliveries {
+			c.deliveries <- d
+		}
+		return nil
+	case *wire.Frame_Ping:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return c.write(ctx, &wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}})
+	case *wire.Frame_Pong:
+		return nil
+	case *wire.Frame_Error:
+		return &RemoteError{Code: b.Error.Code, Message: b.Error.Message}
+	}
+	return fmt.Errorf("%w: %T after Hello", ErrProtocol, f.Body)
+}
+
+func writeFrame(ctx context.Context, ws *websocket.Conn, f *wire.Frame) error {
+	b, err := wire.Encode(f)
+	if err != nil {
+		return fmt.Errorf("relayclient: %w", err)
+	}
+	if err := ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+		return fmt.Errorf("relayclient: write: %w", err)
+	}
+	return nil
+}
+
+func readFrame(ctx context.Context, ws *websocket.Conn, maxFrame int) (*wire.Frame, error) {
+	typ, b, err := ws.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("relayclient: read: %w", err)
+	}
+	if typ != websocket.MessageBinary {
+		return nil, fmt.Errorf("%w: text message", ErrProtocol)
+	}
+	f, err := wire.Decode(b, maxFrame)
+	if err != nil {
+		return nil, fmt.Errorf("relayclient: %w", err)
+	}
+	return f, nil
+}

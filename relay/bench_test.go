@@ -1,0 +1,78 @@
+package relay
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// BenchmarkSendDeliverAck: pairs of connections over TLS 1.3, senders
+// pipelining 1 KiB envelopes (at most 32 sends in flight each), receivers
+// acking every Deliver; b.N envelopes in all, each stored durably
+// (SQLite, synchronous=FULL), delivered and acked. Client and relay share
+// the process (and its cores).
+func BenchmarkSendDeliverAck(b *testing.B) {
+	const pairs = 8
+	e := startRelay(b, Limits{SendsPerSecond: 1 << 20, SendBurst: 1 << 20, MaxConnsPerIP: 100})
+	env := make([]byte, 1024)
+	type pair struct{ from, to *client }
+	ps := make([]pair, pairs)
+	for i := range ps {
+		to, _ := e.connect(fmt.Sprintf("rcpt%d", i), 1)
+		from, _ := e.connect(fmt.Sprintf("sndr%d", i), 1)
+		ps[i] = pair{from, to}
+	}
+	per := b.N/pairs + 1
+	b.SetBytes(int64(len(env)))
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		rcpt := addr(fmt.Sprintf("rcpt%d", i), 1)
+		wg.Go(func() { // sender
+			inflight := make(chan struct{}, 32)
+			done := make(chan struct{})
+			go func() {
+				for range per {
+					f, err := p.from.next(30 * time.Second)
+					if err != nil || f.GetSendResult() == nil {
+						b.Errorf("sender: %v %v", f, err)
+						break
+					}
+					<-inflight
+				}
+				close(done)
+			}()
+			for j := range per {
+				inflight <- struct{}{}
+				m := &wire.Send{MessageId: make([]byte, 16), Items: []*wire.Item{{Recipient: rcpt, Envelope: env}}}
+				m.MessageId[0], m.MessageId[1], m.MessageId[2] = byte(j), byte(j>>8), byte(j>>16)
+				bb, _ := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: m}})
+				p.from.writeRaw(bb)
+			}
+			<-done
+		})
+		wg.Go(func() { // receiver
+			got := 0
+			for got < per {
+				f, err := p.to.next(30 * time.Second)
+				if err != nil || f.GetDeliver() == nil {
+					b.Errorf("receiver: %v %v", f, err)
+					return
+				}
+				var ids []uint64
+				for _, d := range f.GetDeliver().Deliveries {
+					ids = append(ids, d.Id)
+				}
+				got += len(ids)
+				bb, _ := wire.Encode(&wire.Frame{Body: &wire.Frame_Ack{Ack: &wire.Ack{Ids: ids}}})
+				p.to.writeRaw(bb)
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(per*pairs)/time.Since(start).Seconds(), "envelopes/s")
+}

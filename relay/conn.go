@@ -1,0 +1,270 @@
+package relay
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// maxInflight bounds the sends and acks one connection has at the store at
+// once: enough for the store's group commit to batch a pipelining client,
+// small enough to push back on a flood (the reader stops reading).
+const maxInflight = 64
+
+// maxOutbound bounds the frames queued to a connection's writer. Sends and
+// acks in flight are at most maxInflight, so answers are never dropped;
+// only Pong answers to a client pinging faster than it reads are.
+const maxOutbound = maxInflight + 64
+
+// conn is one WebSocket connection. Its fields are grouped by owner; it
+// holds no buffer while idle (read and write buffers are pooled).
+type conn struct {
+	// Set before the reader starts, then read-only.
+	s   *Server
+	ws  *websocket.Conn
+	nc  net.Conn        // under ws, for deadlines
+	br  *bufio.Reader   // ws's read buffer, probed by park
+	raw syscall.RawConn // the socket, nil if park cannot wait on it
+	ip  string
+
+	// Held by park while it probes c.br and by the writer's close
+	// handshake, the only two readers of c.br outside ws.Reader.
+	rl sync.Mutex
+
+	// Set by the reader at Auth, before anything else reads them.
+	addr   string // the device address (raw bytes)
+	expiry time.Time
+	bucket *bucket
+
+	// Written by the reader, read by the timer.
+	lastRead atomic.Int64 // ns since s.start of the last frame received
+	authed   atomic.Bool
+
+	// Owned by the reader: one slot per send or ack at the store. pending
+	// counts them too, for the writer to wait on before it closes; the
+	// reader adds to it only under mu while not closing.
+	inflight chan struct{}
+	pending  sync.WaitGroup
+
+	// Owned by the timer callback (heartbeat, idle, token expiry, auth
+	// timeout).
+	timer    *time.Timer
+	lastPing atomic.Int64 // ns since s.start
+	nonce    uint64
+
+	// Shared with the writer, under mu.
+	mu       sync.Mutex
+	out      []*wire.Frame  // frames waiting for the writer, in order
+	writing  bool           // a writer goroutine is running
+	fetch    bool           // the mailbox may have envelopes to push
+	closing  bool           // the connection is ending: queue nothing but answers
+	closed   bool           // the writer is closing the WebSocket: queue nothing
+	code     wire.ErrorCode // the Error to send last, 0 for none
+	msg      string
+	room     *sync.Cond    // answers waiting for room in out; made at Auth
+	after    int64         // highest envelope id delivered on this connection
+	unacked  []int64       // ids delivered and not acked, increasing
+	finished chan struct{} // closed when the writer has closed the WebSocket
+}
+
+// serveWS accepts a WebSocket on /v1/relay and starts its reader.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !offersSubprotocol(r) {
+		http.Error(w, "relay: WebSocket subprotocol "+Subprotocol+" required", http.StatusBadRequest)
+		return
+	}
+	if s.isClosing() {
+		http.Error(w, "relay: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	sb := &smallBuffers{ResponseWriter: w}
+	ws, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
+		Subprotocols:    []string{Subprotocol},
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		s.log.Debug("relay: upgrade refused", "err", err)
+		return
+	}
+	// A hijacked connection keeps the http.Server's deadlines; the relay
+	// sets its own.
+	sb.conn.SetDeadline(time.Time{})
+	// The reader stops at MaxFrame+1 bytes itself; this is a backstop.
+	ws.SetReadLimit(int64(s.lim.MaxFrame) + 1)
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	c := &conn{s: s, ws: ws, nc: sb.conn, br: sb.br, raw: rawConnOf(sb.conn), ip: ip, inflight: make(chan struct{}, maxInflight), finished: make(chan struct{})}
+	c.lastRead.Store(s.mono())
+	code, ok := s.register(c)
+	if !ok {
+		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
+		return
+	}
+	// The reader runs on a goroutine of its own: this one, net/http's, has
+	// a stack grown by the TLS handshake and holds the request; returning
+	// frees both.
+	go c.run(code)
+}
+
+// run is the connection's reader goroutine, from upgrade to close; code,
+// if not 0, refuses the connection at once.
+func (c *conn) run(code wire.ErrorCode) {
+	s := c.s
+	defer s.open.Done()
+	s.m.conn(1)
+	defer s.m.conn(-1)
+	if code != 0 {
+		c.fail(code, "")
+	} else {
+		c.timer = time.AfterFunc(s.lim.AuthTimeout, c.tick)
+		c.read()
+		c.timer.Stop()
+	}
+	<-c.finished
+	s.unregister(c)
+	c.mu.Lock()
+	code = c.code
+	c.mu.Unlock()
+	s.log.Debug("relay: connection closed", "ip", c.ip, "code", code.String())
+}
+
+// offersSubprotocol reports whether the upgrade request offers the relay's
+// subprotocol (spec/relay.md §2.1).
+func offersSubprotocol(r *http.Request) bool {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(h, ",") {
+			if strings.TrimSpace(p) == Subprotocol {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mono returns the relay's monotonic clock, ns since start.
+func (s *Server) mono() int64 { return int64(time.Since(s.start)) }
+
+// read is the reader loop: it reads frames until the connection ends or a
+// frame ends it, then makes sure the writer closes the WebSocket.
+func (c *conn) read() {
+	for !c.isClosing() {
+		c.park()
+		f, err := c.readFrame()
+		if err != nil {
+			var fe *wire.FrameError
+			if errors.As(err, &fe) {
+				c.fail(fe.Code, fe.Reason)
+			} else {
+				c.kill()
+			}
+			break
+		}
+		c.lastRead.Store(c.s.mono())
+		if !c.handle(f) {
+			break
+		}
+	}
+	c.kill()
+}
+
+// handle acts on one frame; false ends the reader.
+func (c *conn) handle(f *wire.Frame) bool {
+	if !c.authed.Load() {
+		a, ok := f.Body.(*wire.Frame_Auth)
+		if !ok {
+			c.fail(wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME, "first frame must be Auth")
+			return false
+		}
+		return c.auth(a.Auth.Token)
+	}
+	switch b := f.Body.(type) {
+	case *wire.Frame_Send:
+		return c.send(b.Send)
+	case *wire.Frame_Ack:
+		return c.ack(b.Ack.Ids)
+	case *wire.Frame_Ping:
+		c.enqueue(&wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}}, false)
+		return true
+	case *wire.Frame_Pong:
+		return true
+	case *wire.Frame_Error:
+		// The client ends the connection; nothing is answered.
+		c.s.log.Debug("relay: client sent error", "ip", c.ip, "code", b.Error.Code.String())
+		c.kill()
+		return false
+	}
+	c.fail(wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME, "frame not allowed from a client")
+	return false
+}
+
+// tick runs on the connection's timer: auth timeout before Auth; then
+// idle timeout, token expiry and heartbeat (spec/relay.md §2.3, §9).
+func (c *conn) tick() {
+	s := c.s
+	if !c.authed.Load() {
+		c.fail(wire.ErrorCode_ERROR_CODE_AUTH_TIMEOUT, "no Auth in time")
+		return
+	}
+	now := s.mono()
+	idleAt := c.lastRead.Load() + int64(s.lim.IdleTimeout)
+	if now >= idleAt {
+		c.fail(wire.ErrorCode_ERROR_CODE_IDLE_TIMEOUT, "")
+		return
+	}
+	if !s.now().Before(c.expiry) {
+		c.fail(wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED, "token expired")
+		return
+	}
+	pingAt := c.lastPing.Load() + int64(s.lim.HeartbeatInterval)
+	if now >= pingAt {
+		c.nonce++
+		c.lastPing.Store(now)
+		pingAt = now + int64(s.lim.HeartbeatInterval)
+		c.enqueue(&wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: c.nonce}}}, false)
+	}
+	next := min(pingAt, idleAt) - now
+	if d := time.Until(c.expiry); d > 0 && d < time.Duration(next) {
+		// Wall clock: a token expiry close a little late is harmless.
+		next = int64(d) + int64(time.Millisecond)
+	}
+	if !c.isClosing() {
+		c.timer.Reset(time.Duration(next))
+	}
+}
+
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+// acquire takes an in-flight slot, blocking the reader (backpressure); it
+// returns false if the connection is closing.
+func (c *conn) acquire() bool {
+	c.inflight <- struct{}{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		<-c.inflight
+		return false
+	}
+	c.pending.Add(1)
+	return true
+}
+
+func (c *conn) release() {
+	c.pending.Done()
+	<-c.inflight
+}

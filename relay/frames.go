@@ -1,0 +1,244 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// readBuffers hold a frame while it is read and decoded (wire.Decode does
+// not alias its input); they grow to the largest frame read, at most
+// MaxFrame+1 bytes.
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// errGone is the reader's error when the connection ended.
+var errGone = errors.New("relay: connection gone")
+
+// readFrame reads and decodes one frame. A frame longer than MaxFrame is
+// refused after MaxFrame+1 bytes, without reading it to its end
+// (spec/relay.md §2.1). Errors are a *wire.FrameError for a refused frame,
+// else errGone.
+func (c *conn) readFrame() (*wire.Frame, error) {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return nil, errGone
+	}
+	if typ != websocket.MessageBinary {
+		return nil, &wire.FrameError{Code: wire.ErrorCode_ERROR_CODE_MALFORMED, Reason: "text message"}
+	}
+	maxFrame := c.s.lim.MaxFrame
+	bp := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(bp)
+	b := (*bp)[:0]
+	lr := io.LimitedReader{R: r, N: int64(maxFrame) + 1}
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(cap(b), maxFrame+1-len(b)))
+		}
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		*bp = b[:0]
+		if err == io.EOF {
+			if lr.N == 0 {
+				// EOF of the LimitedReader: MaxFrame+1 bytes read.
+				return nil, &wire.FrameError{Code: wire.ErrorCode_ERROR_CODE_FRAME_TOO_LARGE, Reason: "frame over max_frame"}
+			}
+			break
+		}
+		if err != nil {
+			return nil, errGone
+		}
+	}
+	return wire.Decode(b, maxFrame)
+}
+
+// auth authenticates the connection (spec/relay.md §2.3); false ends the
+// reader.
+func (c *conn) auth(text string) bool {
+	s := c.s
+	now := s.now()
+	tok, err := s.verifier.Verify(text, now)
+	if err != nil {
+		code := wire.ErrorCode_ERROR_CODE_INVALID_TOKEN
+		switch {
+		case errors.Is(err, token.ErrExpired), errors.Is(err, token.ErrNotYetValid):
+			code = wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED
+		case errors.Is(err, token.ErrWrongAudience):
+			code = wire.ErrorCode_ERROR_CODE_WRONG_AUDIENCE
+		}
+		c.fail(code, "")
+		return false
+	}
+	addr := wire.FormatAddress(tok.Handle, uint32(tok.Device))
+	start := time.Now()
+	err = s.q.OpenMailbox(s.ctx, addr, now)
+	s.m.store("open", start)
+	if err != nil {
+		s.log.Error("relay: open mailbox failed", "err", err)
+		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		return false
+	}
+	c.addr, c.expiry = string(addr), tok.Expiry
+	c.mu.Lock()
+	c.room = sync.NewCond(&c.mu)
+	c.mu.Unlock()
+	old, b, closing := s.bind(c)
+	if closing {
+		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
+		return false
+	}
+	c.bucket = b
+	if old != nil {
+		old.fail(wire.ErrorCode_ERROR_CODE_REPLACED, "")
+	}
+	c.enqueue(&wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{
+		ServerTimeUnixMs:    uint64(max(now.UnixMilli(), 1)),
+		HeartbeatIntervalMs: uint32(s.lim.HeartbeatInterval.Milliseconds()),
+		IdleTimeoutMs:       uint32(s.lim.IdleTimeout.Milliseconds()),
+		Limits:              s.hello,
+	}}}, false)
+	c.lastPing.Store(s.mono())
+	c.authed.Store(true)
+	c.timer.Reset(0) // tick schedules the heartbeat, idle and expiry checks
+	c.poke()
+	s.log.Debug("relay: connection authenticated", "ip", c.ip, "handle", tok.Handle, "device", uint32(tok.Device))
+	return true
+}
+
+// send handles a Send (spec/relay.md §7.1): rate limit, then the store
+// call runs beside the reader, bounded by maxInflight, and its answer is
+// queued once the store returned (durable).
+func (c *conn) send(m *wire.Send) bool {
+	s := c.s
+	if !c.bucket.take(time.Now(), s.lim.SendsPerSecond, s.lim.SendBurst) {
+		c.fail(wire.ErrorCode_ERROR_CODE_RATE_LIMITED, "")
+		return false
+	}
+	if !c.acquire() {
+		return false
+	}
+	if !s.beginOp() {
+		c.release()
+		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
+		return false
+	}
+	now := s.now()
+	req := store.Send{
+		Sender:        []byte(c.addr),
+		Items:         make([]store.Item, len(m.Items)),
+		Now:           now,
+		Expiry:        now.Add(s.lim.TTL),
+		DedupUntil:    now.Add(s.lim.DedupWindow),
+		MaxEnvelope:   s.lim.MaxEnvelope,
+		MaxQueueCount: s.lim.MaxQueueCount,
+		MaxQueueBytes: s.lim.MaxQueueBytes,
+	}
+	copy(req.MessageID[:], m.MessageId)
+	for i, it := range m.Items {
+		req.Items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
+	}
+	go func() {
+		defer s.inflight.Done()
+		defer c.release()
+		start := time.Now()
+		res, err := s.q.Send(s.ctx, req)
+		s.m.store("send", start)
+		if err == nil && len(res.Statuses) != len(req.Items) && !res.Duplicate {
+			err = errors.New("relay: store answered the wrong number of statuses")
+		}
+		if err != nil {
+			s.log.Error("relay: send failed", "err", err)
+			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+			return
+		}
+		ans := &wire.SendResult{MessageId: m.MessageId, Statuses: make([]wire.Status, len(res.Statuses)), Duplicate: res.Duplicate}
+		stored := 0
+		for i, st := range res.Statuses {
+			ans.Statuses[i] = wire.Status(st)
+			if st == store.Stored {
+				stored++
+			} else if !res.Duplicate {
+				s.m.refusal(statusReason(st))
+			}
+		}
+		if res.Duplicate {
+			stored = 0
+		}
+		s.m.send(stored)
+		c.enqueue(&wire.Frame{Body: &wire.Frame_SendResult{SendResult: ans}}, true)
+	}()
+	return true
+}
+
+// ack handles an Ack (spec/relay.md §8.3): the acked ids free their window
+// slots at once; the store deletes them beside the reader, then the writer
+// pushes more.
+func (c *conn) ack(ids []uint64) bool {
+	s := c.s
+	del := make([]int64, 0, len(ids))
+	c.mu.Lock()
+	for _, id := range ids {
+		if id > 1<<63-1 {
+			continue // no such envelope
+		}
+		del = append(del, int64(id))
+		if i, ok := slices.BinarySearch(c.unacked, int64(id)); ok {
+			c.unacked = slices.Delete(c.unacked, i, i+1)
+		}
+	}
+	if len(c.unacked) == 0 {
+		c.unacked = nil
+	}
+	c.mu.Unlock()
+	if len(del) == 0 {
+		return true
+	}
+	if !c.acquire() {
+		return false
+	}
+	if !s.beginOp() {
+		// Lost acks only cause redelivery.
+		c.release()
+		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
+		return false
+	}
+	go func() {
+		defer s.inflight.Done()
+		defer c.release()
+		start := time.Now()
+		n, err := s.q.Ack(s.ctx, []byte(c.addr), del)
+		s.m.store("ack", start)
+		if err != nil {
+			s.log.Error("relay: ack failed", "err", err)
+			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+			return
+		}
+		s.m.acked(n)
+		c.poke()
+	}()
+	return true
+}
+
+// statusReason is the refusal metric label of a send status.
+func statusReason(st store.Status) string {
+	return strings.ReplaceAll(st.String(), "-", "_")
+}
+
+// reasonOf is the refusal metric label of an Error code.
+func reasonOf(code wire.ErrorCode) string {
+	name := wire.ErrorCode_name[int32(code)]
+	if len(name) > len("ERROR_CODE_") {
+		name = name[len("ERROR_CODE_"):]
+	}
+	return strings.ToLower(name)
+}

@@ -1,0 +1,174 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// Limits are the relay's limits and timings (spec/relay.md §6). The first
+// eight are announced to clients in Hello.
+type Limits struct {
+	// MaxEnvelope caps one envelope; larger ones get status too_large.
+	MaxEnvelope int
+	// MaxFrame caps one frame, in both directions; a longer frame from a
+	// client is refused with frame_too_large without being read to its end.
+	MaxFrame int
+	// MaxQueueCount caps the envelopes of one mailbox.
+	MaxQueueCount int
+	// MaxQueueBytes caps the envelope bytes of one mailbox.
+	MaxQueueBytes int64
+	// TTL is how long a stored envelope is kept (whole seconds).
+	TTL time.Duration
+	// DedupWindow is how long the answer to a send is kept for its retries.
+	DedupWindow time.Duration
+	// SendsPerSecond and SendBurst are the token bucket of Send frames per
+	// address.
+	SendsPerSecond int
+	SendBurst      int
+	// DeliveryWindow caps the envelopes delivered on a connection and not
+	// yet acked.
+	DeliveryWindow int
+	// HeartbeatInterval is how often the relay pings an open connection.
+	HeartbeatInterval time.Duration
+	// IdleTimeout closes a connection that sent no frame for this long.
+	IdleTimeout time.Duration
+	// AuthTimeout is the time a new connection has to send Auth.
+	AuthTimeout time.Duration
+	// WriteTimeout caps the writing of one frame.
+	WriteTimeout time.Duration
+	// MaxConnsPerIP caps the open WebSockets per client IP address.
+	MaxConnsPerIP int
+	// SweepInterval is how often expired envelopes and dedup records are
+	// deleted.
+	SweepInterval time.Duration
+}
+
+// DefaultLimits returns the default limits (spec/relay.md §6).
+func DefaultLimits() Limits {
+	return Limits{
+		MaxEnvelope:       wire.DefaultMaxEnvelope,
+		MaxFrame:          wire.DefaultMaxFrame,
+		MaxQueueCount:     10000,
+		MaxQueueBytes:     256 << 20,
+		TTL:               30 * 24 * time.Hour,
+		DedupWindow:       7 * 24 * time.Hour,
+		SendsPerSecond:    200,
+		SendBurst:         400,
+		DeliveryWindow:    128,
+		HeartbeatInterval: 30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		AuthTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		MaxConnsPerIP:     64,
+		SweepInterval:     time.Minute,
+	}
+}
+
+// frameHeadroom is what max_frame must leave above max_envelope for a Send
+// or Deliver of one envelope (spec/relay.md §6: one item costs under 100
+// bytes).
+const frameHeadroom = 1024
+
+// withDefaults returns l with every zero field taken from DefaultLimits.
+// A zero MaxFrame becomes MaxEnvelope plus 64 KiB.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	def := func(v *int, dv int) {
+		if *v == 0 {
+			*v = dv
+		}
+	}
+	defDur := func(v *time.Duration, dv time.Duration) {
+		if *v == 0 {
+			*v = dv
+		}
+	}
+	def(&l.MaxEnvelope, d.MaxEnvelope)
+	def(&l.MaxFrame, l.MaxEnvelope+64<<10)
+	def(&l.MaxQueueCount, d.MaxQueueCount)
+	if l.MaxQueueBytes == 0 {
+		l.MaxQueueBytes = d.MaxQueueBytes
+	}
+	defDur(&l.TTL, d.TTL)
+	defDur(&l.DedupWindow, d.DedupWindow)
+	def(&l.SendsPerSecond, d.SendsPerSecond)
+	def(&l.SendBurst, d.SendBurst)
+	def(&l.DeliveryWindow, d.DeliveryWindow)
+	defDur(&l.HeartbeatInterval, d.HeartbeatInterval)
+	defDur(&l.IdleTimeout, d.IdleTimeout)
+	defDur(&l.AuthTimeout, d.AuthTimeout)
+	defDur(&l.WriteTimeout, d.WriteTimeout)
+	def(&l.MaxConnsPerIP, d.MaxConnsPerIP)
+	defDur(&l.SweepInterval, d.SweepInterval)
+	return l
+}
+
+// check reports every limit that cannot be announced or honoured
+// (spec/relay.md §3.3 Hello rules, §6).
+func (l Limits) check() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("relay: limits: "+format, args...))
+	}
+	pos32 := func(name string, v int) {
+		if v <= 0 || v > math.MaxUint32 {
+			bad("%s %d not in [1, 2^32-1]", name, v)
+		}
+	}
+	pos32("MaxEnvelope", l.MaxEnvelope)
+	pos32("MaxFrame", l.MaxFrame)
+	pos32("MaxQueueCount", l.MaxQueueCount)
+	pos32("SendsPerSecond", l.SendsPerSecond)
+	pos32("SendBurst", l.SendBurst)
+	pos32("DeliveryWindow", l.DeliveryWindow)
+	pos32("MaxConnsPerIP", l.MaxConnsPerIP)
+	if l.MaxFrame > 0 && l.MaxEnvelope > 0 && l.MaxFrame < l.MaxEnvelope+frameHeadroom {
+		bad("MaxFrame %d leaves less than %d bytes above MaxEnvelope %d", l.MaxFrame, frameHeadroom, l.MaxEnvelope)
+	}
+	if l.MaxQueueBytes <= 0 {
+		bad("MaxQueueBytes %d not positive", l.MaxQueueBytes)
+	}
+	if l.TTL < time.Second || l.TTL%time.Second != 0 {
+		bad("TTL %v is not a positive whole number of seconds", l.TTL)
+	}
+	if l.DedupWindow < time.Second {
+		bad("DedupWindow %v under a second", l.DedupWindow)
+	}
+	ms32 := func(name string, d time.Duration) {
+		if d < time.Millisecond || d.Milliseconds() > math.MaxUint32 {
+			bad("%s %v not in [1ms, 2^32-1 ms]", name, d)
+		}
+	}
+	ms32("HeartbeatInterval", l.HeartbeatInterval)
+	ms32("IdleTimeout", l.IdleTimeout)
+	if l.IdleTimeout < l.HeartbeatInterval {
+		bad("IdleTimeout %v shorter than HeartbeatInterval %v", l.IdleTimeout, l.HeartbeatInterval)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AuthTimeout", l.AuthTimeout}, {"WriteTimeout", l.WriteTimeout}, {"SweepInterval", l.SweepInterval}} {
+		if d.v <= 0 {
+			bad("%s %v not positive", d.name, d.v)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// wire returns the limits announced in Hello.
+func (l Limits) wire() *wire.Limits {
+	return &wire.Limits{
+		MaxEnvelope:    uint32(l.MaxEnvelope),
+		MaxFrame:       uint32(l.MaxFrame),
+		MaxQueueCount:  uint32(l.MaxQueueCount),
+		MaxQueueBytes:  uint64(l.MaxQueueBytes),
+		TtlSeconds:     uint64(l.TTL / time.Second),
+		SendsPerSecond: uint32(l.SendsPerSecond),
+		SendBurst:      uint32(l.SendBurst),
+		DeliveryWindow: uint32(l.DeliveryWindow),
+	}
+}

@@ -1,0 +1,101 @@
+package relay
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the relay's Prometheus metrics (spec/relay.md §13); a nil
+// *metrics records nothing.
+type metrics struct {
+	connections prometheus.Gauge
+	sends       prometheus.Counter
+	stored      prometheus.Counter
+	refusals    *prometheus.CounterVec // reason: a send status (no_mailbox, queue_full, too_large) or an error code (rate_limited, ...)
+	deliveries  prometheus.Counter
+	acks        prometheus.Counter
+	drops       *prometheus.CounterVec   // reason: expired, outbound_full, ...
+	storeTime   *prometheus.HistogramVec // op: open, send, fetch, ack, sweep
+}
+
+func newMetrics(r prometheus.Registerer) (*metrics, error) {
+	if r == nil {
+		return nil, nil
+	}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sealpost", Subsystem: "relay", Name: name, Help: help})
+	}
+	m := &metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "connections",
+			Help: "Open relay WebSocket connections (authenticated or not).",
+		}),
+		sends:      counter("sends_total", "Send frames answered (including duplicates)."),
+		stored:     counter("envelopes_stored_total", "Envelopes stored by answered sends."),
+		deliveries: counter("deliveries_total", "Envelopes pushed to connections (redeliveries included)."),
+		acks:       counter("acks_total", "Envelopes deleted by acks."),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "refusals_total",
+			Help: "Refusals: per-recipient send statuses other than stored, and Error codes sent, by reason.",
+		}, []string{"reason"}),
+		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "drops_total",
+			Help: "Things dropped, by reason: expired (envelopes swept), outbound_full (frames not queued to a slow connection).",
+		}, []string{"reason"}),
+		storeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "store_seconds",
+			Help:    "Latency of queue store operations, by operation.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"op"}),
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime} {
+		if err := r.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) conn(delta float64) {
+	if m != nil {
+		m.connections.Add(delta)
+	}
+}
+
+func (m *metrics) send(stored int) {
+	if m != nil {
+		m.sends.Inc()
+		m.stored.Add(float64(stored))
+	}
+}
+
+func (m *metrics) refusal(reason string) {
+	if m != nil {
+		m.refusals.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *metrics) delivered(n int) {
+	if m != nil {
+		m.deliveries.Add(float64(n))
+	}
+}
+
+func (m *metrics) acked(n int) {
+	if m != nil {
+		m.acks.Add(float64(n))
+	}
+}
+
+func (m *metrics) drop(reason string, n int) {
+	if m != nil {
+		m.drops.WithLabelValues(reason).Add(float64(n))
+	}
+}
+
+func (m *metrics) store(op string, start time.Time) {
+	if m != nil {
+		m.storeTime.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	}
+}

@@ -1,0 +1,319 @@
+// Package relay is Sealpost's relay (spec/relay.md): store-and-forward of
+// sealed envelopes over a WebSocket on TLS 1.3. It authenticates each
+// connection with an access token verified offline, stores sends durably in
+// a store.Queue before answering them, and pushes every device's queue to
+// its connection, at most a window of unacknowledged envelopes at a time.
+//
+// Per connection: a reader goroutine (frames in; sends and acks go to the
+// store beside it, at most 64 at once, so the store can group-commit a
+// pipelining client), a writer goroutine that exists only while there is
+// something to write (queued frames in order, then envelopes to push, then
+// the close), and one timer (auth timeout, then heartbeat, idle timeout
+// and token expiry). One dispatcher goroutine routes the queue's wake-ups
+// to connections; one sweeper deletes expired envelopes. An idle
+// connection holds no buffers: its reader waits on the socket with a small
+// stack (park.go) and frames are read and encoded in pooled buffers.
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// Path is the WebSocket endpoint (spec/relay.md §5.2).
+const Path = "/v1/relay"
+
+// Subprotocol is the WebSocket subprotocol (spec/relay.md §5.2).
+const Subprotocol = "sealpost.relay.v1"
+
+// Config configures a Server. Name, Queue and TokenKeys are required.
+type Config struct {
+	// Name is the relay's name: tokens are for audience "relay:<Name>".
+	Name string
+	// Queue stores the envelopes. The Server does not close it.
+	Queue store.Queue
+	// TokenKeys are the key server's token keys the relay accepts.
+	TokenKeys []ed25519.PublicKey
+	// Limits are the relay's limits; zero fields take DefaultLimits.
+	Limits Limits
+	// Logger receives the relay's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the relay's metrics; nil means no metrics.
+	Registerer prometheus.Registerer
+	// Now is the clock of tokens, arrivals and expiries; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is one relay node. Create it with New, serve Handler, stop it with
+// Shutdown.
+type Server struct {
+	q        store.Queue
+	lim      Limits
+	log      *slog.Logger
+	now      func() time.Time
+	verifier *token.Verifier
+	m        *metrics
+	hello    *wire.Limits // announced in every Hello
+	start    time.Time    // monotonic base of conn.lastRead
+
+	// ctx bounds store calls; cancelled when Shutdown gives up waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closing  bool
+	conns    map[string]*conn   // authenticated, by address
+	all      map[*conn]struct{} // every open connection
+	perIP    map[string]int
+	buckets  map[string]*bucket // send buckets by address
+	inflight sync.WaitGroup     // sends and acks in flight
+	open     sync.WaitGroup     // connection readers; added to under mu while not closing
+
+	stop   chan struct{} // closed by Shutdown: stops the sweeper and dispatcher
+	bgDone sync.WaitGroup
+}
+
+// New returns a Server for cfg, or every problem with cfg (errors.Join).
+// It starts the sweeper and the wake-up dispatcher; Shutdown stops them.
+func New(cfg Config) (*Server, error) {
+	var errs []error
+	if cfg.Queue == nil {
+		errs = append(errs, errors.New("relay: Queue is required"))
+	}
+	if len(cfg.TokenKeys) == 0 {
+		errs = append(errs, errors.New("relay: TokenKeys is required"))
+	}
+	v, err := token.NewVerifier("relay:"+cfg.Name, token.ClockSkew, cfg.TokenKeys...)
+	if err != nil && len(cfg.TokenKeys) > 0 {
+		errs = append(errs, fmt.Errorf("relay: Name or TokenKeys: %w", err))
+	}
+	lim := cfg.Limits.withDefaults()
+	if err := lim.check(); err != nil {
+		errs = append(errs, err)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("relay: metrics: %w", err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s := &Server{
+		q: cfg.Queue, lim: lim, log: cfg.Logger, now: cfg.Now, verifier: v, m: m,
+		hello: lim.wire(), start: time.Now(),
+		conns: make(map[string]*conn), all: make(map[*conn]struct{}),
+		perIP: make(map[string]int), buckets: make(map[string]*bucket),
+		stop: make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.bgDone.Add(2)
+	go s.dispatch()
+	go s.sweeper()
+	return s, nil
+}
+
+// Handler serves GET /v1/relay, the WebSocket endpoint (spec/relay.md §2).
+// It does not serve /healthz or /metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+Path, s.serveWS)
+	return mux
+}
+
+// Shutdown stops accepting connections, lets the sends in flight finish and
+// be answered, closes every connection with Error{shutting_down} and
+// StatusGoingAway, and stops the sweeper. It does not close the Queue. If
+// ctx ends first, it cancels the store calls still running, closes the
+// connections at once and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return errors.New("relay: Shutdown called twice")
+	}
+	s.closing = true
+	s.mu.Unlock()
+
+	var err error
+	if werr := wait(ctx, &s.inflight); werr != nil {
+		err = werr
+		s.cancel()
+	}
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.all))
+	for c := range s.all {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "relay shutting down")
+	}
+	if werr := wait(ctx, &s.open); werr != nil && err == nil {
+		err = werr
+		for _, c := range conns {
+			c.ws.CloseNow()
+		}
+	}
+	close(s.stop)
+	s.bgDone.Wait()
+	s.cancel()
+	return err
+}
+
+// wait waits for wg or ctx, whichever ends first.
+func wait(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dispatch routes the queue's wake-ups to the connection of each address
+// (spec/relay.md §8.2, §12): one goroutine, never blocking on a
+// connection.
+func (s *Server) dispatch() {
+	defer s.bgDone.Done()
+	wake := s.q.Wake()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case addr, ok := <-wake:
+			if !ok {
+				return
+			}
+			s.mu.Lock()
+			c := s.conns[string(addr)]
+			s.mu.Unlock()
+			if c != nil {
+				c.poke()
+			}
+		}
+	}
+}
+
+// sweeper deletes expired envelopes and dedup records every SweepInterval
+// (spec/relay.md §11) and forgets refilled send buckets.
+func (s *Server) sweeper() {
+	defer s.bgDone.Done()
+	t := time.NewTicker(s.lim.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		n, err := s.q.Sweep(s.ctx, s.now())
+		s.m.store("sweep", start)
+		if err != nil {
+			s.log.Error("relay: sweep failed", "err", err)
+		} else if n > 0 {
+			s.m.drop("expired", n)
+			s.log.Debug("relay: swept expired envelopes", "count", n)
+		}
+		s.pruneBuckets()
+	}
+}
+
+// register adds c to the open connections, unless the relay is closing
+// (false). A code other than 0 refuses c: its IP address is at its cap.
+func (s *Server) register(c *conn) (wire.ErrorCode, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return 0, false
+	}
+	s.open.Add(1)
+	s.all[c] = struct{}{}
+	s.perIP[c.ip]++
+	if s.perIP[c.ip] > s.lim.MaxConnsPerIP {
+		return wire.ErrorCode_ERROR_CODE_TOO_MANY_CONNECTIONS, true
+	}
+	return 0, true
+}
+
+// unregister removes a finished connection.
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.all, c)
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+	if c.addr != "" && s.conns[c.addr] == c {
+		delete(s.conns, c.addr)
+	}
+}
+
+// bind makes c the connection of its address and returns the one it
+// replaces, if any (spec/relay.md §8.4), and the address's send bucket.
+func (s *Server) bind(c *conn) (old *conn, b *bucket, closing bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, nil, true
+	}
+	old = s.conns[c.addr]
+	s.conns[c.addr] = c
+	b = s.buckets[c.addr]
+	if b == nil {
+		b = newBucket(s.lim.SendBurst, time.Now())
+		s.buckets[c.addr] = b
+	}
+	return old, b, false
+}
+
+// pruneBuckets forgets the send buckets of addresses with no connection
+// whose bucket has refilled: a new one would be the same.
+func (s *Server) pruneBuckets() {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for a, b := range s.buckets {
+		if s.conns[a] == nil && b.full(now, s.lim.SendsPerSecond, s.lim.SendBurst) {
+			delete(s.buckets, a)
+		}
+	}
+}
+
+// beginOp counts a store operation in flight unless Shutdown has begun
+// (Shutdown waits for those counted).
+func (s *Server) beginOp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+// isClosing reports whether Shutdown has begun.
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}

@@ -1,0 +1,286 @@
+package relay
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// The writer of a connection is a goroutine that runs only while there is
+// something to write: queued frames, envelopes to push, or the close. An
+// idle connection has none, so it costs no stack.
+
+// writeBuffers holds encoded frames between encoding and writing; buffers
+// that grew past maxPooled are dropped.
+var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooled = 64 << 10
+
+// enqueue queues f for the writer. An answer (SendResult) is queued while
+// the connection is closing, until its close starts; other frames are not.
+// It reports whether f was queued.
+func (c *conn) enqueue(f *wire.Frame, answer bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if answer {
+		// Answers wait for room, holding their in-flight slot: a client
+		// that pipelines sends but does not read stops being read.
+		for len(c.out) >= maxOutbound && !c.closed {
+			c.room.Wait()
+		}
+	}
+	if c.closed || (c.closing && !answer) {
+		return false
+	}
+	if !answer && len(c.out) >= maxOutbound {
+		c.s.m.drop("outbound_full", 1)
+		return false
+	}
+	c.out = append(c.out, f)
+	c.startWriter()
+	return true
+}
+
+// poke tells the writer the mailbox may have envelopes to push.
+func (c *conn) poke() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || !c.authed.Load() {
+		return
+	}
+	c.fetch = true
+	c.startWriter()
+}
+
+// fail ends the connection with Error{code, msg} (spec/relay.md §10): the
+// writer answers the sends in flight, writes the Error, and closes with the
+// code's status. Only the first fail or kill counts.
+func (c *conn) fail(code wire.ErrorCode, msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing, c.code, c.msg = true, code, msg
+	c.s.m.refusal(reasonOf(code))
+	c.startWriter()
+}
+
+// kill ends the connection without an Error (the peer went away or sent
+// one).
+func (c *conn) kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.startWriter()
+}
+
+// startWriter starts the writer unless it runs. c.mu is held.
+func (c *conn) startWriter() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// writeLoop writes queued frames in order, then pushes envelopes, then,
+// when closing, closes; it exits when nothing is left.
+func (c *conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		if len(c.out) > 0 {
+			f := c.out[0]
+			c.out[0] = nil
+			c.out = c.out[1:]
+			if len(c.out) == 0 {
+				c.out = nil // no backing array kept while idle
+			}
+			if c.room != nil {
+				c.room.Broadcast()
+			}
+			c.mu.Unlock()
+			if err := c.write(f); err != nil {
+				c.abort()
+				return
+			}
+			continue
+		}
+		if c.closing {
+			c.mu.Unlock()
+			c.close()
+			return
+		}
+		if c.fetch && len(c.unacked) < c.s.lim.DeliveryWindow {
+			c.fetch = false
+			c.mu.Unlock()
+			if err := c.deliver(); err != nil {
+				c.abort()
+				return
+			}
+			continue
+		}
+		c.writing = false
+		c.mu.Unlock()
+		return
+	}
+}
+
+// write encodes and writes one frame within the write timeout.
+func (c *conn) write(f *wire.Frame) error {
+	bp := writeBuffers.Get().(*[]byte)
+	b, err := wire.AppendEncode((*bp)[:0], f)
+	if err != nil {
+		c.s.log.Error("relay: cannot encode a frame", "err", err)
+	} else {
+		// A deadline on the connection rather than a context: no per-write
+		// allocations, and nothing kept after the write.
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.lim.WriteTimeout))
+		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	if cap(b) <= maxPooled {
+		*bp = b[:0]
+		writeBuffers.Put(bp)
+	}
+	return err
+}
+
+// close finishes a closing connection: it waits for the sends and acks in
+// flight and writes their answers, writes the Error if there is one, and
+// closes the WebSocket with the Error's status.
+func (c *conn) close() {
+	c.pending.Wait()
+	c.mu.Lock()
+	c.closed = true
+	out := c.out
+	c.out = nil
+	if c.room != nil {
+		c.room.Broadcast()
+	}
+	code, msg := c.code, c.msg
+	c.mu.Unlock()
+	for _, f := range out {
+		if err := c.write(f); err != nil {
+			c.abort()
+			return
+		}
+	}
+	if code == 0 {
+		c.ws.CloseNow()
+	} else {
+		if err := c.write(&wire.Frame{Body: &wire.Frame_Error{Error: &wire.Error{Code: code, Message: msg}}}); err != nil {
+			c.abort()
+			return
+		}
+		c.rl.Lock()
+		c.ws.Close(closeStatus(code), "")
+		c.rl.Unlock()
+	}
+	c.finish()
+}
+
+// abort closes the WebSocket at once after a write failed; the sends in
+// flight finish unanswered (their senders retry).
+func (c *conn) abort() {
+	c.mu.Lock()
+	c.closing, c.closed = true, true
+	c.out = nil
+	if c.room != nil {
+		c.room.Broadcast()
+	}
+	c.mu.Unlock()
+	c.ws.CloseNow()
+	c.pending.Wait()
+	c.finish()
+}
+
+// finish marks the writer done: the reader can unregister the connection.
+func (c *conn) finish() {
+	c.mu.Lock()
+	c.writing = false
+	c.unacked = nil
+	c.mu.Unlock()
+	close(c.finished)
+}
+
+// closeStatus is the WebSocket close status of an Error code
+// (spec/relay.md §10).
+func closeStatus(code wire.ErrorCode) websocket.StatusCode {
+	switch code {
+	case wire.ErrorCode_ERROR_CODE_MALFORMED, wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME:
+		return websocket.StatusProtocolError
+	case wire.ErrorCode_ERROR_CODE_FRAME_TOO_LARGE:
+		return websocket.StatusMessageTooBig
+	case wire.ErrorCode_ERROR_CODE_REPLACED, wire.ErrorCode_ERROR_CODE_IDLE_TIMEOUT:
+		return websocket.StatusNormalClosure
+	case wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN:
+		return websocket.StatusGoingAway
+	case wire.ErrorCode_ERROR_CODE_INTERNAL:
+		return websocket.StatusInternalError
+	}
+	return websocket.StatusPolicyViolation
+}
+
+// deliver fetches the envelopes above the last one delivered, as many as
+// the window has room for, and pushes them in Deliver frames within
+// MaxFrame (spec/relay.md §8.2).
+func (c *conn) deliver() error {
+	s := c.s
+	c.mu.Lock()
+	after := c.after
+	room := min(s.lim.DeliveryWindow-len(c.unacked), wire.MaxDeliveries)
+	c.mu.Unlock()
+	if room <= 0 {
+		return nil
+	}
+	start := time.Now()
+	envs, err := s.q.Fetch(s.ctx, []byte(c.addr), after, room, s.now())
+	s.m.store("fetch", start)
+	if err != nil {
+		s.log.Error("relay: fetch failed", "err", err)
+		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		return nil
+	}
+	fetched := len(envs)
+	for len(envs) > 0 {
+		d := &wire.Deliver{}
+		size := 16
+		for len(envs) > 0 {
+			e := envs[0]
+			n := len(e.Data) + 48 // a Delivery's overhead is at most 34 bytes
+			if len(d.Deliveries) > 0 && size+n > s.lim.MaxFrame {
+				break
+			}
+			size += n
+			d.Deliveries = append(d.Deliveries, &wire.Delivery{
+				Id: uint64(e.ID), Envelope: e.Data, ArrivedUnixMs: uint64(max(e.Arrived.UnixMilli(), 1)),
+			})
+			envs = envs[1:]
+		}
+		// Outstanding before written: an ack may come back at once.
+		c.mu.Lock()
+		for _, dl := range d.Deliveries {
+			c.unacked = append(c.unacked, int64(dl.Id))
+		}
+		c.after = int64(d.Deliveries[len(d.Deliveries)-1].Id)
+		c.mu.Unlock()
+		if err := c.write(&wire.Frame{Body: &wire.Frame_Deliver{Deliver: d}}); err != nil {
+			return err
+		}
+		s.m.delivered(len(d.Deliveries))
+	}
+	// The fetch filled the window or hit the cap: there may be more.
+	c.mu.Lock()
+	if fetched == room && len(c.unacked) < s.lim.DeliveryWindow {
+		c.fetch = true
+	}
+	c.mu.Unlock()
+	return nil
+}
