@@ -203,6 +203,21 @@ func (s *Server) dispatch() {
 			if !ok {
 				return
 			}
+			if len(addr) == 0 {
+				// The store may have missed notifications (its channel
+				// reconnected): re-check every connected mailbox
+				// (spec/relay.md §12).
+				s.mu.Lock()
+				all := make([]*conn, 0, len(s.conns))
+				for _, c := range s.conns {
+					all = append(all, c)
+				}
+				s.mu.Unlock()
+				for _, c := range all {
+					c.poke()
+				}
+				continue
+			}
 			s.mu.Lock()
 			c := s.conns[string(addr)]
 			s.mu.Unlock()
