@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"github.com/jackc/pgx/v5"
 	"math/rand/v2"
 	"time"
 
@@ -68,7 +69,7 @@ const (
 func (s *Store) ClaimPrekeys(ctx context.Context, handle string) ([]store.Claimed, error) {
 	backoff := claimBackoffMin
 	for {
-		out, contended, err := s.claimOnce(ctx, handle)
+		out, contended, err := s.claimBatched(ctx, handle)
 		if err != nil || !contended {
 			return out, err
 		}
@@ -88,6 +89,11 @@ func (s *Store) claimOnce(ctx context.Context, handle string) (out []store.Claim
 	if err != nil {
 		return nil, false, wrap("claim", err)
 	}
+	return scanClaim(rows)
+}
+
+// scanClaim reads the result of claimSQL.
+func scanClaim(rows pgx.Rows) (out []store.Claimed, contended bool, err error) {
 	defer rows.Close()
 	found := false
 	for rows.Next() {
