@@ -113,7 +113,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if err := s.r.QueryRowContext(t.Context(), `SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &newest); err != nil {
 			t.Fatal(err)
 		}
-		if n != int64(len(ms)) || newest != ms[len(ms)-1].version {
+		if n != int64(len(ms)) || newest != ms[len(ms)-1].Version {
 			t.Fatalf("schema_migrations has %d rows up to %d, want %d", n, newest, len(ms))
 		}
 		s.Close()

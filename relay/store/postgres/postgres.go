@@ -117,7 +117,7 @@ func Open(ctx context.Context, dsn string) (*Queue, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	err = migrate(ctx, conn.Conn())
+	err = applyMigrations(ctx, conn.Conn())
 	conn.Release()
 	if err != nil {
 		pool.Close()

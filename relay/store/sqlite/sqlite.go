@@ -148,7 +148,7 @@ func Open(path string, opts ...Option) (*Queue, error) {
 	// and brings the schema up to date before any other connection looks
 	// at it.
 	ctx := context.Background()
-	if err := migrate(ctx, q.w); err != nil {
+	if err := applyMigrations(ctx, q.w); err != nil {
 		return fail(err)
 	}
 	var err error
