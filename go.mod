@@ -3,7 +3,9 @@ module github.com/sealpost/sealpost
 go 1.26.4
 
 require (
+	filippo.io/age v1.3.2
 	filippo.io/edwards25519 v1.2.0
+	github.com/awnumar/memguard v0.23.0
 	github.com/c2sp/wycheproof v0.0.0-20260902155932-3fa63dd0344a
 	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
@@ -15,6 +17,8 @@ require (
 )
 
 require (
+	filippo.io/hpke v0.4.0 // indirect
+	github.com/awnumar/memcall v0.4.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect

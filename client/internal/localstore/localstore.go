@@ -1,0 +1,234 @@
+// Package localstore is the client's encrypted local state on disk
+// (spec/client-store.md): a directory holding state.db, an SQLite database
+// whose sensitive values are sealed with a random 32-byte store key, and
+// key.age, the store key encrypted with age to a passphrase (scrypt
+// recipient) or to an age identity.
+//
+// While a Store is open the store key is held in a memguard Enclave and the
+// sealing key derived from it in a memguard LockedBuffer; Close destroys
+// both. Catching signals so that they are destroyed on an interrupt
+// (memguard.CatchInterrupt) is the application's business, not this
+// package's. Erasure of copies that pass through the Go heap (AEAD key
+// schedules, values returned to the caller, the passphrase given to age) is
+// best effort under a garbage collector.
+//
+// Every read and write happens in a transaction: View for reads, Update for
+// writes. Update commits everything fn did or nothing, durably
+// (WAL, synchronous=FULL) before it returns, so a client can store a new
+// session state, a received message and the processed envelope id at once.
+// A Store is safe for concurrent use; transactions run one at a time. One
+// process at a time may open a store: the database is opened in SQLite's
+// exclusive locking mode and a second Open fails with ErrLocked.
+package localstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/awnumar/memguard"
+)
+
+// File names inside a store directory (spec/client-store.md §1).
+const (
+	keyFileName   = "key.age"
+	stateFileName = "state.db"
+)
+
+var (
+	// ErrWrongPassphrase is returned by Open when the passphrase does not
+	// decrypt key.age (or key.age is not passphrase-encrypted).
+	ErrWrongPassphrase = errors.New("localstore: wrong passphrase")
+	// ErrWrongIdentity is returned by Open when the age identity does not
+	// decrypt key.age (or key.age is passphrase-encrypted).
+	ErrWrongIdentity = errors.New("localstore: wrong identity")
+	// ErrCorrupt is returned when key.age or state.db is damaged, does not
+	// belong to the other, or a sealed value fails to open. The error
+	// message says which file and what failed.
+	ErrCorrupt = errors.New("localstore: corrupt store")
+	// ErrExist is returned by Create when the directory already holds a
+	// store (or part of one).
+	ErrExist = errors.New("localstore: store already exists")
+	// ErrLocked is returned by Open when another process has the store open.
+	ErrLocked = errors.New("localstore: store is in use by another process")
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("localstore: store is closed")
+	// ErrNotFound is returned by a Get method when the row does not exist.
+	ErrNotFound = errors.New("localstore: not found")
+)
+
+// corrupt returns an error wrapping ErrCorrupt with detail.
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// Store is an open client store.
+type Store struct {
+	dir string
+
+	mu      sync.RWMutex // write-held by Close and ChangeUnlock
+	closed  bool
+	db      *sql.DB                // one connection: SQLite allows one writer
+	key     *memguard.Enclave      // the store key
+	sealKey *memguard.LockedBuffer // spec/client-store.md §3.1, frozen
+}
+
+// Create creates a new store in dir (made with mode 0700 if missing): a
+// random store key wrapped to u in key.age and an empty state.db. It fails
+// with ErrExist if dir already holds key.age or state.db. key.age is written
+// last, so a Create that fails part way leaves no key.age behind.
+func Create(ctx context.Context, dir string, u Unlock) (*Store, error) {
+	if err := u.check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("localstore: create %s: %w", dir, err)
+	}
+	for _, name := range []string{keyFileName, stateFileName, stateFileName + "-wal"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return nil, fmt.Errorf("%w: %s", ErrExist, filepath.Join(dir, name))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("localstore: create: %w", err)
+		}
+	}
+	statePath := filepath.Join(dir, stateFileName)
+	// Create the file ourselves so that it and the -wal file SQLite makes
+	// beside it are private (SQLite gives the -wal the database's mode).
+	f, err := os.OpenFile(statePath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("localstore: create: %w", err)
+	}
+	f.Close()
+
+	storeKey := make([]byte, storeKeySize)
+	if err := randRead(storeKey); err != nil {
+		removeState(statePath)
+		return nil, err
+	}
+	s, err := newStore(dir, storeKey) // wipes storeKey
+	if err != nil {
+		removeState(statePath)
+		return nil, err
+	}
+	fail := func(err error) (*Store, error) {
+		s.Close()
+		removeState(statePath)
+		return nil, err
+	}
+	if err := s.openDB(ctx, true); err != nil {
+		return fail(err)
+	}
+	if err := s.writeKeyFile(u); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// removeState removes a state.db that Create made, with its -wal and -shm.
+func removeState(path string) {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		os.Remove(p)
+	}
+}
+
+// Open opens the store in dir with u. A passphrase or identity that does
+// not decrypt key.age gives ErrWrongPassphrase or ErrWrongIdentity and
+// leaves both files untouched; a damaged key.age or state.db gives
+// ErrCorrupt. A missing key.age gives an error wrapping fs.ErrNotExist.
+func Open(ctx context.Context, dir string, u Unlock) (*Store, error) {
+	if err := u.check(); err != nil {
+		return nil, err
+	}
+	storeKey, err := readKeyFile(filepath.Join(dir, keyFileName), u)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, stateFileName)); err != nil {
+		memguard.WipeBytes(storeKey)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, corrupt("%s is missing", filepath.Join(dir, stateFileName))
+		}
+		return nil, fmt.Errorf("localstore: open: %w", err)
+	}
+	s, err := newStore(dir, storeKey) // wipes storeKey
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openDB(ctx, false); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newStore moves storeKey (which it wipes) into an Enclave and derives the
+// sealing key.
+func newStore(dir string, storeKey []byte) (*Store, error) {
+	defer memguard.WipeBytes(storeKey)
+	sealKey, err := deriveSealKey(storeKey)
+	if err != nil {
+		return nil, err
+	}
+	defer memguard.WipeBytes(sealKey)
+	s := &Store{dir: dir}
+	err = guard(func() error {
+		s.sealKey = memguard.NewBufferFromBytes(sealKey)
+		if s.sealKey.Size() != len(sealKey) {
+			return errors.New("cannot allocate locked memory")
+		}
+		s.sealKey.Freeze()
+		s.key = memguard.NewEnclave(storeKey)
+		return nil
+	})
+	if err != nil {
+		if s.sealKey != nil {
+			s.sealKey.Destroy()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// guard runs fn, turning a memguard panic (it panics when it cannot lock
+// memory, for example under a low RLIMIT_MEMLOCK) into an error.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("localstore: memguard: %v", r)
+		}
+	}()
+	if err := fn(); err != nil {
+		return fmt.Errorf("localstore: memguard: %w", err)
+	}
+	return nil
+}
+
+// Close closes state.db and destroys the store key and the sealing key.
+// Later calls of any method return ErrClosed; Close itself is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.sealKey != nil {
+		s.sealKey.Destroy()
+	}
+	s.key = nil // the Enclave's ciphertext is garbage; its key stays in memguard
+	if s.db == nil {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("localstore: close: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }

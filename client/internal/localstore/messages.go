@@ -1,0 +1,244 @@
+package localstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrDuplicate is returned when a message id is already queued or stored.
+var ErrDuplicate = errors.New("localstore: duplicate")
+
+// MarkProcessed records id (an envelope or message id) as processed at at
+// (spec/client-store.md §4.7). It reports false if id was already recorded,
+// in which case nothing changes.
+func (tx *Tx) MarkProcessed(id []byte, at time.Time) (bool, error) {
+	res, err := tx.exec("mark processed", `INSERT OR IGNORE INTO processed (id, processed) VALUES (?, ?)`, nonNil(id), nanos(at))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, dbErr("mark processed", err)
+	}
+	return n == 1, nil
+}
+
+// IsProcessed reports whether id was recorded by MarkProcessed.
+func (tx *Tx) IsProcessed(id []byte) (bool, error) {
+	var n int
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM processed WHERE id = ?`, nonNil(id)).Scan(&n); err != nil {
+		return false, dbErr("is processed", err)
+	}
+	return n > 0, nil
+}
+
+// ForgetProcessedBefore deletes the processed ids recorded before t and
+// returns how many it deleted.
+func (tx *Tx) ForgetProcessedBefore(t time.Time) (int64, error) {
+	res, err := tx.exec("forget processed", `DELETE FROM processed WHERE processed < ?`, nanos(t))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, dbErr("forget processed", err)
+	}
+	return n, nil
+}
+
+// Outgoing is one queued envelope for one recipient device
+// (spec/client-store.md §4.8). Envelope is sealed on disk.
+type Outgoing struct {
+	Seq       int64 // queue order, set by EnqueueOutgoing
+	MessageID []byte
+	Recipient string
+	Device    uint32
+	Envelope  []byte
+	Attempts  int
+	Created   time.Time
+}
+
+func outgoingAD(messageID []byte, recipient string, device uint32) rowKey {
+	return newRowKey("outgoing", "envelope").bytes(messageID).text(recipient).int(uint64(device))
+}
+
+// EnqueueOutgoing appends o to the queue and returns its sequence number;
+// ErrDuplicate if its message id, recipient and device are already queued.
+func (tx *Tx) EnqueueOutgoing(o Outgoing) (int64, error) {
+	if tx.readOnly {
+		return 0, errReadOnly
+	}
+	sealed, err := tx.s.seal(outgoingAD(o.MessageID, o.Recipient, o.Device), o.Envelope)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	err = tx.tx.QueryRowContext(tx.ctx, `INSERT INTO outgoing (message_id, recipient, device, envelope, attempts, created)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`,
+		nonNil(o.MessageID), o.Recipient, int64(o.Device), sealed, o.Attempts, nanos(o.Created)).Scan(&seq)
+	if isConstraint(err) {
+		return 0, fmt.Errorf("%w: outgoing message already queued", ErrDuplicate)
+	}
+	if err != nil {
+		return 0, dbErr("enqueue", err)
+	}
+	return seq, nil
+}
+
+// OutgoingQueue returns up to limit queued envelopes, oldest first.
+func (tx *Tx) OutgoingQueue(limit int) ([]Outgoing, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT seq, message_id, recipient, device, envelope, attempts, created
+		FROM outgoing ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, dbErr("list outgoing", err)
+	}
+	defer rows.Close()
+	var os []Outgoing
+	for rows.Next() {
+		var (
+			o               Outgoing
+			device, created int64
+			sealed          []byte
+		)
+		if err := rows.Scan(&o.Seq, &o.MessageID, &o.Recipient, &device, &sealed, &o.Attempts, &created); err != nil {
+			return nil, dbErr("list outgoing", err)
+		}
+		if device < 0 || device > 1<<32-1 {
+			return nil, corrupt("outgoing.device out of range")
+		}
+		o.Device, o.Created = uint32(device), fromNanos(created)
+		if o.Envelope, err = tx.s.open(outgoingAD(o.MessageID, o.Recipient, o.Device), sealed); err != nil {
+			return nil, err
+		}
+		os = append(os, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list outgoing", err)
+	}
+	return os, nil
+}
+
+// RecordAttempt adds one to the attempts of a queued envelope; ErrNotFound
+// if it is not queued.
+func (tx *Tx) RecordAttempt(messageID []byte, recipient string, device uint32) error {
+	return tx.execOne("record attempt", `UPDATE outgoing SET attempts = attempts + 1
+		WHERE message_id = ? AND recipient = ? AND device = ?`, nonNil(messageID), recipient, int64(device))
+}
+
+// DeleteOutgoing removes a queued envelope (the relay stored it);
+// ErrNotFound if it is not queued.
+func (tx *Tx) DeleteOutgoing(messageID []byte, recipient string, device uint32) error {
+	return tx.execOne("delete outgoing", `DELETE FROM outgoing WHERE message_id = ? AND recipient = ? AND device = ?`,
+		nonNil(messageID), recipient, int64(device))
+}
+
+// InboxMessage is a received message (spec/client-store.md §4.9).
+// Plaintext is sealed on disk, bound to the id, sender and time.
+type InboxMessage struct {
+	Seq          int64 // arrival order, set by PutInbox
+	ID           []byte
+	Sender       string
+	SenderDevice uint32
+	Time         time.Time
+	Plaintext    []byte
+	Delivered    bool // handed to the app
+}
+
+func inboxAD(m *InboxMessage) rowKey {
+	return newRowKey("inbox", "plaintext").bytes(m.ID).text(m.Sender).int(uint64(m.SenderDevice)).int(uint64(nanos(m.Time)))
+}
+
+// PutInbox stores a received message and returns its sequence number;
+// ErrDuplicate if a message with its id is already stored.
+func (tx *Tx) PutInbox(m InboxMessage) (int64, error) {
+	if tx.readOnly {
+		return 0, errReadOnly
+	}
+	sealed, err := tx.s.seal(inboxAD(&m), m.Plaintext)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	err = tx.tx.QueryRowContext(tx.ctx, `INSERT INTO inbox (id, sender, sender_device, time, plaintext, delivered)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`,
+		nonNil(m.ID), m.Sender, int64(m.SenderDevice), nanos(m.Time), sealed, m.Delivered).Scan(&seq)
+	if isConstraint(err) {
+		return 0, fmt.Errorf("%w: message already in the inbox", ErrDuplicate)
+	}
+	if err != nil {
+		return 0, dbErr("put inbox", err)
+	}
+	return seq, nil
+}
+
+const inboxColumns = `seq, id, sender, sender_device, time, plaintext, delivered`
+
+func (tx *Tx) scanInbox(rows interface{ Scan(...any) error }) (InboxMessage, error) {
+	var (
+		m            InboxMessage
+		device, when int64
+		sealed       []byte
+	)
+	if err := rows.Scan(&m.Seq, &m.ID, &m.Sender, &device, &when, &sealed, &m.Delivered); err != nil {
+		return InboxMessage{}, err
+	}
+	if device < 0 || device > 1<<32-1 {
+		return InboxMessage{}, corrupt("inbox.sender_device out of range")
+	}
+	m.SenderDevice, m.Time = uint32(device), fromNanos(when)
+	var err error
+	if m.Plaintext, err = tx.s.open(inboxAD(&m), sealed); err != nil {
+		return InboxMessage{}, err
+	}
+	return m, nil
+}
+
+// Inbox returns the stored message with id, or ErrNotFound.
+func (tx *Tx) Inbox(id []byte) (InboxMessage, error) {
+	m, err := tx.scanInbox(tx.tx.QueryRowContext(tx.ctx, `SELECT `+inboxColumns+` FROM inbox WHERE id = ?`, nonNil(id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return InboxMessage{}, ErrNotFound
+	}
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return InboxMessage{}, dbErr("get inbox", err)
+	}
+	return m, err
+}
+
+// Undelivered returns up to limit messages not yet handed to the app, in
+// arrival order.
+func (tx *Tx) Undelivered(limit int) ([]InboxMessage, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT `+inboxColumns+` FROM inbox WHERE delivered = 0 ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, dbErr("list inbox", err)
+	}
+	defer rows.Close()
+	var ms []InboxMessage
+	for rows.Next() {
+		m, err := tx.scanInbox(rows)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				err = dbErr("list inbox", err)
+			}
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list inbox", err)
+	}
+	return ms, nil
+}
+
+// MarkDelivered records that the app has the message; ErrNotFound if it
+// is not stored.
+func (tx *Tx) MarkDelivered(id []byte) error {
+	return tx.execOne("mark delivered", `UPDATE inbox SET delivered = 1 WHERE id = ?`, nonNil(id))
+}
+
+// DeleteInbox deletes a stored message; ErrNotFound if it is not stored.
+func (tx *Tx) DeleteInbox(id []byte) error {
+	return tx.execOne("delete inbox", `DELETE FROM inbox WHERE id = ?`, nonNil(id))
+}

@@ -1,0 +1,114 @@
+package localstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Prekey is one of this device's prekey private keys (spec/client-store.md
+// §4.3). Secret is sealed on disk; the caller zeroes the copy it gets.
+type Prekey struct {
+	Kind    uint8 // spec/keys.md §8
+	ID      uint32
+	Secret  []byte
+	Created time.Time
+	Used    time.Time // zero until first used in a session
+}
+
+func prekeyAD(kind uint8, id uint32) rowKey {
+	return newRowKey("prekeys", "secret").int(uint64(kind)).int(uint64(id))
+}
+
+// PutPrekey stores p, replacing a prekey of the same kind and id.
+func (tx *Tx) PutPrekey(p Prekey) error {
+	sealed, err := tx.s.seal(prekeyAD(p.Kind, p.ID), p.Secret)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put prekey", `INSERT OR REPLACE INTO prekeys (kind, id, secret, created, used) VALUES (?, ?, ?, ?, ?)`,
+		int64(p.Kind), int64(p.ID), sealed, nanos(p.Created), nanos(p.Used))
+	return err
+}
+
+// Prekey returns the prekey of kind and id, or ErrNotFound.
+func (tx *Tx) Prekey(kind uint8, id uint32) (Prekey, error) {
+	var (
+		sealed        []byte
+		created, used int64
+	)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT secret, created, used FROM prekeys WHERE kind = ? AND id = ?`,
+		int64(kind), int64(id)).Scan(&sealed, &created, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Prekey{}, ErrNotFound
+	}
+	if err != nil {
+		return Prekey{}, dbErr("get prekey", err)
+	}
+	secret, err := tx.s.open(prekeyAD(kind, id), sealed)
+	if err != nil {
+		return Prekey{}, err
+	}
+	return Prekey{Kind: kind, ID: id, Secret: secret, Created: fromNanos(created), Used: fromNanos(used)}, nil
+}
+
+// Prekeys returns the prekeys of kind in id order.
+func (tx *Tx) Prekeys(kind uint8) ([]Prekey, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, secret, created, used FROM prekeys WHERE kind = ? ORDER BY id`, int64(kind))
+	if err != nil {
+		return nil, dbErr("list prekeys", err)
+	}
+	defer rows.Close()
+	var ps []Prekey
+	fail := func(err error) ([]Prekey, error) {
+		for _, p := range ps {
+			clear(p.Secret)
+		}
+		return nil, err
+	}
+	for rows.Next() {
+		var (
+			id, created, used int64
+			sealed            []byte
+		)
+		if err := rows.Scan(&id, &sealed, &created, &used); err != nil {
+			return fail(dbErr("list prekeys", err))
+		}
+		if id < 0 || id > 1<<32-1 {
+			return fail(corrupt("prekeys.id out of range"))
+		}
+		secret, err := tx.s.open(prekeyAD(kind, uint32(id)), sealed)
+		if err != nil {
+			return fail(err)
+		}
+		ps = append(ps, Prekey{Kind: kind, ID: uint32(id), Secret: secret, Created: fromNanos(created), Used: fromNanos(used)})
+	}
+	if err := rows.Err(); err != nil {
+		return fail(dbErr("list prekeys", err))
+	}
+	return ps, nil
+}
+
+// CountPrekeys returns how many prekeys of kind are stored.
+func (tx *Tx) CountPrekeys(kind uint8) (int, error) {
+	var n int
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM prekeys WHERE kind = ?`, int64(kind)).Scan(&n); err != nil {
+		return 0, dbErr("count prekeys", err)
+	}
+	return n, nil
+}
+
+// MarkPrekeyUsed records at as the prekey's first use (a later call keeps
+// the first time); ErrNotFound if there is no such prekey.
+func (tx *Tx) MarkPrekeyUsed(kind uint8, id uint32, at time.Time) error {
+	return tx.execOne(fmt.Sprintf("mark prekey %d/%d used", kind, id),
+		`UPDATE prekeys SET used = CASE WHEN used = 0 THEN ? ELSE used END WHERE kind = ? AND id = ?`, nanos(at), int64(kind), int64(id))
+}
+
+// DeletePrekey deletes the prekey (SQLite overwrites the freed space:
+// secure_delete); ErrNotFound if there is none.
+func (tx *Tx) DeletePrekey(kind uint8, id uint32) error {
+	return tx.execOne(fmt.Sprintf("delete prekey %d/%d", kind, id),
+		`DELETE FROM prekeys WHERE kind = ? AND id = ?`, int64(kind), int64(id))
+}

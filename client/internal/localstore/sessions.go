@@ -1,0 +1,86 @@
+package localstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Session is the ratchet state of the session with one peer device
+// (spec/client-store.md §4.4). State is sealed on disk; the caller zeroes
+// the copy it gets.
+type Session struct {
+	PeerHandle string
+	PeerDevice uint32
+	State      []byte // the encoded ratchet state
+	Updated    time.Time
+}
+
+func sessionAD(handle string, device uint32) rowKey {
+	return newRowKey("sessions", "state").text(handle).int(uint64(device))
+}
+
+// PutSession stores s, replacing the session with the same peer device.
+func (tx *Tx) PutSession(s Session) error {
+	sealed, err := tx.s.seal(sessionAD(s.PeerHandle, s.PeerDevice), s.State)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put session", `INSERT OR REPLACE INTO sessions (peer_handle, peer_device, state, updated) VALUES (?, ?, ?, ?)`,
+		s.PeerHandle, int64(s.PeerDevice), sealed, nanos(s.Updated))
+	return err
+}
+
+// Session returns the session with the peer device, or ErrNotFound.
+func (tx *Tx) Session(handle string, device uint32) (Session, error) {
+	var (
+		sealed  []byte
+		updated int64
+	)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT state, updated FROM sessions WHERE peer_handle = ? AND peer_device = ?`,
+		handle, int64(device)).Scan(&sealed, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrNotFound
+	}
+	if err != nil {
+		return Session{}, dbErr("get session", err)
+	}
+	state, err := tx.s.open(sessionAD(handle, device), sealed)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{PeerHandle: handle, PeerDevice: device, State: state, Updated: fromNanos(updated)}, nil
+}
+
+// SessionDevices returns the devices of handle this device has a session
+// with, in order.
+func (tx *Tx) SessionDevices(handle string) ([]uint32, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT peer_device FROM sessions WHERE peer_handle = ? ORDER BY peer_device`, handle)
+	if err != nil {
+		return nil, dbErr("list sessions", err)
+	}
+	defer rows.Close()
+	var ds []uint32
+	for rows.Next() {
+		var d int64
+		if err := rows.Scan(&d); err != nil {
+			return nil, dbErr("list sessions", err)
+		}
+		if d < 0 || d > 1<<32-1 {
+			return nil, corrupt("sessions.peer_device out of range")
+		}
+		ds = append(ds, uint32(d))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list sessions", err)
+	}
+	return ds, nil
+}
+
+// DeleteSession deletes the session with the peer device; ErrNotFound if
+// there is none.
+func (tx *Tx) DeleteSession(handle string, device uint32) error {
+	return tx.execOne(fmt.Sprintf("delete session %q/%d", handle, device),
+		`DELETE FROM sessions WHERE peer_handle = ? AND peer_device = ?`, handle, int64(device))
+}
