@@ -34,6 +34,7 @@ type conn struct {
 	ws  *websocket.Conn
 	nc  net.Conn        // under ws, for deadlines
 	br  *bufio.Reader   // ws's read buffer, probed by park
+	bw  *batchWriter    // under ws's write buffer
 	raw syscall.RawConn // the socket, nil if park cannot wait on it
 	ip  string
 
@@ -105,7 +106,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	c := &conn{s: s, ws: ws, nc: sb.conn, br: sb.br, raw: rawConnOf(sb.conn), ip: ip, inflight: make(chan struct{}, maxInflight), finished: make(chan struct{})}
+	c := &conn{s: s, ws: ws, nc: sb.conn, br: sb.br, bw: sb.bw, raw: rawConnOf(sb.conn), ip: ip, inflight: make(chan struct{}, maxInflight), finished: make(chan struct{})}
 	c.lastRead.Store(s.mono())
 	code, ok := s.register(c)
 	if !ok {

@@ -20,6 +20,10 @@ var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); retur
 
 const maxPooled = 64 << 10
 
+// batchBytes bounds the frames written together in one batch (conn.write);
+// a larger frame is written on its own, straight through.
+const batchBytes = 32 << 10
+
 // enqueue queues f for the writer. An answer (SendResult) is queued while
 // the connection is closing, until its close starts; other frames are not.
 // It reports whether f was queued.
@@ -96,17 +100,15 @@ func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		if len(c.out) > 0 {
-			f := c.out[0]
-			c.out[0] = nil
-			c.out = c.out[1:]
-			if len(c.out) == 0 {
-				c.out = nil // no backing array kept while idle
-			}
+			// Everything queued, written together (one system call for a
+			// burst of answers).
+			out := c.out
+			c.out = nil // no backing array kept while idle
 			if c.room != nil {
 				c.room.Broadcast()
 			}
 			c.mu.Unlock()
-			if err := c.write(f); err != nil {
+			if err := c.write(out...); err != nil {
 				c.abort()
 				return
 			}
@@ -132,24 +134,51 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// write encodes and writes one frame within the write timeout.
-func (c *conn) write(f *wire.Frame) error {
+// write encodes and writes frames, in order, within the write timeout.
+// Consecutive frames of up to batchBytes in all reach the connection in
+// one write (batchWriter), instead of one or two writes per frame.
+func (c *conn) write(fs ...*wire.Frame) error {
+	// A deadline on the connection rather than a context: no per-write
+	// allocations, and nothing kept after the write.
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.lim.WriteTimeout))
+	defer c.nc.SetWriteDeadline(time.Time{})
 	bp := writeBuffers.Get().(*[]byte)
-	b, err := wire.AppendEncode((*bp)[:0], f)
-	if err != nil {
-		c.s.log.Error("relay: cannot encode a frame", "err", err)
-	} else {
-		// A deadline on the connection rather than a context: no per-write
-		// allocations, and nothing kept after the write.
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.lim.WriteTimeout))
-		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
-		c.nc.SetWriteDeadline(time.Time{})
-	}
-	if cap(b) <= maxPooled {
+	defer func() {
+		if cap(*bp) <= maxPooled {
+			*bp = (*bp)[:0]
+			writeBuffers.Put(bp)
+		}
+	}()
+	batched := 0 // bytes in the open batch, 0 if none is open
+	for i, f := range fs {
+		fs[i] = nil
+		b, err := wire.AppendEncode((*bp)[:0], f)
 		*bp = b[:0]
-		writeBuffers.Put(bp)
+		if err != nil {
+			c.s.log.Error("relay: cannot encode a frame", "err", err)
+			continue
+		}
+		if batched > 0 && batched+len(b) > batchBytes {
+			if err := c.bw.end(); err != nil {
+				return err
+			}
+			batched = 0
+		}
+		if len(b) <= batchBytes && batched == 0 {
+			c.bw.begin()
+		}
+		if err := c.ws.Write(context.Background(), websocket.MessageBinary, b); err != nil {
+			c.bw.end()
+			return err
+		}
+		if len(b) <= batchBytes {
+			batched += len(b) + 14 // a WebSocket header is at most 14 bytes
+		}
 	}
-	return err
+	if batched > 0 {
+		return c.bw.end()
+	}
+	return nil
 }
 
 // close finishes a closing connection: it waits for the sends and acks in

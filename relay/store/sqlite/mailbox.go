@@ -23,7 +23,7 @@ func (q *Queue) OpenMailbox(ctx context.Context, addr []byte, now time.Time) err
 		return store.ErrClosed
 	}
 	var one int
-	err := q.r.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE addr = ?`, addr).Scan(&one)
+	err := q.reads.s[readHasMailbox].QueryRowContext(ctx, addr).Scan(&one)
 	if err == nil {
 		return nil
 	}

@@ -89,9 +89,10 @@ func WithWakeBuffer(n int) Option { return func(o *options) { o.wakeBuffer = max
 
 // Queue is a store.Queue backed by one SQLite file.
 type Queue struct {
-	w     *sql.DB // the one writer connection, used by the writer goroutine
-	r     *sql.DB // read-only connections
-	stmts *stmts  // prepared on w
+	w     *sql.DB    // the one writer connection, used by the writer goroutine
+	r     *sql.DB    // read-only connections
+	stmts *stmts     // prepared on w
+	reads *readStmts // prepared on r
 	opts  options
 	wake  chan []byte
 
@@ -169,6 +170,9 @@ func Open(path string, opts ...Option) (*Queue, error) {
 	if err := errors.Join(q.r.PingContext(ctx), ck.PingContext(ctx)); err != nil {
 		return fail(err)
 	}
+	if q.reads, err = prepareReads(ctx, q.r); err != nil {
+		return fail(err)
+	}
 	q.startCheckpointer()
 	q.startWriter()
 	return q, nil
@@ -196,6 +200,9 @@ func (q *Queue) closeDBs() error {
 	if q.stmts != nil {
 		errs = append(errs, q.stmts.close())
 	}
+	if q.reads != nil {
+		errs = append(errs, q.reads.close())
+	}
 	for _, db := range []*sql.DB{q.r, q.ckDB, q.w} {
 		if db != nil {
 			errs = append(errs, db.Close())
@@ -215,7 +222,7 @@ func (q *Queue) Stats(ctx context.Context, addr []byte) (store.Stats, error) {
 		return store.Stats{}, store.ErrClosed
 	}
 	var st store.Stats
-	err := q.r.QueryRowContext(ctx, `SELECT count, bytes FROM mailboxes WHERE addr = ?`, addr).Scan(&st.Count, &st.Bytes)
+	err := q.reads.s[readStats].QueryRowContext(ctx, addr).Scan(&st.Count, &st.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Stats{}, store.ErrNoMailbox
 	}
@@ -234,9 +241,7 @@ func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, 
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := q.r.QueryContext(ctx, `SELECT id, data, arrived, expiry FROM envelopes
-		WHERE addr = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`,
-		addr, after, now.UnixMilli(), limit)
+	rows, err := q.reads.s[readFetch].QueryContext(ctx, addr, after, now.UnixMilli(), limit)
 	if err != nil {
 		return nil, q.readErr("fetch", err)
 	}

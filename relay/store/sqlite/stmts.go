@@ -8,7 +8,7 @@ import (
 )
 
 // The writer's prepared statements, bound to each batch's transaction
-// on first use (batch.stmt).
+// on first use (batch.stmt), and the readers' (readStmts).
 
 type stmtID int
 
@@ -54,6 +54,48 @@ func prepare(ctx context.Context, w *sql.DB) (*stmts, error) {
 }
 
 func (p *stmts) close() error {
+	var errs []error
+	for _, st := range p.s {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// The readers' prepared statements, on the read-only pool: database/sql
+// prepares each on a pooled connection the first time it runs there and
+// keeps it, so Fetch, run once per delivery, parses no SQL.
+const (
+	readFetch stmtID = iota
+	readStats
+	readHasMailbox
+	numReadStmts
+)
+
+var readSQL = [numReadStmts]string{
+	readFetch: `SELECT id, data, arrived, expiry FROM envelopes
+		WHERE addr = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`,
+	readStats:      `SELECT count, bytes FROM mailboxes WHERE addr = ?`,
+	readHasMailbox: `SELECT 1 FROM mailboxes WHERE addr = ?`,
+}
+
+type readStmts struct{ s [numReadStmts]*sql.Stmt }
+
+func prepareReads(ctx context.Context, r *sql.DB) (*readStmts, error) {
+	p := &readStmts{}
+	for i, q := range readSQL {
+		st, err := r.PrepareContext(ctx, q)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		p.s[i] = st
+	}
+	return p, nil
+}
+
+func (p *readStmts) close() error {
 	var errs []error
 	for _, st := range p.s {
 		if st != nil {
