@@ -127,24 +127,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// writeAlone runs fn in a transaction of its own (BEGIN IMMEDIATE on the
-// writer connection) and commits it if fn returns nil. Only migrations use
-// it, before the writer goroutine starts.
-func (s *Store) writeAlone(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	if err := fn(ctx, tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
-}
-
 // read runs fn in a read transaction, which sees one committed state.
 func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
