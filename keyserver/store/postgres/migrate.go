@@ -1,11 +1,8 @@
 package postgres
 
 import (
-	"context"
 	"embed"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost/internal/migrate"
 )
@@ -17,15 +14,11 @@ const migrationComponent = "keyserver"
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// applyMigrations applies the embedded migrations not yet recorded
-// (internal/migrate.Postgres: one transaction under an advisory lock).
-func applyMigrations(ctx context.Context, conn *pgx.Conn) error {
+// migrations returns the embedded migrations in order (internal/migrate).
+func migrations() ([]migrate.Migration, error) {
 	ms, err := migrate.Load(migrationFiles, "migrations")
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := migrate.Postgres(ctx, conn, migrationComponent, ms); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	return nil
+	return ms, nil
 }

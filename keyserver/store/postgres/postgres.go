@@ -30,8 +30,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/sealpost/sealpost/internal/pgpool"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -62,33 +63,16 @@ var _ store.Store = (*Store)(nil)
 // connection string that pgx accepts, including pool_max_conns and the
 // like), checks that it answers, and applies any migrations it lacks.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := pgpool.Config(dsn, DefaultMaxConns, DefaultConnectTimeout)
 	if err != nil {
-		// pgx redacts any password from the message.
-		return nil, fmt.Errorf("postgres: bad DSN: %w", err)
+		return nil, err
 	}
-	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = DefaultMaxConns
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
-	}
-	if _, ok := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !ok {
-		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	ms, err := migrations()
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, err
 	}
-	conn, err := pool.Acquire(ctx)
+	pool, err := pgpool.Open(ctx, cfg, migrationComponent, ms)
 	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
-	}
-	err = applyMigrations(ctx, conn.Conn())
-	conn.Release()
-	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	s := &Store{pool: pool}

@@ -40,9 +40,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/sealpost/sealpost/internal/pgpool"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -88,19 +89,9 @@ var _ store.Queue = (*Queue)(nil)
 // like), checks that it answers, applies any migrations it lacks and
 // starts listening for other relays' wakes.
 func Open(ctx context.Context, dsn string) (*Queue, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := pgpool.Config(dsn, DefaultMaxConns, DefaultConnectTimeout)
 	if err != nil {
-		// pgx redacts any password from the message.
-		return nil, fmt.Errorf("postgres: bad DSN: %w", err)
-	}
-	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = DefaultMaxConns
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
-	}
-	if _, ok := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !ok {
-		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+		return nil, err
 	}
 	own := newPIDSet()
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
@@ -108,19 +99,12 @@ func Open(ctx context.Context, dsn string) (*Queue, error) {
 		return nil
 	}
 	cfg.BeforeClose = func(c *pgx.Conn) { own.remove(c.PgConn().PID()) }
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	ms, err := migrations()
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, err
 	}
-	conn, err := pool.Acquire(ctx)
+	pool, err := pgpool.Open(ctx, cfg, migrationComponent, ms)
 	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
-	}
-	err = applyMigrations(ctx, conn.Conn())
-	conn.Release()
-	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	q := &Queue{pool: pool, wake: make(chan []byte, wakeBuffer)}
