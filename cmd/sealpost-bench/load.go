@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sealpost/sealpost/internal/keyfile"
+
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/relayclient"
@@ -49,7 +51,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		key, err := readTokenKey(o.tokenKey)
+		key, err := keyfile.ReadEd25519(o.tokenKey)
 		if err != nil {
 			return nil, err
 		}

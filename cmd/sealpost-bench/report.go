@@ -1,13 +1,9 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/binary"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -133,26 +129,4 @@ func (l *latencies) summary() latencySummary {
 		return float64(l.ns[i]) / 1e6
 	}
 	return latencySummary{Count: int64(len(l.ns)), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: float64(l.ns[len(l.ns)-1]) / 1e6}
-}
-
-// readTokenKey reads the key server's token signing key: the PEM "PRIVATE
-// KEY" (PKCS #8 Ed25519) file sealpostd writes as token-key.pem.
-func readTokenKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: no PEM PRIVATE KEY block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: not an Ed25519 key", path)
-	}
-	return key, nil
 }

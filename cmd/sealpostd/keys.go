@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/sealpost/sealpost/internal/keyfile"
 )
 
 // Files in the data directory besides the certificate (internal/tlsconfig
@@ -71,25 +73,8 @@ func loadOrCreateKey(path string, log *slog.Logger) (ed25519.PrivateKey, error) 
 	return readKey(path)
 }
 
-func readKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: no PEM PRIVATE KEY block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: not an Ed25519 key", path)
-	}
-	return key, nil
-}
+// readKey reads a signing key written by loadOrCreateKey.
+func readKey(path string) (ed25519.PrivateKey, error) { return keyfile.ReadEd25519(path) }
 
 // writeNewFile writes data to a new file at path with mode 0600, durably
 // and atomically: a temporary file is written and synced, then linked to
