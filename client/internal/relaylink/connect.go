@@ -1,0 +1,218 @@
+package relaylink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sealpost/sealpost/internal/relayclient"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// connectLoop dials, holds the connection until it ends, and dials again
+// after a delay, until Close.
+func (l *Link) connectLoop() {
+	defer l.loops.Done()
+	attempt := 0 // connections or dials that failed in a row
+	for {
+		c, hello, err := l.dial()
+		if err != nil {
+			if l.ctx.Err() != nil {
+				return
+			}
+			if isTokenRefusal(err) {
+				l.invalidateToken()
+			}
+			d := l.backoff(attempt)
+			attempt++
+			l.log.Warn("relaylink: connect failed", "err", err, "retry_in", d)
+			if !l.sleep(d) {
+				return
+			}
+			continue
+		}
+		up := time.Now()
+		l.setConn(c, hello)
+		l.log.Info("relaylink: connected")
+		if f := l.cfg.OnConnect; f != nil {
+			l.events.post(func() { f(hello) })
+		}
+		err = l.hold(c, hello)
+		l.setConn(nil, nil)
+		if l.ctx.Err() != nil {
+			return
+		}
+		if f := l.cfg.OnDisconnect; f != nil {
+			l.events.post(func() { f(err) })
+		}
+		if time.Since(up) >= stableAfter && !isCode(err, wire.ErrorCode_ERROR_CODE_REPLACED) {
+			attempt = 0
+		}
+		var d time.Duration
+		switch {
+		case isGoingAway(err):
+			// The relay is stopping or restarting: come back promptly, with
+			// jitter so that its devices do not all return at once.
+			attempt = 0
+			d = rand.N(l.cfg.MinBackoff)
+		case isCode(err, wire.ErrorCode_ERROR_CODE_REPLACED):
+			// Another connection of this device took over (spec/relay.md
+			// §8.4, §10). Reconnecting replaces it in turn, so back off and
+			// never reset: two processes of one device settle at
+			// MaxBackoff instead of fighting.
+			d = l.backoff(attempt)
+			attempt++
+		default:
+			if isTokenRefusal(err) {
+				l.invalidateToken()
+			}
+			d = l.backoff(attempt)
+			attempt++
+		}
+		l.log.Info("relaylink: disconnected", "err", err, "retry_in", d)
+		if !l.sleep(d) {
+			return
+		}
+	}
+}
+
+// dial fetches a token and opens a connection (spec/relay.md §2.3).
+func (l *Link) dial() (*relayclient.Conn, *wire.Hello, error) {
+	ctx, cancel := context.WithTimeout(l.ctx, dialTimeout)
+	defer cancel()
+	tok, err := l.cfg.Token(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("relaylink: token: %w", err)
+	}
+	return relayclient.Dial(ctx, l.cfg.URL, l.cfg.TLS, tok)
+}
+
+// hold keeps c alive with Pings until it ends or the link closes, and
+// returns why it ended.
+//
+// spec/relay.md §9: the client pings at the heartbeat interval (at most
+// half the idle timeout, so the relay always hears from it in time), and
+// considers the connection dead after idle_timeout without a frame:
+// relayclient's reader enforces that, each read bounded by the Hello's
+// idle timeout, and ends the connection when it passes.
+func (l *Link) hold(c *relayclient.Conn, hello *wire.Hello) error {
+	every := time.Duration(hello.HeartbeatIntervalMs) * time.Millisecond
+	if idle := time.Duration(hello.IdleTimeoutMs) * time.Millisecond; idle/2 < every {
+		every = idle / 2
+	}
+	every = max(every, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var nonce uint64
+	for {
+		select {
+		case <-c.Done():
+			return c.Err()
+		case <-l.ctx.Done():
+			c.Close() // normal closure
+			return ErrClosed
+		case <-t.C:
+			nonce++
+			ctx, cancel := context.WithTimeout(l.ctx, every)
+			err := c.Ping(ctx, nonce)
+			cancel()
+			if err != nil && !isDone(c) && l.ctx.Err() == nil {
+				// A Ping that cannot be written in a whole interval: the
+				// connection is stuck.
+				l.log.Debug("relaylink: ping failed", "err", err)
+				c.CloseNow()
+			}
+		}
+	}
+}
+
+// backoff returns the delay before reconnect attempt n (0-based):
+// exponential from MinBackoff, capped at MaxBackoff, with full jitter.
+func (l *Link) backoff(n int) time.Duration {
+	ceil := l.cfg.MaxBackoff
+	if n < 32 {
+		if d := l.cfg.MinBackoff << n; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	return rand.N(ceil) + 1
+}
+
+func (l *Link) invalidateToken() {
+	if f := l.cfg.InvalidateToken; f != nil {
+		f()
+	}
+}
+
+// isCode reports whether err is an Error frame from the relay with code.
+func isCode(err error, code wire.ErrorCode) bool {
+	var re *relayclient.RemoteError
+	return errors.As(err, &re) && re.Code == code
+}
+
+// isTokenRefusal reports whether the relay refused the token
+// (spec/relay.md §2.3, §10).
+func isTokenRefusal(err error) bool {
+	return isCode(err, wire.ErrorCode_ERROR_CODE_INVALID_TOKEN) ||
+		isCode(err, wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED) ||
+		isCode(err, wire.ErrorCode_ERROR_CODE_WRONG_AUDIENCE)
+}
+
+// isGoingAway reports whether the relay ended the connection because it is
+// stopping: Error{shutting_down}, or a WebSocket close with status 1001.
+func isGoingAway(err error) bool {
+	return isCode(err, wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN) ||
+		websocket.CloseStatus(err) == websocket.StatusGoingAway
+}
+
+// notifier runs callbacks one at a time, in the order posted, on a
+// goroutine of its own, so that a slow callback never holds up the connect
+// loop. It drops what is pending once ctx ends.
+type notifier struct {
+	ctx  context.Context
+	mu   sync.Mutex
+	q    []func()
+	wake chan struct{}
+}
+
+func newNotifier(ctx context.Context) *notifier {
+	n := &notifier{ctx: ctx, wake: make(chan struct{}, 1)}
+	go n.run()
+	return n
+}
+
+func (n *notifier) post(f func()) {
+	n.mu.Lock()
+	n.q = append(n.q, f)
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) run() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.wake:
+		}
+		for {
+			n.mu.Lock()
+			if len(n.q) == 0 || n.ctx.Err() != nil {
+				n.mu.Unlock()
+				break
+			}
+			f := n.q[0]
+			n.q = n.q[1:]
+			n.mu.Unlock()
+			f()
+		}
+	}
+}

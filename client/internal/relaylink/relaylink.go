@@ -1,0 +1,262 @@
+// Package relaylink keeps one device's connection to the relay
+// (spec/relay.md) alive for the client library: it dials, authenticates,
+// heartbeats and reconnects, retries sends under their message id until the
+// relay answers, and hands deliveries to the client one at a time, acking
+// each only after the client has taken it.
+//
+// Flow:
+//
+//	Start ──► connect loop (one goroutine):
+//	            Token() ─► relayclient.Dial ─► Hello
+//	              │ refused (invalid_token, token_expired, wrong_audience):
+//	              │   InvalidateToken(), backoff, dial again with a fresh token
+//	              ▼
+//	            connected: OnConnect(hello); Ping every heartbeat interval;
+//	            the connection is dead after idle_timeout without a frame
+//	            (spec/relay.md §9)
+//	              │ ended: OnDisconnect(err), then
+//	              │   shutting_down / going away ─► reconnect within MinBackoff
+//	              │   anything else (replaced included) ─► exponential backoff,
+//	              │     full jitter; reset after a connection that stayed up
+//	              ▼
+//	            dial again, until Close
+//
+//	deliver loop (one goroutine): for each Delivery of the current connection,
+//	  in the relay's order: Deliver(d) until it returns nil (backoff between
+//	  tries, never skipping), then Ack d.Id (batched while more deliveries are
+//	  waiting; acks not sent when a connection ends are sent on the next one).
+//
+//	Send(id, items): wait for a connection, send; if the connection fails
+//	  before the answer, send the same id again on the next connection: the
+//	  relay stores a message id once and answers a retry with the first
+//	  answer's statuses (spec/relay.md §7.2).
+//
+// Nothing here logs envelopes or tokens.
+package relaylink
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/sealpost/sealpost/internal/relayclient"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// Defaults of Config.
+const (
+	DefaultMinBackoff = 250 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+const (
+	// dialTimeout bounds one token fetch plus dial and authentication.
+	dialTimeout = 20 * time.Second
+	// stableAfter is how long a connection must have stayed up for the
+	// reconnect backoff to start again from MinBackoff.
+	stableAfter = 10 * time.Second
+	// ackTimeout bounds the writing of one Ack frame.
+	ackTimeout = 10 * time.Second
+	// maxCarriedAcks bounds the acks kept for the next connection when a
+	// connection ends before they were sent (a lost ack only causes a
+	// redelivery, spec/relay.md §10).
+	maxCarriedAcks = 4 * wire.MaxAckIDs
+)
+
+// ErrClosed is returned by Send and WaitConnected once Close was called.
+var ErrClosed = errors.New("relaylink: closed")
+
+// Config configures a Link. URL, Token and Deliver are required.
+type Config struct {
+	// URL is the relay's WebSocket endpoint, wss://HOST:PORT/v1/relay.
+	URL string
+	// TLS is the client TLS configuration (internal/tlsconfig); nil means
+	// the system roots with TLS 1.3.
+	TLS *tls.Config
+	// Token returns a valid relay access token (spec/token.md, audience
+	// relay:NAME). It is called before every dial.
+	Token func(ctx context.Context) (string, error)
+	// InvalidateToken, if set, is called when the relay refused the token
+	// (invalid_token, token_expired, wrong_audience), before the next dial.
+	InvalidateToken func()
+	// Deliver is called for each delivered envelope, one at a time, in the
+	// relay's order. nil: the link acks d.Id (acks may be batched briefly,
+	// but never sent before Deliver returned nil). An error means "not
+	// now": the link waits (backoff) and calls Deliver again with the same
+	// delivery, keeping order; it never skips one. If the connection ends
+	// meanwhile, the relay delivers it again on the next connection
+	// (spec/relay.md §8.3), so Deliver must recognise repeats. ctx is
+	// cancelled on Close. Deliver must not call Close.
+	Deliver func(ctx context.Context, d *wire.Delivery) error
+	// OnConnect, if set, is called after each successful connect, and
+	// OnDisconnect, if set, after each connection ended, in order, from a
+	// goroutine of their own: they may call Send and may block, but must
+	// not call Close. They are not called after Close.
+	OnConnect    func(hello *wire.Hello)
+	OnDisconnect func(err error)
+	// MinBackoff and MaxBackoff bound the reconnect and redelivery delays;
+	// zero means DefaultMinBackoff and DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives the link's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// validate fills in defaults and reports every problem with c.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("relaylink: "+format, args...))
+	}
+	if u, err := url.Parse(c.URL); err != nil || u.Scheme != "wss" || u.Host == "" {
+		bad("URL %q is not a wss:// URL", c.URL)
+	}
+	if c.Token == nil {
+		bad("Token is required")
+	}
+	if c.Deliver == nil {
+		bad("Deliver is required")
+	}
+	if c.MinBackoff < 0 || c.MaxBackoff < 0 {
+		bad("negative backoff")
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = DefaultMinBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		bad("MaxBackoff %v below MinBackoff %v", c.MaxBackoff, c.MinBackoff)
+	}
+	if c.TLS == nil {
+		c.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return errors.Join(errs...)
+}
+
+// Link is one device's connection to the relay, kept alive until Close.
+// Its methods are safe for concurrent use.
+type Link struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	loops  sync.WaitGroup // the connect and deliver loops
+	close  sync.Once
+
+	events *notifier // OnConnect / OnDisconnect, in order
+
+	mu       sync.Mutex
+	conn     *relayclient.Conn // the open connection, nil while down
+	hello    *wire.Hello       // conn's Hello
+	changed  chan struct{}     // closed and replaced whenever conn changes
+	inflight map[[wire.MessageIDSize]byte]struct{}
+}
+
+// Start validates cfg and starts connecting in the background.
+func Start(cfg Config) (*Link, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Link{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "relaylink"),
+		ctx:      ctx,
+		cancel:   cancel,
+		changed:  make(chan struct{}),
+		inflight: make(map[[wire.MessageIDSize]byte]struct{}),
+	}
+	l.events = newNotifier(ctx)
+	l.loops.Add(2)
+	go l.connectLoop()
+	go l.deliverLoop()
+	return l, nil
+}
+
+// Close stops the link: it closes the connection with a normal closure and
+// waits for its goroutines (a Deliver call in progress must return).
+// Send and WaitConnected then return ErrClosed. Close is idempotent.
+func (l *Link) Close() error {
+	l.close.Do(func() {
+		l.cancel()
+		l.loops.Wait()
+	})
+	return nil
+}
+
+// Connected reports whether the link has an open connection.
+func (l *Link) Connected() bool {
+	l.mu.Lock()
+	c := l.conn
+	l.mu.Unlock()
+	return c != nil && !isDone(c) && l.ctx.Err() == nil
+}
+
+// WaitConnected waits until the link has an open connection, ctx ends
+// (its error) or the link is closed (ErrClosed).
+func (l *Link) WaitConnected(ctx context.Context) error {
+	_, _, err := l.current(ctx)
+	return err
+}
+
+// current returns the open connection and its Hello, waiting for one.
+func (l *Link) current(ctx context.Context) (*relayclient.Conn, *wire.Hello, error) {
+	for {
+		if l.ctx.Err() != nil {
+			return nil, nil, ErrClosed
+		}
+		l.mu.Lock()
+		c, h, changed := l.conn, l.hello, l.changed
+		l.mu.Unlock()
+		if c != nil && !isDone(c) {
+			return c, h, nil
+		}
+		select {
+		case <-changed:
+		case <-l.ctx.Done():
+			return nil, nil, ErrClosed
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// setConn publishes c (nil: down) and wakes those waiting in current.
+func (l *Link) setConn(c *relayclient.Conn, h *wire.Hello) {
+	l.mu.Lock()
+	l.conn, l.hello = c, h
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func isDone(c *relayclient.Conn) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d, or returns false if the link is closed first.
+func (l *Link) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-l.ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,78 @@
+package relaylink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// Send sends items under message id and returns the relay's status for
+// each item, in order. It waits for a connection; if the connection fails
+// before the relay answers, it sends the same id again on the next one,
+// until the relay answers or ctx ends (ctx's error) or the link closes
+// (ErrClosed). The relay stores a message id once per device and answers a
+// retry with the first answer's statuses (spec/relay.md §7.2), so a retry
+// never stores twice; by the same rule, never reuse an id for other items.
+//
+// A Send the relay would refuse as a frame (spec/relay.md §3.3: no items,
+// more than wire.MaxItems, a recipient that is not an address, an empty
+// envelope) fails at once with an error wrapping wire.ErrMalformed, and one
+// longer than the relay's max_frame with an error wrapping
+// wire.ErrFrameTooLarge; nothing is sent then. Only one Send per id may be
+// in progress at a time.
+func (l *Link) Send(ctx context.Context, id [wire.MessageIDSize]byte, items []*wire.Item) ([]wire.Status, error) {
+	// Checked here, once, so that every error of the connection's Send
+	// below is a failure of the connection, worth a retry.
+	b, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: id[:], Items: items}}})
+	if err != nil {
+		return nil, fmt.Errorf("relaylink: send: %w", err)
+	}
+	if err := l.claim(id); err != nil {
+		return nil, err
+	}
+	defer l.release(id)
+	for {
+		c, hello, err := l.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if maxFrame := int(hello.GetLimits().GetMaxFrame()); len(b) > maxFrame {
+			return nil, fmt.Errorf("relaylink: send of %d bytes over the relay's max_frame %d: %w", len(b), maxFrame, wire.ErrFrameTooLarge)
+		}
+		statuses, _, err := c.Send(ctx, id, items)
+		if err == nil {
+			return statuses, nil
+		}
+		if l.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// The connection failed (it ended, or a write to it failed, which
+		// leaves it unusable): make sure it is gone and retry on the next.
+		l.log.Debug("relaylink: send interrupted, retrying on the next connection", "err", err)
+		if !isDone(c) {
+			c.CloseNow()
+		}
+	}
+}
+
+// claim records id as in progress, or refuses a second Send of it.
+func (l *Link) claim(id [wire.MessageIDSize]byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, busy := l.inflight[id]; busy {
+		return errors.New("relaylink: a send with this message id is already in progress")
+	}
+	l.inflight[id] = struct{}{}
+	return nil
+}
+
+func (l *Link) release(id [wire.MessageIDSize]byte) {
+	l.mu.Lock()
+	delete(l.inflight, id)
+	l.mu.Unlock()
+}
