@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sealpost/sealpost/client"
+)
+
+var devicesCommand = &command{
+	name:    "devices",
+	usage:   "devices [revoke ID]",
+	summary: "list or revoke this account's devices",
+	help: `
+Lists this account's devices as the transparency log shows them: id,
+when it was added, whether it is revoked, and which one is this device.
+"devices revoke ID" revokes device ID: it stops receiving messages and
+its keys are no longer trusted by anyone.`,
+	setup: func(fs *flag.FlagSet) runner {
+		return func(ctx context.Context, a *app, args []string) error {
+			switch {
+			case len(args) == 0:
+				return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+					ds, err := c.Devices(ctx)
+					if err != nil {
+						return err
+					}
+					a.printDevices(ds)
+					return nil
+				})
+			case args[0] == "revoke":
+				if err := wantArgs(args[1:], 1, "device ID"); err != nil {
+					return err
+				}
+				id, err := parseDeviceID(args[1])
+				if err != nil {
+					return err
+				}
+				return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+					if err := c.RevokeDevice(ctx, id); err != nil {
+						return err
+					}
+					if a.json {
+						a.emit(struct {
+							Revoked uint32 `json:"revoked"`
+						}{id})
+						return nil
+					}
+					a.printf("Revoked device %d.\n", id)
+					return nil
+				})
+			}
+			return usagef("unknown devices subcommand %q (want: revoke ID)", args[0])
+		}
+	},
+}
+
+// parseDeviceID parses a device id: a decimal number from 1 to 2^32-1.
+func parseDeviceID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n == 0 {
+		return 0, usagef("device ID %q: want a number from 1 to %d", s, uint32(1<<32-1))
+	}
+	return uint32(n), nil
+}
+
+type jsonDevice struct {
+	ID      uint32 `json:"id"`
+	Created string `json:"created"`
+	Revoked bool   `json:"revoked"`
+	Current bool   `json:"current"`
+}
+
+func (a *app) printDevices(ds []client.Device) {
+	if a.json {
+		for _, d := range ds {
+			a.emit(jsonDevice{d.ID, d.Created.UTC().Format(time.RFC3339), d.Revoked, d.Current})
+		}
+		return
+	}
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tADDED\tSTATUS\t")
+	for _, d := range ds {
+		status := "active"
+		if d.Revoked {
+			status = "revoked"
+		}
+		this := ""
+		if d.Current {
+			this = "this device"
+		}
+		created := "-"
+		if !d.Created.IsZero() {
+			created = d.Created.In(a.loc).Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.ID, created, status, this)
+	}
+	tw.Flush()
+	a.printf("%s", b.String())
+}

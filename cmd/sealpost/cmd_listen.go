@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/crypto/keys"
+)
+
+var listenCommand = &command{
+	name:    "listen",
+	usage:   "listen [--count N | --once] [--timeout D]",
+	summary: "print incoming messages as they arrive",
+	help: `
+Prints incoming messages as they arrive, until interrupted (Ctrl-C), one a
+line:
+  2026-11-27 07:01:02  bob (device 1): text
+  2026-11-27 07:01:02  → bob: text      (sent by this account's other device)
+Later lines of a message are indented. Events (a contact's key changed, a
+new device, a dropped envelope, the connection) go to standard error; with
+--json they are {"event":...} lines on standard output beside the messages.
+The exit status is 4 if the client reported a security event.`,
+	setup: func(fs *flag.FlagSet) runner {
+		count := fs.Int("count", 0, "exit after `N` messages")
+		once := fs.Bool("once", false, "exit after one message (--count 1)")
+		timeout := fs.Duration("timeout", 0, "stop after this `duration`; with --count it is an error to get fewer")
+		return func(ctx context.Context, a *app, args []string) error {
+			if err := wantArgs(args, 0, ""); err != nil {
+				return err
+			}
+			n := *count
+			if *once {
+				if n != 0 && n != 1 {
+					return usagef("--once and --count %d", n)
+				}
+				n = 1
+			}
+			if n < 0 || *timeout < 0 {
+				return usagef("--count and --timeout must not be negative")
+			}
+			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
+				return a.listen(ctx, c, n, *timeout)
+			})
+		}
+	},
+}
+
+// listen prints messages and events until ctx ends, count messages have
+// come (count > 0) or timeout passes (timeout > 0).
+func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout time.Duration) error {
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	msgs, events := c.Messages(), c.Events()
+	n, security := 0, false
+	end := func() error {
+		if security {
+			return errSecurityEvents
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return end()
+		case <-deadline:
+			if count > 0 {
+				return fmt.Errorf("timed out after %v with %d of %d messages", timeout, n, count)
+			}
+			return end()
+		case m, ok := <-msgs:
+			if !ok {
+				return errors.New("the client stopped delivering messages")
+			}
+			a.printMessage(m, "")
+			n++
+			if count > 0 && n >= count {
+				return end()
+			}
+		case e, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			security = security || e.Kind == client.EventSecurity
+			a.printEvent(e)
+		}
+	}
+}
+
+func (a *app) printMessage(m *client.Message, mark string) {
+	if a.json {
+		a.emit(newJSONMessage(m))
+		return
+	}
+	a.printf("%s", formatMessage(m, a.loc, mark))
+}
+
+// printEvent shows an event: on stderr, or with --json as a line on
+// stdout.
+func (a *app) printEvent(e client.Event) {
+	if a.json {
+		a.emit(newJSONEvent(e))
+		return
+	}
+	a.notef("%s", formatEvent(e))
+}
+
+var chatCommand = &command{
+	name:    "chat",
+	usage:   "chat HANDLE",
+	summary: "send the lines typed, show the replies",
+	help: `
+An interactive conversation with HANDLE: each line typed is sent; messages
+from HANDLE, and copies of what this account sent HANDLE from its other
+devices, are printed as they come. Messages to and from anyone else are
+shown too, marked with "*" before the sender. End of input (Ctrl-D) ends
+the chat; a send that fails is reported and the chat goes on. With --json,
+each line sent is printed back once stored, as a message with "sent":true.`,
+	setup: func(fs *flag.FlagSet) runner {
+		timeout := fs.Duration("timeout", time.Minute, "give up on a line not stored by the relay after this `duration`")
+		return func(ctx context.Context, a *app, args []string) error {
+			if err := wantArgs(args, 1, "HANDLE"); err != nil {
+				return err
+			}
+			if err := keys.CheckHandle(args[0]); err != nil {
+				return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
+			}
+			if *timeout <= 0 {
+				return usagef("--timeout must be positive")
+			}
+			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
+				return a.chat(ctx, c, args[0], *timeout)
+			})
+		}
+	},
+}
+
+// sendResult is the outcome of sending one typed line.
+type sendResult struct {
+	text []byte
+	id   client.MessageID
+	err  error
+}
+
+// chat sends the lines of standard input to peer and prints what comes
+// in, until end of input or ctx ends.
+func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout time.Duration) error {
+	if a.term != nil && a.term.IsTerminal() && !a.json {
+		a.notef("Chat with %s as %s. Type a line and Enter to send; Ctrl-D ends.\n", peer, c.Handle())
+	}
+	results := make(chan sendResult)
+	inputDone := make(chan struct{})
+	go func() {
+		defer close(inputDone)
+		for {
+			line, err := a.in.ReadBytes('\n')
+			line = bytes.TrimSuffix(line, []byte("\n"))
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if len(line) > 0 {
+				sctx, cancel := context.WithTimeout(ctx, timeout)
+				id, serr := c.Send(sctx, peer, line)
+				cancel()
+				select {
+				case results <- sendResult{text: line, id: id, err: serr}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					a.notef("sealpost: chat: reading input: %v\n", err)
+				}
+				return
+			}
+		}
+	}()
+
+	msgs, events := c.Messages(), c.Events()
+	var lastErr error
+	security := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-inputDone:
+			if security && lastErr == nil {
+				return errSecurityEvents
+			}
+			return lastErr
+		case r := <-results:
+			if r.err != nil {
+				lastErr = fmt.Errorf("not sent: %w", r.err)
+				msg := oneLine(r.err.Error())
+				if h := hint(r.err); h != "" {
+					msg += " (" + h + ")"
+				}
+				a.notef("sealpost: chat: not sent: %s\n", msg)
+				continue
+			}
+			if a.json {
+				a.printMessage(&client.Message{
+					ID: r.id, From: c.Handle(), FromDevice: c.DeviceID(), To: peer,
+					Sent: true, Time: time.Now(), Plaintext: r.text,
+				}, "")
+			}
+		case m, ok := <-msgs:
+			if !ok {
+				return errors.New("the client stopped delivering messages")
+			}
+			mark := "*"
+			if (m.Sent && m.To == peer) || (!m.Sent && m.From == peer) {
+				mark = ""
+			}
+			a.printMessage(m, mark)
+		case e, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			security = security || e.Kind == client.EventSecurity
+			a.printEvent(e)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/crypto/keys"
+)
+
+var sendCommand = &command{
+	name:    "send",
+	usage:   "send HANDLE [MESSAGE|-]",
+	summary: "send a message",
+	help: `
+Sends MESSAGE to every device of HANDLE and a copy to this account's other
+devices. Without MESSAGE, or with "-", the message is standard input (one
+trailing newline removed). Prints the message id once the relay has stored
+the message; exit status 0 means it was stored.`,
+	setup: func(fs *flag.FlagSet) runner {
+		timeout := fs.Duration("timeout", time.Minute, "give up if the relay has not stored the message after this `duration`")
+		return func(ctx context.Context, a *app, args []string) error {
+			if len(args) < 1 {
+				return usagef("missing HANDLE")
+			}
+			if len(args) > 2 {
+				return usagef("too many arguments: quote the message")
+			}
+			if err := keys.CheckHandle(args[0]); err != nil {
+				return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
+			}
+			if *timeout <= 0 {
+				return usagef("--timeout must be positive")
+			}
+			var text []byte
+			if len(args) == 2 && args[1] != "-" {
+				if args[1] == "" {
+					return usagef("empty message")
+				}
+				text = []byte(args[1])
+			}
+			fromStdin := text == nil
+			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
+				if fromStdin {
+					var err error
+					if text, err = a.readMessage(); err != nil {
+						return err
+					}
+				}
+				ctx, cancel := context.WithTimeout(ctx, *timeout)
+				defer cancel()
+				id, err := c.Send(ctx, args[0], text)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					a.emit(struct {
+						ID string `json:"id"`
+						To string `json:"to"`
+					}{id.String(), args[0]})
+					return nil
+				}
+				a.printf("%s\n", id)
+				return nil
+			})
+		}
+	},
+}
+
+// readMessage reads a message from standard input and removes one
+// trailing newline.
+func (a *app) readMessage() ([]byte, error) {
+	if a.term != nil && a.term.IsTerminal() {
+		a.notef("Type the message; end it with Ctrl-D on a line of its own.\n")
+	}
+	b, err := io.ReadAll(io.LimitReader(a.in, client.MaxPlaintext+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the message: %w", err)
+	}
+	if len(b) > client.MaxPlaintext {
+		return nil, fmt.Errorf("message longer than %d bytes: %w", client.MaxPlaintext, client.ErrTooLarge)
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	if len(b) == 0 {
+		return nil, usagef("empty message")
+	}
+	return b, nil
+}

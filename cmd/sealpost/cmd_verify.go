@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/crypto/keys"
+)
+
+var verifyCommand = &command{
+	name:    "verify",
+	usage:   "verify [--yes | --scan COMPACT] HANDLE",
+	summary: "show the safety number with HANDLE, mark verified",
+	help: `
+Shows the safety number of this account and HANDLE (twelve groups of five
+digits; the same on both sides) and its compact form for a QR code, then
+asks whether to mark HANDLE as verified. Compare the number with HANDLE in
+person or over a channel you trust before you answer yes.
+
+With --scan, the compact string scanned from HANDLE's screen is compared
+with ours: a match marks HANDLE verified, a mismatch exits with status 4.`,
+	setup: func(fs *flag.FlagSet) runner {
+		yes := fs.Bool("yes", false, "mark verified without asking")
+		scan := fs.String("scan", "", "compare with this scanned `compact` string; mark verified on a match")
+		return func(ctx context.Context, a *app, args []string) error {
+			if err := wantArgs(args, 1, "HANDLE"); err != nil {
+				return err
+			}
+			if err := keys.CheckHandle(args[0]); err != nil {
+				return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
+			}
+			if *yes && *scan != "" {
+				return usagef("--yes and --scan exclude each other")
+			}
+			return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+				return a.verify(ctx, c, args[0], *yes, *scan)
+			})
+		}
+	},
+}
+
+type verifyResult struct {
+	Handle       string   `json:"handle"`
+	SafetyNumber []string `json:"safety_number"`
+	Compact      string   `json:"compact"`
+	Verified     bool     `json:"verified"`
+}
+
+// safetyRows lays out the twelve groups as three rows of four.
+func safetyRows(groups []string) string {
+	var b strings.Builder
+	for i, g := range groups {
+		switch {
+		case i%4 == 0:
+			b.WriteString("    ")
+		default:
+			b.WriteString(" ")
+		}
+		b.WriteString(g)
+		if i%4 == 3 || i == len(groups)-1 {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func (a *app) verify(ctx context.Context, c *client.Client, handle string, yes bool, scan string) error {
+	sn, err := c.SafetyNumber(ctx, handle)
+	if err != nil {
+		return err
+	}
+	res := verifyResult{Handle: handle, SafetyNumber: sn.Groups(), Compact: sn.Compact()}
+	if !a.json {
+		a.printf("Safety number of %s and %s:\n\n%s\nCompact form (for a QR code):\n    %s\n\n",
+			c.Handle(), handle, safetyRows(res.SafetyNumber), res.Compact)
+	}
+	mark := yes
+	switch {
+	case scan != "":
+		err := sn.MatchCompact(strings.TrimSpace(scan))
+		switch {
+		case errors.Is(err, keys.ErrSafetyNumberMismatch):
+			if a.json {
+				a.emit(res)
+			}
+			return fmt.Errorf("the scanned safety number does not match %s's: %w; %s is NOT verified", handle, err, handle)
+		case err != nil:
+			return usagef("--scan: not a safety number string: %v", err)
+		}
+		mark = true
+		if !a.json {
+			a.printf("The scanned safety number matches.\n")
+		}
+	case !yes && !a.json:
+		ok, err := a.confirm(fmt.Sprintf("Mark %s as verified? [y/N] ", handle))
+		if err != nil {
+			return err
+		}
+		mark = ok
+	}
+	if mark {
+		if err := c.MarkVerified(ctx, handle); err != nil {
+			return err
+		}
+		res.Verified = true
+	}
+	if a.json {
+		a.emit(res)
+		return nil
+	}
+	if mark {
+		a.printf("%s is verified.\n", handle)
+	} else {
+		a.printf("%s is not marked verified.\n", handle)
+	}
+	return nil
+}
+
+// confirm asks a yes/no question on stderr and reads the answer from
+// standard input; anything but y or yes (or end of input) is no.
+func (a *app) confirm(question string) (bool, error) {
+	a.notef("%s", question)
+	line, err := a.in.ReadString('\n')
+	if err != nil && line == "" {
+		a.notef("\n")
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+var acceptCommand = &command{
+	name:    "accept",
+	usage:   "accept HANDLE",
+	summary: "accept HANDLE's changed account key",
+	help: `
+Accepts HANDLE's new account key after it changed, so that messages can be
+sent to HANDLE again. HANDLE is no longer verified: compare safety numbers
+again with 'sealpost verify HANDLE' first, and accept only if they match.`,
+	setup: func(fs *flag.FlagSet) runner {
+		return func(ctx context.Context, a *app, args []string) error {
+			if err := wantArgs(args, 1, "HANDLE"); err != nil {
+				return err
+			}
+			if err := keys.CheckHandle(args[0]); err != nil {
+				return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
+			}
+			return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+				if err := c.AcceptKeyChange(ctx, args[0]); err != nil {
+					return err
+				}
+				if a.json {
+					a.emit(struct {
+						Handle   string `json:"handle"`
+						Accepted bool   `json:"accepted"`
+					}{args[0], true})
+					return nil
+				}
+				a.printf("Accepted %s's new key. Verify it: sealpost verify %s\n", args[0], args[0])
+				return nil
+			})
+		}
+	},
+}
+
+var contactsCommand = &command{
+	name:    "contacts",
+	usage:   "contacts",
+	summary: "list contacts",
+	help: `
+Lists the accounts this device has looked up: whether each is verified
+(safety numbers compared) and its account key.`,
+	setup: func(fs *flag.FlagSet) runner {
+		return func(ctx context.Context, a *app, args []string) error {
+			if err := wantArgs(args, 0, ""); err != nil {
+				return err
+			}
+			return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+				cs, err := c.Contacts(ctx)
+				if err != nil {
+					return err
+				}
+				a.printContacts(cs)
+				return nil
+			})
+		}
+	},
+}
+
+type jsonContact struct {
+	Handle     string `json:"handle"`
+	Verified   bool   `json:"verified"`
+	AccountKey string `json:"account_key"`
+}
+
+func (a *app) printContacts(cs []client.Contact) {
+	if a.json {
+		for _, c := range cs {
+			a.emit(jsonContact{c.Handle, c.Verified, hex.EncodeToString(c.AccountKey[:])})
+		}
+		return
+	}
+	if len(cs) == 0 {
+		a.printf("No contacts yet.\n")
+		return
+	}
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HANDLE\tVERIFIED\tACCOUNT KEY")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", escapeText([]byte(c.Handle), false), yesNo(c.Verified),
+			hex.EncodeToString(c.AccountKey[:]))
+	}
+	tw.Flush()
+	a.printf("%s", b.String())
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

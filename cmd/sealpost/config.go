@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/internal/tlsconfig"
+)
+
+// configFile is the name of the CLI's settings in the store directory.
+const configFile = "config.json"
+
+// DefaultServer is where sealpostd listens when started without flags
+// (cmd/sealpostd DefaultListen).
+const DefaultServer = "https://127.0.0.1:8443"
+
+// fileConfig is DIR/config.json: where the servers are and how to trust
+// their certificates. Nothing in it is secret.
+type fileConfig struct {
+	Server string `json:"server"`
+	Relay  string `json:"relay,omitempty"`
+	Pin    string `json:"pin,omitempty"`
+	CAFile string `json:"ca_file,omitempty"`
+}
+
+// serverFlags are the flags of init and restore that fill a fileConfig.
+type serverFlags struct {
+	server, relay, pin, ca, invite string
+}
+
+func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
+	fs.StringVar(&s.server, "server", DefaultServer, "key server `URL`, https://HOST:PORT")
+	fs.StringVar(&s.relay, "relay", "", "relay `URL`, wss://HOST:PORT/v1/relay (default: the server's host, path /v1/relay)")
+	fs.StringVar(&s.pin, "pin", "", "trust exactly the certificate with this SHA-256 `fingerprint` (hex, as sealpostd prints it)")
+	fs.StringVar(&s.ca, "ca", "", "trust the CA certificates in this PEM `file` instead of the system's")
+	if invite {
+		fs.StringVar(&s.invite, "invite", "", "invite `code` for an invite-only server")
+	}
+}
+
+// config checks the flags and returns the settings they describe.
+func (s *serverFlags) config() (*fileConfig, error) {
+	c := &fileConfig{Server: s.server, Relay: s.relay, Pin: s.pin, CAFile: s.ca}
+	if s.pin != "" && s.ca != "" {
+		return nil, usagef("--pin and --ca exclude each other")
+	}
+	if c.CAFile != "" {
+		abs, err := filepath.Abs(c.CAFile)
+		if err != nil {
+			return nil, usagef("--ca %q: %v", c.CAFile, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, usagef("--ca: %v", err)
+		}
+		c.CAFile = abs
+	}
+	if err := c.validate(); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	return c, nil
+}
+
+// validate checks c and normalises the pin.
+func (c *fileConfig) validate() error {
+	var errs []error
+	if err := checkURL(c.Server, "https"); err != nil {
+		errs = append(errs, fmt.Errorf("server %q: %v", c.Server, err))
+	}
+	if c.Relay != "" {
+		if err := checkURL(c.Relay, "wss"); err != nil {
+			errs = append(errs, fmt.Errorf("relay %q: %v", c.Relay, err))
+		}
+	}
+	if c.Pin != "" {
+		fp, err := tlsconfig.ParseFingerprint(c.Pin)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pin %q: want 64 hex digits", c.Pin))
+		} else {
+			c.Pin = fp.String()
+		}
+	}
+	if c.Pin != "" && c.CAFile != "" {
+		errs = append(errs, errors.New("pin and ca_file exclude each other"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL checks an absolute URL with the given scheme, a host and a
+// port, and nothing secret (no user:password).
+func checkURL(raw, scheme string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Scheme != scheme {
+		return fmt.Errorf("want a %s:// URL", scheme)
+	}
+	if u.Hostname() == "" {
+		return errors.New("no host")
+	}
+	if u.User != nil {
+		return errors.New("credentials in the URL")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("bad port %q", p)
+		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("query or fragment in the URL")
+	}
+	return nil
+}
+
+// loadConfig reads DIR/config.json. A missing file is client.ErrNoStore.
+func loadConfig(dir string) (*fileConfig, error) {
+	b, err := os.ReadFile(filepath.Join(dir, configFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no sealpost configuration in %s: %w", dir, client.ErrNoStore)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c fileConfig
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, configFile), err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s: data after the JSON object", filepath.Join(dir, configFile))
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, configFile), err)
+	}
+	return &c, nil
+}
+
+// saveConfig writes DIR/config.json with mode 0600, creating DIR (0700)
+// if needed. It refuses to replace an existing file.
+func saveConfig(dir string, c *fileConfig) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	tmp, err := os.CreateTemp(dir, ".config-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// A hard link never replaces: a concurrent init loses cleanly.
+	if err := os.Link(tmp.Name(), filepath.Join(dir, configFile)); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s %w", dir, errStoreExists)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkFresh refuses a directory that already holds a store or a
+// configuration.
+func checkFresh(dir string) error {
+	for _, name := range []string{configFile, "state.db", "key.age"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("%s %w (%s exists)", dir, errStoreExists, name)
+		}
+	}
+	return nil
+}
+
+// clientConfig is the client configuration for the store in dir.
+func (a *app) clientConfig(c *fileConfig) client.Config {
+	cfg := client.Config{
+		Dir:       a.dir,
+		KeyServer: c.Server,
+		Relay:     c.Relay,
+		CAFile:    c.CAFile,
+		Pin:       c.Pin,
+		Logger:    a.logger(),
+	}
+	if s := a.getenv("SEALPOST_TEST_WORKFACTOR"); s != "" {
+		// Test only: a small scrypt work factor keeps tests fast.
+		if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 31 {
+			cfg.WorkFactor = n
+		}
+	}
+	return cfg
+}

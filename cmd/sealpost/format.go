@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sealpost/sealpost/client"
+)
+
+// escapeText makes text chosen by someone else safe to print on a
+// terminal: invalid UTF-8 and control characters become \xNN or \uNNNN
+// escapes (ESC, so ANSI sequences, included; C1 controls such as the
+// 8-bit CSI too), as do the bidirectional overrides and line separators
+// that reorder or fake what is shown; a backslash is doubled so escapes
+// cannot be faked either. With multiline, a newline is kept and the next
+// line indented, so a message cannot start a line that looks like another
+// message.
+func escapeText(b []byte, multiline bool) string {
+	var s strings.Builder
+	s.Grow(len(b))
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size <= 1 {
+			fmt.Fprintf(&s, `\x%02x`, b[0])
+			b = b[1:]
+			continue
+		}
+		b = b[size:]
+		switch {
+		case r == '\\':
+			s.WriteString(`\\`)
+		case r == '\n' && multiline:
+			s.WriteString("\n" + continuation)
+		case r == '\n':
+			s.WriteString(`\n`)
+		case r == '\t':
+			s.WriteString(`\t`)
+		case r == '\r':
+			s.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&s, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&s, `\u%04x`, r)
+		default:
+			s.WriteRune(r)
+		}
+	}
+	return s.String()
+}
+
+// continuation indents the second and later lines of a message.
+const continuation = "    "
+
+// unsafeRune reports whether r is a C1 control, a bidirectional control
+// or a line or paragraph separator.
+func unsafeRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f: // C1 controls, 8-bit CSI among them
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f: // ALM, LRM, RLM
+		return true
+	case r >= 0x202a && r <= 0x202e: // LRE RLE PDF LRO RLO
+		return true
+	case r >= 0x2066 && r <= 0x2069: // LRI RLI FSI PDI
+		return true
+	case r == 0x2028, r == 0x2029: // line and paragraph separators
+		return true
+	case r == 0xfeff: // zero width no-break space (BOM)
+		return true
+	}
+	return false
+}
+
+// timeLayout is the time of a message in human output.
+const timeLayout = "2006-01-02 15:04:05"
+
+// formatMessage is the human line of a message:
+//
+//	2026-11-27 07:01:02  bob (device 1): text
+//	2026-11-27 07:01:02  → bob: text          (sent by this account)
+//
+// mark, if not "", goes before the sender (chat marks other senders).
+func formatMessage(m *client.Message, loc *time.Location, mark string) string {
+	var b strings.Builder
+	b.WriteString(m.Time.In(loc).Format(timeLayout))
+	b.WriteString("  ")
+	if mark != "" {
+		b.WriteString(mark + " ")
+	}
+	if m.Sent {
+		fmt.Fprintf(&b, "→ %s: ", escapeText([]byte(m.To), false))
+	} else {
+		fmt.Fprintf(&b, "%s (device %d): ", escapeText([]byte(m.From), false), m.FromDevice)
+	}
+	b.WriteString(escapeText(m.Plaintext, true))
+	b.WriteString("\n")
+	return b.String()
+}
+
+// jsonMessage is a message in --json output.
+type jsonMessage struct {
+	ID         string `json:"id"`
+	From       string `json:"from"`
+	FromDevice uint32 `json:"from_device"`
+	To         string `json:"to"`
+	Sent       bool   `json:"sent"`
+	Time       string `json:"time"`
+	Text       string `json:"text"`
+	// TextBase64 holds the exact bytes when they are not valid UTF-8
+	// (Text then has U+FFFD in their place).
+	TextBase64 string `json:"text_base64,omitempty"`
+}
+
+func newJSONMessage(m *client.Message) jsonMessage {
+	j := jsonMessage{
+		ID:         m.ID.String(),
+		From:       m.From,
+		FromDevice: m.FromDevice,
+		To:         m.To,
+		Sent:       m.Sent,
+		Time:       m.Time.UTC().Format(time.RFC3339Nano),
+		Text:       strings.ToValidUTF8(string(m.Plaintext), "\uFFFD"),
+	}
+	if !utf8.Valid(m.Plaintext) {
+		j.TextBase64 = base64.StdEncoding.EncodeToString(m.Plaintext)
+	}
+	return j
+}
+
+// jsonEvent is a client event in --json output.
+type jsonEvent struct {
+	Event  string `json:"event"`
+	Handle string `json:"handle,omitempty"`
+	Device uint32 `json:"device,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// eventName is the --json name of an event kind, such as "key-changed".
+func eventName(k client.EventKind) string { return k.String() }
+
+func newJSONEvent(e client.Event) jsonEvent {
+	j := jsonEvent{Event: eventName(e.Kind), Handle: e.Handle, Device: e.Device}
+	if e.Err != nil {
+		j.Error = e.Err.Error()
+	}
+	return j
+}
+
+// formatEvent is the human line of an event, for stderr.
+func formatEvent(e client.Event) string {
+	h := escapeText([]byte(e.Handle), false)
+	var s string
+	switch e.Kind {
+	case client.EventKeyChanged:
+		s = fmt.Sprintf("warning: %s's account key changed; compare safety numbers with 'sealpost verify %s', then 'sealpost accept %s'", h, h, h)
+	case client.EventDeviceAdded:
+		s = fmt.Sprintf("%s has a new device %d", h, e.Device)
+	case client.EventDeviceRevoked:
+		s = fmt.Sprintf("%s revoked device %d", h, e.Device)
+	case client.EventEnvelopeDropped:
+		s = "dropped an envelope that failed to decrypt or verify"
+		if h != "" {
+			s += " (from " + h + ")"
+		}
+	case client.EventSecurity:
+		s = "SECURITY: the client refused what a server sent"
+		if h != "" {
+			s += " about " + h
+		}
+	case client.EventConnected:
+		s = "connected to the relay"
+	case client.EventDisconnected:
+		s = "disconnected from the relay; reconnecting"
+	default:
+		s = eventName(e.Kind)
+		if h != "" {
+			s += " " + h
+		}
+	}
+	if e.Err != nil {
+		s += ": " + oneLine(e.Err.Error())
+	}
+	return "sealpost: " + s + "\n"
+}
