@@ -1,0 +1,203 @@
+package ksclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/kt"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// securityError reports a key server shown to misbehave: it wraps
+// kt.ErrSecurity and, if not nil, the error underneath.
+func securityError(cause error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if cause == nil {
+		return fmt.Errorf("ksclient: %s: %w", msg, kt.ErrSecurity)
+	}
+	if errors.Is(cause, kt.ErrSecurity) {
+		return fmt.Errorf("ksclient: %s: %w", msg, cause)
+	}
+	return fmt.Errorf("ksclient: %s: %w: %w", msg, kt.ErrSecurity, cause)
+}
+
+// hashes converts the hashes of a proof; a value that is not a hash is
+// the server's fault.
+func hashes(bs []keyserver.Bytes) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(bs))
+	for i, b := range bs {
+		if len(b) != tlog.HashSize {
+			return nil, securityError(nil, "a proof hash of %d bytes", len(b))
+		}
+		out[i] = tlog.Hash(b)
+	}
+	return out, nil
+}
+
+// refusedProof reports whether err is the key server refusing, as a bad
+// request, a consistency proof between sizes its own log key signed: its
+// log no longer holds the larger tree (a rollback).
+func refusedProof(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest
+}
+
+// advance checks cp against the pinned checkpoint and returns the
+// checkpoint to pin next (spec/transparency.md §7.1): the larger of the
+// two, which must be consistent. A cp older than the pin is accepted only
+// with a proof that it is a prefix of the pin; the pin never moves back.
+func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Checkpoint) (*kt.Checkpoint, error) {
+	if pinned == nil {
+		return v.Advance(nil, cp, nil)
+	}
+	older, newer := pinned, cp
+	if cp.Size < pinned.Size {
+		older, newer = cp, pinned
+	}
+	raw, err := c.Consistency(ctx, older.Size, newer.Size)
+	if err != nil {
+		if refusedProof(err) {
+			// The server refuses a proof between two sizes its own
+			// log key signed: its log no longer holds the larger.
+			return nil, securityError(err, "the key server will not prove its checkpoint of size %d consistent with size %d", older.Size, newer.Size)
+		}
+		return nil, err
+	}
+	proof, err := hashes(raw)
+	if err != nil {
+		return nil, err
+	}
+	// Advance opens both notes again with v and, with older and newer in
+	// this order, returns newer: the pin or a later checkpoint.
+	next, err := v.Advance(older, newer, proof)
+	if err != nil {
+		return nil, securityError(err, "checkpoint of size %d against the pinned size %d", cp.Size, pinned.Size)
+	}
+	return next, nil
+}
+
+// VerifyAccount checks a lookup answer for handle (spec/keyserver.md §5.3,
+// spec/transparency.md §7.2 steps 1–3) against the pinned checkpoint
+// (nil: none yet, trust on first use) and returns the verified entry and
+// the checkpoint to pin next. The key set to use is the returned entry's;
+// the answer's other members must agree with it.
+//
+// Every failure that shows the server misbehaving wraps kt.ErrSecurity;
+// fetching the consistency proof may also fail with a network error or an
+// *APIError. The caller still has to apply §7.2 step 4: refuse an entry
+// with another account key, or a lower version, than one it has seen.
+func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, handle string, resp *keyserver.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
+	if resp == nil {
+		return nil, nil, errors.New("ksclient: no lookup answer to verify")
+	}
+	if pinned != nil {
+		// A pin that does not open under v is not this log's: the log
+		// key changed, and nothing can be checked against the pin.
+		if _, err := v.OpenCheckpoint(pinned.Signed); err != nil {
+			return nil, nil, securityError(err, "the pinned checkpoint is not signed by the log's key")
+		}
+	}
+	// Step 1: the answer's checkpoint, signed by the log's key and
+	// consistent with the pin.
+	cp, err := v.OpenCheckpoint([]byte(resp.Checkpoint))
+	if err != nil {
+		return nil, nil, securityError(err, "the checkpoint of the lookup of %s", handle)
+	}
+	next, err := advance(ctx, c, v, pinned, cp)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Step 2: the leaf is in that checkpoint's tree.
+	proof, err := hashes(resp.Inclusion)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := kt.VerifyInclusion(cp, resp.LogIndex, resp.Leaf, proof); err != nil {
+		return nil, nil, securityError(err, "inclusion of %s's entry at index %d", handle, resp.LogIndex)
+	}
+	// Step 3: the leaf is a valid entry of the handle looked up.
+	entry, err := kt.ParseEntry(resp.Leaf)
+	if err != nil {
+		return nil, nil, securityError(err, "the logged entry of %s", handle)
+	}
+	if err := entry.Verify(); err != nil {
+		return nil, nil, securityError(err, "the logged entry of %s", handle)
+	}
+	if entry.Handle != handle || resp.Handle != handle {
+		return nil, nil, securityError(nil, "the lookup of %s answered with the entry of another handle", handle)
+	}
+	if err := sameKeySet(entry, resp); err != nil {
+		return nil, nil, err
+	}
+	return entry, next, nil
+}
+
+// sameKeySet checks that the key set the lookup answer lists is the one
+// its leaf states (spec/keyserver.md §5.3: "a client that finds they do
+// not [agree] refuses the answer").
+func sameKeySet(e *kt.Entry, resp *keyserver.AccountResponse) error {
+	if !bytes.Equal(resp.AccountKey, e.AccountKey[:]) {
+		return securityError(nil, "the lookup of %s lists another account key than its logged entry", e.Handle)
+	}
+	if resp.Version != e.Version {
+		return securityError(nil, "the lookup of %s lists version %d, its logged entry %d", e.Handle, resp.Version, e.Version)
+	}
+	if len(resp.Devices) != len(e.Devices) {
+		return securityError(nil, "the lookup of %s lists %d devices, its logged entry %d", e.Handle, len(resp.Devices), len(e.Devices))
+	}
+	for i, d := range e.Devices {
+		got := resp.Devices[i]
+		if got.ID != uint32(d.Certificate.Device) || !bytes.Equal(got.Certificate, d.Certificate.Marshal()) {
+			return securityError(nil, "the lookup of %s lists device %d differently from its logged entry", e.Handle, got.ID)
+		}
+		var rev []byte
+		if d.Revocation != nil {
+			rev = d.Revocation.Marshal()
+		}
+		if !bytes.Equal(got.Revocation, rev) {
+			return securityError(nil, "the lookup of %s lists the revocation of device %d differently from its logged entry", e.Handle, got.ID)
+		}
+	}
+	return nil
+}
+
+// CheckClaim checks one claimed bundle against the handle's verified entry
+// (spec/keyserver.md §5.8, spec/keys.md §9.2) and returns the parsed
+// bundle: it must verify under the entry's account key, and its
+// certificate must be byte for byte the certificate of an active device of
+// the entry with the id the claim names. Any failure wraps kt.ErrSecurity
+// (and the crypto/keys error, if there is one): the key server served keys
+// the log does not show.
+func CheckClaim(entry *kt.Entry, cb keyserver.ClaimedBundle) (*keys.Bundle, error) {
+	if entry == nil {
+		return nil, errors.New("ksclient: no verified entry to check a bundle against")
+	}
+	b, err := keys.ParseBundle(cb.Bundle)
+	if err != nil {
+		return nil, securityError(err, "the bundle of %s device %d", entry.Handle, cb.Device)
+	}
+	if err := keys.VerifyBundle(entry.Handle, entry.AccountKey, b); err != nil {
+		return nil, securityError(err, "the bundle of %s device %d", entry.Handle, cb.Device)
+	}
+	if uint32(b.Certificate.Device) != cb.Device {
+		return nil, securityError(nil, "the bundle claimed for %s device %d certifies device %d", entry.Handle, cb.Device, b.Certificate.Device)
+	}
+	for _, d := range entry.Devices {
+		if uint32(d.Certificate.Device) != cb.Device {
+			continue
+		}
+		if d.Revocation != nil {
+			return nil, securityError(nil, "a bundle for %s device %d, which the log shows revoked", entry.Handle, cb.Device)
+		}
+		if !bytes.Equal(d.Certificate.Marshal(), b.Certificate.Marshal()) {
+			return nil, securityError(nil, "the bundle of %s device %d carries another certificate than the log", entry.Handle, cb.Device)
+		}
+		return b, nil
+	}
+	return nil, securityError(nil, "a bundle for %s device %d, which the log does not show", entry.Handle, cb.Device)
+}
