@@ -14,7 +14,7 @@ import (
 
 var backupCommand = &command{
 	name:    "backup",
-	usage:   "backup [--force] [--backup-passphrase-file F] FILE",
+	usage:   "backup FILE",
 	summary: "write an encrypted backup of the account",
 	help: `
 Writes the account's backup to FILE (mode 0600), encrypted with age to a
@@ -104,7 +104,7 @@ func writeBackup(path string, force bool, write func(*os.File) error) error {
 
 var restoreCommand = &command{
 	name:    "restore",
-	usage:   "restore [flags] FILE",
+	usage:   "restore FILE",
 	summary: "make a new device of the account from a backup",
 	help: `
 Creates a new store in DIR (which must not hold one) and registers a new

@@ -14,7 +14,7 @@ import (
 
 var initCommand = &command{
 	name:    "init",
-	usage:   "init [flags] HANDLE",
+	usage:   "init HANDLE",
 	summary: "create the store in DIR and register HANDLE",
 	help: `
 Creates the encrypted store in DIR, writes DIR/config.json (the server URLs

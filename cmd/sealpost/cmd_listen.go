@@ -15,7 +15,7 @@ import (
 
 var listenCommand = &command{
 	name:    "listen",
-	usage:   "listen [--count N | --once] [--timeout D]",
+	usage:   "listen",
 	summary: "print incoming messages as they arrive",
 	help: `
 Prints incoming messages as they arrive, until interrupted (Ctrl-C), one a
@@ -29,7 +29,7 @@ The exit status is 4 if the client reported a security event.`,
 	setup: func(fs *flag.FlagSet) runner {
 		count := fs.Int("count", 0, "exit after `N` messages")
 		once := fs.Bool("once", false, "exit after one message (--count 1)")
-		timeout := fs.Duration("timeout", 0, "stop after this `duration`; with --count it is an error to get fewer")
+		timeout := fs.Duration("timeout", 0, "stop after `D` (such as 30s); with --count, getting fewer is an error")
 		return func(ctx context.Context, a *app, args []string) error {
 			if err := wantArgs(args, 0, ""); err != nil {
 				return err
@@ -127,7 +127,7 @@ shown too, marked with "*" before the sender. End of input (Ctrl-D) ends
 the chat; a send that fails is reported and the chat goes on. With --json,
 each line sent is printed back once stored, as a message with "sent":true.`,
 	setup: func(fs *flag.FlagSet) runner {
-		timeout := fs.Duration("timeout", time.Minute, "give up on a line not stored by the relay after this `duration`")
+		timeout := fs.Duration("timeout", time.Minute, "give up on a line the relay has not stored after `D`")
 		return func(ctx context.Context, a *app, args []string) error {
 			if err := wantArgs(args, 1, "HANDLE"); err != nil {
 				return err

@@ -22,7 +22,7 @@ devices. Without MESSAGE, or with "-", the message is standard input (one
 trailing newline removed). Prints the message id once the relay has stored
 the message; exit status 0 means it was stored.`,
 	setup: func(fs *flag.FlagSet) runner {
-		timeout := fs.Duration("timeout", time.Minute, "give up if the relay has not stored the message after this `duration`")
+		timeout := fs.Duration("timeout", time.Minute, "give up if the relay has not stored the message after `D`")
 		return func(ctx context.Context, a *app, args []string) error {
 			if len(args) < 1 {
 				return usagef("missing HANDLE")

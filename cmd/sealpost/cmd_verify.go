@@ -15,7 +15,7 @@ import (
 
 var verifyCommand = &command{
 	name:    "verify",
-	usage:   "verify [--yes | --scan COMPACT] HANDLE",
+	usage:   "verify HANDLE",
 	summary: "show the safety number with HANDLE, mark verified",
 	help: `
 Shows the safety number of this account and HANDLE (twelve groups of five

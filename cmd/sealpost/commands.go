@@ -69,7 +69,7 @@ func (a *app) printOverview(w io.Writer) {
 	b.WriteString("sealpost is the Sealpost end-to-end encrypted messaging client.\n\n")
 	b.WriteString("Usage:\n  sealpost [global flags] COMMAND [flags] [arguments]\n\nCommands:\n")
 	for _, c := range commandList() {
-		fmt.Fprintf(&b, "  %-24s %s\n", c.usage, c.summary)
+		fmt.Fprintf(&b, "  %-25s %s\n", c.usage, c.summary)
 	}
 	b.WriteString("\n" + globalHelp + "\n" + exitStatusHelp)
 	b.WriteString("\nRun 'sealpost help COMMAND' for a command's flags.\n")
@@ -78,9 +78,15 @@ func (a *app) printOverview(w io.Writer) {
 
 func (a *app) printCommandHelp(w io.Writer, c *command) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: sealpost %s\n\n%s\n", c.usage, strings.TrimSpace(c.help))
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	c.setup(fs)
+	usage, hasFlags := c.usage, false
+	fs.VisitAll(func(f *flag.Flag) { hasFlags = hasFlags || !isGlobalFlag(f.Name) })
+	if hasFlags {
+		name, args, _ := strings.Cut(usage, " ")
+		usage = strings.TrimSpace(name + " [flags] " + args)
+	}
+	fmt.Fprintf(&b, "Usage: sealpost %s\n\n%s\n", usage, strings.TrimSpace(c.help))
 	var flags strings.Builder
 	fs.SetOutput(&flags)
 	fs.VisitAll(func(f *flag.Flag) {
