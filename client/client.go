@@ -1,0 +1,380 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/sealpost/sealpost/client/internal/ksclient"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/client/internal/relaylink"
+	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/keyserver/kt"
+)
+
+var (
+	// ErrNoStore is returned by Open when Dir holds no store and Create is
+	// false.
+	ErrNoStore = errors.New("client: no store in this directory")
+	// ErrNotRegistered is returned by operations that need an account
+	// before Register (or Restore) has succeeded.
+	ErrNotRegistered = errors.New("client: not registered")
+	// ErrAlreadyRegistered is returned by Register on a store that already
+	// holds an account.
+	ErrAlreadyRegistered = errors.New("client: already registered")
+	// ErrHandleTaken is returned by Register when another account holds
+	// the handle.
+	ErrHandleTaken = errors.New("client: handle is taken")
+	// ErrWrongPassphrase is returned by Open and Restore for a passphrase
+	// that does not unlock the store or the backup.
+	ErrWrongPassphrase = errors.New("client: wrong passphrase")
+	// ErrWrongIdentity is returned by Open for an age identity that does
+	// not unlock the store.
+	ErrWrongIdentity = errors.New("client: wrong age identity")
+	// ErrCorrupt is returned when the local store (or a backup) is damaged.
+	ErrCorrupt = errors.New("client: local state is corrupt")
+	// ErrLocked is returned by Open when another process has the store open.
+	ErrLocked = errors.New("client: store is in use by another process")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("client: closed")
+	// ErrSecurity reports a key server or relay that misbehaved in a way
+	// only an attacker would: a key set or bundle that does not verify, a
+	// transparency log that is not consistent with the pinned checkpoint.
+	// Nothing was sent to the keys involved.
+	ErrSecurity = errors.New("client: security check failed")
+	// ErrKeyChanged is returned by Send to a verified contact whose account
+	// key has changed, until AcceptKeyChange.
+	ErrKeyChanged = errors.New("client: contact's key changed since it was verified")
+	// ErrUnknownHandle is returned for a handle that has no account.
+	ErrUnknownHandle = errors.New("client: no such account")
+	// ErrInvalidHandle is returned for a handle that is not 3 to 32 of
+	// a-z 0-9 . _ - (spec/keys.md §3).
+	ErrInvalidHandle = errors.New("client: invalid handle")
+	// ErrTooLarge is returned by Send for a plaintext over MaxPlaintext.
+	ErrTooLarge = errors.New("client: message too large")
+	// ErrNoAccountKey is returned by operations that need the account key
+	// (backups, revocations) on a device that does not hold it.
+	ErrNoAccountKey = errors.New("client: this device does not hold the account key")
+)
+
+// Config says where a client keeps its state and which servers it talks
+// to.
+type Config struct {
+	// Dir is the store directory (spec/client-store.md §1).
+	Dir string
+	// Passphrase or IdentityFile (the contents of an age identity file)
+	// unlocks the store; exactly one must be set. The caller zeroes it
+	// after Open returns.
+	Passphrase   []byte
+	IdentityFile []byte
+	// Create makes Open create an empty store when Dir has none; without
+	// it Open fails with ErrNoStore.
+	Create bool
+	// KeyServer is the key server's URL, https://HOST[:PORT].
+	KeyServer string
+	// Relay is the relay's URL, wss://HOST[:PORT]/v1/relay; empty means
+	// the key server's host and port.
+	Relay string
+	// CAFile names a PEM file of root certificates for both servers; Pin
+	// is the SHA-256 fingerprint of their certificate (as sealpostd prints
+	// it). With neither, the system roots are used.
+	CAFile string
+	Pin    string
+	// Invite is the invite code Register sends to an invite-only server.
+	Invite string
+	// Logger receives the client's logs (never plaintext, keys or
+	// envelopes); nil means slog.Default().
+	Logger *slog.Logger
+	// WorkFactor is the scrypt work factor (log2 N) for a new store's
+	// passphrase and for backups; 0 means 18.
+	WorkFactor int
+}
+
+// Client is one device of one account. Its methods are safe for
+// concurrent use.
+type Client struct {
+	cfg   Config
+	log   *slog.Logger
+	store *localstore.Store
+	tls   *tls.Config
+	ks    *ksclient.Client
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	messages chan *Message
+	events   chan Event
+
+	mu       sync.Mutex // guards the fields below
+	closed   bool
+	id       *identity // nil until registered
+	tokens   *ksclient.Tokens
+	link     *relaylink.Link
+	dir      map[string]*dirEntry // verified key sets by handle
+
+	pinMu    sync.Mutex     // guards the pin: lookups verify and advance it one at a time
+	verifier *kt.Verifier   // the log's verifier, from the key server's discovery document
+	pinText  []byte         // the stored pinned checkpoint, until verified
+	pin      *kt.Checkpoint // the verified pinned checkpoint
+
+	sessMu sync.Mutex // serialises changes to sessions and prekeys
+
+	inboxDrained chan struct{} // closed once the inbox left by an earlier run is handed over
+	maintain     chan struct{} // wakes the prekey maintenance loop
+}
+
+// Open opens (or with cfg.Create creates) the store in cfg.Dir and, if it
+// holds an account, connects to the relay and starts receiving. Errors:
+// ErrNoStore, ErrWrongPassphrase, ErrWrongIdentity, ErrLocked, ErrCorrupt,
+// or a configuration problem.
+func Open(ctx context.Context, cfg Config) (*Client, error) {
+	c, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if c.store, err = openStore(ctx, cfg); err != nil {
+		c.cancel()
+		return nil, err
+	}
+	if err := c.load(ctx); err != nil {
+		c.store.Close()
+		c.cancel()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newClient checks cfg and builds everything but the store.
+func newClient(cfg Config) (*Client, error) {
+	var problems []error
+	if cfg.Dir == "" {
+		problems = append(problems, errors.New("client: Config.Dir is empty"))
+	}
+	if (len(cfg.Passphrase) == 0) == (len(cfg.IdentityFile) == 0) {
+		problems = append(problems, errors.New("client: set exactly one of Config.Passphrase and Config.IdentityFile"))
+	}
+	if cfg.WorkFactor < 0 || cfg.WorkFactor > 22 {
+		problems = append(problems, fmt.Errorf("client: Config.WorkFactor %d: want 1 to 22 (0 for the default)", cfg.WorkFactor))
+	}
+	ksURL, err := url.Parse(cfg.KeyServer)
+	if err != nil || ksURL.Scheme != "https" || ksURL.Host == "" || (ksURL.Path != "" && ksURL.Path != "/") || ksURL.RawQuery != "" {
+		problems = append(problems, fmt.Errorf("client: Config.KeyServer %q: want https://HOST[:PORT]", cfg.KeyServer))
+	} else if cfg.Relay == "" {
+		cfg.Relay = "wss://" + ksURL.Host + "/v1/relay"
+	}
+	if ru, err := url.Parse(cfg.Relay); cfg.Relay != "" && (err != nil || ru.Scheme != "wss" || ru.Host == "") {
+		problems = append(problems, fmt.Errorf("client: Config.Relay %q: want wss://HOST[:PORT]/PATH", cfg.Relay))
+	}
+	tlsCfg, err := trustConfig(cfg.CAFile, cfg.Pin)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	ks, err := ksclient.New(strings.TrimSuffix(cfg.KeyServer, "/"), tlsCfg)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Client{
+		cfg:          cfg,
+		log:          log,
+		tls:          tlsCfg,
+		ks:           ks,
+		messages:     make(chan *Message),
+		events:       make(chan Event, eventBuffer),
+		dir:          map[string]*dirEntry{},
+		inboxDrained: make(chan struct{}),
+		maintain:     make(chan struct{}, 1),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// trustConfig returns the TLS 1.3 client configuration for the servers:
+// a pinned certificate fingerprint, roots from a file, or the system's.
+func trustConfig(caFile, pin string) (*tls.Config, error) {
+	switch {
+	case caFile != "" && pin != "":
+		return nil, errors.New("client: set at most one of Config.CAFile and Config.Pin")
+	case pin != "":
+		fp, err := tlsconfig.ParseFingerprint(pin)
+		if err != nil {
+			return nil, fmt.Errorf("client: Config.Pin: %w", err)
+		}
+		return tlsconfig.ClientConfig(fp), nil
+	case caFile != "":
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: Config.CAFile: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client: Config.CAFile %s: no PEM certificates", caFile)
+		}
+		return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots}, nil
+	default:
+		return &tls.Config{MinVersion: tls.VersionTLS13}, nil
+	}
+}
+
+// unlock returns the store unlock for cfg.
+func unlock(cfg Config) localstore.Unlock {
+	if len(cfg.IdentityFile) > 0 {
+		return localstore.IdentityFile(cfg.IdentityFile)
+	}
+	u := localstore.Passphrase(cfg.Passphrase)
+	if cfg.WorkFactor > 0 {
+		u = u.WithWorkFactor(cfg.WorkFactor)
+	}
+	return u
+}
+
+// openStore opens the store in cfg.Dir, creating it if asked to.
+func openStore(ctx context.Context, cfg Config) (*localstore.Store, error) {
+	s, err := localstore.Open(ctx, cfg.Dir, unlock(cfg))
+	if errors.Is(err, fs.ErrNotExist) {
+		if !cfg.Create {
+			return nil, fmt.Errorf("%w: %s", ErrNoStore, cfg.Dir)
+		}
+		s, err = localstore.Create(ctx, cfg.Dir, unlock(cfg))
+	}
+	return s, storeError(err)
+}
+
+// storeError maps the local store's errors to the client's.
+func storeError(err error) error {
+	for _, m := range []struct{ from, to error }{
+		{localstore.ErrWrongPassphrase, ErrWrongPassphrase},
+		{localstore.ErrWrongIdentity, ErrWrongIdentity},
+		{localstore.ErrCorrupt, ErrCorrupt},
+		{localstore.ErrLocked, ErrLocked},
+		{localstore.ErrClosed, ErrClosed},
+		{localstore.ErrExist, ErrAlreadyRegistered},
+	} {
+		if errors.Is(err, m.from) {
+			return fmt.Errorf("%w (%w)", m.to, err)
+		}
+	}
+	return err
+}
+
+// load reads the identity and pinned checkpoint and, for a registered
+// device, starts the background work.
+func (c *Client) load(ctx context.Context) error {
+	var (
+		ident localstore.Identity
+		cp    []byte
+	)
+	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		if ident, err = tx.Identity(); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+		if cp, _, err = tx.Checkpoint(); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	if cp != nil {
+		c.pinText = cp
+	}
+	if ident.Handle == "" {
+		return nil
+	}
+	id, err := newIdentity(ident)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.id = id
+	c.mu.Unlock()
+	return c.start()
+}
+
+// Handle returns the account's handle, or "" before Register.
+func (c *Client) Handle() string {
+	if id := c.identity(); id != nil {
+		return id.handle
+	}
+	return ""
+}
+
+// DeviceID returns this device's id, or 0 before Register.
+func (c *Client) DeviceID() uint32 {
+	if id := c.identity(); id != nil {
+		return uint32(id.device)
+	}
+	return 0
+}
+
+// identity returns the device's identity, nil before Register.
+func (c *Client) identity() *identity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
+}
+
+// registered returns the identity or ErrNotRegistered / ErrClosed.
+func (c *Client) registered() (*identity, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.id == nil {
+		return nil, ErrNotRegistered
+	}
+	return c.id, nil
+}
+
+// Close stops receiving, closes the relay connection and the store, and
+// destroys the keys held in memory. Messages received but not yet taken
+// from Messages are kept and handed over after the next Open.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	link, id := c.link, c.id
+	c.mu.Unlock()
+	c.cancel()
+	if link != nil {
+		link.Close()
+	}
+	c.wg.Wait()
+	err := c.store.Close()
+	if id != nil {
+		id.destroy()
+	}
+	close(c.events)
+	return err
+}
+
+// emit hands e to the application without blocking: when Events is full
+// the event is logged and dropped.
+func (c *Client) emit(e Event) {
+	select {
+	case c.events <- e:
+	default:
+		c.log.Warn("client: event dropped: the application is not reading Events", "kind", e.Kind.String())
+	}
+}

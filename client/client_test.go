@@ -1,0 +1,99 @@
+package client
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestConversation: alice and bob, both ways, many messages, in order, on
+// SQLite and on PostgreSQL.
+func TestConversation(t *testing.T) {
+	for _, eng := range []engine{engineSQLite, enginePostgres} {
+		t.Run(string(eng), func(t *testing.T) {
+			s := startServers(t, eng)
+			alice, bob := s.newUser("alice"), s.newUser("bob")
+			conversation(t, alice, bob, 30)
+		})
+	}
+}
+
+// conversation sends n rounds: a burst from alice, then a burst from bob,
+// each checked in order on the other side.
+func conversation(t *testing.T, alice, bob *Client, n int) {
+	t.Helper()
+	for round := range 3 {
+		for _, pair := range [][2]*Client{{alice, bob}, {bob, alice}} {
+			from, to := pair[0], pair[1]
+			var ids []MessageID
+			for i := range n / 3 {
+				ids = append(ids, send(t, from, to.Handle(), fmt.Sprintf("%s→%s round %d #%d", from.Handle(), to.Handle(), round, i)))
+			}
+			for i := range n / 3 {
+				m := recv(t, to)
+				want := fmt.Sprintf("%s→%s round %d #%d", from.Handle(), to.Handle(), round, i)
+				if string(m.Plaintext) != want || m.From != from.Handle() || m.ID != ids[i] || m.To != to.Handle() || m.Sent || m.FromDevice != from.DeviceID() {
+					t.Fatalf("got %+v %q, want %q from %s id %s", m, m.Plaintext, want, from.Handle(), ids[i])
+				}
+			}
+		}
+	}
+}
+
+// TestOffline: bob is offline while alice sends 100 messages; when he comes
+// back he gets all 100, in order, once.
+func TestOffline(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	bobDir := t.TempDir()
+	bob := s.open(bobDir)
+	if err := bob.Register(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	bob.Close()
+	for i := range 100 {
+		send(t, alice, "bob", fmt.Sprintf("offline %d", i))
+	}
+	bob = s.open(bobDir)
+	for i := range 100 {
+		m := recv(t, bob)
+		if want := fmt.Sprintf("offline %d", i); string(m.Plaintext) != want {
+			t.Fatalf("message %d: %q, want %q", i, m.Plaintext, want)
+		}
+	}
+	noMessage(t, bob, 500*time.Millisecond)
+	// And again after a restart: nothing is shown twice.
+	bob.Close()
+	bob = s.open(bobDir)
+	noMessage(t, bob, time.Second)
+}
+
+// TestWrongPassphrase: a wrong passphrase is a clear error and changes
+// nothing; the right one still opens.
+func TestWrongPassphrase(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	dir := t.TempDir()
+	c := s.open(dir)
+	if err := c.Register(ctxT(t), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	cfg := s.config(dir)
+	cfg.Passphrase = []byte("wrong")
+	if _, err := Open(ctxT(t), cfg); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	c = s.open(dir)
+	if c.Handle() != "alice" || c.DeviceID() != 1 {
+		t.Fatalf("reopened: %q %d", c.Handle(), c.DeviceID())
+	}
+	cfg = s.config(t.TempDir())
+	cfg.Create = false
+	if _, err := Open(ctxT(t), cfg); !errors.Is(err, ErrNoStore) {
+		t.Fatalf("no store: %v", err)
+	}
+}
+
+var _ = bytes.Equal

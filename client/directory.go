@@ -1,0 +1,245 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sealpost/sealpost/client/internal/ksclient"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver/kt"
+)
+
+// dirTTL is how long a verified key set is used before it is looked up
+// again (spec/client.md §6.1).
+const dirTTL = 30 * time.Second
+
+// dirEntry is a verified key set and where it sits in the log.
+type dirEntry struct {
+	entry    *kt.Entry
+	logIndex int64
+	fetched  time.Time
+}
+
+// findActive returns the active device of e with cert's id whose
+// certificate is cert, byte for byte, or nil.
+func (d *dirEntry) findActive(cert []byte, id keys.DeviceID) *keys.DeviceCertificate {
+	for _, dev := range d.entry.Active() {
+		if dev.Certificate.Device == id && bytes.Equal(dev.Certificate.Marshal(), cert) {
+			return dev.Certificate
+		}
+	}
+	return nil
+}
+
+// securityError marks err, which shows a misbehaving server, with
+// ErrSecurity and reports it as an event.
+func (c *Client) securityError(handle string, err error) error {
+	err = fmt.Errorf("%w: %w", ErrSecurity, err)
+	c.emit(Event{Kind: EventSecurity, Handle: handle, Err: err})
+	return err
+}
+
+// logVerifier returns the transparency log's verifier, from the key
+// server's discovery document, and opens the stored pin with it. The
+// caller holds pinMu.
+func (c *Client) logVerifier(ctx context.Context) (*kt.Verifier, error) {
+	if c.verifier != nil {
+		return c.verifier, nil
+	}
+	wk, err := c.ks.WellKnown(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := kt.NewVerifier(wk.LogVerifierKey)
+	if err != nil {
+		return nil, fmt.Errorf("client: the key server's log verifier key: %w", err)
+	}
+	if c.pinText != nil {
+		// A pinned checkpoint that the server's current log key did not
+		// sign means the log key changed: a new log, which this device
+		// cannot check against the one it saw (spec/client.md §6.1).
+		pin, err := v.OpenCheckpoint(c.pinText)
+		if err != nil {
+			return nil, c.securityError("", fmt.Errorf("the pinned checkpoint does not verify under the key server's log key: %w", err))
+		}
+		c.pin = pin
+	}
+	c.verifier = v
+	return v, nil
+}
+
+// lookup returns handle's verified key set: from the cache if it is
+// younger than dirTTL and fresh is false, else from the key server,
+// checked against the pinned checkpoint, which it advances
+// (spec/client.md §6.1). Errors: ErrUnknownHandle, ErrSecurity, or a
+// network error.
+func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEntry, error) {
+	if keys.CheckHandle(handle) != nil {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+	}
+	c.mu.Lock()
+	d := c.dir[handle]
+	c.mu.Unlock()
+	if d != nil && !fresh && time.Since(d.fetched) < dirTTL {
+		return d, nil
+	}
+	resp, err := c.ks.Account(ctx, handle)
+	if ksclient.IsCode(err, "unknown_handle") {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: looking up %s: %w", handle, err)
+	}
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
+	v, err := c.logVerifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entry, pin, err := ksclient.VerifyAccount(ctx, c.ks, v, c.pin, handle, resp)
+	if errors.Is(err, kt.ErrSecurity) {
+		return nil, c.securityError(handle, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: verifying %s: %w", handle, err)
+	}
+	if err := c.advancePin(ctx, pin); err != nil {
+		return nil, err
+	}
+	d = &dirEntry{entry: entry, logIndex: resp.LogIndex, fetched: time.Now()}
+	c.mu.Lock()
+	c.dir[handle] = d
+	c.mu.Unlock()
+	return d, nil
+}
+
+// advancePin stores pin if it is newer than the pinned checkpoint. The
+// caller holds pinMu.
+func (c *Client) advancePin(ctx context.Context, pin *kt.Checkpoint) error {
+	if pin == nil || (c.pin != nil && pin.Size == c.pin.Size) {
+		return nil
+	}
+	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		return tx.PutCheckpoint(pin.Signed, time.Now())
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	c.pin = pin
+	c.pinText = pin.Signed
+	return nil
+}
+
+// observe compares a peer's verified key set with the contact record and
+// updates it (spec/client.md §6.2). It returns ErrKeyChanged when the
+// account key differs from a verified one (the record is then kept as it
+// was), and ErrSecurity when the key set is older than one already seen.
+// New and revoked devices are reported as events; sessions with revoked
+// devices are deleted.
+func (c *Client) observe(ctx context.Context, d *dirEntry) error {
+	e := d.entry
+	var events []Event
+	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		events = nil
+		ct, err := tx.Contact(e.Handle)
+		if errors.Is(err, localstore.ErrNotFound) {
+			return tx.PutContact(localstore.Contact{Handle: e.Handle, AccountKey: e.AccountKey, KeySetVersion: e.Version, LogIndex: uint64(d.logIndex)})
+		}
+		if err != nil {
+			return err
+		}
+		if ct.AccountKey != e.AccountKey {
+			events = append(events, Event{Kind: EventKeyChanged, Handle: e.Handle})
+			if ct.Verified {
+				return ErrKeyChanged
+			}
+			// An unverified contact follows the directory, as the
+			// user never compared keys; its sessions end.
+			if err := deleteSessions(tx, e.Handle); err != nil {
+				return err
+			}
+			return tx.PutContact(localstore.Contact{Handle: e.Handle, AccountKey: e.AccountKey, KeySetVersion: e.Version, LogIndex: uint64(d.logIndex)})
+		}
+		if e.Version < ct.KeySetVersion {
+			return fmt.Errorf("%w: the key server shows version %d of %s's key set after version %d", ErrSecurity, e.Version, e.Handle, ct.KeySetVersion)
+		}
+		if e.Version == ct.KeySetVersion {
+			return nil
+		}
+		ev, err := deviceChanges(tx, e)
+		if err != nil {
+			return err
+		}
+		events = ev
+		ct.KeySetVersion, ct.LogIndex = e.Version, uint64(d.logIndex)
+		return tx.PutContact(ct)
+	})
+	for _, ev := range events {
+		c.emit(ev)
+	}
+	if errors.Is(err, ErrKeyChanged) {
+		return fmt.Errorf("%w: %s", ErrKeyChanged, e.Handle)
+	}
+	if errors.Is(err, ErrSecurity) {
+		c.emit(Event{Kind: EventSecurity, Handle: e.Handle, Err: err})
+		return err
+	}
+	return storeError(err)
+}
+
+// deviceChanges deletes the sessions with devices e no longer lists as
+// active and returns the events for them and for active devices without
+// a session.
+func deviceChanges(tx *localstore.Tx, e *kt.Entry) ([]Event, error) {
+	have, err := tx.SessionDevices(e.Handle)
+	if err != nil {
+		return nil, err
+	}
+	active := map[uint32]bool{}
+	for _, dev := range e.Active() {
+		active[uint32(dev.Certificate.Device)] = true
+	}
+	var events []Event
+	known := map[uint32]bool{}
+	for _, id := range have {
+		known[id] = true
+		if !active[id] {
+			if err := tx.DeleteSession(e.Handle, id); err != nil {
+				return nil, err
+			}
+			events = append(events, Event{Kind: EventDeviceRevoked, Handle: e.Handle, Device: id})
+		}
+	}
+	for _, dev := range e.Active() {
+		if id := uint32(dev.Certificate.Device); !known[id] {
+			events = append(events, Event{Kind: EventDeviceAdded, Handle: e.Handle, Device: id})
+		}
+	}
+	return events, nil
+}
+
+// deleteSessions deletes every session with handle's devices.
+func deleteSessions(tx *localstore.Tx, handle string) error {
+	ids, err := tx.SessionDevices(handle)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := tx.DeleteSession(handle, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forget drops handle's cached key set, so the next lookup asks the key
+// server.
+func (c *Client) forget(handle string) {
+	c.mu.Lock()
+	delete(c.dir, handle)
+	c.mu.Unlock()
+}

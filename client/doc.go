@@ -1,0 +1,45 @@
+// Package client is Sealpost's client library: the one package an
+// application imports to give its users end-to-end encrypted messaging.
+//
+// A Client is one device of one account. It keeps its state in a
+// directory (Config.Dir): identity keys, prekey private keys, sessions,
+// contacts and their verified account keys, the pinned transparency
+// checkpoint, the ids of processed envelopes and the queue of outgoing
+// envelopes, in an SQLite file whose sensitive values are sealed with a
+// random store key; the store key is wrapped with age to a passphrase or
+// an age identity (spec/client-store.md). While a Client is open its
+// private keys are held in memguard's guarded memory and destroyed by
+// Close.
+//
+// What the servers see and cannot do:
+//
+//   - The key server holds public keys only. Every key set the client uses
+//     is checked against the key server's transparency log: an inclusion
+//     proof against a checkpoint consistent with the one this device
+//     pinned. A key server that swaps a device key, forges a bundle or
+//     shows a forked log is refused with ErrSecurity, and nothing is
+//     encrypted to the forged keys.
+//   - The relay stores sealed envelopes: it learns the recipient device
+//     and sizes (padded), not the sender or the content.
+//
+// Sending: Send encrypts a message for every device of the recipient and
+// every other device of the sender's own account (PQXDH on first contact,
+// then the Double Ratchet), queues the sealed envelopes locally and returns
+// once the relay has stored them. A send interrupted by a crash or a lost
+// connection is retried under the same message id, which the relay stores
+// once.
+//
+// Receiving: messages arrive on Messages. Each envelope is decrypted and
+// its message and the new session state stored in one local transaction,
+// then offered to the application, and only once the application has taken
+// it is the relay told to forget the envelope: a crash at any point loses
+// nothing, and a message is stored and shown once (see Messages for the
+// one window in which an application may be offered a message again).
+//
+// Keys and trust: SafetyNumber and MarkVerified let users compare account
+// keys; a changed key of a verified contact stops Send with ErrKeyChanged
+// until AcceptKeyChange. Key changes, new devices and dropped envelopes
+// are reported on Events.
+//
+// The protocol is spec/client.md.
+package client

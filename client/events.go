@@ -1,0 +1,118 @@
+package client
+
+import (
+	"fmt"
+	"time"
+)
+
+// Message is a received message (spec/client.md §2, §5).
+type Message struct {
+	// ID is the sender's message id: every device of the recipient, and
+	// the sender's other devices, see the same id for one message.
+	ID MessageID
+	// From and FromDevice name the sending account and device, as
+	// verified through the key directory.
+	From       string
+	FromDevice uint32
+	// To is the account the message was sent to: this account, or, for a
+	// Sent copy, the peer it was sent to.
+	To string
+	// Sent marks a copy of a message this account sent from another of
+	// its devices.
+	Sent bool
+	// Time is the sender's clock when it sent the message; Received is
+	// when this device decrypted it.
+	Time     time.Time
+	Received time.Time
+	// Plaintext is the message. The application zeroes it when done if it
+	// cares to.
+	Plaintext []byte
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	// EventKeyChanged: a contact's account key is not the one this device
+	// knew. Sending to a verified contact is refused until
+	// AcceptKeyChange.
+	EventKeyChanged EventKind = iota + 1
+	// EventDeviceAdded: a contact (or this account) has a device this
+	// device had not seen.
+	EventDeviceAdded
+	// EventDeviceRevoked: a device this device had a session with was
+	// revoked; its session is deleted.
+	EventDeviceRevoked
+	// EventEnvelopeDropped: an envelope could not be opened, did not come
+	// from a device its account lists, or did not decrypt; it was
+	// discarded (Err says why). The session with the sender is unchanged.
+	EventEnvelopeDropped
+	// EventSecurity: the key server answered something only a misbehaving
+	// server would (Err wraps ErrSecurity).
+	EventSecurity
+	// EventConnected and EventDisconnected follow the relay connection.
+	EventConnected
+	EventDisconnected
+)
+
+var eventNames = map[EventKind]string{
+	EventKeyChanged:      "key-changed",
+	EventDeviceAdded:     "device-added",
+	EventDeviceRevoked:   "device-revoked",
+	EventEnvelopeDropped: "envelope-dropped",
+	EventSecurity:        "security",
+	EventConnected:       "connected",
+	EventDisconnected:    "disconnected",
+}
+
+// String returns the kind's name, such as "key-changed".
+func (k EventKind) String() string {
+	if n, ok := eventNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is something the application should know about.
+type Event struct {
+	Kind   EventKind
+	Handle string // the account concerned, if any
+	Device uint32 // the device concerned, if any
+	Err    error  // why, for EventEnvelopeDropped, EventSecurity, EventDisconnected
+}
+
+// eventBuffer is how many events wait for the application before new ones
+// are dropped (and logged).
+const eventBuffer = 256
+
+// Messages returns the channel on which received messages arrive, in the
+// order the relay delivered them. Each message is stored locally before it
+// is offered here and deleted from the store once the application has
+// taken it; only then is the relay told it may forget the envelope. A
+// message taken from the channel just before a crash may be offered again
+// after the next Open, with the same ID (spec/client.md §5.3).
+//
+// The application must keep reading: while a message waits on this
+// channel no further message is received. The channel is never closed;
+// stop reading when Close is called.
+func (c *Client) Messages() <-chan *Message { return c.messages }
+
+// Events returns the channel of events. It is closed by Close.
+func (c *Client) Events() <-chan Event { return c.events }
+
+// Contact is another account this device has looked up.
+type Contact struct {
+	Handle     string
+	AccountKey [32]byte
+	// Verified says the user compared safety numbers (MarkVerified).
+	Verified bool
+}
+
+// Device is one device of this account.
+type Device struct {
+	ID      uint32
+	Created time.Time
+	Revoked bool
+	// Current marks this device.
+	Current bool
+}

@@ -1,0 +1,236 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/internal/pgtest"
+	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/keyserver"
+	ksstore "github.com/sealpost/sealpost/keyserver/store"
+	kspg "github.com/sealpost/sealpost/keyserver/store/postgres"
+	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
+	"github.com/sealpost/sealpost/relay"
+	relaystore "github.com/sealpost/sealpost/relay/store"
+	relaypg "github.com/sealpost/sealpost/relay/store/postgres"
+	relaysqlite "github.com/sealpost/sealpost/relay/store/sqlite"
+)
+
+const serverName = "test.example"
+
+// servers is a real key server and a real relay on one TLS 1.3 listener
+// on 127.0.0.1, as sealpostd serves them, on SQLite files or PostgreSQL.
+type servers struct {
+	t    *testing.T
+	url  string // https://127.0.0.1:PORT
+	pin  string
+	ks   *keyserver.Server
+	ksdb ksstore.Store
+	rs   *relay.Server
+	q    relaystore.Queue
+	srv  *httptest.Server
+	dir  string
+	// handler, if set, sees every request first (a test double that
+	// forges answers); it calls next for the rest.
+	intercept func(w http.ResponseWriter, r *http.Request, next http.Handler)
+}
+
+// engine says which stores the servers use.
+type engine string
+
+const (
+	engineSQLite   engine = "sqlite"
+	enginePostgres engine = "postgres"
+)
+
+func startServers(t *testing.T, eng engine) *servers {
+	t.Helper()
+	s := &servers{t: t, dir: t.TempDir()}
+	ctx := context.Background()
+	var err error
+	switch eng {
+	case engineSQLite:
+		if s.ksdb, err = kssqlite.Open(filepath.Join(s.dir, "keyserver.db")); err != nil {
+			t.Fatal(err)
+		}
+		if s.q, err = relaysqlite.Open(filepath.Join(s.dir, "relay.db")); err != nil {
+			t.Fatal(err)
+		}
+	case enginePostgres:
+		dsn := pgtest.DSN(t)
+		if s.ksdb, err = kspg.Open(ctx, dsn); err != nil {
+			t.Fatal(err)
+		}
+		if s.q, err = relaypg.Open(ctx, dsn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { s.ksdb.Close(); s.q.Close() })
+	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
+	_, logKey, _ := ed25519.GenerateKey(rand.Reader)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s.ks, err = keyserver.New(keyserver.Config{
+		Name:           serverName,
+		Store:          s.ksdb,
+		TokenKey:       tokenKey,
+		LogKey:         logKey,
+		RelayAudiences: []string{"relay:" + serverName},
+		Logger:         quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.ks.Close() })
+	limits := relay.DefaultLimits()
+	limits.HeartbeatInterval = 200 * time.Millisecond
+	limits.IdleTimeout = 2 * time.Second
+	s.rs, err = relay.New(relay.Config{
+		Name:      serverName,
+		Queue:     s.q,
+		TokenKeys: []ed25519.PublicKey{tokenKey.Public().(ed25519.PublicKey)},
+		Limits:    limits,
+		Logger:    quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _, err := tlsconfig.LoadOrCreate(s.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg, err := tlsconfig.ServerConfig(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", s.ks.Handler())
+	mux.Handle(relay.Path, s.rs.Handler())
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.intercept != nil {
+			s.intercept(w, r, mux)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	s.srv.TLS = scfg
+	s.srv.StartTLS()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.rs.Shutdown(ctx)
+		s.srv.Close()
+	})
+	s.url = s.srv.URL
+	s.pin = tlsconfig.FingerprintOf(cert.Certificate[0]).String()
+	return s
+}
+
+// config returns a client configuration for these servers in dir.
+func (s *servers) config(dir string) Config {
+	return Config{
+		Dir:        dir,
+		Passphrase: []byte("correct horse battery staple"),
+		Create:     true,
+		KeyServer:  s.url,
+		Pin:        s.pin,
+		WorkFactor: 10,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// newUser opens a client in a new directory and registers handle.
+func (s *servers) newUser(handle string) *Client {
+	s.t.Helper()
+	c := s.open(s.t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Register(ctx, handle); err != nil {
+		s.t.Fatalf("register %s: %v", handle, err)
+	}
+	return c
+}
+
+// open opens a client in dir, closed at the end of the test.
+func (s *servers) open(dir string) *Client {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := Open(ctx, s.config(dir))
+	if err != nil {
+		s.t.Fatalf("open %s: %v", dir, err)
+	}
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// recv waits for the next message.
+func recv(t *testing.T, c *Client) *Message {
+	t.Helper()
+	select {
+	case m := <-c.Messages():
+		return m
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no message within 20 s", c.Handle())
+		return nil
+	}
+}
+
+// noMessage checks that no message arrives for a short while.
+func noMessage(t *testing.T, c *Client, within time.Duration) {
+	t.Helper()
+	select {
+	case m := <-c.Messages():
+		t.Fatalf("%s: unexpected message %q from %s", c.Handle(), m.Plaintext, m.From)
+	case <-time.After(within):
+	}
+}
+
+// waitEvent waits for an event of kind, skipping others.
+func waitEvent(t *testing.T, c *Client, kind EventKind) Event {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case e, ok := <-c.Events():
+			if !ok {
+				t.Fatal("events closed")
+			}
+			if e.Kind == kind {
+				return e
+			}
+		case <-deadline:
+			t.Fatalf("no %s event within 20 s", kind)
+		}
+	}
+}
+
+// send sends and fails the test on error.
+func send(t *testing.T, c *Client, to, text string) MessageID {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	id, err := c.Send(ctx, to, []byte(text))
+	if err != nil {
+		t.Fatalf("%s → %s: %v", c.Handle(), to, err)
+	}
+	return id
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var _ = errors.New
+var _ = fmt.Sprint

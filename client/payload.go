@@ -1,0 +1,97 @@
+package client
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sealpost/sealpost/crypto/keys"
+)
+
+// Payload kinds, spec/client.md §2.
+const (
+	payloadVersion = 0x01
+
+	kindMessage  = 0x01 // a message to the recipient account
+	kindSentCopy = 0x02 // a copy of a message this account sent, for its other devices
+)
+
+// payloadHeaderSize is version, kind, message id, sent time and the length
+// of the addressed handle (spec/client.md §2).
+const payloadHeaderSize = 1 + 1 + 16 + 8 + 1
+
+// MaxPlaintext is the longest plaintext Send accepts: what a sealed
+// envelope carries (crypto/seal.MaxMessageSize) less the ratchet's and the
+// first message's overhead and the payload header, rounded down
+// (spec/client.md §2).
+const MaxPlaintext = 192 << 10
+
+var errBadPayload = errors.New("client: malformed message payload")
+
+// MessageID identifies a message: the sender picks it at random, and every
+// device of the recipient and of the sender sees the same id.
+type MessageID [16]byte
+
+// String returns the id as 32 lower-case hex digits.
+func (id MessageID) String() string { return hex.EncodeToString(id[:]) }
+
+// ParseMessageID parses the 32 hex digits String writes.
+func ParseMessageID(s string) (MessageID, error) {
+	var id MessageID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("client: message id %q: want 32 hex digits", s)
+	}
+	return MessageID(b), nil
+}
+
+// payload is what the Double Ratchet encrypts (spec/client.md §2).
+type payload struct {
+	kind byte
+	id   MessageID
+	sent time.Time // milliseconds
+	to   string    // the account the message was sent to
+	body []byte
+}
+
+// marshal encodes p (spec/client.md §2).
+func (p *payload) marshal() []byte {
+	b := make([]byte, 0, payloadHeaderSize+len(p.to)+len(p.body))
+	b = append(b, payloadVersion, p.kind)
+	b = append(b, p.id[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.sent.UnixMilli()))
+	b = append(b, byte(len(p.to)))
+	b = append(b, p.to...)
+	return append(b, p.body...)
+}
+
+// parsePayload decodes a payload, refusing an unknown version or kind, a
+// time before 1970, and a handle that is not valid (spec/client.md §2).
+func parsePayload(b []byte) (*payload, error) {
+	if len(b) < payloadHeaderSize || b[0] != payloadVersion {
+		return nil, errBadPayload
+	}
+	p := &payload{kind: b[1]}
+	if p.kind != kindMessage && p.kind != kindSentCopy {
+		return nil, errBadPayload
+	}
+	copy(p.id[:], b[2:18])
+	ms := int64(binary.BigEndian.Uint64(b[18:26]))
+	if ms < 0 {
+		return nil, errBadPayload
+	}
+	p.sent = time.UnixMilli(ms).UTC()
+	n := int(b[26])
+	rest := b[payloadHeaderSize:]
+	if len(rest) < n {
+		return nil, errBadPayload
+	}
+	p.to = string(rest[:n])
+	if keys.CheckHandle(p.to) != nil {
+		return nil, errBadPayload
+	}
+	p.body = rest[n:]
+	return p, nil
+}

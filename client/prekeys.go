@@ -1,0 +1,228 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver"
+)
+
+// Prekey maintenance (spec/client.md §7).
+const (
+	// oneTimeTarget is how many one-time prekeys of each kind a device
+	// keeps published; it tops up when fewer than oneTimeLow remain.
+	oneTimeTarget = 100
+	oneTimeLow    = 25
+	// signedPrekeyLifetime is how often the signed prekey and the
+	// last-resort KEM prekey are replaced.
+	signedPrekeyLifetime = 7 * 24 * time.Hour
+	// replacedPrekeyGrace is how long a replaced signed or last-resort
+	// prekey's private key is kept for initial messages still in flight:
+	// the relay's longest default TTL and then some.
+	replacedPrekeyGrace = 35 * 24 * time.Hour
+	// maintenanceInterval is how often the maintenance loop runs when
+	// nothing wakes it.
+	maintenanceInterval = time.Hour
+)
+
+// newPrekeys generates n prekeys of kind with fresh random ids that this
+// device does not use yet, stores their private keys, and returns their
+// public halves (spec/client.md §7.1). Private keys are stored before the
+// public halves are published, so a crash in between leaves only unused
+// private keys.
+func newPrekeys(tx *localstore.Tx, dk *keys.DevicePrivateKeys, kind keys.PrekeyKind, n int, now time.Time) ([]keyserver.Bytes, error) {
+	out := make([]keyserver.Bytes, 0, n)
+	for len(out) < n {
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		id := binary.BigEndian.Uint32(b[:]) &^ (1 << 31)
+		if id == 0 {
+			continue
+		}
+		if _, err := tx.Prekey(uint8(kind), id); err == nil {
+			continue
+		} else if !errors.Is(err, localstore.ErrNotFound) {
+			return nil, err
+		}
+		priv, pub, err := dk.GeneratePrekey(rand.Reader, kind, id)
+		if err != nil {
+			return nil, err
+		}
+		err = tx.PutPrekey(localstore.Prekey{Kind: uint8(kind), ID: id, Secret: priv.Secret, Created: now})
+		priv.Zero()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pub.Marshal())
+	}
+	return out, nil
+}
+
+// uploadPrekeys generates and publishes prekeys: a new signed prekey and
+// last-resort KEM prekey if rotate is set, and one-time prekeys of each
+// kind up to oneTimeTarget given the counts the server reported.
+func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, counts keyserver.PrekeyCounts) error {
+	wk, err := c.ks.WellKnown(ctx)
+	if err != nil {
+		return err
+	}
+	perUpload := wk.Limits.MaxOneTimePerUpload
+	target := min(oneTimeTarget, wk.Limits.MaxOneTimePerDevice)
+	nX := max(0, min(target-counts.OneTime, perUpload))
+	nK := max(0, min(target-counts.OneTimeKEM, perUpload))
+	if !rotate && nX == 0 && nK == 0 {
+		return nil
+	}
+	dk, err := id.deviceKeys()
+	if err != nil {
+		return err
+	}
+	defer dk.Zero()
+	up := &keyserver.PrekeyUpload{}
+	now := time.Now()
+	c.sessMu.Lock()
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		if rotate {
+			s, err := newPrekeys(tx, dk, keys.SignedPrekey, 1, now)
+			if err != nil {
+				return err
+			}
+			l, err := newPrekeys(tx, dk, keys.LastResortKEMPrekey, 1, now)
+			if err != nil {
+				return err
+			}
+			up.SignedPrekey, up.LastResortKEMPrekey = s[0], l[0]
+		}
+		var err error
+		if up.OneTimePrekeys, err = newPrekeys(tx, dk, keys.OneTimePrekey, nX, now); err != nil {
+			return err
+		}
+		up.OneTimeKEMPrekeys, err = newPrekeys(tx, dk, keys.OneTimeKEMPrekey, nK, now)
+		return err
+	})
+	c.sessMu.Unlock()
+	if err != nil {
+		return storeError(err)
+	}
+	tok, err := c.keyServerToken(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.ks.UploadPrekeys(ctx, tok, up); err != nil {
+		return fmt.Errorf("client: uploading prekeys: %w", err)
+	}
+	return nil
+}
+
+// maintainPrekeys tops up one-time prekeys, rotates the signed and
+// last-resort prekeys when due, and deletes replaced ones past their grace
+// period (spec/client.md §7).
+func (c *Client) maintainPrekeys(ctx context.Context) error {
+	id, err := c.registered()
+	if err != nil {
+		return err
+	}
+	tok, err := c.keyServerToken(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := c.ks.PrekeyCount(ctx, tok)
+	if err != nil {
+		return fmt.Errorf("client: counting prekeys: %w", err)
+	}
+	var newest time.Time
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		ps, err := tx.Prekeys(uint8(keys.SignedPrekey))
+		for _, p := range ps {
+			clear(p.Secret)
+			if p.Created.After(newest) {
+				newest = p.Created
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	rotate := time.Since(newest) > signedPrekeyLifetime
+	low := counts.OneTime < oneTimeLow || counts.OneTimeKEM < oneTimeLow
+	if rotate || low {
+		if err := c.uploadPrekeys(ctx, id, rotate, *counts); err != nil {
+			return err
+		}
+	}
+	return c.expirePrekeys(ctx)
+}
+
+// expirePrekeys deletes signed and last-resort prekeys that were replaced
+// more than replacedPrekeyGrace ago; the newest of each kind stays.
+func (c *Client) expirePrekeys(ctx context.Context) error {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
+			ps, err := tx.Prekeys(uint8(kind))
+			if err != nil {
+				return err
+			}
+			var newest time.Time
+			for _, p := range ps {
+				clear(p.Secret)
+				if p.Created.After(newest) {
+					newest = p.Created
+				}
+			}
+			for _, p := range ps {
+				// A prekey was replaced when a newer one was made.
+				if p.Created.Before(newest) && time.Since(newest) > replacedPrekeyGrace {
+					if err := tx.DeletePrekey(uint8(kind), p.ID); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		_, err := tx.ForgetProcessedBefore(time.Now().Add(-processedRetention))
+		return err
+	})
+	return storeError(err)
+}
+
+// processedRetention is how long processed envelope ids are remembered:
+// longer than any envelope can wait at the relay (spec/client.md §5.1).
+const processedRetention = 60 * 24 * time.Hour
+
+// kickMaintenance wakes the maintenance loop (after one-time prekeys were
+// used).
+func (c *Client) kickMaintenance() {
+	select {
+	case c.maintain <- struct{}{}:
+	default:
+	}
+}
+
+// maintenanceLoop runs prekey maintenance when woken, after connecting,
+// and every maintenanceInterval.
+func (c *Client) maintenanceLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(maintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.maintain:
+		case <-t.C:
+		}
+		if err := c.maintainPrekeys(c.ctx); err != nil && c.ctx.Err() == nil {
+			c.log.Info("client: prekey maintenance failed; will retry", "err", err)
+		}
+	}
+}

@@ -1,0 +1,412 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/pqxdh"
+	"github.com/sealpost/sealpost/crypto/ratchet"
+	"github.com/sealpost/sealpost/crypto/seal"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// errNoSession reports a message from a device this device has no session
+// with that does not start one.
+var errNoSession = errors.New("client: no session with the sender and the message does not start one")
+
+// envelopeID is the id under which a received envelope is recorded as
+// processed and its message kept in the inbox: SHA-256 of the envelope
+// (spec/client.md §5.1). It does not depend on the relay.
+func envelopeID(env []byte) []byte {
+	h := sha256.Sum256(env)
+	return h[:]
+}
+
+// deliver is the relay link's delivery callback (spec/client.md §5.2):
+// process the envelope (once), hand its message to the application, and
+// only then return nil so that the link acks it. An error means "try
+// again later" (a network error while checking the sender); everything
+// that will never succeed is dropped, reported, and acked.
+func (c *Client) deliver(ctx context.Context, d *wire.Delivery) error {
+	select {
+	case <-c.inboxDrained:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	m, err := c.receive(ctx, d.Envelope)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return nil
+	}
+	return c.handOver(ctx, m)
+}
+
+// receive processes one envelope and returns the inbox message to hand to
+// the application, or nil if there is none (processed before and handed
+// over, or dropped).
+func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMessage, error) {
+	id, err := c.registered()
+	if err != nil {
+		return nil, err
+	}
+	envID := envelopeID(env)
+	var (
+		done bool
+		prev *localstore.InboxMessage
+	)
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		if done, err = tx.IsProcessed(envID); err != nil || !done {
+			return err
+		}
+		m, err := tx.Inbox(envID)
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil
+		}
+		prev = &m
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if done {
+		// Processed before a crash or a lost ack: hand over the stored
+		// message if the application has not taken it yet.
+		return prev, nil
+	}
+
+	dk, err := id.deviceKeys()
+	if err != nil {
+		return nil, err
+	}
+	defer dk.Zero()
+	opened, err := seal.Open(dk, env)
+	if err != nil {
+		return nil, c.drop(ctx, envID, "", 0, err)
+	}
+	sender := opened.Sender
+	handle, device := sender.Handle, uint32(sender.Device)
+	if err := c.checkSender(ctx, id, sender); err != nil {
+		if errors.Is(err, ErrSecurity) || errors.Is(err, ErrUnknownHandle) || errors.Is(err, errUnknownDevice) {
+			return nil, c.drop(ctx, envID, handle, device, err)
+		}
+		return nil, err // network: try again later
+	}
+
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	var (
+		out     *localstore.InboxMessage
+		dropErr error
+		used    []prekeyRef
+	)
+	now := time.Now()
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		out, dropErr, used = nil, nil, nil
+		rec, err := c.loadRecord(tx, handle, sender.Device)
+		if err != nil {
+			return err
+		}
+		pt, rec, u, err := c.decrypt(tx, dk, id, sender, opened.Message, rec)
+		if err != nil {
+			// Nothing changed: the session stays as it was
+			// (spec/ratchet.md §5).
+			dropErr = err
+			_, err := tx.MarkProcessed(envID, now)
+			return err
+		}
+		defer rec.destroy()
+		defer clear(pt)
+		used = u
+		state := rec.marshal()
+		err = tx.PutSession(localstore.Session{PeerHandle: handle, PeerDevice: device, State: state, Updated: now})
+		clear(state)
+		if err != nil {
+			return err
+		}
+		for _, u := range used {
+			if err := tx.DeletePrekey(uint8(u.kind), u.id); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+		}
+		if _, err := tx.MarkProcessed(envID, now); err != nil {
+			return err
+		}
+		p, err := parsePayload(pt)
+		if err == nil {
+			err = checkPayload(p, id.handle, handle)
+		}
+		if err != nil {
+			// The session advanced (the message authenticated) but
+			// what it carries is not a message this device accepts.
+			dropErr = err
+			return nil
+		}
+		m := localstore.InboxMessage{ID: envID, Sender: handle, SenderDevice: device, Time: now, Plaintext: pt}
+		if _, err := tx.PutInbox(m); err != nil {
+			return err
+		}
+		m.Plaintext = append([]byte(nil), pt...)
+		out = &m
+		return nil
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if dropErr != nil {
+		c.emit(Event{Kind: EventEnvelopeDropped, Handle: handle, Device: device, Err: dropErr})
+		c.log.Info("client: envelope dropped", "sender", handle, "device", device, "err", dropErr)
+		return nil, nil
+	}
+	if len(used) > 0 {
+		c.kickMaintenance()
+	}
+	return out, nil
+}
+
+// errUnknownDevice reports a sender certificate that its account does not
+// list as an active device.
+var errUnknownDevice = errors.New("client: the sender's device is not an active device of its account")
+
+// checkSender checks that the certificate in the envelope is an active
+// device of the account it names, in the verified key set
+// (spec/client.md §5.1 step 3): looked up again once if the cached key
+// set does not have it (a device added since).
+func (c *Client) checkSender(ctx context.Context, id *identity, cert *keys.DeviceCertificate) error {
+	raw := cert.Marshal()
+	for _, fresh := range []bool{false, true} {
+		d, err := c.lookup(ctx, cert.Handle, fresh)
+		if err != nil {
+			return err
+		}
+		if cert.Handle == id.handle {
+			if err := c.checkOwn(d); err != nil {
+				return err
+			}
+		} else if err := c.observe(ctx, d); err != nil && !errors.Is(err, ErrKeyChanged) {
+			// A changed key of a verified contact does not stop
+			// receiving: the message is from the key set the log
+			// holds, and the event told the application.
+			return err
+		}
+		if d.findActive(raw, cert.Device) != nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s device %d", errUnknownDevice, cert.Handle, cert.Device)
+}
+
+// checkPayload checks that a decrypted payload is one this device
+// accepts from sender (spec/client.md §2.2).
+func checkPayload(p *payload, self, sender string) error {
+	switch {
+	case p.kind == kindMessage && sender != self && p.to == self:
+		return nil
+	case p.kind == kindSentCopy && sender == self:
+		return nil
+	}
+	return errBadPayload
+}
+
+// prekeyRef names a prekey.
+type prekeyRef struct {
+	kind keys.PrekeyKind
+	id   uint32
+}
+
+// decrypt decrypts a ratchet message from sender: with the session record
+// if one of its states can, else, if the message starts a session, with a
+// new responder session pushed onto the record (spec/client.md §4.2). It
+// returns the plaintext, the record to store and the one-time prekeys to
+// delete. On error nothing has changed.
+func (c *Client) decrypt(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, msg []byte, rec *sessionRecord) ([]byte, *sessionRecord, []prekeyRef, error) {
+	var firstErr error
+	if rec != nil {
+		pt, err := rec.decrypt(msg)
+		if err == nil {
+			return pt, rec, nil, nil
+		}
+		firstErr = err
+	}
+	initial, ok, err := ratchet.InitialMessage(msg)
+	if err != nil || !ok {
+		if rec != nil {
+			rec.destroy()
+		}
+		if err == nil {
+			err = firstErr
+		}
+		if err == nil {
+			err = errNoSession
+		}
+		return nil, nil, nil, err
+	}
+	st, used, err := c.respond(tx, dk, id, sender, initial)
+	if err != nil {
+		if rec != nil {
+			rec.destroy()
+		}
+		return nil, nil, nil, err
+	}
+	pt, err := st.Decrypt(msg)
+	if err != nil {
+		st.Destroy()
+		if rec != nil {
+			rec.destroy()
+		}
+		return nil, nil, nil, err
+	}
+	if rec == nil {
+		rec = &sessionRecord{}
+	}
+	rec.push(st)
+	return pt, rec, used, nil
+}
+
+// respond runs the PQXDH responder for an initial message with the
+// prekeys it names (spec/pqxdh.md §5) and starts the ratchet.
+func (c *Client) respond(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, initial []byte) (*ratchet.State, []prekeyRef, error) {
+	m, err := pqxdh.ParseInitialMessage(initial)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pk pqxdh.Prekeys
+	defer func() {
+		for _, p := range []*keys.PrekeyPrivate{pk.Signed, pk.OneTime, pk.KEM} {
+			if p != nil {
+				p.Zero()
+			}
+		}
+	}()
+	load := func(kind keys.PrekeyKind, pid uint32) (*keys.PrekeyPrivate, error) {
+		p, err := tx.Prekey(uint8(kind), pid)
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil, fmt.Errorf("client: the message names %s %d, which this device does not have (used or expired)", kind, pid)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer clear(p.Secret)
+		return keys.LoadPrekeyPrivate(kind, pid, p.Secret)
+	}
+	var used []prekeyRef
+	if pk.Signed, err = load(keys.SignedPrekey, m.SignedPrekeyID); err != nil {
+		return nil, nil, err
+	}
+	if pk.KEM, err = load(m.KEMKind, m.KEMPrekeyID); err != nil {
+		return nil, nil, err
+	}
+	if m.KEMKind == keys.OneTimeKEMPrekey {
+		used = append(used, prekeyRef{keys.OneTimeKEMPrekey, m.KEMPrekeyID})
+	}
+	if m.HasOneTime {
+		if pk.OneTime, err = load(keys.OneTimePrekey, m.OneTimePrekeyID); err != nil {
+			return nil, nil, err
+		}
+		used = append(used, prekeyRef{keys.OneTimePrekey, m.OneTimePrekeyID})
+	}
+	x, err := pqxdh.Respond(dk, id.cert, sender, m, pk)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer x.Zero()
+	st, err := ratchet.NewResponder(x.SharedSecret, x.AD, [32]byte(pk.Signed.Secret))
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, used, nil
+}
+
+// drop records an envelope that will never be readable as processed and
+// reports it (spec/client.md §5.1): the relay is then told to forget it.
+func (c *Client) drop(ctx context.Context, envID []byte, handle string, device uint32, why error) error {
+	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		_, err := tx.MarkProcessed(envID, time.Now())
+		return err
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	c.emit(Event{Kind: EventEnvelopeDropped, Handle: handle, Device: device, Err: why})
+	c.log.Info("client: envelope dropped", "sender", handle, "device", device, "err", why)
+	return nil
+}
+
+// handOver offers a stored message to the application and, once taken,
+// deletes it from the inbox (spec/client.md §5.3).
+func (c *Client) handOver(ctx context.Context, im *localstore.InboxMessage) error {
+	m, err := inboxToMessage(im)
+	if err != nil {
+		// A stored message that does not parse: the store is damaged.
+		// Drop it rather than block every later message.
+		c.log.Warn("client: dropping an unreadable stored message", "err", err)
+	} else {
+		select {
+		case c.messages <- m:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		err := tx.DeleteInbox(im.ID)
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	return storeError(err)
+}
+
+// inboxToMessage turns a stored inbox row (whose plaintext is the payload)
+// into the application's Message.
+func inboxToMessage(im *localstore.InboxMessage) (*Message, error) {
+	p, err := parsePayload(im.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	m := &Message{
+		ID:         p.id,
+		From:       im.Sender,
+		FromDevice: im.SenderDevice,
+		To:         p.to,
+		Sent:       p.kind == kindSentCopy,
+		Time:       p.sent,
+		Received:   im.Time,
+		Plaintext:  append([]byte(nil), p.body...),
+	}
+	clear(im.Plaintext)
+	return m, nil
+}
+
+// drainInbox hands over the messages a previous run stored but the
+// application did not take, before any new one (spec/client.md §5.3).
+func (c *Client) drainInbox() {
+	defer c.wg.Done()
+	defer close(c.inboxDrained)
+	for {
+		var batch []localstore.InboxMessage
+		err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+			var err error
+			batch, err = tx.Undelivered(64)
+			return err
+		})
+		if err != nil || len(batch) == 0 {
+			if err != nil && c.ctx.Err() == nil {
+				c.log.Warn("client: reading the inbox", "err", err)
+			}
+			return
+		}
+		for i := range batch {
+			if err := c.handOver(c.ctx, &batch[i]); err != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sealpost/sealpost/client/internal/ksclient"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/client/internal/relaylink"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// Register creates the account handle with a new account key and this
+// device as its first device, publishes prekeys, and connects to the
+// relay, which creates this device's mailbox (spec/client.md §1.1).
+// Errors: ErrInvalidHandle, ErrHandleTaken, ErrAlreadyRegistered, or the
+// key server's refusal (a bad invite code, a rate limit) or a network
+// error.
+func (c *Client) Register(ctx context.Context, handle string) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.id != nil:
+		c.mu.Unlock()
+		return ErrAlreadyRegistered
+	}
+	c.mu.Unlock()
+	if keys.CheckHandle(handle) != nil {
+		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+	}
+	wk, err := c.ks.WellKnown(ctx)
+	if err != nil {
+		return fmt.Errorf("client: reaching the key server: %w", err)
+	}
+	ak, err := keys.GenerateAccountKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	defer ak.Zero()
+	dk, err := keys.GenerateDeviceKeys(rand.Reader)
+	if err != nil {
+		return err
+	}
+	defer dk.Zero()
+	const first = keys.DeviceID(1)
+	cert, err := ak.CertifyDevice(handle, first, dk.Public(), time.Now())
+	if err != nil {
+		return err
+	}
+	chal, err := c.ks.Challenge(ctx, "")
+	if err != nil {
+		return fmt.Errorf("client: registering: %w", err)
+	}
+	sig, err := token.SignChallenge(dk, handle, first, chal.Challenge, wk.Name)
+	if err != nil {
+		return fmt.Errorf("client: registering: %w", err)
+	}
+	aik := ak.Public()
+	req := &keyserver.RegisterRequest{
+		Handle:             handle,
+		AccountKey:         aik[:],
+		Certificate:        cert.Marshal(),
+		Challenge:          chal.Challenge,
+		ChallengeSignature: sig,
+		Invite:             c.cfg.Invite,
+	}
+	if _, err := c.ks.Register(ctx, req); err != nil {
+		if ksclient.IsCode(err, "handle_taken") {
+			return fmt.Errorf("%w: %s", ErrHandleTaken, handle)
+		}
+		if !registeredAnyway(ctx, c.ks, handle, aik) {
+			return fmt.Errorf("client: registering %s: %w", handle, err)
+		}
+	}
+	// The account exists from here on. A crash before the identity is
+	// stored loses the new account's keys (spec/client.md §1.1).
+	return c.adopt(ctx, localstore.Identity{
+		Handle:      handle,
+		DeviceID:    uint32(first),
+		AccountSeed: ak.Seed(),
+		SigningSeed: dk.SigningSeed(),
+		DHPrivate:   dk.DHPrivate(),
+		Certificate: cert.Marshal(),
+	}, nil)
+}
+
+// registeredAnyway reports whether a registration whose answer was lost
+// (a network error) took effect: the handle exists with this account key.
+func registeredAnyway(ctx context.Context, ks *ksclient.Client, handle string, aik keys.AccountPublicKey) bool {
+	resp, err := ks.Account(ctx, handle)
+	return err == nil && slices.Equal(resp.AccountKey, aik[:])
+}
+
+// adopt stores a new identity (and any contacts and pin restored from a
+// backup), publishes prekeys, starts the background work and waits until
+// the relay has accepted this device once.
+func (c *Client) adopt(ctx context.Context, ident localstore.Identity, extra func(tx *localstore.Tx) error) error {
+	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		if _, err := tx.Identity(); err == nil {
+			return ErrAlreadyRegistered
+		} else if !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+		if err := tx.PutIdentity(ident); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	id, err := newIdentity(ident)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		id.destroy()
+		return ErrClosed
+	}
+	c.id = id
+	c.tokens = ksclient.NewTokens(c.ks, id.handle, uint32(id.device), id)
+	c.mu.Unlock()
+	if err := c.uploadPrekeys(ctx, id, true, keyserver.PrekeyCounts{}); err != nil {
+		return fmt.Errorf("client: publishing prekeys: %w (they are published again when the client next connects)", err)
+	}
+	if err := c.start(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	link := c.link
+	c.mu.Unlock()
+	return link.WaitConnected(ctx)
+}
+
+// start creates the token source and the relay link and starts the
+// background work of a registered device.
+func (c *Client) start() error {
+	c.mu.Lock()
+	if c.tokens == nil {
+		c.tokens = ksclient.NewTokens(c.ks, c.id.handle, uint32(c.id.device), c.id)
+	}
+	c.mu.Unlock()
+	link, err := relaylink.Start(relaylink.Config{
+		URL: c.cfg.Relay,
+		TLS: c.tls,
+		Token: func(ctx context.Context) (string, error) {
+			aud, err := c.relayAudience(ctx)
+			if err != nil {
+				return "", err
+			}
+			return c.tokens.Get(ctx, aud)
+		},
+		InvalidateToken: func() {
+			if aud, err := c.relayAudience(c.ctx); err == nil {
+				c.tokens.Invalidate(aud)
+			}
+		},
+		Deliver: c.deliver,
+		OnConnect: func(*wire.Hello) {
+			c.emit(Event{Kind: EventConnected})
+			c.kickMaintenance()
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				c.flushQueue(c.ctx)
+			}()
+		},
+		OnDisconnect: func(err error) {
+			c.emit(Event{Kind: EventDisconnected, Err: err})
+		},
+		Logger: c.log,
+	})
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	c.mu.Lock()
+	c.link = link
+	c.mu.Unlock()
+	c.wg.Add(2)
+	go c.drainInbox()
+	go c.maintenanceLoop()
+	return nil
+}
+
+// keyServerToken returns an access token for the key server.
+func (c *Client) keyServerToken(ctx context.Context) (string, error) {
+	wk, err := c.ks.WellKnown(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	t := c.tokens
+	c.mu.Unlock()
+	if t == nil {
+		return "", ErrNotRegistered
+	}
+	return t.Get(ctx, wk.Audience)
+}
+
+// relayAudience is the audience of the relay's tokens: relay:<name> if
+// the key server lists it, else the only relay audience it lists
+// (spec/client.md §8).
+func (c *Client) relayAudience(ctx context.Context) (string, error) {
+	wk, err := c.ks.WellKnown(ctx)
+	if err != nil {
+		return "", err
+	}
+	if want := "relay:" + wk.Name; slices.Contains(wk.RelayAudiences, want) {
+		return want, nil
+	}
+	if len(wk.RelayAudiences) == 1 {
+		return wk.RelayAudiences[0], nil
+	}
+	return "", fmt.Errorf("client: the key server lists %d relay audiences and none is relay:%s", len(wk.RelayAudiences), wk.Name)
+}

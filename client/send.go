@@ -1,0 +1,399 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sealpost/sealpost/client/internal/ksclient"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/pqxdh"
+	"github.com/sealpost/sealpost/crypto/ratchet"
+	"github.com/sealpost/sealpost/crypto/seal"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// SendError reports the recipient devices the relay refused for good
+// (spec/client.md §3.3). The message reached every other device.
+type SendError struct {
+	ID      MessageID
+	Refused []RefusedDevice
+}
+
+// RefusedDevice is one device the relay would not queue a message for.
+type RefusedDevice struct {
+	Handle string
+	Device uint32
+	Reason string // "no mailbox", "queue full", "too large"
+}
+
+func (e *SendError) Error() string {
+	parts := make([]string, len(e.Refused))
+	for i, r := range e.Refused {
+		parts[i] = fmt.Sprintf("%s device %d: %s", r.Handle, r.Device, r.Reason)
+	}
+	return "client: the relay refused the message for " + strings.Join(parts, "; ")
+}
+
+// target is one device a message goes to.
+type target struct {
+	handle string
+	dev    *keys.DeviceCertificate
+	kind   byte
+}
+
+// Send encrypts plaintext for every current device of handle and every
+// other device of this account, queues the envelopes locally, and returns
+// once the relay has stored them (spec/client.md §3). On first contact
+// with a device it claims the device's prekeys and verifies the bundle
+// against the key set the transparency log holds, then runs PQXDH.
+//
+// If ctx ends first, the envelopes stay queued and are sent again, under
+// the same message id, whenever the client is connected: the message is
+// not lost, and the relay stores it once. Errors: ErrInvalidHandle,
+// ErrUnknownHandle, ErrTooLarge, ErrKeyChanged, ErrSecurity (nothing was
+// encrypted to the keys involved), *SendError, ErrNotRegistered, or a
+// network error.
+func (c *Client) Send(ctx context.Context, handle string, plaintext []byte) (MessageID, error) {
+	var msgID MessageID
+	id, err := c.registered()
+	if err != nil {
+		return msgID, err
+	}
+	if keys.CheckHandle(handle) != nil {
+		return msgID, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+	}
+	if len(plaintext) > MaxPlaintext {
+		return msgID, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(plaintext), MaxPlaintext)
+	}
+	if _, err := rand.Read(msgID[:]); err != nil {
+		return msgID, err
+	}
+	targets, err := c.targets(ctx, id, handle)
+	if err != nil {
+		return msgID, err
+	}
+	bundles, err := c.claimMissing(ctx, id, targets)
+	if err != nil {
+		return msgID, err
+	}
+	now := time.Now()
+	if err := c.encryptAndQueue(ctx, id, msgID, handle, plaintext, now, targets, bundles); err != nil {
+		return msgID, err
+	}
+	return msgID, c.flushMessage(ctx, msgID)
+}
+
+// targets returns the active devices of handle and this account's other
+// active devices, checking the peer's key set against the contact record.
+func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]target, error) {
+	peer, err := c.lookup(ctx, handle, false)
+	if err != nil {
+		return nil, err
+	}
+	var ts []target
+	if handle != id.handle {
+		if err := c.observe(ctx, peer); err != nil {
+			return nil, err
+		}
+		for _, d := range peer.entry.Active() {
+			ts = append(ts, target{handle: handle, dev: d.Certificate, kind: kindMessage})
+		}
+	}
+	own := peer
+	if handle != id.handle {
+		if own, err = c.lookup(ctx, id.handle, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.checkOwn(own); err != nil {
+		return nil, err
+	}
+	for _, d := range own.entry.Active() {
+		if d.Certificate.Device == id.device {
+			continue
+		}
+		kind := byte(kindSentCopy)
+		ts = append(ts, target{handle: id.handle, dev: d.Certificate, kind: kind})
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("client: %s has no active device", handle)
+	}
+	return ts, nil
+}
+
+// checkOwn checks that the directory's key set for this account holds
+// this device, certified as this device knows itself (spec/client.md
+// §6.3): a key server that dropped or replaced it is misbehaving.
+func (c *Client) checkOwn(own *dirEntry) error {
+	id := c.identity()
+	if own.entry.AccountKey != id.accountKey {
+		return c.securityError(id.handle, errors.New("the key server lists another account key for this account"))
+	}
+	if own.findActive(id.certBytes, id.device) == nil {
+		for _, d := range own.entry.Devices {
+			if d.Certificate.Device == id.device && d.Revocation != nil {
+				return fmt.Errorf("client: this device (%d) has been revoked", id.device)
+			}
+		}
+		return c.securityError(id.handle, errors.New("the key server does not list this device"))
+	}
+	return nil
+}
+
+// claimMissing claims bundles for the targets' accounts that have a device
+// without a session, and verifies each against the verified key set
+// (spec/client.md §3.1).
+func (c *Client) claimMissing(ctx context.Context, id *identity, ts []target) (map[string]map[keys.DeviceID]*keys.Bundle, error) {
+	need := map[string]bool{}
+	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		for _, t := range ts {
+			_, err := tx.Session(t.handle, uint32(t.dev.Device))
+			if errors.Is(err, localstore.ErrNotFound) {
+				need[t.handle] = true
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := map[string]map[keys.DeviceID]*keys.Bundle{}
+	for handle := range need {
+		tok, err := c.keyServerToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.ks.Claim(ctx, tok, handle)
+		if err != nil {
+			return nil, fmt.Errorf("client: claiming %s's prekeys: %w", handle, err)
+		}
+		d, err := c.lookup(ctx, handle, false)
+		if err != nil {
+			return nil, err
+		}
+		bs := map[keys.DeviceID]*keys.Bundle{}
+		for _, cb := range resp.Bundles {
+			b, err := ksclient.CheckClaim(d.entry, cb)
+			if err != nil {
+				// A bundle that does not match the logged key set: the
+				// key server is trying to put its own keys in. Nothing
+				// is sent to any device of this account.
+				return nil, c.securityError(handle, err)
+			}
+			bs[b.Certificate.Device] = b
+		}
+		out[handle] = bs
+	}
+	return out, nil
+}
+
+// encryptAndQueue encrypts the message for every target, starting
+// sessions from bundles where there are none, and stores the new session
+// states and the sealed envelopes in one transaction (spec/client.md
+// §3.2): a crash after it commits sends exactly these envelopes again.
+func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID MessageID, to string, plaintext []byte, now time.Time, ts []target, bundles map[string]map[keys.DeviceID]*keys.Bundle) error {
+	dk, err := id.deviceKeys()
+	if err != nil {
+		return err
+	}
+	defer dk.Zero()
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, t := range ts {
+			p := payload{kind: t.kind, id: msgID, sent: now, to: to, body: plaintext}
+			pt := p.marshal()
+			rec, err := c.loadRecord(tx, t.handle, t.dev.Device)
+			if err != nil {
+				return err
+			}
+			if rec == nil {
+				b := bundles[t.handle][t.dev.Device]
+				if b == nil {
+					return fmt.Errorf("client: the key server returned no bundle for %s device %d", t.handle, t.dev.Device)
+				}
+				st, err := c.initiate(dk, id, t.handle, b)
+				if err != nil {
+					return c.securityError(t.handle, err)
+				}
+				rec = &sessionRecord{states: []*ratchet.State{st}}
+			}
+			msg, err := rec.states[0].Encrypt(rand.Reader, pt)
+			clear(pt)
+			if err != nil {
+				rec.destroy()
+				return fmt.Errorf("client: encrypting for %s device %d: %w", t.handle, t.dev.Device, err)
+			}
+			env, err := seal.Seal(rand.Reader, dk, id.cert, t.dev.Keys, msg)
+			if err != nil {
+				rec.destroy()
+				return fmt.Errorf("client: sealing for %s device %d: %w", t.handle, t.dev.Device, err)
+			}
+			state := rec.marshal()
+			rec.destroy()
+			err = tx.PutSession(localstore.Session{PeerHandle: t.handle, PeerDevice: uint32(t.dev.Device), State: state, Updated: now})
+			clear(state)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: msgID[:], Recipient: t.handle, Device: uint32(t.dev.Device), Envelope: env, Created: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ErrSecurity) {
+		return err
+	}
+	return storeError(err)
+}
+
+// initiate runs PQXDH with a verified bundle and starts the ratchet
+// (spec/pqxdh.md, spec/ratchet.md §4).
+func (c *Client) initiate(dk *keys.DevicePrivateKeys, id *identity, handle string, b *keys.Bundle) (*ratchet.State, error) {
+	x, err := pqxdh.Initiate(rand.Reader, dk, id.cert, handle, b.Certificate.AccountKey, b)
+	if err != nil {
+		return nil, err
+	}
+	defer x.Zero()
+	return ratchet.NewInitiator(rand.Reader, x.SharedSecret, x.AD, x.PeerRatchetKey, x.Initial)
+}
+
+// loadRecord returns the session record with a peer device, nil if none.
+func (c *Client) loadRecord(tx *localstore.Tx, handle string, device keys.DeviceID) (*sessionRecord, error) {
+	s, err := tx.Session(handle, uint32(device))
+	if errors.Is(err, localstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer clear(s.State)
+	rec, err := parseSessionRecord(s.State)
+	if err != nil {
+		return nil, fmt.Errorf("%w: session with %s device %d: %v", ErrCorrupt, handle, device, err)
+	}
+	return rec, nil
+}
+
+// flushMessage sends the queued envelopes of one message to the relay and
+// removes those it stored (spec/client.md §3.3).
+func (c *Client) flushMessage(ctx context.Context, msgID MessageID) error {
+	var queued []localstore.Outgoing
+	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		all, err := tx.OutgoingQueue(maxQueueScan)
+		for _, o := range all {
+			if MessageID(o.MessageID) == msgID {
+				queued = append(queued, o)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	return c.sendQueued(ctx, msgID, queued)
+}
+
+// maxQueueScan bounds one read of the outgoing queue.
+const maxQueueScan = 10000
+
+// sendQueued sends one message's queued envelopes under its id, waiting
+// for a connection, and deletes what the relay answered for.
+func (c *Client) sendQueued(ctx context.Context, msgID MessageID, queued []localstore.Outgoing) error {
+	if len(queued) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	link := c.link
+	c.mu.Unlock()
+	if link == nil {
+		return ErrNotRegistered
+	}
+	items := make([]*wire.Item, len(queued))
+	for i, o := range queued {
+		items[i] = &wire.Item{Recipient: wire.FormatAddress(o.Recipient, o.Device), Envelope: o.Envelope}
+	}
+	statuses, err := link.Send(ctx, msgID, items)
+	if err != nil {
+		c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+			for _, o := range queued {
+				tx.RecordAttempt(o.MessageID, o.Recipient, o.Device)
+			}
+			return nil
+		})
+		return fmt.Errorf("client: sending to the relay: %w (the message stays queued and is sent when the relay is reachable)", err)
+	}
+	if len(statuses) != len(queued) {
+		return fmt.Errorf("client: the relay answered %d statuses for %d envelopes", len(statuses), len(queued))
+	}
+	serr := &SendError{ID: msgID}
+	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		serr.Refused = nil
+		for i, o := range queued {
+			switch statuses[i] {
+			case wire.Status_STATUS_STORED:
+			case wire.Status_STATUS_NO_MAILBOX:
+				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "no mailbox"})
+			case wire.Status_STATUS_QUEUE_FULL:
+				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "queue full"})
+			case wire.Status_STATUS_TOO_LARGE:
+				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "too large"})
+			default:
+				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, statuses[i].String()})
+			}
+			if err := tx.DeleteOutgoing(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	if len(serr.Refused) > 0 {
+		return serr
+	}
+	return nil
+}
+
+// flushQueue sends everything in the outgoing queue, oldest message
+// first; it runs after each connection to the relay (spec/client.md §3.3).
+func (c *Client) flushQueue(ctx context.Context) {
+	var all []localstore.Outgoing
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		all, err = tx.OutgoingQueue(maxQueueScan)
+		return err
+	}); err != nil {
+		c.log.Warn("client: reading the outgoing queue", "err", err)
+		return
+	}
+	var order []MessageID
+	byID := map[MessageID][]localstore.Outgoing{}
+	for _, o := range all {
+		id := MessageID(o.MessageID)
+		if byID[id] == nil {
+			order = append(order, id)
+		}
+		byID[id] = append(byID[id], o)
+	}
+	for _, id := range order {
+		if err := c.sendQueued(ctx, id, byID[id]); err != nil {
+			var serr *SendError
+			if errors.As(err, &serr) {
+				c.log.Warn("client: relay refused queued envelopes", "message", id.String(), "devices", len(serr.Refused))
+				continue
+			}
+			c.log.Info("client: queued message not sent yet", "message", id.String(), "err", err)
+			return
+		}
+	}
+}
