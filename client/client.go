@@ -114,12 +114,12 @@ type Client struct {
 	messages chan *Message
 	events   chan Event
 
-	mu       sync.Mutex // guards the fields below
-	closed   bool
-	id       *identity // nil until registered
-	tokens   *ksclient.Tokens
-	link     *relaylink.Link
-	dir      map[string]*dirEntry // verified key sets by handle
+	mu     sync.Mutex // guards the fields below
+	closed bool
+	id     *identity // nil until registered
+	tokens *ksclient.Tokens
+	link   *relaylink.Link
+	dir    map[string]*dirEntry // verified key sets by handle
 
 	pinMu    sync.Mutex     // guards the pin: lookups verify and advance it one at a time
 	verifier *kt.Verifier   // the log's verifier, from the key server's discovery document
