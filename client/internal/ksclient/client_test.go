@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -289,10 +290,10 @@ func TestStrictDecoding(t *testing.T) {
 		}, func() error { _, err := s.c.Account(ctx, "alice"); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			edited := false
+			var edited atomic.Bool
 			s.rewrite(tc.path, func(status int, body []byte) (int, []byte) {
 				out := tc.edit(body)
-				edited = !bytes.Equal(out, body)
+				edited.Store(!bytes.Equal(out, body))
 				return status, out
 			})
 			defer s.setForge(nil)
@@ -301,7 +302,7 @@ func TestStrictDecoding(t *testing.T) {
 				call = func() error { _, err := s.c.Checkpoint(ctx); return err }
 			}
 			err := call()
-			if !edited {
+			if !edited.Load() {
 				t.Fatal("the edit changed nothing")
 			}
 			var ae *APIError

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/ed25519"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -107,6 +108,7 @@ func newServer(t *testing.T, label string, mod func(*keyserver.Config)) *server 
 		}
 		real.ServeHTTP(w, r)
 	}))
+	s.ts.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
 	s.ts.TLS, s.pin = serverTLS(t)
 	s.ts.StartTLS()
 	t.Cleanup(s.ts.Close)
