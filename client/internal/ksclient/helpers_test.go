@@ -3,8 +3,8 @@ package ksclient
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/ed25519"
+	"crypto/tls"
 	"io"
 	"log"
 	"log/slog"
