@@ -10,10 +10,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
@@ -40,6 +43,8 @@ type servers struct {
 	q    relaystore.Queue
 	srv  *httptest.Server
 	dir  string
+	// logKey signs the log's checkpoints.
+	logKey ed25519.PrivateKey
 	// handler, if set, sees every request first (a test double that
 	// forges answers); it calls next for the rest.
 	intercept func(w http.ResponseWriter, r *http.Request, next http.Handler)
@@ -78,6 +83,7 @@ func startServers(t *testing.T, eng engine) *servers {
 	t.Cleanup(func() { s.ksdb.Close(); s.q.Close() })
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, logKey, _ := ed25519.GenerateKey(rand.Reader)
+	s.logKey = logKey
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.ks, err = keyserver.New(keyserver.Config{
 		Name:           serverName,
@@ -232,5 +238,22 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// signChallengeFor answers a key server challenge as device 1 of handle.
+func signChallengeFor(dk *keys.DevicePrivateKeys, handle string, challenge []byte) ([]byte, error) {
+	return token.SignChallenge(dk, handle, 1, challenge, serverName)
+}
+
+func readFile(path string) ([]byte, error)     { return os.ReadFile(path) }
+func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }
+
 var _ = errors.New
 var _ = fmt.Sprint
+
+func readDir(dir string) ([]string, error) {
+	es, err := os.ReadDir(dir)
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names, err
+}

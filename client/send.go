@@ -91,7 +91,9 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte) (Mes
 // targets returns the active devices of handle and this account's other
 // active devices, checking the peer's key set against the contact record.
 func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]target, error) {
-	peer, err := c.lookup(ctx, handle, false)
+	// Fresh key sets: a device added a moment ago gets the message too
+	// (spec/client.md §3.1).
+	peer, err := c.lookup(ctx, handle, true)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +108,7 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 	}
 	own := peer
 	if handle != id.handle {
-		if own, err = c.lookup(ctx, id.handle, false); err != nil {
+		if own, err = c.lookup(ctx, id.handle, true); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,178 @@
+package client
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/client/internal/localstore"
+)
+
+// restoreDevice makes a second device of c's account from a backup.
+func (s *servers) restoreDevice(t *testing.T, c *Client) *Client {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.ExportBackup(ctxT(t), &buf, []byte("backup passphrase")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Restore(ctxT(t), s.config(t.TempDir()), bytes.NewReader(buf.Bytes()), []byte("backup passphrase"))
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// TestMultiDevice: bob has two devices and gets every message on both;
+// what alice sends from one device appears as a sent copy on her other.
+func TestMultiDevice(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	send(t, alice, "bob", "before")
+	if m := recv(t, bob); string(m.Plaintext) != "before" {
+		t.Fatal(m)
+	}
+	bob2 := s.restoreDevice(t, bob)
+	alice2 := s.restoreDevice(t, alice)
+	if bob2.Handle() != "bob" || bob2.DeviceID() != 2 || alice2.DeviceID() != 2 {
+		t.Fatalf("restored devices: %s/%d, %s/%d", bob2.Handle(), bob2.DeviceID(), alice2.Handle(), alice2.DeviceID())
+	}
+
+	id := send(t, alice, "bob", "to both of bob's devices")
+	for _, c := range []*Client{bob, bob2} {
+		m := recv(t, c)
+		if string(m.Plaintext) != "to both of bob's devices" || m.ID != id || m.From != "alice" || m.FromDevice != 1 || m.Sent {
+			t.Fatalf("%s/%d got %+v", c.Handle(), c.DeviceID(), m)
+		}
+	}
+	m := recv(t, alice2)
+	if !m.Sent || m.To != "bob" || m.From != "alice" || m.FromDevice != 1 || m.ID != id || string(m.Plaintext) != "to both of bob's devices" {
+		t.Fatalf("alice's other device got %+v", m)
+	}
+
+	// bob2 answers: alice's two devices get it, and bob's first device
+	// gets the copy.
+	id = send(t, bob2, "alice", "from bob's second device")
+	for _, c := range []*Client{alice, alice2} {
+		if m := recv(t, c); m.ID != id || m.From != "bob" || m.FromDevice != 2 || m.Sent {
+			t.Fatalf("%s/%d got %+v", c.Handle(), c.DeviceID(), m)
+		}
+	}
+	if m := recv(t, bob); !m.Sent || m.To != "alice" || m.ID != id {
+		t.Fatalf("bob's first device got %+v", m)
+	}
+
+	devs, err := bob.Devices(ctxT(t))
+	if err != nil || len(devs) != 2 || !devs[0].Current || devs[1].Current || devs[0].Revoked {
+		t.Fatalf("devices: %+v %v", devs, err)
+	}
+
+	// Revoking bob's second device: alice stops sending to it.
+	if err := bob.RevokeDevice(ctxT(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	send(t, alice, "bob", "after revocation")
+	if m := recv(t, bob); string(m.Plaintext) != "after revocation" {
+		t.Fatal(m)
+	}
+	noMessage(t, bob2, 500*time.Millisecond)
+	if err := bob.RevokeDevice(ctxT(t), 1); err == nil {
+		t.Fatal("a device revoked itself")
+	}
+}
+
+// TestBackupErrors: a wrong backup passphrase and a damaged backup are
+// refused without creating anything.
+func TestBackupErrors(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	var buf bytes.Buffer
+	if err := alice.ExportBackup(ctxT(t), &buf, []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := Restore(ctxT(t), s.config(dir), bytes.NewReader(buf.Bytes()), []byte("wrong")); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("wrong backup passphrase: %v", err)
+	}
+	bad := bytes.Clone(buf.Bytes())
+	bad[len(bad)-5] ^= 1
+	if _, err := Restore(ctxT(t), s.config(dir), bytes.NewReader(bad), []byte("pw")); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged backup: %v", err)
+	}
+	if entries, _ := readDir(dir); len(entries) != 0 {
+		t.Fatalf("a refused restore left %v", entries)
+	}
+	devs, err := alice.Devices(ctxT(t))
+	if err != nil || len(devs) != 1 {
+		t.Fatalf("a refused restore added a device: %+v %v", devs, err)
+	}
+}
+
+// TestKeyChange: sending to a verified contact whose account key changed
+// is refused until the change is accepted.
+func TestKeyChange(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	sn, err := alice.SafetyNumber(ctxT(t), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn2, err := bob.SafetyNumber(ctxT(t), "alice")
+	if err != nil || sn.Digits() != sn2.Digits() {
+		t.Fatalf("safety numbers differ: %s / %v %v", sn.Digits(), sn2, err)
+	}
+	if err := alice.MarkVerified(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	send(t, alice, "bob", "verified")
+	recv(t, bob)
+
+	// Pretend alice verified another key for bob (what a key change looks
+	// like from her side).
+	err = alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		ct, err := tx.Contact("bob")
+		if err != nil {
+			return err
+		}
+		ct.AccountKey[0] ^= 1
+		return tx.PutContact(ct)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Send(ctxT(t), "bob", []byte("x")); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("send after key change: %v, want ErrKeyChanged", err)
+	}
+	waitEvent(t, alice, EventKeyChanged)
+	if err := alice.MarkVerified(ctxT(t), "bob"); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("MarkVerified over a changed key: %v", err)
+	}
+	noMessage(t, bob, 300*time.Millisecond)
+	if err := alice.AcceptKeyChange(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := alice.Contacts(ctxT(t))
+	if err != nil || len(cs) != 1 || cs[0].Verified {
+		t.Fatalf("contacts after accepting: %+v %v", cs, err)
+	}
+	send(t, alice, "bob", "after accepting")
+	if m := recv(t, bob); string(m.Plaintext) != "after accepting" {
+		t.Fatal(m)
+	}
+}
+
+// TestAudit checks the whole log of a server with a few accounts.
+func TestAudit(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	s.restoreDevice(t, bob)
+	var calls int
+	rep, err := alice.Audit(ctxT(t), func(done, total int64) { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Size != 3 || rep.Accounts != 2 || calls == 0 {
+		t.Fatalf("audit: %+v, %d progress calls", rep, calls)
+	}
+}

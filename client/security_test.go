@@ -1,0 +1,343 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver"
+	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
+)
+
+// forgedCert returns a device certificate for handle with new device keys,
+// signed by a new account key: what a key server that wants to read
+// handle's messages would have to serve.
+func forgedCert(t *testing.T, handle string, device keys.DeviceID) (*keys.DeviceCertificate, *keys.DevicePrivateKeys) {
+	t.Helper()
+	ak, err := keys.GenerateAccountKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := keys.GenerateDeviceKeys(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ak.CertifyDevice(handle, device, dk.Public(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, dk
+}
+
+// queueLen returns the number of envelopes in c's outgoing queue and its
+// sessions with handle.
+func localState(t *testing.T, c *Client, handle string) (queued, sessions int) {
+	t.Helper()
+	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		q, err := tx.OutgoingQueue(1000)
+		if err != nil {
+			return err
+		}
+		s, err := tx.SessionDevices(handle)
+		queued, sessions = len(q), len(s)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return queued, sessions
+}
+
+// rewriteJSON replaces the body of the answers to requests matching
+// method and path with edit's result.
+func rewriteJSON[T any](s *servers, method, path string, edit func(*T)) {
+	s.intercept = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method != method || r.URL.Path != path {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var v T
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &v) != nil {
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
+		}
+		edit(&v)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	}
+}
+
+// TestForgedBundle: a key server that hands out a bundle for a device key
+// of its own choosing is refused with ErrSecurity, and nothing is queued
+// or sent, to that key or any other.
+func TestForgedBundle(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	cert, dk := forgedCert(t, "bob", 1)
+	defer dk.Zero()
+	rewriteJSON(s, "POST", "/v1/accounts/bob/claim", func(cr *keyserver.ClaimResponse) {
+		for i := range cr.Bundles {
+			b, err := keys.ParseBundle(cr.Bundles[i].Bundle)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, spk, _ := dk.GeneratePrekey(rand.Reader, keys.SignedPrekey, 7)
+			_, kpk, _ := dk.GeneratePrekey(rand.Reader, keys.LastResortKEMPrekey, 8)
+			b.Certificate, b.SignedPrekey, b.KEMPrekey, b.OneTimePrekey = cert, spk, kpk, nil
+			cr.Bundles[i].Bundle = b.Marshal()
+		}
+	})
+	_, err := alice.Send(ctxT(t), "bob", []byte("for bob only"))
+	if !errors.Is(err, ErrSecurity) {
+		t.Fatalf("forged bundle: %v, want ErrSecurity", err)
+	}
+	if q, n := localState(t, alice, "bob"); q != 0 || n != 0 {
+		t.Fatalf("forged bundle left %d queued envelopes and %d sessions", q, n)
+	}
+	waitEvent(t, alice, EventSecurity)
+	noMessage(t, bob, 300*time.Millisecond)
+
+	// With an honest server again, the message goes through.
+	s.intercept = nil
+	send(t, alice, "bob", "hello")
+	if m := recv(t, bob); string(m.Plaintext) != "hello" {
+		t.Fatalf("got %q", m.Plaintext)
+	}
+}
+
+// TestForgedLookup: a key server that lists a device the log does not hold
+// is refused, before any claim.
+func TestForgedLookup(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, _ := s.newUser("alice"), s.newUser("bob")
+	cert, dk := forgedCert(t, "bob", 2)
+	defer dk.Zero()
+	claimed := false
+	rewriteJSON(s, "GET", "/v1/accounts/bob", func(a *keyserver.AccountResponse) {
+		a.Devices = append(a.Devices, keyserver.DeviceEntry{ID: 2, Certificate: cert.Marshal()})
+	})
+	inner := s.intercept
+	s.intercept = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if strings.HasSuffix(r.URL.Path, "/claim") {
+			claimed = true
+		}
+		inner(w, r, next)
+	}
+	if _, err := alice.Send(ctxT(t), "bob", []byte("x")); !errors.Is(err, ErrSecurity) {
+		t.Fatalf("forged lookup: %v, want ErrSecurity", err)
+	}
+	if claimed {
+		t.Fatal("the client claimed prekeys after a lookup that did not verify")
+	}
+	if q, n := localState(t, alice, "bob"); q != 0 || n != 0 {
+		t.Fatalf("left %d queued envelopes and %d sessions", q, n)
+	}
+}
+
+// TestTamperedKeyServerRow: bob's device certificate replaced in the key
+// server's database (an operator or intruder with the database) is caught
+// by the transparency check.
+func TestTamperedKeyServerRow(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	cert, dk := forgedCert(t, "bob", 1)
+	defer dk.Zero()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "keyserver.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(`UPDATE devices SET certificate = ? WHERE handle = 'bob' AND id = 1`, cert.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("updated %d rows", n)
+	}
+	if _, err := alice.Send(ctxT(t), "bob", []byte("x")); !errors.Is(err, ErrSecurity) {
+		t.Fatalf("tampered row: %v, want ErrSecurity", err)
+	}
+	if q, n := localState(t, alice, "bob"); q != 0 || n != 0 {
+		t.Fatalf("left %d queued envelopes and %d sessions", q, n)
+	}
+	noMessage(t, bob, 300*time.Millisecond)
+}
+
+// TestForkedLog: after alice pinned a checkpoint, the key server shows her
+// another log, signed with the same key, in which bob has other keys: a
+// split view. Alice refuses it.
+func TestForkedLog(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, _ := s.newUser("alice"), s.newUser("bob")
+	send(t, alice, "bob", "pins a checkpoint")
+
+	// The fork: a second key server with the same log key and name whose
+	// log holds a different bob.
+	evilDB, err := kssqlite.Open(filepath.Join(t.TempDir(), "evil.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evilDB.Close()
+	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
+	evil, err := keyserver.New(keyserver.Config{
+		Name: serverName, Store: evilDB, TokenKey: tokenKey, LogKey: s.logKey,
+		RelayAudiences: []string{"relay:" + serverName},
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evil.Close()
+	for _, h := range []string{"bob", "carol", "dave", "erin"} {
+		registerDirect(t, evil, h)
+	}
+	s.intercept = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if strings.HasPrefix(r.URL.Path, "/v1/accounts/") || strings.HasPrefix(r.URL.Path, "/v1/log/") {
+			evil.Handler().ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+	alice.forget("bob")
+	_, err = alice.Send(ctxT(t), "bob", []byte("x"))
+	if !errors.Is(err, ErrSecurity) {
+		t.Fatalf("forked log: %v, want ErrSecurity", err)
+	}
+	before := alice.pin
+	if _, err := alice.Audit(ctxT(t), nil); !errors.Is(err, ErrSecurity) {
+		t.Fatalf("audit of a forked log: %v, want ErrSecurity", err)
+	}
+	if alice.pin != before {
+		t.Fatal("a forked log moved the pin")
+	}
+}
+
+// registerDirect registers handle on ks through its HTTP handler, with
+// throwaway keys.
+func registerDirect(t *testing.T, ks *keyserver.Server, handle string) {
+	t.Helper()
+	srv := httptest.NewServer(ks.Handler())
+	defer srv.Close()
+	post := func(path string, body, out any) {
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(srv.URL+path, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, data)
+		}
+		if out != nil {
+			if err := json.Unmarshal(data, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cert, dk := forgedCert(t, handle, 1)
+	defer dk.Zero()
+	var ch keyserver.ChallengeResponse
+	post("/v1/challenges", keyserver.ChallengeRequest{}, &ch)
+	sig, err := signChallengeFor(dk, handle, ch.Challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post("/v1/accounts", keyserver.RegisterRequest{
+		Handle: handle, AccountKey: cert.AccountKey[:], Certificate: cert.Marshal(),
+		Challenge: ch.Challenge, ChallengeSignature: sig,
+	}, nil)
+}
+
+// TestTamperedEnvelope: an envelope changed at the relay is dropped and
+// reported; the session goes on with the next message.
+func TestTamperedEnvelope(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	bobDir := t.TempDir()
+	bob := s.open(bobDir)
+	if err := bob.Register(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	bob.Close()
+	send(t, alice, "bob", "tampered")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "relay.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var (
+		id  int64
+		env []byte
+	)
+	if err := db.QueryRow(`SELECT id, data FROM envelopes`).Scan(&id, &env); err != nil {
+		t.Fatal(err)
+	}
+	env[200] ^= 0x01
+	if _, err := db.Exec(`UPDATE envelopes SET data = ? WHERE id = ?`, env, id); err != nil {
+		t.Fatal(err)
+	}
+	send(t, alice, "bob", "intact")
+	bob = s.open(bobDir)
+	e := waitEvent(t, bob, EventEnvelopeDropped)
+	if e.Err == nil {
+		t.Fatal("dropped envelope without a reason")
+	}
+	if m := recv(t, bob); string(m.Plaintext) != "intact" {
+		t.Fatalf("after the tampered envelope: %q", m.Plaintext)
+	}
+	// The session works both ways.
+	send(t, bob, "alice", "reply")
+	if m := recv(t, alice); string(m.Plaintext) != "reply" {
+		t.Fatalf("reply: %q", m.Plaintext)
+	}
+	noMessage(t, bob, 300*time.Millisecond)
+}
+
+// TestCorruptStore: a damaged state.db is a clear error, not a panic.
+func TestCorruptStore(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	dir := t.TempDir()
+	c := s.open(dir)
+	if err := c.Register(ctxT(t), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	path := filepath.Join(dir, "state.db")
+	data, err := readFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 100; i < len(data); i += 97 {
+		data[i] ^= 0x5a
+	}
+	if err := writeFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), s.config(dir))
+	if err == nil || !(errors.Is(err, ErrCorrupt)) {
+		t.Fatalf("corrupt store: %v, want ErrCorrupt", err)
+	}
+}
+
+var _ = kssqlite.Open
