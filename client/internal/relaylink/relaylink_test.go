@@ -210,8 +210,14 @@ func TestRelayRestart(t *testing.T) {
 	}
 
 	e.start()
+	back := time.Now()
 	select {
 	case r := <-res:
+		// Back off from 20 ms, at most 300 ms: the relay is found again
+		// within about MaxBackoff.
+		if took := time.Since(back); took > time.Second {
+			t.Errorf("Send completed %v after the relay came back", took)
+		}
 		if r.err != nil || !slices.Equal(r.st, stored) {
 			t.Fatalf("Send after restart: %v %v", r.st, r.err)
 		}
@@ -490,5 +496,40 @@ func TestStartValidates(t *testing.T) {
 		if !bytes.Contains([]byte(err.Error()), []byte(want)) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
+	}
+}
+
+// TestCloseCancelsDeliver checks that Close cancels a Deliver in progress
+// and that its delivery stays queued.
+func TestCloseCancelsDeliver(t *testing.T) {
+	e := startRelay(t)
+	entered := make(chan struct{}, 1)
+	bob := start(t, linkConfig(t, e, "bob", 1, func(ctx context.Context, d *wire.Delivery) error {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	waitConnected(t, bob)
+	alice := start(t, linkConfig(t, e, "alice", 1, discard))
+	if _, err := alice.Send(context.Background(), [16]byte{1}, item("bob", 1, "x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Deliver not called")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- bob.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not cancel Deliver")
+	}
+	if d := e.depth("bob", 1); d != 1 {
+		t.Fatalf("bob's queue holds %d, want 1", d)
 	}
 }
