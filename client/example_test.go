@@ -1,0 +1,217 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+
+	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/keyserver"
+	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
+	"github.com/sealpost/sealpost/relay"
+	relaysqlite "github.com/sealpost/sealpost/relay/store/sqlite"
+)
+
+// Two people, alice and bob, each with a client in their own directory,
+// against one key server and relay (here started in-process; in real use,
+// sealpostd, whose certificate fingerprint goes in Config.Pin).
+func Example() {
+	ctx := context.Background()
+	url, pin, stop := demoServers()
+	defer stop()
+
+	open := func(dir string) *client.Client {
+		c, err := client.Open(ctx, client.Config{
+			Dir:        dir,
+			Passphrase: []byte("a long passphrase only alice knows"),
+			Create:     true,
+			KeyServer:  url,
+			Pin:        pin,
+			WorkFactor: 10, // a fast scrypt for the example; leave 0 in real use
+			Logger:     quiet,
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		return c
+	}
+	alice := open(tempDir())
+	defer alice.Close()
+	bob := open(tempDir())
+	defer bob.Close()
+	if err := alice.Register(ctx, "alice"); err != nil {
+		log.Fatal(err)
+	}
+	if err := bob.Register(ctx, "bob"); err != nil {
+		log.Fatal(err)
+	}
+
+	// Send returns once the relay has stored the sealed envelopes.
+	if _, err := alice.Send(ctx, "bob", []byte("hello bob")); err != nil {
+		log.Fatal(err)
+	}
+	m := <-bob.Messages()
+	fmt.Printf("%s (device %d) to %s: %s\n", m.From, m.FromDevice, m.To, m.Plaintext)
+
+	if _, err := bob.Send(ctx, "alice", []byte("hi alice")); err != nil {
+		log.Fatal(err)
+	}
+	m = <-alice.Messages()
+	fmt.Printf("%s: %s\n", m.From, m.Plaintext)
+	// Output:
+	// alice (device 1) to bob: hello bob
+	// bob: hi alice
+}
+
+// Users compare safety numbers (in person, or by scanning the compact
+// form as a QR code); when they match, MarkVerified makes a later change
+// of the contact's key stop Send until the user accepts it.
+func ExampleClient_SafetyNumber() {
+	ctx := context.Background()
+	url, pin, stop := demoServers()
+	defer stop()
+	alice, bob := demoUser(url, pin, "alice"), demoUser(url, pin, "bob")
+	defer alice.Close()
+	defer bob.Close()
+
+	a, err := alice.SafetyNumber(ctx, "bob")
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := bob.SafetyNumber(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Bob scans the code on alice's screen.
+	if err := b.MatchCompact(a.Compact()); err != nil {
+		log.Fatal("safety numbers differ: do not trust this contact")
+	}
+	if err := bob.MarkVerified(ctx, "alice"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(a.Groups()), "groups of 5 digits; verified")
+	// Output:
+	// 12 groups of 5 digits; verified
+}
+
+// A backup holds the account key, contacts and pinned checkpoint,
+// encrypted with age to a passphrase; Restore turns it into a new device of
+// the account.
+func ExampleRestore() {
+	ctx := context.Background()
+	url, pin, stop := demoServers()
+	defer stop()
+	alice := demoUser(url, pin, "alice")
+	defer alice.Close()
+
+	var backup bytes.Buffer
+	if err := alice.ExportBackup(ctx, &backup, []byte("backup passphrase")); err != nil {
+		log.Fatal(err)
+	}
+	laptop, err := client.Restore(ctx, client.Config{
+		Dir: tempDir(), Passphrase: []byte("laptop passphrase"),
+		KeyServer: url, Pin: pin, WorkFactor: 10, Logger: quiet,
+	}, &backup, []byte("backup passphrase"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer laptop.Close()
+	devices, err := laptop.Devices(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, d := range devices {
+		fmt.Printf("device %d current=%v\n", d.ID, d.Current)
+	}
+	// Output:
+	// device 1 current=false
+	// device 2 current=true
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// demoUser opens a client in a new directory and registers handle.
+func demoUser(url, pin, handle string) *client.Client {
+	c, err := client.Open(context.Background(), client.Config{
+		Dir: tempDir(), Passphrase: []byte("passphrase of " + handle), Create: true,
+		KeyServer: url, Pin: pin, WorkFactor: 10, Logger: quiet,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Register(context.Background(), handle); err != nil {
+		log.Fatal(err)
+	}
+	return c
+}
+
+var tempDirs []string
+
+func tempDir() string {
+	d, err := os.MkdirTemp("", "sealpost-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tempDirs = append(tempDirs, d)
+	return d
+}
+
+// demoServers starts a key server and a relay on 127.0.0.1 as sealpostd
+// would, on SQLite files in a temporary directory, and returns the URL
+// and the certificate fingerprint to pin.
+func demoServers() (url, pin string, stop func()) {
+	dir := tempDir()
+	ksdb, err := kssqlite.Open(filepath.Join(dir, "keyserver.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	q, err := relaysqlite.Open(filepath.Join(dir, "relay.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
+	_, logKey, _ := ed25519.GenerateKey(rand.Reader)
+	ks, err := keyserver.New(keyserver.Config{Name: "example", Store: ksdb, TokenKey: tokenKey, LogKey: logKey,
+		RelayAudiences: []string{"relay:example"}, Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rs, err := relay.New(relay.Config{Name: "example", Queue: q,
+		TokenKeys: []ed25519.PublicKey{tokenKey.Public().(ed25519.PublicKey)}, Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cert, _, err := tlsconfig.LoadOrCreate(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", ks.Handler())
+	mux.Handle(relay.Path, rs.Handler())
+	srv := httptest.NewUnstartedServer(mux)
+	if srv.TLS, err = tlsconfig.ServerConfig(cert); err != nil {
+		log.Fatal(err)
+	}
+	srv.StartTLS()
+	return srv.URL, tlsconfig.FingerprintOf(cert.Certificate[0]).String(), func() {
+		rs.Shutdown(context.Background())
+		srv.Close()
+		ks.Close()
+		ksdb.Close()
+		q.Close()
+		for _, d := range tempDirs {
+			os.RemoveAll(d)
+		}
+		tempDirs = nil
+	}
+}
