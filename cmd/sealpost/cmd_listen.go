@@ -160,8 +160,15 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 	}
 	results := make(chan sendResult)
 	inputDone := make(chan struct{})
+	// The first line waits for the relay connection (see waitConnected).
+	connected := make(chan struct{})
 	go func() {
 		defer close(inputDone)
+		select {
+		case <-connected:
+		case <-ctx.Done():
+			return
+		}
 		for {
 			line, err := a.in.ReadBytes('\n')
 			line = bytes.TrimSuffix(line, []byte("\n"))
@@ -186,6 +193,7 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 	}()
 
 	msgs, events := c.Messages(), c.Events()
+	notify := connected
 	var lastErr error
 	security := false
 	for {
@@ -228,6 +236,10 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 				continue
 			}
 			security = security || e.Kind == client.EventSecurity
+			if e.Kind == client.EventConnected && notify != nil {
+				close(notify)
+				notify = nil
+			}
 			a.printEvent(e)
 		}
 	}

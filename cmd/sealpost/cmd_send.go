@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost/client"
@@ -53,19 +55,11 @@ the message; exit status 0 means it was stored.`,
 				}
 				ctx, cancel := context.WithTimeout(ctx, *timeout)
 				defer cancel()
-				id, err := c.Send(ctx, args[0], text)
-				if err != nil {
+				if err := waitConnected(ctx, c); err != nil {
 					return err
 				}
-				if a.json {
-					a.emit(struct {
-						ID string `json:"id"`
-						To string `json:"to"`
-					}{id.String(), args[0]})
-					return nil
-				}
-				a.printf("%s\n", id)
-				return nil
+				id, err := c.Send(ctx, args[0], text)
+				return a.sendOutcome(args[0], id, err)
 			})
 		}
 	},
@@ -90,4 +84,48 @@ func (a *app) readMessage() ([]byte, error) {
 		return nil, usagef("empty message")
 	}
 	return b, nil
+}
+
+type jsonSent struct {
+	ID      string        `json:"id"`
+	To      string        `json:"to"`
+	Refused []jsonRefused `json:"refused,omitempty"`
+}
+
+type jsonRefused struct {
+	Handle string `json:"handle"`
+	Device uint32 `json:"device"`
+	Reason string `json:"reason"`
+}
+
+// sendOutcome prints the id of a stored message, or explains a failed
+// send. A message some devices refused (*client.SendError) reached the
+// others: its id is printed, and the refusal is the error.
+func (a *app) sendOutcome(to string, id client.MessageID, err error) error {
+	var se *client.SendError
+	switch {
+	case errors.As(err, &se):
+		out := jsonSent{ID: se.ID.String(), To: to}
+		var which []string
+		for _, r := range se.Refused {
+			out.Refused = append(out.Refused, jsonRefused{r.Handle, r.Device, r.Reason})
+			which = append(which, fmt.Sprintf("%s device %d: %s", r.Handle, r.Device, r.Reason))
+		}
+		if a.json {
+			a.emit(out)
+		} else {
+			a.printf("%s\n", se.ID)
+		}
+		return fmt.Errorf("stored for all devices but %s", strings.Join(which, "; "))
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("not confirmed by the relay in time (if it was queued, it goes out the next time sealpost opens %s): %w", a.dir, err)
+	case err != nil:
+		return err
+	}
+	if a.json {
+		a.emit(jsonSent{ID: id.String(), To: to})
+		return nil
+	}
+	a.printf("%s\n", id)
+	return nil
 }

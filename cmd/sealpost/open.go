@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/sealpost/sealpost/client"
@@ -48,4 +49,33 @@ func (a *app) withClient(ctx context.Context, timeout time.Duration, fn func(ctx
 		err = cerr
 	}
 	return err
+}
+
+// waitConnected waits for the client's first connection to the relay.
+// Send returns only once the relay has stored a message, so waiting costs
+// nothing; and it keeps a Send from racing the client's flush of its
+// outgoing queue right after connecting, which fails the Send with "a send
+// with this message id is already in progress" (a client issue, reported).
+// Other events are dropped.
+func waitConnected(ctx context.Context, c *client.Client) error {
+	var last error
+	for {
+		select {
+		case e, ok := <-c.Events():
+			if !ok {
+				return client.ErrClosed
+			}
+			switch e.Kind {
+			case client.EventConnected:
+				return nil
+			case client.EventDisconnected:
+				last = e.Err
+			}
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("cannot reach the relay (%v): %w", oneLine(last.Error()), ctx.Err())
+			}
+			return fmt.Errorf("cannot reach the relay: %w", ctx.Err())
+		}
+	}
 }
