@@ -134,9 +134,16 @@ func (l *Link) hold(c *relayclient.Conn, hello *wire.Hello) error {
 // backoff returns the delay before reconnect attempt n (0-based):
 // exponential from MinBackoff, capped at MaxBackoff, with full jitter.
 func (l *Link) backoff(n int) time.Duration {
-	ceil := l.cfg.MaxBackoff
+	return jitter(l.cfg.MinBackoff, l.cfg.MaxBackoff, n)
+}
+
+// jitter returns a delay drawn uniformly from (0, min(hi, lo·2ⁿ)]: "full
+// jitter", so that clients that failed together do not retry together.
+// Jitter is not secret (math/rand/v2).
+func jitter(lo, hi time.Duration, n int) time.Duration {
+	ceil := hi
 	if n < 32 {
-		if d := l.cfg.MinBackoff << n; d > 0 && d < ceil {
+		if d := lo << n; d > 0 && d < ceil {
 			ceil = d
 		}
 	}

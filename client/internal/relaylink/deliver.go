@@ -59,7 +59,7 @@ func (l *Link) deliver(c *relayclient.Conn, d *wire.Delivery) bool {
 		if l.ctx.Err() != nil {
 			return false
 		}
-		wait := l.backoff(n)
+		wait := jitter(l.cfg.MinBackoff, min(l.cfg.MaxBackoff, maxDeliverBackoff), n)
 		l.log.Warn("relaylink: delivery not taken, retrying", "id", d.Id, "err", err, "retry_in", wait)
 		select {
 		case <-time.After(wait):

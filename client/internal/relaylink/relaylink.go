@@ -60,6 +60,10 @@ const (
 	// stableAfter is how long a connection must have stayed up for the
 	// reconnect backoff to start again from MinBackoff.
 	stableAfter = 10 * time.Second
+	// maxDeliverBackoff caps the wait between two Deliver calls of one
+	// delivery: a retry is local and cheap, and the client should not sit
+	// on a message long after it can take it again.
+	maxDeliverBackoff = 5 * time.Second
 	// ackTimeout bounds the writing of one Ack frame.
 	ackTimeout = 10 * time.Second
 	// maxCarriedAcks bounds the acks kept for the next connection when a
@@ -87,11 +91,11 @@ type Config struct {
 	// Deliver is called for each delivered envelope, one at a time, in the
 	// relay's order. nil: the link acks d.Id (acks may be batched briefly,
 	// but never sent before Deliver returned nil). An error means "not
-	// now": the link waits (backoff) and calls Deliver again with the same
-	// delivery, keeping order; it never skips one. If the connection ends
-	// meanwhile, the relay delivers it again on the next connection
-	// (spec/relay.md §8.3), so Deliver must recognise repeats. ctx is
-	// cancelled on Close. Deliver must not call Close.
+	// now": the link waits (backoff from MinBackoff, at most 5 s) and calls
+	// Deliver again with the same delivery, keeping order; it never skips
+	// one. If the connection ends meanwhile, the relay delivers it again on
+	// the next connection (spec/relay.md §8.3), so Deliver must recognise
+	// repeats. ctx is cancelled on Close. Deliver must not call Close.
 	Deliver func(ctx context.Context, d *wire.Delivery) error
 	// OnConnect, if set, is called after each successful connect, and
 	// OnDisconnect, if set, after each connection ended, in order, from a
@@ -148,10 +152,10 @@ type Link struct {
 	cfg Config
 	log *slog.Logger
 
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
-	loops  sync.WaitGroup // the connect and deliver loops
-	close  sync.Once
+	ctx     context.Context // cancelled by Close
+	cancel  context.CancelFunc
+	loops   sync.WaitGroup // the connect and deliver loops
+	closing sync.Once
 
 	events *notifier // OnConnect / OnDisconnect, in order
 
@@ -187,7 +191,7 @@ func Start(cfg Config) (*Link, error) {
 // waits for its goroutines (a Deliver call in progress must return).
 // Send and WaitConnected then return ErrClosed. Close is idempotent.
 func (l *Link) Close() error {
-	l.close.Do(func() {
+	l.closing.Do(func() {
 		l.cancel()
 		l.loops.Wait()
 	})

@@ -533,3 +533,18 @@ func TestCloseCancelsDeliver(t *testing.T) {
 		t.Fatalf("bob's queue holds %d, want 1", d)
 	}
 }
+
+func TestJitter(t *testing.T) {
+	const lo, hi = 250 * time.Millisecond, 30 * time.Second
+	for n := range 70 {
+		ceil := hi
+		if n < 7 {
+			ceil = lo << n
+		}
+		for range 100 {
+			if d := jitter(lo, hi, n); d <= 0 || d > ceil {
+				t.Fatalf("attempt %d: delay %v outside (0, %v]", n, d, ceil)
+			}
+		}
+	}
+}
