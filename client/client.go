@@ -365,13 +365,20 @@ func (c *Client) Close() error {
 	if id != nil {
 		id.destroy()
 	}
+	c.mu.Lock()
 	close(c.events)
+	c.mu.Unlock()
 	return err
 }
 
 // emit hands e to the application without blocking: when Events is full
 // the event is logged and dropped.
 func (c *Client) emit(e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	select {
 	case c.events <- e:
 	default:

@@ -292,7 +292,7 @@ func (c *Client) flushMessage(ctx context.Context, msgID MessageID) error {
 	err := c.store.View(ctx, func(tx *localstore.Tx) error {
 		all, err := tx.OutgoingQueue(maxQueueScan)
 		for _, o := range all {
-			if MessageID(o.MessageID) == msgID {
+			if id, ok := toMessageID(o.MessageID); ok && id == msgID {
 				queued = append(queued, o)
 			}
 		}
@@ -381,7 +381,10 @@ func (c *Client) flushQueue(ctx context.Context) {
 	var order []MessageID
 	byID := map[MessageID][]localstore.Outgoing{}
 	for _, o := range all {
-		id := MessageID(o.MessageID)
+		id, ok := toMessageID(o.MessageID)
+		if !ok {
+			continue
+		}
 		if byID[id] == nil {
 			order = append(order, id)
 		}
@@ -398,4 +401,14 @@ func (c *Client) flushQueue(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// toMessageID converts a stored message id, which is not authenticated on
+// disk (spec/client-store.md §6), without trusting its length.
+func toMessageID(b []byte) (MessageID, bool) {
+	var id MessageID
+	if len(b) != len(id) {
+		return id, false
+	}
+	return MessageID(b), true
 }
