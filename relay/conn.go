@@ -67,7 +67,7 @@ type conn struct {
 	mu       sync.Mutex
 	out      []*wire.Frame  // frames waiting for the writer, in order
 	writing  bool           // a writer goroutine is running
-	fetch    bool           // the mailbox may have envelopes to push
+	fetch    bool           // the store may hold envelopes above after that pushed lacks
 	closing  bool           // the connection is ending: queue nothing but answers
 	closed   bool           // the writer is closing the WebSocket: queue nothing
 	code     wire.ErrorCode // the Error to send last, 0 for none
@@ -75,6 +75,8 @@ type conn struct {
 	room     *sync.Cond    // answers waiting for room in out; made at Auth
 	after    int64         // highest envelope id delivered on this connection
 	unacked  []int64       // ids delivered and not acked, increasing
+	pushed   []pushed      // envelopes stored by this relay's Sends, to deliver without a fetch; ids increasing
+	gap      *time.Timer   // while the first of pushed waits for the offer of one before it (takePushed)
 	finished chan struct{} // closed when the writer has closed the WebSocket
 }
 

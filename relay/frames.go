@@ -143,6 +143,8 @@ func (c *conn) send(m *wire.Send) bool {
 		MaxQueueCount: s.lim.MaxQueueCount,
 		MaxQueueBytes: s.lim.MaxQueueBytes,
 	}
+	// Pushed in commit order, before the answer (spec/relay.md §8.2).
+	req.Committed = func(res store.SendResult) { s.offer(&req, &res) }
 	copy(req.MessageID[:], m.MessageId)
 	for i, it := range m.Items {
 		req.Items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
@@ -156,11 +158,17 @@ func (c *conn) send(m *wire.Send) bool {
 		if err == nil && len(res.Statuses) != len(req.Items) && !res.Duplicate {
 			err = errors.New("relay: store answered the wrong number of statuses")
 		}
+		if err == nil && !res.Duplicate && (len(res.IDs) != len(req.Items) || len(res.Prevs) != len(req.Items)) {
+			err = errors.New("relay: store answered the wrong number of ids")
+		}
 		if err != nil {
 			s.log.Error("relay: send failed", "err", err)
 			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+			// It may have committed: the recipients here fetch.
+			s.wakeRecipients(req.Items)
 			return
 		}
+
 		ans := &wire.SendResult{MessageId: m.MessageId, Statuses: make([]wire.Status, len(res.Statuses)), Duplicate: res.Duplicate}
 		stored := 0
 		for i, st := range res.Statuses {
@@ -181,8 +189,8 @@ func (c *conn) send(m *wire.Send) bool {
 }
 
 // ack handles an Ack (spec/relay.md §8.3): the acked ids free their window
-// slots at once; the store deletes them beside the reader, then the writer
-// pushes more.
+// slots at once, and the writer pushes more; the store deletes them beside
+// the reader.
 func (c *conn) ack(ids []uint64) bool {
 	s := c.s
 	del := make([]int64, 0, len(ids))
@@ -203,6 +211,13 @@ func (c *conn) ack(ids []uint64) bool {
 	if len(del) == 0 {
 		return true
 	}
+	// The freed slots take what waits (spec/relay.md §8.2); the store is
+	// read again only if it may hold more than what was pushed (c.fetch).
+	c.mu.Lock()
+	if !c.closing && (c.fetch || len(c.pushed) > 0) {
+		c.startWriter()
+	}
+	c.mu.Unlock()
 	if !c.acquire() {
 		return false
 	}
@@ -224,7 +239,6 @@ func (c *conn) ack(ids []uint64) bool {
 			return
 		}
 		s.m.acked(n)
-		c.poke()
 	}()
 	return true
 }

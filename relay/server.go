@@ -228,6 +228,42 @@ func (s *Server) dispatch() {
 	}
 }
 
+// offer hands each envelope that res reports stored for req to the
+// connection of its recipient on this node, if there is one
+// (spec/relay.md §8.2): it is pushed without a fetch.
+func (s *Server) offer(req *store.Send, res *store.SendResult) {
+	if len(res.IDs) != len(req.Items) || len(res.Prevs) != len(req.Items) {
+		return // refused when Send returns
+	}
+	for i, it := range req.Items {
+		if res.IDs[i] == 0 {
+			continue
+		}
+		s.mu.Lock()
+		c := s.conns[string(it.Recipient)]
+		s.mu.Unlock()
+		if c != nil {
+			c.offer(pushed{
+				env:  store.Envelope{ID: res.IDs[i], Data: it.Envelope, Arrived: req.Now, Expiry: req.Expiry},
+				prev: res.Prevs[i],
+			})
+		}
+	}
+}
+
+// wakeRecipients makes the connections of items' recipients on this node
+// fetch: a Send that failed may have stored them.
+func (s *Server) wakeRecipients(items []store.Item) {
+	for _, it := range items {
+		s.mu.Lock()
+		c := s.conns[string(it.Recipient)]
+		s.mu.Unlock()
+		if c != nil {
+			c.poke()
+		}
+	}
+}
+
 // sweeper deletes expired envelopes and dedup records every SweepInterval
 // (spec/relay.md §11) and forgets refilled send buckets.
 func (s *Server) sweeper() {

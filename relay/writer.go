@@ -2,11 +2,13 @@ package relay
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -119,14 +121,24 @@ func (c *conn) writeLoop() {
 			c.close()
 			return
 		}
-		if c.fetch && len(c.unacked) < c.s.lim.DeliveryWindow {
-			c.fetch = false
-			c.mu.Unlock()
-			if err := c.deliver(); err != nil {
-				c.abort()
-				return
+		if room := c.s.lim.DeliveryWindow - len(c.unacked); room > 0 {
+			if c.fetch {
+				c.fetch = false
+				c.mu.Unlock()
+				if err := c.deliver(); err != nil {
+					c.abort()
+					return
+				}
+				continue
 			}
-			continue
+			if envs := c.takePushed(room); len(envs) > 0 {
+				c.mu.Unlock()
+				if err := c.push(envs); err != nil {
+					c.abort()
+					return
+				}
+				continue
+			}
 		}
 		c.writing = false
 		c.mu.Unlock()
@@ -234,7 +246,11 @@ func (c *conn) abort() {
 func (c *conn) finish() {
 	c.mu.Lock()
 	c.writing = false
-	c.unacked = nil
+	c.unacked, c.pushed = nil, nil
+	if c.gap != nil {
+		c.gap.Stop()
+		c.gap = nil
+	}
 	c.mu.Unlock()
 	close(c.finished)
 }
@@ -258,8 +274,7 @@ func closeStatus(code wire.ErrorCode) websocket.StatusCode {
 }
 
 // deliver fetches the envelopes above the last one delivered, as many as
-// the window has room for, and pushes them in Deliver frames within
-// MaxFrame (spec/relay.md §8.2).
+// the window has room for, and pushes them (spec/relay.md §8.2).
 func (c *conn) deliver() error {
 	s := c.s
 	c.mu.Lock()
@@ -277,11 +292,24 @@ func (c *conn) deliver() error {
 		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
 		return nil
 	}
-	fetched := len(envs)
+	if len(envs) == room {
+		// The fetch filled the window or hit the cap: there may be more.
+		c.mu.Lock()
+		c.fetch = true
+		c.mu.Unlock()
+	}
+	return c.push(envs)
+}
+
+// push writes envs, in increasing id order and above every id delivered
+// before, in Deliver frames within MaxFrame, counting them outstanding
+// first; then it forgets the pushed envelopes they cover.
+func (c *conn) push(envs []store.Envelope) error {
+	s := c.s
 	for len(envs) > 0 {
-		d := &wire.Deliver{}
+		d := &wire.Deliver{Deliveries: make([]*wire.Delivery, 0, min(len(envs), wire.MaxDeliveries))}
 		size := 16
-		for len(envs) > 0 {
+		for len(envs) > 0 && len(d.Deliveries) < wire.MaxDeliveries {
 			e := envs[0]
 			n := len(e.Data) + 48 // a Delivery's overhead is at most 34 bytes
 			if len(d.Deliveries) > 0 && size+n > s.lim.MaxFrame {
@@ -299,17 +327,111 @@ func (c *conn) deliver() error {
 			c.unacked = append(c.unacked, int64(dl.Id))
 		}
 		c.after = int64(d.Deliveries[len(d.Deliveries)-1].Id)
+		c.dropPushed()
 		c.mu.Unlock()
 		if err := c.write(&wire.Frame{Body: &wire.Frame_Deliver{Deliver: d}}); err != nil {
 			return err
 		}
 		s.m.delivered(len(d.Deliveries))
 	}
-	// The fetch filled the window or hit the cap: there may be more.
-	c.mu.Lock()
-	if fetched == room && len(c.unacked) < s.lim.DeliveryWindow {
-		c.fetch = true
-	}
-	c.mu.Unlock()
 	return nil
+}
+
+// pushed is an envelope a Send of this relay stored for the connection's
+// mailbox, with the Prev its store answered (store.SendResult): it can be
+// delivered without a fetch once every envelope up to Prev has been.
+type pushed struct {
+	env  store.Envelope
+	prev int64
+}
+
+// offer hands the connection an envelope just stored for its mailbox
+// (spec/relay.md §8.2: pushed when a send stores into the mailbox). It is
+// kept for the writer if the window has room for it and nothing waits in
+// the store before it; otherwise the writer fetches it when there is room.
+func (c *conn) offer(p pushed) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || p.env.ID <= c.after {
+		return // going, or fetched already
+	}
+	if !c.authed.Load() {
+		c.fetch = true // Auth pokes the writer once it has queued Hello
+		return
+	}
+	if c.fetch || len(c.unacked)+len(c.pushed) >= c.s.lim.DeliveryWindow {
+		c.fetch = true
+		c.startWriter()
+		return
+	}
+	// Sends answered concurrently may offer out of order.
+	i := len(c.pushed)
+	for i > 0 && c.pushed[i-1].env.ID > p.env.ID {
+		i--
+	}
+	if i < len(c.pushed) && c.pushed[i].env.ID == p.env.ID {
+		return
+	}
+	c.pushed = slices.Insert(c.pushed, i, p)
+	c.startWriter()
+}
+
+// gapWait is how long a pushed envelope waits for the offer of one before
+// it (Sends answered together offer concurrently, in any order) before the
+// writer fetches instead.
+const gapWait = 2 * time.Millisecond
+
+// takePushed returns the pushed envelopes that follow on from c.after, at
+// most room (and wire.MaxDeliveries). If the first one does not, the
+// envelope before it is still being offered, or is only in the store
+// (stored by another node, or not offered when the window was full): it
+// returns none, and the writer fetches unless the offer arrives within
+// gapWait. c.mu is held.
+func (c *conn) takePushed(room int) []store.Envelope {
+	c.dropPushed()
+	var envs []store.Envelope
+	last := c.after
+	for _, p := range c.pushed {
+		if len(envs) >= min(room, wire.MaxDeliveries) || p.prev > last {
+			break
+		}
+		envs = append(envs, p.env)
+		last = p.env.ID
+	}
+	switch {
+	case len(envs) > 0 || len(c.pushed) == 0:
+		if c.gap != nil {
+			c.gap.Stop()
+			c.gap = nil
+		}
+	case c.gap == nil:
+		c.gap = time.AfterFunc(gapWait, c.gapExpired)
+	}
+	return envs
+}
+
+// gapExpired makes the writer fetch: the gap takePushed found may not
+// close by itself.
+func (c *conn) gapExpired() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gap = nil
+	if c.closing || len(c.pushed) == 0 {
+		return
+	}
+	c.fetch = true
+	c.startWriter()
+}
+
+// dropPushed forgets the pushed envelopes up to c.after. c.mu is held.
+func (c *conn) dropPushed() {
+	i := 0
+	for i < len(c.pushed) && c.pushed[i].env.ID <= c.after {
+		i++
+	}
+	if i == len(c.pushed) {
+		c.pushed = nil
+	} else if i > 0 {
+		c.pushed = slices.Delete(c.pushed, 0, i)
+	}
 }

@@ -76,15 +76,38 @@ type Send struct {
 	MaxEnvelope   int   // bytes; larger envelopes get TooLarge
 	MaxQueueCount int   // envelopes per mailbox
 	MaxQueueBytes int64 // envelope bytes per mailbox
+
+	// Committed, if not nil, is called with the answer once the send is
+	// durable and before Send returns, unless the send is a duplicate.
+	// An engine calls it for the Sends it commits together in commit
+	// order, from one goroutine, so that the envelopes of a mailbox are
+	// reported in ID order, except across batches committed concurrently
+	// (PostgreSQL's writers). The relay pushes the envelopes from it
+	// (SendResult); it must be quick and must not call the Queue.
+	Committed func(SendResult)
 }
 
 // SendResult is the answer to a Send, one status per item in order.
 // Duplicate is true when the (Sender, MessageID) pair was seen within the
 // dedup window: Statuses are then the first answer, and nothing new was
 // stored.
+//
+// For a new send, IDs and Prevs describe what it stored, one entry per
+// item (0 for an item not Stored), so that the caller can push the
+// envelopes to their recipients at once, without a Fetch: IDs[i] is the
+// ID of item i's envelope, and Prevs[i] the highest ID among the
+// envelopes its mailbox held when it was stored (items stored earlier in
+// the same Send included), 0 if it held none. Envelopes arrive in a
+// mailbox in ID order, so a reader that has delivered every envelope of
+// the mailbox up to ID n, and n >= Prevs[i], misses nothing by delivering
+// item i next. An engine may report a Prev higher than that (one that
+// counts envelopes deleted meanwhile): the reader then fetches instead.
+// Both are nil for a duplicate.
 type SendResult struct {
 	Statuses  []Status
 	Duplicate bool
+	IDs       []int64
+	Prevs     []int64
 }
 
 // Envelope is one queued envelope as delivered.
@@ -132,11 +155,11 @@ type Queue interface {
 	Sweep(ctx context.Context, now time.Time) (int, error)
 
 	// Wake returns a channel that receives the address of every mailbox
-	// that gained envelopes, from this process's Sends and, for stores
-	// shared by several relays, from the others' (PostgreSQL
-	// LISTEN/NOTIFY). Notifications may be coalesced or, under overload,
-	// dropped: a relay also fetches on connect and after every ack. An
-	// empty address means "re-check every connected mailbox": a shared
+	// that gained envelopes through another relay sharing the store
+	// (PostgreSQL LISTEN/NOTIFY); a store that serves one relay never
+	// sends on it. The caller of Send learns of the envelopes it stored
+	// from the SendResult, not from Wake. Notifications may be coalesced.
+	// An empty address means "re-check every connected mailbox": a shared
 	// store sends it after its notification channel reconnects, since
 	// notifications may have been missed meanwhile (spec/relay.md §12).
 	Wake() <-chan []byte

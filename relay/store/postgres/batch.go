@@ -27,8 +27,8 @@ var (
 // The statements of a batch transaction, in three round trips:
 //
 //  1. BEGIN; dropExpiredDedup; claimDedup
-//  2. readDedup (if some sends are duplicates); lockMailboxes
-//  3. insertEnvelopes; updateMailboxes; setDedup; COMMIT
+//  2. readDedup (if some sends are duplicates); lockMailboxes; lastIDs
+//  3. insertEnvelopes (returning the ids); updateMailboxes; setDedup; COMMIT
 //
 // claimDedup inserts the dedup records of the batch's sends (after
 // dropExpiredDedup removed those whose window passed: an expired record is
@@ -68,11 +68,19 @@ const (
 	lockMailboxes = `SELECT address, count, bytes FROM relay_mailboxes
 		WHERE address = ANY($1::bytea[]) ORDER BY address FOR NO KEY UPDATE`
 
+	// lastIDs reads the highest envelope id of each locked mailbox (the
+	// Prev of its next envelope, store.SendResult). It runs after
+	// lockMailboxes, as a statement of its own: its snapshot, taken with
+	// the locks held, sees every envelope committed into those mailboxes.
+	lastIDs = `SELECT a, (SELECT max(id) FROM relay_envelopes WHERE address = a)
+		FROM unnest($1::bytea[]) AS a`
+
 	insertEnvelopes = `INSERT INTO relay_envelopes (address, data, size, arrived_ns, expiry_ns)
 		SELECT address, data, size, arrived_ns, expiry_ns
 		FROM unnest($1::bytea[], $2::bytea[], $3::integer[], $4::bigint[], $5::bigint[])
 			WITH ORDINALITY AS e(address, data, size, arrived_ns, expiry_ns, n)
-		ORDER BY n`
+		ORDER BY n
+		RETURNING id`
 
 	updateMailboxes = `UPDATE relay_mailboxes m SET count = v.count, bytes = v.bytes
 		FROM unnest($1::bytea[], $2::integer[], $3::bigint[]) AS v(address, count, bytes)
@@ -98,10 +106,12 @@ func compareKeys(a, b dedupKey) int {
 	return bytes.Compare(a.messageID[:], b.messageID[:])
 }
 
-// mailboxState is a locked mailbox's queue depth as the batch changes it.
+// mailboxState is a locked mailbox's queue depth as the batch changes it,
+// and the highest envelope id it holds (0 if none).
 type mailboxState struct {
 	count   int
 	bytes   int64
+	last    int64
 	changed bool
 }
 
@@ -161,6 +171,8 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	// Decide every status, in batch order then item order.
 	results := make([]store.SendResult, len(sends))
 	var env envelopeColumns
+	type slot struct{ send, item int }
+	var slots []slot // per row of env, the item it stores
 	for i, s := range sends {
 		k := keyOf(s)
 		switch {
@@ -193,9 +205,10 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 				box.bytes += size
 				box.changed = true
 				env.add(it, nanos(s.Now), nanos(s.Expiry))
+				slots = append(slots, slot{i, j})
 			}
 		}
-		results[i] = store.SendResult{Statuses: statuses}
+		results[i] = store.SendResult{Statuses: statuses, IDs: make([]int64, len(s.Items)), Prevs: make([]int64, len(s.Items))}
 	}
 	for i, s := range sends {
 		if j := first[keyOf(s)]; j != i {
@@ -229,8 +242,32 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 		b.Queue(setDedup, setSenders, setIDs, setStatuses)
 	}
 	b.Queue("COMMIT")
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	var ids []int64
+	err = roundTrip(ctx, conn.Conn(), b, func(br pgx.BatchResults) error {
+		if len(env.address) == 0 {
+			return nil
+		}
+		rows, _ := br.Query()
+		var id int64
+		_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+			ids = append(ids, id)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
 		return nil, nil, err
+	}
+	if len(ids) != len(slots) {
+		return nil, nil, errBatchShape
+	}
+	// The ids were drawn in row order, so they increase in it.
+	slices.Sort(ids)
+	for n, sl := range slots {
+		r, it := &results[sl.send], sends[sl.send].Items[sl.item]
+		box := boxes[string(it.Recipient)]
+		r.IDs[sl.item], r.Prevs[sl.item] = ids[n], box.last
+		box.last = ids[n]
 	}
 	return results, woken, nil
 }
@@ -286,6 +323,7 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 	}
 	if len(addrs) > 0 {
 		b.Queue(lockMailboxes, addrs)
+		b.Queue(lastIDs, addrs)
 	}
 	err := roundTrip(ctx, conn, b, func(br pgx.BatchResults) error {
 		if len(dupSenders) > 0 {
@@ -308,6 +346,17 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 			var st mailboxState
 			_, err := pgx.ForEachRow(rows, []any{&addr, &st.count, &st.bytes}, func() error {
 				boxes[string(addr)] = &mailboxState{count: st.count, bytes: st.bytes}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			rows, _ = br.Query()
+			var last *int64
+			_, err = pgx.ForEachRow(rows, []any{&addr, &last}, func() error {
+				if box := boxes[string(addr)]; box != nil && last != nil {
+					box.last = *last
+				}
 				return nil
 			})
 			return err

@@ -121,7 +121,7 @@ type listener struct {
 // startListener starts the listener and waits for its first attempt to
 // connect and LISTEN, so that, unless that failed, other relays' Sends
 // after Open wake this one.
-func startListener(cfg *pgx.ConnConfig, own *pidSet, deliver func([]byte)) *listener {
+func startListener(cfg *pgx.ConnConfig, own *pidSet, deliver func(context.Context, []byte)) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &listener{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	go l.run(ctx, cfg, own, deliver)
@@ -129,7 +129,7 @@ func startListener(cfg *pgx.ConnConfig, own *pidSet, deliver func([]byte)) *list
 	return l
 }
 
-func (l *listener) run(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver func([]byte)) {
+func (l *listener) run(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver func(context.Context, []byte)) {
 	defer close(l.done)
 	backoff := listenBackoffMin
 	for attempt := 1; ctx.Err() == nil; attempt++ {
@@ -140,7 +140,7 @@ func (l *listener) run(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, de
 			} else {
 				// Notifications may have been lost since Open or while
 				// disconnected: ask for every mailbox to be re-checked.
-				deliver([]byte{})
+				deliver(ctx, []byte{})
 			}
 		})
 		if ok {
@@ -159,7 +159,7 @@ func (l *listener) run(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, de
 // listenOnce connects, listens and delivers until the connection fails or
 // ctx ends. It calls listening once LISTEN succeeded, and reports whether
 // it did.
-func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver func([]byte), listening func()) bool {
+func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver func(context.Context, []byte), listening func()) bool {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false
@@ -182,7 +182,7 @@ func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver f
 			continue
 		}
 		if addr, err := hex.DecodeString(n.Payload); err == nil && len(addr) > 0 {
-			deliver(addr)
+			deliver(ctx, addr)
 		}
 	}
 }

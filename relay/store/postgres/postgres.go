@@ -61,8 +61,8 @@ const DefaultConnectTimeout = 10 * time.Second
 // concurrent Fetch, Ack and Stats calls.
 const DefaultMaxConns = 32
 
-// wakeBuffer is the capacity of the Wake channel; wakes beyond it are
-// dropped (store.Queue allows it: relays also fetch on connect and ack).
+// wakeBuffer is the capacity of the Wake channel; when it is full, the
+// listener waits (deliverWake).
 const wakeBuffer = 4096
 
 // Queue is a store.Queue on PostgreSQL.
@@ -151,30 +151,27 @@ func (q *Queue) enter() bool {
 	return true
 }
 
-// Wake returns the channel of addresses whose mailboxes gained envelopes,
-// through this Queue or through another sharing the database. An empty
-// address means that notifications from other relays may have been lost
-// (the listening connection was re-established): the relay should
-// re-check every connected mailbox (spec/relay.md §12). The channel is
-// closed by Close.
+// Wake returns the channel of addresses whose mailboxes gained envelopes
+// through another Queue sharing the database (this one's Sends are
+// answered with what they stored). An empty address means that
+// notifications from other relays may have been lost (the listening
+// connection was re-established): the relay
+// should re-check every connected mailbox (spec/relay.md §12). The channel
+// is closed by Close.
 func (q *Queue) Wake() <-chan []byte { return q.wake }
 
-// deliverWake passes addr to Wake without blocking, dropping it when the
-// channel is full. The listener calls it concurrently with Close, so it
-// holds mu.
-func (q *Queue) deliverWake(addr []byte) {
+// deliverWake passes addr to Wake, waiting for room (the listener's
+// notifications wait meanwhile), unless ctx ends: the listener stops at
+// Close before the channel is closed. The listener calls it concurrently
+// with Close, so it holds mu.
+func (q *Queue) deliverWake(ctx context.Context, addr []byte) {
 	if !q.enter() {
 		return
 	}
 	defer q.mu.RUnlock()
-	q.wakeLocked(addr)
-}
-
-// wakeLocked is deliverWake for a caller that already holds mu.
-func (q *Queue) wakeLocked(addr []byte) {
 	select {
 	case q.wake <- addr:
-	default:
+	case <-ctx.Done():
 	}
 }
 

@@ -42,7 +42,7 @@ type response struct {
 
 // Send stores s atomically and durably, committed with the Sends pending
 // alongside it, and, once committed, wakes the readers of every mailbox
-// that gained an envelope, here and on other relays. A Send whose context
+// that gained an envelope on other relays. A Send whose context
 // ends while it waits for its batch returns the context's error; it may
 // or may not have been stored (a retry is answered from its dedup record).
 func (q *Queue) Send(ctx context.Context, s store.Send) (store.SendResult, error) {
@@ -140,10 +140,14 @@ func (q *Queue) runBatch(reqs []*request) {
 		live[0].done <- response{err: wrap("send", err)}
 		return
 	}
-	for _, a := range woken {
-		q.wakeLocked(a)
-	}
+	// This relay pushes what it stored itself (store.SendResult); the
+	// others hear of it by NOTIFY.
 	q.notify.add(woken)
+	for i, r := range live {
+		if c := r.s.Committed; c != nil && !results[i].Duplicate {
+			c(results[i])
+		}
+	}
 	for i, r := range live {
 		r.done <- response{r: results[i]}
 	}

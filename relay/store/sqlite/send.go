@@ -15,11 +15,19 @@ func (q *Queue) Send(ctx context.Context, s store.Send) (store.SendResult, error
 		size += len(it.Envelope)
 	}
 	var res store.SendResult
-	err := q.write(ctx, size, func(b *batch) error {
+	var committed func()
+	if s.Committed != nil {
+		committed = func() {
+			if !res.Duplicate {
+				s.Committed(res)
+			}
+		}
+	}
+	err := q.writeThen(ctx, size, func(b *batch) error {
 		var err error
 		res, err = b.send(&s)
 		return err
-	})
+	}, committed)
 	if err != nil {
 		return store.SendResult{}, err
 	}
@@ -59,21 +67,23 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 	}
 
 	expiry := s.Expiry.UnixMilli()
+	ids, prevs := make([]int64, len(s.Items)), make([]int64, len(s.Items))
 	for i, it := range s.Items {
 		if sts[i] != store.Stored {
 			continue
 		}
-		if _, err := b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, it.Envelope, now, expiry); err != nil {
+		r, err := b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, it.Envelope, now, expiry)
+		if err == nil {
+			ids[i], err = r.LastInsertId()
+		}
+		if err != nil {
 			return store.SendResult{}, fmt.Errorf("sqlite: insert envelope: %w", err)
 		}
 		x := boxes[i]
 		x.dirty = true
-		if !x.woken {
-			x.woken = true
-			b.woken = append(b.woken, append([]byte(nil), it.Recipient...))
-		}
+		prevs[i], x.last = x.last, ids[i]
 	}
-	return store.SendResult{Statuses: sts}, nil
+	return store.SendResult{Statuses: sts, IDs: ids, Prevs: prevs}, nil
 }
 
 // plan decides the status of one item of s, in the order of the

@@ -62,7 +62,6 @@ const writerCacheKiB = 64 << 10
 const (
 	defaultMaxBatch      = 512
 	defaultMaxBatchBytes = 8 << 20
-	defaultWakeBuffer    = 4096
 )
 
 // Option changes a setting of Open.
@@ -71,7 +70,6 @@ type Option func(*options)
 type options struct {
 	maxBatch      int
 	maxBatchBytes int
-	wakeBuffer    int
 }
 
 // WithMaxBatch bounds how many write requests share one transaction
@@ -82,10 +80,6 @@ func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = max(n, 
 // once their envelopes reach n bytes (default 8 MiB). A batch always takes
 // at least one request, however large.
 func WithMaxBatchBytes(n int) Option { return func(o *options) { o.maxBatchBytes = n } }
-
-// WithWakeBuffer sets how many wake-ups Wake's channel holds (default
-// 4096); when it is full, further ones are dropped.
-func WithWakeBuffer(n int) Option { return func(o *options) { o.wakeBuffer = max(n, 0) } }
 
 // Queue is a store.Queue backed by one SQLite file.
 type Queue struct {
@@ -122,7 +116,7 @@ func Open(path string, opts ...Option) (*Queue, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
-	o := options{maxBatch: defaultMaxBatch, maxBatchBytes: defaultMaxBatchBytes, wakeBuffer: defaultWakeBuffer}
+	o := options{maxBatch: defaultMaxBatch, maxBatchBytes: defaultMaxBatchBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -135,7 +129,7 @@ func Open(path string, opts ...Option) (*Queue, error) {
 	wparams := maps.Clone(params)
 	wparams.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
 	wparams.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
-	q := &Queue{opts: o, wake: make(chan []byte, o.wakeBuffer)}
+	q := &Queue{opts: o, wake: make(chan []byte)}
 	fail := func(err error) (*Queue, error) {
 		q.closeDBs()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -211,9 +205,8 @@ func (q *Queue) closeDBs() error {
 	return errors.Join(errs...)
 }
 
-// Wake returns the channel that receives the address of each mailbox that
-// gained envelopes, once per committed batch; wake-ups that do not fit in
-// its buffer are dropped.
+// Wake returns a channel that never receives: one relay uses a SQLite
+// store, and it learns of what it stored from Send's answers.
 func (q *Queue) Wake() <-chan []byte { return q.wake }
 
 // Stats returns the queue depth of addr.

@@ -25,7 +25,10 @@ const (
 )
 
 var stmtSQL = [numStmts]string{
-	stmtMailbox:        `SELECT count, bytes FROM mailboxes WHERE addr = ?`,
+	// The depth of a mailbox and the highest envelope id it holds (the
+	// Prev of the next envelope stored, store.SendResult).
+	stmtMailbox: `SELECT count, bytes, (SELECT coalesce(max(id), 0) FROM envelopes WHERE addr = ?1)
+		FROM mailboxes WHERE addr = ?1`,
 	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, data, arrived, expiry) VALUES (?, ?, ?, ?)`,

@@ -18,9 +18,12 @@ type request struct {
 	// op runs the write in b's transaction, writing its answer into
 	// variables of its caller. It may run twice (when its first batch
 	// fails), so it sets every answer each time.
-	op    func(b *batch) error
-	bytes int        // envelope bytes, for maxBatchBytes
-	done  chan error // buffered: the writer never blocks on it
+	op func(b *batch) error
+	// committed, if not nil, runs on the writer goroutine once op's
+	// batch has committed, in batch order.
+	committed func()
+	bytes     int        // envelope bytes, for maxBatchBytes
+	done      chan error // buffered: the writer never blocks on it
 }
 
 // startWriter starts the writer goroutine.
@@ -42,13 +45,19 @@ func (q *Queue) stopWriter() {
 // request taken by the writer is always answered, and soon: its batch
 // checks ctx before running it, and never runs for long.
 func (q *Queue) write(ctx context.Context, bytes int, op func(b *batch) error) error {
+	return q.writeThen(ctx, bytes, op, nil)
+}
+
+// writeThen is write with a function to run on the writer goroutine once
+// op's batch has committed.
+func (q *Queue) writeThen(ctx context.Context, bytes int, op func(b *batch) error, committed func()) error {
 	if q.closed.Load() {
 		return store.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{ctx: ctx, op: op, bytes: bytes, done: make(chan error, 1)}
+	r := &request{ctx: ctx, op: op, committed: committed, bytes: bytes, done: make(chan error, 1)}
 	select {
 	case q.reqs <- r:
 	case <-q.quit:
@@ -112,8 +121,7 @@ func (q *Queue) run(group []*request) {
 	}
 }
 
-// runBatch runs reqs in one transaction and commits it if all succeed,
-// then sends the wake-ups of the envelopes it stored.
+// runBatch runs reqs in one transaction and commits it if all succeed.
 func (q *Queue) runBatch(reqs []*request) error {
 	ctx := context.Background()      // a cancelled statement could abort the shared transaction
 	tx, err := q.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
@@ -136,25 +144,22 @@ func (q *Queue) runBatch(reqs []*request) error {
 	q.kickCheckpointer()
 	q.batches.Add(1)
 	q.batched.Add(int64(len(reqs)))
-	for _, addr := range b.woken {
-		select {
-		case q.wake <- addr:
-		default: // full: the relay also fetches on connect and after acks
+	for _, r := range reqs {
+		if r.committed != nil {
+			r.committed()
 		}
 	}
 	return nil
 }
 
 // batch is the state of one write transaction: the mailbox rows it has
-// read, with its changes not yet written back, and the addresses to wake
-// once it commits.
+// read, with its changes not yet written back.
 type batch struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	q     *Queue
 	bound [numStmts]*sql.Stmt // q.stmts bound to tx, made on first use
 	boxes map[string]*box
-	woken [][]byte
 }
 
 // box is a mailbox row as the batch sees it.
@@ -162,8 +167,8 @@ type box struct {
 	exists bool
 	count  int
 	bytes  int64
-	dirty  bool // count or bytes differ from the row
-	woken  bool // the address is in batch.woken
+	last   int64 // the highest envelope id in the mailbox, 0 if none (an upper bound after deletes)
+	dirty  bool  // count or bytes differ from the row
 }
 
 // stmt returns statement i bound to the batch's transaction.
@@ -180,7 +185,7 @@ func (b *batch) box(addr []byte) (*box, error) {
 		return x, nil
 	}
 	x := &box{exists: true}
-	err := b.stmt(stmtMailbox).QueryRowContext(b.ctx, addr).Scan(&x.count, &x.bytes)
+	err := b.stmt(stmtMailbox).QueryRowContext(b.ctx, addr).Scan(&x.count, &x.bytes, &x.last)
 	if err == sql.ErrNoRows {
 		x.exists, err = false, nil
 	}

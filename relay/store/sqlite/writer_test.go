@@ -150,28 +150,6 @@ func TestSendCancelledWhileQueued(t *testing.T) {
 	}
 }
 
-func TestWakeDropsWhenFull(t *testing.T) {
-	t.Parallel()
-	q := openTemp(t, WithWakeBuffer(1))
-	ctx := t.Context()
-	for _, a := range [][]byte{bob, carol} {
-		if err := q.OpenMailbox(ctx, a, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Nobody reads Wake: Sends go on regardless.
-	for i := range 5 {
-		s := testSend(i)
-		s.Items = append(s.Items, store.Item{Recipient: carol, Envelope: []byte("x")})
-		if _, err := q.Send(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := len(q.Wake()); n != 1 {
-		t.Fatalf("Wake holds %d addresses, want 1", n)
-	}
-}
-
 // TestCloseWhileSending closes the store under concurrent Sends: each one
 // either succeeds and is in the database when it is opened again, or fails
 // with ErrClosed and is not.

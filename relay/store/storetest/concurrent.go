@@ -27,6 +27,8 @@ func testConcurrentSends(t *testing.T, f *fixture) {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, concSenders)
+	var mu sync.Mutex
+	prevOf := map[int64]int64{} // id -> Prev, of every envelope answered
 	for g := range concSenders {
 		wg.Go(func() {
 			sender := Addr("sender", uint32(g+1))
@@ -47,6 +49,16 @@ func testConcurrentSends(t *testing.T, f *fixture) {
 					if err == nil && st != store.Stored {
 						err = fmt.Errorf("status %v", st)
 					}
+				}
+				if err == nil && (len(r.IDs) != len(ms) || len(r.Prevs) != len(ms)) {
+					err = fmt.Errorf("answer %+v", r)
+				}
+				if err == nil {
+					mu.Lock()
+					for i, id := range r.IDs {
+						prevOf[id] = r.Prevs[i]
+					}
+					mu.Unlock()
 				}
 				if err != nil {
 					errs <- fmt.Errorf("sender %d send %d: %w", g, k, err)
@@ -79,6 +91,17 @@ func testConcurrentSends(t *testing.T, f *fixture) {
 				t.Fatalf("mailbox %d: sender %d's send %d after its send %d", m, g, k, prev)
 			}
 			last[g] = k
+		}
+		// Nothing was deleted: each envelope's Prev is exactly the one
+		// before it in its mailbox, whichever sends committed together.
+		for i, e := range es {
+			want := int64(0)
+			if i > 0 {
+				want = es[i-1].ID
+			}
+			if p, ok := prevOf[e.ID]; !ok || p != want {
+				t.Fatalf("mailbox %d: envelope %d answered with Prev %d (known %v), want %d", m, e.ID, p, ok, want)
+			}
 		}
 		if st := f.stats(mailbox(m)); st.Count != len(es) {
 			t.Fatalf("mailbox %d: Stats count %d, fetched %d", m, st.Count, len(es))

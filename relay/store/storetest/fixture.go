@@ -75,6 +75,7 @@ func (f *fixture) send(s store.Send, duplicate bool, want ...store.Status) store
 	if !slices.Equal(r.Statuses, want) || r.Duplicate != duplicate {
 		f.t.Fatalf("Send: got %v duplicate=%v, want %v duplicate=%v", r.Statuses, r.Duplicate, want, duplicate)
 	}
+	checkIDs(f.t, r)
 	return r
 }
 
@@ -192,5 +193,35 @@ func wantErr(t testing.TB, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: got error %v, want %v", what, err, target)
+	}
+}
+
+// checkIDs checks the shape of r's IDs and Prevs: nil for a duplicate,
+// else one of each per item, an ID exactly for every Stored item, each
+// Prev below its ID, and IDs increasing along the items of one send.
+func checkIDs(t testing.TB, r store.SendResult) {
+	t.Helper()
+	if r.Duplicate {
+		if r.IDs != nil || r.Prevs != nil {
+			t.Fatalf("duplicate answered with IDs %v Prevs %v", r.IDs, r.Prevs)
+		}
+		return
+	}
+	if len(r.IDs) != len(r.Statuses) || len(r.Prevs) != len(r.Statuses) {
+		t.Fatalf("%d statuses, %d IDs, %d Prevs", len(r.Statuses), len(r.IDs), len(r.Prevs))
+	}
+	last := int64(0)
+	for i, st := range r.Statuses {
+		id, prev := r.IDs[i], r.Prevs[i]
+		if st != store.Stored {
+			if id != 0 || prev != 0 {
+				t.Fatalf("item %d (%v): ID %d Prev %d, want 0 0", i, st, id, prev)
+			}
+			continue
+		}
+		if id <= last || prev < 0 || prev >= id {
+			t.Fatalf("item %d: ID %d Prev %d after ID %d", i, id, prev, last)
+		}
+		last = id
 	}
 }

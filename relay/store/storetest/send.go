@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -151,4 +152,56 @@ func testSendCancelled(t *testing.T, f *fixture) {
 	f.unchanged("cancelled Send", before)
 	// It left no dedup record either.
 	f.send(s, false, store.Stored)
+}
+
+// testSendIDs checks the IDs and Prevs a Send answers: each stored item's
+// ID is the one Fetch returns for it, and its Prev the highest ID its
+// mailbox held (or, after deletes, at most the highest it ever held),
+// which is what a relay pushing the envelope without a Fetch relies on.
+func testSendIDs(t *testing.T, f *fixture) {
+	f.open(bob, bob2)
+	e1, e2, e3 := envelope("one", 10), envelope("two", 20), envelope("three", 30)
+	r := f.send(f.newSend(alice,
+		store.Item{Recipient: bob, Envelope: e1},
+		store.Item{Recipient: carol, Envelope: e1},
+		store.Item{Recipient: bob, Envelope: e2},
+		store.Item{Recipient: bob2, Envelope: e3},
+		store.Item{Recipient: bob, Envelope: envelope("big", maxEnvelope+1)},
+	), false, store.Stored, store.NoMailbox, store.Stored, store.Stored, store.TooLarge)
+	id1, id2, id3 := r.IDs[0], r.IDs[2], r.IDs[3]
+	if !slices.Equal(r.Prevs, []int64{0, 0, id1, 0, 0}) {
+		t.Fatalf("Prevs %v, want [0 0 %d 0 0]", r.Prevs, id1)
+	}
+	if got := ids(f.fetchAll(bob, f.now)); !slices.Equal(got, []int64{id1, id2}) {
+		t.Fatalf("bob holds %v, answered %v", got, []int64{id1, id2})
+	}
+	if got := ids(f.fetchAll(bob2, f.now)); !slices.Equal(got, []int64{id3}) {
+		t.Fatalf("bob2 holds %v, answered %v", got, []int64{id3})
+	}
+
+	// The next send sees the earlier one.
+	r = f.send(f.newSend(alice, store.Item{Recipient: bob, Envelope: e3}), false, store.Stored)
+	id4 := r.IDs[0]
+	if r.Prevs[0] != id2 {
+		t.Fatalf("Prev %d, want %d", r.Prevs[0], id2)
+	}
+
+	// After acks of the newest, Prev is at least what is left, at most
+	// the highest the mailbox had.
+	if n, err := f.q.Ack(f.ctx, bob, []int64{id2, id4}); err != nil || n != 2 {
+		t.Fatalf("Ack: %d, %v", n, err)
+	}
+	r = f.send(f.newSend(alice, store.Item{Recipient: bob, Envelope: e1}), false, store.Stored)
+	id5 := r.IDs[0]
+	if p := r.Prevs[0]; p < id1 || p > id4 {
+		t.Fatalf("Prev %d after acks, want in [%d, %d]", p, id1, id4)
+	}
+	if got := ids(f.fetchAll(bob, f.now)); !slices.Equal(got, []int64{id1, id5}) {
+		t.Fatalf("bob holds %v, want %v", got, []int64{id1, id5})
+	}
+
+	// A duplicate stored nothing: no IDs (f.send checks).
+	s := f.newSend(alice, store.Item{Recipient: bob2, Envelope: e2})
+	f.send(s, false, store.Stored)
+	f.send(s, true, store.Stored)
 }

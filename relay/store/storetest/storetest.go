@@ -32,6 +32,9 @@
 //     nil error or one matching store.ErrNoMailbox.
 //   - A Send whose context is already cancelled fails and stores nothing.
 //   - Wake returns the same channel every time.
+//   - A Send answers the IDs of what it stored, and their Prevs
+//     (store.SendResult); with no deletes, an envelope's Prev is exactly
+//     the ID of the one before it in its mailbox.
 //   - After Close every method fails with an error matching store.ErrClosed;
 //     Close may be called again (the engine's t.Cleanup may call it), with
 //     its result ignored.
@@ -78,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 	}{
 		{"OpenMailbox", testOpenMailbox},
 		{"SendStatuses", testSendStatuses},
+		{"SendIDs", testSendIDs},
 		{"SendAllRefused", testSendAllRefused},
 		{"TooLarge", testTooLarge},
 		{"QueueFullCount", testQueueFullCount},
