@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -256,4 +257,13 @@ func readDir(dir string) ([]string, error) {
 		names = append(names, e.Name())
 	}
 	return names, err
+}
+
+// x25519Public returns the X25519 public key of priv.
+func x25519Public(priv [32]byte) ([32]byte, error) {
+	k, err := ecdh.X25519().NewPrivateKey(priv[:])
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return [32]byte(k.PublicKey().Bytes()), nil
 }
