@@ -90,17 +90,17 @@ func (a *app) reportError(err error) {
 	if h := hint(err); h != "" {
 		msg += " (" + h + ")"
 	}
-	a.outMu.Lock()
-	defer a.outMu.Unlock()
-	fmt.Fprintln(a.stderr, prefix+msg)
 	var u *usageError
 	if errors.As(err, &u) {
 		if a.cmd != "" && a.cmd != "help" {
-			fmt.Fprintf(a.stderr, "Run 'sealpost help %s' for usage.\n", a.cmd)
+			msg += fmt.Sprintf("; run 'sealpost help %s' for usage", a.cmd)
 		} else {
-			fmt.Fprintln(a.stderr, "Run 'sealpost help' for usage.")
+			msg += "; run 'sealpost help' for usage"
 		}
 	}
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	fmt.Fprintln(a.stderr, prefix+msg)
 }
 
 // dispatch parses the global flags and the command name and runs the

@@ -73,8 +73,9 @@ func (a *app) runInit(ctx context.Context, sf *serverFlags, handle string) error
 		// again, unless Open left a store behind.
 		if checkStoreFiles(a.dir) == nil {
 			os.Remove(filepath.Join(a.dir, configFile))
+			return err
 		}
-		return err
+		return &initIncomplete{dir: a.dir, err: err}
 	}
 	rctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()

@@ -90,6 +90,9 @@ type server struct {
 	pin    string
 	stderr *lockedBuffer
 	exited chan struct{}
+
+	paceMu   sync.Mutex
+	paceNext time.Time
 }
 
 // startServer runs sealpostd on a free loopback port with its data in a
@@ -165,15 +168,16 @@ func (s *server) stop(t *testing.T) {
 // user is one device directory of one account, driven through the CLI.
 type user struct {
 	t        *testing.T
+	srv      *server // nil: none
 	dir      string
 	passFile string
 	env      []string
 }
 
-func newUser(t *testing.T, name string) *user {
+func newUser(t *testing.T, srv *server, name string) *user {
 	t.Helper()
 	root := t.TempDir()
-	u := &user{t: t, dir: filepath.Join(root, name), passFile: filepath.Join(root, name+".pass")}
+	u := &user{t: t, srv: srv, dir: filepath.Join(root, name), passFile: filepath.Join(root, name+".pass")}
 	if err := os.WriteFile(u.passFile, []byte("passphrase of "+name+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -198,27 +202,26 @@ func (u *user) on(t *testing.T) *user {
 	return &c
 }
 
-// The key server limits challenge and token requests per address (20/s,
-// burst 40: keyserver.DefaultLimits) and every run of sealpost asks for a
-// token; pace keeps a test's runs under that rate. sealpostd has no flag
-// for the limit and the client does not wait out a 429.
-var (
-	paceMu   sync.Mutex
-	paceNext time.Time
-)
-
-func pace() {
-	paceMu.Lock()
-	defer paceMu.Unlock()
-	if d := time.Until(paceNext); d > 0 {
+// pace keeps the runs against one server under the key server's limit on
+// challenge and token requests per address (20/s, burst 40:
+// keyserver.DefaultLimits); every run of sealpost asks for tokens.
+// sealpostd has no flag for the limit and the client does not wait out a
+// 429 (rate_limited).
+func (s *server) pace() {
+	if s == nil {
+		return
+	}
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	if d := time.Until(s.paceNext); d > 0 {
 		time.Sleep(d)
 	}
-	paceNext = time.Now().Add(150 * time.Millisecond)
+	s.paceNext = time.Now().Add(100 * time.Millisecond)
 }
 
 // command prepares sealpost with the user's directory and passphrase.
 func (u *user) command(ctx context.Context, stdin string, args ...string) *exec.Cmd {
-	pace()
+	u.srv.pace()
 	cli, _ := binaries(u.t)
 	cmd := exec.CommandContext(ctx, cli, append([]string{"--dir", u.dir, "--passphrase-file", u.passFile}, args...)...)
 	cmd.Env = u.env
@@ -257,9 +260,9 @@ func (u *user) ok(stdin string, args ...string) result {
 	return r
 }
 
-func (u *user) init(s *server, handle string) {
+func (u *user) init(handle string) {
 	u.t.Helper()
-	r := u.ok("", "init", "--server", s.url, "--pin", s.pin, handle)
+	r := u.ok("", "init", "--server", u.srv.url, "--pin", u.srv.pin, handle)
 	if !strings.Contains(r.stdout, "Registered "+handle+", device 1") {
 		u.t.Fatalf("init %s: %v", handle, r)
 	}
@@ -324,9 +327,10 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs sealpostd and sealpost")
 	}
+	t.Parallel()
 	srv := startServer(t)
-	alice, bob := newUser(t, "alice"), newUser(t, "bob")
-	alice.init(srv, "alice")
+	alice, bob := newUser(t, srv, "alice"), newUser(t, srv, "bob")
+	alice.init("alice")
 	r := bob.ok("", "--json", "init", "--server", srv.url, "--pin", srv.pin, "bob")
 	var ir initResult
 	if err := json.Unmarshal([]byte(r.stdout), &ir); err != nil || ir.Handle != "bob" || ir.Device != 1 || ir.Dir != bob.dir {
@@ -566,67 +570,6 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("backup and restore", func(t *testing.T) {
-		alice, bob := alice.on(t), bob.on(t)
-		tmp := t.TempDir()
-		backup := filepath.Join(tmp, "alice.backup")
-		bpass := filepath.Join(tmp, "bpass")
-		os.WriteFile(bpass, []byte("backup passphrase\n"), 0o600)
-		alice.ok("", "backup", "--backup-passphrase-file", bpass, backup)
-		st, err := os.Stat(backup)
-		if err != nil || st.Mode().Perm() != 0o600 {
-			t.Fatalf("backup file: %v %v", st, err)
-		}
-		before, _ := os.ReadFile(backup)
-		if r := alice.run("", "backup", "--backup-passphrase-file", bpass, backup); r.code != exitFailure || !strings.Contains(r.stderr, "--force") {
-			t.Errorf("backup over an existing file: %v", r)
-		}
-		if after, _ := os.ReadFile(backup); !bytes.Equal(before, after) {
-			t.Error("refused backup changed the file")
-		}
-
-		// A wrong backup passphrase: exit 3, and the directory can be
-		// used again.
-		alice2 := newUser(t, "alice2")
-		wrong := filepath.Join(tmp, "wrong")
-		os.WriteFile(wrong, []byte("nope\n"), 0o600)
-		r := alice2.run("", "restore", "--server", srv.url, "--pin", srv.pin, "--backup-passphrase-file", wrong, backup)
-		if r.code != exitLocal {
-			t.Errorf("restore with a wrong passphrase: %v", r)
-		}
-		if _, err := os.Stat(filepath.Join(alice2.dir, configFile)); err == nil {
-			t.Errorf("a failed restore left config.json behind")
-		}
-
-		r = alice2.ok("", "restore", "--server", srv.url, "--pin", srv.pin, "--backup-passphrase-file", bpass, backup)
-		if !strings.Contains(r.stdout, "Restored alice as new device 2") {
-			t.Fatalf("restore printed %v", r)
-		}
-
-		// A message to alice reaches both devices; what alice's first
-		// device sends reaches bob and, as a sent copy, the second.
-		id := bob.send("alice", "to both devices")
-		for _, u := range []*user{alice, alice2} {
-			msgs, _ := u.receive(1)
-			checkMessage(t, msgs[0], id, "bob", "alice", "to both devices", false)
-		}
-		id = alice.send("bob", "from device 1")
-		msgs, _ := bob.receive(1)
-		checkMessage(t, msgs[0], id, "alice", "bob", "from device 1", false)
-		msgs, _ = alice2.receive(1)
-		checkMessage(t, msgs[0], id, "alice", "bob", "from device 1", true)
-
-		r = alice.ok("", "--json", "devices")
-		if strings.Count(r.stdout, "\n") != 2 || !strings.Contains(r.stdout, `"id":2,`) {
-			t.Errorf("devices after restore: %s", r.stdout)
-		}
-		alice.ok("", "devices", "revoke", "2")
-		r = alice.ok("", "--json", "devices")
-		if !regexp.MustCompile(`"id":2,[^}]*"revoked":true`).MatchString(r.stdout) {
-			t.Errorf("devices after revoke: %s", r.stdout)
-		}
-	})
-
 	t.Run("server down", func(t *testing.T) {
 		alice := alice.on(t)
 		srv.stop(t)
@@ -637,17 +580,91 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
+// TestBackupRestore runs beside TestEndToEnd with its own server (and so
+// its own rate limit).
+func TestBackupRestore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs sealpostd and sealpost")
+	}
+	t.Parallel()
+	srv := startServer(t)
+	alice, bob := newUser(t, srv, "alice"), newUser(t, srv, "bob")
+	alice.init("alice")
+	bob.init("bob")
+	alice.send("bob", "hello")
+	bob.receive(1)
+
+	tmp := t.TempDir()
+	backup := filepath.Join(tmp, "alice.backup")
+	bpass := filepath.Join(tmp, "bpass")
+	os.WriteFile(bpass, []byte("backup passphrase\n"), 0o600)
+	alice.ok("", "backup", "--backup-passphrase-file", bpass, backup)
+	st, err := os.Stat(backup)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", st, err)
+	}
+	before, _ := os.ReadFile(backup)
+	if r := alice.run("", "backup", "--backup-passphrase-file", bpass, backup); r.code != exitFailure || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("backup over an existing file: %v", r)
+	}
+	if after, _ := os.ReadFile(backup); !bytes.Equal(before, after) {
+		t.Error("refused backup changed the file")
+	}
+
+	// A wrong backup passphrase: exit 3, and the directory can be
+	// used again.
+	alice2 := newUser(t, srv, "alice2")
+	wrong := filepath.Join(tmp, "wrong")
+	os.WriteFile(wrong, []byte("nope\n"), 0o600)
+	r := alice2.run("", "restore", "--server", srv.url, "--pin", srv.pin, "--backup-passphrase-file", wrong, backup)
+	if r.code != exitLocal {
+		t.Errorf("restore with a wrong passphrase: %v", r)
+	}
+	if _, err := os.Stat(filepath.Join(alice2.dir, configFile)); err == nil {
+		t.Errorf("a failed restore left config.json behind")
+	}
+
+	r = alice2.ok("", "restore", "--server", srv.url, "--pin", srv.pin, "--backup-passphrase-file", bpass, backup)
+	if !strings.Contains(r.stdout, "Restored alice as new device 2") {
+		t.Fatalf("restore printed %v", r)
+	}
+
+	// A message to alice reaches both devices; what alice's first
+	// device sends reaches bob and, as a sent copy, the second.
+	id := bob.send("alice", "to both devices")
+	for _, u := range []*user{alice, alice2} {
+		msgs, _ := u.receive(1)
+		checkMessage(t, msgs[0], id, "bob", "alice", "to both devices", false)
+	}
+	id = alice.send("bob", "from device 1")
+	msgs, _ := bob.receive(1)
+	checkMessage(t, msgs[0], id, "alice", "bob", "from device 1", false)
+	msgs, _ = alice2.receive(1)
+	checkMessage(t, msgs[0], id, "alice", "bob", "from device 1", true)
+
+	r = alice.ok("", "--json", "devices")
+	if strings.Count(r.stdout, "\n") != 2 || !strings.Contains(r.stdout, `"id":2,`) {
+		t.Errorf("devices after restore: %s", r.stdout)
+	}
+	alice.ok("", "devices", "revoke", "2")
+	r = alice.ok("", "--json", "devices")
+	if !regexp.MustCompile(`"id":2,[^}]*"revoked":true`).MatchString(r.stdout) {
+		t.Errorf("devices after revoke: %s", r.stdout)
+	}
+}
+
 func TestInitServerUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs sealpost")
 	}
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	u := newUser(t, "carol")
+	u := newUser(t, nil, "carol")
 	r := u.run("", "init", "--server", "https://"+addr, "--pin", strings.Repeat("ab", 32), "carol")
 	if r.code != exitNetwork || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("init against a closed port: %v", r)

@@ -111,6 +111,8 @@ func hint(err error) string {
 		return "choose another handle"
 	case errors.Is(err, client.ErrNoAccountKey):
 		return "do this on the account's first device, which holds the account key"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
 	case isNetwork(err) && !isSecurity(err):
 		return "is sealpostd running, and are --server and --relay right?"
 	}
