@@ -456,6 +456,16 @@ func TestProgress(t *testing.T) {
 	if plain.String() != want {
 		t.Errorf("plain progress:\n%q\nwant\n%q", plain.String(), want)
 	}
+	// A quick run prints nothing, not even at completion.
+	var quick bytes.Buffer
+	p = newProgress(&quick, false, "audit")
+	p.now = clock
+	p.update(0, 3)
+	p.update(3, 3)
+	p.finish()
+	if quick.Len() != 0 {
+		t.Errorf("quick plain progress printed %q", quick.String())
+	}
 	if s := p.bar(5, 0); s != "audit 5" {
 		t.Errorf("unknown total: %q", s)
 	}

@@ -56,7 +56,10 @@ func (a *app) printAudit(rep *client.AuditReport) {
 	cp := strings.TrimRight(rep.Checkpoint, "\n")
 	var b strings.Builder
 	for _, line := range strings.Split(cp, "\n") {
-		b.WriteString("    " + escapeText([]byte(line), false) + "\n")
+		if line != "" {
+			b.WriteString("    " + escapeText([]byte(line), false))
+		}
+		b.WriteString("\n")
 	}
 	a.printf("The transparency log checks out: %d entries, %d accounts.\nCheckpoint:\n%s", rep.Size, rep.Accounts, b.String())
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -548,6 +549,47 @@ func TestEndToEnd(t *testing.T) {
 		checkMessage(t, msgs[1], sent[1].ID, "alice", "bob", "second line", false)
 	})
 
+	t.Run("chat with others", func(t *testing.T) {
+		// Interactive: messages from bob are shown plainly, carol's are
+		// marked; a line typed is sent to bob; end of input ends it.
+		alice, bob := alice.on(t), bob.on(t)
+		carol := newUser(t, srv, "carol")
+		carol.init("carol")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := alice.command(ctx, "", "chat", "bob")
+		cmd.Stdin = nil
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr := new(lockedBuffer), new(lockedBuffer)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		carol.send("alice", "psst from carol")
+		bob.send("alice", "hi from bob")
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(stdout.String(), "hi from bob") || !strings.Contains(stdout.String(), "psst from carol") {
+			if time.Now().After(deadline) {
+				t.Fatalf("chat printed %q; stderr %q", stdout.String(), stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		io.WriteString(stdin, "typed to bob\n")
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("chat: %v\n%s", err, stderr.String())
+		}
+		out := stdout.String()
+		if !strings.Contains(out, "  * carol (device 1): psst from carol\n") || !strings.Contains(out, "  bob (device 1): hi from bob\n") {
+			t.Errorf("chat printed %q", out)
+		}
+		msgs, _ := bob.receive(1)
+		checkMessage(t, msgs[0], "", "alice", "bob", "typed to bob", false)
+	})
+
 	t.Run("devices and audit", func(t *testing.T) {
 		alice, bob := alice.on(t), bob.on(t)
 		r := alice.ok("", "--json", "devices")
@@ -560,12 +602,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("devices printed:\n%s", r.stdout)
 		}
 		r = alice.ok("", "audit")
-		if !strings.Contains(r.stdout, "The transparency log checks out") || !strings.Contains(r.stdout, "2 accounts") {
+		if !strings.Contains(r.stdout, "The transparency log checks out") || !strings.Contains(r.stdout, "3 accounts") {
 			t.Errorf("audit printed:\n%v", r)
 		}
 		r = bob.ok("", "--json", "audit")
 		var ar jsonAudit
-		if err := json.Unmarshal([]byte(r.stdout), &ar); err != nil || ar.Size < 2 || ar.Accounts != 2 || ar.Checkpoint == "" {
+		if err := json.Unmarshal([]byte(r.stdout), &ar); err != nil || ar.Size < 3 || ar.Accounts != 3 || ar.Checkpoint == "" {
 			t.Errorf("audit --json printed %q (%v)", r.stdout, err)
 		}
 	})

@@ -42,7 +42,7 @@ func (p *progress) update(done, total int64) {
 	if p.drawn && !complete && now.Sub(p.last) < p.every {
 		return
 	}
-	if !p.drawn && !p.tty && !complete {
+	if !p.drawn && !p.tty {
 		// Plain output: the first line after one interval, so quick
 		// runs print nothing but the summary.
 		if p.last.IsZero() {
