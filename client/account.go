@@ -19,6 +19,11 @@ import (
 // the users compare it, in person or by scanning its Compact form, and
 // call MarkVerified when it matches.
 func (c *Client) SafetyNumber(ctx context.Context, handle string) (*keys.SafetyNumber, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	id, err := c.registered()
 	if err != nil {
 		return nil, err
@@ -41,6 +46,11 @@ func (c *Client) SafetyNumber(ctx context.Context, handle string) (*keys.SafetyN
 // AcceptKeyChange (spec/client.md §6.2). It fails with ErrKeyChanged if
 // the key changed since the contact was last verified.
 func (c *Client) MarkVerified(ctx context.Context, handle string) error {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if _, err := c.registered(); err != nil {
 		return err
 	}
@@ -69,6 +79,11 @@ func (c *Client) MarkVerified(ctx context.Context, handle string) error {
 // one the user verified: the contact becomes unverified, its sessions end,
 // and Send works again (spec/client.md §6.2).
 func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if _, err := c.registered(); err != nil {
 		return err
 	}
@@ -99,11 +114,16 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 // Contacts returns the accounts this device has looked up, in handle
 // order.
 func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if _, err := c.registered(); err != nil {
 		return nil, err
 	}
 	var out []Contact
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
 		cs, err := tx.Contacts()
 		for _, ct := range cs {
 			out = append(out, Contact{Handle: ct.Handle, AccountKey: ct.AccountKey, Verified: ct.Verified})
@@ -116,6 +136,11 @@ func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
 // Devices returns this account's devices as the transparency log holds
 // them.
 func (c *Client) Devices(ctx context.Context) ([]Device, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	id, err := c.registered()
 	if err != nil {
 		return nil, err
@@ -143,6 +168,11 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 // account key (ErrNoAccountKey otherwise). The revoked device can no longer
 // get tokens, and other accounts stop sending to it.
 func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	id, err := c.registered()
 	if err != nil {
 		return err
@@ -192,6 +222,11 @@ type AuditReport struct {
 // §6.4). progress, if not nil, is called as leaves are checked. A log that
 // fails any check is ErrSecurity.
 func (c *Client) Audit(ctx context.Context, progress func(done, total int64)) (*AuditReport, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()

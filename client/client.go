@@ -128,6 +128,11 @@ type Client struct {
 
 	sessMu sync.Mutex // serialises changes to sessions and prekeys
 
+	// opMu is read-held by every public operation and write-held by
+	// Close while it destroys the keys, so that no operation reads a
+	// destroyed key buffer.
+	opMu sync.RWMutex
+
 	inboxDrained chan struct{} // closed once the inbox left by an earlier run is handed over
 	maintain     chan struct{} // wakes the prekey maintenance loop
 }
@@ -345,8 +350,9 @@ func (c *Client) registered() (*identity, error) {
 }
 
 // Close stops receiving, closes the relay connection and the store, and
-// destroys the keys held in memory. Messages received but not yet taken
-// from Messages are kept and handed over after the next Open.
+// destroys the keys held in memory. Operations in progress are cancelled
+// and finish before Close returns. Messages received but not yet taken
+// from Messages are kept and offered again after the next Open.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -354,21 +360,44 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	link, id := c.link, c.id
+	link := c.link
 	c.mu.Unlock()
 	c.cancel()
 	if link != nil {
 		link.Close()
 	}
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
 	c.wg.Wait()
 	err := c.store.Close()
-	if id != nil {
-		id.destroy()
-	}
 	c.mu.Lock()
+	if c.id != nil {
+		c.id.destroy()
+	}
 	close(c.events)
 	c.mu.Unlock()
 	return err
+}
+
+// begin starts a public operation: it fails with ErrClosed after Close,
+// and returns a context that Close cancels and the function that ends the
+// operation.
+func (c *Client) begin(ctx context.Context) (context.Context, func(), error) {
+	c.opMu.RLock()
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		c.opMu.RUnlock()
+		return nil, nil, ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.ctx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		c.opMu.RUnlock()
+	}, nil
 }
 
 // emit hands e to the application without blocking: when Events is full

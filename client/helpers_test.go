@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +49,19 @@ type servers struct {
 	logKey ed25519.PrivateKey
 	// handler, if set, sees every request first (a test double that
 	// forges answers); it calls next for the rest.
-	intercept func(w http.ResponseWriter, r *http.Request, next http.Handler)
+	intercept atomic.Pointer[interceptor]
+}
+
+// interceptor sees a request before the servers do.
+type interceptor func(w http.ResponseWriter, r *http.Request, next http.Handler)
+
+// setIntercept installs fn (nil: none).
+func (s *servers) setIntercept(fn interceptor) {
+	if fn == nil {
+		s.intercept.Store(nil)
+		return
+	}
+	s.intercept.Store(&fn)
 }
 
 // engine says which stores the servers use.
@@ -123,8 +136,8 @@ func startServers(t *testing.T, eng engine) *servers {
 	mux.Handle("/", s.ks.Handler())
 	mux.Handle(relay.Path, s.rs.Handler())
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.intercept != nil {
-			s.intercept(w, r, mux)
+		if fn := s.intercept.Load(); fn != nil {
+			(*fn)(w, r, mux)
 			return
 		}
 		mux.ServeHTTP(w, r)

@@ -24,6 +24,11 @@ import (
 // key server's refusal (a bad invite code, a rate limit) or a network
 // error.
 func (c *Client) Register(ctx context.Context, handle string) error {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	c.mu.Lock()
 	switch {
 	case c.closed:

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func localState(t *testing.T, c *Client, handle string) (queued, sessions int) {
 // rewriteJSON replaces the body of the answers to requests matching
 // method and path with edit's result.
 func rewriteJSON[T any](s *servers, method, path string, edit func(*T)) {
-	s.intercept = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.Method != method || r.URL.Path != path {
 			next.ServeHTTP(w, r)
 			return
@@ -83,7 +84,7 @@ func rewriteJSON[T any](s *servers, method, path string, edit func(*T)) {
 		edit(&v)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
-	}
+	})
 }
 
 // TestForgedBundle: a key server that hands out a bundle for a device key
@@ -118,7 +119,7 @@ func TestForgedBundle(t *testing.T) {
 	noMessage(t, bob, 300*time.Millisecond)
 
 	// With an honest server again, the message goes through.
-	s.intercept = nil
+	s.setIntercept(nil)
 	send(t, alice, "bob", "hello")
 	if m := recv(t, bob); string(m.Plaintext) != "hello" {
 		t.Fatalf("got %q", m.Plaintext)
@@ -132,21 +133,21 @@ func TestForgedLookup(t *testing.T) {
 	alice, _ := s.newUser("alice"), s.newUser("bob")
 	cert, dk := forgedCert(t, "bob", 2)
 	defer dk.Zero()
-	claimed := false
+	var claimed atomic.Bool
 	rewriteJSON(s, "GET", "/v1/accounts/bob", func(a *keyserver.AccountResponse) {
 		a.Devices = append(a.Devices, keyserver.DeviceEntry{ID: 2, Certificate: cert.Marshal()})
 	})
-	inner := s.intercept
-	s.intercept = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	inner := *s.intercept.Load()
+	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasSuffix(r.URL.Path, "/claim") {
-			claimed = true
+			claimed.Store(true)
 		}
 		inner(w, r, next)
-	}
+	})
 	if _, err := alice.Send(ctxT(t), "bob", []byte("x")); !errors.Is(err, ErrSecurity) {
 		t.Fatalf("forged lookup: %v, want ErrSecurity", err)
 	}
-	if claimed {
+	if claimed.Load() {
 		t.Fatal("the client claimed prekeys after a lookup that did not verify")
 	}
 	if q, n := localState(t, alice, "bob"); q != 0 || n != 0 {
@@ -211,13 +212,13 @@ func TestForkedLog(t *testing.T) {
 	for _, h := range []string{"bob", "carol", "dave", "erin"} {
 		registerDirect(t, evil, h)
 	}
-	s.intercept = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasPrefix(r.URL.Path, "/v1/accounts/") || strings.HasPrefix(r.URL.Path, "/v1/log/") {
 			evil.Handler().ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
-	}
+	})
 	alice.forget("bob")
 	_, err = alice.Send(ctxT(t), "bob", []byte("x"))
 	if !errors.Is(err, ErrSecurity) {

@@ -59,6 +59,11 @@ type target struct {
 // encrypted to the keys involved), *SendError, ErrNotRegistered, or a
 // network error.
 func (c *Client) Send(ctx context.Context, handle string, plaintext []byte) (MessageID, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return MessageID{}, err
+	}
+	defer done()
 	var msgID MessageID
 	id, err := c.registered()
 	if err != nil {
