@@ -102,5 +102,16 @@ func (a *app) printDevices(ds []client.Device) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.ID, created, status, this)
 	}
 	tw.Flush()
-	a.printf("%s", b.String())
+	a.printf("%s", trimLines(b.String()))
+}
+
+// trimLines removes the padding tabwriter leaves at the ends of lines.
+func trimLines(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if strings.HasSuffix(l, "\n") {
+			lines[i] = strings.TrimRight(l[:len(l)-1], " ") + "\n"
+		}
+	}
+	return strings.Join(lines, "")
 }

@@ -615,7 +615,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("server down", func(t *testing.T) {
 		alice := alice.on(t)
 		srv.stop(t)
-		r := alice.run("", "send", "--timeout", "5s", "bob", "nobody home")
+		r := alice.run("", "send", "--timeout", "2s", "bob", "nobody home")
 		if r.code != exitNetwork {
 			t.Errorf("send with the server down: %v", r)
 		}

@@ -48,10 +48,25 @@
 //
 // ("sent" marks a message this account sent, from another device or from
 // this chat; "text_base64" is added when the text is not valid UTF-8) and
-// each client event as {"event":KIND,...} on standard output; without
-// --json, events go to standard error. Human output escapes control
-// characters, invalid UTF-8 and bidirectional overrides in everything a
-// peer or server chose, so a message cannot drive the terminal.
+// each client event as
+//
+//	{"event":KIND,"handle":H,"device":N,"error":S}
+//
+// on standard output, KIND being key-changed, device-added,
+// device-revoked, envelope-dropped, security, connected or disconnected
+// (empty fields left out). Without --json, events go to standard error.
+//
+// Human output shows a message as
+//
+//	2026-11-27 07:01:02  bob (device 1): text
+//	2026-11-27 07:01:02  → bob: text       (sent from this account's other device)
+//
+// with later lines of a message indented; "chat" puts "*" before the
+// sender of a message that is not part of the conversation. Control
+// characters (ESC, so ANSI sequences, among them), invalid UTF-8,
+// bidirectional overrides and backslashes in anything a peer or a server
+// chose are shown as escapes (\x1b, \u202e, \\), so a message cannot
+// drive or fake the terminal.
 //
 // Exit status:
 //
