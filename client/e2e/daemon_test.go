@@ -76,13 +76,12 @@ var daemonArgs = []string{
 
 // daemon is one sealpostd process.
 type daemon struct {
-	cmd     *exec.Cmd
-	addr    string // 127.0.0.1:PORT
-	fp      string // the certificate's SHA-256 fingerprint, as printed
-	stdout  string // files capturing its output (its logs are on stderr)
-	stderr  string
-	exited  chan struct{}
-	stopped bool
+	cmd    *exec.Cmd
+	addr   string // 127.0.0.1:PORT
+	fp     string // the certificate's SHA-256 fingerprint, as printed
+	stdout string // files capturing its output (its logs are on stderr)
+	stderr string
+	exited chan struct{}
 }
 
 // url is the key server's URL (the relay is on the same listener).

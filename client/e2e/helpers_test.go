@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -229,5 +228,3 @@ func errorsIsAny(err error, targets ...error) bool {
 
 // label formats a numbered message text.
 func label(prefix string, i int) string { return fmt.Sprintf("%s-%04d", prefix, i) }
-
-var _ = context.Background

@@ -22,7 +22,7 @@ import (
 // secret every way, it decodes every run of the file every way and looks
 // for the raw secrets in the results.
 type scanner struct {
-	markers [][]byte          // found anywhere in a view
+	markers [][]byte            // found anywhere in a view
 	secrets map[uint64][]secret // by their first 8 bytes
 	count   int
 }
