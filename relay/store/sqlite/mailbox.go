@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/sealpost/sealpost/relay/store"
@@ -48,31 +49,34 @@ func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) 
 	if len(ids) == 0 && !q.closed.Load() {
 		return 0, nil
 	}
+	// The ids as a JSON array, for json_each.
+	list := make([]byte, 0, 2+len(ids)*8)
+	list = append(list, '[')
+	for i, id := range ids {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, id, 10)
+	}
+	list = append(list, ']')
 	var deleted int
 	err := q.write(ctx, 0, func(b *batch) error {
-		deleted = 0
-		var freed int64
-		for _, id := range ids {
-			var n int64
-			err := b.stmt(stmtDeleteEnvelope).QueryRowContext(b.ctx, addr, id).Scan(&n)
-			if err == sql.ErrNoRows {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("sqlite: delete envelope: %w", err)
-			}
-			deleted++
-			freed += n
+		var freed float64 // total() is a float; exact below 2^53
+		if err := b.stmt(stmtAckedSize).QueryRowContext(b.ctx, addr, list).Scan(&deleted, &freed); err != nil {
+			return fmt.Errorf("sqlite: delete envelopes: %w", err)
 		}
 		if deleted == 0 {
 			return nil
+		}
+		if _, err := b.stmt(stmtDeleteEnvelopes).ExecContext(b.ctx, addr, list); err != nil {
+			return fmt.Errorf("sqlite: delete envelopes: %w", err)
 		}
 		x, err := b.box(addr)
 		if err != nil {
 			return err
 		}
 		x.count -= deleted
-		x.bytes -= freed
+		x.bytes -= int64(freed)
 		x.dirty = true
 		return nil
 	})

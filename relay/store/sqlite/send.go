@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/sealpost/sealpost/relay/store"
@@ -50,9 +49,12 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		sts[i], enc[i], boxes[i] = st, byte(st), x
 	}
 
-	var one int
-	err := b.stmt(stmtClaimDedup).QueryRowContext(b.ctx, s.Sender, s.MessageID[:], enc, s.DedupUntil.UnixMilli(), now).Scan(&one)
-	if err == sql.ErrNoRows {
+	r, err := b.stmt(stmtClaimDedup).ExecContext(b.ctx, s.Sender, s.MessageID[:], enc, s.DedupUntil.UnixMilli(), now)
+	var claimed int64
+	if err == nil {
+		claimed, err = r.RowsAffected()
+	}
+	if err == nil && claimed == 0 {
 		// A live record exists: give back what plan reserved.
 		for i, x := range boxes {
 			if sts[i] == store.Stored {

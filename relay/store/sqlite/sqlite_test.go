@@ -36,3 +36,9 @@ func BenchmarkSend(b *testing.B) {
 	storetest.BenchmarkSend(b, func(b *testing.B) store.Queue { q = openTemp(b); return q })
 	b.ReportMetric(float64(q.batched.Load())/float64(max(q.batches.Load(), 1)), "sends/batch")
 }
+
+func BenchmarkSendAck(b *testing.B) {
+	var q *Queue
+	storetest.BenchmarkSendAck(b, func(b *testing.B) store.Queue { q = openTemp(b); return q })
+	b.ReportMetric(float64(q.batched.Load())/float64(max(q.batches.Load(), 1)), "requests/batch")
+}

@@ -18,7 +18,8 @@ const (
 	stmtSetDepth
 	stmtOpenMailbox
 	stmtInsertEnvelope
-	stmtDeleteEnvelope
+	stmtAckedSize
+	stmtDeleteEnvelopes
 	stmtDedup
 	stmtClaimDedup
 	numStmts
@@ -32,13 +33,16 @@ var stmtSQL = [numStmts]string{
 	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, data, arrived, expiry) VALUES (?, ?, ?, ?)`,
-	stmtDeleteEnvelope: `DELETE FROM envelopes WHERE addr = ? AND id = ? RETURNING length(data)`,
-	stmtDedup:          `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
-	// Inserts the record, or replaces one that is no longer live; returns
+	// An ack's envelopes, its ids a JSON array: what they free, then
+	// their deletion (two statements per Ack, whatever its length).
+	stmtAckedSize:       `SELECT count(*), total(length(data)) FROM envelopes WHERE addr = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE addr = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+	stmtDedup:           `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
+	// Inserts the record, or replaces one that is no longer live; changes
 	// no row if a live one exists.
 	stmtClaimDedup: `INSERT INTO dedup (sender, message_id, statuses, until) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (sender, message_id) DO UPDATE SET statuses = excluded.statuses, until = excluded.until
-		WHERE dedup.until <= ?5 RETURNING 1`,
+		WHERE dedup.until <= ?5`,
 }
 
 type stmts struct{ s [numStmts]*sql.Stmt }
