@@ -106,6 +106,8 @@ func startServers(t *testing.T, eng engine) *servers {
 		LogKey:         logKey,
 		RelayAudiences: []string{"relay:" + serverName},
 		Logger:         quiet,
+		// Tests claim more often than a person would.
+		Limits: keyserver.Limits{ClaimsPerMinute: 60000, ClaimBurst: 1000},
 	})
 	if err != nil {
 		t.Fatal(err)
