@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -113,15 +114,20 @@ func newSetup(t *testing.T, args ...string) *daemonSetup {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment
-// ago.
+// ago, below the ephemeral ranges (Linux 32768–60999, BSDs 49152–65535)
+// so that no outgoing connection takes it while sealpostd is down for a
+// restart.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err == nil {
+			ln.Close()
+			return ln.Addr().String()
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port in 20000-31999")
+	return ""
 }
 
 // start runs sealpostd, waits for its address and fingerprint lines and

@@ -108,6 +108,7 @@ func mainFlow(t *testing.T, d *daemon, root string, h flowHooks) *flowResult {
 // TestMainFlowPostgres is the main flow against sealpostd on PostgreSQL;
 // its logs and the clients' logs hold no marker.
 func TestMainFlowPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	setup := newSetup(t, "--postgres", dsn)
 	d := setup.start(t)
@@ -137,6 +138,7 @@ func TestMainFlowPostgres(t *testing.T) {
 // sealed, spec/client-store.md). TestScanner shows the scanner finds what
 // it looks for.
 func TestNoSecretsAtRest(t *testing.T) {
+	t.Parallel()
 	setup := newSetup(t)
 	d := setup.start(t)
 	root := t.TempDir()

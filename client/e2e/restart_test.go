@@ -18,6 +18,7 @@ import (
 // for the relay's answer complete under their message ids once it is back
 // (§3.3); every message is received once, in the order it was sent.
 func TestRelayRestart(t *testing.T) {
+	t.Parallel()
 	const (
 		aliceStreams = 3  // concurrent senders in alice's process
 		perStream    = 40 // messages each stream sends, one after the other

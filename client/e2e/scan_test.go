@@ -256,6 +256,7 @@ func (s *scanner) addStoreSecrets(t *testing.T, dir, handle string) {
 // alignment, inside binary noise and inside text, and finds nothing in
 // noise alone.
 func TestScanner(t *testing.T) {
+	t.Parallel()
 	marker := "PLAINTEXT-MARKER-0123456789abcdef"
 	key := bytes.Repeat([]byte{0x5a, 0xa5, 0x01, 0xfe}, 8)
 	key[0] = 0x42
