@@ -2,10 +2,14 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/relay"
 )
 
 // TestConversation: alice and bob, both ways, many messages, in order, on
@@ -97,3 +101,52 @@ func TestWrongPassphrase(t *testing.T) {
 }
 
 var _ = bytes.Equal
+
+// TestQueuedSendSurvivesRestart: a message sent while the relay is
+// unreachable stays queued across a restart of the sender and is delivered
+// once when the relay is back.
+func TestQueuedSendSurvivesRestart(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	aliceDir := t.TempDir()
+	alice := s.open(aliceDir)
+	if err := alice.Register(ctxT(t), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	bob := s.newUser("bob")
+	alice.Close()
+	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.URL.Path == relay.Path {
+			http.Error(w, "relay down", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	alice = s.open(aliceDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	id, err := alice.Send(ctx, "bob", []byte("queued"))
+	cancel()
+	if err == nil {
+		t.Fatal("send without a relay succeeded")
+	}
+	if q, _ := localState(t, alice, "bob"); q != 1 {
+		t.Fatalf("%d envelopes queued, want 1", q)
+	}
+	alice.Close()
+	s.setIntercept(nil)
+	alice = s.open(aliceDir)
+	m := recv(t, bob)
+	if string(m.Plaintext) != "queued" || m.ID != id {
+		t.Fatalf("got %+v", m)
+	}
+	noMessage(t, bob, 500*time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if q, _ := localState(t, alice, "bob"); q == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queue was not emptied after the relay stored the message")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
