@@ -369,6 +369,9 @@ func (c *Client) Close() error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	c.wg.Wait()
+	// Nothing sends on messages any more: the link's delivery loop and
+	// the inbox drain have stopped.
+	close(c.messages)
 	err := c.store.Close()
 	c.mu.Lock()
 	if c.id != nil {

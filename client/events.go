@@ -93,8 +93,7 @@ const eventBuffer = 256
 // after the next Open, with the same ID (spec/client.md §5.3).
 //
 // The application must keep reading: while a message waits on this
-// channel no further message is received. The channel is never closed;
-// stop reading when Close is called.
+// channel no further message is received. Close closes the channel.
 func (c *Client) Messages() <-chan *Message { return c.messages }
 
 // Events returns the channel of events. It is closed by Close.
