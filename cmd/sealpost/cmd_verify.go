@@ -24,7 +24,8 @@ asks whether to mark HANDLE as verified. Compare the number with HANDLE in
 person or over a channel you trust before you answer yes.
 
 With --scan, the compact string scanned from HANDLE's screen is compared
-with ours: a match marks HANDLE verified, a mismatch exits with status 4.`,
+with ours: a match marks HANDLE verified, a mismatch exits with status 4.
+With --json nothing is asked: only --yes or a matching --scan marks HANDLE.`,
 	setup: func(fs *flag.FlagSet) runner {
 		yes := fs.Bool("yes", false, "mark verified without asking")
 		scan := fs.String("scan", "", "compare with this scanned `compact` string; mark verified on a match")

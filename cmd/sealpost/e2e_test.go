@@ -378,6 +378,16 @@ func TestEndToEnd(t *testing.T) {
 		msgs, _ = alice.receive(2)
 		checkMessage(t, msgs[0], id1, "bob", "alice", "hi alice", false)
 		checkMessage(t, msgs[1], sent.ID, "bob", "alice", "second\nline", false)
+
+		// With --json, events are lines on stdout too; without, stderr.
+		r = bob.ok("", "--json", "listen", "--timeout", "1s")
+		if r.stdout != `{"event":"connected"}`+"\n" || r.stderr != "" {
+			t.Errorf("listen --json with nothing to receive: %v", r)
+		}
+		r = bob.ok("", "listen", "--timeout", "1s")
+		if r.stdout != "" || r.stderr != "sealpost: connected to the relay\n" {
+			t.Errorf("listen with nothing to receive: %v", r)
+		}
 	})
 
 	t.Run("in order", func(t *testing.T) {
