@@ -36,7 +36,7 @@ const serverName = "test.example"
 // servers is a real key server and a real relay on one TLS 1.3 listener
 // on 127.0.0.1, as sealpostd serves them, on SQLite files or PostgreSQL.
 type servers struct {
-	t    *testing.T
+	t    testing.TB
 	url  string // https://127.0.0.1:PORT
 	pin  string
 	ks   *keyserver.Server
@@ -72,7 +72,7 @@ const (
 	enginePostgres engine = "postgres"
 )
 
-func startServers(t *testing.T, eng engine) *servers {
+func startServers(t testing.TB, eng engine) *servers {
 	t.Helper()
 	s := &servers{t: t, dir: t.TempDir()}
 	ctx := context.Background()
