@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -111,7 +112,9 @@ func TestReceiverSIGKILL(t *testing.T) {
 	go func() {
 		c := alice.client()
 		for i := range total {
-			id, err := c.Send(withTimeout(t, 30*time.Second), "bob", []byte(label("msg", i)))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			id, err := c.Send(ctx, "bob", []byte(label("msg", i)))
+			cancel()
 			if err != nil {
 				sent <- fmt.Errorf("send %d: %w", i, err)
 				return
