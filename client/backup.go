@@ -87,7 +87,12 @@ func (c *Client) ExportBackup(ctx context.Context, w io.Writer, passphrase []byt
 	if err != nil {
 		return storeError(err)
 	}
-	b.AccountSeed = append(keyserver.Bytes(nil), id.secrets.Bytes()[:seedSize]...)
+	ak, err := id.accountPrivate()
+	if err != nil {
+		return err
+	}
+	b.AccountSeed = ak.Seed()
+	ak.Zero()
 	plain, err := json.Marshal(b)
 	memguard.WipeBytes(b.AccountSeed)
 	if err != nil {

@@ -114,12 +114,13 @@ type Client struct {
 	messages chan *Message
 	events   chan Event
 
-	mu     sync.Mutex // guards the fields below
-	closed bool
-	id     *identity // nil until registered
-	tokens *ksclient.Tokens
-	link   *relaylink.Link
-	dir    map[string]*dirEntry // verified key sets by handle
+	mu       sync.Mutex // guards the fields below
+	closed   bool
+	id       *identity // nil until registered
+	tokens   *ksclient.Tokens
+	link     *relaylink.Link
+	dir      map[string]*dirEntry    // verified key sets by handle
+	inflight map[MessageID]*inflight // messages being handed to the relay
 
 	pinMu    sync.Mutex     // guards the pin: lookups verify and advance it one at a time
 	verifier *kt.Verifier   // the log's verifier, from the key server's discovery document
@@ -202,6 +203,7 @@ func newClient(cfg Config) (*Client, error) {
 		messages:     make(chan *Message),
 		events:       make(chan Event, eventBuffer),
 		dir:          map[string]*dirEntry{},
+		inflight:     map[MessageID]*inflight{},
 		inboxDrained: make(chan struct{}),
 		maintain:     make(chan struct{}, 1),
 	}

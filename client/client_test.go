@@ -150,3 +150,27 @@ func TestQueuedSendSurvivesRestart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestKeysAfterClose: work that outlives Close (a token fetch started
+// before it) finds the keys gone, not freed memory.
+func TestKeysAfterClose(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	id := alice.identity()
+	if sig := id.Sign("label", []byte("msg")); len(sig) != 64 {
+		t.Fatalf("signature of %d bytes", len(sig))
+	}
+	alice.Close()
+	if sig := id.Sign("label", []byte("msg")); sig != nil {
+		t.Fatal("signed after Close")
+	}
+	if _, err := id.deviceKeys(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("device keys after Close: %v", err)
+	}
+	if _, err := alice.Send(ctxT(t), "alice", []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("send after Close: %v", err)
+	}
+	if _, ok := <-alice.Messages(); ok {
+		t.Fatal("Messages open after Close")
+	}
+}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/awnumar/memguard"
 
@@ -25,7 +26,10 @@ type identity struct {
 	certBytes  []byte
 	accountKey keys.AccountPublicKey
 	hasAccount bool
-	secrets    *memguard.LockedBuffer
+
+	mu        sync.RWMutex // read-held while the keys are read, write-held by destroy
+	destroyed bool
+	secrets   *memguard.LockedBuffer
 }
 
 // newIdentity moves the stored identity's private keys into guarded memory
@@ -100,7 +104,13 @@ func guard(fn func()) (err error) {
 }
 
 // deviceKeys returns the device's private keys; the caller zeroes them.
+// After destroy it fails with ErrClosed (a token fetch may outlive Close).
 func (id *identity) deviceKeys() (*keys.DevicePrivateKeys, error) {
+	id.mu.RLock()
+	defer id.mu.RUnlock()
+	if id.destroyed {
+		return nil, ErrClosed
+	}
 	b := id.secrets.Bytes()
 	return keys.NewDevicePrivateKeys(b[seedSize:2*seedSize], b[2*seedSize:3*seedSize])
 }
@@ -110,6 +120,11 @@ func (id *identity) accountPrivate() (*keys.AccountPrivateKey, error) {
 	if !id.hasAccount {
 		return nil, ErrNoAccountKey
 	}
+	id.mu.RLock()
+	defer id.mu.RUnlock()
+	if id.destroyed {
+		return nil, ErrClosed
+	}
 	return keys.NewAccountPrivateKey(id.secrets.Bytes()[:seedSize])
 }
 
@@ -117,9 +132,8 @@ func (id *identity) accountPrivate() (*keys.AccountPrivateKey, error) {
 func (id *identity) Sign(label string, msg []byte) []byte {
 	dk, err := id.deviceKeys()
 	if err != nil {
-		// The keys were checked when the identity was loaded; this
-		// cannot happen short of memory corruption. An empty signature
-		// is refused by every verifier.
+		// Only after Close (the keys were checked when the identity
+		// was loaded). An empty signature is refused by every verifier.
 		return nil
 	}
 	defer dk.Zero()
@@ -128,7 +142,10 @@ func (id *identity) Sign(label string, msg []byte) []byte {
 
 // destroy wipes and frees the guarded keys.
 func (id *identity) destroy() {
-	if id.secrets != nil {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.secrets != nil && !id.destroyed {
 		id.secrets.Destroy()
 	}
+	id.destroyed = true
 }

@@ -312,12 +312,44 @@ func (c *Client) flushMessage(ctx context.Context, msgID MessageID) error {
 // maxQueueScan bounds one read of the outgoing queue.
 const maxQueueScan = 10000
 
+// inflight is one message being handed to the relay; others that want to
+// send it wait for its outcome instead.
+type inflight struct {
+	done chan struct{}
+	err  error
+}
+
 // sendQueued sends one message's queued envelopes under its id, waiting
-// for a connection, and deletes what the relay answered for.
+// for a connection, and deletes what the relay answered for. If the same
+// message is being sent already (Send and the queue flush after a
+// connect), it waits for that send's outcome.
 func (c *Client) sendQueued(ctx context.Context, msgID MessageID, queued []localstore.Outgoing) error {
 	if len(queued) == 0 {
 		return nil
 	}
+	c.mu.Lock()
+	if f := c.inflight[msgID]; f != nil {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			return fmt.Errorf("client: sending to the relay: %w (the message stays queued and is sent when the relay is reachable)", ctx.Err())
+		}
+	}
+	f := &inflight{done: make(chan struct{})}
+	c.inflight[msgID] = f
+	c.mu.Unlock()
+	f.err = c.sendQueuedOnce(ctx, msgID, queued)
+	c.mu.Lock()
+	delete(c.inflight, msgID)
+	c.mu.Unlock()
+	close(f.done)
+	return f.err
+}
+
+// sendQueuedOnce does the work of sendQueued.
+func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []localstore.Outgoing) error {
 	c.mu.Lock()
 	link := c.link
 	c.mu.Unlock()

@@ -338,6 +338,40 @@ func accountPath(handle, suffix string) (string, error) {
 // token, if not empty, goes in the Authorization header (spec/keyserver.md
 // §2.3) and nowhere else.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, token string, body, out any) error {
+	// A 429 means the server did not act on the request: wait as long as
+	// it asks (at most maxRetryWait, or 1 s if it does not say) and try
+	// again, a few times (spec/keyserver.md §4).
+	for attempt := 0; ; attempt++ {
+		err := c.doOnce(ctx, method, path, query, token, body, out)
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || attempt == maxRetries {
+			return err
+		}
+		wait := ae.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		if wait > maxRetryWait {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// Retries of rate-limited requests.
+const (
+	maxRetries   = 3
+	maxRetryWait = 10 * time.Second
+)
+
+// doOnce sends one request (see do).
+func (c *Client) doOnce(ctx context.Context, method, path string, query url.Values, token string, body, out any) error {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = query.Encode()
