@@ -51,12 +51,11 @@ func (a *app) withClient(ctx context.Context, timeout time.Duration, fn func(ctx
 	return err
 }
 
-// waitConnected waits for the client's first connection to the relay.
-// Send returns only once the relay has stored a message, so waiting costs
-// nothing; and it keeps a Send from racing the client's flush of its
-// outgoing queue right after connecting, which fails the Send with "a send
-// with this message id is already in progress" (a client issue, reported).
-// Other events are dropped.
+// waitConnected waits for the client's first connection to the relay, so
+// that an unreachable relay is reported as such (with the last reason)
+// rather than as a send that timed out. Send returns only once the relay
+// has stored a message, so waiting costs nothing. Events before the
+// connection (there are no others yet) are dropped.
 func waitConnected(ctx context.Context, c *client.Client) error {
 	var last error
 	for {
