@@ -36,7 +36,7 @@ type receiverRun struct {
 
 // startReceiver runs the receiver on dir. Its stderr (the client's logs)
 // goes to a file.
-func startReceiver(t *testing.T, d *daemon, dir, stderrPath string) *receiverRun {
+func startReceiver(t *testing.T, d *daemon, dir, stderrPath string, flags ...string) *receiverRun {
 	t.Helper()
 	_, bin := binaries(t)
 	errFile, err := os.Create(stderrPath)
@@ -45,7 +45,7 @@ func startReceiver(t *testing.T, d *daemon, dir, stderrPath string) *receiverRun
 	}
 	defer errFile.Close()
 	r := &receiverRun{lines: make(chan receiverLine, 1024), stderr: stderrPath, exited: make(chan struct{})}
-	r.cmd = exec.Command(bin, "-dir", dir, "-keyserver", d.url(), "-pin", d.fp)
+	r.cmd = exec.Command(bin, append([]string{"-dir", dir, "-keyserver", d.url(), "-pin", d.fp}, flags...)...)
 	r.cmd.Env = append(os.Environ(), "SEALPOST_E2E_PASSPHRASE="+passphrase)
 	r.cmd.Stderr = errFile
 	out, err := r.cmd.StdoutPipe()

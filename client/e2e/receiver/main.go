@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	SEALPOST_E2E_PASSPHRASE=... receiver -dir DIR -keyserver URL -pin FINGERPRINT
+//	SEALPOST_E2E_PASSPHRASE=... receiver -dir DIR -keyserver URL -pin FINGERPRINT [-hold D]
 //
 // Events and logs go to standard error. SIGTERM or SIGINT closes the
 // client and exits with status 0.
@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/sealpost/sealpost/client"
 )
@@ -48,6 +49,7 @@ func run() error {
 	dir := flag.String("dir", "", "client store `directory`")
 	ks := flag.String("keyserver", "", "key server `URL`")
 	pin := flag.String("pin", "", "TLS certificate `fingerprint`")
+	hold := flag.Duration("hold", 0, "wait `D` after taking a message before printing it (an application's own slow write)")
 	flag.Parse()
 	pass := os.Getenv(PassphraseEnv)
 	if *dir == "" || *ks == "" || *pin == "" || pass == "" {
@@ -76,6 +78,7 @@ func run() error {
 		case <-ctx.Done():
 			return nil
 		case m := <-c.Messages():
+			time.Sleep(*hold)
 			b, err := json.Marshal(Line{ID: m.ID.String(), From: m.From, Text: string(m.Plaintext)})
 			if err != nil {
 				return err
