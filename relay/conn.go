@@ -77,6 +77,8 @@ type conn struct {
 	unacked  []int64       // ids delivered and not acked, increasing
 	pushed   []pushed      // envelopes stored by this relay's Sends, to deliver without a fetch; ids increasing
 	gap      *time.Timer   // while the first of pushed waits for the offer of one before it (takePushed)
+	acks     []int64       // acked ids waiting for the store Ack running (ack)
+	acking   bool          // a store Ack of this connection runs
 	finished chan struct{} // closed when the writer has closed the WebSocket
 }
 

@@ -188,18 +188,24 @@ func (c *conn) send(m *wire.Send) bool {
 	return true
 }
 
+// maxQueuedAcks bounds the acked ids a connection queues while its store
+// Ack runs; beyond it, further Ack frames each take an in-flight slot of
+// their own, so a flood of acks stops the reader (backpressure).
+const maxQueuedAcks = 4096
+
 // ack handles an Ack (spec/relay.md §8.3): the acked ids free their window
 // slots at once, and the writer pushes more; the store deletes them beside
-// the reader.
+// the reader. Acks that arrive while a store Ack of the connection runs
+// are queued and deleted together by its next one, so that the store sees
+// one Ack per connection at a time, however small the client's Ack frames.
 func (c *conn) ack(ids []uint64) bool {
-	s := c.s
-	del := make([]int64, 0, len(ids))
 	c.mu.Lock()
+	n := len(c.acks)
 	for _, id := range ids {
 		if id > 1<<63-1 {
 			continue // no such envelope
 		}
-		del = append(del, int64(id))
+		c.acks = append(c.acks, int64(id))
 		if i, ok := slices.BinarySearch(c.unacked, int64(id)); ok {
 			c.unacked = slices.Delete(c.unacked, i, i+1)
 		}
@@ -207,39 +213,75 @@ func (c *conn) ack(ids []uint64) bool {
 	if len(c.unacked) == 0 {
 		c.unacked = nil
 	}
-	c.mu.Unlock()
-	if len(del) == 0 {
+	if len(c.acks) == n {
+		c.mu.Unlock()
 		return true
 	}
 	// The freed slots take what waits (spec/relay.md §8.2); the store is
 	// read again only if it may hold more than what was pushed (c.fetch).
-	c.mu.Lock()
 	if !c.closing && (c.fetch || len(c.pushed) > 0) {
 		c.startWriter()
+	}
+	var del []int64
+	switch {
+	case !c.acking:
+		c.acking = true // the loop below takes c.acks
+	case len(c.acks) >= maxQueuedAcks:
+		del, c.acks = c.acks, nil
+	default:
+		c.mu.Unlock()
+		return true // the running loop takes them
 	}
 	c.mu.Unlock()
 	if !c.acquire() {
 		return false
 	}
-	if !s.beginOp() {
+	if !c.s.beginOp() {
 		// Lost acks only cause redelivery.
 		c.release()
 		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
 		return false
 	}
 	go func() {
-		defer s.inflight.Done()
+		defer c.s.inflight.Done()
 		defer c.release()
-		start := time.Now()
-		n, err := s.q.Ack(s.ctx, []byte(c.addr), del)
-		s.m.store("ack", start)
-		if err != nil {
-			s.log.Error("relay: ack failed", "err", err)
-			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		if del != nil {
+			c.storeAck(del)
 			return
 		}
-		s.m.acked(n)
+		for {
+			c.mu.Lock()
+			del, c.acks = c.acks, nil
+			if len(del) == 0 {
+				c.acking = false
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			if !c.storeAck(del) {
+				c.mu.Lock()
+				c.acking, c.acks = false, nil
+				c.mu.Unlock()
+				return
+			}
+		}
 	}()
+	return true
+}
+
+// storeAck deletes acked ids from the store; false if it failed (the
+// connection is failed).
+func (c *conn) storeAck(ids []int64) bool {
+	s := c.s
+	start := time.Now()
+	n, err := s.q.Ack(s.ctx, []byte(c.addr), ids)
+	s.m.store("ack", start)
+	if err != nil {
+		s.log.Error("relay: ack failed", "err", err)
+		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		return false
+	}
+	s.m.acked(n)
 	return true
 }
 
