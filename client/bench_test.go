@@ -24,7 +24,7 @@ func BenchmarkSendReceive(b *testing.B) {
 			if _, err := alice.Send(ctx, "bob", msg); err != nil {
 				b.Fatal(err)
 			}
-			<-bob.Messages()
+			(<-bob.Messages()).Ack()
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			start := time.Now()
@@ -32,7 +32,7 @@ func BenchmarkSendReceive(b *testing.B) {
 				if _, err := alice.Send(ctx, "bob", msg); err != nil {
 					b.Fatal(err)
 				}
-				<-bob.Messages()
+				(<-bob.Messages()).Ack()
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N)/1000, "ms/msg")
 		})

@@ -58,6 +58,10 @@ var (
 	// ErrInvalidHandle is returned for a handle that is not 3 to 32 of
 	// a-z 0-9 . _ - (spec/keys.md §3).
 	ErrInvalidHandle = errors.New("client: invalid handle")
+	// ErrQueued is wrapped by Send's error when the message is queued
+	// locally but the relay has not confirmed it yet: it will be sent
+	// when the relay is reachable, and must not be sent again.
+	ErrQueued = errors.New("client: message queued, not yet confirmed by the relay")
 	// ErrTooLarge is returned by Send for a plaintext over MaxPlaintext.
 	ErrTooLarge = errors.New("client: message too large")
 	// ErrNoAccountKey is returned by operations that need the account key

@@ -125,8 +125,8 @@ func TestQueuedSendSurvivesRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	id, err := alice.Send(ctx, "bob", []byte("queued"))
 	cancel()
-	if err == nil {
-		t.Fatal("send without a relay succeeded")
+	if !errors.Is(err, ErrQueued) || id == (MessageID{}) {
+		t.Fatalf("send without a relay: %s, %v; want an id and ErrQueued", id, err)
 	}
 	if q, _ := localState(t, alice, "bob"); q != 1 {
 		t.Fatalf("%d envelopes queued, want 1", q)
@@ -173,4 +173,41 @@ func TestKeysAfterClose(t *testing.T) {
 	if _, ok := <-alice.Messages(); ok {
 		t.Fatal("Messages open after Close")
 	}
+}
+
+// TestUnackedMessageOfferedAgain: a message the application took but did
+// not ack (it crashed, or closed first) is offered again after the next
+// Open, with the same id; the next message waits for the ack.
+func TestUnackedMessageOfferedAgain(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	bobDir := t.TempDir()
+	bob := s.open(bobDir)
+	if err := bob.Register(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	first := send(t, alice, "bob", "first")
+	send(t, alice, "bob", "second")
+	var m *Message
+	select {
+	case m = <-bob.Messages():
+	case <-time.After(20 * time.Second):
+		t.Fatal("no message")
+	}
+	if m.ID != first {
+		t.Fatalf("got %q first", m.Plaintext)
+	}
+	noMessage(t, bob, 300*time.Millisecond) // "second" waits for the ack
+	bob.Close()
+	bob = s.open(bobDir)
+	if m := recv(t, bob); m.ID != first || string(m.Plaintext) != "first" {
+		t.Fatalf("after reopening: %q, want the unacked first message again", m.Plaintext)
+	}
+	if m := recv(t, bob); string(m.Plaintext) != "second" {
+		t.Fatalf("then %q", m.Plaintext)
+	}
+	noMessage(t, bob, 300*time.Millisecond)
+	bob.Close()
+	bob = s.open(bobDir)
+	noMessage(t, bob, 500*time.Millisecond)
 }

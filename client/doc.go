@@ -31,10 +31,10 @@
 //
 // Receiving: messages arrive on Messages. Each envelope is decrypted and
 // its message and the new session state stored in one local transaction,
-// then offered to the application, and only once the application has taken
-// it is the relay told to forget the envelope: a crash at any point loses
-// nothing, and a message is stored and shown once (see Messages for the
-// one window in which an application may be offered a message again).
+// then offered to the application, and only once the application acks it
+// (Message.Ack) is it deleted and the relay told to forget the envelope: a
+// crash at any point loses nothing, and a message is stored once (see
+// Messages for how an application sees each message exactly once).
 //
 // Keys and trust: SafetyNumber and MarkVerified let users compare account
 // keys; a changed key of a verified contact stops Send with ErrKeyChanged

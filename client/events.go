@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -27,6 +28,21 @@ type Message struct {
 	// Plaintext is the message. The application zeroes it when done if it
 	// cares to.
 	Plaintext []byte
+
+	acked   chan struct{}
+	ackOnce sync.Once
+}
+
+// Ack tells the client that the application has the message for good
+// (shown it, or stored it with its ID): the client then deletes it from
+// its store and lets the relay forget the envelope, and offers the next
+// message (spec/client.md §5.2). A message not acked before a crash or
+// Close is offered again after the next Open, with the same ID. Ack may be
+// called more than once and from any goroutine.
+func (m *Message) Ack() {
+	if m.acked != nil {
+		m.ackOnce.Do(func() { close(m.acked) })
+	}
 }
 
 // EventKind says what an Event reports.
@@ -86,14 +102,18 @@ type Event struct {
 const eventBuffer = 256
 
 // Messages returns the channel on which received messages arrive, in the
-// order the relay delivered them. Each message is stored locally before it
-// is offered here and deleted from the store once the application has
-// taken it; only then is the relay told it may forget the envelope. A
-// message taken from the channel just before a crash may be offered again
-// after the next Open, with the same ID (spec/client.md §5.3).
+// order the relay delivered them, one at a time: each message is stored
+// locally before it is offered here, and the next is offered only after
+// the application calls Ack on it. Ack deletes it from the store, and only
+// then is the relay told it may forget the envelope. So a crash at any
+// point loses nothing: a message not yet acked is offered again after the
+// next Open, with the same ID. An application that shows or stores a
+// message and then crashes before Ack sees it again; one that records the
+// ID with the message, in the same transaction, sees it exactly once
+// (spec/client.md §5.3).
 //
-// The application must keep reading: while a message waits on this
-// channel no further message is received. Close closes the channel.
+// The application must keep reading and acking: while a message waits for
+// it, no further message is received. Close closes the channel.
 func (c *Client) Messages() <-chan *Message { return c.messages }
 
 // Events returns the channel of events. It is closed by Close.

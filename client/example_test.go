@@ -60,14 +60,18 @@ func Example() {
 	if _, err := alice.Send(ctx, "bob", []byte("hello bob")); err != nil {
 		log.Fatal(err)
 	}
+	// Each message is acked once the application has it for good; the
+	// next one is offered after that.
 	m := <-bob.Messages()
 	fmt.Printf("%s (device %d) to %s: %s\n", m.From, m.FromDevice, m.To, m.Plaintext)
+	m.Ack()
 
 	if _, err := bob.Send(ctx, "alice", []byte("hi alice")); err != nil {
 		log.Fatal(err)
 	}
 	m = <-alice.Messages()
 	fmt.Printf("%s: %s\n", m.From, m.Plaintext)
+	m.Ack()
 	// Output:
 	// alice (device 1) to bob: hello bob
 	// bob: hi alice

@@ -200,6 +200,7 @@ func recv(t *testing.T, c *Client) *Message {
 	t.Helper()
 	select {
 	case m := <-c.Messages():
+		m.Ack()
 		return m
 	case <-time.After(20 * time.Second):
 		t.Fatalf("%s: no message within 20 s", c.Handle())

@@ -339,8 +339,9 @@ func (c *Client) drop(ctx context.Context, envID []byte, handle string, device u
 	return nil
 }
 
-// handOver offers a stored message to the application and, once taken,
-// deletes it from the inbox (spec/client.md §5.3).
+// handOver offers a stored message to the application and, once the
+// application has acked it, deletes it from the inbox (spec/client.md
+// §5.2).
 func (c *Client) handOver(ctx context.Context, im *localstore.InboxMessage) error {
 	m, err := inboxToMessage(im)
 	if err != nil {
@@ -352,6 +353,15 @@ func (c *Client) handOver(ctx context.Context, im *localstore.InboxMessage) erro
 		case c.messages <- m:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		select {
+		case <-m.acked:
+		case <-ctx.Done():
+			select {
+			case <-m.acked: // acked just before Close: keep the ack
+			default:
+				return ctx.Err()
+			}
 		}
 	}
 	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
@@ -380,6 +390,7 @@ func inboxToMessage(im *localstore.InboxMessage) (*Message, error) {
 		Time:       p.sent,
 		Received:   im.Time,
 		Plaintext:  append([]byte(nil), p.body...),
+		acked:      make(chan struct{}),
 	}
 	clear(im.Plaintext)
 	return m, nil

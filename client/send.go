@@ -52,45 +52,63 @@ type target struct {
 // with a device it claims the device's prekeys and verifies the bundle
 // against the key set the transparency log holds, then runs PQXDH.
 //
-// If ctx ends first, the envelopes stay queued and are sent again, under
-// the same message id, whenever the client is connected: the message is
-// not lost, and the relay stores it once. Errors: ErrInvalidHandle,
-// ErrUnknownHandle, ErrTooLarge, ErrKeyChanged, ErrSecurity (nothing was
-// encrypted to the keys involved), *SendError, ErrNotRegistered, or a
-// network error.
+// Two kinds of failure:
+//
+//   - Nothing was queued: Send returns the zero MessageID and the error
+//     (ErrInvalidHandle, ErrUnknownHandle, ErrTooLarge, ErrKeyChanged,
+//     ErrSecurity — nothing was encrypted to the keys involved —,
+//     ErrNotRegistered, ErrClosed, or the key server could not be reached
+//     or ctx ended before the message was queued). Send it again if
+//     appropriate.
+//   - The message was queued but the relay has not confirmed it (ctx
+//     ended, the relay is unreachable, Close): Send returns its id and an
+//     error wrapping ErrQueued. The envelopes stay queued and are sent
+//     again, under the same message id, whenever the client is connected,
+//     also after a restart: the message is not lost, and the relay stores
+//     it once. Do not send it again.
+//
+// A *SendError (with the id) names the devices the relay refused for good.
 func (c *Client) Send(ctx context.Context, handle string, plaintext []byte) (MessageID, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
 		return MessageID{}, err
 	}
 	defer done()
-	var msgID MessageID
 	id, err := c.registered()
 	if err != nil {
-		return msgID, err
+		return MessageID{}, err
 	}
 	if keys.CheckHandle(handle) != nil {
-		return msgID, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+		return MessageID{}, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
 	if len(plaintext) > MaxPlaintext {
-		return msgID, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(plaintext), MaxPlaintext)
+		return MessageID{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(plaintext), MaxPlaintext)
 	}
+	var msgID MessageID
 	if _, err := rand.Read(msgID[:]); err != nil {
-		return msgID, err
+		return MessageID{}, err
 	}
 	targets, err := c.targets(ctx, id, handle)
 	if err != nil {
-		return msgID, err
+		return MessageID{}, err
 	}
 	bundles, err := c.claimMissing(ctx, id, targets)
 	if err != nil {
-		return msgID, err
+		return MessageID{}, err
 	}
 	now := time.Now()
 	if err := c.encryptAndQueue(ctx, id, msgID, handle, plaintext, now, targets, bundles); err != nil {
-		return msgID, err
+		return MessageID{}, err
 	}
-	return msgID, c.flushMessage(ctx, msgID)
+	// Queued: from here on the message is not lost (spec/client.md §3.3).
+	if err := c.flushMessage(ctx, msgID); err != nil {
+		var serr *SendError
+		if errors.As(err, &serr) {
+			return msgID, err
+		}
+		return msgID, fmt.Errorf("%w: %w", ErrQueued, err)
+	}
+	return msgID, nil
 }
 
 // targets returns the active devices of handle and this account's other
@@ -334,7 +352,7 @@ func (c *Client) sendQueued(ctx context.Context, msgID MessageID, queued []local
 		case <-f.done:
 			return f.err
 		case <-ctx.Done():
-			return fmt.Errorf("client: sending to the relay: %w (the message stays queued and is sent when the relay is reachable)", ctx.Err())
+			return fmt.Errorf("client: sending to the relay: %w", ctx.Err())
 		}
 	}
 	f := &inflight{done: make(chan struct{})}
@@ -368,7 +386,7 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 			}
 			return nil
 		})
-		return fmt.Errorf("client: sending to the relay: %w (the message stays queued and is sent when the relay is reachable)", err)
+		return fmt.Errorf("client: sending to the relay: %w", err)
 	}
 	if len(statuses) != len(queued) {
 		return fmt.Errorf("client: the relay answered %d statuses for %d envelopes", len(statuses), len(queued))

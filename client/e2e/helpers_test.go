@@ -94,6 +94,7 @@ func (p *peer) open() {
 				p.mu.Lock()
 				p.received = append(p.received, m)
 				p.mu.Unlock()
+				m.Ack()
 				select {
 				case p.arrived <- struct{}{}:
 				default:

@@ -82,6 +82,8 @@ func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout t
 				return errors.New("the client stopped delivering messages")
 			}
 			a.printMessage(m, "")
+			// Shown: the client may forget it (spec/client.md §5.2).
+			m.Ack()
 			n++
 			if count > 0 && n >= count {
 				return end()
@@ -230,6 +232,7 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 				mark = ""
 			}
 			a.printMessage(m, mark)
+			m.Ack()
 		case e, ok := <-events:
 			if !ok {
 				events = nil

@@ -95,6 +95,8 @@ var errSecurityEvents = errors.New("the client reported security events (see abo
 // hint suggests what to do about err, or returns "".
 func hint(err error) string {
 	switch {
+	case errors.Is(err, client.ErrQueued):
+		return "the message is queued in DIR and is sent the next time sealpost runs with the relay reachable; do not send it again"
 	case errors.Is(err, client.ErrKeyChanged):
 		return "compare safety numbers with 'sealpost verify HANDLE', then 'sealpost accept HANDLE'"
 	case errors.Is(err, tlsconfig.ErrPinMismatch):

@@ -88,6 +88,8 @@ func run() error {
 			if _, err := os.Stdout.Write(append(b, '\n')); err != nil {
 				return err
 			}
+			// Printed: the client may forget it.
+			m.Ack()
 		}
 	}
 }
