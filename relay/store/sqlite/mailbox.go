@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -44,46 +45,120 @@ func (b *batch) openMailbox(addr []byte, now time.Time) error {
 	return nil
 }
 
-// Ack deletes the envelopes of addr with the given IDs.
+// Ack deletes the envelopes of addr with the given IDs. The Acks of one
+// batch are run together, before its other requests, in two statements
+// (batch.ack).
 func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) {
 	if len(ids) == 0 && !q.closed.Load() {
 		return 0, nil
 	}
-	// The ids as a JSON array, for json_each.
-	list := make([]byte, 0, 2+len(ids)*8)
-	list = append(list, '[')
-	for i, id := range ids {
-		if i > 0 {
-			list = append(list, ',')
+	a := &ackOp{addr: addr, ids: ids}
+	if err := q.writeAck(ctx, a); err != nil {
+		return 0, err
+	}
+	return a.deleted, nil
+}
+
+// ackOp is one Ack waiting for its batch, and its answer.
+type ackOp struct {
+	addr    []byte
+	ids     []int64
+	deleted int
+}
+
+// ack deletes the envelopes of the batch's Acks: one statement reads
+// which of the (address, id) pairs exist and their sizes, one deletes
+// them. Each id counts for the first Ack of the batch that names it.
+func (b *batch) ack(acks []*ackOp) error {
+	// The pairs as a JSON array of [hex address, id].
+	n := 0
+	for _, a := range acks {
+		n += len(a.ids)
+	}
+	pairs := make([]byte, 0, 2+n*(2*len(acks[0].addr)+16))
+	pairs = append(pairs, '[')
+	for _, a := range acks {
+		a.deleted = 0
+		for _, id := range a.ids {
+			if len(pairs) > 1 {
+				pairs = append(pairs, ',')
+			}
+			pairs = append(pairs, `["`...)
+			pairs = hex.AppendEncode(pairs, a.addr)
+			pairs = append(pairs, `",`...)
+			pairs = strconv.AppendInt(pairs, id, 10)
+			pairs = append(pairs, ']')
 		}
-		list = strconv.AppendInt(list, id, 10)
+	}
+	pairs = append(pairs, ']')
+	type key struct {
+		addr string
+		id   int64
+	}
+	size := map[key]int64{}
+	rows, err := b.stmt(stmtAckedSizes).QueryContext(b.ctx, pairs)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete envelopes: %w", err)
+	}
+	for rows.Next() {
+		var addr []byte
+		var id, n int64
+		if err := rows.Scan(&addr, &id, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: delete envelopes: %w", err)
+		}
+		size[key{string(addr), id}] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: delete envelopes: %w", err)
+	}
+	if len(size) == 0 {
+		return nil
+	}
+	list := make([]byte, 0, 2+len(size)*8)
+	list = append(list, '[')
+	type freed struct {
+		count int
+		bytes int64
+	}
+	per := map[string]*freed{}
+	for _, a := range acks {
+		for _, id := range a.ids {
+			k := key{string(a.addr), id}
+			n, ok := size[k]
+			if !ok {
+				continue
+			}
+			delete(size, k)
+			a.deleted++
+			f := per[k.addr]
+			if f == nil {
+				f = &freed{}
+				per[k.addr] = f
+			}
+			f.count++
+			f.bytes += n
+			if len(list) > 1 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, id, 10)
+		}
 	}
 	list = append(list, ']')
-	var deleted int
-	err := q.write(ctx, 0, func(b *batch) error {
-		var freed float64 // total() is a float; exact below 2^53
-		if err := b.stmt(stmtAckedSize).QueryRowContext(b.ctx, addr, list).Scan(&deleted, &freed); err != nil {
-			return fmt.Errorf("sqlite: delete envelopes: %w", err)
-		}
-		if deleted == 0 {
-			return nil
-		}
-		if _, err := b.stmt(stmtDeleteEnvelopes).ExecContext(b.ctx, addr, list); err != nil {
-			return fmt.Errorf("sqlite: delete envelopes: %w", err)
-		}
-		x, err := b.box(addr)
+	if _, err := b.stmt(stmtDeleteEnvelopes).ExecContext(b.ctx, list); err != nil {
+		return fmt.Errorf("sqlite: delete envelopes: %w", err)
+	}
+	for addr, f := range per {
+		x, err := b.box([]byte(addr))
 		if err != nil {
 			return err
 		}
-		x.count -= deleted
-		x.bytes -= int64(freed)
+		x.count -= f.count
+		x.bytes -= f.bytes
 		x.dirty = true
-		return nil
-	})
-	if err != nil {
-		return 0, err
 	}
-	return deleted, nil
+	return nil
 }
 
 // Sweep deletes expired envelopes and dedup records, a chunk per

@@ -13,9 +13,12 @@
 // OpenMailbox, Sweep) therefore goes to one writer goroutine that owns the
 // writer connection. It takes everything waiting at that moment (up to 512
 // requests or 8 MiB of envelopes, see the Options), runs the requests in
-// order in one BEGIN IMMEDIATE transaction, each seeing the ones before it
-// (a Send's dedup check sees an earlier Send of the same batch), commits
-// once, and only then answers each caller. A request whose context is done
+// one BEGIN IMMEDIATE transaction, the Acks first and together (two
+// statements for all of them), then the others in order, each seeing the
+// ones before it (a Send's dedup check sees an earlier Send of the same
+// batch), commits once, and only then answers each caller, after
+// reporting each Send's envelopes to its store.Send.Committed in batch
+// order. A request whose context is done
 // before its batch starts is answered with the context's error and does
 // nothing; once its batch has started it runs to the end, and its caller
 // waits for the answer whatever its context does. If a batch fails, each

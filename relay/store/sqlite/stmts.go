@@ -18,7 +18,7 @@ const (
 	stmtSetDepth
 	stmtOpenMailbox
 	stmtInsertEnvelope
-	stmtAckedSize
+	stmtAckedSizes
 	stmtDeleteEnvelopes
 	stmtDedup
 	stmtClaimDedup
@@ -33,10 +33,12 @@ var stmtSQL = [numStmts]string{
 	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, data, arrived, expiry) VALUES (?, ?, ?, ?)`,
-	// An ack's envelopes, its ids a JSON array: what they free, then
-	// their deletion (two statements per Ack, whatever its length).
-	stmtAckedSize:       `SELECT count(*), total(length(data)) FROM envelopes WHERE addr = ?1 AND id IN (SELECT value FROM json_each(?2))`,
-	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE addr = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+	// A batch's acks, a JSON array of [hex address, id] pairs: the
+	// envelopes that exist and their sizes; then the deletion of those,
+	// a JSON array of ids (batch.ack).
+	stmtAckedSizes: `SELECT e.addr, e.id, length(e.data) FROM json_each(?1) AS j
+		CROSS JOIN envelopes AS e ON e.id = j.value ->> 1 AND e.addr = unhex(j.value ->> 0)`,
+	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE id IN (SELECT value FROM json_each(?1))`,
 	stmtDedup:           `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
 	// Inserts the record, or replaces one that is no longer live; changes
 	// no row if a live one exists.

@@ -19,6 +19,9 @@ type request struct {
 	// variables of its caller. It may run twice (when its first batch
 	// fails), so it sets every answer each time.
 	op func(b *batch) error
+	// ack, for an Ack, replaces op: a batch runs its Acks together,
+	// first (batch.ack). It may run twice too.
+	ack *ackOp
 	// committed, if not nil, runs on the writer goroutine once op's
 	// batch has committed, in batch order.
 	committed func()
@@ -51,13 +54,22 @@ func (q *Queue) write(ctx context.Context, bytes int, op func(b *batch) error) e
 // writeThen is write with a function to run on the writer goroutine once
 // op's batch has committed.
 func (q *Queue) writeThen(ctx context.Context, bytes int, op func(b *batch) error, committed func()) error {
+	return q.submit(ctx, &request{ctx: ctx, op: op, committed: committed, bytes: bytes, done: make(chan error, 1)})
+}
+
+// writeAck hands an Ack to the writer goroutine and waits for its answer.
+func (q *Queue) writeAck(ctx context.Context, a *ackOp) error {
+	return q.submit(ctx, &request{ctx: ctx, ack: a, done: make(chan error, 1)})
+}
+
+// submit hands r to the writer goroutine and waits for its answer.
+func (q *Queue) submit(ctx context.Context, r *request) error {
 	if q.closed.Load() {
 		return store.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{ctx: ctx, op: op, committed: committed, bytes: bytes, done: make(chan error, 1)}
 	select {
 	case q.reqs <- r:
 	case <-q.quit:
@@ -130,7 +142,23 @@ func (q *Queue) runBatch(reqs []*request) error {
 	}
 	defer tx.Rollback()
 	b := &batch{ctx: ctx, tx: tx, q: q, boxes: map[string]*box{}}
+	// The Acks first, together: the requests of a batch are concurrent,
+	// and Sends then see the room the Acks made.
+	var acks []*ackOp
 	for _, r := range reqs {
+		if r.ack != nil {
+			acks = append(acks, r.ack)
+		}
+	}
+	if len(acks) > 0 {
+		if err := b.ack(acks); err != nil {
+			return err
+		}
+	}
+	for _, r := range reqs {
+		if r.op == nil {
+			continue
+		}
 		if err := r.op(b); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -278,5 +279,54 @@ func testConcurrentCursor(t *testing.T, f *fixture) {
 	}
 	if len(seen) != len(all) {
 		t.Fatalf("a reader fetching after the last ID it saw got %d of %d envelopes", len(seen), len(all))
+	}
+}
+
+// testConcurrentAckMailboxes runs Acks of several mailboxes at once (an
+// engine may run them together): each deletes only its own mailbox's
+// envelopes, and an id acked twice at once is counted once.
+func testConcurrentAckMailboxes(t *testing.T, f *fixture) {
+	f.open(bob, bob2)
+	var bobIDs, bob2IDs []int64
+	for i := range 20 {
+		r := f.send(f.newSend(alice,
+			store.Item{Recipient: bob, Envelope: envelope(fmt.Sprint(i), 10)},
+			store.Item{Recipient: bob2, Envelope: envelope(fmt.Sprint(i), 20)},
+		), false, store.Stored, store.Stored)
+		bobIDs, bob2IDs = append(bobIDs, r.IDs[0]), append(bob2IDs, r.IDs[1])
+	}
+	acks := []struct {
+		addr []byte
+		ids  []int64
+	}{
+		{bob, append(append([]int64{}, bobIDs...), bob2IDs...)}, // bob2's ids are not bob's
+		{bob2, bob2IDs[:15]},
+		{bob2, bob2IDs[5:]},
+		{carol, bobIDs}, // no mailbox
+	}
+	got := make([]int, len(acks))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(acks))
+	for i, a := range acks {
+		wg.Go(func() {
+			n, err := f.q.Ack(f.ctx, a.addr, a.ids)
+			if err != nil && !errors.Is(err, store.ErrNoMailbox) {
+				errs <- fmt.Errorf("Ack %d: %w", i, err)
+			}
+			got[i] = n
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got[0] != 20 || got[1]+got[2] != 20 || got[3] != 0 {
+		t.Fatalf("deleted %v, want 20, 20 between the two of bob2, 0", got)
+	}
+	f.wantStats(bob, 0, 0)
+	f.wantStats(bob2, 0, 0)
+	if es := f.fetchAll(bob2, f.now); len(es) != 0 {
+		t.Fatalf("bob2 still holds %d", len(es))
 	}
 }

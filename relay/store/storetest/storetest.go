@@ -100,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"ConcurrentSends", testConcurrentSends},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"ConcurrentAcks", testConcurrentAcks},
+		{"ConcurrentAckMailboxes", testConcurrentAckMailboxes},
 		{"ConcurrentCursor", testConcurrentCursor},
 		{"Close", testClose},
 	}
