@@ -145,6 +145,9 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 		kind := byte(kindSentCopy)
 		ts = append(ts, target{handle: id.handle, dev: d.Certificate, kind: kind})
 	}
+	if len(ts) == 0 && handle == id.handle {
+		return nil, errors.New("client: this account has no other device to send to")
+	}
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("client: %s has no active device", handle)
 	}
