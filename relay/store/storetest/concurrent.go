@@ -311,7 +311,7 @@ func testConcurrentAckMailboxes(t *testing.T, f *fixture) {
 		wg.Go(func() {
 			n, err := f.q.Ack(f.ctx, a.addr, a.ids)
 			if err != nil && !errors.Is(err, store.ErrNoMailbox) {
-				errs <- fmt.Errorf("Ack %d: %w", i, err)
+				errs <- fmt.Errorf("ack %d: %w", i, err)
 			}
 			got[i] = n
 		})
