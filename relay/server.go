@@ -2,7 +2,9 @@
 // sealed envelopes over a WebSocket on TLS 1.3. It authenticates each
 // connection with an access token verified offline, stores sends durably in
 // a store.Queue before answering them, and pushes every device's queue to
-// its connection, at most a window of unacknowledged envelopes at a time.
+// its connection, at most a window of unacknowledged envelopes at a time:
+// envelopes stored through this relay straight from the send's commit
+// (store.Send.Committed), others by fetching them (spec/relay.md §12).
 //
 // Per connection: a reader goroutine (frames in; sends and acks go to the
 // store beside it, at most 64 at once, so the store can group-commit a
