@@ -205,3 +205,24 @@ func testSendIDs(t *testing.T, f *fixture) {
 	f.send(s, false, store.Stored)
 	f.send(s, true, store.Stored)
 }
+
+// testSendCommitted checks store.Send.Committed: called once, before Send
+// returns, with the answer Send returns; not for a duplicate.
+func testSendCommitted(t *testing.T, f *fixture) {
+	f.open(bob)
+	var calls []store.SendResult
+	s := f.newSend(alice,
+		store.Item{Recipient: bob, Envelope: envelope("a", 10)},
+		store.Item{Recipient: carol, Envelope: envelope("b", 10)},
+	)
+	s.Committed = func(r store.SendResult) { calls = append(calls, r) }
+	r := f.send(s, false, store.Stored, store.NoMailbox)
+	if len(calls) != 1 || !slices.Equal(calls[0].Statuses, r.Statuses) || !slices.Equal(calls[0].IDs, r.IDs) ||
+		!slices.Equal(calls[0].Prevs, r.Prevs) || calls[0].Duplicate {
+		t.Fatalf("Committed got %+v, Send answered %+v", calls, r)
+	}
+	f.send(s, true, store.Stored, store.NoMailbox)
+	if len(calls) != 1 {
+		t.Fatalf("Committed called for a duplicate: %+v", calls[1:])
+	}
+}

@@ -34,7 +34,8 @@
 //   - Wake returns the same channel every time.
 //   - A Send answers the IDs of what it stored, and their Prevs
 //     (store.SendResult); with no deletes, an envelope's Prev is exactly
-//     the ID of the one before it in its mailbox.
+//     the ID of the one before it in its mailbox. Send.Committed gets that
+//     answer once, before Send returns, and never for a duplicate.
 //   - After Close every method fails with an error matching store.ErrClosed;
 //     Close may be called again (the engine's t.Cleanup may call it), with
 //     its result ignored.
@@ -82,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"OpenMailbox", testOpenMailbox},
 		{"SendStatuses", testSendStatuses},
 		{"SendIDs", testSendIDs},
+		{"SendCommitted", testSendCommitted},
 		{"SendAllRefused", testSendAllRefused},
 		{"TooLarge", testTooLarge},
 		{"QueueFullCount", testQueueFullCount},
