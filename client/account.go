@@ -106,6 +106,9 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 		if err := deleteSessions(tx, handle); err != nil {
 			return err
 		}
+		if err := tx.PutKeySet(handle, d.entry.Marshal()); err != nil {
+			return err
+		}
 		return tx.PutContact(localstore.Contact{Handle: handle, AccountKey: d.entry.AccountKey, KeySetVersion: d.entry.Version, LogIndex: uint64(d.logIndex)})
 	})
 	return storeError(err)

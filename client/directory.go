@@ -87,6 +87,10 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	if d != nil && !fresh && time.Since(d.fetched) < dirTTL {
 		return d, nil
 	}
+	// Lookups run one at a time, fetch included, so that an older
+	// answer is never checked after a newer one (spec/client.md §6.1).
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
 	resp, err := c.ks.Account(ctx, handle)
 	if ksclient.IsCode(err, "unknown_handle") {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
@@ -94,8 +98,6 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	if err != nil {
 		return nil, fmt.Errorf("client: looking up %s: %w", handle, err)
 	}
-	c.pinMu.Lock()
-	defer c.pinMu.Unlock()
 	v, err := c.logVerifier(ctx)
 	if err != nil {
 		return nil, err
@@ -108,6 +110,9 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 		return nil, fmt.Errorf("client: verifying %s: %w", handle, err)
 	}
 	if err := c.advancePin(ctx, pin); err != nil {
+		return nil, err
+	}
+	if err := c.recordKeySet(ctx, entry); err != nil {
 		return nil, err
 	}
 	d = &dirEntry{entry: entry, logIndex: resp.LogIndex, fetched: time.Now()}
@@ -160,6 +165,9 @@ func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 			// An unverified contact follows the directory, as the
 			// user never compared keys; its sessions end.
 			if err := deleteSessions(tx, e.Handle); err != nil {
+				return err
+			}
+			if err := tx.PutKeySet(e.Handle, e.Marshal()); err != nil {
 				return err
 			}
 			return tx.PutContact(localstore.Contact{Handle: e.Handle, AccountKey: e.AccountKey, KeySetVersion: e.Version, LogIndex: uint64(d.logIndex)})
@@ -242,4 +250,91 @@ func (c *Client) forget(handle string) {
 	c.mu.Lock()
 	delete(c.dir, handle)
 	c.mu.Unlock()
+}
+
+// recordKeySet compares a verified key set with the one stored for its
+// handle and stores it if it is newer (spec/client.md §6.2). A key set of
+// the same account key must continue the stored one: a lower version, a
+// different key set under the same version, or a later one that drops a
+// device or undoes a revocation is ErrSecurity — a key server showing a
+// stale or invented history. A key set under another account key is left
+// to the contact policy (observe); for this device's own account it is
+// ErrSecurity. The caller holds pinMu.
+func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
+	own := false
+	if id := c.identity(); id != nil && id.handle == e.Handle {
+		own = true
+		if e.AccountKey != id.accountKey {
+			return c.securityError(e.Handle, errors.New("the key server lists another account key for this account"))
+		}
+	}
+	var secErr error
+	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		secErr = nil
+		raw, err := tx.KeySet(e.Handle)
+		if errors.Is(err, localstore.ErrNotFound) {
+			return tx.PutKeySet(e.Handle, e.Marshal())
+		}
+		if err != nil {
+			return err
+		}
+		prev, err := kt.ParseEntry(raw)
+		if err != nil {
+			return fmt.Errorf("%w: stored key set of %s: %v", ErrCorrupt, e.Handle, err)
+		}
+		if prev.AccountKey != e.AccountKey {
+			if own {
+				secErr = errors.New("this account's key set changed account key")
+			}
+			return nil
+		}
+		if secErr = continues(prev, e); secErr != nil {
+			return nil
+		}
+		if e.Version > prev.Version {
+			return tx.PutKeySet(e.Handle, e.Marshal())
+		}
+		return nil
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	if secErr != nil {
+		return c.securityError(e.Handle, secErr)
+	}
+	return nil
+}
+
+// continues checks that next may follow prev, an earlier key set of the
+// same account seen by this device: the same one again, its successor
+// (spec/transparency.md §7.3), or a later one that keeps every device of
+// prev byte for byte, revocations included.
+func continues(prev, next *kt.Entry) error {
+	switch {
+	case next.Version < prev.Version:
+		return fmt.Errorf("the key server shows version %d of %s's key set after version %d", next.Version, next.Handle, prev.Version)
+	case next.Version == prev.Version:
+		if !bytes.Equal(prev.Marshal(), next.Marshal()) {
+			return fmt.Errorf("the key server shows two different key sets of %s with version %d", next.Handle, next.Version)
+		}
+		return nil
+	case next.Version == prev.Version+1:
+		return kt.CheckSuccessor(prev, next)
+	}
+	for _, p := range prev.Devices {
+		found := false
+		for _, n := range next.Devices {
+			if n.Certificate.Device != p.Certificate.Device {
+				continue
+			}
+			found = bytes.Equal(n.Certificate.Marshal(), p.Certificate.Marshal())
+			if p.Revocation != nil {
+				found = found && n.Revocation != nil && bytes.Equal(n.Revocation.Marshal(), p.Revocation.Marshal())
+			}
+		}
+		if !found {
+			return fmt.Errorf("the key server's version %d of %s's key set drops or changes device %d of version %d", next.Version, next.Handle, p.Certificate.Device, prev.Version)
+		}
+	}
+	return nil
 }

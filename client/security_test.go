@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
 )
 
@@ -342,3 +343,89 @@ func TestCorruptStore(t *testing.T) {
 }
 
 var _ = kssqlite.Open
+
+// TestStaleOwnKeySet: after alice revokes her (stolen) second device, a
+// key server replays its earlier answers, in which the device is active.
+// Her first device refuses them: nothing reaches the revoked device, and
+// nothing from it is accepted.
+func TestStaleOwnKeySet(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	alice2 := s.restoreDevice(t, alice)
+	stale, err := alice.ks.Account(ctxT(t), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	staleClaim, err := alice.ks.Claim(ctxT(t), mustToken(t, alice), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acctJSON, _ := json.Marshal(stale)
+	claimJSON, _ := json.Marshal(staleClaim)
+	if err := alice.RevokeDevice(ctxT(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	send(t, alice, "bob", "after revocation")
+	recv(t, bob)
+	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/v1/accounts/alice":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(acctJSON)
+		case r.Method == "POST" && r.URL.Path == "/v1/accounts/alice/claim":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(claimJSON)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+	alice.forget("alice")
+	if _, err := alice.Send(ctxT(t), "bob", []byte("secret")); !errors.Is(err, ErrSecurity) {
+		t.Fatalf("send with a stale own key set: %v, want ErrSecurity", err)
+	}
+	if _, n := localState(t, alice, "alice"); n != 0 {
+		t.Fatal("a session with the revoked device")
+	}
+	noMessage(t, alice2, 300*time.Millisecond)
+	noMessage(t, bob, 300*time.Millisecond)
+	// The revoked device still holds sessions of its own; what it sends is
+	// not shown as alice's.
+	alice2.Send(ctxT(t), "alice", []byte("forged by the stolen device"))
+	noMessage(t, alice, time.Second)
+}
+
+// TestKeySetContinuity: later key sets must keep every device of earlier
+// ones byte for byte, revocations included.
+func TestKeySetContinuity(t *testing.T) {
+	r := rand.Reader
+	ak, _ := keys.GenerateAccountKey(r)
+	dev := func(id keys.DeviceID) kt.Device {
+		dk, _ := keys.GenerateDeviceKeys(r)
+		c, _ := ak.CertifyDevice("bob", id, dk.Public(), time.Unix(1_800_000_000, 0))
+		return kt.Device{Certificate: c}
+	}
+	d1, d2, d3 := dev(1), dev(2), dev(3)
+	rev2, _ := ak.RevokeDevice("bob", 2, time.Unix(1_800_000_100, 0))
+	d2r := kt.Device{Certificate: d2.Certificate, Revocation: rev2}
+	e := func(v uint64, ds ...kt.Device) *kt.Entry {
+		return &kt.Entry{Handle: "bob", AccountKey: ak.Public(), Version: v, Devices: ds}
+	}
+	v3 := e(3, d1, d2r)
+	for name, tc := range map[string]struct {
+		next *kt.Entry
+		ok   bool
+	}{
+		"same":                         {e(3, d1, d2r), true},
+		"successor":                    {e(4, d1, d2r, d3), true},
+		"later, keeps all":             {e(6, d1, d2r, d3), true},
+		"older":                        {e(2, d1, d2), false},
+		"same version, other":          {e(3, d1, d2), false},
+		"later, revocation undone":     {e(6, d1, d2, d3), false},
+		"later, device dropped":        {e(6, d1, d3), false},
+		"successor, revocation undone": {e(4, d1, d2), false},
+	} {
+		if err := continues(v3, tc.next); (err == nil) != tc.ok {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -137,3 +137,29 @@ func (tx *Tx) Checkpoint() ([]byte, time.Time, error) {
 	}
 	return text, fromNanos(updated), nil
 }
+
+func keySetAD(handle string) rowKey { return newRowKey("keysets", "entry").text(handle) }
+
+// PutKeySet stores the newest verified key set (a transparency log entry)
+// of handle, replacing the one stored (spec/client-store.md §4.10).
+func (tx *Tx) PutKeySet(handle string, entry []byte) error {
+	sealed, err := tx.s.seal(keySetAD(handle), entry)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put key set", `INSERT OR REPLACE INTO keysets (handle, entry) VALUES (?, ?)`, handle, sealed)
+	return err
+}
+
+// KeySet returns the stored key set of handle, or ErrNotFound.
+func (tx *Tx) KeySet(handle string) ([]byte, error) {
+	var sealed []byte
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT entry FROM keysets WHERE handle = ?`, handle).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr("get key set", err)
+	}
+	return tx.s.open(keySetAD(handle), sealed)
+}

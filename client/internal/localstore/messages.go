@@ -89,8 +89,25 @@ func (tx *Tx) EnqueueOutgoing(o Outgoing) (int64, error) {
 
 // OutgoingQueue returns up to limit queued envelopes, oldest first.
 func (tx *Tx) OutgoingQueue(limit int) ([]Outgoing, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT seq, message_id, recipient, device, envelope, attempts, created
+	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created
 		FROM outgoing ORDER BY seq LIMIT ?`, limit)
+}
+
+// OutgoingAfter returns up to limit queued envelopes with a sequence
+// number above seq, oldest first: a way to page through the queue.
+func (tx *Tx) OutgoingAfter(seq int64, limit int) ([]Outgoing, error) {
+	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created
+		FROM outgoing WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+}
+
+// OutgoingFor returns the queued envelopes of one message, in queue order.
+func (tx *Tx) OutgoingFor(messageID []byte) ([]Outgoing, error) {
+	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created
+		FROM outgoing WHERE message_id = ? ORDER BY seq`, messageID)
+}
+
+func (tx *Tx) outgoing(query string, args ...any) ([]Outgoing, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("list outgoing", err)
 	}
