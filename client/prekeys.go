@@ -88,27 +88,27 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 	defer dk.Zero()
 	up := &keyserver.PrekeyUpload{}
 	now := time.Now()
-	c.sessMu.Lock()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		if rotate {
-			s, err := newPrekeys(tx, dk, keys.SignedPrekey, 1, now)
-			if err != nil {
+	err = c.withSessions(func() error {
+		return c.store.Update(ctx, func(tx *localstore.Tx) error {
+			if rotate {
+				s, err := newPrekeys(tx, dk, keys.SignedPrekey, 1, now)
+				if err != nil {
+					return err
+				}
+				l, err := newPrekeys(tx, dk, keys.LastResortKEMPrekey, 1, now)
+				if err != nil {
+					return err
+				}
+				up.SignedPrekey, up.LastResortKEMPrekey = s[0], l[0]
+			}
+			var err error
+			if up.OneTimePrekeys, err = newPrekeys(tx, dk, keys.OneTimePrekey, nX, now); err != nil {
 				return err
 			}
-			l, err := newPrekeys(tx, dk, keys.LastResortKEMPrekey, 1, now)
-			if err != nil {
-				return err
-			}
-			up.SignedPrekey, up.LastResortKEMPrekey = s[0], l[0]
-		}
-		var err error
-		if up.OneTimePrekeys, err = newPrekeys(tx, dk, keys.OneTimePrekey, nX, now); err != nil {
+			up.OneTimeKEMPrekeys, err = newPrekeys(tx, dk, keys.OneTimeKEMPrekey, nK, now)
 			return err
-		}
-		up.OneTimeKEMPrekeys, err = newPrekeys(tx, dk, keys.OneTimeKEMPrekey, nK, now)
-		return err
+		})
 	})
-	c.sessMu.Unlock()
 	if err != nil {
 		return storeError(err)
 	}
@@ -162,8 +162,9 @@ func (c *Client) maintainPrekeys(ctx context.Context) error {
 	return c.expirePrekeys(ctx)
 }
 
-// expirePrekeys deletes signed and last-resort prekeys that were replaced
-// more than replacedPrekeyGrace ago; the newest of each kind stays.
+// expirePrekeys deletes signed and last-resort prekeys whose replacement
+// was made more than replacedPrekeyGrace ago; the newest of each kind
+// stays (spec/client.md §7.2).
 func (c *Client) expirePrekeys(ctx context.Context) error {
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
@@ -173,19 +174,12 @@ func (c *Client) expirePrekeys(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			var newest time.Time
 			for _, p := range ps {
 				clear(p.Secret)
-				if p.Created.After(newest) {
-					newest = p.Created
-				}
 			}
-			for _, p := range ps {
-				// A prekey was replaced when a newer one was made.
-				if p.Created.Before(newest) && time.Since(newest) > replacedPrekeyGrace {
-					if err := tx.DeletePrekey(uint8(kind), p.ID); err != nil {
-						return err
-					}
+			for _, id := range expiredPrekeys(ps, time.Now()) {
+				if err := tx.DeletePrekey(uint8(kind), id); err != nil {
+					return err
 				}
 			}
 		}
@@ -195,8 +189,30 @@ func (c *Client) expirePrekeys(ctx context.Context) error {
 	return storeError(err)
 }
 
+// expiredPrekeys returns the ids of the prekeys (of one kind) whose
+// successor — the next newer one — was made more than replacedPrekeyGrace
+// before now.
+func expiredPrekeys(ps []localstore.Prekey, now time.Time) []uint32 {
+	var out []uint32
+	for _, p := range ps {
+		var successor time.Time
+		for _, q := range ps {
+			if q.Created.After(p.Created) && (successor.IsZero() || q.Created.Before(successor)) {
+				successor = q.Created
+			}
+		}
+		if !successor.IsZero() && now.Sub(successor) > replacedPrekeyGrace {
+			out = append(out, p.ID)
+		}
+	}
+	return out
+}
+
 // processedRetention is how long processed envelope ids are remembered:
-// longer than any envelope can wait at the relay (spec/client.md §5.1).
+// longer than any envelope can wait at the relay, and longer than a signed
+// or last-resort prekey lives (signedPrekeyLifetime + replacedPrekeyGrace),
+// so that a first message replayed after its id is forgotten names a
+// prekey that is gone (spec/client.md §5.1, §7.2).
 const processedRetention = 60 * 24 * time.Hour
 
 // kickMaintenance wakes the maintenance loop (after one-time prekeys were
@@ -226,3 +242,13 @@ func (c *Client) maintenanceLoop() {
 		}
 	}
 }
+
+// withSessions runs fn holding sessMu.
+func (c *Client) withSessions(fn func() error) error {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	return fn()
+}
+
+// Compile-time check: processedRetention exceeds a prekey's whole life.
+var _ = [1]struct{}{}[processedRetention/(signedPrekeyLifetime+replacedPrekeyGrace+1)-1]

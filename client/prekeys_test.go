@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -127,4 +128,24 @@ func mustToken(t *testing.T, c *Client) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestExpiredPrekeys: with weekly rotation, a replaced prekey goes once
+// its successor is older than the grace period; the newest always stays.
+func TestExpiredPrekeys(t *testing.T) {
+	now := time.Now()
+	var ps []localstore.Prekey
+	for w := range 11 { // made 0, 1, … 10 weeks ago
+		ps = append(ps, localstore.Prekey{ID: uint32(w + 1), Created: now.Add(-time.Duration(w) * 7 * 24 * time.Hour)})
+	}
+	got := expiredPrekeys(ps, now)
+	// Prekey w+1 (made w weeks ago) was replaced w-1 weeks ago: expired
+	// when (w-1) weeks > 35 days, i.e. w ≥ 7.
+	want := []uint32{8, 9, 10, 11}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("expired %v, want %v", got, want)
+	}
+	if got := expiredPrekeys(ps[:1], now.Add(1000*24*time.Hour)); len(got) != 0 {
+		t.Fatalf("the only prekey expired: %v", got)
+	}
 }

@@ -94,10 +94,16 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 	sender := opened.Sender
 	handle, device := sender.Handle, uint32(sender.Device)
 	if err := c.checkSender(ctx, id, sender); err != nil {
-		if errors.Is(err, ErrSecurity) || errors.Is(err, ErrUnknownHandle) || errors.Is(err, errUnknownDevice) {
+		// Dropped only when a verified key set (or the key server's
+		// word that the account does not exist) says the sender is not
+		// who it claims. A key server that fails a check (ErrSecurity)
+		// or cannot be reached must not make this device throw away
+		// what the relay delivered: try again later (spec/client.md
+		// §5.1 step 3).
+		if errors.Is(err, ErrUnknownHandle) || errors.Is(err, errUnknownDevice) {
 			return nil, c.drop(ctx, envID, handle, device, err)
 		}
-		return nil, err // network: try again later
+		return nil, err
 	}
 
 	c.sessMu.Lock()
@@ -162,7 +168,7 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 	}
 	if dropErr != nil {
 		c.emit(Event{Kind: EventEnvelopeDropped, Handle: handle, Device: device, Err: dropErr})
-		c.log.Info("client: envelope dropped", "sender", handle, "device", device, "err", dropErr)
+		c.log.Debug("client: envelope dropped", "err", dropErr)
 		return nil, nil
 	}
 	if len(used) > 0 {
@@ -335,7 +341,8 @@ func (c *Client) drop(ctx context.Context, envID []byte, handle string, device u
 		return storeError(err)
 	}
 	c.emit(Event{Kind: EventEnvelopeDropped, Handle: handle, Device: device, Err: why})
-	c.log.Info("client: envelope dropped", "sender", handle, "device", device, "err", why)
+	// The sender is hidden from the relay: it stays out of the logs too.
+	c.log.Debug("client: envelope dropped", "err", why)
 	return nil
 }
 

@@ -395,8 +395,9 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 		return fmt.Errorf("client: the relay answered %d statuses for %d envelopes", len(statuses), len(queued))
 	}
 	serr := &SendError{ID: msgID}
+	unknown := false
 	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
-		serr.Refused = nil
+		serr.Refused, unknown = nil, false
 		for i, o := range queued {
 			switch statuses[i] {
 			case wire.Status_STATUS_STORED:
@@ -407,7 +408,10 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 			case wire.Status_STATUS_TOO_LARGE:
 				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "too large"})
 			default:
-				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, statuses[i].String()})
+				// A status this client does not know: keep the
+				// envelope queued and try again later.
+				unknown = true
+				continue
 			}
 			if err := tx.DeleteOutgoing(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 				return err
@@ -420,6 +424,9 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 	}
 	if len(serr.Refused) > 0 {
 		return serr
+	}
+	if unknown {
+		return errors.New("client: the relay answered a status this client does not know; the envelope stays queued")
 	}
 	return nil
 }
