@@ -176,3 +176,24 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("audit: %+v, %d progress calls", rep, calls)
 	}
 }
+
+// TestLargeMessageManyDevices: a message near MaxPlaintext to an account
+// with two devices (two envelopes of 256 KiB, more than one relay frame
+// holds) reaches both.
+func TestLargeMessageManyDevices(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	bob2 := s.restoreDevice(t, bob)
+	big := bytes.Repeat([]byte("x"), MaxPlaintext)
+	if _, err := alice.Send(ctxT(t), "bob", big); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, bob2} {
+		if m := recv(t, c); !bytes.Equal(m.Plaintext, big) {
+			t.Fatalf("device %d got %d bytes", c.DeviceID(), len(m.Plaintext))
+		}
+	}
+	if _, err := alice.Send(ctxT(t), "bob", append(big, 'x')); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over MaxPlaintext: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"testing"
 	"time"
@@ -171,4 +172,18 @@ func FuzzSessionRecord(f *testing.F) {
 			t.Fatalf("marshal(parse(x)) != x")
 		}
 	})
+}
+
+// TestRelaySendID pins spec/client.md §3.3's derivation.
+func TestRelaySendID(t *testing.T) {
+	msg := MessageID{0: 0xaa, 15: 0xbb}
+	in := append([]byte("sealpost/v1/relay-send\x00"), msg[:]...)
+	in = append(in, 3, 'b', 'o', 'b', 0, 0, 0, 7)
+	want := sha256.Sum256(in)
+	if got := relaySendID(msg, "bob", 7); !bytes.Equal(got[:], want[:16]) {
+		t.Fatalf("relay send id %x, want %x", got, want[:16])
+	}
+	if relaySendID(msg, "bob", 7) == relaySendID(msg, "bob", 8) || relaySendID(msg, "bob", 7) == relaySendID(msg, "bo", 7) {
+		t.Fatal("relay send ids collide")
+	}
 }

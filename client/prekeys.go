@@ -225,15 +225,27 @@ func (c *Client) kickMaintenance() {
 }
 
 // maintenanceLoop runs prekey maintenance when woken, after connecting,
-// and every maintenanceInterval.
+// and every maintenanceInterval; and sends the outgoing queue again every
+// flushInterval, for messages whose Send gave up while the relay
+// connection stayed up (spec/client.md §3.3, §7).
 func (c *Client) maintenanceLoop() {
 	defer c.wg.Done()
 	t := time.NewTicker(maintenanceInterval)
 	defer t.Stop()
+	f := time.NewTicker(flushInterval)
+	defer f.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
+		case <-f.C:
+			c.mu.Lock()
+			link := c.link
+			c.mu.Unlock()
+			if link != nil && link.Connected() {
+				c.flushQueue(c.ctx)
+			}
+			continue
 		case <-c.maintain:
 		case <-t.C:
 		}
@@ -242,6 +254,10 @@ func (c *Client) maintenanceLoop() {
 		}
 	}
 }
+
+// flushInterval is how often the outgoing queue is sent again while
+// connected.
+const flushInterval = 30 * time.Second
 
 // withSessions runs fn holding sessMu.
 func (c *Client) withSessions(fn func() error) error {

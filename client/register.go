@@ -178,6 +178,13 @@ func (c *Client) start() error {
 		OnConnect: func(*wire.Hello) {
 			c.emit(Event{Kind: EventConnected})
 			c.kickMaintenance()
+			// Close sets closed before it waits for wg: no Add after
+			// that.
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.closed {
+				return
+			}
 			c.wg.Add(1)
 			go func() {
 				defer c.wg.Done()
@@ -193,9 +200,15 @@ func (c *Client) start() error {
 		return fmt.Errorf("client: %w", err)
 	}
 	c.mu.Lock()
+	if c.closed {
+		// Close ran meanwhile and did not see this link.
+		c.mu.Unlock()
+		link.Close()
+		return ErrClosed
+	}
 	c.link = link
-	c.mu.Unlock()
 	c.wg.Add(2)
+	c.mu.Unlock()
 	go c.drainInbox()
 	go c.maintenanceLoop()
 	return nil

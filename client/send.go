@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
@@ -316,22 +319,21 @@ func (c *Client) loadRecord(tx *localstore.Tx, handle string, device keys.Device
 func (c *Client) flushMessage(ctx context.Context, msgID MessageID) error {
 	var queued []localstore.Outgoing
 	err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		all, err := tx.OutgoingQueue(maxQueueScan)
-		for _, o := range all {
-			if id, ok := toMessageID(o.MessageID); ok && id == msgID {
-				queued = append(queued, o)
-			}
-		}
+		var err error
+		queued, err = tx.OutgoingFor(msgID[:])
 		return err
 	})
 	if err != nil {
 		return storeError(err)
 	}
+	if len(queued) == 0 {
+		// Another sender (the flush after a connect) handed it over
+		// already; its outcome is not known here, but the envelopes
+		// left the queue only on an answer from the relay.
+		return nil
+	}
 	return c.sendQueued(ctx, msgID, queued)
 }
-
-// maxQueueScan bounds one read of the outgoing queue.
-const maxQueueScan = 10000
 
 // inflight is one message being handed to the relay; others that want to
 // send it wait for its outcome instead.
@@ -340,8 +342,8 @@ type inflight struct {
 	err  error
 }
 
-// sendQueued sends one message's queued envelopes under its id, waiting
-// for a connection, and deletes what the relay answered for. If the same
+// sendQueued sends one message's queued envelopes, waiting for a
+// connection, and deletes what the relay answered for. If the same
 // message is being sent already (Send and the queue flush after a
 // connect), it waits for that send's outcome.
 func (c *Client) sendQueued(ctx context.Context, msgID MessageID, queued []localstore.Outgoing) error {
@@ -369,7 +371,30 @@ func (c *Client) sendQueued(ctx context.Context, msgID MessageID, queued []local
 	return f.err
 }
 
-// sendQueuedOnce does the work of sendQueued.
+// relaySendLabel separates relay send ids from other hashes
+// (spec/client.md §3.3).
+const relaySendLabel = "sealpost/v1/relay-send"
+
+// relaySendID is the relay's 16-byte message id for one queued envelope:
+// SHA-256(label || 0x00 || message id || len(handle) || handle || device)
+// truncated to 16 bytes (spec/client.md §3.3). It depends only on the
+// queue row, so every retry of that envelope carries the same id and the
+// relay stores it once.
+func relaySendID(msgID MessageID, handle string, device uint32) [wire.MessageIDSize]byte {
+	h := sha256.New()
+	h.Write([]byte(relaySendLabel))
+	h.Write([]byte{0})
+	h.Write(msgID[:])
+	h.Write([]byte{byte(len(handle))})
+	h.Write([]byte(handle))
+	h.Write(binary.BigEndian.AppendUint32(nil, device))
+	return [wire.MessageIDSize]byte(h.Sum(nil))
+}
+
+// sendQueuedOnce hands each queued envelope to the relay in a Send of its
+// own, all at once, and records the answers (spec/client.md §3.3). One
+// envelope per Send keeps every frame under the relay's frame cap, whatever
+// the fan-out, and makes each envelope's retries independent.
 func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []localstore.Outgoing) error {
 	c.mu.Lock()
 	link := c.link
@@ -377,29 +402,41 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 	if link == nil {
 		return ErrNotRegistered
 	}
-	items := make([]*wire.Item, len(queued))
+	type result struct {
+		status wire.Status
+		err    error
+	}
+	results := make([]result, len(queued))
+	var wg sync.WaitGroup
 	for i, o := range queued {
-		items[i] = &wire.Item{Recipient: wire.FormatAddress(o.Recipient, o.Device), Envelope: o.Envelope}
-	}
-	statuses, err := link.Send(ctx, msgID, items)
-	if err != nil {
-		c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
-			for _, o := range queued {
-				tx.RecordAttempt(o.MessageID, o.Recipient, o.Device)
+		wg.Go(func() {
+			item := &wire.Item{Recipient: wire.FormatAddress(o.Recipient, o.Device), Envelope: o.Envelope}
+			st, err := link.Send(ctx, relaySendID(msgID, o.Recipient, o.Device), []*wire.Item{item})
+			if err == nil && len(st) != 1 {
+				err = fmt.Errorf("client: the relay answered %d statuses for one envelope", len(st))
 			}
-			return nil
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			results[i].status = st[0]
 		})
-		return fmt.Errorf("client: sending to the relay: %w", err)
 	}
-	if len(statuses) != len(queued) {
-		return fmt.Errorf("client: the relay answered %d statuses for %d envelopes", len(statuses), len(queued))
-	}
+	wg.Wait()
 	serr := &SendError{ID: msgID}
-	unknown := false
-	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
-		serr.Refused, unknown = nil, false
+	var failed error
+	err := c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		serr.Refused, failed = nil, nil
 		for i, o := range queued {
-			switch statuses[i] {
+			r := results[i]
+			if r.err != nil {
+				failed = r.err
+				if err := tx.RecordAttempt(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+					return err
+				}
+				continue
+			}
+			switch r.status {
 			case wire.Status_STATUS_STORED:
 			case wire.Status_STATUS_NO_MAILBOX:
 				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "no mailbox"})
@@ -410,7 +447,7 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 			default:
 				// A status this client does not know: keep the
 				// envelope queued and try again later.
-				unknown = true
+				failed = fmt.Errorf("client: the relay answered unknown status %d", r.status)
 				continue
 			}
 			if err := tx.DeleteOutgoing(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
@@ -422,48 +459,61 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 	if err != nil {
 		return storeError(err)
 	}
+	if failed != nil {
+		return fmt.Errorf("client: sending to the relay: %w", failed)
+	}
 	if len(serr.Refused) > 0 {
 		return serr
-	}
-	if unknown {
-		return errors.New("client: the relay answered a status this client does not know; the envelope stays queued")
 	}
 	return nil
 }
 
+// flushPage bounds one read of the outgoing queue.
+const flushPage = 1000
+
 // flushQueue sends everything in the outgoing queue, oldest message
-// first; it runs after each connection to the relay (spec/client.md §3.3).
+// first; it runs after each connection to the relay and periodically
+// (spec/client.md §3.3). It stops at the first message that fails for a
+// reason other than the relay refusing devices (the relay is gone again).
 func (c *Client) flushQueue(ctx context.Context) {
-	var all []localstore.Outgoing
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		var err error
-		all, err = tx.OutgoingQueue(maxQueueScan)
-		return err
-	}); err != nil {
-		c.log.Warn("client: reading the outgoing queue", "err", err)
-		return
-	}
-	var order []MessageID
-	byID := map[MessageID][]localstore.Outgoing{}
-	for _, o := range all {
-		id, ok := toMessageID(o.MessageID)
-		if !ok {
-			continue
-		}
-		if byID[id] == nil {
-			order = append(order, id)
-		}
-		byID[id] = append(byID[id], o)
-	}
-	for _, id := range order {
-		if err := c.sendQueued(ctx, id, byID[id]); err != nil {
-			var serr *SendError
-			if errors.As(err, &serr) {
-				c.log.Warn("client: relay refused queued envelopes", "message", id.String(), "devices", len(serr.Refused))
-				continue
+	var after int64
+	for {
+		var page []localstore.Outgoing
+		if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+			var err error
+			page, err = tx.OutgoingAfter(after, flushPage)
+			return err
+		}); err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("client: reading the outgoing queue", "err", err)
 			}
-			c.log.Info("client: queued message not sent yet", "message", id.String(), "err", err)
 			return
+		}
+		if len(page) == 0 {
+			return
+		}
+		after = page[len(page)-1].Seq
+		var order []MessageID
+		seen := map[MessageID]bool{}
+		for _, o := range page {
+			if id, ok := toMessageID(o.MessageID); ok && !seen[id] {
+				seen[id] = true
+				order = append(order, id)
+			}
+		}
+		for _, id := range order {
+			// All of the message's rows, also those beyond this page.
+			if err := c.flushMessage(ctx, id); err != nil {
+				var serr *SendError
+				if errors.As(err, &serr) {
+					c.log.Warn("client: relay refused queued envelopes", "message", id.String(), "devices", len(serr.Refused))
+					continue
+				}
+				if ctx.Err() == nil {
+					c.log.Info("client: queued message not sent yet", "message", id.String(), "err", err)
+				}
+				return
+			}
 		}
 	}
 }
