@@ -41,18 +41,24 @@ func (c *Client) SafetyNumber(ctx context.Context, handle string) (*keys.SafetyN
 	return keys.NewSafetyNumber(id.handle, id.accountKey, handle, d.entry.AccountKey)
 }
 
-// MarkVerified records that the user compared safety numbers with handle:
-// from now on a change of handle's account key stops Send until
-// AcceptKeyChange (spec/client.md §6.2). It fails with ErrKeyChanged if
-// the key changed since the contact was last verified.
-func (c *Client) MarkVerified(ctx context.Context, handle string) error {
+// MarkVerified records that the user compared safety numbers with handle
+// and they matched: shown is the safety number the user compared (from
+// SafetyNumber). From now on a change of handle's account key stops Send
+// until AcceptKeyChange (spec/client.md §6.2). If handle's key is no
+// longer the one shown was computed from — it changed while the user was
+// comparing — nothing is marked and the error is ErrKeyChanged.
+func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.SafetyNumber) error {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if _, err := c.registered(); err != nil {
+	id, err := c.registered()
+	if err != nil {
 		return err
+	}
+	if shown == nil {
+		return errors.New("client: MarkVerified needs the safety number the user compared")
 	}
 	d, err := c.lookup(ctx, handle, true)
 	if err != nil {
@@ -69,9 +75,19 @@ func (c *Client) MarkVerified(ctx context.Context, handle string) error {
 		if ct.AccountKey != d.entry.AccountKey {
 			return ErrKeyChanged
 		}
+		now, err := keys.NewSafetyNumber(id.handle, id.accountKey, handle, ct.AccountKey)
+		if err != nil {
+			return err
+		}
+		if shown.MatchCompact(now.Compact()) != nil {
+			return ErrKeyChanged
+		}
 		ct.Verified = true
 		return tx.PutContact(ct)
 	})
+	if errors.Is(err, ErrKeyChanged) {
+		return fmt.Errorf("%w: %s's key is not the one the safety number shown was made from; compare again", ErrKeyChanged, handle)
+	}
 	return storeError(err)
 }
 

@@ -122,7 +122,7 @@ func TestKeyChange(t *testing.T) {
 	if err != nil || sn.Digits() != sn2.Digits() {
 		t.Fatalf("safety numbers differ: %s / %v %v", sn.Digits(), sn2, err)
 	}
-	if err := alice.MarkVerified(ctxT(t), "bob"); err != nil {
+	if err := alice.MarkVerified(ctxT(t), "bob", sn); err != nil {
 		t.Fatal(err)
 	}
 	send(t, alice, "bob", "verified")
@@ -145,7 +145,7 @@ func TestKeyChange(t *testing.T) {
 		t.Fatalf("send after key change: %v, want ErrKeyChanged", err)
 	}
 	waitEvent(t, alice, EventKeyChanged)
-	if err := alice.MarkVerified(ctxT(t), "bob"); !errors.Is(err, ErrKeyChanged) {
+	if err := alice.MarkVerified(ctxT(t), "bob", sn); !errors.Is(err, ErrKeyChanged) {
 		t.Fatalf("MarkVerified over a changed key: %v", err)
 	}
 	noMessage(t, bob, 300*time.Millisecond)

@@ -100,7 +100,7 @@ func ExampleClient_SafetyNumber() {
 	if err := b.MatchCompact(a.Compact()); err != nil {
 		log.Fatal("safety numbers differ: do not trust this contact")
 	}
-	if err := bob.MarkVerified(ctx, "alice"); err != nil {
+	if err := bob.MarkVerified(ctx, "alice", b); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(len(a.Groups()), "groups of 5 digits; verified")

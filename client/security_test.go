@@ -429,3 +429,33 @@ func TestKeySetContinuity(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkVerifiedAfterSwap: the key server swaps bob's account key while
+// alice compares safety numbers; MarkVerified refuses to mark the new key,
+// which alice never saw.
+func TestMarkVerifiedAfterSwap(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, _ := s.newUser("alice"), s.newUser("bob")
+	shown, err := alice.SafetyNumber(ctxT(t), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "keyserver.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`DELETE FROM prekeys WHERE handle='bob'`, `DELETE FROM devices WHERE handle='bob'`, `DELETE FROM accounts WHERE handle='bob'`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	registerDirect(t, s.ks, "bob") // bob again, under the server's own key
+	if err := alice.MarkVerified(ctxT(t), "bob", shown); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("MarkVerified after a swap: %v, want ErrKeyChanged", err)
+	}
+	cs, err := alice.Contacts(ctxT(t))
+	if err != nil || len(cs) != 1 || cs[0].Verified {
+		t.Fatalf("contacts: %+v %v", cs, err)
+	}
+}

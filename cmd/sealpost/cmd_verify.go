@@ -106,7 +106,7 @@ func (a *app) verify(ctx context.Context, c *client.Client, handle string, yes b
 		mark = ok
 	}
 	if mark {
-		if err := c.MarkVerified(ctx, handle); err != nil {
+		if err := c.MarkVerified(ctx, handle, sn); err != nil {
 			return err
 		}
 		res.Verified = true
