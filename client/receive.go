@@ -70,9 +70,24 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil
 		}
+		if err != nil {
+			return err
+		}
 		prev = &m
-		return err
+		return nil
 	})
+	if errors.Is(err, localstore.ErrCorrupt) && done {
+		// The stored message does not open (the store was damaged):
+		// it cannot be shown; do not let it block every later one.
+		c.emit(Event{Kind: EventEnvelopeDropped, Err: storeError(err)})
+		err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+			if err := tx.DeleteInbox(envID); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+		return nil, storeError(err)
+	}
 	if err != nil {
 		return nil, storeError(err)
 	}
