@@ -149,6 +149,11 @@ func TestKeyChange(t *testing.T) {
 		t.Fatalf("MarkVerified over a changed key: %v", err)
 	}
 	noMessage(t, bob, 300*time.Millisecond)
+	// Receiving goes on, marked.
+	send(t, bob, "alice", "from the changed key")
+	if m := recv(t, alice); !m.KeyChanged || string(m.Plaintext) != "from the changed key" {
+		t.Fatalf("message from a changed key: %+v", m)
+	}
 	if err := alice.AcceptKeyChange(ctxT(t), "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +164,10 @@ func TestKeyChange(t *testing.T) {
 	send(t, alice, "bob", "after accepting")
 	if m := recv(t, bob); string(m.Plaintext) != "after accepting" {
 		t.Fatal(m)
+	}
+	send(t, bob, "alice", "accepted")
+	if m := recv(t, alice); m.KeyChanged {
+		t.Fatal("still marked after AcceptKeyChange")
 	}
 }
 

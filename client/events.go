@@ -21,6 +21,11 @@ type Message struct {
 	// Sent marks a copy of a message this account sent from another of
 	// its devices.
 	Sent bool
+	// KeyChanged marks a message from a contact the user verified whose
+	// account key is no longer the verified one (and the change was not
+	// accepted): the message authenticates under the key the log holds
+	// now, which the user never compared. Show it with a warning.
+	KeyChanged bool
 	// Time is the sender's clock when it sent the message; Received is
 	// when this device decrypted it.
 	Time     time.Time

@@ -366,6 +366,9 @@ func (c *Client) drop(ctx context.Context, envID []byte, handle string, device u
 // §5.2).
 func (c *Client) handOver(ctx context.Context, im *localstore.InboxMessage) error {
 	m, err := inboxToMessage(im)
+	if err == nil {
+		m.KeyChanged = c.keyChangedSince(ctx, m.From)
+	}
 	if err != nil {
 		// A stored message that does not parse: the store is damaged.
 		// Drop it rather than block every later message.
@@ -442,4 +445,23 @@ func (c *Client) drainInbox() {
 			}
 		}
 	}
+}
+
+// keyChangedSince reports whether handle is a verified contact whose
+// account key in the newest verified key set is not the verified one
+// (spec/client.md §6.2).
+func (c *Client) keyChangedSince(ctx context.Context, handle string) bool {
+	c.mu.Lock()
+	d := c.dir[handle]
+	c.mu.Unlock()
+	if d == nil {
+		return false
+	}
+	changed := false
+	c.store.View(ctx, func(tx *localstore.Tx) error {
+		ct, err := tx.Contact(handle)
+		changed = err == nil && ct.Verified && ct.AccountKey != d.entry.AccountKey
+		return nil
+	})
+	return changed
 }

@@ -95,6 +95,9 @@ func formatMessage(m *client.Message, loc *time.Location, mark string) string {
 	} else {
 		fmt.Fprintf(&b, "%s (device %d): ", escapeText([]byte(m.From), false), m.FromDevice)
 	}
+	if m.KeyChanged {
+		b.WriteString("[KEY CHANGED, not verified] ")
+	}
 	b.WriteString(escapeText(m.Plaintext, true))
 	b.WriteString("\n")
 	return b.String()
@@ -107,6 +110,7 @@ type jsonMessage struct {
 	FromDevice uint32 `json:"from_device"`
 	To         string `json:"to"`
 	Sent       bool   `json:"sent"`
+	KeyChanged bool   `json:"key_changed,omitempty"`
 	Time       string `json:"time"`
 	Text       string `json:"text"`
 	// TextBase64 holds the exact bytes when they are not valid UTF-8
@@ -121,6 +125,7 @@ func newJSONMessage(m *client.Message) jsonMessage {
 		FromDevice: m.FromDevice,
 		To:         m.To,
 		Sent:       m.Sent,
+		KeyChanged: m.KeyChanged,
 		Time:       m.Time.UTC().Format(time.RFC3339Nano),
 		Text:       strings.ToValidUTF8(string(m.Plaintext), "\uFFFD"),
 	}
