@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -138,152 +139,327 @@ func dialAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *r
 
 // load sends o.envelopes envelopes among o.devices connections and waits
 // until every stored one is delivered and acked (or o.timeout passes
-// after the last answer).
+// after the last answer). Each connection (lconn) has a reader, which
+// takes answers and deliveries, and a writer, which keeps o.inflight
+// Sends in flight, taking batches of sequence numbers from a paced
+// channel, and acks what the reader took.
 func load(ctx context.Context, o *options, tg *target, runID string, rep *report, stderr io.Writer) error {
 	prefix := "b" + runID
 	fmt.Fprintf(stderr, "sealpost-bench: opening %d device connections to %s\n", o.devices, tg.url)
 	t0 := time.Now()
-	conns, err := dialAll(ctx, tg, prefix, o.devices, o.dialConc, rep)
+	conns, err := dialLoadAll(ctx, tg, prefix, o.devices, o.dialConc, rep)
 	if err != nil {
 		return err
 	}
 	rep.ConnectSeconds = time.Since(t0).Seconds()
 	defer func() {
 		for _, c := range conns {
-			c.CloseNow()
+			c.close()
 		}
 	}()
-	addrs := make([][]byte, o.devices)
-	for i := range addrs {
-		addrs[i] = wire.FormatAddress(fmt.Sprintf("%s-%d", prefix, i), 1)
+	l := &loadRun{o: o, rep: rep, run8: run8(runID), jobs: make(chan int, 1024), quit: make(chan struct{}), allIn: make(chan struct{})}
+	l.addrs = make([][]byte, o.devices)
+	for i := range l.addrs {
+		l.addrs[i] = wire.FormatAddress(fmt.Sprintf("%s-%d", prefix, i), 1)
 	}
-
-	var stored, received atomic.Int64
-	lat := newLatencies(o.envelopes)
-	allIn := make(chan struct{})
-	var sendsDone atomic.Bool
-	checkDone := func() {
-		if sendsDone.Load() && received.Load() >= stored.Load() {
-			select {
-			case <-allIn:
-			default:
-				close(allIn)
-			}
-		}
-	}
-	var lastAck atomic.Int64
-
-	// Receivers: take deliveries, record latency, ack everything taken.
-	var rwg sync.WaitGroup
-	for _, c := range conns {
-		rwg.Add(1)
-		go func() {
-			defer rwg.Done()
-			var ids []uint64
-			for d := range c.Deliveries() {
-				ids = append(ids[:0], d.Id)
-				now := time.Now()
-				lat.add(now, d.Envelope)
-			drain:
-				for {
-					select {
-					case d2, ok := <-c.Deliveries():
-						if !ok {
-							break drain
-						}
-						ids = append(ids, d2.Id)
-						lat.add(now, d2.Envelope)
-					default:
-						break drain
-					}
-				}
-				if err := c.Ack(ctx, ids...); err != nil {
-					rep.addError("ack: " + errKind(err))
-				}
-				lastAck.Store(time.Now().UnixNano())
-				received.Add(int64(len(ids)))
-				checkDone()
-			}
-		}()
-	}
-
-	// Senders: o.inflight workers per device take batches of sequence
-	// numbers from a paced channel.
-	jobs := make(chan int, 1024)
-	go pace(ctx, jobs, o.envelopes, o.batch, o.rate)
 	filler := make([]byte, o.size-minEnvelope)
 	rand.Read(filler)
+
+	go pace(ctx, l.jobs, o.envelopes, o.batch, o.rate)
 	fmt.Fprintf(stderr, "sealpost-bench: sending %d envelopes of %d bytes, %d per Send (%s)\n", o.envelopes, o.size, o.batch, rateText(o.rate))
 	start := time.Now()
-	var swg sync.WaitGroup
-	for di, c := range conns {
-		for range o.inflight {
-			swg.Add(1)
-			go func() {
-				defer swg.Done()
-				envs := make([][]byte, o.batch)
-				for i := range envs {
-					envs[i] = make([]byte, o.size)
-					copy(envs[i][minEnvelope:], filler)
-				}
-				items := make([]*wire.Item, 0, o.batch)
-				r := mrand.New(mrand.NewPCG(uint64(di), uint64(time.Now().UnixNano())))
-				for first := range jobs {
-					n := min(o.batch, o.envelopes-first)
-					var id [wire.MessageIDSize]byte
-					binary.BigEndian.PutUint64(id[:], uint64(first))
-					copy(id[8:], run8(runID))
-					now := uint64(time.Now().UnixNano())
-					items = items[:0]
-					for i := range n {
-						binary.BigEndian.PutUint64(envs[i][0:], now)
-						binary.BigEndian.PutUint64(envs[i][8:], uint64(first+i))
-						items = append(items, &wire.Item{Recipient: addrs[r.IntN(len(addrs))], Envelope: envs[i]})
-					}
-					st, _, err := c.Send(ctx, id, items)
-					if err != nil {
-						rep.addError("send: " + errKind(err))
-						continue
-					}
-					for _, s := range st {
-						rep.addStatus(s)
-						if s == wire.Status_STATUS_STORED {
-							stored.Add(1)
-						}
-					}
-				}
-			}()
-		}
+	lats := make([][]int64, len(conns))
+	statuses := make([][]int64, len(conns))
+	var rwg, wwg sync.WaitGroup
+	l.sent.Add(len(conns))
+	for i, c := range conns {
+		rwg.Go(func() { lats[i], statuses[i] = l.readLoop(c, o.envelopes/len(conns)+1) })
+		wwg.Go(func() { l.writeLoop(c, i, filler) })
 	}
-	swg.Wait()
+	l.sent.Wait()
 	sendEnd := time.Now()
-	sendsDone.Store(true)
-	checkDone()
+	l.sendsDone.Store(true)
+	l.checkDone()
 	select {
-	case <-allIn:
+	case <-l.allIn:
 	case <-time.After(o.timeout):
 		fmt.Fprintf(stderr, "sealpost-bench: timed out waiting for deliveries\n")
 	case <-ctx.Done():
 	}
-	end := time.Unix(0, lastAck.Load())
+	end := time.Unix(0, l.lastAck.Load())
 	if end.Before(sendEnd) {
 		end = sendEnd
 	}
+	close(l.quit)
+	for _, c := range conns {
+		c.close()
+	}
+	rwg.Wait()
+	wwg.Wait()
 	rep.SendSeconds = sendEnd.Sub(start).Seconds()
 	rep.Seconds = end.Sub(start).Seconds()
-	rep.Stored = stored.Load()
-	rep.Acked = received.Load()
+	rep.Stored = l.stored.Load()
+	rep.Acked = l.received.Load()
 	rep.Lost = max(rep.Stored-rep.Acked, 0)
 	if rep.Seconds > 0 {
 		rep.AckedPerSecond = float64(rep.Acked) / rep.Seconds
 		rep.SentPerSecond = float64(rep.Stored) / rep.SendSeconds
 	}
-	rep.Latency = lat.summary()
-	for _, c := range conns {
-		c.CloseNow()
+	lat := newLatencies(o.envelopes)
+	for i := range conns {
+		lat.ns = append(lat.ns, lats[i]...)
+		for st, n := range statuses[i] {
+			if n > 0 {
+				rep.addStatusN(wire.Status(st), n)
+			}
+		}
 	}
-	rwg.Wait()
+	rep.Latency = lat.summary()
 	return nil
+}
+
+// loadRun is the state the connections of one load share.
+type loadRun struct {
+	o     *options
+	rep   *report
+	addrs [][]byte
+	run8  []byte
+	jobs  chan int      // first sequence number of each Send, paced
+	quit  chan struct{} // closed when the measurement ends
+
+	sent      sync.WaitGroup // one per connection: all its Sends answered (or failed)
+	sendsDone atomic.Bool
+	stored    atomic.Int64 // envelopes answered stored
+	received  atomic.Int64 // envelopes delivered and acked
+	lastAck   atomic.Int64 // Unix ns of the last ack written
+	allIn     chan struct{}
+	allInOnce sync.Once
+}
+
+func (l *loadRun) checkDone() {
+	if l.sendsDone.Load() && l.received.Load() >= l.stored.Load() {
+		l.allInOnce.Do(func() { close(l.allIn) })
+	}
+}
+
+// readLoop reads the relay's frames until the connection ends: it counts
+// the answers' statuses, records the latency of every delivery and hands
+// its id to the writer to ack. It returns the latencies (ns) and the
+// count of each status.
+func (l *loadRun) readLoop(c *lconn, expect int) ([]int64, []int64) {
+	lat := make([]int64, 0, expect+expect/2)
+	statuses := make([]int64, len(wire.Status_name))
+	var buf []byte
+	var f relayFrame
+	for {
+		op, p, err := c.readWS(buf[:0])
+		buf = p
+		if err == nil && op != opBinary {
+			err = fmt.Errorf("%w: text message", errProtocol)
+		}
+		if err == nil {
+			err = parseRelayFrame(p, &f)
+		}
+		if err != nil {
+			c.failed(err)
+			return lat, statuses
+		}
+		switch f.kind {
+		case 4: // SendResult
+			if !f.duplicate {
+				for _, s := range f.statuses {
+					if int(s) < len(statuses) {
+						statuses[s]++
+					}
+					if s == wire.Status_STATUS_STORED {
+						l.stored.Add(1)
+					}
+				}
+			}
+			c.mu.Lock()
+			c.answered++
+			c.mu.Unlock()
+			c.poke()
+		case 5: // Deliver
+			now := time.Now().UnixNano()
+			for _, env := range f.envs {
+				if len(env) >= minEnvelope {
+					lat = append(lat, now-int64(binary.BigEndian.Uint64(env)))
+				}
+			}
+			c.mu.Lock()
+			c.acks = append(c.acks, f.ids...)
+			c.mu.Unlock()
+			c.poke()
+		case 7: // Ping
+			c.mu.Lock()
+			c.pongs = append(c.pongs, f.nonce)
+			c.mu.Unlock()
+			c.poke()
+		case 9: // Error
+			c.failed(&relayclient.RemoteError{Code: f.code})
+			return lat, statuses
+		}
+	}
+}
+
+// writeLoop writes connection i's frames until the measurement ends: acks
+// and pongs the reader asks for, and Sends, at most o.inflight unanswered,
+// all that are ready together in one write.
+func (l *loadRun) writeLoop(c *lconn, i int, filler []byte) {
+	o := l.o
+	sent := false
+	doneSending := func() {
+		if !sent {
+			sent = true
+			l.sent.Done()
+		}
+	}
+	defer doneSending()
+	envs := make([][]byte, o.batch)
+	for i := range envs {
+		envs[i] = make([]byte, o.size)
+		copy(envs[i][minEnvelope:], filler)
+	}
+	rcpts := make([][]byte, o.batch)
+	r := mrand.New(mrand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+	var out, frame []byte
+	var spare []uint64
+	outstanding, open, held := 0, true, -1
+	send := func(first int) {
+		n := min(o.batch, o.envelopes-first)
+		var id [wire.MessageIDSize]byte
+		binary.BigEndian.PutUint64(id[:], uint64(first))
+		copy(id[8:], l.run8)
+		now := uint64(time.Now().UnixNano())
+		for i := range n {
+			binary.BigEndian.PutUint64(envs[i][0:], now)
+			binary.BigEndian.PutUint64(envs[i][8:], uint64(first+i))
+			rcpts[i] = l.addrs[r.IntN(len(l.addrs))]
+		}
+		frame = appendSend(frame[:0], &id, rcpts[:n], envs[:n])
+		out = c.appendWS(out, opBinary, frame)
+		outstanding++
+	}
+	for {
+		c.mu.Lock()
+		acks, pongs, wsPongs, answered, err := c.acks, c.pongs, c.wsPongs, c.answered, c.err
+		c.acks, c.pongs, c.wsPongs, c.answered = spare[:0], nil, nil, 0
+		c.mu.Unlock()
+		spare = acks
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				l.rep.addError("read: " + errKind(err))
+			}
+			if outstanding > 0 {
+				l.rep.addErrorN("send: "+errKind(err), int64(outstanding))
+			}
+			return
+		}
+		outstanding -= answered
+		out = out[:0]
+		for _, p := range wsPongs {
+			out = c.appendWS(out, opPong, p)
+		}
+		for _, nonce := range pongs {
+			frame = appendPong(frame[:0], nonce)
+			out = c.appendWS(out, opBinary, frame)
+		}
+		acked := len(acks)
+		for len(acks) > 0 {
+			n := min(len(acks), wire.MaxAckIDs)
+			frame = appendAck(frame[:0], acks[:n])
+			out = c.appendWS(out, opBinary, frame)
+			acks = acks[n:]
+		}
+		if held >= 0 {
+			send(held)
+			held = -1
+		}
+	take:
+		for open && outstanding < o.inflight && len(out) < maxWriteBatch {
+			select {
+			case first, ok := <-l.jobs:
+				if !ok {
+					open = false
+					break take
+				}
+				send(first)
+			default:
+				break take
+			}
+		}
+		if len(out) > 0 {
+			if _, err := c.tc.Write(out); err != nil {
+				c.failed(err)
+				continue
+			}
+			if acked > 0 {
+				l.lastAck.Store(time.Now().UnixNano())
+				l.received.Add(int64(acked))
+				l.checkDone()
+			}
+			continue
+		}
+		if !open && outstanding == 0 {
+			doneSending()
+		}
+		var jobs <-chan int
+		if open && outstanding < o.inflight {
+			jobs = l.jobs
+		}
+		select {
+		case <-c.wake:
+		case first, ok := <-jobs:
+			if ok {
+				held = first
+			} else {
+				open = false
+			}
+		case <-l.quit:
+			return
+		}
+	}
+}
+
+// dialLoadAll opens n load connections for handles prefix-0 ... with at
+// most conc handshakes at once.
+func dialLoadAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *report) ([]*lconn, error) {
+	conns := make([]*lconn, n)
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			tok, err := mint(tg, fmt.Sprintf("%s-%d", prefix, i))
+			if err == nil {
+				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				conns[i], err = dialLoad(dctx, tg.url, tg.tls, tok)
+				cancel()
+			}
+			if err != nil {
+				rep.addError("dial: " + errKind(err))
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.close()
+			}
+		}
+		return nil, fmt.Errorf("opening connections: %w", firstErr)
+	}
+	return conns, nil
 }
 
 // run8 returns 8 bytes of the run id for message ids.

@@ -7,6 +7,9 @@
 // (p50, p90, p99, max; the send time travels in the envelope bytes) and the
 // errors by kind. --json prints the same as one JSON object.
 //
+// The load's connections are lean on purpose (lconn.go): the tool runs
+// beside the relay it measures and should leave it the CPU.
+//
 // Against a running sealpostd, it mints the devices' access tokens with the
 // key server's token key (token-key.pem in sealpostd's data directory) for
 // audience relay:<name>:

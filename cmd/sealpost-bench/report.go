@@ -53,9 +53,15 @@ func (r *report) addError(kind string) {
 	r.mu.Unlock()
 }
 
-func (r *report) addStatus(s wire.Status) {
+func (r *report) addErrorN(kind string, n int64) {
 	r.mu.Lock()
-	r.Statuses[strings.ToLower(strings.TrimPrefix(s.String(), "STATUS_"))]++
+	r.Errors[kind] += n
+	r.mu.Unlock()
+}
+
+func (r *report) addStatusN(s wire.Status, n int64) {
+	r.mu.Lock()
+	r.Statuses[strings.ToLower(strings.TrimPrefix(s.String(), "STATUS_"))] += n
 	r.mu.Unlock()
 }
 
