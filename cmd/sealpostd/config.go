@@ -78,6 +78,11 @@ type Config struct {
 	RelayHeartbeat      string `json:"relay_heartbeat"`
 	RelayIdleTimeout    string `json:"relay_idle_timeout"`
 	RelayConnsPerIP     int    `json:"relay_conns_per_ip"`
+
+	// GCPercent, if not 0, sets the Go garbage collector's target
+	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
+	// 0 leaves the runtime's setting: $GOGC, else 100. See gc.go.
+	GCPercent int `json:"gc_percent"`
 }
 
 // Defaults: a fresh machine with no flags serves on loopback only.
@@ -196,6 +201,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.RelayHeartbeat, "relay-heartbeat", c.RelayHeartbeat, "relay: ping interval")
 	fs.StringVar(&c.RelayIdleTimeout, "relay-idle-timeout", c.RelayIdleTimeout, "relay: close a connection silent this long")
 	fs.IntVar(&c.RelayConnsPerIP, "relay-conns-per-ip", c.RelayConnsPerIP, "relay: most open connections per client IP address")
+	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }
 
@@ -281,6 +287,9 @@ func (c *Config) Validate() error {
 		bad("shutdown-timeout", "%q: want a duration in (0, 10m], such as 15s", c.ShutdownTimeout)
 	}
 	c.validateRelay(bad)
+	if c.GCPercent < -1 || c.GCPercent > maxGCPercent {
+		bad("gc-percent", "%d: want -1 (off), 0 (runtime default) or 1 to %d", c.GCPercent, maxGCPercent)
+	}
 	return errors.Join(errs...)
 }
 

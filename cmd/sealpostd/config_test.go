@@ -110,6 +110,10 @@ func TestValidateChecks(t *testing.T) {
 		{"zero rate", func(c *Config) { c.RelayRate = 0 }, "--relay-rate"},
 		{"idle under heartbeat", func(c *Config) { c.RelayHeartbeat, c.RelayIdleTimeout = "10s", "5s" }, "--relay-idle-timeout"},
 		{"relay limits off with relay off", func(c *Config) { c.Services, c.RelayRate = "keyserver", 0 }, ""},
+		{"gc percent", func(c *Config) { c.GCPercent = 400 }, ""},
+		{"gc off", func(c *Config) { c.GCPercent = -1 }, ""},
+		{"gc percent negative", func(c *Config) { c.GCPercent = -2 }, "--gc-percent"},
+		{"gc percent huge", func(c *Config) { c.GCPercent = maxGCPercent + 1 }, "--gc-percent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
