@@ -15,12 +15,17 @@ import (
 // So between frames, when nothing is buffered above the socket (bufio, TLS
 // plaintext or records), the reader waits for the socket to become
 // readable with a shallow stack, which the garbage collector then shrinks.
-// Whether anything is buffered is probed by a read with an expired
-// deadline: TLS and bufio answer from their buffers, or fail with a timeout
-// (which leaves TLS usable) when they would need the socket.
+// Whether anything is buffered, or arrives within parkAfter, is probed by
+// a read with a deadline: TLS and bufio answer from their buffers or the
+// socket, or fail with a timeout (which leaves TLS usable, a partly read
+// record kept) when nothing came.
 
-// longAgo is an expired deadline.
-var longAgo = time.Unix(1, 0)
+// parkAfter is how long the reader waits for the next frame in the read
+// itself (deep stack) before it parks. A busy connection's next frame
+// usually comes within it: one read system call then fetches it, where
+// parking at once costs two or three (the probe, a MSG_PEEK once the socket
+// is readable, then the read). An idle connection parks after it.
+const parkAfter = 20 * time.Millisecond
 
 // rawConnOf returns the socket under nc, or nil.
 func rawConnOf(nc net.Conn) syscall.RawConn {
@@ -55,7 +60,7 @@ func (c *conn) park() {
 		c.rl.Unlock()
 		return
 	}
-	c.nc.SetReadDeadline(longAgo)
+	c.nc.SetReadDeadline(time.Now().Add(parkAfter))
 	_, err := c.br.Peek(1)
 	c.nc.SetReadDeadline(time.Time{})
 	c.rl.Unlock()
