@@ -39,7 +39,12 @@ func (b *batch) openMailbox(addr []byte, now time.Time) error {
 	if _, err := b.stmt(stmtOpenMailbox).ExecContext(b.ctx, addr, now.UnixMilli()); err != nil {
 		return fmt.Errorf("sqlite: open mailbox: %w", err)
 	}
-	if x, ok := b.boxes[string(addr)]; ok && !x.exists {
+	// The row as the batch (and the cache) sees it from now on.
+	x, err := b.box(addr)
+	if err != nil {
+		return err
+	}
+	if !x.exists {
 		*x = box{exists: true}
 	}
 	return nil

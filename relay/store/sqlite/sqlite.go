@@ -105,6 +105,11 @@ type Queue struct {
 	ckKick         chan struct{}
 	ckQuit, ckDone chan struct{}
 
+	// The mailbox rows as the last committed batch left them (writer.go,
+	// batch.box), owned by the writer goroutine.
+	boxCache    map[string]box
+	dataVersion int64 // PRAGMA data_version when boxCache was last valid
+
 	// Counters of committed batches and the requests they ran, for tests
 	// and benchmarks.
 	batches, batched atomic.Int64

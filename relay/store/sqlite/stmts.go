@@ -22,6 +22,7 @@ const (
 	stmtDeleteEnvelopes
 	stmtDedup
 	stmtClaimDedup
+	stmtDataVersion
 	numStmts
 )
 
@@ -45,6 +46,8 @@ var stmtSQL = [numStmts]string{
 	stmtClaimDedup: `INSERT INTO dedup (sender, message_id, statuses, until) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (sender, message_id) DO UPDATE SET statuses = excluded.statuses, until = excluded.until
 		WHERE dedup.until <= ?5`,
+	// Changes when another connection has committed (batch.loadCache).
+	stmtDataVersion: `PRAGMA data_version`,
 }
 
 type stmts struct{ s [numStmts]*sql.Stmt }

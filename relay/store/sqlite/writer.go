@@ -134,7 +134,7 @@ func (q *Queue) run(group []*request) {
 }
 
 // runBatch runs reqs in one transaction and commits it if all succeed.
-func (q *Queue) runBatch(reqs []*request) error {
+func (q *Queue) runBatch(reqs []*request) (err error) {
 	ctx := context.Background()      // a cancelled statement could abort the shared transaction
 	tx, err := q.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
 	if err != nil {
@@ -142,6 +142,16 @@ func (q *Queue) runBatch(reqs []*request) error {
 	}
 	defer tx.Rollback()
 	b := &batch{ctx: ctx, tx: tx, q: q, boxes: map[string]*box{}}
+	defer func() {
+		if err != nil {
+			// What the database holds is not known for sure (a failed
+			// commit may have reached the disk): read the rows again.
+			q.boxCache = nil
+		}
+	}()
+	if err := b.loadCache(); err != nil {
+		return err
+	}
 	// The Acks first, together: the requests of a batch are concurrent,
 	// and Sends then see the room the Acks made.
 	var acks []*ackOp
@@ -169,6 +179,7 @@ func (q *Queue) runBatch(reqs []*request) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	b.saveCache()
 	q.kickCheckpointer()
 	q.batches.Add(1)
 	q.batched.Add(int64(len(reqs)))
@@ -207,9 +218,56 @@ func (b *batch) stmt(i stmtID) *sql.Stmt {
 	return b.bound[i]
 }
 
+// maxCachedBoxes bounds the mailbox rows kept between batches.
+const maxCachedBoxes = 1 << 16
+
+// The mailbox rows a batch reads and changes are kept after its commit
+// (Queue.boxCache), so that the next batches do not read them again: the
+// writer goroutine is the only writer of this relay, and a change by
+// another connection (another process on the file) changes PRAGMA
+// data_version, which empties the cache. A batch works on copies, so one
+// that fails leaves the cache as the last commit left it; a failed batch
+// empties it anyway (runBatch). A cached row's last stays the highest id
+// stored in the mailbox after acks delete it: an upper bound, as within a
+// batch.
+
+// loadCache empties the cache if another connection has committed since
+// the last batch.
+func (b *batch) loadCache() error {
+	q := b.q
+	var v int64
+	if err := b.stmt(stmtDataVersion).QueryRowContext(b.ctx).Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: data version: %w", err)
+	}
+	if q.boxCache == nil || v != q.dataVersion {
+		q.boxCache = make(map[string]box)
+		q.dataVersion = v
+	}
+	return nil
+}
+
+// saveCache keeps the committed batch's mailbox rows.
+func (b *batch) saveCache() {
+	q := b.q
+	if q.boxCache == nil {
+		return
+	}
+	for addr, x := range b.boxes {
+		if _, ok := q.boxCache[addr]; !ok && len(q.boxCache) >= maxCachedBoxes {
+			clear(q.boxCache)
+		}
+		q.boxCache[addr] = *x
+	}
+}
+
 // box returns the mailbox row of addr, reading it on first use.
 func (b *batch) box(addr []byte) (*box, error) {
 	if x, ok := b.boxes[string(addr)]; ok {
+		return x, nil
+	}
+	if c, ok := b.q.boxCache[string(addr)]; ok {
+		x := &c
+		b.boxes[string(addr)] = x
 		return x, nil
 	}
 	x := &box{exists: true}
