@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sealpost/sealpost/relay/wire"
 )
@@ -104,24 +102,14 @@ func counts(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// latencies collects end-to-end latencies from the send time in each
-// envelope.
+// latencies are the end-to-end latencies of a run (ns), from the send
+// time in each envelope; the readers collect them (loadRun.readLoop).
 type latencies struct {
 	mu sync.Mutex
 	ns []int64
 }
 
 func newLatencies(n int) *latencies { return &latencies{ns: make([]int64, 0, n)} }
-
-func (l *latencies) add(now time.Time, env []byte) {
-	if len(env) < minEnvelope {
-		return
-	}
-	sent := int64(binary.BigEndian.Uint64(env))
-	l.mu.Lock()
-	l.ns = append(l.ns, now.UnixNano()-sent)
-	l.mu.Unlock()
-}
 
 func (l *latencies) summary() latencySummary {
 	l.mu.Lock()
