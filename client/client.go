@@ -131,7 +131,8 @@ type Client struct {
 	pinText  []byte         // the stored pinned checkpoint, until verified
 	pin      *kt.Checkpoint // the verified pinned checkpoint
 
-	sessMu sync.Mutex // serialises changes to sessions and prekeys
+	sessMu  sync.Mutex // serialises changes to sessions and prekeys
+	maintMu sync.Mutex // serialises prekey maintenance
 
 	// opMu is read-held by every public operation and write-held by
 	// Close while it destroys the keys, so that no operation reads a

@@ -126,6 +126,9 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 // last-resort prekeys when due, and deletes replaced ones past their grace
 // period (spec/client.md §7).
 func (c *Client) maintainPrekeys(ctx context.Context) error {
+	// One maintenance at a time: two would both see a due rotation.
+	c.maintMu.Lock()
+	defer c.maintMu.Unlock()
 	id, err := c.registered()
 	if err != nil {
 		return err
