@@ -122,7 +122,7 @@ func TestQueuedSendSurvivesRestart(t *testing.T) {
 		next.ServeHTTP(w, r)
 	})
 	alice = s.open(aliceDir)
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	id, err := alice.Send(ctx, "bob", []byte("queued"))
 	cancel()
 	if !errors.Is(err, ErrQueued) || id == (MessageID{}) {
