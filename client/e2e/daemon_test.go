@@ -13,22 +13,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/internal/testbin"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 )
 
 // The tests build sealpostd and the receiver once per test binary (go
 // build into a temporary directory) and run them as child processes.
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
 
 const (
 	sealpostdPkg = "github.com/sealpost/sealpost/cmd/sealpostd"
@@ -37,34 +31,15 @@ const (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
 // binaries builds sealpostd and the receiver (once) and returns their
 // paths.
 func binaries(t *testing.T) (sealpostd, receiver string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if buildDir, buildErr = os.MkdirTemp("", "sealpost-e2e"); buildErr != nil {
-			return
-		}
-		out, err := exec.Command(goTool, "build", "-o", buildDir+string(filepath.Separator), sealpostdPkg, receiverPkg).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, "sealpostd"), filepath.Join(buildDir, "receiver")
+	bins := testbin.Build(t, sealpostdPkg, receiverPkg)
+	return bins[0], bins[1]
 }
 
 // daemonArgs are the flags every test's sealpostd gets on top of

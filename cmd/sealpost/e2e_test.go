@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/internal/testbin"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 )
 
@@ -27,69 +28,23 @@ import (
 // TLS 1.3 with a self-signed certificate the CLI pins) and the CLI as a
 // script would use it.
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
 // binaries builds sealpost and sealpostd once and returns their paths.
 func binaries(t *testing.T) (cli, daemon string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if buildDir, buildErr = os.MkdirTemp("", "sealpost-test"); buildErr != nil {
-			return
-		}
-		for _, pkg := range []string{".", "../sealpostd"} {
-			out, err := exec.Command(goTool, "build", "-o", buildDir+"/", pkg).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, "sealpost"), filepath.Join(buildDir, "sealpostd")
-}
-
-// lockedBuffer is a bytes.Buffer for a writing and a reading goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	bins := testbin.Build(t, "github.com/sealpost/sealpost/cmd/sealpost", "github.com/sealpost/sealpost/cmd/sealpostd")
+	return bins[0], bins[1]
 }
 
 type server struct {
 	cmd    *exec.Cmd
 	url    string
 	pin    string
-	stderr *lockedBuffer
+	stderr *testbin.SyncBuffer
 	exited chan struct{}
 
 	paceMu   sync.Mutex
@@ -101,7 +56,7 @@ type server struct {
 func startServer(t *testing.T) *server {
 	t.Helper()
 	_, bin := binaries(t)
-	s := &server{stderr: new(lockedBuffer), exited: make(chan struct{})}
+	s := &server{stderr: new(testbin.SyncBuffer), exited: make(chan struct{})}
 	s.cmd = exec.Command(bin, "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0", "--log-level", "warn")
 	s.cmd.Stderr = s.stderr
 	stdout, err := s.cmd.StdoutPipe()
@@ -497,7 +452,7 @@ func TestEndToEnd(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := alice.command(ctx, "", "listen")
-		stdout, stderr := new(lockedBuffer), new(lockedBuffer)
+		stdout, stderr := new(testbin.SyncBuffer), new(testbin.SyncBuffer)
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -573,7 +528,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stdout, stderr := new(lockedBuffer), new(lockedBuffer)
+		stdout, stderr := new(testbin.SyncBuffer), new(testbin.SyncBuffer)
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

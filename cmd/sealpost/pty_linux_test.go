@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sealpost/sealpost/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +59,7 @@ func TestPassphrasePrompt(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	out := new(lockedBuffer)
+	out := new(testbin.SyncBuffer)
 	go func() {
 		buf := make([]byte, 1024)
 		for {

@@ -13,79 +13,32 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sealpost/sealpost/internal/pgtest"
+	"github.com/sealpost/sealpost/internal/testbin"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 )
 
 // These tests build the real sealpostd binary and run it as a child
 // process.
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildBin  string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
 // binary returns the path of a freshly built sealpostd.
 func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildDir, buildErr = os.MkdirTemp("", "sealpostd-test")
-		if buildErr != nil {
-			return
-		}
-		buildBin = filepath.Join(buildDir, "sealpostd")
-		out, err := exec.Command(goTool, "build", "-o", buildBin, ".").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return testbin.Build(t, "github.com/sealpost/sealpost/cmd/sealpostd")[0]
 }
 
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testbin.SyncBuffer
 	addr   string
 	fp     tlsconfig.Fingerprint
 	// metrics is the plain-HTTP /metrics URL, if sealpostd printed one.
@@ -104,7 +57,7 @@ const (
 // fingerprint lines.
 func start(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{stderr: new(syncBuffer), exited: make(chan struct{})}
+	d := &daemon{stderr: new(testbin.SyncBuffer), exited: make(chan struct{})}
 	d.cmd = exec.Command(binary(t), args...)
 	d.cmd.Stderr = d.stderr
 	stdout, err := d.cmd.StdoutPipe()
