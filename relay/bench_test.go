@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/relay/wire"
+
+	"github.com/sealpost/sealpost/relay/store/storetest"
 )
 
 // BenchmarkSendDeliverAck: pairs of connections over TLS 1.3, senders
@@ -28,7 +30,7 @@ func BenchmarkSendDeliverAck(b *testing.B) {
 	per := b.N/pairs + 1
 	b.SetBytes(int64(len(env)))
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), storetest.CPUTime()
 	var wg sync.WaitGroup
 	for i, p := range ps {
 		rcpt := addr(fmt.Sprintf("rcpt%d", i), 1)
@@ -75,7 +77,7 @@ func BenchmarkSendDeliverAck(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(per*pairs)/time.Since(start).Seconds(), "envelopes/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := storetest.CPUTime() - cpu0; cpu > 0 {
 		// Client and relay together; a busy machine disturbs it less than
 		// envelopes/s.
 		b.ReportMetric(float64(cpu.Microseconds())/float64(per*pairs), "cpu-us/envelope")

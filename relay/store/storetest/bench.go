@@ -94,7 +94,7 @@ func BenchmarkSendAck(b *testing.B, open func(b *testing.B) store.Queue) {
 	b.SetBytes(benchEnvelope)
 	b.SetParallelism(max(1, benchSenders/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), CPUTime()
 	b.RunParallel(func(pb *testing.PB) {
 		sender := Addr("sender", uint32(next.Add(1)))
 		box := addrs[next.Add(1)%benchMailboxes]
@@ -131,7 +131,7 @@ func BenchmarkSendAck(b *testing.B, open func(b *testing.B) store.Queue) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "envelopes/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := CPUTime() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/envelope")
 	}
 }

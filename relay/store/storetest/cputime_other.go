@@ -4,5 +4,5 @@ package storetest
 
 import "time"
 
-// cpuTime is 0: the platform has no getrusage.
-func cpuTime() time.Duration { return 0 }
+// CPUTime is 0: the platform has no getrusage.
+func CPUTime() time.Duration { return 0 }

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// cpuTime is the process's user and system CPU time so far, 0 where
+// CPUTime is the process's user and system CPU time so far, 0 where
 // getrusage is unavailable.
-func cpuTime() time.Duration {
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
