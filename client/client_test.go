@@ -51,11 +51,7 @@ func conversation(t *testing.T, alice, bob *Client, n int) {
 func TestOffline(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice := s.newUser("alice")
-	bobDir := t.TempDir()
-	bob := s.open(bobDir)
-	if err := bob.Register(ctxT(t), "bob"); err != nil {
-		t.Fatal(err)
-	}
+	bob, bobDir := s.newUserDir("bob")
 	bob.Close()
 	for i := range 100 {
 		send(t, alice, "bob", fmt.Sprintf("offline %d", i))
@@ -78,11 +74,7 @@ func TestOffline(t *testing.T) {
 // nothing; the right one still opens.
 func TestWrongPassphrase(t *testing.T) {
 	s := startServers(t, engineSQLite)
-	dir := t.TempDir()
-	c := s.open(dir)
-	if err := c.Register(ctxT(t), "alice"); err != nil {
-		t.Fatal(err)
-	}
+	c, dir := s.newUserDir("alice")
 	c.Close()
 	cfg := s.config(dir)
 	cfg.Passphrase = []byte("wrong")
@@ -107,11 +99,7 @@ var _ = bytes.Equal
 // once when the relay is back.
 func TestQueuedSendSurvivesRestart(t *testing.T) {
 	s := startServers(t, engineSQLite)
-	aliceDir := t.TempDir()
-	alice := s.open(aliceDir)
-	if err := alice.Register(ctxT(t), "alice"); err != nil {
-		t.Fatal(err)
-	}
+	alice, aliceDir := s.newUserDir("alice")
 	bob := s.newUser("bob")
 	alice.Close()
 	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -181,11 +169,7 @@ func TestKeysAfterClose(t *testing.T) {
 func TestUnackedMessageOfferedAgain(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice := s.newUser("alice")
-	bobDir := t.TempDir()
-	bob := s.open(bobDir)
-	if err := bob.Register(ctxT(t), "bob"); err != nil {
-		t.Fatal(err)
-	}
+	bob, bobDir := s.newUserDir("bob")
 	first := send(t, alice, "bob", "first")
 	send(t, alice, "bob", "second")
 	var m *Message

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -172,14 +173,34 @@ func (s *servers) config(dir string) Config {
 
 // newUser opens a client in a new directory and registers handle.
 func (s *servers) newUser(handle string) *Client {
+	c, _ := s.newUserDir(handle)
+	return c
+}
+
+// newUserDir is newUser that also returns the client's directory, for
+// tests that close and reopen it.
+func (s *servers) newUserDir(handle string) (*Client, string) {
 	s.t.Helper()
-	c := s.open(s.t.TempDir())
+	dir := s.t.TempDir()
+	c := s.open(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := c.Register(ctx, handle); err != nil {
 		s.t.Fatalf("register %s: %v", handle, err)
 	}
-	return c
+	return c, dir
+}
+
+// db opens one of the servers' SQLite files (keyserver.db, relay.db)
+// beside the running servers, as an intruder with the files would.
+func (s *servers) db(name string) *sql.DB {
+	s.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, name)+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // open opens a client in dir, closed at the end of the test.

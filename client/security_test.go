@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -164,11 +163,7 @@ func TestTamperedKeyServerRow(t *testing.T) {
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	cert, dk := forgedCert(t, "bob", 1)
 	defer dk.Zero()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "keyserver.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := s.db("keyserver.db")
 	res, err := db.Exec(`UPDATE devices SET certificate = ? WHERE handle = 'bob' AND id = 1`, cert.Marshal())
 	if err != nil {
 		t.Fatal(err)
@@ -276,18 +271,10 @@ func registerDirect(t *testing.T, ks *keyserver.Server, handle string) {
 func TestTamperedEnvelope(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice := s.newUser("alice")
-	bobDir := t.TempDir()
-	bob := s.open(bobDir)
-	if err := bob.Register(ctxT(t), "bob"); err != nil {
-		t.Fatal(err)
-	}
+	bob, bobDir := s.newUserDir("bob")
 	bob.Close()
 	send(t, alice, "bob", "tampered")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "relay.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := s.db("relay.db")
 	var (
 		id  int64
 		env []byte
@@ -319,11 +306,7 @@ func TestTamperedEnvelope(t *testing.T) {
 // TestCorruptStore: a damaged state.db is a clear error, not a panic.
 func TestCorruptStore(t *testing.T) {
 	s := startServers(t, engineSQLite)
-	dir := t.TempDir()
-	c := s.open(dir)
-	if err := c.Register(ctxT(t), "alice"); err != nil {
-		t.Fatal(err)
-	}
+	c, dir := s.newUserDir("alice")
 	c.Close()
 	path := filepath.Join(dir, "state.db")
 	data, err := readFile(path)
@@ -440,11 +423,7 @@ func TestMarkVerifiedAfterSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "keyserver.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := s.db("keyserver.db")
 	for _, q := range []string{`DELETE FROM prekeys WHERE handle='bob'`, `DELETE FROM devices WHERE handle='bob'`, `DELETE FROM accounts WHERE handle='bob'`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
