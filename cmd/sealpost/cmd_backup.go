@@ -66,11 +66,23 @@ refused unless --force. 'sealpost restore FILE' makes a new device from it.`,
 	},
 }
 
-// writeBackup writes a file at path with mode 0600 through write, whole
-// or not at all: into a temporary file in the same directory, then linked
-// into place (refusing an existing file) or, with force, renamed over it.
+// writeBackup writes the backup file at path (writePrivateFile), replacing
+// an existing one only with --force.
 func writeBackup(path string, force bool, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".sealpost-backup-*")
+	err := writePrivateFile(path, force, write)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists; pass --force to replace it: %w", path, fs.ErrExist)
+	}
+	return err
+}
+
+// writePrivateFile writes a file at path with mode 0600 through write,
+// whole or not at all: into a temporary file in the same directory,
+// fsynced, then linked into place — a link never replaces, so an existing
+// file gives an error wrapping fs.ErrExist — or, with replace, renamed
+// over it.
+func writePrivateFile(path string, replace bool, write func(*os.File) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".sealpost-tmp-*")
 	if err != nil {
 		return err
 	}
@@ -90,16 +102,10 @@ func writeBackup(path string, force bool, write func(*os.File) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if force {
+	if replace {
 		return os.Rename(tmp.Name(), path)
 	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s exists; pass --force to replace it: %w", path, fs.ErrExist)
-		}
-		return err
-	}
-	return nil
+	return os.Link(tmp.Name(), path)
 }
 
 var restoreCommand = &command{

@@ -156,34 +156,15 @@ func saveConfig(dir string, c *fileConfig) error {
 		return err
 	}
 	b = append(b, '\n')
-	tmp, err := os.CreateTemp(dir, ".config-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	// A hard link never replaces: a concurrent init loses cleanly.
-	if err := os.Link(tmp.Name(), filepath.Join(dir, configFile)); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s %w", dir, errStoreExists)
-		}
+	err = writePrivateFile(filepath.Join(dir, configFile), false, func(f *os.File) error {
+		_, err := f.Write(b)
 		return err
+	})
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s %w", dir, errStoreExists)
 	}
-	return nil
+	return err
 }
 
 // checkFresh refuses a directory that already holds a store or a
