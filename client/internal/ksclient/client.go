@@ -177,21 +177,13 @@ func (c *Client) WellKnown(ctx context.Context) (*keyserver.WellKnown, error) {
 // Challenge asks for a challenge for audience; "" means the key server's
 // own (spec/keyserver.md §5.1).
 func (c *Client) Challenge(ctx context.Context, audience string) (*keyserver.ChallengeResponse, error) {
-	var r keyserver.ChallengeResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/challenges", nil, "", keyserver.ChallengeRequest{Audience: audience}, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.ChallengeResponse](ctx, c, http.MethodPost, "/v1/challenges", nil, "", keyserver.ChallengeRequest{Audience: audience})
 }
 
 // Register registers an account with its first device (spec/keyserver.md
 // §5.2).
 func (c *Client) Register(ctx context.Context, req *keyserver.RegisterRequest) (*keyserver.KeySetResponse, error) {
-	var r keyserver.KeySetResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/accounts", nil, "", req, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, "/v1/accounts", nil, "", req)
 }
 
 // Account looks up handle (spec/keyserver.md §5.3). The answer is raw:
@@ -201,11 +193,7 @@ func (c *Client) Account(ctx context.Context, handle string) (*keyserver.Account
 	if err != nil {
 		return nil, err
 	}
-	var r keyserver.AccountResponse
-	if err := c.do(ctx, http.MethodGet, p, nil, "", nil, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.AccountResponse](ctx, c, http.MethodGet, p, nil, "", nil)
 }
 
 // AddDevice adds a device to handle's account (spec/keyserver.md §5.4).
@@ -214,11 +202,7 @@ func (c *Client) AddDevice(ctx context.Context, handle string, req *keyserver.Ad
 	if err != nil {
 		return nil, err
 	}
-	var r keyserver.KeySetResponse
-	if err := c.do(ctx, http.MethodPost, p, nil, "", req, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, "", req)
 }
 
 // RevokeDevice revokes device id of handle's account (spec/keyserver.md
@@ -231,41 +215,25 @@ func (c *Client) RevokeDevice(ctx context.Context, handle string, id uint32, req
 	if err != nil {
 		return nil, err
 	}
-	var r keyserver.KeySetResponse
-	if err := c.do(ctx, http.MethodPost, p, nil, "", req, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, "", req)
 }
 
 // Token asks for an access token (spec/keyserver.md §5.6). Tokens does the
 // whole exchange and caches the result.
 func (c *Client) Token(ctx context.Context, req *keyserver.TokenRequest) (*keyserver.TokenResponse, error) {
-	var r keyserver.TokenResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/tokens", nil, "", req, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.TokenResponse](ctx, c, http.MethodPost, "/v1/tokens", nil, "", req)
 }
 
 // UploadPrekeys uploads prekeys of the token's device and returns how many
 // one-time prekeys it now holds (spec/keyserver.md §5.7).
 func (c *Client) UploadPrekeys(ctx context.Context, token string, up *keyserver.PrekeyUpload) (*keyserver.PrekeyCounts, error) {
-	var r keyserver.PrekeyCounts
-	if err := c.do(ctx, http.MethodPut, "/v1/prekeys", nil, token, up, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.PrekeyCounts](ctx, c, http.MethodPut, "/v1/prekeys", nil, token, up)
 }
 
 // PrekeyCount returns how many one-time prekeys the token's device holds
 // (spec/keyserver.md §5.7).
 func (c *Client) PrekeyCount(ctx context.Context, token string) (*keyserver.PrekeyCounts, error) {
-	var r keyserver.PrekeyCounts
-	if err := c.do(ctx, http.MethodGet, "/v1/prekeys/count", nil, token, nil, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.PrekeyCounts](ctx, c, http.MethodGet, "/v1/prekeys/count", nil, token, nil)
 }
 
 // Claim claims one bundle per device of handle (spec/keyserver.md §5.8).
@@ -275,11 +243,7 @@ func (c *Client) Claim(ctx context.Context, token, handle string) (*keyserver.Cl
 	if err != nil {
 		return nil, err
 	}
-	var r keyserver.ClaimResponse
-	if err := c.do(ctx, http.MethodPost, p, nil, token, nil, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return call[keyserver.ClaimResponse](ctx, c, http.MethodPost, p, nil, token, nil)
 }
 
 // Checkpoint returns the signed checkpoint of the log at its current size
@@ -332,6 +296,15 @@ func accountPath(handle, suffix string) (string, error) {
 		return "", fmt.Errorf("ksclient: %w", err)
 	}
 	return "/v1/accounts/" + handle + suffix, nil
+}
+
+// call sends one request (do) and returns its decoded answer.
+func call[T any](ctx context.Context, c *Client, method, path string, query url.Values, token string, body any) (*T, error) {
+	var r T
+	if err := c.do(ctx, method, path, query, token, body, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // do sends one request and decodes a 2xx answer strictly into out.
