@@ -19,15 +19,11 @@ import (
 // the users compare it, in person or by scanning its Compact form, and
 // call MarkVerified when it matches.
 func (c *Client) SafetyNumber(ctx context.Context, handle string) (*keys.SafetyNumber, error) {
-	ctx, done, err := c.begin(ctx)
+	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	id, err := c.registered()
-	if err != nil {
-		return nil, err
-	}
 	d, err := c.lookup(ctx, handle, true)
 	if err != nil {
 		return nil, err
@@ -48,15 +44,11 @@ func (c *Client) SafetyNumber(ctx context.Context, handle string) (*keys.SafetyN
 // longer the one shown was computed from — it changed while the user was
 // comparing — nothing is marked and the error is ErrKeyChanged.
 func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.SafetyNumber) error {
-	ctx, done, err := c.begin(ctx)
+	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	id, err := c.registered()
-	if err != nil {
-		return err
-	}
 	if shown == nil {
 		return errors.New("client: MarkVerified needs the safety number the user compared")
 	}
@@ -95,14 +87,11 @@ func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.Sa
 // one the user verified: the contact becomes unverified, its sessions end,
 // and Send works again (spec/client.md §6.2).
 func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
-	ctx, done, err := c.begin(ctx)
+	ctx, _, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if _, err := c.registered(); err != nil {
-		return err
-	}
 	d, err := c.lookup(ctx, handle, true)
 	if err != nil {
 		return err
@@ -133,14 +122,11 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 // Contacts returns the accounts this device has looked up, in handle
 // order.
 func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
-	ctx, done, err := c.begin(ctx)
+	ctx, _, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if _, err := c.registered(); err != nil {
-		return nil, err
-	}
 	var out []Contact
 	err = c.store.View(ctx, func(tx *localstore.Tx) error {
 		cs, err := tx.Contacts()
@@ -155,15 +141,11 @@ func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
 // Devices returns this account's devices as the transparency log holds
 // them.
 func (c *Client) Devices(ctx context.Context) ([]Device, error) {
-	ctx, done, err := c.begin(ctx)
+	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	id, err := c.registered()
-	if err != nil {
-		return nil, err
-	}
 	d, err := c.lookup(ctx, id.handle, true)
 	if err != nil {
 		return nil, err
@@ -187,15 +169,11 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 // account key (ErrNoAccountKey otherwise). The revoked device can no longer
 // get tokens, and other accounts stop sending to it.
 func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
-	ctx, done, err := c.begin(ctx)
+	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	id, err := c.registered()
-	if err != nil {
-		return err
-	}
 	if keys.DeviceID(device) == id.device {
 		return errors.New("client: a device cannot revoke itself; revoke it from another device")
 	}

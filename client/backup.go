@@ -52,15 +52,11 @@ type backupContact struct {
 // the account: choose a strong passphrase. Needs the account key
 // (ErrNoAccountKey).
 func (c *Client) ExportBackup(ctx context.Context, w io.Writer, passphrase []byte) error {
-	ctx, done, err := c.begin(ctx)
+	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	id, err := c.registered()
-	if err != nil {
-		return err
-	}
 	if len(passphrase) == 0 {
 		return errors.New("client: empty backup passphrase")
 	}

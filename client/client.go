@@ -389,6 +389,21 @@ func (c *Client) Close() error {
 	return err
 }
 
+// beginRegistered is begin for an operation that needs the account
+// (ErrNotRegistered before Register).
+func (c *Client) beginRegistered(ctx context.Context) (context.Context, *identity, func(), error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id, err := c.registered()
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return ctx, id, done, nil
+}
+
 // begin starts a public operation: it fails with ErrClosed after Close,
 // and returns a context that Close cancels and the function that ends the
 // operation.

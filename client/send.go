@@ -72,15 +72,11 @@ type target struct {
 //
 // A *SendError (with the id) names the devices the relay refused for good.
 func (c *Client) Send(ctx context.Context, handle string, plaintext []byte) (MessageID, error) {
-	ctx, done, err := c.begin(ctx)
+	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return MessageID{}, err
 	}
 	defer done()
-	id, err := c.registered()
-	if err != nil {
-		return MessageID{}, err
-	}
 	if keys.CheckHandle(handle) != nil {
 		return MessageID{}, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
