@@ -1,0 +1,29 @@
+package client
+
+import (
+	"testing"
+
+	"github.com/sealpost/sealpost/internal/memscan"
+)
+
+// copyDHKeyMiddle copies bytes 1 to 30 of c's X25519 identity key from its
+// guarded buffer into dst (memory from memscan.Alloc), without a copy on
+// the heap.
+func copyDHKeyMiddle(t *testing.T, c *Client, dst []byte) {
+	t.Helper()
+	id, err := c.registered()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(dst, id.secrets.Bytes()[2*seedSize+1:3*seedSize-1])
+}
+
+// guardedRange is the memory of c's guarded key buffer.
+func guardedRange(t *testing.T, c *Client) memscan.Range {
+	t.Helper()
+	id, err := c.registered()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return memscan.RangeOf(id.secrets.Bytes())
+}

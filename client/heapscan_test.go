@@ -1,0 +1,82 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/internal/memscan"
+)
+
+// heapScanSessions is how many sessions TestNoIdentityKeyCopiesOnHeap
+// starts (half by each side).
+const heapScanSessions = 100
+
+// TestNoIdentityKeyCopiesOnHeap: after 100 sessions — alice responding to
+// 50 that bob starts, starting 50 herself, sealing and opening every
+// envelope — no copy of alice's X25519 identity key is anywhere in the
+// process's memory outside her guarded buffer, heap and stacks, live or
+// freed (spec/client.md §8, SECURITY.md "In memory"). The scan looks for
+// bytes 1 to 30 of the key, which clamping leaves as they are. The
+// positive control puts one copy on the heap and requires the scan to find
+// it.
+func TestNoIdentityKeyCopiesOnHeap(t *testing.T) {
+	needle, err := memscan.Alloc(30)
+	if errors.Is(err, memscan.ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer memscan.Free(needle)
+
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	copyDHKeyMiddle(t, alice, needle)
+	guarded := guardedRange(t, alice)
+
+	forget := func(c *Client, peer string) {
+		err := c.withSessions(func() error {
+			return c.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+				return tx.DeleteSession(peer, 1)
+			})
+		})
+		if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	for i := range heapScanSessions / 2 {
+		forget(bob, "alice")
+		send(t, bob, "alice", fmt.Sprintf("bob starts session %d", i))
+		recv(t, alice)
+		forget(alice, "bob")
+		send(t, alice, "bob", fmt.Sprintf("alice starts session %d", i))
+		recv(t, bob)
+	}
+	runtime.GC()
+	n, err := memscan.Count(needle, guarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("copies of alice's X25519 identity key outside her guarded buffer after %d sessions: %d", heapScanSessions, n)
+	if n != 0 {
+		t.Errorf("found %d copies of the X25519 identity key outside guarded memory", n)
+	}
+
+	// Positive control: one copy on the heap is found.
+	leak := make([]byte, 64)
+	copy(leak[17:], needle)
+	m, err := memscan.Count(needle, guarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(leak)
+	if m != n+1 {
+		t.Fatalf("positive control: the scan found %d copies with one more on the heap, want %d", m, n+1)
+	}
+	clear(leak)
+	_ = context.Background
+}

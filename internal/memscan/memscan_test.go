@@ -1,0 +1,70 @@
+package memscan
+
+import (
+	"crypto/rand"
+	"errors"
+	"runtime"
+	"testing"
+)
+
+// TestCountFindsHeapCopies is the positive control every heap-scan test
+// relies on: a copy on the heap is found, live or freed, and a wiped one
+// is not.
+func TestCountFindsHeapCopies(t *testing.T) {
+	needle, err := Alloc(32)
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Free(needle)
+	rand.Read(needle)
+
+	if n, err := Count(needle); err != nil || n != 0 {
+		t.Fatalf("before any copy: %d copies, %v", n, err)
+	}
+	heap := make([]byte, 4096)
+	copy(heap[1000:], needle)
+	if n, err := Count(needle); err != nil || n != 1 {
+		t.Fatalf("one live heap copy: found %d, %v", n, err)
+	}
+	// A freed but not reused object still holds the bytes.
+	heap = nil
+	runtime.GC()
+	if n, err := Count(needle); err != nil || n != 1 {
+		t.Fatalf("one freed heap copy: found %d, %v", n, err)
+	}
+
+	wiped := make([]byte, 64)
+	copy(wiped[7:], needle)
+	clear(wiped)
+	runtime.KeepAlive(wiped)
+	if n, err := Count(needle); err != nil || n != 1 {
+		t.Fatalf("a wiped copy besides the freed one: found %d, %v", n, err)
+	}
+}
+
+// TestCountAcrossChunks finds a copy that straddles a read boundary once.
+func TestCountAcrossChunks(t *testing.T) {
+	needle, err := Alloc(32)
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Free(needle)
+	rand.Read(needle)
+	region, err := Alloc(3 * chunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Free(region)
+	for _, at := range []int{0, chunk - 16, 2*chunk - 1, 3*chunk - 32} {
+		copy(region[at:], needle)
+	}
+	if n, err := Count(needle); err != nil || n != 4 {
+		t.Fatalf("found %d of 4 copies, %v", n, err)
+	}
+}
