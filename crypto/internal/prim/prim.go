@@ -9,7 +9,6 @@
 package prim
 
 import (
-	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -84,49 +83,6 @@ func x25519Reduced(b []byte) bool {
 		}
 	}
 	return false
-}
-
-// NewX25519PrivateKey reads 32 bytes from rand and returns the private key
-// they encode (spec/keys.md §2.1: the scalar is the 32 bytes as read; X25519
-// clamps it). crypto/ecdh's GenerateKey ignores its reader since Go 1.26,
-// which would make vectors impossible, so the bytes are read here.
-func NewX25519PrivateKey(rand io.Reader) (*ecdh.PrivateKey, error) {
-	var seed [X25519Size]byte
-	defer clear(seed[:])
-	if _, err := io.ReadFull(rand, seed[:]); err != nil {
-		return nil, err
-	}
-	return ecdh.X25519().NewPrivateKey(seed[:])
-}
-
-// X25519PrivateKeyFromBytes returns the private key encoded by b.
-func X25519PrivateKeyFromBytes(b []byte) (*ecdh.PrivateKey, error) {
-	if len(b) != X25519Size {
-		return nil, ErrLength
-	}
-	return ecdh.X25519().NewPrivateKey(b)
-}
-
-// DH computes X25519(priv, pub) after checking pub (CheckX25519Public) and
-// refuses an all-zero output (spec/keys.md §2.1).
-func DH(priv *ecdh.PrivateKey, pub []byte) ([]byte, error) {
-	if err := CheckX25519Public(pub); err != nil {
-		return nil, err
-	}
-	p, err := ecdh.X25519().NewPublicKey(pub)
-	if err != nil {
-		return nil, ErrLength
-	}
-	out, err := priv.ECDH(p)
-	if err != nil {
-		// crypto/ecdh refuses the all-zero output itself.
-		return nil, ErrZeroSharedSecret
-	}
-	var zero [X25519Size]byte
-	if subtle.ConstantTimeCompare(out, zero[:]) == 1 {
-		return nil, ErrZeroSharedSecret
-	}
-	return out, nil
 }
 
 // CheckEd25519Public checks an Ed25519 public key as spec/keys.md §2.2 says:

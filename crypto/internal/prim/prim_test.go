@@ -121,10 +121,7 @@ func TestX25519LowOrderList(t *testing.T) {
 		if _, err := io.ReadFull(rand, scalar); err != nil {
 			t.Fatal(err)
 		}
-		priv, err := X25519PrivateKeyFromBytes(scalar)
-		if err != nil {
-			t.Fatal(err)
-		}
+		priv := scalar
 		for i, u := range x25519LowOrder {
 			if out := refX25519(scalar, u[:]); !bytes.Equal(out, make([]byte, X25519Size)) {
 				t.Errorf("entry %d: X25519(%x, u) = %x, want all zeros", i, scalar, out)
@@ -134,11 +131,15 @@ func TestX25519LowOrderList(t *testing.T) {
 			}
 		}
 		// A full-order point gives a non-zero output that prim agrees on.
-		peer, err := NewX25519PrivateKey(rand)
+		peer, err := NewX25519Key(rand)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pub := peer.PublicKey().Bytes()
+		pubA, err := X25519Public(peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := pubA[:]
 		if x25519Order(pub) != 0 {
 			t.Fatalf("random public key %x has small order", pub)
 		}
@@ -377,30 +378,35 @@ func TestVerifyRefusesSmallOrderKey(t *testing.T) {
 
 func TestDHAgreement(t *testing.T) {
 	rand := testrand.New("prim DH")
-	a, err := NewX25519PrivateKey(rand)
+	a, err := NewX25519Key(rand)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewX25519PrivateKey(rand)
+	b, err := NewX25519Key(rand)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ab, err := DH(a, b.PublicKey().Bytes())
+	pa, _ := X25519Public(a)
+	pb, _ := X25519Public(b)
+	ab, err := DH(a, pb[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	ba, err := DH(b, a.PublicKey().Bytes())
+	ba, err := DH(b, pa[:])
 	if err != nil || !Equal(ab, ba) {
 		t.Fatalf("DH not symmetric: %x, %x, %v", ab, ba, err)
 	}
-	if _, err := NewX25519PrivateKey(bytes.NewReader(make([]byte, 31))); err == nil {
-		t.Fatal("NewX25519PrivateKey accepted a short read")
+	if _, err := NewX25519Key(bytes.NewReader(make([]byte, 31))); err == nil {
+		t.Fatal("NewX25519Key accepted a short read")
 	}
 	if _, err := NewEd25519Key(bytes.NewReader(make([]byte, 31))); err == nil {
 		t.Fatal("NewEd25519Key accepted a short read")
 	}
-	if _, err := X25519PrivateKeyFromBytes(make([]byte, 31)); !errors.Is(err, ErrLength) {
-		t.Fatalf("X25519PrivateKeyFromBytes(31 bytes) = %v, want ErrLength", err)
+	if _, err := DH(make([]byte, 31), pb[:]); !errors.Is(err, ErrLength) {
+		t.Fatalf("DH with a 31-byte private key = %v, want ErrLength", err)
+	}
+	if _, err := X25519Public(make([]byte, 33)); !errors.Is(err, ErrLength) {
+		t.Fatalf("X25519Public of 33 bytes = %v, want ErrLength", err)
 	}
 }
 
