@@ -177,11 +177,11 @@ func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	if keys.DeviceID(device) == id.device {
 		return errors.New("client: a device cannot revoke itself; revoke it from another device")
 	}
-	ak, err := id.accountPrivate()
+	ak, release, err := id.accountPrivate()
 	if err != nil {
 		return err
 	}
-	defer ak.Zero()
+	defer release()
 	rev, err := ak.RevokeDevice(id.handle, keys.DeviceID(device), time.Now())
 	if err != nil {
 		return err

@@ -83,12 +83,12 @@ func (c *Client) ExportBackup(ctx context.Context, w io.Writer, passphrase []byt
 	if err != nil {
 		return storeError(err)
 	}
-	ak, err := id.accountPrivate()
+	ak, release, err := id.accountPrivate()
 	if err != nil {
 		return err
 	}
 	b.AccountSeed = ak.Seed()
-	ak.Zero()
+	release()
 	plain, err := json.Marshal(b)
 	memguard.WipeBytes(b.AccountSeed)
 	if err != nil {

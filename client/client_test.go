@@ -152,7 +152,7 @@ func TestKeysAfterClose(t *testing.T) {
 	if sig := id.Sign("label", []byte("msg")); sig != nil {
 		t.Fatal("signed after Close")
 	}
-	if _, err := id.deviceKeys(); !errors.Is(err, ErrClosed) {
+	if _, _, err := id.deviceKeys(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("device keys after Close: %v", err)
 	}
 	if _, err := alice.Send(ctxT(t), "alice", []byte("x")); !errors.Is(err, ErrClosed) {

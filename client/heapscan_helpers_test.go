@@ -15,7 +15,7 @@ func copyDHKeyMiddle(t *testing.T, c *Client, dst []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copy(dst, id.secrets.Bytes()[2*seedSize+1:3*seedSize-1])
+	copy(dst, id.secrets.Bytes()[offDH+1:guardedSize-1])
 }
 
 // guardedRange is the memory of c's guarded key buffer.
@@ -26,4 +26,15 @@ func guardedRange(t *testing.T, c *Client) memscan.Range {
 		t.Fatal(err)
 	}
 	return memscan.RangeOf(id.secrets.Bytes())
+}
+
+// copySigningSeed copies c's Ed25519 device signing seed from its guarded
+// buffer into dst (memory from memscan.Alloc).
+func copySigningSeed(t *testing.T, c *Client, dst []byte) {
+	t.Helper()
+	id, err := c.registered()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(dst, id.secrets.Bytes()[offSigning:offSigning+seedSize])
 }

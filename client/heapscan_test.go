@@ -57,6 +57,15 @@ func TestNoIdentityKeyCopiesOnHeap(t *testing.T) {
 		recv(t, bob)
 	}
 	runtime.GC()
+	seed, err := memscan.Alloc(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer memscan.Free(seed)
+	copySigningSeed(t, alice, seed)
+	if n, err := memscan.Count(seed, guarded); err == nil {
+		t.Logf("copies of alice's Ed25519 device signing seed outside her guarded buffer: %d", n)
+	}
 	n, err := memscan.Count(needle, guarded)
 	if err != nil {
 		t.Fatal(err)

@@ -10,15 +10,25 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 )
 
-// seedSize is the size of each private key held in guarded memory: the
-// account key's Ed25519 seed, the device's Ed25519 seed and X25519 key.
-const seedSize = 32
+// Layout of the guarded buffer (spec/client.md §8): the account key and
+// the device signing key each as an Ed25519 private key (seed || public
+// key, as crypto/ed25519 signs with it), then the device X25519 key. The
+// account key is all zeros on a device without it.
+const (
+	seedSize    = 32
+	offAccount  = 0
+	offSigning  = 2 * seedSize
+	offDH       = 4 * seedSize
+	guardedSize = 5 * seedSize
+)
 
 // identity is this device's identity while the client is open. The
 // private keys live in one frozen memguard buffer (mlocked, guard pages,
-// read-only), laid out as account seed (zeros on a device without it) ||
-// device signing seed || device X25519 key, and are turned into key
-// objects only for the operation that needs them (spec/client.md §8).
+// read-only). The X25519 key is used there in place (prim.X25519): no
+// copy of it is made. crypto/ed25519 can only sign with a key on the Go
+// heap, so each signature copies its Ed25519 key to the heap and wipes the
+// copy after (keys.DevicePrivateKeysInPlace); the account key is copied
+// for the one operation that signs with it (spec/client.md §8).
 type identity struct {
 	handle     string
 	device     keys.DeviceID
@@ -27,9 +37,12 @@ type identity struct {
 	accountKey keys.AccountPublicKey
 	hasAccount bool
 
-	mu        sync.RWMutex // read-held while the keys are read, write-held by destroy
+	mu        sync.Mutex
+	idle      sync.Cond // signalled when users drops to zero
+	users     int       // operations using the keys; destroy waits for them
 	destroyed bool
 	secrets   *memguard.LockedBuffer
+	dk        *keys.DevicePrivateKeys // in place over secrets
 }
 
 // newIdentity moves the stored identity's private keys into guarded memory
@@ -54,39 +67,40 @@ func newIdentity(s localstore.Identity) (id *identity, err error) {
 		accountKey: cert.AccountKey,
 		hasAccount: s.AccountSeed != nil,
 	}
-	buf := make([]byte, 3*seedSize)
+	id.idle.L = &id.mu
+	buf := make([]byte, guardedSize)
 	if s.AccountSeed != nil {
-		copy(buf, s.AccountSeed)
+		copy(buf[offAccount:], s.AccountSeed)
+		copy(buf[offAccount+seedSize:], cert.AccountKey[:])
 	}
-	copy(buf[seedSize:], s.SigningSeed)
-	copy(buf[2*seedSize:], s.DHPrivate)
+	copy(buf[offSigning:], s.SigningSeed)
+	copy(buf[offSigning+seedSize:], cert.Keys.Signing[:])
+	copy(buf[offDH:], s.DHPrivate)
 	if err := guard(func() { id.secrets = memguard.NewBufferFromBytes(buf) }); err != nil {
 		memguard.WipeBytes(buf)
 		return nil, err
 	}
 	id.secrets.Freeze()
-	// The keys must be the certified ones.
-	dk, err := id.deviceKeys()
-	if err != nil {
+	b := id.secrets.Bytes()
+	// The keys must be the certified ones: the X25519 key gives the
+	// certified public key, and each Ed25519 seed signs under the public
+	// key the certificate names (the buffer pairs them; the InPlace
+	// constructors check the pair).
+	if id.dk, err = keys.DevicePrivateKeysInPlace(b[offSigning:offDH], b[offDH:guardedSize]); err != nil {
 		id.destroy()
 		return nil, fmt.Errorf("%w: stored device keys: %v", ErrCorrupt, err)
 	}
-	defer dk.Zero()
-	if dk.Public() != cert.Keys {
+	if id.dk.Public() != cert.Keys {
 		id.destroy()
 		return nil, fmt.Errorf("%w: stored device keys are not the certified ones", ErrCorrupt)
 	}
 	if id.hasAccount {
-		ak, err := id.accountPrivate()
+		ak, err := keys.AccountPrivateKeyFromKey(b[offAccount:offSigning])
 		if err != nil {
 			id.destroy()
 			return nil, fmt.Errorf("%w: stored account key: %v", ErrCorrupt, err)
 		}
-		defer ak.Zero()
-		if ak.Public() != cert.AccountKey {
-			id.destroy()
-			return nil, fmt.Errorf("%w: stored account key is not the certificate's", ErrCorrupt)
-		}
+		ak.Zero()
 	}
 	return id, nil
 }
@@ -103,49 +117,83 @@ func guard(fn func()) (err error) {
 	return nil
 }
 
-// deviceKeys returns the device's private keys; the caller zeroes them.
-// After destroy it fails with ErrClosed (a token fetch may outlive Close).
-func (id *identity) deviceKeys() (*keys.DevicePrivateKeys, error) {
-	id.mu.RLock()
-	defer id.mu.RUnlock()
+// acquire registers a user of the guarded keys: destroy waits until it
+// calls release. After destroy it fails with ErrClosed (a token fetch may
+// outlive Close).
+func (id *identity) acquire() error {
+	id.mu.Lock()
+	defer id.mu.Unlock()
 	if id.destroyed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	b := id.secrets.Bytes()
-	return keys.NewDevicePrivateKeys(b[seedSize:2*seedSize], b[2*seedSize:3*seedSize])
+	id.users++
+	return nil
 }
 
-// accountPrivate returns the account's private key; the caller zeroes it.
-func (id *identity) accountPrivate() (*keys.AccountPrivateKey, error) {
+func (id *identity) release() {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	id.users--
+	if id.users == 0 {
+		id.idle.Broadcast()
+	}
+}
+
+// deviceKeys returns the device's private keys, which read the guarded
+// buffer in place, and the function that releases them: the caller calls
+// it when done and does not Zero the keys (they are shared).
+func (id *identity) deviceKeys() (*keys.DevicePrivateKeys, func(), error) {
+	if err := id.acquire(); err != nil {
+		return nil, nil, err
+	}
+	return id.dk, id.release, nil
+}
+
+// accountPrivate returns a copy of the account's private key for one
+// operation, and the function that wipes it.
+func (id *identity) accountPrivate() (*keys.AccountPrivateKey, func(), error) {
 	if !id.hasAccount {
-		return nil, ErrNoAccountKey
+		return nil, nil, ErrNoAccountKey
 	}
-	id.mu.RLock()
-	defer id.mu.RUnlock()
-	if id.destroyed {
-		return nil, ErrClosed
+	if err := id.acquire(); err != nil {
+		return nil, nil, err
 	}
-	return keys.NewAccountPrivateKey(id.secrets.Bytes()[:seedSize])
+	defer id.release()
+	ak, err := keys.AccountPrivateKeyFromKey(id.secrets.Bytes()[offAccount:offSigning])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: stored account key: %v", ErrCorrupt, err)
+	}
+	return ak, ak.Zero, nil
 }
 
 // Sign implements token.DeviceSigner with the device signing key.
 func (id *identity) Sign(label string, msg []byte) []byte {
-	dk, err := id.deviceKeys()
+	dk, release, err := id.deviceKeys()
 	if err != nil {
 		// Only after Close (the keys were checked when the identity
 		// was loaded). An empty signature is refused by every verifier.
 		return nil
 	}
-	defer dk.Zero()
+	defer release()
 	return dk.Sign(label, msg)
 }
 
-// destroy wipes and frees the guarded keys.
+// destroy waits for the keys' users to release them, then wipes and frees
+// the guarded buffer.
 func (id *identity) destroy() {
 	id.mu.Lock()
 	defer id.mu.Unlock()
-	if id.secrets != nil && !id.destroyed {
-		id.secrets.Destroy()
+	if id.destroyed {
+		return
 	}
 	id.destroyed = true
+	for id.users > 0 {
+		id.idle.Wait()
+	}
+	if id.secrets != nil {
+		id.secrets.Destroy()
+	}
+	if id.dk != nil {
+		id.dk.Zero()
+	}
 }

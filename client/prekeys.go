@@ -81,11 +81,11 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 	if !rotate && nX == 0 && nK == 0 {
 		return nil
 	}
-	dk, err := id.deviceKeys()
+	dk, release, err := id.deviceKeys()
 	if err != nil {
 		return err
 	}
-	defer dk.Zero()
+	defer release()
 	up := &keyserver.PrekeyUpload{}
 	now := time.Now()
 	err = c.withSessions(func() error {

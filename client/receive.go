@@ -9,7 +9,6 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/crypto/pqxdh"
 	"github.com/sealpost/sealpost/crypto/ratchet"
 	"github.com/sealpost/sealpost/crypto/seal"
 	"github.com/sealpost/sealpost/relay/wire"
@@ -97,11 +96,11 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		return prev, nil
 	}
 
-	dk, err := id.deviceKeys()
+	dk, release, err := id.deviceKeys()
 	if err != nil {
 		return nil, err
 	}
-	defer dk.Zero()
+	defer release()
 	opened, err := seal.Open(dk, env)
 	if err != nil {
 		return nil, c.drop(ctx, envID, "", 0, err)
@@ -289,60 +288,6 @@ func (c *Client) decrypt(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *iden
 	}
 	rec.push(st)
 	return pt, rec, used, nil
-}
-
-// respond runs the PQXDH responder for an initial message with the
-// prekeys it names (spec/pqxdh.md §5) and starts the ratchet.
-func (c *Client) respond(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, initial []byte) (*ratchet.State, []prekeyRef, error) {
-	m, err := pqxdh.ParseInitialMessage(initial)
-	if err != nil {
-		return nil, nil, err
-	}
-	var pk pqxdh.Prekeys
-	defer func() {
-		for _, p := range []*keys.PrekeyPrivate{pk.Signed, pk.OneTime, pk.KEM} {
-			if p != nil {
-				p.Zero()
-			}
-		}
-	}()
-	load := func(kind keys.PrekeyKind, pid uint32) (*keys.PrekeyPrivate, error) {
-		p, err := tx.Prekey(uint8(kind), pid)
-		if errors.Is(err, localstore.ErrNotFound) {
-			return nil, fmt.Errorf("client: the message names %s %d, which this device does not have (used or expired)", kind, pid)
-		}
-		if err != nil {
-			return nil, err
-		}
-		defer clear(p.Secret)
-		return keys.LoadPrekeyPrivate(kind, pid, p.Secret)
-	}
-	var used []prekeyRef
-	if pk.Signed, err = load(keys.SignedPrekey, m.SignedPrekeyID); err != nil {
-		return nil, nil, err
-	}
-	if pk.KEM, err = load(m.KEMKind, m.KEMPrekeyID); err != nil {
-		return nil, nil, err
-	}
-	if m.KEMKind == keys.OneTimeKEMPrekey {
-		used = append(used, prekeyRef{keys.OneTimeKEMPrekey, m.KEMPrekeyID})
-	}
-	if m.HasOneTime {
-		if pk.OneTime, err = load(keys.OneTimePrekey, m.OneTimePrekeyID); err != nil {
-			return nil, nil, err
-		}
-		used = append(used, prekeyRef{keys.OneTimePrekey, m.OneTimePrekeyID})
-	}
-	x, err := pqxdh.Respond(dk, id.cert, sender, m, pk)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer x.Zero()
-	st, err := ratchet.NewResponder(x.SharedSecret, x.AD, [32]byte(pk.Signed.Secret))
-	if err != nil {
-		return nil, nil, err
-	}
-	return st, used, nil
 }
 
 // drop records an envelope that will never be readable as processed and

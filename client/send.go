@@ -226,11 +226,11 @@ func (c *Client) claimMissing(ctx context.Context, id *identity, ts []target) (m
 // states and the sealed envelopes in one transaction (spec/client.md
 // §3.2): a crash after it commits sends exactly these envelopes again.
 func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID MessageID, to string, plaintext []byte, now time.Time, ts []target, bundles map[string]map[keys.DeviceID]*keys.Bundle) error {
-	dk, err := id.deviceKeys()
+	dk, release, err := id.deviceKeys()
 	if err != nil {
 		return err
 	}
-	defer dk.Zero()
+	defer release()
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {

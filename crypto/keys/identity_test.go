@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"errors"
 	"io"
@@ -105,7 +106,12 @@ func TestGenerateDeviceKeys(t *testing.T) {
 	}
 	pub := d.Public()
 	sameBytes(t, "signing public", pub.Signing[:], ed25519.NewKeyFromSeed(src[:32]).Public().(ed25519.PublicKey))
-	sameBytes(t, "DH()", d.DH().PublicKey().Bytes(), pub.DH[:])
+	sameBytes(t, "DH()", d.DH(), src[32:64])
+	dhPub, err := ecdh.X25519().NewPrivateKey(src[32:64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, "DH public", dhPub.PublicKey().Bytes(), pub.DH[:])
 
 	sig := d.Sign("sealpost/v1/test", []byte("msg"))
 	if !ed25519.Verify(pub.Signing[:], []byte("sealpost/v1/test\x00msg"), sig) {
@@ -145,5 +151,69 @@ func TestAccountKeysDiffer(t *testing.T) {
 	}
 	if newDevice(t, "x").Public() == newDevice(t, "y").Public() {
 		t.Fatal("different randomness gave the same device keys")
+	}
+}
+
+// TestKeysInPlace: device keys over the caller's memory read the X25519
+// key in place, agree and sign like copied keys, and Zero drops that key
+// without writing to it (the client keeps it read-only and wipes it
+// itself). The signing key is copied and its seed checked against its
+// public half.
+func TestKeysInPlace(t *testing.T) {
+	src := randBytes("in place", 64)
+	owned, err := keys.NewDevicePrivateKeys(src[:32], src[32:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownedPub := owned.Public()
+	signing := append(clone(src[:32]), ownedPub.Signing[:]...)
+	dh := clone(src[32:])
+	d, err := keys.DevicePrivateKeysInPlace(signing, dh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Public() != owned.Public() || &d.DH()[0] != &dh[0] {
+		t.Fatal("in-place keys differ from copied ones or copied the X25519 key")
+	}
+	sig := d.Sign("sealpost/v1/test", []byte("m"))
+	if !ed25519.Verify(ownedPub.Signing[:], []byte("sealpost/v1/test\x00m"), sig) {
+		t.Fatal("in-place signing key does not sign")
+	}
+	d.Zero()
+	if !bytes.Equal(signing[:32], src[:32]) || !bytes.Equal(dh, src[32:]) {
+		t.Fatal("Zero wrote to the caller's memory")
+	}
+	if d.DH() != nil {
+		t.Fatal("X25519 key still usable after Zero")
+	}
+	for _, c := range [][2]int{{32, 32}, {64, 31}, {65, 32}} {
+		if _, err := keys.DevicePrivateKeysInPlace(make([]byte, c[0]), make([]byte, c[1])); !errors.Is(err, keys.ErrMalformed) {
+			t.Fatalf("lengths %v: %v", c, err)
+		}
+	}
+	// A seed paired with another public key is refused.
+	other := newDevice(t, "other").Public()
+	wrong := append(clone(src[:32]), other.Signing[:]...)
+	if _, err := keys.DevicePrivateKeysInPlace(wrong, dh); !errors.Is(err, keys.ErrMalformed) {
+		t.Fatalf("mismatched signing key: %v", err)
+	}
+
+	acct := newAccount(t, "in place")
+	pub := acct.Public()
+	priv := append(acct.Seed(), pub[:]...)
+	a, err := keys.AccountPrivateKeyFromKey(priv)
+	if err != nil || a.Public() != acct.Public() {
+		t.Fatalf("AccountPrivateKeyFromKey: %v", err)
+	}
+	a.Zero()
+	if !bytes.Equal(priv[:32], acct.Seed()) {
+		t.Fatal("account Zero wrote to the caller's memory")
+	}
+	if _, err := keys.AccountPrivateKeyFromKey(priv[:32]); !errors.Is(err, keys.ErrMalformed) {
+		t.Fatalf("32-byte account key: %v", err)
+	}
+	copy(priv[32:], other.Signing[:])
+	if _, err := keys.AccountPrivateKeyFromKey(priv); !errors.Is(err, keys.ErrMalformed) {
+		t.Fatalf("mismatched account key: %v", err)
 	}
 }

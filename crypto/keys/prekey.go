@@ -2,7 +2,6 @@ package keys
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"crypto/mlkem"
 	"encoding/binary"
 	"fmt"
@@ -82,35 +81,40 @@ type PrekeyPrivate struct {
 	Kind PrekeyKind
 	ID   uint32
 	// Secret is the X25519 private key (32 bytes) or the ML-KEM-768
-	// decapsulation key seed d || z (64 bytes, FIPS 203 §7.1).
+	// decapsulation key seed d || z (64 bytes, FIPS 203 §7.1). An X25519
+	// secret is read in place by every agreement (prim.X25519), never
+	// copied into a key object.
 	Secret []byte
 
-	// x25519 or kem hold the key expanded from Secret by GeneratePrekey or
+	// kem holds the ML-KEM key expanded from Secret by GeneratePrekey or
 	// LoadPrekeyPrivate, so a key kept in memory is expanded once.
-	x25519 *ecdh.PrivateKey
-	kem    *mlkem.DecapsulationKey768
+	// crypto/mlkem keeps it where it cannot be wiped (SECURITY.md).
+	kem *mlkem.DecapsulationKey768
 }
 
 // LoadPrekeyPrivate returns the private prekey of the given kind, id and
-// secret (as stored by the client), expanded once for repeated use.
+// secret (as stored by the client). secret is used in place, not copied:
+// the caller keeps it unchanged while the prekey is in use and wipes it
+// afterwards (the client passes a locked buffer, spec/client.md §8). An
+// ML-KEM seed is expanded once, here.
 func LoadPrekeyPrivate(kind PrekeyKind, id uint32, secret []byte) (*PrekeyPrivate, error) {
 	if kind.publicSize() == 0 {
 		return nil, ErrWrongKind
 	}
-	p := &PrekeyPrivate{Kind: kind, ID: id, Secret: append([]byte(nil), secret...)}
+	p := &PrekeyPrivate{Kind: kind, ID: id, Secret: secret}
 	if err := p.expand(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// expand fills the cache from Secret.
+// expand checks Secret and fills the ML-KEM cache from it.
 func (p *PrekeyPrivate) expand() error {
 	var err error
 	if p.Kind.IsKEM() {
 		p.kem, err = p.KEM()
 	} else {
-		p.x25519, err = p.X25519()
+		_, err = p.X25519()
 	}
 	return err
 }
@@ -153,22 +157,20 @@ func (p *PrekeyPrivate) public() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return k.PublicKey().Bytes(), nil
+	pub, err := prim.X25519Public(k)
+	return pub[:], err
 }
 
-// X25519 returns the private key of an X25519 prekey.
-func (p *PrekeyPrivate) X25519() (*ecdh.PrivateKey, error) {
+// X25519 returns the private key of an X25519 prekey: Secret itself, for
+// prim.DH, after checking its kind and length.
+func (p *PrekeyPrivate) X25519() ([]byte, error) {
 	if p.Kind.IsKEM() || p.Kind.publicSize() == 0 {
 		return nil, ErrWrongKind
 	}
-	if p.x25519 != nil && prim.Equal(p.x25519.Bytes(), p.Secret) {
-		return p.x25519, nil
-	}
-	k, err := prim.X25519PrivateKeyFromBytes(p.Secret)
-	if err != nil {
+	if len(p.Secret) != prim.X25519Size {
 		return nil, malformed("X25519 prekey secret length %d", len(p.Secret))
 	}
-	return k, nil
+	return p.Secret, nil
 }
 
 // KEM returns the decapsulation key of an ML-KEM-768 prekey.
@@ -185,12 +187,18 @@ func (p *PrekeyPrivate) KEM() (*mlkem.DecapsulationKey768, error) {
 	return mlkem.NewDecapsulationKey768(p.Secret)
 }
 
-// Zero overwrites the private key bytes and drops the expanded key, which
-// crypto/ecdh and crypto/mlkem hold where it cannot be wiped (best effort,
-// SECURITY.md).
+// Zero overwrites the private key bytes and drops the expanded ML-KEM key,
+// which crypto/mlkem holds where it cannot be wiped (best effort,
+// SECURITY.md). A caller that passed its own (read-only) memory to
+// LoadPrekeyPrivate calls Forget instead and wipes that memory itself.
 func (p *PrekeyPrivate) Zero() {
 	prim.Zero(p.Secret)
-	p.x25519, p.kem = nil, nil
+	p.kem = nil
+}
+
+// Forget drops the references to the private key without writing to it.
+func (p *PrekeyPrivate) Forget() {
+	p.Secret, p.kem = nil, nil
 }
 
 // body is the signed part: kind || id || public key.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/sealpost/sealpost/crypto/internal/prim"
 	"github.com/sealpost/sealpost/crypto/keys"
 )
 
@@ -85,15 +86,24 @@ func TestLoadPrekeyPrivateRefusals(t *testing.T) {
 			t.Fatalf("%v with %d bytes: %v %v, want ErrMalformed", c.kind, c.n, p, err)
 		}
 	}
-	// The loaded key keeps its own copy of the secret.
+	// The loaded key uses the caller's memory in place (the client's
+	// locked buffer); Forget drops it without writing, Zero wipes it.
 	secret := randBytes("load", 32)
 	p, err := keys.LoadPrekeyPrivate(keys.OneTimePrekey, 1, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret[0] ^= 1
-	if p.Secret[0] == secret[0] {
-		t.Fatal("LoadPrekeyPrivate aliases its argument")
+	if &p.Secret[0] != &secret[0] {
+		t.Fatal("LoadPrekeyPrivate copied its argument")
+	}
+	p.Forget()
+	if p.Secret != nil || bytes.Equal(secret, make([]byte, 32)) {
+		t.Fatal("Forget kept the secret or wrote to it")
+	}
+	p, _ = keys.LoadPrekeyPrivate(keys.OneTimePrekey, 1, secret)
+	p.Zero()
+	if !bytes.Equal(secret, make([]byte, 32)) {
+		t.Fatal("Zero did not wipe the secret")
 	}
 }
 
@@ -162,7 +172,11 @@ func checkPrekeyPrivate(t *testing.T, priv *keys.PrekeyPrivate, pub *keys.Prekey
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameBytes(t, "X25519 public", k.PublicKey().Bytes(), pub.Public)
+	kpub, err := prim.X25519Public(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, "X25519 public", kpub[:], pub.Public)
 	_, err = priv.KEM()
 	wantErr(t, err, keys.ErrWrongKind)
 }

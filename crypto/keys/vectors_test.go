@@ -276,7 +276,7 @@ func testPrekeyVector(t *testing.T, c *vectors.KeysPrekeyCase) {
 		if err != nil || !bytes.Equal(k.PublicKey().Bytes(), c.Public) {
 			t.Fatalf("X25519 public key does not follow from the secret")
 		}
-		if k, err := priv.X25519(); err != nil || !bytes.Equal(k.PublicKey().Bytes(), c.Public) {
+		if k, err := priv.X25519(); err != nil || !bytes.Equal(k, c.Secret) {
 			t.Fatalf("PrekeyPrivate.X25519: %v", err)
 		}
 	}

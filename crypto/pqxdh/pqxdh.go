@@ -12,7 +12,6 @@
 package pqxdh
 
 import (
-	"crypto/ecdh"
 	"crypto/mlkem"
 	"crypto/mlkem/mlkemtest"
 	"crypto/rand"
@@ -91,7 +90,12 @@ func Initiate(rnd io.Reader, self *keys.DevicePrivateKeys, selfCert *keys.Device
 	if err != nil {
 		return nil, fmt.Errorf("pqxdh: %w", err)
 	}
-	eph, err := prim.NewX25519PrivateKey(rnd)
+	eph, err := prim.NewX25519Key(rnd)
+	if err != nil {
+		return nil, err
+	}
+	defer prim.Zero(eph)
+	ephPub, err := prim.X25519Public(eph)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +111,7 @@ func Initiate(rnd io.Reader, self *keys.DevicePrivateKeys, selfCert *keys.Device
 		KEMPrekeyID:    b.KEMPrekey.ID,
 	}
 	copy(m.IdentityKey[:], selfCert.Keys.DH[:])
-	copy(m.EphemeralKey[:], eph.PublicKey().Bytes())
+	m.EphemeralKey = ephPub
 	copy(m.KEMCiphertext[:], ct)
 	var opk []byte
 	if b.OneTimePrekey != nil {
@@ -178,7 +182,7 @@ func Respond(self *keys.DevicePrivateKeys, selfCert, peerCert *keys.DeviceCertif
 	if err != nil {
 		return nil, ErrPrekeyMismatch
 	}
-	var opk *ecdh.PrivateKey
+	var opk []byte
 	if m.HasOneTime {
 		if opk, err = pk.OneTime.X25519(); err != nil {
 			return nil, ErrPrekeyMismatch
@@ -232,9 +236,9 @@ func (pk Prekeys) matches(m *InitialMessage) bool {
 }
 
 // dhPair is one X25519 agreement; a pair with a nil key is skipped (the
-// optional DH4).
+// optional DH4). priv is read in place (prim.X25519).
 type dhPair struct {
-	priv *ecdh.PrivateKey
+	priv []byte
 	pub  []byte
 }
 

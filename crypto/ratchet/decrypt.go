@@ -80,7 +80,7 @@ func (s *State) decryptCurrent(h *header, ct, adh []byte) ([]byte, error) {
 // to Encrypt as Signal §6.5 allows).
 func (s *State) decryptNewChain(h *header, ct, adh []byte) ([]byte, error) {
 	switch {
-	case s.dhs == nil:
+	case !s.hasDHs:
 		// Already stepped since we last sent: no honest peer sends a second
 		// new key before it has received ours.
 		return nil, ErrDecrypt
@@ -89,7 +89,7 @@ func (s *State) decryptNewChain(h *header, ct, adh []byte) ([]byte, error) {
 	case h.n > MaxSkipPerChain:
 		return nil, ErrTooManySkipped
 	}
-	dh, err := prim.DH(s.dhs, h.dh[:])
+	dh, err := prim.DH(s.dhsPriv[:], h.dh[:])
 	if err != nil {
 		return nil, ErrDecrypt
 	}
@@ -124,7 +124,7 @@ func (s *State) decryptNewChain(h *header, ct, adh []byte) ([]byte, error) {
 	s.hasCKs = false
 	prim.Zero(s.dhsPriv[:])
 	prim.Zero(s.dhsPub[:])
-	s.dhs = nil
+	s.hasDHs = false
 	s.dhr, s.hasDHr = h.dh, true
 	s.rk = rk
 	s.ckr, s.hasCKr = next, true

@@ -54,7 +54,7 @@ func (s *State) Encrypt(rand io.Reader, plaintext []byte) ([]byte, error) {
 
 	// §6 step 6: commit.
 	if t != nil {
-		s.dhs, s.dhsPriv, s.dhsPub = t.dhs, t.dhsPriv, t.dhsPub
+		s.hasDHs, s.dhsPriv, s.dhsPub = t.hasDHs, t.dhsPriv, t.dhsPub
 		s.rk = rk
 		s.hasCKs = true
 	}
@@ -75,7 +75,7 @@ func (s *State) startSendingChain(rand io.Reader) error {
 	if err := s.setDHs(seed[:]); err != nil {
 		return err
 	}
-	dh, err := prim.DH(s.dhs, s.dhr[:])
+	dh, err := prim.DH(s.dhsPriv[:], s.dhr[:])
 	if err != nil {
 		return fmt.Errorf("ratchet: %w", err)
 	}

@@ -24,7 +24,6 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
 	"errors"
 	"fmt"
 	"io"
@@ -98,8 +97,8 @@ var (
 type State struct {
 	rk [KeySize]byte // RK
 
-	dhs     *ecdh.PrivateKey // DHs; nil when absent
-	dhsPriv [KeySize]byte
+	hasDHs  bool          // DHs present
+	dhsPriv [KeySize]byte // DHs, read in place by prim.DH
 	dhsPub  [KeySize]byte
 
 	dhr    [KeySize]byte // DHr
@@ -182,13 +181,13 @@ func checkAD(ad []byte) error {
 
 // setDHs makes priv the ratchet private key DHs.
 func (s *State) setDHs(priv []byte) error {
-	k, err := prim.X25519PrivateKeyFromBytes(priv)
+	pub, err := prim.X25519Public(priv)
 	if err != nil {
 		return fmt.Errorf("ratchet: ratchet private key: %w", err)
 	}
-	s.dhs = k
+	s.hasDHs = true
 	copy(s.dhsPriv[:], priv)
-	copy(s.dhsPub[:], k.PublicKey().Bytes())
+	s.dhsPub = pub
 	return nil
 }
 
@@ -200,8 +199,8 @@ func (s *State) AD() []byte { return append([]byte(nil), s.ad...) }
 func (s *State) AttachesInitial() bool { return s.initial != nil }
 
 // Destroy overwrites the State's secrets and leaves it unusable. Erasure is
-// best effort: the runtime may have copied the values, and the X25519
-// private key object cannot be wiped (SECURITY.md, "Known limits").
+// best effort: the runtime may have copied the values (SECURITY.md,
+// "Known limits").
 func (s *State) Destroy() {
 	for i := range s.skipped {
 		prim.Zero(s.skipped[i].mk[:])
@@ -209,5 +208,9 @@ func (s *State) Destroy() {
 	prim.Zero(s.ad)
 	prim.Zero(s.initial)
 	prim.Zero(s.scratch)
+	prim.Zero(s.rk[:])
+	prim.Zero(s.dhsPriv[:])
+	prim.Zero(s.cks[:])
+	prim.Zero(s.ckr[:])
 	*s = State{}
 }

@@ -32,12 +32,10 @@ func newPair(t testing.TB, label string) *pair {
 	r.Read(ad)
 	initial := make([]byte, 1200)
 	r.Read(initial)
-	bobKey, err := prim.X25519PrivateKeyFromBytes(bobPriv[:])
+	bobPub, err := prim.X25519Public(bobPriv[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bobPub [KeySize]byte
-	copy(bobPub[:], bobKey.PublicKey().Bytes())
 	a, err := NewInitiator(r, sk, ad, bobPub, initial)
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ const (
 // it after use.
 func (s *State) Marshal() []byte {
 	var flags byte
-	if s.dhs != nil {
+	if s.hasDHs {
 		flags |= stFlagDHs
 	}
 	if s.hasDHr {

@@ -1,7 +1,6 @@
 package seal
 
 import (
-	"crypto/ecdh"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,10 +45,11 @@ func Seal(rand io.Reader, sender *keys.DevicePrivateKeys, senderCert *keys.Devic
 	if err := prim.CheckX25519Public(recipient.DH[:]); err != nil {
 		return nil, fmt.Errorf("seal: recipient key: %w", err)
 	}
-	eph, err := prim.NewX25519PrivateKey(rand)
+	eph, err := prim.NewX25519Key(rand)
 	if err != nil {
 		return nil, fmt.Errorf("seal: reading randomness: %w", err)
 	}
+	defer prim.Zero(eph)
 
 	// spec/seal.md §4 step 3 (§3.1, §3.2): lay out the plaintext blocks
 	// where their ciphertexts go, then encrypt both in place.
@@ -69,8 +69,13 @@ func Seal(rand io.Reader, sender *keys.DevicePrivateKeys, senderCert *keys.Devic
 // certificate block sits at out[offC1:offC1+CertBlockSize] and the message
 // block at out[offC2:len(out)-16]; E and both tags are written here.
 // It checks nothing about the blocks, so tests can seal malformed ones.
-func sealInPlace(out []byte, eph, static *ecdh.PrivateKey, recipient []byte) error {
-	E := eph.PublicKey().Bytes()
+// eph and static are X25519 private keys, read in place.
+func sealInPlace(out []byte, eph, static []byte, recipient []byte) error {
+	pubE, err := prim.X25519Public(eph)
+	if err != nil {
+		return fmt.Errorf("seal: ephemeral key: %w", err)
+	}
+	E := pubE[:]
 	copy(out[offEphemeral:offC1], E)
 
 	eDH, err := prim.DH(eph, recipient)

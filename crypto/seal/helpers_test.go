@@ -2,7 +2,6 @@ package seal
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -117,12 +116,12 @@ func msgBlockOf(size int, msg []byte) []byte {
 
 // craft seals arbitrary blocks with sealInPlace: the static key, the
 // certificate block and the message block are whatever the test says.
-func craft(t *testing.T, label string, static *ecdh.PrivateKey, to *device, certBlock, msgBlock []byte) []byte {
+func craft(t *testing.T, label string, static []byte, to *device, certBlock, msgBlock []byte) []byte {
 	t.Helper()
 	if len(certBlock) != CertBlockSize {
 		t.Fatalf("certificate block of %d bytes", len(certBlock))
 	}
-	eph, err := prim.NewX25519PrivateKey(testrand.New("craft " + label))
+	eph, err := prim.NewX25519Key(testrand.New("craft " + label))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,8 @@ func Open(recipient *keys.DevicePrivateKeys, envelope []byte) (*Opened, error) {
 // open runs spec/seal.md §5 steps 3-10 on an envelope of a valid size and
 // version, returning the reason it refused.
 func open(recipient *keys.DevicePrivateKeys, envelope []byte) (*Opened, error) {
-	R := recipient.DH().PublicKey().Bytes()
+	pub := recipient.Public()
+	R := pub.DH[:]
 	E := envelope[offEphemeral:offC1]
 	c1 := envelope[offC1:offC2]
 

@@ -69,11 +69,8 @@ func testVector(t *testing.T, c *vectors.SealCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eph, err := prim.X25519PrivateKeyFromBytes(c.EphemeralPrivate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(eph.PublicKey().Bytes(), c.EphemeralPublic) {
+	eph := c.EphemeralPrivate
+	if ephPub, err := prim.X25519Public(eph); err != nil || !bytes.Equal(ephPub[:], c.EphemeralPublic) {
 		t.Fatal("ephemeral_public is not the public key of ephemeral_private")
 	}
 

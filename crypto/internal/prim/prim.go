@@ -122,7 +122,12 @@ func NewEd25519Key(rand io.Reader) (ed25519.PrivateKey, error) {
 
 // Sign signs label || 0x00 || msg (spec/keys.md §2.3). Every signature in
 // Sealpost is over a domain-separated message built this way.
+// A key of the wrong length (a zeroed key object) gives a nil signature,
+// which every verifier refuses.
 func Sign(priv ed25519.PrivateKey, label string, msg []byte) []byte {
+	if len(priv) != ed25519.PrivateKeySize {
+		return nil
+	}
 	return ed25519.Sign(priv, SignedMessage(label, msg))
 }
 

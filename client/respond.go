@@ -1,0 +1,99 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/awnumar/memguard"
+
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/pqxdh"
+	"github.com/sealpost/sealpost/crypto/ratchet"
+)
+
+// respond runs the PQXDH responder for an initial message with the
+// prekeys it names (spec/pqxdh.md §5) and starts the ratchet. The private
+// prekeys are moved from the store into guarded memory for the operation
+// and wiped after it (spec/client.md §8).
+func (c *Client) respond(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, initial []byte) (*ratchet.State, []prekeyRef, error) {
+	m, err := pqxdh.ParseInitialMessage(initial)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		pk     pqxdh.Prekeys
+		locked lockedPrekeys
+	)
+	defer locked.destroy()
+	var used []prekeyRef
+	if pk.Signed, err = locked.load(tx, keys.SignedPrekey, m.SignedPrekeyID); err != nil {
+		return nil, nil, err
+	}
+	if pk.KEM, err = locked.load(tx, m.KEMKind, m.KEMPrekeyID); err != nil {
+		return nil, nil, err
+	}
+	if m.KEMKind == keys.OneTimeKEMPrekey {
+		used = append(used, prekeyRef{keys.OneTimeKEMPrekey, m.KEMPrekeyID})
+	}
+	if m.HasOneTime {
+		if pk.OneTime, err = locked.load(tx, keys.OneTimePrekey, m.OneTimePrekeyID); err != nil {
+			return nil, nil, err
+		}
+		used = append(used, prekeyRef{keys.OneTimePrekey, m.OneTimePrekeyID})
+	}
+	x, err := pqxdh.Respond(dk, id.cert, sender, m, pk)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer x.Zero()
+	// The signed prekey is the responder's first ratchet key
+	// (spec/ratchet.md §5.3): the state keeps its own copy.
+	st, err := ratchet.NewResponder(x.SharedSecret, x.AD, [32]byte(pk.Signed.Secret))
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, used, nil
+}
+
+// lockedPrekeys holds private prekeys loaded for one PQXDH response, each
+// in its own guarded buffer.
+type lockedPrekeys struct {
+	keys []*keys.PrekeyPrivate
+	bufs []*memguard.LockedBuffer
+}
+
+// load reads a private prekey from the store and moves its secret into
+// guarded memory (wiping the copy the store returned).
+func (l *lockedPrekeys) load(tx *localstore.Tx, kind keys.PrekeyKind, id uint32) (*keys.PrekeyPrivate, error) {
+	p, err := tx.Prekey(uint8(kind), id)
+	if errors.Is(err, localstore.ErrNotFound) {
+		return nil, fmt.Errorf("client: the message names %s %d, which this device does not have (used or expired)", kind, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var buf *memguard.LockedBuffer
+	if err := guard(func() { buf = memguard.NewBufferFromBytes(p.Secret) }); err != nil {
+		memguard.WipeBytes(p.Secret)
+		return nil, err
+	}
+	l.bufs = append(l.bufs, buf)
+	k, err := keys.LoadPrekeyPrivate(kind, id, buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%w: stored %s %d: %v", ErrCorrupt, kind, id, err)
+	}
+	l.keys = append(l.keys, k)
+	return k, nil
+}
+
+// destroy drops the prekeys and wipes and frees their buffers.
+func (l *lockedPrekeys) destroy() {
+	for _, k := range l.keys {
+		k.Forget()
+	}
+	for _, b := range l.bufs {
+		b.Destroy()
+	}
+	l.keys, l.bufs = nil, nil
+}
