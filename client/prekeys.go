@@ -32,16 +32,16 @@ const (
 )
 
 // newPrekeys generates n prekeys of kind with fresh random ids that this
-// device does not use yet, stores their private keys, and returns their
-// public halves (spec/client.md §7.1). Private keys are stored before the
-// public halves are published, so a crash in between leaves only unused
-// private keys.
-func newPrekeys(tx *localstore.Tx, dk *keys.DevicePrivateKeys, kind keys.PrekeyKind, n int, now time.Time) ([]keyserver.Bytes, error) {
-	out := make([]keyserver.Bytes, 0, n)
-	for len(out) < n {
+// device does not use yet, stores their private keys with their signed
+// public halves pending upload, and returns the ids (spec/client.md §7.1).
+// Private keys are stored before the public halves are published, so a
+// crash in between leaves only unpublished prekeys, which the next
+// maintenance uploads.
+func newPrekeys(tx *localstore.Tx, dk *keys.DevicePrivateKeys, kind keys.PrekeyKind, n int, now time.Time) error {
+	for made := 0; made < n; {
 		var b [4]byte
 		if _, err := rand.Read(b[:]); err != nil {
-			return nil, err
+			return err
 		}
 		id := binary.BigEndian.Uint32(b[:]) &^ (1 << 31)
 		if id == 0 {
@@ -50,67 +50,164 @@ func newPrekeys(tx *localstore.Tx, dk *keys.DevicePrivateKeys, kind keys.PrekeyK
 		if _, err := tx.Prekey(uint8(kind), id); err == nil {
 			continue
 		} else if !errors.Is(err, localstore.ErrNotFound) {
-			return nil, err
+			return err
 		}
 		priv, pub, err := dk.GeneratePrekey(rand.Reader, kind, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		err = tx.PutPrekey(localstore.Prekey{Kind: uint8(kind), ID: id, Secret: priv.Secret, Created: now})
+		err = tx.PutPrekey(localstore.Prekey{Kind: uint8(kind), ID: id, Secret: priv.Secret, Created: now, Pending: pub.Marshal()})
 		priv.Zero()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, pub.Marshal())
+		made++
 	}
-	return out, nil
+	return nil
 }
 
-// uploadPrekeys generates and publishes prekeys: a new signed prekey and
-// last-resort KEM prekey if rotate is set, and one-time prekeys of each
-// kind up to oneTimeTarget given the counts the server reported.
+// rotateDue reports whether the newest of ps (the signed prekeys) is older
+// than signedPrekeyLifetime, or there is none.
+func rotateDue(ps []localstore.Prekey, now time.Time) bool {
+	var newest time.Time
+	for _, p := range ps {
+		if p.Created.After(newest) {
+			newest = p.Created
+		}
+	}
+	return now.Sub(newest) > signedPrekeyLifetime
+}
+
+// rotatePrekeys makes a new signed prekey and last-resort KEM prekey, in
+// the store and pending upload, when the newest signed prekey is older
+// than signedPrekeyLifetime (or force is set). It does not ask the key
+// server: the schedule is the device's own (spec/client.md §7.1).
+func (c *Client) rotatePrekeys(ctx context.Context, id *identity, force bool) error {
+	dk, release, err := id.deviceKeys()
+	if err != nil {
+		return err
+	}
+	defer release()
+	now := time.Now()
+	err = c.withSessions(func() error {
+		return c.store.Update(ctx, func(tx *localstore.Tx) error {
+			ps, err := tx.PrekeyInfos(uint8(keys.SignedPrekey))
+			if err != nil {
+				return err
+			}
+			if !force && !rotateDue(ps, now) {
+				return nil
+			}
+			if err := newPrekeys(tx, dk, keys.SignedPrekey, 1, now); err != nil {
+				return err
+			}
+			return newPrekeys(tx, dk, keys.LastResortKEMPrekey, 1, now)
+		})
+	})
+	return storeError(err)
+}
+
+// uploadPrekeys publishes what the store holds pending upload — the newest
+// pending signed and last-resort prekeys, and pending one-time prekeys —
+// after generating one-time prekeys of each kind up to oneTimeTarget when
+// the server reported fewer than oneTimeLow of it (and a new signed and
+// last-resort prekey first if rotate is set). What the key server acknowledges is marked
+// published; what it does not stays pending and is uploaded again at the
+// next maintenance (spec/client.md §7.1).
 func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, counts keyserver.PrekeyCounts) error {
+	if rotate {
+		if err := c.rotatePrekeys(ctx, id, true); err != nil {
+			return err
+		}
+	}
 	wk, err := c.ks.WellKnown(ctx)
 	if err != nil {
 		return err
 	}
 	perUpload := wk.Limits.MaxOneTimePerUpload
 	target := min(oneTimeTarget, wk.Limits.MaxOneTimePerDevice)
-	nX := max(0, min(target-counts.OneTime, perUpload))
-	nK := max(0, min(target-counts.OneTimeKEM, perUpload))
-	if !rotate && nX == 0 && nK == 0 {
-		return nil
-	}
 	dk, release, err := id.deviceKeys()
 	if err != nil {
 		return err
 	}
 	defer release()
 	up := &keyserver.PrekeyUpload{}
+	var sent []prekeyRef
 	now := time.Now()
 	err = c.withSessions(func() error {
+		up, sent = &keyserver.PrekeyUpload{}, nil
 		return c.store.Update(ctx, func(tx *localstore.Tx) error {
-			if rotate {
-				s, err := newPrekeys(tx, dk, keys.SignedPrekey, 1, now)
+			for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
+				ps, err := tx.PrekeyInfos(uint8(kind))
 				if err != nil {
 					return err
 				}
-				l, err := newPrekeys(tx, dk, keys.LastResortKEMPrekey, 1, now)
+				// Only the newest matters to the key server; older
+				// pending ones were superseded before they were
+				// published.
+				newest := -1
+				for i, p := range ps {
+					if p.Pending != nil && (newest < 0 || p.Created.After(ps[newest].Created)) {
+						newest = i
+					}
+				}
+				for i, p := range ps {
+					if p.Pending == nil {
+						continue
+					}
+					if i != newest {
+						if err := tx.MarkPrekeyPublished(uint8(kind), p.ID); err != nil {
+							return err
+						}
+						continue
+					}
+					if kind == keys.SignedPrekey {
+						up.SignedPrekey = p.Pending
+					} else {
+						up.LastResortKEMPrekey = p.Pending
+					}
+					sent = append(sent, prekeyRef{kind, p.ID})
+				}
+			}
+			for _, oneTime := range []struct {
+				kind   keys.PrekeyKind
+				server int
+				dst    *[]keyserver.Bytes
+			}{{keys.OneTimePrekey, counts.OneTime, &up.OneTimePrekeys}, {keys.OneTimeKEMPrekey, counts.OneTimeKEM, &up.OneTimeKEMPrekeys}} {
+				ps, err := tx.PrekeyInfos(uint8(oneTime.kind))
 				if err != nil {
 					return err
 				}
-				up.SignedPrekey, up.LastResortKEMPrekey = s[0], l[0]
+				pending := 0
+				for _, p := range ps {
+					if p.Pending != nil {
+						pending++
+					}
+				}
+				// Top up only below the low mark (spec/client.md §7.1).
+				if n := min(target-oneTime.server-pending, perUpload-pending); oneTime.server < oneTimeLow && n > 0 {
+					if err := newPrekeys(tx, dk, oneTime.kind, n, now); err != nil {
+						return err
+					}
+					if ps, err = tx.PrekeyInfos(uint8(oneTime.kind)); err != nil {
+						return err
+					}
+				}
+				for _, p := range ps {
+					if p.Pending != nil && len(*oneTime.dst) < perUpload {
+						*oneTime.dst = append(*oneTime.dst, p.Pending)
+						sent = append(sent, prekeyRef{oneTime.kind, p.ID})
+					}
+				}
 			}
-			var err error
-			if up.OneTimePrekeys, err = newPrekeys(tx, dk, keys.OneTimePrekey, nX, now); err != nil {
-				return err
-			}
-			up.OneTimeKEMPrekeys, err = newPrekeys(tx, dk, keys.OneTimeKEMPrekey, nK, now)
-			return err
+			return nil
 		})
 	})
 	if err != nil {
 		return storeError(err)
+	}
+	if len(sent) == 0 {
+		return nil
 	}
 	tok, err := c.keyServerToken(ctx)
 	if err != nil {
@@ -119,18 +216,34 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 	if _, err := c.ks.UploadPrekeys(ctx, tok, up); err != nil {
 		return fmt.Errorf("client: uploading prekeys: %w", err)
 	}
-	return nil
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, p := range sent {
+			// A prekey used or expired since it was read is gone: fine.
+			if err := tx.MarkPrekeyPublished(uint8(p.kind), p.id); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	return storeError(err)
 }
 
-// maintainPrekeys tops up one-time prekeys, rotates the signed and
-// last-resort prekeys when due, and deletes replaced ones past their grace
-// period (spec/client.md §7).
+// maintainPrekeys rotates the signed and last-resort prekeys when due and
+// deletes replaced ones past their grace period — on the device's own
+// schedule, before and whatever the key server answers — then publishes
+// what is pending and tops up one-time prekeys (spec/client.md §7).
 func (c *Client) maintainPrekeys(ctx context.Context) error {
 	// One maintenance at a time: two would both see a due rotation.
 	c.maintMu.Lock()
 	defer c.maintMu.Unlock()
 	id, err := c.registered()
 	if err != nil {
+		return err
+	}
+	if err := c.rotatePrekeys(ctx, id, false); err != nil {
+		return err
+	}
+	if err := c.expirePrekeys(ctx); err != nil {
 		return err
 	}
 	tok, err := c.keyServerToken(ctx)
@@ -141,52 +254,35 @@ func (c *Client) maintainPrekeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("client: counting prekeys: %w", err)
 	}
-	var newest time.Time
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
-		ps, err := tx.Prekeys(uint8(keys.SignedPrekey))
-		for _, p := range ps {
-			clear(p.Secret)
-			if p.Created.After(newest) {
-				newest = p.Created
-			}
-		}
-		return err
-	})
-	if err != nil {
-		return storeError(err)
-	}
-	rotate := time.Since(newest) > signedPrekeyLifetime
-	low := counts.OneTime < oneTimeLow || counts.OneTimeKEM < oneTimeLow
-	if rotate || low {
-		if err := c.uploadPrekeys(ctx, id, rotate, *counts); err != nil {
-			return err
-		}
-	}
-	return c.expirePrekeys(ctx)
+	return c.uploadPrekeys(ctx, id, false, *counts)
 }
 
 // expirePrekeys deletes signed and last-resort prekeys whose replacement
-// was made more than replacedPrekeyGrace ago; the newest of each kind
-// stays (spec/client.md §7.2).
+// was made more than replacedPrekeyGrace ago (the newest of each kind
+// stays), the initial messages answered with a deleted signed prekey, and
+// processed ids past processedRetention (spec/client.md §5.1, §7.2).
 func (c *Client) expirePrekeys(ctx context.Context) error {
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
+	now := time.Now()
 	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
 		for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
-			ps, err := tx.Prekeys(uint8(kind))
+			ps, err := tx.PrekeyInfos(uint8(kind))
 			if err != nil {
 				return err
 			}
-			for _, p := range ps {
-				clear(p.Secret)
-			}
-			for _, id := range expiredPrekeys(ps, time.Now()) {
+			for _, id := range expiredPrekeys(ps, now) {
 				if err := tx.DeletePrekey(uint8(kind), id); err != nil {
 					return err
 				}
+				if kind == keys.SignedPrekey {
+					if _, err := tx.ForgetInitials(id); err != nil {
+						return err
+					}
+				}
 			}
 		}
-		_, err := tx.ForgetProcessedBefore(time.Now().Add(-processedRetention))
+		_, err := tx.ForgetProcessedBefore(now.Add(-processedRetention))
 		return err
 	})
 	return storeError(err)

@@ -125,7 +125,7 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 	var (
 		out     *localstore.InboxMessage
 		dropErr error
-		used    []prekeyRef
+		used    *sessionStart
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
@@ -151,10 +151,8 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		if err != nil {
 			return err
 		}
-		for _, u := range used {
-			if err := tx.DeletePrekey(uint8(u.kind), u.id); err != nil && !errors.Is(err, localstore.ErrNotFound) {
-				return err
-			}
+		if err := used.commit(tx, now); err != nil {
+			return err
 		}
 		if _, err := tx.MarkProcessed(envID, now); err != nil {
 			return err
@@ -185,7 +183,7 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		c.log.Debug("client: envelope dropped", "err", dropErr)
 		return nil, nil
 	}
-	if len(used) > 0 {
+	if used.usedOneTime() {
 		c.kickMaintenance()
 	}
 	return out, nil
@@ -235,18 +233,12 @@ func checkPayload(p *payload, self, sender string) error {
 	return errBadPayload
 }
 
-// prekeyRef names a prekey.
-type prekeyRef struct {
-	kind keys.PrekeyKind
-	id   uint32
-}
-
 // decrypt decrypts a ratchet message from sender: with the session record
 // if one of its states can, else, if the message starts a session, with a
 // new responder session pushed onto the record (spec/client.md §4.2). It
-// returns the plaintext, the record to store and the one-time prekeys to
-// delete. On error nothing has changed.
-func (c *Client) decrypt(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, msg []byte, rec *sessionRecord) ([]byte, *sessionRecord, []prekeyRef, error) {
+// returns the plaintext, the record to store and, for a new session, what
+// it used (to commit with it). On error nothing has changed.
+func (c *Client) decrypt(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, msg []byte, rec *sessionRecord) ([]byte, *sessionRecord, *sessionStart, error) {
 	var firstErr error
 	if rec != nil {
 		pt, err := rec.decrypt(msg)

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/awnumar/memguard"
 
@@ -12,14 +14,61 @@ import (
 	"github.com/sealpost/sealpost/crypto/ratchet"
 )
 
+// errReplayedInitial reports an initial message this device has answered
+// before: a replay, refused while the signed prekey it names exists
+// (spec/client.md §5.1).
+var errReplayedInitial = errors.New("client: the message starts a session this device has already answered (a replay)")
+
+// prekeyRef names a prekey.
+type prekeyRef struct {
+	kind keys.PrekeyKind
+	id   uint32
+}
+
+// sessionStart is what a new responder session used, committed with the
+// session in one transaction (spec/client.md §5.1 step 6): the one-time
+// prekeys to delete, and the initial message to remember with the signed
+// prekey it named. A nil *sessionStart (a message of an existing session)
+// commits nothing.
+type sessionStart struct {
+	oneTime      []prekeyRef
+	initialHash  []byte
+	signedPrekey uint32
+}
+
+// commit deletes the one-time prekeys and remembers the initial message.
+func (s *sessionStart) commit(tx *localstore.Tx, now time.Time) error {
+	if s == nil {
+		return nil
+	}
+	for _, u := range s.oneTime {
+		if err := tx.DeletePrekey(uint8(u.kind), u.id); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+	}
+	return tx.RememberInitial(s.initialHash, s.signedPrekey, now)
+}
+
+// usedOneTime reports whether the session used a one-time prekey, so that
+// maintenance should look at the counts.
+func (s *sessionStart) usedOneTime() bool { return s != nil && len(s.oneTime) > 0 }
+
 // respond runs the PQXDH responder for an initial message with the
-// prekeys it names (spec/pqxdh.md §5) and starts the ratchet. The private
+// prekeys it names (spec/pqxdh.md §5) and starts the ratchet. An initial
+// message answered before is refused (errReplayedInitial). The private
 // prekeys are moved from the store into guarded memory for the operation
 // and wiped after it (spec/client.md §8).
-func (c *Client) respond(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, initial []byte) (*ratchet.State, []prekeyRef, error) {
+func (c *Client) respond(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, initial []byte) (*ratchet.State, *sessionStart, error) {
 	m, err := pqxdh.ParseInitialMessage(initial)
 	if err != nil {
 		return nil, nil, err
+	}
+	h := sha256.Sum256(initial)
+	start := &sessionStart{initialHash: h[:], signedPrekey: m.SignedPrekeyID}
+	if seen, err := tx.InitialAnswered(start.initialHash); err != nil {
+		return nil, nil, err
+	} else if seen {
+		return nil, nil, errReplayedInitial
 	}
 	var (
 		pk     pqxdh.Prekeys
@@ -53,7 +102,8 @@ func (c *Client) respond(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *iden
 	if err != nil {
 		return nil, nil, err
 	}
-	return st, used, nil
+	start.oneTime = used
+	return st, start, nil
 }
 
 // lockedPrekeys holds private prekeys loaded for one PQXDH response, each

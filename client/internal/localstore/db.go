@@ -87,7 +87,13 @@ func (s *Store) openDB(ctx context.Context, create bool) error {
 		return corrupt("%s has no check value", path)
 	}
 	if err != nil {
-		return dbErr("open "+path, err)
+		// The schema migrations recorded as applied are not the ones
+		// the file holds (a damaged schema): corruption, unless it is
+		// another process's lock.
+		if e := dbErr("open "+path, err); errors.Is(e, ErrLocked) || errors.Is(e, ErrCorrupt) {
+			return e
+		}
+		return corrupt("open %s: %v", path, err)
 	}
 	pt, err := s.open(ad, sealed)
 	if err != nil || string(pt) != checkPlaintext {

@@ -15,6 +15,9 @@ type Prekey struct {
 	Secret  []byte
 	Created time.Time
 	Used    time.Time // zero until first used in a session
+	// Pending is the signed public prekey while the key server has not
+	// acknowledged it, nil once it has (spec/client-store.md §4.3).
+	Pending []byte
 }
 
 func prekeyAD(kind uint8, id uint32) rowKey {
@@ -27,19 +30,19 @@ func (tx *Tx) PutPrekey(p Prekey) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec("put prekey", `INSERT OR REPLACE INTO prekeys (kind, id, secret, created, used) VALUES (?, ?, ?, ?, ?)`,
-		int64(p.Kind), int64(p.ID), sealed, nanos(p.Created), nanos(p.Used))
+	_, err = tx.exec("put prekey", `INSERT OR REPLACE INTO prekeys (kind, id, secret, created, used, pending) VALUES (?, ?, ?, ?, ?, ?)`,
+		int64(p.Kind), int64(p.ID), sealed, nanos(p.Created), nanos(p.Used), p.Pending)
 	return err
 }
 
 // Prekey returns the prekey of kind and id, or ErrNotFound.
 func (tx *Tx) Prekey(kind uint8, id uint32) (Prekey, error) {
 	var (
-		sealed        []byte
-		created, used int64
+		sealed, pending []byte
+		created, used   int64
 	)
-	err := tx.tx.QueryRowContext(tx.ctx, `SELECT secret, created, used FROM prekeys WHERE kind = ? AND id = ?`,
-		int64(kind), int64(id)).Scan(&sealed, &created, &used)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT secret, created, used, pending FROM prekeys WHERE kind = ? AND id = ?`,
+		int64(kind), int64(id)).Scan(&sealed, &created, &used, &pending)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Prekey{}, ErrNotFound
 	}
@@ -50,12 +53,12 @@ func (tx *Tx) Prekey(kind uint8, id uint32) (Prekey, error) {
 	if err != nil {
 		return Prekey{}, err
 	}
-	return Prekey{Kind: kind, ID: id, Secret: secret, Created: fromNanos(created), Used: fromNanos(used)}, nil
+	return Prekey{Kind: kind, ID: id, Secret: secret, Created: fromNanos(created), Used: fromNanos(used), Pending: pending}, nil
 }
 
 // Prekeys returns the prekeys of kind in id order.
 func (tx *Tx) Prekeys(kind uint8) ([]Prekey, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, secret, created, used FROM prekeys WHERE kind = ? ORDER BY id`, int64(kind))
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, secret, created, used, pending FROM prekeys WHERE kind = ? ORDER BY id`, int64(kind))
 	if err != nil {
 		return nil, dbErr("list prekeys", err)
 	}
@@ -70,9 +73,9 @@ func (tx *Tx) Prekeys(kind uint8) ([]Prekey, error) {
 	for rows.Next() {
 		var (
 			id, created, used int64
-			sealed            []byte
+			sealed, pending   []byte
 		)
-		if err := rows.Scan(&id, &sealed, &created, &used); err != nil {
+		if err := rows.Scan(&id, &sealed, &created, &used, &pending); err != nil {
 			return fail(dbErr("list prekeys", err))
 		}
 		if id < 0 || id > 1<<32-1 {
@@ -82,7 +85,7 @@ func (tx *Tx) Prekeys(kind uint8) ([]Prekey, error) {
 		if err != nil {
 			return fail(err)
 		}
-		ps = append(ps, Prekey{Kind: kind, ID: uint32(id), Secret: secret, Created: fromNanos(created), Used: fromNanos(used)})
+		ps = append(ps, Prekey{Kind: kind, ID: uint32(id), Secret: secret, Created: fromNanos(created), Used: fromNanos(used), Pending: pending})
 	}
 	if err := rows.Err(); err != nil {
 		return fail(dbErr("list prekeys", err))
@@ -111,4 +114,41 @@ func (tx *Tx) MarkPrekeyUsed(kind uint8, id uint32, at time.Time) error {
 func (tx *Tx) DeletePrekey(kind uint8, id uint32) error {
 	return tx.execOne(fmt.Sprintf("delete prekey %d/%d", kind, id),
 		`DELETE FROM prekeys WHERE kind = ? AND id = ?`, int64(kind), int64(id))
+}
+
+// PrekeyInfos returns the prekeys of kind in id order without their
+// secrets (Secret is nil): for decisions on times and publication that
+// need no private key on the heap.
+func (tx *Tx) PrekeyInfos(kind uint8) ([]Prekey, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, created, used, pending FROM prekeys WHERE kind = ? ORDER BY id`, int64(kind))
+	if err != nil {
+		return nil, dbErr("list prekeys", err)
+	}
+	defer rows.Close()
+	var ps []Prekey
+	for rows.Next() {
+		var (
+			id, created, used int64
+			pending           []byte
+		)
+		if err := rows.Scan(&id, &created, &used, &pending); err != nil {
+			return nil, dbErr("list prekeys", err)
+		}
+		if id < 0 || id > 1<<32-1 {
+			return nil, corrupt("prekeys.id out of range")
+		}
+		ps = append(ps, Prekey{Kind: kind, ID: uint32(id), Created: fromNanos(created), Used: fromNanos(used), Pending: pending})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list prekeys", err)
+	}
+	return ps, nil
+}
+
+// MarkPrekeyPublished records that the key server acknowledged the
+// prekey: its Pending public half is dropped. ErrNotFound if there is no
+// such prekey.
+func (tx *Tx) MarkPrekeyPublished(kind uint8, id uint32) error {
+	return tx.execOne(fmt.Sprintf("mark prekey %d/%d published", kind, id),
+		`UPDATE prekeys SET pending = NULL WHERE kind = ? AND id = ?`, int64(kind), int64(id))
 }
