@@ -228,10 +228,11 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 	return storeError(err)
 }
 
-// maintainPrekeys rotates the signed and last-resort prekeys when due and
-// deletes replaced ones past their grace period — on the device's own
-// schedule, before and whatever the key server answers — then publishes
-// what is pending and tops up one-time prekeys (spec/client.md §7).
+// maintainPrekeys rotates the signed and last-resort prekeys when due,
+// deletes replaced ones past their grace period and expires old session
+// state — on the device's own schedule, before and whatever the key server
+// answers — then publishes what is pending and tops up one-time prekeys
+// (spec/client.md §4.1, §7).
 func (c *Client) maintainPrekeys(ctx context.Context) error {
 	// One maintenance at a time: two would both see a due rotation.
 	c.maintMu.Lock()
@@ -244,6 +245,9 @@ func (c *Client) maintainPrekeys(ctx context.Context) error {
 		return err
 	}
 	if err := c.expirePrekeys(ctx); err != nil {
+		return err
+	}
+	if err := c.expireSessions(ctx); err != nil {
 		return err
 	}
 	tok, err := c.keyServerToken(ctx)

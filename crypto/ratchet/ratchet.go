@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/sealpost/sealpost/crypto/internal/prim"
 )
@@ -42,7 +43,9 @@ const (
 	// Version is the first byte of every message (§4.1).
 	Version = 0x01
 	// StateVersion is the first byte of a marshalled State (§8.1).
-	StateVersion = 0x01
+	// Unmarshal also reads version 0x01, whose skipped keys carry no
+	// time (§8.3).
+	StateVersion = 0x02
 
 	// KeySize is the size of root, chain and message keys, ratchet private
 	// and public keys, and the PQXDH shared secret.
@@ -60,6 +63,10 @@ const (
 	// MaxSkippedKeys is the most skipped message keys a State keeps; past
 	// it the oldest are discarded first.
 	MaxSkippedKeys = 2000
+	// MaxSkippedKeyAge is how long ExpireSkipped keeps a skipped message
+	// key: the relay's envelope lifetime (spec/relay.md §6, ttl_seconds),
+	// after which the message it was kept for can no longer arrive.
+	MaxSkippedKeyAge = 30 * 24 * time.Hour
 	// MaxADSize bounds the session associated data.
 	MaxADSize = 4096
 	// MaxInitialSize bounds the PQXDH initial message carried in headers.
@@ -118,11 +125,13 @@ type State struct {
 }
 
 // skippedKey is one entry of the skipped message key store (spec/ratchet.md
-// §7.3): the message key of message n of the chain of ratchet public key dh.
+// §7.3): the message key of message n of the chain of ratchet public key dh,
+// and when ExpireSkipped first saw it (Unix seconds; 0 until then).
 type skippedKey struct {
-	dh [KeySize]byte
-	n  uint32
-	mk [KeySize]byte
+	dh     [KeySize]byte
+	n      uint32
+	mk     [KeySize]byte
+	stored uint64
 }
 
 // NewInitiator starts the session of the PQXDH initiator (spec/ratchet.md

@@ -1,10 +1,15 @@
 package ratchet
 
-import "github.com/sealpost/sealpost/crypto/internal/prim"
+import (
+	"time"
+
+	"github.com/sealpost/sealpost/crypto/internal/prim"
+)
 
 // The skipped message key store, spec/ratchet.md §7.2 and §7.3
 // (Signal §2.6, §3.2 MKSKIPPED, §3.5, §6.4). Entries are kept in insertion
-// order, oldest first; past MaxSkippedKeys the oldest are discarded.
+// order, oldest first; past MaxSkippedKeys the oldest are discarded, and
+// ExpireSkipped discards those older than MaxSkippedKeyAge.
 
 // skipKeys advances the chain key ck from message number from to until,
 // appending the message key of each skipped message to dst (Signal §3.5
@@ -72,4 +77,29 @@ func zeroSkipped(entries []skippedKey) {
 	for i := range entries {
 		prim.Zero(entries[i].mk[:])
 	}
+}
+
+// ExpireSkipped applies the age bound of spec/ratchet.md §7.3: it stamps
+// the skipped keys stored since the last call with now, and discards (and
+// erases) those stamped more than MaxSkippedKeyAge before now. It returns
+// how many it discarded. Decrypt stores keys unstamped, so it needs no
+// clock; the caller runs ExpireSkipped whenever it stores the State.
+func (s *State) ExpireSkipped(now time.Time) int {
+	t := uint64(max(now.Unix(), 1))
+	limit := uint64(MaxSkippedKeyAge / time.Second)
+	kept := s.skipped[:0]
+	dropped := 0
+	for _, e := range s.skipped {
+		if e.stored == 0 {
+			e.stored = t
+		}
+		if t > e.stored && t-e.stored > limit {
+			dropped++
+			continue
+		}
+		kept = append(kept, e)
+	}
+	zeroSkipped(s.skipped[len(kept):])
+	s.skipped = kept
+	return dropped
 }

@@ -10,7 +10,7 @@ import (
 
 // State encoding, spec/ratchet.md §8.1:
 //
-//	version        1   StateVersion
+//	version        1   StateVersion (0x02; Unmarshal also reads 0x01, §8.3)
 //	flags          1   bit 0 DHs, bit 1 DHr, bit 2 CKs, bit 3 CKr,
 //	                   bit 4 initial message attached; bits 5-7 zero
 //	RK            32
@@ -24,7 +24,9 @@ import (
 //	initial length 2   big-endian, 0 when not attached, else 1..MaxInitialSize
 //	initial        I
 //	skipped count  2   big-endian, 0..MaxSkippedKeys
-//	skipped      68×K  ratchet public key 32 || N 4 || message key 32, oldest first
+//	skipped      76×K  ratchet public key 32 || N 4 || message key 32 ||
+//	                   stored 8 (Unix seconds, 0 until ExpireSkipped), oldest first;
+//	                   68×K without stored in version 0x01
 const (
 	stFlagDHs     = 1 << 0
 	stFlagDHr     = 1 << 1
@@ -40,8 +42,11 @@ const (
 	stReceived       = stFlagDHr | stFlagCKr
 	stBoth           = stFlagDHs | stFlagDHr | stFlagCKs | stFlagCKr
 
-	stFixedSize   = 1 + 1 + 5*KeySize + 3*4
-	skippedKeyLen = KeySize + 4 + KeySize
+	stFixedSize     = 1 + 1 + 5*KeySize + 3*4
+	skippedKeyLenV1 = KeySize + 4 + KeySize
+	skippedKeyLen   = skippedKeyLenV1 + 8
+
+	stateVersion1 = 0x01
 )
 
 // Marshal returns the canonical encoding of the State (spec/ratchet.md
@@ -84,13 +89,15 @@ func (s *State) Marshal() []byte {
 		b = append(b, e.dh[:]...)
 		b = binary.BigEndian.AppendUint32(b, e.n)
 		b = append(b, e.mk[:]...)
+		b = binary.BigEndian.AppendUint64(b, e.stored)
 	}
 	return b
 }
 
 // Unmarshal decodes a State marshalled by Marshal, refusing anything that
 // is not the canonical encoding of a reachable state (spec/ratchet.md
-// §8.2) with ErrInvalidState. b is not retained.
+// §8.2) with ErrInvalidState. It also reads version 0x01 states, whose
+// skipped keys it takes as not yet stamped (§8.3). b is not retained.
 func Unmarshal(b []byte) (*State, error) {
 	s, err := unmarshal(b)
 	if err != nil {
@@ -128,6 +135,13 @@ func (r *reader) u16() int {
 	return 0
 }
 
+func (r *reader) u64() uint64 {
+	if v := r.next(8); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
 func (r *reader) u32() uint32 {
 	if v := r.next(4); v != nil {
 		return binary.BigEndian.Uint32(v)
@@ -138,8 +152,12 @@ func (r *reader) u32() uint32 {
 func unmarshal(b []byte) (*State, error) {
 	r := reader{b: b, ok: true}
 	hdr := r.next(2)
-	if hdr == nil || hdr[0] != StateVersion {
+	if hdr == nil || (hdr[0] != StateVersion && hdr[0] != stateVersion1) {
 		return nil, fmt.Errorf("unknown version")
+	}
+	entryLen := skippedKeyLen
+	if hdr[0] == stateVersion1 {
+		entryLen = skippedKeyLenV1
 	}
 	flags := hdr[1]
 	if flags&^stKnownFlags != 0 {
@@ -170,7 +188,7 @@ func unmarshal(b []byte) (*State, error) {
 	if count > MaxSkippedKeys {
 		return nil, fmt.Errorf("%d skipped keys, more than %d", count, MaxSkippedKeys)
 	}
-	if len(r.b) != count*skippedKeyLen {
+	if len(r.b) != count*entryLen {
 		return nil, fmt.Errorf("skipped keys: %d bytes for %d entries", len(r.b), count)
 	}
 	if count > 0 {
@@ -181,6 +199,9 @@ func unmarshal(b []byte) (*State, error) {
 		r.key(&e.dh)
 		e.n = r.u32()
 		r.key(&e.mk)
+		if entryLen == skippedKeyLen {
+			e.stored = r.u64()
+		}
 	}
 
 	s.hasDHr = flags&stFlagDHr != 0

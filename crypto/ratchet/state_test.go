@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // roundTrip checks Marshal(Unmarshal(Marshal(s))) == Marshal(s) and returns
@@ -82,7 +83,8 @@ func TestUnmarshalRefusesMalformed(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"version 0", set(both, func(b []byte) { b[0] = 0 })},
-		{"version 2", set(both, func(b []byte) { b[0] = 2 })},
+		{"version 3", set(both, func(b []byte) { b[0] = 3 })},
+		{"version 1 with version 2 entries", set(both, func(b []byte) { b[0] = 1 })},
 		{"unknown flag", set(both, func(b []byte) { b[oFlags] |= 0x20 })},
 		{"trailing byte", append(bytes.Clone(both), 0)},
 		{"no keys", set(both, func(b []byte) { b[oFlags] = 0 })},
@@ -149,4 +151,102 @@ func TestUnmarshalFullStore(t *testing.T) {
 		t.Fatalf("%d skipped keys", len(p.b.skipped))
 	}
 	roundTrip(t, p.b)
+}
+
+// toV1 rewrites a version 2 encoding as version 0x01: the same fields,
+// skipped entries without their stored time (spec/ratchet.md §8.3).
+func toV1(t *testing.T, b []byte) []byte {
+	t.Helper()
+	adLen := int(binary.BigEndian.Uint16(b[stFixedSize:]))
+	oInit := stFixedSize + 2 + adLen
+	oCount := oInit + 2 + int(binary.BigEndian.Uint16(b[oInit:]))
+	count := int(binary.BigEndian.Uint16(b[oCount:]))
+	out := append([]byte(nil), b[:oCount+2]...)
+	out[0] = stateVersion1
+	for i := range count {
+		e := b[oCount+2+i*skippedKeyLen:]
+		out = append(out, e[:skippedKeyLenV1]...)
+	}
+	if len(b) != oCount+2+count*skippedKeyLen {
+		t.Fatalf("state of %d bytes with %d entries", len(b), count)
+	}
+	return out
+}
+
+// TestUnmarshalVersion1: a state stored before skipped keys carried a time
+// is read, its skipped keys unstamped, and re-encoded as version 2; it
+// goes on decrypting.
+func TestUnmarshalVersion1(t *testing.T) {
+	p := newPair(t, "state v1")
+	m0 := p.send(t, p.a, "m0")
+	recv(t, p.b, p.send(t, p.a, "m1"), "m1")
+	p.b.ExpireSkipped(time.Unix(1_900_000_000, 0)) // stamp the one skipped key
+	v2 := p.b.Marshal()
+	v1 := toV1(t, v2)
+	s, err := Unmarshal(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.skipped) != 1 || s.skipped[0].stored != 0 {
+		t.Fatalf("version 1 skipped keys: %+v", s.skipped)
+	}
+	if got := s.Marshal(); got[0] != StateVersion || len(got) != len(v2) {
+		t.Fatalf("re-encoded as version %d, %d bytes; want version %d, %d bytes", got[0], len(got), StateVersion, len(v2))
+	}
+	recv(t, s, m0, "m0")
+}
+
+// TestExpireSkipped: skipped keys are stamped when ExpireSkipped first
+// sees them and discarded, oldest first, once older than
+// MaxSkippedKeyAge; the message whose key went is then refused, and the
+// rest of the session goes on.
+func TestExpireSkipped(t *testing.T) {
+	p := newPair(t, "expire skipped")
+	t0 := time.Unix(1_900_000_000, 0)
+	var old []([]byte)
+	for i := range 3 {
+		old = append(old, p.send(t, p.a, fmt.Sprint("old ", i)))
+	}
+	recv(t, p.b, p.send(t, p.a, "skips three"), "skips three")
+	if n := p.b.ExpireSkipped(t0); n != 0 || len(p.b.skipped) != 3 {
+		t.Fatalf("first pass discarded %d, kept %d", n, len(p.b.skipped))
+	}
+	// Ten days later, two more are skipped.
+	var newer [][]byte
+	for i := range 2 {
+		newer = append(newer, p.send(t, p.a, fmt.Sprint("newer ", i)))
+	}
+	recv(t, p.b, p.send(t, p.a, "skips two"), "skips two")
+	if n := p.b.ExpireSkipped(t0.Add(10 * 24 * time.Hour)); n != 0 || len(p.b.skipped) != 5 {
+		t.Fatalf("second pass discarded %d, kept %d", n, len(p.b.skipped))
+	}
+	// Exactly MaxSkippedKeyAge after the first stamp nothing goes; a
+	// second later the three oldest do.
+	if n := p.b.ExpireSkipped(t0.Add(MaxSkippedKeyAge)); n != 0 {
+		t.Fatalf("at the bound: discarded %d", n)
+	}
+	before := p.b.Marshal()
+	if n := p.b.ExpireSkipped(t0.Add(MaxSkippedKeyAge + time.Second)); n != 3 || len(p.b.skipped) != 2 {
+		t.Fatalf("past the bound: discarded %d, kept %d", n, len(p.b.skipped))
+	}
+	if bytes.Equal(before, p.b.Marshal()) {
+		t.Fatal("expiry did not change the state")
+	}
+	roundTrip(t, p.b)
+	for _, m := range old {
+		after := p.b.Marshal()
+		if _, err := p.b.Decrypt(m); !errors.Is(err, ErrOldMessage) {
+			t.Fatalf("message whose key expired: %v, want ErrOldMessage", err)
+		}
+		if !bytes.Equal(after, p.b.Marshal()) {
+			t.Fatal("refused message changed the state")
+		}
+	}
+	for i, m := range newer {
+		recv(t, p.b, m, fmt.Sprint("newer ", i))
+	}
+	if n := p.b.ExpireSkipped(t0.Add(365 * 24 * time.Hour)); n != 0 || len(p.b.skipped) != 0 {
+		t.Fatalf("empty store: discarded %d, kept %d", n, len(p.b.skipped))
+	}
+	recv(t, p.a, p.send(t, p.b, "still talking"), "still talking")
 }

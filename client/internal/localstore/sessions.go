@@ -84,3 +84,37 @@ func (tx *Tx) DeleteSession(handle string, device uint32) error {
 	return tx.execOne(fmt.Sprintf("delete session %q/%d", handle, device),
 		`DELETE FROM sessions WHERE peer_handle = ? AND peer_device = ?`, handle, int64(device))
 }
+
+// SessionPeer names the peer device of a stored session.
+type SessionPeer struct {
+	Handle string
+	Device uint32
+}
+
+// SessionPeers returns every peer device this device has a session with,
+// in order, without opening a state.
+func (tx *Tx) SessionPeers() ([]SessionPeer, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT peer_handle, peer_device FROM sessions ORDER BY peer_handle, peer_device`)
+	if err != nil {
+		return nil, dbErr("list sessions", err)
+	}
+	defer rows.Close()
+	var ps []SessionPeer
+	for rows.Next() {
+		var (
+			h string
+			d int64
+		)
+		if err := rows.Scan(&h, &d); err != nil {
+			return nil, dbErr("list sessions", err)
+		}
+		if d < 0 || d > 1<<32-1 {
+			return nil, corrupt("sessions.peer_device out of range")
+		}
+		ps = append(ps, SessionPeer{h, uint32(d)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list sessions", err)
+	}
+	return ps, nil
+}
