@@ -111,7 +111,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			return err
 		}
 		defer closeWith(&err, "closing the relay store", q.Close)
-		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), log, reg)
+		// The revocation feed (spec/relay.md §2.4): the key server's in
+		// this process, else over HTTPS.
+		var revs relay.RevocationSource
+		if ks != nil {
+			revs = ks
+		} else if revs, err = remoteRevocations(cfg); err != nil {
+			return err
+		} else if revs == nil {
+			log.Warn("relay runs without the key server's revocation feed (--relay-keyserver-url off): a revoked device's token works until it expires")
+		}
+		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), revs, log, reg)
 		if err != nil {
 			return err
 		}
