@@ -41,15 +41,14 @@ func (c *Config) validateRevocationFeed(ks, rl bool, bad func(flag, format strin
 	if _, err := revocation.NewClient(c.RelayKeyServerURL, nil); err != nil {
 		bad("relay-keyserver-url", "%q: want https://host[:port]", c.RelayKeyServerURL)
 	}
-	if c.RelayKeyServerFingerprint != "" && c.RelayKeyServerCA != "" {
+	switch {
+	case c.RelayKeyServerFingerprint != "" && c.RelayKeyServerCA != "":
 		bad("relay-keyserver-ca", "give --relay-keyserver-fingerprint or --relay-keyserver-ca, not both")
-	}
-	if c.RelayKeyServerFingerprint != "" {
+	case c.RelayKeyServerFingerprint != "":
 		if _, err := tlsconfig.ParseFingerprint(c.RelayKeyServerFingerprint); err != nil {
 			bad("relay-keyserver-fingerprint", "%v", err)
 		}
-	}
-	if c.RelayKeyServerCA != "" {
+	case c.RelayKeyServerCA != "":
 		if _, err := loadCAs(c.RelayKeyServerCA); err != nil {
 			bad("relay-keyserver-ca", "%v", err)
 		}
