@@ -50,11 +50,23 @@ func (s *Server) isRevoked(dev [32]byte) bool {
 }
 
 // pollRevocations reads the feed at once and then every interval until
-// Shutdown (spec/relay.md §2.4).
+// Shutdown (spec/relay.md §2.4). A failed read is logged when the feed
+// starts failing and when it answers again, and counted every time; what
+// was learnt is kept meanwhile.
 func (s *Server) pollRevocations(src RevocationSource, every time.Duration) {
 	defer s.bgDone.Done()
+	// Reads end when Shutdown begins, not only at their timeout.
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var cursor int64
-	failing := false
+	failing, loaded := false, false
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -63,24 +75,26 @@ func (s *Server) pollRevocations(src RevocationSource, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		n, next, err := s.readFeed(src, cursor)
+		n, next, err := s.readFeed(ctx, src, cursor)
 		cursor = next
-		switch {
-		case err != nil:
+		if err != nil {
 			s.m.revocationPoll(false)
-			if !failing {
+			if !failing && ctx.Err() == nil {
 				s.log.Warn("relay: revocation feed unreachable; revoked devices' tokens are refused again once it answers, and expire in any case", "err", err)
 			}
 			failing = true
-		default:
+		} else {
 			s.m.revocationPoll(true)
-			if failing {
+			switch {
+			case !loaded:
+				s.log.Info("relay: revocation feed read", "revoked_devices", s.revokedCount())
+			case failing:
 				s.log.Info("relay: revocation feed reachable again")
 			}
-			failing = false
-			if n > 0 {
-				s.log.Info("relay: closed connections of revoked devices", "count", n)
-			}
+			failing, loaded = false, true
+		}
+		if n > 0 {
+			s.log.Info("relay: closed connections of revoked devices", "count", n)
 		}
 		s.forgetRevocations()
 		t.Reset(every)
@@ -90,11 +104,11 @@ func (s *Server) pollRevocations(src RevocationSource, every time.Duration) {
 // readFeed reads every page of the feed from cursor, records the
 // revocations and closes the connections of revoked devices. It returns
 // how many connections it closed and the cursor to read from next.
-func (s *Server) readFeed(src RevocationSource, cursor int64) (int, int64, error) {
+func (s *Server) readFeed(ctx context.Context, src RevocationSource, cursor int64) (int, int64, error) {
 	closed := 0
 	for {
-		ctx, cancel := context.WithTimeout(s.ctx, revocationTimeout)
-		es, next, err := src.Revocations(ctx, cursor)
+		rctx, cancel := context.WithTimeout(ctx, revocationTimeout)
+		es, next, err := src.Revocations(rctx, cursor)
 		cancel()
 		if err != nil {
 			return closed, cursor, err
@@ -105,6 +119,13 @@ func (s *Server) readFeed(src RevocationSource, cursor int64) (int, int64, error
 		}
 		cursor = next
 	}
+}
+
+// revokedCount is how many revoked devices the relay remembers.
+func (s *Server) revokedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.revoked)
 }
 
 // revoke records entries and closes the connections on this node of the

@@ -3,13 +3,22 @@ package relay
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"io"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sealpost/sealpost/internal/testbin"
 
 	"github.com/sealpost/sealpost/keyserver/revocation"
 	"github.com/sealpost/sealpost/relay/store/sqlite"
@@ -52,8 +61,9 @@ func (f *feed) setFail(v bool) {
 	f.mu.Unlock()
 }
 
-// startRevokingRelay starts a relay on SQLite that reads src every 50 ms.
-func startRevokingRelay(t *testing.T, src RevocationSource) *relayEnv {
+// startRevokingRelay starts a relay on SQLite that reads src every 50 ms,
+// with metrics in reg and logs in logs.
+func startRevokingRelay(t *testing.T, src RevocationSource, reg prometheus.Registerer, logs io.Writer) *relayEnv {
 	t.Helper()
 	q, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
 	if err != nil {
@@ -63,6 +73,7 @@ func startRevokingRelay(t *testing.T, src RevocationSource) *relayEnv {
 	s, err := New(Config{
 		Name: relayName, Queue: q, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)}, Now: clk.Now,
 		Revocations: src, RevocationPoll: 50 * time.Millisecond,
+		Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	if err != nil {
 		q.Close()
@@ -78,7 +89,9 @@ func startRevokingRelay(t *testing.T, src RevocationSource) *relayEnv {
 // is forgotten (spec/relay.md §2.4).
 func TestRevokedDeviceClosed(t *testing.T) {
 	f := &feed{}
-	e := startRevokingRelay(t, f)
+	reg := prometheus.NewRegistry()
+	var logs testbin.SyncBuffer
+	e := startRevokingRelay(t, f, reg, &logs)
 	now := e.clock.Now()
 	f.add("carol", 1, now.Add(-revocationKeep-time.Minute)) // long ago: forgotten
 	c1, _ := e.connect("carol", 1)
@@ -117,6 +130,36 @@ func TestRevokedDeviceClosed(t *testing.T) {
 	c.expectError(wire.ErrorCode_ERROR_CODE_DEVICE_REVOKED, websocket.StatusPolicyViolation)
 	f.add("bob", 1, now)
 	b1.quiet(200 * time.Millisecond)
+	m := e.s.m
+	if testutil.ToFloat64(m.revPolls.WithLabelValues("error")) == 0 {
+		t.Error("failed feed reads not counted")
+	}
 	f.setFail(false)
 	b1.expectError(wire.ErrorCode_ERROR_CODE_DEVICE_REVOKED, websocket.StatusPolicyViolation)
+
+	// Metrics and logs: refusals by code, the devices remembered (the
+	// long-revoked one is not), the last good read; the logs name no
+	// handle and no device hash.
+	if got := testutil.ToFloat64(m.refusals.WithLabelValues("device_revoked")); got != 4 {
+		t.Errorf("device_revoked refusals %v, want 4", got)
+	}
+	if got := testutil.ToFloat64(m.revHeld); got != 4 {
+		t.Errorf("revoked devices remembered %v, want 4", got)
+	}
+	if testutil.ToFloat64(m.revLastOK) == 0 {
+		t.Error("no successful feed read recorded")
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "revocation feed reachable again") })
+	out := logs.String()
+	for _, want := range []string{"revocation feed unreachable", "revocation feed reachable again", "closed connections of revoked devices"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+	h := revocation.DeviceHash("alice", 2)
+	for _, secret := range []string{"alice", "bob", "carol", hex.EncodeToString(h[:]), base64.RawURLEncoding.EncodeToString(h[:])} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs name %q:\n%s", secret, out)
+		}
+	}
 }
