@@ -96,3 +96,12 @@ func remoteRevocations(c *Config) (relay.RevocationSource, error) {
 	}}
 	return revocation.NewClient(c.RelayKeyServerURL, hc)
 }
+
+// revocationFeedName says in the start log where the relay reads the
+// revocation feed: "in-process", the key server URL, or "off".
+func revocationFeedName(c *Config, keyServer bool) string {
+	if keyServer {
+		return "in-process"
+	}
+	return c.RelayKeyServerURL
+}

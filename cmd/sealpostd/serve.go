@@ -178,7 +178,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
 	}
 	if runRelay {
-		attrs = append(attrs, "relay_audience", relayAudience(cfg))
+		attrs = append(attrs, "relay_audience", relayAudience(cfg), "relay_revocation_feed", revocationFeedName(cfg, runKS))
 		fmt.Fprintf(stdout, "sealpostd: relay listening on wss://%s%s (token audience %s)\n", ln.Addr(), relay.Path, relayAudience(cfg))
 	}
 	log.Info("sealpostd started", attrs...)
