@@ -306,14 +306,15 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, string, error) {
 
 func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateKey, log *slog.Logger, reg prometheus.Registerer) (*keyserver.Server, error) {
 	ks, err := keyserver.New(keyserver.Config{
-		Name:           cfg.Name,
-		Store:          st,
-		TokenKey:       tokenKey,
-		LogKey:         logKey,
-		RelayAudiences: cfg.RelayAudiences,
-		InviteOnly:     cfg.InviteOnly,
-		Logger:         log.With("service", "keyserver"),
-		Registerer:     reg,
+		Name:              cfg.Name,
+		Store:             st,
+		TokenKey:          tokenKey,
+		LogKey:            logKey,
+		RelayAudiences:    cfg.RelayAudiences,
+		InviteOnly:        cfg.InviteOnly,
+		CheckpointRefresh: cfg.checkpointRefresh(),
+		Logger:            log.With("service", "keyserver"),
+		Registerer:        reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key server: %w", err)
