@@ -163,6 +163,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			srv.Close()
 			return fmt.Errorf("log verifier key: %w", err)
 		}
+		if err := writePublicFile(filepath.Join(cfg.DataDir, logVerifierFile), []byte(vkey+"\n")); err != nil {
+			srv.Close()
+			return fmt.Errorf("log verifier key: %w", err)
+		}
 		attrs = append(attrs, "invite_only", cfg.InviteOnly, "log_verifier_key", vkey)
 		fmt.Fprintf(stdout, "sealpostd: key server listening on https://%s\n", ln.Addr())
 		fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
