@@ -138,10 +138,15 @@ func TestTrustOnFirstUse(t *testing.T) {
 	}
 }
 
-// TestStaleCheckpointRefused: an answer under a checkpoint older than the
+// TestStaleCheckpointRefused (SQLite and PostgreSQL): an answer under a checkpoint older than the
 // client's maximum age is ErrStale; nothing is encrypted or stored.
 func TestStaleCheckpointRefused(t *testing.T) {
-	s := startServers(t, engineSQLite)
+	for _, eng := range []engine{engineSQLite, enginePostgres} {
+		t.Run(string(eng), func(t *testing.T) { staleCheckpointRefused(t, startServers(t, eng)) })
+	}
+}
+
+func staleCheckpointRefused(t *testing.T, s *servers) {
 	dir := t.TempDir()
 	cfg := s.config(dir)
 	cfg.MaxCheckpointAge = time.Second
@@ -174,11 +179,16 @@ func TestStaleCheckpointRefused(t *testing.T) {
 	}
 }
 
-// TestAuditComparesLatest: Audit holds the key sets this device was shown
+// TestAuditComparesLatest (SQLite and PostgreSQL): Audit holds the key sets this device was shown
 // to the log's newest entries: a later one is looked up (and recorded), a
 // stored key set the log does not continue is ErrSecurity.
 func TestAuditComparesLatest(t *testing.T) {
-	s := startServers(t, engineSQLite)
+	for _, eng := range []engine{engineSQLite, enginePostgres} {
+		t.Run(string(eng), func(t *testing.T) { auditComparesLatest(t, startServers(t, eng)) })
+	}
+}
+
+func auditComparesLatest(t *testing.T, s *servers) {
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	send(t, alice, "bob", "hi")
 	recv(t, bob)
