@@ -56,12 +56,12 @@ func checkOrigin(origin string) error {
 	return nil
 }
 
-// keyHash is the signed-note key id of spec/transparency.md §5.1: the first
-// four bytes, big-endian, of SHA-256(name || "\n" || 0x01 || pub).
-func keyHash(name string, pub ed25519.PublicKey) uint32 {
+// keyHash is a signed-note key id (spec/transparency.md §5.1, §5.3): the
+// first four bytes, big-endian, of SHA-256(name || "\n" || alg || pub).
+func keyHash(name string, alg byte, pub ed25519.PublicKey) uint32 {
 	h := sha256.New()
 	h.Write([]byte(name))
-	h.Write([]byte{'\n', algEd25519})
+	h.Write([]byte{'\n', alg})
 	h.Write(pub)
 	return binary.BigEndian.Uint32(h.Sum(nil))
 }
@@ -77,7 +77,7 @@ func VerifierKey(origin string, pub ed25519.PublicKey) (string, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return "", malformed("public key length %d", len(pub))
 	}
-	return fmt.Sprintf("%s+%08x+%s", origin, keyHash(origin, pub),
+	return fmt.Sprintf("%s+%08x+%s", origin, keyHash(origin, algEd25519, pub),
 		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, pub...))), nil
 }
 
@@ -94,7 +94,7 @@ func NewSigner(origin string, priv ed25519.PrivateKey) (note.Signer, error) {
 	if !bytes.Equal(pub, priv[ed25519.SeedSize:]) {
 		return nil, malformed("private key's public half does not match its seed")
 	}
-	skey := fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", origin, keyHash(origin, pub),
+	skey := fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", origin, keyHash(origin, algEd25519, pub),
 		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, priv.Seed()...)))
 	s, err := note.NewSigner(skey)
 	if err != nil {
@@ -168,7 +168,7 @@ func NewVerifier(verifierKey string) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: verifier key: %w", ErrMalformed, err)
 	}
 	pub := ed25519.PublicKey(key[1:])
-	ts := &timestampVerifier{name: name, hash: timestampKeyHash(name, pub), pub: pub}
+	ts := &timestampVerifier{name: name, hash: keyHash(name, algCosignature, pub), pub: pub}
 	return &Verifier{origin: name, key: verifierKey, v: v, ts: ts}, nil
 }
 

@@ -2,8 +2,7 @@ package kt
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/base64"
+		"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"strconv"
@@ -31,16 +30,6 @@ const cosignaturePrefix = "cosignature/v1\ntime "
 // id: the time as a u64 and the Ed25519 signature.
 const timestampSigSize = 8 + ed25519.SignatureSize
 
-// timestampKeyHash is the key id of the log key's timestamped signatures:
-// the first four bytes of SHA-256(name || "\n" || 0x04 || pub).
-func timestampKeyHash(name string, pub ed25519.PublicKey) uint32 {
-	h := sha256.New()
-	h.Write([]byte(name))
-	h.Write([]byte{'\n', algCosignature})
-	h.Write(pub)
-	return binary.BigEndian.Uint32(h.Sum(nil))
-}
-
 // timestampMessage is what a timestamped signature at t signs over the
 // checkpoint text.
 func timestampMessage(t uint64, text []byte) []byte {
@@ -65,7 +54,7 @@ func NewTimestampSigner(origin string, priv ed25519.PrivateKey, t time.Time) (no
 		return nil, malformed("timestamp %v out of range", t)
 	}
 	pub := priv.Public().(ed25519.PublicKey)
-	return &timestampSigner{name: origin, hash: timestampKeyHash(origin, pub), priv: priv, t: uint64(t.Unix())}, nil
+	return &timestampSigner{name: origin, hash: keyHash(origin, algCosignature, pub), priv: priv, t: uint64(t.Unix())}, nil
 }
 
 // timestampSigner is a note.Signer making the log key's timestamped
