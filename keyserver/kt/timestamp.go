@@ -2,7 +2,7 @@ package kt
 
 import (
 	"crypto/ed25519"
-		"encoding/base64"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"strconv"
