@@ -100,6 +100,14 @@ type Config struct {
 	// WorkFactor is the scrypt work factor (log2 N) for a new store's
 	// passphrase and for backups; 0 means 18.
 	WorkFactor int
+
+	// FollowKeyChanges opts in to "warn and continue" for contacts the
+	// user has not verified: when the transparency log holds a new account
+	// key for one, the client follows it at once (EventKeyChanged is still
+	// reported) instead of refusing to send until AcceptKeyChange. Never
+	// the default; verified contacts are never followed (spec/client.md
+	// §6.2).
+	FollowKeyChanges bool
 }
 
 // Client is one device of one account. Its methods are safe for
@@ -141,6 +149,8 @@ type Client struct {
 
 	inboxDrained chan struct{} // closed once the inbox left by an earlier run is handed over
 	maintain     chan struct{} // wakes the prekey maintenance loop
+
+	trust trustState // the trust policy's state (monitor.go)
 }
 
 // Open opens (or with cfg.Create creates) the store in cfg.Dir and, if it
@@ -212,6 +222,7 @@ func newClient(cfg Config) (*Client, error) {
 		inboxDrained: make(chan struct{}),
 		maintain:     make(chan struct{}, 1),
 	}
+	c.trust.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }

@@ -116,6 +116,11 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 	// Fresh key sets: a device added a moment ago gets the message too
 	// (spec/client.md §3.1).
 	peer, err := c.lookup(ctx, handle, true)
+	if errors.Is(err, ErrUnknownHandle) && c.knownAccount(ctx, id, handle) {
+		// spec/client.md §6.2: the key server denies an account this
+		// device knows.
+		return nil, c.securityError(handle, fmt.Errorf("%w: the key server denies %s, an account this device knows", ErrUnknownHandle, handle))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +142,14 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 	if err := c.checkOwn(own); err != nil {
 		return nil, err
 	}
+	// Sent copies go only to the devices this device created or approved
+	// (spec/client.md §6.3).
+	approved, err := c.reviewOwn(ctx, id, own.entry)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range own.entry.Active() {
-		if d.Certificate.Device == id.device {
+		if d.Certificate.Device == id.device || !approved[d.Certificate.Device] {
 			continue
 		}
 		kind := byte(kindSentCopy)
@@ -151,6 +162,26 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 		return nil, fmt.Errorf("client: %s has no active device", handle)
 	}
 	return ts, nil
+}
+
+// knownAccount reports whether this device has a record of handle's
+// account: a contact record or a stored key set, or its own.
+func (c *Client) knownAccount(ctx context.Context, id *identity, handle string) bool {
+	if handle == id.handle {
+		return true
+	}
+	known := false
+	c.store.View(ctx, func(tx *localstore.Tx) error {
+		_, err := tx.Contact(handle)
+		if err == nil {
+			known = true
+			return nil
+		}
+		_, err = tx.KeySet(handle)
+		known = err == nil
+		return nil
+	})
+	return known
 }
 
 // checkOwn checks that the directory's key set for this account holds
