@@ -50,9 +50,11 @@ var (
 	// transparency log that is not consistent with the pinned checkpoint.
 	// Nothing was sent to the keys involved.
 	ErrSecurity = errors.New("client: security check failed")
-	// ErrKeyChanged is returned by Send to a verified contact whose account
-	// key has changed, until AcceptKeyChange.
-	ErrKeyChanged = errors.New("client: contact's key changed since it was verified")
+	// ErrKeyChanged is returned by Send to a contact whose account key has
+	// changed, until AcceptKeyChange (or MarkVerified with the new safety
+	// number); for a verified contact the error is ErrSecurity wrapping
+	// it (spec/client.md §6.2).
+	ErrKeyChanged = errors.New("client: contact's account key changed")
 	// ErrUnknownHandle is returned for a handle that has no account.
 	ErrUnknownHandle = errors.New("client: no such account")
 	// ErrInvalidHandle is returned for a handle that is not 3 to 32 of

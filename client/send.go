@@ -50,7 +50,8 @@ type target struct {
 }
 
 // Send encrypts plaintext for every current device of handle and every
-// other device of this account, queues the envelopes locally, and returns
+// other device of this account that this device approves (spec/client.md
+// §6.3), queues the envelopes locally, and returns
 // once the relay has stored them (spec/client.md §3). On first contact
 // with a device it claims the device's prekeys and verifies the bundle
 // against the key set the transparency log holds, then runs PQXDH.
@@ -58,8 +59,11 @@ type target struct {
 // Two kinds of failure:
 //
 //   - Nothing was queued: Send returns the zero MessageID and the error
-//     (ErrInvalidHandle, ErrUnknownHandle, ErrTooLarge, ErrKeyChanged,
-//     ErrSecurity — nothing was encrypted to the keys involved —,
+//     (ErrInvalidHandle, ErrUnknownHandle, ErrTooLarge, ErrKeyChanged — the
+//     contact's account key changed and the change is not accepted —,
+//     ErrSecurity — nothing was encrypted to the keys involved; it also
+//     wraps ErrKeyChanged for a verified contact's changed key, and
+//     ErrUnknownHandle for a known account the key server denies —,
 //     ErrNotRegistered, ErrClosed, or the key server could not be reached
 //     or ctx ended before the message was queued). Send it again if
 //     appropriate.

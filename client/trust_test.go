@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -455,6 +454,29 @@ func TestOwnDeviceRevokedElsewhere(t *testing.T) {
 	if !e.Revoked || e.Device != alice3.DeviceID() || time.Since(e.Time) > time.Minute {
 		t.Fatalf("event %+v", e)
 	}
+	// A revoked device cannot be approved; nothing changes.
+	ownDevices := func() map[uint32]localstore.OwnDevice {
+		var ds map[uint32]localstore.OwnDevice
+		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			var err error
+			ds, err = tx.OwnDevices()
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	before := ownDevices()
+	if err := alice.ApproveDevice(ctxT(t), alice3.DeviceID()); err == nil {
+		t.Fatal("approved a revoked device")
+	}
+	if err := alice.ApproveDevice(ctxT(t), 77); err == nil {
+		t.Fatal("approved a device the account does not have")
+	}
+	if after := ownDevices(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a refused approval changed the record: %+v → %+v", before, after)
+	}
+
 	if err := alice.RevokeDevice(ctxT(t), alice2.DeviceID()); err != nil {
 		t.Fatal(err)
 	}
@@ -516,5 +538,3 @@ func TestUnknownHandleKnownContact(t *testing.T) {
 		})
 	}
 }
-
-var _ = bytes.Equal
