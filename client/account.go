@@ -285,62 +285,11 @@ func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	return storeError(err)
 }
 
-// AuditReport is the result of Audit.
-type AuditReport struct {
-	// Size is the number of leaves checked, Accounts the number of
-	// handles they cover.
-	Size     int64
-	Accounts int
-	// Checkpoint is the signed checkpoint the log was checked against,
-	// now pinned.
-	Checkpoint string
-}
-
-// Audit downloads the whole transparency log, recomputes its root, checks
-// every entry's signatures and every account's history, and checks the
-// checkpoint against the pinned one, which it then advances (spec/client.md
-// §6.4). progress, if not nil, is called as leaves are checked. A log that
-// fails any check is ErrSecurity.
-func (c *Client) Audit(ctx context.Context, progress func(done, total int64)) (*AuditReport, error) {
-	ctx, done, err := c.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	c.pinMu.Lock()
-	defer c.pinMu.Unlock()
-	v, err := c.logVerifier(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := ksclient.Audit(ctx, c.ks, v, c.pin, progress)
-	if errors.Is(err, kt.ErrSecurity) {
-		return nil, c.securityError("", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("client: audit: %w", err)
-	}
-	cp, err := v.OpenCheckpoint([]byte(res.Checkpoint))
-	if err != nil {
-		return nil, c.securityError("", err)
-	}
-	if err := c.advancePin(ctx, cp); err != nil {
-		return nil, err
-	}
-	return &AuditReport{Size: res.Size, Accounts: res.Accounts, Checkpoint: res.Checkpoint}, nil
-}
-
 // linkDevice certifies new device keys with the account key and adds the
 // device to the account (spec/keyserver.md §5.4); it returns the new
 // device's id and certificate.
 func linkDevice(ctx context.Context, ks *ksclient.Client, handle string, ak *keys.AccountPrivateKey, dk *keys.DevicePrivateKeys, entry *kt.Entry) (keys.DeviceID, *keys.DeviceCertificate, error) {
-	wk, err := ks.WellKnown(ctx)
+	name, err := ks.Name(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -358,7 +307,7 @@ func linkDevice(ctx context.Context, ks *ksclient.Client, handle string, ak *key
 	if err != nil {
 		return 0, nil, err
 	}
-	sig, err := token.SignChallenge(dk, handle, next, chal.Challenge, wk.Name)
+	sig, err := token.SignChallenge(dk, handle, next, chal.Challenge, name)
 	if err != nil {
 		return 0, nil, err
 	}

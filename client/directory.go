@@ -10,6 +10,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
@@ -43,35 +44,6 @@ func (c *Client) securityError(handle string, err error) error {
 	return err
 }
 
-// logVerifier returns the transparency log's verifier, from the key
-// server's discovery document, and opens the stored pin with it. The
-// caller holds pinMu.
-func (c *Client) logVerifier(ctx context.Context) (*kt.Verifier, error) {
-	if c.verifier != nil {
-		return c.verifier, nil
-	}
-	wk, err := c.ks.WellKnown(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := kt.NewVerifier(wk.LogVerifierKey)
-	if err != nil {
-		return nil, fmt.Errorf("client: the key server's log verifier key: %w", err)
-	}
-	if c.pinText != nil {
-		// A pinned checkpoint that the server's current log key did not
-		// sign means the log key changed: a new log, which this device
-		// cannot check against the one it saw (spec/client.md §6.1).
-		pin, err := v.OpenCheckpoint(c.pinText)
-		if err != nil {
-			return nil, c.securityError("", fmt.Errorf("the pinned checkpoint does not verify under the key server's log key: %w", err))
-		}
-		c.pin = pin
-	}
-	c.verifier = v
-	return v, nil
-}
-
 // lookup returns handle's verified key set: from the cache if it is
 // younger than dirTTL and fresh is false, else from the key server,
 // checked against the pinned checkpoint, which it advances
@@ -91,23 +63,20 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	// answer is never checked after a newer one (spec/client.md §6.1).
 	c.pinMu.Lock()
 	defer c.pinMu.Unlock()
-	resp, err := c.ks.Account(ctx, handle)
-	if ksclient.IsCode(err, "unknown_handle") {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
+	entry, pin, resp, err := c.fetchVerified(ctx, handle)
+	for _, wait := range staleRetries {
+		if !errors.Is(err, ErrStale) {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, err
+		}
+		entry, pin, resp, err = c.fetchVerified(ctx, handle)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("client: looking up %s: %w", handle, err)
-	}
-	v, err := c.logVerifier(ctx)
 	if err != nil {
 		return nil, err
-	}
-	entry, pin, err := ksclient.VerifyAccount(ctx, c.ks, v, c.pin, handle, resp)
-	if errors.Is(err, kt.ErrSecurity) {
-		return nil, c.securityError(handle, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("client: verifying %s: %w", handle, err)
 	}
 	if err := c.advancePin(ctx, pin); err != nil {
 		return nil, err
@@ -123,6 +92,33 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	c.dir[handle] = d
 	c.mu.Unlock()
 	return d, nil
+}
+
+// fetchVerified asks the key server for handle's key set and verifies the
+// answer against the pin and the age rule (spec/client.md §6.1). The
+// caller holds pinMu.
+func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *keyserver.AccountResponse, error) {
+	resp, err := c.ks.Account(ctx, handle)
+	if ksclient.IsCode(err, "unknown_handle") {
+		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("client: looking up %s: %w", handle, err)
+	}
+	v, err := c.logVerifier(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	entry, pin, err := ksclient.VerifyAccount(ctx, c.ks, v, c.pin, c.freshness(), handle, resp)
+	switch {
+	case errors.Is(err, kt.ErrSecurity):
+		return nil, nil, nil, c.securityError(handle, err)
+	case errors.Is(err, ksclient.ErrStale):
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrStale, err)
+	case err != nil:
+		return nil, nil, nil, fmt.Errorf("client: verifying %s: %w", handle, err)
+	}
+	return entry, pin, resp, nil
 }
 
 // advancePin stores pin if it is newer than the pinned checkpoint. The

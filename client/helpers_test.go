@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	ksstore "github.com/sealpost/sealpost/keyserver/store"
 	kspg "github.com/sealpost/sealpost/keyserver/store/postgres"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
@@ -168,9 +169,19 @@ func (s *servers) config(dir string) Config {
 		Create:     true,
 		KeyServer:  s.url,
 		Pin:        s.pin,
+		LogKey:     s.logVerifierKey(),
 		WorkFactor: 10,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+}
+
+// logVerifierKey is the log's verifier key, as sealpostd prints it.
+func (s *servers) logVerifierKey() string {
+	vkey, err := kt.VerifierKey(serverName+keyserver.OriginSuffix, s.logKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return vkey
 }
 
 // newUser opens a client in a new directory and registers handle.

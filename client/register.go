@@ -42,7 +42,12 @@ func (c *Client) Register(ctx context.Context, handle string) error {
 	if keys.CheckHandle(handle) != nil {
 		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
-	wk, err := c.ks.WellKnown(ctx)
+	// The trust roots first (spec/client.md §6.1): with TrustOnFirstUse
+	// this is the first use.
+	if err := c.trustRoots(ctx); err != nil {
+		return fmt.Errorf("client: reaching the key server: %w", err)
+	}
+	name, err := c.ks.Name(ctx)
 	if err != nil {
 		return fmt.Errorf("client: reaching the key server: %w", err)
 	}
@@ -65,7 +70,7 @@ func (c *Client) Register(ctx context.Context, handle string) error {
 	if err != nil {
 		return fmt.Errorf("client: registering: %w", err)
 	}
-	sig, err := token.SignChallenge(dk, handle, first, chal.Challenge, wk.Name)
+	sig, err := token.SignChallenge(dk, handle, first, chal.Challenge, name)
 	if err != nil {
 		return fmt.Errorf("client: registering: %w", err)
 	}

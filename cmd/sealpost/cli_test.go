@@ -553,7 +553,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"--dir", dir, "init"}, exitUsage, "", "missing HANDLE"},
 		{[]string{"--dir", dir, "init", "A"}, exitUsage, "", "handle"},
 		{[]string{"--dir", dir, "init", "--server", "http://x:1", "alice"}, exitUsage, "", "https"},
-		{[]string{"--dir", dir, "init", "--pin", "00", "alice"}, exitUsage, "", "pin"},
+		{[]string{"--dir", dir, "init", "--pin", "00", "--trust-on-first-use", "alice"}, exitUsage, "", "pin"},
+		{[]string{"--dir", dir, "init", "alice"}, exitUsage, "", "--log-key is required"},
+		{[]string{"--dir", dir, "init", "--log-key", "example.org/keyserver+00000000+AAAA", "alice"}, exitUsage, "", "--log-key"},
+		{[]string{"--dir", dir, "init", "--log-key", "x/keyserver+11c6c644+AUysdt3czelmVSkAkU0erO5G1siaFv4yxqhd2Lk3zIC6", "--trust-on-first-use", "alice"}, exitUsage, "", "exclude"},
 		// No configuration: local state problem.
 		{[]string{"--dir", dir, "send", "bob", "hi"}, exitLocal, "", "run 'sealpost init HANDLE' first"},
 		{[]string{"--dir", dir, "contacts"}, exitLocal, "", "no sealpost configuration"},
@@ -576,7 +579,7 @@ func TestInitNoPassphrase(t *testing.T) {
 	// Standard input is not a terminal and no passphrase source is given:
 	// exit 2 before anything is written.
 	dir := filepath.Join(t.TempDir(), "alice")
-	code, _, errOut := cli{}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "alice")
+	code, _, errOut := cli{}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "--trust-on-first-use", "alice")
 	if code != exitUsage || !strings.Contains(errOut, "--passphrase-file") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
@@ -585,7 +588,7 @@ func TestInitNoPassphrase(t *testing.T) {
 	}
 	// A mismatch on the terminal is refused the same way.
 	term := &fakeTerminal{answers: []string{"one", "two"}}
-	code, _, errOut = cli{term: term}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "alice")
+	code, _, errOut = cli{term: term}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "--trust-on-first-use", "alice")
 	if code != exitUsage || !strings.Contains(errOut, "do not match") {
 		t.Errorf("mismatch: exit %d, stderr %q", code, errOut)
 	}
@@ -598,7 +601,7 @@ func TestInitRefusesExistingStore(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, configFile)
 	os.WriteFile(cfg, []byte(`{"server":"https://a:1"}`), 0o600)
-	code, _, errOut := cli{env: map[string]string{passphraseEnv: "pw"}}.run(t, "--dir", dir, "init", "alice")
+	code, _, errOut := cli{env: map[string]string{passphraseEnv: "pw"}}.run(t, "--dir", dir, "init", "--trust-on-first-use", "alice")
 	if code != exitLocal || !strings.Contains(errOut, "already holds a sealpost store") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}

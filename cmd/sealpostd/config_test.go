@@ -29,17 +29,18 @@ func TestDefaultConfig(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg := Config{
-		DataDir:         " ",
-		Listen:          "127.0.0.1",
-		Name:            "Bad Name",
-		Postgres:        "  ",
-		TLSCert:         "/nonexistent/cert.pem",
-		RelayAudiences:  []string{"relay:x", "relay:x", "keyserver:Bad Name", "with space"},
-		LogLevel:        "loud",
-		LogFormat:       "xml",
-		MetricsListen:   "localhost:http",
-		ShutdownTimeout: "forever",
-		Services:        "keyserver", // relay settings: TestValidateRelay
+		DataDir:           " ",
+		Listen:            "127.0.0.1",
+		Name:              "Bad Name",
+		Postgres:          "  ",
+		TLSCert:           "/nonexistent/cert.pem",
+		RelayAudiences:    []string{"relay:x", "relay:x", "keyserver:Bad Name", "with space"},
+		LogLevel:          "loud",
+		LogFormat:         "xml",
+		MetricsListen:     "localhost:http",
+		ShutdownTimeout:   "forever",
+		CheckpointRefresh: "never",
+		Services:          "keyserver", // relay settings: TestValidateRelay
 	}
 	err := cfg.Validate()
 	if err == nil {
@@ -49,14 +50,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"--data-dir", "--listen", "--name", "--postgres", "--tls-key",
 		`--relay-audience: "relay:x" given twice`, `--relay-audience: "with space"`,
-		"--log-level", "--log-format", "--metrics-listen", "--shutdown-timeout",
+		"--log-level", "--log-format", "--metrics-listen", "--shutdown-timeout", "--checkpoint-refresh",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("problems lack %q:\n%s", want, msg)
 		}
 	}
-	if n := strings.Count(msg, "\n") + 1; n != 12 {
-		t.Errorf("%d problems reported, want 12:\n%s", n, msg)
+	if n := strings.Count(msg, "\n") + 1; n != 13 {
+		t.Errorf("%d problems reported, want 13:\n%s", n, msg)
 	}
 }
 

@@ -163,6 +163,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			srv.Close()
 			return fmt.Errorf("log verifier key: %w", err)
 		}
+		if err := writePublicFile(filepath.Join(cfg.DataDir, logVerifierFile), []byte(vkey+"\n")); err != nil {
+			srv.Close()
+			return fmt.Errorf("log verifier key: %w", err)
+		}
 		attrs = append(attrs, "invite_only", cfg.InviteOnly, "log_verifier_key", vkey)
 		fmt.Fprintf(stdout, "sealpostd: key server listening on https://%s\n", ln.Addr())
 		fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
@@ -306,14 +310,15 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, string, error) {
 
 func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateKey, log *slog.Logger, reg prometheus.Registerer) (*keyserver.Server, error) {
 	ks, err := keyserver.New(keyserver.Config{
-		Name:           cfg.Name,
-		Store:          st,
-		TokenKey:       tokenKey,
-		LogKey:         logKey,
-		RelayAudiences: cfg.RelayAudiences,
-		InviteOnly:     cfg.InviteOnly,
-		Logger:         log.With("service", "keyserver"),
-		Registerer:     reg,
+		Name:              cfg.Name,
+		Store:             st,
+		TokenKey:          tokenKey,
+		LogKey:            logKey,
+		RelayAudiences:    cfg.RelayAudiences,
+		InviteOnly:        cfg.InviteOnly,
+		CheckpointRefresh: cfg.checkpointRefresh(),
+		Logger:            log.With("service", "keyserver"),
+		Registerer:        reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key server: %w", err)

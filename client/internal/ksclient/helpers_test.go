@@ -73,7 +73,7 @@ func newServer(t *testing.T, label string, mod func(*keyserver.Config)) *server 
 	}
 	t.Cleanup(func() { st.Close() })
 	rnd := testrand.New("ksclient test " + t.Name() + " " + label)
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{t: testEpoch}
 	cfg := keyserver.Config{
 		Name:           serverName,
 		Store:          st,
@@ -346,3 +346,9 @@ func cloneAccount(a *keyserver.AccountResponse) *keyserver.AccountResponse {
 	}
 	return &b
 }
+
+// testEpoch is where the test servers' clocks start.
+var testEpoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// fresh is the client's default age rule at testEpoch.
+func fresh() Freshness { return Freshness{Now: testEpoch, MaxAge: 24 * time.Hour} }
