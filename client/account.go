@@ -239,8 +239,11 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 }
 
 // RevokeDevice revokes another device of this account; it needs the
-// account key (ErrNoAccountKey otherwise). The revoked device can no longer
-// get tokens, and other accounts stop sending to it.
+// account key (ErrNoAccountKey otherwise), and this device must itself be
+// active: the key server takes the account key's revocation only with a
+// token of an active device of the account (spec/keyserver.md §1.1, §5.5).
+// The revoked device can no longer use the key server or the relay, and
+// other accounts stop sending to it.
 func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
@@ -259,11 +262,15 @@ func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	if err != nil {
 		return err
 	}
+	tok, err := c.keyServerToken(ctx)
+	if err != nil {
+		return fmt.Errorf("client: revoking device %d: %w", device, err)
+	}
 	// Held across the revocation, so that the monitor does not report
 	// it as made by another device (spec/client.md §6.3).
 	c.trust.ownMu.Lock()
 	defer c.trust.ownMu.Unlock()
-	if _, err := c.ks.RevokeDevice(ctx, id.handle, device, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}); err != nil {
+	if _, err := c.ks.RevokeDevice(ctx, tok, id.handle, device, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}); err != nil {
 		return fmt.Errorf("client: revoking device %d: %w", device, err)
 	}
 	c.forget(id.handle)

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/client/internal/ksclient"
+	"github.com/sealpost/sealpost/keyserver"
 )
 
 // restoreDevice makes a second device of c's account from a backup, which
@@ -89,6 +92,17 @@ func TestMultiDevice(t *testing.T) {
 	noMessage(t, bob2, 500*time.Millisecond)
 	if err := bob.RevokeDevice(ctxT(t), 1); err == nil {
 		t.Fatal("a device revoked itself")
+	}
+
+	// The revoked device still holds the account key (it was restored from
+	// a backup), but the key server takes a revocation only from an
+	// active device (spec/keyserver.md §1.1): bob's device 1 stays.
+	if err := bob2.RevokeDevice(ctxT(t), 1); !ksclient.IsCode(err, keyserver.CodeDeviceRevoked) {
+		t.Fatalf("revoked device revoking the owner's other device: %v, want device_revoked", err)
+	}
+	devs, err = bob.Devices(ctxT(t))
+	if err != nil || len(devs) != 2 || devs[0].Revoked || !devs[1].Revoked {
+		t.Fatalf("devices after the revoked device's attempt: %+v %v", devs, err)
 	}
 }
 

@@ -83,6 +83,23 @@ type Config struct {
 	RelayHeartbeat      string `json:"relay_heartbeat"`
 	RelayIdleTimeout    string `json:"relay_idle_timeout"`
 	RelayConnsPerIP     int    `json:"relay_conns_per_ip"`
+	// RelayRevocationPoll is how often the relay reads the key server's
+	// revocation feed (spec/relay.md §2.4), as a Go duration; a revoked
+	// device's connections close within about this long.
+	RelayRevocationPoll string `json:"relay_revocation_poll"`
+	// RelayKeyServerURL is the https://host[:port] of the key server whose
+	// revocation feed the relay reads when it runs without the key server
+	// (then required; "off" runs without the feed, so a revoked device's
+	// token works until it expires). With the key server in this process
+	// the relay reads its feed directly and this must be empty.
+	RelayKeyServerURL string `json:"relay_keyserver_url"`
+	// RelayKeyServerFingerprint pins the key server's TLS certificate by
+	// its SHA-256 fingerprint (the one sealpostd prints), instead of
+	// checking it against CAs. RelayKeyServerCA is a PEM file of CA
+	// certificates to check it against instead of the system's. At most
+	// one of the two.
+	RelayKeyServerFingerprint string `json:"relay_keyserver_fingerprint"`
+	RelayKeyServerCA          string `json:"relay_keyserver_ca"`
 
 	// GCPercent, if not 0, sets the Go garbage collector's target
 	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
@@ -210,6 +227,10 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.RelayHeartbeat, "relay-heartbeat", c.RelayHeartbeat, "relay: ping interval")
 	fs.StringVar(&c.RelayIdleTimeout, "relay-idle-timeout", c.RelayIdleTimeout, "relay: close a connection silent this long")
 	fs.IntVar(&c.RelayConnsPerIP, "relay-conns-per-ip", c.RelayConnsPerIP, "relay: most open connections per client IP address")
+	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")
+	fs.StringVar(&c.RelayKeyServerURL, "relay-keyserver-url", c.RelayKeyServerURL, "relay alone: https://host[:port] `URL` of the key server whose revocation feed it reads (required; 'off' to run without)")
+	fs.StringVar(&c.RelayKeyServerFingerprint, "relay-keyserver-fingerprint", c.RelayKeyServerFingerprint, "relay alone: pin the key server's TLS certificate by its SHA-256 `fingerprint`")
+	fs.StringVar(&c.RelayKeyServerCA, "relay-keyserver-ca", c.RelayKeyServerCA, "relay alone: PEM `file` of CA certificates for the key server's TLS certificate (default: the system's)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }

@@ -111,7 +111,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			return err
 		}
 		defer closeWith(&err, "closing the relay store", q.Close)
-		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), log, reg)
+		// The revocation feed (spec/relay.md §2.4): the key server's in
+		// this process, else over HTTPS.
+		var revs relay.RevocationSource
+		if ks != nil {
+			revs = ks
+		} else if revs, err = remoteRevocations(cfg); err != nil {
+			return err
+		} else if revs == nil {
+			log.Warn("relay runs without the key server's revocation feed (--relay-keyserver-url off): a revoked device's token works until it expires")
+		}
+		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), revs, log, reg)
 		if err != nil {
 			return err
 		}
@@ -172,7 +182,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
 	}
 	if runRelay {
-		attrs = append(attrs, "relay_audience", relayAudience(cfg))
+		attrs = append(attrs, "relay_audience", relayAudience(cfg), "relay_revocation_feed", revocationFeedName(cfg, runKS))
 		fmt.Fprintf(stdout, "sealpostd: relay listening on wss://%s%s (token audience %s)\n", ln.Addr(), relay.Path, relayAudience(cfg))
 	}
 	log.Info("sealpostd started", attrs...)

@@ -237,8 +237,9 @@ func (c *Client) AddDevice(ctx context.Context, handle string, req *keyserver.Ad
 }
 
 // RevokeDevice revokes device id of handle's account (spec/keyserver.md
-// §5.5).
-func (c *Client) RevokeDevice(ctx context.Context, handle string, id uint32, req *keyserver.RevokeDeviceRequest) (*keyserver.KeySetResponse, error) {
+// §5.5): req carries the account key's revocation, token is a key server
+// token of another active device of the account.
+func (c *Client) RevokeDevice(ctx context.Context, token, handle string, id uint32, req *keyserver.RevokeDeviceRequest) (*keyserver.KeySetResponse, error) {
 	if id == 0 {
 		return nil, fmt.Errorf("ksclient: revoking device 0: %w", keys.ErrInvalidDeviceID)
 	}
@@ -246,7 +247,7 @@ func (c *Client) RevokeDevice(ctx context.Context, handle string, id uint32, req
 	if err != nil {
 		return nil, err
 	}
-	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, "", req)
+	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, token, req)
 }
 
 // Token asks for an access token (spec/keyserver.md §5.6). Tokens does the

@@ -276,13 +276,14 @@ func (s *server) addDevice(u *user, id uint32) *keyserver.KeySetResponse {
 	return r
 }
 
+// revoke revokes device id of u from u's device 1.
 func (s *server) revoke(u *user, id uint32) *keyserver.KeySetResponse {
 	s.t.Helper()
 	rev, err := u.account.RevokeDevice(u.handle, keys.DeviceID(id), s.clock.Now())
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	r, err := s.c.RevokeDevice(context.Background(), u.handle, id, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()})
+	r, err := s.c.RevokeDevice(context.Background(), s.tokenFor(u, 1), u.handle, id, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()})
 	if err != nil {
 		s.t.Fatal(err)
 	}
