@@ -52,9 +52,11 @@ var (
 	// transparency log that is not consistent with the pinned checkpoint.
 	// Nothing was sent to the keys involved.
 	ErrSecurity = errors.New("client: security check failed")
-	// ErrKeyChanged is returned by Send to a verified contact whose account
-	// key has changed, until AcceptKeyChange.
-	ErrKeyChanged = errors.New("client: contact's key changed since it was verified")
+	// ErrKeyChanged is returned by Send to a contact whose account key has
+	// changed, until AcceptKeyChange (or MarkVerified with the new safety
+	// number); for a verified contact the error is ErrSecurity wrapping
+	// it (spec/client.md §6.2).
+	ErrKeyChanged = errors.New("client: contact's account key changed")
 	// ErrUnknownHandle is returned for a handle that has no account.
 	ErrUnknownHandle = errors.New("client: no such account")
 	// ErrInvalidHandle is returned for a handle that is not 3 to 32 of
@@ -123,6 +125,14 @@ type Config struct {
 	// WorkFactor is the scrypt work factor (log2 N) for a new store's
 	// passphrase and for backups; 0 means 18.
 	WorkFactor int
+
+	// FollowKeyChanges opts in to "warn and continue" for contacts the
+	// user has not verified: when the transparency log holds a new account
+	// key for one, the client follows it at once (EventKeyChanged is still
+	// reported) instead of refusing to send until AcceptKeyChange. Never
+	// the default; verified contacts are never followed (spec/client.md
+	// §6.2).
+	FollowKeyChanges bool
 }
 
 // DefaultMaxCheckpointAge is the default Config.MaxCheckpointAge
@@ -170,6 +180,8 @@ type Client struct {
 
 	inboxDrained chan struct{} // closed once the inbox left by an earlier run is handed over
 	maintain     chan struct{} // wakes the prekey maintenance loop
+
+	trust trustState // the trust policy's state (monitor.go)
 }
 
 // Open opens (or with cfg.Create creates) the store in cfg.Dir and, if it
@@ -266,6 +278,7 @@ func newClient(cfg Config) (*Client, error) {
 		inboxDrained: make(chan struct{}),
 		maintain:     make(chan struct{}, 1),
 	}
+	c.trust.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }

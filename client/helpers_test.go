@@ -47,6 +47,7 @@ type servers struct {
 	q    relaystore.Queue
 	srv  *httptest.Server
 	dir  string
+	dsn  string // the PostgreSQL schema's, for the PostgreSQL engine
 	// logKey signs the log's checkpoints.
 	logKey ed25519.PrivateKey
 	// handler, if set, sees every request first (a test double that
@@ -89,6 +90,7 @@ func startServers(t testing.TB, eng engine) *servers {
 		}
 	case enginePostgres:
 		dsn := pgtest.DSN(t)
+		s.dsn = dsn
 		if s.ksdb, err = kspg.Open(ctx, dsn); err != nil {
 			t.Fatal(err)
 		}

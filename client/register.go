@@ -163,7 +163,11 @@ func (c *Client) start() error {
 	if c.tokens == nil {
 		c.tokens = ksclient.NewTokens(c.ks, c.id.handle, uint32(c.id.device), c.id)
 	}
+	id := c.id
 	c.mu.Unlock()
+	if err := c.seedOwnDevices(c.ctx, id); err != nil {
+		return err
+	}
 	link, err := relaylink.Start(relaylink.Config{
 		URL: c.cfg.Relay,
 		TLS: c.tls,
@@ -183,6 +187,7 @@ func (c *Client) start() error {
 		OnConnect: func(*wire.Hello) {
 			c.emit(Event{Kind: EventConnected})
 			c.kickMaintenance()
+			c.kickMonitor() // spec/client.md §6.3
 			// Close sets closed before it waits for wg: no Add after
 			// that.
 			c.mu.Lock()
@@ -212,10 +217,11 @@ func (c *Client) start() error {
 		return ErrClosed
 	}
 	c.link = link
-	c.wg.Add(2)
+	c.wg.Add(3)
 	c.mu.Unlock()
 	go c.drainInbox()
 	go c.maintenanceLoop()
+	go c.monitorLoop()
 	return nil
 }
 

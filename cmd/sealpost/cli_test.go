@@ -262,6 +262,25 @@ func TestFormatEvent(t *testing.T) {
 	if j.Event != "key-changed" || j.Handle != "bob" {
 		t.Errorf("newJSONEvent = %+v", j)
 	}
+	when := time.Date(2026, 12, 4, 10, 11, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		e    client.Event
+		want []string
+	}{
+		{client.Event{Kind: client.EventDeviceAdded, Handle: "bob", Device: 3, Time: when}, []string{"bob added a device (device 3) on 2026-12-04"}},
+		{client.Event{Kind: client.EventDeviceRemoved, Handle: "bob", Device: 3, Time: when}, []string{"bob removed a device (device 3) on 2026-12-04"}},
+		{client.Event{Kind: client.EventOwnAccountChanged, Handle: "alice", Device: 2, Time: when}, []string{"!!! WARNING", "device 2", "sealpost devices revoke 2", "sealpost devices approve 2"}},
+		{client.Event{Kind: client.EventOwnAccountChanged, Handle: "alice", Device: 2, Time: when, Revoked: true}, []string{"!!! WARNING: another device revoked device 2"}},
+		{client.Event{Kind: client.EventKeyChanged, Handle: "bob", KeyChange: &client.KeyChange{Verified: true}}, []string{"SECURITY WARNING", "sealpost verify bob", "sealpost accept bob"}},
+		{client.Event{Kind: client.EventKeyChanged, Handle: "bob"}, []string{"Nothing is sent to bob", "sealpost accept bob"}},
+	} {
+		got := formatEvent(tc.e)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("formatEvent(%v) = %q, want %q in it", tc.e.Kind, got, w)
+			}
+		}
+	}
 }
 
 func TestSafetyRows(t *testing.T) {

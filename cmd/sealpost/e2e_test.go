@@ -640,6 +640,20 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restore printed %v", r)
 	}
 
+	// The first device did not approve the restored one: a send warns,
+	// with the command that revokes it, and carries no copy to it.
+	r = alice.ok("", "send", "bob", "before approval")
+	if !strings.Contains(r.stderr, "!!! WARNING: a device you did not approve") || !strings.Contains(r.stderr, "sealpost devices revoke 2") {
+		t.Errorf("send with an unapproved own device warned:\n%s", r.stderr)
+	}
+	bob.receive(1)
+	r = alice.ok("", "devices")
+	if !strings.Contains(r.stdout, "NOT APPROVED") {
+		t.Errorf("devices with an unapproved device:\n%s", r.stdout)
+	}
+	if r = alice.ok("", "devices", "approve", "2"); !strings.Contains(r.stdout, "Approved device 2") {
+		t.Errorf("devices approve printed %v", r)
+	}
 	// A message to alice reaches both devices; what alice's first
 	// device sends reaches bob and, as a sent copy, the second.
 	id := bob.send("alice", "to both devices")
