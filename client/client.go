@@ -68,6 +68,10 @@ var (
 	ErrQueued = errors.New("client: message queued, not yet confirmed by the relay")
 	// ErrTooLarge is returned by Send for a plaintext over MaxPlaintext.
 	ErrTooLarge = errors.New("client: message too large")
+	// ErrDeviceRevoked is returned once this device has been revoked by
+	// another device of its account: the key server and the relay refuse
+	// it, and it can neither send nor receive (EventRevoked).
+	ErrDeviceRevoked = errors.New("client: this device has been revoked")
 	// ErrNoAccountKey is returned by operations that need the account key
 	// (backups, revocations) on a device that does not hold it.
 	ErrNoAccountKey = errors.New("client: this device does not hold the account key")

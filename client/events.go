@@ -89,6 +89,10 @@ const (
 	// sent copies until ApproveDevice; if it is not the user's, revoke it
 	// (RevokeDevice) and change the backup passphrase.
 	EventOwnAccountChanged
+	// EventRevoked: this device has been revoked (by another device of
+	// the account): the relay closed its connection and the key server
+	// refuses it. It stops connecting; Send fails with ErrDeviceRevoked.
+	EventRevoked
 )
 
 var eventNames = map[EventKind]string{
@@ -100,6 +104,7 @@ var eventNames = map[EventKind]string{
 	EventConnected:         "connected",
 	EventDisconnected:      "disconnected",
 	EventOwnAccountChanged: "own-account-changed",
+	EventRevoked:           "revoked",
 }
 
 // String returns the kind's name, such as "key-changed".

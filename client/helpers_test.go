@@ -126,6 +126,9 @@ func startServers(t testing.TB, eng engine) *servers {
 		TokenKeys: []ed25519.PublicKey{tokenKey.Public().(ed25519.PublicKey)},
 		Limits:    limits,
 		Logger:    quiet,
+		// The key server's revocation feed, read in process as
+		// sealpostd does (spec/relay.md §2.4).
+		Revocations: s.ks,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -176,7 +176,12 @@ func (c *Client) start() error {
 			if err != nil {
 				return "", err
 			}
-			return c.tokens.Get(ctx, aud)
+			tok, err := c.tokens.Get(ctx, aud)
+			if ksclient.IsCode(err, "device_revoked") {
+				// The key server will not issue one: the link stops.
+				return "", fmt.Errorf("%w: %w", relaylink.ErrRevoked, err)
+			}
+			return tok, err
 		},
 		InvalidateToken: func() {
 			if aud, err := c.relayAudience(c.ctx); err == nil {
@@ -203,6 +208,10 @@ func (c *Client) start() error {
 		},
 		OnDisconnect: func(err error) {
 			c.emit(Event{Kind: EventDisconnected, Err: err})
+		},
+		OnRevoked: func() {
+			c.log.Warn("client: this device has been revoked; it no longer connects")
+			c.emit(Event{Kind: EventRevoked, Err: ErrDeviceRevoked})
 		},
 		Logger: c.log,
 	})

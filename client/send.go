@@ -199,7 +199,7 @@ func (c *Client) checkOwn(own *dirEntry) error {
 	if own.findActive(id.certBytes, id.device) == nil {
 		for _, d := range own.entry.Devices {
 			if d.Certificate.Device == id.device && d.Revocation != nil {
-				return fmt.Errorf("client: this device (%d) has been revoked", id.device)
+				return fmt.Errorf("%w (device %d)", ErrDeviceRevoked, id.device)
 			}
 		}
 		return c.securityError(id.handle, errors.New("the key server does not list this device"))

@@ -223,3 +223,32 @@ func auditComparesLatest(t *testing.T, s *servers) {
 		t.Fatal("the pin moved on a failed audit")
 	}
 }
+
+// TestRevokedDeviceStops (SQLite and PostgreSQL): once another device of
+// the account revokes it, a device is told within seconds (the relay
+// closes its connection) and stops; its sends fail with ErrDeviceRevoked
+// and nothing reaches anyone.
+func TestRevokedDeviceStops(t *testing.T) {
+	for _, eng := range []engine{engineSQLite, enginePostgres} {
+		t.Run(string(eng), func(t *testing.T) {
+			s := startServers(t, eng)
+			alice, bob := s.newUser("alice"), s.newUser("bob")
+			alice2 := s.restoreDevice(t, alice)
+			if err := alice.RevokeDevice(ctxT(t), 2); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			waitEvent(t, alice2, EventRevoked)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("told after %v", d)
+			}
+			if _, err := alice2.Send(ctxT(t), "bob", []byte("from a revoked device")); !errors.Is(err, ErrDeviceRevoked) {
+				t.Fatalf("send from the revoked device: %v, want ErrDeviceRevoked", err)
+			}
+			if q, _ := localState(t, alice2, "bob"); q != 0 {
+				t.Fatal("the revoked device queued a message")
+			}
+			noMessage(t, bob, 300*time.Millisecond)
+		})
+	}
+}

@@ -273,6 +273,7 @@ func TestFormatEvent(t *testing.T) {
 		{client.Event{Kind: client.EventOwnAccountChanged, Handle: "alice", Device: 2, Time: when, Revoked: true}, []string{"!!! WARNING: another device revoked device 2"}},
 		{client.Event{Kind: client.EventKeyChanged, Handle: "bob", KeyChange: &client.KeyChange{Verified: true}}, []string{"SECURITY WARNING", "sealpost verify bob", "sealpost accept bob"}},
 		{client.Event{Kind: client.EventKeyChanged, Handle: "bob"}, []string{"Nothing is sent to bob", "sealpost accept bob"}},
+		{client.Event{Kind: client.EventRevoked, Err: client.ErrDeviceRevoked}, []string{"THIS DEVICE HAS BEEN REVOKED", "can no longer send or receive"}},
 	} {
 		got := formatEvent(tc.e)
 		for _, w := range tc.want {

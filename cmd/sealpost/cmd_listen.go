@@ -105,11 +105,11 @@ func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout t
 
 // isSecurityEvent reports events that make listen and chat exit with
 // status 4: a server caught misbehaving, a device on this account that
-// this device did not approve (or a revocation it did not make), and a
-// verified contact's changed key.
+// this device did not approve (or a revocation it did not make), this
+// device's own revocation, and a verified contact's changed key.
 func isSecurityEvent(e client.Event) bool {
 	switch e.Kind {
-	case client.EventSecurity, client.EventOwnAccountChanged:
+	case client.EventSecurity, client.EventOwnAccountChanged, client.EventRevoked:
 		return true
 	case client.EventKeyChanged:
 		return e.KeyChange != nil && e.KeyChange.Verified

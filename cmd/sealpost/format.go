@@ -233,6 +233,8 @@ func formatEvent(e client.Event) string {
 		if h != "" {
 			s += " about " + h
 		}
+	case client.EventRevoked:
+		return "sealpost: !!! THIS DEVICE HAS BEEN REVOKED by another device of your account: it can no longer send or receive. If you did not do this, someone holding your account key did: see 'sealpost devices' on your other devices\n"
 	case client.EventConnected:
 		s = "connected to the relay"
 	case client.EventDisconnected:
