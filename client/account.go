@@ -17,7 +17,8 @@ import (
 // SafetyNumber returns the safety number of this account and handle, from
 // both account keys as the transparency log holds them (spec/keys.md §10):
 // the users compare it, in person or by scanning its Compact form, and
-// call MarkVerified when it matches.
+// call MarkVerified when it matches. After a key change (KeyChange) it is
+// the number with the new key.
 func (c *Client) SafetyNumber(ctx context.Context, handle string) (*keys.SafetyNumber, error) {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
@@ -31,18 +32,55 @@ func (c *Client) SafetyNumber(ctx context.Context, handle string) (*keys.SafetyN
 	if handle == id.handle {
 		return nil, errors.New("client: a safety number is between two accounts; this is your own")
 	}
-	if err := c.observe(ctx, d); err != nil {
+	if err := c.observe(ctx, d); err != nil && !errors.Is(err, ErrKeyChanged) {
 		return nil, err
 	}
 	return keys.NewSafetyNumber(id.handle, id.accountKey, handle, d.entry.AccountKey)
 }
 
+// KeyChange returns handle's account-key change that the user has not
+// accepted, with the safety numbers of the old and the new key, or nil if
+// there is none (spec/client.md §6.2).
+func (c *Client) KeyChange(ctx context.Context, handle string) (*KeyChange, error) {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if handle == id.handle {
+		return nil, nil
+	}
+	d, err := c.lookup(ctx, handle, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.observe(ctx, d); err != nil && !errors.Is(err, ErrKeyChanged) {
+		return nil, err
+	}
+	var ct localstore.Contact
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		ct, err = tx.Contact(handle)
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if !ct.Pending {
+		return nil, nil
+	}
+	return c.keyChange(handle, ct.AccountKey, ct.PendingKey, ct.Verified)
+}
+
 // MarkVerified records that the user compared safety numbers with handle
 // and they matched: shown is the safety number the user compared (from
-// SafetyNumber). From now on a change of handle's account key stops Send
-// until AcceptKeyChange (spec/client.md §6.2). If handle's key is no
-// longer the one shown was computed from — it changed while the user was
-// comparing — nothing is marked and the error is ErrKeyChanged.
+// SafetyNumber). From now on a change of handle's account key makes Send
+// fail with ErrSecurity and holds the messages under the new key until
+// the user verifies again or accepts the change (spec/client.md §6.2).
+// After a key change, MarkVerified with the new key's safety number
+// accepts the new key as verified and releases the held messages. If
+// handle's key is no longer the one shown was computed from — it changed
+// while the user was comparing — nothing is marked and the error is
+// ErrKeyChanged.
 func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.SafetyNumber) error {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
@@ -56,67 +94,96 @@ func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.Sa
 	if err != nil {
 		return err
 	}
-	if err := c.observe(ctx, d); err != nil {
+	if err := c.observe(ctx, d); err != nil && !errors.Is(err, ErrKeyChanged) {
 		return err
 	}
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	var released []localstore.InboxMessage
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		released = nil
 		ct, err := tx.Contact(handle)
 		if err != nil {
 			return err
 		}
-		if ct.AccountKey != d.entry.AccountKey {
-			return ErrKeyChanged
-		}
-		now, err := keys.NewSafetyNumber(id.handle, id.accountKey, handle, ct.AccountKey)
+		now, err := keys.NewSafetyNumber(id.handle, id.accountKey, handle, d.entry.AccountKey)
 		if err != nil {
 			return err
 		}
 		if shown.MatchCompact(now.Compact()) != nil {
 			return ErrKeyChanged
 		}
-		ct.Verified = true
-		return tx.PutContact(ct)
+		switch {
+		case ct.AccountKey == d.entry.AccountKey && !ct.Pending:
+			ct.Verified = true
+			return tx.PutContact(ct)
+		case ct.Pending && ct.PendingKey == d.entry.AccountKey:
+			// The user compared the new key: it becomes the
+			// verified one (spec/client.md §6.2).
+			if err := c.adoptKey(tx, ct, d, true); err != nil {
+				return err
+			}
+			released, err = tx.ReleaseHeld(handle)
+			return err
+		}
+		return ErrKeyChanged
 	})
 	if errors.Is(err, ErrKeyChanged) {
 		return fmt.Errorf("%w: %s's key is not the one the safety number shown was made from; compare again", ErrKeyChanged, handle)
 	}
-	return storeError(err)
+	if err != nil {
+		return storeError(err)
+	}
+	c.offerReleased(released)
+	return nil
 }
 
-// AcceptKeyChange accepts handle's current account key in place of the
-// one the user verified: the contact becomes unverified, its sessions end,
-// and Send works again (spec/client.md §6.2).
+// AcceptKeyChange accepts handle's new account key, the one the
+// transparency log holds now, in place of the one this device knew
+// (spec/client.md §6.2): the contact becomes unverified, its sessions end,
+// Send works again, and messages held under the new key are offered,
+// marked KeyChanged. Show the user both safety numbers (KeyChange) first.
+// Without a key change it does nothing.
 func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
-	ctx, _, done, err := c.beginRegistered(ctx)
+	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
+	if handle == id.handle {
+		return errors.New("client: this account's own key is not a contact's")
+	}
 	d, err := c.lookup(ctx, handle, true)
 	if err != nil {
 		return err
 	}
+	if err := c.observe(ctx, d); err != nil && !errors.Is(err, ErrKeyChanged) {
+		return err
+	}
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
+	var released []localstore.InboxMessage
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		released = nil
 		ct, err := tx.Contact(handle)
-		if errors.Is(err, localstore.ErrNotFound) {
-			ct = localstore.Contact{Handle: handle}
-		} else if err != nil {
+		if err != nil {
 			return err
 		}
-		if ct.AccountKey == d.entry.AccountKey {
+		if ct.AccountKey == d.entry.AccountKey && !ct.Pending {
 			return nil
 		}
-		if err := deleteSessions(tx, handle); err != nil {
+		if err := c.adoptKey(tx, ct, d, false); err != nil {
 			return err
 		}
-		if err := tx.PutKeySet(handle, d.entry.Marshal()); err != nil {
-			return err
-		}
-		return tx.PutContact(localstore.Contact{Handle: handle, AccountKey: d.entry.AccountKey, KeySetVersion: d.entry.Version, LogIndex: uint64(d.logIndex)})
+		released, err = tx.ReleaseHeld(handle)
+		return err
 	})
-	return storeError(err)
+	if err != nil {
+		return storeError(err)
+	}
+	c.trust.resolved(fmt.Sprintf("key:%s:%x", handle, d.entry.AccountKey[:]))
+	c.offerReleased(released)
+	return nil
 }
 
 // Contacts returns the accounts this device has looked up, in handle
@@ -131,7 +198,7 @@ func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
 	err = c.store.View(ctx, func(tx *localstore.Tx) error {
 		cs, err := tx.Contacts()
 		for _, ct := range cs {
-			out = append(out, Contact{Handle: ct.Handle, AccountKey: ct.AccountKey, Verified: ct.Verified})
+			out = append(out, Contact{Handle: ct.Handle, AccountKey: ct.AccountKey, Verified: ct.Verified, KeyChanged: ct.Pending, PendingKey: ct.PendingKey})
 		}
 		return err
 	})
@@ -153,21 +220,30 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 	if err := c.checkOwn(d); err != nil {
 		return nil, err
 	}
+	approved, err := c.reviewOwn(ctx, id, d.entry)
+	if err != nil {
+		return nil, err
+	}
 	var out []Device
 	for _, dev := range d.entry.Devices {
+		current := dev.Certificate.Device == id.device
 		out = append(out, Device{
-			ID:      uint32(dev.Certificate.Device),
-			Created: dev.Certificate.Created,
-			Revoked: dev.Revocation != nil,
-			Current: dev.Certificate.Device == id.device,
+			ID:       uint32(dev.Certificate.Device),
+			Created:  dev.Certificate.Created,
+			Revoked:  dev.Revocation != nil,
+			Current:  current,
+			Approved: current || (dev.Revocation == nil && approved[dev.Certificate.Device]),
 		})
 	}
 	return out, nil
 }
 
 // RevokeDevice revokes another device of this account; it needs the
-// account key (ErrNoAccountKey otherwise). The revoked device can no longer
-// get tokens, and other accounts stop sending to it.
+// account key (ErrNoAccountKey otherwise), and this device must itself be
+// active: the key server takes the account key's revocation only with a
+// token of an active device of the account (spec/keyserver.md §1.1, §5.5).
+// The revoked device can no longer use the key server or the relay, and
+// other accounts stop sending to it.
 func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
@@ -186,78 +262,41 @@ func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.ks.RevokeDevice(ctx, id.handle, device, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}); err != nil {
+	tok, err := c.keyServerToken(ctx)
+	if err != nil {
+		return fmt.Errorf("client: revoking device %d: %w", device, err)
+	}
+	// Held across the revocation, so that the monitor does not report
+	// it as made by another device (spec/client.md §6.3).
+	c.trust.ownMu.Lock()
+	defer c.trust.ownMu.Unlock()
+	if _, err := c.ks.RevokeDevice(ctx, tok, id.handle, device, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}); err != nil {
 		return fmt.Errorf("client: revoking device %d: %w", device, err)
 	}
 	c.forget(id.handle)
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		if err := tx.PutOwnDevice(device, localstore.OwnRevoked, nil); err != nil {
+			return err
+		}
 		err := tx.DeleteSession(id.handle, device)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil
 		}
 		return err
 	})
+	if err == nil {
+		c.trust.resolved(fmt.Sprintf("own:%d", device))
+	}
 	return storeError(err)
-}
-
-// AuditReport is the result of Audit.
-type AuditReport struct {
-	// Size is the number of leaves checked, Accounts the number of
-	// handles they cover.
-	Size     int64
-	Accounts int
-	// Checkpoint is the signed checkpoint the log was checked against,
-	// now pinned.
-	Checkpoint string
-}
-
-// Audit downloads the whole transparency log, recomputes its root, checks
-// every entry's signatures and every account's history, and checks the
-// checkpoint against the pinned one, which it then advances (spec/client.md
-// §6.4). progress, if not nil, is called as leaves are checked. A log that
-// fails any check is ErrSecurity.
-func (c *Client) Audit(ctx context.Context, progress func(done, total int64)) (*AuditReport, error) {
-	ctx, done, err := c.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	c.pinMu.Lock()
-	defer c.pinMu.Unlock()
-	v, err := c.logVerifier(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := ksclient.Audit(ctx, c.ks, v, c.pin, progress)
-	if errors.Is(err, kt.ErrSecurity) {
-		return nil, c.securityError("", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("client: audit: %w", err)
-	}
-	cp, err := v.OpenCheckpoint([]byte(res.Checkpoint))
-	if err != nil {
-		return nil, c.securityError("", err)
-	}
-	if err := c.advancePin(ctx, cp); err != nil {
-		return nil, err
-	}
-	return &AuditReport{Size: res.Size, Accounts: res.Accounts, Checkpoint: res.Checkpoint}, nil
 }
 
 // linkDevice certifies new device keys with the account key and adds the
 // device to the account (spec/keyserver.md §5.4); it returns the new
 // device's id and certificate.
 func linkDevice(ctx context.Context, ks *ksclient.Client, handle string, ak *keys.AccountPrivateKey, dk *keys.DevicePrivateKeys, entry *kt.Entry) (keys.DeviceID, *keys.DeviceCertificate, error) {
-	wk, err := ks.WellKnown(ctx)
+	name, err := ks.Name(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -275,7 +314,7 @@ func linkDevice(ctx context.Context, ks *ksclient.Client, handle string, ak *key
 	if err != nil {
 		return 0, nil, err
 	}
-	sig, err := token.SignChallenge(dk, handle, next, chal.Challenge, wk.Name)
+	sig, err := token.SignChallenge(dk, handle, next, chal.Challenge, name)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -12,11 +12,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/client/internal/relaylink"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
@@ -50,9 +52,11 @@ var (
 	// transparency log that is not consistent with the pinned checkpoint.
 	// Nothing was sent to the keys involved.
 	ErrSecurity = errors.New("client: security check failed")
-	// ErrKeyChanged is returned by Send to a verified contact whose account
-	// key has changed, until AcceptKeyChange.
-	ErrKeyChanged = errors.New("client: contact's key changed since it was verified")
+	// ErrKeyChanged is returned by Send to a contact whose account key has
+	// changed, until AcceptKeyChange (or MarkVerified with the new safety
+	// number); for a verified contact the error is ErrSecurity wrapping
+	// it (spec/client.md §6.2).
+	ErrKeyChanged = errors.New("client: contact's account key changed")
 	// ErrUnknownHandle is returned for a handle that has no account.
 	ErrUnknownHandle = errors.New("client: no such account")
 	// ErrInvalidHandle is returned for a handle that is not 3 to 32 of
@@ -64,6 +68,10 @@ var (
 	ErrQueued = errors.New("client: message queued, not yet confirmed by the relay")
 	// ErrTooLarge is returned by Send for a plaintext over MaxPlaintext.
 	ErrTooLarge = errors.New("client: message too large")
+	// ErrDeviceRevoked is returned once this device has been revoked by
+	// another device of its account: the key server and the relay refuse
+	// it, and it can neither send nor receive (EventRevoked).
+	ErrDeviceRevoked = errors.New("client: this device has been revoked")
 	// ErrNoAccountKey is returned by operations that need the account key
 	// (backups, revocations) on a device that does not hold it.
 	ErrNoAccountKey = errors.New("client: this device does not hold the account key")
@@ -92,6 +100,27 @@ type Config struct {
 	// it). With neither, the system roots are used.
 	CAFile string
 	Pin    string
+	// LogKey is the key server's transparency log verifier key, as
+	// sealpostd prints it ("<name>/keyserver+<id>+<key>"): the trust root
+	// every key set is checked against (spec/client.md §6.1). The key
+	// server's discovery document must publish this key. Required unless
+	// TrustOnFirstUse is set or the store already holds a key learned
+	// that way.
+	LogKey string
+	// KeyServerName is the key server's name (token audience
+	// "keyserver:<name>", the name in its challenges). Empty means the
+	// name in LogKey's origin; when both are set they must agree.
+	KeyServerName string
+	// TrustOnFirstUse, an explicit opt-in, lets a client without LogKey
+	// take the log key and name from the key server's discovery document
+	// the first time it needs them and keep them in its store; later
+	// runs hold the server to them. Without LogKey this trusts the first
+	// connection entirely.
+	TrustOnFirstUse bool
+	// MaxCheckpointAge is the oldest log checkpoint (by its timestamp,
+	// spec/transparency.md §5.3) a key server answer is accepted under;
+	// 0 means DefaultMaxCheckpointAge.
+	MaxCheckpointAge time.Duration
 	// Invite is the invite code Register sends to an invite-only server.
 	Invite string
 	// Logger receives the client's logs (never plaintext, keys or
@@ -100,7 +129,20 @@ type Config struct {
 	// WorkFactor is the scrypt work factor (log2 N) for a new store's
 	// passphrase and for backups; 0 means 18.
 	WorkFactor int
+
+	// FollowKeyChanges opts in to "warn and continue" for contacts the
+	// user has not verified: when the transparency log holds a new account
+	// key for one, the client follows it at once (EventKeyChanged is still
+	// reported) instead of refusing to send until AcceptKeyChange. Never
+	// the default; verified contacts are never followed (spec/client.md
+	// §6.2).
+	FollowKeyChanges bool
 }
+
+// DefaultMaxCheckpointAge is the default Config.MaxCheckpointAge
+// (spec/client.md §6.1). Key servers sign an unchanged log again every
+// 10 minutes by default.
+const DefaultMaxCheckpointAge = 24 * time.Hour
 
 // Client is one device of one account. Its methods are safe for
 // concurrent use.
@@ -127,7 +169,8 @@ type Client struct {
 	inflight map[MessageID]*inflight // messages being handed to the relay
 
 	pinMu    sync.Mutex     // guards the pin: lookups verify and advance it one at a time
-	verifier *kt.Verifier   // the log's verifier, from the key server's discovery document
+	verifier *kt.Verifier   // the log's verifier (trust.go)
+	logKey   string         // the log key learned on first use and stored, if any
 	pinText  []byte         // the stored pinned checkpoint, until verified
 	pin      *kt.Checkpoint // the verified pinned checkpoint
 
@@ -141,6 +184,8 @@ type Client struct {
 
 	inboxDrained chan struct{} // closed once the inbox left by an earlier run is handed over
 	maintain     chan struct{} // wakes the prekey maintenance loop
+
+	trust trustState // the trust policy's state (monitor.go)
 }
 
 // Open opens (or with cfg.Create creates) the store in cfg.Dir and, if it
@@ -189,12 +234,37 @@ func newClient(cfg Config) (*Client, error) {
 	if err != nil {
 		problems = append(problems, err)
 	}
+	if cfg.LogKey != "" {
+		name, ok := "", false
+		v, err := kt.NewVerifier(cfg.LogKey)
+		if err == nil {
+			name, ok = strings.CutSuffix(v.Origin(), keyserver.OriginSuffix)
+		}
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("client: Config.LogKey: %w", err))
+		case !ok:
+			problems = append(problems, fmt.Errorf("client: Config.LogKey: origin %q is not <name>%s", v.Origin(), keyserver.OriginSuffix))
+		case cfg.KeyServerName != "" && cfg.KeyServerName != name:
+			problems = append(problems, fmt.Errorf("client: Config.KeyServerName %q is not the name in Config.LogKey (%q)", cfg.KeyServerName, name))
+		default:
+			cfg.KeyServerName = name
+		}
+	}
+	if cfg.MaxCheckpointAge < 0 {
+		problems = append(problems, fmt.Errorf("client: Config.MaxCheckpointAge %v is negative", cfg.MaxCheckpointAge))
+	} else if cfg.MaxCheckpointAge == 0 {
+		cfg.MaxCheckpointAge = DefaultMaxCheckpointAge
+	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
 	ks, err := ksclient.New(strings.TrimSuffix(cfg.KeyServer, "/"), tlsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
+	}
+	if cfg.LogKey != "" {
+		ks.Expect(cfg.KeyServerName, cfg.LogKey)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -212,6 +282,7 @@ func newClient(cfg Config) (*Client, error) {
 		inboxDrained: make(chan struct{}),
 		maintain:     make(chan struct{}, 1),
 	}
+	c.trust.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -288,8 +359,9 @@ func storeError(err error) error {
 // device, starts the background work.
 func (c *Client) load(ctx context.Context) error {
 	var (
-		ident localstore.Identity
-		cp    []byte
+		ident  localstore.Identity
+		cp     []byte
+		logKey string
 	)
 	err := c.store.View(ctx, func(tx *localstore.Tx) error {
 		var err error
@@ -299,10 +371,16 @@ func (c *Client) load(ctx context.Context) error {
 		if cp, _, err = tx.Checkpoint(); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 			return err
 		}
+		if logKey, err = tx.LogKey(); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
 		return nil
 	})
 	if err != nil {
 		return storeError(err)
+	}
+	if err := c.trustStoredLogKey(logKey); err != nil {
+		return err
 	}
 	if cp != nil {
 		c.pinText = cp

@@ -10,6 +10,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
@@ -43,35 +44,6 @@ func (c *Client) securityError(handle string, err error) error {
 	return err
 }
 
-// logVerifier returns the transparency log's verifier, from the key
-// server's discovery document, and opens the stored pin with it. The
-// caller holds pinMu.
-func (c *Client) logVerifier(ctx context.Context) (*kt.Verifier, error) {
-	if c.verifier != nil {
-		return c.verifier, nil
-	}
-	wk, err := c.ks.WellKnown(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := kt.NewVerifier(wk.LogVerifierKey)
-	if err != nil {
-		return nil, fmt.Errorf("client: the key server's log verifier key: %w", err)
-	}
-	if c.pinText != nil {
-		// A pinned checkpoint that the server's current log key did not
-		// sign means the log key changed: a new log, which this device
-		// cannot check against the one it saw (spec/client.md §6.1).
-		pin, err := v.OpenCheckpoint(c.pinText)
-		if err != nil {
-			return nil, c.securityError("", fmt.Errorf("the pinned checkpoint does not verify under the key server's log key: %w", err))
-		}
-		c.pin = pin
-	}
-	c.verifier = v
-	return v, nil
-}
-
 // lookup returns handle's verified key set: from the cache if it is
 // younger than dirTTL and fresh is false, else from the key server,
 // checked against the pinned checkpoint, which it advances
@@ -91,26 +63,26 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	// answer is never checked after a newer one (spec/client.md §6.1).
 	c.pinMu.Lock()
 	defer c.pinMu.Unlock()
-	resp, err := c.ks.Account(ctx, handle)
-	if ksclient.IsCode(err, "unknown_handle") {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
+	entry, pin, resp, err := c.fetchVerified(ctx, handle)
+	for _, wait := range staleRetries {
+		if !errors.Is(err, ErrStale) {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, err
+		}
+		entry, pin, resp, err = c.fetchVerified(ctx, handle)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("client: looking up %s: %w", handle, err)
-	}
-	v, err := c.logVerifier(ctx)
 	if err != nil {
 		return nil, err
-	}
-	entry, pin, err := ksclient.VerifyAccount(ctx, c.ks, v, c.pin, handle, resp)
-	if errors.Is(err, kt.ErrSecurity) {
-		return nil, c.securityError(handle, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("client: verifying %s: %w", handle, err)
 	}
 	if err := c.advancePin(ctx, pin); err != nil {
 		return nil, err
+	}
+	if pin != nil && c.pin == pin {
+		c.checkpointAdvanced() // spec/client.md §6.3
 	}
 	if err := c.recordKeySet(ctx, entry); err != nil {
 		return nil, err
@@ -120,6 +92,33 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	c.dir[handle] = d
 	c.mu.Unlock()
 	return d, nil
+}
+
+// fetchVerified asks the key server for handle's key set and verifies the
+// answer against the pin and the age rule (spec/client.md §6.1). The
+// caller holds pinMu.
+func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *keyserver.AccountResponse, error) {
+	resp, err := c.ks.Account(ctx, handle)
+	if ksclient.IsCode(err, "unknown_handle") {
+		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("client: looking up %s: %w", handle, err)
+	}
+	v, err := c.logVerifier(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	entry, pin, err := ksclient.VerifyAccount(ctx, c.ks, v, c.pin, c.freshness(), handle, resp)
+	switch {
+	case errors.Is(err, kt.ErrSecurity):
+		return nil, nil, nil, c.securityError(handle, err)
+	case errors.Is(err, ksclient.ErrStale):
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrStale, err)
+	case err != nil:
+		return nil, nil, nil, fmt.Errorf("client: verifying %s: %w", handle, err)
+	}
+	return entry, pin, resp, nil
 }
 
 // advancePin stores pin if it is newer than the pinned checkpoint. The
@@ -139,18 +138,28 @@ func (c *Client) advancePin(ctx context.Context, pin *kt.Checkpoint) error {
 	return nil
 }
 
-// observe compares a peer's verified key set with the contact record and
-// updates it (spec/client.md §6.2). It returns ErrKeyChanged when the
-// account key differs from a verified one (the record is then kept as it
-// was), and ErrSecurity when the key set is older than one already seen.
-// New and revoked devices are reported as events; sessions with revoked
-// devices are deleted.
+// observe applies the contact policy to a peer's verified key set
+// (spec/client.md §6.2): nil when messages may be encrypted to it. The
+// first key set of a handle creates its contact record. An account key
+// other than the record's is never followed silently: the record keeps
+// its key and records the new one as pending, EventKeyChanged reports
+// both safety numbers (once per run and new key), and the error wraps
+// ErrKeyChanged — and ErrSecurity for a verified contact — until
+// AcceptKeyChange or MarkVerified with the new safety number. Only with
+// Config.FollowKeyChanges does an unverified contact follow the new key
+// (the event is still reported). A key set older than the record's is
+// ErrSecurity.
 func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 	e := d.entry
-	var events []Event
+	var (
+		ct       localstore.Contact
+		changed  bool
+		followed bool
+	)
 	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
-		events = nil
-		ct, err := tx.Contact(e.Handle)
+		changed, followed = false, false
+		var err error
+		ct, err = tx.Contact(e.Handle)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return tx.PutContact(localstore.Contact{Handle: e.Handle, AccountKey: e.AccountKey, KeySetVersion: e.Version, LogIndex: uint64(d.logIndex)})
 		}
@@ -158,19 +167,24 @@ func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 			return err
 		}
 		if ct.AccountKey != e.AccountKey {
-			events = append(events, Event{Kind: EventKeyChanged, Handle: e.Handle})
-			if ct.Verified {
-				return ErrKeyChanged
+			changed = true
+			if !ct.Verified && c.cfg.FollowKeyChanges {
+				// The application opted in to "warn and continue".
+				followed = true
+				return c.adoptKey(tx, ct, d, false)
 			}
-			// An unverified contact follows the directory, as the
-			// user never compared keys; its sessions end.
-			if err := deleteSessions(tx, e.Handle); err != nil {
+			if ct.Pending && ct.PendingKey == e.AccountKey {
+				return nil
+			}
+			ct.Pending, ct.PendingKey = true, e.AccountKey
+			return tx.PutContact(ct)
+		}
+		if ct.Pending {
+			// The log holds the known key again.
+			ct.Pending, ct.PendingKey = false, [32]byte{}
+			if err := tx.PutContact(ct); err != nil {
 				return err
 			}
-			if err := tx.PutKeySet(e.Handle, e.Marshal()); err != nil {
-				return err
-			}
-			return tx.PutContact(localstore.Contact{Handle: e.Handle, AccountKey: e.AccountKey, KeySetVersion: e.Version, LogIndex: uint64(d.logIndex)})
 		}
 		if e.Version < ct.KeySetVersion {
 			return fmt.Errorf("%w: the key server shows version %d of %s's key set after version %d", ErrSecurity, e.Version, e.Handle, ct.KeySetVersion)
@@ -178,53 +192,89 @@ func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 		if e.Version == ct.KeySetVersion {
 			return nil
 		}
-		ev, err := deviceChanges(tx, e)
-		if err != nil {
-			return err
-		}
-		events = ev
 		ct.KeySetVersion, ct.LogIndex = e.Version, uint64(d.logIndex)
 		return tx.PutContact(ct)
 	})
-	for _, ev := range events {
-		c.emit(ev)
-	}
-	if errors.Is(err, ErrKeyChanged) {
-		return fmt.Errorf("%w: %s", ErrKeyChanged, e.Handle)
-	}
 	if errors.Is(err, ErrSecurity) {
 		c.emit(Event{Kind: EventSecurity, Handle: e.Handle, Err: err})
 		return err
 	}
-	return storeError(err)
+	if err != nil {
+		return storeError(err)
+	}
+	if !changed {
+		return nil
+	}
+	if c.trust.reportOnce(fmt.Sprintf("key:%s:%x", e.Handle, e.AccountKey[:])) {
+		kc, err := c.keyChange(e.Handle, ct.AccountKey, e.AccountKey, ct.Verified)
+		if err != nil {
+			return err
+		}
+		c.emit(Event{Kind: EventKeyChanged, Handle: e.Handle, KeyChange: kc})
+	}
+	switch {
+	case followed:
+		return nil
+	case ct.Verified:
+		return fmt.Errorf("%w: %w: %s's account key is not the one you verified; compare safety numbers again", ErrSecurity, ErrKeyChanged, e.Handle)
+	}
+	return fmt.Errorf("%w: %s's account key changed; nothing is sent to %s until the change is accepted", ErrKeyChanged, e.Handle, e.Handle)
 }
 
-// deviceChanges deletes the sessions with devices e no longer lists as
-// active and returns the events for them and for active devices without
-// a session.
-func deviceChanges(tx *localstore.Tx, e *kt.Entry) ([]Event, error) {
-	have, err := tx.SessionDevices(e.Handle)
+// adoptKey makes d's key set the contact's: the account key, verified as
+// given, no pending change; the key set stored; the sessions with the old
+// key's devices deleted (spec/client.md §6.2).
+func (c *Client) adoptKey(tx *localstore.Tx, ct localstore.Contact, d *dirEntry, verified bool) error {
+	if err := deleteSessions(tx, ct.Handle); err != nil {
+		return err
+	}
+	if err := tx.PutKeySet(ct.Handle, d.entry.Marshal()); err != nil {
+		return err
+	}
+	return tx.PutContact(localstore.Contact{Handle: ct.Handle, AccountKey: d.entry.AccountKey, Verified: verified, KeySetVersion: d.entry.Version, LogIndex: uint64(d.logIndex)})
+}
+
+// keyChange describes a change of handle's account key from old to now.
+func (c *Client) keyChange(handle string, old, now [32]byte, verified bool) (*KeyChange, error) {
+	id := c.identity()
+	if id == nil {
+		return nil, ErrNotRegistered
+	}
+	o, err := keys.NewSafetyNumber(id.handle, id.accountKey, handle, old)
 	if err != nil {
 		return nil, err
 	}
-	active := map[uint32]bool{}
-	for _, dev := range e.Active() {
-		active[uint32(dev.Certificate.Device)] = true
+	n, err := keys.NewSafetyNumber(id.handle, id.accountKey, handle, now)
+	if err != nil {
+		return nil, err
+	}
+	return &KeyChange{Handle: handle, Old: o, New: n, Verified: verified}, nil
+}
+
+// deviceChanges compares a contact's key set next with prev, the one
+// stored before, under the same account key (spec/client.md §6.2): it
+// deletes the sessions with devices revoked since and returns the events
+// for devices added and removed.
+func deviceChanges(tx *localstore.Tx, prev, next *kt.Entry) ([]Event, error) {
+	before := map[keys.DeviceID]kt.Device{}
+	for _, d := range prev.Devices {
+		before[d.Certificate.Device] = d
 	}
 	var events []Event
-	known := map[uint32]bool{}
-	for _, id := range have {
-		known[id] = true
-		if !active[id] {
-			if err := tx.DeleteSession(e.Handle, id); err != nil {
+	for _, d := range next.Devices {
+		id := d.Certificate.Device
+		p, known := before[id]
+		switch {
+		case !known && d.Revocation == nil:
+			events = append(events, Event{Kind: EventDeviceAdded, Handle: next.Handle, Device: uint32(id), Time: d.Certificate.Created})
+		case d.Revocation != nil && (!known || p.Revocation == nil):
+			err := tx.DeleteSession(next.Handle, uint32(id))
+			if err != nil && !errors.Is(err, localstore.ErrNotFound) {
 				return nil, err
 			}
-			events = append(events, Event{Kind: EventDeviceRevoked, Handle: e.Handle, Device: id})
-		}
-	}
-	for _, dev := range e.Active() {
-		if id := uint32(dev.Certificate.Device); !known[id] {
-			events = append(events, Event{Kind: EventDeviceAdded, Handle: e.Handle, Device: id})
+			if known {
+				events = append(events, Event{Kind: EventDeviceRemoved, Handle: next.Handle, Device: uint32(id), Time: d.Revocation.Revoked})
+			}
 		}
 	}
 	return events, nil
@@ -268,9 +318,12 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 			return c.securityError(e.Handle, errors.New("the key server lists another account key for this account"))
 		}
 	}
-	var secErr error
+	var (
+		secErr error
+		events []Event
+	)
 	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
-		secErr = nil
+		secErr, events = nil, nil
 		raw, err := tx.KeySet(e.Handle)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return tx.PutKeySet(e.Handle, e.Marshal())
@@ -291,16 +344,26 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 		if secErr = continues(prev, e); secErr != nil {
 			return nil
 		}
-		if e.Version > prev.Version {
-			return tx.PutKeySet(e.Handle, e.Marshal())
+		if e.Version <= prev.Version {
+			return nil
 		}
-		return nil
+		if !own {
+			// This account's devices are checked against the ones this
+			// device approved instead (reviewOwn, spec/client.md §6.3).
+			if events, err = deviceChanges(tx, prev, e); err != nil {
+				return err
+			}
+		}
+		return tx.PutKeySet(e.Handle, e.Marshal())
 	})
 	if err != nil {
 		return storeError(err)
 	}
 	if secErr != nil {
 		return c.securityError(e.Handle, secErr)
+	}
+	for _, ev := range events {
+		c.emit(ev)
 	}
 	return nil
 }

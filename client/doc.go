@@ -23,7 +23,8 @@
 //     and sizes (padded), not the sender or the content.
 //
 // Sending: Send encrypts a message for every device of the recipient and
-// every other device of the sender's own account (PQXDH on first contact,
+// every other device of the sender's own account that this device
+// approves (PQXDH on first contact,
 // then the Double Ratchet), queues the sealed envelopes locally and returns
 // once the relay has stored them. A send interrupted by a crash or a lost
 // connection is retried under the same message id, which the relay stores
@@ -36,10 +37,16 @@
 // crash at any point loses nothing, and a message is stored once (see
 // Messages for how an application sees each message exactly once).
 //
-// Keys and trust: SafetyNumber and MarkVerified let users compare account
-// keys; a changed key of a verified contact stops Send with ErrKeyChanged
-// until AcceptKeyChange. Key changes, new devices and dropped envelopes
-// are reported on Events.
+// Keys and trust (spec/client.md §6.2, §6.3): nothing changes silently.
+// SafetyNumber and MarkVerified let users compare account keys. A changed
+// account key of a contact stops Send — ErrKeyChanged, or ErrSecurity for
+// a verified contact, whose messages under the new key are held — until
+// AcceptKeyChange or MarkVerified with the new safety number
+// (Config.FollowKeyChanges opts in to following unverified contacts).
+// Every client watches its own account: a device it did not create or
+// approve raises EventOwnAccountChanged and gets no sent copies until
+// ApproveDevice. Key changes, devices added and removed, and dropped
+// envelopes are reported on Events.
 //
 // The protocol is spec/client.md.
 package client

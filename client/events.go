@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sealpost/sealpost/crypto/keys"
 )
 
 // Message is a received message (spec/client.md §2, §5).
@@ -21,10 +23,12 @@ type Message struct {
 	// Sent marks a copy of a message this account sent from another of
 	// its devices.
 	Sent bool
-	// KeyChanged marks a message from a contact the user verified whose
-	// account key is no longer the verified one (and the change was not
-	// accepted): the message authenticates under the key the log holds
-	// now, which the user never compared. Show it with a warning.
+	// KeyChanged marks a message that arrived under an account key of the
+	// sender that the user had not accepted (spec/client.md §6.2): it
+	// authenticates under the key the log holds, which is not the one this
+	// device knew. Show it with a warning. (A verified contact's such
+	// messages are held until the user verifies or accepts the new key,
+	// then offered with this mark.)
 	KeyChanged bool
 	// Time is the sender's clock when it sent the message; Received is
 	// when this device decrypted it.
@@ -54,36 +58,53 @@ func (m *Message) Ack() {
 type EventKind int
 
 const (
-	// EventKeyChanged: a contact's account key is not the one this device
-	// knew. Sending to a verified contact is refused until
-	// AcceptKeyChange.
+	// EventKeyChanged: the transparency log holds another account key for
+	// a contact than the one this device knows (spec/client.md §6.2).
+	// Event.KeyChange has both safety numbers. Send to the contact fails
+	// (ErrKeyChanged; for a verified contact ErrSecurity) until
+	// AcceptKeyChange, or MarkVerified with the new safety number.
 	EventKeyChanged EventKind = iota + 1
-	// EventDeviceAdded: a contact (or this account) has a device this
-	// device had not seen.
+	// EventDeviceAdded: a contact's account has a device it did not have
+	// in the key set this device saw before, under the same account key.
+	// Device and Time (from the device certificate) say which and when.
 	EventDeviceAdded
-	// EventDeviceRevoked: a device this device had a session with was
-	// revoked; its session is deleted.
-	EventDeviceRevoked
+	// EventDeviceRemoved: a contact revoked a device (Time is the
+	// revocation's); its session is deleted and nothing is sent to it.
+	EventDeviceRemoved
 	// EventEnvelopeDropped: an envelope could not be opened, did not come
 	// from a device its account lists, or did not decrypt; it was
 	// discarded (Err says why). The session with the sender is unchanged.
 	EventEnvelopeDropped
 	// EventSecurity: the key server answered something only a misbehaving
-	// server would (Err wraps ErrSecurity).
+	// server would (Err wraps ErrSecurity), or denies an account this
+	// device knows (Err also wraps ErrUnknownHandle).
 	EventSecurity
 	// EventConnected and EventDisconnected follow the relay connection.
 	EventConnected
 	EventDisconnected
+	// EventOwnAccountChanged: this account has a device this device did
+	// not create or approve (Device, Time from its certificate), or
+	// (Revoked) another device revoked a device of this account (Time of
+	// the revocation) (spec/client.md §6.3). An unapproved device gets no
+	// sent copies until ApproveDevice; if it is not the user's, revoke it
+	// (RevokeDevice) and change the backup passphrase.
+	EventOwnAccountChanged
+	// EventRevoked: this device has been revoked (by another device of
+	// the account): the relay closed its connection and the key server
+	// refuses it. It stops connecting; Send fails with ErrDeviceRevoked.
+	EventRevoked
 )
 
 var eventNames = map[EventKind]string{
-	EventKeyChanged:      "key-changed",
-	EventDeviceAdded:     "device-added",
-	EventDeviceRevoked:   "device-revoked",
-	EventEnvelopeDropped: "envelope-dropped",
-	EventSecurity:        "security",
-	EventConnected:       "connected",
-	EventDisconnected:    "disconnected",
+	EventKeyChanged:        "key-changed",
+	EventDeviceAdded:       "device-added",
+	EventDeviceRemoved:     "device-removed",
+	EventEnvelopeDropped:   "envelope-dropped",
+	EventSecurity:          "security",
+	EventConnected:         "connected",
+	EventDisconnected:      "disconnected",
+	EventOwnAccountChanged: "own-account-changed",
+	EventRevoked:           "revoked",
 }
 
 // String returns the kind's name, such as "key-changed".
@@ -99,7 +120,26 @@ type Event struct {
 	Kind   EventKind
 	Handle string // the account concerned, if any
 	Device uint32 // the device concerned, if any
-	Err    error  // why, for EventEnvelopeDropped, EventSecurity, EventDisconnected
+	// Time is, for device events, when the device was certified (added)
+	// or revoked, as its certificate or revocation says.
+	Time time.Time
+	// Revoked marks an EventOwnAccountChanged that reports a revocation.
+	Revoked bool
+	// KeyChange describes an EventKeyChanged.
+	KeyChange *KeyChange
+	Err       error // why, for EventEnvelopeDropped, EventSecurity, EventDisconnected
+}
+
+// KeyChange is a change of a contact's account key that the user has not
+// accepted (spec/client.md §6.2).
+type KeyChange struct {
+	Handle string
+	// Old is the safety number with the key this device knew, New the one
+	// with the key the transparency log holds now.
+	Old, New *keys.SafetyNumber
+	// Verified says the user had verified the old key: sends fail with
+	// ErrSecurity and messages under the new key are held.
+	Verified bool
 }
 
 // eventBuffer is how many events wait for the application before new ones
@@ -130,6 +170,10 @@ type Contact struct {
 	AccountKey [32]byte
 	// Verified says the user compared safety numbers (MarkVerified).
 	Verified bool
+	// KeyChanged says the log holds another account key, PendingKey, that
+	// the user has not accepted (spec/client.md §6.2).
+	KeyChanged bool
+	PendingKey [32]byte
 }
 
 // Device is one device of this account.
@@ -139,4 +183,7 @@ type Device struct {
 	Revoked bool
 	// Current marks this device.
 	Current bool
+	// Approved says this device created or approved the device
+	// (spec/client.md §6.3): only approved devices get sent copies.
+	Approved bool
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
 	"github.com/sealpost/sealpost/relay"
 	relaysqlite "github.com/sealpost/sealpost/relay/store/sqlite"
@@ -27,7 +28,7 @@ import (
 // sealpostd, whose certificate fingerprint goes in Config.Pin).
 func Example() {
 	ctx := context.Background()
-	url, pin, stop := demoServers()
+	srv, stop := demoServers()
 	defer stop()
 
 	open := func(dir string) *client.Client {
@@ -35,9 +36,10 @@ func Example() {
 			Dir:        dir,
 			Passphrase: []byte("a long passphrase only alice knows"),
 			Create:     true,
-			KeyServer:  url,
-			Pin:        pin,
-			WorkFactor: 10, // a fast scrypt for the example; leave 0 in real use
+			KeyServer:  srv.URL,
+			Pin:        srv.Pin,    // the TLS certificate sealpostd prints
+			LogKey:     srv.LogKey, // the log verifier key sealpostd prints
+			WorkFactor: 10,         // a fast scrypt for the example; leave 0 in real use
 			Logger:     quiet,
 		})
 		if err != nil {
@@ -82,9 +84,9 @@ func Example() {
 // of the contact's key stop Send until the user accepts it.
 func ExampleClient_SafetyNumber() {
 	ctx := context.Background()
-	url, pin, stop := demoServers()
+	srv, stop := demoServers()
 	defer stop()
-	alice, bob := demoUser(url, pin, "alice"), demoUser(url, pin, "bob")
+	alice, bob := demoUser(srv, "alice"), demoUser(srv, "bob")
 	defer alice.Close()
 	defer bob.Close()
 
@@ -113,9 +115,9 @@ func ExampleClient_SafetyNumber() {
 // the account.
 func ExampleRestore() {
 	ctx := context.Background()
-	url, pin, stop := demoServers()
+	srv, stop := demoServers()
 	defer stop()
-	alice := demoUser(url, pin, "alice")
+	alice := demoUser(srv, "alice")
 	defer alice.Close()
 
 	var backup bytes.Buffer
@@ -124,7 +126,7 @@ func ExampleRestore() {
 	}
 	laptop, err := client.Restore(ctx, client.Config{
 		Dir: tempDir(), Passphrase: []byte("laptop passphrase"),
-		KeyServer: url, Pin: pin, WorkFactor: 10, Logger: quiet,
+		KeyServer: srv.URL, Pin: srv.Pin, LogKey: srv.LogKey, WorkFactor: 10, Logger: quiet,
 	}, &backup, []byte("backup passphrase"))
 	if err != nil {
 		log.Fatal(err)
@@ -145,10 +147,10 @@ func ExampleRestore() {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // demoUser opens a client in a new directory and registers handle.
-func demoUser(url, pin, handle string) *client.Client {
+func demoUser(srv demo, handle string) *client.Client {
 	c, err := client.Open(context.Background(), client.Config{
 		Dir: tempDir(), Passphrase: []byte("passphrase of " + handle), Create: true,
-		KeyServer: url, Pin: pin, WorkFactor: 10, Logger: quiet,
+		KeyServer: srv.URL, Pin: srv.Pin, LogKey: srv.LogKey, WorkFactor: 10, Logger: quiet,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -170,10 +172,13 @@ func tempDir() string {
 	return d
 }
 
+// demo is what a client needs to know of the servers: sealpostd prints
+// the certificate fingerprint and the log verifier key.
+type demo struct{ URL, Pin, LogKey string }
+
 // demoServers starts a key server and a relay on 127.0.0.1 as sealpostd
-// would, on SQLite files in a temporary directory, and returns the URL
-// and the certificate fingerprint to pin.
-func demoServers() (url, pin string, stop func()) {
+// would, on SQLite files in a temporary directory.
+func demoServers() (demo, func()) {
 	dir := tempDir()
 	ksdb, err := kssqlite.Open(filepath.Join(dir, "keyserver.db"))
 	if err != nil {
@@ -207,7 +212,11 @@ func demoServers() (url, pin string, stop func()) {
 		log.Fatal(err)
 	}
 	srv.StartTLS()
-	return srv.URL, tlsconfig.FingerprintOf(cert.Certificate[0]).String(), func() {
+	vkey, err := kt.VerifierKey("example"+keyserver.OriginSuffix, logKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return demo{srv.URL, tlsconfig.FingerprintOf(cert.Certificate[0]).String(), vkey}, func() {
 		rs.Shutdown(context.Background())
 		srv.Close()
 		ks.Close()

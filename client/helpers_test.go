@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	ksstore "github.com/sealpost/sealpost/keyserver/store"
 	kspg "github.com/sealpost/sealpost/keyserver/store/postgres"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
@@ -46,6 +47,7 @@ type servers struct {
 	q    relaystore.Queue
 	srv  *httptest.Server
 	dir  string
+	dsn  string // the PostgreSQL schema's, for the PostgreSQL engine
 	// logKey signs the log's checkpoints.
 	logKey ed25519.PrivateKey
 	// handler, if set, sees every request first (a test double that
@@ -88,6 +90,7 @@ func startServers(t testing.TB, eng engine) *servers {
 		}
 	case enginePostgres:
 		dsn := pgtest.DSN(t)
+		s.dsn = dsn
 		if s.ksdb, err = kspg.Open(ctx, dsn); err != nil {
 			t.Fatal(err)
 		}
@@ -123,6 +126,9 @@ func startServers(t testing.TB, eng engine) *servers {
 		TokenKeys: []ed25519.PublicKey{tokenKey.Public().(ed25519.PublicKey)},
 		Limits:    limits,
 		Logger:    quiet,
+		// The key server's revocation feed, read in process as
+		// sealpostd does (spec/relay.md §2.4).
+		Revocations: s.ks,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -166,9 +172,19 @@ func (s *servers) config(dir string) Config {
 		Create:     true,
 		KeyServer:  s.url,
 		Pin:        s.pin,
+		LogKey:     s.logVerifierKey(),
 		WorkFactor: 10,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+}
+
+// logVerifierKey is the log's verifier key, as sealpostd prints it.
+func (s *servers) logVerifierKey() string {
+	vkey, err := kt.VerifierKey(serverName+keyserver.OriginSuffix, s.logKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return vkey
 }
 
 // newUser opens a client in a new directory and registers handle.

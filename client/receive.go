@@ -92,7 +92,11 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 	}
 	if done {
 		// Processed before a crash or a lost ack: hand over the stored
-		// message if the application has not taken it yet.
+		// message if the application has not taken it yet (a held one
+		// waits for the user, spec/client.md §6.2).
+		if prev != nil && prev.Held {
+			return nil, nil
+		}
 		return prev, nil
 	}
 
@@ -114,11 +118,21 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		// or cannot be reached must not make this device throw away
 		// what the relay delivered: try again later (spec/client.md
 		// §5.1 step 3).
+		if errors.Is(err, ErrUnknownHandle) && c.knownAccount(ctx, id, handle) {
+			// The key server denies an account this device knows: keep
+			// the envelope (not recorded, not acked) and try again
+			// later (spec/client.md §5.1 step 3).
+			if c.trust.reportOnce("unknown:" + handle) {
+				c.emit(Event{Kind: EventSecurity, Handle: handle, Err: fmt.Errorf("%w: %w: the key server denies %s, an account this device knows; its messages wait", ErrSecurity, err, handle)})
+			}
+			return nil, err
+		}
 		if errors.Is(err, ErrUnknownHandle) || errors.Is(err, errUnknownDevice) {
 			return nil, c.drop(ctx, envID, handle, device, err)
 		}
 		return nil, err
 	}
+	c.trust.resolved("unknown:" + handle)
 
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
@@ -168,8 +182,22 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 			return nil
 		}
 		m := localstore.InboxMessage{ID: envID, Sender: handle, SenderDevice: device, Time: now, Plaintext: pt}
+		if handle != id.handle {
+			// Under an account key the user has not accepted: marked,
+			// and held for a verified contact (spec/client.md §6.2).
+			ct, err := tx.Contact(handle)
+			if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+			if err == nil && ct.AccountKey != sender.AccountKey {
+				m.KeyChanged, m.Held = true, ct.Verified
+			}
+		}
 		if _, err := tx.PutInbox(m); err != nil {
 			return err
+		}
+		if m.Held {
+			return nil
 		}
 		m.Plaintext = append([]byte(nil), pt...)
 		out = &m
@@ -209,9 +237,10 @@ func (c *Client) checkSender(ctx context.Context, id *identity, cert *keys.Devic
 				return err
 			}
 		} else if err := c.observe(ctx, d); err != nil && !errors.Is(err, ErrKeyChanged) {
-			// A changed key of a verified contact does not stop
-			// receiving: the message is from the key set the log
-			// holds, and the event told the application.
+			// A changed account key does not stop receiving: the
+			// message is from the key set the log holds; it is marked
+			// or held (spec/client.md §6.2), and the event told the
+			// application.
 			return err
 		}
 		if d.findActive(raw, cert.Device) != nil {
@@ -302,10 +331,14 @@ func (c *Client) drop(ctx context.Context, envID []byte, handle string, device u
 // application has acked it, deletes it from the inbox (spec/client.md
 // §5.2).
 func (c *Client) handOver(ctx context.Context, im *localstore.InboxMessage) error {
+	c.trust.handMu.Lock()
+	defer c.trust.handMu.Unlock()
+	return c.handOverLocked(ctx, im)
+}
+
+// handOverLocked is handOver; the caller holds handMu.
+func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage) error {
 	m, err := inboxToMessage(im)
-	if err == nil {
-		m.KeyChanged = c.keyChangedSince(ctx, m.From)
-	}
 	if err != nil {
 		// A stored message that does not parse: the store is damaged.
 		// Drop it rather than block every later message.
@@ -351,6 +384,7 @@ func inboxToMessage(im *localstore.InboxMessage) (*Message, error) {
 		Sent:       p.kind == kindSentCopy,
 		Time:       p.sent,
 		Received:   im.Time,
+		KeyChanged: im.KeyChanged,
 		Plaintext:  append([]byte(nil), p.body...),
 		acked:      make(chan struct{}),
 	}
@@ -384,21 +418,47 @@ func (c *Client) drainInbox() {
 	}
 }
 
-// keyChangedSince reports whether handle is a verified contact whose
-// account key in the newest verified key set is not the verified one
-// (spec/client.md §6.2).
-func (c *Client) keyChangedSince(ctx context.Context, handle string) bool {
-	c.mu.Lock()
-	d := c.dir[handle]
-	c.mu.Unlock()
-	if d == nil {
-		return false
+// offerReleased hands over messages released from hold (the user
+// verified or accepted the sender's new key), in their order, after the
+// inbox of an earlier run (spec/client.md §6.2). A message no longer in
+// the inbox (handed over meanwhile) is skipped; one not handed over before
+// Close is offered after the next Open.
+func (c *Client) offerReleased(ms []localstore.InboxMessage) {
+	if len(ms) == 0 {
+		return
 	}
-	changed := false
-	c.store.View(ctx, func(tx *localstore.Tx) error {
-		ct, err := tx.Contact(handle)
-		changed = err == nil && ct.Verified && ct.AccountKey != d.entry.AccountKey
-		return nil
-	})
-	return changed
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-c.inboxDrained:
+		case <-c.ctx.Done():
+			return
+		}
+		for i := range ms {
+			err := func() error {
+				c.trust.handMu.Lock()
+				defer c.trust.handMu.Unlock()
+				stored := false
+				err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+					m, err := tx.Inbox(ms[i].ID)
+					stored = err == nil && !m.Held
+					return nil
+				})
+				if err != nil || !stored {
+					return err
+				}
+				return c.handOverLocked(c.ctx, &ms[i])
+			}()
+			if err != nil {
+				return
+			}
+		}
+	}()
 }

@@ -42,7 +42,12 @@ func (c *Client) Register(ctx context.Context, handle string) error {
 	if keys.CheckHandle(handle) != nil {
 		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
-	wk, err := c.ks.WellKnown(ctx)
+	// The trust roots first (spec/client.md §6.1): with TrustOnFirstUse
+	// this is the first use.
+	if err := c.trustRoots(ctx); err != nil {
+		return fmt.Errorf("client: reaching the key server: %w", err)
+	}
+	name, err := c.ks.Name(ctx)
 	if err != nil {
 		return fmt.Errorf("client: reaching the key server: %w", err)
 	}
@@ -65,7 +70,7 @@ func (c *Client) Register(ctx context.Context, handle string) error {
 	if err != nil {
 		return fmt.Errorf("client: registering: %w", err)
 	}
-	sig, err := token.SignChallenge(dk, handle, first, chal.Challenge, wk.Name)
+	sig, err := token.SignChallenge(dk, handle, first, chal.Challenge, name)
 	if err != nil {
 		return fmt.Errorf("client: registering: %w", err)
 	}
@@ -158,7 +163,11 @@ func (c *Client) start() error {
 	if c.tokens == nil {
 		c.tokens = ksclient.NewTokens(c.ks, c.id.handle, uint32(c.id.device), c.id)
 	}
+	id := c.id
 	c.mu.Unlock()
+	if err := c.seedOwnDevices(c.ctx, id); err != nil {
+		return err
+	}
 	link, err := relaylink.Start(relaylink.Config{
 		URL: c.cfg.Relay,
 		TLS: c.tls,
@@ -167,7 +176,12 @@ func (c *Client) start() error {
 			if err != nil {
 				return "", err
 			}
-			return c.tokens.Get(ctx, aud)
+			tok, err := c.tokens.Get(ctx, aud)
+			if ksclient.IsCode(err, "device_revoked") {
+				// The key server will not issue one: the link stops.
+				return "", fmt.Errorf("%w: %w", relaylink.ErrRevoked, err)
+			}
+			return tok, err
 		},
 		InvalidateToken: func() {
 			if aud, err := c.relayAudience(c.ctx); err == nil {
@@ -178,6 +192,7 @@ func (c *Client) start() error {
 		OnConnect: func(*wire.Hello) {
 			c.emit(Event{Kind: EventConnected})
 			c.kickMaintenance()
+			c.kickMonitor() // spec/client.md §6.3
 			// Close sets closed before it waits for wg: no Add after
 			// that.
 			c.mu.Lock()
@@ -194,6 +209,10 @@ func (c *Client) start() error {
 		OnDisconnect: func(err error) {
 			c.emit(Event{Kind: EventDisconnected, Err: err})
 		},
+		OnRevoked: func() {
+			c.log.Warn("client: this device has been revoked; it no longer connects")
+			c.emit(Event{Kind: EventRevoked, Err: ErrDeviceRevoked})
+		},
 		Logger: c.log,
 	})
 	if err != nil {
@@ -207,10 +226,11 @@ func (c *Client) start() error {
 		return ErrClosed
 	}
 	c.link = link
-	c.wg.Add(2)
+	c.wg.Add(3)
 	c.mu.Unlock()
 	go c.drainInbox()
 	go c.maintenanceLoop()
+	go c.monitorLoop()
 	return nil
 }
 

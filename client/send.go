@@ -50,7 +50,8 @@ type target struct {
 }
 
 // Send encrypts plaintext for every current device of handle and every
-// other device of this account, queues the envelopes locally, and returns
+// other device of this account that this device approves (spec/client.md
+// §6.3), queues the envelopes locally, and returns
 // once the relay has stored them (spec/client.md §3). On first contact
 // with a device it claims the device's prekeys and verifies the bundle
 // against the key set the transparency log holds, then runs PQXDH.
@@ -58,8 +59,11 @@ type target struct {
 // Two kinds of failure:
 //
 //   - Nothing was queued: Send returns the zero MessageID and the error
-//     (ErrInvalidHandle, ErrUnknownHandle, ErrTooLarge, ErrKeyChanged,
-//     ErrSecurity — nothing was encrypted to the keys involved —,
+//     (ErrInvalidHandle, ErrUnknownHandle, ErrTooLarge, ErrKeyChanged — the
+//     contact's account key changed and the change is not accepted —,
+//     ErrSecurity — nothing was encrypted to the keys involved; it also
+//     wraps ErrKeyChanged for a verified contact's changed key, and
+//     ErrUnknownHandle for a known account the key server denies —,
 //     ErrNotRegistered, ErrClosed, or the key server could not be reached
 //     or ctx ended before the message was queued). Send it again if
 //     appropriate.
@@ -116,6 +120,11 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 	// Fresh key sets: a device added a moment ago gets the message too
 	// (spec/client.md §3.1).
 	peer, err := c.lookup(ctx, handle, true)
+	if errors.Is(err, ErrUnknownHandle) && c.knownAccount(ctx, id, handle) {
+		// spec/client.md §6.2: the key server denies an account this
+		// device knows.
+		return nil, c.securityError(handle, fmt.Errorf("%w: the key server denies %s, an account this device knows", ErrUnknownHandle, handle))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +146,14 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 	if err := c.checkOwn(own); err != nil {
 		return nil, err
 	}
+	// Sent copies go only to the devices this device created or approved
+	// (spec/client.md §6.3).
+	approved, err := c.reviewOwn(ctx, id, own.entry)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range own.entry.Active() {
-		if d.Certificate.Device == id.device {
+		if d.Certificate.Device == id.device || !approved[d.Certificate.Device] {
 			continue
 		}
 		kind := byte(kindSentCopy)
@@ -153,6 +168,26 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 	return ts, nil
 }
 
+// knownAccount reports whether this device has a record of handle's
+// account: a contact record or a stored key set, or its own.
+func (c *Client) knownAccount(ctx context.Context, id *identity, handle string) bool {
+	if handle == id.handle {
+		return true
+	}
+	known := false
+	c.store.View(ctx, func(tx *localstore.Tx) error {
+		_, err := tx.Contact(handle)
+		if err == nil {
+			known = true
+			return nil
+		}
+		_, err = tx.KeySet(handle)
+		known = err == nil
+		return nil
+	})
+	return known
+}
+
 // checkOwn checks that the directory's key set for this account holds
 // this device, certified as this device knows itself (spec/client.md
 // §6.3): a key server that dropped or replaced it is misbehaving.
@@ -164,7 +199,7 @@ func (c *Client) checkOwn(own *dirEntry) error {
 	if own.findActive(id.certBytes, id.device) == nil {
 		for _, d := range own.entry.Devices {
 			if d.Certificate.Device == id.device && d.Revocation != nil {
-				return fmt.Errorf("client: this device (%d) has been revoked", id.device)
+				return fmt.Errorf("%w (device %d)", ErrDeviceRevoked, id.device)
 			}
 		}
 		return c.securityError(id.handle, errors.New("the key server does not list this device"))

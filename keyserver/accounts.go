@@ -1,6 +1,7 @@
 package keyserver
 
 import (
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"slices"
@@ -155,6 +156,9 @@ func (s *Server) handleAddDevice(w http.ResponseWriter, r *http.Request) (int, a
 	if e := checkNewID(acct, uint32(cert.Device)); e != nil {
 		return 0, nil, e
 	}
+	if e := checkNotRevokedKeys(acct, cert); e != nil {
+		return 0, nil, e
+	}
 	if e := s.useChallenge(r, cert.Keys.Signing, handle, cert.Device, req.Challenge, req.ChallengeSignature); e != nil {
 		return 0, nil, e
 	}
@@ -163,14 +167,23 @@ func (s *Server) handleAddDevice(w http.ResponseWriter, r *http.Request) (int, a
 		if e := checkNewID(a, add.ID); e != nil {
 			return nil, e
 		}
+		if e := checkNotRevokedKeys(a, cert); e != nil {
+			return nil, e
+		}
 		a.Devices = append(a.Devices, *add)
 		return &store.KeySetUpdate{AddDevice: add}, nil
 	})
 }
 
 // handleRevoke answers POST /v1/accounts/{handle}/devices/{id}/revoke
-// (spec/keyserver.md §5.5).
+// (spec/keyserver.md §5.5, authority in §1.1): the account key signs the
+// revocation, and the caller's key server token names another device of
+// the same account that is active in the key set the change is made to.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	t, e := s.authenticate(r)
+	if e != nil {
+		return 0, nil, e
+	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
 		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
@@ -190,8 +203,17 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) (int, any,
 	if uint64(rev.Device) != id || rev.Handle != handle {
 		return 0, nil, badRequest(CodeBadRequest, "revocation names another handle or device than the path")
 	}
+	if t.Handle != handle {
+		return 0, nil, newError(http.StatusForbidden, CodeForbidden, "the token is for a device of another account")
+	}
+	if uint64(t.Device) == id {
+		return 0, nil, badRequest(CodeBadRequest, "a device cannot revoke itself; revoke it from another active device")
+	}
 	acct, e := s.account(r, handle)
 	if e != nil {
+		return 0, nil, e
+	}
+	if _, e := activeDevice(acct, uint32(t.Device)); e != nil {
 		return 0, nil, e
 	}
 	if err := rev.VerifyFor(handle, keys.AccountPublicKey(acct.AccountKey)); err != nil {
@@ -199,6 +221,12 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) (int, any,
 	}
 	revoke := &store.Device{ID: uint32(id), Revocation: rev.Marshal()}
 	return s.changeKeySet(r, acct, func(a *store.Account) (*store.KeySetUpdate, *apiError) {
+		// Checked again on the key set this change is made to: the store
+		// writes it only if the account is still at this version, so a
+		// caller revoked meanwhile is refused here on the retry.
+		if _, e := activeDevice(a, uint32(t.Device)); e != nil {
+			return nil, e
+		}
 		i := slices.IndexFunc(a.Devices, func(d store.Device) bool { return d.ID == revoke.ID })
 		if i < 0 {
 			return nil, newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
@@ -270,6 +298,26 @@ func checkNewID(a *store.Account, id uint32) *apiError {
 	}
 	if len(a.Devices) >= kt.MaxDevices {
 		return newError(http.StatusConflict, CodeTooManyDevices, "an account has at most %d devices, revoked ones included", kt.MaxDevices)
+	}
+	return nil
+}
+
+// checkNotRevokedKeys refuses a new device whose signing or agreement key
+// is a revoked device's of a (spec/keyserver.md §1.1): a revoked device's
+// keys are never certified again, under any id.
+func checkNotRevokedKeys(a *store.Account, cert *keys.DeviceCertificate) *apiError {
+	for _, d := range a.Devices {
+		if d.Revocation == nil {
+			continue
+		}
+		old, err := keys.ParseDeviceCertificate(d.Certificate)
+		if err != nil {
+			return internal("stored certificate", err)
+		}
+		if subtle.ConstantTimeCompare(old.Keys.Signing[:], cert.Keys.Signing[:]) == 1 ||
+			subtle.ConstantTimeCompare(old.Keys.DH[:], cert.Keys.DH[:]) == 1 {
+			return newError(http.StatusForbidden, CodeDeviceRevoked, "these device keys belong to a revoked device")
+		}
 	}
 	return nil
 }

@@ -58,6 +58,8 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 	e.register(alice)
 	e.register(bob)
 	tokA := e.token(alice, 1, "")
+	tokB := e.token(bob, 1, "")
+	e.addDevice(alice, 2)
 	e.ok("PUT", "/v1/prekeys", e.prekeys(alice, 1, 1, 20), tokA, http.StatusOK, nil)
 	relayTok := e.token(alice, 1, "relay:"+serverName)
 	now := e.clock.Now()
@@ -177,7 +179,7 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 		{"prekey truncated", upload(func(u *keyserver.PrekeyUpload) { u.OneTimePrekeys[0] = u.OneTimePrekeys[0][:20] }), 400, keyserver.CodeMalformedKey},
 		{"prekey of wrong kind", upload(func(u *keyserver.PrekeyUpload) { u.OneTimePrekeys[0] = u.SignedPrekey }), 400, keyserver.CodeWrongPrekeyKind},
 		{"revocation truncated", func() request {
-			return request{"POST", "/v1/accounts/alice/devices/1/revoke", keyserver.RevokeDeviceRequest{Revocation: []byte{1, 2, 3}}, ""}
+			return request{"POST", "/v1/accounts/alice/devices/1/revoke", keyserver.RevokeDeviceRequest{Revocation: []byte{1, 2, 3}}, tokA}
 		}, 400, keyserver.CodeMalformedKey},
 		// Bad signatures.
 		{"certificate signature", reg(func(r *keyserver.RegisterRequest) { r.Certificate = flip(r.Certificate) }), 400, keyserver.CodeBadSignature},
@@ -195,13 +197,30 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 			return request{"POST", "/v1/accounts/alice/devices", keyserver.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(u, 7, ch)}, ""}
 		}, 400, keyserver.CodeBadSignature},
 		{"revocation by another key", func() request {
-			rev, _ := otherAccount.RevokeDevice("alice", 1, now)
-			return request{"POST", "/v1/accounts/alice/devices/1/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, ""}
+			rev, _ := otherAccount.RevokeDevice("alice", 2, now)
+			return request{"POST", "/v1/accounts/alice/devices/2/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tokA}
 		}, 400, keyserver.CodeBadSignature},
 		{"revocation tampered", func() request {
-			rev, _ := alice.account.RevokeDevice("alice", 1, now)
-			return request{"POST", "/v1/accounts/alice/devices/1/revoke", keyserver.RevokeDeviceRequest{Revocation: flip(rev.Marshal())}, ""}
+			rev, _ := alice.account.RevokeDevice("alice", 2, now)
+			return request{"POST", "/v1/accounts/alice/devices/2/revoke", keyserver.RevokeDeviceRequest{Revocation: flip(rev.Marshal())}, tokA}
 		}, 400, keyserver.CodeBadSignature},
+		// Who may revoke (spec/keyserver.md §1.1).
+		{"revoke without token", func() request {
+			rev, _ := alice.account.RevokeDevice("alice", 2, now)
+			return request{"POST", "/v1/accounts/alice/devices/2/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, ""}
+		}, 401, keyserver.CodeInvalidToken},
+		{"revoke with a relay token", func() request {
+			rev, _ := alice.account.RevokeDevice("alice", 2, now)
+			return request{"POST", "/v1/accounts/alice/devices/2/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, relayTok}
+		}, 401, keyserver.CodeWrongAudience},
+		{"revoke with another account's token", func() request {
+			rev, _ := alice.account.RevokeDevice("alice", 2, now)
+			return request{"POST", "/v1/accounts/alice/devices/2/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tokB}
+		}, 403, keyserver.CodeForbidden},
+		{"device revokes itself", func() request {
+			rev, _ := alice.account.RevokeDevice("alice", 1, now)
+			return request{"POST", "/v1/accounts/alice/devices/1/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tokA}
+		}, 400, keyserver.CodeBadRequest},
 		// Tokens.
 		{"no token", func() request { return request{"GET", "/v1/prekeys/count", nil, ""} }, 401, keyserver.CodeInvalidToken},
 		{"garbage token", func() request { return request{"GET", "/v1/prekeys/count", nil, "not.a.token"} }, 401, keyserver.CodeInvalidToken},
@@ -244,7 +263,7 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 		{"token for unknown device", tokenReq(func(r *keyserver.TokenRequest) { r.Device = 9 }), 404, keyserver.CodeUnknownDevice},
 		{"revoke unknown device", func() request {
 			rev, _ := alice.account.RevokeDevice("alice", 9, now)
-			return request{"POST", "/v1/accounts/alice/devices/9/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, ""}
+			return request{"POST", "/v1/accounts/alice/devices/9/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tokA}
 		}, 404, keyserver.CodeUnknownDevice},
 		// Handle taken, device exists.
 		{"handle taken", func() request {
@@ -267,13 +286,15 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 		{"prekey id already held", func() request { return request{"PUT", "/v1/prekeys", e.prekeys(alice, 1, 1, 1), tokA} }, 409, keyserver.CodeDuplicatePrekey},
 		// Paths and query parameters.
 		{"revoke device id 0", func() request {
-			return request{"POST", "/v1/accounts/alice/devices/0/revoke", keyserver.RevokeDeviceRequest{}, ""}
+			return request{"POST", "/v1/accounts/alice/devices/0/revoke", keyserver.RevokeDeviceRequest{}, tokA}
 		}, 400, keyserver.CodeBadRequest},
 		{"consistency beyond the log", func() request { return request{"GET", "/v1/log/consistency?old=1&new=9", nil, ""} }, 400, keyserver.CodeBadRequest},
 		{"consistency old 0", func() request { return request{"GET", "/v1/log/consistency?old=0&new=1", nil, ""} }, 400, keyserver.CodeBadRequest},
 		{"leaves not a number", func() request { return request{"GET", "/v1/log/leaves?start=x&end=1", nil, ""} }, 400, keyserver.CodeBadRequest},
 		{"leaves empty range", func() request { return request{"GET", "/v1/log/leaves?start=1&end=1", nil, ""} }, 400, keyserver.CodeBadRequest},
 		{"leaves too many", func() request { return request{"GET", "/v1/log/leaves?start=0&end=1000", nil, ""} }, 400, keyserver.CodeBadRequest},
+		{"revocations cursor negative", func() request { return request{"GET", "/v1/revocations?from=-1", nil, ""} }, 400, keyserver.CodeBadRequest},
+		{"revocations cursor not a number", func() request { return request{"GET", "/v1/revocations?from=01", nil, ""} }, 400, keyserver.CodeBadRequest},
 		{"method not allowed", func() request { return request{"GET", "/v1/tokens", nil, ""} }, 405, keyserver.CodeMethodNotAllowed},
 		{"no such path", func() request { return request{"GET", "/v2/accounts", nil, ""} }, 404, keyserver.CodeNotFound},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"sync"
+	"time"
 
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
@@ -13,18 +14,23 @@ import (
 
 // checkpointer signs checkpoints of the log on demand (spec/keyserver.md
 // §6.1) and keeps the latest one: a checkpoint is signed once per tree
-// size.
+// size, and again when its timestamp (spec/transparency.md §5.3) is older
+// than refresh, so that an unchanged tree is still served fresh.
 type checkpointer struct {
 	origin   string
+	key      ed25519.PrivateKey
 	signer   note.Signer
 	verifier string // kt.VerifierKey text
+	refresh  time.Duration
+	now      func() time.Time
 
-	mu     sync.Mutex
-	size   int64
-	signed []byte // nil until the first checkpoint is signed
+	mu       sync.Mutex
+	size     int64
+	signedAt time.Time
+	signed   []byte // nil until the first checkpoint is signed
 }
 
-func newCheckpointer(origin string, key ed25519.PrivateKey) (*checkpointer, error) {
+func newCheckpointer(origin string, key ed25519.PrivateKey, refresh time.Duration, now func() time.Time) (*checkpointer, error) {
 	signer, err := kt.NewSigner(origin, key)
 	if err != nil {
 		return nil, err
@@ -33,7 +39,7 @@ func newCheckpointer(origin string, key ed25519.PrivateKey) (*checkpointer, erro
 	if err != nil {
 		return nil, err
 	}
-	return &checkpointer{origin: origin, signer: signer, verifier: vkey}, nil
+	return &checkpointer{origin: origin, key: key, signer: signer, verifier: vkey, refresh: refresh, now: now}, nil
 }
 
 // hashReader reads the log's stored hashes through st.
@@ -44,10 +50,11 @@ func hashReader(ctx context.Context, st store.Store) tlog.HashReader {
 }
 
 // checkpoint returns the signed checkpoint of the log at size, signing it
-// if it is not the one kept.
+// if the one kept is of another size or older than refresh.
 func (c *checkpointer) checkpoint(ctx context.Context, st store.Store, size int64) ([]byte, error) {
+	now := c.now()
 	c.mu.Lock()
-	if c.signed != nil && c.size == size {
+	if c.signed != nil && c.size == size && now.Sub(c.signedAt) < c.refresh {
 		signed := c.signed
 		c.mu.Unlock()
 		return signed, nil
@@ -57,13 +64,17 @@ func (c *checkpointer) checkpoint(ctx context.Context, st store.Store, size int6
 	if err != nil {
 		return nil, err
 	}
-	signed, err := kt.SignCheckpoint(c.signer, c.origin, size, root)
+	stamp, err := kt.NewTimestampSigner(c.origin, c.key, now)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := kt.SignCheckpoint(c.signer, c.origin, size, root, stamp)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	if size >= c.size {
-		c.size, c.signed = size, signed
+	if size > c.size || (size == c.size && now.After(c.signedAt)) {
+		c.size, c.signedAt, c.signed = size, now, signed
 	}
 	c.mu.Unlock()
 	return signed, nil

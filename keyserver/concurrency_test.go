@@ -85,8 +85,9 @@ func testConcurrentChanges(t *testing.T, open func(*testing.T) store.Store) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			tok := e.token(u, 1, "")
 			wg.Go(func() {
-				r := e.do("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", u.handle, id), keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, "")
+				r := e.do("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", u.handle, id), keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tok)
 				if r.status != http.StatusOK {
 					errs <- fmt.Sprintf("revoke %s/%d: %d %s", u.handle, id, r.status, r.body)
 				}

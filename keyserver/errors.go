@@ -34,6 +34,7 @@ const (
 	CodeTooManyDevices   = "too_many_devices"
 	CodeChallengeInvalid = "challenge_invalid"
 	CodeInviteRequired   = "invite_required"
+	CodeForbidden        = "forbidden"
 	CodeConflict         = "conflict"
 	CodeRateLimited      = "rate_limited"
 	CodeNotFound         = "not_found"

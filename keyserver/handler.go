@@ -39,6 +39,7 @@ func (s *Server) Handler() http.Handler {
 	add("/v1/tokens", map[string]handlerFunc{http.MethodPost: s.handleToken})
 	add("/v1/prekeys", map[string]handlerFunc{http.MethodPut: s.handleUpload})
 	add("/v1/prekeys/count", map[string]handlerFunc{http.MethodGet: s.handleCount})
+	add("/v1/revocations", map[string]handlerFunc{http.MethodGet: s.handleRevocations})
 	add("/v1/log/checkpoint", map[string]handlerFunc{http.MethodGet: s.handleCheckpoint})
 	add("/v1/log/consistency", map[string]handlerFunc{http.MethodGet: s.handleConsistency})
 	add("/v1/log/leaves", map[string]handlerFunc{http.MethodGet: s.handleLeaves})

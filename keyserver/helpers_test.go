@@ -367,3 +367,43 @@ func (e *env) unchanged(before state, handles ...string) {
 		e.t.Errorf("store changed:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
+
+// addDevice certifies and adds device id of u.
+func (e *env) addDevice(u *user, id keys.DeviceID) keyserver.KeySetResponse {
+	e.t.Helper()
+	cert := e.newDevice(u, id)
+	ch := e.challenge("")
+	var r keyserver.KeySetResponse
+	e.ok("POST", "/v1/accounts/"+u.handle+"/devices", keyserver.AddDeviceRequest{
+		Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(u, id, ch),
+	}, "", http.StatusOK, &r)
+	return r
+}
+
+// revokeRequest revokes device id of u with a key server token of u's
+// device by, answering the reply.
+func (e *env) revokeRequest(u *user, id, by keys.DeviceID, bearer string) reply {
+	e.t.Helper()
+	rev, err := u.account.RevokeDevice(u.handle, id, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if bearer == "" {
+		bearer = e.token(u, by, "")
+	}
+	return e.do("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", u.handle, id), keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, bearer)
+}
+
+// revoke revokes device id of u from u's device by, which must succeed.
+func (e *env) revoke(u *user, id, by keys.DeviceID) keyserver.KeySetResponse {
+	e.t.Helper()
+	r := e.revokeRequest(u, id, by, "")
+	if r.status != http.StatusOK {
+		e.t.Fatalf("revoke %s/%d from %d: %d %s", u.handle, id, by, r.status, r.body)
+	}
+	var ks keyserver.KeySetResponse
+	if err := json.Unmarshal(r.body, &ks); err != nil {
+		e.t.Fatal(err)
+	}
+	return ks
+}

@@ -159,6 +159,18 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 	if err := keys.CheckHandle(handle); err != nil {
 		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
 	}
+	// The claimer's own device must be active now, not only when its
+	// token was issued (spec/keyserver.md §1.1).
+	caller, e := s.account(r, t.Handle)
+	if e != nil {
+		if e.code == CodeUnknownHandle {
+			e = newError(http.StatusNotFound, CodeUnknownDevice, "the token's account does not exist")
+		}
+		return 0, nil, e
+	}
+	if _, e := activeDevice(caller, uint32(t.Device)); e != nil {
+		return 0, nil, e
+	}
 	if ok, wait := s.claimLim.allow(t.Handle, s.now()); !ok {
 		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited, message: "too many claims; retry later", retry: retryAfter(wait)}
 	}

@@ -48,7 +48,15 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CheckpointRefresh is how old the served checkpoint's timestamp may
+	// grow before the log key signs the tree again (spec/keyserver.md
+	// §6.1); 0 means DefaultCheckpointRefresh.
+	CheckpointRefresh time.Duration
 }
+
+// DefaultCheckpointRefresh is the default Config.CheckpointRefresh: well
+// inside the 24 hours a client accepts (spec/client.md §6.1).
+const DefaultCheckpointRefresh = 10 * time.Minute
 
 // Limits are the server's limits (spec/keyserver.md §4).
 type Limits struct {
@@ -232,7 +240,14 @@ func New(cfg Config) (*Server, error) {
 		errs = append(errs, fmt.Errorf("keyserver: TokenKey: %w", err))
 	}
 	s.verifier = v
-	cp, err := newCheckpointer(s.origin, cfg.LogKey)
+	refresh := cfg.CheckpointRefresh
+	if refresh == 0 {
+		refresh = DefaultCheckpointRefresh
+	}
+	if refresh < 0 {
+		errs = append(errs, fmt.Errorf("keyserver: CheckpointRefresh %v is negative", refresh))
+	}
+	cp, err := newCheckpointer(s.origin, cfg.LogKey, refresh, s.now)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("keyserver: LogKey: %w", err))
 	}

@@ -1,11 +1,13 @@
 package keyserver_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/kt"
@@ -163,5 +165,35 @@ func TestTamperedViews(t *testing.T) {
 	}
 	if err := kt.VerifyConsistency(cp, fork, hashesIn(t, p.Proof)); !errors.Is(err, kt.ErrSecurity) {
 		t.Fatalf("forked larger checkpoint: %v", err)
+	}
+}
+
+// TestCheckpointTimestamp: every checkpoint carries the log key's
+// timestamp (spec/transparency.md §5.3); an unchanged tree is signed again
+// once its checkpoint is older than CheckpointRefresh, and not before.
+func TestCheckpointTimestamp(t *testing.T) {
+	e := newEnv(t, func(c *keyserver.Config) { c.CheckpointRefresh = 10 * time.Minute })
+	v := e.verifier()
+	start := e.clock.Now()
+	cp1 := e.checkpoint(v)
+	if !cp1.Time.Equal(start.Truncate(time.Second)) {
+		t.Fatalf("checkpoint time %v, want %v", cp1.Time, start)
+	}
+	e.clock.Advance(9 * time.Minute)
+	if cp := e.checkpoint(v); !bytes.Equal(cp.Signed, cp1.Signed) {
+		t.Fatal("signed again before the refresh interval")
+	}
+	e.clock.Advance(2 * time.Minute)
+	cp2 := e.checkpoint(v)
+	if cp2.Size != cp1.Size || cp2.Root != cp1.Root || !cp2.Time.Equal(start.Add(11*time.Minute).Truncate(time.Second)) {
+		t.Fatalf("after 11 minutes: size %d time %v", cp2.Size, cp2.Time)
+	}
+	// Both are the same tree: the newer time is what a client pins.
+	next, err := v.Advance(cp1, cp2, nil)
+	if err != nil || next != cp2 {
+		t.Fatalf("Advance(older time, newer time) = %v, %v", next, err)
+	}
+	if next, err := v.Advance(cp2, cp1, nil); err != nil || next != cp2 {
+		t.Fatalf("Advance(newer time, older time) = %v, %v", next, err)
 	}
 }

@@ -43,7 +43,8 @@ type conn struct {
 	rl sync.Mutex
 
 	// Set by the reader at Auth, before anything else reads them.
-	addr   string // the device address (raw bytes)
+	addr   string   // the device address (raw bytes)
+	dev    [32]byte // revocation.DeviceHash of the token's device
 	expiry time.Time
 	bucket *bucket
 

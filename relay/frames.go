@@ -79,6 +79,12 @@ func (c *conn) auth(text string) bool {
 		c.fail(code, "")
 		return false
 	}
+	dev := revokedDevice(tok)
+	if s.isRevoked(dev) {
+		// Refused before its mailbox is opened (spec/relay.md §2.4).
+		c.fail(wire.ErrorCode_ERROR_CODE_DEVICE_REVOKED, "device revoked")
+		return false
+	}
 	addr := wire.FormatAddress(tok.Handle, uint32(tok.Device))
 	start := time.Now()
 	err = s.q.OpenMailbox(s.ctx, addr, now)
@@ -88,13 +94,13 @@ func (c *conn) auth(text string) bool {
 		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
 		return false
 	}
-	c.addr, c.expiry = string(addr), tok.Expiry
+	c.addr, c.expiry, c.dev = string(addr), tok.Expiry, dev
 	c.mu.Lock()
 	c.room = sync.NewCond(&c.mu)
 	c.mu.Unlock()
-	old, b, closing := s.bind(c)
-	if closing {
-		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
+	old, b, code := s.bind(c)
+	if code != 0 {
+		c.fail(code, "")
 		return false
 	}
 	c.bucket = b

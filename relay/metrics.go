@@ -17,6 +17,9 @@ type metrics struct {
 	acks        prometheus.Counter
 	drops       *prometheus.CounterVec   // reason: expired, outbound_full, ...
 	storeTime   *prometheus.HistogramVec // op: open, send, fetch, ack, sweep
+	revPolls    *prometheus.CounterVec   // outcome: ok, error
+	revHeld     prometheus.Gauge
+	revLastOK   prometheus.Gauge
 }
 
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
@@ -49,7 +52,19 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"op"}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime} {
+	m.revPolls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "revocation_polls_total",
+		Help: "Reads of the key server's revocation feed, by outcome: ok, error (the feed did not answer or answered wrongly).",
+	}, []string{"outcome"})
+	m.revHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "revoked_devices",
+		Help: "Revoked devices the relay refuses, those revoked within the longest token lifetime.",
+	})
+	m.revLastOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "revocation_feed_last_success_seconds",
+		Help: "Unix time of the last successful read of the revocation feed; 0 before the first.",
+	})
+	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -97,5 +112,23 @@ func (m *metrics) drop(reason string, n int) {
 func (m *metrics) store(op string, start time.Time) {
 	if m != nil {
 		m.storeTime.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	}
+}
+
+func (m *metrics) revocationPoll(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.revPolls.WithLabelValues("ok").Inc()
+		m.revLastOK.Set(float64(time.Now().Unix()))
+	} else {
+		m.revPolls.WithLabelValues("error").Inc()
+	}
+}
+
+func (m *metrics) revocations(n int) {
+	if m != nil {
+		m.revHeld.Set(float64(n))
 	}
 }

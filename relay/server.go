@@ -55,6 +55,14 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock of tokens, arrivals and expiries; nil means time.Now.
 	Now func() time.Time
+	// Revocations, when set, is the key server's revocation feed: the
+	// relay reads it every RevocationPoll, refuses the tokens of revoked
+	// devices and closes their connections (spec/relay.md §2.4). Nil means
+	// a revoked device's token works until it expires.
+	Revocations RevocationSource
+	// RevocationPoll is how often the feed is read; 0 means
+	// DefaultRevocationPoll.
+	RevocationPoll time.Duration
 }
 
 // Server is one relay node. Create it with New, serve Handler, stop it with
@@ -78,9 +86,10 @@ type Server struct {
 	conns    map[string]*conn   // authenticated, by address
 	all      map[*conn]struct{} // every open connection
 	perIP    map[string]int
-	buckets  map[string]*bucket // send buckets by address
-	inflight sync.WaitGroup     // sends and acks in flight
-	open     sync.WaitGroup     // connection readers; added to under mu while not closing
+	buckets  map[string]*bucket     // send buckets by address
+	revoked  map[[32]byte]time.Time // revoked devices (revocation.DeviceHash) and when
+	inflight sync.WaitGroup         // sends and acks in flight
+	open     sync.WaitGroup         // connection readers; added to under mu while not closing
 
 	stop   chan struct{} // closed by Shutdown: stops the sweeper and dispatcher
 	bgDone sync.WaitGroup
@@ -104,6 +113,13 @@ func New(cfg Config) (*Server, error) {
 	if err := lim.check(); err != nil {
 		errs = append(errs, err)
 	}
+	poll := cfg.RevocationPoll
+	if poll == 0 {
+		poll = DefaultRevocationPoll
+	}
+	if poll < 10*time.Millisecond || poll > time.Hour {
+		errs = append(errs, fmt.Errorf("relay: RevocationPoll %v not in [10ms, 1h]", poll))
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("relay: metrics: %w", err))
@@ -115,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 		q: cfg.Queue, lim: lim, log: cfg.Logger, now: cfg.Now, verifier: v, m: m,
 		hello: lim.wire(), start: time.Now(),
 		conns: make(map[string]*conn), all: make(map[*conn]struct{}),
-		perIP: make(map[string]int), buckets: make(map[string]*bucket),
+		perIP: make(map[string]int), buckets: make(map[string]*bucket), revoked: make(map[[32]byte]time.Time),
 		stop: make(chan struct{}),
 	}
 	if s.log == nil {
@@ -128,6 +144,10 @@ func New(cfg Config) (*Server, error) {
 	s.bgDone.Add(2)
 	go s.dispatch()
 	go s.sweeper()
+	if cfg.Revocations != nil {
+		s.bgDone.Add(1)
+		go s.pollRevocations(cfg.Revocations, poll)
+	}
 	return s, nil
 }
 
@@ -322,12 +342,17 @@ func (s *Server) unregister(c *conn) {
 }
 
 // bind makes c the connection of its address and returns the one it
-// replaces, if any (spec/relay.md §8.4), and the address's send bucket.
-func (s *Server) bind(c *conn) (old *conn, b *bucket, closing bool) {
+// replaces, if any (spec/relay.md §8.4), and the address's send bucket; or
+// the code refusing c: the relay is closing, or c's device is revoked
+// (checked under s.mu, like revoke records revocations).
+func (s *Server) bind(c *conn) (old *conn, b *bucket, code wire.ErrorCode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return nil, nil, true
+		return nil, nil, wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN
+	}
+	if s.isRevokedLocked(c.dev) {
+		return nil, nil, wire.ErrorCode_ERROR_CODE_DEVICE_REVOKED
 	}
 	old = s.conns[c.addr]
 	s.conns[c.addr] = c
@@ -336,7 +361,7 @@ func (s *Server) bind(c *conn) (old *conn, b *bucket, closing bool) {
 		b = newBucket(s.lim.SendBurst, time.Now())
 		s.buckets[c.addr] = b
 	}
-	return old, b, false
+	return old, b, 0
 }
 
 // pruneBuckets forgets the send buckets of addresses with no connection

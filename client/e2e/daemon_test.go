@@ -55,6 +55,7 @@ type daemon struct {
 	cmd    *exec.Cmd
 	addr   string // 127.0.0.1:PORT
 	fp     string // the certificate's SHA-256 fingerprint, as printed
+	logKey string // the transparency log verifier key, as printed
 	stdout string // files capturing its output (its logs are on stderr)
 	stderr string
 	exited chan struct{}
@@ -66,6 +67,7 @@ func (d *daemon) url() string { return "https://" + d.addr }
 const (
 	listeningPrefix   = "sealpostd: key server listening on https://"
 	fingerprintPrefix = "sealpostd: TLS certificate SHA-256 fingerprint: "
+	logKeyPrefix      = "sealpostd: transparency log verifier key: "
 )
 
 // daemonSetup says how to run sealpostd: its data directory, a fixed
@@ -158,7 +160,7 @@ func (s *daemonSetup) start(t *testing.T) *daemon {
 		}
 	})
 	timeout := time.After(30 * time.Second)
-	for d.addr == "" || d.fp == "" {
+	for d.addr == "" || d.fp == "" || d.logKey == "" {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -166,6 +168,9 @@ func (s *daemonSetup) start(t *testing.T) *daemon {
 			}
 			if a, ok := strings.CutPrefix(line, listeningPrefix); ok {
 				d.addr = a
+			}
+			if k, ok := strings.CutPrefix(line, logKeyPrefix); ok {
+				d.logKey = k
 			}
 			if f, ok := strings.CutPrefix(line, fingerprintPrefix); ok {
 				if _, err := tlsconfig.ParseFingerprint(f); err != nil {

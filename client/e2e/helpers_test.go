@@ -56,6 +56,7 @@ func newPeer(t *testing.T, d *daemon, root, handle string) *peer {
 			Create:     true,
 			KeyServer:  d.url(),
 			Pin:        d.fp,
+			LogKey:     d.logKey,
 			WorkFactor: workFactor,
 			Logger:     slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		},

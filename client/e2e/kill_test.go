@@ -45,7 +45,7 @@ func startReceiver(t *testing.T, d *daemon, dir, stderrPath string, flags ...str
 	}
 	defer errFile.Close()
 	r := &receiverRun{lines: make(chan receiverLine, 1024), stderr: stderrPath, exited: make(chan struct{})}
-	r.cmd = exec.Command(bin, append([]string{"-dir", dir, "-keyserver", d.url(), "-pin", d.fp}, flags...)...)
+	r.cmd = exec.Command(bin, append([]string{"-dir", dir, "-keyserver", d.url(), "-pin", d.fp, "-log-key", d.logKey}, flags...)...)
 	r.cmd.Env = append(os.Environ(), "SEALPOST_E2E_PASSPHRASE="+passphrase)
 	r.cmd.Stderr = errFile
 	out, err := r.cmd.StdoutPipe()

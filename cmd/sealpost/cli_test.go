@@ -262,6 +262,26 @@ func TestFormatEvent(t *testing.T) {
 	if j.Event != "key-changed" || j.Handle != "bob" {
 		t.Errorf("newJSONEvent = %+v", j)
 	}
+	when := time.Date(2026, 12, 4, 10, 11, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		e    client.Event
+		want []string
+	}{
+		{client.Event{Kind: client.EventDeviceAdded, Handle: "bob", Device: 3, Time: when}, []string{"bob added a device (device 3) on 2026-12-04"}},
+		{client.Event{Kind: client.EventDeviceRemoved, Handle: "bob", Device: 3, Time: when}, []string{"bob removed a device (device 3) on 2026-12-04"}},
+		{client.Event{Kind: client.EventOwnAccountChanged, Handle: "alice", Device: 2, Time: when}, []string{"!!! WARNING", "device 2", "sealpost devices revoke 2", "sealpost devices approve 2"}},
+		{client.Event{Kind: client.EventOwnAccountChanged, Handle: "alice", Device: 2, Time: when, Revoked: true}, []string{"!!! WARNING: another device revoked device 2"}},
+		{client.Event{Kind: client.EventKeyChanged, Handle: "bob", KeyChange: &client.KeyChange{Verified: true}}, []string{"SECURITY WARNING", "sealpost verify bob", "sealpost accept bob"}},
+		{client.Event{Kind: client.EventKeyChanged, Handle: "bob"}, []string{"Nothing is sent to bob", "sealpost accept bob"}},
+		{client.Event{Kind: client.EventRevoked, Err: client.ErrDeviceRevoked}, []string{"THIS DEVICE HAS BEEN REVOKED", "can no longer send or receive"}},
+	} {
+		got := formatEvent(tc.e)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("formatEvent(%v) = %q, want %q in it", tc.e.Kind, got, w)
+			}
+		}
+	}
 }
 
 func TestSafetyRows(t *testing.T) {
@@ -534,7 +554,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"--dir", dir, "init"}, exitUsage, "", "missing HANDLE"},
 		{[]string{"--dir", dir, "init", "A"}, exitUsage, "", "handle"},
 		{[]string{"--dir", dir, "init", "--server", "http://x:1", "alice"}, exitUsage, "", "https"},
-		{[]string{"--dir", dir, "init", "--pin", "00", "alice"}, exitUsage, "", "pin"},
+		{[]string{"--dir", dir, "init", "--pin", "00", "--trust-on-first-use", "alice"}, exitUsage, "", "pin"},
+		{[]string{"--dir", dir, "init", "alice"}, exitUsage, "", "--log-key is required"},
+		{[]string{"--dir", dir, "init", "--log-key", "example.org/keyserver+00000000+AAAA", "alice"}, exitUsage, "", "--log-key"},
+		{[]string{"--dir", dir, "init", "--log-key", "x/keyserver+11c6c644+AUysdt3czelmVSkAkU0erO5G1siaFv4yxqhd2Lk3zIC6", "--trust-on-first-use", "alice"}, exitUsage, "", "exclude"},
 		// No configuration: local state problem.
 		{[]string{"--dir", dir, "send", "bob", "hi"}, exitLocal, "", "run 'sealpost init HANDLE' first"},
 		{[]string{"--dir", dir, "contacts"}, exitLocal, "", "no sealpost configuration"},
@@ -557,7 +580,7 @@ func TestInitNoPassphrase(t *testing.T) {
 	// Standard input is not a terminal and no passphrase source is given:
 	// exit 2 before anything is written.
 	dir := filepath.Join(t.TempDir(), "alice")
-	code, _, errOut := cli{}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "alice")
+	code, _, errOut := cli{}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "--trust-on-first-use", "alice")
 	if code != exitUsage || !strings.Contains(errOut, "--passphrase-file") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
@@ -566,7 +589,7 @@ func TestInitNoPassphrase(t *testing.T) {
 	}
 	// A mismatch on the terminal is refused the same way.
 	term := &fakeTerminal{answers: []string{"one", "two"}}
-	code, _, errOut = cli{term: term}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "alice")
+	code, _, errOut = cli{term: term}.run(t, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "--trust-on-first-use", "alice")
 	if code != exitUsage || !strings.Contains(errOut, "do not match") {
 		t.Errorf("mismatch: exit %d, stderr %q", code, errOut)
 	}
@@ -579,7 +602,7 @@ func TestInitRefusesExistingStore(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, configFile)
 	os.WriteFile(cfg, []byte(`{"server":"https://a:1"}`), 0o600)
-	code, _, errOut := cli{env: map[string]string{passphraseEnv: "pw"}}.run(t, "--dir", dir, "init", "alice")
+	code, _, errOut := cli{env: map[string]string{passphraseEnv: "pw"}}.run(t, "--dir", dir, "init", "--trust-on-first-use", "alice")
 	if code != exitLocal || !strings.Contains(errOut, "already holds a sealpost store") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}

@@ -14,13 +14,23 @@ import (
 
 var devicesCommand = &command{
 	name:    "devices",
-	usage:   "devices [revoke ID]",
-	summary: "list or revoke this account's devices",
+	usage:   "devices [revoke ID | approve ID]",
+	summary: "list, approve or revoke this account's devices",
 	help: `
 Lists this account's devices as the transparency log shows them: id,
-when it was added, whether it is revoked, and which one is this device.
+when it was added, whether it is revoked, which one is this device, and
+which this device has not approved.
+
 "devices revoke ID" revokes device ID: it stops receiving messages and
-its keys are no longer trusted by anyone.`,
+its keys are no longer trusted by anyone. It needs the account key (the
+first device, or one restored from a backup).
+
+"devices approve ID" tells this device that device ID is yours (a device
+you restored from your backup): it then gets copies of what you send
+from here. A device you did not add means someone has your account key:
+revoke it instead, and make a new backup with a new passphrase. Every
+device warns about devices it did not approve (see 'sealpost help
+listen').`,
 	setup: func(fs *flag.FlagSet) runner {
 		return func(ctx context.Context, a *app, args []string) error {
 			switch {
@@ -54,8 +64,29 @@ its keys are no longer trusted by anyone.`,
 					a.printf("Revoked device %d.\n", id)
 					return nil
 				})
+			case args[0] == "approve":
+				if err := wantArgs(args[1:], 1, "device ID"); err != nil {
+					return err
+				}
+				id, err := parseDeviceID(args[1])
+				if err != nil {
+					return err
+				}
+				return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+					if err := c.ApproveDevice(ctx, id); err != nil {
+						return err
+					}
+					if a.json {
+						a.emit(struct {
+							Approved uint32 `json:"approved"`
+						}{id})
+						return nil
+					}
+					a.printf("Approved device %d: it gets copies of what you send from this device.\n", id)
+					return nil
+				})
 			}
-			return usagef("unknown devices subcommand %q (want: revoke ID)", args[0])
+			return usagef("unknown devices subcommand %q (want: revoke ID or approve ID)", args[0])
 		}
 	},
 }
@@ -70,16 +101,17 @@ func parseDeviceID(s string) (uint32, error) {
 }
 
 type jsonDevice struct {
-	ID      uint32 `json:"id"`
-	Created string `json:"created"`
-	Revoked bool   `json:"revoked"`
-	Current bool   `json:"current"`
+	ID       uint32 `json:"id"`
+	Created  string `json:"created"`
+	Revoked  bool   `json:"revoked"`
+	Current  bool   `json:"current"`
+	Approved bool   `json:"approved"`
 }
 
 func (a *app) printDevices(ds []client.Device) {
 	if a.json {
 		for _, d := range ds {
-			a.emit(jsonDevice{d.ID, d.Created.UTC().Format(time.RFC3339), d.Revoked, d.Current})
+			a.emit(jsonDevice{d.ID, d.Created.UTC().Format(time.RFC3339), d.Revoked, d.Current, d.Approved})
 		}
 		return
 	}
@@ -92,8 +124,11 @@ func (a *app) printDevices(ds []client.Device) {
 			status = "revoked"
 		}
 		this := ""
-		if d.Current {
+		switch {
+		case d.Current:
 			this = "this device"
+		case !d.Revoked && !d.Approved:
+			this = fmt.Sprintf("NOT APPROVED: not yours? sealpost devices revoke %d", d.ID)
 		}
 		created := "-"
 		if !d.Created.IsZero() {

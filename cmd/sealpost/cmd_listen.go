@@ -22,10 +22,14 @@ Prints incoming messages as they arrive, until interrupted (Ctrl-C), one a
 line:
   2026-11-27 07:01:02  bob (device 1): text
   2026-11-27 07:01:02  → bob: text      (sent by this account's other device)
-Later lines of a message are indented. Events (a contact's key changed, a
-new device, a dropped envelope, the connection) go to standard error; with
---json they are {"event":...} lines on standard output beside the messages.
-The exit status is 4 if the client reported a security event.`,
+Later lines of a message are indented. A message marked "[KEY CHANGED, not verified]"
+came under an account key of the sender that you have not accepted.
+Events go to standard error; with --json they are {"event":...} lines on
+standard output beside the messages.
+` + whatYouAreTold + `
+The exit status is 4 if the client reported a security event (a server
+caught misbehaving, a device on your account you did not approve, or a
+verified contact's changed key).`,
 	setup: func(fs *flag.FlagSet) runner {
 		count := fs.Int("count", 0, "exit after `N` messages")
 		once := fs.Bool("once", false, "exit after one message (--count 1)")
@@ -93,8 +97,40 @@ func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout t
 				events = nil
 				continue
 			}
-			security = security || e.Kind == client.EventSecurity
+			security = security || isSecurityEvent(e)
 			a.printEvent(e)
+		}
+	}
+}
+
+// isSecurityEvent reports events that make listen and chat exit with
+// status 4: a server caught misbehaving, a device on this account that
+// this device did not approve (or a revocation it did not make), this
+// device's own revocation, and a verified contact's changed key.
+func isSecurityEvent(e client.Event) bool {
+	switch e.Kind {
+	case client.EventSecurity, client.EventOwnAccountChanged, client.EventRevoked:
+		return true
+	case client.EventKeyChanged:
+		return e.KeyChange != nil && e.KeyChange.Verified
+	}
+	return false
+}
+
+// printWarnings prints the events already waiting, without blocking (for
+// one-shot commands such as send).
+func (a *app) printWarnings(c *client.Client) {
+	for {
+		select {
+		case e, ok := <-c.Events():
+			if !ok {
+				return
+			}
+			if e.Kind != client.EventConnected && e.Kind != client.EventDisconnected {
+				a.printEvent(e)
+			}
+		default:
+			return
 		}
 	}
 }
@@ -117,6 +153,27 @@ func (a *app) printEvent(e client.Event) {
 	a.notef("%s", formatEvent(e))
 }
 
+// whatYouAreTold is the part of the help of listen, chat and send that
+// says what the user is told, and when (spec/client.md §6.2, §6.3).
+const whatYouAreTold = `
+What you are told, and when:
+  - A contact's account key changed (checked on every send and every
+    message received): a WARNING with both safety numbers available from
+    'sealpost accept HANDLE'. Nothing is sent to HANDLE until you accept
+    the change; for a contact you verified, HANDLE's new messages are held
+    too, until you verify again ('sealpost verify HANDLE') or accept.
+  - A contact added or removed a device: one line, such as
+    "bob added a device (device 3) on 2026-12-04".
+  - A device you did not approve appeared on your own account (checked at
+    each connection, every 15 minutes, on each send and when the log
+    grows), or another device revoked one of yours: a loud warning with
+    the command that revokes it ('sealpost devices revoke ID'); such a
+    device gets no copies of what you send until 'sealpost devices
+    approve ID'. It is repeated each time sealpost starts until resolved.
+  - The key server denies a contact you know: a SECURITY line; the
+    contact's messages wait at the relay and are retried.
+`
+
 var chatCommand = &command{
 	name:    "chat",
 	usage:   "chat HANDLE",
@@ -127,7 +184,9 @@ from HANDLE, and copies of what this account sent HANDLE from its other
 devices, are printed as they come. Messages to and from anyone else are
 shown too, marked with "*" before the sender. End of input (Ctrl-D) ends
 the chat; a send that fails is reported and the chat goes on. With --json,
-each line sent is printed back once stored, as a message with "sent":true.`,
+each line sent is printed back once stored, as a message with "sent":true.
+Events and warnings go to standard error, as for listen.
+` + whatYouAreTold,
 	setup: func(fs *flag.FlagSet) runner {
 		timeout := fs.Duration("timeout", time.Minute, "give up on a line the relay has not stored after `D`")
 		return func(ctx context.Context, a *app, args []string) error {
@@ -238,7 +297,7 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 				events = nil
 				continue
 			}
-			security = security || e.Kind == client.EventSecurity
+			security = security || isSecurityEvent(e)
 			if e.Kind == client.EventConnected && notify != nil {
 				close(notify)
 				notify = nil

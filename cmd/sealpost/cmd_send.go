@@ -22,7 +22,9 @@ var sendCommand = &command{
 Sends MESSAGE to every device of HANDLE and a copy to this account's other
 devices. Without MESSAGE, or with "-", the message is standard input (one
 trailing newline removed). Prints the message id once the relay has stored
-the message; exit status 0 means it was stored.`,
+the message; exit status 0 means it was stored. Warnings (see below) go to
+standard error.
+` + whatYouAreTold,
 	setup: func(fs *flag.FlagSet) runner {
 		timeout := fs.Duration("timeout", time.Minute, "give up if the relay has not stored the message after `D`")
 		return func(ctx context.Context, a *app, args []string) error {
@@ -59,6 +61,7 @@ the message; exit status 0 means it was stored.`,
 					return err
 				}
 				id, err := c.Send(ctx, args[0], text)
+				a.printWarnings(c)
 				return a.sendOutcome(args[0], id, err)
 			})
 		}

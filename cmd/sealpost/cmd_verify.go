@@ -144,9 +144,12 @@ var acceptCommand = &command{
 	usage:   "accept HANDLE",
 	summary: "accept HANDLE's changed account key",
 	help: `
-Accepts HANDLE's new account key after it changed, so that messages can be
-sent to HANDLE again. HANDLE is no longer verified: compare safety numbers
-again with 'sealpost verify HANDLE' first, and accept only if they match.`,
+Shows the safety numbers with HANDLE's old and new account key, then
+accepts the new key, so that messages can be sent to HANDLE again and
+HANDLE's held messages are shown (marked). HANDLE is then not verified.
+A changed key may be HANDLE's new phone, or someone reading your messages:
+ask HANDLE, over a channel you trust, before you accept; to accept and
+verify at once, compare the new number with 'sealpost verify HANDLE'.`,
 	setup: func(fs *flag.FlagSet) runner {
 		return func(ctx context.Context, a *app, args []string) error {
 			if err := wantArgs(args, 1, "HANDLE"); err != nil {
@@ -156,21 +159,51 @@ again with 'sealpost verify HANDLE' first, and accept only if they match.`,
 				return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
 			}
 			return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
-				if err := c.AcceptKeyChange(ctx, args[0]); err != nil {
-					return err
-				}
-				if a.json {
-					a.emit(struct {
-						Handle   string `json:"handle"`
-						Accepted bool   `json:"accepted"`
-					}{args[0], true})
-					return nil
-				}
-				a.printf("Accepted %s's new key. Verify it: sealpost verify %s\n", args[0], args[0])
-				return nil
+				return a.accept(ctx, c, args[0])
 			})
 		}
 	},
+}
+
+// accept shows the safety numbers of a key change and accepts it.
+func (a *app) accept(ctx context.Context, c *client.Client, handle string) error {
+	kc, err := c.KeyChange(ctx, handle)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Handle          string   `json:"handle"`
+		Accepted        bool     `json:"accepted"`
+		OldSafetyNumber []string `json:"old_safety_number,omitempty"`
+		NewSafetyNumber []string `json:"new_safety_number,omitempty"`
+	}{Handle: handle}
+	if kc == nil {
+		if a.json {
+			a.emit(out)
+			return nil
+		}
+		a.printf("%s's account key has not changed: nothing to accept.\n", handle)
+		return nil
+	}
+	out.OldSafetyNumber, out.NewSafetyNumber = kc.Old.Groups(), kc.New.Groups()
+	if !a.json {
+		was := "you had not verified"
+		if kc.Verified {
+			was = "you had VERIFIED"
+		}
+		a.printf("%s's account key changed.\n\nSafety number with the old key (%s):\n\n%s\nSafety number with the new key:\n\n%s\n",
+			handle, was, safetyRows(kc.Old.Groups()), safetyRows(kc.New.Groups()))
+	}
+	if err := c.AcceptKeyChange(ctx, handle); err != nil {
+		return err
+	}
+	out.Accepted = true
+	if a.json {
+		a.emit(out)
+		return nil
+	}
+	a.printf("Accepted %s's new key; %s is not verified. Verify it: sealpost verify %s\n", handle, handle, handle)
+	return nil
 }
 
 var contactsCommand = &command{
@@ -201,12 +234,14 @@ type jsonContact struct {
 	Handle     string `json:"handle"`
 	Verified   bool   `json:"verified"`
 	AccountKey string `json:"account_key"`
+	// KeyChanged: the log holds another account key, not accepted yet.
+	KeyChanged bool `json:"key_changed,omitempty"`
 }
 
 func (a *app) printContacts(cs []client.Contact) {
 	if a.json {
 		for _, c := range cs {
-			a.emit(jsonContact{c.Handle, c.Verified, hex.EncodeToString(c.AccountKey[:])})
+			a.emit(jsonContact{c.Handle, c.Verified, hex.EncodeToString(c.AccountKey[:]), c.KeyChanged})
 		}
 		return
 	}
@@ -218,7 +253,11 @@ func (a *app) printContacts(cs []client.Contact) {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HANDLE\tVERIFIED\tACCOUNT KEY")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", escapeText([]byte(c.Handle), false), yesNo(c.Verified),
+		verified := yesNo(c.Verified)
+		if c.KeyChanged {
+			verified += " (KEY CHANGED: sealpost accept " + c.Handle + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", escapeText([]byte(c.Handle), false), verified,
 			hex.EncodeToString(c.AccountKey[:]))
 	}
 	tw.Flush()

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
 // configFile is the name of the CLI's settings in the store directory.
@@ -30,11 +32,17 @@ type fileConfig struct {
 	Relay  string `json:"relay,omitempty"`
 	Pin    string `json:"pin,omitempty"`
 	CAFile string `json:"ca_file,omitempty"`
+	// LogKey is the key server's transparency log verifier key, the trust
+	// root of every key (client.Config.LogKey); TrustOnFirstUse takes it
+	// from the server the first time instead.
+	LogKey          string `json:"log_key,omitempty"`
+	TrustOnFirstUse bool   `json:"trust_on_first_use,omitempty"`
 }
 
 // serverFlags are the flags of init and restore that fill a fileConfig.
 type serverFlags struct {
-	server, relay, pin, ca, invite string
+	server, relay, pin, ca, invite, logKey string
+	tofu                                   bool
 }
 
 func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
@@ -42,14 +50,29 @@ func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
 	fs.StringVar(&s.relay, "relay", "", "relay `URL`, wss://HOST:PORT/v1/relay (default: the server's host, path /v1/relay)")
 	fs.StringVar(&s.pin, "pin", "", "trust exactly the certificate with this SHA-256 `fingerprint` (hex, as sealpostd prints it)")
 	fs.StringVar(&s.ca, "ca", "", "trust the CA certificates in this PEM `file` instead of the system's")
+	fs.StringVar(&s.logKey, "log-key", "", "the key server's transparency log verifier `key` as sealpostd prints it, or a file holding it (sealpost-data/log-verifier-key.txt)")
+	fs.BoolVar(&s.tofu, "trust-on-first-use", false, "without --log-key: take the log key from the server the first time and hold it to that key after (trusts the first connection)")
 	if invite {
 		fs.StringVar(&s.invite, "invite", "", "invite `code` for an invite-only server")
 	}
 }
 
+// readLogKey returns arg if it is a log verifier key, else the key in the
+// file arg names.
+func readLogKey(arg string) (string, error) {
+	if _, err := kt.NewVerifier(arg); err == nil {
+		return arg, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return "", fmt.Errorf("not a log verifier key, nor a file holding one: %v", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
 // config checks the flags and returns the settings they describe.
 func (s *serverFlags) config() (*fileConfig, error) {
-	c := &fileConfig{Server: s.server, Relay: s.relay, Pin: s.pin, CAFile: s.ca}
+	c := &fileConfig{Server: s.server, Relay: s.relay, Pin: s.pin, CAFile: s.ca, TrustOnFirstUse: s.tofu}
 	if s.pin != "" && s.ca != "" {
 		return nil, usagef("--pin and --ca exclude each other")
 	}
@@ -62,6 +85,21 @@ func (s *serverFlags) config() (*fileConfig, error) {
 			return nil, usagef("--ca: %v", err)
 		}
 		c.CAFile = abs
+	}
+	if err := c.validate(); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	switch {
+	case s.logKey != "" && s.tofu:
+		return nil, usagef("--log-key and --trust-on-first-use exclude each other")
+	case s.logKey == "" && !s.tofu:
+		return nil, usagef("--log-key is required: the key server's log verifier key, which sealpostd prints and writes to sealpost-data/log-verifier-key.txt (or, trusting the first connection, --trust-on-first-use)")
+	case s.logKey != "":
+		k, err := readLogKey(s.logKey)
+		if err != nil {
+			return nil, usagef("--log-key: %v", err)
+		}
+		c.LogKey = k
 	}
 	if err := c.validate(); err != nil {
 		return nil, &usageError{msg: err.Error()}
@@ -90,6 +128,14 @@ func (c *fileConfig) validate() error {
 	}
 	if c.Pin != "" && c.CAFile != "" {
 		errs = append(errs, errors.New("pin and ca_file exclude each other"))
+	}
+	if c.LogKey != "" {
+		if _, err := kt.NewVerifier(c.LogKey); err != nil {
+			errs = append(errs, fmt.Errorf("log key %q: not a log verifier key (%v)", c.LogKey, err))
+		}
+	}
+	if c.LogKey != "" && c.TrustOnFirstUse {
+		errs = append(errs, errors.New("log_key and trust_on_first_use exclude each other"))
 	}
 	return errors.Join(errs...)
 }
@@ -186,7 +232,10 @@ func (a *app) clientConfig(c *fileConfig) client.Config {
 		Relay:     c.Relay,
 		CAFile:    c.CAFile,
 		Pin:       c.Pin,
+		LogKey:    c.LogKey,
 		Logger:    a.logger(),
+		// A configuration without a log key opted in at init.
+		TrustOnFirstUse: c.TrustOnFirstUse,
 	}
 	if s := a.getenv("SEALPOST_TEST_WORKFACTOR"); s != "" {
 		// Test only: a small scrypt work factor keeps tests fast.

@@ -44,6 +44,7 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string
 	pin    string
+	logKey string // the log verifier key sealpostd printed
 	stderr *testbin.SyncBuffer
 	exited chan struct{}
 
@@ -84,7 +85,7 @@ func startServer(t *testing.T) *server {
 		close(s.exited)
 	}()
 	timeout := time.After(30 * time.Second)
-	for s.url == "" || s.pin == "" {
+	for s.url == "" || s.pin == "" || s.logKey == "" {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -92,6 +93,9 @@ func startServer(t *testing.T) *server {
 			}
 			if a, ok := strings.CutPrefix(line, "sealpostd: key server listening on "); ok {
 				s.url = a
+			}
+			if k, ok := strings.CutPrefix(line, "sealpostd: transparency log verifier key: "); ok {
+				s.logKey = k
 			}
 			if f, ok := strings.CutPrefix(line, "sealpostd: TLS certificate SHA-256 fingerprint: "); ok {
 				fp, err := tlsconfig.ParseFingerprint(f)
@@ -218,7 +222,7 @@ func (u *user) ok(stdin string, args ...string) result {
 
 func (u *user) init(handle string) {
 	u.t.Helper()
-	r := u.ok("", "init", "--server", u.srv.url, "--pin", u.srv.pin, handle)
+	r := u.ok("", "init", "--server", u.srv.url, "--pin", u.srv.pin, "--log-key", u.srv.logKey, handle)
 	if !strings.Contains(r.stdout, "Registered "+handle+", device 1") {
 		u.t.Fatalf("init %s: %v", handle, r)
 	}
@@ -287,7 +291,7 @@ func TestEndToEnd(t *testing.T) {
 	srv := startServer(t)
 	alice, bob := newUser(t, srv, "alice"), newUser(t, srv, "bob")
 	alice.init("alice")
-	r := bob.ok("", "--json", "init", "--server", srv.url, "--pin", srv.pin, "bob")
+	r := bob.ok("", "--json", "init", "--server", srv.url, "--pin", srv.pin, "--log-key", srv.logKey, "bob")
 	var ir initResult
 	if err := json.Unmarshal([]byte(r.stdout), &ir); err != nil || ir.Handle != "bob" || ir.Device != 1 || ir.Dir != bob.dir {
 		t.Fatalf("init --json printed %q (%v)", r.stdout, err)
@@ -308,7 +312,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("config.json: %s", b)
 		}
 		// A second init on the same directory is refused.
-		if r := alice.run("", "init", "--server", srv.url, "--pin", srv.pin, "alice2"); r.code != exitLocal {
+		if r := alice.run("", "init", "--server", srv.url, "--pin", srv.pin, "--log-key", srv.logKey, "alice2"); r.code != exitLocal {
 			t.Errorf("second init: %v", r)
 		}
 	})
@@ -623,7 +627,7 @@ func TestBackupRestore(t *testing.T) {
 	alice2 := newUser(t, srv, "alice2")
 	wrong := filepath.Join(tmp, "wrong")
 	os.WriteFile(wrong, []byte("nope\n"), 0o600)
-	r := alice2.run("", "restore", "--server", srv.url, "--pin", srv.pin, "--backup-passphrase-file", wrong, backup)
+	r := alice2.run("", "restore", "--server", srv.url, "--pin", srv.pin, "--log-key", srv.logKey, "--backup-passphrase-file", wrong, backup)
 	if r.code != exitLocal {
 		t.Errorf("restore with a wrong passphrase: %v", r)
 	}
@@ -631,11 +635,25 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("a failed restore left config.json behind")
 	}
 
-	r = alice2.ok("", "restore", "--server", srv.url, "--pin", srv.pin, "--backup-passphrase-file", bpass, backup)
+	r = alice2.ok("", "restore", "--server", srv.url, "--pin", srv.pin, "--log-key", srv.logKey, "--backup-passphrase-file", bpass, backup)
 	if !strings.Contains(r.stdout, "Restored alice as new device 2") {
 		t.Fatalf("restore printed %v", r)
 	}
 
+	// The first device did not approve the restored one: a send warns,
+	// with the command that revokes it, and carries no copy to it.
+	r = alice.ok("", "send", "bob", "before approval")
+	if !strings.Contains(r.stderr, "!!! WARNING: a device you did not approve") || !strings.Contains(r.stderr, "sealpost devices revoke 2") {
+		t.Errorf("send with an unapproved own device warned:\n%s", r.stderr)
+	}
+	bob.receive(1)
+	r = alice.ok("", "devices")
+	if !strings.Contains(r.stdout, "NOT APPROVED") {
+		t.Errorf("devices with an unapproved device:\n%s", r.stdout)
+	}
+	if r = alice.ok("", "devices", "approve", "2"); !strings.Contains(r.stdout, "Approved device 2") {
+		t.Errorf("devices approve printed %v", r)
+	}
 	// A message to alice reaches both devices; what alice's first
 	// device sends reaches bob and, as a sent copy, the second.
 	id := bob.send("alice", "to both devices")
@@ -672,7 +690,7 @@ func TestInitServerUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	u := newUser(t, nil, "carol")
-	r := u.run("", "init", "--server", "https://"+addr, "--pin", strings.Repeat("ab", 32), "carol")
+	r := u.run("", "init", "--server", "https://"+addr, "--pin", strings.Repeat("ab", 32), "--trust-on-first-use", "carol")
 	if r.code != exitNetwork || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("init against a closed port: %v", r)
 	}

@@ -137,21 +137,73 @@ func newJSONMessage(m *client.Message) jsonMessage {
 
 // jsonEvent is a client event in --json output.
 type jsonEvent struct {
-	Event  string `json:"event"`
-	Handle string `json:"handle,omitempty"`
-	Device uint32 `json:"device,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Event   string `json:"event"`
+	Handle  string `json:"handle,omitempty"`
+	Device  uint32 `json:"device,omitempty"`
+	Time    string `json:"time,omitempty"`
+	Revoked bool   `json:"revoked,omitempty"`
+	// For key-changed: the safety numbers with the old and the new key,
+	// and whether the old one was verified.
+	OldSafetyNumber []string `json:"old_safety_number,omitempty"`
+	NewSafetyNumber []string `json:"new_safety_number,omitempty"`
+	Verified        bool     `json:"verified,omitempty"`
+	Error           string   `json:"error,omitempty"`
 }
 
 // eventName is the --json name of an event kind, such as "key-changed".
 func eventName(k client.EventKind) string { return k.String() }
 
 func newJSONEvent(e client.Event) jsonEvent {
-	j := jsonEvent{Event: eventName(e.Kind), Handle: e.Handle, Device: e.Device}
+	j := jsonEvent{Event: eventName(e.Kind), Handle: e.Handle, Device: e.Device, Revoked: e.Revoked}
+	if !e.Time.IsZero() {
+		j.Time = e.Time.UTC().Format(time.RFC3339)
+	}
+	if kc := e.KeyChange; kc != nil {
+		j.OldSafetyNumber, j.NewSafetyNumber, j.Verified = kc.Old.Groups(), kc.New.Groups(), kc.Verified
+	}
 	if e.Err != nil {
 		j.Error = e.Err.Error()
 	}
 	return j
+}
+
+// onDate is " on YYYY-MM-DD" (UTC), or "" for no time.
+func onDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return " on " + t.UTC().Format("2006-01-02")
+}
+
+// ownAccountWarning is the loud warning of an EventOwnAccountChanged, with
+// the command that revokes the device (spec/client.md §6.3).
+func ownAccountWarning(e client.Event) string {
+	h := escapeText([]byte(e.Handle), false)
+	when := ""
+	if !e.Time.IsZero() {
+		when = " on " + e.Time.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	var lines []string
+	if e.Revoked {
+		lines = []string{
+			fmt.Sprintf("WARNING: another device revoked device %d of your account %s%s.", e.Device, h, when),
+			"If you did not do this, someone else holds your account key: see 'sealpost devices'.",
+		}
+	} else {
+		lines = []string{
+			fmt.Sprintf("WARNING: a device you did not approve was added to your account %s%s: device %d.", h, when, e.Device),
+			"It gets no copies of what you send from here until you approve it.",
+			"If you did not add it, someone has your account key (a stolen backup?). Revoke it now:",
+			fmt.Sprintf("    sealpost devices revoke %d", e.Device),
+			"and make a new backup with a new passphrase. If it is your own new device:",
+			fmt.Sprintf("    sealpost devices approve %d", e.Device),
+		}
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("sealpost: !!! " + l + "\n")
+	}
+	return b.String()
 }
 
 // formatEvent is the human line of an event, for stderr.
@@ -160,11 +212,17 @@ func formatEvent(e client.Event) string {
 	var s string
 	switch e.Kind {
 	case client.EventKeyChanged:
-		s = fmt.Sprintf("warning: %s's account key changed; compare safety numbers with 'sealpost verify %s', then 'sealpost accept %s'", h, h, h)
+		if e.KeyChange != nil && e.KeyChange.Verified {
+			s = fmt.Sprintf("SECURITY WARNING: %s's account key is no longer the one you verified. Nothing is sent to %s, and %s's new messages are held, until you compare the new safety number with %s ('sealpost verify %s') or accept the change ('sealpost accept %s')", h, h, h, h, h, h)
+		} else {
+			s = fmt.Sprintf("WARNING: %s's account key changed. Nothing is sent to %s until you accept it: compare the new safety number with %s ('sealpost verify %s'), then 'sealpost accept %s'", h, h, h, h, h)
+		}
 	case client.EventDeviceAdded:
-		s = fmt.Sprintf("%s has a new device %d", h, e.Device)
-	case client.EventDeviceRevoked:
-		s = fmt.Sprintf("%s revoked device %d", h, e.Device)
+		s = fmt.Sprintf("%s added a device (device %d)%s", h, e.Device, onDate(e.Time))
+	case client.EventDeviceRemoved:
+		s = fmt.Sprintf("%s removed a device (device %d)%s", h, e.Device, onDate(e.Time))
+	case client.EventOwnAccountChanged:
+		return ownAccountWarning(e)
 	case client.EventEnvelopeDropped:
 		s = "dropped an envelope that failed to decrypt or verify"
 		if h != "" {
@@ -175,6 +233,8 @@ func formatEvent(e client.Event) string {
 		if h != "" {
 			s += " about " + h
 		}
+	case client.EventRevoked:
+		return "sealpost: !!! THIS DEVICE HAS BEEN REVOKED by another device of your account: it can no longer send or receive. If you did not do this, someone holding your account key did: see 'sealpost devices' on your other devices\n"
 	case client.EventConnected:
 		s = "connected to the relay"
 	case client.EventDisconnected:

@@ -53,7 +53,7 @@ func TestPassphrasePrompt(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cli, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "alice")
+	cmd := exec.CommandContext(ctx, cli, "--dir", dir, "init", "--pin", strings.Repeat("ab", 32), "--trust-on-first-use", "alice")
 	cmd.Env = append(os.Environ(), "SEALPOST_PASSPHRASE=", "SEALPOST_DIR=")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	if err := cmd.Start(); err != nil {

@@ -54,6 +54,11 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight requests get to finish after
 	// SIGINT or SIGTERM, as a Go duration ("15s").
 	ShutdownTimeout string `json:"shutdown_timeout"`
+	// CheckpointRefresh is how old the served checkpoint's timestamp may
+	// grow before the log key signs the tree again, as a Go duration
+	// (spec/keyserver.md §6.1). Clients refuse checkpoints older than
+	// 24 hours by default.
+	CheckpointRefresh string `json:"checkpoint_refresh"`
 
 	// Services is a comma-separated list of the services to run:
 	// "keyserver", "relay" or both (the default). Both share the TLS
@@ -78,6 +83,23 @@ type Config struct {
 	RelayHeartbeat      string `json:"relay_heartbeat"`
 	RelayIdleTimeout    string `json:"relay_idle_timeout"`
 	RelayConnsPerIP     int    `json:"relay_conns_per_ip"`
+	// RelayRevocationPoll is how often the relay reads the key server's
+	// revocation feed (spec/relay.md §2.4), as a Go duration; a revoked
+	// device's connections close within about this long.
+	RelayRevocationPoll string `json:"relay_revocation_poll"`
+	// RelayKeyServerURL is the https://host[:port] of the key server whose
+	// revocation feed the relay reads when it runs without the key server
+	// (then required; "off" runs without the feed, so a revoked device's
+	// token works until it expires). With the key server in this process
+	// the relay reads its feed directly and this must be empty.
+	RelayKeyServerURL string `json:"relay_keyserver_url"`
+	// RelayKeyServerFingerprint pins the key server's TLS certificate by
+	// its SHA-256 fingerprint (the one sealpostd prints), instead of
+	// checking it against CAs. RelayKeyServerCA is a PEM file of CA
+	// certificates to check it against instead of the system's. At most
+	// one of the two.
+	RelayKeyServerFingerprint string `json:"relay_keyserver_fingerprint"`
+	RelayKeyServerCA          string `json:"relay_keyserver_ca"`
 
 	// GCPercent, if not 0, sets the Go garbage collector's target
 	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
@@ -91,6 +113,8 @@ const (
 	DefaultListen          = "127.0.0.1:8443"
 	DefaultName            = "localhost"
 	DefaultShutdownTimeout = "15s"
+	// DefaultCheckpointRefresh is keyserver.DefaultCheckpointRefresh.
+	DefaultCheckpointRefresh = "10m"
 )
 
 // maxNameLen keeps "keyserver:<Name>" within token.MaxAudienceLen.
@@ -100,12 +124,13 @@ const maxNameLen = token.MaxAudienceLen - len(keyserver.AudiencePrefix)
 // no flags and no file.
 func DefaultConfig() Config {
 	c := Config{
-		DataDir:         DefaultDataDir,
-		Listen:          DefaultListen,
-		Name:            DefaultName,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: DefaultShutdownTimeout,
+		DataDir:           DefaultDataDir,
+		Listen:            DefaultListen,
+		Name:              DefaultName,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		CheckpointRefresh: DefaultCheckpointRefresh,
 	}
 	c.setRelayDefaults()
 	return c
@@ -187,6 +212,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "plain-HTTP `address` for /metrics, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests get at shutdown")
+	fs.StringVar(&c.CheckpointRefresh, "checkpoint-refresh", c.CheckpointRefresh, "key server: sign an unchanged log again once its checkpoint is this old (clients refuse checkpoints older than 24h)")
 	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver and relay, comma-separated")
 	fs.Var(&listFlag{list: &c.RelayTokenKeys}, "relay-token-key", "key server token public `key` the relay accepts: base64url, or a file (PEM, or token-key.pem); repeatable; needed for the relay alone")
 	fs.IntVar(&c.RelayMaxEnvelope, "relay-max-envelope", c.RelayMaxEnvelope, "relay: largest envelope, `bytes`")
@@ -201,6 +227,10 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.RelayHeartbeat, "relay-heartbeat", c.RelayHeartbeat, "relay: ping interval")
 	fs.StringVar(&c.RelayIdleTimeout, "relay-idle-timeout", c.RelayIdleTimeout, "relay: close a connection silent this long")
 	fs.IntVar(&c.RelayConnsPerIP, "relay-conns-per-ip", c.RelayConnsPerIP, "relay: most open connections per client IP address")
+	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")
+	fs.StringVar(&c.RelayKeyServerURL, "relay-keyserver-url", c.RelayKeyServerURL, "relay alone: https://host[:port] `URL` of the key server whose revocation feed it reads (required; 'off' to run without)")
+	fs.StringVar(&c.RelayKeyServerFingerprint, "relay-keyserver-fingerprint", c.RelayKeyServerFingerprint, "relay alone: pin the key server's TLS certificate by its SHA-256 `fingerprint`")
+	fs.StringVar(&c.RelayKeyServerCA, "relay-keyserver-ca", c.RelayKeyServerCA, "relay alone: PEM `file` of CA certificates for the key server's TLS certificate (default: the system's)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }
@@ -286,6 +316,9 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.ShutdownTimeout); err != nil || d <= 0 || d > 10*time.Minute {
 		bad("shutdown-timeout", "%q: want a duration in (0, 10m], such as 15s", c.ShutdownTimeout)
 	}
+	if d, err := time.ParseDuration(c.CheckpointRefresh); err != nil || d < time.Second || d > 12*time.Hour {
+		bad("checkpoint-refresh", "%q: want a duration in [1s, 12h], such as 10m", c.CheckpointRefresh)
+	}
 	c.validateRelay(bad)
 	if c.GCPercent < -1 || c.GCPercent > maxGCPercent {
 		bad("gc-percent", "%d: want -1 (off), 0 (runtime default) or 1 to %d", c.GCPercent, maxGCPercent)
@@ -324,6 +357,12 @@ func (c *Config) logLevel() slog.Level {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(c.LogLevel))
 	return l
+}
+
+// checkpointRefresh returns the parsed CheckpointRefresh; c must be valid.
+func (c *Config) checkpointRefresh() time.Duration {
+	d, _ := time.ParseDuration(c.CheckpointRefresh)
+	return d
 }
 
 // shutdownTimeout returns the parsed ShutdownTimeout; c must be valid.

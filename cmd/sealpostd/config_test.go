@@ -29,17 +29,18 @@ func TestDefaultConfig(t *testing.T) {
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg := Config{
-		DataDir:         " ",
-		Listen:          "127.0.0.1",
-		Name:            "Bad Name",
-		Postgres:        "  ",
-		TLSCert:         "/nonexistent/cert.pem",
-		RelayAudiences:  []string{"relay:x", "relay:x", "keyserver:Bad Name", "with space"},
-		LogLevel:        "loud",
-		LogFormat:       "xml",
-		MetricsListen:   "localhost:http",
-		ShutdownTimeout: "forever",
-		Services:        "keyserver", // relay settings: TestValidateRelay
+		DataDir:           " ",
+		Listen:            "127.0.0.1",
+		Name:              "Bad Name",
+		Postgres:          "  ",
+		TLSCert:           "/nonexistent/cert.pem",
+		RelayAudiences:    []string{"relay:x", "relay:x", "keyserver:Bad Name", "with space"},
+		LogLevel:          "loud",
+		LogFormat:         "xml",
+		MetricsListen:     "localhost:http",
+		ShutdownTimeout:   "forever",
+		CheckpointRefresh: "never",
+		Services:          "keyserver", // relay settings: TestValidateRelay
 	}
 	err := cfg.Validate()
 	if err == nil {
@@ -49,14 +50,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"--data-dir", "--listen", "--name", "--postgres", "--tls-key",
 		`--relay-audience: "relay:x" given twice`, `--relay-audience: "with space"`,
-		"--log-level", "--log-format", "--metrics-listen", "--shutdown-timeout",
+		"--log-level", "--log-format", "--metrics-listen", "--shutdown-timeout", "--checkpoint-refresh",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("problems lack %q:\n%s", want, msg)
 		}
 	}
-	if n := strings.Count(msg, "\n") + 1; n != 12 {
-		t.Errorf("%d problems reported, want 12:\n%s", n, msg)
+	if n := strings.Count(msg, "\n") + 1; n != 13 {
+		t.Errorf("%d problems reported, want 13:\n%s", n, msg)
 	}
 }
 
@@ -91,10 +92,24 @@ func TestValidateChecks(t *testing.T) {
 		{"zero shutdown", func(c *Config) { c.ShutdownTimeout = "0s" }, "--shutdown-timeout"},
 		{"postgres", func(c *Config) { c.Postgres = "postgres://u@h/db" }, ""},
 		{"key server alone", func(c *Config) { c.Services = "keyserver" }, ""},
-		{"relay alone without key", func(c *Config) { c.Services = "relay" }, "--relay-token-key"},
+		{"relay alone without key", func(c *Config) { c.Services, c.RelayKeyServerURL = "relay", "off" }, "--relay-token-key"},
 		{"relay alone with key", func(c *Config) {
 			c.Services, c.RelayTokenKeys = "relay", []string{"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+			c.RelayKeyServerURL, c.RelayKeyServerFingerprint = "https://keys.example:8443", strings.Repeat("ab", 32)
 		}, ""},
+		{"relay alone without feed", func(c *Config) {
+			c.Services, c.RelayTokenKeys = "relay", []string{"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+		}, "--relay-keyserver-url"},
+		{"relay alone feed not https", func(c *Config) {
+			c.Services, c.RelayTokenKeys = "relay", []string{"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+			c.RelayKeyServerURL = "http://keys.example"
+		}, "--relay-keyserver-url"},
+		{"relay alone feed pin and CA", func(c *Config) {
+			c.Services, c.RelayTokenKeys = "relay", []string{"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+			c.RelayKeyServerURL, c.RelayKeyServerFingerprint, c.RelayKeyServerCA = "https://keys.example", strings.Repeat("ab", 32), certFile
+		}, "--relay-keyserver-ca"},
+		{"feed URL with the key server", func(c *Config) { c.RelayKeyServerURL = "https://keys.example" }, "--relay-keyserver-url"},
+		{"revocation poll too long", func(c *Config) { c.RelayRevocationPoll = "2m" }, "--relay-revocation-poll"},
 		{"relay key from file", func(c *Config) { c.RelayTokenKeys = []string{tokenKeyFile} }, ""},
 		{"relay key not a key", func(c *Config) { c.RelayTokenKeys = []string{certFile} }, "--relay-token-key"},
 		{"unknown service", func(c *Config) { c.Services = "keyserver,mail" }, "--services"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -22,7 +23,10 @@ import (
 const (
 	tokenKeyFile = "token-key.pem" // signs access tokens
 	logKeyFile   = "log-key.pem"   // signs transparency checkpoints
-	sqliteFile   = "keyserver.db"  // the SQLite database (with -wal and -shm)
+	// logVerifierFile holds the log's verifier key (public), written at
+	// every start for clients to configure (sealpost init --log-key).
+	logVerifierFile = "log-verifier-key.txt"
+	sqliteFile      = "keyserver.db" // the SQLite database (with -wal and -shm)
 )
 
 // prepareDataDir creates dir with mode 0700 if it does not exist, and
@@ -111,4 +115,31 @@ func writeNewFile(path string, data []byte) (err error) {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// writePublicFile replaces path with data (mode 0644) unless it already
+// holds exactly that: a temporary file is written, synced and renamed.
+func writePublicFile(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -75,6 +75,7 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	if rl && !ks && len(c.RelayTokenKeys) == 0 {
 		bad("relay-token-key", "missing: the relay alone needs the key server's token public key")
 	}
+	c.validateRevocationFeed(ks, rl, bad)
 	for _, k := range c.RelayTokenKeys {
 		if _, err := parseTokenKey(k); err != nil {
 			bad("relay-token-key", "%v", err)
@@ -106,6 +107,7 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 		}
 		return d
 	}
+	dur("relay-revocation-poll", c.RelayRevocationPoll, 10*time.Millisecond, time.Minute)
 	dur("relay-ttl", c.RelayTTL, time.Second, 10*365*24*time.Hour)
 	dur("relay-dedup-window", c.RelayDedupWindow, time.Second, 10*365*24*time.Hour)
 	hb := dur("relay-heartbeat", c.RelayHeartbeat, 100*time.Millisecond, time.Hour)
@@ -151,6 +153,7 @@ func (c *Config) setRelayDefaults() {
 	c.RelayHeartbeat = l.HeartbeatInterval.String()
 	c.RelayIdleTimeout = l.IdleTimeout.String()
 	c.RelayConnsPerIP = l.MaxConnsPerIP
+	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
 }
 
 // parseTokenKey reads a key server token public key given as base64url
@@ -231,14 +234,17 @@ func openRelayStore(ctx context.Context, cfg *Config) (relaystore.Queue, string,
 	return q, "sqlite", nil
 }
 
-func newRelay(cfg *Config, q relaystore.Queue, keys []ed25519.PublicKey, log *slog.Logger, reg prometheus.Registerer) (*relay.Server, error) {
+func newRelay(cfg *Config, q relaystore.Queue, keys []ed25519.PublicKey, revs relay.RevocationSource, log *slog.Logger, reg prometheus.Registerer) (*relay.Server, error) {
+	poll, _ := time.ParseDuration(cfg.RelayRevocationPoll) // validated
 	rs, err := relay.New(relay.Config{
-		Name:       cfg.Name,
-		Queue:      q,
-		TokenKeys:  keys,
-		Limits:     cfg.relayLimits(),
-		Logger:     log.With("service", "relay"),
-		Registerer: reg,
+		Name:           cfg.Name,
+		Queue:          q,
+		TokenKeys:      keys,
+		Limits:         cfg.relayLimits(),
+		Logger:         log.With("service", "relay"),
+		Registerer:     reg,
+		Revocations:    revs,
+		RevocationPoll: poll,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)

@@ -92,7 +92,7 @@ func TestDaemonRelayAlone(t *testing.T) {
 	b64 := base64.RawURLEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
 	for _, given := range []string{keyFile, pubFile, b64} {
 		dataDir := filepath.Join(t.TempDir(), "data")
-		d := start(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--services", "relay", "--relay-token-key", given)
+		d := start(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--services", "relay", "--relay-token-key", given, "--relay-keyserver-url", "off")
 		c := d.client()
 		if resp, _ := get(t, c, "https://"+d.addr+"/healthz"); resp.StatusCode != http.StatusOK {
 			t.Errorf("relay alone: /healthz %s", resp.Status)

@@ -111,7 +111,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			return err
 		}
 		defer closeWith(&err, "closing the relay store", q.Close)
-		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), log, reg)
+		// The revocation feed (spec/relay.md §2.4): the key server's in
+		// this process, else over HTTPS.
+		var revs relay.RevocationSource
+		if ks != nil {
+			revs = ks
+		} else if revs, err = remoteRevocations(cfg); err != nil {
+			return err
+		} else if revs == nil {
+			log.Warn("relay runs without the key server's revocation feed (--relay-keyserver-url off): a revoked device's token works until it expires")
+		}
+		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), revs, log, reg)
 		if err != nil {
 			return err
 		}
@@ -163,12 +173,16 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			srv.Close()
 			return fmt.Errorf("log verifier key: %w", err)
 		}
+		if err := writePublicFile(filepath.Join(cfg.DataDir, logVerifierFile), []byte(vkey+"\n")); err != nil {
+			srv.Close()
+			return fmt.Errorf("log verifier key: %w", err)
+		}
 		attrs = append(attrs, "invite_only", cfg.InviteOnly, "log_verifier_key", vkey)
 		fmt.Fprintf(stdout, "sealpostd: key server listening on https://%s\n", ln.Addr())
 		fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
 	}
 	if runRelay {
-		attrs = append(attrs, "relay_audience", relayAudience(cfg))
+		attrs = append(attrs, "relay_audience", relayAudience(cfg), "relay_revocation_feed", revocationFeedName(cfg, runKS))
 		fmt.Fprintf(stdout, "sealpostd: relay listening on wss://%s%s (token audience %s)\n", ln.Addr(), relay.Path, relayAudience(cfg))
 	}
 	log.Info("sealpostd started", attrs...)
@@ -306,14 +320,15 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, string, error) {
 
 func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateKey, log *slog.Logger, reg prometheus.Registerer) (*keyserver.Server, error) {
 	ks, err := keyserver.New(keyserver.Config{
-		Name:           cfg.Name,
-		Store:          st,
-		TokenKey:       tokenKey,
-		LogKey:         logKey,
-		RelayAudiences: cfg.RelayAudiences,
-		InviteOnly:     cfg.InviteOnly,
-		Logger:         log.With("service", "keyserver"),
-		Registerer:     reg,
+		Name:              cfg.Name,
+		Store:             st,
+		TokenKey:          tokenKey,
+		LogKey:            logKey,
+		RelayAudiences:    cfg.RelayAudiences,
+		InviteOnly:        cfg.InviteOnly,
+		CheckpointRefresh: cfg.checkpointRefresh(),
+		Logger:            log.With("service", "keyserver"),
+		Registerer:        reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key server: %w", err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/keys"
@@ -222,14 +223,38 @@ func genKT() ([]byte, error) {
 	body := func(size int64, root []byte) string {
 		return ktOrigin + "\n" + strconv.FormatInt(size, 10) + "\n" + b64(root) + "\n"
 	}
-	checkpoint := func(id, comment, errKind string, signer ed25519.PrivateKey, text string, size int64, root []byte, edit func([]byte) []byte) error {
+	// stampLine is the log key's timestamped signature line of text at t
+	// (spec/transparency.md §5.3), written out here from C2SP
+	// tlog-cosignature/v1 rather than taken from kt.
+	stampLine := func(k ed25519.PrivateKey, text string, t int64) string {
+		pub := k.Public().(ed25519.PublicKey)
+		h := sha256.Sum256(append([]byte(ktOrigin+"\n\x04"), pub...))
+		msg := "cosignature/v1\ntime " + strconv.FormatInt(t, 10) + "\n" + text
+		sig := binary.BigEndian.AppendUint64(append([]byte(nil), h[:4]...), uint64(t))
+		sig = append(sig, ed25519.Sign(k, []byte(msg))...)
+		return "\u2014 " + ktOrigin + " " + b64(sig) + "\n"
+	}
+	// checkpoint adds a case: text signed by signer, with the log key's
+	// timestamp at t unless t is 0.
+	checkpoint := func(id, comment, errKind string, signer ed25519.PrivateKey, text string, size int64, root []byte, t int64, edit func([]byte) []byte) error {
 		signed, err := noteSign(signer, text)
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
+		if t != 0 {
+			signed = append(signed, stampLine(logKey, text, t)...)
+		}
 		if errKind == "" {
 			s, _ := kt.NewSigner(ktOrigin, signer)
-			mine, err := kt.SignCheckpoint(s, ktOrigin, size, tlog.Hash(root))
+			var extra []note.Signer
+			if t != 0 {
+				ts, err := kt.NewTimestampSigner(ktOrigin, logKey, time.Unix(t, 0))
+				if err != nil {
+					return fmt.Errorf("%s: %w", id, err)
+				}
+				extra = append(extra, ts)
+			}
+			mine, err := kt.SignCheckpoint(s, ktOrigin, size, tlog.Hash(root), extra...)
 			if err != nil || !bytes.Equal(mine, signed) {
 				return fmt.Errorf("%s: kt.SignCheckpoint disagrees with the generator: %v", id, err)
 			}
@@ -239,21 +264,36 @@ func genKT() ([]byte, error) {
 		}
 		cases = append(cases, vectors.KTCase{ID: id, Comment: comment, Type: "checkpoint", Error: errKind, Checkpoint: &vectors.KTCheckpointCase{
 			LogSeed: logSeed, SignerSeed: signer.Seed(), Origin: ktOrigin, VerifierKey: vkey, KeyID: fmt.Sprintf("%08x", keyID(ktOrigin, logPub)),
-			Body: text, Signed: string(signed), Size: size, Root: root,
+			Body: text, Signed: string(signed), Size: size, Root: root, Time: t,
 		}})
 		return nil
 	}
 	empty := sha256.Sum256(nil)
 	steps = []error{
-		checkpoint("checkpoint-ok", "tree of the 7 proof leaves", "", logKey, body(7, root7), 7, root7, nil),
-		checkpoint("checkpoint-empty", "empty tree: root SHA-256(\"\")", "", logKey, body(0, empty[:]), 0, empty[:], nil),
-		checkpoint("checkpoint-other-key", "same origin, signed by another key", "bad-signature", otherKey, body(7, root7), 7, root7, nil),
-		checkpoint("checkpoint-body-edited", "size changed from 7 to 8 after signing", "bad-signature", logKey, body(7, root7), 7, root7,
+		checkpoint("checkpoint-ok", "tree of the 7 proof leaves", "", logKey, body(7, root7), 7, root7, 0, nil),
+		checkpoint("checkpoint-empty", "empty tree: root SHA-256(\"\")", "", logKey, body(0, empty[:]), 0, empty[:], 0, nil),
+		checkpoint("checkpoint-other-key", "same origin, signed by another key", "bad-signature", otherKey, body(7, root7), 7, root7, 0, nil),
+		checkpoint("checkpoint-body-edited", "size changed from 7 to 8 after signing", "bad-signature", logKey, body(7, root7), 7, root7, 0,
 			func(b []byte) []byte { return bytes.Replace(b, []byte("\n7\n"), []byte("\n8\n"), 1) }),
-		checkpoint("checkpoint-extension-line", "a fourth body line (C2SP extension), refused", "malformed", logKey, body(7, root7)+"ext\n", 7, root7, nil),
-		checkpoint("checkpoint-leading-zero", "size written 07", "malformed", logKey, ktOrigin+"\n07\n"+b64(root7)+"\n", 7, root7, nil),
-		checkpoint("checkpoint-wrong-origin", "origin line names another log", "malformed", logKey, "example.com/keyserver\n7\n"+b64(root7)+"\n", 7, root7, nil),
-		checkpoint("checkpoint-empty-wrong-root", "size 0 with a root other than SHA-256(\"\"), validly signed", "security", logKey, body(0, root7), 0, root7, nil),
+		checkpoint("checkpoint-extension-line", "a fourth body line (C2SP extension), refused", "malformed", logKey, body(7, root7)+"ext\n", 7, root7, 0, nil),
+		checkpoint("checkpoint-leading-zero", "size written 07", "malformed", logKey, ktOrigin+"\n07\n"+b64(root7)+"\n", 7, root7, 0, nil),
+		checkpoint("checkpoint-wrong-origin", "origin line names another log", "malformed", logKey, "example.com/keyserver\n7\n"+b64(root7)+"\n", 7, root7, 0, nil),
+		checkpoint("checkpoint-timestamp", "with the log key's timestamped signature (spec/transparency.md §5.3): time 1780000000", "", logKey, body(7, root7), 7, root7, 1780000000, nil),
+		checkpoint("checkpoint-timestamp-edited", "timestamp changed from 1780000000 to 1790000000 after signing", "bad-signature", logKey, body(7, root7), 7, root7, 1780000000,
+			func(b []byte) []byte {
+				i := bytes.LastIndex(b, []byte("\u2014 "))
+				line := b[i:]
+				sig, _ := base64.StdEncoding.DecodeString(strings.TrimSuffix(string(line[len("\u2014 "+ktOrigin+" "):]), "\n"))
+				binary.BigEndian.PutUint64(sig[4:], 1790000000)
+				return append(b[:i:i], "\u2014 "+ktOrigin+" "+b64(sig)+"\n"...)
+			}),
+		checkpoint("checkpoint-timestamp-only", "the log key's timestamped signature without its plain signature", "bad-signature", logKey, body(7, root7), 7, root7, 1780000000,
+			func(b []byte) []byte {
+				first := bytes.Index(b, []byte("\n\n\u2014 ")) + 2
+				second := bytes.LastIndex(b, []byte("\u2014 "))
+				return append(b[:first:first], b[second:]...)
+			}),
+		checkpoint("checkpoint-empty-wrong-root", "size 0 with a root other than SHA-256(\"\"), validly signed", "security", logKey, body(0, root7), 0, root7, 0, nil),
 	}
 	for _, err := range steps {
 		if err != nil {

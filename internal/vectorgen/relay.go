@@ -166,7 +166,7 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "ack-id-0", Comment: "ack id 0", Frame: pbField(6, pbField(1, []byte{1, 0})), Result: mal},
 		{ID: "ack-too-many", Comment: "MaxAckIDs+1 ids", Frame: pbField(6, pbField(1, bytes.Repeat([]byte{1}, wire.MaxAckIDs+1))), Result: mal},
 		{ID: "error-code-0", Comment: "Error without a code", Frame: pbField(9, pbField(2, []byte("x"))), Result: mal},
-		{ID: "error-code-14", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 14)), Result: mal},
+		{ID: "error-code-15", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 15)), Result: mal},
 		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
 	}
 	return cases, nil

@@ -56,6 +56,9 @@ type KTCheckpointCase struct {
 	Signed      string `json:"signed"`
 	Size        int64  `json:"size"`
 	Root        Hex    `json:"root"`
+	// Time is the time (Unix seconds) of the log key's timestamped
+	// signature in Signed (spec/transparency.md §5.3), 0 for none.
+	Time int64 `json:"time,omitempty"`
 }
 
 // KTInclusionCase is an inclusion proof (spec/transparency.md §6.1): Proof

@@ -8,8 +8,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -26,6 +28,10 @@ type Checkpoint struct {
 	Origin string
 	Size   int64
 	Root   tlog.Hash
+	// Time is when the log key last signed the checkpoint, from its
+	// timestamped signature (spec/transparency.md §5.3); the zero time if
+	// the note carries none.
+	Time   time.Time
 	Signed []byte
 }
 
@@ -50,12 +56,12 @@ func checkOrigin(origin string) error {
 	return nil
 }
 
-// keyHash is the signed-note key id of spec/transparency.md §5.1: the first
-// four bytes, big-endian, of SHA-256(name || "\n" || 0x01 || pub).
-func keyHash(name string, pub ed25519.PublicKey) uint32 {
+// keyHash is a signed-note key id (spec/transparency.md §5.1, §5.3): the
+// first four bytes, big-endian, of SHA-256(name || "\n" || alg || pub).
+func keyHash(name string, alg byte, pub ed25519.PublicKey) uint32 {
 	h := sha256.New()
 	h.Write([]byte(name))
-	h.Write([]byte{'\n', algEd25519})
+	h.Write([]byte{'\n', alg})
 	h.Write(pub)
 	return binary.BigEndian.Uint32(h.Sum(nil))
 }
@@ -71,7 +77,7 @@ func VerifierKey(origin string, pub ed25519.PublicKey) (string, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return "", malformed("public key length %d", len(pub))
 	}
-	return fmt.Sprintf("%s+%08x+%s", origin, keyHash(origin, pub),
+	return fmt.Sprintf("%s+%08x+%s", origin, keyHash(origin, algEd25519, pub),
 		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, pub...))), nil
 }
 
@@ -88,7 +94,7 @@ func NewSigner(origin string, priv ed25519.PrivateKey) (note.Signer, error) {
 	if !bytes.Equal(pub, priv[ed25519.SeedSize:]) {
 		return nil, malformed("private key's public half does not match its seed")
 	}
-	skey := fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", origin, keyHash(origin, pub),
+	skey := fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", origin, keyHash(origin, algEd25519, pub),
 		base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, priv.Seed()...)))
 	s, err := note.NewSigner(skey)
 	if err != nil {
@@ -104,14 +110,20 @@ func formatCheckpoint(origin string, size int64, root tlog.Hash) string {
 
 // SignCheckpoint returns the signed note stating that the log named origin
 // has size leaves and root hash root (spec/transparency.md §4, §5). The
-// signer must be the log's (NewSigner with the same origin). For size 0,
-// root must be the empty tree's hash, which tlog.TreeHash(0, r) returns.
-func SignCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash) ([]byte, error) {
+// signer must be the log's (NewSigner with the same origin); extra signers
+// (NewTimestampSigner, §5.3) add their lines after its. For size 0, root
+// must be the empty tree's hash, which tlog.TreeHash(0, r) returns.
+func SignCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash, extra ...note.Signer) ([]byte, error) {
 	if err := checkOrigin(origin); err != nil {
 		return nil, err
 	}
 	if s == nil || s.Name() != origin {
 		return nil, fmt.Errorf("kt: signer is not the key of log %q", origin)
+	}
+	for _, e := range extra {
+		if e == nil || e.Name() != origin {
+			return nil, fmt.Errorf("kt: extra signer is not a key of log %q", origin)
+		}
 	}
 	if size < 0 || size > MaxTreeSize {
 		return nil, malformed("tree size %d not in [0, 2^62]", size)
@@ -119,7 +131,7 @@ func SignCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash) ([
 	if size == 0 && root != emptyRoot {
 		return nil, malformed("empty tree with a root other than SHA-256(\"\")")
 	}
-	signed, err := note.Sign(&note.Note{Text: formatCheckpoint(origin, size, root)}, s)
+	signed, err := note.Sign(&note.Note{Text: formatCheckpoint(origin, size, root)}, append([]note.Signer{s}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kt: signing checkpoint: %w", err)
 	}
@@ -131,6 +143,7 @@ type Verifier struct {
 	origin string
 	key    string
 	v      note.Verifier
+	ts     *timestampVerifier
 }
 
 // NewVerifier returns the verifier of the log whose verifier key is
@@ -154,7 +167,9 @@ func NewVerifier(verifierKey string) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: verifier key: %w", ErrMalformed, err)
 	}
-	return &Verifier{origin: name, key: verifierKey, v: v}, nil
+	pub := ed25519.PublicKey(key[1:])
+	ts := &timestampVerifier{name: name, hash: keyHash(name, algCosignature, pub), pub: pub}
+	return &Verifier{origin: name, key: verifierKey, v: v, ts: ts}, nil
 }
 
 // Origin returns the name of the log the verifier checks.
@@ -169,18 +184,28 @@ func (v *Verifier) Key() string { return v.key }
 // cosignatures) are ignored. A body that is not exactly three canonical
 // lines — origin equal to the key's name, decimal size, base64 root — is
 // ErrMalformed. An empty tree whose root is not SHA-256("") is ErrSecurity:
-// the log's key signed a false statement.
+// the log's key signed a false statement. The log key's timestamped
+// signature (§5.3), if the note has one, must verify and gives Time.
 func (v *Verifier) OpenCheckpoint(signed []byte) (*Checkpoint, error) {
 	if len(signed) > MaxCheckpointSize {
 		return nil, malformed("checkpoint of %d bytes, more than %d", len(signed), MaxCheckpointSize)
 	}
-	n, err := note.Open(signed, note.VerifierList(v.v))
+	n, err := note.Open(signed, note.VerifierList(v.v, v.ts))
 	if err != nil {
 		var invalid *note.InvalidSignatureError
 		var unverified *note.UnverifiedNoteError
 		if errors.As(err, &invalid) || errors.As(err, &unverified) {
 			return nil, fmt.Errorf("%w: checkpoint: %w", ErrBadSignature, err)
 		}
+		return nil, fmt.Errorf("%w: checkpoint: %w", ErrMalformed, err)
+	}
+	// The timestamp alone does not make a checkpoint: the log key's
+	// plain signature must be there too (§4.2 step 3).
+	if !slices.ContainsFunc(n.Sigs, func(s note.Signature) bool { return s.Hash == v.v.KeyHash() }) {
+		return nil, fmt.Errorf("%w: checkpoint: no signature by the log key", ErrBadSignature)
+	}
+	stamp, err := timestampOf(n, v.ts.name, v.ts.hash)
+	if err != nil {
 		return nil, fmt.Errorf("%w: checkpoint: %w", ErrMalformed, err)
 	}
 	lines := strings.SplitAfter(n.Text, "\n")
@@ -202,7 +227,7 @@ func (v *Verifier) OpenCheckpoint(signed []byte) (*Checkpoint, error) {
 	if err != nil || len(raw) != tlog.HashSize || base64.StdEncoding.EncodeToString(raw) != rootText {
 		return nil, malformed("checkpoint root is not the canonical base64 of 32 bytes")
 	}
-	cp := &Checkpoint{Origin: origin, Size: size, Signed: bytes.Clone(signed)}
+	cp := &Checkpoint{Origin: origin, Size: size, Time: stamp, Signed: bytes.Clone(signed)}
 	copy(cp.Root[:], raw)
 	if size == 0 && cp.Root != emptyRoot {
 		return nil, security("log signed an empty tree with root %s", cp.Root)

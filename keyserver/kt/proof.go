@@ -68,7 +68,8 @@ func VerifyConsistency(older, newer *Checkpoint, proof tlog.TreeProof) error {
 // checkpoint to pin from now on (spec/transparency.md §7.1). With no pin
 // yet (nil), newer is pinned as it is (trust on first use). Otherwise newer
 // must be consistent with pinned (VerifyConsistency), and the larger of the
-// two is returned; when they are equal, pinned is returned. Both
+// two is returned; when they are equal, the one the log key timestamped
+// later (§5.3), pinned if neither is later. Both
 // checkpoints' signed notes are opened again with v, so a Checkpoint that
 // did not come from v.OpenCheckpoint is refused.
 func (v *Verifier) Advance(pinned, newer *Checkpoint, proof tlog.TreeProof) (*Checkpoint, error) {
@@ -87,7 +88,7 @@ func (v *Verifier) Advance(pinned, newer *Checkpoint, proof tlog.TreeProof) (*Ch
 	if err := VerifyConsistency(pinned, newer, proof); err != nil {
 		return nil, err
 	}
-	if newer.Size == pinned.Size {
+	if newer.Size == pinned.Size && !newer.Time.After(pinned.Time) {
 		return pinned, nil
 	}
 	return newer, nil
@@ -99,7 +100,7 @@ func (v *Verifier) reopen(cp *Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	if got.Origin != cp.Origin || got.Size != cp.Size || got.Root != cp.Root {
+	if got.Origin != cp.Origin || got.Size != cp.Size || got.Root != cp.Root || !got.Time.Equal(cp.Time) {
 		return malformed("checkpoint fields do not match its signed note")
 	}
 	return nil

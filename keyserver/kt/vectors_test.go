@@ -5,10 +5,12 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/internal/vectors"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/kttest"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -112,7 +114,15 @@ func testCheckpointVector(t *testing.T, c *vectors.KTCheckpointCase, want string
 		if err != nil {
 			t.Fatal(err)
 		}
-		signed, err := kt.SignCheckpoint(s, c.Origin, c.Size, tlog.Hash(c.Root))
+		var extra []note.Signer
+		if c.Time != 0 {
+			ts, err := kt.NewTimestampSigner(c.Origin, ed25519.NewKeyFromSeed(c.LogSeed), time.Unix(c.Time, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			extra = append(extra, ts)
+		}
+		signed, err := kt.SignCheckpoint(s, c.Origin, c.Size, tlog.Hash(c.Root), extra...)
 		if err != nil || string(signed) != c.Signed {
 			t.Fatalf("SignCheckpoint = %q, %v", signed, err)
 		}
@@ -122,7 +132,7 @@ func testCheckpointVector(t *testing.T, c *vectors.KTCheckpointCase, want string
 	}
 	cp, err := v.OpenCheckpoint([]byte(c.Signed))
 	checkErr(t, err, want)
-	if want == "" && (cp.Origin != c.Origin || cp.Size != c.Size || !bytes.Equal(cp.Root[:], c.Root) || string(cp.Signed) != c.Signed) {
+	if want == "" && (cp.Origin != c.Origin || cp.Size != c.Size || !bytes.Equal(cp.Root[:], c.Root) || string(cp.Signed) != c.Signed || cp.Time.Unix() != c.Time && !(c.Time == 0 && cp.Time.IsZero())) {
 		t.Fatalf("opened %+v", cp)
 	}
 }

@@ -124,6 +124,18 @@ type Claimed struct {
 	KEMOneTime  bool
 }
 
+// Revocation is one device revocation as the revocation feed lists it
+// (spec/keyserver.md §5.9).
+type Revocation struct {
+	// LogIndex is the index of the log leaf that recorded the revocation:
+	// the feed's cursor. Revocations commit in log order.
+	LogIndex int64
+	Handle   string
+	Device   uint32
+	// Time is the revocation's KeySetUpdate.Now.
+	Time time.Time
+}
+
 // Store is the key server's storage. Implementations are safe for
 // concurrent use by many goroutines and, for PostgreSQL, by many key server
 // processes sharing one database.
@@ -149,12 +161,17 @@ type Store interface {
 	// ErrDeviceRevoked, ErrTooManyPrekeys, ErrDuplicatePrekey (an id
 	// already held for that device and kind).
 	UploadPrekeys(ctx context.Context, u Upload) error
-	// CountPrekeys counts a device's remaining one-time prekeys.
+	// CountPrekeys counts an active device's remaining one-time prekeys.
+	// Errors: ErrNotFound, ErrDeviceRevoked.
 	CountPrekeys(ctx context.Context, handle string, device uint32) (Counts, error)
 	// ClaimPrekeys claims for every active device of handle that has a
 	// signed prekey and a last-resort KEM prekey, in one transaction.
 	// Errors: ErrNotFound (no such account).
 	ClaimPrekeys(ctx context.Context, handle string) ([]Claimed, error)
+
+	// Revocations returns at most limit revocations recorded by log
+	// leaves with index above after, in increasing index order.
+	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
 
 	// PutChallenge records a challenge nonce valid until expiry.
 	PutChallenge(ctx context.Context, nonce []byte, expiry time.Time) error

@@ -197,7 +197,7 @@ func checkError(e *Error) error {
 	if err := checkPresent(e, "Error"); err != nil {
 		return err
 	}
-	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_INTERNAL {
+	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_DEVICE_REVOKED {
 		return malformed("error code %d unknown", int32(e.Code))
 	}
 	if len(e.Message) > MaxErrorMessage {

@@ -106,6 +106,7 @@ const (
 	ErrorCode_ERROR_CODE_IDLE_TIMEOUT         ErrorCode = 11 // nothing received within the idle timeout
 	ErrorCode_ERROR_CODE_SHUTTING_DOWN        ErrorCode = 12 // the relay is stopping; reconnect later
 	ErrorCode_ERROR_CODE_INTERNAL             ErrorCode = 13 // a relay fault (e.g. the store failed)
+	ErrorCode_ERROR_CODE_DEVICE_REVOKED       ErrorCode = 14 // the token's device was revoked at the key server
 )
 
 // Enum value maps for ErrorCode.
@@ -125,6 +126,7 @@ var (
 		11: "ERROR_CODE_IDLE_TIMEOUT",
 		12: "ERROR_CODE_SHUTTING_DOWN",
 		13: "ERROR_CODE_INTERNAL",
+		14: "ERROR_CODE_DEVICE_REVOKED",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":          0,
@@ -141,6 +143,7 @@ var (
 		"ERROR_CODE_IDLE_TIMEOUT":         11,
 		"ERROR_CODE_SHUTTING_DOWN":        12,
 		"ERROR_CODE_INTERNAL":             13,
+		"ERROR_CODE_DEVICE_REVOKED":       14,
 	}
 )
 
@@ -1114,7 +1117,7 @@ const file_relay_proto_rawDesc = "" +
 	"\rSTATUS_STORED\x10\x01\x12\x15\n" +
 	"\x11STATUS_NO_MAILBOX\x10\x02\x12\x15\n" +
 	"\x11STATUS_QUEUE_FULL\x10\x03\x12\x14\n" +
-	"\x10STATUS_TOO_LARGE\x10\x04*\xa9\x03\n" +
+	"\x10STATUS_TOO_LARGE\x10\x04*\xc8\x03\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_MALFORMED\x10\x01\x12\x1e\n" +
@@ -1130,7 +1133,8 @@ const file_relay_proto_rawDesc = "" +
 	"\x12\x1b\n" +
 	"\x17ERROR_CODE_IDLE_TIMEOUT\x10\v\x12\x1c\n" +
 	"\x18ERROR_CODE_SHUTTING_DOWN\x10\f\x12\x17\n" +
-	"\x13ERROR_CODE_INTERNAL\x10\rB)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
+	"\x13ERROR_CODE_INTERNAL\x10\r\x12\x1d\n" +
+	"\x19ERROR_CODE_DEVICE_REVOKED\x10\x0eB)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
 
 var (
 	file_relay_proto_rawDescOnce sync.Once

@@ -49,11 +49,12 @@ func run() error {
 	dir := flag.String("dir", "", "client store `directory`")
 	ks := flag.String("keyserver", "", "key server `URL`")
 	pin := flag.String("pin", "", "TLS certificate `fingerprint`")
+	logKey := flag.String("log-key", "", "transparency log verifier `key`")
 	hold := flag.Duration("hold", 0, "wait `D` after taking a message before printing it (an application's own slow write)")
 	flag.Parse()
 	pass := os.Getenv(PassphraseEnv)
-	if *dir == "" || *ks == "" || *pin == "" || pass == "" {
-		return fmt.Errorf("need -dir, -keyserver, -pin and $%s", PassphraseEnv)
+	if *dir == "" || *ks == "" || *pin == "" || *logKey == "" || pass == "" {
+		return fmt.Errorf("need -dir, -keyserver, -pin, -log-key and $%s", PassphraseEnv)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -62,6 +63,7 @@ func run() error {
 		Passphrase: []byte(pass),
 		KeyServer:  *ks,
 		Pin:        *pin,
+		LogKey:     *logKey,
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

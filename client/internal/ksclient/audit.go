@@ -17,6 +17,8 @@ type AuditResult struct {
 	Accounts int
 	// Entries is the number of entries checked (equal to Size).
 	Entries int64
+	// Latest is each handle's newest entry in the audited tree.
+	Latest map[string]*kt.Entry
 	// Checkpoint is the signed note of the audited tree.
 	Checkpoint string
 	// Pin is the checkpoint to pin from now on: the audited one.
@@ -35,7 +37,7 @@ type AuditResult struct {
 // names the leaf index or range; network failures and *APIError are
 // returned as they are. It keeps the tree's hashes (about 64 bytes per
 // leaf) and the last entry of each handle, not the leaves.
-func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, progress func(done, total int64)) (*AuditResult, error) {
+func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, progress func(done, total int64)) (*AuditResult, error) {
 	text, err := c.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
@@ -44,6 +46,10 @@ func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint
 	if err != nil {
 		return nil, securityError(err, "the latest checkpoint")
 	}
+	if err := fresh.Check(latest); err != nil {
+		return nil, fmt.Errorf("ksclient: the latest checkpoint: %w", err)
+	}
+
 	if pinned != nil {
 		if _, err := v.OpenCheckpoint(pinned.Signed); err != nil {
 			return nil, securityError(err, "the pinned checkpoint is not signed by the log's key")
@@ -53,6 +59,10 @@ func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint
 	target, err := advance(ctx, c, v, pinned, latest)
 	if err != nil {
 		return nil, err
+	}
+	if target.Size > latest.Size {
+		// Consistent with the pin (so no fork), but older.
+		return nil, fmt.Errorf("%w: the latest checkpoint has size %d, older than the pinned size %d", ErrStale, latest.Size, target.Size)
 	}
 	wk, err := c.WellKnown(ctx)
 	if err != nil {
@@ -118,6 +128,7 @@ func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint
 	return &AuditResult{
 		Size:       target.Size,
 		Accounts:   len(last),
+		Latest:     last,
 		Entries:    target.Size,
 		Checkpoint: string(target.Signed),
 		Pin:        target,

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
@@ -48,7 +49,7 @@ func TestAudit(t *testing.T) {
 	s := newServer(t, "", nil) // MaxLeaves 3
 	v := s.verifier()
 
-	empty, err := Audit(ctx, s.c, v, nil, nil)
+	empty, err := Audit(ctx, s.c, v, nil, fresh(), nil)
 	if err != nil || empty.Size != 0 || empty.Accounts != 0 || empty.Pin.Size != 0 {
 		t.Fatalf("empty log: %+v, %v", empty, err)
 	}
@@ -63,7 +64,7 @@ func TestAudit(t *testing.T) {
 
 	var p progressLog
 	leaves := s.count("/v1/log/leaves")
-	r, err := Audit(ctx, s.c, v, nil, p.record)
+	r, err := Audit(ctx, s.c, v, nil, fresh(), p.record)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,21 +80,29 @@ func TestAudit(t *testing.T) {
 
 	// From an older pin, and from the same one.
 	for _, pin := range []*kt.Checkpoint{pin1, r.Pin} {
-		r2, err := Audit(ctx, s.c, v, pin, nil)
+		r2, err := Audit(ctx, s.c, v, pin, fresh(), nil)
 		if err != nil || r2.Size != 8 || string(r2.Pin.Signed) != text {
 			t.Fatalf("audit from pin of size %d: %+v, %v", pin.Size, r2, err)
 		}
 	}
 
-	// A server showing an older checkpoint, consistent with the pin: the
-	// audit covers the pin's tree; the pin does not move back.
+	// A server showing an older checkpoint, consistent with the pin
+	// (spec/client.md §6.1): stale, not a fork; nothing to pin.
 	s.rewrite("/v1/log/checkpoint", func(int, []byte) (int, []byte) {
 		b, _ := json.Marshal(keyserver.CheckpointResponse{Checkpoint: string(pin1.Signed)})
 		return http.StatusOK, b
 	})
-	r3, err := Audit(ctx, s.c, v, r.Pin, nil)
-	if err != nil || r3.Size != 8 || string(r3.Pin.Signed) != text {
-		t.Fatalf("older latest checkpoint: %+v, %v", r3, err)
+	r3, err := Audit(ctx, s.c, v, r.Pin, fresh(), nil)
+	if !errors.Is(err, ErrStale) || errors.Is(err, kt.ErrSecurity) || r3 != nil {
+		t.Fatalf("older latest checkpoint: %+v, %v; want ErrStale", r3, err)
+	}
+
+	// A latest checkpoint signed more than the maximum age ago.
+	s.setForge(nil)
+	old := fresh()
+	old.Now = old.Now.Add(25 * time.Hour)
+	if r4, err := Audit(ctx, s.c, v, r.Pin, old, nil); !errors.Is(err, ErrStale) || r4 != nil {
+		t.Fatalf("checkpoint 25 h old: %+v, %v; want ErrStale", r4, err)
 	}
 }
 
@@ -150,7 +159,7 @@ func TestAuditTamperedLeaves(t *testing.T) {
 			})
 			defer s.setForge(nil)
 			var p progressLog
-			r, err := Audit(ctx, s.c, v, nil, p.record)
+			r, err := Audit(ctx, s.c, v, nil, fresh(), p.record)
 			if !errors.Is(err, kt.ErrSecurity) || r != nil {
 				t.Fatalf("got %+v, %v; want kt.ErrSecurity", r, err)
 			}
@@ -164,7 +173,7 @@ func TestAuditTamperedLeaves(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Audit(ctx, s.c, v, nil, nil); err != nil {
+	if _, err := Audit(ctx, s.c, v, nil, fresh(), nil); err != nil {
 		t.Fatalf("genuine leaves: %v", err)
 	}
 }
@@ -181,7 +190,7 @@ func TestAuditFork(t *testing.T) {
 	b.register(b.newUser("eve"))
 	pinA := a.checkpoint(v)
 	for _, pin := range []*kt.Checkpoint{pinA, nil} {
-		_, err := Audit(ctx, b.c, v, pin, nil)
+		_, err := Audit(ctx, b.c, v, pin, fresh(), nil)
 		if pin != nil && !errors.Is(err, kt.ErrSecurity) {
 			t.Fatalf("forked log: %v", err)
 		}
@@ -195,7 +204,7 @@ func TestAuditFork(t *testing.T) {
 	// A checkpoint by another key.
 	c := newServer(t, "C", nil)
 	c.register(c.newUser("carol"))
-	if _, err := Audit(ctx, c.c, v, nil, nil); !errors.Is(err, kt.ErrSecurity) {
+	if _, err := Audit(ctx, c.c, v, nil, fresh(), nil); !errors.Is(err, kt.ErrSecurity) {
 		t.Fatalf("checkpoint by another key: %v", err)
 	}
 }
@@ -284,6 +293,7 @@ func TestAuditBadHistory(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := kttest.New(serverName+"/keyserver", s.logKey)
+			l.Time = testEpoch
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +307,7 @@ func TestAuditBadHistory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Audit(ctx, c, v, nil, nil)
+			_, err = Audit(ctx, c, v, nil, fresh(), nil)
 			if !errors.Is(err, kt.ErrSecurity) || !strings.Contains(err.Error(), tc.bad) {
 				t.Fatalf("got %v, want kt.ErrSecurity naming %s", err, tc.bad)
 			}
@@ -305,9 +315,10 @@ func TestAuditBadHistory(t *testing.T) {
 	}
 	// The same double with a valid history passes.
 	l, _ := kttest.New(serverName+"/keyserver", s.logKey)
+	l.Time = testEpoch
 	l.Append(entry(alice, 1))
 	l.Append(entry(bob, 1))
-	if r, err := Audit(ctx, logDouble(t, l, s.logKey), s.verifier(), nil, nil); err != nil || r.Accounts != 2 {
+	if r, err := Audit(ctx, logDouble(t, l, s.logKey), s.verifier(), nil, fresh(), nil); err != nil || r.Accounts != 2 {
 		t.Fatalf("valid history: %+v, %v", r, err)
 	}
 }
@@ -323,7 +334,7 @@ func TestAuditNetworkError(t *testing.T) {
 		}
 		panic(http.ErrAbortHandler) // drop the connection
 	})
-	_, err := Audit(context.Background(), s.c, v, nil, nil)
+	_, err := Audit(context.Background(), s.c, v, nil, fresh(), nil)
 	if err == nil || errors.Is(err, kt.ErrSecurity) {
 		t.Fatalf("dropped connection: %v", err)
 	}

@@ -62,8 +62,33 @@ type Client struct {
 	base *url.URL
 	http *http.Client
 
+	// name and logKey, when set (Expect), are what the discovery
+	// document must say.
+	name, logKey string
+
 	mu sync.Mutex
 	wk *keyserver.WellKnown // guarded by mu; set after the first success
+}
+
+// Expect pins the server's name and, if not empty, its log verifier key
+// (spec/client.md §6.1): a discovery document that names another server
+// or log key is refused with an error wrapping kt.ErrSecurity, and Name
+// returns name. Call it before the client is used.
+func (c *Client) Expect(name, logKey string) {
+	c.name, c.logKey = name, logKey
+}
+
+// Name returns the server name given to Expect, else the one the discovery
+// document gives.
+func (c *Client) Name(ctx context.Context) (string, error) {
+	if c.name != "" {
+		return c.name, nil
+	}
+	wk, err := c.WellKnown(ctx)
+	if err != nil {
+		return "", err
+	}
+	return wk.Name, nil
 }
 
 // New returns a client of the key server at baseURL ("https://host:port",
@@ -165,6 +190,12 @@ func (c *Client) WellKnown(ctx context.Context) (*keyserver.WellKnown, error) {
 	if w.Name == "" || w.Audience != keyserver.AudiencePrefix+w.Name || w.LogOrigin != w.Name+keyserver.OriginSuffix {
 		return nil, fmt.Errorf("ksclient: discovery document names %q, audience %q and log origin %q, which do not agree (spec/keyserver.md §5.0)", w.Name, w.Audience, w.LogOrigin)
 	}
+	if c.name != "" && w.Name != c.name {
+		return nil, securityError(nil, "the key server calls itself %q, not the configured %q", printable(w.Name), c.name)
+	}
+	if c.logKey != "" && w.LogVerifierKey != c.logKey {
+		return nil, securityError(nil, "the key server publishes log key %q, not the configured %q", printable(w.LogVerifierKey), c.logKey)
+	}
 	c.mu.Lock()
 	if c.wk == nil {
 		c.wk = &w
@@ -206,8 +237,9 @@ func (c *Client) AddDevice(ctx context.Context, handle string, req *keyserver.Ad
 }
 
 // RevokeDevice revokes device id of handle's account (spec/keyserver.md
-// §5.5).
-func (c *Client) RevokeDevice(ctx context.Context, handle string, id uint32, req *keyserver.RevokeDeviceRequest) (*keyserver.KeySetResponse, error) {
+// §5.5): req carries the account key's revocation, token is a key server
+// token of another active device of the account.
+func (c *Client) RevokeDevice(ctx context.Context, token, handle string, id uint32, req *keyserver.RevokeDeviceRequest) (*keyserver.KeySetResponse, error) {
 	if id == 0 {
 		return nil, fmt.Errorf("ksclient: revoking device 0: %w", keys.ErrInvalidDeviceID)
 	}
@@ -215,7 +247,7 @@ func (c *Client) RevokeDevice(ctx context.Context, handle string, id uint32, req
 	if err != nil {
 		return nil, err
 	}
-	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, "", req)
+	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, token, req)
 }
 
 // Token asks for an access token (spec/keyserver.md §5.6). Tokens does the

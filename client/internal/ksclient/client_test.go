@@ -160,7 +160,7 @@ func TestAPIErrors(t *testing.T) {
 	_, err = s.c.Leaves(ctx, 0, 5)
 	check("leaves past the end", err, http.StatusBadRequest, keyserver.CodeBadRequest)
 
-	_, err = s.c.RevokeDevice(ctx, "alice", 7, &keyserver.RevokeDeviceRequest{Revocation: []byte{1}})
+	_, err = s.c.RevokeDevice(ctx, s.tokenFor(alice, 1), "alice", 7, &keyserver.RevokeDeviceRequest{Revocation: []byte{1}})
 	check("bad revocation", err, http.StatusBadRequest, keyserver.CodeMalformedKey)
 
 	_, err = s.c.Challenge(ctx, "relay:elsewhere")

@@ -73,7 +73,7 @@ func newServer(t *testing.T, label string, mod func(*keyserver.Config)) *server 
 	}
 	t.Cleanup(func() { st.Close() })
 	rnd := testrand.New("ksclient test " + t.Name() + " " + label)
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{t: testEpoch}
 	cfg := keyserver.Config{
 		Name:           serverName,
 		Store:          st,
@@ -276,13 +276,14 @@ func (s *server) addDevice(u *user, id uint32) *keyserver.KeySetResponse {
 	return r
 }
 
+// revoke revokes device id of u from u's device 1.
 func (s *server) revoke(u *user, id uint32) *keyserver.KeySetResponse {
 	s.t.Helper()
 	rev, err := u.account.RevokeDevice(u.handle, keys.DeviceID(id), s.clock.Now())
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	r, err := s.c.RevokeDevice(context.Background(), u.handle, id, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()})
+	r, err := s.c.RevokeDevice(context.Background(), s.tokenFor(u, 1), u.handle, id, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -346,3 +347,9 @@ func cloneAccount(a *keyserver.AccountResponse) *keyserver.AccountResponse {
 	}
 	return &b
 }
+
+// testEpoch is where the test servers' clocks start.
+var testEpoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// fresh is the client's default age rule at testEpoch.
+func fresh() Freshness { return Freshness{Now: testEpoch, MaxAge: 24 * time.Hour} }

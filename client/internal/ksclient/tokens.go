@@ -132,7 +132,7 @@ func (t *Tokens) fetch(ctx context.Context, audience string, call *tokenCall) {
 // request runs the exchange of spec/keyserver.md §5.1 and §5.6 and
 // returns the token and, on the local clock, when to refresh it.
 func (t *Tokens) request(ctx context.Context, audience string) (string, time.Time, error) {
-	wk, err := t.c.WellKnown(ctx)
+	name, err := t.c.Name(ctx)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -142,8 +142,9 @@ func (t *Tokens) request(ctx context.Context, audience string) (string, time.Tim
 		return "", time.Time{}, err
 	}
 	// spec/keyserver.md §5.1 "Response signature": SignChallenge also
-	// checks that the challenge names this server.
-	sig, err := token.SignChallenge(t.signer, t.handle, keys.DeviceID(t.device), ch.Challenge, wk.Name)
+	// checks that the challenge names this server: the configured name
+	// (Expect), not one the server chose.
+	sig, err := token.SignChallenge(t.signer, t.handle, keys.DeviceID(t.device), ch.Challenge, name)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("ksclient: the key server's challenge: %w", err)
 	}

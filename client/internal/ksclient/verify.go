@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver"
@@ -45,6 +46,34 @@ func hashes(bs []keyserver.Bytes) ([]tlog.Hash, error) {
 func refusedProof(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest
+}
+
+// ErrStale reports an answer verified under a checkpoint older than one the
+// client has pinned, or older than the client's maximum age
+// (spec/client.md §6.1). It is not evidence of misbehaviour on its own (a
+// replica may lag, a cache may replay): the caller retries later.
+var ErrStale = errors.New("ksclient: stale answer")
+
+// Freshness is the age rule of spec/client.md §6.1: a checkpoint's log
+// timestamp (spec/transparency.md §5.3) must be at most MaxAge before Now.
+type Freshness struct {
+	Now    time.Time
+	MaxAge time.Duration
+}
+
+// Check applies the rule to cp. A checkpoint without a timestamp is stale;
+// a timestamp ahead of Now is accepted (the local clock may be behind).
+func (f Freshness) Check(cp *kt.Checkpoint) error {
+	if f.MaxAge <= 0 || f.Now.IsZero() {
+		return errors.New("ksclient: no freshness rule given")
+	}
+	if cp.Time.IsZero() {
+		return fmt.Errorf("%w: the checkpoint of size %d carries no timestamp", ErrStale, cp.Size)
+	}
+	if age := f.Now.Sub(cp.Time); age > f.MaxAge {
+		return fmt.Errorf("%w: the checkpoint of size %d was signed %v ago, more than %v", ErrStale, cp.Size, age.Round(time.Second), f.MaxAge)
+	}
+	return nil
 }
 
 // advance checks cp against the pinned checkpoint and returns the
@@ -89,9 +118,11 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 //
 // Every failure that shows the server misbehaving wraps kt.ErrSecurity;
 // fetching the consistency proof may also fail with a network error or an
-// *APIError. The caller still has to apply §7.2 step 4: refuse an entry
-// with another account key, or a lower version, than one it has seen.
-func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, handle string, resp *keyserver.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
+// *APIError. An answer under a checkpoint smaller than the pin, or older
+// than fresh allows, wraps ErrStale (spec/client.md §6.1). The caller
+// still has to apply §7.2 step 4: refuse an entry with another account
+// key, or a lower version, than one it has seen.
+func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *keyserver.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
 	if resp == nil {
 		return nil, nil, errors.New("ksclient: no lookup answer to verify")
 	}
@@ -133,6 +164,16 @@ func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Ch
 	}
 	if err := sameKeySet(entry, resp); err != nil {
 		return nil, nil, err
+	}
+	// Last, after every check that could show misbehaviour: never a
+	// view older than one already seen (spec/client.md §6.1). The
+	// smaller tree was consistent with the pin, so this is no fork, but
+	// an entry proven in it may have been replaced since.
+	if pinned != nil && cp.Size < pinned.Size {
+		return nil, nil, fmt.Errorf("%w: the lookup of %s was answered under a checkpoint of size %d, older than the pinned size %d", ErrStale, handle, cp.Size, pinned.Size)
+	}
+	if err := fresh.Check(cp); err != nil {
+		return nil, nil, fmt.Errorf("ksclient: the lookup of %s: %w", handle, err)
 	}
 	return entry, next, nil
 }

@@ -16,17 +16,25 @@ type Contact struct {
 	Verified      bool     // the user compared safety numbers (MarkVerified)
 	KeySetVersion uint64   // the newest key-set version seen
 	LogIndex      uint64   // the transparency log index of that key set
+	// Pending, with PendingKey, records an account key the log now holds
+	// for the handle that the user has not accepted (spec/client.md §6.2).
+	Pending    bool
+	PendingKey [32]byte
 }
 
 // contactRecordSize is the sealed record: account key (32) || verified (1:
-// 0 or 1) || key-set version (8, big-endian) || log index (8, big-endian).
-const contactRecordSize = 32 + 1 + 8 + 8
+// 0 or 1) || key-set version (8, big-endian) || log index (8, big-endian),
+// followed, when a key change is pending, by the pending account key (32).
+const (
+	contactRecordSize        = 32 + 1 + 8 + 8
+	contactPendingRecordSize = contactRecordSize + 32
+)
 
 func contactAD(handle string) rowKey { return newRowKey("contacts", "record").text(handle) }
 
 // PutContact stores c, replacing the contact with the same handle.
 func (tx *Tx) PutContact(c Contact) error {
-	rec := make([]byte, 0, contactRecordSize)
+	rec := make([]byte, 0, contactPendingRecordSize)
 	rec = append(rec, c.AccountKey[:]...)
 	if c.Verified {
 		rec = append(rec, 1)
@@ -35,6 +43,9 @@ func (tx *Tx) PutContact(c Contact) error {
 	}
 	rec = binary.BigEndian.AppendUint64(rec, c.KeySetVersion)
 	rec = binary.BigEndian.AppendUint64(rec, c.LogIndex)
+	if c.Pending {
+		rec = append(rec, c.PendingKey[:]...)
+	}
 	sealed, err := tx.s.seal(contactAD(c.Handle), rec)
 	if err != nil {
 		return err
@@ -61,13 +72,17 @@ func (tx *Tx) openContact(handle string, sealed []byte) (Contact, error) {
 	if err != nil {
 		return Contact{}, err
 	}
-	if len(rec) != contactRecordSize || rec[32] > 1 {
+	if (len(rec) != contactRecordSize && len(rec) != contactPendingRecordSize) || rec[32] > 1 {
 		return Contact{}, corrupt("contact record of %q is malformed", handle)
 	}
 	c := Contact{Handle: handle, Verified: rec[32] == 1}
 	copy(c.AccountKey[:], rec)
 	c.KeySetVersion = binary.BigEndian.Uint64(rec[33:])
 	c.LogIndex = binary.BigEndian.Uint64(rec[41:])
+	if len(rec) == contactPendingRecordSize {
+		c.Pending = true
+		copy(c.PendingKey[:], rec[contactRecordSize:])
+	}
 	return c, nil
 }
 

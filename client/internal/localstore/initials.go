@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-// Answered PQXDH initial messages (spec/client-store.md §4.11): the client
+// Answered PQXDH initial messages (spec/client-store.md §4.12): the client
 // refuses an initial message it has answered before, for as long as the
 // signed prekey it names exists (spec/client.md §5.1).
 

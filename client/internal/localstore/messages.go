@@ -161,10 +161,38 @@ type InboxMessage struct {
 	Time         time.Time
 	Plaintext    []byte
 	Delivered    bool // handed to the app
+	// KeyChanged marks a message that arrived under an account key of the
+	// sender that the user has not accepted; Held one that is not to be
+	// offered until the user verifies or accepts that key
+	// (spec/client.md §6.2). Both are bound into the plaintext's seal.
+	KeyChanged bool
+	Held       bool
+}
+
+// Inbox flags (spec/client-store.md §4.9).
+const (
+	inboxKeyChanged = 1
+	inboxHeld       = 2
+)
+
+func (m *InboxMessage) flags() uint64 {
+	var f uint64
+	if m.KeyChanged {
+		f |= inboxKeyChanged
+	}
+	if m.Held {
+		f |= inboxHeld
+	}
+	return f
 }
 
 func inboxAD(m *InboxMessage) rowKey {
-	return newRowKey("inbox", "plaintext").bytes(m.ID).text(m.Sender).int(uint64(m.SenderDevice)).int(uint64(nanos(m.Time)))
+	k := newRowKey("inbox", "plaintext").bytes(m.ID).text(m.Sender).int(uint64(m.SenderDevice)).int(uint64(nanos(m.Time)))
+	if f := m.flags(); f != 0 {
+		// Rows without flags keep the associated data of schema 1.
+		k = k.int(f)
+	}
+	return k
 }
 
 // PutInbox stores a received message and returns its sequence number;
@@ -178,9 +206,9 @@ func (tx *Tx) PutInbox(m InboxMessage) (int64, error) {
 		return 0, err
 	}
 	var seq int64
-	err = tx.tx.QueryRowContext(tx.ctx, `INSERT INTO inbox (id, sender, sender_device, time, plaintext, delivered)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`,
-		nonNil(m.ID), m.Sender, int64(m.SenderDevice), nanos(m.Time), sealed, m.Delivered).Scan(&seq)
+	err = tx.tx.QueryRowContext(tx.ctx, `INSERT INTO inbox (id, sender, sender_device, time, plaintext, delivered, flags)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		nonNil(m.ID), m.Sender, int64(m.SenderDevice), nanos(m.Time), sealed, m.Delivered, int64(m.flags())).Scan(&seq)
 	if isConstraint(err) {
 		return 0, fmt.Errorf("%w: message already in the inbox", ErrDuplicate)
 	}
@@ -190,17 +218,22 @@ func (tx *Tx) PutInbox(m InboxMessage) (int64, error) {
 	return seq, nil
 }
 
-const inboxColumns = `seq, id, sender, sender_device, time, plaintext, delivered`
+const inboxColumns = `seq, id, sender, sender_device, time, plaintext, delivered, flags`
 
 func (tx *Tx) scanInbox(rows interface{ Scan(...any) error }) (InboxMessage, error) {
 	var (
 		m            InboxMessage
 		device, when int64
+		flags        int64
 		sealed       []byte
 	)
-	if err := rows.Scan(&m.Seq, &m.ID, &m.Sender, &device, &when, &sealed, &m.Delivered); err != nil {
+	if err := rows.Scan(&m.Seq, &m.ID, &m.Sender, &device, &when, &sealed, &m.Delivered, &flags); err != nil {
 		return InboxMessage{}, err
 	}
+	if flags < 0 || flags > inboxKeyChanged|inboxHeld {
+		return InboxMessage{}, corrupt("inbox.flags out of range")
+	}
+	m.KeyChanged, m.Held = flags&inboxKeyChanged != 0, flags&inboxHeld != 0
 	if device < 0 || device > 1<<32-1 {
 		return InboxMessage{}, corrupt("inbox.sender_device out of range")
 	}
@@ -224,10 +257,44 @@ func (tx *Tx) Inbox(id []byte) (InboxMessage, error) {
 	return m, err
 }
 
-// Undelivered returns up to limit messages not yet handed to the app, in
-// arrival order.
+// Undelivered returns up to limit messages not yet handed to the app and
+// not held, in arrival order.
 func (tx *Tx) Undelivered(limit int) ([]InboxMessage, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT `+inboxColumns+` FROM inbox WHERE delivered = 0 ORDER BY seq LIMIT ?`, limit)
+	return tx.inboxList(`SELECT `+inboxColumns+` FROM inbox WHERE delivered = 0 AND flags & 2 = 0 ORDER BY seq LIMIT ?`, limit)
+}
+
+// Held returns the held messages from sender, in arrival order.
+func (tx *Tx) Held(sender string) ([]InboxMessage, error) {
+	return tx.inboxList(`SELECT `+inboxColumns+` FROM inbox WHERE sender = ? AND flags & 2 != 0 ORDER BY seq`, sender)
+}
+
+// ReleaseHeld clears the held flag of the held messages from sender,
+// keeping their place in the inbox and their KeyChanged mark, and returns
+// them in arrival order.
+func (tx *Tx) ReleaseHeld(sender string) ([]InboxMessage, error) {
+	if tx.readOnly {
+		return nil, errReadOnly
+	}
+	held, err := tx.Held(sender)
+	if err != nil {
+		return nil, err
+	}
+	for i := range held {
+		m := &held[i]
+		m.Held = false
+		sealed, err := tx.s.seal(inboxAD(m), m.Plaintext)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.execOne("release held", `UPDATE inbox SET flags = ?, plaintext = ? WHERE id = ?`, int64(m.flags()), sealed, nonNil(m.ID)); err != nil {
+			return nil, err
+		}
+	}
+	return held, nil
+}
+
+func (tx *Tx) inboxList(query string, args ...any) ([]InboxMessage, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("list inbox", err)
 	}

@@ -25,6 +25,10 @@ func (l *Link) connectLoop() {
 			if l.ctx.Err() != nil {
 				return
 			}
+			if isRevoked(err) {
+				l.stopRevoked(err)
+				return
+			}
 			if isTokenRefusal(err) {
 				l.invalidateToken()
 			}
@@ -49,6 +53,10 @@ func (l *Link) connectLoop() {
 		}
 		if f := l.cfg.OnDisconnect; f != nil {
 			l.events.post(func() { f(err) })
+		}
+		if isRevoked(err) {
+			l.stopRevoked(err)
+			return
 		}
 		if time.Since(up) >= stableAfter && !isCode(err, wire.ErrorCode_ERROR_CODE_REPLACED) {
 			attempt = 0
@@ -160,6 +168,27 @@ func (l *Link) invalidateToken() {
 func isCode(err error, code wire.ErrorCode) bool {
 	var re *relayclient.RemoteError
 	return errors.As(err, &re) && re.Code == code
+}
+
+// isRevoked reports whether err says this device is revoked: the relay's
+// device_revoked (spec/relay.md §2.4), or a Token error wrapping
+// ErrRevoked (the key server refused to issue one).
+func isRevoked(err error) bool {
+	return isCode(err, wire.ErrorCode_ERROR_CODE_DEVICE_REVOKED) || errors.Is(err, ErrRevoked)
+}
+
+// stopRevoked stops the link for good: a revoked device has nothing to
+// reconnect for. Waiters in current get ErrRevoked.
+func (l *Link) stopRevoked(err error) {
+	l.log.Warn("relaylink: this device is revoked; not reconnecting", "err", err)
+	l.mu.Lock()
+	l.revoked = true
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+	if f := l.cfg.OnRevoked; f != nil {
+		l.events.post(f)
+	}
 }
 
 // isTokenRefusal reports whether the relay refused the token

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/relayclient"
 	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/keyserver/revocation"
 	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/store/sqlite"
@@ -52,9 +54,33 @@ type relayEnv struct {
 	addr string
 	tls  *tls.Config // client config pinned to the relay's certificate
 
-	q   *sqlite.Queue
-	s   *relay.Server
-	srv *httptest.Server
+	q       *sqlite.Queue
+	s       *relay.Server
+	srv     *httptest.Server
+	revoked feed // the revocation feed the relay reads (spec/relay.md §2.4)
+}
+
+// feed is a revocation feed for the relay, as the key server's would be
+// read in process: entries appended by the test.
+type feed struct {
+	mu      sync.Mutex
+	entries []revocation.Entry
+}
+
+// revoke adds handle/device to the feed.
+func (f *feed) revoke(handle string, device uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entries = append(f.entries, revocation.Entry{Index: int64(len(f.entries)), Device: revocation.DeviceHash(handle, device), Time: time.Now()})
+}
+
+func (f *feed) Revocations(_ context.Context, from int64) ([]revocation.Entry, int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if from >= int64(len(f.entries)) {
+		return nil, from, nil
+	}
+	return slices.Clone(f.entries[from:]), int64(len(f.entries)), nil
 }
 
 func startRelay(t *testing.T) *relayEnv {
@@ -83,8 +109,10 @@ func (e *relayEnv) start() {
 	}
 	s, err := relay.New(relay.Config{
 		Name: relayName, Queue: q, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
-		Limits: relay.Limits{HeartbeatInterval: heartbeat, IdleTimeout: idle},
-		Logger: slog.New(slog.DiscardHandler),
+		Limits:         relay.Limits{HeartbeatInterval: heartbeat, IdleTimeout: idle},
+		Logger:         slog.New(slog.DiscardHandler),
+		Revocations:    &e.revoked,
+		RevocationPoll: 50 * time.Millisecond,
 	})
 	if err != nil {
 		q.Close()

@@ -75,6 +75,11 @@ const (
 // ErrClosed is returned by Send and WaitConnected once Close was called.
 var ErrClosed = errors.New("relaylink: closed")
 
+// ErrRevoked is returned by Send and WaitConnected once the relay refused
+// this device as revoked (device_revoked, spec/relay.md §2.4), or Token
+// returned an error wrapping it: the link has stopped for good.
+var ErrRevoked = errors.New("relaylink: this device is revoked")
+
 // Config configures a Link. URL, Token and Deliver are required.
 type Config struct {
 	// URL is the relay's WebSocket endpoint, wss://HOST:PORT/v1/relay.
@@ -103,6 +108,9 @@ type Config struct {
 	// not call Close. They are not called after Close.
 	OnConnect    func(hello *wire.Hello)
 	OnDisconnect func(err error)
+	// OnRevoked, if set, is called once, like OnDisconnect, when the link
+	// stops because the device is revoked (ErrRevoked).
+	OnRevoked func()
 	// MinBackoff and MaxBackoff bound the reconnect and redelivery delays;
 	// zero means DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
@@ -162,6 +170,7 @@ type Link struct {
 	mu       sync.Mutex
 	conn     *relayclient.Conn // the open connection, nil while down
 	hello    *wire.Hello       // conn's Hello
+	revoked  bool              // the device is revoked: the link has stopped
 	changed  chan struct{}     // closed and replaced whenever conn changes
 	inflight map[[wire.MessageIDSize]byte]struct{}
 }
@@ -220,8 +229,11 @@ func (l *Link) current(ctx context.Context) (*relayclient.Conn, *wire.Hello, err
 			return nil, nil, ErrClosed
 		}
 		l.mu.Lock()
-		c, h, changed := l.conn, l.hello, l.changed
+		c, h, changed, revoked := l.conn, l.hello, l.changed, l.revoked
 		l.mu.Unlock()
+		if revoked {
+			return nil, nil, ErrRevoked
+		}
 		if c != nil && !isDone(c) {
 			return c, h, nil
 		}

@@ -6,6 +6,7 @@ package kttest
 import (
 	"crypto/ed25519"
 	"fmt"
+	"time"
 
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"golang.org/x/mod/sumdb/note"
@@ -15,6 +16,10 @@ import (
 // Log is an in-memory log of leaves and their stored hashes.
 type Log struct {
 	Origin string
+	// Time, if not zero, is the time of the log key's timestamped
+	// signature Checkpoint adds (spec/transparency.md §5.3).
+	Time   time.Time
+	key    ed25519.PrivateKey
 	signer note.Signer
 	leaves [][]byte
 	hashes []tlog.Hash
@@ -26,7 +31,7 @@ func New(origin string, priv ed25519.PrivateKey) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Log{Origin: origin, signer: s}, nil
+	return &Log{Origin: origin, key: priv, signer: s}, nil
 }
 
 // ReadHashes implements tlog.HashReader.
@@ -68,7 +73,14 @@ func (l *Log) Checkpoint(size int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kt.SignCheckpoint(l.signer, l.Origin, size, root)
+	if l.Time.IsZero() {
+		return kt.SignCheckpoint(l.signer, l.Origin, size, root)
+	}
+	ts, err := kt.NewTimestampSigner(l.Origin, l.key, l.Time)
+	if err != nil {
+		return nil, err
+	}
+	return kt.SignCheckpoint(l.signer, l.Origin, size, root, ts)
 }
 
 // ProveInclusion proves leaf index in the tree of the first size leaves.

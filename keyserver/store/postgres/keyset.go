@@ -30,7 +30,7 @@ func (s *Store) UpdateKeySet(ctx context.Context, u store.KeySetUpdate) (int64, 
 			if err := createAccount(ctx, tx, &u, n); err != nil {
 				return err
 			}
-		} else if err := changeDevices(ctx, tx, &u); err != nil {
+		} else if err := changeDevices(ctx, tx, &u, n); err != nil {
 			return err
 		}
 		if err := appendLeaf(ctx, tx, &u, int64(version), n); err != nil {
@@ -88,8 +88,10 @@ func createAccount(ctx context.Context, tx pgx.Tx, u *store.KeySetUpdate, n int6
 	return insertDevice(ctx, tx, u.Handle, u.AddDevice)
 }
 
-// changeDevices checks the account's version and adds or revokes a device.
-func changeDevices(ctx context.Context, tx pgx.Tx, u *store.KeySetUpdate) error {
+// changeDevices checks the account's version and adds or revokes a device;
+// a revocation records n, the index of its leaf, and its time for the
+// revocation feed.
+func changeDevices(ctx context.Context, tx pgx.Tx, u *store.KeySetUpdate, n int64) error {
 	var version int64
 	err := tx.QueryRow(ctx, `SELECT version FROM accounts WHERE handle = $1 FOR UPDATE`, u.Handle).Scan(&version)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -120,9 +122,9 @@ func changeDevices(ctx context.Context, tx pgx.Tx, u *store.KeySetUpdate) error 
 	if rev == nil {
 		rev = []byte{}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE devices SET revocation = $3,
+	if _, err := tx.Exec(ctx, `UPDATE devices SET revocation = $3, revoked_index = $4, revoked_at = $5,
 		signed_id = NULL, signed = NULL, last_resort_id = NULL, last_resort = NULL
-		WHERE handle = $1 AND id = $2`, u.Handle, int64(u.Revoke.ID), rev); err != nil {
+		WHERE handle = $1 AND id = $2`, u.Handle, int64(u.Revoke.ID), rev, n, u.Now); err != nil {
 		return wrap("revoke device", err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM prekeys WHERE handle = $1 AND device = $2`,

@@ -80,21 +80,25 @@ func (s *Store) UploadPrekeys(ctx context.Context, u store.Upload) error {
 }
 
 // CountPrekeys implements store.Store: ErrNotFound for an unknown device,
-// zero counts for a revoked one.
+// ErrDeviceRevoked for a revoked one. Device and counts are read in one
+// statement, so from one snapshot.
 func (s *Store) CountPrekeys(ctx context.Context, handle string, device uint32) (store.Counts, error) {
 	var (
-		exists bool
-		c      store.Counts
+		found, revoked bool
+		c              store.Counts
 	)
 	err := s.pool.QueryRow(ctx, `SELECT
 			EXISTS (SELECT 1 FROM devices WHERE handle = $1 AND id = $2),
+			EXISTS (SELECT 1 FROM devices WHERE handle = $1 AND id = $2 AND revocation IS NOT NULL),
 			count(*) FILTER (WHERE kind = 0), count(*) FILTER (WHERE kind = 1)
-		FROM prekeys WHERE handle = $1 AND device = $2`, handle, int64(device)).Scan(&exists, &c.OneTime, &c.OneTimeKEM)
-	if err != nil {
+		FROM prekeys WHERE handle = $1 AND device = $2`, handle, int64(device)).Scan(&found, &revoked, &c.OneTime, &c.OneTimeKEM)
+	switch {
+	case err != nil:
 		return store.Counts{}, wrap("count prekeys", err)
-	}
-	if !exists {
+	case !found:
 		return store.Counts{}, store.ErrNotFound
+	case revoked:
+		return store.Counts{}, store.ErrDeviceRevoked
 	}
 	return c, nil
 }

@@ -50,7 +50,7 @@ func (s *Store) UpdateKeySet(ctx context.Context, u store.KeySetUpdate) (int64, 
 		case u.AddDevice != nil:
 			err = addDevice(ctx, tx, u.Handle, u.AddDevice)
 		default:
-			err = revokeDevice(ctx, tx, u.Handle, u.Revoke)
+			err = revokeDevice(ctx, tx, u.Handle, u.Revoke, idx, u.Now)
 		}
 		if err != nil {
 			return err
@@ -103,7 +103,9 @@ func addDevice(ctx context.Context, tx *sql.Tx, handle string, d *store.Device) 
 	return nil
 }
 
-func revokeDevice(ctx context.Context, tx *sql.Tx, handle string, d *store.Device) error {
+// revokeDevice revokes d, recording the index of the leaf that records
+// the revocation and its time for the revocation feed.
+func revokeDevice(ctx context.Context, tx *sql.Tx, handle string, d *store.Device, idx int64, now time.Time) error {
 	var revoked bool
 	err := tx.QueryRowContext(ctx, `SELECT revocation IS NOT NULL FROM devices WHERE handle = ? AND id = ?`, handle, d.ID).Scan(&revoked)
 	switch {
@@ -114,8 +116,8 @@ func revokeDevice(ctx context.Context, tx *sql.Tx, handle string, d *store.Devic
 	case revoked:
 		return fmt.Errorf("sqlite: %q device %d: %w", handle, d.ID, store.ErrDeviceRevoked)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE devices SET revocation = ? WHERE handle = ? AND id = ?`,
-		nonNil(d.Revocation), handle, d.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE devices SET revocation = ?, revoked_index = ?, revoked_at = ? WHERE handle = ? AND id = ?`,
+		nonNil(d.Revocation), idx, now.UnixNano(), handle, d.ID); err != nil {
 		return fmt.Errorf("sqlite: revoke device: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM prekeys WHERE handle = ? AND device = ?`, handle, d.ID); err != nil {

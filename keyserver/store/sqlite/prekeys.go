@@ -102,19 +102,14 @@ func insertPrekey(ctx context.Context, tx *sql.Tx, handle string, device uint32,
 	return nil
 }
 
-// CountPrekeys counts a device's remaining one-time prekeys.
+// CountPrekeys counts an active device's remaining one-time prekeys.
 func (s *Store) CountPrekeys(ctx context.Context, handle string, device uint32) (store.Counts, error) {
 	var c store.Counts
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		var n int
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices WHERE handle = ? AND id = ?`, handle, device).Scan(&n)
-		if err != nil {
-			return fmt.Errorf("sqlite: read device: %w", err)
+		if err := activeDevice(ctx, tx, handle, device); err != nil {
+			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("sqlite: %q device %d: %w", handle, device, store.ErrNotFound)
-		}
-		err = tx.QueryRowContext(ctx, `SELECT
+		err := tx.QueryRowContext(ctx, `SELECT
 			COUNT(*) FILTER (WHERE kind = 2),
 			COUNT(*) FILTER (WHERE kind = 4)
 			FROM prekeys WHERE handle = ? AND device = ?`, handle, device).Scan(&c.OneTime, &c.OneTimeKEM)

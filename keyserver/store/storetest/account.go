@@ -183,12 +183,8 @@ func testRevoke(t *testing.T, f *fixture) {
 		t.Fatalf("after revoke: version %d index %d, want 3 and 2", a.version, a.logIndex)
 	}
 	f.checkAccount(a)
-	c, err := f.s.CountPrekeys(f.ctx, "alice", 2)
-	if err != nil {
-		wantErr(t, "CountPrekeys of revoked device", err, store.ErrDeviceRevoked)
-	} else if c != (store.Counts{}) {
-		t.Fatalf("revoked device still holds %+v prekeys", c)
-	}
+	_, err := f.s.CountPrekeys(f.ctx, "alice", 2)
+	wantErr(t, "CountPrekeys of revoked device", err, store.ErrDeviceRevoked)
 	f.revoke(a, 1) // the last active device may go too
 	f.checkAccount(a)
 }

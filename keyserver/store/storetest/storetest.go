@@ -14,8 +14,6 @@
 //     for an index not stored yet; no indexes give no hashes and no error.
 //   - ClaimPrekeys on an account with no eligible device returns no claims
 //     and no error.
-//   - CountPrekeys of a revoked device returns zero counts or an error
-//     matching store.ErrDeviceRevoked.
 //   - Times come back equal (time.Time.Equal) to whole-second times put in.
 //   - A challenge is live while now is before its expiry.
 //   - Concurrent claims may hand out a one-time prekey of one kind and the
@@ -66,6 +64,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimEligibility", testClaimEligibility},
 		{"ClaimUnknown", testClaimUnknown},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"CountRevoked", testCountRevoked},
+		{"Revocations", testRevocations},
 		{"Challenges", testChallenges},
 		{"ChallengeExpired", testChallengeExpired},
 		{"ConcurrentChallenge", testConcurrentChallenge},

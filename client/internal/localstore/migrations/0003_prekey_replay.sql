@@ -1,7 +1,7 @@
 -- Prekeys rotate on the device's own schedule, whatever the key server
 -- answers, and answered initial messages are remembered until the signed
 -- prekey they used is deleted (spec/client.md §5.1, §7; spec/client-store.md
--- §4.3, §4.11).
+-- §4.3, §4.12).
 
 -- The signed public prekey (spec/keys.md §8) while the key server has not
 -- acknowledged it; NULL once it has (and for every prekey made before this

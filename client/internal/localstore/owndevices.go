@@ -1,0 +1,113 @@
+package localstore
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// OwnDeviceState is what this device knows of another device of its own
+// account (spec/client-store.md §4.11).
+type OwnDeviceState uint8
+
+const (
+	// OwnApproved: this device created or approved the device.
+	OwnApproved OwnDeviceState = 1
+	// OwnRevoked: the device is revoked, and this device knows it (it
+	// revoked it, or reported the revocation).
+	OwnRevoked OwnDeviceState = 2
+)
+
+// OwnDevice is one row of own_devices: a device id, its state, and the
+// SHA-256 of the certificate this device approved.
+type OwnDevice struct {
+	Device   uint32
+	State    OwnDeviceState
+	CertHash [32]byte
+}
+
+// Matches reports whether cert is the certificate d was approved with.
+func (d OwnDevice) Matches(cert []byte) bool {
+	h := sha256.Sum256(cert)
+	return subtle.ConstantTimeCompare(h[:], d.CertHash[:]) == 1
+}
+
+// ownDeviceRecordSize is the sealed record: state (1) || certificate hash (32).
+const ownDeviceRecordSize = 1 + 32
+
+func ownDeviceAD(device uint32) rowKey {
+	return newRowKey("own_devices", "record").int(uint64(device))
+}
+
+// PutOwnDevice records device with state and the certificate it was
+// approved with, replacing what was recorded for it.
+func (tx *Tx) PutOwnDevice(device uint32, state OwnDeviceState, cert []byte) error {
+	if state != OwnApproved && state != OwnRevoked {
+		return fmt.Errorf("localstore: own device state %d", state)
+	}
+	h := sha256.Sum256(cert)
+	rec := append([]byte{byte(state)}, h[:]...)
+	sealed, err := tx.s.seal(ownDeviceAD(device), rec)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put own device", `INSERT OR REPLACE INTO own_devices (device, record) VALUES (?, ?)`, int64(device), sealed)
+	return err
+}
+
+// OwnDevices returns the recorded devices of this account by id.
+func (tx *Tx) OwnDevices() (map[uint32]OwnDevice, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT device, record FROM own_devices ORDER BY device`)
+	if err != nil {
+		return nil, dbErr("list own devices", err)
+	}
+	defer rows.Close()
+	out := map[uint32]OwnDevice{}
+	for rows.Next() {
+		var (
+			device int64
+			sealed []byte
+		)
+		if err := rows.Scan(&device, &sealed); err != nil {
+			return nil, dbErr("list own devices", err)
+		}
+		if device < 0 || device > 1<<32-1 {
+			return nil, corrupt("own_devices.device out of range")
+		}
+		d, err := tx.openOwnDevice(uint32(device), sealed)
+		if err != nil {
+			return nil, err
+		}
+		out[d.Device] = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list own devices", err)
+	}
+	return out, nil
+}
+
+// OwnDevice returns the record of device, or ErrNotFound.
+func (tx *Tx) OwnDevice(device uint32) (OwnDevice, error) {
+	var sealed []byte
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT record FROM own_devices WHERE device = ?`, int64(device)).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OwnDevice{}, ErrNotFound
+	}
+	if err != nil {
+		return OwnDevice{}, dbErr("get own device", err)
+	}
+	return tx.openOwnDevice(device, sealed)
+}
+
+func (tx *Tx) openOwnDevice(device uint32, sealed []byte) (OwnDevice, error) {
+	rec, err := tx.s.open(ownDeviceAD(device), sealed)
+	if err != nil {
+		return OwnDevice{}, err
+	}
+	if len(rec) != ownDeviceRecordSize || (OwnDeviceState(rec[0]) != OwnApproved && OwnDeviceState(rec[0]) != OwnRevoked) {
+		return OwnDevice{}, corrupt("own device record %d is malformed", device)
+	}
+	return OwnDevice{Device: device, State: OwnDeviceState(rec[0]), CertHash: [32]byte(rec[1:])}, nil
+}
