@@ -20,9 +20,11 @@ const heapScanSessions = 100
 // envelope — no copy of alice's X25519 identity key is anywhere in the
 // process's memory outside her guarded buffer, heap and stacks, live or
 // freed (spec/client.md §8, SECURITY.md "In memory"). The scan looks for
-// bytes 1 to 30 of the key, which clamping leaves as they are. The
-// positive control puts one copy on the heap and requires the scan to find
-// it.
+// bytes 1 to 30 of the key, which clamping leaves as they are. Nor do the
+// one-time prekeys her responses used (checked for five of them). The
+// Ed25519 signing seed's count is logged: crypto/ed25519 keeps expanded
+// copies we cannot wipe (SECURITY.md). The positive control puts one copy
+// on the heap and requires the scan to find it.
 func TestNoIdentityKeyCopiesOnHeap(t *testing.T) {
 	needle, err := memscan.Alloc(30)
 	if errors.Is(err, memscan.ErrUnsupported) {
@@ -37,6 +39,11 @@ func TestNoIdentityKeyCopiesOnHeap(t *testing.T) {
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	copyDHKeyMiddle(t, alice, needle)
 	guarded := guardedRange(t, alice)
+	// Alice's one-time X25519 prekeys (bytes 1-30 of each), copied out of
+	// the store outside the heap, to check afterwards that those her
+	// responses used left no copy either.
+	opks := snapshotOneTimePrekeys(t, alice)
+	defer opks.free()
 
 	forget := func(c *Client, peer string) {
 		err := c.withSessions(func() error {
@@ -73,6 +80,15 @@ func TestNoIdentityKeyCopiesOnHeap(t *testing.T) {
 	t.Logf("copies of alice's X25519 identity key outside her guarded buffer after %d sessions: %d", heapScanSessions, n)
 	if n != 0 {
 		t.Errorf("found %d copies of the X25519 identity key outside guarded memory", n)
+	}
+	used := opks.used(t, alice)
+	if len(used) < heapScanSessions/4 {
+		t.Fatalf("alice's responses used %d one-time prekeys", len(used))
+	}
+	for _, k := range used[:5] {
+		if c, err := memscan.Count(k, guarded); err != nil || c != 0 {
+			t.Errorf("a used one-time prekey left %d copies (%v)", c, err)
+		}
 	}
 
 	// Positive control: one copy on the heap is found.
