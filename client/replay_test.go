@@ -265,3 +265,53 @@ func TestReplayedInitialMessage(t *testing.T) {
 		t.Fatalf("the key server serves signed prekey %d, want %d (%v)", bundle.SignedPrekey.ID, newest.ID, err)
 	}
 }
+
+// TestPendingPrekeysRetried: one-time prekeys made while the key server
+// refuses uploads stay pending, are not made again at every attempt, and
+// are published once the key server takes them (spec/client.md §7.1).
+func TestPendingPrekeysRetried(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	bob := s.newUser("bob")
+	refuseUploads(s)
+	if _, err := s.db("keyserver.db").Exec(`DELETE FROM prekeys WHERE handle = 'bob' AND kind IN (2, 4)`); err != nil {
+		t.Fatal(err)
+	}
+	pending := func() (n, total int) {
+		bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			for _, k := range []keys.PrekeyKind{keys.OneTimePrekey, keys.OneTimeKEMPrekey} {
+				ps, err := tx.PrekeyInfos(uint8(k))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range ps {
+					total++
+					if p.Pending != nil {
+						n++
+					}
+				}
+			}
+			return nil
+		})
+		return n, total
+	}
+	_, before := pending()
+	for range 3 {
+		if err := bob.maintainPrekeys(ctxT(t)); err == nil {
+			t.Fatal("maintenance reported success while the key server refuses uploads")
+		}
+	}
+	n, total := pending()
+	if n != 2*oneTimeTarget || total != before+2*oneTimeTarget {
+		t.Fatalf("after three refused uploads: %d pending of %d stored (%d before); want %d new, all pending", n, total, before, 2*oneTimeTarget)
+	}
+	s.setIntercept(nil)
+	if err := bob.maintainPrekeys(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n, total := pending(); n != 0 || total != before+2*oneTimeTarget {
+		t.Fatalf("after a successful upload: %d pending of %d", n, total)
+	}
+	if c := serverCounts(t, bob); c.OneTime != oneTimeTarget || c.OneTimeKEM != oneTimeTarget {
+		t.Fatalf("the key server holds %+v", c)
+	}
+}
