@@ -11,6 +11,8 @@ import (
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/seal"
+	"github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/wire"
 )
 
 // refuseUploads makes the key server refuse every prekey upload, as a
@@ -75,6 +77,24 @@ func (v bobView) equal(w bobView) bool {
 	return true
 }
 
+// redeliver stores env in bob's relay queue again, as a relay replaying it
+// would.
+func redeliver(t *testing.T, s *servers, env []byte) {
+	t.Helper()
+	now := time.Now()
+	var id [store.MessageIDSize]byte
+	rand.Read(id[:])
+	res, err := s.q.Send(ctxT(t), store.Send{
+		Sender: []byte("replaying relay"), MessageID: id, Now: now,
+		Items:  []store.Item{{Recipient: wire.FormatAddress("bob", 1), Envelope: env}},
+		Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
+		MaxEnvelope: 1 << 20, MaxQueueCount: 1000, MaxQueueBytes: 1 << 30,
+	})
+	if err != nil || len(res.Statuses) != 1 || res.Statuses[0] != store.Stored {
+		t.Fatalf("storing the replay: %+v, %v", res, err)
+	}
+}
+
 // forgetProcessed makes c forget every processed envelope id, as it does
 // after processedRetention.
 func forgetProcessed(t *testing.T, c *Client) {
@@ -115,23 +135,36 @@ func refusedReplay(t *testing.T, bob *Client, env []byte, wantErr error) {
 // answered while their signed prekey exists. Bob rotates his signed
 // prekey on his own schedule all the same, deletes the old one after the
 // grace period, and the replay then names a prekey that is gone
-// (spec/client.md §5.1, §7).
+// (spec/client.md §5.1, §7). On SQLite and PostgreSQL servers.
 func TestReplayedInitialMessage(t *testing.T) {
-	s := startServers(t, engineSQLite)
+	for _, eng := range []engine{engineSQLite, enginePostgres} {
+		t.Run(string(eng), func(t *testing.T) { testReplayedInitialMessage(t, eng) })
+	}
+}
+
+func testReplayedInitialMessage(t *testing.T, eng engine) {
+	s := startServers(t, eng)
 	alice := s.newUser("alice")
 	bob, bobDir := s.newUserDir("bob")
 	bob.Close()
 	refuseUploads(s)
-	// No one-time prekeys left at the key server: the first message uses
-	// only the signed and last-resort prekeys.
-	if _, err := s.db("keyserver.db").Exec(`DELETE FROM prekeys WHERE handle = 'bob' AND kind IN (2, 4)`); err != nil {
-		t.Fatal(err)
+	// No one-time prekeys left at the key server (claimed by someone):
+	// the first message uses only the signed and last-resort prekeys.
+	tok := mustToken(t, alice)
+	for range oneTimeTarget {
+		if _, err := alice.ks.Claim(ctxT(t), tok, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := s.ksdb.CountPrekeys(ctxT(t), "bob", 1); err == nil && (c.OneTime != 0 || c.OneTimeKEM != 0) {
+		t.Fatalf("one-time prekeys left: %+v", c)
 	}
 	send(t, alice, "bob", "only once")
-	var env []byte
-	if err := s.db("relay.db").QueryRow(`SELECT data FROM envelopes`).Scan(&env); err != nil {
-		t.Fatal(err)
+	envs, err := s.q.Fetch(ctxT(t), wire.FormatAddress("bob", 1), 0, 10, time.Now())
+	if err != nil || len(envs) != 1 {
+		t.Fatalf("bob's queue: %d envelopes, %v", len(envs), err)
 	}
+	env := envs[0].Data
 	bob = s.open(bobDir)
 	if m := recv(t, bob); string(m.Plaintext) != "only once" {
 		t.Fatalf("first delivery: %q", m.Plaintext)
@@ -140,6 +173,20 @@ func TestReplayedInitialMessage(t *testing.T) {
 	// Long after: the envelope id is forgotten.
 	forgetProcessed(t, bob)
 	refusedReplay(t, bob, env, errReplayedInitial)
+	// And through the relay: it stores the envelope again, and bob's
+	// next connection gets it, drops it and acks it.
+	forgetProcessed(t, bob)
+	before := viewOf(t, bob)
+	bob.Close()
+	redeliver(t, s, env)
+	bob = s.open(bobDir)
+	if e := waitEvent(t, bob, EventEnvelopeDropped); !errors.Is(e.Err, errReplayedInitial) {
+		t.Fatalf("replay from the relay dropped with %v, want %v", e.Err, errReplayedInitial)
+	}
+	noMessage(t, bob, 200*time.Millisecond)
+	if !before.equal(viewOf(t, bob)) {
+		t.Fatal("the replay the relay delivered changed bob's session or prekeys")
+	}
 
 	// The same ratchet message in a new envelope (a new envelope id),
 	// as alice's device could seal it.
@@ -268,13 +315,23 @@ func TestReplayedInitialMessage(t *testing.T) {
 
 // TestPendingPrekeysRetried: one-time prekeys made while the key server
 // refuses uploads stay pending, are not made again at every attempt, and
-// are published once the key server takes them (spec/client.md §7.1).
+// are published once the key server takes them (spec/client.md §7.1). On
+// SQLite and PostgreSQL servers.
 func TestPendingPrekeysRetried(t *testing.T) {
-	s := startServers(t, engineSQLite)
-	bob := s.newUser("bob")
+	for _, eng := range []engine{engineSQLite, enginePostgres} {
+		t.Run(string(eng), func(t *testing.T) { testPendingPrekeysRetried(t, eng) })
+	}
+}
+
+func testPendingPrekeysRetried(t *testing.T, eng engine) {
+	s := startServers(t, eng)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
 	refuseUploads(s)
-	if _, err := s.db("keyserver.db").Exec(`DELETE FROM prekeys WHERE handle = 'bob' AND kind IN (2, 4)`); err != nil {
-		t.Fatal(err)
+	tok := mustToken(t, alice)
+	for range oneTimeTarget {
+		if _, err := alice.ks.Claim(ctxT(t), tok, "bob"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pending := func() (n, total int) {
 		bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
