@@ -84,8 +84,8 @@ func newIdentity(s localstore.Identity) (id *identity, err error) {
 	b := id.secrets.Bytes()
 	// The keys must be the certified ones: the X25519 key gives the
 	// certified public key, and each Ed25519 seed signs under the public
-	// key the certificate names (the buffer pairs them; the InPlace
-	// constructors check the pair).
+	// key the certificate names (the buffer pairs them;
+	// DevicePrivateKeysInPlace and AccountPrivateKeyFromKey check the pair).
 	if id.dk, err = keys.DevicePrivateKeysInPlace(b[offSigning:offDH], b[offDH:guardedSize]); err != nil {
 		id.destroy()
 		return nil, fmt.Errorf("%w: stored device keys: %v", ErrCorrupt, err)
