@@ -116,13 +116,9 @@ func (c *Client) storedKeySets(ctx context.Context) ([]*kt.Entry, error) {
 			return err
 		}
 		for _, h := range handles {
-			raw, err := tx.KeySet(h)
+			e, err := storedKeySetTx(tx, h)
 			if err != nil {
 				return err
-			}
-			e, err := kt.ParseEntry(raw)
-			if err != nil {
-				return fmt.Errorf("%w: stored key set of %s: %v", ErrCorrupt, h, err)
 			}
 			out = append(out, e)
 		}

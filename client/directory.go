@@ -324,16 +324,12 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 	)
 	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
 		secErr, events = nil, nil
-		raw, err := tx.KeySet(e.Handle)
+		prev, err := storedKeySetTx(tx, e.Handle)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return tx.PutKeySet(e.Handle, e.Marshal())
 		}
 		if err != nil {
 			return err
-		}
-		prev, err := kt.ParseEntry(raw)
-		if err != nil {
-			return fmt.Errorf("%w: stored key set of %s: %v", ErrCorrupt, e.Handle, err)
 		}
 		if prev.AccountKey != e.AccountKey {
 			if own {
@@ -366,6 +362,20 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 		c.emit(ev)
 	}
 	return nil
+}
+
+// storedKeySetTx returns the key set stored for handle
+// (spec/client-store.md §4.10), or localstore.ErrNotFound.
+func storedKeySetTx(tx *localstore.Tx, handle string) (*kt.Entry, error) {
+	raw, err := tx.KeySet(handle)
+	if err != nil {
+		return nil, err
+	}
+	e, err := kt.ParseEntry(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stored key set of %s: %v", ErrCorrupt, handle, err)
+	}
+	return e, nil
 }
 
 // continues checks that next may follow prev, an earlier key set of the

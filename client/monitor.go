@@ -143,16 +143,12 @@ func (c *Client) seedOwnDevices(ctx context.Context, id *identity) error {
 		if err := tx.PutOwnDevice(uint32(id.device), localstore.OwnApproved, id.certBytes); err != nil {
 			return err
 		}
-		raw, err := tx.KeySet(id.handle)
+		e, err := storedKeySetTx(tx, id.handle)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
-		}
-		e, err := kt.ParseEntry(raw)
-		if err != nil {
-			return fmt.Errorf("%w: stored key set of %s: %v", ErrCorrupt, id.handle, err)
 		}
 		if e.AccountKey != id.accountKey {
 			return nil

@@ -44,47 +44,9 @@ listen').`,
 					return nil
 				})
 			case args[0] == "revoke":
-				if err := wantArgs(args[1:], 1, "device ID"); err != nil {
-					return err
-				}
-				id, err := parseDeviceID(args[1])
-				if err != nil {
-					return err
-				}
-				return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
-					if err := c.RevokeDevice(ctx, id); err != nil {
-						return err
-					}
-					if a.json {
-						a.emit(struct {
-							Revoked uint32 `json:"revoked"`
-						}{id})
-						return nil
-					}
-					a.printf("Revoked device %d.\n", id)
-					return nil
-				})
+				return a.deviceAction(ctx, args[1:], "revoked", (*client.Client).RevokeDevice, "Revoked device %d.\n")
 			case args[0] == "approve":
-				if err := wantArgs(args[1:], 1, "device ID"); err != nil {
-					return err
-				}
-				id, err := parseDeviceID(args[1])
-				if err != nil {
-					return err
-				}
-				return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
-					if err := c.ApproveDevice(ctx, id); err != nil {
-						return err
-					}
-					if a.json {
-						a.emit(struct {
-							Approved uint32 `json:"approved"`
-						}{id})
-						return nil
-					}
-					a.printf("Approved device %d: it gets copies of what you send from this device.\n", id)
-					return nil
-				})
+				return a.deviceAction(ctx, args[1:], "approved", (*client.Client).ApproveDevice, "Approved device %d: it gets copies of what you send from this device.\n")
 			}
 			return usagef("unknown devices subcommand %q (want: revoke ID or approve ID)", args[0])
 		}
@@ -149,4 +111,27 @@ func trimLines(s string) string {
 		}
 	}
 	return strings.Join(lines, "")
+}
+
+// deviceAction runs a devices subcommand that takes one device ID: act on
+// it, then report (as {"<key>": ID} with --json, else done's line).
+func (a *app) deviceAction(ctx context.Context, args []string, key string, act func(*client.Client, context.Context, uint32) error, done string) error {
+	if err := wantArgs(args, 1, "device ID"); err != nil {
+		return err
+	}
+	id, err := parseDeviceID(args[0])
+	if err != nil {
+		return err
+	}
+	return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+		if err := act(c, ctx, id); err != nil {
+			return err
+		}
+		if a.json {
+			a.emit(map[string]uint32{key: id})
+			return nil
+		}
+		a.printf(done, id)
+		return nil
+	})
 }
