@@ -54,6 +54,8 @@ func relayValidFrames() []struct {
 			{Recipient: wire.FormatAddress(strings.Repeat("z", 32), 0xffffffff), Envelope: []byte{1}}}}}}},
 		{"send-result", "SendResult with every status", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
 			Statuses: []wire.Status{wire.Status_STATUS_STORED, wire.Status_STATUS_NO_MAILBOX, wire.Status_STATUS_QUEUE_FULL, wire.Status_STATUS_TOO_LARGE}}}}},
+		{"send-result-quota", "SendResult with a quota status and its retry_after_ms", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
+			Statuses: []wire.Status{wire.Status_STATUS_STORED, wire.Status_STATUS_QUOTA}, RetryAfterMs: 1500}}}},
 		{"send-result-duplicate", "SendResult of a retry", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
 			Statuses: []wire.Status{wire.Status_STATUS_STORED}, Duplicate: true}}}},
 		{"deliver", "Deliver of two envelopes in id order", &wire.Frame{Body: &wire.Frame_Deliver{Deliver: &wire.Deliver{Deliveries: []*wire.Delivery{
@@ -154,7 +156,9 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "send-short-handle", Comment: "recipient handle of 2 bytes", Frame: send(id, pbCat(pbField(1, []byte{2, 'b', 'o', 0, 0, 0, 1}), pbField(2, []byte("e")))), Result: mal},
 		{ID: "result-no-statuses", Comment: "SendResult without statuses", Frame: pbField(4, pbField(1, id)), Result: mal},
 		{ID: "result-status-0", Comment: "status 0", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{0}))), Result: mal},
-		{ID: "result-status-5", Comment: "status 5, unknown", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{1, 5}))), Result: mal},
+		{ID: "result-status-6", Comment: "status 6, unknown", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{1, 6}))), Result: mal},
+		{ID: "result-quota-no-retry", Comment: "quota status without retry_after_ms", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{5}))), Result: mal},
+		{ID: "result-retry-no-quota", Comment: "retry_after_ms without a quota status", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{1}), pbVarint(4, 1000))), Result: mal},
 		{ID: "result-short-id", Comment: "SendResult message id of 8 bytes", Frame: pbField(4, pbCat(pbField(1, id[:8]), pbField(2, []byte{1}))), Result: mal},
 		{ID: "deliver-empty", Comment: "Deliver without deliveries", Frame: pbField(5, nil), Result: mal},
 		{ID: "deliver-id-0", Comment: "delivery id 0", Frame: pbField(5, pbField(1, pbCat(pbField(2, []byte("e")), pbVarint(3, 1)))), Result: mal},
@@ -166,7 +170,7 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "ack-id-0", Comment: "ack id 0", Frame: pbField(6, pbField(1, []byte{1, 0})), Result: mal},
 		{ID: "ack-too-many", Comment: "MaxAckIDs+1 ids", Frame: pbField(6, pbField(1, bytes.Repeat([]byte{1}, wire.MaxAckIDs+1))), Result: mal},
 		{ID: "error-code-0", Comment: "Error without a code", Frame: pbField(9, pbField(2, []byte("x"))), Result: mal},
-		{ID: "error-code-15", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 15)), Result: mal},
+		{ID: "error-code-16", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 16)), Result: mal},
 		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
 	}
 	return cases, nil

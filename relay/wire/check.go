@@ -141,10 +141,16 @@ func checkSendResult(r *SendResult) error {
 	if n := len(r.Statuses); n < 1 || n > MaxItems {
 		return malformed("send result with %d statuses, want 1 to %d", n, MaxItems)
 	}
+	quota := false
 	for i, st := range r.Statuses {
-		if st < Status_STATUS_STORED || st > Status_STATUS_TOO_LARGE {
+		if st < Status_STATUS_STORED || st > Status_STATUS_QUOTA {
 			return malformed("send result status %d: unknown value %d", i, int32(st))
 		}
+		quota = quota || st == Status_STATUS_QUOTA
+	}
+	// spec/relay.md §7.2: retry_after_ms goes with quota statuses only.
+	if quota != (r.RetryAfterMs > 0) {
+		return malformed("send result: retry_after_ms %d with quota statuses %v", r.RetryAfterMs, quota)
 	}
 	return nil
 }
@@ -197,7 +203,7 @@ func checkError(e *Error) error {
 	if err := checkPresent(e, "Error"); err != nil {
 		return err
 	}
-	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_DEVICE_REVOKED {
+	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_UNAVAILABLE {
 		return malformed("error code %d unknown", int32(e.Code))
 	}
 	if len(e.Message) > MaxErrorMessage {

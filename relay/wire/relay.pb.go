@@ -41,6 +41,7 @@ const (
 	Status_STATUS_NO_MAILBOX  Status = 2
 	Status_STATUS_QUEUE_FULL  Status = 3
 	Status_STATUS_TOO_LARGE   Status = 4
+	Status_STATUS_QUOTA       Status = 5 // the sender's quota toward this recipient is spent: not stored, retry after retry_after_ms
 )
 
 // Enum value maps for Status.
@@ -51,6 +52,7 @@ var (
 		2: "STATUS_NO_MAILBOX",
 		3: "STATUS_QUEUE_FULL",
 		4: "STATUS_TOO_LARGE",
+		5: "STATUS_QUOTA",
 	}
 	Status_value = map[string]int32{
 		"STATUS_UNSPECIFIED": 0,
@@ -58,6 +60,7 @@ var (
 		"STATUS_NO_MAILBOX":  2,
 		"STATUS_QUEUE_FULL":  3,
 		"STATUS_TOO_LARGE":   4,
+		"STATUS_QUOTA":       5,
 	}
 )
 
@@ -107,6 +110,7 @@ const (
 	ErrorCode_ERROR_CODE_SHUTTING_DOWN        ErrorCode = 12 // the relay is stopping; reconnect later
 	ErrorCode_ERROR_CODE_INTERNAL             ErrorCode = 13 // a relay fault (e.g. the store failed)
 	ErrorCode_ERROR_CODE_DEVICE_REVOKED       ErrorCode = 14 // the token's device was revoked at the key server
+	ErrorCode_ERROR_CODE_UNAVAILABLE          ErrorCode = 15 // the relay cannot serve now (store unreachable, disk full); reconnect later
 )
 
 // Enum value maps for ErrorCode.
@@ -127,6 +131,7 @@ var (
 		12: "ERROR_CODE_SHUTTING_DOWN",
 		13: "ERROR_CODE_INTERNAL",
 		14: "ERROR_CODE_DEVICE_REVOKED",
+		15: "ERROR_CODE_UNAVAILABLE",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":          0,
@@ -144,6 +149,7 @@ var (
 		"ERROR_CODE_SHUTTING_DOWN":        12,
 		"ERROR_CODE_INTERNAL":             13,
 		"ERROR_CODE_DEVICE_REVOKED":       14,
+		"ERROR_CODE_UNAVAILABLE":          15,
 	}
 )
 
@@ -699,6 +705,7 @@ type SendResult struct {
 	MessageId     []byte                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`                    // the Send's message id
 	Statuses      []Status               `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=sealpost.relay.v1.Status" json:"statuses,omitempty"` // one per item, in order
 	Duplicate     bool                   `protobuf:"varint,3,opt,name=duplicate,proto3" json:"duplicate,omitempty"`                                    // a retry: this is the first answer
+	RetryAfterMs  uint32                 `protobuf:"varint,4,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`        // with a STATUS_QUOTA status: when to try again; else 0
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +759,13 @@ func (x *SendResult) GetDuplicate() bool {
 		return x.Duplicate
 	}
 	return false
+}
+
+func (x *SendResult) GetRetryAfterMs() uint32 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
 }
 
 // Deliver pushes queued envelopes to their recipient, in id order.
@@ -1088,13 +1102,14 @@ const file_relay_proto_rawDesc = "" +
 	"\x05items\x18\x02 \x03(\v2\x17.sealpost.relay.v1.ItemR\x05items\"@\n" +
 	"\x04Item\x12\x1c\n" +
 	"\trecipient\x18\x01 \x01(\fR\trecipient\x12\x1a\n" +
-	"\benvelope\x18\x02 \x01(\fR\benvelope\"\x80\x01\n" +
+	"\benvelope\x18\x02 \x01(\fR\benvelope\"\xa6\x01\n" +
 	"\n" +
 	"SendResult\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\fR\tmessageId\x125\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x19.sealpost.relay.v1.StatusR\bstatuses\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"F\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12$\n" +
+	"\x0eretry_after_ms\x18\x04 \x01(\rR\fretryAfterMs\"F\n" +
 	"\aDeliver\x12;\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x1b.sealpost.relay.v1.DeliveryR\n" +
@@ -1111,13 +1126,14 @@ const file_relay_proto_rawDesc = "" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\"S\n" +
 	"\x05Error\x120\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1c.sealpost.relay.v1.ErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*w\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*\x89\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATUS_STORED\x10\x01\x12\x15\n" +
 	"\x11STATUS_NO_MAILBOX\x10\x02\x12\x15\n" +
 	"\x11STATUS_QUEUE_FULL\x10\x03\x12\x14\n" +
-	"\x10STATUS_TOO_LARGE\x10\x04*\xc8\x03\n" +
+	"\x10STATUS_TOO_LARGE\x10\x04\x12\x10\n" +
+	"\fSTATUS_QUOTA\x10\x05*\xe4\x03\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_MALFORMED\x10\x01\x12\x1e\n" +
@@ -1134,7 +1150,8 @@ const file_relay_proto_rawDesc = "" +
 	"\x17ERROR_CODE_IDLE_TIMEOUT\x10\v\x12\x1c\n" +
 	"\x18ERROR_CODE_SHUTTING_DOWN\x10\f\x12\x17\n" +
 	"\x13ERROR_CODE_INTERNAL\x10\r\x12\x1d\n" +
-	"\x19ERROR_CODE_DEVICE_REVOKED\x10\x0eB)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
+	"\x19ERROR_CODE_DEVICE_REVOKED\x10\x0e\x12\x1a\n" +
+	"\x16ERROR_CODE_UNAVAILABLE\x10\x0fB)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
 
 var (
 	file_relay_proto_rawDescOnce sync.Once
