@@ -111,6 +111,12 @@ type Counts struct {
 	OneTimeKEM int
 }
 
+// HeldIDs are the ids of the one-time prekeys a device holds, by kind.
+type HeldIDs struct {
+	OneTime    []uint32
+	OneTimeKEM []uint32
+}
+
 // Claimed is what one claim took for one device: the signed prekey, one
 // one-time X25519 prekey if any remained, and one one-time ML-KEM prekey if
 // any remained, else the last-resort one. Each one-time prekey is deleted
@@ -168,6 +174,16 @@ type Store interface {
 	// signed prekey and a last-resort KEM prekey, in one transaction.
 	// Errors: ErrNotFound (no such account).
 	ClaimPrekeys(ctx context.Context, handle string) ([]Claimed, error)
+	// Bundles returns what ClaimPrekeys would, for the same devices, but
+	// with no one-time prekey of either kind (KEM is the last-resort
+	// prekey), and takes nothing: the answer to a claim past the target's
+	// one-time claim limit (spec/keyserver.md §5.8). Errors: ErrNotFound
+	// (no such account).
+	Bundles(ctx context.Context, handle string) ([]Claimed, error)
+	// PrekeyIDs returns the ids of the one-time prekeys an active device
+	// holds, each kind in ascending order. Errors: ErrNotFound,
+	// ErrDeviceRevoked.
+	PrekeyIDs(ctx context.Context, handle string, device uint32) (HeldIDs, error)
 
 	// Revocations returns at most limit revocations recorded by log
 	// leaves with index above after, in increasing index order.

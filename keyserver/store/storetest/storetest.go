@@ -63,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Claim", testClaim},
 		{"ClaimEligibility", testClaimEligibility},
 		{"ClaimUnknown", testClaimUnknown},
+		{"Bundles", testBundles},
+		{"PrekeyIDs", testPrekeyIDs},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"CountRevoked", testCountRevoked},
 		{"Revocations", testRevocations},
