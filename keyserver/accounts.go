@@ -65,6 +65,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) (int, an
 	if e != nil {
 		return 0, nil, e
 	}
+	s.sigChecks.Add(1)
 	if err := cert.VerifyFor(req.Handle, aik); err != nil {
 		return 0, nil, signatureError("certificate", err)
 	}
@@ -131,6 +132,9 @@ func updateError(err error) *apiError {
 // handleAddDevice answers POST /v1/accounts/{handle}/devices
 // (spec/keyserver.md §5.4).
 func (s *Server) handleAddDevice(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	if e := s.limitIP(r); e != nil {
+		return 0, nil, e
+	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
 		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
@@ -150,6 +154,7 @@ func (s *Server) handleAddDevice(w http.ResponseWriter, r *http.Request) (int, a
 	if e != nil {
 		return 0, nil, e
 	}
+	s.sigChecks.Add(1)
 	if err := cert.VerifyFor(handle, keys.AccountPublicKey(acct.AccountKey)); err != nil {
 		return 0, nil, signatureError("certificate", err)
 	}
@@ -180,6 +185,9 @@ func (s *Server) handleAddDevice(w http.ResponseWriter, r *http.Request) (int, a
 // revocation, and the caller's key server token names another device of
 // the same account that is active in the key set the change is made to.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	if e := s.limitIP(r); e != nil {
+		return 0, nil, e
+	}
 	t, e := s.authenticate(r)
 	if e != nil {
 		return 0, nil, e
@@ -216,6 +224,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) (int, any,
 	if _, e := activeDevice(acct, uint32(t.Device)); e != nil {
 		return 0, nil, e
 	}
+	s.sigChecks.Add(1)
 	if err := rev.VerifyFor(handle, keys.AccountPublicKey(acct.AccountKey)); err != nil {
 		return 0, nil, signatureError("revocation", err)
 	}

@@ -150,6 +150,10 @@ type PrekeyCounts struct {
 // §5.8).
 type ClaimResponse struct {
 	Bundles []ClaimedBundle `json:"bundles"`
+	// OneTimeWithheld says the target account's one-time claim limit was
+	// reached: every bundle carries the signed and last-resort prekeys
+	// only, though the devices may hold one-time prekeys.
+	OneTimeWithheld bool `json:"one_time_withheld"`
 }
 
 // ClaimedBundle is the bundle of one device. Exhausted says the device had

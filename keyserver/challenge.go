@@ -87,6 +87,7 @@ func (s *Server) useChallenge(r *http.Request, signing [keys.SigningKeySize]byte
 	if err != nil {
 		return internal("use challenge", err)
 	}
+	s.sigChecks.Add(1)
 	_, err = token.VerifyChallengeResponse(signing, handle, device, challenge, sig, now)
 	switch {
 	case err == nil:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -103,23 +102,4 @@ func (s *Server) dispatch(ep endpoint, allow string, w http.ResponseWriter, r *h
 		e = &apiError{status: 499, code: CodeInternal, message: "request canceled", cause: e.cause}
 	}
 	return status, body, e
-}
-
-// clientIP is the address a request came from, the key of the per-address
-// rate limit (spec/keyserver.md §4).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// limitIP applies the per-address rate limit.
-func (s *Server) limitIP(r *http.Request) *apiError {
-	ok, wait := s.ipLimit.allow(clientIP(r), s.now())
-	if ok {
-		return nil
-	}
-	return &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited, message: "too many requests from this address", retry: retryAfter(wait)}
 }

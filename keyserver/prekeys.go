@@ -33,9 +33,9 @@ func (s *Server) authenticate(r *http.Request) (*token.Token, *apiError) {
 	}
 }
 
-// kindCheck parses one uploaded prekey, checks its kind and its signature
-// by the device signing key.
-func kindCheck(b []byte, want keys.PrekeyKind, signing [keys.SigningKeySize]byte) (*store.Prekey, *apiError) {
+// parsePrekey parses one uploaded prekey and checks its kind: the cheap
+// checks, made for the whole upload before any signature is verified.
+func parsePrekey(b []byte, want keys.PrekeyKind) (*keys.Prekey, *apiError) {
 	p, err := keys.ParsePrekey(b)
 	if err != nil {
 		return nil, badRequest(CodeMalformedKey, "%v is not a valid prekey", want)
@@ -43,21 +43,17 @@ func kindCheck(b []byte, want keys.PrekeyKind, signing [keys.SigningKeySize]byte
 	if p.Kind != want {
 		return nil, badRequest(CodeWrongPrekeyKind, "a %v where a %v belongs", p.Kind, want)
 	}
-	if err := p.Verify(signing); err != nil {
-		if errors.Is(err, keys.ErrBadSignature) {
-			return nil, badRequest(CodeBadSignature, "%v signature does not verify under the device key", want)
-		}
-		return nil, badRequest(CodeMalformedKey, "%v is not a valid prekey", want)
-	}
-	return &store.Prekey{ID: p.ID, Encoded: b}, nil
+	return p, nil
 }
 
-// kindBatch checks a batch of one-time prekeys: each valid, ids distinct.
-func kindBatch(batch []Bytes, want keys.PrekeyKind, signing [keys.SigningKeySize]byte) ([]store.Prekey, *apiError) {
-	out := make([]store.Prekey, 0, len(batch))
+// parseBatch parses a batch of one-time prekeys: each of its kind, ids
+// distinct within the batch and not among held, the ids the device holds
+// (ascending), and the device left holding at most max.
+func parseBatch(batch []Bytes, want keys.PrekeyKind, held []uint32, max int) ([]*keys.Prekey, *apiError) {
+	out := make([]*keys.Prekey, 0, len(batch))
 	ids := make(map[uint32]bool, len(batch))
 	for _, b := range batch {
-		p, e := kindCheck(b, want, signing)
+		p, e := parsePrekey(b, want)
 		if e != nil {
 			return nil, e
 		}
@@ -65,15 +61,46 @@ func kindBatch(batch []Bytes, want keys.PrekeyKind, signing [keys.SigningKeySize
 			return nil, newError(http.StatusConflict, CodeDuplicatePrekey, "%v id repeated in the upload", want)
 		}
 		ids[p.ID] = true
-		out = append(out, *p)
+		out = append(out, p)
+	}
+	for _, p := range out {
+		if _, found := slices.BinarySearch(held, p.ID); found {
+			return nil, newError(http.StatusConflict, CodeDuplicatePrekey, "a %v id is already held for this device", want)
+		}
+	}
+	if len(out) > 0 && len(held)+len(out) > max {
+		return nil, newError(http.StatusConflict, CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", max)
 	}
 	return out, nil
 }
 
-// handleUpload answers PUT /v1/prekeys (spec/keyserver.md §5.7).
+// verifyPrekeys verifies parsed prekeys under the device signing key,
+// returning them as the store keeps them.
+func (s *Server) verifyPrekeys(ps []*keys.Prekey, raw []Bytes, signing [keys.SigningKeySize]byte) ([]store.Prekey, *apiError) {
+	out := make([]store.Prekey, 0, len(ps))
+	for i, p := range ps {
+		s.sigChecks.Add(1)
+		if err := p.Verify(signing); err != nil {
+			if errors.Is(err, keys.ErrBadSignature) {
+				return nil, badRequest(CodeBadSignature, "%v signature does not verify under the device key", p.Kind)
+			}
+			return nil, badRequest(CodeMalformedKey, "%v is not a valid prekey", p.Kind)
+		}
+		out = append(out, store.Prekey{ID: p.ID, Encoded: raw[i]})
+	}
+	return out, nil
+}
+
+// handleUpload answers PUT /v1/prekeys (spec/keyserver.md §5.7). Every
+// check that needs no signature runs first — sizes, encodings, kinds, ids
+// repeated or already held, the per-device cap — so a refused upload costs
+// at most one store read unless its signatures are what is wrong.
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	t, e := s.authenticate(r)
 	if e != nil {
+		return 0, nil, e
+	}
+	if e := s.limitUpload(t.Handle, uint32(t.Device)); e != nil {
 		return 0, nil, e
 	}
 	var req PrekeyUpload
@@ -91,38 +118,74 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) (int, any,
 	if e != nil {
 		return 0, nil, e
 	}
+	var medium []*keys.Prekey // the signed and last-resort prekeys sent
+	var mediumRaw []Bytes
+	for _, f := range []struct {
+		raw  Bytes
+		kind keys.PrekeyKind
+	}{{req.SignedPrekey, keys.SignedPrekey}, {req.LastResortKEMPrekey, keys.LastResortKEMPrekey}} {
+		if f.raw == nil {
+			continue
+		}
+		p, e := parsePrekey(f.raw, f.kind)
+		if e != nil {
+			return 0, nil, e
+		}
+		medium, mediumRaw = append(medium, p), append(mediumRaw, f.raw)
+	}
+	var held store.HeldIDs
+	if len(req.OneTimePrekeys) > 0 || len(req.OneTimeKEMPrekeys) > 0 {
+		var err error
+		if held, err = s.store.PrekeyIDs(r.Context(), t.Handle, uint32(t.Device)); err != nil {
+			return 0, nil, uploadError(err, s.limits.MaxOneTimePerDevice)
+		}
+	}
+	oneTime, e := parseBatch(req.OneTimePrekeys, keys.OneTimePrekey, held.OneTime, s.limits.MaxOneTimePerDevice)
+	if e != nil {
+		return 0, nil, e
+	}
+	oneTimeKEM, e := parseBatch(req.OneTimeKEMPrekeys, keys.OneTimeKEMPrekey, held.OneTimeKEM, s.limits.MaxOneTimePerDevice)
+	if e != nil {
+		return 0, nil, e
+	}
 	signing := cert.Keys.Signing
 	u := store.Upload{Handle: t.Handle, Device: uint32(t.Device), MaxOneTime: s.limits.MaxOneTimePerDevice}
-	if req.SignedPrekey != nil {
-		if u.Signed, e = kindCheck(req.SignedPrekey, keys.SignedPrekey, signing); e != nil {
-			return 0, nil, e
-		}
-	}
-	if req.LastResortKEMPrekey != nil {
-		if u.LastResort, e = kindCheck(req.LastResortKEMPrekey, keys.LastResortKEMPrekey, signing); e != nil {
-			return 0, nil, e
-		}
-	}
-	if u.OneTime, e = kindBatch(req.OneTimePrekeys, keys.OneTimePrekey, signing); e != nil {
+	checked, e := s.verifyPrekeys(medium, mediumRaw, signing)
+	if e != nil {
 		return 0, nil, e
 	}
-	if u.OneTimeKEM, e = kindBatch(req.OneTimeKEMPrekeys, keys.OneTimeKEMPrekey, signing); e != nil {
+	for i := range checked {
+		if medium[i].Kind == keys.SignedPrekey {
+			u.Signed = &checked[i]
+		} else {
+			u.LastResort = &checked[i]
+		}
+	}
+	if u.OneTime, e = s.verifyPrekeys(oneTime, req.OneTimePrekeys, signing); e != nil {
 		return 0, nil, e
 	}
-	err := s.store.UploadPrekeys(r.Context(), u)
-	switch {
-	case errors.Is(err, store.ErrTooManyPrekeys):
-		return 0, nil, newError(http.StatusConflict, CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", s.limits.MaxOneTimePerDevice)
-	case errors.Is(err, store.ErrDuplicatePrekey):
-		return 0, nil, newError(http.StatusConflict, CodeDuplicatePrekey, "a prekey id is already held for this device")
-	case errors.Is(err, store.ErrDeviceRevoked):
-		return 0, nil, newError(http.StatusForbidden, CodeDeviceRevoked, "device revoked")
-	case errors.Is(err, store.ErrNotFound):
-		return 0, nil, newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
-	case err != nil:
-		return 0, nil, internal("upload prekeys", err)
+	if u.OneTimeKEM, e = s.verifyPrekeys(oneTimeKEM, req.OneTimeKEMPrekeys, signing); e != nil {
+		return 0, nil, e
+	}
+	if err := s.store.UploadPrekeys(r.Context(), u); err != nil {
+		return 0, nil, uploadError(err, s.limits.MaxOneTimePerDevice)
 	}
 	return s.counts(r, t)
+}
+
+// uploadError maps a store error of an upload.
+func uploadError(err error, max int) *apiError {
+	switch {
+	case errors.Is(err, store.ErrTooManyPrekeys):
+		return newError(http.StatusConflict, CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", max)
+	case errors.Is(err, store.ErrDuplicatePrekey):
+		return newError(http.StatusConflict, CodeDuplicatePrekey, "a prekey id is already held for this device")
+	case errors.Is(err, store.ErrDeviceRevoked):
+		return newError(http.StatusForbidden, CodeDeviceRevoked, "device revoked")
+	case errors.Is(err, store.ErrNotFound):
+		return newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
+	}
+	return internal("upload prekeys", err)
 }
 
 // handleCount answers GET /v1/prekeys/count (spec/keyserver.md §5.7).
@@ -172,9 +235,20 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 		return 0, nil, e
 	}
 	if ok, wait := s.claimLim.allow(t.Handle, s.now()); !ok {
-		return 0, nil, &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited, message: "too many claims; retry later", retry: retryAfter(wait)}
+		return 0, nil, rateLimited(wait, "too many claims; retry later")
 	}
-	claimed, err := s.store.ClaimPrekeys(r.Context(), handle)
+	// Past the target's limit the claim still answers, without one-time
+	// prekeys: first contact stays possible (spec/keyserver.md §5.8).
+	withheld := !s.targetAllowsOneTime(handle)
+	var (
+		claimed []store.Claimed
+		err     error
+	)
+	if withheld {
+		claimed, err = s.store.Bundles(r.Context(), handle)
+	} else {
+		claimed, err = s.store.ClaimPrekeys(r.Context(), handle)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil, newError(http.StatusNotFound, CodeUnknownHandle, "no account with this handle")
 	}
@@ -182,11 +256,13 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 		return 0, nil, internal("claim prekeys", err)
 	}
 	slices.SortFunc(claimed, func(a, b store.Claimed) int { return cmp.Compare(a.Device, b.Device) })
-	resp := ClaimResponse{Bundles: make([]ClaimedBundle, 0, len(claimed))}
+	resp := ClaimResponse{Bundles: make([]ClaimedBundle, 0, len(claimed)), OneTimeWithheld: withheld}
 	for _, c := range claimed {
 		exhausted := c.OneTime == nil && !c.KEMOneTime
 		resp.Bundles = append(resp.Bundles, ClaimedBundle{Device: c.Device, Bundle: bundleBytes(&c), Exhausted: exhausted})
 		switch {
+		case withheld:
+			s.metrics.claim("withheld")
 		case exhausted:
 			s.metrics.claim("exhausted")
 		case c.OneTime == nil:

@@ -36,11 +36,44 @@ func newLimiter(rate float64, burst int) *limiter {
 // allow takes one token from key's bucket at now. When none is left it
 // returns false and how long until one is.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	return l.allowN(key, 1, now)
+}
+
+// allowN takes n tokens from key's bucket at now. When fewer are left it
+// takes none and returns false and how long until n are (n above the burst
+// waits for a full bucket).
+func (l *limiter) allowN(key string, n float64, now time.Time) (bool, time.Duration) {
 	if l.rate <= 0 {
 		return true, 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.bucketLocked(key, now)
+	need := math.Min(n, l.burst)
+	if b.tokens >= need {
+		b.tokens -= n
+		return true, 0
+	}
+	wait := time.Duration((need - b.tokens) / l.rate * float64(time.Second))
+	return false, wait
+}
+
+// charge takes n more tokens from key's bucket at now, even below zero:
+// a cost learnt after the request was allowed (a lookup's miss). The debt
+// is capped at one burst.
+func (l *limiter) charge(key string, n float64, now time.Time) {
+	if l.rate <= 0 || n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucketLocked(key, now)
+	b.tokens = math.Max(b.tokens-n, -l.burst)
+}
+
+// bucketLocked returns key's bucket refilled to now, making a full one if
+// there is none.
+func (l *limiter) bucketLocked(key string, now time.Time) *bucket {
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) >= maxBuckets {
@@ -53,12 +86,7 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		b.tokens = math.Min(l.burst, b.tokens+dt*l.rate)
 		b.last = now
 	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	return false, wait
+	return b
 }
 
 // sweep forgets buckets that have refilled: they hold nothing a new bucket

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,11 +76,29 @@ type Limits struct {
 	ClaimsPerMinute int
 	// ClaimBurst is how many claims a caller may make at once.
 	ClaimBurst int
-	// RequestsPerSecond is the rate of challenge, registration and token
-	// requests each client IP address gets.
+	// TargetClaimsPerHour is how many claims of one target account per
+	// hour are served one-time prekeys, whoever the callers; past it (and
+	// TargetClaimBurst) a claim is answered without one-time prekeys
+	// (spec/keyserver.md §5.8).
+	TargetClaimsPerHour int
+	// TargetClaimBurst is how many such claims a target may get at once.
+	TargetClaimBurst int
+	// RequestsPerSecond is the rate of challenge, registration, token,
+	// device addition and revocation requests each client IP address gets.
 	RequestsPerSecond int
 	// RequestBurst is how many such requests an address may make at once.
 	RequestBurst int
+	// UploadsPerHour is the rate of prekey uploads each device (token
+	// subject) gets; UploadBurst how many it may make at once.
+	UploadsPerHour int
+	UploadBurst    int
+	// LookupsPerSecond is the lookup budget each client IP address, and
+	// each account whose token a lookup carries, gets; LookupBurst how much
+	// of it may be spent at once. A hit costs 1, a miss (unknown_handle)
+	// LookupMissCost.
+	LookupsPerSecond int
+	LookupBurst      int
+	LookupMissCost   int
 	// MaxLeaves caps the leaves one GET /v1/log/leaves returns.
 	MaxLeaves int
 }
@@ -93,8 +112,15 @@ func DefaultLimits() Limits {
 		TokenLifetime:       time.Hour,
 		ClaimsPerMinute:     120,
 		ClaimBurst:          60,
+		TargetClaimsPerHour: 60,
+		TargetClaimBurst:    30,
 		RequestsPerSecond:   20,
 		RequestBurst:        40,
+		UploadsPerHour:      60,
+		UploadBurst:         10,
+		LookupsPerSecond:    5,
+		LookupBurst:         60,
+		LookupMissCost:      5,
 		MaxLeaves:           256,
 	}
 }
@@ -126,6 +152,27 @@ func (l Limits) withDefaults() Limits {
 	if l.RequestBurst == 0 {
 		l.RequestBurst = d.RequestBurst
 	}
+	if l.TargetClaimsPerHour == 0 {
+		l.TargetClaimsPerHour = d.TargetClaimsPerHour
+	}
+	if l.TargetClaimBurst == 0 {
+		l.TargetClaimBurst = d.TargetClaimBurst
+	}
+	if l.UploadsPerHour == 0 {
+		l.UploadsPerHour = d.UploadsPerHour
+	}
+	if l.UploadBurst == 0 {
+		l.UploadBurst = d.UploadBurst
+	}
+	if l.LookupsPerSecond == 0 {
+		l.LookupsPerSecond = d.LookupsPerSecond
+	}
+	if l.LookupBurst == 0 {
+		l.LookupBurst = d.LookupBurst
+	}
+	if l.LookupMissCost == 0 {
+		l.LookupMissCost = d.LookupMissCost
+	}
 	if l.MaxLeaves == 0 {
 		l.MaxLeaves = d.MaxLeaves
 	}
@@ -144,8 +191,13 @@ func (l Limits) check() []error {
 	if l.TokenLifetime < time.Second || l.TokenLifetime > token.MaxLifetime || l.TokenLifetime%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("keyserver: TokenLifetime %v not whole seconds in [1s, %v]", l.TokenLifetime, token.MaxLifetime))
 	}
-	if l.ClaimsPerMinute < 0 || l.ClaimBurst < 0 || l.RequestsPerSecond < 0 || l.RequestBurst < 0 {
-		errs = append(errs, errors.New("keyserver: negative rate limit"))
+	for _, v := range []int{l.ClaimsPerMinute, l.ClaimBurst, l.TargetClaimsPerHour, l.TargetClaimBurst,
+		l.RequestsPerSecond, l.RequestBurst, l.UploadsPerHour, l.UploadBurst,
+		l.LookupsPerSecond, l.LookupBurst, l.LookupMissCost} {
+		if v < 0 {
+			errs = append(errs, errors.New("keyserver: negative rate limit"))
+			break
+		}
 	}
 	if l.MaxLeaves < 1 {
 		errs = append(errs, fmt.Errorf("keyserver: MaxLeaves %d below 1", l.MaxLeaves))
@@ -172,8 +224,13 @@ type Server struct {
 	tokenKID      [token.KeyIDSize]byte
 	cps           *checkpointer
 	metrics       *metrics
-	ipLimit       *limiter
-	claimLim      *limiter
+	ipLimit       *limiter // per address: challenge, register, token, add device, revoke
+	claimLim      *limiter // per caller account: claims
+	targetLim     *limiter // per target account: claims served one-time prekeys
+	uploadLim     *limiter // per device: prekey uploads
+	lookupIPLim   *limiter // per address: lookups
+	lookupAcctLim *limiter // per account (token given): lookups
+	sigChecks     atomic.Int64
 	wellKnownBody []byte // GET /.well-known/sealpost-keyserver body
 
 	stop chan struct{}
@@ -262,6 +319,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ipLimit = newLimiter(float64(limits.RequestsPerSecond), limits.RequestBurst)
 	s.claimLim = newLimiter(float64(limits.ClaimsPerMinute)/60, limits.ClaimBurst)
+	s.targetLim = newLimiter(float64(limits.TargetClaimsPerHour)/3600, limits.TargetClaimBurst)
+	s.uploadLim = newLimiter(float64(limits.UploadsPerHour)/3600, limits.UploadBurst)
+	s.lookupIPLim = newLimiter(float64(limits.LookupsPerSecond), limits.LookupBurst)
+	s.lookupAcctLim = newLimiter(float64(limits.LookupsPerSecond), limits.LookupBurst)
 	s.wellKnownBody, err = s.wellKnown()
 	if err != nil {
 		return nil, err
@@ -316,8 +377,9 @@ func (s *Server) sweep() {
 			return
 		case <-t.C:
 			now := s.now()
-			s.ipLimit.sweep(now)
-			s.claimLim.sweep(now)
+			for _, l := range []*limiter{s.ipLimit, s.claimLim, s.targetLim, s.uploadLim, s.lookupIPLim, s.lookupAcctLim} {
+				l.sweep(now)
+			}
 		}
 	}
 }

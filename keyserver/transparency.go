@@ -132,6 +132,10 @@ func hashesOut(hs []tlog.Hash) []Bytes {
 // the account's key set, its log leaf, a checkpoint of the current log and
 // the leaf's inclusion proof against it.
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	charged, e := s.limitLookup(r)
+	if e != nil {
+		return 0, nil, e
+	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
 		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
@@ -139,6 +143,9 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any,
 	ctx := r.Context()
 	acct, e := s.account(r, handle)
 	if e != nil {
+		if e.code == CodeUnknownHandle {
+			s.chargeMiss(charged)
+		}
 		return 0, nil, e
 	}
 	// Read the size after the account: the tree then holds its leaf.
