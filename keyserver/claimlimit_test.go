@@ -1,0 +1,204 @@
+package keyserver_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/store"
+)
+
+// claim claims handle's bundles with bearer, which must be answered 200.
+func (e *env) claim(handle, bearer string) keyserver.ClaimResponse {
+	e.t.Helper()
+	var c keyserver.ClaimResponse
+	e.ok("POST", "/v1/accounts/"+handle+"/claim", nil, bearer, http.StatusOK, &c)
+	return c
+}
+
+// oneTimeCount is what device 1 of handle holds: one-time X25519 prekeys.
+func (e *env) oneTimeCount(handle string) int {
+	e.t.Helper()
+	c, err := e.store.CountPrekeys(e.t.Context(), handle, 1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.OneTime
+}
+
+// TestClaimTargetLimit: past the target's one-time claim limit a claim
+// still answers, with the signed and last-resort prekeys only, whoever
+// the caller, and takes nothing (spec/keyserver.md §5.8); the limit
+// refills with time; other targets are not affected.
+func TestClaimTargetLimit(t *testing.T) {
+	onEngines(t, func(t *testing.T, open func(*testing.T) store.Store) {
+		e := newEnvOn(t, open, func(c *keyserver.Config) {
+			c.Limits.TargetClaimsPerHour, c.Limits.TargetClaimBurst = 60, 3
+		})
+		victim, other := e.newUser("victim"), e.newUser("other")
+		e.register(victim)
+		e.register(other)
+		for _, u := range []*user{victim, other} {
+			e.ok("PUT", "/v1/prekeys", e.prekeys(u, 1, 1, 10), e.token(u, 1, ""), http.StatusOK, nil)
+		}
+		var callers []string
+		for i := range 3 {
+			u := e.newUser(fmt.Sprintf("caller%d", i))
+			e.register(u)
+			callers = append(callers, e.token(u, 1, ""))
+		}
+		for i := range 3 { // the burst, from three callers
+			c := e.claim("victim", callers[i])
+			if c.OneTimeWithheld || len(c.Bundles) != 1 || c.Bundles[0].Exhausted {
+				t.Fatalf("claim %d within the burst: %+v", i, c)
+			}
+		}
+		before := e.snapshot("victim", "other")
+		for i := range 3 {
+			c := e.claim("victim", callers[i])
+			if !c.OneTimeWithheld || len(c.Bundles) != 1 || !c.Bundles[0].Exhausted {
+				t.Fatalf("claim %d past the target limit: withheld %v, %d bundles", i, c.OneTimeWithheld, len(c.Bundles))
+			}
+			b, err := keys.ParseBundle(c.Bundles[0].Bundle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.OneTimePrekey != nil || b.KEMPrekey.Kind != keys.LastResortKEMPrekey {
+				t.Fatal("withheld claim: bundle carries a one-time prekey")
+			}
+		}
+		e.unchanged(before, "victim", "other")
+		if n := e.oneTimeCount("victim"); n != 7 {
+			t.Fatalf("victim holds %d one-time prekeys, want 7", n)
+		}
+		// Another target has its own budget.
+		if c := e.claim("other", callers[0]); c.OneTimeWithheld || c.Bundles[0].Exhausted {
+			t.Fatal("another target's claim withheld")
+		}
+		// One claim's worth a minute at 60 / h.
+		e.clock.Advance(time.Minute)
+		if c := e.claim("victim", callers[1]); c.OneTimeWithheld {
+			t.Fatal("limit did not refill")
+		}
+		if c := e.claim("victim", callers[2]); !c.OneTimeWithheld {
+			t.Fatal("refilled more than one claim in a minute")
+		}
+		// Unknown handles still answer 404.
+		r := e.do("POST", "/v1/accounts/nobody/claim", nil, callers[0])
+		if r.status != http.StatusNotFound || r.code() != keyserver.CodeUnknownHandle {
+			t.Fatalf("claim of unknown handle: %d %s", r.status, r.code())
+		}
+	})
+}
+
+// drainResult is the outcome of a simulated drain.
+type drainResult struct {
+	stocked, steps       int // steps that ended with one-time prekeys left, of all
+	oneTime, claims      int // attacker claims served a one-time prekey, of all
+	uploads, minimumSeen int
+}
+
+// drain simulates attackers claiming one victim's bundles for duration,
+// each once per step, while the victim's owner follows spec/client.md
+// §7.1: every poll it reads the count and, under 25, tops up to 100.
+func drain(t *testing.T, e *env, attackers int, duration, step, poll time.Duration) drainResult {
+	victim := e.newUser("victim")
+	e.register(victim)
+	owner := e.token(victim, 1, "")
+	next := uint32(1)
+	topUp := func(n int) {
+		up := e.prekeys(victim, 1, next, n)
+		if next > 1 {
+			up.SignedPrekey, up.LastResortKEMPrekey = nil, nil
+		}
+		next += uint32(n)
+		e.ok("PUT", "/v1/prekeys", up, owner, http.StatusOK, nil)
+	}
+	topUp(100)
+	tokens := make([]string, attackers)
+	for i := range tokens {
+		u := e.newUser(fmt.Sprintf("attacker%d", i))
+		e.register(u)
+		tokens[i] = e.token(u, 1, "")
+	}
+	res := drainResult{minimumSeen: 100}
+	lastPoll := e.clock.Now()
+	for elapsed := time.Duration(0); elapsed < duration; elapsed += step {
+		for _, tok := range tokens {
+			c := e.claim("victim", tok)
+			if len(c.Bundles) != 1 {
+				t.Fatalf("claim answered %d bundles: first contact must stay possible", len(c.Bundles))
+			}
+			res.claims++
+			if !c.Bundles[0].Exhausted {
+				res.oneTime++
+			}
+		}
+		e.clock.Advance(step)
+		if e.clock.Now().Sub(lastPoll) >= poll {
+			lastPoll = e.clock.Now()
+			var counts keyserver.PrekeyCounts
+			e.ok("GET", "/v1/prekeys/count", nil, owner, http.StatusOK, &counts)
+			if counts.OneTime < 25 {
+				topUp(100 - counts.OneTime)
+				res.uploads++
+			}
+		}
+		n := e.oneTimeCount("victim")
+		res.minimumSeen = min(res.minimumSeen, n)
+		res.steps++
+		if n > 0 {
+			res.stocked++
+		}
+	}
+	return res
+}
+
+// TestDrainOneVictim: 50 attacker accounts claiming one victim's bundles
+// for an hour leave it with one-time prekeys the whole time under the
+// default per-target limit (60 an hour, burst 30) and the client's
+// 5-minute count poll; without the per-target limit they drain it.
+func TestDrainOneVictim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates an hour of claims")
+	}
+	const attackers, duration, step, poll = 50, time.Hour, time.Minute, 5 * time.Minute
+	limits := func(c *keyserver.Config) {
+		d := keyserver.DefaultLimits()
+		c.Limits.TargetClaimsPerHour, c.Limits.TargetClaimBurst = d.TargetClaimsPerHour, d.TargetClaimBurst
+		c.Limits.ClaimsPerMinute, c.Limits.ClaimBurst = d.ClaimsPerMinute, d.ClaimBurst
+		c.Limits.MaxOneTimePerUpload, c.Limits.MaxOneTimePerDevice = 100, 500
+		c.Limits.TokenLifetime = 2 * time.Hour
+		c.Limits.MaxBodyBytes = 1 << 20
+	}
+	onEngines(t, func(t *testing.T, open func(*testing.T) store.Store) {
+		r := drain(t, newEnvOn(t, open, limits), attackers, duration, step, poll)
+		t.Logf("per-target limit: one-time prekeys left at %d of %d minutes (%.0f%%), lowest %d; %d of %d attacker claims got one (%d top-ups)",
+			r.stocked, r.steps, 100*float64(r.stocked)/float64(r.steps), r.minimumSeen, r.oneTime, r.claims, r.uploads)
+		if r.stocked < r.steps*9/10 {
+			t.Errorf("victim had one-time prekeys at only %d of %d minutes", r.stocked, r.steps)
+		}
+	})
+	// For comparison (SQLite): without the per-target limit (before), and
+	// with the client's former hourly poll.
+	for _, c := range []struct {
+		name   string
+		target bool
+		poll   time.Duration
+	}{{"per-caller limit only, hourly poll", false, time.Hour}, {"per-caller limit only", false, poll}, {"per-target limit, hourly poll", true, time.Hour}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, func(cfg *keyserver.Config) {
+				limits(cfg)
+				if !c.target {
+					cfg.Limits.TargetClaimsPerHour, cfg.Limits.TargetClaimBurst = 1e6, 1e6
+				}
+			})
+			r := drain(t, e, attackers, duration, step, c.poll)
+			t.Logf("%s: one-time prekeys left at %d of %d minutes (%.0f%%); %d of %d attacker claims got one",
+				c.name, r.stocked, r.steps, 100*float64(r.stocked)/float64(r.steps), r.oneTime, r.claims)
+		})
+	}
+}
