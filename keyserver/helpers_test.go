@@ -117,6 +117,7 @@ func newEnvOn(t *testing.T, open func(*testing.T) store.Store, mod func(*keyserv
 			RequestsPerSecond: 1e6, RequestBurst: 1e6,
 			// Generous: tests of the limits set their own.
 			UploadsPerHour: 1e6, UploadBurst: 1e6, LookupsPerSecond: 1e6, LookupBurst: 1e6,
+			AddressLookupsPerSecond: 1e6, AddressLookupBurst: 1e6,
 			TargetClaimsPerHour: 1e6, TargetClaimBurst: 1e6,
 		},
 		Now:    clk.Now,

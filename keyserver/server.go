@@ -92,13 +92,16 @@ type Limits struct {
 	// subject) gets; UploadBurst how many it may make at once.
 	UploadsPerHour int
 	UploadBurst    int
-	// LookupsPerSecond is the lookup budget each client IP address, and
-	// each account whose token a lookup carries, gets; LookupBurst how much
-	// of it may be spent at once. A hit costs 1, a miss (unknown_handle)
-	// LookupMissCost.
-	LookupsPerSecond int
-	LookupBurst      int
-	LookupMissCost   int
+	// LookupsPerSecond is the lookup budget of each account whose token a
+	// lookup carries; LookupBurst how much of it may be spent at once.
+	// AddressLookupsPerSecond and AddressLookupBurst are the same for each
+	// client IP address, token or not. A hit costs 1, a miss
+	// (unknown_handle) LookupMissCost.
+	LookupsPerSecond        int
+	LookupBurst             int
+	AddressLookupsPerSecond int
+	AddressLookupBurst      int
+	LookupMissCost          int
 	// MaxLeaves caps the leaves one GET /v1/log/leaves returns.
 	MaxLeaves int
 }
@@ -121,7 +124,10 @@ func DefaultLimits() Limits {
 		LookupsPerSecond:    5,
 		LookupBurst:         60,
 		LookupMissCost:      5,
-		MaxLeaves:           256,
+
+		AddressLookupsPerSecond: 20,
+		AddressLookupBurst:      200,
+		MaxLeaves:               256,
 	}
 }
 
@@ -170,6 +176,12 @@ func (l Limits) withDefaults() Limits {
 	if l.LookupBurst == 0 {
 		l.LookupBurst = d.LookupBurst
 	}
+	if l.AddressLookupsPerSecond == 0 {
+		l.AddressLookupsPerSecond = d.AddressLookupsPerSecond
+	}
+	if l.AddressLookupBurst == 0 {
+		l.AddressLookupBurst = d.AddressLookupBurst
+	}
 	if l.LookupMissCost == 0 {
 		l.LookupMissCost = d.LookupMissCost
 	}
@@ -193,7 +205,7 @@ func (l Limits) check() []error {
 	}
 	for _, v := range []int{l.ClaimsPerMinute, l.ClaimBurst, l.TargetClaimsPerHour, l.TargetClaimBurst,
 		l.RequestsPerSecond, l.RequestBurst, l.UploadsPerHour, l.UploadBurst,
-		l.LookupsPerSecond, l.LookupBurst, l.LookupMissCost} {
+		l.LookupsPerSecond, l.LookupBurst, l.AddressLookupsPerSecond, l.AddressLookupBurst, l.LookupMissCost} {
 		if v < 0 {
 			errs = append(errs, errors.New("keyserver: negative rate limit"))
 			break
@@ -321,7 +333,7 @@ func New(cfg Config) (*Server, error) {
 	s.claimLim = newLimiter(float64(limits.ClaimsPerMinute)/60, limits.ClaimBurst)
 	s.targetLim = newLimiter(float64(limits.TargetClaimsPerHour)/3600, limits.TargetClaimBurst)
 	s.uploadLim = newLimiter(float64(limits.UploadsPerHour)/3600, limits.UploadBurst)
-	s.lookupIPLim = newLimiter(float64(limits.LookupsPerSecond), limits.LookupBurst)
+	s.lookupIPLim = newLimiter(float64(limits.AddressLookupsPerSecond), limits.AddressLookupBurst)
 	s.lookupAcctLim = newLimiter(float64(limits.LookupsPerSecond), limits.LookupBurst)
 	s.wellKnownBody, err = s.wellKnown()
 	if err != nil {

@@ -1,0 +1,167 @@
+package keyserver_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/keyserver"
+)
+
+// lookupAs looks up handle with bearer ("" for none).
+func (e *env) lookupAs(handle, bearer string) reply {
+	e.t.Helper()
+	return e.do("GET", "/v1/accounts/"+handle, nil, bearer)
+}
+
+// probe looks up n unknown handles, one every interval of the test clock,
+// and returns how many were answered (404 unknown_handle) and the index of
+// the first refusal (-1 if none). Every refusal must be 429 rate_limited
+// with a Retry-After of at least 1 s; nothing else may come back.
+func (e *env) probe(n int, interval time.Duration, bearer string) (answered, firstRefused int) {
+	e.t.Helper()
+	firstRefused = -1
+	for i := range n {
+		r := e.lookupAs(fmt.Sprintf("probe%d", i), bearer)
+		switch {
+		case r.status == http.StatusNotFound && r.code() == keyserver.CodeUnknownHandle:
+			answered++
+		case r.status == http.StatusTooManyRequests && r.code() == keyserver.CodeRateLimited:
+			if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
+				e.t.Fatalf("probe %d: 429 with Retry-After %q", i, r.header.Get("Retry-After"))
+			}
+			if firstRefused < 0 {
+				firstRefused = i
+			}
+		default:
+			e.t.Fatalf("probe %d: %d %s", i, r.status, r.body)
+		}
+		e.clock.Advance(interval)
+	}
+	return answered, firstRefused
+}
+
+// TestLookupProbeFromAddress: probing unknown handles at 100 a second from
+// one address, without a token, is refused after the address's burst, and
+// only a trickle gets through after it (spec/keyserver.md §5.3); misses
+// cost LookupMissCost.
+func TestLookupProbeFromAddress(t *testing.T) {
+	e := newEnv(t, func(c *keyserver.Config) {
+		d := keyserver.DefaultLimits()
+		c.Limits.AddressLookupsPerSecond, c.Limits.AddressLookupBurst = d.AddressLookupsPerSecond, d.AddressLookupBurst
+		c.Limits.LookupMissCost = d.LookupMissCost
+	})
+	alice := e.newUser("alice")
+	e.register(alice)
+	before := e.snapshot("alice", "probe0")
+	const n = 300 // 3 s at 100 a second
+	answered, first := e.probe(n, 10*time.Millisecond, "")
+	t.Logf("%d of %d probes answered; first refused: #%d", answered, n, first)
+	// Burst 200 at cost 5 with 20/s refilling: refused from about #41;
+	// then about 20/5 = 4 a second.
+	if first < 0 || first > 50 {
+		t.Fatalf("first refusal at probe %d, want within the burst's 50", first)
+	}
+	if max := first + (n-first)/20 + 2; answered > max {
+		t.Fatalf("%d probes answered, want at most %d", answered, max)
+	}
+	e.unchanged(before, "alice", "probe0")
+	// A hit is refused too while the address is in debt, and served
+	// again once the budget is back.
+	if r := e.lookupAs("alice", ""); r.status != http.StatusTooManyRequests {
+		t.Fatalf("lookup while the address is limited: %d", r.status)
+	}
+	e.clock.Advance(20 * time.Second)
+	e.ok("GET", "/v1/accounts/alice", nil, "", http.StatusOK, nil)
+}
+
+// TestLookupProbeFromAccount: probing with a token at 100 a second is
+// refused after the account's burst, while another account behind the
+// same address, and lookups without a token, still get answers.
+func TestLookupProbeFromAccount(t *testing.T) {
+	e := newEnv(t, func(c *keyserver.Config) {
+		d := keyserver.DefaultLimits()
+		c.Limits.LookupsPerSecond, c.Limits.LookupBurst, c.Limits.LookupMissCost = d.LookupsPerSecond, d.LookupBurst, d.LookupMissCost
+	})
+	mallory, alice := e.newUser("mallory"), e.newUser("alice")
+	e.register(mallory)
+	e.register(alice)
+	tm, ta := e.token(mallory, 1, ""), e.token(alice, 1, "")
+	before := e.snapshot("mallory", "alice")
+	const n = 200
+	answered, first := e.probe(n, 10*time.Millisecond, tm)
+	t.Logf("%d of %d probes answered; first refused: #%d", answered, n, first)
+	// Burst 60 at cost 5, 5/s refilling: refused from about #13.
+	if first < 0 || first > 20 {
+		t.Fatalf("first refusal at probe %d, want within 20", first)
+	}
+	if max := first + (n-first)/50 + 2; answered > max {
+		t.Fatalf("%d probes answered, want at most %d", answered, max)
+	}
+	if r := e.lookupAs("alice", tm); r.status != http.StatusTooManyRequests || r.code() != keyserver.CodeRateLimited {
+		t.Fatalf("hit from the limited account: %d %s", r.status, r.code())
+	}
+	e.ok("GET", "/v1/accounts/mallory", nil, ta, http.StatusOK, nil)
+	e.ok("GET", "/v1/accounts/mallory", nil, "", http.StatusOK, nil)
+	e.unchanged(before, "mallory", "alice")
+	// A token that does not verify is refused, not ignored.
+	if r := e.lookupAs("alice", ta+"x"); r.status != http.StatusUnauthorized || r.code() != keyserver.CodeInvalidToken {
+		t.Fatalf("lookup with a bad token: %d %s", r.status, r.code())
+	}
+}
+
+// TestLookupHonestClient: an honest client's pattern — its 40 contacts at
+// start, a mistyped handle, then a contact every 2 s for 10 minutes — is
+// never refused under the default limits, with or without a token. It
+// also measures how many lookups a second a client gets at most: hits as
+// fast as it can for a minute.
+func TestLookupHonestClient(t *testing.T) {
+	for _, withToken := range []bool{false, true} {
+		t.Run(fmt.Sprintf("token=%v", withToken), func(t *testing.T) {
+			e := newEnv(t, func(c *keyserver.Config) {
+				d := keyserver.DefaultLimits()
+				c.Limits.LookupsPerSecond, c.Limits.LookupBurst, c.Limits.LookupMissCost = d.LookupsPerSecond, d.LookupBurst, d.LookupMissCost
+				c.Limits.AddressLookupsPerSecond, c.Limits.AddressLookupBurst = d.AddressLookupsPerSecond, d.AddressLookupBurst
+				c.Limits.TokenLifetime = 2 * time.Hour
+			})
+			me := e.newUser("honest")
+			e.register(me)
+			bearer := ""
+			if withToken {
+				bearer = e.token(me, 1, "")
+			}
+			var contacts []string
+			for i := range 40 {
+				u := e.newUser(fmt.Sprintf("contact%d", i))
+				e.register(u)
+				contacts = append(contacts, u.handle)
+			}
+			for _, h := range contacts {
+				if r := e.lookupAs(h, bearer); r.status != http.StatusOK {
+					t.Fatalf("start-up lookup of %s: %d %s", h, r.status, r.body)
+				}
+			}
+			if r := e.lookupAs("contact-typo", bearer); r.status != http.StatusNotFound {
+				t.Fatalf("mistyped handle: %d %s", r.status, r.body)
+			}
+			for i := range 300 {
+				e.clock.Advance(2 * time.Second)
+				if r := e.lookupAs(contacts[i%len(contacts)], bearer); r.status != http.StatusOK {
+					t.Fatalf("lookup %d of the steady pattern: %d %s", i, r.status, r.body)
+				}
+			}
+			// The most a client gets: hits every 10 ms for a minute.
+			e.clock.Advance(time.Minute)
+			ok := 0
+			for i := range 6000 {
+				if r := e.lookupAs(contacts[i%len(contacts)], bearer); r.status == http.StatusOK {
+					ok++
+				}
+				e.clock.Advance(10 * time.Millisecond)
+			}
+			t.Logf("at most %d lookups in a minute (%.1f/s including the burst)", ok, float64(ok)/60)
+		})
+	}
+}
