@@ -50,7 +50,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a key server on a TLS 1.3 listener over a SQLite store.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *keyserver.Server
 	ts       *httptest.Server
 	client   *http.Client
@@ -101,7 +101,12 @@ func newEnv(t *testing.T, mod func(*keyserver.Config)) *env {
 // newEnvOn starts a key server over a store from open.
 func newEnvOn(t *testing.T, open func(*testing.T) store.Store, mod func(*keyserver.Config)) *env {
 	t.Helper()
-	st := open(t)
+	return newEnvStore(t, open(t), mod)
+}
+
+// newEnvStore starts a key server over st.
+func newEnvStore(t testing.TB, st store.Store, mod func(*keyserver.Config)) *env {
+	t.Helper()
 	rnd := testrand.New("keyserver test " + t.Name())
 	tokenKey := ed25519.NewKeyFromSeed(read(t, rnd, 32))
 	logKey := ed25519.NewKeyFromSeed(read(t, rnd, 32))
@@ -138,7 +143,7 @@ func newEnvOn(t *testing.T, open func(*testing.T) store.Store, mod func(*keyserv
 	return &env{t: t, srv: srv, ts: ts, client: ts.Client(), store: st, clock: clk, tokenKey: tokenKey, logKey: logKey, rand: rnd}
 }
 
-func read(t *testing.T, r io.Reader, n int) []byte {
+func read(t testing.TB, r io.Reader, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {

@@ -218,6 +218,9 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 	if e != nil {
 		return 0, nil, e
 	}
+	if ok, wait := s.claimLim.allow(t.Handle, s.now()); !ok {
+		return 0, nil, rateLimited(wait, "too many claims; retry later")
+	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
 		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
@@ -233,9 +236,6 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 	}
 	if _, e := activeDevice(caller, uint32(t.Device)); e != nil {
 		return 0, nil, e
-	}
-	if ok, wait := s.claimLim.allow(t.Handle, s.now()); !ok {
-		return 0, nil, rateLimited(wait, "too many claims; retry later")
 	}
 	// Past the target's limit the claim still answers, without one-time
 	// prekeys: first contact stays possible (spec/keyserver.md §5.8).

@@ -26,7 +26,7 @@ func (e *env) verifier() *kt.Verifier {
 	return v
 }
 
-func hashesIn(t *testing.T, bs []keyserver.Bytes) []tlog.Hash {
+func hashesIn(t testing.TB, bs []keyserver.Bytes) []tlog.Hash {
 	t.Helper()
 	out := make([]tlog.Hash, len(bs))
 	for i, b := range bs {
