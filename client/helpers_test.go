@@ -110,8 +110,12 @@ func startServers(t testing.TB, eng engine) *servers {
 		LogKey:         logKey,
 		RelayAudiences: []string{"relay:" + serverName},
 		Logger:         quiet,
-		// Tests claim more often than a person would.
-		Limits: keyserver.Limits{ClaimsPerMinute: 60000, ClaimBurst: 1000},
+		// Tests claim, look up and upload more often than a person would.
+		Limits: keyserver.Limits{
+			ClaimsPerMinute: 60000, ClaimBurst: 1000, TargetClaimsPerHour: 1e6, TargetClaimBurst: 1000,
+			UploadsPerHour: 1e6, UploadBurst: 1000, LookupsPerSecond: 1e6, LookupBurst: 1e6,
+			AddressLookupsPerSecond: 1e6, AddressLookupBurst: 1e6, RequestsPerSecond: 1e6, RequestBurst: 1e6,
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,15 @@ const (
 	maintenanceInterval = time.Hour
 )
 
+// prekeyCheckInterval is how often the client asks the key server how
+// many one-time prekeys it still holds, and runs maintenance when fewer
+// than oneTimeLow of either kind remain: claims by others use them up
+// without telling this device, and the key server's per-target limit
+// (spec/keyserver.md §5.8) lets at most 30 go at once and one a minute,
+// so a 5-minute poll tops up before they run out (spec/client.md §7.1).
+// A variable for tests.
+var prekeyCheckInterval = 5 * time.Minute
+
 // newPrekeys generates n prekeys of kind with fresh random ids that this
 // device does not use yet, stores their private keys with their signed
 // public halves pending upload, and returns the ids (spec/client.md §7.1).
@@ -337,10 +346,16 @@ func (c *Client) maintenanceLoop() {
 	defer t.Stop()
 	f := time.NewTicker(flushInterval)
 	defer f.Stop()
+	p := time.NewTicker(prekeyCheckInterval)
+	defer p.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
+		case <-p.C:
+			if !c.prekeysLow(c.ctx) {
+				continue
+			}
 		case <-f.C:
 			c.mu.Lock()
 			link := c.link
@@ -356,6 +371,24 @@ func (c *Client) maintenanceLoop() {
 			c.log.Info("client: prekey maintenance failed; will retry", "err", err)
 		}
 	}
+}
+
+// prekeysLow asks the key server for this device's one-time prekey counts
+// and reports whether either is below oneTimeLow (or the answer could not
+// be had: maintenance then tries and reports).
+func (c *Client) prekeysLow(ctx context.Context) bool {
+	if _, err := c.registered(); err != nil {
+		return false
+	}
+	tok, err := c.keyServerToken(ctx)
+	if err != nil {
+		return true
+	}
+	counts, err := c.ks.PrekeyCount(ctx, tok)
+	if err != nil {
+		return true
+	}
+	return counts.OneTime < oneTimeLow || counts.OneTimeKEM < oneTimeLow
 }
 
 // flushInterval is how often the outgoing queue is sent again while

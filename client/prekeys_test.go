@@ -149,3 +149,34 @@ func TestExpiredPrekeys(t *testing.T) {
 		t.Fatalf("the only prekey expired: %v", got)
 	}
 }
+
+// TestPrekeyPollTopsUp: claims by others drain bob's one-time prekeys
+// without any message reaching him; his client's count poll sees it and
+// tops up (spec/client.md §7.1, spec/keyserver.md §5.8).
+func TestPrekeyPollTopsUp(t *testing.T) {
+	was := prekeyCheckInterval
+	prekeyCheckInterval = 100 * time.Millisecond
+	t.Cleanup(func() { prekeyCheckInterval = was })
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	tok, err := alice.keyServerToken(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range oneTimeTarget - oneTimeLow + 5 {
+		if _, err := alice.ks.Claim(ctxT(t), tok, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := serverCounts(t, bob)
+		if n.OneTime == oneTimeTarget && n.OneTimeKEM == oneTimeTarget {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not topped up after the drain: %+v", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
