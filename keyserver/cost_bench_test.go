@@ -108,7 +108,7 @@ func BenchmarkRefusedCost(b *testing.B) {
 			request{"PUT", "/v1/prekeys", tok, full}},
 		{"upload_held_ids", func() request { return request{"PUT", "/v1/prekeys", tok, full} },
 			request{"PUT", "/v1/prekeys", tok, full}},
-		{"claim", func() request { return request{"POST", "/v1/accounts/bob/claim", tok, nil} },
+		{"claim", func() request { return request{"POST", "/v1/accounts/alice/claim", tok, nil} },
 			request{"POST", "/v1/accounts/bob/claim", tok, nil}},
 		{"lookup", func() request { return request{"GET", "/v1/accounts/nobody", "", nil} },
 			request{"GET", "/v1/accounts/alice", "", nil}},

@@ -60,6 +60,13 @@ type Config struct {
 	// 24 hours by default.
 	CheckpointRefresh string `json:"checkpoint_refresh"`
 
+	// Key server rate limits (spec/keyserver.md §4); 0 takes the
+	// keyserver.DefaultLimits value.
+	KeyServerTargetClaims      int `json:"keyserver_target_claims"`
+	KeyServerUploads           int `json:"keyserver_uploads"`
+	KeyServerLookupRate        int `json:"keyserver_lookup_rate"`
+	KeyServerAddressLookupRate int `json:"keyserver_address_lookup_rate"`
+
 	// Services is a comma-separated list of the services to run:
 	// "keyserver", "relay" or both (the default). Both share the TLS
 	// listener; the relay serves the WebSocket path /v1/relay.
@@ -213,6 +220,10 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "plain-HTTP `address` for /metrics, e.g. 127.0.0.1:9090 (default off)")
 	fs.StringVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests get at shutdown")
 	fs.StringVar(&c.CheckpointRefresh, "checkpoint-refresh", c.CheckpointRefresh, "key server: sign an unchanged log again once its checkpoint is this old (clients refuse checkpoints older than 24h)")
+	fs.IntVar(&c.KeyServerTargetClaims, "keyserver-target-claims", c.KeyServerTargetClaims, "key server: claims of one account served one-time prekeys per hour, whoever claims (0: 60)")
+	fs.IntVar(&c.KeyServerUploads, "keyserver-uploads", c.KeyServerUploads, "key server: prekey uploads per device per hour (0: 60)")
+	fs.IntVar(&c.KeyServerLookupRate, "keyserver-lookup-rate", c.KeyServerLookupRate, "key server: lookups per second per account, for lookups with a token (0: 5)")
+	fs.IntVar(&c.KeyServerAddressLookupRate, "keyserver-address-lookup-rate", c.KeyServerAddressLookupRate, "key server: lookups per second per client address (0: 20)")
 	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver and relay, comma-separated")
 	fs.Var(&listFlag{list: &c.RelayTokenKeys}, "relay-token-key", "key server token public `key` the relay accepts: base64url, or a file (PEM, or token-key.pem); repeatable; needed for the relay alone")
 	fs.IntVar(&c.RelayMaxEnvelope, "relay-max-envelope", c.RelayMaxEnvelope, "relay: largest envelope, `bytes`")

@@ -327,8 +327,14 @@ func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateK
 		RelayAudiences:    cfg.RelayAudiences,
 		InviteOnly:        cfg.InviteOnly,
 		CheckpointRefresh: cfg.checkpointRefresh(),
-		Logger:            log.With("service", "keyserver"),
-		Registerer:        reg,
+		Limits: keyserver.Limits{
+			TargetClaimsPerHour:     cfg.KeyServerTargetClaims,
+			UploadsPerHour:          cfg.KeyServerUploads,
+			LookupsPerSecond:        cfg.KeyServerLookupRate,
+			AddressLookupsPerSecond: cfg.KeyServerAddressLookupRate,
+		},
+		Logger:     log.With("service", "keyserver"),
+		Registerer: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key server: %w", err)
