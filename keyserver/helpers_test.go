@@ -67,14 +67,7 @@ var engines = []struct {
 	name string
 	open func(t *testing.T) store.Store
 }{
-	{"sqlite", func(t *testing.T) store.Store {
-		st, err := sqlite.Open(filepath.Join(t.TempDir(), "keyserver.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}},
+	{"sqlite", func(t *testing.T) store.Store { return openSQLite(t) }},
 	{"postgres", func(t *testing.T) store.Store {
 		st, err := postgres.Open(t.Context(), pgtest.DSN(t))
 		if err != nil {
@@ -83,6 +76,16 @@ var engines = []struct {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}},
+}
+
+// openSQLite opens a SQLite store in a temporary directory.
+func openSQLite(t testing.TB) store.Store {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "keyserver.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 // onEngines runs test as a subtest on each engine.
