@@ -14,7 +14,8 @@ UPDATE mailboxes SET last_id = max(
 
 -- Envelopes keyed by (addr, id); the rowid is internal (Sweep, Ack) and
 -- never leaves the store. Queued envelopes keep their ids, so they stay
--- deliverable in the same order and acks of them still work.
+-- deliverable in the same order and acks of them still work. The copy
+-- costs time and disk in proportion to the queued bytes, once.
 CREATE TABLE envelopes_v2 (
 	addr    BLOB    NOT NULL REFERENCES mailboxes (addr),
 	id      INTEGER NOT NULL, -- per mailbox, from mailboxes.last_id
