@@ -40,10 +40,10 @@ var (
 // Envelope ids are per mailbox (spec/relay.md §8.1): each stored envelope
 // gets its mailbox's last_id + 1, counted in Go while the row is locked
 // and written back with the depth, so within a mailbox ids commit in
-// order and say nothing about other mailboxes' traffic. Locks are always taken dedup records first,
-// each set in key order, then mailboxes in address order, then envelopes
-// (Ack and Sweep lock the mailbox before deleting), so batches do not
-// deadlock each other.
+// order and say nothing about other mailboxes' traffic. Locks are always
+// taken dedup records first, each set in key order, then mailboxes in
+// address order, then envelopes (Ack and Sweep lock the mailbox before
+// deleting), so batches do not deadlock each other.
 const (
 	// joinByIndex makes the batch's joins of its arrays (at most maxBatch
 	// rows) with relay_dedup nested loops over the primary key. Left to
