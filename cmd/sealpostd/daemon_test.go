@@ -44,7 +44,7 @@ type daemon struct {
 	// admin is the admin listener's http://host:port, if sealpostd
 	// printed one.
 	admin  string
-	exited  chan struct{}
+	exited chan struct{}
 }
 
 const (
