@@ -250,3 +250,9 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// isRemote reports whether err is the relay's Error with code.
+func isRemote(err error, code wire.ErrorCode) bool {
+	var re *relayclient.RemoteError
+	return errors.As(err, &re) && re.Code == code
+}
