@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		}
 		defer closeWith(&err, "closing the key server", ks.Close)
 		mux.Handle("/", ks.Handler())
-		checks = append(checks, check{"keyserver_store", func(ctx context.Context) error { _, err := st.LogSize(ctx); return err }})
+		checks = append(checks, keyServerCheck(st))
 		sqliteUsed = sqliteUsed || engine == "sqlite"
 		stores = append(stores, "keyserver="+engine)
 	}
