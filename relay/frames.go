@@ -91,7 +91,7 @@ func (c *conn) auth(text string) bool {
 	s.m.store("open", start)
 	if err != nil {
 		s.log.Error("relay: open mailbox failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
 		return false
 	}
 	c.addr, c.expiry, c.dev = string(addr), tok.Expiry, dev
@@ -169,7 +169,7 @@ func (c *conn) send(m *wire.Send) bool {
 		}
 		if err != nil {
 			s.log.Error("relay: send failed", "err", err)
-			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+			c.fail(storeFailure(err), "store failed")
 			// It may have committed: the recipients here fetch.
 			s.wakeRecipients(req.Items)
 			return
@@ -284,7 +284,7 @@ func (c *conn) storeAck(ids []int64) bool {
 	s.m.store("ack", start)
 	if err != nil {
 		s.log.Error("relay: ack failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
 		return false
 	}
 	s.m.acked(n)
