@@ -70,6 +70,10 @@ type held struct {
 	count int
 	bytes int64
 	last  time.Time // last charge
+	// Charged by sends whose store call has not returned: not yet in the
+	// store's depth (clamp).
+	pendCount int
+	pendBytes int64
 }
 
 func newQuotas(l Limits, stats func(context.Context, []byte) (store.Stats, error)) *quotas {
@@ -206,6 +210,8 @@ func (q *quotas) admitLocked(a *admission, i int, b senderBudget, self string, i
 	}
 	h.count++
 	h.bytes += int64(len(it.Envelope))
+	h.pendCount++
+	h.pendBytes += int64(len(it.Envelope))
 	h.last = now
 	a.charged[i] = true
 	return notRefused
@@ -219,27 +225,36 @@ func (pb *pairBucket) refill(now time.Time, q *quotas) {
 	}
 }
 
-// refund gives back the share charged for item i, which was not stored
-// (a duplicate, a refusal by the store, a failed store call).
-func (q *quotas) refund(b senderBudget, a admission, items []store.Item, stored func(i int) bool) {
+// settle ends the charges of a send once its store call returned: each
+// charged item is no longer pending, and the share of one not stored (a
+// duplicate, a refusal by the store, a failed store call) is given back.
+func (q *quotas) settle(b senderBudget, a admission, items []store.Item, stored func(i int) bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i, it := range items {
-		if !a.charged[i] || stored(i) {
+		if !a.charged[i] {
 			continue
 		}
 		ms := q.shares[string(it.Recipient)]
 		if ms == nil {
 			continue
 		}
-		if h := ms.held[b]; h != nil {
+		h := ms.held[b]
+		if h == nil {
+			continue
+		}
+		n := int64(len(it.Envelope))
+		h.pendCount = max(0, h.pendCount-1)
+		h.pendBytes = max(0, h.pendBytes-n)
+		if !stored(i) {
 			h.count = max(0, h.count-1)
-			h.bytes = max(0, h.bytes-int64(len(it.Envelope)))
+			h.bytes = max(0, h.bytes-n)
 		}
 	}
 }
 
-// clamp tightens the shares of mailbox addr to its depth st.
+// clamp tightens the shares of mailbox addr to its depth st, plus what
+// sends in flight charged.
 func (q *quotas) clamp(addr string, st store.Stats) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -247,13 +262,9 @@ func (q *quotas) clamp(addr string, st store.Stats) {
 	if ms == nil {
 		return
 	}
-	if st.Count == 0 {
-		delete(q.shares, addr)
-		return
-	}
 	for _, h := range ms.held {
-		h.count = min(h.count, st.Count)
-		h.bytes = min(h.bytes, st.Bytes)
+		h.count = min(h.count, st.Count+h.pendCount)
+		h.bytes = min(h.bytes, st.Bytes+h.pendBytes)
 	}
 }
 

@@ -106,7 +106,7 @@ func (c *conn) sendItems(id [store.MessageIDSize]byte, items []store.Item, now t
 	if adm.over == 0 {
 		res, ok := c.storeSend(c.request(id, items, now))
 		if !ok {
-			s.quota.refund(c.budget, adm, items, none)
+			s.quota.settle(c.budget, adm, items, none)
 			return nil
 		}
 		if !res.Duplicate || len(res.Statuses) > 0 || len(items) == 0 {
@@ -119,11 +119,11 @@ func (c *conn) sendItems(id [store.MessageIDSize]byte, items []store.Item, now t
 		// split marker), unless an earlier attempt stored the whole send.
 		res, ok := c.storeSend(c.request(id, nil, now))
 		if !ok {
-			s.quota.refund(c.budget, adm, items, none)
+			s.quota.settle(c.budget, adm, items, none)
 			return nil
 		}
 		if res.Duplicate && len(res.Statuses) > 0 {
-			s.quota.refund(c.budget, adm, items, none)
+			s.quota.settle(c.budget, adm, items, none)
 			return c.answer(id, items, admission{charged: adm.charged}, res)
 		}
 	}
@@ -144,7 +144,7 @@ func (c *conn) answer(id [store.MessageIDSize]byte, items []store.Item, adm admi
 		}
 	}
 	if adm.retry != nil {
-		s.quota.refund(c.budget, adm, items, func(i int) bool {
+		s.quota.settle(c.budget, adm, items, func(i int) bool {
 			return !res.Duplicate && i < len(res.Statuses) && res.Statuses[i] == store.Stored
 		})
 	}
@@ -206,7 +206,7 @@ func (c *conn) sendSplit(id [store.MessageIDSize]byte, items []store.Item, now t
 			}
 		}
 	}
-	s.quota.refund(c.budget, adm, items, func(i int) bool {
+	s.quota.settle(c.budget, adm, items, func(i int) bool {
 		return ok[i] && !res[i].Duplicate && len(res[i].Statuses) == 1 && res[i].Statuses[0] == store.Stored
 	})
 	if failed {
