@@ -56,6 +56,9 @@ type Limits struct {
 	QuotaBurst      int
 	QuotaBytesRate  int64
 	QuotaBytesBurst int64
+	// QuotaShareRetry is the retry-after of an item refused because its
+	// sender holds its share of the mailbox.
+	QuotaShareRetry time.Duration
 }
 
 // DefaultLimits returns the default limits (spec/relay.md §6).
@@ -81,6 +84,7 @@ func DefaultLimits() Limits {
 		QuotaBurst:        500,
 		QuotaBytesRate:    16 << 20,
 		QuotaBytesBurst:   64 << 20,
+		QuotaShareRetry:   5 * time.Second,
 	}
 }
 
@@ -121,6 +125,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxConnsPerIP, d.MaxConnsPerIP)
 	defDur(&l.SweepInterval, d.SweepInterval)
 	def(&l.QuotaSharePercent, d.QuotaSharePercent)
+	defDur(&l.QuotaShareRetry, d.QuotaShareRetry)
 	def(&l.QuotaRate, d.QuotaRate)
 	def(&l.QuotaBurst, d.QuotaBurst)
 	if l.QuotaBytesRate == 0 {
@@ -159,6 +164,9 @@ func (l Limits) check() error {
 	}
 	pos32("QuotaRate", l.QuotaRate)
 	pos32("QuotaBurst", l.QuotaBurst)
+	if l.QuotaShareRetry < time.Millisecond || l.QuotaShareRetry > time.Hour {
+		bad("QuotaShareRetry %v not in [1ms, 1h]", l.QuotaShareRetry)
+	}
 	if l.QuotaBytesRate <= 0 {
 		bad("QuotaBytesRate %d not positive", l.QuotaBytesRate)
 	}

@@ -19,10 +19,6 @@ type senderBudget string
 // accountBudget is the budget of an authenticated account.
 func accountBudget(handle string) senderBudget { return senderBudget("a:" + handle) }
 
-// shareRetry is the retry_after_ms of an item refused because its sender
-// holds its share of the recipient's mailbox (spec/relay.md §6.1).
-const shareRetry = 5 * time.Second
-
 // reconcileEvery bounds how often the share of one mailbox is checked
 // against the store's queue depth (spec/relay.md §6.1).
 const reconcileEvery = time.Second
@@ -41,6 +37,7 @@ type quotas struct {
 	shareBytes          int64
 	shareAll            bool // 100%: the queue caps are the share
 	maxEnvelope         int
+	shareRetry          time.Duration
 	ttl                 time.Duration
 	stats               func(ctx context.Context, addr []byte) (store.Stats, error)
 
@@ -83,6 +80,7 @@ func newQuotas(l Limits, stats func(context.Context, []byte) (store.Stats, error
 		shareCount:  max(1, l.MaxQueueCount*l.QuotaSharePercent/100),
 		shareBytes:  max(1, l.MaxQueueBytes/100*int64(l.QuotaSharePercent)),
 		shareAll:    l.QuotaSharePercent >= 100,
+		shareRetry:  l.QuotaShareRetry,
 		maxEnvelope: l.MaxEnvelope, ttl: l.TTL, stats: stats,
 		pairs: make(map[pairKey]*pairBucket), shares: make(map[string]*mailboxShare),
 	}
@@ -148,7 +146,7 @@ func (q *quotas) admit(ctx context.Context, b senderBudget, self string, items [
 		case refusedRate:
 			// a.retry[i] set by admitLocked
 		case refusedShare:
-			a.retry[i] = shareRetry
+			a.retry[i] = q.shareRetry
 		default:
 			a.retry[i] = 0
 			continue

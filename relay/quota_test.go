@@ -49,7 +49,7 @@ func testQuotaRetry(t *testing.T, e *relayEnv) {
 	// Split: one item fits the share, the next is over; carol's proceeds.
 	r = m.sendEnv(2, []byte("s"), bob, bob, carol)
 	wantStatuses(t, "split", r, false, stored, quota, stored)
-	if r.RetryAfterMs != uint32(shareRetry.Milliseconds()) {
+	if r.RetryAfterMs != uint32(DefaultLimits().QuotaShareRetry.Milliseconds()) {
 		t.Fatalf("share retry_after_ms %d", r.RetryAfterMs)
 	}
 	// Whole: every item over.
