@@ -1,10 +1,14 @@
 package relay
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/internal/pgtest"
+	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -128,5 +132,30 @@ func TestQuotaOwnDevicesExempt(t *testing.T) {
 	r := a.sendEnv(1, []byte("o"), repeatAddr(addr("alice", 2), 40)...)
 	if slices.ContainsFunc(r.Statuses, func(s wire.Status) bool { return s != stored }) {
 		t.Fatalf("own sends: %v", r.Statuses)
+	}
+}
+
+// BenchmarkQuotaAdmitSettle: the quota accounting of one single-item send
+// (admit, then settle as stored), alone, over 1000 (sender, recipient)
+// pairs: its cost per envelope beside BenchmarkSendDeliverAck's.
+func BenchmarkQuotaAdmitSettle(b *testing.B) {
+	l := DefaultLimits()
+	l.QuotaRate, l.QuotaBurst = 1<<30, 1<<30
+	l.MaxQueueCount = 1 << 30
+	q := newQuotas(l.withDefaults(), nil)
+	const pairs = 1000
+	items := make([][]store.Item, pairs)
+	budgets := make([]senderBudget, pairs)
+	for i := range pairs {
+		items[i] = []store.Item{{Recipient: addr(fmt.Sprintf("rcpt%d", i%100), 1), Envelope: make([]byte, 1024)}}
+		budgets[i] = accountBudget(fmt.Sprintf("sndr%d", i/100))
+	}
+	stored := func(int) bool { return true }
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		p := i % pairs
+		a := q.admit(ctx, budgets[p], "", items[p], time.Now())
+		q.settle(budgets[p], a, items[p], stored)
 	}
 }
