@@ -172,6 +172,11 @@ What you are told, and when:
     approve ID'. It is repeated each time sealpost starts until resolved.
   - The key server denies a contact you know: a SECURITY line; the
     contact's messages wait at the relay and are retried.
+  - This device was revoked by another of your devices: a loud warning
+    within seconds; it can no longer send or receive.
+  - The key server answers from an old view of its log (older than one
+    this device has seen, or than 24 hours): the command fails with a
+    "stale" error (exit status 5); try again later.
 `
 
 var chatCommand = &command{

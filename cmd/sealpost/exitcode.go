@@ -55,7 +55,7 @@ func exitCode(err error) int {
 func isSecurity(err error) bool {
 	for _, target := range []error{
 		client.ErrSecurity, client.ErrKeyChanged, keys.ErrSafetyNumberMismatch,
-		tlsconfig.ErrPinMismatch, errSecurityEvents,
+		tlsconfig.ErrPinMismatch, errSecurityEvents, client.ErrDeviceRevoked,
 	} {
 		if errors.Is(err, target) {
 			return true
@@ -73,7 +73,7 @@ func isSecurity(err error) bool {
 // isNetwork reports whether err says the server could not be reached or
 // did not answer in time: exit status 5.
 func isNetwork(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) ||
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrStale) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
 		return true
