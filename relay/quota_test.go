@@ -159,3 +159,35 @@ func BenchmarkQuotaAdmitSettle(b *testing.B) {
 		q.settle(budgets[p], a, items[p], stored)
 	}
 }
+
+// Two nodes sharing PostgreSQL (spec/relay.md §6.1): each node counts the
+// shares it stored; a recipient that drains its mailbox on the other node
+// frees the share at the next over-share item (the node reads the depth).
+func TestQuotaShareAcrossNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	clk := newClock()
+	n1, n2 := startPGNodeWith(t, dsn, clk, quotaLimits), startPGNodeWith(t, dsn, clk, quotaLimits)
+	bob := addr("bob", 1)
+	b, _ := n2.connect("bob", 1)
+	b.ws.CloseNow()
+	m1, _ := n1.connect("mallory", 1)
+	m2, _ := n2.connect("mallory", 2)
+
+	wantStatuses(t, "node 1 share", m1.sendEnv(1, []byte("a"), repeatAddr(bob, 5)...), false, stored, stored, stored, stored, quota)
+	// Node 2 counts only what it stored: n × share in all.
+	wantStatuses(t, "node 2 share", m2.sendEnv(1, []byte("b"), repeatAddr(bob, 5)...), false, stored, stored, stored, stored, quota)
+	if n := n1.depth(bob); n != 8 {
+		t.Fatalf("bob's queue %d, want 2 × share", n)
+	}
+
+	// Bob drains on node 2; node 1 learns it from the store's depth.
+	b, _ = n2.connect("bob", 1)
+	var ids []uint64
+	for _, d := range collect(t, b, 8, crossNodeDelay) {
+		ids = append(ids, d.Id)
+	}
+	b.ack(ids...)
+	waitFor(t, func() bool { return n1.depth(bob) == 0 })
+	time.Sleep(reconcileEvery) // the depth was read at most this long ago
+	wantStatuses(t, "node 1 after the drain", m1.sendEnv(2, []byte("c"), bob), false, stored)
+}
