@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -116,7 +117,7 @@ func (q *quotas) admit(ctx context.Context, b senderBudget, self string, items [
 		why[i] = q.admitLocked(&a, i, b, self, it, now)
 		if why[i] == refusedShare && len(recheck) < maxReconcile {
 			ms := q.shares[string(it.Recipient)]
-			if ms != nil && now.Sub(ms.checked) >= reconcileEvery && !containsStr(recheck, string(it.Recipient)) {
+			if ms != nil && now.Sub(ms.checked) >= reconcileEvery && !slices.Contains(recheck, string(it.Recipient)) {
 				ms.checked = now
 				recheck = append(recheck, string(it.Recipient))
 			}
@@ -135,7 +136,7 @@ func (q *quotas) admit(ctx context.Context, b senderBudget, self string, items [
 		}
 		q.mu.Lock()
 		for i, it := range items {
-			if why[i] == refusedShare && containsStr(recheck, string(it.Recipient)) {
+			if why[i] == refusedShare && slices.Contains(recheck, string(it.Recipient)) {
 				why[i] = q.admitLocked(&a, i, b, self, it, now)
 			}
 		}
@@ -155,15 +156,6 @@ func (q *quotas) admit(ctx context.Context, b senderBudget, self string, items [
 		a.maxWait = max(a.maxWait, a.retry[i])
 	}
 	return a
-}
-
-func containsStr(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // admitLocked decides item i; q.mu is held.
