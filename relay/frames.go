@@ -91,7 +91,7 @@ func (c *conn) auth(text string) bool {
 	s.m.store("open", start)
 	if err != nil {
 		s.log.Error("relay: open mailbox failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
 		return false
 	}
 	c.addr, c.expiry, c.dev = string(addr), tok.Expiry, dev
@@ -219,7 +219,7 @@ func (c *conn) storeAck(ids []int64) bool {
 	s.m.store("ack", start)
 	if err != nil {
 		s.log.Error("relay: ack failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
 		return false
 	}
 	s.m.acked(n)

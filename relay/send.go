@@ -79,7 +79,8 @@ func (c *conn) storeSend(req *store.Send) (res store.SendResult, ok bool) {
 	}
 	if err != nil {
 		s.log.Error("relay: send failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
+		// It may have committed: the recipients here fetch.
 		s.wakeRecipients(req.Items)
 		return res, false
 	}
@@ -191,9 +192,11 @@ func (c *conn) sendSplit(id [store.MessageIDSize]byte, items []store.Item, now t
 			ans.Statuses[i] = wire.Status_STATUS_QUOTA
 			s.m.refusal("quota")
 		case !ok[i]:
-			failed = true
+			failed = true // storeSend failed the connection
 		case len(res[i].Statuses) != 1:
 			failed = true
+			s.log.Error("relay: send failed", "err", "store answered the wrong number of statuses")
+			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
 		case res[i].Duplicate:
 			ans.Statuses[i] = wire.Status(res[i].Statuses[0])
 		default:
@@ -210,7 +213,6 @@ func (c *conn) sendSplit(id [store.MessageIDSize]byte, items []store.Item, now t
 		return ok[i] && !res[i].Duplicate && len(res[i].Statuses) == 1 && res[i].Statuses[0] == store.Stored
 	})
 	if failed {
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
 		return nil
 	}
 	ans.RetryAfterMs = retryMs(adm.maxWait)
