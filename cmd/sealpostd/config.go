@@ -90,6 +90,13 @@ type Config struct {
 	RelayHeartbeat      string `json:"relay_heartbeat"`
 	RelayIdleTimeout    string `json:"relay_idle_timeout"`
 	RelayConnsPerIP     int    `json:"relay_conns_per_ip"`
+	// Relay quotas per (sender, recipient) (spec/relay.md §6.1).
+	RelayQuotaShare      int    `json:"relay_quota_share"`
+	RelayQuotaRate       int    `json:"relay_quota_rate"`
+	RelayQuotaBurst      int    `json:"relay_quota_burst"`
+	RelayQuotaBytesRate  int64  `json:"relay_quota_bytes_rate"`
+	RelayQuotaBytesBurst int64  `json:"relay_quota_bytes_burst"`
+	RelayQuotaRetry      string `json:"relay_quota_retry"`
 	// RelayRevocationPoll is how often the relay reads the key server's
 	// revocation feed (spec/relay.md §2.4), as a Go duration; a revoked
 	// device's connections close within about this long.
@@ -238,6 +245,12 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.RelayHeartbeat, "relay-heartbeat", c.RelayHeartbeat, "relay: ping interval")
 	fs.StringVar(&c.RelayIdleTimeout, "relay-idle-timeout", c.RelayIdleTimeout, "relay: close a connection silent this long")
 	fs.IntVar(&c.RelayConnsPerIP, "relay-conns-per-ip", c.RelayConnsPerIP, "relay: most open connections per client IP address")
+	fs.IntVar(&c.RelayQuotaShare, "relay-quota-share", c.RelayQuotaShare, "relay: `percent` of each device's queue caps one sending account may hold")
+	fs.IntVar(&c.RelayQuotaRate, "relay-quota-rate", c.RelayQuotaRate, "relay: envelopes per second from one account to another")
+	fs.IntVar(&c.RelayQuotaBurst, "relay-quota-burst", c.RelayQuotaBurst, "relay: burst of envelopes from one account to another")
+	fs.Int64Var(&c.RelayQuotaBytesRate, "relay-quota-bytes-rate", c.RelayQuotaBytesRate, "relay: envelope `bytes` per second from one account to another")
+	fs.Int64Var(&c.RelayQuotaBytesBurst, "relay-quota-bytes-burst", c.RelayQuotaBytesBurst, "relay: burst of envelope `bytes` from one account to another")
+	fs.StringVar(&c.RelayQuotaRetry, "relay-quota-retry", c.RelayQuotaRetry, "relay: retry-after of an envelope over its sender's share of a mailbox")
 	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")
 	fs.StringVar(&c.RelayKeyServerURL, "relay-keyserver-url", c.RelayKeyServerURL, "relay alone: https://host[:port] `URL` of the key server whose revocation feed it reads (required; 'off' to run without)")
 	fs.StringVar(&c.RelayKeyServerFingerprint, "relay-keyserver-fingerprint", c.RelayKeyServerFingerprint, "relay alone: pin the key server's TLS certificate by its SHA-256 `fingerprint`")
