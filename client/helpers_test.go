@@ -77,6 +77,13 @@ const (
 
 func startServers(t testing.TB, eng engine) *servers {
 	t.Helper()
+	return startServersWith(t, eng, nil)
+}
+
+// startServersWith is startServers with the relay's Config changed by
+// relayConfig (limits, metrics) before it starts.
+func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config)) *servers {
+	t.Helper()
 	s := &servers{t: t, dir: t.TempDir()}
 	ctx := context.Background()
 	var err error
@@ -124,7 +131,7 @@ func startServers(t testing.TB, eng engine) *servers {
 	limits := relay.DefaultLimits()
 	limits.HeartbeatInterval = 200 * time.Millisecond
 	limits.IdleTimeout = 2 * time.Second
-	s.rs, err = relay.New(relay.Config{
+	rcfg := relay.Config{
 		Name:      serverName,
 		Queue:     s.q,
 		TokenKeys: []ed25519.PublicKey{tokenKey.Public().(ed25519.PublicKey)},
@@ -133,7 +140,11 @@ func startServers(t testing.TB, eng engine) *servers {
 		// The key server's revocation feed, read in process as
 		// sealpostd does (spec/relay.md §2.4).
 		Revocations: s.ks,
-	})
+	}
+	if relayConfig != nil {
+		relayConfig(&rcfg)
+	}
+	s.rs, err = relay.New(rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

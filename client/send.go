@@ -13,6 +13,7 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/client/internal/relaylink"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/pqxdh"
 	"github.com/sealpost/sealpost/crypto/ratchet"
@@ -442,15 +443,7 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 	for i, o := range queued {
 		wg.Go(func() {
 			item := &wire.Item{Recipient: wire.FormatAddress(o.Recipient, o.Device), Envelope: o.Envelope}
-			st, err := link.Send(ctx, relaySendID(msgID, o.Recipient, o.Device), []*wire.Item{item})
-			if err == nil && len(st) != 1 {
-				err = fmt.Errorf("client: the relay answered %d statuses for one envelope", len(st))
-			}
-			if err != nil {
-				results[i].err = err
-				return
-			}
-			results[i].status = st[0]
+			results[i].status, results[i].err = sendOne(ctx, link, relaySendID(msgID, o.Recipient, o.Device), item)
 		})
 	}
 	wg.Wait()
@@ -468,6 +461,14 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 				continue
 			}
 			switch r.status {
+			case wire.Status_STATUS_QUOTA:
+				// Still over quota after waiting: keep it queued; the
+				// queue flush sends it again (spec/client.md §3.3).
+				failed = fmt.Errorf("%w toward %s", errQuota, o.Recipient)
+				if err := tx.RecordAttempt(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+					return err
+				}
+				continue
 			case wire.Status_STATUS_STORED:
 			case wire.Status_STATUS_NO_MAILBOX:
 				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "no mailbox"})
@@ -497,6 +498,44 @@ func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []l
 		return serr
 	}
 	return nil
+}
+
+// Quota answers (spec/client.md §3.3): an envelope answered quota is sent
+// again under the same relay id after the relay's retry_after_ms, at most
+// quotaTries times in all and only while the wait is at most
+// maxQuotaWait; then it stays queued for the queue flush.
+const (
+	quotaTries   = 4
+	maxQuotaWait = 30 * time.Second
+)
+
+// errQuota is the failure of an envelope still over the relay's quota.
+var errQuota = errors.New("client: the relay's quota is spent")
+
+// sendOne hands one envelope to the relay under id, waiting out quota
+// answers (spec/client.md §3.3), and returns the relay's status.
+func sendOne(ctx context.Context, link *relaylink.Link, id [wire.MessageIDSize]byte, item *wire.Item) (wire.Status, error) {
+	for try := 1; ; try++ {
+		r, err := link.SendResult(ctx, id, []*wire.Item{item})
+		if err == nil && len(r.Statuses) != 1 {
+			err = fmt.Errorf("client: the relay answered %d statuses for one envelope", len(r.Statuses))
+		}
+		if err != nil {
+			return 0, err
+		}
+		st := r.Statuses[0]
+		wait := time.Duration(r.RetryAfterMs) * time.Millisecond
+		if st != wire.Status_STATUS_QUOTA || try == quotaTries || wait > maxQuotaWait {
+			return st, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		}
+	}
 }
 
 // flushPage bounds one read of the outgoing queue.
@@ -538,6 +577,11 @@ func (c *Client) flushQueue(ctx context.Context) {
 				var serr *SendError
 				if errors.As(err, &serr) {
 					c.log.Warn("client: relay refused queued envelopes", "message", id.String(), "devices", len(serr.Refused))
+					continue
+				}
+				if errors.Is(err, errQuota) {
+					// Kept queued; other messages are not held up.
+					c.log.Info("client: queued message over the relay's quota", "message", id.String())
 					continue
 				}
 				if ctx.Err() == nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/sealpost/sealpost/keyserver/store"
 )
 
 // Error codes, spec/keyserver.md §3. Each error response is a JSON body
@@ -39,8 +41,14 @@ const (
 	CodeRateLimited      = "rate_limited"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
+
+// unavailableRetry is the Retry-After, in seconds, of an unavailable
+// answer (spec/keyserver.md §3): the database is down or the disk full,
+// which an operator or PostgreSQL's restart mends in seconds to minutes.
+const unavailableRetry = 2
 
 // ErrorResponse is the body of every error response (spec/keyserver.md §3).
 type ErrorResponse struct {
@@ -54,7 +62,7 @@ type apiError struct {
 	status  int
 	code    string
 	message string
-	// retry, for 429, is the Retry-After value in seconds.
+	// retry, for 429 and 503, is the Retry-After value in seconds.
 	retry int
 	// cause, for 5xx, is the fault to log (never sent to the client).
 	cause error
@@ -73,8 +81,14 @@ func badRequest(code, format string, args ...any) *apiError {
 	return newError(http.StatusBadRequest, code, format, args...)
 }
 
-// internal reports a server fault: logged with cause, answered with 500.
+// internal reports a server fault: logged with cause, answered with 500 —
+// or, when the cause is the database or disk failing (store.IsUnavailable),
+// with 503 unavailable and a Retry-After (spec/keyserver.md §3).
 func internal(what string, cause error) *apiError {
+	if store.IsUnavailable(cause) {
+		return &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable,
+			message: "temporarily unavailable, retry later", retry: unavailableRetry, cause: fmt.Errorf("%s: %w", what, cause)}
+	}
 	return &apiError{status: http.StatusInternalServerError, code: CodeInternal, message: "internal error", cause: fmt.Errorf("%s: %w", what, cause)}
 }
 

@@ -43,10 +43,12 @@ type conn struct {
 	rl sync.Mutex
 
 	// Set by the reader at Auth, before anything else reads them.
-	addr   string   // the device address (raw bytes)
-	dev    [32]byte // revocation.DeviceHash of the token's device
-	expiry time.Time
-	bucket *bucket
+	addr    string // the device address (raw bytes)
+	account string // the token's handle
+	budget  senderBudget
+	dev     [32]byte // revocation.DeviceHash of the token's device
+	expiry  time.Time
+	bucket  *bucket
 
 	// Written by the reader, read by the timer.
 	lastRead atomic.Int64 // ns since s.start of the last frame received

@@ -91,10 +91,11 @@ func (c *conn) auth(text string) bool {
 	s.m.store("open", start)
 	if err != nil {
 		s.log.Error("relay: open mailbox failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
 		return false
 	}
 	c.addr, c.expiry, c.dev = string(addr), tok.Expiry, dev
+	c.account, c.budget = tok.Handle, accountBudget(tok.Handle)
 	c.mu.Lock()
 	c.room = sync.NewCond(&c.mu)
 	c.mu.Unlock()
@@ -121,79 +122,6 @@ func (c *conn) auth(text string) bool {
 	return true
 }
 
-// send handles a Send (spec/relay.md §7.1): rate limit, then the store
-// call runs beside the reader, bounded by maxInflight, and its answer is
-// queued once the store returned (durable).
-func (c *conn) send(m *wire.Send) bool {
-	s := c.s
-	if !c.bucket.take(time.Now(), s.lim.SendsPerSecond, s.lim.SendBurst) {
-		c.fail(wire.ErrorCode_ERROR_CODE_RATE_LIMITED, "")
-		return false
-	}
-	if !c.acquire() {
-		return false
-	}
-	if !s.beginOp() {
-		c.release()
-		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
-		return false
-	}
-	now := s.now()
-	req := store.Send{
-		Sender:        []byte(c.addr),
-		Items:         make([]store.Item, len(m.Items)),
-		Now:           now,
-		Expiry:        now.Add(s.lim.TTL),
-		DedupUntil:    now.Add(s.lim.DedupWindow),
-		MaxEnvelope:   s.lim.MaxEnvelope,
-		MaxQueueCount: s.lim.MaxQueueCount,
-		MaxQueueBytes: s.lim.MaxQueueBytes,
-	}
-	// Pushed in commit order, before the answer (spec/relay.md §8.2).
-	req.Committed = func(res store.SendResult) { s.offer(&req, &res) }
-	copy(req.MessageID[:], m.MessageId)
-	for i, it := range m.Items {
-		req.Items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
-	}
-	go func() {
-		defer s.inflight.Done()
-		defer c.release()
-		start := time.Now()
-		res, err := s.q.Send(s.ctx, req)
-		s.m.store("send", start)
-		if err == nil && len(res.Statuses) != len(req.Items) && !res.Duplicate {
-			err = errors.New("relay: store answered the wrong number of statuses")
-		}
-		if err == nil && !res.Duplicate && (len(res.IDs) != len(req.Items) || len(res.Prevs) != len(req.Items)) {
-			err = errors.New("relay: store answered the wrong number of ids")
-		}
-		if err != nil {
-			s.log.Error("relay: send failed", "err", err)
-			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
-			// It may have committed: the recipients here fetch.
-			s.wakeRecipients(req.Items)
-			return
-		}
-
-		ans := &wire.SendResult{MessageId: m.MessageId, Statuses: make([]wire.Status, len(res.Statuses)), Duplicate: res.Duplicate}
-		stored := 0
-		for i, st := range res.Statuses {
-			ans.Statuses[i] = wire.Status(st)
-			if st == store.Stored {
-				stored++
-			} else if !res.Duplicate {
-				s.m.refusal(statusReason(st))
-			}
-		}
-		if res.Duplicate {
-			stored = 0
-		}
-		s.m.send(stored)
-		c.enqueue(&wire.Frame{Body: &wire.Frame_SendResult{SendResult: ans}}, true)
-	}()
-	return true
-}
-
 // maxQueuedAcks bounds the acked ids a connection queues while its store
 // Ack runs; beyond it, further Ack frames each take an in-flight slot of
 // their own, so a flood of acks stops the reader (backpressure).
@@ -216,12 +144,19 @@ func (c *conn) ack(ids []uint64) bool {
 			c.unacked = slices.Delete(c.unacked, i, i+1)
 		}
 	}
+	drained := false
 	if len(c.unacked) == 0 {
 		c.unacked = nil
+		// Everything delivered is acked and nothing more waits: the
+		// mailbox is empty, and so are its shares (spec/relay.md §6.1).
+		drained = !c.fetch && len(c.pushed) == 0
 	}
 	if len(c.acks) == n {
 		c.mu.Unlock()
 		return true
+	}
+	if drained {
+		c.s.quota.drained(c.addr)
 	}
 	// The freed slots take what waits (spec/relay.md §8.2); the store is
 	// read again only if it may hold more than what was pushed (c.fetch).
@@ -284,7 +219,7 @@ func (c *conn) storeAck(ids []int64) bool {
 	s.m.store("ack", start)
 	if err != nil {
 		s.log.Error("relay: ack failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
 		return false
 	}
 	s.m.acked(n)

@@ -45,6 +45,20 @@ type Limits struct {
 	// SweepInterval is how often expired envelopes and dedup records are
 	// deleted.
 	SweepInterval time.Duration
+	// QuotaSharePercent is the share of each recipient device's
+	// MaxQueueCount and MaxQueueBytes that the envelopes of one sender
+	// budget may hold, per relay node (spec/relay.md §6.1).
+	QuotaSharePercent int
+	// QuotaRate and QuotaBurst are the token bucket of envelopes per
+	// (sender budget, recipient account); QuotaBytesRate and
+	// QuotaBytesBurst that of envelope bytes (spec/relay.md §6.1).
+	QuotaRate       int
+	QuotaBurst      int
+	QuotaBytesRate  int64
+	QuotaBytesBurst int64
+	// QuotaShareRetry is the retry-after of an item refused because its
+	// sender holds its share of the mailbox.
+	QuotaShareRetry time.Duration
 }
 
 // DefaultLimits returns the default limits (spec/relay.md §6).
@@ -65,6 +79,12 @@ func DefaultLimits() Limits {
 		WriteTimeout:      10 * time.Second,
 		MaxConnsPerIP:     64,
 		SweepInterval:     time.Minute,
+		QuotaSharePercent: 10,
+		QuotaRate:         50,
+		QuotaBurst:        500,
+		QuotaBytesRate:    16 << 20,
+		QuotaBytesBurst:   64 << 20,
+		QuotaShareRetry:   5 * time.Second,
 	}
 }
 
@@ -104,6 +124,16 @@ func (l Limits) withDefaults() Limits {
 	defDur(&l.WriteTimeout, d.WriteTimeout)
 	def(&l.MaxConnsPerIP, d.MaxConnsPerIP)
 	defDur(&l.SweepInterval, d.SweepInterval)
+	def(&l.QuotaSharePercent, d.QuotaSharePercent)
+	defDur(&l.QuotaShareRetry, d.QuotaShareRetry)
+	def(&l.QuotaRate, d.QuotaRate)
+	def(&l.QuotaBurst, d.QuotaBurst)
+	if l.QuotaBytesRate == 0 {
+		l.QuotaBytesRate = d.QuotaBytesRate
+	}
+	if l.QuotaBytesBurst == 0 {
+		l.QuotaBytesBurst = max(d.QuotaBytesBurst, int64(l.MaxEnvelope))
+	}
 	return l
 }
 
@@ -128,6 +158,20 @@ func (l Limits) check() error {
 	pos32("MaxConnsPerIP", l.MaxConnsPerIP)
 	if l.MaxFrame > 0 && l.MaxEnvelope > 0 && l.MaxFrame < l.MaxEnvelope+frameHeadroom {
 		bad("MaxFrame %d leaves less than %d bytes above MaxEnvelope %d", l.MaxFrame, frameHeadroom, l.MaxEnvelope)
+	}
+	if l.QuotaSharePercent < 1 || l.QuotaSharePercent > 100 {
+		bad("QuotaSharePercent %d not in [1, 100]", l.QuotaSharePercent)
+	}
+	pos32("QuotaRate", l.QuotaRate)
+	pos32("QuotaBurst", l.QuotaBurst)
+	if l.QuotaShareRetry < time.Millisecond || l.QuotaShareRetry > time.Hour {
+		bad("QuotaShareRetry %v not in [1ms, 1h]", l.QuotaShareRetry)
+	}
+	if l.QuotaBytesRate <= 0 {
+		bad("QuotaBytesRate %d not positive", l.QuotaBytesRate)
+	}
+	if l.QuotaBytesBurst < int64(l.MaxEnvelope) {
+		bad("QuotaBytesBurst %d below MaxEnvelope %d", l.QuotaBytesBurst, l.MaxEnvelope)
 	}
 	if l.MaxQueueBytes <= 0 {
 		bad("MaxQueueBytes %d not positive", l.MaxQueueBytes)

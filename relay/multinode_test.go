@@ -31,6 +31,12 @@ type pgNode struct {
 // down and its Queue closed when the test ends.
 func startPGNode(t *testing.T, dsn string, clk *clock) *pgNode {
 	t.Helper()
+	return startPGNodeWith(t, dsn, clk, Limits{})
+}
+
+// startPGNodeWith is startPGNode with limits lim.
+func startPGNodeWith(t *testing.T, dsn string, clk *clock, lim Limits) *pgNode {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pq, err := postgres.Open(ctx, dsn)
@@ -39,7 +45,7 @@ func startPGNode(t *testing.T, dsn string, clk *clock) *pgNode {
 	}
 	tap := &tapQueue{Queue: pq}
 	s, err := New(Config{
-		Name: relayName, Queue: tap, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)}, Now: clk.Now,
+		Name: relayName, Queue: tap, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)}, Now: clk.Now, Limits: lim,
 	})
 	if err != nil {
 		pq.Close()

@@ -94,7 +94,7 @@ func TestTTLExpiry(t *testing.T) {
 // A full queue refuses per recipient with queue_full, by count and by
 // bytes, counting earlier items of the same send.
 func TestQueueFull(t *testing.T) {
-	e := startRelay(t, Limits{MaxQueueCount: 3, MaxQueueBytes: 100})
+	e := startRelay(t, Limits{MaxQueueCount: 3, MaxQueueBytes: 100, QuotaSharePercent: 100}) // the queue caps, not shares (quota_test.go)
 	bob, carol := addr("bob", 1), addr("carol", 1)
 	e.connect("bob", 1)
 	e.connect("carol", 1)

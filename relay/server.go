@@ -74,6 +74,7 @@ type Server struct {
 	now      func() time.Time
 	verifier *token.Verifier
 	m        *metrics
+	quota    *quotas      // spec/relay.md §6.1
 	hello    *wire.Limits // announced in every Hello
 	start    time.Time    // monotonic base of conn.lastRead
 
@@ -140,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.quota = newQuotas(lim, s.q.Stats)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.bgDone.Add(2)
 	go s.dispatch()
@@ -287,7 +289,7 @@ func (s *Server) wakeRecipients(items []store.Item) {
 }
 
 // sweeper deletes expired envelopes and dedup records every SweepInterval
-// (spec/relay.md §11) and forgets refilled send buckets.
+// (spec/relay.md §11) and forgets refilled send buckets and quotas.
 func (s *Server) sweeper() {
 	defer s.bgDone.Done()
 	t := time.NewTicker(s.lim.SweepInterval)
@@ -308,6 +310,7 @@ func (s *Server) sweeper() {
 			s.log.Debug("relay: swept expired envelopes", "count", n)
 		}
 		s.pruneBuckets()
+		s.quota.prune(time.Now())
 	}
 }
 

@@ -269,6 +269,8 @@ func closeStatus(code wire.ErrorCode) websocket.StatusCode {
 		return websocket.StatusGoingAway
 	case wire.ErrorCode_ERROR_CODE_INTERNAL:
 		return websocket.StatusInternalError
+	case wire.ErrorCode_ERROR_CODE_UNAVAILABLE:
+		return websocket.StatusTryAgainLater
 	}
 	return websocket.StatusPolicyViolation
 }
@@ -289,7 +291,7 @@ func (c *conn) deliver() error {
 	s.m.store("fetch", start)
 	if err != nil {
 		s.log.Error("relay: fetch failed", "err", err)
-		c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		c.fail(storeFailure(err), "store failed")
 		return nil
 	}
 	if len(envs) == room {

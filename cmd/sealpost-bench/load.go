@@ -60,8 +60,10 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		if err != nil || u.Scheme != "wss" {
 			return nil, fmt.Errorf("--url %q: want wss://HOST:PORT/v1/relay", o.url)
 		}
-		tg = target{url: o.url, tls: tc, key: key, audience: "relay:" + o.name,
-			metrics: "https://" + u.Host + "/metrics"}
+		if o.idle > 0 && o.metrics == "" {
+			return nil, errors.New("--idle against a running sealpostd needs --metrics: its admin listener's /metrics URL (sealpostd --admin-listen 127.0.0.1:9090)")
+		}
+		tg = target{url: o.url, tls: tc, key: key, audience: "relay:" + o.name, metrics: o.metrics}
 	}
 	rep := &report{Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Batch: o.batch, InFlight: o.inflight, Rate: o.rate,
 		Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}

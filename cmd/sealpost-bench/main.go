@@ -62,6 +62,7 @@ type options struct {
 	batch      int
 	timeout    time.Duration
 	idle       int
+	metrics    string // the relay's admin /metrics URL, for --idle against a running relay
 	jsonOut    bool
 	dialConc   int
 	cpuProfile string
@@ -90,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.batch, "batch", 1, "envelopes per Send frame, each to a random device")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to wait for deliveries after the last send")
 	fs.IntVar(&o.idle, "idle", 0, "extra idle authenticated connections to open, to measure memory per connection")
+	fs.StringVar(&o.metrics, "metrics", "", "the relay's admin `URL` of /metrics, e.g. http://127.0.0.1:9090/metrics (sealpostd --admin-listen); needed for --idle against a running sealpostd")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "connections opened at once")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")

@@ -48,9 +48,16 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat text or json.
 	LogLevel  string `json:"log_level"`
 	LogFormat string `json:"log_format"`
-	// MetricsListen, when set, is a plain-HTTP address serving only
-	// /metrics (and /healthz). /metrics is always on the TLS listener too.
-	MetricsListen string `json:"metrics_listen"`
+	// AdminListen, when set, is the plain-HTTP address of the admin
+	// listener: /metrics, /debug/pprof/, /healthz and /readyz (admin.go).
+	// Off by default; meant for loopback (127.0.0.1:9090) or a private
+	// network, never the public one. /metrics and /debug/pprof are never on
+	// the public TLS listener.
+	AdminListen string `json:"admin_listen"`
+	// MinFreeDisk is the free space, in bytes, the data directory's file
+	// system must keep for /readyz to answer ready while a service uses
+	// SQLite (health.go).
+	MinFreeDisk int64 `json:"min_free_disk"`
 	// ShutdownTimeout is how long in-flight requests get to finish after
 	// SIGINT or SIGTERM, as a Go duration ("15s").
 	ShutdownTimeout string `json:"shutdown_timeout"`
@@ -90,6 +97,13 @@ type Config struct {
 	RelayHeartbeat      string `json:"relay_heartbeat"`
 	RelayIdleTimeout    string `json:"relay_idle_timeout"`
 	RelayConnsPerIP     int    `json:"relay_conns_per_ip"`
+	// Relay quotas per (sender, recipient) (spec/relay.md §6.1).
+	RelayQuotaShare      int    `json:"relay_quota_share"`
+	RelayQuotaRate       int    `json:"relay_quota_rate"`
+	RelayQuotaBurst      int    `json:"relay_quota_burst"`
+	RelayQuotaBytesRate  int64  `json:"relay_quota_bytes_rate"`
+	RelayQuotaBytesBurst int64  `json:"relay_quota_bytes_burst"`
+	RelayQuotaRetry      string `json:"relay_quota_retry"`
 	// RelayRevocationPoll is how often the relay reads the key server's
 	// revocation feed (spec/relay.md §2.4), as a Go duration; a revoked
 	// device's connections close within about this long.
@@ -120,6 +134,8 @@ const (
 	DefaultListen          = "127.0.0.1:8443"
 	DefaultName            = "localhost"
 	DefaultShutdownTimeout = "15s"
+	// DefaultMinFreeDisk leaves SQLite room for its WAL and a checkpoint.
+	DefaultMinFreeDisk = 64 << 20
 	// DefaultCheckpointRefresh is keyserver.DefaultCheckpointRefresh.
 	DefaultCheckpointRefresh = "10m"
 )
@@ -137,6 +153,7 @@ func DefaultConfig() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		ShutdownTimeout:   DefaultShutdownTimeout,
+		MinFreeDisk:       DefaultMinFreeDisk,
 		CheckpointRefresh: DefaultCheckpointRefresh,
 	}
 	c.setRelayDefaults()
@@ -217,7 +234,8 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.Var(&listFlag{list: &c.RelayAudiences}, "relay-audience", "extra token `audience`, e.g. relay:localhost (repeatable)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
-	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "plain-HTTP `address` for /metrics, e.g. 127.0.0.1:9090 (default off)")
+	fs.StringVar(&c.AdminListen, "admin-listen", c.AdminListen, "plain-HTTP admin `address` for /metrics, /debug/pprof/, /healthz and /readyz, e.g. 127.0.0.1:9090 (default off; keep it off public networks)")
+	fs.Int64Var(&c.MinFreeDisk, "min-free-disk", c.MinFreeDisk, "`bytes` the data directory's file system must keep free for /readyz to answer ready (SQLite)")
 	fs.StringVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests get at shutdown")
 	fs.StringVar(&c.CheckpointRefresh, "checkpoint-refresh", c.CheckpointRefresh, "key server: sign an unchanged log again once its checkpoint is this old (clients refuse checkpoints older than 24h)")
 	fs.IntVar(&c.KeyServerTargetClaims, "keyserver-target-claims", c.KeyServerTargetClaims, "key server: claims of one account served one-time prekeys per hour, whoever claims (0: 60)")
@@ -238,6 +256,12 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.RelayHeartbeat, "relay-heartbeat", c.RelayHeartbeat, "relay: ping interval")
 	fs.StringVar(&c.RelayIdleTimeout, "relay-idle-timeout", c.RelayIdleTimeout, "relay: close a connection silent this long")
 	fs.IntVar(&c.RelayConnsPerIP, "relay-conns-per-ip", c.RelayConnsPerIP, "relay: most open connections per client IP address")
+	fs.IntVar(&c.RelayQuotaShare, "relay-quota-share", c.RelayQuotaShare, "relay: `percent` of each device's queue caps one sending account may hold")
+	fs.IntVar(&c.RelayQuotaRate, "relay-quota-rate", c.RelayQuotaRate, "relay: envelopes per second from one account to another")
+	fs.IntVar(&c.RelayQuotaBurst, "relay-quota-burst", c.RelayQuotaBurst, "relay: burst of envelopes from one account to another")
+	fs.Int64Var(&c.RelayQuotaBytesRate, "relay-quota-bytes-rate", c.RelayQuotaBytesRate, "relay: envelope `bytes` per second from one account to another")
+	fs.Int64Var(&c.RelayQuotaBytesBurst, "relay-quota-bytes-burst", c.RelayQuotaBytesBurst, "relay: burst of envelope `bytes` from one account to another")
+	fs.StringVar(&c.RelayQuotaRetry, "relay-quota-retry", c.RelayQuotaRetry, "relay: retry-after of an envelope over its sender's share of a mailbox")
 	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")
 	fs.StringVar(&c.RelayKeyServerURL, "relay-keyserver-url", c.RelayKeyServerURL, "relay alone: https://host[:port] `URL` of the key server whose revocation feed it reads (required; 'off' to run without)")
 	fs.StringVar(&c.RelayKeyServerFingerprint, "relay-keyserver-fingerprint", c.RelayKeyServerFingerprint, "relay alone: pin the key server's TLS certificate by its SHA-256 `fingerprint`")
@@ -281,12 +305,15 @@ func (c *Config) Validate() error {
 	if err := checkAddr(c.Listen); err != nil {
 		bad("listen", "%q: %v", c.Listen, err)
 	}
-	if c.MetricsListen != "" {
-		if err := checkAddr(c.MetricsListen); err != nil {
-			bad("metrics-listen", "%q: %v", c.MetricsListen, err)
-		} else if c.MetricsListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
-			bad("metrics-listen", "%q is also --listen", c.MetricsListen)
+	if c.AdminListen != "" {
+		if err := checkAddr(c.AdminListen); err != nil {
+			bad("admin-listen", "%q: %v", c.AdminListen, err)
+		} else if c.AdminListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			bad("admin-listen", "%q is also --listen", c.AdminListen)
 		}
+	}
+	if c.MinFreeDisk < 0 {
+		bad("min-free-disk", "%d: want 0 or more bytes", c.MinFreeDisk)
 	}
 	if !validName(c.Name) {
 		bad("name", "%q: want 1 to %d bytes of a-z, 0-9, '.' and '-'", c.Name, maxNameLen)

@@ -22,7 +22,7 @@ func TestDefaultConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("default config invalid: %v", err)
 	}
-	if cfg.Listen != "127.0.0.1:8443" || cfg.DataDir != "sealpost-data" || cfg.MetricsListen != "" || cfg.Postgres != "" {
+	if cfg.Listen != "127.0.0.1:8443" || cfg.DataDir != "sealpost-data" || cfg.AdminListen != "" || cfg.MinFreeDisk != DefaultMinFreeDisk || cfg.Postgres != "" {
 		t.Errorf("defaults changed: %+v", *cfg)
 	}
 }
@@ -37,7 +37,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		RelayAudiences:    []string{"relay:x", "relay:x", "keyserver:Bad Name", "with space"},
 		LogLevel:          "loud",
 		LogFormat:         "xml",
-		MetricsListen:     "localhost:http",
+		AdminListen:       "localhost:http",
+		MinFreeDisk:       -1,
 		ShutdownTimeout:   "forever",
 		CheckpointRefresh: "never",
 		Services:          "keyserver", // relay settings: TestValidateRelay
@@ -50,14 +51,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"--data-dir", "--listen", "--name", "--postgres", "--tls-key",
 		`--relay-audience: "relay:x" given twice`, `--relay-audience: "with space"`,
-		"--log-level", "--log-format", "--metrics-listen", "--shutdown-timeout", "--checkpoint-refresh",
+		"--log-level", "--log-format", "--admin-listen", "--min-free-disk", "--shutdown-timeout", "--checkpoint-refresh",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("problems lack %q:\n%s", want, msg)
 		}
 	}
-	if n := strings.Count(msg, "\n") + 1; n != 13 {
-		t.Errorf("%d problems reported, want 13:\n%s", n, msg)
+	if n := strings.Count(msg, "\n") + 1; n != 14 {
+		t.Errorf("%d problems reported, want 14:\n%s", n, msg)
 	}
 }
 
@@ -76,8 +77,11 @@ func TestValidateChecks(t *testing.T) {
 		{"any-address listen", func(c *Config) { c.Listen = ":0" }, ""},
 		{"port too large", func(c *Config) { c.Listen = "127.0.0.1:65536" }, "--listen"},
 		{"named port", func(c *Config) { c.Listen = "127.0.0.1:https" }, "--listen"},
-		{"metrics equals listen", func(c *Config) { c.MetricsListen = c.Listen }, "--metrics-listen"},
-		{"metrics on", func(c *Config) { c.MetricsListen = "127.0.0.1:9090" }, ""},
+		{"admin equals listen", func(c *Config) { c.AdminListen = c.Listen }, "--admin-listen"},
+		{"admin on", func(c *Config) { c.AdminListen = "127.0.0.1:9090" }, ""},
+		{"admin named port", func(c *Config) { c.AdminListen = "127.0.0.1:http" }, "--admin-listen"},
+		{"no free disk needed", func(c *Config) { c.MinFreeDisk = 0 }, ""},
+		{"negative free disk", func(c *Config) { c.MinFreeDisk = -1 }, "--min-free-disk"},
 		{"dns name", func(c *Config) { c.Name = "keys.example.org" }, ""},
 		{"upper-case name", func(c *Config) { c.Name = "Keys.example.org" }, "--name"},
 		{"empty name", func(c *Config) { c.Name = "" }, "--name"},
@@ -123,6 +127,9 @@ func TestValidateChecks(t *testing.T) {
 		{"bad ttl", func(c *Config) { c.RelayTTL = "30d" }, "--relay-ttl"},
 		{"short ttl", func(c *Config) { c.RelayTTL = "2s" }, ""},
 		{"zero rate", func(c *Config) { c.RelayRate = 0 }, "--relay-rate"},
+		{"quota share over 100", func(c *Config) { c.RelayQuotaShare = 101 }, "--relay-quota-share"},
+		{"quota bytes burst under envelope", func(c *Config) { c.RelayQuotaBytesBurst = 1000 }, "--relay-quota-bytes-burst"},
+		{"bad quota retry", func(c *Config) { c.RelayQuotaRetry = "soon" }, "--relay-quota-retry"},
 		{"idle under heartbeat", func(c *Config) { c.RelayHeartbeat, c.RelayIdleTimeout = "10s", "5s" }, "--relay-idle-timeout"},
 		{"relay limits off with relay off", func(c *Config) { c.Services, c.RelayRate = "keyserver", 0 }, ""},
 		{"gc percent", func(c *Config) { c.GCPercent = 400 }, ""},

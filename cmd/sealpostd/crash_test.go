@@ -38,7 +38,8 @@ const (
 )
 
 // relayArgs are the flags of a relay that lets the senders go flat out.
-var relayArgs = []string{"--relay-rate", "1000000", "--relay-burst", "1000000", "--relay-conns-per-ip", "10000"}
+var relayArgs = []string{"--relay-rate", "1000000", "--relay-burst", "1000000", "--relay-conns-per-ip", "10000",
+	"--relay-quota-rate", "10000000", "--relay-quota-burst", "10000000", "--relay-quota-share", "100"}
 
 func TestRelayCrashSQLite(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")

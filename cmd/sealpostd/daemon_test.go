@@ -41,15 +41,16 @@ type daemon struct {
 	stderr *testbin.SyncBuffer
 	addr   string
 	fp     tlsconfig.Fingerprint
-	// metrics is the plain-HTTP /metrics URL, if sealpostd printed one.
-	metrics string
-	exited  chan struct{}
+	// admin is the admin listener's http://host:port, if sealpostd
+	// printed one.
+	admin  string
+	exited chan struct{}
 }
 
 const (
 	listeningPrefix   = "sealpostd: key server listening on https://"
 	fingerprintPrefix = "sealpostd: TLS certificate SHA-256 fingerprint: "
-	metricsPrefix     = "sealpostd: metrics on "
+	adminPrefix       = "sealpostd: admin listening on "
 	relayPrefix       = "sealpostd: relay listening on wss://"
 )
 
@@ -102,8 +103,8 @@ func start(t *testing.T, args ...string) *daemon {
 				// The relay alone: its line names the address.
 				d.addr, _, _ = strings.Cut(a, "/")
 			}
-			if u, ok := strings.CutPrefix(line, metricsPrefix); ok {
-				d.metrics = u
+			if u, ok := strings.CutPrefix(line, adminPrefix); ok {
+				d.admin = u
 			}
 			if f, ok := strings.CutPrefix(line, fingerprintPrefix); ok {
 				if d.fp, err = tlsconfig.ParseFingerprint(f); err != nil {
@@ -175,10 +176,6 @@ func TestDaemon(t *testing.T) {
 	resp, body = get(t, c, base+"/.well-known/sealpost-keyserver")
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !json.Valid(body) {
 		t.Errorf("well-known: %s %q %s", resp.Status, resp.Header.Get("Content-Type"), body)
-	}
-	resp, body = get(t, c, base+"/metrics")
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("go_goroutines")) {
-		t.Errorf("/metrics: %s, go_goroutines missing", resp.Status)
 	}
 
 	// A client pinned to another certificate, and a TLS 1.2 client, are
@@ -361,7 +358,7 @@ func TestDaemonShutdownFinishesRequests(t *testing.T) {
 }
 
 // TestDaemonCertificateFilesAndMetrics runs sealpostd with --tls-cert and
-// --tls-key and a plain-HTTP metrics listener.
+// --tls-key and an admin listener.
 func TestDaemonCertificateFilesAndMetrics(t *testing.T) {
 	certDir := t.TempDir()
 	cert, _, err := tlsconfig.LoadOrCreate(certDir, []string{"keys.example.test"})
@@ -371,14 +368,14 @@ func TestDaemonCertificateFilesAndMetrics(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	d := start(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--name", "keys.example.test",
 		"--tls-cert", filepath.Join(certDir, tlsconfig.CertFile), "--tls-key", filepath.Join(certDir, tlsconfig.KeyFile),
-		"--metrics-listen", "127.0.0.1:0")
+		"--admin-listen", "127.0.0.1:0")
 	if want := tlsconfig.FingerprintOf(cert.Certificate[0]); d.fp != want {
 		t.Errorf("fingerprint %s, want the given certificate's %s", d.fp, want)
 	}
-	if d.metrics == "" {
-		t.Fatal("no metrics line")
+	if d.admin == "" {
+		t.Fatal("no admin line")
 	}
-	resp, body := get(t, http.DefaultClient, d.metrics)
+	resp, body := get(t, http.DefaultClient, d.admin+"/metrics")
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("go_goroutines")) {
 		t.Errorf("plain-HTTP /metrics: %s", resp.Status)
 	}

@@ -99,6 +99,11 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	intIn("relay-burst", int64(c.RelayBurst), 1, 1_000_000)
 	intIn("relay-delivery-window", int64(c.RelayDeliveryWindow), 1, 10_000)
 	intIn("relay-conns-per-ip", int64(c.RelayConnsPerIP), 1, 10_000_000)
+	intIn("relay-quota-share", int64(c.RelayQuotaShare), 1, 100)
+	intIn("relay-quota-rate", int64(c.RelayQuotaRate), 1, 10_000_000)
+	intIn("relay-quota-burst", int64(c.RelayQuotaBurst), 1, 10_000_000)
+	intIn("relay-quota-bytes-rate", c.RelayQuotaBytesRate, 1, 1<<40)
+	intIn("relay-quota-bytes-burst", c.RelayQuotaBytesBurst, int64(c.RelayMaxEnvelope), 1<<40)
 	dur := func(flag, v string, lo, hi time.Duration) time.Duration {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < lo || d > hi {
@@ -110,6 +115,7 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	dur("relay-revocation-poll", c.RelayRevocationPoll, 10*time.Millisecond, time.Minute)
 	dur("relay-ttl", c.RelayTTL, time.Second, 10*365*24*time.Hour)
 	dur("relay-dedup-window", c.RelayDedupWindow, time.Second, 10*365*24*time.Hour)
+	dur("relay-quota-retry", c.RelayQuotaRetry, time.Millisecond, time.Hour)
 	hb := dur("relay-heartbeat", c.RelayHeartbeat, 100*time.Millisecond, time.Hour)
 	if idle := dur("relay-idle-timeout", c.RelayIdleTimeout, 100*time.Millisecond, 24*time.Hour); idle != 0 && hb != 0 && idle < hb {
 		bad("relay-idle-timeout", "%q is shorter than --relay-heartbeat %q", c.RelayIdleTimeout, c.RelayHeartbeat)
@@ -135,6 +141,12 @@ func (c *Config) relayLimits() relay.Limits {
 	l.HeartbeatInterval = d(c.RelayHeartbeat)
 	l.IdleTimeout = d(c.RelayIdleTimeout)
 	l.MaxConnsPerIP = c.RelayConnsPerIP
+	l.QuotaSharePercent = c.RelayQuotaShare
+	l.QuotaRate = c.RelayQuotaRate
+	l.QuotaBurst = c.RelayQuotaBurst
+	l.QuotaBytesRate = c.RelayQuotaBytesRate
+	l.QuotaBytesBurst = c.RelayQuotaBytesBurst
+	l.QuotaShareRetry = d(c.RelayQuotaRetry)
 	return l
 }
 
@@ -153,6 +165,12 @@ func (c *Config) setRelayDefaults() {
 	c.RelayHeartbeat = l.HeartbeatInterval.String()
 	c.RelayIdleTimeout = l.IdleTimeout.String()
 	c.RelayConnsPerIP = l.MaxConnsPerIP
+	c.RelayQuotaShare = l.QuotaSharePercent
+	c.RelayQuotaRate = l.QuotaRate
+	c.RelayQuotaBurst = l.QuotaBurst
+	c.RelayQuotaBytesRate = l.QuotaBytesRate
+	c.RelayQuotaBytesBurst = l.QuotaBytesBurst
+	c.RelayQuotaRetry = l.QuotaShareRetry.String()
 	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
 }
 

@@ -26,7 +26,7 @@ import (
 // relay.db, and SIGTERM closes relay connections with shutting_down.
 func TestDaemonRelay(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
-	d := start(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	d := start(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	resp, body := get(t, d.client(), "https://"+d.addr+"/.well-known/sealpost-keyserver")
 	var wk struct {
 		RelayAudiences []string `json:"relay_audiences"`
@@ -57,7 +57,7 @@ func TestDaemonRelay(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, relaySQLiteFile)); err != nil {
 		t.Errorf("relay database: %v", err)
 	}
-	resp, body = get(t, d.client(), "https://"+d.addr+"/metrics")
+	resp, body = get(t, http.DefaultClient, d.admin+"/metrics")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "sealpost_relay_connections") {
 		t.Errorf("/metrics: %s, relay metrics missing", resp.Status)
 	}

@@ -72,7 +72,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		}
 	}
 	mux := http.NewServeMux()
-	var checks []func(context.Context) error
+	var checks []check
+	sqliteUsed := false
 	var stores []string
 
 	var tokenKey, logKey ed25519.PrivateKey
@@ -99,7 +100,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		}
 		defer closeWith(&err, "closing the key server", ks.Close)
 		mux.Handle("/", ks.Handler())
-		checks = append(checks, func(ctx context.Context) error { _, err := st.LogSize(ctx); return err })
+		checks = append(checks, keyServerCheck(st))
+		sqliteUsed = sqliteUsed || engine == "sqlite"
 		stores = append(stores, "keyserver="+engine)
 	}
 	var rs *relay.Server
@@ -126,14 +128,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			return err
 		}
 		mux.Handle(relay.Path, rs.Handler())
-		checks = append(checks, func(ctx context.Context) error { return relayHealthy(ctx, q) })
+		checks = append(checks, check{"relay_store", func(ctx context.Context) error { return relayHealthy(ctx, q) }})
+		sqliteUsed = sqliteUsed || engine == "sqlite"
 		stores = append(stores, "relay="+engine)
 	}
 
-	health := healthHandler(checks, log)
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	mux.Handle("GET /healthz", health)
-	mux.Handle("GET /metrics", metrics)
+	if sqliteUsed {
+		checks = append(checks, freeDiskCheck(cfg.DataDir, cfg.MinFreeDisk))
+	}
+	// Health on both listeners; /metrics and /debug/pprof/ only on the
+	// admin one (admin.go): on the public listener they fall to the key
+	// server's not_found, or the mux's 404 for the relay alone.
+	healthz, readyz := healthzHandler(), readyzHandler(checks, log)
+	mux.Handle("GET /healthz", healthz)
+	mux.Handle("GET /readyz", readyz)
 
 	tlsCfg, err := tlsconfig.ServerConfig(cert)
 	if err != nil {
@@ -149,19 +157,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 
-	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
+	if cfg.AdminListen != "" {
+		metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+		asrv, err := startAdmin(cfg.AdminListen, adminMux(metrics, healthz, readyz), log, stdout, errc)
 		if err != nil {
 			srv.Close()
-			return fmt.Errorf("metrics listener: %w", err)
+			return err
 		}
-		mmux := http.NewServeMux()
-		mmux.Handle("GET /metrics", metrics)
-		mmux.Handle("GET /healthz", health)
-		msrv := newHTTPServer(mmux, log)
-		servers = append(servers, msrv)
-		go func() { errc <- msrv.Serve(mln) }()
-		fmt.Fprintf(stdout, "sealpostd: metrics on http://%s/metrics\n", mln.Addr())
+		servers = append(servers, asrv)
 	}
 
 	fp := tlsconfig.FingerprintOf(cert.Certificate[0])
@@ -229,26 +232,6 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelInfo),
 	}
-}
-
-// healthHandler answers 200 when every store answers a query within
-// healthTimeout, else 503.
-func healthHandler(checks []func(context.Context) error, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
-		defer cancel()
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		for _, check := range checks {
-			if err := check(ctx); err != nil {
-				log.Warn("health check: store does not answer", "err", err)
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, `{"status":"unavailable"}`+"\n")
-				return
-			}
-		}
-		io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
 }
 
 // loadCertificate returns the configured certificate, or the self-signed

@@ -150,16 +150,26 @@ func (c *Conn) Err() error {
 // closes first, the send may or may not have been stored: retry it under
 // the same messageID.
 func (c *Conn) Send(ctx context.Context, messageID [wire.MessageIDSize]byte, items []*wire.Item) ([]wire.Status, bool, error) {
+	r, err := c.SendResult(ctx, messageID, items)
+	if err != nil {
+		return nil, false, err
+	}
+	return r.Statuses, r.Duplicate, nil
+}
+
+// SendResult is Send returning the relay's whole answer, with its
+// retry_after_ms for items answered quota (spec/relay.md §6.1).
+func (c *Conn) SendResult(ctx context.Context, messageID [wire.MessageIDSize]byte, items []*wire.Item) (*wire.SendResult, error) {
 	ch := make(chan *wire.SendResult, 1)
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		return nil, false, err
+		return nil, err
 	}
 	if _, dup := c.pending[messageID]; dup {
 		c.mu.Unlock()
-		return nil, false, errors.New("relayclient: a send with this message id is already in flight")
+		return nil, errors.New("relayclient: a send with this message id is already in flight")
 	}
 	c.pending[messageID] = ch
 	c.mu.Unlock()
@@ -170,21 +180,21 @@ func (c *Conn) Send(ctx context.Context, messageID [wire.MessageIDSize]byte, ite
 	}()
 	f := &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: messageID[:], Items: items}}}
 	if err := c.write(ctx, f); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	select {
 	case r := <-ch:
-		return r.Statuses, r.Duplicate, nil
+		return r, nil
 	case <-c.done:
 		// The answer may have come just before the end.
 		select {
 		case r := <-ch:
-			return r.Statuses, r.Duplicate, nil
+			return r, nil
 		default:
 		}
-		return nil, false, c.Err()
+		return nil, c.Err()
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 

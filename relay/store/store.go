@@ -95,14 +95,13 @@ type Send struct {
 // For a new send, IDs and Prevs describe what it stored, one entry per
 // item (0 for an item not Stored), so that the caller can push the
 // envelopes to their recipients at once, without a Fetch: IDs[i] is the
-// ID of item i's envelope, and Prevs[i] the highest ID among the
-// envelopes its mailbox held when it was stored (items stored earlier in
-// the same Send included), 0 if it held none. Envelopes arrive in a
-// mailbox in ID order, so a reader that has delivered every envelope of
-// the mailbox up to ID n, and n >= Prevs[i], misses nothing by delivering
-// item i next. An engine may report a Prev higher than that (one that
-// counts envelopes deleted meanwhile): the reader then fetches instead.
-// Both are nil for a duplicate.
+// ID of item i's envelope, and Prevs[i] the ID the mailbox gave the
+// envelope before it (items stored earlier in the same Send included),
+// whether or not that one is still queued, 0 if there was none. Envelopes
+// arrive in a mailbox in ID order, so a reader that has delivered every
+// envelope of the mailbox up to ID n, and n >= Prevs[i], misses nothing by
+// delivering item i next; otherwise it fetches. Both are nil for a
+// duplicate.
 type SendResult struct {
 	Statuses  []Status
 	Duplicate bool
@@ -113,7 +112,9 @@ type SendResult struct {
 // Envelope is one queued envelope as delivered.
 type Envelope struct {
 	// ID identifies the envelope within its mailbox; IDs increase in
-	// arrival order. The recipient acks by ID.
+	// arrival order. The recipient acks by ID. IDs are per mailbox
+	// (spec/relay.md §8.1): never reused within it, and depending on its
+	// own envelopes only, they say nothing about other mailboxes.
 	ID      int64
 	Data    []byte
 	Arrived time.Time
@@ -143,8 +144,10 @@ type Queue interface {
 	// in ID order.
 	Fetch(ctx context.Context, addr []byte, after int64, limit int, now time.Time) ([]Envelope, error)
 
-	// Ack deletes the envelopes of addr with the given IDs; unknown IDs are
-	// ignored. It returns how many it deleted.
+	// Ack deletes the envelopes of addr with the given IDs; IDs addr does
+	// not hold (whatever their value) are ignored without error. It
+	// returns how many it deleted. Any store sharing the database takes
+	// the acks of IDs another one delivered.
 	Ack(ctx context.Context, addr []byte, ids []int64) (int, error)
 
 	// Stats returns the queue depth of addr, or ErrNoMailbox.

@@ -154,8 +154,8 @@ type APIError struct {
 	Status  int
 	Code    string
 	Message string
-	// RetryAfter is the server's Retry-After, for 429 rate_limited, or 0
-	// when it sent none.
+	// RetryAfter is the server's Retry-After, for 429 rate_limited and
+	// 503 unavailable, or 0 when it sent none.
 	RetryAfter time.Duration
 }
 
@@ -343,13 +343,14 @@ func call[T any](ctx context.Context, c *Client, method, path string, query url.
 // token, if not empty, goes in the Authorization header (spec/keyserver.md
 // §2.3) and nowhere else.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, token string, body, out any) error {
-	// A 429 means the server did not act on the request: wait as long as
-	// it asks (at most maxRetryWait, or 1 s if it does not say) and try
-	// again, a few times (spec/keyserver.md §4).
+	// A 429 means the server did not act on the request, a 503 that its
+	// database or disk cannot serve now (spec/keyserver.md §3, §4): wait
+	// as long as it asks (at most maxRetryWait, or 1 s if it does not say)
+	// and try again, a few times.
 	for attempt := 0; ; attempt++ {
 		err := c.doOnce(ctx, method, path, query, token, body, out)
 		var ae *APIError
-		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || attempt == maxRetries {
+		if !errors.As(err, &ae) || !retryable(ae.Status) || attempt == maxRetries {
 			return err
 		}
 		wait := ae.RetryAfter
@@ -369,7 +370,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 }
 
-// Retries of rate-limited requests.
+// retryable reports whether an answer with status is retried: 429
+// rate_limited and 503 unavailable.
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+}
+
+// Retries of rate-limited and unavailable requests.
 const (
 	maxRetries   = 3
 	maxRetryWait = 10 * time.Second
@@ -436,7 +443,7 @@ func apiError(resp *http.Response, data []byte) *APIError {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
 	e.Message = printable(e.Message)
-	if resp.StatusCode == http.StatusTooManyRequests {
+	if retryable(resp.StatusCode) {
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 && s <= 24*3600 {
 			e.RetryAfter = time.Duration(s) * time.Second
 		}

@@ -58,6 +58,8 @@ type relayEnv struct {
 	s       *relay.Server
 	srv     *httptest.Server
 	revoked feed // the revocation feed the relay reads (spec/relay.md §2.4)
+	// wrap, if set, wraps the store the relay uses (fault injection).
+	wrap func(store.Queue) store.Queue
 }
 
 // feed is a revocation feed for the relay, as the key server's would be
@@ -107,8 +109,12 @@ func (e *relayEnv) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var rq store.Queue = q
+	if e.wrap != nil {
+		rq = e.wrap(q)
+	}
 	s, err := relay.New(relay.Config{
-		Name: relayName, Queue: q, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
+		Name: relayName, Queue: rq, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
 		Limits:         relay.Limits{HeartbeatInterval: heartbeat, IdleTimeout: idle},
 		Logger:         slog.New(slog.DiscardHandler),
 		Revocations:    &e.revoked,

@@ -16,8 +16,10 @@
 //	            (spec/relay.md §9)
 //	              │ ended: OnDisconnect(err), then
 //	              │   shutting_down / going away ─► reconnect within MinBackoff
-//	              │   anything else (replaced included) ─► exponential backoff,
-//	              │     full jitter; reset after a connection that stayed up
+//	              │   anything else (replaced included; unavailable: the relay's
+//	              │     store is down or its disk full, spec/relay.md §10) ─►
+//	              │     exponential backoff, full jitter; reset after a
+//	              │     connection that stayed up
 //	              ▼
 //	            dial again, until Close
 //

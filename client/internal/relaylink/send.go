@@ -23,6 +23,16 @@ import (
 // wire.ErrFrameTooLarge; nothing is sent then. Only one Send per id may be
 // in progress at a time.
 func (l *Link) Send(ctx context.Context, id [wire.MessageIDSize]byte, items []*wire.Item) ([]wire.Status, error) {
+	r, err := l.SendResult(ctx, id, items)
+	if err != nil {
+		return nil, err
+	}
+	return r.Statuses, nil
+}
+
+// SendResult is Send returning the relay's whole answer, with its
+// retry_after_ms for items answered quota (spec/relay.md §6.1).
+func (l *Link) SendResult(ctx context.Context, id [wire.MessageIDSize]byte, items []*wire.Item) (*wire.SendResult, error) {
 	// Checked here, once, so that every error of the connection's Send
 	// below is a failure of the connection, worth a retry.
 	b, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: id[:], Items: items}}})
@@ -41,9 +51,9 @@ func (l *Link) Send(ctx context.Context, id [wire.MessageIDSize]byte, items []*w
 		if maxFrame := int(hello.GetLimits().GetMaxFrame()); len(b) > maxFrame {
 			return nil, fmt.Errorf("relaylink: send of %d bytes over the relay's max_frame %d: %w", len(b), maxFrame, wire.ErrFrameTooLarge)
 		}
-		statuses, _, err := c.Send(ctx, id, items)
+		r, err := c.SendResult(ctx, id, items)
 		if err == nil {
-			return statuses, nil
+			return r, nil
 		}
 		if l.ctx.Err() != nil {
 			return nil, ErrClosed

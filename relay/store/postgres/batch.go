@@ -27,8 +27,8 @@ var (
 // The statements of a batch transaction, in three round trips:
 //
 //  1. BEGIN; dropExpiredDedup; claimDedup
-//  2. readDedup (if some sends are duplicates); lockMailboxes; lastIDs
-//  3. insertEnvelopes (returning the ids); updateMailboxes; setDedup; COMMIT
+//  2. readDedup (if some sends are duplicates); lockMailboxes
+//  3. insertEnvelopes; updateMailboxes; setDedup; COMMIT
 //
 // claimDedup inserts the dedup records of the batch's sends (after
 // dropExpiredDedup removed those whose window passed: an expired record is
@@ -37,11 +37,13 @@ var (
 // on its index entry until this one ends. lockMailboxes locks the rows of
 // the recipients in address order; with the rows locked, the caps are
 // checked in Go item by item, and the new count and bytes written back.
-// Envelope ids are drawn while the rows are locked, so within a mailbox
-// they commit in id order. Locks are always taken dedup records first,
-// each set in key order, then mailboxes in address order, then envelopes
-// (Ack and Sweep lock the mailbox before deleting), so batches do not
-// deadlock each other.
+// Envelope ids are per mailbox (spec/relay.md §8.1): each stored envelope
+// gets its mailbox's last_id + 1, counted in Go while the row is locked
+// and written back with the depth, so within a mailbox ids commit in
+// order and say nothing about other mailboxes' traffic. Locks are always
+// taken dedup records first, each set in key order, then mailboxes in
+// address order, then envelopes (Ack and Sweep lock the mailbox before
+// deleting), so batches do not deadlock each other.
 const (
 	// joinByIndex makes the batch's joins of its arrays (at most maxBatch
 	// rows) with relay_dedup nested loops over the primary key. Left to
@@ -65,25 +67,17 @@ const (
 	readDedup = `SELECT d.sender, d.message_id, d.statuses FROM relay_dedup d
 		JOIN unnest($1::bytea[], $2::bytea[]) AS k(sender, message_id) USING (sender, message_id)`
 
-	lockMailboxes = `SELECT address, count, bytes FROM relay_mailboxes
+	// lockMailboxes locks the recipients' rows and reads their depth and
+	// the highest envelope id each has given (the Prev of its next
+	// envelope, store.SendResult).
+	lockMailboxes = `SELECT address, count, bytes, last_id FROM relay_mailboxes
 		WHERE address = ANY($1::bytea[]) ORDER BY address FOR NO KEY UPDATE`
 
-	// lastIDs reads the highest envelope id of each locked mailbox (the
-	// Prev of its next envelope, store.SendResult). It runs after
-	// lockMailboxes, as a statement of its own: its snapshot, taken with
-	// the locks held, sees every envelope committed into those mailboxes.
-	lastIDs = `SELECT a, (SELECT max(id) FROM relay_envelopes WHERE address = a)
-		FROM unnest($1::bytea[]) AS a`
+	insertEnvelopes = `INSERT INTO relay_envelopes (address, id, data, size, arrived_ns, expiry_ns)
+		SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::integer[], $5::bigint[], $6::bigint[])`
 
-	insertEnvelopes = `INSERT INTO relay_envelopes (address, data, size, arrived_ns, expiry_ns)
-		SELECT address, data, size, arrived_ns, expiry_ns
-		FROM unnest($1::bytea[], $2::bytea[], $3::integer[], $4::bigint[], $5::bigint[])
-			WITH ORDINALITY AS e(address, data, size, arrived_ns, expiry_ns, n)
-		ORDER BY n
-		RETURNING id`
-
-	updateMailboxes = `UPDATE relay_mailboxes m SET count = v.count, bytes = v.bytes
-		FROM unnest($1::bytea[], $2::integer[], $3::bigint[]) AS v(address, count, bytes)
+	updateMailboxes = `UPDATE relay_mailboxes m SET count = v.count, bytes = v.bytes, last_id = v.last_id
+		FROM unnest($1::bytea[], $2::integer[], $3::bigint[], $4::bigint[]) AS v(address, count, bytes, last_id)
 		WHERE m.address = v.address`
 
 	setDedup = `UPDATE relay_dedup d SET statuses = v.statuses
@@ -107,7 +101,7 @@ func compareKeys(a, b dedupKey) int {
 }
 
 // mailboxState is a locked mailbox's queue depth as the batch changes it,
-// and the highest envelope id it holds (0 if none).
+// and the highest envelope id it has given (last_id, 0 if none).
 type mailboxState struct {
 	count   int
 	bytes   int64
@@ -171,8 +165,6 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	// Decide every status, in batch order then item order.
 	results := make([]store.SendResult, len(sends))
 	var env envelopeColumns
-	type slot struct{ send, item int }
-	var slots []slot // per row of env, the item it stores
 	for i, s := range sends {
 		k := keyOf(s)
 		switch {
@@ -189,6 +181,7 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 			continue
 		}
 		statuses := make([]store.Status, len(s.Items))
+		ids, prevs := make([]int64, len(s.Items)), make([]int64, len(s.Items))
 		for j, it := range s.Items {
 			box := boxes[string(it.Recipient)]
 			size := int64(len(it.Envelope))
@@ -204,11 +197,14 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 				box.count++
 				box.bytes += size
 				box.changed = true
-				env.add(it, nanos(s.Now), nanos(s.Expiry))
-				slots = append(slots, slot{i, j})
+				// The mailbox's next id (spec/relay.md §8.1).
+				prevs[j] = box.last
+				box.last++
+				ids[j] = box.last
+				env.add(it, box.last, nanos(s.Now), nanos(s.Expiry))
 			}
 		}
-		results[i] = store.SendResult{Statuses: statuses, IDs: make([]int64, len(s.Items)), Prevs: make([]int64, len(s.Items))}
+		results[i] = store.SendResult{Statuses: statuses, IDs: ids, Prevs: prevs}
 	}
 	for i, s := range sends {
 		if j := first[keyOf(s)]; j != i {
@@ -220,16 +216,16 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	b := &pgx.Batch{}
 	var woken [][]byte
 	if len(env.address) > 0 {
-		b.Queue(insertEnvelopes, env.address, env.data, env.size, env.arrived, env.expiry)
+		b.Queue(insertEnvelopes, env.address, env.id, env.data, env.size, env.arrived, env.expiry)
 		var counts []int
-		var sizes []int64
+		var sizes, lasts []int64
 		for _, a := range addrs {
 			if box := boxes[string(a)]; box != nil && box.changed {
 				woken = append(woken, bytes.Clone(a))
-				counts, sizes = append(counts, box.count), append(sizes, box.bytes)
+				counts, sizes, lasts = append(counts, box.count), append(sizes, box.bytes), append(lasts, box.last)
 			}
 		}
-		b.Queue(updateMailboxes, woken, counts, sizes)
+		b.Queue(updateMailboxes, woken, counts, sizes, lasts)
 	}
 	var setSenders, setIDs, setStatuses [][]byte
 	for _, k := range keys {
@@ -242,32 +238,8 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 		b.Queue(setDedup, setSenders, setIDs, setStatuses)
 	}
 	b.Queue("COMMIT")
-	var ids []int64
-	err = roundTrip(ctx, conn.Conn(), b, func(br pgx.BatchResults) error {
-		if len(env.address) == 0 {
-			return nil
-		}
-		rows, _ := br.Query()
-		var id int64
-		_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
-			ids = append(ids, id)
-			return nil
-		})
-		return err
-	})
-	if err != nil {
+	if err := roundTrip(ctx, conn.Conn(), b, func(pgx.BatchResults) error { return nil }); err != nil {
 		return nil, nil, err
-	}
-	if len(ids) != len(slots) {
-		return nil, nil, errBatchShape
-	}
-	// The ids were drawn in row order, so they increase in it.
-	slices.Sort(ids)
-	for n, sl := range slots {
-		r, it := &results[sl.send], sends[sl.send].Items[sl.item]
-		box := boxes[string(it.Recipient)]
-		r.IDs[sl.item], r.Prevs[sl.item] = ids[n], box.last
-		box.last = ids[n]
 	}
 	return results, woken, nil
 }
@@ -323,7 +295,6 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 	}
 	if len(addrs) > 0 {
 		b.Queue(lockMailboxes, addrs)
-		b.Queue(lastIDs, addrs)
 	}
 	err := roundTrip(ctx, conn, b, func(br pgx.BatchResults) error {
 		if len(dupSenders) > 0 {
@@ -344,19 +315,8 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 			rows, _ := br.Query()
 			var addr []byte
 			var st mailboxState
-			_, err := pgx.ForEachRow(rows, []any{&addr, &st.count, &st.bytes}, func() error {
-				boxes[string(addr)] = &mailboxState{count: st.count, bytes: st.bytes}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			rows, _ = br.Query()
-			var last *int64
-			_, err = pgx.ForEachRow(rows, []any{&addr, &last}, func() error {
-				if box := boxes[string(addr)]; box != nil && last != nil {
-					box.last = *last
-				}
+			_, err := pgx.ForEachRow(rows, []any{&addr, &st.count, &st.bytes, &st.last}, func() error {
+				boxes[string(addr)] = &mailboxState{count: st.count, bytes: st.bytes, last: st.last}
 				return nil
 			})
 			return err
@@ -380,16 +340,17 @@ func roundTrip(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, read func(pgx.
 	return err
 }
 
-// envelopeColumns are the rows insertEnvelopes takes, column by column,
-// in batch order: the ids drawn follow it.
+// envelopeColumns are the rows insertEnvelopes takes, column by column.
 type envelopeColumns struct {
 	address, data   [][]byte
+	id              []int64
 	size            []int32
 	arrived, expiry []int64
 }
 
-func (e *envelopeColumns) add(it store.Item, arrived, expiry int64) {
+func (e *envelopeColumns) add(it store.Item, id, arrived, expiry int64) {
 	e.address = append(e.address, it.Recipient)
+	e.id = append(e.id, id)
 	e.data = append(e.data, nonNil(it.Envelope))
 	e.size = append(e.size, int32(len(it.Envelope)))
 	e.arrived = append(e.arrived, arrived)

@@ -165,15 +165,16 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 		return 0, 0, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
-	rows, err := tx.Query(ctx, `SELECT id, address FROM relay_envelopes WHERE expiry_ns <= $1 LIMIT $2`, now, sweepBatch)
+	rows, err := tx.Query(ctx, `SELECT address, id FROM relay_envelopes WHERE expiry_ns <= $1 LIMIT $2`, now, sweepBatch)
 	if err != nil {
 		return 0, 0, err
 	}
+	// Envelopes are keyed by (address, id): ids are per mailbox.
 	var ids []int64
 	var addrs [][]byte
 	var id int64
 	var addr []byte
-	_, err = pgx.ForEachRow(rows, []any{&id, &addr}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&addr, &id}, func() error {
 		ids, addrs = append(ids, id), append(addrs, addr)
 		addr = nil
 		return nil
@@ -181,20 +182,22 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 	if err != nil || len(ids) == 0 {
 		return 0, 0, err
 	}
-	slices.SortFunc(addrs, bytes.Compare)
-	addrs = slices.CompactFunc(addrs, bytes.Equal)
-	if _, err := tx.Exec(ctx, `SELECT FROM relay_mailboxes WHERE address = ANY($1) ORDER BY address FOR NO KEY UPDATE`, addrs); err != nil {
+	locked := slices.Clone(addrs)
+	slices.SortFunc(locked, bytes.Compare)
+	locked = slices.CompactFunc(locked, bytes.Equal)
+	if _, err := tx.Exec(ctx, `SELECT FROM relay_mailboxes WHERE address = ANY($1) ORDER BY address FOR NO KEY UPDATE`, locked); err != nil {
 		return 0, 0, err
 	}
 	var n int
 	err = tx.QueryRow(ctx, `WITH d AS (
-			DELETE FROM relay_envelopes WHERE id = ANY($1) AND expiry_ns <= $2 RETURNING address, size),
+			DELETE FROM relay_envelopes e USING unnest($1::bytea[], $2::bigint[]) AS k(address, id)
+			WHERE e.address = k.address AND e.id = k.id AND e.expiry_ns <= $3 RETURNING e.address, e.size),
 		s AS (
 			SELECT address, count(*) AS n, sum(size) AS b FROM d GROUP BY address),
 		u AS (
 			UPDATE relay_mailboxes m SET count = m.count - s.n, bytes = m.bytes - s.b
 			FROM s WHERE m.address = s.address)
-		SELECT count(*) FROM d`, ids, now).Scan(&n)
+		SELECT count(*) FROM d`, addrs, ids, now).Scan(&n)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -6,9 +6,13 @@
 // commit them in one transaction of a handful of statements (send.go,
 // batch.go). A batch locks the mailbox rows of its recipients (SELECT ...
 // FOR NO KEY UPDATE, in address order) before it checks the caps and
-// appends, so the caps hold across processes, and envelope ids, drawn
-// under the lock, commit in id order within a mailbox: a reader that has
-// seen id n never later finds a smaller id appear. The dedup record of
+// appends, so the caps hold across processes. Envelope ids are per
+// mailbox (spec/relay.md §8.1): the row's last_id counts the envelopes the
+// mailbox has ever been given and the next gets last_id + 1, counted under
+// the lock, so ids commit in id order within a mailbox (a reader that has
+// seen id n never later finds a smaller id appear), are never reused, and
+// tell a device nothing about other mailboxes' traffic. They live in the
+// database, so any node sharing it takes the acks of ids another gave. The dedup record of
 // each Send is inserted in the same transaction, keyed on (sender, message
 // id): a retry through another relay waits for the first to commit and
 // then gets its answer.

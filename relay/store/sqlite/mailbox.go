@@ -72,8 +72,8 @@ type ackOp struct {
 }
 
 // ack deletes the envelopes of the batch's Acks: one statement reads
-// which of the (address, id) pairs exist and their sizes, one deletes
-// them. Each id counts for the first Ack of the batch that names it.
+// which of the (address, id) pairs exist (ids are per mailbox,
+// spec/relay.md §8.1), their rowids and sizes, one deletes them by rowid. Each id counts for the first Ack of the batch that names it.
 func (b *batch) ack(acks []*ackOp) error {
 	// The pairs as a JSON array of [hex address, id].
 	n := 0
@@ -100,28 +100,30 @@ func (b *batch) ack(acks []*ackOp) error {
 		addr string
 		id   int64
 	}
-	size := map[key]int64{}
+	type row struct{ rowid, size int64 }
+	found := map[key]row{}
 	rows, err := b.stmt(stmtAckedSizes).QueryContext(b.ctx, pairs)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete envelopes: %w", err)
 	}
 	for rows.Next() {
 		var addr []byte
-		var id, n int64
-		if err := rows.Scan(&addr, &id, &n); err != nil {
+		var id int64
+		var r row
+		if err := rows.Scan(&addr, &id, &r.rowid, &r.size); err != nil {
 			rows.Close()
 			return fmt.Errorf("sqlite: delete envelopes: %w", err)
 		}
-		size[key{string(addr), id}] = n
+		found[key{string(addr), id}] = r
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlite: delete envelopes: %w", err)
 	}
-	if len(size) == 0 {
+	if len(found) == 0 {
 		return nil
 	}
-	list := make([]byte, 0, 2+len(size)*8)
+	list := make([]byte, 0, 2+len(found)*8)
 	list = append(list, '[')
 	type freed struct {
 		count int
@@ -131,11 +133,11 @@ func (b *batch) ack(acks []*ackOp) error {
 	for _, a := range acks {
 		for _, id := range a.ids {
 			k := key{string(a.addr), id}
-			n, ok := size[k]
+			r, ok := found[k]
 			if !ok {
 				continue
 			}
-			delete(size, k)
+			delete(found, k)
 			a.deleted++
 			f := per[k.addr]
 			if f == nil {
@@ -143,11 +145,11 @@ func (b *batch) ack(acks []*ackOp) error {
 				per[k.addr] = f
 			}
 			f.count++
-			f.bytes += n
+			f.bytes += r.size
 			if len(list) > 1 {
 				list = append(list, ',')
 			}
-			list = strconv.AppendInt(list, id, 10)
+			list = strconv.AppendInt(list, r.rowid, 10)
 		}
 	}
 	list = append(list, ']')
@@ -208,8 +210,8 @@ func (q *Queue) Sweep(ctx context.Context, now time.Time) (int, error) {
 
 // sweepEnvelopes deletes up to sweepChunk envelopes expired at t.
 func (b *batch) sweepEnvelopes(t int64) (int, error) {
-	rows, err := b.tx.QueryContext(b.ctx, `DELETE FROM envelopes WHERE id IN
-		(SELECT id FROM envelopes WHERE expiry <= ? LIMIT ?) RETURNING addr, length(data)`, t, sweepChunk)
+	rows, err := b.tx.QueryContext(b.ctx, `DELETE FROM envelopes WHERE rowid IN
+		(SELECT rowid FROM envelopes WHERE expiry <= ? LIMIT ?) RETURNING addr, length(data)`, t, sweepChunk)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: sweep envelopes: %w", err)
 	}

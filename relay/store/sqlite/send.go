@@ -74,16 +74,14 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		if sts[i] != store.Stored {
 			continue
 		}
-		r, err := b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, it.Envelope, now, expiry)
-		if err == nil {
-			ids[i], err = r.LastInsertId()
-		}
-		if err != nil {
+		// The mailbox's next id (spec/relay.md §8.1).
+		x := boxes[i]
+		id := x.last + 1
+		if _, err := b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, id, it.Envelope, now, expiry); err != nil {
 			return store.SendResult{}, fmt.Errorf("sqlite: insert envelope: %w", err)
 		}
-		x := boxes[i]
 		x.dirty = true
-		prevs[i], x.last = x.last, ids[i]
+		ids[i], prevs[i], x.last = id, x.last, id
 	}
 	return store.SendResult{Statuses: sts, IDs: ids, Prevs: prevs}, nil
 }

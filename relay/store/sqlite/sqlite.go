@@ -28,10 +28,13 @@
 // Reads (Fetch, Stats) use a separate pool of read-only connections and
 // see the last committed state.
 //
-// Envelope IDs come from one AUTOINCREMENT sequence shared by all
-// mailboxes and are never reused. With one writer they also become visible
-// in increasing order, so a reader that fetched up to ID n never misses a
-// later envelope by fetching after n.
+// Envelope IDs are per mailbox (spec/relay.md §8.1): the mailbox row's
+// last_id counts the envelopes the mailbox has ever been given, and the
+// next one gets last_id + 1, so an ID tells its recipient nothing about
+// other mailboxes' traffic. last_id is never lowered, so IDs are never
+// reused. With one writer they also become visible in increasing order, so
+// a reader that fetched up to ID n never misses a later envelope by
+// fetching after n. The rowid of an envelope is internal to the store.
 //
 // Checkpoints of the WAL run on a goroutine of their own (checkpoint.go).
 package sqlite

@@ -27,19 +27,19 @@ const (
 )
 
 var stmtSQL = [numStmts]string{
-	// The depth of a mailbox and the highest envelope id it holds (the
-	// Prev of the next envelope stored, store.SendResult).
-	stmtMailbox: `SELECT count, bytes, (SELECT coalesce(max(id), 0) FROM envelopes WHERE addr = ?1)
-		FROM mailboxes WHERE addr = ?1`,
-	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ? WHERE addr = ?`,
+	// The depth of a mailbox and the highest envelope id it has given
+	// (the Prev of the next envelope stored, store.SendResult; the next
+	// one gets last_id + 1, spec/relay.md §8.1).
+	stmtMailbox:        `SELECT count, bytes, last_id FROM mailboxes WHERE addr = ?`,
+	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
-	stmtInsertEnvelope: `INSERT INTO envelopes (addr, data, arrived, expiry) VALUES (?, ?, ?, ?)`,
+	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
 	// A batch's acks, a JSON array of [hex address, id] pairs: the
-	// envelopes that exist and their sizes; then the deletion of those,
-	// a JSON array of ids (batch.ack).
-	stmtAckedSizes: `SELECT e.addr, e.id, length(e.data) FROM json_each(?1) AS j
-		CROSS JOIN envelopes AS e ON e.id = j.value ->> 1 AND e.addr = unhex(j.value ->> 0)`,
-	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE id IN (SELECT value FROM json_each(?1))`,
+	// envelopes that exist, their rowids and sizes; then the deletion of
+	// those, a JSON array of rowids (batch.ack).
+	stmtAckedSizes: `SELECT e.addr, e.id, e.rowid, length(e.data) FROM json_each(?1) AS j
+		CROSS JOIN envelopes AS e ON e.addr = unhex(j.value ->> 0) AND e.id = j.value ->> 1`,
+	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE rowid IN (SELECT value FROM json_each(?1))`,
 	stmtDedup:           `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
 	// Inserts the record, or replaces one that is no longer live; changes
 	// no row if a live one exists.

@@ -206,8 +206,8 @@ type box struct {
 	exists bool
 	count  int
 	bytes  int64
-	last   int64 // the highest envelope id in the mailbox, 0 if none (an upper bound after deletes)
-	dirty  bool  // count or bytes differ from the row
+	last   int64 // the highest envelope id the mailbox has given (last_id), 0 if none
+	dirty  bool  // count, bytes or last differ from the row
 }
 
 // stmt returns statement i bound to the batch's transaction.
@@ -227,9 +227,7 @@ const maxCachedBoxes = 1 << 16
 // another connection (another process on the file) changes PRAGMA
 // data_version, which empties the cache. A batch works on copies, so one
 // that fails leaves the cache as the last commit left it; a failed batch
-// empties it anyway (runBatch). A cached row's last stays the highest id
-// stored in the mailbox after acks delete it: an upper bound, as within a
-// batch.
+// empties it anyway (runBatch).
 
 // loadCache empties the cache if another connection has committed since
 // the last batch.
@@ -288,7 +286,7 @@ func (b *batch) flush() error {
 		if !x.dirty {
 			continue
 		}
-		if _, err := b.stmt(stmtSetDepth).ExecContext(b.ctx, x.count, x.bytes, []byte(addr)); err != nil {
+		if _, err := b.stmt(stmtSetDepth).ExecContext(b.ctx, x.count, x.bytes, x.last, []byte(addr)); err != nil {
 			return fmt.Errorf("sqlite: update mailbox: %w", err)
 		}
 		x.dirty = false

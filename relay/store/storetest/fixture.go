@@ -75,7 +75,7 @@ func (f *fixture) send(s store.Send, duplicate bool, want ...store.Status) store
 	if !slices.Equal(r.Statuses, want) || r.Duplicate != duplicate {
 		f.t.Fatalf("Send: got %v duplicate=%v, want %v duplicate=%v", r.Statuses, r.Duplicate, want, duplicate)
 	}
-	checkIDs(f.t, r)
+	checkIDs(f.t, &s, r)
 	return r
 }
 
@@ -198,8 +198,9 @@ func wantErr(t testing.TB, what string, err, target error) {
 
 // checkIDs checks the shape of r's IDs and Prevs: nil for a duplicate,
 // else one of each per item, an ID exactly for every Stored item, each
-// Prev below its ID, and IDs increasing along the items of one send.
-func checkIDs(t testing.TB, r store.SendResult) {
+// Prev below its ID, and, per recipient, IDs increasing along the items of
+// s, each item's Prev the ID of the one before (IDs are per mailbox).
+func checkIDs(t testing.TB, s *store.Send, r store.SendResult) {
 	t.Helper()
 	if r.Duplicate {
 		if r.IDs != nil || r.Prevs != nil {
@@ -210,7 +211,7 @@ func checkIDs(t testing.TB, r store.SendResult) {
 	if len(r.IDs) != len(r.Statuses) || len(r.Prevs) != len(r.Statuses) {
 		t.Fatalf("%d statuses, %d IDs, %d Prevs", len(r.Statuses), len(r.IDs), len(r.Prevs))
 	}
-	last := int64(0)
+	last := map[string]int64{}
 	for i, st := range r.Statuses {
 		id, prev := r.IDs[i], r.Prevs[i]
 		if st != store.Stored {
@@ -219,9 +220,11 @@ func checkIDs(t testing.TB, r store.SendResult) {
 			}
 			continue
 		}
-		if id <= last || prev < 0 || prev >= id {
-			t.Fatalf("item %d: ID %d Prev %d after ID %d", i, id, prev, last)
+		to := string(s.Items[i].Recipient)
+		l, seen := last[to]
+		if id <= l || prev < 0 || prev >= id || seen && prev != l {
+			t.Fatalf("item %d: ID %d Prev %d after ID %d of its mailbox", i, id, prev, l)
 		}
-		last = id
+		last[to] = id
 	}
 }

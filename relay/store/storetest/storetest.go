@@ -25,6 +25,8 @@
 //     deletes it, expired or not.
 //   - IDs are never reused within a mailbox, even after Ack and after a
 //     restart: a new envelope's ID is above every ID the mailbox had.
+//   - A mailbox's IDs depend on its own envelopes only: they reveal
+//     nothing of other mailboxes' traffic (spec/relay.md §8.1).
 //   - An envelope becomes visible to Fetch only together with or after
 //     every envelope of its mailbox with a lower ID, so a reader that
 //     fetches after the last ID it saw misses nothing.
@@ -56,12 +58,14 @@ type config struct {
 	newDB func(t *testing.T) func() store.Queue
 }
 
-// WithReopen enables the durability cases. newDB creates a fresh, empty
+// WithReopen enables the durability cases and the one of two stores on
+// one database at once (AcksAcrossStores). newDB creates a fresh, empty
 // underlying database (a file, a schema) for t and returns a function that
 // opens a new store on it; the suite opens a store, writes, closes it,
 // opens another one on the same database and checks that everything
-// answered survived. The stores it opens are closed by the suite; they may
-// also be closed again by the engine's cleanup.
+// answered survived; it also opens two stores on one database at once.
+// The stores it opens are closed by the suite; they may also be closed
+// again by the engine's cleanup.
 func WithReopen(newDB func(t *testing.T) func() store.Queue) Option {
 	return func(c *config) { c.newDB = newDB }
 }
@@ -94,6 +98,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"FetchNoMailbox", testFetchNoMailbox},
 		{"Ack", testAck},
 		{"IDsNotReused", testIDsNotReused},
+		{"Redelivery", testRedelivery},
+		{"AckForged", testAckForged},
 		{"Dedup", testDedup},
 		{"DedupRefused", testDedupRefused},
 		{"DedupExpiry", testDedupExpiry},
@@ -112,6 +118,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 			tc.fn(t, newFixture(t, open(t)))
 		})
 	}
+	t.Run("IDsPerMailbox", func(t *testing.T) {
+		t.Parallel()
+		testIDsPerMailbox(t, open)
+	})
+	t.Run("AcksAcrossStores", func(t *testing.T) {
+		if c.newDB == nil {
+			t.Skip("engine gave no WithReopen")
+		}
+		t.Parallel()
+		testAcksAcrossStores(t, c.newDB(t))
+	})
 	t.Run("Reopen", func(t *testing.T) {
 		if c.newDB == nil {
 			t.Skip("engine gave no WithReopen")

@@ -1,0 +1,229 @@
+package relay
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// send handles a Send (spec/relay.md §7.1): the frame rate limit, then,
+// beside the reader and bounded by maxInflight, the quotas (§6.1) and the
+// store call; the answer is queued once the store returned (durable).
+func (c *conn) send(m *wire.Send) bool {
+	s := c.s
+	if !c.bucket.take(time.Now(), s.lim.SendsPerSecond, s.lim.SendBurst) {
+		c.fail(wire.ErrorCode_ERROR_CODE_RATE_LIMITED, "")
+		return false
+	}
+	if !c.acquire() {
+		return false
+	}
+	if !s.beginOp() {
+		c.release()
+		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
+		return false
+	}
+	now := s.now()
+	var id [store.MessageIDSize]byte
+	copy(id[:], m.MessageId)
+	items := make([]store.Item, len(m.Items))
+	for i, it := range m.Items {
+		items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
+	}
+	go func() {
+		defer s.inflight.Done()
+		defer c.release()
+		if ans := c.sendItems(id, items, now); ans != nil {
+			c.enqueue(&wire.Frame{Body: &wire.Frame_SendResult{SendResult: ans}}, true)
+		}
+	}()
+	return true
+}
+
+// request is the store request for items under id.
+func (c *conn) request(id [store.MessageIDSize]byte, items []store.Item, now time.Time) *store.Send {
+	s := c.s
+	req := &store.Send{
+		Sender:        []byte(c.addr),
+		MessageID:     id,
+		Items:         items,
+		Now:           now,
+		Expiry:        now.Add(s.lim.TTL),
+		DedupUntil:    now.Add(s.lim.DedupWindow),
+		MaxEnvelope:   s.lim.MaxEnvelope,
+		MaxQueueCount: s.lim.MaxQueueCount,
+		MaxQueueBytes: s.lim.MaxQueueBytes,
+	}
+	// Pushed in commit order, before the answer (spec/relay.md §8.2).
+	req.Committed = func(res store.SendResult) { s.offer(req, &res) }
+	return req
+}
+
+// storeSend runs req at the store. If it fails, the connection is failed
+// and the recipients here fetch (it may have committed): ok is false.
+func (c *conn) storeSend(req *store.Send) (res store.SendResult, ok bool) {
+	s := c.s
+	start := time.Now()
+	res, err := s.q.Send(s.ctx, *req)
+	s.m.store("send", start)
+	if err == nil && len(res.Statuses) != len(req.Items) && !res.Duplicate {
+		err = errors.New("relay: store answered the wrong number of statuses")
+	}
+	if err == nil && !res.Duplicate && (len(res.IDs) != len(req.Items) || len(res.Prevs) != len(req.Items)) {
+		err = errors.New("relay: store answered the wrong number of ids")
+	}
+	if err != nil {
+		s.log.Error("relay: send failed", "err", err)
+		c.fail(storeFailure(err), "store failed")
+		// It may have committed: the recipients here fetch.
+		s.wakeRecipients(req.Items)
+		return res, false
+	}
+	return res, true
+}
+
+// sendItems decides and stores one Send and returns its answer, or nil if
+// the store failed (spec/relay.md §6.1, §7.1, §7.2).
+func (c *conn) sendItems(id [store.MessageIDSize]byte, items []store.Item, now time.Time) *wire.SendResult {
+	s := c.s
+	adm := s.quota.admit(s.ctx, c.budget, c.account, items, time.Now())
+	none := func(int) bool { return false }
+	if adm.over == len(items) {
+		// Nothing admitted: no store call and no dedup record, so a retry
+		// under the same id is decided afresh (§7.2).
+		ans := &wire.SendResult{MessageId: id[:], Statuses: make([]wire.Status, len(items)), RetryAfterMs: retryMs(adm.maxWait)}
+		for i := range items {
+			ans.Statuses[i] = wire.Status_STATUS_QUOTA
+			s.m.refusal("quota")
+		}
+		s.m.send(0)
+		return ans
+	}
+	if adm.over == 0 {
+		res, ok := c.storeSend(c.request(id, items, now))
+		if !ok {
+			s.quota.settle(c.budget, adm, items, none)
+			return nil
+		}
+		if !res.Duplicate || len(res.Statuses) > 0 || len(items) == 0 {
+			return c.answer(id, items, adm, res)
+		}
+		// An empty remembered answer: an earlier attempt was split per
+		// item (§7.2).
+	} else {
+		// Some items over quota: claim the id with an empty record (the
+		// split marker), unless an earlier attempt stored the whole send.
+		res, ok := c.storeSend(c.request(id, nil, now))
+		if !ok {
+			s.quota.settle(c.budget, adm, items, none)
+			return nil
+		}
+		if res.Duplicate && len(res.Statuses) > 0 {
+			s.quota.settle(c.budget, adm, items, none)
+			return c.answer(id, items, admission{charged: adm.charged}, res)
+		}
+	}
+	return c.sendSplit(id, items, now, adm)
+}
+
+// answer is the answer to a send that the store decided whole.
+func (c *conn) answer(id [store.MessageIDSize]byte, items []store.Item, adm admission, res store.SendResult) *wire.SendResult {
+	s := c.s
+	ans := &wire.SendResult{MessageId: id[:], Statuses: make([]wire.Status, len(res.Statuses)), Duplicate: res.Duplicate}
+	stored := 0
+	for i, st := range res.Statuses {
+		ans.Statuses[i] = wire.Status(st)
+		if st == store.Stored && !res.Duplicate {
+			stored++
+		} else if !res.Duplicate {
+			s.m.refusal(statusReason(st))
+		}
+	}
+	if adm.retry != nil {
+		s.quota.settle(c.budget, adm, items, func(i int) bool {
+			return !res.Duplicate && i < len(res.Statuses) && res.Statuses[i] == store.Stored
+		})
+	}
+	s.m.send(stored)
+	return ans
+}
+
+// quotaItemLabel separates the store ids of split sends (spec/relay.md
+// §7.2).
+const quotaItemLabel = "sealpost/v1/relay-quota-item"
+
+// itemID is the store id of item i of a split send with id:
+// SHA-256(label || 0x00 || id || u16 i)[0:16] (spec/relay.md §7.2).
+func itemID(id [store.MessageIDSize]byte, i int) [store.MessageIDSize]byte {
+	h := sha256.New()
+	h.Write([]byte(quotaItemLabel))
+	h.Write([]byte{0})
+	h.Write(id[:])
+	h.Write(binary.BigEndian.AppendUint16(nil, uint16(i)))
+	return [store.MessageIDSize]byte(h.Sum(nil))
+}
+
+// sendSplit stores each admitted item of a split send under an id of its
+// own, so that the items over quota can be stored by a retry of the same
+// send (spec/relay.md §7.2). The stores run at once: the engine commits
+// them together.
+func (c *conn) sendSplit(id [store.MessageIDSize]byte, items []store.Item, now time.Time, adm admission) *wire.SendResult {
+	s := c.s
+	ans := &wire.SendResult{MessageId: id[:], Statuses: make([]wire.Status, len(items)), Duplicate: true}
+	res := make([]store.SendResult, len(items))
+	ok := make([]bool, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		if adm.retry[i] > 0 {
+			continue
+		}
+		wg.Go(func() { res[i], ok[i] = c.storeSend(c.request(itemID(id, i), []store.Item{it}, now)) })
+	}
+	wg.Wait()
+	stored, failed := 0, false
+	for i := range items {
+		switch {
+		case adm.retry[i] > 0:
+			ans.Statuses[i] = wire.Status_STATUS_QUOTA
+			s.m.refusal("quota")
+		case !ok[i]:
+			failed = true // storeSend failed the connection
+		case len(res[i].Statuses) != 1:
+			failed = true
+			s.log.Error("relay: send failed", "err", "store answered the wrong number of statuses")
+			c.fail(wire.ErrorCode_ERROR_CODE_INTERNAL, "store failed")
+		case res[i].Duplicate:
+			ans.Statuses[i] = wire.Status(res[i].Statuses[0])
+		default:
+			ans.Duplicate = false
+			ans.Statuses[i] = wire.Status(res[i].Statuses[0])
+			if res[i].Statuses[0] == store.Stored {
+				stored++
+			} else {
+				s.m.refusal(statusReason(res[i].Statuses[0]))
+			}
+		}
+	}
+	s.quota.settle(c.budget, adm, items, func(i int) bool {
+		return ok[i] && !res[i].Duplicate && len(res[i].Statuses) == 1 && res[i].Statuses[0] == store.Stored
+	})
+	if failed {
+		return nil
+	}
+	ans.RetryAfterMs = retryMs(adm.maxWait)
+	s.m.send(stored)
+	return ans
+}
+
+// retryMs is a retry-after in whole milliseconds, at least 1 when d > 0.
+func retryMs(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	return uint32(min(max(1, (d+time.Millisecond-1)/time.Millisecond), 1<<31))
+}

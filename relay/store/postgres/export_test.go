@@ -1,0 +1,4 @@
+package postgres
+
+// Migrations gives the tests the embedded migrations.
+var Migrations = migrations
