@@ -72,6 +72,12 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Issued beyond the clock skew in the future: token_expired, like the
+	// relay (spec/errors.md §2, spec/keyserver.md §2.3).
+	notYet, err := token.Issue(e.rand, e.tokenKey, token.Claims{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, IssuedAt: now.Add(token.ClockSkew + time.Second), Expiry: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mallory := e.newUser("mallory") // never registered
 	carol := e.newUser("carol")     // registered by no case
 
@@ -230,6 +236,7 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 			return request{"GET", "/v1/prekeys/count", nil, base64.RawURLEncoding.EncodeToString(b)}
 		}, 401, keyserver.CodeInvalidToken},
 		{"expired token", func() request { return request{"PUT", "/v1/prekeys", e.prekeys(alice, 1, 100, 1), expired.Encode()} }, 401, keyserver.CodeTokenExpired},
+		{"not-yet-valid token", func() request { return request{"PUT", "/v1/prekeys", e.prekeys(alice, 1, 100, 1), notYet.Encode()} }, 401, keyserver.CodeTokenExpired},
 		{"wrong-audience token", func() request { return request{"PUT", "/v1/prekeys", e.prekeys(alice, 1, 100, 1), relayTok} }, 401, keyserver.CodeWrongAudience},
 		{"claim with relay token", func() request { return request{"POST", "/v1/accounts/bob/claim", nil, relayTok} }, 401, keyserver.CodeWrongAudience},
 		{"token for unknown audience", tokenReq(func(r *keyserver.TokenRequest) { r.Audience = "relay:elsewhere" }), 400, keyserver.CodeWrongAudience},

@@ -24,8 +24,10 @@ func (s *Server) authenticate(r *http.Request) (*token.Token, *apiError) {
 	switch {
 	case err == nil:
 		return t, nil
-	case errors.Is(err, token.ErrExpired):
-		return nil, newError(http.StatusUnauthorized, CodeTokenExpired, "token expired")
+	case errors.Is(err, token.ErrExpired), errors.Is(err, token.ErrNotYetValid):
+		// Outside its validity window: the client fetches a new token. Not
+		// yet valid is token_expired too, as at the relay (spec/errors.md §2).
+		return nil, newError(http.StatusUnauthorized, CodeTokenExpired, "token expired or not yet valid")
 	case errors.Is(err, token.ErrWrongAudience):
 		return nil, newError(http.StatusUnauthorized, CodeWrongAudience, "token is for another service")
 	default:
