@@ -172,6 +172,9 @@ func TestGoSentinels(t *testing.T) {
 		listed := map[string]bool{}
 		for _, r := range rows {
 			g := r.Columns["go"]
+			if g == "—" && layer == "client" {
+				continue // a client outcome with no sentinel of its own
+			}
 			id, found := strings.CutPrefix(g, pkg+".")
 			if !found {
 				t.Errorf("%s.%s: Go cell %q is not %s.Identifier", layer, r.Name, g, pkg)
