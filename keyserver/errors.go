@@ -10,8 +10,10 @@ import (
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
-// Error codes, spec/keyserver.md §3. Each error response is a JSON body
-// {"error": CODE, "message": TEXT} with the status the table gives.
+// Error codes, spec/keyserver.md §3; named in spec/errors.md §3.9, whose
+// table internal/specnames holds these constants to. Each error response is
+// a JSON body {"error": CODE, "message": TEXT} with the status the table
+// gives.
 const (
 	CodeMalformedJSON    = "malformed_json"
 	CodeUnknownField     = "unknown_field"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -34,6 +35,8 @@ func TestTokenRefused(t *testing.T) {
 	}{
 		{"expired", mintFor(t, "bob", 1, aud, now.Add(-2*time.Hour), now.Add(-time.Hour), issuer), wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED},
 		{"not yet valid", mintFor(t, "bob", 1, aud, now.Add(time.Hour), now.Add(2*time.Hour), issuer), wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED},
+		// Just beyond the skew: token_expired, as at the key server (spec/errors.md §2).
+		{"not yet valid by 1s", mintFor(t, "bob", 1, aud, now.Add(token.ClockSkew+time.Second), now.Add(time.Hour), issuer), wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED},
 		{"forged", mintFor(t, "bob", 1, aud, now, now.Add(time.Hour), forger), wire.ErrorCode_ERROR_CODE_INVALID_TOKEN},
 		{"garbage", "not-a-token", wire.ErrorCode_ERROR_CODE_INVALID_TOKEN},
 		{"wrong audience", mintFor(t, "bob", 1, "relay:other.example", now, now.Add(time.Hour), issuer), wire.ErrorCode_ERROR_CODE_WRONG_AUDIENCE},

@@ -38,6 +38,8 @@ const (
 	LabelPrekey            = "sealpost/v1/prekey"
 )
 
+// Errors of spec/errors.md §3.2: each sentinel is the name there in Go
+// case (ErrWrongAccount is wrong_account); test with errors.Is.
 var (
 	// ErrMalformed reports bytes that are not a canonical encoding.
 	ErrMalformed = errors.New("keys: malformed encoding")

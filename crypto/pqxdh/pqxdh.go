@@ -38,6 +38,8 @@ const SharedSecretSize = 32
 // ADSize is the size of the associated data (spec/pqxdh.md §6).
 const ADSize = 4 * 32
 
+// Errors of spec/errors.md §3.3: each sentinel is the name there in Go
+// case (ErrIdentityMismatch is identity_mismatch); test with errors.Is.
 var (
 	// ErrMalformed reports an initial message that is not canonical.
 	ErrMalformed = errors.New("pqxdh: malformed initial message")

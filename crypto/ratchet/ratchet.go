@@ -73,6 +73,8 @@ const (
 	MaxInitialSize = 16384
 )
 
+// Errors of spec/errors.md §3.4: each sentinel is the name there in Go
+// case (ErrTooManySkipped is too_many_skipped); test with errors.Is.
 var (
 	// ErrMalformed reports a message that is not a canonical encoding
 	// (spec/ratchet.md §4.2).

@@ -67,6 +67,8 @@ const (
 	certFixed    = keys.MaxCertificateSize - keys.MaxHandleLen // certificate without its handle
 )
 
+// Errors of spec/errors.md §3.5: each sentinel is the name there in Go
+// case (ErrSenderMismatch is sender_mismatch); test with errors.Is.
 var (
 	// ErrMalformed reports an envelope whose outer structure is wrong: a
 	// length that is not an envelope size, or an unknown version. These are

@@ -67,6 +67,8 @@ const (
 	MaxChallengeSize = challengeFixedSize + MaxAudienceLen + MaxServerNameLen
 )
 
+// Errors of spec/errors.md §3.6: each sentinel is the name there in Go
+// case (ErrNotYetValid is not_yet_valid); test with errors.Is.
 var (
 	// ErrMalformed reports bytes or text that are not a canonical token or
 	// challenge, or fields outside spec/token.md §4.2 or §5.1.
@@ -80,6 +82,8 @@ var (
 	// challenge from another server than the one the device meant to reach.
 	ErrWrongAudience = errors.New("token: wrong audience")
 	// ErrNotYetValid reports a token or challenge used before its issue time.
+	// A service answers it as it answers ErrExpired: token_expired
+	// (spec/errors.md §2).
 	ErrNotYetValid = errors.New("token: not yet valid")
 	// ErrExpired reports a token or challenge used at or after its expiry.
 	ErrExpired = errors.New("token: expired")

@@ -43,6 +43,8 @@ const (
 	MaxCheckpointSize = 4096
 )
 
+// Errors of spec/errors.md §3.7: each sentinel is the name there in Go
+// case (ErrBadSignature is bad_signature); test with errors.Is.
 var (
 	// ErrMalformed reports bytes that are not a canonical encoding.
 	ErrMalformed = errors.New("kt: malformed")

@@ -27,6 +27,8 @@ const (
 	SignatureSize     = ed25519.SignatureSize
 )
 
+// Errors of spec/errors.md §3.1: each sentinel is the name there in Go
+// case (ErrZeroSharedSecret is zero_shared_secret); test with errors.Is.
 var (
 	// ErrNonCanonical reports a public key whose encoding is not the unique
 	// canonical one (spec/keys.md §2.1, §2.2).
