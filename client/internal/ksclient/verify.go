@@ -120,7 +120,7 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 // fetching the consistency proof may also fail with a network error or an
 // *APIError. An answer under a checkpoint smaller than the pin, or older
 // than fresh allows, wraps ErrStale (spec/client.md §6.1). The caller
-// still has to apply §7.2 step 4: refuse an entry with another account
+// still has to apply §7.2 step 5: refuse an entry with another account
 // key, or a lower version, than one it has seen.
 func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *keyserver.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
 	if resp == nil {
