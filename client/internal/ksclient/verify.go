@@ -111,7 +111,7 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 }
 
 // VerifyAccount checks a lookup answer for handle (spec/keyserver.md §5.3,
-// spec/transparency.md §7.2 steps 1–3) against the pinned checkpoint
+// spec/transparency.md §7.2 steps 1–4) against the pinned checkpoint
 // (nil: none yet, trust on first use) and returns the verified entry and
 // the checkpoint to pin next. The key set to use is the returned entry's;
 // the answer's other members must agree with it.
