@@ -15,7 +15,7 @@ type Suite struct {
 // Suites returns every supported vector file's suite, in the order the
 // driver runs them (spec/conformance.md §3).
 func Suites() []*Suite {
-	return []*Suite{ClientSuite(), RelayIDsSuite()}
+	return []*Suite{ClientSuite(), RelayIDsSuite(), KeysSuite(), SealSuite()}
 }
 
 // Questions and results of client.json (spec/conformance.md §3.1).
