@@ -74,7 +74,7 @@ func testBundleVector(t *testing.T, c *vectors.KeysBundleCase) {
 		// its prekeys was signed by the device of the mutation seed.
 		switch r.Part {
 		case "certificate":
-			checkVerifyKey(t, r, mutationKey)
+			checkVerifyKey(t, r, mutationKey, "")
 		case "signed prekey":
 			mustVerify(t, got.SignedPrekey, mutationKey)
 		case "one-time prekey":
