@@ -26,9 +26,9 @@ type KeysCase struct {
 // (cofactored, non-canonical encodings accepted) verifier would conclude.
 // Cases where the two differ are the ones that pin the rule down.
 type KeysEd25519Case struct {
-	Public    Hex    `json:"public"`
-	Message   Hex    `json:"message"`
-	Signature Hex    `json:"signature"`
+	Public    Hex `json:"public"`
+	Message   Hex `json:"message"`
+	Signature Hex `json:"signature"`
 	// Error is "" when the signature verifies, "non-canonical" or
 	// "low-order" when the public key check refuses the key, else
 	// "bad-signature".
