@@ -361,6 +361,7 @@ func (g *keysGen) bundles() {
 	b := full.Bundle
 	_, otherSPK := must2(od.GeneratePrekey(bytes.NewReader(spkV.Secret), keys.SignedPrekey, 1))
 	_, otherOPK := must2(od.GeneratePrekey(bytes.NewReader(opkV.Secret), keys.OneTimePrekey, 42))
+	foreignCert := must(must(keys.NewAccountPrivateKey(other.Seed)).CertifyDevice("alice", 7, d.Public(), keysTime)).Marshal()
 	variants := []struct {
 		id, comment, mutation string
 		input                 []byte
@@ -371,8 +372,9 @@ func (g *keysGen) bundles() {
 	}{
 		{"bad-certificate-signature", "the account key's signature does not verify", "bit 0 of the certificate's last signature byte flipped",
 			flip(b, certEnd-1), nil, "alice", acct.Public, "verify", "certificate", "bad-signature"},
-		{"wrong-account", "the bundle is checked against another account key", "verified against another account's key",
-			b, other.Seed, "alice", other.Public, "verify", "certificate", "wrong-account"},
+		{"wrong-account", "the bundle's certificate is signed by another account's key", "certificate replaced by one issued and signed by the account of mutation_seed for the same handle, device and time",
+			cat(b[:1], foreignCert, b[certEnd:]),
+			other.Seed, "alice", acct.Public, "verify", "certificate", "wrong-account"},
 		{"wrong-handle", "the bundle is checked for another handle", "verified for the handle \"bob\"",
 			b, nil, "bob", acct.Public, "verify", "certificate", "wrong-account"},
 		{"signed-prekey-other-device", "the signed prekey is signed by another device", "signed prekey replaced by the same key signed by the device of mutation_seed",
