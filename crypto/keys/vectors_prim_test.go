@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"testing"
 
@@ -30,6 +31,10 @@ func testEd25519Vector(t *testing.T, c *vectors.KeysEd25519Case) {
 	case isKeyErr:
 		if !errors.Is(keyErr, want) || ok {
 			t.Fatalf("key check %v, verified %v; want %v", keyErr, ok, want)
+		}
+		// crypto/ed25519 alone accepts these: only the key check refuses.
+		if !ed25519.Verify(ed25519.PublicKey(c.Public), c.Message, c.Signature) {
+			t.Fatalf("crypto/ed25519 refuses the signature too: the case does not isolate the key check")
 		}
 	case c.Error == "bad-signature":
 		if keyErr != nil || ok {
