@@ -46,9 +46,6 @@ func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint
 	if err != nil {
 		return nil, securityError(err, "the latest checkpoint")
 	}
-	if err := fresh.Check(latest); err != nil {
-		return nil, fmt.Errorf("ksclient: the latest checkpoint: %w", err)
-	}
 
 	if pinned != nil {
 		if _, err := v.OpenCheckpoint(pinned.Signed); err != nil {
@@ -59,6 +56,11 @@ func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint
 	target, err := advance(ctx, c, v, pinned, latest)
 	if err != nil {
 		return nil, err
+	}
+	// Freshness after the consistency check: a fork is evidence and is
+	// reported as such even when the checkpoint is also old.
+	if err := fresh.Check(latest); err != nil {
+		return nil, fmt.Errorf("ksclient: the latest checkpoint: %w", err)
 	}
 	if target.Size > latest.Size {
 		// Consistent with the pin (so no fork), but older.

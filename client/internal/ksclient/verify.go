@@ -111,7 +111,7 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 }
 
 // VerifyAccount checks a lookup answer for handle (spec/keyserver.md §5.3,
-// spec/transparency.md §7.2 steps 1–3) against the pinned checkpoint
+// spec/transparency.md §7.2 steps 1–4) against the pinned checkpoint
 // (nil: none yet, trust on first use) and returns the verified entry and
 // the checkpoint to pin next. The key set to use is the returned entry's;
 // the answer's other members must agree with it.
@@ -120,7 +120,7 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 // fetching the consistency proof may also fail with a network error or an
 // *APIError. An answer under a checkpoint smaller than the pin, or older
 // than fresh allows, wraps ErrStale (spec/client.md §6.1). The caller
-// still has to apply §7.2 step 4: refuse an entry with another account
+// still has to apply §7.2 step 5: refuse an entry with another account
 // key, or a lower version, than one it has seen.
 func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *keyserver.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
 	if resp == nil {
