@@ -22,6 +22,9 @@ func FuzzPQXDHInitial(f *testing.F) {
 	}
 	for _, v := range file.Cases {
 		f.Add(bytes.Clone(v.InitialMessage))
+		for _, r := range v.Refusals {
+			f.Add(bytes.Clone(r.InitialMessage))
+		}
 	}
 	v := file.Cases[0]
 	self, selfCert := fuzzDevice(f, v.Responder)

@@ -74,7 +74,11 @@ func testBundleVector(t *testing.T, c *vectors.KeysBundleCase) {
 		// its prekeys was signed by the device of the mutation seed.
 		switch r.Part {
 		case "certificate":
-			checkVerifyKey(t, r, mutationKey)
+			// The certificate inside the bundle is the input whose signer
+			// the mutation changed.
+			cr := r
+			cr.Input = got.Certificate.Marshal()
+			checkVerifyKey(t, cr, mutationKey, keys.LabelDeviceCertificate)
 		case "signed prekey":
 			mustVerify(t, got.SignedPrekey, mutationKey)
 		case "one-time prekey":

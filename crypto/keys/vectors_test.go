@@ -30,7 +30,8 @@ func TestVectors(t *testing.T) {
 			}
 			seen[c.ID] = true
 			set := 0
-			for _, p := range []bool{c.Certificate != nil, c.Revocation != nil, c.Prekey != nil, c.Bundle != nil, c.SafetyNumber != nil} {
+			for _, p := range []bool{c.Certificate != nil, c.Revocation != nil, c.Prekey != nil, c.Bundle != nil, c.SafetyNumber != nil,
+				c.Ed25519 != nil, c.X25519 != nil} {
 				if p {
 					set++
 				}
@@ -49,6 +50,10 @@ func TestVectors(t *testing.T) {
 				testBundleVector(t, c.Bundle)
 			case c.Type == "safety-number" && c.SafetyNumber != nil:
 				testSafetyNumberVector(t, c.SafetyNumber)
+			case c.Type == "ed25519" && c.Ed25519 != nil:
+				testEd25519Vector(t, c.Ed25519)
+			case c.Type == "x25519" && c.X25519 != nil:
+				testX25519Vector(t, c.X25519)
 			default:
 				t.Fatalf("type %q does not match its payload", c.Type)
 			}
@@ -116,12 +121,18 @@ func checkReceiveShape(t *testing.T, r vectors.KeysReceive, issued []byte) (muta
 	return ed25519.NewKeyFromSeed(r.MutationSeed).Public().(ed25519.PublicKey)
 }
 
-// checkVerifyKey checks that a case verified against another key names that
-// key as its mutation seed's.
-func checkVerifyKey(t *testing.T, r vectors.KeysReceive, mutationKey []byte) {
+// checkVerifyKey checks that a case whose mutation used another key used it
+// as verify_key or, when label is set, as the signer of the input: the
+// input's trailing signature verifies under it with label.
+func checkVerifyKey(t *testing.T, r vectors.KeysReceive, mutationKey []byte, label string) {
 	t.Helper()
-	if mutationKey != nil && !bytes.Equal(mutationKey, r.VerifyKey) {
-		t.Fatalf("verify_key is not the key of mutation_seed")
+	if mutationKey == nil || bytes.Equal(mutationKey, r.VerifyKey) {
+		return
+	}
+	in := r.Input
+	if label == "" || len(in) < keys.SignatureSize ||
+		!ed25519.Verify(mutationKey, append(append([]byte(label), 0), in[:len(in)-keys.SignatureSize]...), in[len(in)-keys.SignatureSize:]) {
+		t.Fatalf("mutation_seed's key is neither verify_key nor the input's signer")
 	}
 }
 
@@ -201,7 +212,7 @@ func testCertificateVector(t *testing.T, c *vectors.KeysCertificateCase) {
 	checkSigned(t, keys.LabelDeviceCertificate, c.SignedMessage, c.Certificate, c.Account.Public)
 
 	r := c.Receive
-	checkVerifyKey(t, r, checkReceiveShape(t, r, c.Certificate))
+	checkVerifyKey(t, r, checkReceiveShape(t, r, c.Certificate), keys.LabelDeviceCertificate)
 	got, err := keys.ParseDeviceCertificate(r.Input)
 	if checkOutcome(t, r, "parse", err) {
 		return
@@ -235,7 +246,7 @@ func testRevocationVector(t *testing.T, c *vectors.KeysRevocationCase) {
 	checkSigned(t, keys.LabelDeviceRevocation, c.SignedMessage, c.Revocation, c.Account.Public)
 
 	r := c.Receive
-	checkVerifyKey(t, r, checkReceiveShape(t, r, c.Revocation))
+	checkVerifyKey(t, r, checkReceiveShape(t, r, c.Revocation), keys.LabelDeviceRevocation)
 	got, err := keys.ParseDeviceRevocation(r.Input)
 	if checkOutcome(t, r, "parse", err) {
 		return
@@ -287,7 +298,7 @@ func testPrekeyVector(t *testing.T, c *vectors.KeysPrekeyCase) {
 	checkSigned(t, keys.LabelPrekey, c.SignedMessage, c.Prekey, c.Device.SigningPublic)
 
 	r := c.Receive
-	checkVerifyKey(t, r, checkReceiveShape(t, r, c.Prekey))
+	checkVerifyKey(t, r, checkReceiveShape(t, r, c.Prekey), keys.LabelPrekey)
 	got, err := keys.ParsePrekey(r.Input)
 	if checkOutcome(t, r, "parse", err) {
 		return

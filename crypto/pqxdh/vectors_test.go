@@ -5,6 +5,8 @@ import (
 	"crypto/ecdh"
 	"crypto/mlkem"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -61,6 +63,9 @@ func TestVectors(t *testing.T) {
 				t.Fatal("responder's shared secret or AD differs")
 			}
 			checkIntermediates(t, v, m)
+			for i, r := range v.Refusals {
+				t.Run(fmt.Sprintf("refusal-%d", i), func(t *testing.T) { testRefusal(t, r, bob, alice, pk) })
+			}
 		})
 	}
 }
@@ -160,4 +165,53 @@ func vectorPrekey(t *testing.T, d *keys.DevicePrivateKeys, v vectors.PQXDHPrekey
 		t.Fatalf("%v %d: encoding differs", pub.Kind, v.ID)
 	}
 	return priv, pub
+}
+
+var refusalErrors = map[string]error{
+	"malformed":         ErrMalformed,
+	"identity-mismatch": ErrIdentityMismatch,
+	"prekey-mismatch":   ErrPrekeyMismatch,
+}
+
+// testRefusal checks that the responder refuses r.InitialMessage at r.Stage
+// with r.Error, and that its prekeys are left as they were.
+func testRefusal(t *testing.T, r vectors.PQXDHRefusal, bob, alice *vectorParty, pk Prekeys) {
+	t.Logf("%s", r.Comment)
+	want, ok := refusalErrors[r.Error]
+	if !ok {
+		t.Fatalf("unknown error %q", r.Error)
+	}
+	m, err := ParseInitialMessage(r.InitialMessage)
+	switch r.Stage {
+	case "parse":
+		if !errors.Is(err, want) || m != nil {
+			t.Fatalf("ParseInitialMessage = %v, want %v", err, want)
+		}
+		return
+	case "respond":
+		if err != nil {
+			t.Fatalf("ParseInitialMessage: %v", err)
+		}
+	default:
+		t.Fatalf("unknown stage %q", r.Stage)
+	}
+	secrets := func() [][]byte {
+		var out [][]byte
+		for _, p := range []*keys.PrekeyPrivate{pk.Signed, pk.OneTime, pk.KEM} {
+			if p != nil {
+				out = append(out, bytes.Clone(p.Secret))
+			}
+		}
+		return out
+	}
+	before := secrets()
+	s, err := Respond(bob.device, bob.cert, alice.cert, m, pk)
+	if !errors.Is(err, want) || s != nil {
+		t.Fatalf("Respond = %v, want %v", err, want)
+	}
+	for i, b := range secrets() {
+		if !bytes.Equal(b, before[i]) {
+			t.Fatal("Respond changed a prekey")
+		}
+	}
 }

@@ -3,6 +3,7 @@ package ratchet
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/sha256"
 	"errors"
 	"testing"
 
@@ -58,6 +59,7 @@ func testVector(t *testing.T, v vectors.RatchetCase) {
 		if s == nil {
 			t.Fatalf("event %d: unknown party %q", i, e.Party)
 		}
+		before := s.Marshal()
 		switch e.Op {
 		case "encrypt":
 			checkIntermediates(t, i, s, e)
@@ -90,8 +92,36 @@ func testVector(t *testing.T, v vectors.RatchetCase) {
 					t.Fatalf("event %d: Decrypt = %q, %v; want %v", i, pt, err, want)
 				}
 			}
+		case "advance":
+			if e.Count == 0 || len(e.Message) != 0 || len(e.Plaintext) != 0 || len(e.Random) != 0 || e.Error != "" {
+				t.Fatalf("event %d: advance with fields other than count and state", i)
+			}
+			if !s.hasCKs {
+				t.Fatalf("event %d: advance on a chain that has not started", i)
+			}
+			for range e.Count {
+				if _, err := s.Encrypt(bytes.NewReader(nil), nil); err != nil {
+					t.Fatalf("event %d: Encrypt: %v", i, err)
+				}
+			}
 		default:
 			t.Fatalf("event %d: unknown op %q", i, e.Op)
+		}
+		if e.Op != "advance" && e.Count != 0 {
+			t.Fatalf("event %d: count on a %s event", i, e.Op)
+		}
+		if e.Error != "" {
+			// A refusal leaves the state byte for byte as it was.
+			if !bytes.Equal(s.Marshal(), before) {
+				t.Fatalf("event %d: refused, but the state changed", i)
+			}
+		}
+		if len(e.StateSHA256) != 0 {
+			if len(e.State) != 0 {
+				t.Fatalf("event %d: both state and state_sha256", i)
+			}
+			checkStateDigest(t, e.Party, s, e.StateSHA256)
+			continue
 		}
 		checkState(t, e.Party, s, e.State)
 	}
@@ -110,6 +140,23 @@ func checkState(t *testing.T, who string, s *State, want []byte) {
 	}
 	if !bytes.Equal(u.Marshal(), want) {
 		t.Fatalf("%s state does not round-trip", who)
+	}
+}
+
+// checkStateDigest checks that s marshals to bytes whose SHA-256 is want,
+// and that they unmarshal and marshal again unchanged.
+func checkStateDigest(t *testing.T, who string, s *State, want []byte) {
+	t.Helper()
+	got := s.Marshal()
+	if d := sha256.Sum256(got); !bytes.Equal(d[:], want) {
+		t.Fatalf("%s state SHA-256 = %x, want %x", who, d, want)
+	}
+	if len(got) <= 4096 {
+		t.Fatalf("%s state of %d bytes given as a digest", who, len(got))
+	}
+	u, err := Unmarshal(got)
+	if err != nil || !bytes.Equal(u.Marshal(), got) {
+		t.Fatalf("%s state does not round-trip (%v)", who, err)
 	}
 }
 

@@ -45,8 +45,11 @@ func genKeys() (out []byte, err error) {
 	g.prekeys()
 	g.bundles()
 	g.safetyNumbers()
+	g.ed25519Cases()
+	g.x25519Cases()
 	return encode(&vectors.File[vectors.KeysCase]{
-		Description: "Sealpost identity keys: device certificates, revocations, prekeys, bundles and safety numbers. " +
+		Description: "Sealpost identity keys: device certificates, revocations, prekeys, bundles, safety numbers, " +
+			"and the Ed25519 and X25519 edge cases of the primitives. " +
 			"Every secret is recorded; receive.input is what a receiver parses and verifies against verify_handle and verify_key.",
 		Spec:  "spec/keys.md",
 		Cases: g.cases,
@@ -180,39 +183,24 @@ func (g *keysGen) certificates() {
 		v.Receive = refused(m.input, m.mutation, "alice", acct.Public, m.stage, "", m.err)
 		add(m.id, m.comment, &v)
 	}
+	// A certificate issued by another account (its key in the account
+	// field, its signature), checked against alice's key.
+	mk := must(keys.NewAccountPrivateKey(other.Seed))
+	foreign := must(mk.CertifyDevice("alice", 1, dpk, keysTime)).Marshal()
 	v := *c
-	v.Receive = refused(c.Certificate, "verified against another account's key", "alice", other.Public, "verify", "", "wrong-account")
+	v.Receive = refused(foreign, "issued and signed by another account's key (mutation_seed) for the same handle, device and time",
+		"alice", acct.Public, "verify", "", "wrong-account")
 	v.Receive.MutationSeed = other.Seed
-	add("wrong-account", "the certificate is checked against another account key", &v)
+	add("wrong-account", "a certificate signed by another account's key, checked against the account's key", &v)
+	v = *c
+	v.Receive = refused(resign(other.Seed, keys.LabelDeviceCertificate, c.Certificate[:len(c.Certificate)-keys.SignatureSize]),
+		"signature replaced by another account's (mutation_seed) over the same body, which still names alice's key",
+		"alice", acct.Public, "verify", "", "bad-signature")
+	v.Receive.MutationSeed = other.Seed
+	add("foreign-signature", "the body names the account's key but another account signed it", &v)
 	v = *c
 	v.Receive = refused(c.Certificate, "verified for the handle \"bob\"", "bob", acct.Public, "verify", "", "wrong-account")
 	add("wrong-handle", "the certificate is checked for another handle", &v)
-}
-
-func (g *keysGen) revocations() {
-	ak, acct := account("alice")
-	_, other := account("mallory")
-	r := must(ak.RevokeDevice("alice", 2, keysTime.Add(time.Hour))).Marshal()
-	base := vectors.KeysRevocationCase{Account: acct, Handle: "alice", DeviceID: 2, Revoked: keysTime.Add(time.Hour).Unix(),
-		SignedMessage: signed(keys.LabelDeviceRevocation, r), Revocation: r, Receive: accepted(r, "alice", acct.Public)}
-	add := func(id, comment string, rcv vectors.KeysReceive) {
-		v := base
-		v.Receive = rcv
-		g.add("revocation-"+id, comment, "revocation", vectors.KeysCase{Revocation: &v})
-	}
-	add("valid", "a revocation as issued", base.Receive)
-	add("tampered-signature", "a signature that does not verify",
-		refused(flip(r, len(r)-keys.SignatureSize), "bit 0 of the first signature byte flipped", "alice", acct.Public, "verify", "", "bad-signature"))
-	add("certificate-label", "a signature under another label does not verify",
-		refused(resign(acct.Seed, keys.LabelDeviceCertificate, r[:len(r)-keys.SignatureSize]),
-			"signed under sealpost/v1/device-certificate instead of sealpost/v1/device-revocation", "alice", acct.Public, "verify", "", "bad-signature"))
-	rcv := refused(r, "verified against another account's key", "alice", other.Public, "verify", "", "wrong-account")
-	rcv.MutationSeed = other.Seed
-	add("wrong-account", "the revocation is checked against another account key", rcv)
-	add("device-id-zero", "device id 0 is never valid",
-		refused(resign(acct.Seed, keys.LabelDeviceRevocation, edit(r, 2+5+32, []byte{0, 0, 0, 0})),
-			"device id set to 0 and re-signed", "alice", acct.Public, "parse", "", "malformed"))
-	add("trailing-byte", "one byte too many", refused(cat(r, []byte{0}), "0x00 appended", "alice", acct.Public, "parse", "", "malformed"))
 }
 
 // prekey generates a prekey of d from a labelled random source.
@@ -318,6 +306,7 @@ func (g *keysGen) bundles() {
 	b := full.Bundle
 	_, otherSPK := must2(od.GeneratePrekey(bytes.NewReader(spkV.Secret), keys.SignedPrekey, 1))
 	_, otherOPK := must2(od.GeneratePrekey(bytes.NewReader(opkV.Secret), keys.OneTimePrekey, 42))
+	foreignCert := must(must(keys.NewAccountPrivateKey(other.Seed)).CertifyDevice("alice", 7, d.Public(), keysTime)).Marshal()
 	variants := []struct {
 		id, comment, mutation string
 		input                 []byte
@@ -328,8 +317,9 @@ func (g *keysGen) bundles() {
 	}{
 		{"bad-certificate-signature", "the account key's signature does not verify", "bit 0 of the certificate's last signature byte flipped",
 			flip(b, certEnd-1), nil, "alice", acct.Public, "verify", "certificate", "bad-signature"},
-		{"wrong-account", "the bundle is checked against another account key", "verified against another account's key",
-			b, other.Seed, "alice", other.Public, "verify", "certificate", "wrong-account"},
+		{"wrong-account", "the bundle's certificate is signed by another account's key", "certificate replaced by one issued and signed by the account of mutation_seed for the same handle, device and time",
+			cat(b[:1], foreignCert, b[certEnd:]),
+			other.Seed, "alice", acct.Public, "verify", "certificate", "wrong-account"},
 		{"wrong-handle", "the bundle is checked for another handle", "verified for the handle \"bob\"",
 			b, nil, "bob", acct.Public, "verify", "certificate", "wrong-account"},
 		{"signed-prekey-other-device", "the signed prekey is signed by another device", "signed prekey replaced by the same key signed by the device of mutation_seed",

@@ -152,6 +152,9 @@ func pqxdhCase(id, comment string, oneTime bool) (*vectors.PQXDHCase, error) {
 	if err := pqxdhIntermediates(v, m, pk); err != nil {
 		return nil, err
 	}
+	if v.Refusals, err = pqxdhRefusals(v.InitialMessage, oneTime, bob, alice, pk); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

@@ -29,6 +29,7 @@ type ratchetStep struct {
 	comment string
 	mutate  func([]byte) []byte
 	err     string
+	count   uint32 // advance only
 }
 
 func enc(party, name, comment string) ratchetStep {
@@ -41,6 +42,11 @@ func dec(party, name, comment string) ratchetStep {
 
 func decErr(party, name, comment, err string, mutate func([]byte) []byte) ratchetStep {
 	return ratchetStep{party: party, op: "decrypt", name: name, comment: comment, mutate: mutate, err: err}
+}
+
+// advance encrypts count messages of a continuing chain and discards them.
+func advance(party string, count uint32, comment string) ratchetStep {
+	return ratchetStep{party: party, op: "advance", count: count, comment: comment}
 }
 
 const (
@@ -57,6 +63,12 @@ func ratchetScripts() []ratchetScript {
 	// Offsets in a message without an initial message (spec/ratchet.md §4.1).
 	setN := func(n uint32) func([]byte) []byte {
 		return func(m []byte) []byte { binary.BigEndian.PutUint32(m[38:], n); return m }
+	}
+	setPN := func(n uint32) func([]byte) []byte {
+		return func(m []byte) []byte { binary.BigEndian.PutUint32(m[34:], n); return m }
+	}
+	setInitialLen := func(n uint16) func([]byte) []byte {
+		return func(m []byte) []byte { binary.BigEndian.PutUint16(m[2:], n); return m }
 	}
 	return []ratchetScript{
 		{id: "session", comment: "both directions, a DH ratchet step each way, the initial message attached until the first reply decrypts, and a replay", steps: []ratchetStep{
@@ -111,6 +123,64 @@ func ratchetScripts() []ratchetScript {
 			decErr(res, "c0", "N = 1000: within the bound, but the header no longer authenticates", "decrypt", setN(1000)),
 			decErr(res, "c0", "trailing byte", "decrypt", func(m []byte) []byte { return append(m, 0) }),
 			dec(res, "c0", "the original still decrypts"),
+			decErr(res, "c0", "N = 1002 on the current chain (Nr = 1): would skip 1001 keys (checked before authentication)", "too-many-skipped", setN(1002)),
+			decErr(res, "c0", "N = 1001 on the current chain: skips exactly 1000, within the bound, but the header no longer authenticates", "decrypt", setN(1001)),
+			enc(ini, "c1", ""), enc(ini, "c2", ""),
+			dec(res, "c2", "skips c1: one key stored"),
+			dec(res, "c1", "from the skipped key store"),
+			decErr(res, "c1", "out of window: N < Nr on the current chain and its key no longer stored (already used)", "old-message", nil),
+			decErr(res, "c0", "out of window: the first message of the current chain again", "old-message", nil),
+			enc(res, "d0", ""),
+			dec(ini, "d0", ""),
+			enc(ini, "e0", "new chain, PN = 3"),
+			decErr(res, "e0", "PN = 1004 (Nr = 3): would skip 1001 keys of the previous chain (checked before authentication)", "too-many-skipped", setPN(1004)),
+			decErr(res, "e0", "PN = 1003: skips exactly 1000, within the bound, but the header no longer authenticates", "decrypt", setPN(1003)),
+			decErr(res, "e0", "N = 2^32-2 on a new chain: far beyond the bound", "too-many-skipped", setN(1<<32-2)),
+			dec(res, "e0", "the original still decrypts"),
+		}},
+		{id: "bad-header", comment: "malformed headers of a message that carries the initial message, each refused before any key is used, the state unchanged", steps: []ratchetStep{
+			enc(ini, "a0", "carries the 96-byte initial message"),
+			decErr(res, "a0", "empty message", "malformed", func(m []byte) []byte { return nil }),
+			decErr(res, "a0", "version byte only", "malformed", func(m []byte) []byte { return m[:1] }),
+			decErr(res, "a0", "version 0x00", "malformed", func(m []byte) []byte { m[0] = 0; return m }),
+			decErr(res, "a0", "flag bit 0x80", "malformed", func(m []byte) []byte { m[1] |= 0x80; return m }),
+			decErr(res, "a0", "initial message length 0", "malformed", setInitialLen(0)),
+			decErr(res, "a0", "initial message length 16385, above the bound", "malformed", setInitialLen(16385)),
+			decErr(res, "a0", "initial message length 16384: within the bound, longer than the message", "malformed", setInitialLen(16384)),
+			decErr(res, "a0", "initial message length such that no room is left for the ratchet key, PN, N and tag", "malformed",
+				func(m []byte) []byte { return setInitialLen(uint16(len(m) - 4 - 40 - 16 + 1))(m) }),
+			decErr(res, "a0", "ratchet public key u = 0 (low order)", "malformed", func(m []byte) []byte { clear(m[100:132]); return m }),
+			decErr(res, "a0", "ratchet public key u = p (not reduced)", "malformed", func(m []byte) []byte {
+				copy(m[100:132], unhex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"))
+				return m
+			}),
+			decErr(res, "a0", "header complete, ciphertext one byte shorter than the tag", "malformed", func(m []byte) []byte { return m[:140+15] }),
+			decErr(res, "a0", "header complete, empty ciphertext", "malformed", func(m []byte) []byte { return m[:140] }),
+			dec(res, "a0", "the original still decrypts"),
+		}},
+		{id: "skipped-eviction", comment: "the skipped key store at its bound of 2000 keys: one more evicts the oldest entry first (spec/ratchet.md §7.3); states past 4096 bytes are given as SHA-256 digests", steps: []ratchetStep{
+			enc(ini, "a0", "N = 0"),
+			advance(ini, 998, "N = 1 to 998, discarded"),
+			enc(ini, "a999", ""),
+			enc(ini, "a1000", ""),
+			dec(res, "a1000", "skips a0 to a999: 1000 keys stored, exactly the per-chain bound"),
+			enc(res, "b0", ""),
+			dec(ini, "b0", ""),
+			enc(ini, "c0", "new chain, PN = 1001"),
+			advance(ini, 998, "N = 1 to 998, discarded"),
+			enc(ini, "c999", ""),
+			enc(ini, "c1000", ""),
+			dec(res, "c1000", "DH ratchet step; skips c0 to c999: 2000 keys stored, the store is full"),
+			enc(res, "d0", ""),
+			dec(ini, "d0", ""),
+			enc(ini, "e0", "new chain, PN = 1001"),
+			enc(ini, "e1", ""),
+			dec(res, "e1", "DH ratchet step; skips e0: 2001 keys, so the oldest, a0's, is evicted"),
+			decErr(res, "a0", "its key was evicted first; its chain is not current", "decrypt", nil),
+			dec(res, "a999", "the rest of the oldest chain is still stored"),
+			dec(res, "c0", "from the store"),
+			dec(res, "e0", "from the store"),
+			decErr(res, "e0", "replay of a key taken from the store, current chain: out of window", "old-message", nil),
 		}},
 	}
 }
@@ -135,7 +205,8 @@ func genRatchet() (out []byte, err error) {
 	}
 	return encode(&vectors.File[vectors.RatchetCase]{
 		Description: "Sealpost Double Ratchet sessions. Each case starts both sides from the recorded inputs and applies " +
-			"the events in order; state is the acting party's marshalled state after each event. Encrypt events record " +
+			"the events in order; state is the acting party's marshalled state after each event (state_sha256 its SHA-256 when it is " +
+			"longer than 4096 bytes); advance encrypts count messages and discards them. Encrypt events record " +
 			"the randomness read and every intermediate key.",
 		Spec:  "spec/ratchet.md",
 		Cases: cases,
@@ -195,6 +266,14 @@ func ratchetCase(s ratchetScript) vectors.RatchetCase {
 			e.Random = rec.got
 			ratchetIntermediates(&e, before, v.AD)
 			msgs[st.name], pts[st.name] = e.Message, e.Plaintext
+		case "advance":
+			if before[1]&0x04 == 0 {
+				panic("advance on a chain that has not started")
+			}
+			e.Count = st.count
+			for range st.count {
+				sealCheck(self.Encrypt(bytes.NewReader(nil), nil))
+			}
 		case "decrypt":
 			m := bytes.Clone(msgs[st.name])
 			if m == nil {
@@ -220,10 +299,18 @@ func ratchetCase(s ratchetScript) vectors.RatchetCase {
 		if e.Error != "" && !bytes.Equal(e.State, before) {
 			panic(fmt.Sprintf("%s event %d: refused message changed the state", s.id, i))
 		}
+		if len(e.State) > ratchetMaxInlineState {
+			d := sha256.Sum256(e.State)
+			e.State, e.StateSHA256 = nil, d[:]
+		}
 		v.Events = append(v.Events, e)
 	}
 	return v
 }
+
+// ratchetMaxInlineState is the largest state an event records whole;
+// larger ones (a full skipped key store) are recorded as their SHA-256.
+const ratchetMaxInlineState = 4096
 
 func ratchetErrorName(err error) string {
 	switch {

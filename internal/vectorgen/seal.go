@@ -44,6 +44,13 @@ func flipBit(i int, bit byte) func([]byte) []byte {
 	return func(env []byte) []byte { env[i] ^= bit; return env }
 }
 
+// ephemeralKey is a case whose ephemeral key is replaced by a key the
+// X25519 public key check refuses (spec/keys.md §2.1).
+func ephemeralKey(id, what, key string) sealSpec {
+	return sealSpec{id: id, comment: "ephemeral key replaced by " + what, handle: "alice", msgLen: 64,
+		mutation: "bytes 1..32 = " + key, mutate: func(env []byte) []byte { copy(env[1:33], unhex(key)); return env }, err: "decrypt"}
+}
+
 func sealSpecs() []sealSpec {
 	const c2 = 1 + 32 + seal.CertBlockSize + 16
 	return []sealSpec{
@@ -62,6 +69,12 @@ func sealSpecs() []sealSpec {
 			mutation: "byte 32 ^= 0x80", mutate: flipBit(32, 0x80), err: "decrypt"},
 		{id: "ephemeral-zero", comment: "ephemeral key replaced by u = 0, a low-order point", handle: "alice", msgLen: 64,
 			mutation: "bytes 1..32 = 0", mutate: func(env []byte) []byte { clear(env[1:33]); return env }, err: "decrypt"},
+		ephemeralKey("ephemeral-one", "u = 1, a low-order point", "0100000000000000000000000000000000000000000000000000000000000000"),
+		ephemeralKey("ephemeral-order-8-a", "a point of order 8", x25519LowOrder),
+		ephemeralKey("ephemeral-order-8-b", "the other point of order 8", "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+		ephemeralKey("ephemeral-p-minus-1", "u = p − 1, a low-order point", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+		ephemeralKey("ephemeral-p", "u = p: not reduced", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+		ephemeralKey("ephemeral-p-plus-1", "u = p + 1: not reduced", x25519NotReduced),
 		{id: "flip-c1", comment: "bit flipped in the encrypted certificate block", handle: "alice", msgLen: 64,
 			mutation: "byte 83 ^= 0x80", mutate: flipBit(83, 0x80), err: "decrypt"},
 		{id: "flip-c1-tag", comment: "bit flipped in the certificate block's tag", handle: "alice", msgLen: 64,

@@ -153,6 +153,16 @@ func genToken() ([]byte, error) {
 	handleMod.Handle = "blice"
 	add("bad-signature-handle-changed", "the handle changed after signing; the verify time is also past expiry", seedA, onlyA, relay, 60, tokenBase+7200, &handleMod, tok, text(tok), "bad_signature")
 
+	add("ok-duplicate-key", "the verifier holds key A twice, so two accepted keys share the key id: it tries each, the first verifies",
+		seedA, []vectors.Hex{pub(keyA), pub(keyA)}, relay, 60, tokenBase+10, basic, good, text(good), "ok")
+	tok = bytes.Clone(good)
+	tok[len(tok)-40] ^= 0x01
+	add("bad-signature-duplicate-key", "the verifier holds key A twice and the signature is altered: every key with the id is tried, none verifies",
+		seedA, []vectors.Hex{pub(keyA), pub(keyA), pub(keyB)}, relay, 60, tokenBase+10, basic, tok, text(tok), "bad_signature")
+	tok = cat(good[:len(good)-32], addL(good[len(good)-32:]))
+	add("bad-signature-s-plus-l", "S replaced by S + L: the point equation still holds, but S is not reduced (spec/keys.md §2.2)",
+		seedA, onlyA, relay, 60, tokenBase+10, basic, tok, text(tok), "bad_signature")
+
 	// Malformed: structure or field rules, signed with the right key so the
 	// refusal can only come from parsing.
 	c := *basic

@@ -5,7 +5,8 @@ package vectors
 // both use one definition and a field either side does not know fails.
 
 // KeysCase is one case of keys.json. Type names the one pointer field that
-// is set: "certificate", "revocation", "prekey", "bundle" or "safety-number".
+// is set: "certificate", "revocation", "prekey", "bundle", "safety-number",
+// "ed25519" or "x25519".
 type KeysCase struct {
 	ID           string                `json:"id"`
 	Comment      string                `json:"comment"`
@@ -15,6 +16,37 @@ type KeysCase struct {
 	Prekey       *KeysPrekeyCase       `json:"prekey,omitempty"`
 	Bundle       *KeysBundleCase       `json:"bundle,omitempty"`
 	SafetyNumber *KeysSafetyNumberCase `json:"safety_number,omitempty"`
+	Ed25519      *KeysEd25519Case      `json:"ed25519,omitempty"`
+	X25519       *KeysX25519Case       `json:"x25519,omitempty"`
+}
+
+// KeysEd25519Case is one Ed25519 verification (spec/keys.md §2.2): a public
+// key, a message (the complete signed bytes, no label added) and a
+// signature, with what Sealpost's verifier concludes and what a ZIP 215
+// (cofactored, non-canonical encodings accepted) verifier would conclude.
+// Cases where the two differ are the ones that pin the rule down.
+type KeysEd25519Case struct {
+	Public    Hex `json:"public"`
+	Message   Hex `json:"message"`
+	Signature Hex `json:"signature"`
+	// Error is "" when the signature verifies, "non-canonical" or
+	// "low-order" when the public key check refuses the key, else
+	// "bad-signature".
+	Error string `json:"error"`
+	// ZIP215 is true when a ZIP 215 verifier accepts the signature.
+	ZIP215 bool `json:"zip215"`
+}
+
+// KeysX25519Case is one agreement DH(private, public) (spec/keys.md §2.1):
+// Output is the raw X25519 function value (all zeros for a small-order
+// public key), Shared what DH returns (empty when it refuses), Error ""
+// or "non-canonical" / "low-order" (the public key check refuses the key).
+type KeysX25519Case struct {
+	Private Hex    `json:"private"`
+	Public  Hex    `json:"public"`
+	Output  Hex    `json:"output"`
+	Shared  Hex    `json:"shared"`
+	Error   string `json:"error"`
 }
 
 // KeysAccount is an account identity key (spec/keys.md §4): the 32-byte

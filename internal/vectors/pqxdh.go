@@ -50,4 +50,19 @@ type PQXDHCase struct {
 	Salt            Hex `json:"salt"`
 	AD              Hex `json:"ad"`
 	SharedSecret    Hex `json:"shared_secret"`
+	// Refusals are initial messages derived from InitialMessage that the
+	// responder must refuse, given this case's certificates and prekeys.
+	Refusals []PQXDHRefusal `json:"refusals,omitempty"`
+}
+
+// PQXDHRefusal is one initial message the responder refuses (spec/pqxdh.md
+// §4, §3.2): Stage is "parse" (ParseInitialMessage) or "respond" (Respond
+// with the case's responder keys, the initiator's certificate and the
+// case's private prekeys); Error is "malformed", "identity-mismatch" or
+// "prekey-mismatch".
+type PQXDHRefusal struct {
+	Comment        string `json:"comment"`
+	InitialMessage Hex    `json:"initial_message"`
+	Stage          string `json:"stage"`
+	Error          string `json:"error"`
 }

@@ -30,10 +30,14 @@ type RatchetCase struct {
 
 // RatchetEvent is one Encrypt or Decrypt by one party.
 type RatchetEvent struct {
-	// Party is "initiator" or "responder"; Op is "encrypt" or "decrypt".
+	// Party is "initiator" or "responder"; Op is "encrypt", "decrypt" or
+	// "advance": Count encrypts of empty plaintexts on a continuing chain
+	// (no randomness read), their messages discarded; every other field of
+	// an advance event but State or StateSHA256 is empty.
 	Party   string `json:"party"`
 	Op      string `json:"op"`
 	Comment string `json:"comment"`
+	Count   uint32 `json:"count,omitempty"`
 	// Random is what Encrypt read from its randomness source: the 32-byte
 	// private key of a new ratchet key pair, or nothing. Empty on decrypt.
 	Random Hex `json:"random"`
@@ -55,6 +59,8 @@ type RatchetEvent struct {
 	// "malformed", "decrypt", "old-message" or "too-many-skipped".
 	Error string `json:"error"`
 	// State is the party's marshalled state after the event: unchanged
-	// when Error is set.
-	State Hex `json:"state"`
+	// when Error is set. A state longer than 4096 bytes is given instead
+	// as StateSHA256, its SHA-256, and State is empty.
+	State       Hex `json:"state"`
+	StateSHA256 Hex `json:"state_sha256,omitempty"`
 }
