@@ -70,6 +70,12 @@ func KeysSuite() *Suite {
 				}
 				cs = append(cs, Check{ID: c.ID, Case: q, Want: want})
 				continue
+			case (c.Type == "ed25519" && c.Ed25519 != nil) || (c.Type == "x25519" && c.X25519 != nil):
+				// The primitive rules (spec/keys.md §2.1, §2.2) are not
+				// asked through the harness yet: an implementation
+				// checks them by reading keys.json (spec/conformance.md
+				// §3.3).
+				continue
 			default:
 				return nil, fmt.Errorf("conformance: keys.json %s: unknown type %q", c.ID, c.Type)
 			}
