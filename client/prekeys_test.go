@@ -47,10 +47,14 @@ func TestPrekeyTopUp(t *testing.T) {
 	// A message that uses one of them wakes bob's maintenance.
 	send(t, alice, "bob", "uses a one-time prekey")
 	recv(t, bob)
+	// The drain leaves oneTimeLow-5 of each unless bob tops up. Bob's poll
+	// may run while the claims are still being made (it tops up whenever
+	// a count is under oneTimeLow), so the count it ends at need not be
+	// oneTimeTarget: at least oneTimeLow shows it replenished.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n := serverCounts(t, bob)
-		if n.OneTime == oneTimeTarget && n.OneTimeKEM == oneTimeTarget {
+		if n.OneTime >= oneTimeLow && n.OneTimeKEM >= oneTimeLow {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -168,10 +172,14 @@ func TestPrekeyPollTopsUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The drain leaves oneTimeLow-5 of each unless bob tops up. Bob's poll
+	// may run while the claims are still being made (it tops up whenever
+	// a count is under oneTimeLow), so the count it ends at need not be
+	// oneTimeTarget: at least oneTimeLow shows it replenished.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n := serverCounts(t, bob)
-		if n.OneTime == oneTimeTarget && n.OneTimeKEM == oneTimeTarget {
+		if n.OneTime >= oneTimeLow && n.OneTimeKEM >= oneTimeLow {
 			break
 		}
 		if time.Now().After(deadline) {
