@@ -105,7 +105,7 @@ func keysAnswer(c json.RawMessage) *Answer {
 	return Result(&ReceiveResult{Valid: true})
 }
 
-// keysErrorName is the vector name of a crypto/keys refusal.
+// keysErrorName is the name of a crypto/keys refusal (spec/errors.md §3.2).
 func keysErrorName(err error) string {
 	for _, e := range []struct {
 		err  error

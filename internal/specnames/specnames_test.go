@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/internal/specnames"
+	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -137,6 +138,14 @@ func TestRelayWireNames(t *testing.T) {
 	}
 	check("relay", "ERROR_CODE_", wire.ErrorCode_name)
 	check("relay_status", "STATUS_", wire.Status_name)
+
+	// The relay store's statuses print as their names.
+	names := tab.Names("relay_status")
+	for _, s := range []store.Status{store.Stored, store.NoMailbox, store.QueueFull, store.TooLarge} {
+		if !names[s.String()] {
+			t.Errorf("relay/store Status %d prints %q, not a name of spec/errors.md §3.11", s, s.String())
+		}
+	}
 }
 
 // The Go package of each layer's sentinels.
