@@ -26,6 +26,16 @@ func TestNewReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestLogKeyNotTokenKey: the log key signs unlabelled C2SP notes
+// (spec/keys.md §2.3), so it must not double as the token key.
+func TestLogKeyNotTokenKey(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	_, err := keyserver.New(keyserver.Config{Name: "example", TokenKey: key, LogKey: key})
+	if err == nil || !strings.Contains(err.Error(), "LogKey is the TokenKey") {
+		t.Fatalf("New with one key for both: %v", err)
+	}
+}
+
 func TestDefaultLimits(t *testing.T) {
 	l := keyserver.DefaultLimits()
 	if l.MaxBodyBytes <= 0 || l.MaxOneTimePerUpload <= 0 || l.MaxOneTimePerUpload > l.MaxOneTimePerDevice || l.TokenLifetime <= 0 || l.ClaimsPerMinute <= 0 || l.RequestsPerSecond <= 0 || l.MaxLeaves <= 0 {

@@ -13,6 +13,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -265,6 +266,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if len(cfg.LogKey) != ed25519.PrivateKeySize {
 		errs = append(errs, fmt.Errorf("keyserver: LogKey length %d, want %d", len(cfg.LogKey), ed25519.PrivateKeySize))
+	}
+	// spec/keys.md §2.3: the log key signs C2SP notes only, without a
+	// Sealpost label, so it must be a key of its own.
+	if len(cfg.LogKey) > 0 && subtle.ConstantTimeCompare(cfg.LogKey, cfg.TokenKey) == 1 {
+		errs = append(errs, errors.New("keyserver: LogKey is the TokenKey; each signs one kind of message and must be a key of its own"))
 	}
 	seen := map[string]bool{AudiencePrefix + cfg.Name: true}
 	for _, a := range cfg.RelayAudiences {
