@@ -102,7 +102,7 @@ func conformanceAnswer(req *conformance.Request) *conformance.Answer {
 	case "payload":
 		var q conformance.PayloadQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil {
-			return conformance.Error("bad-request")
+			return conformance.Error(conformance.BadRequest)
 		}
 		p, err := parsePayload(q.Input)
 		if err != nil {
@@ -113,7 +113,7 @@ func conformanceAnswer(req *conformance.Request) *conformance.Answer {
 	case "relay-send-id":
 		var q conformance.RelaySendIDQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil || len(q.MessageID) != len(MessageID{}) {
-			return conformance.Error("bad-request")
+			return conformance.Error(conformance.BadRequest)
 		}
 		id := relaySendID(MessageID(q.MessageID), q.Handle, q.Device)
 		return conformance.Result(&conformance.RelaySendIDResult{RelayID: id[:]})

@@ -68,7 +68,7 @@ func conformanceAnswer(req *conformance.Request) *conformance.Answer {
 	case "address":
 		var q conformance.AddressQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil {
-			return conformance.Error("bad-request")
+			return conformance.Error(conformance.BadRequest)
 		}
 		h, d, err := wire.ParseAddress(q.Address)
 		if err != nil {
@@ -78,14 +78,14 @@ func conformanceAnswer(req *conformance.Request) *conformance.Answer {
 	case "revoked-device":
 		var q conformance.RevokedDeviceQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil {
-			return conformance.Error("bad-request")
+			return conformance.Error(conformance.BadRequest)
 		}
 		h := revocation.DeviceHash(q.Handle, q.Device)
 		return conformance.Result(&conformance.RevokedDeviceResult{DeviceHash: h[:]})
 	case "quota-item":
 		var q conformance.QuotaItemQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil || len(q.MessageID) != store.MessageIDSize {
-			return conformance.Error("bad-request")
+			return conformance.Error(conformance.BadRequest)
 		}
 		id := itemID([store.MessageIDSize]byte(q.MessageID), int(q.Index))
 		return conformance.Result(&conformance.QuotaItemResult{ItemID: id[:]})

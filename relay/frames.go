@@ -226,9 +226,10 @@ func (c *conn) storeAck(ids []int64) bool {
 	return true
 }
 
-// statusReason is the refusal metric label of a send status.
+// statusReason is the refusal metric label of a send status: its name
+// (spec/errors.md §3.11).
 func statusReason(st store.Status) string {
-	return strings.ReplaceAll(st.String(), "-", "_")
+	return st.String()
 }
 
 // reasonOf is the refusal metric label of an Error code.

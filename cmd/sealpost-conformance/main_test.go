@@ -50,7 +50,7 @@ func child(mode string) int {
 		}
 		a := want[req.File+" "+req.ID]
 		if a == nil {
-			return conformance.Error("unknown-case")
+			return conformance.Error("unknown_case")
 		}
 		return a
 	})
@@ -107,5 +107,17 @@ func TestProtocolLines(t *testing.T) {
 	b, err = json.Marshal(conformance.Error("malformed"))
 	if err != nil || string(b) != `{"id":"","error":"malformed"}` {
 		t.Fatalf("answer %s, %v", b, err)
+	}
+	// A line that is not a request is answered bad_request (§2.3), and the
+	// handler is not called.
+	var out bytes.Buffer
+	called := false
+	err = conformance.Serve(strings.NewReader("not json\n{\"id\":\"q\",\"extra\":1}\n"), &out, func(*conformance.Request) *conformance.Answer {
+		called = true
+		return conformance.Error("malformed")
+	})
+	want := `{"id":"","error":"bad_request"}` + "\n" + `{"id":"q","error":"bad_request"}` + "\n"
+	if err != nil || called || out.String() != want {
+		t.Fatalf("bad lines: %q (handler called %v), %v; want %q", out.String(), called, err, want)
 	}
 }

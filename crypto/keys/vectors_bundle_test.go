@@ -164,9 +164,9 @@ func testSafetyNumberVector(t *testing.T, c *vectors.KeysSafetyNumberCase) {
 			t.Errorf("scan %d: %v, want a match", i, err)
 		case s.Error == "malformed" && (!errors.Is(err, keys.ErrMalformed) || errors.Is(err, keys.ErrSafetyNumberMismatch)):
 			t.Errorf("scan %d: %v, want ErrMalformed", i, err)
-		case s.Error == "mismatch" && err != keys.ErrSafetyNumberMismatch:
+		case s.Error == "safety_number_mismatch" && err != keys.ErrSafetyNumberMismatch:
 			t.Errorf("scan %d: %v, want ErrSafetyNumberMismatch", i, err)
-		case s.Error != "" && s.Error != "malformed" && s.Error != "mismatch":
+		case s.Error != "" && s.Error != "malformed" && s.Error != "safety_number_mismatch":
 			t.Errorf("scan %d: unknown error name %q", i, s.Error)
 		}
 	}

@@ -13,8 +13,8 @@ import (
 // primKeyError maps the public-key error names of the ed25519 and x25519
 // cases of keys.json to prim's errors.
 var primKeyError = map[string]error{
-	"non-canonical": prim.ErrNonCanonical,
-	"low-order":     prim.ErrLowOrder,
+	"non_canonical": prim.ErrNonCanonical,
+	"low_order":     prim.ErrLowOrder,
 }
 
 // testEd25519Vector checks the verification rule of spec/keys.md §2.2: the
@@ -36,7 +36,7 @@ func testEd25519Vector(t *testing.T, c *vectors.KeysEd25519Case) {
 		if !ed25519.Verify(ed25519.PublicKey(c.Public), c.Message, c.Signature) {
 			t.Fatalf("crypto/ed25519 refuses the signature too: the case does not isolate the key check")
 		}
-	case c.Error == "bad-signature":
+	case c.Error == "bad_signature":
 		if keyErr != nil || ok {
 			t.Fatalf("key check %v, verified %v; want a valid key and a refused signature", keyErr, ok)
 		}

@@ -67,13 +67,13 @@ func vectorError(t *testing.T, name string) error {
 	switch name {
 	case "malformed":
 		return keys.ErrMalformed
-	case "bad-signature":
+	case "bad_signature":
 		return keys.ErrBadSignature
-	case "wrong-account":
+	case "wrong_account":
 		return keys.ErrWrongAccount
-	case "wrong-kind":
+	case "wrong_kind":
 		return keys.ErrWrongKind
-	case "mismatch":
+	case "safety_number_mismatch":
 		return keys.ErrSafetyNumberMismatch
 	}
 	t.Fatalf("unknown error name %q", name)

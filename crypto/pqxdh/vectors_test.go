@@ -169,8 +169,8 @@ func vectorPrekey(t *testing.T, d *keys.DevicePrivateKeys, v vectors.PQXDHPrekey
 
 var refusalErrors = map[string]error{
 	"malformed":         ErrMalformed,
-	"identity-mismatch": ErrIdentityMismatch,
-	"prekey-mismatch":   ErrPrekeyMismatch,
+	"identity_mismatch": ErrIdentityMismatch,
+	"prekey_mismatch":   ErrPrekeyMismatch,
 }
 
 // testRefusal checks that the responder refuses r.InitialMessage at r.Stage

@@ -14,8 +14,8 @@ import (
 var vectorErrors = map[string]error{
 	"malformed":        ErrMalformed,
 	"decrypt":          ErrDecrypt,
-	"old-message":      ErrOldMessage,
-	"too-many-skipped": ErrTooManySkipped,
+	"old_message":      ErrOldMessage,
+	"too_many_skipped": ErrTooManySkipped,
 }
 
 // TestVectors replays every case of spec/vectors/ratchet.json: both sides

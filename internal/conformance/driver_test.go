@@ -26,7 +26,7 @@ func TestJudge(t *testing.T) {
 		{"neither", want, `{"id":"x"}`, "fail"},
 		{"unsupported", want, `{"id":"x","unsupported":true}`, "skip"},
 		{"error", refused, `{"id":"y","error":"malformed"}`, "pass"},
-		{"other error", refused, `{"id":"y","error":"bad-signature"}`, "fail"},
+		{"other error", refused, `{"id":"y","error":"bad_signature"}`, "fail"},
 		{"result for error", refused, `{"id":"y","result":{}}`, "fail"},
 	} {
 		var a Answer

@@ -34,7 +34,7 @@ type SafetyNumberQuestion struct {
 }
 
 // SafetyNumberResult is the digits, the compact string, and for each
-// scanned string "" (a match), "mismatch" or "malformed".
+// scanned string "" (a match), "safety_number_mismatch" or "malformed".
 type SafetyNumberResult struct {
 	Digits  string   `json:"digits"`
 	Compact string   `json:"compact"`

@@ -46,9 +46,13 @@ const MaxLine = 4 << 20
 // protocol as a Go function.
 type Handler func(req *Request) *Answer
 
+// BadRequest is the error a program answers to a line it cannot read as a
+// request (spec/conformance.md §2.3); it fails that check and only that one.
+const BadRequest = "bad_request"
+
 // Serve reads requests from r and writes the handler's answers to w, one
 // line each, until r ends. A line that is not a request gets an answer
-// with error "bad-request".
+// with error BadRequest.
 func Serve(r io.Reader, w io.Writer, h Handler) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
@@ -59,7 +63,7 @@ func Serve(r io.Reader, w io.Writer, h Handler) error {
 		dec.DisallowUnknownFields()
 		var a *Answer
 		if err := dec.Decode(&req); err != nil {
-			a = &Answer{ID: req.ID, Error: "bad-request"}
+			a = &Answer{ID: req.ID, Error: BadRequest}
 		} else {
 			a = h(&req)
 			a.ID = req.ID
@@ -80,7 +84,7 @@ func Serve(r io.Reader, w io.Writer, h Handler) error {
 func Result(v any) *Answer {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return &Answer{Error: "bad-result"}
+		return &Answer{Error: "bad_result"}
 	}
 	return &Answer{Result: b}
 }

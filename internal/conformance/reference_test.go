@@ -24,11 +24,11 @@ func referenceAnswer(req *Request) *Answer {
 	case "seal.json":
 		var q OpenQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil {
-			return Error("bad-request")
+			return Error(BadRequest)
 		}
 		dk, err := keys.NewDevicePrivateKeys(q.RecipientSigningSeed, q.RecipientDHPrivate)
 		if err != nil {
-			return Error("bad-request")
+			return Error(BadRequest)
 		}
 		defer dk.Zero()
 		o, err := seal.Open(dk, q.Envelope)
@@ -48,12 +48,12 @@ func keysAnswer(c json.RawMessage) *Answer {
 		Type string `json:"type"`
 	}
 	if json.Unmarshal(c, &typ) != nil {
-		return Error("bad-request")
+		return Error(BadRequest)
 	}
 	if typ.Type == "safety-number" {
 		var q SafetyNumberQuestion
 		if err := json.Unmarshal(c, &q); err != nil || len(q.AccountA) != 32 || len(q.AccountB) != 32 {
-			return Error("bad-request")
+			return Error(BadRequest)
 		}
 		sn, err := keys.NewSafetyNumber(q.HandleA, keys.AccountPublicKey(q.AccountA), q.HandleB, keys.AccountPublicKey(q.AccountB))
 		if err != nil {
@@ -71,7 +71,7 @@ func keysAnswer(c json.RawMessage) *Answer {
 	}
 	var q ReceiveQuestion
 	if err := json.Unmarshal(c, &q); err != nil || len(q.VerifyKey) != 32 {
-		return Error("bad-request")
+		return Error(BadRequest)
 	}
 	key := [32]byte(q.VerifyKey)
 	var err error
@@ -105,17 +105,17 @@ func keysAnswer(c json.RawMessage) *Answer {
 	return Result(&ReceiveResult{Valid: true})
 }
 
-// keysErrorName is the vector name of a crypto/keys refusal.
+// keysErrorName is the name of a crypto/keys refusal (spec/errors.md §3.2).
 func keysErrorName(err error) string {
 	for _, e := range []struct {
 		err  error
 		name string
 	}{
 		{keys.ErrMalformed, "malformed"},
-		{keys.ErrBadSignature, "bad-signature"},
-		{keys.ErrWrongAccount, "wrong-account"},
-		{keys.ErrWrongKind, "wrong-kind"},
-		{keys.ErrSafetyNumberMismatch, "mismatch"},
+		{keys.ErrBadSignature, "bad_signature"},
+		{keys.ErrWrongAccount, "wrong_account"},
+		{keys.ErrWrongKind, "wrong_kind"},
+		{keys.ErrSafetyNumberMismatch, "safety_number_mismatch"},
 	} {
 		if errors.Is(err, e.err) {
 			return e.name

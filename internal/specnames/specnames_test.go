@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/internal/specnames"
+	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -137,6 +138,14 @@ func TestRelayWireNames(t *testing.T) {
 	}
 	check("relay", "ERROR_CODE_", wire.ErrorCode_name)
 	check("relay_status", "STATUS_", wire.Status_name)
+
+	// The relay store's statuses print as their names.
+	names := tab.Names("relay_status")
+	for _, s := range []store.Status{store.Stored, store.NoMailbox, store.QueueFull, store.TooLarge} {
+		if !names[s.String()] {
+			t.Errorf("relay/store Status %d prints %q, not a name of spec/errors.md §3.11", s, s.String())
+		}
+	}
 }
 
 // The Go package of each layer's sentinels.
@@ -216,8 +225,8 @@ func TestGoSentinels(t *testing.T) {
 	}
 }
 
-// The layers whose vector names a vector file may use; a file not listed
-// may use any layer's.
+// The layers whose names a vector file may use (spec/errors.md §1); a file
+// not listed may use any layer's.
 var fileLayers = map[string][]string{
 	"keys.json":            {"keys", "prim"},
 	"kt.json":              {"kt"},
@@ -232,19 +241,21 @@ var fileLayers = map[string][]string{
 // resultFields are the members of a vector case that name an outcome.
 var resultFields = map[string]bool{"error": true, "result": true, "sign_result": true, "verify_result": true}
 
+// vectorName is what an outcome value looks like, whatever its spelling:
+// hyphens are matched so that a name spelt with them is reported, not
+// skipped.
 var vectorName = regexp.MustCompile(`^[a-z_-]*$`)
 
-// Every outcome a vector file names is in spec/errors.md, in the vector
-// column of the file's layer.
+// Every outcome a vector file names is a name of spec/errors.md §3 in one of
+// the file's layers, spelt exactly as in the table (§1): the vectors and the
+// table have one spelling.
 func TestVectorErrorNames(t *testing.T) {
 	tab := table(t)
-	vec := func(layers []string) map[string]bool {
+	names := func(layers []string) map[string]bool {
 		s := map[string]bool{"": true, "ok": true}
 		for _, l := range layers {
-			for _, r := range tab[l] {
-				if v := r.Columns["vector"]; v != "" {
-					s[v] = true
-				}
+			for n := range tab.Names(l) {
+				s[n] = true
 			}
 		}
 		return s
@@ -271,19 +282,31 @@ func TestVectorErrorNames(t *testing.T) {
 		if !ok {
 			layers = all
 		}
-		allowed := vec(layers)
+		allowed := names(layers)
 		walk(doc, func(field, v string) {
 			if !vectorName.MatchString(v) {
 				return // not a name (e.g. hex)
 			}
 			seen++
 			if !allowed[v] {
-				t.Errorf("%s: %s %q is not a vector name of spec/errors.md (layers %v)", filepath.Base(name), field, v, layers)
+				t.Errorf("%s: %s %q is not a name of spec/errors.md (layers %v)", filepath.Base(name), field, v, layers)
 			}
 		})
 	}
 	if seen == 0 {
 		t.Fatal("no outcome fields found in the vector files")
+	}
+}
+
+// The tables have no vector column: a vector spells a name as the table
+// does (spec/errors.md §1), so a second spelling has nowhere to live.
+func TestNoVectorColumn(t *testing.T) {
+	for layer, rows := range table(t) {
+		for _, r := range rows {
+			if _, ok := r.Columns["vector"]; ok {
+				t.Fatalf("spec/errors.md layer %s has a vector column", layer)
+			}
+		}
 	}
 }
 

@@ -154,12 +154,12 @@ func (g *keysGen) certificates() {
 	binary.BigEndian.PutUint64(created[:], 1<<62+1)
 	for _, m := range []mut{
 		{"tampered-signature", "a signature that does not verify", "bit 0 of the first signature byte flipped",
-			flip(c.Certificate, off["signature"]), "verify", "bad-signature"},
+			flip(c.Certificate, off["signature"]), "verify", "bad_signature"},
 		{"tampered-created", "the signature covers the creation time", "bit 0 of the last byte of created flipped",
-			flip(c.Certificate, off["created"]+7), "verify", "bad-signature"},
+			flip(c.Certificate, off["created"]+7), "verify", "bad_signature"},
 		{"revocation-label", "a signature under another label does not verify (spec/keys.md §2.3)",
 			"signed under sealpost/v1/device-revocation instead of sealpost/v1/device-certificate",
-			resign(acct.Seed, keys.LabelDeviceRevocation, c.Certificate[:len(c.Certificate)-keys.SignatureSize]), "verify", "bad-signature"},
+			resign(acct.Seed, keys.LabelDeviceRevocation, c.Certificate[:len(c.Certificate)-keys.SignatureSize]), "verify", "bad_signature"},
 		{"wrong-version", "version byte 2", "version set to 0x02 and re-signed", re(0, []byte{2}), "parse", "malformed"},
 		{"invalid-handle", "upper-case handle", "handle set to \"Alice\" and re-signed", re(2, []byte("A")), "parse", "malformed"},
 		{"device-id-zero", "device id 0 is never valid", "device id set to 0 and re-signed", re(off["device"], []byte{0, 0, 0, 0}), "parse", "malformed"},
@@ -189,17 +189,17 @@ func (g *keysGen) certificates() {
 	foreign := must(mk.CertifyDevice("alice", 1, dpk, keysTime)).Marshal()
 	v := *c
 	v.Receive = refused(foreign, "issued and signed by another account's key (mutation_seed) for the same handle, device and time",
-		"alice", acct.Public, "verify", "", "wrong-account")
+		"alice", acct.Public, "verify", "", "wrong_account")
 	v.Receive.MutationSeed = other.Seed
-	add("wrong-account", "a certificate signed by another account's key, checked against the account's key", &v)
+	add("other-account", "a certificate signed by another account's key, checked against the account's key", &v)
 	v = *c
 	v.Receive = refused(resign(other.Seed, keys.LabelDeviceCertificate, c.Certificate[:len(c.Certificate)-keys.SignatureSize]),
 		"signature replaced by another account's (mutation_seed) over the same body, which still names alice's key",
-		"alice", acct.Public, "verify", "", "bad-signature")
+		"alice", acct.Public, "verify", "", "bad_signature")
 	v.Receive.MutationSeed = other.Seed
 	add("foreign-signature", "the body names the account's key but another account signed it", &v)
 	v = *c
-	v.Receive = refused(c.Certificate, "verified for the handle \"bob\"", "bob", acct.Public, "verify", "", "wrong-account")
+	v.Receive = refused(c.Certificate, "verified for the handle \"bob\"", "bob", acct.Public, "verify", "", "wrong_account")
 	add("wrong-handle", "the certificate is checked for another handle", &v)
 }
 
@@ -246,12 +246,12 @@ func (g *keysGen) prekeys() {
 	badKEM := append([]byte(nil), kem[:len(kem)-keys.SignatureSize]...)
 	badKEM[5], badKEM[6] = 0xff, badKEM[6]|0x0f // first coefficient 4095 >= q
 	add("tampered-signature", "a signature that does not verify", keys.SignedPrekey,
-		rej(flip(spk, len(spk)-1), "bit 0 of the last signature byte flipped", "verify", "bad-signature"))
+		rej(flip(spk, len(spk)-1), "bit 0 of the last signature byte flipped", "verify", "bad_signature"))
 	kc := append([]byte(nil), spk...)
 	kc[0] = byte(keys.OneTimePrekey)
 	add("kind-changed", "the signature covers the kind", keys.SignedPrekey,
-		rej(kc, "kind set to 2 (one-time-prekey) without re-signing", "verify", "bad-signature"))
-	rcv := refused(spk, "verified with another device's signing key", "", other.SigningPublic, "verify", "", "bad-signature")
+		rej(kc, "kind set to 2 (one-time-prekey) without re-signing", "verify", "bad_signature"))
+	rcv := refused(spk, "verified with another device's signing key", "", other.SigningPublic, "verify", "", "bad_signature")
 	rcv.MutationSeed = other.SigningSeed
 	add("wrong-device", "a prekey checked against another device", keys.SignedPrekey, rcv)
 	add("low-order-x25519", "X25519 prekey of order 8", keys.SignedPrekey,
@@ -316,24 +316,24 @@ func (g *keysGen) bundles() {
 		stage, part, err      string
 	}{
 		{"bad-certificate-signature", "the account key's signature does not verify", "bit 0 of the certificate's last signature byte flipped",
-			flip(b, certEnd-1), nil, "alice", acct.Public, "verify", "certificate", "bad-signature"},
-		{"wrong-account", "the bundle's certificate is signed by another account's key", "certificate replaced by one issued and signed by the account of mutation_seed for the same handle, device and time",
+			flip(b, certEnd-1), nil, "alice", acct.Public, "verify", "certificate", "bad_signature"},
+		{"other-account", "the bundle's certificate is signed by another account's key", "certificate replaced by one issued and signed by the account of mutation_seed for the same handle, device and time",
 			cat(b[:1], foreignCert, b[certEnd:]),
-			other.Seed, "alice", acct.Public, "verify", "certificate", "wrong-account"},
+			other.Seed, "alice", acct.Public, "verify", "certificate", "wrong_account"},
 		{"wrong-handle", "the bundle is checked for another handle", "verified for the handle \"bob\"",
-			b, nil, "bob", acct.Public, "verify", "certificate", "wrong-account"},
+			b, nil, "bob", acct.Public, "verify", "certificate", "wrong_account"},
 		{"signed-prekey-other-device", "the signed prekey is signed by another device", "signed prekey replaced by the same key signed by the device of mutation_seed",
-			cat(b[:certEnd], otherSPK.Marshal(), b[spkEnd:]), odev.SigningSeed, "alice", acct.Public, "verify", "signed prekey", "bad-signature"},
+			cat(b[:certEnd], otherSPK.Marshal(), b[spkEnd:]), odev.SigningSeed, "alice", acct.Public, "verify", "signed prekey", "bad_signature"},
 		{"one-time-prekey-other-device", "the one-time prekey is signed by another device", "one-time prekey replaced by the same key signed by the device of mutation_seed",
-			cat(b[:spkEnd+1], otherOPK.Marshal(), b[opkEnd:]), odev.SigningSeed, "alice", acct.Public, "verify", "one-time prekey", "bad-signature"},
+			cat(b[:spkEnd+1], otherOPK.Marshal(), b[opkEnd:]), odev.SigningSeed, "alice", acct.Public, "verify", "one-time prekey", "bad_signature"},
 		{"kem-prekey-tampered", "the ML-KEM prekey's signature does not verify", "bit 0 of the last byte flipped",
-			flip(b, len(b)-1), nil, "alice", acct.Public, "verify", "KEM prekey", "bad-signature"},
+			flip(b, len(b)-1), nil, "alice", acct.Public, "verify", "KEM prekey", "bad_signature"},
 		{"wrong-kind-signed-slot", "a one-time prekey where the signed prekey belongs", "signed prekey replaced by the one-time prekey",
-			cat(b[:certEnd], opkV.Prekey, b[spkEnd:]), nil, "alice", acct.Public, "parse", "signed prekey", "wrong-kind"},
+			cat(b[:certEnd], opkV.Prekey, b[spkEnd:]), nil, "alice", acct.Public, "parse", "signed prekey", "wrong_kind"},
 		{"wrong-kind-one-time-slot", "the signed prekey where a one-time prekey belongs", "one-time prekey replaced by the signed prekey",
-			cat(b[:spkEnd+1], spkV.Prekey, b[opkEnd:]), nil, "alice", acct.Public, "parse", "one-time prekey", "wrong-kind"},
+			cat(b[:spkEnd+1], spkV.Prekey, b[opkEnd:]), nil, "alice", acct.Public, "parse", "one-time prekey", "wrong_kind"},
 		{"wrong-kind-kem-slot", "an X25519 prekey where the ML-KEM prekey belongs", "ML-KEM prekey replaced by the one-time prekey",
-			cat(b[:opkEnd], opkV.Prekey), nil, "alice", acct.Public, "parse", "KEM prekey", "wrong-kind"},
+			cat(b[:opkEnd], opkV.Prekey), nil, "alice", acct.Public, "parse", "KEM prekey", "wrong_kind"},
 		{"wrong-version", "bundle version 2", "first byte set to 0x02",
 			cat([]byte{2}, b[1:]), nil, "alice", acct.Public, "parse", "version", "malformed"},
 		{"bad-presence-byte", "one-time presence byte 2", "presence byte set to 0x02",
@@ -373,8 +373,8 @@ func (g *keysGen) safetyNumbers() {
 		}
 		c.Scans = []vectors.KeysSafetyScan{
 			{Scanned: c.Compact},
-			{Scanned: compacts[1-i], Error: "mismatch"},
-			{Scanned: c.Compact[:len(c.Compact)-1] + last, Error: "mismatch"},
+			{Scanned: compacts[1-i], Error: "safety_number_mismatch"},
+			{Scanned: c.Compact[:len(c.Compact)-1] + last, Error: "safety_number_mismatch"},
 			{Scanned: "sealpost-sn2:" + body, Error: "malformed"},
 			{Scanned: c.Compact[:len(c.Compact)-1], Error: "malformed"},
 			{Scanned: c.Compact + "A", Error: "malformed"},

@@ -68,7 +68,7 @@ func (g *keysGen) ed25519Cases() {
 			msg := []byte("sealpost ed25519 vector s-plus-l")
 			sig := ed25519.Sign(k, msg)
 			return k.Public().(ed25519.PublicKey), msg, cat(sig[:32], addL(sig[32:]))
-		}, "bad-signature", false},
+		}, "bad_signature", false},
 		{"small-order-r", "R is the identity (canonical encoding), S = k·a: the cofactorless equation holds, so both rules accept", func(rnd io.Reader) ([]byte, []byte, []byte) {
 			a, A := key(rnd)
 			msg, sig := sign("small-order-r", zero, a, unhex(ed25519Identity), A.Bytes(), nil)
@@ -78,21 +78,21 @@ func (g *keysGen) ed25519Cases() {
 			a, A := key(rnd)
 			msg, sig := sign("noncanonical-r", zero, a, unhex(ed25519IdentityP1), A.Bytes(), nil)
 			return A.Bytes(), msg, sig
-		}, "bad-signature", true},
+		}, "bad_signature", true},
 		{"mixed-order-r", "R = [r]B + T with T of order 8, S = r + k·a: only the cofactored equation holds", func(rnd io.Reader) ([]byte, []byte, []byte) {
 			a, A := key(rnd)
 			r, _ := key(rnd)
 			R := new(edwards25519.Point).Add(new(edwards25519.Point).ScalarBaseMult(r), t8)
 			msg, sig := sign("mixed-order-r", r, a, R.Bytes(), A.Bytes(), nil)
 			return A.Bytes(), msg, sig
-		}, "bad-signature", true},
+		}, "bad_signature", true},
 		{"mixed-order-a", "A = [a]B + T with T of order 8 (a valid key: not of small order), R = [r]B, S = r + k·a, k not divisible by 8: [k]T ≠ identity, so only the cofactored equation holds", func(rnd io.Reader) ([]byte, []byte, []byte) {
 			a, A := key(rnd)
 			r, R := key(rnd)
 			A8 := new(edwards25519.Point).Add(A, t8).Bytes()
 			msg, sig := sign("mixed-order-a", r, a, R.Bytes(), A8, kNotDivisibleBy8)
 			return A8, msg, sig
-		}, "bad-signature", true},
+		}, "bad_signature", true},
 		{"mixed-order-a-k-divisible-by-8", "as mixed-order-a, but the message is chosen so that k is divisible by 8: [k]T is the identity and both rules accept", func(rnd io.Reader) ([]byte, []byte, []byte) {
 			a, A := key(rnd)
 			r, R := key(rnd)
@@ -104,17 +104,17 @@ func (g *keysGen) ed25519Cases() {
 			r, R := key(rnd)
 			msg, sig := sign("small-order-a", r, zero, R.Bytes(), t8.Bytes(), kDivisibleBy8)
 			return t8.Bytes(), msg, sig
-		}, "low-order", true},
+		}, "low_order", true},
 		{"identity-a", "A is the identity and R = [S]B: valid for every message under both equations; the public key check refuses A", func(rnd io.Reader) ([]byte, []byte, []byte) {
 			r, R := key(rnd)
 			msg, sig := sign("identity-a", r, zero, R.Bytes(), unhex(ed25519Identity), nil)
 			return unhex(ed25519Identity), msg, sig
-		}, "low-order", true},
+		}, "low_order", true},
 		{"noncanonical-identity-a", "A is the identity encoded with y = p + 1 and R = [S]B: ZIP 215 accepts; the public key check refuses the encoding", func(rnd io.Reader) ([]byte, []byte, []byte) {
 			r, R := key(rnd)
 			msg, sig := sign("noncanonical-identity-a", r, zero, R.Bytes(), unhex(ed25519IdentityP1), nil)
 			return unhex(ed25519IdentityP1), msg, sig
-		}, "non-canonical", true},
+		}, "non_canonical", true},
 	}
 	for _, c := range cases {
 		pub, msg, sig := c.build(testrand.New("keys.json ed25519 " + c.id))
@@ -161,17 +161,17 @@ func strictEd25519(pub, msg, sig []byte) string {
 	y[31] &= 0x7f
 	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
 	if new(big.Int).SetBytes(reverse(y)).Cmp(p) >= 0 {
-		return "non-canonical"
+		return "non_canonical"
 	}
 	A, err := new(edwards25519.Point).SetBytes(pub)
 	if err != nil {
-		return "non-canonical"
+		return "non_canonical"
 	}
 	if new(edwards25519.Point).MultByCofactor(A).Equal(edwards25519.NewIdentityPoint()) == 1 {
-		return "low-order"
+		return "low_order"
 	}
 	if !ed25519.Verify(pub, msg, sig) {
-		return "bad-signature"
+		return "bad_signature"
 	}
 	return ""
 }
@@ -200,15 +200,15 @@ func (g *keysGen) x25519Cases() {
 	peer := readN(rnd, 32)
 	cases := []xc{
 		{"valid", "an ordinary public key", hexOf(x25519Ref(peer, x25519Base())), ""},
-		{"u-0", "u = 0: output all zeros", "0000000000000000000000000000000000000000000000000000000000000000", "low-order"},
-		{"u-1", "u = 1: output all zeros", "0100000000000000000000000000000000000000000000000000000000000000", "low-order"},
-		{"order-8-a", "a point of order 8: output all zeros", x25519LowOrder, "low-order"},
-		{"order-8-b", "the other point of order 8: output all zeros", "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157", "low-order"},
-		{"u-p-minus-1", "u = p − 1 (order 2 on the twist): output all zeros", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "low-order"},
-		{"u-p", "u = p, which RFC 7748 reduces to 0: refused as non-canonical before the output (all zeros) is computed", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "non-canonical"},
-		{"u-p-plus-1", "u = p + 1, which reduces to 1 (output all zeros): refused as non-canonical", x25519NotReduced, "non-canonical"},
-		{"high-bit", "u = 9 with bit 255 set: RFC 7748 masks the bit and the output is a valid secret, but the encoding is refused", x25519HighBit, "non-canonical"},
-		{"high-bit-zero", "u = 0 with bit 255 set: refused as non-canonical", "0000000000000000000000000000000000000000000000000000000000000080", "non-canonical"},
+		{"u-0", "u = 0: output all zeros", "0000000000000000000000000000000000000000000000000000000000000000", "low_order"},
+		{"u-1", "u = 1: output all zeros", "0100000000000000000000000000000000000000000000000000000000000000", "low_order"},
+		{"order-8-a", "a point of order 8: output all zeros", x25519LowOrder, "low_order"},
+		{"order-8-b", "the other point of order 8: output all zeros", "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157", "low_order"},
+		{"u-p-minus-1", "u = p − 1 (order 2 on the twist): output all zeros", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "low_order"},
+		{"u-p", "u = p, which RFC 7748 reduces to 0: refused as non-canonical before the output (all zeros) is computed", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "non_canonical"},
+		{"u-p-plus-1", "u = p + 1, which reduces to 1 (output all zeros): refused as non-canonical", x25519NotReduced, "non_canonical"},
+		{"high-bit", "u = 9 with bit 255 set: RFC 7748 masks the bit and the output is a valid secret, but the encoding is refused", x25519HighBit, "non_canonical"},
+		{"high-bit-zero", "u = 0 with bit 255 set: refused as non-canonical", "0000000000000000000000000000000000000000000000000000000000000080", "non_canonical"},
 	}
 	for _, c := range cases {
 		priv := readN(rnd, 32)
@@ -218,7 +218,7 @@ func (g *keysGen) x25519Cases() {
 			v.Shared = v.Output
 		}
 		zero := bytes.Equal(v.Output, make([]byte, 32))
-		if zero != (c.err == "low-order" || c.id == "u-p" || c.id == "u-p-plus-1" || c.id == "high-bit-zero") {
+		if zero != (c.err == "low_order" || c.id == "u-p" || c.id == "u-p-plus-1" || c.id == "high-bit-zero") {
 			panic("x25519 " + c.id + ": unexpected output")
 		}
 		g.add("x25519-"+c.id, c.comment, "x25519", vectors.KeysCase{X25519: &v})

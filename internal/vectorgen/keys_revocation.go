@@ -23,23 +23,23 @@ func (g *keysGen) revocations() {
 	}
 	add("valid", "a revocation as issued", base.Receive)
 	add("tampered-signature", "a signature that does not verify",
-		refused(flip(r, len(r)-keys.SignatureSize), "bit 0 of the first signature byte flipped", "alice", acct.Public, "verify", "", "bad-signature"))
+		refused(flip(r, len(r)-keys.SignatureSize), "bit 0 of the first signature byte flipped", "alice", acct.Public, "verify", "", "bad_signature"))
 	add("certificate-label", "a signature under another label does not verify",
 		refused(resign(acct.Seed, keys.LabelDeviceCertificate, r[:len(r)-keys.SignatureSize]),
-			"signed under sealpost/v1/device-certificate instead of sealpost/v1/device-revocation", "alice", acct.Public, "verify", "", "bad-signature"))
+			"signed under sealpost/v1/device-certificate instead of sealpost/v1/device-revocation", "alice", acct.Public, "verify", "", "bad_signature"))
 	mk := must(keys.NewAccountPrivateKey(other.Seed))
 	rcv := refused(must(mk.RevokeDevice("alice", 2, keysTime.Add(time.Hour))).Marshal(),
 		"issued and signed by another account's key (mutation_seed) for the same handle, device and time",
-		"alice", acct.Public, "verify", "", "wrong-account")
+		"alice", acct.Public, "verify", "", "wrong_account")
 	rcv.MutationSeed = other.Seed
-	add("wrong-account", "a revocation signed by another account's key, checked against the account's key", rcv)
+	add("other-account", "a revocation signed by another account's key, checked against the account's key", rcv)
 	rcv = refused(resign(other.Seed, keys.LabelDeviceRevocation, r[:len(r)-keys.SignatureSize]),
 		"signature replaced by another account's (mutation_seed) over the same body, which still names alice's key",
-		"alice", acct.Public, "verify", "", "bad-signature")
+		"alice", acct.Public, "verify", "", "bad_signature")
 	rcv.MutationSeed = other.Seed
 	add("foreign-signature", "the body names the account's key but another account signed it", rcv)
 	add("wrong-handle", "the revocation is checked for another handle",
-		refused(r, "verified for the handle \"bob\"", "bob", acct.Public, "verify", "", "wrong-account"))
+		refused(r, "verified for the handle \"bob\"", "bob", acct.Public, "verify", "", "wrong_account"))
 	re := func(off int, b []byte) []byte { return resign(acct.Seed, keys.LabelDeviceRevocation, edit(r, off, b)) }
 	var revoked [8]byte
 	binary.BigEndian.PutUint64(revoked[:], 1<<62+1)

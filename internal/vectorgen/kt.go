@@ -182,9 +182,9 @@ func genKT() ([]byte, error) {
 			func(b []byte) []byte { b[len(b)-1] = 2; return b }),
 		entry("entry-revocation-other-device", "device 1 carries the revocation of device 2", "", "malformed", 2,
 			[]vectors.KTEntryDevice{{Certificate: certs[0], Revocation: rev.Marshal()}}, nil),
-		entry("entry-foreign-certificate", "a certificate of another account (parses; Verify refuses: wrong account)", "", "bad-signature", 2,
+		entry("entry-foreign-certificate", "a certificate of another account (parses; Verify refuses: wrong account)", "", "bad_signature", 2,
 			[]vectors.KTEntryDevice{d1, {Certificate: foreign}}, nil),
-		entry("entry-certificate-signature", "last bit of device 9's certificate signature flipped (parses; Verify refuses)", "", "bad-signature", 2,
+		entry("entry-certificate-signature", "last bit of device 9's certificate signature flipped (parses; Verify refuses)", "", "bad_signature", 2,
 			[]vectors.KTEntryDevice{d1, {Certificate: flipped}}, nil),
 	}
 	for _, err := range steps {
@@ -272,14 +272,14 @@ func genKT() ([]byte, error) {
 	steps = []error{
 		checkpoint("checkpoint-ok", "tree of the 7 proof leaves", "", logKey, body(7, root7), 7, root7, 0, nil),
 		checkpoint("checkpoint-empty", "empty tree: root SHA-256(\"\")", "", logKey, body(0, empty[:]), 0, empty[:], 0, nil),
-		checkpoint("checkpoint-other-key", "same origin, signed by another key", "bad-signature", otherKey, body(7, root7), 7, root7, 0, nil),
-		checkpoint("checkpoint-body-edited", "size changed from 7 to 8 after signing", "bad-signature", logKey, body(7, root7), 7, root7, 0,
+		checkpoint("checkpoint-other-key", "same origin, signed by another key", "bad_signature", otherKey, body(7, root7), 7, root7, 0, nil),
+		checkpoint("checkpoint-body-edited", "size changed from 7 to 8 after signing", "bad_signature", logKey, body(7, root7), 7, root7, 0,
 			func(b []byte) []byte { return bytes.Replace(b, []byte("\n7\n"), []byte("\n8\n"), 1) }),
 		checkpoint("checkpoint-extension-line", "a fourth body line (C2SP extension), refused", "malformed", logKey, body(7, root7)+"ext\n", 7, root7, 0, nil),
 		checkpoint("checkpoint-leading-zero", "size written 07", "malformed", logKey, ktOrigin+"\n07\n"+b64(root7)+"\n", 7, root7, 0, nil),
 		checkpoint("checkpoint-wrong-origin", "origin line names another log", "malformed", logKey, "example.com/keyserver\n7\n"+b64(root7)+"\n", 7, root7, 0, nil),
 		checkpoint("checkpoint-timestamp", "with the log key's timestamped signature (spec/transparency.md §5.3): time 1780000000", "", logKey, body(7, root7), 7, root7, 1780000000, nil),
-		checkpoint("checkpoint-timestamp-edited", "timestamp changed from 1780000000 to 1790000000 after signing", "bad-signature", logKey, body(7, root7), 7, root7, 1780000000,
+		checkpoint("checkpoint-timestamp-edited", "timestamp changed from 1780000000 to 1790000000 after signing", "bad_signature", logKey, body(7, root7), 7, root7, 1780000000,
 			func(b []byte) []byte {
 				i := bytes.LastIndex(b, []byte("\u2014 "))
 				line := b[i:]
@@ -287,7 +287,7 @@ func genKT() ([]byte, error) {
 				binary.BigEndian.PutUint64(sig[4:], 1790000000)
 				return append(b[:i:i], "\u2014 "+ktOrigin+" "+b64(sig)+"\n"...)
 			}),
-		checkpoint("checkpoint-timestamp-only", "the log key's timestamped signature without its plain signature", "bad-signature", logKey, body(7, root7), 7, root7, 1780000000,
+		checkpoint("checkpoint-timestamp-only", "the log key's timestamped signature without its plain signature", "bad_signature", logKey, body(7, root7), 7, root7, 1780000000,
 			func(b []byte) []byte {
 				first := bytes.Index(b, []byte("\n\n\u2014 ")) + 2
 				second := bytes.LastIndex(b, []byte("\u2014 "))

@@ -84,17 +84,17 @@ func pqxdhRefusals(im []byte, oneTime bool, bob, alice *vectorDevice, pk pqxdh.P
 	}
 	bobPub := bob.device.Public()
 	add("identity key replaced by the responder's own: not the initiator certificate's key", set(oIK, bobPub.DH[:]...),
-		"respond", "identity-mismatch")
-	add("signed prekey id the responder does not hold (id + 1)", u32(oSPK, 1), "respond", "prekey-mismatch")
+		"respond", "identity_mismatch")
+	add("signed prekey id the responder does not hold (id + 1)", u32(oSPK, 1), "respond", "prekey_mismatch")
 	if oneTime {
-		add("one-time prekey id the responder does not hold (id + 1)", u32(oHas+1, 1), "respond", "prekey-mismatch")
+		add("one-time prekey id the responder does not hold (id + 1)", u32(oHas+1, 1), "respond", "prekey_mismatch")
 		add("one-time prekey left out (presence byte 0, id removed): the responder was given one", cat(set(oHas, 0)[:oHas+1], im[oHas+5:]),
-			"respond", "prekey-mismatch")
-		add("KEM prekey kind 3 (last resort) where the one-time KEM prekey was used", set(oKind, 3), "respond", "prekey-mismatch")
+			"respond", "prekey_mismatch")
+		add("KEM prekey kind 3 (last resort) where the one-time KEM prekey was used", set(oKind, 3), "respond", "prekey_mismatch")
 	} else {
-		add("KEM prekey kind 4 (one-time) where the last-resort KEM prekey was used", set(oKind, 4), "respond", "prekey-mismatch")
+		add("KEM prekey kind 4 (one-time) where the last-resort KEM prekey was used", set(oKind, 4), "respond", "prekey_mismatch")
 	}
-	add("KEM prekey id the responder does not hold (id + 1)", u32(oKEMID, 1), "respond", "prekey-mismatch")
+	add("KEM prekey id the responder does not hold (id + 1)", u32(oKEMID, 1), "respond", "prekey_mismatch")
 
 	for _, r := range out {
 		err := pqxdhRespond(r.InitialMessage, bob, alice, pk)
@@ -129,9 +129,9 @@ func pqxdhErrorName(err error) string {
 	case errors.Is(err, pqxdh.ErrMalformed):
 		return stage + "/malformed"
 	case errors.Is(err, pqxdh.ErrIdentityMismatch):
-		return stage + "/identity-mismatch"
+		return stage + "/identity_mismatch"
 	case errors.Is(err, pqxdh.ErrPrekeyMismatch):
-		return stage + "/prekey-mismatch"
+		return stage + "/prekey_mismatch"
 	}
 	return stage + "/" + err.Error()
 }

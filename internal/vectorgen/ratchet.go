@@ -81,7 +81,7 @@ func ratchetScripts() []ratchetScript {
 			dec(ini, "b0", "new ratchet key: DH ratchet step; the initiator stops attaching the initial message"),
 			enc(ini, "a2", "new ratchet key pair, no initial message"),
 			dec(res, "a2", "DH ratchet step"),
-			decErr(res, "a2", "replay of the last message of the current chain", "old-message", nil),
+			decErr(res, "a2", "replay of the last message of the current chain", "old_message", nil),
 			dec(ini, "b1", "the responder's chain is still the initiator's current receiving chain"),
 		}},
 		{id: "out-of-order", comment: "messages delivered out of order within one chain and across a DH ratchet step (skipped keys found through PN)", steps: []ratchetStep{
@@ -112,30 +112,30 @@ func ratchetScripts() []ratchetScript {
 			decErr(res, "a0", "unknown flag bit 0x02", "malformed", func(m []byte) []byte { m[1] |= 0x02; return m }),
 			decErr(res, "a0", "truncated inside the tag", "malformed", func(m []byte) []byte { return m[:len(m)-(len(m)-ratchetHeaderLen(m))+15] }),
 			dec(res, "a0", "the original still decrypts"),
-			decErr(res, "a0", "replay", "old-message", nil),
+			decErr(res, "a0", "replay", "old_message", nil),
 			enc(res, "b0", ""),
 			dec(ini, "b0", ""),
 			enc(ini, "c0", "no initial message from here on"),
 			decErr(res, "c0", "ratchet public key replaced by u = 1, a low-order point", "malformed", func(m []byte) []byte { clear(m[2:34]); m[2] = 1; return m }),
 			decErr(res, "c0", "ratchet public key with bit 255 set", "malformed", func(m []byte) []byte { m[33] |= 0x80; return m }),
 			decErr(res, "c0", "N = 2^32-1, never sent", "malformed", setN(1<<32-1)),
-			decErr(res, "c0", "N = 1001: would skip 1001 keys of a new chain (checked before authentication)", "too-many-skipped", setN(1001)),
+			decErr(res, "c0", "N = 1001: would skip 1001 keys of a new chain (checked before authentication)", "too_many_skipped", setN(1001)),
 			decErr(res, "c0", "N = 1000: within the bound, but the header no longer authenticates", "decrypt", setN(1000)),
 			decErr(res, "c0", "trailing byte", "decrypt", func(m []byte) []byte { return append(m, 0) }),
 			dec(res, "c0", "the original still decrypts"),
-			decErr(res, "c0", "N = 1002 on the current chain (Nr = 1): would skip 1001 keys (checked before authentication)", "too-many-skipped", setN(1002)),
+			decErr(res, "c0", "N = 1002 on the current chain (Nr = 1): would skip 1001 keys (checked before authentication)", "too_many_skipped", setN(1002)),
 			decErr(res, "c0", "N = 1001 on the current chain: skips exactly 1000, within the bound, but the header no longer authenticates", "decrypt", setN(1001)),
 			enc(ini, "c1", ""), enc(ini, "c2", ""),
 			dec(res, "c2", "skips c1: one key stored"),
 			dec(res, "c1", "from the skipped key store"),
-			decErr(res, "c1", "out of window: N < Nr on the current chain and its key no longer stored (already used)", "old-message", nil),
-			decErr(res, "c0", "out of window: the first message of the current chain again", "old-message", nil),
+			decErr(res, "c1", "out of window: N < Nr on the current chain and its key no longer stored (already used)", "old_message", nil),
+			decErr(res, "c0", "out of window: the first message of the current chain again", "old_message", nil),
 			enc(res, "d0", ""),
 			dec(ini, "d0", ""),
 			enc(ini, "e0", "new chain, PN = 3"),
-			decErr(res, "e0", "PN = 1004 (Nr = 3): would skip 1001 keys of the previous chain (checked before authentication)", "too-many-skipped", setPN(1004)),
+			decErr(res, "e0", "PN = 1004 (Nr = 3): would skip 1001 keys of the previous chain (checked before authentication)", "too_many_skipped", setPN(1004)),
 			decErr(res, "e0", "PN = 1003: skips exactly 1000, within the bound, but the header no longer authenticates", "decrypt", setPN(1003)),
-			decErr(res, "e0", "N = 2^32-2 on a new chain: far beyond the bound", "too-many-skipped", setN(1<<32-2)),
+			decErr(res, "e0", "N = 2^32-2 on a new chain: far beyond the bound", "too_many_skipped", setN(1<<32-2)),
 			dec(res, "e0", "the original still decrypts"),
 		}},
 		{id: "bad-header", comment: "malformed headers of a message that carries the initial message, each refused before any key is used, the state unchanged", steps: []ratchetStep{
@@ -180,7 +180,7 @@ func ratchetScripts() []ratchetScript {
 			dec(res, "a999", "the rest of the oldest chain is still stored"),
 			dec(res, "c0", "from the store"),
 			dec(res, "e0", "from the store"),
-			decErr(res, "e0", "replay of a key taken from the store, current chain: out of window", "old-message", nil),
+			decErr(res, "e0", "replay of a key taken from the store, current chain: out of window", "old_message", nil),
 		}},
 	}
 }
@@ -321,9 +321,9 @@ func ratchetErrorName(err error) string {
 	case errors.Is(err, ratchet.ErrDecrypt):
 		return "decrypt"
 	case errors.Is(err, ratchet.ErrOldMessage):
-		return "old-message"
+		return "old_message"
 	case errors.Is(err, ratchet.ErrTooManySkipped):
-		return "too-many-skipped"
+		return "too_many_skipped"
 	}
 	panic(err)
 }

@@ -224,7 +224,7 @@ func genRelayFrames() ([]byte, error) {
 	})
 }
 
-// relayResultName is the vector name of an ErrorCode: ERROR_CODE_FOO_BAR
+// relayResultName is the name of an ErrorCode: ERROR_CODE_FOO_BAR
 // becomes foo_bar.
 func relayResultName(c wire.ErrorCode) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "ERROR_CODE_"))

@@ -29,9 +29,9 @@ type KeysEd25519Case struct {
 	Public    Hex `json:"public"`
 	Message   Hex `json:"message"`
 	Signature Hex `json:"signature"`
-	// Error is "" when the signature verifies, "non-canonical" or
-	// "low-order" when the public key check refuses the key, else
-	// "bad-signature".
+	// Error is "" when the signature verifies, "non_canonical" or
+	// "low_order" when the public key check refuses the key, else
+	// "bad_signature".
 	Error string `json:"error"`
 	// ZIP215 is true when a ZIP 215 verifier accepts the signature.
 	ZIP215 bool `json:"zip215"`
@@ -40,7 +40,7 @@ type KeysEd25519Case struct {
 // KeysX25519Case is one agreement DH(private, public) (spec/keys.md §2.1):
 // Output is the raw X25519 function value (all zeros for a small-order
 // public key), Shared what DH returns (empty when it refuses), Error ""
-// or "non-canonical" / "low-order" (the public key check refuses the key).
+// or "non_canonical" / "low_order" (the public key check refuses the key).
 type KeysX25519Case struct {
 	Private Hex    `json:"private"`
 	Public  Hex    `json:"public"`
@@ -85,8 +85,8 @@ type KeysReceive struct {
 	Stage string `json:"stage"`
 	// Part is the BundleError part of a refused bundle (spec/keys.md §9.2).
 	Part string `json:"part,omitempty"`
-	// Error is "" when accepted, else one of "malformed", "bad-signature",
-	// "wrong-account", "wrong-kind".
+	// Error is "" when accepted, else one of "malformed", "bad_signature",
+	// "wrong_account", "wrong_kind".
 	Error string `json:"error"`
 }
 
@@ -170,7 +170,8 @@ type KeysSafetyNumberCase struct {
 }
 
 // KeysSafetyScan is a scanned compact string and the result of comparing it
-// with the case's safety number: "" for a match, "mismatch" or "malformed".
+// with the case's safety number: "" for a match, "safety_number_mismatch"
+// or "malformed".
 type KeysSafetyScan struct {
 	Scanned string `json:"scanned"`
 	Error   string `json:"error"`

@@ -6,7 +6,7 @@ package vectors
 
 // KTCase is one case of kt.json. Type names the one pointer field that is
 // set: "entry", "checkpoint", "inclusion" or "consistency". Error is "" when
-// the receiver accepts the input, else "malformed", "bad-signature" or
+// the receiver accepts the input, else "malformed", "bad_signature" or
 // "security" (kt.ErrMalformed, kt.ErrBadSignature, kt.ErrSecurity).
 type KTCase struct {
 	ID          string             `json:"id"`

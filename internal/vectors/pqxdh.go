@@ -58,8 +58,8 @@ type PQXDHCase struct {
 // PQXDHRefusal is one initial message the responder refuses (spec/pqxdh.md
 // §4, §3.2): Stage is "parse" (ParseInitialMessage) or "respond" (Respond
 // with the case's responder keys, the initiator's certificate and the
-// case's private prekeys); Error is "malformed", "identity-mismatch" or
-// "prekey-mismatch".
+// case's private prekeys); Error is "malformed", "identity_mismatch" or
+// "prekey_mismatch".
 type PQXDHRefusal struct {
 	Comment        string `json:"comment"`
 	InitialMessage Hex    `json:"initial_message"`

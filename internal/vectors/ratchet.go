@@ -56,7 +56,7 @@ type RatchetEvent struct {
 	AEADKey    Hex `json:"aead_key"`
 	AEADNonce  Hex `json:"aead_nonce"`
 	// Error is empty when the operation succeeds, else the kind of refusal:
-	// "malformed", "decrypt", "old-message" or "too-many-skipped".
+	// "malformed", "decrypt", "old_message" or "too_many_skipped".
 	Error string `json:"error"`
 	// State is the party's marshalled state after the event: unchanged
 	// when Error is set. A state longer than 4096 bytes is given instead

@@ -13,8 +13,8 @@ type SealCase struct {
 
 	// The sender certificate (spec/keys.md §6): the account key seed whose
 	// public key the certificate names, the seed of the key that signed it
-	// (the same, except in a bad-signature case), the certified fields and
-	// device keys, and the certificate's encoding.
+	// (the same, except in a case whose signature does not verify), the
+	// certified fields and device keys, and the certificate's encoding.
 	SenderAccountSeed Hex    `json:"sender_account_seed"`
 	CertSignerSeed    Hex    `json:"cert_signer_seed"`
 	SenderHandle      string `json:"sender_handle"`

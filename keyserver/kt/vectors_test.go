@@ -14,7 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-var ktErrors = map[string]error{"malformed": kt.ErrMalformed, "bad-signature": kt.ErrBadSignature, "security": kt.ErrSecurity}
+var ktErrors = map[string]error{"malformed": kt.ErrMalformed, "bad_signature": kt.ErrBadSignature, "security": kt.ErrSecurity}
 
 // checkErr checks err against a vector's error name ("" for none).
 func checkErr(t *testing.T, err error, want string) {

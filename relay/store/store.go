@@ -41,16 +41,17 @@ const (
 	TooLarge Status = 4
 )
 
+// String is the status's name in spec/errors.md §3.11.
 func (s Status) String() string {
 	switch s {
 	case Stored:
 		return "stored"
 	case NoMailbox:
-		return "no-mailbox"
+		return "no_mailbox"
 	case QueueFull:
-		return "queue-full"
+		return "queue_full"
 	case TooLarge:
-		return "too-large"
+		return "too_large"
 	}
 	return "unknown"
 }
