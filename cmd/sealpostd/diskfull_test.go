@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/relay/wire"
 )
 
 // tmpfsSize is the size of the file system the disk-full test fills:
@@ -114,16 +113,5 @@ func TestDaemonDiskFull(t *testing.T) {
 	if got := receiveAll(t, d, bob, 300*time.Millisecond); !slices.Equal(got, sorted(stored)) {
 		t.Errorf("bob received %q, want exactly the %d sends answered stored (not %q)", got, len(stored), refusedEnv)
 	}
-	dave.device(1)
-	alice.token(1, keyserver.AudiencePrefix+DefaultName)
-	sender = dialRelay(t, d, carol)
-	defer sender.CloseNow()
-	st, dup, err := sender.Send(t.Context(), refusedID, []*wire.Item{{Recipient: bob.addr(), Envelope: []byte(refusedEnv)}})
-	if err != nil || dup || len(st) != 1 || st[0] != wire.Status_STATUS_STORED {
-		t.Fatalf("resend of the refused envelope: %v %v %v", st, dup, err)
-	}
-	if got := receiveAll(t, d, bob, 300*time.Millisecond); !slices.Equal(got, []string{refusedEnv}) {
-		t.Errorf("bob received %q after the resend, want %q", got, refusedEnv)
-	}
-	d.stop(t)
+	checkRecovered(t, d, dave, alice, carol, bob, refusedID, refusedEnv)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"net/http"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -74,18 +73,7 @@ func TestDaemonPostgresOutage(t *testing.T) {
 	if got := receiveAll(t, d, bob, 300*time.Millisecond); len(got) != 0 {
 		t.Errorf("bob received %q; the refused send must not be stored", got)
 	}
-	dave.device(1)
-	alice.token(1, keyserver.AudiencePrefix+DefaultName)
-	sender = dialRelay(t, d, carol)
-	defer sender.CloseNow()
-	st, dup, err := sender.Send(t.Context(), refusedID, []*wire.Item{{Recipient: bob.addr(), Envelope: []byte(refusedEnv)}})
-	if err != nil || dup || len(st) != 1 || st[0] != wire.Status_STATUS_STORED {
-		t.Fatalf("resend of the refused envelope: %v %v %v", st, dup, err)
-	}
-	if got := receiveAll(t, d, bob, 300*time.Millisecond); !slices.Equal(got, []string{refusedEnv}) {
-		t.Errorf("bob received %q after the resend, want %q", got, refusedEnv)
-	}
-	d.stop(t)
+	checkRecovered(t, d, dave, alice, carol, bob, refusedID, refusedEnv)
 }
 
 // retry503 calls f until it answers other than 503, for at most

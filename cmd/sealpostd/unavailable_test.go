@@ -256,3 +256,23 @@ func isRemote(err error, code wire.ErrorCode) bool {
 	var re *relayclient.RemoteError
 	return errors.As(err, &re) && re.Code == code
 }
+
+// checkRecovered checks, after an outage, that the key server serves again
+// (dave registers, alice gets a token) and that the relay stores the send
+// it refused, resent by carol under the same id, and bob receives it; then
+// it stops d.
+func checkRecovered(t *testing.T, d *daemon, dave, alice *ksAccount, carol, bob relayDevice, refusedID [wire.MessageIDSize]byte, refusedEnv string) {
+	t.Helper()
+	dave.device(1)
+	alice.token(1, keyserver.AudiencePrefix+DefaultName)
+	sender := dialRelay(t, d, carol)
+	defer sender.CloseNow()
+	st, dup, err := sender.Send(t.Context(), refusedID, []*wire.Item{{Recipient: bob.addr(), Envelope: []byte(refusedEnv)}})
+	if err != nil || dup || len(st) != 1 || st[0] != wire.Status_STATUS_STORED {
+		t.Fatalf("resend of the refused envelope: %v %v %v", st, dup, err)
+	}
+	if got := receiveAll(t, d, bob, 300*time.Millisecond); !slices.Equal(got, []string{refusedEnv}) {
+		t.Errorf("bob received %q after the resend, want %q", got, refusedEnv)
+	}
+	d.stop(t)
+}
