@@ -81,26 +81,31 @@ func (a *ksAccount) signed(id keys.DeviceID, audience string) ([]byte, []byte) {
 // device certifies device id and registers it (id 1) or adds it.
 func (a *ksAccount) device(id keys.DeviceID) {
 	a.t.Helper()
+	if id == 1 {
+		a.call("POST", "/v1/accounts", "", a.registerRequest(id), nil)
+		return
+	}
+	cert, ch, sig := a.certified(id)
+	a.call("POST", "/v1/accounts/"+a.handle+"/devices", "", keyserver.AddDeviceRequest{
+		Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig,
+	}, nil)
+}
+
+// certified makes device keys for id, certifies them and signs a fresh
+// challenge with them.
+func (a *ksAccount) certified(id keys.DeviceID) (cert *keys.DeviceCertificate, challenge, sig []byte) {
+	a.t.Helper()
 	dev, err := keys.GenerateDeviceKeys(rand.Reader)
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	a.devices[id] = dev
-	cert, err := a.account.CertifyDevice(a.handle, id, dev.Public(), time.Now())
+	cert, err = a.account.CertifyDevice(a.handle, id, dev.Public(), time.Now())
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	ch, sig := a.signed(id, "")
-	if id == 1 {
-		pub := a.account.Public()
-		a.call("POST", "/v1/accounts", "", keyserver.RegisterRequest{
-			Handle: a.handle, AccountKey: pub[:], Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig,
-		}, nil)
-		return
-	}
-	a.call("POST", "/v1/accounts/"+a.handle+"/devices", "", keyserver.AddDeviceRequest{
-		Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig,
-	}, nil)
+	challenge, sig = a.signed(id, "")
+	return cert, challenge, sig
 }
 
 // token gets a token for device id and audience.

@@ -231,16 +231,7 @@ func newKSAccountUnregistered(t *testing.T, d *daemon, handle string) *ksAccount
 // fetched and signed now.
 func (a *ksAccount) registerRequest(id keys.DeviceID) keyserver.RegisterRequest {
 	a.t.Helper()
-	dev, err := keys.GenerateDeviceKeys(rand.Reader)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.devices[id] = dev
-	cert, err := a.account.CertifyDevice(a.handle, id, dev.Public(), time.Now())
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	ch, sig := a.signed(id, "")
+	cert, ch, sig := a.certified(id)
 	pub := a.account.Public()
 	return keyserver.RegisterRequest{Handle: a.handle, AccountKey: pub[:], Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig}
 }
