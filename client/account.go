@@ -10,7 +10,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
@@ -270,7 +270,7 @@ func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	// it as made by another device (spec/client.md §6.3).
 	c.trust.ownMu.Lock()
 	defer c.trust.ownMu.Unlock()
-	if _, err := c.ks.RevokeDevice(ctx, tok, id.handle, device, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}); err != nil {
+	if _, err := c.ks.RevokeDevice(ctx, tok, id.handle, device, &api.RevokeDeviceRequest{Revocation: rev.Marshal()}); err != nil {
 		return fmt.Errorf("client: revoking device %d: %w", device, err)
 	}
 	c.forget(id.handle)
@@ -318,7 +318,7 @@ func linkDevice(ctx context.Context, ks *ksclient.Client, handle string, ak *key
 	if err != nil {
 		return 0, nil, err
 	}
-	_, err = ks.AddDevice(ctx, handle, &keyserver.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: chal.Challenge, ChallengeSignature: sig})
+	_, err = ks.AddDevice(ctx, handle, &api.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: chal.Challenge, ChallengeSignature: sig})
 	if err != nil {
 		return 0, nil, fmt.Errorf("client: adding device %d: %w", next, err)
 	}

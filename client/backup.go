@@ -15,7 +15,7 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // Backups (spec/client.md §9).
@@ -32,16 +32,16 @@ const (
 type backup struct {
 	Format      string          `json:"format"`
 	Handle      string          `json:"handle"`
-	AccountSeed keyserver.Bytes `json:"account_seed"`
+	AccountSeed api.Bytes       `json:"account_seed"`
 	Contacts    []backupContact `json:"contacts"`
 	Checkpoint  string          `json:"checkpoint,omitempty"`
 	Created     time.Time       `json:"created"`
 }
 
 type backupContact struct {
-	Handle     string          `json:"handle"`
-	AccountKey keyserver.Bytes `json:"account_key"`
-	Verified   bool            `json:"verified"`
+	Handle     string    `json:"handle"`
+	AccountKey api.Bytes `json:"account_key"`
+	Verified   bool      `json:"verified"`
 }
 
 // ExportBackup writes an encrypted backup of the account to w: the

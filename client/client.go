@@ -17,9 +17,9 @@ import (
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/client/internal/relaylink"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 var (
@@ -238,13 +238,13 @@ func newClient(cfg Config) (*Client, error) {
 		name, ok := "", false
 		v, err := kt.NewVerifier(cfg.LogKey)
 		if err == nil {
-			name, ok = strings.CutSuffix(v.Origin(), keyserver.OriginSuffix)
+			name, ok = strings.CutSuffix(v.Origin(), api.OriginSuffix)
 		}
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Errorf("client: Config.LogKey: %w", err))
 		case !ok:
-			problems = append(problems, fmt.Errorf("client: Config.LogKey: origin %q is not <name>%s", v.Origin(), keyserver.OriginSuffix))
+			problems = append(problems, fmt.Errorf("client: Config.LogKey: origin %q is not <name>%s", v.Origin(), api.OriginSuffix))
 		case cfg.KeyServerName != "" && cfg.KeyServerName != name:
 			problems = append(problems, fmt.Errorf("client: Config.KeyServerName %q is not the name in Config.LogKey (%q)", cfg.KeyServerName, name))
 		default:

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // restoreDevice makes a second device of c's account from a backup, which
@@ -97,7 +97,7 @@ func TestMultiDevice(t *testing.T) {
 	// The revoked device still holds the account key (it was restored from
 	// a backup), but the key server takes a revocation only from an
 	// active device (spec/keyserver.md §1.1): bob's device 1 stays.
-	if err := bob2.RevokeDevice(ctxT(t), 1); !ksclient.IsCode(err, keyserver.CodeDeviceRevoked) {
+	if err := bob2.RevokeDevice(ctxT(t), 1); !ksclient.IsCode(err, api.CodeDeviceRevoked) {
 		t.Fatalf("revoked device revoking the owner's other device: %v, want device_revoked", err)
 	}
 	devs, err = bob.Devices(ctxT(t))

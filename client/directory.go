@@ -10,7 +10,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
@@ -97,7 +97,7 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 // fetchVerified asks the key server for handle's key set and verifies the
 // answer against the pin and the age rule (spec/client.md §6.1). The
 // caller holds pinMu.
-func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *keyserver.AccountResponse, error) {
+func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *api.AccountResponse, error) {
 	resp, err := c.ks.Account(ctx, handle)
 	if ksclient.IsCode(err, "unknown_handle") {
 		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)

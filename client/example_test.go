@@ -15,12 +15,13 @@ import (
 	"path/filepath"
 
 	"github.com/sealpost/sealpost/client"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
 	"github.com/sealpost/sealpost/relay"
 	relaysqlite "github.com/sealpost/sealpost/relay/store/sqlite"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // Two people, alice and bob, each with a client in their own directory,
@@ -212,7 +213,7 @@ func demoServers() (demo, func()) {
 		log.Fatal(err)
 	}
 	srv.StartTLS()
-	vkey, err := kt.VerifierKey("example"+keyserver.OriginSuffix, logKey.Public().(ed25519.PublicKey))
+	vkey, err := kt.VerifierKey("example"+api.OriginSuffix, logKey.Public().(ed25519.PublicKey))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/pgtest"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	ksstore "github.com/sealpost/sealpost/keyserver/store"
 	kspg "github.com/sealpost/sealpost/keyserver/store/postgres"
@@ -31,6 +31,7 @@ import (
 	relaystore "github.com/sealpost/sealpost/relay/store"
 	relaypg "github.com/sealpost/sealpost/relay/store/postgres"
 	relaysqlite "github.com/sealpost/sealpost/relay/store/sqlite"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 const serverName = "test.example"
@@ -195,7 +196,7 @@ func (s *servers) config(dir string) Config {
 
 // logVerifierKey is the log's verifier key, as sealpostd prints it.
 func (s *servers) logVerifierKey() string {
-	vkey, err := kt.VerifierKey(serverName+keyserver.OriginSuffix, s.logKey.Public().(ed25519.PublicKey))
+	vkey, err := kt.VerifierKey(serverName+api.OriginSuffix, s.logKey.Public().(ed25519.PublicKey))
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // Prekey maintenance (spec/client.md §7).
@@ -123,7 +123,7 @@ func (c *Client) rotatePrekeys(ctx context.Context, id *identity, force bool) er
 // last-resort prekey first if rotate is set). What the key server acknowledges is marked
 // published; what it does not stays pending and is uploaded again at the
 // next maintenance (spec/client.md §7.1).
-func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, counts keyserver.PrekeyCounts) error {
+func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, counts api.PrekeyCounts) error {
 	if rotate {
 		if err := c.rotatePrekeys(ctx, id, true); err != nil {
 			return err
@@ -140,11 +140,11 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 		return err
 	}
 	defer release()
-	up := &keyserver.PrekeyUpload{}
+	up := &api.PrekeyUpload{}
 	var sent []prekeyRef
 	now := time.Now()
 	err = c.withSessions(func() error {
-		up, sent = &keyserver.PrekeyUpload{}, nil
+		up, sent = &api.PrekeyUpload{}, nil
 		return c.store.Update(ctx, func(tx *localstore.Tx) error {
 			for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
 				ps, err := tx.PrekeyInfos(uint8(kind))
@@ -181,7 +181,7 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 			for _, oneTime := range []struct {
 				kind   keys.PrekeyKind
 				server int
-				dst    *[]keyserver.Bytes
+				dst    *[]api.Bytes
 			}{{keys.OneTimePrekey, counts.OneTime, &up.OneTimePrekeys}, {keys.OneTimeKEMPrekey, counts.OneTimeKEM, &up.OneTimeKEMPrekeys}} {
 				ps, err := tx.PrekeyInfos(uint8(oneTime.kind))
 				if err != nil {

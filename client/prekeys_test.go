@@ -7,11 +7,11 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // serverCounts returns c's one-time prekey counts at the key server.
-func serverCounts(t *testing.T, c *Client) *keyserver.PrekeyCounts {
+func serverCounts(t *testing.T, c *Client) *api.PrekeyCounts {
 	t.Helper()
 	tok, err := c.keyServerToken(ctxT(t))
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/relaylink"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -75,7 +75,7 @@ func (c *Client) Register(ctx context.Context, handle string) error {
 		return fmt.Errorf("client: registering: %w", err)
 	}
 	aik := ak.Public()
-	req := &keyserver.RegisterRequest{
+	req := &api.RegisterRequest{
 		Handle:             handle,
 		AccountKey:         aik[:],
 		Certificate:        cert.Marshal(),
@@ -144,7 +144,7 @@ func (c *Client) adopt(ctx context.Context, ident localstore.Identity, extra fun
 	c.id = id
 	c.tokens = ksclient.NewTokens(c.ks, id.handle, uint32(id.device), id)
 	c.mu.Unlock()
-	if err := c.uploadPrekeys(ctx, id, true, keyserver.PrekeyCounts{}); err != nil {
+	if err := c.uploadPrekeys(ctx, id, true, api.PrekeyCounts{}); err != nil {
 		return fmt.Errorf("client: publishing prekeys: %w (they are published again when the client next connects)", err)
 	}
 	if err := c.start(); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
 )
@@ -95,7 +96,7 @@ func TestForgedBundle(t *testing.T) {
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	cert, dk := forgedCert(t, "bob", 1)
 	defer dk.Zero()
-	rewriteJSON(s, "POST", "/v1/accounts/bob/claim", func(cr *keyserver.ClaimResponse) {
+	rewriteJSON(s, "POST", "/v1/accounts/bob/claim", func(cr *api.ClaimResponse) {
 		for i := range cr.Bundles {
 			b, err := keys.ParseBundle(cr.Bundles[i].Bundle)
 			if err != nil {
@@ -134,8 +135,8 @@ func TestForgedLookup(t *testing.T) {
 	cert, dk := forgedCert(t, "bob", 2)
 	defer dk.Zero()
 	var claimed atomic.Bool
-	rewriteJSON(s, "GET", "/v1/accounts/bob", func(a *keyserver.AccountResponse) {
-		a.Devices = append(a.Devices, keyserver.DeviceEntry{ID: 2, Certificate: cert.Marshal()})
+	rewriteJSON(s, "GET", "/v1/accounts/bob", func(a *api.AccountResponse) {
+		a.Devices = append(a.Devices, api.DeviceEntry{ID: 2, Certificate: cert.Marshal()})
 	})
 	inner := *s.intercept.Load()
 	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -254,13 +255,13 @@ func registerDirect(t *testing.T, ks *keyserver.Server, handle string) {
 	}
 	cert, dk := forgedCert(t, handle, 1)
 	defer dk.Zero()
-	var ch keyserver.ChallengeResponse
-	post("/v1/challenges", keyserver.ChallengeRequest{}, &ch)
+	var ch api.ChallengeResponse
+	post("/v1/challenges", api.ChallengeRequest{}, &ch)
 	sig, err := signChallengeFor(dk, handle, ch.Challenge)
 	if err != nil {
 		t.Fatal(err)
 	}
-	post("/v1/accounts", keyserver.RegisterRequest{
+	post("/v1/accounts", api.RegisterRequest{
 		Handle: handle, AccountKey: cert.AccountKey[:], Certificate: cert.Marshal(),
 		Challenge: ch.Challenge, ChallengeSignature: sig,
 	}, nil)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
@@ -56,9 +56,9 @@ func logName(logKey string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name, ok := strings.CutSuffix(v.Origin(), keyserver.OriginSuffix)
+	name, ok := strings.CutSuffix(v.Origin(), api.OriginSuffix)
 	if !ok || name == "" {
-		return "", fmt.Errorf("log origin %q is not <name>%s", v.Origin(), keyserver.OriginSuffix)
+		return "", fmt.Errorf("log origin %q is not <name>%s", v.Origin(), api.OriginSuffix)
 	}
 	return name, nil
 }

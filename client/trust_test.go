@@ -12,7 +12,7 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
@@ -120,7 +120,7 @@ func TestTrustOnFirstUse(t *testing.T) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var wk keyserver.WellKnown
+		var wk api.WellKnown
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		json.Unmarshal(rec.Body.Bytes(), &wk)

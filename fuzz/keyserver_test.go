@@ -8,25 +8,26 @@ import (
 
 	"github.com/sealpost/sealpost/internal/vectors"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // keyserverRequests makes a fresh value of each request type of
 // spec/keyserver.md §5, for DecodeRequest.
 var keyserverRequests = []func() any{
-	func() any { return new(keyserver.ChallengeRequest) },
-	func() any { return new(keyserver.RegisterRequest) },
-	func() any { return new(keyserver.AddDeviceRequest) },
-	func() any { return new(keyserver.RevokeDeviceRequest) },
-	func() any { return new(keyserver.TokenRequest) },
-	func() any { return new(keyserver.PrekeyUpload) },
+	func() any { return new(api.ChallengeRequest) },
+	func() any { return new(api.RegisterRequest) },
+	func() any { return new(api.AddDeviceRequest) },
+	func() any { return new(api.RevokeDeviceRequest) },
+	func() any { return new(api.TokenRequest) },
+	func() any { return new(api.PrekeyUpload) },
 }
 
 // keyserverCodes are the codes DecodeRequest may refuse with
 // (spec/keyserver.md §2.1).
 var keyserverCodes = map[string]bool{
-	keyserver.CodeMalformedJSON: true,
-	keyserver.CodeUnknownField:  true,
-	keyserver.CodeBadBase64:     true,
+	api.CodeMalformedJSON: true,
+	api.CodeUnknownField:  true,
+	api.CodeBadBase64:     true,
 }
 
 // FuzzKeyserverRequests decodes arbitrary bytes as each request body of the
@@ -63,15 +64,15 @@ func FuzzKeyserverRequests(f *testing.F) {
 		f.Fatal("keys.json lacks a certificate, revocation or prekey case")
 	}
 	ch := chFile.Cases[0]
-	chal, sig := keyserver.Bytes(ch.Challenge), keyserver.Bytes(ch.Signature)
+	chal, sig := api.Bytes(ch.Challenge), api.Bytes(ch.Signature)
 	seeds := []any{
-		keyserver.ChallengeRequest{},
-		keyserver.ChallengeRequest{Audience: "relay:" + ch.Server},
-		keyserver.RegisterRequest{Handle: ch.Handle, AccountKey: cert[2+len(ch.Handle) : 2+len(ch.Handle)+32], Certificate: cert, Challenge: chal, ChallengeSignature: sig, Invite: "code"},
-		keyserver.AddDeviceRequest{Certificate: cert, Challenge: chal, ChallengeSignature: sig},
-		keyserver.RevokeDeviceRequest{Revocation: rev},
-		keyserver.TokenRequest{Handle: ch.Handle, Device: ch.Device, Audience: "keyserver:" + ch.Server, Challenge: chal, ChallengeSignature: sig},
-		keyserver.PrekeyUpload{SignedPrekey: pre, LastResortKEMPrekey: pre, OneTimePrekeys: []keyserver.Bytes{pre, pre}, OneTimeKEMPrekeys: []keyserver.Bytes{}},
+		api.ChallengeRequest{},
+		api.ChallengeRequest{Audience: "relay:" + ch.Server},
+		api.RegisterRequest{Handle: ch.Handle, AccountKey: cert[2+len(ch.Handle) : 2+len(ch.Handle)+32], Certificate: cert, Challenge: chal, ChallengeSignature: sig, Invite: "code"},
+		api.AddDeviceRequest{Certificate: cert, Challenge: chal, ChallengeSignature: sig},
+		api.RevokeDeviceRequest{Revocation: rev},
+		api.TokenRequest{Handle: ch.Handle, Device: ch.Device, Audience: "keyserver:" + ch.Server, Challenge: chal, ChallengeSignature: sig},
+		api.PrekeyUpload{SignedPrekey: pre, LastResortKEMPrekey: pre, OneTimePrekeys: []api.Bytes{pre, pre}, OneTimeKEMPrekeys: []api.Bytes{}},
 	}
 	for _, s := range seeds {
 		b, err := json.Marshal(s)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
@@ -19,14 +20,14 @@ const updateAttempts = 4
 // parseCertificate parses a certificate field.
 func parseCertificate(b []byte) (*keys.DeviceCertificate, *apiError) {
 	if len(b) == 0 {
-		return nil, badRequest(CodeMalformedKey, "certificate missing")
+		return nil, badRequest(api.CodeMalformedKey, "certificate missing")
 	}
 	if len(b) > keys.MaxCertificateSize {
-		return nil, badRequest(CodeBadKeyLength, "certificate longer than %d bytes", keys.MaxCertificateSize)
+		return nil, badRequest(api.CodeBadKeyLength, "certificate longer than %d bytes", keys.MaxCertificateSize)
 	}
 	cert, err := keys.ParseDeviceCertificate(b)
 	if err != nil {
-		return nil, badRequest(CodeMalformedKey, "certificate is not a valid device certificate")
+		return nil, badRequest(api.CodeMalformedKey, "certificate is not a valid device certificate")
 	}
 	return cert, nil
 }
@@ -34,12 +35,12 @@ func parseCertificate(b []byte) (*keys.DeviceCertificate, *apiError) {
 // signatureError maps a keys verification error.
 func signatureError(what string, err error) *apiError {
 	if errors.Is(err, keys.ErrWrongAccount) {
-		return badRequest(CodeBadSignature, "%s names another handle or account key", what)
+		return badRequest(api.CodeBadSignature, "%s names another handle or account key", what)
 	}
 	if errors.Is(err, keys.ErrMalformed) {
-		return badRequest(CodeMalformedKey, "%s is malformed", what)
+		return badRequest(api.CodeMalformedKey, "%s is malformed", what)
 	}
-	return badRequest(CodeBadSignature, "%s signature does not verify", what)
+	return badRequest(api.CodeBadSignature, "%s signature does not verify", what)
 }
 
 // handleRegister answers POST /v1/accounts (spec/keyserver.md §5.2).
@@ -47,19 +48,19 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) (int, an
 	if e := s.limitIP(r); e != nil {
 		return 0, nil, e
 	}
-	var req RegisterRequest
+	var req api.RegisterRequest
 	if e := s.decodeBody(w, r, &req); e != nil {
 		return 0, nil, e
 	}
 	if err := keys.CheckHandle(req.Handle); err != nil {
-		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+		return 0, nil, badRequest(api.CodeInvalidHandle, "invalid handle")
 	}
 	if len(req.AccountKey) != keys.AccountKeySize {
-		return 0, nil, badRequest(CodeBadKeyLength, "account_key must be %d bytes", keys.AccountKeySize)
+		return 0, nil, badRequest(api.CodeBadKeyLength, "account_key must be %d bytes", keys.AccountKeySize)
 	}
 	aik, err := keys.ParseAccountPublicKey(req.AccountKey)
 	if err != nil {
-		return 0, nil, badRequest(CodeMalformedKey, "account_key is not a valid Ed25519 public key")
+		return 0, nil, badRequest(api.CodeMalformedKey, "account_key is not a valid Ed25519 public key")
 	}
 	cert, e := parseCertificate(req.Certificate)
 	if e != nil {
@@ -75,13 +76,13 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) (int, an
 	var invite []byte
 	if s.invite {
 		if req.Invite == "" {
-			return 0, nil, newError(http.StatusForbidden, CodeInviteRequired, "registration needs an invite code")
+			return 0, nil, newError(http.StatusForbidden, api.CodeInviteRequired, "registration needs an invite code")
 		}
 		h := inviteHash(req.Invite)
 		invite = h[:]
 	}
 	if _, err := s.store.Account(r.Context(), req.Handle); err == nil {
-		return 0, nil, newError(http.StatusConflict, CodeHandleTaken, "handle taken")
+		return 0, nil, newError(http.StatusConflict, api.CodeHandleTaken, "handle taken")
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return 0, nil, internal("account", err)
 	}
@@ -105,7 +106,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) (int, an
 	}
 	s.metrics.appended()
 	s.log.InfoContext(r.Context(), "keyserver: account registered", "log_index", idx)
-	return http.StatusCreated, KeySetResponse{Version: 1, LogIndex: idx}, nil
+	return http.StatusCreated, api.KeySetResponse{Version: 1, LogIndex: idx}, nil
 }
 
 // updateError maps a store.UpdateKeySet error.
@@ -114,17 +115,17 @@ func updateError(err error) *apiError {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrHandleTaken):
-		return newError(http.StatusConflict, CodeHandleTaken, "handle taken")
+		return newError(http.StatusConflict, api.CodeHandleTaken, "handle taken")
 	case errors.Is(err, store.ErrInvite):
-		return newError(http.StatusForbidden, CodeInviteRequired, "invite code unknown or already used")
+		return newError(http.StatusForbidden, api.CodeInviteRequired, "invite code unknown or already used")
 	case errors.Is(err, store.ErrDeviceExists):
-		return newError(http.StatusConflict, CodeDeviceExists, "device id already used by this account")
+		return newError(http.StatusConflict, api.CodeDeviceExists, "device id already used by this account")
 	case errors.Is(err, store.ErrDeviceRevoked):
-		return newError(http.StatusConflict, CodeDeviceRevoked, "device already revoked")
+		return newError(http.StatusConflict, api.CodeDeviceRevoked, "device already revoked")
 	case errors.Is(err, store.ErrNotFound):
-		return newError(http.StatusNotFound, CodeUnknownDevice, "no such account or device")
+		return newError(http.StatusNotFound, api.CodeUnknownDevice, "no such account or device")
 	case errors.Is(err, store.ErrConflict):
-		return newError(http.StatusConflict, CodeConflict, "account changed concurrently; retry")
+		return newError(http.StatusConflict, api.CodeConflict, "account changed concurrently; retry")
 	}
 	return internal("update key set", err)
 }
@@ -137,9 +138,9 @@ func (s *Server) handleAddDevice(w http.ResponseWriter, r *http.Request) (int, a
 	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
-		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+		return 0, nil, badRequest(api.CodeInvalidHandle, "invalid handle")
 	}
-	var req AddDeviceRequest
+	var req api.AddDeviceRequest
 	if e := s.decodeBody(w, r, &req); e != nil {
 		return 0, nil, e
 	}
@@ -194,28 +195,28 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) (int, any,
 	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
-		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+		return 0, nil, badRequest(api.CodeInvalidHandle, "invalid handle")
 	}
 	id, err := strconv.ParseUint(r.PathValue("id"), 10, 32)
 	if err != nil || id == 0 || strconv.FormatUint(id, 10) != r.PathValue("id") {
-		return 0, nil, badRequest(CodeBadRequest, "device id must be a decimal integer in [1, 2^32-1]")
+		return 0, nil, badRequest(api.CodeBadRequest, "device id must be a decimal integer in [1, 2^32-1]")
 	}
-	var req RevokeDeviceRequest
+	var req api.RevokeDeviceRequest
 	if e := s.decodeBody(w, r, &req); e != nil {
 		return 0, nil, e
 	}
 	rev, err := keys.ParseDeviceRevocation(req.Revocation)
 	if err != nil {
-		return 0, nil, badRequest(CodeMalformedKey, "revocation is not a valid device revocation")
+		return 0, nil, badRequest(api.CodeMalformedKey, "revocation is not a valid device revocation")
 	}
 	if uint64(rev.Device) != id || rev.Handle != handle {
-		return 0, nil, badRequest(CodeBadRequest, "revocation names another handle or device than the path")
+		return 0, nil, badRequest(api.CodeBadRequest, "revocation names another handle or device than the path")
 	}
 	if t.Handle != handle {
-		return 0, nil, newError(http.StatusForbidden, CodeForbidden, "the token is for a device of another account")
+		return 0, nil, newError(http.StatusForbidden, api.CodeForbidden, "the token is for a device of another account")
 	}
 	if uint64(t.Device) == id {
-		return 0, nil, badRequest(CodeBadRequest, "a device cannot revoke itself; revoke it from another active device")
+		return 0, nil, badRequest(api.CodeBadRequest, "a device cannot revoke itself; revoke it from another active device")
 	}
 	acct, e := s.account(r, handle)
 	if e != nil {
@@ -238,10 +239,10 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) (int, any,
 		}
 		i := slices.IndexFunc(a.Devices, func(d store.Device) bool { return d.ID == revoke.ID })
 		if i < 0 {
-			return nil, newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
+			return nil, newError(http.StatusNotFound, api.CodeUnknownDevice, "no such device in this account")
 		}
 		if a.Devices[i].Revocation != nil {
-			return nil, newError(http.StatusConflict, CodeDeviceRevoked, "device already revoked")
+			return nil, newError(http.StatusConflict, api.CodeDeviceRevoked, "device already revoked")
 		}
 		a.Devices[i].Revocation = revoke.Revocation
 		return &store.KeySetUpdate{Revoke: revoke}, nil
@@ -290,7 +291,7 @@ func (s *Server) changeKeySet(r *http.Request, acct *store.Account, change func(
 			return 0, nil, e
 		}
 		s.metrics.appended()
-		return http.StatusOK, KeySetResponse{Version: acct.Version, LogIndex: idx}, nil
+		return http.StatusOK, api.KeySetResponse{Version: acct.Version, LogIndex: idx}, nil
 	}
 }
 
@@ -303,10 +304,10 @@ func checkNewID(a *store.Account, id uint32) *apiError {
 		highest = max(highest, d.ID)
 	}
 	if id <= highest {
-		return newError(http.StatusConflict, CodeDeviceExists, "device id %d not above the highest id this account has used (%d)", id, highest)
+		return newError(http.StatusConflict, api.CodeDeviceExists, "device id %d not above the highest id this account has used (%d)", id, highest)
 	}
 	if len(a.Devices) >= kt.MaxDevices {
-		return newError(http.StatusConflict, CodeTooManyDevices, "an account has at most %d devices, revoked ones included", kt.MaxDevices)
+		return newError(http.StatusConflict, api.CodeTooManyDevices, "an account has at most %d devices, revoked ones included", kt.MaxDevices)
 	}
 	return nil
 }
@@ -325,7 +326,7 @@ func checkNotRevokedKeys(a *store.Account, cert *keys.DeviceCertificate) *apiErr
 		}
 		if subtle.ConstantTimeCompare(old.Keys.Signing[:], cert.Keys.Signing[:]) == 1 ||
 			subtle.ConstantTimeCompare(old.Keys.DH[:], cert.Keys.DH[:]) == 1 {
-			return newError(http.StatusForbidden, CodeDeviceRevoked, "these device keys belong to a revoked device")
+			return newError(http.StatusForbidden, api.CodeDeviceRevoked, "these device keys belong to a revoked device")
 		}
 	}
 	return nil

@@ -9,17 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 func TestWellKnown(t *testing.T) {
 	e := newEnv(t, nil)
-	var wk keyserver.WellKnown
+	var wk api.WellKnown
 	e.ok("GET", "/.well-known/sealpost-keyserver", nil, "", http.StatusOK, &wk)
 	pub := e.tokenKey.Public().(ed25519.PublicKey)
 	kid := token.KeyID(pub)
@@ -83,8 +85,8 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	// by a challenge signed with the new device's key.
 	cert2 := e.newDevice(alice, 2)
 	ch := e.challenge("")
-	var ks keyserver.KeySetResponse
-	e.ok("POST", "/v1/accounts/alice/devices", keyserver.AddDeviceRequest{
+	var ks api.KeySetResponse
+	e.ok("POST", "/v1/accounts/alice/devices", api.AddDeviceRequest{
 		Certificate: cert2.Marshal(), Challenge: ch, ChallengeSignature: e.sign(alice, 2, ch),
 	}, "", http.StatusOK, &ks)
 	if ks.Version != 2 || ks.LogIndex != 2 {
@@ -113,9 +115,9 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 
 	// Prekeys: 3 one-time of each kind for alice's device 1, fallback
 	// keys only for device 2.
-	var counts keyserver.PrekeyCounts
+	var counts api.PrekeyCounts
 	e.ok("PUT", "/v1/prekeys", e.prekeys(alice, 1, 1, 3), tokA1, http.StatusOK, &counts)
-	if counts != (keyserver.PrekeyCounts{OneTime: 3, OneTimeKEM: 3}) {
+	if counts != (api.PrekeyCounts{OneTime: 3, OneTimeKEM: 3}) {
 		t.Fatalf("counts after upload: %+v", counts)
 	}
 	e.ok("PUT", "/v1/prekeys", e.prekeys(alice, 2, 1, 0), tokA2, http.StatusOK, &counts)
@@ -128,7 +130,7 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	// each once, then falls back; device 2 is exhausted from the start.
 	seen := map[string]bool{}
 	for i := range 5 {
-		var c keyserver.ClaimResponse
+		var c api.ClaimResponse
 		e.ok("POST", "/v1/accounts/alice/claim", nil, tokB, http.StatusOK, &c)
 		if len(c.Bundles) != 2 {
 			t.Fatalf("claim %d: %d bundles", i, len(c.Bundles))
@@ -158,7 +160,7 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 		}
 	}
 	e.ok("GET", "/v1/prekeys/count", nil, tokA1, http.StatusOK, &counts)
-	if counts != (keyserver.PrekeyCounts{}) {
+	if counts != (api.PrekeyCounts{}) {
 		t.Fatalf("counts after claims: %+v", counts)
 	}
 
@@ -174,15 +176,15 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	e.consistent(cp3, cp4)
 	e.consistent(empty, cp4)
-	if r := e.do("PUT", "/v1/prekeys", e.prekeys(alice, 2, 10, 1), tokA2); r.status != http.StatusForbidden || r.code() != keyserver.CodeDeviceRevoked {
+	if r := e.do("PUT", "/v1/prekeys", e.prekeys(alice, 2, 10, 1), tokA2); r.status != http.StatusForbidden || r.code() != api.CodeDeviceRevoked {
 		t.Fatalf("upload by revoked device: %d %s", r.status, r.body)
 	}
 	ch = e.challenge("")
-	r := e.do("POST", "/v1/tokens", keyserver.TokenRequest{Handle: "alice", Device: 2, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 2, ch)}, "")
-	if r.status != http.StatusForbidden || r.code() != keyserver.CodeDeviceRevoked {
+	r := e.do("POST", "/v1/tokens", api.TokenRequest{Handle: "alice", Device: 2, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 2, ch)}, "")
+	if r.status != http.StatusForbidden || r.code() != api.CodeDeviceRevoked {
 		t.Fatalf("token for revoked device: %d %s", r.status, r.body)
 	}
-	var c keyserver.ClaimResponse
+	var c api.ClaimResponse
 	e.ok("POST", "/v1/accounts/alice/claim", nil, tokB, http.StatusOK, &c)
 	if len(c.Bundles) != 1 || c.Bundles[0].Device != 1 {
 		t.Fatalf("claim after revoke: %+v", c)
@@ -190,7 +192,7 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 
 	// Leaves for monitors: every leaf decodes and verifies, and the tree
 	// they form is the checkpoint's.
-	var l keyserver.LeavesResponse
+	var l api.LeavesResponse
 	e.ok("GET", fmt.Sprintf("/v1/log/leaves?start=0&end=%d", cp4.Size), nil, "", http.StatusOK, &l)
 	if int64(len(l.Leaves)) != cp4.Size {
 		t.Fatalf("%d leaves, want %d", len(l.Leaves), cp4.Size)
@@ -236,13 +238,13 @@ func TestExpiredChallengeAndToken(t *testing.T) {
 	ch := e.challenge("")
 	e.clock.Advance(token.ChallengeLifetime + time.Second)
 	before := e.snapshot("alice")
-	r := e.do("POST", "/v1/tokens", keyserver.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 1, ch)}, "")
-	if r.status != http.StatusBadRequest || r.code() != keyserver.CodeChallengeInvalid {
+	r := e.do("POST", "/v1/tokens", api.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 1, ch)}, "")
+	if r.status != http.StatusBadRequest || r.code() != api.CodeChallengeInvalid {
 		t.Fatalf("expired challenge: %d %s", r.status, r.body)
 	}
 	e.clock.Advance(2 * time.Hour)
 	r = e.do("PUT", "/v1/prekeys", e.prekeys(alice, 1, 1, 1), tok)
-	if r.status != http.StatusUnauthorized || r.code() != keyserver.CodeTokenExpired {
+	if r.status != http.StatusUnauthorized || r.code() != api.CodeTokenExpired {
 		t.Fatalf("expired token: %d %s", r.status, r.body)
 	}
 	e.unchanged(before, "alice")
@@ -253,9 +255,9 @@ func TestChallengeSingleUse(t *testing.T) {
 	alice := e.newUser("alice")
 	e.register(alice)
 	ch := e.challenge("")
-	req := keyserver.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 1, ch)}
+	req := api.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 1, ch)}
 	e.ok("POST", "/v1/tokens", req, "", http.StatusCreated, nil)
-	if r := e.do("POST", "/v1/tokens", req, ""); r.status != http.StatusBadRequest || r.code() != keyserver.CodeChallengeInvalid {
+	if r := e.do("POST", "/v1/tokens", req, ""); r.status != http.StatusBadRequest || r.code() != api.CodeChallengeInvalid {
 		t.Fatalf("replayed challenge: %d %s", r.status, r.body)
 	}
 }
@@ -265,12 +267,12 @@ func TestInviteOnly(t *testing.T) {
 	alice := e.newUser("alice")
 	before := e.snapshot("alice")
 	req := e.registerRequest(alice)
-	if r := e.do("POST", "/v1/accounts", req, ""); r.status != http.StatusForbidden || r.code() != keyserver.CodeInviteRequired {
+	if r := e.do("POST", "/v1/accounts", req, ""); r.status != http.StatusForbidden || r.code() != api.CodeInviteRequired {
 		t.Fatalf("no invite: %d %s", r.status, r.body)
 	}
 	req = e.registerRequest(alice)
 	req.Invite = "not-a-code"
-	if r := e.do("POST", "/v1/accounts", req, ""); r.status != http.StatusForbidden || r.code() != keyserver.CodeInviteRequired {
+	if r := e.do("POST", "/v1/accounts", req, ""); r.status != http.StatusForbidden || r.code() != api.CodeInviteRequired {
 		t.Fatalf("bad invite: %d %s", r.status, r.body)
 	}
 	e.unchanged(before, "alice")
@@ -284,10 +286,10 @@ func TestInviteOnly(t *testing.T) {
 	bob := e.newUser("bob")
 	req = e.registerRequest(bob)
 	req.Invite = code
-	if r := e.do("POST", "/v1/accounts", req, ""); r.status != http.StatusForbidden || r.code() != keyserver.CodeInviteRequired {
+	if r := e.do("POST", "/v1/accounts", req, ""); r.status != http.StatusForbidden || r.code() != api.CodeInviteRequired {
 		t.Fatalf("reused invite: %d %s", r.status, r.body)
 	}
-	var wk keyserver.WellKnown
+	var wk api.WellKnown
 	e.ok("GET", "/.well-known/sealpost-keyserver", nil, "", http.StatusOK, &wk)
 	if !wk.InviteOnly {
 		t.Fatal("well-known does not say invite only")
@@ -303,7 +305,7 @@ func TestClaimRateLimit(t *testing.T) {
 	e.ok("POST", "/v1/accounts/alice/claim", nil, tok, http.StatusOK, nil)
 	e.ok("POST", "/v1/accounts/alice/claim", nil, tok, http.StatusOK, nil)
 	r := e.do("POST", "/v1/accounts/alice/claim", nil, tok)
-	if r.status != http.StatusTooManyRequests || r.code() != keyserver.CodeRateLimited || r.header.Get("Retry-After") != "1" {
+	if r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited || r.header.Get("Retry-After") != "1" {
 		t.Fatalf("third claim: %d %q %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
 	e.clock.Advance(time.Second)
@@ -312,11 +314,11 @@ func TestClaimRateLimit(t *testing.T) {
 
 func TestNotFoundAndMethod(t *testing.T) {
 	e := newEnv(t, nil)
-	if r := e.do("GET", "/v1/nothing", nil, ""); r.status != http.StatusNotFound || r.code() != keyserver.CodeNotFound {
+	if r := e.do("GET", "/v1/nothing", nil, ""); r.status != http.StatusNotFound || r.code() != api.CodeNotFound {
 		t.Fatalf("unknown path: %d %s", r.status, r.body)
 	}
 	r := e.do("DELETE", "/v1/accounts", nil, "")
-	if r.status != http.StatusMethodNotAllowed || r.code() != keyserver.CodeMethodNotAllowed || r.header.Get("Allow") != "POST" {
+	if r.status != http.StatusMethodNotAllowed || r.code() != api.CodeMethodNotAllowed || r.header.Get("Allow") != "POST" {
 		t.Fatalf("wrong method: %d %q %s", r.status, r.header.Get("Allow"), r.body)
 	}
 	var body map[string]any

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) (int, a
 	if e := s.limitIP(r); e != nil {
 		return 0, nil, e
 	}
-	var req ChallengeRequest
+	var req api.ChallengeRequest
 	if e := s.decodeBody(w, r, &req); e != nil {
 		return 0, nil, e
 	}
@@ -44,7 +45,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) (int, a
 		aud = s.audience
 	}
 	if !s.allowedAudience(aud) {
-		return 0, nil, badRequest(CodeWrongAudience, "this server issues no tokens for that audience")
+		return 0, nil, badRequest(api.CodeWrongAudience, "this server issues no tokens for that audience")
 	}
 	c, err := token.BuildChallenge(s.rand, s.name, aud, s.now())
 	if err != nil {
@@ -54,24 +55,24 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) (int, a
 	if err := s.store.PutChallenge(r.Context(), challengeKey(b), c.Expiry); err != nil {
 		return 0, nil, internal("put challenge", err)
 	}
-	return http.StatusCreated, ChallengeResponse{Challenge: b, ExpiresAt: c.Expiry.Unix()}, nil
+	return http.StatusCreated, api.ChallengeResponse{Challenge: b, ExpiresAt: c.Expiry.Unix()}, nil
 }
 
 // checkChallengeFields checks a presented challenge and signature without
 // state: sizes, encoding, this server's name and the audience wanted.
 func (s *Server) checkChallengeFields(challenge, sig []byte, audience string) (*token.Challenge, *apiError) {
 	if len(sig) != ed25519.SignatureSize {
-		return nil, badRequest(CodeBadKeyLength, "challenge_signature must be %d bytes", ed25519.SignatureSize)
+		return nil, badRequest(api.CodeBadKeyLength, "challenge_signature must be %d bytes", ed25519.SignatureSize)
 	}
 	c, err := token.ParseChallenge(challenge)
 	if err != nil {
-		return nil, badRequest(CodeChallengeInvalid, "challenge is not one this server issued")
+		return nil, badRequest(api.CodeChallengeInvalid, "challenge is not one this server issued")
 	}
 	if c.Server != s.name {
-		return nil, badRequest(CodeChallengeInvalid, "challenge is not one this server issued")
+		return nil, badRequest(api.CodeChallengeInvalid, "challenge is not one this server issued")
 	}
 	if c.Audience != audience {
-		return nil, badRequest(CodeWrongAudience, "challenge was issued for another audience")
+		return nil, badRequest(api.CodeWrongAudience, "challenge was issued for another audience")
 	}
 	return c, nil
 }
@@ -82,7 +83,7 @@ func (s *Server) useChallenge(r *http.Request, signing [keys.SigningKeySize]byte
 	now := s.now()
 	err := s.store.UseChallenge(r.Context(), challengeKey(challenge), now)
 	if errors.Is(err, store.ErrChallenge) {
-		return badRequest(CodeChallengeInvalid, "challenge unknown, already used or expired")
+		return badRequest(api.CodeChallengeInvalid, "challenge unknown, already used or expired")
 	}
 	if err != nil {
 		return internal("use challenge", err)
@@ -93,11 +94,11 @@ func (s *Server) useChallenge(r *http.Request, signing [keys.SigningKeySize]byte
 	case err == nil:
 		return nil
 	case errors.Is(err, token.ErrBadSignature):
-		return badRequest(CodeBadSignature, "challenge signature does not verify under the device key")
+		return badRequest(api.CodeBadSignature, "challenge signature does not verify under the device key")
 	case errors.Is(err, token.ErrExpired), errors.Is(err, token.ErrNotYetValid):
-		return badRequest(CodeChallengeInvalid, "challenge expired")
+		return badRequest(api.CodeChallengeInvalid, "challenge expired")
 	default:
-		return badRequest(CodeChallengeInvalid, "challenge response refused")
+		return badRequest(api.CodeChallengeInvalid, "challenge response refused")
 	}
 }
 
@@ -106,18 +107,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) (int, any, 
 	if e := s.limitIP(r); e != nil {
 		return 0, nil, e
 	}
-	var req TokenRequest
+	var req api.TokenRequest
 	if e := s.decodeBody(w, r, &req); e != nil {
 		return 0, nil, e
 	}
 	if err := keys.CheckHandle(req.Handle); err != nil {
-		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+		return 0, nil, badRequest(api.CodeInvalidHandle, "invalid handle")
 	}
 	if req.Device == 0 {
-		return 0, nil, badRequest(CodeBadRequest, "device id 0")
+		return 0, nil, badRequest(api.CodeBadRequest, "device id 0")
 	}
 	if !s.allowedAudience(req.Audience) {
-		return 0, nil, badRequest(CodeWrongAudience, "this server issues no tokens for that audience")
+		return 0, nil, badRequest(api.CodeWrongAudience, "this server issues no tokens for that audience")
 	}
 	if _, e := s.checkChallengeFields(req.Challenge, req.ChallengeSignature, req.Audience); e != nil {
 		return 0, nil, e
@@ -146,7 +147,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) (int, any, 
 	}
 	kind, _, _ := strings.Cut(req.Audience, ":")
 	s.metrics.token(kind)
-	return http.StatusCreated, TokenResponse{Token: t.Encode(), ExpiresAt: t.Expiry.Unix()}, nil
+	return http.StatusCreated, api.TokenResponse{Token: t.Encode(), ExpiresAt: t.Expiry.Unix()}, nil
 }
 
 // activeDevice returns the certificate of device id of acct: 404
@@ -157,7 +158,7 @@ func activeDevice(acct *store.Account, id uint32) (*keys.DeviceCertificate, *api
 			continue
 		}
 		if d.Revocation != nil {
-			return nil, newError(http.StatusForbidden, CodeDeviceRevoked, "device revoked")
+			return nil, newError(http.StatusForbidden, api.CodeDeviceRevoked, "device revoked")
 		}
 		cert, err := keys.ParseDeviceCertificate(d.Certificate)
 		if err != nil {
@@ -165,5 +166,5 @@ func activeDevice(acct *store.Account, id uint32) (*keys.DeviceCertificate, *api
 		}
 		return cert, nil
 	}
-	return nil, newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
+	return nil, newError(http.StatusNotFound, api.CodeUnknownDevice, "no such device in this account")
 }

@@ -8,13 +8,14 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
 // claim claims handle's bundles with bearer, which must be answered 200.
-func (e *env) claim(handle, bearer string) keyserver.ClaimResponse {
+func (e *env) claim(handle, bearer string) api.ClaimResponse {
 	e.t.Helper()
-	var c keyserver.ClaimResponse
+	var c api.ClaimResponse
 	e.ok("POST", "/v1/accounts/"+handle+"/claim", nil, bearer, http.StatusOK, &c)
 	return c
 }
@@ -88,7 +89,7 @@ func TestClaimTargetLimit(t *testing.T) {
 		}
 		// Unknown handles still answer 404.
 		r := e.do("POST", "/v1/accounts/nobody/claim", nil, callers[0])
-		if r.status != http.StatusNotFound || r.code() != keyserver.CodeUnknownHandle {
+		if r.status != http.StatusNotFound || r.code() != api.CodeUnknownHandle {
 			t.Fatalf("claim of unknown handle: %d %s", r.status, r.code())
 		}
 	})
@@ -140,7 +141,7 @@ func drain(t testing.TB, e *env, attackers int, duration, step, poll time.Durati
 		e.clock.Advance(step)
 		if e.clock.Now().Sub(lastPoll) >= poll {
 			lastPoll = e.clock.Now()
-			var counts keyserver.PrekeyCounts
+			var counts api.PrekeyCounts
 			e.ok("GET", "/v1/prekeys/count", nil, owner, http.StatusOK, &counts)
 			if counts.OneTime < 25 {
 				topUp(100 - counts.OneTime)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
@@ -21,14 +21,14 @@ func TestDeviceIDsIncrease(t *testing.T) {
 	add := func(id keys.DeviceID) reply {
 		cert := e.newDevice(alice, id)
 		ch := e.challenge("")
-		return e.do("POST", "/v1/accounts/alice/devices", keyserver.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(alice, id, ch)}, "")
+		return e.do("POST", "/v1/accounts/alice/devices", api.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(alice, id, ch)}, "")
 	}
 	if r := add(5); r.status != http.StatusOK {
 		t.Fatalf("add 5: %d %s", r.status, r.body)
 	}
 	before := e.snapshot("alice")
 	for _, id := range []keys.DeviceID{5, 3} {
-		if r := add(id); r.status != http.StatusConflict || r.code() != keyserver.CodeDeviceExists {
+		if r := add(id); r.status != http.StatusConflict || r.code() != api.CodeDeviceExists {
 			t.Fatalf("add %d after 5: %d %s", id, r.status, r.body)
 		}
 	}
@@ -44,15 +44,15 @@ func testConcurrentChanges(t *testing.T, open func(*testing.T) store.Store) {
 	e := newEnvOn(t, open, nil)
 	const n = 8
 	users := make([]*user, n)
-	reqs := make([]keyserver.RegisterRequest, n)
-	adds := make([][]keyserver.AddDeviceRequest, n)
+	reqs := make([]api.RegisterRequest, n)
+	adds := make([][]api.AddDeviceRequest, n)
 	for i := range users {
 		users[i] = e.newUser(fmt.Sprintf("user%d", i))
 		reqs[i] = e.registerRequest(users[i])
 		for id := keys.DeviceID(2); id <= 4; id++ {
 			cert := e.newDevice(users[i], id)
 			ch := e.challenge("")
-			adds[i] = append(adds[i], keyserver.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(users[i], id, ch)})
+			adds[i] = append(adds[i], api.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(users[i], id, ch)})
 		}
 	}
 	var wg sync.WaitGroup
@@ -87,7 +87,7 @@ func testConcurrentChanges(t *testing.T, open func(*testing.T) store.Store) {
 			}
 			tok := e.token(u, 1, "")
 			wg.Go(func() {
-				r := e.do("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", u.handle, id), keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tok)
+				r := e.do("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", u.handle, id), api.RevokeDeviceRequest{Revocation: rev.Marshal()}, tok)
 				if r.status != http.StatusOK {
 					errs <- fmt.Sprintf("revoke %s/%d: %d %s", u.handle, id, r.status, r.body)
 				}
@@ -105,7 +105,7 @@ func testConcurrentChanges(t *testing.T, open func(*testing.T) store.Store) {
 	if cp.Size != n*7 {
 		t.Fatalf("log size %d, want %d", cp.Size, n*7)
 	}
-	var l keyserver.LeavesResponse
+	var l api.LeavesResponse
 	e.ok("GET", fmt.Sprintf("/v1/log/leaves?start=0&end=%d", cp.Size), nil, "", http.StatusOK, &l)
 	last := map[string]*kt.Entry{}
 	for i, leaf := range l.Leaves {

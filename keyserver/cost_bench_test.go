@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
 )
 
@@ -114,21 +115,21 @@ func BenchmarkRefusedCost(b *testing.B) {
 			request{"GET", "/v1/accounts/alice", "", nil}},
 		{"register", func() request {
 			ch, sig := badChallenge()
-			return request{"POST", "/v1/accounts", "", keyserver.RegisterRequest{Handle: "bob2", AccountKey: pub[:], Certificate: newCertFor(b, e, bob, "bob2"), Challenge: ch, ChallengeSignature: sig}}
-		}, request{"POST", "/v1/accounts", "", keyserver.RegisterRequest{}}},
+			return request{"POST", "/v1/accounts", "", api.RegisterRequest{Handle: "bob2", AccountKey: pub[:], Certificate: newCertFor(b, e, bob, "bob2"), Challenge: ch, ChallengeSignature: sig}}
+		}, request{"POST", "/v1/accounts", "", api.RegisterRequest{}}},
 		{"token", func() request {
 			ch := e.challenge("keyserver:" + serverName)
 			sig := e.sign(alice, 1, ch)
 			sig[0] ^= 1
-			return request{"POST", "/v1/tokens", "", keyserver.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: sig}}
-		}, request{"POST", "/v1/tokens", "", keyserver.TokenRequest{}}},
+			return request{"POST", "/v1/tokens", "", api.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: sig}}
+		}, request{"POST", "/v1/tokens", "", api.TokenRequest{}}},
 		{"add_device", func() request {
 			ch, sig := badChallenge()
-			return request{"POST", "/v1/accounts/alice/devices", "", keyserver.AddDeviceRequest{Certificate: newCert.Marshal(), Challenge: ch, ChallengeSignature: sig}}
-		}, request{"POST", "/v1/accounts/alice/devices", "", keyserver.AddDeviceRequest{}}},
+			return request{"POST", "/v1/accounts/alice/devices", "", api.AddDeviceRequest{Certificate: newCert.Marshal(), Challenge: ch, ChallengeSignature: sig}}
+		}, request{"POST", "/v1/accounts/alice/devices", "", api.AddDeviceRequest{}}},
 		{"revoke", func() request {
-			return request{"POST", "/v1/accounts/alice/devices/2/revoke", tok, keyserver.RevokeDeviceRequest{Revocation: badRev}}
-		}, request{"POST", "/v1/accounts/alice/devices/2/revoke", tok, keyserver.RevokeDeviceRequest{Revocation: badRev}}},
+			return request{"POST", "/v1/accounts/alice/devices/2/revoke", tok, api.RevokeDeviceRequest{Revocation: badRev}}
+		}, request{"POST", "/v1/accounts/alice/devices/2/revoke", tok, api.RevokeDeviceRequest{Revocation: badRev}}},
 	}
 	want := map[string]int{"upload": 400, "upload_held_ids": 409, "claim": 200, "lookup": 404, "register": 400, "token": 400, "add_device": 400, "revoke": 400}
 	for _, c := range cases {

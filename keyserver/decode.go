@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // DecodeRequest decodes a request body into v, a pointer to one of the
@@ -33,7 +35,7 @@ func DecodeRequest(data []byte, v any) error {
 		return classifyJSON(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return badRequest(CodeMalformedJSON, "data after the JSON object")
+		return badRequest(api.CodeMalformedJSON, "data after the JSON object")
 	}
 	rv.Elem().Set(fresh.Elem())
 	return nil
@@ -62,7 +64,7 @@ func checkMembers(data []byte, names map[string]bool) error {
 		return classifyJSON(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return badRequest(CodeMalformedJSON, "request body is not a JSON object")
+		return badRequest(api.CodeMalformedJSON, "request body is not a JSON object")
 	}
 	seen := make(map[string]bool, len(names))
 	for dec.More() {
@@ -72,13 +74,13 @@ func checkMembers(data []byte, names map[string]bool) error {
 		}
 		name, ok := tok.(string)
 		if !ok {
-			return badRequest(CodeMalformedJSON, "malformed JSON object")
+			return badRequest(api.CodeMalformedJSON, "malformed JSON object")
 		}
 		if !names[name] {
-			return badRequest(CodeUnknownField, "unknown field %q", truncate(name))
+			return badRequest(api.CodeUnknownField, "unknown field %q", truncate(name))
 		}
 		if seen[name] {
-			return badRequest(CodeMalformedJSON, "field %q repeated", name)
+			return badRequest(api.CodeMalformedJSON, "field %q repeated", name)
 		}
 		seen[name] = true
 		var skip json.RawMessage
@@ -103,24 +105,24 @@ func truncate(s string) string {
 // classifyJSON maps an encoding/json error to its spec/keyserver.md §3
 // code.
 func classifyJSON(err error) *apiError {
-	var b64e base64Error
-	if errors.As(err, &b64e) {
-		return badRequest(CodeBadBase64, "a binary field is not unpadded base64url")
+	var b64e = api.ErrBase64
+	if errors.Is(err, b64e) {
+		return badRequest(api.CodeBadBase64, "a binary field is not unpadded base64url")
 	}
 	if strings.Contains(err.Error(), "unknown field") {
-		return badRequest(CodeUnknownField, "unknown field")
+		return badRequest(api.CodeUnknownField, "unknown field")
 	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		if typeErr.Field != "" {
-			return badRequest(CodeMalformedJSON, "field %q has the wrong type", typeErr.Field)
+			return badRequest(api.CodeMalformedJSON, "field %q has the wrong type", typeErr.Field)
 		}
-		return badRequest(CodeMalformedJSON, "a field has the wrong type")
+		return badRequest(api.CodeMalformedJSON, "a field has the wrong type")
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return badRequest(CodeMalformedJSON, "truncated JSON")
+		return badRequest(api.CodeMalformedJSON, "truncated JSON")
 	}
-	return badRequest(CodeMalformedJSON, "malformed JSON")
+	return badRequest(api.CodeMalformedJSON, "malformed JSON")
 }
 
 // readBody reads a request body of at most limit bytes.
@@ -129,9 +131,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, newError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body larger than %d bytes", limit)
+			return nil, newError(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body larger than %d bytes", limit)
 		}
-		return nil, badRequest(CodeMalformedJSON, "could not read the request body")
+		return nil, badRequest(api.CodeMalformedJSON, "could not read the request body")
 	}
 	return data, nil
 }

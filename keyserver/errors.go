@@ -7,56 +7,14 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
-)
-
-// Error codes, spec/keyserver.md §3; named in spec/errors.md §3.9, whose
-// table internal/specnames holds these constants to. Each error response is
-// a JSON body {"error": CODE, "message": TEXT} with the status the table
-// gives.
-const (
-	CodeMalformedJSON    = "malformed_json"
-	CodeUnknownField     = "unknown_field"
-	CodeBodyTooLarge     = "body_too_large"
-	CodeBadBase64        = "bad_base64"
-	CodeBadKeyLength     = "bad_key_length"
-	CodeMalformedKey     = "malformed_key"
-	CodeBadSignature     = "bad_signature"
-	CodeBadRequest       = "bad_request"
-	CodeInvalidToken     = "invalid_token"
-	CodeTokenExpired     = "token_expired"
-	CodeWrongAudience    = "wrong_audience"
-	CodeUnknownHandle    = "unknown_handle"
-	CodeUnknownDevice    = "unknown_device"
-	CodeHandleTaken      = "handle_taken"
-	CodeInvalidHandle    = "invalid_handle"
-	CodeTooManyPrekeys   = "too_many_prekeys"
-	CodeDuplicatePrekey  = "duplicate_prekey"
-	CodeWrongPrekeyKind  = "wrong_prekey_kind"
-	CodeDeviceExists     = "device_exists"
-	CodeDeviceRevoked    = "device_revoked"
-	CodeTooManyDevices   = "too_many_devices"
-	CodeChallengeInvalid = "challenge_invalid"
-	CodeInviteRequired   = "invite_required"
-	CodeForbidden        = "forbidden"
-	CodeConflict         = "conflict"
-	CodeRateLimited      = "rate_limited"
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeUnavailable      = "unavailable"
-	CodeInternal         = "internal"
 )
 
 // unavailableRetry is the Retry-After, in seconds, of an unavailable
 // answer (spec/keyserver.md §3): the database is down or the disk full,
 // which an operator or PostgreSQL's restart mends in seconds to minutes.
 const unavailableRetry = 2
-
-// ErrorResponse is the body of every error response (spec/keyserver.md §3).
-type ErrorResponse struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
 
 // apiError is an error answered to the client: a status, a code of
 // spec/keyserver.md §3 and a message that holds no key material.
@@ -88,10 +46,10 @@ func badRequest(code, format string, args ...any) *apiError {
 // with 503 unavailable and a Retry-After (spec/keyserver.md §3).
 func internal(what string, cause error) *apiError {
 	if store.IsUnavailable(cause) {
-		return &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable,
+		return &apiError{status: http.StatusServiceUnavailable, code: api.CodeUnavailable,
 			message: "temporarily unavailable, retry later", retry: unavailableRetry, cause: fmt.Errorf("%s: %w", what, cause)}
 	}
-	return &apiError{status: http.StatusInternalServerError, code: CodeInternal, message: "internal error", cause: fmt.Errorf("%s: %w", what, cause)}
+	return &apiError{status: http.StatusInternalServerError, code: api.CodeInternal, message: "internal error", cause: fmt.Errorf("%s: %w", what, cause)}
 }
 
 // ErrorCode returns the spec/keyserver.md §3 code of an error returned by
@@ -127,5 +85,5 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	if e.retry > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retry))
 	}
-	writeJSON(w, e.status, ErrorResponse{Error: e.code, Message: e.message})
+	writeJSON(w, e.status, api.ErrorResponse{Error: e.code, Message: e.message})
 }

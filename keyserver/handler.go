@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // handlerFunc is one endpoint: it answers by returning a value to send as
@@ -86,7 +88,7 @@ func (s *Server) serve(ep endpoint) http.Handler {
 
 func (s *Server) dispatch(ep endpoint, allow string, w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	if len(ep.methods) == 0 {
-		return 0, nil, newError(http.StatusNotFound, CodeNotFound, "no such endpoint")
+		return 0, nil, newError(http.StatusNotFound, api.CodeNotFound, "no such endpoint")
 	}
 	method := r.Method
 	if method == http.MethodHead {
@@ -94,12 +96,12 @@ func (s *Server) dispatch(ep endpoint, allow string, w http.ResponseWriter, r *h
 	}
 	h, ok := ep.methods[method]
 	if !ok {
-		return 0, nil, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s not allowed here; allowed: %s", truncate(r.Method), allow)
+		return 0, nil, newError(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "method %s not allowed here; allowed: %s", truncate(r.Method), allow)
 	}
 	status, body, e := h(w, r)
 	if e != nil && e.status >= 500 && errors.Is(e.cause, context.Canceled) {
 		// The client went away; nothing to report.
-		e = &apiError{status: 499, code: CodeInternal, message: "request canceled", cause: e.cause}
+		e = &apiError{status: 499, code: api.CodeInternal, message: "request canceled", cause: e.cause}
 	}
 	return status, body, e
 }

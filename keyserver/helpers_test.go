@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/testrand"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
 	"github.com/sealpost/sealpost/keyserver/store/postgres"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
@@ -164,7 +165,7 @@ type reply struct {
 
 // code returns the error code of an error reply.
 func (r reply) code() string {
-	var e keyserver.ErrorResponse
+	var e api.ErrorResponse
 	if json.Unmarshal(r.body, &e) != nil {
 		return "<not an error body: " + string(r.body) + ">"
 	}
@@ -262,8 +263,8 @@ func (e *env) newDevice(u *user, id keys.DeviceID) *keys.DeviceCertificate {
 // challenge asks for a challenge for audience ("" for the key server's).
 func (e *env) challenge(audience string) []byte {
 	e.t.Helper()
-	var c keyserver.ChallengeResponse
-	e.ok("POST", "/v1/challenges", keyserver.ChallengeRequest{Audience: audience}, "", http.StatusCreated, &c)
+	var c api.ChallengeResponse
+	e.ok("POST", "/v1/challenges", api.ChallengeRequest{Audience: audience}, "", http.StatusCreated, &c)
 	return c.Challenge
 }
 
@@ -278,11 +279,11 @@ func (e *env) sign(u *user, id keys.DeviceID, challenge []byte) []byte {
 }
 
 // registerRequest builds a valid registration of u with device 1.
-func (e *env) registerRequest(u *user) keyserver.RegisterRequest {
+func (e *env) registerRequest(u *user) api.RegisterRequest {
 	e.t.Helper()
 	ch := e.challenge("")
 	pub := u.account.Public()
-	return keyserver.RegisterRequest{
+	return api.RegisterRequest{
 		Handle:             u.handle,
 		AccountKey:         pub[:],
 		Certificate:        u.certs[1].Marshal(),
@@ -291,9 +292,9 @@ func (e *env) registerRequest(u *user) keyserver.RegisterRequest {
 	}
 }
 
-func (e *env) register(u *user) keyserver.KeySetResponse {
+func (e *env) register(u *user) api.KeySetResponse {
 	e.t.Helper()
-	var r keyserver.KeySetResponse
+	var r api.KeySetResponse
 	e.ok("POST", "/v1/accounts", e.registerRequest(u), "", http.StatusCreated, &r)
 	return r
 }
@@ -305,8 +306,8 @@ func (e *env) token(u *user, id keys.DeviceID, audience string) string {
 		audience = "keyserver:" + serverName
 	}
 	ch := e.challenge(audience)
-	var r keyserver.TokenResponse
-	e.ok("POST", "/v1/tokens", keyserver.TokenRequest{
+	var r api.TokenResponse
+	e.ok("POST", "/v1/tokens", api.TokenRequest{
 		Handle: u.handle, Device: uint32(id), Audience: audience,
 		Challenge: ch, ChallengeSignature: e.sign(u, id, ch),
 	}, "", http.StatusCreated, &r)
@@ -315,16 +316,16 @@ func (e *env) token(u *user, id keys.DeviceID, audience string) string {
 
 // prekeys generates a signed upload for device id of u: the signed and
 // last-resort prekeys and n one-time prekeys of each kind, ids from first.
-func (e *env) prekeys(u *user, id keys.DeviceID, first uint32, n int) keyserver.PrekeyUpload {
+func (e *env) prekeys(u *user, id keys.DeviceID, first uint32, n int) api.PrekeyUpload {
 	e.t.Helper()
-	gen := func(kind keys.PrekeyKind, pid uint32) keyserver.Bytes {
+	gen := func(kind keys.PrekeyKind, pid uint32) api.Bytes {
 		_, p, err := u.devices[id].GeneratePrekey(e.rand, kind, pid)
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		return p.Marshal()
 	}
-	up := keyserver.PrekeyUpload{
+	up := api.PrekeyUpload{
 		SignedPrekey:        gen(keys.SignedPrekey, first),
 		LastResortKEMPrekey: gen(keys.LastResortKEMPrekey, first),
 	}
@@ -381,12 +382,12 @@ func (e *env) unchanged(before state, handles ...string) {
 }
 
 // addDevice certifies and adds device id of u.
-func (e *env) addDevice(u *user, id keys.DeviceID) keyserver.KeySetResponse {
+func (e *env) addDevice(u *user, id keys.DeviceID) api.KeySetResponse {
 	e.t.Helper()
 	cert := e.newDevice(u, id)
 	ch := e.challenge("")
-	var r keyserver.KeySetResponse
-	e.ok("POST", "/v1/accounts/"+u.handle+"/devices", keyserver.AddDeviceRequest{
+	var r api.KeySetResponse
+	e.ok("POST", "/v1/accounts/"+u.handle+"/devices", api.AddDeviceRequest{
 		Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(u, id, ch),
 	}, "", http.StatusOK, &r)
 	return r
@@ -403,17 +404,17 @@ func (e *env) revokeRequest(u *user, id, by keys.DeviceID, bearer string) reply 
 	if bearer == "" {
 		bearer = e.token(u, by, "")
 	}
-	return e.do("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", u.handle, id), keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, bearer)
+	return e.do("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", u.handle, id), api.RevokeDeviceRequest{Revocation: rev.Marshal()}, bearer)
 }
 
 // revoke revokes device id of u from u's device by, which must succeed.
-func (e *env) revoke(u *user, id, by keys.DeviceID) keyserver.KeySetResponse {
+func (e *env) revoke(u *user, id, by keys.DeviceID) api.KeySetResponse {
 	e.t.Helper()
 	r := e.revokeRequest(u, id, by, "")
 	if r.status != http.StatusOK {
 		e.t.Fatalf("revoke %s/%d from %d: %d %s", u.handle, id, by, r.status, r.body)
 	}
-	var ks keyserver.KeySetResponse
+	var ks api.KeySetResponse
 	if err := json.Unmarshal(r.body, &ks); err != nil {
 		e.t.Fatal(err)
 	}

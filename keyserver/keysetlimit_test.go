@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // TestPublicKeyWorkRateLimited: once an address's budget is spent,
@@ -20,14 +21,14 @@ func TestPublicKeyWorkRateLimited(t *testing.T) {
 	reg := e.registerRequest(bob)
 	cert := e.newDevice(alice, 3)
 	ch := e.challenge("")
-	add := keyserver.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(alice, 3, ch)}
+	add := api.AddDeviceRequest{Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(alice, 3, ch)}
 	ch = e.challenge("")
-	tokReq := keyserver.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 1, ch)}
+	tokReq := api.TokenRequest{Handle: "alice", Device: 1, Audience: "keyserver:" + serverName, Challenge: ch, ChallengeSignature: e.sign(alice, 1, ch)}
 	rev, err := alice.account.RevokeDevice("alice", 2, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for e.do("POST", "/v1/challenges", keyserver.ChallengeRequest{}, "").status != http.StatusTooManyRequests {
+	for e.do("POST", "/v1/challenges", api.ChallengeRequest{}, "").status != http.StatusTooManyRequests {
 	}
 	before := e.snapshot("alice", "bob")
 	checks := keyserver.SignatureChecks(e.srv)
@@ -39,10 +40,10 @@ func TestPublicKeyWorkRateLimited(t *testing.T) {
 		{"register", "/v1/accounts", reg, ""},
 		{"token", "/v1/tokens", tokReq, ""},
 		{"add device", "/v1/accounts/alice/devices", add, ""},
-		{"revoke", "/v1/accounts/alice/devices/2/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tok},
+		{"revoke", "/v1/accounts/alice/devices/2/revoke", api.RevokeDeviceRequest{Revocation: rev.Marshal()}, tok},
 	} {
 		r := e.do("POST", c.path, c.body, c.bearer)
-		if r.status != http.StatusTooManyRequests || r.code() != keyserver.CodeRateLimited || r.header.Get("Retry-After") != "1" {
+		if r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited || r.header.Get("Retry-After") != "1" {
 			t.Errorf("%s: %d %q %s", c.name, r.status, r.header.Get("Retry-After"), r.body)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // The rate limits each endpoint applies (spec/keyserver.md §4). Every
@@ -24,7 +26,7 @@ func clientIP(r *http.Request) string {
 
 // rateLimited is the 429 answer for a refusal that frees up after wait.
 func rateLimited(wait time.Duration, message string) *apiError {
-	return &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited, message: message, retry: retryAfter(wait)}
+	return &apiError{status: http.StatusTooManyRequests, code: api.CodeRateLimited, message: message, retry: retryAfter(wait)}
 }
 
 // limitIP applies the per-address rate limit of challenges, registrations,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // lookupAs looks up handle with bearer ("" for none).
@@ -26,9 +27,9 @@ func (e *env) probe(n int, interval time.Duration, bearer string) (answered, fir
 	for i := range n {
 		r := e.lookupAs(fmt.Sprintf("probe%d", i), bearer)
 		switch {
-		case r.status == http.StatusNotFound && r.code() == keyserver.CodeUnknownHandle:
+		case r.status == http.StatusNotFound && r.code() == api.CodeUnknownHandle:
 			answered++
-		case r.status == http.StatusTooManyRequests && r.code() == keyserver.CodeRateLimited:
+		case r.status == http.StatusTooManyRequests && r.code() == api.CodeRateLimited:
 			if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
 				e.t.Fatalf("probe %d: 429 with Retry-After %q", i, r.header.Get("Retry-After"))
 			}
@@ -100,14 +101,14 @@ func TestLookupProbeFromAccount(t *testing.T) {
 	if max := first + (n-first)/50 + 2; answered > max {
 		t.Fatalf("%d probes answered, want at most %d", answered, max)
 	}
-	if r := e.lookupAs("alice", tm); r.status != http.StatusTooManyRequests || r.code() != keyserver.CodeRateLimited {
+	if r := e.lookupAs("alice", tm); r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited {
 		t.Fatalf("hit from the limited account: %d %s", r.status, r.code())
 	}
 	e.ok("GET", "/v1/accounts/mallory", nil, ta, http.StatusOK, nil)
 	e.ok("GET", "/v1/accounts/mallory", nil, "", http.StatusOK, nil)
 	e.unchanged(before, "mallory", "alice")
 	// A token that does not verify is refused, not ignored.
-	if r := e.lookupAs("alice", ta+"x"); r.status != http.StatusUnauthorized || r.code() != keyserver.CodeInvalidToken {
+	if r := e.lookupAs("alice", ta+"x"); r.status != http.StatusUnauthorized || r.code() != api.CodeInvalidToken {
 		t.Fatalf("lookup with a bad token: %d %s", r.status, r.code())
 	}
 }

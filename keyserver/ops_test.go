@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 func TestIPRateLimit(t *testing.T) {
@@ -14,8 +16,8 @@ func TestIPRateLimit(t *testing.T) {
 	for range 3 {
 		e.challenge("")
 	}
-	r := e.do("POST", "/v1/challenges", keyserver.ChallengeRequest{}, "")
-	if r.status != http.StatusTooManyRequests || r.code() != keyserver.CodeRateLimited || r.header.Get("Retry-After") != "1" {
+	r := e.do("POST", "/v1/challenges", api.ChallengeRequest{}, "")
+	if r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited || r.header.Get("Retry-After") != "1" {
 		t.Fatalf("fourth challenge: %d %q %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
 	// Lookups are not limited per address.

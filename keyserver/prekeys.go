@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
@@ -18,7 +19,7 @@ func (s *Server) authenticate(r *http.Request) (*token.Token, *apiError) {
 	h := r.Header.Get("Authorization")
 	scheme, text, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || text == "" {
-		return nil, newError(http.StatusUnauthorized, CodeInvalidToken, "missing bearer token")
+		return nil, newError(http.StatusUnauthorized, api.CodeInvalidToken, "missing bearer token")
 	}
 	t, err := s.verifier.Verify(text, s.now())
 	switch {
@@ -27,11 +28,11 @@ func (s *Server) authenticate(r *http.Request) (*token.Token, *apiError) {
 	case errors.Is(err, token.ErrExpired), errors.Is(err, token.ErrNotYetValid):
 		// Outside its validity window: the client fetches a new token. Not
 		// yet valid is token_expired too, as at the relay (spec/errors.md §2).
-		return nil, newError(http.StatusUnauthorized, CodeTokenExpired, "token expired or not yet valid")
+		return nil, newError(http.StatusUnauthorized, api.CodeTokenExpired, "token expired or not yet valid")
 	case errors.Is(err, token.ErrWrongAudience):
-		return nil, newError(http.StatusUnauthorized, CodeWrongAudience, "token is for another service")
+		return nil, newError(http.StatusUnauthorized, api.CodeWrongAudience, "token is for another service")
 	default:
-		return nil, newError(http.StatusUnauthorized, CodeInvalidToken, "token refused")
+		return nil, newError(http.StatusUnauthorized, api.CodeInvalidToken, "token refused")
 	}
 }
 
@@ -40,10 +41,10 @@ func (s *Server) authenticate(r *http.Request) (*token.Token, *apiError) {
 func parsePrekey(b []byte, want keys.PrekeyKind) (*keys.Prekey, *apiError) {
 	p, err := keys.ParsePrekey(b)
 	if err != nil {
-		return nil, badRequest(CodeMalformedKey, "%v is not a valid prekey", want)
+		return nil, badRequest(api.CodeMalformedKey, "%v is not a valid prekey", want)
 	}
 	if p.Kind != want {
-		return nil, badRequest(CodeWrongPrekeyKind, "a %v where a %v belongs", p.Kind, want)
+		return nil, badRequest(api.CodeWrongPrekeyKind, "a %v where a %v belongs", p.Kind, want)
 	}
 	return p, nil
 }
@@ -51,7 +52,7 @@ func parsePrekey(b []byte, want keys.PrekeyKind) (*keys.Prekey, *apiError) {
 // parseBatch parses a batch of one-time prekeys: each of its kind, ids
 // distinct within the batch and not among held, the ids the device holds
 // (ascending), and the device left holding at most max.
-func parseBatch(batch []Bytes, want keys.PrekeyKind, held []uint32, max int) ([]*keys.Prekey, *apiError) {
+func parseBatch(batch []api.Bytes, want keys.PrekeyKind, held []uint32, max int) ([]*keys.Prekey, *apiError) {
 	out := make([]*keys.Prekey, 0, len(batch))
 	ids := make(map[uint32]bool, len(batch))
 	for _, b := range batch {
@@ -60,33 +61,33 @@ func parseBatch(batch []Bytes, want keys.PrekeyKind, held []uint32, max int) ([]
 			return nil, e
 		}
 		if ids[p.ID] {
-			return nil, newError(http.StatusConflict, CodeDuplicatePrekey, "%v id repeated in the upload", want)
+			return nil, newError(http.StatusConflict, api.CodeDuplicatePrekey, "%v id repeated in the upload", want)
 		}
 		ids[p.ID] = true
 		out = append(out, p)
 	}
 	for _, p := range out {
 		if _, found := slices.BinarySearch(held, p.ID); found {
-			return nil, newError(http.StatusConflict, CodeDuplicatePrekey, "a %v id is already held for this device", want)
+			return nil, newError(http.StatusConflict, api.CodeDuplicatePrekey, "a %v id is already held for this device", want)
 		}
 	}
 	if len(out) > 0 && len(held)+len(out) > max {
-		return nil, newError(http.StatusConflict, CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", max)
+		return nil, newError(http.StatusConflict, api.CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", max)
 	}
 	return out, nil
 }
 
 // verifyPrekeys verifies parsed prekeys under the device signing key,
 // returning them as the store keeps them.
-func (s *Server) verifyPrekeys(ps []*keys.Prekey, raw []Bytes, signing [keys.SigningKeySize]byte) ([]store.Prekey, *apiError) {
+func (s *Server) verifyPrekeys(ps []*keys.Prekey, raw []api.Bytes, signing [keys.SigningKeySize]byte) ([]store.Prekey, *apiError) {
 	out := make([]store.Prekey, 0, len(ps))
 	for i, p := range ps {
 		s.sigChecks.Add(1)
 		if err := p.Verify(signing); err != nil {
 			if errors.Is(err, keys.ErrBadSignature) {
-				return nil, badRequest(CodeBadSignature, "%v signature does not verify under the device key", p.Kind)
+				return nil, badRequest(api.CodeBadSignature, "%v signature does not verify under the device key", p.Kind)
 			}
-			return nil, badRequest(CodeMalformedKey, "%v is not a valid prekey", p.Kind)
+			return nil, badRequest(api.CodeMalformedKey, "%v is not a valid prekey", p.Kind)
 		}
 		out = append(out, store.Prekey{ID: p.ID, Encoded: raw[i]})
 	}
@@ -105,12 +106,12 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) (int, any,
 	if e := s.limitUpload(t.Handle, uint32(t.Device)); e != nil {
 		return 0, nil, e
 	}
-	var req PrekeyUpload
+	var req api.PrekeyUpload
 	if e := s.decodeBody(w, r, &req); e != nil {
 		return 0, nil, e
 	}
 	if n := max(len(req.OneTimePrekeys), len(req.OneTimeKEMPrekeys)); n > s.limits.MaxOneTimePerUpload {
-		return 0, nil, badRequest(CodeTooManyPrekeys, "at most %d one-time prekeys of each kind per upload", s.limits.MaxOneTimePerUpload)
+		return 0, nil, badRequest(api.CodeTooManyPrekeys, "at most %d one-time prekeys of each kind per upload", s.limits.MaxOneTimePerUpload)
 	}
 	acct, e := s.account(r, t.Handle)
 	if e != nil {
@@ -121,9 +122,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) (int, any,
 		return 0, nil, e
 	}
 	var medium []*keys.Prekey // the signed and last-resort prekeys sent
-	var mediumRaw []Bytes
+	var mediumRaw []api.Bytes
 	for _, f := range []struct {
-		raw  Bytes
+		raw  api.Bytes
 		kind keys.PrekeyKind
 	}{{req.SignedPrekey, keys.SignedPrekey}, {req.LastResortKEMPrekey, keys.LastResortKEMPrekey}} {
 		if f.raw == nil {
@@ -179,13 +180,13 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) (int, any,
 func uploadError(err error, max int) *apiError {
 	switch {
 	case errors.Is(err, store.ErrTooManyPrekeys):
-		return newError(http.StatusConflict, CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", max)
+		return newError(http.StatusConflict, api.CodeTooManyPrekeys, "a device holds at most %d one-time prekeys of each kind", max)
 	case errors.Is(err, store.ErrDuplicatePrekey):
-		return newError(http.StatusConflict, CodeDuplicatePrekey, "a prekey id is already held for this device")
+		return newError(http.StatusConflict, api.CodeDuplicatePrekey, "a prekey id is already held for this device")
 	case errors.Is(err, store.ErrDeviceRevoked):
-		return newError(http.StatusForbidden, CodeDeviceRevoked, "device revoked")
+		return newError(http.StatusForbidden, api.CodeDeviceRevoked, "device revoked")
 	case errors.Is(err, store.ErrNotFound):
-		return newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
+		return newError(http.StatusNotFound, api.CodeUnknownDevice, "no such device in this account")
 	}
 	return internal("upload prekeys", err)
 }
@@ -203,13 +204,13 @@ func (s *Server) counts(r *http.Request, t *token.Token) (int, any, *apiError) {
 	c, err := s.store.CountPrekeys(r.Context(), t.Handle, uint32(t.Device))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return 0, nil, newError(http.StatusNotFound, CodeUnknownDevice, "no such device in this account")
+		return 0, nil, newError(http.StatusNotFound, api.CodeUnknownDevice, "no such device in this account")
 	case errors.Is(err, store.ErrDeviceRevoked):
-		return 0, nil, newError(http.StatusForbidden, CodeDeviceRevoked, "device revoked")
+		return 0, nil, newError(http.StatusForbidden, api.CodeDeviceRevoked, "device revoked")
 	case err != nil:
 		return 0, nil, internal("count prekeys", err)
 	}
-	return http.StatusOK, PrekeyCounts{OneTime: c.OneTime, OneTimeKEM: c.OneTimeKEM}, nil
+	return http.StatusOK, api.PrekeyCounts{OneTime: c.OneTime, OneTimeKEM: c.OneTimeKEM}, nil
 }
 
 // handleClaim answers POST /v1/accounts/{handle}/claim (spec/keyserver.md
@@ -225,14 +226,14 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
-		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+		return 0, nil, badRequest(api.CodeInvalidHandle, "invalid handle")
 	}
 	// The claimer's own device must be active now, not only when its
 	// token was issued (spec/keyserver.md §1.1).
 	caller, e := s.account(r, t.Handle)
 	if e != nil {
-		if e.code == CodeUnknownHandle {
-			e = newError(http.StatusNotFound, CodeUnknownDevice, "the token's account does not exist")
+		if e.code == api.CodeUnknownHandle {
+			e = newError(http.StatusNotFound, api.CodeUnknownDevice, "the token's account does not exist")
 		}
 		return 0, nil, e
 	}
@@ -252,16 +253,16 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 		claimed, err = s.store.ClaimPrekeys(r.Context(), handle)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, newError(http.StatusNotFound, CodeUnknownHandle, "no account with this handle")
+		return 0, nil, newError(http.StatusNotFound, api.CodeUnknownHandle, "no account with this handle")
 	}
 	if err != nil {
 		return 0, nil, internal("claim prekeys", err)
 	}
 	slices.SortFunc(claimed, func(a, b store.Claimed) int { return cmp.Compare(a.Device, b.Device) })
-	resp := ClaimResponse{Bundles: make([]ClaimedBundle, 0, len(claimed)), OneTimeWithheld: withheld}
+	resp := api.ClaimResponse{Bundles: make([]api.ClaimedBundle, 0, len(claimed)), OneTimeWithheld: withheld}
 	for _, c := range claimed {
 		exhausted := c.OneTime == nil && !c.KEMOneTime
-		resp.Bundles = append(resp.Bundles, ClaimedBundle{Device: c.Device, Bundle: bundleBytes(&c), Exhausted: exhausted})
+		resp.Bundles = append(resp.Bundles, api.ClaimedBundle{Device: c.Device, Bundle: bundleBytes(&c), Exhausted: exhausted})
 		switch {
 		case withheld:
 			s.metrics.claim("withheld")

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/revocation"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
@@ -36,7 +36,7 @@ func testRevokedDevice(t *testing.T, open func(*testing.T) store.Store) {
 	tokenReq := func(aud string) func() request {
 		return func() request {
 			ch := e.challenge(aud)
-			return request{"POST", "/v1/tokens", keyserver.TokenRequest{
+			return request{"POST", "/v1/tokens", api.TokenRequest{
 				Handle: "alice", Device: 2, Audience: aud, Challenge: ch, ChallengeSignature: e.sign(alice, 2, ch),
 			}, ""}
 		}
@@ -49,7 +49,7 @@ func testRevokedDevice(t *testing.T, open func(*testing.T) store.Store) {
 			}
 			alice.devices[id] = revokedKeys
 			ch := e.challenge("")
-			return request{"POST", "/v1/accounts/alice/devices", keyserver.AddDeviceRequest{
+			return request{"POST", "/v1/accounts/alice/devices", api.AddDeviceRequest{
 				Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: e.sign(alice, id, ch),
 			}, ""}
 		}
@@ -60,21 +60,21 @@ func testRevokedDevice(t *testing.T, open func(*testing.T) store.Store) {
 		status int
 		code   string
 	}{
-		{"upload prekeys", func() request { return request{"PUT", "/v1/prekeys", e.prekeys(alice, 2, 100, 1), tok2} }, 403, keyserver.CodeDeviceRevoked},
-		{"prekey count", func() request { return request{"GET", "/v1/prekeys/count", nil, tok2} }, 403, keyserver.CodeDeviceRevoked},
-		{"claim another account", func() request { return request{"POST", "/v1/accounts/bob/claim", nil, tok2} }, 403, keyserver.CodeDeviceRevoked},
-		{"claim own account", func() request { return request{"POST", "/v1/accounts/alice/claim", nil, tok2} }, 403, keyserver.CodeDeviceRevoked},
-		{"key server token", tokenReq("keyserver:" + serverName), 403, keyserver.CodeDeviceRevoked},
-		{"relay token", tokenReq("relay:" + serverName), 403, keyserver.CodeDeviceRevoked},
-		{"add its keys under a new id", recertify(3), 403, keyserver.CodeDeviceRevoked},
-		{"add itself again", recertify(2), 409, keyserver.CodeDeviceExists},
+		{"upload prekeys", func() request { return request{"PUT", "/v1/prekeys", e.prekeys(alice, 2, 100, 1), tok2} }, 403, api.CodeDeviceRevoked},
+		{"prekey count", func() request { return request{"GET", "/v1/prekeys/count", nil, tok2} }, 403, api.CodeDeviceRevoked},
+		{"claim another account", func() request { return request{"POST", "/v1/accounts/bob/claim", nil, tok2} }, 403, api.CodeDeviceRevoked},
+		{"claim own account", func() request { return request{"POST", "/v1/accounts/alice/claim", nil, tok2} }, 403, api.CodeDeviceRevoked},
+		{"key server token", tokenReq("keyserver:" + serverName), 403, api.CodeDeviceRevoked},
+		{"relay token", tokenReq("relay:" + serverName), 403, api.CodeDeviceRevoked},
+		{"add its keys under a new id", recertify(3), 403, api.CodeDeviceRevoked},
+		{"add itself again", recertify(2), 409, api.CodeDeviceExists},
 		{"revoke the owner's other device", func() request {
 			rev, err := alice.account.RevokeDevice("alice", 1, e.clock.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			return request{"POST", "/v1/accounts/alice/devices/1/revoke", keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, tok2}
-		}, 403, keyserver.CodeDeviceRevoked},
+			return request{"POST", "/v1/accounts/alice/devices/1/revoke", api.RevokeDeviceRequest{Revocation: rev.Marshal()}, tok2}
+		}, 403, api.CodeDeviceRevoked},
 	}
 	handles := []string{"alice", "bob"}
 	for _, tc := range cases {
@@ -95,7 +95,7 @@ func testRevokedDevice(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	e.t = t
 	// Device 1 still acts.
-	var c keyserver.PrekeyCounts
+	var c api.PrekeyCounts
 	e.ok("GET", "/v1/prekeys/count", nil, tok1, http.StatusOK, &c)
 	if c.OneTime != 3 {
 		t.Fatalf("device 1 counts %+v", c)

@@ -23,7 +23,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
@@ -255,8 +257,8 @@ func New(cfg Config) (*Server, error) {
 	var errs []error
 	if err := token.CheckServerName(cfg.Name); err != nil {
 		errs = append(errs, fmt.Errorf("keyserver: Name %q: must be 1 to %d printable ASCII bytes, no spaces", cfg.Name, token.MaxServerNameLen-len("keyserver:")))
-	} else if err := token.CheckAudience(AudiencePrefix + cfg.Name); err != nil {
-		errs = append(errs, fmt.Errorf("keyserver: Name %q too long for audience %q", cfg.Name, AudiencePrefix+cfg.Name))
+	} else if err := token.CheckAudience(api.AudiencePrefix + cfg.Name); err != nil {
+		errs = append(errs, fmt.Errorf("keyserver: Name %q too long for audience %q", cfg.Name, api.AudiencePrefix+cfg.Name))
 	}
 	if cfg.Store == nil {
 		errs = append(errs, errors.New("keyserver: Store is nil"))
@@ -272,7 +274,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.LogKey) > 0 && subtle.ConstantTimeCompare(cfg.LogKey, cfg.TokenKey) == 1 {
 		errs = append(errs, errors.New("keyserver: LogKey is the TokenKey; each signs one kind of message and must be a key of its own"))
 	}
-	seen := map[string]bool{AudiencePrefix + cfg.Name: true}
+	seen := map[string]bool{api.AudiencePrefix + cfg.Name: true}
 	for _, a := range cfg.RelayAudiences {
 		if err := token.CheckAudience(a); err != nil {
 			errs = append(errs, fmt.Errorf("keyserver: relay audience %q: %w", a, err))
@@ -289,8 +291,8 @@ func New(cfg Config) (*Server, error) {
 
 	s := &Server{
 		name:      cfg.Name,
-		audience:  AudiencePrefix + cfg.Name,
-		origin:    cfg.Name + OriginSuffix,
+		audience:  api.AudiencePrefix + cfg.Name,
+		origin:    cfg.Name + api.OriginSuffix,
 		store:     cfg.Store,
 		tokenKey:  cfg.TokenKey,
 		relayAuds: append([]string(nil), cfg.RelayAudiences...),
@@ -348,12 +350,6 @@ func New(cfg Config) (*Server, error) {
 	go s.sweep()
 	return s, nil
 }
-
-// Audience and origin forms, spec/keyserver.md §2.
-const (
-	AudiencePrefix = "keyserver:"
-	OriginSuffix   = "/keyserver"
-)
 
 // AddInvite creates an invite code, stores its SHA-256 hash and returns the
 // code (spec/keyserver.md §5.3).

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strconv"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // wellKnown builds the body of GET /.well-known/sealpost-keyserver
@@ -19,16 +21,16 @@ func (s *Server) wellKnown() ([]byte, error) {
 	if relays == nil {
 		relays = []string{}
 	}
-	return json.Marshal(WellKnown{
+	return json.Marshal(api.WellKnown{
 		Name:           s.name,
-		TokenKey:       Bytes(s.tokenPub),
-		TokenKeyID:     Bytes(s.tokenKID[:]),
+		TokenKey:       api.Bytes(s.tokenPub),
+		TokenKeyID:     api.Bytes(s.tokenKID[:]),
 		Audience:       s.audience,
 		RelayAudiences: relays,
 		LogOrigin:      s.origin,
 		LogVerifierKey: s.cps.verifier,
 		InviteOnly:     s.invite,
-		Limits: PublicLimits{
+		Limits: api.PublicLimits{
 			MaxBodyBytes:        s.limits.MaxBodyBytes,
 			MaxOneTimePerUpload: s.limits.MaxOneTimePerUpload,
 			MaxOneTimePerDevice: s.limits.MaxOneTimePerDevice,
@@ -52,7 +54,7 @@ func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) (int, 
 	if err != nil {
 		return 0, nil, internal("checkpoint", err)
 	}
-	return http.StatusOK, CheckpointResponse{Checkpoint: string(signed)}, nil
+	return http.StatusOK, api.CheckpointResponse{Checkpoint: string(signed)}, nil
 }
 
 // queryInt parses the non-negative decimal query parameter name.
@@ -60,7 +62,7 @@ func queryInt(r *http.Request, name string) (int64, *apiError) {
 	v := r.URL.Query().Get(name)
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || strconv.FormatInt(n, 10) != v {
-		return 0, badRequest(CodeBadRequest, "query parameter %q must be a non-negative decimal integer", name)
+		return 0, badRequest(api.CodeBadRequest, "query parameter %q must be a non-negative decimal integer", name)
 	}
 	return n, nil
 }
@@ -82,13 +84,13 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) (int,
 		return 0, nil, internal("log size", err)
 	}
 	if oldSize < 1 || oldSize > newSize || newSize > size {
-		return 0, nil, badRequest(CodeBadRequest, "need 1 <= old <= new <= %d", size)
+		return 0, nil, badRequest(api.CodeBadRequest, "need 1 <= old <= new <= %d", size)
 	}
 	proof, err := tlog.ProveTree(newSize, oldSize, hashReader(r.Context(), s.store))
 	if err != nil {
 		return 0, nil, internal("consistency proof", err)
 	}
-	return http.StatusOK, ConsistencyResponse{Proof: hashesOut(proof)}, nil
+	return http.StatusOK, api.ConsistencyResponse{Proof: hashesOut(proof)}, nil
 }
 
 // handleLeaves answers GET /v1/log/leaves?start=N&end=M (spec/keyserver.md
@@ -107,23 +109,23 @@ func (s *Server) handleLeaves(w http.ResponseWriter, r *http.Request) (int, any,
 		return 0, nil, internal("log size", err)
 	}
 	if start >= end || end > size || end-start > int64(s.limits.MaxLeaves) {
-		return 0, nil, badRequest(CodeBadRequest, "need start < end <= %d and end - start <= %d", size, s.limits.MaxLeaves)
+		return 0, nil, badRequest(api.CodeBadRequest, "need start < end <= %d and end - start <= %d", size, s.limits.MaxLeaves)
 	}
 	leaves, err := s.store.Leaves(r.Context(), start, end)
 	if err != nil {
 		return 0, nil, internal("leaves", err)
 	}
-	out := make([]Bytes, len(leaves))
+	out := make([]api.Bytes, len(leaves))
 	for i, l := range leaves {
 		out[i] = l
 	}
-	return http.StatusOK, LeavesResponse{Leaves: out}, nil
+	return http.StatusOK, api.LeavesResponse{Leaves: out}, nil
 }
 
-func hashesOut(hs []tlog.Hash) []Bytes {
-	out := make([]Bytes, len(hs))
+func hashesOut(hs []tlog.Hash) []api.Bytes {
+	out := make([]api.Bytes, len(hs))
 	for i := range hs {
-		out[i] = Bytes(hs[i][:])
+		out[i] = api.Bytes(hs[i][:])
 	}
 	return out
 }
@@ -138,12 +140,12 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any,
 	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
-		return 0, nil, badRequest(CodeInvalidHandle, "invalid handle")
+		return 0, nil, badRequest(api.CodeInvalidHandle, "invalid handle")
 	}
 	ctx := r.Context()
 	acct, e := s.account(r, handle)
 	if e != nil {
-		if e.code == CodeUnknownHandle {
+		if e.code == api.CodeUnknownHandle {
 			s.chargeMiss(charged)
 		}
 		return 0, nil, e
@@ -165,18 +167,18 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any,
 	if err != nil {
 		return 0, nil, internal("inclusion proof", err)
 	}
-	resp := AccountResponse{
+	resp := api.AccountResponse{
 		Handle:     acct.Handle,
-		AccountKey: Bytes(acct.AccountKey[:]),
+		AccountKey: api.Bytes(acct.AccountKey[:]),
 		Version:    acct.Version,
-		Devices:    make([]DeviceEntry, len(acct.Devices)),
+		Devices:    make([]api.DeviceEntry, len(acct.Devices)),
 		LogIndex:   acct.LogIndex,
 		Leaf:       leaves[0],
 		Checkpoint: string(signed),
 		Inclusion:  hashesOut(proof),
 	}
 	for i, d := range acct.Devices {
-		resp.Devices[i] = DeviceEntry{ID: d.ID, Certificate: d.Certificate, Revocation: d.Revocation}
+		resp.Devices[i] = api.DeviceEntry{ID: d.ID, Certificate: d.Certificate, Revocation: d.Revocation}
 	}
 	return http.StatusOK, resp, nil
 }
@@ -185,7 +187,7 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any,
 func (s *Server) account(r *http.Request, handle string) (*store.Account, *apiError) {
 	acct, err := s.store.Account(r.Context(), handle)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, newError(http.StatusNotFound, CodeUnknownHandle, "no account with this handle")
+		return nil, newError(http.StatusNotFound, api.CodeUnknownHandle, "no account with this handle")
 	}
 	if err != nil {
 		return nil, internal("account", err)

@@ -9,15 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/keyserver/kt"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
 // verifier returns the log verifier published by the server.
 func (e *env) verifier() *kt.Verifier {
 	e.t.Helper()
-	var wk keyserver.WellKnown
+	var wk api.WellKnown
 	e.ok("GET", "/.well-known/sealpost-keyserver", nil, "", http.StatusOK, &wk)
 	v, err := kt.NewVerifier(wk.LogVerifierKey)
 	if err != nil {
@@ -26,7 +28,7 @@ func (e *env) verifier() *kt.Verifier {
 	return v
 }
 
-func hashesIn(t testing.TB, bs []keyserver.Bytes) []tlog.Hash {
+func hashesIn(t testing.TB, bs []api.Bytes) []tlog.Hash {
 	t.Helper()
 	out := make([]tlog.Hash, len(bs))
 	for i, b := range bs {
@@ -41,9 +43,9 @@ func hashesIn(t testing.TB, bs []keyserver.Bytes) []tlog.Hash {
 // lookup fetches handle and checks everything a client checks: the
 // checkpoint signature, the leaf's inclusion, and that the leaf decodes to
 // the key set served.
-func (e *env) lookup(v *kt.Verifier, handle string) (*keyserver.AccountResponse, *kt.Checkpoint) {
+func (e *env) lookup(v *kt.Verifier, handle string) (*api.AccountResponse, *kt.Checkpoint) {
 	e.t.Helper()
-	var a keyserver.AccountResponse
+	var a api.AccountResponse
 	e.ok("GET", "/v1/accounts/"+handle, nil, "", http.StatusOK, &a)
 	cp, err := v.OpenCheckpoint([]byte(a.Checkpoint))
 	if err != nil {
@@ -76,7 +78,7 @@ func (e *env) lookup(v *kt.Verifier, handle string) (*keyserver.AccountResponse,
 
 func (e *env) checkpoint(v *kt.Verifier) *kt.Checkpoint {
 	e.t.Helper()
-	var c keyserver.CheckpointResponse
+	var c api.CheckpointResponse
 	e.ok("GET", "/v1/log/checkpoint", nil, "", http.StatusOK, &c)
 	cp, err := v.OpenCheckpoint([]byte(c.Checkpoint))
 	if err != nil {
@@ -93,7 +95,7 @@ func (e *env) consistent(older, newer *kt.Checkpoint) {
 		}
 		return
 	}
-	var p keyserver.ConsistencyResponse
+	var p api.ConsistencyResponse
 	e.ok("GET", fmt.Sprintf("/v1/log/consistency?old=%d&new=%d", older.Size, newer.Size), nil, "", http.StatusOK, &p)
 	if err := kt.VerifyConsistency(older, newer, hashesIn(e.t, p.Proof)); err != nil {
 		e.t.Fatalf("consistency %d -> %d: %v", older.Size, newer.Size, err)
@@ -108,7 +110,7 @@ func TestTamperedViews(t *testing.T) {
 	for _, h := range []string{"alice", "bob", "carol"} {
 		e.register(e.newUser(h))
 	}
-	var a keyserver.AccountResponse
+	var a api.AccountResponse
 	e.ok("GET", "/v1/accounts/bob", nil, "", http.StatusOK, &a)
 	cp, err := v.OpenCheckpoint([]byte(a.Checkpoint))
 	if err != nil {
@@ -158,7 +160,7 @@ func TestTamperedViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p keyserver.ConsistencyResponse
+	var p api.ConsistencyResponse
 	e.ok("GET", fmt.Sprintf("/v1/log/consistency?old=%d&new=%d", cp.Size, real.Size), nil, "", http.StatusOK, &p)
 	if err := kt.VerifyConsistency(cp, real, hashesIn(t, p.Proof)); err != nil {
 		t.Fatal(err)

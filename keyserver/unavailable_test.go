@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
@@ -84,12 +84,12 @@ func TestStoreUnavailable(t *testing.T) {
 				what string
 				rep  reply
 			}{
-				{"challenge", e.do("POST", "/v1/challenges", keyserver.ChallengeRequest{}, "")},
+				{"challenge", e.do("POST", "/v1/challenges", api.ChallengeRequest{}, "")},
 				{"register", e.do("POST", "/v1/accounts", reg, "")},
 				{"lookup", e.do("GET", "/v1/accounts/alice", nil, "")},
 			} {
 				ra, err := strconv.Atoi(r.rep.header.Get("Retry-After"))
-				if r.rep.status != http.StatusServiceUnavailable || r.rep.code() != keyserver.CodeUnavailable || err != nil || ra < 1 {
+				if r.rep.status != http.StatusServiceUnavailable || r.rep.code() != api.CodeUnavailable || err != nil || ra < 1 {
 					t.Errorf("%s, %s: %d %s Retry-After %q, want 503 unavailable", tc.name, r.what, r.rep.status, r.rep.body, r.rep.header.Get("Retry-After"))
 				}
 			}
@@ -99,7 +99,7 @@ func TestStoreUnavailable(t *testing.T) {
 
 		other := errors.New("a bug")
 		fail.Store(&other)
-		if r := e.do("POST", "/v1/challenges", keyserver.ChallengeRequest{}, ""); r.status != http.StatusInternalServerError || r.code() != keyserver.CodeInternal || r.header.Get("Retry-After") != "" {
+		if r := e.do("POST", "/v1/challenges", api.ChallengeRequest{}, ""); r.status != http.StatusInternalServerError || r.code() != api.CodeInternal || r.header.Get("Retry-After") != "" {
 			t.Errorf("other fault: %d %s, want 500 internal", r.status, r.body)
 		}
 		fail.Store(nil)

@@ -5,9 +5,11 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/keyserver/store"
 	"time"
+
+	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/store"
 )
 
 // TestRefusedUploadVerifiesNothing: an upload refused for what needs no
@@ -37,15 +39,15 @@ func TestRefusedUploadVerifiesNothing(t *testing.T) {
 		before := e.snapshot("alice")
 		for _, c := range []struct {
 			name   string
-			up     keyserver.PrekeyUpload
+			up     api.PrekeyUpload
 			status int
 			code   string
 		}{
-			{"ids already held (the same upload again)", first, http.StatusConflict, keyserver.CodeDuplicatePrekey},
-			{"one id already held", heldOne, http.StatusConflict, keyserver.CodeDuplicatePrekey},
-			{"id repeated in the upload", repeated, http.StatusConflict, keyserver.CodeDuplicatePrekey},
-			{"over the device's cap", fresh, http.StatusConflict, keyserver.CodeTooManyPrekeys},
-			{"wrong kind", wrongKind, http.StatusBadRequest, keyserver.CodeWrongPrekeyKind},
+			{"ids already held (the same upload again)", first, http.StatusConflict, api.CodeDuplicatePrekey},
+			{"one id already held", heldOne, http.StatusConflict, api.CodeDuplicatePrekey},
+			{"id repeated in the upload", repeated, http.StatusConflict, api.CodeDuplicatePrekey},
+			{"over the device's cap", fresh, http.StatusConflict, api.CodeTooManyPrekeys},
+			{"wrong kind", wrongKind, http.StatusBadRequest, api.CodeWrongPrekeyKind},
 		} {
 			checks := keyserver.SignatureChecks(e.srv)
 			r := e.do("PUT", "/v1/prekeys", c.up, tok)
@@ -60,12 +62,12 @@ func TestRefusedUploadVerifiesNothing(t *testing.T) {
 		// The seventh upload in the burst; then 429 before anything.
 		bad := e.prekeys(alice, 1, 500, 2)
 		bad.OneTimePrekeys[1][len(bad.OneTimePrekeys[1])-1] ^= 1
-		if r := e.do("PUT", "/v1/prekeys", bad, tok); r.code() != keyserver.CodeBadSignature {
+		if r := e.do("PUT", "/v1/prekeys", bad, tok); r.code() != api.CodeBadSignature {
 			t.Fatalf("bad signature: %d %s", r.status, r.body)
 		}
 		checks := keyserver.SignatureChecks(e.srv)
 		r := e.do("PUT", "/v1/prekeys", fresh, tok)
-		if r.status != http.StatusTooManyRequests || r.code() != keyserver.CodeRateLimited {
+		if r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited {
 			t.Fatalf("upload past the rate limit: %d %s", r.status, r.body)
 		}
 		if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
@@ -80,7 +82,7 @@ func TestRefusedUploadVerifiesNothing(t *testing.T) {
 		e.ok("PUT", "/v1/prekeys", e.prekeys(alice, 2, 1, 1), e.token(alice, 2, ""), http.StatusOK, nil)
 		// A minute later one upload is allowed again.
 		e.clock.Advance(time.Minute)
-		var counts keyserver.PrekeyCounts
+		var counts api.PrekeyCounts
 		e.ok("PUT", "/v1/prekeys", e.prekeys(alice, 1, 600, 5), tok, http.StatusOK, &counts)
 		if counts.OneTime != 25 {
 			t.Fatalf("after the refill: %d one-time prekeys, want 25", counts.OneTime)

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/internal/testbin"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // The tests build sealpostd and the receiver once per test binary (go

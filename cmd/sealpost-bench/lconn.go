@@ -19,7 +19,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/sealpost/sealpost/internal/relayclient"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -32,7 +32,7 @@ import (
 // write by one writer goroutine. The frames are the canonical encodings
 // of spec/relay.md §3.1 (TestHandEncodingCanonical); the relay decodes
 // them as strictly as any other. Connections for --idle still use
-// internal/relayclient.
+// relay/relayclient.
 
 // wsGUID is the WebSocket accept key suffix (RFC 6455 §1.3).
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -21,7 +21,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
-	"github.com/sealpost/sealpost/internal/relayclient"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 

@@ -41,7 +41,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 type options struct {

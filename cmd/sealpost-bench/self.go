@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/store/postgres"
 	"github.com/sealpost/sealpost/relay/store/sqlite"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // selfRelay is a relay started in-process by --self.

@@ -20,7 +20,7 @@ import (
 
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // fakeTerminal is a terminal on standard input that answers prompts from

@@ -14,8 +14,8 @@ import (
 	"strings"
 
 	"github.com/sealpost/sealpost/client"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // configFile is the name of the CLI's settings in the store directory.

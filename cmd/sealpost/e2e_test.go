@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/internal/testbin"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // The end-to-end tests build the sealpost and sealpostd binaries and run

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/token"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // Config is sealpostd's configuration. Its zero values are not the
@@ -141,7 +141,7 @@ const (
 )
 
 // maxNameLen keeps "keyserver:<Name>" within token.MaxAudienceLen.
-const maxNameLen = token.MaxAudienceLen - len(keyserver.AudiencePrefix)
+const maxNameLen = token.MaxAudienceLen - len(api.AudiencePrefix)
 
 // DefaultConfig returns the configuration sealpostd runs with when given
 // no flags and no file.
@@ -333,7 +333,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	own := keyserver.AudiencePrefix + c.Name
+	own := api.AudiencePrefix + c.Name
 	for i, a := range c.RelayAudiences {
 		switch {
 		case token.CheckAudience(a) != nil:

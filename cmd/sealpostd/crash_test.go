@@ -16,9 +16,9 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/pgtest"
-	"github.com/sealpost/sealpost/internal/relayclient"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // The crash tests run sealpostd as a child process, kill it with SIGKILL

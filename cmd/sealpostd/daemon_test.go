@@ -19,7 +19,7 @@ import (
 
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/testbin"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // These tests build the real sealpostd binary and run it as a child

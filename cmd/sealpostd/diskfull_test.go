@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // tmpfsSize is the size of the file system the disk-full test fills:
@@ -74,7 +74,7 @@ func TestDaemonDiskFull(t *testing.T) {
 	// (a write each) answer 200 while SQLite's WAL has room, then 503.
 	var refused bool
 	for i := range 200 {
-		a := do(t, d, "POST", "/v1/challenges", keyserver.ChallengeRequest{})
+		a := do(t, d, "POST", "/v1/challenges", api.ChallengeRequest{})
 		checkNo5xx(t, "challenge on a full disk", a)
 		if a.status == http.StatusOK {
 			continue
@@ -107,7 +107,7 @@ func TestDaemonDiskFull(t *testing.T) {
 	if got := checkpointSize(t, d); got != size {
 		t.Errorf("log size %s after a refused registration, want %s", got, size)
 	}
-	if a := do(t, d, "GET", "/v1/accounts/dave", nil); a.status != http.StatusNotFound || a.code != keyserver.CodeUnknownHandle {
+	if a := do(t, d, "GET", "/v1/accounts/dave", nil); a.status != http.StatusNotFound || a.code != api.CodeUnknownHandle {
 		t.Errorf("refused registration left an account: %d %s", a.status, a.body)
 	}
 	if got := receiveAll(t, d, bob, 300*time.Millisecond); !slices.Equal(got, sorted(stored)) {

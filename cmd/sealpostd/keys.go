@@ -16,7 +16,7 @@ import (
 	"github.com/sealpost/sealpost/internal/keyfile"
 )
 
-// Files in the data directory besides the certificate (internal/tlsconfig
+// Files in the data directory besides the certificate (tlsconfig
 // names those). The signing keys are Ed25519 private keys as PEM
 // "PRIVATE KEY" blocks (PKCS #8), mode 0600, readable with
 // `openssl pkey -in token-key.pem -pubout`.

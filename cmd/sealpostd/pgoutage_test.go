@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -40,7 +40,7 @@ func TestDaemonPostgresOutage(t *testing.T) {
 
 	pg.stop()
 	waitReady(t, d, http.StatusServiceUnavailable)
-	checkUnavailable(t, "challenge with PostgreSQL stopped", do(t, d, "POST", "/v1/challenges", keyserver.ChallengeRequest{}))
+	checkUnavailable(t, "challenge with PostgreSQL stopped", do(t, d, "POST", "/v1/challenges", api.ChallengeRequest{}))
 	checkUnavailable(t, "registration with PostgreSQL stopped", do(t, d, "POST", "/v1/accounts", reg))
 	checkUnavailable(t, "lookup with PostgreSQL stopped", do(t, d, "GET", "/v1/accounts/alice", nil))
 	checkUnavailable(t, "checkpoint with PostgreSQL stopped", do(t, d, "GET", "/v1/log/checkpoint", nil))
@@ -67,7 +67,7 @@ func TestDaemonPostgresOutage(t *testing.T) {
 	if got := checkpointSize(t, d); got != size {
 		t.Errorf("log size %s after a refused registration, want %s", got, size)
 	}
-	if a := retry503(t, func() answer { return do(t, d, "GET", "/v1/accounts/dave", nil) }); a.status != http.StatusNotFound || a.code != keyserver.CodeUnknownHandle {
+	if a := retry503(t, func() answer { return do(t, d, "GET", "/v1/accounts/dave", nil) }); a.status != http.StatusNotFound || a.code != api.CodeUnknownHandle {
 		t.Errorf("refused registration left an account: %d %s", a.status, a.body)
 	}
 	if got := receiveAll(t, d, bob, 300*time.Millisecond); len(got) != 0 {

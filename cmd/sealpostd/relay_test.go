@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/relayclient"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 

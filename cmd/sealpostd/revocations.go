@@ -8,9 +8,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver/revocation"
 	"github.com/sealpost/sealpost/relay"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // feedOff is the --relay-keyserver-url value that runs a relay alone

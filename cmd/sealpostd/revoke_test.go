@@ -16,10 +16,10 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/pgtest"
-	"github.com/sealpost/sealpost/internal/relayclient"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // revocationDeadline is how soon every relay node must act on a
@@ -69,8 +69,8 @@ func (a *ksAccount) call(method, path, bearer string, body, out any) {
 // signed is a fresh challenge for audience answered by device id.
 func (a *ksAccount) signed(id keys.DeviceID, audience string) ([]byte, []byte) {
 	a.t.Helper()
-	var c keyserver.ChallengeResponse
-	a.call("POST", "/v1/challenges", "", keyserver.ChallengeRequest{Audience: audience}, &c)
+	var c api.ChallengeResponse
+	a.call("POST", "/v1/challenges", "", api.ChallengeRequest{Audience: audience}, &c)
 	sig, err := token.SignChallenge(a.devices[id], a.handle, id, c.Challenge, DefaultName)
 	if err != nil {
 		a.t.Fatal(err)
@@ -86,7 +86,7 @@ func (a *ksAccount) device(id keys.DeviceID) {
 		return
 	}
 	cert, ch, sig := a.certified(id)
-	a.call("POST", "/v1/accounts/"+a.handle+"/devices", "", keyserver.AddDeviceRequest{
+	a.call("POST", "/v1/accounts/"+a.handle+"/devices", "", api.AddDeviceRequest{
 		Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig,
 	}, nil)
 }
@@ -112,8 +112,8 @@ func (a *ksAccount) certified(id keys.DeviceID) (cert *keys.DeviceCertificate, c
 func (a *ksAccount) token(id keys.DeviceID, audience string) string {
 	a.t.Helper()
 	ch, sig := a.signed(id, audience)
-	var r keyserver.TokenResponse
-	a.call("POST", "/v1/tokens", "", keyserver.TokenRequest{
+	var r api.TokenResponse
+	a.call("POST", "/v1/tokens", "", api.TokenRequest{
 		Handle: a.handle, Device: uint32(id), Audience: audience, Challenge: ch, ChallengeSignature: sig,
 	}, &r)
 	return r.Token
@@ -122,12 +122,12 @@ func (a *ksAccount) token(id keys.DeviceID, audience string) string {
 // revoke revokes device id from device by.
 func (a *ksAccount) revoke(id, by keys.DeviceID) {
 	a.t.Helper()
-	tok := a.token(by, keyserver.AudiencePrefix+DefaultName)
+	tok := a.token(by, api.AudiencePrefix+DefaultName)
 	rev, err := a.account.RevokeDevice(a.handle, id, time.Now())
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	a.call("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", a.handle, id), tok, keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()}, nil)
+	a.call("POST", fmt.Sprintf("/v1/accounts/%s/devices/%d/revoke", a.handle, id), tok, api.RevokeDeviceRequest{Revocation: rev.Marshal()}, nil)
 }
 
 func newKSAccount(t *testing.T, d *daemon, handle string) *ksAccount {

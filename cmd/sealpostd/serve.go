@@ -20,14 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
 	"github.com/sealpost/sealpost/keyserver/store/postgres"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
 	"github.com/sealpost/sealpost/relay"
 	relaystore "github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // HTTP server limits. WriteTimeout bounds a whole response; the key
@@ -171,7 +172,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	attrs := []any{"addr", ln.Addr().String(), "name", cfg.Name, "services", cfg.Services,
 		"stores", strings.Join(stores, ","), "data_dir", cfg.DataDir, "tls_fingerprint_sha256", fp.String()}
 	if runKS {
-		vkey, err := kt.VerifierKey(cfg.Name+keyserver.OriginSuffix, logKey.Public().(ed25519.PublicKey))
+		vkey, err := kt.VerifierKey(cfg.Name+api.OriginSuffix, logKey.Public().(ed25519.PublicKey))
 		if err != nil {
 			srv.Close()
 			return fmt.Errorf("log verifier key: %w", err)

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/internal/relayclient"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -65,7 +65,7 @@ func do(t *testing.T, d *daemon, method, path string, body any) answer {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, header: resp.Header, body: data}
-	var e keyserver.ErrorResponse
+	var e api.ErrorResponse
 	if json.Unmarshal(data, &e) == nil {
 		a.code = e.Error
 	}
@@ -77,8 +77,8 @@ func do(t *testing.T, d *daemon, method, path string, body any) answer {
 func checkUnavailable(t *testing.T, what string, a answer) {
 	t.Helper()
 	ra, err := strconv.Atoi(a.header.Get("Retry-After"))
-	if a.status != http.StatusServiceUnavailable || a.code != keyserver.CodeUnavailable || err != nil || ra < 1 {
-		t.Errorf("%s: %d %q Retry-After %q, want 503 %s with Retry-After", what, a.status, a.body, a.header.Get("Retry-After"), keyserver.CodeUnavailable)
+	if a.status != http.StatusServiceUnavailable || a.code != api.CodeUnavailable || err != nil || ra < 1 {
+		t.Errorf("%s: %d %q Retry-After %q, want 503 %s with Retry-After", what, a.status, a.body, a.header.Get("Retry-After"), api.CodeUnavailable)
 	}
 }
 
@@ -125,7 +125,7 @@ func checkpointSize(t *testing.T, d *daemon) string {
 	if a.status != http.StatusOK {
 		t.Fatalf("checkpoint: %d %s", a.status, a.body)
 	}
-	var c keyserver.CheckpointResponse
+	var c api.CheckpointResponse
 	if err := json.Unmarshal(a.body, &c); err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +229,11 @@ func newKSAccountUnregistered(t *testing.T, d *daemon, handle string) *ksAccount
 
 // registerRequest is a registration of a with device id, its challenge
 // fetched and signed now.
-func (a *ksAccount) registerRequest(id keys.DeviceID) keyserver.RegisterRequest {
+func (a *ksAccount) registerRequest(id keys.DeviceID) api.RegisterRequest {
 	a.t.Helper()
 	cert, ch, sig := a.certified(id)
 	pub := a.account.Public()
-	return keyserver.RegisterRequest{Handle: a.handle, AccountKey: pub[:], Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig}
+	return api.RegisterRequest{Handle: a.handle, AccountKey: pub[:], Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig}
 }
 
 func sorted(s []string) []string {
@@ -255,7 +255,7 @@ func isRemote(err error, code wire.ErrorCode) bool {
 func checkRecovered(t *testing.T, d *daemon, dave, alice *ksAccount, carol, bob relayDevice, refusedID [wire.MessageIDSize]byte, refusedEnv string) {
 	t.Helper()
 	dave.device(1)
-	alice.token(1, keyserver.AudiencePrefix+DefaultName)
+	alice.token(1, api.AudiencePrefix+DefaultName)
 	sender := dialRelay(t, d, carol)
 	defer sender.CloseNow()
 	st, dup, err := sender.Send(t.Context(), refusedID, []*wire.Item{{Recipient: bob.addr(), Envelope: []byte(refusedEnv)}})

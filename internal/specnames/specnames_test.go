@@ -85,21 +85,21 @@ func TestKeyServerCodes(t *testing.T) {
 	tab := table(t)
 	names := tab.Names("keyserver")
 	consts := map[string]bool{}
-	for id, v := range decls(t, "keyserver", token.CONST) {
+	for id, v := range decls(t, "keyserver/api", token.CONST) {
 		if !strings.HasPrefix(id, "Code") {
 			continue
 		}
 		consts[v] = true
 		if !names[v] {
-			t.Errorf("keyserver.%s = %q is not in spec/errors.md §3.9", id, v)
+			t.Errorf("api.%s = %q is not in spec/errors.md §3.9", id, v)
 		}
 		if strings.ToLower(id) != goName("Code", v) {
-			t.Errorf("keyserver.%s holds %q: the constant should be Code + the name", id, v)
+			t.Errorf("api.%s holds %q: the constant should be Code + the name", id, v)
 		}
 	}
 	for n := range names {
 		if !consts[n] {
-			t.Errorf("spec/errors.md §3.9 names %q, which no keyserver Code constant holds", n)
+			t.Errorf("spec/errors.md §3.9 names %q, which no keyserver/api Code constant holds", n)
 		}
 	}
 }

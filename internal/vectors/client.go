@@ -1,7 +1,7 @@
 package vectors
 
 // This file defines the cases of spec/vectors/client.json (spec/client.md
-// §2 and §3.3). The generator in internal/vectorgen writes them and the
+// §2 and §3.3). The generator in spec/vectorgen writes them and the
 // client package reads them.
 
 // ClientCase is one case of client.json. Type names the one pointer field

@@ -1,7 +1,7 @@
 package vectors
 
 // This file defines the cases of spec/vectors/keys.json (spec/keys.md). The
-// generator in internal/vectorgen writes them and crypto/keys reads them, so
+// generator in spec/vectorgen writes them and crypto/keys reads them, so
 // both use one definition and a field either side does not know fails.
 
 // KeysCase is one case of keys.json. Type names the one pointer field that

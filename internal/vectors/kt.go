@@ -1,7 +1,7 @@
 package vectors
 
 // This file defines the cases of spec/vectors/kt.json
-// (spec/transparency.md). The generator in internal/vectorgen writes them
+// (spec/transparency.md). The generator in spec/vectorgen writes them
 // and keyserver/kt and the fuzz targets read them.
 
 // KTCase is one case of kt.json. Type names the one pointer field that is

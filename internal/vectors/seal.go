@@ -1,7 +1,7 @@
 package vectors
 
 // SealCase is one case of spec/vectors/seal.json (spec/seal.md §8). The
-// generator in internal/vectorgen writes them and crypto/seal reads them.
+// generator in spec/vectorgen writes them and crypto/seal reads them.
 //
 // Every case records every secret: the sender's account and device keys,
 // the recipient's device keys, the ephemeral key Seal read from its random

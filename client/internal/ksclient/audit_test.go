@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/kttest"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // auditLog fills s with 7 entries of 3 accounts, devices added and
@@ -89,7 +90,7 @@ func TestAudit(t *testing.T) {
 	// A server showing an older checkpoint, consistent with the pin
 	// (spec/client.md §6.1): stale, not a fork; nothing to pin.
 	s.rewrite("/v1/log/checkpoint", func(int, []byte) (int, []byte) {
-		b, _ := json.Marshal(keyserver.CheckpointResponse{Checkpoint: string(pin1.Signed)})
+		b, _ := json.Marshal(api.CheckpointResponse{Checkpoint: string(pin1.Signed)})
 		return http.StatusOK, b
 	})
 	r3, err := Audit(ctx, s.c, v, r.Pin, fresh(), nil)
@@ -121,24 +122,24 @@ func TestAuditTamperedLeaves(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		page  int64 // the start of the page to tamper with
-		edit  func([]keyserver.Bytes) []keyserver.Bytes
+		edit  func([]api.Bytes) []api.Bytes
 		where string
 	}{
-		{"byte flipped", 3, func(l []keyserver.Bytes) []keyserver.Bytes {
-			l[1] = append(keyserver.Bytes(nil), l[1]...)
+		{"byte flipped", 3, func(l []api.Bytes) []api.Bytes {
+			l[1] = append(api.Bytes(nil), l[1]...)
 			l[1][len(l[1])-1] ^= 1
 			return l
 		}, "[3, 6)"},
-		{"leaves swapped", 3, func(l []keyserver.Bytes) []keyserver.Bytes {
+		{"leaves swapped", 3, func(l []api.Bytes) []api.Bytes {
 			l[0], l[2] = l[2], l[0]
 			return l
 		}, "[3, 6)"},
-		{"valid entry from elsewhere", 6, func(l []keyserver.Bytes) []keyserver.Bytes {
+		{"valid entry from elsewhere", 6, func(l []api.Bytes) []api.Bytes {
 			l[0] = all[0]
 			return l
 		}, "[6, 7)"},
-		{"leaf withheld", 0, func(l []keyserver.Bytes) []keyserver.Bytes { return l[:2] }, "[0, 3)"},
-		{"leaf added", 6, func(l []keyserver.Bytes) []keyserver.Bytes { return append(l, all[1]) }, "[6, 7)"},
+		{"leaf withheld", 0, func(l []api.Bytes) []api.Bytes { return l[:2] }, "[0, 3)"},
+		{"leaf added", 6, func(l []api.Bytes) []api.Bytes { return append(l, all[1]) }, "[6, 7)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s.setForge(func(w http.ResponseWriter, r *http.Request, real http.Handler) bool {
@@ -147,7 +148,7 @@ func TestAuditTamperedLeaves(t *testing.T) {
 				}
 				rec := httptest.NewRecorder()
 				real.ServeHTTP(rec, r)
-				var lr keyserver.LeavesResponse
+				var lr api.LeavesResponse
 				if err := json.Unmarshal(rec.Body.Bytes(), &lr); err != nil {
 					t.Error(err)
 				}
@@ -228,9 +229,9 @@ func logDouble(t *testing.T, l *kttest.Log, logKey ed25519.PrivateKey) *Client {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+wellKnownPath, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, keyserver.WellKnown{
+		writeJSON(w, api.WellKnown{
 			Name: serverName, Audience: "keyserver:" + serverName, RelayAudiences: []string{},
-			LogOrigin: l.Origin, LogVerifierKey: vk, Limits: keyserver.PublicLimits{MaxLeaves: 2},
+			LogOrigin: l.Origin, LogVerifierKey: vk, Limits: api.PublicLimits{MaxLeaves: 2},
 		})
 	})
 	mux.HandleFunc("GET /v1/log/checkpoint", func(w http.ResponseWriter, r *http.Request) {
@@ -238,25 +239,25 @@ func logDouble(t *testing.T, l *kttest.Log, logKey ed25519.PrivateKey) *Client {
 		if err != nil {
 			t.Error(err)
 		}
-		writeJSON(w, keyserver.CheckpointResponse{Checkpoint: string(cp)})
+		writeJSON(w, api.CheckpointResponse{Checkpoint: string(cp)})
 	})
 	mux.HandleFunc("GET /v1/log/consistency", func(w http.ResponseWriter, r *http.Request) {
 		p, err := l.ProveConsistency(q(r, "old"), q(r, "new"))
 		if err != nil {
 			t.Error(err)
 		}
-		out := make([]keyserver.Bytes, len(p))
+		out := make([]api.Bytes, len(p))
 		for i := range p {
 			out[i] = p[i][:]
 		}
-		writeJSON(w, keyserver.ConsistencyResponse{Proof: out})
+		writeJSON(w, api.ConsistencyResponse{Proof: out})
 	})
 	mux.HandleFunc("GET /v1/log/leaves", func(w http.ResponseWriter, r *http.Request) {
-		var out []keyserver.Bytes
+		var out []api.Bytes
 		for i := q(r, "start"); i < q(r, "end"); i++ {
 			out = append(out, l.Leaf(i))
 		}
-		writeJSON(w, keyserver.LeavesResponse{Leaves: out})
+		writeJSON(w, api.LeavesResponse{Leaves: out})
 	})
 	ts := httptest.NewUnstartedServer(mux)
 	var pin tlsconfig.Fingerprint

@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // Limits and timeouts of the HTTP client.
@@ -67,7 +67,7 @@ type Client struct {
 	name, logKey string
 
 	mu sync.Mutex
-	wk *keyserver.WellKnown // guarded by mu; set after the first success
+	wk *api.WellKnown // guarded by mu; set after the first success
 }
 
 // Expect pins the server's name and, if not empty, its log verifier key
@@ -176,18 +176,18 @@ func IsCode(err error, code string) bool {
 // §5.0), fetched once and cached after the first success. The caller must
 // not modify it. The document is only as trustworthy as the TLS channel
 // that delivered it: pin what it says on first use.
-func (c *Client) WellKnown(ctx context.Context) (*keyserver.WellKnown, error) {
+func (c *Client) WellKnown(ctx context.Context) (*api.WellKnown, error) {
 	c.mu.Lock()
 	wk := c.wk
 	c.mu.Unlock()
 	if wk != nil {
 		return wk, nil
 	}
-	var w keyserver.WellKnown
+	var w api.WellKnown
 	if err := c.do(ctx, http.MethodGet, wellKnownPath, nil, "", nil, &w); err != nil {
 		return nil, err
 	}
-	if w.Name == "" || w.Audience != keyserver.AudiencePrefix+w.Name || w.LogOrigin != w.Name+keyserver.OriginSuffix {
+	if w.Name == "" || w.Audience != api.AudiencePrefix+w.Name || w.LogOrigin != w.Name+api.OriginSuffix {
 		return nil, fmt.Errorf("ksclient: discovery document names %q, audience %q and log origin %q, which do not agree (spec/keyserver.md §5.0)", w.Name, w.Audience, w.LogOrigin)
 	}
 	if c.name != "" && w.Name != c.name {
@@ -207,39 +207,39 @@ func (c *Client) WellKnown(ctx context.Context) (*keyserver.WellKnown, error) {
 
 // Challenge asks for a challenge for audience; "" means the key server's
 // own (spec/keyserver.md §5.1).
-func (c *Client) Challenge(ctx context.Context, audience string) (*keyserver.ChallengeResponse, error) {
-	return call[keyserver.ChallengeResponse](ctx, c, http.MethodPost, "/v1/challenges", nil, "", keyserver.ChallengeRequest{Audience: audience})
+func (c *Client) Challenge(ctx context.Context, audience string) (*api.ChallengeResponse, error) {
+	return call[api.ChallengeResponse](ctx, c, http.MethodPost, "/v1/challenges", nil, "", api.ChallengeRequest{Audience: audience})
 }
 
 // Register registers an account with its first device (spec/keyserver.md
 // §5.2).
-func (c *Client) Register(ctx context.Context, req *keyserver.RegisterRequest) (*keyserver.KeySetResponse, error) {
-	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, "/v1/accounts", nil, "", req)
+func (c *Client) Register(ctx context.Context, req *api.RegisterRequest) (*api.KeySetResponse, error) {
+	return call[api.KeySetResponse](ctx, c, http.MethodPost, "/v1/accounts", nil, "", req)
 }
 
 // Account looks up handle (spec/keyserver.md §5.3). The answer is raw:
 // check it with VerifyAccount before using any key in it.
-func (c *Client) Account(ctx context.Context, handle string) (*keyserver.AccountResponse, error) {
+func (c *Client) Account(ctx context.Context, handle string) (*api.AccountResponse, error) {
 	p, err := accountPath(handle, "")
 	if err != nil {
 		return nil, err
 	}
-	return call[keyserver.AccountResponse](ctx, c, http.MethodGet, p, nil, "", nil)
+	return call[api.AccountResponse](ctx, c, http.MethodGet, p, nil, "", nil)
 }
 
 // AddDevice adds a device to handle's account (spec/keyserver.md §5.4).
-func (c *Client) AddDevice(ctx context.Context, handle string, req *keyserver.AddDeviceRequest) (*keyserver.KeySetResponse, error) {
+func (c *Client) AddDevice(ctx context.Context, handle string, req *api.AddDeviceRequest) (*api.KeySetResponse, error) {
 	p, err := accountPath(handle, "/devices")
 	if err != nil {
 		return nil, err
 	}
-	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, "", req)
+	return call[api.KeySetResponse](ctx, c, http.MethodPost, p, nil, "", req)
 }
 
 // RevokeDevice revokes device id of handle's account (spec/keyserver.md
 // §5.5): req carries the account key's revocation, token is a key server
 // token of another active device of the account.
-func (c *Client) RevokeDevice(ctx context.Context, token, handle string, id uint32, req *keyserver.RevokeDeviceRequest) (*keyserver.KeySetResponse, error) {
+func (c *Client) RevokeDevice(ctx context.Context, token, handle string, id uint32, req *api.RevokeDeviceRequest) (*api.KeySetResponse, error) {
 	if id == 0 {
 		return nil, fmt.Errorf("ksclient: revoking device 0: %w", keys.ErrInvalidDeviceID)
 	}
@@ -247,41 +247,41 @@ func (c *Client) RevokeDevice(ctx context.Context, token, handle string, id uint
 	if err != nil {
 		return nil, err
 	}
-	return call[keyserver.KeySetResponse](ctx, c, http.MethodPost, p, nil, token, req)
+	return call[api.KeySetResponse](ctx, c, http.MethodPost, p, nil, token, req)
 }
 
 // Token asks for an access token (spec/keyserver.md §5.6). Tokens does the
 // whole exchange and caches the result.
-func (c *Client) Token(ctx context.Context, req *keyserver.TokenRequest) (*keyserver.TokenResponse, error) {
-	return call[keyserver.TokenResponse](ctx, c, http.MethodPost, "/v1/tokens", nil, "", req)
+func (c *Client) Token(ctx context.Context, req *api.TokenRequest) (*api.TokenResponse, error) {
+	return call[api.TokenResponse](ctx, c, http.MethodPost, "/v1/tokens", nil, "", req)
 }
 
 // UploadPrekeys uploads prekeys of the token's device and returns how many
 // one-time prekeys it now holds (spec/keyserver.md §5.7).
-func (c *Client) UploadPrekeys(ctx context.Context, token string, up *keyserver.PrekeyUpload) (*keyserver.PrekeyCounts, error) {
-	return call[keyserver.PrekeyCounts](ctx, c, http.MethodPut, "/v1/prekeys", nil, token, up)
+func (c *Client) UploadPrekeys(ctx context.Context, token string, up *api.PrekeyUpload) (*api.PrekeyCounts, error) {
+	return call[api.PrekeyCounts](ctx, c, http.MethodPut, "/v1/prekeys", nil, token, up)
 }
 
 // PrekeyCount returns how many one-time prekeys the token's device holds
 // (spec/keyserver.md §5.7).
-func (c *Client) PrekeyCount(ctx context.Context, token string) (*keyserver.PrekeyCounts, error) {
-	return call[keyserver.PrekeyCounts](ctx, c, http.MethodGet, "/v1/prekeys/count", nil, token, nil)
+func (c *Client) PrekeyCount(ctx context.Context, token string) (*api.PrekeyCounts, error) {
+	return call[api.PrekeyCounts](ctx, c, http.MethodGet, "/v1/prekeys/count", nil, token, nil)
 }
 
 // Claim claims one bundle per device of handle (spec/keyserver.md §5.8).
 // Check each with CheckClaim against the handle's verified entry.
-func (c *Client) Claim(ctx context.Context, token, handle string) (*keyserver.ClaimResponse, error) {
+func (c *Client) Claim(ctx context.Context, token, handle string) (*api.ClaimResponse, error) {
 	p, err := accountPath(handle, "/claim")
 	if err != nil {
 		return nil, err
 	}
-	return call[keyserver.ClaimResponse](ctx, c, http.MethodPost, p, nil, token, nil)
+	return call[api.ClaimResponse](ctx, c, http.MethodPost, p, nil, token, nil)
 }
 
 // Checkpoint returns the signed checkpoint of the log at its current size
 // (spec/keyserver.md §6.1), unverified: open it with kt.Verifier.
 func (c *Client) Checkpoint(ctx context.Context) (string, error) {
-	var r keyserver.CheckpointResponse
+	var r api.CheckpointResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/log/checkpoint", nil, "", nil, &r); err != nil {
 		return "", err
 	}
@@ -291,7 +291,7 @@ func (c *Client) Checkpoint(ctx context.Context) (string, error) {
 // Consistency returns the proof that the tree of size old is a prefix of
 // the tree of size new (spec/keyserver.md §6.2). For old = 0 or old = new
 // the proof is empty and nothing is fetched (spec/transparency.md §6.2).
-func (c *Client) Consistency(ctx context.Context, old, new int64) ([]keyserver.Bytes, error) {
+func (c *Client) Consistency(ctx context.Context, old, new int64) ([]api.Bytes, error) {
 	if old < 0 || new < old {
 		return nil, fmt.Errorf("ksclient: consistency proof from size %d to %d", old, new)
 	}
@@ -299,7 +299,7 @@ func (c *Client) Consistency(ctx context.Context, old, new int64) ([]keyserver.B
 		return nil, nil
 	}
 	q := url.Values{"old": {strconv.FormatInt(old, 10)}, "new": {strconv.FormatInt(new, 10)}}
-	var r keyserver.ConsistencyResponse
+	var r api.ConsistencyResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/log/consistency", q, "", nil, &r); err != nil {
 		return nil, err
 	}
@@ -309,12 +309,12 @@ func (c *Client) Consistency(ctx context.Context, old, new int64) ([]keyserver.B
 // Leaves returns the log entries with index in [start, end)
 // (spec/keyserver.md §6.3). The server serves at most its MaxLeaves at
 // once (WellKnown().Limits.MaxLeaves).
-func (c *Client) Leaves(ctx context.Context, start, end int64) ([]keyserver.Bytes, error) {
+func (c *Client) Leaves(ctx context.Context, start, end int64) ([]api.Bytes, error) {
 	if start < 0 || end <= start {
 		return nil, fmt.Errorf("ksclient: leaves [%d, %d)", start, end)
 	}
 	q := url.Values{"start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}}
-	var r keyserver.LeavesResponse
+	var r api.LeavesResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/log/leaves", q, "", nil, &r); err != nil {
 		return nil, err
 	}
@@ -436,7 +436,7 @@ const maxMessage = 200
 // apiError builds the *APIError of a non-2xx answer (spec/keyserver.md §3).
 func apiError(resp *http.Response, data []byte) *APIError {
 	e := &APIError{Status: resp.StatusCode}
-	var body keyserver.ErrorResponse
+	var body api.ErrorResponse
 	if decodeStrict(data, &body) == nil && body.Error != "" {
 		e.Code, e.Message = body.Error, body.Message
 	} else {

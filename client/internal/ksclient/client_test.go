@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 func TestNewRefusesBadURLs(t *testing.T) {
@@ -79,7 +80,7 @@ func TestEndpoints(t *testing.T) {
 	tokB := s.tokenFor(bob, 1)
 
 	counts, err := s.c.UploadPrekeys(ctx, tokA, s.prekeys(alice, 1, 1, 2))
-	if err != nil || *counts != (keyserver.PrekeyCounts{OneTime: 2, OneTimeKEM: 2}) {
+	if err != nil || *counts != (api.PrekeyCounts{OneTime: 2, OneTimeKEM: 2}) {
 		t.Fatalf("upload: %+v, %v", counts, err)
 	}
 	if _, err := s.c.UploadPrekeys(ctx, tokA2, s.prekeys(alice, 2, 1, 0)); err != nil {
@@ -147,24 +148,24 @@ func TestAPIErrors(t *testing.T) {
 		}
 	}
 	_, err := s.c.Account(ctx, "nobody")
-	check("unknown handle", err, http.StatusNotFound, keyserver.CodeUnknownHandle)
+	check("unknown handle", err, http.StatusNotFound, api.CodeUnknownHandle)
 
 	ch, sig := s.signed(alice, 1)
 	pub := alice.account.Public()
-	_, err = s.c.Register(ctx, &keyserver.RegisterRequest{Handle: "alice", AccountKey: pub[:], Certificate: alice.certs[1].Marshal(), Challenge: ch, ChallengeSignature: sig})
-	check("handle taken", err, http.StatusConflict, keyserver.CodeHandleTaken)
+	_, err = s.c.Register(ctx, &api.RegisterRequest{Handle: "alice", AccountKey: pub[:], Certificate: alice.certs[1].Marshal(), Challenge: ch, ChallengeSignature: sig})
+	check("handle taken", err, http.StatusConflict, api.CodeHandleTaken)
 
 	_, err = s.c.PrekeyCount(ctx, "not-a-token")
-	check("bad token", err, http.StatusUnauthorized, keyserver.CodeInvalidToken)
+	check("bad token", err, http.StatusUnauthorized, api.CodeInvalidToken)
 
 	_, err = s.c.Leaves(ctx, 0, 5)
-	check("leaves past the end", err, http.StatusBadRequest, keyserver.CodeBadRequest)
+	check("leaves past the end", err, http.StatusBadRequest, api.CodeBadRequest)
 
-	_, err = s.c.RevokeDevice(ctx, s.tokenFor(alice, 1), "alice", 7, &keyserver.RevokeDeviceRequest{Revocation: []byte{1}})
-	check("bad revocation", err, http.StatusBadRequest, keyserver.CodeMalformedKey)
+	_, err = s.c.RevokeDevice(ctx, s.tokenFor(alice, 1), "alice", 7, &api.RevokeDeviceRequest{Revocation: []byte{1}})
+	check("bad revocation", err, http.StatusBadRequest, api.CodeMalformedKey)
 
 	_, err = s.c.Challenge(ctx, "relay:elsewhere")
-	check("wrong audience", err, http.StatusBadRequest, keyserver.CodeWrongAudience)
+	check("wrong audience", err, http.StatusBadRequest, api.CodeWrongAudience)
 
 	// Handles are checked locally: one that is not valid never reaches
 	// the server, so it cannot change the path.
@@ -192,7 +193,7 @@ func TestRateLimitedRetryAfter(t *testing.T) {
 	}
 	_, err := s.c.Challenge(ctx, "")
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || ae.Code != keyserver.CodeRateLimited || ae.RetryAfter < time.Second {
+	if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || ae.Code != api.CodeRateLimited || ae.RetryAfter < time.Second {
 		t.Fatalf("second challenge: %#v", err)
 	}
 }

@@ -9,13 +9,13 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // decodeStrict decodes one JSON object into out as strictly as the key
 // server decodes requests (spec/keyserver.md §2.1, keyserver.DecodeRequest):
 // member names matched exactly, at every depth; no unknown member; no
-// member twice; binary fields canonical base64url (keyserver.Bytes);
+// member twice; binary fields canonical base64url (api.Bytes);
 // nothing after the object but white space. On error out is unchanged.
 func decodeStrict(data []byte, out any) error {
 	rv := reflect.ValueOf(out)
@@ -42,7 +42,7 @@ func decodeStrict(data []byte, out any) error {
 	return nil
 }
 
-var bytesType = reflect.TypeFor[keyserver.Bytes]()
+var bytesType = reflect.TypeFor[api.Bytes]()
 
 // checkValue reads the next JSON value from dec and checks the member
 // names of every object in it against type t: encoding/json alone would

@@ -18,10 +18,11 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/testrand"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 const serverName = "ks.test"
@@ -249,11 +250,11 @@ func (s *server) signed(u *user, id uint32) (challenge, sig []byte) {
 	return ch.Challenge, sig
 }
 
-func (s *server) register(u *user) *keyserver.KeySetResponse {
+func (s *server) register(u *user) *api.KeySetResponse {
 	s.t.Helper()
 	ch, sig := s.signed(u, 1)
 	pub := u.account.Public()
-	r, err := s.c.Register(context.Background(), &keyserver.RegisterRequest{
+	r, err := s.c.Register(context.Background(), &api.RegisterRequest{
 		Handle: u.handle, AccountKey: pub[:], Certificate: u.certs[1].Marshal(),
 		Challenge: ch, ChallengeSignature: sig,
 	})
@@ -263,11 +264,11 @@ func (s *server) register(u *user) *keyserver.KeySetResponse {
 	return r
 }
 
-func (s *server) addDevice(u *user, id uint32) *keyserver.KeySetResponse {
+func (s *server) addDevice(u *user, id uint32) *api.KeySetResponse {
 	s.t.Helper()
 	cert := s.newDevice(u, id)
 	ch, sig := s.signed(u, id)
-	r, err := s.c.AddDevice(context.Background(), u.handle, &keyserver.AddDeviceRequest{
+	r, err := s.c.AddDevice(context.Background(), u.handle, &api.AddDeviceRequest{
 		Certificate: cert.Marshal(), Challenge: ch, ChallengeSignature: sig,
 	})
 	if err != nil {
@@ -277,13 +278,13 @@ func (s *server) addDevice(u *user, id uint32) *keyserver.KeySetResponse {
 }
 
 // revoke revokes device id of u from u's device 1.
-func (s *server) revoke(u *user, id uint32) *keyserver.KeySetResponse {
+func (s *server) revoke(u *user, id uint32) *api.KeySetResponse {
 	s.t.Helper()
 	rev, err := u.account.RevokeDevice(u.handle, keys.DeviceID(id), s.clock.Now())
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	r, err := s.c.RevokeDevice(context.Background(), s.tokenFor(u, 1), u.handle, id, &keyserver.RevokeDeviceRequest{Revocation: rev.Marshal()})
+	r, err := s.c.RevokeDevice(context.Background(), s.tokenFor(u, 1), u.handle, id, &api.RevokeDeviceRequest{Revocation: rev.Marshal()})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -292,16 +293,16 @@ func (s *server) revoke(u *user, id uint32) *keyserver.KeySetResponse {
 
 // prekeys generates a signed upload for device id of u: the signed and
 // last-resort prekeys and n one-time prekeys of each kind, ids from first.
-func (s *server) prekeys(u *user, id uint32, first uint32, n int) *keyserver.PrekeyUpload {
+func (s *server) prekeys(u *user, id uint32, first uint32, n int) *api.PrekeyUpload {
 	s.t.Helper()
-	gen := func(kind keys.PrekeyKind, pid uint32) keyserver.Bytes {
+	gen := func(kind keys.PrekeyKind, pid uint32) api.Bytes {
 		_, p, err := u.devices[id].GeneratePrekey(s.rand, kind, pid)
 		if err != nil {
 			s.t.Fatal(err)
 		}
 		return p.Marshal()
 	}
-	up := &keyserver.PrekeyUpload{
+	up := &api.PrekeyUpload{
 		SignedPrekey:        gen(keys.SignedPrekey, first),
 		LastResortKEMPrekey: gen(keys.LastResortKEMPrekey, first),
 	}
@@ -313,7 +314,7 @@ func (s *server) prekeys(u *user, id uint32, first uint32, n int) *keyserver.Pre
 }
 
 // lookup returns the server's answer for handle.
-func (s *server) lookup(handle string) *keyserver.AccountResponse {
+func (s *server) lookup(handle string) *api.AccountResponse {
 	s.t.Helper()
 	a, err := s.c.Account(context.Background(), handle)
 	if err != nil {
@@ -333,15 +334,15 @@ func (s *server) tokenFor(u *user, id uint32) string {
 }
 
 // cloneAccount deep-copies a lookup answer, for a test to forge.
-func cloneAccount(a *keyserver.AccountResponse) *keyserver.AccountResponse {
+func cloneAccount(a *api.AccountResponse) *api.AccountResponse {
 	b := *a
 	b.AccountKey = bytes.Clone(a.AccountKey)
 	b.Leaf = bytes.Clone(a.Leaf)
-	b.Devices = make([]keyserver.DeviceEntry, len(a.Devices))
+	b.Devices = make([]api.DeviceEntry, len(a.Devices))
 	for i, d := range a.Devices {
-		b.Devices[i] = keyserver.DeviceEntry{ID: d.ID, Certificate: bytes.Clone(d.Certificate), Revocation: bytes.Clone(d.Revocation)}
+		b.Devices[i] = api.DeviceEntry{ID: d.ID, Certificate: bytes.Clone(d.Certificate), Revocation: bytes.Clone(d.Revocation)}
 	}
-	b.Inclusion = make([]keyserver.Bytes, len(a.Inclusion))
+	b.Inclusion = make([]api.Bytes, len(a.Inclusion))
 	for i, h := range a.Inclusion {
 		b.Inclusion[i] = bytes.Clone(h)
 	}

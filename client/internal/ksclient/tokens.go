@@ -9,7 +9,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // Refreshing: a token is used until less than a quarter of its lifetime,
@@ -148,7 +148,7 @@ func (t *Tokens) request(ctx context.Context, audience string) (string, time.Tim
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("ksclient: the key server's challenge: %w", err)
 	}
-	resp, err := t.c.Token(ctx, &keyserver.TokenRequest{
+	resp, err := t.c.Token(ctx, &api.TokenRequest{
 		Handle: t.handle, Device: t.device, Audience: audience,
 		Challenge: ch.Challenge, ChallengeSignature: sig,
 	})

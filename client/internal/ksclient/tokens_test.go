@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 func TestRefreshMargin(t *testing.T) {
@@ -160,7 +161,7 @@ func TestTokensErrors(t *testing.T) {
 
 	tokens := NewTokens(s.c, "alice", 2, alice.devices[2])
 	for i := range 2 {
-		if _, err := tokens.Get(ctx, ""); !IsCode(err, keyserver.CodeDeviceRevoked) {
+		if _, err := tokens.Get(ctx, ""); !IsCode(err, api.CodeDeviceRevoked) {
 			t.Fatalf("revoked device: %v", err)
 		}
 		if c := s.count("/v1/tokens") - before; c != i+1 {
@@ -170,13 +171,13 @@ func TestTokensErrors(t *testing.T) {
 
 	// Another device's key: the server refuses the signature.
 	wrong := NewTokens(s.c, "alice", 1, alice.devices[2])
-	if _, err := wrong.Get(ctx, ""); !IsCode(err, keyserver.CodeBadSignature) {
+	if _, err := wrong.Get(ctx, ""); !IsCode(err, api.CodeBadSignature) {
 		t.Fatalf("wrong key: %v", err)
 	}
 
 	// An audience the server does not serve.
 	good := NewTokens(s.c, "alice", 1, alice.devices[1])
-	if _, err := good.Get(ctx, "relay:elsewhere"); !IsCode(err, keyserver.CodeWrongAudience) {
+	if _, err := good.Get(ctx, "relay:elsewhere"); !IsCode(err, api.CodeWrongAudience) {
 		t.Fatalf("wrong audience: %v", err)
 	}
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // TestExpectPinsDiscovery: a client told the server's name and log key

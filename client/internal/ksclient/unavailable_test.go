@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // forgeUnavailable makes the server answer the first n requests to path
@@ -57,7 +57,7 @@ func TestUnavailableGivesUp(t *testing.T) {
 	s.forgeUnavailable("/v1/log/checkpoint", 100, "60")
 	_, err := s.c.Checkpoint(context.Background())
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.Code != keyserver.CodeUnavailable || ae.RetryAfter != time.Minute {
+	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.Code != api.CodeUnavailable || ae.RetryAfter != time.Minute {
 		t.Fatalf("checkpoint: %#v, want 503 unavailable with RetryAfter 1m", err)
 	}
 	if n := s.count("/v1/log/checkpoint"); n != 1 {

@@ -8,10 +8,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/keyserver/kt"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
 // securityError reports a key server shown to misbehave: it wraps
@@ -29,7 +30,7 @@ func securityError(cause error, format string, args ...any) error {
 
 // hashes converts the hashes of a proof; a value that is not a hash is
 // the server's fault.
-func hashes(bs []keyserver.Bytes) ([]tlog.Hash, error) {
+func hashes(bs []api.Bytes) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(bs))
 	for i, b := range bs {
 		if len(b) != tlog.HashSize {
@@ -122,7 +123,7 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 // than fresh allows, wraps ErrStale (spec/client.md §6.1). The caller
 // still has to apply §7.2 step 5: refuse an entry with another account
 // key, or a lower version, than one it has seen.
-func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *keyserver.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
+func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *api.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
 	if resp == nil {
 		return nil, nil, errors.New("ksclient: no lookup answer to verify")
 	}
@@ -181,7 +182,7 @@ func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Ch
 // sameKeySet checks that the key set the lookup answer lists is the one
 // its leaf states (spec/keyserver.md §5.3: "a client that finds they do
 // not [agree] refuses the answer").
-func sameKeySet(e *kt.Entry, resp *keyserver.AccountResponse) error {
+func sameKeySet(e *kt.Entry, resp *api.AccountResponse) error {
 	if !bytes.Equal(resp.AccountKey, e.AccountKey[:]) {
 		return securityError(nil, "the lookup of %s lists another account key than its logged entry", e.Handle)
 	}
@@ -214,7 +215,7 @@ func sameKeySet(e *kt.Entry, resp *keyserver.AccountResponse) error {
 // the entry with the id the claim names. Any failure wraps kt.ErrSecurity
 // (and the crypto/keys error, if there is one): the key server served keys
 // the log does not show.
-func CheckClaim(entry *kt.Entry, cb keyserver.ClaimedBundle) (*keys.Bundle, error) {
+func CheckClaim(entry *kt.Entry, cb api.ClaimedBundle) (*keys.Bundle, error) {
 	if entry == nil {
 		return nil, errors.New("ksclient: no verified entry to check a bundle against")
 	}

@@ -7,14 +7,16 @@ import (
 	"errors"
 	"testing"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // verify runs VerifyAccount and checks that a failure returns nothing.
-func verify(t *testing.T, s *server, v *kt.Verifier, pinned *kt.Checkpoint, handle string, a *keyserver.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
+func verify(t *testing.T, s *server, v *kt.Verifier, pinned *kt.Checkpoint, handle string, a *api.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
 	t.Helper()
 	var before []byte
 	if pinned != nil {
@@ -124,39 +126,39 @@ func TestVerifyAccountForged(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		handle string
-		forge  func(a *keyserver.AccountResponse)
+		forge  func(a *api.AccountResponse)
 	}{
-		{"leaf byte flipped", "alice", func(a *keyserver.AccountResponse) { a.Leaf[len(a.Leaf)/2] ^= 1 }},
-		{"another account's leaf", "alice", func(a *keyserver.AccountResponse) { a.Leaf = rb.Leaf }},
-		{"another account's leaf, index and proof", "alice", func(a *keyserver.AccountResponse) {
+		{"leaf byte flipped", "alice", func(a *api.AccountResponse) { a.Leaf[len(a.Leaf)/2] ^= 1 }},
+		{"another account's leaf", "alice", func(a *api.AccountResponse) { a.Leaf = rb.Leaf }},
+		{"another account's leaf, index and proof", "alice", func(a *api.AccountResponse) {
 			a.Leaf, a.LogIndex, a.Inclusion = rb.Leaf, rb.LogIndex, rb.Inclusion
 		}},
-		{"wrong index", "alice", func(a *keyserver.AccountResponse) { a.LogIndex-- }},
-		{"index past the tree", "alice", func(a *keyserver.AccountResponse) { a.LogIndex = 100 }},
-		{"negative index", "alice", func(a *keyserver.AccountResponse) { a.LogIndex = -1 }},
-		{"proof byte flipped", "alice", func(a *keyserver.AccountResponse) { a.Inclusion[0][5] ^= 1 }},
-		{"proof hash dropped", "alice", func(a *keyserver.AccountResponse) { a.Inclusion = a.Inclusion[:len(a.Inclusion)-1] }},
-		{"proof hash added", "alice", func(a *keyserver.AccountResponse) { a.Inclusion = append(a.Inclusion, a.Inclusion[0]) }},
-		{"proof hash short", "alice", func(a *keyserver.AccountResponse) { a.Inclusion[0] = a.Inclusion[0][:31] }},
-		{"extra device", "alice", func(a *keyserver.AccountResponse) {
-			a.Devices = append(a.Devices, keyserver.DeviceEntry{ID: 9, Certificate: cert9.Marshal()})
+		{"wrong index", "alice", func(a *api.AccountResponse) { a.LogIndex-- }},
+		{"index past the tree", "alice", func(a *api.AccountResponse) { a.LogIndex = 100 }},
+		{"negative index", "alice", func(a *api.AccountResponse) { a.LogIndex = -1 }},
+		{"proof byte flipped", "alice", func(a *api.AccountResponse) { a.Inclusion[0][5] ^= 1 }},
+		{"proof hash dropped", "alice", func(a *api.AccountResponse) { a.Inclusion = a.Inclusion[:len(a.Inclusion)-1] }},
+		{"proof hash added", "alice", func(a *api.AccountResponse) { a.Inclusion = append(a.Inclusion, a.Inclusion[0]) }},
+		{"proof hash short", "alice", func(a *api.AccountResponse) { a.Inclusion[0] = a.Inclusion[0][:31] }},
+		{"extra device", "alice", func(a *api.AccountResponse) {
+			a.Devices = append(a.Devices, api.DeviceEntry{ID: 9, Certificate: cert9.Marshal()})
 		}},
-		{"device withheld", "alice", func(a *keyserver.AccountResponse) { a.Devices = a.Devices[:1] }},
-		{"device key swapped", "alice", func(a *keyserver.AccountResponse) { a.Devices[0].Certificate = cert1.Marshal() }},
-		{"device id changed", "alice", func(a *keyserver.AccountResponse) { a.Devices[0].ID = 5 }},
-		{"revocation withheld", "alice", func(a *keyserver.AccountResponse) { a.Devices[1].Revocation = nil }},
-		{"revocation added", "alice", func(a *keyserver.AccountResponse) { a.Devices[0].Revocation = rev1.Marshal() }},
-		{"account key changed", "alice", func(a *keyserver.AccountResponse) { a.AccountKey = bobKey[:] }},
-		{"version changed", "alice", func(a *keyserver.AccountResponse) { a.Version++ }},
-		{"handle changed", "alice", func(a *keyserver.AccountResponse) { a.Handle = "bob" }},
-		{"answer for another handle", "bob", func(*keyserver.AccountResponse) {}},
-		{"checkpoint by another key", "alice", func(a *keyserver.AccountResponse) { a.Checkpoint = signCP(otherKey, pin.Root) }},
-		{"checkpoint by the log key with a false root", "alice", func(a *keyserver.AccountResponse) { a.Checkpoint = signCP(s.logKey, falseRoot) }},
-		{"checkpoint text altered", "alice", func(a *keyserver.AccountResponse) {
+		{"device withheld", "alice", func(a *api.AccountResponse) { a.Devices = a.Devices[:1] }},
+		{"device key swapped", "alice", func(a *api.AccountResponse) { a.Devices[0].Certificate = cert1.Marshal() }},
+		{"device id changed", "alice", func(a *api.AccountResponse) { a.Devices[0].ID = 5 }},
+		{"revocation withheld", "alice", func(a *api.AccountResponse) { a.Devices[1].Revocation = nil }},
+		{"revocation added", "alice", func(a *api.AccountResponse) { a.Devices[0].Revocation = rev1.Marshal() }},
+		{"account key changed", "alice", func(a *api.AccountResponse) { a.AccountKey = bobKey[:] }},
+		{"version changed", "alice", func(a *api.AccountResponse) { a.Version++ }},
+		{"handle changed", "alice", func(a *api.AccountResponse) { a.Handle = "bob" }},
+		{"answer for another handle", "bob", func(*api.AccountResponse) {}},
+		{"checkpoint by another key", "alice", func(a *api.AccountResponse) { a.Checkpoint = signCP(otherKey, pin.Root) }},
+		{"checkpoint by the log key with a false root", "alice", func(a *api.AccountResponse) { a.Checkpoint = signCP(s.logKey, falseRoot) }},
+		{"checkpoint text altered", "alice", func(a *api.AccountResponse) {
 			a.Checkpoint = string(bytes.Replace([]byte(a.Checkpoint), []byte("\n5\n"), []byte("\n6\n"), 1))
 		}},
-		{"checkpoint of a tree without the leaf", "alice", func(a *keyserver.AccountResponse) { a.Checkpoint = string(cpOld.Signed) }},
-		{"no checkpoint", "alice", func(a *keyserver.AccountResponse) { a.Checkpoint = "" }},
+		{"checkpoint of a tree without the leaf", "alice", func(a *api.AccountResponse) { a.Checkpoint = string(cpOld.Signed) }},
+		{"no checkpoint", "alice", func(a *api.AccountResponse) { a.Checkpoint = "" }},
 	} {
 		for _, pinned := range []*kt.Checkpoint{nil, pin} {
 			name := tc.name + "/no pin"
@@ -174,7 +176,7 @@ func TestVerifyAccountForged(t *testing.T) {
 		}
 	}
 	// The genuine answers still pass.
-	for _, a := range []*keyserver.AccountResponse{ra, rb} {
+	for _, a := range []*api.AccountResponse{ra, rb} {
 		if _, _, err := verify(t, s, v, pin, a.Handle, a); err != nil {
 			t.Fatalf("genuine %s: %v", a.Handle, err)
 		}
@@ -260,7 +262,7 @@ func TestVerifyAccountNetworkError(t *testing.T) {
 
 // bundleOf builds a bundle for device keys dev certified by cert, with
 // prekeys it signs.
-func bundleOf(t *testing.T, s *server, dev *keys.DevicePrivateKeys, cert *keys.DeviceCertificate) keyserver.Bytes {
+func bundleOf(t *testing.T, s *server, dev *keys.DevicePrivateKeys, cert *keys.DeviceCertificate) api.Bytes {
 	t.Helper()
 	_, spk, err := dev.GeneratePrekey(s.rand, keys.SignedPrekey, 1)
 	if err != nil {
@@ -323,16 +325,16 @@ func TestCheckClaim(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
-		cb     keyserver.ClaimedBundle
+		cb     api.ClaimedBundle
 		keyErr error
 	}{
-		{"another key for device 1", keyserver.ClaimedBundle{Device: 1, Bundle: bundleOf(t, s, other, cert1)}, nil},
-		{"a device the log does not show", keyserver.ClaimedBundle{Device: 9, Bundle: bundleOf(t, s, other, cert9)}, nil},
-		{"device id differs from the bundle's", keyserver.ClaimedBundle{Device: 2, Bundle: claim.Bundles[0].Bundle}, nil},
-		{"another account's bundle", keyserver.ClaimedBundle{Device: 1, Bundle: bobClaim.Bundles[0].Bundle}, keys.ErrWrongAccount},
-		{"garbage", keyserver.ClaimedBundle{Device: 1, Bundle: []byte("garbage")}, keys.ErrMalformed},
-		{"empty", keyserver.ClaimedBundle{Device: 1}, keys.ErrMalformed},
-		{"prekey signature broken", keyserver.ClaimedBundle{Device: 1, Bundle: func() []byte {
+		{"another key for device 1", api.ClaimedBundle{Device: 1, Bundle: bundleOf(t, s, other, cert1)}, nil},
+		{"a device the log does not show", api.ClaimedBundle{Device: 9, Bundle: bundleOf(t, s, other, cert9)}, nil},
+		{"device id differs from the bundle's", api.ClaimedBundle{Device: 2, Bundle: claim.Bundles[0].Bundle}, nil},
+		{"another account's bundle", api.ClaimedBundle{Device: 1, Bundle: bobClaim.Bundles[0].Bundle}, keys.ErrWrongAccount},
+		{"garbage", api.ClaimedBundle{Device: 1, Bundle: []byte("garbage")}, keys.ErrMalformed},
+		{"empty", api.ClaimedBundle{Device: 1}, keys.ErrMalformed},
+		{"prekey signature broken", api.ClaimedBundle{Device: 1, Bundle: func() []byte {
 			b := bytes.Clone(claim.Bundles[0].Bundle)
 			b[len(b)-1] ^= 1
 			return b

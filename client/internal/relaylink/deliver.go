@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/relayclient"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 

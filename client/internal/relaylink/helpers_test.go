@@ -20,13 +20,13 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
-	"github.com/sealpost/sealpost/internal/relayclient"
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/keyserver/revocation"
 	"github.com/sealpost/sealpost/relay"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/store/sqlite"
 	"github.com/sealpost/sealpost/relay/wire"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 const relayName = "test.example"

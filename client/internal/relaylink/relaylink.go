@@ -46,7 +46,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sealpost/sealpost/internal/relayclient"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -86,7 +86,7 @@ var ErrRevoked = errors.New("relaylink: this device is revoked")
 type Config struct {
 	// URL is the relay's WebSocket endpoint, wss://HOST:PORT/v1/relay.
 	URL string
-	// TLS is the client TLS configuration (internal/tlsconfig); nil means
+	// TLS is the client TLS configuration (tlsconfig); nil means
 	// the system roots with TLS 1.3.
 	TLS *tls.Config
 	// Token returns a valid relay access token (spec/token.md, audience

@@ -1,9 +1,14 @@
-package keyserver
+// Package api holds the key server's wire protocol, spec/keyserver.md: the
+// JSON bodies of every request and response, the binary field encoding and
+// the error codes. The server (package keyserver) and its clients both
+// import it; it imports nothing of either.
+package api
 
 import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 )
 
 // Bytes is a binary field: in JSON a string holding its base64url encoding
@@ -23,10 +28,9 @@ func (b Bytes) MarshalJSON() ([]byte, error) {
 // unused bits zero.
 var b64 = base64.RawURLEncoding.Strict()
 
-// base64Error reports a binary field that is not canonical base64url.
-type base64Error struct{}
-
-func (base64Error) Error() string { return "keyserver: field is not unpadded base64url" }
+// ErrBase64 reports a binary field that is not canonical base64url
+// (error code bad_base64).
+var ErrBase64 = errors.New("field is not unpadded base64url")
 
 // UnmarshalJSON implements json.Unmarshaler: a JSON string of canonical
 // unpadded base64url. null leaves b unchanged, as for other JSON types.
@@ -36,15 +40,15 @@ func (b *Bytes) UnmarshalJSON(data []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(data, &s); err != nil {
-		return base64Error{}
+		return ErrBase64
 	}
 	// The standard decoder skips CR and LF; a canonical value has none.
 	if bytes.ContainsAny([]byte(s), "\r\n") {
-		return base64Error{}
+		return ErrBase64
 	}
 	out, err := b64.DecodeString(s)
 	if err != nil {
-		return base64Error{}
+		return ErrBase64
 	}
 	if len(out) == 0 {
 		out = nil
@@ -201,4 +205,53 @@ type PublicLimits struct {
 	MaxOneTimePerDevice int   `json:"max_one_time_per_device"`
 	TokenLifetime       int64 `json:"token_lifetime_seconds"`
 	MaxLeaves           int   `json:"max_leaves"`
+}
+
+// Audience and origin forms, spec/keyserver.md §2.
+const (
+	AudiencePrefix = "keyserver:"
+	OriginSuffix   = "/keyserver"
+)
+
+// Error codes, spec/keyserver.md §3; named in spec/errors.md §3.9, whose
+// table internal/specnames holds these constants to. Each error response is
+// a JSON body {"error": CODE, "message": TEXT} with the status the table
+// gives.
+const (
+	CodeMalformedJSON    = "malformed_json"
+	CodeUnknownField     = "unknown_field"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeBadBase64        = "bad_base64"
+	CodeBadKeyLength     = "bad_key_length"
+	CodeMalformedKey     = "malformed_key"
+	CodeBadSignature     = "bad_signature"
+	CodeBadRequest       = "bad_request"
+	CodeInvalidToken     = "invalid_token"
+	CodeTokenExpired     = "token_expired"
+	CodeWrongAudience    = "wrong_audience"
+	CodeUnknownHandle    = "unknown_handle"
+	CodeUnknownDevice    = "unknown_device"
+	CodeHandleTaken      = "handle_taken"
+	CodeInvalidHandle    = "invalid_handle"
+	CodeTooManyPrekeys   = "too_many_prekeys"
+	CodeDuplicatePrekey  = "duplicate_prekey"
+	CodeWrongPrekeyKind  = "wrong_prekey_kind"
+	CodeDeviceExists     = "device_exists"
+	CodeDeviceRevoked    = "device_revoked"
+	CodeTooManyDevices   = "too_many_devices"
+	CodeChallengeInvalid = "challenge_invalid"
+	CodeInviteRequired   = "invite_required"
+	CodeForbidden        = "forbidden"
+	CodeConflict         = "conflict"
+	CodeRateLimited      = "rate_limited"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
+)
+
+// ErrorResponse is the body of every error response (spec/keyserver.md §3).
+type ErrorResponse struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
 }

@@ -1,8 +1,8 @@
 // Command vectorgen writes spec/vectors/*.json from deterministic randomness
 // (internal/testrand). Run it from the repository root:
 //
-//	go run ./internal/vectorgen            # every file
-//	go run ./internal/vectorgen pqxdh.json # only the files named
+//	go run ./spec/vectorgen            # every file
+//	go run ./spec/vectorgen pqxdh.json # only the files named
 //
 // Each vector file has one generator in this package, registered by name.
 // The tests in each crypto package load the files and check every field;

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 func TestLoadOrCreate(t *testing.T) {

@@ -20,10 +20,10 @@ func TestGeneratedVectorsUpToDate(t *testing.T) {
 			}
 			got, err := os.ReadFile(vectorPath(n))
 			if err != nil {
-				t.Fatalf("%v (run go run ./internal/vectorgen)", err)
+				t.Fatalf("%v (run go run ./spec/vectorgen)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("spec/vectors/%s is stale: run go run ./internal/vectorgen", n)
+				t.Fatalf("spec/vectors/%s is stale: run go run ./spec/vectorgen", n)
 			}
 		})
 	}

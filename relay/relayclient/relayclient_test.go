@@ -11,8 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/sealpost/sealpost/internal/tlsconfig"
 	"github.com/sealpost/sealpost/relay/wire"
+	"github.com/sealpost/sealpost/tlsconfig"
 )
 
 // fakeRelay serves one scripted relay connection per test over TLS 1.3.
