@@ -52,9 +52,14 @@ type app struct {
 	json     bool
 	passFile string
 	verbose  bool
+	// offline: the command does not talk to the servers (no probe).
+	offline bool
 
 	cmd   string     // the command being run, for error messages
 	outMu sync.Mutex // serialises writes to stdout and stderr
+
+	noteMu   sync.Mutex
+	lastNote error // the client's last warning's error (logger)
 }
 
 // usageError is a mistake on the command line: exit status 2.
@@ -79,24 +84,35 @@ func run(ctx context.Context, args []string, s stdio) int {
 	return exitCode(err)
 }
 
-// reportError prints err as one line on stderr, with a hint where one
-// helps.
+// reportError prints err as one line on stderr, free of the libraries'
+// package prefixes, with a hint where one helps; with --json, as one JSON
+// object (jsonError) on stderr instead, so that standard output holds only
+// results.
 func (a *app) reportError(err error) {
+	msg := describe(err)
+	h := hint(err)
+	var u *usageError
+	if errors.As(err, &u) {
+		if a.cmd != "" && a.cmd != "help" {
+			h = fmt.Sprintf("run 'sealpost help %s' for usage", a.cmd)
+		} else {
+			h = "run 'sealpost help' for usage"
+		}
+	}
+	if a.json {
+		a.emitError(jsonError{Error: errorCode(err), Message: msg, Hint: h, Command: a.cmd, Exit: exitCode(err)})
+		return
+	}
 	prefix := "sealpost: "
 	if a.cmd != "" {
 		prefix += a.cmd + ": "
 	}
-	msg := oneLine(err.Error())
-	if h := hint(err); h != "" {
+	switch {
+	case h == "":
+	case errors.As(err, &u):
+		msg += "; " + h
+	default:
 		msg += " (" + h + ")"
-	}
-	var u *usageError
-	if errors.As(err, &u) {
-		if a.cmd != "" && a.cmd != "help" {
-			msg += fmt.Sprintf("; run 'sealpost help %s' for usage", a.cmd)
-		} else {
-			msg += "; run 'sealpost help' for usage"
-		}
 	}
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
@@ -127,6 +143,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return usagef("unknown command %q", name)
 	}
 	a.cmd = name
+	a.offline = cmd.offline
 	cfs := flag.NewFlagSet("sealpost "+name, flag.ContinueOnError)
 	cfs.SetOutput(io.Discard)
 	a.globalFlags(cfs)
@@ -207,13 +224,62 @@ func (a *app) resolveDir() error {
 }
 
 // logger is the client's logger: errors only, or everything with
-// --verbose.
+// --verbose. It also keeps the last warning's "err" (such as why the
+// relay link could not connect), so that a command that gives up can say
+// why.
 func (a *app) logger() *slog.Logger {
 	level := slog.LevelError
 	if a.verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(lockedWriter{a}, &slog.HandlerOptions{Level: level}))
+	h := slog.NewTextHandler(lockedWriter{a}, &slog.HandlerOptions{Level: level})
+	return slog.New(&noteHandler{Handler: h, a: a})
+}
+
+// noteHandler passes records at or above its handler's level on, and
+// notes the "err" of every warning.
+type noteHandler struct {
+	slog.Handler
+	a *app
+}
+
+func (h *noteHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn || h.Handler.Enabled(ctx, l)
+}
+
+func (h *noteHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		r.Attrs(func(at slog.Attr) bool {
+			if at.Key == "err" {
+				if err, ok := at.Value.Any().(error); ok {
+					h.a.noteMu.Lock()
+					h.a.lastNote = err
+					h.a.noteMu.Unlock()
+				}
+				return false
+			}
+			return true
+		})
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *noteHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &noteHandler{Handler: h.Handler.WithAttrs(as), a: h.a}
+}
+
+func (h *noteHandler) WithGroup(name string) slog.Handler {
+	return &noteHandler{Handler: h.Handler.WithGroup(name), a: h.a}
+}
+
+// lastClientError is the "err" of the client's last warning, or nil.
+func (a *app) lastClientError() error {
+	a.noteMu.Lock()
+	defer a.noteMu.Unlock()
+	return a.lastNote
 }
 
 // lockedWriter writes to stderr under the output lock.
@@ -237,6 +303,17 @@ func (a *app) emit(v any) {
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
 	io.WriteString(a.stdout, b.String())
+}
+
+// emitError writes a failure as one JSON line on stderr.
+func (a *app) emitError(e jsonError) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(e)
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	io.WriteString(a.stderr, b.String())
 }
 
 // printf writes human output to stdout.

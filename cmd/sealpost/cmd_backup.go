@@ -16,6 +16,7 @@ var backupCommand = &command{
 	name:    "backup",
 	usage:   "backup FILE",
 	summary: "write an encrypted backup of the account",
+	offline: true,
 	help: `
 Writes the account's backup to FILE (mode 0600), encrypted with age to a
 backup passphrase asked twice on the terminal, or read from the first line
@@ -155,6 +156,9 @@ func (a *app) runRestore(ctx context.Context, sf *serverFlags, bpFile, file stri
 		return err
 	}
 	defer clear(pass)
+	if err := checkServers(ctx, fc); err != nil {
+		return err
+	}
 	if err := saveConfig(a.dir, fc); err != nil {
 		return err
 	}

@@ -60,6 +60,11 @@ func (a *app) runInit(ctx context.Context, sf *serverFlags, handle string) error
 		return err
 	}
 	defer clear(pass)
+	// Before a store is created: a server that cannot be reached leaves
+	// nothing behind.
+	if err := checkServers(ctx, fc); err != nil {
+		return err
+	}
 	if err := saveConfig(a.dir, fc); err != nil {
 		return err
 	}

@@ -117,24 +117,6 @@ func isSecurityEvent(e client.Event) bool {
 	return false
 }
 
-// printWarnings prints the events already waiting, without blocking (for
-// one-shot commands such as send).
-func (a *app) printWarnings(c *client.Client) {
-	for {
-		select {
-		case e, ok := <-c.Events():
-			if !ok {
-				return
-			}
-			if e.Kind != client.EventConnected && e.Kind != client.EventDisconnected {
-				a.printEvent(e)
-			}
-		default:
-			return
-		}
-	}
-}
-
 func (a *app) printMessage(m *client.Message, mark string) {
 	if a.json {
 		a.emit(newJSONMessage(m))
@@ -162,8 +144,10 @@ What you are told, and when:
     'sealpost accept HANDLE'. Nothing is sent to HANDLE until you accept
     the change; for a contact you verified, HANDLE's new messages are held
     too, until you verify again ('sealpost verify HANDLE') or accept.
-  - A contact added or removed a device: one line, such as
-    "bob added a device (device 3) on 2026-12-04".
+  - A contact added or removed a device, such as "bob added a new device,
+    device 3 on 2026-12-04 15:02 UTC; what you send to bob now reaches it
+    too", with what to do if bob did not expect it (devices have ids, not
+    names).
   - A device you did not approve appeared on your own account (checked at
     each connection, every 15 minutes, on each send and when the log
     grows), or another device revoked one of yours: a loud warning with
@@ -187,10 +171,14 @@ var chatCommand = &command{
 An interactive conversation with HANDLE: each line typed is sent; messages
 from HANDLE, and copies of what this account sent HANDLE from its other
 devices, are printed as they come. Messages to and from anyone else are
-shown too, marked with "*" before the sender. End of input (Ctrl-D) ends
-the chat; a send that fails is reported and the chat goes on. With --json,
-each line sent is printed back once stored, as a message with "sent":true.
-Events and warnings go to standard error, as for listen.
+shown too, marked with "*" before the sender. HANDLE is looked up first:
+an account the key server does not know ends chat at once (exit status 6).
+End of input (Ctrl-D), a line "/quit", or Ctrl-C ends the chat with exit
+status 0 (4 if a security event was reported, as for listen); a line that
+could not be sent is reported at once and the chat goes on. To send a
+line that starts with "/", type it twice ("//quit" sends "/quit"). With
+--json, each line sent is printed back once stored, as a message with
+"sent":true. Events and warnings go to standard error, as for listen.
 ` + whatYouAreTold,
 	setup: func(fs *flag.FlagSet) runner {
 		timeout := fs.Duration("timeout", time.Minute, "give up on a line the relay has not stored after `D`")
@@ -205,10 +193,30 @@ Events and warnings go to standard error, as for listen.
 				return usagef("--timeout must be positive")
 			}
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
+				if err := checkPeer(ctx, c, args[0], *timeout); err != nil {
+					return err
+				}
 				return a.chat(ctx, c, args[0], *timeout)
 			})
 		}
 	},
+}
+
+// checkPeer looks up peer before a chat begins: an account the key server
+// does not know is an error now, not after the first line typed.
+func checkPeer(ctx context.Context, c *client.Client, peer string, timeout time.Duration) error {
+	if peer == c.Handle() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := c.SafetyNumber(ctx, peer)
+	if errors.Is(err, client.ErrKeyChanged) {
+		// Reported as an event; the chat shows it and each line's
+		// refusal.
+		return nil
+	}
+	return checkAccount(peer, err)
 }
 
 // sendResult is the outcome of sending one typed line.
@@ -226,6 +234,7 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 	}
 	results := make(chan sendResult)
 	inputDone := make(chan struct{})
+	var inputErr error // set before inputDone is closed
 	// The first line waits for the relay connection (see waitConnected).
 	connected := make(chan struct{})
 	go func() {
@@ -239,6 +248,12 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 			line, err := a.in.ReadBytes('\n')
 			line = bytes.TrimSuffix(line, []byte("\n"))
 			line = bytes.TrimSuffix(line, []byte("\r"))
+			if string(line) == "/quit" {
+				return
+			}
+			if bytes.HasPrefix(line, []byte("//")) {
+				line = line[1:]
+			}
 			if len(line) > 0 {
 				sctx, cancel := context.WithTimeout(ctx, timeout)
 				id, serr := c.Send(sctx, peer, line)
@@ -251,7 +266,7 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
-					a.notef("sealpost: chat: reading input: %v\n", err)
+					inputErr = fmt.Errorf("reading input: %w", err)
 				}
 				return
 			}
@@ -260,21 +275,28 @@ func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout t
 
 	msgs, events := c.Messages(), c.Events()
 	notify := connected
-	var lastErr error
 	security := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-inputDone:
-			if security && lastErr == nil {
+			// A normal end (end of input, /quit) is a success: lines
+			// that could not be sent were reported as they failed.
+			if inputErr != nil {
+				return inputErr
+			}
+			if security {
 				return errSecurityEvents
 			}
-			return lastErr
+			return nil
 		case r := <-results:
 			if r.err != nil {
-				lastErr = fmt.Errorf("not sent: %w", r.err)
-				msg := oneLine(r.err.Error())
+				if a.json {
+					a.emitError(jsonError{Error: errorCode(r.err), Message: "not sent: " + describe(r.err), Hint: hint(r.err), Command: "chat", Exit: exitCode(r.err)})
+					continue
+				}
+				msg := describe(r.err)
 				if h := hint(r.err); h != "" {
 					msg += " (" + h + ")"
 				}

@@ -49,6 +49,10 @@ standard error.
 			}
 			fromStdin := text == nil
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
+				// Everything the client learns while sending is printed,
+				// as listen does (key changes, devices, warnings).
+				w := a.watchEvents(c.Events())
+				defer w.stop()
 				if fromStdin {
 					var err error
 					if text, err = a.readMessage(); err != nil {
@@ -57,12 +61,11 @@ standard error.
 				}
 				ctx, cancel := context.WithTimeout(ctx, *timeout)
 				defer cancel()
-				if err := waitConnected(ctx, c); err != nil {
+				if err := w.waitConnected(ctx); err != nil {
 					return err
 				}
 				id, err := c.Send(ctx, args[0], text)
-				a.printWarnings(c)
-				return a.sendOutcome(args[0], id, err)
+				return a.sendOutcome(args[0], id, checkAccount(args[0], err))
 			})
 		}
 	},

@@ -25,7 +25,11 @@ person or over a channel you trust before you answer yes.
 
 With --scan, the compact string scanned from HANDLE's screen is compared
 with ours: a match marks HANDLE verified, a mismatch exits with status 4.
-With --json nothing is asked: only --yes or a matching --scan marks HANDLE.`,
+A failed comparison never leaves an earlier verified mark: a mismatching
+--scan, or "no" to "Do the numbers still match?" for a verified HANDLE,
+removes it and says so.
+With --json nothing is asked: only --yes or a matching --scan marks HANDLE,
+and only a mismatching --scan unmarks it ("cleared": true).`,
 	setup: func(fs *flag.FlagSet) runner {
 		yes := fs.Bool("yes", false, "mark verified without asking")
 		scan := fs.String("scan", "", "compare with this scanned `compact` string; mark verified on a match")
@@ -51,6 +55,8 @@ type verifyResult struct {
 	SafetyNumber []string `json:"safety_number"`
 	Compact      string   `json:"compact"`
 	Verified     bool     `json:"verified"`
+	// Cleared: an earlier verified flag was removed (a failed comparison).
+	Cleared bool `json:"cleared,omitempty"`
 }
 
 // safetyRows lays out the twelve groups as three rows of four.
@@ -74,6 +80,10 @@ func safetyRows(groups []string) string {
 func (a *app) verify(ctx context.Context, c *client.Client, handle string, yes bool, scan string) error {
 	sn, err := c.SafetyNumber(ctx, handle)
 	if err != nil {
+		return checkAccount(handle, err)
+	}
+	was, err := isVerified(ctx, c, handle)
+	if err != nil {
 		return err
 	}
 	res := verifyResult{Handle: handle, SafetyNumber: sn.Groups(), Compact: sn.Compact()}
@@ -81,16 +91,33 @@ func (a *app) verify(ctx context.Context, c *client.Client, handle string, yes b
 		a.printf("Safety number of %s and %s:\n\n%s\nCompact form (for a QR code):\n    %s\n\n",
 			c.Handle(), handle, safetyRows(res.SafetyNumber), res.Compact)
 	}
+	// unverify clears a verified flag that a failed comparison leaves
+	// behind (spec/client.md §6.2) and says so.
+	unverify := func() (string, error) {
+		cleared, err := c.ClearVerified(ctx, handle)
+		if err != nil {
+			return "", err
+		}
+		res.Cleared = cleared
+		if cleared {
+			return fmt.Sprintf("; %s was marked verified before, and no longer is", handle), nil
+		}
+		return fmt.Sprintf("; %s is not verified", handle), nil
+	}
 	mark := yes
 	switch {
 	case scan != "":
 		err := sn.MatchCompact(strings.TrimSpace(scan))
 		switch {
 		case errors.Is(err, keys.ErrSafetyNumberMismatch):
+			note, cerr := unverify()
+			if cerr != nil {
+				return cerr
+			}
 			if a.json {
 				a.emit(res)
 			}
-			return fmt.Errorf("the scanned safety number does not match %s's: %w; %s is NOT verified", handle, err, handle)
+			return fmt.Errorf("the scanned safety number does not match %s's: %w%s", handle, err, note)
 		case err != nil:
 			return usagef("--scan: not a safety number string: %v", err)
 		}
@@ -99,28 +126,63 @@ func (a *app) verify(ctx context.Context, c *client.Client, handle string, yes b
 			a.printf("The scanned safety number matches.\n")
 		}
 	case !yes && !a.json:
-		ok, err := a.confirm(fmt.Sprintf("Mark %s as verified? [y/N] ", handle))
+		q := fmt.Sprintf("Mark %s as verified? [y/N] ", handle)
+		if was {
+			q = fmt.Sprintf("%s is marked verified. Do the numbers still match? [y/N] ", handle)
+		}
+		ok, err := a.confirm(q)
 		if err != nil {
 			return err
 		}
 		mark = ok
+		if !ok && was {
+			// The user no longer vouches for the number.
+			if _, err := unverify(); err != nil {
+				return err
+			}
+		}
 	}
 	if mark {
 		if err := c.MarkVerified(ctx, handle, sn); err != nil {
+			// The key changed while the user compared: whatever was
+			// verified before is not what was compared now.
+			if _, cerr := unverify(); cerr != nil {
+				return errors.Join(err, cerr)
+			}
 			return err
 		}
 		res.Verified = true
 	}
 	if a.json {
+		if !mark && was && !res.Cleared {
+			res.Verified = true // --json without --yes or --scan changes nothing
+		}
 		a.emit(res)
 		return nil
 	}
-	if mark {
+	switch {
+	case mark:
 		a.printf("%s is verified.\n", handle)
-	} else {
+	case res.Cleared:
+		a.printf("%s is no longer marked verified.\n", handle)
+	default:
 		a.printf("%s is not marked verified.\n", handle)
 	}
 	return nil
+}
+
+// isVerified reports whether handle is a verified contact.
+func isVerified(ctx context.Context, c *client.Client, handle string) (bool, error) {
+	cs, err := c.Contacts(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, ct := range cs {
+		if ct.Handle == handle {
+			return ct.Verified, nil
+		}
+	}
+	return false, nil
 }
 
 // confirm asks a yes/no question on stderr and reads the answer from
@@ -210,6 +272,7 @@ var contactsCommand = &command{
 	name:    "contacts",
 	usage:   "contacts",
 	summary: "list contacts",
+	offline: true,
 	help: `
 Lists the accounts this device has looked up: whether each is verified
 (safety numbers compared) and its account key.`,

@@ -19,6 +19,9 @@ type command struct {
 	usage   string // after "sealpost "
 	summary string
 	help    string // the long description
+	// offline: the command never talks to the servers, so they are not
+	// probed first (probe.go).
+	offline bool
 	// setup binds the command's flags to fs and returns its runner.
 	setup func(fs *flag.FlagSet) runner
 }
@@ -42,16 +45,22 @@ func lookup(name string) *command {
 }
 
 const exitStatusHelp = `Exit status:
-  0  success
+  0  success (chat and listen: also an end by Ctrl-D, /quit or Ctrl-C)
   1  any other failure
   2  usage error (bad flag or argument, no passphrase source)
   3  local state: wrong passphrase, store locked by another process,
      no store or not registered, corrupt store
   4  security failure: a key or the log refused, a contact's key changed,
-     safety number mismatch, server certificate not pinned or not trusted
-  5  server unreachable or not answering in time
-`
+     safety number mismatch, server certificate not the pinned one
+     (TLS pin mismatch) or not trusted
+  5  a server unreachable or not answering: connection refused, dial or
+     TLS handshake timeout (servers are checked for 4s before a command
+     talks to them), a stale key server; a message queued, not confirmed
+  6  no such account: the key server does not know the HANDLE given
 
+Errors are one line on standard error, "sealpost: COMMAND: reason", naming
+the server address and the cause when one cannot be reached.
+` + errorCodesHelp
 const globalHelp = `Global flags (before or after the command):
   --dir DIR               store directory (default $SEALPOST_DIR, else ~/.sealpost)
   --json                  machine output: one JSON object per line on stdout

@@ -28,12 +28,6 @@ import (
 // TLS 1.3 with a self-signed certificate the CLI pins) and the CLI as a
 // script would use it.
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbin.Cleanup()
-	os.Exit(code)
-}
-
 // binaries builds sealpost and sealpostd once and returns their paths.
 func binaries(t *testing.T) (cli, daemon string) {
 	bins := testbin.Build(t, "github.com/sealpost/sealpost/cmd/sealpost", "github.com/sealpost/sealpost/cmd/sealpostd")

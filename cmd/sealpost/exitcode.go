@@ -15,12 +15,13 @@ import (
 
 // Exit statuses (documented in the package comment and in help).
 const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitLocal    = 3
-	exitSecurity = 4
-	exitNetwork  = 5
+	exitOK        = 0
+	exitFailure   = 1
+	exitUsage     = 2
+	exitLocal     = 3
+	exitSecurity  = 4
+	exitNetwork   = 5
+	exitNoAccount = 6
 )
 
 // exitCode maps an error to sealpost's exit status. Security comes first:
@@ -45,7 +46,10 @@ func exitCode(err error) int {
 	if errors.As(err, &u) || errors.Is(err, client.ErrInvalidHandle) || errors.Is(err, keys.ErrInvalidHandle) {
 		return exitUsage
 	}
-	if isNetwork(err) {
+	if errors.Is(err, client.ErrUnknownHandle) {
+		return exitNoAccount
+	}
+	if isNetwork(err) || errors.Is(err, client.ErrQueued) {
 		return exitNetwork
 	}
 	return exitFailure
@@ -116,7 +120,7 @@ func hint(err error) string {
 	case errors.Is(err, context.Canceled):
 		return "interrupted"
 	case isNetwork(err) && !isSecurity(err):
-		return "is sealpostd running, and are --server and --relay right?"
+		return "is sealpostd running, and are --server and --relay in DIR/config.json right?"
 	}
 	return ""
 }

@@ -167,12 +167,24 @@ func newJSONEvent(e client.Event) jsonEvent {
 	return j
 }
 
-// onDate is " on YYYY-MM-DD" (UTC), or "" for no time.
-func onDate(t time.Time) string {
+// onTime is " on YYYY-MM-DD HH:MM UTC", or "" for no time.
+func onTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return " on " + t.UTC().Format("2006-01-02")
+	return " on " + t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// deviceAddedText tells a person that a contact has a new device, and
+// what to do about it. Devices have no names (a device certificate holds
+// the handle, the account key, the device id, its keys and the time it
+// was certified: spec/keys.md §6), so the id and that time are what there
+// is to show. The safety number is made from the account keys only and
+// does not change; what the user can act on is asking the contact.
+func deviceAddedText(h string, device uint32, t time.Time) string {
+	return fmt.Sprintf("sealpost: %s added a new device, device %d%s; what you send to %s now reaches it too.\n"+
+		"sealpost:   Not expected? Ask %s, over a channel you trust, to run 'sealpost devices': a device %s did not add means someone else holds %s's account key.\n",
+		h, device, onTime(t), h, h, h, h)
 }
 
 // ownAccountWarning is the loud warning of an EventOwnAccountChanged, with
@@ -218,9 +230,9 @@ func formatEvent(e client.Event) string {
 			s = fmt.Sprintf("WARNING: %s's account key changed. Nothing is sent to %s until you accept it: compare the new safety number with %s ('sealpost verify %s'), then 'sealpost accept %s'", h, h, h, h, h)
 		}
 	case client.EventDeviceAdded:
-		s = fmt.Sprintf("%s added a device (device %d)%s", h, e.Device, onDate(e.Time))
+		return deviceAddedText(h, e.Device, e.Time)
 	case client.EventDeviceRemoved:
-		s = fmt.Sprintf("%s removed a device (device %d)%s", h, e.Device, onDate(e.Time))
+		s = fmt.Sprintf("%s removed device %d%s: nothing you send reaches it any more", h, e.Device, onTime(e.Time))
 	case client.EventOwnAccountChanged:
 		return ownAccountWarning(e)
 	case client.EventEnvelopeDropped:

@@ -70,7 +70,7 @@
 //
 // Exit status:
 //
-//	0  success
+//	0  success (chat and listen: also an end by Ctrl-D, /quit or Ctrl-C)
 //	1  any other failure
 //	2  usage error (bad flag or argument, no passphrase source)
 //	3  local state: wrong passphrase, store locked by another process,
@@ -78,9 +78,23 @@
 //	4  security failure: the client refused a key or log (ErrSecurity),
 //	   a contact's key changed (ErrKeyChanged), safety number mismatch,
 //	   server certificate does not match the pin or is not trusted
-//	5  server unreachable or not answering in time
+//	5  a server unreachable or not answering: connection refused, dial
+//	   or TLS handshake timeout, stale key server; a message queued
+//	6  no such account: the key server does not know the HANDLE given
 //
-// Errors are one line on standard error: "sealpost: COMMAND: reason".
+// Before a command talks to the servers, sealpost checks for up to 4
+// seconds that each accepts a TCP connection and a TLS handshake under
+// the configured trust, and otherwise fails at once naming the address and
+// the cause (probe.go).
+//
+// Errors are one line on standard error: "sealpost: COMMAND: reason",
+// without the libraries' package prefixes (errors.go). With --json, an
+// error is instead one JSON object on standard error (standard output
+// keeps only results):
+//
+//	{"error":CODE,"message":S,"hint":S,"command":S,"exit":N}
+//
+// CODE being one of the words "sealpost help" lists by exit status.
 //
 // SEALPOST_TEST_WORKFACTOR, when set to a number, is the scrypt work factor
 // (log2 N) of a new store or backup. It exists only to keep tests fast and
