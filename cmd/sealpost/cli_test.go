@@ -136,6 +136,11 @@ func TestExitCode(t *testing.T) {
 		{"init incomplete, network", &initIncomplete{dir: "/d", err: refused}, exitNetwork},
 		{"init incomplete, taken", &initIncomplete{dir: "/d", err: client.ErrHandleTaken}, exitFailure},
 		{"too large", client.ErrTooLarge, exitFailure},
+		{"unknown handle", fmt.Errorf("client: looking up x: %w", client.ErrUnknownHandle), exitNoAccount},
+		{"denied known account", fmt.Errorf("%w: %w", client.ErrSecurity, client.ErrUnknownHandle), exitSecurity},
+		{"queued", client.ErrQueued, exitNetwork},
+		{"probe refused", &unreachableError{what: "key server", addr: "127.0.0.1:1", step: "dial", err: refused}, exitNetwork},
+		{"probe pin", &unreachableError{what: "key server", addr: "127.0.0.1:1", step: "tls", err: tlsconfig.ErrPinMismatch}, exitSecurity},
 	} {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("%s: exitCode(%v) = %d, want %d", tc.name, tc.err, got, tc.want)
@@ -267,8 +272,8 @@ func TestFormatEvent(t *testing.T) {
 		e    client.Event
 		want []string
 	}{
-		{client.Event{Kind: client.EventDeviceAdded, Handle: "bob", Device: 3, Time: when}, []string{"bob added a device (device 3) on 2026-12-04"}},
-		{client.Event{Kind: client.EventDeviceRemoved, Handle: "bob", Device: 3, Time: when}, []string{"bob removed a device (device 3) on 2026-12-04"}},
+		{client.Event{Kind: client.EventDeviceAdded, Handle: "bob", Device: 3, Time: when}, []string{"bob added a new device, device 3 on 2026-12-04 10:11 UTC; what you send to bob now reaches it too.", "Ask bob", "'sealpost devices'"}},
+		{client.Event{Kind: client.EventDeviceRemoved, Handle: "bob", Device: 3, Time: when}, []string{"bob removed device 3 on 2026-12-04 10:11 UTC: nothing you send reaches it any more"}},
 		{client.Event{Kind: client.EventOwnAccountChanged, Handle: "alice", Device: 2, Time: when}, []string{"!!! WARNING", "device 2", "sealpost devices revoke 2", "sealpost devices approve 2"}},
 		{client.Event{Kind: client.EventOwnAccountChanged, Handle: "alice", Device: 2, Time: when, Revoked: true}, []string{"!!! WARNING: another device revoked device 2"}},
 		{client.Event{Kind: client.EventKeyChanged, Handle: "bob", KeyChange: &client.KeyChange{Verified: true}}, []string{"SECURITY WARNING", "sealpost verify bob", "sealpost accept bob"}},
@@ -622,5 +627,89 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 	_, _, errOut = cli{env: map[string]string{"SEALPOST_DIR": dir}}.run(t, "contacts")
 	if !strings.Contains(errOut, dir) {
 		t.Errorf("stderr %q does not name %s", errOut, dir)
+	}
+}
+
+// TestDescribe checks the presentation of errors: no package prefixes,
+// and a network failure as the server and the cause.
+func TestDescribe(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8443}, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+		code string
+	}{
+		{"prefixes", fmt.Errorf("client: looking up bob: %w", errors.New("ksclient: bad answer")), "looking up bob: bad answer", "failure"},
+		{"repeated reason", fmt.Errorf("%w (%w)", client.ErrWrongPassphrase, errors.New("localstore: wrong passphrase")), "wrong passphrase", "wrong_passphrase"},
+		{"words kept", errors.New("the relay: said no"), "the relay: said no", "failure"},
+		{"url error", fmt.Errorf("client: looking up bob: ksclient: GET /v1/accounts/bob: %w", &url.Error{Op: "Get", URL: "https://127.0.0.1:8443/v1/accounts/bob", Err: refused}),
+			"looking up bob: cannot reach https://127.0.0.1:8443: connection refused", "connection_refused"},
+		{"pin", &url.Error{Op: "Get", URL: "https://h:1/x", Err: tlsconfig.ErrPinMismatch}, "cannot reach https://h:1: TLS pin mismatch: the server's certificate is not the one pinned with --pin", "tls_pin_mismatch"},
+		{"probe refused", &unreachableError{what: "key server", addr: "127.0.0.1:8443", step: "dial", err: refused}, "cannot reach the key server at 127.0.0.1:8443: connection refused", "connection_refused"},
+		{"probe dial timeout", &unreachableError{what: "relay", addr: "10.0.0.1:443", step: "dial", err: context.DeadlineExceeded}, "cannot reach the relay at 10.0.0.1:443: dial timeout (no TCP connection within 4s)", "timeout"},
+		{"probe tls timeout", &unreachableError{what: "key server", addr: "h:1", step: "tls", err: context.DeadlineExceeded}, "cannot reach the key server at h:1: TLS handshake timeout (connected, but no TLS answer within 4s)", "timeout"},
+		{"no account", checkAccount("nobody", fmt.Errorf("client: %w", client.ErrUnknownHandle)), `there is no account "nobody" on the key server (check the spelling)`, "no_such_account"},
+	} {
+		if got := describe(tc.err); got != tc.want {
+			t.Errorf("%s: describe = %q, want %q", tc.name, got, tc.want)
+		}
+		if got := errorCode(tc.err); got != tc.code {
+			t.Errorf("%s: errorCode = %q, want %q", tc.name, got, tc.code)
+		}
+	}
+}
+
+// TestJSONError: with --json a failure is one JSON object on stderr and
+// nothing on stdout.
+func TestJSONError(t *testing.T) {
+	code, stdout, stderr := cli{}.run(t, "--json", "send")
+	var e jsonError
+	if err := json.Unmarshal([]byte(stderr), &e); err != nil || code != exitUsage || stdout != "" ||
+		e.Error != "usage" || e.Exit != exitUsage || e.Command != "send" || e.Message != "missing HANDLE" {
+		t.Errorf("--json send: exit %d, stdout %q, stderr %q (%v)", code, stdout, stderr, err)
+	}
+}
+
+// TestEventWatch: a one-shot command prints every event the client
+// reports while it runs, also those before the relay connection (which
+// send used to drop while it waited for the connection) and those
+// waiting when it stops.
+func TestEventWatch(t *testing.T) {
+	var out, errb bytes.Buffer
+	a := &app{stdio: stdio{stdout: &out, stderr: &errb, loc: time.UTC}}
+	events := make(chan client.Event, 8)
+	when := time.Date(2026, 12, 4, 15, 2, 0, 0, time.UTC)
+	events <- client.Event{Kind: client.EventDeviceAdded, Handle: "bob", Device: 2, Time: when}
+	events <- client.Event{Kind: client.EventDisconnected, Err: errors.New("relaylink: no")}
+	events <- client.Event{Kind: client.EventConnected}
+	w := a.watchEvents(events)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.waitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events <- client.Event{Kind: client.EventDeviceRemoved, Handle: "bob", Device: 2, Time: when}
+	w.stop()
+	got := errb.String()
+	for _, want := range []string{"bob added a new device, device 2 on 2026-12-04 15:02 UTC", "bob removed device 2 on 2026-12-04 15:02 UTC"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("printed %q, want %q in it", got, want)
+		}
+	}
+	if strings.Contains(got, "connected") || out.Len() != 0 {
+		t.Errorf("printed connection events or stdout: %q %q", got, out.String())
+	}
+
+	// No connection: the last reason is in the error.
+	events = make(chan client.Event, 1)
+	events <- client.Event{Kind: client.EventDisconnected, Err: errors.New("relaylink: token refused")}
+	w = a.watchEvents(events)
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := w.waitConnected(ctx)
+	w.stop()
+	if err == nil || !strings.Contains(err.Error(), "(token refused)") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waitConnected without a connection: %v", err)
 	}
 }

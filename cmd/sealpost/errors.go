@@ -27,21 +27,29 @@ import (
 // one of its ": "-separated parts. Only the module's own packages (and
 // the standard library's crypto/tls) are listed, so an ordinary word
 // followed by a colon is left alone.
-var packagePrefix = regexp.MustCompile(`(^|: )(?:client|ksclient|localstore|relaylink|relayclient|keys|kt|seal|pqxdh|ratchet|token|api|wire|tlsconfig|keyserver|relay|revocation|tls|x509): `)
+var packagePrefix = regexp.MustCompile(`(^|: |\()(?:client|ksclient|localstore|relaylink|relayclient|keys|kt|seal|pqxdh|ratchet|token|api|wire|tlsconfig|keyserver|relay|revocation|tls|x509): `)
 
 // httpPrefix matches what the key server client puts before a failed
 // request's error: "GET /v1/accounts/bob: ".
 var httpPrefix = regexp.MustCompile(`(?:GET|POST|PUT|DELETE) /\S*: $`)
 
-// stripPrefixes removes package-name prefixes from msg.
+// stripPrefixes removes package-name prefixes from msg, and a reason
+// that only repeats the message once they are gone ("wrong passphrase
+// (wrong passphrase)").
 func stripPrefixes(msg string) string {
 	for {
 		s := packagePrefix.ReplaceAllString(msg, "$1")
 		if s == msg {
-			return s
+			break
 		}
 		msg = s
 	}
+	if head, ok := strings.CutSuffix(msg, ")"); ok {
+		if i := strings.LastIndex(head, " ("); i > 0 && head[:i] == head[i+2:] {
+			return head[:i]
+		}
+	}
+	return msg
 }
 
 // describe is the one-line message that err is shown as, free of package

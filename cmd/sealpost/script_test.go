@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -79,6 +80,7 @@ func scriptSetup(t *testing.T) func(*testscript.Env) error {
 //	closedport              set $CLOSED to an address nothing listens on
 //	jsonenv VAR FIELD       set $VAR to FIELD of the JSON object on the
 //	                        last command's standard output
+//	longline FILE N TEXT    write a line of N x's, then the line TEXT
 func scriptCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"sealpostd": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -136,6 +138,14 @@ func scriptCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg boo
 			ts.Check(err)
 			ts.Setenv("CLOSED", ln.Addr().String())
 			ln.Close()
+		},
+		"longline": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 3 {
+				ts.Fatalf("usage: longline FILE N TEXT")
+			}
+			n, err := strconv.Atoi(args[1])
+			ts.Check(err)
+			ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Repeat("x", n)+"\n"+args[2]+"\n"), 0o600))
 		},
 		"jsonenv": func(ts *testscript.TestScript, neg bool, args []string) {
 			if len(args) != 2 {
