@@ -13,6 +13,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"testing"
 
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/keyserver"
@@ -26,48 +28,43 @@ import (
 
 // Two people, alice and bob, each with a client in their own directory,
 // against one key server and relay (here started in-process; in real use,
-// sealpostd, whose certificate fingerprint goes in Config.Pin).
+// sealpostd, which prints its URL, certificate fingerprint and log key).
+// The part between the README markers is, verbatim, the library snippet
+// of README.md (TestREADMESnippet checks it).
 func Example() {
 	ctx := context.Background()
 	srv, stop := demoServers()
 	defer stop()
-
-	open := func(dir string) *client.Client {
-		c, err := client.Open(ctx, client.Config{
-			Dir:        dir,
-			Passphrase: []byte("a long passphrase only alice knows"),
-			Create:     true,
-			KeyServer:  srv.URL,
-			Pin:        srv.Pin,    // the TLS certificate sealpostd prints
-			LogKey:     srv.LogKey, // the log verifier key sealpostd prints
-			WorkFactor: 10,         // a fast scrypt for the example; leave 0 in real use
-			Logger:     quiet,
-		})
-		if err != nil {
-			log.Fatal(err)
-		}
-		return c
-	}
-	alice := open(tempDir())
-	defer alice.Close()
-	bob := open(tempDir())
+	bob := demoUser(srv, "bob")
 	defer bob.Close()
+	dir, passphrase := tempDir(), []byte("a long passphrase only alice knows")
+	keyServer, pin, logKey := srv.URL, srv.Pin, srv.LogKey
+
+	// README snippet begin
+	alice, err := client.Open(ctx, client.Config{
+		Dir:        dir,        // this device's store; Create makes it
+		Passphrase: passphrase, // encrypts the store
+		Create:     true,
+		KeyServer:  keyServer, // "https://127.0.0.1:8443", as sealpostd prints it
+		Pin:        pin,       // the TLS certificate fingerprint sealpostd prints
+		LogKey:     logKey,    // the transparency log key sealpostd prints
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer alice.Close()
 	if err := alice.Register(ctx, "alice"); err != nil {
 		log.Fatal(err)
 	}
-	if err := bob.Register(ctx, "bob"); err != nil {
-		log.Fatal(err)
-	}
-
 	// Send returns once the relay has stored the sealed envelopes.
 	if _, err := alice.Send(ctx, "bob", []byte("hello bob")); err != nil {
 		log.Fatal(err)
 	}
-	// Each message is acked once the application has it for good; the
-	// next one is offered after that.
+	// bob's client, opened the same way in its own directory, receives:
 	m := <-bob.Messages()
 	fmt.Printf("%s (device %d) to %s: %s\n", m.From, m.FromDevice, m.To, m.Plaintext)
-	m.Ack()
+	m.Ack() // the app has it for good: the client forgets it, the next one comes
+	// README snippet end
 
 	if _, err := bob.Send(ctx, "alice", []byte("hi alice")); err != nil {
 		log.Fatal(err)
@@ -78,6 +75,43 @@ func Example() {
 	// Output:
 	// alice (device 1) to bob: hello bob
 	// bob: hi alice
+}
+
+// TestREADMESnippet checks that the Go snippet of README.md is, line for
+// line, the part of Example between the README markers (one tab less
+// indented), so that the README shows code that compiles and runs.
+func TestREADMESnippet(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "\n```go\n")
+	if !ok {
+		t.Fatal("README.md has no ```go block")
+	}
+	snippet, _, ok := strings.Cut(rest, "```\n")
+	if !ok {
+		t.Fatal("README.md's ```go block does not end")
+	}
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, part, ok := strings.Cut(string(src), "\t// README snippet begin\n")
+	if !ok {
+		t.Fatal("no README snippet begin marker in example_test.go")
+	}
+	part, _, ok = strings.Cut(part, "\t// README snippet end\n")
+	if !ok {
+		t.Fatal("no README snippet end marker in example_test.go")
+	}
+	var want strings.Builder
+	for _, line := range strings.SplitAfter(part, "\n") {
+		want.WriteString(strings.TrimPrefix(line, "\t"))
+	}
+	if snippet != want.String() {
+		t.Errorf("README.md's Go snippet is not Example's part between the markers.\nREADME:\n%s\nexample_test.go:\n%s", snippet, want.String())
+	}
 }
 
 // Users compare safety numbers (in person, or by scanning the compact

@@ -357,9 +357,14 @@ func TestConfigSaveLoad(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Error("second save changed config.json")
 	}
+	// Only the configuration and the .gitignore that keeps the store
+	// out of version control; no temporary files.
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
+	if len(entries) != 2 || entries[0].Name() != ".gitignore" || entries[1].Name() != configFile {
 		t.Errorf("left behind: %v", entries)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ".gitignore")); !bytes.HasSuffix(b, []byte("\n*\n")) {
+		t.Errorf(".gitignore: %q", b)
 	}
 
 	if _, err := loadConfig(t.TempDir()); !errors.Is(err, client.ErrNoStore) || exitCode(err) != exitLocal {

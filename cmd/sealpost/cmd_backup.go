@@ -22,7 +22,9 @@ Writes the account's backup to FILE (mode 0600), encrypted with age to a
 backup passphrase asked twice on the terminal, or read from the first line
 of --backup-passphrase-file. The backup holds the account key: anyone with
 it and its passphrase can add devices to the account. An existing FILE is
-refused unless --force. 'sealpost restore FILE' makes a new device from it.`,
+refused unless --force. 'sealpost restore FILE' makes a new device from it.
+Name it NAME.sealpost-backup (the repository's .gitignore leaves such files
+out of git), and keep it off shared and synced folders.`,
 	setup: func(flags *flag.FlagSet) runner {
 		force := flags.Bool("force", false, "replace FILE if it exists")
 		bpFile := flags.String("backup-passphrase-file", "", "read the backup passphrase from the first line of `file`")

@@ -197,6 +197,9 @@ func saveConfig(dir string, c *fileConfig) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if err := writeIgnoreFile(dir); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
@@ -211,6 +214,28 @@ func saveConfig(dir string, c *fileConfig) error {
 		return fmt.Errorf("%s %w", dir, errStoreExists)
 	}
 	return err
+}
+
+// ignoreFile keeps a store directory out of version control wherever it
+// is created (--dir may name any directory, in a repository too), as
+// Python's venv does: the store holds the device's encrypted keys and
+// messages, never to be committed.
+const ignoreFile = "# Created by sealpost: this directory holds a device's encrypted keys and\n# messages. Never commit it.\n*\n"
+
+// writeIgnoreFile writes DIR/.gitignore unless one exists.
+func writeIgnoreFile(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, ".gitignore"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(ignoreFile); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // checkFresh refuses a directory that already holds a store or a

@@ -33,7 +33,7 @@ func DSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvVar)
 	if base == "" {
-		t.Skipf("%s not set: skipping PostgreSQL test", EnvVar)
+		t.Skipf("SKIPPED: PostgreSQL test, %s is not set. To run it: export %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' with a PostgreSQL server there (README.md, Testing)", EnvVar, EnvVar)
 	}
 	var b [8]byte
 	rand.Read(b[:])
