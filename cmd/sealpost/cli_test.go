@@ -260,8 +260,11 @@ func TestJSONMessage(t *testing.T) {
 func TestFormatEvent(t *testing.T) {
 	e := client.Event{Kind: client.EventEnvelopeDropped, Err: errors.New("seal: bad\x1b[2J\nsecond")}
 	got := formatEvent(e)
-	if strings.Count(got, "\n") != 1 || strings.Contains(got, "\x1b") {
+	if strings.Count(got, "\n") != 1 || strings.Contains(got, "\x1b") || strings.Contains(got, "seal: ") {
 		t.Errorf("formatEvent = %q", got)
+	}
+	if j := newJSONEvent(e); strings.Contains(j.Error, "seal: ") || !strings.HasPrefix(j.Error, "bad") {
+		t.Errorf("newJSONEvent error = %q", j.Error)
 	}
 	j := newJSONEvent(client.Event{Kind: client.EventKeyChanged, Handle: "bob"})
 	if j.Event != "key-changed" || j.Handle != "bob" {

@@ -25,7 +25,9 @@ line:
 Later lines of a message are indented. A message marked "[KEY CHANGED, not verified]"
 came under an account key of the sender that you have not accepted.
 Events go to standard error; with --json they are {"event":...} lines on
-standard output beside the messages.
+standard output beside the messages. If the servers cannot be reached when
+listen starts, it fails at once (exit status 5); a connection lost later
+is reported and re-established by itself.
 ` + whatYouAreTold + `
 The exit status is 4 if the client reported a security event (a server
 caught misbehaving, a device on your account you did not approve, or a

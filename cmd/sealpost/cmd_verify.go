@@ -231,7 +231,7 @@ verify at once, compare the new number with 'sealpost verify HANDLE'.`,
 func (a *app) accept(ctx context.Context, c *client.Client, handle string) error {
 	kc, err := c.KeyChange(ctx, handle)
 	if err != nil {
-		return err
+		return checkAccount(handle, err)
 	}
 	out := struct {
 		Handle          string   `json:"handle"`

@@ -162,7 +162,7 @@ func newJSONEvent(e client.Event) jsonEvent {
 		j.OldSafetyNumber, j.NewSafetyNumber, j.Verified = kc.Old.Groups(), kc.New.Groups(), kc.Verified
 	}
 	if e.Err != nil {
-		j.Error = e.Err.Error()
+		j.Error = describe(e.Err)
 	}
 	return j
 }
@@ -258,7 +258,7 @@ func formatEvent(e client.Event) string {
 		}
 	}
 	if e.Err != nil {
-		s += ": " + oneLine(e.Err.Error())
+		s += ": " + describe(e.Err)
 	}
 	return "sealpost: " + s + "\n"
 }

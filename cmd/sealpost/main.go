@@ -40,7 +40,8 @@
 // given, sealpost fails with exit status 2 instead of waiting.
 //
 // DIR holds config.json (the server URLs and TLS trust: nothing secret,
-// mode 0600) beside the encrypted store the client package keeps there.
+// mode 0600) beside the encrypted store the client package keeps there,
+// and a .gitignore of "*" so that the store is never committed.
 //
 // With --json, "listen" and "chat" print each message as
 //
