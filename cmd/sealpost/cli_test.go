@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -719,5 +721,90 @@ func TestEventWatch(t *testing.T) {
 	w.stop()
 	if err == nil || !strings.Contains(err.Error(), "(token refused)") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("waitConnected without a connection: %v", err)
+	}
+}
+
+// TestErrorCodesDocumented: every --json error code is listed, with the
+// exit status it comes with, in help and in README.md's table, and an
+// error of each kind gets that code and that exit status.
+func TestErrorCodesDocumented(t *testing.T) {
+	help := map[string]int{}
+	exit := -1
+	for _, line := range strings.Split(errorCodesHelp, "\n") {
+		f := strings.Fields(strings.ReplaceAll(line, ",", " "))
+		if len(f) == 0 {
+			continue
+		}
+		if n, err := strconv.Atoi(f[0]); err == nil && strings.HasPrefix(line, "  "+f[0]+"  ") {
+			exit, f = n, f[1:]
+		} else if !strings.HasPrefix(line, "     ") {
+			exit = -1
+			continue
+		}
+		for _, code := range f {
+			if exit >= 0 {
+				help[code] = exit
+			}
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "| exit | meaning | `--json` `error` codes |")
+	table, _, _ = strings.Cut(table, "\n\n")
+	inREADME := map[string]int{}
+	for _, row := range strings.Split(table, "\n") {
+		cells := strings.Split(row, "|")
+		if len(cells) < 4 {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(cells[1]))
+		if err != nil {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(cells[3], -1) {
+			inREADME[m[1]] = n
+		}
+	}
+	if len(help) == 0 || fmt.Sprint(help) != fmt.Sprint(inREADME) {
+		t.Errorf("error codes in help %v, in README.md %v", help, inREADME)
+	}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for code, err := range map[string]error{
+		"failure":                errors.New("boom"),
+		"handle_taken":           client.ErrHandleTaken,
+		"interrupted":            context.Canceled,
+		"usage":                  usagef("x"),
+		"wrong_passphrase":       client.ErrWrongPassphrase,
+		"locked":                 client.ErrLocked,
+		"no_store":               client.ErrNoStore,
+		"not_registered":         client.ErrNotRegistered,
+		"store_exists":           errStoreExists,
+		"corrupt_store":          client.ErrCorrupt,
+		"tls_pin_mismatch":       &unreachableError{what: "key server", addr: "h:1", step: "tls", err: tlsconfig.ErrPinMismatch},
+		"tls_untrusted":          &url.Error{Op: "Get", URL: "https://h", Err: &tls.CertificateVerificationError{Err: errors.New("x")}},
+		"safety_number_mismatch": keys.ErrSafetyNumberMismatch,
+		"key_changed":            client.ErrKeyChanged,
+		"device_revoked":         client.ErrDeviceRevoked,
+		"security_events":        errSecurityEvents,
+		"security":               client.ErrSecurity,
+		"connection_refused":     &unreachableError{what: "key server", addr: "h:1", step: "dial", err: refused},
+		"timeout":                &unreachableError{what: "key server", addr: "h:1", step: "tls", err: context.DeadlineExceeded},
+		"unreachable":            &net.DNSError{Name: "h", IsNotFound: true},
+		"stale":                  client.ErrStale,
+		"queued":                 client.ErrQueued,
+		"no_such_account":        checkAccount("x", client.ErrUnknownHandle),
+	} {
+		want, ok := help[code]
+		if !ok {
+			t.Errorf("code %s is not documented", code)
+		}
+		if got := errorCode(err); got != code {
+			t.Errorf("errorCode(%v) = %s, want %s", err, got, code)
+		}
+		if got := exitCode(err); got != want {
+			t.Errorf("exitCode(%v) = %d, documented with %s as %d", err, got, code, want)
+		}
 	}
 }

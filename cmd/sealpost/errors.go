@@ -61,11 +61,7 @@ func describe(err error) string {
 	var uerr *url.Error
 	switch {
 	case errors.As(err, &ue):
-		// Already worded for people (probe.go); keep what the command
-		// said before it.
-		if i := strings.Index(msg, ue.Error()); i >= 0 {
-			msg = msg[:i] + ue.Error() + msg[i+len(ue.Error()):]
-		}
+		// Already worded for people (probe.go).
 	case errors.As(err, &uerr) && (isNetwork(err) || isTLSFailure(err)):
 		// "client: looking up bob: ksclient: GET /v1/accounts/bob: Get
 		// "https://…": dial tcp 127.0.0.1:8443: connect: connection
@@ -231,8 +227,8 @@ func errorCode(err error) string {
 	return "failure"
 }
 
-// errorCodes lists every --json error code with its exit status, for
-// help and the README.
+// errorCodesHelp lists every --json error code by exit status, for help
+// (README.md has the same table).
 const errorCodesHelp = `With --json, a failure is one JSON object on standard error, such as
   {"error":"connection_refused","message":"cannot reach the key server at
   127.0.0.1:8443: connection refused ...","exit":5}
