@@ -91,6 +91,11 @@ func run(ctx context.Context, args []string, s stdio) int {
 func (a *app) reportError(err error) {
 	msg := describe(err)
 	h := hint(err)
+	if a.cmd == "init" || a.cmd == "restore" {
+		h = strings.Replace(h, " in DIR/config.json", "", 1)
+	} else if a.dir != "" {
+		h = strings.Replace(h, "DIR/config.json", filepath.Join(a.dir, configFile), 1)
+	}
 	var u *usageError
 	if errors.As(err, &u) {
 		if a.cmd != "" && a.cmd != "help" {

@@ -331,6 +331,13 @@ func readmeServer(ts *testscript.TestScript, neg bool, args []string) {
 			<-exited
 		}
 	})
+	// Whatever happens, keep reading, so that the exit is seen.
+	defer func() {
+		go func() {
+			for range lines {
+			}
+		}()
+	}()
 	// go run compiles sealpostd first.
 	timeout := time.After(5 * time.Minute)
 	for ready := false; !ready; {
@@ -346,9 +353,5 @@ func readmeServer(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s not ready after 5 minutes", strings.Join(args, " "))
 		}
 	}
-	go func() {
-		for range lines {
-		}
-	}()
 	ts.Setenv("PORT", port)
 }

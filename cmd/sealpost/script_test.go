@@ -191,6 +191,9 @@ func startDaemon(t *testing.T, ts *testscript.TestScript) {
 	ts.Defer(func() {
 		d.cmd.Process.Kill()
 		<-d.exited
+		scriptMu.Lock()
+		delete(daemons, ts)
+		scriptMu.Unlock()
 	})
 	if err != nil {
 		ts.Fatalf("sealpostd: %v\n%s", err, d.stderr.String())
@@ -213,6 +216,13 @@ func readDaemonStart(stdout io.Reader, exited chan struct{}, wait func()) (map[s
 		close(lines)
 		wait()
 		close(exited)
+	}()
+	// Whatever happens, keep reading, so that sealpostd's exit is seen.
+	defer func() {
+		go func() {
+			for range lines {
+			}
+		}()
 	}()
 	vars := map[string]string{}
 	timeout := time.After(60 * time.Second)
@@ -240,10 +250,6 @@ func readDaemonStart(stdout io.Reader, exited chan struct{}, wait func()) (map[s
 			return nil, errors.New("not ready after 60s")
 		}
 	}
-	go func() {
-		for range lines {
-		}
-	}()
 	return vars, nil
 }
 
