@@ -61,11 +61,13 @@ type sendOptions struct {
 
 // WithMessageID makes Send use id, which the application chose, as the
 // message id instead of a random one: the id every recipient device sees
-// (Message.ID), and the key that makes Send idempotent. Give each message
-// an id of its own (16 random bytes, or a hash of something unique to
-// the message in the application) and keep it with the message until Send
-// returns without ErrQueued; after a crash, call Send again with the same
-// id. The zero id is refused (ErrInvalidMessageID).
+// (Message.ID), and the key that makes Send idempotent (spec/client.md
+// §3.4). Give each message an id of its own (16 random bytes, or a hash
+// of something unique to the message in the application), store it with
+// the message before the first Send, and, if the process may have died
+// before Send returned, call Send again with the same id, handle and
+// plaintext after the restart. The zero id is refused
+// (ErrInvalidMessageID).
 func WithMessageID(id MessageID) SendOption {
 	return func(o *sendOptions) { o.id, o.hasID = id, true }
 }
