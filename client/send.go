@@ -91,8 +91,8 @@ func WithMessageID(id MessageID) SendOption {
 //
 // Idempotence (spec/client.md §3.4): the message id is fixed before
 // anything is encrypted — random, or the application's (WithMessageID) —
-// and stored with the queued envelopes and, for 30 days after they left
-// the queue, in a record of sent ids. A Send with an id this device has
+// and stored with the queued envelopes and in a record of sent ids, kept
+// for 30 days from queueing (and as long as the message is queued). A Send with an id this device has
 // queued already encrypts nothing: if that message is still queued, Send
 // hands it to the relay (under the same relay ids, which the relay stores
 // once) and waits as for a new one; if the relay has it, Send returns nil
