@@ -15,13 +15,31 @@
 //	            the connection is dead after idle_timeout without a frame
 //	            (spec/relay.md §9)
 //	              │ ended: OnDisconnect(err), then
-//	              │   shutting_down / going away ─► reconnect within MinBackoff
-//	              │   anything else (replaced included; unavailable: the relay's
-//	              │     store is down or its disk full, spec/relay.md §10) ─►
-//	              │     exponential backoff, full jitter; reset after a
-//	              │     connection that stayed up
+//	              │   lost with the relay's other connections (shutting_down,
+//	              │     going away, unavailable, internal, or dropped without
+//	              │     an Error) ─► first attempt at a uniform random point of
+//	              │     the relay's reconnect window (spec/relay.md §2.5)
+//	              │   replaced ─► exponential backoff up to 30 s, never reset
+//	              │   anything else ─► exponential backoff, full jitter
 //	              ▼
-//	            dial again, until Close
+//	            dial again, until Close; a failed dial backs off from
+//	            MinBackoff doubling to MaxBackoff (2 s), full jitter, or
+//	            waits the relay's retry hint after a 503 (its pacing)
+//
+// Reconnect timing (spec/relay.md §2.5). The relay announces on each
+// upgrade a reconnect window, the time it takes to admit all its open
+// connections again at its reconnect rate (100 ms for a few, 10 s for 10,000
+// at the default 1,000 per second). A client that loses its connection
+// together with the others spreads its first attempt uniformly over that
+// window, so a relay that restarts quickly sees them come back at about its
+// rate. A client whose attempt fails retries at least every MaxBackoff, so
+// it is back within about a second (on average) of the relay being
+// reachable, however long it was down. A herd that retried while the relay
+// was down arrives within MaxBackoff of its return; the relay then admits
+// its rate and answers the rest 503 with a retry hint, each a slot of its
+// own one 1/rate apart, so the herd is admitted over herd/rate seconds
+// instead of all at once. A long backoff (the old 30 s) protected the relay
+// only by keeping clients away long after it was back.
 //
 //	deliver loop (one goroutine): for each Delivery of the current connection,
 //	  in the relay's order: Deliver(d) until it returns nil (backoff between
@@ -52,13 +70,26 @@ import (
 
 // Defaults of Config.
 const (
+	// DefaultMinBackoff and DefaultMaxBackoff bound the delays between
+	// failed attempts: with the 2 s cap, a client tries at least every 2 s,
+	// so it is back on average within about a second of the relay being
+	// reachable again (spec/relay.md §2.5). What keeps a herd from
+	// stampeding is the first attempt's spread and the relay's pacing, not
+	// a long backoff.
 	DefaultMinBackoff = 250 * time.Millisecond
-	DefaultMaxBackoff = 30 * time.Second
+	DefaultMaxBackoff = 2 * time.Second
+	// DefaultReconnectWindow is the reconnect window when the relay
+	// announces none (a relay predating spec/relay.md §2.5).
+	DefaultReconnectWindow = time.Second
 )
 
 const (
 	// dialTimeout bounds one token fetch plus dial and authentication.
 	dialTimeout = 20 * time.Second
+	// maxReplacedBackoff caps the backoff after replaced (spec/relay.md
+	// §8.4): another process of this device holds the connection, and
+	// coming back soon would only take it away again.
+	maxReplacedBackoff = 30 * time.Second
 	// stableAfter is how long a connection must have stayed up for the
 	// reconnect backoff to start again from MinBackoff.
 	stableAfter = 10 * time.Second
@@ -114,8 +145,13 @@ type Config struct {
 	// stops because the device is revoked (ErrRevoked).
 	OnRevoked func()
 	// MinBackoff and MaxBackoff bound the reconnect and redelivery delays;
-	// zero means DefaultMinBackoff and DefaultMaxBackoff.
+	// zero means DefaultMinBackoff and DefaultMaxBackoff. A retry hint from
+	// the relay (spec/relay.md §2.5) may be longer than MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// ReconnectWindow is the window over which the first reconnect after a
+	// lost connection is spread when the relay announces none; zero means
+	// DefaultReconnectWindow.
+	ReconnectWindow time.Duration
 	// Logger receives the link's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -135,8 +171,11 @@ func (c *Config) validate() error {
 	if c.Deliver == nil {
 		bad("Deliver is required")
 	}
-	if c.MinBackoff < 0 || c.MaxBackoff < 0 {
-		bad("negative backoff")
+	if c.MinBackoff < 0 || c.MaxBackoff < 0 || c.ReconnectWindow < 0 {
+		bad("negative backoff or window")
+	}
+	if c.ReconnectWindow == 0 {
+		c.ReconnectWindow = DefaultReconnectWindow
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = DefaultMinBackoff

@@ -1,0 +1,127 @@
+package relaylink
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// TestReconnectSchedule checks the delays of spec/relay.md §2.5 with a
+// fixed seed: the default cap is 2 s, a failed attempt's delay is full
+// jitter under the cap, the first attempt after a lost connection is
+// uniform over the relay's window, and a retry hint is honoured with at
+// most a tenth added.
+func TestReconnectSchedule(t *testing.T) {
+	var c Config
+	c.validate() // fills the defaults whatever else it reports
+	if c.MaxBackoff > 2*time.Second || c.MinBackoff > c.MaxBackoff {
+		t.Fatalf("default backoff [%v, %v]: a client must try at least every 2 s", c.MinBackoff, c.MaxBackoff)
+	}
+	sch := schedule{lo: c.MinBackoff, hi: c.MaxBackoff, rnd: rand.New(rand.NewPCG(1, 2))}
+	const samples = 20000
+	// quartiles returns the 25th, 50th and 75th percentiles and the
+	// extremes of n draws.
+	quartiles := func(draw func() time.Duration) (q [3]time.Duration, lo, hi time.Duration) {
+		ds := make([]time.Duration, samples)
+		for i := range ds {
+			ds[i] = draw()
+		}
+		slices.Sort(ds)
+		return [3]time.Duration{ds[samples/4], ds[samples/2], ds[3*samples/4]}, ds[0], ds[samples-1]
+	}
+	// near reports whether got is within 3 % of span from want (with
+	// 20,000 draws a quartile's standard error is about 0.3 % of span).
+	near := func(got, want, span time.Duration) bool {
+		d := got - want
+		return d.Abs() <= span*3/100
+	}
+
+	for n := range 40 {
+		ceil := min(c.MinBackoff<<min(n, 30), c.MaxBackoff)
+		q, lo, hi := quartiles(func() time.Duration { return sch.retry(n) })
+		if lo <= 0 || hi > ceil {
+			t.Fatalf("retry %d: delays in [%v, %v], want (0, %v]", n, lo, hi, ceil)
+		}
+		for i, want := range []time.Duration{ceil / 4, ceil / 2, ceil * 3 / 4} {
+			if !near(q[i], want, ceil) {
+				t.Fatalf("retry %d: quartile %d is %v, want about %v (full jitter under %v)", n, i+1, q[i], want, ceil)
+			}
+		}
+	}
+
+	for _, window := range []time.Duration{100 * time.Millisecond, 10 * time.Second, wire.MaxHint} {
+		q, lo, hi := quartiles(func() time.Duration { return sch.spread(window) })
+		if lo < 0 || hi > window {
+			t.Fatalf("window %v: first attempts in [%v, %v]", window, lo, hi)
+		}
+		for i, want := range []time.Duration{window / 4, window / 2, window * 3 / 4} {
+			if !near(q[i], want, window) {
+				t.Fatalf("window %v: quartile %d is %v, want about %v (uniform)", window, i+1, q[i], want)
+			}
+		}
+	}
+	if d := sch.spread(0); d != 0 {
+		t.Fatalf("window 0: first attempt after %v", d)
+	}
+
+	for _, hint := range []time.Duration{time.Millisecond, 50 * time.Millisecond, 7 * time.Second, wire.MaxHint} {
+		_, lo, hi := quartiles(func() time.Duration { return sch.busy(hint) })
+		if lo < hint || hi > hint+hint/10 {
+			t.Fatalf("hint %v: waits in [%v, %v], want [%v, %v]", hint, lo, hi, hint, hint+hint/10)
+		}
+	}
+	if d := sch.busy(time.Hour); d > wire.MaxHint+wire.MaxHint/10 {
+		t.Fatalf("hint 1h: waits %v, more than MaxHint", d)
+	}
+}
+
+// TestReconnectAfterOutage stops a real relay (TLS 1.3, WebSocket,
+// 127.0.0.1) for several seconds, starts it again on the same address and
+// checks that a link with the default backoff is back within 3 s of the
+// relay listening again, each of three times: it tries at least every
+// MaxBackoff (2 s) while the relay is away. The old 30 s cap left it away
+// for up to 10-30 s.
+func TestReconnectAfterOutage(t *testing.T) {
+	const (
+		down  = 5 * time.Second
+		bound = 3 * time.Second
+		runs  = 3
+	)
+	e := startRelay(t)
+	cfg := linkConfig(t, e, "alice", 1, discard)
+	cfg.MinBackoff, cfg.MaxBackoff = 0, 0 // the defaults
+	connected := make(chan time.Time, 16)
+	cfg.OnConnect = func(*wire.Hello) { connected <- time.Now() }
+	l := start(t, cfg)
+	select {
+	case <-connected:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no first connection")
+	}
+	var took []time.Duration
+	for i := range runs {
+		e.stop()
+		time.Sleep(down)
+		if l.Connected() {
+			t.Fatal("connected to a stopped relay")
+		}
+		e.start()
+		back := time.Now()
+		select {
+		case at := <-connected:
+			d := at.Sub(back)
+			took = append(took, d)
+			t.Logf("run %d: reconnected %v after the relay came back", i, d.Round(time.Millisecond))
+			if d > bound {
+				t.Errorf("run %d: reconnected %v after the relay came back, want within %v", i, d, bound)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("run %d: no reconnect within 30 s of the relay coming back", i)
+		}
+	}
+	slices.Sort(took)
+	t.Logf("median %v", took[len(took)/2].Round(time.Millisecond))
+}
