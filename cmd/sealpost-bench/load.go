@@ -36,8 +36,10 @@ const tokenLifetime = time.Hour
 // bench runs the whole measurement.
 func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	var tg target
+	var self *selfRelay
 	if o.self != "" {
 		s, err := startSelf(ctx, o, stderr)
+		self = s
 		if err != nil {
 			return nil, err
 		}
@@ -71,6 +73,9 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	rand.Read(run[:])
 	runID := hex.EncodeToString(run[:])
 
+	if o.herd > 0 {
+		return rep, runHerd(ctx, o, self, rep, stderr)
+	}
 	if o.envelopes > 0 {
 		if err := load(ctx, o, &tg, runID, rep, stderr); err != nil {
 			return nil, err

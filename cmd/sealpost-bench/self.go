@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sealpost/sealpost/relay"
@@ -28,6 +31,12 @@ type selfRelay struct {
 	hs    *http.Server
 	queue store.Queue
 	dir   string
+
+	// What serve needs to start the relay again (--herd).
+	cfg  relay.Config
+	tcfg *tls.Config
+	addr string
+	ln   *trackingListener
 }
 
 // startSelf starts a relay on a temporary store (a SQLite file in a new
@@ -74,36 +83,101 @@ func startSelf(ctx context.Context, o *options, stderr io.Writer) (_ *selfRelay,
 	// above).
 	lim.QuotaRate, lim.QuotaBurst = 1<<30, 1<<30
 	lim.QuotaBytesRate, lim.QuotaBytesBurst = 1<<50, 1<<50
-	s.srv, err = relay.New(relay.Config{
+	// Connections are admitted as fast as they come, except by --herd,
+	// which measures the relay's pacing (spec/relay.md §2.5).
+	lim.ReconnectRate = 1_000_000
+	if o.herd > 0 {
+		lim.ReconnectRate = o.reconnectRate
+	}
+	s.cfg = relay.Config{
 		Name:      o.name,
 		Queue:     s.queue,
 		TokenKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
 		Limits:    lim,
 		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
+	}
+	if s.tcfg, err = tlsconfig.ServerConfig(cert); err != nil {
 		return nil, err
 	}
-	tcfg, err := tlsconfig.ServerConfig(cert)
-	if err != nil {
+	s.addr = "127.0.0.1:0"
+	if err := s.serve(); err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(relay.Path, s.srv.Handler())
-	s.hs = &http.Server{Handler: mux, TLSConfig: tcfg, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil).WithGroup("http"), slog.LevelInfo)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go s.hs.ServeTLS(ln, "", "")
 	s.target = target{
-		url:      "wss://" + ln.Addr().String() + relay.Path,
+		url:      "wss://" + s.addr + relay.Path,
 		tls:      tlsconfig.ClientConfig(tlsconfig.FingerprintOf(cert.Certificate[0])),
 		key:      key,
 		audience: "relay:" + o.name,
 	}
 	return s, nil
+}
+
+// serve starts a relay.Server on s's store and serves it on s.addr (the
+// address the last one had, once there was one).
+func (s *selfRelay) serve() error {
+	srv, err := relay.New(s.cfg)
+	if err != nil {
+		return err
+	}
+	var ln net.Listener
+	for range 100 { // the old listener's port may take a moment to free
+		if ln, err = net.Listen("tcp", s.addr); !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	s.addr = ln.Addr().String()
+	s.ln = &trackingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
+	mux := http.NewServeMux()
+	mux.Handle(relay.Path, srv.Handler())
+	s.srv = srv
+	s.hs = &http.Server{Handler: mux, TLSConfig: s.tcfg, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil).WithGroup("http"), slog.LevelInfo)}
+	go s.hs.ServeTLS(s.ln, "", "")
+	return nil
+}
+
+// stop stops the relay, keeping its store: gracefully (Error{shutting_down}
+// on every connection, spec/relay.md §10), or, with drop, as a crash
+// would: every TCP connection closed at once, without a WebSocket close.
+func (s *selfRelay) stop(ctx context.Context, drop bool) error {
+	if drop {
+		s.hs.Close()
+		s.ln.closeAll()
+	}
+	errs := []error{s.srv.Shutdown(ctx), s.hs.Shutdown(ctx)}
+	s.srv, s.hs = nil, nil
+	return errors.Join(errs...)
+}
+
+// trackingListener remembers its connections, for stop(drop).
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns[c] = struct{}{}
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *trackingListener) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.Close()
+	}
+	clear(l.conns)
 }
 
 func (s *selfRelay) close(ctx context.Context) error {

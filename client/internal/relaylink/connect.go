@@ -23,7 +23,7 @@ import (
 // with a retry hint, the hint.
 func (l *Link) connectLoop() {
 	defer l.loops.Done()
-	sch := newSchedule(l.cfg.MinBackoff, l.cfg.MaxBackoff)
+	sch := relayclient.NewReconnect(l.cfg.MinBackoff, l.cfg.MaxBackoff)
 	attempt := 0 // connections or dials that failed in a row
 	for {
 		c, hello, err := l.dial()
@@ -42,9 +42,9 @@ func (l *Link) connectLoop() {
 			if busy := (*relayclient.BusyError)(nil); errors.As(err, &busy) {
 				// The relay admits connections at its reconnect rate
 				// and gave this one a slot: come back then.
-				d = sch.busy(busy.RetryAfter)
+				d = sch.Busy(busy.RetryAfter)
 			} else {
-				d = sch.retry(attempt)
+				d = sch.Retry(attempt)
 				attempt++
 			}
 			l.log.Warn("relaylink: connect failed", "err", err, "retry_in", d)
@@ -93,12 +93,12 @@ func (l *Link) connectLoop() {
 			// the first attempt over the relay's window so that they do
 			// not all come back at once, then retry quickly.
 			attempt = 0
-			d = sch.spread(window)
+			d = sch.Spread(window)
 		default:
 			if isTokenRefusal(err) {
 				l.invalidateToken()
 			}
-			d = sch.retry(attempt)
+			d = sch.Retry(attempt)
 			attempt++
 		}
 		l.log.Info("relaylink: disconnected", "err", err, "retry_in", d)
@@ -158,52 +158,11 @@ func (l *Link) hold(c *relayclient.Conn, hello *wire.Hello) error {
 	}
 }
 
-// schedule draws the reconnect delays of spec/relay.md §2.5. Its random
-// source is the connect loop's own (jitter is not secret: math/rand/v2).
-type schedule struct {
-	lo, hi time.Duration // MinBackoff, MaxBackoff
-	rnd    *rand.Rand
-}
-
-func newSchedule(lo, hi time.Duration) schedule {
-	return schedule{lo: lo, hi: hi, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
-}
-
-// spread returns the delay before the first attempt after a connection
-// lost with the relay's others: uniform in [0, window].
-func (s schedule) spread(window time.Duration) time.Duration {
-	return time.Duration(s.rnd.Int64N(int64(max(window, 0)) + 1))
-}
-
-// retry returns the delay after failed attempt n (0-based): full jitter,
-// uniform in (0, min(hi, lo·2ⁿ)].
-func (s schedule) retry(n int) time.Duration {
-	return time.Duration(s.rnd.Int64N(int64(ceiling(s.lo, s.hi, n)))) + 1
-}
-
-// busy returns the delay after a 503 with retry hint after: the hint, which
-// is the slot the relay handed this client, plus up to a tenth more so that
-// clients given one slot do not land on the same instant.
-func (s schedule) busy(after time.Duration) time.Duration {
-	after = min(max(after, time.Millisecond), wire.MaxHint)
-	return after + time.Duration(s.rnd.Int64N(int64(after/10)+1))
-}
-
-// ceiling returns min(hi, lo·2ⁿ).
-func ceiling(lo, hi time.Duration, n int) time.Duration {
-	if n < 32 {
-		if d := lo << n; d > 0 && d < hi {
-			return d
-		}
-	}
-	return hi
-}
-
 // jitter returns a delay drawn uniformly from (0, min(hi, lo·2ⁿ)]: "full
 // jitter", so that clients that failed together do not retry together.
 // Jitter is not secret (math/rand/v2).
 func jitter(lo, hi time.Duration, n int) time.Duration {
-	return rand.N(ceiling(lo, hi, n)) + 1
+	return rand.N(relayclient.Ceiling(lo, hi, n)) + 1
 }
 
 func (l *Link) invalidateToken() {

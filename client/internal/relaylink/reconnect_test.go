@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -20,7 +21,7 @@ func TestReconnectSchedule(t *testing.T) {
 	if c.MaxBackoff > 2*time.Second || c.MinBackoff > c.MaxBackoff {
 		t.Fatalf("default backoff [%v, %v]: a client must try at least every 2 s", c.MinBackoff, c.MaxBackoff)
 	}
-	sch := schedule{lo: c.MinBackoff, hi: c.MaxBackoff, rnd: rand.New(rand.NewPCG(1, 2))}
+	sch := &relayclient.Reconnect{Min: c.MinBackoff, Max: c.MaxBackoff, Rand: rand.New(rand.NewPCG(1, 2))}
 	const samples = 20000
 	// quartiles returns the 25th, 50th and 75th percentiles and the
 	// extremes of n draws.
@@ -41,7 +42,7 @@ func TestReconnectSchedule(t *testing.T) {
 
 	for n := range 40 {
 		ceil := min(c.MinBackoff<<min(n, 30), c.MaxBackoff)
-		q, lo, hi := quartiles(func() time.Duration { return sch.retry(n) })
+		q, lo, hi := quartiles(func() time.Duration { return sch.Retry(n) })
 		if lo <= 0 || hi > ceil {
 			t.Fatalf("retry %d: delays in [%v, %v], want (0, %v]", n, lo, hi, ceil)
 		}
@@ -53,7 +54,7 @@ func TestReconnectSchedule(t *testing.T) {
 	}
 
 	for _, window := range []time.Duration{100 * time.Millisecond, 10 * time.Second, wire.MaxHint} {
-		q, lo, hi := quartiles(func() time.Duration { return sch.spread(window) })
+		q, lo, hi := quartiles(func() time.Duration { return sch.Spread(window) })
 		if lo < 0 || hi > window {
 			t.Fatalf("window %v: first attempts in [%v, %v]", window, lo, hi)
 		}
@@ -63,17 +64,17 @@ func TestReconnectSchedule(t *testing.T) {
 			}
 		}
 	}
-	if d := sch.spread(0); d != 0 {
+	if d := sch.Spread(0); d != 0 {
 		t.Fatalf("window 0: first attempt after %v", d)
 	}
 
 	for _, hint := range []time.Duration{time.Millisecond, 50 * time.Millisecond, 7 * time.Second, wire.MaxHint} {
-		_, lo, hi := quartiles(func() time.Duration { return sch.busy(hint) })
+		_, lo, hi := quartiles(func() time.Duration { return sch.Busy(hint) })
 		if lo < hint || hi > hint+hint/10 {
 			t.Fatalf("hint %v: waits in [%v, %v], want [%v, %v]", hint, lo, hi, hint, hint+hint/10)
 		}
 	}
-	if d := sch.busy(time.Hour); d > wire.MaxHint+wire.MaxHint/10 {
+	if d := sch.Busy(time.Hour); d > wire.MaxHint+wire.MaxHint/10 {
 		t.Fatalf("hint 1h: waits %v, more than MaxHint", d)
 	}
 }
