@@ -101,7 +101,7 @@ func DefaultLimits() Limits {
 		QuotaShareRetry:   5 * time.Second,
 
 		ReconnectRate:      DefaultReconnectRate,
-		MaxReconnectWindow: 30 * time.Second,
+		MaxReconnectWindow: 10 * time.Second,
 	}
 }
 

@@ -55,6 +55,8 @@ type herdRound struct {
 // herd is the run's shared state.
 type herd struct {
 	tg     *target
+	rep    *report
+	dials  chan struct{} // a slot per handshake in progress
 	round  atomic.Int32
 	mu     sync.Mutex
 	at     [][]time.Time // [round][client]: when the client had its Hello
@@ -64,10 +66,10 @@ type herd struct {
 	change chan struct{} // poked on every connect
 }
 
-// runHerd measures reconnects (README "Load tool"): it needs --self, as it
-// stops and starts the relay itself.
-func runHerd(ctx context.Context, o *options, s *selfRelay, rep *report, stderr io.Writer) error {
-	h := &herd{tg: &s.target, change: make(chan struct{}, 1)}
+// runHerd measures reconnects (README "Load tool") against s, a relay child
+// process it stops and starts again.
+func runHerd(ctx context.Context, o *options, s *childRelay, rep *report, stderr io.Writer) error {
+	h := &herd{tg: &s.target, rep: rep, dials: make(chan struct{}, o.dialConc), change: make(chan struct{}, 1)}
 	rounds := o.restarts + 1
 	h.at = make([][]time.Time, rounds)
 	for r := range h.at {
@@ -109,10 +111,10 @@ func runHerd(ctx context.Context, o *options, s *selfRelay, rep *report, stderr 
 		}
 		fmt.Fprintf(stderr, "sealpost-bench: relay stopped (%s); starting it again in %v\n", mode, o.down)
 		time.Sleep(o.down)
-		back := time.Now()
 		if err := s.serve(); err != nil {
 			return fmt.Errorf("starting the relay again: %w", err)
 		}
+		back := s.up
 		werr := h.wait(ctx, r, o.herd, o.timeout)
 		hr.Rounds = append(hr.Rounds, h.summary(r, back, h.busy.Load()-busy0, h.failed.Load()-failed0))
 		if werr != nil && !errors.Is(werr, errNotBack) {
@@ -155,7 +157,7 @@ func (h *herd) wait(ctx context.Context, r, n int, timeout time.Duration) error 
 // client is one device: the relay link's reconnect loop, reduced to
 // connecting (spec/relay.md §2.5 delays).
 func (h *herd) client(ctx context.Context, i int, tok string) {
-	sch := relayclient.NewReconnect(herdMinBackoff, herdMaxBackoff)
+	sch := relayclient.NewReconnect(herdMinBackoff, herdMaxBackoff, herdDefaultWindow)
 	attempt := 0
 	sleep := func(d time.Duration) bool {
 		t := time.NewTimer(d)
@@ -168,9 +170,18 @@ func (h *herd) client(ctx context.Context, i int, tok string) {
 		}
 	}
 	for ctx.Err() == nil {
+		// At most --dial-concurrency handshakes at once in this process:
+		// N devices would each have a CPU of their own, and N handshakes
+		// sharing this one would all finish late together.
+		select {
+		case h.dials <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		c, _, err := relayclient.Dial(dctx, h.tg.url, h.tg.tls, tok)
 		cancel()
+		<-h.dials
 		if err != nil {
 			var busy *relayclient.BusyError
 			var d time.Duration
@@ -179,6 +190,7 @@ func (h *herd) client(ctx context.Context, i int, tok string) {
 				d = sch.Busy(busy.RetryAfter)
 			} else {
 				h.failed.Add(1)
+				h.rep.addError("dial: " + errKind(err))
 				d = sch.Retry(attempt)
 				attempt++
 			}
@@ -200,9 +212,10 @@ func (h *herd) client(ctx context.Context, i int, tok string) {
 		case h.change <- struct{}{}:
 		default:
 		}
-		window := c.ReconnectWindow()
-		if window == 0 {
-			window = herdDefaultWindow
+		if w := c.ReconnectWindow(); w != 0 {
+			sch.Window = w
+		} else {
+			sch.Window = herdDefaultWindow
 		}
 		select {
 		case <-c.Done():
@@ -210,7 +223,7 @@ func (h *herd) client(ctx context.Context, i int, tok string) {
 			c.CloseNow()
 			return
 		}
-		if !sleep(sch.Spread(window)) {
+		if !sleep(sch.Spread()) {
 			return
 		}
 	}
@@ -236,7 +249,7 @@ func (h *herd) summary(r int, back time.Time, busy, failed int64) herdRound {
 	slots := map[int64]int{}
 	for _, d := range ds {
 		slots[int64(d/(100*time.Millisecond))]++
-		sec := int(d / time.Second)
+		sec := max(int(d/time.Second), 0)
 		for len(res.PerSecond) <= sec {
 			res.PerSecond = append(res.PerSecond, 0)
 		}

@@ -36,10 +36,21 @@ const tokenLifetime = time.Hour
 // bench runs the whole measurement.
 func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	var tg target
-	var self *selfRelay
+	if o.herd > 0 {
+		c, err := startChild(ctx, o, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c.close(cctx)
+		}()
+		rep := &report{Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
+		return rep, runHerd(ctx, o, c, rep, stderr)
+	}
 	if o.self != "" {
 		s, err := startSelf(ctx, o, stderr)
-		self = s
 		if err != nil {
 			return nil, err
 		}
@@ -73,9 +84,6 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	rand.Read(run[:])
 	runID := hex.EncodeToString(run[:])
 
-	if o.herd > 0 {
-		return rep, runHerd(ctx, o, self, rep, stderr)
-	}
 	if o.envelopes > 0 {
 		if err := load(ctx, o, &tg, runID, rep, stderr); err != nil {
 			return nil, err

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -32,11 +31,9 @@ type selfRelay struct {
 	queue store.Queue
 	dir   string
 
-	// What serve needs to start the relay again (--herd).
 	cfg  relay.Config
 	tcfg *tls.Config
 	addr string
-	ln   *trackingListener
 }
 
 // startSelf starts a relay on a temporary store (a SQLite file in a new
@@ -71,24 +68,7 @@ func startSelf(ctx context.Context, o *options, stderr io.Writer) (_ *selfRelay,
 	if err != nil {
 		return nil, err
 	}
-	lim := relay.DefaultLimits()
-	lim.SendsPerSecond = 1_000_000
-	lim.SendBurst = 1_000_000
-	lim.MaxConnsPerIP = 10_000_000
-	lim.MaxQueueCount = 10_000_000
-	lim.MaxQueueBytes = 1 << 40
-	// Quotas account every envelope (spec/relay.md §6.1) but refuse none:
-	// a load test sends far more from one account to another than a
-	// person would. The share stays at its default (10% of the caps
-	// above).
-	lim.QuotaRate, lim.QuotaBurst = 1<<30, 1<<30
-	lim.QuotaBytesRate, lim.QuotaBytesBurst = 1<<50, 1<<50
-	// Connections are admitted as fast as they come, except by --herd,
-	// which measures the relay's pacing (spec/relay.md §2.5).
-	lim.ReconnectRate = 1_000_000
-	if o.herd > 0 {
-		lim.ReconnectRate = o.reconnectRate
-	}
+	lim := selfLimits()
 	s.cfg = relay.Config{
 		Name:      o.name,
 		Queue:     s.queue,
@@ -112,6 +92,27 @@ func startSelf(ctx context.Context, o *options, stderr io.Writer) (_ *selfRelay,
 	return s, nil
 }
 
+// selfLimits are the limits of the tool's own relay: none gets in the
+// load's way (rate, connections per IP, queue size, pacing).
+func selfLimits() relay.Limits {
+	lim := relay.DefaultLimits()
+	lim.SendsPerSecond = 1_000_000
+	lim.SendBurst = 1_000_000
+	lim.MaxConnsPerIP = 10_000_000
+	lim.MaxQueueCount = 10_000_000
+	lim.MaxQueueBytes = 1 << 40
+	// Quotas account every envelope (spec/relay.md §6.1) but refuse none:
+	// a load test sends far more from one account to another than a
+	// person would. The share stays at its default (10% of the caps
+	// above).
+	lim.QuotaRate, lim.QuotaBurst = 1<<30, 1<<30
+	lim.QuotaBytesRate, lim.QuotaBytesBurst = 1<<50, 1<<50
+	// Upgrades are admitted as fast as they come (--herd sets the rate it
+	// measures, spec/relay.md §2.5).
+	lim.ReconnectRate = 1_000_000
+	return lim
+}
+
 // serve starts a relay.Server on s's store and serves it on s.addr (the
 // address the last one had, once there was one).
 func (s *selfRelay) serve() error {
@@ -131,53 +132,13 @@ func (s *selfRelay) serve() error {
 		return err
 	}
 	s.addr = ln.Addr().String()
-	s.ln = &trackingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
 	mux := http.NewServeMux()
 	mux.Handle(relay.Path, srv.Handler())
 	s.srv = srv
 	s.hs = &http.Server{Handler: mux, TLSConfig: s.tcfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil).WithGroup("http"), slog.LevelInfo)}
-	go s.hs.ServeTLS(s.ln, "", "")
+	go s.hs.ServeTLS(ln, "", "")
 	return nil
-}
-
-// stop stops the relay, keeping its store: gracefully (Error{shutting_down}
-// on every connection, spec/relay.md §10), or, with drop, as a crash
-// would: every TCP connection closed at once, without a WebSocket close.
-func (s *selfRelay) stop(ctx context.Context, drop bool) error {
-	if drop {
-		s.hs.Close()
-		s.ln.closeAll()
-	}
-	errs := []error{s.srv.Shutdown(ctx), s.hs.Shutdown(ctx)}
-	s.srv, s.hs = nil, nil
-	return errors.Join(errs...)
-}
-
-// trackingListener remembers its connections, for stop(drop).
-type trackingListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns[c] = struct{}{}
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-func (l *trackingListener) closeAll() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for c := range l.conns {
-		c.Close()
-	}
-	clear(l.conns)
 }
 
 func (s *selfRelay) close(ctx context.Context) error {

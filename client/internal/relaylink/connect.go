@@ -19,11 +19,11 @@ import (
 // connection lost with many others (the relay stopped, its store failed,
 // the network dropped) the first attempt comes at a uniform random point
 // of the relay's reconnect window; after a failed attempt, full-jitter
-// exponential backoff from MinBackoff capped at MaxBackoff; after a 503
-// with a retry hint, the hint.
+// exponential backoff from MinBackoff capped at MaxBackoff, or at the
+// window if it is longer; after a 503 with a retry hint, the hint.
 func (l *Link) connectLoop() {
 	defer l.loops.Done()
-	sch := relayclient.NewReconnect(l.cfg.MinBackoff, l.cfg.MaxBackoff)
+	sch := relayclient.NewReconnect(l.cfg.MinBackoff, l.cfg.MaxBackoff, l.cfg.ReconnectWindow)
 	attempt := 0 // connections or dials that failed in a row
 	for {
 		c, hello, err := l.dial()
@@ -53,9 +53,10 @@ func (l *Link) connectLoop() {
 			}
 			continue
 		}
-		window := c.ReconnectWindow()
-		if window == 0 {
-			window = l.cfg.ReconnectWindow // a relay predating the hint
+		if w := c.ReconnectWindow(); w != 0 {
+			sch.Window = w
+		} else {
+			sch.Window = l.cfg.ReconnectWindow // a relay predating the hint
 		}
 		up := time.Now()
 		l.setConn(c, hello)
@@ -93,7 +94,7 @@ func (l *Link) connectLoop() {
 			// the first attempt over the relay's window so that they do
 			// not all come back at once, then retry quickly.
 			attempt = 0
-			d = sch.Spread(window)
+			d = sch.Spread()
 		default:
 			if isTokenRefusal(err) {
 				l.invalidateToken()

@@ -11,10 +11,10 @@ import (
 )
 
 // TestReconnectSchedule checks the delays of spec/relay.md §2.5 with a
-// fixed seed: the default cap is 2 s, a failed attempt's delay is full
-// jitter under the cap, the first attempt after a lost connection is
-// uniform over the relay's window, and a retry hint is honoured with at
-// most a tenth added.
+// fixed seed: the default cap is 2 s (or the relay's window if longer), a
+// failed attempt's delay is full jitter under the cap, the first attempt
+// after a lost connection is uniform over the relay's window, and a retry
+// hint is honoured with at most a tenth added.
 func TestReconnectSchedule(t *testing.T) {
 	var c Config
 	c.validate() // fills the defaults whatever else it reports
@@ -40,21 +40,29 @@ func TestReconnectSchedule(t *testing.T) {
 		return d.Abs() <= span*3/100
 	}
 
-	for n := range 40 {
-		ceil := min(c.MinBackoff<<min(n, 30), c.MaxBackoff)
-		q, lo, hi := quartiles(func() time.Duration { return sch.Retry(n) })
-		if lo <= 0 || hi > ceil {
-			t.Fatalf("retry %d: delays in [%v, %v], want (0, %v]", n, lo, hi, ceil)
-		}
-		for i, want := range []time.Duration{ceil / 4, ceil / 2, ceil * 3 / 4} {
-			if !near(q[i], want, ceil) {
-				t.Fatalf("retry %d: quartile %d is %v, want about %v (full jitter under %v)", n, i+1, q[i], want, ceil)
+	// A small relay's window (at most MaxBackoff): retries capped at
+	// MaxBackoff. A big relay's: capped at its window, so that its herd
+	// retries over the window, not within 2 s.
+	for _, window := range []time.Duration{100 * time.Millisecond, c.MaxBackoff, 10 * time.Second} {
+		sch.Window = window
+		top := max(c.MaxBackoff, window)
+		for n := range 40 {
+			ceil := min(c.MinBackoff<<min(n, 30), top)
+			q, lo, hi := quartiles(func() time.Duration { return sch.Retry(n) })
+			if lo <= 0 || hi > ceil {
+				t.Fatalf("window %v, retry %d: delays in [%v, %v], want (0, %v]", window, n, lo, hi, ceil)
+			}
+			for i, want := range []time.Duration{ceil / 4, ceil / 2, ceil * 3 / 4} {
+				if !near(q[i], want, ceil) {
+					t.Fatalf("window %v, retry %d: quartile %d is %v, want about %v (full jitter under %v)", window, n, i+1, q[i], want, ceil)
+				}
 			}
 		}
 	}
 
 	for _, window := range []time.Duration{100 * time.Millisecond, 10 * time.Second, wire.MaxHint} {
-		q, lo, hi := quartiles(func() time.Duration { return sch.Spread(window) })
+		sch.Window = window
+		q, lo, hi := quartiles(sch.Spread)
 		if lo < 0 || hi > window {
 			t.Fatalf("window %v: first attempts in [%v, %v]", window, lo, hi)
 		}
@@ -64,7 +72,8 @@ func TestReconnectSchedule(t *testing.T) {
 			}
 		}
 	}
-	if d := sch.Spread(0); d != 0 {
+	sch.Window = 0
+	if d := sch.Spread(); d != 0 {
 		t.Fatalf("window 0: first attempt after %v", d)
 	}
 
