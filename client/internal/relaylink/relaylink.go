@@ -23,23 +23,8 @@
 //	              │   anything else ─► exponential backoff, full jitter
 //	              ▼
 //	            dial again, until Close; a failed dial backs off from
-//	            MinBackoff doubling to MaxBackoff (2 s), full jitter, or
-//	            waits the relay's retry hint after a 503 (its pacing)
-//
-// Reconnect timing (spec/relay.md §2.5). The relay announces on each
-// upgrade a reconnect window, the time it takes to admit all its open
-// connections again at its reconnect rate (100 ms for a few, 10 s for 10,000
-// at the default 1,000 per second). A client that loses its connection
-// together with the others spreads its first attempt uniformly over that
-// window, so a relay that restarts quickly sees them come back at about its
-// rate. A client whose attempt fails retries at least every MaxBackoff, so
-// it is back within about a second (on average) of the relay being
-// reachable, however long it was down. A herd that retried while the relay
-// was down arrives within MaxBackoff of its return; the relay then admits
-// its rate and answers the rest 503 with a retry hint, each a slot of its
-// own one 1/rate apart, so the herd is admitted over herd/rate seconds
-// instead of all at once. A long backoff (the old 30 s) protected the relay
-// only by keeping clients away long after it was back.
+//	            MinBackoff doubling to max(MaxBackoff (2 s), the window), full
+//	            jitter, or waits the relay's retry hint after a 503 (its pacing)
 //
 //	deliver loop (one goroutine): for each Delivery of the current connection,
 //	  in the relay's order: Deliver(d) until it returns nil (backoff between
@@ -50,6 +35,21 @@
 //	  before the answer, send the same id again on the next connection: the
 //	  relay stores a message id once and answers a retry with the first
 //	  answer's statuses (spec/relay.md §7.2).
+//
+// Reconnect timing (spec/relay.md §2.5, relayclient.Reconnect). The relay
+// announces on each upgrade a reconnect window W: the time it takes to
+// admit all its open connections again at its reconnect rate (100 ms for
+// a few clients, 10 s for 10,000 at the default 1,000 per second, never
+// more than its max reconnect window). A client that loses its connection
+// together with the others makes its first attempt at a uniform random
+// point of [0, W], then retries with full jitter capped at max(MaxBackoff,
+// W). So the client of a small relay tries at least every 2 s and is back
+// about a second (on average) after the relay is reachable again, however
+// long it was away, while the clients of a big relay arrive spread over
+// its window, at about the rate it can admit; beyond that rate the relay
+// answers 503 with a retry hint, a slot of its own for each client, which
+// the link honours. The old fixed 30 s cap kept every client away for up
+// to 30 s and did not spread a herd better than the window does.
 //
 // Nothing here logs envelopes or tokens.
 package relaylink
@@ -71,11 +71,11 @@ import (
 // Defaults of Config.
 const (
 	// DefaultMinBackoff and DefaultMaxBackoff bound the delays between
-	// failed attempts: with the 2 s cap, a client tries at least every 2 s,
-	// so it is back on average within about a second of the relay being
-	// reachable again (spec/relay.md §2.5). What keeps a herd from
-	// stampeding is the first attempt's spread and the relay's pacing, not
-	// a long backoff.
+	// failed attempts: with the 2 s cap, the client of a small relay tries
+	// at least every 2 s, so it is back on average within about a second
+	// of the relay being reachable again (spec/relay.md §2.5). A big
+	// relay's herd is spread by its reconnect window (which also caps the
+	// retries when longer) and its pacing, not by a long fixed backoff.
 	DefaultMinBackoff = 250 * time.Millisecond
 	DefaultMaxBackoff = 2 * time.Second
 	// DefaultReconnectWindow is the reconnect window when the relay
