@@ -1,8 +1,10 @@
 package relaylink
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +139,36 @@ func TestReconnectAfterOutage(t *testing.T) {
 	}
 	slices.Sort(took)
 	t.Logf("median %v", took[len(took)/2].Round(time.Millisecond))
+}
+
+// TestBusyHintHonoured checks that a link the relay refuses for its
+// reconnect rate (503 with a retry hint, spec/relay.md §2.5) waits the
+// hint instead of retrying at its own backoff: at 1 upgrade per second, a
+// second link connects about a second after the first, with a dial or two
+// in between (its 20-300 ms backoff alone would make several).
+func TestBusyHintHonoured(t *testing.T) {
+	e := &relayEnv{t: t, dir: t.TempDir(), addr: "127.0.0.1:0", reconnectRate: 1}
+	e.start()
+	t.Cleanup(e.stop)
+	alice := start(t, linkConfig(t, e, "alice", 1, discard))
+	waitConnected(t, alice)
+	var dials atomic.Int64
+	cfg := linkConfig(t, e, "bob", 1, discard)
+	token := cfg.Token
+	cfg.Token = func(ctx context.Context) (string, error) {
+		dials.Add(1)
+		return token(ctx)
+	}
+	t0 := time.Now()
+	bob := start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bob.WaitConnected(ctx); err != nil {
+		t.Fatalf("bob never connected: %v", err)
+	}
+	took := time.Since(t0)
+	if n := dials.Load(); n > 3 {
+		t.Fatalf("%d dials in %v: the retry hint was not honoured", n, took)
+	}
+	t.Logf("connected after %v with %d dials", took.Round(time.Millisecond), dials.Load())
 }
