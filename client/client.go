@@ -66,6 +66,12 @@ var (
 	// locally but the relay has not confirmed it yet: it will be sent
 	// when the relay is reachable, and must not be sent again.
 	ErrQueued = errors.New("client: message queued, not yet confirmed by the relay")
+	// ErrMessageIDReused is returned by Send for a message id (from
+	// WithMessageID) that this device used for a message to another
+	// handle or with another plaintext: nothing is queued.
+	ErrMessageIDReused = errors.New("client: message id already used for another message")
+	// ErrInvalidMessageID is returned by Send for the zero message id.
+	ErrInvalidMessageID = errors.New("client: invalid message id")
 	// ErrTooLarge is returned by Send for a plaintext over MaxPlaintext.
 	ErrTooLarge = errors.New("client: message too large")
 	// ErrDeviceRevoked is returned once this device has been revoked by
@@ -160,13 +166,14 @@ type Client struct {
 	messages chan *Message
 	events   chan Event
 
-	mu       sync.Mutex // guards the fields below
-	closed   bool
-	id       *identity // nil until registered
-	tokens   *ksclient.Tokens
-	link     *relaylink.Link
-	dir      map[string]*dirEntry    // verified key sets by handle
-	inflight map[MessageID]*inflight // messages being handed to the relay
+	mu      sync.Mutex // guards the fields below
+	closed  bool
+	id      *identity // nil until registered
+	tokens  *ksclient.Tokens
+	link    *relaylink.Link
+	dir     map[string]*dirEntry // verified key sets by handle
+	lanes   map[laneKey]*lane    // running lanes of the outbox (outbox.go)
+	watches map[*watch]struct{}  // Sends waiting for their rows (outbox.go)
 
 	pinMu    sync.Mutex     // guards the pin: lookups verify and advance it one at a time
 	verifier *kt.Verifier   // the log's verifier (trust.go)
@@ -278,7 +285,8 @@ func newClient(cfg Config) (*Client, error) {
 		messages:     make(chan *Message),
 		events:       make(chan Event, eventBuffer),
 		dir:          map[string]*dirEntry{},
-		inflight:     map[MessageID]*inflight{},
+		lanes:        map[laneKey]*lane{},
+		watches:      map[*watch]struct{}{},
 		inboxDrained: make(chan struct{}),
 		maintain:     make(chan struct{}, 1),
 	}

@@ -26,9 +26,23 @@
 // every other device of the sender's own account that this device
 // approves (PQXDH on first contact,
 // then the Double Ratchet), queues the sealed envelopes locally and returns
-// once the relay has stored them. A send interrupted by a crash or a lost
-// connection is retried under the same message id, which the relay stores
-// once.
+// once the relay has stored them (spec/client.md §3).
+//
+//   - Order: the envelopes for each recipient device form one queue on
+//     disk, first in, first out, and the relay is handed envelope N+1 for a
+//     device only after it stored envelope N. Messages queued while the
+//     relay was unreachable (ErrQueued), across restarts of either side,
+//     keep their place: each device receives this device's messages in the
+//     order their Sends queued them (call order, for Sends that do not
+//     overlap).
+//   - Nothing lost, nothing doubled: once Send has queued a message (it
+//     returns its id, with nil or an error wrapping ErrQueued), the message
+//     is sent, under the same ids, until the relay has it, also after a
+//     crash. The message id is fixed before the first attempt; an
+//     application that gives it itself (WithMessageID) and repeats the
+//     Send with it after a crash gets the first attempt's outcome, nothing
+//     encrypted twice, and recipients drop any second copy of a message id
+//     from the same account: every device shows the message once.
 //
 // Receiving: messages arrive on Messages. Each envelope is decrypted and
 // its message and the new session state stored in one local transaction,

@@ -51,6 +51,12 @@ type servers struct {
 	dsn  string // the PostgreSQL schema's, for the PostgreSQL engine
 	// logKey signs the log's checkpoints.
 	logKey ed25519.PrivateKey
+	// tokenPub verifies the key server's access tokens (a relay started
+	// beside s.rs needs it).
+	tokenPub ed25519.PublicKey
+	// relayURL, if set, is the relay URL of the clients' configurations
+	// (a relay a test restarts, restartableRelay).
+	relayURL string
 	// handler, if set, sees every request first (a test double that
 	// forges answers); it calls next for the rest.
 	intercept atomic.Pointer[interceptor]
@@ -110,6 +116,7 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, logKey, _ := ed25519.GenerateKey(rand.Reader)
 	s.logKey = logKey
+	s.tokenPub = tokenKey.Public().(ed25519.PublicKey)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.ks, err = keyserver.New(keyserver.Config{
 		Name:           serverName,
@@ -187,6 +194,7 @@ func (s *servers) config(dir string) Config {
 		Passphrase: []byte("correct horse battery staple"),
 		Create:     true,
 		KeyServer:  s.url,
+		Relay:      s.relayURL,
 		Pin:        s.pin,
 		LogKey:     s.logVerifierKey(),
 		WorkFactor: 10,

@@ -30,8 +30,10 @@ const MaxPlaintext = 192 << 10
 
 var errBadPayload = errors.New("client: malformed message payload")
 
-// MessageID identifies a message: the sender picks it at random, and every
-// device of the recipient and of the sender sees the same id.
+// MessageID identifies a message: the sender picks it at random, or the
+// application gives it (WithMessageID), and every device of the recipient
+// and of the sender sees the same id. A device shows one message per
+// sending account and id (spec/client.md §5.1).
 type MessageID [16]byte
 
 // String returns the id as 32 lower-case hex digits.

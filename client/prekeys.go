@@ -273,7 +273,8 @@ func (c *Client) maintainPrekeys(ctx context.Context) error {
 // expirePrekeys deletes signed and last-resort prekeys whose replacement
 // was made more than replacedPrekeyGrace ago (the newest of each kind
 // stays), the initial messages answered with a deleted signed prekey, and
-// processed ids past processedRetention (spec/client.md §5.1, §7.2).
+// processed ids past processedRetention and the records of sent message
+// ids past sentRetention (spec/client.md §3.4, §5.1, §7.2).
 func (c *Client) expirePrekeys(ctx context.Context) error {
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
@@ -295,7 +296,10 @@ func (c *Client) expirePrekeys(ctx context.Context) error {
 				}
 			}
 		}
-		_, err := tx.ForgetProcessedBefore(now.Add(-processedRetention))
+		if _, err := tx.ForgetProcessedBefore(now.Add(-processedRetention)); err != nil {
+			return err
+		}
+		_, err := tx.ForgetSentBefore(now.Add(-sentRetention))
 		return err
 	})
 	return storeError(err)
@@ -326,6 +330,12 @@ func expiredPrekeys(ps []localstore.Prekey, now time.Time) []uint32 {
 // so that a first message replayed after its id is forgotten names a
 // prekey that is gone (spec/client.md §5.1, §7.2).
 const processedRetention = 60 * 24 * time.Hour
+
+// sentRetention is how long the id of a message that left the outgoing
+// queue is remembered, so that a Send repeated with it sends nothing new
+// (spec/client.md §3.4). Shorter than processedRetention: a receiver
+// still drops a copy sent again after that.
+const sentRetention = 30 * 24 * time.Hour
 
 // kickMaintenance wakes the maintenance loop (after one-time prekeys were
 // used).

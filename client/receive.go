@@ -26,6 +26,24 @@ func envelopeID(env []byte) []byte {
 	return h[:]
 }
 
+// seenLabel separates the ids of received messages from envelope ids
+// (spec/client.md §5.1).
+const seenLabel = "sealpost/v1/message-seen"
+
+// seenID is the id under which a received message is recorded as
+// processed, beside its envelope's id:
+// SHA-256(label || 0x00 || u8 len(sender) || sender || message id)
+// (spec/client.md §5.1 step 6). sender is the verified sending account's
+// handle (at most 32 bytes).
+func seenID(sender string, msgID MessageID) []byte {
+	h := sha256.New()
+	h.Write([]byte(seenLabel))
+	h.Write([]byte{0, byte(len(sender))})
+	h.Write([]byte(sender))
+	h.Write(msgID[:])
+	return h.Sum(nil)
+}
+
 // deliver is the relay link's delivery callback (spec/client.md §5.2):
 // process the envelope (once), hand its message to the application, and
 // only then return nil so that the link acks it. An error means "try
@@ -140,10 +158,11 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		out     *localstore.InboxMessage
 		dropErr error
 		used    *sessionStart
+		dup     bool
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr, used = nil, nil, nil
+		out, dropErr, used, dup = nil, nil, nil, false
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
 			return err
@@ -181,6 +200,17 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 			dropErr = err
 			return nil
 		}
+		// One message per sending account and message id, whatever
+		// the envelope (spec/client.md §5.1 step 6): a sender that
+		// encrypted it again shows nothing new.
+		fresh, err := tx.MarkProcessed(seenID(handle, p.id), now)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			dup = true
+			return nil
+		}
 		m := localstore.InboxMessage{ID: envID, Sender: handle, SenderDevice: device, Time: now, Plaintext: pt}
 		if handle != id.handle {
 			// Under an account key the user has not accepted: marked,
@@ -205,6 +235,10 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 	})
 	if err != nil {
 		return nil, storeError(err)
+	}
+	if dup {
+		// Not an error: the sender sent it again (spec/client.md §3.4).
+		c.log.Debug("client: second copy of a message dropped")
 	}
 	if dropErr != nil {
 		c.emit(Event{Kind: EventEnvelopeDropped, Handle: handle, Device: device, Err: dropErr})

@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/sealpost/sealpost/client/internal/killpoint"
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/client/internal/relaylink"
@@ -50,6 +51,27 @@ type target struct {
 	kind   byte
 }
 
+// SendOption changes one Send.
+type SendOption func(*sendOptions)
+
+type sendOptions struct {
+	id    MessageID
+	hasID bool
+}
+
+// WithMessageID makes Send use id, which the application chose, as the
+// message id instead of a random one: the id every recipient device sees
+// (Message.ID), and the key that makes Send idempotent (spec/client.md
+// §3.4). Give each message an id of its own (16 random bytes, or a hash
+// of something unique to the message in the application), store it with
+// the message before the first Send, and, if the process may have died
+// before Send returned, call Send again with the same id, handle and
+// plaintext after the restart. The zero id is refused
+// (ErrInvalidMessageID).
+func WithMessageID(id MessageID) SendOption {
+	return func(o *sendOptions) { o.id, o.hasID = id, true }
+}
+
 // Send encrypts plaintext for every current device of handle and every
 // other device of this account that this device approves (spec/client.md
 // §6.3), queues the envelopes locally, and returns
@@ -57,26 +79,54 @@ type target struct {
 // with a device it claims the device's prekeys and verifies the bundle
 // against the key set the transparency log holds, then runs PQXDH.
 //
+// Order (spec/client.md §3.3): the envelopes for one recipient device
+// form one queue, first in, first out, kept in the store. An envelope is
+// handed to the relay only once the relay has stored every envelope
+// queued before it for that device (or refused it for good), whether the
+// earlier one came from a Send that is still waiting, one that returned
+// ErrQueued, or a run before a restart. So each device receives the
+// messages this device sent it in the order their Sends queued them: for
+// Sends that do not overlap, call order. (Sends that overlap in time are
+// queued in some order, the same for every device.)
+//
+// Idempotence (spec/client.md §3.4): the message id is fixed before
+// anything is encrypted — random, or the application's (WithMessageID) —
+// and stored with the queued envelopes and in a record of sent ids, kept
+// for 30 days from queueing (and as long as the message is queued). A Send with an id this device has
+// queued already encrypts nothing: if that message is still queued, Send
+// hands it to the relay (under the same relay ids, which the relay stores
+// once) and waits as for a new one; if the relay has it, Send returns nil
+// (or the *SendError of the first attempt). The same id with another
+// handle or plaintext is refused with ErrMessageIDReused. A recipient
+// device also shows one message per sending account and message id, for
+// 60 days, whatever the envelopes (spec/client.md §5.1). So an
+// application that gives a message its id before the first Send and,
+// after a crash, sends it again with WithMessageID, shows it once on every
+// device, wherever the crash fell.
+//
 // Two kinds of failure:
 //
 //   - Nothing was queued: Send returns the zero MessageID and the error
-//     (ErrInvalidHandle, ErrUnknownHandle, ErrTooLarge, ErrKeyChanged — the
+//     (ErrInvalidHandle, ErrUnknownHandle, ErrTooLarge, ErrInvalidMessageID,
+//     ErrMessageIDReused, ErrKeyChanged — the
 //     contact's account key changed and the change is not accepted —,
 //     ErrSecurity — nothing was encrypted to the keys involved; it also
 //     wraps ErrKeyChanged for a verified contact's changed key, and
 //     ErrUnknownHandle for a known account the key server denies —,
 //     ErrNotRegistered, ErrClosed, or the key server could not be reached
 //     or ctx ended before the message was queued). Send it again if
-//     appropriate.
+//     appropriate (with the same WithMessageID, to be safe).
 //   - The message was queued but the relay has not confirmed it (ctx
-//     ended, the relay is unreachable, Close): Send returns its id and an
-//     error wrapping ErrQueued. The envelopes stay queued and are sent
-//     again, under the same message id, whenever the client is connected,
-//     also after a restart: the message is not lost, and the relay stores
-//     it once. Do not send it again.
+//     ended, the relay is unreachable, an earlier message to the same
+//     device is held up, Close): Send returns its id and an error wrapping
+//     ErrQueued. The envelopes stay queued and are sent again, under the
+//     same message id and in their place in each device's queue, whenever
+//     the client is connected, also after a restart: the message is not
+//     lost, and the relay stores it once. There is no need to send it
+//     again; doing so with the same id is harmless.
 //
 // A *SendError (with the id) names the devices the relay refused for good.
-func (c *Client) Send(ctx context.Context, handle string, plaintext []byte) (MessageID, error) {
+func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts ...SendOption) (MessageID, error) {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return MessageID{}, err
@@ -88,31 +138,106 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte) (Mes
 	if len(plaintext) > MaxPlaintext {
 		return MessageID{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(plaintext), MaxPlaintext)
 	}
-	var msgID MessageID
-	if _, err := rand.Read(msgID[:]); err != nil {
-		return MessageID{}, err
-	}
-	targets, err := c.targets(ctx, id, handle)
-	if err != nil {
-		return MessageID{}, err
-	}
-	bundles, err := c.claimMissing(ctx, id, targets)
-	if err != nil {
-		return MessageID{}, err
-	}
-	now := time.Now()
-	if err := c.encryptAndQueue(ctx, id, msgID, handle, plaintext, now, targets, bundles); err != nil {
-		return MessageID{}, err
-	}
-	// Queued: from here on the message is not lost (spec/client.md §3.3).
-	if err := c.flushMessage(ctx, msgID); err != nil {
-		var serr *SendError
-		if errors.As(err, &serr) {
-			return msgID, err
+	var o sendOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
 		}
-		return msgID, fmt.Errorf("%w: %w", ErrQueued, err)
 	}
-	return msgID, nil
+	msgID := o.id
+	if !o.hasID {
+		if _, err := rand.Read(msgID[:]); err != nil {
+			return MessageID{}, err
+		}
+	} else if msgID == (MessageID{}) {
+		return MessageID{}, fmt.Errorf("%w: the zero id", ErrInvalidMessageID)
+	}
+	digest := sendDigest(handle, plaintext)
+	// Watch before anything is queued, so that no outcome is missed.
+	w := c.watch(msgID)
+	defer c.unwatch(w)
+	for range 2 {
+		// An id queued before: its outcome; nothing new is encrypted
+		// (spec/client.md §3.4).
+		found, rows, err := c.previousSend(ctx, msgID, digest)
+		if err != nil {
+			return MessageID{}, err
+		}
+		if found {
+			return msgID, c.await(ctx, w, rows, false)
+		}
+		targets, err := c.targets(ctx, id, handle)
+		if err != nil {
+			return MessageID{}, err
+		}
+		bundles, err := c.claimMissing(ctx, id, targets)
+		if err != nil {
+			return MessageID{}, err
+		}
+		rows, err = c.encryptAndQueue(ctx, id, msgID, handle, plaintext, digest, time.Now(), targets, bundles)
+		if errors.Is(err, errAlreadyQueued) {
+			// Another Send with this id queued it meanwhile.
+			continue
+		}
+		if err != nil {
+			return MessageID{}, err
+		}
+		// Queued: from here on the message is not lost (spec/client.md §3.3).
+		killpoint.Reach(killpoint.SendAfterQueueCommit)
+		return msgID, c.await(ctx, w, rows, true)
+	}
+	return MessageID{}, fmt.Errorf("client: message %s: queued and not queued", msgID)
+}
+
+// sendDigestLabel separates the digests of sent messages from other
+// hashes (spec/client-store.md §4.13).
+const sendDigestLabel = "sealpost/v1/sent-digest"
+
+// sendDigest is what a repeated Send with the same id must match:
+// SHA-256(label || 0x00 || u8 len(handle) || handle || plaintext)
+// (spec/client-store.md §4.13). handle is valid (at most 32 bytes).
+func sendDigest(handle string, plaintext []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(sendDigestLabel))
+	h.Write([]byte{0, byte(len(handle))})
+	h.Write([]byte(handle))
+	h.Write(plaintext)
+	return h.Sum(nil)
+}
+
+// previousSend reports whether msgID was queued before, and which of its
+// envelopes are still queued. An id recorded with another handle or
+// plaintext is ErrMessageIDReused.
+func (c *Client) previousSend(ctx context.Context, msgID MessageID, digest []byte) (bool, []laneKey, error) {
+	var (
+		found bool
+		rows  []laneKey
+	)
+	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		found, rows = false, nil
+		rec, err := tx.Sent(msgID[:])
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// A record without a digest is from before the digests
+		// (spec/client-store.md §4.13): nothing to compare.
+		if rec.Digest != nil && subtle.ConstantTimeCompare(rec.Digest, digest) != 1 {
+			return fmt.Errorf("%w: %s", ErrMessageIDReused, msgID)
+		}
+		found = true
+		queued, err := tx.OutgoingFor(msgID[:])
+		for _, o := range queued {
+			rows = append(rows, laneKey{o.Recipient, o.Device})
+		}
+		return err
+	})
+	if errors.Is(err, ErrMessageIDReused) {
+		return false, nil, err
+	}
+	return found, rows, storeError(err)
 }
 
 // targets returns the active devices of handle and this account's other
@@ -257,19 +382,33 @@ func (c *Client) claimMissing(ctx context.Context, id *identity, ts []target) (m
 	return out, nil
 }
 
+// errAlreadyQueued reports a message id queued by another Send meanwhile.
+var errAlreadyQueued = errors.New("client: message id already queued")
+
 // encryptAndQueue encrypts the message for every target, starting
 // sessions from bundles where there are none, and stores the new session
-// states and the sealed envelopes in one transaction (spec/client.md
-// §3.2): a crash after it commits sends exactly these envelopes again.
-func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID MessageID, to string, plaintext []byte, now time.Time, ts []target, bundles map[string]map[keys.DeviceID]*keys.Bundle) error {
+// states, the sealed envelopes and the record of the message id in one
+// transaction (spec/client.md §3.2, §3.4): a crash after it commits sends
+// exactly these envelopes again. It returns the queued rows' devices, or
+// errAlreadyQueued (nothing changed) if the id is recorded already.
+func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID MessageID, to string, plaintext, digest []byte, now time.Time, ts []target, bundles map[string]map[keys.DeviceID]*keys.Bundle) ([]laneKey, error) {
 	dk, release, err := id.deviceKeys()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release()
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
+	var rows []laneKey
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		rows = nil
+		err := tx.PutSent(localstore.Sent{MessageID: msgID[:], Digest: digest, Created: now})
+		if errors.Is(err, localstore.ErrDuplicate) {
+			return errAlreadyQueued
+		}
+		if err != nil {
+			return err
+		}
 		for _, t := range ts {
 			p := payload{kind: t.kind, id: msgID, sent: now, to: to, body: plaintext}
 			pt := p.marshal()
@@ -309,13 +448,18 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 			if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: msgID[:], Recipient: t.handle, Device: uint32(t.dev.Device), Envelope: env, Created: now}); err != nil {
 				return err
 			}
+			rows = append(rows, laneKey{t.handle, uint32(t.dev.Device)})
 		}
+		killpoint.Reach(killpoint.SendBeforeQueueCommit)
 		return nil
 	})
-	if errors.Is(err, ErrSecurity) {
-		return err
+	if errors.Is(err, ErrSecurity) || errors.Is(err, errAlreadyQueued) {
+		return nil, err
 	}
-	return storeError(err)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return rows, nil
 }
 
 // initiate runs PQXDH with a verified bundle and starts the ratchet
@@ -346,63 +490,6 @@ func (c *Client) loadRecord(tx *localstore.Tx, handle string, device keys.Device
 	return rec, nil
 }
 
-// flushMessage sends the queued envelopes of one message to the relay and
-// removes those it stored (spec/client.md §3.3).
-func (c *Client) flushMessage(ctx context.Context, msgID MessageID) error {
-	var queued []localstore.Outgoing
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		var err error
-		queued, err = tx.OutgoingFor(msgID[:])
-		return err
-	})
-	if err != nil {
-		return storeError(err)
-	}
-	if len(queued) == 0 {
-		// Another sender (the flush after a connect) handed it over
-		// already; its outcome is not known here, but the envelopes
-		// left the queue only on an answer from the relay.
-		return nil
-	}
-	return c.sendQueued(ctx, msgID, queued)
-}
-
-// inflight is one message being handed to the relay; others that want to
-// send it wait for its outcome instead.
-type inflight struct {
-	done chan struct{}
-	err  error
-}
-
-// sendQueued sends one message's queued envelopes, waiting for a
-// connection, and deletes what the relay answered for. If the same
-// message is being sent already (Send and the queue flush after a
-// connect), it waits for that send's outcome.
-func (c *Client) sendQueued(ctx context.Context, msgID MessageID, queued []localstore.Outgoing) error {
-	if len(queued) == 0 {
-		return nil
-	}
-	c.mu.Lock()
-	if f := c.inflight[msgID]; f != nil {
-		c.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.err
-		case <-ctx.Done():
-			return fmt.Errorf("client: sending to the relay: %w", ctx.Err())
-		}
-	}
-	f := &inflight{done: make(chan struct{})}
-	c.inflight[msgID] = f
-	c.mu.Unlock()
-	f.err = c.sendQueuedOnce(ctx, msgID, queued)
-	c.mu.Lock()
-	delete(c.inflight, msgID)
-	c.mu.Unlock()
-	close(f.done)
-	return f.err
-}
-
 // relaySendLabel separates relay send ids from other hashes
 // (spec/client.md §3.3).
 const relaySendLabel = "sealpost/v1/relay-send"
@@ -421,83 +508,6 @@ func relaySendID(msgID MessageID, handle string, device uint32) [wire.MessageIDS
 	h.Write([]byte(handle))
 	h.Write(binary.BigEndian.AppendUint32(nil, device))
 	return [wire.MessageIDSize]byte(h.Sum(nil))
-}
-
-// sendQueuedOnce hands each queued envelope to the relay in a Send of its
-// own, all at once, and records the answers (spec/client.md §3.3). One
-// envelope per Send keeps every frame under the relay's frame cap, whatever
-// the fan-out, and makes each envelope's retries independent.
-func (c *Client) sendQueuedOnce(ctx context.Context, msgID MessageID, queued []localstore.Outgoing) error {
-	c.mu.Lock()
-	link := c.link
-	c.mu.Unlock()
-	if link == nil {
-		return ErrNotRegistered
-	}
-	type result struct {
-		status wire.Status
-		err    error
-	}
-	results := make([]result, len(queued))
-	var wg sync.WaitGroup
-	for i, o := range queued {
-		wg.Go(func() {
-			item := &wire.Item{Recipient: wire.FormatAddress(o.Recipient, o.Device), Envelope: o.Envelope}
-			results[i].status, results[i].err = sendOne(ctx, link, relaySendID(msgID, o.Recipient, o.Device), item)
-		})
-	}
-	wg.Wait()
-	serr := &SendError{ID: msgID}
-	var failed error
-	err := c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
-		serr.Refused, failed = nil, nil
-		for i, o := range queued {
-			r := results[i]
-			if r.err != nil {
-				failed = r.err
-				if err := tx.RecordAttempt(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
-					return err
-				}
-				continue
-			}
-			switch r.status {
-			case wire.Status_STATUS_QUOTA:
-				// Still over quota after waiting: keep it queued; the
-				// queue flush sends it again (spec/client.md §3.3).
-				failed = fmt.Errorf("%w toward %s", errQuota, o.Recipient)
-				if err := tx.RecordAttempt(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
-					return err
-				}
-				continue
-			case wire.Status_STATUS_STORED:
-			case wire.Status_STATUS_NO_MAILBOX:
-				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "no mailbox"})
-			case wire.Status_STATUS_QUEUE_FULL:
-				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "queue full"})
-			case wire.Status_STATUS_TOO_LARGE:
-				serr.Refused = append(serr.Refused, RefusedDevice{o.Recipient, o.Device, "too large"})
-			default:
-				// A status this client does not know: keep the
-				// envelope queued and try again later.
-				failed = fmt.Errorf("client: the relay answered unknown status %d", r.status)
-				continue
-			}
-			if err := tx.DeleteOutgoing(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return storeError(err)
-	}
-	if failed != nil {
-		return fmt.Errorf("client: sending to the relay: %w", failed)
-	}
-	if len(serr.Refused) > 0 {
-		return serr
-	}
-	return nil
 }
 
 // Quota answers (spec/client.md §3.3): an envelope answered quota is sent
@@ -534,61 +544,6 @@ func sendOne(ctx context.Context, link *relaylink.Link, id [wire.MessageIDSize]b
 		case <-ctx.Done():
 			t.Stop()
 			return 0, ctx.Err()
-		}
-	}
-}
-
-// flushPage bounds one read of the outgoing queue.
-const flushPage = 1000
-
-// flushQueue sends everything in the outgoing queue, oldest message
-// first; it runs after each connection to the relay and periodically
-// (spec/client.md §3.3). It stops at the first message that fails for a
-// reason other than the relay refusing devices (the relay is gone again).
-func (c *Client) flushQueue(ctx context.Context) {
-	var after int64
-	for {
-		var page []localstore.Outgoing
-		if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-			var err error
-			page, err = tx.OutgoingAfter(after, flushPage)
-			return err
-		}); err != nil {
-			if ctx.Err() == nil {
-				c.log.Warn("client: reading the outgoing queue", "err", err)
-			}
-			return
-		}
-		if len(page) == 0 {
-			return
-		}
-		after = page[len(page)-1].Seq
-		var order []MessageID
-		seen := map[MessageID]bool{}
-		for _, o := range page {
-			if id, ok := toMessageID(o.MessageID); ok && !seen[id] {
-				seen[id] = true
-				order = append(order, id)
-			}
-		}
-		for _, id := range order {
-			// All of the message's rows, also those beyond this page.
-			if err := c.flushMessage(ctx, id); err != nil {
-				var serr *SendError
-				if errors.As(err, &serr) {
-					c.log.Warn("client: relay refused queued envelopes", "message", id.String(), "devices", len(serr.Refused))
-					continue
-				}
-				if errors.Is(err, errQuota) {
-					// Kept queued; other messages are not held up.
-					c.log.Info("client: queued message over the relay's quota", "message", id.String())
-					continue
-				}
-				if ctx.Err() == nil {
-					c.log.Info("client: queued message not sent yet", "message", id.String(), "err", err)
-				}
-				return
-			}
 		}
 	}
 }

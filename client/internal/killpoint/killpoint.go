@@ -1,0 +1,44 @@
+// Package killpoint names the steps of the client library at which its
+// crash tests stop a process (SIGKILL), and lets a test program set the
+// hook that does it. Without a hook (every real program), Reach does
+// nothing.
+package killpoint
+
+import "sync/atomic"
+
+// The steps of a Send (spec/client.md §3.4).
+const (
+	// SendBeforeQueueCommit: the envelopes are encrypted and written in
+	// the queue transaction, which has not committed.
+	SendBeforeQueueCommit = "send-before-queue-commit"
+	// SendAfterQueueCommit: the queue transaction committed; nothing was
+	// handed to the relay.
+	SendAfterQueueCommit = "send-after-queue-commit"
+	// SendAfterRelayStored: the relay answered stored; the envelope is
+	// still in the local queue.
+	SendAfterRelayStored = "send-after-relay-stored"
+	// SendAfterDelete: the envelope left the local queue; Send has not
+	// returned.
+	SendAfterDelete = "send-after-delete"
+)
+
+// Steps lists the steps of a Send in order.
+var Steps = []string{SendBeforeQueueCommit, SendAfterQueueCommit, SendAfterRelayStored, SendAfterDelete}
+
+var hook atomic.Pointer[func(step string)]
+
+// Set installs f, called at every step reached (nil removes it).
+func Set(f func(step string)) {
+	if f == nil {
+		hook.Store(nil)
+		return
+	}
+	hook.Store(&f)
+}
+
+// Reach reports that the client reached step.
+func Reach(step string) {
+	if f := hook.Load(); f != nil {
+		(*f)(step)
+	}
+}

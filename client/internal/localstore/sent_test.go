@@ -1,0 +1,144 @@
+package localstore
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The record of sent ids (spec/client-store.md §4.13): one per id, sealed
+// digest, pruned only once the message left the queue; the refusals go
+// with it.
+func TestSent(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	update(t, s, func(tx *Tx) error {
+		if err := tx.PutSent(Sent{MessageID: []byte("m1"), Digest: []byte("d1"), Created: t0}); err != nil {
+			return err
+		}
+		if err := tx.PutSent(Sent{MessageID: []byte("m1"), Digest: []byte("other"), Created: t0}); !errors.Is(err, ErrDuplicate) {
+			t.Errorf("second PutSent: %v, want ErrDuplicate", err)
+		}
+		if err := tx.PutSent(Sent{MessageID: []byte("m2"), Digest: []byte("d2"), Created: t0}); err != nil {
+			return err
+		}
+		if _, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("m2"), Recipient: "bob", Device: 1, Envelope: []byte("e"), Created: t0}); err != nil {
+			return err
+		}
+		return tx.PutRefused([]byte("m1"), Refused{Recipient: "bob", Device: 2, Status: 3})
+	})
+	view(t, s, func(tx *Tx) error {
+		if got, err := tx.Sent([]byte("m1")); err != nil || string(got.Digest) != "d1" || !got.Created.Equal(t0) {
+			t.Errorf("Sent(m1) = %+v, %v", got, err)
+		}
+		if _, err := tx.Sent([]byte("m3")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Sent(m3): %v, want ErrNotFound", err)
+		}
+		if rs, err := tx.RefusedFor([]byte("m1")); err != nil || !slices.Equal(rs, []Refused{{"bob", 2, 3}}) {
+			t.Errorf("RefusedFor(m1) = %+v, %v", rs, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx *Tx) error {
+		// m2 is still queued: kept, however old.
+		if n, err := tx.ForgetSentBefore(t0.Add(time.Hour)); err != nil || n != 1 {
+			t.Errorf("ForgetSentBefore = %d, %v; want 1", n, err)
+		}
+		return nil
+	})
+	view(t, s, func(tx *Tx) error {
+		if _, err := tx.Sent([]byte("m1")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Sent(m1) after forgetting: %v", err)
+		}
+		if rs, err := tx.RefusedFor([]byte("m1")); err != nil || len(rs) != 0 {
+			t.Errorf("RefusedFor(m1) after forgetting = %+v, %v", rs, err)
+		}
+		if _, err := tx.Sent([]byte("m2")); err != nil {
+			t.Errorf("Sent(m2), still queued: %v", err)
+		}
+		return nil
+	})
+}
+
+// The queue is read per device, oldest first (spec/client-store.md §4.8).
+func TestOutgoingPerDevice(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	update(t, s, func(tx *Tx) error {
+		for _, o := range []Outgoing{
+			{MessageID: []byte("m1"), Recipient: "carol", Device: 1},
+			{MessageID: []byte("m1"), Recipient: "bob", Device: 2},
+			{MessageID: []byte("m2"), Recipient: "bob", Device: 2},
+			{MessageID: []byte("m2"), Recipient: "bob", Device: 1},
+		} {
+			o.Envelope, o.Created = []byte("env "+string(o.MessageID)), t0
+			if _, err := tx.EnqueueOutgoing(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx *Tx) error {
+		ds, err := tx.OutgoingDevices()
+		if want := []Device{{"carol", 1}, {"bob", 2}, {"bob", 1}}; err != nil || !slices.Equal(ds, want) {
+			t.Errorf("OutgoingDevices = %v, %v; want %v", ds, err, want)
+		}
+		h, err := tx.OutgoingHead("bob", 2)
+		if err != nil || string(h.MessageID) != "m1" || string(h.Envelope) != "env m1" {
+			t.Errorf("OutgoingHead(bob, 2) = %+v, %v", h, err)
+		}
+		if _, err := tx.OutgoingHead("bob", 3); !errors.Is(err, ErrNotFound) {
+			t.Errorf("OutgoingHead(bob, 3): %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx *Tx) error {
+		if err := tx.DropOutgoingHead("bob", 2); err != nil {
+			return err
+		}
+		if err := tx.DropOutgoingHead("bob", 3); !errors.Is(err, ErrNotFound) {
+			t.Errorf("DropOutgoingHead(bob, 3): %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	view(t, s, func(tx *Tx) error {
+		if h, err := tx.OutgoingHead("bob", 2); err != nil || string(h.MessageID) != "m2" {
+			t.Errorf("OutgoingHead(bob, 2) after drop = %+v, %v", h, err)
+		}
+		return nil
+	})
+}
+
+// Migration 0005 records the ids of messages queued before it, without a
+// digest (spec/client-store.md §4.13).
+func TestSentMigration(t *testing.T) {
+	s, dir := create(t, pass("p"))
+	update(t, s, func(tx *Tx) error {
+		_, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("old"), Recipient: "bob", Device: 1, Envelope: []byte("e"), Created: t0})
+		return err
+	})
+	s.Close()
+	// Back to schema 4, with the row queued.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE sent`, `DROP TABLE sent_refused`, `DROP INDEX outgoing_device`, `DELETE FROM schema_migrations WHERE version = 5`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	s, err = Open(t.Context(), dir, pass("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	view(t, s, func(tx *Tx) error {
+		if got, err := tx.Sent([]byte("old")); err != nil || got.Digest != nil || !got.Created.Equal(t0) {
+			t.Errorf("Sent(old) after migration = %+v, %v; want a record without digest", got, err)
+		}
+		return nil
+	})
+}
