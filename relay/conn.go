@@ -95,6 +95,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "relay: shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if ok, after := s.admit.admit(time.Now()); !ok {
+		s.m.refusal("busy")
+		refuseBusy(w, after)
+		return
+	}
+	w.Header().Set(wire.HeaderReconnectWindow, wire.FormatHint(s.reconnectWindow(s.openConns()+1)))
 	sb := &smallBuffers{ResponseWriter: w}
 	ws, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{Subprotocol},

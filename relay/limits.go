@@ -59,7 +59,21 @@ type Limits struct {
 	// QuotaShareRetry is the retry-after of an item refused because its
 	// sender holds its share of the mailbox.
 	QuotaShareRetry time.Duration
+	// ReconnectRate is how many WebSocket upgrades per second the relay
+	// admits (a tenth of a second's worth at once); beyond it an upgrade
+	// gets 503 with a retry hint. With the open connections it sizes the
+	// reconnect window announced to clients (spec/relay.md §2.5).
+	ReconnectRate int
+	// MaxReconnectWindow caps the reconnect window announced to clients.
+	MaxReconnectWindow time.Duration
 }
+
+// DefaultReconnectRate is the default Limits.ReconnectRate: upgrades per
+// second one node admits (spec/relay.md §2.5, §6), below what a 2-core
+// node completes (TLS handshake, token check, mailbox open) while serving
+// its open connections, so a herd coming back queues at the clients, not
+// in the relay's accept backlog.
+const DefaultReconnectRate = 1000
 
 // DefaultLimits returns the default limits (spec/relay.md §6).
 func DefaultLimits() Limits {
@@ -85,6 +99,9 @@ func DefaultLimits() Limits {
 		QuotaBytesRate:    16 << 20,
 		QuotaBytesBurst:   64 << 20,
 		QuotaShareRetry:   5 * time.Second,
+
+		ReconnectRate:      DefaultReconnectRate,
+		MaxReconnectWindow: 10 * time.Second,
 	}
 }
 
@@ -126,6 +143,8 @@ func (l Limits) withDefaults() Limits {
 	defDur(&l.SweepInterval, d.SweepInterval)
 	def(&l.QuotaSharePercent, d.QuotaSharePercent)
 	defDur(&l.QuotaShareRetry, d.QuotaShareRetry)
+	def(&l.ReconnectRate, d.ReconnectRate)
+	defDur(&l.MaxReconnectWindow, d.MaxReconnectWindow)
 	def(&l.QuotaRate, d.QuotaRate)
 	def(&l.QuotaBurst, d.QuotaBurst)
 	if l.QuotaBytesRate == 0 {
@@ -166,6 +185,12 @@ func (l Limits) check() error {
 	pos32("QuotaBurst", l.QuotaBurst)
 	if l.QuotaShareRetry < time.Millisecond || l.QuotaShareRetry > time.Hour {
 		bad("QuotaShareRetry %v not in [1ms, 1h]", l.QuotaShareRetry)
+	}
+	if l.ReconnectRate < 1 || l.ReconnectRate > 1_000_000 {
+		bad("ReconnectRate %d not in [1, 1000000]", l.ReconnectRate)
+	}
+	if l.MaxReconnectWindow < minReconnectWindow || l.MaxReconnectWindow > wire.MaxHint {
+		bad("MaxReconnectWindow %v not in [%v, %v]", l.MaxReconnectWindow, minReconnectWindow, wire.MaxHint)
 	}
 	if l.QuotaBytesRate <= 0 {
 		bad("QuotaBytesRate %d not positive", l.QuotaBytesRate)

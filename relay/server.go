@@ -74,9 +74,10 @@ type Server struct {
 	now      func() time.Time
 	verifier *token.Verifier
 	m        *metrics
-	quota    *quotas      // spec/relay.md §6.1
-	hello    *wire.Limits // announced in every Hello
-	start    time.Time    // monotonic base of conn.lastRead
+	quota    *quotas       // spec/relay.md §6.1
+	hello    *wire.Limits  // announced in every Hello
+	start    time.Time     // monotonic base of conn.lastRead
+	admit    *upgradePacer // spec/relay.md §2.5
 
 	// ctx bounds store calls; cancelled when Shutdown gives up waiting.
 	ctx    context.Context
@@ -130,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		q: cfg.Queue, lim: lim, log: cfg.Logger, now: cfg.Now, verifier: v, m: m,
-		hello: lim.wire(), start: time.Now(),
+		hello: lim.wire(), start: time.Now(), admit: newUpgradePacer(lim.ReconnectRate, time.Now()),
 		conns: make(map[string]*conn), all: make(map[*conn]struct{}),
 		perIP: make(map[string]int), buckets: make(map[string]*bucket), revoked: make(map[[32]byte]time.Time),
 		stop: make(chan struct{}),

@@ -127,6 +127,11 @@ func (c *lconn) handshake(u *url.URL, tok string) (*wire.Hello, error) {
 		return nil, fmt.Errorf("sealpost-bench: upgrade: %w", err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		if d, ok := wire.ParseHint(resp.Header.Get(wire.HeaderRetryAfter)); ok {
+			return nil, fmt.Errorf("sealpost-bench: upgrade: %w", &relayclient.BusyError{RetryAfter: d})
+		}
+	}
 	sum := sha1.Sum([]byte(key + wsGUID))
 	if resp.StatusCode != http.StatusSwitchingProtocols ||
 		resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) ||

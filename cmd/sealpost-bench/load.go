@@ -36,6 +36,19 @@ const tokenLifetime = time.Hour
 // bench runs the whole measurement.
 func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	var tg target
+	if o.herd > 0 {
+		c, err := startChild(ctx, o, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c.close(cctx)
+		}()
+		rep := &report{Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
+		return rep, runHerd(ctx, o, c, rep, stderr)
+	}
 	if o.self != "" {
 		s, err := startSelf(ctx, o, stderr)
 		if err != nil {
@@ -113,9 +126,10 @@ func dialAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *r
 			defer func() { <-sem }()
 			tok, err := mint(tg, fmt.Sprintf("%s-%d", prefix, i))
 			if err == nil {
-				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				conns[i], _, err = relayclient.Dial(dctx, tg.url, tg.tls, tok)
-				cancel()
+				err = paced(ctx, func(dctx context.Context) (err error) {
+					conns[i], _, err = relayclient.Dial(dctx, tg.url, tg.tls, tok)
+					return err
+				})
 			}
 			if err != nil {
 				rep.addError("dial: " + errKind(err))
@@ -438,9 +452,10 @@ func dialLoadAll(ctx context.Context, tg *target, prefix string, n, conc int, re
 			defer func() { <-sem }()
 			tok, err := mint(tg, fmt.Sprintf("%s-%d", prefix, i))
 			if err == nil {
-				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				conns[i], err = dialLoad(dctx, tg.url, tg.tls, tok)
-				cancel()
+				err = paced(ctx, func(dctx context.Context) (err error) {
+					conns[i], err = dialLoad(dctx, tg.url, tg.tls, tok)
+					return err
+				})
 			}
 			if err != nil {
 				rep.addError("dial: " + errKind(err))
@@ -462,6 +477,26 @@ func dialLoadAll(ctx context.Context, tg *target, prefix string, n, conc int, re
 		return nil, fmt.Errorf("opening connections: %w", firstErr)
 	}
 	return conns, nil
+}
+
+// paced runs dial (bounded by 30 s) until it succeeds, fails other than
+// busy, or ctx ends: a relay pacing its upgrades (spec/relay.md §2.5)
+// answers 503 with a retry hint, honoured here as a client would.
+func paced(ctx context.Context, dial func(context.Context) error) error {
+	for {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := dial(dctx)
+		cancel()
+		var busy *relayclient.BusyError
+		if !errors.As(err, &busy) {
+			return err
+		}
+		select {
+		case <-time.After(busy.RetryAfter + mrand.N(busy.RetryAfter/10+1)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // run8 returns 8 bytes of the run id for message ids.

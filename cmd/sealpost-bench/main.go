@@ -23,6 +23,12 @@
 //
 // --idle K then opens K more authenticated connections that stay idle and
 // reports the memory each costs.
+//
+// --herd N (with --self) measures reconnects instead: N connections, each
+// with the client library's reconnect delays (spec/relay.md §2.5), the
+// relay stopped for --down and started again on the same address
+// --restarts times; it reports when the clients came back and the relay's
+// busiest 100 ms.
 package main
 
 import (
@@ -41,6 +47,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -66,9 +73,18 @@ type options struct {
 	jsonOut    bool
 	dialConc   int
 	cpuProfile string
+
+	herd          int           // --herd: connections whose reconnects are measured
+	restarts      int           // relay restarts of --herd
+	down          time.Duration // how long the relay stays down
+	drop          bool          // cut the connections instead of shutting down
+	reconnectRate int           // the in-process relay's ReconnectRate for --herd
 }
 
 func main() {
+	if spec := os.Getenv(childEnv); spec != "" {
+		os.Exit(relayChild(spec, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -95,6 +111,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "connections opened at once")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
+	fs.IntVar(&o.herd, "herd", 0, "reconnect mode (needs --self): open `N` connections, restart the relay --restarts times and report when they came back")
+	fs.IntVar(&o.restarts, "restarts", 1, "relay restarts of --herd")
+	fs.DurationVar(&o.down, "down", 3*time.Second, "how long the relay stays down in each --herd restart")
+	fs.BoolVar(&o.drop, "drop", false, "--herd: cut every connection as a crash would, instead of a graceful shutdown")
+	fs.IntVar(&o.reconnectRate, "reconnect-rate", relay.DefaultReconnectRate, "--herd: the in-process relay's reconnect rate, upgrades admitted per second (spec/relay.md §2.5)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -172,6 +193,12 @@ func (o *options) validate() error {
 	}
 	if o.inflight < 1 || o.dialConc < 1 {
 		errs = append(errs, errors.New("--inflight and --dial-concurrency: at least 1"))
+	}
+	if o.herd < 0 || (o.herd > 0 && o.self == "") {
+		errs = append(errs, errors.New("--herd: needs --self (the tool restarts its own relay)"))
+	}
+	if o.restarts < 1 || o.down < 0 || o.reconnectRate < 1 {
+		errs = append(errs, errors.New("--restarts and --reconnect-rate: at least 1; --down: not negative"))
 	}
 	if o.batch < 1 || o.batch > 1000 {
 		errs = append(errs, errors.New("--batch: 1 to 1000"))

@@ -11,6 +11,15 @@ import (
 	"github.com/sealpost/sealpost/internal/pgtest"
 )
 
+// TestMain lets the test binary be --herd's relay child (child.go): the
+// tool starts its own executable for it.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childEnv); spec != "" {
+		os.Exit(relayChild(spec, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
 // runBench runs the tool with args and returns its JSON report.
 func runBench(t *testing.T, args ...string) map[string]any {
 	t.Helper()
@@ -57,6 +66,8 @@ func TestFlagsRefused(t *testing.T) {
 		{"--self", "postgres"},              // no DSN
 		{"--self", "sqlite", "--size", "8"}, // below the header
 		{"--self", "sqlite", "--batch", "0"},
+		{"--herd", "5", "--token-key", "k", "--pin", "p"}, // --herd restarts its own relay
+		{"--self", "sqlite", "--herd", "5", "--restarts", "0"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(args, os.Stdout, &stderr); code != 2 {
@@ -65,5 +76,34 @@ func TestFlagsRefused(t *testing.T) {
 		if !strings.Contains(stderr.String(), "sealpost-bench:") {
 			t.Errorf("%q: no message: %q", args, stderr.String())
 		}
+	}
+}
+
+// TestHerd runs the reconnect mode small: every connection comes back
+// after a graceful restart and after a crash of the relay, and the report
+// has their distribution.
+func TestHerd(t *testing.T) {
+	for _, mode := range []string{"restart", "drop"} {
+		t.Run(mode, func(t *testing.T) {
+			args := []string{"--self", "sqlite", "--herd", "20", "--restarts", "2", "--down", "300ms"}
+			if mode == "drop" {
+				args = append(args, "--drop")
+			}
+			rep := runBench(t, args...)
+			h, ok := rep["herd"].(map[string]any)
+			if !ok || h["connections"] != 20.0 || h["mode"] != mode {
+				t.Fatalf("herd: %v", rep["herd"])
+			}
+			rounds := h["restarts"].([]any)
+			if len(rounds) != 2 {
+				t.Fatalf("restarts: %v", rounds)
+			}
+			for _, r := range rounds {
+				r := r.(map[string]any)
+				if r["reconnected"] != 20.0 || r["not_back"] != 0.0 || r["p50_seconds"].(float64) > r["max_seconds"].(float64) {
+					t.Errorf("restart: %v", r)
+				}
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ type report struct {
 	Statuses       map[string]int64 `json:"statuses"`
 	Errors         map[string]int64 `json:"errors"`
 	Idle           *idleReport      `json:"idle,omitempty"`
+	Herd           *herdReport      `json:"herd,omitempty"`
 
 	mu sync.Mutex
 }
@@ -64,7 +65,7 @@ func (r *report) addStatusN(s wire.Status, n int64) {
 }
 
 func (r *report) print(w io.Writer) {
-	if r.Envelopes > 0 {
+	if r.Envelopes > 0 && r.Herd == nil {
 		fmt.Fprintf(w, "devices %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per device, %s",
 			r.Devices, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
 		if r.Self != "" {
@@ -83,6 +84,9 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.Idle != nil {
 		r.Idle.print(w)
+	}
+	if r.Herd != nil {
+		r.Herd.print(w)
 	}
 }
 

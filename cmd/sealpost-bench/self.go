@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/sealpost/sealpost/relay"
@@ -28,6 +30,10 @@ type selfRelay struct {
 	hs    *http.Server
 	queue store.Queue
 	dir   string
+
+	cfg  relay.Config
+	tcfg *tls.Config
+	addr string
 }
 
 // startSelf starts a relay on a temporary store (a SQLite file in a new
@@ -62,6 +68,33 @@ func startSelf(ctx context.Context, o *options, stderr io.Writer) (_ *selfRelay,
 	if err != nil {
 		return nil, err
 	}
+	lim := selfLimits()
+	s.cfg = relay.Config{
+		Name:      o.name,
+		Queue:     s.queue,
+		TokenKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
+		Limits:    lim,
+		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if s.tcfg, err = tlsconfig.ServerConfig(cert); err != nil {
+		return nil, err
+	}
+	s.addr = "127.0.0.1:0"
+	if err := s.serve(); err != nil {
+		return nil, err
+	}
+	s.target = target{
+		url:      "wss://" + s.addr + relay.Path,
+		tls:      tlsconfig.ClientConfig(tlsconfig.FingerprintOf(cert.Certificate[0])),
+		key:      key,
+		audience: "relay:" + o.name,
+	}
+	return s, nil
+}
+
+// selfLimits are the limits of the tool's own relay: none gets in the
+// load's way (rate, connections per IP, queue size, pacing).
+func selfLimits() relay.Limits {
 	lim := relay.DefaultLimits()
 	lim.SendsPerSecond = 1_000_000
 	lim.SendBurst = 1_000_000
@@ -74,36 +107,38 @@ func startSelf(ctx context.Context, o *options, stderr io.Writer) (_ *selfRelay,
 	// above).
 	lim.QuotaRate, lim.QuotaBurst = 1<<30, 1<<30
 	lim.QuotaBytesRate, lim.QuotaBytesBurst = 1<<50, 1<<50
-	s.srv, err = relay.New(relay.Config{
-		Name:      o.name,
-		Queue:     s.queue,
-		TokenKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
-		Limits:    lim,
-		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	// Upgrades are admitted as fast as they come (--herd sets the rate it
+	// measures, spec/relay.md §2.5).
+	lim.ReconnectRate = 1_000_000
+	return lim
+}
+
+// serve starts a relay.Server on s's store and serves it on s.addr (the
+// address the last one had, once there was one).
+func (s *selfRelay) serve() error {
+	srv, err := relay.New(s.cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	tcfg, err := tlsconfig.ServerConfig(cert)
+	var ln net.Listener
+	for range 100 { // the old listener's port may take a moment to free
+		if ln, err = net.Listen("tcp", s.addr); !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
-		return nil, err
+		srv.Shutdown(context.Background())
+		return err
 	}
+	s.addr = ln.Addr().String()
 	mux := http.NewServeMux()
-	mux.Handle(relay.Path, s.srv.Handler())
-	s.hs = &http.Server{Handler: mux, TLSConfig: tcfg, ReadHeaderTimeout: 10 * time.Second,
+	mux.Handle(relay.Path, srv.Handler())
+	s.srv = srv
+	s.hs = &http.Server{Handler: mux, TLSConfig: s.tcfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil).WithGroup("http"), slog.LevelInfo)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
 	go s.hs.ServeTLS(ln, "", "")
-	s.target = target{
-		url:      "wss://" + ln.Addr().String() + relay.Path,
-		tls:      tlsconfig.ClientConfig(tlsconfig.FingerprintOf(cert.Certificate[0])),
-		key:      key,
-		audience: "relay:" + o.name,
-	}
-	return s, nil
+	return nil
 }
 
 func (s *selfRelay) close(ctx context.Context) error {

@@ -104,6 +104,10 @@ type Config struct {
 	RelayQuotaBytesRate  int64  `json:"relay_quota_bytes_rate"`
 	RelayQuotaBytesBurst int64  `json:"relay_quota_bytes_burst"`
 	RelayQuotaRetry      string `json:"relay_quota_retry"`
+	// Reconnect pacing (spec/relay.md §2.5): upgrades admitted per second
+	// and the largest reconnect window announced, as a Go duration.
+	RelayReconnectRate   int    `json:"relay_reconnect_rate"`
+	RelayReconnectWindow string `json:"relay_reconnect_window"`
 	// RelayRevocationPoll is how often the relay reads the key server's
 	// revocation feed (spec/relay.md §2.4), as a Go duration; a revoked
 	// device's connections close within about this long.
@@ -262,6 +266,8 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.Int64Var(&c.RelayQuotaBytesRate, "relay-quota-bytes-rate", c.RelayQuotaBytesRate, "relay: envelope `bytes` per second from one account to another")
 	fs.Int64Var(&c.RelayQuotaBytesBurst, "relay-quota-bytes-burst", c.RelayQuotaBytesBurst, "relay: burst of envelope `bytes` from one account to another")
 	fs.StringVar(&c.RelayQuotaRetry, "relay-quota-retry", c.RelayQuotaRetry, "relay: retry-after of an envelope over its sender's share of a mailbox")
+	fs.IntVar(&c.RelayReconnectRate, "relay-reconnect-rate", c.RelayReconnectRate, "relay: WebSocket upgrades admitted per second; beyond it 503 with a retry hint (spec/relay.md §2.5)")
+	fs.StringVar(&c.RelayReconnectWindow, "relay-reconnect-window", c.RelayReconnectWindow, "relay: the longest window over which clients are told to spread their reconnects")
 	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")
 	fs.StringVar(&c.RelayKeyServerURL, "relay-keyserver-url", c.RelayKeyServerURL, "relay alone: https://host[:port] `URL` of the key server whose revocation feed it reads (required; 'off' to run without)")
 	fs.StringVar(&c.RelayKeyServerFingerprint, "relay-keyserver-fingerprint", c.RelayKeyServerFingerprint, "relay alone: pin the key server's TLS certificate by its SHA-256 `fingerprint`")

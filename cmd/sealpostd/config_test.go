@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/relay"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -130,6 +134,8 @@ func TestValidateChecks(t *testing.T) {
 		{"quota share over 100", func(c *Config) { c.RelayQuotaShare = 101 }, "--relay-quota-share"},
 		{"quota bytes burst under envelope", func(c *Config) { c.RelayQuotaBytesBurst = 1000 }, "--relay-quota-bytes-burst"},
 		{"bad quota retry", func(c *Config) { c.RelayQuotaRetry = "soon" }, "--relay-quota-retry"},
+		{"zero reconnect rate", func(c *Config) { c.RelayReconnectRate = 0 }, "--relay-reconnect-rate"},
+		{"reconnect window over the hint cap", func(c *Config) { c.RelayReconnectWindow = "1h" }, "--relay-reconnect-window"},
 		{"idle under heartbeat", func(c *Config) { c.RelayHeartbeat, c.RelayIdleTimeout = "10s", "5s" }, "--relay-idle-timeout"},
 		{"relay limits off with relay off", func(c *Config) { c.Services, c.RelayRate = "keyserver", 0 }, ""},
 		{"gc percent", func(c *Config) { c.GCPercent = 400 }, ""},
@@ -238,5 +244,28 @@ func TestRunUsageErrors(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"-h"}, &stdout, &stderr); code != exitOK || !strings.Contains(stderr.String(), "-data-dir") {
 		t.Errorf("-h: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestReconnectFlags checks that the reconnect pacing flags reach the
+// relay's limits (spec/relay.md §2.5) and default to relay.DefaultLimits.
+func TestReconnectFlags(t *testing.T) {
+	c, err := parseConfig("sealpostd", nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := relay.DefaultLimits()
+	if l := c.relayLimits(); l.ReconnectRate != def.ReconnectRate || l.MaxReconnectWindow != def.MaxReconnectWindow {
+		t.Fatalf("defaults: rate %d window %v, want %d %v", l.ReconnectRate, l.MaxReconnectWindow, def.ReconnectRate, def.MaxReconnectWindow)
+	}
+	c, err = parseConfig("sealpostd", []string{"--relay-reconnect-rate", "250", "--relay-reconnect-window", "3s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.relayLimits(); l.ReconnectRate != 250 || l.MaxReconnectWindow != 3*time.Second {
+		t.Fatalf("flags: rate %d window %v, want 250 3s", l.ReconnectRate, l.MaxReconnectWindow)
 	}
 }

@@ -99,6 +99,7 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	intIn("relay-burst", int64(c.RelayBurst), 1, 1_000_000)
 	intIn("relay-delivery-window", int64(c.RelayDeliveryWindow), 1, 10_000)
 	intIn("relay-conns-per-ip", int64(c.RelayConnsPerIP), 1, 10_000_000)
+	intIn("relay-reconnect-rate", int64(c.RelayReconnectRate), 1, 1_000_000)
 	intIn("relay-quota-share", int64(c.RelayQuotaShare), 1, 100)
 	intIn("relay-quota-rate", int64(c.RelayQuotaRate), 1, 10_000_000)
 	intIn("relay-quota-burst", int64(c.RelayQuotaBurst), 1, 10_000_000)
@@ -116,6 +117,7 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	dur("relay-ttl", c.RelayTTL, time.Second, 10*365*24*time.Hour)
 	dur("relay-dedup-window", c.RelayDedupWindow, time.Second, 10*365*24*time.Hour)
 	dur("relay-quota-retry", c.RelayQuotaRetry, time.Millisecond, time.Hour)
+	dur("relay-reconnect-window", c.RelayReconnectWindow, 100*time.Millisecond, wire.MaxHint)
 	hb := dur("relay-heartbeat", c.RelayHeartbeat, 100*time.Millisecond, time.Hour)
 	if idle := dur("relay-idle-timeout", c.RelayIdleTimeout, 100*time.Millisecond, 24*time.Hour); idle != 0 && hb != 0 && idle < hb {
 		bad("relay-idle-timeout", "%q is shorter than --relay-heartbeat %q", c.RelayIdleTimeout, c.RelayHeartbeat)
@@ -147,6 +149,8 @@ func (c *Config) relayLimits() relay.Limits {
 	l.QuotaBytesRate = c.RelayQuotaBytesRate
 	l.QuotaBytesBurst = c.RelayQuotaBytesBurst
 	l.QuotaShareRetry = d(c.RelayQuotaRetry)
+	l.ReconnectRate = c.RelayReconnectRate
+	l.MaxReconnectWindow = d(c.RelayReconnectWindow)
 	return l
 }
 
@@ -171,6 +175,8 @@ func (c *Config) setRelayDefaults() {
 	c.RelayQuotaBytesRate = l.QuotaBytesRate
 	c.RelayQuotaBytesBurst = l.QuotaBytesBurst
 	c.RelayQuotaRetry = l.QuotaShareRetry.String()
+	c.RelayReconnectRate = l.ReconnectRate
+	c.RelayReconnectWindow = l.MaxReconnectWindow.String()
 	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
 }
 

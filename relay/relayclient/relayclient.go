@@ -50,11 +50,39 @@ func (e *RemoteError) Error() string {
 	return fmt.Sprintf("relayclient: relay error %s: %q", e.Code, e.Message)
 }
 
+// BusyError reports an upgrade the relay refused with HTTP 503 and a retry
+// hint (spec/relay.md §2.5): it is admitting connections at its reconnect
+// rate, or stopping. The client waits RetryAfter before its next attempt.
+type BusyError struct {
+	RetryAfter time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("relayclient: relay busy, retry after %v", e.RetryAfter)
+}
+
+// busyHint returns the retry hint of a refused upgrade, if resp is a 503
+// that carries one: Sealpost-Retry-After in milliseconds, else the standard
+// Retry-After in seconds (spec/relay.md §2.5).
+func busyHint(resp *http.Response) (time.Duration, bool) {
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	if d, ok := wire.ParseHint(resp.Header.Get(wire.HeaderRetryAfter)); ok {
+		return d, true
+	}
+	if s, ok := wire.ParseHint(resp.Header.Get("Retry-After")); ok {
+		return min(s/time.Millisecond*time.Second, wire.MaxHint), true
+	}
+	return 0, false
+}
+
 // Conn is one authenticated connection. Its methods are safe for
 // concurrent use.
 type Conn struct {
 	ws       *websocket.Conn
 	hello    *wire.Hello
+	window   time.Duration // the relay's reconnect window, 0 if none
 	maxFrame int
 	idle     time.Duration
 
@@ -76,14 +104,18 @@ func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) 
 		ForceAttemptHTTP2: false,
 		DisableKeepAlives: true,
 	}}
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:      client,
 		Subprotocols:    []string{Subprotocol},
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		if d, ok := busyHint(resp); ok {
+			return nil, nil, fmt.Errorf("relayclient: dial: %w", &BusyError{RetryAfter: d})
+		}
 		return nil, nil, fmt.Errorf("relayclient: dial: %w", err)
 	}
+	window, _ := wire.ParseHint(resp.Header.Get(wire.HeaderReconnectWindow))
 	if ws.Subprotocol() != Subprotocol {
 		ws.CloseNow()
 		return nil, nil, fmt.Errorf("relayclient: relay chose subprotocol %q", ws.Subprotocol())
@@ -113,6 +145,7 @@ func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) 
 	c := &Conn{
 		ws:         ws,
 		hello:      hello,
+		window:     window,
 		maxFrame:   int(lim.MaxFrame),
 		idle:       time.Duration(hello.IdleTimeoutMs) * time.Millisecond,
 		deliveries: make(chan *wire.Delivery, min(max(int(lim.DeliveryWindow), 1), maxDeliveryBuffer)),
@@ -126,6 +159,11 @@ func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) 
 
 // Hello returns the relay's Hello.
 func (c *Conn) Hello() *wire.Hello { return c.hello }
+
+// ReconnectWindow returns the window the relay announced on the upgrade
+// for spreading reconnects after this connection ends (spec/relay.md
+// §2.5), or 0 if it announced none (a relay predating the hint).
+func (c *Conn) ReconnectWindow() time.Duration { return c.window }
 
 // Deliveries returns the channel of envelopes the relay pushes, in the
 // order it pushes them. It is closed when the connection ends. Its buffer

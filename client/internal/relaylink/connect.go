@@ -15,9 +15,15 @@ import (
 )
 
 // connectLoop dials, holds the connection until it ends, and dials again
-// after a delay, until Close.
+// after a delay, until Close. The delays are spec/relay.md §2.5: after a
+// connection lost with many others (the relay stopped, its store failed,
+// the network dropped) the first attempt comes at a uniform random point
+// of the relay's reconnect window; after a failed attempt, full-jitter
+// exponential backoff from MinBackoff capped at MaxBackoff, or at the
+// window if it is longer; after a 503 with a retry hint, the hint.
 func (l *Link) connectLoop() {
 	defer l.loops.Done()
+	sch := relayclient.NewReconnect(l.cfg.MinBackoff, l.cfg.MaxBackoff, l.cfg.ReconnectWindow)
 	attempt := 0 // connections or dials that failed in a row
 	for {
 		c, hello, err := l.dial()
@@ -32,13 +38,25 @@ func (l *Link) connectLoop() {
 			if isTokenRefusal(err) {
 				l.invalidateToken()
 			}
-			d := l.backoff(attempt)
-			attempt++
+			var d time.Duration
+			if busy := (*relayclient.BusyError)(nil); errors.As(err, &busy) {
+				// The relay admits connections at its reconnect rate
+				// and gave this one a slot: come back then.
+				d = sch.Busy(busy.RetryAfter)
+			} else {
+				d = sch.Retry(attempt)
+				attempt++
+			}
 			l.log.Warn("relaylink: connect failed", "err", err, "retry_in", d)
 			if !l.sleep(d) {
 				return
 			}
 			continue
+		}
+		if w := c.ReconnectWindow(); w != 0 {
+			sch.Window = w
+		} else {
+			sch.Window = l.cfg.ReconnectWindow // a relay predating the hint
 		}
 		up := time.Now()
 		l.setConn(c, hello)
@@ -58,28 +76,30 @@ func (l *Link) connectLoop() {
 			l.stopRevoked(err)
 			return
 		}
-		if time.Since(up) >= stableAfter && !isCode(err, wire.ErrorCode_ERROR_CODE_REPLACED) {
+		replaced := isCode(err, wire.ErrorCode_ERROR_CODE_REPLACED)
+		if time.Since(up) >= stableAfter && !replaced {
 			attempt = 0
 		}
 		var d time.Duration
 		switch {
-		case isGoingAway(err):
-			// The relay is stopping or restarting: come back promptly, with
-			// jitter so that its devices do not all return at once.
-			attempt = 0
-			d = rand.N(l.cfg.MinBackoff)
-		case isCode(err, wire.ErrorCode_ERROR_CODE_REPLACED):
+		case replaced:
 			// Another connection of this device took over (spec/relay.md
 			// §8.4, §10). Reconnecting replaces it in turn, so back off and
 			// never reset: two processes of one device settle at
-			// MaxBackoff instead of fighting.
-			d = l.backoff(attempt)
+			// maxReplacedBackoff instead of fighting.
+			d = jitter(l.cfg.MinBackoff, max(l.cfg.MaxBackoff, maxReplacedBackoff), attempt)
 			attempt++
+		case isHerdLoss(err):
+			// Every connection of the relay ended with this one: spread
+			// the first attempt over the relay's window so that they do
+			// not all come back at once, then retry quickly.
+			attempt = 0
+			d = sch.Spread()
 		default:
 			if isTokenRefusal(err) {
 				l.invalidateToken()
 			}
-			d = l.backoff(attempt)
+			d = sch.Retry(attempt)
 			attempt++
 		}
 		l.log.Info("relaylink: disconnected", "err", err, "retry_in", d)
@@ -139,23 +159,11 @@ func (l *Link) hold(c *relayclient.Conn, hello *wire.Hello) error {
 	}
 }
 
-// backoff returns the delay before reconnect attempt n (0-based):
-// exponential from MinBackoff, capped at MaxBackoff, with full jitter.
-func (l *Link) backoff(n int) time.Duration {
-	return jitter(l.cfg.MinBackoff, l.cfg.MaxBackoff, n)
-}
-
 // jitter returns a delay drawn uniformly from (0, min(hi, lo·2ⁿ)]: "full
 // jitter", so that clients that failed together do not retry together.
 // Jitter is not secret (math/rand/v2).
 func jitter(lo, hi time.Duration, n int) time.Duration {
-	ceil := hi
-	if n < 32 {
-		if d := lo << n; d > 0 && d < ceil {
-			ceil = d
-		}
-	}
-	return rand.N(ceil) + 1
+	return rand.N(relayclient.Ceiling(lo, hi, n)) + 1
 }
 
 func (l *Link) invalidateToken() {
@@ -197,6 +205,19 @@ func isTokenRefusal(err error) bool {
 	return isCode(err, wire.ErrorCode_ERROR_CODE_INVALID_TOKEN) ||
 		isCode(err, wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED) ||
 		isCode(err, wire.ErrorCode_ERROR_CODE_WRONG_AUDIENCE)
+}
+
+// isHerdLoss reports whether err ended a connection in a way that ends
+// the relay's other connections too (spec/relay.md §2.5): the relay is
+// stopping (shutting_down, going away), its store failed (unavailable,
+// internal), or the connection dropped without an Error frame (the relay
+// crashed, the network failed, or the relay went silent past idle_timeout).
+func isHerdLoss(err error) bool {
+	if isGoingAway(err) || isCode(err, wire.ErrorCode_ERROR_CODE_UNAVAILABLE) || isCode(err, wire.ErrorCode_ERROR_CODE_INTERNAL) {
+		return true
+	}
+	var re *relayclient.RemoteError
+	return !errors.As(err, &re)
 }
 
 // isGoingAway reports whether the relay ended the connection because it is

@@ -60,6 +60,8 @@ type relayEnv struct {
 	revoked feed // the revocation feed the relay reads (spec/relay.md §2.4)
 	// wrap, if set, wraps the store the relay uses (fault injection).
 	wrap func(store.Queue) store.Queue
+	// reconnectRate, if set, is the relay's Limits.ReconnectRate.
+	reconnectRate int
 }
 
 // feed is a revocation feed for the relay, as the key server's would be
@@ -115,7 +117,7 @@ func (e *relayEnv) start() {
 	}
 	s, err := relay.New(relay.Config{
 		Name: relayName, Queue: rq, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
-		Limits:         relay.Limits{HeartbeatInterval: heartbeat, IdleTimeout: idle},
+		Limits:         relay.Limits{HeartbeatInterval: heartbeat, IdleTimeout: idle, ReconnectRate: e.reconnectRate},
 		Logger:         slog.New(slog.DiscardHandler),
 		Revocations:    &e.revoked,
 		RevocationPoll: 50 * time.Millisecond,

@@ -15,13 +15,16 @@
 //	            the connection is dead after idle_timeout without a frame
 //	            (spec/relay.md §9)
 //	              │ ended: OnDisconnect(err), then
-//	              │   shutting_down / going away ─► reconnect within MinBackoff
-//	              │   anything else (replaced included; unavailable: the relay's
-//	              │     store is down or its disk full, spec/relay.md §10) ─►
-//	              │     exponential backoff, full jitter; reset after a
-//	              │     connection that stayed up
+//	              │   lost with the relay's other connections (shutting_down,
+//	              │     going away, unavailable, internal, or dropped without
+//	              │     an Error) ─► first attempt at a uniform random point of
+//	              │     the relay's reconnect window (spec/relay.md §2.5)
+//	              │   replaced ─► exponential backoff up to 30 s, never reset
+//	              │   anything else ─► exponential backoff, full jitter
 //	              ▼
-//	            dial again, until Close
+//	            dial again, until Close; a failed dial backs off from
+//	            MinBackoff doubling to max(MaxBackoff (2 s), the window), full
+//	            jitter, or waits the relay's retry hint after a 503 (its pacing)
 //
 //	deliver loop (one goroutine): for each Delivery of the current connection,
 //	  in the relay's order: Deliver(d) until it returns nil (backoff between
@@ -32,6 +35,21 @@
 //	  before the answer, send the same id again on the next connection: the
 //	  relay stores a message id once and answers a retry with the first
 //	  answer's statuses (spec/relay.md §7.2).
+//
+// Reconnect timing (spec/relay.md §2.5, relayclient.Reconnect). The relay
+// announces on each upgrade a reconnect window W: the time it takes to
+// admit all its open connections again at its reconnect rate (100 ms for
+// a few clients, 10 s for 10,000 at the default 1,000 per second, never
+// more than its max reconnect window). A client that loses its connection
+// together with the others makes its first attempt at a uniform random
+// point of [0, W], then retries with full jitter capped at max(MaxBackoff,
+// W). So the client of a small relay tries at least every 2 s and is back
+// about a second (on average) after the relay is reachable again, however
+// long it was away, while the clients of a big relay arrive spread over
+// its window, at about the rate it can admit; beyond that rate the relay
+// answers 503 with a retry hint, a slot of its own for each client, which
+// the link honours. The old fixed 30 s cap kept every client away for up
+// to 30 s and did not spread a herd better than the window does.
 //
 // Nothing here logs envelopes or tokens.
 package relaylink
@@ -52,13 +70,26 @@ import (
 
 // Defaults of Config.
 const (
+	// DefaultMinBackoff and DefaultMaxBackoff bound the delays between
+	// failed attempts: with the 2 s cap, the client of a small relay tries
+	// at least every 2 s, so it is back on average within about a second
+	// of the relay being reachable again (spec/relay.md §2.5). A big
+	// relay's herd is spread by its reconnect window (which also caps the
+	// retries when longer) and its pacing, not by a long fixed backoff.
 	DefaultMinBackoff = 250 * time.Millisecond
-	DefaultMaxBackoff = 30 * time.Second
+	DefaultMaxBackoff = 2 * time.Second
+	// DefaultReconnectWindow is the reconnect window when the relay
+	// announces none (a relay predating spec/relay.md §2.5).
+	DefaultReconnectWindow = time.Second
 )
 
 const (
 	// dialTimeout bounds one token fetch plus dial and authentication.
 	dialTimeout = 20 * time.Second
+	// maxReplacedBackoff caps the backoff after replaced (spec/relay.md
+	// §8.4): another process of this device holds the connection, and
+	// coming back soon would only take it away again.
+	maxReplacedBackoff = 30 * time.Second
 	// stableAfter is how long a connection must have stayed up for the
 	// reconnect backoff to start again from MinBackoff.
 	stableAfter = 10 * time.Second
@@ -114,8 +145,13 @@ type Config struct {
 	// stops because the device is revoked (ErrRevoked).
 	OnRevoked func()
 	// MinBackoff and MaxBackoff bound the reconnect and redelivery delays;
-	// zero means DefaultMinBackoff and DefaultMaxBackoff.
+	// zero means DefaultMinBackoff and DefaultMaxBackoff. A retry hint from
+	// the relay (spec/relay.md §2.5) may be longer than MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// ReconnectWindow is the window over which the first reconnect after a
+	// lost connection is spread when the relay announces none; zero means
+	// DefaultReconnectWindow.
+	ReconnectWindow time.Duration
 	// Logger receives the link's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -135,8 +171,11 @@ func (c *Config) validate() error {
 	if c.Deliver == nil {
 		bad("Deliver is required")
 	}
-	if c.MinBackoff < 0 || c.MaxBackoff < 0 {
-		bad("negative backoff")
+	if c.MinBackoff < 0 || c.MaxBackoff < 0 || c.ReconnectWindow < 0 {
+		bad("negative backoff or window")
+	}
+	if c.ReconnectWindow == 0 {
+		c.ReconnectWindow = DefaultReconnectWindow
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = DefaultMinBackoff

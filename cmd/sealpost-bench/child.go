@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sealpost/sealpost/relay"
+	"github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/store/postgres"
+	"github.com/sealpost/sealpost/relay/store/sqlite"
+	"github.com/sealpost/sealpost/tlsconfig"
+)
+
+// childEnv, when set, makes the tool a relay child of --herd: its value is
+// a childSpec in JSON. The relay runs in a process of its own so that it
+// can be stopped (SIGTERM: graceful shutdown) or killed (SIGKILL: a crash)
+// and started again on the same store and address, and so that the herd's
+// client sockets and the relay's do not share one open-files limit.
+const childEnv = "SEALPOST_BENCH_RELAY_CHILD"
+
+type childSpec struct {
+	Dir           string `json:"dir"` // TLS certificate and relay.db
+	Addr          string `json:"addr"`
+	Name          string `json:"name"`
+	TokenKey      []byte `json:"token_key"` // Ed25519 public key
+	Store         string `json:"store"`     // sqlite or postgres
+	Postgres      string `json:"postgres"`
+	ReconnectRate int    `json:"reconnect_rate"`
+}
+
+// relayChild serves the relay of spec until SIGTERM; it prints
+// "listening ADDR UNIXNANO" once it accepts connections, with the time it
+// started to (the parent, busy with its herd, may read it late).
+func relayChild(spec string, stdout, stderr io.Writer) int {
+	var c childSpec
+	if err := json.Unmarshal([]byte(spec), &c); err != nil {
+		fmt.Fprintf(stderr, "sealpost-bench relay: %v\n", err)
+		return 2
+	}
+	if err := c.serve(stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "sealpost-bench relay: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func (c *childSpec) serve(stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	raiseFileLimit(stderr)
+	var q store.Queue
+	var err error
+	if c.Store == "postgres" {
+		q, err = postgres.Open(ctx, c.Postgres)
+	} else {
+		q, err = sqlite.Open(filepath.Join(c.Dir, "relay.db"))
+	}
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	cert, _, err := tlsconfig.LoadOrCreate(c.Dir, nil)
+	if err != nil {
+		return err
+	}
+	tcfg, err := tlsconfig.ServerConfig(cert)
+	if err != nil {
+		return err
+	}
+	lim := selfLimits()
+	lim.ReconnectRate = c.ReconnectRate
+	srv, err := relay.New(relay.Config{
+		Name: c.Name, Queue: q, TokenKeys: []ed25519.PublicKey{c.TokenKey}, Limits: lim,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		return err
+	}
+	var ln net.Listener
+	for range 200 { // the old process's port may take a moment to free
+		if ln, err = net.Listen("tcp", c.Addr); !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(relay.Path, srv.Handler())
+	hs := &http.Server{Handler: mux, TLSConfig: tcfg, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelInfo)}
+	go hs.ServeTLS(ln, "", "")
+	fmt.Fprintf(stdout, "listening %s %d\n", ln.Addr(), time.Now().UnixNano())
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hs.Close() // the listener: no new connections while the open ones end
+	return srv.Shutdown(sctx)
+}
+
+// childRelay is --herd's relay: a child process of this tool.
+type childRelay struct {
+	target
+	spec childSpec
+	cmd  *exec.Cmd
+	up   time.Time // when the child last started listening
+}
+
+// startChild prepares the child's store, certificate and token key and
+// starts it.
+func startChild(ctx context.Context, o *options, stderr io.Writer) (*childRelay, error) {
+	dir, err := os.MkdirTemp("", "sealpost-bench")
+	if err != nil {
+		return nil, err
+	}
+	cert, _, err := tlsconfig.LoadOrCreate(dir, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	r := &childRelay{spec: childSpec{Dir: dir, Addr: "127.0.0.1:0", Name: o.name, TokenKey: pub,
+		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate}}
+	if err := r.serve(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	r.target = target{
+		url:      "wss://" + r.spec.Addr + relay.Path,
+		tls:      tlsconfig.ClientConfig(tlsconfig.FingerprintOf(cert.Certificate[0])),
+		key:      key,
+		audience: "relay:" + o.name,
+	}
+	return r, nil
+}
+
+// serve starts the child and waits until it listens.
+func (r *childRelay) serve() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	spec, err := json.Marshal(r.spec)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- s
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case s := <-line:
+		f := strings.Fields(s)
+		var ns int64
+		if len(f) == 3 && f[0] == "listening" {
+			ns, err = strconv.ParseInt(f[2], 10, 64)
+		}
+		if len(f) != 3 || f[0] != "listening" || err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return fmt.Errorf("relay child did not start (%q)", s)
+		}
+		r.spec.Addr, r.up = f[1], time.Unix(0, ns)
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return errors.New("relay child did not start within 30 s")
+	}
+	r.cmd = cmd
+	return nil
+}
+
+// stop stops the child: SIGTERM, a graceful shutdown (every connection gets
+// Error{shutting_down}, spec/relay.md §10), or with drop SIGKILL, a crash
+// (the connections are cut without a WebSocket close).
+func (r *childRelay) stop(ctx context.Context, drop bool) error {
+	if r.cmd == nil {
+		return nil
+	}
+	sig := syscall.SIGTERM
+	if drop {
+		sig = syscall.SIGKILL
+	}
+	r.cmd.Process.Signal(sig)
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		r.cmd.Process.Kill()
+		err = <-done
+	}
+	r.cmd = nil
+	var ee *exec.ExitError
+	if drop && errors.As(err, &ee) {
+		err = nil // killed, as asked
+	}
+	return err
+}
+
+func (r *childRelay) close(ctx context.Context) error {
+	err := r.stop(ctx, false)
+	return errors.Join(err, os.RemoveAll(r.spec.Dir))
+}
