@@ -186,18 +186,20 @@ func (k *PrivateKey) Prove(alpha []byte) (beta [OutputSize]byte, pi []byte, err 
 
 	// 4. k = nonce_generation(SK, h_string) (§5.4.2.2):
 	//    SHA-512(SHA-512(SK)[32:64] || h_string) mod L.
-	var kBuf [64]byte
-	hk := sha512.New()
-	hk.Write(k.prefix[:])
-	hk.Write(hString[:])
-	hk.Sum(kBuf[:0])
+	//    Hashed from one local buffer (not a heap hash state) so that both
+	//    the nonce key and the nonce can be cleared afterwards.
+	var kIn [64]byte
+	copy(kIn[:32], k.prefix[:])
+	copy(kIn[32:], hString[:])
+	kBuf := sha512.Sum512(kIn[:])
+	clear(kIn[:])
 	var nonce edwards25519.Scalar
 	defer func() { nonce = edwards25519.Scalar{} }()
-	if _, err := nonce.SetUniformBytes(kBuf[:]); err != nil {
-		clear(kBuf[:])
+	_, err = nonce.SetUniformBytes(kBuf[:])
+	clear(kBuf[:])
+	if err != nil {
 		return beta, nil, ErrEncodeToCurve // unreachable: kBuf is 64 bytes
 	}
-	clear(kBuf[:])
 
 	// 5. c = challenge_generation(Y, H, Gamma, k*B, k*H).
 	var U, V edwards25519.Point
