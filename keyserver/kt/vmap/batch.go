@@ -235,7 +235,7 @@ func VerifyBatch(oldRoot, newRoot Hash, batch []BatchEntry, proof []byte) error 
 		}
 	}
 	if len(visited) != len(bp.opened) {
-		return malformed("batch proof opens a node no index's walk reaches")
+		return invalid("batch proof opens a node no index's walk reaches")
 	}
 	got := oldRoot
 	if len(batch) > 0 {

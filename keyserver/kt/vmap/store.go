@@ -2,7 +2,7 @@ package vmap
 
 import (
 	"context"
-	"slices"
+	"errors"
 	"sync"
 )
 
@@ -95,24 +95,42 @@ type NodeStore interface {
 
 // MemStore is a NodeStore in memory, safe for concurrent use. Readers see
 // an epoch only once it is wholly committed.
+//
+// Nodes live in fixed-size chunks of pointer-free records, indexed by a map
+// from label to the newest version, each version linking to the previous
+// one: the garbage collector has nothing to scan, so a map of millions of
+// leaves does not slow down the rest of the process.
 type MemStore struct {
-	mu    sync.RWMutex
-	nodes map[Label][]Node // versions of each label, oldest first
-	roots []Root           // roots[e-1] is the root of epoch e
+	mu     sync.RWMutex
+	newest map[Label]uint32 // label → slot of its newest version
+	chunks [][]memNode
+	n      uint32 // slots used
+	roots  []Root // roots[e-1] is the root of epoch e
 }
 
+type memNode struct {
+	Node
+	prev uint32 // slot+1 of the previous version, 0 for none
+}
+
+const memChunk = 1 << 16
+
 // NewMemStore returns an empty MemStore.
-func NewMemStore() *MemStore { return &MemStore{nodes: make(map[Label][]Node)} }
+func NewMemStore() *MemStore { return &MemStore{newest: make(map[Label]uint32)} }
+
+func (s *MemStore) slot(i uint32) *memNode { return &s.chunks[i/memChunk][i%memChunk] }
 
 // Node implements NodeStore.
 func (s *MemStore) Node(_ context.Context, l Label, epoch uint64) (Node, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	vs := s.nodes[l]
-	for i := len(vs) - 1; i >= 0; i-- {
-		if vs[i].Epoch <= epoch {
-			return vs[i], nil
+	i, ok := s.newest[l]
+	for ok {
+		n := s.slot(i)
+		if n.Epoch <= epoch {
+			return n.Node, nil
 		}
+		i, ok = n.prev-1, n.prev != 0
 	}
 	return Node{}, ErrNotFound
 }
@@ -146,16 +164,25 @@ func (s *MemStore) Commit(_ context.Context, root Root, nodes []Node) error {
 			return errEpoch
 		}
 	}
+	if uint64(s.n)+uint64(len(nodes)) >= 1<<32-1 {
+		return errors.New("vmap: MemStore full")
+	}
 	for _, n := range nodes {
-		vs := s.nodes[n.Label]
-		if len(vs) > 0 && vs[len(vs)-1].Epoch == n.Epoch {
-			vs[len(vs)-1] = n
+		prev, ok := s.newest[n.Label]
+		if ok && s.slot(prev).Epoch == n.Epoch {
+			s.slot(prev).Node = n
 			continue
 		}
-		if len(vs) == 0 {
-			vs = slices.Grow(vs, 1)
+		if s.n%memChunk == 0 {
+			s.chunks = append(s.chunks, make([]memNode, memChunk))
 		}
-		s.nodes[n.Label] = append(vs, n)
+		m := s.slot(s.n)
+		m.Node = n
+		if ok {
+			m.prev = prev + 1
+		}
+		s.newest[n.Label] = s.n
+		s.n++
 	}
 	s.roots = append(s.roots, root)
 	return nil
