@@ -35,9 +35,9 @@ func MarshalBatch(es []BatchEntry) []byte {
 	return b
 }
 
-// ParseBatch decodes a batch, refusing (ErrMalformed) a wrong length or
-// more than MaxBatch entries, unsorted entries or a version that does not
-// increase: everything checkBatch checks.
+// ParseBatch decodes a batch, refusing a wrong length, more than MaxBatch
+// entries or unsorted entries (ErrMalformed), an index twice
+// (ErrDuplicate) and a version that does not increase (ErrVersion).
 func ParseBatch(b []byte) ([]BatchEntry, error) {
 	if len(b) < 4 {
 		return nil, malformed("batch of %d bytes", len(b))
@@ -56,7 +56,7 @@ func ParseBatch(b []byte) ([]BatchEntry, error) {
 		b = b[batchEntrySize:]
 	}
 	if err := checkBatch(es); err != nil {
-		return nil, malformed("%v", err)
+		return nil, err
 	}
 	return es, nil
 }
