@@ -160,6 +160,7 @@ var layerPackages = map[string]string{
 	"revocation": "keyserver/revocation",
 	"wire":       "relay/wire",
 	"client":     "client",
+	"vmap":       "keyserver/kt/vmap",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -236,6 +237,7 @@ var fileLayers = map[string][]string{
 	"token.json":           {"token"},
 	"token-challenge.json": {"token"},
 	"relay-frames.json":    {"wire"},
+	"vmap.json":            {"vmap"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
