@@ -107,3 +107,27 @@ func BenchmarkMapUpdate(b *testing.B) {
 		b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "updates/s")
 	})
 }
+
+// BenchmarkVerifyLookup measures the client's side alone: verifying one
+// lookup proof of a 1M-leaf map (spec/transparency-v2.md §4.5).
+func BenchmarkVerifyLookup(b *testing.B) {
+	m, keys, root := millionMap(b)
+	ctx := context.Background()
+	proofs := make([][]byte, 1024)
+	for i := range proofs {
+		p, err := m.Prove(ctx, root.Epoch, keys[i*997])
+		if err != nil {
+			b.Fatal(err)
+		}
+		proofs[i] = p
+	}
+	h := root.Hash()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		j := i % len(proofs)
+		if _, err := VerifyLookup(h, keys[j*997], proofs[j]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
