@@ -39,6 +39,7 @@ var protocols = map[string]bool{
 	"keyserver/api":        true,
 	"keyserver/kt":         true,
 	"keyserver/kt/kttest":  true,
+	"keyserver/kt/vmap":    true,
 	"keyserver/revocation": true,
 	"relay/wire":           true,
 	"relay/relayclient":    true,

@@ -161,6 +161,7 @@ var layerPackages = map[string]string{
 	"revocation": "keyserver/revocation",
 	"wire":       "relay/wire",
 	"client":     "client",
+	"vmap":       "keyserver/kt/vmap",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -238,6 +239,7 @@ var fileLayers = map[string][]string{
 	"token-challenge.json": {"token"},
 	"relay-frames.json":    {"wire"},
 	"vrf.json":             {"vrf"},
+	"vmap.json":            {"vmap"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
