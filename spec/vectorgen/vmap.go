@@ -19,7 +19,7 @@ func init() { register("vmap.json", genVMap) }
 // The map's hashes of spec/transparency-v2.md §4.2, written out here from
 // the spec rather than borrowed from the code under test: roots and the
 // batch digest are computed by these, proofs by the package (and checked).
-const vmLabel = "sealpost kt v2 map"
+const vmLabel = "sealpost/v2/kt-map"
 
 func vmHash(domain byte, parts ...[]byte) []byte {
 	h := sha256.New()

@@ -42,7 +42,7 @@ const (
 
 // label is the domain-separation prefix of every hash of the map
 // (spec/transparency-v2.md §4.2).
-const label = "sealpost kt v2 map"
+const label = "sealpost/v2/kt-map"
 
 // Domain bytes following the label (spec/transparency-v2.md §4.2).
 const (
