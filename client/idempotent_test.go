@@ -29,6 +29,7 @@ const killsenderPkg = "github.com/sealpost/sealpost/client/internal/killpoint/ki
 // sends the message again with the same WithMessageID. Bob shows it
 // exactly once, and the sender's queue ends empty (spec/client.md §3.4).
 func TestSendKilledAtEachStep(t *testing.T) {
+	t.Parallel() // its own servers and child processes, no package state
 	bin := testbin.Build(t, killsenderPkg)[0]
 	s := startServers(t, engineSQLite)
 	alice, aliceDir := s.newUserDir("alice")

@@ -17,6 +17,9 @@ import (
 // exactly once and in send order: queued and live sends share one FIFO
 // queue per recipient device (spec/client.md §3.3).
 func TestOrderAcrossRelayRestarts(t *testing.T) {
+	// Long and self-contained (its own servers, no package state): run
+	// beside the other long tests.
+	t.Parallel()
 	n, restarts := 1000, 20
 	if testing.Short() {
 		n, restarts = 200, 5

@@ -156,6 +156,7 @@ var layerPackages = map[string]string{
 	"ratchet":    "crypto/ratchet",
 	"seal":       "crypto/seal",
 	"token":      "crypto/token",
+	"vrf":        "crypto/vrf",
 	"kt":         "keyserver/kt",
 	"revocation": "keyserver/revocation",
 	"wire":       "relay/wire",
@@ -236,6 +237,7 @@ var fileLayers = map[string][]string{
 	"token.json":           {"token"},
 	"token-challenge.json": {"token"},
 	"relay-frames.json":    {"wire"},
+	"vrf.json":             {"vrf"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
