@@ -71,6 +71,8 @@ func (c *Client) auditLog(ctx context.Context, progress func(done, total int64))
 		return nil, c.securityError("", err)
 	case errors.Is(err, ksclient.ErrStale):
 		return nil, fmt.Errorf("%w: audit: %w", ErrStale, err)
+	case errors.Is(err, kt.ErrNoQuorum):
+		return nil, fmt.Errorf("%w: audit: %w", ErrNoQuorum, err)
 	case err != nil:
 		return nil, fmt.Errorf("client: audit: %w", err)
 	}

@@ -127,6 +127,14 @@ type Config struct {
 	// spec/transparency.md §5.3) a key server answer is accepted under;
 	// 0 means DefaultMaxCheckpointAge.
 	MaxCheckpointAge time.Duration
+	// Witnesses are the verifier keys of the transparency log witnesses
+	// this client trusts (spec/transparency-v2.md §7.1); with any, every
+	// log checkpoint must carry valid cosignatures from WitnessQuorum of
+	// them, else the answer is refused with ErrNoQuorum (§7.4).
+	Witnesses []string
+	// WitnessQuorum is how many of Witnesses must have cosigned; 0 means
+	// all of them.
+	WitnessQuorum int
 	// Invite is the invite code Register sends to an invite-only server.
 	Invite string
 	// Logger receives the client's logs (never plaintext, keys or
@@ -263,12 +271,32 @@ func newClient(cfg Config) (*Client, error) {
 	} else if cfg.MaxCheckpointAge == 0 {
 		cfg.MaxCheckpointAge = DefaultMaxCheckpointAge
 	}
+	var witnesses []kt.Witness
+	for _, vk := range cfg.Witnesses {
+		w, err := kt.ParseWitness(vk)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("client: Config.Witnesses %q: %w", vk, err))
+		}
+		witnesses = append(witnesses, w)
+	}
+	quorum := cfg.WitnessQuorum
+	if quorum == 0 {
+		quorum = len(witnesses)
+	}
+	if len(cfg.Witnesses) == 0 && cfg.WitnessQuorum != 0 {
+		problems = append(problems, fmt.Errorf("client: Config.WitnessQuorum %d without Config.Witnesses", cfg.WitnessQuorum))
+	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
 	ks, err := ksclient.New(strings.TrimSuffix(cfg.KeyServer, "/"), tlsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
+	}
+	if len(witnesses) > 0 {
+		if err := ks.RequireWitnesses(witnesses, quorum); err != nil {
+			return nil, fmt.Errorf("client: Config.Witnesses, Config.WitnessQuorum: %w", err)
+		}
 	}
 	if cfg.LogKey != "" {
 		ks.Expect(cfg.KeyServerName, cfg.LogKey)

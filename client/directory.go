@@ -115,6 +115,8 @@ func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *
 		return nil, nil, nil, c.securityError(handle, err)
 	case errors.Is(err, ksclient.ErrStale):
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrStale, err)
+	case errors.Is(err, kt.ErrNoQuorum):
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrNoQuorum, err)
 	case err != nil:
 		return nil, nil, nil, fmt.Errorf("client: verifying %s: %w", handle, err)
 	}

@@ -24,6 +24,13 @@ import (
 // the operation can be tried again later. Receiving retries by itself.
 var ErrStale = errors.New("client: the key server's answer is stale")
 
+// ErrNoQuorum is returned (wrapped) when a log checkpoint the key server
+// shows lacks cosignatures from Config.WitnessQuorum of Config.Witnesses
+// (spec/transparency-v2.md §7.4): a witness may be down, or the server may
+// be showing this device a view no witness accepted. The answer is not
+// used and the pin does not move; the operation can be tried again later.
+var ErrNoQuorum = errors.New("client: the key server's checkpoint lacks a quorum of witness cosignatures")
+
 // errNoLogKey is Open's error for a client with no trust root.
 var errNoLogKey = errors.New("client: no Config.LogKey: set it to the key server's log verifier key (sealpostd prints it), or opt in to Config.TrustOnFirstUse")
 

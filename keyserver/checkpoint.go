@@ -23,6 +23,7 @@ type checkpointer struct {
 	verifier string // kt.VerifierKey text
 	refresh  time.Duration
 	now      func() time.Time
+	cos      *cosigner // nil without witnesses
 
 	mu       sync.Mutex
 	size     int64
@@ -49,9 +50,25 @@ func hashReader(ctx context.Context, st store.Store) tlog.HashReader {
 	})
 }
 
-// checkpoint returns the signed checkpoint of the log at size, signing it
-// if the one kept is of another size or older than refresh.
+// checkpoint returns the signed checkpoint of the log at size with the
+// witnesses' cosignature lines for that size appended
+// (spec/transparency-v2.md §7.3), if there are witnesses.
 func (c *checkpointer) checkpoint(ctx context.Context, st store.Store, size int64) ([]byte, error) {
+	signed, err := c.plain(ctx, st, size)
+	if err != nil || c.cos == nil {
+		return signed, err
+	}
+	lines := c.cos.linesFor(size)
+	if len(lines) == 0 {
+		c.cos.wake()
+		return signed, nil
+	}
+	return kt.AppendCosignatures(signed, lines)
+}
+
+// plain returns the signed checkpoint of the log at size, signing it
+// if the one kept is of another size or older than refresh.
+func (c *checkpointer) plain(ctx context.Context, st store.Store, size int64) ([]byte, error) {
 	now := c.now()
 	c.mu.Lock()
 	if c.signed != nil && c.size == size && now.Sub(c.signedAt) < c.refresh {

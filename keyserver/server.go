@@ -26,6 +26,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
@@ -56,6 +57,14 @@ type Config struct {
 	// grow before the log key signs the tree again (spec/keyserver.md
 	// §6.1); 0 means DefaultCheckpointRefresh.
 	CheckpointRefresh time.Duration
+	// Witnesses are the witnesses each new checkpoint is submitted to, in
+	// the background; their cosignature lines are served with it
+	// (spec/transparency-v2.md §7). None: checkpoints are not witnessed.
+	Witnesses []WitnessConfig
+	// WitnessInterval is how often the server looks for a checkpoint to
+	// submit (it also does when it signs a new size); 0 means
+	// DefaultWitnessInterval.
+	WitnessInterval time.Duration
 }
 
 // DefaultCheckpointRefresh is the default Config.CheckpointRefresh: well
@@ -248,8 +257,10 @@ type Server struct {
 	sigChecks     atomic.Int64
 	wellKnownBody []byte // GET /.well-known/sealpost-keyserver body
 
-	stop chan struct{}
-	done chan struct{}
+	cos     *cosigner // nil without witnesses
+	stop    chan struct{}
+	done    chan struct{}
+	cosDone chan struct{}
 }
 
 // New returns a Server for cfg, or every problem with cfg joined.
@@ -329,6 +340,20 @@ func New(cfg Config) (*Server, error) {
 		errs = append(errs, fmt.Errorf("keyserver: LogKey: %w", err))
 	}
 	s.cps = cp
+	if cp != nil && len(cfg.Witnesses) > 0 {
+		interval := cfg.WitnessInterval
+		if interval == 0 {
+			interval = DefaultWitnessInterval
+		}
+		if interval < 0 {
+			errs = append(errs, fmt.Errorf("keyserver: WitnessInterval %v is negative", interval))
+		} else if lv, err := kt.NewVerifier(cp.verifier); err != nil {
+			errs = append(errs, fmt.Errorf("keyserver: LogKey: %w", err))
+		} else if s.cos, err = newCosigner(cfg.Witnesses, interval, lv); err != nil {
+			errs = append(errs, err)
+		}
+		cp.cos = s.cos
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("keyserver: metrics: %w", err))
@@ -348,6 +373,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	go s.sweep()
+	s.cosDone = make(chan struct{})
+	if s.cos != nil {
+		go s.runCosigner(s.stop, s.cosDone)
+	} else {
+		close(s.cosDone)
+	}
 	return s, nil
 }
 
@@ -377,6 +408,7 @@ func (s *Server) Close() error {
 		close(s.stop)
 	}
 	<-s.done
+	<-s.cosDone
 	return nil
 }
 

@@ -42,9 +42,9 @@ func Audit(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint
 	if err != nil {
 		return nil, err
 	}
-	latest, err := v.OpenCheckpoint([]byte(text))
+	latest, err := c.openCheckpoint(v, []byte(text))
 	if err != nil {
-		return nil, securityError(err, "the latest checkpoint")
+		return nil, checkpointError(err, "the latest checkpoint")
 	}
 
 	if pinned != nil {

@@ -34,6 +34,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
 // Limits and timeouts of the HTTP client.
@@ -65,6 +66,10 @@ type Client struct {
 	// name and logKey, when set (Expect), are what the discovery
 	// document must say.
 	name, logKey string
+	// witnesses and quorum, when set (RequireWitnesses), are the
+	// cosignatures every checkpoint needs (spec/transparency-v2.md §7.4).
+	witnesses []kt.Witness
+	quorum    int
 
 	mu sync.Mutex
 	wk *api.WellKnown // guarded by mu; set after the first success

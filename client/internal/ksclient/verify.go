@@ -120,7 +120,9 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 // Every failure that shows the server misbehaving wraps kt.ErrSecurity;
 // fetching the consistency proof may also fail with a network error or an
 // *APIError. An answer under a checkpoint smaller than the pin, or older
-// than fresh allows, wraps ErrStale (spec/client.md §6.1). The caller
+// than fresh allows, wraps ErrStale (spec/client.md §6.1). With
+// RequireWitnesses, a checkpoint without the quorum of cosignatures wraps
+// kt.ErrNoQuorum (spec/transparency-v2.md §7.4), not kt.ErrSecurity. The caller
 // still has to apply §7.2 step 5: refuse an entry with another account
 // key, or a lower version, than one it has seen.
 func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *api.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
@@ -136,9 +138,9 @@ func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Ch
 	}
 	// Step 1: the answer's checkpoint, signed by the log's key and
 	// consistent with the pin.
-	cp, err := v.OpenCheckpoint([]byte(resp.Checkpoint))
+	cp, err := c.openCheckpoint(v, []byte(resp.Checkpoint))
 	if err != nil {
-		return nil, nil, securityError(err, "the checkpoint of the lookup of %s", handle)
+		return nil, nil, checkpointError(err, "the checkpoint of the lookup of %s", handle)
 	}
 	next, err := advance(ctx, c, v, pinned, cp)
 	if err != nil {

@@ -1,0 +1,117 @@
+package keyserver_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/internal/witnesstest"
+	"github.com/sealpost/sealpost/keyserver"
+	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/kt"
+)
+
+// TestWitnessedCheckpoints: a key server configured with two real
+// litewitness instances submits each new checkpoint to them in the
+// background and serves it with their cosignatures
+// (spec/transparency-v2.md §7.3, §7.6); with one witness down, a new
+// checkpoint carries one cosignature and a quorum of 2 refuses it.
+func TestWitnessedCheckpoints(t *testing.T) {
+	var ws []*witnesstest.Witness
+	var policy []kt.Witness
+	var v *kt.Verifier
+	e := newEnv(t, func(cfg *keyserver.Config) {
+		vkey, err := kt.VerifierKey(serverName+api.OriginSuffix, cfg.LogKey.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err = kt.NewVerifier(vkey); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"witness.test/w1", "witness.test/w2"} {
+			w := witnesstest.Start(t, name, map[string]string{v.Origin(): vkey})
+			kw, err := kt.ParseWitness(w.VKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, policy = append(ws, w), append(policy, kw)
+			cfg.Witnesses = append(cfg.Witnesses, keyserver.WitnessConfig{URL: w.URL, VerifierKey: w.VKey})
+		}
+		cfg.WitnessInterval = 20 * time.Millisecond
+	})
+
+	// waitCosigned polls GET /v1/log/checkpoint until the checkpoint of
+	// size has quorum cosignatures of the policy.
+	waitCosigned := func(size int64, quorum int) []byte {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var r api.CheckpointResponse
+			e.ok("GET", "/v1/log/checkpoint", nil, "", http.StatusOK, &r)
+			cp, _, err := kt.VerifyCosigned([]byte(r.Checkpoint), v, policy, quorum)
+			if err == nil && cp.Size == size {
+				return []byte(r.Checkpoint)
+			}
+			if err != nil && !errors.Is(err, kt.ErrNoQuorum) {
+				t.Fatalf("served checkpoint: %v\n%s", err, r.Checkpoint)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no checkpoint of size %d with %d cosignatures after 30 s: %v\n%s", size, quorum, err, r.Checkpoint)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	start := time.Now()
+	e.register(e.newUser("alice"))
+	waitCosigned(1, 2)
+	t.Logf("size 1 cosigned by both witnesses %v after registration", time.Since(start))
+	e.register(e.newUser("bob"))
+	e.register(e.newUser("carol"))
+	signed := waitCosigned(3, 2)
+	if n := strings.Count(string(signed), "\n— witness.test/"); n != 2 {
+		t.Fatalf("%d witness lines served, want 2:\n%s", n, signed)
+	}
+
+	ws[1].Stop()
+	e.register(e.newUser("dave"))
+	signed = waitCosigned(4, 1)
+	if cp, cosigs, err := kt.VerifyCosigned(signed, v, policy, 2); !errors.Is(err, kt.ErrNoQuorum) || cp != nil || len(cosigs) != 1 {
+		t.Fatalf("size 4 with w2 down, quorum 2: %v, %d cosignatures, %v; want ErrNoQuorum", cp, len(cosigs), err)
+	}
+}
+
+// TestWitnessConfigRefused: a witness key that does not parse, a URL that
+// is not http(s), the same witness twice, or the log's own key are
+// configuration errors, and no server starts.
+func TestWitnessConfigRefused(t *testing.T) {
+	logKey := ed25519.NewKeyFromSeed(append(make([]byte, 31), 1))
+	vkey := func(name string, pub ed25519.PublicKey) string {
+		k, err := kt.Witness{Name: name, Key: pub}.VerifierKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	wk := vkey("witness.test/w1", ed25519.NewKeyFromSeed(append(make([]byte, 31), 2)).Public().(ed25519.PublicKey))
+	own := vkey("witness.test/own", logKey.Public().(ed25519.PublicKey))
+	for _, c := range []struct {
+		name string
+		ws   []keyserver.WitnessConfig
+		want string
+	}{
+		{"bad key", []keyserver.WitnessConfig{{URL: "http://127.0.0.1:1", VerifierKey: "nope"}}, "malformed"},
+		{"bad URL", []keyserver.WitnessConfig{{URL: "ftp://x", VerifierKey: wk}}, "not http(s)"},
+		{"twice", []keyserver.WitnessConfig{{URL: "http://127.0.0.1:1", VerifierKey: wk}, {URL: "http://127.0.0.1:2", VerifierKey: wk}}, "invalid witness policy"},
+		{"the log's own key", []keyserver.WitnessConfig{{URL: "http://127.0.0.1:1", VerifierKey: own}}, "log's own key"},
+	} {
+		cfg := keyserver.Config{Name: serverName, Store: openSQLite(t), TokenKey: ed25519.NewKeyFromSeed(make([]byte, 32)), LogKey: logKey, Witnesses: c.ws}
+		srv, err := keyserver.New(cfg)
+		if err == nil || srv != nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: New = %v, %v; want an error with %q", c.name, srv, err, c.want)
+		}
+	}
+}

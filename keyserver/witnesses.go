@@ -1,0 +1,190 @@
+package keyserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/witness"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// WitnessConfig names a witness the key server submits its checkpoints to
+// (spec/transparency-v2.md §7.2, §7.6).
+type WitnessConfig struct {
+	// URL is the witness's submission prefix (http or https).
+	URL string
+	// VerifierKey is the witness's cosignature verifier key (§7.1).
+	VerifierKey string
+}
+
+// DefaultWitnessInterval is the default Config.WitnessInterval.
+const DefaultWitnessInterval = time.Second
+
+// maxWitnessBackoff bounds the wait before retrying a witness that failed.
+const maxWitnessBackoff = time.Minute
+
+// cosigner submits each new checkpoint of the log to the witnesses in the
+// background and keeps the cosignature lines of the latest size, which
+// the checkpointer appends to what it serves (spec/transparency-v2.md
+// §7.3, §7.6).
+type cosigner struct {
+	clients  []*witness.Client
+	interval time.Duration
+	kick     chan struct{}
+
+	mu    sync.Mutex
+	size  int64                  // size the lines are for
+	lines [][]kt.CosignatureLine // per witness, for size; nil if none yet
+	held  []int64                // per witness: the size it last cosigned, as far as known
+	fails []int                  // per witness: consecutive failures
+	next  []time.Time            // per witness: not before
+}
+
+func newCosigner(ws []WitnessConfig, interval time.Duration, logVerifier *kt.Verifier) (*cosigner, error) {
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	var errs []error
+	var kws []kt.Witness
+	c := &cosigner{interval: interval, kick: make(chan struct{}, 1)}
+	for _, w := range ws {
+		kw, err := kt.ParseWitness(w.VerifierKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("keyserver: witness %q: %w", w.VerifierKey, err))
+			continue
+		}
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("keyserver: witness %s: URL %q is not http(s)", kw.Name, w.URL))
+		}
+		kws = append(kws, kw)
+		c.clients = append(c.clients, &witness.Client{URL: w.URL, Witness: kw})
+	}
+	if len(errs) == 0 {
+		if err := kt.CheckPolicy(logVerifier, kws, len(kws)); err != nil {
+			errs = append(errs, fmt.Errorf("keyserver: witnesses: %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	n := len(c.clients)
+	c.size, c.lines, c.held, c.fails, c.next = -1, make([][]kt.CosignatureLine, n), make([]int64, n), make([]int, n), make([]time.Time, n)
+	return c, nil
+}
+
+// linesFor returns the cosignature lines held for size.
+func (c *cosigner) linesFor(size int64) []kt.CosignatureLine {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if size != c.size {
+		return nil
+	}
+	var out []kt.CosignatureLine
+	for _, l := range c.lines {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// wake asks the loop to look at the log now.
+func (c *cosigner) wake() {
+	if c == nil {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run submits checkpoints until stop is closed.
+func (s *Server) runCosigner(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	c := s.cos
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	for {
+		s.cosignRound(ctx)
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+	}
+}
+
+// cosignRound submits the log's current checkpoint to every witness that
+// has not cosigned its size and is not backing off.
+func (s *Server) cosignRound(ctx context.Context) {
+	c := s.cos
+	size, err := s.store.LogSize(ctx)
+	if err != nil || size == 0 {
+		return
+	}
+	signed, err := s.cps.plain(ctx, s.store, size)
+	if err != nil {
+		s.log.Warn("witness: signing the checkpoint to submit", "size", size, "err", err)
+		return
+	}
+	now := time.Now()
+	c.mu.Lock()
+	if size != c.size {
+		if size < c.size {
+			c.mu.Unlock()
+			return
+		}
+		c.size = size
+		clear(c.lines)
+	}
+	var todo []int
+	for i := range c.clients {
+		if c.lines[i] == nil && !now.Before(c.next[i]) {
+			todo = append(todo, i)
+		}
+	}
+	held := append([]int64(nil), c.held...)
+	c.mu.Unlock()
+
+	prove := func(ctx context.Context, older, newer int64) (tlog.TreeProof, error) {
+		return tlog.ProveTree(newer, older, hashReader(ctx, s.store))
+	}
+	var wg sync.WaitGroup
+	for _, i := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := c.clients[i]
+			lines, known, err := cl.Submit(ctx, signed, size, held[i], prove)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.held[i] = known
+			if err != nil {
+				c.fails[i]++
+				backoff := min(maxWitnessBackoff, time.Second<<min(c.fails[i]-1, 6))
+				c.next[i] = time.Now().Add(backoff)
+				s.log.Warn("witness: no cosignature", "witness", cl.Witness.Name, "size", size, "err", err, "retry_in", backoff)
+				return
+			}
+			c.fails[i], c.next[i] = 0, time.Time{}
+			if c.size == size {
+				c.lines[i] = lines
+			}
+		}()
+	}
+	wg.Wait()
+}
