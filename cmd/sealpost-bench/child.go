@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -93,22 +91,10 @@ func (c *childSpec) serve(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var ln net.Listener
-	for range 200 { // the old process's port may take a moment to free
-		if ln, err = net.Listen("tcp", c.Addr); !errors.Is(err, syscall.EADDRINUSE) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	hs, ln, err := serveRelay(srv, c.Addr, tcfg)
 	if err != nil {
-		srv.Shutdown(context.Background())
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(relay.Path, srv.Handler())
-	hs := &http.Server{Handler: mux, TLSConfig: tcfg, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelInfo)}
-	go hs.ServeTLS(ln, "", "")
 	fmt.Fprintf(stdout, "listening %s %d\n", ln.Addr(), time.Now().UnixNano())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)

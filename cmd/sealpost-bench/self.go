@@ -120,25 +120,37 @@ func (s *selfRelay) serve() error {
 	if err != nil {
 		return err
 	}
+	hs, ln, err := serveRelay(srv, s.addr, s.tcfg)
+	if err != nil {
+		return err
+	}
+	s.addr = ln.Addr().String()
+	s.srv, s.hs = srv, hs
+	return nil
+}
+
+// serveRelay serves srv over TLS on addr — the address a relay that was
+// just stopped had, whose port may take a moment to free — and returns
+// the HTTP server and its listener. On error it shuts srv down.
+func serveRelay(srv *relay.Server, addr string, tcfg *tls.Config) (*http.Server, net.Listener, error) {
 	var ln net.Listener
-	for range 100 { // the old listener's port may take a moment to free
-		if ln, err = net.Listen("tcp", s.addr); !errors.Is(err, syscall.EADDRINUSE) {
+	var err error
+	for range 200 {
+		if ln, err = net.Listen("tcp", addr); !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err != nil {
 		srv.Shutdown(context.Background())
-		return err
+		return nil, nil, err
 	}
-	s.addr = ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle(relay.Path, srv.Handler())
-	s.srv = srv
-	s.hs = &http.Server{Handler: mux, TLSConfig: s.tcfg, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil).WithGroup("http"), slog.LevelInfo)}
-	go s.hs.ServeTLS(ln, "", "")
-	return nil
+	hs := &http.Server{Handler: mux, TLSConfig: tcfg, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelInfo)}
+	go hs.ServeTLS(ln, "", "")
+	return hs, ln, nil
 }
 
 func (s *selfRelay) close(ctx context.Context) error {
