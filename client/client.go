@@ -127,6 +127,10 @@ type Config struct {
 	// spec/transparency.md §5.3) a key server answer is accepted under;
 	// 0 means DefaultMaxCheckpointAge.
 	MaxCheckpointAge time.Duration
+
+	// now, if set (tests only), is the clock that checkpoint ages are
+	// measured against instead of time.Now.
+	now func() time.Time
 	// Witnesses are the verifier keys of the transparency log witnesses
 	// this client trusts (spec/transparency-v2.md §7.1); with any, every
 	// log checkpoint must carry valid cosignatures from WitnessQuorum of

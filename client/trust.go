@@ -137,7 +137,11 @@ func (c *Client) trustRoots(ctx context.Context) error {
 
 // freshness is the age rule answers are held to now (spec/client.md §6.1).
 func (c *Client) freshness() ksclient.Freshness {
-	return ksclient.Freshness{Now: time.Now(), MaxAge: c.cfg.MaxCheckpointAge}
+	now := time.Now()
+	if c.cfg.now != nil {
+		now = c.cfg.now()
+	}
+	return ksclient.Freshness{Now: now, MaxAge: c.cfg.MaxCheckpointAge}
 }
 
 // staleRetries are the waits before the lookup is asked again after a
