@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -16,7 +17,9 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/kt"
 )
 
 // Config is sealpostd's configuration. Its zero values are not the
@@ -66,6 +69,11 @@ type Config struct {
 	// (spec/keyserver.md §6.1). Clients refuse checkpoints older than
 	// 24 hours by default.
 	CheckpointRefresh string `json:"checkpoint_refresh"`
+	// Witnesses are the transparency log witnesses each new checkpoint is
+	// submitted to, each "URL VERIFIER-KEY" (spec/transparency-v2.md §7):
+	// the witness's tlog-witness submission prefix and its cosignature
+	// verifier key. Their cosignatures are served with the checkpoint.
+	Witnesses []string `json:"witnesses"`
 
 	// Key server rate limits (spec/keyserver.md §4); 0 takes the
 	// keyserver.DefaultLimits value.
@@ -241,6 +249,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.AdminListen, "admin-listen", c.AdminListen, "plain-HTTP admin `address` for /metrics, /debug/pprof/, /healthz and /readyz, e.g. 127.0.0.1:9090 (default off; keep it off public networks)")
 	fs.Int64Var(&c.MinFreeDisk, "min-free-disk", c.MinFreeDisk, "`bytes` the data directory's file system must keep free for /readyz to answer ready (SQLite)")
 	fs.StringVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests get at shutdown")
+	fs.Var(&listFlag{list: &c.Witnesses}, "witness", "key server: a transparency log `witness` to submit checkpoints to, as \"URL VERIFIER-KEY\" (repeatable; spec/transparency-v2.md §7)")
 	fs.StringVar(&c.CheckpointRefresh, "checkpoint-refresh", c.CheckpointRefresh, "key server: sign an unchanged log again once its checkpoint is this old (clients refuse checkpoints older than 24h)")
 	fs.IntVar(&c.KeyServerTargetClaims, "keyserver-target-claims", c.KeyServerTargetClaims, "key server: claims of one account served one-time prekeys per hour, whoever claims (0: 60)")
 	fs.IntVar(&c.KeyServerUploads, "keyserver-uploads", c.KeyServerUploads, "key server: prekey uploads per device per hour (0: 60)")
@@ -363,6 +372,9 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.CheckpointRefresh); err != nil || d < time.Second || d > 12*time.Hour {
 		bad("checkpoint-refresh", "%q: want a duration in [1s, 12h], such as 10m", c.CheckpointRefresh)
 	}
+	if _, err := c.witnesses(); err != nil {
+		bad("witness", "%v", err)
+	}
 	c.validateRelay(bad)
 	if c.GCPercent < -1 || c.GCPercent > maxGCPercent {
 		bad("gc-percent", "%d: want -1 (off), 0 (runtime default) or 1 to %d", c.GCPercent, maxGCPercent)
@@ -413,4 +425,31 @@ func (c *Config) checkpointRefresh() time.Duration {
 func (c *Config) shutdownTimeout() time.Duration {
 	d, _ := time.ParseDuration(c.ShutdownTimeout)
 	return d
+}
+
+// witnesses returns the parsed Witnesses: each a URL (http or https, a
+// host) and a cosignature verifier key (kt.ParseWitness), no key twice.
+func (c *Config) witnesses() ([]keyserver.WitnessConfig, error) {
+	var ws []keyserver.WitnessConfig
+	for _, w := range c.Witnesses {
+		u, vkey, ok := strings.Cut(strings.TrimSpace(w), " ")
+		vkey = strings.TrimSpace(vkey)
+		if !ok || vkey == "" {
+			return nil, fmt.Errorf("%q: want \"URL VERIFIER-KEY\"", w)
+		}
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			return nil, fmt.Errorf("%q: the URL must be http(s)://host[:port][/prefix]", w)
+		}
+		if _, err := kt.ParseWitness(vkey); err != nil {
+			return nil, fmt.Errorf("%q: %v", w, err)
+		}
+		for _, o := range ws {
+			if o.VerifierKey == vkey {
+				return nil, fmt.Errorf("%q: the same witness key twice", w)
+			}
+		}
+		ws = append(ws, keyserver.WitnessConfig{URL: u, VerifierKey: vkey})
+	}
+	return ws, nil
 }

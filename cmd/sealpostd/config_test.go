@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/relay"
 )
 
@@ -68,6 +71,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func TestValidateChecks(t *testing.T) {
 	dir := t.TempDir()
+	w1, w2 := witnessKey(t, "w1.example"), witnessKey(t, "w2.example")
 	certFile := filepath.Join(dir, "cert.pem")
 	if err := os.WriteFile(certFile, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -141,6 +145,11 @@ func TestValidateChecks(t *testing.T) {
 		{"gc percent", func(c *Config) { c.GCPercent = 400 }, ""},
 		{"gc off", func(c *Config) { c.GCPercent = -1 }, ""},
 		{"gc percent negative", func(c *Config) { c.GCPercent = -2 }, "--gc-percent"},
+		{"witnesses", func(c *Config) { c.Witnesses = []string{"https://w1.example/ " + w1, "http://127.0.0.1:7380 " + w2} }, ""},
+		{"witness without key", func(c *Config) { c.Witnesses = []string{"https://w1.example/"} }, "--witness"},
+		{"witness not a URL", func(c *Config) { c.Witnesses = []string{"w1.example " + w1} }, "--witness"},
+		{"witness key malformed", func(c *Config) { c.Witnesses = []string{"https://w1.example/ " + w1 + "x"} }, "--witness"},
+		{"witness key twice", func(c *Config) { c.Witnesses = []string{"https://w1.example/ " + w1, "https://w2.example/ " + w1} }, "--witness"},
 		{"gc percent huge", func(c *Config) { c.GCPercent = maxGCPercent + 1 }, "--gc-percent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,4 +277,18 @@ func TestReconnectFlags(t *testing.T) {
 	if l := c.relayLimits(); l.ReconnectRate != 250 || l.MaxReconnectWindow != 3*time.Second {
 		t.Fatalf("flags: rate %d window %v, want 250 3s", l.ReconnectRate, l.MaxReconnectWindow)
 	}
+}
+
+// witnessKey returns a fresh witness cosignature verifier key named name.
+func witnessKey(t *testing.T, name string) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := kt.Witness{Name: name, Key: pub}.VerifierKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }

@@ -303,6 +303,10 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, string, error) {
 }
 
 func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateKey, log *slog.Logger, reg prometheus.Registerer) (*keyserver.Server, error) {
+	witnesses, err := cfg.witnesses()
+	if err != nil {
+		return nil, err
+	}
 	ks, err := keyserver.New(keyserver.Config{
 		Name:              cfg.Name,
 		Store:             st,
@@ -311,6 +315,7 @@ func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateK
 		RelayAudiences:    cfg.RelayAudiences,
 		InviteOnly:        cfg.InviteOnly,
 		CheckpointRefresh: cfg.checkpointRefresh(),
+		Witnesses:         witnesses,
 		Limits: keyserver.Limits{
 			TargetClaimsPerHour:     cfg.KeyServerTargetClaims,
 			UploadsPerHour:          cfg.KeyServerUploads,
