@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -13,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,6 +25,7 @@ import (
 
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -332,7 +336,8 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigSaveLoad(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	c := &fileConfig{Server: "https://example.org:8443", Relay: "wss://relay.example.org/v1/relay", Pin: strings.Repeat("0f", 32)}
+	c := &fileConfig{Server: "https://example.org:8443", Relay: "wss://relay.example.org/v1/relay", Pin: strings.Repeat("0f", 32),
+		Witnesses: []string{testWitnessKey(t, "w1.example"), testWitnessKey(t, "w2.example")}, WitnessQuorum: 1}
 	if err := saveConfig(dir, c); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +354,7 @@ func TestConfigSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *c {
+	if !reflect.DeepEqual(got, c) {
 		t.Errorf("loaded %+v, want %+v", got, c)
 	}
 	// A second save is refused and changes nothing.
@@ -793,6 +798,7 @@ func TestErrorCodesDocumented(t *testing.T) {
 		"timeout":                &unreachableError{what: "key server", addr: "h:1", step: "tls", err: context.DeadlineExceeded},
 		"unreachable":            &net.DNSError{Name: "h", IsNotFound: true},
 		"stale":                  client.ErrStale,
+		"no_quorum":              client.ErrNoQuorum,
 		"queued":                 client.ErrQueued,
 		"no_such_account":        checkAccount("x", client.ErrUnknownHandle),
 	} {
@@ -806,5 +812,45 @@ func TestErrorCodesDocumented(t *testing.T) {
 		if got := exitCode(err); got != want {
 			t.Errorf("exitCode(%v) = %d, documented with %s as %d", err, got, code, want)
 		}
+	}
+}
+
+// testWitnessKey returns a fresh witness cosignature verifier key.
+func testWitnessKey(t *testing.T, name string) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := kt.Witness{Name: name, Key: pub}.VerifierKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
+}
+
+// TestWitnessConfigRefused: a malformed or repeated witness key and a
+// quorum beyond the witnesses are refused with their reason.
+func TestWitnessConfigRefused(t *testing.T) {
+	w := testWitnessKey(t, "w1.example")
+	for _, c := range []struct {
+		name string
+		cfg  fileConfig
+		want string
+	}{
+		{"malformed", fileConfig{Witnesses: []string{w + "x"}}, "not a witness verifier key"},
+		{"twice", fileConfig{Witnesses: []string{w, w}}, "given twice"},
+		{"quorum over", fileConfig{Witnesses: []string{w}, WitnessQuorum: 2}, "witness quorum 2"},
+		{"quorum negative", fileConfig{Witnesses: []string{w}, WitnessQuorum: -1}, "witness quorum -1"},
+	} {
+		c.cfg.Server = "https://example.org:8443"
+		err := c.cfg.validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: validate = %v, want %q", c.name, err, c.want)
+		}
+	}
+	ok := fileConfig{Server: "https://example.org:8443", Witnesses: []string{w}, WitnessQuorum: 1}
+	if err := ok.validate(); err != nil {
+		t.Errorf("a good witness configuration: %v", err)
 	}
 }

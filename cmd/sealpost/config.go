@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,13 +38,26 @@ type fileConfig struct {
 	// from the server the first time instead.
 	LogKey          string `json:"log_key,omitempty"`
 	TrustOnFirstUse bool   `json:"trust_on_first_use,omitempty"`
+	// Witnesses are the verifier keys of the transparency log witnesses
+	// whose cosignatures a checkpoint needs, WitnessQuorum of them (0: all)
+	// (client.Config.Witnesses, spec/transparency-v2.md §7).
+	Witnesses     []string `json:"witnesses,omitempty"`
+	WitnessQuorum int      `json:"witness_quorum,omitempty"`
 }
 
 // serverFlags are the flags of init and restore that fill a fileConfig.
 type serverFlags struct {
 	server, relay, pin, ca, invite, logKey string
 	tofu                                   bool
+	witnesses                              witnessFlag
+	quorum                                 int
 }
+
+// witnessFlag is the repeatable --witness.
+type witnessFlag []string
+
+func (w *witnessFlag) String() string     { return strings.Join(*w, ",") }
+func (w *witnessFlag) Set(v string) error { *w = append(*w, strings.TrimSpace(v)); return nil }
 
 func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
 	fs.StringVar(&s.server, "server", DefaultServer, "key server `URL`, https://HOST:PORT")
@@ -52,6 +66,8 @@ func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
 	fs.StringVar(&s.ca, "ca", "", "trust the CA certificates in this PEM `file` instead of the system's")
 	fs.StringVar(&s.logKey, "log-key", "", "the key server's transparency log verifier `key` as sealpostd prints it, or a file holding it (sealpost-data/log-verifier-key.txt)")
 	fs.BoolVar(&s.tofu, "trust-on-first-use", false, "without --log-key: take the log key from the server the first time and hold it to that key after (trusts the first connection)")
+	fs.Var(&s.witnesses, "witness", "accept only log checkpoints cosigned by this witness (its cosignature verifier `key`); repeatable")
+	fs.IntVar(&s.quorum, "witness-quorum", 0, "how many of the --witness keys must have cosigned a checkpoint (default: all)")
 	if invite {
 		fs.StringVar(&s.invite, "invite", "", "invite `code` for an invite-only server")
 	}
@@ -72,7 +88,8 @@ func readLogKey(arg string) (string, error) {
 
 // config checks the flags and returns the settings they describe.
 func (s *serverFlags) config() (*fileConfig, error) {
-	c := &fileConfig{Server: s.server, Relay: s.relay, Pin: s.pin, CAFile: s.ca, TrustOnFirstUse: s.tofu}
+	c := &fileConfig{Server: s.server, Relay: s.relay, Pin: s.pin, CAFile: s.ca, TrustOnFirstUse: s.tofu,
+		Witnesses: s.witnesses, WitnessQuorum: s.quorum}
 	if s.pin != "" && s.ca != "" {
 		return nil, usagef("--pin and --ca exclude each other")
 	}
@@ -136,6 +153,16 @@ func (c *fileConfig) validate() error {
 	}
 	if c.LogKey != "" && c.TrustOnFirstUse {
 		errs = append(errs, errors.New("log_key and trust_on_first_use exclude each other"))
+	}
+	for i, w := range c.Witnesses {
+		if _, err := kt.ParseWitness(w); err != nil {
+			errs = append(errs, fmt.Errorf("witness %q: not a witness verifier key (%v)", w, err))
+		} else if slices.Contains(c.Witnesses[:i], w) {
+			errs = append(errs, fmt.Errorf("witness %q given twice", w))
+		}
+	}
+	if c.WitnessQuorum < 0 || c.WitnessQuorum > len(c.Witnesses) {
+		errs = append(errs, fmt.Errorf("witness quorum %d: want 1 to the number of witnesses (%d), or 0 for all", c.WitnessQuorum, len(c.Witnesses)))
 	}
 	return errors.Join(errs...)
 }
@@ -261,6 +288,8 @@ func (a *app) clientConfig(c *fileConfig) client.Config {
 		Logger:    a.logger(),
 		// A configuration without a log key opted in at init.
 		TrustOnFirstUse: c.TrustOnFirstUse,
+		Witnesses:       c.Witnesses,
+		WitnessQuorum:   c.WitnessQuorum,
 	}
 	if s := a.getenv("SEALPOST_TEST_WORKFACTOR"); s != "" {
 		// Test only: a small scrypt work factor keeps tests fast.

@@ -213,6 +213,8 @@ func errorCode(err error) string {
 		return "queued"
 	case errors.Is(err, client.ErrStale):
 		return "stale"
+	case errors.Is(err, client.ErrNoQuorum):
+		return "no_quorum"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused"
 	case errors.As(err, &ue) && ue.timeout():
@@ -239,7 +241,7 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
      corrupt_store
   4  tls_pin_mismatch, tls_untrusted, safety_number_mismatch, key_changed,
      device_revoked, security_events, security
-  5  connection_refused, timeout, unreachable, stale, queued
+  5  connection_refused, timeout, unreachable, stale, no_quorum, queued
   6  no_such_account
 `
 

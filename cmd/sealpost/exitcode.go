@@ -77,7 +77,7 @@ func isSecurity(err error) bool {
 // isNetwork reports whether err says the server could not be reached or
 // did not answer in time: exit status 5.
 func isNetwork(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrStale) ||
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrStale) || errors.Is(err, client.ErrNoQuorum) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
 		return true
@@ -119,6 +119,8 @@ func hint(err error) string {
 		return "do this on the account's first device, which holds the account key"
 	case errors.Is(err, context.Canceled):
 		return "interrupted"
+	case errors.Is(err, client.ErrNoQuorum):
+		return "the witnesses have not cosigned the key server's newest checkpoint: try again in a minute; if it lasts, the key server may be showing this device a log the witnesses refused"
 	case isNetwork(err) && !isSecurity(err):
 		return "is sealpostd running, and are --server and --relay in DIR/config.json right?"
 	}
