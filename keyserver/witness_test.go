@@ -12,6 +12,7 @@ import (
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/kttest"
 )
 
 // TestWitnessedCheckpoints: a key server configured with two real
@@ -89,15 +90,8 @@ func TestWitnessedCheckpoints(t *testing.T) {
 // configuration errors, and no server starts.
 func TestWitnessConfigRefused(t *testing.T) {
 	logKey := ed25519.NewKeyFromSeed(append(make([]byte, 31), 1))
-	vkey := func(name string, pub ed25519.PublicKey) string {
-		k, err := kt.Witness{Name: name, Key: pub}.VerifierKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	wk := vkey("witness.test/w1", ed25519.NewKeyFromSeed(append(make([]byte, 31), 2)).Public().(ed25519.PublicKey))
-	own := vkey("witness.test/own", logKey.Public().(ed25519.PublicKey))
+	wk := kttest.WitnessKey(t, "witness.test/w1", ed25519.NewKeyFromSeed(append(make([]byte, 31), 2)).Public().(ed25519.PublicKey))
+	own := kttest.WitnessKey(t, "witness.test/own", logKey.Public().(ed25519.PublicKey))
 	for _, c := range []struct {
 		name string
 		ws   []keyserver.WitnessConfig

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -25,7 +23,7 @@ import (
 
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/kttest"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -337,7 +335,7 @@ func TestConfigValidate(t *testing.T) {
 func TestConfigSaveLoad(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	c := &fileConfig{Server: "https://example.org:8443", Relay: "wss://relay.example.org/v1/relay", Pin: strings.Repeat("0f", 32),
-		Witnesses: []string{testWitnessKey(t, "w1.example"), testWitnessKey(t, "w2.example")}, WitnessQuorum: 1}
+		Witnesses: []string{kttest.WitnessKey(t, "w1.example", nil), kttest.WitnessKey(t, "w2.example", nil)}, WitnessQuorum: 1}
 	if err := saveConfig(dir, c); err != nil {
 		t.Fatal(err)
 	}
@@ -815,24 +813,10 @@ func TestErrorCodesDocumented(t *testing.T) {
 	}
 }
 
-// testWitnessKey returns a fresh witness cosignature verifier key.
-func testWitnessKey(t *testing.T, name string) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, err := kt.Witness{Name: name, Key: pub}.VerifierKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vkey
-}
-
 // TestWitnessConfigRefused: a malformed or repeated witness key and a
 // quorum beyond the witnesses are refused with their reason.
 func TestWitnessConfigRefused(t *testing.T) {
-	w := testWitnessKey(t, "w1.example")
+	w := kttest.WitnessKey(t, "w1.example", nil)
 	for _, c := range []struct {
 		name string
 		cfg  fileConfig

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"os"
@@ -13,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/kttest"
 	"github.com/sealpost/sealpost/relay"
 )
 
@@ -71,7 +69,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func TestValidateChecks(t *testing.T) {
 	dir := t.TempDir()
-	w1, w2 := witnessKey(t, "w1.example"), witnessKey(t, "w2.example")
+	w1, w2 := kttest.WitnessKey(t, "w1.example", nil), kttest.WitnessKey(t, "w2.example", nil)
 	certFile := filepath.Join(dir, "cert.pem")
 	if err := os.WriteFile(certFile, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -277,18 +275,4 @@ func TestReconnectFlags(t *testing.T) {
 	if l := c.relayLimits(); l.ReconnectRate != 250 || l.MaxReconnectWindow != 3*time.Second {
 		t.Fatalf("flags: rate %d window %v, want 250 3s", l.ReconnectRate, l.MaxReconnectWindow)
 	}
-}
-
-// witnessKey returns a fresh witness cosignature verifier key named name.
-func witnessKey(t *testing.T, name string) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, err := kt.Witness{Name: name, Key: pub}.VerifierKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vkey
 }

@@ -5,7 +5,9 @@ package kttest
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/sealpost/sealpost/keyserver/kt"
@@ -96,4 +98,21 @@ func (l *Log) ProveConsistency(older, newer int64) (tlog.TreeProof, error) {
 		return tlog.TreeProof{}, nil
 	}
 	return tlog.ProveTree(newer, older, l)
+}
+
+// WitnessKey returns the cosignature verifier key of a witness named name
+// with public key pub, or, for a nil pub, of a fresh random one.
+func WitnessKey(t testing.TB, name string, pub ed25519.PublicKey) string {
+	t.Helper()
+	if pub == nil {
+		var err error
+		if pub, _, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vkey, err := kt.Witness{Name: name, Key: pub}.VerifierKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }
