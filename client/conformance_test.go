@@ -92,13 +92,11 @@ func TestConformance(t *testing.T) {
 }
 
 func conformanceAnswer(req *conformance.Request) *conformance.Answer {
-	var typ struct {
-		Type string `json:"type"`
-	}
-	if req.File != "client.json" || json.Unmarshal(req.Case, &typ) != nil {
+	typ, ok := conformance.CaseType(req.Case)
+	if req.File != "client.json" || !ok {
 		return conformance.Unsupported()
 	}
-	switch typ.Type {
+	switch typ {
 	case "payload":
 		var q conformance.PayloadQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil {

@@ -58,13 +58,11 @@ func TestConformance(t *testing.T) {
 }
 
 func conformanceAnswer(req *conformance.Request) *conformance.Answer {
-	var typ struct {
-		Type string `json:"type"`
-	}
-	if req.File != "relay-ids.json" || json.Unmarshal(req.Case, &typ) != nil {
+	typ, ok := conformance.CaseType(req.Case)
+	if req.File != "relay-ids.json" || !ok {
 		return conformance.Unsupported()
 	}
-	switch typ.Type {
+	switch typ {
 	case "address":
 		var q conformance.AddressQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil {

@@ -94,3 +94,15 @@ func Error(name string) *Answer { return &Answer{Error: name} }
 
 // Unsupported is the answer to a case type the handler does not implement.
 func Unsupported() *Answer { return &Answer{Unsupported: true} }
+
+// CaseType returns the "type" member of a vector case (spec/conformance.md
+// §3), or false if the case is not a JSON object with a string type.
+func CaseType(c json.RawMessage) (string, bool) {
+	var typ struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(c, &typ) != nil {
+		return "", false
+	}
+	return typ.Type, true
+}

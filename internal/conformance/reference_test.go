@@ -44,13 +44,11 @@ func referenceAnswer(req *Request) *Answer {
 }
 
 func keysAnswer(c json.RawMessage) *Answer {
-	var typ struct {
-		Type string `json:"type"`
-	}
-	if json.Unmarshal(c, &typ) != nil {
+	typ, ok := CaseType(c)
+	if !ok {
 		return Error(BadRequest)
 	}
-	if typ.Type == "safety-number" {
+	if typ == "safety-number" {
 		var q SafetyNumberQuestion
 		if err := json.Unmarshal(c, &q); err != nil || len(q.AccountA) != 32 || len(q.AccountB) != 32 {
 			return Error(BadRequest)
@@ -75,7 +73,7 @@ func keysAnswer(c json.RawMessage) *Answer {
 	}
 	key := [32]byte(q.VerifyKey)
 	var err error
-	switch typ.Type {
+	switch typ {
 	case "certificate":
 		var cert *keys.DeviceCertificate
 		if cert, err = keys.ParseDeviceCertificate(q.Input); err == nil {
