@@ -51,17 +51,7 @@ func TestPrekeyTopUp(t *testing.T) {
 	// may run while the claims are still being made (it tops up whenever
 	// a count is under oneTimeLow), so the count it ends at need not be
 	// oneTimeTarget: at least oneTimeLow shows it replenished.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := serverCounts(t, bob)
-		if n.OneTime >= oneTimeLow && n.OneTimeKEM >= oneTimeLow {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not topped up: %+v", n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitToppedUp(t, bob)
 	// The private halves are stored: the claimed-and-used one is gone,
 	// the rest and the new ones are there.
 	var x int
@@ -176,14 +166,21 @@ func TestPrekeyPollTopsUp(t *testing.T) {
 	// may run while the claims are still being made (it tops up whenever
 	// a count is under oneTimeLow), so the count it ends at need not be
 	// oneTimeTarget: at least oneTimeLow shows it replenished.
+	waitToppedUp(t, bob)
+}
+
+// waitToppedUp waits until the key server holds at least oneTimeLow
+// one-time prekeys of each kind for bob: his maintenance replenished them.
+func waitToppedUp(t *testing.T, bob *Client) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n := serverCounts(t, bob)
 		if n.OneTime >= oneTimeLow && n.OneTimeKEM >= oneTimeLow {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not topped up after the drain: %+v", n)
+			t.Fatalf("not topped up: %+v", n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
