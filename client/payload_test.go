@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -158,12 +159,38 @@ func TestSessionRecordArchiveBounded(t *testing.T) {
 	}
 }
 
+// recordAllCurrent reports whether b, a record that parses, is in the
+// current record version with every state in the current state version:
+// the inputs that marshal must reproduce byte for byte. A version 2
+// record may hold version 1 states (written before the state version
+// bump), which are read and written anew as version 2.
+func recordAllCurrent(b []byte) bool {
+	if b[0] != sessionRecordVersion {
+		return false
+	}
+	n := int(b[1])
+	b = b[2:]
+	for range n {
+		l := binary.BigEndian.Uint32(b[8:])
+		if b[12] != ratchet.StateVersion {
+			return false
+		}
+		b = b[12+l:]
+	}
+	return true
+}
+
 func FuzzSessionRecord(f *testing.F) {
 	a, b := newTestStates(f)
 	f.Add((&sessionRecord{states: []*ratchet.State{a}}).marshal())
 	f.Add((&sessionRecord{states: []*ratchet.State{a, b}}).marshal())
 	f.Add([]byte{1, 0})
 	f.Add(recordV1([]*ratchet.State{a, b}))
+	// A version 2 record holding a version 1 state without skipped
+	// keys: same length when rewritten, one byte different.
+	mixed := (&sessionRecord{states: []*ratchet.State{a}}).marshal()
+	mixed[2+8+4] = 0x01
+	f.Add(mixed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := parseSessionRecord(data)
 		if err != nil {
@@ -177,7 +204,7 @@ func FuzzSessionRecord(f *testing.F) {
 		if err != nil || !bytes.Equal(r2.marshal(), got) {
 			t.Fatalf("marshal(parse(marshal(parse(x)))) != marshal(parse(x)): %v", err)
 		}
-		if data[0] == sessionRecordVersion && len(got) == len(data) && !bytes.Equal(got, data) {
+		if recordAllCurrent(data) && !bytes.Equal(got, data) {
 			t.Fatalf("marshal(parse(x)) != x")
 		}
 	})
