@@ -81,13 +81,38 @@ func sortBatch(batch []Update) ([]BatchEntry, error) {
 func (m *Map) Apply(ctx context.Context, batch []Update) (Root, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	es, err := sortBatch(batch)
+	root, nodes, _, err := m.prepare(ctx, batch)
 	if err != nil {
 		return Root{}, err
 	}
+	if err := m.store.Commit(ctx, root, nodes); err != nil {
+		return Root{}, err
+	}
+	return root, nil
+}
+
+// Prepare computes the next epoch from batch as Apply does, refusing it
+// for the same reasons, but writes nothing: it returns the new root, the
+// nodes the epoch creates (to commit with the root, in one transaction
+// with whatever else the caller records) and the public batch
+// (spec/transparency-v2.md §4.6), sorted by index, each entry's old
+// version filled in. A caller that commits the result itself must commit
+// only one epoch at a time (the NodeStore refuses an epoch that is not
+// the next one).
+func (m *Map) Prepare(ctx context.Context, batch []Update) (Root, []Node, []BatchEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.prepare(ctx, batch)
+}
+
+func (m *Map) prepare(ctx context.Context, batch []Update) (Root, []Node, []BatchEntry, error) {
+	es, err := sortBatch(batch)
+	if err != nil {
+		return Root{}, nil, nil, err
+	}
 	old, err := m.Latest(ctx)
 	if err != nil {
-		return Root{}, err
+		return Root{}, nil, nil, err
 	}
 	mg := &merger{epoch: old.Epoch + 1, record: true, out: make([]Node, 0, 2*len(es))}
 	mg.open = func(c Child) (Node, error) { return m.store.Node(ctx, c.Label, old.Epoch) }
@@ -101,12 +126,9 @@ func (m *Map) Apply(ctx context.Context, batch []Update) (Root, error) {
 		root.Top, err = mg.merge(old.Top, es)
 	}
 	if err != nil {
-		return Root{}, err
+		return Root{}, nil, nil, err
 	}
-	if err := m.store.Commit(ctx, root, mg.out); err != nil {
-		return Root{}, err
-	}
-	return root, nil
+	return root, mg.out, es, nil
 }
 
 // Prove returns the lookup proof of index in the map of epoch

@@ -139,6 +139,9 @@ func (m *merger) merge(cur Child, es []BatchEntry) (Child, error) {
 		if m.audit && e.OldVersion != n.Value.Version {
 			return Child{}, invalid("batch claims version %d, the tree holds %d", e.OldVersion, n.Value.Version)
 		}
+		if !m.audit {
+			e.OldVersion = n.Value.Version
+		}
 		if e.Value.Version <= n.Value.Version {
 			return Child{}, versionError(n.Value.Version, e.Value.Version)
 		}
