@@ -105,6 +105,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) (int, an
 		return 0, nil, e
 	}
 	s.metrics.appended()
+	s.kickSequencer()
 	s.log.InfoContext(r.Context(), "keyserver: account registered", "log_index", idx)
 	return http.StatusCreated, api.KeySetResponse{Version: 1, LogIndex: idx}, nil
 }
@@ -291,6 +292,7 @@ func (s *Server) changeKeySet(r *http.Request, acct *store.Account, change func(
 			return 0, nil, e
 		}
 		s.metrics.appended()
+		s.kickSequencer()
 		return http.StatusOK, api.KeySetResponse{Version: acct.Version, LogIndex: idx}, nil
 	}
 }

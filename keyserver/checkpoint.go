@@ -12,11 +12,49 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// checkpointer signs checkpoints of the log on demand (spec/keyserver.md
-// §6.1) and keeps the latest one: a checkpoint is signed once per tree
-// size, and again when its timestamp (spec/transparency.md §5.3) is older
-// than refresh, so that an unchanged tree is still served fresh.
+// logSource reads one of the key server's transparency logs from the
+// store: the version 1 log of key-set changes (spec/transparency.md) or the
+// version 2 log of directory epochs (spec/transparency-v2.md §5). Both are
+// RFC 6962 trees kept as tlog stored hashes; everything built on a log
+// (checkpoints, cosigning, the /log endpoints) reads it through this.
+type logSource struct {
+	size   func(ctx context.Context) (int64, error)
+	hashes func(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+	leaves func(ctx context.Context, start, end int64) ([][]byte, error)
+}
+
+// v1Log is the version 1 log: one leaf per key-set change.
+func v1Log(st store.Store) logSource {
+	return logSource{size: st.LogSize, hashes: st.ReadHashes, leaves: st.Leaves}
+}
+
+// v2Log is the version 2 log: one leaf per epoch, epoch e at index e−1, so
+// its size is the latest epoch (spec/transparency-v2.md §5).
+func v2Log(st store.Store) logSource {
+	return logSource{
+		size: func(ctx context.Context) (int64, error) {
+			e, err := st.LatestEpoch(ctx)
+			return int64(e), err
+		},
+		hashes: st.EpochHashes,
+		leaves: st.EpochLeaves,
+	}
+}
+
+// hashReader reads the log's stored hashes.
+func (l *logSource) hashReader(ctx context.Context) tlog.HashReader {
+	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		return l.hashes(ctx, idx)
+	})
+}
+
+// checkpointer signs checkpoints of one log on demand (spec/keyserver.md
+// §6.1, §9.3) and keeps the latest one: a checkpoint is signed once per
+// tree size, and again when its timestamp (spec/transparency.md §5.3) is
+// older than refresh, so that an unchanged tree is still served fresh.
+// There is one per log; both use the log key, under their own origins.
 type checkpointer struct {
+	src      logSource
 	origin   string
 	key      ed25519.PrivateKey
 	signer   note.Signer
@@ -31,7 +69,7 @@ type checkpointer struct {
 	signed   []byte // nil until the first checkpoint is signed
 }
 
-func newCheckpointer(origin string, key ed25519.PrivateKey, refresh time.Duration, now func() time.Time) (*checkpointer, error) {
+func newCheckpointer(src logSource, origin string, key ed25519.PrivateKey, refresh time.Duration, now func() time.Time) (*checkpointer, error) {
 	signer, err := kt.NewSigner(origin, key)
 	if err != nil {
 		return nil, err
@@ -40,21 +78,14 @@ func newCheckpointer(origin string, key ed25519.PrivateKey, refresh time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	return &checkpointer{origin: origin, key: key, signer: signer, verifier: vkey, refresh: refresh, now: now}, nil
-}
-
-// hashReader reads the log's stored hashes through st.
-func hashReader(ctx context.Context, st store.Store) tlog.HashReader {
-	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		return st.ReadHashes(ctx, idx)
-	})
+	return &checkpointer{src: src, origin: origin, key: key, signer: signer, verifier: vkey, refresh: refresh, now: now}, nil
 }
 
 // checkpoint returns the signed checkpoint of the log at size with the
 // witnesses' cosignature lines for that size appended
 // (spec/transparency-v2.md §7.3), if there are witnesses.
-func (c *checkpointer) checkpoint(ctx context.Context, st store.Store, size int64) ([]byte, error) {
-	signed, err := c.plain(ctx, st, size)
+func (c *checkpointer) checkpoint(ctx context.Context, size int64) ([]byte, error) {
+	signed, err := c.plain(ctx, size)
 	if err != nil || c.cos == nil {
 		return signed, err
 	}
@@ -68,7 +99,7 @@ func (c *checkpointer) checkpoint(ctx context.Context, st store.Store, size int6
 
 // plain returns the signed checkpoint of the log at size, signing it
 // if the one kept is of another size or older than refresh.
-func (c *checkpointer) plain(ctx context.Context, st store.Store, size int64) ([]byte, error) {
+func (c *checkpointer) plain(ctx context.Context, size int64) ([]byte, error) {
 	now := c.now()
 	c.mu.Lock()
 	if c.signed != nil && c.size == size && now.Sub(c.signedAt) < c.refresh {
@@ -77,7 +108,7 @@ func (c *checkpointer) plain(ctx context.Context, st store.Store, size int64) ([
 		return signed, nil
 	}
 	c.mu.Unlock()
-	root, err := tlog.TreeHash(size, hashReader(ctx, st))
+	root, err := tlog.TreeHash(size, c.src.hashReader(ctx))
 	if err != nil {
 		return nil, err
 	}

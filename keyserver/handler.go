@@ -22,8 +22,9 @@ type endpoint struct {
 	methods map[string]handlerFunc
 }
 
-// Handler returns the server's HTTP handler: the /v1 API and
-// /.well-known/sealpost-keyserver (spec/keyserver.md §5, §6). It does not
+// Handler returns the server's HTTP handler: the /v1 API,
+// /.well-known/sealpost-keyserver (spec/keyserver.md §5, §6) and, with a
+// VRF key, the /v2 directory (§9). It does not
 // serve /healthz or /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -41,9 +42,20 @@ func (s *Server) Handler() http.Handler {
 	add("/v1/prekeys", map[string]handlerFunc{http.MethodPut: s.handleUpload})
 	add("/v1/prekeys/count", map[string]handlerFunc{http.MethodGet: s.handleCount})
 	add("/v1/revocations", map[string]handlerFunc{http.MethodGet: s.handleRevocations})
-	add("/v1/log/checkpoint", map[string]handlerFunc{http.MethodGet: s.handleCheckpoint})
-	add("/v1/log/consistency", map[string]handlerFunc{http.MethodGet: s.handleConsistency})
-	add("/v1/log/leaves", map[string]handlerFunc{http.MethodGet: s.handleLeaves})
+	addLog := func(prefix string, cp *checkpointer) {
+		h := logHandlers{s, cp}
+		add(prefix+"/checkpoint", map[string]handlerFunc{http.MethodGet: h.checkpoint})
+		add(prefix+"/consistency", map[string]handlerFunc{http.MethodGet: h.consistency})
+		add(prefix+"/leaves", map[string]handlerFunc{http.MethodGet: h.leaves})
+	}
+	addLog("/v1/log", s.cps)
+	if s.dir != nil {
+		// spec/keyserver.md §9: the version 2 directory, alongside /v1.
+		add("/v2/accounts/{handle}", map[string]handlerFunc{http.MethodGet: s.handleDirectoryLookup})
+		add("/v2/accounts/{handle}/history", map[string]handlerFunc{http.MethodGet: s.handleDirectoryHistory})
+		addLog("/v2/log", s.dir.cps)
+		add("/v2/log/batch", map[string]handlerFunc{http.MethodGet: s.handleBatch})
+	}
 	add("/", map[string]handlerFunc{}) // everything else: not_found
 	return mux
 }

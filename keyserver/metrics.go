@@ -13,6 +13,10 @@ type metrics struct {
 	claims   *prometheus.CounterVec // outcome: one_time, exhausted, kem_one_time_only, x25519_one_time_only
 	tokens   *prometheus.CounterVec // audience kind: keyserver, relay
 	appends  prometheus.Counter
+	// Directory (spec/transparency-v2.md): epochs this process
+	// sequenced, and the handles they changed.
+	epochs    prometheus.Counter
+	sequenced prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
@@ -37,7 +41,15 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			Help: "Transparency log leaves appended by this process.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.claims, m.tokens, m.appends} {
+	m.epochs = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "keyserver", Name: "directory_epochs_total",
+		Help: "Key directory epochs sequenced by this process.",
+	})
+	m.sequenced = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "keyserver", Name: "directory_updates_total",
+		Help: "Handles whose key set a directory epoch sequenced by this process changed.",
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.claims, m.tokens, m.appends, m.epochs, m.sequenced} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -66,5 +78,14 @@ func (m *metrics) token(kind string) {
 func (m *metrics) appended() {
 	if m != nil {
 		m.appends.Inc()
+	}
+}
+
+// epoch records a directory epoch this process sequenced and the handles
+// it changed.
+func (m *metrics) epoch(updates int) {
+	if m != nil {
+		m.epochs.Inc()
+		m.sequenced.Add(float64(updates))
 	}
 }

@@ -19,12 +19,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
@@ -63,8 +65,22 @@ type Config struct {
 	Witnesses []WitnessConfig
 	// WitnessInterval is how often the server looks for a checkpoint to
 	// submit (it also does when it signs a new size); 0 means
-	// DefaultWitnessInterval.
+	// DefaultWitnessInterval. The witnesses cosign both logs: the version
+	// 1 log and, with a VRFKey, the directory log.
 	WitnessInterval time.Duration
+	// VRFKey is the key of the version 2 key directory
+	// (spec/transparency-v2.md §3): it computes each handle's map index.
+	// With it the server sequences key-set changes into directory epochs
+	// in the background and serves /v2 (spec/keyserver.md §9), alongside
+	// /v1; nil runs version 1 only. It must be a key of its own, neither
+	// TokenKey nor LogKey. The server does not take ownership: the caller
+	// may Zero it after Close.
+	VRFKey *vrf.PrivateKey
+	// EpochInterval is how often the sequencer looks for key-set changes
+	// not yet in the directory; a change made through this server starts
+	// a round at once. Every change pending when a round starts goes into
+	// its epoch. 0 means DefaultEpochInterval.
+	EpochInterval time.Duration
 }
 
 // DefaultCheckpointRefresh is the default Config.CheckpointRefresh: well
@@ -257,10 +273,10 @@ type Server struct {
 	sigChecks     atomic.Int64
 	wellKnownBody []byte // GET /.well-known/sealpost-keyserver body
 
-	cos     *cosigner // nil without witnesses
-	stop    chan struct{}
-	done    chan struct{}
-	cosDone chan struct{}
+	dir *directory // nil without a VRFKey
+
+	stop chan struct{}
+	bg   sync.WaitGroup // background loops: sweep, cosigners, sequencer
 }
 
 // New returns a Server for cfg, or every problem with cfg joined.
@@ -284,6 +300,22 @@ func New(cfg Config) (*Server, error) {
 	// Sealpost label, so it must be a key of its own.
 	if len(cfg.LogKey) > 0 && subtle.ConstantTimeCompare(cfg.LogKey, cfg.TokenKey) == 1 {
 		errs = append(errs, errors.New("keyserver: LogKey is the TokenKey; each signs one kind of message and must be a key of its own"))
+	}
+	if cfg.VRFKey != nil {
+		// spec/transparency-v2.md §3.2: the VRF key is a key of its own.
+		seed := cfg.VRFKey.Seed()
+		for _, k := range []struct {
+			name string
+			key  ed25519.PrivateKey
+		}{{"TokenKey", cfg.TokenKey}, {"LogKey", cfg.LogKey}} {
+			if len(k.key) == ed25519.PrivateKeySize && subtle.ConstantTimeCompare(seed, k.key.Seed()) == 1 {
+				errs = append(errs, fmt.Errorf("keyserver: VRFKey is the %s; it must be a key of its own", k.name))
+			}
+		}
+		clear(seed)
+	}
+	if cfg.EpochInterval < 0 {
+		errs = append(errs, fmt.Errorf("keyserver: EpochInterval %v is negative", cfg.EpochInterval))
 	}
 	seen := map[string]bool{api.AudiencePrefix + cfg.Name: true}
 	for _, a := range cfg.RelayAudiences {
@@ -313,7 +345,6 @@ func New(cfg Config) (*Server, error) {
 		now:       cfg.Now,
 		rand:      rand.Reader,
 		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -335,11 +366,20 @@ func New(cfg Config) (*Server, error) {
 	if refresh < 0 {
 		errs = append(errs, fmt.Errorf("keyserver: CheckpointRefresh %v is negative", refresh))
 	}
-	cp, err := newCheckpointer(s.origin, cfg.LogKey, refresh, s.now)
+	cp, err := newCheckpointer(v1Log(s.store), s.origin, cfg.LogKey, refresh, s.now)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("keyserver: LogKey: %w", err))
 	}
 	s.cps = cp
+	logs := []*checkpointer{cp}
+	if cp != nil && cfg.VRFKey != nil {
+		if s.dir, err = newDirectory(s, cfg, refresh); err != nil {
+			errs = append(errs, err)
+		} else {
+			logs = append(logs, s.dir.cps)
+		}
+	}
+	var cosigners []*cosigner
 	if cp != nil && len(cfg.Witnesses) > 0 {
 		interval := cfg.WitnessInterval
 		if interval == 0 {
@@ -347,12 +387,18 @@ func New(cfg Config) (*Server, error) {
 		}
 		if interval < 0 {
 			errs = append(errs, fmt.Errorf("keyserver: WitnessInterval %v is negative", interval))
-		} else if lv, err := kt.NewVerifier(cp.verifier); err != nil {
-			errs = append(errs, fmt.Errorf("keyserver: LogKey: %w", err))
-		} else if s.cos, err = newCosigner(cfg.Witnesses, interval, lv); err != nil {
-			errs = append(errs, err)
+		} else {
+			// spec/transparency-v2.md §7.6: the same witnesses cosign
+			// every log the server keeps.
+			for _, l := range logs {
+				c, err := newCosigner(l, cfg.Witnesses, interval)
+				if err != nil {
+					errs = append(errs, err)
+					break
+				}
+				cosigners = append(cosigners, c)
+			}
 		}
-		cp.cos = s.cos
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -372,12 +418,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	go s.sweep()
-	s.cosDone = make(chan struct{})
-	if s.cos != nil {
-		go s.runCosigner(s.stop, s.cosDone)
-	} else {
-		close(s.cosDone)
+	s.bg.Go(s.sweep)
+	for _, c := range cosigners {
+		s.bg.Go(func() { s.runCosigner(c, s.stop) })
+	}
+	if s.dir != nil {
+		s.bg.Go(s.runSequencer)
 	}
 	return s, nil
 }
@@ -407,14 +453,12 @@ func (s *Server) Close() error {
 	default:
 		close(s.stop)
 	}
-	<-s.done
-	<-s.cosDone
+	s.bg.Wait()
 	return nil
 }
 
 // sweep forgets idle rate-limit buckets until Close.
 func (s *Server) sweep() {
-	defer close(s.done)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {

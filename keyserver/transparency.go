@@ -21,7 +21,7 @@ func (s *Server) wellKnown() ([]byte, error) {
 	if relays == nil {
 		relays = []string{}
 	}
-	return json.Marshal(api.WellKnown{
+	wk := api.WellKnown{
 		Name:           s.name,
 		TokenKey:       api.Bytes(s.tokenPub),
 		TokenKeyID:     api.Bytes(s.tokenKID[:]),
@@ -37,20 +37,35 @@ func (s *Server) wellKnown() ([]byte, error) {
 			TokenLifetime:       int64(s.limits.TokenLifetime.Seconds()),
 			MaxLeaves:           s.limits.MaxLeaves,
 		},
-	})
+	}
+	if s.dir != nil {
+		wk.DirectoryOrigin = s.dir.cps.origin
+		wk.DirectoryVerifierKey = s.dir.cps.verifier
+		wk.VRFKey = s.dir.vrfPub.Bytes()
+	}
+	return json.Marshal(wk)
 }
 
 func (s *Server) handleWellKnown(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	return http.StatusOK, json.RawMessage(s.wellKnownBody), nil
 }
 
-// handleCheckpoint answers GET /v1/log/checkpoint (spec/keyserver.md §6.1).
-func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	size, err := s.store.LogSize(r.Context())
+// logHandlers are the public endpoints of one log: GET <prefix>/checkpoint,
+// /consistency and /leaves (spec/keyserver.md §6 for /v1/log, §9.3 for
+// /v2/log). Both logs are served by the same code.
+type logHandlers struct {
+	s  *Server
+	cp *checkpointer
+}
+
+// checkpoint answers GET …/log/checkpoint (spec/keyserver.md §6.1): the
+// checkpoint of the log's current size.
+func (h logHandlers) checkpoint(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	size, err := h.cp.src.size(r.Context())
 	if err != nil {
 		return 0, nil, internal("log size", err)
 	}
-	signed, err := s.cps.checkpoint(r.Context(), s.store, size)
+	signed, err := h.cp.checkpoint(r.Context(), size)
 	if err != nil {
 		return 0, nil, internal("checkpoint", err)
 	}
@@ -67,10 +82,10 @@ func queryInt(r *http.Request, name string) (int64, *apiError) {
 	return n, nil
 }
 
-// handleConsistency answers GET /v1/log/consistency?old=N&new=M
+// consistency answers GET …/log/consistency?old=N&new=M
 // (spec/keyserver.md §6.2): the RFC 6962 proof that the tree of size N is
 // a prefix of the tree of size M, 1 ≤ N ≤ M ≤ the log's size.
-func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+func (h logHandlers) consistency(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	oldSize, e := queryInt(r, "old")
 	if e != nil {
 		return 0, nil, e
@@ -79,23 +94,23 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) (int,
 	if e != nil {
 		return 0, nil, e
 	}
-	size, err := s.store.LogSize(r.Context())
+	size, err := h.cp.src.size(r.Context())
 	if err != nil {
 		return 0, nil, internal("log size", err)
 	}
 	if oldSize < 1 || oldSize > newSize || newSize > size {
 		return 0, nil, badRequest(api.CodeBadRequest, "need 1 <= old <= new <= %d", size)
 	}
-	proof, err := tlog.ProveTree(newSize, oldSize, hashReader(r.Context(), s.store))
+	proof, err := tlog.ProveTree(newSize, oldSize, h.cp.src.hashReader(r.Context()))
 	if err != nil {
 		return 0, nil, internal("consistency proof", err)
 	}
 	return http.StatusOK, api.ConsistencyResponse{Proof: hashesOut(proof)}, nil
 }
 
-// handleLeaves answers GET /v1/log/leaves?start=N&end=M (spec/keyserver.md
-// §6.3): the leaves with index in [N, M), at most MaxLeaves of them.
-func (s *Server) handleLeaves(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+// leaves answers GET …/log/leaves?start=N&end=M (spec/keyserver.md §6.3):
+// the leaves with index in [N, M), at most MaxLeaves of them.
+func (h logHandlers) leaves(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	start, e := queryInt(r, "start")
 	if e != nil {
 		return 0, nil, e
@@ -104,14 +119,15 @@ func (s *Server) handleLeaves(w http.ResponseWriter, r *http.Request) (int, any,
 	if e != nil {
 		return 0, nil, e
 	}
-	size, err := s.store.LogSize(r.Context())
+	size, err := h.cp.src.size(r.Context())
 	if err != nil {
 		return 0, nil, internal("log size", err)
 	}
-	if start >= end || end > size || end-start > int64(s.limits.MaxLeaves) {
-		return 0, nil, badRequest(api.CodeBadRequest, "need start < end <= %d and end - start <= %d", size, s.limits.MaxLeaves)
+	limit := int64(h.s.limits.MaxLeaves)
+	if start >= end || end > size || end-start > limit {
+		return 0, nil, badRequest(api.CodeBadRequest, "need start < end <= %d and end - start <= %d", size, limit)
 	}
-	leaves, err := s.store.Leaves(r.Context(), start, end)
+	leaves, err := h.cp.src.leaves(r.Context(), start, end)
 	if err != nil {
 		return 0, nil, internal("leaves", err)
 	}
@@ -159,11 +175,11 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any,
 	if err != nil || len(leaves) != 1 {
 		return 0, nil, internal("account leaf", errors.Join(err, errors.New("leaf missing")))
 	}
-	signed, err := s.cps.checkpoint(ctx, s.store, size)
+	signed, err := s.cps.checkpoint(ctx, size)
 	if err != nil {
 		return 0, nil, internal("checkpoint", err)
 	}
-	proof, err := tlog.ProveRecord(size, acct.LogIndex, hashReader(ctx, s.store))
+	proof, err := tlog.ProveRecord(size, acct.LogIndex, s.cps.src.hashReader(ctx))
 	if err != nil {
 		return 0, nil, internal("inclusion proof", err)
 	}

@@ -28,11 +28,13 @@ const DefaultWitnessInterval = time.Second
 // maxWitnessBackoff bounds the wait before retrying a witness that failed.
 const maxWitnessBackoff = time.Minute
 
-// cosigner submits each new checkpoint of the log to the witnesses in the
+// cosigner submits each new checkpoint of one log to the witnesses in the
 // background and keeps the cosignature lines of the latest size, which
-// the checkpointer appends to what it serves (spec/transparency-v2.md
-// §7.3, §7.6).
+// the log's checkpointer appends to what it serves (spec/transparency-v2.md
+// §7.3, §7.6). Each log (version 1 and the version 2 directory log) has
+// its own, submitting to the same witnesses under its own origin.
 type cosigner struct {
+	cp       *checkpointer
 	clients  []*witness.Client
 	interval time.Duration
 	kick     chan struct{}
@@ -45,13 +47,19 @@ type cosigner struct {
 	next  []time.Time            // per witness: not before
 }
 
-func newCosigner(ws []WitnessConfig, interval time.Duration, logVerifier *kt.Verifier) (*cosigner, error) {
+// newCosigner returns the cosigner of cp's log, and makes cp serve its
+// lines; nil without witnesses.
+func newCosigner(cp *checkpointer, ws []WitnessConfig, interval time.Duration) (*cosigner, error) {
 	if len(ws) == 0 {
 		return nil, nil
 	}
+	logVerifier, err := kt.NewVerifier(cp.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("keyserver: LogKey: %w", err)
+	}
 	var errs []error
 	var kws []kt.Witness
-	c := &cosigner{interval: interval, kick: make(chan struct{}, 1)}
+	c := &cosigner{cp: cp, interval: interval, kick: make(chan struct{}, 1)}
 	for _, w := range ws {
 		kw, err := kt.ParseWitness(w.VerifierKey)
 		if err != nil {
@@ -74,6 +82,7 @@ func newCosigner(ws []WitnessConfig, interval time.Duration, logVerifier *kt.Ver
 	}
 	n := len(c.clients)
 	c.size, c.lines, c.held, c.fails, c.next = -1, make([][]kt.CosignatureLine, n), make([]int64, n), make([]int, n), make([]time.Time, n)
+	cp.cos = c
 	return c, nil
 }
 
@@ -105,10 +114,8 @@ func (c *cosigner) wake() {
 	}
 }
 
-// run submits checkpoints until stop is closed.
-func (s *Server) runCosigner(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	c := s.cos
+// runCosigner submits c's checkpoints until stop is closed.
+func (s *Server) runCosigner(c *cosigner, stop <-chan struct{}) {
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,7 +125,7 @@ func (s *Server) runCosigner(stop <-chan struct{}, done chan<- struct{}) {
 		cancel()
 	}()
 	for {
-		s.cosignRound(ctx)
+		s.cosignRound(ctx, c)
 		select {
 		case <-stop:
 			return
@@ -128,17 +135,16 @@ func (s *Server) runCosigner(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// cosignRound submits the log's current checkpoint to every witness that
+// cosignRound submits c's log's current checkpoint to every witness that
 // has not cosigned its size and is not backing off.
-func (s *Server) cosignRound(ctx context.Context) {
-	c := s.cos
-	size, err := s.store.LogSize(ctx)
+func (s *Server) cosignRound(ctx context.Context, c *cosigner) {
+	size, err := c.cp.src.size(ctx)
 	if err != nil || size == 0 {
 		return
 	}
-	signed, err := s.cps.plain(ctx, s.store, size)
+	signed, err := c.cp.plain(ctx, size)
 	if err != nil {
-		s.log.Warn("witness: signing the checkpoint to submit", "size", size, "err", err)
+		s.log.Warn("witness: signing the checkpoint to submit", "origin", c.cp.origin, "size", size, "err", err)
 		return
 	}
 	now := time.Now()
@@ -161,7 +167,7 @@ func (s *Server) cosignRound(ctx context.Context) {
 	c.mu.Unlock()
 
 	prove := func(ctx context.Context, older, newer int64) (tlog.TreeProof, error) {
-		return tlog.ProveTree(newer, older, hashReader(ctx, s.store))
+		return tlog.ProveTree(newer, older, c.cp.src.hashReader(ctx))
 	}
 	var wg sync.WaitGroup
 	for _, i := range todo {
@@ -177,7 +183,7 @@ func (s *Server) cosignRound(ctx context.Context) {
 				c.fails[i]++
 				backoff := min(maxWitnessBackoff, time.Second<<min(c.fails[i]-1, 6))
 				c.next[i] = time.Now().Add(backoff)
-				s.log.Warn("witness: no cosignature", "witness", cl.Witness.Name, "size", size, "err", err, "retry_in", backoff)
+				s.log.Warn("witness: no cosignature", "witness", cl.Witness.Name, "origin", c.cp.origin, "size", size, "err", err, "retry_in", backoff)
 				return
 			}
 			c.fails[i], c.next[i] = 0, time.Time{}

@@ -69,6 +69,10 @@ type Config struct {
 	// (spec/keyserver.md §6.1). Clients refuse checkpoints older than
 	// 24 hours by default.
 	CheckpointRefresh string `json:"checkpoint_refresh"`
+	// EpochInterval is how often the key server sequences pending key-set
+	// changes into a key directory epoch (spec/transparency-v2.md §5), as
+	// a Go duration; a change also starts one at once.
+	EpochInterval string `json:"epoch_interval"`
 	// Witnesses are the transparency log witnesses each new checkpoint is
 	// submitted to, each "URL VERIFIER-KEY" (spec/transparency-v2.md §7):
 	// the witness's tlog-witness submission prefix and its cosignature
@@ -150,6 +154,8 @@ const (
 	DefaultMinFreeDisk = 64 << 20
 	// DefaultCheckpointRefresh is keyserver.DefaultCheckpointRefresh.
 	DefaultCheckpointRefresh = "10m"
+	// DefaultEpochInterval is keyserver.DefaultEpochInterval.
+	DefaultEpochInterval = "1s"
 )
 
 // maxNameLen keeps "keyserver:<Name>" within token.MaxAudienceLen.
@@ -167,6 +173,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		MinFreeDisk:       DefaultMinFreeDisk,
 		CheckpointRefresh: DefaultCheckpointRefresh,
+		EpochInterval:     DefaultEpochInterval,
 	}
 	c.setRelayDefaults()
 	return c
@@ -251,6 +258,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests get at shutdown")
 	fs.Var(&listFlag{list: &c.Witnesses}, "witness", "key server: a transparency log `witness` to submit checkpoints to, as \"URL VERIFIER-KEY\" (repeatable; spec/transparency-v2.md §7)")
 	fs.StringVar(&c.CheckpointRefresh, "checkpoint-refresh", c.CheckpointRefresh, "key server: sign an unchanged log again once its checkpoint is this old (clients refuse checkpoints older than 24h)")
+	fs.StringVar(&c.EpochInterval, "epoch-interval", c.EpochInterval, "key server: how often pending key-set changes are sequenced into a key directory epoch (a change also starts one at once)")
 	fs.IntVar(&c.KeyServerTargetClaims, "keyserver-target-claims", c.KeyServerTargetClaims, "key server: claims of one account served one-time prekeys per hour, whoever claims (0: 60)")
 	fs.IntVar(&c.KeyServerUploads, "keyserver-uploads", c.KeyServerUploads, "key server: prekey uploads per device per hour (0: 60)")
 	fs.IntVar(&c.KeyServerLookupRate, "keyserver-lookup-rate", c.KeyServerLookupRate, "key server: lookups per second per account, for lookups with a token (0: 5)")
@@ -372,6 +380,9 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.CheckpointRefresh); err != nil || d < time.Second || d > 12*time.Hour {
 		bad("checkpoint-refresh", "%q: want a duration in [1s, 12h], such as 10m", c.CheckpointRefresh)
 	}
+	if d, err := time.ParseDuration(c.EpochInterval); err != nil || d < 10*time.Millisecond || d > time.Hour {
+		bad("epoch-interval", "%q: want a duration in [10ms, 1h], such as 1s", c.EpochInterval)
+	}
 	if _, err := c.witnesses(); err != nil {
 		bad("witness", "%v", err)
 	}
@@ -418,6 +429,12 @@ func (c *Config) logLevel() slog.Level {
 // checkpointRefresh returns the parsed CheckpointRefresh; c must be valid.
 func (c *Config) checkpointRefresh() time.Duration {
 	d, _ := time.ParseDuration(c.CheckpointRefresh)
+	return d
+}
+
+// epochInterval returns the parsed EpochInterval; c must be valid.
+func (c *Config) epochInterval() time.Duration {
+	d, _ := time.ParseDuration(c.EpochInterval)
 	return d
 }
 

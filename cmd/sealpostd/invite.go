@@ -22,7 +22,9 @@ func runInvite(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Wri
 		return err
 	}
 	defer closeWith(&err, "closing the store", st.Close)
-	ks, err := newKeyServer(cfg, st, tokenKey, logKey, log, nil)
+	// No VRF key: this short-lived server only adds an invite and must not
+	// sequence directory epochs beside the running one.
+	ks, err := newKeyServer(cfg, st, tokenKey, logKey, nil, log, nil)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,13 @@ import (
 const (
 	tokenKeyFile = "token-key.pem" // signs access tokens
 	logKeyFile   = "log-key.pem"   // signs transparency checkpoints
+	// vrfKeyFile holds the key directory's VRF key
+	// (spec/transparency-v2.md §3): its 32-byte secret key string stored
+	// as an Ed25519 seed in the same PKCS #8 form, since RFC 9381's
+	// ECVRF-EDWARDS25519 keys are RFC 8032 keys (the public key `openssl
+	// pkey -pubout` prints is the VRF public key). It is never used to
+	// sign.
+	vrfKeyFile = "vrf-key.pem"
 	// logVerifierFile holds the log's verifier key (public), written at
 	// every start for clients to configure (sealpost init --log-key).
 	logVerifierFile = "log-verifier-key.txt"

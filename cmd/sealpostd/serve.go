@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
@@ -95,7 +96,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		if runRelay && !slices.Contains(kcfg.RelayAudiences, relayAudience(cfg)) {
 			kcfg.RelayAudiences = append(slices.Clone(kcfg.RelayAudiences), relayAudience(cfg))
 		}
-		ks, err = newKeyServer(&kcfg, st, tokenKey, logKey, log, reg)
+		var vrfKey *vrf.PrivateKey
+		vrfKey, err = loadVRFKey(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer vrfKey.Zero()
+		ks, err = newKeyServer(&kcfg, st, tokenKey, logKey, vrfKey, log, reg)
 		if err != nil {
 			return err
 		}
@@ -270,6 +277,24 @@ func loadCertificate(cfg *Config, log *slog.Logger) (tls.Certificate, error) {
 	return cert, nil
 }
 
+// loadVRFKey returns the key directory's VRF key from the data directory,
+// generating it on the first start that needs it (also in a data
+// directory made before there was one).
+func loadVRFKey(cfg *Config, log *slog.Logger) (*vrf.PrivateKey, error) {
+	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, vrfKeyFile), log)
+	if err != nil {
+		return nil, fmt.Errorf("VRF key: %w", err)
+	}
+	seed := key.Seed()
+	defer clear(seed)
+	clear(key)
+	k, err := vrf.NewPrivateKey(seed)
+	if err != nil {
+		return nil, fmt.Errorf("VRF key: %w", err)
+	}
+	return k, nil
+}
+
 // loadSigningKeys returns the token and log signing keys from the data
 // directory, generating each on first start.
 func loadSigningKeys(cfg *Config, log *slog.Logger) (tokenKey, logKey ed25519.PrivateKey, err error) {
@@ -302,7 +327,9 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, string, error) {
 	return st, "sqlite", nil
 }
 
-func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateKey, log *slog.Logger, reg prometheus.Registerer) (*keyserver.Server, error) {
+// newKeyServer returns the key server of cfg; a nil vrfKey runs it without
+// the key directory (no sequencer), as the invite command does.
+func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateKey, vrfKey *vrf.PrivateKey, log *slog.Logger, reg prometheus.Registerer) (*keyserver.Server, error) {
 	witnesses, err := cfg.witnesses()
 	if err != nil {
 		return nil, err
@@ -316,6 +343,8 @@ func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateK
 		InviteOnly:        cfg.InviteOnly,
 		CheckpointRefresh: cfg.checkpointRefresh(),
 		Witnesses:         witnesses,
+		VRFKey:            vrfKey,
+		EpochInterval:     cfg.epochInterval(),
 		Limits: keyserver.Limits{
 			TargetClaimsPerHour:     cfg.KeyServerTargetClaims,
 			UploadsPerHour:          cfg.KeyServerUploads,

@@ -184,6 +184,59 @@ type LeavesResponse struct {
 	Leaves []Bytes `json:"leaves"`
 }
 
+// DirectoryLookup answers GET /v2/accounts/{handle} (spec/keyserver.md
+// §9.1, spec/transparency-v2.md §6.2): the proof of the handle's latest
+// key set in the directory, or of its absence (Entry and Opening absent).
+type DirectoryLookup struct {
+	Handle     string  `json:"handle"`
+	VRFProof   Bytes   `json:"vrf_proof"`
+	Epoch      uint64  `json:"epoch"`
+	Leaf       Bytes   `json:"leaf"`
+	MapProof   Bytes   `json:"map_proof"`
+	Inclusion  []Bytes `json:"inclusion"`
+	Checkpoint string  `json:"checkpoint"`
+	Entry      Bytes   `json:"entry,omitempty"`
+	Opening    Bytes   `json:"opening,omitempty"`
+}
+
+// DirectoryHistory answers GET /v2/accounts/{handle}/history
+// (spec/keyserver.md §9.2, spec/transparency-v2.md §6.4): every value the
+// handle's map index has had, with the proofs that it had no other.
+type DirectoryHistory struct {
+	Handle     string           `json:"handle"`
+	VRFProof   Bytes            `json:"vrf_proof"`
+	Checkpoint string           `json:"checkpoint"`
+	Versions   []HistoryVersion `json:"versions"`
+	Proofs     []EpochProof     `json:"proofs"`
+}
+
+// HistoryVersion is one sequenced value of a handle: its map version
+// (1, 2, …), the epoch that set it, the key-set entry and its opening.
+type HistoryVersion struct {
+	Version uint64 `json:"version"`
+	Epoch   uint64 `json:"epoch"`
+	Entry   Bytes  `json:"entry"`
+	Opening Bytes  `json:"opening"`
+}
+
+// EpochProof is the proof of a handle's map value at one epoch: the
+// epoch's leaf, its inclusion under the answer's checkpoint and the map
+// lookup proof.
+type EpochProof struct {
+	Epoch     uint64  `json:"epoch"`
+	Leaf      Bytes   `json:"leaf"`
+	Inclusion []Bytes `json:"inclusion"`
+	MapProof  Bytes   `json:"map_proof"`
+}
+
+// BatchResponse answers GET /v2/log/batch?epoch=N (spec/keyserver.md
+// §9.4): the public batch of epoch N and its batch proof against the map
+// of epoch N−1 (spec/transparency-v2.md §4.6).
+type BatchResponse struct {
+	Batch Bytes `json:"batch"`
+	Proof Bytes `json:"proof"`
+}
+
 // WellKnown is the body of GET /.well-known/sealpost-keyserver
 // (spec/keyserver.md §5.0).
 type WellKnown struct {
@@ -196,6 +249,14 @@ type WellKnown struct {
 	LogVerifierKey string       `json:"log_verifier_key"`
 	InviteOnly     bool         `json:"invite_only"`
 	Limits         PublicLimits `json:"limits"`
+	// DirectoryOrigin and DirectoryVerifierKey name the version 2 log
+	// (spec/transparency-v2.md §5): origin "<name>/sealpost-kt/v2", the
+	// same log key as LogVerifierKey. VRFKey is the directory's VRF public
+	// key (§3.2), which every v2 leaf carries. All three are empty when
+	// the server runs without a directory.
+	DirectoryOrigin      string `json:"directory_origin"`
+	DirectoryVerifierKey string `json:"directory_verifier_key"`
+	VRFKey               Bytes  `json:"vrf_key"`
 }
 
 // PublicLimits are the limits a client needs to know.

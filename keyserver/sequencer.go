@@ -1,0 +1,209 @@
+package keyserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sealpost/sealpost/crypto/vrf"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
+	"github.com/sealpost/sealpost/keyserver/kt/vmap"
+	"github.com/sealpost/sealpost/keyserver/store"
+)
+
+// DefaultEpochInterval is the default Config.EpochInterval.
+const DefaultEpochInterval = time.Second
+
+// MaxEpochUpdates bounds the handles one epoch changes; when more key
+// sets are pending, the next round starts at once.
+const MaxEpochUpdates = 10000
+
+// maxEpochAttempts bounds the rounds one sequencing pass retries after a
+// conflict (another process committed the epoch first).
+const maxEpochAttempts = 3
+
+// runSequencer turns the key-set changes of the v1 store into directory
+// epochs (spec/transparency-v2.md §4.3, §5, §6.1) until Close: a round
+// every EpochInterval, at once after a change made through this server,
+// and at once again while a full epoch leaves changes pending.
+func (s *Server) runSequencer() {
+	d := s.dir
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(d.interval)
+	defer t.Stop()
+	for {
+		if s.sequenceRound(ctx) {
+			select {
+			case <-s.stop:
+				return
+			default:
+				continue
+			}
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-d.kick:
+		}
+	}
+}
+
+// kickSequencer starts a sequencer round soon: a key set changed.
+func (s *Server) kickSequencer() {
+	if s.dir == nil {
+		return
+	}
+	select {
+	case s.dir.kick <- struct{}{}:
+	default:
+	}
+}
+
+// sequenceRound takes the sequencer role and, if no other process holds
+// it, sequences one epoch of pending changes. It reports whether changes
+// may remain pending (the epoch was full).
+func (s *Server) sequenceRound(ctx context.Context) (more bool) {
+	release, ok, err := s.store.Sequencer(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("keyserver: sequencer role", "err", err)
+		}
+		return false
+	}
+	if !ok {
+		return false // another process sequences
+	}
+	defer release()
+	for attempt := 1; ; attempt++ {
+		n, err := s.sequenceEpoch(ctx)
+		if errors.Is(err, store.ErrConflict) && attempt < maxEpochAttempts {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("keyserver: sequencing an epoch", "err", err)
+			}
+			return false
+		}
+		return n == MaxEpochUpdates
+	}
+}
+
+// sequenceEpoch commits the next epoch with every pending key-set change
+// (at most MaxEpochUpdates) and returns how many pending accounts it read; with
+// nothing pending it commits nothing. store.ErrConflict: another process
+// committed an epoch meanwhile; nothing was written.
+func (s *Server) sequenceEpoch(ctx context.Context) (int, error) {
+	d := s.dir
+	accts, err := s.store.Unsequenced(ctx, MaxEpochUpdates)
+	if err != nil || len(accts) == 0 {
+		return 0, err
+	}
+	var c store.EpochCommit
+	ups := make([]vmap.Update, 0, len(accts))
+	for _, a := range accts {
+		ve, err := s.store.VRF(ctx, a.Handle)
+		if errors.Is(err, store.ErrNotFound) {
+			// spec/transparency-v2.md §3.4: proved once per handle, when
+			// it enters the map, and stored.
+			if ve, err = d.prove(a.Handle); err != nil {
+				return 0, err
+			}
+			c.NewVRF = append(c.NewVRF, ve)
+		} else if err != nil {
+			return 0, fmt.Errorf("VRF entry: %w", err)
+		}
+		hist, err := s.store.History(ctx, a.Handle)
+		if err != nil {
+			return 0, fmt.Errorf("history: %w", err)
+		}
+		var seq, last uint64
+		if n := len(hist); n > 0 {
+			seq, last = hist[n-1].Seq, hist[n-1].Version
+		}
+		if a.Version <= last {
+			continue // sequenced meanwhile by another process
+		}
+		e, err := entryOf(a)
+		if err != nil {
+			return 0, fmt.Errorf("stored key set: %w", err)
+		}
+		entry := e.Marshal()
+		// spec/transparency-v2.md §6.1: a fresh opening for each
+		// sequenced value; the map holds only the commitment.
+		var opening [directory.OpeningSize]byte
+		if _, err := io.ReadFull(s.rand, opening[:]); err != nil {
+			return 0, fmt.Errorf("opening: %w", err)
+		}
+		// §4.3: the map version is 1 for a new index, +1 per epoch that
+		// changes it; it is not the key-set Version.
+		ups = append(ups, vmap.Update{Index: vmap.Index(ve.Index), Value: vmap.Value{Version: seq + 1, Commitment: directory.Commit(&opening, entry)}})
+		c.Versions = append(c.Versions, store.SequencedVersion{Handle: a.Handle, Seq: seq + 1, Version: a.Version, Opening: opening, Entry: entry})
+	}
+	if len(ups) == 0 {
+		return 0, nil
+	}
+	root, nodes, batch, err := d.m.Prepare(ctx, ups)
+	if err != nil {
+		return 0, fmt.Errorf("map update: %w", err)
+	}
+	leaf := directory.Leaf{
+		Epoch:       root.Epoch,
+		Time:        s.now().Unix(),
+		MapRoot:     root.Hash(),
+		Count:       uint32(len(batch)),
+		BatchDigest: vmap.BatchDigest(batch),
+	}
+	copy(leaf.VRFKey[:], d.vrfPub.Bytes())
+	if root.Epoch > 1 {
+		// §8: leaf times never decrease, whatever the clocks of the
+		// processes that sequence.
+		prev, err := s.store.EpochLeaves(ctx, int64(root.Epoch)-2, int64(root.Epoch)-1)
+		if err != nil || len(prev) != 1 {
+			return 0, fmt.Errorf("previous leaf: %w", errors.Join(err, errors.New("leaf missing")))
+		}
+		pl, err := directory.ParseLeaf(prev[0])
+		if err != nil {
+			return 0, fmt.Errorf("previous leaf: %w", err)
+		}
+		leaf.Time = max(leaf.Time, pl.Time)
+	}
+	for i := range c.Versions {
+		c.Versions[i].Epoch = root.Epoch
+	}
+	c.Root, c.Nodes, c.Leaf, c.Batch = root, nodes, leaf.Marshal(), vmap.MarshalBatch(batch)
+	if err := s.store.CommitEpoch(ctx, c); err != nil {
+		return 0, fmt.Errorf("commit epoch %d: %w", root.Epoch, err)
+	}
+	s.metrics.epoch(len(batch))
+	s.log.Info("keyserver: directory epoch sequenced", "epoch", root.Epoch, "updates", len(batch), "new_handles", len(c.NewVRF))
+	if d.cps.cos != nil {
+		d.cps.cos.wake()
+	}
+	return len(accts), nil
+}
+
+// prove computes handle's VRF proof and map index
+// (spec/transparency-v2.md §3.3, §3.4).
+func (d *dirServer) prove(handle string) (store.VRFEntry, error) {
+	alpha, err := vrf.HandleInput(handle)
+	if err != nil {
+		return store.VRFEntry{}, err
+	}
+	beta, pi, err := d.vrfKey.Prove(alpha)
+	if err != nil {
+		return store.VRFEntry{}, fmt.Errorf("VRF: %w", err)
+	}
+	return store.VRFEntry{Handle: handle, Index: vrf.Index(&beta), Proof: pi}, nil
+}
