@@ -36,14 +36,15 @@ var rankNames = map[rank]string{
 // protocols are the packages that define or speak a wire format and hold
 // no server: both a service and the client library import them.
 var protocols = map[string]bool{
-	"keyserver/api":        true,
-	"keyserver/kt":         true,
-	"keyserver/kt/kttest":  true,
-	"keyserver/kt/vmap":    true,
-	"keyserver/revocation": true,
-	"relay/wire":           true,
-	"relay/relayclient":    true,
-	"tlsconfig":            true,
+	"keyserver/api":          true,
+	"keyserver/kt":           true,
+	"keyserver/kt/kttest":    true,
+	"keyserver/kt/vmap":      true,
+	"keyserver/kt/directory": true,
+	"keyserver/revocation":   true,
+	"relay/wire":             true,
+	"relay/relayclient":      true,
+	"tlsconfig":              true,
 }
 
 func rankOf(rel string) rank {
