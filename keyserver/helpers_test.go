@@ -20,6 +20,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/testrand"
 	"github.com/sealpost/sealpost/keyserver"
@@ -59,6 +60,7 @@ type env struct {
 	clock    *clock
 	tokenKey ed25519.PrivateKey
 	logKey   ed25519.PrivateKey
+	vrfKey   *vrf.PrivateKey // nil when the server runs without a directory
 	rand     io.Reader
 }
 
@@ -114,6 +116,10 @@ func newEnvStore(t testing.TB, st store.Store, mod func(*keyserver.Config)) *env
 	rnd := testrand.New("keyserver test " + t.Name())
 	tokenKey := ed25519.NewKeyFromSeed(read(t, rnd, 32))
 	logKey := ed25519.NewKeyFromSeed(read(t, rnd, 32))
+	vrfKey, err := vrf.NewPrivateKey(read(t, rnd, vrf.SeedSize))
+	if err != nil {
+		t.Fatal(err)
+	}
 	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	cfg := keyserver.Config{
 		Name:           serverName,
@@ -131,6 +137,10 @@ func newEnvStore(t testing.TB, st store.Store, mod func(*keyserver.Config)) *env
 		},
 		Now:    clk.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Every test runs the key directory beside version 1
+		// (spec/keyserver.md §9), sequencing promptly.
+		VRFKey:        vrfKey,
+		EpochInterval: 20 * time.Millisecond,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -140,11 +150,12 @@ func newEnvStore(t testing.TB, st store.Store, mod func(*keyserver.Config)) *env
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	vrfKey = cfg.VRFKey
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
-	return &env{t: t, srv: srv, ts: ts, client: ts.Client(), store: st, clock: clk, tokenKey: tokenKey, logKey: logKey, rand: rnd}
+	return &env{t: t, srv: srv, ts: ts, client: ts.Client(), store: st, clock: clk, tokenKey: tokenKey, logKey: logKey, vrfKey: vrfKey, rand: rnd}
 }
 
 func read(t testing.TB, r io.Reader, n int) []byte {

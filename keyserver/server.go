@@ -28,7 +28,6 @@ import (
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver/api"
-	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
@@ -273,7 +272,7 @@ type Server struct {
 	sigChecks     atomic.Int64
 	wellKnownBody []byte // GET /.well-known/sealpost-keyserver body
 
-	dir *directory // nil without a VRFKey
+	dir *dirServer // nil without a VRFKey
 
 	stop chan struct{}
 	bg   sync.WaitGroup // background loops: sweep, cosigners, sequencer
