@@ -5,7 +5,9 @@
 //
 // A Store keeps accounts and their devices, the transparency log (leaves and
 // the RFC 6962 hashes golang.org/x/mod/sumdb/tlog stores), prekeys, token
-// challenges and invite codes. It knows nothing of signatures or encodings:
+// challenges and invite codes, and the key transparency v2 directory
+// (directory.go: map nodes and roots, the epoch log, batches, VRF entries
+// and sequenced versions). It knows nothing of signatures or encodings:
 // the key server validates every value before it reaches the store, and the
 // store keeps bytes. Every method is atomic: it changes everything it says
 // or nothing.
@@ -198,6 +200,9 @@ type Store interface {
 
 	// AddInvite stores the hash of an invite code.
 	AddInvite(ctx context.Context, codeHash []byte) error
+
+	// Directory is the key transparency v2 directory (directory.go).
+	Directory
 
 	// Close releases the store.
 	Close() error

@@ -34,11 +34,18 @@ func txHashReader(tx pgx.Tx) func(context.Context, []int64) ([]tlog.Hash, error)
 	}
 }
 
+// readHashes reads the v1 log's stored hashes at indexes, in their order.
 func readHashes(ctx context.Context, q querier, indexes []int64) ([]tlog.Hash, error) {
+	return readTableHashes(ctx, q, "log_hashes", indexes)
+}
+
+// readTableHashes reads the stored hashes at indexes from table (log_hashes
+// or, for the epoch log, kt_log_hashes), in their order.
+func readTableHashes(ctx context.Context, q querier, table string, indexes []int64) ([]tlog.Hash, error) {
 	if len(indexes) == 0 {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT idx, hash FROM log_hashes WHERE idx = ANY($1)`, indexes)
+	rows, err := q.Query(ctx, `SELECT idx, hash FROM `+table+` WHERE idx = ANY($1)`, indexes)
 	if err != nil {
 		return nil, wrap("read hashes", err)
 	}
@@ -83,7 +90,13 @@ func (s *Store) Leaves(ctx context.Context, start, end int64) ([][]byte, error) 
 		}
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT idx, leaf FROM log_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx`, start, end)
+	return readLeaves(ctx, s.pool, "log_leaves", start, end)
+}
+
+// readLeaves reads the leaves [start, end) of table (log_leaves or, for
+// the epoch log, kt_log_leaves), failing if one is missing.
+func readLeaves(ctx context.Context, q querier, table string, start, end int64) ([][]byte, error) {
+	rows, err := q.Query(ctx, `SELECT idx, leaf FROM `+table+` WHERE idx >= $1 AND idx < $2 ORDER BY idx`, start, end)
 	if err != nil {
 		return nil, wrap("read leaves", err)
 	}

@@ -41,6 +41,9 @@ type Store struct {
 	// claimStmts are the claim's statements, prepared once on the writer
 	// connection: parsing SQL was most of a claim's cost.
 	claimStmts [len(claimQueries)]*sql.Stmt
+	// readStmts are the directory's hot reads (directory.go), prepared
+	// once on the read pool.
+	readStmts [len(readQueries)]*sql.Stmt
 
 	// The writer goroutine (batch.go).
 	reqs      chan *writeReq
@@ -103,6 +106,12 @@ func Open(path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	for i, q := range readQueries {
+		if s.readStmts[i], err = r.PrepareContext(context.Background(), q); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: open %s: prepare: %w", path, err)
+		}
+	}
 	s.startWriter()
 	return s, nil
 }
@@ -112,6 +121,11 @@ func Open(path string) (*Store, error) {
 func (s *Store) Close() error {
 	s.stopWriter()
 	var errs []error
+	for _, st := range s.readStmts {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
