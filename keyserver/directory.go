@@ -107,7 +107,8 @@ func (s *Server) latestEpoch(ctx context.Context) (uint64, *apiError) {
 	}
 	if epoch == 0 {
 		return 0, &apiError{status: http.StatusServiceUnavailable, code: api.CodeUnavailable,
-			message: "the directory has no epoch yet, retry later", retry: unavailableRetry}
+			message: "the directory has no epoch yet, retry later", retry: unavailableRetry,
+			cause: errors.New("no directory epoch yet")}
 	}
 	return epoch, nil
 }

@@ -71,7 +71,7 @@ func (e *env) waitSequenced() uint64 {
 	}
 }
 
-func hashesIn(bs []api.Bytes) ([]tlog.Hash, error) {
+func dirHashes(bs []api.Bytes) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(bs))
 	for i, b := range bs {
 		if len(b) != tlog.HashSize {
@@ -98,7 +98,7 @@ func (c *dirClient) verifyLookup(r *api.DirectoryLookup) (*kt.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	incl, err := hashesIn(r.Inclusion)
+	incl, err := dirHashes(r.Inclusion)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (c *dirClient) history(handle, bearer string) ([]*kt.Entry, *api.DirectoryH
 		h.Versions = append(h.Versions, directory.HistoryVersion{Version: v.Version, Epoch: v.Epoch, Entry: v.Entry, Opening: v.Opening})
 	}
 	for _, p := range r.Proofs {
-		incl, err := hashesIn(p.Inclusion)
+		incl, err := dirHashes(p.Inclusion)
 		if err != nil {
 			return nil, &r, err
 		}
@@ -150,7 +150,7 @@ func (c *dirClient) audit(a *directory.Auditor) (uint64, error) {
 	if old > 0 && old < size {
 		var r api.ConsistencyResponse
 		c.e.ok("GET", fmt.Sprintf("/v2/log/consistency?old=%d&new=%d", old, size), nil, "", http.StatusOK, &r)
-		if proof, err = hashesIn(r.Proof); err != nil {
+		if proof, err = dirHashes(r.Proof); err != nil {
 			return 0, err
 		}
 	}
