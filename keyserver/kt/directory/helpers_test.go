@@ -142,6 +142,7 @@ func refused(t *testing.T, err error, kind error) {
 	if err == nil {
 		t.Fatalf("accepted; want %v", kind)
 	}
+	t.Log(err)
 	if !errors.Is(err, kind) {
 		t.Fatalf("error %v; want %v", err, kind)
 	}

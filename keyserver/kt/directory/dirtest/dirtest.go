@@ -59,9 +59,9 @@ type Directory struct {
 	LeafHook func(*directory.Leaf)
 	Publish  func([]vmap.Update) []vmap.Update
 	logKey   ed25519.PrivateKey
-	rand    io.Reader
-	handles map[string]*handle
-	epochs  []Epoch
+	rand     io.Reader
+	handles  map[string]*handle
+	epochs   []Epoch
 }
 
 // New returns an empty directory: log origin origin (which should end in
