@@ -8,103 +8,118 @@ import (
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 )
 
 // AuditReport is the result of Audit.
 type AuditReport struct {
-	// Size is the number of leaves checked, Accounts the number of
-	// handles they cover.
-	Size     int64
-	Accounts int
-	// Checkpoint is the signed checkpoint the log was checked against,
-	// now pinned.
+	// Epochs is the size of the audited directory log (its number of
+	// epochs); Checked how many of them this audit checked — the others
+	// an earlier audit on this device checked, and their state was
+	// kept — and Updates how many key-set updates those held.
+	Epochs, Checked, Updates uint64
+	// Checkpoint is the signed checkpoint the directory was checked
+	// against, now pinned.
 	Checkpoint string
 	// Known is how many accounts this device knows (contacts and its
-	// own) whose newest key set in the log was compared with the one
-	// it holds; Updated are those whose newest entry is later than the
-	// one it held, looked up again afterwards (so their changes went
-	// through the same checks and events as any lookup).
+	// own), each looked up again afterwards, so that its newest key set
+	// went through the same checks and events as any lookup; Updated
+	// are those whose key set changed since this device last saw it.
 	Known   int
 	Updated []string
 }
 
-// Audit downloads the whole transparency log, recomputes its root, checks
-// every entry's signatures and every account's history, and checks the
-// checkpoint against the pinned one, which it then advances (spec/client.md
-// §6.4). It then compares, for every account this device holds a key set
-// of, the newest entry in the log with that key set: the log must hold it
-// or a later one that continues it. progress, if not nil, is called as
-// leaves are checked. A log that fails any check is ErrSecurity; a latest
-// checkpoint older than the pin or than Config.MaxCheckpointAge is
-// ErrStale.
+// Audit audits the key directory as any auditor can, over public data
+// that names nobody (spec/client.md §6.4, spec/transparency-v2.md §8):
+// the latest checkpoint, consistent with the pinned one, and every epoch
+// since the last audit on this device — its leaf, its public batch and the
+// batch proof that the map changed only by that batch, versions only
+// increasing. It then looks up again every account this device holds a
+// key set of, its own included, and reviews this account's whole history
+// (§6.3). progress, if not nil, is called as epochs are checked. A
+// directory that fails any check is ErrSecurity; a latest checkpoint older
+// than the pin or than Config.MaxCheckpointAge is ErrStale.
 func (c *Client) Audit(ctx context.Context, progress func(done, total int64)) (*AuditReport, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	rep, err := c.auditLog(ctx, progress)
+	rep, err := c.auditDirectory(ctx, progress)
 	if err != nil {
 		return nil, err
 	}
-	// Later key sets go through lookup, outside pinMu, so that contact
-	// policy and events apply to them as to any other.
-	for _, h := range rep.Updated {
-		if _, err := c.lookup(ctx, h, true); err != nil {
-			return nil, fmt.Errorf("client: audit: looking up %s again: %w", h, err)
-		}
-	}
-	return rep, nil
-}
-
-// auditLog is Audit's replay and comparison, under pinMu.
-func (c *Client) auditLog(ctx context.Context, progress func(done, total int64)) (*AuditReport, error) {
-	c.pinMu.Lock()
-	defer c.pinMu.Unlock()
-	v, err := c.logVerifier(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := ksclient.Audit(ctx, c.ks, v, c.pin, c.freshness(), progress)
-	switch {
-	case errors.Is(err, kt.ErrSecurity):
-		return nil, c.securityError("", err)
-	case errors.Is(err, ksclient.ErrStale):
-		return nil, fmt.Errorf("%w: audit: %w", ErrStale, err)
-	case errors.Is(err, kt.ErrNoQuorum):
-		return nil, fmt.Errorf("%w: audit: %w", ErrNoQuorum, err)
-	case err != nil:
-		return nil, fmt.Errorf("client: audit: %w", err)
-	}
-	cp, err := v.OpenCheckpoint([]byte(res.Checkpoint))
-	if err != nil {
-		return nil, c.securityError("", err)
-	}
-	rep := &AuditReport{Size: res.Size, Accounts: res.Accounts, Checkpoint: res.Checkpoint}
+	// The audit names nobody, so every account this device knows is
+	// looked up again, outside pinMu, so that contact policy and events
+	// apply to it as to any other lookup.
 	known, err := c.storedKeySets(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rep.Known = len(known)
 	for _, prev := range known {
-		latest := res.Latest[prev.Handle]
-		if latest == nil {
-			return nil, c.securityError(prev.Handle, fmt.Errorf("the log holds no entry of %s, whose key set the key server proved to this device", prev.Handle))
+		d, err := c.lookup(ctx, prev.Handle, true)
+		if err != nil {
+			return nil, fmt.Errorf("client: audit: looking up %s again: %w", prev.Handle, err)
 		}
-		if prev.AccountKey != latest.AccountKey || latest.Version < prev.Version {
-			return nil, c.securityError(prev.Handle, fmt.Errorf("the log's newest entry of %s (version %d) does not continue the key set this device was shown (version %d)", prev.Handle, latest.Version, prev.Version))
-		}
-		if err := continues(prev, latest); err != nil {
-			return nil, c.securityError(prev.Handle, err)
-		}
-		if latest.Version > prev.Version {
+		if d.entry.Version > prev.Version {
 			rep.Updated = append(rep.Updated, prev.Handle)
 		}
 	}
-	if err := c.advancePin(ctx, cp); err != nil {
-		return nil, err
+	if c.identity() != nil {
+		if err := c.checkOwnAccount(ctx); err != nil {
+			return nil, fmt.Errorf("client: audit: this account's history: %w", err)
+		}
 	}
 	return rep, nil
+}
+
+// auditDirectory is Audit's check of the directory log, under pinMu: from
+// the audit state stored (or the empty directory) to the latest
+// checkpoint, which it pins; the new state is stored with the pin.
+func (c *Client) auditDirectory(ctx context.Context, progress func(done, total int64)) (*AuditReport, error) {
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
+	v, err := c.logVerifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var raw []byte
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		raw, err = tx.AuditState()
+		if errors.Is(err, localstore.ErrNotFound) {
+			raw, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	var state *directory.AuditState
+	if raw == nil {
+		state, err = directory.NewAuditState(c.vrfKey)
+	} else {
+		state, err = directory.ParseAuditState(raw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: the stored audit state: %v", ErrCorrupt, err)
+	}
+	var step func(done, total uint64)
+	if progress != nil {
+		step = func(done, total uint64) { progress(int64(done), int64(total)) }
+	}
+	res, err := ksclient.AuditDirectory(ctx, c.ks, v, c.pin, c.freshness(), state, step)
+	if err != nil {
+		return nil, c.verifyError("", "audit", err)
+	}
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error { return tx.PutAuditState(res.State.Marshal()) })
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if err := c.advancePin(ctx, res.Pin); err != nil {
+		return nil, err
+	}
+	return &AuditReport{Epochs: res.State.Size, Checked: res.Checked, Updates: res.Updates, Checkpoint: res.Checkpoint}, nil
 }
 
 // storedKeySets returns the key set this device holds for every account

@@ -17,7 +17,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/client/internal/relaylink"
-	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
@@ -106,8 +106,8 @@ type Config struct {
 	// it). With neither, the system roots are used.
 	CAFile string
 	Pin    string
-	// LogKey is the key server's transparency log verifier key, as
-	// sealpostd prints it ("<name>/keyserver+<id>+<key>"): the trust root
+	// LogKey is the verifier key of the key server's directory log, as
+	// sealpostd prints it ("<name>/sealpost-kt/v2+<id>+<key>"): the trust root
 	// every key set is checked against (spec/client.md §6.1). The key
 	// server's discovery document must publish this key. Required unless
 	// TrustOnFirstUse is set or the store already holds a key learned
@@ -192,6 +192,7 @@ type Client struct {
 	logKey   string         // the log key learned on first use and stored, if any
 	pinText  []byte         // the stored pinned checkpoint, until verified
 	pin      *kt.Checkpoint // the verified pinned checkpoint
+	vrfKey   *vrf.PublicKey // the directory's VRF key, from discovery; every leaf must name it
 
 	sessMu  sync.Mutex // serialises changes to sessions and prekeys
 	maintMu sync.Mutex // serialises prekey maintenance
@@ -254,16 +255,10 @@ func newClient(cfg Config) (*Client, error) {
 		problems = append(problems, err)
 	}
 	if cfg.LogKey != "" {
-		name, ok := "", false
-		v, err := kt.NewVerifier(cfg.LogKey)
-		if err == nil {
-			name, ok = strings.CutSuffix(v.Origin(), api.OriginSuffix)
-		}
+		name, err := logName(cfg.LogKey)
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Errorf("client: Config.LogKey: %w", err))
-		case !ok:
-			problems = append(problems, fmt.Errorf("client: Config.LogKey: origin %q is not <name>%s", v.Origin(), api.OriginSuffix))
 		case cfg.KeyServerName != "" && cfg.KeyServerName != name:
 			problems = append(problems, fmt.Errorf("client: Config.KeyServerName %q is not the name in Config.LogKey (%q)", cfg.KeyServerName, name))
 		default:

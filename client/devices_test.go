@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,18 +134,30 @@ func TestBackupErrors(t *testing.T) {
 	}
 }
 
-// TestAudit checks the whole log of a server with a few accounts.
+// TestAudit audits the directory of a server with a few accounts, then
+// again after a change: the second audit checks only the new epochs, and
+// reports the contact whose key set changed.
 func TestAudit(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice, bob := s.newUser("alice"), s.newUser("bob")
-	s.restoreDevice(t, bob)
+	send(t, alice, "bob", "hello")
+	recv(t, bob)
 	var calls int
 	rep, err := alice.Audit(ctxT(t), func(done, total int64) { calls++ })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Size != 3 || rep.Accounts != 2 || calls == 0 {
+	// Two registrations: at least one epoch, two updates.
+	if rep.Epochs < 1 || rep.Checked != rep.Epochs || rep.Updates < 2 || rep.Known != 2 || len(rep.Updated) != 0 || calls == 0 {
 		t.Fatalf("audit: %+v, %d progress calls", rep, calls)
+	}
+	s.restoreDevice(t, bob)
+	rep2, err := alice.Audit(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.Epochs <= rep.Epochs || rep2.Checked != rep2.Epochs-rep.Epochs || rep2.Updates != 1 || !slices.Equal(rep2.Updated, []string{"bob"}) {
+		t.Fatalf("second audit: %+v after %+v", rep2, rep)
 	}
 }
 

@@ -20,9 +20,10 @@ const dirTTL = 30 * time.Second
 
 // dirEntry is a verified key set and where it sits in the log.
 type dirEntry struct {
-	entry    *kt.Entry
-	logIndex int64
-	fetched  time.Time
+	entry *kt.Entry
+	// epoch is the directory epoch the entry was proven latest in.
+	epoch   uint64
+	fetched time.Time
 }
 
 // findActive returns the active device of e with cert's id whose
@@ -87,21 +88,19 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	if err := c.recordKeySet(ctx, entry); err != nil {
 		return nil, err
 	}
-	d = &dirEntry{entry: entry, logIndex: resp.LogIndex, fetched: time.Now()}
+	d = &dirEntry{entry: entry, epoch: resp.Epoch, fetched: time.Now()}
 	c.mu.Lock()
 	c.dir[handle] = d
 	c.mu.Unlock()
 	return d, nil
 }
 
-// fetchVerified asks the key server for handle's key set and verifies the
-// answer against the pin and the age rule (spec/client.md §6.1). The
+// fetchVerified asks the key server for the proof of handle's latest key
+// set and verifies it against the pin and the age rule (spec/client.md
+// §6.1). A proof that the handle is absent is ErrUnknownHandle. The
 // caller holds pinMu.
-func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *api.AccountResponse, error) {
-	resp, err := c.ks.Account(ctx, handle)
-	if ksclient.IsCode(err, "unknown_handle") {
-		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
-	}
+func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *api.DirectoryLookup, error) {
+	resp, err := c.ks.DirectoryLookup(ctx, handle)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("client: looking up %s: %w", handle, err)
 	}
@@ -109,18 +108,51 @@ func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	entry, pin, err := ksclient.VerifyAccount(ctx, c.ks, v, c.pin, c.freshness(), handle, resp)
-	switch {
-	case errors.Is(err, kt.ErrSecurity):
-		return nil, nil, nil, c.securityError(handle, err)
-	case errors.Is(err, ksclient.ErrStale):
-		return nil, nil, nil, fmt.Errorf("%w: %w", ErrStale, err)
-	case errors.Is(err, kt.ErrNoQuorum):
-		return nil, nil, nil, fmt.Errorf("%w: %w", ErrNoQuorum, err)
-	case err != nil:
-		return nil, nil, nil, fmt.Errorf("client: verifying %s: %w", handle, err)
+	entry, pin, err := ksclient.VerifyDirectoryLookup(ctx, c.ks, v, c.vrfKey, c.pin, c.freshness(), handle, resp)
+	if err != nil {
+		return nil, nil, nil, c.verifyError(handle, "verifying "+handle, err)
+	}
+	if entry == nil {
+		// Proven absent. The pin may still advance: the proof was
+		// checked under a checkpoint consistent with it.
+		if err := c.advancePin(ctx, pin); err != nil {
+			return nil, nil, nil, err
+		}
+		// The map only grows: a handle this device holds a verified key
+		// set of cannot have left it.
+		var held bool
+		err := c.store.View(ctx, func(tx *localstore.Tx) error {
+			_, err := tx.KeySet(handle)
+			held = err == nil
+			if errors.Is(err, localstore.ErrNotFound) {
+				err = nil
+			}
+			return err
+		})
+		if err != nil {
+			return nil, nil, nil, storeError(err)
+		}
+		if held {
+			return nil, nil, nil, c.securityError(handle, fmt.Errorf("the directory proves %s absent, whose key set it proved to this device before", handle))
+		}
+		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
 	}
 	return entry, pin, resp, nil
+}
+
+// verifyError classifies an error of a ksclient verification for the
+// application: ErrSecurity (reported as an event), ErrStale, ErrNoQuorum,
+// or the error as it is.
+func (c *Client) verifyError(handle, what string, err error) error {
+	switch {
+	case errors.Is(err, kt.ErrSecurity):
+		return c.securityError(handle, err)
+	case errors.Is(err, ksclient.ErrStale):
+		return fmt.Errorf("%w: %w", ErrStale, err)
+	case errors.Is(err, kt.ErrNoQuorum):
+		return fmt.Errorf("%w: %w", ErrNoQuorum, err)
+	}
+	return fmt.Errorf("client: %s: %w", what, err)
 }
 
 // advancePin stores pin if it is newer than the pinned checkpoint. The
@@ -163,7 +195,7 @@ func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 		var err error
 		ct, err = tx.Contact(e.Handle)
 		if errors.Is(err, localstore.ErrNotFound) {
-			return tx.PutContact(localstore.Contact{Handle: e.Handle, AccountKey: e.AccountKey, KeySetVersion: e.Version, LogIndex: uint64(d.logIndex)})
+			return tx.PutContact(localstore.Contact{Handle: e.Handle, AccountKey: e.AccountKey, KeySetVersion: e.Version, LogIndex: d.epoch})
 		}
 		if err != nil {
 			return err
@@ -194,7 +226,7 @@ func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 		if e.Version == ct.KeySetVersion {
 			return nil
 		}
-		ct.KeySetVersion, ct.LogIndex = e.Version, uint64(d.logIndex)
+		ct.KeySetVersion, ct.LogIndex = e.Version, d.epoch
 		return tx.PutContact(ct)
 	})
 	if errors.Is(err, ErrSecurity) {
@@ -233,7 +265,7 @@ func (c *Client) adoptKey(tx *localstore.Tx, ct localstore.Contact, d *dirEntry,
 	if err := tx.PutKeySet(ct.Handle, d.entry.Marshal()); err != nil {
 		return err
 	}
-	return tx.PutContact(localstore.Contact{Handle: ct.Handle, AccountKey: d.entry.AccountKey, Verified: verified, KeySetVersion: d.entry.Version, LogIndex: uint64(d.logIndex)})
+	return tx.PutContact(localstore.Contact{Handle: ct.Handle, AccountKey: d.entry.AccountKey, Verified: verified, KeySetVersion: d.entry.Version, LogIndex: d.epoch})
 }
 
 // keyChange describes a change of handle's account key from old to now.

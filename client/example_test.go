@@ -17,9 +17,9 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/keyserver/api"
-	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
 	"github.com/sealpost/sealpost/relay"
 	relaysqlite "github.com/sealpost/sealpost/relay/store/sqlite"
@@ -225,7 +225,11 @@ func demoServers() (demo, func()) {
 	}
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, logKey, _ := ed25519.GenerateKey(rand.Reader)
-	ks, err := keyserver.New(keyserver.Config{Name: "example", Store: ksdb, TokenKey: tokenKey, LogKey: logKey,
+	vrfKey, err := vrf.GenerateKey(rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ks, err := keyserver.New(keyserver.Config{Name: "example", Store: ksdb, TokenKey: tokenKey, LogKey: logKey, VRFKey: vrfKey,
 		RelayAudiences: []string{"relay:example"}, Logger: quiet})
 	if err != nil {
 		log.Fatal(err)
@@ -247,7 +251,7 @@ func demoServers() (demo, func()) {
 		log.Fatal(err)
 	}
 	srv.StartTLS()
-	vkey, err := kt.VerifierKey("example"+api.OriginSuffix, logKey.Public().(ed25519.PublicKey))
+	vkey, err := directory.VerifierKey("example", logKey.Public().(ed25519.PublicKey))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -20,10 +20,10 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/keyserver/api"
-	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 	ksstore "github.com/sealpost/sealpost/keyserver/store"
 	kspg "github.com/sealpost/sealpost/keyserver/store/postgres"
 	kssqlite "github.com/sealpost/sealpost/keyserver/store/sqlite"
@@ -51,6 +51,7 @@ type servers struct {
 	dsn  string // the PostgreSQL schema's, for the PostgreSQL engine
 	// logKey signs the log's checkpoints.
 	logKey ed25519.PrivateKey
+	vrfKey *vrf.PrivateKey
 	// tokenPub verifies the key server's access tokens (a relay started
 	// beside s.rs needs it).
 	tokenPub ed25519.PublicKey
@@ -115,7 +116,11 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 	t.Cleanup(func() { s.ksdb.Close(); s.q.Close() })
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, logKey, _ := ed25519.GenerateKey(rand.Reader)
-	s.logKey = logKey
+	vrfKey, err := vrf.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.logKey, s.vrfKey = logKey, vrfKey
 	s.tokenPub = tokenKey.Public().(ed25519.PublicKey)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.ks, err = keyserver.New(keyserver.Config{
@@ -123,6 +128,7 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 		Store:          s.ksdb,
 		TokenKey:       tokenKey,
 		LogKey:         logKey,
+		VRFKey:         vrfKey,
 		RelayAudiences: []string{"relay:" + serverName},
 		Logger:         quiet,
 		// Tests claim, look up and upload more often than a person would.
@@ -204,7 +210,7 @@ func (s *servers) config(dir string) Config {
 
 // logVerifierKey is the log's verifier key, as sealpostd prints it.
 func (s *servers) logVerifierKey() string {
-	vkey, err := kt.VerifierKey(serverName+api.OriginSuffix, s.logKey.Public().(ed25519.PublicKey))
+	vkey, err := directory.VerifierKey(serverName, s.logKey.Public().(ed25519.PublicKey))
 	if err != nil {
 		s.t.Fatal(err)
 	}

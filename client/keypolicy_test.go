@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/keyserver/api"
 )
 
 // engines are the server stores the trust tests run on.
@@ -496,8 +499,10 @@ func TestOwnDeviceRevokedElsewhere(t *testing.T) {
 }
 
 // TestUnknownHandleKnownContact: the key server denies bob, whom alice
-// knows. His message is kept at the relay and retried, with an event, not
-// dropped; Send to him fails and changes nothing; when the key server
+// knows, answering his lookups with the proof of absence of another handle
+// (the directory only grows, so no true proof of his absence exists). The
+// answer is ErrSecurity; his message is kept at the relay and retried, with
+// an event, not dropped; Send to him fails and changes nothing; when the key server
 // answers again, the message arrives.
 func TestUnknownHandleKnownContact(t *testing.T) {
 	for _, eng := range engines {
@@ -510,21 +515,31 @@ func TestUnknownHandleKnownContact(t *testing.T) {
 			alice.Close()
 			send(t, bob, "alice", "kept")
 			s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if r.Method == "GET" && r.URL.Path == "/v1/accounts/bob" {
-					r.URL.Path = "/v1/accounts/nobody"
+				if r.Method != "GET" || r.URL.Path != "/v2/accounts/bob" {
+					next.ServeHTTP(w, r)
+					return
 				}
-				next.ServeHTTP(w, r)
+				r.URL.Path = "/v2/accounts/nobody"
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				var l api.DirectoryLookup
+				if err := json.Unmarshal(rec.Body.Bytes(), &l); err != nil || len(l.Entry) != 0 {
+					t.Errorf("lookup of nobody: %v %+v", err, l)
+				}
+				l.Handle = "bob"
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(l)
 			})
 			alice = s.open(aliceDir)
 			e := waitEvent(t, alice, EventSecurity)
-			if !errors.Is(e.Err, ErrUnknownHandle) || e.Handle != "bob" {
+			if !errors.Is(e.Err, ErrSecurity) || errors.Is(e.Err, ErrUnknownHandle) || e.Handle != "bob" {
 				t.Fatalf("event %+v", e)
 			}
 			noMessage(t, alice, time.Second)
 
 			before := takeSnapshot(t, alice, "bob")
 			_, err := alice.Send(ctxT(t), "bob", []byte("x"))
-			if !errors.Is(err, ErrUnknownHandle) || !errors.Is(err, ErrSecurity) {
+			if !errors.Is(err, ErrSecurity) {
 				t.Fatalf("send to a denied contact: %v", err)
 			}
 			if after := takeSnapshot(t, alice, "bob"); !reflect.DeepEqual(before, after) {

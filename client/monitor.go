@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver/kt"
@@ -124,8 +125,43 @@ func (c *Client) checkOwnAccount(ctx context.Context) error {
 	if err := c.checkOwn(d); err != nil {
 		return err
 	}
+	if err := c.checkOwnHistory(ctx, id); err != nil {
+		return err
+	}
 	_, err = c.reviewOwn(ctx, id, d.entry)
 	return err
+}
+
+// checkOwnHistory fetches and verifies every value this account's index
+// in the directory has ever had (spec/client.md §6.3,
+// spec/transparency-v2.md §6.4): each key set a successor of the one
+// before, under this device's account key from the first, with proofs
+// that the index held nothing else in between. A key set the key server
+// showed others for a while — another account key, a device later
+// hidden — breaks the chain and is ErrSecurity.
+func (c *Client) checkOwnHistory(ctx context.Context, id *identity) error {
+	tok, err := c.keyServerToken(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := c.ks.DirectoryHistory(ctx, tok, id.handle)
+	if err != nil {
+		return fmt.Errorf("client: this account's history: %w", err)
+	}
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
+	v, err := c.logVerifier(ctx)
+	if err != nil {
+		return err
+	}
+	hist, pin, err := ksclient.VerifyDirectoryHistory(ctx, c.ks, v, c.vrfKey, c.pin, c.freshness(), id.handle, resp)
+	if err != nil {
+		return c.verifyError(id.handle, "verifying this account's history", err)
+	}
+	if len(hist.Entries) == 0 || hist.Entries[0].AccountKey != id.accountKey {
+		return c.securityError(id.handle, errors.New("the directory's history of this account does not start with this account's key"))
+	}
+	return c.advancePin(ctx, pin)
 }
 
 // seedOwnDevices records, on a device that has no record of its own

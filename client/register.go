@@ -14,6 +14,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -104,10 +105,16 @@ func (c *Client) Register(ctx context.Context, handle string) error {
 }
 
 // registeredAnyway reports whether a registration whose answer was lost
-// (a network error) took effect: the handle exists with this account key.
+// (a network error) took effect: the directory holds the handle with this
+// account key. The answer is not verified here: it only decides whether
+// to go on, and every later lookup of the account verifies it.
 func registeredAnyway(ctx context.Context, ks *ksclient.Client, handle string, aik keys.AccountPublicKey) bool {
-	resp, err := ks.Account(ctx, handle)
-	return err == nil && slices.Equal(resp.AccountKey, aik[:])
+	resp, err := ks.DirectoryLookup(ctx, handle)
+	if err != nil || len(resp.Entry) == 0 {
+		return false
+	}
+	e, err := kt.ParseEntry(resp.Entry)
+	return err == nil && e.Handle == handle && e.AccountKey == aik
 }
 
 // adopt stores a new identity (and any contacts and pin restored from a

@@ -127,16 +127,22 @@ func TestForgedBundle(t *testing.T) {
 	}
 }
 
-// TestForgedLookup: a key server that lists a device the log does not hold
-// is refused, before any claim.
+// TestForgedLookup: a key server that lists a device the directory does
+// not hold is refused, before any claim.
 func TestForgedLookup(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice, _ := s.newUser("alice"), s.newUser("bob")
 	cert, dk := forgedCert(t, "bob", 2)
 	defer dk.Zero()
 	var claimed atomic.Bool
-	rewriteJSON(s, "GET", "/v1/accounts/bob", func(a *api.AccountResponse) {
-		a.Devices = append(a.Devices, api.DeviceEntry{ID: 2, Certificate: cert.Marshal()})
+	rewriteJSON(s, "GET", "/v2/accounts/bob", func(a *api.DirectoryLookup) {
+		e, err := kt.ParseEntry(a.Entry)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		e.Devices = append(e.Devices, kt.Device{Certificate: cert})
+		a.Entry = e.Marshal()
 	})
 	inner := *s.intercept.Load()
 	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -198,7 +204,7 @@ func TestForkedLog(t *testing.T) {
 	defer evilDB.Close()
 	_, tokenKey, _ := ed25519.GenerateKey(rand.Reader)
 	evil, err := keyserver.New(keyserver.Config{
-		Name: serverName, Store: evilDB, TokenKey: tokenKey, LogKey: s.logKey,
+		Name: serverName, Store: evilDB, TokenKey: tokenKey, LogKey: s.logKey, VRFKey: s.vrfKey,
 		RelayAudiences: []string{"relay:" + serverName},
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -210,7 +216,7 @@ func TestForkedLog(t *testing.T) {
 		registerDirect(t, evil, h)
 	}
 	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if strings.HasPrefix(r.URL.Path, "/v1/accounts/") || strings.HasPrefix(r.URL.Path, "/v1/log/") {
+		if strings.HasPrefix(r.URL.Path, "/v2/accounts/") || strings.HasPrefix(r.URL.Path, "/v2/log/") {
 			evil.Handler().ServeHTTP(w, r)
 			return
 		}
@@ -336,7 +342,7 @@ func TestStaleOwnKeySet(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	alice2 := s.restoreDevice(t, alice)
-	stale, err := alice.ks.Account(ctxT(t), "alice")
+	stale, err := alice.ks.DirectoryLookup(ctxT(t), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +359,7 @@ func TestStaleOwnKeySet(t *testing.T) {
 	recv(t, bob)
 	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		switch {
-		case r.Method == "GET" && r.URL.Path == "/v1/accounts/alice":
+		case r.Method == "GET" && r.URL.Path == "/v2/accounts/alice":
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(acctJSON)
 		case r.Method == "POST" && r.URL.Path == "/v1/accounts/alice/claim":

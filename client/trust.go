@@ -9,8 +9,9 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
-	"github.com/sealpost/sealpost/keyserver/api"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 )
 
 // Trust roots (spec/client.md §6.1): the transparency log's verifier key
@@ -56,16 +57,16 @@ func (c *Client) trustStoredLogKey(stored string) error {
 	return errNoLogKey
 }
 
-// logName returns the key server name of a log verifier key: its origin
-// is "<name>/keyserver" (spec/keyserver.md §5.0).
+// logName returns the key server name of a directory log verifier key:
+// its origin is "<name>/sealpost-kt/v2" (spec/transparency-v2.md §5).
 func logName(logKey string) (string, error) {
-	v, err := kt.NewVerifier(logKey)
+	v, err := directory.NewVerifier(logKey)
 	if err != nil {
 		return "", err
 	}
-	name, ok := strings.CutSuffix(v.Origin(), api.OriginSuffix)
+	name, ok := strings.CutSuffix(v.Origin(), directory.OriginSuffix)
 	if !ok || name == "" {
-		return "", fmt.Errorf("log origin %q is not <name>%s", v.Origin(), api.OriginSuffix)
+		return "", fmt.Errorf("log origin %q is not <name>%s", v.Origin(), directory.OriginSuffix)
 	}
 	return name, nil
 }
@@ -95,10 +96,10 @@ func (c *Client) logVerifier(ctx context.Context) (*kt.Verifier, error) {
 		if !c.cfg.TrustOnFirstUse {
 			return nil, errNoLogKey
 		}
-		key = wk.LogVerifierKey
+		key = wk.DirectoryVerifierKey
 		name, err := logName(key)
 		if err != nil || name != wk.Name {
-			return nil, fmt.Errorf("client: the key server's log verifier key %q: not the key of a log named %s/keyserver", key, wk.Name)
+			return nil, fmt.Errorf("client: the key server's log verifier key %q: not the key of a log named %s%s", key, wk.Name, directory.OriginSuffix)
 		}
 		err = c.store.Update(ctx, func(tx *localstore.Tx) error { return tx.PutLogKey(key) })
 		if err != nil {
@@ -108,9 +109,17 @@ func (c *Client) logVerifier(ctx context.Context) (*kt.Verifier, error) {
 		c.logKey = key
 		c.log.Info("client: trusting the key server's log key on first use", "log_key", key)
 	}
-	v, err := kt.NewVerifier(key)
+	v, err := directory.NewVerifier(key)
 	if err != nil {
 		return nil, fmt.Errorf("client: the log verifier key: %w", err)
+	}
+	// The VRF key is not a trust root: every leaf names it, under the
+	// log key and the witnesses, and auditors check that it never
+	// changes (spec/transparency-v2.md §5, §8). A discovery document
+	// that names another is caught by the first lookup.
+	vrfKey, err := vrf.ParsePublicKey(wk.VRFKey)
+	if err != nil {
+		return nil, c.securityError("", fmt.Errorf("the key server's VRF key: %w", err))
 	}
 	if c.pinText != nil {
 		// A pinned checkpoint that the log key did not sign means the
@@ -122,7 +131,7 @@ func (c *Client) logVerifier(ctx context.Context) (*kt.Verifier, error) {
 		}
 		c.pin = pin
 	}
-	c.verifier = v
+	c.verifier, c.vrfKey = v, vrfKey
 	return v, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
@@ -73,8 +72,8 @@ func TestLogKeyMismatch(t *testing.T) {
 	if c.Handle() != "" {
 		t.Fatal("registered under a log key that is not the configured one")
 	}
-	if _, err := c.ks.Account(ctxT(t), "alice"); !ksclient.IsCode(err, "unknown_handle") {
-		t.Fatalf("the key server has alice: %v", err)
+	if resp, err := c.ks.DirectoryLookup(ctxT(t), "alice"); err != nil || len(resp.Entry) != 0 {
+		t.Fatalf("the key server has alice: %+v, %v", resp, err)
 	}
 }
 

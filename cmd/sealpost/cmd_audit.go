@@ -11,12 +11,16 @@ import (
 var auditCommand = &command{
 	name:    "audit",
 	usage:   "audit",
-	summary: "download and check the whole transparency log",
+	summary: "check the key directory's log as an auditor does",
 	help: `
-Downloads the key server's whole transparency log and checks it: every
-entry, the tree it makes against the signed checkpoint, and that the
-checkpoint is consistent with the one this device pinned. Shows a progress
-bar on a terminal. A log that fails a check exits with status 4.`,
+Checks the key server's directory as any auditor can, over public data
+that names nobody: the latest checkpoint, consistent with the one this
+device pinned (and cosigned by the configured witnesses), and every epoch
+since the last audit on this device — its log leaf, and the proof that the
+directory changed only by that epoch's published updates, versions only
+increasing. Then looks up again every account this device knows and checks
+this account's whole history. Shows a progress bar on a terminal. A
+directory that fails a check exits with status 4.`,
 	setup: func(fs *flag.FlagSet) runner {
 		return func(ctx context.Context, a *app, args []string) error {
 			if err := wantArgs(args, 0, ""); err != nil {
@@ -43,14 +47,16 @@ bar on a terminal. A log that fails a check exits with status 4.`,
 }
 
 type jsonAudit struct {
-	Size       int64  `json:"size"`
-	Accounts   int    `json:"accounts"`
+	Epochs     uint64 `json:"epochs"`
+	Checked    uint64 `json:"checked"`
+	Updates    uint64 `json:"updates"`
+	Known      int    `json:"known"`
 	Checkpoint string `json:"checkpoint"`
 }
 
 func (a *app) printAudit(rep *client.AuditReport) {
 	if a.json {
-		a.emit(jsonAudit{rep.Size, rep.Accounts, rep.Checkpoint})
+		a.emit(jsonAudit{rep.Epochs, rep.Checked, rep.Updates, rep.Known, rep.Checkpoint})
 		return
 	}
 	cp := strings.TrimRight(rep.Checkpoint, "\n")
@@ -61,5 +67,5 @@ func (a *app) printAudit(rep *client.AuditReport) {
 		}
 		b.WriteString("\n")
 	}
-	a.printf("The transparency log checks out: %d entries, %d accounts.\nCheckpoint:\n%s", rep.Size, rep.Accounts, b.String())
+	a.printf("The key directory checks out: %d epochs (%d checked now, %d key-set updates), %d known accounts looked up again.\nCheckpoint:\n%s", rep.Epochs, rep.Checked, rep.Updates, rep.Known, b.String())
 }

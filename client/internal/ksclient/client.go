@@ -1,9 +1,11 @@
 // Package ksclient is the client's side of the Sealpost key server: an HTTP
-// client for every endpoint of spec/keyserver.md (§5, §6), access tokens
-// fetched and refreshed on demand (spec/keyserver.md §5.1, §5.6), and the
-// transparency checks that keep a key server from swapping keys
-// (spec/transparency.md §7): VerifyAccount for a lookup, CheckClaim for a
-// claimed bundle, and Audit, which replays the whole log as a monitor does.
+// client for the endpoints of spec/keyserver.md a client uses (§5, §9),
+// access tokens fetched and refreshed on demand (spec/keyserver.md §5.1,
+// §5.6), and the key directory checks that keep a key server from swapping
+// keys (spec/transparency-v2.md §6, §8): VerifyDirectoryLookup for a
+// lookup, VerifyDirectoryHistory for an account's own history, CheckClaim
+// for a claimed bundle, and AuditDirectory, which checks every epoch as an
+// auditor does.
 //
 // Errors say whom to blame. A JSON error answer of the server is an
 // *APIError (IsCode tests its code); a network failure is returned wrapped
@@ -35,6 +37,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 )
 
 // Limits and timeouts of the HTTP client.
@@ -192,14 +195,14 @@ func (c *Client) WellKnown(ctx context.Context) (*api.WellKnown, error) {
 	if err := c.do(ctx, http.MethodGet, wellKnownPath, nil, "", nil, &w); err != nil {
 		return nil, err
 	}
-	if w.Name == "" || w.Audience != api.AudiencePrefix+w.Name || w.LogOrigin != w.Name+api.OriginSuffix {
-		return nil, fmt.Errorf("ksclient: discovery document names %q, audience %q and log origin %q, which do not agree (spec/keyserver.md §5.0)", w.Name, w.Audience, w.LogOrigin)
+	if w.Name == "" || w.Audience != api.AudiencePrefix+w.Name || w.DirectoryOrigin != w.Name+directory.OriginSuffix {
+		return nil, fmt.Errorf("ksclient: discovery document names %q, audience %q and directory origin %q, which do not agree (spec/keyserver.md §5.0)", w.Name, w.Audience, w.DirectoryOrigin)
 	}
 	if c.name != "" && w.Name != c.name {
 		return nil, securityError(nil, "the key server calls itself %q, not the configured %q", printable(w.Name), c.name)
 	}
-	if c.logKey != "" && w.LogVerifierKey != c.logKey {
-		return nil, securityError(nil, "the key server publishes log key %q, not the configured %q", printable(w.LogVerifierKey), c.logKey)
+	if c.logKey != "" && w.DirectoryVerifierKey != c.logKey {
+		return nil, securityError(nil, "the key server publishes log key %q, not the configured %q", printable(w.DirectoryVerifierKey), c.logKey)
 	}
 	c.mu.Lock()
 	if c.wk == nil {
@@ -220,16 +223,6 @@ func (c *Client) Challenge(ctx context.Context, audience string) (*api.Challenge
 // §5.2).
 func (c *Client) Register(ctx context.Context, req *api.RegisterRequest) (*api.KeySetResponse, error) {
 	return call[api.KeySetResponse](ctx, c, http.MethodPost, "/v1/accounts", nil, "", req)
-}
-
-// Account looks up handle (spec/keyserver.md §5.3). The answer is raw:
-// check it with VerifyAccount before using any key in it.
-func (c *Client) Account(ctx context.Context, handle string) (*api.AccountResponse, error) {
-	p, err := accountPath(handle, "")
-	if err != nil {
-		return nil, err
-	}
-	return call[api.AccountResponse](ctx, c, http.MethodGet, p, nil, "", nil)
 }
 
 // AddDevice adds a device to handle's account (spec/keyserver.md §5.4).
@@ -283,18 +276,20 @@ func (c *Client) Claim(ctx context.Context, token, handle string) (*api.ClaimRes
 	return call[api.ClaimResponse](ctx, c, http.MethodPost, p, nil, token, nil)
 }
 
-// Checkpoint returns the signed checkpoint of the log at its current size
-// (spec/keyserver.md §6.1), unverified: open it with kt.Verifier.
+// Checkpoint returns the signed checkpoint of the directory's log at its
+// current size (spec/keyserver.md §9.3), unverified: open it with the
+// verifier of directory.NewVerifier.
 func (c *Client) Checkpoint(ctx context.Context) (string, error) {
 	var r api.CheckpointResponse
-	if err := c.do(ctx, http.MethodGet, "/v1/log/checkpoint", nil, "", nil, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v2/log/checkpoint", nil, "", nil, &r); err != nil {
 		return "", err
 	}
 	return r.Checkpoint, nil
 }
 
 // Consistency returns the proof that the tree of size old is a prefix of
-// the tree of size new (spec/keyserver.md §6.2). For old = 0 or old = new
+// the tree of size new in the directory's log (spec/keyserver.md §9.3).
+// For old = 0 or old = new
 // the proof is empty and nothing is fetched (spec/transparency.md §6.2).
 func (c *Client) Consistency(ctx context.Context, old, new int64) ([]api.Bytes, error) {
 	if old < 0 || new < old {
@@ -305,14 +300,15 @@ func (c *Client) Consistency(ctx context.Context, old, new int64) ([]api.Bytes, 
 	}
 	q := url.Values{"old": {strconv.FormatInt(old, 10)}, "new": {strconv.FormatInt(new, 10)}}
 	var r api.ConsistencyResponse
-	if err := c.do(ctx, http.MethodGet, "/v1/log/consistency", q, "", nil, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v2/log/consistency", q, "", nil, &r); err != nil {
 		return nil, err
 	}
 	return r.Proof, nil
 }
 
-// Leaves returns the log entries with index in [start, end)
-// (spec/keyserver.md §6.3). The server serves at most its MaxLeaves at
+// Leaves returns the directory's log leaves with index in [start, end):
+// the leaves of epochs start+1 … end (spec/keyserver.md §9.3). The server
+// serves at most its MaxLeaves at
 // once (WellKnown().Limits.MaxLeaves).
 func (c *Client) Leaves(ctx context.Context, start, end int64) ([]api.Bytes, error) {
 	if start < 0 || end <= start {
@@ -320,7 +316,7 @@ func (c *Client) Leaves(ctx context.Context, start, end int64) ([]api.Bytes, err
 	}
 	q := url.Values{"start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}}
 	var r api.LeavesResponse
-	if err := c.do(ctx, http.MethodGet, "/v1/log/leaves", q, "", nil, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v2/log/leaves", q, "", nil, &r); err != nil {
 		return nil, err
 	}
 	return r.Leaves, nil

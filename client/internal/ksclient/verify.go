@@ -89,16 +89,7 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 	if cp.Size < pinned.Size {
 		older, newer = cp, pinned
 	}
-	raw, err := c.Consistency(ctx, older.Size, newer.Size)
-	if err != nil {
-		if refusedProof(err) {
-			// The server refuses a proof between two sizes its own
-			// log key signed: its log no longer holds the larger.
-			return nil, securityError(err, "the key server will not prove its checkpoint of size %d consistent with size %d", older.Size, newer.Size)
-		}
-		return nil, err
-	}
-	proof, err := hashes(raw)
+	proof, err := consistency(ctx, c, uint64(older.Size), uint64(newer.Size))
 	if err != nil {
 		return nil, err
 	}
@@ -109,105 +100,6 @@ func advance(ctx context.Context, c *Client, v *kt.Verifier, pinned, cp *kt.Chec
 		return nil, securityError(err, "checkpoint of size %d against the pinned size %d", cp.Size, pinned.Size)
 	}
 	return next, nil
-}
-
-// VerifyAccount checks a lookup answer for handle (spec/keyserver.md §5.3,
-// spec/transparency.md §7.2 steps 1–4) against the pinned checkpoint
-// (nil: none yet, trust on first use) and returns the verified entry and
-// the checkpoint to pin next. The key set to use is the returned entry's;
-// the answer's other members must agree with it.
-//
-// Every failure that shows the server misbehaving wraps kt.ErrSecurity;
-// fetching the consistency proof may also fail with a network error or an
-// *APIError. An answer under a checkpoint smaller than the pin, or older
-// than fresh allows, wraps ErrStale (spec/client.md §6.1). With
-// RequireWitnesses, a checkpoint without the quorum of cosignatures wraps
-// kt.ErrNoQuorum (spec/transparency-v2.md §7.4), not kt.ErrSecurity. The caller
-// still has to apply §7.2 step 5: refuse an entry with another account
-// key, or a lower version, than one it has seen.
-func VerifyAccount(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *api.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
-	if resp == nil {
-		return nil, nil, errors.New("ksclient: no lookup answer to verify")
-	}
-	if pinned != nil {
-		// A pin that does not open under v is not this log's: the log
-		// key changed, and nothing can be checked against the pin.
-		if _, err := v.OpenCheckpoint(pinned.Signed); err != nil {
-			return nil, nil, securityError(err, "the pinned checkpoint is not signed by the log's key")
-		}
-	}
-	// Step 1: the answer's checkpoint, signed by the log's key and
-	// consistent with the pin.
-	cp, err := c.openCheckpoint(v, []byte(resp.Checkpoint))
-	if err != nil {
-		return nil, nil, checkpointError(err, "the checkpoint of the lookup of %s", handle)
-	}
-	next, err := advance(ctx, c, v, pinned, cp)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Step 2: the leaf is in that checkpoint's tree.
-	proof, err := hashes(resp.Inclusion)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := kt.VerifyInclusion(cp, resp.LogIndex, resp.Leaf, proof); err != nil {
-		return nil, nil, securityError(err, "inclusion of %s's entry at index %d", handle, resp.LogIndex)
-	}
-	// Step 3: the leaf is a valid entry of the handle looked up.
-	entry, err := kt.ParseEntry(resp.Leaf)
-	if err != nil {
-		return nil, nil, securityError(err, "the logged entry of %s", handle)
-	}
-	if err := entry.Verify(); err != nil {
-		return nil, nil, securityError(err, "the logged entry of %s", handle)
-	}
-	if entry.Handle != handle || resp.Handle != handle {
-		return nil, nil, securityError(nil, "the lookup of %s answered with the entry of another handle", handle)
-	}
-	if err := sameKeySet(entry, resp); err != nil {
-		return nil, nil, err
-	}
-	// Last, after every check that could show misbehaviour: never a
-	// view older than one already seen (spec/client.md §6.1). The
-	// smaller tree was consistent with the pin, so this is no fork, but
-	// an entry proven in it may have been replaced since.
-	if pinned != nil && cp.Size < pinned.Size {
-		return nil, nil, fmt.Errorf("%w: the lookup of %s was answered under a checkpoint of size %d, older than the pinned size %d", ErrStale, handle, cp.Size, pinned.Size)
-	}
-	if err := fresh.Check(cp); err != nil {
-		return nil, nil, fmt.Errorf("ksclient: the lookup of %s: %w", handle, err)
-	}
-	return entry, next, nil
-}
-
-// sameKeySet checks that the key set the lookup answer lists is the one
-// its leaf states (spec/keyserver.md §5.3: "a client that finds they do
-// not [agree] refuses the answer").
-func sameKeySet(e *kt.Entry, resp *api.AccountResponse) error {
-	if !bytes.Equal(resp.AccountKey, e.AccountKey[:]) {
-		return securityError(nil, "the lookup of %s lists another account key than its logged entry", e.Handle)
-	}
-	if resp.Version != e.Version {
-		return securityError(nil, "the lookup of %s lists version %d, its logged entry %d", e.Handle, resp.Version, e.Version)
-	}
-	if len(resp.Devices) != len(e.Devices) {
-		return securityError(nil, "the lookup of %s lists %d devices, its logged entry %d", e.Handle, len(resp.Devices), len(e.Devices))
-	}
-	for i, d := range e.Devices {
-		got := resp.Devices[i]
-		if got.ID != uint32(d.Certificate.Device) || !bytes.Equal(got.Certificate, d.Certificate.Marshal()) {
-			return securityError(nil, "the lookup of %s lists device %d differently from its logged entry", e.Handle, got.ID)
-		}
-		var rev []byte
-		if d.Revocation != nil {
-			rev = d.Revocation.Marshal()
-		}
-		if !bytes.Equal(got.Revocation, rev) {
-			return securityError(nil, "the lookup of %s lists the revocation of device %d differently from its logged entry", e.Handle, got.ID)
-		}
-	}
-	return nil
 }
 
 // CheckClaim checks one claimed bundle against the handle's verified entry

@@ -13,26 +13,37 @@ func logKeyAD() rowKey { return newRowKey("meta", "value").text(logKeyName) }
 
 // PutLogKey stores the log verifier key learned on first use.
 func (tx *Tx) PutLogKey(key string) error {
-	sealed, err := tx.s.seal(logKeyAD(), []byte(key))
-	if err != nil {
-		return err
-	}
-	_, err = tx.exec("put log key", `INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)`, logKeyName, sealed)
-	return err
+	return tx.putMeta(logKeyName, logKeyAD(), []byte(key))
 }
 
 // LogKey returns the stored log verifier key, or ErrNotFound.
 func (tx *Tx) LogKey() (string, error) {
+	key, err := tx.meta(logKeyName, logKeyAD())
+	return string(key), err
+}
+
+// putMeta stores value, sealed under ad, in the meta row name.
+func (tx *Tx) putMeta(name string, ad rowKey, value []byte) error {
+	sealed, err := tx.s.seal(ad, value)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put "+name, `INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)`, name, sealed)
+	return err
+}
+
+// meta returns the value of the meta row name, opened under ad, or
+// ErrNotFound.
+func (tx *Tx) meta(name string, ad rowKey) ([]byte, error) {
 	var sealed []byte
-	err := tx.tx.QueryRowContext(tx.ctx, `SELECT value FROM meta WHERE name = ?`, logKeyName).Scan(&sealed)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return "", dbErr("get log key", err)
+		return nil, dbErr("get "+name, err)
 	}
-	key, err := tx.s.open(logKeyAD(), sealed)
-	return string(key), err
+	return tx.s.open(ad, sealed)
 }
 
 // KeySetHandles returns the handles that have a stored key set, in order.
@@ -54,4 +65,22 @@ func (tx *Tx) KeySetHandles() ([]string, error) {
 		return nil, dbErr("list key sets", err)
 	}
 	return out, nil
+}
+
+// auditStateName is the meta row holding the directory audit state
+// (spec/client-store.md §4.1).
+const auditStateName = "audit_state"
+
+func auditStateAD() rowKey { return newRowKey("meta", "value").text(auditStateName) }
+
+// PutAuditState stores the encoded directory audit state
+// (directory.AuditState.Marshal), replacing the one stored.
+func (tx *Tx) PutAuditState(state []byte) error {
+	return tx.putMeta(auditStateName, auditStateAD(), state)
+}
+
+// AuditState returns the stored encoded directory audit state, or
+// ErrNotFound.
+func (tx *Tx) AuditState() ([]byte, error) {
+	return tx.meta(auditStateName, auditStateAD())
 }
