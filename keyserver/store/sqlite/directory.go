@@ -54,7 +54,7 @@ func (s *Store) LatestEpoch(ctx context.Context) (uint64, error) {
 func (s *Store) MapNode(ctx context.Context, l vmap.Label, epoch uint64) (vmap.Node, error) {
 	n := vmap.Node{Label: l}
 	var (
-		e, version, ld, rd          sql.NullInt64
+		e, version, ld, rd           sql.NullInt64
 		hash, commit, lp, lh, rp, rh []byte
 	)
 	err := s.readStmts[stmtNode].QueryRowContext(ctx, int64(l.Depth), l.Prefix[:], int64(min(epoch, maxEpoch))).
