@@ -108,20 +108,24 @@ func VerifyHistory(cp *kt.Checkpoint, vrfKey *vrf.PublicKey, h *History) ([]*kt.
 			return nil, fail(ErrHistory, "proof %d is of epoch %d, want %d", i, p.Epoch, want[i])
 		}
 	}
-	// Step 3: the index.
+	// Step 3: each leaf is its epoch's, under the pinned VRF key, and
+	// included under the checkpoint.
+	leaves := make([]*Leaf, len(h.Proofs))
+	for i, p := range h.Proofs {
+		if leaves[i], err = verifyEpoch(cp, vrfKey, p.Epoch, p.Leaf, p.Inclusion, ErrProofInvalid); err != nil {
+			return nil, err
+		}
+	}
+	// Step 4: the index.
 	index, err := handleIndex(vrfKey, alpha, h.VRFProof)
 	if err != nil {
 		return nil, err
 	}
-	// Step 4: at each epoch the index holds the newest version sequenced
+	// Step 5: at each epoch the index holds the newest version sequenced
 	// at or before it, or is absent before the first.
 	next := 0 // versions [0, next) have epochs ≤ the current proof's
-	for _, p := range h.Proofs {
-		leaf, err := verifyEpoch(cp, vrfKey, p.Epoch, p.Leaf, p.Inclusion, ErrProofInvalid)
-		if err != nil {
-			return nil, err
-		}
-		got, err := lookupValue(leaf, index, p.MapProof)
+	for i, p := range h.Proofs {
+		got, err := lookupValue(leaves[i], index, p.MapProof)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +142,7 @@ func VerifyHistory(cp *kt.Checkpoint, vrfKey *vrf.PublicKey, h *History) ([]*kt.
 			return nil, fail(ErrProofInvalid, "index holds version %d at epoch %d, want version %d and its commitment", got.Version, p.Epoch, next)
 		}
 	}
-	// Step 5: the entries are the handle's, validly signed, and each
+	// Step 6: the entries are the handle's, validly signed, and each
 	// follows the one before.
 	entries := make([]*kt.Entry, len(h.Versions))
 	for i, v := range h.Versions {
@@ -160,7 +164,7 @@ func VerifyHistory(cp *kt.Checkpoint, vrfKey *vrf.PublicKey, h *History) ([]*kt.
 
 // successor checks that next may be sequenced after prev (nil: next is the
 // handle's first sequenced entry), allowing several key-set changes in one
-// epoch (spec/transparency-v2.md §6.4 step 5): one change is exactly
+// epoch (spec/transparency-v2.md §6.4 step 6): one change is exactly
 // kt.CheckSuccessor; k > 1 changes keep the handle, the account key and
 // every device of prev (a revoked one with its revocation), add devices
 // after them, and k is the number of devices added plus the number of
