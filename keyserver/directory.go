@@ -55,7 +55,7 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 	return &dirServer{
 		vrfKey:   cfg.VRFKey,
 		vrfPub:   cfg.VRFKey.Public(),
-		m:        vmap.New(store.NodeStore(s.store)),
+		m:        vmap.New(newNodeCache(store.NodeStore(s.store))),
 		cps:      cp,
 		interval: interval,
 		kick:     make(chan struct{}, 1),

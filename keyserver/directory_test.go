@@ -6,17 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealpost/sealpost/crypto/vrf"
+	"github.com/sealpost/sealpost/internal/pgtest"
+	"github.com/sealpost/sealpost/internal/witnesstest"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/directory"
 	"github.com/sealpost/sealpost/keyserver/store"
+	"github.com/sealpost/sealpost/keyserver/store/postgres"
+	"github.com/sealpost/sealpost/keyserver/store/sqlite"
 )
 
 // TestDirectory: accounts registered, given devices and revoked through
@@ -103,49 +109,201 @@ func testDirectory(t *testing.T, open func(*testing.T) store.Store) {
 	}
 }
 
-// TestDirectoryBatching: many key-set changes made at once share epochs
-// (the sequencer takes whatever is pending), and each handle's map
-// version counts its epochs, not its key-set versions.
+// TestDirectoryBatching: every key-set change pending when a round starts
+// goes into its epoch, however many, and a handle's map version counts
+// the epochs that changed it, not its key-set versions
+// (spec/transparency-v2.md §4.3, §6.1). The changes are made through a
+// second, version-1-only server on the same database, which does not
+// kick the sequencer; one change through the first then starts one round.
 func TestDirectoryBatching(t *testing.T) {
-	e := newEnv(t, func(cfg *keyserver.Config) { cfg.EpochInterval = time.Hour })
-	c := e.dirClient()
-	ctx := context.Background()
-	// Hold the sequencer role so that the changes pile up.
-	release, ok, err := e.store.Sequencer(ctx)
-	if err != nil || !ok {
-		t.Fatalf("Sequencer: %v, %v", ok, err)
+	path := filepath.Join(t.TempDir(), "keyserver.db")
+	open := func(t *testing.T) store.Store {
+		st, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
 	}
+	e := newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.EpochInterval = time.Hour })
+	v1 := newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.VRFKey = nil })
+	c := e.dirClient()
 	const n = 12
 	users := make([]*user, n)
 	for i := range users {
-		users[i] = e.newUser(fmt.Sprintf("user%d", i))
-		e.register(users[i])
+		users[i] = v1.newUser(fmt.Sprintf("user%d", i))
+		v1.register(users[i])
 	}
-	e.addDevice(users[0], 2)
-	release()
-	// SQLite grants the role to every caller: the store cannot make the
-	// server wait. What the test checks is that one round takes all.
-	if epoch, err := e.store.LatestEpoch(ctx); err != nil {
-		t.Fatal(err)
-	} else if epoch > n+1 {
-		t.Fatalf("%d epochs for %d changes", epoch, n+1)
+	v1.addDevice(users[0], 2) // user0 at key-set version 2
+	ctx := context.Background()
+	if epoch, err := e.store.LatestEpoch(ctx); err != nil || epoch != 0 {
+		t.Fatalf("latest epoch %d, %v before any round", epoch, err)
 	}
-	// Kick the sequencer: one more change.
-	e.addDevice(users[1], 2)
-	latest := e.waitSequenced()
-	if latest >= n+2 {
-		t.Logf("note: %d epochs for %d changes", latest, n+2)
+	last := e.newUser("last")
+	e.register(last) // kicks the sequencer
+	if epoch := e.waitSequenced(); epoch != 1 {
+		t.Fatalf("%d epochs for %d pending changes, want 1", epoch, n+2)
 	}
-	_, h, err := c.history("user0", e.token(users[0], 1, ""))
+	var lr api.LeavesResponse
+	e.ok("GET", "/v2/log/leaves?start=0&end=1", nil, "", http.StatusOK, &lr)
+	leaf, err := directory.ParseLeaf(lr.Leaves[0])
+	if err != nil || leaf.Count != n+1 {
+		t.Fatalf("epoch 1 leaf: %+v, %v; want %d handles", leaf, err, n+1)
+	}
+
+	e.addDevice(users[0], 3) // key-set version 3, kicks
+	if epoch := e.waitSequenced(); epoch != 2 {
+		t.Fatalf("latest epoch %d, want 2", epoch)
+	}
+	entries, h, err := c.history("user0", e.token(users[0], 1, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := h.Versions[len(h.Versions)-1]
-	if last.Version != uint64(len(h.Versions)) {
-		t.Fatalf("map versions %+v not 1, 2, …", h.Versions)
+	if len(h.Versions) != 2 || h.Versions[0].Version != 1 || h.Versions[0].Epoch != 1 || entries[0].Version != 2 ||
+		h.Versions[1].Version != 2 || h.Versions[1].Epoch != 2 || entries[1].Version != 3 {
+		t.Fatalf("user0 history: %+v; want map versions 1, 2 at epochs 1, 2 holding key-set versions 2, 3", h.Versions)
 	}
 	if _, err := c.audit(c.newAuditor()); err != nil {
 		t.Fatalf("audit: %v", err)
+	}
+}
+
+// TestDirectoryTwoServers: two key servers on one PostgreSQL database.
+// While another session holds the sequencer role neither sequences; once
+// it is free one round takes every pending change; afterwards both serve
+// lookups that verify, the epochs they sequenced add up to the log, and
+// the log audits (spec/keyserver.md §9).
+func TestDirectoryTwoServers(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	open := func(t *testing.T) store.Store {
+		st, err := postgres.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	var envs []*env
+	for _, reg := range regs {
+		envs = append(envs, newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.Registerer = reg }))
+	}
+	a := envs[0]
+	holder := open(t)
+	ctx := context.Background()
+	release, ok, err := holder.Sequencer(ctx)
+	if err != nil || !ok {
+		t.Fatalf("Sequencer: %v, %v", ok, err)
+	}
+	var users []*user
+	for i := range 6 {
+		e := envs[i%2]
+		u := e.newUser(fmt.Sprintf("user%d", i))
+		e.register(u)
+		users = append(users, u)
+	}
+	time.Sleep(200 * time.Millisecond) // 10 rounds of each server
+	if epoch, err := holder.LatestEpoch(ctx); err != nil || epoch != 0 {
+		t.Fatalf("latest epoch %d, %v while the role was held elsewhere", epoch, err)
+	}
+	release()
+	if epoch := a.waitSequenced(); epoch != 1 {
+		t.Fatalf("%d epochs for 6 changes pending at once, want 1", epoch)
+	}
+
+	for i := range 6 {
+		envs[i%2].addDevice(users[i], 2)
+	}
+	latest := a.waitSequenced()
+	for _, e := range envs {
+		c := e.dirClient()
+		for _, u := range users {
+			entry := c.mustLookup(t, u.handle)
+			if entry == nil || entry.Version != 2 {
+				t.Fatalf("lookup %s: %+v, want version 2", u.handle, entry)
+			}
+		}
+		if size, err := c.audit(c.newAuditor()); err != nil || size != latest {
+			t.Fatalf("audit: size %d, %v; want %d", size, err, latest)
+		}
+	}
+	var sum float64
+	for _, reg := range regs {
+		sum += counter(t, reg, "sealpost_keyserver_directory_epochs_total", nil)
+	}
+	if uint64(sum) != latest {
+		t.Fatalf("the servers sequenced %v epochs, the log has %d", sum, latest)
+	}
+}
+
+// TestDirectoryWitnessed: the witnesses configured cosign both logs
+// (each real litewitness knows both origins): the directory's checkpoint
+// and the checkpoint of every lookup carry their cosignatures
+// (spec/transparency-v2.md §7.6).
+func TestDirectoryWitnessed(t *testing.T) {
+	var policy []kt.Witness
+	e := newEnv(t, func(cfg *keyserver.Config) {
+		pub := cfg.LogKey.Public().(ed25519.PublicKey)
+		logs := map[string]string{}
+		for _, origin := range []string{serverName + api.OriginSuffix, serverName + directory.OriginSuffix} {
+			vkey, err := kt.VerifierKey(origin, pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs[origin] = vkey
+		}
+		for _, name := range []string{"witness.test/w1", "witness.test/w2"} {
+			w := witnesstest.Start(t, name, logs)
+			kw, err := kt.ParseWitness(w.VKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			policy = append(policy, kw)
+			cfg.Witnesses = append(cfg.Witnesses, keyserver.WitnessConfig{URL: w.URL, VerifierKey: w.VKey})
+		}
+		cfg.WitnessInterval = 20 * time.Millisecond
+	})
+	c := e.dirClient()
+	v1key, err := kt.VerifierKey(serverName+api.OriginSuffix, e.logKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := kt.NewVerifier(v1key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// waitCosigned polls path until its checkpoint of size has both
+	// witnesses' cosignatures.
+	waitCosigned := func(path string, v *kt.Verifier, size int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var r api.CheckpointResponse
+			e.ok("GET", path, nil, "", http.StatusOK, &r)
+			cp, _, err := kt.VerifyCosigned([]byte(r.Checkpoint), v, policy, 2)
+			if err == nil && cp.Size == size {
+				return
+			}
+			if err != nil && !errors.Is(err, kt.ErrNoQuorum) {
+				t.Fatalf("%s: %v\n%s", path, err, r.Checkpoint)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no checkpoint of size %d cosigned by both witnesses after 30 s: %v\n%s", path, size, err, r.Checkpoint)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	e.register(e.newUser("alice"))
+	e.register(e.newUser("bob"))
+	epoch := e.waitSequenced()
+	waitCosigned("/v2/log/checkpoint", c.v, int64(epoch))
+	waitCosigned("/v1/log/checkpoint", v1, 2)
+	_, r, err := c.lookup("alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, cosigs, err := kt.VerifyCosigned([]byte(r.Checkpoint), c.v, policy, 2); err != nil || len(cosigs) != 2 {
+		t.Fatalf("lookup checkpoint: %d cosignatures, %v\n%s", len(cosigs), err, r.Checkpoint)
 	}
 }
 
@@ -310,5 +468,3 @@ func TestDirectoryRefusesV1Checkpoint(t *testing.T) {
 		t.Errorf("directory.NewVerifier(v1 key) = %v, want ErrOrigin", err)
 	}
 }
-
-var _ = keys.DeviceID(0)

@@ -80,6 +80,10 @@ func TestValidateChecks(t *testing.T) {
 		bad  string // flag reported, "" for valid
 	}{
 		{"ipv6 listen", func(c *Config) { c.Listen = "[::1]:8443" }, ""},
+		{"epoch interval", func(c *Config) { c.EpochInterval = "250ms" }, ""},
+		{"epoch interval too short", func(c *Config) { c.EpochInterval = "1ms" }, "--epoch-interval"},
+		{"epoch interval too long", func(c *Config) { c.EpochInterval = "2h" }, "--epoch-interval"},
+		{"epoch interval not a duration", func(c *Config) { c.EpochInterval = "soon" }, "--epoch-interval"},
 		{"any-address listen", func(c *Config) { c.Listen = ":0" }, ""},
 		{"port too large", func(c *Config) { c.Listen = "127.0.0.1:65536" }, "--listen"},
 		{"named port", func(c *Config) { c.Listen = "127.0.0.1:https" }, "--listen"},

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -17,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/internal/keyfile"
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/testbin"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -201,7 +204,7 @@ func TestDaemon(t *testing.T) {
 	if fi.Mode().Perm() != 0o700 {
 		t.Errorf("data directory mode %v, want 0700", fi.Mode().Perm())
 	}
-	for _, f := range []string{tlsconfig.CertFile, tlsconfig.KeyFile, tokenKeyFile, logKeyFile} {
+	for _, f := range []string{tlsconfig.CertFile, tlsconfig.KeyFile, tokenKeyFile, logKeyFile, vrfKeyFile} {
 		fi, err := os.Stat(filepath.Join(dataDir, f))
 		if err != nil {
 			t.Error(err)
@@ -209,7 +212,7 @@ func TestDaemon(t *testing.T) {
 			t.Errorf("%s mode %v, want 0600", f, fi.Mode().Perm())
 		}
 	}
-	keys := readFiles(t, dataDir, tokenKeyFile, logKeyFile)
+	keys := readFiles(t, dataDir, tokenKeyFile, logKeyFile, vrfKeyFile)
 
 	// A restart reuses the certificate and the keys.
 	d2 := start(t, args...)
@@ -221,8 +224,32 @@ func TestDaemon(t *testing.T) {
 		t.Errorf("/healthz after restart: %s", resp.Status)
 	}
 	d2.stop(t)
-	if !bytes.Equal(readFiles(t, dataDir, tokenKeyFile, logKeyFile), keys) {
+	if !bytes.Equal(readFiles(t, dataDir, tokenKeyFile, logKeyFile, vrfKeyFile), keys) {
 		t.Error("signing keys changed across restart")
+	}
+
+	// A data directory from before the key directory, without a VRF key:
+	// the next start creates one and publishes it; the other keys stay.
+	signing := readFiles(t, dataDir, tokenKeyFile, logKeyFile)
+	if err := os.Remove(filepath.Join(dataDir, vrfKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	d3 := start(t, args...)
+	resp, body = get(t, d3.client(), "https://"+d3.addr+"/.well-known/sealpost-keyserver")
+	d3.stop(t)
+	var wk api.WellKnown
+	if err := json.Unmarshal(body, &wk); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("well-known after a start without a VRF key: %s %s", resp.Status, body)
+	}
+	vk, err := keyfile.ReadEd25519(filepath.Join(dataDir, vrfKeyFile))
+	if err != nil {
+		t.Fatalf("VRF key not created: %v", err)
+	}
+	if pub := vk.Public().(ed25519.PublicKey); !bytes.Equal(wk.VRFKey, pub) || wk.DirectoryOrigin != "localhost/sealpost-kt/v2" {
+		t.Errorf("published VRF key %x, origin %q; the file's is %x", wk.VRFKey, wk.DirectoryOrigin, pub)
+	}
+	if !bytes.Equal(readFiles(t, dataDir, tokenKeyFile, logKeyFile), signing) {
+		t.Error("token or log key changed when the VRF key was created")
 	}
 }
 

@@ -162,6 +162,7 @@ var layerPackages = map[string]string{
 	"wire":       "relay/wire",
 	"client":     "client",
 	"vmap":       "keyserver/kt/vmap",
+	"directory":  "keyserver/kt/directory",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -240,6 +241,7 @@ var fileLayers = map[string][]string{
 	"relay-frames.json":    {"wire"},
 	"vrf.json":             {"vrf"},
 	"vmap.json":            {"vmap"},
+	"directory.json":       {"directory", "kt"},
 }
 
 // resultFields are the members of a vector case that name an outcome.

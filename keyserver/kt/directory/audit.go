@@ -75,7 +75,7 @@ func (st *AuditState) check() error {
 }
 
 // appendLeaf adds the hash of leaf number st.Size to the edge
-// (spec/transparency-v2.md §8.2 step 7): it merges the new leaf with the
+// (spec/transparency-v2.md §8.1, §8.2 step 4.8): it merges the new leaf with the
 // smallest subtrees while they are of equal size.
 func (st *AuditState) appendLeaf(leaf []byte) {
 	h := tlog.RecordHash(leaf)
@@ -89,7 +89,7 @@ func (st *AuditState) appendLeaf(leaf []byte) {
 
 // edgeRoot is the RFC 6962 root of the tree whose right edge is edge:
 // SHA-256("") if it is empty, else the hashes folded from the right
-// (spec/transparency-v2.md §8.2 step 8).
+// (spec/transparency-v2.md §8.1).
 func edgeRoot(edge []tlog.Hash) tlog.Hash {
 	if len(edge) == 0 {
 		return sha256.Sum256(nil)
@@ -102,7 +102,7 @@ func edgeRoot(edge []tlog.Hash) tlog.Hash {
 }
 
 // step checks one epoch against st and advances st to it
-// (spec/transparency-v2.md §8.2 steps 1–7). On error st may be partly
+// (spec/transparency-v2.md §8.2 step 4). On error st may be partly
 // advanced: callers work on a copy.
 func (st *AuditState) step(e *AuditEpoch) error {
 	leaf, err := ParseLeaf(e.Leaf)
@@ -154,6 +154,8 @@ func Audit(old *AuditState, cp *kt.Checkpoint, consistency tlog.TreeProof, epoch
 	if old == nil {
 		return nil, fail(ErrMalformed, "no audit state")
 	}
+	// Steps 1–2: a version 2 checkpoint, a well-formed state, one epoch
+	// for each new leaf.
 	if err := checkCheckpoint(cp); err != nil {
 		return nil, err
 	}
@@ -163,7 +165,8 @@ func Audit(old *AuditState, cp *kt.Checkpoint, consistency tlog.TreeProof, epoch
 	if uint64(cp.Size) != old.Size+uint64(len(epochs)) {
 		return nil, fail(ErrAudit, "checkpoint of size %d after size %d with %d epochs", cp.Size, old.Size, len(epochs))
 	}
-	// Step 9 first, so that a fork is reported as one whatever the leaves.
+	// Step 3, before the leaves, so that a fork is reported as one
+	// whatever the leaves.
 	switch {
 	case old.Size == 0 || uint64(cp.Size) == old.Size:
 		if len(consistency) != 0 {
@@ -174,13 +177,14 @@ func Audit(old *AuditState, cp *kt.Checkpoint, consistency tlog.TreeProof, epoch
 			return nil, fail(ErrProofInvalid, "fork: tree of size %d does not extend the audited tree of size %d: %v", cp.Size, old.Size, err)
 		}
 	}
+	// Step 4: each epoch, on a copy.
 	st := old.clone()
 	for i := range epochs {
 		if err := st.step(&epochs[i]); err != nil {
 			return nil, err
 		}
 	}
-	// Step 8: the leaves make the checkpoint's tree.
+	// Step 5: the leaves make the checkpoint's tree.
 	st.TreeRoot = edgeRoot(st.Edge)
 	if st.TreeRoot != cp.Root {
 		return nil, fail(ErrProofInvalid, "leaves do not make the root of the checkpoint of size %d", cp.Size)

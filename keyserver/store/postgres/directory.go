@@ -28,6 +28,21 @@ import (
 // deployment, or a test) do not.
 const sequencerLock = "sealpost/keyserver/kt-sequencer/"
 
+// nodeQuery reads a node's version at an epoch: one probe of the primary
+// key (depth, prefix, epoch).
+const nodeQuery = `SELECT epoch, hash, version, commitment, left_depth, left_prefix, left_hash,
+		right_depth, right_prefix, right_hash
+	FROM vmap_nodes WHERE depth = $1 AND prefix = $2 AND epoch <= $3 ORDER BY epoch DESC LIMIT 1`
+
+// unsequencedQuery reads the accounts waiting for the sequencer, through
+// the partial index accounts_unsequenced, with their devices.
+const unsequencedQuery = `SELECT a.handle, a.account_key, a.version, a.log_index, a.created,
+		d.id, d.certificate, d.revocation
+	FROM (SELECT handle, account_key, version, log_index, created FROM accounts
+		WHERE version > sequenced_version ORDER BY handle LIMIT $1) a
+	LEFT JOIN devices d ON d.handle = a.handle
+	ORDER BY a.handle, d.id`
+
 // maxEpoch bounds the epochs a read asks for: bigint is signed.
 const maxEpoch = 1<<63 - 1
 
@@ -50,9 +65,7 @@ func (s *Store) MapNode(ctx context.Context, l vmap.Label, epoch uint64) (vmap.N
 		ld, rd                       *int16
 		hash, commit, lp, lh, rp, rh []byte
 	)
-	err := s.pool.QueryRow(ctx, `SELECT epoch, hash, version, commitment, left_depth, left_prefix, left_hash,
-		right_depth, right_prefix, right_hash
-		FROM vmap_nodes WHERE depth = $1 AND prefix = $2 AND epoch <= $3 ORDER BY epoch DESC LIMIT 1`,
+	err := s.pool.QueryRow(ctx, nodeQuery,
 		int16(l.Depth), l.Prefix[:], int64(min(epoch, maxEpoch))).
 		Scan(&e, &hash, &version, &commit, &ld, &lp, &lh, &rd, &rp, &rh)
 	switch {
@@ -406,12 +419,7 @@ func (s *Store) Unsequenced(ctx context.Context, limit int) ([]*store.Account, e
 	if limit < 1 {
 		return nil, fmt.Errorf("postgres: unsequenced accounts: limit %d: %w", limit, store.ErrInvalid)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT a.handle, a.account_key, a.version, a.log_index, a.created,
-			d.id, d.certificate, d.revocation
-		FROM (SELECT handle, account_key, version, log_index, created FROM accounts
-			WHERE version > sequenced_version ORDER BY handle LIMIT $1) a
-		LEFT JOIN devices d ON d.handle = a.handle
-		ORDER BY a.handle, d.id`, limit)
+	rows, err := s.pool.Query(ctx, unsequencedQuery, limit)
 	if err != nil {
 		return nil, wrap("unsequenced accounts", err)
 	}

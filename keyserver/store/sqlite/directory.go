@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -26,6 +27,15 @@ const (
 	rootQuery   = `SELECT top_depth, top_prefix, hash FROM vmap_roots WHERE epoch = ?`
 	latestQuery = `SELECT COALESCE(MAX(epoch), 0) FROM vmap_roots`
 )
+
+// unsequencedQuery reads the accounts waiting for the sequencer, through
+// the partial index accounts_unsequenced, with their devices.
+const unsequencedQuery = `SELECT a.handle, a.account_key, a.version, a.log_index, a.created,
+		d.id, d.certificate, d.revocation
+	FROM (SELECT handle, account_key, version, log_index, created FROM accounts
+		WHERE version > sequenced_version ORDER BY handle LIMIT ?) a
+	LEFT JOIN devices d ON d.handle = a.handle
+	ORDER BY a.handle, d.id`
 
 // readStmts are the statements prepared on the read pool, in the order of
 // readQueries.
@@ -54,7 +64,7 @@ func (s *Store) LatestEpoch(ctx context.Context) (uint64, error) {
 func (s *Store) MapNode(ctx context.Context, l vmap.Label, epoch uint64) (vmap.Node, error) {
 	n := vmap.Node{Label: l}
 	var (
-		e, version, ld, rd          sql.NullInt64
+		e, version, ld, rd           sql.NullInt64
 		hash, commit, lp, lh, rp, rh []byte
 	)
 	err := s.readStmts[stmtNode].QueryRowContext(ctx, int64(l.Depth), l.Prefix[:], int64(min(epoch, maxEpoch))).
@@ -213,38 +223,74 @@ func insertVersions(ctx context.Context, tx *sql.Tx, vs []store.SequencedVersion
 	return nil
 }
 
-// insertNodes stores the epoch's nodes; a label twice is refused.
+// nodesPerInsert is how many nodes one INSERT statement writes: one
+// statement per row made the statement overhead most of a commit's cost.
+const nodesPerInsert = 64
+
+// insertNodes stores the epoch's nodes, nodesPerInsert to a statement; a
+// label twice is refused.
 func insertNodes(ctx context.Context, tx *sql.Tx, nodes []vmap.Node) error {
-	if len(nodes) == 0 {
-		return nil
-	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO vmap_nodes (depth, prefix, epoch, hash, version, commitment,
-		left_depth, left_prefix, left_hash, right_depth, right_prefix, right_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return fmt.Errorf("sqlite: prepare node insert: %w", err)
-	}
-	defer st.Close()
-	for i := range nodes {
-		n := &nodes[i]
-		var version, commit, ld, lp, lh, rd, rp, rh any
-		if n.IsLeaf() {
-			version, commit = int64(n.Value.Version), n.Value.Commitment[:]
+	var (
+		full *sql.Stmt
+		args = make([]any, 0, 12*nodesPerInsert)
+	)
+	for len(nodes) > 0 {
+		k := min(len(nodes), nodesPerInsert)
+		chunk := nodes[:k]
+		nodes = nodes[k:]
+		args = args[:0]
+		for i := range chunk {
+			n := &chunk[i]
+			var version, commit, ld, lp, lh, rd, rp, rh any
+			if n.IsLeaf() {
+				version, commit = int64(n.Value.Version), n.Value.Commitment[:]
+			} else {
+				c := &n.Children
+				ld, lp, lh = int64(c[0].Label.Depth), c[0].Label.Prefix[:], c[0].Hash[:]
+				rd, rp, rh = int64(c[1].Label.Depth), c[1].Label.Prefix[:], c[1].Hash[:]
+			}
+			args = append(args, int64(n.Label.Depth), n.Label.Prefix[:], int64(n.Epoch), n.Hash[:],
+				version, commit, ld, lp, lh, rd, rp, rh)
+		}
+		var (
+			res sql.Result
+			err error
+		)
+		if k == nodesPerInsert {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, nodeInsert(k)); err != nil {
+					return fmt.Errorf("sqlite: prepare node insert: %w", err)
+				}
+				defer full.Close()
+			}
+			res, err = full.ExecContext(ctx, args...)
 		} else {
-			c := &n.Children
-			ld, lp, lh = int64(c[0].Label.Depth), c[0].Label.Prefix[:], c[0].Hash[:]
-			rd, rp, rh = int64(c[1].Label.Depth), c[1].Label.Prefix[:], c[1].Hash[:]
+			res, err = tx.ExecContext(ctx, nodeInsert(k), args...)
 		}
-		res, err := st.ExecContext(ctx, int64(n.Label.Depth), n.Label.Prefix[:], int64(n.Epoch), n.Hash[:],
-			version, commit, ld, lp, lh, rd, rp, rh)
 		if err != nil {
-			return fmt.Errorf("sqlite: store map node: %w", err)
+			return fmt.Errorf("sqlite: store map nodes: %w", err)
 		}
-		if k, err := res.RowsAffected(); err != nil || k != 1 {
-			return fmt.Errorf("sqlite: map node (%d, %x) twice in epoch %d: %w", n.Label.Depth, n.Label.Prefix, n.Epoch, store.ErrInvalid)
+		if n, err := res.RowsAffected(); err != nil || n != int64(k) {
+			return fmt.Errorf("sqlite: a map node twice in one epoch: %w", store.ErrInvalid)
 		}
 	}
 	return nil
+}
+
+// nodeInsert is the statement inserting k nodes, skipping a label already
+// there (so that RowsAffected shows it).
+func nodeInsert(k int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO vmap_nodes (depth, prefix, epoch, hash, version, commitment,
+		left_depth, left_prefix, left_hash, right_depth, right_prefix, right_hash) VALUES `)
+	for i := range k {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	b.WriteString(" ON CONFLICT DO NOTHING")
+	return b.String()
 }
 
 // appendEpochLeaf appends leaf at index n of the epoch log and stores its
@@ -350,12 +396,7 @@ func (s *Store) Unsequenced(ctx context.Context, limit int) ([]*store.Account, e
 	if limit < 1 {
 		return nil, fmt.Errorf("sqlite: unsequenced accounts: limit %d: %w", limit, store.ErrInvalid)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT a.handle, a.account_key, a.version, a.log_index, a.created,
-			d.id, d.certificate, d.revocation
-		FROM (SELECT handle, account_key, version, log_index, created FROM accounts
-			WHERE version > sequenced_version ORDER BY handle LIMIT ?) a
-		LEFT JOIN devices d ON d.handle = a.handle
-		ORDER BY a.handle, d.id`, limit)
+	rows, err := s.r.QueryContext(ctx, unsequencedQuery, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: unsequenced accounts: %w", err)
 	}

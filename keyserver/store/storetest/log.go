@@ -103,18 +103,20 @@ func refRoot(leaves [][]byte) tlog.Hash {
 	return tlog.NodeHash(refRoot(leaves[:k]), refRoot(leaves[k:]))
 }
 
-// hashReader reads the store's hashes as tlog does.
-func (f *fixture) hashReader() tlog.HashReader {
-	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		return f.s.ReadHashes(context.WithoutCancel(f.ctx), idx)
-	})
-}
-
 // checkTree fails unless the stored hashes give the reference root for
 // every prefix of leaves, and are exactly the hashes tlog stores.
 func (f *fixture) checkTree(leaves [][]byte) {
 	f.t.Helper()
-	r := f.hashReader()
+	f.checkHashes(leaves, f.s.ReadHashes)
+}
+
+// checkHashes fails unless the hashes read gives the reference root for
+// every prefix of leaves, and are exactly the hashes tlog stores.
+func (f *fixture) checkHashes(leaves [][]byte, read func(context.Context, []int64) ([]tlog.Hash, error)) {
+	f.t.Helper()
+	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		return read(context.WithoutCancel(f.ctx), idx)
+	})
 	for n := 1; n <= len(leaves); n++ {
 		got, err := tlog.TreeHash(int64(n), r)
 		must(f.t, fmt.Sprintf("TreeHash(%d)", n), err)
@@ -139,7 +141,7 @@ func (f *fixture) checkTree(leaves [][]byte) {
 	for i := range idx {
 		idx[i] = int64(i)
 	}
-	got, err := f.s.ReadHashes(f.ctx, idx)
+	got, err := read(f.ctx, idx)
 	must(f.t, "ReadHashes", err)
 	if len(got) != len(want) {
 		f.t.Fatalf("ReadHashes of %d indexes returned %d hashes", len(want), len(got))
@@ -151,7 +153,7 @@ func (f *fixture) checkTree(leaves [][]byte) {
 	}
 	// Out-of-order and repeated indexes come back in the order asked.
 	rev := []int64{idx[len(idx)-1], 0, idx[len(idx)-1]}
-	got, err = f.s.ReadHashes(f.ctx, rev)
+	got, err = read(f.ctx, rev)
 	must(f.t, "ReadHashes", err)
 	if len(got) != 3 || got[0] != want[rev[0]] || got[1] != want[0] || got[2] != want[rev[0]] {
 		f.t.Fatalf("ReadHashes(%v) does not follow the order of the indexes", rev)

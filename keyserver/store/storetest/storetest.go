@@ -71,6 +71,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Challenges", testChallenges},
 		{"ChallengeExpired", testChallengeExpired},
 		{"ConcurrentChallenge", testConcurrentChallenge},
+		{"Directory", testDirectory},
+		{"DirectoryRefusals", testDirectoryRefusals},
+		{"DirectoryConcurrentCommit", testDirectoryConcurrentCommit},
+		{"Sequencer", testSequencer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, newFixture(t, open(t)))
 		})
 	}
+	t.Run("Map", func(t *testing.T) { runMap(t, open) })
 }
 
 // fixture is one test's store and the clock it uses.

@@ -94,7 +94,7 @@ func (d *Directory) Epoch(e uint64) Epoch { return d.epochs[e-1] }
 // Index returns the map index of handle and its VRF proof.
 func (d *Directory) Index(h string) (vmap.Index, []byte, error) {
 	if st, ok := d.handles[h]; ok {
-		return st.index, st.proof, nil
+		return st.index, slices.Clone(st.proof), nil
 	}
 	alpha, err := vrf.HandleInput(h)
 	if err != nil {
