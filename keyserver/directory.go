@@ -32,6 +32,9 @@ type dirServer struct {
 
 	mu     sync.Mutex
 	latest epochProof // the newest epoch's leaf and inclusion, once read
+
+	epochMu   sync.Mutex
+	committed chan struct{} // closed and replaced when this process commits an epoch
 }
 
 // epochProof is an epoch's log leaf and its inclusion proof in the log of

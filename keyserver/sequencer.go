@@ -186,6 +186,7 @@ func (s *Server) sequenceEpoch(ctx context.Context) (int, error) {
 	if err := s.store.CommitEpoch(ctx, c); err != nil {
 		return 0, fmt.Errorf("commit epoch %d: %w", root.Epoch, err)
 	}
+	d.epochCommitted()
 	s.metrics.epoch(len(batch))
 	s.log.Info("keyserver: directory epoch sequenced", "epoch", root.Epoch, "updates", len(batch), "new_handles", len(c.NewVRF))
 	if d.cps.cos != nil {
@@ -206,4 +207,66 @@ func (d *dirServer) prove(handle string) (store.VRFEntry, error) {
 		return store.VRFEntry{}, fmt.Errorf("VRF: %w", err)
 	}
 	return store.VRFEntry{Handle: handle, Index: vrf.Index(&beta), Proof: pi}, nil
+}
+
+// maxSequenceWait bounds how long a key-set change waits for the epoch
+// that sequences it.
+const maxSequenceWait = 10 * time.Second
+
+// sequencePoll is how often a waiting change looks for an epoch committed
+// by another process (on PostgreSQL another node may hold the sequencer
+// role).
+const sequencePoll = 50 * time.Millisecond
+
+// awaitSequenced starts a sequencer round and waits until handle's key set
+// at version, or a later one, is in a committed epoch, so that a client
+// told its change succeeded finds it proven in the directory
+// (spec/keyserver.md §9). It gives up after maxSequenceWait, logging it:
+// the change stands and is sequenced later.
+func (s *Server) awaitSequenced(ctx context.Context, handle string, version uint64) {
+	if s.dir == nil {
+		return
+	}
+	s.kickSequencer()
+	deadline := time.NewTimer(maxSequenceWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(sequencePoll)
+	defer poll.Stop()
+	for {
+		committed := s.dir.nextEpoch()
+		hist, err := s.store.History(ctx, handle)
+		if err == nil && len(hist) > 0 && hist[len(hist)-1].Version >= version {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			s.log.WarnContext(ctx, "keyserver: a key-set change is not in the directory yet; answering anyway", "wait", maxSequenceWait)
+			return
+		case <-committed:
+		case <-poll.C:
+		}
+	}
+}
+
+// nextEpoch returns a channel closed when this process next commits an
+// epoch.
+func (d *dirServer) nextEpoch() <-chan struct{} {
+	d.epochMu.Lock()
+	defer d.epochMu.Unlock()
+	if d.committed == nil {
+		d.committed = make(chan struct{})
+	}
+	return d.committed
+}
+
+// epochCommitted wakes the changes waiting for an epoch.
+func (d *dirServer) epochCommitted() {
+	d.epochMu.Lock()
+	defer d.epochMu.Unlock()
+	if d.committed != nil {
+		close(d.committed)
+		d.committed = nil
+	}
 }
