@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
