@@ -15,6 +15,8 @@ import (
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
+	"github.com/sealpost/sealpost/keyserver/kt/vmap"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -47,7 +49,7 @@ func TestEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wk.Name != serverName || wk.Audience != "keyserver:"+serverName || wk.LogOrigin != serverName+"/keyserver" || wk.Limits.MaxLeaves != 3 || len(wk.TokenKey) != 32 {
+	if wk.Name != serverName || wk.Audience != "keyserver:"+serverName || wk.DirectoryOrigin != serverName+directory.OriginSuffix || len(wk.VRFKey) != 32 || wk.Limits.MaxLeaves != 3 || len(wk.TokenKey) != 32 {
 		t.Fatalf("well-known: %+v", wk)
 	}
 	if _, err := s.c.WellKnown(ctx); err != nil || s.count(wellKnownPath) != 1 {
@@ -70,8 +72,11 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("add device: %+v", r)
 	}
 	a := s.lookup("alice")
-	if a.Handle != "alice" || a.Version != 2 || len(a.Devices) != 2 || a.LogIndex != 2 || len(a.Leaf) == 0 || a.Checkpoint == "" {
+	if a.Handle != "alice" || a.Epoch != 3 || len(a.Entry) == 0 || len(a.Opening) != 32 || len(a.VRFProof) != 80 || len(a.Leaf) != directory.LeafSize || a.Checkpoint == "" {
 		t.Fatalf("lookup: %+v", a)
+	}
+	if e, err := kt.ParseEntry(a.Entry); err != nil || e.Version != 2 || len(e.Devices) != 2 {
+		t.Fatalf("lookup entry: %+v, %v", e, err)
 	}
 
 	// Tokens by hand (Tokens does this in TestTokens*).
@@ -100,8 +105,8 @@ func TestEndpoints(t *testing.T) {
 	if r := s.revoke(alice, 2); r.Version != 3 || r.LogIndex != 3 {
 		t.Fatalf("revoke: %+v", r)
 	}
-	if a := s.lookup("alice"); a.Devices[1].Revocation == nil {
-		t.Fatal("revocation not listed")
+	if e, err := kt.ParseEntry(s.lookup("alice").Entry); err != nil || e.Devices[1].Revocation == nil {
+		t.Fatalf("revocation not listed: %v", err)
 	}
 
 	v := s.verifier()
@@ -113,21 +118,32 @@ func TestEndpoints(t *testing.T) {
 	if err != nil || len(proof) == 0 {
 		t.Fatalf("consistency: %d hashes, %v", len(proof), err)
 	}
-	before := s.count("/v1/log/consistency")
+	before := s.count("/v2/log/consistency")
 	for _, p := range [][2]int64{{0, 4}, {4, 4}} {
 		if proof, err := s.c.Consistency(ctx, p[0], p[1]); err != nil || proof != nil {
 			t.Fatalf("consistency %v: %v, %v", p, proof, err)
 		}
 	}
-	if s.count("/v1/log/consistency") != before {
+	if s.count("/v2/log/consistency") != before {
 		t.Fatal("an empty consistency proof was fetched")
 	}
 	leaves, err := s.c.Leaves(ctx, 1, 4)
 	if err != nil || len(leaves) != 3 {
 		t.Fatalf("leaves: %d, %v", len(leaves), err)
 	}
-	if e, err := kt.ParseEntry(leaves[0]); err != nil || e.Handle != "bob" {
-		t.Fatalf("leaf 1: %v", err)
+	if l, err := directory.ParseLeaf(leaves[0]); err != nil || l.Epoch != 2 || l.Count != 1 {
+		t.Fatalf("leaf of epoch 2: %+v, %v", l, err)
+	}
+	b, err := s.c.Batch(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es, err := vmap.ParseBatch(b.Batch); err != nil || len(es) != 1 || es[0].OldVersion != 0 || es[0].Value.Version != 1 {
+		t.Fatalf("batch of epoch 2: %+v, %v", es, err)
+	}
+	hist, err := s.c.DirectoryHistory(ctx, tokA, "alice")
+	if err != nil || len(hist.Versions) != 3 || hist.Versions[2].Epoch != 4 {
+		t.Fatalf("history: %+v, %v", hist, err)
 	}
 }
 
@@ -147,7 +163,7 @@ func TestAPIErrors(t *testing.T) {
 			t.Errorf("%s: IsCode matches another code", name)
 		}
 	}
-	_, err := s.c.Account(ctx, "nobody")
+	_, err := s.c.Claim(ctx, s.tokenFor(alice, 1), "nobody")
 	check("unknown handle", err, http.StatusNotFound, api.CodeUnknownHandle)
 
 	ch, sig := s.signed(alice, 1)
@@ -171,8 +187,11 @@ func TestAPIErrors(t *testing.T) {
 	// the server, so it cannot change the path.
 	n := len(s.counts)
 	for _, h := range []string{"../v1/log/checkpoint", "Alice", "a/b", ""} {
-		if _, err := s.c.Account(ctx, h); !errors.Is(err, keys.ErrInvalidHandle) {
-			t.Errorf("Account(%q): %v", h, err)
+		if _, err := s.c.DirectoryLookup(ctx, h); !errors.Is(err, keys.ErrInvalidHandle) {
+			t.Errorf("DirectoryLookup(%q): %v", h, err)
+		}
+		if _, err := s.c.DirectoryHistory(ctx, "tok", h); !errors.Is(err, keys.ErrInvalidHandle) {
+			t.Errorf("DirectoryHistory(%q): %v", h, err)
 		}
 		if _, err := s.c.Claim(ctx, "tok", h); !errors.Is(err, keys.ErrInvalidHandle) {
 			t.Errorf("Claim(%q): %v", h, err)
@@ -254,6 +273,7 @@ func TestStrictDecoding(t *testing.T) {
 	s := newServer(t, "", nil)
 	alice := s.newUser("alice")
 	s.register(alice)
+	tok := s.tokenFor(alice, 1)
 	good, err := s.c.Checkpoint(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -265,30 +285,30 @@ func TestStrictDecoding(t *testing.T) {
 		edit func([]byte) []byte
 		call func() error
 	}{
-		{"unknown member", "/v1/log/checkpoint", func(b []byte) []byte {
+		{"unknown member", "/v2/log/checkpoint", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`{`), []byte(`{"extra":1,`), 1)
 		}, nil},
-		{"member in another case", "/v1/log/checkpoint", func(b []byte) []byte {
+		{"member in another case", "/v2/log/checkpoint", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"checkpoint"`), []byte(`"Checkpoint"`), 1)
 		}, nil},
-		{"member twice", "/v1/log/checkpoint", func(b []byte) []byte {
+		{"member twice", "/v2/log/checkpoint", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`{`), []byte(`{"checkpoint":"x",`), 1)
 		}, nil},
-		{"trailing data", "/v1/log/checkpoint", func(b []byte) []byte { return append(b, `{}`...) }, nil},
-		{"not an object", "/v1/log/checkpoint", func([]byte) []byte { return []byte(`null`) }, nil},
-		{"wrong type", "/v1/log/checkpoint", func([]byte) []byte { return []byte(`{"checkpoint":5}`) }, nil},
-		{"too large", "/v1/log/checkpoint", func([]byte) []byte {
+		{"trailing data", "/v2/log/checkpoint", func(b []byte) []byte { return append(b, `{}`...) }, nil},
+		{"not an object", "/v2/log/checkpoint", func([]byte) []byte { return []byte(`null`) }, nil},
+		{"wrong type", "/v2/log/checkpoint", func([]byte) []byte { return []byte(`{"checkpoint":5}`) }, nil},
+		{"too large", "/v2/log/checkpoint", func([]byte) []byte {
 			return []byte(`{"checkpoint":"` + strings.Repeat("a", MaxResponseBytes) + `"}`)
 		}, nil},
-		{"padded base64", "/v1/log/leaves", func(b []byte) []byte {
+		{"padded base64", "/v2/log/leaves", func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"]`), []byte(`="]`), 1)
 		}, func() error { _, err := s.c.Leaves(ctx, 0, 1); return err }},
-		{"nested unknown member", "/v1/accounts/alice", func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`{"id":1`), []byte(`{"extra":1,"id":1`), 1)
-		}, func() error { _, err := s.c.Account(ctx, "alice"); return err }},
-		{"nested member in another case", "/v1/accounts/alice", func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`{"id":1`), []byte(`{"ID":1`), 1)
-		}, func() error { _, err := s.c.Account(ctx, "alice"); return err }},
+		{"nested unknown member", "/v2/accounts/alice/history", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`{"version":1`), []byte(`{"extra":1,"version":1`), 1)
+		}, func() error { _, err := s.c.DirectoryHistory(ctx, tok, "alice"); return err }},
+		{"nested member in another case", "/v2/accounts/alice/history", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`{"version":1`), []byte(`{"Version":1`), 1)
+		}, func() error { _, err := s.c.DirectoryHistory(ctx, tok, "alice"); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var edited atomic.Bool

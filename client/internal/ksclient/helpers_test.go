@@ -17,10 +17,12 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/internal/testrand"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
@@ -58,6 +60,7 @@ type server struct {
 	clock  *clock
 	rand   io.Reader
 	logKey ed25519.PrivateKey
+	vrf    *vrf.PrivateKey
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -80,6 +83,7 @@ func newServer(t *testing.T, label string, mod func(*keyserver.Config)) *server 
 		Store:          st,
 		TokenKey:       ed25519.NewKeyFromSeed(read(t, rnd, 32)),
 		LogKey:         ed25519.NewKeyFromSeed(read(t, rnd, 32)),
+		VRFKey:         vrfKey(t, read(t, rnd, 32)),
 		RelayAudiences: []string{"relay:" + serverName},
 		Limits: keyserver.Limits{
 			RequestsPerSecond: 1e6, RequestBurst: 1e6,
@@ -97,7 +101,7 @@ func newServer(t *testing.T, label string, mod func(*keyserver.Config)) *server 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	s := &server{t: t, srv: srv, clock: clk, rand: rnd, logKey: cfg.LogKey, counts: map[string]int{}}
+	s := &server{t: t, srv: srv, clock: clk, rand: rnd, logKey: cfg.LogKey, vrf: cfg.VRFKey, counts: map[string]int{}}
 	real := srv.Handler()
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -164,18 +168,42 @@ func (s *server) rewrite(path string, edit func(status int, body []byte) (int, [
 	})
 }
 
-// verifier returns the log verifier the server publishes.
+// verifier returns the directory log's verifier the server publishes.
 func (s *server) verifier() *kt.Verifier {
 	s.t.Helper()
 	wk, err := s.c.WellKnown(context.Background())
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	v, err := kt.NewVerifier(wk.LogVerifierKey)
+	v, err := directory.NewVerifier(wk.DirectoryVerifierKey)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return v
+}
+
+// vrfKey returns the directory's VRF key the server publishes.
+func (s *server) vrfKey() *vrf.PublicKey {
+	s.t.Helper()
+	wk, err := s.c.WellKnown(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	k, err := vrf.ParsePublicKey(wk.VRFKey)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return k
+}
+
+// vrfKey makes a VRF key from seed.
+func vrfKey(t *testing.T, seed []byte) *vrf.PrivateKey {
+	t.Helper()
+	k, err := vrf.NewPrivateKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // checkpoint returns the server's current checkpoint, opened.
@@ -313,10 +341,10 @@ func (s *server) prekeys(u *user, id uint32, first uint32, n int) *api.PrekeyUpl
 	return up
 }
 
-// lookup returns the server's answer for handle.
-func (s *server) lookup(handle string) *api.AccountResponse {
+// lookup returns the server's directory answer for handle.
+func (s *server) lookup(handle string) *api.DirectoryLookup {
 	s.t.Helper()
-	a, err := s.c.Account(context.Background(), handle)
+	a, err := s.c.DirectoryLookup(context.Background(), handle)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -333,15 +361,11 @@ func (s *server) tokenFor(u *user, id uint32) string {
 	return tok
 }
 
-// cloneAccount deep-copies a lookup answer, for a test to forge.
-func cloneAccount(a *api.AccountResponse) *api.AccountResponse {
+// cloneLookup deep-copies a lookup answer, for a test to forge.
+func cloneLookup(a *api.DirectoryLookup) *api.DirectoryLookup {
 	b := *a
-	b.AccountKey = bytes.Clone(a.AccountKey)
-	b.Leaf = bytes.Clone(a.Leaf)
-	b.Devices = make([]api.DeviceEntry, len(a.Devices))
-	for i, d := range a.Devices {
-		b.Devices[i] = api.DeviceEntry{ID: d.ID, Certificate: bytes.Clone(d.Certificate), Revocation: bytes.Clone(d.Revocation)}
-	}
+	b.VRFProof, b.Leaf, b.MapProof = bytes.Clone(a.VRFProof), bytes.Clone(a.Leaf), bytes.Clone(a.MapProof)
+	b.Entry, b.Opening = bytes.Clone(a.Entry), bytes.Clone(a.Opening)
 	b.Inclusion = make([]api.Bytes, len(a.Inclusion))
 	for i, h := range a.Inclusion {
 		b.Inclusion[i] = bytes.Clone(h)

@@ -52,10 +52,10 @@ func TestExpectPinsDiscovery(t *testing.T) {
 	}
 }
 
-// TestVerifyAccountStale: answers under a checkpoint without the log's
+// TestVerifyDirectoryLookupStale: answers under a checkpoint without the log's
 // timestamp, or timestamped more than the maximum age ago, are stale
 // (ErrStale, not ErrSecurity), and nothing is returned to pin.
-func TestVerifyAccountStale(t *testing.T) {
+func TestVerifyDirectoryLookupStale(t *testing.T) {
 	s := newServer(t, "", nil)
 	v := s.verifier()
 	alice := s.newUser("alice")
@@ -63,13 +63,13 @@ func TestVerifyAccountStale(t *testing.T) {
 	resp := s.lookup("alice")
 
 	// Fresh at the server's clock.
-	if _, _, err := VerifyAccount(context.Background(), s.c, v, nil, fresh(), "alice", resp); err != nil {
+	if _, _, err := VerifyDirectoryLookup(context.Background(), s.c, v, s.vrfKey(), nil, fresh(), "alice", resp); err != nil {
 		t.Fatal(err)
 	}
 	// The same answer a day and a minute later.
 	late := fresh()
 	late.Now = late.Now.Add(24*time.Hour + time.Minute)
-	e, next, err := VerifyAccount(context.Background(), s.c, v, nil, late, "alice", resp)
+	e, next, err := VerifyDirectoryLookup(context.Background(), s.c, v, s.vrfKey(), nil, late, "alice", resp)
 	if !errors.Is(err, ErrStale) || errors.Is(err, kt.ErrSecurity) || e != nil || next != nil {
 		t.Fatalf("25 h old: %v", err)
 	}
@@ -84,9 +84,9 @@ func TestVerifyAccountStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := cloneAccount(resp)
+	r := cloneLookup(resp)
 	r.Checkpoint = string(bare)
-	e, next, err = VerifyAccount(context.Background(), s.c, v, nil, fresh(), "alice", r)
+	e, next, err = VerifyDirectoryLookup(context.Background(), s.c, v, s.vrfKey(), nil, fresh(), "alice", r)
 	if !errors.Is(err, ErrStale) || e != nil || next != nil {
 		t.Fatalf("no timestamp: %v", err)
 	}

@@ -54,13 +54,13 @@ func TestUnavailableRetried(t *testing.T) {
 // for the caller to retry later.
 func TestUnavailableGivesUp(t *testing.T) {
 	s := newServer(t, "", nil)
-	s.forgeUnavailable("/v1/log/checkpoint", 100, "60")
+	s.forgeUnavailable("/v2/log/checkpoint", 100, "60")
 	_, err := s.c.Checkpoint(context.Background())
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.Code != api.CodeUnavailable || ae.RetryAfter != time.Minute {
 		t.Fatalf("checkpoint: %#v, want 503 unavailable with RetryAfter 1m", err)
 	}
-	if n := s.count("/v1/log/checkpoint"); n != 1 {
+	if n := s.count("/v2/log/checkpoint"); n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
 }

@@ -13,67 +13,75 @@ import (
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 )
 
-// verify runs VerifyAccount and checks that a failure returns nothing.
-func verify(t *testing.T, s *server, v *kt.Verifier, pinned *kt.Checkpoint, handle string, a *api.AccountResponse) (*kt.Entry, *kt.Checkpoint, error) {
+// verify runs VerifyDirectoryLookup and checks that a failure returns
+// nothing and that the pin is never changed.
+func verify(t *testing.T, s *server, v *kt.Verifier, pinned *kt.Checkpoint, handle string, a *api.DirectoryLookup) (*kt.Entry, *kt.Checkpoint, error) {
 	t.Helper()
 	var before []byte
 	if pinned != nil {
 		before = bytes.Clone(pinned.Signed)
 	}
-	entry, next, err := VerifyAccount(context.Background(), s.c, v, pinned, fresh(), handle, a)
+	entry, next, err := VerifyDirectoryLookup(context.Background(), s.c, v, s.vrfKey(), pinned, fresh(), handle, a)
 	if err != nil && (entry != nil || next != nil) {
-		t.Errorf("VerifyAccount failed with %v but returned an entry or pin", err)
+		t.Errorf("VerifyDirectoryLookup failed with %v but returned an entry or pin", err)
 	}
 	if pinned != nil && !bytes.Equal(pinned.Signed, before) {
-		t.Error("VerifyAccount changed the pinned checkpoint")
+		t.Error("VerifyDirectoryLookup changed the pinned checkpoint")
 	}
 	return entry, next, err
 }
 
-func TestVerifyAccount(t *testing.T) {
+func TestVerifyDirectoryLookup(t *testing.T) {
 	s := newServer(t, "", nil)
 	v := s.verifier()
 	alice, bob := s.newUser("alice"), s.newUser("bob")
-	s.register(alice)
+	s.register(alice) // epoch 1
 
 	r1 := s.lookup("alice")
 	entry, pin1, err := verify(t, s, v, nil, "alice", r1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if entry.Handle != "alice" || entry.Version != 1 || entry.AccountKey != alice.account.Public() || len(entry.Active()) != 1 || pin1.Size != 1 {
+	if entry.Handle != "alice" || entry.Version != 1 || entry.AccountKey != alice.account.Public() || len(entry.Active()) != 1 || pin1.Size != 1 || r1.Epoch != 1 {
 		t.Fatalf("first lookup: %+v, pin size %d", entry, pin1.Size)
 	}
 
-	// The log grows; the pin advances with a consistency proof.
+	// The directory grows, an epoch per change; the pin advances with a
+	// consistency proof.
 	s.register(bob)
 	s.addDevice(alice, 2)
 	r2 := s.lookup("alice")
-	proofs := s.count("/v1/log/consistency")
+	proofs := s.count("/v2/log/consistency")
 	entry, pin2, err := verify(t, s, v, pin1, "alice", r2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if entry.Version != 2 || len(entry.Active()) != 2 || pin2.Size != 3 || s.count("/v1/log/consistency") != proofs+1 {
+	if entry.Version != 2 || len(entry.Active()) != 2 || pin2.Size != 3 || s.count("/v2/log/consistency") != proofs+1 {
 		t.Fatalf("second lookup: version %d, pin size %d", entry.Version, pin2.Size)
 	}
 
 	// The same tree again: no proof needed, the pin stays.
-	if _, next, err := verify(t, s, v, pin2, "alice", r2); err != nil || !bytes.Equal(next.Signed, pin2.Signed) || s.count("/v1/log/consistency") != proofs+1 {
+	if _, next, err := verify(t, s, v, pin2, "alice", r2); err != nil || !bytes.Equal(next.Signed, pin2.Signed) || s.count("/v2/log/consistency") != proofs+1 {
 		t.Fatalf("same size: %v", err)
 	}
 
 	// An answer under an older checkpoint, consistent with the pin, is
-	// stale (spec/client.md §6.1): the entry it proves may have been
-	// replaced since (here it has: version 1 of 2). Nothing is returned.
+	// stale (spec/client.md §6.1): its key set has been replaced since.
 	entry, next, err := verify(t, s, v, pin2, "alice", r1)
 	if !errors.Is(err, ErrStale) || errors.Is(err, kt.ErrSecurity) || entry != nil || next != nil {
 		t.Fatalf("older answer: %v; want ErrStale", err)
 	}
 
-	// Revocations come from the leaf.
+	// A handle nobody registered: proven absent.
+	entry, next, err = verify(t, s, v, pin2, "nobody", s.lookup("nobody"))
+	if err != nil || entry != nil || next == nil {
+		t.Fatalf("absent handle: %+v, %v", entry, err)
+	}
+
+	// Revocations come from the committed entry.
 	s.revoke(alice, 2)
 	entry, _, err = verify(t, s, v, pin2, "alice", s.lookup("alice"))
 	if err != nil || entry.Version != 3 || len(entry.Active()) != 1 || entry.Devices[1].Revocation == nil {
@@ -81,44 +89,48 @@ func TestVerifyAccount(t *testing.T) {
 	}
 }
 
-// TestVerifyAccountForged: every check of VerifyAccount, each with an
-// answer forged to fail it, with and without a pin.
-func TestVerifyAccountForged(t *testing.T) {
+// TestVerifyDirectoryLookupForged: every check of VerifyDirectoryLookup,
+// each with an answer forged to fail it, with and without a pin.
+func TestVerifyDirectoryLookupForged(t *testing.T) {
 	s := newServer(t, "", nil)
 	v := s.verifier()
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	s.register(alice)
-	cpOld := s.checkpoint(v) // size 1, without alice's current entry
+	rOld := s.lookup("alice") // epoch 1
 	s.register(bob)
 	s.addDevice(alice, 2)
 	s.revoke(alice, 2)
 	s.addDevice(bob, 2)
-	ra, rb := s.lookup("alice"), s.lookup("bob") // alice at index 3 of 5
+	ra, rb, rn := s.lookup("alice"), s.lookup("bob"), s.lookup("nobody")
 	pin := s.checkpoint(v)
 
-	// Keys the account key did sign, but the log does not hold.
+	// An entry the account key did sign, but the directory does not hold.
 	other, err := keys.GenerateDeviceKeys(s.rand)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cert9, _ := alice.account.CertifyDevice("alice", 9, other.Public(), s.clock.Now())
-	cert1, _ := alice.account.CertifyDevice("alice", 1, other.Public(), s.clock.Now())
-	rev1, _ := alice.account.RevokeDevice("alice", 1, s.clock.Now())
-	bobKey := bob.account.Public()
+	forged, err := kt.ParseEntry(ra.Entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Devices = append(forged.Devices, kt.Device{Certificate: cert9})
+	forgedEntry := forged.Marshal()
 
 	// Checkpoints: one by another key, one by the log key stating a
-	// false root.
-	signCP := func(priv ed25519.PrivateKey, root tlog.Hash) string {
-		signer, err := kt.NewSigner(serverName+"/keyserver", priv)
+	// false root, one by the log key for the version 1 origin.
+	signCP := func(priv ed25519.PrivateKey, origin string, root tlog.Hash) string {
+		signer, err := kt.NewSigner(origin, priv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := kt.SignCheckpoint(signer, serverName+"/keyserver", pin.Size, root)
+		b, err := kt.SignCheckpoint(signer, origin, pin.Size, root)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return string(b)
 	}
+	v2 := serverName + directory.OriginSuffix
 	falseRoot := pin.Root
 	falseRoot[0] ^= 1
 	otherKey := ed25519.NewKeyFromSeed(read(t, s.rand, 32))
@@ -126,39 +138,44 @@ func TestVerifyAccountForged(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		handle string
-		forge  func(a *api.AccountResponse)
+		forge  func(a *api.DirectoryLookup)
 	}{
-		{"leaf byte flipped", "alice", func(a *api.AccountResponse) { a.Leaf[len(a.Leaf)/2] ^= 1 }},
-		{"another account's leaf", "alice", func(a *api.AccountResponse) { a.Leaf = rb.Leaf }},
-		{"another account's leaf, index and proof", "alice", func(a *api.AccountResponse) {
-			a.Leaf, a.LogIndex, a.Inclusion = rb.Leaf, rb.LogIndex, rb.Inclusion
+		{"leaf byte flipped", "alice", func(a *api.DirectoryLookup) { a.Leaf[40] ^= 1 }},
+		{"leaf of another epoch", "alice", func(a *api.DirectoryLookup) { a.Leaf = rOld.Leaf }},
+		{"leaf, epoch and inclusion of another epoch", "alice", func(a *api.DirectoryLookup) {
+			a.Leaf, a.Epoch, a.Inclusion = rOld.Leaf, rOld.Epoch, rOld.Inclusion
 		}},
-		{"wrong index", "alice", func(a *api.AccountResponse) { a.LogIndex-- }},
-		{"index past the tree", "alice", func(a *api.AccountResponse) { a.LogIndex = 100 }},
-		{"negative index", "alice", func(a *api.AccountResponse) { a.LogIndex = -1 }},
-		{"proof byte flipped", "alice", func(a *api.AccountResponse) { a.Inclusion[0][5] ^= 1 }},
-		{"proof hash dropped", "alice", func(a *api.AccountResponse) { a.Inclusion = a.Inclusion[:len(a.Inclusion)-1] }},
-		{"proof hash added", "alice", func(a *api.AccountResponse) { a.Inclusion = append(a.Inclusion, a.Inclusion[0]) }},
-		{"proof hash short", "alice", func(a *api.AccountResponse) { a.Inclusion[0] = a.Inclusion[0][:31] }},
-		{"extra device", "alice", func(a *api.AccountResponse) {
-			a.Devices = append(a.Devices, api.DeviceEntry{ID: 9, Certificate: cert9.Marshal()})
+		{"epoch changed", "alice", func(a *api.DirectoryLookup) { a.Epoch-- }},
+		{"inclusion byte flipped", "alice", func(a *api.DirectoryLookup) { a.Inclusion[0][5] ^= 1 }},
+		{"inclusion hash dropped", "alice", func(a *api.DirectoryLookup) { a.Inclusion = a.Inclusion[:len(a.Inclusion)-1] }},
+		{"inclusion hash added", "alice", func(a *api.DirectoryLookup) { a.Inclusion = append(a.Inclusion, a.Inclusion[0]) }},
+		{"inclusion hash short", "alice", func(a *api.DirectoryLookup) { a.Inclusion[0] = a.Inclusion[0][:31] }},
+		{"VRF proof byte flipped", "alice", func(a *api.DirectoryLookup) { a.VRFProof[40] ^= 1 }},
+		{"VRF proof of another handle", "alice", func(a *api.DirectoryLookup) { a.VRFProof = rb.VRFProof }},
+		{"map proof byte flipped", "alice", func(a *api.DirectoryLookup) { a.MapProof[len(a.MapProof)-1] ^= 1 }},
+		{"map proof of another handle", "alice", func(a *api.DirectoryLookup) { a.MapProof = rb.MapProof }},
+		{"entry with an extra device", "alice", func(a *api.DirectoryLookup) { a.Entry = forgedEntry }},
+		{"entry and opening of another handle", "alice", func(a *api.DirectoryLookup) { a.Entry, a.Opening = rb.Entry, rb.Opening }},
+		{"entry of an earlier version", "alice", func(a *api.DirectoryLookup) { a.Entry, a.Opening = rOld.Entry, rOld.Opening }},
+		{"opening byte flipped", "alice", func(a *api.DirectoryLookup) { a.Opening[0] ^= 1 }},
+		{"opening short", "alice", func(a *api.DirectoryLookup) { a.Opening = a.Opening[:31] }},
+		{"entry withheld: claims absent", "alice", func(a *api.DirectoryLookup) { a.Entry, a.Opening = nil, nil }},
+		{"another handle's absence", "alice", func(a *api.DirectoryLookup) {
+			*a = *cloneLookup(rn)
+			a.Handle = "alice"
 		}},
-		{"device withheld", "alice", func(a *api.AccountResponse) { a.Devices = a.Devices[:1] }},
-		{"device key swapped", "alice", func(a *api.AccountResponse) { a.Devices[0].Certificate = cert1.Marshal() }},
-		{"device id changed", "alice", func(a *api.AccountResponse) { a.Devices[0].ID = 5 }},
-		{"revocation withheld", "alice", func(a *api.AccountResponse) { a.Devices[1].Revocation = nil }},
-		{"revocation added", "alice", func(a *api.AccountResponse) { a.Devices[0].Revocation = rev1.Marshal() }},
-		{"account key changed", "alice", func(a *api.AccountResponse) { a.AccountKey = bobKey[:] }},
-		{"version changed", "alice", func(a *api.AccountResponse) { a.Version++ }},
-		{"handle changed", "alice", func(a *api.AccountResponse) { a.Handle = "bob" }},
-		{"answer for another handle", "bob", func(*api.AccountResponse) {}},
-		{"checkpoint by another key", "alice", func(a *api.AccountResponse) { a.Checkpoint = signCP(otherKey, pin.Root) }},
-		{"checkpoint by the log key with a false root", "alice", func(a *api.AccountResponse) { a.Checkpoint = signCP(s.logKey, falseRoot) }},
-		{"checkpoint text altered", "alice", func(a *api.AccountResponse) {
+		{"handle changed", "alice", func(a *api.DirectoryLookup) { a.Handle = "bob" }},
+		{"answer for another handle", "bob", func(*api.DirectoryLookup) {}},
+		{"checkpoint by another key", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = signCP(otherKey, v2, pin.Root) }},
+		{"checkpoint by the log key with a false root", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = signCP(s.logKey, v2, falseRoot) }},
+		{"checkpoint by the log key for the version 1 origin", "alice", func(a *api.DirectoryLookup) {
+			a.Checkpoint = signCP(s.logKey, serverName+api.OriginSuffix, pin.Root)
+		}},
+		{"checkpoint text altered", "alice", func(a *api.DirectoryLookup) {
 			a.Checkpoint = string(bytes.Replace([]byte(a.Checkpoint), []byte("\n5\n"), []byte("\n6\n"), 1))
 		}},
-		{"checkpoint of a tree without the leaf", "alice", func(a *api.AccountResponse) { a.Checkpoint = string(cpOld.Signed) }},
-		{"no checkpoint", "alice", func(a *api.AccountResponse) { a.Checkpoint = "" }},
+		{"checkpoint of an older tree", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = rOld.Checkpoint }},
+		{"no checkpoint", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = "" }},
 	} {
 		for _, pinned := range []*kt.Checkpoint{nil, pin} {
 			name := tc.name + "/no pin"
@@ -166,7 +183,7 @@ func TestVerifyAccountForged(t *testing.T) {
 				name = tc.name + "/pinned"
 			}
 			t.Run(name, func(t *testing.T) {
-				a := cloneAccount(ra)
+				a := cloneLookup(ra)
 				tc.forge(a)
 				_, _, err := verify(t, s, v, pinned, tc.handle, a)
 				if !errors.Is(err, kt.ErrSecurity) {
@@ -176,20 +193,20 @@ func TestVerifyAccountForged(t *testing.T) {
 		}
 	}
 	// The genuine answers still pass.
-	for _, a := range []*api.AccountResponse{ra, rb} {
+	for _, a := range []*api.DirectoryLookup{ra, rb, rn} {
 		if _, _, err := verify(t, s, v, pin, a.Handle, a); err != nil {
 			t.Fatalf("genuine %s: %v", a.Handle, err)
 		}
 	}
 }
 
-// TestVerifyAccountFork: two key servers sign with the same log key but
-// log different things. Alone, each view verifies (spec/transparency.md
-// §8: split views that never meet); once a client has pinned one, the
-// other is refused, larger, equal or smaller.
-func TestVerifyAccountFork(t *testing.T) {
+// TestVerifyDirectoryLookupFork: two key servers sign with the same log
+// key but sequence different directories. Alone, each view verifies;
+// once a client has pinned one, the other is refused, larger, equal or
+// smaller.
+func TestVerifyDirectoryLookupFork(t *testing.T) {
 	a := newServer(t, "A", nil)
-	b := newServer(t, "B", func(c *keyserver.Config) { c.LogKey = a.logKey })
+	b := newServer(t, "B", func(c *keyserver.Config) { c.LogKey, c.VRFKey = a.logKey, a.vrf })
 	v := a.verifier()
 	if b.verifier().Key() != v.Key() {
 		t.Fatal("the two servers have different log keys")
@@ -220,7 +237,7 @@ func TestVerifyAccountFork(t *testing.T) {
 	}
 	// A server whose log is smaller than the pin cannot prove anything
 	// and refuses: a rollback too.
-	c := newServer(t, "C", func(c *keyserver.Config) { c.LogKey = a.logKey })
+	c := newServer(t, "C", func(c *keyserver.Config) { c.LogKey, c.VRFKey = a.logKey, a.vrf })
 	c.register(c.newUser("carol"))
 	if _, _, err := verify(t, c, v, pinA, "carol", c.lookup("carol")); !errors.Is(err, kt.ErrSecurity) {
 		t.Fatalf("server rolled back: %v", err)
@@ -231,9 +248,9 @@ func TestVerifyAccountFork(t *testing.T) {
 	}
 }
 
-// TestVerifyAccountPinFromAnotherLog: a pin the log's key did not sign
-// (the server changed its log key) is refused.
-func TestVerifyAccountPinFromAnotherLog(t *testing.T) {
+// TestVerifyDirectoryLookupPinFromAnotherLog: a pin the log's key did not
+// sign (the server changed its log key) is refused.
+func TestVerifyDirectoryLookupPinFromAnotherLog(t *testing.T) {
 	a := newServer(t, "A", nil)
 	b := newServer(t, "B", nil)
 	a.register(a.newUser("alice"))
@@ -244,11 +261,25 @@ func TestVerifyAccountPinFromAnotherLog(t *testing.T) {
 	}
 }
 
-// TestVerifyAccountNetworkError: a proof that cannot be fetched is not a
-// security error, and nothing is returned.
-func TestVerifyAccountNetworkError(t *testing.T) {
+// TestVerifyDirectoryLookupWrongVRFKey: a discovery document that names
+// another VRF key than the directory's leaves is caught at the first
+// lookup.
+func TestVerifyDirectoryLookupWrongVRFKey(t *testing.T) {
+	s := newServer(t, "", nil)
+	s.register(s.newUser("alice"))
+	other := vrfKey(t, read(t, s.rand, 32)).Public()
+	_, _, err := VerifyDirectoryLookup(context.Background(), s.c, s.verifier(), other, nil, fresh(), "alice", s.lookup("alice"))
+	if !errors.Is(err, kt.ErrSecurity) || !errors.Is(err, directory.ErrWrongKey) {
+		t.Fatalf("another VRF key: %v", err)
+	}
+}
+
+// TestVerifyDirectoryLookupNetworkError: a proof that cannot be fetched
+// is not a security error, and nothing is returned.
+func TestVerifyDirectoryLookupNetworkError(t *testing.T) {
 	s := newServer(t, "", nil)
 	v := s.verifier()
+	s.vrfKey() // discovery cached before the server goes
 	s.register(s.newUser("alice"))
 	pin := s.checkpoint(v)
 	s.register(s.newUser("bob"))

@@ -14,25 +14,30 @@ import (
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 )
 
-// TestVerifyAccountWitnessed: two key servers share one log key and so
+// TestVerifyDirectoryLookupWitnessed: two key servers share one log key and so
 // one origin (B is A's fork, a split view), and both submit their
 // checkpoints to the same two real litewitness instances. The witnesses
 // cosigned A's log first, so they refuse B's; a client that requires a
 // quorum of them accepts A's answers and refuses B's with ErrNoQuorum,
 // even with no pin, where without witnesses it would have trusted B on
 // first use (spec/transparency-v2.md §7.4, §7.5).
-func TestVerifyAccountWitnessed(t *testing.T) {
+func TestVerifyDirectoryLookupWitnessed(t *testing.T) {
 	var policy []kt.Witness
 	var witnesses []keyserver.WitnessConfig
 	a := newServer(t, "A", func(cfg *keyserver.Config) {
-		vkey, err := kt.VerifierKey(serverName+api.OriginSuffix, cfg.LogKey.Public().(ed25519.PublicKey))
-		if err != nil {
-			t.Fatal(err)
+		logs := map[string]string{}
+		for _, origin := range []string{serverName + api.OriginSuffix, serverName + directory.OriginSuffix} {
+			vkey, err := kt.VerifierKey(origin, cfg.LogKey.Public().(ed25519.PublicKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs[origin] = vkey
 		}
 		for _, name := range []string{"witness.test/w1", "witness.test/w2"} {
-			w := witnesstest.Start(t, name, map[string]string{serverName + api.OriginSuffix: vkey})
+			w := witnesstest.Start(t, name, logs)
 			kw, err := kt.ParseWitness(w.VKey)
 			if err != nil {
 				t.Fatal(err)
@@ -44,7 +49,7 @@ func TestVerifyAccountWitnessed(t *testing.T) {
 	})
 	bLog := &testbin.SyncBuffer{}
 	b := newServer(t, "B", func(cfg *keyserver.Config) {
-		cfg.LogKey = a.logKey
+		cfg.LogKey, cfg.VRFKey = a.logKey, a.vrf
 		cfg.Witnesses, cfg.WitnessInterval = witnesses, 20*time.Millisecond
 		cfg.Logger = slog.New(slog.NewTextHandler(bLog, nil))
 	})
@@ -87,7 +92,11 @@ func TestVerifyAccountWitnessed(t *testing.T) {
 			t.Fatalf("B's lookup (pin %v): %v; want ErrNoQuorum", pinned != nil, err)
 		}
 	}
-	if _, err := Audit(context.Background(), b.c, v, nil, fresh(), nil); !errors.Is(err, kt.ErrNoQuorum) {
+	genesis, err := directory.NewAuditState(b.vrfKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AuditDirectory(context.Background(), b.c, v, nil, fresh(), genesis, nil); !errors.Is(err, kt.ErrNoQuorum) {
 		t.Fatalf("audit of B: %v; want ErrNoQuorum", err)
 	}
 	// Without the witness requirement, B's answer would be trusted on
