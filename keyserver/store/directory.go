@@ -115,7 +115,7 @@ type Directory interface {
 	// PostgreSQL it takes a session advisory lock on one connection of
 	// the pool, held until release is called, and answers ok=false at
 	// once if another session (another process, or another call) holds
-	// it; release must be called before Close. On SQLite it always
+	// it; Close releases it too. On SQLite it always
 	// answers ok: one process owns the database file. Either way
 	// CommitEpoch refuses a stale epoch, so a lost lock cannot fork the
 	// directory.
