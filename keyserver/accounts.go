@@ -105,7 +105,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) (int, an
 		return 0, nil, e
 	}
 	s.metrics.appended()
-	s.awaitSequenced(r.Context(), req.Handle, 1)
+	s.awaitSequenced(r.Context(), entry)
 	s.log.InfoContext(r.Context(), "keyserver: account registered", "log_index", idx)
 	return http.StatusCreated, api.KeySetResponse{Version: 1, LogIndex: idx}, nil
 }
@@ -292,7 +292,7 @@ func (s *Server) changeKeySet(r *http.Request, acct *store.Account, change func(
 			return 0, nil, e
 		}
 		s.metrics.appended()
-		s.awaitSequenced(r.Context(), acct.Handle, acct.Version)
+		s.awaitSequenced(r.Context(), entry)
 		return http.StatusOK, api.KeySetResponse{Version: acct.Version, LogIndex: idx}, nil
 	}
 }

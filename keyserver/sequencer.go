@@ -1,6 +1,7 @@
 package keyserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/vrf"
+	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/directory"
 	"github.com/sealpost/sealpost/keyserver/kt/vmap"
 	"github.com/sealpost/sealpost/keyserver/store"
@@ -128,18 +130,23 @@ func (s *Server) sequenceEpoch(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("history: %w", err)
 		}
-		var seq, last uint64
+		var seq uint64
+		var lastEntry []byte
 		if n := len(hist); n > 0 {
-			seq, last = hist[n-1].Seq, hist[n-1].Version
-		}
-		if a.Version <= last {
-			continue // sequenced meanwhile by another process
+			seq, lastEntry = hist[n-1].Seq, hist[n-1].Entry
 		}
 		e, err := entryOf(a)
 		if err != nil {
 			return 0, fmt.Errorf("stored key set: %w", err)
 		}
 		entry := e.Marshal()
+		if bytes.Equal(entry, lastEntry) {
+			continue // sequenced meanwhile by another process
+		}
+		// An account deleted and registered again has a lower key-set
+		// version than its last sequenced value: its new key set is the
+		// handle's next value all the same (clients see the new account
+		// key, spec/client.md §6.2).
 		// spec/transparency-v2.md §6.1: a fresh opening for each
 		// sequenced value; the map holds only the commitment.
 		var opening [directory.OpeningSize]byte
@@ -218,15 +225,16 @@ const maxSequenceWait = 10 * time.Second
 // role).
 const sequencePoll = 50 * time.Millisecond
 
-// awaitSequenced starts a sequencer round and waits until handle's key set
-// at version, or a later one, is in a committed epoch, so that a client
-// told its change succeeded finds it proven in the directory
+// awaitSequenced starts a sequencer round and waits until the key set e,
+// or a later one of the same account, is in a committed epoch, so that a
+// client told its change succeeded finds it proven in the directory
 // (spec/keyserver.md §9). It gives up after maxSequenceWait, logging it:
 // the change stands and is sequenced later.
-func (s *Server) awaitSequenced(ctx context.Context, handle string, version uint64) {
+func (s *Server) awaitSequenced(ctx context.Context, e *kt.Entry) {
 	if s.dir == nil {
 		return
 	}
+	want := e.Marshal()
 	s.kickSequencer()
 	deadline := time.NewTimer(maxSequenceWait)
 	defer deadline.Stop()
@@ -234,8 +242,8 @@ func (s *Server) awaitSequenced(ctx context.Context, handle string, version uint
 	defer poll.Stop()
 	for {
 		committed := s.dir.nextEpoch()
-		hist, err := s.store.History(ctx, handle)
-		if err == nil && len(hist) > 0 && hist[len(hist)-1].Version >= version {
+		hist, err := s.store.History(ctx, e.Handle)
+		if err == nil && sequenced(hist, want, e) {
 			return
 		}
 		select {
@@ -248,6 +256,23 @@ func (s *Server) awaitSequenced(ctx context.Context, handle string, version uint
 		case <-poll.C:
 		}
 	}
+}
+
+// sequenced reports whether the handle's sequenced values hist hold the
+// key set want (e, encoded), or a later key set of the same account
+// (several changes in one epoch are one value: the last).
+func sequenced(hist []store.SequencedVersion, want []byte, e *kt.Entry) bool {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if bytes.Equal(hist[i].Entry, want) {
+			return true
+		}
+	}
+	n := len(hist)
+	if n == 0 || hist[n-1].Version <= e.Version {
+		return false
+	}
+	last, err := kt.ParseEntry(hist[n-1].Entry)
+	return err == nil && last.AccountKey == e.AccountKey
 }
 
 // nextEpoch returns a channel closed when this process next commits an

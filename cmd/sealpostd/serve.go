@@ -22,8 +22,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/keyserver/api"
-	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 	"github.com/sealpost/sealpost/keyserver/store"
 	"github.com/sealpost/sealpost/keyserver/store/postgres"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
@@ -179,7 +178,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	attrs := []any{"addr", ln.Addr().String(), "name", cfg.Name, "services", cfg.Services,
 		"stores", strings.Join(stores, ","), "data_dir", cfg.DataDir, "tls_fingerprint_sha256", fp.String()}
 	if runKS {
-		vkey, err := kt.VerifierKey(cfg.Name+api.OriginSuffix, logKey.Public().(ed25519.PublicKey))
+		// Clients verify the key directory (spec/transparency-v2.md):
+		// its log's verifier key is the trust root they are given.
+		vkey, err := directory.VerifierKey(cfg.Name, logKey.Public().(ed25519.PublicKey))
 		if err != nil {
 			srv.Close()
 			return fmt.Errorf("log verifier key: %w", err)

@@ -67,8 +67,10 @@ type EpochCommit struct {
 	// Versions are the values the epoch sequences, at most one per handle
 	// (else ErrInvalid), each with Epoch == Root.Epoch (else ErrInvalid).
 	// ErrConflict unless Seq is the handle's last Seq + 1 (1 for a handle
-	// never sequenced) and Version is above the last Version, and unless
-	// the handle's account exists at Version or later. Each also records
+	// never sequenced), and unless the handle's account exists at Version
+	// or later. Version need not be above the last one: an account
+	// deleted and registered again starts at key-set version 1, and the
+	// directory shows its new key set as the handle's next value. Each also records
 	// Version as the account's last sequenced key-set version
 	// (Unsequenced).
 	Versions []SequencedVersion

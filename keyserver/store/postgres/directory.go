@@ -240,7 +240,7 @@ func insertVersions(ctx context.Context, tx pgx.Tx, vs []store.SequencedVersion)
 	}
 	for _, v := range vs {
 		l := lasts[v.Handle]
-		if v.Seq != uint64(l.seq)+1 || v.Version <= uint64(l.version) {
+		if v.Seq != uint64(l.seq)+1 {
 			return fmt.Errorf("postgres: %q seq %d version %d after seq %d version %d: %w",
 				v.Handle, v.Seq, v.Version, l.seq, l.version, store.ErrConflict)
 		}

@@ -240,7 +240,7 @@ func insertVersions(ctx context.Context, tx *sql.Tx, vs []store.SequencedVersion
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: read last version: %w", err)
 		}
-		if v.Seq != uint64(seq)+1 || v.Version <= uint64(version) {
+		if v.Seq != uint64(seq)+1 {
 			return fmt.Errorf("sqlite: %q seq %d version %d after seq %d version %d: %w",
 				v.Handle, v.Seq, v.Version, seq, version, store.ErrConflict)
 		}

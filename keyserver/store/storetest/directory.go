@@ -404,7 +404,6 @@ func testDirectoryRefusals(t *testing.T, f *fixture) {
 		}, store.ErrConflict},
 		{"SeqSkips", func(c *store.EpochCommit) { c.Versions[bi].Seq = 2 }, store.ErrConflict},
 		{"SeqRepeats", func(c *store.EpochCommit) { c.Versions[ai].Seq = 1 }, store.ErrConflict},
-		{"VersionNotAbove", func(c *store.EpochCommit) { c.Versions[ai].Version = 1 }, store.ErrConflict},
 		{"VersionAboveAccount", func(c *store.EpochCommit) { c.Versions[bi].Version = 2 }, store.ErrConflict},
 		{"NoAccount", func(c *store.EpochCommit) {
 			v := c.Versions[bi]
