@@ -25,7 +25,9 @@ import (
 type dirServer struct {
 	vrfKey   *vrf.PrivateKey
 	vrfPub   *vrf.PublicKey
-	m        *vmap.Map
+	m        *vmap.Map  // over nodes
+	nodes    *nodeCache // over the store
+	cache    *lookupCache
 	cps      *checkpointer
 	interval time.Duration
 	kick     chan struct{}
@@ -52,10 +54,13 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 	if interval == 0 {
 		interval = DefaultEpochInterval
 	}
+	nodes := newNodeCache(store.NodeStore(s.store))
 	return &dirServer{
 		vrfKey:   cfg.VRFKey,
 		vrfPub:   cfg.VRFKey.Public(),
-		m:        vmap.New(newNodeCache(store.NodeStore(s.store))),
+		m:        vmap.New(nodes),
+		nodes:    nodes,
+		cache:    newLookupCache(),
 		cps:      cp,
 		interval: interval,
 		kick:     make(chan struct{}, 1),
@@ -117,7 +122,7 @@ func (s *Server) latestEpoch(ctx context.Context) (uint64, *apiError) {
 // handle never sequenced, computed now (it reveals only the index of the
 // handle asked for, spec/transparency-v2.md §3.4).
 func (s *Server) vrfOf(ctx context.Context, handle string) (store.VRFEntry, *apiError) {
-	ve, err := s.store.VRF(ctx, handle)
+	ve, err := s.dir.cache.vrfEntry(ctx, s.store, handle)
 	if errors.Is(err, store.ErrNotFound) {
 		if ve, err = s.dir.prove(handle); err != nil {
 			return ve, internal("VRF proof", err)
@@ -169,10 +174,6 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 	if e != nil {
 		return 0, nil, e
 	}
-	hist, e := s.sequencedUpTo(ctx, handle, epoch)
-	if e != nil {
-		return 0, nil, e
-	}
 	ep, err := s.epochProof(ctx, epoch)
 	if err != nil {
 		return 0, nil, internal("epoch proof", err)
@@ -194,11 +195,21 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 		Inclusion:  hashesOut(ep.inclusion),
 		Checkpoint: string(signed),
 	}
-	if n := len(hist); n > 0 {
-		resp.Entry, resp.Opening = hist[n-1].Entry, hist[n-1].Opening[:]
-	} else {
-		s.chargeMiss(charged)
+	// The entry served is the one whose commitment the map proof holds:
+	// the stored version with the proven map version (§6.1).
+	p, err := vmap.ParseProof(mp)
+	if err != nil {
+		return 0, nil, internal("map proof", err)
 	}
+	if p.Kind != vmap.KindPresent {
+		s.chargeMiss(charged)
+		return http.StatusOK, resp, nil
+	}
+	v, err := s.dir.cache.version(ctx, s.store, handle, p.Value.Version)
+	if err != nil {
+		return 0, nil, internal("sequenced version", err)
+	}
+	resp.Entry, resp.Opening = v.Entry, v.Opening[:]
 	return http.StatusOK, resp, nil
 }
 
