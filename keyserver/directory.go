@@ -19,9 +19,10 @@ import (
 )
 
 // dirServer is the server's version 2 key directory
-// (spec/transparency-v2.md): the VRF key, the map over the store, the
-// epoch log's checkpointer (origin "<name>/sealpost-kt/v2", the log key)
-// and the sequencer's kick.
+// (spec/transparency-v2.md): the VRF key, the map over the store (through
+// a cache of the newest epoch's nodes), a cache of the immutable data
+// lookups read, the epoch log's checkpointer (origin
+// "<name>/sealpost-kt/v2", the log key) and the sequencer's kick.
 type dirServer struct {
 	vrfKey   *vrf.PrivateKey
 	vrfPub   *vrf.PublicKey
