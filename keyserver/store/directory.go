@@ -77,10 +77,11 @@ type EpochCommit struct {
 // Directory is the key transparency v2 part of Store
 // (spec/transparency-v2.md §4.7), on both engines.
 type Directory interface {
-	// Unsequenced returns at most limit accounts (limit ≥ 1) whose
-	// key-set Version is above the last one CommitEpoch sequenced for them
-	// (or that were never sequenced), in handle order, each with its
-	// devices as Account returns them.
+	// Unsequenced returns at most limit accounts (limit ≥ 1, else
+	// ErrInvalid) whose key-set Version is above the last one CommitEpoch
+	// sequenced for them (or that were never sequenced), in handle order
+	// (the database's collation), each with its devices as Account
+	// returns them.
 	Unsequenced(ctx context.Context, limit int) ([]*Account, error)
 	// CommitEpoch writes c in one transaction: the map nodes and root,
 	// the log leaf and its hashes, the batch, the VRF entries and the
@@ -115,7 +116,7 @@ type Directory interface {
 	// PostgreSQL it takes a session advisory lock on one connection of
 	// the pool, held until release is called, and answers ok=false at
 	// once if another session (another process, or another call) holds
-	// it; release must be called before Close. On SQLite it always
+	// it; Close releases it too. On SQLite it always
 	// answers ok: one process owns the database file. Either way
 	// CommitEpoch refuses a stale epoch, so a lost lock cannot fork the
 	// directory.

@@ -136,8 +136,13 @@ func TestLookupCommittedEntryRefused(t *testing.T) {
 	cp := must[*kt.Checkpoint](t)(d.Open(1))
 	for _, h := range []string{"alice", "carol"} {
 		l := must[*directory.Lookup](t)(d.Lookup(h, 1, 1))
-		_, err := directory.VerifyLookup(cp, d.VRF.Public(), l)
+		before := cloneLookup(l)
+		e, err := directory.VerifyLookup(cp, d.VRF.Public(), l)
 		refused(t, err, directory.ErrProofInvalid)
+		if e != nil {
+			t.Fatal("refusal returned an entry")
+		}
+		unchanged(t, before, l)
 	}
 }
 
@@ -159,9 +164,7 @@ func TestLookupNilInputs(t *testing.T) {
 	w := honest(t)
 	cp := w.open(t, 5)
 	l := w.lookup(t, "alice")
-	if _, err := directory.VerifyLookup(nil, w.vrfPub(), l); err == nil {
-		t.Fatal("nil checkpoint accepted")
-	}
+	refused(t, func() error { _, err := directory.VerifyLookup(nil, w.vrfPub(), l); return err }(), directory.ErrMalformed)
 	refused(t, func() error { _, err := directory.VerifyLookup(cp, nil, l); return err }(), directory.ErrMalformed)
 	refused(t, func() error { _, err := directory.VerifyLookup(cp, w.vrfPub(), nil); return err }(), directory.ErrMalformed)
 }

@@ -462,7 +462,7 @@ const unlockTimeout = 10 * time.Second
 // connection is closed instead, which ends the session and its lock. A
 // connection lost while held loses the lock too; CommitEpoch's primary key
 // on the epoch still keeps a second sequencer from committing an epoch
-// twice.
+// twice. Close releases the locks held when it is called.
 func (s *Store) Sequencer(ctx context.Context) (release func(), ok bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -478,8 +478,12 @@ func (s *Store) Sequencer(ctx context.Context) (release func(), ok bool, err err
 		return nil, false, nil
 	}
 	var once sync.Once
-	return func() {
+	token := new(byte) // this lock's key in s.held
+	release = func() {
 		once.Do(func() {
+			s.heldMu.Lock()
+			delete(s.held, token)
+			s.heldMu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
 			defer cancel()
 			var unlocked bool
@@ -491,5 +495,27 @@ func (s *Store) Sequencer(ctx context.Context) (release func(), ok bool, err err
 			}
 			conn.Release()
 		})
-	}, true, nil
+	}
+	s.heldMu.Lock()
+	if s.held == nil {
+		s.held = map[*byte]func(){}
+	}
+	s.held[token] = release
+	s.heldMu.Unlock()
+	return release, true, nil
+}
+
+// releaseSequencers releases the sequencer locks still held, so that Close
+// (which waits for every connection to return to the pool) does not wait
+// for them; a holder's own release is then a no-op.
+func (s *Store) releaseSequencers() {
+	s.heldMu.Lock()
+	var rs []func()
+	for _, r := range s.held {
+		rs = append(rs, r)
+	}
+	s.heldMu.Unlock()
+	for _, r := range rs {
+		r()
+	}
 }

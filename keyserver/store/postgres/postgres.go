@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sealpost/sealpost/internal/pgpool"
@@ -55,6 +56,11 @@ const DefaultMaxConns = 32
 type Store struct {
 	pool   *pgxpool.Pool
 	claims *claimers // claimbatch.go
+
+	// held are the releases of the sequencer locks this Store holds
+	// (directory.go), so that Close can let them go.
+	heldMu sync.Mutex
+	held   map[*byte]func()
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,6 +90,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // It may be called more than once.
 func (s *Store) Close() error {
 	s.stopClaimers()
+	s.releaseSequencers()
 	s.pool.Close()
 	return nil
 }

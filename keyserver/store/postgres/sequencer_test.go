@@ -161,3 +161,31 @@ func TestTwoProcessesCommitEpoch(t *testing.T) {
 		}
 	}
 }
+
+// TestSequencerReleasedByClose closes a store whose sequencer lock is
+// held: Close does not wait for the holder, the lock goes to another
+// process, and the holder's late release is harmless.
+func TestSequencerReleasedByClose(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := open(t, dsn), open(t, dsn)
+	relA, ok, _ := sequencer(t, a)
+	if !ok {
+		t.Fatal("Sequencer refused")
+	}
+	done := make(chan struct{})
+	go func() { a.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close waits for the sequencer lock's connection")
+	}
+	relB, ok, _ := sequencer(t, b)
+	if !ok {
+		t.Fatal("the lock outlived its store")
+	}
+	relA()
+	if _, ok, _ := sequencer(t, b); ok {
+		t.Fatal("a late release of the closed store's lock freed b's")
+	}
+	relB()
+}

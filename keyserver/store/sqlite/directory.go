@@ -178,10 +178,36 @@ func insertRoot(ctx context.Context, tx *sql.Tx, r *vmap.Root) error {
 	return nil
 }
 
+// prepared prepares queries in tx, for statements run once per handle of
+// an epoch; done closes them.
+func prepared(ctx context.Context, tx *sql.Tx, queries ...string) (stmts []*sql.Stmt, done func(), err error) {
+	done = func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}
+	for _, q := range queries {
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			done()
+			return nil, nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		stmts = append(stmts, st)
+	}
+	return stmts, done, nil
+}
+
 func insertVRF(ctx context.Context, tx *sql.Tx, vs []store.VRFEntry) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	st, done, err := prepared(ctx, tx, `INSERT INTO kt_vrf (handle, idx, proof) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return err
+	}
+	defer done()
 	for _, v := range vs {
-		res, err := tx.ExecContext(ctx, `INSERT INTO kt_vrf (handle, idx, proof) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			v.Handle, v.Index[:], nonNil(v.Proof))
+		res, err := st[0].ExecContext(ctx, v.Handle, v.Index[:], nonNil(v.Proof))
 		if err != nil {
 			return fmt.Errorf("sqlite: store VRF entry: %w", err)
 		}
@@ -196,10 +222,21 @@ func insertVRF(ctx context.Context, tx *sql.Tx, vs []store.VRFEntry) error {
 // and that its account has reached it, stores it, and records it as the
 // account's last sequenced version.
 func insertVersions(ctx context.Context, tx *sql.Tx, vs []store.SequencedVersion) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	st, done, err := prepared(ctx, tx,
+		`SELECT seq, version FROM kt_versions WHERE handle = ? ORDER BY seq DESC LIMIT 1`,
+		`UPDATE accounts SET sequenced_version = ? WHERE handle = ? AND version >= ?`,
+		`INSERT INTO kt_versions (handle, seq, version, epoch, opening, entry) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer done()
+	last, mark, insert := st[0], st[1], st[2]
 	for _, v := range vs {
 		var seq, version int64
-		err := tx.QueryRowContext(ctx, `SELECT seq, version FROM kt_versions WHERE handle = ? ORDER BY seq DESC LIMIT 1`, v.Handle).
-			Scan(&seq, &version)
+		err := last.QueryRowContext(ctx, v.Handle).Scan(&seq, &version)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: read last version: %w", err)
 		}
@@ -207,16 +244,14 @@ func insertVersions(ctx context.Context, tx *sql.Tx, vs []store.SequencedVersion
 			return fmt.Errorf("sqlite: %q seq %d version %d after seq %d version %d: %w",
 				v.Handle, v.Seq, v.Version, seq, version, store.ErrConflict)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET sequenced_version = ? WHERE handle = ? AND version >= ?`,
-			int64(v.Version), v.Handle, int64(v.Version))
+		res, err := mark.ExecContext(ctx, int64(v.Version), v.Handle, int64(v.Version))
 		if err != nil {
 			return fmt.Errorf("sqlite: mark account sequenced: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return fmt.Errorf("sqlite: no account %q at version %d or later: %w", v.Handle, v.Version, store.ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO kt_versions (handle, seq, version, epoch, opening, entry) VALUES (?, ?, ?, ?, ?, ?)`,
-			v.Handle, int64(v.Seq), int64(v.Version), int64(v.Epoch), v.Opening[:], nonNil(v.Entry)); err != nil {
+		if _, err := insert.ExecContext(ctx, v.Handle, int64(v.Seq), int64(v.Version), int64(v.Epoch), v.Opening[:], nonNil(v.Entry)); err != nil {
 			return fmt.Errorf("sqlite: store version: %w", err)
 		}
 	}
