@@ -156,7 +156,7 @@ func (s *Server) sequencedUpTo(ctx context.Context, handle string, epoch uint64)
 // opening when the handle is present. 200 also when it is absent: the
 // answer proves it.
 func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	charged, e := s.limitLookup(r)
+	charged, _, e := s.limitLookup(r)
 	if e != nil {
 		return 0, nil, e
 	}
@@ -220,9 +220,14 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 // its value at each epoch directory.HistoryEpochs names, under the
 // checkpoint of the latest epoch.
 func (s *Server) handleDirectoryHistory(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	t, e := s.authenticate(r)
+	// Limited as a lookup with a token (it costs more: one proof per
+	// epoch that changed the handle, and its neighbours).
+	_, t, e := s.limitLookup(r)
 	if e != nil {
 		return 0, nil, e
+	}
+	if t == nil {
+		return 0, nil, newError(http.StatusUnauthorized, api.CodeInvalidToken, "missing bearer token")
 	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {
