@@ -19,13 +19,16 @@ import (
 )
 
 // dirServer is the server's version 2 key directory
-// (spec/transparency-v2.md): the VRF key, the map over the store, the
-// epoch log's checkpointer (origin "<name>/sealpost-kt/v2", the log key)
-// and the sequencer's kick.
+// (spec/transparency-v2.md): the VRF key, the map over the store (through
+// a cache of the newest epoch's nodes), a cache of the immutable data
+// lookups read, the epoch log's checkpointer (origin
+// "<name>/sealpost-kt/v2", the log key) and the sequencer's kick.
 type dirServer struct {
 	vrfKey   *vrf.PrivateKey
 	vrfPub   *vrf.PublicKey
-	m        *vmap.Map
+	m        *vmap.Map  // over nodes
+	nodes    *nodeCache // over the store
+	cache    *lookupCache
 	cps      *checkpointer
 	interval time.Duration
 	kick     chan struct{}
@@ -55,10 +58,13 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 	if interval == 0 {
 		interval = DefaultEpochInterval
 	}
+	nodes := newNodeCache(store.NodeStore(s.store))
 	return &dirServer{
 		vrfKey:   cfg.VRFKey,
 		vrfPub:   cfg.VRFKey.Public(),
-		m:        vmap.New(newNodeCache(store.NodeStore(s.store))),
+		m:        vmap.New(nodes),
+		nodes:    nodes,
+		cache:    newLookupCache(),
 		cps:      cp,
 		interval: interval,
 		kick:     make(chan struct{}, 1),
@@ -120,7 +126,7 @@ func (s *Server) latestEpoch(ctx context.Context) (uint64, *apiError) {
 // handle never sequenced, computed now (it reveals only the index of the
 // handle asked for, spec/transparency-v2.md §3.4).
 func (s *Server) vrfOf(ctx context.Context, handle string) (store.VRFEntry, *apiError) {
-	ve, err := s.store.VRF(ctx, handle)
+	ve, err := s.dir.cache.vrfEntry(ctx, s.store, handle)
 	if errors.Is(err, store.ErrNotFound) {
 		if ve, err = s.dir.prove(handle); err != nil {
 			return ve, internal("VRF proof", err)
@@ -153,7 +159,7 @@ func (s *Server) sequencedUpTo(ctx context.Context, handle string, epoch uint64)
 // opening when the handle is present. 200 also when it is absent: the
 // answer proves it.
 func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	charged, e := s.limitLookup(r)
+	charged, _, e := s.limitLookup(r)
 	if e != nil {
 		return 0, nil, e
 	}
@@ -169,10 +175,6 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 		return 0, nil, e
 	}
 	ve, e := s.vrfOf(ctx, handle)
-	if e != nil {
-		return 0, nil, e
-	}
-	hist, e := s.sequencedUpTo(ctx, handle, epoch)
 	if e != nil {
 		return 0, nil, e
 	}
@@ -197,11 +199,21 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 		Inclusion:  hashesOut(ep.inclusion),
 		Checkpoint: string(signed),
 	}
-	if n := len(hist); n > 0 {
-		resp.Entry, resp.Opening = hist[n-1].Entry, hist[n-1].Opening[:]
-	} else {
-		s.chargeMiss(charged)
+	// The entry served is the one whose commitment the map proof holds:
+	// the stored version with the proven map version (§6.1).
+	p, err := vmap.ParseProof(mp)
+	if err != nil {
+		return 0, nil, internal("map proof", err)
 	}
+	if p.Kind != vmap.KindPresent {
+		s.chargeMiss(charged)
+		return http.StatusOK, resp, nil
+	}
+	v, err := s.dir.cache.version(ctx, s.store, handle, p.Value.Version)
+	if err != nil {
+		return 0, nil, internal("sequenced version", err)
+	}
+	resp.Entry, resp.Opening = v.Entry, v.Opening[:]
 	return http.StatusOK, resp, nil
 }
 
@@ -211,9 +223,14 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 // its value at each epoch directory.HistoryEpochs names, under the
 // checkpoint of the latest epoch.
 func (s *Server) handleDirectoryHistory(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	t, e := s.authenticate(r)
+	// Limited as a lookup with a token (it costs more: one proof per
+	// epoch that changed the handle, and its neighbours).
+	_, t, e := s.limitLookup(r)
 	if e != nil {
 		return 0, nil, e
+	}
+	if t == nil {
+		return 0, nil, newError(http.StatusUnauthorized, api.CodeInvalidToken, "missing bearer token")
 	}
 	handle := r.PathValue("handle")
 	if err := keys.CheckHandle(handle); err != nil {

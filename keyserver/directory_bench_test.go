@@ -175,7 +175,7 @@ func benchDirectory(b *testing.B, n int) (*env, []string) {
 	}
 	stored := time.Since(start)
 	e.register(e.newUser("last"))
-	epoch := e.waitSequenced()
+	epoch := e.waitSequencedWithin(max(30*time.Second, time.Duration(n)*2*time.Millisecond))
 	b.Logf("directory of %d accounts: stored in %v, sequenced into %d epochs in %v more", n, stored.Round(time.Millisecond), epoch, (time.Since(start) - stored).Round(time.Millisecond))
 	return e, handles
 }

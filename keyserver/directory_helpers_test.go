@@ -50,8 +50,14 @@ func (e *env) dirClient() *dirClient {
 // directory epoch and returns the latest epoch.
 func (e *env) waitSequenced() uint64 {
 	e.t.Helper()
+	return e.waitSequencedWithin(30 * time.Second)
+}
+
+// waitSequencedWithin is waitSequenced, failing after limit.
+func (e *env) waitSequencedWithin(limit time.Duration) uint64 {
+	e.t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(limit)
 	for {
 		pending, err := e.store.Unsequenced(ctx, 1)
 		if err != nil {
@@ -65,7 +71,7 @@ func (e *env) waitSequenced() uint64 {
 			return epoch
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("key-set changes still not sequenced after 30 s (epoch %d, %d pending)", epoch, len(pending))
+			e.t.Fatalf("key-set changes still not sequenced after %v (epoch %d, %d pending)", limit, epoch, len(pending))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -468,3 +468,36 @@ func TestDirectoryRefusesV1Checkpoint(t *testing.T) {
 		t.Errorf("directory.NewVerifier(v1 key) = %v, want ErrOrigin", err)
 	}
 }
+
+// TestDirectoryLookupLimits: /v2 lookups are charged as /v1 ones
+// (spec/keyserver.md §4, §9.1): 1 for a present handle, LookupMissCost
+// for one proven absent, and the history as a lookup; past the budget,
+// 429 rate_limited and nothing changes. The test clock stands still, so
+// no bucket refills.
+func TestDirectoryLookupLimits(t *testing.T) {
+	e := newEnv(t, func(cfg *keyserver.Config) {
+		cfg.Limits.AddressLookupsPerSecond, cfg.Limits.AddressLookupBurst = 1, 7
+		cfg.Limits.LookupMissCost = 5
+	})
+	alice := e.newUser("alice")
+	e.register(alice)
+	e.waitSequenced()
+	tok := e.token(alice, 1, "")
+	c := e.dirClient()
+	if entry := c.mustLookup(t, "alice"); entry == nil { // 1, 6 left
+		t.Fatal("alice absent")
+	}
+	if entry := c.mustLookup(t, "nobody"); entry != nil { // 5, 1 left
+		t.Fatal("nobody present")
+	}
+	if _, _, err := c.history("alice", tok); err != nil { // 1, 0 left
+		t.Fatal(err)
+	}
+	before := e.snapshot("alice")
+	for _, p := range []string{"/v2/accounts/alice", "/v2/accounts/alice/history"} {
+		if r := e.do("GET", p, nil, tok); r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited || r.header.Get("Retry-After") == "" {
+			t.Errorf("GET %s past the budget: %d %s", p, r.status, r.body)
+		}
+	}
+	e.unchanged(before, "alice")
+}

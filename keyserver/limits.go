@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/keyserver/api"
 )
 
@@ -58,27 +59,28 @@ type lookupCharge struct {
 }
 
 // limitLookup charges a lookup's base cost, 1, to its address and, when it
-// carries a token, to the token's account (spec/keyserver.md §5.3): a
-// lookup with a token must pass both. A token that does not verify is
-// refused (401) rather than ignored.
-func (s *Server) limitLookup(r *http.Request) (lookupCharge, *apiError) {
+// carries a token, to the token's account (spec/keyserver.md §5.3, §9):
+// a lookup with a token must pass both. A token that does not verify is
+// refused (401) rather than ignored. It returns the verified token, nil
+// when there was none.
+func (s *Server) limitLookup(r *http.Request) (lookupCharge, *token.Token, *apiError) {
 	c := lookupCharge{ip: clientIP(r)}
 	now := s.now()
 	if ok, wait := s.lookupIPLim.allow(c.ip, now); !ok {
-		return c, rateLimited(wait, "too many lookups from this address")
+		return c, nil, rateLimited(wait, "too many lookups from this address")
 	}
 	if r.Header.Get("Authorization") == "" {
-		return c, nil
+		return c, nil, nil
 	}
 	t, e := s.authenticate(r)
 	if e != nil {
-		return c, e
+		return c, nil, e
 	}
 	c.account = t.Handle
 	if ok, wait := s.lookupAcctLim.allow(c.account, now); !ok {
-		return c, rateLimited(wait, "too many lookups from this account")
+		return c, nil, rateLimited(wait, "too many lookups from this account")
 	}
-	return c, nil
+	return c, t, nil
 }
 
 // chargeMiss charges a lookup that found no account the rest of

@@ -7,17 +7,19 @@ import (
 	"github.com/sealpost/sealpost/keyserver/kt/vmap"
 )
 
-// maxCachedNodes bounds the inner nodes nodeCache keeps (about 250 bytes
-// each): enough for every inner node of a directory of that many handles.
+// maxCachedNodes bounds the nodes nodeCache keeps (about 300 bytes each
+// with the map's overhead): every node of a directory of about 128k
+// handles, the upper levels of a larger one.
 const maxCachedNodes = 1 << 18
 
 // nodeCache is the NodeStore the directory's map reads through: it keeps
-// the inner nodes and the root of the newest epoch read, so that a lookup
-// reads from the store only the leaf on its path
-// (spec/transparency-v2.md §4.7). It is correct because a committed
-// epoch's tree never changes: Node(l, e) and Root(e) for an epoch e that
-// Latest has returned answer the same forever, whichever process
-// committed it. A newer epoch read replaces the cache.
+// the nodes and the root of the newest epoch read, so that a lookup reads
+// from the store at most the nodes not read before
+// (spec/transparency-v2.md §4.7). It is exact because a committed epoch's
+// tree never changes: Node(l, e) and Root(e) for an epoch e that Latest
+// has returned answer the same forever, whichever process committed it.
+// A newer epoch read empties the cache, except after this process's own
+// commit of the next epoch (advance), which it knows in full.
 type nodeCache struct {
 	vmap.NodeStore
 
@@ -38,9 +40,6 @@ func (c *nodeCache) renew(epoch uint64) {
 
 // Node implements vmap.NodeStore.
 func (c *nodeCache) Node(ctx context.Context, l vmap.Label, epoch uint64) (vmap.Node, error) {
-	if l.Depth == vmap.IndexBits {
-		return c.NodeStore.Node(ctx, l, epoch) // a leaf: one per handle
-	}
 	c.mu.RLock()
 	n, ok := c.nodes[l]
 	ok = ok && c.epoch == epoch
@@ -81,4 +80,29 @@ func (c *nodeCache) Root(ctx context.Context, epoch uint64) (vmap.Root, error) {
 	}
 	c.mu.Unlock()
 	return root, nil
+}
+
+// advance moves a cache of epoch root.Epoch−1 to root.Epoch, just
+// committed with nodes (every node written at root.Epoch): the newest
+// version at or before root.Epoch of a label is its node in nodes if
+// there is one, else its newest at or before root.Epoch−1, already
+// cached. A cache of any other epoch is left to renew.
+func (c *nodeCache) advance(root vmap.Root, nodes []vmap.Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch+1 != root.Epoch {
+		return
+	}
+	if c.nodes == nil {
+		c.nodes = make(map[vmap.Label]vmap.Node)
+	}
+	// Every cached node stays right: a partial cache only misses.
+	c.epoch, c.root = root.Epoch, &root
+	for _, n := range nodes {
+		// A label cached must take its new version; one not cached may
+		// stay out.
+		if _, ok := c.nodes[n.Label]; ok || len(c.nodes) < maxCachedNodes {
+			c.nodes[n.Label] = n
+		}
+	}
 }

@@ -193,6 +193,8 @@ func (s *Server) sequenceEpoch(ctx context.Context) (int, error) {
 	if err := s.store.CommitEpoch(ctx, c); err != nil {
 		return 0, fmt.Errorf("commit epoch %d: %w", root.Epoch, err)
 	}
+	d.nodes.advance(root, nodes)
+	d.cache.committed(&c)
 	d.epochCommitted()
 	s.metrics.epoch(len(batch))
 	s.log.Info("keyserver: directory epoch sequenced", "epoch", root.Epoch, "updates", len(batch), "new_handles", len(c.NewVRF))

@@ -5,7 +5,11 @@
 // prekey bundles, each one-time prekey at most once.
 //
 // Every key-set change appends a leaf (keyserver/kt) to the transparency
-// log; checkpoints are signed on demand with the log key.
+// log; checkpoints are signed on demand with the log key. With a VRF key it
+// also keeps the version 2 key directory (spec/transparency-v2.md,
+// spec/keyserver.md §9) beside it: a background sequencer puts pending
+// key-set changes into epochs of a verifiable map, one leaf of a second
+// log per epoch, and /v2 serves proofs of the latest key set.
 package keyserver
 
 import (

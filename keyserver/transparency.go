@@ -150,7 +150,7 @@ func hashesOut(hs []tlog.Hash) []api.Bytes {
 // the account's key set, its log leaf, a checkpoint of the current log and
 // the leaf's inclusion proof against it.
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	charged, e := s.limitLookup(r)
+	charged, _, e := s.limitLookup(r)
 	if e != nil {
 		return 0, nil, e
 	}

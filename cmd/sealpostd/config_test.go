@@ -46,6 +46,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		MinFreeDisk:       -1,
 		ShutdownTimeout:   "forever",
 		CheckpointRefresh: "never",
+		EpochInterval:     "whenever",
 		Services:          "keyserver", // relay settings: TestValidateRelay
 	}
 	err := cfg.Validate()
@@ -56,14 +57,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"--data-dir", "--listen", "--name", "--postgres", "--tls-key",
 		`--relay-audience: "relay:x" given twice`, `--relay-audience: "with space"`,
-		"--log-level", "--log-format", "--admin-listen", "--min-free-disk", "--shutdown-timeout", "--checkpoint-refresh",
+		"--log-level", "--log-format", "--admin-listen", "--min-free-disk", "--shutdown-timeout", "--checkpoint-refresh", "--epoch-interval",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("problems lack %q:\n%s", want, msg)
 		}
 	}
-	if n := strings.Count(msg, "\n") + 1; n != 14 {
-		t.Errorf("%d problems reported, want 14:\n%s", n, msg)
+	if n := strings.Count(msg, "\n") + 1; n != 15 {
+		t.Errorf("%d problems reported, want 15:\n%s", n, msg)
 	}
 }
 
