@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/directory"
+	"github.com/sealpost/sealpost/keyserver/kt/vmap"
 	"github.com/sealpost/sealpost/keyserver/store"
 	"github.com/sealpost/sealpost/keyserver/store/postgres"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
@@ -126,6 +128,10 @@ func TestDirectoryBatching(t *testing.T) {
 		return st
 	}
 	e := newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.EpochInterval = time.Hour })
+	// The first round, at start, commits the empty first epoch.
+	if epoch := e.waitSequenced(); epoch != 1 {
+		t.Fatalf("first epoch %d", epoch)
+	}
 	v1 := newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.VRFKey = nil })
 	c := e.dirClient()
 	const n = 12
@@ -136,32 +142,32 @@ func TestDirectoryBatching(t *testing.T) {
 	}
 	v1.addDevice(users[0], 2) // user0 at key-set version 2
 	ctx := context.Background()
-	if epoch, err := e.store.LatestEpoch(ctx); err != nil || epoch != 0 {
-		t.Fatalf("latest epoch %d, %v before any round", epoch, err)
+	if epoch, err := e.store.LatestEpoch(ctx); err != nil || epoch != 1 {
+		t.Fatalf("latest epoch %d, %v before the next round", epoch, err)
 	}
 	last := e.newUser("last")
 	e.register(last) // kicks the sequencer
-	if epoch := e.waitSequenced(); epoch != 1 {
-		t.Fatalf("%d epochs for %d pending changes, want 1", epoch, n+2)
+	if epoch := e.waitSequenced(); epoch != 2 {
+		t.Fatalf("%d epochs for %d pending changes, want 2 (one empty)", epoch, n+2)
 	}
 	var lr api.LeavesResponse
-	e.ok("GET", "/v2/log/leaves?start=0&end=1", nil, "", http.StatusOK, &lr)
+	e.ok("GET", "/v2/log/leaves?start=1&end=2", nil, "", http.StatusOK, &lr)
 	leaf, err := directory.ParseLeaf(lr.Leaves[0])
 	if err != nil || leaf.Count != n+1 {
-		t.Fatalf("epoch 1 leaf: %+v, %v; want %d handles", leaf, err, n+1)
+		t.Fatalf("epoch 2 leaf: %+v, %v; want %d handles", leaf, err, n+1)
 	}
 
 	e.addDevice(users[0], 3) // key-set version 3, kicks
-	if epoch := e.waitSequenced(); epoch != 2 {
-		t.Fatalf("latest epoch %d, want 2", epoch)
+	if epoch := e.waitSequenced(); epoch != 3 {
+		t.Fatalf("latest epoch %d, want 3", epoch)
 	}
 	entries, h, err := c.history("user0", e.token(users[0], 1, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Versions) != 2 || h.Versions[0].Version != 1 || h.Versions[0].Epoch != 1 || entries[0].Version != 2 ||
-		h.Versions[1].Version != 2 || h.Versions[1].Epoch != 2 || entries[1].Version != 3 {
-		t.Fatalf("user0 history: %+v; want map versions 1, 2 at epochs 1, 2 holding key-set versions 2, 3", h.Versions)
+	if len(h.Versions) != 2 || h.Versions[0].Version != 1 || h.Versions[0].Epoch != 2 || entries[0].Version != 2 ||
+		h.Versions[1].Version != 2 || h.Versions[1].Epoch != 3 || entries[1].Version != 3 {
+		t.Fatalf("user0 history: %+v; want map versions 1, 2 at epochs 2, 3 holding key-set versions 2, 3", h.Versions)
 	}
 	if _, err := c.audit(c.newAuditor()); err != nil {
 		t.Fatalf("audit: %v", err)
@@ -189,26 +195,49 @@ func TestDirectoryTwoServers(t *testing.T) {
 		envs = append(envs, newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.Registerer = reg }))
 	}
 	a := envs[0]
+	if epoch := a.waitSequenced(); epoch != 1 { // the empty first epoch
+		t.Fatalf("first epoch %d", epoch)
+	}
 	holder := open(t)
 	ctx := context.Background()
-	release, ok, err := holder.Sequencer(ctx)
-	if err != nil || !ok {
-		t.Fatalf("Sequencer: %v, %v", ok, err)
+	// The servers take the role for each round: wait for a moment
+	// between their rounds.
+	var release func()
+	for start := time.Now(); release == nil; time.Sleep(5 * time.Millisecond) {
+		r, ok, err := holder.Sequencer(ctx)
+		if err != nil || (!ok && time.Since(start) > 10*time.Second) {
+			t.Fatalf("Sequencer: %v, %v", ok, err)
+		}
+		if ok {
+			release = r
+		}
 	}
-	var users []*user
-	for i := range 6 {
+	// Each registration answers once its epoch is committed: they wait
+	// while the role is held elsewhere.
+	users := make([]*user, 6)
+	var wg sync.WaitGroup
+	for i := range users {
 		e := envs[i%2]
-		u := e.newUser(fmt.Sprintf("user%d", i))
-		e.register(u)
-		users = append(users, u)
+		users[i] = e.newUser(fmt.Sprintf("user%d", i))
+		wg.Go(func() { e.register(users[i]) })
+	}
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		pending, err := holder.Unsequenced(ctx, 10)
+		if err != nil || time.Since(start) > 30*time.Second {
+			t.Fatalf("%d registrations pending, %v", len(pending), err)
+		}
+		if len(pending) == len(users) {
+			break
+		}
 	}
 	time.Sleep(200 * time.Millisecond) // 10 rounds of each server
-	if epoch, err := holder.LatestEpoch(ctx); err != nil || epoch != 0 {
+	if epoch, err := holder.LatestEpoch(ctx); err != nil || epoch != 1 {
 		t.Fatalf("latest epoch %d, %v while the role was held elsewhere", epoch, err)
 	}
 	release()
-	if epoch := a.waitSequenced(); epoch != 1 {
-		t.Fatalf("%d epochs for 6 changes pending at once, want 1", epoch)
+	wg.Wait()
+	if epoch := a.waitSequenced(); epoch != 2 {
+		t.Fatalf("%d epochs for 6 changes pending at once, want 2 (one empty)", epoch)
 	}
 
 	for i := range 6 {
@@ -373,20 +402,30 @@ func TestDirectoryBadInput(t *testing.T) {
 	}
 }
 
-// TestDirectoryBeforeFirstEpoch: with no epoch yet, lookups are 503
-// unavailable with Retry-After (nothing to prove against) and the log is
-// empty.
-func TestDirectoryBeforeFirstEpoch(t *testing.T) {
+// TestDirectoryFirstEpochEmpty: a new directory commits an empty first
+// epoch at once, so that a lookup of an unknown handle is proven absent
+// from the start rather than refused.
+func TestDirectoryFirstEpochEmpty(t *testing.T) {
 	e := newEnv(t, nil)
-	r := e.do("GET", "/v2/accounts/alice", nil, "")
-	if r.status != http.StatusServiceUnavailable || r.code() != api.CodeUnavailable || r.header.Get("Retry-After") == "" {
-		t.Fatalf("lookup before the first epoch: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+	c := e.dirClient()
+	if epoch := e.waitSequenced(); epoch != 1 {
+		t.Fatalf("first epoch %d", epoch)
 	}
 	var cr api.CheckpointResponse
 	e.ok("GET", "/v2/log/checkpoint", nil, "", http.StatusOK, &cr)
-	cp, err := e.dirClient().v.OpenCheckpoint([]byte(cr.Checkpoint))
-	if err != nil || cp.Size != 0 {
-		t.Fatalf("checkpoint before the first epoch: %+v, %v", cp, err)
+	cp, err := c.v.OpenCheckpoint([]byte(cr.Checkpoint))
+	if err != nil || cp.Size != 1 {
+		t.Fatalf("checkpoint after the first epoch: %+v, %v", cp, err)
+	}
+	var br api.BatchResponse
+	e.ok("GET", "/v2/log/batch?epoch=1", nil, "", http.StatusOK, &br)
+	if es, err := vmap.ParseBatch(br.Batch); err != nil || len(es) != 0 {
+		t.Fatalf("batch of the first epoch: %v, %v", es, err)
+	}
+	var l api.DirectoryLookup
+	e.ok("GET", "/v2/accounts/alice", nil, "", http.StatusOK, &l)
+	if l.Epoch != 1 || len(l.Entry) != 0 {
+		t.Fatalf("lookup in the empty first epoch: %+v", l)
 	}
 }
 

@@ -103,14 +103,25 @@ func (s *Server) sequenceRound(ctx context.Context) (more bool) {
 }
 
 // sequenceEpoch commits the next epoch with every pending key-set change
-// (at most MaxEpochUpdates) and returns how many pending accounts it read; with
-// nothing pending it commits nothing. store.ErrConflict: another process
-// committed an epoch meanwhile; nothing was written.
+// (at most MaxEpochUpdates) and returns how many pending accounts it read;
+// with nothing pending it commits nothing, except the first epoch, which
+// it commits empty: from then on every lookup has a checkpoint to prove
+// a handle absent under (spec/transparency-v2.md §5.2).
+// store.ErrConflict: another process committed an epoch meanwhile; nothing
+// was written.
 func (s *Server) sequenceEpoch(ctx context.Context) (int, error) {
 	d := s.dir
 	accts, err := s.store.Unsequenced(ctx, MaxEpochUpdates)
-	if err != nil || len(accts) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	first := false
+	if len(accts) == 0 {
+		latest, err := s.store.LatestEpoch(ctx)
+		if err != nil || latest > 0 {
+			return 0, err
+		}
+		first = true
 	}
 	var c store.EpochCommit
 	ups := make([]vmap.Update, 0, len(accts))
@@ -158,7 +169,7 @@ func (s *Server) sequenceEpoch(ctx context.Context) (int, error) {
 		ups = append(ups, vmap.Update{Index: vmap.Index(ve.Index), Value: vmap.Value{Version: seq + 1, Commitment: directory.Commit(&opening, entry)}})
 		c.Versions = append(c.Versions, store.SequencedVersion{Handle: a.Handle, Seq: seq + 1, Version: a.Version, Opening: opening, Entry: entry})
 	}
-	if len(ups) == 0 {
+	if len(ups) == 0 && !first {
 		return 0, nil
 	}
 	root, nodes, batch, err := d.m.Prepare(ctx, ups)
