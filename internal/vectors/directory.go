@@ -111,6 +111,8 @@ type DirectoryAuditState struct {
 	Time     int64  `json:"time"`
 	VRFKey   Hex    `json:"vrf_key"`
 	Edge     []Hex  `json:"edge"`
+	// Encoded is the state as AuditState.Marshal encodes it (§8.1).
+	Encoded Hex `json:"encoded"`
 }
 
 // DirectoryAuditEpoch is the public data of one epoch.

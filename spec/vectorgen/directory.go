@@ -280,7 +280,7 @@ func runHistory(c *vectors.DirectoryHistory) (int, error) {
 
 func auditStateVector(st *directory.AuditState) vectors.DirectoryAuditState {
 	return vectors.DirectoryAuditState{Size: st.Size, TreeRoot: bytes.Clone(st.TreeRoot[:]), MapRoot: bytes.Clone(st.MapRoot[:]),
-		Time: st.Time, VRFKey: bytes.Clone(st.VRFKey[:]), Edge: tlogHexes(st.Edge)}
+		Time: st.Time, VRFKey: bytes.Clone(st.VRFKey[:]), Edge: tlogHexes(st.Edge), Encoded: st.Marshal()}
 }
 
 func auditStateOf(v *vectors.DirectoryAuditState) *directory.AuditState {

@@ -178,9 +178,21 @@ func historyVector(t *testing.T, c *vectors.DirectoryHistory) error {
 	return nil
 }
 
-func auditStateFromVector(v *vectors.DirectoryAuditState) *directory.AuditState {
-	return &directory.AuditState{Size: v.Size, TreeRoot: tlog.Hash(v.TreeRoot), MapRoot: vmap.Hash(v.MapRoot),
+// auditStateFromVector returns the vector's state, checking that its
+// encoding (§8.1) parses to the same fields and is what Marshal writes.
+func auditStateFromVector(t *testing.T, v *vectors.DirectoryAuditState) *directory.AuditState {
+	t.Helper()
+	st := &directory.AuditState{Size: v.Size, TreeRoot: tlog.Hash(v.TreeRoot), MapRoot: vmap.Hash(v.MapRoot),
 		Time: v.Time, VRFKey: [32]byte(v.VRFKey), Edge: hashes(v.Edge)}
+	parsed, err := directory.ParseAuditState(v.Encoded)
+	if err != nil {
+		t.Fatalf("encoded state: %v", err)
+	}
+	unchanged(t, st, parsed)
+	if !bytes.Equal(st.Marshal(), v.Encoded) {
+		t.Fatal("Marshal differs from the encoded state")
+	}
+	return st
 }
 
 func auditVector(t *testing.T, c *vectors.DirectoryAuditCase) error {
@@ -192,7 +204,7 @@ func auditVector(t *testing.T, c *vectors.DirectoryAuditCase) error {
 	for _, e := range c.Epochs {
 		es = append(es, directory.AuditEpoch{Leaf: e.Leaf, Batch: e.Batch, BatchProof: e.BatchProof})
 	}
-	old := auditStateFromVector(&c.Old)
+	old := auditStateFromVector(t, &c.Old)
 	before := fmt.Sprint(*old)
 	st, err := directory.Audit(old, cp, tlog.TreeProof(hashes(c.Consistency)), es)
 	if fmt.Sprint(*old) != before {
@@ -207,7 +219,7 @@ func auditVector(t *testing.T, c *vectors.DirectoryAuditCase) error {
 	if c.New == nil {
 		t.Fatal("accepted case without a new state")
 	}
-	unchanged(t, auditStateFromVector(c.New), st)
+	unchanged(t, auditStateFromVector(t, c.New), st)
 	return nil
 }
 
