@@ -344,11 +344,11 @@ func TestDirectoryBadInput(t *testing.T) {
 	e.register(alice)
 	e.register(bob)
 	e.addDevice(alice, 2)
-	latest := e.waitSequenced()
+	e.waitSequenced()
 	tokA1 := e.token(alice, 1, "")
 	tokB := e.token(bob, 1, "")
 	e.revoke(alice, 1, 2)
-	latest = e.waitSequenced()
+	latest := e.waitSequenced()
 	relayTok := e.token(alice, 2, "relay:"+serverName)
 
 	before := e.snapshot("alice", "bob")

@@ -43,13 +43,12 @@ import (
 // Limits and timeouts of the HTTP client.
 const (
 	// MaxResponseBytes caps a response body; a longer answer is refused.
-	// The largest legitimate answer is a page of leaves: entries are at
-	// most 22 668 bytes (spec/transparency.md §9), so Audit asks for at
-	// most maxLeavesPage of them at once (3.7 MiB in base64).
+	// The largest legitimate answers are an epoch's batch with its batch
+	// proof (an epoch sequences at most keyserver.MaxEpochUpdates
+	// changes: about 3 MiB in base64 at 10^9 accounts,
+	// spec/transparency-v2.md §4.6) and an account's history (at most
+	// 2·MaxDevices key sets of at most 22 668 bytes each).
 	MaxResponseBytes = 4 << 20
-
-	// maxLeavesPage is the largest page of leaves Audit asks for.
-	maxLeavesPage = 128
 
 	requestTimeout   = 60 * time.Second
 	dialTimeout      = 10 * time.Second
