@@ -46,8 +46,9 @@ const (
 	// The largest legitimate answers are an epoch's batch with its batch
 	// proof (an epoch sequences at most keyserver.MaxEpochUpdates
 	// changes: about 3 MiB in base64 at 10^9 accounts,
-	// spec/transparency-v2.md §4.6) and an account's history (at most
-	// 2·MaxDevices key sets of at most 22 668 bytes each).
+	// spec/transparency-v2.md §4.6) and an account's history (the key
+	// sets after each of at most 2·MaxDevices changes, growing by one
+	// device or revocation each: about 3 MiB in base64 at most).
 	MaxResponseBytes = 4 << 20
 
 	requestTimeout   = 60 * time.Second
