@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestVerifyDirectoryHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got.Entries) != 3 || got.Entries[2].Version != 3 || got.Entries[2].Devices[1].Revocation == nil ||
-		!equalU64(got.Epochs, []uint64{1, 3, 5}) || next.Size != 5 {
+		!slices.Equal(got.Epochs, []uint64{1, 3, 5}) || next.Size != 5 {
 		t.Fatalf("history: %d entries, epochs %v, pin %d", len(got.Entries), got.Epochs, next.Size)
 	}
 
@@ -106,18 +107,6 @@ func TestVerifyDirectoryHistory(t *testing.T) {
 	}
 }
 
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // audit runs AuditDirectory from st and checks that a failure returns
 // nothing.
 func audit(t *testing.T, s *server, v *kt.Verifier, pinned *kt.Checkpoint, st *directory.AuditState) (*AuditResult, error) {
@@ -157,7 +146,7 @@ func TestAuditDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State.Size != 6 || res.Checked != 6 || res.Updates != 6 || res.Pin.Size != 6 || !equalU64(pages, []uint64{3, 6}) {
+	if res.State.Size != 6 || res.Checked != 6 || res.Updates != 6 || res.Pin.Size != 6 || !slices.Equal(pages, []uint64{3, 6}) {
 		t.Fatalf("audit: %+v, pages %v", res, pages)
 	}
 	first := res
