@@ -426,6 +426,12 @@ func New(cfg Config) (*Server, error) {
 		s.bg.Go(func() { s.runCosigner(c, s.stop) })
 	}
 	if s.dir != nil {
+		// A new directory's empty first epoch is committed before New
+		// returns, so that a server starts with a checkpoint to prove
+		// absence under, and the epochs of the changes it serves come
+		// after it, whatever the timing (unless another process holds
+		// the sequencer role: it commits it then).
+		s.sequenceRound(context.Background())
 		s.bg.Go(s.runSequencer)
 	}
 	return s, nil

@@ -72,7 +72,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("add device: %+v", r)
 	}
 	a := s.lookup("alice")
-	if a.Handle != "alice" || a.Epoch != 3 || len(a.Entry) == 0 || len(a.Opening) != 32 || len(a.VRFProof) != 80 || len(a.Leaf) != directory.LeafSize || a.Checkpoint == "" {
+	if a.Handle != "alice" || a.Epoch != 4 || len(a.Entry) == 0 || len(a.Opening) != 32 || len(a.VRFProof) != 80 || len(a.Leaf) != directory.LeafSize || a.Checkpoint == "" {
 		t.Fatalf("lookup: %+v", a)
 	}
 	if e, err := kt.ParseEntry(a.Entry); err != nil || e.Version != 2 || len(e.Devices) != 2 {
@@ -111,15 +111,15 @@ func TestEndpoints(t *testing.T) {
 
 	v := s.verifier()
 	cp := s.checkpoint(v)
-	if cp.Size != 4 {
+	if cp.Size != 5 { // an empty first epoch, then one per change
 		t.Fatalf("checkpoint size %d", cp.Size)
 	}
-	proof, err := s.c.Consistency(ctx, 1, 4)
+	proof, err := s.c.Consistency(ctx, 1, 5)
 	if err != nil || len(proof) == 0 {
 		t.Fatalf("consistency: %d hashes, %v", len(proof), err)
 	}
 	before := s.count("/v2/log/consistency")
-	for _, p := range [][2]int64{{0, 4}, {4, 4}} {
+	for _, p := range [][2]int64{{0, 5}, {5, 5}} {
 		if proof, err := s.c.Consistency(ctx, p[0], p[1]); err != nil || proof != nil {
 			t.Fatalf("consistency %v: %v, %v", p, proof, err)
 		}
@@ -127,22 +127,22 @@ func TestEndpoints(t *testing.T) {
 	if s.count("/v2/log/consistency") != before {
 		t.Fatal("an empty consistency proof was fetched")
 	}
-	leaves, err := s.c.Leaves(ctx, 1, 4)
+	leaves, err := s.c.Leaves(ctx, 2, 5)
 	if err != nil || len(leaves) != 3 {
 		t.Fatalf("leaves: %d, %v", len(leaves), err)
 	}
-	if l, err := directory.ParseLeaf(leaves[0]); err != nil || l.Epoch != 2 || l.Count != 1 {
-		t.Fatalf("leaf of epoch 2: %+v, %v", l, err)
+	if l, err := directory.ParseLeaf(leaves[0]); err != nil || l.Epoch != 3 || l.Count != 1 {
+		t.Fatalf("leaf of epoch 3: %+v, %v", l, err)
 	}
-	b, err := s.c.Batch(ctx, 2)
+	b, err := s.c.Batch(ctx, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if es, err := vmap.ParseBatch(b.Batch); err != nil || len(es) != 1 || es[0].OldVersion != 0 || es[0].Value.Version != 1 {
-		t.Fatalf("batch of epoch 2: %+v, %v", es, err)
+		t.Fatalf("batch of epoch 3: %+v, %v", es, err)
 	}
 	hist, err := s.c.DirectoryHistory(ctx, tokA, "alice")
-	if err != nil || len(hist.Versions) != 3 || hist.Versions[2].Epoch != 4 {
+	if err != nil || len(hist.Versions) != 3 || hist.Versions[2].Epoch != 5 {
 		t.Fatalf("history: %+v, %v", hist, err)
 	}
 }
