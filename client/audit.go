@@ -7,6 +7,7 @@ import (
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/directory"
 )
@@ -95,20 +96,7 @@ func (c *Client) auditDirectory(ctx context.Context, progress func(done, total i
 	if err != nil {
 		return nil, storeError(err)
 	}
-	var state *directory.AuditState
-	if raw == nil {
-		state, err = directory.NewAuditState(c.vrfKey)
-	} else {
-		state, err = directory.ParseAuditState(raw)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: the stored audit state: %v", ErrCorrupt, err)
-	}
-	var step func(done, total uint64)
-	if progress != nil {
-		step = func(done, total uint64) { progress(int64(done), int64(total)) }
-	}
-	res, err := ksclient.AuditDirectory(ctx, c.ks, v, c.pin, c.freshness(), state, step)
+	res, rep, err := runAudit(ctx, c.ks, v, c.vrfKey, c.pin, c.freshness(), raw, progress)
 	if err != nil {
 		return nil, c.verifyError("", "audit", err)
 	}
@@ -119,7 +107,36 @@ func (c *Client) auditDirectory(ctx context.Context, progress func(done, total i
 	if err := c.advancePin(ctx, res.Pin); err != nil {
 		return nil, err
 	}
-	return &AuditReport{Epochs: res.State.Size, Checked: res.Checked, Updates: res.Updates, Checkpoint: res.Checkpoint}, nil
+	return rep, nil
+}
+
+// runAudit audits the directory from the encoded state raw (nil: from
+// the empty directory, under vrfKey) up to the latest checkpoint, checked
+// against pinned (nil: none), and returns the result and its report. A
+// state that does not parse is ErrCorrupt; other errors are
+// ksclient.AuditDirectory's, for the caller to classify.
+func runAudit(ctx context.Context, ks *ksclient.Client, v *kt.Verifier, vrfKey *vrf.PublicKey, pinned *kt.Checkpoint, fresh ksclient.Freshness, raw []byte, progress func(done, total int64)) (*ksclient.AuditResult, *AuditReport, error) {
+	var (
+		state *directory.AuditState
+		err   error
+	)
+	if raw == nil {
+		state, err = directory.NewAuditState(vrfKey)
+	} else {
+		state, err = directory.ParseAuditState(raw)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: the stored audit state: %v", ErrCorrupt, err)
+	}
+	var step func(done, total uint64)
+	if progress != nil {
+		step = func(done, total uint64) { progress(int64(done), int64(total)) }
+	}
+	res, err := ksclient.AuditDirectory(ctx, ks, v, pinned, fresh, state, step)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, &AuditReport{Epochs: res.State.Size, Checked: res.Checked, Updates: res.Updates, Checkpoint: res.Checkpoint}, nil
 }
 
 // storedKeySets returns the key set this device holds for every account

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -241,65 +240,27 @@ func newClient(cfg Config) (*Client, error) {
 	if cfg.WorkFactor < 0 || cfg.WorkFactor > 22 {
 		problems = append(problems, fmt.Errorf("client: Config.WorkFactor %d: want 1 to 22 (0 for the default)", cfg.WorkFactor))
 	}
-	ksURL, err := url.Parse(cfg.KeyServer)
-	if err != nil || ksURL.Scheme != "https" || ksURL.Host == "" || (ksURL.Path != "" && ksURL.Path != "/") || ksURL.RawQuery != "" {
-		problems = append(problems, fmt.Errorf("client: Config.KeyServer %q: want https://HOST[:PORT]", cfg.KeyServer))
-	} else if cfg.Relay == "" {
+	// Config.KeyServer itself is checked by newServerTrust.
+	if ksURL, err := url.Parse(cfg.KeyServer); err == nil && ksURL.Host != "" && cfg.Relay == "" {
 		cfg.Relay = "wss://" + ksURL.Host + "/v1/relay"
 	}
 	if ru, err := url.Parse(cfg.Relay); cfg.Relay != "" && (err != nil || ru.Scheme != "wss" || ru.Host == "") {
 		problems = append(problems, fmt.Errorf("client: Config.Relay %q: want wss://HOST[:PORT]/PATH", cfg.Relay))
-	}
-	tlsCfg, err := trustConfig(cfg.CAFile, cfg.Pin)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	if cfg.LogKey != "" {
-		name, err := logName(cfg.LogKey)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Errorf("client: Config.LogKey: %w", err))
-		case cfg.KeyServerName != "" && cfg.KeyServerName != name:
-			problems = append(problems, fmt.Errorf("client: Config.KeyServerName %q is not the name in Config.LogKey (%q)", cfg.KeyServerName, name))
-		default:
-			cfg.KeyServerName = name
-		}
 	}
 	if cfg.MaxCheckpointAge < 0 {
 		problems = append(problems, fmt.Errorf("client: Config.MaxCheckpointAge %v is negative", cfg.MaxCheckpointAge))
 	} else if cfg.MaxCheckpointAge == 0 {
 		cfg.MaxCheckpointAge = DefaultMaxCheckpointAge
 	}
-	var witnesses []kt.Witness
-	for _, vk := range cfg.Witnesses {
-		w, err := kt.ParseWitness(vk)
-		if err != nil {
-			problems = append(problems, fmt.Errorf("client: Config.Witnesses %q: %w", vk, err))
-		}
-		witnesses = append(witnesses, w)
+	t, errs := newServerTrust(serverTrustConfig{
+		keyServer: cfg.KeyServer, caFile: cfg.CAFile, pin: cfg.Pin, logKey: cfg.LogKey,
+		name: cfg.KeyServerName, witnesses: cfg.Witnesses, quorum: cfg.WitnessQuorum,
+	})
+	if len(problems) > 0 || len(errs) > 0 {
+		return nil, errors.Join(append(problems, errs...)...)
 	}
-	quorum := cfg.WitnessQuorum
-	if quorum == 0 {
-		quorum = len(witnesses)
-	}
-	if len(cfg.Witnesses) == 0 && cfg.WitnessQuorum != 0 {
-		problems = append(problems, fmt.Errorf("client: Config.WitnessQuorum %d without Config.Witnesses", cfg.WitnessQuorum))
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-	ks, err := ksclient.New(strings.TrimSuffix(cfg.KeyServer, "/"), tlsCfg)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	if len(witnesses) > 0 {
-		if err := ks.RequireWitnesses(witnesses, quorum); err != nil {
-			return nil, fmt.Errorf("client: Config.Witnesses, Config.WitnessQuorum: %w", err)
-		}
-	}
-	if cfg.LogKey != "" {
-		ks.Expect(cfg.KeyServerName, cfg.LogKey)
-	}
+	cfg.KeyServerName = t.name
+	tlsCfg, ks := t.tls, t.ks
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()

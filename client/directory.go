@@ -141,18 +141,12 @@ func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *
 }
 
 // verifyError classifies an error of a ksclient verification for the
-// application: ErrSecurity (reported as an event), ErrStale, ErrNoQuorum,
-// or the error as it is.
+// application (classify), reporting ErrSecurity as an event.
 func (c *Client) verifyError(handle, what string, err error) error {
-	switch {
-	case errors.Is(err, kt.ErrSecurity):
+	if errors.Is(err, kt.ErrSecurity) {
 		return c.securityError(handle, err)
-	case errors.Is(err, ksclient.ErrStale):
-		return fmt.Errorf("%w: %w", ErrStale, err)
-	case errors.Is(err, kt.ErrNoQuorum):
-		return fmt.Errorf("%w: %w", ErrNoQuorum, err)
 	}
-	return fmt.Errorf("client: %s: %w", what, err)
+	return classify(what, err)
 }
 
 // advancePin stores pin if it is newer than the pinned checkpoint. The

@@ -47,7 +47,7 @@ func Example() {
 		Create:     true,
 		KeyServer:  keyServer, // "https://127.0.0.1:8443", as sealpostd prints it
 		Pin:        pin,       // the TLS certificate fingerprint sealpostd prints
-		LogKey:     logKey,    // the transparency log key sealpostd prints
+		LogKey:     logKey,    // the key directory's log key sealpostd prints
 	})
 	if err != nil {
 		log.Fatal(err)

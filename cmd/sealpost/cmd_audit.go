@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"strings"
 
 	"github.com/sealpost/sealpost/client"
@@ -67,5 +68,9 @@ func (a *app) printAudit(rep *client.AuditReport) {
 		}
 		b.WriteString("\n")
 	}
-	a.printf("The key directory checks out: %d epochs (%d checked now, %d key-set updates), %d known accounts looked up again.\nCheckpoint:\n%s", rep.Epochs, rep.Checked, rep.Updates, rep.Known, b.String())
+	known := ""
+	if rep.Known > 0 {
+		known = fmt.Sprintf(", %d known accounts looked up again", rep.Known)
+	}
+	a.printf("The key directory checks out: %d epochs (%d checked now, %d key-set updates)%s.\nCheckpoint:\n%s", rep.Epochs, rep.Checked, rep.Updates, known, b.String())
 }

@@ -30,7 +30,7 @@ type command struct {
 func commandList() []*command {
 	return []*command{
 		initCommand, sendCommand, listenCommand, chatCommand, verifyCommand,
-		acceptCommand, contactsCommand, devicesCommand, auditCommand,
+		acceptCommand, contactsCommand, devicesCommand, auditCommand, auditorCommand,
 		backupCommand, restoreCommand, helpCommand, versionCommand,
 	}
 }

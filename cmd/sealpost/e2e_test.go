@@ -575,6 +575,41 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("auditor", func(t *testing.T) {
+		// No account and no store: only the server flags and a state file.
+		alice := alice.on(t)
+		state := filepath.Join(t.TempDir(), "audit.state")
+		args := []string{"--json", "auditor", "--state", state, "--server", srv.url, "--pin", srv.pin, "--log-key", srv.logKey}
+		var first, again jsonAudit
+		r := alice.ok("", args...)
+		if err := json.Unmarshal([]byte(r.stdout), &first); err != nil || first.Epochs < 2 || first.Checked != first.Epochs || first.Updates < 2 || first.Known != 0 {
+			t.Fatalf("first audit printed %q (%v)", r.stdout, err)
+		}
+		st, err := os.ReadFile(state)
+		if err != nil || len(st) < 114 {
+			t.Fatalf("state file: %d bytes, %v", len(st), err)
+		}
+		r = alice.ok("", args...)
+		if err := json.Unmarshal([]byte(r.stdout), &again); err != nil || again.Epochs < first.Epochs || again.Checked != again.Epochs-first.Epochs {
+			t.Fatalf("second audit printed %q after %+v (%v)", r.stdout, first, err)
+		}
+		// A damaged state is refused as local state, and left as it is.
+		bad := append(bytes.Clone(st), 0)
+		if err := os.WriteFile(state, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r = alice.run("", args...); r.code != exitLocal {
+			t.Fatalf("damaged state: %v, want exit %d", r, exitLocal)
+		}
+		if got, _ := os.ReadFile(state); !bytes.Equal(got, bad) {
+			t.Fatal("a refused audit changed the state file")
+		}
+		// Without a log key there is nothing to audit against.
+		if r = alice.run("", "auditor", "--state", state, "--server", srv.url, "--pin", srv.pin, "--trust-on-first-use"); r.code != exitUsage {
+			t.Fatalf("auditor without --log-key: %v", r)
+		}
+	})
+
 	t.Run("server down", func(t *testing.T) {
 		alice := alice.on(t)
 		srv.stop(t)

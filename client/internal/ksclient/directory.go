@@ -242,15 +242,17 @@ func AuditDirectory(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.C
 	res := &AuditResult{Checkpoint: signed, Pin: next}
 	page, target := uint64(max(wk.Limits.MaxLeaves, 1)), uint64(cp.Size)
 	if target < state.Size {
-		// The server shows a tree smaller than one audited before.
-		if pinned == nil || uint64(pinned.Size) < state.Size {
-			return nil, securityError(nil, "the latest checkpoint (size %d) is older than the audited tree (size %d)", target, state.Size)
-		}
-		// Consistent with the pin, which is at least as large as the
-		// audited tree: freshAnswer reports it stale.
-		if err := freshAnswer(pinned, cp, fresh, what); err != nil {
+		// A tree smaller than the one audited: stale if it is a prefix
+		// of the audited tree, which the server must prove; a rollback
+		// or a fork otherwise.
+		proof, err := consistency(ctx, c, target, state.Size)
+		if err != nil {
 			return nil, err
 		}
+		if err := tlog.CheckTree(proof, int64(state.Size), state.TreeRoot, int64(target), cp.Root); err != nil {
+			return nil, securityError(err, "the latest checkpoint (size %d) is not a prefix of the audited tree (size %d)", target, state.Size)
+		}
+		return nil, fmt.Errorf("%w: the latest checkpoint (size %d) is older than the audited tree (size %d)", ErrStale, target, state.Size)
 	}
 	if target == state.Size {
 		// Nothing new: the checkpoint must be the audited tree's.
