@@ -33,7 +33,7 @@ type Config struct {
 	// free port (the chosen address is printed).
 	Listen string `json:"listen"`
 	// Name is the server name: token audience "keyserver:<Name>",
-	// checkpoint origin "<Name>/keyserver", and a name in the self-signed
+	// key directory origin "<Name>/sealpost-kt/v2", and a name in the self-signed
 	// certificate.
 	Name string `json:"name"`
 	// Postgres, when set, is a PostgreSQL connection string that replaces
