@@ -70,7 +70,7 @@ func (e *env) probe(n int, interval time.Duration, bearer string) (answered, fir
 
 // TestLookupProbeFromAddress: probing unknown handles at 100 a second from
 // one address, without a token, is refused after the address's burst, and
-// only a trickle gets through after it (spec/keyserver.md §5.3); misses
+// only a trickle gets through after it (spec/keyserver.md §9.1); misses
 // cost LookupMissCost.
 func TestLookupProbeFromAddress(t *testing.T) {
 	e := newEnv(t, func(c *keyserver.Config) {

@@ -428,7 +428,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // AddInvite creates an invite code, stores its SHA-256 hash and returns the
-// code (spec/keyserver.md §5.3).
+// code (spec/keyserver.md §5.2, §8).
 func (s *Server) AddInvite(ctx context.Context) (string, error) {
 	var b [16]byte
 	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
