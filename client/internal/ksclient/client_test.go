@@ -71,8 +71,10 @@ func TestEndpoints(t *testing.T) {
 	if r := s.addDevice(alice, 2); r.Version != 2 || r.LogIndex != 2 {
 		t.Fatalf("add device: %+v", r)
 	}
+	// Epoch 1 is the directory's first, empty one; each change since is
+	// an epoch of its own.
 	a := s.lookup("alice")
-	if a.Handle != "alice" || a.Epoch != 3 || len(a.Entry) == 0 || len(a.Opening) != 32 || len(a.VRFProof) != 80 || len(a.Leaf) != directory.LeafSize || a.Checkpoint == "" {
+	if a.Handle != "alice" || a.Epoch != 4 || len(a.Entry) == 0 || len(a.Opening) != 32 || len(a.VRFProof) != 80 || len(a.Leaf) != directory.LeafSize || a.Checkpoint == "" {
 		t.Fatalf("lookup: %+v", a)
 	}
 	if e, err := kt.ParseEntry(a.Entry); err != nil || e.Version != 2 || len(e.Devices) != 2 {
@@ -111,15 +113,15 @@ func TestEndpoints(t *testing.T) {
 
 	v := s.verifier()
 	cp := s.checkpoint(v)
-	if cp.Size != 4 {
+	if cp.Size != 5 {
 		t.Fatalf("checkpoint size %d", cp.Size)
 	}
-	proof, err := s.c.Consistency(ctx, 1, 4)
+	proof, err := s.c.Consistency(ctx, 1, 5)
 	if err != nil || len(proof) == 0 {
 		t.Fatalf("consistency: %d hashes, %v", len(proof), err)
 	}
 	before := s.count("/v2/log/consistency")
-	for _, p := range [][2]int64{{0, 4}, {4, 4}} {
+	for _, p := range [][2]int64{{0, 5}, {5, 5}} {
 		if proof, err := s.c.Consistency(ctx, p[0], p[1]); err != nil || proof != nil {
 			t.Fatalf("consistency %v: %v, %v", p, proof, err)
 		}
@@ -142,7 +144,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("batch of epoch 2: %+v, %v", es, err)
 	}
 	hist, err := s.c.DirectoryHistory(ctx, tokA, "alice")
-	if err != nil || len(hist.Versions) != 3 || hist.Versions[2].Epoch != 4 {
+	if err != nil || len(hist.Versions) != 3 || hist.Versions[2].Epoch != 5 {
 		t.Fatalf("history: %+v, %v", hist, err)
 	}
 }

@@ -59,7 +59,7 @@ func TestVerifyDirectoryHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got.Entries) != 3 || got.Entries[2].Version != 3 || got.Entries[2].Devices[1].Revocation == nil ||
-		!equalU64(got.Epochs, []uint64{1, 3, 5}) || next.Size != 5 {
+		!equalU64(got.Epochs, []uint64{2, 4, 6}) || next.Size != 6 { // epoch 1 is the first, empty one
 		t.Fatalf("history: %d entries, epochs %v, pin %d", len(got.Entries), got.Epochs, next.Size)
 	}
 
@@ -145,11 +145,11 @@ func TestAuditDirectory(t *testing.T) {
 		s.register(u)
 	}
 	s.addDevice(users[0], 2)
-	s.revoke(users[0], 2) // 6 epochs, 6 updates
+	s.revoke(users[0], 2) // 7 epochs (the first, empty one and one per change), 6 updates
 
 	var pages []uint64
 	res, err := AuditDirectory(context.Background(), s.c, v, nil, fresh(), genesis, func(done, total uint64) {
-		if total != 6 {
+		if total != 7 {
 			t.Errorf("progress total %d", total)
 		}
 		pages = append(pages, done)
@@ -157,7 +157,7 @@ func TestAuditDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State.Size != 6 || res.Checked != 6 || res.Updates != 6 || res.Pin.Size != 6 || !equalU64(pages, []uint64{3, 6}) {
+	if res.State.Size != 7 || res.Checked != 7 || res.Updates != 6 || res.Pin.Size != 7 || !equalU64(pages, []uint64{3, 6, 7}) {
 		t.Fatalf("audit: %+v, pages %v", res, pages)
 	}
 	first := res
@@ -169,7 +169,7 @@ func TestAuditDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State.Size != 7 || res.Checked != 1 || res.Updates != 1 || s.count("/v2/log/batch") != batches+1 {
+	if res.State.Size != 8 || res.Checked != 1 || res.Updates != 1 || s.count("/v2/log/batch") != batches+1 {
 		t.Fatalf("second audit: %+v, %d batches fetched", res, s.count("/v2/log/batch")-batches)
 	}
 	// Nothing new: nothing fetched, the checkpoint is the audited tree's.

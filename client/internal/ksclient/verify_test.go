@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -38,14 +40,14 @@ func TestVerifyDirectoryLookup(t *testing.T) {
 	s := newServer(t, "", nil)
 	v := s.verifier()
 	alice, bob := s.newUser("alice"), s.newUser("bob")
-	s.register(alice) // epoch 1
+	s.register(alice) // epoch 2 (epoch 1 is the first, empty one)
 
 	r1 := s.lookup("alice")
 	entry, pin1, err := verify(t, s, v, nil, "alice", r1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if entry.Handle != "alice" || entry.Version != 1 || entry.AccountKey != alice.account.Public() || len(entry.Active()) != 1 || pin1.Size != 1 || r1.Epoch != 1 {
+	if entry.Handle != "alice" || entry.Version != 1 || entry.AccountKey != alice.account.Public() || len(entry.Active()) != 1 || pin1.Size != 2 || r1.Epoch != 2 {
 		t.Fatalf("first lookup: %+v, pin size %d", entry, pin1.Size)
 	}
 
@@ -59,7 +61,7 @@ func TestVerifyDirectoryLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if entry.Version != 2 || len(entry.Active()) != 2 || pin2.Size != 3 || s.count("/v2/log/consistency") != proofs+1 {
+	if entry.Version != 2 || len(entry.Active()) != 2 || pin2.Size != 4 || s.count("/v2/log/consistency") != proofs+1 {
 		t.Fatalf("second lookup: version %d, pin size %d", entry.Version, pin2.Size)
 	}
 
@@ -96,7 +98,7 @@ func TestVerifyDirectoryLookupForged(t *testing.T) {
 	v := s.verifier()
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	s.register(alice)
-	rOld := s.lookup("alice") // epoch 1
+	rOld := s.lookup("alice") // epoch 2 (epoch 1 is the first, empty one)
 	s.register(bob)
 	s.addDevice(alice, 2)
 	s.revoke(alice, 2)
@@ -172,7 +174,7 @@ func TestVerifyDirectoryLookupForged(t *testing.T) {
 			a.Checkpoint = signCP(s.logKey, serverName+"/keyserver", pin.Root) // the retired log's origin
 		}},
 		{"checkpoint text altered", "alice", func(a *api.DirectoryLookup) {
-			a.Checkpoint = string(bytes.Replace([]byte(a.Checkpoint), []byte("\n5\n"), []byte("\n6\n"), 1))
+			a.Checkpoint = strings.Replace(a.Checkpoint, fmt.Sprintf("\n%d\n", pin.Size), fmt.Sprintf("\n%d\n", pin.Size+1), 1)
 		}},
 		{"checkpoint of an older tree", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = rOld.Checkpoint }},
 		{"no checkpoint", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = "" }},

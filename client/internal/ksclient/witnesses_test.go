@@ -59,26 +59,28 @@ func TestVerifyDirectoryLookupWitnessed(t *testing.T) {
 
 	a.register(a.newUser("alice"))
 	a.register(a.newUser("bob"))
-	// A's checkpoint of size 2 gets both cosignatures.
+	// A's checkpoint of size 3 (the first, empty epoch, then one per
+	// registration) gets both cosignatures.
 	waitFor(t, "A's checkpoint cosigned by both witnesses", func() bool {
 		text, err := a.c.Checkpoint(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		cp, _, err := kt.VerifyCosigned([]byte(text), v, policy, 2)
-		return err == nil && cp.Size == 2
+		return err == nil && cp.Size == 3
 	})
 	entry, pin, err := verify(t, a, v, nil, "alice", a.lookup("alice"))
-	if err != nil || entry.Handle != "alice" || pin.Size != 2 {
+	if err != nil || entry.Handle != "alice" || pin.Size != 3 {
 		t.Fatalf("A's lookup with witnesses required: %v", err)
 	}
 
-	// B forks: its own three leaves under the same origin and key.
+	// B forks: its own three leaves after the same empty first epoch,
+	// under the same origin and key.
 	b.register(b.newUser("carol"))
 	b.register(b.newUser("dave"))
 	b.register(b.newUser("erin"))
-	// B submits and the witnesses refuse: 409 (they hold A's size 2), then
-	// 422 for B's proof from size 2.
+	// B submits and the witnesses refuse: 409 (they hold A's size 3), then
+	// 422 for B's proof from size 3.
 	waitFor(t, "B's submissions refused", func() bool {
 		return strings.Count(bLog.String(), "consistency proof refused (HTTP 422") >= 2
 	})
