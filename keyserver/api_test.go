@@ -9,13 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
-	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
@@ -26,13 +23,13 @@ func TestWellKnown(t *testing.T) {
 	pub := e.tokenKey.Public().(ed25519.PublicKey)
 	kid := token.KeyID(pub)
 	if wk.Name != serverName || string(wk.TokenKey) != string(pub) || string(wk.TokenKeyID) != string(kid[:]) ||
-		wk.Audience != "keyserver:"+serverName || wk.LogOrigin != serverName+"/keyserver" ||
+		wk.Audience != "keyserver:"+serverName ||
 		len(wk.RelayAudiences) != 1 || wk.RelayAudiences[0] != "relay:"+serverName || wk.InviteOnly {
 		t.Fatalf("well-known: %+v", wk)
 	}
-	if _, err := kt.NewVerifier(wk.LogVerifierKey); err != nil {
-		t.Fatalf("log verifier key %q: %v", wk.LogVerifierKey, err)
-	}
+	// The directory's log is the one published (dirClient checks its
+	// members against the keys the test gave the server).
+	e.dirClient()
 	if wk.Limits.MaxOneTimePerUpload != 20 || wk.Limits.MaxBodyBytes != 64<<10 || wk.Limits.TokenLifetime != 3600 {
 		t.Fatalf("limits: %+v", wk.Limits)
 	}
@@ -53,33 +50,39 @@ func TestTLS12Refused(t *testing.T) {
 	e.ok("GET", "/.well-known/sealpost-keyserver", nil, "", http.StatusOK, nil)
 }
 
-// TestFlow walks the whole API: registration, lookup with proofs, devices
-// added and revoked, tokens, prekeys, claims down to the fallback, and the
-// log endpoints.
+// TestFlow walks the whole API: registration, directory lookups with
+// proofs, devices added and revoked, tokens, prekeys, claims down to the
+// fallback, and an audit of the directory's log after each change.
 func TestFlow(t *testing.T) { onEngines(t, testFlow) }
 
 func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	e := newEnvOn(t, open, nil)
-	v := e.verifier()
-	empty := e.checkpoint(v)
-	if empty.Size != 0 {
-		t.Fatalf("fresh log of size %d", empty.Size)
+	c := e.dirClient()
+	auditor := c.newAuditor()
+	// audit checks every epoch since the last audit, and the consistency
+	// of the log with the one it saw then.
+	audit := func() {
+		t.Helper()
+		if _, err := c.audit(auditor); err != nil {
+			t.Fatalf("audit: %v", err)
+		}
 	}
+	if entry := c.latest(t, "alice"); entry != nil {
+		t.Fatalf("alice in a fresh directory: %+v", entry)
+	}
+	audit()
 
 	alice, bob := e.newUser("alice"), e.newUser("bob")
 	if r := e.register(alice); r.Version != 1 || r.LogIndex != 0 {
 		t.Fatalf("register alice: %+v", r)
 	}
-	cp1 := e.checkpoint(v)
-	e.consistent(empty, cp1)
 	if r := e.register(bob); r.Version != 1 || r.LogIndex != 1 {
 		t.Fatalf("register bob: %+v", r)
 	}
-	a, cp2 := e.lookup(v, "alice")
-	if a.Version != 1 || a.LogIndex != 0 || len(a.Devices) != 1 || cp2.Size != 2 {
+	if a := c.latest(t, "alice"); a == nil || a.Version != 1 || len(a.Devices) != 1 {
 		t.Fatalf("lookup alice: %+v", a)
 	}
-	e.consistent(cp1, cp2)
+	audit()
 
 	// A second device for alice, authorised by her account key and proven
 	// by a challenge signed with the new device's key.
@@ -92,12 +95,10 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	if ks.Version != 2 || ks.LogIndex != 2 {
 		t.Fatalf("add device: %+v", ks)
 	}
-	a, cp3 := e.lookup(v, "alice")
-	if a.Version != 2 || len(a.Devices) != 2 || a.Devices[1].ID != 2 {
+	if a := c.latest(t, "alice"); a == nil || a.Version != 2 || len(a.Devices) != 2 || a.Devices[1].Certificate.Device != 2 {
 		t.Fatalf("after add: %+v", a)
 	}
-	e.consistent(cp1, cp3)
-	e.consistent(cp2, cp3)
+	audit()
 
 	// Tokens for each audience; the relay token verifies with the
 	// published key.
@@ -130,12 +131,12 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	// each once, then falls back; device 2 is exhausted from the start.
 	seen := map[string]bool{}
 	for i := range 5 {
-		var c api.ClaimResponse
-		e.ok("POST", "/v1/accounts/alice/claim", nil, tokB, http.StatusOK, &c)
-		if len(c.Bundles) != 2 {
-			t.Fatalf("claim %d: %d bundles", i, len(c.Bundles))
+		var cr api.ClaimResponse
+		e.ok("POST", "/v1/accounts/alice/claim", nil, tokB, http.StatusOK, &cr)
+		if len(cr.Bundles) != 2 {
+			t.Fatalf("claim %d: %d bundles", i, len(cr.Bundles))
 		}
-		for _, cb := range c.Bundles {
+		for _, cb := range cr.Bundles {
 			b, err := keys.ParseBundle(cb.Bundle)
 			if err != nil {
 				t.Fatal(err)
@@ -170,12 +171,10 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	if ks.Version != 3 {
 		t.Fatalf("revoke: %+v", ks)
 	}
-	a, cp4 := e.lookup(v, "alice")
-	if len(a.Devices) != 2 || a.Devices[1].Revocation == nil {
+	if a := c.latest(t, "alice"); a == nil || a.Version != 3 || len(a.Devices) != 2 || a.Devices[1].Revocation == nil {
 		t.Fatalf("after revoke: %+v", a)
 	}
-	e.consistent(cp3, cp4)
-	e.consistent(empty, cp4)
+	audit()
 	if r := e.do("PUT", "/v1/prekeys", e.prekeys(alice, 2, 10, 1), tokA2); r.status != http.StatusForbidden || r.code() != api.CodeDeviceRevoked {
 		t.Fatalf("upload by revoked device: %d %s", r.status, r.body)
 	}
@@ -184,50 +183,18 @@ func testFlow(t *testing.T, open func(*testing.T) store.Store) {
 	if r.status != http.StatusForbidden || r.code() != api.CodeDeviceRevoked {
 		t.Fatalf("token for revoked device: %d %s", r.status, r.body)
 	}
-	var c api.ClaimResponse
-	e.ok("POST", "/v1/accounts/alice/claim", nil, tokB, http.StatusOK, &c)
-	if len(c.Bundles) != 1 || c.Bundles[0].Device != 1 {
-		t.Fatalf("claim after revoke: %+v", c)
+	var cr api.ClaimResponse
+	e.ok("POST", "/v1/accounts/alice/claim", nil, tokB, http.StatusOK, &cr)
+	if len(cr.Bundles) != 1 || cr.Bundles[0].Device != 1 {
+		t.Fatalf("claim after revoke: %+v", cr)
 	}
 
-	// Leaves for monitors: every leaf decodes and verifies, and the tree
-	// they form is the checkpoint's.
-	var l api.LeavesResponse
-	e.ok("GET", fmt.Sprintf("/v1/log/leaves?start=0&end=%d", cp4.Size), nil, "", http.StatusOK, &l)
-	if int64(len(l.Leaves)) != cp4.Size {
-		t.Fatalf("%d leaves, want %d", len(l.Leaves), cp4.Size)
+	// The owner's history holds every sequenced version, up to 3.
+	entries, _, err := c.history("alice", tokA1)
+	if err != nil || len(entries) == 0 || entries[0].Version != 1 || entries[len(entries)-1].Version != 3 {
+		t.Fatalf("history of alice: %d entries, %v", len(entries), err)
 	}
-	var hashes []tlog.Hash
-	for i, leaf := range l.Leaves {
-		entry, err := kt.ParseEntry(leaf)
-		if err != nil {
-			t.Fatalf("leaf %d: %v", i, err)
-		}
-		if err := entry.Verify(); err != nil {
-			t.Fatalf("leaf %d: %v", i, err)
-		}
-		more, err := tlog.StoredHashes(int64(i), leaf, tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-			out := make([]tlog.Hash, len(idx))
-			for j, x := range idx {
-				out[j] = hashes[x]
-			}
-			return out, nil
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hashes = append(hashes, more...)
-	}
-	root, err := tlog.TreeHash(cp4.Size, tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for j, x := range idx {
-			out[j] = hashes[x]
-		}
-		return out, nil
-	}))
-	if err != nil || root != cp4.Root {
-		t.Fatalf("tree of the served leaves: %v, root differs: %v", err, root != cp4.Root)
-	}
+	audit()
 }
 
 func TestExpiredChallengeAndToken(t *testing.T) {

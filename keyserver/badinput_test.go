@@ -260,7 +260,6 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 			r.Challenge = c.Marshal()
 		}), 400, api.CodeChallengeInvalid},
 		// Unknown handle.
-		{"lookup unknown handle", func() request { return request{"GET", "/v1/accounts/mallory", nil, ""} }, 404, api.CodeUnknownHandle},
 		{"claim unknown handle", func() request { return request{"POST", "/v1/accounts/mallory/claim", nil, tokA} }, 404, api.CodeUnknownHandle},
 		{"token for unknown handle", func() request {
 			ch := e.challenge("")
@@ -282,7 +281,7 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 		{"invalid handle upper case", reg(func(r *api.RegisterRequest) { r.Handle = "Carol" }), 400, api.CodeInvalidHandle},
 		{"invalid handle too short", reg(func(r *api.RegisterRequest) { r.Handle = "ca" }), 400, api.CodeInvalidHandle},
 		{"invalid handle empty", reg(func(r *api.RegisterRequest) { r.Handle = "" }), 400, api.CodeInvalidHandle},
-		{"lookup invalid handle", func() request { return request{"GET", "/v1/accounts/Alice", nil, ""} }, 400, api.CodeInvalidHandle},
+		{"lookup invalid handle", func() request { return request{"GET", "/v2/accounts/Alice", nil, ""} }, 400, api.CodeInvalidHandle},
 		{"claim invalid handle", func() request { return request{"POST", "/v1/accounts/a%20b/claim", nil, tokA} }, 400, api.CodeInvalidHandle},
 		// Too many prekeys, duplicates.
 		{"too many prekeys in one upload", func() request { return request{"PUT", "/v1/prekeys", e.prekeys(alice, 1, 100, 21), tokA} }, 400, api.CodeTooManyPrekeys},
@@ -295,11 +294,11 @@ func testBadInput(t *testing.T, open func(*testing.T) store.Store) {
 		{"revoke device id 0", func() request {
 			return request{"POST", "/v1/accounts/alice/devices/0/revoke", api.RevokeDeviceRequest{}, tokA}
 		}, 400, api.CodeBadRequest},
-		{"consistency beyond the log", func() request { return request{"GET", "/v1/log/consistency?old=1&new=9", nil, ""} }, 400, api.CodeBadRequest},
-		{"consistency old 0", func() request { return request{"GET", "/v1/log/consistency?old=0&new=1", nil, ""} }, 400, api.CodeBadRequest},
-		{"leaves not a number", func() request { return request{"GET", "/v1/log/leaves?start=x&end=1", nil, ""} }, 400, api.CodeBadRequest},
-		{"leaves empty range", func() request { return request{"GET", "/v1/log/leaves?start=1&end=1", nil, ""} }, 400, api.CodeBadRequest},
-		{"leaves too many", func() request { return request{"GET", "/v1/log/leaves?start=0&end=1000", nil, ""} }, 400, api.CodeBadRequest},
+		{"consistency beyond the log", func() request { return request{"GET", "/v2/log/consistency?old=1&new=1000", nil, ""} }, 400, api.CodeBadRequest},
+		{"consistency old 0", func() request { return request{"GET", "/v2/log/consistency?old=0&new=1", nil, ""} }, 400, api.CodeBadRequest},
+		{"leaves not a number", func() request { return request{"GET", "/v2/log/leaves?start=x&end=1", nil, ""} }, 400, api.CodeBadRequest},
+		{"leaves empty range", func() request { return request{"GET", "/v2/log/leaves?start=1&end=1", nil, ""} }, 400, api.CodeBadRequest},
+		{"leaves beyond the log", func() request { return request{"GET", "/v2/log/leaves?start=0&end=1000", nil, ""} }, 400, api.CodeBadRequest},
 		{"revocations cursor negative", func() request { return request{"GET", "/v1/revocations?from=-1", nil, ""} }, 400, api.CodeBadRequest},
 		{"revocations cursor not a number", func() request { return request{"GET", "/v1/revocations?from=01", nil, ""} }, 400, api.CodeBadRequest},
 		{"method not allowed", func() request { return request{"GET", "/v1/tokens", nil, ""} }, 405, api.CodeMethodNotAllowed},

@@ -12,20 +12,17 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// logSource reads one of the key server's transparency logs from the
-// store: the version 1 log of key-set changes (spec/transparency.md) or the
-// version 2 log of directory epochs (spec/transparency-v2.md §5). Both are
-// RFC 6962 trees kept as tlog stored hashes; everything built on a log
-// (checkpoints, cosigning, the /log endpoints) reads it through this.
+// logSource reads the published transparency log from the store: the
+// version 2 log of directory epochs (spec/transparency-v2.md §5), an RFC
+// 6962 tree kept as tlog stored hashes. Everything built on it
+// (checkpoints, cosigning, the /v2/log endpoints) reads it through this.
+// The version 1 log of key-set changes is kept in the store too, but only
+// internally (its indexes are the revocation feed's cursor): nothing
+// publishes or signs it (spec/keyserver.md §6).
 type logSource struct {
 	size   func(ctx context.Context) (int64, error)
 	hashes func(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
 	leaves func(ctx context.Context, start, end int64) ([][]byte, error)
-}
-
-// v1Log is the version 1 log: one leaf per key-set change.
-func v1Log(st store.Store) logSource {
-	return logSource{size: st.LogSize, hashes: st.ReadHashes, leaves: st.Leaves}
 }
 
 // v2Log is the version 2 log: one leaf per epoch, epoch e at index e−1, so
@@ -48,11 +45,11 @@ func (l *logSource) hashReader(ctx context.Context) tlog.HashReader {
 	})
 }
 
-// checkpointer signs checkpoints of one log on demand (spec/keyserver.md
-// §6.1, §9.3) and keeps the latest one: a checkpoint is signed once per
-// tree size, and again when its timestamp (spec/transparency.md §5.3) is
-// older than refresh, so that an unchanged tree is still served fresh.
-// There is one per log; both use the log key, under their own origins.
+// checkpointer signs checkpoints of the directory's log on demand
+// (spec/keyserver.md §9.3) with the log key and keeps the latest one: a
+// checkpoint is signed once per tree size, and again when its timestamp
+// (spec/transparency.md §5.3) is older than refresh, so that an unchanged
+// tree is still served fresh.
 type checkpointer struct {
 	src      logSource
 	origin   string

@@ -139,14 +139,31 @@ func (c *dirClient) history(handle, bearer string) ([]*kt.Entry, *api.DirectoryH
 	return entries, &r, err
 }
 
+// checkpoint fetches the directory log's current checkpoint and opens it
+// with the pinned verifier.
+func (c *dirClient) checkpoint() (*kt.Checkpoint, error) {
+	c.e.t.Helper()
+	var cr api.CheckpointResponse
+	c.e.ok("GET", "/v2/log/checkpoint", nil, "", http.StatusOK, &cr)
+	return c.v.OpenCheckpoint([]byte(cr.Checkpoint))
+}
+
+// mustCheckpoint is checkpoint, failing the test unless it opens.
+func (c *dirClient) mustCheckpoint(t testing.TB) *kt.Checkpoint {
+	t.Helper()
+	cp, err := c.checkpoint()
+	if err != nil {
+		t.Fatalf("directory checkpoint: %v", err)
+	}
+	return cp
+}
+
 // audit advances a from its state to the directory log's current
 // checkpoint over the public /v2/log endpoints (spec/transparency-v2.md
 // §8) and returns the checkpoint's size.
 func (c *dirClient) audit(a *directory.Auditor) (uint64, error) {
 	c.e.t.Helper()
-	var cr api.CheckpointResponse
-	c.e.ok("GET", "/v2/log/checkpoint", nil, "", http.StatusOK, &cr)
-	cp, err := c.v.OpenCheckpoint([]byte(cr.Checkpoint))
+	cp, err := c.checkpoint()
 	if err != nil {
 		return 0, err
 	}
@@ -191,6 +208,14 @@ func (c *dirClient) newAuditor() *directory.Auditor {
 		c.e.t.Fatal(err)
 	}
 	return a
+}
+
+// latest waits until every key-set change is sequenced and returns
+// handle's verified entry in the latest epoch (nil: proven absent).
+func (c *dirClient) latest(t testing.TB, handle string) *kt.Entry {
+	t.Helper()
+	c.e.waitSequenced()
+	return c.mustLookup(t, handle)
 }
 
 // mustLookup looks up handle and fails the test unless it verifies.

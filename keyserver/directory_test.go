@@ -16,7 +16,6 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/internal/pgtest"
-	"github.com/sealpost/sealpost/internal/witnesstest"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
@@ -75,12 +74,6 @@ func testDirectory(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	if entry := c.mustLookup(t, "carol"); entry == nil || entry.Version != 1 {
 		t.Fatalf("lookup carol: %+v", entry)
-	}
-	// Version 1 is served unchanged beside it.
-	var v1 api.AccountResponse
-	e.ok("GET", "/v1/accounts/alice", nil, "", http.StatusOK, &v1)
-	if v1.Version != 3 {
-		t.Fatalf("v1 lookup: version %d", v1.Version)
 	}
 
 	// The owner's history: every version since registration, proven.
@@ -265,81 +258,10 @@ func TestDirectoryTwoServers(t *testing.T) {
 	}
 }
 
-// TestDirectoryWitnessed: the witnesses configured cosign both logs
-// (each real litewitness knows both origins): the directory's checkpoint
-// and the checkpoint of every lookup carry their cosignatures
-// (spec/transparency-v2.md §7.6).
-func TestDirectoryWitnessed(t *testing.T) {
-	var policy []kt.Witness
-	e := newEnv(t, func(cfg *keyserver.Config) {
-		pub := cfg.LogKey.Public().(ed25519.PublicKey)
-		logs := map[string]string{}
-		for _, origin := range []string{serverName + api.OriginSuffix, serverName + directory.OriginSuffix} {
-			vkey, err := kt.VerifierKey(origin, pub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			logs[origin] = vkey
-		}
-		for _, name := range []string{"witness.test/w1", "witness.test/w2"} {
-			w := witnesstest.Start(t, name, logs)
-			kw, err := kt.ParseWitness(w.VKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			policy = append(policy, kw)
-			cfg.Witnesses = append(cfg.Witnesses, keyserver.WitnessConfig{URL: w.URL, VerifierKey: w.VKey})
-		}
-		cfg.WitnessInterval = 20 * time.Millisecond
-	})
-	c := e.dirClient()
-	v1key, err := kt.VerifierKey(serverName+api.OriginSuffix, e.logKey.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1, err := kt.NewVerifier(v1key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// waitCosigned polls path until its checkpoint of size has both
-	// witnesses' cosignatures.
-	waitCosigned := func(path string, v *kt.Verifier, size int64) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			var r api.CheckpointResponse
-			e.ok("GET", path, nil, "", http.StatusOK, &r)
-			cp, _, err := kt.VerifyCosigned([]byte(r.Checkpoint), v, policy, 2)
-			if err == nil && cp.Size == size {
-				return
-			}
-			if err != nil && !errors.Is(err, kt.ErrNoQuorum) {
-				t.Fatalf("%s: %v\n%s", path, err, r.Checkpoint)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no checkpoint of size %d cosigned by both witnesses after 30 s: %v\n%s", path, size, err, r.Checkpoint)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	e.register(e.newUser("alice"))
-	e.register(e.newUser("bob"))
-	epoch := e.waitSequenced()
-	waitCosigned("/v2/log/checkpoint", c.v, int64(epoch))
-	waitCosigned("/v1/log/checkpoint", v1, 2)
-	_, r, err := c.lookup("alice", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, cosigs, err := kt.VerifyCosigned([]byte(r.Checkpoint), c.v, policy, 2); err != nil || len(cosigs) != 2 {
-		t.Fatalf("lookup checkpoint: %d cosignatures, %v\n%s", len(cosigs), err, r.Checkpoint)
-	}
-}
-
 // TestDirectoryBadInput: refusals of the /v2 endpoints are named error
 // codes and change nothing: no account, no log, no epoch.
 func TestDirectoryBadInput(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(cfg *keyserver.Config) { cfg.Limits.MaxLeaves = 2 })
 	alice, bob := e.newUser("alice"), e.newUser("bob")
 	e.register(alice)
 	e.register(bob)
@@ -349,6 +271,9 @@ func TestDirectoryBadInput(t *testing.T) {
 	tokB := e.token(bob, 1, "")
 	e.revoke(alice, 1, 2)
 	latest := e.waitSequenced()
+	if latest < 3 {
+		t.Fatalf("latest epoch %d: the leaves case past MaxLeaves needs 3", latest)
+	}
 	relayTok := e.token(alice, 2, "relay:"+serverName)
 
 	before := e.snapshot("alice", "bob")
@@ -370,6 +295,8 @@ func TestDirectoryBadInput(t *testing.T) {
 		{"consistency old 0", "/v2/log/consistency?old=0&new=1", "", 400, api.CodeBadRequest},
 		{"consistency malformed", "/v2/log/consistency?old=a&new=1", "", 400, api.CodeBadRequest},
 		{"leaves empty range", "/v2/log/leaves?start=1&end=1", "", 400, api.CodeBadRequest},
+		{"leaves not a number", "/v2/log/leaves?start=x&end=1", "", 400, api.CodeBadRequest},
+		{"leaves more than MaxLeaves", "/v2/log/leaves?start=0&end=3", "", 400, api.CodeBadRequest},
 		{"leaves beyond size", fmt.Sprintf("/v2/log/leaves?start=0&end=%d", latest+1), "", 400, api.CodeBadRequest},
 		{"lookup invalid handle", "/v2/accounts/Alice", "", 400, api.CodeInvalidHandle},
 		{"lookup bad token", "/v2/accounts/alice", "nope", 401, api.CodeInvalidToken},
@@ -429,13 +356,15 @@ func TestDirectoryFirstEpochEmpty(t *testing.T) {
 	}
 }
 
-// TestDirectoryOff: without a VRF key the server runs version 1 only:
-// no /v2 paths, empty directory members in the discovery document, and no
-// epoch is ever sequenced.
+// TestDirectoryOff: without a VRF key the server serves no lookups and no
+// log at all (the version 1 ones are retired too): every /v2 path and the
+// old /v1 lookup and log paths are 404 not_found, the discovery document
+// has empty directory members, and no epoch is ever sequenced. The rest
+// of /v1 works (here registration).
 func TestDirectoryOff(t *testing.T) {
 	e := newEnv(t, func(cfg *keyserver.Config) { cfg.VRFKey = nil })
 	e.register(e.newUser("alice"))
-	for _, p := range []string{"/v2/accounts/alice", "/v2/log/checkpoint", "/v2/log/batch?epoch=1"} {
+	for _, p := range []string{"/v2/accounts/alice", "/v2/log/checkpoint", "/v2/log/batch?epoch=1", "/v1/accounts/alice", "/v1/log/checkpoint"} {
 		if r := e.do("GET", p, nil, ""); r.status != http.StatusNotFound || r.code() != api.CodeNotFound {
 			t.Errorf("GET %s without a directory: %d %s", p, r.status, r.body)
 		}
@@ -480,36 +409,47 @@ func TestDirectoryKeyRefused(t *testing.T) {
 	}
 }
 
-// TestDirectoryRefusesV1Checkpoint: the v1 checkpoint (origin
-// "<name>/keyserver", same log key) is not accepted by a directory
-// verifier, and the directory's is not a v1 one (spec/transparency-v2.md
-// §9).
+// TestDirectoryRefusesV1Checkpoint: a checkpoint of the retired version
+// 1 log (origin "<name>/keyserver", the same log key, as a client may
+// still hold one) is not accepted by a directory verifier, nor is the
+// directory's accepted as one, and a version 1 verifier key is no
+// directory verifier key (spec/transparency-v2.md §9).
 func TestDirectoryRefusesV1Checkpoint(t *testing.T) {
 	e := newEnv(t, nil)
 	e.register(e.newUser("alice"))
 	e.waitSequenced()
 	c := e.dirClient()
-	var v1, v2 api.CheckpointResponse
-	e.ok("GET", "/v1/log/checkpoint", nil, "", http.StatusOK, &v1)
-	e.ok("GET", "/v2/log/checkpoint", nil, "", http.StatusOK, &v2)
-	if _, err := c.v.OpenCheckpoint([]byte(v1.Checkpoint)); err == nil {
-		t.Errorf("directory verifier accepted the v1 checkpoint:\n%s", v1.Checkpoint)
+	cp := c.mustCheckpoint(t)
+	const v1Origin = serverName + "/keyserver"
+	signer, err := kt.NewSigner(v1Origin, e.logKey)
+	if err != nil {
+		t.Fatal(err)
 	}
-	vkey, _ := kt.VerifierKey(serverName+api.OriginSuffix, e.logKey.Public().(ed25519.PublicKey))
+	v1, err := kt.SignCheckpoint(signer, v1Origin, cp.Size, cp.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.v.OpenCheckpoint(v1); err == nil {
+		t.Errorf("directory verifier accepted a version 1 checkpoint:\n%s", v1)
+	}
+	vkey, err := kt.VerifierKey(v1Origin, e.logKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
 	v1v, err := kt.NewVerifier(vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v1v.OpenCheckpoint([]byte(v2.Checkpoint)); err == nil {
-		t.Errorf("v1 verifier accepted the directory checkpoint:\n%s", v2.Checkpoint)
+	if _, err := v1v.OpenCheckpoint(cp.Signed); err == nil {
+		t.Errorf("version 1 verifier accepted the directory checkpoint:\n%s", cp.Signed)
 	}
 	if _, err := directory.NewVerifier(vkey); !errors.Is(err, directory.ErrOrigin) {
-		t.Errorf("directory.NewVerifier(v1 key) = %v, want ErrOrigin", err)
+		t.Errorf("directory.NewVerifier(version 1 key) = %v, want ErrOrigin", err)
 	}
 }
 
-// TestDirectoryLookupLimits: /v2 lookups are charged as /v1 ones
-// (spec/keyserver.md §4, §9.1): 1 for a present handle, LookupMissCost
+// TestDirectoryLookupLimits: /v2 lookups are charged as the retired /v1
+// ones were (spec/keyserver.md §4, §9.1): 1 for a present handle, LookupMissCost
 // for one proven absent, and the history as a lookup; past the budget,
 // 429 rate_limited and nothing changes. The test clock stands still, so
 // no bucket refills.

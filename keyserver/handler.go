@@ -23,9 +23,11 @@ type endpoint struct {
 }
 
 // Handler returns the server's HTTP handler: the /v1 API,
-// /.well-known/sealpost-keyserver (spec/keyserver.md §5, §6) and, with a
-// VRF key, the /v2 directory (§9). It does not
-// serve /healthz or /metrics.
+// /.well-known/sealpost-keyserver (spec/keyserver.md §5) and, with a VRF
+// key, the /v2 directory (§9), which serves every lookup and the only
+// public log. The version 1 lookup and log endpoints are gone (§5.3, §6):
+// like every other path they answer 404 not_found. It does not serve
+// /healthz or /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	add := func(pattern string, methods map[string]handlerFunc) {
@@ -34,7 +36,6 @@ func (s *Server) Handler() http.Handler {
 	add("/.well-known/sealpost-keyserver", map[string]handlerFunc{http.MethodGet: s.handleWellKnown})
 	add("/v1/challenges", map[string]handlerFunc{http.MethodPost: s.handleChallenge})
 	add("/v1/accounts", map[string]handlerFunc{http.MethodPost: s.handleRegister})
-	add("/v1/accounts/{handle}", map[string]handlerFunc{http.MethodGet: s.handleLookup})
 	add("/v1/accounts/{handle}/devices", map[string]handlerFunc{http.MethodPost: s.handleAddDevice})
 	add("/v1/accounts/{handle}/devices/{id}/revoke", map[string]handlerFunc{http.MethodPost: s.handleRevoke})
 	add("/v1/accounts/{handle}/claim", map[string]handlerFunc{http.MethodPost: s.handleClaim})
@@ -42,18 +43,14 @@ func (s *Server) Handler() http.Handler {
 	add("/v1/prekeys", map[string]handlerFunc{http.MethodPut: s.handleUpload})
 	add("/v1/prekeys/count", map[string]handlerFunc{http.MethodGet: s.handleCount})
 	add("/v1/revocations", map[string]handlerFunc{http.MethodGet: s.handleRevocations})
-	addLog := func(prefix string, cp *checkpointer) {
-		h := logHandlers{s, cp}
-		add(prefix+"/checkpoint", map[string]handlerFunc{http.MethodGet: h.checkpoint})
-		add(prefix+"/consistency", map[string]handlerFunc{http.MethodGet: h.consistency})
-		add(prefix+"/leaves", map[string]handlerFunc{http.MethodGet: h.leaves})
-	}
-	addLog("/v1/log", s.cps)
 	if s.dir != nil {
-		// spec/keyserver.md §9: the version 2 directory, alongside /v1.
+		// spec/keyserver.md §9: the version 2 directory.
+		h := logHandlers{s, s.dir.cps}
 		add("/v2/accounts/{handle}", map[string]handlerFunc{http.MethodGet: s.handleDirectoryLookup})
 		add("/v2/accounts/{handle}/history", map[string]handlerFunc{http.MethodGet: s.handleDirectoryHistory})
-		addLog("/v2/log", s.dir.cps)
+		add("/v2/log/checkpoint", map[string]handlerFunc{http.MethodGet: h.checkpoint})
+		add("/v2/log/consistency", map[string]handlerFunc{http.MethodGet: h.consistency})
+		add("/v2/log/leaves", map[string]handlerFunc{http.MethodGet: h.leaves})
 		add("/v2/log/batch", map[string]handlerFunc{http.MethodGet: s.handleBatch})
 	}
 	add("/", map[string]handlerFunc{}) // everything else: not_found

@@ -59,7 +59,7 @@ type lookupCharge struct {
 }
 
 // limitLookup charges a lookup's base cost, 1, to its address and, when it
-// carries a token, to the token's account (spec/keyserver.md §5.3, §9):
+// carries a token, to the token's account (spec/keyserver.md §4, §9.1):
 // a lookup with a token must pass both. A token that does not verify is
 // refused (401) rather than ignored. It returns the verified token, nil
 // when there was none.

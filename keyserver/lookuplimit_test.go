@@ -1,6 +1,7 @@
 package keyserver_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,14 +12,37 @@ import (
 	"github.com/sealpost/sealpost/keyserver/api"
 )
 
-// lookupAs looks up handle with bearer ("" for none).
+// lookupAs looks up handle in the directory with bearer ("" for none).
 func (e *env) lookupAs(handle, bearer string) reply {
 	e.t.Helper()
-	return e.do("GET", "/v1/accounts/"+handle, nil, bearer)
+	return e.do("GET", "/v2/accounts/"+handle, nil, bearer)
+}
+
+// Kinds of lookup answers (answerKind).
+const (
+	answerPresent = "present" // 200 with an entry
+	answerAbsent  = "absent"  // 200 without one: the handle proven absent
+	answerOther   = "other"   // any other status
+)
+
+// answerKind says how a lookup was answered.
+func (e *env) answerKind(r reply) string {
+	e.t.Helper()
+	if r.status != http.StatusOK {
+		return answerOther
+	}
+	var l api.DirectoryLookup
+	if err := json.Unmarshal(r.body, &l); err != nil {
+		e.t.Fatalf("lookup answer: %v: %s", err, r.body)
+	}
+	if len(l.Entry) == 0 {
+		return answerAbsent
+	}
+	return answerPresent
 }
 
 // probe looks up n unknown handles, one every interval of the test clock,
-// and returns how many were answered (404 unknown_handle) and the index of
+// and returns how many were answered (200, proven absent) and the index of
 // the first refusal (-1 if none). Every refusal must be 429 rate_limited
 // with a Retry-After of at least 1 s; nothing else may come back.
 func (e *env) probe(n int, interval time.Duration, bearer string) (answered, firstRefused int) {
@@ -27,7 +51,7 @@ func (e *env) probe(n int, interval time.Duration, bearer string) (answered, fir
 	for i := range n {
 		r := e.lookupAs(fmt.Sprintf("probe%d", i), bearer)
 		switch {
-		case r.status == http.StatusNotFound && r.code() == api.CodeUnknownHandle:
+		case e.answerKind(r) == answerAbsent:
 			answered++
 		case r.status == http.StatusTooManyRequests && r.code() == api.CodeRateLimited:
 			if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
@@ -46,7 +70,7 @@ func (e *env) probe(n int, interval time.Duration, bearer string) (answered, fir
 
 // TestLookupProbeFromAddress: probing unknown handles at 100 a second from
 // one address, without a token, is refused after the address's burst, and
-// only a trickle gets through after it (spec/keyserver.md §5.3); misses
+// only a trickle gets through after it (spec/keyserver.md §9.1); misses
 // cost LookupMissCost.
 func TestLookupProbeFromAddress(t *testing.T) {
 	e := newEnv(t, func(c *keyserver.Config) {
@@ -56,6 +80,7 @@ func TestLookupProbeFromAddress(t *testing.T) {
 	})
 	alice := e.newUser("alice")
 	e.register(alice)
+	e.waitSequenced()
 	before := e.snapshot("alice", "probe0")
 	const n = 300 // 3 s at 100 a second
 	answered, first := e.probe(n, 10*time.Millisecond, "")
@@ -75,7 +100,9 @@ func TestLookupProbeFromAddress(t *testing.T) {
 		t.Fatalf("lookup while the address is limited: %d", r.status)
 	}
 	e.clock.Advance(20 * time.Second)
-	e.ok("GET", "/v1/accounts/alice", nil, "", http.StatusOK, nil)
+	if k := e.answerKind(e.lookupAs("alice", "")); k != answerPresent {
+		t.Fatal("alice not served once the budget is back")
+	}
 }
 
 // TestLookupProbeFromAccount: probing with a token at 100 a second is
@@ -90,6 +117,7 @@ func TestLookupProbeFromAccount(t *testing.T) {
 	e.register(mallory)
 	e.register(alice)
 	tm, ta := e.token(mallory, 1, ""), e.token(alice, 1, "")
+	e.waitSequenced()
 	before := e.snapshot("mallory", "alice")
 	const n = 200
 	answered, first := e.probe(n, 10*time.Millisecond, tm)
@@ -104,8 +132,11 @@ func TestLookupProbeFromAccount(t *testing.T) {
 	if r := e.lookupAs("alice", tm); r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited {
 		t.Fatalf("hit from the limited account: %d %s", r.status, r.code())
 	}
-	e.ok("GET", "/v1/accounts/mallory", nil, ta, http.StatusOK, nil)
-	e.ok("GET", "/v1/accounts/mallory", nil, "", http.StatusOK, nil)
+	for _, bearer := range []string{ta, ""} {
+		if k := e.answerKind(e.lookupAs("mallory", bearer)); k != answerPresent {
+			t.Fatalf("lookup of mallory by another account or without a token (%v) not served", bearer != "")
+		}
+	}
 	e.unchanged(before, "mallory", "alice")
 	// A token that does not verify is refused, not ignored.
 	if r := e.lookupAs("alice", ta+"x"); r.status != http.StatusUnauthorized || r.code() != api.CodeInvalidToken {
@@ -146,17 +177,18 @@ func TestLookupHonestClient(t *testing.T) {
 				bearer = e.token(me, 1, "")
 			}
 			contacts := e.contacts(40)
+			e.waitSequenced()
 			for _, h := range contacts {
-				if r := e.lookupAs(h, bearer); r.status != http.StatusOK {
+				if r := e.lookupAs(h, bearer); e.answerKind(r) != answerPresent {
 					t.Fatalf("start-up lookup of %s: %d %s", h, r.status, r.body)
 				}
 			}
-			if r := e.lookupAs("contact-typo", bearer); r.status != http.StatusNotFound {
+			if r := e.lookupAs("contact-typo", bearer); e.answerKind(r) != answerAbsent {
 				t.Fatalf("mistyped handle: %d %s", r.status, r.body)
 			}
 			for i := range 150 {
 				e.clock.Advance(4 * time.Second)
-				if r := e.lookupAs(contacts[i%len(contacts)], bearer); r.status != http.StatusOK {
+				if r := e.lookupAs(contacts[i%len(contacts)], bearer); e.answerKind(r) != answerPresent {
 					t.Fatalf("lookup %d of the steady pattern: %d %s", i, r.status, r.body)
 				}
 			}
@@ -182,9 +214,10 @@ func BenchmarkLookupFigures(b *testing.B) {
 				bearer = e.token(me, 1, "")
 			}
 			contacts := e.contacts(10)
+			e.waitSequenced()
 			ok := 0
 			for i := range 6000 {
-				if r := e.lookupAs(contacts[i%len(contacts)], bearer); r.status == http.StatusOK {
+				if r := e.lookupAs(contacts[i%len(contacts)], bearer); e.answerKind(r) == answerPresent {
 					ok++
 				}
 				e.clock.Advance(10 * time.Millisecond)
@@ -195,10 +228,11 @@ func BenchmarkLookupFigures(b *testing.B) {
 	b.Run("served", func(b *testing.B) {
 		e := newEnvStore(b, openSQLite(b), honestLimits)
 		contacts := e.contacts(10)
+		e.waitSequenced()
 		i := 0
 		for b.Loop() {
 			e.clock.Advance(time.Second) // within the budget: never refused
-			if r := e.lookupAs(contacts[i%len(contacts)], ""); r.status != http.StatusOK {
+			if r := e.lookupAs(contacts[i%len(contacts)], ""); e.answerKind(r) != answerPresent {
 				b.Fatalf("lookup refused: %d %s", r.status, r.body)
 			}
 			i++

@@ -4,12 +4,14 @@
 // tokens against signed device challenges, stores prekeys and hands out
 // prekey bundles, each one-time prekey at most once.
 //
-// Every key-set change appends a leaf (keyserver/kt) to the transparency
-// log; checkpoints are signed on demand with the log key. With a VRF key it
-// also keeps the version 2 key directory (spec/transparency-v2.md,
-// spec/keyserver.md §9) beside it: a background sequencer puts pending
-// key-set changes into epochs of a verifiable map, one leaf of a second
-// log per epoch, and /v2 serves proofs of the latest key set.
+// Every key-set change appends a leaf (keyserver/kt) to the internal
+// version 1 log, which is not published: its indexes order the changes
+// and are the revocation feed's cursor. With a VRF key the server keeps
+// the version 2 key directory (spec/transparency-v2.md, spec/keyserver.md
+// §9): a background sequencer puts pending key-set changes into epochs of
+// a verifiable map, one leaf of the directory's log per epoch, whose
+// checkpoints the log key signs on demand, and /v2 serves proofs of the
+// latest key set. Lookups and the public log are /v2 only.
 package keyserver
 
 import (
@@ -38,12 +40,12 @@ import (
 // Config configures a Server. Name, Store, TokenKey and LogKey are required.
 type Config struct {
 	// Name is the server name: tokens are for audience "keyserver:<Name>",
-	// checkpoints have origin "<Name>/keyserver".
+	// the directory's checkpoints have origin "<Name>/sealpost-kt/v2".
 	Name  string
 	Store store.Store
 	// TokenKey signs access tokens.
 	TokenKey ed25519.PrivateKey
-	// LogKey signs checkpoints.
+	// LogKey signs the directory's checkpoints.
 	LogKey ed25519.PrivateKey
 	// RelayAudiences are the extra audiences tokens may be issued for, such
 	// as "relay:localhost".
@@ -60,24 +62,31 @@ type Config struct {
 	Now func() time.Time
 	// CheckpointRefresh is how old the served checkpoint's timestamp may
 	// grow before the log key signs the tree again (spec/keyserver.md
-	// §6.1); 0 means DefaultCheckpointRefresh.
+	// §9.3); 0 means DefaultCheckpointRefresh.
 	CheckpointRefresh time.Duration
-	// Witnesses are the witnesses each new checkpoint is submitted to, in
-	// the background; their cosignature lines are served with it
-	// (spec/transparency-v2.md §7). None: checkpoints are not witnessed.
+	// Witnesses are the witnesses each new checkpoint of the directory's
+	// log is submitted to, in the background; their cosignature lines are
+	// served with it (spec/transparency-v2.md §7). None: checkpoints are
+	// not witnessed. Without a VRFKey there is no published log: they are
+	// checked, and not used.
 	Witnesses []WitnessConfig
 	// WitnessInterval is how often the server looks for a checkpoint to
 	// submit (it also does when it signs a new size); 0 means
-	// DefaultWitnessInterval. The witnesses cosign both logs: the version
-	// 1 log and, with a VRFKey, the directory log.
+	// DefaultWitnessInterval. The witnesses cosign the directory log only
+	// (spec/transparency-v2.md §7.6).
 	WitnessInterval time.Duration
 	// VRFKey is the key of the version 2 key directory
 	// (spec/transparency-v2.md §3): it computes each handle's map index.
 	// With it the server sequences key-set changes into directory epochs
-	// in the background and serves /v2 (spec/keyserver.md §9), alongside
-	// /v1; nil runs version 1 only. It must be a key of its own, neither
-	// TokenKey nor LogKey. The server does not take ownership: the caller
-	// may Zero it after Close.
+	// in the background and serves /v2 (spec/keyserver.md §9): the
+	// lookups and the public log. nil runs no directory, and then the
+	// server serves no lookups at all, only the rest of /v1
+	// (registration, devices, tokens, prekeys, claims, the revocation
+	// feed): that is for a short-lived server that only changes the
+	// store, such as `sealpostd invite` adding an invite code beside the
+	// running one. It must be a key of its own, neither TokenKey nor
+	// LogKey. The server does not take ownership: the caller may Zero it
+	// after Close.
 	VRFKey *vrf.PrivateKey
 	// EpochInterval is how often the sequencer looks for key-set changes
 	// not yet in the directory; a change made through this server starts
@@ -133,7 +142,7 @@ type Limits struct {
 	AddressLookupsPerSecond int
 	AddressLookupBurst      int
 	LookupMissCost          int
-	// MaxLeaves caps the leaves one GET /v1/log/leaves returns.
+	// MaxLeaves caps the leaves one GET /v2/log/leaves returns.
 	MaxLeaves int
 }
 
@@ -252,7 +261,6 @@ func (l Limits) check() []error {
 type Server struct {
 	name      string
 	audience  string // "keyserver:<Name>"
-	origin    string // "<Name>/keyserver"
 	store     store.Store
 	tokenKey  ed25519.PrivateKey
 	relayAuds []string
@@ -265,7 +273,6 @@ type Server struct {
 	verifier      *token.Verifier
 	tokenPub      ed25519.PublicKey
 	tokenKID      [token.KeyIDSize]byte
-	cps           *checkpointer
 	metrics       *metrics
 	ipLimit       *limiter // per address: challenge, register, token, add device, revoke
 	claimLim      *limiter // per caller account: claims
@@ -279,7 +286,7 @@ type Server struct {
 	dir *dirServer // nil without a VRFKey
 
 	stop chan struct{}
-	bg   sync.WaitGroup // background loops: sweep, cosigners, sequencer
+	bg   sync.WaitGroup // background loops: sweep, cosigner, sequencer
 }
 
 // New returns a Server for cfg, or every problem with cfg joined.
@@ -338,7 +345,6 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		name:      cfg.Name,
 		audience:  api.AudiencePrefix + cfg.Name,
-		origin:    cfg.Name + api.OriginSuffix,
 		store:     cfg.Store,
 		tokenKey:  cfg.TokenKey,
 		relayAuds: append([]string(nil), cfg.RelayAudiences...),
@@ -369,38 +375,28 @@ func New(cfg Config) (*Server, error) {
 	if refresh < 0 {
 		errs = append(errs, fmt.Errorf("keyserver: CheckpointRefresh %v is negative", refresh))
 	}
-	cp, err := newCheckpointer(v1Log(s.store), s.origin, cfg.LogKey, refresh, s.now)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("keyserver: LogKey: %w", err))
-	}
-	s.cps = cp
-	logs := []*checkpointer{cp}
-	if cp != nil && cfg.VRFKey != nil {
+	var cosign *cosigner
+	if cfg.VRFKey != nil {
 		if s.dir, err = newDirectory(s, cfg, refresh); err != nil {
 			errs = append(errs, err)
-		} else {
-			logs = append(logs, s.dir.cps)
 		}
 	}
-	var cosigners []*cosigner
-	if cp != nil && len(cfg.Witnesses) > 0 {
+	if len(cfg.Witnesses) > 0 {
 		interval := cfg.WitnessInterval
 		if interval == 0 {
 			interval = DefaultWitnessInterval
 		}
 		if interval < 0 {
 			errs = append(errs, fmt.Errorf("keyserver: WitnessInterval %v is negative", interval))
-		} else {
-			// spec/transparency-v2.md §7.6: the same witnesses cosign
-			// every log the server keeps.
-			for _, l := range logs {
-				c, err := newCosigner(l, cfg.Witnesses, interval)
-				if err != nil {
-					errs = append(errs, err)
-					break
-				}
-				cosigners = append(cosigners, c)
-			}
+		}
+		// spec/transparency-v2.md §7.6: the witnesses cosign the
+		// directory's log, the only log published. Without a directory
+		// they are checked and left idle.
+		clients, err := witnessClients(cfg.Name, cfg.LogKey, cfg.Witnesses)
+		if err != nil {
+			errs = append(errs, err)
+		} else if s.dir != nil && interval > 0 {
+			cosign = newCosigner(s.dir.cps, clients, interval)
 		}
 	}
 	m, err := newMetrics(cfg.Registerer)
@@ -422,8 +418,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.bg.Go(s.sweep)
-	for _, c := range cosigners {
-		s.bg.Go(func() { s.runCosigner(c, s.stop) })
+	if cosign != nil {
+		s.bg.Go(func() { s.runCosigner(cosign, s.stop) })
 	}
 	if s.dir != nil {
 		// A new directory's empty first epoch is committed before New
@@ -438,7 +434,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // AddInvite creates an invite code, stores its SHA-256 hash and returns the
-// code (spec/keyserver.md §5.3).
+// code (spec/keyserver.md §5.2, §8).
 func (s *Server) AddInvite(ctx context.Context) (string, error) {
 	var b [16]byte
 	if _, err := io.ReadFull(s.rand, b[:]); err != nil {

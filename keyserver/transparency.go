@@ -27,8 +27,6 @@ func (s *Server) wellKnown() ([]byte, error) {
 		TokenKeyID:     api.Bytes(s.tokenKID[:]),
 		Audience:       s.audience,
 		RelayAudiences: relays,
-		LogOrigin:      s.origin,
-		LogVerifierKey: s.cps.verifier,
 		InviteOnly:     s.invite,
 		Limits: api.PublicLimits{
 			MaxBodyBytes:        s.limits.MaxBodyBytes,
@@ -50,15 +48,14 @@ func (s *Server) handleWellKnown(w http.ResponseWriter, r *http.Request) (int, a
 	return http.StatusOK, json.RawMessage(s.wellKnownBody), nil
 }
 
-// logHandlers are the public endpoints of one log: GET <prefix>/checkpoint,
-// /consistency and /leaves (spec/keyserver.md §6 for /v1/log, §9.3 for
-// /v2/log). Both logs are served by the same code.
+// logHandlers are the public endpoints of the directory's log: GET
+// /v2/log/checkpoint, /consistency and /leaves (spec/keyserver.md §9.3).
 type logHandlers struct {
 	s  *Server
 	cp *checkpointer
 }
 
-// checkpoint answers GET …/log/checkpoint (spec/keyserver.md §6.1): the
+// checkpoint answers GET /v2/log/checkpoint (spec/keyserver.md §9.3): the
 // checkpoint of the log's current size.
 func (h logHandlers) checkpoint(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	size, err := h.cp.src.size(r.Context())
@@ -82,8 +79,8 @@ func queryInt(r *http.Request, name string) (int64, *apiError) {
 	return n, nil
 }
 
-// consistency answers GET …/log/consistency?old=N&new=M
-// (spec/keyserver.md §6.2): the RFC 6962 proof that the tree of size N is
+// consistency answers GET /v2/log/consistency?old=N&new=M
+// (spec/keyserver.md §9.3): the RFC 6962 proof that the tree of size N is
 // a prefix of the tree of size M, 1 ≤ N ≤ M ≤ the log's size.
 func (h logHandlers) consistency(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	oldSize, e := queryInt(r, "old")
@@ -108,7 +105,7 @@ func (h logHandlers) consistency(w http.ResponseWriter, r *http.Request) (int, a
 	return http.StatusOK, api.ConsistencyResponse{Proof: hashesOut(proof)}, nil
 }
 
-// leaves answers GET …/log/leaves?start=N&end=M (spec/keyserver.md §6.3):
+// leaves answers GET /v2/log/leaves?start=N&end=M (spec/keyserver.md §9.3):
 // the leaves with index in [N, M), at most MaxLeaves of them.
 func (h logHandlers) leaves(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	start, e := queryInt(r, "start")
@@ -144,59 +141,6 @@ func hashesOut(hs []tlog.Hash) []api.Bytes {
 		out[i] = api.Bytes(hs[i][:])
 	}
 	return out
-}
-
-// handleLookup answers GET /v1/accounts/{handle} (spec/keyserver.md §5.3):
-// the account's key set, its log leaf, a checkpoint of the current log and
-// the leaf's inclusion proof against it.
-func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	charged, _, e := s.limitLookup(r)
-	if e != nil {
-		return 0, nil, e
-	}
-	handle := r.PathValue("handle")
-	if err := keys.CheckHandle(handle); err != nil {
-		return 0, nil, badRequest(api.CodeInvalidHandle, "invalid handle")
-	}
-	ctx := r.Context()
-	acct, e := s.account(r, handle)
-	if e != nil {
-		if e.code == api.CodeUnknownHandle {
-			s.chargeMiss(charged)
-		}
-		return 0, nil, e
-	}
-	// Read the size after the account: the tree then holds its leaf.
-	size, err := s.store.LogSize(ctx)
-	if err != nil {
-		return 0, nil, internal("log size", err)
-	}
-	leaves, err := s.store.Leaves(ctx, acct.LogIndex, acct.LogIndex+1)
-	if err != nil || len(leaves) != 1 {
-		return 0, nil, internal("account leaf", errors.Join(err, errors.New("leaf missing")))
-	}
-	signed, err := s.cps.checkpoint(ctx, size)
-	if err != nil {
-		return 0, nil, internal("checkpoint", err)
-	}
-	proof, err := tlog.ProveRecord(size, acct.LogIndex, s.cps.src.hashReader(ctx))
-	if err != nil {
-		return 0, nil, internal("inclusion proof", err)
-	}
-	resp := api.AccountResponse{
-		Handle:     acct.Handle,
-		AccountKey: api.Bytes(acct.AccountKey[:]),
-		Version:    acct.Version,
-		Devices:    make([]api.DeviceEntry, len(acct.Devices)),
-		LogIndex:   acct.LogIndex,
-		Leaf:       leaves[0],
-		Checkpoint: string(signed),
-		Inclusion:  hashesOut(proof),
-	}
-	for i, d := range acct.Devices {
-		resp.Devices[i] = api.DeviceEntry{ID: d.ID, Certificate: d.Certificate, Revocation: d.Revocation}
-	}
-	return http.StatusOK, resp, nil
 }
 
 // account reads handle's account: 404 unknown_handle if there is none.

@@ -15,8 +15,9 @@ import (
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
-// faultStore is a real store whose writes and account reads fail with
-// *fail while it is set: a driver-shaped error for a database that cannot
+// faultStore is a real store whose writes, account reads and reads of the
+// directory's latest epoch (every lookup and checkpoint starts with one)
+// fail with *fail while it is set: a driver-shaped error for a database that cannot
 // serve (spec/keyserver.md §3.1), or any other fault. The real conditions
 // (PostgreSQL stopped, a full file system) are tested in cmd/sealpostd.
 type faultStore struct {
@@ -45,6 +46,13 @@ func (s faultStore) UpdateKeySet(ctx context.Context, u store.KeySetUpdate) (int
 	return s.Store.UpdateKeySet(ctx, u)
 }
 
+func (s faultStore) LatestEpoch(ctx context.Context) (uint64, error) {
+	if err := s.err(); err != nil {
+		return 0, fmt.Errorf("faultstore: latest epoch: %w", err)
+	}
+	return s.Store.LatestEpoch(ctx)
+}
+
 func (s faultStore) Account(ctx context.Context, handle string) (*store.Account, error) {
 	if err := s.err(); err != nil {
 		return nil, fmt.Errorf("faultstore: account: %w", err)
@@ -69,6 +77,7 @@ func TestStoreUnavailable(t *testing.T) {
 		e.register(alice)
 		bob := e.newUser("bob")
 		reg := e.registerRequest(bob)
+		e.waitSequenced()
 		before := e.snapshot("alice", "bob")
 
 		for _, tc := range []struct {
@@ -86,7 +95,8 @@ func TestStoreUnavailable(t *testing.T) {
 			}{
 				{"challenge", e.do("POST", "/v1/challenges", api.ChallengeRequest{}, "")},
 				{"register", e.do("POST", "/v1/accounts", reg, "")},
-				{"lookup", e.do("GET", "/v1/accounts/alice", nil, "")},
+				{"lookup", e.do("GET", "/v2/accounts/alice", nil, "")},
+				{"checkpoint", e.do("GET", "/v2/log/checkpoint", nil, "")},
 			} {
 				ra, err := strconv.Atoi(r.rep.header.Get("Retry-After"))
 				if r.rep.status != http.StatusServiceUnavailable || r.rep.code() != api.CodeUnavailable || err != nil || ra < 1 {

@@ -2,6 +2,7 @@ package keyserver
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/keyserver/kt/directory"
 	"github.com/sealpost/sealpost/keyserver/witness"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -28,11 +30,11 @@ const DefaultWitnessInterval = time.Second
 // maxWitnessBackoff bounds the wait before retrying a witness that failed.
 const maxWitnessBackoff = time.Minute
 
-// cosigner submits each new checkpoint of one log to the witnesses in the
-// background and keeps the cosignature lines of the latest size, which
-// the log's checkpointer appends to what it serves (spec/transparency-v2.md
-// §7.3, §7.6). Each log (version 1 and the version 2 directory log) has
-// its own, submitting to the same witnesses under its own origin.
+// cosigner submits each new checkpoint of the directory's log to the
+// witnesses in the background and keeps the cosignature lines of the
+// latest size, which the log's checkpointer appends to what it serves
+// (spec/transparency-v2.md §7.3, §7.6). The version 1 log is not
+// published, so nothing submits its checkpoints.
 type cosigner struct {
 	cp       *checkpointer
 	clients  []*witness.Client
@@ -47,19 +49,22 @@ type cosigner struct {
 	next  []time.Time            // per witness: not before
 }
 
-// newCosigner returns the cosigner of cp's log, and makes cp serve its
-// lines; nil without witnesses.
-func newCosigner(cp *checkpointer, ws []WitnessConfig, interval time.Duration) (*cosigner, error) {
-	if len(ws) == 0 {
-		return nil, nil
+// witnessClients checks the configured witnesses against the directory
+// log of the server name with the log key (spec/transparency-v2.md §7.2:
+// keys that parse, http(s) URLs, no witness twice, none with the log's
+// own key) and returns their clients, or every problem joined.
+func witnessClients(name string, logKey ed25519.PrivateKey, ws []WitnessConfig) ([]*witness.Client, error) {
+	vkey, err := directory.VerifierKey(name, logKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, fmt.Errorf("keyserver: LogKey: %w", err)
 	}
-	logVerifier, err := kt.NewVerifier(cp.verifier)
+	logVerifier, err := kt.NewVerifier(vkey)
 	if err != nil {
 		return nil, fmt.Errorf("keyserver: LogKey: %w", err)
 	}
 	var errs []error
 	var kws []kt.Witness
-	c := &cosigner{cp: cp, interval: interval, kick: make(chan struct{}, 1)}
+	var clients []*witness.Client
 	for _, w := range ws {
 		kw, err := kt.ParseWitness(w.VerifierKey)
 		if err != nil {
@@ -70,7 +75,7 @@ func newCosigner(cp *checkpointer, ws []WitnessConfig, interval time.Duration) (
 			errs = append(errs, fmt.Errorf("keyserver: witness %s: URL %q is not http(s)", kw.Name, w.URL))
 		}
 		kws = append(kws, kw)
-		c.clients = append(c.clients, &witness.Client{URL: w.URL, Witness: kw})
+		clients = append(clients, &witness.Client{URL: w.URL, Witness: kw})
 	}
 	if len(errs) == 0 {
 		if err := kt.CheckPolicy(logVerifier, kws, len(kws)); err != nil {
@@ -80,10 +85,17 @@ func newCosigner(cp *checkpointer, ws []WitnessConfig, interval time.Duration) (
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	n := len(c.clients)
-	c.size, c.lines, c.held, c.fails, c.next = -1, make([][]kt.CosignatureLine, n), make([]int64, n), make([]int, n), make([]time.Time, n)
+	return clients, nil
+}
+
+// newCosigner returns the cosigner of cp's log submitting to clients
+// (checked by witnessClients), and makes cp serve its lines.
+func newCosigner(cp *checkpointer, clients []*witness.Client, interval time.Duration) *cosigner {
+	n := len(clients)
+	c := &cosigner{cp: cp, clients: clients, interval: interval, kick: make(chan struct{}, 1),
+		size: -1, lines: make([][]kt.CosignatureLine, n), held: make([]int64, n), fails: make([]int, n), next: make([]time.Time, n)}
 	cp.cos = c
-	return c, nil
+	return c
 }
 
 // linesFor returns the cosignature lines held for size.

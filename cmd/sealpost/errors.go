@@ -30,7 +30,7 @@ import (
 var packagePrefix = regexp.MustCompile(`(^|: |\()(?:client|ksclient|localstore|relaylink|relayclient|keys|kt|seal|pqxdh|ratchet|token|api|wire|tlsconfig|keyserver|relay|revocation|tls|x509): `)
 
 // httpPrefix matches what the key server client puts before a failed
-// request's error: "GET /v1/accounts/bob: ".
+// request's error: "GET /v2/accounts/bob: ".
 var httpPrefix = regexp.MustCompile(`(?:GET|POST|PUT|DELETE) /\S*: $`)
 
 // stripPrefixes removes package-name prefixes from msg, and a reason
@@ -63,7 +63,7 @@ func describe(err error) string {
 	case errors.As(err, &ue):
 		// Already worded for people (probe.go).
 	case errors.As(err, &uerr) && (isNetwork(err) || isTLSFailure(err)):
-		// "client: looking up bob: ksclient: GET /v1/accounts/bob: Get
+		// "client: looking up bob: ksclient: GET /v2/accounts/bob: Get
 		// "https://…": dial tcp 127.0.0.1:8443: connect: connection
 		// refused" becomes "looking up bob: cannot reach https://…
 		// (127.0.0.1:8443): connection refused".

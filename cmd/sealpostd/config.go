@@ -33,7 +33,7 @@ type Config struct {
 	// free port (the chosen address is printed).
 	Listen string `json:"listen"`
 	// Name is the server name: token audience "keyserver:<Name>",
-	// checkpoint origin "<Name>/keyserver", and a name in the self-signed
+	// key directory origin "<Name>/sealpost-kt/v2", and a name in the self-signed
 	// certificate.
 	Name string `json:"name"`
 	// Postgres, when set, is a PostgreSQL connection string that replaces
@@ -66,7 +66,7 @@ type Config struct {
 	ShutdownTimeout string `json:"shutdown_timeout"`
 	// CheckpointRefresh is how old the served checkpoint's timestamp may
 	// grow before the log key signs the tree again, as a Go duration
-	// (spec/keyserver.md §6.1). Clients refuse checkpoints older than
+	// (spec/keyserver.md §9.3). Clients refuse checkpoints older than
 	// 24 hours by default.
 	CheckpointRefresh string `json:"checkpoint_refresh"`
 	// EpochInterval is how often the key server sequences pending key-set

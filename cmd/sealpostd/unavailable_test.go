@@ -118,10 +118,40 @@ func waitReady(t *testing.T, d *daemon, want int) {
 	}
 }
 
-// checkpointSize is the key server's log size.
+// lookupPresent reports whether a directory lookup answered 200 with
+// handle's key set; false when it answered 200 without one, the handle
+// proven absent. Any other answer fails the test.
+func lookupPresent(t *testing.T, d *daemon, handle string) bool {
+	t.Helper()
+	a := do(t, d, "GET", "/v2/accounts/"+handle, nil)
+	if a.status != http.StatusOK {
+		t.Fatalf("lookup of %s: %d %s", handle, a.status, a.body)
+	}
+	var l api.DirectoryLookup
+	if err := json.Unmarshal(a.body, &l); err != nil {
+		t.Fatalf("lookup of %s: %v", handle, err)
+	}
+	return len(l.Entry) > 0
+}
+
+// waitInDirectory waits until the key directory serves handle's key set:
+// its registration is in an epoch, so the directory's log no longer grows
+// for it.
+func waitInDirectory(t *testing.T, d *daemon, handle string) {
+	t.Helper()
+	deadline := time.Now().Add(readyWait)
+	for !lookupPresent(t, d, handle) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not in the key directory after %s", handle, readyWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkpointSize is the size of the key directory's log.
 func checkpointSize(t *testing.T, d *daemon) string {
 	t.Helper()
-	a := do(t, d, "GET", "/v1/log/checkpoint", nil)
+	a := do(t, d, "GET", "/v2/log/checkpoint", nil)
 	if a.status != http.StatusOK {
 		t.Fatalf("checkpoint: %d %s", a.status, a.body)
 	}

@@ -80,30 +80,13 @@ type RegisterRequest struct {
 }
 
 // KeySetResponse answers a registration, device addition or revocation:
-// where the new key set sits in the log.
+// the new key set's version and its index in the server's internal
+// version 1 log, the order of key-set changes (the revocation feed's
+// cursor, spec/keyserver.md §5.9); the directory publishes it at a later
+// epoch (§9).
 type KeySetResponse struct {
 	Version  uint64 `json:"version"`
 	LogIndex int64  `json:"log_index"`
-}
-
-// DeviceEntry is one device of an account in a lookup.
-type DeviceEntry struct {
-	ID          uint32 `json:"id"`
-	Certificate Bytes  `json:"certificate"`
-	Revocation  Bytes  `json:"revocation,omitempty"`
-}
-
-// AccountResponse answers GET /v1/accounts/{handle} (spec/keyserver.md
-// §5.3).
-type AccountResponse struct {
-	Handle     string        `json:"handle"`
-	AccountKey Bytes         `json:"account_key"`
-	Version    uint64        `json:"version"`
-	Devices    []DeviceEntry `json:"devices"`
-	LogIndex   int64         `json:"log_index"`
-	Leaf       Bytes         `json:"leaf"`
-	Checkpoint string        `json:"checkpoint"`
-	Inclusion  []Bytes       `json:"inclusion"`
 }
 
 // AddDeviceRequest is the body of POST /v1/accounts/{handle}/devices
@@ -169,17 +152,17 @@ type ClaimedBundle struct {
 	Exhausted bool   `json:"exhausted"`
 }
 
-// CheckpointResponse answers GET /v1/log/checkpoint (spec/keyserver.md §6).
+// CheckpointResponse answers GET /v2/log/checkpoint (spec/keyserver.md §9.3).
 type CheckpointResponse struct {
 	Checkpoint string `json:"checkpoint"`
 }
 
-// ConsistencyResponse answers GET /v1/log/consistency.
+// ConsistencyResponse answers GET /v2/log/consistency.
 type ConsistencyResponse struct {
 	Proof []Bytes `json:"proof"`
 }
 
-// LeavesResponse answers GET /v1/log/leaves.
+// LeavesResponse answers GET /v2/log/leaves.
 type LeavesResponse struct {
 	Leaves []Bytes `json:"leaves"`
 }
@@ -245,15 +228,13 @@ type WellKnown struct {
 	TokenKeyID     Bytes        `json:"token_key_id"`
 	Audience       string       `json:"audience"`
 	RelayAudiences []string     `json:"relay_audiences"`
-	LogOrigin      string       `json:"log_origin"`
-	LogVerifierKey string       `json:"log_verifier_key"`
 	InviteOnly     bool         `json:"invite_only"`
 	Limits         PublicLimits `json:"limits"`
-	// DirectoryOrigin and DirectoryVerifierKey name the version 2 log
-	// (spec/transparency-v2.md §5): origin "<name>/sealpost-kt/v2", the
-	// same log key as LogVerifierKey. VRFKey is the directory's VRF public
-	// key (§3.2), which every v2 leaf carries. All three are empty when
-	// the server runs without a directory.
+	// DirectoryOrigin and DirectoryVerifierKey name the directory's log,
+	// the only log the server publishes (spec/transparency-v2.md §5):
+	// origin "<name>/sealpost-kt/v2", signed with the log key. VRFKey is
+	// the directory's VRF public key (§3.2), which every leaf carries. All
+	// three are empty when the server runs without a directory.
 	DirectoryOrigin      string `json:"directory_origin"`
 	DirectoryVerifierKey string `json:"directory_verifier_key"`
 	VRFKey               Bytes  `json:"vrf_key"`
@@ -268,11 +249,9 @@ type PublicLimits struct {
 	MaxLeaves           int   `json:"max_leaves"`
 }
 
-// Audience and origin forms, spec/keyserver.md §2.
-const (
-	AudiencePrefix = "keyserver:"
-	OriginSuffix   = "/keyserver"
-)
+// AudiencePrefix is the audience form of the key server's tokens,
+// "keyserver:<name>" (spec/keyserver.md §2.3).
+const AudiencePrefix = "keyserver:"
 
 // Error codes, spec/keyserver.md §3; named in spec/errors.md §3.9, whose
 // table internal/specnames holds these constants to. Each error response is

@@ -71,6 +71,8 @@ func TestEndpoints(t *testing.T) {
 	if r := s.addDevice(alice, 2); r.Version != 2 || r.LogIndex != 2 {
 		t.Fatalf("add device: %+v", r)
 	}
+	// Epoch 1 is the directory's first, empty one; each change since is
+	// an epoch of its own.
 	a := s.lookup("alice")
 	if a.Handle != "alice" || a.Epoch != 4 || len(a.Entry) == 0 || len(a.Opening) != 32 || len(a.VRFProof) != 80 || len(a.Leaf) != directory.LeafSize || a.Checkpoint == "" {
 		t.Fatalf("lookup: %+v", a)

@@ -170,7 +170,7 @@ func TestVerifyDirectoryLookupForged(t *testing.T) {
 		{"checkpoint by another key", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = signCP(otherKey, v2, pin.Root) }},
 		{"checkpoint by the log key with a false root", "alice", func(a *api.DirectoryLookup) { a.Checkpoint = signCP(s.logKey, v2, falseRoot) }},
 		{"checkpoint by the log key for the version 1 origin", "alice", func(a *api.DirectoryLookup) {
-			a.Checkpoint = signCP(s.logKey, serverName+api.OriginSuffix, pin.Root)
+			a.Checkpoint = signCP(s.logKey, serverName+"/keyserver", pin.Root) // the retired log's origin
 		}},
 		{"checkpoint text altered", "alice", func(a *api.DirectoryLookup) {
 			size := fmt.Appendf(nil, "\n%d\n", pin.Size)

@@ -12,7 +12,6 @@ import (
 	"github.com/sealpost/sealpost/internal/testbin"
 	"github.com/sealpost/sealpost/internal/witnesstest"
 	"github.com/sealpost/sealpost/keyserver"
-	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/directory"
 )
@@ -28,14 +27,12 @@ func TestVerifyDirectoryLookupWitnessed(t *testing.T) {
 	var policy []kt.Witness
 	var witnesses []keyserver.WitnessConfig
 	a := newServer(t, "A", func(cfg *keyserver.Config) {
-		logs := map[string]string{}
-		for _, origin := range []string{serverName + api.OriginSuffix, serverName + directory.OriginSuffix} {
-			vkey, err := kt.VerifierKey(origin, cfg.LogKey.Public().(ed25519.PublicKey))
-			if err != nil {
-				t.Fatal(err)
-			}
-			logs[origin] = vkey
+		// The directory's log is the one log the witnesses cosign.
+		vkey, err := directory.VerifierKey(serverName, cfg.LogKey.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatal(err)
 		}
+		logs := map[string]string{serverName + directory.OriginSuffix: vkey}
 		for _, name := range []string{"witness.test/w1", "witness.test/w2"} {
 			w := witnesstest.Start(t, name, logs)
 			kw, err := kt.ParseWitness(w.VKey)
