@@ -68,9 +68,9 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 	}, nil
 }
 
-// epochProof returns the leaf of epoch and its inclusion proof in the log
-// of size epoch.
-func (s *Server) epochProof(ctx context.Context, epoch uint64) (epochProof, error) {
+// latestProof returns the leaf of epoch, the latest, and its inclusion
+// proof in the log of size epoch, kept for the next lookups.
+func (s *Server) latestProof(ctx context.Context, epoch uint64) (epochProof, error) {
 	d := s.dir
 	d.mu.Lock()
 	p := d.latest
@@ -175,7 +175,7 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 	if e != nil {
 		return 0, nil, e
 	}
-	ep, err := s.epochProof(ctx, epoch)
+	ep, err := s.latestProof(ctx, epoch)
 	if err != nil {
 		return 0, nil, internal("epoch proof", err)
 	}
