@@ -110,11 +110,13 @@ func testDirectory(t *testing.T, open func(*testing.T) store.Store) {
 }
 
 // TestDirectoryBatching: every key-set change pending when a round starts
-// goes into its epoch, however many, and a handle's map version counts
-// the epochs that changed it, not its key-set versions
-// (spec/transparency-v2.md §4.3, §6.1). The changes are made through a
-// second, version-1-only server on the same database, which does not
-// kick the sequencer; one change through the first then starts one round.
+// goes into its epoch, however many, a change made through the server
+// starts a round at once, and a handle's map version counts the epochs
+// that changed it, not its key-set versions (spec/transparency-v2.md
+// §4.3, §6.1). The first changes are made through a version-1-only server
+// on the same database before the directory's server starts, whose first
+// round takes them all; its epoch interval is an hour, so each later
+// epoch is a change's kick.
 func TestDirectoryBatching(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyserver.db")
 	open := func(t *testing.T) store.Store {
@@ -125,9 +127,7 @@ func TestDirectoryBatching(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	e := newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.EpochInterval = time.Hour })
 	v1 := newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.VRFKey = nil })
-	c := e.dirClient()
 	const n = 12
 	users := make([]*user, n)
 	for i := range users {
@@ -136,32 +136,37 @@ func TestDirectoryBatching(t *testing.T) {
 	}
 	v1.addDevice(users[0], 2) // user0 at key-set version 2
 	ctx := context.Background()
-	if epoch, err := e.store.LatestEpoch(ctx); err != nil || epoch != 0 {
-		t.Fatalf("latest epoch %d, %v before any round", epoch, err)
+	if epoch, err := v1.store.LatestEpoch(ctx); err != nil || epoch != 0 {
+		t.Fatalf("latest epoch %d, %v without a sequencer", epoch, err)
 	}
-	last := e.newUser("last")
-	e.register(last) // kicks the sequencer
+
+	e := newEnvOn(t, open, func(cfg *keyserver.Config) { cfg.EpochInterval = time.Hour })
+	c := e.dirClient()
 	if epoch := e.waitSequenced(); epoch != 1 {
-		t.Fatalf("%d epochs for %d pending changes, want 1", epoch, n+2)
+		t.Fatalf("%d epochs for %d pending changes, want 1", epoch, n+1)
 	}
 	var lr api.LeavesResponse
 	e.ok("GET", "/v2/log/leaves?start=0&end=1", nil, "", http.StatusOK, &lr)
 	leaf, err := directory.ParseLeaf(lr.Leaves[0])
-	if err != nil || leaf.Count != n+1 {
-		t.Fatalf("epoch 1 leaf: %+v, %v; want %d handles", leaf, err, n+1)
+	if err != nil || leaf.Count != n {
+		t.Fatalf("epoch 1 leaf: %+v, %v; want %d handles", leaf, err, n)
 	}
 
-	e.addDevice(users[0], 3) // key-set version 3, kicks
+	e.register(e.newUser("last")) // kicks the sequencer
 	if epoch := e.waitSequenced(); epoch != 2 {
-		t.Fatalf("latest epoch %d, want 2", epoch)
+		t.Fatalf("latest epoch %d after a registration, want 2", epoch)
+	}
+	e.addDevice(users[0], 3) // key-set version 3, kicks
+	if epoch := e.waitSequenced(); epoch != 3 {
+		t.Fatalf("latest epoch %d after a device addition, want 3", epoch)
 	}
 	entries, h, err := c.history("user0", e.token(users[0], 1, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(h.Versions) != 2 || h.Versions[0].Version != 1 || h.Versions[0].Epoch != 1 || entries[0].Version != 2 ||
-		h.Versions[1].Version != 2 || h.Versions[1].Epoch != 2 || entries[1].Version != 3 {
-		t.Fatalf("user0 history: %+v; want map versions 1, 2 at epochs 1, 2 holding key-set versions 2, 3", h.Versions)
+		h.Versions[1].Version != 2 || h.Versions[1].Epoch != 3 || entries[1].Version != 3 {
+		t.Fatalf("user0 history: %+v; want map versions 1, 2 at epochs 1, 3 holding key-set versions 2, 3", h.Versions)
 	}
 	if _, err := c.audit(c.newAuditor()); err != nil {
 		t.Fatalf("audit: %v", err)
@@ -191,9 +196,22 @@ func TestDirectoryTwoServers(t *testing.T) {
 	a := envs[0]
 	holder := open(t)
 	ctx := context.Background()
-	release, ok, err := holder.Sequencer(ctx)
-	if err != nil || !ok {
-		t.Fatalf("Sequencer: %v, %v", ok, err)
+	// The servers take the role for each round: wait for a moment
+	// between two.
+	var release func()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		r, ok, err := holder.Sequencer(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			release = r
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sequencer role was never free for 10 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	var users []*user
 	for i := range 6 {
