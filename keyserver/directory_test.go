@@ -107,6 +107,11 @@ func testDirectory(t *testing.T, open func(*testing.T) store.Store) {
 	if _, err := c.audit(auditor); err != nil {
 		t.Fatalf("audit again: %v", err)
 	}
+	// A new auditor checks every epoch again, from the batches the
+	// server now answers from memory.
+	if size, err := c.audit(c.newAuditor()); err != nil || size != latest {
+		t.Fatalf("second auditor: size %d, %v", size, err)
+	}
 }
 
 // TestDirectoryBatching: every key-set change pending when a round starts
