@@ -33,12 +33,20 @@ type dirServer struct {
 	interval time.Duration
 	kick     chan struct{}
 
-	mu     sync.Mutex
-	latest epochProof // the newest epoch's leaf and inclusion, once read
+	mu         sync.Mutex
+	latest     epochProof // the newest epoch's leaf and inclusion, once read
+	batches    map[uint64]api.BatchResponse
+	batchBytes int
 
 	epochMu   sync.Mutex
 	committed chan struct{} // closed and replaced when this process commits an epoch
 }
+
+// maxCachedBatchBytes bounds the batch answers kept: an epoch's batch and
+// its proof never change, and a full epoch's proof costs the reads of
+// thousands of nodes, so auditors fetching the same recent epochs get
+// them from memory.
+const maxCachedBatchBytes = 32 << 20
 
 // epochProof is an epoch's log leaf and its inclusion proof in the log of
 // size Epoch (the epoch is the last leaf), which every lookup at that
@@ -65,15 +73,16 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 		m:        vmap.New(nodes),
 		nodes:    nodes,
 		cache:    newLookupCache(),
+		batches:  make(map[uint64]api.BatchResponse),
 		cps:      cp,
 		interval: interval,
 		kick:     make(chan struct{}, 1),
 	}, nil
 }
 
-// epochProof returns the leaf of epoch and its inclusion proof in the log
-// of size epoch.
-func (s *Server) epochProof(ctx context.Context, epoch uint64) (epochProof, error) {
+// latestProof returns the leaf of epoch, the latest, and its inclusion
+// proof in the log of size epoch, kept for the next lookups.
+func (s *Server) latestProof(ctx context.Context, epoch uint64) (epochProof, error) {
 	d := s.dir
 	d.mu.Lock()
 	p := d.latest
@@ -178,7 +187,7 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 	if e != nil {
 		return 0, nil, e
 	}
-	ep, err := s.epochProof(ctx, epoch)
+	ep, err := s.latestProof(ctx, epoch)
 	if err != nil {
 		return 0, nil, internal("epoch proof", err)
 	}
@@ -305,6 +314,13 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 		return 0, nil, badRequest(api.CodeBadRequest, "need 1 <= epoch <= %d", latest)
 	}
 	epoch := uint64(n)
+	d := s.dir
+	d.mu.Lock()
+	resp, ok := d.batches[epoch]
+	d.mu.Unlock()
+	if ok {
+		return http.StatusOK, resp, nil
+	}
 	batch, err := s.store.EpochBatch(ctx, epoch)
 	if err != nil {
 		return 0, nil, internal("batch", err)
@@ -317,9 +333,24 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) (int, any, 
 	for i := range es {
 		ups[i] = vmap.Update{Index: es[i].Index, Value: es[i].Value}
 	}
-	_, proof, err := s.dir.m.ProveBatch(ctx, epoch-1, ups)
+	_, proof, err := d.m.ProveBatch(ctx, epoch-1, ups)
 	if err != nil {
 		return 0, nil, internal("batch proof", err)
 	}
-	return http.StatusOK, api.BatchResponse{Batch: batch, Proof: proof}, nil
+	resp = api.BatchResponse{Batch: batch, Proof: proof}
+	d.mu.Lock()
+	size := len(batch) + len(proof)
+	for e, old := range d.batches {
+		if d.batchBytes+size <= maxCachedBatchBytes {
+			break
+		}
+		d.batchBytes -= len(old.Batch) + len(old.Proof)
+		delete(d.batches, e)
+	}
+	if _, ok := d.batches[epoch]; !ok && d.batchBytes+size <= maxCachedBatchBytes {
+		d.batches[epoch] = resp
+		d.batchBytes += size
+	}
+	d.mu.Unlock()
+	return http.StatusOK, resp, nil
 }

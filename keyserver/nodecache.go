@@ -8,9 +8,19 @@ import (
 )
 
 // maxCachedNodes bounds the nodes nodeCache keeps (about 300 bytes each
-// with the map's overhead): every node of a directory of about 128k
-// handles, the upper levels of a larger one.
-const maxCachedNodes = 1 << 18
+// with the map's overhead) beyond those of depth below sharedDepth, which
+// it always keeps (at most 2^sharedDepth − 1 of them, on every lookup's
+// path): every node of a directory of about 128k handles, the upper
+// levels of a larger one.
+const (
+	maxCachedNodes = 1 << 18
+	sharedDepth    = 16
+)
+
+// admit reports whether a node labelled l may be added; c.mu is held.
+func (c *nodeCache) admit(l vmap.Label) bool {
+	return l.Depth < sharedDepth || len(c.nodes) < maxCachedNodes
+}
 
 // nodeCache is the NodeStore the directory's map reads through: it keeps
 // the nodes and the root of the newest epoch read, so that a lookup reads
@@ -53,7 +63,7 @@ func (c *nodeCache) Node(ctx context.Context, l vmap.Label, epoch uint64) (vmap.
 	}
 	c.mu.Lock()
 	c.renew(epoch)
-	if c.epoch == epoch && len(c.nodes) < maxCachedNodes {
+	if c.epoch == epoch && c.admit(l) {
 		c.nodes[l] = n
 	}
 	c.mu.Unlock()
@@ -101,7 +111,7 @@ func (c *nodeCache) advance(root vmap.Root, nodes []vmap.Node) {
 	for _, n := range nodes {
 		// A label cached must take its new version; one not cached may
 		// stay out.
-		if _, ok := c.nodes[n.Label]; ok || len(c.nodes) < maxCachedNodes {
+		if _, ok := c.nodes[n.Label]; ok || c.admit(n.Label) {
 			c.nodes[n.Label] = n
 		}
 	}
