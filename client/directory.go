@@ -66,7 +66,9 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	defer c.pinMu.Unlock()
 	entry, pin, resp, err := c.fetchVerified(ctx, handle)
 	for _, wait := range staleRetries {
-		if !errors.Is(err, ErrStale) {
+		// A stale answer, or one under a checkpoint the witnesses have
+		// not cosigned yet (the directory just grew), is asked again.
+		if !errors.Is(err, ErrStale) && !errors.Is(err, ErrNoQuorum) {
 			break
 		}
 		select {

@@ -154,5 +154,7 @@ func (c *Client) freshness() ksclient.Freshness {
 }
 
 // staleRetries are the waits before the lookup is asked again after a
-// stale answer: a lagging replica or cache catches up within seconds.
+// stale answer (a lagging replica or cache catches up within seconds) or
+// one without the witnesses' quorum (they cosign a new epoch within about
+// a second).
 var staleRetries = []time.Duration{250 * time.Millisecond, time.Second}
