@@ -28,15 +28,11 @@ directory that fails a check exits with status 4.`,
 				return err
 			}
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
-				p := newProgress(a.stderr, a.stderrTTY, "audit")
-				rep, err := c.Audit(ctx, func(done, total int64) {
-					a.outMu.Lock()
-					defer a.outMu.Unlock()
-					p.update(done, total)
+				var rep *client.AuditReport
+				err := a.withProgress("audit", func(progress func(done, total int64)) (err error) {
+					rep, err = c.Audit(ctx, progress)
+					return err
 				})
-				a.outMu.Lock()
-				p.finish()
-				a.outMu.Unlock()
 				if err != nil {
 					return err
 				}
@@ -73,4 +69,20 @@ func (a *app) printAudit(rep *client.AuditReport) {
 		known = fmt.Sprintf(", %d known accounts looked up again", rep.Known)
 	}
 	a.printf("The key directory checks out: %d epochs (%d checked now, %d key-set updates)%s.\nCheckpoint:\n%s", rep.Epochs, rep.Checked, rep.Updates, known, b.String())
+}
+
+// withProgress runs f with a progress callback that draws a bar named
+// label on standard error (a line every few seconds without a terminal),
+// and ends the bar when f returns.
+func (a *app) withProgress(label string, f func(progress func(done, total int64)) error) error {
+	p := newProgress(a.stderr, a.stderrTTY, label)
+	err := f(func(done, total int64) {
+		a.outMu.Lock()
+		defer a.outMu.Unlock()
+		p.update(done, total)
+	})
+	a.outMu.Lock()
+	p.finish()
+	a.outMu.Unlock()
+	return err
 }

@@ -90,15 +90,14 @@ func (a *app) auditOnce(ctx context.Context, aud *client.DirectoryAuditor, path 
 	} else if err != nil {
 		return fmt.Errorf("--state: %w", err)
 	}
-	p := newProgress(a.stderr, a.stderrTTY, "audit")
-	state, rep, err := aud.Audit(ctx, old, func(done, total int64) {
-		a.outMu.Lock()
-		defer a.outMu.Unlock()
-		p.update(done, total)
+	var (
+		state []byte
+		rep   *client.AuditReport
+	)
+	err = a.withProgress("audit", func(progress func(done, total int64)) (err error) {
+		state, rep, err = aud.Audit(ctx, old, progress)
+		return err
 	})
-	a.outMu.Lock()
-	p.finish()
-	a.outMu.Unlock()
 	if err != nil {
 		return err
 	}
