@@ -18,13 +18,14 @@ type field struct {
 	enc []byte // tag and value
 }
 
-// fields splits an encoded message into its fields. Groups (wire types 3
-// and 4) are refused: spec/content.md §3.2.
+// fields splits an encoded message into its fields. Field numbers outside
+// 1 to 2^29-1 and groups (wire types 3 and 4) are refused: spec/content.md
+// §3.2.
 func fields(b []byte) ([]field, error) {
 	var fs []field
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		if n < 0 || num > protowire.MaxValidNumber {
 			return nil, malformed("bad tag")
 		}
 		if typ == protowire.StartGroupType || typ == protowire.EndGroupType {
