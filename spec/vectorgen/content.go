@@ -145,6 +145,8 @@ func genContent() ([]byte, error) {
 	bad("truncated", "a text one byte short", "malformed", text("hello")[:6])
 	bad("trailing-byte", "a text and a lone tag byte", "malformed", cat(text("hi"), []byte{0x0a}))
 	bad("field-zero", "field number 0", "malformed", cat(text("hi"), fv(0, 1)))
+	bad("field-number-too-large", "an unknown field numbered 2^29", "malformed", cat(text("hi"), fv(1<<29, 1)))
+	bad("wire-type-6", "a tag of wire type 6", "malformed", cat(text("hi"), protowire.AppendVarint(nil, 30<<3|6), []byte{0}))
 	bad("group", "an unknown field of wire type 3 (a group)", "malformed", cat(text("hi"), protowire.AppendTag(nil, 30, protowire.StartGroupType), protowire.AppendTag(nil, 30, protowire.EndGroupType)))
 	bad("text-empty", "an empty text", "malformed", fb(cText, nil))
 	bad("text-too-long", "16385 bytes of text", "too_large", text(strings.Repeat("a", content.MaxTextBytes+1)))
