@@ -52,7 +52,9 @@ func tooLarge(format string, a ...any) error {
 }
 
 // Content is one content message. The embedded message's getters read it;
-// build one by setting its Kind (and ReplyTo for a reply to a text).
+// build one around a contentpb.Content with its Kind set (and ReplyTo for a
+// reply to a text). The method Kind shadows the embedded oneof field: set
+// and switch on c.Content.Kind.
 type Content struct {
 	*contentpb.Content
 }
