@@ -163,6 +163,7 @@ var layerPackages = map[string]string{
 	"client":     "client",
 	"vmap":       "keyserver/kt/vmap",
 	"directory":  "keyserver/kt/directory",
+	"content":    "client/content",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -242,6 +243,7 @@ var fileLayers = map[string][]string{
 	"vrf.json":             {"vrf"},
 	"vmap.json":            {"vmap"},
 	"directory.json":       {"directory", "kt"},
+	"content.json":         {"content"},
 }
 
 // resultFields are the members of a vector case that name an outcome.

@@ -1,0 +1,142 @@
+package content
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+func invalidUTF8(fd protoreflect.FieldDescriptor) error {
+	return fmt.Errorf("%w: %s", ErrInvalidUTF8, fd.FullName())
+}
+
+// check applies the field rules of spec/content.md §4 to a decoded
+// Content. Unknown fields are not looked at (§5).
+func check(c *Content) error {
+	m := c.Content
+	if r := m.GetReplyTo(); r != nil {
+		if err := checkReplyTo(r); err != nil {
+			return err
+		}
+	}
+	k := c.Kind()
+	if m.ReplyTo != nil && k != KindText && k != KindUnknown {
+		return malformed("reply_to with a %s", k)
+	}
+	switch x := m.Kind.(type) {
+	case *contentpb.Content_Text:
+		return checkText(x.Text.GetBody(), "text")
+	case *contentpb.Content_Reaction:
+		r := x.Reaction
+		if err := checkID(r.GetTargetId(), "reaction target"); err != nil {
+			return err
+		}
+		return checkString(r.GetEmoji(), 1, MaxEmojiBytes, "emoji")
+	case *contentpb.Content_Edit:
+		if err := checkID(x.Edit.GetTargetId(), "edit target"); err != nil {
+			return err
+		}
+		return checkText(x.Edit.GetBody(), "edit")
+	case *contentpb.Content_Delete:
+		return checkID(x.Delete.GetTargetId(), "delete target")
+	case *contentpb.Content_Timer:
+		if s := x.Timer.GetSeconds(); s != 0 && (s < MinTimerSeconds || s > MaxTimerSeconds) {
+			return fmt.Errorf("%w: timer of %d seconds", ErrOutOfRange, s)
+		}
+		return nil
+	case *contentpb.Content_Receipt:
+		return checkReceipt(x.Receipt)
+	case *contentpb.Content_Typing:
+		switch x.Typing.GetState() {
+		case contentpb.Typing_STATE_STARTED, contentpb.Typing_STATE_STOPPED:
+			return nil
+		}
+		return malformed("typing state %d", x.Typing.GetState())
+	case *contentpb.Content_Presence:
+		return nil
+	case *contentpb.Content_App:
+		a := x.App
+		if err := checkString(a.GetTypeUrl(), 1, MaxTypeURLBytes, "type URL"); err != nil {
+			return err
+		}
+		if len(a.GetValue()) > MaxAppBytes {
+			return tooLarge("application value of %d bytes", len(a.GetValue()))
+		}
+		return nil
+	case nil:
+		if len(c.Unknown()) == 0 {
+			return malformed("no kind")
+		}
+		return nil // a newer version's kind (§5)
+	}
+	return malformed("kind %T", m.Kind)
+}
+
+// checkID: a message id is exactly 16 bytes (§4).
+func checkID(id []byte, what string) error {
+	if len(id) != MessageIDSize {
+		return malformed("%s of %d bytes", what, len(id))
+	}
+	return nil
+}
+
+// checkString: UTF-8 of min to max bytes; under min is malformed, over max
+// too large.
+func checkString(s string, min, max int, what string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s", ErrInvalidUTF8, what)
+	}
+	if len(s) > max {
+		return tooLarge("%s of %d bytes", what, len(s))
+	}
+	if len(s) < min {
+		return malformed("%s of %d bytes", what, len(s))
+	}
+	return nil
+}
+
+func checkText(s, what string) error { return checkString(s, 1, MaxTextBytes, what) }
+
+func checkReplyTo(r *contentpb.ReplyTo) error {
+	if err := checkID(r.GetMessageId(), "reply_to message id"); err != nil {
+		return err
+	}
+	s := r.GetSender()
+	if s == "" {
+		return nil
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: reply_to sender", ErrInvalidUTF8)
+	}
+	if err := keys.CheckHandle(s); err != nil {
+		return malformed("reply_to sender: %v", err)
+	}
+	return nil
+}
+
+func checkReceipt(r *contentpb.Receipt) error {
+	switch r.GetType() {
+	case contentpb.Receipt_TYPE_DELIVERED, contentpb.Receipt_TYPE_READ:
+	default:
+		return malformed("receipt type %d", r.GetType())
+	}
+	ids := r.GetTargetIds()
+	if len(ids) > MaxReceiptIDs {
+		return tooLarge("receipt of %d ids", len(ids))
+	}
+	if len(ids) == 0 {
+		return malformed("receipt without ids")
+	}
+	for _, id := range ids {
+		if err := checkID(id, "receipt target"); err != nil {
+			return err
+		}
+	}
+	if r.GetTimestamp() == 0 {
+		return malformed("receipt without timestamp")
+	}
+	return nil
+}
