@@ -209,7 +209,7 @@ func checkContentCase(c vectors.ContentCase) error {
 	m, err := content.Parse(c.Encoding)
 	if c.Error != "" {
 		if want := contentErrors[c.Error]; want == nil || !errors.Is(err, want) {
-			return fmt.Errorf("Parse: %v, want %s", err, c.Error)
+			return fmt.Errorf("parse: %v, want %s", err, c.Error)
 		}
 		return nil
 	}
@@ -231,7 +231,7 @@ func checkContentCase(c vectors.ContentCase) error {
 		want = c.Encoding
 	}
 	if !bytes.Equal(b, want) {
-		return fmt.Errorf("Marshal %x, want %x", b, want)
+		return fmt.Errorf("marshal: %x, want %x", b, want)
 	}
 	return nil
 }
