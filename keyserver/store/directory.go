@@ -199,3 +199,45 @@ func (nodeStore) Commit(context.Context, vmap.Root, []vmap.Node) error { return 
 func NotFound(what string) error {
 	return fmt.Errorf("%s: %w (%w)", what, vmap.ErrNotFound, ErrNotFound)
 }
+
+// NodeRow is a vmap_nodes row as both engines read it (§4.7 of
+// spec/transparency-v2.md): NULL columns are nil pointers.
+type NodeRow struct {
+	Epoch                          int64
+	Version, LeftDepth, RightDepth *int64
+	Hash, Commitment               []byte
+	LeftPrefix, LeftHash           []byte
+	RightPrefix, RightHash         []byte
+}
+
+// Node returns the node labelled l that the row holds, and whether the row
+// is well-formed: every hash and prefix 32 bytes, a leaf with a version and
+// a commitment, an inner node with both children's depths.
+func (r *NodeRow) Node(l vmap.Label) (vmap.Node, bool) {
+	n := vmap.Node{Label: l, Epoch: uint64(r.Epoch)}
+	ok := CopyExact(n.Hash[:], r.Hash)
+	if n.IsLeaf() {
+		ok = ok && r.Version != nil && CopyExact(n.Value.Commitment[:], r.Commitment)
+		if ok {
+			n.Value.Version = uint64(*r.Version)
+		}
+		return n, ok
+	}
+	ok = ok && r.LeftDepth != nil && r.RightDepth != nil &&
+		CopyExact(n.Children[0].Label.Prefix[:], r.LeftPrefix) && CopyExact(n.Children[0].Hash[:], r.LeftHash) &&
+		CopyExact(n.Children[1].Label.Prefix[:], r.RightPrefix) && CopyExact(n.Children[1].Hash[:], r.RightHash)
+	if ok {
+		n.Children[0].Label.Depth, n.Children[1].Label.Depth = uint16(*r.LeftDepth), uint16(*r.RightDepth)
+	}
+	return n, ok
+}
+
+// CopyExact copies src to dst if they have the same length, and reports
+// whether it did: a stored fixed-size value of another length is corrupt.
+func CopyExact(dst, src []byte) bool {
+	if len(src) != len(dst) {
+		return false
+	}
+	copy(dst, src)
+	return true
+}

@@ -58,50 +58,21 @@ func (s *Store) LatestEpoch(ctx context.Context) (uint64, error) {
 // MapNode implements store.Store with one probe of the primary key
 // (depth, prefix, epoch).
 func (s *Store) MapNode(ctx context.Context, l vmap.Label, epoch uint64) (vmap.Node, error) {
-	n := vmap.Node{Label: l}
-	var (
-		e                            int64
-		version                      *int64
-		ld, rd                       *int16
-		hash, commit, lp, lh, rp, rh []byte
-	)
+	var r store.NodeRow
 	err := s.pool.QueryRow(ctx, nodeQuery,
 		int16(l.Depth), l.Prefix[:], int64(min(epoch, maxEpoch))).
-		Scan(&e, &hash, &version, &commit, &ld, &lp, &lh, &rd, &rp, &rh)
+		Scan(&r.Epoch, &r.Hash, &r.Version, &r.Commitment, &r.LeftDepth, &r.LeftPrefix, &r.LeftHash, &r.RightDepth, &r.RightPrefix, &r.RightHash)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return vmap.Node{}, store.NotFound(fmt.Sprintf("postgres: map node (%d, %x) at epoch %d", l.Depth, l.Prefix, epoch))
 	case err != nil:
 		return vmap.Node{}, wrap("read map node", err)
 	}
-	n.Epoch = uint64(e)
-	ok := copyExact(n.Hash[:], hash)
-	if n.IsLeaf() {
-		ok = ok && version != nil && copyExact(n.Value.Commitment[:], commit)
-		if ok {
-			n.Value.Version = uint64(*version)
-		}
-	} else {
-		ok = ok && ld != nil && rd != nil &&
-			copyExact(n.Children[0].Label.Prefix[:], lp) && copyExact(n.Children[0].Hash[:], lh) &&
-			copyExact(n.Children[1].Label.Prefix[:], rp) && copyExact(n.Children[1].Hash[:], rh)
-		if ok {
-			n.Children[0].Label.Depth, n.Children[1].Label.Depth = uint16(*ld), uint16(*rd)
-		}
-	}
+	n, ok := r.Node(l)
 	if !ok {
 		return vmap.Node{}, fmt.Errorf("postgres: map node (%d, %x) at epoch %d is corrupt", l.Depth, l.Prefix, n.Epoch)
 	}
 	return n, nil
-}
-
-// copyExact copies src to dst if they have the same length.
-func copyExact(dst, src []byte) bool {
-	if len(src) != len(dst) {
-		return false
-	}
-	copy(dst, src)
-	return true
 }
 
 // MapRoot implements store.Store.
@@ -127,7 +98,7 @@ func (s *Store) MapRoot(ctx context.Context, epoch uint64) (vmap.Root, error) {
 		return r, nil
 	}
 	r.Top.Label.Depth = uint16(*depth)
-	if !copyExact(r.Top.Label.Prefix[:], prefix) || !copyExact(r.Top.Hash[:], hash) {
+	if !store.CopyExact(r.Top.Label.Prefix[:], prefix) || !store.CopyExact(r.Top.Hash[:], hash) {
 		return vmap.Root{}, fmt.Errorf("postgres: map root of epoch %d is corrupt", epoch)
 	}
 	return r, nil
@@ -381,7 +352,7 @@ func (s *Store) VRF(ctx context.Context, handle string) (store.VRFEntry, error) 
 		return store.VRFEntry{}, fmt.Errorf("postgres: VRF entry of %q: %w", handle, store.ErrNotFound)
 	case err != nil:
 		return store.VRFEntry{}, wrap("read VRF entry", err)
-	case !copyExact(v.Index[:], idx):
+	case !store.CopyExact(v.Index[:], idx):
 		return store.VRFEntry{}, fmt.Errorf("postgres: VRF entry of %q is corrupt", handle)
 	}
 	return v, nil
@@ -400,7 +371,7 @@ func (s *Store) History(ctx context.Context, handle string) ([]store.SequencedVe
 	)
 	_, err = pgx.ForEachRow(rows, []any{&seq, &version, &epoch, &opening, &entry}, func() error {
 		v := store.SequencedVersion{Handle: handle, Seq: uint64(seq), Version: uint64(version), Epoch: uint64(epoch), Entry: entry}
-		if !copyExact(v.Opening[:], opening) {
+		if !store.CopyExact(v.Opening[:], opening) {
 			return fmt.Errorf("postgres: history of %q: stored opening has %d bytes", handle, len(opening))
 		}
 		vs = append(vs, v)
@@ -436,7 +407,7 @@ func (s *Store) Unsequenced(ctx context.Context, limit int) ([]*store.Account, e
 	_, err = pgx.ForEachRow(rows, []any{&handle, &key, &version, &logIndex, &created, &id, &cert, &rev}, func() error {
 		if len(out) == 0 || out[len(out)-1].Handle != handle {
 			a := &store.Account{Handle: handle, Version: uint64(version), LogIndex: logIndex, Created: created.UTC()}
-			if !copyExact(a.AccountKey[:], key) {
+			if !store.CopyExact(a.AccountKey[:], key) {
 				return fmt.Errorf("postgres: account %q: stored key has %d bytes", handle, len(key))
 			}
 			out = append(out, a)

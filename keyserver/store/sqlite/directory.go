@@ -62,43 +62,20 @@ func (s *Store) LatestEpoch(ctx context.Context) (uint64, error) {
 // MapNode implements store.Store with one probe of the primary key
 // (depth, prefix, epoch).
 func (s *Store) MapNode(ctx context.Context, l vmap.Label, epoch uint64) (vmap.Node, error) {
-	n := vmap.Node{Label: l}
-	var (
-		e, version, ld, rd           sql.NullInt64
-		hash, commit, lp, lh, rp, rh []byte
-	)
+	var r store.NodeRow
 	err := s.readStmts[stmtNode].QueryRowContext(ctx, int64(l.Depth), l.Prefix[:], int64(min(epoch, maxEpoch))).
-		Scan(&e, &hash, &version, &commit, &ld, &lp, &lh, &rd, &rp, &rh)
+		Scan(&r.Epoch, &r.Hash, &r.Version, &r.Commitment, &r.LeftDepth, &r.LeftPrefix, &r.LeftHash, &r.RightDepth, &r.RightPrefix, &r.RightHash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return vmap.Node{}, store.NotFound(fmt.Sprintf("sqlite: map node (%d, %x) at epoch %d", l.Depth, l.Prefix, epoch))
 	case err != nil:
 		return vmap.Node{}, fmt.Errorf("sqlite: read map node: %w", err)
 	}
-	n.Epoch = uint64(e.Int64)
-	ok := copyExact(n.Hash[:], hash)
-	if n.IsLeaf() {
-		n.Value.Version = uint64(version.Int64)
-		ok = ok && version.Valid && copyExact(n.Value.Commitment[:], commit)
-	} else {
-		n.Children[0].Label.Depth, n.Children[1].Label.Depth = uint16(ld.Int64), uint16(rd.Int64)
-		ok = ok && ld.Valid && rd.Valid &&
-			copyExact(n.Children[0].Label.Prefix[:], lp) && copyExact(n.Children[0].Hash[:], lh) &&
-			copyExact(n.Children[1].Label.Prefix[:], rp) && copyExact(n.Children[1].Hash[:], rh)
-	}
+	n, ok := r.Node(l)
 	if !ok {
 		return vmap.Node{}, fmt.Errorf("sqlite: map node (%d, %x) at epoch %d is corrupt", l.Depth, l.Prefix, n.Epoch)
 	}
 	return n, nil
-}
-
-// copyExact copies src to dst if they have the same length.
-func copyExact(dst, src []byte) bool {
-	if len(src) != len(dst) {
-		return false
-	}
-	copy(dst, src)
-	return true
 }
 
 // MapRoot implements store.Store.
@@ -123,7 +100,7 @@ func (s *Store) MapRoot(ctx context.Context, epoch uint64) (vmap.Root, error) {
 		return r, nil
 	}
 	r.Top.Label.Depth = uint16(depth.Int64)
-	if !copyExact(r.Top.Label.Prefix[:], prefix) || !copyExact(r.Top.Hash[:], hash) {
+	if !store.CopyExact(r.Top.Label.Prefix[:], prefix) || !store.CopyExact(r.Top.Hash[:], hash) {
 		return vmap.Root{}, fmt.Errorf("sqlite: map root of epoch %d is corrupt", epoch)
 	}
 	return r, nil
@@ -391,7 +368,7 @@ func (s *Store) VRF(ctx context.Context, handle string) (store.VRFEntry, error) 
 		return store.VRFEntry{}, fmt.Errorf("sqlite: VRF entry of %q: %w", handle, store.ErrNotFound)
 	case err != nil:
 		return store.VRFEntry{}, fmt.Errorf("sqlite: read VRF entry: %w", err)
-	case !copyExact(v.Index[:], idx):
+	case !store.CopyExact(v.Index[:], idx):
 		return store.VRFEntry{}, fmt.Errorf("sqlite: VRF entry of %q is corrupt", handle)
 	}
 	return v, nil
@@ -412,7 +389,7 @@ func (s *Store) History(ctx context.Context, handle string) ([]store.SequencedVe
 		if err := rows.Scan(&seq, &version, &epoch, &opening, &v.Entry); err != nil {
 			return nil, fmt.Errorf("sqlite: read history: %w", err)
 		}
-		if !copyExact(v.Opening[:], opening) {
+		if !store.CopyExact(v.Opening[:], opening) {
 			return nil, fmt.Errorf("sqlite: history of %q: stored opening has %d bytes", handle, len(opening))
 		}
 		v.Seq, v.Version, v.Epoch = uint64(seq), uint64(version), uint64(epoch)
@@ -452,7 +429,7 @@ func (s *Store) Unsequenced(ctx context.Context, limit int) ([]*store.Account, e
 		}
 		if len(out) == 0 || out[len(out)-1].Handle != handle {
 			a := &store.Account{Handle: handle, Version: uint64(version), LogIndex: logIndex, Created: time.Unix(0, created).UTC()}
-			if !copyExact(a.AccountKey[:], key) {
+			if !store.CopyExact(a.AccountKey[:], key) {
 				return nil, fmt.Errorf("sqlite: account %q: stored key has %d bytes", handle, len(key))
 			}
 			out = append(out, a)
