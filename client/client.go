@@ -154,6 +154,13 @@ type Config struct {
 	// the default; verified contacts are never followed (spec/client.md
 	// §6.2).
 	FollowKeyChanges bool
+
+	// NoDeliveryReceipts stops the delivery receipts the client sends by
+	// itself when the application acks a message; NoReadReceipts stops
+	// the read receipts MarkRead sends to senders (it still tells this
+	// account's other devices). spec/client.md §12.2.
+	NoDeliveryReceipts bool
+	NoReadReceipts     bool
 }
 
 // DefaultMaxCheckpointAge is the default Config.MaxCheckpointAge

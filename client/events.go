@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/crypto/keys"
 )
 
@@ -35,8 +36,23 @@ type Message struct {
 	Time     time.Time
 	Received time.Time
 	// Plaintext is the message. The application zeroes it when done if it
-	// cares to.
+	// cares to. For a version 2 message (Content not nil) of kind text it
+	// is the text; for other kinds it is empty.
 	Plaintext []byte
+	// Content is the message's content (spec/content.md), nil for a
+	// version 1 message, whose body is Plaintext. Switch on its Kind():
+	// a text, an application-defined or unknown kind is a message to show;
+	// a reaction, edit or delete applies to an earlier message (already
+	// applied to History, and only when the rules of spec/client.md §12
+	// allow: an edit or delete by another account than the target's sender
+	// never arrives here); a timer is a system event. Receipts, typing and
+	// presence never arrive here (they are Events).
+	Content *content.Content
+	// Timer is the conversation's disappearing-message timer this message
+	// falls under (0: none): an application that keeps its own copy
+	// deletes it this long after displaying it (EventMessageExpired tells
+	// when this device deleted its copy).
+	Timer time.Duration
 
 	acked   chan struct{}
 	ackOnce sync.Once
@@ -93,6 +109,25 @@ const (
 	// the account): the relay closed its connection and the key server
 	// refuses it. It stops connecting; Send fails with ErrDeviceRevoked.
 	EventRevoked
+	// EventReceipt: a device of Handle (Device) reported Messages, sent by
+	// this account, delivered or (Read) read; MessageStatus has the new
+	// state (spec/client.md §12.2).
+	EventReceipt
+	// EventTyping: Handle (Device) started (Typing) or stopped typing
+	// (spec/client.md §12.7). A start not repeated within 15 seconds means
+	// stopped.
+	EventTyping
+	// EventPresence: Handle (Device) announced that it is online now.
+	EventPresence
+	// EventContentDropped: a message authenticated but its content was
+	// refused by the rules of spec/client.md §12 (Err says why: an edit
+	// or delete by another account than the target's sender, a reaction,
+	// edit or delete whose target never arrived, content that does not
+	// parse): nothing was applied or shown.
+	EventContentDropped
+	// EventMessageExpired: this device deleted Messages of the
+	// conversation with Handle, whose disappearing timer ran out.
+	EventMessageExpired
 )
 
 var eventNames = map[EventKind]string{
@@ -105,6 +140,11 @@ var eventNames = map[EventKind]string{
 	EventDisconnected:      "disconnected",
 	EventOwnAccountChanged: "own-account-changed",
 	EventRevoked:           "revoked",
+	EventReceipt:           "receipt",
+	EventTyping:            "typing",
+	EventPresence:          "presence",
+	EventContentDropped:    "content-dropped",
+	EventMessageExpired:    "message-expired",
 }
 
 // String returns the kind's name, such as "key-changed".
@@ -127,7 +167,13 @@ type Event struct {
 	Revoked bool
 	// KeyChange describes an EventKeyChanged.
 	KeyChange *KeyChange
-	Err       error // why, for EventEnvelopeDropped, EventSecurity, EventDisconnected
+	Err       error // why, for EventEnvelopeDropped, EventSecurity, EventDisconnected, EventContentDropped
+	// Messages are the messages an EventReceipt or EventMessageExpired
+	// concerns.
+	Messages []MessageID
+	// Read marks an EventReceipt of read (not delivered) messages; Typing
+	// an EventTyping that reports a start.
+	Read, Typing bool
 }
 
 // KeyChange is a change of a contact's account key that the user has not

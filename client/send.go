@@ -57,6 +57,10 @@ type SendOption func(*sendOptions)
 type sendOptions struct {
 	id    MessageID
 	hasID bool
+
+	replyTo     MessageID // WithReplyTo
+	replySender string
+	hasReply    bool
 }
 
 // WithMessageID makes Send use id, which the application chose, as the
