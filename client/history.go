@@ -109,9 +109,9 @@ func (c *Client) recordSent(tx *localstore.Tx, id *identity, msgID MessageID, to
 
 // received is what applying a received payload gives.
 type received struct {
-	offer  bool                       // store in the inbox and offer to the application
-	extra  []localstore.InboxMessage  // held content released by it, offered after it
-	events []Event                    // reported after the commit
+	offer  bool                      // store in the inbox and offer to the application
+	extra  []localstore.InboxMessage // held content released by it, offered after it
+	events []Event                   // reported after the commit
 }
 
 // applyReceived applies a received, accepted, new payload to the history

@@ -55,10 +55,10 @@ func ParseMessageID(s string) (MessageID, error) {
 type payload struct {
 	version byte // payloadVersion (0 means it too) or payloadVersion2
 	kind    byte
-	id   MessageID
-	sent time.Time // milliseconds
-	to   string    // the account the message was sent to
-	body []byte
+	id      MessageID
+	sent    time.Time // milliseconds
+	to      string    // the account the message was sent to
+	body    []byte
 
 	content *content.Content // the parsed body of a version 2 payload
 }
