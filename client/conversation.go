@@ -413,14 +413,22 @@ func (c *Client) History(ctx context.Context, handle string, limit int) ([]Histo
 // Repeat a start at most every 5 seconds while typing: receivers treat a
 // start not repeated within 15 seconds as a stop.
 func (c *Client) Typing(ctx context.Context, handle string, typing bool) error {
-	return errors.New("client: Typing: not yet")
+	state := contentpb.Typing_STATE_STOPPED
+	if typing {
+		state = contentpb.Typing_STATE_STARTED
+	}
+	return c.sendEphemeral(ctx, []string{handle}, &content.Content{Content: &contentpb.Content{
+		Kind: &contentpb.Content_Typing{Typing: &contentpb.Typing{State: state}},
+	}})
 }
 
 // AnnouncePresence tells the connected devices of handles that this user
 // is online now, as an ephemeral signal (spec/client.md §12.7). Presence is
 // opt-in: the client never announces it by itself.
 func (c *Client) AnnouncePresence(ctx context.Context, handles ...string) error {
-	return errors.New("client: AnnouncePresence: not yet")
+	return c.sendEphemeral(ctx, handles, &content.Content{Content: &contentpb.Content{
+		Kind: &contentpb.Content_Presence{Presence: &contentpb.Presence{}},
+	}})
 }
 
 // sendContent sends a Content as a version 2 message (spec/client.md §2,

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/relay/wire"
 )
 
 // recvKind waits for the next message, acks it, and checks its kind.
@@ -462,4 +464,141 @@ func onDisk(t *testing.T, dir string, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// waitNoEvent checks that no event of kind arrives for a while.
+func waitNoEvent(t *testing.T, c *Client, kind EventKind, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case e := <-c.Events():
+			if e.Kind == kind {
+				t.Fatalf("%s: unexpected %s event %+v", c.Handle(), kind, e)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// TestEphemeralSignals: typing and presence reach a connected device,
+// are absent (not queued) after an offline device reconnects, never
+// reach the relay's store, do not disturb the stored messages that follow
+// (their gap is skipped), stop after maxEphemeralRun in a row, and fail
+// with ErrNotConnected while the relay is down (spec/client.md §12.7).
+func TestEphemeralSignals(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	bob, bobDir := s.newUserDir("bob")
+	// Sessions both ways, answered: signals go on established sessions.
+	if _, err := alice.SendText(ctxT(t), "bob", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, bob)
+	if _, err := bob.SendText(ctxT(t), "alice", "hi back"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, alice)
+
+	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventTyping); e.Handle != "alice" || e.Device != 1 || !e.Typing {
+		t.Fatalf("typing event %+v", e)
+	}
+	if err := alice.Typing(ctxT(t), "bob", false); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventTyping); e.Typing {
+		t.Fatalf("stop event %+v", e)
+	}
+	if err := alice.AnnouncePresence(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventPresence); e.Handle != "alice" {
+		t.Fatalf("presence event %+v", e)
+	}
+
+	// bob offline: dropped by the relay, never stored.
+	bob.Close()
+	for range 5 {
+		if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.q.Stats(ctxT(t), wire.FormatAddress("bob", 1))
+	if err != nil || st.Count != 0 {
+		t.Fatalf("bob's mailbox while offline: %+v, %v", st, err)
+	}
+	bob = s.open(bobDir)
+	waitNoEvent(t, bob, EventTyping, 500*time.Millisecond)
+	noMessage(t, bob, 10*time.Millisecond)
+	// The five signals left a gap in the session; the next message skips it.
+	id, err := alice.SendText(ctxT(t), "bob", "after the gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := recvKind(t, bob, content.KindText); m.ID != id {
+		t.Fatal(m)
+	}
+
+	// At the bound, nothing goes until a stored message resets the run.
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		return tx.SetEphemeralRun("bob", 1, maxEphemeralRun)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	waitNoEvent(t, bob, EventTyping, 300*time.Millisecond)
+	if _, err := alice.SendText(ctxT(t), "bob", "resets the run"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, bob)
+	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, bob, EventTyping)
+
+	if err := alice.Typing(ctxT(t), "alice", true); !errors.Is(err, ErrInvalidHandle) {
+		t.Fatalf("typing to the own account: %v", err)
+	}
+}
+
+// TestEphemeralWhileDisconnected: with the relay down a signal fails at
+// once with ErrNotConnected, and nothing is encrypted.
+func TestEphemeralWhileDisconnected(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	rr := s.restartableRelay()
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	if _, err := alice.SendText(ctxT(t), "bob", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, bob)
+	if _, err := bob.SendText(ctxT(t), "alice", "hi back"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, alice)
+	rr.stop(true)
+	waitEvent(t, alice, EventDisconnected)
+	session := func() []byte {
+		var b []byte
+		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			s, err := tx.Session("bob", 1)
+			b = s.State
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	before := session()
+	if err := alice.Typing(ctxT(t), "bob", true); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("typing while disconnected: %v", err)
+	}
+	if !bytes.Equal(before, session()) {
+		t.Fatal("a refused signal changed alice's session")
+	}
 }
