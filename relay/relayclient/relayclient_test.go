@@ -42,7 +42,8 @@ func hello() *wire.Frame {
 	return &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{
 		ServerTimeUnixMs: 1, HeartbeatIntervalMs: 30000, IdleTimeoutMs: 90000,
 		Limits: &wire.Limits{MaxEnvelope: 1024, MaxFrame: 4096, MaxQueueCount: 10, MaxQueueBytes: 1 << 20,
-			TtlSeconds: 60, SendsPerSecond: 10, SendBurst: 10, DeliveryWindow: 4},
+			TtlSeconds: 60, SendsPerSecond: 10, SendBurst: 10, DeliveryWindow: 4,
+			MaxEphemeralEnvelope: 512, EphemeralPerSecond: 10, EphemeralBurst: 10},
 	}}}
 }
 
