@@ -239,9 +239,12 @@ type DeviceStatus struct {
 	Delivered, Read time.Time // when the device reported it; zero: not yet
 }
 
-// MessageStatus returns the receipt state of a message this device sent
-// (SendText, SendContent, Send), as it stands now. ErrUnknownMessage for
-// another id, including a message sent from another device.
+// MessageStatus returns the receipt state of a message this account sent
+// (SendText, SendContent, Send), as it stands now: on the device that sent
+// it, and on this account's other devices, which get its sent copy and the
+// receipts too (there Devices counts the peer's devices they know of, and
+// a message is stored once they have its copy). ErrUnknownMessage for
+// another id.
 func (c *Client) MessageStatus(ctx context.Context, mid MessageID) (*MessageStatus, error) {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
@@ -263,7 +266,7 @@ func (c *Client) MessageStatus(ctx context.Context, mid MessageID) (*MessageStat
 				return err
 			}
 			for _, r := range rows {
-				if r.Outgoing && r.SenderDevice == uint32(id.device) {
+				if r.Outgoing && r.Sender == id.handle {
 					st = &MessageStatus{State: StateStored}
 					queued, err := tx.OutgoingFor(mid[:])
 					if len(queued) > 0 {

@@ -101,8 +101,10 @@ func TestConversationContent(t *testing.T) {
 	if st.State != StateDelivered || st.Devices != 2 || st.Stored != 2 || st.Read != 0 {
 		t.Fatalf("after delivery: %+v", st)
 	}
-	if _, err := alice2.MessageStatus(ctxT(t), id); !errors.Is(err, ErrUnknownMessage) {
-		t.Fatalf("status on the device that did not send it: %v", err)
+	// alice's other device got the sent copy and the receipts too.
+	waitStatus(t, alice2, id, func(st *MessageStatus) bool { return st.Delivered == 2 && st.State == StateDelivered })
+	if _, err := bob.MessageStatus(ctxT(t), id); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("status on the receiving side: %v", err)
 	}
 
 	// Read on bob's first device: alice sees it read; bob's other device
