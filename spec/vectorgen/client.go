@@ -118,7 +118,7 @@ func decidePayload(c *vectors.ClientPayloadCase, body *contentBody) error {
 		return nil
 	}
 	if b[0] == payloadVersion2 {
-		if body == nil || !bytes.Equal(body.enc, b[payloadHeader+n:]) {
+		if body == nil || !bytes.Equal(body.enc, b[payloadHeader+n:]) || (body.kind == "") == (body.refusal == "") {
 			return fmt.Errorf("version 2 payload %x without its Content decision", b)
 		}
 		if body.kind == "" {
