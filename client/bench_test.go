@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/relay"
 )
 
 // BenchmarkSendReceive measures one message from alice to bob through a
@@ -37,4 +39,50 @@ func BenchmarkSendReceive(b *testing.B) {
 			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N)/1000, "ms/msg")
 		})
 	}
+}
+
+// BenchmarkTyping measures one typing signal from alice to bob through the
+// relay's ephemeral mode, end to end: encrypt (the session state stored),
+// seal, relay, open, decrypt, store the session state, report the event.
+//
+//	go test -run XXX -bench Typing -benchtime 2000x ./client/
+func BenchmarkTyping(b *testing.B) {
+	// Far above the defaults (a user types a signal every few seconds):
+	// the benchmark measures the path, not the relay's rate limits.
+	s := startServersWith(b, engineSQLite, func(c *relay.Config) {
+		c.Limits.EphemeralPerSecond, c.Limits.EphemeralBurst = 1e6, 1e6
+		c.Limits.EphemeralPairRate, c.Limits.EphemeralPairBurst = 1e6, 1e6
+	})
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	ctx := context.Background()
+	if _, err := alice.SendText(ctx, "bob", "hi"); err != nil {
+		b.Fatal(err)
+	}
+	(<-bob.Messages()).Ack()
+	if _, err := bob.SendText(ctx, "alice", "hi"); err != nil {
+		b.Fatal(err)
+	}
+	(<-alice.Messages()).Ack()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		if i%maxEphemeralRun == maxEphemeralRun-1 {
+			// A stored message now and then, as a conversation has.
+			b.StopTimer()
+			if _, err := alice.SendText(ctx, "bob", "x"); err != nil {
+				b.Fatal(err)
+			}
+			(<-bob.Messages()).Ack()
+			b.StartTimer()
+		}
+		if err := alice.Typing(ctx, "bob", true); err != nil {
+			b.Fatal(err)
+		}
+		for e := range bob.Events() {
+			if e.Kind == EventTyping {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N)/1000, "ms/signal")
 }
