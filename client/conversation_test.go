@@ -13,6 +13,7 @@ import (
 	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/content/contentpb"
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -490,7 +491,10 @@ func waitNoEvent(t *testing.T, c *Client, kind EventKind, within time.Duration) 
 // (their gap is skipped), stop after maxEphemeralRun in a row, and fail
 // with ErrNotConnected while the relay is down (spec/client.md §12.7).
 func TestEphemeralSignals(t *testing.T) {
-	s := startServers(t, engineSQLite)
+	// The relay's per-pair signal rate (5 a second) is not under test.
+	s := startServersWith(t, engineSQLite, func(c *relay.Config) {
+		c.Limits.EphemeralPairRate, c.Limits.EphemeralPairBurst = 1000, 1000
+	})
 	alice := s.newUser("alice")
 	bob, bobDir := s.newUserDir("bob")
 	// Sessions both ways, answered: signals go on established sessions.
