@@ -15,6 +15,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/relay/wire"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // recvKind waits for the next message, acks it, and checks its kind.
@@ -606,5 +607,45 @@ func TestEphemeralWhileDisconnected(t *testing.T) {
 	}
 	if !bytes.Equal(before, session()) {
 		t.Fatal("a refused signal changed alice's session")
+	}
+}
+
+// TestBadContentDropped: version 2 payloads whose Content the format
+// refuses — a timer out of range, invalid UTF-8, oversize text, bytes that
+// are not protobuf — are dropped with an event naming the refusal, nothing
+// is offered or kept, and the session goes on (spec/client.md §2.1).
+func TestBadContentDropped(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	text := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), bytes.Repeat([]byte{'a'}, content.MaxTextBytes+1))
+	big := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), text)
+	for _, c := range []struct {
+		name string
+		body []byte
+		want error
+	}{
+		{"timer 10 s", []byte{0x2a, 0x02, 0x08, 0x0a}, content.ErrOutOfRange},
+		{"text not UTF-8", []byte{0x0a, 0x03, 0x0a, 0x01, 0xff}, content.ErrInvalidUTF8},
+		{"text over 16 KiB", big, content.ErrTooLarge},
+		{"not protobuf", []byte{0xff, 0xff}, content.ErrMalformed},
+	} {
+		if _, err := bob.send(ctxT(t), "alice", &outMessage{version: payloadVersion2, body: c.body, wait: true}, nil); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		e := waitEvent(t, alice, EventEnvelopeDropped)
+		if !errors.Is(e.Err, errBadPayload) || !errors.Is(e.Err, c.want) || e.Handle != "bob" {
+			t.Fatalf("%s: dropped with %v, want %v", c.name, e.Err, c.want)
+		}
+	}
+	noMessage(t, alice, 200*time.Millisecond)
+	if es, err := alice.History(ctxT(t), "bob", 100); err != nil || len(es) != 0 {
+		t.Fatalf("history after refused content: %d entries, %v", len(es), err)
+	}
+	id, err := bob.SendText(ctxT(t), "alice", "still fine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := recvKind(t, alice, content.KindText); m.ID != id {
+		t.Fatal(m)
 	}
 }
