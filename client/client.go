@@ -210,6 +210,8 @@ type Client struct {
 
 	inboxDrained chan struct{} // closed once the inbox left by an earlier run is handed over
 	maintain     chan struct{} // wakes the prekey maintenance loop
+	receipts     chan struct{} // wakes the receipt loop (loops.go)
+	expiry       chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)
 }
@@ -284,6 +286,8 @@ func newClient(cfg Config) (*Client, error) {
 		watches:      map[*watch]struct{}{},
 		inboxDrained: make(chan struct{}),
 		maintain:     make(chan struct{}, 1),
+		receipts:     make(chan struct{}, 1),
+		expiry:       make(chan struct{}, 1),
 	}
 	c.trust.init()
 	c.ctx, c.cancel = context.WithCancel(context.Background())

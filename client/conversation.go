@@ -3,9 +3,14 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+	"google.golang.org/protobuf/proto"
 )
 
 // Conversation content (spec/client.md §12, spec/content.md): typed
@@ -36,7 +41,8 @@ var (
 // a version 2 text message (spec/client.md §12.1) and returns as Send
 // does. WithReplyTo makes it a reply.
 func (c *Client) SendText(ctx context.Context, handle, text string, opts ...SendOption) (MessageID, error) {
-	return MessageID{}, errors.New("client: SendText: not yet")
+	ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: text}}}}
+	return c.SendContent(ctx, handle, ct, opts...)
 }
 
 // WithReplyTo makes a text sent with SendText (or a Content sent with
@@ -52,27 +58,60 @@ func WithReplyTo(id MessageID, sender string) SendOption {
 // AnnouncePresence), which apply their rules; SendContent refuses them with
 // ErrInvalidContent.
 func (c *Client) SendContent(ctx context.Context, handle string, m *content.Content, opts ...SendOption) (MessageID, error) {
-	return MessageID{}, errors.New("client: SendContent: not yet")
+	if m == nil || m.Content == nil {
+		return MessageID{}, fmt.Errorf("%w: no content", ErrInvalidContent)
+	}
+	switch k := m.Kind(); k {
+	case content.KindText, content.KindApp, content.KindUnknown:
+	default:
+		return MessageID{}, fmt.Errorf("%w: SendContent does not send %v content", ErrInvalidContent, k)
+	}
+	var o sendOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	if o.hasReply {
+		cp := &content.Content{Content: proto.Clone(m.Content).(*contentpb.Content)}
+		cp.ReplyTo = &contentpb.ReplyTo{MessageId: o.replyTo[:], Sender: o.replySender}
+		m = cp
+	}
+	return c.sendContent(ctx, handle, m, true, nil, opts)
 }
 
 // React adds (remove false) or removes an emoji reaction to message target
 // of the conversation with handle (spec/client.md §12.3).
 func (c *Client) React(ctx context.Context, handle string, target MessageID, emoji string, remove bool) (MessageID, error) {
-	return MessageID{}, errors.New("client: React: not yet")
+	if err := c.checkTarget(ctx, handle, target, false); err != nil {
+		return MessageID{}, err
+	}
+	ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Reaction{Reaction: &contentpb.Reaction{
+		TargetId: target[:], Emoji: emoji, Remove: remove,
+	}}}}
+	return c.sendChange(ctx, handle, target, ct)
 }
 
 // Edit replaces the text of target, a text message this account sent to
 // handle, on every device of both accounts (spec/client.md §12.4).
 // ErrNotSender for another account's message.
 func (c *Client) Edit(ctx context.Context, handle string, target MessageID, text string) (MessageID, error) {
-	return MessageID{}, errors.New("client: Edit: not yet")
+	if err := c.checkTarget(ctx, handle, target, true); err != nil {
+		return MessageID{}, err
+	}
+	ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Edit{Edit: &contentpb.Edit{TargetId: target[:], Body: text}}}}
+	return c.sendChange(ctx, handle, target, ct)
 }
 
 // Delete deletes target, a message this account sent to handle, for
 // everyone: every device of both accounts deletes its content
 // (spec/client.md §12.4). ErrNotSender for another account's message.
 func (c *Client) Delete(ctx context.Context, handle string, target MessageID) (MessageID, error) {
-	return MessageID{}, errors.New("client: Delete: not yet")
+	if err := c.checkTarget(ctx, handle, target, true); err != nil {
+		return MessageID{}, err
+	}
+	ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Delete{Delete: &contentpb.Delete{TargetId: target[:]}}}}
+	return c.sendChange(ctx, handle, target, ct)
 }
 
 // SetTimer sets the conversation's disappearing-message timer for both
@@ -81,12 +120,30 @@ func (c *Client) Delete(ctx context.Context, handle string, target MessageID) (M
 // from every device's store that long after they were first displayed (the
 // receiver's clock) or sent (the sender's).
 func (c *Client) SetTimer(ctx context.Context, handle string, d time.Duration) (MessageID, error) {
-	return MessageID{}, errors.New("client: SetTimer: not yet")
+	if d < 0 || d%time.Second != 0 || d > content.MaxTimerSeconds*time.Second || (d > 0 && d < content.MinTimerSeconds*time.Second) {
+		return MessageID{}, fmt.Errorf("%w: %w: a timer of %v: 0, or whole seconds from 30 s to 365 days", ErrInvalidContent, content.ErrOutOfRange, d)
+	}
+	secs := uint32(d / time.Second)
+	ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Timer{Timer: &contentpb.Timer{Seconds: secs}}}}
+	return c.sendContent(ctx, handle, ct, true, func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+		return tx.SetConversationTimer(handle, int64(secs), now)
+	}, nil)
 }
 
 // Timer returns the conversation's disappearing-message timer (0: off).
 func (c *Client) Timer(ctx context.Context, handle string) (time.Duration, error) {
-	return 0, errors.New("client: Timer: not yet")
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	var secs int64
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		secs, err = tx.ConversationTimer(handle)
+		return err
+	})
+	return time.Duration(secs) * time.Second, storeError(err)
 }
 
 // MarkRead records that the user has read the received messages ids: their
@@ -95,7 +152,45 @@ func (c *Client) Timer(ctx context.Context, handle string) (time.Duration, error
 // (spec/client.md §12.2). An id that is not a received message in History
 // fails the call with ErrUnknownMessage, and nothing is marked.
 func (c *Client) MarkRead(ctx context.Context, ids ...MessageID) error {
-	return errors.New("client: MarkRead: not yet")
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		now := time.Now()
+		for _, mid := range ids {
+			rows, err := tx.HistoryByID(mid[:])
+			if err != nil {
+				return err
+			}
+			found := false
+			for _, r := range rows {
+				if r.Outgoing || r.Sender == id.handle {
+					continue
+				}
+				found = true
+				if startTimer(&r, now) {
+					if err := tx.UpdateHistory(r); err != nil {
+						return err
+					}
+				}
+				if err := tx.QueueReceipt(r.Conversation, localstore.ReceiptRead, mid[:], now); err != nil {
+					return err
+				}
+			}
+			if !found {
+				return fmt.Errorf("%w: %s is not a received message", ErrUnknownMessage, mid)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	c.kickReceipts()
+	c.kickExpiry()
+	return nil
 }
 
 // DeliveryState is how far a sent message has got.
@@ -147,8 +242,95 @@ type DeviceStatus struct {
 // MessageStatus returns the receipt state of a message this device sent
 // (SendText, SendContent, Send), as it stands now. ErrUnknownMessage for
 // another id, including a message sent from another device.
-func (c *Client) MessageStatus(ctx context.Context, id MessageID) (*MessageStatus, error) {
-	return nil, errors.New("client: MessageStatus: not yet")
+func (c *Client) MessageStatus(ctx context.Context, mid MessageID) (*MessageStatus, error) {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var st *MessageStatus
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		st = nil
+		devs, err := tx.MessageDevices(mid[:])
+		if err != nil {
+			return err
+		}
+		if len(devs) == 0 {
+			// A message to this account's own devices only, or one this
+			// device did not send.
+			rows, err := tx.HistoryByID(mid[:])
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if r.Outgoing && r.SenderDevice == uint32(id.device) {
+					st = &MessageStatus{State: StateStored}
+					queued, err := tx.OutgoingFor(mid[:])
+					if len(queued) > 0 {
+						st.State = StateQueued
+					}
+					return err
+				}
+			}
+			return fmt.Errorf("%w: %s was not sent from this device", ErrUnknownMessage, mid)
+		}
+		queued, err := tx.OutgoingFor(mid[:])
+		if err != nil {
+			return err
+		}
+		refused, err := tx.RefusedFor(mid[:])
+		if err != nil {
+			return err
+		}
+		isQueued := map[laneKey]bool{}
+		for _, o := range queued {
+			isQueued[laneKey{o.Recipient, o.Device}] = true
+		}
+		isRefused := map[laneKey]bool{}
+		for _, r := range refused {
+			isRefused[laneKey{r.Recipient, r.Device}] = true
+		}
+		st = &MessageStatus{Devices: len(devs)}
+		for _, d := range devs {
+			k := laneKey{d.Recipient, d.Device}
+			ds := DeviceStatus{Device: d.Device, Delivered: d.Delivered, Read: d.Read, Refused: isRefused[k]}
+			switch {
+			case !d.Read.IsZero():
+				ds.State = StateRead
+				st.Read++
+				st.Delivered++
+			case !d.Delivered.IsZero():
+				ds.State = StateDelivered
+				st.Delivered++
+			case isQueued[k]:
+				ds.State = StateQueued
+			default:
+				ds.State = StateStored
+			}
+			switch {
+			case ds.Refused:
+				st.Refused++
+			case !isQueued[k]:
+				st.Stored++
+			}
+			st.DeviceStates = append(st.DeviceStates, ds)
+		}
+		switch {
+		case st.Read > 0:
+			st.State = StateRead
+		case st.Delivered > 0:
+			st.State = StateDelivered
+		case st.Stored+st.Refused == st.Devices:
+			st.State = StateStored
+		default:
+			st.State = StateQueued
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return st, nil
 }
 
 // Reaction is one account's reaction to a message.
@@ -191,7 +373,37 @@ type HistoryEntry struct {
 // Reactions, edits and deletions are applied to their targets; receipts,
 // typing and presence are never kept.
 func (c *Client) History(ctx context.Context, handle string, limit int) ([]HistoryEntry, error) {
-	return nil, errors.New("client: History: not yet")
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if keys.CheckHandle(handle) != nil {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	var es []HistoryEntry
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		es = nil
+		rows, err := tx.HistoryLatest(handle, limit)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			e, err := toEntry(&rows[i])
+			if err != nil {
+				return err
+			}
+			es = append(es, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return es, nil
 }
 
 // Typing tells handle's connected devices that the user started (true) or
@@ -209,4 +421,68 @@ func (c *Client) Typing(ctx context.Context, handle string, typing bool) error {
 // opt-in: the client never announces it by itself.
 func (c *Client) AnnouncePresence(ctx context.Context, handles ...string) error {
 	return errors.New("client: AnnouncePresence: not yet")
+}
+
+// sendContent sends a Content as a version 2 message (spec/client.md §2,
+// §12): kept in the history when it is shown, with apply run in the
+// queueing transaction.
+func (c *Client) sendContent(ctx context.Context, handle string, ct *content.Content, history bool, apply func(*localstore.Tx, MessageID, time.Time) error, opts []SendOption) (MessageID, error) {
+	body, err := content.Marshal(ct)
+	if err != nil {
+		return MessageID{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
+	}
+	return c.send(ctx, handle, &outMessage{version: payloadVersion2, body: body, kind: ct.Kind(), history: history, wait: true, apply: apply}, opts)
+}
+
+// checkTarget checks that target is a message of the conversation with
+// handle in the history, not deleted, and, for an edit or delete
+// (mine), one this account sent.
+func (c *Client) checkTarget(ctx context.Context, handle string, target MessageID, mine bool) error {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if keys.CheckHandle(handle) != nil {
+		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+	}
+	return storeError(c.store.View(ctx, func(tx *localstore.Tx) error {
+		row, err := tx.History(handle, target[:])
+		if errors.Is(err, localstore.ErrNotFound) {
+			return fmt.Errorf("%w: %s in the conversation with %s", ErrUnknownMessage, target, handle)
+		}
+		if err != nil {
+			return err
+		}
+		if row.Deleted {
+			return fmt.Errorf("%w: %w", ErrInvalidContent, errTargetDeleted)
+		}
+		if mine && row.Sender != id.handle {
+			return fmt.Errorf("%w: %s is a message of %s", ErrNotSender, target, row.Sender)
+		}
+		return nil
+	}))
+}
+
+// sendChange sends a reaction, edit or delete of target and applies it to
+// this device's history in the queueing transaction, by the rules every
+// receiving device applies (spec/client.md §12.3, §12.4).
+func (c *Client) sendChange(ctx context.Context, handle string, target MessageID, ct *content.Content) (MessageID, error) {
+	self := c.Handle()
+	return c.sendContent(ctx, handle, ct, false, func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+		row, err := tx.History(handle, target[:])
+		if errors.Is(err, localstore.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrUnknownMessage, target)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := applyChange(tx, &row, ct, self, now); err != nil {
+			if errors.Is(err, errTargetDeleted) || errors.Is(err, errNotText) {
+				return fmt.Errorf("%w: %w", ErrInvalidContent, err)
+			}
+			return err
+		}
+		return nil
+	}, nil)
 }

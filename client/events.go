@@ -54,8 +54,10 @@ type Message struct {
 	// when this device deleted its copy).
 	Timer time.Duration
 
-	acked   chan struct{}
-	ackOnce sync.Once
+	conversation string // the peer account (spec/client.md §12.1)
+	shown        bool   // kept in History (spec/client.md §12.6)
+	acked        chan struct{}
+	ackOnce      sync.Once
 }
 
 // Ack tells the client that the application has the message for good

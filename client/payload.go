@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/crypto/keys"
 )
 
-// Payload kinds, spec/client.md §2.
+// Payload versions and kinds, spec/client.md §2.
 const (
-	payloadVersion = 0x01
+	payloadVersion  = 0x01 // body: the application's opaque bytes
+	payloadVersion2 = 0x02 // body: a Content (spec/content.md)
 
 	kindMessage  = 0x01 // a message to the recipient account
 	kindSentCopy = 0x02 // a copy of a message this account sent, for its other devices
@@ -51,17 +53,24 @@ func ParseMessageID(s string) (MessageID, error) {
 
 // payload is what the Double Ratchet encrypts (spec/client.md §2).
 type payload struct {
-	kind byte
-	id   MessageID
-	sent time.Time // milliseconds
-	to   string    // the account the message was sent to
-	body []byte
+	version byte // payloadVersion (0 means it too) or payloadVersion2
+	kind    byte
+	id      MessageID
+	sent    time.Time // milliseconds
+	to      string    // the account the message was sent to
+	body    []byte
+
+	content *content.Content // the parsed body of a version 2 payload
 }
 
 // marshal encodes p (spec/client.md §2).
 func (p *payload) marshal() []byte {
 	b := make([]byte, 0, payloadHeaderSize+len(p.to)+len(p.body))
-	b = append(b, payloadVersion, p.kind)
+	v := p.version
+	if v == 0 {
+		v = payloadVersion
+	}
+	b = append(b, v, p.kind)
 	b = append(b, p.id[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.sent.UnixMilli()))
 	b = append(b, byte(len(p.to)))
@@ -71,11 +80,12 @@ func (p *payload) marshal() []byte {
 
 // parsePayload decodes a payload, refusing an unknown version or kind, a
 // time before 1970, and a handle that is not valid (spec/client.md §2).
+// The body of a version 2 payload is parsed by parseContent.
 func parsePayload(b []byte) (*payload, error) {
-	if len(b) < payloadHeaderSize || b[0] != payloadVersion {
+	if len(b) < payloadHeaderSize || (b[0] != payloadVersion && b[0] != payloadVersion2) {
 		return nil, errBadPayload
 	}
-	p := &payload{kind: b[1]}
+	p := &payload{version: b[0], kind: b[1]}
 	if p.kind != kindMessage && p.kind != kindSentCopy {
 		return nil, errBadPayload
 	}
@@ -95,5 +105,13 @@ func parsePayload(b []byte) (*payload, error) {
 		return nil, errBadPayload
 	}
 	p.body = rest[n:]
+	if p.version == payloadVersion2 {
+		// The body is a Content (spec/client.md §2.1, spec/content.md §6).
+		c, err := content.Parse(p.body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadPayload, err)
+		}
+		p.content = c
+	}
 	return p, nil
 }

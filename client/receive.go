@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/ratchet"
@@ -55,20 +56,22 @@ func (c *Client) deliver(ctx context.Context, d *wire.Delivery) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	m, err := c.receive(ctx, d.Envelope)
+	ms, err := c.receive(ctx, d.Envelope)
 	if err != nil {
 		return err
 	}
-	if m == nil {
-		return nil
+	for _, m := range ms {
+		if err := c.handOver(ctx, m); err != nil {
+			return err
+		}
 	}
-	return c.handOver(ctx, m)
+	return nil
 }
 
 // receive processes one envelope and returns the inbox message to hand to
 // the application, or nil if there is none (processed before and handed
 // over, or dropped).
-func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMessage, error) {
+func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMessage, error) {
 	id, err := c.registered()
 	if err != nil {
 		return nil, err
@@ -76,7 +79,7 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 	envID := envelopeID(env)
 	var (
 		done bool
-		prev *localstore.InboxMessage
+		prev []*localstore.InboxMessage
 	)
 	err = c.store.View(ctx, func(tx *localstore.Tx) error {
 		var err error
@@ -84,14 +87,25 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 			return err
 		}
 		m, err := tx.Inbox(envID)
-		if errors.Is(err, localstore.ErrNotFound) {
+		if err == nil && m.Held {
 			return nil
 		}
-		if err != nil {
+		if err == nil {
+			prev = append(prev, &m)
+		} else if !errors.Is(err, localstore.ErrNotFound) {
 			return err
 		}
-		prev = &m
-		return nil
+		// And what its arrival released (spec/client.md §12.3).
+		for i := 0; ; i++ {
+			x, err := tx.Inbox(heldInboxID(envID, i))
+			if errors.Is(err, localstore.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			prev = append(prev, &x)
+		}
 	})
 	if errors.Is(err, localstore.ErrCorrupt) && done {
 		// The stored message does not open (the store was damaged):
@@ -112,9 +126,6 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		// Processed before a crash or a lost ack: hand over the stored
 		// message if the application has not taken it yet (a held one
 		// waits for the user, spec/client.md §6.2).
-		if prev != nil && prev.Held {
-			return nil, nil
-		}
 		return prev, nil
 	}
 
@@ -155,14 +166,15 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
 	var (
-		out     *localstore.InboxMessage
+		out     []*localstore.InboxMessage
 		dropErr error
 		used    *sessionStart
 		dup     bool
+		events  []Event
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr, used, dup = nil, nil, nil, false
+		out, dropErr, used, dup, events = nil, nil, nil, false, nil
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
 			return err
@@ -211,6 +223,14 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 			dup = true
 			return nil
 		}
+		rcv, err := c.applyReceived(tx, id, envID, p, handle, device, now)
+		if err != nil {
+			return err
+		}
+		events = rcv.events
+		if !rcv.offer {
+			return nil
+		}
 		m := localstore.InboxMessage{ID: envID, Sender: handle, SenderDevice: device, Time: now, Plaintext: pt}
 		if handle != id.handle {
 			// Under an account key the user has not accepted: marked,
@@ -226,11 +246,23 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		if _, err := tx.PutInbox(m); err != nil {
 			return err
 		}
+		for _, x := range rcv.extra {
+			// Reactions, edits and deletes its arrival released
+			// (spec/client.md §12.3), offered after it.
+			if _, err := tx.PutInbox(x); err != nil {
+				return err
+			}
+		}
 		if m.Held {
 			return nil
 		}
 		m.Plaintext = append([]byte(nil), pt...)
-		out = &m
+		out = append(out, &m)
+		for i := range rcv.extra {
+			x := rcv.extra[i]
+			x.Plaintext = append([]byte(nil), x.Plaintext...)
+			out = append(out, &x)
+		}
 		return nil
 	})
 	if err != nil {
@@ -244,6 +276,9 @@ func (c *Client) receive(ctx context.Context, env []byte) (*localstore.InboxMess
 		c.emit(Event{Kind: EventEnvelopeDropped, Handle: handle, Device: device, Err: dropErr})
 		c.log.Debug("client: envelope dropped", "err", dropErr)
 		return nil, nil
+	}
+	for _, ev := range events {
+		c.emit(ev)
 	}
 	if used.usedOneTime() {
 		c.kickMaintenance()
@@ -378,6 +413,18 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 		// Drop it rather than block every later message.
 		c.log.Warn("client: dropping an unreadable stored message", "err", err)
 	} else {
+		m.conversation = m.From
+		if m.Sent {
+			m.conversation = m.To
+		}
+		if m.shown {
+			c.store.View(ctx, func(tx *localstore.Tx) error {
+				if row, err := tx.History(m.conversation, m.ID[:]); err == nil {
+					m.Timer = time.Duration(row.Timer) * time.Second
+				}
+				return nil
+			})
+		}
 		select {
 		case c.messages <- m:
 		case <-ctx.Done():
@@ -393,13 +440,39 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 			}
 		}
 	}
+	receipt := false
 	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		receipt = false
 		err := tx.DeleteInbox(im.ID)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil
 		}
-		return err
+		if err != nil || m == nil || !m.shown {
+			return err
+		}
+		// Acked: displayed or kept by the application. Its timer starts
+		// (spec/client.md §12.5) and, unless turned off, the sender gets
+		// a delivery receipt (§12.2).
+		now := time.Now()
+		row, err := tx.History(m.conversation, m.ID[:])
+		if err == nil && startTimer(&row, now) {
+			err = tx.UpdateHistory(row)
+		}
+		if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+		if m.Sent || m.From == c.Handle() || c.cfg.NoDeliveryReceipts {
+			return nil
+		}
+		receipt = true
+		return tx.QueueReceipt(m.From, localstore.ReceiptDelivered, m.ID[:], now)
 	})
+	if receipt {
+		c.kickReceipts()
+	}
+	if err == nil {
+		c.kickExpiry()
+	}
 	return storeError(err)
 }
 
@@ -419,8 +492,15 @@ func inboxToMessage(im *localstore.InboxMessage) (*Message, error) {
 		Time:       p.sent,
 		Received:   im.Time,
 		KeyChanged: im.KeyChanged,
-		Plaintext:  append([]byte(nil), p.body...),
+		Content:    p.content,
+		shown:      shown(p),
 		acked:      make(chan struct{}),
+	}
+	switch {
+	case p.content == nil:
+		m.Plaintext = append([]byte(nil), p.body...)
+	case p.content.Kind() == content.KindText:
+		m.Plaintext = []byte(p.content.GetText().GetBody())
 	}
 	clear(im.Plaintext)
 	return m, nil

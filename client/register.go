@@ -233,11 +233,13 @@ func (c *Client) start() error {
 		return ErrClosed
 	}
 	c.link = link
-	c.wg.Add(3)
+	c.wg.Add(5)
 	c.mu.Unlock()
 	go c.drainInbox()
 	go c.maintenanceLoop()
 	go c.monitorLoop()
+	go c.receiptLoop()
+	go c.expiryLoop()
 	return nil
 }
 

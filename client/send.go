@@ -8,9 +8,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/internal/killpoint"
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
@@ -131,6 +133,34 @@ func WithMessageID(id MessageID) SendOption {
 //
 // A *SendError (with the id) names the devices the relay refused for good.
 func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts ...SendOption) (MessageID, error) {
+	return c.send(ctx, handle, &outMessage{version: payloadVersion, body: plaintext, history: true, wait: true}, opts)
+}
+
+// outMessage is what send sends: a payload body and how it is handled.
+type outMessage struct {
+	version byte   // payloadVersion or payloadVersion2
+	body    []byte // the payload body: the application's bytes, or a Content encoding
+	kind    content.Kind
+	// noPeer and noOwn leave out the peer's devices or this account's
+	// other devices (spec/client.md §12.2: delivery receipts go to the
+	// peer only, read receipts without NoReadReceipts to both).
+	noPeer, noOwn bool
+	// history stores the message in the conversation's history, with the
+	// receipt state of each peer device (spec/client.md §12.6).
+	history bool
+	// wait makes send wait for the relay (Send's contract); without it,
+	// send returns once the envelopes are queued and the outbox sends
+	// them.
+	wait bool
+	// apply, if set, runs in the transaction that queues the message.
+	apply func(tx *localstore.Tx, msgID MessageID, now time.Time) error
+}
+
+// errNoTargets reports a message left with no device to go to.
+var errNoTargets = errors.New("client: no device to send to")
+
+// send is Send for any payload.
+func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []SendOption) (MessageID, error) {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return MessageID{}, err
@@ -139,8 +169,8 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts
 	if keys.CheckHandle(handle) != nil {
 		return MessageID{}, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
-	if len(plaintext) > MaxPlaintext {
-		return MessageID{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(plaintext), MaxPlaintext)
+	if len(m.body) > MaxPlaintext {
+		return MessageID{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(m.body), MaxPlaintext)
 	}
 	var o sendOptions
 	for _, f := range opts {
@@ -156,7 +186,7 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts
 	} else if msgID == (MessageID{}) {
 		return MessageID{}, fmt.Errorf("%w: the zero id", ErrInvalidMessageID)
 	}
-	digest := sendDigest(handle, plaintext)
+	digest := sendDigest(handle, m.version, m.body)
 	// Watch before anything is queued, so that no outcome is missed.
 	w := c.watch(msgID)
 	defer c.unwatch(w)
@@ -174,11 +204,17 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts
 		if err != nil {
 			return MessageID{}, err
 		}
+		targets = slices.DeleteFunc(targets, func(t target) bool {
+			return (m.noPeer && t.kind == kindMessage) || (m.noOwn && t.kind == kindSentCopy)
+		})
+		if len(targets) == 0 {
+			return MessageID{}, errNoTargets
+		}
 		bundles, err := c.claimMissing(ctx, id, targets)
 		if err != nil {
 			return MessageID{}, err
 		}
-		rows, err = c.encryptAndQueue(ctx, id, msgID, handle, plaintext, digest, time.Now(), targets, bundles)
+		rows, err = c.encryptAndQueue(ctx, id, msgID, handle, m, digest, time.Now(), targets, bundles)
 		if errors.Is(err, errAlreadyQueued) {
 			// Another Send with this id queued it meanwhile.
 			continue
@@ -188,6 +224,12 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts
 		}
 		// Queued: from here on the message is not lost (spec/client.md §3.3).
 		killpoint.Reach(killpoint.SendAfterQueueCommit)
+		if !m.wait {
+			for _, k := range rows {
+				c.kick(k)
+			}
+			return msgID, nil
+		}
 		return msgID, c.await(ctx, w, rows, true)
 	}
 	return MessageID{}, fmt.Errorf("client: message %s: queued and not queued", msgID)
@@ -197,12 +239,20 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts
 // hashes (spec/client-store.md §4.13).
 const sendDigestLabel = "sealpost/v1/sent-digest"
 
+// sendDigestLabel2 is the label of the digests of version 2 payloads.
+const sendDigestLabel2 = "sealpost/v2/sent-digest"
+
 // sendDigest is what a repeated Send with the same id must match:
-// SHA-256(label || 0x00 || u8 len(handle) || handle || plaintext)
-// (spec/client-store.md §4.13). handle is valid (at most 32 bytes).
-func sendDigest(handle string, plaintext []byte) []byte {
+// SHA-256(label || 0x00 || u8 len(handle) || handle || body), with the
+// label of the payload version (spec/client-store.md §4.13). handle is
+// valid (at most 32 bytes).
+func sendDigest(handle string, version byte, plaintext []byte) []byte {
 	h := sha256.New()
-	h.Write([]byte(sendDigestLabel))
+	if version == payloadVersion2 {
+		h.Write([]byte(sendDigestLabel2))
+	} else {
+		h.Write([]byte(sendDigestLabel))
+	}
 	h.Write([]byte{0, byte(len(handle))})
 	h.Write([]byte(handle))
 	h.Write(plaintext)
@@ -395,7 +445,7 @@ var errAlreadyQueued = errors.New("client: message id already queued")
 // transaction (spec/client.md §3.2, §3.4): a crash after it commits sends
 // exactly these envelopes again. It returns the queued rows' devices, or
 // errAlreadyQueued (nothing changed) if the id is recorded already.
-func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID MessageID, to string, plaintext, digest []byte, now time.Time, ts []target, bundles map[string]map[keys.DeviceID]*keys.Bundle) ([]laneKey, error) {
+func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID MessageID, to string, m *outMessage, digest []byte, now time.Time, ts []target, bundles map[string]map[keys.DeviceID]*keys.Bundle) ([]laneKey, error) {
 	dk, release, err := id.deviceKeys()
 	if err != nil {
 		return nil, err
@@ -413,8 +463,18 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 		if err != nil {
 			return err
 		}
+		if m.history {
+			if err := c.recordSent(tx, id, msgID, to, m, now, ts); err != nil {
+				return err
+			}
+		}
+		if m.apply != nil {
+			if err := m.apply(tx, msgID, now); err != nil {
+				return err
+			}
+		}
 		for _, t := range ts {
-			p := payload{kind: t.kind, id: msgID, sent: now, to: to, body: plaintext}
+			p := payload{version: m.version, kind: t.kind, id: msgID, sent: now, to: to, body: m.body}
 			pt := p.marshal()
 			rec, err := c.loadRecord(tx, t.handle, t.dev.Device)
 			if err != nil {
@@ -447,6 +507,11 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 			err = tx.PutSession(localstore.Session{PeerHandle: t.handle, PeerDevice: uint32(t.dev.Device), State: state, Updated: now})
 			clear(state)
 			if err != nil {
+				return err
+			}
+			// A stored message ends the run of ephemeral ones
+			// (spec/client.md §12.7).
+			if err := tx.SetEphemeralRun(t.handle, uint32(t.dev.Device), 0); err != nil {
 				return err
 			}
 			if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: msgID[:], Recipient: t.handle, Device: uint32(t.dev.Device), Envelope: env, Created: now}); err != nil {

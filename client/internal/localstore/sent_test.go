@@ -119,12 +119,14 @@ func TestSentMigration(t *testing.T) {
 		return err
 	})
 	s.Close()
-	// Back to schema 4, with the row queued.
+	// Back to schema 4, with the row queued (schema 6 undone first).
+	undo6 := []string{`DROP TABLE history`, `DROP TABLE held_content`, `DROP TABLE conversations`, `DROP TABLE message_devices`,
+		`DROP TABLE receipts_out`, `ALTER TABLE sessions DROP COLUMN ephemeral_run`, `DELETE FROM schema_migrations WHERE version = 6`}
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE sent`, `DROP TABLE sent_refused`, `DROP INDEX outgoing_device`, `DELETE FROM schema_migrations WHERE version = 5`} {
+	for _, q := range append(undo6, `DROP TABLE sent`, `DROP TABLE sent_refused`, `DROP INDEX outgoing_device`, `DELETE FROM schema_migrations WHERE version = 5`) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

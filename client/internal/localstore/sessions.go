@@ -27,9 +27,34 @@ func (tx *Tx) PutSession(s Session) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec("put session", `INSERT OR REPLACE INTO sessions (peer_handle, peer_device, state, updated) VALUES (?, ?, ?, ?)`,
+	// An upsert, not a replace: the row's ephemeral run (§4.4) stays.
+	_, err = tx.exec("put session", `INSERT INTO sessions (peer_handle, peer_device, state, updated) VALUES (?, ?, ?, ?)
+		ON CONFLICT (peer_handle, peer_device) DO UPDATE SET state = excluded.state, updated = excluded.updated`,
 		s.PeerHandle, int64(s.PeerDevice), sealed, nanos(s.Updated))
 	return err
+}
+
+// EphemeralRun returns how many ephemeral messages were encrypted in a row
+// on the session with the peer device since its last stored message
+// (spec/client.md §12.7); ErrNotFound without a session.
+func (tx *Tx) EphemeralRun(handle string, device uint32) (int, error) {
+	var n int
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT ephemeral_run FROM sessions WHERE peer_handle = ? AND peer_device = ?`,
+		handle, int64(device)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, dbErr("get ephemeral run", err)
+	}
+	return n, nil
+}
+
+// SetEphemeralRun sets the ephemeral run of the session with the peer
+// device; ErrNotFound without a session.
+func (tx *Tx) SetEphemeralRun(handle string, device uint32, n int) error {
+	return tx.execOne("set ephemeral run", `UPDATE sessions SET ephemeral_run = ? WHERE peer_handle = ? AND peer_device = ?`,
+		n, handle, int64(device))
 }
 
 // Session returns the session with the peer device, or ErrNotFound.

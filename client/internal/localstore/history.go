@@ -1,0 +1,471 @@
+package localstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// HistoryRow is one message of a conversation (spec/client-store.md
+// §4.15). Body and Reactions are sealed on disk, bound to the
+// conversation, the message id and the sender.
+type HistoryRow struct {
+	Seq          int64 // set by PutHistory
+	Conversation string
+	ID           []byte
+	Sender       string
+	SenderDevice uint32
+	Outgoing     bool
+	Sent         time.Time
+	Received     time.Time
+	Body         []byte // payload version || body; nil once deleted
+	Reactions    []byte // encoded reactions; nil: none
+	Edited       time.Time
+	Deleted      bool
+	Timer        int64 // seconds
+	Read         time.Time
+	Expires      time.Time
+}
+
+func historyAD(column, conversation string, id []byte, sender string) rowKey {
+	return newRowKey("history", column).text(conversation).bytes(id).text(sender)
+}
+
+// sealOptional seals b, or returns nil for nil.
+func (tx *Tx) sealOptional(ad rowKey, b []byte) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	return tx.s.seal(ad, b)
+}
+
+// PutHistory stores a message and returns its sequence number;
+// ErrDuplicate if the conversation has a message with its id.
+func (tx *Tx) PutHistory(r HistoryRow) (int64, error) {
+	if tx.readOnly {
+		return 0, errReadOnly
+	}
+	body, err := tx.sealOptional(historyAD("body", r.Conversation, r.ID, r.Sender), r.Body)
+	if err != nil {
+		return 0, err
+	}
+	reactions, err := tx.sealOptional(historyAD("reactions", r.Conversation, r.ID, r.Sender), r.Reactions)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	err = tx.tx.QueryRowContext(tx.ctx, `INSERT INTO history (conversation, id, sender, sender_device, outgoing, sent, received,
+		body, reactions, edited, deleted, timer, read, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		r.Conversation, nonNil(r.ID), r.Sender, int64(r.SenderDevice), r.Outgoing, nanos(r.Sent), nanos(r.Received),
+		body, reactions, nanos(r.Edited), r.Deleted, r.Timer, nanos(r.Read), nanos(r.Expires)).Scan(&seq)
+	if isConstraint(err) {
+		return 0, fmt.Errorf("%w: the conversation has a message with this id", ErrDuplicate)
+	}
+	if err != nil {
+		return 0, dbErr("put history", err)
+	}
+	return seq, nil
+}
+
+const historyColumns = `seq, conversation, id, sender, sender_device, outgoing, sent, received, body, reactions, edited, deleted, timer, read, expires`
+
+func (tx *Tx) scanHistory(rows interface{ Scan(...any) error }) (HistoryRow, error) {
+	var (
+		r                                       HistoryRow
+		device, sent, received, edited, read, x int64
+		body, reactions                         []byte
+	)
+	if err := rows.Scan(&r.Seq, &r.Conversation, &r.ID, &r.Sender, &device, &r.Outgoing, &sent, &received,
+		&body, &reactions, &edited, &r.Deleted, &r.Timer, &read, &x); err != nil {
+		return HistoryRow{}, err
+	}
+	if device < 0 || device > 1<<32-1 {
+		return HistoryRow{}, corrupt("history.sender_device out of range")
+	}
+	r.SenderDevice = uint32(device)
+	r.Sent, r.Received, r.Edited, r.Read, r.Expires = fromNanos(sent), fromNanos(received), fromNanos(edited), fromNanos(read), fromNanos(x)
+	var err error
+	if body != nil {
+		if r.Body, err = tx.s.open(historyAD("body", r.Conversation, r.ID, r.Sender), body); err != nil {
+			return HistoryRow{}, err
+		}
+	}
+	if reactions != nil {
+		if r.Reactions, err = tx.s.open(historyAD("reactions", r.Conversation, r.ID, r.Sender), reactions); err != nil {
+			return HistoryRow{}, err
+		}
+	}
+	return r, nil
+}
+
+// History returns the message of the conversation with id, or ErrNotFound.
+func (tx *Tx) History(conversation string, id []byte) (HistoryRow, error) {
+	r, err := tx.scanHistory(tx.tx.QueryRowContext(tx.ctx, `SELECT `+historyColumns+` FROM history WHERE conversation = ? AND id = ?`,
+		conversation, nonNil(id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return HistoryRow{}, ErrNotFound
+	}
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return HistoryRow{}, dbErr("get history", err)
+	}
+	return r, err
+}
+
+// HistoryByID returns the messages with id in every conversation, by
+// conversation.
+func (tx *Tx) HistoryByID(id []byte) ([]HistoryRow, error) {
+	return tx.historyList(`SELECT `+historyColumns+` FROM history WHERE id = ? ORDER BY conversation`, nonNil(id))
+}
+
+// HistoryLatest returns up to limit of the newest messages of the
+// conversation, oldest first.
+func (tx *Tx) HistoryLatest(conversation string, limit int) ([]HistoryRow, error) {
+	rs, err := tx.historyList(`SELECT `+historyColumns+` FROM history WHERE conversation = ? ORDER BY seq DESC LIMIT ?`, conversation, limit)
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	return rs, err
+}
+
+// HistoryExpired returns up to limit messages whose expiry is at or before
+// now, soonest first.
+func (tx *Tx) HistoryExpired(now time.Time, limit int) ([]HistoryRow, error) {
+	return tx.historyList(`SELECT `+historyColumns+` FROM history WHERE expires > 0 AND expires <= ? ORDER BY expires LIMIT ?`, nanos(now), limit)
+}
+
+// NextExpiry returns the soonest expiry of any message, or the zero time.
+func (tx *Tx) NextExpiry() (time.Time, error) {
+	var n sql.NullInt64
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT MIN(expires) FROM history WHERE expires > 0`).Scan(&n); err != nil {
+		return time.Time{}, dbErr("next expiry", err)
+	}
+	if !n.Valid {
+		return time.Time{}, nil
+	}
+	return fromNanos(n.Int64), nil
+}
+
+func (tx *Tx) historyList(query string, args ...any) ([]HistoryRow, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
+	if err != nil {
+		return nil, dbErr("list history", err)
+	}
+	defer rows.Close()
+	var rs []HistoryRow
+	for rows.Next() {
+		r, err := tx.scanHistory(rows)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				err = dbErr("list history", err)
+			}
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list history", err)
+	}
+	return rs, nil
+}
+
+// UpdateHistory writes r's body, reactions, edit time, deleted flag,
+// read time and expiry over the stored message with r's conversation and
+// id; ErrNotFound if there is none.
+func (tx *Tx) UpdateHistory(r HistoryRow) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	body, err := tx.sealOptional(historyAD("body", r.Conversation, r.ID, r.Sender), r.Body)
+	if err != nil {
+		return err
+	}
+	reactions, err := tx.sealOptional(historyAD("reactions", r.Conversation, r.ID, r.Sender), r.Reactions)
+	if err != nil {
+		return err
+	}
+	return tx.execOne("update history", `UPDATE history SET body = ?, reactions = ?, edited = ?, deleted = ?, read = ?, expires = ?
+		WHERE conversation = ? AND id = ? AND sender = ?`,
+		body, reactions, nanos(r.Edited), r.Deleted, nanos(r.Read), nanos(r.Expires), r.Conversation, nonNil(r.ID), r.Sender)
+}
+
+// DeleteHistory deletes a message with its receipt state; ErrNotFound if
+// it is not stored.
+func (tx *Tx) DeleteHistory(conversation string, id []byte) error {
+	if err := tx.execOne("delete history", `DELETE FROM history WHERE conversation = ? AND id = ?`, conversation, nonNil(id)); err != nil {
+		return err
+	}
+	_, err := tx.exec("delete history", `DELETE FROM message_devices WHERE message_id = ? AND recipient = ?`, nonNil(id), conversation)
+	return err
+}
+
+// HeldContent is a reaction, edit or delete waiting for its target
+// (spec/client-store.md §4.16). Payload is sealed on disk.
+type HeldContent struct {
+	Seq          int64
+	Conversation string
+	Target       []byte
+	Sender       string
+	SenderDevice uint32
+	Received     time.Time
+	Payload      []byte
+}
+
+func heldAD(h *HeldContent) rowKey {
+	return newRowKey("held_content", "payload").text(h.Conversation).bytes(h.Target).text(h.Sender).int(uint64(h.SenderDevice)).int(uint64(nanos(h.Received)))
+}
+
+// PutHeldContent stores h.
+func (tx *Tx) PutHeldContent(h HeldContent) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(heldAD(&h), h.Payload)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put held content", `INSERT INTO held_content (conversation, target, sender, sender_device, received, payload) VALUES (?, ?, ?, ?, ?, ?)`,
+		h.Conversation, nonNil(h.Target), h.Sender, int64(h.SenderDevice), nanos(h.Received), sealed)
+	return err
+}
+
+// TakeHeldContent deletes and returns the held content waiting for target
+// in the conversation, in arrival order.
+func (tx *Tx) TakeHeldContent(conversation string, target []byte) ([]HeldContent, error) {
+	hs, err := tx.heldList(`SELECT seq, conversation, target, sender, sender_device, received, payload FROM held_content
+		WHERE conversation = ? AND target = ? ORDER BY seq`, conversation, nonNil(target))
+	if err != nil || len(hs) == 0 {
+		return hs, err
+	}
+	_, err = tx.exec("take held content", `DELETE FROM held_content WHERE conversation = ? AND target = ?`, conversation, nonNil(target))
+	return hs, err
+}
+
+// CountHeldContent returns how many items the conversation holds.
+func (tx *Tx) CountHeldContent(conversation string) (int, error) {
+	var n int
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM held_content WHERE conversation = ?`, conversation).Scan(&n); err != nil {
+		return 0, dbErr("count held content", err)
+	}
+	return n, nil
+}
+
+// DropHeldContent deletes and returns the held items of the conversation
+// received before t, and then, while more than keep remain, the oldest;
+// conversation "" means every conversation (and keep is ignored).
+func (tx *Tx) DropHeldContent(conversation string, before time.Time, keep int) ([]HeldContent, error) {
+	const cols = `SELECT seq, conversation, target, sender, sender_device, received, payload FROM held_content`
+	var (
+		hs  []HeldContent
+		err error
+	)
+	if conversation == "" {
+		hs, err = tx.heldList(cols+` WHERE received < ? ORDER BY seq`, nanos(before))
+	} else {
+		hs, err = tx.heldList(cols+` WHERE conversation = ?1 AND (received < ?2 OR seq NOT IN
+			(SELECT seq FROM held_content WHERE conversation = ?1 ORDER BY seq DESC LIMIT ?3)) ORDER BY seq`, conversation, nanos(before), keep)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		if _, err := tx.exec("drop held content", `DELETE FROM held_content WHERE seq = ?`, h.Seq); err != nil {
+			return nil, err
+		}
+	}
+	return hs, nil
+}
+
+func (tx *Tx) heldList(query string, args ...any) ([]HeldContent, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
+	if err != nil {
+		return nil, dbErr("list held content", err)
+	}
+	defer rows.Close()
+	var hs []HeldContent
+	for rows.Next() {
+		var (
+			h                HeldContent
+			device, received int64
+			sealed           []byte
+		)
+		if err := rows.Scan(&h.Seq, &h.Conversation, &h.Target, &h.Sender, &device, &received, &sealed); err != nil {
+			return nil, dbErr("list held content", err)
+		}
+		if device < 0 || device > 1<<32-1 {
+			return nil, corrupt("held_content.sender_device out of range")
+		}
+		h.SenderDevice, h.Received = uint32(device), fromNanos(received)
+		if h.Payload, err = tx.s.open(heldAD(&h), sealed); err != nil {
+			return nil, err
+		}
+		hs = append(hs, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list held content", err)
+	}
+	return hs, nil
+}
+
+// ConversationTimer returns the disappearing-message timer of the
+// conversation with peer, in seconds (0 when never set)
+// (spec/client-store.md §4.17).
+func (tx *Tx) ConversationTimer(peer string) (int64, error) {
+	var n int64
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT timer FROM conversations WHERE peer = ?`, peer).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, dbErr("get timer", err)
+	}
+	return n, nil
+}
+
+// SetConversationTimer sets the conversation's timer.
+func (tx *Tx) SetConversationTimer(peer string, seconds int64, at time.Time) error {
+	_, err := tx.exec("set timer", `INSERT INTO conversations (peer, timer, changed) VALUES (?, ?, ?)
+		ON CONFLICT (peer) DO UPDATE SET timer = excluded.timer, changed = excluded.changed`, peer, seconds, nanos(at))
+	return err
+}
+
+// MessageDevice is the receipt state of a sent message at one recipient
+// device (spec/client-store.md §4.18).
+type MessageDevice struct {
+	MessageID       []byte
+	Recipient       string
+	Device          uint32
+	Delivered, Read time.Time
+}
+
+// PutMessageDevice records that a sent message went to a device.
+func (tx *Tx) PutMessageDevice(messageID []byte, recipient string, device uint32) error {
+	_, err := tx.exec("put message device", `INSERT OR IGNORE INTO message_devices (message_id, recipient, device, delivered, read) VALUES (?, ?, ?, 0, 0)`,
+		nonNil(messageID), recipient, int64(device))
+	return err
+}
+
+// MessageDevices returns the receipt state of a sent message, by device.
+func (tx *Tx) MessageDevices(messageID []byte) ([]MessageDevice, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT recipient, device, delivered, read FROM message_devices WHERE message_id = ? ORDER BY recipient, device`, nonNil(messageID))
+	if err != nil {
+		return nil, dbErr("list message devices", err)
+	}
+	defer rows.Close()
+	var ms []MessageDevice
+	for rows.Next() {
+		var (
+			m                      MessageDevice
+			device, delivered, red int64
+		)
+		if err := rows.Scan(&m.Recipient, &device, &delivered, &red); err != nil {
+			return nil, dbErr("list message devices", err)
+		}
+		if device < 0 || device > 1<<32-1 {
+			return nil, corrupt("message_devices.device out of range")
+		}
+		m.MessageID, m.Device, m.Delivered, m.Read = messageID, uint32(device), fromNanos(delivered), fromNanos(red)
+		ms = append(ms, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list message devices", err)
+	}
+	return ms, nil
+}
+
+// MarkMessageDevice records a receipt: delivered at at, and with read also
+// read. It reports whether anything changed (a receipt for a message or
+// device never sent to, or one already recorded, changes nothing).
+func (tx *Tx) MarkMessageDevice(messageID []byte, recipient string, device uint32, read bool, at time.Time) (bool, error) {
+	q := `UPDATE message_devices SET delivered = ?1 WHERE message_id = ?2 AND recipient = ?3 AND device = ?4 AND delivered = 0`
+	if read {
+		q = `UPDATE message_devices SET delivered = CASE delivered WHEN 0 THEN ?1 ELSE delivered END, read = ?1
+			WHERE message_id = ?2 AND recipient = ?3 AND device = ?4 AND read = 0`
+	}
+	res, err := tx.exec("mark message device", q, nanos(at), nonNil(messageID), recipient, int64(device))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, dbErr("mark message device", err)
+	}
+	return n > 0, nil
+}
+
+// Receipt types of receipts_out (spec/client-store.md §4.19), the values
+// of spec/content.proto Receipt.Type.
+const (
+	ReceiptDelivered = 1
+	ReceiptRead      = 2
+)
+
+// QueueReceipt records a receipt to send to peer; a repeat changes
+// nothing.
+func (tx *Tx) QueueReceipt(peer string, typ int, messageID []byte, at time.Time) error {
+	_, err := tx.exec("queue receipt", `INSERT OR IGNORE INTO receipts_out (peer, type, message_id, created) VALUES (?, ?, ?, ?)`,
+		peer, typ, nonNil(messageID), nanos(at))
+	return err
+}
+
+// PendingReceipts is a batch of receipts of one type to one peer.
+type PendingReceipts struct {
+	Peer string
+	Type int
+	IDs  [][]byte
+}
+
+// PendingReceiptBatch returns the receipts of the peer and type of the
+// oldest queued receipt, up to limit, oldest first; nil when none wait.
+func (tx *Tx) PendingReceiptBatch(limit int) (*PendingReceipts, error) {
+	var p PendingReceipts
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT peer, type FROM receipts_out ORDER BY created LIMIT 1`).Scan(&p.Peer, &p.Type)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, dbErr("pending receipts", err)
+	}
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT message_id FROM receipts_out WHERE peer = ? AND type = ? ORDER BY created, message_id LIMIT ?`, p.Peer, p.Type, limit)
+	if err != nil {
+		return nil, dbErr("pending receipts", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id []byte
+		if err := rows.Scan(&id); err != nil {
+			return nil, dbErr("pending receipts", err)
+		}
+		p.IDs = append(p.IDs, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("pending receipts", err)
+	}
+	return &p, nil
+}
+
+// DeleteReceipts deletes queued receipts (they were sent).
+func (tx *Tx) DeleteReceipts(peer string, typ int, ids [][]byte) error {
+	for _, id := range ids {
+		if _, err := tx.exec("delete receipt", `DELETE FROM receipts_out WHERE peer = ? AND type = ? AND message_id = ?`, peer, typ, nonNil(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Checkpoint copies the write-ahead log into the database file and
+// truncates it, so that deleted rows (overwritten by secure_delete) are
+// gone from the log too (spec/client-store.md §5). It runs outside any
+// transaction.
+func (s *Store) Checkpoint() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if _, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return dbErr("checkpoint", err)
+	}
+	return nil
+}
