@@ -12,6 +12,9 @@ import (
 	"github.com/sealpost/sealpost/client/content"
 )
 
+// statusSettle is how long status takes the receipts waiting at the relay.
+const statusSettle = time.Second
+
 var statusCommand = &command{
 	name:    "status",
 	usage:   "status ID",
@@ -53,30 +56,29 @@ send.`,
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
 				w := a.watchEvents(c.Events())
 				defer w.stop()
-				ctx, cancel := context.WithTimeout(ctx, *timeout)
-				defer cancel()
 				// Unknown ids fail at once, before any waiting.
 				if _, err := c.MessageStatus(ctx, id); err != nil {
 					return err
 				}
-				if err := w.waitConnected(ctx); err != nil {
+				start := time.Now()
+				wctx, cancel := context.WithTimeout(ctx, *timeout)
+				err := w.waitConnected(wctx)
+				cancel()
+				if err != nil {
 					return err
 				}
 				var st *client.MessageStatus
 				if want != 0 {
-					st, err = waitStatus(ctx, c, id, want)
-					if st == nil {
-						return err
-					}
+					st, err = waitStatus(ctx, c, id, want, *timeout-time.Since(start))
 				} else {
 					// What was waiting at the relay comes in first.
-					settle, cancel := context.WithTimeout(ctx, time.Second)
-					st, err = waitStatus(settle, c, id, client.StateRead)
-					cancel()
-					if st == nil {
-						return err
+					st, err = waitStatus(ctx, c, id, client.StateRead, statusSettle)
+					if errors.Is(err, errNotYet) {
+						err = nil
 					}
-					err = nil
+				}
+				if st == nil {
+					return err
 				}
 				a.printStatus(id, st)
 				return err

@@ -106,6 +106,37 @@ func (a *app) markRead(ctx context.Context, c *client.Client, m *client.Message)
 	}
 }
 
+// receiptLinger is how long listen --count stays connected after its last
+// message so that the client sends the receipts it queued (it batches them
+// for 300 ms; those not sent before Close go out the next time sealpost
+// opens the store).
+const receiptLinger = time.Second
+
+// lingerForReceipts waits receiptLinger, printing the events that come
+// meanwhile, unless the client sends no receipts. It reports whether a
+// security event came.
+func (a *app) lingerForReceipts(ctx context.Context, events <-chan client.Event) (security bool) {
+	if a.noReceipts {
+		return false
+	}
+	t := time.NewTimer(receiptLinger)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case e, ok := <-events:
+			if !ok {
+				return
+			}
+			security = security || isSecurityEvent(e)
+			a.printEvent(e)
+		}
+	}
+}
+
 // listen prints messages and events until ctx ends, count messages have
 // come (count > 0) or timeout passes (timeout > 0). With read, each
 // message shown is marked read.
@@ -145,6 +176,7 @@ func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout t
 			}
 			n++
 			if count > 0 && n >= count {
+				security = a.lingerForReceipts(ctx, events) || security
 				return end()
 			}
 		case e, ok := <-events:

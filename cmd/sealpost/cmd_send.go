@@ -96,7 +96,8 @@ and fails (exit status 1) if none does; 'sealpost status ID' shows it later.
 					}
 				}
 				asText := utf8.Valid(text) && len(text) <= content.MaxTextBytes
-				ctx, cancel := context.WithTimeout(ctx, *timeout)
+				deadline := time.Now().Add(*timeout)
+				ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Second))
 				defer cancel()
 				var opts []client.SendOption
 				if *replyTo != "" {
@@ -121,7 +122,7 @@ and fails (exit status 1) if none does; 'sealpost status ID' shows it later.
 				if err := a.sendOutcome(args[0], id, checkAccount(args[0], err)); err != nil || want == 0 {
 					return err
 				}
-				_, err = waitStatus(ctx, c, id, want)
+				_, err = waitStatus(ctx, c, id, want, time.Until(deadline))
 				return err
 			})
 		}

@@ -264,24 +264,24 @@ type jsonMessage struct {
 	KeyChanged bool   `json:"key_changed,omitempty"`
 	Time       string `json:"time"`
 	Received   string `json:"received,omitempty"`
-	// TimerSeconds is the disappearing-message timer the message falls
+	// DisappearsAfter is the disappearing-message timer the message falls
 	// under (Message.Timer), in seconds; 0 (left out): none.
-	TimerSeconds int64 `json:"disappears_after_seconds,omitempty"`
+	DisappearsAfter int64 `json:"disappears_after_seconds,omitempty"`
 	jsonContent
 }
 
 func newJSONMessage(m *client.Message) jsonMessage {
 	return jsonMessage{
-		ID:           m.ID.String(),
-		From:         m.From,
-		FromDevice:   m.FromDevice,
-		To:           m.To,
-		Sent:         m.Sent,
-		KeyChanged:   m.KeyChanged,
-		Time:         fmtJSONTime(m.Time),
-		Received:     fmtJSONTime(m.Received),
-		TimerSeconds: int64(m.Timer / time.Second),
-		jsonContent:  newJSONContent(m.Content, m.Plaintext),
+		ID:              m.ID.String(),
+		From:            m.From,
+		FromDevice:      m.FromDevice,
+		To:              m.To,
+		Sent:            m.Sent,
+		KeyChanged:      m.KeyChanged,
+		Time:            fmtJSONTime(m.Time),
+		Received:        fmtJSONTime(m.Received),
+		DisappearsAfter: int64(m.Timer / time.Second),
+		jsonContent:     newJSONContent(m.Content, m.Plaintext),
 	}
 }
 

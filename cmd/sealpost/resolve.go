@@ -88,12 +88,15 @@ func parseState(s string) (client.DeliveryState, error) {
 // errNotYet is a --wait that timed out: the state was not reached.
 var errNotYet = errors.New("not reached before the timeout")
 
-// waitStatus waits until the message id, sent from this device, reaches
-// state want (or further), polling the store as receipts come in, and
-// returns the last status. The caller bounds ctx.
-func waitStatus(ctx context.Context, c *client.Client, id client.MessageID, want client.DeliveryState) (*client.MessageStatus, error) {
+// waitStatus waits up to wait until the message id, sent from this
+// device, reaches state want (or further), polling the store as receipts
+// come in, and returns the last status (with errNotYet if want was not
+// reached).
+func waitStatus(ctx context.Context, c *client.Client, id client.MessageID, want client.DeliveryState, wait time.Duration) (*client.MessageStatus, error) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	end := time.NewTimer(wait)
+	defer end.Stop()
 	for {
 		st, err := c.MessageStatus(ctx, id)
 		if err != nil {
@@ -104,6 +107,8 @@ func waitStatus(ctx context.Context, c *client.Client, id client.MessageID, want
 		}
 		select {
 		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-end.C:
 			return st, fmt.Errorf("message %s is %s, %s %w", id, st.State, want, errNotYet)
 		case <-tick.C:
 		}
