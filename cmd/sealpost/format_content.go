@@ -69,15 +69,6 @@ func fmtTimer(d time.Duration) string {
 	return b.String()
 }
 
-// contentKind is the --json name of a message's kind: content.Kind's
-// String, or "" for a version 1 message.
-func contentKind(c *content.Content) string {
-	if c == nil || c.Content == nil {
-		return ""
-	}
-	return c.Kind().String()
-}
-
 // isAction reports kinds that act on an earlier message or the
 // conversation rather than say something: shown as "bob reacted ...".
 func isAction(k content.Kind) bool {
