@@ -239,9 +239,12 @@ type DeviceStatus struct {
 	Delivered, Read time.Time // when the device reported it; zero: not yet
 }
 
-// MessageStatus returns the receipt state of a message this device sent
-// (SendText, SendContent, Send), as it stands now. ErrUnknownMessage for
-// another id, including a message sent from another device.
+// MessageStatus returns the receipt state of a message this account sent
+// (SendText, SendContent, Send), as it stands now: on the device that sent
+// it, and on this account's other devices, which get its sent copy and the
+// receipts too (there Devices counts the peer's devices they know of, and
+// a message is stored once they have its copy). ErrUnknownMessage for
+// another id.
 func (c *Client) MessageStatus(ctx context.Context, mid MessageID) (*MessageStatus, error) {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
@@ -263,7 +266,7 @@ func (c *Client) MessageStatus(ctx context.Context, mid MessageID) (*MessageStat
 				return err
 			}
 			for _, r := range rows {
-				if r.Outgoing && r.SenderDevice == uint32(id.device) {
+				if r.Outgoing && r.Sender == id.handle {
 					st = &MessageStatus{State: StateStored}
 					queued, err := tx.OutgoingFor(mid[:])
 					if len(queued) > 0 {
@@ -413,14 +416,22 @@ func (c *Client) History(ctx context.Context, handle string, limit int) ([]Histo
 // Repeat a start at most every 5 seconds while typing: receivers treat a
 // start not repeated within 15 seconds as a stop.
 func (c *Client) Typing(ctx context.Context, handle string, typing bool) error {
-	return errors.New("client: Typing: not yet")
+	state := contentpb.Typing_STATE_STOPPED
+	if typing {
+		state = contentpb.Typing_STATE_STARTED
+	}
+	return c.sendEphemeral(ctx, []string{handle}, &content.Content{Content: &contentpb.Content{
+		Kind: &contentpb.Content_Typing{Typing: &contentpb.Typing{State: state}},
+	}})
 }
 
 // AnnouncePresence tells the connected devices of handles that this user
 // is online now, as an ephemeral signal (spec/client.md §12.7). Presence is
 // opt-in: the client never announces it by itself.
 func (c *Client) AnnouncePresence(ctx context.Context, handles ...string) error {
-	return errors.New("client: AnnouncePresence: not yet")
+	return c.sendEphemeral(ctx, handles, &content.Content{Content: &contentpb.Content{
+		Kind: &contentpb.Content_Presence{Presence: &contentpb.Presence{}},
+	}})
 }
 
 // sendContent sends a Content as a version 2 message (spec/client.md §2,

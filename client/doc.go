@@ -51,6 +51,17 @@
 // crash at any point loses nothing, and a message is stored once (see
 // Messages for how an application sees each message exactly once).
 //
+// Conversation content (spec/client.md §12, spec/content.md): SendText and
+// SendContent send typed messages (a protobuf Content: text, replies,
+// application-defined kinds), React, Edit and Delete change earlier
+// messages (edits and deletions only by their sender), SetTimer sets a
+// conversation's disappearing-message timer, MarkRead and the automatic
+// delivery receipts feed MessageStatus on the sender's device, and Typing
+// and AnnouncePresence send ephemeral signals the relay never stores.
+// Each device keeps the conversations' History with all of that applied;
+// received messages carry their Content, and receipts, typing and presence
+// arrive as Events.
+//
 // Keys and trust (spec/client.md §6.2, §6.3): nothing changes silently.
 // SafetyNumber and MarkVerified let users compare account keys. A changed
 // account key of a contact stops Send — ErrKeyChanged, or ErrSecurity for

@@ -197,6 +197,22 @@ func (c *Client) storeReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 		}
 		return r, err
 	}
+	if row.Outgoing && conv != id.handle {
+		// A sent copy: the receipts the peer's devices send reach
+		// this device too, so it keeps their state for the devices
+		// the peer has in the key set this device holds (§12.2).
+		ks, err := storedKeySetTx(tx, conv)
+		if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return r, err
+		}
+		if ks != nil {
+			for _, dev := range ks.Active() {
+				if err := tx.PutMessageDevice(p.id[:], conv, uint32(dev.Certificate.Device)); err != nil {
+					return r, err
+				}
+			}
+		}
+	}
 	r.offer = true
 	held, err := tx.TakeHeldContent(conv, p.id[:])
 	if err != nil || len(held) == 0 {
@@ -431,6 +447,22 @@ func (c *Client) applyReceipt(tx *localstore.Tx, id *identity, p *payload, conv,
 			continue
 		}
 		seen[mid] = true
+		// A message this account sent to the receipt's sender: on a
+		// device that did not send it, the first receipt of a device
+		// makes its record (§12.2).
+		row, err := tx.History(sender, target)
+		if errors.Is(err, localstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !row.Outgoing {
+			continue
+		}
+		if err := tx.PutMessageDevice(target, sender, device); err != nil {
+			return nil, err
+		}
 		ok, err := tx.MarkMessageDevice(target, sender, device, read, at)
 		if err != nil {
 			return nil, err

@@ -195,7 +195,8 @@ func (c *Client) start() error {
 				c.tokens.Invalidate(aud)
 			}
 		},
-		Deliver: c.deliver,
+		Deliver:     c.deliver,
+		OnEphemeral: c.receiveEphemeral,
 		OnConnect: func(*wire.Hello) {
 			c.emit(Event{Kind: EventConnected})
 			c.kickMaintenance()

@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,5 +88,59 @@ func BenchmarkSendDeliverAck(b *testing.B) {
 		// Client and relay together; a busy machine disturbs it less than
 		// envelopes/s.
 		b.ReportMetric(float64(cpu.Microseconds())/float64(per*pairs), "cpu-us/envelope")
+	}
+}
+
+// BenchmarkEphemeral: pairs of connections over TLS 1.3, each sender
+// writing SendEphemeral frames of one 1 KiB item to its receiver as fast
+// as it can; b.N items in all, each pushed to its receiver (spec/relay.md
+// §7.4). Nothing is stored. Client and relay share the process;
+// cpu-us/item is the CPU time of both (sealpost-bench --ephemeral
+// measures the relay alone).
+func BenchmarkEphemeral(b *testing.B) {
+	const pairs = 8
+	e := startRelay(b, Limits{
+		MaxConnsPerIP:      100,
+		EphemeralPerSecond: 1 << 30, EphemeralBurst: 1 << 30, EphemeralPairRate: 1 << 30, EphemeralPairBurst: 1 << 30,
+	})
+	env := make([]byte, 1024)
+	type pair struct{ from, to *client }
+	ps := make([]pair, pairs)
+	for i := range ps {
+		to, _ := e.connect(fmt.Sprintf("rcpt%d", i), 1)
+		from, _ := e.connect(fmt.Sprintf("sndr%d", i), 1)
+		ps[i] = pair{from, to}
+	}
+	per := b.N/pairs + 1
+	b.SetBytes(int64(len(env)))
+	b.ResetTimer()
+	cpu0 := storetest.CPUTime()
+	var wg sync.WaitGroup
+	var got atomic.Int64
+	for i, p := range ps {
+		rcpt := addr(fmt.Sprintf("rcpt%d", i), 1)
+		frame, _ := wire.Encode(&wire.Frame{Body: &wire.Frame_SendEphemeral{SendEphemeral: &wire.SendEphemeral{
+			Items: []*wire.Item{{Recipient: rcpt, Envelope: env}}}}})
+		wg.Go(func() { // sender
+			for range per {
+				p.from.writeRaw(frame)
+			}
+		})
+		wg.Go(func() { // receiver: what is not dropped
+			n := 0
+			for n < per {
+				f, err := p.to.next(time.Second)
+				if err != nil {
+					break // the rest was dropped (congested)
+				}
+				n += len(f.GetDeliverEphemeral().GetEnvelopes())
+			}
+			got.Add(int64(n))
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(got.Load())/float64(per*pairs), "delivered/sent")
+	if cpu := storetest.CPUTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(per*pairs), "cpu-us/item")
 	}
 }

@@ -49,6 +49,7 @@ type conn struct {
 	dev     [32]byte // revocation.DeviceHash of the token's device
 	expiry  time.Time
 	bucket  *bucket
+	ebucket *bucket // ephemeral items (spec/relay.md §7.4)
 
 	// Written by the reader, read by the timer.
 	lastRead atomic.Int64 // ns since s.start of the last frame received
@@ -83,6 +84,12 @@ type conn struct {
 	acks     []int64       // acked ids waiting for the store Ack running (ack)
 	acking   bool          // a store Ack of this connection runs
 	finished chan struct{} // closed when the writer has closed the WebSocket
+	// Ephemeral envelopes in out (pushEphemeral): how many, and the last
+	// DeliverEphemeral queued with its encoded size, which later ones
+	// join while it waits. Reset whenever the writer takes out.
+	ephQueued int
+	ephLast   *wire.DeliverEphemeral
+	ephSize   int
 }
 
 // serveWS accepts a WebSocket on /v1/relay and starts its reader.
@@ -208,6 +215,9 @@ func (c *conn) handle(f *wire.Frame) bool {
 		return c.send(b.Send)
 	case *wire.Frame_Ack:
 		return c.ack(b.Ack.Ids)
+	case *wire.Frame_SendEphemeral:
+		c.sendEphemeral(b.SendEphemeral.Items)
+		return true
 	case *wire.Frame_Ping:
 		c.enqueue(&wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}}, false)
 		return true

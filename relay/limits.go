@@ -10,7 +10,8 @@ import (
 )
 
 // Limits are the relay's limits and timings (spec/relay.md §6). The first
-// eight are announced to clients in Hello.
+// eight, MaxEphemeralEnvelope, EphemeralPerSecond and EphemeralBurst are
+// announced to clients in Hello.
 type Limits struct {
 	// MaxEnvelope caps one envelope; larger ones get status too_large.
 	MaxEnvelope int
@@ -66,7 +67,26 @@ type Limits struct {
 	ReconnectRate int
 	// MaxReconnectWindow caps the reconnect window announced to clients.
 	MaxReconnectWindow time.Duration
+	// MaxEphemeralEnvelope caps one ephemeral envelope (spec/relay.md
+	// §7.4); larger ones are dropped. At most MaxEnvelope and
+	// MaxEphemeralEnvelopeCap.
+	MaxEphemeralEnvelope int
+	// EphemeralPerSecond and EphemeralBurst are the token bucket of
+	// ephemeral items per sending address (spec/relay.md §7.4).
+	EphemeralPerSecond int
+	EphemeralBurst     int
+	// EphemeralPairRate and EphemeralPairBurst are the token bucket of
+	// ephemeral items per (sender budget, recipient account); items to
+	// the sender's own account are exempt (spec/relay.md §7.4).
+	EphemeralPairRate  int
+	EphemeralPairBurst int
 }
+
+// MaxEphemeralEnvelopeCap is the largest Limits.MaxEphemeralEnvelope: an
+// item forwarded to another node must fit a PostgreSQL NOTIFY payload
+// (less than 8000 bytes, as base64 with its address; spec/relay.md §6,
+// §12).
+const MaxEphemeralEnvelopeCap = 4096
 
 // DefaultReconnectRate is the default Limits.ReconnectRate: upgrades per
 // second one node admits (spec/relay.md §2.5, §6), below what a 2-core
@@ -102,6 +122,12 @@ func DefaultLimits() Limits {
 
 		ReconnectRate:      DefaultReconnectRate,
 		MaxReconnectWindow: 10 * time.Second,
+
+		MaxEphemeralEnvelope: wire.DefaultMaxEphemeralEnvelope,
+		EphemeralPerSecond:   20,
+		EphemeralBurst:       40,
+		EphemeralPairRate:    5,
+		EphemeralPairBurst:   10,
 	}
 }
 
@@ -145,6 +171,11 @@ func (l Limits) withDefaults() Limits {
 	defDur(&l.QuotaShareRetry, d.QuotaShareRetry)
 	def(&l.ReconnectRate, d.ReconnectRate)
 	defDur(&l.MaxReconnectWindow, d.MaxReconnectWindow)
+	def(&l.MaxEphemeralEnvelope, min(d.MaxEphemeralEnvelope, l.MaxEnvelope))
+	def(&l.EphemeralPerSecond, d.EphemeralPerSecond)
+	def(&l.EphemeralBurst, d.EphemeralBurst)
+	def(&l.EphemeralPairRate, d.EphemeralPairRate)
+	def(&l.EphemeralPairBurst, d.EphemeralPairBurst)
 	def(&l.QuotaRate, d.QuotaRate)
 	def(&l.QuotaBurst, d.QuotaBurst)
 	if l.QuotaBytesRate == 0 {
@@ -177,6 +208,13 @@ func (l Limits) check() error {
 	pos32("MaxConnsPerIP", l.MaxConnsPerIP)
 	if l.MaxFrame > 0 && l.MaxEnvelope > 0 && l.MaxFrame < l.MaxEnvelope+frameHeadroom {
 		bad("MaxFrame %d leaves less than %d bytes above MaxEnvelope %d", l.MaxFrame, frameHeadroom, l.MaxEnvelope)
+	}
+	pos32("EphemeralPerSecond", l.EphemeralPerSecond)
+	pos32("EphemeralBurst", l.EphemeralBurst)
+	pos32("EphemeralPairRate", l.EphemeralPairRate)
+	pos32("EphemeralPairBurst", l.EphemeralPairBurst)
+	if l.MaxEphemeralEnvelope < 1 || l.MaxEphemeralEnvelope > min(l.MaxEnvelope, MaxEphemeralEnvelopeCap) {
+		bad("MaxEphemeralEnvelope %d not in [1, min(MaxEnvelope, %d)]", l.MaxEphemeralEnvelope, MaxEphemeralEnvelopeCap)
 	}
 	if l.QuotaSharePercent < 1 || l.QuotaSharePercent > 100 {
 		bad("QuotaSharePercent %d not in [1, 100]", l.QuotaSharePercent)
@@ -239,5 +277,9 @@ func (l Limits) wire() *wire.Limits {
 		SendsPerSecond: uint32(l.SendsPerSecond),
 		SendBurst:      uint32(l.SendBurst),
 		DeliveryWindow: uint32(l.DeliveryWindow),
+
+		MaxEphemeralEnvelope: uint32(l.MaxEphemeralEnvelope),
+		EphemeralPerSecond:   uint32(l.EphemeralPerSecond),
+		EphemeralBurst:       uint32(l.EphemeralBurst),
 	}
 }

@@ -20,7 +20,29 @@ type metrics struct {
 	revPolls    *prometheus.CounterVec   // outcome: ok, error
 	revHeld     prometheus.Gauge
 	revLastOK   prometheus.Gauge
+	// Ephemeral items (spec/relay.md §7.4), one counter per outcome, made
+	// once: an item costs one atomic add.
+	ephReceived prometheus.Counter
+	ephOutcomes [ephOutcomes]prometheus.Counter
 }
+
+// ephOutcome is what became of an ephemeral item (spec/relay.md §7.4).
+type ephOutcome uint8
+
+const (
+	ephLocal     ephOutcome = iota // pushed to its recipient's connection here, from a sender here
+	ephPublished                   // handed to the other nodes (store.EphemeralBus)
+	ephRemote                      // from another node, pushed to its recipient's connection here
+	ephTooLarge                    // dropped: over max_ephemeral_envelope
+	ephRate                        // dropped: the sender's or the pair's bucket was empty
+	ephOffline                     // dropped: the recipient is not connected here and no other node can be told
+	ephCongested                   // dropped: the recipient's connection or the bus is backed up
+	ephOutcomes
+)
+
+// ephLabels are the label values of the outcomes: delivered{path} for the
+// first three, dropped{reason} for the others.
+var ephLabels = [ephOutcomes]string{"local", "published", "remote", "too_large", "rate", "offline", "congested"}
 
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
 	if r == nil {
@@ -64,7 +86,23 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		Namespace: "sealpost", Subsystem: "relay", Name: "revocation_feed_last_success_seconds",
 		Help: "Unix time of the last successful read of the revocation feed; 0 before the first.",
 	})
-	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK} {
+	m.ephReceived = counter("ephemeral_received_total", "Ephemeral items received in SendEphemeral frames.")
+	ephDelivered := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "ephemeral_delivered_total",
+		Help: "Ephemeral items passed on, by path: local (to a connection here), published (to the other nodes), remote (from another node to a connection here).",
+	}, []string{"path"})
+	ephDropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "ephemeral_dropped_total",
+		Help: "Ephemeral items dropped, by reason: too_large, rate, offline, congested.",
+	}, []string{"reason"})
+	for o := range ephOutcomes {
+		if o <= ephRemote {
+			m.ephOutcomes[o] = ephDelivered.WithLabelValues(ephLabels[o])
+		} else {
+			m.ephOutcomes[o] = ephDropped.WithLabelValues(ephLabels[o])
+		}
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -130,5 +168,17 @@ func (m *metrics) revocationPoll(ok bool) {
 func (m *metrics) revocations(n int) {
 	if m != nil {
 		m.revHeld.Set(float64(n))
+	}
+}
+
+func (m *metrics) ephemeralReceived(n int) {
+	if m != nil {
+		m.ephReceived.Add(float64(n))
+	}
+}
+
+func (m *metrics) ephemeral(o ephOutcome) {
+	if m != nil {
+		m.ephOutcomes[o].Inc()
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/relay/store/postgres"
 	"github.com/sealpost/sealpost/relay/wire"
@@ -46,6 +48,7 @@ func startPGNodeWith(t *testing.T, dsn string, clk *clock, lim Limits) *pgNode {
 	tap := &tapQueue{Queue: pq}
 	s, err := New(Config{
 		Name: relayName, Queue: tap, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)}, Now: clk.Now, Limits: lim,
+		EphemeralBus: pq, Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
 		pq.Close()

@@ -63,6 +63,11 @@ type Config struct {
 	// RevocationPoll is how often the feed is read; 0 means
 	// DefaultRevocationPoll.
 	RevocationPoll time.Duration
+	// EphemeralBus carries ephemeral items to and from the other nodes
+	// sharing the store (spec/relay.md §7.4, §12). Nil means Queue's, if
+	// it implements store.EphemeralBus (PostgreSQL), else none: an item
+	// for a device not connected to this node is dropped.
+	EphemeralBus store.EphemeralBus
 }
 
 // Server is one relay node. Create it with New, serve Handler, stop it with
@@ -74,10 +79,12 @@ type Server struct {
 	now      func() time.Time
 	verifier *token.Verifier
 	m        *metrics
-	quota    *quotas       // spec/relay.md §6.1
-	hello    *wire.Limits  // announced in every Hello
-	start    time.Time     // monotonic base of conn.lastRead
-	admit    *upgradePacer // spec/relay.md §2.5
+	quota    *quotas            // spec/relay.md §6.1
+	hello    *wire.Limits       // announced in every Hello
+	start    time.Time          // monotonic base of conn.lastRead
+	admit    *upgradePacer      // spec/relay.md §2.5
+	bus      store.EphemeralBus // nil: one node (spec/relay.md §7.4)
+	ephPairs *ephemeralPairs    // spec/relay.md §7.4
 
 	// ctx bounds store calls; cancelled when Shutdown gives up waiting.
 	ctx    context.Context
@@ -89,6 +96,7 @@ type Server struct {
 	all      map[*conn]struct{} // every open connection
 	perIP    map[string]int
 	buckets  map[string]*bucket     // send buckets by address
+	ebuckets map[string]*bucket     // ephemeral buckets by address
 	revoked  map[[32]byte]time.Time // revoked devices (revocation.DeviceHash) and when
 	inflight sync.WaitGroup         // sends and acks in flight
 	open     sync.WaitGroup         // connection readers; added to under mu while not closing
@@ -134,7 +142,11 @@ func New(cfg Config) (*Server, error) {
 		hello: lim.wire(), start: time.Now(), admit: newUpgradePacer(lim.ReconnectRate, time.Now()),
 		conns: make(map[string]*conn), all: make(map[*conn]struct{}),
 		perIP: make(map[string]int), buckets: make(map[string]*bucket), revoked: make(map[[32]byte]time.Time),
+		ebuckets: make(map[string]*bucket), ephPairs: newEphemeralPairs(lim), bus: cfg.EphemeralBus,
 		stop: make(chan struct{}),
+	}
+	if s.bus == nil {
+		s.bus, _ = cfg.Queue.(store.EphemeralBus)
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -147,6 +159,10 @@ func New(cfg Config) (*Server, error) {
 	s.bgDone.Add(2)
 	go s.dispatch()
 	go s.sweeper()
+	if s.bus != nil {
+		s.bgDone.Add(1)
+		go s.ephemeralFromBus(s.bus.Ephemeral())
+	}
 	if cfg.Revocations != nil {
 		s.bgDone.Add(1)
 		go s.pollRevocations(cfg.Revocations, poll)
@@ -312,6 +328,7 @@ func (s *Server) sweeper() {
 		}
 		s.pruneBuckets()
 		s.quota.prune(time.Now())
+		s.ephPairs.prune(time.Now())
 	}
 }
 
@@ -365,10 +382,15 @@ func (s *Server) bind(c *conn) (old *conn, b *bucket, code wire.ErrorCode) {
 		b = newBucket(s.lim.SendBurst, time.Now())
 		s.buckets[c.addr] = b
 	}
+	c.ebucket = s.ebuckets[c.addr]
+	if c.ebucket == nil {
+		c.ebucket = newBucket(s.lim.EphemeralBurst, time.Now())
+		s.ebuckets[c.addr] = c.ebucket
+	}
 	return old, b, 0
 }
 
-// pruneBuckets forgets the send buckets of addresses with no connection
+// pruneBuckets forgets the send and ephemeral buckets of addresses with no connection
 // whose bucket has refilled: a new one would be the same.
 func (s *Server) pruneBuckets() {
 	now := time.Now()
@@ -377,6 +399,11 @@ func (s *Server) pruneBuckets() {
 	for a, b := range s.buckets {
 		if s.conns[a] == nil && b.full(now, s.lim.SendsPerSecond, s.lim.SendBurst) {
 			delete(s.buckets, a)
+		}
+	}
+	for a, b := range s.ebuckets {
+		if s.conns[a] == nil && b.full(now, s.lim.EphemeralPerSecond, s.lim.EphemeralBurst) {
+			delete(s.ebuckets, a)
 		}
 	}
 }

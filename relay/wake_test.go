@@ -19,6 +19,24 @@ type tapQueue struct {
 	store.Queue
 	wake    chan []byte
 	fetched atomic.Int64
+	// Calls that write to the store (spec/relay.md §7.4: ephemeral sends
+	// make none).
+	sends, acks, opens atomic.Int64
+}
+
+func (q *tapQueue) Send(ctx context.Context, s store.Send) (store.SendResult, error) {
+	q.sends.Add(1)
+	return q.Queue.Send(ctx, s)
+}
+
+func (q *tapQueue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) {
+	q.acks.Add(1)
+	return q.Queue.Ack(ctx, addr, ids)
+}
+
+func (q *tapQueue) OpenMailbox(ctx context.Context, addr []byte, now time.Time) error {
+	q.opens.Add(1)
+	return q.Queue.OpenMailbox(ctx, addr, now)
 }
 
 func (q *tapQueue) Fetch(ctx context.Context, addr []byte, after int64, limit int, now time.Time) ([]store.Envelope, error) {

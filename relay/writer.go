@@ -106,6 +106,7 @@ func (c *conn) writeLoop() {
 			// burst of answers).
 			out := c.out
 			c.out = nil // no backing array kept while idle
+			c.ephQueued, c.ephLast = 0, nil
 			if c.room != nil {
 				c.room.Broadcast()
 			}
@@ -202,6 +203,7 @@ func (c *conn) close() {
 	c.closed = true
 	out := c.out
 	c.out = nil
+	c.ephQueued, c.ephLast = 0, nil
 	if c.room != nil {
 		c.room.Broadcast()
 	}
@@ -233,6 +235,7 @@ func (c *conn) abort() {
 	c.mu.Lock()
 	c.closing, c.closed = true, true
 	c.out = nil
+	c.ephQueued, c.ephLast = 0, nil
 	if c.room != nil {
 		c.room.Broadcast()
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ type childSpec struct {
 	Store         string `json:"store"`     // sqlite or postgres
 	Postgres      string `json:"postgres"`
 	ReconnectRate int    `json:"reconnect_rate"`
+	CPUProfile    string `json:"cpu_profile,omitempty"` // file for a CPU profile of the relay, until it stops
 }
 
 // relayChild serves the relay of spec until SIGTERM; it prints
@@ -63,6 +65,17 @@ func (c *childSpec) serve(stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	raiseFileLimit(stderr)
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var q store.Queue
 	var err error
 	if c.Store == "postgres" {
@@ -129,7 +142,7 @@ func startChild(ctx context.Context, o *options, stderr io.Writer) (*childRelay,
 		return nil, err
 	}
 	r := &childRelay{spec: childSpec{Dir: dir, Addr: "127.0.0.1:0", Name: o.name, TokenKey: pub,
-		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate}}
+		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate, CPUProfile: o.relayProfile}}
 	if err := r.serve(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -218,6 +231,14 @@ func (r *childRelay) stop(ctx context.Context, drop bool) error {
 		err = nil // killed, as asked
 	}
 	return err
+}
+
+// pid is the child's process id, 0 while it is not running.
+func (r *childRelay) pid() int {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
 }
 
 func (r *childRelay) close(ctx context.Context) error {

@@ -24,6 +24,13 @@
 // --idle K then opens K more authenticated connections that stay idle and
 // reports the memory each costs.
 //
+// --ephemeral (with --self) measures ephemeral sends instead
+// (spec/relay.md §7.4): the relay runs as a child process, and the tool
+// reports the items received per second, the drops and the relay's CPU
+// time per item:
+//
+//	sealpost-bench --self sqlite --ephemeral --devices 100 --envelopes 100000 --rate 10000
+//
 // --herd N (with --self) measures reconnects instead: N connections, each
 // with the client library's reconnect delays (spec/relay.md §2.5), the
 // relay stopped for --down and started again on the same address
@@ -79,6 +86,9 @@ type options struct {
 	down          time.Duration // how long the relay stays down
 	drop          bool          // cut the connections instead of shutting down
 	reconnectRate int           // the in-process relay's ReconnectRate for --herd
+
+	ephemeral    bool   // --ephemeral: measure ephemeral sends (spec/relay.md §7.4)
+	relayProfile string // CPU profile of the relay child (--ephemeral, --herd)
 }
 
 func main() {
@@ -116,6 +126,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.down, "down", 3*time.Second, "how long the relay stays down in each --herd restart")
 	fs.BoolVar(&o.drop, "drop", false, "--herd: cut every connection as a crash would, instead of a graceful shutdown")
 	fs.IntVar(&o.reconnectRate, "reconnect-rate", relay.DefaultReconnectRate, "--herd: the in-process relay's reconnect rate, upgrades admitted per second (spec/relay.md §2.5)")
+	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd: write a CPU profile of the relay child process to `file`")
+	fs.BoolVar(&o.ephemeral, "ephemeral", false, "ephemeral mode (needs --self): --devices receivers and as many senders, --envelopes ephemeral items of --size bytes at --rate; reports received/s, drops and the relay process's CPU per item")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -155,7 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		rep.print(stdout)
 	}
-	if rep.Lost > 0 {
+	if rep.Lost > 0 || rep.Ephemeral != nil && rep.Ephemeral.Received == 0 {
 		return 1
 	}
 	return 0
@@ -199,6 +211,12 @@ func (o *options) validate() error {
 	}
 	if o.restarts < 1 || o.down < 0 || o.reconnectRate < 1 {
 		errs = append(errs, errors.New("--restarts and --reconnect-rate: at least 1; --down: not negative"))
+	}
+	if o.ephemeral && (o.self == "" || o.herd > 0 || o.idle > 0) {
+		errs = append(errs, errors.New("--ephemeral: needs --self (the relay runs as a child process whose CPU is measured), not with --herd or --idle"))
+	}
+	if o.ephemeral && o.size > relay.MaxEphemeralEnvelopeCap {
+		errs = append(errs, fmt.Errorf("--ephemeral: --size at most %d", relay.MaxEphemeralEnvelopeCap))
 	}
 	if o.batch < 1 || o.batch > 1000 {
 		errs = append(errs, errors.New("--batch: 1 to 1000"))

@@ -34,6 +34,7 @@ type report struct {
 	Errors         map[string]int64 `json:"errors"`
 	Idle           *idleReport      `json:"idle,omitempty"`
 	Herd           *herdReport      `json:"herd,omitempty"`
+	Ephemeral      *ephemeralReport `json:"ephemeral,omitempty"`
 
 	mu sync.Mutex
 }
@@ -65,7 +66,7 @@ func (r *report) addStatusN(s wire.Status, n int64) {
 }
 
 func (r *report) print(w io.Writer) {
-	if r.Envelopes > 0 && r.Herd == nil {
+	if r.Envelopes > 0 && r.Herd == nil && r.Ephemeral == nil {
 		fmt.Fprintf(w, "devices %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per device, %s",
 			r.Devices, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
 		if r.Self != "" {
@@ -87,6 +88,11 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.Herd != nil {
 		r.Herd.print(w)
+	}
+	if r.Ephemeral != nil {
+		fmt.Fprintf(w, "connected in %.2fs\n", r.ConnectSeconds)
+		r.Ephemeral.print(w)
+		fmt.Fprintf(w, "errors           %s\n", counts(r.Errors))
 	}
 }
 

@@ -110,6 +110,10 @@ func selfLimits() relay.Limits {
 	// Upgrades are admitted as fast as they come (--herd sets the rate it
 	// measures, spec/relay.md §2.5).
 	lim.ReconnectRate = 1_000_000
+	// Ephemeral items (spec/relay.md §7.4, --ephemeral): the buckets per
+	// sender and per pair far above what the load sends.
+	lim.EphemeralPerSecond, lim.EphemeralBurst = 1<<30, 1<<30
+	lim.EphemeralPairRate, lim.EphemeralPairBurst = 1<<30, 1<<30
 	return lim
 }
 

@@ -116,6 +116,13 @@ type Config struct {
 	RelayQuotaBytesRate  int64  `json:"relay_quota_bytes_rate"`
 	RelayQuotaBytesBurst int64  `json:"relay_quota_bytes_burst"`
 	RelayQuotaRetry      string `json:"relay_quota_retry"`
+	// Relay ephemeral sends (spec/relay.md §7.4): the largest envelope,
+	// the bucket per sending device and per (sender, recipient account).
+	RelayEphemeralMaxEnvelope int `json:"relay_ephemeral_max_envelope"`
+	RelayEphemeralRate        int `json:"relay_ephemeral_rate"`
+	RelayEphemeralBurst       int `json:"relay_ephemeral_burst"`
+	RelayEphemeralPairRate    int `json:"relay_ephemeral_pair_rate"`
+	RelayEphemeralPairBurst   int `json:"relay_ephemeral_pair_burst"`
 	// Reconnect pacing (spec/relay.md §2.5): upgrades admitted per second
 	// and the largest reconnect window announced, as a Go duration.
 	RelayReconnectRate   int    `json:"relay_reconnect_rate"`
@@ -283,6 +290,11 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.Int64Var(&c.RelayQuotaBytesRate, "relay-quota-bytes-rate", c.RelayQuotaBytesRate, "relay: envelope `bytes` per second from one account to another")
 	fs.Int64Var(&c.RelayQuotaBytesBurst, "relay-quota-bytes-burst", c.RelayQuotaBytesBurst, "relay: burst of envelope `bytes` from one account to another")
 	fs.StringVar(&c.RelayQuotaRetry, "relay-quota-retry", c.RelayQuotaRetry, "relay: retry-after of an envelope over its sender's share of a mailbox")
+	fs.IntVar(&c.RelayEphemeralMaxEnvelope, "relay-ephemeral-max-envelope", c.RelayEphemeralMaxEnvelope, "relay: largest ephemeral envelope (typing, presence), `bytes`; larger ones are dropped (spec/relay.md §7.4)")
+	fs.IntVar(&c.RelayEphemeralRate, "relay-ephemeral-rate", c.RelayEphemeralRate, "relay: ephemeral items per second per device")
+	fs.IntVar(&c.RelayEphemeralBurst, "relay-ephemeral-burst", c.RelayEphemeralBurst, "relay: burst of ephemeral items per device")
+	fs.IntVar(&c.RelayEphemeralPairRate, "relay-ephemeral-pair-rate", c.RelayEphemeralPairRate, "relay: ephemeral items per second from one account to another")
+	fs.IntVar(&c.RelayEphemeralPairBurst, "relay-ephemeral-pair-burst", c.RelayEphemeralPairBurst, "relay: burst of ephemeral items from one account to another")
 	fs.IntVar(&c.RelayReconnectRate, "relay-reconnect-rate", c.RelayReconnectRate, "relay: WebSocket upgrades admitted per second; beyond it 503 with a retry hint (spec/relay.md §2.5)")
 	fs.StringVar(&c.RelayReconnectWindow, "relay-reconnect-window", c.RelayReconnectWindow, "relay: the longest window over which clients are told to spread their reconnects")
 	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")

@@ -142,6 +142,9 @@ func TestValidateChecks(t *testing.T) {
 		{"quota bytes burst under envelope", func(c *Config) { c.RelayQuotaBytesBurst = 1000 }, "--relay-quota-bytes-burst"},
 		{"bad quota retry", func(c *Config) { c.RelayQuotaRetry = "soon" }, "--relay-quota-retry"},
 		{"zero reconnect rate", func(c *Config) { c.RelayReconnectRate = 0 }, "--relay-reconnect-rate"},
+		{"ephemeral envelope over the NOTIFY cap", func(c *Config) { c.RelayEphemeralMaxEnvelope = relay.MaxEphemeralEnvelopeCap + 1 }, "--relay-ephemeral-max-envelope"},
+		{"zero ephemeral rate", func(c *Config) { c.RelayEphemeralRate = 0 }, "--relay-ephemeral-rate"},
+		{"zero ephemeral pair burst", func(c *Config) { c.RelayEphemeralPairBurst = 0 }, "--relay-ephemeral-pair-burst"},
 		{"reconnect window over the hint cap", func(c *Config) { c.RelayReconnectWindow = "1h" }, "--relay-reconnect-window"},
 		{"idle under heartbeat", func(c *Config) { c.RelayHeartbeat, c.RelayIdleTimeout = "10s", "5s" }, "--relay-idle-timeout"},
 		{"relay limits off with relay off", func(c *Config) { c.Services, c.RelayRate = "keyserver", 0 }, ""},
@@ -279,5 +282,31 @@ func TestReconnectFlags(t *testing.T) {
 	}
 	if l := c.relayLimits(); l.ReconnectRate != 250 || l.MaxReconnectWindow != 3*time.Second {
 		t.Fatalf("flags: rate %d window %v, want 250 3s", l.ReconnectRate, l.MaxReconnectWindow)
+	}
+}
+
+// TestEphemeralFlags checks that the ephemeral flags reach the relay's
+// limits (spec/relay.md §7.4) and default to relay.DefaultLimits.
+func TestEphemeralFlags(t *testing.T) {
+	c, err := parseConfig("sealpostd", nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, l := relay.DefaultLimits(), c.relayLimits()
+	if l.MaxEphemeralEnvelope != def.MaxEphemeralEnvelope || l.EphemeralPerSecond != def.EphemeralPerSecond || l.EphemeralBurst != def.EphemeralBurst ||
+		l.EphemeralPairRate != def.EphemeralPairRate || l.EphemeralPairBurst != def.EphemeralPairBurst {
+		t.Fatalf("defaults: %+v", l)
+	}
+	c, err = parseConfig("sealpostd", []string{"--relay-ephemeral-max-envelope", "512", "--relay-ephemeral-rate", "100000",
+		"--relay-ephemeral-burst", "200000", "--relay-ephemeral-pair-rate", "7", "--relay-ephemeral-pair-burst", "9"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.relayLimits(); l.MaxEphemeralEnvelope != 512 || l.EphemeralPerSecond != 100000 || l.EphemeralBurst != 200000 ||
+		l.EphemeralPairRate != 7 || l.EphemeralPairBurst != 9 {
+		t.Fatalf("flags: %+v", l)
 	}
 }

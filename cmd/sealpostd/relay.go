@@ -105,6 +105,15 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	intIn("relay-quota-burst", int64(c.RelayQuotaBurst), 1, 10_000_000)
 	intIn("relay-quota-bytes-rate", c.RelayQuotaBytesRate, 1, 1<<40)
 	intIn("relay-quota-bytes-burst", c.RelayQuotaBytesBurst, int64(c.RelayMaxEnvelope), 1<<40)
+	ephMax := relay.MaxEphemeralEnvelopeCap // a PostgreSQL NOTIFY payload (spec/relay.md §6)
+	if c.RelayMaxEnvelope >= 1024 {
+		ephMax = min(ephMax, c.RelayMaxEnvelope) // else reported above
+	}
+	intIn("relay-ephemeral-max-envelope", int64(c.RelayEphemeralMaxEnvelope), 1, int64(ephMax))
+	intIn("relay-ephemeral-rate", int64(c.RelayEphemeralRate), 1, 1_000_000_000)
+	intIn("relay-ephemeral-burst", int64(c.RelayEphemeralBurst), 1, 1_000_000_000)
+	intIn("relay-ephemeral-pair-rate", int64(c.RelayEphemeralPairRate), 1, 1_000_000_000)
+	intIn("relay-ephemeral-pair-burst", int64(c.RelayEphemeralPairBurst), 1, 1_000_000_000)
 	dur := func(flag, v string, lo, hi time.Duration) time.Duration {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < lo || d > hi {
@@ -151,6 +160,11 @@ func (c *Config) relayLimits() relay.Limits {
 	l.QuotaShareRetry = d(c.RelayQuotaRetry)
 	l.ReconnectRate = c.RelayReconnectRate
 	l.MaxReconnectWindow = d(c.RelayReconnectWindow)
+	l.MaxEphemeralEnvelope = c.RelayEphemeralMaxEnvelope
+	l.EphemeralPerSecond = c.RelayEphemeralRate
+	l.EphemeralBurst = c.RelayEphemeralBurst
+	l.EphemeralPairRate = c.RelayEphemeralPairRate
+	l.EphemeralPairBurst = c.RelayEphemeralPairBurst
 	return l
 }
 
@@ -177,6 +191,11 @@ func (c *Config) setRelayDefaults() {
 	c.RelayQuotaRetry = l.QuotaShareRetry.String()
 	c.RelayReconnectRate = l.ReconnectRate
 	c.RelayReconnectWindow = l.MaxReconnectWindow.String()
+	c.RelayEphemeralMaxEnvelope = l.MaxEphemeralEnvelope
+	c.RelayEphemeralRate = l.EphemeralPerSecond
+	c.RelayEphemeralBurst = l.EphemeralBurst
+	c.RelayEphemeralPairRate = l.EphemeralPairRate
+	c.RelayEphemeralPairBurst = l.EphemeralPairBurst
 	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
 }
 

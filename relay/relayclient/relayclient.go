@@ -30,6 +30,10 @@ const (
 // announces.
 const maxDeliveryBuffer = 4096
 
+// EphemeralBuffer is the capacity of the Ephemeral channel: ephemeral
+// envelopes that arrive while it is full are dropped (spec/relay.md §7.4).
+const EphemeralBuffer = 256
+
 // Errors.
 var (
 	// ErrClosed reports a call on a closed connection, or a send whose
@@ -87,6 +91,7 @@ type Conn struct {
 	idle     time.Duration
 
 	deliveries chan *wire.Delivery
+	ephemeral  chan []byte   // bounded; full: dropped
 	done       chan struct{} // closed when the reader stops
 
 	mu      sync.Mutex
@@ -149,6 +154,7 @@ func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) 
 		maxFrame:   int(lim.MaxFrame),
 		idle:       time.Duration(hello.IdleTimeoutMs) * time.Millisecond,
 		deliveries: make(chan *wire.Delivery, min(max(int(lim.DeliveryWindow), 1), maxDeliveryBuffer)),
+		ephemeral:  make(chan []byte, EphemeralBuffer),
 		done:       make(chan struct{}),
 		pending:    make(map[[wire.MessageIDSize]byte]chan *wire.SendResult),
 	}
@@ -170,6 +176,13 @@ func (c *Conn) ReconnectWindow() time.Duration { return c.window }
 // holds the relay's delivery window, so a consumer that acks what it takes
 // never stalls the connection.
 func (c *Conn) Deliveries() <-chan *wire.Delivery { return c.deliveries }
+
+// Ephemeral returns the channel of ephemeral envelopes the relay pushes
+// (spec/relay.md §7.4), in the order it pushes them. It holds at most
+// EphemeralBuffer; envelopes arriving while it is full are dropped, so a
+// slow consumer never stalls the connection. It is closed when the
+// connection ends.
+func (c *Conn) Ephemeral() <-chan []byte { return c.ephemeral }
 
 // Done is closed when the connection has ended; Err then says why.
 func (c *Conn) Done() <-chan struct{} { return c.done }
@@ -249,6 +262,16 @@ func (c *Conn) Ack(ctx context.Context, ids ...uint64) error {
 	return nil
 }
 
+// SendEphemeral sends items in one SendEphemeral frame (spec/relay.md
+// §7.4): the relay pushes each to its recipient if that device is
+// connected now and drops it otherwise. Nothing is answered, stored or
+// retried: a nil error means only that the frame was written. Envelopes
+// over the Hello's max_ephemeral_envelope, and items beyond its
+// ephemeral rate, are dropped by the relay.
+func (c *Conn) SendEphemeral(ctx context.Context, items ...*wire.Item) error {
+	return c.write(ctx, &wire.Frame{Body: &wire.Frame_SendEphemeral{SendEphemeral: &wire.SendEphemeral{Items: items}}})
+}
+
 // Ping sends a Ping; the relay's Pong is not reported.
 func (c *Conn) Ping(ctx context.Context, nonce uint64) error {
 	return c.write(ctx, &wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: nonce}}})
@@ -305,6 +328,7 @@ func (c *Conn) write(ctx context.Context, f *wire.Frame) error {
 func (c *Conn) read() {
 	defer close(c.done)
 	defer close(c.deliveries)
+	defer close(c.ephemeral)
 	for {
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if c.idle > 0 {
@@ -341,6 +365,14 @@ func (c *Conn) handle(f *wire.Frame) error {
 	case *wire.Frame_Deliver:
 		for _, d := range b.Deliver.Deliveries {
 			c.deliveries <- d
+		}
+		return nil
+	case *wire.Frame_DeliverEphemeral:
+		for _, e := range b.DeliverEphemeral.Envelopes {
+			select {
+			case c.ephemeral <- e:
+			default: // full: dropped (spec/relay.md §7.4)
+			}
 		}
 		return nil
 	case *wire.Frame_Ping:

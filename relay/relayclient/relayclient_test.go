@@ -42,7 +42,8 @@ func hello() *wire.Frame {
 	return &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{
 		ServerTimeUnixMs: 1, HeartbeatIntervalMs: 30000, IdleTimeoutMs: 90000,
 		Limits: &wire.Limits{MaxEnvelope: 1024, MaxFrame: 4096, MaxQueueCount: 10, MaxQueueBytes: 1 << 20,
-			TtlSeconds: 60, SendsPerSecond: 10, SendBurst: 10, DeliveryWindow: 4},
+			TtlSeconds: 60, SendsPerSecond: 10, SendBurst: 10, DeliveryWindow: 4,
+			MaxEphemeralEnvelope: 512, EphemeralPerSecond: 10, EphemeralBurst: 10},
 	}}}
 }
 
@@ -181,5 +182,60 @@ func TestPendingSendFailsOnClose(t *testing.T) {
 	}
 	if _, ok := <-c.Deliveries(); ok {
 		t.Fatal("Deliveries not closed")
+	}
+}
+
+// SendEphemeral writes one SendEphemeral frame and waits for nothing;
+// DeliverEphemeral envelopes come out of Ephemeral in order, and those
+// beyond its buffer are dropped without stalling the connection
+// (spec/relay.md §7.4).
+func TestEphemeral(t *testing.T) {
+	bob := wire.FormatAddress("bob", 1)
+	url := fakeRelay(t, func(ctx context.Context, ws *websocket.Conn, token string) {
+		writeFrame(ctx, ws, hello())
+		f, err := readFrame(ctx, ws, 0)
+		if err != nil {
+			t.Errorf("fake relay: %v", err)
+			return
+		}
+		items := f.GetSendEphemeral().GetItems()
+		if len(items) != 2 || string(items[1].Envelope) != "b" {
+			t.Errorf("fake relay: got %v", f)
+		}
+		envs := make([][]byte, EphemeralBuffer+10)
+		for i := range envs {
+			envs[i] = []byte{byte(i), byte(i >> 8)}
+		}
+		writeFrame(ctx, ws, &wire.Frame{Body: &wire.Frame_DeliverEphemeral{DeliverEphemeral: &wire.DeliverEphemeral{Envelopes: envs}}})
+		writeFrame(ctx, ws, &wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: 5}}})
+		f, err = readFrame(ctx, ws, 0)
+		if err != nil || f.GetPong().GetNonce() != 5 {
+			t.Errorf("fake relay: want Pong 5, got %v, %v", f, err)
+		}
+		ws.Close(websocket.StatusNormalClosure, "")
+	})
+	c, err := dial(t, url, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A malformed frame is refused before anything is written (the fake
+	// relay would see it first).
+	if err := c.SendEphemeral(t.Context()); !errors.Is(err, wire.ErrMalformed) {
+		t.Fatalf("empty SendEphemeral: %v", err)
+	}
+	if err := c.SendEphemeral(t.Context(), &wire.Item{Recipient: bob, Envelope: []byte("a")}, &wire.Item{Recipient: bob, Envelope: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done() // the fake relay closes after the Pong: the buffer is full
+	n := 0
+	for e := range c.Ephemeral() {
+		if int(e[0])|int(e[1])<<8 != n {
+			t.Fatalf("envelope %d out of order: %x", n, e)
+		}
+		n++
+	}
+	if n != EphemeralBuffer {
+		t.Fatalf("%d envelopes buffered, want %d", n, EphemeralBuffer)
 	}
 }

@@ -171,3 +171,22 @@ type Queue interface {
 	// Close releases the store; pending Sends finish or fail.
 	Close() error
 }
+
+// EphemeralBus carries ephemeral envelopes (spec/relay.md §7.4) between
+// relay nodes that share a store, so that a signal sent through one node
+// reaches a device connected to another. It is separate from Queue
+// because nothing on it is stored: it writes no row and keeps nothing
+// after delivery. A store that serves one relay node (SQLite) does not
+// implement it. Everything on it is best effort and may be dropped.
+type EphemeralBus interface {
+	// PublishEphemeral hands env, for the device at addr, to the other
+	// nodes sharing the store. It never blocks and never stores; it
+	// reports false if it dropped the item (its queue is full, the store
+	// is closed, or the item is too large for the bus).
+	PublishEphemeral(addr, env []byte) bool
+
+	// Ephemeral returns the channel of items other nodes published, each
+	// for the node that has the recipient connected (others ignore it).
+	// Items are dropped while it is full. It is closed by Close.
+	Ephemeral() <-chan Item
+}

@@ -20,6 +20,9 @@ const (
 const (
 	DefaultMaxEnvelope = seal.MaxEnvelopeSize        // 262144
 	DefaultMaxFrame    = DefaultMaxEnvelope + 64<<10 // 327680
+	// DefaultMaxEphemeralEnvelope is one 1024-byte sealed envelope
+	// (spec/seal.md §3.3), what a typing or presence signal needs.
+	DefaultMaxEphemeralEnvelope = 1024
 )
 
 // Check reports whether f satisfies spec/relay.md §3.2 and §3.3: exactly
@@ -51,6 +54,10 @@ func Check(f *Frame) error {
 		return checkPresent(b.Pong, "Pong")
 	case *Frame_Error:
 		return checkError(b.Error)
+	case *Frame_SendEphemeral:
+		return checkSendEphemeral(b.SendEphemeral)
+	case *Frame_DeliverEphemeral:
+		return checkDeliverEphemeral(b.DeliverEphemeral)
 	}
 	return malformed("no body")
 }
@@ -98,7 +105,8 @@ func checkHello(h *Hello) error {
 		return err
 	}
 	if l.MaxEnvelope == 0 || l.MaxFrame == 0 || l.MaxQueueCount == 0 || l.MaxQueueBytes == 0 ||
-		l.TtlSeconds == 0 || l.SendsPerSecond == 0 || l.SendBurst == 0 || l.DeliveryWindow == 0 {
+		l.TtlSeconds == 0 || l.SendsPerSecond == 0 || l.SendBurst == 0 || l.DeliveryWindow == 0 ||
+		l.MaxEphemeralEnvelope == 0 || l.EphemeralPerSecond == 0 || l.EphemeralBurst == 0 {
 		return malformed("hello limits: every limit must be > 0")
 	}
 	return nil
@@ -114,18 +122,51 @@ func checkSend(s *Send) error {
 	if n := len(s.Items); n < 1 || n > MaxItems {
 		return malformed("send with %d items, want 1 to %d", n, MaxItems)
 	}
-	for i, it := range s.Items {
+	return checkItems(s.Items, "send")
+}
+
+// checkItems checks the items of a Send or SendEphemeral (spec/relay.md
+// §3.3): each a device address and a non-empty envelope.
+func checkItems(items []*Item, what string) error {
+	for i, it := range items {
 		if it == nil {
-			return malformed("send item %d is nil", i)
+			return malformed("%s item %d is nil", what, i)
 		}
 		if hasUnknown(it) {
-			return malformed("unknown field in send item %d", i)
+			return malformed("unknown field in %s item %d", what, i)
 		}
 		if CheckAddress(it.Recipient) != nil {
-			return malformed("send item %d: recipient is not a device address", i)
+			return malformed("%s item %d: recipient is not a device address", what, i)
 		}
 		if len(it.Envelope) == 0 {
-			return malformed("send item %d: empty envelope", i)
+			return malformed("%s item %d: empty envelope", what, i)
+		}
+	}
+	return nil
+}
+
+// checkSendEphemeral: spec/relay.md §3.3, §7.4.
+func checkSendEphemeral(s *SendEphemeral) error {
+	if err := checkPresent(s, "SendEphemeral"); err != nil {
+		return err
+	}
+	if n := len(s.Items); n < 1 || n > MaxItems {
+		return malformed("send_ephemeral with %d items, want 1 to %d", n, MaxItems)
+	}
+	return checkItems(s.Items, "send_ephemeral")
+}
+
+// checkDeliverEphemeral: spec/relay.md §3.3, §7.4.
+func checkDeliverEphemeral(d *DeliverEphemeral) error {
+	if err := checkPresent(d, "DeliverEphemeral"); err != nil {
+		return err
+	}
+	if n := len(d.Envelopes); n < 1 || n > MaxDeliveries {
+		return malformed("deliver_ephemeral with %d envelopes, want 1 to %d", n, MaxDeliveries)
+	}
+	for i, e := range d.Envelopes {
+		if len(e) == 0 {
+			return malformed("deliver_ephemeral envelope %d is empty", i)
 		}
 	}
 	return nil

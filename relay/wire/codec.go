@@ -30,6 +30,8 @@
 //	7 Ping        both  nonce
 //	8 Pong        both  nonce
 //	9 Error       both  code (known), message (at most 256 bytes)
+//	10 SendEphemeral    c->r  items 1..MaxItems, as Send's
+//	11 DeliverEphemeral r->c  envelopes 1..MaxDeliveries, each non-empty
 //
 // Decode accepts only the canonical encoding of a frame that passes every
 // rule; Encode refuses a frame that Decode would refuse, so

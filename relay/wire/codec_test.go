@@ -20,7 +20,8 @@ func validFrames() map[string]*Frame {
 		"hello": {Body: &Frame_Hello{Hello: &Hello{
 			ServerTimeUnixMs: 1_790_000_000_000, HeartbeatIntervalMs: 30_000, IdleTimeoutMs: 90_000,
 			Limits: &Limits{MaxEnvelope: DefaultMaxEnvelope, MaxFrame: DefaultMaxFrame, MaxQueueCount: 10_000,
-				MaxQueueBytes: 256 << 20, TtlSeconds: 30 * 86400, SendsPerSecond: 200, SendBurst: 400, DeliveryWindow: 128},
+				MaxQueueBytes: 256 << 20, TtlSeconds: 30 * 86400, SendsPerSecond: 200, SendBurst: 400, DeliveryWindow: 128,
+				MaxEphemeralEnvelope: DefaultMaxEphemeralEnvelope, EphemeralPerSecond: 20, EphemeralBurst: 40},
 		}}},
 		"send": {Body: &Frame_Send{Send: &Send{MessageId: id16(1), Items: []*Item{
 			{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 1024)},
@@ -40,6 +41,12 @@ func validFrames() map[string]*Frame {
 		"deliver": {Body: &Frame_Deliver{Deliver: &Deliver{Deliveries: []*Delivery{
 			{Id: 1, Envelope: []byte("x"), ArrivedUnixMs: 1},
 			{Id: 1 << 40, Envelope: bytes.Repeat([]byte{1}, 512), ArrivedUnixMs: 1_790_000_000_000},
+		}}}},
+		"send ephemeral": {Body: &Frame_SendEphemeral{SendEphemeral: &SendEphemeral{Items: []*Item{
+			{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 512)},
+		}}}},
+		"deliver ephemeral": {Body: &Frame_DeliverEphemeral{DeliverEphemeral: &DeliverEphemeral{Envelopes: [][]byte{
+			bytes.Repeat([]byte{0xee}, 512), {1},
 		}}}},
 		"ack":        {Body: &Frame_Ack{Ack: &Ack{Ids: []uint64{3, 1, 3, 1 << 63}}}},
 		"ping":       {Body: &Frame_Ping{Ping: &Ping{Nonce: 42}}},

@@ -194,6 +194,8 @@ type Frame struct {
 	//	*Frame_Ping
 	//	*Frame_Pong
 	//	*Frame_Error
+	//	*Frame_SendEphemeral
+	//	*Frame_DeliverEphemeral
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -317,6 +319,24 @@ func (x *Frame) GetError() *Error {
 	return nil
 }
 
+func (x *Frame) GetSendEphemeral() *SendEphemeral {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_SendEphemeral); ok {
+			return x.SendEphemeral
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetDeliverEphemeral() *DeliverEphemeral {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_DeliverEphemeral); ok {
+			return x.DeliverEphemeral
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -357,6 +377,14 @@ type Frame_Error struct {
 	Error *Error `protobuf:"bytes,9,opt,name=error,proto3,oneof"` // either way, then close
 }
 
+type Frame_SendEphemeral struct {
+	SendEphemeral *SendEphemeral `protobuf:"bytes,10,opt,name=send_ephemeral,json=sendEphemeral,proto3,oneof"` // client -> relay, never answered
+}
+
+type Frame_DeliverEphemeral struct {
+	DeliverEphemeral *DeliverEphemeral `protobuf:"bytes,11,opt,name=deliver_ephemeral,json=deliverEphemeral,proto3,oneof"` // relay -> client, never acked
+}
+
 func (*Frame_Auth) isFrame_Body() {}
 
 func (*Frame_Hello) isFrame_Body() {}
@@ -374,6 +402,10 @@ func (*Frame_Ping) isFrame_Body() {}
 func (*Frame_Pong) isFrame_Body() {}
 
 func (*Frame_Error) isFrame_Body() {}
+
+func (*Frame_SendEphemeral) isFrame_Body() {}
+
+func (*Frame_DeliverEphemeral) isFrame_Body() {}
 
 // Auth carries an access token (spec/token.md §4.3, text form) whose
 // audience is "relay:<key server name>".
@@ -493,17 +525,20 @@ func (x *Hello) GetLimits() *Limits {
 
 // Limits are the limits in force on this relay (spec/relay.md §6).
 type Limits struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	MaxEnvelope    uint32                 `protobuf:"varint,1,opt,name=max_envelope,json=maxEnvelope,proto3" json:"max_envelope,omitempty"`            // bytes per envelope
-	MaxFrame       uint32                 `protobuf:"varint,2,opt,name=max_frame,json=maxFrame,proto3" json:"max_frame,omitempty"`                     // bytes per frame (WebSocket message)
-	MaxQueueCount  uint32                 `protobuf:"varint,3,opt,name=max_queue_count,json=maxQueueCount,proto3" json:"max_queue_count,omitempty"`    // envelopes per mailbox
-	MaxQueueBytes  uint64                 `protobuf:"varint,4,opt,name=max_queue_bytes,json=maxQueueBytes,proto3" json:"max_queue_bytes,omitempty"`    // envelope bytes per mailbox
-	TtlSeconds     uint64                 `protobuf:"varint,5,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`               // envelope lifetime in a mailbox
-	SendsPerSecond uint32                 `protobuf:"varint,6,opt,name=sends_per_second,json=sendsPerSecond,proto3" json:"sends_per_second,omitempty"` // Send frames per second per device (rate)
-	SendBurst      uint32                 `protobuf:"varint,7,opt,name=send_burst,json=sendBurst,proto3" json:"send_burst,omitempty"`                  // Send frames per device (bucket size)
-	DeliveryWindow uint32                 `protobuf:"varint,8,opt,name=delivery_window,json=deliveryWindow,proto3" json:"delivery_window,omitempty"`   // unacknowledged deliveries in flight
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	MaxEnvelope          uint32                 `protobuf:"varint,1,opt,name=max_envelope,json=maxEnvelope,proto3" json:"max_envelope,omitempty"`                              // bytes per envelope
+	MaxFrame             uint32                 `protobuf:"varint,2,opt,name=max_frame,json=maxFrame,proto3" json:"max_frame,omitempty"`                                       // bytes per frame (WebSocket message)
+	MaxQueueCount        uint32                 `protobuf:"varint,3,opt,name=max_queue_count,json=maxQueueCount,proto3" json:"max_queue_count,omitempty"`                      // envelopes per mailbox
+	MaxQueueBytes        uint64                 `protobuf:"varint,4,opt,name=max_queue_bytes,json=maxQueueBytes,proto3" json:"max_queue_bytes,omitempty"`                      // envelope bytes per mailbox
+	TtlSeconds           uint64                 `protobuf:"varint,5,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`                                 // envelope lifetime in a mailbox
+	SendsPerSecond       uint32                 `protobuf:"varint,6,opt,name=sends_per_second,json=sendsPerSecond,proto3" json:"sends_per_second,omitempty"`                   // Send frames per second per device (rate)
+	SendBurst            uint32                 `protobuf:"varint,7,opt,name=send_burst,json=sendBurst,proto3" json:"send_burst,omitempty"`                                    // Send frames per device (bucket size)
+	DeliveryWindow       uint32                 `protobuf:"varint,8,opt,name=delivery_window,json=deliveryWindow,proto3" json:"delivery_window,omitempty"`                     // unacknowledged deliveries in flight
+	MaxEphemeralEnvelope uint32                 `protobuf:"varint,9,opt,name=max_ephemeral_envelope,json=maxEphemeralEnvelope,proto3" json:"max_ephemeral_envelope,omitempty"` // bytes per ephemeral envelope (spec/relay.md §7.4)
+	EphemeralPerSecond   uint32                 `protobuf:"varint,10,opt,name=ephemeral_per_second,json=ephemeralPerSecond,proto3" json:"ephemeral_per_second,omitempty"`      // ephemeral items per second per device (rate)
+	EphemeralBurst       uint32                 `protobuf:"varint,11,opt,name=ephemeral_burst,json=ephemeralBurst,proto3" json:"ephemeral_burst,omitempty"`                    // ephemeral items per device (bucket size)
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -588,6 +623,27 @@ func (x *Limits) GetSendBurst() uint32 {
 func (x *Limits) GetDeliveryWindow() uint32 {
 	if x != nil {
 		return x.DeliveryWindow
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxEphemeralEnvelope() uint32 {
+	if x != nil {
+		return x.MaxEphemeralEnvelope
+	}
+	return 0
+}
+
+func (x *Limits) GetEphemeralPerSecond() uint32 {
+	if x != nil {
+		return x.EphemeralPerSecond
+	}
+	return 0
+}
+
+func (x *Limits) GetEphemeralBurst() uint32 {
+	if x != nil {
+		return x.EphemeralBurst
 	}
 	return 0
 }
@@ -919,6 +975,99 @@ func (x *Ack) GetIds() []uint64 {
 	return nil
 }
 
+// SendEphemeral asks the relay to push one envelope per item to its
+// recipient device if it is connected now, and to drop it otherwise
+// (spec/relay.md §7.4): never stored, never answered, no message id.
+type SendEphemeral struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*Item                `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEphemeral) Reset() {
+	*x = SendEphemeral{}
+	mi := &file_relay_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEphemeral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEphemeral) ProtoMessage() {}
+
+func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEphemeral.ProtoReflect.Descriptor instead.
+func (*SendEphemeral) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SendEphemeral) GetItems() []*Item {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// DeliverEphemeral pushes ephemeral envelopes to their recipient: no id,
+// never acked, never delivered again.
+type DeliverEphemeral struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Envelopes     [][]byte               `protobuf:"bytes,1,rep,name=envelopes,proto3" json:"envelopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverEphemeral) Reset() {
+	*x = DeliverEphemeral{}
+	mi := &file_relay_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverEphemeral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverEphemeral) ProtoMessage() {}
+
+func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverEphemeral.ProtoReflect.Descriptor instead.
+func (*DeliverEphemeral) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeliverEphemeral) GetEnvelopes() [][]byte {
+	if x != nil {
+		return x.Envelopes
+	}
+	return nil
+}
+
 type Ping struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Nonce         uint64                 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
@@ -928,7 +1077,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1089,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1102,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{10}
+	return file_relay_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Ping) GetNonce() uint64 {
@@ -972,7 +1121,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1133,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1146,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{11}
+	return file_relay_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Pong) GetNonce() uint64 {
@@ -1019,7 +1168,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1180,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1193,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{12}
+	return file_relay_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1065,7 +1214,7 @@ var File_relay_proto protoreflect.FileDescriptor
 
 const file_relay_proto_rawDesc = "" +
 	"\n" +
-	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xd5\x03\n" +
+	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xf4\x04\n" +
 	"\x05Frame\x12-\n" +
 	"\x04auth\x18\x01 \x01(\v2\x17.sealpost.relay.v1.AuthH\x00R\x04auth\x120\n" +
 	"\x05hello\x18\x02 \x01(\v2\x18.sealpost.relay.v1.HelloH\x00R\x05hello\x12-\n" +
@@ -1076,7 +1225,10 @@ const file_relay_proto_rawDesc = "" +
 	"\x03ack\x18\x06 \x01(\v2\x16.sealpost.relay.v1.AckH\x00R\x03ack\x12-\n" +
 	"\x04ping\x18\a \x01(\v2\x17.sealpost.relay.v1.PingH\x00R\x04ping\x12-\n" +
 	"\x04pong\x18\b \x01(\v2\x17.sealpost.relay.v1.PongH\x00R\x04pong\x120\n" +
-	"\x05error\x18\t \x01(\v2\x18.sealpost.relay.v1.ErrorH\x00R\x05errorB\x06\n" +
+	"\x05error\x18\t \x01(\v2\x18.sealpost.relay.v1.ErrorH\x00R\x05error\x12I\n" +
+	"\x0esend_ephemeral\x18\n" +
+	" \x01(\v2 .sealpost.relay.v1.SendEphemeralH\x00R\rsendEphemeral\x12R\n" +
+	"\x11deliver_ephemeral\x18\v \x01(\v2#.sealpost.relay.v1.DeliverEphemeralH\x00R\x10deliverEphemeralB\x06\n" +
 	"\x04body\"\x1c\n" +
 	"\x04Auth\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\xc5\x01\n" +
@@ -1084,7 +1236,7 @@ const file_relay_proto_rawDesc = "" +
 	"\x13server_time_unix_ms\x18\x01 \x01(\x04R\x10serverTimeUnixMs\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\rR\x13heartbeatIntervalMs\x12&\n" +
 	"\x0fidle_timeout_ms\x18\x03 \x01(\rR\ridleTimeoutMs\x121\n" +
-	"\x06limits\x18\x04 \x01(\v2\x19.sealpost.relay.v1.LimitsR\x06limits\"\xab\x02\n" +
+	"\x06limits\x18\x04 \x01(\v2\x19.sealpost.relay.v1.LimitsR\x06limits\"\xbc\x03\n" +
 	"\x06Limits\x12!\n" +
 	"\fmax_envelope\x18\x01 \x01(\rR\vmaxEnvelope\x12\x1b\n" +
 	"\tmax_frame\x18\x02 \x01(\rR\bmaxFrame\x12&\n" +
@@ -1095,7 +1247,11 @@ const file_relay_proto_rawDesc = "" +
 	"\x10sends_per_second\x18\x06 \x01(\rR\x0esendsPerSecond\x12\x1d\n" +
 	"\n" +
 	"send_burst\x18\a \x01(\rR\tsendBurst\x12'\n" +
-	"\x0fdelivery_window\x18\b \x01(\rR\x0edeliveryWindow\"T\n" +
+	"\x0fdelivery_window\x18\b \x01(\rR\x0edeliveryWindow\x124\n" +
+	"\x16max_ephemeral_envelope\x18\t \x01(\rR\x14maxEphemeralEnvelope\x120\n" +
+	"\x14ephemeral_per_second\x18\n" +
+	" \x01(\rR\x12ephemeralPerSecond\x12'\n" +
+	"\x0fephemeral_burst\x18\v \x01(\rR\x0eephemeralBurst\"T\n" +
 	"\x04Send\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\fR\tmessageId\x12-\n" +
@@ -1119,7 +1275,11 @@ const file_relay_proto_rawDesc = "" +
 	"\benvelope\x18\x02 \x01(\fR\benvelope\x12&\n" +
 	"\x0farrived_unix_ms\x18\x03 \x01(\x04R\rarrivedUnixMs\"\x17\n" +
 	"\x03Ack\x12\x10\n" +
-	"\x03ids\x18\x01 \x03(\x04R\x03ids\"\x1c\n" +
+	"\x03ids\x18\x01 \x03(\x04R\x03ids\">\n" +
+	"\rSendEphemeral\x12-\n" +
+	"\x05items\x18\x01 \x03(\v2\x17.sealpost.relay.v1.ItemR\x05items\"0\n" +
+	"\x10DeliverEphemeral\x12\x1c\n" +
+	"\tenvelopes\x18\x01 \x03(\fR\tenvelopes\"\x1c\n" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\"\x1c\n" +
 	"\x04Pong\x12\x14\n" +
@@ -1166,23 +1326,25 @@ func file_relay_proto_rawDescGZIP() []byte {
 }
 
 var file_relay_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_relay_proto_goTypes = []any{
-	(Status)(0),        // 0: sealpost.relay.v1.Status
-	(ErrorCode)(0),     // 1: sealpost.relay.v1.ErrorCode
-	(*Frame)(nil),      // 2: sealpost.relay.v1.Frame
-	(*Auth)(nil),       // 3: sealpost.relay.v1.Auth
-	(*Hello)(nil),      // 4: sealpost.relay.v1.Hello
-	(*Limits)(nil),     // 5: sealpost.relay.v1.Limits
-	(*Send)(nil),       // 6: sealpost.relay.v1.Send
-	(*Item)(nil),       // 7: sealpost.relay.v1.Item
-	(*SendResult)(nil), // 8: sealpost.relay.v1.SendResult
-	(*Deliver)(nil),    // 9: sealpost.relay.v1.Deliver
-	(*Delivery)(nil),   // 10: sealpost.relay.v1.Delivery
-	(*Ack)(nil),        // 11: sealpost.relay.v1.Ack
-	(*Ping)(nil),       // 12: sealpost.relay.v1.Ping
-	(*Pong)(nil),       // 13: sealpost.relay.v1.Pong
-	(*Error)(nil),      // 14: sealpost.relay.v1.Error
+	(Status)(0),              // 0: sealpost.relay.v1.Status
+	(ErrorCode)(0),           // 1: sealpost.relay.v1.ErrorCode
+	(*Frame)(nil),            // 2: sealpost.relay.v1.Frame
+	(*Auth)(nil),             // 3: sealpost.relay.v1.Auth
+	(*Hello)(nil),            // 4: sealpost.relay.v1.Hello
+	(*Limits)(nil),           // 5: sealpost.relay.v1.Limits
+	(*Send)(nil),             // 6: sealpost.relay.v1.Send
+	(*Item)(nil),             // 7: sealpost.relay.v1.Item
+	(*SendResult)(nil),       // 8: sealpost.relay.v1.SendResult
+	(*Deliver)(nil),          // 9: sealpost.relay.v1.Deliver
+	(*Delivery)(nil),         // 10: sealpost.relay.v1.Delivery
+	(*Ack)(nil),              // 11: sealpost.relay.v1.Ack
+	(*SendEphemeral)(nil),    // 12: sealpost.relay.v1.SendEphemeral
+	(*DeliverEphemeral)(nil), // 13: sealpost.relay.v1.DeliverEphemeral
+	(*Ping)(nil),             // 14: sealpost.relay.v1.Ping
+	(*Pong)(nil),             // 15: sealpost.relay.v1.Pong
+	(*Error)(nil),            // 16: sealpost.relay.v1.Error
 }
 var file_relay_proto_depIdxs = []int32{
 	3,  // 0: sealpost.relay.v1.Frame.auth:type_name -> sealpost.relay.v1.Auth
@@ -1191,19 +1353,22 @@ var file_relay_proto_depIdxs = []int32{
 	8,  // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
 	9,  // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
 	11, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
-	12, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
-	13, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
-	14, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
-	5,  // 9: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
-	7,  // 10: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
-	0,  // 11: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
-	10, // 12: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
-	1,  // 13: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	14, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
+	15, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
+	16, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
+	12, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
+	13, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
+	5,  // 11: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
+	7,  // 12: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
+	0,  // 13: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
+	10, // 14: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
+	7,  // 15: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
+	1,  // 16: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_relay_proto_init() }
@@ -1221,6 +1386,8 @@ func file_relay_proto_init() {
 		(*Frame_Ping)(nil),
 		(*Frame_Pong)(nil),
 		(*Frame_Error)(nil),
+		(*Frame_SendEphemeral)(nil),
+		(*Frame_DeliverEphemeral)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1228,7 +1395,7 @@ func file_relay_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_relay_proto_rawDesc), len(file_relay_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

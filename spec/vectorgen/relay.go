@@ -44,7 +44,8 @@ func relayValidFrames() []struct {
 		{"hello", "Hello with the default limits", &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{
 			ServerTimeUnixMs: 1_790_000_000_000, HeartbeatIntervalMs: 30_000, IdleTimeoutMs: 90_000,
 			Limits: &wire.Limits{MaxEnvelope: wire.DefaultMaxEnvelope, MaxFrame: wire.DefaultMaxFrame, MaxQueueCount: 10000,
-				MaxQueueBytes: 256 << 20, TtlSeconds: 30 * 86400, SendsPerSecond: 200, SendBurst: 400, DeliveryWindow: 128}}}}},
+				MaxQueueBytes: 256 << 20, TtlSeconds: 30 * 86400, SendsPerSecond: 200, SendBurst: 400, DeliveryWindow: 128,
+				MaxEphemeralEnvelope: wire.DefaultMaxEphemeralEnvelope, EphemeralPerSecond: 20, EphemeralBurst: 40}}}}},
 		{"send", "Send of two envelopes", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID, Items: []*wire.Item{
 			{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 512)},
 			{Recipient: wire.FormatAddress("carol.x_2-y", 0xfffffffe), Envelope: []byte{0}},
@@ -61,6 +62,14 @@ func relayValidFrames() []struct {
 		{"deliver", "Deliver of two envelopes in id order", &wire.Frame{Body: &wire.Frame_Deliver{Deliver: &wire.Deliver{Deliveries: []*wire.Delivery{
 			{Id: 1, Envelope: []byte("x"), ArrivedUnixMs: 1},
 			{Id: 1 << 40, Envelope: bytes.Repeat([]byte{1}, 64), ArrivedUnixMs: 1_790_000_000_000},
+		}}}}},
+		{"send-ephemeral", "SendEphemeral of two 512-byte envelopes", &wire.Frame{Body: &wire.Frame_SendEphemeral{SendEphemeral: &wire.SendEphemeral{Items: []*wire.Item{
+			{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 512)},
+			{Recipient: wire.FormatAddress("carol.x_2-y", 0xfffffffe), Envelope: bytes.Repeat([]byte{0xdd}, 512)},
+		}}}}},
+		{"send-ephemeral-max-items", "SendEphemeral of MaxItems envelopes", &wire.Frame{Body: &wire.Frame_SendEphemeral{SendEphemeral: &wire.SendEphemeral{Items: manyItems}}}},
+		{"deliver-ephemeral", "DeliverEphemeral of two envelopes, repeats allowed", &wire.Frame{Body: &wire.Frame_DeliverEphemeral{DeliverEphemeral: &wire.DeliverEphemeral{Envelopes: [][]byte{
+			bytes.Repeat([]byte{0xee}, 512), {1}, {1},
 		}}}}},
 		{"ack", "Ack with a repeated id", &wire.Frame{Body: &wire.Frame_Ack{Ack: &wire.Ack{Ids: []uint64{3, 1, 3, 1 << 63}}}}},
 		{"ping", "Ping", &wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: 42}}}},
@@ -110,9 +119,17 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 	if err != nil {
 		return nil, err
 	}
+	helloNoEphemeral, err := hello(func(h *wire.Hello) {
+		h.Limits.MaxEphemeralEnvelope, h.Limits.EphemeralPerSecond, h.Limits.EphemeralBurst = 0, 0, 0
+	})
+	if err != nil {
+		return nil, err
+	}
 	tooManyItems := make([][]byte, wire.MaxItems+1)
+	ephemeralItems := make([][]byte, wire.MaxItems+1)
 	for i := range tooManyItems {
 		tooManyItems[i] = item
+		ephemeralItems[i] = pbField(1, item)
 	}
 	const (
 		mal = "malformed"
@@ -166,6 +183,18 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "deliver-no-time", Comment: "delivery without an arrival time", Frame: pbField(5, pbField(1, pbCat(pbVarint(1, 1), pbField(2, []byte("e"))))), Result: mal},
 		{ID: "deliver-repeat", Comment: "delivery ids 2, 2", Frame: pbField(5, pbCat(delivery(2), delivery(2))), Result: mal},
 		{ID: "deliver-decreasing", Comment: "delivery ids 3, 2", Frame: pbField(5, pbCat(delivery(3), delivery(2))), Result: mal},
+		{ID: "ephemeral-empty", Comment: "SendEphemeral without items", Frame: pbField(10, nil), Result: mal},
+		{ID: "ephemeral-too-many-items", Comment: "SendEphemeral of MaxItems+1 items", Frame: pbField(10, pbCat(ephemeralItems...)), Result: mal},
+		{ID: "ephemeral-empty-envelope", Comment: "ephemeral item without an envelope", Frame: pbField(10, pbField(1, pbField(1, bob))), Result: mal},
+		{ID: "ephemeral-no-recipient", Comment: "ephemeral item without a recipient", Frame: pbField(10, pbField(1, pbField(2, []byte("e")))), Result: mal},
+		{ID: "ephemeral-device-0", Comment: "ephemeral recipient device id 0", Frame: pbField(10, pbField(1, pbCat(pbField(1, []byte{3, 'b', 'o', 'b', 0, 0, 0, 0}), pbField(2, []byte("e"))))), Result: mal},
+		{ID: "ephemeral-message-id", Comment: "SendEphemeral with a field 2 (it has no message id)", Frame: pbField(10, pbCat(pbField(1, item), pbField(2, id))), Result: mal},
+		{ID: "unknown-ephemeral", Comment: "unknown field inside SendEphemeral", Frame: pbField(10, pbCat(pbField(1, item), unknown)), Result: mal},
+		{ID: "unknown-ephemeral-item", Comment: "unknown field inside a SendEphemeral item", Frame: pbField(10, pbField(1, pbCat(item, unknown))), Result: mal},
+		{ID: "deliver-ephemeral-empty", Comment: "DeliverEphemeral without envelopes", Frame: pbField(11, nil), Result: mal},
+		{ID: "deliver-ephemeral-empty-envelope", Comment: "DeliverEphemeral with an empty envelope", Frame: pbField(11, pbCat(pbField(1, []byte("e")), pbField(1, nil))), Result: mal},
+		{ID: "deliver-ephemeral-too-many", Comment: "DeliverEphemeral of MaxDeliveries+1 envelopes", Frame: pbField(11, bytes.Repeat(pbField(1, []byte("e")), wire.MaxDeliveries+1)), Result: mal},
+		{ID: "hello-no-ephemeral", Comment: "Hello without the ephemeral limits (a relay before §7.4)", Frame: helloNoEphemeral, Result: mal},
 		{ID: "ack-empty", Comment: "Ack without ids", Frame: pbField(6, nil), Result: mal},
 		{ID: "ack-id-0", Comment: "ack id 0", Frame: pbField(6, pbField(1, []byte{1, 0})), Result: mal},
 		{ID: "ack-too-many", Comment: "MaxAckIDs+1 ids", Frame: pbField(6, pbField(1, bytes.Repeat([]byte{1}, wire.MaxAckIDs+1))), Result: mal},

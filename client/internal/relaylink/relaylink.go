@@ -31,6 +31,13 @@
 //	  tries, never skipping), then Ack d.Id (batched while more deliveries are
 //	  waiting; acks not sent when a connection ends are sent on the next one).
 //
+//	ephemeral loop (one goroutine, with OnEphemeral): for each ephemeral
+//	  envelope of the current connection, in order: OnEphemeral(envelope);
+//	  at most relayclient.EphemeralBuffer wait, more are dropped.
+//
+//	SendEphemeral(items): on the current connection, or ErrNotConnected at
+//	  once; never queued, never resent (spec/relay.md §7.4).
+//
 //	Send(id, items): wait for a connection, send; if the connection fails
 //	  before the answer, send the same id again on the next connection: the
 //	  relay stores a message id once and answers a retry with the first
@@ -144,6 +151,13 @@ type Config struct {
 	// OnRevoked, if set, is called once, like OnDisconnect, when the link
 	// stops because the device is revoked (ErrRevoked).
 	OnRevoked func()
+	// OnEphemeral, if set, is called for each ephemeral envelope received
+	// (spec/relay.md §7.4: typing, presence), in the relay's order, from
+	// one goroutine of the link's own. It never holds up the connection's
+	// reader or Deliver: up to relayclient.EphemeralBuffer envelopes wait
+	// for it, and more are dropped. The envelope is the caller's. It must
+	// return promptly and must not call Close. nil: they are dropped.
+	OnEphemeral func(envelope []byte)
 	// MinBackoff and MaxBackoff bound the reconnect and redelivery delays;
 	// zero means DefaultMinBackoff and DefaultMaxBackoff. A retry hint from
 	// the relay (spec/relay.md §2.5) may be longer than MaxBackoff.
@@ -234,6 +248,10 @@ func Start(cfg Config) (*Link, error) {
 	l.loops.Add(2)
 	go l.connectLoop()
 	go l.deliverLoop()
+	if cfg.OnEphemeral != nil {
+		l.loops.Add(1)
+		go l.ephemeralLoop()
+	}
 	return l, nil
 }
 

@@ -106,7 +106,8 @@ func (n *notifier) stop() {
 	<-n.done
 }
 
-// listener holds one dedicated connection LISTENing on wakeChannel and
+// listener holds one dedicated connection LISTENing on wakeChannel (and
+// ephemeralChannel, whose payloads go to ephemeral) and
 // passes foreign notifications (those not sent by this Queue's pool) to
 // deliver, reconnecting with backoff whenever the connection fails.
 // Notifications sent while it is disconnected are lost, so after every
@@ -116,14 +117,17 @@ type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	ready  chan struct{} // closed after the first attempt to listen
+	// ephemeral receives the payloads of other nodes' notifications on
+	// ephemeralChannel (spec/relay.md §7.4); it must not block.
+	ephemeral func(string)
 }
 
 // startListener starts the listener and waits for its first attempt to
 // connect and LISTEN, so that, unless that failed, other relays' Sends
 // after Open wake this one.
-func startListener(cfg *pgx.ConnConfig, own *pidSet, deliver func(context.Context, []byte)) *listener {
+func startListener(cfg *pgx.ConnConfig, own *pidSet, deliver func(context.Context, []byte), ephemeral func(string)) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
+	l := &listener{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), ephemeral: ephemeral}
 	go l.run(ctx, cfg, own, deliver)
 	<-l.ready
 	return l
@@ -134,7 +138,7 @@ func (l *listener) run(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, de
 	backoff := listenBackoffMin
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		first := attempt == 1
-		ok := listenOnce(ctx, cfg, own, deliver, func() {
+		ok := l.listenOnce(ctx, cfg, own, deliver, func() {
 			if first {
 				close(l.ready)
 			} else {
@@ -159,7 +163,7 @@ func (l *listener) run(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, de
 // listenOnce connects, listens and delivers until the connection fails or
 // ctx ends. It calls listening once LISTEN succeeded, and reports whether
 // it did.
-func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver func(context.Context, []byte), listening func()) bool {
+func (l *listener) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver func(context.Context, []byte), listening func()) bool {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false
@@ -172,13 +176,23 @@ func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, own *pidSet, deliver f
 	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
 		return false
 	}
+	if _, err := conn.Exec(ctx, "LISTEN "+ephemeralChannel); err != nil {
+		return false
+	}
 	listening()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return true
 		}
-		if n.Channel != wakeChannel || own.has(n.PID) {
+		if own.has(n.PID) {
+			continue
+		}
+		if n.Channel == ephemeralChannel {
+			l.ephemeral(n.Payload)
+			continue
+		}
+		if n.Channel != wakeChannel {
 			continue
 		}
 		if addr, err := hex.DecodeString(n.Payload); err == nil && len(addr) > 0 {

@@ -84,6 +84,9 @@ type Queue struct {
 
 	notify   *notifier
 	listener *listener
+	publish  *publisher      // ephemeral items (spec/relay.md §7.4)
+	eph      chan store.Item // ephemeral items from other nodes
+	tag      [ephemeralTagSize]byte
 }
 
 var _ store.Queue = (*Queue)(nil)
@@ -111,7 +114,12 @@ func Open(ctx context.Context, dsn string) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{pool: pool, wake: make(chan []byte, wakeBuffer)}
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, wrap("current schema", err)
+	}
+	q := &Queue{pool: pool, wake: make(chan []byte, wakeBuffer), eph: make(chan store.Item, ephemeralBuffer), tag: ephemeralTag(schema)}
 	for range DefaultWriters {
 		ch := make(chan *request)
 		q.requests = append(q.requests, ch)
@@ -119,13 +127,14 @@ func Open(ctx context.Context, dsn string) (*Queue, error) {
 		go q.writer(ch)
 	}
 	q.notify = newNotifier(pool)
-	q.listener = startListener(cfg.ConnConfig.Copy(), own, q.deliverWake)
+	q.publish = newPublisher(pool)
+	q.listener = startListener(cfg.ConnConfig.Copy(), own, q.deliverWake, q.deliverEphemeral)
 	return q, nil
 }
 
 // Close stops the listener, waits for operations in flight and the
-// writers, sends the notifications queued, closes the pool and then the
-// Wake channel. It may be called more than once.
+// writers, sends the notifications queued (ephemeral items still queued
+// are dropped), closes the pool and then the Wake and Ephemeral channels. It may be called more than once.
 func (q *Queue) Close() error {
 	q.listener.stop()
 	q.mu.Lock()
@@ -139,8 +148,10 @@ func (q *Queue) Close() error {
 	}
 	q.writers.Wait()
 	q.notify.stop()
+	q.publish.stop()
 	q.pool.Close()
 	close(q.wake)
+	close(q.eph)
 	return nil
 }
 

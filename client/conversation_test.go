@@ -1,0 +1,606 @@
+package client
+
+import (
+	"bytes"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// recvKind waits for the next message, acks it, and checks its kind.
+func recvKind(t *testing.T, c *Client, kind content.Kind) *Message {
+	t.Helper()
+	m := recv(t, c)
+	if got := m.Content.Kind(); m.Content == nil || got != kind {
+		t.Fatalf("%s/%d: got a %v message (content %v), want %v", c.Handle(), c.DeviceID(), got, m.Content != nil, kind)
+	}
+	return m
+}
+
+// entry returns the history entry id of c's conversation with peer.
+func entry(t *testing.T, c *Client, peer string, id MessageID) *HistoryEntry {
+	t.Helper()
+	es, err := c.History(ctxT(t), peer, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range es {
+		if es[i].ID == id {
+			return &es[i]
+		}
+	}
+	return nil
+}
+
+// textOf is an entry's text, "" for none.
+func textOf(e *HistoryEntry) string {
+	if e == nil || e.Content == nil {
+		return ""
+	}
+	return e.Content.GetText().GetBody()
+}
+
+// waitStatus polls MessageStatus until ok accepts it.
+func waitStatus(t *testing.T, c *Client, id MessageID, ok func(*MessageStatus) bool) *MessageStatus {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := c.MessageStatus(ctxT(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status of %s: %+v", id, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConversationContent runs a conversation between two accounts of two
+// devices each through real servers: texts, replies, delivery and read
+// receipts on every device of the sender, reactions, edits and deletes
+// applied on every device of both sides (sent copies included), and the
+// sender rule (spec/client.md §12).
+func TestConversationContent(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	alice2, bob2 := s.restoreDevice(t, alice), s.restoreDevice(t, bob)
+	all := []*Client{alice, alice2, bob, bob2}
+
+	// A text: to both of bob's devices and, as a sent copy, alice's other.
+	id, err := alice.SendText(ctxT(t), "bob", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, bob2, alice2} {
+		m := recvKind(t, c, content.KindText)
+		if m.ID != id || string(m.Plaintext) != "hello" || m.From != "alice" || m.Sent != (c == alice2) {
+			t.Fatalf("%s/%d got %+v", c.Handle(), c.DeviceID(), m)
+		}
+	}
+	for _, c := range all {
+		if e := entry(t, c, map[bool]string{true: "bob", false: "alice"}[c.Handle() == "alice"], id); textOf(e) != "hello" || e.Outgoing != (c.Handle() == "alice") {
+			t.Fatalf("%s/%d history: %+v", c.Handle(), c.DeviceID(), e)
+		}
+	}
+
+	// Delivery receipts from both of bob's devices, sent when they acked.
+	st := waitStatus(t, alice, id, func(st *MessageStatus) bool { return st.Delivered == 2 })
+	if st.State != StateDelivered || st.Devices != 2 || st.Stored != 2 || st.Read != 0 {
+		t.Fatalf("after delivery: %+v", st)
+	}
+	// alice's other device got the sent copy and the receipts too.
+	waitStatus(t, alice2, id, func(st *MessageStatus) bool { return st.Delivered == 2 && st.State == StateDelivered })
+	if _, err := bob.MessageStatus(ctxT(t), id); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("status on the receiving side: %v", err)
+	}
+
+	// Read on bob's first device: alice sees it read; bob's other device
+	// learns it (the timer would start there too).
+	if err := bob.MarkRead(ctxT(t), id); err != nil {
+		t.Fatal(err)
+	}
+	st = waitStatus(t, alice, id, func(st *MessageStatus) bool { return st.Read == 1 })
+	if st.State != StateRead || st.Delivered != 2 {
+		t.Fatalf("after read: %+v", st)
+	}
+	var unknown MessageID
+	rand.Read(unknown[:])
+	if err := bob.MarkRead(ctxT(t), unknown, id); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("MarkRead of an unknown id: %v", err)
+	}
+
+	// A reply.
+	reply, err := bob.SendText(ctxT(t), "alice", "hi!", WithReplyTo(id, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := recvKind(t, alice, content.KindText)
+	if m.ID != reply || !bytes.Equal(m.Content.GetReplyTo().GetMessageId(), id[:]) || m.Content.GetReplyTo().GetSender() != "alice" {
+		t.Fatalf("reply: %+v", m.Content)
+	}
+	recvKind(t, alice2, content.KindText)
+	recvKind(t, bob2, content.KindText)
+	if e := entry(t, alice2, "bob", reply); e == nil || e.ReplyTo == nil || *e.ReplyTo != id {
+		t.Fatalf("reply in history: %+v", e)
+	}
+
+	// A reaction of bob to alice's message, on every device.
+	if _, err := bob.React(ctxT(t), "alice", id, "👍", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{alice, alice2, bob2} {
+		m := recvKind(t, c, content.KindReaction)
+		if m.From != "bob" || m.Content.GetReaction().GetEmoji() != "👍" {
+			t.Fatalf("%s/%d: %+v", c.Handle(), c.DeviceID(), m.Content)
+		}
+	}
+	for _, c := range all {
+		peer := map[bool]string{true: "bob", false: "alice"}[c.Handle() == "alice"]
+		e := entry(t, c, peer, id)
+		if e == nil || len(e.Reactions) != 1 || e.Reactions[0].From != "bob" || e.Reactions[0].Emoji != "👍" {
+			t.Fatalf("%s/%d reactions: %+v", c.Handle(), c.DeviceID(), e)
+		}
+	}
+
+	// Only the sender edits or deletes: refused at bob, nothing sent.
+	if _, err := bob.Edit(ctxT(t), "alice", id, "forged"); !errors.Is(err, ErrNotSender) {
+		t.Fatalf("bob editing alice's message: %v", err)
+	}
+	if _, err := bob.Delete(ctxT(t), "alice", id); !errors.Is(err, ErrNotSender) {
+		t.Fatalf("bob deleting alice's message: %v", err)
+	}
+	// And a forged edit that skips the API is dropped by every receiver.
+	forged := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Edit{Edit: &contentpb.Edit{TargetId: id[:], Body: "forged"}}}}
+	if _, err := bob.sendContent(ctxT(t), "alice", forged, false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{alice, alice2, bob2} {
+		if e := waitEvent(t, c, EventContentDropped); !errors.Is(e.Err, ErrNotSender) {
+			t.Fatalf("%s/%d: forged edit dropped with %v", c.Handle(), c.DeviceID(), e.Err)
+		}
+	}
+	for _, c := range all {
+		peer := map[bool]string{true: "bob", false: "alice"}[c.Handle() == "alice"]
+		if e := entry(t, c, peer, id); textOf(e) != "hello" || !e.Edited.IsZero() {
+			t.Fatalf("%s/%d after the forged edit: %+v", c.Handle(), c.DeviceID(), e)
+		}
+	}
+
+	// alice edits, then deletes, her message: on every device.
+	if _, err := alice.Edit(ctxT(t), "bob", id, "hello, edited"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, bob2, alice2} {
+		if m := recvKind(t, c, content.KindEdit); m.Content.GetEdit().GetBody() != "hello, edited" {
+			t.Fatal(m.Content)
+		}
+	}
+	for _, c := range all {
+		peer := map[bool]string{true: "bob", false: "alice"}[c.Handle() == "alice"]
+		if e := entry(t, c, peer, id); textOf(e) != "hello, edited" || e.Edited.IsZero() || len(e.Reactions) != 1 {
+			t.Fatalf("%s/%d after the edit: %+v", c.Handle(), c.DeviceID(), e)
+		}
+	}
+	if _, err := alice.Delete(ctxT(t), "bob", id); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, bob2, alice2} {
+		recvKind(t, c, content.KindDelete)
+	}
+	for _, c := range all {
+		peer := map[bool]string{true: "bob", false: "alice"}[c.Handle() == "alice"]
+		if e := entry(t, c, peer, id); e == nil || !e.Deleted || e.Content != nil || e.Reactions != nil {
+			t.Fatalf("%s/%d after the delete: %+v", c.Handle(), c.DeviceID(), e)
+		}
+	}
+	if _, err := alice.Edit(ctxT(t), "bob", id, "again"); !errors.Is(err, ErrInvalidContent) {
+		t.Fatalf("editing a deleted message: %v", err)
+	}
+}
+
+// TestHeldUntilTarget: a reaction that arrives before its target is held,
+// not shown, and applied and offered right after the target arrives
+// (spec/client.md §12.3); one whose target never comes is dropped after
+// the hold's lifetime, with an event.
+func TestHeldUntilTarget(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	var later MessageID
+	rand.Read(later[:])
+	react := func(target MessageID) *content.Content {
+		return &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Reaction{Reaction: &contentpb.Reaction{TargetId: target[:], Emoji: "🎉"}}}}
+	}
+	if _, err := bob.sendContent(ctxT(t), "alice", react(later), false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, alice, 300*time.Millisecond)
+	if _, err := bob.SendText(ctxT(t), "alice", "the target", WithMessageID(later)); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvKind(t, alice, content.KindText); m.ID != later {
+		t.Fatalf("got %s first", m.ID)
+	}
+	if m := recvKind(t, alice, content.KindReaction); m.From != "bob" {
+		t.Fatal(m)
+	}
+	if e := entry(t, alice, "bob", later); e == nil || len(e.Reactions) != 1 || e.Reactions[0].Emoji != "🎉" {
+		t.Fatalf("held reaction not applied: %+v", e)
+	}
+
+	var never MessageID
+	rand.Read(never[:])
+	if _, err := bob.sendContent(ctxT(t), "alice", react(never), false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, alice, 300*time.Millisecond)
+	if _, err := alice.expire(ctxT(t), time.Now().Add(heldLifetime+time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, alice, EventContentDropped); !errors.Is(e.Err, errHeldTooLong) {
+		t.Fatalf("dropped with %v", e.Err)
+	}
+}
+
+// TestReceiptsThatMatchNothing: receipts for messages never sent, and from
+// an account the message did not go to, change nothing and report
+// nothing (spec/client.md §12.2).
+func TestReceiptsThatMatchNothing(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob, carol := s.newUser("alice"), s.newUser("bob"), s.newUser("carol")
+	id, err := alice.SendText(ctxT(t), "bob", "for bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var never MessageID
+	rand.Read(never[:])
+	receipt := func(ids ...MessageID) *content.Content {
+		r := &contentpb.Receipt{Type: contentpb.Receipt_TYPE_READ, Timestamp: 1}
+		for _, id := range ids {
+			r.TargetIds = append(r.TargetIds, id[:])
+		}
+		return &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Receipt{Receipt: r}}}
+	}
+	for _, c := range []*Client{bob, carol} {
+		body, err := content.Marshal(receipt(id, never))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.send(ctxT(t), "alice", &outMessage{version: payloadVersion2, body: body, kind: content.KindReceipt, noOwn: true, wait: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recvKind(t, bob, content.KindText)
+	// bob's delivery receipt (for the message it got) comes after the
+	// forged read receipts: once it is in, they were processed.
+	waitStatus(t, alice, id, func(st *MessageStatus) bool { return st.Delivered == 1 })
+	st, err := alice.MessageStatus(ctxT(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bob's forged read receipt for the id counts (bob did get it), for
+	// the other id nothing; carol's counts nowhere.
+	if st.Devices != 1 || st.Read != 1 {
+		t.Fatalf("%+v", st)
+	}
+	if _, err := alice.MessageStatus(ctxT(t), never); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("status of a message never sent: %v", err)
+	}
+	noMessage(t, alice, 200*time.Millisecond)
+}
+
+// TestNewerContentKept: a Content of a newer version — an unknown kind
+// with unknown fields — arrives as KindUnknown with its fields, stays in
+// the history byte for byte, and version 1 messages still arrive as
+// before (spec/content.md §5, spec/client.md §2).
+func TestNewerContentKept(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	// Field 20 (a kind of a later version) holding a message with a
+	// string, and an unknown varint field 30.
+	fixture := []byte{0xa2, 0x01, 0x05, 0x0a, 0x03, 'n', 'e', 'w', 0xf0, 0x01, 0x07}
+	ct, err := content.Parse(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := bob.SendContent(ctxT(t), "alice", ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := recvKind(t, alice, content.KindUnknown)
+	if m.ID != id || !bytes.Equal(m.Content.Unknown(), fixture) {
+		t.Fatalf("unknown fields %x, want %x", m.Content.Unknown(), fixture)
+	}
+	e := entry(t, alice, "bob", id)
+	if e == nil || e.Content == nil {
+		t.Fatalf("history: %+v", e)
+	}
+	if b, err := content.Marshal(e.Content); err != nil || !bytes.Equal(b, fixture) {
+		t.Fatalf("history keeps %x, %v; want %x", b, err, fixture)
+	}
+
+	v1 := send(t, bob, "alice", "version 1 bytes")
+	m = recv(t, alice)
+	if m.ID != v1 || m.Content != nil || string(m.Plaintext) != "version 1 bytes" {
+		t.Fatalf("version 1: %+v", m)
+	}
+	if e := entry(t, alice, "bob", v1); e == nil || e.Content != nil || string(e.Plaintext) != "version 1 bytes" {
+		t.Fatalf("version 1 in history: %+v", e)
+	}
+
+	// What SendContent refuses, with nothing sent.
+	for _, bad := range []*content.Content{
+		nil,
+		{Content: &contentpb.Content{Kind: &contentpb.Content_Typing{Typing: &contentpb.Typing{State: contentpb.Typing_STATE_STARTED}}}},
+		{Content: &contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: string([]byte{0xff})}}}},
+		{Content: &contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: string(make([]byte, content.MaxTextBytes+1))}}}},
+	} {
+		if id, err := bob.SendContent(ctxT(t), "alice", bad); !errors.Is(err, ErrInvalidContent) || id != (MessageID{}) {
+			t.Errorf("SendContent(%v) = %s, %v; want ErrInvalidContent", bad, id, err)
+		}
+	}
+	if _, err := bob.SetTimer(ctxT(t), "alice", 10*time.Second); !errors.Is(err, ErrInvalidContent) || !errors.Is(err, content.ErrOutOfRange) {
+		t.Errorf("a 10 s timer: %v", err)
+	}
+	noMessage(t, alice, 200*time.Millisecond)
+}
+
+// TestDisappearingMessages: a timer set by one side applies to both; a
+// received message's timer starts when the application acks it, and once
+// it runs out the message is gone from the history and from the store's
+// file and its write-ahead log — also when it ran out while the client
+// was not running, checked when it opens (spec/client.md §12.5).
+func TestDisappearingMessages(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	bob, bobDir := s.newUserDir("bob")
+	if _, err := alice.SetTimer(ctxT(t), "bob", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvKind(t, bob, content.KindTimer); m.Content.GetTimer().GetSeconds() != 60 || m.From != "alice" {
+		t.Fatal(m.Content)
+	}
+	for _, c := range []*Client{alice, bob} {
+		peer := map[bool]string{true: "bob", false: "alice"}[c == alice]
+		if d, err := c.Timer(ctxT(t), peer); err != nil || d != time.Minute {
+			t.Fatalf("%s's timer: %v, %v", c.Handle(), d, err)
+		}
+	}
+	id, err := alice.SendText(ctxT(t), "bob", "disappearing marker 7f3a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := time.Now()
+	if m := recvKind(t, bob, content.KindText); m.Timer != time.Minute {
+		t.Fatalf("message timer %v", m.Timer)
+	}
+	// The ack commits just after recv returns.
+	var e *HistoryEntry
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if e = entry(t, bob, "alice", id); e != nil && !e.Expires.IsZero() {
+			break
+		}
+	}
+	if e == nil || e.Expires.Before(acked.Add(time.Minute-time.Second)) || e.Expires.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("bob's copy expires %v (acked at %v)", e.Expires, acked)
+	}
+	if e := entry(t, alice, "bob", id); e == nil || e.Expires.IsZero() {
+		t.Fatalf("alice's copy: %+v", e)
+	}
+	bob.Close()
+
+	// The sealed row, as it is on disk, before it expires (the positive
+	// control of the scan below); then its expiry moved into the past.
+	db := openRaw(t, bobDir)
+	var sealed []byte
+	if err := db.QueryRow(`SELECT body FROM history WHERE id = ?`, id[:]).Scan(&sealed); err != nil || len(sealed) < 40 {
+		t.Fatalf("sealed body: %d bytes, %v", len(sealed), err)
+	}
+	if _, err := db.Exec(`UPDATE history SET expires = 1 WHERE id = ?`, id[:]); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if !onDisk(t, bobDir, sealed) {
+		t.Fatal("positive control: the sealed message is not in the store's files")
+	}
+
+	bob = s.open(bobDir)
+	ev := waitEvent(t, bob, EventMessageExpired)
+	if ev.Handle != "alice" || len(ev.Messages) != 1 || ev.Messages[0] != id {
+		t.Fatalf("expired event: %+v", ev)
+	}
+	if e := entry(t, bob, "alice", id); e != nil {
+		t.Fatalf("still in bob's history: %+v", e)
+	}
+	bob.Close()
+	if onDisk(t, bobDir, sealed) {
+		t.Fatal("the expired message is still in bob's store file or its WAL")
+	}
+
+	if _, err := alice.expire(ctxT(t), time.Now().Add(time.Minute+time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := waitEvent(t, alice, EventMessageExpired); len(ev.Messages) != 1 || ev.Messages[0] != id {
+		t.Fatalf("alice's expired event: %+v", ev)
+	}
+	if e := entry(t, alice, "bob", id); e != nil {
+		t.Fatalf("still in alice's history: %+v", e)
+	}
+}
+
+// openRaw opens a closed client's state.db as an intruder with the file
+// would.
+func openRaw(t *testing.T, dir string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// onDisk reports whether b occurs in the store's database file or its
+// write-ahead log.
+func onDisk(t *testing.T, dir string, b []byte) bool {
+	t.Helper()
+	for _, name := range []string{"state.db", "state.db-wal"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitNoEvent checks that no event of kind arrives for a while.
+func waitNoEvent(t *testing.T, c *Client, kind EventKind, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case e := <-c.Events():
+			if e.Kind == kind {
+				t.Fatalf("%s: unexpected %s event %+v", c.Handle(), kind, e)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// TestEphemeralSignals: typing and presence reach a connected device,
+// are absent (not queued) after an offline device reconnects, never
+// reach the relay's store, do not disturb the stored messages that follow
+// (their gap is skipped), stop after maxEphemeralRun in a row, and fail
+// with ErrNotConnected while the relay is down (spec/client.md §12.7).
+func TestEphemeralSignals(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	bob, bobDir := s.newUserDir("bob")
+	// Sessions both ways, answered: signals go on established sessions.
+	if _, err := alice.SendText(ctxT(t), "bob", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, bob)
+	if _, err := bob.SendText(ctxT(t), "alice", "hi back"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, alice)
+
+	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventTyping); e.Handle != "alice" || e.Device != 1 || !e.Typing {
+		t.Fatalf("typing event %+v", e)
+	}
+	if err := alice.Typing(ctxT(t), "bob", false); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventTyping); e.Typing {
+		t.Fatalf("stop event %+v", e)
+	}
+	if err := alice.AnnouncePresence(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventPresence); e.Handle != "alice" {
+		t.Fatalf("presence event %+v", e)
+	}
+
+	// bob offline: dropped by the relay, never stored.
+	bob.Close()
+	for range 5 {
+		if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.q.Stats(ctxT(t), wire.FormatAddress("bob", 1))
+	if err != nil || st.Count != 0 {
+		t.Fatalf("bob's mailbox while offline: %+v, %v", st, err)
+	}
+	bob = s.open(bobDir)
+	waitNoEvent(t, bob, EventTyping, 500*time.Millisecond)
+	noMessage(t, bob, 10*time.Millisecond)
+	// The five signals left a gap in the session; the next message skips it.
+	id, err := alice.SendText(ctxT(t), "bob", "after the gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := recvKind(t, bob, content.KindText); m.ID != id {
+		t.Fatal(m)
+	}
+
+	// At the bound, nothing goes until a stored message resets the run.
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		return tx.SetEphemeralRun("bob", 1, maxEphemeralRun)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	waitNoEvent(t, bob, EventTyping, 300*time.Millisecond)
+	if _, err := alice.SendText(ctxT(t), "bob", "resets the run"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, bob)
+	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, bob, EventTyping)
+
+	if err := alice.Typing(ctxT(t), "alice", true); !errors.Is(err, ErrInvalidHandle) {
+		t.Fatalf("typing to the own account: %v", err)
+	}
+}
+
+// TestEphemeralWhileDisconnected: with the relay down a signal fails at
+// once with ErrNotConnected, and nothing is encrypted.
+func TestEphemeralWhileDisconnected(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	rr := s.restartableRelay()
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	if _, err := alice.SendText(ctxT(t), "bob", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, bob)
+	if _, err := bob.SendText(ctxT(t), "alice", "hi back"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, alice)
+	rr.stop(true)
+	waitEvent(t, alice, EventDisconnected)
+	session := func() []byte {
+		var b []byte
+		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			s, err := tx.Session("bob", 1)
+			b = s.State
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	before := session()
+	if err := alice.Typing(ctxT(t), "bob", true); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("typing while disconnected: %v", err)
+	}
+	if !bytes.Equal(before, session()) {
+		t.Fatal("a refused signal changed alice's session")
+	}
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sealpost/sealpost/relay/relayclient"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// --ephemeral measures ephemeral sends (spec/relay.md §7.4): --devices
+// receivers and as many senders connected to a relay child process (so
+// that its CPU time is its own), --envelopes ephemeral items of --size
+// bytes, one per SendEphemeral frame, each from a sender to a receiver in
+// turn, at --rate items per second (or flat out). It reports the items
+// received per second, those that did not arrive (the relay or the
+// receiver's buffer dropped them: nothing is retried), the latency, and
+// the relay process's CPU time per item sent while the load ran
+// (/proc/PID/stat, Linux).
+
+// ephemeralReport is what --ephemeral measures.
+type ephemeralReport struct {
+	Receivers        int            `json:"receivers"`
+	Senders          int            `json:"senders"`
+	Sent             int64          `json:"sent"`
+	Received         int64          `json:"received"`
+	Dropped          int64          `json:"dropped"`
+	SendSeconds      float64        `json:"send_seconds"`
+	SentPerSecond    float64        `json:"sent_per_second"`
+	ReceivedPerSec   float64        `json:"received_per_second"`
+	RelayCPUSeconds  float64        `json:"relay_cpu_seconds"`
+	RelayCPUPerItem  float64        `json:"relay_cpu_us_per_item"`
+	RelaySysPerItem  float64        `json:"relay_sys_cpu_us_per_item"` // of RelayCPUPerItem, in the kernel
+	RelayCPUMeasured bool           `json:"relay_cpu_measured"`
+	Latency          latencySummary `json:"latency_ms"`
+}
+
+func (r *ephemeralReport) print(w io.Writer) {
+	fmt.Fprintf(w, "ephemeral: %d senders, %d receivers\n", r.Senders, r.Receivers)
+	fmt.Fprintf(w, "sent             %d in %.2fs (%.0f/s)\n", r.Sent, r.SendSeconds, r.SentPerSecond)
+	fmt.Fprintf(w, "received         %d (%.0f/s), dropped %d\n", r.Received, r.ReceivedPerSec, r.Dropped)
+	l := r.Latency
+	fmt.Fprintf(w, "latency ms       p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%d samples)\n", l.P50, l.P90, l.P99, l.Max, l.Count)
+	if r.RelayCPUMeasured {
+		fmt.Fprintf(w, "relay CPU        %.2fs: %.1f µs per item sent (%.1f µs of it in the kernel)\n", r.RelayCPUSeconds, r.RelayCPUPerItem, r.RelaySysPerItem)
+	} else {
+		fmt.Fprintf(w, "relay CPU        not measured\n")
+	}
+}
+
+// runEphemeral runs --ephemeral against the relay child r.
+func runEphemeral(ctx context.Context, o *options, r *childRelay, runID string, rep *report, stderr io.Writer) error {
+	tg := &r.target
+	n := o.devices
+	fmt.Fprintf(stderr, "sealpost-bench: opening %d receivers and %d senders to %s\n", n, n, tg.url)
+	t0 := time.Now()
+	rcv, err := dialAll(ctx, tg, "r"+runID, n, o.dialConc, rep)
+	if err != nil {
+		return err
+	}
+	defer closeAll(rcv)
+	snd, err := dialAll(ctx, tg, "s"+runID, n, o.dialConc, rep)
+	if err != nil {
+		return err
+	}
+	defer closeAll(snd)
+	rep.ConnectSeconds = time.Since(t0).Seconds()
+	addrs := make([][]byte, n)
+	for i := range addrs {
+		addrs[i] = wire.FormatAddress(fmt.Sprintf("r%s-%d", runID, i), 1)
+	}
+	er := &ephemeralReport{Receivers: n, Senders: n}
+	rep.Ephemeral = er
+
+	var received, lastAt atomic.Int64
+	lat := newLatencies(o.envelopes)
+	var rwg sync.WaitGroup
+	for _, c := range rcv {
+		rwg.Go(func() {
+			var mine []int64
+			for env := range c.Ephemeral() {
+				now := time.Now().UnixNano()
+				if len(env) >= minEnvelope {
+					mine = append(mine, now-int64(binary.BigEndian.Uint64(env)))
+				}
+				received.Add(1)
+				lastAt.Store(now)
+			}
+			lat.mu.Lock()
+			lat.ns = append(lat.ns, mine...)
+			lat.mu.Unlock()
+		})
+	}
+
+	jobs := make(chan int, 1024)
+	go pace(ctx, jobs, o.envelopes, 1, o.rate)
+	fmt.Fprintf(stderr, "sealpost-bench: sending %d ephemeral items of %d bytes (%s)\n", o.envelopes, o.size, rateText(o.rate))
+	u0, s0, cpuErr := processUserSys(r.pid())
+	start := time.Now()
+	var sent atomic.Int64
+	var swg sync.WaitGroup
+	for i, c := range snd {
+		swg.Go(func() {
+			env := make([]byte, o.size)
+			item := &wire.Item{Envelope: env}
+			for seq := range jobs {
+				binary.BigEndian.PutUint64(env[0:], uint64(time.Now().UnixNano()))
+				binary.BigEndian.PutUint64(env[8:], uint64(seq))
+				item.Recipient = addrs[(i+seq)%n]
+				if err := c.SendEphemeral(ctx, item); err != nil {
+					rep.addError("send: " + errKind(err))
+					return
+				}
+				sent.Add(1)
+			}
+		})
+	}
+	swg.Wait()
+	sendEnd := time.Now()
+	// Wait until nothing more arrives: nothing is retried, so what has not
+	// come within a settle time after the last send is dropped.
+	for deadline := time.Now().Add(o.timeout); time.Now().Before(deadline) && received.Load() < sent.Load(); {
+		before := received.Load()
+		time.Sleep(200 * time.Millisecond)
+		if received.Load() == before && time.Since(sendEnd) > time.Second {
+			break
+		}
+	}
+	u1, s1, cpuErr1 := processUserSys(r.pid())
+	end := time.Unix(0, lastAt.Load())
+	if end.Before(sendEnd) {
+		end = sendEnd
+	}
+	closeAll(rcv)
+	rwg.Wait()
+
+	er.Sent, er.Received = sent.Load(), received.Load()
+	er.Dropped = er.Sent - er.Received
+	er.SendSeconds = sendEnd.Sub(start).Seconds()
+	if er.SendSeconds > 0 {
+		er.SentPerSecond = float64(er.Sent) / er.SendSeconds
+	}
+	if d := end.Sub(start).Seconds(); d > 0 {
+		er.ReceivedPerSec = float64(er.Received) / d
+	}
+	if cpuErr == nil && cpuErr1 == nil && er.Sent > 0 {
+		er.RelayCPUMeasured = true
+		cpu := u1 - u0 + s1 - s0
+		er.RelayCPUSeconds = cpu.Seconds()
+		er.RelayCPUPerItem = float64(cpu.Microseconds()) / float64(er.Sent)
+		er.RelaySysPerItem = float64((s1 - s0).Microseconds()) / float64(er.Sent)
+	} else if err := errors.Join(cpuErr, cpuErr1); err != nil {
+		fmt.Fprintf(stderr, "sealpost-bench: relay CPU not measured: %v\n", err)
+	}
+	er.Latency = lat.summary()
+	return nil
+}
+
+func closeAll(cs []*relayclient.Conn) {
+	for _, c := range cs {
+		if c != nil {
+			c.CloseNow()
+		}
+	}
+}
+
+// clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ,
+// 100 on Linux whatever the kernel's HZ).
+const clockTick = 10 * time.Millisecond
+
+// processCPU returns the user plus system CPU time process pid has used,
+// all its threads together (/proc/PID/stat fields 14 and 15).
+func processCPU(pid int) (time.Duration, error) {
+	u, s, err := processUserSys(pid)
+	return u + s, err
+}
+
+// processUserSys returns the user and the system CPU time of process pid.
+func processUserSys(pid int) (user, sys time.Duration, err error) {
+	if pid <= 0 {
+		return 0, 0, errors.New("no relay process")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, errors.New("unexpected /proc stat format")
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state): utime is field 14, stime 15.
+	if len(f) < 13 {
+		return 0, 0, errors.New("unexpected /proc stat format")
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, errors.New("unexpected /proc stat format")
+	}
+	return time.Duration(u) * clockTick, time.Duration(st) * clockTick, nil
+}
