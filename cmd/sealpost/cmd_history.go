@@ -17,34 +17,48 @@ const statusSettle = time.Second
 
 var statusCommand = &command{
 	name:    "status",
-	usage:   "status ID",
+	usage:   "status [HANDLE] ID",
 	summary: "show whether a message you sent was delivered and read",
 	help: `
-Shows how far message ID, sent from this device, has got:
-  … queued                   on this device; the relay has not stored it
-                             for every device of the recipient yet
+Shows how far message ID, which this account sent, has got:
+  … queued                   on the sending device; the relay has not
+                             stored it for every device of the recipient
   ✓ stored                   the relay stored it for every device
   ✓✓ delivered (N of M)      N of the recipient's M devices received it
   ✓✓ read (N of M)           N of them reported it read
 With -v (or --json), one line per recipient device too. ID is the full
-32-digit id that send printed.
+32-digit id that send printed or, with HANDLE (the recipient), a unique
+prefix of at least 4 digits as history shows it. On this account's other
+devices, the state is what their copy of the message and the receipts
+they got say.
 
 The receipts come through the relay: status connects first and takes what
 is waiting for up to a second (receipts queued behind a message that
 'sealpost listen' has not shown yet wait for it). --wait delivered (or
 read) waits up to --timeout for that state and fails (exit status 1)
-without it. Exit status 3 (unknown_message) for an id this device did not
-send.`,
+without it. Exit status 3 (unknown_message) for an id this account did
+not send, or that this device has no copy of.`,
 	setup: func(fs *flag.FlagSet) runner {
 		timeout := fs.Duration("timeout", 30*time.Second, "how long --wait waits, or the relay connection is awaited, `D`")
 		wait := fs.String("wait", "", "wait until the message is `STATE`: stored, delivered or read")
 		return func(ctx context.Context, a *app, args []string) error {
-			if err := wantArgs(args, 1, "ID"); err != nil {
-				return err
-			}
-			id, err := client.ParseMessageID(strings.ToLower(args[0]))
-			if err != nil {
-				return usagef("message id %q: want the 32 hex digits send printed", args[0])
+			var handle, idArg string
+			switch len(args) {
+			case 1:
+				idArg = args[0]
+				if _, err := client.ParseMessageID(strings.ToLower(idArg)); err != nil {
+					return usagef("message id %q: want the 32 hex digits send printed, or HANDLE and a prefix", idArg)
+				}
+			case 2:
+				if err := wantConversationArgs(args, 2, "HANDLE and ID", *timeout); err != nil {
+					return err
+				}
+				handle, idArg = args[0], args[1]
+				if err := checkIDArg(idArg); err != nil {
+					return err
+				}
+			default:
+				return wantArgs(args, 1, "ID")
 			}
 			want, err := parseState(*wait)
 			if err != nil {
@@ -56,13 +70,20 @@ send.`,
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
 				w := a.watchEvents(c.Events())
 				defer w.stop()
+				id, err := client.ParseMessageID(strings.ToLower(idArg))
+				if handle != "" {
+					id, _, err = resolveID(ctx, c, handle, idArg)
+				}
+				if err != nil {
+					return err
+				}
 				// Unknown ids fail at once, before any waiting.
 				if _, err := c.MessageStatus(ctx, id); err != nil {
 					return err
 				}
 				start := time.Now()
 				wctx, cancel := context.WithTimeout(ctx, *timeout)
-				err := w.waitConnected(wctx)
+				err = w.waitConnected(wctx)
 				cancel()
 				if err != nil {
 					return err
@@ -176,8 +197,8 @@ keeps, oldest first, with edits, deletions and reactions applied:
 Deleted messages show as "[deleted]", application-defined ones as
 "[app TYPE, N bytes]", kinds of a newer version as "[content of a newer
 version]", and timer changes as "alice set the disappearing-message timer
-to 1h". This account's messages end with their state, for those sent from
-this device (✓ stored, ✓✓ delivered, ✓✓ read, … queued), and a disappearing
+to 1h". This account's messages end with their state (✓ stored, ✓✓
+delivered, ✓✓ read, … queued), and a disappearing
 message with when it disappears. It shows what this device has received:
 run 'sealpost listen' first for what is waiting at the relay.`,
 	setup: func(fs *flag.FlagSet) runner {

@@ -101,9 +101,11 @@ func TestConversation(t *testing.T) {
 	} else {
 		checkTime(t, "delivered", d.Delivered)
 	}
-	r = alice.ok("", "status", id1)
-	if r.stdout != id1+" ✓✓ delivered (1 of 1 devices)\n" {
-		t.Errorf("status printed %q", r.stdout)
+	for _, args := range [][]string{{id1}, {"bob", id1[:8]}} {
+		r = alice.ok("", append([]string{"status"}, args...)...)
+		if r.stdout != id1+" ✓✓ delivered (1 of 1 devices)\n" {
+			t.Errorf("status %q printed %q", args, r.stdout)
+		}
 	}
 
 	// A second text, which bob's listen marks read.

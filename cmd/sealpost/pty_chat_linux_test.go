@@ -106,12 +106,13 @@ func TestChatTerminal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	bc := bob.onPTY(ctx, "chat", "alice")
-	ac := alice.onPTY(ctx, "chat", "bob")
+	ac := alice.onPTY(ctx, "chat", "--presence", "bob")
 	ac.other, bc.other = bc, ac
 	// Each chat redraws its (empty) line once connected.
 	bc.waitFor(bc.waitFor(0, "Chat with alice as bob."), "\r\x1b[K")
 	ac.waitFor(ac.waitFor(0, "Chat with bob as alice."), "\r\x1b[K")
 
+	bc.waitFor(0, "sealpost: alice is online (device 1)\r\n")
 	ac.master.WriteString("hel")
 	at := 0
 	for deadline := time.Now().Add(30 * time.Second); at == 0; time.Sleep(20 * time.Millisecond) {
@@ -127,7 +128,17 @@ func TestChatTerminal(t *testing.T) {
 		}
 	}
 	ac.master.WriteString("lo\x7fo bob\r")
-	bc.waitFor(at, "alice (device 1): hello bob\r\n")
+	got := bc.waitFor(at, "alice (device 1): hello bob\r\n")
+	// The message (and alice's stop) clears the typing before bob's line.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out := bc.out.String()[got:]
+		if i := strings.LastIndex(out, "\r\x1b[K"); i >= 0 && out[i:] == "\r\x1b[K" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's line after the message: %q", out)
+		}
+	}
 	// Shown and marked read by bob's chat: alice's shows the line, then
 	// its state.
 	line := ac.waitFor(0, "→ bob: hello bob  ✓\r\n")
