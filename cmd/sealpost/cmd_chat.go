@@ -131,6 +131,7 @@ type chatSession struct {
 type sendResult struct {
 	echo *client.Message
 	note string
+	json any // the note with --json, if it has one
 	err  error
 }
 
@@ -154,8 +155,10 @@ func (s *chatSession) run(ctx context.Context) error {
 		if err == nil {
 			defer func() {
 				a.outMu.Lock()
-				a.live.clear()
-				a.live = nil
+				if a.live != nil {
+					a.live.clear()
+					a.live = nil
+				}
 				a.outMu.Unlock()
 				restore()
 			}()
@@ -332,6 +335,9 @@ func (s *chatSession) showResult(r sendResult) {
 		a.notef("sealpost: chat: not sent: %s\n", msg)
 	case r.note != "":
 		if a.json {
+			if r.json != nil {
+				a.emit(r.json)
+			}
 			return
 		}
 		a.notef("%s", r.note)
@@ -434,7 +440,8 @@ func (s *chatSession) do(ctx context.Context, line string) sendResult {
 			if err != nil {
 				return sendResult{err: err}
 			}
-			return sendResult{note: fmt.Sprintf("sealpost: disappearing-message timer with %s: %s\n", peer, fmtTimer(d))}
+			return sendResult{note: fmt.Sprintf("sealpost: disappearing-message timer with %s: %s\n", peer, fmtTimer(d)),
+				json: jsonTimer{Handle: peer, Seconds: int64(d / time.Second)}}
 		}
 		d, err := parseTimer(arg)
 		if err != nil {

@@ -223,4 +223,26 @@ func TestConversation(t *testing.T) {
 	if r.stdout != `{"handle":"bob","timer_seconds":0}`+"\n" {
 		t.Errorf("alice's timer after off: %q", r.stdout)
 	}
+
+	// chat's commands, from standard input.
+	in := "/react " + id1[:8] + " 🎉\n" +
+		"/reply " + idR[:8] + " replying in chat\n" +
+		"/edit " + idR + " nope\n" +
+		"/timer\n" +
+		"/frob x\n"
+	r = alice.ok(in, "chat", "bob")
+	if strings.Count(r.stdout, " ✓\n") != 3 || !strings.Contains(r.stderr, "sealpost: chat: not sent: only the sender can edit or delete a message") ||
+		!strings.Contains(r.stderr, "sealpost: disappearing-message timer with bob: off\n") {
+		t.Errorf("chat with commands: %v", r)
+	}
+	r = bob.ok("", "--json", "listen", "--count", "4", "--timeout", "30s")
+	msgs = jsonLines[jsonMessage](t, r.stdout)
+	if len(msgs) == 4 && msgs[0].Kind == "timer" && *msgs[0].TimerSeconds == 0 { // alice's "off"
+		msgs = msgs[1:]
+	}
+	if len(msgs) != 3 || msgs[0].Kind != "reaction" || *msgs[0].Reaction != (jsonReaction{Target: id1, Emoji: "🎉"}) ||
+		msgs[1].Text != "replying in chat" || msgs[1].ReplyTo == nil || *msgs[1].ReplyTo != (jsonReplyTo{ID: idR, Sender: "bob"}) ||
+		msgs[2].Kind != "text" || msgs[2].Text != "/frob x" {
+		t.Errorf("bob's listen after alice's chat: %s", r.stdout)
+	}
 }
