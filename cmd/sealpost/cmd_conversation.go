@@ -19,7 +19,8 @@ import (
 
 const idHelp = `ID is a message id: its 32 hex digits, or a prefix of at least 4 of them
 that only one message of the conversation begins with (listen, chat and
-history show the first 8).`
+history show the first 8).
+`
 
 var reactCommand = &command{
 	name:    "react",
@@ -129,16 +130,16 @@ refused with exit status 3 (not_sender) and nothing is sent.`,
 
 var timerCommand = &command{
 	name:    "timer",
-	usage:   "timer HANDLE [DURATION|off]",
+	usage:   "timer HANDLE [D|off]",
 	summary: "show or set the disappearing-message timer",
 	help: `
-Without DURATION, shows the conversation's disappearing-message timer with
-HANDLE. With it, sets the timer for both sides: messages sent and received
-after it are deleted from every device that long after they were read
-(the receiver) or sent (the sender). DURATION is a Go duration ("1h30m",
-"45s"), a number of seconds, a number of days ("7d"), or "off" (or 0);
-30 seconds to 365 days, in whole seconds. Prints the id of the timer
-message once the relay has stored it.`,
+Without D, shows the conversation's disappearing-message timer with
+HANDLE. With a duration D, sets the timer for both sides: messages sent
+and received after it are deleted from every device that long after they
+were read (the receiver) or sent (the sender). D is a Go duration
+("1h30m", "45s"), a number of seconds, a number of days ("7d"), or "off"
+(or 0); 30 seconds to 365 days, in whole seconds. Prints the id of the
+timer message once the relay has stored it.`,
 	setup: func(fs *flag.FlagSet) runner {
 		timeout := fs.Duration("timeout", time.Minute, "give up if the relay has not stored the change after `D`")
 		return func(ctx context.Context, a *app, args []string) error {
@@ -159,7 +160,7 @@ message once the relay has stored it.`,
 					return nil
 				})
 			}
-			if err := wantConversationArgs(args, 2, "HANDLE and DURATION", *timeout); err != nil {
+			if err := wantConversationArgs(args, 2, "HANDLE and D", *timeout); err != nil {
 				return err
 			}
 			d, err := parseTimer(args[1])

@@ -18,7 +18,7 @@ const statusSettle = time.Second
 var statusCommand = &command{
 	name:    "status",
 	usage:   "status [HANDLE] ID",
-	summary: "show whether a message you sent was delivered and read",
+	summary: "show whether a message was delivered and read",
 	help: `
 Shows how far message ID, which this account sent, has got:
   … queued                   on the sending device; the relay has not
@@ -188,7 +188,7 @@ func (a *app) printStatus(id client.MessageID, st *client.MessageStatus) {
 var historyCommand = &command{
 	name:    "history",
 	usage:   "history HANDLE",
-	summary: "show the conversation with HANDLE as this device keeps it",
+	summary: "show the conversation with HANDLE",
 	offline: true,
 	help: `
 Shows the newest messages of the conversation with HANDLE that this device

@@ -26,8 +26,8 @@ line, with the first 8 digits of the message id:
   2026-11-27 07:01:02  ab12cd34  bob (device 1) set the disappearing-message timer to 1h
   2026-11-27 07:01:02  ab12cd34  bob (device 1): [app TYPE, N bytes]
   2026-11-27 07:01:02  ab12cd34  bob (device 1): [content of a newer version]
-Later lines of a message are indented. A message marked "[KEY CHANGED, not verified]"
-came under an account key of the sender that you have not accepted.
+Later lines of a message are indented. A message marked
+"[KEY CHANGED, not verified]" came under an account key of the sender that you have not accepted.
 
 Each message is acknowledged once printed (the sender's device is told it
 was delivered, unless --no-receipts) and then marked read (texts and other
@@ -41,9 +41,9 @@ Events go to standard error, such as
   sealpost: bob is online (device 2)
   sealpost: 2 message(s) with bob disappeared (timer): ab12cd34 9f00aa11
 with --json they are {"event":...} lines on standard output beside the
-messages (see 'sealpost help' for the fields). If the servers cannot be reached when
-listen starts, it fails at once (exit status 5); a connection lost later
-is reported and re-established by itself.
+messages. If the servers cannot be reached when listen starts, it fails at
+once (exit status 5); a connection lost later is reported and
+re-established by itself.
 ` + whatYouAreTold + `
 The exit status is 4 if the client reported a security event (a server
 caught misbehaving, a device on your account you did not approve, or a
