@@ -162,6 +162,11 @@ func TestConversation(t *testing.T) {
 		if u == alice && (e.Status == nil || e.Status.State != "delivered" || !e.Outgoing) {
 			t.Errorf("alice's history: status of %s: %+v", id1, e.Status)
 		}
+		if u == bob && (e.Status != nil || e.Outgoing || e.Read == "" || e.FromDevice != 1) {
+			t.Errorf("bob's history of %s: %+v", id1, e)
+		}
+		checkTime(t, "time", e.Time)
+		checkTime(t, "received", e.Received)
 	}
 	r = alice.ok("", "history", "bob")
 	if !strings.Contains(r.stdout, "  "+id1[:8]+"  alice: hello bob, again (edited)  [👍 bob]  ✓✓\n") ||
@@ -181,8 +186,11 @@ func TestConversation(t *testing.T) {
 	if r := bob.ok("", "--json", "listen", "--timeout", "2s"); len(jsonLines[jsonMessage](t, r.stdout)) != 0 {
 		t.Errorf("bob received something after refused edits: %q", r.stdout)
 	}
-	if e := bob.history("alice")[idR]; e.Text != "hi alice" || e.Edited != "" || e.Deleted {
-		t.Errorf("bob's reply after refused edits: %+v", e)
+	for _, u := range []*user{alice, bob} {
+		peer := map[*user]string{alice: "bob", bob: "alice"}[u]
+		if e := u.history(peer)[idR]; e.Text != "hi alice" || e.Edited != "" || e.Deleted {
+			t.Errorf("%s's copy of the reply after refused edits: %+v", peer, e)
+		}
 	}
 	// An id nobody has: exit 3, unknown_message; a malformed one: exit 2.
 	if r := alice.run("", "react", "bob", "00000000", "👍"); r.code != exitLocal || !strings.Contains(r.stderr, "no message 00000000") {
@@ -214,6 +222,21 @@ func TestConversation(t *testing.T) {
 	}
 	if r := bob.ok("", "timer", "alice"); r.stdout != "disappearing-message timer with alice: 1h\n" {
 		t.Errorf("bob's timer: %q", r.stdout)
+	}
+	// A message under the timer disappears an hour after bob read it.
+	idE := alice.send("bob", "this will disappear")
+	r = bob.ok("", "--json", "listen", "--count", "1", "--timeout", "30s")
+	msgs = jsonLines[jsonMessage](t, r.stdout)
+	if len(msgs) != 1 || msgs[0].ID != idE || msgs[0].DisappearsAfter != 3600 {
+		t.Fatalf("bob's listen printed %q", r.stdout)
+	}
+	if e := bob.history("alice")[idE]; e.Read == "" || e.Expires == "" {
+		t.Errorf("bob's history of a disappearing message: %+v", e)
+	} else if read, _ := time.Parse(jsonTime, e.Read); e.Expires != fmtJSONTime(read.Add(time.Hour)) {
+		t.Errorf("read %s, expires %s", e.Read, e.Expires)
+	}
+	if e := alice.history("bob")[idE]; e.Expires == "" {
+		t.Errorf("alice's history of a disappearing message: %+v", e)
 	}
 	if r := alice.run("", "timer", "bob", "10s"); r.code != exitUsage {
 		t.Errorf("a 10s timer: %v", r)
