@@ -99,9 +99,12 @@ func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.Sa
 	}
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
-	var released []localstore.InboxMessage
+	var (
+		released []localstore.InboxMessage
+		events   []Event
+	)
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		released = nil
+		released, events = nil, nil
 		ct, err := tx.Contact(handle)
 		if err != nil {
 			return err
@@ -123,7 +126,7 @@ func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.Sa
 			if err := c.adoptKey(tx, ct, d, true); err != nil {
 				return err
 			}
-			released, err = tx.ReleaseHeld(handle)
+			released, events, err = c.releaseHeld(tx, id, handle)
 			return err
 		}
 		return ErrKeyChanged
@@ -133,6 +136,9 @@ func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.Sa
 	}
 	if err != nil {
 		return storeError(err)
+	}
+	for _, ev := range events {
+		c.emit(ev)
 	}
 	c.offerReleased(released)
 	return nil
@@ -162,9 +168,12 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 	}
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
-	var released []localstore.InboxMessage
+	var (
+		released []localstore.InboxMessage
+		events   []Event
+	)
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		released = nil
+		released, events = nil, nil
 		ct, err := tx.Contact(handle)
 		if err != nil {
 			return err
@@ -175,13 +184,16 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 		if err := c.adoptKey(tx, ct, d, false); err != nil {
 			return err
 		}
-		released, err = tx.ReleaseHeld(handle)
+		released, events, err = c.releaseHeld(tx, id, handle)
 		return err
 	})
 	if err != nil {
 		return storeError(err)
 	}
 	c.trust.resolved(fmt.Sprintf("key:%s:%x", handle, d.entry.AccountKey[:]))
+	for _, ev := range events {
+		c.emit(ev)
+	}
 	c.offerReleased(released)
 	return nil
 }

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/internal/conformance"
 	"github.com/sealpost/sealpost/internal/vectors"
 	"github.com/sealpost/sealpost/relay/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestClientVectors walks spec/vectors/client.json: each payload is parsed
-// (spec/client.md §2.1) and, when it parses, re-encodes to the same bytes
-// and is accepted or not as §2.2 says; each relay send id is §3.3's.
+// (spec/client.md §2.1) and, when it parses, has the case's version (and,
+// for version 2, the Content content.Parse gives, of the case's kind),
+// re-encodes to the same bytes and is accepted or not as §2.2 says; each
+// relay send id is §3.3's.
 func TestClientVectors(t *testing.T) {
 	f, err := vectors.Load[vectors.ClientCase]("client.json")
 	if err != nil {
@@ -37,9 +41,12 @@ func TestClientVectors(t *testing.T) {
 				t.Fatalf("type %q with other fields set", c.Type)
 			}
 			seen[c.Type]++
+			if c.Payload != nil && c.Payload.Version == payloadVersion2 {
+				seen["payload version 2"]++
+			}
 		})
 	}
-	if seen["payload"] == 0 || seen["relay-send-id"] == 0 {
+	if seen["payload"] == 0 || seen["payload version 2"] == 0 || seen["relay-send-id"] == 0 {
 		t.Fatalf("cases by type: %v", seen)
 	}
 }
@@ -54,7 +61,7 @@ func checkPayloadVector(t *testing.T, c *vectors.ClientPayloadCase) {
 		if c.Error != "malformed" || !errors.Is(err, errBadPayload) || p != nil {
 			t.Fatalf("parsed %+v, %v; want %s", p, err, c.Error)
 		}
-		if c.Accepted || c.Kind != "" || c.To != "" || c.MessageID != nil || c.Body != nil || c.Sent != 0 {
+		if c.Accepted || c.Version != 0 || c.Kind != "" || c.To != "" || c.MessageID != nil || c.Body != nil || c.Sent != 0 || c.ContentKind != "" {
 			t.Fatal("malformed case with parsed fields")
 		}
 		return
@@ -66,6 +73,30 @@ func checkPayloadVector(t *testing.T, c *vectors.ClientPayloadCase) {
 		p.to != c.To || !bytes.Equal(p.body, c.Body) {
 		t.Fatalf("parsed %s %x %d %q %x, want %s %x %d %q %x", got, p.id, p.sent.UnixMilli(), p.to, p.body,
 			c.Kind, c.MessageID, c.Sent, c.To, c.Body)
+	}
+	if int(p.version) != c.Version {
+		t.Fatalf("version %d, want %d", p.version, c.Version)
+	}
+	switch c.Version {
+	case payloadVersion:
+		if p.content != nil || c.ContentKind != "" {
+			t.Fatalf("version 1 with content %v, case says %q", p.content, c.ContentKind)
+		}
+	case payloadVersion2:
+		// The body is what content.Parse makes of it (spec/client.md
+		// §2.1), of the case's kind.
+		want, err := content.Parse(c.Body)
+		if err != nil {
+			t.Fatalf("content.Parse of the body: %v", err)
+		}
+		if p.content == nil || !proto.Equal(p.content.Content, want.Content) || !bytes.Equal(p.content.Unknown(), want.Unknown()) {
+			t.Fatalf("content %v, content.Parse gives %v", p.content, want)
+		}
+		if k := p.content.Kind().String(); k != c.ContentKind {
+			t.Fatalf("content kind %s, want %s", k, c.ContentKind)
+		}
+	default:
+		t.Fatalf("version %d in an accepted case", c.Version)
 	}
 	if b := p.marshal(); !bytes.Equal(b, c.Input) {
 		t.Fatalf("re-encoded %x", b)
@@ -106,8 +137,12 @@ func conformanceAnswer(req *conformance.Request) *conformance.Answer {
 		if err != nil {
 			return conformance.Error("malformed")
 		}
-		return conformance.Result(&conformance.PayloadResult{Kind: kindName(p.kind), MessageID: p.id[:], Sent: p.sent.UnixMilli(),
-			To: p.to, Body: p.body, Accepted: checkPayload(p, q.Receiver, q.Sender) == nil})
+		r := &conformance.PayloadResult{Version: int(p.version), Kind: kindName(p.kind), MessageID: p.id[:], Sent: p.sent.UnixMilli(),
+			To: p.to, Body: p.body, Accepted: checkPayload(p, q.Receiver, q.Sender) == nil}
+		if p.content != nil {
+			r.ContentKind = p.content.Kind().String()
+		}
+		return conformance.Result(r)
 	case "relay-send-id":
 		var q conformance.RelaySendIDQuestion
 		if err := json.Unmarshal(req.Case, &q); err != nil || len(q.MessageID) != len(MessageID{}) {

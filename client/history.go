@@ -525,3 +525,45 @@ func toEntry(r *localstore.HistoryRow) (HistoryEntry, error) {
 	e.Reactions = rs
 	return e, nil
 }
+
+// releaseHeld releases the messages held for handle's key change
+// (spec/client.md §6.2) and applies each to the history as it would have
+// been on arrival (§12.1): what is not offered (a receipt, a change
+// refused or held for its target) leaves the inbox; what its arrival
+// releases is offered after it. It returns the messages to offer, in
+// order, and the events to report after the commit.
+func (c *Client) releaseHeld(tx *localstore.Tx, id *identity, handle string) ([]localstore.InboxMessage, []Event, error) {
+	held, err := tx.ReleaseHeld(handle)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		out    []localstore.InboxMessage
+		events []Event
+	)
+	for _, m := range held {
+		p, err := parsePayload(m.Plaintext)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: a held payload does not parse: %v", ErrCorrupt, err)
+		}
+		r, err := c.applyReceived(tx, id, m.ID, p, m.Sender, m.SenderDevice, m.Time)
+		if err != nil {
+			return nil, nil, err
+		}
+		events = append(events, r.events...)
+		if !r.offer {
+			if err := tx.DeleteInbox(m.ID); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		out = append(out, m)
+		for _, x := range r.extra {
+			if _, err := tx.PutInbox(x); err != nil {
+				return nil, nil, err
+			}
+			out = append(out, x)
+		}
+	}
+	return out, events, nil
+}

@@ -223,14 +223,6 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 			dup = true
 			return nil
 		}
-		rcv, err := c.applyReceived(tx, id, envID, p, handle, device, now)
-		if err != nil {
-			return err
-		}
-		events = rcv.events
-		if !rcv.offer {
-			return nil
-		}
 		m := localstore.InboxMessage{ID: envID, Sender: handle, SenderDevice: device, Time: now, Plaintext: pt}
 		if handle != id.handle {
 			// Under an account key the user has not accepted: marked,
@@ -243,6 +235,20 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 				m.KeyChanged, m.Held = true, ct.Verified
 			}
 		}
+		if m.Held {
+			// Applied to the history, like its content, only when
+			// released (spec/client.md §12.1).
+			_, err := tx.PutInbox(m)
+			return err
+		}
+		rcv, err := c.applyReceived(tx, id, envID, p, handle, device, now)
+		if err != nil {
+			return err
+		}
+		events = rcv.events
+		if !rcv.offer {
+			return nil
+		}
 		if _, err := tx.PutInbox(m); err != nil {
 			return err
 		}
@@ -252,9 +258,6 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 			if _, err := tx.PutInbox(x); err != nil {
 				return err
 			}
-		}
-		if m.Held {
-			return nil
 		}
 		m.Plaintext = append([]byte(nil), pt...)
 		out = append(out, &m)

@@ -11,8 +11,9 @@ import (
 )
 
 // childEnv makes the test binary a conformance program (TestMain): "oracle"
-// answers every check as the vector file expects, "liar" gets one wrong,
-// "partial" answers only client.json, "quit" exits after one answer.
+// answers every check as the vector file expects, "liar" gets one wrong in
+// client.json and one in content.json, "partial" answers only client.json,
+// "quit" exits after one answer.
 const childEnv = "SEALPOST_CONFORMANCE_TEST_CHILD"
 
 func TestMain(m *testing.M) {
@@ -43,7 +44,7 @@ func child(mode string) int {
 		switch {
 		case mode == "quit" && n > 1:
 			os.Exit(0)
-		case mode == "liar" && req.ID == "payload-version-2":
+		case mode == "liar" && (req.ID == "payload-version-2" || req.File == "content.json" && req.ID == "empty"):
 			return conformance.Result(map[string]any{})
 		case mode == "partial" && req.File != "client.json":
 			return conformance.Unsupported()
@@ -76,12 +77,25 @@ func runChild(t *testing.T, mode string, flags ...string) (int, string) {
 // expect, and against programs that get a case wrong, skip files, or stop
 // answering.
 func TestRun(t *testing.T) {
-	if code, out := runChild(t, "oracle"); code != 0 || strings.Contains(out, "FAIL") || !strings.Contains(out, "client.json: ") {
+	code, out := runChild(t, "oracle")
+	if code != 0 || strings.Contains(out, "FAIL") {
 		t.Fatalf("oracle: exit %d\n%s", code, out)
 	}
-	code, out := runChild(t, "liar", "-file", "client.json")
+	for _, s := range conformance.Suites() {
+		if !strings.Contains(out, "\n"+s.File+": ") && !strings.HasPrefix(out, s.File+": ") {
+			t.Fatalf("oracle: no summary of %s\n%s", s.File, out)
+		}
+	}
+	if !strings.Contains(out, "content.json: ") {
+		t.Fatalf("oracle: content.json not run\n%s", out)
+	}
+	code, out = runChild(t, "liar", "-file", "client.json")
 	if code != 1 || !strings.Contains(out, "FAIL client.json payload-version-2 result {}, want error \"malformed\"") {
 		t.Fatalf("liar: exit %d\n%s", code, out)
+	}
+	code, out = runChild(t, "liar", "-file", "content.json")
+	if code != 1 || !strings.Contains(out, "FAIL content.json empty result {}, want error \"malformed\"") || !strings.Contains(out, "content.json: ") {
+		t.Fatalf("liar content.json: exit %d\n%s", code, out)
 	}
 	if code, out := runChild(t, "partial"); code != 0 || !strings.Contains(out, "relay-ids.json: 0 pass, 0 fail, ") {
 		t.Fatalf("partial: exit %d\n%s", code, out)

@@ -6,10 +6,10 @@
 //
 // Each supported vector file has a Suite here, which turns its cases into
 // questions (inputs only) and expected answers. The repository's own code
-// answers the same questions (TestConformance in client and relay for
-// their files, this package's tests for keys.json and seal.json through
-// the exported crypto APIs), so the suites are checked against the Go
-// implementation on every test run; cmd/sealpost-conformance runs them
+// answers the same questions (TestConformance in client, client/content and
+// relay for their files, this package's tests for keys.json and seal.json
+// through the exported crypto APIs), so the suites are checked against the
+// Go implementation on every test run; cmd/sealpost-conformance runs them
 // against another program.
 package conformance
 

@@ -15,7 +15,7 @@ type Suite struct {
 // Suites returns every supported vector file's suite, in the order the
 // driver runs them (spec/conformance.md §3).
 func Suites() []*Suite {
-	return []*Suite{ClientSuite(), RelayIDsSuite(), KeysSuite(), SealSuite()}
+	return []*Suite{ClientSuite(), RelayIDsSuite(), KeysSuite(), SealSuite(), ContentSuite()}
 }
 
 // Questions and results of client.json (spec/conformance.md §3.1).
@@ -29,13 +29,16 @@ type PayloadQuestion struct {
 }
 
 // PayloadResult is a parsed payload and whether it is accepted.
+// ContentKind is the kind of a version 2 body's Content, "" for version 1.
 type PayloadResult struct {
-	Kind      string      `json:"kind"`
-	MessageID vectors.Hex `json:"message_id"`
-	Sent      int64       `json:"sent"`
-	To        string      `json:"to"`
-	Body      vectors.Hex `json:"body"`
-	Accepted  bool        `json:"accepted"`
+	Version     int         `json:"version"`
+	Kind        string      `json:"kind"`
+	MessageID   vectors.Hex `json:"message_id"`
+	Sent        int64       `json:"sent"`
+	To          string      `json:"to"`
+	Body        vectors.Hex `json:"body"`
+	ContentKind string      `json:"content_kind"`
+	Accepted    bool        `json:"accepted"`
 }
 
 // RelaySendIDQuestion asks for the relay id of one queued envelope.
@@ -65,7 +68,8 @@ func ClientSuite() *Suite {
 				p := c.Payload
 				ch := Check{ID: c.ID, Case: &PayloadQuestion{Type: c.Type, Input: p.Input, Receiver: p.Receiver, Sender: p.Sender}, Error: p.Error}
 				if p.Error == "" {
-					ch.Want = &PayloadResult{Kind: p.Kind, MessageID: p.MessageID, Sent: p.Sent, To: p.To, Body: nonNil(p.Body), Accepted: p.Accepted}
+					ch.Want = &PayloadResult{Version: p.Version, Kind: p.Kind, MessageID: p.MessageID, Sent: p.Sent, To: p.To, Body: nonNil(p.Body),
+						ContentKind: p.ContentKind, Accepted: p.Accepted}
 				}
 				cs = append(cs, ch)
 			case c.Type == "relay-send-id" && c.RelaySendID != nil:

@@ -26,13 +26,19 @@ type ClientPayloadCase struct {
 	Sender   string `json:"sender"`
 	// Error is "" when the payload parses (§2.1), else "malformed".
 	Error string `json:"error"`
-	// The parsed fields, when Error is "": Kind is "message" or
-	// "sent-copy", Sent is milliseconds since 1970, Body the rest.
+	// The parsed fields, when Error is "": Version is 1 or 2; Kind is
+	// "message" or "sent-copy", Sent is milliseconds since 1970, Body the
+	// rest.
+	Version   int    `json:"version,omitempty"`
 	Kind      string `json:"kind,omitempty"`
 	MessageID Hex    `json:"message_id,omitempty"`
 	Sent      int64  `json:"sent,omitempty"`
 	To        string `json:"to,omitempty"`
 	Body      Hex    `json:"body,omitempty"`
+	// ContentKind is the kind of a version 2 body, the Content's
+	// (spec/content.md §1: "text", …, "app", or "unknown", §5); absent for
+	// version 1.
+	ContentKind string `json:"content_kind,omitempty"`
 	// Accepted is whether the receiver accepts the parsed payload from
 	// Sender (§2.2); false for a malformed one.
 	Accepted bool `json:"accepted"`
