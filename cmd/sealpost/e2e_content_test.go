@@ -268,4 +268,11 @@ func TestConversation(t *testing.T) {
 		msgs[2].Kind != "text" || msgs[2].Text != "/frob x" {
 		t.Errorf("bob's listen after alice's chat: %s", r.stdout)
 	}
+
+	// send --wait: bob is not listening, so no receipt comes: exit 1,
+	// with the id of the message (which was stored) printed.
+	r = alice.run("", "send", "--wait", "delivered", "--timeout", "3s", "bob", "anyone?")
+	if r.code != exitFailure || !messageID.MatchString(strings.TrimSpace(r.stdout)) || !strings.Contains(r.stderr, "is stored, not delivered: no receipt said so") {
+		t.Errorf("send --wait without a receipt: %v", r)
+	}
 }

@@ -86,7 +86,7 @@ func parseState(s string) (client.DeliveryState, error) {
 }
 
 // errNotYet is a --wait that timed out: the state was not reached.
-var errNotYet = errors.New("not reached before the timeout")
+var errNotYet = errors.New("no receipt said so before the timeout")
 
 // waitStatus waits up to wait until the message id, sent from this
 // device, reaches state want (or further), polling the store as receipts
@@ -109,7 +109,7 @@ func waitStatus(ctx context.Context, c *client.Client, id client.MessageID, want
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-end.C:
-			return st, fmt.Errorf("message %s is %s, %s %w", id, st.State, want, errNotYet)
+			return st, fmt.Errorf("message %s is %s, not %s: %w", id, st.State, want, errNotYet)
 		case <-tick.C:
 		}
 	}
