@@ -24,9 +24,10 @@ type stdio struct {
 	stderr io.Writer
 	// term is the terminal on standard input, for passphrase prompts.
 	term terminal
-	// stderrTTY reports whether standard error is a terminal (progress bar).
-	stderrTTY bool
-	getenv    func(string) string
+	// stderrTTY reports whether standard error is a terminal (progress
+	// bar); stdoutTTY the same of standard output (chat's line editor).
+	stderrTTY, stdoutTTY bool
+	getenv               func(string) string
 	// loc is the time zone of human output.
 	loc *time.Location
 }
@@ -38,6 +39,7 @@ func newStdio() stdio {
 		stderr:    os.Stderr,
 		term:      fdTerminal{fd: int(os.Stdin.Fd()), out: os.Stderr},
 		stderrTTY: isTerminal(int(os.Stderr.Fd())),
+		stdoutTTY: isTerminal(int(os.Stdout.Fd())),
 		getenv:    os.Getenv,
 		loc:       time.Local,
 	}
@@ -54,9 +56,15 @@ type app struct {
 	verbose  bool
 	// offline: the command does not talk to the servers (no probe).
 	offline bool
+	// noReceipts: the client sends no delivery or read receipts (listen
+	// and chat --no-receipts).
+	noReceipts bool
 
 	cmd   string     // the command being run, for error messages
 	outMu sync.Mutex // serialises writes to stdout and stderr
+	// live is the line being typed in chat on a terminal (lineedit.go),
+	// kept below everything else written; guarded by outMu.
+	live *liveLine
 
 	noteMu   sync.Mutex
 	lastNote error // the client's last warning's error (logger)
@@ -121,7 +129,7 @@ func (a *app) reportError(err error) {
 	}
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
-	fmt.Fprintln(a.stderr, prefix+msg)
+	a.writeLocked(a.stderr, prefix+msg+"\n")
 }
 
 // dispatch parses the global flags and the command name and runs the
@@ -293,7 +301,8 @@ type lockedWriter struct{ a *app }
 func (w lockedWriter) Write(p []byte) (int, error) {
 	w.a.outMu.Lock()
 	defer w.a.outMu.Unlock()
-	return w.a.stderr.Write(p)
+	w.a.writeLocked(w.a.stderr, string(p))
+	return len(p), nil
 }
 
 // emit writes v as one JSON line on stdout.
@@ -307,7 +316,7 @@ func (a *app) emit(v any) {
 	}
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
-	io.WriteString(a.stdout, b.String())
+	a.writeLocked(a.stdout, b.String())
 }
 
 // emitError writes a failure as one JSON line on stderr.
@@ -318,21 +327,33 @@ func (a *app) emitError(e jsonError) {
 	enc.Encode(e)
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
-	io.WriteString(a.stderr, b.String())
+	a.writeLocked(a.stderr, b.String())
 }
 
 // printf writes human output to stdout.
 func (a *app) printf(format string, args ...any) {
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
-	fmt.Fprintf(a.stdout, format, args...)
+	a.writeLocked(a.stdout, fmt.Sprintf(format, args...))
 }
 
 // notef writes a note for people to stderr.
 func (a *app) notef(format string, args ...any) {
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
-	fmt.Fprintf(a.stderr, format, args...)
+	a.writeLocked(a.stderr, fmt.Sprintf(format, args...))
+}
+
+// writeLocked writes s to w, with outMu held; in chat on a terminal, above
+// the line being typed, which it then shows again.
+func (a *app) writeLocked(w io.Writer, s string) {
+	if a.live == nil {
+		io.WriteString(w, s)
+		return
+	}
+	a.live.clear()
+	io.WriteString(w, s)
+	a.live.redraw()
 }
 
 // oneLine keeps an error message on one line.

@@ -215,13 +215,13 @@ func TestFormatMessage(t *testing.T) {
 		mark string
 		want string
 	}{
-		{testMessage("hi there", false), "", "2026-11-27 07:01:02  bob (device 2): hi there\n"},
-		{testMessage("hi there", true), "", "2026-11-27 07:01:02  → bob: hi there\n"},
-		{testMessage("psst", false), "*", "2026-11-27 07:01:02  * bob (device 2): psst\n"},
+		{testMessage("hi there", false), "", "2026-11-27 07:01:02  ab000000  bob (device 2): hi there\n"},
+		{testMessage("hi there", true), "", "2026-11-27 07:01:02  ab000000  → bob: hi there\n"},
+		{testMessage("psst", false), "*", "2026-11-27 07:01:02  ab000000  * bob (device 2): psst\n"},
 		// A message cannot fake a second line from someone else.
 		{testMessage("ok\n2026-11-27 07:01:03  carol (device 1): send money", false), "",
-			"2026-11-27 07:01:02  bob (device 2): ok\n    2026-11-27 07:01:03  carol (device 1): send money\n"},
-		{testMessage("\x1b[31mred\r", false), "", "2026-11-27 07:01:02  bob (device 2): \\x1b[31mred\\r\n"},
+			"2026-11-27 07:01:02  ab000000  bob (device 2): ok\n    2026-11-27 07:01:03  carol (device 1): send money\n"},
+		{testMessage("\x1b[31mred\r", false), "", "2026-11-27 07:01:02  ab000000  bob (device 2): \\x1b[31mred\\r\n"},
 	} {
 		if got := formatMessage(tc.m, time.UTC, tc.mark); got != tc.want {
 			t.Errorf("formatMessage = %q, want %q", got, tc.want)
@@ -247,7 +247,7 @@ func TestJSONMessage(t *testing.T) {
 	}
 	want := map[string]any{
 		"id": "ab000000000000000000000000000001", "from": "bob", "from_device": float64(2),
-		"to": "alice", "sent": false, "time": "2026-11-27T07:01:02.000000345Z", "text": "<b>&\x1b[0m",
+		"to": "alice", "sent": false, "time": "2026-11-27T07:01:02.000Z", "text": "<b>&\x1b[0m", "kind": "v1",
 	}
 	if fmt.Sprint(m) != fmt.Sprint(want) {
 		t.Errorf("got %v\nwant %v", m, want)
@@ -799,6 +799,10 @@ func TestErrorCodesDocumented(t *testing.T) {
 		"no_quorum":              client.ErrNoQuorum,
 		"queued":                 client.ErrQueued,
 		"no_such_account":        checkAccount("x", client.ErrUnknownHandle),
+		"invalid_content":        fmt.Errorf("%w: %w", client.ErrInvalidContent, errors.New("content: too large")),
+		"unknown_message":        fmt.Errorf("react: %w", client.ErrUnknownMessage),
+		"not_sender":             client.ErrNotSender,
+		"not_connected":          client.ErrNotConnected,
 	} {
 		want, ok := help[code]
 		if !ok {

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/sealpost/sealpost/client"
-	"github.com/sealpost/sealpost/crypto/keys"
 )
 
 var listenCommand = &command{
@@ -19,15 +16,34 @@ var listenCommand = &command{
 	summary: "print incoming messages as they arrive",
 	help: `
 Prints incoming messages as they arrive, until interrupted (Ctrl-C), one a
-line:
-  2026-11-27 07:01:02  bob (device 1): text
-  2026-11-27 07:01:02  → bob: text      (sent by this account's other device)
-Later lines of a message are indented. A message marked "[KEY CHANGED, not verified]"
-came under an account key of the sender that you have not accepted.
-Events go to standard error; with --json they are {"event":...} lines on
-standard output beside the messages. If the servers cannot be reached when
-listen starts, it fails at once (exit status 5); a connection lost later
-is reported and re-established by itself.
+line, with the first 8 digits of the message id:
+  2026-11-27 07:01:02  ab12cd34  bob (device 1): text
+  2026-11-27 07:01:02  ab12cd34  bob (device 1) ↪ reply to 9f00aa11: text
+  2026-11-27 07:01:02  ab12cd34  → bob: text      (sent by this account's other device)
+  2026-11-27 07:01:02  ab12cd34  bob (device 1) reacted 👍 to 9f00aa11
+  2026-11-27 07:01:02  ab12cd34  bob (device 1) edited 9f00aa11: new text
+  2026-11-27 07:01:02  ab12cd34  bob (device 1) deleted 9f00aa11
+  2026-11-27 07:01:02  ab12cd34  bob (device 1) set the disappearing-message timer to 1h
+  2026-11-27 07:01:02  ab12cd34  bob (device 1): [app TYPE, N bytes]
+  2026-11-27 07:01:02  ab12cd34  bob (device 1): [content of a newer version]
+Later lines of a message are indented. A message marked
+"[KEY CHANGED, not verified]" came under an account key of the sender that you have not accepted.
+
+Each message is acknowledged once printed (the sender's device is told it
+was delivered, unless --no-receipts) and then marked read (texts and other
+messages history keeps; the sender is told, unless --no-receipts; the
+disappearing timer starts); --no-read leaves messages unread.
+
+Events go to standard error, such as
+  sealpost: ✓✓ ab12cd34 delivered to bob device 2
+  sealpost: ✓✓ ab12cd34 read by bob device 2
+  sealpost: bob is typing… (device 2)
+  sealpost: bob is online (device 2)
+  sealpost: 2 message(s) with bob disappeared (timer): ab12cd34 9f00aa11
+with --json they are {"event":...} lines on standard output beside the
+messages. If the servers cannot be reached when listen starts, it fails at
+once (exit status 5); a connection lost later is reported and
+re-established by itself.
 ` + whatYouAreTold + `
 The exit status is 4 if the client reported a security event (a server
 caught misbehaving, a device on your account you did not approve, or a
@@ -36,6 +52,7 @@ verified contact's changed key).`,
 		count := fs.Int("count", 0, "exit after `N` messages")
 		once := fs.Bool("once", false, "exit after one message (--count 1)")
 		timeout := fs.Duration("timeout", 0, "stop after `D` (such as 30s); with --count, getting fewer is an error")
+		rf := receiptFlags(fs)
 		return func(ctx context.Context, a *app, args []string) error {
 			if err := wantArgs(args, 0, ""); err != nil {
 				return err
@@ -50,16 +67,80 @@ verified contact's changed key).`,
 			if n < 0 || *timeout < 0 {
 				return usagef("--count and --timeout must not be negative")
 			}
+			rf.apply(a)
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
-				return a.listen(ctx, c, n, *timeout)
+				return a.listen(ctx, c, n, *timeout, !rf.noRead)
 			})
 		}
 	},
 }
 
+// receiptOptions are the flags of listen and chat that govern receipts.
+type receiptOptions struct {
+	noRead, noReceipts bool
+}
+
+func receiptFlags(fs *flag.FlagSet) *receiptOptions {
+	var o receiptOptions
+	fs.BoolVar(&o.noRead, "no-read", false, "do not mark messages read (no read receipts; disappearing timers do not start)")
+	fs.BoolVar(&o.noReceipts, "no-receipts", false, "send no delivery or read receipts (messages are still marked read here)")
+	return &o
+}
+
+// apply sets the client configuration of o.
+func (o *receiptOptions) apply(a *app) {
+	a.noReceipts = o.noReceipts
+}
+
+// markRead marks a displayed message read (spec/client.md §12.2): its
+// sender gets a read receipt, its timer starts. Failures are reported and
+// do not end listen or chat; a message the history does not keep
+// (ErrUnknownMessage: it expired, or was deleted meanwhile) is skipped.
+func (a *app) markRead(ctx context.Context, c *client.Client, m *client.Message) {
+	if !readable(m) {
+		return
+	}
+	err := c.MarkRead(ctx, m.ID)
+	if err != nil && !errors.Is(err, client.ErrUnknownMessage) && ctx.Err() == nil {
+		a.notef("sealpost: could not mark %s read: %s\n", shortID(m.ID), describe(err))
+	}
+}
+
+// receiptLinger is how long listen --count stays connected after its last
+// message so that the client sends the receipts it queued (it batches them
+// for 300 ms; those not sent before Close go out the next time sealpost
+// opens the store).
+const receiptLinger = time.Second
+
+// lingerForReceipts waits receiptLinger, printing the events that come
+// meanwhile, unless the client sends no receipts. It reports whether a
+// security event came.
+func (a *app) lingerForReceipts(ctx context.Context, events <-chan client.Event) (security bool) {
+	if a.noReceipts {
+		return false
+	}
+	t := time.NewTimer(receiptLinger)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		case e, ok := <-events:
+			if !ok {
+				return
+			}
+			security = security || isSecurityEvent(e)
+			a.printEvent(e)
+		}
+	}
+}
+
 // listen prints messages and events until ctx ends, count messages have
-// come (count > 0) or timeout passes (timeout > 0).
-func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout time.Duration) error {
+// come (count > 0) or timeout passes (timeout > 0). With read, each
+// message shown is marked read.
+func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout time.Duration, read bool) error {
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -90,8 +171,12 @@ func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout t
 			a.printMessage(m, "")
 			// Shown: the client may forget it (spec/client.md §5.2).
 			m.Ack()
+			if read {
+				a.markRead(ctx, c, m)
+			}
 			n++
 			if count > 0 && n >= count {
+				security = a.lingerForReceipts(ctx, events) || security
 				return end()
 			}
 		case e, ok := <-events:
@@ -164,174 +249,3 @@ What you are told, and when:
     this device has seen, or than 24 hours): the command fails with a
     "stale" error (exit status 5); try again later.
 `
-
-var chatCommand = &command{
-	name:    "chat",
-	usage:   "chat HANDLE",
-	summary: "send the lines typed, show the replies",
-	help: `
-An interactive conversation with HANDLE: each line typed is sent; messages
-from HANDLE, and copies of what this account sent HANDLE from its other
-devices, are printed as they come. Messages to and from anyone else are
-shown too, marked with "*" before the sender. HANDLE is looked up first:
-an account the key server does not know ends chat at once (exit status 6).
-End of input (Ctrl-D), a line "/quit", or Ctrl-C ends the chat with exit
-status 0 (4 if a security event was reported, as for listen); a line that
-could not be sent is reported at once and the chat goes on. To send a
-line that starts with "/", type it twice ("//quit" sends "/quit"). With
---json, each line sent is printed back once stored, as a message with
-"sent":true. Events and warnings go to standard error, as for listen.
-` + whatYouAreTold,
-	setup: func(fs *flag.FlagSet) runner {
-		timeout := fs.Duration("timeout", time.Minute, "give up on a line the relay has not stored after `D`")
-		return func(ctx context.Context, a *app, args []string) error {
-			if err := wantArgs(args, 1, "HANDLE"); err != nil {
-				return err
-			}
-			if err := keys.CheckHandle(args[0]); err != nil {
-				return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
-			}
-			if *timeout <= 0 {
-				return usagef("--timeout must be positive")
-			}
-			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
-				if err := checkPeer(ctx, c, args[0], *timeout); err != nil {
-					return err
-				}
-				return a.chat(ctx, c, args[0], *timeout)
-			})
-		}
-	},
-}
-
-// checkPeer looks up peer before a chat begins: an account the key server
-// does not know is an error now, not after the first line typed.
-func checkPeer(ctx context.Context, c *client.Client, peer string, timeout time.Duration) error {
-	if peer == c.Handle() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	_, err := c.SafetyNumber(ctx, peer)
-	if errors.Is(err, client.ErrKeyChanged) {
-		// Reported as an event; the chat shows it and each line's
-		// refusal.
-		return nil
-	}
-	return checkAccount(peer, err)
-}
-
-// sendResult is the outcome of sending one typed line.
-type sendResult struct {
-	text []byte
-	id   client.MessageID
-	err  error
-}
-
-// chat sends the lines of standard input to peer and prints what comes
-// in, until end of input or ctx ends.
-func (a *app) chat(ctx context.Context, c *client.Client, peer string, timeout time.Duration) error {
-	if a.term != nil && a.term.IsTerminal() && !a.json {
-		a.notef("Chat with %s as %s. Type a line and Enter to send; Ctrl-D ends.\n", peer, c.Handle())
-	}
-	results := make(chan sendResult)
-	inputDone := make(chan struct{})
-	var inputErr error // set before inputDone is closed
-	// The first line waits for the relay connection (see waitConnected).
-	connected := make(chan struct{})
-	go func() {
-		defer close(inputDone)
-		select {
-		case <-connected:
-		case <-ctx.Done():
-			return
-		}
-		for {
-			line, err := a.in.ReadBytes('\n')
-			line = bytes.TrimSuffix(line, []byte("\n"))
-			line = bytes.TrimSuffix(line, []byte("\r"))
-			if string(line) == "/quit" {
-				return
-			}
-			if bytes.HasPrefix(line, []byte("//")) {
-				line = line[1:]
-			}
-			if len(line) > 0 {
-				sctx, cancel := context.WithTimeout(ctx, timeout)
-				id, serr := c.Send(sctx, peer, line)
-				cancel()
-				select {
-				case results <- sendResult{text: line, id: id, err: serr}:
-				case <-ctx.Done():
-					return
-				}
-			}
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					inputErr = fmt.Errorf("reading input: %w", err)
-				}
-				return
-			}
-		}
-	}()
-
-	msgs, events := c.Messages(), c.Events()
-	notify := connected
-	security := false
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-inputDone:
-			// A normal end (end of input, /quit) is a success: lines
-			// that could not be sent were reported as they failed.
-			if inputErr != nil {
-				return inputErr
-			}
-			if security {
-				return errSecurityEvents
-			}
-			return nil
-		case r := <-results:
-			if r.err != nil {
-				if a.json {
-					a.emitError(jsonError{Error: errorCode(r.err), Message: "not sent: " + describe(r.err), Hint: hint(r.err), Command: "chat", Exit: exitCode(r.err)})
-					continue
-				}
-				msg := describe(r.err)
-				if h := hint(r.err); h != "" {
-					msg += " (" + h + ")"
-				}
-				a.notef("sealpost: chat: not sent: %s\n", msg)
-				continue
-			}
-			if a.json {
-				a.printMessage(&client.Message{
-					ID: r.id, From: c.Handle(), FromDevice: c.DeviceID(), To: peer,
-					Sent: true, Time: time.Now(), Plaintext: r.text,
-				}, "")
-			}
-		case m, ok := <-msgs:
-			if !ok {
-				return errors.New("the client stopped delivering messages")
-			}
-			mark := "*"
-			if (m.Sent && m.To == peer) || (!m.Sent && m.From == peer) {
-				mark = ""
-			}
-			a.printMessage(m, mark)
-			m.Ack()
-		case e, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			security = security || isSecurityEvent(e)
-			if e.Kind == client.EventConnected && notify != nil {
-				close(notify)
-				notify = nil
-			}
-			a.printEvent(e)
-		}
-	}
-}

@@ -9,8 +9,10 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/crypto/keys"
 )
 
@@ -24,9 +26,26 @@ devices. Without MESSAGE, or with "-", the message is standard input (one
 trailing newline removed). Prints the message id once the relay has stored
 the message; exit status 0 means it was stored. Warnings (see below) go to
 standard error.
+
+MESSAGE is sent as a text (a version 2 message, spec/content.md) when it
+is UTF-8 of at most 16384 bytes. Anything else (not UTF-8, or longer, up to
+196608 bytes) is sent as before, as opaque bytes (a version 1 message),
+which cannot be a reply.
+
+--reply-to ID makes the text a reply quoting message ID (its 32 hex digits,
+or a unique prefix of at least 4 as listen and history show it). The
+quoted message's sender is taken from this device's history with HANDLE,
+or from --reply-sender.
+
+--wait delivered (or read) waits, after the relay stored the message, until
+one of HANDLE's devices reports it delivered (or read), up to --timeout,
+and fails (exit status 1) if none does; 'sealpost status ID' shows it later.
 ` + whatYouAreTold,
 	setup: func(fs *flag.FlagSet) runner {
-		timeout := fs.Duration("timeout", time.Minute, "give up if the relay has not stored the message after `D`")
+		timeout := fs.Duration("timeout", time.Minute, "give up if the relay has not stored the message (or --wait not met) after `D`")
+		replyTo := fs.String("reply-to", "", "reply to message `ID`")
+		replySender := fs.String("reply-sender", "", "the `HANDLE` who sent the message replied to (default: from the history)")
+		wait := fs.String("wait", "", "also wait until the message is `STATE`: delivered or read")
 		return func(ctx context.Context, a *app, args []string) error {
 			if len(args) < 1 {
 				return usagef("missing HANDLE")
@@ -39,6 +58,23 @@ standard error.
 			}
 			if *timeout <= 0 {
 				return usagef("--timeout must be positive")
+			}
+			if *replyTo != "" {
+				if err := checkIDArg(*replyTo); err != nil {
+					return err
+				}
+			}
+			if *replySender != "" {
+				if *replyTo == "" {
+					return usagef("--reply-sender without --reply-to")
+				}
+				if err := keys.CheckHandle(*replySender); err != nil {
+					return usagef("--reply-sender %q: want a handle", *replySender)
+				}
+			}
+			want, err := parseState(*wait)
+			if err != nil {
+				return err
 			}
 			var text []byte
 			if len(args) == 2 && args[1] != "-" {
@@ -59,16 +95,55 @@ standard error.
 						return err
 					}
 				}
-				ctx, cancel := context.WithTimeout(ctx, *timeout)
+				asText := utf8.Valid(text) && len(text) <= content.MaxTextBytes
+				deadline := time.Now().Add(*timeout)
+				ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Second))
 				defer cancel()
+				var opts []client.SendOption
+				if *replyTo != "" {
+					if !asText {
+						return usagef("a reply must be UTF-8 text of at most %d bytes", content.MaxTextBytes)
+					}
+					opt, err := replyOption(ctx, c, args[0], *replyTo, *replySender)
+					if err != nil {
+						return err
+					}
+					opts = append(opts, opt)
+				}
 				if err := w.waitConnected(ctx); err != nil {
 					return err
 				}
-				id, err := c.Send(ctx, args[0], text)
-				return a.sendOutcome(args[0], id, checkAccount(args[0], err))
+				var id client.MessageID
+				if asText {
+					id, err = c.SendText(ctx, args[0], string(text), opts...)
+				} else {
+					id, err = c.Send(ctx, args[0], text)
+				}
+				if err := a.sendOutcome(args[0], id, checkAccount(args[0], err)); err != nil || want == 0 {
+					return err
+				}
+				_, err = waitStatus(ctx, c, id, want, time.Until(deadline))
+				return err
 			})
 		}
 	},
+}
+
+// replyOption is the WithReplyTo of --reply-to ID: the message's sender
+// is sender if given, else the sender this device's history with handle
+// records.
+func replyOption(ctx context.Context, c *client.Client, handle, idArg, sender string) (client.SendOption, error) {
+	id, entry, err := resolveID(ctx, c, handle, idArg)
+	if err != nil {
+		return nil, err
+	}
+	if sender == "" {
+		if entry == nil {
+			return nil, fmt.Errorf("message %s is not in this device's history with %s (give --reply-sender to quote it anyway): %w", id, handle, client.ErrUnknownMessage)
+		}
+		sender = entry.From
+	}
+	return client.WithReplyTo(id, sender), nil
 }
 
 // readMessage reads a message from standard input and removes one

@@ -29,7 +29,8 @@ type command struct {
 // commandList returns every command in the order help lists them.
 func commandList() []*command {
 	return []*command{
-		initCommand, sendCommand, listenCommand, chatCommand, verifyCommand,
+		initCommand, sendCommand, listenCommand, chatCommand, reactCommand,
+		editCommand, deleteCommand, timerCommand, statusCommand, historyCommand, verifyCommand,
 		acceptCommand, contactsCommand, devicesCommand, auditCommand, auditorCommand,
 		backupCommand, restoreCommand, helpCommand, versionCommand,
 	}
@@ -47,15 +48,18 @@ func lookup(name string) *command {
 const exitStatusHelp = `Exit status:
   0  success (chat and listen: also an end by Ctrl-D, /quit or Ctrl-C)
   1  any other failure
-  2  usage error (bad flag or argument, no passphrase source)
+  2  usage error (bad flag or argument, no passphrase source, content
+     the format refuses)
   3  local state: wrong passphrase, store locked by another process,
-     no store or not registered, corrupt store
+     no store or not registered, corrupt store; a message id this
+     device has no record of, an edit or delete of another's message
   4  security failure: a key or the log refused, a contact's key changed,
      safety number mismatch, server certificate not the pinned one
      (TLS pin mismatch) or not trusted
   5  a server unreachable or not answering: connection refused, dial or
      TLS handshake timeout (servers are checked for 4s before a command
-     talks to them), a stale key server; a message queued, not confirmed
+     talks to them), a stale key server; a message queued, not confirmed;
+     not connected to the relay (typing, presence)
   6  no such account: the key server does not know the HANDLE given
 
 Errors are one line on standard error, "sealpost: COMMAND: reason", naming

@@ -290,6 +290,9 @@ func (a *app) clientConfig(c *fileConfig) client.Config {
 		TrustOnFirstUse: c.TrustOnFirstUse,
 		Witnesses:       c.Witnesses,
 		WitnessQuorum:   c.WitnessQuorum,
+
+		NoDeliveryReceipts: a.noReceipts,
+		NoReadReceipts:     a.noReceipts,
 	}
 	if s := a.getenv("SEALPOST_TEST_WORKFACTOR"); s != "" {
 		// Test only: a small scrypt work factor keeps tests fast.

@@ -191,6 +191,8 @@ func errorCode(err error) string {
 		return "security_events"
 	case errors.Is(err, client.ErrSecurity):
 		return "security"
+	case errors.Is(err, client.ErrInvalidContent):
+		return "invalid_content"
 	case errors.As(err, &u), errors.Is(err, client.ErrInvalidHandle), errors.Is(err, keys.ErrInvalidHandle):
 		return "usage"
 	case errors.Is(err, client.ErrWrongPassphrase), errors.Is(err, client.ErrWrongIdentity):
@@ -205,6 +207,10 @@ func errorCode(err error) string {
 		return "store_exists"
 	case errors.Is(err, client.ErrCorrupt):
 		return "corrupt_store"
+	case errors.Is(err, client.ErrUnknownMessage):
+		return "unknown_message"
+	case errors.Is(err, client.ErrNotSender):
+		return "not_sender"
 	case errors.Is(err, client.ErrUnknownHandle):
 		return "no_such_account"
 	case errors.Is(err, client.ErrHandleTaken):
@@ -215,6 +221,8 @@ func errorCode(err error) string {
 		return "stale"
 	case errors.Is(err, client.ErrNoQuorum):
 		return "no_quorum"
+	case errors.Is(err, client.ErrNotConnected):
+		return "not_connected"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused"
 	case errors.As(err, &ue) && ue.timeout():
@@ -236,12 +244,13 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
   127.0.0.1:8443: connection refused ...","exit":5}
 (the human line otherwise). The codes, by exit status:
   1  failure, handle_taken, interrupted
-  2  usage
+  2  usage, invalid_content
   3  wrong_passphrase, locked, no_store, not_registered, store_exists,
-     corrupt_store
+     corrupt_store, unknown_message, not_sender
   4  tls_pin_mismatch, tls_untrusted, safety_number_mismatch, key_changed,
      device_revoked, security_events, security
-  5  connection_refused, timeout, unreachable, stale, no_quorum, queued
+  5  connection_refused, timeout, unreachable, stale, no_quorum, queued,
+     not_connected
   6  no_such_account
 `
 

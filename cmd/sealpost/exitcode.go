@@ -36,14 +36,15 @@ func exitCode(err error) int {
 	for _, target := range []error{
 		client.ErrWrongPassphrase, client.ErrWrongIdentity, client.ErrLocked,
 		client.ErrNoStore, client.ErrNotRegistered, client.ErrAlreadyRegistered,
-		client.ErrCorrupt, errStoreExists,
+		client.ErrCorrupt, errStoreExists, client.ErrUnknownMessage, client.ErrNotSender,
 	} {
 		if errors.Is(err, target) {
 			return exitLocal
 		}
 	}
 	var u *usageError
-	if errors.As(err, &u) || errors.Is(err, client.ErrInvalidHandle) || errors.Is(err, keys.ErrInvalidHandle) {
+	if errors.As(err, &u) || errors.Is(err, client.ErrInvalidHandle) || errors.Is(err, keys.ErrInvalidHandle) ||
+		errors.Is(err, client.ErrInvalidContent) {
 		return exitUsage
 	}
 	if errors.Is(err, client.ErrUnknownHandle) {
@@ -78,6 +79,7 @@ func isSecurity(err error) bool {
 // did not answer in time: exit status 5.
 func isNetwork(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrStale) || errors.Is(err, client.ErrNoQuorum) ||
+		errors.Is(err, client.ErrNotConnected) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
 		return true
@@ -109,6 +111,10 @@ func hint(err error) string {
 		return "for a self-signed sealpostd, pass --pin with the fingerprint it prints"
 	case errors.Is(err, client.ErrNoStore):
 		return "run 'sealpost init HANDLE' first, or pass --dir"
+	case errors.Is(err, client.ErrUnknownMessage):
+		return "'sealpost history HANDLE' lists the messages this device has; run 'sealpost listen' to receive what is waiting"
+	case errors.Is(err, client.ErrNotSender):
+		return "only the message's sender can edit or delete it; react or reply instead"
 	case errors.Is(err, client.ErrNotRegistered):
 		return "registration did not finish: remove the directory and run 'sealpost init' again"
 	case errors.Is(err, client.ErrLocked):

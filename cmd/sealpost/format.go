@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -77,64 +76,6 @@ func unsafeRune(r rune) bool {
 // timeLayout is the time of a message in human output.
 const timeLayout = "2006-01-02 15:04:05"
 
-// formatMessage is the human line of a message:
-//
-//	2026-11-27 07:01:02  bob (device 1): text
-//	2026-11-27 07:01:02  → bob: text          (sent by this account)
-//
-// mark, if not "", goes before the sender (chat marks other senders).
-func formatMessage(m *client.Message, loc *time.Location, mark string) string {
-	var b strings.Builder
-	b.WriteString(m.Time.In(loc).Format(timeLayout))
-	b.WriteString("  ")
-	if mark != "" {
-		b.WriteString(mark + " ")
-	}
-	if m.Sent {
-		fmt.Fprintf(&b, "→ %s: ", escapeText([]byte(m.To), false))
-	} else {
-		fmt.Fprintf(&b, "%s (device %d): ", escapeText([]byte(m.From), false), m.FromDevice)
-	}
-	if m.KeyChanged {
-		b.WriteString("[KEY CHANGED, not verified] ")
-	}
-	b.WriteString(escapeText(m.Plaintext, true))
-	b.WriteString("\n")
-	return b.String()
-}
-
-// jsonMessage is a message in --json output.
-type jsonMessage struct {
-	ID         string `json:"id"`
-	From       string `json:"from"`
-	FromDevice uint32 `json:"from_device"`
-	To         string `json:"to"`
-	Sent       bool   `json:"sent"`
-	KeyChanged bool   `json:"key_changed,omitempty"`
-	Time       string `json:"time"`
-	Text       string `json:"text"`
-	// TextBase64 holds the exact bytes when they are not valid UTF-8
-	// (Text then has U+FFFD in their place).
-	TextBase64 string `json:"text_base64,omitempty"`
-}
-
-func newJSONMessage(m *client.Message) jsonMessage {
-	j := jsonMessage{
-		ID:         m.ID.String(),
-		From:       m.From,
-		FromDevice: m.FromDevice,
-		To:         m.To,
-		Sent:       m.Sent,
-		KeyChanged: m.KeyChanged,
-		Time:       m.Time.UTC().Format(time.RFC3339Nano),
-		Text:       strings.ToValidUTF8(string(m.Plaintext), "\uFFFD"),
-	}
-	if !utf8.Valid(m.Plaintext) {
-		j.TextBase64 = base64.StdEncoding.EncodeToString(m.Plaintext)
-	}
-	return j
-}
-
 // jsonEvent is a client event in --json output.
 type jsonEvent struct {
 	Event   string `json:"event"`
@@ -148,6 +89,12 @@ type jsonEvent struct {
 	NewSafetyNumber []string `json:"new_safety_number,omitempty"`
 	Verified        bool     `json:"verified,omitempty"`
 	Error           string   `json:"error,omitempty"`
+	// Messages are the ids a receipt or message-expired event concerns;
+	// Read is set on receipts (true: read, false: delivered), Typing on
+	// typing events (true: started, false: stopped).
+	Messages []string `json:"messages,omitempty"`
+	Read     *bool    `json:"read,omitempty"`
+	Typing   *bool    `json:"typing,omitempty"`
 }
 
 // eventName is the --json name of an event kind, such as "key-changed".
@@ -155,8 +102,15 @@ func eventName(k client.EventKind) string { return k.String() }
 
 func newJSONEvent(e client.Event) jsonEvent {
 	j := jsonEvent{Event: eventName(e.Kind), Handle: e.Handle, Device: e.Device, Revoked: e.Revoked}
-	if !e.Time.IsZero() {
-		j.Time = e.Time.UTC().Format(time.RFC3339)
+	j.Time = fmtJSONTime(e.Time)
+	for _, id := range e.Messages {
+		j.Messages = append(j.Messages, id.String())
+	}
+	switch e.Kind {
+	case client.EventReceipt:
+		j.Read = &e.Read
+	case client.EventTyping:
+		j.Typing = &e.Typing
 	}
 	if kc := e.KeyChange; kc != nil {
 		j.OldSafetyNumber, j.NewSafetyNumber, j.Verified = kc.Old.Groups(), kc.New.Groups(), kc.Verified
@@ -218,6 +172,23 @@ func ownAccountWarning(e client.Event) string {
 	return b.String()
 }
 
+// receiptLines is one line per message of a receipt:
+//
+//	sealpost: ✓✓ ab12cd34 delivered to bob device 2
+//	sealpost: ✓✓ ab12cd34 read by bob device 2
+func receiptLines(e client.Event) string {
+	h := escapeText([]byte(e.Handle), false)
+	var b strings.Builder
+	for _, id := range e.Messages {
+		if e.Read {
+			fmt.Fprintf(&b, "sealpost: ✓✓ %s read by %s device %d\n", shortID(id), h, e.Device)
+		} else {
+			fmt.Fprintf(&b, "sealpost: ✓✓ %s delivered to %s device %d\n", shortID(id), h, e.Device)
+		}
+	}
+	return b.String()
+}
+
 // formatEvent is the human line of an event, for stderr.
 func formatEvent(e client.Event) string {
 	h := escapeText([]byte(e.Handle), false)
@@ -251,6 +222,28 @@ func formatEvent(e client.Event) string {
 		s = "connected to the relay"
 	case client.EventDisconnected:
 		s = "disconnected from the relay; reconnecting"
+	case client.EventReceipt:
+		return receiptLines(e)
+	case client.EventTyping:
+		if e.Typing {
+			s = fmt.Sprintf("%s is typing… (device %d)", h, e.Device)
+		} else {
+			s = fmt.Sprintf("%s stopped typing (device %d)", h, e.Device)
+		}
+	case client.EventPresence:
+		s = fmt.Sprintf("%s is online (device %d)", h, e.Device)
+	case client.EventContentDropped:
+		s = "dropped a message"
+		if h != "" {
+			s += fmt.Sprintf(" from %s (device %d)", h, e.Device)
+		}
+		s += " that the conversation rules refuse"
+	case client.EventMessageExpired:
+		ids := make([]string, len(e.Messages))
+		for i, id := range e.Messages {
+			ids[i] = shortID(id)
+		}
+		s = fmt.Sprintf("%d message(s) with %s disappeared (timer): %s", len(e.Messages), h, strings.Join(ids, " "))
 	default:
 		s = eventName(e.Kind)
 		if h != "" {

@@ -93,6 +93,9 @@ func (w *eventWatch) run() {
 			w.mu.Lock()
 			w.lastErr = e.Err
 			w.mu.Unlock()
+		case client.EventReceipt, client.EventTyping, client.EventPresence:
+			// What the conversation's other side is doing is for listen
+			// and chat; status shows the receipts.
 		default:
 			w.a.printEvent(e)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sealpost/sealpost/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/internal/testbin"
 
 	"golang.org/x/sys/unix"
 )

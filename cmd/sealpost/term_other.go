@@ -11,3 +11,7 @@ func isTerminal(fd int) bool { return false }
 func readNoEcho(fd int) ([]byte, error) {
 	return nil, errors.New("reading a passphrase from the terminal is not supported on this system")
 }
+
+func enterKeyMode(fd int) (restore func(), err error) {
+	return nil, errors.New("reading keys from the terminal is not supported on this system")
+}

@@ -78,3 +78,23 @@ func readLineFd(fd int) ([]byte, error) {
 		return line, nil
 	}
 }
+
+// enterKeyMode puts the terminal fd in non-canonical mode without echo,
+// signals kept (Ctrl-C still interrupts), so that chat reads each key as
+// it is typed (lineedit.go). restore puts back the mode it found.
+func enterKeyMode(fd int) (restore func(), err error) {
+	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	if err != nil {
+		return nil, err
+	}
+	keys := *old
+	keys.Lflag &^= unix.ICANON | unix.ECHO
+	keys.Lflag |= unix.ISIG
+	keys.Iflag |= unix.ICRNL
+	keys.Cc[unix.VMIN] = 1
+	keys.Cc[unix.VTIME] = 0
+	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &keys); err != nil {
+		return nil, err
+	}
+	return func() { unix.IoctlSetTermios(fd, ioctlSetTermios, old) }, nil
+}
