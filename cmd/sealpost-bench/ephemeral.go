@@ -177,13 +177,6 @@ func closeAll(cs []*relayclient.Conn) {
 // 100 on Linux whatever the kernel's HZ).
 const clockTick = 10 * time.Millisecond
 
-// processCPU returns the user plus system CPU time process pid has used,
-// all its threads together (/proc/PID/stat fields 14 and 15).
-func processCPU(pid int) (time.Duration, error) {
-	u, s, err := processUserSys(pid)
-	return u + s, err
-}
-
 // processUserSys returns the user and the system CPU time of process pid.
 func processUserSys(pid int) (user, sys time.Duration, err error) {
 	if pid <= 0 {
