@@ -13,7 +13,8 @@ import (
 //
 //	too large? ─► drop (too_large)
 //	sender's bucket, then (other accounts only) the pair's bucket empty? ─► drop (rate)
-//	recipient connected here? ─► queue a DeliverEphemeral to it, or drop (congested)
+//	recipient connected here? ─► queue a DeliverEphemeral to it, or drop (congested;
+//	                             offline if that connection is closing)
 //	store shared with other nodes? ─► publish on the bus (or drop: congested)
 //	else ─► drop (offline)
 //
