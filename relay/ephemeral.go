@@ -13,7 +13,8 @@ import (
 //
 //	too large? ─► drop (too_large)
 //	sender's bucket, then (other accounts only) the pair's bucket empty? ─► drop (rate)
-//	recipient connected here? ─► queue a DeliverEphemeral to it, or drop (congested)
+//	recipient connected here? ─► queue a DeliverEphemeral to it, or drop (congested;
+//	                             offline if that connection is closing)
 //	store shared with other nodes? ─► publish on the bus (or drop: congested)
 //	else ─► drop (offline)
 //
@@ -98,11 +99,7 @@ func (s *Server) routeEphemeral(addr, env []byte) {
 	s.mu.Unlock()
 	switch {
 	case rc != nil:
-		if rc.pushEphemeral(env) {
-			s.m.ephemeral(ephLocal)
-		} else {
-			s.m.ephemeral(ephCongested)
-		}
+		s.m.ephemeral(rc.pushEphemeral(env, ephLocal))
 	case s.bus == nil:
 		s.m.ephemeral(ephOffline)
 	case s.bus.PublishEphemeral(addr, env):
@@ -137,24 +134,24 @@ func (s *Server) ephemeralFromBus(items <-chan store.Item) {
 				s.m.ephemeral(ephTooLarge)
 				continue
 			}
-			if rc.pushEphemeral(it.Envelope) {
-				s.m.ephemeral(ephRemote)
-			} else {
-				s.m.ephemeral(ephCongested)
-			}
+			s.m.ephemeral(rc.pushEphemeral(it.Envelope, ephRemote))
 		}
 	}
 }
 
 // pushEphemeral queues env for the writer in a DeliverEphemeral frame,
-// joining the last frame queued if it is one with room; false if the
-// connection is not open or already holds maxEphemeralQueued ephemeral
-// envelopes not yet taken by its writer (congested).
-func (c *conn) pushEphemeral(env []byte) bool {
+// joining the last frame queued if it is one with room, and returns ok;
+// or ephOffline if the connection is ending, ephCongested if it already
+// holds maxEphemeralQueued ephemeral envelopes not yet taken by its
+// writer.
+func (c *conn) pushEphemeral(env []byte, ok ephOutcome) ephOutcome {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing || !c.authed.Load() || c.ephQueued >= maxEphemeralQueued {
-		return false
+	if c.closing || !c.authed.Load() {
+		return ephOffline
+	}
+	if c.ephQueued >= maxEphemeralQueued {
+		return ephCongested
 	}
 	size := len(env) + 8 // a bytes field's tag and length take at most 6
 	if n := len(c.out); n > 0 && c.ephLast != nil && c.out[n-1].GetDeliverEphemeral() == c.ephLast &&
@@ -162,15 +159,15 @@ func (c *conn) pushEphemeral(env []byte) bool {
 		c.ephLast.Envelopes = append(c.ephLast.Envelopes, env)
 		c.ephSize += size
 		c.ephQueued++
-		return true
+		return ok
 	}
 	if len(c.out) >= maxOutbound {
-		return false
+		return ephCongested
 	}
 	d := &wire.DeliverEphemeral{Envelopes: [][]byte{env}}
 	c.out = append(c.out, &wire.Frame{Body: &wire.Frame_DeliverEphemeral{DeliverEphemeral: d}})
 	c.ephLast, c.ephSize = d, 16+size
 	c.ephQueued++
 	c.startWriter()
-	return true
+	return ok
 }

@@ -285,12 +285,12 @@ func TestEphemeralCongested(t *testing.T) {
 	c.authed.Store(true)
 	env := make([]byte, 1024)
 	for i := range maxEphemeralQueued {
-		if !c.pushEphemeral(env) {
-			t.Fatalf("envelope %d dropped", i)
+		if o := c.pushEphemeral(env, ephLocal); o != ephLocal {
+			t.Fatalf("envelope %d: %s", i, ephLabels[o])
 		}
 	}
-	if c.pushEphemeral(env) {
-		t.Fatal("envelope beyond maxEphemeralQueued queued")
+	if o := c.pushEphemeral(env, ephLocal); o != ephCongested {
+		t.Fatalf("envelope beyond maxEphemeralQueued: %s", ephLabels[o])
 	}
 	n := 0
 	for _, f := range c.out {
@@ -304,8 +304,8 @@ func TestEphemeralCongested(t *testing.T) {
 		t.Fatalf("%d envelopes in %d frames, want %d in 1", n, len(c.out), maxEphemeralQueued)
 	}
 	c.closing = true
-	if c.pushEphemeral(env) {
-		t.Fatal("queued to a closing connection")
+	if o := c.pushEphemeral(env, ephLocal); o != ephOffline {
+		t.Fatalf("to a closing connection: %s", ephLabels[o])
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ type childSpec struct {
 	Postgres      string `json:"postgres"`
 	ReconnectRate int    `json:"reconnect_rate"`
 	CPUProfile    string `json:"cpu_profile,omitempty"` // file for a CPU profile of the relay, until it stops
+	GOMAXPROCS    int    `json:"gomaxprocs,omitempty"`  // the relay's, 0 for the default
 }
 
 // relayChild serves the relay of spec until SIGTERM; it prints
@@ -65,6 +67,9 @@ func (c *childSpec) serve(stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	raiseFileLimit(stderr)
+	if c.GOMAXPROCS > 0 {
+		runtime.GOMAXPROCS(c.GOMAXPROCS)
+	}
 	if c.CPUProfile != "" {
 		f, err := os.Create(c.CPUProfile)
 		if err != nil {
@@ -142,7 +147,7 @@ func startChild(ctx context.Context, o *options, stderr io.Writer) (*childRelay,
 		return nil, err
 	}
 	r := &childRelay{spec: childSpec{Dir: dir, Addr: "127.0.0.1:0", Name: o.name, TokenKey: pub,
-		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate, CPUProfile: o.relayProfile}}
+		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate, CPUProfile: o.relayProfile, GOMAXPROCS: o.relayProcs}}
 	if err := r.serve(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -20,8 +20,9 @@ import (
 // --ephemeral measures ephemeral sends (spec/relay.md §7.4): --devices
 // receivers and as many senders connected to a relay child process (so
 // that its CPU time is its own), --envelopes ephemeral items of --size
-// bytes, one per SendEphemeral frame, each from a sender to a receiver in
-// turn, at --rate items per second (or flat out). It reports the items
+// bytes, --batch per SendEphemeral frame (a typing indicator to a group's
+// devices), each from a sender to the receivers in turn, at --rate items
+// per second (or flat out). It reports the items
 // received per second, those that did not arrive (the relay or the
 // receiver's buffer dropped them: nothing is retried), the latency, and
 // the relay process's CPU time per item sent while the load ran
@@ -102,25 +103,31 @@ func runEphemeral(ctx context.Context, o *options, r *childRelay, runID string, 
 	}
 
 	jobs := make(chan int, 1024)
-	go pace(ctx, jobs, o.envelopes, 1, o.rate)
-	fmt.Fprintf(stderr, "sealpost-bench: sending %d ephemeral items of %d bytes (%s)\n", o.envelopes, o.size, rateText(o.rate))
+	go pace(ctx, jobs, o.envelopes, o.batch, o.rate)
+	fmt.Fprintf(stderr, "sealpost-bench: sending %d ephemeral items of %d bytes, %d per SendEphemeral (%s)\n", o.envelopes, o.size, o.batch, rateText(o.rate))
 	u0, s0, cpuErr := processUserSys(r.pid())
 	start := time.Now()
 	var sent atomic.Int64
 	var swg sync.WaitGroup
 	for i, c := range snd {
 		swg.Go(func() {
-			env := make([]byte, o.size)
-			item := &wire.Item{Envelope: env}
-			for seq := range jobs {
-				binary.BigEndian.PutUint64(env[0:], uint64(time.Now().UnixNano()))
-				binary.BigEndian.PutUint64(env[8:], uint64(seq))
-				item.Recipient = addrs[(i+seq)%n]
-				if err := c.SendEphemeral(ctx, item); err != nil {
+			items := make([]*wire.Item, o.batch)
+			for j := range items {
+				items[j] = &wire.Item{Envelope: make([]byte, o.size)}
+			}
+			for first := range jobs {
+				k := min(o.batch, o.envelopes-first)
+				now := uint64(time.Now().UnixNano())
+				for j, it := range items[:k] {
+					binary.BigEndian.PutUint64(it.Envelope[0:], now)
+					binary.BigEndian.PutUint64(it.Envelope[8:], uint64(first+j))
+					it.Recipient = addrs[(i+first+j)%n]
+				}
+				if err := c.SendEphemeral(ctx, items[:k]...); err != nil {
 					rep.addError("send: " + errKind(err))
 					return
 				}
-				sent.Add(1)
+				sent.Add(int64(k))
 			}
 		})
 	}
@@ -176,13 +183,6 @@ func closeAll(cs []*relayclient.Conn) {
 // clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ,
 // 100 on Linux whatever the kernel's HZ).
 const clockTick = 10 * time.Millisecond
-
-// processCPU returns the user plus system CPU time process pid has used,
-// all its threads together (/proc/PID/stat fields 14 and 15).
-func processCPU(pid int) (time.Duration, error) {
-	u, s, err := processUserSys(pid)
-	return u + s, err
-}
 
 // processUserSys returns the user and the system CPU time of process pid.
 func processUserSys(pid int) (user, sys time.Duration, err error) {

@@ -89,6 +89,7 @@ type options struct {
 
 	ephemeral    bool   // --ephemeral: measure ephemeral sends (spec/relay.md §7.4)
 	relayProfile string // CPU profile of the relay child (--ephemeral, --herd)
+	relayProcs   int    // GOMAXPROCS of the relay child, 0 for Go's default
 }
 
 func main() {
@@ -127,6 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.drop, "drop", false, "--herd: cut every connection as a crash would, instead of a graceful shutdown")
 	fs.IntVar(&o.reconnectRate, "reconnect-rate", relay.DefaultReconnectRate, "--herd: the in-process relay's reconnect rate, upgrades admitted per second (spec/relay.md §2.5)")
 	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd: write a CPU profile of the relay child process to `file`")
+	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "--ephemeral, --herd: GOMAXPROCS of the relay child process (0: Go's default, the CPUs available)")
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "ephemeral mode (needs --self): --devices receivers and as many senders, --envelopes ephemeral items of --size bytes at --rate; reports received/s, drops and the relay process's CPU per item")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -217,6 +219,9 @@ func (o *options) validate() error {
 	}
 	if o.ephemeral && o.size > relay.MaxEphemeralEnvelopeCap {
 		errs = append(errs, fmt.Errorf("--ephemeral: --size at most %d", relay.MaxEphemeralEnvelopeCap))
+	}
+	if o.relayProcs < 0 {
+		errs = append(errs, errors.New("--relay-gomaxprocs: not negative"))
 	}
 	if o.batch < 1 || o.batch > 1000 {
 		errs = append(errs, errors.New("--batch: 1 to 1000"))

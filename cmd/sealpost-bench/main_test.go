@@ -107,3 +107,22 @@ func TestHerd(t *testing.T) {
 		})
 	}
 }
+
+// --ephemeral: every item arrives (nothing drops them at this rate), and
+// the relay child's CPU is measured (about 40 ms of it).
+func TestSelfEphemeral(t *testing.T) {
+	rep := runBench(t, "--self", "sqlite", "--ephemeral", "--devices", "4", "--envelopes", "1000", "--rate", "5000", "--size", "512")
+	e, ok := rep["ephemeral"].(map[string]any)
+	if !ok {
+		t.Fatalf("report: %v", rep)
+	}
+	if e["sent"] != 1000.0 || e["received"] != 1000.0 || e["dropped"] != 0.0 {
+		t.Errorf("ephemeral: %v", e)
+	}
+	if e["relay_cpu_measured"] != true || e["relay_cpu_us_per_item"].(float64) <= 0 {
+		t.Errorf("relay CPU: %v", e)
+	}
+	if errs := rep["errors"].(map[string]any); len(errs) != 0 {
+		t.Errorf("errors: %v", errs)
+	}
+}

@@ -2,7 +2,8 @@
 // (spec/relay.md): it dials the relay over a TLS 1.3 WebSocket,
 // authenticates with an access token, pipelines sends matched to their
 // answers by message id, hands over deliveries, acks them and answers the
-// relay's pings. The load tool (cmd/sealpost-bench) and the crash tests use
+// relay's pings; it sends and receives ephemeral envelopes (spec/relay.md
+// §7.4) too. The load tool (cmd/sealpost-bench) and the crash tests use
 // it; it is not the client library.
 package relayclient
 

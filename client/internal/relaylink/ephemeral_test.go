@@ -66,3 +66,45 @@ func TestEphemeralNotConnected(t *testing.T) {
 		t.Fatalf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// A link whose relay went away returns ErrNotConnected at once, and the
+// signal is not sent when the link is back: nothing is queued or resent
+// (spec/relay.md §7.4).
+func TestEphemeralNotResent(t *testing.T) {
+	e := startRelay(t)
+	got := make(chan []byte, 64)
+	bcfg := linkConfig(t, e, "bob", 1, discard)
+	bcfg.OnEphemeral = func(env []byte) { got <- env }
+	bob := start(t, bcfg)
+	alice := start(t, linkConfig(t, e, "alice", 1, discard))
+	waitConnected(t, bob)
+	waitConnected(t, alice)
+	e.stop()
+	eventually(t, "alice disconnected", func() bool { return !alice.Connected() })
+	start := time.Now()
+	if err := alice.SendEphemeral(t.Context(), item("bob", 1, "lost")); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("SendEphemeral while down: %v", err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("SendEphemeral took %v", d)
+	}
+	e.start()
+	waitConnected(t, alice)
+	waitConnected(t, bob)
+	if err := alice.SendEphemeral(t.Context(), item("bob", 1, "after")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case env := <-got:
+		if string(env) != "after" {
+			t.Fatalf("bob got %q, want only the signal sent while connected", env)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no signal after reconnecting")
+	}
+	select {
+	case env := <-got:
+		t.Fatalf("unexpected %q", env)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

@@ -173,10 +173,12 @@ func (l *listener) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, own *pid
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
+	// The wake channel last: its LISTEN is the session's query for
+	// operators (and tests) looking for the listener in pg_stat_activity.
+	if _, err := conn.Exec(ctx, "LISTEN "+ephemeralChannel); err != nil {
 		return false
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+ephemeralChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
 		return false
 	}
 	listening()
