@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
@@ -211,6 +212,7 @@ type Client struct {
 	inboxDrained chan struct{} // closed once the inbox left by an earlier run is handed over
 	maintain     chan struct{} // wakes the prekey maintenance loop
 	receipts     chan struct{} // wakes the receipt loop (loops.go)
+	acksPending  atomic.Int64  // messages acked whose commit has not run (SendReceipts)
 	expiry       chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)

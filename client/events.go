@@ -57,6 +57,7 @@ type Message struct {
 	conversation string // the peer account (spec/client.md §12.1)
 	shown        bool   // kept in History (spec/client.md §12.6)
 	acked        chan struct{}
+	onAck        func() // counts the ack until its commit (SendReceipts)
 	ackOnce      sync.Once
 }
 
@@ -68,7 +69,12 @@ type Message struct {
 // called more than once and from any goroutine.
 func (m *Message) Ack() {
 	if m.acked != nil {
-		m.ackOnce.Do(func() { close(m.acked) })
+		m.ackOnce.Do(func() {
+			if m.onAck != nil {
+				m.onAck()
+			}
+			close(m.acked)
+		})
 	}
 }
 

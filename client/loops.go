@@ -56,17 +56,40 @@ func (c *Client) receiptLoop() {
 			}
 		case <-t.C:
 		}
-		if err := c.sendReceipts(c.ctx); err != nil && c.ctx.Err() == nil {
+		if err := c.sendReceipts(c.ctx, false); err != nil && c.ctx.Err() == nil {
 			c.log.Info("client: sending receipts failed; will retry", "err", err)
 		}
 		t.Reset(receiptRetry)
 	}
 }
 
+// SendReceipts sends the delivery and read receipts waiting for their
+// batch (spec/client.md §12.2) now, and returns once the relay has them.
+// The client sends them by itself within a second; an application about
+// to Close calls it so that they do not wait for the next Open.
+func (c *Client) SendReceipts(ctx context.Context) error {
+	ctx, _, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	// Receipts of messages acked a moment ago are queued by the ack's
+	// commit: wait for those first.
+	for c.acksPending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return c.sendReceipts(ctx, true)
+}
+
 // sendReceipts sends every queued receipt, in batches of up to
-// content.MaxReceiptIDs per account and type. A batch leaves the queue in
-// the transaction that queues its message.
-func (c *Client) sendReceipts(ctx context.Context) error {
+// content.MaxReceiptIDs per account and type, waiting for the relay if
+// wait. A batch leaves the queue in the transaction that queues its
+// message.
+func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 	for {
 		var batch *localstore.PendingReceipts
 		err := c.store.View(ctx, func(tx *localstore.Tx) error {
@@ -95,6 +118,7 @@ func (c *Client) sendReceipts(ctx context.Context) error {
 			// devices, which keep read state too (§12.2).
 			noOwn:  batch.Type == localstore.ReceiptDelivered,
 			noPeer: batch.Type == localstore.ReceiptRead && c.cfg.NoReadReceipts,
+			wait:   wait,
 			apply: func(tx *localstore.Tx, _ MessageID, _ time.Time) error {
 				return tx.DeleteReceipts(batch.Peer, batch.Type, batch.IDs)
 			},

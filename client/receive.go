@@ -416,6 +416,7 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 		// Drop it rather than block every later message.
 		c.log.Warn("client: dropping an unreadable stored message", "err", err)
 	} else {
+		m.onAck = func() { c.acksPending.Add(1) }
 		m.conversation = m.From
 		if m.Sent {
 			m.conversation = m.To
@@ -470,6 +471,11 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 		receipt = true
 		return tx.QueueReceipt(m.From, localstore.ReceiptDelivered, m.ID[:], now)
 	})
+	if m != nil {
+		// Acked (a message that was not did not get here): its commit,
+		// and the receipt it queued, are done.
+		c.acksPending.Add(-1)
+	}
 	if receipt {
 		c.kickReceipts()
 	}

@@ -195,7 +195,7 @@ func testReplayedInitialMessage(t *testing.T, eng engine) {
 	settleMaintenance(bob)
 	// The delivery receipt of the first message advances bob's session
 	// with alice: sent before the comparison starts.
-	if err := bob.sendReceipts(ctxT(t)); err != nil {
+	if err := bob.SendReceipts(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
 	before := viewOf(t, bob)

@@ -106,26 +106,29 @@ func (a *app) markRead(ctx context.Context, c *client.Client, m *client.Message)
 	}
 }
 
-// receiptLinger is how long listen --count stays connected after its last
-// message so that the client sends the receipts it queued (it batches them
-// for 300 ms; those not sent before Close go out the next time sealpost
-// opens the store).
-const receiptLinger = time.Second
+// receiptWait bounds how long listen --count waits, after its last
+// message, for the relay to take the receipts the client queued (they are
+// batched; those not sent before Close go out the next time sealpost opens
+// the store).
+const receiptWait = 5 * time.Second
 
-// lingerForReceipts waits receiptLinger, printing the events that come
-// meanwhile, unless the client sends no receipts. It reports whether a
-// security event came.
-func (a *app) lingerForReceipts(ctx context.Context, events <-chan client.Event) (security bool) {
+// lingerForReceipts sends the queued receipts before listen exits, unless
+// the client sends no receipts, printing the events that come meanwhile.
+// It reports whether a security event came.
+func (a *app) lingerForReceipts(ctx context.Context, c *client.Client, events <-chan client.Event) (security bool) {
 	if a.noReceipts {
 		return false
 	}
-	t := time.NewTimer(receiptLinger)
-	defer t.Stop()
+	ctx, cancel := context.WithTimeout(ctx, receiptWait)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.SendReceipts(ctx) }()
 	for {
 		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		case err := <-done:
+			if err != nil {
+				a.notef("sealpost: receipts not sent yet (they go with the next run): %s\n", describe(err))
+			}
 			return
 		case e, ok := <-events:
 			if !ok {
@@ -176,7 +179,7 @@ func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout t
 			}
 			n++
 			if count > 0 && n >= count {
-				security = a.lingerForReceipts(ctx, events) || security
+				security = a.lingerForReceipts(ctx, c, events) || security
 				return end()
 			}
 		case e, ok := <-events:
