@@ -376,6 +376,14 @@ type HistoryEntry struct {
 // Reactions, edits and deletions are applied to their targets; receipts,
 // typing and presence are never kept.
 func (c *Client) History(ctx context.Context, handle string, limit int) ([]HistoryEntry, error) {
+	return c.history(ctx, handle, limit, func(tx *localstore.Tx) ([]localstore.HistoryRow, error) {
+		return tx.HistoryLatest(handle, limit)
+	})
+}
+
+// history reads rows of handle's conversation with rows and turns them
+// into entries.
+func (c *Client) history(ctx context.Context, handle string, limit int, rows func(*localstore.Tx) ([]localstore.HistoryRow, error)) ([]HistoryEntry, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -390,12 +398,12 @@ func (c *Client) History(ctx context.Context, handle string, limit int) ([]Histo
 	var es []HistoryEntry
 	err = c.store.View(ctx, func(tx *localstore.Tx) error {
 		es = nil
-		rows, err := tx.HistoryLatest(handle, limit)
+		rs, err := rows(tx)
 		if err != nil {
 			return err
 		}
-		for i := range rows {
-			e, err := toEntry(&rows[i])
+		for i := range rs {
+			e, err := toEntry(&rs[i])
 			if err != nil {
 				return err
 			}
@@ -407,6 +415,39 @@ func (c *Client) History(ctx context.Context, handle string, limit int) ([]Histo
 		return nil, storeError(err)
 	}
 	return es, nil
+}
+
+// HistoryBefore returns up to limit messages of the conversation with
+// handle stored before the message before (an entry History or an
+// earlier HistoryBefore returned), oldest first: the page before it.
+// ErrUnknownMessage if the conversation does not hold before.
+func (c *Client) HistoryBefore(ctx context.Context, handle string, before MessageID, limit int) ([]HistoryEntry, error) {
+	return c.history(ctx, handle, limit, func(tx *localstore.Tx) ([]localstore.HistoryRow, error) {
+		row, err := tx.History(handle, before[:])
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s in the conversation with %s", ErrUnknownMessage, before, handle)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return tx.HistoryBefore(handle, row.Seq, limit)
+	})
+}
+
+// HistoryMessage returns the message id of the conversation with handle as
+// History has it, or ErrUnknownMessage.
+func (c *Client) HistoryMessage(ctx context.Context, handle string, id MessageID) (*HistoryEntry, error) {
+	es, err := c.history(ctx, handle, 1, func(tx *localstore.Tx) ([]localstore.HistoryRow, error) {
+		row, err := tx.History(handle, id[:])
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s in the conversation with %s", ErrUnknownMessage, id, handle)
+		}
+		return []localstore.HistoryRow{row}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &es[0], nil
 }
 
 // Typing tells handle's connected devices that the user started (true) or

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -647,5 +648,56 @@ func TestBadContentDropped(t *testing.T) {
 	}
 	if m := recvKind(t, alice, content.KindText); m.ID != id {
 		t.Fatal(m)
+	}
+}
+
+// TestHistoryPages: History gives the newest messages, HistoryBefore the
+// pages before them, HistoryMessage one message; unknown ids and handles
+// are refused (spec/client.md §12.6).
+func TestHistoryPages(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	var ids []MessageID
+	for i := range 7 {
+		id, err := alice.SendText(ctxT(t), "bob", fmt.Sprint("m", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	texts := func(es []HistoryEntry) (out []string) {
+		for _, e := range es {
+			out = append(out, textOf(&e))
+		}
+		return out
+	}
+	last, err := alice.History(ctxT(t), "bob", 3)
+	if err != nil || fmt.Sprint(texts(last)) != "[m4 m5 m6]" {
+		t.Fatalf("History: %v, %v", texts(last), err)
+	}
+	page, err := alice.HistoryBefore(ctxT(t), "bob", last[0].ID, 3)
+	if err != nil || fmt.Sprint(texts(page)) != "[m1 m2 m3]" {
+		t.Fatalf("HistoryBefore: %v, %v", texts(page), err)
+	}
+	page, err = alice.HistoryBefore(ctxT(t), "bob", page[0].ID, 3)
+	if err != nil || fmt.Sprint(texts(page)) != "[m0]" {
+		t.Fatalf("first page: %v, %v", texts(page), err)
+	}
+	if e, err := alice.HistoryMessage(ctxT(t), "bob", ids[2]); err != nil || textOf(e) != "m2" || !e.Outgoing {
+		t.Fatalf("HistoryMessage: %+v, %v", e, err)
+	}
+	var unknown MessageID
+	rand.Read(unknown[:])
+	if _, err := alice.HistoryMessage(ctxT(t), "bob", unknown); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if _, err := alice.HistoryBefore(ctxT(t), "bob", unknown, 3); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("page before an unknown id: %v", err)
+	}
+	if _, err := alice.History(ctxT(t), "Bob!", 3); !errors.Is(err, ErrInvalidHandle) {
+		t.Fatalf("invalid handle: %v", err)
+	}
+	if e, err := bob.HistoryMessage(ctxT(t), "alice", ids[0]); err != nil || e.Outgoing || textOf(e) != "m0" {
+		t.Fatalf("bob's copy: %+v, %v", e, err)
 	}
 }

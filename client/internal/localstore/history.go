@@ -128,6 +128,16 @@ func (tx *Tx) HistoryLatest(conversation string, limit int) ([]HistoryRow, error
 	return rs, err
 }
 
+// HistoryBefore returns up to limit messages of the conversation stored
+// before seq, newest last.
+func (tx *Tx) HistoryBefore(conversation string, seq int64, limit int) ([]HistoryRow, error) {
+	rs, err := tx.historyList(`SELECT `+historyColumns+` FROM history WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, conversation, seq, limit)
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	return rs, err
+}
+
 // HistoryExpired returns up to limit messages whose expiry is at or before
 // now, soonest first.
 func (tx *Tx) HistoryExpired(now time.Time, limit int) ([]HistoryRow, error) {
