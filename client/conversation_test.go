@@ -697,6 +697,7 @@ func TestHistoryPages(t *testing.T) {
 	if _, err := alice.History(ctxT(t), "Bob!", 3); !errors.Is(err, ErrInvalidHandle) {
 		t.Fatalf("invalid handle: %v", err)
 	}
+	recv(t, bob)
 	if e, err := bob.HistoryMessage(ctxT(t), "alice", ids[0]); err != nil || e.Outgoing || textOf(e) != "m0" {
 		t.Fatalf("bob's copy: %+v, %v", e, err)
 	}
