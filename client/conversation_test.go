@@ -487,6 +487,18 @@ func waitNoEvent(t *testing.T, c *Client, kind EventKind, within time.Duration) 
 	}
 }
 
+// converse starts sessions both ways between a and b, each answered:
+// ephemeral signals go only on established sessions.
+func converse(t *testing.T, a, b *Client) {
+	t.Helper()
+	for _, p := range [][2]*Client{{a, b}, {b, a}} {
+		if _, err := p[0].SendText(ctxT(t), p[1].Handle(), "hi"); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, p[1])
+	}
+}
+
 // TestEphemeralSignals: typing and presence reach a connected device,
 // are absent (not queued) after an offline device reconnects, never
 // reach the relay's store, do not disturb the stored messages that follow
@@ -500,14 +512,7 @@ func TestEphemeralSignals(t *testing.T) {
 	alice := s.newUser("alice")
 	bob, bobDir := s.newUserDir("bob")
 	// Sessions both ways, answered: signals go on established sessions.
-	if _, err := alice.SendText(ctxT(t), "bob", "hi"); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, bob)
-	if _, err := bob.SendText(ctxT(t), "alice", "hi back"); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, alice)
+	converse(t, alice, bob)
 
 	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
 		t.Fatal(err)
@@ -581,14 +586,7 @@ func TestEphemeralWhileDisconnected(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	rr := s.restartableRelay()
 	alice, bob := s.newUser("alice"), s.newUser("bob")
-	if _, err := alice.SendText(ctxT(t), "bob", "hi"); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, bob)
-	if _, err := bob.SendText(ctxT(t), "alice", "hi back"); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, alice)
+	converse(t, alice, bob)
 	rr.stop(true)
 	waitEvent(t, alice, EventDisconnected)
 	session := func() []byte {

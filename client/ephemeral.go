@@ -113,22 +113,18 @@ func (c *Client) encryptEphemeral(ctx context.Context, id *identity, ts []target
 			rand.Read(msgID[:])
 			p := payload{version: payloadVersion2, kind: kindMessage, id: msgID, sent: now, to: t.handle, body: body}
 			pt := p.marshal()
-			msg, err := rec.states[0].Encrypt(rand.Reader, pt)
+			msg, env, err := sealNext(rec, dk, id, t, pt)
 			clear(pt)
 			if err != nil {
 				rec.destroy()
-				return fmt.Errorf("client: encrypting for %s device %d: %w", t.handle, dev, err)
+				return err
 			}
 			if _, initial, _ := ratchet.InitialMessage(msg); initial {
-				// The peer has not answered yet: the message would carry
-				// the PQXDH initial message. Not for a signal.
+				// The peer has not answered yet: the message carries the
+				// PQXDH initial message. Not for a signal: nothing is
+				// stored, the state is dropped.
 				rec.destroy()
 				continue
-			}
-			env, err := seal.Seal(rand.Reader, dk, id.cert, t.dev.Keys, msg)
-			if err != nil {
-				rec.destroy()
-				return fmt.Errorf("client: sealing for %s device %d: %w", t.handle, dev, err)
 			}
 			state := rec.marshal()
 			rec.destroy()

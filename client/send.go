@@ -491,16 +491,11 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 				}
 				rec = &sessionRecord{states: []*ratchet.State{st}}
 			}
-			msg, err := rec.states[0].Encrypt(rand.Reader, pt)
+			_, env, err := sealNext(rec, dk, id, t, pt)
 			clear(pt)
 			if err != nil {
 				rec.destroy()
-				return fmt.Errorf("client: encrypting for %s device %d: %w", t.handle, t.dev.Device, err)
-			}
-			env, err := seal.Seal(rand.Reader, dk, id.cert, t.dev.Keys, msg)
-			if err != nil {
-				rec.destroy()
-				return fmt.Errorf("client: sealing for %s device %d: %w", t.handle, t.dev.Device, err)
+				return err
 			}
 			state := rec.marshal()
 			rec.destroy()
@@ -529,6 +524,20 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 		return nil, storeError(err)
 	}
 	return rows, nil
+}
+
+// sealNext encrypts pt with the current state of rec (which advances) and
+// seals the ratchet message for t's device; it returns both.
+func sealNext(rec *sessionRecord, dk *keys.DevicePrivateKeys, id *identity, t target, pt []byte) (msg, env []byte, err error) {
+	msg, err = rec.states[0].Encrypt(rand.Reader, pt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: encrypting for %s device %d: %w", t.handle, t.dev.Device, err)
+	}
+	env, err = seal.Seal(rand.Reader, dk, id.cert, t.dev.Keys, msg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: sealing for %s device %d: %w", t.handle, t.dev.Device, err)
+	}
+	return msg, env, nil
 }
 
 // initiate runs PQXDH with a verified bundle and starts the ratchet
