@@ -112,7 +112,7 @@ func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 			return err
 		}
 		m := &outMessage{
-			version: payloadVersion2, body: body, kind: content.KindReceipt,
+			version: payloadVersion2, body: body, kind: content.KindReceipt, cachedKeys: true,
 			// Delivery receipts go to the sender; read receipts to the
 			// sender (unless turned off) and this account's other
 			// devices, which keep read state too (§12.2).

@@ -152,6 +152,10 @@ type outMessage struct {
 	// send returns once the envelopes are queued and the outbox sends
 	// them.
 	wait bool
+	// cachedKeys takes the key sets this device holds (verified when
+	// looked up, spec/client.md §6.1) instead of fresh ones: for receipts,
+	// which a device added a moment ago can do without (§12.2).
+	cachedKeys bool
 	// apply, if set, runs in the transaction that queues the message.
 	apply func(tx *localstore.Tx, msgID MessageID, now time.Time) error
 }
@@ -200,7 +204,7 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 		if found {
 			return msgID, c.await(ctx, w, rows, false)
 		}
-		targets, err := c.targets(ctx, id, handle)
+		targets, err := c.targets(ctx, id, handle, !m.cachedKeys)
 		if err != nil {
 			return MessageID{}, err
 		}
@@ -296,10 +300,10 @@ func (c *Client) previousSend(ctx context.Context, msgID MessageID, digest []byt
 
 // targets returns the active devices of handle and this account's other
 // active devices, checking the peer's key set against the contact record.
-func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]target, error) {
+func (c *Client) targets(ctx context.Context, id *identity, handle string, fresh bool) ([]target, error) {
 	// Fresh key sets: a device added a moment ago gets the message too
 	// (spec/client.md §3.1).
-	peer, err := c.lookup(ctx, handle, true)
+	peer, err := c.lookup(ctx, handle, fresh)
 	if errors.Is(err, ErrUnknownHandle) && c.knownAccount(ctx, id, handle) {
 		// spec/client.md §6.2: the key server denies an account this
 		// device knows.
@@ -319,7 +323,7 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string) ([]ta
 	}
 	own := peer
 	if handle != id.handle {
-		if own, err = c.lookup(ctx, id.handle, true); err != nil {
+		if own, err = c.lookup(ctx, id.handle, fresh); err != nil {
 			return nil, err
 		}
 	}
