@@ -125,7 +125,6 @@ func TestVerifyRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := at(testEpoch, 100)
 
 	flip := func(off int) []byte { b := bytes.Clone(good); b[off] ^= 0x01; return b }
 	high := bytes.Clone(good)
@@ -185,7 +184,6 @@ func TestVerifyRefusals(t *testing.T) {
 			}
 		})
 	}
-	_ = now
 }
 
 func TestIssueRefusals(t *testing.T) {
