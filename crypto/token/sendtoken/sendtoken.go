@@ -26,7 +26,7 @@ import (
 
 // Sizes and constants of spec/anonymous.md §2.
 const (
-	TokenType       = 0x0002 // RFC 9578 §8.2.1, Blind RSA (2048)
+	TokenType       = 0x0002 // Blind RSA (2048-bit), RFC 9578 §6
 	ModulusSize     = 256    // Nk, bytes of the RSA modulus
 	NonceSize       = 32
 	DigestSize      = 32
@@ -69,8 +69,8 @@ var (
 	ErrDoubleSpend = errors.New("sendtoken: double spend")
 )
 
-// Token is a send token (spec/anonymous.md §5.4, RFC 9578 §5.3 with
-// token_type 0x0002).
+// Token is a send token (spec/anonymous.md §5.5; the Token of RFC 9577
+// §2.2 with token_type 0x0002).
 type Token struct {
 	Nonce           [NonceSize]byte
 	ChallengeDigest [DigestSize]byte
