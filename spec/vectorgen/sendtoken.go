@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 
 	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/internal/testrand"
@@ -244,7 +245,18 @@ func genSendToken() ([]byte, error) {
 	verify("verify-key-id-altered", "last key id byte flipped", keysA, mid, flip(offAuth-1), "unknown_key")
 	verify("verify-authenticator-altered", "last authenticator byte flipped", keysA, mid, flip(sendtoken.TokenSize-1), "bad_signature")
 	verify("verify-authenticator-swapped", "the authenticator of another token of the batch", keysA, mid, append(bytes.Clone(tA[:offAuth]), toksA[1].Authenticator[:]...), "bad_signature")
-	verify("verify-authenticator-plus-n", "authenticator + n overflows 256 bytes; all 0xff is ≥ n", keysA, mid, alter(tA, func(b []byte) {
+	// s + n in place of s, for the first token where it fits in 256 bytes.
+	for i := range toksA {
+		s := new(big.Int).SetBytes(toksA[i].Authenticator[:])
+		s.Add(s, new(big.Int).SetBytes(modA))
+		if s.BitLen() <= 8*sendtoken.ModulusSize {
+			tok := toksA[i].Marshal()
+			s.FillBytes(tok[offAuth:])
+			verify("verify-authenticator-plus-n", fmt.Sprintf("token %d of issue-a-3 with s + n in place of its authenticator s", i), keysA, mid, tok, "bad_signature")
+			break
+		}
+	}
+	verify("verify-authenticator-all-ones", "authenticator 0xff…ff, above n", keysA, mid, alter(tA, func(b []byte) {
 		for i := offAuth; i < sendtoken.TokenSize; i++ {
 			b[i] = 0xff
 		}
