@@ -29,8 +29,8 @@ func PrepareBatch(rand io.Reader, pub *PublicKey, ch Challenge, n int) ([]Reques
 	if n < 1 || n > MaxBatchSize {
 		return nil, nil, fmt.Errorf("%w: batch of %d tokens", ErrMalformed, n)
 	}
-	if pub == nil {
-		return nil, nil, fmt.Errorf("%w: no issuer key", ErrMalformed)
+	if pub == nil || rand == nil {
+		return nil, nil, fmt.Errorf("%w: no issuer key or random source", ErrMalformed)
 	}
 	digest, err := ch.Digest()
 	if err != nil {

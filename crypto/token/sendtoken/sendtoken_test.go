@@ -305,6 +305,12 @@ func TestFinalizeRefusals(t *testing.T) {
 			t.Fatalf("PrepareBatch(%d): %v", n, err)
 		}
 	}
+	if _, _, err := PrepareBatch(nil, kA.Public(), ch, 1); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("PrepareBatch without randomness: %v", err)
+	}
+	if _, _, err := PrepareBatch(testrand.New("n"), nil, ch, 1); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("PrepareBatch without a key: %v", err)
+	}
 	if _, _, err := PrepareBatch(testrand.New("n"), kA.Public(), Challenge{"", testEpoch}, 1); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("PrepareBatch with an empty issuer: %v", err)
 	}
