@@ -2,11 +2,15 @@ package sendtoken
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"testing"
@@ -46,21 +50,24 @@ func bigHex(t *testing.T, s string) *big.Int {
 	return n
 }
 
+// rfc9474Vector is one vector of RFC 9474 Appendix A, as circl stores it.
+type rfc9474Vector struct {
+	Name, P, Q, N, E, D, Msg, Salt, Inv, Sig string
+	MsgPrefix                                string `json:"msg_prefix"`
+	InputMsg                                 string `json:"input_msg"`
+	SLen                                     string `json:"sLen"`
+	EncodedMsg                               string `json:"encoded_msg"`
+	IsRandomized                             string `json:"is_randomized"`
+	BlindedMsg                               string `json:"blinded_msg"`
+	BlindSig                                 string `json:"blind_sig"`
+}
+
 // TestRFC9474Vector runs circl's blind RSA, through its public API, on the
 // RSABSSA-SHA384-PSS-Deterministic vector of RFC 9474 Appendix A: Blind
 // (with the vector's salt and blind fed as randomness), BlindSign, Finalize
 // and Verify each give the vector's bytes.
 func TestRFC9474Vector(t *testing.T) {
-	var v struct {
-		Name, P, Q, N, E, D, Msg, Salt, Inv, Sig string
-		MsgPrefix                                string `json:"msg_prefix"`
-		InputMsg                                 string `json:"input_msg"`
-		SLen                                     string `json:"sLen"`
-		EncodedMsg                               string `json:"encoded_msg"`
-		IsRandomized                             string `json:"is_randomized"`
-		BlindedMsg                               string `json:"blinded_msg"`
-		BlindSig                                 string `json:"blind_sig"`
-	}
+	var v rfc9474Vector
 	readJSON(t, "rfc9474-rsabssa-sha384-pss-deterministic.json", &v)
 	if v.Name != "RSABSSA-SHA384-PSS-Deterministic" || v.MsgPrefix != "" || v.InputMsg != v.Msg || v.SLen != "0x30" {
 		t.Fatalf("not the deterministic PSS vector: %s", v.Name)
@@ -214,5 +221,32 @@ func TestRFC9578Vector(t *testing.T) {
 	in = parsed.input()
 	if err := ver.Verify(in[:], parsed.Authenticator[:]); err != nil {
 		t.Fatalf("token does not verify: %v", err)
+	}
+}
+
+// The issuer key must be RSA-2048 with exponent 65537: the 4096-bit key of
+// the RFC 9474 vector and a non-RSA key are malformed.
+func TestParsePrivateKeyRefusals(t *testing.T) {
+	var v rfc9474Vector
+	readJSON(t, "rfc9474-rsabssa-sha384-pss-deterministic.json", &v)
+	sk := &rsa.PrivateKey{
+		PublicKey: rsa.PublicKey{N: bigHex(t, v.N), E: int(bigHex(t, v.E).Int64())},
+		D:         bigHex(t, v.D),
+		Primes:    []*big.Int{bigHex(t, v.P), bigHex(t, v.Q)},
+	}
+	sk.Precompute()
+	der, err := x509.MarshalPKCS8PrivateKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePrivateKey(der); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("4096-bit key: %v", err)
+	}
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	if der, err = x509.MarshalPKCS8PrivateKey(ed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePrivateKey(der); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Ed25519 key: %v", err)
 	}
 }
