@@ -164,6 +164,7 @@ var layerPackages = map[string]string{
 	"vmap":       "keyserver/kt/vmap",
 	"directory":  "keyserver/kt/directory",
 	"content":    "client/content",
+	"sendtoken":  "crypto/token/sendtoken",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -244,6 +245,7 @@ var fileLayers = map[string][]string{
 	"vmap.json":            {"vmap"},
 	"directory.json":       {"directory", "kt"},
 	"content.json":         {"content"},
+	"sendtoken.json":       {"sendtoken"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
@@ -338,7 +340,7 @@ func walk(v any, f func(field, value string)) {
 // The table has a row for every layer spec/errors.md promises.
 func TestLayers(t *testing.T) {
 	tab := table(t)
-	for _, l := range []string{"prim", "keys", "pqxdh", "ratchet", "seal", "token", "kt", "revocation", "keyserver", "relay", "relay_status", "wire", "client"} {
+	for _, l := range []string{"prim", "keys", "pqxdh", "ratchet", "seal", "token", "kt", "revocation", "keyserver", "relay", "relay_status", "wire", "client", "sendtoken"} {
 		if len(tab[l]) == 0 {
 			t.Errorf("no rows for layer %q", l)
 		}
