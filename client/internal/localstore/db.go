@@ -160,6 +160,12 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) e
 		return nil
 	}
 	if err := sqlTx.Commit(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// ctx ended before the commit: database/sql rolled the
+			// transaction back (its error is then ErrTxDone, which says
+			// nothing of why). Nothing was committed.
+			return fmt.Errorf("localstore: commit: %w", ctxErr)
+		}
 		return dbErr("commit", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package localstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"maps"
@@ -347,4 +348,28 @@ func TestDatabaseSettings(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, stateFileName+"-shm")); err == nil {
 		t.Error("a -shm file exists in exclusive locking mode")
 	}
+}
+
+// A transaction whose context ends before the commit reports the
+// context's error, and nothing of it is stored.
+func TestUpdateContextEndsBeforeCommit(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	defer s.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	err := s.Update(ctx, func(tx *Tx) error {
+		if _, err := tx.MarkProcessed([]byte("id"), t0); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update with ctx cancelled before the commit: %v, want context.Canceled", err)
+	}
+	view(t, s, func(tx *Tx) error {
+		if done, err := tx.IsProcessed([]byte("id")); err != nil || done {
+			t.Errorf("IsProcessed after the rolled back transaction: %v, %v", done, err)
+		}
+		return nil
+	})
 }
