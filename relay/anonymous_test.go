@@ -401,3 +401,10 @@ func TestSendTokenTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// The frame rule of Send.send_token is the token's size.
+func TestSendTokenSize(t *testing.T) {
+	if wire.SendTokenSize != sendtoken.TokenSize {
+		t.Fatalf("wire.SendTokenSize %d, sendtoken.TokenSize %d", wire.SendTokenSize, sendtoken.TokenSize)
+	}
+}
