@@ -153,7 +153,9 @@ func (c *conn) sendAnonymous(m *wire.Send) bool {
 	go func() {
 		defer s.inflight.Done()
 		defer c.release()
-		if ans := c.sendItems(p, id, items, now); ans != nil {
+		ans := c.sendItems(p, id, items, now)
+		s.quota.forget(p.budget, items)
+		if ans != nil {
 			s.m.anonymousSend(ans.Duplicate)
 			c.enqueue(&wire.Frame{Body: &wire.Frame_SendResult{SendResult: ans}}, true)
 		}
