@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
+	"errors"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/internal/pgtest"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -406,5 +409,64 @@ func TestSendTokenTwoNodes(t *testing.T) {
 func TestSendTokenSize(t *testing.T) {
 	if wire.SendTokenSize != sendtoken.TokenSize {
 		t.Fatalf("wire.SendTokenSize %d, sendtoken.TokenSize %d", wire.SendTokenSize, sendtoken.TokenSize)
+	}
+}
+
+// relayclient's anonymous connection against a real relay: SendAnonymous
+// stores and a retry is a duplicate; Ack on it ends it with
+// unexpected_frame; a stale token ends it with send_token_stale as a
+// *relayclient.RemoteError.
+func TestRelayclientAnonymous(t *testing.T) {
+	e := startRelay(t, Limits{})
+	bob := addr("bob", 1)
+	b, _ := e.connect("bob", 1)
+	tlsCfg := e.srv.Client().Transport.(*http.Transport).TLSClientConfig
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func() *relayclient.Conn {
+		c, h, err := relayclient.DialAnonymous(ctx, e.url, tlsCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.GetLimits().GetMaxEnvelope() == 0 {
+			t.Fatalf("Hello %v", h)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	c := dial()
+	id := [wire.MessageIDSize]byte{1}
+	tok := goodToken(t)
+	items := []*wire.Item{{Recipient: bob, Envelope: []byte("via relayclient")}}
+	for i, dup := range []bool{false, true} {
+		r, err := c.SendAnonymous(ctx, id, tok, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Duplicate != dup || len(r.Statuses) != 1 || r.Statuses[0] != wire.Status_STATUS_STORED {
+			t.Fatalf("send %d: %v", i, r)
+		}
+	}
+	if d := b.deliveries(1)[0]; string(d.Envelope) != "via relayclient" {
+		t.Fatalf("bob got %q", d.Envelope)
+	}
+
+	st := testSendTokens()
+	_, err := c.SendAnonymous(ctx, [wire.MessageIDSize]byte{2}, mintTokens(t, st.old, keysName, st.epoch-10, 1)[0], items)
+	var re *relayclient.RemoteError
+	if !errors.As(err, &re) || re.Code != wire.ErrorCode_ERROR_CODE_SEND_TOKEN_STALE {
+		t.Fatalf("stale token: %v", err)
+	}
+
+	c = dial()
+	if err := c.Ack(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done()
+	if !errors.As(c.Err(), &re) || re.Code != wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME {
+		t.Fatalf("ack on an anonymous connection: %v", c.Err())
+	}
+	if n := e.depth(bob).Count; n != 1 {
+		t.Fatalf("bob's queue holds %d, want 1", n)
 	}
 }
