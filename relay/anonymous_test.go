@@ -470,3 +470,30 @@ func TestRelayclientAnonymous(t *testing.T) {
 		t.Fatalf("bob's queue holds %d, want 1", n)
 	}
 }
+
+// The budget of an anonymous send is its token (spec/relay.md §15.5): one
+// token buys at most the share of a mailbox (items beyond it are answered
+// quota; a retry with the same token stores nothing twice); another token
+// is not held back by the first's share.
+func TestAnonymousQuotaPerToken(t *testing.T) {
+	e := startRelay(t, quotaLimits) // a share of 4 envelopes
+	bob := addr("bob", 1)
+	b, _ := e.connect("bob", 1)
+	b.ws.CloseNow()
+	a, _ := e.connectAnonymous()
+	tok := goodToken(t)
+	six := [][]byte{bob, bob, bob, bob, bob, bob}
+	r := a.sendAnon(1, tok, []byte("q"), six...)
+	wantStatuses(t, "six for a share of four", r, false, stored, stored, stored, stored, quota, quota)
+	r = a.sendAnon(1, tok, []byte("q"), six...)
+	wantStatuses(t, "retry", r, true, stored, stored, stored, stored, quota, quota)
+	if n := e.depth(bob).Count; n != 4 {
+		t.Fatalf("bob's queue holds %d, want 4", n)
+	}
+	// Another token: a budget of its own.
+	r = a.sendAnon(2, goodToken(t), []byte("o"), bob, bob)
+	wantStatuses(t, "another token", r, false, stored, stored)
+	if n := e.depth(bob).Count; n != 6 {
+		t.Fatalf("bob's queue holds %d, want 6", n)
+	}
+}
