@@ -6,8 +6,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +24,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/relay/relayclient"
+	"github.com/sealpost/sealpost/relay/store/sqlite"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -496,4 +502,77 @@ func TestAnonymousQuotaPerToken(t *testing.T) {
 	if n := e.depth(bob).Count; n != 6 {
 		t.Fatalf("bob's queue holds %d, want 6", n)
 	}
+}
+
+// Nothing the relay logs at debug level about an anonymous send holds its
+// token, any part of it, or a line about the send itself
+// (spec/relay.md §15.6).
+func TestAnonymousSendNotLogged(t *testing.T) {
+	var buf syncBuffer
+	q, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	s, err := New(Config{
+		Name: relayName, Queue: q, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)}, Now: clk.Now,
+		SendTokens: testSendTokens().v,
+		Logger:     slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := serveRelay(t, q, s, clk)
+	bob := addr("bob", 1)
+	e.connect("bob", 1)
+	a, _ := e.connectAnonymous()
+	tok := goodToken(t)
+	a.sendAnon(1, tok, []byte("secret envelope"), bob)
+	a.sendAnon(1, tok, []byte("secret envelope"), bob)
+	forged := goodToken(t)
+	forged[300] ^= 1
+	a.send(anonFrame(2, forged, []byte("secret envelope"), bob))
+	a.expectError(wire.ErrorCode_ERROR_CODE_SEND_TOKEN_INVALID, websocket.StatusPolicyViolation)
+	e.stop()
+	logs := buf.String()
+	if !strings.Contains(logs, "connection authenticated") {
+		t.Fatalf("positive control: bob's connection not logged:\n%s", logs)
+	}
+	for _, tk := range [][]byte{tok, forged} {
+		for _, part := range [][]byte{tk[2:34], tk[34:66], tk[66:98], tk[98:130]} { // nonce, challenge, key id, authenticator
+			for _, enc := range []string{hex.EncodeToString(part), base64.StdEncoding.EncodeToString(part)[:40], base64.RawURLEncoding.EncodeToString(part)[:40], string(part)} {
+				if strings.Contains(logs, enc) {
+					t.Fatalf("logs hold part of a token (%q):\n%s", enc, logs)
+				}
+			}
+		}
+	}
+	if strings.Contains(logs, "secret envelope") {
+		t.Fatal("logs hold an envelope")
+	}
+	for line := range strings.Lines(logs) {
+		_, msg, _ := strings.Cut(line, `msg="`)
+		msg, _, _ = strings.Cut(msg, `"`)
+		if strings.Contains(strings.ToLower(msg), "send") {
+			t.Errorf("log line about a send: %s", line)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the relay's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
