@@ -1,7 +1,8 @@
 // Package relay is Sealpost's relay (spec/relay.md): store-and-forward of
 // sealed envelopes over a WebSocket on TLS 1.3. It authenticates each
-// connection with an access token verified offline, stores sends durably in
-// a store.Queue before answering them, and pushes every device's queue to
+// connection with an access token verified offline (an anonymous
+// connection instead pays each send with a send token, spec/relay.md §15),
+// stores sends durably in a store.Queue before answering them, and pushes every device's queue to
 // its connection, at most a window of unacknowledged envelopes at a time:
 // envelopes stored through this relay straight from the send's commit
 // (store.Send.Committed), others by fetching them (spec/relay.md §12).

@@ -3,7 +3,8 @@
 // authenticates with an access token, pipelines sends matched to their
 // answers by message id, hands over deliveries, acks them and answers the
 // relay's pings; it sends and receives ephemeral envelopes (spec/relay.md
-// §7.4) too. The load tool (cmd/sealpost-bench) and the crash tests use
+// §7.4) too, and opens anonymous connections whose sends are paid with
+// send tokens (DialAnonymous, SendAnonymous; spec/relay.md §15). The load tool (cmd/sealpost-bench) and the crash tests use
 // it; it is not the client library.
 package relayclient
 
