@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/relay/wire"
 
 	"github.com/sealpost/sealpost/relay/store/storetest"
@@ -17,7 +18,23 @@ import (
 // acking every Deliver; b.N envelopes in all, each stored durably
 // (SQLite, synchronous=FULL), delivered and acked. Client and relay share
 // the process (and its cores); cpu-us/envelope is the CPU time of both.
-func BenchmarkSendDeliverAck(b *testing.B) {
+func BenchmarkSendDeliverAck(b *testing.B) { benchSendDeliverAck(b, false, 1) }
+
+// BenchmarkSendDeliverAckAnonymous is BenchmarkSendDeliverAck with the
+// senders on anonymous connections (spec/relay.md §15), each Send paid
+// with a send token the relay verifies and spends (tokens minted before
+// the timer starts). The difference of cpu-us/envelope from
+// BenchmarkSendDeliverAck is the relay's cost of an anonymous send of one
+// envelope.
+func BenchmarkSendDeliverAckAnonymous(b *testing.B) { benchSendDeliverAck(b, true, 1) }
+
+// BenchmarkSendDeliverAckBatched and BenchmarkSendDeliverAckBatchedAnonymous
+// are the two above with 20 envelopes per Send (one token pays for 20).
+func BenchmarkSendDeliverAckBatched(b *testing.B) { benchSendDeliverAck(b, false, 20) }
+
+func BenchmarkSendDeliverAckBatchedAnonymous(b *testing.B) { benchSendDeliverAck(b, true, 20) }
+
+func benchSendDeliverAck(b *testing.B, anonymous bool, batch int) {
 	const pairs = 8
 	// Quotas (spec/relay.md §6.1) account every envelope but refuse none:
 	// rates and shares far above what the benchmark sends.
@@ -31,10 +48,23 @@ func BenchmarkSendDeliverAck(b *testing.B) {
 	ps := make([]pair, pairs)
 	for i := range ps {
 		to, _ := e.connect(fmt.Sprintf("rcpt%d", i), 1)
-		from, _ := e.connect(fmt.Sprintf("sndr%d", i), 1)
+		var from *client
+		if anonymous {
+			from, _ = e.connectAnonymous()
+		} else {
+			from, _ = e.connect(fmt.Sprintf("sndr%d", i), 1)
+		}
 		ps[i] = pair{from, to}
 	}
-	per := b.N/pairs + 1
+	sends := (b.N/pairs)/batch + 1 // per sender
+	per := sends * batch           // envelopes per pair
+	var tokens [][]byte
+	if anonymous {
+		st := testSendTokens()
+		for len(tokens) < sends*pairs {
+			tokens = append(tokens, mintTokens(b, st.key, keysName, st.epoch, min(sendtoken.MaxBatchSize, sends*pairs-len(tokens)))...)
+		}
+	}
 	b.SetBytes(int64(len(env)))
 	b.ResetTimer()
 	start, cpu0 := time.Now(), storetest.CPUTime()
@@ -45,7 +75,7 @@ func BenchmarkSendDeliverAck(b *testing.B) {
 			inflight := make(chan struct{}, 32)
 			done := make(chan struct{})
 			go func() {
-				for range per {
+				for range sends {
 					f, err := p.from.next(30 * time.Second)
 					if err != nil || f.GetSendResult() == nil {
 						b.Errorf("sender: %v %v", f, err)
@@ -55,10 +85,17 @@ func BenchmarkSendDeliverAck(b *testing.B) {
 				}
 				close(done)
 			}()
-			for j := range per {
+			items := make([]*wire.Item, batch)
+			for k := range items {
+				items[k] = &wire.Item{Recipient: rcpt, Envelope: env}
+			}
+			for j := range sends {
 				inflight <- struct{}{}
-				m := &wire.Send{MessageId: make([]byte, 16), Items: []*wire.Item{{Recipient: rcpt, Envelope: env}}}
+				m := &wire.Send{MessageId: make([]byte, 16), Items: items}
 				m.MessageId[0], m.MessageId[1], m.MessageId[2] = byte(j), byte(j>>8), byte(j>>16)
+				if anonymous {
+					m.SendToken = tokens[i*sends+j]
+				}
 				bb, _ := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: m}})
 				p.from.writeRaw(bb)
 			}

@@ -43,6 +43,7 @@ type conn struct {
 	rl sync.Mutex
 
 	// Set by the reader at Auth, before anything else reads them.
+	anon    bool   // an anonymous connection (spec/relay.md §15): no address
 	addr    string // the device address (raw bytes)
 	account string // the token's handle
 	budget  senderBudget
@@ -203,12 +204,17 @@ func (c *conn) read() {
 // handle acts on one frame; false ends the reader.
 func (c *conn) handle(f *wire.Frame) bool {
 	if !c.authed.Load() {
-		a, ok := f.Body.(*wire.Frame_Auth)
-		if !ok {
-			c.fail(wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME, "first frame must be Auth")
-			return false
+		switch a := f.Body.(type) {
+		case *wire.Frame_Auth:
+			return c.auth(a.Auth.Token)
+		case *wire.Frame_AuthAnonymous:
+			return c.authAnonymous()
 		}
-		return c.auth(a.Auth.Token)
+		c.fail(wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME, "first frame must be Auth or AuthAnonymous")
+		return false
+	}
+	if c.anon {
+		return c.handleAnonymous(f)
 	}
 	switch b := f.Body.(type) {
 	case *wire.Frame_Send:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
@@ -78,6 +79,8 @@ func startRelayAt(t testing.TB, path string, clk *clock, lim Limits) *relayEnv {
 	s, err := New(Config{
 		Name: relayName, Queue: q, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
 		Limits: lim, Now: clk.Now,
+		SendTokens: testSendTokens().v,
+		Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
 		q.Close()

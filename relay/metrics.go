@@ -24,6 +24,10 @@ type metrics struct {
 	// once: an item costs one atomic add.
 	ephReceived prometheus.Counter
 	ephOutcomes [ephOutcomes]prometheus.Counter
+	// Anonymous sends (spec/relay.md §15.6).
+	anonSends     prometheus.Counter
+	tokenRefusals *prometheus.CounterVec // reason: malformed, unknown_key, bad_signature, wrong_epoch, wrong_challenge
+	doubleSpends  prometheus.Counter
 }
 
 // ephOutcome is what became of an ephemeral item (spec/relay.md §7.4).
@@ -102,7 +106,13 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			m.ephOutcomes[o] = ephDropped.WithLabelValues(ephLabels[o])
 		}
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped} {
+	m.anonSends = counter("anonymous_sends_total", "Send frames answered on anonymous connections (including duplicates).")
+	m.doubleSpends = counter("send_token_double_spends_total", "Anonymous sends whose send token was already spent: answered with the first answer as a duplicate.")
+	m.tokenRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "send_token_refusals_total",
+		Help: "Send tokens refused by verification, by reason: malformed, unknown_key, bad_signature, wrong_epoch, wrong_challenge.",
+	}, []string{"reason"})
+	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -180,5 +190,20 @@ func (m *metrics) ephemeralReceived(n int) {
 func (m *metrics) ephemeral(o ephOutcome) {
 	if m != nil {
 		m.ephOutcomes[o].Inc()
+	}
+}
+
+func (m *metrics) anonymousSend(duplicate bool) {
+	if m != nil {
+		m.anonSends.Inc()
+		if duplicate {
+			m.doubleSpends.Inc()
+		}
+	}
+}
+
+func (m *metrics) tokenRefusal(reason string) {
+	if m != nil {
+		m.tokenRefusals.WithLabelValues(reason).Inc()
 	}
 }

@@ -288,3 +288,22 @@ func (q *quotas) prune(now time.Time) {
 		}
 	}
 }
+
+// forget drops budget b's accounting toward the recipients of items: the
+// budget of a spent send token, which pays for nothing more once its send
+// is answered (spec/relay.md §15.5), so keeping it would only hold memory.
+func (q *quotas) forget(b senderBudget, items []store.Item) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, it := range items {
+		if ms := q.shares[string(it.Recipient)]; ms != nil {
+			delete(ms.held, b)
+			if len(ms.held) == 0 {
+				delete(q.shares, string(it.Recipient))
+			}
+		}
+		if wire.CheckAddress(it.Recipient) == nil {
+			delete(q.pairs, pairKey{b, string(it.Recipient[1 : 1+int(it.Recipient[0])])})
+		}
+	}
+}

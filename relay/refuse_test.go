@@ -6,9 +6,10 @@ import (
 	"crypto/ed25519"
 	"net/http"
 
-	"google.golang.org/protobuf/proto"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/coder/websocket"
 

@@ -16,6 +16,11 @@ import (
 // store call; the answer is queued once the store returned (durable).
 func (c *conn) send(m *wire.Send) bool {
 	s := c.s
+	if len(m.SendToken) != 0 {
+		// Only anonymous sends carry a token (spec/relay.md §15.2).
+		c.fail(wire.ErrorCode_ERROR_CODE_MALFORMED, "send token on an authenticated connection")
+		return false
+	}
 	if !c.bucket.take(time.Now(), s.lim.SendsPerSecond, s.lim.SendBurst) {
 		c.fail(wire.ErrorCode_ERROR_CODE_RATE_LIMITED, "")
 		return false
@@ -35,26 +40,48 @@ func (c *conn) send(m *wire.Send) bool {
 	for i, it := range m.Items {
 		items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
 	}
+	p := payer{sender: []byte(c.addr), budget: c.budget, self: c.account, dedupUntil: now.Add(s.lim.DedupWindow)}
 	go func() {
 		defer s.inflight.Done()
 		defer c.release()
-		if ans := c.sendItems(id, items, now); ans != nil {
+		if ans := c.sendItems(p, id, items, now); ans != nil {
 			c.enqueue(&wire.Frame{Body: &wire.Frame_SendResult{SendResult: ans}}, true)
 		}
 	}()
 	return true
 }
 
+// payer is who a send is decided for (spec/relay.md §6.1, §7.2, §15): the
+// first half of its dedup key, its quota budget, its own account (exempt
+// from quotas), and how long its dedup record is kept.
+type payer struct {
+	sender     []byte // the sending address, or the spent key of an anonymous send
+	budget     senderBudget
+	self       string // the sending account's handle; "" for an anonymous send
+	dedupUntil time.Time
+	anonymous  bool // the sender is a spent key: the dedup key is the token alone
+}
+
+// storeID is the message id a send is stored under: the client's, or, for
+// an anonymous send, all zeros, so that the spent token alone is the dedup
+// key whatever the Send's message id (spec/relay.md §15.4).
+func (p payer) storeID(id [store.MessageIDSize]byte) [store.MessageIDSize]byte {
+	if p.anonymous {
+		return [store.MessageIDSize]byte{}
+	}
+	return id
+}
+
 // request is the store request for items under id.
-func (c *conn) request(id [store.MessageIDSize]byte, items []store.Item, now time.Time) *store.Send {
+func (c *conn) request(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time) *store.Send {
 	s := c.s
 	req := &store.Send{
-		Sender:        []byte(c.addr),
+		Sender:        p.sender,
 		MessageID:     id,
 		Items:         items,
 		Now:           now,
 		Expiry:        now.Add(s.lim.TTL),
-		DedupUntil:    now.Add(s.lim.DedupWindow),
+		DedupUntil:    p.dedupUntil,
 		MaxEnvelope:   s.lim.MaxEnvelope,
 		MaxQueueCount: s.lim.MaxQueueCount,
 		MaxQueueBytes: s.lim.MaxQueueBytes,
@@ -89,9 +116,9 @@ func (c *conn) storeSend(req *store.Send) (res store.SendResult, ok bool) {
 
 // sendItems decides and stores one Send and returns its answer, or nil if
 // the store failed (spec/relay.md §6.1, §7.1, §7.2).
-func (c *conn) sendItems(id [store.MessageIDSize]byte, items []store.Item, now time.Time) *wire.SendResult {
+func (c *conn) sendItems(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time) *wire.SendResult {
 	s := c.s
-	adm := s.quota.admit(s.ctx, c.budget, c.account, items, time.Now())
+	adm := s.quota.admit(s.ctx, p.budget, p.self, items, time.Now())
 	none := func(int) bool { return false }
 	if adm.over == len(items) {
 		// Nothing admitted: no store call and no dedup record, so a retry
@@ -105,34 +132,34 @@ func (c *conn) sendItems(id [store.MessageIDSize]byte, items []store.Item, now t
 		return ans
 	}
 	if adm.over == 0 {
-		res, ok := c.storeSend(c.request(id, items, now))
+		res, ok := c.storeSend(c.request(p, p.storeID(id), items, now))
 		if !ok {
-			s.quota.settle(c.budget, adm, items, none)
+			s.quota.settle(p.budget, adm, items, none)
 			return nil
 		}
 		if !res.Duplicate || len(res.Statuses) > 0 || len(items) == 0 {
-			return c.answer(id, items, adm, res)
+			return c.answer(p, id, items, adm, res)
 		}
 		// An empty remembered answer: an earlier attempt was split per
 		// item (§7.2).
 	} else {
 		// Some items over quota: claim the id with an empty record (the
 		// split marker), unless an earlier attempt stored the whole send.
-		res, ok := c.storeSend(c.request(id, nil, now))
+		res, ok := c.storeSend(c.request(p, p.storeID(id), nil, now))
 		if !ok {
-			s.quota.settle(c.budget, adm, items, none)
+			s.quota.settle(p.budget, adm, items, none)
 			return nil
 		}
 		if res.Duplicate && len(res.Statuses) > 0 {
-			s.quota.settle(c.budget, adm, items, none)
-			return c.answer(id, items, admission{charged: adm.charged}, res)
+			s.quota.settle(p.budget, adm, items, none)
+			return c.answer(p, id, items, admission{charged: adm.charged}, res)
 		}
 	}
-	return c.sendSplit(id, items, now, adm)
+	return c.sendSplit(p, id, items, now, adm)
 }
 
 // answer is the answer to a send that the store decided whole.
-func (c *conn) answer(id [store.MessageIDSize]byte, items []store.Item, adm admission, res store.SendResult) *wire.SendResult {
+func (c *conn) answer(p payer, id [store.MessageIDSize]byte, items []store.Item, adm admission, res store.SendResult) *wire.SendResult {
 	s := c.s
 	ans := &wire.SendResult{MessageId: id[:], Statuses: make([]wire.Status, len(res.Statuses)), Duplicate: res.Duplicate}
 	stored := 0
@@ -145,7 +172,7 @@ func (c *conn) answer(id [store.MessageIDSize]byte, items []store.Item, adm admi
 		}
 	}
 	if adm.retry != nil {
-		s.quota.settle(c.budget, adm, items, func(i int) bool {
+		s.quota.settle(p.budget, adm, items, func(i int) bool {
 			return !res.Duplicate && i < len(res.Statuses) && res.Statuses[i] == store.Stored
 		})
 	}
@@ -172,7 +199,7 @@ func itemID(id [store.MessageIDSize]byte, i int) [store.MessageIDSize]byte {
 // own, so that the items over quota can be stored by a retry of the same
 // send (spec/relay.md §7.2). The stores run at once: the engine commits
 // them together.
-func (c *conn) sendSplit(id [store.MessageIDSize]byte, items []store.Item, now time.Time, adm admission) *wire.SendResult {
+func (c *conn) sendSplit(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time, adm admission) *wire.SendResult {
 	s := c.s
 	ans := &wire.SendResult{MessageId: id[:], Statuses: make([]wire.Status, len(items)), Duplicate: true}
 	res := make([]store.SendResult, len(items))
@@ -182,7 +209,7 @@ func (c *conn) sendSplit(id [store.MessageIDSize]byte, items []store.Item, now t
 		if adm.retry[i] > 0 {
 			continue
 		}
-		wg.Go(func() { res[i], ok[i] = c.storeSend(c.request(itemID(id, i), []store.Item{it}, now)) })
+		wg.Go(func() { res[i], ok[i] = c.storeSend(c.request(p, itemID(p.storeID(id), i), []store.Item{it}, now)) })
 	}
 	wg.Wait()
 	stored, failed := 0, false
@@ -209,7 +236,7 @@ func (c *conn) sendSplit(id [store.MessageIDSize]byte, items []store.Item, now t
 			}
 		}
 	}
-	s.quota.settle(c.budget, adm, items, func(i int) bool {
+	s.quota.settle(p.budget, adm, items, func(i int) bool {
 		return ok[i] && !res[i].Duplicate && len(res[i].Statuses) == 1 && res[i].Statuses[0] == store.Stored
 	})
 	if failed {

@@ -1,7 +1,8 @@
 // Package relay is Sealpost's relay (spec/relay.md): store-and-forward of
 // sealed envelopes over a WebSocket on TLS 1.3. It authenticates each
-// connection with an access token verified offline, stores sends durably in
-// a store.Queue before answering them, and pushes every device's queue to
+// connection with an access token verified offline (an anonymous
+// connection instead pays each send with a send token, spec/relay.md §15),
+// stores sends durably in a store.Queue before answering them, and pushes every device's queue to
 // its connection, at most a window of unacknowledged envelopes at a time:
 // envelopes stored through this relay straight from the send's commit
 // (store.Send.Committed), others by fetching them (spec/relay.md §12).
@@ -29,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
 )
@@ -68,6 +70,18 @@ type Config struct {
 	// it implements store.EphemeralBus (PostgreSQL), else none: an item
 	// for a device not connected to this node is dropped.
 	EphemeralBus store.EphemeralBus
+	// SendTokens, when set, checks the send tokens that pay for anonymous
+	// sends (spec/relay.md §15); a *sendtoken.Verifier with the key
+	// server's issuer keys. Nil means the relay refuses anonymous
+	// connections (anonymous_disabled).
+	SendTokens SendTokenVerifier
+}
+
+// SendTokenVerifier checks a send token offline (spec/anonymous.md §6
+// steps 1 to 5) and returns what it is spent under; the relay spends it
+// (step 6). *sendtoken.Verifier implements it.
+type SendTokenVerifier interface {
+	Verify(token []byte, now time.Time) (sendtoken.Spent, error)
 }
 
 // Server is one relay node. Create it with New, serve Handler, stop it with
@@ -85,6 +99,7 @@ type Server struct {
 	admit    *upgradePacer      // spec/relay.md §2.5
 	bus      store.EphemeralBus // nil: one node (spec/relay.md §7.4)
 	ephPairs *ephemeralPairs    // spec/relay.md §7.4
+	tokens   SendTokenVerifier  // nil: no anonymous connections (spec/relay.md §15)
 
 	// ctx bounds store calls; cancelled when Shutdown gives up waiting.
 	ctx    context.Context
@@ -143,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 		conns: make(map[string]*conn), all: make(map[*conn]struct{}),
 		perIP: make(map[string]int), buckets: make(map[string]*bucket), revoked: make(map[[32]byte]time.Time),
 		ebuckets: make(map[string]*bucket), ephPairs: newEphemeralPairs(lim), bus: cfg.EphemeralBus,
-		stop: make(chan struct{}),
+		stop: make(chan struct{}), tokens: cfg.SendTokens,
 	}
 	if s.bus == nil {
 		s.bus, _ = cfg.Queue.(store.EphemeralBus)

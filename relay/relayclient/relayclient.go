@@ -3,7 +3,8 @@
 // authenticates with an access token, pipelines sends matched to their
 // answers by message id, hands over deliveries, acks them and answers the
 // relay's pings; it sends and receives ephemeral envelopes (spec/relay.md
-// §7.4) too. The load tool (cmd/sealpost-bench) and the crash tests use
+// §7.4) too, and opens anonymous connections whose sends are paid with
+// send tokens (DialAnonymous, SendAnonymous; spec/relay.md §15). The load tool (cmd/sealpost-bench) and the crash tests use
 // it; it is not the client library.
 package relayclient
 
@@ -105,6 +106,19 @@ type Conn struct {
 // Hello. A relay that refuses the token answers an Error, returned as a
 // *RemoteError.
 func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) (*Conn, *wire.Hello, error) {
+	return dialWith(ctx, url, tlsConfig, &wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: token}}})
+}
+
+// DialAnonymous opens an anonymous connection (spec/relay.md §15): it
+// sends AuthAnonymous instead of an access token, so the relay learns no
+// account or device. On it only SendAnonymous, Ping and Close make sense;
+// nothing is delivered to it. Open it independently of the authenticated
+// connection (spec/relay.md §15.7).
+func DialAnonymous(ctx context.Context, url string, tlsConfig *tls.Config) (*Conn, *wire.Hello, error) {
+	return dialWith(ctx, url, tlsConfig, &wire.Frame{Body: &wire.Frame_AuthAnonymous{AuthAnonymous: &wire.AuthAnonymous{}}})
+}
+
+func dialWith(ctx context.Context, url string, tlsConfig *tls.Config, auth *wire.Frame) (*Conn, *wire.Hello, error) {
 	client := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   tlsConfig,
 		ForceAttemptHTTP2: false,
@@ -127,7 +141,7 @@ func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) 
 		return nil, nil, fmt.Errorf("relayclient: relay chose subprotocol %q", ws.Subprotocol())
 	}
 	ws.SetReadLimit(wire.DefaultMaxFrame)
-	if err := writeFrame(ctx, ws, &wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: token}}}); err != nil {
+	if err := writeFrame(ctx, ws, auth); err != nil {
 		ws.CloseNow()
 		return nil, nil, err
 	}
@@ -212,6 +226,21 @@ func (c *Conn) Send(ctx context.Context, messageID [wire.MessageIDSize]byte, ite
 // SendResult is Send returning the relay's whole answer, with its
 // retry_after_ms for items answered quota (spec/relay.md §6.1).
 func (c *Conn) SendResult(ctx context.Context, messageID [wire.MessageIDSize]byte, items []*wire.Item) (*wire.SendResult, error) {
+	return c.send(ctx, &wire.Send{MessageId: messageID[:], Items: items})
+}
+
+// SendAnonymous sends items on an anonymous connection (DialAnonymous),
+// paid with sendToken, one unspent send token (spec/anonymous.md §5.5,
+// spec/relay.md §15.2), and waits for the relay's answer. A retry of the
+// same send must carry the same token (and message id): the relay answers
+// it with the first answer, duplicate. A refused token ends the
+// connection with a *RemoteError (send_token_invalid, send_token_stale).
+func (c *Conn) SendAnonymous(ctx context.Context, messageID [wire.MessageIDSize]byte, sendToken []byte, items []*wire.Item) (*wire.SendResult, error) {
+	return c.send(ctx, &wire.Send{MessageId: messageID[:], Items: items, SendToken: sendToken})
+}
+
+func (c *Conn) send(ctx context.Context, m *wire.Send) (*wire.SendResult, error) {
+	messageID := [wire.MessageIDSize]byte(m.MessageId)
 	ch := make(chan *wire.SendResult, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -230,7 +259,7 @@ func (c *Conn) SendResult(ctx context.Context, messageID [wire.MessageIDSize]byt
 		delete(c.pending, messageID)
 		c.mu.Unlock()
 	}()
-	f := &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: messageID[:], Items: items}}}
+	f := &wire.Frame{Body: &wire.Frame_Send{Send: m}}
 	if err := c.write(ctx, f); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,10 @@
 //
 // The relay keeps, per device address, an ordered queue of opaque envelopes
 // with their arrival time and expiry, and, per (sending address, message id),
-// a dedup record of the answer it gave. Nothing else: it never parses an
+// a dedup record of the answer it gave. For an anonymous send the sender is
+// the spent send token's key and the message id is zero, so those records
+// are the relay's spent sets (spec/relay.md §15.4); to a store both are
+// opaque bytes. Nothing else: it never parses an
 // envelope. Every method is atomic. Send returns only after everything it
 // stored is durable (spec/relay.md, "Durability").
 package store
@@ -65,6 +68,8 @@ type Item struct {
 // Send is one send request: envelopes from one authenticated sender under
 // one client-chosen message id.
 type Send struct {
+	// Sender is the first half of the dedup key: the sending device's
+	// address, or an anonymous send's spent key (spec/relay.md §15.4).
 	Sender    []byte
 	MessageID [MessageIDSize]byte
 	Items     []Item

@@ -14,6 +14,9 @@ const (
 	MaxAckIDs       = 1000 // ids of an Ack
 	MaxTokenText    = token.MaxTokenTextSize
 	MaxErrorMessage = 256
+	// SendTokenSize is the size of a send token, Send.send_token
+	// (spec/anonymous.md §5.5, sendtoken.TokenSize).
+	SendTokenSize = 354
 )
 
 // Defaults of the configurable size limits, spec/relay.md §6.
@@ -38,6 +41,8 @@ func Check(f *Frame) error {
 	switch b := f.Body.(type) {
 	case *Frame_Auth:
 		return checkAuth(b.Auth)
+	case *Frame_AuthAnonymous:
+		return checkPresent(b.AuthAnonymous, "AuthAnonymous")
 	case *Frame_Hello:
 		return checkHello(b.Hello)
 	case *Frame_Send:
@@ -121,6 +126,9 @@ func checkSend(s *Send) error {
 	}
 	if n := len(s.Items); n < 1 || n > MaxItems {
 		return malformed("send with %d items, want 1 to %d", n, MaxItems)
+	}
+	if n := len(s.SendToken); n != 0 && n != SendTokenSize {
+		return malformed("send token of %d bytes, want %d", n, SendTokenSize)
 	}
 	return checkItems(s.Items, "send")
 }
@@ -244,7 +252,7 @@ func checkError(e *Error) error {
 	if err := checkPresent(e, "Error"); err != nil {
 		return err
 	}
-	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_UNAVAILABLE {
+	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_ANONYMOUS_DISABLED {
 		return malformed("error code %d unknown", int32(e.Code))
 	}
 	if len(e.Message) > MaxErrorMessage {

@@ -18,11 +18,12 @@
 package wire
 
 import (
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
+
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -111,6 +112,9 @@ const (
 	ErrorCode_ERROR_CODE_INTERNAL             ErrorCode = 13 // a relay fault (e.g. the store failed)
 	ErrorCode_ERROR_CODE_DEVICE_REVOKED       ErrorCode = 14 // the token's device was revoked at the key server
 	ErrorCode_ERROR_CODE_UNAVAILABLE          ErrorCode = 15 // the relay cannot serve now (store unreachable, disk full); reconnect later
+	ErrorCode_ERROR_CODE_SEND_TOKEN_INVALID   ErrorCode = 16 // send token refused: malformed, bad signature, wrong challenge (spec/relay.md §15.3)
+	ErrorCode_ERROR_CODE_SEND_TOKEN_STALE     ErrorCode = 17 // send token of an unknown key or outside its epoch window: fetch fresh tokens
+	ErrorCode_ERROR_CODE_ANONYMOUS_DISABLED   ErrorCode = 18 // this relay accepts no anonymous connections
 )
 
 // Enum value maps for ErrorCode.
@@ -132,6 +136,9 @@ var (
 		13: "ERROR_CODE_INTERNAL",
 		14: "ERROR_CODE_DEVICE_REVOKED",
 		15: "ERROR_CODE_UNAVAILABLE",
+		16: "ERROR_CODE_SEND_TOKEN_INVALID",
+		17: "ERROR_CODE_SEND_TOKEN_STALE",
+		18: "ERROR_CODE_ANONYMOUS_DISABLED",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":          0,
@@ -150,6 +157,9 @@ var (
 		"ERROR_CODE_INTERNAL":             13,
 		"ERROR_CODE_DEVICE_REVOKED":       14,
 		"ERROR_CODE_UNAVAILABLE":          15,
+		"ERROR_CODE_SEND_TOKEN_INVALID":   16,
+		"ERROR_CODE_SEND_TOKEN_STALE":     17,
+		"ERROR_CODE_ANONYMOUS_DISABLED":   18,
 	}
 )
 
@@ -196,6 +206,7 @@ type Frame struct {
 	//	*Frame_Error
 	//	*Frame_SendEphemeral
 	//	*Frame_DeliverEphemeral
+	//	*Frame_AuthAnonymous
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -337,6 +348,15 @@ func (x *Frame) GetDeliverEphemeral() *DeliverEphemeral {
 	return nil
 }
 
+func (x *Frame) GetAuthAnonymous() *AuthAnonymous {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_AuthAnonymous); ok {
+			return x.AuthAnonymous
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -385,6 +405,10 @@ type Frame_DeliverEphemeral struct {
 	DeliverEphemeral *DeliverEphemeral `protobuf:"bytes,11,opt,name=deliver_ephemeral,json=deliverEphemeral,proto3,oneof"` // relay -> client, never acked
 }
 
+type Frame_AuthAnonymous struct {
+	AuthAnonymous *AuthAnonymous `protobuf:"bytes,12,opt,name=auth_anonymous,json=authAnonymous,proto3,oneof"` // client -> relay, first frame only: an anonymous connection
+}
+
 func (*Frame_Auth) isFrame_Body() {}
 
 func (*Frame_Hello) isFrame_Body() {}
@@ -406,6 +430,8 @@ func (*Frame_Error) isFrame_Body() {}
 func (*Frame_SendEphemeral) isFrame_Body() {}
 
 func (*Frame_DeliverEphemeral) isFrame_Body() {}
+
+func (*Frame_AuthAnonymous) isFrame_Body() {}
 
 // Auth carries an access token (spec/token.md §4.3, text form) whose
 // audience is "relay:<key server name>".
@@ -453,6 +479,45 @@ func (x *Auth) GetToken() string {
 	return ""
 }
 
+// AuthAnonymous opens an anonymous connection (spec/relay.md §15): no
+// account, no mailbox; each Send on it carries a send token
+// (spec/anonymous.md). It has no fields.
+type AuthAnonymous struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthAnonymous) Reset() {
+	*x = AuthAnonymous{}
+	mi := &file_relay_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthAnonymous) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthAnonymous) ProtoMessage() {}
+
+func (x *AuthAnonymous) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthAnonymous.ProtoReflect.Descriptor instead.
+func (*AuthAnonymous) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{2}
+}
+
 // Hello accepts the connection and tells the client the relay's clock,
 // heartbeat and limits.
 type Hello struct {
@@ -467,7 +532,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_relay_proto_msgTypes[2]
+	mi := &file_relay_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +544,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[2]
+	mi := &file_relay_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +557,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{2}
+	return file_relay_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Hello) GetServerTimeUnixMs() uint64 {
@@ -543,7 +608,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_relay_proto_msgTypes[3]
+	mi := &file_relay_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +620,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[3]
+	mi := &file_relay_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +633,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{3}
+	return file_relay_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Limits) GetMaxEnvelope() uint32 {
@@ -649,18 +714,20 @@ func (x *Limits) GetEphemeralBurst() uint32 {
 }
 
 // Send asks the relay to store one envelope per item, durably, under a
-// client-chosen message id (the dedup key with the sender's address).
+// client-chosen message id (the dedup key with the sender's address), or,
+// on an anonymous connection, paid with one send token (the dedup key).
 type Send struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MessageId     []byte                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"` // exactly 16 bytes
 	Items         []*Item                `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	SendToken     []byte                 `protobuf:"bytes,3,opt,name=send_token,json=sendToken,proto3" json:"send_token,omitempty"` // anonymous connection only: exactly 354 bytes (spec/anonymous.md §5.5); else absent
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Send) Reset() {
 	*x = Send{}
-	mi := &file_relay_proto_msgTypes[4]
+	mi := &file_relay_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +739,7 @@ func (x *Send) String() string {
 func (*Send) ProtoMessage() {}
 
 func (x *Send) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[4]
+	mi := &file_relay_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +752,7 @@ func (x *Send) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Send.ProtoReflect.Descriptor instead.
 func (*Send) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{4}
+	return file_relay_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Send) GetMessageId() []byte {
@@ -702,6 +769,13 @@ func (x *Send) GetItems() []*Item {
 	return nil
 }
 
+func (x *Send) GetSendToken() []byte {
+	if x != nil {
+		return x.SendToken
+	}
+	return nil
+}
+
 // Item is one envelope for one recipient device.
 type Item struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -713,7 +787,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_relay_proto_msgTypes[5]
+	mi := &file_relay_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +799,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[5]
+	mi := &file_relay_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +812,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{5}
+	return file_relay_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Item) GetRecipient() []byte {
@@ -768,7 +842,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_relay_proto_msgTypes[6]
+	mi := &file_relay_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +854,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[6]
+	mi := &file_relay_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +867,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{6}
+	return file_relay_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SendResult) GetMessageId() []byte {
@@ -834,7 +908,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_relay_proto_msgTypes[7]
+	mi := &file_relay_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +920,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[7]
+	mi := &file_relay_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +933,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{7}
+	return file_relay_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Deliver) GetDeliveries() []*Delivery {
@@ -881,7 +955,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_relay_proto_msgTypes[8]
+	mi := &file_relay_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +967,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[8]
+	mi := &file_relay_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +980,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{8}
+	return file_relay_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Delivery) GetId() uint64 {
@@ -940,7 +1014,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1026,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1039,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{9}
+	return file_relay_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Ack) GetIds() []uint64 {
@@ -987,7 +1061,7 @@ type SendEphemeral struct {
 
 func (x *SendEphemeral) Reset() {
 	*x = SendEphemeral{}
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1073,7 @@ func (x *SendEphemeral) String() string {
 func (*SendEphemeral) ProtoMessage() {}
 
 func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1086,7 @@ func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendEphemeral.ProtoReflect.Descriptor instead.
 func (*SendEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{10}
+	return file_relay_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendEphemeral) GetItems() []*Item {
@@ -1033,7 +1107,7 @@ type DeliverEphemeral struct {
 
 func (x *DeliverEphemeral) Reset() {
 	*x = DeliverEphemeral{}
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1119,7 @@ func (x *DeliverEphemeral) String() string {
 func (*DeliverEphemeral) ProtoMessage() {}
 
 func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1132,7 @@ func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverEphemeral.ProtoReflect.Descriptor instead.
 func (*DeliverEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{11}
+	return file_relay_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeliverEphemeral) GetEnvelopes() [][]byte {
@@ -1077,7 +1151,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1163,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1176,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{12}
+	return file_relay_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Ping) GetNonce() uint64 {
@@ -1121,7 +1195,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1207,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1220,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{13}
+	return file_relay_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Pong) GetNonce() uint64 {
@@ -1168,7 +1242,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1254,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1267,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{14}
+	return file_relay_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1214,7 +1288,7 @@ var File_relay_proto protoreflect.FileDescriptor
 
 const file_relay_proto_rawDesc = "" +
 	"\n" +
-	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xf4\x04\n" +
+	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xbf\x05\n" +
 	"\x05Frame\x12-\n" +
 	"\x04auth\x18\x01 \x01(\v2\x17.sealpost.relay.v1.AuthH\x00R\x04auth\x120\n" +
 	"\x05hello\x18\x02 \x01(\v2\x18.sealpost.relay.v1.HelloH\x00R\x05hello\x12-\n" +
@@ -1228,10 +1302,12 @@ const file_relay_proto_rawDesc = "" +
 	"\x05error\x18\t \x01(\v2\x18.sealpost.relay.v1.ErrorH\x00R\x05error\x12I\n" +
 	"\x0esend_ephemeral\x18\n" +
 	" \x01(\v2 .sealpost.relay.v1.SendEphemeralH\x00R\rsendEphemeral\x12R\n" +
-	"\x11deliver_ephemeral\x18\v \x01(\v2#.sealpost.relay.v1.DeliverEphemeralH\x00R\x10deliverEphemeralB\x06\n" +
+	"\x11deliver_ephemeral\x18\v \x01(\v2#.sealpost.relay.v1.DeliverEphemeralH\x00R\x10deliverEphemeral\x12I\n" +
+	"\x0eauth_anonymous\x18\f \x01(\v2 .sealpost.relay.v1.AuthAnonymousH\x00R\rauthAnonymousB\x06\n" +
 	"\x04body\"\x1c\n" +
 	"\x04Auth\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\"\xc5\x01\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\x0f\n" +
+	"\rAuthAnonymous\"\xc5\x01\n" +
 	"\x05Hello\x12-\n" +
 	"\x13server_time_unix_ms\x18\x01 \x01(\x04R\x10serverTimeUnixMs\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\rR\x13heartbeatIntervalMs\x12&\n" +
@@ -1251,11 +1327,13 @@ const file_relay_proto_rawDesc = "" +
 	"\x16max_ephemeral_envelope\x18\t \x01(\rR\x14maxEphemeralEnvelope\x120\n" +
 	"\x14ephemeral_per_second\x18\n" +
 	" \x01(\rR\x12ephemeralPerSecond\x12'\n" +
-	"\x0fephemeral_burst\x18\v \x01(\rR\x0eephemeralBurst\"T\n" +
+	"\x0fephemeral_burst\x18\v \x01(\rR\x0eephemeralBurst\"s\n" +
 	"\x04Send\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\fR\tmessageId\x12-\n" +
-	"\x05items\x18\x02 \x03(\v2\x17.sealpost.relay.v1.ItemR\x05items\"@\n" +
+	"\x05items\x18\x02 \x03(\v2\x17.sealpost.relay.v1.ItemR\x05items\x12\x1d\n" +
+	"\n" +
+	"send_token\x18\x03 \x01(\fR\tsendToken\"@\n" +
 	"\x04Item\x12\x1c\n" +
 	"\trecipient\x18\x01 \x01(\fR\trecipient\x12\x1a\n" +
 	"\benvelope\x18\x02 \x01(\fR\benvelope\"\xa6\x01\n" +
@@ -1293,7 +1371,7 @@ const file_relay_proto_rawDesc = "" +
 	"\x11STATUS_NO_MAILBOX\x10\x02\x12\x15\n" +
 	"\x11STATUS_QUEUE_FULL\x10\x03\x12\x14\n" +
 	"\x10STATUS_TOO_LARGE\x10\x04\x12\x10\n" +
-	"\fSTATUS_QUOTA\x10\x05*\xe4\x03\n" +
+	"\fSTATUS_QUOTA\x10\x05*\xcb\x04\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_MALFORMED\x10\x01\x12\x1e\n" +
@@ -1311,7 +1389,10 @@ const file_relay_proto_rawDesc = "" +
 	"\x18ERROR_CODE_SHUTTING_DOWN\x10\f\x12\x17\n" +
 	"\x13ERROR_CODE_INTERNAL\x10\r\x12\x1d\n" +
 	"\x19ERROR_CODE_DEVICE_REVOKED\x10\x0e\x12\x1a\n" +
-	"\x16ERROR_CODE_UNAVAILABLE\x10\x0fB)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
+	"\x16ERROR_CODE_UNAVAILABLE\x10\x0f\x12!\n" +
+	"\x1dERROR_CODE_SEND_TOKEN_INVALID\x10\x10\x12\x1f\n" +
+	"\x1bERROR_CODE_SEND_TOKEN_STALE\x10\x11\x12!\n" +
+	"\x1dERROR_CODE_ANONYMOUS_DISABLED\x10\x12B)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
 
 var (
 	file_relay_proto_rawDescOnce sync.Once
@@ -1326,49 +1407,51 @@ func file_relay_proto_rawDescGZIP() []byte {
 }
 
 var file_relay_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_relay_proto_goTypes = []any{
 	(Status)(0),              // 0: sealpost.relay.v1.Status
 	(ErrorCode)(0),           // 1: sealpost.relay.v1.ErrorCode
 	(*Frame)(nil),            // 2: sealpost.relay.v1.Frame
 	(*Auth)(nil),             // 3: sealpost.relay.v1.Auth
-	(*Hello)(nil),            // 4: sealpost.relay.v1.Hello
-	(*Limits)(nil),           // 5: sealpost.relay.v1.Limits
-	(*Send)(nil),             // 6: sealpost.relay.v1.Send
-	(*Item)(nil),             // 7: sealpost.relay.v1.Item
-	(*SendResult)(nil),       // 8: sealpost.relay.v1.SendResult
-	(*Deliver)(nil),          // 9: sealpost.relay.v1.Deliver
-	(*Delivery)(nil),         // 10: sealpost.relay.v1.Delivery
-	(*Ack)(nil),              // 11: sealpost.relay.v1.Ack
-	(*SendEphemeral)(nil),    // 12: sealpost.relay.v1.SendEphemeral
-	(*DeliverEphemeral)(nil), // 13: sealpost.relay.v1.DeliverEphemeral
-	(*Ping)(nil),             // 14: sealpost.relay.v1.Ping
-	(*Pong)(nil),             // 15: sealpost.relay.v1.Pong
-	(*Error)(nil),            // 16: sealpost.relay.v1.Error
+	(*AuthAnonymous)(nil),    // 4: sealpost.relay.v1.AuthAnonymous
+	(*Hello)(nil),            // 5: sealpost.relay.v1.Hello
+	(*Limits)(nil),           // 6: sealpost.relay.v1.Limits
+	(*Send)(nil),             // 7: sealpost.relay.v1.Send
+	(*Item)(nil),             // 8: sealpost.relay.v1.Item
+	(*SendResult)(nil),       // 9: sealpost.relay.v1.SendResult
+	(*Deliver)(nil),          // 10: sealpost.relay.v1.Deliver
+	(*Delivery)(nil),         // 11: sealpost.relay.v1.Delivery
+	(*Ack)(nil),              // 12: sealpost.relay.v1.Ack
+	(*SendEphemeral)(nil),    // 13: sealpost.relay.v1.SendEphemeral
+	(*DeliverEphemeral)(nil), // 14: sealpost.relay.v1.DeliverEphemeral
+	(*Ping)(nil),             // 15: sealpost.relay.v1.Ping
+	(*Pong)(nil),             // 16: sealpost.relay.v1.Pong
+	(*Error)(nil),            // 17: sealpost.relay.v1.Error
 }
 var file_relay_proto_depIdxs = []int32{
 	3,  // 0: sealpost.relay.v1.Frame.auth:type_name -> sealpost.relay.v1.Auth
-	4,  // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
-	6,  // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
-	8,  // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
-	9,  // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
-	11, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
-	14, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
-	15, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
-	16, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
-	12, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
-	13, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
-	5,  // 11: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
-	7,  // 12: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
-	0,  // 13: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
-	10, // 14: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
-	7,  // 15: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
-	1,  // 16: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	5,  // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
+	7,  // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
+	9,  // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
+	10, // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
+	12, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
+	15, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
+	16, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
+	17, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
+	13, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
+	14, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
+	4,  // 11: sealpost.relay.v1.Frame.auth_anonymous:type_name -> sealpost.relay.v1.AuthAnonymous
+	6,  // 12: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
+	8,  // 13: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
+	0,  // 14: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
+	11, // 15: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
+	8,  // 16: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
+	1,  // 17: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_relay_proto_init() }
@@ -1388,6 +1471,7 @@ func file_relay_proto_init() {
 		(*Frame_Error)(nil),
 		(*Frame_SendEphemeral)(nil),
 		(*Frame_DeliverEphemeral)(nil),
+		(*Frame_AuthAnonymous)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1395,7 +1479,7 @@ func file_relay_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_relay_proto_rawDesc), len(file_relay_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -68,6 +68,9 @@ func relayValidFrames() []struct {
 			{Recipient: wire.FormatAddress("carol.x_2-y", 0xfffffffe), Envelope: bytes.Repeat([]byte{0xdd}, 512)},
 		}}}}},
 		{"send-ephemeral-max-items", "SendEphemeral of MaxItems envelopes", &wire.Frame{Body: &wire.Frame_SendEphemeral{SendEphemeral: &wire.SendEphemeral{Items: manyItems}}}},
+		{"auth-anonymous", "AuthAnonymous: an anonymous connection (spec/relay.md §15.1)", &wire.Frame{Body: &wire.Frame_AuthAnonymous{AuthAnonymous: &wire.AuthAnonymous{}}}},
+		{"send-token", "Send with a 354-byte send token (spec/relay.md §15.2)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
+			Items: []*wire.Item{{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 64)}}, SendToken: append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)}}}},
 		{"deliver-ephemeral", "DeliverEphemeral of two envelopes, repeats allowed", &wire.Frame{Body: &wire.Frame_DeliverEphemeral{DeliverEphemeral: &wire.DeliverEphemeral{Envelopes: [][]byte{
 			bytes.Repeat([]byte{0xee}, 512), {1}, {1},
 		}}}}},
@@ -199,7 +202,11 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "ack-id-0", Comment: "ack id 0", Frame: pbField(6, pbField(1, []byte{1, 0})), Result: mal},
 		{ID: "ack-too-many", Comment: "MaxAckIDs+1 ids", Frame: pbField(6, pbField(1, bytes.Repeat([]byte{1}, wire.MaxAckIDs+1))), Result: mal},
 		{ID: "error-code-0", Comment: "Error without a code", Frame: pbField(9, pbField(2, []byte("x"))), Result: mal},
-		{ID: "error-code-16", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 16)), Result: mal},
+		{ID: "error-code-19", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 19)), Result: mal},
+		{ID: "send-token-353", Comment: "Send.send_token of 353 bytes", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, item), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-1)))), Result: mal},
+		{ID: "send-token-355", Comment: "Send.send_token of 355 bytes", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, item), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize+1)))), Result: mal},
+		{ID: "send-token-before-items", Comment: "Send.send_token before Send.items", Frame: pbField(3, pbCat(pbField(1, id), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize)), pbField(2, item))), Result: mal},
+		{ID: "unknown-auth-anonymous", Comment: "unknown field inside AuthAnonymous", Frame: pbField(12, unknown), Result: mal},
 		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
 	}
 	return cases, nil

@@ -103,6 +103,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"Dedup", testDedup},
 		{"DedupRefused", testDedupRefused},
 		{"DedupExpiry", testDedupExpiry},
+		{"SpentTokens", testSpentTokens},
 		{"Sweep", testSweep},
 		{"Wake", testWake},
 		{"ConcurrentSends", testConcurrentSends},
