@@ -53,7 +53,7 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 	})
 	m.sendTokens = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "sealpost", Subsystem: "keyserver", Name: "send_tokens_issued_total",
-		Help: "Send tokens blind-signed by this process (spec/keyserver.md §5.11).",
+		Help: "Send tokens blind-signed by this process (spec/keyserver.md §5.10).",
 	})
 	for _, c := range []prometheus.Collector{m.requests, m.claims, m.tokens, m.appends, m.epochs, m.sequenced, m.sendTokens} {
 		if err := r.Register(c); err != nil {

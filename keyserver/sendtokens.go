@@ -19,7 +19,7 @@ import (
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
-// Send-token issuance (spec/keyserver.md §5.11, spec/anonymous.md §4.3,
+// Send-token issuance (spec/keyserver.md §5.10, spec/anonymous.md §4.3,
 // §5): the signing key of each day-epoch, generated ahead and shared by
 // every node through the store; the public keys document; the issuance
 // endpoint with its per-account limit.
@@ -171,7 +171,7 @@ func (s *Server) makeSendTokenKey(ctx context.Context, have map[uint64]*sendtoke
 	return fmt.Errorf("send token key of epoch %d: %d keys collided with a neighbour's truncated key id", epoch, maxKeyTries)
 }
 
-// sendTokenKeysDoc builds the keys document (spec/keyserver.md §5.11).
+// sendTokenKeysDoc builds the keys document (spec/keyserver.md §5.10).
 func (s *Server) sendTokenKeysDoc(set *epochKeys) ([]byte, error) {
 	doc := api.SendTokenKeys{Issuer: s.name, TokenType: sendtoken.TokenType, Keys: []api.SendTokenKey{}}
 	for _, epoch := range []uint64{set.current - 1, set.current, set.current + 1} {
@@ -197,7 +197,7 @@ func untilNextEpoch(now time.Time, e uint64) int {
 }
 
 // handleSendTokenKeys answers GET /v1/send-tokens/keys (spec/keyserver.md
-// §5.11), cacheable until the epoch changes.
+// §5.10), cacheable until the epoch changes.
 func (s *Server) handleSendTokenKeys(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	set, err := s.sendTokenKeys(r.Context())
 	if err != nil {
@@ -212,7 +212,7 @@ func (s *Server) handleSendTokenKeys(w http.ResponseWriter, r *http.Request) (in
 }
 
 // handleIssueSendTokens answers POST /v1/send-tokens (spec/keyserver.md
-// §5.11): a batch of blind signatures under the current epoch's key. Every
+// §5.10): a batch of blind signatures under the current epoch's key. Every
 // check comes before the count, and the count before the signing, so a
 // refused request signs and counts nothing; no transaction is open while
 // signing.

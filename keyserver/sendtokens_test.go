@@ -158,7 +158,7 @@ func (e *env) issued(handle string, epoch uint64) int {
 
 // TestSendTokenIssuance: a device fetches the keys, gets a batch signed
 // over HTTPS and finalizes tokens a relay's verifier accepts (spec/
-// keyserver.md §5.11, spec/anonymous.md §5–§6).
+// keyserver.md §5.10, spec/anonymous.md §5–§6).
 func TestSendTokenIssuance(t *testing.T) {
 	onEngines(t, func(t *testing.T, open func(*testing.T) store.Store) {
 		reg := prometheus.NewRegistry()

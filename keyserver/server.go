@@ -146,7 +146,7 @@ type Limits struct {
 	// MaxLeaves caps the leaves one GET /v2/log/leaves returns.
 	MaxLeaves int
 	// SendTokensPerEpoch is how many send tokens each account may be
-	// issued per key epoch, a day (spec/keyserver.md §5.11): the
+	// issued per key epoch, a day (spec/keyserver.md §5.10): the
 	// anti-spam control of anonymous sends.
 	SendTokensPerEpoch int
 	// SendTokenBatch is the most send tokens one issuance request may ask

@@ -88,7 +88,7 @@ type Config struct {
 	KeyServerAddressLookupRate int `json:"keyserver_address_lookup_rate"`
 	// KeyServerSendTokensPerDay is how many send tokens each account may
 	// be issued per day-epoch, KeyServerSendTokenBatch how many one
-	// request may ask for, 1 to 100 (spec/keyserver.md §5.11).
+	// request may ask for, 1 to 100 (spec/keyserver.md §5.10).
 	KeyServerSendTokensPerDay int `json:"keyserver_send_tokens_per_day"`
 	KeyServerSendTokenBatch   int `json:"keyserver_send_token_batch"`
 

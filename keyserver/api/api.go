@@ -239,11 +239,11 @@ type WellKnown struct {
 	DirectoryVerifierKey string `json:"directory_verifier_key"`
 	VRFKey               Bytes  `json:"vrf_key"`
 	// SendTokenKeys is the path of the send-token keys document,
-	// SendTokenKeysPath (spec/keyserver.md §5.11).
+	// SendTokenKeysPath (spec/keyserver.md §5.10).
 	SendTokenKeys string `json:"send_token_keys"`
 }
 
-// Send-token issuance (spec/keyserver.md §5.11, spec/anonymous.md §5).
+// Send-token issuance (spec/keyserver.md §5.10, spec/anonymous.md §5).
 const (
 	// SendTokenKeysPath serves the keys document, SendTokenKeys.
 	SendTokenKeysPath = "/v1/send-tokens/keys"
@@ -258,7 +258,7 @@ const (
 )
 
 // SendTokenKeys is the body of GET /v1/send-tokens/keys (spec/keyserver.md
-// §5.11): the issuer name of the tokens' challenge and the public keys of
+// §5.10): the issuer name of the tokens' challenge and the public keys of
 // the previous, current and next epoch that the store holds, by epoch.
 type SendTokenKeys struct {
 	Issuer    string         `json:"issuer"`
@@ -283,7 +283,7 @@ type PublicLimits struct {
 	TokenLifetime       int64 `json:"token_lifetime_seconds"`
 	MaxLeaves           int   `json:"max_leaves"`
 	// SendTokenBatch and SendTokensPerEpoch are the issuance limits of
-	// spec/keyserver.md §5.11.
+	// spec/keyserver.md §5.10.
 	SendTokenBatch     int `json:"send_token_batch"`
 	SendTokensPerEpoch int `json:"send_tokens_per_epoch"`
 }
@@ -327,7 +327,7 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
-	// Send-token issuance (spec/keyserver.md §5.11).
+	// Send-token issuance (spec/keyserver.md §5.10).
 	CodeMalformed      = "malformed"
 	CodeUnknownKey     = "unknown_key"
 	CodeSendTokenLimit = "send_token_limit"

@@ -6,12 +6,12 @@ import (
 )
 
 // ErrSendTokenLimit: issuing the tokens asked for would take the account
-// past its limit for the epoch (spec/keyserver.md §5.11). Nothing was
+// past its limit for the epoch (spec/keyserver.md §5.10). Nothing was
 // counted.
 var ErrSendTokenLimit = errors.New("store: send token limit reached")
 
 // SendTokens keeps the key server's send-token state (spec/anonymous.md
-// §4.3, spec/keyserver.md §5.11): the issuer's signing key of each epoch
+// §4.3, spec/keyserver.md §5.10): the issuer's signing key of each epoch
 // and how many tokens each account was issued in each epoch. Epochs are
 // day numbers (spec/anonymous.md §4.1), below 2^63.
 //

@@ -14,7 +14,7 @@ import (
 )
 
 // SendTokenKeys is the key server's send-token keys document, checked
-// (spec/keyserver.md §5.11): the issuer name of the tokens' challenge and
+// (spec/keyserver.md §5.10): the issuer name of the tokens' challenge and
 // the public keys of up to three consecutive epochs, in increasing epoch
 // order.
 type SendTokenKeys struct {
@@ -33,7 +33,7 @@ func (k *SendTokenKeys) Key(epoch uint64) *sendtoken.PublicKey {
 }
 
 // SendTokenKeys fetches the send-token keys document (spec/keyserver.md
-// §5.11). It refuses a document whose issuer is not the key server's name
+// §5.10). It refuses a document whose issuer is not the key server's name
 // (Expect's, else the discovery document's), whose token type is not
 // 0x0002, whose epochs are not increasing and consecutive (at most three),
 // or whose key does not parse (spec/anonymous.md §3.1) or has another key
@@ -78,7 +78,7 @@ func (c *Client) SendTokenKeys(ctx context.Context) (*SendTokenKeys, error) {
 }
 
 // IssueSendTokens asks the key server to sign a batch of token requests
-// (spec/keyserver.md §5.11, spec/anonymous.md §5.3) with a key server
+// (spec/keyserver.md §5.10, spec/anonymous.md §5.3) with a key server
 // token of an active device, and returns the responses, in the order of
 // reqs, and the epoch of the key that signed them. Refusals are
 // *APIError: malformed, unknown_key (the current key is not the one reqs

@@ -1,4 +1,4 @@
--- Send tokens (spec/anonymous.md §4.3, spec/keyserver.md §5.11): the
+-- Send tokens (spec/anonymous.md §4.3, spec/keyserver.md §5.10): the
 -- issuer's signing key of each epoch, PKCS#8 DER, one per epoch (the
 -- primary key makes the first writer win), and how many tokens each
 -- account was issued in an epoch.
