@@ -87,3 +87,28 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	writeJSON(w, e.status, api.ErrorResponse{Error: e.code, Message: e.message})
 }
+
+// rawResponse is an answer that is not the default JSON: its bytes, media
+// type, caching and extra headers.
+type rawResponse struct {
+	contentType  string
+	cacheControl string // "" means no-store
+	header       map[string]string
+	body         []byte
+}
+
+func (r *rawResponse) write(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", r.contentType)
+	cc := r.cacheControl
+	if cc == "" {
+		cc = "no-store"
+	}
+	h.Set("Cache-Control", cc)
+	h.Set("X-Content-Type-Options", "nosniff")
+	for k, v := range r.header {
+		h.Set(k, v)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(r.body)
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // handlerFunc is one endpoint: it answers by returning a value to send as
-// JSON with the given status, or an *apiError.
+// JSON with the given status (a *rawResponse is sent as it is), or an
+// *apiError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) (int, any, *apiError)
 
 // endpoint is one path with its handlers by method.
@@ -43,6 +44,8 @@ func (s *Server) Handler() http.Handler {
 	add("/v1/prekeys", map[string]handlerFunc{http.MethodPut: s.handleUpload})
 	add("/v1/prekeys/count", map[string]handlerFunc{http.MethodGet: s.handleCount})
 	add("/v1/revocations", map[string]handlerFunc{http.MethodGet: s.handleRevocations})
+	add(api.SendTokenKeysPath, map[string]handlerFunc{http.MethodGet: s.handleSendTokenKeys})
+	add(api.SendTokensPath, map[string]handlerFunc{http.MethodPost: s.handleIssueSendTokens})
 	if s.dir != nil {
 		// spec/keyserver.md §9: the version 2 directory.
 		h := logHandlers{s, s.dir.cps}
@@ -85,6 +88,8 @@ func (s *Server) serve(ep endpoint) http.Handler {
 				w.Header().Set("Allow", allowHeader)
 			}
 			writeError(w, e)
+		} else if raw, ok := body.(*rawResponse); ok {
+			raw.write(w, status)
 		} else {
 			writeJSON(w, status, body)
 		}

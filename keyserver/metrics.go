@@ -17,6 +17,8 @@ type metrics struct {
 	// sequenced, and the handles they changed.
 	epochs    prometheus.Counter
 	sequenced prometheus.Counter
+	// sendTokens counts the send tokens this process signed.
+	sendTokens prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
@@ -49,7 +51,11 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		Namespace: "sealpost", Subsystem: "keyserver", Name: "directory_updates_total",
 		Help: "Handles whose key set a directory epoch sequenced by this process changed.",
 	})
-	for _, c := range []prometheus.Collector{m.requests, m.claims, m.tokens, m.appends, m.epochs, m.sequenced} {
+	m.sendTokens = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "keyserver", Name: "send_tokens_issued_total",
+		Help: "Send tokens blind-signed by this process (spec/keyserver.md §5.10).",
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.claims, m.tokens, m.appends, m.epochs, m.sequenced, m.sendTokens} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -72,6 +78,12 @@ func (m *metrics) claim(outcome string) {
 func (m *metrics) token(kind string) {
 	if m != nil {
 		m.tokens.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *metrics) sendTokensIssued(n int) {
+	if m != nil {
+		m.sendTokens.Add(float64(n))
 	}
 }
 

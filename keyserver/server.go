@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/store"
@@ -144,6 +145,13 @@ type Limits struct {
 	LookupMissCost          int
 	// MaxLeaves caps the leaves one GET /v2/log/leaves returns.
 	MaxLeaves int
+	// SendTokensPerEpoch is how many send tokens each account may be
+	// issued per key epoch, a day (spec/keyserver.md §5.10): the
+	// anti-spam control of anonymous sends.
+	SendTokensPerEpoch int
+	// SendTokenBatch is the most send tokens one issuance request may ask
+	// for, 1 to sendtoken.MaxBatchSize (spec/anonymous.md §5.3).
+	SendTokenBatch int
 }
 
 // DefaultLimits returns the default limits (spec/keyserver.md §4).
@@ -168,6 +176,8 @@ func DefaultLimits() Limits {
 		AddressLookupsPerSecond: 20,
 		AddressLookupBurst:      200,
 		MaxLeaves:               256,
+		SendTokensPerEpoch:      500,
+		SendTokenBatch:          sendtoken.MaxBatchSize,
 	}
 }
 
@@ -228,6 +238,12 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxLeaves == 0 {
 		l.MaxLeaves = d.MaxLeaves
 	}
+	if l.SendTokensPerEpoch == 0 {
+		l.SendTokensPerEpoch = d.SendTokensPerEpoch
+	}
+	if l.SendTokenBatch == 0 {
+		l.SendTokenBatch = d.SendTokenBatch
+	}
 	return l
 }
 
@@ -253,6 +269,12 @@ func (l Limits) check() []error {
 	}
 	if l.MaxLeaves < 1 {
 		errs = append(errs, fmt.Errorf("keyserver: MaxLeaves %d below 1", l.MaxLeaves))
+	}
+	if l.SendTokenBatch < 1 || l.SendTokenBatch > sendtoken.MaxBatchSize {
+		errs = append(errs, fmt.Errorf("keyserver: SendTokenBatch %d not in [1, %d]", l.SendTokenBatch, sendtoken.MaxBatchSize))
+	}
+	if l.SendTokensPerEpoch < 1 {
+		errs = append(errs, fmt.Errorf("keyserver: SendTokensPerEpoch %d below 1", l.SendTokensPerEpoch))
 	}
 	return errs
 }
@@ -284,6 +306,8 @@ type Server struct {
 	wellKnownBody []byte // GET /.well-known/sealpost-keyserver body
 
 	dir *dirServer // nil without a VRFKey
+
+	issuer *issuerKeys // send-token signing keys (sendtokens.go)
 
 	stop chan struct{}
 	bg   sync.WaitGroup // background loops: sweep, cosigner, sequencer
@@ -417,7 +441,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// spec/anonymous.md §4.3: a loop keeps the keys of this epoch and the
+	// next in the store, from a minute after start; a request before
+	// makes them itself.
+	s.issuer = newIssuerKeys()
 	s.bg.Go(s.sweep)
+	s.bg.Go(s.runSendTokenKeys)
 	if cosign != nil {
 		s.bg.Go(func() { s.runCosigner(cosign, s.stop) })
 	}

@@ -34,7 +34,10 @@ func (s *Server) wellKnown() ([]byte, error) {
 			MaxOneTimePerDevice: s.limits.MaxOneTimePerDevice,
 			TokenLifetime:       int64(s.limits.TokenLifetime.Seconds()),
 			MaxLeaves:           s.limits.MaxLeaves,
+			SendTokenBatch:      s.limits.SendTokenBatch,
+			SendTokensPerEpoch:  s.limits.SendTokensPerEpoch,
 		},
+		SendTokenKeys: api.SendTokenKeysPath,
 	}
 	if s.dir != nil {
 		wk.DirectoryOrigin = s.dir.cps.origin

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
@@ -85,6 +86,11 @@ type Config struct {
 	KeyServerUploads           int `json:"keyserver_uploads"`
 	KeyServerLookupRate        int `json:"keyserver_lookup_rate"`
 	KeyServerAddressLookupRate int `json:"keyserver_address_lookup_rate"`
+	// KeyServerSendTokensPerDay is how many send tokens each account may
+	// be issued per day-epoch, KeyServerSendTokenBatch how many one
+	// request may ask for, 1 to 100 (spec/keyserver.md §5.10).
+	KeyServerSendTokensPerDay int `json:"keyserver_send_tokens_per_day"`
+	KeyServerSendTokenBatch   int `json:"keyserver_send_token_batch"`
 
 	// Services is a comma-separated list of the services to run:
 	// "keyserver", "relay" or both (the default). Both share the TLS
@@ -270,6 +276,8 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.IntVar(&c.KeyServerUploads, "keyserver-uploads", c.KeyServerUploads, "key server: prekey uploads per device per hour (0: 60)")
 	fs.IntVar(&c.KeyServerLookupRate, "keyserver-lookup-rate", c.KeyServerLookupRate, "key server: lookups per second per account, for lookups with a token (0: 5)")
 	fs.IntVar(&c.KeyServerAddressLookupRate, "keyserver-address-lookup-rate", c.KeyServerAddressLookupRate, "key server: lookups per second per client address (0: 20)")
+	fs.IntVar(&c.KeyServerSendTokensPerDay, "keyserver-send-tokens-per-day", c.KeyServerSendTokensPerDay, "key server: send tokens issued per account per day-epoch (0: 500)")
+	fs.IntVar(&c.KeyServerSendTokenBatch, "keyserver-send-token-batch", c.KeyServerSendTokenBatch, "key server: most send tokens one issuance request may ask for, 1 to 100 (0: 100)")
 	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver and relay, comma-separated")
 	fs.Var(&listFlag{list: &c.RelayTokenKeys}, "relay-token-key", "key server token public `key` the relay accepts: base64url, or a file (PEM, or token-key.pem); repeatable; needed for the relay alone")
 	fs.IntVar(&c.RelayMaxEnvelope, "relay-max-envelope", c.RelayMaxEnvelope, "relay: largest envelope, `bytes`")
@@ -349,6 +357,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MinFreeDisk < 0 {
 		bad("min-free-disk", "%d: want 0 or more bytes", c.MinFreeDisk)
+	}
+	if c.KeyServerSendTokensPerDay < 0 {
+		bad("keyserver-send-tokens-per-day", "%d: want 0 (the default) or more", c.KeyServerSendTokensPerDay)
+	}
+	if c.KeyServerSendTokenBatch < 0 || c.KeyServerSendTokenBatch > sendtoken.MaxBatchSize {
+		bad("keyserver-send-token-batch", "%d: want 0 (the default) to %d", c.KeyServerSendTokenBatch, sendtoken.MaxBatchSize)
 	}
 	if !validName(c.Name) {
 		bad("name", "%q: want 1 to %d bytes of a-z, 0-9, '.' and '-'", c.Name, maxNameLen)

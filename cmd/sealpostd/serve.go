@@ -351,6 +351,8 @@ func newKeyServer(cfg *Config, st store.Store, tokenKey, logKey ed25519.PrivateK
 			UploadsPerHour:          cfg.KeyServerUploads,
 			LookupsPerSecond:        cfg.KeyServerLookupRate,
 			AddressLookupsPerSecond: cfg.KeyServerAddressLookupRate,
+			SendTokensPerEpoch:      cfg.KeyServerSendTokensPerDay,
+			SendTokenBatch:          cfg.KeyServerSendTokenBatch,
 		},
 		Logger:     log.With("service", "keyserver"),
 		Registerer: reg,

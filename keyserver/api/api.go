@@ -238,6 +238,41 @@ type WellKnown struct {
 	DirectoryOrigin      string `json:"directory_origin"`
 	DirectoryVerifierKey string `json:"directory_verifier_key"`
 	VRFKey               Bytes  `json:"vrf_key"`
+	// SendTokenKeys is the path of the send-token keys document,
+	// SendTokenKeysPath (spec/keyserver.md §5.10).
+	SendTokenKeys string `json:"send_token_keys"`
+}
+
+// Send-token issuance (spec/keyserver.md §5.10, spec/anonymous.md §5).
+const (
+	// SendTokenKeysPath serves the keys document, SendTokenKeys.
+	SendTokenKeysPath = "/v1/send-tokens/keys"
+	// SendTokensPath takes a BatchTokenRequest and answers a
+	// BatchTokenResponse, both application/octet-stream.
+	SendTokensPath = "/v1/send-tokens"
+	// HeaderSendTokenEpoch names, in an issuance answer, the epoch (decimal)
+	// of the key that signed it.
+	HeaderSendTokenEpoch = "Sealpost-Send-Token-Epoch"
+	// OctetStream is the media type of issuance requests and answers.
+	OctetStream = "application/octet-stream"
+)
+
+// SendTokenKeys is the body of GET /v1/send-tokens/keys (spec/keyserver.md
+// §5.10): the issuer name of the tokens' challenge and the public keys of
+// the previous, current and next epoch that the store holds, by epoch.
+type SendTokenKeys struct {
+	Issuer    string         `json:"issuer"`
+	TokenType int            `json:"token_type"`
+	Keys      []SendTokenKey `json:"keys"`
+}
+
+// SendTokenKey is one epoch's issuer public key: its encoding of
+// spec/anonymous.md §3.1 (346 bytes) and its key id (§3.2) in lower-case
+// hex.
+type SendTokenKey struct {
+	Epoch     uint64 `json:"epoch"`
+	PublicKey Bytes  `json:"public_key"`
+	KeyID     string `json:"key_id"`
 }
 
 // PublicLimits are the limits a client needs to know.
@@ -247,6 +282,10 @@ type PublicLimits struct {
 	MaxOneTimePerDevice int   `json:"max_one_time_per_device"`
 	TokenLifetime       int64 `json:"token_lifetime_seconds"`
 	MaxLeaves           int   `json:"max_leaves"`
+	// SendTokenBatch and SendTokensPerEpoch are the issuance limits of
+	// spec/keyserver.md §5.10.
+	SendTokenBatch     int `json:"send_token_batch"`
+	SendTokensPerEpoch int `json:"send_tokens_per_epoch"`
 }
 
 // AudiencePrefix is the audience form of the key server's tokens,
@@ -288,6 +327,10 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
+	// Send-token issuance (spec/keyserver.md §5.10).
+	CodeMalformed      = "malformed"
+	CodeUnknownKey     = "unknown_key"
+	CodeSendTokenLimit = "send_token_limit"
 )
 
 // ErrorResponse is the body of every error response (spec/keyserver.md §3).

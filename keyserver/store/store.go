@@ -5,7 +5,8 @@
 //
 // A Store keeps accounts and their devices, the transparency log (leaves and
 // the RFC 6962 hashes golang.org/x/mod/sumdb/tlog stores), prekeys, token
-// challenges and invite codes, and the key transparency v2 directory
+// challenges and invite codes, the send-token issuer's keys and counts
+// (sendtokens.go), and the key transparency v2 directory
 // (directory.go: map nodes and roots, the epoch log, batches, VRF entries
 // and sequenced versions). It knows nothing of signatures or encodings:
 // the key server validates every value before it reaches the store, and the
@@ -203,6 +204,8 @@ type Store interface {
 
 	// Directory is the key transparency v2 directory (directory.go).
 	Directory
+	// SendTokens is the send-token issuer's state (sendtokens.go).
+	SendTokens
 
 	// Close releases the store.
 	Close() error

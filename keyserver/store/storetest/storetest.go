@@ -75,6 +75,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DirectoryRefusals", testDirectoryRefusals},
 		{"DirectoryConcurrentCommit", testDirectoryConcurrentCommit},
 		{"Sequencer", testSequencer},
+		{"SendTokenKeys", testSendTokenKeys},
+		{"ConcurrentSendTokenKey", testConcurrentSendTokenKey},
+		{"SendTokenCounts", testSendTokenCounts},
+		{"ConcurrentSendTokenCounts", testConcurrentSendTokenCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
