@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 )
 
 // ErrSendTokenLimit: issuing the tokens asked for would take the account
@@ -39,4 +41,13 @@ type SendTokens interface {
 	ReturnSendTokens(ctx context.Context, handle string, epoch uint64, n int) error
 	// SendTokensIssued returns the count of handle in epoch (0 if none).
 	SendTokensIssued(ctx context.Context, handle string, epoch uint64) (int, error)
+}
+
+// EpochInt64 is an epoch as a database integer (both engines store
+// int64); SendTokens epochs are below 2^63.
+func EpochInt64(e uint64) (int64, error) {
+	if e > math.MaxInt64 {
+		return 0, fmt.Errorf("store: epoch %d out of range", e)
+	}
+	return int64(e), nil
 }

@@ -4,28 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
-// epochArg is an epoch as a PostgreSQL bigint; store.SendTokens epochs are
-// below 2^63.
-func epochArg(e uint64) (int64, error) {
-	if e > math.MaxInt64 {
-		return 0, fmt.Errorf("postgres: epoch %d out of range", e)
-	}
-	return int64(e), nil
-}
-
 // PutSendTokenKey implements store.SendTokens. One statement inserts the
 // key unless the epoch has one and returns the stored key: under the
 // primary key, of concurrent inserts on one database exactly one row is
 // written and every writer reads it.
 func (s *Store) PutSendTokenKey(ctx context.Context, epoch uint64, key []byte) ([]byte, error) {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +43,11 @@ func (s *Store) PutSendTokenKey(ctx context.Context, epoch uint64, key []byte) (
 
 // SendTokenKeys implements store.SendTokens.
 func (s *Store) SendTokenKeys(ctx context.Context, first, last uint64) (map[uint64][]byte, error) {
-	lo, err := epochArg(first)
+	lo, err := store.EpochInt64(first)
 	if err != nil {
 		return nil, err
 	}
-	hi, err := epochArg(last)
+	hi, err := store.EpochInt64(last)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +73,11 @@ func (s *Store) SendTokenKeys(ctx context.Context, first, last uint64) (map[uint
 
 // DeleteSendTokenState implements store.SendTokens.
 func (s *Store) DeleteSendTokenState(ctx context.Context, keysBefore, countsBefore uint64) error {
-	kb, err := epochArg(keysBefore)
+	kb, err := store.EpochInt64(keysBefore)
 	if err != nil {
 		return err
 	}
-	cb, err := epochArg(countsBefore)
+	cb, err := store.EpochInt64(countsBefore)
 	if err != nil {
 		return err
 	}
@@ -102,7 +92,7 @@ func (s *Store) DeleteSendTokenState(ctx context.Context, keysBefore, countsBefo
 // happens within the limit (the row lock orders concurrent adds); no row
 // returned means refused.
 func (s *Store) AddSendTokens(ctx context.Context, handle string, epoch uint64, n, limit int) (int, error) {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return 0, err
 	}
@@ -128,7 +118,7 @@ func (s *Store) AddSendTokens(ctx context.Context, handle string, epoch uint64, 
 
 // ReturnSendTokens implements store.SendTokens.
 func (s *Store) ReturnSendTokens(ctx context.Context, handle string, epoch uint64, n int) error {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return err
 	}
@@ -144,7 +134,7 @@ func (s *Store) ReturnSendTokens(ctx context.Context, handle string, epoch uint6
 
 // SendTokensIssued implements store.SendTokens.
 func (s *Store) SendTokensIssued(ctx context.Context, handle string, epoch uint64) (int, error) {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return 0, err
 	}

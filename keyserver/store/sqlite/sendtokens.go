@@ -5,24 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/sealpost/sealpost/keyserver/store"
 )
 
-// epochArg is an epoch as an SQLite integer; store.SendTokens epochs are
-// below 2^63.
-func epochArg(e uint64) (int64, error) {
-	if e > math.MaxInt64 {
-		return 0, fmt.Errorf("sqlite: epoch %d out of range", e)
-	}
-	return int64(e), nil
-}
-
 // PutSendTokenKey implements store.SendTokens: the primary key on epoch
 // keeps the first key written.
 func (s *Store) PutSendTokenKey(ctx context.Context, epoch uint64, key []byte) ([]byte, error) {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +32,11 @@ func (s *Store) PutSendTokenKey(ctx context.Context, epoch uint64, key []byte) (
 
 // SendTokenKeys implements store.SendTokens.
 func (s *Store) SendTokenKeys(ctx context.Context, first, last uint64) (map[uint64][]byte, error) {
-	lo, err := epochArg(first)
+	lo, err := store.EpochInt64(first)
 	if err != nil {
 		return nil, err
 	}
-	hi, err := epochArg(last)
+	hi, err := store.EpochInt64(last)
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +65,11 @@ func (s *Store) SendTokenKeys(ctx context.Context, first, last uint64) (map[uint
 
 // DeleteSendTokenState implements store.SendTokens.
 func (s *Store) DeleteSendTokenState(ctx context.Context, keysBefore, countsBefore uint64) error {
-	kb, err := epochArg(keysBefore)
+	kb, err := store.EpochInt64(keysBefore)
 	if err != nil {
 		return err
 	}
-	cb, err := epochArg(countsBefore)
+	cb, err := store.EpochInt64(countsBefore)
 	if err != nil {
 		return err
 	}
@@ -99,7 +89,7 @@ func (s *Store) DeleteSendTokenState(ctx context.Context, keysBefore, countsBefo
 // AddSendTokens implements store.SendTokens: one upsert whose update only
 // happens within the limit; no row returned means refused.
 func (s *Store) AddSendTokens(ctx context.Context, handle string, epoch uint64, n, limit int) (int, error) {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return 0, err
 	}
@@ -131,7 +121,7 @@ func (s *Store) AddSendTokens(ctx context.Context, handle string, epoch uint64, 
 
 // ReturnSendTokens implements store.SendTokens.
 func (s *Store) ReturnSendTokens(ctx context.Context, handle string, epoch uint64, n int) error {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return err
 	}
@@ -150,7 +140,7 @@ func (s *Store) ReturnSendTokens(ctx context.Context, handle string, epoch uint6
 
 // SendTokensIssued implements store.SendTokens.
 func (s *Store) SendTokensIssued(ctx context.Context, handle string, epoch uint64) (int, error) {
-	e, err := epochArg(epoch)
+	e, err := store.EpochInt64(epoch)
 	if err != nil {
 		return 0, err
 	}
