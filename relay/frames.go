@@ -108,14 +108,23 @@ func (c *conn) auth(text string) bool {
 	if old != nil {
 		old.fail(wire.ErrorCode_ERROR_CODE_REPLACED, "")
 	}
-	c.enqueue(&wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{
+	c.lastPing.Store(s.mono())
+	// The Hello is queued and the connection marked authenticated in one
+	// step: once the client reads the Hello, frames for it (deliveries,
+	// ephemeral envelopes) are taken, and none is queued before it.
+	hello := &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{
 		ServerTimeUnixMs:    uint64(max(now.UnixMilli(), 1)),
 		HeartbeatIntervalMs: uint32(s.lim.HeartbeatInterval.Milliseconds()),
 		IdleTimeoutMs:       uint32(s.lim.IdleTimeout.Milliseconds()),
 		Limits:              s.hello,
-	}}}, false)
-	c.lastPing.Store(s.mono())
+	}}}
+	c.mu.Lock()
+	if !c.closed && !c.closing {
+		c.out = append(c.out, hello)
+		c.startWriter()
+	}
 	c.authed.Store(true)
+	c.mu.Unlock()
 	c.timer.Reset(0) // tick schedules the heartbeat, idle and expiry checks
 	c.poke()
 	s.log.Debug("relay: connection authenticated", "ip", c.ip, "handle", tok.Handle, "device", uint32(tok.Device))
