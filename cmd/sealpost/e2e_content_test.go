@@ -70,14 +70,7 @@ func checkTime(t *testing.T, what, s string) {
 }
 
 func TestConversation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs sealpostd and sealpost")
-	}
-	t.Parallel()
-	srv := startServer(t)
-	alice, bob := newUser(t, srv, "alice"), newUser(t, srv, "bob")
-	alice.init("alice")
-	bob.init("bob")
+	alice, bob := startPair(t)
 
 	// A text: stored, then delivered (bob's listen --no-read acks it
 	// without marking it read).

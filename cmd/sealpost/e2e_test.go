@@ -128,6 +128,21 @@ type user struct {
 	env      []string
 }
 
+// startPair starts a server of the test's own (skipped with -short; run in
+// parallel) and registers alice and bob on it.
+func startPair(t *testing.T) (alice, bob *user) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs sealpostd and sealpost")
+	}
+	t.Parallel()
+	srv := startServer(t)
+	alice, bob = newUser(t, srv, "alice"), newUser(t, srv, "bob")
+	alice.init("alice")
+	bob.init("bob")
+	return alice, bob
+}
+
 func newUser(t *testing.T, srv *server, name string) *user {
 	t.Helper()
 	root := t.TempDir()
@@ -635,14 +650,8 @@ func TestEndToEnd(t *testing.T) {
 // TestBackupRestore runs beside TestEndToEnd with its own server (and so
 // its own rate limit).
 func TestBackupRestore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs sealpostd and sealpost")
-	}
-	t.Parallel()
-	srv := startServer(t)
-	alice, bob := newUser(t, srv, "alice"), newUser(t, srv, "bob")
-	alice.init("alice")
-	bob.init("bob")
+	alice, bob := startPair(t)
+	srv := alice.srv
 	alice.send("bob", "hello")
 	bob.receive(1)
 

@@ -89,14 +89,7 @@ func (p *ptyRun) wait() {
 // chat shows the line with its id and its state as bob's chat marks it
 // read.
 func TestChatTerminal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs sealpostd and sealpost")
-	}
-	t.Parallel()
-	srv := startServer(t)
-	alice, bob := newUser(t, srv, "alice"), newUser(t, srv, "bob")
-	alice.init("alice")
-	bob.init("bob")
+	alice, bob := startPair(t)
 	// Sessions both ways: typing goes only to devices with one.
 	alice.send("bob", "first")
 	bob.receive(1)
