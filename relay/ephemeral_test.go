@@ -152,6 +152,8 @@ func TestEphemeralDelivered(t *testing.T) {
 	if o := tap.opens.Load(); o != opens+1 {
 		t.Fatalf("OpenMailbox calls %d, want %d", o, opens+1)
 	}
+	// The outcome counter moves just after the push, maybe after bob read it.
+	waitFor(t, func() bool { return e.ephCount(ephLocal) >= n+1 })
 	if r := testutil.ToFloat64(e.s.m.ephReceived); r != n+2 {
 		t.Fatalf("received %v, want %d", r, n+2)
 	}
@@ -329,6 +331,9 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 		t.Fatalf("bob got %q", got[0])
 	}
 	t.Logf("ephemeral across nodes in %v", time.Since(start))
+	// The counters move just after the push, which may be after bob has read
+	// the frame: wait for them, then check they went no further.
+	waitFor(t, func() bool { return n2.ephCount(ephPublished) >= 1 && n1.ephCount(ephRemote) >= 1 })
 	if p, r := n2.ephCount(ephPublished), n1.ephCount(ephRemote); p != 1 || r != 1 {
 		t.Fatalf("published %d on node 2, pushed %d on node 1; want 1, 1", p, r)
 	}
