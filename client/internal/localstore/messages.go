@@ -58,6 +58,11 @@ type Outgoing struct {
 	Envelope  []byte
 	Attempts  int
 	Created   time.Time
+	// SendToken is the token the envelope is paid with on the anonymous
+	// connection, of epoch TokenEpoch; nil until the first anonymous
+	// attempt (spec/client.md §13.3). Sealed on disk.
+	SendToken  []byte
+	TokenEpoch uint64
 }
 
 func outgoingAD(messageID []byte, recipient string, device uint32) rowKey {
@@ -89,20 +94,20 @@ func (tx *Tx) EnqueueOutgoing(o Outgoing) (int64, error) {
 
 // OutgoingQueue returns up to limit queued envelopes, oldest first.
 func (tx *Tx) OutgoingQueue(limit int) ([]Outgoing, error) {
-	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created
+	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing ORDER BY seq LIMIT ?`, limit)
 }
 
 // OutgoingAfter returns up to limit queued envelopes with a sequence
 // number above seq, oldest first: a way to page through the queue.
 func (tx *Tx) OutgoingAfter(seq int64, limit int) ([]Outgoing, error) {
-	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created
+	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
 }
 
 // OutgoingFor returns the queued envelopes of one message, in queue order.
 func (tx *Tx) OutgoingFor(messageID []byte) ([]Outgoing, error) {
-	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created
+	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing WHERE message_id = ? ORDER BY seq`, messageID)
 }
 
@@ -117,9 +122,10 @@ func (tx *Tx) outgoing(query string, args ...any) ([]Outgoing, error) {
 		var (
 			o               Outgoing
 			device, created int64
-			sealed          []byte
+			tokenEpoch      int64
+			sealed, token   []byte
 		)
-		if err := rows.Scan(&o.Seq, &o.MessageID, &o.Recipient, &device, &sealed, &o.Attempts, &created); err != nil {
+		if err := rows.Scan(&o.Seq, &o.MessageID, &o.Recipient, &device, &sealed, &o.Attempts, &created, &token, &tokenEpoch); err != nil {
 			return nil, dbErr("list outgoing", err)
 		}
 		if device < 0 || device > 1<<32-1 {
@@ -128,6 +134,15 @@ func (tx *Tx) outgoing(query string, args ...any) ([]Outgoing, error) {
 		o.Device, o.Created = uint32(device), fromNanos(created)
 		if o.Envelope, err = tx.s.open(outgoingAD(o.MessageID, o.Recipient, o.Device), sealed); err != nil {
 			return nil, err
+		}
+		if token != nil {
+			if tokenEpoch < 0 {
+				return nil, corrupt("outgoing.token_epoch out of range")
+			}
+			o.TokenEpoch = uint64(tokenEpoch)
+			if o.SendToken, err = tx.s.open(outgoingTokenAD(o.MessageID, o.Recipient, o.Device, o.TokenEpoch), token); err != nil {
+				return nil, err
+			}
 		}
 		os = append(os, o)
 	}

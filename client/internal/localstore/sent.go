@@ -165,7 +165,7 @@ func (tx *Tx) OutgoingDevices() ([]Device, error) {
 // OutgoingHead returns the oldest queued envelope for one recipient
 // device (the lowest seq), or ErrNotFound.
 func (tx *Tx) OutgoingHead(recipient string, device uint32) (Outgoing, error) {
-	os, err := tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created
+	os, err := tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing WHERE recipient = ? AND device = ? ORDER BY seq LIMIT 1`, recipient, int64(device))
 	if err != nil {
 		return Outgoing{}, err
