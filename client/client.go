@@ -162,6 +162,17 @@ type Config struct {
 	// account's other devices). spec/client.md §12.2.
 	NoDeliveryReceipts bool
 	NoReadReceipts     bool
+
+	// SendMode says how envelopes for other accounts reach the relay:
+	// SendAuthenticated (the zero value) or SendAnonymous, on an anonymous
+	// connection paid with send tokens so that the relay cannot tell who
+	// sent them (spec/client.md §13).
+	SendMode SendMode
+	// Dial, if set, opens every connection to the key server and the
+	// relay, for example through a SOCKS5 proxy such as Tor (SOCKS5): an
+	// anonymous send hides the account from the relay, not the network
+	// address it comes from.
+	Dial DialFunc
 }
 
 // DefaultMaxCheckpointAge is the default Config.MaxCheckpointAge
@@ -213,6 +224,8 @@ type Client struct {
 	maintain     chan struct{} // wakes the prekey maintenance loop
 	receipts     chan struct{} // wakes the receipt loop (loops.go)
 	acksPending  atomic.Int64  // messages acked whose commit has not run (SendReceipts)
+
+	anon anonymous // the anonymous connection and send-token wallet (anonymous.go)
 	expiry       chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)
@@ -266,6 +279,7 @@ func newClient(cfg Config) (*Client, error) {
 	t, errs := newServerTrust(serverTrustConfig{
 		keyServer: cfg.KeyServer, caFile: cfg.CAFile, pin: cfg.Pin, logKey: cfg.LogKey,
 		name: cfg.KeyServerName, witnesses: cfg.Witnesses, quorum: cfg.WitnessQuorum,
+		dial: cfg.Dial,
 	})
 	if len(problems) > 0 || len(errs) > 0 {
 		return nil, errors.Join(append(problems, errs...)...)
@@ -460,6 +474,7 @@ func (c *Client) Close() error {
 	if link != nil {
 		link.Close()
 	}
+	c.dropAnonConn(true)
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	c.wg.Wait()

@@ -37,6 +37,9 @@ func (c *Client) sendEphemeral(ctx context.Context, handles []string, ct *conten
 			return fmt.Errorf("%w: %q: ephemeral signals go to other accounts", ErrInvalidHandle, h)
 		}
 	}
+	if c.cfg.SendMode == SendAnonymous {
+		return ErrAnonymousSignals
+	}
 	c.mu.Lock()
 	link := c.link
 	c.mu.Unlock()

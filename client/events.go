@@ -136,6 +136,12 @@ const (
 	// EventMessageExpired: this device deleted Messages of the
 	// conversation with Handle, whose disappearing timer ran out.
 	EventMessageExpired
+	// EventAnonymousStalled: an envelope for Handle could not be sent
+	// anonymously for want of a send token (Err wraps ErrNoSendTokens:
+	// the key server's per-account limit of the day is reached, or it
+	// could not be asked). It stays queued, and goes once tokens can be
+	// had; it is never sent authenticated instead (spec/client.md §13.2).
+	EventAnonymousStalled
 )
 
 var eventNames = map[EventKind]string{
@@ -153,6 +159,7 @@ var eventNames = map[EventKind]string{
 	EventPresence:          "presence",
 	EventContentDropped:    "content-dropped",
 	EventMessageExpired:    "message-expired",
+	EventAnonymousStalled:  "anonymous-stalled",
 }
 
 // String returns the kind's name, such as "key-changed".

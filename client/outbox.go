@@ -300,7 +300,20 @@ func (c *Client) sendHead(k laneKey, msgID MessageID, o localstore.Outgoing) err
 		return ErrNotRegistered
 	}
 	item := &wire.Item{Recipient: wire.FormatAddress(o.Recipient, o.Device), Envelope: o.Envelope}
-	st, err := sendOne(c.ctx, link, relaySendID(msgID, o.Recipient, o.Device), item)
+	var (
+		st  wire.Status
+		err error
+	)
+	if c.cfg.SendMode == SendAnonymous && o.Recipient != c.Handle() {
+		// Another account's device: on the anonymous connection, paid
+		// with a send token (spec/client.md §13.3).
+		st, err = c.sendAnonymous(c.ctx, relaySendID(msgID, o.Recipient, o.Device), &o, item)
+		if errors.Is(err, ErrNoSendTokens) {
+			c.emit(Event{Kind: EventAnonymousStalled, Handle: o.Recipient, Err: err})
+		}
+	} else {
+		st, err = sendOne(c.ctx, link, relaySendID(msgID, o.Recipient, o.Device), item)
+	}
 	switch {
 	case errors.Is(err, wire.ErrFrameTooLarge):
 		// Over the relay's frame cap: it will never take it.

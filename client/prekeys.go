@@ -380,6 +380,7 @@ func (c *Client) maintenanceLoop() {
 		if err := c.maintainPrekeys(c.ctx); err != nil && c.ctx.Err() == nil {
 			c.log.Info("client: prekey maintenance failed; will retry", "err", err)
 		}
+		c.maintainSendTokens(c.ctx)
 	}
 }
 

@@ -176,8 +176,9 @@ func (c *Client) start() error {
 		return err
 	}
 	link, err := relaylink.Start(relaylink.Config{
-		URL: c.cfg.Relay,
-		TLS: c.tls,
+		URL:  c.cfg.Relay,
+		TLS:  c.tls,
+		Dial: c.cfg.Dial,
 		Token: func(ctx context.Context) (string, error) {
 			aud, err := c.relayAudience(ctx)
 			if err != nil {
@@ -215,6 +216,9 @@ func (c *Client) start() error {
 			}()
 		},
 		OnDisconnect: func(err error) {
+			// The network may have changed: the next anonymous send opens
+			// a connection of its own (spec/client.md §13.4).
+			c.dropAnonConn(false)
 			c.emit(Event{Kind: EventDisconnected, Err: err})
 		},
 		OnRevoked: func() {

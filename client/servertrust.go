@@ -19,6 +19,7 @@ type serverTrustConfig struct {
 	logKey, name           string
 	witnesses              []string
 	quorum                 int
+	dial                   DialFunc
 }
 
 // serverTrust is a checked serverTrustConfig: the key server client, set
@@ -74,6 +75,9 @@ func newServerTrust(cfg serverTrustConfig) (*serverTrust, []error) {
 	ks, err := ksclient.New(strings.TrimSuffix(cfg.keyServer, "/"), tlsCfg)
 	if err != nil {
 		return nil, []error{fmt.Errorf("client: %w", err)}
+	}
+	if cfg.dial != nil {
+		ks.SetDial(cfg.dial)
 	}
 	if len(witnesses) > 0 {
 		if err := ks.RequireWitnesses(witnesses, quorum); err != nil {

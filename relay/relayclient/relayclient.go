@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -106,7 +107,17 @@ type Conn struct {
 // Hello. A relay that refuses the token answers an Error, returned as a
 // *RemoteError.
 func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) (*Conn, *wire.Hello, error) {
-	return dialWith(ctx, url, tlsConfig, &wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: token}}})
+	return DialVia(ctx, url, tlsConfig, token, nil)
+}
+
+// DialFunc opens the network connection under a relay connection, for
+// example through a SOCKS5 proxy (golang.org/x/net/proxy); nil means a
+// direct TCP connection.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// DialVia is Dial over connections that dial opens.
+func DialVia(ctx context.Context, url string, tlsConfig *tls.Config, token string, dial DialFunc) (*Conn, *wire.Hello, error) {
+	return dialWith(ctx, url, tlsConfig, dial, &wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: token}}})
 }
 
 // DialAnonymous opens an anonymous connection (spec/relay.md §15): it
@@ -115,14 +126,20 @@ func Dial(ctx context.Context, url string, tlsConfig *tls.Config, token string) 
 // nothing is delivered to it. Open it independently of the authenticated
 // connection (spec/relay.md §15.7).
 func DialAnonymous(ctx context.Context, url string, tlsConfig *tls.Config) (*Conn, *wire.Hello, error) {
-	return dialWith(ctx, url, tlsConfig, &wire.Frame{Body: &wire.Frame_AuthAnonymous{AuthAnonymous: &wire.AuthAnonymous{}}})
+	return DialAnonymousVia(ctx, url, tlsConfig, nil)
 }
 
-func dialWith(ctx context.Context, url string, tlsConfig *tls.Config, auth *wire.Frame) (*Conn, *wire.Hello, error) {
+// DialAnonymousVia is DialAnonymous over a connection that dial opens.
+func DialAnonymousVia(ctx context.Context, url string, tlsConfig *tls.Config, dial DialFunc) (*Conn, *wire.Hello, error) {
+	return dialWith(ctx, url, tlsConfig, dial, &wire.Frame{Body: &wire.Frame_AuthAnonymous{AuthAnonymous: &wire.AuthAnonymous{}}})
+}
+
+func dialWith(ctx context.Context, url string, tlsConfig *tls.Config, dial DialFunc, auth *wire.Frame) (*Conn, *wire.Hello, error) {
 	client := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   tlsConfig,
 		ForceAttemptHTTP2: false,
 		DisableKeepAlives: true,
+		DialContext:       dial,
 	}}
 	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:      client,

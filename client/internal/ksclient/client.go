@@ -152,6 +152,12 @@ func New(baseURL string, tlsConfig *tls.Config) (*Client, error) {
 	}, nil
 }
 
+// SetDial makes the client open its connections with dial (a proxy, for
+// example) instead of directly. Call it before the client's first request.
+func (c *Client) SetDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	c.http.Transport.(*http.Transport).DialContext = dial
+}
+
 // CloseIdleConnections closes the client's idle connections.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 

@@ -117,7 +117,7 @@ func (l *Link) dial() (*relayclient.Conn, *wire.Hello, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("relaylink: token: %w", err)
 	}
-	return relayclient.Dial(ctx, l.cfg.URL, l.cfg.TLS, tok)
+	return relayclient.DialVia(ctx, l.cfg.URL, l.cfg.TLS, tok, l.cfg.Dial)
 }
 
 // hold keeps c alive with Pings until it ends or the link closes, and

@@ -166,6 +166,9 @@ type Config struct {
 	// lost connection is spread when the relay announces none; zero means
 	// DefaultReconnectWindow.
 	ReconnectWindow time.Duration
+	// Dial, if set, opens the network connections (a proxy, for example);
+	// nil means direct TCP connections.
+	Dial relayclient.DialFunc
 	// Logger receives the link's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
