@@ -8,10 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -494,4 +499,116 @@ func sqliteRows(t *testing.T, db *sql.DB) []sqliteRow {
 		rows.Close()
 	}
 	return out
+}
+
+// An unknown SendMode is refused before anything is created.
+func TestSendModeChecked(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	dir := filepath.Join(t.TempDir(), "c")
+	cfg := s.config(dir)
+	cfg.SendMode = SendMode(7)
+	if _, err := Open(ctxT(t), cfg); err == nil || !strings.Contains(err.Error(), "Config.SendMode") {
+		t.Fatalf("Open with SendMode(7): %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused Open left %s: %v", dir, err)
+	}
+}
+
+// socks5Server is a minimal SOCKS5 proxy (RFC 1928: no authentication,
+// CONNECT to an IPv4 address or a domain name) on 127.0.0.1 that counts
+// the connections it carried.
+func socks5Server(t *testing.T) (addr string, carried *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	carried = &atomic.Int64{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 262)
+				// Greeting: VER NMETHODS METHODS; choose "no authentication".
+				if _, err := io.ReadFull(c, buf[:2]); err != nil || buf[0] != 5 {
+					return
+				}
+				if _, err := io.ReadFull(c, buf[:buf[1]]); err != nil {
+					return
+				}
+				c.Write([]byte{5, 0})
+				// Request: VER CMD RSV ATYP ADDR PORT.
+				if _, err := io.ReadFull(c, buf[:4]); err != nil || buf[1] != 1 {
+					return
+				}
+				var host string
+				switch buf[3] {
+				case 1:
+					io.ReadFull(c, buf[:4])
+					host = net.IP(buf[:4]).String()
+				case 3:
+					io.ReadFull(c, buf[:1])
+					n := int(buf[0])
+					io.ReadFull(c, buf[:n])
+					host = string(buf[:n])
+				default:
+					return
+				}
+				io.ReadFull(c, buf[:2])
+				port := int(buf[0])<<8 | int(buf[1])
+				up, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+				if err != nil {
+					c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
+					return
+				}
+				defer up.Close()
+				c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+				carried.Add(1)
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return ln.Addr().String(), carried
+}
+
+// spec/client.md §13.4: with Config.Dial every connection — the key
+// server's, the authenticated relay connection and the anonymous ones —
+// goes through the proxy (here a real SOCKS5 proxy through SOCKS5).
+func TestAnonymousThroughSOCKS5(t *testing.T) {
+	s, _, reg := anonServers(t, engineSQLite)
+	proxyAddr, carried := socks5Server(t)
+	dial, err := SOCKS5(proxyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.config(t.TempDir())
+	cfg.SendMode, cfg.Dial = SendAnonymous, dial
+	alice, err := Open(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alice.Close() })
+	if err := alice.Register(ctxT(t), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	bob := s.newUser("bob")
+	send(t, alice, "bob", "via the proxy")
+	if m := recv(t, bob); string(m.Plaintext) != "via the proxy" {
+		t.Fatalf("bob got %q", m.Plaintext)
+	}
+	// At least: the key server, the authenticated relay connection and
+	// one anonymous connection.
+	if n := carried.Load(); n < 3 {
+		t.Fatalf("the proxy carried %d connections, want 3 or more", n)
+	}
+	if n := counter(t, reg, "sealpost_relay_anonymous_sends_total"); n != 1 {
+		t.Fatalf("anonymous sends %v, want 1", n)
+	}
 }

@@ -271,6 +271,9 @@ func newClient(cfg Config) (*Client, error) {
 	if ru, err := url.Parse(cfg.Relay); cfg.Relay != "" && (err != nil || ru.Scheme != "wss" || ru.Host == "") {
 		problems = append(problems, fmt.Errorf("client: Config.Relay %q: want wss://HOST[:PORT]/PATH", cfg.Relay))
 	}
+	if cfg.SendMode != SendAuthenticated && cfg.SendMode != SendAnonymous {
+		problems = append(problems, fmt.Errorf("client: Config.SendMode %v: want SendAuthenticated or SendAnonymous", cfg.SendMode))
+	}
 	if cfg.MaxCheckpointAge < 0 {
 		problems = append(problems, fmt.Errorf("client: Config.MaxCheckpointAge %v is negative", cfg.MaxCheckpointAge))
 	} else if cfg.MaxCheckpointAge == 0 {

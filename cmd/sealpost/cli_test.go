@@ -576,6 +576,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"--dir", dir, "init", "alice"}, exitUsage, "", "--log-key is required"},
 		{[]string{"--dir", dir, "init", "--log-key", "example.org/keyserver+00000000+AAAA", "alice"}, exitUsage, "", "--log-key"},
 		{[]string{"--dir", dir, "init", "--log-key", "x/keyserver+11c6c644+AUysdt3czelmVSkAkU0erO5G1siaFv4yxqhd2Lk3zIC6", "--trust-on-first-use", "alice"}, exitUsage, "", "exclude"},
+		{[]string{"--dir", dir, "init", "--trust-on-first-use", "--proxy", "tor", "alice"}, exitUsage, "", "proxy"},
 		// No configuration: local state problem.
 		{[]string{"--dir", dir, "send", "bob", "hi"}, exitLocal, "", "run 'sealpost init HANDLE' first"},
 		{[]string{"--dir", dir, "contacts"}, exitLocal, "", "no sealpost configuration"},

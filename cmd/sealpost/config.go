@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,14 +45,21 @@ type fileConfig struct {
 	// (client.Config.Witnesses, spec/transparency-v2.md §7).
 	Witnesses     []string `json:"witnesses,omitempty"`
 	WitnessQuorum int      `json:"witness_quorum,omitempty"`
+	// Anonymous sends to other accounts on anonymous relay connections,
+	// paid with send tokens (client.SendAnonymous, spec/client.md §13).
+	Anonymous bool `json:"anonymous,omitempty"`
+	// Proxy is a SOCKS5 proxy, host:port (Tor: 127.0.0.1:9050), that every
+	// connection goes through (client.Config.Dial).
+	Proxy string `json:"proxy,omitempty"`
 }
 
 // serverFlags are the flags of init and restore that fill a fileConfig.
 type serverFlags struct {
 	server, relay, pin, ca, invite, logKey string
-	tofu                                   bool
+	tofu, anonymous                        bool
 	witnesses                              witnessFlag
 	quorum                                 int
+	proxy                                  string
 }
 
 // witnessFlag is the repeatable --witness.
@@ -68,6 +77,8 @@ func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
 	fs.BoolVar(&s.tofu, "trust-on-first-use", false, "without --log-key: take the log key from the server the first time and hold it to that key after (trusts the first connection)")
 	fs.Var(&s.witnesses, "witness", "accept only log checkpoints cosigned by this witness (its cosignature verifier `key`); repeatable")
 	fs.IntVar(&s.quorum, "witness-quorum", 0, "how many of the --witness keys must have cosigned a checkpoint (default: all)")
+	fs.BoolVar(&s.anonymous, "anonymous", false, "send to other accounts on anonymous relay connections, each send paid with a one-time send token, so the relay cannot tell who sent it (typing and presence are then not sent)")
+	fs.StringVar(&s.proxy, "proxy", "", "connect to the servers through this SOCKS5 proxy, `host:port` (Tor: 127.0.0.1:9050): hides this machine's address")
 	if invite {
 		fs.StringVar(&s.invite, "invite", "", "invite `code` for an invite-only server")
 	}
@@ -89,7 +100,7 @@ func readLogKey(arg string) (string, error) {
 // config checks the flags and returns the settings they describe.
 func (s *serverFlags) config() (*fileConfig, error) {
 	c := &fileConfig{Server: s.server, Relay: s.relay, Pin: s.pin, CAFile: s.ca, TrustOnFirstUse: s.tofu,
-		Witnesses: s.witnesses, WitnessQuorum: s.quorum}
+		Witnesses: s.witnesses, WitnessQuorum: s.quorum, Anonymous: s.anonymous, Proxy: s.proxy}
 	if s.pin != "" && s.ca != "" {
 		return nil, usagef("--pin and --ca exclude each other")
 	}
@@ -159,6 +170,11 @@ func (c *fileConfig) validate() error {
 			errs = append(errs, fmt.Errorf("witness %q: not a witness verifier key (%v)", w, err))
 		} else if slices.Contains(c.Witnesses[:i], w) {
 			errs = append(errs, fmt.Errorf("witness %q given twice", w))
+		}
+	}
+	if c.Proxy != "" {
+		if _, _, err := net.SplitHostPort(c.Proxy); err != nil {
+			errs = append(errs, fmt.Errorf("proxy %q: want host:port", c.Proxy))
 		}
 	}
 	if c.WitnessQuorum < 0 || c.WitnessQuorum > len(c.Witnesses) {
@@ -293,6 +309,17 @@ func (a *app) clientConfig(c *fileConfig) client.Config {
 
 		NoDeliveryReceipts: a.noReceipts,
 		NoReadReceipts:     a.noReceipts,
+	}
+	if c.Anonymous {
+		cfg.SendMode = client.SendAnonymous
+	}
+	if c.Proxy != "" {
+		dial, err := client.SOCKS5(c.Proxy)
+		if err != nil {
+			// Never around the proxy: every connection fails instead.
+			dial = func(context.Context, string, string) (net.Conn, error) { return nil, err }
+		}
+		cfg.Dial = dial
 	}
 	if s := a.getenv("SEALPOST_TEST_WORKFACTOR"); s != "" {
 		// Test only: a small scrypt work factor keeps tests fast.
