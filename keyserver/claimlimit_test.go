@@ -225,3 +225,64 @@ func BenchmarkDrainFigures(b *testing.B) {
 		})
 	}
 }
+
+// TestSealKeys: GET /v1/accounts/{handle}/seal-keys answers every active
+// device's signed and last-resort KEM prekeys, takes no one-time prekey
+// and spends none of the target's claim budget (spec/keyserver.md §5.11);
+// it needs a token of an active device and shares the caller's claim
+// rate.
+func TestSealKeys(t *testing.T) {
+	onEngines(t, func(t *testing.T, open func(*testing.T) store.Store) {
+		e := newEnvOn(t, open, func(c *keyserver.Config) {
+			c.Limits.TargetClaimsPerHour, c.Limits.TargetClaimBurst = 60, 1
+			c.Limits.ClaimsPerMinute, c.Limits.ClaimBurst = 1, 4
+		})
+		victim, caller := e.newUser("victim"), e.newUser("caller")
+		e.register(victim)
+		e.register(caller)
+		e.ok("PUT", "/v1/prekeys", e.prekeys(victim, 1, 1, 10), e.token(victim, 1, ""), http.StatusOK, nil)
+		bearer := e.token(caller, 1, "")
+		before := e.snapshot("victim")
+		for range 2 {
+			var c api.ClaimResponse
+			e.ok("GET", "/v1/accounts/victim/seal-keys", nil, bearer, http.StatusOK, &c)
+			if !c.OneTimeWithheld || len(c.Bundles) != 1 || c.Bundles[0].Device != 1 || !c.Bundles[0].Exhausted {
+				t.Fatalf("seal keys: %+v", c)
+			}
+			b, err := keys.ParseBundle(c.Bundles[0].Bundle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.OneTimePrekey != nil || b.KEMPrekey.Kind != keys.LastResortKEMPrekey {
+				t.Fatal("seal keys: a one-time prekey was handed out")
+			}
+		}
+		e.unchanged(before, "victim")
+		// The target's claim budget (burst 1) is untouched.
+		if c := e.claim("victim", bearer); c.OneTimeWithheld {
+			t.Fatal("seal-keys requests spent the target's claim budget")
+		}
+		before = e.snapshot("victim")
+		// The caller's claim rate (burst 4) is shared: 3 spent.
+		e.ok("GET", "/v1/accounts/victim/seal-keys", nil, bearer, http.StatusOK, nil)
+		r := e.do("GET", "/v1/accounts/victim/seal-keys", nil, bearer)
+		if r.status != http.StatusTooManyRequests || r.code() != api.CodeRateLimited {
+			t.Fatalf("past the caller's rate: %d %s", r.status, r.code())
+		}
+		e.clock.Advance(time.Minute)
+		for _, tc := range []struct {
+			path, bearer string
+			status       int
+			code         string
+		}{
+			{"/v1/accounts/victim/seal-keys", "", http.StatusUnauthorized, api.CodeInvalidToken},
+			{"/v1/accounts/nobody/seal-keys", bearer, http.StatusNotFound, api.CodeUnknownHandle},
+		} {
+			r := e.do("GET", tc.path, nil, tc.bearer)
+			if r.status != tc.status || r.code() != tc.code {
+				t.Errorf("GET %s: %d %s, want %d %s", tc.path, r.status, r.code(), tc.status, tc.code)
+			}
+		}
+		e.unchanged(before, "victim")
+	})
+}

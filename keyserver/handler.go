@@ -40,6 +40,7 @@ func (s *Server) Handler() http.Handler {
 	add("/v1/accounts/{handle}/devices", map[string]handlerFunc{http.MethodPost: s.handleAddDevice})
 	add("/v1/accounts/{handle}/devices/{id}/revoke", map[string]handlerFunc{http.MethodPost: s.handleRevoke})
 	add("/v1/accounts/{handle}/claim", map[string]handlerFunc{http.MethodPost: s.handleClaim})
+	add("/v1/accounts/{handle}/seal-keys", map[string]handlerFunc{http.MethodGet: s.handleSealKeys})
 	add("/v1/tokens", map[string]handlerFunc{http.MethodPost: s.handleToken})
 	add("/v1/prekeys", map[string]handlerFunc{http.MethodPut: s.handleUpload})
 	add("/v1/prekeys/count", map[string]handlerFunc{http.MethodGet: s.handleCount})

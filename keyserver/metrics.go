@@ -32,7 +32,7 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "status"}),
 		claims: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "sealpost", Subsystem: "keyserver", Name: "claimed_bundles_total",
-			Help: "Bundles handed out by claims, by which one-time prekeys they carried (exhausted: none, the signed and last-resort KEM prekeys served).",
+			Help: "Bundles handed out by claims, by which one-time prekeys they carried (exhausted: none, the signed and last-resort KEM prekeys served; seal_keys: by GET seal-keys, which takes nothing).",
 		}, []string{"outcome"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "sealpost", Subsystem: "keyserver", Name: "tokens_issued_total",

@@ -217,6 +217,21 @@ func (s *Server) counts(r *http.Request, t *token.Token) (int, any, *apiError) {
 // §5.8): one bundle per active device of handle that has published its
 // signed and last-resort prekeys.
 func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	return s.bundles(r, false)
+}
+
+// handleSealKeys is GET /v1/accounts/{handle}/seal-keys (spec/keyserver.md
+// §5.11): every active device's signed prekey and last-resort KEM prekey,
+// as a claim past the target's limit answers them, taking nothing. A
+// sender seals to the last-resort KEM prekey (spec/seal.md, version 2).
+func (s *Server) handleSealKeys(w http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	return s.bundles(r, true)
+}
+
+// bundles answers a claim, or with peek the seal keys, of {handle}: the
+// checks and the per-caller limit are the same; only a claim takes
+// one-time prekeys.
+func (s *Server) bundles(r *http.Request, peek bool) (int, any, *apiError) {
 	t, e := s.authenticate(r)
 	if e != nil {
 		return 0, nil, e
@@ -242,7 +257,7 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 	}
 	// Past the target's limit the claim still answers, without one-time
 	// prekeys: first contact stays possible (spec/keyserver.md §5.8).
-	withheld := !s.targetAllowsOneTime(handle)
+	withheld := peek || !s.targetAllowsOneTime(handle)
 	var (
 		claimed []store.Claimed
 		err     error
@@ -264,6 +279,8 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) (int, any, 
 		exhausted := c.OneTime == nil && !c.KEMOneTime
 		resp.Bundles = append(resp.Bundles, api.ClaimedBundle{Device: c.Device, Bundle: bundleBytes(&c), Exhausted: exhausted})
 		switch {
+		case peek:
+			s.metrics.claim("seal_keys")
 		case withheld:
 			s.metrics.claim("withheld")
 		case exhausted:

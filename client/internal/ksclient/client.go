@@ -282,6 +282,18 @@ func (c *Client) Claim(ctx context.Context, token, handle string) (*api.ClaimRes
 	return call[api.ClaimResponse](ctx, c, http.MethodPost, p, nil, token, nil)
 }
 
+// SealKeys fetches, taking nothing, every active device of handle's signed
+// prekey and last-resort KEM prekey, as bundles without one-time prekeys
+// (spec/keyserver.md §5.11); a sender seals envelopes to the last-resort
+// KEM prekey (spec/seal.md version 2). Verify each bundle as a claimed one.
+func (c *Client) SealKeys(ctx context.Context, token, handle string) (*api.ClaimResponse, error) {
+	p, err := accountPath(handle, "/seal-keys")
+	if err != nil {
+		return nil, err
+	}
+	return call[api.ClaimResponse](ctx, c, http.MethodGet, p, nil, token, nil)
+}
+
 // Checkpoint returns the signed checkpoint of the directory's log at its
 // current size (spec/keyserver.md §9.3), unverified: open it with the
 // verifier of directory.NewVerifier.
