@@ -225,8 +225,8 @@ type Client struct {
 	receipts     chan struct{} // wakes the receipt loop (loops.go)
 	acksPending  atomic.Int64  // messages acked whose commit has not run (SendReceipts)
 
-	anon anonymous // the anonymous connection and send-token wallet (anonymous.go)
-	expiry       chan struct{} // wakes the expiry loop (loops.go)
+	anon   anonymous     // the anonymous connection and send-token wallet (anonymous.go)
+	expiry chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)
 }
