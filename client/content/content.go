@@ -27,6 +27,7 @@ const (
 	MaxAppBytes     = 32768    // AppDefined.value
 	MinTimerSeconds = 30       // Timer.seconds, when not 0
 	MaxTimerSeconds = 31536000 // 365 days
+	AccessKeySize   = 32       // Content.access_key
 )
 
 // The refusals of spec/errors.md §3.17. Every error Parse and Marshal
@@ -73,9 +74,10 @@ const (
 	KindTyping               // Typing
 	KindPresence             // Presence
 	KindApp                  // AppDefined
+	KindAccess               // an access update: only access_key (§4.10)
 )
 
-var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app"}
+var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -113,6 +115,9 @@ func (c *Content) Kind() Kind {
 		return KindPresence
 	case *contentpb.Content_App:
 		return KindApp
+	}
+	if len(c.AccessKey) != 0 && c.ReplyTo == nil && len(c.Unknown()) == 0 {
+		return KindAccess
 	}
 	return KindUnknown
 }

@@ -165,8 +165,8 @@ func TestLimitsExact(t *testing.T) {
 
 // newerVersion is a Content as a later version writes it, built without a
 // .proto: field 12 a kind this version does not define (a message with a
-// string and a varint), field 16 the known reply_to, field 18 an unknown
-// top-level varint, and field 19 an unknown string twice; fields in
+// string and a varint), field 16 the known reply_to, field 20 an unknown
+// top-level varint, and field 21 an unknown string twice; fields in
 // increasing number (spec/content.md §3.1).
 func newerVersion() []byte {
 	var b []byte
@@ -175,9 +175,9 @@ func newerVersion() []byte {
 	b = protowire.AppendBytes(protowire.AppendTag(b, 12, protowire.BytesType), kind)
 	reply := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), id1)
 	b = protowire.AppendBytes(protowire.AppendTag(b, 16, protowire.BytesType), reply)
-	b = protowire.AppendVarint(protowire.AppendTag(b, 18, protowire.VarintType), 1)
-	b = protowire.AppendBytes(protowire.AppendTag(b, 19, protowire.BytesType), []byte("x"))
-	return protowire.AppendBytes(protowire.AppendTag(b, 19, protowire.BytesType), []byte("y"))
+	b = protowire.AppendVarint(protowire.AppendTag(b, 20, protowire.VarintType), 1)
+	b = protowire.AppendBytes(protowire.AppendTag(b, 21, protowire.BytesType), []byte("x"))
+	return protowire.AppendBytes(protowire.AppendTag(b, 21, protowire.BytesType), []byte("y"))
 }
 
 func TestNewerVersionKept(t *testing.T) {
@@ -201,7 +201,7 @@ func TestNewerVersionKept(t *testing.T) {
 	for _, f := range fs {
 		nums = append(nums, f.num)
 	}
-	if want := []protowire.Number{12, 18, 19, 19}; !equalNums(nums, want) {
+	if want := []protowire.Number{12, 20, 21, 21}; !equalNums(nums, want) {
 		t.Fatalf("unknown fields %v, want %v", nums, want)
 	}
 	out, err := Marshal(c)

@@ -17,6 +17,9 @@ func invalidUTF8(fd protoreflect.FieldDescriptor) error {
 // Content. Unknown fields are not looked at (§5).
 func check(c *Content) error {
 	m := c.Content
+	if len(m.AccessKey) != 0 && len(m.AccessKey) != AccessKeySize {
+		return malformed("access key of %d bytes", len(m.AccessKey))
+	}
 	if r := m.GetReplyTo(); r != nil {
 		if err := checkReplyTo(r); err != nil {
 			return err
@@ -67,10 +70,10 @@ func check(c *Content) error {
 		}
 		return nil
 	case nil:
-		if len(c.Unknown()) == 0 {
+		if len(c.Unknown()) == 0 && (len(m.AccessKey) == 0 || m.ReplyTo != nil) {
 			return malformed("no kind")
 		}
-		return nil // a newer version's kind (§5)
+		return nil // a newer version's kind (§5), or an access update (§4.10)
 	}
 	return malformed("kind %T", m.Kind)
 }

@@ -32,6 +32,7 @@ const (
 	cText, cReaction, cEdit, cDelete, cTimer, cReceipt, cTyping, cPresence, cApp = 1, 2, 3, 4, 5, 6, 7, 8, 9
 	cAttachment, cReplyTo, cGroup                                                = 10, 16, 17
 	cNewKind                                                                     = 12 // a kind of a "newer version"
+	cAccess                                                                      = 18
 )
 
 func genContent() ([]byte, error) {
@@ -116,6 +117,12 @@ func genContent() ([]byte, error) {
 	}
 	ok("app-nested", "a Content nested 40 deep in application values: opaque, bounded by size only (§4.8)", "app", nested, nil, nil)
 
+	key := make([]byte, content.AccessKeySize)
+	r.Read(key)
+	ok("access-with-text", "a text with the sending device's access key (§4.10)", "text", cat(text("hi"), fb(cAccess, key)), nil, nil)
+	ok("access-with-receipt", "a receipt with the access key", "receipt", cat(receipt(1, ts, t1), fb(cAccess, key)), nil, nil)
+	ok("access-update", "only an access key: an access update (§4.10)", "access", fb(cAccess, key), nil, nil)
+
 	// A newer version (§5): unknown kinds and fields kept, re-marshalled byte for byte.
 	ok("unknown-kind", "a newer version's kind, field 12", "unknown", newKind, nil, newKind)
 	ok("unknown-kind-reply", "a newer version's kind with a reply", "unknown", cat(newKind, reply(t1, "bob")), nil, newKind)
@@ -132,11 +139,16 @@ func genContent() ([]byte, error) {
 	ok("noncanonical-default", "remove = false written out", "reaction", fb(cReaction, cat(fb(1, t1), fb(2, []byte("👍")), fv(3, 0))), fb(cReaction, cat(fb(1, t1), fb(2, []byte("👍")))), nil)
 	ok("noncanonical-timer-zero", "seconds = 0 written out", "timer", fb(cTimer, fv(1, 0)), fb(cTimer, nil), nil)
 	ok("noncanonical-varint", "typing state 1 as a two-byte varint", "typing", fb(cTyping, []byte{0x08, 0x81, 0x00}), fb(cTyping, fv(1, 1)), nil)
+	ok("noncanonical-access-empty", "an empty access key written out: absent", "text", cat(text("hi"), fb(cAccess, nil)), text("hi"), nil)
 	ok("noncanonical-receipt-order", "a receipt with its timestamp before its ids", "receipt", fb(cReceipt, cat(fv(3, ts), fv(1, 1), fb(2, t1))), receipt(1, ts, t1), nil)
 
 	// Refusals (§3.2, §4, §6).
 	bad("empty", "no field at all (§5)", "malformed", []byte{})
 	bad("only-reply", "reply_to without a kind", "malformed", reply(t1, ""))
+	bad("access-short", "an access key of 31 bytes (§4.10)", "malformed", cat(text("hi"), fb(cAccess, key[:31])))
+	bad("access-long", "an access key of 33 bytes", "malformed", cat(text("hi"), fb(cAccess, append(bytes.Clone(key), 0))))
+	bad("access-reply-no-kind", "an access key and a reply_to without a kind", "malformed", cat(fb(cAccess, key), reply(t1, "")))
+	bad("access-empty-only", "an empty access key alone: no field with a value", "malformed", fb(cAccess, nil))
 	bad("two-kinds", "a text and a delete", "malformed", cat(text("hi"), fb(cDelete, fb(1, t1))))
 	bad("text-twice", "the text field twice", "malformed", cat(text("a"), text("b")))
 	bad("body-twice", "Text.body twice", "malformed", fb(cText, cat(fb(1, []byte("a")), fb(1, []byte("b")))))

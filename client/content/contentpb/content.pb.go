@@ -148,7 +148,12 @@ type Content struct {
 	//	*Content_App
 	Kind isContent_Kind `protobuf_oneof:"kind"`
 	// reply_to quotes an earlier message; only with text (§4.1).
-	ReplyTo       *ReplyTo `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	ReplyTo *ReplyTo `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// access_key is the sending device's current access key, 32 bytes
+	// (spec/content.md §4.10, spec/client.md §13.6): its contacts put it on
+	// anonymous sends to that device. A Content with only access_key is an
+	// access update.
+	AccessKey     []byte `protobuf:"bytes,18,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -274,6 +279,13 @@ func (x *Content) GetApp() *AppDefined {
 func (x *Content) GetReplyTo() *ReplyTo {
 	if x != nil {
 		return x.ReplyTo
+	}
+	return nil
+}
+
+func (x *Content) GetAccessKey() []byte {
+	if x != nil {
+		return x.AccessKey
 	}
 	return nil
 }
@@ -844,7 +856,7 @@ var File_content_proto protoreflect.FileDescriptor
 
 const file_content_proto_rawDesc = "" +
 	"\n" +
-	"\rcontent.proto\x12\x13sealpost.content.v1\"\xc3\x04\n" +
+	"\rcontent.proto\x12\x13sealpost.content.v1\"\xe2\x04\n" +
 	"\aContent\x12/\n" +
 	"\x04text\x18\x01 \x01(\v2\x19.sealpost.content.v1.TextH\x00R\x04text\x12;\n" +
 	"\breaction\x18\x02 \x01(\v2\x1d.sealpost.content.v1.ReactionH\x00R\breaction\x12/\n" +
@@ -855,7 +867,9 @@ const file_content_proto_rawDesc = "" +
 	"\x06typing\x18\a \x01(\v2\x1b.sealpost.content.v1.TypingH\x00R\x06typing\x12;\n" +
 	"\bpresence\x18\b \x01(\v2\x1d.sealpost.content.v1.PresenceH\x00R\bpresence\x123\n" +
 	"\x03app\x18\t \x01(\v2\x1f.sealpost.content.v1.AppDefinedH\x00R\x03app\x127\n" +
-	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyToB\x06\n" +
+	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyTo\x12\x1d\n" +
+	"\n" +
+	"access_key\x18\x12 \x01(\fR\taccessKeyB\x06\n" +
 	"\x04kindJ\x04\b\n" +
 	"\x10\vJ\x04\b\x11\x10\x12\"\x1a\n" +
 	"\x04Text\x12\x12\n" +
