@@ -156,6 +156,9 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 		if ev != nil {
 			r.events = append(r.events, *ev)
 		}
+	case content.KindAccess:
+		// An access update: its key was recorded with the message
+		// (spec/client.md §13.6); nothing to show or keep.
 	default:
 		// Typing and presence that came the stored way: ephemeral
 		// signals are not kept (§12.7); nothing to do.

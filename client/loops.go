@@ -107,6 +107,11 @@ func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 		ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Receipt{Receipt: &contentpb.Receipt{
 			Type: typ, TargetIds: batch.IDs, Timestamp: uint64(time.Now().UnixMilli()),
 		}}}}
+		if batch.Peer != c.Handle() {
+			if err := c.withAccessKey(ctx, ct); err != nil {
+				return err
+			}
+		}
 		body, err := content.Marshal(ct)
 		if err != nil {
 			return err

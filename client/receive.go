@@ -225,6 +225,16 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		}
 		m := localstore.InboxMessage{ID: envID, Sender: handle, SenderDevice: device, Time: now, Plaintext: pt}
 		if handle != id.handle {
+			// spec/client.md §13.7: a blocked account's messages are
+			// dropped; its session advanced like any other's.
+			blocked, err := tx.Blocked(handle)
+			if err != nil {
+				return err
+			}
+			if blocked {
+				dropErr = errBlocked
+				return nil
+			}
 			// Under an account key the user has not accepted: marked,
 			// and held for a verified contact (spec/client.md §6.2).
 			ct, err := tx.Contact(handle)
@@ -240,6 +250,14 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 			// released (spec/client.md §12.1).
 			_, err := tx.PutInbox(m)
 			return err
+		}
+		if p.content != nil && handle != id.handle && len(p.content.GetAccessKey()) == localstore.AccessKeySize {
+			k := p.content.GetAccessKey()
+			// The sending device's access key, for anonymous sends to it
+			// (spec/client.md §13.6).
+			if err := tx.PutPeerAccessKey(handle, device, k, now); err != nil {
+				return err
+			}
 		}
 		rcv, err := c.applyReceived(tx, id, envID, p, handle, device, now)
 		if err != nil {

@@ -176,6 +176,19 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 	if len(m.body) > MaxPlaintext {
 		return MessageID{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(m.body), MaxPlaintext)
 	}
+	if handle != id.handle {
+		var blocked bool
+		if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+			var err error
+			blocked, err = tx.Blocked(handle)
+			return err
+		}); err != nil {
+			return MessageID{}, storeError(err)
+		}
+		if blocked {
+			return MessageID{}, fmt.Errorf("%w: %s", ErrBlocked, handle)
+		}
+	}
 	var o sendOptions
 	for _, f := range opts {
 		if f != nil {

@@ -1,0 +1,213 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+)
+
+// ErrBlocked is returned by sends to an account this device blocked
+// (spec/client.md §13.7).
+var ErrBlocked = errors.New("client: this account is blocked")
+
+// errBlocked drops what a blocked account sends (spec/client.md §13.7).
+var errBlocked = errors.New("client: the sender is blocked")
+
+// accessRotateGrace is how long the relay keeps accepting the previous
+// access key after a routine change (not a block): contacts learn the new
+// key with this device's next message or receipt to them
+// (spec/client.md §13.6).
+const accessRotateGrace = 7 * 24 * time.Hour
+
+// access returns this device's access state, making its first access key
+// if it has none (spec/client.md §13.6).
+func (c *Client) access(ctx context.Context) (localstore.Access, error) {
+	var a localstore.Access
+	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		a, err = tx.Access()
+		return err
+	})
+	if !errors.Is(err, localstore.ErrNotFound) {
+		return a, storeError(err)
+	}
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		var err error
+		if a, err = tx.Access(); !errors.Is(err, localstore.ErrNotFound) {
+			return err // made meanwhile
+		}
+		a = localstore.Access{Key: make([]byte, localstore.AccessKeySize)}
+		if _, err := rand.Read(a.Key); err != nil {
+			return err
+		}
+		return tx.PutAccess(a)
+	})
+	return a, storeError(err)
+}
+
+// withAccessKey puts this device's access key on ct, a Content for
+// another account (spec/content.md §4.10).
+func (c *Client) withAccessKey(ctx context.Context, ct *content.Content) error {
+	a, err := c.access(ctx)
+	if err != nil {
+		return err
+	}
+	ct.AccessKey = a.Key
+	return nil
+}
+
+// SetContactsOnly turns on (or off) the relay's check of this device's
+// access key on anonymous envelopes to it: with it on, an anonymous sender
+// must present the key this device handed to the accounts it writes to,
+// or the relay admits its envelope only within the device's small
+// first-contact allowance (spec/client.md §13.6, spec/relay.md §15.7). It
+// takes effect at the relay with the next connection, or at once when
+// connected.
+func (c *Client) SetContactsOnly(ctx context.Context, on bool) error {
+	ctx, _, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := c.access(ctx); err != nil {
+		return err
+	}
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		a, err := tx.Access()
+		if err != nil {
+			return err
+		}
+		if a.Contacts == on {
+			return nil
+		}
+		a.Contacts, a.Registered = on, false
+		return tx.PutAccess(a)
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	c.kickAccess()
+	return nil
+}
+
+// Block blocks handle (spec/client.md §13.7): what it sends is dropped
+// from now on (EventEnvelopeDropped), nothing is sent to it (ErrBlocked),
+// and this device's access key changes at once, the old one refused by
+// the relay from the next connection: every other account this device has
+// a key set of gets the new key in an access update; the blocked account
+// does not. Blocking an account blocked already changes nothing.
+func (c *Client) Block(ctx context.Context, handle string) error {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if keys.CheckHandle(handle) != nil || handle == id.handle {
+		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
+	}
+	if _, err := c.access(ctx); err != nil {
+		return err
+	}
+	var (
+		was      bool
+		contacts []string
+	)
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		var err error
+		if was, err = tx.Blocked(handle); err != nil || was {
+			return err
+		}
+		if err := tx.Block(handle, time.Now()); err != nil {
+			return err
+		}
+		a, err := tx.Access()
+		if err != nil {
+			return err
+		}
+		// The blocked account holds the old key: it stops working at
+		// once, not after a grace (spec/client.md §13.7).
+		a.Previous, a.PreviousUntil, a.Registered = nil, time.Time{}, false
+		a.Key = make([]byte, localstore.AccessKeySize)
+		if _, err := rand.Read(a.Key); err != nil {
+			return err
+		}
+		if err := tx.PutAccess(a); err != nil {
+			return err
+		}
+		contacts, err = tx.KeySetHandles()
+		return err
+	})
+	if err != nil || was {
+		return storeError(err)
+	}
+	c.kickAccess()
+	return c.sendAccessUpdates(ctx, id, contacts)
+}
+
+// Unblock lifts a block: the account's messages are taken again and sends
+// to it allowed. It does not get the access key until this device writes
+// to it. ErrUnknownHandle if handle was not blocked.
+func (c *Client) Unblock(ctx context.Context, handle string) error {
+	ctx, _, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error { return tx.Unblock(handle) })
+	if errors.Is(err, localstore.ErrNotFound) {
+		return fmt.Errorf("%w: %q is not blocked", ErrUnknownHandle, handle)
+	}
+	return storeError(err)
+}
+
+// Blocked returns the accounts this device blocked, in order.
+func (c *Client) Blocked(ctx context.Context) ([]string, error) {
+	ctx, _, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var hs []string
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		hs, err = tx.BlockedHandles()
+		return err
+	})
+	return hs, storeError(err)
+}
+
+// sendAccessUpdates queues an access update (spec/content.md §4.10) for
+// every account of handles but this one and the blocked ones; they go as
+// the queue allows (not waited for).
+func (c *Client) sendAccessUpdates(ctx context.Context, id *identity, handles []string) error {
+	var errs []error
+	for _, h := range handles {
+		if h == id.handle {
+			continue
+		}
+		ct := &content.Content{Content: &contentpb.Content{}}
+		if err := c.withAccessKey(ctx, ct); err != nil {
+			return err
+		}
+		body, err := content.Marshal(ct)
+		if err != nil {
+			return err
+		}
+		_, err = c.send(ctx, h, &outMessage{version: payloadVersion2, body: body, kind: content.KindAccess, noOwn: true, cachedKeys: true}, nil)
+		if err != nil && !errors.Is(err, ErrBlocked) && !errors.Is(err, errNoTargets) {
+			errs = append(errs, fmt.Errorf("access update to %s: %w", h, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// kickAccess tells the relay this device's access state when it changed
+// (relay.go); a no-op until the relay supports it.
+func (c *Client) kickAccess() {}

@@ -1,0 +1,88 @@
+package localstore
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// spec/client-store.md §4.1, §4.21: this device's access state round-trips
+// sealed; a peer device's key replaces the one recorded; blocking is
+// idempotent and undone by Unblock.
+func TestAccessState(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	k1, k2 := bytes.Repeat([]byte{1}, AccessKeySize), bytes.Repeat([]byte{2}, AccessKeySize)
+	view(t, s, func(tx *Tx) error {
+		if _, err := tx.Access(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Access of a new store: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.PeerAccessKey("bob", 1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("PeerAccessKey of none: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	until := t0.Add(time.Hour)
+	update(t, s, func(tx *Tx) error {
+		if err := tx.PutAccess(Access{Key: k1[:31]}); err == nil {
+			t.Error("PutAccess of a 31-byte key accepted")
+		}
+		if err := tx.PutAccess(Access{Contacts: true, Key: k2, Previous: k1, PreviousUntil: until}); err != nil {
+			return err
+		}
+		if err := tx.PutPeerAccessKey("bob", 1, k1, t0); err != nil {
+			return err
+		}
+		if err := tx.PutPeerAccessKey("bob", 1, k2, t0); err != nil {
+			return err
+		}
+		if err := tx.PutPeerAccessKey("bob", 2, k1[:5], t0); err == nil {
+			t.Error("PutPeerAccessKey of 5 bytes accepted")
+		}
+		if err := tx.Block("mallory", t0); err != nil {
+			return err
+		}
+		return tx.Block("mallory", until)
+	})
+	view(t, s, func(tx *Tx) error {
+		a, err := tx.Access()
+		if err != nil || !a.Contacts || a.Registered || !bytes.Equal(a.Key, k2) || !bytes.Equal(a.Previous, k1) || !a.PreviousUntil.Equal(until) {
+			t.Errorf("Access = %+v, %v", a, err)
+		}
+		if k, err := tx.PeerAccessKey("bob", 1); err != nil || !bytes.Equal(k, k2) {
+			t.Errorf("PeerAccessKey(bob, 1) = %x, %v; want the second key", k, err)
+		}
+		if _, err := tx.PeerAccessKey("bob", 2); !errors.Is(err, ErrNotFound) {
+			t.Errorf("the refused key was stored: %v", err)
+		}
+		if b, err := tx.Blocked("mallory"); err != nil || !b {
+			t.Errorf("Blocked(mallory) = %v, %v", b, err)
+		}
+		if hs, err := tx.BlockedHandles(); err != nil || len(hs) != 1 || hs[0] != "mallory" {
+			t.Errorf("BlockedHandles = %v, %v", hs, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx *Tx) error {
+		if err := tx.PutAccess(Access{Key: k1, Registered: true}); err != nil {
+			return err
+		}
+		if err := tx.Unblock("mallory"); err != nil {
+			return err
+		}
+		if err := tx.Unblock("mallory"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Unblock twice: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	view(t, s, func(tx *Tx) error {
+		a, err := tx.Access()
+		if err != nil || a.Contacts || !a.Registered || a.Previous != nil || !a.PreviousUntil.IsZero() {
+			t.Errorf("Access after the change = %+v, %v", a, err)
+		}
+		if b, _ := tx.Blocked("mallory"); b {
+			t.Error("still blocked after Unblock")
+		}
+		return nil
+	})
+}
