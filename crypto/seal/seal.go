@@ -16,6 +16,13 @@
 // Opened.Sender against the key directory and its transparency log (for
 // example with keys.DeviceCertificate.VerifyFor) before trusting the sender.
 //
+// Version 2 (spec/seal.md §10, SealHybrid and OpenHybrid) adds an
+// ML-KEM-768 encapsulation to the recipient device's last-resort KEM
+// prekey to the ephemeral layer, so that recording envelopes now and
+// breaking X25519 later does not reveal their senders. Open opens version 1
+// only; OpenHybrid opens both, given a KEMKeys lookup of the recipient's
+// last-resort prekeys by key id (KEMKeyID).
+//
 // The package is pure: no I/O and no global state. Randomness is an
 // io.Reader supplied by the caller.
 package seal
