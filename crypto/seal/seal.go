@@ -16,11 +16,19 @@
 // Opened.Sender against the key directory and its transparency log (for
 // example with keys.DeviceCertificate.VerifyFor) before trusting the sender.
 //
+// Version 2 (spec/seal.md §10, SealHybrid and OpenHybrid) adds an
+// ML-KEM-768 encapsulation to the recipient device's last-resort KEM
+// prekey to the ephemeral layer, so that recording envelopes now and
+// breaking X25519 later does not reveal their senders. Open opens version 1
+// only; OpenHybrid opens both, given a KEMKeys lookup of the recipient's
+// last-resort prekeys by key id (KEMKeyID).
+//
 // The package is pure: no I/O and no global state. Randomness is an
 // io.Reader supplied by the caller.
 package seal
 
 import (
+	"crypto/mlkem"
 	"errors"
 	"fmt"
 
@@ -28,13 +36,23 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 )
 
-// Version is the first byte of every envelope (spec/seal.md §2).
-const Version = 0x01
+// Version is the first byte of every version 1 envelope (spec/seal.md §2),
+// and VersionHybrid of every version 2 (hybrid post-quantum) envelope
+// (spec/seal.md §10.1).
+const (
+	Version       = 0x01
+	VersionHybrid = 0x02
+)
 
 // KDF labels, spec/seal.md §2 and §4.
 const (
 	LabelEphemeral = "sealpost/v1/seal-ephemeral"
 	LabelStatic    = "sealpost/v1/seal-static"
+
+	// Version 2, spec/seal.md §10.1 and §10.4.
+	LabelTranscriptHybrid = "sealpost/v2/seal-transcript"
+	LabelEphemeralHybrid  = "sealpost/v2/seal-ephemeral"
+	LabelStaticHybrid     = "sealpost/v2/seal-static"
 )
 
 // Sizes, spec/seal.md §2 and §3.
@@ -57,6 +75,23 @@ const (
 	MaxMessageSize = MaxEnvelopeSize - Overhead - LengthFieldSize
 )
 
+// Version 2 sizes, spec/seal.md §10.1 and §10.3.
+const (
+	// KeyIDSize is the size of the key id that names the recipient's
+	// ML-KEM-768 prekey in a version 2 envelope.
+	KeyIDSize = 8
+	// KEMCiphertextSize is the size of an ML-KEM-768 ciphertext.
+	KEMCiphertextSize = mlkem.CiphertextSize768
+	// OverheadHybrid is Overhead plus the key id and the ML-KEM-768
+	// ciphertext: 271 + 8 + 1088 = 1367.
+	OverheadHybrid = Overhead + KeyIDSize + KEMCiphertextSize
+	// MinHybridEnvelopeSize is the smallest version 2 envelope: the
+	// smallest power of two above OverheadHybrid + LengthFieldSize.
+	MinHybridEnvelopeSize = 2048
+	// MaxHybridMessageSize is the longest message SealHybrid accepts.
+	MaxHybridMessageSize = MaxEnvelopeSize - OverheadHybrid - LengthFieldSize
+)
+
 // Offsets into an envelope (spec/seal.md §3).
 const (
 	offEphemeral = 1
@@ -65,6 +100,12 @@ const (
 	okm1Size     = 32 + prim.AEADKeySize + prim.AEADNonceSize
 	okm2Size     = prim.AEADKeySize + prim.AEADNonceSize
 	certFixed    = keys.MaxCertificateSize - keys.MaxHandleLen // certificate without its handle
+
+	// Version 2 (spec/seal.md §10.2).
+	offKeyID2 = offC1
+	offCT2    = offKeyID2 + KeyIDSize
+	offC1v2   = offCT2 + KEMCiphertextSize                 // 1129
+	offC2v2   = offC1v2 + CertBlockSize + prim.AEADTagSize // 1351
 )
 
 // Errors of spec/errors.md §3.5: each sentinel is the name there in Go
@@ -83,6 +124,18 @@ var (
 	// ErrSenderMismatch reports sender keys that are not the ones the
 	// sender certificate certifies.
 	ErrSenderMismatch = errors.New("seal: sender keys do not match the sender certificate")
+	// ErrBadKEMPrekey reports sealing a version 2 envelope to a KEM prekey
+	// that is not a last-resort ML-KEM-768 prekey signed by the recipient
+	// device (spec/seal.md §10.5). It wraps the keys error that says why.
+	ErrBadKEMPrekey = errors.New("seal: KEM prekey is not the recipient device's signed last-resort ML-KEM-768 prekey")
+	// ErrNoKEMKeys reports a version 2 envelope given to Open, or to
+	// OpenHybrid without a KEM key lookup: it cannot be opened without the
+	// recipient's ML-KEM-768 decapsulation key (spec/seal.md §10.6).
+	ErrNoKEMKeys = errors.New("seal: version 2 envelope and no KEM keys to open it")
+	// ErrUnknownKEMKey reports a version 2 envelope whose key id names no
+	// KEM prekey the recipient holds (spec/seal.md §10.6). The key id is
+	// visible to anyone, so this says nothing secret.
+	ErrUnknownKEMKey = errors.New("seal: envelope names an unknown KEM key")
 )
 
 // BucketSize returns the size of the envelope that carries a message of
@@ -95,6 +148,22 @@ func BucketSize(messageLen int) (int, error) {
 	}
 	need := Overhead + LengthFieldSize + messageLen
 	b := MinEnvelopeSize
+	for b < need {
+		b <<= 1
+	}
+	return b, nil
+}
+
+// BucketSizeHybrid is BucketSize for a version 2 envelope: the smallest
+// power of two, at least MinHybridEnvelopeSize, that holds OverheadHybrid +
+// LengthFieldSize + messageLen bytes (spec/seal.md §10.3). It returns
+// ErrTooLarge for a message longer than MaxHybridMessageSize.
+func BucketSizeHybrid(messageLen int) (int, error) {
+	if messageLen < 0 || messageLen > MaxHybridMessageSize {
+		return 0, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, messageLen, MaxHybridMessageSize)
+	}
+	need := OverheadHybrid + LengthFieldSize + messageLen
+	b := MinHybridEnvelopeSize
 	for b < need {
 		b <<= 1
 	}

@@ -238,6 +238,7 @@ var fileLayers = map[string][]string{
 	"pqxdh.json":           {"pqxdh", "prim"},
 	"ratchet.json":         {"ratchet"},
 	"seal.json":            {"seal"},
+	"seal-v2.json":         {"seal"},
 	"token.json":           {"token"},
 	"token-challenge.json": {"token"},
 	"relay-frames.json":    {"wire"},

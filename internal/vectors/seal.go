@@ -66,3 +66,77 @@ type SealCase struct {
 	// "malformed" or "decrypt".
 	Error string `json:"error"`
 }
+
+// SealHybridCase is one case of spec/vectors/seal-v2.json (spec/seal.md
+// §10.8): a version 2 (hybrid post-quantum) envelope. It records what a
+// SealCase does, plus the recipient's last-resort ML-KEM-768 prekeys, the
+// 32 bytes of ML-KEM encapsulation randomness and every KEM value.
+type SealHybridCase struct {
+	ID      string `json:"id"`
+	Comment string `json:"comment"`
+
+	// The sender certificate, as in SealCase (always signed by the
+	// account key it names).
+	SenderAccountSeed Hex    `json:"sender_account_seed"`
+	SenderHandle      string `json:"sender_handle"`
+	SenderDevice      uint32 `json:"sender_device"`
+	SenderCreated     int64  `json:"sender_created"`
+	SenderSigningSeed Hex    `json:"sender_signing_seed"`
+	SenderDHPrivate   Hex    `json:"sender_dh_private"`
+	SenderCertificate Hex    `json:"sender_certificate"`
+	StaticDHPrivate   Hex    `json:"static_dh_private"`
+
+	// The device that opens: its identity keys, and the last-resort KEM
+	// prekeys it holds (current first, then replaced ones it keeps).
+	// KEMLookup is false when Open is given no KEM key lookup.
+	RecipientSigningSeed Hex             `json:"recipient_signing_seed"`
+	RecipientDHPrivate   Hex             `json:"recipient_dh_private"`
+	RecipientKEMPrekeys  []SealKEMPrekey `json:"recipient_kem_prekeys"`
+	KEMLookup            bool            `json:"kem_lookup"`
+
+	// SealedTo is R; SealedToKEM the encoding of the prekey (kind 3,
+	// signed by the recipient device) the envelope was sealed to, KEMKeyHash
+	// K = SHA-256 of its encapsulation key and KeyID K[0:8].
+	SealedTo    Hex `json:"sealed_to"`
+	SealedToKEM Hex `json:"sealed_to_kem"`
+	KEMKeyHash  Hex `json:"kem_key_hash"`
+	KeyID       Hex `json:"key_id"`
+
+	// The 64 bytes SealHybrid read: EphemeralPrivate, then KEMRandomness
+	// (m). KEMCiphertext and KEMSharedSecret are ML-KEM.Encaps_internal's.
+	EphemeralPrivate Hex `json:"ephemeral_private"`
+	EphemeralPublic  Hex `json:"ephemeral_public"`
+	KEMRandomness    Hex `json:"kem_randomness"`
+	KEMCiphertext    Hex `json:"kem_ciphertext"`
+	KEMSharedSecret  Hex `json:"kem_shared_secret"`
+	Message          Hex `json:"message"`
+
+	CertBlock    Hex `json:"cert_block"`
+	MessageBlock Hex `json:"message_block"`
+
+	// Intermediate values (spec/seal.md §10.4).
+	EphemeralDH Hex `json:"e_dh"`
+	Salt        Hex `json:"salt"`
+	OKM1        Hex `json:"okm1"`
+	StaticDH    Hex `json:"s_dh"`
+	OKM2        Hex `json:"okm2"`
+
+	Sealed   Hex    `json:"sealed"`
+	SealedBy string `json:"sealed_by"`
+	Envelope Hex    `json:"envelope"`
+	Mutation string `json:"mutation"`
+
+	// Error is what Open returns: "", "malformed", "no_kem_keys",
+	// "unknown_kem_key" or "decrypt".
+	Error string `json:"error"`
+}
+
+// SealKEMPrekey is a last-resort ML-KEM-768 prekey the recipient holds:
+// its id, the 64-byte seed d || z, its encoding (spec/keys.md §8, signed
+// by the recipient device) and its key id (spec/seal.md §10.1).
+type SealKEMPrekey struct {
+	ID     uint32 `json:"id"`
+	Seed   Hex    `json:"seed"`
+	Prekey Hex    `json:"prekey"`
+	KeyID  Hex    `json:"key_id"`
+}
