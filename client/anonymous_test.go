@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/seal"
 	"github.com/sealpost/sealpost/crypto/token/sendtoken"
 	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/relay/wire"
@@ -610,5 +611,60 @@ func TestAnonymousThroughSOCKS5(t *testing.T) {
 	}
 	if n := counter(t, reg, "sealpost_relay_anonymous_sends_total"); n != 1 {
 		t.Fatalf("anonymous sends %v, want 1", n)
+	}
+}
+
+// storedEnvelopes returns the envelopes the relay's database holds for a
+// device address.
+func storedEnvelopes(t *testing.T, s *servers, addr []byte) [][]byte {
+	t.Helper()
+	rows, err := s.db("relay.db").Query(`SELECT data FROM envelopes WHERE addr = ? ORDER BY id`, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		rows.Scan(&b)
+		out = append(out, b)
+	}
+	return out
+}
+
+// spec/client.md §13.8: an anonymous envelope is sealed with version 2 of
+// the seal, to the recipient device's last-resort KEM prekey, and opens;
+// an authenticated one stays version 1 (the relay knows its sender
+// anyway).
+func TestAnonymousSealedHybrid(t *testing.T) {
+	s, _, _ := anonServers(t, engineSQLite)
+	alice := s.newAnonUser("alice")
+	bob, bobDir := s.newUserDir("bob")
+	send(t, bob, "alice", "hello") // a session, and alice learns bob's access key
+	recv(t, alice)
+	bob.Close()
+	send(t, alice, "bob", "sealed post-quantum")
+	envs := storedEnvelopes(t, s, wire.FormatAddress("bob", 1))
+	if len(envs) == 0 {
+		t.Fatal("nothing stored for bob")
+	}
+	last := envs[len(envs)-1]
+	if last[0] != seal.VersionHybrid || len(last) < seal.MinHybridEnvelopeSize {
+		t.Fatalf("anonymous envelope: version %d, %d bytes; want version 2", last[0], len(last))
+	}
+	// bob, back, opens it with his last-resort KEM prekey.
+	bob = s.open(bobDir)
+	for {
+		m := recv(t, bob)
+		if string(m.Plaintext) == "sealed post-quantum" {
+			break
+		}
+	}
+	// bob's reply is authenticated: version 1.
+	alice.Close()
+	send(t, bob, "alice", "plain seal")
+	envs = storedEnvelopes(t, s, wire.FormatAddress("alice", 1))
+	if len(envs) == 0 || envs[len(envs)-1][0] != seal.Version {
+		t.Fatalf("authenticated envelope not version 1")
 	}
 }

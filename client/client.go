@@ -226,6 +226,7 @@ type Client struct {
 	acksPending  atomic.Int64  // messages acked whose commit has not run (SendReceipts)
 
 	anon   anonymous     // the anonymous connection and send-token wallet (anonymous.go)
+	kems   kemIndex      // key ids of this device's last-resort KEM prekeys (sealkeys.go)
 	expiry chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)

@@ -134,7 +134,19 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		return nil, err
 	}
 	defer release()
-	opened, err := seal.Open(dk, env)
+	// Version 1 or 2 (spec/seal.md §10): a version 2 envelope names the
+	// last-resort KEM prekey it was sealed to.
+	var (
+		lp        lockedPrekeys
+		lookupErr error
+	)
+	opened, err := seal.OpenHybrid(dk, c.kemKeys(ctx, &lp, &lookupErr), env)
+	lp.destroy()
+	if lookupErr != nil {
+		// The store did not answer: not a reason to drop what the relay
+		// delivered; it is delivered again.
+		return nil, storeError(lookupErr)
+	}
 	if err != nil {
 		return nil, c.drop(ctx, envID, "", 0, err)
 	}

@@ -51,6 +51,9 @@ type target struct {
 	handle string
 	dev    *keys.DeviceCertificate
 	kind   byte
+	// sealKey, when set, is the device's last-resort KEM prekey: the
+	// envelope is sealed with version 2 (spec/client.md §13.8).
+	sealKey *keys.Prekey
 }
 
 // SendOption changes one Send.
@@ -230,6 +233,13 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 		bundles, err := c.claimMissing(ctx, id, targets)
 		if err != nil {
 			return MessageID{}, err
+		}
+		if c.cfg.SendMode == SendAnonymous {
+			// Anonymous envelopes are sealed post-quantum
+			// (spec/client.md §13.8).
+			if err := c.sealKeys(ctx, id, targets); err != nil {
+				return MessageID{}, err
+			}
 		}
 		rows, err = c.encryptAndQueue(ctx, id, msgID, handle, m, digest, time.Now(), targets, bundles)
 		if errors.Is(err, errAlreadyQueued) {
@@ -550,7 +560,11 @@ func sealNext(rec *sessionRecord, dk *keys.DevicePrivateKeys, id *identity, t ta
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: encrypting for %s device %d: %w", t.handle, t.dev.Device, err)
 	}
-	env, err = seal.Seal(rand.Reader, dk, id.cert, t.dev.Keys, msg)
+	if t.sealKey != nil {
+		env, err = seal.SealHybrid(rand.Reader, dk, id.cert, t.dev.Keys, t.sealKey, msg)
+	} else {
+		env, err = seal.Seal(rand.Reader, dk, id.cert, t.dev.Keys, msg)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: sealing for %s device %d: %w", t.handle, t.dev.Device, err)
 	}

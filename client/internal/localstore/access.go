@@ -156,3 +156,40 @@ func (tx *Tx) BlockedHandles() ([]string, error) {
 	}
 	return out, nil
 }
+
+func sealKeyAD(handle string, device uint32) rowKey {
+	return newRowKey("seal_keys", "prekey").text(handle).int(uint64(device))
+}
+
+// PutSealKey records the last-resort KEM prekey encoding a device of
+// another account has, as fetched at fetched (spec/client-store.md §4.23).
+func (tx *Tx) PutSealKey(handle string, device uint32, prekey []byte, fetched time.Time) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(sealKeyAD(handle, device), prekey)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put seal key", `INSERT OR REPLACE INTO seal_keys (handle, device, prekey, fetched) VALUES (?, ?, ?, ?)`,
+		handle, int64(device), sealed, nanos(fetched))
+	return err
+}
+
+// SealKey returns the recorded prekey encoding of a device and when it was
+// fetched, or ErrNotFound.
+func (tx *Tx) SealKey(handle string, device uint32) ([]byte, time.Time, error) {
+	var (
+		sealed  []byte
+		fetched int64
+	)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT prekey, fetched FROM seal_keys WHERE handle = ? AND device = ?`, handle, int64(device)).Scan(&sealed, &fetched)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return nil, time.Time{}, dbErr("get seal key", err)
+	}
+	p, err := tx.s.open(sealKeyAD(handle, device), sealed)
+	return p, fromNanos(fetched), err
+}

@@ -86,3 +86,28 @@ func TestAccessState(t *testing.T) {
 		return nil
 	})
 }
+
+// spec/client-store.md §4.23: a device's seal key round-trips, bound to
+// its row, and a later fetch replaces it.
+func TestSealKeys(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	update(t, s, func(tx *Tx) error {
+		if _, _, err := tx.SealKey("bob", 1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SealKey of none: %v", err)
+		}
+		if err := tx.PutSealKey("bob", 1, []byte("old"), t0); err != nil {
+			return err
+		}
+		return tx.PutSealKey("bob", 1, []byte("new"), t0.Add(time.Hour))
+	})
+	view(t, s, func(tx *Tx) error {
+		p, at, err := tx.SealKey("bob", 1)
+		if err != nil || string(p) != "new" || !at.Equal(t0.Add(time.Hour)) {
+			t.Errorf("SealKey = %q %v %v", p, at, err)
+		}
+		if _, _, err := tx.SealKey("bob", 2); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SealKey of another device: %v", err)
+		}
+		return nil
+	})
+}

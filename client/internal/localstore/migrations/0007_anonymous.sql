@@ -32,3 +32,14 @@ CREATE TABLE blocked (
 	handle  TEXT    PRIMARY KEY,
 	blocked INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- Seal keys (spec/client.md §13.8): the last-resort KEM prekey of each
+-- device of other accounts, as the key server last served it, to which
+-- version 2 envelopes are sealed (spec/seal.md §10).
+CREATE TABLE seal_keys (
+	handle  TEXT    NOT NULL,
+	device  INTEGER NOT NULL,
+	prekey  BLOB    NOT NULL,   -- sealed: the prekey's encoding (spec/keys.md §8)
+	fetched INTEGER NOT NULL,
+	PRIMARY KEY (handle, device)
+) STRICT, WITHOUT ROWID;
