@@ -803,6 +803,7 @@ func TestErrorCodesDocumented(t *testing.T) {
 		"invalid_content":        fmt.Errorf("%w: %w", client.ErrInvalidContent, errors.New("content: too large")),
 		"unknown_message":        fmt.Errorf("react: %w", client.ErrUnknownMessage),
 		"not_sender":             client.ErrNotSender,
+		"blocked":                fmt.Errorf("send: %w: mallory", client.ErrBlocked),
 		"not_connected":          client.ErrNotConnected,
 	} {
 		want, ok := help[code]

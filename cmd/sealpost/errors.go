@@ -211,6 +211,8 @@ func errorCode(err error) string {
 		return "unknown_message"
 	case errors.Is(err, client.ErrNotSender):
 		return "not_sender"
+	case errors.Is(err, client.ErrBlocked):
+		return "blocked"
 	case errors.Is(err, client.ErrUnknownHandle):
 		return "no_such_account"
 	case errors.Is(err, client.ErrHandleTaken):
@@ -246,7 +248,7 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
   1  failure, handle_taken, interrupted
   2  usage, invalid_content
   3  wrong_passphrase, locked, no_store, not_registered, store_exists,
-     corrupt_store, unknown_message, not_sender
+     corrupt_store, unknown_message, not_sender, blocked
   4  tls_pin_mismatch, tls_untrusted, safety_number_mismatch, key_changed,
      device_revoked, security_events, security
   5  connection_refused, timeout, unreachable, stale, no_quorum, queued,
