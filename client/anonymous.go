@@ -76,6 +76,10 @@ var ErrNoSendTokens = errors.New("client: no send token to pay for an anonymous 
 // sender to the relay (spec/client.md §13.5).
 var ErrAnonymousSignals = errors.New("client: typing and presence would name the sender to the relay while sends are anonymous")
 
+// errEnvelopeGone: a queued envelope left the queue while it was being
+// paid for (another lane or Send resolved it).
+var errEnvelopeGone = errors.New("client: the queued envelope is gone")
+
 // Wallet sizes (spec/client.md §13.2).
 const (
 	// tokenLowWater: the wallet is refilled in the background once it
@@ -382,18 +386,29 @@ func (c *Client) payToken(ctx context.Context, o *localstore.Outgoing, renew boo
 			tok   []byte
 			left  int
 		)
+		var gone bool
 		err := c.store.Update(ctx, func(tx *localstore.Tx) error {
 			var err error
 			epoch, tok, err = tx.TakeSendToken(minTokenEpoch(now))
 			if err != nil {
 				return err
 			}
-			if err := tx.SetOutgoingToken(o.MessageID, o.Recipient, o.Device, epoch, tok); err != nil {
+			err = tx.SetOutgoingToken(o.MessageID, o.Recipient, o.Device, epoch, tok)
+			if errors.Is(err, localstore.ErrNotFound) {
+				// The envelope left the queue meanwhile: the token stays
+				// in the wallet (this transaction does not commit).
+				gone = true
+				return errEnvelopeGone
+			}
+			if err != nil {
 				return err
 			}
 			left, err = tx.SendTokenCount(minTokenEpoch(now))
 			return err
 		})
+		if gone {
+			return errEnvelopeGone
+		}
 		if errors.Is(err, localstore.ErrNotFound) && try == 0 {
 			if err := c.refillSendTokens(ctx); err != nil {
 				return err

@@ -93,7 +93,7 @@ func (w *syncBuffer) String() string {
 // anonServers starts servers whose relay takes anonymous sends, verified
 // with the key server's published keys, logs at debug level into the
 // returned buffer and counts into the returned registry.
-func anonServers(t *testing.T, eng engine) (*servers, *syncBuffer, *prometheus.Registry) {
+func anonServers(t testing.TB, eng engine) (*servers, *syncBuffer, *prometheus.Registry) {
 	t.Helper()
 	var s *servers
 	logs := &syncBuffer{}

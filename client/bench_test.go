@@ -41,6 +41,32 @@ func BenchmarkSendReceive(b *testing.B) {
 	}
 }
 
+// BenchmarkSendReceiveAnonymous is BenchmarkSendReceive/100B with alice
+// sending anonymously (spec/client.md §13): a send token per envelope (the
+// wallet refilled in the background, issuance included), a version 2
+// seal, the anonymous connection.
+//
+//	go test -run XXX -bench SendReceiveAnonymous -benchtime 300x ./client/
+func BenchmarkSendReceiveAnonymous(b *testing.B) {
+	s, _, _ := anonServers(b, engineSQLite)
+	alice, bob := s.newAnonUser("alice"), s.newUser("bob")
+	msg := make([]byte, 100)
+	ctx := context.Background()
+	if _, err := alice.Send(ctx, "bob", msg); err != nil {
+		b.Fatal(err)
+	}
+	(<-bob.Messages()).Ack()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if _, err := alice.Send(ctx, "bob", msg); err != nil {
+			b.Fatal(err)
+		}
+		(<-bob.Messages()).Ack()
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N)/1000, "ms/msg")
+}
+
 // BenchmarkTyping measures one typing signal from alice to bob through the
 // relay's ephemeral mode, end to end: encrypt (the session state stored),
 // seal, relay, open, decrypt, store the session state, report the event.

@@ -136,6 +136,7 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 			ClaimsPerMinute: 60000, ClaimBurst: 1000, TargetClaimsPerHour: 1e6, TargetClaimBurst: 1000,
 			UploadsPerHour: 1e6, UploadBurst: 1000, LookupsPerSecond: 1e6, LookupBurst: 1e6,
 			AddressLookupsPerSecond: 1e6, AddressLookupBurst: 1e6, RequestsPerSecond: 1e6, RequestBurst: 1e6,
+			SendTokensPerEpoch: 1e6,
 		},
 	})
 	if err != nil {
