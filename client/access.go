@@ -11,6 +11,7 @@ import (
 	"github.com/sealpost/sealpost/client/content/contentpb"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
+	"google.golang.org/protobuf/proto"
 )
 
 // ErrBlocked is returned by sends to an account this device blocked
@@ -52,15 +53,17 @@ func (c *Client) access(ctx context.Context) (localstore.Access, error) {
 	return a, storeError(err)
 }
 
-// withAccessKey puts this device's access key on ct, a Content for
-// another account (spec/content.md §4.10).
-func (c *Client) withAccessKey(ctx context.Context, ct *content.Content) error {
+// wireWithAccessKey returns the encoding of a copy of ct, a Content for
+// another account, with this device's access key (spec/content.md
+// §4.10); ct is not changed.
+func (c *Client) wireWithAccessKey(ctx context.Context, ct *content.Content) ([]byte, error) {
 	a, err := c.access(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ct.AccessKey = a.Key
-	return nil
+	cp := &content.Content{Content: proto.Clone(ct.Content).(*contentpb.Content)}
+	cp.AccessKey = a.Key
+	return content.Marshal(cp)
 }
 
 // SetContactsOnly turns on (or off) the relay's check of this device's
@@ -192,15 +195,11 @@ func (c *Client) sendAccessUpdates(ctx context.Context, id *identity, handles []
 		if h == id.handle {
 			continue
 		}
-		ct := &content.Content{Content: &contentpb.Content{}}
-		if err := c.withAccessKey(ctx, ct); err != nil {
-			return err
-		}
-		body, err := content.Marshal(ct)
+		wire, err := c.wireWithAccessKey(ctx, &content.Content{Content: &contentpb.Content{}})
 		if err != nil {
 			return err
 		}
-		_, err = c.send(ctx, h, &outMessage{version: payloadVersion2, body: body, kind: content.KindAccess, noOwn: true, cachedKeys: true}, nil)
+		_, err = c.send(ctx, h, &outMessage{version: payloadVersion2, body: wire, kind: content.KindAccess, noOwn: true, cachedKeys: true}, nil)
 		if err != nil && !errors.Is(err, ErrBlocked) && !errors.Is(err, errNoTargets) {
 			errs = append(errs, fmt.Errorf("access update to %s: %w", h, err))
 		}
@@ -211,3 +210,15 @@ func (c *Client) sendAccessUpdates(ctx context.Context, id *identity, handles []
 // kickAccess tells the relay this device's access state when it changed
 // (relay.go); a no-op until the relay supports it.
 func (c *Client) kickAccess() {}
+
+// stripAccessKey takes the access key out of p's Content and body.
+func stripAccessKey(p *payload) error {
+	ct := &content.Content{Content: proto.Clone(p.content.Content).(*contentpb.Content)}
+	ct.AccessKey = nil
+	body, err := content.Marshal(ct)
+	if err != nil {
+		return err
+	}
+	p.content, p.body = ct, body
+	return nil
+}

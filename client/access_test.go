@@ -55,10 +55,22 @@ func TestAccessKeyHandedOut(t *testing.T) {
 	if !bytes.Equal(peerKey(t, alice, "bob"), ownKey(t, bob)) {
 		t.Fatal("alice recorded another key than bob's")
 	}
-	if _, err := alice.SendText(ctxT(t), "bob", "a text"); err != nil {
+	id, err := alice.SendText(ctxT(t), "bob", "a text")
+	if err != nil {
 		t.Fatal(err)
 	}
-	recv(t, bob)
+	m := recv(t, bob)
+	// The key is the transport's: not in what the application or the
+	// history sees, on either side.
+	if m.Content == nil || m.Content.GetAccessKey() != nil {
+		t.Fatalf("the application sees the sender's access key: %+v", m.Content)
+	}
+	for _, c := range []*Client{alice, bob} {
+		peer := map[*Client]string{alice: "bob", bob: "alice"}[c]
+		if e := entry(t, c, peer, id); e == nil || e.Content == nil || e.Content.GetAccessKey() != nil {
+			t.Fatalf("%s's history keeps the access key: %+v", c.Handle(), e)
+		}
+	}
 	if k := peerKey(t, bob, "alice"); !bytes.Equal(k, ownKey(t, alice)) {
 		t.Fatalf("bob recorded %x for alice, want her key", k)
 	}

@@ -479,16 +479,17 @@ func (c *Client) AnnouncePresence(ctx context.Context, handles ...string) error 
 // §12): kept in the history when it is shown, with apply run in the
 // queueing transaction.
 func (c *Client) sendContent(ctx context.Context, handle string, ct *content.Content, history bool, apply func(*localstore.Tx, MessageID, time.Time) error, opts []SendOption) (MessageID, error) {
-	if own := c.Handle(); own != "" && handle != own {
-		if err := c.withAccessKey(ctx, ct); err != nil {
-			return MessageID{}, err
-		}
-	}
 	body, err := content.Marshal(ct)
 	if err != nil {
 		return MessageID{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
 	}
-	return c.send(ctx, handle, &outMessage{version: payloadVersion2, body: body, kind: ct.Kind(), history: history, wait: true, apply: apply}, opts)
+	m := &outMessage{version: payloadVersion2, body: body, kind: ct.Kind(), history: history, wait: true, apply: apply}
+	if own := c.Handle(); own != "" && handle != own {
+		if m.wire, err = c.wireWithAccessKey(ctx, ct); err != nil {
+			return MessageID{}, err
+		}
+	}
+	return c.send(ctx, handle, m, opts)
 }
 
 // checkTarget checks that target is a message of the conversation with

@@ -107,17 +107,18 @@ func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 		ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Receipt{Receipt: &contentpb.Receipt{
 			Type: typ, TargetIds: batch.IDs, Timestamp: uint64(time.Now().UnixMilli()),
 		}}}}
-		if batch.Peer != c.Handle() {
-			if err := c.withAccessKey(ctx, ct); err != nil {
-				return err
-			}
-		}
 		body, err := content.Marshal(ct)
 		if err != nil {
 			return err
 		}
+		var wire []byte
+		if batch.Peer != c.Handle() {
+			if wire, err = c.wireWithAccessKey(ctx, ct); err != nil {
+				return err
+			}
+		}
 		m := &outMessage{
-			version: payloadVersion2, body: body, kind: content.KindReceipt, cachedKeys: true,
+			version: payloadVersion2, body: body, wire: wire, kind: content.KindReceipt, cachedKeys: true,
 			// Delivery receipts go to the sender; read receipts to the
 			// sender (unless turned off) and this account's other
 			// devices, which keep read state too (§12.2).

@@ -263,12 +263,23 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 			_, err := tx.PutInbox(m)
 			return err
 		}
-		if p.content != nil && handle != id.handle && len(p.content.GetAccessKey()) == localstore.AccessKeySize {
-			k := p.content.GetAccessKey()
-			// The sending device's access key, for anonymous sends to it
-			// (spec/client.md §13.6).
-			if err := tx.PutPeerAccessKey(handle, device, k, now); err != nil {
-				return err
+		if p.content != nil && len(p.content.GetAccessKey()) != 0 {
+			// The key is the transport's, not the message's: recorded for
+			// the sending device of another account, then taken out of
+			// what the history and the application see (spec/client.md
+			// §13.6).
+			if handle != id.handle {
+				if err := tx.PutPeerAccessKey(handle, device, p.content.GetAccessKey(), now); err != nil {
+					return err
+				}
+			}
+			if p.content.Kind() != content.KindAccess {
+				if err := stripAccessKey(p); err != nil {
+					return err
+				}
+				pt = p.marshal()
+				defer clear(pt)
+				m.Plaintext = pt
 			}
 		}
 		rcv, err := c.applyReceived(tx, id, envID, p, handle, device, now)

@@ -143,7 +143,11 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts
 type outMessage struct {
 	version byte   // payloadVersion or payloadVersion2
 	body    []byte // the payload body: the application's bytes, or a Content encoding
-	kind    content.Kind
+	// wire, if set, is what is sent instead of body: the Content with this
+	// device's access key (spec/client.md §13.6). body, without it, is
+	// what the history keeps and what a repeated Send must match.
+	wire []byte
+	kind content.Kind
 	// noPeer and noOwn leave out the peer's devices or this account's
 	// other devices (spec/client.md §12.2: delivery receipts go to the
 	// peer only, read receipts without NoReadReceipts to both).
@@ -176,8 +180,8 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 	if keys.CheckHandle(handle) != nil {
 		return MessageID{}, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
-	if len(m.body) > MaxPlaintext {
-		return MessageID{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(m.body), MaxPlaintext)
+	if n := max(len(m.body), len(m.wire)); n > MaxPlaintext {
+		return MessageID{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, n, MaxPlaintext)
 	}
 	if handle != id.handle {
 		var blocked bool
@@ -501,7 +505,11 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 			}
 		}
 		for _, t := range ts {
-			p := payload{version: m.version, kind: t.kind, id: msgID, sent: now, to: to, body: m.body}
+			body := m.body
+			if m.wire != nil {
+				body = m.wire
+			}
+			p := payload{version: m.version, kind: t.kind, id: msgID, sent: now, to: to, body: body}
 			pt := p.marshal()
 			rec, err := c.loadRecord(tx, t.handle, t.dev.Device)
 			if err != nil {
