@@ -72,7 +72,7 @@ func relayValidFrames() []struct {
 		{"send-token", "Send with a 354-byte send token (spec/relay.md §15.2)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
 			Items: []*wire.Item{{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 64)}}, SendToken: append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)}}}},
 		{"send-access-key", "anonymous Send with an access key on one item (spec/relay.md §15.8)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
-			Items: []*wire.Item{{Recipient: bob, Envelope: []byte{0xee}, AccessKey: bytes.Repeat([]byte{0x4b}, wire.AccessKeySize)}, {Recipient: bob, Envelope: []byte{0xdd}}},
+			Items:     []*wire.Item{{Recipient: bob, Envelope: []byte{0xee}, AccessKey: bytes.Repeat([]byte{0x4b}, wire.AccessKeySize)}, {Recipient: bob, Envelope: []byte{0xdd}}},
 			SendToken: append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)}}}},
 		{"set-access-contacts", "SetAccess: mode contacts, a verifier, the previous one valid 7 days (spec/relay.md §15.8)", &wire.Frame{Body: &wire.Frame_SetAccess{SetAccess: &wire.SetAccess{
 			Mode: wire.AccessMode_ACCESS_MODE_CONTACTS, Verifier: bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize), PreviousValidSeconds: wire.MaxPreviousValid}}}},
