@@ -302,3 +302,14 @@ func TestAccessFrameRules(t *testing.T) {
 		t.Fatalf("a refused SetAccess changed the setting: %+v", a)
 	}
 }
+
+// BenchmarkAccessItems is the relay's share of the access check of one
+// keyed item: the verifier's SHA-256 (spec/relay.md §15.8).
+func BenchmarkAccessItems(b *testing.B) {
+	items := []*wire.Item{{Recipient: addr("bob", 1), Envelope: []byte("e"), AccessKey: key(1)[:]}}
+	for b.Loop() {
+		if accessItems(items)[0].AccessVerifier == nil {
+			b.Fatal("no verifier")
+		}
+	}
+}
