@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
 	"time"
@@ -68,12 +69,19 @@ func (c AccessChange) Check() error {
 }
 
 // Apply returns the setting that c makes of old (spec/relay.md §15.8
-// steps 1–3).
+// steps 1–4).
 func (c AccessChange) Apply(old Access) Access {
 	if c.Mode == AccessOpen {
 		return Access{Mode: AccessOpen}
 	}
 	a := Access{Mode: AccessContacts, Current: c.Verifier}
+	if old.Mode == AccessContacts && bytes.Equal(c.Verifier, old.Current) {
+		// A repeat (step 4): a rotation keeps its previous verifier.
+		if c.PreviousValid > 0 {
+			a.Previous, a.PreviousUntil = old.Previous, old.PreviousUntil
+		}
+		return a
+	}
 	if c.PreviousValid > 0 && old.Current != nil {
 		a.Previous, a.PreviousUntil = old.Current, c.Now.Add(c.PreviousValid)
 	}

@@ -30,8 +30,9 @@ func (q *Queue) OpenMailbox(ctx context.Context, addr []byte, now time.Time) err
 }
 
 // SetAccess changes the access setting of addr's mailbox (spec/relay.md
-// §15.8) in one statement, which reads the old current verifier under the
-// row's lock: store.AccessChange.Apply, in SQL.
+// §15.8) in one statement, which reads the old setting under the row's
+// lock: store.AccessChange.Apply, in SQL (access_current = $3 is a repeat;
+// it is NULL, not true, when either is NULL).
 func (q *Queue) SetAccess(ctx context.Context, addr []byte, c store.AccessChange) error {
 	if err := c.Check(); err != nil {
 		return err
@@ -45,8 +46,12 @@ func (q *Queue) SetAccess(ctx context.Context, addr []byte, c store.AccessChange
 		keep = int64(c.PreviousValid)
 	}
 	tag, err := q.pool.Exec(ctx, `UPDATE relay_mailboxes SET access_mode = $2, access_current = $3,
-		access_previous = CASE WHEN $4::bigint > 0 THEN access_current END,
-		access_previous_until_ns = CASE WHEN $4::bigint > 0 AND access_current IS NOT NULL THEN $5::bigint ELSE 0 END
+		access_previous = CASE
+			WHEN access_current = $3 THEN CASE WHEN $4::bigint > 0 THEN access_previous END
+			WHEN $4::bigint > 0 THEN access_current END,
+		access_previous_until_ns = CASE
+			WHEN access_current = $3 THEN CASE WHEN $4::bigint > 0 THEN access_previous_until_ns ELSE 0 END
+			WHEN $4::bigint > 0 AND access_current IS NOT NULL THEN $5::bigint ELSE 0 END
 		WHERE address = $1`, addr, int16(c.Mode), c.Verifier, keep, nanos(c.Now)+keep)
 	if err != nil {
 		return wrap("set access", err)

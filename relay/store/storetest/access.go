@@ -127,6 +127,14 @@ func testAccessRotation(t *testing.T, f *fixture) {
 	f.sendFC(f.anonSend(0, keyed(bob, "d", v1)), 0, store.AccessDenied)
 	f.unchanged("an expired previous verifier", before)
 	f.sendFC(f.anonSend(0, keyed(bob, "e", v2)), 0, store.Stored)
+	// A repeat of the rotation (a retry after a lost AccessSet) keeps
+	// the previous verifier; a repeat with 0 drops it.
+	f.now = set
+	f.setAccess(bob, store.AccessContacts, v2, time.Hour)
+	f.wantAccess(bob, store.Access{Mode: store.AccessContacts, Current: v2, Previous: v1, PreviousUntil: set.Add(time.Hour)})
+	f.setAccess(bob, store.AccessContacts, v2, 0)
+	f.wantAccess(bob, store.Access{Mode: store.AccessContacts, Current: v2})
+	f.now = set.Add(time.Hour)
 	// A block: v2 stops at once.
 	f.setAccess(bob, store.AccessContacts, v3, 0)
 	f.wantAccess(bob, store.Access{Mode: store.AccessContacts, Current: v3})
