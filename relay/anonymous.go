@@ -146,10 +146,7 @@ func (c *conn) sendAnonymous(m *wire.Send) bool {
 	}
 	var id [store.MessageIDSize]byte
 	copy(id[:], m.MessageId)
-	items := make([]store.Item, len(m.Items))
-	for i, it := range m.Items {
-		items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
-	}
+	items := accessItems(m.Items)
 	go func() {
 		defer s.inflight.Done()
 		defer c.release()

@@ -18,7 +18,7 @@ import (
 // acking every Deliver; b.N envelopes in all, each stored durably
 // (SQLite, synchronous=FULL), delivered and acked. Client and relay share
 // the process (and its cores); cpu-us/envelope is the CPU time of both.
-func BenchmarkSendDeliverAck(b *testing.B) { benchSendDeliverAck(b, false, 1) }
+func BenchmarkSendDeliverAck(b *testing.B) { benchSendDeliverAck(b, false, false, 1) }
 
 // BenchmarkSendDeliverAckAnonymous is BenchmarkSendDeliverAck with the
 // senders on anonymous connections (spec/relay.md §15), each Send paid
@@ -26,15 +26,25 @@ func BenchmarkSendDeliverAck(b *testing.B) { benchSendDeliverAck(b, false, 1) }
 // the timer starts). The difference of cpu-us/envelope from
 // BenchmarkSendDeliverAck is the relay's cost of an anonymous send of one
 // envelope.
-func BenchmarkSendDeliverAckAnonymous(b *testing.B) { benchSendDeliverAck(b, true, 1) }
+func BenchmarkSendDeliverAckAnonymous(b *testing.B) { benchSendDeliverAck(b, true, false, 1) }
+
+// BenchmarkSendDeliverAckAnonymousContacts is BenchmarkSendDeliverAckAnonymous
+// with every recipient in mode contacts and every item carrying the right
+// access key (spec/relay.md §15.8): the difference is the cost of the
+// access check (a SHA-256 per item, a constant-time compare in the store).
+func BenchmarkSendDeliverAckAnonymousContacts(b *testing.B) { benchSendDeliverAck(b, true, true, 1) }
 
 // BenchmarkSendDeliverAckBatched and BenchmarkSendDeliverAckBatchedAnonymous
 // are the two above with 20 envelopes per Send (one token pays for 20).
-func BenchmarkSendDeliverAckBatched(b *testing.B) { benchSendDeliverAck(b, false, 20) }
+func BenchmarkSendDeliverAckBatched(b *testing.B) { benchSendDeliverAck(b, false, false, 20) }
 
-func BenchmarkSendDeliverAckBatchedAnonymous(b *testing.B) { benchSendDeliverAck(b, true, 20) }
+func BenchmarkSendDeliverAckBatchedAnonymous(b *testing.B) { benchSendDeliverAck(b, true, false, 20) }
 
-func benchSendDeliverAck(b *testing.B, anonymous bool, batch int) {
+func BenchmarkSendDeliverAckBatchedAnonymousContacts(b *testing.B) {
+	benchSendDeliverAck(b, true, true, 20)
+}
+
+func benchSendDeliverAck(b *testing.B, anonymous, contacts bool, batch int) {
 	const pairs = 8
 	// Quotas (spec/relay.md §6.1) account every envelope but refuse none:
 	// rates and shares far above what the benchmark sends.
@@ -48,6 +58,9 @@ func benchSendDeliverAck(b *testing.B, anonymous bool, batch int) {
 	ps := make([]pair, pairs)
 	for i := range ps {
 		to, _ := e.connect(fmt.Sprintf("rcpt%d", i), 1)
+		if contacts {
+			to.setAccess(wire.AccessMode_ACCESS_MODE_CONTACTS, benchKey(i), 0)
+		}
 		var from *client
 		if anonymous {
 			from, _ = e.connectAnonymous()
@@ -88,6 +101,9 @@ func benchSendDeliverAck(b *testing.B, anonymous bool, batch int) {
 			items := make([]*wire.Item, batch)
 			for k := range items {
 				items[k] = &wire.Item{Recipient: rcpt, Envelope: env}
+				if contacts {
+					items[k].AccessKey = benchKey(i)[:]
+				}
 			}
 			for j := range sends {
 				inflight <- struct{}{}
@@ -126,6 +142,13 @@ func benchSendDeliverAck(b *testing.B, anonymous bool, batch int) {
 		// envelopes/s.
 		b.ReportMetric(float64(cpu.Microseconds())/float64(per*pairs), "cpu-us/envelope")
 	}
+}
+
+// benchKey is the access key of the benchmark's recipient i.
+func benchKey(i int) *[wire.AccessKeySize]byte {
+	var k [wire.AccessKeySize]byte
+	k[0] = byte(i)
+	return &k
 }
 
 // BenchmarkEphemeral: pairs of connections over TLS 1.3, each sender

@@ -61,6 +61,10 @@ type conn struct {
 	// reader adds to it only under mu while not closing.
 	inflight chan struct{}
 	pending  sync.WaitGroup
+	// accessDone is closed once the last SetAccess of this connection
+	// has been answered or failed (spec/relay.md §15.8); nil before the
+	// first. The next one waits for it, so they apply in order.
+	accessDone chan struct{}
 
 	// Owned by the timer callback (heartbeat, idle, token expiry, auth
 	// timeout).
@@ -221,6 +225,8 @@ func (c *conn) handle(f *wire.Frame) bool {
 		return c.send(b.Send)
 	case *wire.Frame_Ack:
 		return c.ack(b.Ack.Ids)
+	case *wire.Frame_SetAccess:
+		return c.setAccess(b.SetAccess)
 	case *wire.Frame_SendEphemeral:
 		c.sendEphemeral(b.SendEphemeral.Items)
 		return true

@@ -80,7 +80,16 @@ type Limits struct {
 	// the sender's own account are exempt (spec/relay.md §7.4).
 	EphemeralPairRate  int
 	EphemeralPairBurst int
+	// FirstContactPerHour is the first-contact allowance of a mailbox in
+	// mode contacts: unsolicited anonymous items admitted per hour, burst
+	// the same (spec/relay.md §15.8). Zero means the default; a negative
+	// value admits none.
+	FirstContactPerHour int
 }
+
+// maxFirstContactPerHour bounds Limits.FirstContactPerHour: one a
+// millisecond.
+const maxFirstContactPerHour = 3_600_000
 
 // MaxEphemeralEnvelopeCap is the largest Limits.MaxEphemeralEnvelope: an
 // item forwarded to another node must fit a PostgreSQL NOTIFY payload
@@ -128,6 +137,7 @@ func DefaultLimits() Limits {
 		EphemeralBurst:       40,
 		EphemeralPairRate:    5,
 		EphemeralPairBurst:   10,
+		FirstContactPerHour:  10,
 	}
 }
 
@@ -176,6 +186,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.EphemeralBurst, d.EphemeralBurst)
 	def(&l.EphemeralPairRate, d.EphemeralPairRate)
 	def(&l.EphemeralPairBurst, d.EphemeralPairBurst)
+	def(&l.FirstContactPerHour, d.FirstContactPerHour)
 	def(&l.QuotaRate, d.QuotaRate)
 	def(&l.QuotaBurst, d.QuotaBurst)
 	if l.QuotaBytesRate == 0 {
@@ -215,6 +226,9 @@ func (l Limits) check() error {
 	pos32("EphemeralPairBurst", l.EphemeralPairBurst)
 	if l.MaxEphemeralEnvelope < 1 || l.MaxEphemeralEnvelope > min(l.MaxEnvelope, MaxEphemeralEnvelopeCap) {
 		bad("MaxEphemeralEnvelope %d not in [1, min(MaxEnvelope, %d)]", l.MaxEphemeralEnvelope, MaxEphemeralEnvelopeCap)
+	}
+	if l.FirstContactPerHour > maxFirstContactPerHour {
+		bad("FirstContactPerHour %d above %d", l.FirstContactPerHour, maxFirstContactPerHour)
 	}
 	if l.QuotaSharePercent < 1 || l.QuotaSharePercent > 100 {
 		bad("QuotaSharePercent %d not in [1, 100]", l.QuotaSharePercent)

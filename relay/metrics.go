@@ -28,6 +28,9 @@ type metrics struct {
 	anonSends     prometheus.Counter
 	tokenRefusals *prometheus.CounterVec // reason: malformed, unknown_key, bad_signature, wrong_epoch, wrong_challenge
 	doubleSpends  prometheus.Counter
+	// Recipient access control (spec/relay.md §15.8).
+	firstContacts prometheus.Counter
+	accessSets    *prometheus.CounterVec // mode: open, contacts
 }
 
 // ephOutcome is what became of an ephemeral item (spec/relay.md §7.4).
@@ -112,7 +115,12 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		Namespace: "sealpost", Subsystem: "relay", Name: "send_token_refusals_total",
 		Help: "Send tokens refused by verification, by reason: malformed, unknown_key, bad_signature, wrong_epoch, wrong_challenge.",
 	}, []string{"reason"})
-	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals} {
+	m.firstContacts = counter("first_contacts_total", "Unsolicited anonymous envelopes stored under their mailbox's first-contact allowance.")
+	m.accessSets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "access_sets_total",
+		Help: "SetAccess frames applied, by mode: open, contacts.",
+	}, []string{"mode"})
+	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals, m.firstContacts, m.accessSets} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -199,6 +207,18 @@ func (m *metrics) anonymousSend(duplicate bool) {
 		if duplicate {
 			m.doubleSpends.Inc()
 		}
+	}
+}
+
+func (m *metrics) firstContact(n int) {
+	if m != nil && n > 0 {
+		m.firstContacts.Add(float64(n))
+	}
+}
+
+func (m *metrics) accessSet(mode string) {
+	if m != nil {
+		m.accessSets.WithLabelValues(mode).Inc()
 	}
 }
 

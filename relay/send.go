@@ -17,7 +17,8 @@ import (
 func (c *conn) send(m *wire.Send) bool {
 	s := c.s
 	if len(m.SendToken) != 0 {
-		// Only anonymous sends carry a token (spec/relay.md §15.2).
+		// Only anonymous sends carry a token (spec/relay.md §15.2), and
+		// so access keys (§15.8, a frame rule the codec checks too).
 		c.fail(wire.ErrorCode_ERROR_CODE_MALFORMED, "send token on an authenticated connection")
 		return false
 	}
@@ -85,6 +86,10 @@ func (c *conn) request(p payer, id [store.MessageIDSize]byte, items []store.Item
 		MaxEnvelope:   s.lim.MaxEnvelope,
 		MaxQueueCount: s.lim.MaxQueueCount,
 		MaxQueueBytes: s.lim.MaxQueueBytes,
+		// Anonymous sends are checked against the recipients' access
+		// settings (spec/relay.md §15.8).
+		CheckAccess:         p.anonymous,
+		FirstContactPerHour: max(s.lim.FirstContactPerHour, 0),
 	}
 	// Pushed in commit order, before the answer (spec/relay.md §8.2).
 	req.Committed = func(res store.SendResult) { s.offer(req, &res) }
@@ -171,6 +176,9 @@ func (c *conn) answer(p payer, id [store.MessageIDSize]byte, items []store.Item,
 			s.m.refusal(statusReason(st))
 		}
 	}
+	if !res.Duplicate {
+		s.m.firstContact(res.FirstContacts)
+	}
 	if adm.retry != nil {
 		s.quota.settle(p.budget, adm, items, func(i int) bool {
 			return !res.Duplicate && i < len(res.Statuses) && res.Statuses[i] == store.Stored
@@ -229,6 +237,7 @@ func (c *conn) sendSplit(p payer, id [store.MessageIDSize]byte, items []store.It
 		default:
 			ans.Duplicate = false
 			ans.Statuses[i] = wire.Status(res[i].Statuses[0])
+			s.m.firstContact(res[i].FirstContacts)
 			if res[i].Statuses[0] == store.Stored {
 				stored++
 			} else {

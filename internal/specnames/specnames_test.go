@@ -141,7 +141,7 @@ func TestRelayWireNames(t *testing.T) {
 
 	// The relay store's statuses print as their names.
 	names := tab.Names("relay_status")
-	for _, s := range []store.Status{store.Stored, store.NoMailbox, store.QueueFull, store.TooLarge} {
+	for _, s := range []store.Status{store.Stored, store.NoMailbox, store.QueueFull, store.TooLarge, store.AccessDenied} {
 		if !names[s.String()] {
 			t.Errorf("relay/store Status %d prints %q, not a name of spec/errors.md §3.11", s, s.String())
 		}

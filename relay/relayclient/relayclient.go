@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -99,7 +100,11 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending map[[wire.MessageIDSize]byte]chan *wire.SendResult
-	err     error // why the connection ended; set before done closes
+	access  []chan struct{} // SetAccess frames written and not yet answered, in order (capacity 1 each)
+	err     error           // why the connection ended; set before done closes
+
+	// accessMu orders SetAccess frames as their waiters in access.
+	accessMu sync.Mutex
 }
 
 // Dial connects to url (wss://HOST/v1/relay) with tlsConfig, authenticates
@@ -252,6 +257,10 @@ func (c *Conn) SendResult(ctx context.Context, messageID [wire.MessageIDSize]byt
 // same send must carry the same token (and message id): the relay answers
 // it with the first answer, duplicate. A refused token ends the
 // connection with a *RemoteError (send_token_invalid, send_token_stale).
+// An item to a device that gave this account its access key K carries it
+// in Item.AccessKey (32 bytes, spec/relay.md §15.8); an item without a
+// valid key to a device in mode contacts is stored only within that
+// device's first-contact allowance, else answered STATUS_ACCESS_DENIED.
 func (c *Conn) SendAnonymous(ctx context.Context, messageID [wire.MessageIDSize]byte, sendToken []byte, items []*wire.Item) (*wire.SendResult, error) {
 	return c.send(ctx, &wire.Send{MessageId: messageID[:], Items: items, SendToken: sendToken})
 }
@@ -293,6 +302,64 @@ func (c *Conn) send(ctx context.Context, m *wire.Send) (*wire.SendResult, error)
 		return nil, c.Err()
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// SetAccess sets who may send anonymous envelopes to this connection's
+// device (spec/relay.md §15.8) and waits until the relay has stored it:
+// mode wire.AccessMode_ACCESS_MODE_OPEN (verifier nil, previousValid 0)
+// or wire.AccessMode_ACCESS_MODE_CONTACTS with verifier =
+// wire.AccessVerifier(K) of the device's access key K. previousValid > 0
+// keeps the previous verifier valid that long (whole seconds, at most
+// wire.MaxPreviousValid seconds; a rotation); 0 drops it at once (a
+// block). On an authenticated connection only: an anonymous one is
+// closed with unexpected_frame.
+func (c *Conn) SetAccess(ctx context.Context, mode wire.AccessMode, verifier []byte, previousValid time.Duration) error {
+	if previousValid < 0 || previousValid > wire.MaxPreviousValid*time.Second {
+		return fmt.Errorf("relayclient: previous verifier validity %v not in [0, %ds]", previousValid, wire.MaxPreviousValid)
+	}
+	f := &wire.Frame{Body: &wire.Frame_SetAccess{SetAccess: &wire.SetAccess{
+		Mode: mode, Verifier: verifier, PreviousValidSeconds: uint32(previousValid / time.Second)}}}
+	if err := wire.Check(f); err != nil {
+		return err
+	}
+	ch := make(chan struct{}, 1)
+	c.accessMu.Lock()
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		c.accessMu.Unlock()
+		return err
+	}
+	c.access = append(c.access, ch)
+	c.mu.Unlock()
+	err := c.write(ctx, f)
+	if err != nil {
+		// Not written (or not whole): no answer will come for it, and
+		// the connection may be broken; drop the waiter.
+		c.mu.Lock()
+		if i := slices.Index(c.access, ch); i >= 0 {
+			c.access = slices.Delete(c.access, i, i+1)
+		}
+		c.mu.Unlock()
+	}
+	c.accessMu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-c.done:
+		select {
+		case <-ch:
+			return nil
+		default:
+		}
+		return c.Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -408,6 +475,19 @@ func (c *Conn) handle(f *wire.Frame) error {
 			ch <- b.SendResult
 		}
 		// An answer to a send whose caller gave up is dropped.
+		return nil
+	case *wire.Frame_AccessSet:
+		// Answers come in the order of the SetAccess frames
+		// (spec/relay.md §15.8).
+		c.mu.Lock()
+		if len(c.access) == 0 {
+			c.mu.Unlock()
+			return fmt.Errorf("%w: AccessSet answers no SetAccess", ErrProtocol)
+		}
+		ch := c.access[0]
+		c.access = c.access[1:]
+		c.mu.Unlock()
+		ch <- struct{}{}
 		return nil
 	case *wire.Frame_Deliver:
 		for _, d := range b.Deliver.Deliveries {

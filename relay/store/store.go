@@ -42,6 +42,11 @@ const (
 	QueueFull Status = 3
 	// TooLarge: the envelope exceeds the envelope size cap.
 	TooLarge Status = 4
+	// AccessDenied: an item of a Send with CheckAccess, to a mailbox in
+	// mode AccessContacts, without a valid access verifier and beyond the
+	// mailbox's first-contact allowance (spec/relay.md §15.8). Value 5 is
+	// the relay's quota status, which is never stored.
+	AccessDenied Status = 6
 )
 
 // String is the status's name in spec/errors.md §3.11.
@@ -55,6 +60,8 @@ func (s Status) String() string {
 		return "queue_full"
 	case TooLarge:
 		return "too_large"
+	case AccessDenied:
+		return "access_denied"
 	}
 	return "unknown"
 }
@@ -63,6 +70,10 @@ func (s Status) String() string {
 type Item struct {
 	Recipient []byte
 	Envelope  []byte
+	// AccessVerifier is the verifier of the item's access key,
+	// SHA-256("sealpost/v1/access-key" || key) (spec/relay.md §15.8), or
+	// nil if it has none. Only a Send with CheckAccess looks at it.
+	AccessVerifier []byte
 }
 
 // Send is one send request: envelopes from one authenticated sender under
@@ -82,6 +93,14 @@ type Send struct {
 	MaxEnvelope   int   // bytes; larger envelopes get TooLarge
 	MaxQueueCount int   // envelopes per mailbox
 	MaxQueueBytes int64 // envelope bytes per mailbox
+
+	// CheckAccess applies the recipients' access settings to the items
+	// (an anonymous send, spec/relay.md §15.8): an item to a mailbox in
+	// mode AccessContacts whose AccessVerifier matches neither verifier
+	// is stored only within the mailbox's first-contact allowance of
+	// FirstContactPerHour items per hour (0: none), else AccessDenied.
+	CheckAccess         bool
+	FirstContactPerHour int
 
 	// Committed, if not nil, is called with the answer once the send is
 	// durable and before Send returns, unless the send is a duplicate.
@@ -108,11 +127,15 @@ type Send struct {
 // envelope of the mailbox up to ID n, and n >= Prevs[i], misses nothing by
 // delivering item i next; otherwise it fetches. Both are nil for a
 // duplicate.
+//
+// FirstContacts counts the items of a new send stored under their
+// mailbox's first-contact allowance (spec/relay.md §15.8).
 type SendResult struct {
-	Statuses  []Status
-	Duplicate bool
-	IDs       []int64
-	Prevs     []int64
+	Statuses      []Status
+	Duplicate     bool
+	IDs           []int64
+	Prevs         []int64
+	FirstContacts int
 }
 
 // Envelope is one queued envelope as delivered.
@@ -158,6 +181,16 @@ type Queue interface {
 
 	// Stats returns the queue depth of addr, or ErrNoMailbox.
 	Stats(ctx context.Context, addr []byte) (Stats, error)
+
+	// SetAccess changes the access setting of addr's mailbox as c says
+	// (spec/relay.md §15.8), durably; ErrNoMailbox if it has none. Sends
+	// committed after it returns, by any store sharing the database, are
+	// checked against the new setting.
+	SetAccess(ctx context.Context, addr []byte, c AccessChange) error
+
+	// Access returns the access setting of addr's mailbox, or
+	// ErrNoMailbox.
+	Access(ctx context.Context, addr []byte) (Access, error)
 
 	// Sweep deletes expired envelopes and dedup records, returning how many
 	// envelopes it deleted.

@@ -63,6 +63,10 @@ func Check(f *Frame) error {
 		return checkSendEphemeral(b.SendEphemeral)
 	case *Frame_DeliverEphemeral:
 		return checkDeliverEphemeral(b.DeliverEphemeral)
+	case *Frame_SetAccess:
+		return checkSetAccess(b.SetAccess)
+	case *Frame_AccessSet:
+		return checkPresent(b.AccessSet, "AccessSet")
 	}
 	return malformed("no body")
 }
@@ -130,12 +134,14 @@ func checkSend(s *Send) error {
 	if n := len(s.SendToken); n != 0 && n != SendTokenSize {
 		return malformed("send token of %d bytes, want %d", n, SendTokenSize)
 	}
-	return checkItems(s.Items, "send")
+	// Access keys go on anonymous sends only (spec/relay.md §15.8).
+	return checkItems(s.Items, "send", len(s.SendToken) != 0)
 }
 
 // checkItems checks the items of a Send or SendEphemeral (spec/relay.md
-// §3.3): each a device address and a non-empty envelope.
-func checkItems(items []*Item, what string) error {
+// §3.3): each a device address and a non-empty envelope, with an access
+// key of AccessKeySize bytes only if keys are allowed (§15.8).
+func checkItems(items []*Item, what string, keys bool) error {
 	for i, it := range items {
 		if it == nil {
 			return malformed("%s item %d is nil", what, i)
@@ -149,6 +155,13 @@ func checkItems(items []*Item, what string) error {
 		if len(it.Envelope) == 0 {
 			return malformed("%s item %d: empty envelope", what, i)
 		}
+		switch n := len(it.AccessKey); {
+		case n == 0:
+		case !keys:
+			return malformed("%s item %d: access key outside an anonymous send", what, i)
+		case n != AccessKeySize:
+			return malformed("%s item %d: access key of %d bytes, want %d", what, i, n, AccessKeySize)
+		}
 	}
 	return nil
 }
@@ -161,7 +174,7 @@ func checkSendEphemeral(s *SendEphemeral) error {
 	if n := len(s.Items); n < 1 || n > MaxItems {
 		return malformed("send_ephemeral with %d items, want 1 to %d", n, MaxItems)
 	}
-	return checkItems(s.Items, "send_ephemeral")
+	return checkItems(s.Items, "send_ephemeral", false)
 }
 
 // checkDeliverEphemeral: spec/relay.md §3.3, §7.4.
@@ -192,7 +205,7 @@ func checkSendResult(r *SendResult) error {
 	}
 	quota := false
 	for i, st := range r.Statuses {
-		if st < Status_STATUS_STORED || st > Status_STATUS_QUOTA {
+		if st < Status_STATUS_STORED || st > Status_STATUS_ACCESS_DENIED {
 			return malformed("send result status %d: unknown value %d", i, int32(st))
 		}
 		quota = quota || st == Status_STATUS_QUOTA
@@ -200,6 +213,29 @@ func checkSendResult(r *SendResult) error {
 	// spec/relay.md §7.2: retry_after_ms goes with quota statuses only.
 	if quota != (r.RetryAfterMs > 0) {
 		return malformed("send result: retry_after_ms %d with quota statuses %v", r.RetryAfterMs, quota)
+	}
+	return nil
+}
+
+// checkSetAccess: spec/relay.md §3.3, §15.8.
+func checkSetAccess(a *SetAccess) error {
+	if err := checkPresent(a, "SetAccess"); err != nil {
+		return err
+	}
+	switch a.Mode {
+	case AccessMode_ACCESS_MODE_OPEN:
+		if len(a.Verifier) != 0 || a.PreviousValidSeconds != 0 {
+			return malformed("set_access: mode open with a verifier or previous_valid_seconds")
+		}
+	case AccessMode_ACCESS_MODE_CONTACTS:
+		if len(a.Verifier) != AccessVerifierSize {
+			return malformed("set_access: verifier of %d bytes, want %d", len(a.Verifier), AccessVerifierSize)
+		}
+		if a.PreviousValidSeconds > MaxPreviousValid {
+			return malformed("set_access: previous_valid_seconds %d above %d", a.PreviousValidSeconds, MaxPreviousValid)
+		}
+	default:
+		return malformed("set_access: unknown mode %d", int32(a.Mode))
 	}
 	return nil
 }

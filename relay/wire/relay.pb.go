@@ -18,12 +18,11 @@
 package wire
 
 import (
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
-
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -37,12 +36,13 @@ const (
 type Status int32
 
 const (
-	Status_STATUS_UNSPECIFIED Status = 0 // never sent
-	Status_STATUS_STORED      Status = 1
-	Status_STATUS_NO_MAILBOX  Status = 2
-	Status_STATUS_QUEUE_FULL  Status = 3
-	Status_STATUS_TOO_LARGE   Status = 4
-	Status_STATUS_QUOTA       Status = 5 // the sender's quota toward this recipient is spent: not stored, retry after retry_after_ms
+	Status_STATUS_UNSPECIFIED   Status = 0 // never sent
+	Status_STATUS_STORED        Status = 1
+	Status_STATUS_NO_MAILBOX    Status = 2
+	Status_STATUS_QUEUE_FULL    Status = 3
+	Status_STATUS_TOO_LARGE     Status = 4
+	Status_STATUS_QUOTA         Status = 5 // the sender's quota toward this recipient is spent: not stored, retry after retry_after_ms
+	Status_STATUS_ACCESS_DENIED Status = 6 // anonymous, no valid access key, the recipient's first-contact allowance spent: not stored (spec/relay.md §15.8)
 )
 
 // Enum value maps for Status.
@@ -54,14 +54,16 @@ var (
 		3: "STATUS_QUEUE_FULL",
 		4: "STATUS_TOO_LARGE",
 		5: "STATUS_QUOTA",
+		6: "STATUS_ACCESS_DENIED",
 	}
 	Status_value = map[string]int32{
-		"STATUS_UNSPECIFIED": 0,
-		"STATUS_STORED":      1,
-		"STATUS_NO_MAILBOX":  2,
-		"STATUS_QUEUE_FULL":  3,
-		"STATUS_TOO_LARGE":   4,
-		"STATUS_QUOTA":       5,
+		"STATUS_UNSPECIFIED":   0,
+		"STATUS_STORED":        1,
+		"STATUS_NO_MAILBOX":    2,
+		"STATUS_QUEUE_FULL":    3,
+		"STATUS_TOO_LARGE":     4,
+		"STATUS_QUOTA":         5,
+		"STATUS_ACCESS_DENIED": 6,
 	}
 )
 
@@ -90,6 +92,57 @@ func (x Status) Number() protoreflect.EnumNumber {
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
 	return file_relay_proto_rawDescGZIP(), []int{0}
+}
+
+// AccessMode is who may send anonymous envelopes to a mailbox
+// (spec/relay.md §15.8).
+type AccessMode int32
+
+const (
+	AccessMode_ACCESS_MODE_UNSPECIFIED AccessMode = 0 // never sent
+	AccessMode_ACCESS_MODE_OPEN        AccessMode = 1 // anyone (the default)
+	AccessMode_ACCESS_MODE_CONTACTS    AccessMode = 2 // holders of the access key, and the first-contact allowance
+)
+
+// Enum value maps for AccessMode.
+var (
+	AccessMode_name = map[int32]string{
+		0: "ACCESS_MODE_UNSPECIFIED",
+		1: "ACCESS_MODE_OPEN",
+		2: "ACCESS_MODE_CONTACTS",
+	}
+	AccessMode_value = map[string]int32{
+		"ACCESS_MODE_UNSPECIFIED": 0,
+		"ACCESS_MODE_OPEN":        1,
+		"ACCESS_MODE_CONTACTS":    2,
+	}
+)
+
+func (x AccessMode) Enum() *AccessMode {
+	p := new(AccessMode)
+	*p = x
+	return p
+}
+
+func (x AccessMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AccessMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_relay_proto_enumTypes[1].Descriptor()
+}
+
+func (AccessMode) Type() protoreflect.EnumType {
+	return &file_relay_proto_enumTypes[1]
+}
+
+func (x AccessMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AccessMode.Descriptor instead.
+func (AccessMode) EnumDescriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{1}
 }
 
 // ErrorCode says why a connection is being closed (spec/relay.md §10).
@@ -174,11 +227,11 @@ func (x ErrorCode) String() string {
 }
 
 func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_relay_proto_enumTypes[1].Descriptor()
+	return file_relay_proto_enumTypes[2].Descriptor()
 }
 
 func (ErrorCode) Type() protoreflect.EnumType {
-	return &file_relay_proto_enumTypes[1]
+	return &file_relay_proto_enumTypes[2]
 }
 
 func (x ErrorCode) Number() protoreflect.EnumNumber {
@@ -187,7 +240,7 @@ func (x ErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorCode.Descriptor instead.
 func (ErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{1}
+	return file_relay_proto_rawDescGZIP(), []int{2}
 }
 
 // Frame is the unit of the protocol: exactly one body is set.
@@ -207,6 +260,8 @@ type Frame struct {
 	//	*Frame_SendEphemeral
 	//	*Frame_DeliverEphemeral
 	//	*Frame_AuthAnonymous
+	//	*Frame_SetAccess
+	//	*Frame_AccessSet
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -357,6 +412,24 @@ func (x *Frame) GetAuthAnonymous() *AuthAnonymous {
 	return nil
 }
 
+func (x *Frame) GetSetAccess() *SetAccess {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_SetAccess); ok {
+			return x.SetAccess
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetAccessSet() *AccessSet {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_AccessSet); ok {
+			return x.AccessSet
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -409,6 +482,14 @@ type Frame_AuthAnonymous struct {
 	AuthAnonymous *AuthAnonymous `protobuf:"bytes,12,opt,name=auth_anonymous,json=authAnonymous,proto3,oneof"` // client -> relay, first frame only: an anonymous connection
 }
 
+type Frame_SetAccess struct {
+	SetAccess *SetAccess `protobuf:"bytes,13,opt,name=set_access,json=setAccess,proto3,oneof"` // client -> relay, authenticated connection only (spec/relay.md §15.8)
+}
+
+type Frame_AccessSet struct {
+	AccessSet *AccessSet `protobuf:"bytes,14,opt,name=access_set,json=accessSet,proto3,oneof"` // relay -> client, answer to SetAccess
+}
+
 func (*Frame_Auth) isFrame_Body() {}
 
 func (*Frame_Hello) isFrame_Body() {}
@@ -432,6 +513,10 @@ func (*Frame_SendEphemeral) isFrame_Body() {}
 func (*Frame_DeliverEphemeral) isFrame_Body() {}
 
 func (*Frame_AuthAnonymous) isFrame_Body() {}
+
+func (*Frame_SetAccess) isFrame_Body() {}
+
+func (*Frame_AccessSet) isFrame_Body() {}
 
 // Auth carries an access token (spec/token.md §4.3, text form) whose
 // audience is "relay:<key server name>".
@@ -779,8 +864,9 @@ func (x *Send) GetSendToken() []byte {
 // Item is one envelope for one recipient device.
 type Item struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Recipient     []byte                 `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"` // device address, spec/relay.md §4
-	Envelope      []byte                 `protobuf:"bytes,2,opt,name=envelope,proto3" json:"envelope,omitempty"`   // opaque sealed envelope, never parsed by the relay
+	Recipient     []byte                 `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`                  // device address, spec/relay.md §4
+	Envelope      []byte                 `protobuf:"bytes,2,opt,name=envelope,proto3" json:"envelope,omitempty"`                    // opaque sealed envelope, never parsed by the relay
+	AccessKey     []byte                 `protobuf:"bytes,3,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"` // the recipient device's access key, exactly 32 bytes, on an anonymous Send only; else absent (spec/relay.md §15.8)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -829,6 +915,113 @@ func (x *Item) GetEnvelope() []byte {
 	return nil
 }
 
+func (x *Item) GetAccessKey() []byte {
+	if x != nil {
+		return x.AccessKey
+	}
+	return nil
+}
+
+// SetAccess sets the access setting of the connection's own mailbox
+// (spec/relay.md §15.8).
+type SetAccess struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Mode                 AccessMode             `protobuf:"varint,1,opt,name=mode,proto3,enum=sealpost.relay.v1.AccessMode" json:"mode,omitempty"`
+	Verifier             []byte                 `protobuf:"bytes,2,opt,name=verifier,proto3" json:"verifier,omitempty"`                                                        // mode contacts: SHA-256("sealpost/v1/access-key" || K), 32 bytes; mode open: absent
+	PreviousValidSeconds uint32                 `protobuf:"varint,3,opt,name=previous_valid_seconds,json=previousValidSeconds,proto3" json:"previous_valid_seconds,omitempty"` // mode contacts: how long the old verifier stays valid, 0..604800; mode open: absent
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *SetAccess) Reset() {
+	*x = SetAccess{}
+	mi := &file_relay_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAccess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAccess) ProtoMessage() {}
+
+func (x *SetAccess) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAccess.ProtoReflect.Descriptor instead.
+func (*SetAccess) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetAccess) GetMode() AccessMode {
+	if x != nil {
+		return x.Mode
+	}
+	return AccessMode_ACCESS_MODE_UNSPECIFIED
+}
+
+func (x *SetAccess) GetVerifier() []byte {
+	if x != nil {
+		return x.Verifier
+	}
+	return nil
+}
+
+func (x *SetAccess) GetPreviousValidSeconds() uint32 {
+	if x != nil {
+		return x.PreviousValidSeconds
+	}
+	return 0
+}
+
+// AccessSet answers a SetAccess once the setting is durable. It has no
+// fields.
+type AccessSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessSet) Reset() {
+	*x = AccessSet{}
+	mi := &file_relay_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessSet) ProtoMessage() {}
+
+func (x *AccessSet) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessSet.ProtoReflect.Descriptor instead.
+func (*AccessSet) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{8}
+}
+
 // SendResult answers a Send, once everything it stored is durable.
 type SendResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -842,7 +1035,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_relay_proto_msgTypes[7]
+	mi := &file_relay_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +1047,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[7]
+	mi := &file_relay_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1060,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{7}
+	return file_relay_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SendResult) GetMessageId() []byte {
@@ -908,7 +1101,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_relay_proto_msgTypes[8]
+	mi := &file_relay_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1113,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[8]
+	mi := &file_relay_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1126,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{8}
+	return file_relay_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Deliver) GetDeliveries() []*Delivery {
@@ -955,7 +1148,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1160,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1173,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{9}
+	return file_relay_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Delivery) GetId() uint64 {
@@ -1014,7 +1207,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1219,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1232,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{10}
+	return file_relay_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Ack) GetIds() []uint64 {
@@ -1061,7 +1254,7 @@ type SendEphemeral struct {
 
 func (x *SendEphemeral) Reset() {
 	*x = SendEphemeral{}
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1266,7 @@ func (x *SendEphemeral) String() string {
 func (*SendEphemeral) ProtoMessage() {}
 
 func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1279,7 @@ func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendEphemeral.ProtoReflect.Descriptor instead.
 func (*SendEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{11}
+	return file_relay_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SendEphemeral) GetItems() []*Item {
@@ -1107,7 +1300,7 @@ type DeliverEphemeral struct {
 
 func (x *DeliverEphemeral) Reset() {
 	*x = DeliverEphemeral{}
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1312,7 @@ func (x *DeliverEphemeral) String() string {
 func (*DeliverEphemeral) ProtoMessage() {}
 
 func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1325,7 @@ func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverEphemeral.ProtoReflect.Descriptor instead.
 func (*DeliverEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{12}
+	return file_relay_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeliverEphemeral) GetEnvelopes() [][]byte {
@@ -1151,7 +1344,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1356,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1369,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{13}
+	return file_relay_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Ping) GetNonce() uint64 {
@@ -1195,7 +1388,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1400,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1413,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{14}
+	return file_relay_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Pong) GetNonce() uint64 {
@@ -1242,7 +1435,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_relay_proto_msgTypes[15]
+	mi := &file_relay_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1447,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[15]
+	mi := &file_relay_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1460,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{15}
+	return file_relay_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1288,7 +1481,7 @@ var File_relay_proto protoreflect.FileDescriptor
 
 const file_relay_proto_rawDesc = "" +
 	"\n" +
-	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xbf\x05\n" +
+	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xbd\x06\n" +
 	"\x05Frame\x12-\n" +
 	"\x04auth\x18\x01 \x01(\v2\x17.sealpost.relay.v1.AuthH\x00R\x04auth\x120\n" +
 	"\x05hello\x18\x02 \x01(\v2\x18.sealpost.relay.v1.HelloH\x00R\x05hello\x12-\n" +
@@ -1303,7 +1496,11 @@ const file_relay_proto_rawDesc = "" +
 	"\x0esend_ephemeral\x18\n" +
 	" \x01(\v2 .sealpost.relay.v1.SendEphemeralH\x00R\rsendEphemeral\x12R\n" +
 	"\x11deliver_ephemeral\x18\v \x01(\v2#.sealpost.relay.v1.DeliverEphemeralH\x00R\x10deliverEphemeral\x12I\n" +
-	"\x0eauth_anonymous\x18\f \x01(\v2 .sealpost.relay.v1.AuthAnonymousH\x00R\rauthAnonymousB\x06\n" +
+	"\x0eauth_anonymous\x18\f \x01(\v2 .sealpost.relay.v1.AuthAnonymousH\x00R\rauthAnonymous\x12=\n" +
+	"\n" +
+	"set_access\x18\r \x01(\v2\x1c.sealpost.relay.v1.SetAccessH\x00R\tsetAccess\x12=\n" +
+	"\n" +
+	"access_set\x18\x0e \x01(\v2\x1c.sealpost.relay.v1.AccessSetH\x00R\taccessSetB\x06\n" +
 	"\x04body\"\x1c\n" +
 	"\x04Auth\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\x0f\n" +
@@ -1333,10 +1530,17 @@ const file_relay_proto_rawDesc = "" +
 	"message_id\x18\x01 \x01(\fR\tmessageId\x12-\n" +
 	"\x05items\x18\x02 \x03(\v2\x17.sealpost.relay.v1.ItemR\x05items\x12\x1d\n" +
 	"\n" +
-	"send_token\x18\x03 \x01(\fR\tsendToken\"@\n" +
+	"send_token\x18\x03 \x01(\fR\tsendToken\"_\n" +
 	"\x04Item\x12\x1c\n" +
 	"\trecipient\x18\x01 \x01(\fR\trecipient\x12\x1a\n" +
-	"\benvelope\x18\x02 \x01(\fR\benvelope\"\xa6\x01\n" +
+	"\benvelope\x18\x02 \x01(\fR\benvelope\x12\x1d\n" +
+	"\n" +
+	"access_key\x18\x03 \x01(\fR\taccessKey\"\x90\x01\n" +
+	"\tSetAccess\x121\n" +
+	"\x04mode\x18\x01 \x01(\x0e2\x1d.sealpost.relay.v1.AccessModeR\x04mode\x12\x1a\n" +
+	"\bverifier\x18\x02 \x01(\fR\bverifier\x124\n" +
+	"\x16previous_valid_seconds\x18\x03 \x01(\rR\x14previousValidSeconds\"\v\n" +
+	"\tAccessSet\"\xa6\x01\n" +
 	"\n" +
 	"SendResult\x12\x1d\n" +
 	"\n" +
@@ -1364,14 +1568,20 @@ const file_relay_proto_rawDesc = "" +
 	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\"S\n" +
 	"\x05Error\x120\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1c.sealpost.relay.v1.ErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*\x89\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*\xa3\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATUS_STORED\x10\x01\x12\x15\n" +
 	"\x11STATUS_NO_MAILBOX\x10\x02\x12\x15\n" +
 	"\x11STATUS_QUEUE_FULL\x10\x03\x12\x14\n" +
 	"\x10STATUS_TOO_LARGE\x10\x04\x12\x10\n" +
-	"\fSTATUS_QUOTA\x10\x05*\xcb\x04\n" +
+	"\fSTATUS_QUOTA\x10\x05\x12\x18\n" +
+	"\x14STATUS_ACCESS_DENIED\x10\x06*Y\n" +
+	"\n" +
+	"AccessMode\x12\x1b\n" +
+	"\x17ACCESS_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10ACCESS_MODE_OPEN\x10\x01\x12\x18\n" +
+	"\x14ACCESS_MODE_CONTACTS\x10\x02*\xcb\x04\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_MALFORMED\x10\x01\x12\x1e\n" +
@@ -1406,52 +1616,58 @@ func file_relay_proto_rawDescGZIP() []byte {
 	return file_relay_proto_rawDescData
 }
 
-var file_relay_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_relay_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_relay_proto_goTypes = []any{
 	(Status)(0),              // 0: sealpost.relay.v1.Status
-	(ErrorCode)(0),           // 1: sealpost.relay.v1.ErrorCode
-	(*Frame)(nil),            // 2: sealpost.relay.v1.Frame
-	(*Auth)(nil),             // 3: sealpost.relay.v1.Auth
-	(*AuthAnonymous)(nil),    // 4: sealpost.relay.v1.AuthAnonymous
-	(*Hello)(nil),            // 5: sealpost.relay.v1.Hello
-	(*Limits)(nil),           // 6: sealpost.relay.v1.Limits
-	(*Send)(nil),             // 7: sealpost.relay.v1.Send
-	(*Item)(nil),             // 8: sealpost.relay.v1.Item
-	(*SendResult)(nil),       // 9: sealpost.relay.v1.SendResult
-	(*Deliver)(nil),          // 10: sealpost.relay.v1.Deliver
-	(*Delivery)(nil),         // 11: sealpost.relay.v1.Delivery
-	(*Ack)(nil),              // 12: sealpost.relay.v1.Ack
-	(*SendEphemeral)(nil),    // 13: sealpost.relay.v1.SendEphemeral
-	(*DeliverEphemeral)(nil), // 14: sealpost.relay.v1.DeliverEphemeral
-	(*Ping)(nil),             // 15: sealpost.relay.v1.Ping
-	(*Pong)(nil),             // 16: sealpost.relay.v1.Pong
-	(*Error)(nil),            // 17: sealpost.relay.v1.Error
+	(AccessMode)(0),          // 1: sealpost.relay.v1.AccessMode
+	(ErrorCode)(0),           // 2: sealpost.relay.v1.ErrorCode
+	(*Frame)(nil),            // 3: sealpost.relay.v1.Frame
+	(*Auth)(nil),             // 4: sealpost.relay.v1.Auth
+	(*AuthAnonymous)(nil),    // 5: sealpost.relay.v1.AuthAnonymous
+	(*Hello)(nil),            // 6: sealpost.relay.v1.Hello
+	(*Limits)(nil),           // 7: sealpost.relay.v1.Limits
+	(*Send)(nil),             // 8: sealpost.relay.v1.Send
+	(*Item)(nil),             // 9: sealpost.relay.v1.Item
+	(*SetAccess)(nil),        // 10: sealpost.relay.v1.SetAccess
+	(*AccessSet)(nil),        // 11: sealpost.relay.v1.AccessSet
+	(*SendResult)(nil),       // 12: sealpost.relay.v1.SendResult
+	(*Deliver)(nil),          // 13: sealpost.relay.v1.Deliver
+	(*Delivery)(nil),         // 14: sealpost.relay.v1.Delivery
+	(*Ack)(nil),              // 15: sealpost.relay.v1.Ack
+	(*SendEphemeral)(nil),    // 16: sealpost.relay.v1.SendEphemeral
+	(*DeliverEphemeral)(nil), // 17: sealpost.relay.v1.DeliverEphemeral
+	(*Ping)(nil),             // 18: sealpost.relay.v1.Ping
+	(*Pong)(nil),             // 19: sealpost.relay.v1.Pong
+	(*Error)(nil),            // 20: sealpost.relay.v1.Error
 }
 var file_relay_proto_depIdxs = []int32{
-	3,  // 0: sealpost.relay.v1.Frame.auth:type_name -> sealpost.relay.v1.Auth
-	5,  // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
-	7,  // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
-	9,  // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
-	10, // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
-	12, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
-	15, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
-	16, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
-	17, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
-	13, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
-	14, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
-	4,  // 11: sealpost.relay.v1.Frame.auth_anonymous:type_name -> sealpost.relay.v1.AuthAnonymous
-	6,  // 12: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
-	8,  // 13: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
-	0,  // 14: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
-	11, // 15: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
-	8,  // 16: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
-	1,  // 17: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	4,  // 0: sealpost.relay.v1.Frame.auth:type_name -> sealpost.relay.v1.Auth
+	6,  // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
+	8,  // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
+	12, // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
+	13, // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
+	15, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
+	18, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
+	19, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
+	20, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
+	16, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
+	17, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
+	5,  // 11: sealpost.relay.v1.Frame.auth_anonymous:type_name -> sealpost.relay.v1.AuthAnonymous
+	10, // 12: sealpost.relay.v1.Frame.set_access:type_name -> sealpost.relay.v1.SetAccess
+	11, // 13: sealpost.relay.v1.Frame.access_set:type_name -> sealpost.relay.v1.AccessSet
+	7,  // 14: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
+	9,  // 15: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
+	1,  // 16: sealpost.relay.v1.SetAccess.mode:type_name -> sealpost.relay.v1.AccessMode
+	0,  // 17: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
+	14, // 18: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
+	9,  // 19: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
+	2,  // 20: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_relay_proto_init() }
@@ -1472,14 +1688,16 @@ func file_relay_proto_init() {
 		(*Frame_SendEphemeral)(nil),
 		(*Frame_DeliverEphemeral)(nil),
 		(*Frame_AuthAnonymous)(nil),
+		(*Frame_SetAccess)(nil),
+		(*Frame_AccessSet)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_relay_proto_rawDesc), len(file_relay_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   16,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -71,6 +71,17 @@ func relayValidFrames() []struct {
 		{"auth-anonymous", "AuthAnonymous: an anonymous connection (spec/relay.md §15.1)", &wire.Frame{Body: &wire.Frame_AuthAnonymous{AuthAnonymous: &wire.AuthAnonymous{}}}},
 		{"send-token", "Send with a 354-byte send token (spec/relay.md §15.2)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
 			Items: []*wire.Item{{Recipient: bob, Envelope: bytes.Repeat([]byte{0xee}, 64)}}, SendToken: append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)}}}},
+		{"send-access-key", "anonymous Send with an access key on one item (spec/relay.md §15.8)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
+			Items:     []*wire.Item{{Recipient: bob, Envelope: []byte{0xee}, AccessKey: bytes.Repeat([]byte{0x4b}, wire.AccessKeySize)}, {Recipient: bob, Envelope: []byte{0xdd}}},
+			SendToken: append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)}}}},
+		{"set-access-contacts", "SetAccess: mode contacts, a verifier, the previous one valid 7 days (spec/relay.md §15.8)", &wire.Frame{Body: &wire.Frame_SetAccess{SetAccess: &wire.SetAccess{
+			Mode: wire.AccessMode_ACCESS_MODE_CONTACTS, Verifier: bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize), PreviousValidSeconds: wire.MaxPreviousValid}}}},
+		{"set-access-block", "SetAccess: mode contacts, the previous verifier dropped at once", &wire.Frame{Body: &wire.Frame_SetAccess{SetAccess: &wire.SetAccess{
+			Mode: wire.AccessMode_ACCESS_MODE_CONTACTS, Verifier: bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize)}}}},
+		{"set-access-open", "SetAccess: mode open", &wire.Frame{Body: &wire.Frame_SetAccess{SetAccess: &wire.SetAccess{Mode: wire.AccessMode_ACCESS_MODE_OPEN}}}},
+		{"access-set", "AccessSet: no fields", &wire.Frame{Body: &wire.Frame_AccessSet{AccessSet: &wire.AccessSet{}}}},
+		{"send-result-access-denied", "SendResult with an access_denied status", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
+			Statuses: []wire.Status{wire.Status_STATUS_STORED, wire.Status_STATUS_ACCESS_DENIED}}}}},
 		{"deliver-ephemeral", "DeliverEphemeral of two envelopes, repeats allowed", &wire.Frame{Body: &wire.Frame_DeliverEphemeral{DeliverEphemeral: &wire.DeliverEphemeral{Envelopes: [][]byte{
 			bytes.Repeat([]byte{0xee}, 512), {1}, {1},
 		}}}}},
@@ -134,6 +145,7 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		tooManyItems[i] = item
 		ephemeralItems[i] = pbField(1, item)
 	}
+	token := append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)
 	const (
 		mal = "malformed"
 		big = "frame_too_large"
@@ -176,7 +188,7 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "send-short-handle", Comment: "recipient handle of 2 bytes", Frame: send(id, pbCat(pbField(1, []byte{2, 'b', 'o', 0, 0, 0, 1}), pbField(2, []byte("e")))), Result: mal},
 		{ID: "result-no-statuses", Comment: "SendResult without statuses", Frame: pbField(4, pbField(1, id)), Result: mal},
 		{ID: "result-status-0", Comment: "status 0", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{0}))), Result: mal},
-		{ID: "result-status-6", Comment: "status 6, unknown", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{1, 6}))), Result: mal},
+		{ID: "result-status-7", Comment: "status 7, unknown", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{1, 7}))), Result: mal},
 		{ID: "result-quota-no-retry", Comment: "quota status without retry_after_ms", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{5}))), Result: mal},
 		{ID: "result-retry-no-quota", Comment: "retry_after_ms without a quota status", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, []byte{1}), pbVarint(4, 1000))), Result: mal},
 		{ID: "result-short-id", Comment: "SendResult message id of 8 bytes", Frame: pbField(4, pbCat(pbField(1, id[:8]), pbField(2, []byte{1}))), Result: mal},
@@ -207,6 +219,20 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "send-token-355", Comment: "Send.send_token of 355 bytes", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, item), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize+1)))), Result: mal},
 		{ID: "send-token-before-items", Comment: "Send.send_token before Send.items", Frame: pbField(3, pbCat(pbField(1, id), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize)), pbField(2, item))), Result: mal},
 		{ID: "unknown-auth-anonymous", Comment: "unknown field inside AuthAnonymous", Frame: pbField(12, unknown), Result: mal},
+		{ID: "access-key-31", Comment: "anonymous Send, Item.access_key of 31 bytes", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbCat(item, pbField(3, bytes.Repeat([]byte{0x4b}, wire.AccessKeySize-1)))), pbField(3, token))), Result: mal},
+		{ID: "access-key-33", Comment: "anonymous Send, Item.access_key of 33 bytes", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbCat(item, pbField(3, bytes.Repeat([]byte{0x4b}, wire.AccessKeySize+1)))), pbField(3, token))), Result: mal},
+		{ID: "access-key-no-token", Comment: "Item.access_key in a Send without send_token (authenticated)", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbCat(item, pbField(3, bytes.Repeat([]byte{0x4b}, wire.AccessKeySize)))))), Result: mal},
+		{ID: "access-key-ephemeral", Comment: "Item.access_key in SendEphemeral", Frame: pbField(10, pbField(1, pbCat(item, pbField(3, bytes.Repeat([]byte{0x4b}, wire.AccessKeySize))))), Result: mal},
+		{ID: "set-access-mode-0", Comment: "SetAccess without a mode", Frame: pbField(13, pbField(2, bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize))), Result: mal},
+		{ID: "set-access-mode-3", Comment: "SetAccess of unknown mode 3", Frame: pbField(13, pbCat(pbVarint(1, 3), pbField(2, bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize)))), Result: mal},
+		{ID: "set-access-verifier-31", Comment: "SetAccess contacts with a 31-byte verifier", Frame: pbField(13, pbCat(pbVarint(1, 2), pbField(2, bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize-1)))), Result: mal},
+		{ID: "set-access-verifier-33", Comment: "SetAccess contacts with a 33-byte verifier", Frame: pbField(13, pbCat(pbVarint(1, 2), pbField(2, bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize+1)))), Result: mal},
+		{ID: "set-access-no-verifier", Comment: "SetAccess contacts without a verifier", Frame: pbField(13, pbVarint(1, 2)), Result: mal},
+		{ID: "set-access-open-verifier", Comment: "SetAccess open with a verifier", Frame: pbField(13, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize)))), Result: mal},
+		{ID: "set-access-open-previous", Comment: "SetAccess open with previous_valid_seconds", Frame: pbField(13, pbCat(pbVarint(1, 1), pbVarint(3, 60))), Result: mal},
+		{ID: "set-access-previous-too-long", Comment: "SetAccess previous_valid_seconds MaxPreviousValid+1", Frame: pbField(13, pbCat(pbVarint(1, 2), pbField(2, bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize)), pbVarint(3, wire.MaxPreviousValid+1))), Result: mal},
+		{ID: "unknown-set-access", Comment: "unknown field inside SetAccess", Frame: pbField(13, pbCat(pbVarint(1, 1), unknown)), Result: mal},
+		{ID: "unknown-access-set", Comment: "unknown field inside AccessSet", Frame: pbField(14, unknown), Result: mal},
 		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
 	}
 	return cases, nil

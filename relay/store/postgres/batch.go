@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -70,14 +71,18 @@ const (
 	// lockMailboxes locks the recipients' rows and reads their depth and
 	// the highest envelope id each has given (the Prev of its next
 	// envelope, store.SendResult).
-	lockMailboxes = `SELECT address, count, bytes, last_id FROM relay_mailboxes
+	// With the access setting and the first-contact allowance
+	// (spec/relay.md §15.8), checked under the same lock.
+	lockMailboxes = `SELECT address, count, bytes, last_id, access_mode, access_current, access_previous,
+		access_previous_until_ns, first_contact_tat_ns FROM relay_mailboxes
 		WHERE address = ANY($1::bytea[]) ORDER BY address FOR NO KEY UPDATE`
 
 	insertEnvelopes = `INSERT INTO relay_envelopes (address, id, data, size, arrived_ns, expiry_ns)
 		SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::integer[], $5::bigint[], $6::bigint[])`
 
-	updateMailboxes = `UPDATE relay_mailboxes m SET count = v.count, bytes = v.bytes, last_id = v.last_id
-		FROM unnest($1::bytea[], $2::integer[], $3::bigint[], $4::bigint[]) AS v(address, count, bytes, last_id)
+	updateMailboxes = `UPDATE relay_mailboxes m SET count = v.count, bytes = v.bytes, last_id = v.last_id,
+		first_contact_tat_ns = v.tat
+		FROM unnest($1::bytea[], $2::integer[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(address, count, bytes, last_id, tat)
 		WHERE m.address = v.address`
 
 	setDedup = `UPDATE relay_dedup d SET statuses = v.statuses
@@ -107,6 +112,10 @@ type mailboxState struct {
 	bytes   int64
 	last    int64
 	changed bool
+	// The access setting, and the first-contact allowance's theoretical
+	// arrival time in unix ms (spec/relay.md §15.8).
+	access store.Access
+	tat    int64
 }
 
 // commitBatch stores sends in one transaction and returns their answers,
@@ -182,17 +191,31 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 		}
 		statuses := make([]store.Status, len(s.Items))
 		ids, prevs := make([]int64, len(s.Items)), make([]int64, len(s.Items))
+		firstContacts := 0
 		for j, it := range s.Items {
 			box := boxes[string(it.Recipient)]
 			size := int64(len(it.Envelope))
+			// The access check (spec/relay.md §15.8), between no_mailbox
+			// and queue_full (§7.1).
+			unsolicited, tat, admitted := false, int64(0), true
+			if box != nil && s.CheckAccess && !box.access.Passes(it.AccessVerifier, s.Now) {
+				unsolicited = true
+				tat, admitted = store.FirstContact(box.tat, s.Now.UnixMilli(), s.FirstContactPerHour)
+			}
 			switch {
 			case len(it.Envelope) > s.MaxEnvelope:
 				statuses[j] = store.TooLarge
 			case box == nil:
 				statuses[j] = store.NoMailbox
+			case !admitted:
+				statuses[j] = store.AccessDenied
 			case box.count+1 > s.MaxQueueCount || box.bytes+size > s.MaxQueueBytes:
 				statuses[j] = store.QueueFull
 			default:
+				if unsolicited {
+					box.tat = tat
+					firstContacts++
+				}
 				statuses[j] = store.Stored
 				box.count++
 				box.bytes += size
@@ -204,7 +227,7 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 				env.add(it, box.last, nanos(s.Now), nanos(s.Expiry))
 			}
 		}
-		results[i] = store.SendResult{Statuses: statuses, IDs: ids, Prevs: prevs}
+		results[i] = store.SendResult{Statuses: statuses, IDs: ids, Prevs: prevs, FirstContacts: firstContacts}
 	}
 	for i, s := range sends {
 		if j := first[keyOf(s)]; j != i {
@@ -218,14 +241,15 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	if len(env.address) > 0 {
 		b.Queue(insertEnvelopes, env.address, env.id, env.data, env.size, env.arrived, env.expiry)
 		var counts []int
-		var sizes, lasts []int64
+		var sizes, lasts, tats []int64
 		for _, a := range addrs {
 			if box := boxes[string(a)]; box != nil && box.changed {
 				woken = append(woken, bytes.Clone(a))
 				counts, sizes, lasts = append(counts, box.count), append(sizes, box.bytes), append(lasts, box.last)
+				tats = append(tats, box.tat*int64(time.Millisecond))
 			}
 		}
-		b.Queue(updateMailboxes, woken, counts, sizes, lasts)
+		b.Queue(updateMailboxes, woken, counts, sizes, lasts, tats)
 	}
 	var setSenders, setIDs, setStatuses [][]byte
 	for _, k := range keys {
@@ -313,10 +337,14 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 		}
 		if len(addrs) > 0 {
 			rows, _ := br.Query()
-			var addr []byte
+			var addr, cur, prev []byte
 			var st mailboxState
-			_, err := pgx.ForEachRow(rows, []any{&addr, &st.count, &st.bytes, &st.last}, func() error {
-				boxes[string(addr)] = &mailboxState{count: st.count, bytes: st.bytes, last: st.last}
+			var mode int16
+			var until, tat int64
+			_, err := pgx.ForEachRow(rows, []any{&addr, &st.count, &st.bytes, &st.last, &mode, &cur, &prev, &until, &tat}, func() error {
+				boxes[string(addr)] = &mailboxState{count: st.count, bytes: st.bytes, last: st.last,
+					access: store.Access{Mode: store.AccessMode(mode), Current: bytes.Clone(cur), Previous: bytes.Clone(prev), PreviousUntil: fromNanos(until)},
+					tat:    tat / int64(time.Millisecond)}
 				return nil
 			})
 			return err

@@ -29,6 +29,63 @@ func (q *Queue) OpenMailbox(ctx context.Context, addr []byte, now time.Time) err
 	return nil
 }
 
+// SetAccess changes the access setting of addr's mailbox (spec/relay.md
+// §15.8) in one statement, which reads the old setting under the row's
+// lock: store.AccessChange.Apply, in SQL (access_current = $3 is a repeat;
+// it is NULL, not true, when either is NULL).
+func (q *Queue) SetAccess(ctx context.Context, addr []byte, c store.AccessChange) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	if !q.enter() {
+		return store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	var keep int64 // ns the old current verifier stays valid; 0: forget it
+	if c.Mode == store.AccessContacts && c.PreviousValid > 0 {
+		keep = int64(c.PreviousValid)
+	}
+	tag, err := q.pool.Exec(ctx, `UPDATE relay_mailboxes SET access_mode = $2, access_current = $3,
+		access_previous = CASE
+			WHEN access_current = $3 THEN CASE WHEN $4::bigint > 0 THEN access_previous END
+			WHEN $4::bigint > 0 THEN access_current END,
+		access_previous_until_ns = CASE
+			WHEN access_current = $3 THEN CASE WHEN $4::bigint > 0 THEN access_previous_until_ns ELSE 0 END
+			WHEN $4::bigint > 0 AND access_current IS NOT NULL THEN $5::bigint ELSE 0 END
+		WHERE address = $1`, addr, int16(c.Mode), c.Verifier, keep, nanos(c.Now)+keep)
+	if err != nil {
+		return wrap("set access", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNoMailbox
+	}
+	return nil
+}
+
+// Access returns the access setting of addr's mailbox.
+func (q *Queue) Access(ctx context.Context, addr []byte) (store.Access, error) {
+	if !q.enter() {
+		return store.Access{}, store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	var a store.Access
+	var mode int16
+	var until int64
+	err := q.pool.QueryRow(ctx, `SELECT access_mode, access_current, access_previous, access_previous_until_ns
+		FROM relay_mailboxes WHERE address = $1`, addr).Scan(&mode, &a.Current, &a.Previous, &until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Access{}, store.ErrNoMailbox
+	}
+	if err != nil {
+		return store.Access{}, wrap("access", err)
+	}
+	a.Mode = store.AccessMode(mode)
+	if a.Previous != nil {
+		a.PreviousUntil = fromNanos(until)
+	}
+	return a, nil
+}
+
 // Fetch returns up to limit unexpired envelopes of addr with ID > after, in
 // ID order. An address without a mailbox has no envelopes.
 func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, now time.Time) ([]store.Envelope, error) {

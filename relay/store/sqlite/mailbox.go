@@ -45,9 +45,55 @@ func (b *batch) openMailbox(addr []byte, now time.Time) error {
 		return err
 	}
 	if !x.exists {
-		*x = box{exists: true}
+		*x = box{exists: true, access: store.Access{Mode: store.AccessOpen}}
 	}
 	return nil
+}
+
+// SetAccess changes the access setting of addr's mailbox (spec/relay.md
+// §15.8) in the writer's next batch.
+func (q *Queue) SetAccess(ctx context.Context, addr []byte, c store.AccessChange) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	return q.write(ctx, 0, func(b *batch) error {
+		x, err := b.box(addr)
+		if err != nil {
+			return err
+		}
+		if !x.exists {
+			return store.ErrNoMailbox
+		}
+		a := c.Apply(x.access)
+		if _, err := b.stmt(stmtSetAccess).ExecContext(b.ctx, int64(a.Mode), a.Current, a.Previous,
+			a.PreviousUntil.UnixMilli(), addr); err != nil {
+			return fmt.Errorf("sqlite: set access: %w", err)
+		}
+		x.access = a
+		return nil
+	})
+}
+
+// Access returns the access setting of addr's mailbox.
+func (q *Queue) Access(ctx context.Context, addr []byte) (store.Access, error) {
+	if q.closed.Load() {
+		return store.Access{}, store.ErrClosed
+	}
+	var a store.Access
+	var mode uint8
+	var until int64
+	err := q.reads.s[readAccess].QueryRowContext(ctx, addr).Scan(&mode, &a.Current, &a.Previous, &until)
+	if err == sql.ErrNoRows {
+		return store.Access{}, store.ErrNoMailbox
+	}
+	if err != nil {
+		return store.Access{}, q.readErr("access", err)
+	}
+	a.Mode, a.PreviousUntil = store.AccessMode(mode), time.UnixMilli(until)
+	if a.Previous == nil {
+		a.PreviousUntil = time.Time{}
+	}
+	return a, nil
 }
 
 // Ack deletes the envelopes of addr with the given IDs. The Acks of one

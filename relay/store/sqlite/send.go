@@ -41,12 +41,18 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 	sts := make([]store.Status, len(s.Items))
 	enc := make([]byte, len(s.Items))
 	boxes := make([]*box, len(s.Items))
+	// The first-contact allowances taken, to give back (in reverse) if s
+	// is a duplicate (spec/relay.md §15.8).
+	var taken []tatChange
 	for i, it := range s.Items {
-		st, x, err := b.plan(it, s)
+		st, x, old, err := b.plan(it, s)
 		if err != nil {
 			return store.SendResult{}, err
 		}
 		sts[i], enc[i], boxes[i] = st, byte(st), x
+		if old != nil {
+			taken = append(taken, tatChange{x, *old})
+		}
 	}
 
 	r, err := b.stmt(stmtClaimDedup).ExecContext(b.ctx, s.Sender, s.MessageID[:], enc, s.DedupUntil.UnixMilli(), now)
@@ -61,6 +67,9 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 				x.count--
 				x.bytes -= int64(len(s.Items[i].Envelope))
 			}
+		}
+		for i := len(taken) - 1; i >= 0; i-- {
+			taken[i].box.tat = taken[i].old
 		}
 		return b.duplicate(s, now)
 	}
@@ -83,31 +92,52 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		x.dirty = true
 		ids[i], prevs[i], x.last = id, x.last, id
 	}
-	return store.SendResult{Statuses: sts, IDs: ids, Prevs: prevs}, nil
+	return store.SendResult{Statuses: sts, IDs: ids, Prevs: prevs, FirstContacts: len(taken)}, nil
 }
 
-// plan decides the status of one item of s, in the order of the
-// store.Status values: TooLarge, NoMailbox, QueueFull. For Stored it
-// reserves the envelope's place in its mailbox's counts and returns the
-// mailbox.
-func (b *batch) plan(it store.Item, s *store.Send) (store.Status, *box, error) {
+// tatChange is a first-contact allowance taken by an item: its mailbox
+// and the tat before.
+type tatChange struct {
+	box *box
+	old int64
+}
+
+// plan decides the status of one item of s, in the order of
+// spec/relay.md §7.1: TooLarge, NoMailbox, AccessDenied (§15.8),
+// QueueFull. For Stored it reserves the envelope's place in its mailbox's
+// counts and returns the mailbox, and, if the item took the mailbox's
+// first-contact allowance, the tat before it did.
+func (b *batch) plan(it store.Item, s *store.Send) (store.Status, *box, *int64, error) {
 	n := len(it.Envelope)
 	if n > s.MaxEnvelope {
-		return store.TooLarge, nil, nil
+		return store.TooLarge, nil, nil, nil
 	}
 	x, err := b.box(it.Recipient)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if !x.exists {
-		return store.NoMailbox, nil, nil
+		return store.NoMailbox, nil, nil, nil
+	}
+	unsolicited, tat := false, x.tat
+	if s.CheckAccess && !x.access.Passes(it.AccessVerifier, s.Now) {
+		var ok bool
+		if tat, ok = store.FirstContact(x.tat, s.Now.UnixMilli(), s.FirstContactPerHour); !ok {
+			return store.AccessDenied, nil, nil, nil
+		}
+		unsolicited = true
 	}
 	if x.count+1 > s.MaxQueueCount || x.bytes+int64(n) > s.MaxQueueBytes {
-		return store.QueueFull, nil, nil
+		return store.QueueFull, nil, nil, nil
 	}
 	x.count++
 	x.bytes += int64(n)
-	return store.Stored, x, nil
+	if !unsolicited {
+		return store.Stored, x, nil, nil
+	}
+	old := x.tat
+	x.tat = tat
+	return store.Stored, x, &old, nil
 }
 
 // duplicate returns the first answer to s, whose dedup record is live.

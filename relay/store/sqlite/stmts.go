@@ -23,6 +23,7 @@ const (
 	stmtDedup
 	stmtClaimDedup
 	stmtDataVersion
+	stmtSetAccess
 	numStmts
 )
 
@@ -30,8 +31,11 @@ var stmtSQL = [numStmts]string{
 	// The depth of a mailbox and the highest envelope id it has given
 	// (the Prev of the next envelope stored, store.SendResult; the next
 	// one gets last_id + 1, spec/relay.md §8.1).
-	stmtMailbox:        `SELECT count, bytes, last_id FROM mailboxes WHERE addr = ?`,
-	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ? WHERE addr = ?`,
+	// With the access setting and the first-contact allowance
+	// (spec/relay.md §15.8), which a send checks in the same read.
+	stmtMailbox: `SELECT count, bytes, last_id, access_mode, access_current, access_previous,
+		access_previous_until, first_contact_tat FROM mailboxes WHERE addr = ?`,
+	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
 	// A batch's acks, a JSON array of [hex address, id] pairs: the
@@ -48,6 +52,8 @@ var stmtSQL = [numStmts]string{
 		WHERE dedup.until <= ?5`,
 	// Changes when another connection has committed (batch.loadCache).
 	stmtDataVersion: `PRAGMA data_version`,
+	stmtSetAccess: `UPDATE mailboxes SET access_mode = ?, access_current = ?, access_previous = ?,
+		access_previous_until = ? WHERE addr = ?`,
 }
 
 type stmts struct{ s [numStmts]*sql.Stmt }
@@ -82,6 +88,7 @@ const (
 	readFetch stmtID = iota
 	readStats
 	readHasMailbox
+	readAccess
 	numReadStmts
 )
 
@@ -90,6 +97,8 @@ var readSQL = [numReadStmts]string{
 		WHERE addr = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`,
 	readStats:      `SELECT count, bytes FROM mailboxes WHERE addr = ?`,
 	readHasMailbox: `SELECT 1 FROM mailboxes WHERE addr = ?`,
+	readAccess: `SELECT access_mode, access_current, access_previous, access_previous_until
+		FROM mailboxes WHERE addr = ?`,
 }
 
 type readStmts struct{ s [numReadStmts]*sql.Stmt }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/sealpost/sealpost/relay/store"
 )
@@ -207,7 +208,12 @@ type box struct {
 	count  int
 	bytes  int64
 	last   int64 // the highest envelope id the mailbox has given (last_id), 0 if none
-	dirty  bool  // count, bytes or last differ from the row
+	dirty  bool  // count, bytes, last or tat differ from the row
+	// The access setting and the first-contact allowance's theoretical
+	// arrival time, unix ms (spec/relay.md §15.8). SetAccess writes
+	// access itself; tat is written back with the depth.
+	access store.Access
+	tat    int64
 }
 
 // stmt returns statement i bound to the batch's transaction.
@@ -269,7 +275,11 @@ func (b *batch) box(addr []byte) (*box, error) {
 		return x, nil
 	}
 	x := &box{exists: true}
-	err := b.stmt(stmtMailbox).QueryRowContext(b.ctx, addr).Scan(&x.count, &x.bytes, &x.last)
+	var mode uint8
+	var until int64
+	err := b.stmt(stmtMailbox).QueryRowContext(b.ctx, addr).Scan(&x.count, &x.bytes, &x.last,
+		&mode, &x.access.Current, &x.access.Previous, &until, &x.tat)
+	x.access.Mode, x.access.PreviousUntil = store.AccessMode(mode), time.UnixMilli(until)
 	if err == sql.ErrNoRows {
 		x.exists, err = false, nil
 	}
@@ -286,7 +296,7 @@ func (b *batch) flush() error {
 		if !x.dirty {
 			continue
 		}
-		if _, err := b.stmt(stmtSetDepth).ExecContext(b.ctx, x.count, x.bytes, x.last, []byte(addr)); err != nil {
+		if _, err := b.stmt(stmtSetDepth).ExecContext(b.ctx, x.count, x.bytes, x.last, x.tat, []byte(addr)); err != nil {
 			return fmt.Errorf("sqlite: update mailbox: %w", err)
 		}
 		x.dirty = false

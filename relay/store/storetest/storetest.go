@@ -20,6 +20,11 @@
 //     MaxEnvelope) comes before NoMailbox, NoMailbox before QueueFull. An
 //     item is QueueFull when storing it would take the mailbox over
 //     MaxQueueCount envelopes or MaxQueueBytes bytes (len(Envelope) summed).
+//   - A Send with CheckAccess applies the recipients' access settings
+//     (spec/relay.md §15.8): AccessDenied comes after NoMailbox and before
+//     QueueFull; an item refused anything takes no first-contact
+//     allowance, nor does a duplicate. The setting and the allowance are
+//     shared by every store on the database and survive a restart.
 //   - Send never creates a mailbox.
 //   - Stats and the queue caps count every envelope until Ack or Sweep
 //     deletes it, expired or not.
@@ -104,6 +109,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"DedupRefused", testDedupRefused},
 		{"DedupExpiry", testDedupExpiry},
 		{"SpentTokens", testSpentTokens},
+		{"AccessOpen", testAccessOpen},
+		{"AccessContacts", testAccessContacts},
+		{"AccessQueueFull", testAccessQueueFull},
+		{"AccessRotation", testAccessRotation},
+		{"AccessRefused", testAccessRefused},
 		{"Sweep", testSweep},
 		{"Wake", testWake},
 		{"ConcurrentSends", testConcurrentSends},
@@ -129,6 +139,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		}
 		t.Parallel()
 		testAcksAcrossStores(t, c.newDB(t))
+	})
+	t.Run("AccessAcrossStores", func(t *testing.T) {
+		if c.newDB == nil {
+			t.Skip("engine gave no WithReopen")
+		}
+		t.Parallel()
+		testAccessAcrossStores(t, c.newDB(t))
 	})
 	t.Run("Reopen", func(t *testing.T) {
 		if c.newDB == nil {
