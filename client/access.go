@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -10,7 +11,9 @@ import (
 	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/content/contentpb"
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/client/internal/relaylink"
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/relay/wire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -103,9 +106,9 @@ func (c *Client) SetContactsOnly(ctx context.Context, on bool) error {
 // Block blocks handle (spec/client.md §13.7): what it sends is dropped
 // from now on (EventEnvelopeDropped), nothing is sent to it (ErrBlocked),
 // and this device's access key changes at once, the old one refused by
-// the relay from the next connection: every other account this device has
-// a key set of gets the new key in an access update; the blocked account
-// does not. Blocking an account blocked already changes nothing.
+// the relay from the next connection: every other account this device
+// handed its key to gets the new key in an access update; the blocked
+// account does not. Blocking an account blocked already changes nothing.
 func (c *Client) Block(ctx context.Context, handle string) error {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
@@ -144,7 +147,7 @@ func (c *Client) Block(ctx context.Context, handle string) error {
 		if err := tx.PutAccess(a); err != nil {
 			return err
 		}
-		contacts, err = tx.KeySetHandles()
+		contacts, err = tx.AccessGiven()
 		return err
 	})
 	if err != nil || was {
@@ -207,9 +210,61 @@ func (c *Client) sendAccessUpdates(ctx context.Context, id *identity, handles []
 	return errors.Join(errs...)
 }
 
-// kickAccess tells the relay this device's access state when it changed
-// (relay.go); a no-op until the relay supports it.
-func (c *Client) kickAccess() {}
+// kickAccess tells the relay this device's access state, in the
+// background, if the relay has not confirmed it (spec/client.md §13.6):
+// after a change, and on every connection.
+func (c *Client) kickAccess() {
+	c.mu.Lock()
+	if c.closed || c.link == nil {
+		c.mu.Unlock()
+		return
+	}
+	link := c.link
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		if err := c.registerAccess(c.ctx, link); err != nil && c.ctx.Err() == nil {
+			c.log.Info("client: telling the relay the access setting failed; will retry on the next connection", "err", err)
+		}
+	}()
+}
+
+// registerAccess sends this device's access state to the relay
+// (SetAccess, spec/relay.md §15.8) unless the relay confirmed it already,
+// and records the confirmation if the state did not change meanwhile.
+// One at a time: the relay applies them in order.
+func (c *Client) registerAccess(ctx context.Context, link *relaylink.Link) error {
+	c.accessMu.Lock()
+	defer c.accessMu.Unlock()
+	a, err := c.access(ctx)
+	if err != nil || a.Registered {
+		return err
+	}
+	mode, verifier, prev := wire.AccessMode_ACCESS_MODE_OPEN, []byte(nil), time.Duration(0)
+	if a.Contacts {
+		v := wire.AccessVerifier((*[wire.AccessKeySize]byte)(a.Key))
+		mode, verifier = wire.AccessMode_ACCESS_MODE_CONTACTS, v[:]
+		if a.Previous != nil {
+			prev = min(time.Until(a.PreviousUntil).Truncate(time.Second), wire.MaxPreviousValid*time.Second)
+			prev = max(prev, 0)
+		}
+	}
+	if err := link.SetAccess(ctx, mode, verifier, prev); err != nil {
+		return err
+	}
+	return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error {
+		now, err := tx.Access()
+		if err != nil {
+			return err
+		}
+		if now.Contacts != a.Contacts || !bytes.Equal(now.Key, a.Key) {
+			return nil // changed meanwhile: told again by its own kick
+		}
+		now.Registered = true
+		return tx.PutAccess(now)
+	}))
+}
 
 // stripAccessKey takes the access key out of p's Content and body.
 func stripAccessKey(p *payload) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/relay"
 )
 
 // peerKey is the access key c recorded for device 1 of handle, or nil.
@@ -37,21 +38,35 @@ func ownKey(t *testing.T, c *Client) []byte {
 	return a.Key
 }
 
-// spec/client.md §13.6: every Content to another account carries the
-// sending device's access key, and the recipient records it per device; a
-// version 1 message does not (it has no Content) but its receipt does.
+// spec/client.md §13.6: every message a device sends to another account
+// carries its access key, and the recipient records it per device; a
+// version 1 message does not (it has no Content), nor does a receipt: a
+// device hands its key only to accounts it writes to.
 func TestAccessKeyHandedOut(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice, bob := s.newUser("alice"), s.newUser("bob")
-	if _, err := alice.Send(ctxT(t), "bob", []byte("version 1")); err != nil {
+	v1, err := alice.Send(ctxT(t), "bob", []byte("version 1"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	recv(t, bob)
+	if err := bob.SendReceipts(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		st, err := alice.MessageStatus(ctxT(t), v1)
+		return err == nil && st.Delivered > 0
+	})
 	if k := peerKey(t, bob, "alice"); k != nil {
 		t.Fatalf("a version 1 message carried a key: %x", k)
 	}
-	// bob's delivery receipt is a Content: alice learns bob's key.
-	waitFor(t, func() bool { return peerKey(t, alice, "bob") != nil })
+	if k := peerKey(t, alice, "bob"); k != nil {
+		t.Fatalf("bob's delivery receipt carried his key: %x", k)
+	}
+	if _, err := bob.SendText(ctxT(t), "alice", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, alice)
 	if !bytes.Equal(peerKey(t, alice, "bob"), ownKey(t, bob)) {
 		t.Fatal("alice recorded another key than bob's")
 	}
@@ -159,4 +174,91 @@ func outgoingCount(t *testing.T, c *Client) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// registered waits until the relay confirmed c's access state.
+func registered(t *testing.T, c *Client) {
+	t.Helper()
+	waitFor(t, func() bool {
+		var a localstore.Access
+		c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			var err error
+			a, err = tx.Access()
+			return err
+		})
+		return a.Registered
+	})
+}
+
+// spec/client.md §13.6, spec/relay.md §15.8, end to end: a device in
+// contacts-only mode takes anonymous envelopes from a contact that has its
+// key, and from strangers only within its first-contact allowance, the
+// rest refused (access denied) and nothing stored; after a block the
+// blocked account's key is refused at the relay while the other contacts,
+// given the new key, still get through.
+func TestContactsOnly(t *testing.T) {
+	s, _, reg := anonServersWith(t, engineSQLite, func(c *relay.Config) {
+		c.Limits.FirstContactPerHour = 2
+	})
+	bob := s.newUser("bob")
+	alice, carol, mallory := s.newAnonUser("alice"), s.newAnonUser("carol"), s.newAnonUser("mallory")
+	for _, c := range []*Client{alice, carol} {
+		// bob writes first: they learn his key.
+		if _, err := bob.SendText(ctxT(t), c.Handle(), "hi "+c.Handle()); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, c)
+	}
+	if err := bob.SetContactsOnly(ctxT(t), true); err != nil {
+		t.Fatal(err)
+	}
+	registered(t, bob)
+	for _, c := range []*Client{alice, carol} {
+		if _, err := c.SendText(ctxT(t), "bob", "from a contact"); err != nil {
+			t.Fatalf("%s: %v", c.Handle(), err)
+		}
+		recv(t, bob)
+	}
+	// A stranger: two first contacts, then refused.
+	for i := range 2 {
+		if _, err := mallory.SendText(ctxT(t), "bob", "first contact"); err != nil {
+			t.Fatalf("first contact %d: %v", i, err)
+		}
+		recv(t, bob)
+	}
+	// Receipts in flight would be counted too: none left.
+	for _, c := range []*Client{alice, bob, carol, mallory} {
+		if err := c.SendReceipts(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := counter(t, reg, "sealpost_relay_envelopes_stored_total")
+	_, err := mallory.SendText(ctxT(t), "bob", "one too many")
+	var se *SendError
+	if !errors.As(err, &se) || len(se.Refused) != 1 || se.Refused[0].Reason != "access denied" {
+		t.Fatalf("past the allowance: %v, want a SendError with access denied", err)
+	}
+	if after := counter(t, reg, "sealpost_relay_envelopes_stored_total"); after != before {
+		t.Fatalf("a refused envelope was stored: %v then %v stored", before, after)
+	}
+	if n := counterLabel(t, reg, "sealpost_relay_refusals_total", "reason", "access_denied"); n < 1 {
+		t.Fatalf("access_denied refusals %v", n)
+	}
+	// bob blocks alice: carol gets the new key, alice keeps the old one,
+	// which the relay now refuses (the allowance is spent).
+	if err := bob.Block(ctxT(t), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	registered(t, bob)
+	waitFor(t, func() bool { return bytes.Equal(peerKey(t, carol, "bob"), ownKey(t, bob)) })
+	if _, err := carol.SendText(ctxT(t), "bob", "still friends"); err != nil {
+		t.Fatalf("carol after the block: %v", err)
+	}
+	if m := recv(t, bob); string(m.Plaintext) != "still friends" {
+		t.Fatalf("bob got %q", m.Plaintext)
+	}
+	_, err = alice.SendText(ctxT(t), "bob", "blocked")
+	if !errors.As(err, &se) || len(se.Refused) != 1 || se.Refused[0].Reason != "access denied" {
+		t.Fatalf("alice after the block: %v, want access denied at the relay", err)
+	}
 }

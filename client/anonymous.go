@@ -435,6 +435,22 @@ func (c *Client) payToken(ctx context.Context, o *localstore.Outgoing, renew boo
 // invalid is replaced by a new one; an item answered quota is paid again
 // with a new token after the relay's wait.
 func (c *Client) sendAnonymous(ctx context.Context, id [wire.MessageIDSize]byte, o *localstore.Outgoing, item *wire.Item) (wire.Status, error) {
+	// The recipient device's access key, if it gave one (spec/client.md
+	// §13.6): without it the relay may admit the envelope only as a
+	// first contact.
+	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		k, err := tx.PeerAccessKey(o.Recipient, o.Device)
+		if err == nil {
+			item.AccessKey = k
+		}
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, storeError(err)
+	}
 	renew := false
 	quotaTry := 1
 	var lastErr error

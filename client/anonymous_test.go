@@ -94,6 +94,11 @@ func (w *syncBuffer) String() string {
 // with the key server's published keys, logs at debug level into the
 // returned buffer and counts into the returned registry.
 func anonServers(t testing.TB, eng engine) (*servers, *syncBuffer, *prometheus.Registry) {
+	return anonServersWith(t, eng, nil)
+}
+
+// anonServersWith is anonServers with the relay's Config changed by more.
+func anonServersWith(t testing.TB, eng engine, more func(*relay.Config)) (*servers, *syncBuffer, *prometheus.Registry) {
 	t.Helper()
 	var s *servers
 	logs := &syncBuffer{}
@@ -102,6 +107,9 @@ func anonServers(t testing.TB, eng engine) (*servers, *syncBuffer, *prometheus.R
 		c.SendTokens = &keysVerifier{s: &s}
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		c.Registerer = reg
+		if more != nil {
+			more(c)
+		}
 	})
 	return s, logs, reg
 }
@@ -640,7 +648,7 @@ func TestAnonymousSealedHybrid(t *testing.T) {
 	s, _, _ := anonServers(t, engineSQLite)
 	alice := s.newAnonUser("alice")
 	bob, bobDir := s.newUserDir("bob")
-	send(t, bob, "alice", "hello") // a session, and alice learns bob's access key
+	send(t, bob, "alice", "hello") // a session
 	recv(t, alice)
 	bob.Close()
 	send(t, alice, "bob", "sealed post-quantum")
@@ -667,4 +675,27 @@ func TestAnonymousSealedHybrid(t *testing.T) {
 	if len(envs) == 0 || envs[len(envs)-1][0] != seal.Version {
 		t.Fatalf("authenticated envelope not version 1")
 	}
+}
+
+// counterLabel reads one labelled series of a counter of the relay's
+// registry.
+func counterLabel(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

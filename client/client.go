@@ -225,9 +225,11 @@ type Client struct {
 	receipts     chan struct{} // wakes the receipt loop (loops.go)
 	acksPending  atomic.Int64  // messages acked whose commit has not run (SendReceipts)
 
-	anon   anonymous     // the anonymous connection and send-token wallet (anonymous.go)
-	kems   kemIndex      // key ids of this device's last-resort KEM prekeys (sealkeys.go)
-	expiry chan struct{} // wakes the expiry loop (loops.go)
+	anon anonymous // the anonymous connection and send-token wallet (anonymous.go)
+	kems kemIndex  // key ids of this device's last-resort KEM prekeys (sealkeys.go)
+	// accessMu serialises telling the relay the access setting (access.go).
+	accessMu sync.Mutex
+	expiry   chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)
 }

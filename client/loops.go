@@ -111,14 +111,11 @@ func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 		if err != nil {
 			return err
 		}
-		var wire []byte
-		if batch.Peer != c.Handle() {
-			if wire, err = c.wireWithAccessKey(ctx, ct); err != nil {
-				return err
-			}
-		}
+		// No access key: a receipt goes to whoever wrote, and a device
+		// hands its key only to accounts it writes to (spec/client.md
+		// §13.6).
 		m := &outMessage{
-			version: payloadVersion2, body: body, wire: wire, kind: content.KindReceipt, cachedKeys: true,
+			version: payloadVersion2, body: body, kind: content.KindReceipt, cachedKeys: true,
 			// Delivery receipts go to the sender; read receipts to the
 			// sender (unless turned off) and this account's other
 			// devices, which keep read state too (§12.2).

@@ -156,6 +156,8 @@ func refusedReason(st wire.Status) string {
 		return "queue full"
 	case wire.Status_STATUS_TOO_LARGE:
 		return "too large"
+	case wire.Status_STATUS_ACCESS_DENIED:
+		return "access denied"
 	}
 	return "malformed"
 }
@@ -335,7 +337,8 @@ func (c *Client) sendHead(k laneKey, msgID MessageID, o localstore.Outgoing) err
 		fail = fmt.Errorf("%w toward %s", errQuota, o.Recipient)
 	case st == wire.Status_STATUS_STORED:
 		killpoint.Reach(killpoint.SendAfterRelayStored)
-	case st == wire.Status_STATUS_NO_MAILBOX, st == wire.Status_STATUS_QUEUE_FULL, st == wire.Status_STATUS_TOO_LARGE, st == wire.Status_STATUS_UNSPECIFIED:
+	case st == wire.Status_STATUS_NO_MAILBOX, st == wire.Status_STATUS_QUEUE_FULL, st == wire.Status_STATUS_TOO_LARGE, st == wire.Status_STATUS_UNSPECIFIED,
+		st == wire.Status_STATUS_ACCESS_DENIED:
 	default:
 		fail = fmt.Errorf("client: the relay answered unknown status %d", st)
 	}

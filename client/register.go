@@ -200,6 +200,7 @@ func (c *Client) start() error {
 		OnEphemeral: c.receiveEphemeral,
 		OnConnect: func(*wire.Hello) {
 			c.emit(Event{Kind: EventConnected})
+			c.kickAccess()
 			c.kickMaintenance()
 			c.kickMonitor() // spec/client.md §6.3
 			// Close sets closed before it waits for wg: no Add after
@@ -245,6 +246,8 @@ func (c *Client) start() error {
 	go c.monitorLoop()
 	go c.receiptLoop()
 	go c.expiryLoop()
+	// The first connection may have come before the link was set.
+	c.kickAccess()
 	return nil
 }
 

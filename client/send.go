@@ -35,7 +35,7 @@ type SendError struct {
 type RefusedDevice struct {
 	Handle string
 	Device uint32
-	Reason string // "no mailbox", "queue full", "too large"
+	Reason string // "no mailbox", "queue full", "too large", "access denied"
 }
 
 func (e *SendError) Error() string {
@@ -504,9 +504,15 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 				return err
 			}
 		}
+		if m.wire != nil && to != id.handle {
+			// spec/client.md §13.6: to whom the access key went.
+			if err := tx.MarkAccessGiven(to, now); err != nil {
+				return err
+			}
+		}
 		for _, t := range ts {
 			body := m.body
-			if m.wire != nil {
+			if m.wire != nil && t.kind == kindMessage {
 				body = m.wire
 			}
 			p := payload{version: m.version, kind: t.kind, id: msgID, sent: now, to: to, body: body}

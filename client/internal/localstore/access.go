@@ -193,3 +193,36 @@ func (tx *Tx) SealKey(handle string, device uint32) ([]byte, time.Time, error) {
 	p, err := tx.s.open(sealKeyAD(handle, device), sealed)
 	return p, fromNanos(fetched), err
 }
+
+// MarkAccessGiven records that this device's access key went to handle
+// (spec/client-store.md §4.24).
+func (tx *Tx) MarkAccessGiven(handle string, at time.Time) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	_, err := tx.exec("mark access given", `INSERT INTO access_given (handle, given) VALUES (?, ?)
+		ON CONFLICT (handle) DO UPDATE SET given = excluded.given`, handle, nanos(at))
+	return err
+}
+
+// AccessGiven returns the accounts this device's access key went to, in
+// order.
+func (tx *Tx) AccessGiven() ([]string, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT handle FROM access_given ORDER BY handle`)
+	if err != nil {
+		return nil, dbErr("list access given", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, dbErr("list access given", err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list access given", err)
+	}
+	return out, nil
+}

@@ -39,6 +39,12 @@ func TestAccessState(t *testing.T) {
 		if err := tx.PutPeerAccessKey("bob", 2, k1[:5], t0); err == nil {
 			t.Error("PutPeerAccessKey of 5 bytes accepted")
 		}
+		if err := tx.MarkAccessGiven("carol", t0); err != nil {
+			return err
+		}
+		if err := tx.MarkAccessGiven("carol", until); err != nil {
+			return err
+		}
 		if err := tx.Block("mallory", t0); err != nil {
 			return err
 		}
@@ -60,6 +66,9 @@ func TestAccessState(t *testing.T) {
 		}
 		if hs, err := tx.BlockedHandles(); err != nil || len(hs) != 1 || hs[0] != "mallory" {
 			t.Errorf("BlockedHandles = %v, %v", hs, err)
+		}
+		if hs, err := tx.AccessGiven(); err != nil || len(hs) != 1 || hs[0] != "carol" {
+			t.Errorf("AccessGiven = %v, %v", hs, err)
 		}
 		return nil
 	})

@@ -25,6 +25,14 @@ CREATE TABLE peer_access_keys (
 	PRIMARY KEY (handle, device)
 ) STRICT, WITHOUT ROWID;
 
+-- Accounts this device handed its access key to (spec/client.md §13.6):
+-- those it sent a message to, not only receipts. A block sends the new key
+-- to these, but the blocked one.
+CREATE TABLE access_given (
+	handle TEXT    PRIMARY KEY,
+	given  INTEGER NOT NULL   -- the last time
+) STRICT, WITHOUT ROWID;
+
 -- Accounts this device blocked (spec/client.md §13.7): their messages are
 -- dropped, nothing is sent to them, and they no longer get this device's
 -- access key.
