@@ -73,7 +73,7 @@ func (c *Client) wireWithAccessKey(ctx context.Context, ct *content.Content) ([]
 // access key on anonymous envelopes to it: with it on, an anonymous sender
 // must present the key this device handed to the accounts it writes to,
 // or the relay admits its envelope only within the device's small
-// first-contact allowance (spec/client.md §13.6, spec/relay.md §15.7). It
+// first-contact allowance (spec/client.md §13.6, spec/relay.md §15.8). It
 // takes effect at the relay with the next connection, or at once when
 // connected.
 func (c *Client) SetContactsOnly(ctx context.Context, on bool) error {
