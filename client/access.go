@@ -103,6 +103,35 @@ func (c *Client) SetContactsOnly(ctx context.Context, on bool) error {
 	return nil
 }
 
+// WaitAccessConfirmed waits until the relay has confirmed this device's
+// access setting (SetContactsOnly, Block), or ctx ends.
+func (c *Client) WaitAccessConfirmed(ctx context.Context) error {
+	ctx, _, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		a, err := c.access(ctx)
+		if err != nil {
+			return err
+		}
+		if a.Registered {
+			return nil
+		}
+		if i%20 == 0 {
+			c.kickAccess() // again each second: the connection may be new
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // Block blocks handle (spec/client.md §13.7): what it sends is dropped
 // from now on (EventEnvelopeDropped), nothing is sent to it (ErrBlocked),
 // and this device's access key changes at once, the old one refused by

@@ -179,15 +179,9 @@ func outgoingCount(t *testing.T, c *Client) int {
 // registered waits until the relay confirmed c's access state.
 func registered(t *testing.T, c *Client) {
 	t.Helper()
-	waitFor(t, func() bool {
-		var a localstore.Access
-		c.store.View(ctxT(t), func(tx *localstore.Tx) error {
-			var err error
-			a, err = tx.Access()
-			return err
-		})
-		return a.Registered
-	})
+	if err := c.WaitAccessConfirmed(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // spec/client.md §13.6, spec/relay.md §15.8, end to end: a device in

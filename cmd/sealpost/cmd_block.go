@@ -108,3 +108,49 @@ func (a *app) blockResult(handle string, blocked bool) {
 		a.printf("Unblocked %s.\n", handle)
 	}
 }
+
+var contactsOnlyCommand = &command{
+	name:    "contacts-only",
+	usage:   "contacts-only on|off",
+	summary: "take anonymous messages only from accounts you wrote to",
+	help: `
+With on, the relay takes anonymous messages to this device only when they
+carry its access key, which this device hands to every account it writes
+to; others get through only within a small allowance per hour (first
+contact). With off (the default), anyone may write. The relay is told at
+once and again on every connection until it confirms (spec/client.md
+§13.6). Messages sent on the authenticated connection (senders without
+--anonymous) are not checked: the relay knows who sent them, and 'sealpost
+block' drops them.`,
+	setup: func(fs *flag.FlagSet) runner {
+		return func(ctx context.Context, a *app, args []string) error {
+			if err := wantArgs(args, 1, "on or off"); err != nil {
+				return err
+			}
+			var on bool
+			switch args[0] {
+			case "on":
+				on = true
+			case "off":
+			default:
+				return usagef("want on or off, not %q", args[0])
+			}
+			return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+				if err := c.SetContactsOnly(ctx, on); err != nil {
+					return err
+				}
+				if err := c.WaitAccessConfirmed(ctx); err != nil {
+					return err
+				}
+				if a.json {
+					a.emit(struct {
+						ContactsOnly bool `json:"contacts_only"`
+					}{on})
+				} else {
+					a.printf("Contacts only: %s (the relay confirmed it).\n", args[0])
+				}
+				return nil
+			})
+		}
+	},
+}

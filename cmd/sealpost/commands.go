@@ -31,7 +31,7 @@ func commandList() []*command {
 	return []*command{
 		initCommand, sendCommand, listenCommand, chatCommand, reactCommand,
 		editCommand, deleteCommand, timerCommand, statusCommand, historyCommand, verifyCommand,
-		acceptCommand, contactsCommand, blockCommand, unblockCommand, blockedCommand, devicesCommand, auditCommand, auditorCommand,
+		acceptCommand, contactsCommand, blockCommand, unblockCommand, blockedCommand, contactsOnlyCommand, devicesCommand, auditCommand, auditorCommand,
 		backupCommand, restoreCommand, helpCommand, versionCommand,
 	}
 }
