@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,6 +204,40 @@ func TestDaemonAnonymousSQLite(t *testing.T) {
 		t.Fatalf("--relay-anonymous=false: %v, want anonymous_disabled", err)
 	}
 	off.stop(t)
+
+	// A relay alone whose --name is not the key server's: the keys
+	// document names another issuer, so it holds no key and a good token
+	// is stale.
+	other := start(t, "--data-dir", filepath.Join(t.TempDir(), "other"), "--listen", "127.0.0.1:0", "--name", "other.example",
+		"--services", "relay", "--relay-token-key", filepath.Join(dir, tokenKeyFile),
+		"--relay-keyserver-url", "https://"+d.addr, "--relay-keyserver-fingerprint", d.fp.String())
+	alice := newKSAccount(t, d, "alice2")
+	tok := sendTokens(t, d, alice, 1)[0]
+	c, err := dialAnonymous(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.SendAnonymous(ctx, [16]byte{1}, tok, []*wire.Item{{Recipient: wire.FormatAddress("bob", 1), Envelope: []byte("x")}})
+	if !errors.As(err, &re) || re.Code != wire.ErrorCode_ERROR_CODE_SEND_TOKEN_STALE {
+		t.Fatalf("relay of another issuer: %v, want send_token_stale", err)
+	}
+	other.stop(t)
+	for _, tc := range []struct {
+		d    *daemon
+		want []string
+	}{
+		{d, []string{"relay_send_token_keys=in-process"}},
+		{off, []string{"relay_send_token_keys=off", "refuses anonymous connections"}},
+		{other, []string{"relay_send_token_keys=https://" + d.addr, "keys of another issuer"}},
+	} {
+		for _, w := range tc.want {
+			if !strings.Contains(tc.d.stderr.String(), w) {
+				t.Errorf("log lacks %q:\n%s", w, tc.d.stderr.String())
+			}
+		}
+	}
 	d.stop(t)
 }
 
