@@ -186,6 +186,27 @@ func (s *Server) sendTokenKeysDoc(set *epochKeys) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
+// SendTokenPublicKeys returns the issuer name and the public keys the
+// keys document publishes (spec/keyserver.md §5.10), by epoch: what a
+// relay in the same process verifies send tokens with (relay/tokenkeys).
+// Like the document it makes the current and next epoch's keys if the
+// store has none.
+func (s *Server) SendTokenPublicKeys(ctx context.Context) (string, []sendtoken.EpochKey, error) {
+	set, err := s.sendTokenKeys(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	var out []sendtoken.EpochKey
+	for _, epoch := range []uint64{set.current - 1, set.current, set.current + 1} {
+		k, ok := set.keys[epoch]
+		if !ok || (epoch == set.current-1 && set.current == 0) {
+			continue
+		}
+		out = append(out, sendtoken.EpochKey{Epoch: epoch, Key: k.Public()})
+	}
+	return s.name, out, nil
+}
+
 // untilNextEpoch is the whole seconds from now to the start of the next
 // epoch, at least 1.
 func untilNextEpoch(now time.Time, e uint64) int {

@@ -241,6 +241,17 @@ func TestSendTokenKeysEpochChange(t *testing.T) {
 				}
 				seen[k.Epoch] = pub
 			}
+			// What a relay in the process verifies with: the document's
+			// issuer and keys.
+			issuer, keys, err := e.srv.SendTokenPublicKeys(context.Background())
+			if err != nil || issuer != doc.Issuer || len(keys) != len(doc.Keys) {
+				t.Fatalf("day %d: SendTokenPublicKeys: %q, %d keys, %v", day, issuer, len(keys), err)
+			}
+			for i, k := range keys {
+				if k.Epoch != doc.Keys[i].Epoch || !k.Key.Equal(epochKey(t, doc, k.Epoch)) {
+					t.Fatalf("day %d: SendTokenPublicKeys key %d: epoch %d, not the document's", day, i, k.Epoch)
+				}
+			}
 			for ep := cur - 1; ep <= cur; ep++ {
 				a, b := seen[ep].ID(), seen[ep+1].ID()
 				if a[sendtoken.KeyIDSize-1] == b[sendtoken.KeyIDSize-1] {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -45,6 +46,10 @@ type childSpec struct {
 	ReconnectRate int    `json:"reconnect_rate"`
 	CPUProfile    string `json:"cpu_profile,omitempty"` // file for a CPU profile of the relay, until it stops
 	GOMAXPROCS    int    `json:"gomaxprocs,omitempty"`  // the relay's, 0 for the default
+	// Anonymous runs a key server beside the relay, as sealpostd does,
+	// whose issuer keys the relay verifies send tokens with; its token
+	// signing key is token-key.pem in Dir (anonymous.go).
+	Anonymous bool `json:"anonymous,omitempty"`
 }
 
 // relayChild serves the relay of spec until SIGTERM; it prints
@@ -102,14 +107,25 @@ func (c *childSpec) serve(stdout, stderr io.Writer) error {
 	}
 	lim := selfLimits()
 	lim.ReconnectRate = c.ReconnectRate
-	srv, err := relay.New(relay.Config{
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	rcfg := relay.Config{
 		Name: c.Name, Queue: q, TokenKeys: []ed25519.PublicKey{c.TokenKey}, Limits: lim,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
+		Logger: logger,
+	}
+	var ksHandler http.Handler
+	if c.Anonymous {
+		ks, stopKS, err := c.startKeyServer(&rcfg, logger)
+		if err != nil {
+			return err
+		}
+		defer stopKS()
+		ksHandler = ks
+	}
+	srv, err := relay.New(rcfg)
 	if err != nil {
 		return err
 	}
-	hs, ln, err := serveRelay(srv, c.Addr, tcfg)
+	hs, ln, err := serveRelay(srv, c.Addr, tcfg, ksHandler)
 	if err != nil {
 		return err
 	}
@@ -147,7 +163,14 @@ func startChild(ctx context.Context, o *options, stderr io.Writer) (*childRelay,
 		return nil, err
 	}
 	r := &childRelay{spec: childSpec{Dir: dir, Addr: "127.0.0.1:0", Name: o.name, TokenKey: pub,
-		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate, CPUProfile: o.relayProfile, GOMAXPROCS: o.relayProcs}}
+		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate, CPUProfile: o.relayProfile, GOMAXPROCS: o.relayProcs,
+		Anonymous: o.anonymous || o.compare}}
+	if r.spec.Anonymous {
+		if err := writeTokenKey(dir, key); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	if err := r.serve(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

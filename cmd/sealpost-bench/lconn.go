@@ -73,7 +73,8 @@ type lconn struct {
 }
 
 // dialLoad opens a TLS 1.3 connection to the relay, upgrades it to a
-// WebSocket with the relay's subprotocol and authenticates with tok.
+// WebSocket with the relay's subprotocol and authenticates with tok, or
+// opens an anonymous connection if tok is "".
 func dialLoad(ctx context.Context, rawURL string, tlsConf *tls.Config, tok string) (*lconn, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "wss" {
@@ -138,7 +139,12 @@ func (c *lconn) handshake(u *url.URL, tok string) (*wire.Hello, error) {
 		resp.Header.Get("Sec-WebSocket-Protocol") != relayclient.Subprotocol {
 		return nil, fmt.Errorf("sealpost-bench: upgrade refused: %s", resp.Status)
 	}
-	auth, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: tok}}})
+	first := &wire.Frame{Body: &wire.Frame_Auth{Auth: &wire.Auth{Token: tok}}}
+	if tok == "" {
+		// An anonymous connection (spec/relay.md §15.1).
+		first = &wire.Frame{Body: &wire.Frame_AuthAnonymous{AuthAnonymous: &wire.AuthAnonymous{}}}
+	}
+	auth, err := wire.Encode(first)
 	if err != nil {
 		return nil, fmt.Errorf("sealpost-bench: %w", err)
 	}
@@ -288,14 +294,18 @@ func (c *lconn) close() { c.tc.Close() }
 // Hand encoding of the client's frames, field by field in field-number
 // order with minimal varints: the canonical encoding (spec/relay.md §3.1).
 
-// appendSend appends Frame{Send{message_id, items}}.
-func appendSend(b []byte, id *[wire.MessageIDSize]byte, rcpts, envs [][]byte) []byte {
+// appendSend appends Frame{Send{message_id, items, send_token}}; an empty
+// sendToken is absent.
+func appendSend(b []byte, id *[wire.MessageIDSize]byte, rcpts, envs [][]byte, sendToken []byte) []byte {
 	items := 0
 	for i := range rcpts {
 		n := itemLen(rcpts[i], envs[i])
 		items += 1 + protowire.SizeVarint(uint64(n)) + n
 	}
 	send := 1 + 1 + wire.MessageIDSize + items
+	if len(sendToken) > 0 {
+		send += 1 + protowire.SizeBytes(len(sendToken))
+	}
 	b = protowire.AppendTag(b, 3, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(send))
 	b = protowire.AppendTag(b, 1, protowire.BytesType)
@@ -307,6 +317,10 @@ func appendSend(b []byte, id *[wire.MessageIDSize]byte, rcpts, envs [][]byte) []
 		b = protowire.AppendBytes(b, rcpts[i])
 		b = protowire.AppendTag(b, 2, protowire.BytesType)
 		b = protowire.AppendBytes(b, envs[i])
+	}
+	if len(sendToken) > 0 {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendBytes(b, sendToken)
 	}
 	return b
 }

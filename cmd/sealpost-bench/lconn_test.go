@@ -16,6 +16,7 @@ func TestHandEncodingCanonical(t *testing.T) {
 	copy(id[:], "0123456789abcdef")
 	r1, r2 := wire.FormatAddress("alice", 1), wire.FormatAddress("bob", 70000)
 	e1, e2 := bytes.Repeat([]byte{7}, 1024), []byte{1}
+	tok := bytes.Repeat([]byte{5}, wire.SendTokenSize)
 	for _, tc := range []struct{ rcpts, envs [][]byte }{
 		{[][]byte{r1}, [][]byte{e1}},
 		{[][]byte{r1, r2, r1}, [][]byte{e1, e2, bytes.Repeat([]byte{9}, 200000)}},
@@ -24,12 +25,14 @@ func TestHandEncodingCanonical(t *testing.T) {
 		for i := range items {
 			items[i] = &wire.Item{Recipient: tc.rcpts[i], Envelope: tc.envs[i]}
 		}
-		want, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: id[:], Items: items}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendSend([]byte("x"), &id, tc.rcpts, tc.envs); !bytes.Equal(got[1:], want) || got[0] != 'x' {
-			t.Errorf("Send of %d items: hand encoding differs", len(items))
+		for _, token := range [][]byte{nil, tok} {
+			want, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: id[:], Items: items, SendToken: token}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendSend([]byte("x"), &id, tc.rcpts, tc.envs, token); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+				t.Errorf("Send of %d items, token of %d bytes: hand encoding differs", len(items), len(token))
+			}
 		}
 	}
 	for _, ids := range [][]uint64{{1}, {1, 127, 128, 1 << 40, 1<<63 - 1}} {

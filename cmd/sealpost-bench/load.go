@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,18 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		rep := &report{Self: o.self, Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Rate: o.rate,
 			Errors: map[string]int64{}, Statuses: map[string]int64{}}
 		return rep, runEphemeral(ctx, o, c, hex.EncodeToString(run[:]), rep, stderr)
+	}
+	if o.anonymous || o.compare {
+		c, err := startChild(ctx, o, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c.close(cctx)
+		}()
+		return runAnonymous(ctx, o, c, stderr)
 	}
 	if o.herd > 0 {
 		c, err := startChild(ctx, o, stderr)
@@ -101,7 +114,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	runID := hex.EncodeToString(run[:])
 
 	if o.envelopes > 0 {
-		if err := load(ctx, o, &tg, runID, rep, stderr); err != nil {
+		if err := load(ctx, o, &tg, runID, loadMode{}, rep, stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -175,21 +188,41 @@ func dialAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *r
 // takes answers and deliveries, and a writer, which keeps o.inflight
 // Sends in flight, taking batches of sequence numbers from a paced
 // channel, and acks what the reader took.
-func load(ctx context.Context, o *options, tg *target, runID string, rep *report, stderr io.Writer) error {
+//
+// With m.tokens (--anonymous) the devices only receive: as many anonymous
+// connections send, each Send paid with the next token (spec/relay.md
+// §15). With m.pid (a relay child) the relay's CPU time over the run is
+// measured.
+func load(ctx context.Context, o *options, tg *target, runID string, m loadMode, rep *report, stderr io.Writer) error {
 	prefix := "b" + runID
 	fmt.Fprintf(stderr, "sealpost-bench: opening %d device connections to %s\n", o.devices, tg.url)
 	t0 := time.Now()
-	conns, err := dialLoadAll(ctx, tg, prefix, o.devices, o.dialConc, rep)
+	conns, err := dialLoadAll(ctx, tg, prefix, o.devices, o.dialConc, false, rep)
 	if err != nil {
 		return err
 	}
+	senders := conns
+	if m.tokens != nil {
+		rep.Anonymous = true
+		fmt.Fprintf(stderr, "sealpost-bench: opening %d anonymous connections\n", o.devices)
+		if senders, err = dialLoadAll(ctx, tg, prefix, o.devices, o.dialConc, true, rep); err != nil {
+			for _, c := range conns {
+				c.close()
+			}
+			return err
+		}
+	}
 	rep.ConnectSeconds = time.Since(t0).Seconds()
+	all := conns
+	if m.tokens != nil {
+		all = append(slices.Clone(conns), senders...)
+	}
 	defer func() {
-		for _, c := range conns {
+		for _, c := range all {
 			c.close()
 		}
 	}()
-	l := &loadRun{o: o, rep: rep, run8: run8(runID), jobs: make(chan int, 1024), quit: make(chan struct{}), allIn: make(chan struct{})}
+	l := &loadRun{o: o, rep: rep, run8: run8(runID), tokens: m.tokens, jobs: make(chan int, 1024), quit: make(chan struct{}), allIn: make(chan struct{})}
 	l.addrs = make([][]byte, o.devices)
 	for i := range l.addrs {
 		l.addrs[i] = wire.FormatAddress(fmt.Sprintf("%s-%d", prefix, i), 1)
@@ -199,14 +232,20 @@ func load(ctx context.Context, o *options, tg *target, runID string, rep *report
 
 	go pace(ctx, l.jobs, o.envelopes, o.batch, o.rate)
 	fmt.Fprintf(stderr, "sealpost-bench: sending %d envelopes of %d bytes, %d per Send (%s)\n", o.envelopes, o.size, o.batch, rateText(o.rate))
+	u0, s0, cpuErr := processUserSys(m.pid)
 	start := time.Now()
-	lats := make([][]int64, len(conns))
-	statuses := make([][]int64, len(conns))
+	lats := make([][]int64, len(all))
+	statuses := make([][]int64, len(all))
 	var rwg, wwg sync.WaitGroup
-	l.sent.Add(len(conns))
-	for i, c := range conns {
-		rwg.Go(func() { lats[i], statuses[i] = l.readLoop(c, o.envelopes/len(conns)+1) })
-		wwg.Go(func() { l.writeLoop(c, i, filler) })
+	l.sent.Add(len(senders))
+	for i, c := range all {
+		expect := o.envelopes/len(conns) + 1
+		if i >= len(conns) {
+			expect = 0 // an anonymous sender: nothing delivered
+		}
+		sender := m.tokens == nil || i >= len(conns)
+		rwg.Go(func() { lats[i], statuses[i] = l.readLoop(c, expect) })
+		wwg.Go(func() { l.writeLoop(c, i, filler, sender) })
 	}
 	l.sent.Wait()
 	sendEnd := time.Now()
@@ -218,12 +257,13 @@ func load(ctx context.Context, o *options, tg *target, runID string, rep *report
 		fmt.Fprintf(stderr, "sealpost-bench: timed out waiting for deliveries\n")
 	case <-ctx.Done():
 	}
+	u1, s1, cpuErr1 := processUserSys(m.pid)
 	end := time.Unix(0, l.lastAck.Load())
 	if end.Before(sendEnd) {
 		end = sendEnd
 	}
 	close(l.quit)
-	for _, c := range conns {
+	for _, c := range all {
 		c.close()
 	}
 	rwg.Wait()
@@ -237,8 +277,16 @@ func load(ctx context.Context, o *options, tg *target, runID string, rep *report
 		rep.AckedPerSecond = float64(rep.Acked) / rep.Seconds
 		rep.SentPerSecond = float64(rep.Stored) / rep.SendSeconds
 	}
+	if m.pid > 0 && cpuErr == nil && cpuErr1 == nil && rep.Stored > 0 {
+		cpu := u1 - u0 + s1 - s0
+		rep.RelayCPUSeconds = cpu.Seconds()
+		rep.RelayCPUPerEnvelope = float64(cpu.Microseconds()) / float64(rep.Stored)
+		rep.RelaySysPerEnvelope = float64((s1 - s0).Microseconds()) / float64(rep.Stored)
+	} else if m.pid > 0 {
+		fmt.Fprintf(stderr, "sealpost-bench: relay CPU not measured: %v\n", errors.Join(cpuErr, cpuErr1))
+	}
 	lat := newLatencies(o.envelopes)
-	for i := range conns {
+	for i := range all {
 		lat.ns = append(lat.ns, lats[i]...)
 		for st, n := range statuses[i] {
 			if n > 0 {
@@ -256,8 +304,11 @@ type loadRun struct {
 	rep   *report
 	addrs [][]byte
 	run8  []byte
-	jobs  chan int      // first sequence number of each Send, paced
-	quit  chan struct{} // closed when the measurement ends
+	jobs  chan int // first sequence number of each Send, paced
+	// tokens pay for the Sends of anonymous connections: the Send of
+	// sequence numbers from first spends tokens[first/batch].
+	tokens [][]byte
+	quit   chan struct{} // closed when the measurement ends
 
 	sent      sync.WaitGroup // one per connection: all its Sends answered (or failed)
 	sendsDone atomic.Bool
@@ -336,11 +387,11 @@ func (l *loadRun) readLoop(c *lconn, expect int) ([]int64, []int64) {
 }
 
 // writeLoop writes connection i's frames until the measurement ends: acks
-// and pongs the reader asks for, and Sends, at most o.inflight unanswered,
-// all that are ready together in one write.
-func (l *loadRun) writeLoop(c *lconn, i int, filler []byte) {
+// and pongs the reader asks for, and, if it is a sender, Sends, at most
+// o.inflight unanswered, all that are ready together in one write.
+func (l *loadRun) writeLoop(c *lconn, i int, filler []byte, sender bool) {
 	o := l.o
-	sent := false
+	sent := !sender // a receiver only: not counted in l.sent
 	doneSending := func() {
 		if !sent {
 			sent = true
@@ -357,7 +408,7 @@ func (l *loadRun) writeLoop(c *lconn, i int, filler []byte) {
 	r := mrand.New(mrand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 	var out, frame []byte
 	var spare []uint64
-	outstanding, open, held := 0, true, -1
+	outstanding, open, held := 0, sender, -1
 	send := func(first int) {
 		n := min(o.batch, o.envelopes-first)
 		var id [wire.MessageIDSize]byte
@@ -369,7 +420,11 @@ func (l *loadRun) writeLoop(c *lconn, i int, filler []byte) {
 			binary.BigEndian.PutUint64(envs[i][8:], uint64(first+i))
 			rcpts[i] = l.addrs[r.IntN(len(l.addrs))]
 		}
-		frame = appendSend(frame[:0], &id, rcpts[:n], envs[:n])
+		var tok []byte
+		if l.tokens != nil {
+			tok = l.tokens[first/o.batch]
+		}
+		frame = appendSend(frame[:0], &id, rcpts[:n], envs[:n], tok)
 		out = c.appendWS(out, opBinary, frame)
 		outstanding++
 	}
@@ -454,9 +509,10 @@ func (l *loadRun) writeLoop(c *lconn, i int, filler []byte) {
 	}
 }
 
-// dialLoadAll opens n load connections for handles prefix-0 ... with at
-// most conc handshakes at once.
-func dialLoadAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *report) ([]*lconn, error) {
+// dialLoadAll opens n load connections for handles prefix-0 ... (or, if
+// anonymous, n anonymous connections) with at most conc handshakes at
+// once.
+func dialLoadAll(ctx context.Context, tg *target, prefix string, n, conc int, anonymous bool, rep *report) ([]*lconn, error) {
 	conns := make([]*lconn, n)
 	var mu sync.Mutex
 	var firstErr error
@@ -466,7 +522,11 @@ func dialLoadAll(ctx context.Context, tg *target, prefix string, n, conc int, re
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			tok, err := mint(tg, fmt.Sprintf("%s-%d", prefix, i))
+			var tok string
+			var err error
+			if !anonymous {
+				tok, err = mint(tg, fmt.Sprintf("%s-%d", prefix, i))
+			}
 			if err == nil {
 				err = paced(ctx, func(dctx context.Context) (err error) {
 					conns[i], err = dialLoad(dctx, tg.url, tg.tls, tok)

@@ -31,6 +31,15 @@
 //
 //	sealpost-bench --self sqlite --ephemeral --devices 100 --envelopes 100000 --rate 10000
 //
+// --anonymous (with --self) sends on anonymous connections instead, each
+// Send paid with a send token the key server issued before the timed part
+// (spec/relay.md §15); the relay runs as a child process beside a key
+// server and the report adds its CPU time per envelope.
+// --compare-anonymous runs the authenticated load first against the same
+// relay and prints both, with the ratios:
+//
+//	sealpost-bench --self sqlite --compare-anonymous --devices 50 --envelopes 20000 --batch 1
+//
 // --herd N (with --self) measures reconnects instead: N connections, each
 // with the client library's reconnect delays (spec/relay.md §2.5), the
 // relay stopped for --down and started again on the same address
@@ -90,6 +99,9 @@ type options struct {
 	ephemeral    bool   // --ephemeral: measure ephemeral sends (spec/relay.md §7.4)
 	relayProfile string // CPU profile of the relay child (--ephemeral, --herd)
 	relayProcs   int    // GOMAXPROCS of the relay child, 0 for Go's default
+
+	anonymous bool // --anonymous: Sends on anonymous connections, paid with send tokens (spec/relay.md §15)
+	compare   bool // --compare-anonymous: an authenticated run, then an anonymous one
 }
 
 func main() {
@@ -130,6 +142,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd: write a CPU profile of the relay child process to `file`")
 	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "--ephemeral, --herd: GOMAXPROCS of the relay child process (0: Go's default, the CPUs available)")
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "ephemeral mode (needs --self): --devices receivers and as many senders, --envelopes ephemeral items of --size bytes at --rate; reports received/s, drops and the relay process's CPU per item")
+	fs.BoolVar(&o.anonymous, "anonymous", false, "anonymous mode (needs --self): the relay runs as a child process with a key server beside it, which issues one send token per Send before the timed part; --devices authenticated connections receive and as many anonymous connections send, each Send paid with a token; reports the relay process's CPU per envelope")
+	fs.BoolVar(&o.compare, "compare-anonymous", false, "as --anonymous, after the same load on authenticated connections against the same relay child: prints both, and the ratios")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -169,7 +183,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		rep.print(stdout)
 	}
-	if rep.Lost > 0 || rep.Ephemeral != nil && rep.Ephemeral.Received == 0 {
+	if rep.Lost > 0 || rep.Authenticated != nil && rep.Authenticated.Lost > 0 || rep.Ephemeral != nil && rep.Ephemeral.Received == 0 {
 		return 1
 	}
 	return 0
@@ -219,6 +233,9 @@ func (o *options) validate() error {
 	}
 	if o.ephemeral && o.size > relay.MaxEphemeralEnvelopeCap {
 		errs = append(errs, fmt.Errorf("--ephemeral: --size at most %d", relay.MaxEphemeralEnvelopeCap))
+	}
+	if (o.anonymous || o.compare) && (o.self == "" || o.herd > 0 || o.idle > 0 || o.ephemeral) {
+		errs = append(errs, errors.New("--anonymous, --compare-anonymous: need --self (the relay and its key server run as a child process whose CPU is measured), not with --herd, --idle or --ephemeral"))
 	}
 	if o.relayProcs < 0 {
 		errs = append(errs, errors.New("--relay-gomaxprocs: not negative"))

@@ -68,6 +68,8 @@ func TestFlagsRefused(t *testing.T) {
 		{"--self", "sqlite", "--batch", "0"},
 		{"--herd", "5", "--token-key", "k", "--pin", "p"}, // --herd restarts its own relay
 		{"--self", "sqlite", "--herd", "5", "--restarts", "0"},
+		{"--anonymous", "--token-key", "k", "--pin", "p"}, // needs its own relay and key server
+		{"--self", "sqlite", "--compare-anonymous", "--ephemeral"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(args, os.Stdout, &stderr); code != 2 {
@@ -124,5 +126,31 @@ func TestSelfEphemeral(t *testing.T) {
 	}
 	if errs := rep["errors"].(map[string]any); len(errs) != 0 {
 		t.Errorf("errors: %v", errs)
+	}
+}
+
+// --compare-anonymous: the authenticated run and the anonymous one (one
+// send token per Send, issued by the child's key server) both deliver
+// everything, every token is spent once (nothing answered duplicate), and
+// both rows have the relay's CPU.
+func TestSelfCompareAnonymous(t *testing.T) {
+	rep := runBench(t, "--self", "sqlite", "--compare-anonymous", "--devices", "3", "--envelopes", "150", "--batch", "3")
+	auth, ok := rep["authenticated"].(map[string]any)
+	if !ok {
+		t.Fatalf("no authenticated row: %v", rep)
+	}
+	for name, r := range map[string]map[string]any{"authenticated": auth, "anonymous": rep} {
+		if r["stored"] != 150.0 || r["delivered_acked"] != 150.0 || r["not_delivered"] != 0.0 {
+			t.Errorf("%s: %v", name, r)
+		}
+		if errs := r["errors"].(map[string]any); len(errs) != 0 {
+			t.Errorf("%s: errors %v", name, errs)
+		}
+		if st := r["statuses"].(map[string]any); len(st) != 1 || st["stored"] != 150.0 {
+			t.Errorf("%s: statuses %v", name, st)
+		}
+	}
+	if rep["anonymous"] != true || rep["send_tokens"] != 50.0 || auth["anonymous"] != nil {
+		t.Errorf("anonymous %v, tokens %v; authenticated row anonymous %v", rep["anonymous"], rep["send_tokens"], auth["anonymous"])
 	}
 }

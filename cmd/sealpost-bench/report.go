@@ -36,6 +36,21 @@ type report struct {
 	Herd           *herdReport      `json:"herd,omitempty"`
 	Ephemeral      *ephemeralReport `json:"ephemeral,omitempty"`
 
+	// Anonymous: the load's Sends went on anonymous connections, each
+	// paid with a send token (--anonymous); Tokens were issued in
+	// IssueSeconds before the timed part.
+	Anonymous    bool    `json:"anonymous,omitempty"`
+	Tokens       int     `json:"send_tokens,omitempty"`
+	IssueSeconds float64 `json:"issue_seconds,omitempty"`
+	// The relay child's CPU time over the timed part, and per envelope
+	// stored (--anonymous, --compare-anonymous).
+	RelayCPUSeconds     float64 `json:"relay_cpu_seconds,omitempty"`
+	RelayCPUPerEnvelope float64 `json:"relay_cpu_us_per_envelope,omitempty"`
+	RelaySysPerEnvelope float64 `json:"relay_sys_cpu_us_per_envelope,omitempty"`
+	// Authenticated is --compare-anonymous's first run: the same load on
+	// authenticated connections against the same relay.
+	Authenticated *report `json:"authenticated,omitempty"`
+
 	mu sync.Mutex
 }
 
@@ -66,10 +81,18 @@ func (r *report) addStatusN(s wire.Status, n int64) {
 }
 
 func (r *report) print(w io.Writer) {
+	if a := r.Authenticated; a != nil {
+		fmt.Fprintf(w, "== authenticated Sends\n")
+		a.print(w)
+		fmt.Fprintf(w, "== anonymous Sends, one send token each\n")
+	}
 	if r.Envelopes > 0 && r.Herd == nil && r.Ephemeral == nil {
 		fmt.Fprintf(w, "devices %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per device, %s",
 			r.Devices, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
-		if r.Self != "" {
+		switch {
+		case r.RelayCPUSeconds > 0 || r.Anonymous:
+			fmt.Fprintf(w, ", relay child process on %s", r.Self)
+		case r.Self != "":
 			fmt.Fprintf(w, ", in-process relay on %s", r.Self)
 		}
 		fmt.Fprintf(w, "\nconnected in %.2fs\n", r.ConnectSeconds)
@@ -82,6 +105,16 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "latency ms       p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%d samples)\n", l.P50, l.P90, l.P99, l.Max, l.Count)
 		fmt.Fprintf(w, "statuses         %s\n", counts(r.Statuses))
 		fmt.Fprintf(w, "errors           %s\n", counts(r.Errors))
+		if r.Anonymous {
+			fmt.Fprintf(w, "send tokens      %d issued in %.2fs before the timed part\n", r.Tokens, r.IssueSeconds)
+		}
+		if r.RelayCPUSeconds > 0 {
+			fmt.Fprintf(w, "relay CPU        %.2fs: %.1f µs per envelope stored (%.1f µs of it in the kernel)\n", r.RelayCPUSeconds, r.RelayCPUPerEnvelope, r.RelaySysPerEnvelope)
+		}
+	}
+	if a := r.Authenticated; a != nil && a.RelayCPUPerEnvelope > 0 && r.RelayCPUPerEnvelope > 0 {
+		fmt.Fprintf(w, "== anonymous / authenticated: relay CPU per envelope %.2fx, delivered+acked per second %.2fx\n",
+			r.RelayCPUPerEnvelope/a.RelayCPUPerEnvelope, r.AckedPerSecond/a.AckedPerSecond)
 	}
 	if r.Idle != nil {
 		r.Idle.print(w)

@@ -124,7 +124,7 @@ func (s *selfRelay) serve() error {
 	if err != nil {
 		return err
 	}
-	hs, ln, err := serveRelay(srv, s.addr, s.tcfg)
+	hs, ln, err := serveRelay(srv, s.addr, s.tcfg, nil)
 	if err != nil {
 		return err
 	}
@@ -135,8 +135,9 @@ func (s *selfRelay) serve() error {
 
 // serveRelay serves srv over TLS on addr — the address a relay that was
 // just stopped had, whose port may take a moment to free — and returns
-// the HTTP server and its listener. On error it shuts srv down.
-func serveRelay(srv *relay.Server, addr string, tcfg *tls.Config) (*http.Server, net.Listener, error) {
+// the HTTP server and its listener; a non-nil ks (a key server) serves
+// every other path. On error it shuts srv down.
+func serveRelay(srv *relay.Server, addr string, tcfg *tls.Config, ks http.Handler) (*http.Server, net.Listener, error) {
 	var ln net.Listener
 	var err error
 	for range 200 {
@@ -151,6 +152,9 @@ func serveRelay(srv *relay.Server, addr string, tcfg *tls.Config) (*http.Server,
 	}
 	mux := http.NewServeMux()
 	mux.Handle(relay.Path, srv.Handler())
+	if ks != nil {
+		mux.Handle("/", ks)
+	}
 	hs := &http.Server{Handler: mux, TLSConfig: tcfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelInfo)}
 	go hs.ServeTLS(ln, "", "")

@@ -150,6 +150,12 @@ type Config struct {
 	// one of the two.
 	RelayKeyServerFingerprint string `json:"relay_keyserver_fingerprint"`
 	RelayKeyServerCA          string `json:"relay_keyserver_ca"`
+	// RelayAnonymous lets the relay take anonymous sends paid with send
+	// tokens (spec/relay.md §15), verified with the key server's issuer
+	// keys: its own in this process, else read from RelayKeyServerURL
+	// (none with "off"). False refuses anonymous connections
+	// (anonymous_disabled).
+	RelayAnonymous bool `json:"relay_anonymous"`
 
 	// GCPercent, if not 0, sets the Go garbage collector's target
 	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
@@ -306,9 +312,10 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.IntVar(&c.RelayReconnectRate, "relay-reconnect-rate", c.RelayReconnectRate, "relay: WebSocket upgrades admitted per second; beyond it 503 with a retry hint (spec/relay.md §2.5)")
 	fs.StringVar(&c.RelayReconnectWindow, "relay-reconnect-window", c.RelayReconnectWindow, "relay: the longest window over which clients are told to spread their reconnects")
 	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")
-	fs.StringVar(&c.RelayKeyServerURL, "relay-keyserver-url", c.RelayKeyServerURL, "relay alone: https://host[:port] `URL` of the key server whose revocation feed it reads (required; 'off' to run without)")
+	fs.StringVar(&c.RelayKeyServerURL, "relay-keyserver-url", c.RelayKeyServerURL, "relay alone: https://host[:port] `URL` of the key server whose revocation feed and send-token keys it reads (required; 'off' to run without both)")
 	fs.StringVar(&c.RelayKeyServerFingerprint, "relay-keyserver-fingerprint", c.RelayKeyServerFingerprint, "relay alone: pin the key server's TLS certificate by its SHA-256 `fingerprint`")
 	fs.StringVar(&c.RelayKeyServerCA, "relay-keyserver-ca", c.RelayKeyServerCA, "relay alone: PEM `file` of CA certificates for the key server's TLS certificate (default: the system's)")
+	fs.BoolVar(&c.RelayAnonymous, "relay-anonymous", c.RelayAnonymous, "relay: take anonymous sends paid with send tokens, verified with the key server's issuer keys (in process, else from --relay-keyserver-url); false refuses them")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }

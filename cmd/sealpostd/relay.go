@@ -197,6 +197,7 @@ func (c *Config) setRelayDefaults() {
 	c.RelayEphemeralPairRate = l.EphemeralPairRate
 	c.RelayEphemeralPairBurst = l.EphemeralPairBurst
 	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
+	c.RelayAnonymous = true
 }
 
 // parseTokenKey reads a key server token public key given as base64url
@@ -277,7 +278,9 @@ func openRelayStore(ctx context.Context, cfg *Config) (relaystore.Queue, string,
 	return q, "sqlite", nil
 }
 
-func newRelay(cfg *Config, q relaystore.Queue, keys []ed25519.PublicKey, revs relay.RevocationSource, log *slog.Logger, reg prometheus.Registerer) (*relay.Server, error) {
+// newRelay returns the relay of cfg; a nil sendTokens refuses anonymous
+// connections (spec/relay.md §15.1).
+func newRelay(cfg *Config, q relaystore.Queue, keys []ed25519.PublicKey, revs relay.RevocationSource, sendTokens relay.SendTokenVerifier, log *slog.Logger, reg prometheus.Registerer) (*relay.Server, error) {
 	poll, _ := time.ParseDuration(cfg.RelayRevocationPoll) // validated
 	rs, err := relay.New(relay.Config{
 		Name:           cfg.Name,
@@ -288,6 +291,7 @@ func newRelay(cfg *Config, q relaystore.Queue, keys []ed25519.PublicKey, revs re
 		Registerer:     reg,
 		Revocations:    revs,
 		RevocationPoll: poll,
+		SendTokens:     sendTokens,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)

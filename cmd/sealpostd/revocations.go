@@ -69,12 +69,24 @@ func loadCAs(path string) (*x509.CertPool, error) {
 }
 
 // remoteRevocations returns the revocation feed of the key server at
-// --relay-keyserver-url over HTTPS (TLS 1.3, with the configured pin or
-// CAs), or nil for "off"; c must be valid.
+// --relay-keyserver-url over HTTPS (keyServerClient), or nil for "off"; c
+// must be valid.
 func remoteRevocations(c *Config) (relay.RevocationSource, error) {
 	if c.RelayKeyServerURL == feedOff {
 		return nil, nil
 	}
+	hc, err := keyServerClient(c)
+	if err != nil {
+		return nil, err
+	}
+	return revocation.NewClient(c.RelayKeyServerURL, hc)
+}
+
+// keyServerClient returns the HTTP client a relay alone reads the key
+// server at --relay-keyserver-url with (its revocation feed, its
+// send-token keys): TLS 1.3, with the configured pin or CAs; c must be
+// valid.
+func keyServerClient(c *Config) (*http.Client, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS13}
 	switch {
 	case c.RelayKeyServerFingerprint != "":
@@ -90,11 +102,10 @@ func remoteRevocations(c *Config) (relay.RevocationSource, error) {
 		}
 		tc.RootCAs = pool
 	}
-	hc := &http.Client{Timeout: feedTimeout, Transport: &http.Transport{
+	return &http.Client{Timeout: feedTimeout, Transport: &http.Transport{
 		TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConns: 2, IdleConnTimeout: time.Minute,
 		Proxy: http.ProxyFromEnvironment,
-	}}
-	return revocation.NewClient(c.RelayKeyServerURL, hc)
+	}}, nil
 }
 
 // revocationFeedName says in the start log where the relay reads the

@@ -28,6 +28,7 @@ import (
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
 	"github.com/sealpost/sealpost/relay"
 	relaystore "github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/tokenkeys"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -112,6 +113,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		stores = append(stores, "keyserver="+engine)
 	}
 	var rs *relay.Server
+	var anonymousKeys string // where the relay reads the send-token keys
 	if runRelay {
 		var q relaystore.Queue
 		var engine string
@@ -130,7 +132,25 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		} else if revs == nil {
 			log.Warn("relay runs without the key server's revocation feed (--relay-keyserver-url off): a revoked device's token works until it expires")
 		}
-		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), revs, log, reg)
+		// The send-token keys (spec/relay.md §15.9): the key server's in
+		// this process, else its keys document over HTTPS.
+		var sendTokens relay.SendTokenVerifier
+		var stv *tokenkeys.Verifier
+		stv, anonymousKeys, err = relaySendTokens(cfg, ks, log)
+		if err != nil {
+			return err
+		}
+		if stv != nil {
+			sendTokens = stv
+			kctx, stopKeys := context.WithCancel(context.Background())
+			keysDone := make(chan struct{})
+			go func() { defer close(keysDone); stv.Run(kctx) }()
+			// Before the key server closes (defers run last first).
+			defer func() { stopKeys(); <-keysDone }()
+		} else {
+			log.Info("relay refuses anonymous connections (anonymous_disabled): no send-token keys (--relay-anonymous=false, or the relay alone with --relay-keyserver-url off)")
+		}
+		rs, err = newRelay(cfg, q, relayTokenKeys(cfg, tokenKey), revs, sendTokens, log, reg)
 		if err != nil {
 			return err
 		}
@@ -194,7 +214,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		fmt.Fprintf(stdout, "sealpostd: transparency log verifier key: %s\n", vkey)
 	}
 	if runRelay {
-		attrs = append(attrs, "relay_audience", relayAudience(cfg), "relay_revocation_feed", revocationFeedName(cfg, runKS))
+		attrs = append(attrs, "relay_audience", relayAudience(cfg), "relay_revocation_feed", revocationFeedName(cfg, runKS), "relay_send_token_keys", anonymousKeys)
 		fmt.Fprintf(stdout, "sealpostd: relay listening on wss://%s%s (token audience %s)\n", ln.Addr(), relay.Path, relayAudience(cfg))
 	}
 	log.Info("sealpostd started", attrs...)
