@@ -129,6 +129,9 @@ type Config struct {
 	RelayEphemeralBurst       int `json:"relay_ephemeral_burst"`
 	RelayEphemeralPairRate    int `json:"relay_ephemeral_pair_rate"`
 	RelayEphemeralPairBurst   int `json:"relay_ephemeral_pair_burst"`
+	// RelayFirstContactPerHour is the first-contact allowance of a device
+	// in contacts-only mode (spec/relay.md §15.8); -1 admits none.
+	RelayFirstContactPerHour int `json:"relay_first_contact_per_hour"`
 	// Reconnect pacing (spec/relay.md §2.5): upgrades admitted per second
 	// and the largest reconnect window announced, as a Go duration.
 	RelayReconnectRate   int    `json:"relay_reconnect_rate"`
@@ -309,6 +312,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.IntVar(&c.RelayEphemeralBurst, "relay-ephemeral-burst", c.RelayEphemeralBurst, "relay: burst of ephemeral items per device")
 	fs.IntVar(&c.RelayEphemeralPairRate, "relay-ephemeral-pair-rate", c.RelayEphemeralPairRate, "relay: ephemeral items per second from one account to another")
 	fs.IntVar(&c.RelayEphemeralPairBurst, "relay-ephemeral-pair-burst", c.RelayEphemeralPairBurst, "relay: burst of ephemeral items from one account to another")
+	fs.IntVar(&c.RelayFirstContactPerHour, "relay-first-contact-per-hour", c.RelayFirstContactPerHour, "relay: anonymous envelopes without the access key admitted per hour to a device that takes only its contacts' (spec/relay.md §15.8); -1: none")
 	fs.IntVar(&c.RelayReconnectRate, "relay-reconnect-rate", c.RelayReconnectRate, "relay: WebSocket upgrades admitted per second; beyond it 503 with a retry hint (spec/relay.md §2.5)")
 	fs.StringVar(&c.RelayReconnectWindow, "relay-reconnect-window", c.RelayReconnectWindow, "relay: the longest window over which clients are told to spread their reconnects")
 	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")

@@ -150,6 +150,8 @@ func TestValidateChecks(t *testing.T) {
 		{"ephemeral envelope over the NOTIFY cap", func(c *Config) { c.RelayEphemeralMaxEnvelope = relay.MaxEphemeralEnvelopeCap + 1 }, "--relay-ephemeral-max-envelope"},
 		{"zero ephemeral rate", func(c *Config) { c.RelayEphemeralRate = 0 }, "--relay-ephemeral-rate"},
 		{"zero ephemeral pair burst", func(c *Config) { c.RelayEphemeralPairBurst = 0 }, "--relay-ephemeral-pair-burst"},
+		{"no first contact", func(c *Config) { c.RelayFirstContactPerHour = -1 }, ""},
+		{"first contact below -1", func(c *Config) { c.RelayFirstContactPerHour = -2 }, "--relay-first-contact-per-hour"},
 		{"reconnect window over the hint cap", func(c *Config) { c.RelayReconnectWindow = "1h" }, "--relay-reconnect-window"},
 		{"idle under heartbeat", func(c *Config) { c.RelayHeartbeat, c.RelayIdleTimeout = "10s", "5s" }, "--relay-idle-timeout"},
 		{"relay limits off with relay off", func(c *Config) { c.Services, c.RelayRate = "keyserver", 0 }, ""},

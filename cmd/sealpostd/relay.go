@@ -114,6 +114,7 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	intIn("relay-ephemeral-burst", int64(c.RelayEphemeralBurst), 1, 1_000_000_000)
 	intIn("relay-ephemeral-pair-rate", int64(c.RelayEphemeralPairRate), 1, 1_000_000_000)
 	intIn("relay-ephemeral-pair-burst", int64(c.RelayEphemeralPairBurst), 1, 1_000_000_000)
+	intIn("relay-first-contact-per-hour", int64(c.RelayFirstContactPerHour), -1, 3_600_000)
 	dur := func(flag, v string, lo, hi time.Duration) time.Duration {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < lo || d > hi {
@@ -165,6 +166,7 @@ func (c *Config) relayLimits() relay.Limits {
 	l.EphemeralBurst = c.RelayEphemeralBurst
 	l.EphemeralPairRate = c.RelayEphemeralPairRate
 	l.EphemeralPairBurst = c.RelayEphemeralPairBurst
+	l.FirstContactPerHour = c.RelayFirstContactPerHour
 	return l
 }
 
@@ -196,6 +198,7 @@ func (c *Config) setRelayDefaults() {
 	c.RelayEphemeralBurst = l.EphemeralBurst
 	c.RelayEphemeralPairRate = l.EphemeralPairRate
 	c.RelayEphemeralPairBurst = l.EphemeralPairBurst
+	c.RelayFirstContactPerHour = l.FirstContactPerHour
 	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
 	c.RelayAnonymous = true
 }
