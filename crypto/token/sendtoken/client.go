@@ -71,10 +71,6 @@ func (p *Pending) Finalize(resps []Response) ([]Token, error) {
 	if len(resps) != len(p.tokens) {
 		return nil, fmt.Errorf("%w: %d responses for %d requests", ErrMalformed, len(resps), len(p.tokens))
 	}
-	v, err := blindrsa.NewVerifier(blindrsa.SHA384PSSDeterministic, p.pub.pk)
-	if err != nil {
-		return nil, fmt.Errorf("sendtoken: %w", err)
-	}
 	out := make([]Token, len(resps))
 	for i := range resps {
 		sig, err := p.client.Finalize(p.states[i], resps[i][:])
@@ -85,7 +81,7 @@ func (p *Pending) Finalize(resps []Response) ([]Token, error) {
 		copy(out[i].Authenticator[:], sig)
 		// Check the token exactly as a relay will (§6 step 3).
 		in := out[i].input()
-		if v.Verify(in[:], out[i].Authenticator[:]) != nil {
+		if verifyPSS(p.pub.pk, in[:], out[i].Authenticator[:]) != nil {
 			return nil, &ItemError{i, ErrBadSignature}
 		}
 	}

@@ -1,10 +1,11 @@
 package sendtoken
 
 import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha512"
 	"fmt"
 	"time"
-
-	"github.com/cloudflare/circl/blindsign/blindrsa"
 )
 
 // EpochKey is an issuer public key and the epoch it signs tokens for
@@ -17,7 +18,20 @@ type EpochKey struct {
 type verifierKey struct {
 	epoch  uint64
 	digest [DigestSize]byte // of Challenge{issuer, epoch}
-	v      blindrsa.Verifier
+	pk     *rsa.PublicKey
+}
+
+// pssOptions are those of RSABSSA-SHA384-PSS-Deterministic (RFC 9474
+// §5): the finalized blind signature is an RSASSA-PSS signature with
+// SHA-384, MGF1-SHA-384 and a 48-byte salt of the message itself, so the
+// relay checks it with the standard library's VerifyPSS, about a quarter
+// faster than circl's verifier (spec/anonymous.md §8.3).
+var pssOptions = &rsa.PSSOptions{SaltLength: 48, Hash: crypto.SHA384}
+
+// verifyPSS checks sig over msg under pk (spec/anonymous.md §6 step 3).
+func verifyPSS(pk *rsa.PublicKey, msg, sig []byte) error {
+	h := sha512.Sum384(msg)
+	return rsa.VerifyPSS(pk, crypto.SHA384, h[:], sig, pssOptions)
 }
 
 // Verifier checks send tokens offline, as a relay does
@@ -54,11 +68,7 @@ func NewVerifier(issuer string, keys ...EpochKey) (*Verifier, error) {
 		if err != nil {
 			return nil, err
 		}
-		bv, err := blindrsa.NewVerifier(blindrsa.SHA384PSSDeterministic, k.Key.pk)
-		if err != nil {
-			return nil, fmt.Errorf("sendtoken: %w", err)
-		}
-		v.keys[k.Key.id] = verifierKey{epoch: k.Epoch, digest: digest, v: bv}
+		v.keys[k.Key.id] = verifierKey{epoch: k.Epoch, digest: digest, pk: k.Key.pk}
 	}
 	return v, nil
 }
@@ -83,7 +93,7 @@ func (v *Verifier) VerifyToken(t *Token, now time.Time) (Spent, error) {
 		return Spent{}, ErrUnknownKey
 	}
 	in := t.input()
-	if k.v.Verify(in[:], t.Authenticator[:]) != nil {
+	if verifyPSS(k.pk, in[:], t.Authenticator[:]) != nil {
 		return Spent{}, ErrBadSignature
 	}
 	if !InWindow(k.epoch, now) {
