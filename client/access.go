@@ -24,12 +24,6 @@ var ErrBlocked = errors.New("client: this account is blocked")
 // errBlocked drops what a blocked account sends (spec/client.md §13.7).
 var errBlocked = errors.New("client: the sender is blocked")
 
-// accessRotateGrace is how long the relay keeps accepting the previous
-// access key after a routine change (not a block): contacts learn the new
-// key with this device's next message or receipt to them
-// (spec/client.md §13.6).
-const accessRotateGrace = 7 * 24 * time.Hour
-
 // access returns this device's access state, making its first access key
 // if it has none (spec/client.md §13.6).
 func (c *Client) access(ctx context.Context) (localstore.Access, error) {

@@ -502,12 +502,8 @@ func (c *Client) sendAnonymous(ctx context.Context, id [wire.MessageIDSize]byte,
 		// (spec/relay.md §15.5).
 		quotaTry++
 		renew = true
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return 0, ctx.Err()
+		if err := sleep(ctx, wait); err != nil {
+			return 0, err
 		}
 	}
 	return 0, lastErr

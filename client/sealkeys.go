@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/awnumar/memguard"
-	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/seal"
@@ -112,20 +111,16 @@ func (c *Client) fetchSealKeys(ctx context.Context, handle string, now time.Time
 	if err != nil {
 		return nil, fmt.Errorf("client: fetching %s's seal keys: %w", handle, err)
 	}
-	d, err := c.lookup(ctx, handle, false)
+	bs, err := c.checkBundles(ctx, handle, resp)
 	if err != nil {
 		return nil, err
 	}
 	out := map[keys.DeviceID]*keys.Prekey{}
-	for _, cb := range resp.Bundles {
-		b, err := ksclient.CheckClaim(d.entry, cb)
-		if err == nil && b.KEMPrekey.Kind != keys.LastResortKEMPrekey {
-			err = fmt.Errorf("seal key of device %d is a %s", b.Certificate.Device, b.KEMPrekey.Kind)
+	for dev, b := range bs {
+		if b.KEMPrekey.Kind != keys.LastResortKEMPrekey {
+			return nil, c.securityError(handle, fmt.Errorf("seal key of device %d is a %s", dev, b.KEMPrekey.Kind))
 		}
-		if err != nil {
-			return nil, c.securityError(handle, err)
-		}
-		out[b.Certificate.Device] = b.KEMPrekey
+		out[dev] = b.KEMPrekey
 	}
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
 		for dev, p := range out {

@@ -21,6 +21,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/pqxdh"
 	"github.com/sealpost/sealpost/crypto/ratchet"
 	"github.com/sealpost/sealpost/crypto/seal"
+	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -447,24 +448,33 @@ func (c *Client) claimMissing(ctx context.Context, id *identity, ts []target) (m
 		if err != nil {
 			return nil, fmt.Errorf("client: claiming %s's prekeys: %w", handle, err)
 		}
-		d, err := c.lookup(ctx, handle, false)
-		if err != nil {
+		if out[handle], err = c.checkBundles(ctx, handle, resp); err != nil {
 			return nil, err
 		}
-		bs := map[keys.DeviceID]*keys.Bundle{}
-		for _, cb := range resp.Bundles {
-			b, err := ksclient.CheckClaim(d.entry, cb)
-			if err != nil {
-				// A bundle that does not match the logged key set: the
-				// key server is trying to put its own keys in. Nothing
-				// is sent to any device of this account.
-				return nil, c.securityError(handle, err)
-			}
-			bs[b.Certificate.Device] = b
-		}
-		out[handle] = bs
 	}
 	return out, nil
+}
+
+// checkBundles checks the bundles the key server served for handle (a
+// claim, or seal keys) against the verified key set (spec/client.md
+// §3.1) and returns them by device.
+func (c *Client) checkBundles(ctx context.Context, handle string, resp *api.ClaimResponse) (map[keys.DeviceID]*keys.Bundle, error) {
+	d, err := c.lookup(ctx, handle, false)
+	if err != nil {
+		return nil, err
+	}
+	bs := map[keys.DeviceID]*keys.Bundle{}
+	for _, cb := range resp.Bundles {
+		b, err := ksclient.CheckClaim(d.entry, cb)
+		if err != nil {
+			// A bundle that does not match the logged key set: the key
+			// server is trying to put its own keys in. Nothing is sent to
+			// any device of this account.
+			return nil, c.securityError(handle, err)
+		}
+		bs[b.Certificate.Device] = b
+	}
+	return bs, nil
 }
 
 // errAlreadyQueued reports a message id queued by another Send meanwhile.
@@ -661,13 +671,21 @@ func sendOne(ctx context.Context, link *relaylink.Link, id [wire.MessageIDSize]b
 		if st != wire.Status_STATUS_QUOTA || try == quotaTries || wait > maxQuotaWait {
 			return st, nil
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return 0, ctx.Err()
+		if err := sleep(ctx, wait); err != nil {
+			return 0, err
 		}
+	}
+}
+
+// sleep waits d, or until ctx ends (its error).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

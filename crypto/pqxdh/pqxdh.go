@@ -12,9 +12,6 @@
 package pqxdh
 
 import (
-	"crypto/mlkem"
-	"crypto/mlkem/mlkemtest"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -101,7 +98,7 @@ func Initiate(rnd io.Reader, self *keys.DevicePrivateKeys, selfCert *keys.Device
 	if err != nil {
 		return nil, err
 	}
-	ss, ct, err := encapsulate(rnd, ek)
+	ss, ct, err := prim.Encapsulate768(rnd, ek)
 	if err != nil {
 		return nil, err
 	}
@@ -142,21 +139,6 @@ func Initiate(rnd io.Reader, self *keys.DevicePrivateKeys, selfCert *keys.Device
 	copy(s.PeerRatchetKey[:], b.SignedPrekey.Public)
 	deriveSecret(s.SharedSecret[:], dhs, ss, s.AD, s.Initial)
 	return s, nil
-}
-
-// encapsulate runs ML-KEM-768 encapsulation (FIPS 203 Algorithm 20) with 32
-// bytes of randomness from rnd (spec/pqxdh.md §3.1 step 3).
-func encapsulate(rnd io.Reader, ek *mlkem.EncapsulationKey768) (sharedKey, ciphertext []byte, err error) {
-	if rnd == rand.Reader {
-		sharedKey, ciphertext = ek.Encapsulate()
-		return sharedKey, ciphertext, nil
-	}
-	var m [32]byte
-	defer prim.Zero(m[:])
-	if _, err := io.ReadFull(rnd, m[:]); err != nil {
-		return nil, nil, err
-	}
-	return mlkemtest.Encapsulate768(ek, m[:])
 }
 
 // Prekeys are the responder's private prekeys an initial message names,

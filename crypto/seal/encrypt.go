@@ -24,26 +24,9 @@ import (
 // check the certificate's signature: a sender that seals with a bad
 // certificate only makes its own envelopes unopenable.
 func Seal(rand io.Reader, sender *keys.DevicePrivateKeys, senderCert *keys.DeviceCertificate, recipient keys.DevicePublicKeys, message []byte) ([]byte, error) {
-	if sender == nil || sender.DH() == nil || senderCert == nil {
-		return nil, errors.New("seal: missing sender keys or certificate")
-	}
-	size, err := BucketSize(len(message))
+	size, cert, err := checkSeal(sender, senderCert, recipient, len(message), BucketSize)
 	if err != nil {
 		return nil, err
-	}
-	// spec/seal.md §4 step 1: S must be the key the certificate names.
-	if sender.Public() != senderCert.Keys {
-		return nil, ErrSenderMismatch
-	}
-	cert := senderCert.Marshal()
-	if len(cert) > CertBlockSize {
-		return nil, fmt.Errorf("seal: sender certificate: %w", keys.ErrMalformed)
-	}
-	if _, err := keys.ParseDeviceCertificate(cert); err != nil {
-		return nil, fmt.Errorf("seal: sender certificate: %w", err)
-	}
-	if err := prim.CheckX25519Public(recipient.DH[:]); err != nil {
-		return nil, fmt.Errorf("seal: recipient key: %w", err)
 	}
 	eph, err := prim.NewX25519Key(rand)
 	if err != nil {
@@ -62,6 +45,36 @@ func Seal(rand io.Reader, sender *keys.DevicePrivateKeys, senderCert *keys.Devic
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkSeal makes the checks of spec/seal.md §4 step 1, shared by both
+// versions (§10.5 step 1), before any randomness is read: the message
+// fits a bucket of bucket, S is the key the certificate names, the
+// certificate encodes within the certificate block and parses, and R is a
+// valid X25519 public key. It returns the envelope size and the
+// certificate's encoding.
+func checkSeal(sender *keys.DevicePrivateKeys, senderCert *keys.DeviceCertificate, recipient keys.DevicePublicKeys, messageLen int, bucket func(int) (int, error)) (int, []byte, error) {
+	if sender == nil || sender.DH() == nil || senderCert == nil {
+		return 0, nil, errors.New("seal: missing sender keys or certificate")
+	}
+	size, err := bucket(messageLen)
+	if err != nil {
+		return 0, nil, err
+	}
+	if sender.Public() != senderCert.Keys {
+		return 0, nil, ErrSenderMismatch
+	}
+	cert := senderCert.Marshal()
+	if len(cert) > CertBlockSize {
+		return 0, nil, fmt.Errorf("seal: sender certificate: %w", keys.ErrMalformed)
+	}
+	if _, err := keys.ParseDeviceCertificate(cert); err != nil {
+		return 0, nil, fmt.Errorf("seal: sender certificate: %w", err)
+	}
+	if err := prim.CheckX25519Public(recipient.DH[:]); err != nil {
+		return 0, nil, fmt.Errorf("seal: recipient key: %w", err)
+	}
+	return size, cert, nil
 }
 
 // sealInPlace turns a laid-out envelope into a sealed one (spec/seal.md §4

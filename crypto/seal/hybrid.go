@@ -2,11 +2,8 @@ package seal
 
 import (
 	"crypto/mlkem"
-	"crypto/mlkem/mlkemtest"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 
@@ -73,27 +70,11 @@ func lookupKEM(kemKeys KEMKeys, id KeyID) (*mlkem.DecapsulationKey768, [sha256.S
 // kind 3, has an invalid key, or is not signed by recipient.Signing
 // (ErrBadKEMPrekey, wrapping the keys error).
 func SealHybrid(rnd io.Reader, sender *keys.DevicePrivateKeys, senderCert *keys.DeviceCertificate, recipient keys.DevicePublicKeys, kemPrekey *keys.Prekey, message []byte) ([]byte, error) {
-	if sender == nil || sender.DH() == nil || senderCert == nil {
-		return nil, errors.New("seal: missing sender keys or certificate")
-	}
-	size, err := BucketSizeHybrid(len(message))
-	if err != nil {
-		return nil, err
-	}
 	// spec/seal.md §10.5 step 1: Seal's checks (§4 step 1), then the KEM
 	// prekey's.
-	if sender.Public() != senderCert.Keys {
-		return nil, ErrSenderMismatch
-	}
-	cert := senderCert.Marshal()
-	if len(cert) > CertBlockSize {
-		return nil, fmt.Errorf("seal: sender certificate: %w", keys.ErrMalformed)
-	}
-	if _, err := keys.ParseDeviceCertificate(cert); err != nil {
-		return nil, fmt.Errorf("seal: sender certificate: %w", err)
-	}
-	if err := prim.CheckX25519Public(recipient.DH[:]); err != nil {
-		return nil, fmt.Errorf("seal: recipient key: %w", err)
+	size, cert, err := checkSeal(sender, senderCert, recipient, len(message), BucketSizeHybrid)
+	if err != nil {
+		return nil, err
 	}
 	if kemPrekey == nil {
 		return nil, fmt.Errorf("%w: none given", ErrBadKEMPrekey)
@@ -115,7 +96,7 @@ func SealHybrid(rnd io.Reader, sender *keys.DevicePrivateKeys, senderCert *keys.
 		return nil, fmt.Errorf("seal: reading randomness: %w", err)
 	}
 	defer prim.Zero(eph)
-	ss, ct, err := encapsulate(rnd, ek)
+	ss, ct, err := prim.Encapsulate768(rnd, ek)
 	if err != nil {
 		return nil, fmt.Errorf("seal: reading randomness: %w", err)
 	}
@@ -135,24 +116,6 @@ func SealHybrid(rnd io.Reader, sender *keys.DevicePrivateKeys, senderCert *keys.
 		return nil, err
 	}
 	return out, nil
-}
-
-// encapsulate runs ML-KEM-768 encapsulation with 32 bytes of randomness m
-// read from rnd (spec/seal.md §10.5 step 3), as crypto/pqxdh does: with
-// crypto/rand.Reader, crypto/mlkem draws m itself; from any other source
-// the derandomized ML-KEM.Encaps_internal(ek, m) (FIPS 203 Algorithm 17)
-// makes the result reproducible for the vectors.
-func encapsulate(rnd io.Reader, ek *mlkem.EncapsulationKey768) (sharedKey, ciphertext []byte, err error) {
-	if rnd == rand.Reader {
-		sharedKey, ciphertext = ek.Encapsulate()
-		return sharedKey, ciphertext, nil
-	}
-	var m [32]byte
-	defer prim.Zero(m[:])
-	if _, err := io.ReadFull(rnd, m[:]); err != nil {
-		return nil, nil, err
-	}
-	return mlkemtest.Encapsulate768(ek, m[:])
 }
 
 // sealHybridInPlace turns a laid-out version 2 envelope into a sealed one

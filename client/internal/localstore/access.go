@@ -138,23 +138,7 @@ func (tx *Tx) Blocked(handle string) (bool, error) {
 
 // BlockedHandles returns the blocked accounts, in order.
 func (tx *Tx) BlockedHandles() ([]string, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT handle FROM blocked ORDER BY handle`)
-	if err != nil {
-		return nil, dbErr("list blocked", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, dbErr("list blocked", err)
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list blocked", err)
-	}
-	return out, nil
+	return tx.texts("list blocked", `SELECT handle FROM blocked ORDER BY handle`)
 }
 
 func sealKeyAD(handle string, device uint32) rowKey {
@@ -208,21 +192,5 @@ func (tx *Tx) MarkAccessGiven(handle string, at time.Time) error {
 // AccessGiven returns the accounts this device's access key went to, in
 // order.
 func (tx *Tx) AccessGiven() ([]string, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT handle FROM access_given ORDER BY handle`)
-	if err != nil {
-		return nil, dbErr("list access given", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, dbErr("list access given", err)
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list access given", err)
-	}
-	return out, nil
+	return tx.texts("list access given", `SELECT handle FROM access_given ORDER BY handle`)
 }

@@ -48,21 +48,26 @@ func (tx *Tx) meta(name string, ad rowKey) ([]byte, error) {
 
 // KeySetHandles returns the handles that have a stored key set, in order.
 func (tx *Tx) KeySetHandles() ([]string, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT handle FROM keysets ORDER BY handle`)
+	return tx.texts("list key sets", `SELECT handle FROM keysets ORDER BY handle`)
+}
+
+// texts returns the one text column of query's rows, in order.
+func (tx *Tx) texts(op, query string, args ...any) ([]string, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
-		return nil, dbErr("list key sets", err)
+		return nil, dbErr(op, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var h string
 		if err := rows.Scan(&h); err != nil {
-			return nil, dbErr("list key sets", err)
+			return nil, dbErr(op, err)
 		}
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbErr("list key sets", err)
+		return nil, dbErr(op, err)
 	}
 	return out, nil
 }
