@@ -165,6 +165,7 @@ var layerPackages = map[string]string{
 	"directory":  "keyserver/kt/directory",
 	"content":    "client/content",
 	"sendtoken":  "crypto/token/sendtoken",
+	"senderkey":  "crypto/senderkey",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -247,6 +248,7 @@ var fileLayers = map[string][]string{
 	"directory.json":       {"directory", "kt"},
 	"content.json":         {"content"},
 	"sendtoken.json":       {"sendtoken"},
+	"senderkey.json":       {"senderkey"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
@@ -341,7 +343,7 @@ func walk(v any, f func(field, value string)) {
 // The table has a row for every layer spec/errors.md promises.
 func TestLayers(t *testing.T) {
 	tab := table(t)
-	for _, l := range []string{"prim", "keys", "pqxdh", "ratchet", "seal", "token", "kt", "revocation", "keyserver", "relay", "relay_status", "wire", "client", "sendtoken"} {
+	for _, l := range []string{"prim", "keys", "pqxdh", "ratchet", "seal", "token", "kt", "revocation", "keyserver", "relay", "relay_status", "wire", "client", "sendtoken", "senderkey"} {
 		if len(tab[l]) == 0 {
 			t.Errorf("no rows for layer %q", l)
 		}
