@@ -213,9 +213,9 @@ func TestParseRefusals(t *testing.T) {
 		"bad role":        mut(st, func(b []byte) []byte { b[1+32+8+32+1+1+2] = 2; return b }),
 		"no admin":        mut(st, func(b []byte) []byte { b[1+32+8+32+1+1+2] = 0; return b }),
 		"name not utf-8":  mut(st, func(b []byte) []byte { b[1+32+8+32+1] = 0xff; return b }),
-		"unsorted": (&State{ID: s.ID, Name: "g", Members: []Member{{"bob", false}, {"alice", true}}}).Marshal(),
-		"twice":    (&State{ID: s.ID, Name: "g", Members: []Member{{"bob", true}, {"bob", false}}}).Marshal(),
-		"handle":   (&State{ID: s.ID, Name: "g", Members: []Member{{"Bob", true}}}).Marshal(),
+		"unsorted":        (&State{ID: s.ID, Name: "g", Members: []Member{{"bob", false}, {"alice", true}}}).Marshal(),
+		"twice":           (&State{ID: s.ID, Name: "g", Members: []Member{{"bob", true}, {"bob", false}}}).Marshal(),
+		"handle":          (&State{ID: s.ID, Name: "g", Members: []Member{{"Bob", true}}}).Marshal(),
 	}
 	for name, b := range states {
 		if _, err := ParseState(b); !errors.Is(err, ErrMalformed) {
@@ -223,13 +223,13 @@ func TestParseRefusals(t *testing.T) {
 		}
 	}
 	changes := map[string][]byte{
-		"empty":            nil,
-		"truncated":        ch[:len(ch)-1],
-		"trailing":         append(bytes.Clone(ch), 0),
-		"version":          mut(ch, func(b []byte) []byte { b[0] = 2; return b }),
-		"kind":             mut(ch, func(b []byte) []byte { b[1+32+8+32+1+5] = 8; return b }),
-		"create at epoch":  mut(ch, func(b []byte) []byte { b[40] = 1; return b }),
-		"create with prev": mut(ch, func(b []byte) []byte { b[41] = 1; return b }),
+		"empty":                   nil,
+		"truncated":               ch[:len(ch)-1],
+		"trailing":                append(bytes.Clone(ch), 0),
+		"version":                 mut(ch, func(b []byte) []byte { b[0] = 2; return b }),
+		"kind":                    mut(ch, func(b []byte) []byte { b[1+32+8+32+1+5] = 8; return b }),
+		"create at epoch":         mut(ch, func(b []byte) []byte { b[40] = 1; return b }),
+		"create with prev":        mut(ch, func(b []byte) []byte { b[41] = 1; return b }),
 		"create names its author": (&Change{Group: s.ID, Author: "alice", Kind: KindCreate, Members: []string{"alice"}}).Marshal(),
 		"add nobody":              (&Change{Group: s.ID, Author: "alice", Kind: KindAdd}).Marshal(),
 		"leave with members":      append((&Change{Group: s.ID, Author: "alice", Kind: KindLeave}).body(), make([]byte, 2+SignatureSize)...),
