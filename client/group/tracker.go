@@ -17,15 +17,20 @@ const (
 	MaxStates = 4 * Window
 )
 
-// node is one known state: the base, or the state a verified change made
-// from its parent.
+// node is one known state; its children are the verified changes that
+// apply to it. Two changes of one state can make the same state (both add
+// the same member): their edges then lead to the same node.
 type node struct {
 	state    *State
 	hash     Hash
-	parent   *node
-	via      *Change // nil for the base
-	viaID    Hash
-	children []*node
+	children []edge
+}
+
+// edge is a verified change from one node to the state it makes.
+type edge struct {
+	id Hash // ChangeID
+	c  *Change
+	to *node
 }
 
 // Tracker holds one member's view of a group (spec/groups.md §6.2): the
@@ -41,7 +46,7 @@ type Tracker struct {
 	base    *node
 	head    *node
 	byHash  map[Hash]*node
-	seen    map[Hash]*node // by ChangeID
+	seen    map[Hash]bool // ChangeIDs of the edges
 	pending []*Change
 	pendID  map[Hash]bool
 	nstates int
@@ -89,7 +94,7 @@ func NewTracker(base *State) (*Tracker, error) {
 		return nil, err
 	}
 	n := &node{state: base.clone(), hash: base.Hash()}
-	return &Tracker{base: n, head: n, byHash: map[Hash]*node{n.hash: n}, seen: map[Hash]*node{}, pendID: map[Hash]bool{}, nstates: 1}, nil
+	return &Tracker{base: n, head: n, byHash: map[Hash]*node{n.hash: n}, seen: map[Hash]bool{}, pendID: map[Hash]bool{}, nstates: 1}, nil
 }
 
 // Join returns the Tracker of a member that is being added: s is the state
@@ -129,29 +134,37 @@ func (t *Tracker) Base() *State { return t.base.state }
 // Changes returns the changes the Tracker keeps; see Base.
 func (t *Tracker) Changes() []*Change {
 	var out []*Change
+	done := map[*node]bool{}
 	var walk func(n *node)
 	walk = func(n *node) {
-		for _, c := range n.children {
-			out = append(out, c.via)
-			walk(c)
+		if done[n] {
+			return
+		}
+		done[n] = true
+		for _, e := range n.children {
+			out = append(out, e.c)
+		}
+		for _, e := range n.children {
+			walk(e.to)
 		}
 	}
 	walk(t.base)
 	return append(out, t.pending...)
 }
 
-// canonical returns the canonical chain's nodes after the base.
-func (t *Tracker) canonical() []*node {
-	var chain []*node
+// canonical returns the canonical chain's edges from the base (§6.2): at
+// each state, the change with the smallest ChangeID.
+func (t *Tracker) canonical() []edge {
+	var chain []edge
 	for n := t.base; len(n.children) > 0; {
 		best := n.children[0]
-		for _, c := range n.children[1:] {
-			if bytes.Compare(c.viaID[:], best.viaID[:]) < 0 {
-				best = c
+		for _, e := range n.children[1:] {
+			if bytes.Compare(e.id[:], best.id[:]) < 0 {
+				best = e
 			}
 		}
 		chain = append(chain, best)
-		n = best
+		n = best.to
 	}
 	return chain
 }
@@ -172,7 +185,7 @@ func (t *Tracker) Add(c *Change, lookup KeyLookup) (Result, error) {
 		return r, ErrWrongGroup
 	}
 	id := c.ChangeID()
-	if t.seen[id] != nil || t.pendID[id] {
+	if t.seen[id] || t.pendID[id] {
 		r.Duplicate = true
 		return r, nil
 	}
@@ -249,24 +262,24 @@ func (t *Tracker) Add(c *Change, lookup KeyLookup) (Result, error) {
 	}
 	after := t.canonical()
 	k := 0
-	for k < len(before) && k < len(after) && before[k] == after[k] {
+	for k < len(before) && k < len(after) && before[k].id == after[k].id {
 		k++
 	}
-	for _, n := range before[k:] {
-		r.Superseded = append(r.Superseded, n.via)
+	for _, e := range before[k:] {
+		r.Superseded = append(r.Superseded, e.c)
 	}
-	for _, n := range after[k:] {
-		r.Applied = append(r.Applied, n.via)
+	for _, e := range after[k:] {
+		r.Applied = append(r.Applied, e.c)
 	}
 	old := t.head
 	if len(after) > 0 {
-		t.head = after[len(after)-1]
+		t.head = after[len(after)-1].to
 	} else {
 		t.head = t.base
 	}
 	r.Lost = true
-	for _, n := range after {
-		if n.viaID == id {
+	for _, e := range after {
+		if e.id == id {
 			r.Lost = false
 		}
 	}
@@ -276,14 +289,15 @@ func (t *Tracker) Add(c *Change, lookup KeyLookup) (Result, error) {
 }
 
 func (t *Tracker) insert(parent *node, c *Change, id Hash, s *State) {
-	n := &node{state: s, hash: s.Hash(), parent: parent, via: c, viaID: id}
-	parent.children = append(parent.children, n)
-	t.seen[id] = n
-	if t.byHash[n.hash] == nil {
-		// Two changes can make equal states; the first node keeps the hash.
-		t.byHash[n.hash] = n
+	h := s.Hash()
+	n := t.byHash[h]
+	if n == nil {
+		n = &node{state: s, hash: h}
+		t.byHash[h] = n
+		t.nstates++
 	}
-	t.nstates++
+	parent.children = append(parent.children, edge{id: id, c: c, to: n})
+	t.seen[id] = true
 }
 
 func (t *Tracker) dropPending(i int) {
@@ -294,16 +308,15 @@ func (t *Tracker) dropPending(i int) {
 // prune moves the base along the canonical chain until the current state is
 // at most Window epochs above it, forgetting every branch that leaves the
 // chain below the new base, and drops held changes below it.
-func (t *Tracker) prune(chain []*node) []Refusal {
+func (t *Tracker) prune(chain []edge) []Refusal {
 	i := 0
 	for t.head.state.Epoch-t.base.state.Epoch > Window {
-		t.base = chain[i]
+		t.base = chain[i].to
 		i++
 	}
 	if i == 0 {
 		return nil
 	}
-	t.base.parent, t.base.via = nil, nil
 	t.reindex()
 	var out []Refusal
 	for i := 0; i < len(t.pending); i++ {
@@ -316,55 +329,38 @@ func (t *Tracker) prune(chain []*node) []Refusal {
 	return out
 }
 
-// dropForks forgets every state off the canonical chain (its nodes are
-// chain, after the base) and returns the changes that made them.
-func (t *Tracker) dropForks(chain []*node) []Refusal {
+// dropForks forgets every state off the canonical chain and returns the
+// changes that led to them.
+func (t *Tracker) dropForks(chain []edge) []Refusal {
 	var out []Refusal
-	var walk func(n *node)
-	walk = func(n *node) {
-		out = append(out, Refusal{n.via, ErrTooManyChanges})
-		for _, c := range n.children {
-			walk(c)
-		}
-	}
-	on := map[*node]bool{}
-	for _, n := range chain {
-		on[n] = true
-	}
-	for n := t.base; ; {
-		var next *node
-		for _, c := range n.children {
-			if on[c] {
-				next = c
-			} else {
-				walk(c)
+	n := t.base
+	for _, e := range chain {
+		for _, o := range n.children {
+			if o.id != e.id {
+				out = append(out, Refusal{o.c, ErrTooManyChanges})
 			}
 		}
-		if next == nil {
-			n.children = nil
-			break
-		}
-		n.children = []*node{next}
-		n = next
+		n.children = []edge{e}
+		n = e.to
 	}
+	n.children = nil
 	t.reindex()
 	return out
 }
 
-// reindex rebuilds the maps and the count from the tree under the base.
+// reindex rebuilds the maps and the count from the states under the base.
 func (t *Tracker) reindex() {
-	t.byHash, t.seen, t.nstates = map[Hash]*node{}, map[Hash]*node{}, 0
+	t.byHash, t.seen, t.nstates = map[Hash]*node{}, map[Hash]bool{}, 0
 	var walk func(n *node)
 	walk = func(n *node) {
-		if t.byHash[n.hash] == nil {
-			t.byHash[n.hash] = n
+		if t.byHash[n.hash] != nil {
+			return
 		}
-		if n.via != nil {
-			t.seen[n.viaID] = n
-		}
+		t.byHash[n.hash] = n
 		t.nstates++
-		for _, c := range n.children {
-			walk(c)
+		for _, e := range n.children {
+			t.seen[e.id] = true
+			walk(e.to)
 		}
 	}
 	walk(t.base)

@@ -205,3 +205,51 @@ func kinds(cs []*Change) []string {
 	}
 	return out
 }
+
+// TestSameStateSiblings: two admins add the same member concurrently; both
+// changes make one state, and a change on top of it applies whichever
+// arrived first.
+func TestSameStateSiblings(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol", "dave")
+	_, s0 := w.create("alice", "g", "bob")
+	p := w.change(s0, "alice", KindPromote, "", "bob")
+	s1 := w.apply(s0, p)
+	a := w.change(s1, "alice", KindAdd, "", "carol")
+	b := w.change(s1, "bob", KindAdd, "", "carol")
+	s2 := w.apply(s1, a)
+	if w.apply(s1, b).Hash() != s2.Hash() {
+		t.Fatal("the two adds make different states")
+	}
+	next := w.change(s2, "bob", KindAdd, "", "dave")
+	want := w.apply(s2, next)
+	for _, order := range [][]*Change{{p, a, b, next}, {p, b, a, next}, {next, b, p, a}, {b, next, a, p}} {
+		tr := must(NewTracker(s0))
+		deliver(t, w, &member{name: "m", tr: tr}, order)
+		if tr.Hash() != want.Hash() {
+			t.Fatalf("order %v: epoch %d", kinds(order), tr.State().Epoch)
+		}
+	}
+}
+
+// TestForkFlood: an admin that signs many changes of one state fills the
+// Tracker's states; it forgets the forks (reported) and goes on.
+func TestForkFlood(t *testing.T) {
+	w := newWorld(t, "alice", "bob")
+	_, s := w.create("alice", "g", "bob")
+	tr := must(NewTracker(s))
+	refused := 0
+	for i := 0; i < MaxStates+5; i++ {
+		r, err := tr.Add(w.change(s, "alice", KindRename, itoa(i)), w.lookup)
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		refused += len(r.Refused)
+	}
+	if refused == 0 || tr.nstates > MaxStates {
+		t.Fatalf("refused %d, states %d", refused, tr.nstates)
+	}
+	r, err := tr.Add(w.change(tr.State(), "alice", KindRename, "after"), w.lookup)
+	if err != nil || !r.Changed || tr.State().Name != "after" {
+		t.Fatalf("after the flood: %+v %v", r, err)
+	}
+}
