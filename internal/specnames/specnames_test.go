@@ -164,6 +164,7 @@ var layerPackages = map[string]string{
 	"vmap":       "keyserver/kt/vmap",
 	"directory":  "keyserver/kt/directory",
 	"content":    "client/content",
+	"group":      "client/group",
 	"sendtoken":  "crypto/token/sendtoken",
 }
 
@@ -247,6 +248,7 @@ var fileLayers = map[string][]string{
 	"directory.json":       {"directory", "kt"},
 	"content.json":         {"content"},
 	"sendtoken.json":       {"sendtoken"},
+	"groups.json":          {"group"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
