@@ -253,3 +253,45 @@ func TestForkFlood(t *testing.T) {
 		t.Fatalf("after the flood: %+v %v", r, err)
 	}
 }
+
+// TestHeldThenRefused: a held change whose state arrives but which breaks a
+// rule there is reported as refused, and the state is the one without it.
+func TestHeldThenRefused(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol")
+	_, s0 := w.create("alice", "g", "bob")
+	add := w.change(s0, "alice", KindAdd, "", "carol")
+	s1 := w.apply(s0, add)
+	bad := w.forge(s1, "bob", KindRename, "not an admin") // bob is no admin
+	tr := must(NewTracker(s0))
+	if r, err := tr.Add(bad, w.lookup); !errors.Is(err, ErrFutureEpoch) || !r.Held {
+		t.Fatalf("held: %+v %v", r, err)
+	}
+	r, err := tr.Add(add, w.lookup)
+	if err != nil || len(r.Refused) != 1 || r.Refused[0].Change != bad || !errors.Is(r.Refused[0].Err, ErrNotAdmin) || tr.Hash() != s1.Hash() {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+// TestRebuild: NewTracker(Base()) and Add of every Changes() gives the same
+// Tracker, which is what a client stores.
+func TestRebuild(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol")
+	_, s0 := w.create("alice", "g", "bob")
+	s1 := w.apply(s0, w.change(s0, "alice", KindPromote, "", "bob"))
+	tr := must(NewTracker(s0))
+	for _, c := range []*Change{
+		w.change(s0, "alice", KindPromote, "", "bob"),
+		w.change(s1, "alice", KindRename, "a"),
+		w.change(s1, "bob", KindRename, "b"),
+		w.forge(&State{ID: s0.ID, Epoch: 7}, "alice", KindLeave, ""), // held
+	} {
+		tr.Add(c, w.lookup)
+	}
+	re := must(NewTracker(tr.Base()))
+	for _, c := range tr.Changes() {
+		re.Add(c, w.lookup)
+	}
+	if re.Hash() != tr.Hash() || len(re.Changes()) != len(tr.Changes()) || len(tr.Changes()) != 4 {
+		t.Fatalf("rebuilt: %d changes, %d", len(re.Changes()), len(tr.Changes()))
+	}
+}
