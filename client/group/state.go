@@ -135,7 +135,7 @@ func (s *State) Marshal() []byte {
 	for _, m := range s.Members {
 		n += 2 + len(m.Handle)
 	}
-	b := cryptobyte.NewFixedBuilder(make([]byte, 0, n))
+	b := cryptobyte.NewBuilder(make([]byte, 0, n))
 	b.AddUint8(Version)
 	b.AddBytes(s.ID[:])
 	b.AddUint64(s.Epoch)
