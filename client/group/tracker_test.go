@@ -295,3 +295,64 @@ func TestRebuild(t *testing.T) {
 		t.Fatalf("rebuilt: %d changes, %d", len(re.Changes()), len(tr.Changes()))
 	}
 }
+
+// TestRandomForksConverge: members working on stale views make a tree of
+// valid changes (every one signed on a state some member had); members that
+// receive all of them, in random orders, end in one state.
+func TestRandomForksConverge(t *testing.T) {
+	people := []string{"ann", "ben", "cat", "dan", "eve", "fay", "gus", "hal", "ivy"}
+	w := newWorld(t, people...)
+	_, s0 := w.create("ann", "g", "ben", "cat", "dan", "eve")
+	s0 = w.apply(s0, w.change(s0, "ann", KindPromote, "", "ben", "cat"))
+	rng := rand.New(rand.NewPCG(7, 9))
+	for round := range 20 {
+		states := []*State{s0}
+		var all []*Change
+		for len(all) < 30 {
+			s := states[rng.IntN(len(states))]
+			if s.Epoch >= s0.Epoch+12 || len(s.Members) == 0 {
+				continue
+			}
+			author := s.Members[rng.IntN(len(s.Members))].Handle
+			var in Intent
+			switch k := Kind(2 + rng.IntN(6)); k {
+			case KindAdd, KindRemove, KindPromote, KindDemote:
+				in = Intent{Kind: k, Members: []string{people[rng.IntN(len(people))]}}
+			case KindRename:
+				in = Intent{Kind: k, Name: itoa(rng.IntN(3))}
+			default:
+				in = Intent{Kind: k}
+			}
+			c, err := NewChange(s, author, in)
+			if err != nil {
+				continue
+			}
+			w.sign(c)
+			all = append(all, c)
+			states = append(states, w.apply(s, c))
+		}
+		var want Hash
+		for i := range 8 {
+			tr := must(NewTracker(s0))
+			order := append([]*Change(nil), all...)
+			rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+			for _, c := range order {
+				r, err := tr.Add(c, w.lookup)
+				if err != nil && !r.Held {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				if len(r.Refused) > 0 {
+					t.Fatalf("round %d: refused %v", round, r.Refused[0].Err)
+				}
+			}
+			if len(tr.pending) != 0 {
+				t.Fatalf("round %d: %d changes still held", round, len(tr.pending))
+			}
+			if i == 0 {
+				want = tr.Hash()
+			} else if tr.Hash() != want {
+				t.Fatalf("round %d: member %d ends at epoch %d, member 0 elsewhere", round, i, tr.State().Epoch)
+			}
+		}
+	}
+}
