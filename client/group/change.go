@@ -135,6 +135,11 @@ func (c *Change) body() []byte {
 	return b.BytesOrPanic()
 }
 
+// Body returns the encoding without the signature (spec/groups.md §4.2):
+// what the author's account key signs under LabelChange, for a signer that
+// adds the label itself (spec/keys.md §2.3).
+func (c *Change) Body() []byte { return c.body() }
+
 // Marshal returns the canonical encoding of c, signature included
 // (spec/groups.md §4.2).
 func (c *Change) Marshal() []byte { return append(c.body(), c.Signature[:]...) }

@@ -127,8 +127,8 @@ func (t *Tracker) Hash() Hash { return t.head.hash }
 
 // Base returns the oldest state the Tracker keeps, and Changes every change
 // it keeps (on every branch, and held ones), in an order that rebuilds the
-// same Tracker: NewTracker(Base()) and Add of each change. This is what a
-// client stores.
+// same Tracker with Restore (or NewTracker(Base()) and Add of each change,
+// which verifies every signature again). This is what a client stores.
 func (t *Tracker) Base() *State { return t.base.state }
 
 // Changes returns the changes the Tracker keeps; see Base.
@@ -174,6 +174,27 @@ func (t *Tracker) canonical() []edge {
 // state. A held change returns ErrFutureEpoch or ErrWrongPrevious with
 // Result.Held set.
 func (t *Tracker) Add(c *Change, lookup KeyLookup) (Result, error) {
+	return t.add(c, lookup, true)
+}
+
+// Restore rebuilds a Tracker from what Base and Changes returned, as a
+// client stored them in its own encrypted store: every change is applied
+// again by the rules of §5.2, but signatures are not checked again, so a
+// change whose author's account key changed since it was verified stays.
+func Restore(base *State, changes []*Change) (*Tracker, error) {
+	t, err := NewTracker(base)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range changes {
+		if _, err := t.add(c, nil, false); err != nil && !t.pendID[c.ChangeID()] {
+			return nil, fmt.Errorf("group: restoring: %w", err)
+		}
+	}
+	return t, nil
+}
+
+func (t *Tracker) add(c *Change, lookup KeyLookup, verify bool) (Result, error) {
 	r := Result{State: t.head.state}
 	if c == nil {
 		return r, malformed("no change")
@@ -189,8 +210,10 @@ func (t *Tracker) Add(c *Change, lookup KeyLookup) (Result, error) {
 		r.Duplicate = true
 		return r, nil
 	}
-	if err := c.verifySignature(lookup); err != nil {
-		return r, err
+	if verify {
+		if err := c.verifySignature(lookup); err != nil {
+			return r, err
+		}
 	}
 	if c.Kind == KindCreate {
 		// Only the base can be a create's state; any other create of this

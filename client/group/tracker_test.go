@@ -294,6 +294,11 @@ func TestRebuild(t *testing.T) {
 	if re.Hash() != tr.Hash() || len(re.Changes()) != len(tr.Changes()) || len(tr.Changes()) != 4 {
 		t.Fatalf("rebuilt: %d changes, %d", len(re.Changes()), len(tr.Changes()))
 	}
+	// Restore needs no keys: an author's key may have changed since.
+	rs, err := Restore(tr.Base(), tr.Changes())
+	if err != nil || rs.Hash() != tr.Hash() || len(rs.Changes()) != 4 {
+		t.Fatalf("Restore: %v", err)
+	}
 }
 
 // TestRandomForksConverge: members working on stale views make a tree of
