@@ -164,6 +164,7 @@ var layerPackages = map[string]string{
 	"vmap":       "keyserver/kt/vmap",
 	"directory":  "keyserver/kt/directory",
 	"content":    "client/content",
+	"group":      "client/group",
 	"sendtoken":  "crypto/token/sendtoken",
 	"senderkey":  "crypto/senderkey",
 }
@@ -249,6 +250,7 @@ var fileLayers = map[string][]string{
 	"content.json":         {"content"},
 	"sendtoken.json":       {"sendtoken"},
 	"senderkey.json":       {"senderkey"},
+	"groups.json":          {"group"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
