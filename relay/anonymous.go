@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -56,6 +57,11 @@ func (c *conn) authAnonymous() bool {
 	c.anon = true
 	c.expiry = farFuture
 	c.bucket = newBucket(s.lim.SendBurst, time.Now())
+	// Ephemeral signals (spec/relay.md §15.1 rule 3, §7.4): the
+	// connection's own bucket, and its own pair buckets toward each
+	// recipient account, as there is no sending account to key them by.
+	c.ebucket = newBucket(s.lim.EphemeralBurst, time.Now())
+	c.budget = senderBudget(fmt.Sprintf("c:%p", c))
 	c.mu.Lock()
 	c.room = sync.NewCond(&c.mu)
 	c.mu.Unlock()
@@ -71,12 +77,15 @@ func (c *conn) authAnonymous() bool {
 	return true
 }
 
-// handleAnonymous acts on one frame of an anonymous connection: Send, Ping,
-// Pong and Error only (spec/relay.md §15.1).
+// handleAnonymous acts on one frame of an anonymous connection: Send,
+// SendEphemeral, Ping, Pong and Error only (spec/relay.md §15.1).
 func (c *conn) handleAnonymous(f *wire.Frame) bool {
 	switch b := f.Body.(type) {
 	case *wire.Frame_Send:
 		return c.sendAnonymous(b.Send)
+	case *wire.Frame_SendEphemeral:
+		c.sendEphemeral(b.SendEphemeral.Items)
+		return true
 	case *wire.Frame_Ping:
 		c.enqueue(&wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}}, false)
 		return true

@@ -313,8 +313,8 @@ func TestSendTokenRefused(t *testing.T) {
 	}
 }
 
-// An anonymous connection can only send: Ack, SendEphemeral and a second
-// auth frame are unexpected_frame; an authenticated connection's Send
+// An anonymous connection can only send: Ack and a second auth frame are
+// unexpected_frame; an authenticated connection's Send
 // carrying a token is malformed; a relay without a verifier refuses
 // anonymous connections; the per-IP cap counts anonymous connections.
 func TestAnonymousConnectionRules(t *testing.T) {
@@ -326,7 +326,6 @@ func TestAnonymousConnectionRules(t *testing.T) {
 		f    *wire.Frame
 	}{
 		{"ack", &wire.Frame{Body: &wire.Frame_Ack{Ack: &wire.Ack{Ids: []uint64{1}}}}},
-		{"send ephemeral", &wire.Frame{Body: &wire.Frame_SendEphemeral{SendEphemeral: &wire.SendEphemeral{Items: []*wire.Item{{Recipient: bob, Envelope: []byte("typing")}}}}}},
 		{"auth", authFrame(e.mint("alice", 1))},
 		{"auth anonymous", &wire.Frame{Body: &wire.Frame_AuthAnonymous{AuthAnonymous: &wire.AuthAnonymous{}}}},
 	}
@@ -575,4 +574,35 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// spec/relay.md §15.1 rule 3, §7.4: an anonymous connection may send
+// ephemeral signals: pushed to a connected recipient, never stored, never
+// answered; limited by the connection's own bucket and its own bucket per
+// recipient account.
+func TestAnonymousEphemeral(t *testing.T) {
+	e, tap := startEphemeral(t, Limits{EphemeralPerSecond: 1, EphemeralBurst: 100, EphemeralPairRate: 1, EphemeralPairBurst: 3})
+	b, _ := e.connect("bob", 1)
+	a, _ := e.connectAnonymous()
+	bob := addr("bob", 1)
+	a.send(ephemeralFrame([]byte("typing"), bob, bob, bob, bob, bob))
+	if got := b.ephemerals(3, 5*time.Second); string(got[0]) != "typing" {
+		t.Fatalf("bob got %q", got[0])
+	}
+	b.quiet(200 * time.Millisecond) // the 4th and 5th: over the pair bucket
+	if r := e.ephCount(ephRate); r != 2 {
+		t.Fatalf("dropped for rate %d, want 2", r)
+	}
+	// Another anonymous connection has buckets of its own.
+	a2, _ := e.connectAnonymous()
+	a2.send(ephemeralFrame([]byte("typing 2"), bob))
+	if got := b.ephemerals(1, 5*time.Second); string(got[0]) != "typing 2" {
+		t.Fatalf("bob got %q", got[0])
+	}
+	a.alive()
+	a2.alive()
+	noWrites(t, tap)
+	if st := e.depth(bob); st.Count != 0 {
+		t.Fatalf("bob's mailbox %+v", st)
+	}
 }

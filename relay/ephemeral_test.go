@@ -37,7 +37,7 @@ func startEphemeral(t *testing.T, lim Limits) (*relayEnv, *tapQueue) {
 	clk := newClock()
 	s, err := New(Config{
 		Name: relayName, Queue: tap, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
-		Limits: lim, Now: clk.Now, Registerer: prometheus.NewRegistry(),
+		Limits: lim, Now: clk.Now, Registerer: prometheus.NewRegistry(), SendTokens: testSendTokens().v,
 	})
 	if err != nil {
 		sq.Close()

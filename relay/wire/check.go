@@ -23,9 +23,11 @@ const (
 const (
 	DefaultMaxEnvelope = seal.MaxEnvelopeSize        // 262144
 	DefaultMaxFrame    = DefaultMaxEnvelope + 64<<10 // 327680
-	// DefaultMaxEphemeralEnvelope is one 1024-byte sealed envelope
-	// (spec/seal.md §3.3), what a typing or presence signal needs.
-	DefaultMaxEphemeralEnvelope = 1024
+	// DefaultMaxEphemeralEnvelope is the smallest version 2 sealed
+	// envelope (spec/seal.md §10.3), what a typing or presence signal
+	// sent anonymously needs; on the authenticated connection one takes
+	// 512 bytes (version 1).
+	DefaultMaxEphemeralEnvelope = 2048
 )
 
 // Check reports whether f satisfies spec/relay.md §3.2 and §3.3: exactly
