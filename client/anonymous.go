@@ -70,12 +70,6 @@ func SOCKS5(addr string) (DialFunc, error) {
 // be had (spec/client.md §13.2).
 var ErrNoSendTokens = errors.New("client: no send token to pay for an anonymous send")
 
-// ErrAnonymousSignals is returned by Typing and AnnouncePresence while
-// sends are anonymous: the relay's ephemeral mode takes signals only on
-// the authenticated connection, where they would name this device as the
-// sender to the relay (spec/client.md §13.5).
-var ErrAnonymousSignals = errors.New("client: typing and presence would name the sender to the relay while sends are anonymous")
-
 // errEnvelopeGone: a queued envelope left the queue while it was being
 // paid for (another lane or Send resolved it).
 var errEnvelopeGone = errors.New("client: the queued envelope is gone")

@@ -190,8 +190,13 @@ func TestAnonymousSend(t *testing.T) {
 	send(t, bob, "alice", "hi")
 	recv(t, alice)
 	waitFor(t, func() bool { return counter(t, reg, "sealpost_relay_anonymous_sends_total") >= 2 })
-	if err := alice.Typing(ctxT(t), "bob", true); !errors.Is(err, ErrAnonymousSignals) {
-		t.Fatalf("Typing while anonymous: %v, want ErrAnonymousSignals", err)
+	// Typing goes anonymously too (spec/client.md §13.5), sealed with
+	// version 2, and arrives.
+	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
+		t.Fatalf("Typing while anonymous: %v", err)
+	}
+	if e := waitEvent(t, bob, EventTyping); e.Handle != "alice" || !e.Typing {
+		t.Fatalf("bob's typing event %+v", e)
 	}
 }
 
@@ -318,6 +323,15 @@ func TestHonestButCuriousRelay(t *testing.T) {
 	send(t, bob, "carol", "hi carol")
 	recv(t, alice)
 	recv(t, carol)
+	// Typing signals (sessions answered now) go anonymously too.
+	for _, c := range []*Client{alice, carol} {
+		if err := c.Typing(ctxT(t), "bob", true); err != nil {
+			t.Fatal(err)
+		}
+		if e := waitEvent(t, bob, EventTyping); e.Handle != c.Handle() || !e.Typing {
+			t.Fatalf("typing event %+v", e)
+		}
+	}
 	if err := bob.SendReceipts(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}

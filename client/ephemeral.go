@@ -37,13 +37,13 @@ func (c *Client) sendEphemeral(ctx context.Context, handles []string, ct *conten
 			return fmt.Errorf("%w: %q: ephemeral signals go to other accounts", ErrInvalidHandle, h)
 		}
 	}
-	if c.cfg.SendMode == SendAnonymous {
-		return ErrAnonymousSignals
-	}
+	anon := c.cfg.SendMode == SendAnonymous
 	c.mu.Lock()
 	link := c.link
 	c.mu.Unlock()
 	if link == nil || !link.Connected() {
+		// Also when anonymous: the authenticated connection's state is
+		// the device's "online" (a signal is worth nothing offline).
 		return ErrNotConnected
 	}
 	body, err := content.Marshal(ct)
@@ -65,9 +65,29 @@ func (c *Client) sendEphemeral(ctx context.Context, handles []string, ct *conten
 			ts = append(ts, target{handle: h, dev: dev.Certificate, kind: kindMessage})
 		}
 	}
+	if anon {
+		// Sealed post-quantum, as anonymous messages are
+		// (spec/client.md §13.5).
+		if err := c.sealKeys(ctx, id, ts); err != nil {
+			return err
+		}
+	}
 	items, err := c.encryptEphemeral(ctx, id, ts, body)
 	if err != nil || len(items) == 0 {
 		return err
+	}
+	if anon {
+		// On the anonymous connection (spec/relay.md §15.1 rule 3).
+		conn, err := c.anonConn(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: anonymous relay connection: %w", ErrNotConnected, err)
+		}
+		if err := conn.SendEphemeral(ctx, items...); err != nil {
+			c.dropAnonConn(false)
+			return fmt.Errorf("%w: %w", ErrNotConnected, err)
+		}
+		c.anonUsed(conn)
+		return nil
 	}
 	if err := link.SendEphemeral(ctx, items); err != nil {
 		if errors.Is(err, relaylink.ErrNotConnected) {
@@ -165,7 +185,14 @@ func (c *Client) receiveEphemeral(env []byte) {
 		return
 	}
 	defer release()
-	opened, err := seal.Open(dk, env)
+	// Version 2 from a sender that sends anonymously (spec/client.md
+	// §13.5); a store that cannot be read loses only a signal.
+	var (
+		lp        lockedPrekeys
+		lookupErr error
+	)
+	opened, err := seal.OpenHybrid(dk, c.kemKeys(ctx, &lp, &lookupErr), env)
+	lp.destroy()
 	if err != nil {
 		c.log.Debug("client: ephemeral envelope dropped", "err", err)
 		return

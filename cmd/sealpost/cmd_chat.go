@@ -544,23 +544,14 @@ func (s *chatSession) queueTyping(typing bool) {
 // ephemeral: while the relay connection is down (ErrNotConnected) a
 // signal is dropped without a word.
 func (s *chatSession) sendTyping(ctx context.Context) {
-	off := false // sends are anonymous: the relay takes no signals
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case t := <-s.typing:
-			if off {
-				continue
-			}
 			tctx, cancel := context.WithTimeout(ctx, typingRepeat)
 			err := s.c.Typing(tctx, s.peer, t)
 			cancel()
-			if errors.Is(err, client.ErrAnonymousSignals) {
-				off = true
-				s.a.notef("sealpost: chat: typing is not shown to %s: sends are anonymous (spec/client.md §13.5)\n", s.peer)
-				continue
-			}
 			if err != nil && !errors.Is(err, client.ErrNotConnected) && ctx.Err() == nil {
 				s.a.notef("sealpost: chat: typing: %s\n", describe(err))
 			}
@@ -573,10 +564,6 @@ func (s *chatSession) announce(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	err := s.c.AnnouncePresence(ctx, s.peer)
-	if errors.Is(err, client.ErrAnonymousSignals) {
-		s.a.notef("sealpost: chat: presence is not announced: sends are anonymous (spec/client.md §13.5)\n")
-		return
-	}
 	if err != nil && !errors.Is(err, client.ErrNotConnected) && ctx.Err() == nil {
 		s.a.notef("sealpost: chat: presence: %s\n", describe(err))
 	}
