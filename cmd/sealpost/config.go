@@ -77,7 +77,7 @@ func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
 	fs.BoolVar(&s.tofu, "trust-on-first-use", false, "without --log-key: take the log key from the server the first time and hold it to that key after (trusts the first connection)")
 	fs.Var(&s.witnesses, "witness", "accept only log checkpoints cosigned by this witness (its cosignature verifier `key`); repeatable")
 	fs.IntVar(&s.quorum, "witness-quorum", 0, "how many of the --witness keys must have cosigned a checkpoint (default: all)")
-	fs.BoolVar(&s.anonymous, "anonymous", false, "send to other accounts on anonymous relay connections, each send paid with a one-time send token, so the relay cannot tell who sent it (typing and presence are then not sent)")
+	fs.BoolVar(&s.anonymous, "anonymous", false, "send to other accounts on anonymous relay connections, each send paid with a one-time send token, so the relay cannot tell who sent it (typing and presence too)")
 	fs.StringVar(&s.proxy, "proxy", "", "connect to the servers through this SOCKS5 proxy, `host:port` (Tor: 127.0.0.1:9050): hides this machine's address")
 	if invite {
 		fs.StringVar(&s.invite, "invite", "", "invite `code` for an invite-only server")
