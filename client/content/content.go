@@ -75,9 +75,10 @@ const (
 	KindPresence             // Presence
 	KindApp                  // AppDefined
 	KindAccess               // an access update: only access_key (§4.10)
+	KindGroupChange          // GroupChange (§4.11)
 )
 
-var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access"}
+var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -115,6 +116,8 @@ func (c *Content) Kind() Kind {
 		return KindPresence
 	case *contentpb.Content_App:
 		return KindApp
+	case *contentpb.Content_GroupChange:
+		return KindGroupChange
 	}
 	if len(c.AccessKey) != 0 && c.ReplyTo == nil && len(c.Unknown()) == 0 {
 		return KindAccess

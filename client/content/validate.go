@@ -69,6 +69,12 @@ func check(c *Content) error {
 			return tooLarge("application value of %d bytes", len(a.GetValue()))
 		}
 		return nil
+	case *contentpb.Content_GroupChange:
+		// The bytes are spec/groups.md's to check (§4.11).
+		if len(x.GroupChange.GetChange()) == 0 {
+			return malformed("group change without a change")
+		}
+		return nil
 	case nil:
 		if len(c.Unknown()) == 0 && (len(m.AccessKey) == 0 || m.ReplyTo != nil) {
 			return malformed("no kind")

@@ -33,6 +33,7 @@ const (
 	cAttachment, cReplyTo, cGroup                                                = 10, 16, 17
 	cNewKind                                                                     = 12 // a kind of a "newer version"
 	cAccess                                                                      = 18
+	cGroupChange                                                                 = 11
 )
 
 func genContent() ([]byte, error) {
@@ -122,6 +123,7 @@ func genContent() ([]byte, error) {
 	ok("access-with-text", "a text with the sending device's access key (§4.10)", "text", cat(text("hi"), fb(cAccess, key)), nil, nil)
 	ok("access-with-receipt", "a receipt with the access key", "receipt", cat(receipt(1, ts, t1), fb(cAccess, key)), nil, nil)
 	ok("access-update", "only an access key: an access update (§4.10)", "access", fb(cAccess, key), nil, nil)
+	ok("group-change", "a group change with its state, not parsed here (§4.11)", "group-change", fb(cGroupChange, cat(fb(1, []byte("change bytes")), fb(2, []byte("state bytes")))), nil, nil)
 
 	// A newer version (§5): unknown kinds and fields kept, re-marshalled byte for byte.
 	ok("unknown-kind", "a newer version's kind, field 12", "unknown", newKind, nil, newKind)
@@ -145,6 +147,7 @@ func genContent() ([]byte, error) {
 	// Refusals (§3.2, §4, §6).
 	bad("empty", "no field at all (§5)", "malformed", []byte{})
 	bad("only-reply", "reply_to without a kind", "malformed", reply(t1, ""))
+	bad("group-change-empty", "a group change without its change (§4.11)", "malformed", fb(cGroupChange, fb(2, []byte("state"))))
 	bad("access-short", "an access key of 31 bytes (§4.10)", "malformed", cat(text("hi"), fb(cAccess, key[:31])))
 	bad("access-long", "an access key of 33 bytes", "malformed", cat(text("hi"), fb(cAccess, append(bytes.Clone(key), 0))))
 	bad("access-reply-no-kind", "an access key and a reply_to without a kind", "malformed", cat(fb(cAccess, key), reply(t1, "")))

@@ -146,6 +146,7 @@ type Content struct {
 	//	*Content_Typing
 	//	*Content_Presence
 	//	*Content_App
+	//	*Content_GroupChange
 	Kind isContent_Kind `protobuf_oneof:"kind"`
 	// reply_to quotes an earlier message; only with text (§4.1).
 	ReplyTo *ReplyTo `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
@@ -276,6 +277,15 @@ func (x *Content) GetApp() *AppDefined {
 	return nil
 }
 
+func (x *Content) GetGroupChange() *GroupChange {
+	if x != nil {
+		if x, ok := x.Kind.(*Content_GroupChange); ok {
+			return x.GroupChange
+		}
+	}
+	return nil
+}
+
 func (x *Content) GetReplyTo() *ReplyTo {
 	if x != nil {
 		return x.ReplyTo
@@ -327,7 +337,13 @@ type Content_Presence struct {
 }
 
 type Content_App struct {
-	App *AppDefined `protobuf:"bytes,9,opt,name=app,proto3,oneof"` // 10: attachment pointer, reserved for the attachments issue.
+	App *AppDefined `protobuf:"bytes,9,opt,name=app,proto3,oneof"`
+}
+
+type Content_GroupChange struct {
+	// 10: attachment pointer, reserved for the attachments issue.
+	// A group state change (spec/groups.md §8.1).
+	GroupChange *GroupChange `protobuf:"bytes,11,opt,name=group_change,json=groupChange,proto3,oneof"`
 }
 
 func (*Content_Text) isContent_Kind() {}
@@ -347,6 +363,8 @@ func (*Content_Typing) isContent_Kind() {}
 func (*Content_Presence) isContent_Kind() {}
 
 func (*Content_App) isContent_Kind() {}
+
+func (*Content_GroupChange) isContent_Kind() {}
 
 // Text is a message the user typed: 1 to 16384 bytes of UTF-8.
 type Text struct {
@@ -852,11 +870,67 @@ func (x *AppDefined) GetValue() []byte {
 	return nil
 }
 
+// GroupChange carries a signed group state change (spec/groups.md §4.2) to a
+// member device, and, to the members an Add or a Create adds, the state it
+// applies to (spec/groups.md §3.1; absent for a Create, which makes its
+// state itself). Never shown as a message.
+type GroupChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Change        []byte                 `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	State         []byte                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupChange) Reset() {
+	*x = GroupChange{}
+	mi := &file_content_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupChange) ProtoMessage() {}
+
+func (x *GroupChange) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupChange.ProtoReflect.Descriptor instead.
+func (*GroupChange) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GroupChange) GetChange() []byte {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *GroupChange) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 var File_content_proto protoreflect.FileDescriptor
 
 const file_content_proto_rawDesc = "" +
 	"\n" +
-	"\rcontent.proto\x12\x13sealpost.content.v1\"\xe2\x04\n" +
+	"\rcontent.proto\x12\x13sealpost.content.v1\"\xa9\x05\n" +
 	"\aContent\x12/\n" +
 	"\x04text\x18\x01 \x01(\v2\x19.sealpost.content.v1.TextH\x00R\x04text\x12;\n" +
 	"\breaction\x18\x02 \x01(\v2\x1d.sealpost.content.v1.ReactionH\x00R\breaction\x12/\n" +
@@ -866,7 +940,8 @@ const file_content_proto_rawDesc = "" +
 	"\areceipt\x18\x06 \x01(\v2\x1c.sealpost.content.v1.ReceiptH\x00R\areceipt\x125\n" +
 	"\x06typing\x18\a \x01(\v2\x1b.sealpost.content.v1.TypingH\x00R\x06typing\x12;\n" +
 	"\bpresence\x18\b \x01(\v2\x1d.sealpost.content.v1.PresenceH\x00R\bpresence\x123\n" +
-	"\x03app\x18\t \x01(\v2\x1f.sealpost.content.v1.AppDefinedH\x00R\x03app\x127\n" +
+	"\x03app\x18\t \x01(\v2\x1f.sealpost.content.v1.AppDefinedH\x00R\x03app\x12E\n" +
+	"\fgroup_change\x18\v \x01(\v2 .sealpost.content.v1.GroupChangeH\x00R\vgroupChange\x127\n" +
 	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyTo\x12\x1d\n" +
 	"\n" +
 	"access_key\x18\x12 \x01(\fR\taccessKeyB\x06\n" +
@@ -909,7 +984,10 @@ const file_content_proto_rawDesc = "" +
 	"\n" +
 	"AppDefined\x12\x19\n" +
 	"\btype_url\x18\x01 \x01(\tR\atypeUrl\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05valueB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
+	"\x05value\x18\x02 \x01(\fR\x05value\";\n" +
+	"\vGroupChange\x12\x16\n" +
+	"\x06change\x18\x01 \x01(\fR\x06change\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\fR\x05stateB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
 
 var (
 	file_content_proto_rawDescOnce sync.Once
@@ -924,21 +1002,22 @@ func file_content_proto_rawDescGZIP() []byte {
 }
 
 var file_content_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_content_proto_goTypes = []any{
-	(Receipt_Type)(0),  // 0: sealpost.content.v1.Receipt.Type
-	(Typing_State)(0),  // 1: sealpost.content.v1.Typing.State
-	(*Content)(nil),    // 2: sealpost.content.v1.Content
-	(*Text)(nil),       // 3: sealpost.content.v1.Text
-	(*ReplyTo)(nil),    // 4: sealpost.content.v1.ReplyTo
-	(*Reaction)(nil),   // 5: sealpost.content.v1.Reaction
-	(*Edit)(nil),       // 6: sealpost.content.v1.Edit
-	(*Delete)(nil),     // 7: sealpost.content.v1.Delete
-	(*Timer)(nil),      // 8: sealpost.content.v1.Timer
-	(*Receipt)(nil),    // 9: sealpost.content.v1.Receipt
-	(*Typing)(nil),     // 10: sealpost.content.v1.Typing
-	(*Presence)(nil),   // 11: sealpost.content.v1.Presence
-	(*AppDefined)(nil), // 12: sealpost.content.v1.AppDefined
+	(Receipt_Type)(0),   // 0: sealpost.content.v1.Receipt.Type
+	(Typing_State)(0),   // 1: sealpost.content.v1.Typing.State
+	(*Content)(nil),     // 2: sealpost.content.v1.Content
+	(*Text)(nil),        // 3: sealpost.content.v1.Text
+	(*ReplyTo)(nil),     // 4: sealpost.content.v1.ReplyTo
+	(*Reaction)(nil),    // 5: sealpost.content.v1.Reaction
+	(*Edit)(nil),        // 6: sealpost.content.v1.Edit
+	(*Delete)(nil),      // 7: sealpost.content.v1.Delete
+	(*Timer)(nil),       // 8: sealpost.content.v1.Timer
+	(*Receipt)(nil),     // 9: sealpost.content.v1.Receipt
+	(*Typing)(nil),      // 10: sealpost.content.v1.Typing
+	(*Presence)(nil),    // 11: sealpost.content.v1.Presence
+	(*AppDefined)(nil),  // 12: sealpost.content.v1.AppDefined
+	(*GroupChange)(nil), // 13: sealpost.content.v1.GroupChange
 }
 var file_content_proto_depIdxs = []int32{
 	3,  // 0: sealpost.content.v1.Content.text:type_name -> sealpost.content.v1.Text
@@ -950,14 +1029,15 @@ var file_content_proto_depIdxs = []int32{
 	10, // 6: sealpost.content.v1.Content.typing:type_name -> sealpost.content.v1.Typing
 	11, // 7: sealpost.content.v1.Content.presence:type_name -> sealpost.content.v1.Presence
 	12, // 8: sealpost.content.v1.Content.app:type_name -> sealpost.content.v1.AppDefined
-	4,  // 9: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
-	0,  // 10: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
-	1,  // 11: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	13, // 9: sealpost.content.v1.Content.group_change:type_name -> sealpost.content.v1.GroupChange
+	4,  // 10: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
+	0,  // 11: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
+	1,  // 12: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_content_proto_init() }
@@ -975,6 +1055,7 @@ func file_content_proto_init() {
 		(*Content_Typing)(nil),
 		(*Content_Presence)(nil),
 		(*Content_App)(nil),
+		(*Content_GroupChange)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -982,7 +1063,7 @@ func file_content_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_content_proto_rawDesc), len(file_content_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
