@@ -2,10 +2,13 @@ package group
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sealpost/sealpost/crypto/keys"
 )
 
 func TestLifecycle(t *testing.T) {
@@ -280,4 +283,30 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// The account key signs group changes under the label this package checks
+// (spec/keys.md §2.3, spec/groups.md §4.3).
+func TestSignGroupChangeLabel(t *testing.T) {
+	if keys.LabelGroupChange != LabelChange {
+		t.Fatalf("keys signs under %q, group checks %q", keys.LabelGroupChange, LabelChange)
+	}
+	ak, err := keys.GenerateAccountKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := NewGroupID(rand.Reader)
+	c, err := NewCreate(id, "alice", "book club", []string{"bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := ak.SignGroupChange(c.Body())
+	if err := c.SetSignature(sig[:]); err != nil {
+		t.Fatal(err)
+	}
+	pub := ak.Public()
+	lookup := func(h string) ([32]byte, bool) { return [32]byte(pub), h == "alice" }
+	if _, err := Create(c, lookup); err != nil {
+		t.Fatalf("a Create signed by keys.SignGroupChange: %v", err)
+	}
 }

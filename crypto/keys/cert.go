@@ -174,6 +174,14 @@ func (k *AccountPrivateKey) RevokeDevice(handle string, id DeviceID, at time.Tim
 	return r, nil
 }
 
+// SignGroupChange signs the body of a group state change with the account
+// key under LabelGroupChange (spec/keys.md §4, spec/groups.md §4.3): the
+// bytes client/group's Change.Body returns. The label keeps the signature
+// from meaning anything in any other protocol the account key signs.
+func (k *AccountPrivateKey) SignGroupChange(body []byte) [SignatureSize]byte {
+	return [SignatureSize]byte(prim.Sign(k.priv, LabelGroupChange, body))
+}
+
 func (r *DeviceRevocation) checkFields() error {
 	if err := CheckHandle(r.Handle); err != nil {
 		return err

@@ -36,6 +36,9 @@ const (
 	LabelDeviceCertificate = "sealpost/v1/device-certificate"
 	LabelDeviceRevocation  = "sealpost/v1/device-revocation"
 	LabelPrekey            = "sealpost/v1/prekey"
+	// LabelGroupChange: the account key's signature of a group state
+	// change (spec/groups.md §4.3).
+	LabelGroupChange = "sealpost/v1/group-change"
 )
 
 // Errors of spec/errors.md §3.2: each sentinel is the name there in Go
