@@ -142,6 +142,14 @@ const (
 	// could not be asked). It stays queued, and goes once tokens can be
 	// had; it is never sent authenticated instead (spec/client.md §13.2).
 	EventAnonymousStalled
+	// EventGroupChanged: a change of Group by Handle (its author) was
+	// applied here; GroupChange names its kind (create, add, remove,
+	// leave, rename, promote, demote). GroupMembers has the new state.
+	EventGroupChanged
+	// EventGroupRefused: a group change from Handle was refused (Err
+	// wraps ErrGroupRefused and client/group's reason); the group's
+	// state is unchanged (spec/groups.md §5, §7).
+	EventGroupRefused
 )
 
 var eventNames = map[EventKind]string{
@@ -160,6 +168,8 @@ var eventNames = map[EventKind]string{
 	EventContentDropped:    "content-dropped",
 	EventMessageExpired:    "message-expired",
 	EventAnonymousStalled:  "anonymous-stalled",
+	EventGroupChanged:      "group-changed",
+	EventGroupRefused:      "group-refused",
 }
 
 // String returns the kind's name, such as "key-changed".
@@ -189,6 +199,10 @@ type Event struct {
 	// Read marks an EventReceipt of read (not delivered) messages; Typing
 	// an EventTyping that reports a start.
 	Read, Typing bool
+	// Group is the group of EventGroupChanged and EventGroupRefused, and
+	// GroupChange the kind of change applied.
+	Group       GroupID
+	GroupChange string
 }
 
 // KeyChange is a change of a contact's account key that the user has not

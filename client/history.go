@@ -159,6 +159,13 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 	case content.KindAccess:
 		// An access update: its key was recorded with the message
 		// (spec/client.md §13.6); nothing to show or keep.
+	case content.KindGroupChange:
+		// spec/groups.md §8.1: applied to the group, never shown.
+		evs, err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now)
+		if err != nil {
+			return r, err
+		}
+		r.events = append(r.events, evs...)
 	default:
 		// Typing and presence that came the stored way: ephemeral
 		// signals are not kept (§12.7); nothing to do.

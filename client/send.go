@@ -144,6 +144,10 @@ func (c *Client) Send(ctx context.Context, handle string, plaintext []byte, opts
 type outMessage struct {
 	version byte   // payloadVersion or payloadVersion2
 	body    []byte // the payload body: the application's bytes, or a Content encoding
+	// others are more accounts the message goes to, each device getting
+	// its own copy with its own handle as `to` (a group state change,
+	// spec/groups.md §8.1); blocked ones are left out.
+	others []string
 	// wire, if set, is what is sent instead of body: the Content with this
 	// device's access key (spec/client.md §13.6). body, without it, is
 	// what the history keeps and what a repeated Send must match.
@@ -228,6 +232,17 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 		targets, err := c.targets(ctx, id, handle, !m.cachedKeys)
 		if err != nil {
 			return MessageID{}, err
+		}
+		for _, h := range m.others {
+			more, err := c.targets(ctx, id, h, !m.cachedKeys)
+			if err != nil {
+				return MessageID{}, err
+			}
+			for _, t := range more {
+				if t.kind == kindMessage {
+					targets = append(targets, t)
+				}
+			}
 		}
 		targets = slices.DeleteFunc(targets, func(t target) bool {
 			return (m.noPeer && t.kind == kindMessage) || (m.noOwn && t.kind == kindSentCopy)
@@ -525,7 +540,11 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 			if m.wire != nil && t.kind == kindMessage {
 				body = m.wire
 			}
-			p := payload{version: m.version, kind: t.kind, id: msgID, sent: now, to: to, body: body}
+			pto := to
+			if t.kind == kindMessage {
+				pto = t.handle // the same but for m.others
+			}
+			p := payload{version: m.version, kind: t.kind, id: msgID, sent: now, to: pto, body: body}
 			pt := p.marshal()
 			rec, err := c.loadRecord(tx, t.handle, t.dev.Device)
 			if err != nil {

@@ -120,3 +120,32 @@ func TestSealKeys(t *testing.T) {
 		return nil
 	})
 }
+
+// spec/client-store.md §4.25: a group's tracker round-trips sealed and
+// bound to its id; a later one replaces it.
+func TestGroups(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	g1, g2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	update(t, s, func(tx *Tx) error {
+		if _, err := tx.Group(g1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Group of none: %v", err)
+		}
+		if err := tx.PutGroup(g2, []byte("two"), t0); err != nil {
+			return err
+		}
+		if err := tx.PutGroup(g1, []byte("old"), t0); err != nil {
+			return err
+		}
+		return tx.PutGroup(g1, []byte("new"), t0)
+	})
+	view(t, s, func(tx *Tx) error {
+		if b, err := tx.Group(g1); err != nil || string(b) != "new" {
+			t.Errorf("Group(g1) = %q, %v", b, err)
+		}
+		ids, err := tx.GroupIDs()
+		if err != nil || len(ids) != 2 || !bytes.Equal(ids[0], g1) || !bytes.Equal(ids[1], g2) {
+			t.Errorf("GroupIDs = %x, %v", ids, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,464 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/group"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/keys"
+)
+
+// Group membership (spec/groups.md, spec/client.md §14): every change is
+// signed by its author's account key, applied by every member against its
+// own state, and carried to the member devices over the pairwise sessions
+// as a GroupChange (spec/content.md §4.11). The relay and the key server
+// never see a group's id, name or members.
+
+// GroupID names a group: 32 random bytes chosen by its creator.
+type GroupID [group.IDSize]byte
+
+// String returns the id in hex.
+func (g GroupID) String() string { return hex.EncodeToString(g[:]) }
+
+// ParseGroupID parses the hex form of String.
+func ParseGroupID(s string) (GroupID, error) {
+	var g GroupID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(g) {
+		return g, fmt.Errorf("%w: %q is not a group id (64 hex digits)", ErrUnknownGroup, s)
+	}
+	return GroupID(b), nil
+}
+
+// Group is a group's state as this device holds it.
+type Group struct {
+	ID      GroupID
+	Name    string
+	Epoch   uint64
+	Members []string // in byte order, this account included
+	Admins  []string
+}
+
+// ErrUnknownGroup reports a group this device is not in (or never was).
+var ErrUnknownGroup = errors.New("client: unknown group")
+
+// ErrGroupRefused wraps a group change this device would not make: the
+// group layer's refusal (spec/errors.md §3.20, client/group's errors:
+// not_admin, last_admin, already_member, ...). Nothing changed.
+var ErrGroupRefused = errors.New("client: group change refused")
+
+// groupFromState converts a group state.
+func groupFromState(s *group.State) *Group {
+	return &Group{ID: GroupID(s.ID), Name: s.Name, Epoch: s.Epoch, Members: s.Handles(), Admins: s.Admins()}
+}
+
+// encodeTracker is the tracker row of spec/client-store.md §4.25:
+// u32 length || base state, then u32 count and count × (u32 length ||
+// change), the changes as Tracker.Changes returns them.
+func encodeTracker(t *group.Tracker) []byte {
+	base := t.Base().Marshal()
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(base)))
+	b = append(b, base...)
+	cs := t.Changes()
+	b = binary.BigEndian.AppendUint32(b, uint32(len(cs)))
+	for _, c := range cs {
+		m := c.Marshal()
+		b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
+		b = append(b, m...)
+	}
+	return b
+}
+
+// decodeTracker rebuilds a tracker from its row (group.Restore re-applies
+// the rules, not the signatures, checked when each change arrived).
+func decodeTracker(b []byte) (*group.Tracker, error) {
+	next := func() ([]byte, bool) {
+		if len(b) < 4 {
+			return nil, false
+		}
+		n := binary.BigEndian.Uint32(b)
+		if uint64(len(b)-4) < uint64(n) {
+			return nil, false
+		}
+		v := b[4 : 4+n]
+		b = b[4+n:]
+		return v, true
+	}
+	bad := func(what string) error { return fmt.Errorf("%w: stored group: %s", ErrCorrupt, what) }
+	raw, ok := next()
+	if !ok {
+		return nil, bad("base state")
+	}
+	base, err := group.ParseState(raw)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	if len(b) < 4 {
+		return nil, bad("change count")
+	}
+	n := binary.BigEndian.Uint32(b)
+	b = b[4:]
+	var cs []*group.Change
+	for range n {
+		raw, ok := next()
+		if !ok {
+			return nil, bad("change")
+		}
+		c, err := group.ParseChange(raw)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		cs = append(cs, c)
+	}
+	if len(b) != 0 {
+		return nil, bad("trailing bytes")
+	}
+	t, err := group.Restore(base, cs)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	return t, nil
+}
+
+// loadGroupTx reads group gid's tracker; ErrUnknownGroup if this device
+// holds none.
+func loadGroupTx(tx *localstore.Tx, gid GroupID) (*group.Tracker, error) {
+	raw, err := tx.Group(gid[:])
+	if errors.Is(err, localstore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownGroup, gid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeTracker(raw)
+}
+
+// accountKeysTx looks an author's account key up in the key sets this
+// device verified and stored (spec/groups.md §5.2 step 6): a change is
+// checked against the key directory as this device saw it, never against
+// anything the change carries.
+func accountKeysTx(tx *localstore.Tx, id *identity) group.KeyLookup {
+	return func(handle string) ([32]byte, bool) {
+		if handle == id.handle {
+			return [32]byte(id.accountKey), true
+		}
+		e, err := storedKeySetTx(tx, handle)
+		if err != nil {
+			return [32]byte{}, false
+		}
+		return [32]byte(e.AccountKey), true
+	}
+}
+
+// CreateGroup creates a group named name with this account as its first
+// admin and members as the other first members, and tells every member's
+// devices and this account's other devices (spec/groups.md §4, §8.1).
+// The members must be accounts this device can look up; it needs the
+// account key (ErrNoAccountKey on a device without it).
+func (c *Client) CreateGroup(ctx context.Context, name string, members ...string) (GroupID, error) {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return GroupID{}, err
+	}
+	defer done()
+	for _, h := range members {
+		if keys.CheckHandle(h) != nil {
+			return GroupID{}, fmt.Errorf("%w: %q", ErrInvalidHandle, h)
+		}
+		// Every member's key set is looked up and stored before anything
+		// is sent: the members check the change against theirs.
+		if _, err := c.lookup(ctx, h, true); err != nil {
+			return GroupID{}, err
+		}
+	}
+	gid, err := group.NewGroupID(rand.Reader)
+	if err != nil {
+		return GroupID{}, err
+	}
+	ch, err := group.NewCreate(gid, id.handle, name, slices.DeleteFunc(slices.Clone(members), func(h string) bool { return h == id.handle }))
+	if err != nil {
+		return GroupID{}, fmt.Errorf("%w: %w", ErrGroupRefused, err)
+	}
+	if err := c.signChange(id, ch); err != nil {
+		return GroupID{}, err
+	}
+	st, err := group.Create(ch, func(h string) ([32]byte, bool) { return [32]byte(id.accountKey), h == id.handle })
+	if err != nil {
+		return GroupID{}, fmt.Errorf("%w: %w", ErrGroupRefused, err)
+	}
+	tr, err := group.NewTracker(st)
+	if err != nil {
+		return GroupID{}, err
+	}
+	return GroupID(gid), c.distributeChange(ctx, id, tr, ch, nil, nil, st.Handles())
+}
+
+// AddMembers adds accounts to a group (an admin's change); each new member
+// gets the change with the state it applies to.
+func (c *Client) AddMembers(ctx context.Context, gid GroupID, handles ...string) error {
+	return c.changeGroup(ctx, gid, group.Intent{Kind: group.KindAdd, Members: handles})
+}
+
+// RemoveMembers removes accounts from a group (an admin's change); they
+// are told, and see nothing sent after.
+func (c *Client) RemoveMembers(ctx context.Context, gid GroupID, handles ...string) error {
+	return c.changeGroup(ctx, gid, group.Intent{Kind: group.KindRemove, Members: handles})
+}
+
+// LeaveGroup takes this account out of a group.
+func (c *Client) LeaveGroup(ctx context.Context, gid GroupID) error {
+	return c.changeGroup(ctx, gid, group.Intent{Kind: group.KindLeave})
+}
+
+// SetGroupName renames a group (an admin's change).
+func (c *Client) SetGroupName(ctx context.Context, gid GroupID, name string) error {
+	return c.changeGroup(ctx, gid, group.Intent{Kind: group.KindRename, Name: name})
+}
+
+// Promote makes members admins (an admin's change).
+func (c *Client) Promote(ctx context.Context, gid GroupID, handles ...string) error {
+	return c.changeGroup(ctx, gid, group.Intent{Kind: group.KindPromote, Members: handles})
+}
+
+// Demote makes admins plain members (an admin's change); the last admin
+// cannot be demoted.
+func (c *Client) Demote(ctx context.Context, gid GroupID, handles ...string) error {
+	return c.changeGroup(ctx, gid, group.Intent{Kind: group.KindDemote, Members: handles})
+}
+
+// changeGroup signs a change of group gid by this account, applies it and
+// sends it to every member before and after it, in the transaction that
+// stores the new state.
+func (c *Client) changeGroup(ctx context.Context, gid GroupID, in group.Intent) error {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	for _, h := range in.Members {
+		if keys.CheckHandle(h) != nil {
+			return fmt.Errorf("%w: %q", ErrInvalidHandle, h)
+		}
+	}
+	if in.Kind == group.KindAdd {
+		for _, h := range in.Members {
+			if _, err := c.lookup(ctx, h, true); err != nil {
+				return err
+			}
+		}
+	}
+	var tr *group.Tracker
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		tr, err = loadGroupTx(tx, gid)
+		return err
+	}); err != nil {
+		return storeError(err)
+	}
+	before := tr.State()
+	ch, err := group.NewChange(before, id.handle, in)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrGroupRefused, err)
+	}
+	if err := c.signChange(id, ch); err != nil {
+		return err
+	}
+	res, err := tr.Add(ch, func(h string) ([32]byte, bool) { return [32]byte(id.accountKey), h == id.handle })
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrGroupRefused, err)
+	}
+	if !slices.Contains(res.Applied, ch) {
+		return fmt.Errorf("%w: not applied to the current state", ErrGroupRefused)
+	}
+	// Everyone in the group before or after: the removed are told too.
+	// The added get the state the change applies to.
+	var added []string
+	if in.Kind == group.KindAdd {
+		added = in.Members
+	}
+	return c.distributeChange(ctx, id, tr, ch, before, added, append(before.Handles(), tr.State().Handles()...))
+}
+
+// signChange signs ch with this account's key.
+func (c *Client) signChange(id *identity, ch *group.Change) error {
+	ak, release, err := id.accountPrivate()
+	if err != nil {
+		return err
+	}
+	defer release()
+	sig := ak.SignGroupChange(ch.Body())
+	return ch.SetSignature(sig[:])
+}
+
+// distributeChange stores tr and queues ch as a GroupChange to the devices
+// of every account of to but this one, and to this account's other
+// devices, in one transaction (spec/groups.md §8.1); the accounts of added
+// also get state.
+func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.Tracker, ch *group.Change, state *group.State, added, to []string) error {
+	gid := tr.State().ID
+	store := func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+		return tx.PutGroup(gid[:], encodeTracker(tr), now)
+	}
+	slices.Sort(to)
+	to = slices.Compact(to)
+	var old, fresh []string
+	for _, h := range to {
+		switch {
+		case h == id.handle:
+		case slices.Contains(added, h):
+			fresh = append(fresh, h)
+		default:
+			old = append(old, h)
+		}
+	}
+	send := func(hs []string, withState bool, apply func(*localstore.Tx, MessageID, time.Time) error, noOwn bool) error {
+		gc := &contentpb.GroupChange{Change: ch.Marshal()}
+		if withState {
+			gc.State = state.Marshal()
+		}
+		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupChange{GroupChange: gc}}})
+		if err != nil {
+			return err
+		}
+		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupChange, wait: true, apply: apply, noOwn: noOwn}
+		first := id.handle // no other account: this account's devices only
+		if len(hs) > 0 {
+			first, m.others = hs[0], hs[1:]
+		} else {
+			m.noPeer = true
+		}
+		_, err = c.send(ctx, first, m, nil)
+		if errors.Is(err, errNoTargets) && len(hs) == 0 {
+			// Nobody else and no other device: kept here only.
+			return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return apply(tx, MessageID{}, time.Now()) }))
+		}
+		return err
+	}
+	if err := send(old, false, store, false); err != nil {
+		return err
+	}
+	if len(fresh) > 0 {
+		return send(fresh, true, nil, true)
+	}
+	return nil
+}
+
+// Groups returns the groups this device is in, by id.
+func (c *Client) Groups(ctx context.Context) ([]Group, error) {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []Group
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		ids, err := tx.GroupIDs()
+		if err != nil {
+			return err
+		}
+		for _, raw := range ids {
+			tr, err := loadGroupTx(tx, GroupID(raw))
+			if err != nil {
+				return err
+			}
+			if s := tr.State(); s.IsMember(id.handle) {
+				out = append(out, *groupFromState(s))
+			}
+		}
+		return nil
+	})
+	return out, storeError(err)
+}
+
+// GroupMembers returns group gid's state as this device holds it.
+func (c *Client) GroupMembers(ctx context.Context, gid GroupID) (*Group, error) {
+	ctx, _, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var g *Group
+	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+		tr, err := loadGroupTx(tx, gid)
+		if err != nil {
+			return err
+		}
+		g = groupFromState(tr.State())
+		return nil
+	})
+	return g, storeError(err)
+}
+
+// applyGroupChange applies a received GroupChange in the receiving
+// transaction (spec/groups.md §5, §6): to the group's tracker, or, for a
+// group this device is not in yet, as the Create or the Add that makes it
+// a member. It returns the events to report.
+func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time) ([]Event, error) {
+	refused := func(gid GroupID, err error) []Event {
+		return []Event{{Kind: EventGroupRefused, Handle: sender, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, err)}}
+	}
+	ch, err := group.ParseChange(gc.GetChange())
+	if err != nil {
+		return refused(GroupID{}, err), nil
+	}
+	gid := GroupID(ch.Group)
+	lookup := accountKeysTx(tx, id)
+	tr, err := loadGroupTx(tx, gid)
+	switch {
+	case errors.Is(err, ErrUnknownGroup) && ch.Kind == group.KindCreate:
+		st, err := group.Create(ch, lookup)
+		if err != nil {
+			return refused(gid, err), nil
+		}
+		if !st.IsMember(id.handle) {
+			return refused(gid, group.ErrNotMember), nil
+		}
+		if tr, err = group.NewTracker(st); err != nil {
+			return refused(gid, err), nil
+		}
+		if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+			return nil, err
+		}
+		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil
+	case errors.Is(err, ErrUnknownGroup) && len(gc.GetState()) > 0:
+		st, err := group.ParseState(gc.GetState())
+		if err != nil {
+			return refused(gid, err), nil
+		}
+		if tr, err = group.Join(st, ch, id.handle, lookup); err != nil {
+			return refused(gid, err), nil
+		}
+		if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+			return nil, err
+		}
+		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil
+	case errors.Is(err, ErrUnknownGroup):
+		return refused(gid, err), nil
+	case err != nil:
+		return nil, err
+	}
+	res, err := tr.Add(ch, lookup)
+	if err != nil && !res.Held {
+		return refused(gid, err), nil
+	}
+	var evs []Event
+	for _, a := range res.Applied {
+		evs = append(evs, Event{Kind: EventGroupChanged, Handle: a.Author, Group: gid, GroupChange: a.Kind.String()})
+	}
+	for _, r := range res.Refused {
+		evs = append(evs, Event{Kind: EventGroupRefused, Handle: r.Change.Author, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, r.Err)})
+	}
+	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}

@@ -1,0 +1,99 @@
+package client
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/sealpost/sealpost/client/group"
+)
+
+// groupOf waits until c holds group gid at epoch, and returns it.
+func groupOf(t *testing.T, c *Client, gid GroupID, epoch uint64) *Group {
+	t.Helper()
+	var g *Group
+	waitFor(t, func() bool {
+		var err error
+		g, err = c.GroupMembers(ctxT(t), gid)
+		return err == nil && g.Epoch == epoch
+	})
+	return g
+}
+
+// spec/groups.md, end to end through the key server and relay: a group is
+// created, grows, shrinks and is renamed by signed changes every member
+// applies; every member's device ends with the same state; a member that
+// is not an admin cannot change it; a removed member keeps the state that
+// removed it and no longer counts the group as its own.
+func TestGroupMembership(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob, carol, dave := s.newUser("alice"), s.newUser("bob"), s.newUser("carol"), s.newUser("dave")
+	gid, err := alice.CreateGroup(ctxT(t), "book club", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, carol} {
+		e := waitEvent(t, c, EventGroupChanged)
+		if e.Group != gid || e.Handle != "alice" || e.GroupChange != "create" {
+			t.Fatalf("%s: %+v", c.Handle(), e)
+		}
+		g := groupOf(t, c, gid, 0)
+		if g.Name != "book club" || !slices.Equal(g.Members, []string{"alice", "bob", "carol"}) || !slices.Equal(g.Admins, []string{"alice"}) {
+			t.Fatalf("%s holds %+v", c.Handle(), g)
+		}
+	}
+	// bob is no admin: refused, nothing sent, nothing changed.
+	if err := bob.SetGroupName(ctxT(t), gid, "mine"); !errors.Is(err, ErrGroupRefused) || !errors.Is(err, group.ErrNotAdmin) {
+		t.Fatalf("rename by a member: %v, want not_admin", err)
+	}
+	if g := groupOf(t, bob, gid, 0); g.Name != "book club" {
+		t.Fatalf("bob's state changed: %+v", g)
+	}
+	// dave joins with the state he needs.
+	if err := alice.AddMembers(ctxT(t), gid, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, carol, dave} {
+		if g := groupOf(t, c, gid, 1); !slices.Equal(g.Members, []string{"alice", "bob", "carol", "dave"}) {
+			t.Fatalf("%s holds %+v", c.Handle(), g)
+		}
+	}
+	// carol is removed, and told.
+	if err := alice.RemoveMembers(ctxT(t), gid, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{alice, bob, carol, dave} {
+		if g := groupOf(t, c, gid, 2); !slices.Equal(g.Members, []string{"alice", "bob", "dave"}) {
+			t.Fatalf("%s holds %+v", c.Handle(), g)
+		}
+	}
+	if gs, err := carol.Groups(ctxT(t)); err != nil || len(gs) != 0 {
+		t.Fatalf("carol's groups after her removal: %+v, %v", gs, err)
+	}
+	// bob, promoted, renames; then leaves.
+	if err := alice.Promote(ctxT(t), gid, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 3)
+	if err := bob.SetGroupName(ctxT(t), gid, "reading group"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{alice, dave} {
+		if g := groupOf(t, c, gid, 4); g.Name != "reading group" || !slices.Equal(g.Admins, []string{"alice", "bob"}) {
+			t.Fatalf("%s holds %+v", c.Handle(), g)
+		}
+	}
+	if err := bob.LeaveGroup(ctxT(t), gid); err != nil {
+		t.Fatal(err)
+	}
+	g := groupOf(t, dave, gid, 5)
+	if !slices.Equal(g.Members, []string{"alice", "dave"}) {
+		t.Fatalf("after bob left: %+v", g)
+	}
+	if gs, err := alice.Groups(ctxT(t)); err != nil || len(gs) != 1 || gs[0].ID != gid {
+		t.Fatalf("alice's groups: %+v, %v", gs, err)
+	}
+	if _, err := alice.GroupMembers(ctxT(t), GroupID{1}); !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("an unknown group: %v", err)
+	}
+}
