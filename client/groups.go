@@ -301,8 +301,10 @@ func (c *Client) signChange(id *identity, ch *group.Change) error {
 
 // distributeChange stores tr and queues ch as a GroupChange to the devices
 // of every account of to but this one, and to this account's other
-// devices, in one transaction (spec/groups.md §8.1); the accounts of added
-// also get state.
+// devices, in one transaction (spec/groups.md §8.1). With added (an Add),
+// every copy carries state, the state ch applies to, which the added
+// accounts need to join and the others ignore: one body, so that the new
+// state and every copy are queued together or not at all.
 func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.Tracker, ch *group.Change, state *group.State, added, to []string) error {
 	gid := tr.State().ID
 	store := func(tx *localstore.Tx, _ MessageID, now time.Time) error {
@@ -310,46 +312,28 @@ func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.T
 	}
 	slices.Sort(to)
 	to = slices.Compact(to)
-	var old, fresh []string
-	for _, h := range to {
-		switch {
-		case h == id.handle:
-		case slices.Contains(added, h):
-			fresh = append(fresh, h)
-		default:
-			old = append(old, h)
-		}
+	to = slices.DeleteFunc(to, func(h string) bool { return h == id.handle })
+	gc := &contentpb.GroupChange{Change: ch.Marshal()}
+	if len(added) > 0 {
+		gc.State = state.Marshal()
 	}
-	send := func(hs []string, withState bool, apply func(*localstore.Tx, MessageID, time.Time) error, noOwn bool) error {
-		gc := &contentpb.GroupChange{Change: ch.Marshal()}
-		if withState {
-			gc.State = state.Marshal()
-		}
-		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupChange{GroupChange: gc}}})
-		if err != nil {
-			return err
-		}
-		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupChange, wait: true, apply: apply, noOwn: noOwn}
-		first := id.handle // no other account: this account's devices only
-		if len(hs) > 0 {
-			first, m.others = hs[0], hs[1:]
-		} else {
-			m.noPeer = true
-		}
-		_, err = c.send(ctx, first, m, nil)
-		if errors.Is(err, errNoTargets) && len(hs) == 0 {
-			// Nobody else and no other device: kept here only.
-			return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return apply(tx, MessageID{}, time.Now()) }))
-		}
+	body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupChange{GroupChange: gc}}})
+	if err != nil {
 		return err
 	}
-	if err := send(old, false, store, false); err != nil {
-		return err
+	m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupChange, wait: true, apply: store}
+	first := id.handle // no other account: this account's devices only
+	if len(to) > 0 {
+		first, m.others = to[0], to[1:]
+	} else {
+		m.noPeer = true
 	}
-	if len(fresh) > 0 {
-		return send(fresh, true, nil, true)
+	_, err = c.send(ctx, first, m, nil)
+	if errors.Is(err, errNoTargets) && len(to) == 0 {
+		// Nobody else and no other device: kept here only.
+		return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return store(tx, MessageID{}, time.Now()) }))
 	}
-	return nil
+	return err
 }
 
 // Groups returns the groups this device is in, by id.
@@ -398,17 +382,49 @@ func (c *Client) GroupMembers(ctx context.Context, gid GroupID) (*Group, error) 
 	return g, storeError(err)
 }
 
+// groupRebase is what is left of one of this account's own changes that
+// lost a race (spec/groups.md §6.3): signed again on top of the winner
+// after the receiving transaction.
+type groupRebase struct {
+	group  GroupID
+	intent group.Intent
+}
+
+// rebaseGroupChanges signs and sends again what is left of this account's
+// changes that lost a race (spec/groups.md §6.3), in the background.
+func (c *Client) rebaseGroupChanges(rs []groupRebase) {
+	if len(rs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		for _, r := range rs {
+			if err := c.changeGroup(c.ctx, r.group, r.intent); err != nil && c.ctx.Err() == nil {
+				c.emit(Event{Kind: EventGroupRefused, Handle: c.Handle(), Group: r.group, Err: fmt.Errorf("rebasing this account's %s: %w", r.intent.Kind, err)})
+			}
+		}
+	}()
+}
+
 // applyGroupChange applies a received GroupChange in the receiving
 // transaction (spec/groups.md §5, §6): to the group's tracker, or, for a
 // group this device is not in yet, as the Create or the Add that makes it
-// a member. It returns the events to report.
-func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time) ([]Event, error) {
+// a member. It returns the events to report and what is left to rebase of
+// this account's own changes that lost a race.
+func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time) ([]Event, []groupRebase, error) {
 	refused := func(gid GroupID, err error) []Event {
 		return []Event{{Kind: EventGroupRefused, Handle: sender, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, err)}}
 	}
 	ch, err := group.ParseChange(gc.GetChange())
 	if err != nil {
-		return refused(GroupID{}, err), nil
+		return refused(GroupID{}, err), nil, nil
 	}
 	gid := GroupID(ch.Group)
 	lookup := accountKeysTx(tx, id)
@@ -417,38 +433,52 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 	case errors.Is(err, ErrUnknownGroup) && ch.Kind == group.KindCreate:
 		st, err := group.Create(ch, lookup)
 		if err != nil {
-			return refused(gid, err), nil
+			return refused(gid, err), nil, nil
 		}
 		if !st.IsMember(id.handle) {
-			return refused(gid, group.ErrNotMember), nil
+			return refused(gid, group.ErrNotMember), nil, nil
 		}
 		if tr, err = group.NewTracker(st); err != nil {
-			return refused(gid, err), nil
+			return refused(gid, err), nil, nil
 		}
 		if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil
+		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
 	case errors.Is(err, ErrUnknownGroup) && len(gc.GetState()) > 0:
 		st, err := group.ParseState(gc.GetState())
 		if err != nil {
-			return refused(gid, err), nil
+			return refused(gid, err), nil, nil
 		}
 		if tr, err = group.Join(st, ch, id.handle, lookup); err != nil {
-			return refused(gid, err), nil
+			return refused(gid, err), nil, nil
 		}
 		if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil
+		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
 	case errors.Is(err, ErrUnknownGroup):
-		return refused(gid, err), nil
+		return refused(gid, err), nil, nil
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
 	res, err := tr.Add(ch, lookup)
+	if res.Held && ch.Kind == group.KindAdd && slices.Contains(ch.Members, id.handle) && len(gc.GetState()) > 0 {
+		// An Add of this account on a state this device never saw (it
+		// joined on a branch that lost the race, spec/groups.md §6.3):
+		// the new invitation's state replaces the old, as a first join
+		// would take it.
+		if st, perr := group.ParseState(gc.GetState()); perr == nil {
+			if ntr, jerr := group.Join(st, ch, id.handle, lookup); jerr == nil {
+				if err := tx.PutGroup(gid[:], encodeTracker(ntr), now); err != nil {
+					return nil, nil, err
+				}
+				return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
+			}
+		}
+	}
 	if err != nil && !res.Held {
-		return refused(gid, err), nil
+		return refused(gid, err), nil, nil
 	}
 	var evs []Event
 	for _, a := range res.Applied {
@@ -457,8 +487,26 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 	for _, r := range res.Refused {
 		evs = append(evs, Event{Kind: EventGroupRefused, Handle: r.Change.Author, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, r.Err)})
 	}
-	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
-		return nil, err
+	var rebase []groupRebase
+	for _, lost := range append(res.Superseded, lostOwn(res, ch)...) {
+		if lost.Author != id.handle {
+			continue
+		}
+		if in, ok := group.Rebase(lost, tr.State()); ok {
+			rebase = append(rebase, groupRebase{gid, in})
+		}
 	}
-	return evs, nil
+	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+		return nil, nil, err
+	}
+	return evs, rebase, nil
+}
+
+// lostOwn is ch if it lost its race as it arrived (a sent copy of this
+// account's own change from another device, or a forwarded one).
+func lostOwn(res group.Result, ch *group.Change) []*group.Change {
+	if res.Lost {
+		return []*group.Change{ch}
+	}
+	return nil
 }

@@ -1,9 +1,11 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/client/group"
 )
@@ -97,3 +99,75 @@ func TestGroupMembership(t *testing.T) {
 		t.Fatalf("an unknown group: %v", err)
 	}
 }
+
+// spec/groups.md §6: two admins change the group at one epoch while the
+// relay is down; once it is back every member ends in the same state, and
+// the author of the change that lost signs what is left of it again on
+// top of the winner, so both intents are in the end.
+func TestGroupConcurrentChanges(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	rr := s.restartableRelay()
+	alice, bob, carol, dave := s.newUser("alice"), s.newUser("bob"), s.newUser("carol"), s.newUser("dave")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	if err := alice.Promote(ctxT(t), gid, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 1)
+	groupOf(t, carol, gid, 1)
+	for _, c := range []*Client{alice, bob, carol, dave} {
+		// Every key set is known before the relay goes down.
+		for _, h := range []string{"alice", "bob", "carol", "dave"} {
+			if h != c.Handle() {
+				if _, err := c.lookup(ctxT(t), h, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	rr.stop(false)
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	// Both at epoch 1: each applies its own at once; they stay queued.
+	if err := alice.SetGroupName(short(), gid, "book club"); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrQueued) {
+		t.Fatal(err)
+	}
+	if err := bob.AddMembers(short(), gid, "dave"); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrQueued) {
+		t.Fatal(err)
+	}
+	if g, _ := alice.GroupMembers(ctxT(t), gid); g.Epoch != 2 || g.Name != "book club" {
+		t.Fatalf("alice's own change not applied at once: %+v", g)
+	}
+	if g, _ := bob.GroupMembers(ctxT(t), gid); g.Epoch != 2 || !g.isMember("dave") {
+		t.Fatalf("bob's own change not applied at once: %+v", g)
+	}
+	rr.start()
+	// The winner at epoch 2, then the loser's rebased change at epoch 3:
+	// everyone, dave included, ends with both.
+	for _, c := range []*Client{alice, bob, carol, dave} {
+		var g *Group
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var err error
+			g, err = c.GroupMembers(ctxT(t), gid)
+			if err == nil && g.Epoch == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s holds %+v, %v; want epoch 3", c.Handle(), g, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if g.Name != "book club" || !slices.Equal(g.Members, []string{"alice", "bob", "carol", "dave"}) {
+			t.Fatalf("%s holds %+v", c.Handle(), g)
+		}
+	}
+}
+
+func (g *Group) isMember(h string) bool { return slices.Contains(g.Members, h) }

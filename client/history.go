@@ -112,6 +112,7 @@ type received struct {
 	offer  bool                      // store in the inbox and offer to the application
 	extra  []localstore.InboxMessage // held content released by it, offered after it
 	events []Event                   // reported after the commit
+	rebase []groupRebase             // own group changes to sign again after the commit
 }
 
 // applyReceived applies a received, accepted, new payload to the history
@@ -161,11 +162,12 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 		// (spec/client.md §13.6); nothing to show or keep.
 	case content.KindGroupChange:
 		// spec/groups.md §8.1: applied to the group, never shown.
-		evs, err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now)
+		evs, rebase, err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now)
 		if err != nil {
 			return r, err
 		}
 		r.events = append(r.events, evs...)
+		r.rebase = append(r.rebase, rebase...)
 	default:
 		// Typing and presence that came the stored way: ephemeral
 		// signals are not kept (§12.7); nothing to do.

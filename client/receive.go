@@ -183,10 +183,11 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		used    *sessionStart
 		dup     bool
 		events  []Event
+		rebase  []groupRebase
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr, used, dup, events = nil, nil, nil, false, nil
+		out, dropErr, used, dup, events, rebase = nil, nil, nil, false, nil, nil
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
 			return err
@@ -286,7 +287,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		if err != nil {
 			return err
 		}
-		events = rcv.events
+		events, rebase = rcv.events, rcv.rebase
 		if !rcv.offer {
 			return nil
 		}
@@ -321,6 +322,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		c.log.Debug("client: envelope dropped", "err", dropErr)
 		return nil, nil
 	}
+	c.rebaseGroupChanges(rebase)
 	for _, ev := range events {
 		c.emit(ev)
 	}
