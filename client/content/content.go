@@ -64,18 +64,18 @@ type Content struct {
 type Kind int
 
 const (
-	KindUnknown  Kind = iota // no kind this version defines: kept (§5)
-	KindText                 // Text
-	KindReaction             // Reaction
-	KindEdit                 // Edit
-	KindDelete               // Delete
-	KindTimer                // Timer
-	KindReceipt              // Receipt
-	KindTyping               // Typing
-	KindPresence             // Presence
-	KindApp                  // AppDefined
-	KindAccess               // an access update: only access_key (§4.10)
-	KindGroupChange          // GroupChange (§4.11)
+	KindUnknown     Kind = iota // no kind this version defines: kept (§5)
+	KindText                    // Text
+	KindReaction                // Reaction
+	KindEdit                    // Edit
+	KindDelete                  // Delete
+	KindTimer                   // Timer
+	KindReceipt                 // Receipt
+	KindTyping                  // Typing
+	KindPresence                // Presence
+	KindApp                     // AppDefined
+	KindAccess                  // an access update: only access_key (§4.10)
+	KindGroupChange             // GroupChange (§4.11)
 )
 
 var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change"}
