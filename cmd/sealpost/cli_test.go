@@ -804,6 +804,8 @@ func TestErrorCodesDocumented(t *testing.T) {
 		"unknown_message":        fmt.Errorf("react: %w", client.ErrUnknownMessage),
 		"not_sender":             client.ErrNotSender,
 		"blocked":                fmt.Errorf("send: %w: mallory", client.ErrBlocked),
+		"group_refused":          fmt.Errorf("%w: not an admin", client.ErrGroupRefused),
+		"unknown_group":          client.ErrUnknownGroup,
 		"not_connected":          client.ErrNotConnected,
 	} {
 		want, ok := help[code]

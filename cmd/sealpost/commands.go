@@ -31,7 +31,7 @@ func commandList() []*command {
 	return []*command{
 		initCommand, sendCommand, listenCommand, chatCommand, reactCommand,
 		editCommand, deleteCommand, timerCommand, statusCommand, historyCommand, verifyCommand,
-		acceptCommand, contactsCommand, blockCommand, unblockCommand, blockedCommand, contactsOnlyCommand, devicesCommand, auditCommand, auditorCommand,
+		acceptCommand, contactsCommand, blockCommand, unblockCommand, blockedCommand, contactsOnlyCommand, groupCommand, devicesCommand, auditCommand, auditorCommand,
 		backupCommand, restoreCommand, helpCommand, versionCommand,
 	}
 }
@@ -53,7 +53,7 @@ const exitStatusHelp = `Exit status:
   3  local state: wrong passphrase, store locked by another process,
      no store or not registered, corrupt store; a message id this
      device has no record of, an edit or delete of another's message,
-     a send to a blocked account
+     a send to a blocked account, a group this device is not in
   4  security failure: a key or the log refused, a contact's key changed,
      safety number mismatch, server certificate not the pinned one
      (TLS pin mismatch) or not trusted

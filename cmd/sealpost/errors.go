@@ -213,6 +213,10 @@ func errorCode(err error) string {
 		return "not_sender"
 	case errors.Is(err, client.ErrBlocked):
 		return "blocked"
+	case errors.Is(err, client.ErrGroupRefused):
+		return "group_refused"
+	case errors.Is(err, client.ErrUnknownGroup):
+		return "unknown_group"
 	case errors.Is(err, client.ErrUnknownHandle):
 		return "no_such_account"
 	case errors.Is(err, client.ErrHandleTaken):
@@ -245,10 +249,10 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
   {"error":"connection_refused","message":"cannot reach the key server at
   127.0.0.1:8443: connection refused ...","exit":5}
 (the human line otherwise). The codes, by exit status:
-  1  failure, handle_taken, interrupted
+  1  failure, handle_taken, interrupted, group_refused
   2  usage, invalid_content
   3  wrong_passphrase, locked, no_store, not_registered, store_exists,
-     corrupt_store, unknown_message, not_sender, blocked
+     corrupt_store, unknown_message, not_sender, blocked, unknown_group
   4  tls_pin_mismatch, tls_untrusted, safety_number_mismatch, key_changed,
      device_revoked, security_events, security
   5  connection_refused, timeout, unreachable, stale, no_quorum, queued,

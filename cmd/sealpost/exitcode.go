@@ -36,7 +36,7 @@ func exitCode(err error) int {
 	for _, target := range []error{
 		client.ErrWrongPassphrase, client.ErrWrongIdentity, client.ErrLocked,
 		client.ErrNoStore, client.ErrNotRegistered, client.ErrAlreadyRegistered,
-		client.ErrCorrupt, errStoreExists, client.ErrUnknownMessage, client.ErrNotSender, client.ErrBlocked,
+		client.ErrCorrupt, errStoreExists, client.ErrUnknownMessage, client.ErrNotSender, client.ErrBlocked, client.ErrUnknownGroup,
 	} {
 		if errors.Is(err, target) {
 			return exitLocal
