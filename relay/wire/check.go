@@ -8,15 +8,15 @@ import (
 
 // Protocol limits, fixed by spec/relay.md §3.3 (not configurable).
 const (
-	MessageIDSize   = 16
-	MaxItems        = 1000 // items of a Send or SendEphemeral
+	MessageIDSize = 16
+	MaxItems      = 1000 // items of a Send or SendEphemeral
 	// MaxSharedRecipients bounds the items of a shared send (a Send with
 	// shared_body, spec/relay.md §16) and so the statuses of a SendResult.
 	MaxSharedRecipients = 2000
-	MaxDeliveries   = 1000 // deliveries of a Deliver
-	MaxAckIDs       = 1000 // ids of an Ack
-	MaxTokenText    = token.MaxTokenTextSize
-	MaxErrorMessage = 256
+	MaxDeliveries       = 1000 // deliveries of a Deliver
+	MaxAckIDs           = 1000 // ids of an Ack
+	MaxTokenText        = token.MaxTokenTextSize
+	MaxErrorMessage     = 256
 	// SendTokenSize is the size of a send token, Send.send_token
 	// (spec/anonymous.md §5.5, sendtoken.TokenSize).
 	SendTokenSize = 354
