@@ -96,9 +96,12 @@ func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, 
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := q.pool.Query(ctx, `SELECT id, data, arrived_ns, expiry_ns FROM relay_envelopes
-		WHERE address = $1 AND id > $2 AND expiry_ns > $3
-		ORDER BY id LIMIT $4`, addr, after, nanos(now), limit)
+	// A reference to a shared body is delivered as the body
+	// (spec/relay.md §16).
+	rows, err := q.pool.Query(ctx, `SELECT e.id, coalesce(b.data, e.data), e.arrived_ns, e.expiry_ns
+		FROM relay_envelopes e LEFT JOIN relay_bodies b ON b.id = e.body
+		WHERE e.address = $1 AND e.id > $2 AND e.expiry_ns > $3 AND (e.body IS NULL OR b.id IS NOT NULL)
+		ORDER BY e.id LIMIT $4`, addr, after, nanos(now), limit)
 	if err != nil {
 		return nil, wrap("fetch", err)
 	}
@@ -131,13 +134,23 @@ func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(`SELECT FROM relay_mailboxes WHERE address = $1 FOR NO KEY UPDATE`, addr)
+	// The shared bodies the acked envelopes reference, locked in id
+	// order after the mailbox (spec/relay.md §16.4).
+	b.Queue(`SELECT FROM relay_bodies WHERE id IN (
+			SELECT body FROM relay_envelopes WHERE address = $1 AND id = ANY($2) AND body IS NOT NULL)
+		ORDER BY id FOR UPDATE`, addr, ids)
 	b.Queue(`WITH d AS (
-			DELETE FROM relay_envelopes WHERE address = $1 AND id = ANY($2) RETURNING size),
+			DELETE FROM relay_envelopes WHERE address = $1 AND id = ANY($2) RETURNING size, body),
 		u AS (
 			UPDATE relay_mailboxes SET count = count - (SELECT count(*) FROM d),
 				bytes = bytes - (SELECT coalesce(sum(size), 0) FROM d)
-			WHERE address = $1 AND EXISTS (SELECT FROM d))
+			WHERE address = $1 AND EXISTS (SELECT FROM d)),
+		r AS (
+			UPDATE relay_bodies b SET refs = b.refs - c.n
+			FROM (SELECT body, count(*) AS n FROM d WHERE body IS NOT NULL GROUP BY body) c
+			WHERE b.id = c.body)
 		SELECT count(*) FROM d`, addr, ids)
+	b.Queue(deleteReleasedBodies)
 	b.Queue("COMMIT")
 	br := q.pool.SendBatch(ctx, b)
 	n, err := readAckResults(br)
@@ -152,7 +165,7 @@ func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) 
 
 // readAckResults reads the results of Ack's batch, returning the count.
 func readAckResults(br pgx.BatchResults) (int, error) {
-	for range 2 {
+	for range 3 {
 		if _, err := br.Exec(); err != nil {
 			return 0, err
 		}
@@ -161,8 +174,33 @@ func readAckResults(br pgx.BatchResults) (int, error) {
 	if err := br.QueryRow().Scan(&n); err != nil {
 		return 0, err
 	}
-	_, err := br.Exec()
-	return n, err
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// deleteReleasedBodies deletes the shared bodies no envelope references
+// any more (spec/relay.md §16.4). They are deleted by the transaction
+// that released their last reference, which holds their rows locked, so
+// the partial index relay_bodies_released finds only those.
+const deleteReleasedBodies = `DELETE FROM relay_bodies WHERE refs <= 0`
+
+// BodyStats counts the shared bodies stored (spec/relay.md §16).
+func (q *Queue) BodyStats(ctx context.Context) (store.BodyStats, error) {
+	if !q.enter() {
+		return store.BodyStats{}, store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	var st store.BodyStats
+	err := q.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(refs), 0)
+		FROM relay_bodies`).Scan(&st.Count, &st.Bytes, &st.Refs)
+	if err != nil {
+		return store.BodyStats{}, wrap("body stats", err)
+	}
+	return st, nil
 }
 
 // Stats returns the queue depth of addr, or store.ErrNoMailbox.
@@ -245,17 +283,32 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 	if _, err := tx.Exec(ctx, `SELECT FROM relay_mailboxes WHERE address = ANY($1) ORDER BY address FOR NO KEY UPDATE`, locked); err != nil {
 		return 0, 0, err
 	}
+	// The shared bodies they reference, locked in id order after the
+	// mailboxes (spec/relay.md §16.4).
+	if _, err := tx.Exec(ctx, `SELECT FROM relay_bodies WHERE id IN (
+			SELECT e.body FROM relay_envelopes e JOIN unnest($1::bytea[], $2::bigint[]) AS k(address, id)
+			ON e.address = k.address AND e.id = k.id WHERE e.body IS NOT NULL)
+		ORDER BY id FOR UPDATE`, addrs, ids); err != nil {
+		return 0, 0, err
+	}
 	var n int
 	err = tx.QueryRow(ctx, `WITH d AS (
 			DELETE FROM relay_envelopes e USING unnest($1::bytea[], $2::bigint[]) AS k(address, id)
-			WHERE e.address = k.address AND e.id = k.id AND e.expiry_ns <= $3 RETURNING e.address, e.size),
+			WHERE e.address = k.address AND e.id = k.id AND e.expiry_ns <= $3 RETURNING e.address, e.size, e.body),
 		s AS (
 			SELECT address, count(*) AS n, sum(size) AS b FROM d GROUP BY address),
 		u AS (
 			UPDATE relay_mailboxes m SET count = m.count - s.n, bytes = m.bytes - s.b
-			FROM s WHERE m.address = s.address)
+			FROM s WHERE m.address = s.address),
+		r AS (
+			UPDATE relay_bodies b SET refs = b.refs - c.n
+			FROM (SELECT body, count(*) AS n FROM d WHERE body IS NOT NULL GROUP BY body) c
+			WHERE b.id = c.body)
 		SELECT count(*) FROM d`, addrs, ids, now).Scan(&n)
 	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.Exec(ctx, deleteReleasedBodies); err != nil {
 		return 0, 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
