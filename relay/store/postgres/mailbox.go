@@ -134,58 +134,93 @@ func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(`SELECT FROM relay_mailboxes WHERE address = $1 FOR NO KEY UPDATE`, addr)
-	// The shared bodies the acked envelopes reference, locked in id
-	// order after the mailbox (spec/relay.md §16.4).
-	b.Queue(`SELECT FROM relay_bodies WHERE id IN (
-			SELECT body FROM relay_envelopes WHERE address = $1 AND id = ANY($2) AND body IS NOT NULL)
-		ORDER BY id FOR UPDATE`, addr, ids)
 	b.Queue(`WITH d AS (
 			DELETE FROM relay_envelopes WHERE address = $1 AND id = ANY($2) RETURNING size, body),
 		u AS (
 			UPDATE relay_mailboxes SET count = count - (SELECT count(*) FROM d),
 				bytes = bytes - (SELECT coalesce(sum(size), 0) FROM d)
-			WHERE address = $1 AND EXISTS (SELECT FROM d)),
-		r AS (
-			UPDATE relay_bodies b SET refs = b.refs - c.n
-			FROM (SELECT body, count(*) AS n FROM d WHERE body IS NOT NULL GROUP BY body) c
-			WHERE b.id = c.body)
-		SELECT count(*) FROM d`, addr, ids)
-	b.Queue(deleteReleasedBodies)
+			WHERE address = $1 AND EXISTS (SELECT FROM d))
+		SELECT count(*), coalesce(array_agg(body) FILTER (WHERE body IS NOT NULL), '{}') FROM d`, addr, ids)
 	b.Queue("COMMIT")
 	br := q.pool.SendBatch(ctx, b)
-	n, err := readAckResults(br)
+	n, bodies, err := readAckResults(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return 0, wrap("ack", err)
 	}
+	if err := q.releaseBodies(ctx, bodies); err != nil {
+		return n, wrap("ack: release bodies", err)
+	}
 	return n, nil
 }
 
-// readAckResults reads the results of Ack's batch, returning the count.
-func readAckResults(br pgx.BatchResults) (int, error) {
-	for range 3 {
+// readAckResults reads the results of Ack's batch, returning the count
+// and the shared bodies of the deleted references, one entry each.
+func readAckResults(br pgx.BatchResults) (int, []int64, error) {
+	for range 2 {
 		if _, err := br.Exec(); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	var n int
-	if err := br.QueryRow().Scan(&n); err != nil {
-		return 0, err
+	var bodies []int64
+	if err := br.QueryRow().Scan(&n, &bodies); err != nil {
+		return 0, nil, err
 	}
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return 0, err
+	_, err := br.Exec()
+	return n, bodies, err
+}
+
+// releaseBodies takes the references of bodies (a body id per deleted
+// reference) off their bodies' refs and deletes the bodies left without
+// any (spec/relay.md §16.4), in a transaction of its own after the Ack's
+// commit, without waiting for its WAL flush (synchronous_commit off).
+// Every recipient of a group message releases the same body row: holding
+// its lock through a flush would queue the acks of all of them one
+// flush apart. So the decrement may be lost in a crash, or fail after the
+// Ack committed: refs then stays above the references left, never below,
+// and the body is deleted with its expiry (Sweep) instead.
+func (q *Queue) releaseBodies(ctx context.Context, bodies []int64) error {
+	if len(bodies) == 0 {
+		return nil
+	}
+	slices.Sort(bodies)
+	var ids []int64
+	var counts []int32
+	for i, id := range bodies {
+		if i > 0 && id == bodies[i-1] {
+			counts[len(counts)-1]++
+			continue
+		}
+		ids, counts = append(ids, id), append(counts, 1)
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SET LOCAL synchronous_commit = off")
+	// Locked in id order, so that concurrent releases do not deadlock.
+	b.Queue(`SELECT FROM relay_bodies WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	b.Queue(`UPDATE relay_bodies b SET refs = greatest(b.refs - c.n, 0)
+		FROM unnest($1::bigint[], $2::integer[]) AS c(id, n) WHERE b.id = c.id`, ids, counts)
+	b.Queue(`DELETE FROM relay_bodies WHERE id = ANY($1) AND refs <= 0`, ids)
+	b.Queue("COMMIT")
+	br := q.pool.SendBatch(ctx, b)
+	var err error
+	for range b.Len() {
+		if _, err = br.Exec(); err != nil {
+			break
 		}
 	}
-	return n, nil
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // deleteReleasedBodies deletes the shared bodies no envelope references
-// any more (spec/relay.md §16.4). They are deleted by the transaction
-// that released their last reference, which holds their rows locked, so
-// the partial index relay_bodies_released finds only those.
+// any more (spec/relay.md §16.4), in Sweep's transaction, which released
+// them; the partial index relay_bodies_released holds only such rows.
 const deleteReleasedBodies = `DELETE FROM relay_bodies WHERE refs <= 0`
 
 // BodyStats counts the shared bodies stored (spec/relay.md §16).
@@ -245,6 +280,12 @@ func (q *Queue) Sweep(ctx context.Context, now time.Time) (int, error) {
 		if seen < sweepBatch {
 			break
 		}
+	}
+	// Bodies past their expiry: every reference to them has expired too
+	// (one send, one expiry) and is never fetched; the loop above deleted
+	// them. Only a body whose release was lost (releaseBodies) is left.
+	if _, err := q.pool.Exec(ctx, `DELETE FROM relay_bodies WHERE expiry_ns <= $1`, nanos(now)); err != nil {
+		return total, wrap("sweep bodies", err)
 	}
 	if _, err := q.pool.Exec(ctx, `DELETE FROM relay_dedup WHERE until_ns <= $1`, nanos(now)); err != nil {
 		return total, wrap("sweep dedup", err)
