@@ -293,3 +293,21 @@ func testSharedAcrossStores(t *testing.T, open func() store.Queue) {
 	a.wantBodies("after every ack", store.BodyStats{})
 	b.wantBodies("after every ack", store.BodyStats{})
 }
+
+// testSharedAccess: an anonymous shared send is checked per recipient
+// (spec/relay.md §15.8): a device in mode contacts refuses a reference
+// without its verifier, the others store theirs; one body for them.
+func testSharedAccess(t *testing.T, f *fixture) {
+	to := f.members(4)
+	f.setAccess(to[1], store.AccessContacts, verifier(1), 0)
+	f.setAccess(to[2], store.AccessContacts, verifier(2), 0)
+	body := envelope("anonymous group message", 90)
+	s := f.sharedSend([]byte{0, 'a', 'n', 'o', 'n'}, body, to...)
+	s.CheckAccess = true
+	s.Items[2].AccessVerifier = verifier(2)
+	before := f.snap(to[1])
+	f.sendFC(s, 0, store.Stored, store.AccessDenied, store.Stored, store.Stored)
+	f.unchanged("an access_denied reference", before)
+	f.wantBodies("three references", store.BodyStats{Count: 1, Bytes: 90, Refs: 3})
+	wantEnvelopes(t, f.fetchAll(to[2], f.now), f.now, f.now.Add(time.Hour), body)
+}

@@ -126,6 +126,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"SharedDedup", testSharedDedup},
 		{"SharedExpiry", testSharedExpiry},
 		{"SharedConcurrentAcks", testSharedConcurrentAcks},
+		{"SharedAccess", testSharedAccess},
 		{"Sweep", testSweep},
 		{"Wake", testWake},
 		{"ConcurrentSends", testConcurrentSends},
