@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
@@ -229,4 +230,36 @@ func TestRelayclientShared(t *testing.T) {
 	if _, err := relayclient.SplitShared(many[:1], wire.DefaultMaxFrame, wire.DefaultMaxFrame, false); err == nil {
 		t.Fatal("a body over the frame cap was split")
 	}
+}
+
+// A shared send through one node of two sharing a PostgreSQL database
+// (spec/relay.md §12, §16): pushed to a recipient connected to each node,
+// acked on each, and the body deleted with the last ack.
+func TestSharedSendTwoNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	clk := newClock()
+	n1, n2 := startPGNode(t, dsn, clk), startPGNode(t, dsn, clk)
+	b, _ := n2.connect("bob", 1)
+	c, _ := n1.connect("carol", 1)
+	a, _ := n1.connect("alice", 1)
+	body := bytes.Repeat([]byte{0x5b}, 500)
+	a.send(sharedFrame(1, body, addr("bob", 1), addr("carol", 1)))
+	if r := a.result(); r.Statuses[0] != wire.Status_STATUS_STORED || r.Statuses[1] != wire.Status_STATUS_STORED {
+		t.Fatalf("answer %v", r)
+	}
+	ctx := context.Background()
+	if st, err := n1.pq.BodyStats(ctx); err != nil || st != (store.BodyStats{Count: 1, Bytes: 500, Refs: 2}) {
+		t.Fatalf("bodies %+v, %v", st, err)
+	}
+	for _, x := range []*client{b, c} {
+		d := x.deliveries(1)[0]
+		if !bytes.Equal(d.Envelope, body) {
+			t.Fatal("delivered another envelope")
+		}
+		x.ack(d.Id)
+	}
+	waitFor(t, func() bool {
+		st, err := n2.pq.BodyStats(ctx)
+		return err == nil && st == store.BodyStats{}
+	})
 }
