@@ -86,8 +86,8 @@ const (
 	// Shared bodies (spec/relay.md §16): their ids, drawn in round trip
 	// 2, and their rows.
 	drawBodyIDs  = `SELECT nextval('relay_bodies_id_seq') FROM generate_series(1, $1::integer)`
-	insertBodies = `INSERT INTO relay_bodies (id, data, refs, expiry_ns)
-		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::integer[], $4::bigint[])`
+	insertBodies = `INSERT INTO relay_bodies (id, data, expiry_ns)
+		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[])`
 
 	updateMailboxes = `UPDATE relay_mailboxes m SET count = v.count, bytes = v.bytes, last_id = v.last_id,
 		first_contact_tat_ns = v.tat
@@ -252,7 +252,7 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 				return nil, nil, errBatchShape
 			}
 			body, bodyIDs = bodyIDs[0], bodyIDs[1:]
-			bodies.add(body, s.Items[0].Envelope, countStored(statuses), nanos(s.Expiry))
+			bodies.add(body, s.Items[0].Envelope, nanos(s.Expiry))
 		}
 		for j, it := range s.Items {
 			if statuses[j] == store.Stored {
@@ -271,7 +271,7 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	b := &pgx.Batch{}
 	var woken [][]byte
 	if len(bodies.id) > 0 {
-		b.Queue(insertBodies, bodies.id, bodies.data, bodies.refs, bodies.expiry)
+		b.Queue(insertBodies, bodies.id, bodies.data, bodies.expiry)
 	}
 	if len(env.address) > 0 {
 		b.Queue(insertEnvelopes, env.address, env.id, env.data, env.size, env.arrived, env.expiry, env.body)
@@ -460,13 +460,11 @@ func (e *envelopeColumns) add(it store.Item, id, arrived, expiry, body int64) {
 type bodyColumns struct {
 	id, expiry []int64
 	data       [][]byte
-	refs       []int32
 }
 
-func (b *bodyColumns) add(id int64, data []byte, refs int, expiry int64) {
+func (b *bodyColumns) add(id int64, data []byte, expiry int64) {
 	b.id = append(b.id, id)
 	b.data = append(b.data, nonNil(data))
-	b.refs = append(b.refs, int32(refs))
 	b.expiry = append(b.expiry, expiry)
 }
 

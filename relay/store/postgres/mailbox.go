@@ -173,37 +173,26 @@ func readAckResults(br pgx.BatchResults) (int, []int64, error) {
 	return n, bodies, err
 }
 
-// releaseBodies takes the references of bodies (a body id per deleted
-// reference) off their bodies' refs and deletes the bodies left without
-// any (spec/relay.md §16.4), in a transaction of its own after the Ack's
-// commit, without waiting for its WAL flush (synchronous_commit off).
-// Every recipient of a group message releases the same body row: holding
-// its lock through a flush would queue the acks of all of them one
-// flush apart. So the decrement may be lost in a crash, or fail after the
-// Ack committed: refs then stays above the references left, never below,
-// and the body is deleted with its expiry (Sweep) instead.
+// releaseBodies deletes those of bodies (the shared bodies of deleted
+// references) that no envelope references any more (spec/relay.md
+// §16.4). It runs after the transaction that deleted the references has
+// committed, so that of acks racing for the last references of one body,
+// the last to commit sees every other's deletion and deletes the body. It
+// locks only the bodies it deletes: every recipient's ack of one group
+// message goes through here without waiting for the others. It does not
+// wait for its WAL flush (synchronous_commit off): a deletion lost in a
+// crash, or one that fails after the ack committed, leaves a body without
+// references, which the sweep deletes at its expiry.
 func (q *Queue) releaseBodies(ctx context.Context, bodies []int64) error {
 	if len(bodies) == 0 {
 		return nil
 	}
 	slices.Sort(bodies)
-	var ids []int64
-	var counts []int32
-	for i, id := range bodies {
-		if i > 0 && id == bodies[i-1] {
-			counts[len(counts)-1]++
-			continue
-		}
-		ids, counts = append(ids, id), append(counts, 1)
-	}
+	bodies = slices.Compact(bodies)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue("SET LOCAL synchronous_commit = off")
-	// Locked in id order, so that concurrent releases do not deadlock.
-	b.Queue(`SELECT FROM relay_bodies WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-	b.Queue(`UPDATE relay_bodies b SET refs = greatest(b.refs - c.n, 0)
-		FROM unnest($1::bigint[], $2::integer[]) AS c(id, n) WHERE b.id = c.id`, ids, counts)
-	b.Queue(`DELETE FROM relay_bodies WHERE id = ANY($1) AND refs <= 0`, ids)
+	b.Queue(deleteReleasedBodies, bodies)
 	b.Queue("COMMIT")
 	br := q.pool.SendBatch(ctx, b)
 	var err error
@@ -218,10 +207,10 @@ func (q *Queue) releaseBodies(ctx context.Context, bodies []int64) error {
 	return err
 }
 
-// deleteReleasedBodies deletes the shared bodies no envelope references
-// any more (spec/relay.md §16.4), in Sweep's transaction, which released
-// them; the partial index relay_bodies_released holds only such rows.
-const deleteReleasedBodies = `DELETE FROM relay_bodies WHERE refs <= 0`
+// deleteReleasedBodies deletes the bodies of $1 that no envelope
+// references (relay_envelopes_body).
+const deleteReleasedBodies = `DELETE FROM relay_bodies b WHERE b.id = ANY($1::bigint[])
+	AND NOT EXISTS (SELECT FROM relay_envelopes e WHERE e.body = b.id)`
 
 // BodyStats counts the shared bodies stored (spec/relay.md §16).
 func (q *Queue) BodyStats(ctx context.Context) (store.BodyStats, error) {
@@ -230,8 +219,8 @@ func (q *Queue) BodyStats(ctx context.Context) (store.BodyStats, error) {
 	}
 	defer q.mu.RUnlock()
 	var st store.BodyStats
-	err := q.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(refs), 0)
-		FROM relay_bodies`).Scan(&st.Count, &st.Bytes, &st.Refs)
+	err := q.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(length(data)), 0),
+		(SELECT count(*) FROM relay_envelopes WHERE body IS NOT NULL) FROM relay_bodies`).Scan(&st.Count, &st.Bytes, &st.Refs)
 	if err != nil {
 		return store.BodyStats{}, wrap("body stats", err)
 	}
@@ -282,8 +271,8 @@ func (q *Queue) Sweep(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	// Bodies past their expiry: every reference to them has expired too
-	// (one send, one expiry) and is never fetched; the loop above deleted
-	// them. Only a body whose release was lost (releaseBodies) is left.
+	// (one send, one expiry) and the loop above deleted them. Only a body
+	// whose release was lost (releaseBodies) is left.
 	if _, err := q.pool.Exec(ctx, `DELETE FROM relay_bodies WHERE expiry_ns <= $1`, nanos(now)); err != nil {
 		return total, wrap("sweep bodies", err)
 	}
@@ -324,15 +313,8 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 	if _, err := tx.Exec(ctx, `SELECT FROM relay_mailboxes WHERE address = ANY($1) ORDER BY address FOR NO KEY UPDATE`, locked); err != nil {
 		return 0, 0, err
 	}
-	// The shared bodies they reference, locked in id order after the
-	// mailboxes (spec/relay.md §16.4).
-	if _, err := tx.Exec(ctx, `SELECT FROM relay_bodies WHERE id IN (
-			SELECT e.body FROM relay_envelopes e JOIN unnest($1::bytea[], $2::bigint[]) AS k(address, id)
-			ON e.address = k.address AND e.id = k.id WHERE e.body IS NOT NULL)
-		ORDER BY id FOR UPDATE`, addrs, ids); err != nil {
-		return 0, 0, err
-	}
 	var n int
+	var bodies []int64
 	err = tx.QueryRow(ctx, `WITH d AS (
 			DELETE FROM relay_envelopes e USING unnest($1::bytea[], $2::bigint[]) AS k(address, id)
 			WHERE e.address = k.address AND e.id = k.id AND e.expiry_ns <= $3 RETURNING e.address, e.size, e.body),
@@ -340,20 +322,17 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 			SELECT address, count(*) AS n, sum(size) AS b FROM d GROUP BY address),
 		u AS (
 			UPDATE relay_mailboxes m SET count = m.count - s.n, bytes = m.bytes - s.b
-			FROM s WHERE m.address = s.address),
-		r AS (
-			UPDATE relay_bodies b SET refs = b.refs - c.n
-			FROM (SELECT body, count(*) AS n FROM d WHERE body IS NOT NULL GROUP BY body) c
-			WHERE b.id = c.body)
-		SELECT count(*) FROM d`, addrs, ids, now).Scan(&n)
+			FROM s WHERE m.address = s.address)
+		SELECT count(*), coalesce(array_agg(body) FILTER (WHERE body IS NOT NULL), '{}') FROM d`, addrs, ids, now).Scan(&n, &bodies)
 	if err != nil {
-		return 0, 0, err
-	}
-	if _, err := tx.Exec(ctx, deleteReleasedBodies); err != nil {
 		return 0, 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, 0, err
+	}
+	// The bodies left without references (spec/relay.md §16.4).
+	if err := q.releaseBodies(ctx, bodies); err != nil {
+		return n, len(ids), err
 	}
 	return n, len(ids), nil
 }
