@@ -263,3 +263,45 @@ func TestSharedSendTwoNodes(t *testing.T) {
 		return err == nil && st == store.BodyStats{}
 	})
 }
+
+// A shared send with items over quota is split (spec/relay.md §7.2,
+// §16.2): the admitted items are stored as ordinary envelopes, the others
+// answered quota; a retry under the same id stores only those.
+func TestSharedSendSplit(t *testing.T) {
+	e := startRelay(t, Limits{MaxQueueCount: 20}) // a share of 2 per mailbox
+	bob, carol := addr("bob", 1), addr("carol", 1)
+	b, _ := e.connect("bob", 1)
+	c, _ := e.connect("carol", 1)
+	a, _ := e.connect("alice", 1)
+	a.sendEnv(1, []byte("fills alice's share of bob"), bob, bob)
+	ds := b.deliveries(2)
+	body := []byte("split group message")
+	a.send(sharedFrame(2, body, carol, bob))
+	r := a.result()
+	if r.Duplicate || r.Statuses[0] != wire.Status_STATUS_STORED || r.Statuses[1] != wire.Status_STATUS_QUOTA || r.RetryAfterMs == 0 {
+		t.Fatalf("answer %v", r)
+	}
+	if st := e.bodies(); st != (store.BodyStats{}) {
+		t.Fatalf("a split send stored a shared body: %+v", st)
+	}
+	if d := c.deliveries(1)[0]; !bytes.Equal(d.Envelope, body) {
+		t.Fatal("carol was delivered another envelope")
+	}
+	b.ack(ds[0].Id, ds[1].Id)
+	waitFor(t, func() bool { return e.depth(bob).Count == 0 })
+	// The share frees at the next over-share item once the mailbox's depth
+	// is a second old (spec/relay.md §6.1).
+	time.Sleep(1100 * time.Millisecond)
+	a.send(sharedFrame(2, body, carol, bob))
+	r = a.result()
+	if r.Duplicate || r.Statuses[0] != wire.Status_STATUS_STORED || r.Statuses[1] != wire.Status_STATUS_STORED || r.RetryAfterMs != 0 {
+		t.Fatalf("retry answer %v", r)
+	}
+	if d := b.deliveries(1)[0]; !bytes.Equal(d.Envelope, body) {
+		t.Fatal("the retry delivered another envelope")
+	}
+	c.quiet(200 * time.Millisecond)
+	if st := e.depth(carol); st.Count != 1 {
+		t.Fatalf("after the retry carol holds %d, want 1", st.Count)
+	}
+}
