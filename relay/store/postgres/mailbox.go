@@ -270,9 +270,9 @@ func (q *Queue) Sweep(ctx context.Context, now time.Time) (int, error) {
 			break
 		}
 	}
-	// Bodies past their expiry: every reference to them has expired too
-	// (one send, one expiry) and the loop above deleted them. Only a body
-	// whose release was lost (releaseBodies) is left.
+	// Bodies past their expiry (spec/relay.md §16.4): every reference to
+	// them has expired too (one send, one expiry), and the loop above
+	// deleted those; so are bodies whose release after an ack was lost.
 	if _, err := q.pool.Exec(ctx, `DELETE FROM relay_bodies WHERE expiry_ns <= $1`, nanos(now)); err != nil {
 		return total, wrap("sweep bodies", err)
 	}
@@ -313,8 +313,9 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 	if _, err := tx.Exec(ctx, `SELECT FROM relay_mailboxes WHERE address = ANY($1) ORDER BY address FOR NO KEY UPDATE`, locked); err != nil {
 		return 0, 0, err
 	}
+	// The bodies they reference have expired too (one send, one expiry):
+	// Sweep deletes them after this loop.
 	var n int
-	var bodies []int64
 	err = tx.QueryRow(ctx, `WITH d AS (
 			DELETE FROM relay_envelopes e USING unnest($1::bytea[], $2::bigint[]) AS k(address, id)
 			WHERE e.address = k.address AND e.id = k.id AND e.expiry_ns <= $3 RETURNING e.address, e.size, e.body),
@@ -323,16 +324,12 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 		u AS (
 			UPDATE relay_mailboxes m SET count = m.count - s.n, bytes = m.bytes - s.b
 			FROM s WHERE m.address = s.address)
-		SELECT count(*), coalesce(array_agg(body) FILTER (WHERE body IS NOT NULL), '{}') FROM d`, addrs, ids, now).Scan(&n, &bodies)
+		SELECT count(*) FROM d`, addrs, ids, now).Scan(&n)
 	if err != nil {
 		return 0, 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, 0, err
-	}
-	// The bodies left without references (spec/relay.md §16.4).
-	if err := q.releaseBodies(ctx, bodies); err != nil {
-		return n, len(ids), err
 	}
 	return n, len(ids), nil
 }
