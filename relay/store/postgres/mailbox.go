@@ -318,7 +318,7 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 	var n int
 	err = tx.QueryRow(ctx, `WITH d AS (
 			DELETE FROM relay_envelopes e USING unnest($1::bytea[], $2::bigint[]) AS k(address, id)
-			WHERE e.address = k.address AND e.id = k.id AND e.expiry_ns <= $3 RETURNING e.address, e.size, e.body),
+			WHERE e.address = k.address AND e.id = k.id AND e.expiry_ns <= $3 RETURNING e.address, e.size),
 		s AS (
 			SELECT address, count(*) AS n, sum(size) AS b FROM d GROUP BY address),
 		u AS (
