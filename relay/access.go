@@ -70,11 +70,12 @@ func (c *conn) setAccess(m *wire.SetAccess) bool {
 // accessItems converts the items of an anonymous Send for the store, each
 // with the verifier of its access key, if it has one (spec/relay.md
 // §15.8). The codec admitted only keys of wire.AccessKeySize bytes.
-func accessItems(in []*wire.Item) []store.Item {
+func accessItems(m *wire.Send) []store.Item {
+	in := m.Items
 	items := make([]store.Item, len(in))
 	var vs [][wire.AccessVerifierSize]byte
 	for i, it := range in {
-		items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
+		items[i] = store.Item{Recipient: it.Recipient, Envelope: itemEnvelope(m, it)}
 		if len(it.AccessKey) != wire.AccessKeySize {
 			continue
 		}

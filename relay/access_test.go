@@ -308,7 +308,7 @@ func TestAccessFrameRules(t *testing.T) {
 func BenchmarkAccessItems(b *testing.B) {
 	items := []*wire.Item{{Recipient: addr("bob", 1), Envelope: []byte("e"), AccessKey: key(1)[:]}}
 	for b.Loop() {
-		if accessItems(items)[0].AccessVerifier == nil {
+		if accessItems(&wire.Send{Items: items})[0].AccessVerifier == nil {
 			b.Fatal("no verifier")
 		}
 	}

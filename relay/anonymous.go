@@ -155,11 +155,12 @@ func (c *conn) sendAnonymous(m *wire.Send) bool {
 	}
 	var id [store.MessageIDSize]byte
 	copy(id[:], m.MessageId)
-	items := accessItems(m.Items)
+	items := accessItems(m)
+	shared := len(m.SharedBody) != 0
 	go func() {
 		defer s.inflight.Done()
 		defer c.release()
-		ans := c.sendItems(p, id, items, now)
+		ans := c.sendItems(p, id, items, now, shared)
 		s.quota.forget(p.budget, items)
 		if ans != nil {
 			s.m.anonymousSend(ans.Duplicate)

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sealpost/sealpost/relay/wire"
 )
 
 // metrics are the relay's Prometheus metrics (spec/relay.md §13); a nil
@@ -31,6 +33,11 @@ type metrics struct {
 	// Recipient access control (spec/relay.md §15.8).
 	firstContacts prometheus.Counter
 	accessSets    *prometheus.CounterVec // mode: open, contacts
+	// Shared sends (spec/relay.md §16.6).
+	sharedSends      prometheus.Counter
+	sharedRecipients prometheus.Counter
+	sharedBodyBytes  prometheus.Counter
+	sharedEachBytes  prometheus.Counter
 }
 
 // ephOutcome is what became of an ephemeral item (spec/relay.md §7.4).
@@ -120,7 +127,12 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		Namespace: "sealpost", Subsystem: "relay", Name: "access_sets_total",
 		Help: "SetAccess frames applied, by mode: open, contacts.",
 	}, []string{"mode"})
-	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals, m.firstContacts, m.accessSets} {
+	m.sharedSends = counter("shared_sends_total", "Shared sends (one body for many recipients) that stored at least one envelope.")
+	m.sharedRecipients = counter("shared_recipients_total", "Envelopes stored by shared sends: references to their bodies.")
+	m.sharedBodyBytes = counter("shared_body_bytes_total", "Bytes of the bodies shared sends stored, each once.")
+	m.sharedEachBytes = counter("shared_recipient_bytes_total", "Bytes the same shared sends would have stored as one envelope per recipient.")
+	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals, m.firstContacts, m.accessSets,
+		m.sharedSends, m.sharedRecipients, m.sharedBodyBytes, m.sharedEachBytes} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -226,4 +238,26 @@ func (m *metrics) tokenRefusal(reason string) {
 	if m != nil {
 		m.tokenRefusals.WithLabelValues(reason).Inc()
 	}
+}
+
+// shared counts a new shared send's answer (spec/relay.md §16.6): its
+// stored recipients, its body's bytes once, and what one envelope per
+// recipient would have stored.
+func (m *metrics) shared(statuses []wire.Status, body int) {
+	if m == nil {
+		return
+	}
+	n := 0
+	for _, st := range statuses {
+		if st == wire.Status_STATUS_STORED {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	m.sharedSends.Inc()
+	m.sharedRecipients.Add(float64(n))
+	m.sharedBodyBytes.Add(float64(body))
+	m.sharedEachBytes.Add(float64(n * body))
 }

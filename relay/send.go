@@ -39,17 +39,30 @@ func (c *conn) send(m *wire.Send) bool {
 	copy(id[:], m.MessageId)
 	items := make([]store.Item, len(m.Items))
 	for i, it := range m.Items {
-		items[i] = store.Item{Recipient: it.Recipient, Envelope: it.Envelope}
+		items[i] = store.Item{Recipient: it.Recipient, Envelope: itemEnvelope(m, it)}
 	}
 	p := payer{sender: []byte(c.addr), budget: c.budget, self: c.account, dedupUntil: now.Add(s.lim.DedupWindow)}
+	shared := len(m.SharedBody) != 0
 	go func() {
 		defer s.inflight.Done()
 		defer c.release()
-		if ans := c.sendItems(p, id, items, now); ans != nil {
+		if ans := c.sendItems(p, id, items, now, shared); ans != nil {
 			c.enqueue(&wire.Frame{Body: &wire.Frame_SendResult{SendResult: ans}}, true)
 		}
 	}()
 	return true
+}
+
+// itemEnvelope is the envelope of item it of m: its own, or, in a shared
+// send, the shared body, the same slice for every item (spec/relay.md
+// §16.2). From here on a shared send's items are decided, charged to the
+// quotas, stored (store.Send.Shared) and pushed as envelopes of
+// len(body) bytes each.
+func itemEnvelope(m *wire.Send, it *wire.Item) []byte {
+	if len(m.SharedBody) != 0 {
+		return m.SharedBody
+	}
+	return it.Envelope
 }
 
 // payer is who a send is decided for (spec/relay.md §6.1, §7.2, §15): the
@@ -74,7 +87,7 @@ func (p payer) storeID(id [store.MessageIDSize]byte) [store.MessageIDSize]byte {
 }
 
 // request is the store request for items under id.
-func (c *conn) request(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time) *store.Send {
+func (c *conn) request(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time, shared bool) *store.Send {
 	s := c.s
 	req := &store.Send{
 		Sender:        p.sender,
@@ -90,6 +103,8 @@ func (c *conn) request(p payer, id [store.MessageIDSize]byte, items []store.Item
 		// settings (spec/relay.md §15.8).
 		CheckAccess:         p.anonymous,
 		FirstContactPerHour: max(s.lim.FirstContactPerHour, 0),
+		// One body, stored once (spec/relay.md §16.3).
+		Shared: shared,
 	}
 	// Pushed in commit order, before the answer (spec/relay.md §8.2).
 	req.Committed = func(res store.SendResult) { s.offer(req, &res) }
@@ -121,7 +136,17 @@ func (c *conn) storeSend(req *store.Send) (res store.SendResult, ok bool) {
 
 // sendItems decides and stores one Send and returns its answer, or nil if
 // the store failed (spec/relay.md §6.1, §7.1, §7.2).
-func (c *conn) sendItems(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time) *wire.SendResult {
+func (c *conn) sendItems(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time, shared bool) *wire.SendResult {
+	s := c.s
+	ans := c.decideItems(p, id, items, now, shared)
+	if shared && ans != nil && !ans.Duplicate {
+		s.m.shared(ans.Statuses, len(items[0].Envelope))
+	}
+	return ans
+}
+
+// decideItems is sendItems without the shared-send metrics.
+func (c *conn) decideItems(p payer, id [store.MessageIDSize]byte, items []store.Item, now time.Time, shared bool) *wire.SendResult {
 	s := c.s
 	adm := s.quota.admit(s.ctx, p.budget, p.self, items, time.Now())
 	none := func(int) bool { return false }
@@ -137,7 +162,7 @@ func (c *conn) sendItems(p payer, id [store.MessageIDSize]byte, items []store.It
 		return ans
 	}
 	if adm.over == 0 {
-		res, ok := c.storeSend(c.request(p, p.storeID(id), items, now))
+		res, ok := c.storeSend(c.request(p, p.storeID(id), items, now, shared))
 		if !ok {
 			s.quota.settle(p.budget, adm, items, none)
 			return nil
@@ -150,7 +175,7 @@ func (c *conn) sendItems(p payer, id [store.MessageIDSize]byte, items []store.It
 	} else {
 		// Some items over quota: claim the id with an empty record (the
 		// split marker), unless an earlier attempt stored the whole send.
-		res, ok := c.storeSend(c.request(p, p.storeID(id), nil, now))
+		res, ok := c.storeSend(c.request(p, p.storeID(id), nil, now, false))
 		if !ok {
 			s.quota.settle(p.budget, adm, items, none)
 			return nil
@@ -217,7 +242,11 @@ func (c *conn) sendSplit(p payer, id [store.MessageIDSize]byte, items []store.It
 		if adm.retry[i] > 0 {
 			continue
 		}
-		wg.Go(func() { res[i], ok[i] = c.storeSend(c.request(p, itemID(p.storeID(id), i), []store.Item{it}, now)) })
+		// One item each: a shared send's admitted items are stored as
+		// envelopes of their own (spec/relay.md §16.3).
+		wg.Go(func() {
+			res[i], ok[i] = c.storeSend(c.request(p, itemID(p.storeID(id), i), []store.Item{it}, now, false))
+		})
 	}
 	wg.Wait()
 	stored, failed := 0, false

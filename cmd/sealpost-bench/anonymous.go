@@ -296,7 +296,7 @@ func issueTokens(ctx context.Context, tg *target, name, runID string, n int) ([]
 // authenticated load first) against the relay child r.
 func runAnonymous(ctx context.Context, o *options, r *childRelay, stderr io.Writer) (*report, error) {
 	newReport := func() *report {
-		return &report{Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Batch: o.batch, InFlight: o.inflight, Rate: o.rate,
+		return &report{Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Batch: o.batch, Shared: o.shared, InFlight: o.inflight, Rate: o.rate,
 			Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
 	}
 	runID := func() string {

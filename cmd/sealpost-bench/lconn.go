@@ -325,6 +325,36 @@ func appendSend(b []byte, id *[wire.MessageIDSize]byte, rcpts, envs [][]byte, se
 	return b
 }
 
+// appendSharedSend appends Frame{Send{message_id, items, send_token,
+// shared_body}}: items with recipients only (spec/relay.md §16.1).
+func appendSharedSend(b []byte, id *[wire.MessageIDSize]byte, rcpts [][]byte, body, sendToken []byte) []byte {
+	items := 0
+	for _, r := range rcpts {
+		n := 1 + protowire.SizeBytes(len(r))
+		items += 1 + protowire.SizeVarint(uint64(n)) + n
+	}
+	send := 1 + 1 + wire.MessageIDSize + items + 1 + protowire.SizeBytes(len(body))
+	if len(sendToken) > 0 {
+		send += 1 + protowire.SizeBytes(len(sendToken))
+	}
+	b = protowire.AppendTag(b, 3, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(send))
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendBytes(b, id[:])
+	for _, r := range rcpts {
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(1+protowire.SizeBytes(len(r))))
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, r)
+	}
+	if len(sendToken) > 0 {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendBytes(b, sendToken)
+	}
+	b = protowire.AppendTag(b, 4, protowire.BytesType)
+	return protowire.AppendBytes(b, body)
+}
+
 func itemLen(rcpt, env []byte) int {
 	return 1 + protowire.SizeBytes(len(rcpt)) + 1 + protowire.SizeBytes(len(env))
 }

@@ -35,6 +35,29 @@ func TestHandEncodingCanonical(t *testing.T) {
 			}
 		}
 	}
+	// Shared sends (spec/relay.md §16.1), up to MaxSharedRecipients.
+	many := make([][]byte, wire.MaxSharedRecipients)
+	for i := range many {
+		many[i] = wire.FormatAddress("member", uint32(i+1))
+	}
+	for _, tc := range []struct {
+		rcpts [][]byte
+		body  []byte
+	}{{[][]byte{r1}, e2}, {[][]byte{r1, r2}, e1}, {many, bytes.Repeat([]byte{9}, 200000)}} {
+		items := make([]*wire.Item, len(tc.rcpts))
+		for i := range items {
+			items[i] = &wire.Item{Recipient: tc.rcpts[i]}
+		}
+		for _, token := range [][]byte{nil, tok} {
+			want, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: id[:], Items: items, SendToken: token, SharedBody: tc.body}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendSharedSend([]byte("x"), &id, tc.rcpts, tc.body, token); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+				t.Errorf("shared Send to %d, token of %d bytes: hand encoding differs", len(items), len(token))
+			}
+		}
+	}
 	for _, ids := range [][]uint64{{1}, {1, 127, 128, 1 << 40, 1<<63 - 1}} {
 		want, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Ack{Ack: &wire.Ack{Ids: ids}}})
 		if err != nil {

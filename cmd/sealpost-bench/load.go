@@ -107,7 +107,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		}
 		tg = target{url: o.url, tls: tc, key: key, audience: "relay:" + o.name, metrics: o.metrics}
 	}
-	rep := &report{Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Batch: o.batch, InFlight: o.inflight, Rate: o.rate,
+	rep := &report{Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Batch: o.batch, Shared: o.shared, InFlight: o.inflight, Rate: o.rate,
 		Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
 	var run [4]byte
 	rand.Read(run[:])
@@ -415,16 +415,27 @@ func (l *loadRun) writeLoop(c *lconn, i int, filler []byte, sender bool) {
 		binary.BigEndian.PutUint64(id[:], uint64(first))
 		copy(id[8:], l.run8)
 		now := uint64(time.Now().UnixNano())
-		for i := range n {
-			binary.BigEndian.PutUint64(envs[i][0:], now)
-			binary.BigEndian.PutUint64(envs[i][8:], uint64(first+i))
-			rcpts[i] = l.addrs[r.IntN(len(l.addrs))]
-		}
 		var tok []byte
 		if l.tokens != nil {
 			tok = l.tokens[first/o.batch]
 		}
-		frame = appendSend(frame[:0], &id, rcpts[:n], envs[:n], tok)
+		if o.shared {
+			// One body to n distinct devices (spec/relay.md §16).
+			binary.BigEndian.PutUint64(envs[0][0:], now)
+			binary.BigEndian.PutUint64(envs[0][8:], uint64(first))
+			start := r.IntN(len(l.addrs))
+			for i := range n {
+				rcpts[i] = l.addrs[(start+i)%len(l.addrs)]
+			}
+			frame = appendSharedSend(frame[:0], &id, rcpts[:n], envs[0], tok)
+		} else {
+			for i := range n {
+				binary.BigEndian.PutUint64(envs[i][0:], now)
+				binary.BigEndian.PutUint64(envs[i][8:], uint64(first+i))
+				rcpts[i] = l.addrs[r.IntN(len(l.addrs))]
+			}
+			frame = appendSend(frame[:0], &id, rcpts[:n], envs[:n], tok)
+		}
 		out = c.appendWS(out, opBinary, frame)
 		outstanding++
 	}

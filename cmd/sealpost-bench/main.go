@@ -40,6 +40,13 @@
 //
 //	sealpost-bench --self sqlite --compare-anonymous --devices 50 --envelopes 20000 --batch 1
 //
+// --shared makes each Send a shared send (spec/relay.md §16): one body to
+// --batch distinct devices, a group message to that many member devices;
+// every device sends, so --devices 1000 --batch 1000 is a 1000-member group
+// (one device each) in which everyone talks:
+//
+//	sealpost-bench --self sqlite --shared --devices 1000 --batch 1000 --envelopes 200000
+//
 // --herd N (with --self) measures reconnects instead: N connections, each
 // with the client library's reconnect delays (spec/relay.md §2.5), the
 // relay stopped for --down and started again on the same address
@@ -64,6 +71,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/relay"
+	"github.com/sealpost/sealpost/relay/wire"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -101,6 +109,7 @@ type options struct {
 	relayProcs   int    // GOMAXPROCS of the relay child, 0 for Go's default
 
 	anonymous bool // --anonymous: Sends on anonymous connections, paid with send tokens (spec/relay.md §15)
+	shared    bool // --shared: each Send is a shared send of one body to --batch distinct devices (spec/relay.md §16)
 	compare   bool // --compare-anonymous: an authenticated run, then an anonymous one
 }
 
@@ -128,6 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.rate, "rate", 0, "target envelopes per second (0: flat out)")
 	fs.IntVar(&o.inflight, "inflight", 8, "sends in flight per device")
 	fs.IntVar(&o.batch, "batch", 1, "envelopes per Send frame, each to a random device")
+	fs.BoolVar(&o.shared, "shared", false, "group mode: each Send is a shared send (spec/relay.md §16) of one body to --batch distinct devices, as a group message to that many member devices")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to wait for deliveries after the last send")
 	fs.IntVar(&o.idle, "idle", 0, "extra idle authenticated connections to open, to measure memory per connection")
 	fs.StringVar(&o.metrics, "metrics", "", "the relay's admin `URL` of /metrics, e.g. http://127.0.0.1:9090/metrics (sealpostd --admin-listen); needed for --idle against a running sealpostd")
@@ -240,8 +250,14 @@ func (o *options) validate() error {
 	if o.relayProcs < 0 {
 		errs = append(errs, errors.New("--relay-gomaxprocs: not negative"))
 	}
-	if o.batch < 1 || o.batch > 1000 {
+	switch {
+	case o.shared && (o.batch < 1 || o.batch > wire.MaxSharedRecipients || o.batch > o.devices):
+		errs = append(errs, fmt.Errorf("--batch with --shared: 1 to %d, and at most --devices", wire.MaxSharedRecipients))
+	case !o.shared && (o.batch < 1 || o.batch > 1000):
 		errs = append(errs, errors.New("--batch: 1 to 1000"))
+	}
+	if o.shared && (o.ephemeral || o.herd > 0) {
+		errs = append(errs, errors.New("--shared: not with --ephemeral or --herd"))
 	}
 	return errors.Join(errs...)
 }

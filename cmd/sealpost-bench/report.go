@@ -18,6 +18,7 @@ type report struct {
 	Envelopes int     `json:"envelopes"`
 	Size      int     `json:"size"`
 	Batch     int     `json:"batch"`
+	Shared    bool    `json:"shared,omitempty"` // --shared: each Send one body to Batch devices (spec/relay.md §16)
 	InFlight  int     `json:"inflight_per_device"`
 	Rate      float64 `json:"target_rate"`
 
@@ -89,6 +90,9 @@ func (r *report) print(w io.Writer) {
 	if r.Envelopes > 0 && r.Herd == nil && r.Ephemeral == nil {
 		fmt.Fprintf(w, "devices %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per device, %s",
 			r.Devices, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
+		if r.Shared {
+			fmt.Fprintf(w, ", shared sends (one body per Send)")
+		}
 		switch {
 		case r.RelayCPUSeconds > 0 || r.Anonymous:
 			fmt.Fprintf(w, ", relay child process on %s", r.Self)

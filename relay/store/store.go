@@ -14,6 +14,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -25,7 +26,41 @@ var (
 	ErrNoMailbox = errors.New("store: no such mailbox")
 	// ErrClosed reports a call after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrSharedMismatch reports a shared Send whose items' envelopes are
+	// not all the same bytes (a bug of the caller; nothing is stored).
+	ErrSharedMismatch = errors.New("store: shared send with differing envelopes")
 )
+
+// Body returns the envelope every item of a shared send s carries, or
+// ErrSharedMismatch if they differ (spec/relay.md §16). The relay passes
+// one slice to every item, which bytes.Equal compares by pointer first.
+func (s *Send) Body() ([]byte, error) {
+	if len(s.Items) == 0 {
+		return nil, nil
+	}
+	b := s.Items[0].Envelope
+	for _, it := range s.Items[1:] {
+		if !bytes.Equal(it.Envelope, b) {
+			return nil, ErrSharedMismatch
+		}
+	}
+	return b, nil
+}
+
+// BodyStats is what an engine holds of shared bodies (spec/relay.md §16).
+type BodyStats struct {
+	Count int   // bodies stored
+	Bytes int64 // their bytes
+	Refs  int64 // envelopes referencing them
+}
+
+// Bodies is implemented by the engines that store shared bodies once
+// (both do): the conformance suite checks with it that a body is deleted
+// with its last reference, and the relay's benchmark reports the bytes
+// stored per recipient.
+type Bodies interface {
+	BodyStats(ctx context.Context) (BodyStats, error)
+}
 
 // MessageIDSize is the size of a client-chosen message id.
 const MessageIDSize = 16
@@ -101,6 +136,17 @@ type Send struct {
 	// FirstContactPerHour items per hour (0: none), else AccessDenied.
 	CheckAccess         bool
 	FirstContactPerHour int
+
+	// Shared marks a shared send (spec/relay.md §16): the Envelope of
+	// every item is the same body (the relay passes one slice), which the
+	// engine stores once, in its bodies table, when two or more items are
+	// stored, and references from each recipient's mailbox, in the same
+	// transaction as the dedup record. Everything else is as for separate
+	// envelopes of len(body) bytes each: statuses, the queue caps, Stats,
+	// Fetch (each envelope's Data is the body), Ack and expiry. The body
+	// is deleted with its last reference (Ack or Sweep). An engine refuses
+	// a shared Send whose items' envelopes differ (ErrSharedMismatch).
+	Shared bool
 
 	// Committed, if not nil, is called with the answer once the send is
 	// durable and before Send returns, unless the send is a duplicate.

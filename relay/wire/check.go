@@ -8,12 +8,15 @@ import (
 
 // Protocol limits, fixed by spec/relay.md §3.3 (not configurable).
 const (
-	MessageIDSize   = 16
-	MaxItems        = 1000 // items of a Send, statuses of a SendResult
-	MaxDeliveries   = 1000 // deliveries of a Deliver
-	MaxAckIDs       = 1000 // ids of an Ack
-	MaxTokenText    = token.MaxTokenTextSize
-	MaxErrorMessage = 256
+	MessageIDSize = 16
+	MaxItems      = 1000 // items of a Send or SendEphemeral
+	// MaxSharedRecipients bounds the items of a shared send (a Send with
+	// shared_body, spec/relay.md §16) and so the statuses of a SendResult.
+	MaxSharedRecipients = 2000
+	MaxDeliveries       = 1000 // deliveries of a Deliver
+	MaxAckIDs           = 1000 // ids of an Ack
+	MaxTokenText        = token.MaxTokenTextSize
+	MaxErrorMessage     = 256
 	// SendTokenSize is the size of a send token, Send.send_token
 	// (spec/anonymous.md §5.5, sendtoken.TokenSize).
 	SendTokenSize = 354
@@ -130,20 +133,27 @@ func checkSend(s *Send) error {
 	if len(s.MessageId) != MessageIDSize {
 		return malformed("send message id of %d bytes, want %d", len(s.MessageId), MessageIDSize)
 	}
-	if n := len(s.Items); n < 1 || n > MaxItems {
-		return malformed("send with %d items, want 1 to %d", n, MaxItems)
+	shared := len(s.SharedBody) != 0
+	if n := len(s.Items); n < 1 || (!shared && n > MaxItems) || n > MaxSharedRecipients {
+		limit := MaxItems
+		if shared {
+			limit = MaxSharedRecipients
+		}
+		return malformed("send with %d items, want 1 to %d", n, limit)
 	}
 	if n := len(s.SendToken); n != 0 && n != SendTokenSize {
 		return malformed("send token of %d bytes, want %d", n, SendTokenSize)
 	}
-	// Access keys go on anonymous sends only (spec/relay.md §15.8).
-	return checkItems(s.Items, "send", len(s.SendToken) != 0)
+	// Access keys go on anonymous sends only (spec/relay.md §15.8); the
+	// items of a shared send carry no envelope (§16.1).
+	return checkItems(s.Items, "send", len(s.SendToken) != 0, shared)
 }
 
 // checkItems checks the items of a Send or SendEphemeral (spec/relay.md
-// §3.3): each a device address and a non-empty envelope, with an access
-// key of AccessKeySize bytes only if keys are allowed (§15.8).
-func checkItems(items []*Item, what string, keys bool) error {
+// §3.3): each a device address and a non-empty envelope (none at all in a
+// shared send, §16.1), with an access key of AccessKeySize bytes only if
+// keys are allowed (§15.8).
+func checkItems(items []*Item, what string, keys, shared bool) error {
 	for i, it := range items {
 		if it == nil {
 			return malformed("%s item %d is nil", what, i)
@@ -154,7 +164,10 @@ func checkItems(items []*Item, what string, keys bool) error {
 		if CheckAddress(it.Recipient) != nil {
 			return malformed("%s item %d: recipient is not a device address", what, i)
 		}
-		if len(it.Envelope) == 0 {
+		if shared && len(it.Envelope) != 0 {
+			return malformed("%s item %d: envelope in a shared send", what, i)
+		}
+		if !shared && len(it.Envelope) == 0 {
 			return malformed("%s item %d: empty envelope", what, i)
 		}
 		switch n := len(it.AccessKey); {
@@ -176,7 +189,7 @@ func checkSendEphemeral(s *SendEphemeral) error {
 	if n := len(s.Items); n < 1 || n > MaxItems {
 		return malformed("send_ephemeral with %d items, want 1 to %d", n, MaxItems)
 	}
-	return checkItems(s.Items, "send_ephemeral", false)
+	return checkItems(s.Items, "send_ephemeral", false, false)
 }
 
 // checkDeliverEphemeral: spec/relay.md §3.3, §7.4.
@@ -202,8 +215,8 @@ func checkSendResult(r *SendResult) error {
 	if len(r.MessageId) != MessageIDSize {
 		return malformed("send result message id of %d bytes, want %d", len(r.MessageId), MessageIDSize)
 	}
-	if n := len(r.Statuses); n < 1 || n > MaxItems {
-		return malformed("send result with %d statuses, want 1 to %d", n, MaxItems)
+	if n := len(r.Statuses); n < 1 || n > MaxSharedRecipients {
+		return malformed("send result with %d statuses, want 1 to %d", n, MaxSharedRecipients)
 	}
 	quota := false
 	for i, st := range r.Statuses {

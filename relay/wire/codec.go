@@ -22,8 +22,11 @@
 //	1 Auth        c->r  token: access token text, 1..276 bytes
 //	2 Hello       r->c  server time, heartbeat, idle timeout, Limits (all > 0)
 //	3 Send        c->r  message_id (16 bytes), items 1..MaxItems of
-//	                    {recipient address (§4), envelope (non-empty)}
-//	4 SendResult  r->c  message_id (16 bytes), statuses 1..MaxItems (known), duplicate
+//	                    {recipient address (§4), envelope (non-empty)};
+//	                    or a shared send (§16): shared_body (non-empty) and
+//	                    items 1..MaxSharedRecipients without envelopes
+//	4 SendResult  r->c  message_id (16 bytes), statuses 1..MaxSharedRecipients
+//	                    (known), duplicate
 //	5 Deliver     r->c  deliveries 1..MaxDeliveries of {id > 0, increasing;
 //	                    envelope non-empty; arrived_unix_ms > 0}
 //	6 Ack         c->r  ids 1..MaxAckIDs, each > 0

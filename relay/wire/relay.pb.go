@@ -802,10 +802,14 @@ func (x *Limits) GetEphemeralBurst() uint32 {
 // client-chosen message id (the dedup key with the sender's address), or,
 // on an anonymous connection, paid with one send token (the dedup key).
 type Send struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MessageId     []byte                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"` // exactly 16 bytes
-	Items         []*Item                `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
-	SendToken     []byte                 `protobuf:"bytes,3,opt,name=send_token,json=sendToken,proto3" json:"send_token,omitempty"` // anonymous connection only: exactly 354 bytes (spec/anonymous.md §5.5); else absent
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MessageId []byte                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"` // exactly 16 bytes
+	Items     []*Item                `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	SendToken []byte                 `protobuf:"bytes,3,opt,name=send_token,json=sendToken,proto3" json:"send_token,omitempty"` // anonymous connection only: exactly 354 bytes (spec/anonymous.md §5.5); else absent
+	// shared_body, if present, is the one envelope of every item (a shared
+	// send, spec/relay.md §16): the items then carry recipients (and access
+	// keys) only, 1 to 2000 of them, and the relay stores the body once.
+	SharedBody    []byte `protobuf:"bytes,4,opt,name=shared_body,json=sharedBody,proto3" json:"shared_body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -857,6 +861,13 @@ func (x *Send) GetItems() []*Item {
 func (x *Send) GetSendToken() []byte {
 	if x != nil {
 		return x.SendToken
+	}
+	return nil
+}
+
+func (x *Send) GetSharedBody() []byte {
+	if x != nil {
+		return x.SharedBody
 	}
 	return nil
 }
@@ -1524,13 +1535,15 @@ const file_relay_proto_rawDesc = "" +
 	"\x16max_ephemeral_envelope\x18\t \x01(\rR\x14maxEphemeralEnvelope\x120\n" +
 	"\x14ephemeral_per_second\x18\n" +
 	" \x01(\rR\x12ephemeralPerSecond\x12'\n" +
-	"\x0fephemeral_burst\x18\v \x01(\rR\x0eephemeralBurst\"s\n" +
+	"\x0fephemeral_burst\x18\v \x01(\rR\x0eephemeralBurst\"\x94\x01\n" +
 	"\x04Send\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\fR\tmessageId\x12-\n" +
 	"\x05items\x18\x02 \x03(\v2\x17.sealpost.relay.v1.ItemR\x05items\x12\x1d\n" +
 	"\n" +
-	"send_token\x18\x03 \x01(\fR\tsendToken\"_\n" +
+	"send_token\x18\x03 \x01(\fR\tsendToken\x12\x1f\n" +
+	"\vshared_body\x18\x04 \x01(\fR\n" +
+	"sharedBody\"_\n" +
 	"\x04Item\x12\x1c\n" +
 	"\trecipient\x18\x01 \x01(\fR\trecipient\x12\x1a\n" +
 	"\benvelope\x18\x02 \x01(\fR\benvelope\x12\x1d\n" +

@@ -36,6 +36,17 @@ func relayValidFrames() []struct {
 	for i := range manyItems {
 		manyItems[i] = &wire.Item{Recipient: bob, Envelope: []byte{byte(i)}}
 	}
+	// A shared send (spec/relay.md §16) to MaxSharedRecipients devices:
+	// items with recipients only, one body.
+	sharedItems := make([]*wire.Item, wire.MaxSharedRecipients)
+	for i := range sharedItems {
+		sharedItems[i] = &wire.Item{Recipient: wire.FormatAddress(fmt.Sprintf("member%04d", i/2), uint32(i%2+1))}
+	}
+	manyStatuses := make([]wire.Status, wire.MaxSharedRecipients)
+	for i := range manyStatuses {
+		manyStatuses[i] = wire.Status_STATUS_STORED
+	}
+	token := append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)
 	return []struct {
 		id, comment string
 		f           *wire.Frame
@@ -82,6 +93,15 @@ func relayValidFrames() []struct {
 		{"access-set", "AccessSet: no fields", &wire.Frame{Body: &wire.Frame_AccessSet{AccessSet: &wire.AccessSet{}}}},
 		{"send-result-access-denied", "SendResult with an access_denied status", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
 			Statuses: []wire.Status{wire.Status_STATUS_STORED, wire.Status_STATUS_ACCESS_DENIED}}}}},
+		{"send-shared", "shared send: one body, two recipients, items without envelopes (spec/relay.md §16)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
+			Items: []*wire.Item{{Recipient: bob}, {Recipient: wire.FormatAddress("carol.x_2-y", 0xfffffffe)}}, SharedBody: bytes.Repeat([]byte{0xee}, 512)}}}},
+		{"send-shared-max", "shared send to MaxSharedRecipients (2000) devices", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
+			Items: sharedItems, SharedBody: bytes.Repeat([]byte{0xee}, 1024)}}}},
+		{"send-shared-anonymous", "anonymous shared send: a send token, an access key on one item", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
+			Items:     []*wire.Item{{Recipient: bob, AccessKey: bytes.Repeat([]byte{0x4b}, wire.AccessKeySize)}, {Recipient: wire.FormatAddress("carol", 2)}},
+			SendToken: token, SharedBody: []byte{0xdd}}}}},
+		{"send-result-max", "SendResult of a shared send to MaxSharedRecipients devices", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
+			Statuses: manyStatuses}}}},
 		{"deliver-ephemeral", "DeliverEphemeral of two envelopes, repeats allowed", &wire.Frame{Body: &wire.Frame_DeliverEphemeral{DeliverEphemeral: &wire.DeliverEphemeral{Envelopes: [][]byte{
 			bytes.Repeat([]byte{0xee}, 512), {1}, {1},
 		}}}}},
@@ -146,6 +166,10 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		ephemeralItems[i] = pbField(1, item)
 	}
 	token := append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)
+	sharedTooMany := make([][]byte, wire.MaxSharedRecipients+1)
+	for i := range sharedTooMany {
+		sharedTooMany[i] = pbField(2, pbField(1, bob))
+	}
 	const (
 		mal = "malformed"
 		big = "frame_too_large"
@@ -233,6 +257,13 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "set-access-previous-too-long", Comment: "SetAccess previous_valid_seconds MaxPreviousValid+1", Frame: pbField(13, pbCat(pbVarint(1, 2), pbField(2, bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize)), pbVarint(3, wire.MaxPreviousValid+1))), Result: mal},
 		{ID: "unknown-set-access", Comment: "unknown field inside SetAccess", Frame: pbField(13, pbCat(pbVarint(1, 1), unknown)), Result: mal},
 		{ID: "unknown-access-set", Comment: "unknown field inside AccessSet", Frame: pbField(14, unknown), Result: mal},
+		{ID: "shared-envelope", Comment: "shared send with an item carrying an envelope", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, item), pbField(4, []byte("body")))), Result: mal},
+		{ID: "shared-too-many", Comment: "shared send to MaxSharedRecipients+1 devices", Frame: pbField(3, pbCat(pbField(1, id), pbCat(sharedTooMany...), pbField(4, []byte("body")))), Result: mal},
+		{ID: "shared-no-items", Comment: "shared send without items", Frame: pbField(3, pbCat(pbField(1, id), pbField(4, []byte("body")))), Result: mal},
+		{ID: "shared-body-first", Comment: "Send.shared_body before Send.items", Frame: pbField(3, pbCat(pbField(1, id), pbField(4, []byte("body")), pbField(2, pbField(1, bob)))), Result: mal},
+		{ID: "shared-body-empty", Comment: "Send.shared_body written out empty: not canonical", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbField(1, bob)), pbField(4, nil))), Result: mal},
+		{ID: "shared-key-no-token", Comment: "authenticated shared send with an access key", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbCat(pbField(1, bob), pbField(3, bytes.Repeat([]byte{0x4b}, wire.AccessKeySize)))), pbField(4, []byte("body")))), Result: mal},
+		{ID: "result-too-many", Comment: "SendResult of MaxSharedRecipients+1 statuses", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, bytes.Repeat([]byte{1}, wire.MaxSharedRecipients+1)))), Result: mal},
 		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
 	}
 	return cases, nil

@@ -77,8 +77,17 @@ const (
 		access_previous_until_ns, first_contact_tat_ns FROM relay_mailboxes
 		WHERE address = ANY($1::bytea[]) ORDER BY address FOR NO KEY UPDATE`
 
-	insertEnvelopes = `INSERT INTO relay_envelopes (address, id, data, size, arrived_ns, expiry_ns)
-		SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::integer[], $5::bigint[], $6::bigint[])`
+	// body is 0 for an envelope of its own, else the shared body it
+	// references (spec/relay.md §16), whose row insertBodies writes first.
+	insertEnvelopes = `INSERT INTO relay_envelopes (address, id, data, size, arrived_ns, expiry_ns, body)
+		SELECT a, i, d, s, t, e, nullif(b, 0)
+		FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::integer[], $5::bigint[], $6::bigint[], $7::bigint[]) AS v(a, i, d, s, t, e, b)`
+
+	// Shared bodies (spec/relay.md §16): their ids, drawn in round trip
+	// 2, and their rows.
+	drawBodyIDs  = `SELECT nextval('relay_bodies_id_seq') FROM generate_series(1, $1::integer)`
+	insertBodies = `INSERT INTO relay_bodies (id, data, expiry_ns)
+		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[])`
 
 	updateMailboxes = `UPDATE relay_mailboxes m SET count = v.count, bytes = v.bytes, last_id = v.last_id,
 		first_contact_tat_ns = v.tat
@@ -166,7 +175,15 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	}
 	slices.SortFunc(addrs, bytes.Compare)
 	addrs = slices.CompactFunc(addrs, bytes.Equal)
-	stored, boxes, err := readAndLock(ctx, conn.Conn(), dupSenders, dupIDs, addrs)
+	// Ids for the bodies of the fresh shared sends that may store two or
+	// more references (spec/relay.md §16.3); unused ones are left as gaps.
+	nBodies := 0
+	for _, k := range keys {
+		if s := sends[first[k]]; fresh[k] && s.Shared && len(s.Items) >= 2 {
+			nBodies++
+		}
+	}
+	stored, boxes, bodyIDs, err := readAndLock(ctx, conn.Conn(), dupSenders, dupIDs, addrs, nBodies)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,6 +191,7 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	// Decide every status, in batch order then item order.
 	results := make([]store.SendResult, len(sends))
 	var env envelopeColumns
+	var bodies bodyColumns
 	for i, s := range sends {
 		k := keyOf(s)
 		switch {
@@ -224,7 +242,21 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 				prevs[j] = box.last
 				box.last++
 				ids[j] = box.last
-				env.add(it, box.last, nanos(s.Now), nanos(s.Expiry))
+			}
+		}
+		// A shared send with two or more stored items stores its body
+		// once and a reference per item (spec/relay.md §16.3).
+		var body int64
+		if s.Shared && countStored(statuses) >= 2 {
+			if len(bodyIDs) == 0 {
+				return nil, nil, errBatchShape
+			}
+			body, bodyIDs = bodyIDs[0], bodyIDs[1:]
+			bodies.add(body, s.Items[0].Envelope, nanos(s.Expiry))
+		}
+		for j, it := range s.Items {
+			if statuses[j] == store.Stored {
+				env.add(it, ids[j], nanos(s.Now), nanos(s.Expiry), body)
 			}
 		}
 		results[i] = store.SendResult{Statuses: statuses, IDs: ids, Prevs: prevs, FirstContacts: firstContacts}
@@ -238,8 +270,11 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 	// Round trip 3: write and commit.
 	b := &pgx.Batch{}
 	var woken [][]byte
+	if len(bodies.id) > 0 {
+		b.Queue(insertBodies, bodies.id, bodies.data, bodies.expiry)
+	}
 	if len(env.address) > 0 {
-		b.Queue(insertEnvelopes, env.address, env.id, env.data, env.size, env.arrived, env.expiry)
+		b.Queue(insertEnvelopes, env.address, env.id, env.data, env.size, env.arrived, env.expiry, env.body)
 		var counts []int
 		var sizes, lasts, tats []int64
 		for _, a := range addrs {
@@ -308,14 +343,30 @@ func claimRecords(ctx context.Context, conn *pgx.Conn, keys []dedupKey, sends []
 
 }
 
+// countStored is the number of Stored statuses.
+func countStored(sts []store.Status) int {
+	n := 0
+	for _, st := range sts {
+		if st == store.Stored {
+			n++
+		}
+	}
+	return n
+}
+
 // readAndLock runs round trip 2 of a batch: it reads the answers of the
-// duplicates and locks the mailboxes of addrs, returning their depth.
-func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs [][]byte) (map[dedupKey][]store.Status, map[string]*mailboxState, error) {
+// duplicates and locks the mailboxes of addrs, returning their depth, and
+// draws nBodies shared body ids.
+func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs [][]byte, nBodies int) (map[dedupKey][]store.Status, map[string]*mailboxState, []int64, error) {
 	stored := map[dedupKey][]store.Status{}
 	boxes := map[string]*mailboxState{}
+	var bodyIDs []int64
 	b := &pgx.Batch{}
 	if len(dupSenders) > 0 {
 		b.Queue(readDedup, dupSenders, dupIDs)
+	}
+	if nBodies > 0 {
+		b.Queue(drawBodyIDs, nBodies)
 	}
 	if len(addrs) > 0 {
 		b.Queue(lockMailboxes, addrs)
@@ -335,6 +386,19 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 				return err
 			}
 		}
+		if nBodies > 0 {
+			rows, _ := br.Query()
+			var id int64
+			if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+				bodyIDs = append(bodyIDs, id)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if len(bodyIDs) != nBodies {
+				return errBatchShape
+			}
+		}
 		if len(addrs) > 0 {
 			rows, _ := br.Query()
 			var addr, cur, prev []byte
@@ -351,7 +415,7 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 		}
 		return nil
 	})
-	return stored, boxes, err
+	return stored, boxes, bodyIDs, err
 }
 
 // roundTrip sends b and passes its results to read, returning the first
@@ -370,19 +434,38 @@ func roundTrip(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, read func(pgx.
 
 // envelopeColumns are the rows insertEnvelopes takes, column by column.
 type envelopeColumns struct {
-	address, data   [][]byte
-	id              []int64
-	size            []int32
-	arrived, expiry []int64
+	address, data         [][]byte
+	id                    []int64
+	size                  []int32
+	arrived, expiry, body []int64
 }
 
-func (e *envelopeColumns) add(it store.Item, id, arrived, expiry int64) {
+// add adds the envelope of it, or, with body > 0, a reference to that
+// shared body (empty data, the body's size).
+func (e *envelopeColumns) add(it store.Item, id, arrived, expiry, body int64) {
 	e.address = append(e.address, it.Recipient)
 	e.id = append(e.id, id)
-	e.data = append(e.data, nonNil(it.Envelope))
+	if body > 0 {
+		e.data = append(e.data, []byte{})
+	} else {
+		e.data = append(e.data, nonNil(it.Envelope))
+	}
 	e.size = append(e.size, int32(len(it.Envelope)))
 	e.arrived = append(e.arrived, arrived)
 	e.expiry = append(e.expiry, expiry)
+	e.body = append(e.body, body)
+}
+
+// bodyColumns are the rows insertBodies takes.
+type bodyColumns struct {
+	id, expiry []int64
+	data       [][]byte
+}
+
+func (b *bodyColumns) add(id int64, data []byte, expiry int64) {
+	b.id = append(b.id, id)
+	b.data = append(b.data, nonNil(data))
+	b.expiry = append(b.expiry, expiry)
 }
 
 // nonNil returns b, or an empty slice for nil: pgx sends nil as NULL.

@@ -96,9 +96,12 @@ func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, 
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := q.pool.Query(ctx, `SELECT id, data, arrived_ns, expiry_ns FROM relay_envelopes
-		WHERE address = $1 AND id > $2 AND expiry_ns > $3
-		ORDER BY id LIMIT $4`, addr, after, nanos(now), limit)
+	// A reference to a shared body is delivered as the body
+	// (spec/relay.md §16).
+	rows, err := q.pool.Query(ctx, `SELECT e.id, coalesce(b.data, e.data), e.arrived_ns, e.expiry_ns
+		FROM relay_envelopes e LEFT JOIN relay_bodies b ON b.id = e.body
+		WHERE e.address = $1 AND e.id > $2 AND e.expiry_ns > $3 AND (e.body IS NULL OR b.id IS NOT NULL)
+		ORDER BY e.id LIMIT $4`, addr, after, nanos(now), limit)
 	if err != nil {
 		return nil, wrap("fetch", err)
 	}
@@ -132,37 +135,96 @@ func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) 
 	b.Queue("BEGIN")
 	b.Queue(`SELECT FROM relay_mailboxes WHERE address = $1 FOR NO KEY UPDATE`, addr)
 	b.Queue(`WITH d AS (
-			DELETE FROM relay_envelopes WHERE address = $1 AND id = ANY($2) RETURNING size),
+			DELETE FROM relay_envelopes WHERE address = $1 AND id = ANY($2) RETURNING size, body),
 		u AS (
 			UPDATE relay_mailboxes SET count = count - (SELECT count(*) FROM d),
 				bytes = bytes - (SELECT coalesce(sum(size), 0) FROM d)
 			WHERE address = $1 AND EXISTS (SELECT FROM d))
-		SELECT count(*) FROM d`, addr, ids)
+		SELECT count(*), coalesce(array_agg(body) FILTER (WHERE body IS NOT NULL), '{}') FROM d`, addr, ids)
 	b.Queue("COMMIT")
 	br := q.pool.SendBatch(ctx, b)
-	n, err := readAckResults(br)
+	n, bodies, err := readAckResults(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return 0, wrap("ack", err)
 	}
+	if err := q.releaseBodies(ctx, bodies); err != nil {
+		return n, wrap("ack: release bodies", err)
+	}
 	return n, nil
 }
 
-// readAckResults reads the results of Ack's batch, returning the count.
-func readAckResults(br pgx.BatchResults) (int, error) {
+// readAckResults reads the results of Ack's batch, returning the count
+// and the shared bodies of the deleted references, one entry each.
+func readAckResults(br pgx.BatchResults) (int, []int64, error) {
 	for range 2 {
 		if _, err := br.Exec(); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	var n int
-	if err := br.QueryRow().Scan(&n); err != nil {
-		return 0, err
+	var bodies []int64
+	if err := br.QueryRow().Scan(&n, &bodies); err != nil {
+		return 0, nil, err
 	}
 	_, err := br.Exec()
-	return n, err
+	return n, bodies, err
+}
+
+// releaseBodies deletes those of bodies (the shared bodies of deleted
+// references) that no envelope references any more (spec/relay.md
+// §16.4). It runs after the transaction that deleted the references has
+// committed, so that of acks racing for the last references of one body,
+// the last to commit sees every other's deletion and deletes the body. It
+// locks only the bodies it deletes: every recipient's ack of one group
+// message goes through here without waiting for the others. It does not
+// wait for its WAL flush (synchronous_commit off): a deletion lost in a
+// crash, or one that fails after the ack committed, leaves a body without
+// references, which the sweep deletes at its expiry.
+func (q *Queue) releaseBodies(ctx context.Context, bodies []int64) error {
+	if len(bodies) == 0 {
+		return nil
+	}
+	slices.Sort(bodies)
+	bodies = slices.Compact(bodies)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SET LOCAL synchronous_commit = off")
+	b.Queue(deleteReleasedBodies, bodies)
+	b.Queue("COMMIT")
+	br := q.pool.SendBatch(ctx, b)
+	var err error
+	for range b.Len() {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// deleteReleasedBodies deletes the bodies of $1 that no envelope
+// references (relay_envelopes_body).
+const deleteReleasedBodies = `DELETE FROM relay_bodies b WHERE b.id = ANY($1::bigint[])
+	AND NOT EXISTS (SELECT FROM relay_envelopes e WHERE e.body = b.id)`
+
+// BodyStats counts the shared bodies stored (spec/relay.md §16).
+func (q *Queue) BodyStats(ctx context.Context) (store.BodyStats, error) {
+	if !q.enter() {
+		return store.BodyStats{}, store.ErrClosed
+	}
+	defer q.mu.RUnlock()
+	var st store.BodyStats
+	err := q.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(length(data)), 0),
+		(SELECT count(*) FROM relay_envelopes WHERE body IS NOT NULL) FROM relay_bodies`).Scan(&st.Count, &st.Bytes, &st.Refs)
+	if err != nil {
+		return store.BodyStats{}, wrap("body stats", err)
+	}
+	return st, nil
 }
 
 // Stats returns the queue depth of addr, or store.ErrNoMailbox.
@@ -208,6 +270,12 @@ func (q *Queue) Sweep(ctx context.Context, now time.Time) (int, error) {
 			break
 		}
 	}
+	// Bodies past their expiry (spec/relay.md §16.4): every reference to
+	// them has expired too (one send, one expiry), and the loop above
+	// deleted those; so are bodies whose release after an ack was lost.
+	if _, err := q.pool.Exec(ctx, `DELETE FROM relay_bodies WHERE expiry_ns <= $1`, nanos(now)); err != nil {
+		return total, wrap("sweep bodies", err)
+	}
 	if _, err := q.pool.Exec(ctx, `DELETE FROM relay_dedup WHERE until_ns <= $1`, nanos(now)); err != nil {
 		return total, wrap("sweep dedup", err)
 	}
@@ -245,6 +313,8 @@ func (q *Queue) sweepOnce(ctx context.Context, now int64) (int, int, error) {
 	if _, err := tx.Exec(ctx, `SELECT FROM relay_mailboxes WHERE address = ANY($1) ORDER BY address FOR NO KEY UPDATE`, locked); err != nil {
 		return 0, 0, err
 	}
+	// The bodies they reference have expired too (one send, one expiry):
+	// Sweep deletes them after this loop.
 	var n int
 	err = tx.QueryRow(ctx, `WITH d AS (
 			DELETE FROM relay_envelopes e USING unnest($1::bytea[], $2::bigint[]) AS k(address, id)

@@ -1,8 +1,11 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/relay/store"
@@ -49,4 +52,32 @@ func TestNilFields(t *testing.T) {
 	if es := fetchAll(t, q, bob); len(es) != 1 || len(es[0].Data) != 0 {
 		t.Fatalf("fetched %d envelopes", len(es))
 	}
+}
+
+// BenchmarkShared: storetest.BenchmarkShared, with the bytes of the rows
+// of the relay's tables (pg_column_size, tuple headers included; indexes
+// and line pointers not) as the footprint.
+func BenchmarkShared(b *testing.B) {
+	var conns = map[store.Queue]*pgx.Conn{}
+	storetest.BenchmarkShared(b, func(b *testing.B) store.Queue {
+		dsn := pgtest.DSN(b)
+		q := open(b, dsn)
+		c, err := pgx.Connect(b.Context(), dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close(context.Background()) })
+		conns[q] = c
+		return q
+	}, func(q store.Queue) int64 {
+		var n int64
+		err := conns[q].QueryRow(context.Background(), `SELECT
+			(SELECT coalesce(sum(pg_column_size(e.*)), 0) FROM relay_envelopes e) +
+			(SELECT coalesce(sum(pg_column_size(b.*)), 0) FROM relay_bodies b) +
+			(SELECT coalesce(sum(pg_column_size(d.*)), 0) FROM relay_dedup d)`).Scan(&n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return n
+	})
 }

@@ -53,6 +53,11 @@ func (q *Queue) Send(ctx context.Context, s store.Send) (store.SendResult, error
 	if err := ctx.Err(); err != nil {
 		return store.SendResult{}, wrap("send", err)
 	}
+	if s.Shared {
+		if _, err := s.Body(); err != nil {
+			return store.SendResult{}, err
+		}
+	}
 	req := &request{ctx: ctx, s: s, done: make(chan response, 1)}
 	select {
 	case q.requests[writerOf(&s)] <- req:
@@ -103,6 +108,10 @@ func (q *Queue) writer(requests chan *request) {
 }
 
 func requestBytes(r *request) int {
+	if r.s.Shared && len(r.s.Items) > 0 {
+		// The body once, and a few bytes per reference (spec/relay.md §16).
+		return len(r.s.Items[0].Envelope) + 64*len(r.s.Items)
+	}
 	n := 0
 	for _, it := range r.s.Items {
 		n += len(it.Envelope)

@@ -146,7 +146,10 @@ func (b *batch) ack(acks []*ackOp) error {
 		addr string
 		id   int64
 	}
-	type row struct{ rowid, size int64 }
+	type row struct {
+		rowid, size int64
+		body        sql.NullInt64 // the shared body it references (spec/relay.md §16)
+	}
 	found := map[key]row{}
 	rows, err := b.stmt(stmtAckedSizes).QueryContext(b.ctx, pairs)
 	if err != nil {
@@ -156,7 +159,7 @@ func (b *batch) ack(acks []*ackOp) error {
 		var addr []byte
 		var id int64
 		var r row
-		if err := rows.Scan(&addr, &id, &r.rowid, &r.size); err != nil {
+		if err := rows.Scan(&addr, &id, &r.rowid, &r.size, &r.body); err != nil {
 			rows.Close()
 			return fmt.Errorf("sqlite: delete envelopes: %w", err)
 		}
@@ -176,6 +179,7 @@ func (b *batch) ack(acks []*ackOp) error {
 		bytes int64
 	}
 	per := map[string]*freed{}
+	released := map[int64]int64{}
 	for _, a := range acks {
 		for _, id := range a.ids {
 			k := key{string(a.addr), id}
@@ -192,6 +196,9 @@ func (b *batch) ack(acks []*ackOp) error {
 			}
 			f.count++
 			f.bytes += r.size
+			if r.body.Valid {
+				released[r.body.Int64]++
+			}
 			if len(list) > 1 {
 				list = append(list, ',')
 			}
@@ -201,6 +208,9 @@ func (b *batch) ack(acks []*ackOp) error {
 	list = append(list, ']')
 	if _, err := b.stmt(stmtDeleteEnvelopes).ExecContext(b.ctx, list); err != nil {
 		return fmt.Errorf("sqlite: delete envelopes: %w", err)
+	}
+	if err := b.releaseBodies(released); err != nil {
+		return err
 	}
 	for addr, f := range per {
 		x, err := b.box([]byte(addr))
@@ -212,6 +222,65 @@ func (b *batch) ack(acks []*ackOp) error {
 		x.dirty = true
 	}
 	return nil
+}
+
+// releaseBodies takes n references off each shared body of released
+// (body id -> n) and deletes the bodies left without any (spec/relay.md
+// §16.4), in the transaction that deleted the references.
+func (b *batch) releaseBodies(released map[int64]int64) error {
+	if len(released) == 0 {
+		return nil
+	}
+	pairs := make([]byte, 0, 2+len(released)*16)
+	pairs = append(pairs, '[')
+	for id, n := range released {
+		if len(pairs) > 1 {
+			pairs = append(pairs, ',')
+		}
+		pairs = append(pairs, '[')
+		pairs = strconv.AppendInt(pairs, id, 10)
+		pairs = append(pairs, ',')
+		pairs = strconv.AppendInt(pairs, n, 10)
+		pairs = append(pairs, ']')
+	}
+	pairs = append(pairs, ']')
+	if _, err := b.stmt(stmtReleaseBodies).ExecContext(b.ctx, pairs); err != nil {
+		return fmt.Errorf("sqlite: release bodies: %w", err)
+	}
+	if _, err := b.stmt(stmtDeleteBodies).ExecContext(b.ctx, pairs); err != nil {
+		return fmt.Errorf("sqlite: delete bodies: %w", err)
+	}
+	return nil
+}
+
+// bodySizes returns the sizes of the shared bodies of ids.
+func (b *batch) bodySizes(ids map[int64]int64) (map[int64]int64, error) {
+	list := make([]byte, 0, 2+len(ids)*8)
+	list = append(list, '[')
+	for id := range ids {
+		if len(list) > 1 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, id, 10)
+	}
+	list = append(list, ']')
+	rows, err := b.stmt(stmtBodySizes).QueryContext(b.ctx, list)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: body sizes: %w", err)
+	}
+	defer rows.Close()
+	sizes := map[int64]int64{}
+	for rows.Next() {
+		var id, size int64
+		if err := rows.Scan(&id, &size); err != nil {
+			return nil, fmt.Errorf("sqlite: body sizes: %w", err)
+		}
+		sizes[id] = size
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: body sizes: %w", err)
+	}
+	return sizes, nil
 }
 
 // Sweep deletes expired envelopes and dedup records, a chunk per
@@ -257,7 +326,7 @@ func (q *Queue) Sweep(ctx context.Context, now time.Time) (int, error) {
 // sweepEnvelopes deletes up to sweepChunk envelopes expired at t.
 func (b *batch) sweepEnvelopes(t int64) (int, error) {
 	rows, err := b.tx.QueryContext(b.ctx, `DELETE FROM envelopes WHERE rowid IN
-		(SELECT rowid FROM envelopes WHERE expiry <= ? LIMIT ?) RETURNING addr, length(data)`, t, sweepChunk)
+		(SELECT rowid FROM envelopes WHERE expiry <= ? LIMIT ?) RETURNING addr, length(data), body`, t, sweepChunk)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: sweep envelopes: %w", err)
 	}
@@ -266,11 +335,16 @@ func (b *batch) sweepEnvelopes(t int64) (int, error) {
 		bytes int64
 	}
 	per := map[string]*freed{}
+	// References to shared bodies: per body, how many, and their
+	// mailboxes, whose bytes are the body's size (spec/relay.md §16.4).
+	released := map[int64]int64{}
+	refs := map[int64][]string{}
 	n := 0
 	for rows.Next() {
 		var addr []byte
 		var size int64
-		if err := rows.Scan(&addr, &size); err != nil {
+		var body sql.NullInt64
+		if err := rows.Scan(&addr, &size, &body); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("sqlite: sweep envelopes: %w", err)
 		}
@@ -281,11 +355,29 @@ func (b *batch) sweepEnvelopes(t int64) (int, error) {
 		}
 		f.count++
 		f.bytes += size
+		if body.Valid {
+			released[body.Int64]++
+			refs[body.Int64] = append(refs[body.Int64], string(addr))
+		}
 		n++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("sqlite: sweep envelopes: %w", err)
+	}
+	if len(released) > 0 {
+		sizes, err := b.bodySizes(released)
+		if err != nil {
+			return 0, err
+		}
+		for id, addrs := range refs {
+			for _, a := range addrs {
+				per[a].bytes += sizes[id]
+			}
+		}
+		if err := b.releaseBodies(released); err != nil {
+			return 0, err
+		}
 	}
 	for addr, f := range per {
 		x, err := b.box([]byte(addr))

@@ -10,8 +10,17 @@ import (
 // Send stores s in the writer's next batch (see the package comment).
 func (q *Queue) Send(ctx context.Context, s store.Send) (store.SendResult, error) {
 	size := 0
-	for _, it := range s.Items {
-		size += len(it.Envelope)
+	if s.Shared {
+		body, err := s.Body()
+		if err != nil {
+			return store.SendResult{}, err
+		}
+		// The body once, and a few bytes per reference (spec/relay.md §16).
+		size = len(body) + 64*len(s.Items)
+	} else {
+		for _, it := range s.Items {
+			size += len(it.Envelope)
+		}
 	}
 	var res store.SendResult
 	var committed func()
@@ -78,6 +87,15 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 	}
 
 	expiry := s.Expiry.UnixMilli()
+	// A shared send stores its body once when it stores two or more
+	// references; one stored item is an envelope like any other
+	// (spec/relay.md §16.3).
+	var body int64
+	if stored := bodyRefs(s, sts); stored >= 2 {
+		if err := b.stmt(stmtInsertBody).QueryRowContext(b.ctx, s.Items[0].Envelope, stored, expiry).Scan(&body); err != nil {
+			return store.SendResult{}, fmt.Errorf("sqlite: insert body: %w", err)
+		}
+	}
 	ids, prevs := make([]int64, len(s.Items)), make([]int64, len(s.Items))
 	for i, it := range s.Items {
 		if sts[i] != store.Stored {
@@ -86,13 +104,34 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		// The mailbox's next id (spec/relay.md §8.1).
 		x := boxes[i]
 		id := x.last + 1
-		if _, err := b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, id, it.Envelope, now, expiry); err != nil {
+		var err error
+		if body != 0 {
+			_, err = b.stmt(stmtInsertRef).ExecContext(b.ctx, it.Recipient, id, now, expiry, body)
+		} else {
+			_, err = b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, id, it.Envelope, now, expiry)
+		}
+		if err != nil {
 			return store.SendResult{}, fmt.Errorf("sqlite: insert envelope: %w", err)
 		}
 		x.dirty = true
 		ids[i], prevs[i], x.last = id, x.last, id
 	}
 	return store.SendResult{Statuses: sts, IDs: ids, Prevs: prevs, FirstContacts: len(taken)}, nil
+}
+
+// bodyRefs is the number of items of a shared send s that are stored,
+// 0 for a send that is not shared.
+func bodyRefs(s *store.Send, sts []store.Status) int {
+	if !s.Shared {
+		return 0
+	}
+	n := 0
+	for _, st := range sts {
+		if st == store.Stored {
+			n++
+		}
+	}
+	return n
 }
 
 // tatChange is a first-contact allowance taken by an item: its mailbox

@@ -266,6 +266,18 @@ func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, 
 	return es, nil
 }
 
+// BodyStats counts the shared bodies stored (spec/relay.md §16).
+func (q *Queue) BodyStats(ctx context.Context) (store.BodyStats, error) {
+	if q.closed.Load() {
+		return store.BodyStats{}, store.ErrClosed
+	}
+	var st store.BodyStats
+	if err := q.reads.s[readBodyStats].QueryRowContext(ctx).Scan(&st.Count, &st.Bytes, &st.Refs); err != nil {
+		return store.BodyStats{}, q.readErr("body stats", err)
+	}
+	return st, nil
+}
+
 // readErr wraps a read's error, or reports ErrClosed if Close raced it.
 func (q *Queue) readErr(what string, err error) error {
 	if q.closed.Load() {

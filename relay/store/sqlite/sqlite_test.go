@@ -42,3 +42,23 @@ func BenchmarkSendAck(b *testing.B) {
 	storetest.BenchmarkSendAck(b, func(b *testing.B) store.Queue { q = openTemp(b); return q })
 	b.ReportMetric(float64(q.batched.Load())/float64(max(q.batches.Load(), 1)), "requests/batch")
 }
+
+// BenchmarkShared: storetest.BenchmarkShared, with the bytes of the pages
+// in use (page_count - freelist_count) as the footprint: tables and
+// indexes, what a send adds to the database file.
+func BenchmarkShared(b *testing.B) {
+	storetest.BenchmarkShared(b, func(b *testing.B) store.Queue { return openTemp(b) }, func(q store.Queue) int64 {
+		var pages, free, size int64
+		w := q.(*Queue).w
+		if err := w.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.QueryRow(`PRAGMA freelist_count`).Scan(&free); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.QueryRow(`PRAGMA page_size`).Scan(&size); err != nil {
+			b.Fatal(err)
+		}
+		return (pages - free) * size
+	})
+}

@@ -24,6 +24,11 @@ const (
 	stmtClaimDedup
 	stmtDataVersion
 	stmtSetAccess
+	stmtInsertBody
+	stmtInsertRef
+	stmtBodySizes
+	stmtReleaseBodies
+	stmtDeleteBodies
 	numStmts
 )
 
@@ -41,8 +46,11 @@ var stmtSQL = [numStmts]string{
 	// A batch's acks, a JSON array of [hex address, id] pairs: the
 	// envelopes that exist, their rowids and sizes; then the deletion of
 	// those, a JSON array of rowids (batch.ack).
-	stmtAckedSizes: `SELECT e.addr, e.id, e.rowid, length(e.data) FROM json_each(?1) AS j
-		CROSS JOIN envelopes AS e ON e.addr = unhex(j.value ->> 0) AND e.id = j.value ->> 1`,
+	// A reference to a shared body counts the body's size (spec/relay.md
+	// §16), and names the body to release.
+	stmtAckedSizes: `SELECT e.addr, e.id, e.rowid, coalesce(b.size, length(e.data)), e.body FROM json_each(?1) AS j
+		CROSS JOIN envelopes AS e ON e.addr = unhex(j.value ->> 0) AND e.id = j.value ->> 1
+		LEFT JOIN (SELECT id, length(data) AS size FROM bodies) AS b ON b.id = e.body`,
 	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE rowid IN (SELECT value FROM json_each(?1))`,
 	stmtDedup:           `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
 	// Inserts the record, or replaces one that is no longer live; changes
@@ -54,6 +62,18 @@ var stmtSQL = [numStmts]string{
 	stmtDataVersion: `PRAGMA data_version`,
 	stmtSetAccess: `UPDATE mailboxes SET access_mode = ?, access_current = ?, access_previous = ?,
 		access_previous_until = ? WHERE addr = ?`,
+	// Shared bodies (spec/relay.md §16): a body stored once with its
+	// number of references, and the references, envelope rows with an
+	// empty data.
+	stmtInsertBody: `INSERT INTO bodies (data, refs, expiry) VALUES (?, ?, ?) RETURNING id`,
+	stmtInsertRef:  `INSERT INTO envelopes (addr, id, data, arrived, expiry, body) VALUES (?, ?, X'', ?, ?, ?)`,
+	// The sizes of bodies, a JSON array of ids.
+	stmtBodySizes: `SELECT id, length(data) FROM bodies WHERE id IN (SELECT value FROM json_each(?1))`,
+	// Releases references, a JSON array of [body id, count], then deletes
+	// the bodies left without any.
+	stmtReleaseBodies: `UPDATE bodies SET refs = refs - (j.value ->> 1) FROM json_each(?1) AS j
+		WHERE bodies.id = j.value ->> 0`,
+	stmtDeleteBodies: `DELETE FROM bodies WHERE id IN (SELECT value ->> 0 FROM json_each(?1)) AND refs <= 0`,
 }
 
 type stmts struct{ s [numStmts]*sql.Stmt }
@@ -89,16 +109,22 @@ const (
 	readStats
 	readHasMailbox
 	readAccess
+	readBodyStats
 	numReadStmts
 )
 
 var readSQL = [numReadStmts]string{
-	readFetch: `SELECT id, data, arrived, expiry FROM envelopes
-		WHERE addr = ? AND id > ? AND expiry > ? ORDER BY id LIMIT ?`,
+	// A reference to a shared body is delivered as the body (spec/relay.md
+	// §16).
+	readFetch: `SELECT e.id, coalesce(b.data, e.data), e.arrived, e.expiry FROM envelopes AS e
+		LEFT JOIN bodies AS b ON b.id = e.body
+		WHERE e.addr = ? AND e.id > ? AND e.expiry > ? AND (e.body IS NULL OR b.id IS NOT NULL)
+		ORDER BY e.id LIMIT ?`,
 	readStats:      `SELECT count, bytes FROM mailboxes WHERE addr = ?`,
 	readHasMailbox: `SELECT 1 FROM mailboxes WHERE addr = ?`,
 	readAccess: `SELECT access_mode, access_current, access_previous, access_previous_until
 		FROM mailboxes WHERE addr = ?`,
+	readBodyStats: `SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(refs), 0) FROM bodies`,
 }
 
 type readStmts struct{ s [numReadStmts]*sql.Stmt }

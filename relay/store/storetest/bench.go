@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,4 +137,99 @@ func BenchmarkSendAck(b *testing.B, open func(b *testing.B) store.Queue) {
 	if cpu := CPUTime() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/envelope")
 	}
+}
+
+// BenchmarkShared measures a shared send (spec/relay.md §16) of one 1 KiB
+// body to each of the recipient counts the issue names (200 and 2000
+// device addresses), against the same recipients sent separately (one
+// copy of the body per item), plus the acks of every recipient: the
+// store's cost of a group message, end to end. It reports µs and the
+// process's CPU µs per recipient for the send (send-us/recipient) and for
+// the acks (ack-us/recipient), and, if footprint is not nil, the bytes the
+// engine's tables grew by per recipient while the messages were queued
+// (stored-B/recipient; footprint returns the engine's size on disk of its
+// relay tables). open must return a new, empty store and arrange for it
+// to be closed with b.Cleanup.
+func BenchmarkShared(b *testing.B, open func(b *testing.B) store.Queue, footprint func(q store.Queue) int64) {
+	for _, n := range []int{200, 2000} {
+		for _, shared := range []bool{true, false} {
+			name := fmt.Sprintf("shared-%d", n)
+			if !shared {
+				name = fmt.Sprintf("separate-%d", n)
+			}
+			b.Run(name, func(b *testing.B) { benchShared(b, open(b), n, shared, footprint) })
+		}
+	}
+}
+
+func benchShared(b *testing.B, q store.Queue, n int, shared bool, footprint func(store.Queue) int64) {
+	ctx := context.Background()
+	now := time.Now()
+	addrs := make([][]byte, n)
+	for i := range addrs {
+		addrs[i] = Addr(fmt.Sprintf("member%04d", i/2), uint32(i%2+1))
+		if err := q.OpenMailbox(ctx, addrs[i], now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	body := envelope("group", benchEnvelope)
+	var ids idSource
+	var sendTime, ackTime, sendCPU, ackCPU time.Duration
+	var grown int64
+	for b.Loop() {
+		items := make([]store.Item, n)
+		for i, a := range addrs {
+			env := body
+			if !shared {
+				env = bytes.Clone(body)
+			}
+			items[i] = store.Item{Recipient: a, Envelope: env}
+		}
+		s := store.Send{
+			Sender: Addr("sender", 1), MessageID: ids.next(), Items: items,
+			Now: now, Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
+			MaxEnvelope: benchEnvelope, MaxQueueCount: 1 << 30, MaxQueueBytes: 1 << 50,
+			Shared: shared,
+		}
+		var before int64
+		if footprint != nil {
+			before = footprint(q)
+		}
+		t0, c0 := time.Now(), CPUTime()
+		r, err := q.Send(ctx, s)
+		sendTime += time.Since(t0)
+		sendCPU += CPUTime() - c0
+		if err != nil {
+			b.Fatal(err)
+		}
+		if footprint != nil {
+			grown += footprint(q) - before
+		}
+		// Every recipient acks, many at once as their connections do.
+		t0, c0 = time.Now(), CPUTime()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+					if k, err := q.Ack(ctx, addrs[i], r.IDs[i:i+1]); err != nil || k != 1 {
+						b.Errorf("Ack: %d, %v", k, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		ackTime += time.Since(t0)
+		ackCPU += CPUTime() - c0
+	}
+	per := float64(b.N * n)
+	b.ReportMetric(float64(sendTime.Microseconds())/per, "send-us/recipient")
+	b.ReportMetric(float64(sendCPU.Microseconds())/per, "send-cpu-us/recipient")
+	b.ReportMetric(float64(ackTime.Microseconds())/per, "ack-us/recipient")
+	b.ReportMetric(float64(ackCPU.Microseconds())/per, "ack-cpu-us/recipient")
+	if footprint != nil {
+		b.ReportMetric(float64(grown)/per, "stored-B/recipient")
+	}
+	b.ReportMetric(0, "ns/op")
 }

@@ -25,6 +25,11 @@
 //     QueueFull; an item refused anything takes no first-contact
 //     allowance, nor does a duplicate. The setting and the allowance are
 //     shared by every store on the database and survive a restart.
+//   - A shared Send (store.Send.Shared, spec/relay.md §16) is decided and
+//     counted as separate envelopes of len(body) each, and delivered as
+//     each recipient's envelope; the engine implements store.Bodies, and
+//     keeps one body for two or more stored items, none once the last
+//     reference is acked or swept.
 //   - Send never creates a mailbox.
 //   - Stats and the queue caps count every envelope until Ack or Sweep
 //     deletes it, expired or not.
@@ -114,6 +119,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"AccessQueueFull", testAccessQueueFull},
 		{"AccessRotation", testAccessRotation},
 		{"AccessRefused", testAccessRefused},
+		{"Shared", testShared},
+		{"SharedMixed", testSharedMixed},
+		{"SharedOne", testSharedOne},
+		{"SharedQueueFull", testSharedQueueFull},
+		{"SharedDedup", testSharedDedup},
+		{"SharedExpiry", testSharedExpiry},
+		{"SharedConcurrentAcks", testSharedConcurrentAcks},
+		{"SharedAccess", testSharedAccess},
 		{"Sweep", testSweep},
 		{"Wake", testWake},
 		{"ConcurrentSends", testConcurrentSends},
@@ -146,6 +159,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		}
 		t.Parallel()
 		testAccessAcrossStores(t, c.newDB(t))
+	})
+	t.Run("SharedAcrossStores", func(t *testing.T) {
+		if c.newDB == nil {
+			t.Skip("engine gave no WithReopen")
+		}
+		t.Parallel()
+		testSharedAcrossStores(t, c.newDB(t))
 	})
 	t.Run("Reopen", func(t *testing.T) {
 		if c.newDB == nil {
