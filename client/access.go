@@ -41,7 +41,11 @@ func (c *Client) access(ctx context.Context) (localstore.Access, error) {
 		if a, err = tx.Access(); !errors.Is(err, localstore.ErrNotFound) {
 			return err // made meanwhile
 		}
-		a = localstore.Access{Key: make([]byte, localstore.AccessKeySize)}
+		// Open is the relay's default for every mailbox (spec/relay.md
+		// §15.8): nothing to tell it. A relay that predates access
+		// control never gets a SetAccess it would refuse as malformed
+		// unless the user turns contacts-only on.
+		a = localstore.Access{Key: make([]byte, localstore.AccessKeySize), Registered: true}
 		if _, err := rand.Read(a.Key); err != nil {
 			return err
 		}
@@ -161,8 +165,10 @@ func (c *Client) Block(ctx context.Context, handle string) error {
 			return err
 		}
 		// The blocked account holds the old key: it stops working at
-		// once, not after a grace (spec/client.md §13.7).
-		a.Previous, a.PreviousUntil, a.Registered = nil, time.Time{}, false
+		// once, not after a grace (spec/client.md §13.7). In open mode
+		// the relay holds no key: nothing to tell it.
+		a.Previous, a.PreviousUntil = nil, time.Time{}
+		a.Registered = a.Registered && !a.Contacts
 		a.Key = make([]byte, localstore.AccessKeySize)
 		if _, err := rand.Read(a.Key); err != nil {
 			return err

@@ -190,6 +190,12 @@ func TestAnonymousSend(t *testing.T) {
 	send(t, bob, "alice", "hi")
 	recv(t, alice)
 	waitFor(t, func() bool { return counter(t, reg, "sealpost_relay_anonymous_sends_total") >= 2 })
+	// Open (the default) is the relay's default: no device told it
+	// anything, so a relay predating access control is never sent a frame
+	// it would refuse.
+	if n := counter(t, reg, "sealpost_relay_access_sets_total"); n != 0 {
+		t.Fatalf("SetAccess frames %v in open mode, want 0", n)
+	}
 	// Typing goes anonymously too (spec/client.md §13.5), sealed with
 	// version 2, and arrives.
 	if err := alice.Typing(ctxT(t), "bob", true); err != nil {
