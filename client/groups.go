@@ -457,7 +457,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 			return nil, nil, err
 		}
 		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
-	case errors.Is(err, ErrUnknownGroup), errors.Is(err, ErrCorrupt):
+	case errors.Is(err, ErrUnknownGroup), errors.Is(err, ErrCorrupt), errors.Is(err, localstore.ErrCorrupt):
 		// A stored group that does not open refuses the change (reported)
 		// rather than the whole message, which would come back forever.
 		return refused(gid, err), nil, nil
