@@ -28,6 +28,7 @@ const (
 	MinTimerSeconds = 30       // Timer.seconds, when not 0
 	MaxTimerSeconds = 31536000 // 365 days
 	AccessKeySize   = 32       // Content.access_key
+	GroupIDSize     = 32       // a group id (spec/groups.md §3)
 )
 
 // The refusals of spec/errors.md §3.17. Every error Parse and Marshal
@@ -76,9 +77,10 @@ const (
 	KindApp                     // AppDefined
 	KindAccess                  // an access update: only access_key (§4.10)
 	KindGroupChange             // GroupChange (§4.11)
+	KindSenderKey               // SenderKeyDistribution (§4.12)
 )
 
-var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change"}
+var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -118,6 +120,8 @@ func (c *Content) Kind() Kind {
 		return KindApp
 	case *contentpb.Content_GroupChange:
 		return KindGroupChange
+	case *contentpb.Content_SenderKey:
+		return KindSenderKey
 	}
 	if len(c.AccessKey) != 0 && c.ReplyTo == nil && len(c.Unknown()) == 0 {
 		return KindAccess

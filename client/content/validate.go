@@ -20,6 +20,9 @@ func check(c *Content) error {
 	if len(m.AccessKey) != 0 && len(m.AccessKey) != AccessKeySize {
 		return malformed("access key of %d bytes", len(m.AccessKey))
 	}
+	if g := m.GetGroup(); g != nil && len(g.GetGroupId()) != GroupIDSize {
+		return malformed("group context with a group id of %d bytes", len(g.GetGroupId()))
+	}
 	if r := m.GetReplyTo(); r != nil {
 		if err := checkReplyTo(r); err != nil {
 			return err
@@ -67,6 +70,11 @@ func check(c *Content) error {
 		}
 		if len(a.GetValue()) > MaxAppBytes {
 			return tooLarge("application value of %d bytes", len(a.GetValue()))
+		}
+		return nil
+	case *contentpb.Content_SenderKey:
+		if len(x.SenderKey.GetGroupId()) != GroupIDSize || len(x.SenderKey.GetDistribution()) == 0 {
+			return malformed("sender key distribution: a group id of %d bytes, a distribution of %d", len(x.SenderKey.GetGroupId()), len(x.SenderKey.GetDistribution()))
 		}
 		return nil
 	case *contentpb.Content_GroupChange:

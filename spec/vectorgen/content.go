@@ -34,6 +34,7 @@ const (
 	cNewKind                                                                     = 12 // a kind of a "newer version"
 	cAccess                                                                      = 18
 	cGroupChange                                                                 = 11
+	cSenderKey                                                                   = 13
 )
 
 func genContent() ([]byte, error) {
@@ -129,7 +130,12 @@ func genContent() ([]byte, error) {
 	ok("unknown-kind", "a newer version's kind, field 12", "unknown", newKind, nil, newKind)
 	ok("unknown-kind-reply", "a newer version's kind with a reply", "unknown", cat(newKind, reply(t1, "bob")), nil, newKind)
 	ok("unknown-attachment", "the reserved attachment pointer, field 10 (§4.9)", "unknown", fb(cAttachment, fb(1, t3)), nil, fb(cAttachment, fb(1, t3)))
-	ok("unknown-group", "a text with the reserved group context, field 17 (§4.9)", "text", cat(text("hi all"), fb(cGroup, fb(1, t3))), nil, fb(cGroup, fb(1, t3)))
+	gid := bytes.Repeat([]byte{0x47}, content.GroupIDSize)
+	ok("group-text", "a text in a group: the group context, field 17 (§4.12)", "text", cat(text("hi all"), fb(cGroup, cat(fb(1, gid), fv(2, 3)))), nil, nil)
+	ok("sender-key", "a sender-key distribution (§4.12)", "sender-key", fb(cSenderKey, cat(fb(1, gid), fb(2, []byte("distribution bytes")))), nil, nil)
+	bad("group-short-id", "a group context with a 31-byte id", "malformed", cat(text("hi"), fb(cGroup, fb(1, gid[:31]))))
+	bad("sender-key-no-group", "a distribution without its group id", "malformed", fb(cSenderKey, fb(2, []byte("d"))))
+	bad("sender-key-empty", "a distribution without the distribution", "malformed", fb(cSenderKey, fb(1, gid)))
 	ok("unknown-nested-field", "a Text with a field 5 of a newer version", "text", fb(cText, cat(fb(1, []byte("hi")), fv(5, 7))), nil, nil)
 	ok("unknown-fields-between", "unknown fields 12 and 20 around the known reply_to 16, canonical order", "unknown", cat(newKind, reply(t1, ""), fv(20, 1), fb(20, []byte("x"))), nil, cat(newKind, fv(20, 1), fb(20, []byte("x"))))
 	ok("unknown-not-utf8", "an unknown field is not checked for UTF-8", "text", cat(text("hi"), fb(21, []byte{0xff})), nil, fb(21, []byte{0xff}))
@@ -137,7 +143,7 @@ func genContent() ([]byte, error) {
 
 	// Non-canonical encodings a parser accepts (§3.2).
 	ok("noncanonical-order", "reply_to before the text: canonical is text first", "text", cat(reply(t1, "alice"), text("yes")), cat(text("yes"), reply(t1, "alice")), nil)
-	ok("noncanonical-unknown-first", "an unknown field 17 before the text", "text", cat(fb(cGroup, nil), text("hi")), cat(text("hi"), fb(cGroup, nil)), fb(cGroup, nil))
+	ok("noncanonical-unknown-first", "an unknown field 19 before the text", "text", cat(fb(19, nil), text("hi")), cat(text("hi"), fb(19, nil)), fb(19, nil))
 	ok("noncanonical-default", "remove = false written out", "reaction", fb(cReaction, cat(fb(1, t1), fb(2, []byte("👍")), fv(3, 0))), fb(cReaction, cat(fb(1, t1), fb(2, []byte("👍")))), nil)
 	ok("noncanonical-timer-zero", "seconds = 0 written out", "timer", fb(cTimer, fv(1, 0)), fb(cTimer, nil), nil)
 	ok("noncanonical-varint", "typing state 1 as a two-byte varint", "typing", fb(cTyping, []byte{0x08, 0x81, 0x00}), fb(cTyping, fv(1, 1)), nil)

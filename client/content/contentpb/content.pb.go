@@ -147,9 +147,12 @@ type Content struct {
 	//	*Content_Presence
 	//	*Content_App
 	//	*Content_GroupChange
+	//	*Content_SenderKey
 	Kind isContent_Kind `protobuf_oneof:"kind"`
 	// reply_to quotes an earlier message; only with text (§4.1).
 	ReplyTo *ReplyTo `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// group names the group of a group message (spec/groups.md §8.2).
+	Group *GroupContext `protobuf:"bytes,17,opt,name=group,proto3" json:"group,omitempty"`
 	// access_key is the sending device's current access key, 32 bytes
 	// (spec/content.md §4.10, spec/client.md §13.6): its contacts put it on
 	// anonymous sends to that device. A Content with only access_key is an
@@ -286,9 +289,25 @@ func (x *Content) GetGroupChange() *GroupChange {
 	return nil
 }
 
+func (x *Content) GetSenderKey() *SenderKeyDistribution {
+	if x != nil {
+		if x, ok := x.Kind.(*Content_SenderKey); ok {
+			return x.SenderKey
+		}
+	}
+	return nil
+}
+
 func (x *Content) GetReplyTo() *ReplyTo {
 	if x != nil {
 		return x.ReplyTo
+	}
+	return nil
+}
+
+func (x *Content) GetGroup() *GroupContext {
+	if x != nil {
+		return x.Group
 	}
 	return nil
 }
@@ -346,6 +365,11 @@ type Content_GroupChange struct {
 	GroupChange *GroupChange `protobuf:"bytes,11,opt,name=group_change,json=groupChange,proto3,oneof"`
 }
 
+type Content_SenderKey struct {
+	// A member device's sending chain for a group (spec/groups.md §8.1).
+	SenderKey *SenderKeyDistribution `protobuf:"bytes,13,opt,name=sender_key,json=senderKey,proto3,oneof"`
+}
+
 func (*Content_Text) isContent_Kind() {}
 
 func (*Content_Reaction) isContent_Kind() {}
@@ -365,6 +389,8 @@ func (*Content_Presence) isContent_Kind() {}
 func (*Content_App) isContent_Kind() {}
 
 func (*Content_GroupChange) isContent_Kind() {}
+
+func (*Content_SenderKey) isContent_Kind() {}
 
 // Text is a message the user typed: 1 to 16384 bytes of UTF-8.
 type Text struct {
@@ -926,11 +952,119 @@ func (x *GroupChange) GetState() []byte {
 	return nil
 }
 
+// SenderKeyDistribution gives a member device's sending chain for a group
+// (spec/senderkey.md §5) to another member device.
+type SenderKeyDistribution struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"` // 32 bytes
+	Distribution  []byte                 `protobuf:"bytes,2,opt,name=distribution,proto3" json:"distribution,omitempty"`      // spec/senderkey.md §5.1
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SenderKeyDistribution) Reset() {
+	*x = SenderKeyDistribution{}
+	mi := &file_content_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SenderKeyDistribution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SenderKeyDistribution) ProtoMessage() {}
+
+func (x *SenderKeyDistribution) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SenderKeyDistribution.ProtoReflect.Descriptor instead.
+func (*SenderKeyDistribution) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SenderKeyDistribution) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *SenderKeyDistribution) GetDistribution() []byte {
+	if x != nil {
+		return x.Distribution
+	}
+	return nil
+}
+
+// GroupContext names the group a group message belongs to and the epoch of
+// the state its sender was at (spec/groups.md §8.2).
+type GroupContext struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"` // 32 bytes
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupContext) Reset() {
+	*x = GroupContext{}
+	mi := &file_content_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupContext) ProtoMessage() {}
+
+func (x *GroupContext) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupContext.ProtoReflect.Descriptor instead.
+func (*GroupContext) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GroupContext) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *GroupContext) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 var File_content_proto protoreflect.FileDescriptor
 
 const file_content_proto_rawDesc = "" +
 	"\n" +
-	"\rcontent.proto\x12\x13sealpost.content.v1\"\xa9\x05\n" +
+	"\rcontent.proto\x12\x13sealpost.content.v1\"\xa9\x06\n" +
 	"\aContent\x12/\n" +
 	"\x04text\x18\x01 \x01(\v2\x19.sealpost.content.v1.TextH\x00R\x04text\x12;\n" +
 	"\breaction\x18\x02 \x01(\v2\x1d.sealpost.content.v1.ReactionH\x00R\breaction\x12/\n" +
@@ -941,12 +1075,15 @@ const file_content_proto_rawDesc = "" +
 	"\x06typing\x18\a \x01(\v2\x1b.sealpost.content.v1.TypingH\x00R\x06typing\x12;\n" +
 	"\bpresence\x18\b \x01(\v2\x1d.sealpost.content.v1.PresenceH\x00R\bpresence\x123\n" +
 	"\x03app\x18\t \x01(\v2\x1f.sealpost.content.v1.AppDefinedH\x00R\x03app\x12E\n" +
-	"\fgroup_change\x18\v \x01(\v2 .sealpost.content.v1.GroupChangeH\x00R\vgroupChange\x127\n" +
-	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyTo\x12\x1d\n" +
+	"\fgroup_change\x18\v \x01(\v2 .sealpost.content.v1.GroupChangeH\x00R\vgroupChange\x12K\n" +
+	"\n" +
+	"sender_key\x18\r \x01(\v2*.sealpost.content.v1.SenderKeyDistributionH\x00R\tsenderKey\x127\n" +
+	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyTo\x127\n" +
+	"\x05group\x18\x11 \x01(\v2!.sealpost.content.v1.GroupContextR\x05group\x12\x1d\n" +
 	"\n" +
 	"access_key\x18\x12 \x01(\fR\taccessKeyB\x06\n" +
 	"\x04kindJ\x04\b\n" +
-	"\x10\vJ\x04\b\x11\x10\x12\"\x1a\n" +
+	"\x10\v\"\x1a\n" +
 	"\x04Text\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\tR\x04body\"@\n" +
 	"\aReplyTo\x12\x1d\n" +
@@ -987,7 +1124,13 @@ const file_content_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\fR\x05value\";\n" +
 	"\vGroupChange\x12\x16\n" +
 	"\x06change\x18\x01 \x01(\fR\x06change\x12\x14\n" +
-	"\x05state\x18\x02 \x01(\fR\x05stateB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
+	"\x05state\x18\x02 \x01(\fR\x05state\"V\n" +
+	"\x15SenderKeyDistribution\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\"\n" +
+	"\fdistribution\x18\x02 \x01(\fR\fdistribution\"?\n" +
+	"\fGroupContext\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epochB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
 
 var (
 	file_content_proto_rawDescOnce sync.Once
@@ -1002,22 +1145,24 @@ func file_content_proto_rawDescGZIP() []byte {
 }
 
 var file_content_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_content_proto_goTypes = []any{
-	(Receipt_Type)(0),   // 0: sealpost.content.v1.Receipt.Type
-	(Typing_State)(0),   // 1: sealpost.content.v1.Typing.State
-	(*Content)(nil),     // 2: sealpost.content.v1.Content
-	(*Text)(nil),        // 3: sealpost.content.v1.Text
-	(*ReplyTo)(nil),     // 4: sealpost.content.v1.ReplyTo
-	(*Reaction)(nil),    // 5: sealpost.content.v1.Reaction
-	(*Edit)(nil),        // 6: sealpost.content.v1.Edit
-	(*Delete)(nil),      // 7: sealpost.content.v1.Delete
-	(*Timer)(nil),       // 8: sealpost.content.v1.Timer
-	(*Receipt)(nil),     // 9: sealpost.content.v1.Receipt
-	(*Typing)(nil),      // 10: sealpost.content.v1.Typing
-	(*Presence)(nil),    // 11: sealpost.content.v1.Presence
-	(*AppDefined)(nil),  // 12: sealpost.content.v1.AppDefined
-	(*GroupChange)(nil), // 13: sealpost.content.v1.GroupChange
+	(Receipt_Type)(0),             // 0: sealpost.content.v1.Receipt.Type
+	(Typing_State)(0),             // 1: sealpost.content.v1.Typing.State
+	(*Content)(nil),               // 2: sealpost.content.v1.Content
+	(*Text)(nil),                  // 3: sealpost.content.v1.Text
+	(*ReplyTo)(nil),               // 4: sealpost.content.v1.ReplyTo
+	(*Reaction)(nil),              // 5: sealpost.content.v1.Reaction
+	(*Edit)(nil),                  // 6: sealpost.content.v1.Edit
+	(*Delete)(nil),                // 7: sealpost.content.v1.Delete
+	(*Timer)(nil),                 // 8: sealpost.content.v1.Timer
+	(*Receipt)(nil),               // 9: sealpost.content.v1.Receipt
+	(*Typing)(nil),                // 10: sealpost.content.v1.Typing
+	(*Presence)(nil),              // 11: sealpost.content.v1.Presence
+	(*AppDefined)(nil),            // 12: sealpost.content.v1.AppDefined
+	(*GroupChange)(nil),           // 13: sealpost.content.v1.GroupChange
+	(*SenderKeyDistribution)(nil), // 14: sealpost.content.v1.SenderKeyDistribution
+	(*GroupContext)(nil),          // 15: sealpost.content.v1.GroupContext
 }
 var file_content_proto_depIdxs = []int32{
 	3,  // 0: sealpost.content.v1.Content.text:type_name -> sealpost.content.v1.Text
@@ -1030,14 +1175,16 @@ var file_content_proto_depIdxs = []int32{
 	11, // 7: sealpost.content.v1.Content.presence:type_name -> sealpost.content.v1.Presence
 	12, // 8: sealpost.content.v1.Content.app:type_name -> sealpost.content.v1.AppDefined
 	13, // 9: sealpost.content.v1.Content.group_change:type_name -> sealpost.content.v1.GroupChange
-	4,  // 10: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
-	0,  // 11: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
-	1,  // 12: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	14, // 10: sealpost.content.v1.Content.sender_key:type_name -> sealpost.content.v1.SenderKeyDistribution
+	4,  // 11: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
+	15, // 12: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
+	0,  // 13: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
+	1,  // 14: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_content_proto_init() }
@@ -1056,6 +1203,7 @@ func file_content_proto_init() {
 		(*Content_Presence)(nil),
 		(*Content_App)(nil),
 		(*Content_GroupChange)(nil),
+		(*Content_SenderKey)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1063,7 +1211,7 @@ func file_content_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_content_proto_rawDesc), len(file_content_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
