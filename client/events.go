@@ -19,8 +19,11 @@ type Message struct {
 	From       string
 	FromDevice uint32
 	// To is the account the message was sent to: this account, or, for a
-	// Sent copy, the peer it was sent to.
+	// Sent copy, the peer it was sent to; "" for a group message.
 	To string
+	// Group is the group of a group message (spec/client.md §14.4); zero
+	// for a one-to-one message.
+	Group GroupID
 	// Sent marks a copy of a message this account sent from another of
 	// its devices.
 	Sent bool

@@ -308,6 +308,13 @@ func (c *Client) signChange(id *identity, ch *group.Change) error {
 func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.Tracker, ch *group.Change, state *group.State, added, to []string) error {
 	gid := tr.State().ID
 	store := func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+		if state != nil {
+			// A member gone: a new sending chain before the next group
+			// message (spec/groups.md §8.3).
+			if err := groupMembersLeft(tx, GroupID(gid), state, tr.State()); err != nil {
+				return err
+			}
+		}
 		return tx.PutGroup(gid[:], encodeTracker(tr), now)
 	}
 	slices.Sort(to)
@@ -464,6 +471,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 	case err != nil:
 		return nil, nil, err
 	}
+	before := tr.State()
 	res, err := tr.Add(ch, lookup)
 	if res.Held && ch.Kind == group.KindAdd && slices.Contains(ch.Members, id.handle) && len(gc.GetState()) > 0 {
 		// An Add of this account on a state this device never saw (it
@@ -497,6 +505,9 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 		if in, ok := group.Rebase(lost, tr.State()); ok {
 			rebase = append(rebase, groupRebase{gid, in})
 		}
+	}
+	if err := groupMembersLeft(tx, gid, before, tr.State()); err != nil {
+		return nil, nil, err
 	}
 	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
 		return nil, nil, err

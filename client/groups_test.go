@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sealpost/sealpost/client/group"
+	"github.com/sealpost/sealpost/relay"
+	"github.com/sealpost/sealpost/relay/wire"
 )
 
 // groupOf waits until c holds group gid at epoch, and returns it.
@@ -171,3 +174,103 @@ func TestGroupConcurrentChanges(t *testing.T) {
 }
 
 func (g *Group) isMember(h string) bool { return slices.Contains(g.Members, h) }
+
+// recvGroup waits for the next group message.
+func recvGroup(t *testing.T, c *Client) *Message {
+	t.Helper()
+	for {
+		m := recv(t, c)
+		if m.Group != (GroupID{}) {
+			return m
+		}
+	}
+}
+
+// spec/client.md §14.4, spec/groups.md §8.3, end to end: a group message
+// is encrypted once, uploaded once and reaches every device of every
+// other member once, as a text with its group; a member removed reads
+// nothing sent after (the senders' chains rotate); the relay stored one
+// body for all.
+func TestGroupMessages(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := startServersWith(t, engineSQLite, func(c *relay.Config) { c.Registerer = reg })
+	alice, bob, carol := s.newUser("alice"), s.newUser("bob"), s.newUser("carol")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	groupOf(t, carol, gid, 0)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "hello club"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, carol} {
+		m := recvGroup(t, c)
+		if m.Group != gid || m.From != "alice" || m.FromDevice != 1 || string(m.Plaintext) != "hello club" || m.To != "" {
+			t.Fatalf("%s got %+v", c.Handle(), m)
+		}
+	}
+	// One upload for both: one shared send of two recipients.
+	if n, r := counter(t, reg, "sealpost_relay_shared_sends_total"), counter(t, reg, "sealpost_relay_shared_recipients_total"); n != 1 || r != 2 {
+		t.Fatalf("shared sends %v with %v recipients, want 1 with 2", n, r)
+	}
+	if _, err := bob.SendGroupText(ctxT(t), gid, "hi all"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{alice, carol} {
+		if m := recvGroup(t, c); m.From != "bob" || string(m.Plaintext) != "hi all" {
+			t.Fatalf("%s got %+v", c.Handle(), m)
+		}
+	}
+	// carol is removed: alice's next message goes under a new chain she
+	// never gets, and nothing reaches carol's device.
+	if err := alice.RemoveMembers(ctxT(t), gid, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 1)
+	groupOf(t, carol, gid, 1)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "after carol"); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvGroup(t, bob); string(m.Plaintext) != "after carol" {
+		t.Fatalf("bob got %q", m.Plaintext)
+	}
+	noMessage(t, carol, 300*time.Millisecond)
+	if st, err := s.q.Stats(ctxT(t), wire.FormatAddress("carol", 1)); err != nil || st.Count != 0 {
+		t.Fatalf("carol's mailbox after her removal: %+v, %v", st, err)
+	}
+	// Not a member any more: refused, nothing sent.
+	if _, err := carol.SendGroupText(ctxT(t), gid, "still here?"); !errors.Is(err, ErrGroupRefused) {
+		t.Fatalf("a removed member's group message: %v, want ErrGroupRefused", err)
+	}
+}
+
+// spec/client.md §13, §14.4: a member that sends anonymously sends its
+// group messages anonymously too: one token pays for the one shared send.
+func TestGroupMessagesAnonymous(t *testing.T) {
+	s, _, reg := anonServers(t, engineSQLite)
+	alice, bob, carol := s.newAnonUser("alice"), s.newAnonUser("bob"), s.newUser("carol")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	groupOf(t, carol, gid, 0)
+	before := counter(t, reg, "sealpost_relay_anonymous_sends_total")
+	if _, err := alice.SendGroupText(ctxT(t), gid, "quietly"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, carol} {
+		if m := recvGroup(t, c); m.From != "alice" || string(m.Plaintext) != "quietly" {
+			t.Fatalf("%s got %+v", c.Handle(), m)
+		}
+	}
+	if n := counter(t, reg, "sealpost_relay_anonymous_sends_total") - before; n < 2 {
+		// The distribution (one pairwise send per device) and the shared
+		// send, all anonymous.
+		t.Fatalf("anonymous sends %v for the distribution and the message", n)
+	}
+	if n := counter(t, reg, "sealpost_relay_shared_sends_total"); n != 1 {
+		t.Fatalf("shared sends %v, want 1", n)
+	}
+}

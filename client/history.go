@@ -160,6 +160,15 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 	case content.KindAccess:
 		// An access update: its key was recorded with the message
 		// (spec/client.md §13.6); nothing to show or keep.
+	case content.KindSenderKey:
+		// spec/groups.md §8.1: a member device's sending chain.
+		if err := c.applySenderKey(tx, sender, device, p.content.GetSenderKey()); err != nil {
+			if !isGroupRefusal(err) {
+				return r, err
+			}
+			r.events = append(r.events, Event{Kind: EventGroupRefused, Handle: sender, Device: device,
+				Group: GroupID(p.content.GetSenderKey().GetGroupId()), Err: fmt.Errorf("%w: sender key: %w", ErrGroupRefused, err)})
+		}
 	case content.KindGroupChange:
 		// spec/groups.md §8.1: applied to the group, never shown.
 		evs, rebase, err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now)

@@ -128,6 +128,10 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		// waits for the user, spec/client.md §6.2).
 		return prev, nil
 	}
+	if len(env) > 0 && env[0] == groupBodyPrefix {
+		// A group message (spec/groups.md §8.3): not a sealed envelope.
+		return c.receiveGroup(ctx, id, envID, env)
+	}
 
 	dk, release, err := id.deviceKeys()
 	if err != nil {
@@ -508,7 +512,7 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 		if err != nil && !errors.Is(err, localstore.ErrNotFound) {
 			return err
 		}
-		if m.Sent || m.From == c.Handle() || c.cfg.NoDeliveryReceipts {
+		if m.Sent || m.From == c.Handle() || c.cfg.NoDeliveryReceipts || m.Group != (GroupID{}) {
 			return nil
 		}
 		receipt = true
@@ -531,7 +535,7 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 // inboxToMessage turns a stored inbox row (whose plaintext is the payload)
 // into the application's Message.
 func inboxToMessage(im *localstore.InboxMessage) (*Message, error) {
-	p, err := parsePayload(im.Plaintext)
+	p, err := parseAnyPayload(im.Plaintext)
 	if err != nil {
 		return nil, err
 	}
@@ -547,6 +551,10 @@ func inboxToMessage(im *localstore.InboxMessage) (*Message, error) {
 		Content:    p.content,
 		shown:      shown(p),
 		acked:      make(chan struct{}),
+	}
+	if p.kind == kindGroup {
+		// A group message: to the group, not to an account.
+		m.To, m.Group = "", GroupID(p.content.GetGroup().GetGroupId())
 	}
 	switch {
 	case p.content == nil:

@@ -55,3 +55,104 @@ func (tx *Tx) GroupIDs() ([][]byte, error) {
 	}
 	return out, nil
 }
+
+func groupSendAD(id []byte) rowKey { return newRowKey("group_send", "chain").bytes(id) }
+
+func groupRecvAD(id, chainID []byte, handle string, device uint32) rowKey {
+	return newRowKey("group_recv", "chain").bytes(id).bytes(chainID).text(handle).int(uint64(device))
+}
+
+// PutGroupSend stores this device's sending chain of group id.
+func (tx *Tx) PutGroupSend(id, chain []byte, rotate bool) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(groupSendAD(id), chain)
+	if err != nil {
+		return err
+	}
+	r := 0
+	if rotate {
+		r = 1
+	}
+	_, err = tx.exec("put group send", `INSERT OR REPLACE INTO group_send (id, chain, rotate) VALUES (?, ?, ?)`, nonNil(id), sealed, r)
+	return err
+}
+
+// GroupSend returns this device's sending chain of group id and whether a
+// new one is due, or ErrNotFound.
+func (tx *Tx) GroupSend(id []byte) (chain []byte, rotate bool, err error) {
+	var (
+		sealed []byte
+		r      int
+	)
+	err = tx.tx.QueryRowContext(tx.ctx, `SELECT chain, rotate FROM group_send WHERE id = ?`, nonNil(id)).Scan(&sealed, &r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, ErrNotFound
+	}
+	if err != nil {
+		return nil, false, dbErr("get group send", err)
+	}
+	chain, err = tx.s.open(groupSendAD(id), sealed)
+	return chain, r != 0, err
+}
+
+// MarkGroupRotate makes a new sending chain due for group id, if this
+// device has one.
+func (tx *Tx) MarkGroupRotate(id []byte) error {
+	_, err := tx.exec("mark group rotate", `UPDATE group_send SET rotate = 1 WHERE id = ?`, nonNil(id))
+	return err
+}
+
+// GroupRecv is a receiving chain and the device it is bound to.
+type GroupRecv struct {
+	Handle string
+	Device uint32
+	Chain  []byte
+}
+
+// PutGroupRecv stores a receiving chain of group id, bound to a device.
+func (tx *Tx) PutGroupRecv(id, chainID []byte, r GroupRecv) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(groupRecvAD(id, chainID, r.Handle, r.Device), r.Chain)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put group recv", `INSERT OR REPLACE INTO group_recv (id, chain_id, handle, device, chain) VALUES (?, ?, ?, ?, ?)`,
+		nonNil(id), nonNil(chainID), r.Handle, int64(r.Device), sealed)
+	return err
+}
+
+// GroupRecv returns the receiving chain chainID of group id, or
+// ErrNotFound.
+func (tx *Tx) GroupRecv(id, chainID []byte) (GroupRecv, error) {
+	var (
+		r      GroupRecv
+		device int64
+		sealed []byte
+	)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT handle, device, chain FROM group_recv WHERE id = ? AND chain_id = ?`, nonNil(id), nonNil(chainID)).Scan(&r.Handle, &device, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return GroupRecv{}, ErrNotFound
+	}
+	if err != nil {
+		return GroupRecv{}, dbErr("get group recv", err)
+	}
+	if device < 0 || device > 1<<32-1 {
+		return GroupRecv{}, corrupt("group_recv.device out of range")
+	}
+	r.Device = uint32(device)
+	if r.Chain, err = tx.s.open(groupRecvAD(id, chainID, r.Handle, r.Device), sealed); err != nil {
+		return GroupRecv{}, err
+	}
+	return r, nil
+}
+
+// DeleteGroupRecvOf deletes the receiving chains of group id bound to
+// handle's devices (a member removed or left, spec/groups.md §8.3).
+func (tx *Tx) DeleteGroupRecvOf(id []byte, handle string) error {
+	_, err := tx.exec("delete group recv", `DELETE FROM group_recv WHERE id = ? AND handle = ?`, nonNil(id), handle)
+	return err
+}

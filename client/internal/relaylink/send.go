@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
@@ -35,7 +36,29 @@ func (l *Link) Send(ctx context.Context, id [wire.MessageIDSize]byte, items []*w
 func (l *Link) SendResult(ctx context.Context, id [wire.MessageIDSize]byte, items []*wire.Item) (*wire.SendResult, error) {
 	// Checked here, once, so that every error of the connection's Send
 	// below is a failure of the connection, worth a retry.
-	b, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: id[:], Items: items}}})
+	return l.sendFrame(ctx, id, &wire.Send{MessageId: id[:], Items: items}, func(c *relayclient.Conn) (*wire.SendResult, error) {
+		return c.SendResult(ctx, id, items)
+	})
+}
+
+// SendShared sends body once to recipients (device addresses) as one
+// shared send (spec/relay.md §16) under id, with SendResult's retries: the
+// relay stores the body once and delivers it to each. The result has one
+// status per recipient, in order.
+func (l *Link) SendShared(ctx context.Context, id [wire.MessageIDSize]byte, body []byte, recipients [][]byte) (*wire.SendResult, error) {
+	items := make([]*wire.Item, len(recipients))
+	for i, r := range recipients {
+		items[i] = &wire.Item{Recipient: r}
+	}
+	return l.sendFrame(ctx, id, &wire.Send{MessageId: id[:], Items: items, SharedBody: body}, func(c *relayclient.Conn) (*wire.SendResult, error) {
+		return c.SendShared(ctx, id, body, recipients)
+	})
+}
+
+// sendFrame checks m as a frame, then sends it with send on the current
+// connection until the relay answers (see Send).
+func (l *Link) sendFrame(ctx context.Context, id [wire.MessageIDSize]byte, m *wire.Send, send func(*relayclient.Conn) (*wire.SendResult, error)) (*wire.SendResult, error) {
+	b, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Send{Send: m}})
 	if err != nil {
 		return nil, fmt.Errorf("relaylink: send: %w", err)
 	}
@@ -51,7 +74,7 @@ func (l *Link) SendResult(ctx context.Context, id [wire.MessageIDSize]byte, item
 		if maxFrame := int(hello.GetLimits().GetMaxFrame()); len(b) > maxFrame {
 			return nil, fmt.Errorf("relaylink: send of %d bytes over the relay's max_frame %d: %w", len(b), maxFrame, wire.ErrFrameTooLarge)
 		}
-		r, err := c.SendResult(ctx, id, items)
+		r, err := send(c)
 		if err == nil {
 			return r, nil
 		}

@@ -7,3 +7,22 @@ CREATE TABLE groups (
 	tracker BLOB    NOT NULL,      -- sealed, bound to id
 	updated INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- Sender keys (spec/senderkey.md; spec/client.md §14.4): this device's
+-- sending chain of each group (rotate: a new one is due before the next
+-- group message), and the receiving chains other member devices
+-- distributed, each bound to the device that distributed it.
+CREATE TABLE group_send (
+	id     BLOB    PRIMARY KEY,   -- the group id
+	chain  BLOB    NOT NULL,      -- sealed: spec/senderkey.md §7.1
+	rotate INTEGER NOT NULL       -- 1: start a new chain before the next message
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE group_recv (
+	id       BLOB    NOT NULL,    -- the group id
+	chain_id BLOB    NOT NULL,    -- 16 bytes
+	handle   TEXT    NOT NULL,    -- the device that distributed it
+	device   INTEGER NOT NULL,
+	chain    BLOB    NOT NULL,    -- sealed: spec/senderkey.md §7.2
+	PRIMARY KEY (id, chain_id)
+) STRICT, WITHOUT ROWID;

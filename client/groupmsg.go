@@ -1,0 +1,512 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/group"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/seal"
+	"github.com/sealpost/sealpost/crypto/senderkey"
+	"github.com/sealpost/sealpost/relay/relayclient"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// Group messages (spec/groups.md §8.3, spec/client.md §14.4): encrypted
+// once under this device's sending chain of the group (spec/senderkey.md),
+// handed to the relay once with every recipient device's address
+// (spec/relay.md §16), delivered to each as an ordinary envelope.
+
+const (
+	// groupBodyPrefix is the first byte of a group message body: never a
+	// sealed envelope's version (spec/groups.md §8.3).
+	groupBodyPrefix = 0x10
+	// kindGroup is the payload kind of a group message (spec/groups.md
+	// §8.3): its `to` is the sender's own handle.
+	kindGroup = 0x03
+)
+
+// errUnknownChain drops a group message under a chain this device does not
+// hold (spec/groups.md §8.3: never held back).
+var errUnknownChain = errors.New("client: a group message under a sending chain this device does not hold")
+
+// SendGroupText sends text to every device of every member of group gid
+// (and this account's other devices), encrypted once and uploaded once
+// (spec/client.md §14.4). It returns once the relay has stored it for
+// every device, or a *SendError naming the devices it refused.
+func (c *Client) SendGroupText(ctx context.Context, gid GroupID, text string) (MessageID, error) {
+	return c.sendGroup(ctx, gid, &content.Content{Content: &contentpb.Content{
+		Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: text}},
+	}})
+}
+
+// padBlock lays pt out as a sealed envelope's message block is
+// (spec/seal.md §3.2): u32 n ‖ pt ‖ zeros, to the block of the smallest
+// bucket that holds it.
+func padBlock(pt []byte) ([]byte, error) {
+	size, err := seal.BucketSize(len(pt))
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, size-seal.Overhead)
+	binary.BigEndian.PutUint32(b, uint32(len(pt)))
+	copy(b[4:], pt)
+	return b, nil
+}
+
+// unpadBlock undoes padBlock, refusing what it would not make.
+func unpadBlock(b []byte) ([]byte, error) {
+	if len(b) < 4 {
+		return nil, errBadPayload
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return nil, errBadPayload
+	}
+	for _, x := range b[4+n:] {
+		if x != 0 {
+			return nil, errBadPayload
+		}
+	}
+	return b[4 : 4+n], nil
+}
+
+// sendGroup sends ct as a group message of gid.
+func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content) (MessageID, error) {
+	ctx, id, done, err := c.beginRegistered(ctx)
+	if err != nil {
+		return MessageID{}, err
+	}
+	defer done()
+	var st *group.State
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		tr, err := loadGroupTx(tx, gid)
+		if err == nil {
+			st = tr.State()
+		}
+		return err
+	}); err != nil {
+		return MessageID{}, storeError(err)
+	}
+	if !st.IsMember(id.handle) {
+		return MessageID{}, fmt.Errorf("%w: %w: this account is not a member", ErrGroupRefused, group.ErrNotMember)
+	}
+	ct.Group = &contentpb.GroupContext{GroupId: gid[:], Epoch: st.Epoch}
+	body, err := content.Marshal(ct)
+	if err != nil {
+		return MessageID{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
+	}
+	if err := c.ensureSendingChain(ctx, id, gid, st); err != nil {
+		return MessageID{}, err
+	}
+	// Every device of every other member, and this account's other
+	// devices (key sets as held: spec/client.md §12.2's reasoning).
+	var recips [][]byte
+	var devs []RefusedDevice
+	for _, h := range st.Handles() {
+		d, err := c.lookup(ctx, h, false)
+		if err != nil {
+			return MessageID{}, err
+		}
+		for _, dev := range d.entry.Active() {
+			if h == id.handle && dev.Certificate.Device == id.device {
+				continue
+			}
+			recips = append(recips, wire.FormatAddress(h, uint32(dev.Certificate.Device)))
+			devs = append(devs, RefusedDevice{Handle: h, Device: uint32(dev.Certificate.Device)})
+		}
+	}
+	var msgID MessageID
+	if _, err := rand.Read(msgID[:]); err != nil {
+		return MessageID{}, err
+	}
+	p := payload{version: payloadVersion2, kind: kindGroup, id: msgID, sent: time.Now(), to: id.handle, body: body}
+	pt, err := padBlock(p.marshal())
+	if err != nil {
+		return MessageID{}, fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	var msg []byte
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		raw, _, err := tx.GroupSend(gid[:])
+		if err != nil {
+			return err
+		}
+		sc, err := senderkey.UnmarshalSendingChain(raw)
+		if err != nil {
+			return fmt.Errorf("%w: stored sending chain: %v", ErrCorrupt, err)
+		}
+		defer sc.Destroy()
+		if msg, err = sc.Encrypt(pt); err != nil {
+			return err
+		}
+		return tx.PutGroupSend(gid[:], sc.Marshal(), false)
+	})
+	clear(pt)
+	if err != nil {
+		return MessageID{}, storeError(err)
+	}
+	if len(recips) == 0 {
+		return msgID, nil
+	}
+	shared := append([]byte{groupBodyPrefix}, msg...)
+	c.mu.Lock()
+	link := c.link
+	c.mu.Unlock()
+	if link == nil {
+		return MessageID{}, ErrNotRegistered
+	}
+	var refused []RefusedDevice
+	for start := 0; start < len(recips); start += wire.MaxSharedRecipients {
+		end := min(start+wire.MaxSharedRecipients, len(recips))
+		rid := relaySendID(msgID, id.handle, uint32(start))
+		var res *wire.SendResult
+		if c.cfg.SendMode == SendAnonymous {
+			res, err = c.sendSharedAnonymous(ctx, rid, shared, devs[start:end])
+		} else {
+			res, err = link.SendShared(ctx, rid, shared, recips[start:end])
+		}
+		if err != nil {
+			return msgID, fmt.Errorf("client: sending a group message: %w", err)
+		}
+		for i, st := range res.Statuses {
+			if st != wire.Status_STATUS_STORED {
+				d := devs[start+i]
+				d.Reason = refusedReason(st)
+				refused = append(refused, d)
+			}
+		}
+	}
+	if len(refused) > 0 {
+		return msgID, &SendError{ID: msgID, Refused: refused}
+	}
+	return msgID, nil
+}
+
+// ensureSendingChain makes a sending chain for group gid when this device
+// has none or a new one is due (spec/groups.md §8.3), and hands its
+// distribution to every device of every other member and to this
+// account's other devices before anything is sent under it: queued with
+// the chain in one transaction, and waited for, so that each recipient's
+// queue holds it before the first message.
+func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid GroupID, st *group.State) error {
+	var have, rotate bool
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		_, r, err := tx.GroupSend(gid[:])
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil
+		}
+		have, rotate = err == nil, r
+		return err
+	}); err != nil {
+		return storeError(err)
+	}
+	if have && !rotate {
+		return nil
+	}
+	sc, err := senderkey.NewSendingChain(rand.Reader, senderkey.GroupID(gid))
+	if err != nil {
+		return err
+	}
+	defer sc.Destroy()
+	d := sc.Distribution()
+	defer d.Destroy()
+	body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_SenderKey{SenderKey: &contentpb.SenderKeyDistribution{
+		GroupId: gid[:], Distribution: d.Marshal(),
+	}}}})
+	if err != nil {
+		return err
+	}
+	chain := sc.Marshal()
+	defer clear(chain)
+	save := func(tx *localstore.Tx, _ MessageID, _ time.Time) error { return tx.PutGroupSend(gid[:], chain, false) }
+	var others []string
+	for _, h := range st.Handles() {
+		if h != id.handle {
+			others = append(others, h)
+		}
+	}
+	m := &outMessage{version: payloadVersion2, body: body, kind: content.KindSenderKey, wait: true, apply: save}
+	first := id.handle
+	if len(others) > 0 {
+		first, m.others = others[0], others[1:]
+	} else {
+		m.noPeer = true
+	}
+	_, err = c.send(ctx, first, m, nil)
+	if errors.Is(err, errNoTargets) && len(others) == 0 {
+		return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return save(tx, MessageID{}, time.Now()) }))
+	}
+	return err
+}
+
+// applySenderKey stores a sending chain another member device distributed
+// (spec/groups.md §8.1): only from a device of a member of the group's
+// current state, bound to that device; a chain id already held is kept.
+func (c *Client) applySenderKey(tx *localstore.Tx, sender string, device uint32, sk *contentpb.SenderKeyDistribution) error {
+	gid := GroupID(sk.GetGroupId())
+	tr, err := loadGroupTx(tx, gid)
+	if err != nil {
+		return err
+	}
+	if !tr.State().IsMember(sender) {
+		return fmt.Errorf("%w: %s is not a member", errUnknownChain, sender)
+	}
+	d, err := senderkey.ParseDistribution(sk.GetDistribution())
+	if err != nil {
+		return err
+	}
+	defer d.Destroy()
+	if d.GroupID != senderkey.GroupID(gid) {
+		return fmt.Errorf("%w: a distribution of another group", errUnknownChain)
+	}
+	if _, err := tx.GroupRecv(gid[:], d.ChainID[:]); err == nil {
+		return nil
+	} else if !errors.Is(err, localstore.ErrNotFound) {
+		return err
+	}
+	rc, err := senderkey.NewReceivingChain(d)
+	if err != nil {
+		return err
+	}
+	defer rc.Destroy()
+	return tx.PutGroupRecv(gid[:], d.ChainID[:], localstore.GroupRecv{Handle: sender, Device: device, Chain: rc.Marshal()})
+}
+
+// receiveGroup processes a group message body (first byte 0x10): decrypted
+// with the receiving chain it names, checked against the device the chain
+// is bound to and the group's membership, stored in the inbox with the
+// chain's new state in one transaction (spec/groups.md §8.3). What does
+// not pass is dropped and reported; the chain is unchanged then.
+func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []byte) ([]*localstore.InboxMessage, error) {
+	msg := env[1:]
+	hdr, err := senderkey.ParseHeader(msg)
+	if err != nil {
+		return nil, c.drop(ctx, envID, "", 0, err)
+	}
+	var (
+		out     *localstore.InboxMessage
+		dropErr error
+		sender  localstore.GroupRecv
+	)
+	now := time.Now()
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		out, dropErr = nil, nil
+		drop := func(err error) error {
+			dropErr = err
+			_, err = tx.MarkProcessed(envID, now)
+			return err
+		}
+		r, err := tx.GroupRecv(hdr.GroupID[:], hdr.ChainID[:])
+		if errors.Is(err, localstore.ErrNotFound) {
+			return drop(errUnknownChain)
+		}
+		if err != nil {
+			return err
+		}
+		sender = r
+		rc, err := senderkey.UnmarshalReceivingChain(r.Chain)
+		if err != nil {
+			return fmt.Errorf("%w: stored receiving chain: %v", ErrCorrupt, err)
+		}
+		defer rc.Destroy()
+		block, err := rc.Decrypt(msg)
+		if err != nil {
+			return drop(err)
+		}
+		defer clear(block)
+		pt, err := unpadBlock(block)
+		if err != nil {
+			return drop(err)
+		}
+		p, err := parseGroupPayload(pt)
+		if err != nil {
+			return drop(err)
+		}
+		gc := p.content.GetGroup()
+		if p.to != r.Handle || gc == nil || GroupID(gc.GetGroupId()) != GroupID(hdr.GroupID) {
+			// Not from the device the chain was distributed by, or not
+			// of the group its header names.
+			return drop(fmt.Errorf("%w: a group message whose sender or group is not its chain's", errBadPayload))
+		}
+		tr, err := loadGroupTx(tx, GroupID(hdr.GroupID))
+		if err != nil {
+			return drop(err)
+		}
+		if s := tr.State(); !s.IsMember(r.Handle) || !s.IsMember(id.handle) {
+			return drop(fmt.Errorf("%w: %s or this account is not a member", group.ErrNotMember, r.Handle))
+		}
+		rc.ExpireSkipped(now)
+		if err := tx.PutGroupRecv(hdr.GroupID[:], hdr.ChainID[:], localstore.GroupRecv{Handle: r.Handle, Device: r.Device, Chain: rc.Marshal()}); err != nil {
+			return err
+		}
+		if _, err := tx.MarkProcessed(envID, now); err != nil {
+			return err
+		}
+		if fresh, err := tx.MarkProcessed(seenID(r.Handle, p.id), now); err != nil || !fresh {
+			return err
+		}
+		m := localstore.InboxMessage{ID: envID, Sender: r.Handle, SenderDevice: r.Device, Time: now, Plaintext: append([]byte(nil), pt...)}
+		if _, err := tx.PutInbox(m); err != nil {
+			return err
+		}
+		out = &m
+		return nil
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if dropErr != nil {
+		c.emit(Event{Kind: EventEnvelopeDropped, Handle: sender.Handle, Device: sender.Device, Err: dropErr})
+		return nil, nil
+	}
+	if out == nil {
+		return nil, nil
+	}
+	return []*localstore.InboxMessage{out}, nil
+}
+
+// parseGroupPayload parses the payload of a group message: version 2,
+// kind 0x03 (spec/groups.md §8.3), the rest as spec/client.md §2.
+func parseGroupPayload(b []byte) (*payload, error) {
+	if len(b) < payloadHeaderSize || b[0] != payloadVersion2 || b[1] != kindGroup {
+		return nil, errBadPayload
+	}
+	c := append([]byte(nil), b...)
+	c[1] = kindMessage // parsed as a message, then marked
+	p, err := parsePayload(c)
+	if err != nil {
+		return nil, err
+	}
+	p.kind = kindGroup
+	return p, nil
+}
+
+// parseAnyPayload parses a stored inbox payload: a group message's, or a
+// one-to-one one.
+func parseAnyPayload(b []byte) (*payload, error) {
+	if len(b) > 1 && b[1] == kindGroup {
+		return parseGroupPayload(b)
+	}
+	return parsePayload(b)
+}
+
+// groupMembersLeft marks a new sending chain due for group gid when the
+// change removed a member (spec/groups.md §8.3), and forgets the
+// receiving chains of the accounts that left.
+func groupMembersLeft(tx *localstore.Tx, gid GroupID, before, after *group.State) error {
+	var gone []string
+	for _, h := range before.Handles() {
+		if !after.IsMember(h) {
+			gone = append(gone, h)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	if err := tx.MarkGroupRotate(gid[:]); err != nil {
+		return err
+	}
+	for _, h := range gone {
+		if err := tx.DeleteGroupRecvOf(gid[:], h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isGroupRefusal tells a refusal of what a member sent (reported, the
+// message dropped) from a failure of the store (the transaction fails).
+func isGroupRefusal(err error) bool {
+	return errors.Is(err, errUnknownChain) || errors.Is(err, ErrUnknownGroup) || errors.Is(err, ErrCorrupt) ||
+		errors.Is(err, senderkey.ErrMalformed) || errors.Is(err, senderkey.ErrInvalidState)
+}
+
+// sendSharedAnonymous hands a shared send to the relay on the anonymous
+// connection (spec/client.md §13, spec/relay.md §16.1): one token for all
+// its recipients, each with its device's access key if it gave one. A
+// connection that fails before the answer is replaced and the same token
+// sent again; a token the relay refuses is replaced.
+func (c *Client) sendSharedAnonymous(ctx context.Context, rid [wire.MessageIDSize]byte, body []byte, devs []RefusedDevice) (*wire.SendResult, error) {
+	items := make([]*wire.Item, len(devs))
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		for i, d := range devs {
+			items[i] = &wire.Item{Recipient: wire.FormatAddress(d.Handle, d.Device)}
+			k, err := tx.PeerAccessKey(d.Handle, d.Device)
+			if err == nil {
+				items[i].AccessKey = k
+			} else if !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, storeError(err)
+	}
+	token, err := c.takeToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range anonSendTries {
+		conn, err := c.anonConn(ctx)
+		if err == nil {
+			var r *wire.SendResult
+			if r, err = conn.SendSharedAnonymous(ctx, rid, token, body, items); err == nil {
+				c.anonUsed(conn)
+				return r, nil
+			}
+			c.dropAnonConn(false)
+			var re *relayclient.RemoteError
+			if errors.As(err, &re) && (re.Code == wire.ErrorCode_ERROR_CODE_SEND_TOKEN_STALE || re.Code == wire.ErrorCode_ERROR_CODE_SEND_TOKEN_INVALID) {
+				if token, err = c.takeToken(ctx); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// takeToken takes a usable token from the wallet, refilling it first if
+// it is empty (spec/client.md §13.2).
+func (c *Client) takeToken(ctx context.Context) ([]byte, error) {
+	for try := 0; ; try++ {
+		var (
+			tok  []byte
+			left int
+		)
+		now := time.Now()
+		err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+			var err error
+			if _, tok, err = tx.TakeSendToken(minTokenEpoch(now)); err != nil {
+				return err
+			}
+			left, err = tx.SendTokenCount(minTokenEpoch(now))
+			return err
+		})
+		if errors.Is(err, localstore.ErrNotFound) && try == 0 {
+			if err := c.refillSendTokens(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if errors.Is(err, localstore.ErrNotFound) {
+			return nil, ErrNoSendTokens
+		}
+		if err != nil {
+			return nil, storeError(err)
+		}
+		c.kickRefill(left)
+		return tok, nil
+	}
+}
