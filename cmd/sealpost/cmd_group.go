@@ -12,7 +12,7 @@ import (
 
 var groupCommand = &command{
 	name:    "group",
-	usage:   "group create NAME [HANDLE...] | add|remove|promote|demote GROUP HANDLE... | rename GROUP NAME | leave GROUP | list | members GROUP",
+	usage:   "group create NAME [HANDLE...] | add|remove|promote|demote GROUP HANDLE... | rename GROUP NAME | leave GROUP | list | members GROUP | send GROUP TEXT",
 	summary: "create groups and change who is in them",
 	help: `
 Groups are known only to their members: every change is signed by its
@@ -30,15 +30,17 @@ it) or a unique prefix of at least 4 of them.
   group leave GROUP
   group list                      the groups you are in
   group members GROUP             a group's name, epoch, members, admins
+  group send GROUP TEXT           a message to every member
 
 Changes need the account key (the first device, or one restored from a
 backup). A change the group's rules refuse (not an admin, the last admin,
 already a member, ...) exits 1 (group_refused) and sends nothing.
-Group messages come in a later version.`,
+A group message is encrypted once and uploaded once for every device of
+every member; listen shows it with "[group ID]" (its first 8 digits).`,
 	setup: func(fs *flag.FlagSet) runner {
 		return func(ctx context.Context, a *app, args []string) error {
 			if len(args) == 0 {
-				return usagef("missing group subcommand (create, add, remove, promote, demote, rename, leave, list, members)")
+				return usagef("missing group subcommand (create, add, remove, promote, demote, rename, leave, list, members, send)")
 			}
 			sub, rest := args[0], args[1:]
 			switch sub {
@@ -77,6 +79,29 @@ Group messages come in a later version.`,
 				}
 				return a.groupAction(ctx, rest[0], func(ctx context.Context, c *client.Client, gid client.GroupID) error {
 					return c.LeaveGroup(ctx, gid)
+				})
+			case "send":
+				if len(rest) != 2 {
+					return usagef("group send: want GROUP and TEXT")
+				}
+				return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+					gid, err := resolveGroup(ctx, c, rest[0])
+					if err != nil {
+						return err
+					}
+					id, err := c.SendGroupText(ctx, gid, rest[1])
+					if err != nil {
+						return err
+					}
+					if a.json {
+						a.emit(struct {
+							ID    string `json:"id"`
+							Group string `json:"group"`
+						}{id.String(), gid.String()})
+					} else {
+						a.printf("%s\n", id)
+					}
+					return nil
 				})
 			case "list":
 				if len(rest) != 0 {

@@ -45,6 +45,14 @@ func TestGroupCLI(t *testing.T) {
 			}
 		}
 	}
+	// A group message reaches bob and carol, shown with its group.
+	alice.ok("", "group", "send", g.ID[:8], "hello club")
+	for _, u := range []*user{bob, carol} {
+		r := u.ok("", "listen", "--count", "1", "--timeout", "30s")
+		if !strings.Contains(r.stdout, "[group "+g.ID[:8]+"] alice (device 1): hello club") {
+			t.Fatalf("%s's listen printed %q", u.dir, r.stdout)
+		}
+	}
 	r = bob.run("", "--json", "group", "rename", g.ID, "mine")
 	var e jsonError
 	if json.Unmarshal([]byte(r.stderr), &e); r.code != exitFailure || e.Error != "group_refused" {

@@ -150,6 +150,10 @@ func formatMessage(m *client.Message, loc *time.Location, mark string) string {
 	if mark != "" {
 		b.WriteString(mark + " ")
 	}
+	if m.Group != (client.GroupID{}) {
+		// A group message: the group's id, as group list shows it.
+		b.WriteString("[group " + m.Group.String()[:8] + "] ")
+	}
 	if m.Sent {
 		fmt.Fprintf(&b, "→ %s", escapeText([]byte(m.To), false))
 	} else {
@@ -251,6 +255,7 @@ type jsonMessage struct {
 	From       string `json:"from"`
 	FromDevice uint32 `json:"from_device"`
 	To         string `json:"to"`
+	Group      string `json:"group,omitempty"` // a group message's group id
 	Sent       bool   `json:"sent"`
 	KeyChanged bool   `json:"key_changed,omitempty"`
 	Time       string `json:"time"`
@@ -267,6 +272,7 @@ func newJSONMessage(m *client.Message) jsonMessage {
 		From:            m.From,
 		FromDevice:      m.FromDevice,
 		To:              m.To,
+		Group:           groupIDText(m.Group),
 		Sent:            m.Sent,
 		KeyChanged:      m.KeyChanged,
 		Time:            fmtJSONTime(m.Time),
@@ -290,4 +296,12 @@ func stateMark(s client.DeliveryState) string {
 		return "✓✓ read"
 	}
 	return "?"
+}
+
+// groupIDText is a group message's group id in hex, "" for none.
+func groupIDText(g client.GroupID) string {
+	if g == (client.GroupID{}) {
+		return ""
+	}
+	return g.String()
 }
