@@ -244,19 +244,16 @@ func (c *Client) sendAccessUpdates(ctx context.Context, id *identity, handles []
 // after a change, and on every connection.
 func (c *Client) kickAccess() {
 	c.mu.Lock()
-	if c.closed || c.link == nil {
-		c.mu.Unlock()
+	link := c.link
+	c.mu.Unlock()
+	if link == nil {
 		return
 	}
-	link := c.link
-	c.wg.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
+	c.background(func() {
 		if err := c.registerAccess(c.ctx, link); err != nil && c.ctx.Err() == nil {
 			c.log.Info("client: telling the relay the access setting failed; will retry on the next connection", "err", err)
 		}
-	}()
+	})
 }
 
 // registerAccess sends this device's access state to the relay

@@ -314,28 +314,26 @@ func (c *Client) kickRefill(left int) {
 		return
 	}
 	a := &c.anon
-	c.mu.Lock()
 	a.mu.Lock()
-	if c.closed || a.filling {
+	if a.filling {
 		a.mu.Unlock()
-		c.mu.Unlock()
 		return
 	}
 	a.filling = true
 	a.mu.Unlock()
-	c.wg.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
-		defer func() {
-			a.mu.Lock()
-			a.filling = false
-			a.mu.Unlock()
-		}()
+	done := func() {
+		a.mu.Lock()
+		a.filling = false
+		a.mu.Unlock()
+	}
+	if !c.background(func() {
+		defer done()
 		if err := c.refillSendTokens(c.ctx); err != nil && c.ctx.Err() == nil {
 			c.log.Info("client: refilling send tokens failed; will retry", "err", err)
 		}
-	}()
+	}) {
+		done()
+	}
 }
 
 // maintainSendTokens drops the wallet's expired tokens and refills it in

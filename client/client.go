@@ -497,6 +497,23 @@ func (c *Client) Close() error {
 	return err
 }
 
+// background runs fn in a goroutine Close waits for, unless the client is
+// closed (false then: fn does not run).
+func (c *Client) background(fn func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Close sets closed before it waits for wg: no Add after that.
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+	return true
+}
+
 // beginRegistered is begin for an operation that needs the account
 // (ErrNotRegistered before Register).
 func (c *Client) beginRegistered(ctx context.Context) (context.Context, *identity, func(), error) {

@@ -403,21 +403,13 @@ func (c *Client) rebaseGroupChanges(rs []groupRebase) {
 	if len(rs) == 0 {
 		return
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.wg.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
+	c.background(func() {
 		for _, r := range rs {
 			if err := c.changeGroup(c.ctx, r.group, r.intent); err != nil && c.ctx.Err() == nil {
 				c.emit(Event{Kind: EventGroupRefused, Handle: c.Handle(), Group: r.group, Err: fmt.Errorf("rebasing this account's %s: %w", r.intent.Kind, err)})
 			}
 		}
-	}()
+	})
 }
 
 // applyGroupChange applies a received GroupChange in the receiving

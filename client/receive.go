@@ -601,15 +601,7 @@ func (c *Client) offerReleased(ms []localstore.InboxMessage) {
 	if len(ms) == 0 {
 		return
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.wg.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
+	c.background(func() {
 		select {
 		case <-c.inboxDrained:
 		case <-c.ctx.Done():
@@ -634,5 +626,5 @@ func (c *Client) offerReleased(ms []localstore.InboxMessage) {
 				return
 			}
 		}
-	}()
+	})
 }
