@@ -510,3 +510,37 @@ func (c *Client) takeToken(ctx context.Context) ([]byte, error) {
 		return tok, nil
 	}
 }
+
+// groupDeviceChanged handles a device of handle added or (revoked != 0)
+// revoked, seen in its key set (spec/groups.md §8.3): in every group
+// handle is a member of, this device's sending chain is due for a new one
+// — distributed to the new device too, or kept from the revoked one — and
+// the revoked device's receiving chains are deleted.
+func groupDeviceChanged(tx *localstore.Tx, handle string, revoked uint32) error {
+	ids, err := tx.GroupIDs()
+	if err != nil {
+		return err
+	}
+	for _, raw := range ids {
+		tr, err := loadGroupTx(tx, GroupID(raw))
+		if err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				continue // reported when the group is used
+			}
+			return err
+		}
+		if !tr.State().IsMember(handle) {
+			continue
+		}
+		if err := tx.MarkGroupRotate(raw); err != nil {
+			return err
+		}
+		if revoked == 0 {
+			continue
+		}
+		if err := tx.DeleteGroupRecvOfDevice(raw, handle, revoked); err != nil {
+			return err
+		}
+	}
+	return nil
+}

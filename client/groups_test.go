@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sealpost/sealpost/client/group"
+	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/relay/wire"
 )
@@ -272,5 +273,50 @@ func TestGroupMessagesAnonymous(t *testing.T) {
 	}
 	if n := counter(t, reg, "sealpost_relay_shared_sends_total"); n != 1 {
 		t.Fatalf("shared sends %v, want 1", n)
+	}
+}
+
+// spec/groups.md §8.3: when a member's device is revoked, every sender's
+// chain rotates before its next message and the revoked device's chains
+// are forgotten: it reads nothing sent after; the member's other device
+// still does.
+func TestGroupDeviceRevoked(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	bob2 := s.restoreDevice(t, bob)
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	groupOf(t, bob2, gid, 0)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "to both"); err != nil {
+		t.Fatal(err)
+	}
+	recvGroup(t, bob)
+	recvGroup(t, bob2)
+	if err := bob.RevokeDevice(ctxT(t), bob2.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	// alice's next look at bob's key set sees the revocation.
+	if _, err := alice.lookup(ctxT(t), "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	var rotate bool
+	alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		_, rotate, _ = tx.GroupSend(gid[:])
+		return nil
+	})
+	if !rotate {
+		t.Fatal("no new sending chain due after a member's device was revoked")
+	}
+	if _, err := alice.SendGroupText(ctxT(t), gid, "after the revocation"); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvGroup(t, bob); string(m.Plaintext) != "after the revocation" {
+		t.Fatalf("bob got %q", m.Plaintext)
+	}
+	if st, err := s.q.Stats(ctxT(t), wire.FormatAddress("bob", bob2.DeviceID())); err == nil && st.Count != 0 {
+		t.Fatalf("the revoked device's mailbox holds %d", st.Count)
 	}
 }

@@ -156,3 +156,10 @@ func (tx *Tx) DeleteGroupRecvOf(id []byte, handle string) error {
 	_, err := tx.exec("delete group recv", `DELETE FROM group_recv WHERE id = ? AND handle = ?`, nonNil(id), handle)
 	return err
 }
+
+// DeleteGroupRecvOfDevice deletes the receiving chains of group id bound
+// to one device (revoked, spec/groups.md §8.3).
+func (tx *Tx) DeleteGroupRecvOfDevice(id []byte, handle string, device uint32) error {
+	_, err := tx.exec("delete group recv", `DELETE FROM group_recv WHERE id = ? AND handle = ? AND device = ?`, nonNil(id), handle, int64(device))
+	return err
+}
