@@ -151,3 +151,45 @@ func BenchmarkGroupSend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGroupReceive measures one member device's cost of a 1 KiB group
+// message (spec/client.md §14.4): the relay's delivery, the sender-key
+// decryption and signature check, the chain's new state and the inbox in
+// one transaction, the ack. Compare BenchmarkSendReceive/100B's receive.
+//
+//	go test -run XXX -bench GroupReceive -benchtime 300x ./client/
+func BenchmarkGroupReceive(b *testing.B) {
+	s := startServers(b, engineSQLite)
+	alice := s.newUser("alice")
+	bob, dir := s.newUserDir("bob")
+	ctx := context.Background()
+	gid, err := alice.CreateGroup(ctx, "bench", "bob")
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat("x", 1024)
+	if _, err := alice.SendGroupText(ctx, gid, text); err != nil {
+		b.Fatal(err)
+	}
+	for m := range bob.Messages() {
+		m.Ack()
+		if m.Group == gid {
+			break
+		}
+	}
+	bob.Close()
+	for range b.N {
+		if _, err := alice.SendGroupText(ctx, gid, text); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	bob = s.open(dir)
+	for n := 0; n < b.N; {
+		m := <-bob.Messages()
+		m.Ack()
+		if m.Group == gid {
+			n++
+		}
+	}
+}
