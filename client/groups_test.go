@@ -32,7 +32,13 @@ func groupOf(t *testing.T, c *Client, gid GroupID, epoch uint64) *Group {
 // is not an admin cannot change it; a removed member keeps the state that
 // removed it and no longer counts the group as its own.
 func TestGroupMembership(t *testing.T) {
-	s := startServers(t, engineSQLite)
+	for _, eng := range engines {
+		t.Run(string(eng), func(t *testing.T) { groupMembership(t, eng) })
+	}
+}
+
+func groupMembership(t *testing.T, eng engine) {
+	s := startServers(t, eng)
 	alice, bob, carol, dave := s.newUser("alice"), s.newUser("bob"), s.newUser("carol"), s.newUser("dave")
 	gid, err := alice.CreateGroup(ctxT(t), "book club", "bob", "carol")
 	if err != nil {
@@ -193,8 +199,14 @@ func recvGroup(t *testing.T, c *Client) *Message {
 // nothing sent after (the senders' chains rotate); the relay stored one
 // body for all.
 func TestGroupMessages(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(string(eng), func(t *testing.T) { groupMessages(t, eng) })
+	}
+}
+
+func groupMessages(t *testing.T, eng engine) {
 	reg := prometheus.NewRegistry()
-	s := startServersWith(t, engineSQLite, func(c *relay.Config) { c.Registerer = reg })
+	s := startServersWith(t, eng, func(c *relay.Config) { c.Registerer = reg })
 	alice, bob, carol := s.newUser("alice"), s.newUser("bob"), s.newUser("carol")
 	gid, err := alice.CreateGroup(ctxT(t), "club", "bob", "carol")
 	if err != nil {
