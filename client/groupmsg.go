@@ -131,7 +131,7 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	if err != nil {
 		return MessageID{}, fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
-	var msg []byte
+	out := localstore.GroupOutgoing{MessageID: msgID[:], Recipients: recips, Created: time.Now()}
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
 		raw, _, err := tx.GroupSend(gid[:])
 		if err != nil {
@@ -142,10 +142,20 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 			return fmt.Errorf("%w: stored sending chain: %v", ErrCorrupt, err)
 		}
 		defer sc.Destroy()
-		if msg, err = sc.Encrypt(pt); err != nil {
+		msg, err := sc.Encrypt(pt)
+		if err != nil {
 			return err
 		}
-		return tx.PutGroupSend(gid[:], sc.Marshal(), false)
+		if err := tx.PutGroupSend(gid[:], sc.Marshal(), false); err != nil {
+			return err
+		}
+		if len(recips) == 0 {
+			return nil
+		}
+		// Queued with the chain's new state: from here on it is not lost
+		// (spec/client.md §14.4).
+		out.Body = append([]byte{groupBodyPrefix}, msg...)
+		return tx.PutGroupOutgoing(out)
 	})
 	clear(pt)
 	if err != nil {
@@ -154,25 +164,55 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	if len(recips) == 0 {
 		return msgID, nil
 	}
-	shared := append([]byte{groupBodyPrefix}, msg...)
+	refused, err := c.sendGroupOutgoing(ctx, id, out)
+	if err != nil {
+		return msgID, fmt.Errorf("%w: %w", ErrQueued, err)
+	}
+	if len(refused) > 0 {
+		return msgID, &SendError{ID: msgID, Refused: refused}
+	}
+	return msgID, nil
+}
+
+// sendGroupOutgoing hands a queued group message to the relay (split into
+// shared sends of at most MaxSharedRecipients, each under a relay id fixed
+// by the message id and its first recipient's place, so a retry is stored
+// once) and, once every part is answered, takes it off the queue. It
+// returns the devices the relay refused.
+func (c *Client) sendGroupOutgoing(ctx context.Context, id *identity, o localstore.GroupOutgoing) ([]RefusedDevice, error) {
 	c.mu.Lock()
 	link := c.link
 	c.mu.Unlock()
 	if link == nil {
-		return MessageID{}, ErrNotRegistered
+		return nil, ErrNotRegistered
+	}
+	msgID, ok := toMessageID(o.MessageID)
+	if !ok {
+		return nil, fmt.Errorf("%w: queued group message id", ErrCorrupt)
+	}
+	devs := make([]RefusedDevice, len(o.Recipients))
+	for i, r := range o.Recipients {
+		h, d, err := wire.ParseAddress(r)
+		if err != nil {
+			return nil, fmt.Errorf("%w: queued group message recipient: %v", ErrCorrupt, err)
+		}
+		devs[i] = RefusedDevice{Handle: h, Device: d}
 	}
 	var refused []RefusedDevice
-	for start := 0; start < len(recips); start += wire.MaxSharedRecipients {
-		end := min(start+wire.MaxSharedRecipients, len(recips))
+	for start := 0; start < len(o.Recipients); start += wire.MaxSharedRecipients {
+		end := min(start+wire.MaxSharedRecipients, len(o.Recipients))
 		rid := relaySendID(msgID, id.handle, uint32(start))
-		var res *wire.SendResult
+		var (
+			res *wire.SendResult
+			err error
+		)
 		if c.cfg.SendMode == SendAnonymous {
-			res, err = c.sendSharedAnonymous(ctx, rid, shared, devs[start:end])
+			res, err = c.sendSharedAnonymous(ctx, rid, o.Body, devs[start:end])
 		} else {
-			res, err = link.SendShared(ctx, rid, shared, recips[start:end])
+			res, err = link.SendShared(ctx, rid, o.Body, o.Recipients[start:end])
 		}
 		if err != nil {
-			return msgID, fmt.Errorf("client: sending a group message: %w", err)
+			return nil, err
 		}
 		for i, st := range res.Statuses {
 			if st != wire.Status_STATUS_STORED {
@@ -182,10 +222,45 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 			}
 		}
 	}
+	err := c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		if err := tx.DeleteGroupOutgoing(o.MessageID); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 	if len(refused) > 0 {
-		return msgID, &SendError{ID: msgID, Refused: refused}
+		c.log.Warn("client: the relay refused a group message for some devices", "devices", len(refused))
 	}
-	return msgID, nil
+	return refused, storeError(err)
+}
+
+// flushGroupOutgoing sends the group messages still queued (after a
+// restart or a lost connection), oldest first; it runs after each
+// connection to the relay (spec/client.md §14.4).
+func (c *Client) flushGroupOutgoing(ctx context.Context) {
+	id, err := c.registered()
+	if err != nil {
+		return
+	}
+	var q []localstore.GroupOutgoing
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		q, err = tx.GroupOutgoingQueue()
+		return err
+	}); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("client: reading the group message queue", "err", err)
+		}
+		return
+	}
+	for _, o := range q {
+		if _, err := c.sendGroupOutgoing(ctx, id, o); err != nil {
+			if ctx.Err() == nil {
+				c.log.Info("client: queued group message not sent yet", "err", err)
+			}
+			return
+		}
+	}
 }
 
 // ensureSendingChain makes a sending chain for group gid when this device

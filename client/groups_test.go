@@ -332,3 +332,34 @@ func TestGroupDeviceRevoked(t *testing.T) {
 		t.Fatalf("the revoked device's mailbox holds %d", st.Count)
 	}
 }
+
+// spec/client.md §14.4: a group message is queued with the chain's new
+// state; one the relay did not take goes after a restart, once.
+func TestGroupMessageQueued(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	rr := s.restartableRelay()
+	alice, aliceDir := s.newUserDir("alice")
+	bob := s.newUser("bob")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "first"); err != nil {
+		t.Fatal(err)
+	}
+	recvGroup(t, bob)
+	rr.stop(false)
+	short, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := alice.SendGroupText(short, gid, "while the relay is down"); !errors.Is(err, ErrQueued) {
+		t.Fatalf("SendGroupText with the relay down: %v, want ErrQueued", err)
+	}
+	alice.Close()
+	rr.start()
+	s.open(aliceDir) // flushes its queue once connected
+	if m := recvGroup(t, bob); string(m.Plaintext) != "while the relay is down" {
+		t.Fatalf("bob got %q", m.Plaintext)
+	}
+	noMessage(t, bob, 300*time.Millisecond)
+}

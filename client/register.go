@@ -214,6 +214,7 @@ func (c *Client) start() error {
 			go func() {
 				defer c.wg.Done()
 				c.flushQueue(c.ctx)
+				c.flushGroupOutgoing(c.ctx)
 			}()
 		},
 		OnDisconnect: func(err error) {

@@ -149,3 +149,31 @@ func TestGroups(t *testing.T) {
 		return nil
 	})
 }
+
+// spec/client-store.md §4.27: queued group messages come back in order
+// with their recipients, and leave when deleted.
+func TestGroupOutgoing(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	update(t, s, func(tx *Tx) error {
+		if err := tx.PutGroupOutgoing(GroupOutgoing{MessageID: []byte("m1"), Body: []byte("b1"), Recipients: [][]byte{[]byte("a1"), []byte("b22")}, Created: t0}); err != nil {
+			return err
+		}
+		if err := tx.PutGroupOutgoing(GroupOutgoing{MessageID: []byte("m1"), Body: []byte("x"), Created: t0}); err == nil {
+			t.Error("a second row with one message id")
+		}
+		return tx.PutGroupOutgoing(GroupOutgoing{MessageID: []byte("m2"), Body: []byte("b2"), Recipients: [][]byte{[]byte("c")}, Created: t0})
+	})
+	update(t, s, func(tx *Tx) error {
+		q, err := tx.GroupOutgoingQueue()
+		if err != nil || len(q) != 2 || string(q[0].Body) != "b1" || len(q[0].Recipients) != 2 || string(q[0].Recipients[1]) != "b22" || string(q[1].MessageID) != "m2" {
+			t.Errorf("GroupOutgoingQueue = %+v, %v", q, err)
+		}
+		if err := tx.DeleteGroupOutgoing([]byte("m1")); err != nil {
+			return err
+		}
+		if err := tx.DeleteGroupOutgoing([]byte("m1")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("deleting twice: %v", err)
+		}
+		return nil
+	})
+}

@@ -163,3 +163,80 @@ func (tx *Tx) DeleteGroupRecvOfDevice(id []byte, handle string, device uint32) e
 	_, err := tx.exec("delete group recv", `DELETE FROM group_recv WHERE id = ? AND handle = ? AND device = ?`, nonNil(id), handle, int64(device))
 	return err
 }
+
+// GroupOutgoing is a group message waiting for the relay's answer
+// (spec/client-store.md §4.27).
+type GroupOutgoing struct {
+	MessageID  []byte
+	Body       []byte
+	Recipients [][]byte
+	Created    time.Time
+}
+
+func groupOutgoingAD(messageID []byte) rowKey {
+	return newRowKey("group_outgoing", "body").bytes(messageID)
+}
+
+// PutGroupOutgoing queues a group message.
+func (tx *Tx) PutGroupOutgoing(o GroupOutgoing) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(groupOutgoingAD(o.MessageID), o.Body)
+	if err != nil {
+		return err
+	}
+	var rs []byte
+	for _, r := range o.Recipients {
+		if len(r) > 255 {
+			return errors.New("localstore: recipient address too long")
+		}
+		rs = append(append(rs, byte(len(r))), r...)
+	}
+	_, err = tx.exec("put group outgoing", `INSERT INTO group_outgoing (message_id, body, recipients, created) VALUES (?, ?, ?, ?)`,
+		nonNil(o.MessageID), sealed, nonNil(rs), nanos(o.Created))
+	return err
+}
+
+// GroupOutgoingQueue returns the queued group messages, oldest first.
+func (tx *Tx) GroupOutgoingQueue() ([]GroupOutgoing, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT message_id, body, recipients, created FROM group_outgoing ORDER BY seq`)
+	if err != nil {
+		return nil, dbErr("list group outgoing", err)
+	}
+	defer rows.Close()
+	var out []GroupOutgoing
+	for rows.Next() {
+		var (
+			o          GroupOutgoing
+			sealed, rs []byte
+			created    int64
+		)
+		if err := rows.Scan(&o.MessageID, &sealed, &rs, &created); err != nil {
+			return nil, dbErr("list group outgoing", err)
+		}
+		if o.Body, err = tx.s.open(groupOutgoingAD(o.MessageID), sealed); err != nil {
+			return nil, err
+		}
+		for len(rs) > 0 {
+			n := int(rs[0])
+			if len(rs) < 1+n {
+				return nil, corrupt("group_outgoing.recipients")
+			}
+			o.Recipients = append(o.Recipients, rs[1:1+n])
+			rs = rs[1+n:]
+		}
+		o.Created = fromNanos(created)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list group outgoing", err)
+	}
+	return out, nil
+}
+
+// DeleteGroupOutgoing removes an answered group message; ErrNotFound if it
+// is not queued.
+func (tx *Tx) DeleteGroupOutgoing(messageID []byte) error {
+	return tx.execOne("delete group outgoing", `DELETE FROM group_outgoing WHERE message_id = ?`, nonNil(messageID))
+}

@@ -26,3 +26,15 @@ CREATE TABLE group_recv (
 	chain    BLOB    NOT NULL,    -- sealed: spec/senderkey.md §7.2
 	PRIMARY KEY (id, chain_id)
 ) STRICT, WITHOUT ROWID;
+
+-- Group messages not yet answered by the relay (spec/client.md §14.4):
+-- queued in the transaction that advances the sending chain, sent again
+-- under the same relay message id after a restart or a lost connection,
+-- deleted when the relay answers.
+CREATE TABLE group_outgoing (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	message_id BLOB    NOT NULL UNIQUE, -- 16 bytes
+	body       BLOB    NOT NULL,        -- sealed: 0x10 || the sender-key message
+	recipients BLOB    NOT NULL,        -- u8 length || address, each
+	created    INTEGER NOT NULL
+) STRICT;
