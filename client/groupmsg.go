@@ -108,7 +108,6 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	// Every device of every other member, and this account's other
 	// devices (key sets as held: spec/client.md §12.2's reasoning).
 	var recips [][]byte
-	var devs []RefusedDevice
 	for _, h := range st.Handles() {
 		d, err := c.lookup(ctx, h, false)
 		if err != nil {
@@ -119,7 +118,6 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 				continue
 			}
 			recips = append(recips, wire.FormatAddress(h, uint32(dev.Certificate.Device)))
-			devs = append(devs, RefusedDevice{Handle: h, Device: uint32(dev.Certificate.Device)})
 		}
 	}
 	var msgID MessageID
