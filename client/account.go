@@ -292,16 +292,26 @@ func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 		if err := tx.PutOwnDevice(device, localstore.OwnRevoked, nil); err != nil {
 			return err
 		}
+		// A new sending chain in every group, which the revoked device
+		// does not get (spec/client.md §14.4).
+		if err := groupDeviceRevoked(tx, id.handle, device); err != nil {
+			return err
+		}
 		err := tx.DeleteSession(id.handle, device)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil
 		}
 		return err
 	})
-	if err == nil {
-		c.trust.resolved(fmt.Sprintf("own:%d", device))
+	if err != nil {
+		return storeError(err)
 	}
-	return storeError(err)
+	c.trust.resolved(fmt.Sprintf("own:%d", device))
+	// Distributed now, not at the next group message: each member that
+	// gets it looks this account up again, sees the revocation and makes
+	// a new chain of its own.
+	c.background(func() { c.rotateGroupChains(c.ctx) })
+	return nil
 }
 
 // linkDevice certifies new device keys with the account key and adds the

@@ -229,7 +229,14 @@ type Client struct {
 	kems kemIndex  // key ids of this device's last-resort KEM prekeys (sealkeys.go)
 	// accessMu serialises telling the relay the access setting (access.go).
 	accessMu sync.Mutex
-	expiry   chan struct{} // wakes the expiry loop (loops.go)
+	// groupMu serialises group sends: a sending chain is made or
+	// distributed, then advanced, by one group message at a time
+	// (groupmsg.go).
+	groupMu sync.Mutex
+	// outOfSync is what EventGroupOutOfSync reported (groupmsg.go), so
+	// that it is reported once; guarded by mu.
+	outOfSync map[outOfSyncKey]bool
+	expiry    chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)
 }

@@ -297,11 +297,6 @@ func deviceChanges(tx *localstore.Tx, prev, next *kt.Entry) ([]Event, error) {
 		switch {
 		case !known && d.Revocation == nil:
 			events = append(events, Event{Kind: EventDeviceAdded, Handle: next.Handle, Device: uint32(id), Time: d.Certificate.Created})
-			// The new device needs this device's sending chain of every
-			// group the account is in: a new one, distributed to all.
-			if err := groupDeviceChanged(tx, next.Handle, 0); err != nil {
-				return nil, err
-			}
 		case d.Revocation != nil && (!known || p.Revocation == nil):
 			err := tx.DeleteSession(next.Handle, uint32(id))
 			if err != nil && !errors.Is(err, localstore.ErrNotFound) {
@@ -309,7 +304,7 @@ func deviceChanges(tx *localstore.Tx, prev, next *kt.Entry) ([]Event, error) {
 			}
 			// Its group chains are forgotten, and a new sending chain is
 			// due in every group it was in (spec/groups.md §8.3).
-			if err := groupDeviceChanged(tx, next.Handle, uint32(id)); err != nil {
+			if err := groupDeviceRevoked(tx, next.Handle, uint32(id)); err != nil {
 				return nil, err
 			}
 			if known {

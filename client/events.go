@@ -153,6 +153,14 @@ const (
 	// wraps ErrGroupRefused and client/group's reason); the group's
 	// state is unchanged (spec/groups.md §5, §7).
 	EventGroupRefused
+	// EventGroupOutOfSync: a group message from Handle (Device) named a
+	// state of Group that this device's does not agree with (Err wraps
+	// ErrGroupOutOfSync and says how): a later epoch, whose changes have
+	// not arrived here (yet: the relay may deliver them later, or never),
+	// or another state at an epoch this device holds (members applied
+	// different changes). The message itself was delivered. Reported once
+	// per group, epoch and kind (spec/client.md §14.4).
+	EventGroupOutOfSync
 )
 
 var eventNames = map[EventKind]string{
@@ -173,6 +181,7 @@ var eventNames = map[EventKind]string{
 	EventAnonymousStalled:  "anonymous-stalled",
 	EventGroupChanged:      "group-changed",
 	EventGroupRefused:      "group-refused",
+	EventGroupOutOfSync:    "group-out-of-sync",
 }
 
 // String returns the kind's name, such as "key-changed".
@@ -202,7 +211,8 @@ type Event struct {
 	// Read marks an EventReceipt of read (not delivered) messages; Typing
 	// an EventTyping that reports a start.
 	Read, Typing bool
-	// Group is the group of EventGroupChanged and EventGroupRefused, and
+	// Group is the group of EventGroupChanged, EventGroupRefused and
+	// EventGroupOutOfSync, and
 	// GroupChange the kind of change applied.
 	Group       GroupID
 	GroupChange string

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sealpost/sealpost/client/content"
@@ -97,28 +99,20 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	if !st.IsMember(id.handle) {
 		return MessageID{}, fmt.Errorf("%w: %w: this account is not a member", ErrGroupRefused, group.ErrNotMember)
 	}
-	ct.Group = &contentpb.GroupContext{GroupId: gid[:], Epoch: st.Epoch}
+	sh := st.Hash()
+	ct.Group = &contentpb.GroupContext{GroupId: gid[:], Epoch: st.Epoch, StateHash: sh[:]}
 	body, err := content.Marshal(ct)
 	if err != nil {
 		return MessageID{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
 	}
-	if err := c.ensureSendingChain(ctx, id, gid, st); err != nil {
+	recips, err := c.groupRecipients(ctx, id, st)
+	if err != nil {
 		return MessageID{}, err
 	}
-	// Every device of every other member, and this account's other
-	// devices (key sets as held: spec/client.md §12.2's reasoning).
-	var recips [][]byte
-	for _, h := range st.Handles() {
-		d, err := c.lookup(ctx, h, false)
-		if err != nil {
-			return MessageID{}, err
-		}
-		for _, dev := range d.entry.Active() {
-			if h == id.handle && dev.Certificate.Device == id.device {
-				continue
-			}
-			recips = append(recips, wire.FormatAddress(h, uint32(dev.Certificate.Device)))
-		}
+	c.groupMu.Lock()
+	defer c.groupMu.Unlock()
+	if err := c.ensureSendingChain(ctx, id, gid, st, recips); err != nil {
+		return MessageID{}, err
 	}
 	var msgID MessageID
 	if _, err := rand.Read(msgID[:]); err != nil {
@@ -261,30 +255,171 @@ func (c *Client) flushGroupOutgoing(ctx context.Context) {
 	}
 }
 
-// ensureSendingChain makes a sending chain for group gid when this device
-// has none or a new one is due (spec/groups.md §8.3), and hands its
-// distribution to every device of every other member and to this
-// account's other devices before anything is sent under it: queued with
-// the chain in one transaction, and waited for, so that each recipient's
-// queue holds it before the first message.
-func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid GroupID, st *group.State) error {
-	var have, rotate bool
+// rotateGroupChains makes and distributes the new sending chain due in each
+// group this account is a member of (after one of its devices was
+// revoked, spec/client.md §14.4).
+func (c *Client) rotateGroupChains(ctx context.Context) {
+	id, err := c.registered()
+	if err != nil {
+		return
+	}
+	var due []GroupID
 	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		_, r, err := tx.GroupSend(gid[:])
+		ids, err := tx.GroupIDs()
+		if err != nil {
+			return err
+		}
+		for _, raw := range ids {
+			if _, rotate, err := tx.GroupSend(raw); err == nil && rotate {
+				due = append(due, GroupID(raw))
+			} else if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		c.log.Warn("client: reading the groups", "err", err)
+		return
+	}
+	for _, gid := range due {
+		var st *group.State
+		err := c.store.View(ctx, func(tx *localstore.Tx) error {
+			tr, err := loadGroupTx(tx, gid)
+			if err == nil {
+				st = tr.State()
+			}
+			return err
+		})
+		if err == nil && st.IsMember(id.handle) {
+			var recips [][]byte
+			if recips, err = c.groupRecipients(ctx, id, st); err == nil {
+				c.groupMu.Lock()
+				err = c.ensureSendingChain(ctx, id, gid, st, recips)
+				c.groupMu.Unlock()
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			// Made at the next group message instead.
+			c.log.Info("client: new sending chain not distributed yet", "err", err)
+		}
+	}
+}
+
+// groupRecipients returns the address of every active device of every
+// member of st but this device, from the key sets as held (spec/client.md
+// §14.4; §12.2's reasoning), in member order. This account's other devices
+// are those this device created or approved and has not revoked, as for
+// sent copies (§6.3): a device revoked a moment ago may still be active in
+// the directory's latest epoch.
+func (c *Client) groupRecipients(ctx context.Context, id *identity, st *group.State) ([][]byte, error) {
+	var own map[uint32]localstore.OwnDevice
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		own, err = tx.OwnDevices()
+		return err
+	}); err != nil {
+		return nil, storeError(err)
+	}
+	var recips [][]byte
+	for _, h := range st.Handles() {
+		d, err := c.lookup(ctx, h, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, dev := range d.entry.Active() {
+			if h == id.handle {
+				row, ok := own[uint32(dev.Certificate.Device)]
+				if dev.Certificate.Device == id.device || !ok || row.State != localstore.OwnApproved || !row.Matches(dev.Certificate.Marshal()) {
+					continue
+				}
+			}
+			recips = append(recips, wire.FormatAddress(h, uint32(dev.Certificate.Device)))
+		}
+	}
+	return recips, nil
+}
+
+// ensureSendingChain makes sure every device of recips holds this device's
+// sending chain of group gid before anything is sent under it (spec/client.md
+// §14.4). With no chain, or a new one due (a member gone, a device
+// revoked), it makes a new chain and distributes it to the devices of
+// every other member and this account's other devices. Otherwise it
+// distributes the chain as it is now to the devices of recips it was not
+// distributed to (a member or a device added since), which can then read
+// nothing sent before. Either way the distribution is queued in the
+// transaction that stores the chain and the devices it went to, and
+// waited for, so that each recipient's queue holds it before the next
+// message under the chain.
+func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid GroupID, st *group.State, recips [][]byte) error {
+	var (
+		have, rotate bool
+		current      []byte
+		sentTo       [][]byte
+	)
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		raw, r, err := tx.GroupSend(gid[:])
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil
 		}
-		have, rotate = err == nil, r
+		if err != nil {
+			return err
+		}
+		have, rotate, current = true, r, raw
+		sentTo, err = tx.GroupSentTo(gid[:])
 		return err
 	}); err != nil {
 		return storeError(err)
 	}
+	defer clear(current)
+	var (
+		sc   *senderkey.SendingChain
+		err  error
+		to   []string // the accounts the distribution goes to
+		save func(tx *localstore.Tx, _ MessageID, _ time.Time) error
+	)
 	if have && !rotate {
-		return nil
-	}
-	sc, err := senderkey.NewSendingChain(rand.Reader, senderkey.GroupID(gid))
-	if err != nil {
-		return err
+		if sc, err = senderkey.UnmarshalSendingChain(current); err != nil {
+			return fmt.Errorf("%w: stored sending chain: %v", ErrCorrupt, err)
+		}
+		held := map[string]bool{}
+		for _, a := range sentTo {
+			held[string(a)] = true
+		}
+		missing := map[string]bool{}
+		for _, a := range recips {
+			if !held[string(a)] {
+				h, _, err := wire.ParseAddress(a)
+				if err != nil {
+					return err
+				}
+				missing[h] = true
+			}
+		}
+		if len(missing) == 0 {
+			sc.Destroy()
+			return nil
+		}
+		to = slices.Sorted(maps.Keys(missing))
+		all := slices.Clip(sentTo)
+		for _, a := range recips {
+			if !held[string(a)] {
+				all = append(all, a)
+			}
+		}
+		save = func(tx *localstore.Tx, _ MessageID, _ time.Time) error { return tx.SetGroupSentTo(gid[:], all) }
+	} else {
+		if sc, err = senderkey.NewSendingChain(rand.Reader, senderkey.GroupID(gid)); err != nil {
+			return err
+		}
+		to = st.Handles()
+		chain := sc.Marshal()
+		defer clear(chain)
+		save = func(tx *localstore.Tx, _ MessageID, _ time.Time) error {
+			if err := tx.PutGroupSend(gid[:], chain, false); err != nil {
+				return err
+			}
+			return tx.SetGroupSentTo(gid[:], recips)
+		}
 	}
 	defer sc.Destroy()
 	d := sc.Distribution()
@@ -295,60 +430,93 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 	if err != nil {
 		return err
 	}
-	chain := sc.Marshal()
-	defer clear(chain)
-	save := func(tx *localstore.Tx, _ MessageID, _ time.Time) error { return tx.PutGroupSend(gid[:], chain, false) }
-	var others []string
-	for _, h := range st.Handles() {
-		if h != id.handle {
-			others = append(others, h)
-		}
-	}
 	m := &outMessage{version: payloadVersion2, body: body, kind: content.KindSenderKey, wait: true, apply: save}
+	own := slices.Contains(to, id.handle)
+	to = slices.DeleteFunc(to, func(h string) bool { return h == id.handle })
 	first := id.handle
-	if len(others) > 0 {
-		first, m.others = others[0], others[1:]
-	} else {
+	switch {
+	case len(to) > 0:
+		first, m.others = to[0], to[1:]
+		m.noOwn = have && !rotate && !own
+	default:
 		m.noPeer = true
 	}
 	_, err = c.send(ctx, first, m, nil)
-	if errors.Is(err, errNoTargets) && len(others) == 0 {
+	if errors.Is(err, errNoTargets) && len(to) == 0 {
 		return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return save(tx, MessageID{}, time.Now()) }))
 	}
 	return err
 }
 
 // applySenderKey stores a sending chain another member device distributed
-// (spec/groups.md §8.1): only from a device of a member of the group's
-// current state, bound to that device; a chain id already held is kept.
-func (c *Client) applySenderKey(tx *localstore.Tx, sender string, device uint32, sk *contentpb.SenderKeyDistribution) error {
+// (spec/groups.md §8.1), bound to that device; a chain id already held is
+// kept. One from a device whose account is not a member of the group's
+// current state, or of a group this device does not hold, is held until a
+// change makes it one (spec/client.md §14.4: the relay may deliver it
+// before that change). It reports whether it stored a new chain.
+func (c *Client) applySenderKey(tx *localstore.Tx, sender string, device uint32, sk *contentpb.SenderKeyDistribution, now time.Time) (bool, error) {
 	gid := GroupID(sk.GetGroupId())
-	tr, err := loadGroupTx(tx, gid)
-	if err != nil {
-		return err
-	}
-	if !tr.State().IsMember(sender) {
-		return fmt.Errorf("%w: %s is not a member", errUnknownChain, sender)
-	}
 	d, err := senderkey.ParseDistribution(sk.GetDistribution())
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer d.Destroy()
 	if d.GroupID != senderkey.GroupID(gid) {
-		return fmt.Errorf("%w: a distribution of another group", errUnknownChain)
+		return false, fmt.Errorf("%w: a distribution of another group", errUnknownChain)
 	}
+	tr, err := loadGroupTx(tx, gid)
+	if err != nil && !errors.Is(err, ErrUnknownGroup) {
+		return false, err
+	}
+	if err != nil || !tr.State().IsMember(sender) {
+		return false, tx.PutGroupHeldKey(gid[:], localstore.GroupHeldKey{Handle: sender, Device: device, Distribution: sk.GetDistribution(), Received: now})
+	}
+	return storeReceivingChain(tx, gid, sender, device, d)
+}
+
+// storeReceivingChain stores the receiving chain d makes, bound to a
+// device, unless its chain id is held already; it reports whether it
+// stored it.
+func storeReceivingChain(tx *localstore.Tx, gid GroupID, sender string, device uint32, d *senderkey.Distribution) (bool, error) {
 	if _, err := tx.GroupRecv(gid[:], d.ChainID[:]); err == nil {
-		return nil
+		return false, nil
 	} else if !errors.Is(err, localstore.ErrNotFound) {
-		return err
+		return false, err
 	}
 	rc, err := senderkey.NewReceivingChain(d)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rc.Destroy()
-	return tx.PutGroupRecv(gid[:], d.ChainID[:], localstore.GroupRecv{Handle: sender, Device: device, Chain: rc.Marshal()})
+	return true, tx.PutGroupRecv(gid[:], d.ChainID[:], localstore.GroupRecv{Handle: sender, Device: device, Chain: rc.Marshal()})
+}
+
+// releaseHeldKeys stores the held distributions of group gid whose sender
+// the state st makes a member (spec/client.md §14.4), in the transaction
+// that stores st; what does not parse is dropped.
+func releaseHeldKeys(tx *localstore.Tx, gid GroupID, st *group.State) error {
+	held, err := tx.GroupHeldKeys(gid[:])
+	if err != nil {
+		return err
+	}
+	for _, k := range held {
+		if !st.IsMember(k.Handle) {
+			continue
+		}
+		if err := tx.DeleteGroupHeldKey(gid[:], k.Handle, k.Device); err != nil {
+			return err
+		}
+		d, err := senderkey.ParseDistribution(k.Distribution)
+		if err != nil {
+			continue
+		}
+		_, err = storeReceivingChain(tx, gid, k.Handle, k.Device, d)
+		d.Destroy()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // receiveGroup processes a group message body (first byte 0x10): decrypted
@@ -366,10 +534,11 @@ func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []by
 		out     *localstore.InboxMessage
 		dropErr error
 		sender  localstore.GroupRecv
+		sync    error // how the sender's state disagrees with this device's
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr = nil, nil
+		out, dropErr, sync = nil, nil, nil
 		drop := func(err error) error {
 			dropErr = err
 			_, err = tx.MarkProcessed(envID, now)
@@ -414,6 +583,9 @@ func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []by
 		if s := tr.State(); !s.IsMember(r.Handle) || !s.IsMember(id.handle) {
 			return drop(fmt.Errorf("%w: %s or this account is not a member", group.ErrNotMember, r.Handle))
 		}
+		if h := gc.GetStateHash(); len(h) == len(group.Hash{}) {
+			sync = syncCheck(tr, gc.GetEpoch(), group.Hash(h))
+		}
 		rc.ExpireSkipped(now)
 		if err := tx.PutGroupRecv(hdr.GroupID[:], hdr.ChainID[:], localstore.GroupRecv{Handle: r.Handle, Device: r.Device, Chain: rc.Marshal()}); err != nil {
 			return err
@@ -438,10 +610,47 @@ func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []by
 		c.emit(Event{Kind: EventEnvelopeDropped, Handle: sender.Handle, Device: sender.Device, Err: dropErr})
 		return nil, nil
 	}
+	if sync != nil {
+		c.reportOutOfSync(GroupID(hdr.GroupID), sender.Handle, sender.Device, sync)
+	}
 	if out == nil {
 		return nil, nil
 	}
 	return []*localstore.InboxMessage{out}, nil
+}
+
+// syncCheck compares the state a group message names with tr's
+// (spec/groups.md §8.4): nil when they agree (the same state, or one the
+// sender had not moved past yet), else why not.
+func syncCheck(tr *group.Tracker, epoch uint64, h group.Hash) error {
+	switch tr.Compare(epoch, h) {
+	case group.Ahead:
+		return fmt.Errorf("%w: the sender is at epoch %d, this device at %d: changes have not arrived", ErrGroupOutOfSync, epoch, tr.State().Epoch)
+	case group.Forked:
+		return fmt.Errorf("%w: the sender holds another state at epoch %d", ErrGroupOutOfSync, epoch)
+	}
+	return nil
+}
+
+// outOfSyncKey is one report of EventGroupOutOfSync.
+type outOfSyncKey struct {
+	group GroupID
+	why   string
+}
+
+// reportOutOfSync emits EventGroupOutOfSync once per group and reason.
+func (c *Client) reportOutOfSync(gid GroupID, handle string, device uint32, err error) {
+	k := outOfSyncKey{gid, err.Error()}
+	c.mu.Lock()
+	if c.outOfSync == nil || len(c.outOfSync) > 1024 {
+		c.outOfSync = map[outOfSyncKey]bool{}
+	}
+	seen := c.outOfSync[k]
+	c.outOfSync[k] = true
+	c.mu.Unlock()
+	if !seen {
+		c.emit(Event{Kind: EventGroupOutOfSync, Handle: handle, Device: device, Group: gid, Err: err})
+	}
 }
 
 // parseGroupPayload parses the payload of a group message: version 2,
@@ -584,12 +793,13 @@ func (c *Client) takeToken(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// groupDeviceChanged handles a device of handle added or (revoked != 0)
-// revoked, seen in its key set (spec/groups.md §8.3): in every group
-// handle is a member of, this device's sending chain is due for a new one
-// — distributed to the new device too, or kept from the revoked one — and
-// the revoked device's receiving chains are deleted.
-func groupDeviceChanged(tx *localstore.Tx, handle string, revoked uint32) error {
+// groupDeviceRevoked handles a device of handle revoked, seen in its key
+// set (spec/groups.md §8.3): in every group handle is a member of, this
+// device's sending chain is due for a new one, kept from the revoked
+// device, and the revoked device's receiving chains are deleted. (A device
+// added needs nothing here: the next group message distributes the chain
+// as it is then to the devices it was not distributed to.)
+func groupDeviceRevoked(tx *localstore.Tx, handle string, revoked uint32) error {
 	ids, err := tx.GroupIDs()
 	if err != nil {
 		return err
@@ -607,9 +817,6 @@ func groupDeviceChanged(tx *localstore.Tx, handle string, revoked uint32) error 
 		}
 		if err := tx.MarkGroupRotate(raw); err != nil {
 			return err
-		}
-		if revoked == 0 {
-			continue
 		}
 		if err := tx.DeleteGroupRecvOfDevice(raw, handle, revoked); err != nil {
 			return err

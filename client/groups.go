@@ -56,6 +56,11 @@ var ErrUnknownGroup = errors.New("client: unknown group")
 // not_admin, last_admin, already_member, ...). Nothing changed.
 var ErrGroupRefused = errors.New("client: group change refused")
 
+// ErrGroupOutOfSync is the Err of EventGroupOutOfSync: a member's group
+// message named a state this device does not agree with (spec/client.md
+// §14.4).
+var ErrGroupOutOfSync = errors.New("client: group state out of sync")
+
 // groupFromState converts a group state.
 func groupFromState(s *group.State) *Group {
 	return &Group{ID: GroupID(s.ID), Name: s.Name, Epoch: s.Epoch, Members: s.Handles(), Admins: s.Admins()}
@@ -392,19 +397,32 @@ func (c *Client) GroupMembers(ctx context.Context, gid GroupID) (*Group, error) 
 // groupRebase is what is left of one of this account's own changes that
 // lost a race (spec/groups.md §6.3): signed again on top of the winner
 // after the receiving transaction.
+//
+// It also carries the other work a received group message leaves for after
+// the commit: with lookup set, a member whose key set is looked up again
+// (a new sending chain from it may follow a device revoked, spec/client.md
+// §14.4).
 type groupRebase struct {
 	group  GroupID
 	intent group.Intent
+	lookup string
 }
 
 // rebaseGroupChanges signs and sends again what is left of this account's
-// changes that lost a race (spec/groups.md §6.3), in the background.
+// changes that lost a race (spec/groups.md §6.3), and looks up again the
+// members rs names, in the background.
 func (c *Client) rebaseGroupChanges(rs []groupRebase) {
 	if len(rs) == 0 {
 		return
 	}
 	c.background(func() {
 		for _, r := range rs {
+			if r.lookup != "" {
+				if _, err := c.lookup(c.ctx, r.lookup, true); err != nil && c.ctx.Err() == nil {
+					c.log.Info("client: looking a group member up again", "err", err)
+				}
+				continue
+			}
 			if err := c.changeGroup(c.ctx, r.group, r.intent); err != nil && c.ctx.Err() == nil {
 				c.emit(Event{Kind: EventGroupRefused, Handle: c.Handle(), Group: r.group, Err: fmt.Errorf("rebasing this account's %s: %w", r.intent.Kind, err)})
 			}
@@ -440,7 +458,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 		if tr, err = group.NewTracker(st); err != nil {
 			return refused(gid, err), nil, nil
 		}
-		if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+		if err := putReceivedGroup(tx, gid, tr, now); err != nil {
 			return nil, nil, err
 		}
 		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
@@ -452,7 +470,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 		if tr, err = group.Join(st, ch, id.handle, lookup); err != nil {
 			return refused(gid, err), nil, nil
 		}
-		if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+		if err := putReceivedGroup(tx, gid, tr, now); err != nil {
 			return nil, nil, err
 		}
 		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
@@ -472,7 +490,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 		// would take it.
 		if st, perr := group.ParseState(gc.GetState()); perr == nil {
 			if ntr, jerr := group.Join(st, ch, id.handle, lookup); jerr == nil {
-				if err := tx.PutGroup(gid[:], encodeTracker(ntr), now); err != nil {
+				if err := putReceivedGroup(tx, gid, ntr, now); err != nil {
 					return nil, nil, err
 				}
 				return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
@@ -495,16 +513,26 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 			continue
 		}
 		if in, ok := group.Rebase(lost, tr.State()); ok {
-			rebase = append(rebase, groupRebase{gid, in})
+			rebase = append(rebase, groupRebase{group: gid, intent: in})
 		}
 	}
 	if err := groupMembersLeft(tx, gid, before, tr.State()); err != nil {
 		return nil, nil, err
 	}
-	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+	if err := putReceivedGroup(tx, gid, tr, now); err != nil {
 		return nil, nil, err
 	}
 	return evs, rebase, nil
+}
+
+// putReceivedGroup stores the tracker of group gid after a received change,
+// and the distributions held until its state made their senders members
+// (spec/client.md §14.4).
+func putReceivedGroup(tx *localstore.Tx, gid GroupID, tr *group.Tracker, now time.Time) error {
+	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
+		return err
+	}
+	return releaseHeldKeys(tx, gid, tr.State())
 }
 
 // lostOwn is ch if it lost its race as it arrived (a sent copy of this

@@ -162,12 +162,19 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 		// (spec/client.md §13.6); nothing to show or keep.
 	case content.KindSenderKey:
 		// spec/groups.md §8.1: a member device's sending chain.
-		if err := c.applySenderKey(tx, sender, device, p.content.GetSenderKey()); err != nil {
+		fresh, err := c.applySenderKey(tx, sender, device, p.content.GetSenderKey(), now)
+		if err != nil {
 			if !isGroupRefusal(err) {
 				return r, err
 			}
 			r.events = append(r.events, Event{Kind: EventGroupRefused, Handle: sender, Device: device,
 				Group: GroupID(p.content.GetSenderKey().GetGroupId()), Err: fmt.Errorf("%w: sender key: %w", ErrGroupRefused, err)})
+		}
+		if fresh && sender != id.handle {
+			// A new chain may follow a device revoked: the sender's key
+			// set is looked up again after the commit (spec/client.md
+			// §14.4).
+			r.rebase = append(r.rebase, groupRebase{lookup: sender})
 		}
 	case content.KindGroupChange:
 		// spec/groups.md §8.1: applied to the group, never shown.

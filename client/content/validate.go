@@ -23,6 +23,9 @@ func check(c *Content) error {
 	if g := m.GetGroup(); g != nil && len(g.GetGroupId()) != GroupIDSize {
 		return malformed("group context with a group id of %d bytes", len(g.GetGroupId()))
 	}
+	if g := m.GetGroup(); g != nil && len(g.GetStateHash()) != 0 && len(g.GetStateHash()) != GroupIDSize {
+		return malformed("group context with a state hash of %d bytes", len(g.GetStateHash()))
+	}
 	if r := m.GetReplyTo(); r != nil {
 		if err := checkReplyTo(r); err != nil {
 			return err

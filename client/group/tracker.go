@@ -388,3 +388,51 @@ func (t *Tracker) reindex() {
 	}
 	walk(t.base)
 }
+
+// Agreement says how the state another member names (its epoch and hash,
+// in a group message's context: spec/groups.md §8.4) stands to this
+// Tracker's.
+type Agreement int
+
+const (
+	// Same: the current state.
+	Same Agreement = iota
+	// Behind: a state of the canonical chain before the current one (the
+	// sender had not seen the latest changes yet).
+	Behind
+	// Ahead: an epoch past the current state's (changes this member has
+	// not received, or holds until what they build on arrives).
+	Ahead
+	// Forked: an epoch whose state on the canonical chain is another
+	// (the two members applied different changes).
+	Forked
+	// Older: an epoch before the oldest state the Tracker keeps.
+	Older
+)
+
+// Compare places the state of epoch with hash h against the Tracker's
+// canonical chain (spec/groups.md §8.4).
+func (t *Tracker) Compare(epoch uint64, h Hash) Agreement {
+	head := t.head.state.Epoch
+	switch {
+	case epoch > head:
+		return Ahead
+	case epoch < t.base.state.Epoch:
+		return Older
+	}
+	n := t.base
+	for _, e := range t.canonical() {
+		if n.state.Epoch == epoch {
+			break
+		}
+		n = e.to
+	}
+	switch {
+	case n.state.Epoch != epoch || n.hash != h:
+		return Forked
+	case epoch == head:
+		return Same
+	default:
+		return Behind
+	}
+}

@@ -361,3 +361,48 @@ func TestRandomForksConverge(t *testing.T) {
 		}
 	}
 }
+
+// TestCompare (spec/groups.md §8.4): a state another member names is the
+// current one, one before it on the canonical chain, one past it, one of a
+// losing branch (forked), or older than the window.
+func TestCompare(t *testing.T) {
+	w := newWorld(t, "alice", "bob", "carol", "dave")
+	_, s0 := w.create("alice", "g", "bob", "carol")
+	p := w.change(s0, "alice", KindPromote, "", "bob")
+	s1 := w.apply(s0, p)
+	a := w.change(s1, "alice", KindRename, "a")
+	b := w.change(s1, "bob", KindRename, "b")
+	win, lose := a, b
+	if idLess(b, a) {
+		win, lose = b, a
+	}
+	sWin, sLose := w.apply(s1, win), w.apply(s1, lose)
+	tr := must(NewTracker(s0))
+	for _, c := range []*Change{p, win, lose} {
+		if _, err := tr.Add(c, w.lookup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := w.apply(sWin, w.change(sWin, "alice", KindAdd, "", "dave"))
+	for _, c := range []struct {
+		name  string
+		epoch uint64
+		h     Hash
+		want  Agreement
+	}{
+		{"current", sWin.Epoch, sWin.Hash(), Same},
+		{"before", s1.Epoch, s1.Hash(), Behind},
+		{"first", s0.Epoch, s0.Hash(), Behind},
+		{"losing branch", sLose.Epoch, sLose.Hash(), Forked},
+		{"unknown state of a kept epoch", s1.Epoch, sWin.Hash(), Forked},
+		{"ahead", next.Epoch, next.Hash(), Ahead},
+	} {
+		if got := tr.Compare(c.epoch, c.h); got != c.want {
+			t.Errorf("%s: Compare = %d, want %d", c.name, got, c.want)
+		}
+	}
+	late := must(NewTracker(s1))
+	if got := late.Compare(s0.Epoch, s0.Hash()); got != Older {
+		t.Errorf("before the oldest kept state: %d, want Older", got)
+	}
+}

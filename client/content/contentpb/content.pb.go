@@ -1006,12 +1006,13 @@ func (x *SenderKeyDistribution) GetDistribution() []byte {
 	return nil
 }
 
-// GroupContext names the group a group message belongs to and the epoch of
-// the state its sender was at (spec/groups.md §8.2).
+// GroupContext names the group a group message belongs to and the epoch and
+// hash of the state its sender was at (spec/groups.md §8.2, §8.4).
 type GroupContext struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"` // 32 bytes
 	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	StateHash     []byte                 `protobuf:"bytes,3,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"` // 32 bytes, or absent (a sender before 2026-12-05)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1058,6 +1059,13 @@ func (x *GroupContext) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *GroupContext) GetStateHash() []byte {
+	if x != nil {
+		return x.StateHash
+	}
+	return nil
 }
 
 var File_content_proto protoreflect.FileDescriptor
@@ -1127,10 +1135,12 @@ const file_content_proto_rawDesc = "" +
 	"\x05state\x18\x02 \x01(\fR\x05state\"V\n" +
 	"\x15SenderKeyDistribution\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\"\n" +
-	"\fdistribution\x18\x02 \x01(\fR\fdistribution\"?\n" +
+	"\fdistribution\x18\x02 \x01(\fR\fdistribution\"^\n" +
 	"\fGroupContext\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epochB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
+	"\n" +
+	"state_hash\x18\x03 \x01(\fR\tstateHashB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
 
 var (
 	file_content_proto_rawDescOnce sync.Once

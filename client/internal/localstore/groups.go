@@ -75,8 +75,67 @@ func (tx *Tx) PutGroupSend(id, chain []byte, rotate bool) error {
 	if rotate {
 		r = 1
 	}
-	_, err = tx.exec("put group send", `INSERT OR REPLACE INTO group_send (id, chain, rotate) VALUES (?, ?, ?)`, nonNil(id), sealed, r)
+	_, err = tx.exec("put group send", `INSERT INTO group_send (id, chain, rotate) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, rotate = excluded.rotate`, nonNil(id), sealed, r)
 	return err
+}
+
+// SetGroupSentTo records the device addresses this device's sending chain
+// of group id was distributed to (spec/client-store.md §4.26), replacing
+// the record.
+func (tx *Tx) SetGroupSentTo(id []byte, addrs [][]byte) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	rs, err := encodeAddresses(addrs)
+	if err != nil {
+		return err
+	}
+	return tx.execOne("set group sent_to", `UPDATE group_send SET sent_to = ? WHERE id = ?`, nonNil(rs), nonNil(id))
+}
+
+// GroupSentTo returns the device addresses this device's sending chain of
+// group id was distributed to, or ErrNotFound without a chain.
+func (tx *Tx) GroupSentTo(id []byte) ([][]byte, error) {
+	var rs []byte
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT sent_to FROM group_send WHERE id = ?`, nonNil(id)).Scan(&rs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr("get group sent_to", err)
+	}
+	out, ok := decodeAddresses(rs)
+	if !ok {
+		return nil, corrupt("group_send.sent_to")
+	}
+	return out, nil
+}
+
+// encodeAddresses lays device addresses out as u8 length ‖ address, each.
+func encodeAddresses(addrs [][]byte) ([]byte, error) {
+	var rs []byte
+	for _, r := range addrs {
+		if len(r) > 255 {
+			return nil, errors.New("localstore: recipient address too long")
+		}
+		rs = append(append(rs, byte(len(r))), r...)
+	}
+	return rs, nil
+}
+
+// decodeAddresses undoes encodeAddresses.
+func decodeAddresses(rs []byte) ([][]byte, bool) {
+	var out [][]byte
+	for len(rs) > 0 {
+		n := int(rs[0])
+		if len(rs) < 1+n {
+			return nil, false
+		}
+		out = append(out, rs[1:1+n])
+		rs = rs[1+n:]
+	}
+	return out, true
 }
 
 // GroupSend returns this device's sending chain of group id and whether a
@@ -186,12 +245,9 @@ func (tx *Tx) PutGroupOutgoing(o GroupOutgoing) error {
 	if err != nil {
 		return err
 	}
-	var rs []byte
-	for _, r := range o.Recipients {
-		if len(r) > 255 {
-			return errors.New("localstore: recipient address too long")
-		}
-		rs = append(append(rs, byte(len(r))), r...)
+	rs, err := encodeAddresses(o.Recipients)
+	if err != nil {
+		return err
 	}
 	_, err = tx.exec("put group outgoing", `INSERT INTO group_outgoing (message_id, body, recipients, created) VALUES (?, ?, ?, ?)`,
 		nonNil(o.MessageID), sealed, nonNil(rs), nanos(o.Created))
@@ -218,13 +274,9 @@ func (tx *Tx) GroupOutgoingQueue() ([]GroupOutgoing, error) {
 		if o.Body, err = tx.s.open(groupOutgoingAD(o.MessageID), sealed); err != nil {
 			return nil, err
 		}
-		for len(rs) > 0 {
-			n := int(rs[0])
-			if len(rs) < 1+n {
-				return nil, corrupt("group_outgoing.recipients")
-			}
-			o.Recipients = append(o.Recipients, rs[1:1+n])
-			rs = rs[1+n:]
+		var ok bool
+		if o.Recipients, ok = decodeAddresses(rs); !ok {
+			return nil, corrupt("group_outgoing.recipients")
 		}
 		o.Created = fromNanos(created)
 		out = append(out, o)
@@ -239,4 +291,80 @@ func (tx *Tx) GroupOutgoingQueue() ([]GroupOutgoing, error) {
 // is not queued.
 func (tx *Tx) DeleteGroupOutgoing(messageID []byte) error {
 	return tx.execOne("delete group outgoing", `DELETE FROM group_outgoing WHERE message_id = ?`, nonNil(messageID))
+}
+
+func groupHeldKeyAD(id []byte, handle string, device uint32) rowKey {
+	return newRowKey("group_held_keys", "dist").bytes(id).text(handle).int(uint64(device))
+}
+
+// maxGroupHeldKeys bounds the held distributions of all groups together;
+// past it the oldest are dropped (spec/client-store.md §4.28).
+const maxGroupHeldKeys = 4096
+
+// GroupHeldKey is a sender-key distribution held until its sender is a
+// member of the group (spec/client-store.md §4.28).
+type GroupHeldKey struct {
+	Handle       string
+	Device       uint32
+	Distribution []byte
+	Received     time.Time
+}
+
+// PutGroupHeldKey holds a distribution of group id, replacing one held
+// from the same device, and drops the oldest past maxGroupHeldKeys.
+func (tx *Tx) PutGroupHeldKey(id []byte, k GroupHeldKey) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(groupHeldKeyAD(id, k.Handle, k.Device), k.Distribution)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec("put group held key", `INSERT OR REPLACE INTO group_held_keys (id, handle, device, dist, received) VALUES (?, ?, ?, ?, ?)`,
+		nonNil(id), k.Handle, int64(k.Device), sealed, nanos(k.Received)); err != nil {
+		return err
+	}
+	_, err = tx.exec("trim group held keys", `DELETE FROM group_held_keys WHERE (id, handle, device) IN
+		(SELECT id, handle, device FROM group_held_keys ORDER BY received DESC LIMIT -1 OFFSET ?)`, maxGroupHeldKeys)
+	return err
+}
+
+// GroupHeldKeys returns the distributions held for group id, oldest first.
+func (tx *Tx) GroupHeldKeys(id []byte) ([]GroupHeldKey, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT handle, device, dist, received FROM group_held_keys WHERE id = ? ORDER BY received`, nonNil(id))
+	if err != nil {
+		return nil, dbErr("list group held keys", err)
+	}
+	defer rows.Close()
+	var out []GroupHeldKey
+	for rows.Next() {
+		var (
+			k        GroupHeldKey
+			device   int64
+			sealed   []byte
+			received int64
+		)
+		if err := rows.Scan(&k.Handle, &device, &sealed, &received); err != nil {
+			return nil, dbErr("list group held keys", err)
+		}
+		if device < 0 || device > 1<<32-1 {
+			return nil, corrupt("group_held_keys.device out of range")
+		}
+		k.Device, k.Received = uint32(device), fromNanos(received)
+		if k.Distribution, err = tx.s.open(groupHeldKeyAD(id, k.Handle, k.Device), sealed); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list group held keys", err)
+	}
+	return out, nil
+}
+
+// DeleteGroupHeldKey deletes the distribution held from one device for
+// group id, if any.
+func (tx *Tx) DeleteGroupHeldKey(id []byte, handle string, device uint32) error {
+	_, err := tx.exec("delete group held key", `DELETE FROM group_held_keys WHERE id = ? AND handle = ? AND device = ?`, nonNil(id), handle, int64(device))
+	return err
 }

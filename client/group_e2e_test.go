@@ -1,0 +1,282 @@
+package client
+
+import (
+	"crypto/rand"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/client/internal/localstore"
+	relaystore "github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/wire"
+)
+
+// TestGroupFiveAccountsTwoDevices is issue 16's end-to-end test, through
+// the real key server and relay on both store engines: a group of five
+// accounts with two devices each; every message reaches every device of
+// every member (the sender's other device included) exactly once; a
+// removed member reads nothing after; an added member gets the senders'
+// chains as they are then and reads what follows, nothing before; an
+// admin's device revoked mid-conversation reads nothing after, because
+// every member makes a new chain once it sees the revocation
+// (spec/client.md §14.4, spec/groups.md §8.3).
+func TestGroupFiveAccountsTwoDevices(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(string(eng), func(t *testing.T) { groupFiveByTwo(t, eng) })
+	}
+}
+
+func groupFiveByTwo(t *testing.T, eng engine) {
+	s := startServers(t, eng)
+	devs := map[string][]*Client{}
+	newAccount := func(h string) {
+		c := s.newUser(h)
+		devs[h] = []*Client{c, s.restoreDevice(t, c)}
+	}
+	for _, h := range []string{"alice", "bob", "carol", "dave", "erin", "frank"} {
+		newAccount(h)
+	}
+	of := func(handles ...string) []*Client {
+		var out []*Client
+		for _, h := range handles {
+			out = append(out, devs[h]...)
+		}
+		return out
+	}
+	alice := devs["alice"][0]
+	gid, err := alice.CreateGroup(ctxT(t), "five", "bob", "carol", "dave", "erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	atEpoch := func(epoch uint64, cs ...*Client) {
+		t.Helper()
+		for _, c := range cs {
+			groupOf(t, c, gid, epoch)
+		}
+	}
+	atEpoch(0, of("alice", "bob", "carol", "dave", "erin")...)
+
+	// say sends text from one device and checks that each of want gets
+	// it next, from that device, once (a second copy would come before
+	// the next text and fail the next say).
+	say := func(from *Client, text string, want ...*Client) {
+		t.Helper()
+		if _, err := from.SendGroupText(ctxT(t), gid, text); err != nil {
+			t.Fatalf("%s/%d: %v", from.Handle(), from.DeviceID(), err)
+		}
+		for _, c := range want {
+			if c == from {
+				continue
+			}
+			m := recvGroup(t, c)
+			if string(m.Plaintext) != text || m.From != from.Handle() || m.FromDevice != from.DeviceID() || m.Group != gid {
+				t.Fatalf("%s/%d got %q from %s/%d; want %q from %s/%d", c.Handle(), c.DeviceID(), m.Plaintext, m.From, m.FromDevice,
+					text, from.Handle(), from.DeviceID())
+			}
+		}
+	}
+	five := of("alice", "bob", "carol", "dave", "erin")
+	say(alice, "one", five...)
+	say(devs["bob"][1], "two", five...)
+	say(devs["erin"][0], "three", five...)
+
+	// erin is removed: she reads nothing sent after, from any sender,
+	// including one whose chain she held.
+	if err := alice.RemoveMembers(ctxT(t), gid, "erin"); err != nil {
+		t.Fatal(err)
+	}
+	atEpoch(1, five...)
+	four := of("alice", "bob", "carol", "dave")
+	say(alice, "four", four...)
+	say(devs["bob"][1], "five", four...)
+	say(devs["dave"][0], "six", four...)
+	for _, c := range devs["erin"] {
+		noMessage(t, c, 200*time.Millisecond)
+	}
+
+	// frank is added: alice's and bob's chains go to him as they are
+	// now, without a new chain; he reads from here on, nothing before.
+	if err := alice.AddMembers(ctxT(t), gid, "frank"); err != nil {
+		t.Fatal(err)
+	}
+	atEpoch(2, of("alice", "bob", "carol", "dave", "frank")...)
+	withFrank := of("alice", "bob", "carol", "dave", "frank")
+	chainOf := func(c *Client) []byte {
+		var raw []byte
+		c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			raw, _, _ = tx.GroupSend(gid[:])
+			return nil
+		})
+		return raw
+	}
+	before := chainOf(alice)
+	say(alice, "seven", withFrank...)
+	say(devs["bob"][1], "eight", withFrank...)
+	say(devs["carol"][0], "nine", withFrank...) // carol's first: a new chain
+	// The add made no new chain (spec/senderkey.md §7.1: chain id at 34).
+	if after := chainOf(alice); len(before) != 118 || len(after) != 118 || string(before[34:50]) != string(after[34:50]) {
+		t.Fatal("alice's sending chain changed when frank was added")
+	}
+	for _, c := range devs["frank"] {
+		noMessage(t, c, 200*time.Millisecond)
+	}
+
+	// alice, the admin, revokes her second device mid-conversation:
+	// her new chain's distribution makes every member look her up again,
+	// see the revocation and make a new chain before its next message.
+	alice2 := devs["alice"][1]
+	if err := alice.RevokeDevice(ctxT(t), alice2.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	alice2.Close()
+	survivors := slices.DeleteFunc(slices.Clone(withFrank), func(c *Client) bool { return c == alice2 })
+	for _, c := range survivors {
+		if c.Handle() == "alice" {
+			continue
+		}
+		waitFor(t, func() bool {
+			var rotate bool
+			c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+				_, rotate, _ = tx.GroupSend(gid[:])
+				return nil
+			})
+			return rotate || !hasChain(t, c, gid)
+		})
+	}
+	say(devs["bob"][0], "ten", survivors...)
+	say(alice, "eleven", survivors...)
+	say(devs["frank"][1], "twelve", survivors...)
+	if st, err := s.q.Stats(ctxT(t), wire.FormatAddress("alice", alice2.DeviceID())); err == nil && st.Count != 0 {
+		t.Fatalf("the revoked device's mailbox holds %d envelopes", st.Count)
+	}
+
+	// Every device ends with the same state, and nothing more came.
+	want := groupOf(t, alice, gid, 2)
+	for _, c := range survivors {
+		g := groupOf(t, c, gid, 2)
+		if g.Name != want.Name || !slices.Equal(g.Members, want.Members) || !slices.Equal(g.Admins, want.Admins) {
+			t.Fatalf("%s/%d holds %+v, alice %+v", c.Handle(), c.DeviceID(), g, want)
+		}
+		noMessage(t, c, 100*time.Millisecond)
+	}
+	if !slices.Equal(want.Members, []string{"alice", "bob", "carol", "dave", "frank"}) {
+		t.Fatalf("members %v", want.Members)
+	}
+}
+
+// hasChain reports whether c holds a sending chain of group gid.
+func hasChain(t *testing.T, c *Client, gid GroupID) bool {
+	var have bool
+	c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		_, _, err := tx.GroupSend(gid[:])
+		have = err == nil
+		return nil
+	})
+	return have
+}
+
+// A relay that drops a state change for one member cannot leave that
+// member silently in another state: the next group message names a later
+// epoch, and the member reports it (EventGroupOutOfSync). One that delivers
+// a new member's sender key before the change that added it (reordering)
+// loses nothing: the distribution is held until the change arrives
+// (spec/client.md §14.4, spec/groups.md §8.4).
+func TestGroupRelayDropsOrReorders(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob, dave := s.newUser("alice"), s.newUser("bob"), s.newUser("dave")
+	carol, carolDir := s.newUserDir("carol")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	groupOf(t, carol, gid, 0)
+	carol.Close()
+	carolAddr := wire.FormatAddress("carol", 1)
+	take := func() []relaystore.Envelope {
+		t.Helper()
+		envs, err := s.q.Fetch(ctxT(t), carolAddr, 0, 100, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, e := range envs {
+			ids = append(ids, e.ID)
+		}
+		if _, err := s.q.Ack(ctxT(t), carolAddr, ids); err != nil {
+			t.Fatal(err)
+		}
+		return envs
+	}
+	put := func(envs []relaystore.Envelope) {
+		t.Helper()
+		now := time.Now()
+		for _, e := range envs {
+			var mid [relaystore.MessageIDSize]byte
+			rand.Read(mid[:])
+			if _, err := s.q.Send(ctxT(t), relaystore.Send{Sender: []byte("test/1"), MessageID: mid, Now: now, Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
+				MaxEnvelope: 1 << 20, MaxQueueCount: 1000, MaxQueueBytes: 1 << 30,
+				Items: []relaystore.Item{{Recipient: carolAddr, Envelope: e.Data}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Reordered: the change adding dave reaches carol after dave's sender
+	// key and first message.
+	if err := alice.AddMembers(ctxT(t), gid, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, dave, gid, 1)
+	addChange := take() // the change, and whatever else came with it
+	if len(addChange) == 0 {
+		t.Fatalf("carol's mailbox held %d envelopes, want the change", len(addChange))
+	}
+	if _, err := dave.SendGroupText(ctxT(t), gid, "first from dave"); err != nil {
+		t.Fatal(err)
+	}
+	recvGroup(t, bob)
+	put(addChange)
+	carol = s.open(carolDir)
+	// dave's first message came under a chain carol could not hold yet:
+	// dropped and reported; his distribution was held, and is hers once
+	// the change arrives.
+	if e := waitEvent(t, carol, EventEnvelopeDropped); e.Handle != "" && e.Handle != "dave" {
+		t.Fatalf("dropped: %+v", e)
+	}
+	groupOf(t, carol, gid, 1)
+	if _, err := dave.SendGroupText(ctxT(t), gid, "second from dave"); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvGroup(t, carol); string(m.Plaintext) != "second from dave" || m.From != "dave" {
+		t.Fatalf("carol got %q from %s", m.Plaintext, m.From)
+	}
+	recvGroup(t, bob)
+
+	// Dropped: alice renames the group; the relay never gives carol the
+	// change. bob's next message names epoch 2: carol reports it, and
+	// still gets the message.
+	carol.Close()
+	if err := alice.SetGroupName(ctxT(t), gid, "renamed"); err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 2)
+	if dropped := take(); len(dropped) == 0 {
+		t.Fatalf("carol's mailbox held %d envelopes, want the change", len(dropped))
+	}
+	if _, err := bob.SendGroupText(ctxT(t), gid, "at epoch 2"); err != nil {
+		t.Fatal(err)
+	}
+	carol = s.open(carolDir)
+	if m := recvGroup(t, carol); string(m.Plaintext) != "at epoch 2" {
+		t.Fatalf("carol got %q", m.Plaintext)
+	}
+	e := waitEvent(t, carol, EventGroupOutOfSync)
+	if e.Group != gid || e.Handle != "bob" || !errors.Is(e.Err, ErrGroupOutOfSync) {
+		t.Fatalf("out of sync event: %+v", e)
+	}
+	if g := groupOf(t, carol, gid, 1); g.Name != "club" {
+		t.Fatalf("carol's state changed without the change: %+v", g)
+	}
+}

@@ -1,0 +1,18 @@
+-- Sender-key distribution (spec/client.md §14.4; spec/client-store.md §4.26):
+-- the devices this device's current sending chain of a group was
+-- distributed to, so that a member or a device added since gets the chain as
+-- it is then (and nothing sent before), without a new chain for everyone.
+ALTER TABLE group_send ADD COLUMN sent_to BLOB NOT NULL DEFAULT x''; -- u8 length || address, each
+
+-- Sender-key distributions held until the group change that makes their
+-- sender a member arrives (spec/client.md §14.4: the relay may deliver a
+-- member's distribution before the change that added it). One per sending
+-- device and group: a newer one replaces it.
+CREATE TABLE group_held_keys (
+	id       BLOB    NOT NULL,    -- the group id
+	handle   TEXT    NOT NULL,    -- the device that distributed it
+	device   INTEGER NOT NULL,
+	dist     BLOB    NOT NULL,    -- sealed, bound to all three: spec/senderkey.md §5
+	received INTEGER NOT NULL,
+	PRIMARY KEY (id, handle, device)
+) STRICT, WITHOUT ROWID;
