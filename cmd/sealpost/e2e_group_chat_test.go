@@ -152,6 +152,12 @@ func TestGroupChat(t *testing.T) {
 	bc.waitFor(bc.stdout, "[group "+g.ID[:8]+"] alice (device 1): hello from alice\n")
 	bc.waitFor(bc.stderr, "a new message in your conversation with alice, not shown here")
 
+	// One under a disappearing timer is shown (the ack starts the timer:
+	// it must not run out unseen), marked as not of this chat.
+	alice.ok("", "timer", "bob", "1h")
+	alice.ok("", "send", "bob", "gone in an hour")
+	bc.waitFor(bc.stdout, "* alice (device 1): gone in an hour  (disappears 1h after reading)\n")
+
 	io.WriteString(bc.stdin, "/react 1234 👍\n")
 	bc.waitFor(bc.stderr, "/react is not available in a group chat")
 
@@ -214,6 +220,33 @@ func TestGroupChat(t *testing.T) {
 	var e jsonError
 	if json.Unmarshal([]byte(r.stderr), &e); r.code != exitUsage || e.Error != "usage" || !strings.Contains(e.Message, "2 groups have this name") {
 		t.Errorf("an ambiguous group name: %v", r)
+	}
+}
+
+// TestOfChat: which messages a chat shows as its own. A group message
+// from the peer is not one of the one-to-one conversation's.
+func TestOfChat(t *testing.T) {
+	club, other := client.GroupID{1}, client.GroupID{2}
+	withBob := &chatSession{peer: "bob"}
+	inClub := &chatSession{group: &groupChat{id: club}}
+	for _, tc := range []struct {
+		name          string
+		m             *client.Message
+		withBob, club bool
+	}{
+		{"from bob", &client.Message{From: "bob", To: "alice"}, true, false},
+		{"sent to bob", &client.Message{From: "alice", To: "bob", Sent: true}, true, false},
+		{"from carol", &client.Message{From: "carol", To: "alice"}, false, false},
+		{"bob in the club", &client.Message{From: "bob", Group: club}, false, true},
+		{"bob in another group", &client.Message{From: "bob", Group: other}, false, false},
+		{"alice's other device in the club", &client.Message{From: "alice", FromDevice: 2, Group: club}, false, true},
+	} {
+		if got := withBob.ofChat(tc.m); got != tc.withBob {
+			t.Errorf("%s: of the chat with bob: %v", tc.name, got)
+		}
+		if got := inClub.ofChat(tc.m); got != tc.club {
+			t.Errorf("%s: of the group chat: %v", tc.name, got)
+		}
 	}
 }
 
