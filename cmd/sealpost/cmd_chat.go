@@ -17,7 +17,7 @@ import (
 
 var chatCommand = &command{
 	name:    "chat",
-	usage:   "chat HANDLE",
+	usage:   "chat HANDLE | --group GROUP",
 	summary: "send the lines typed, show the replies",
 	help: `
 An interactive conversation with HANDLE: each line typed is sent as a text;
@@ -63,27 +63,65 @@ shown. Other lines that start with "/" are sent as they are.
 With --json, each line sent (and each command's message) is printed back
 once stored, as a message with "sent":true; events, receipts and typing
 are {"event":...} lines.
+
+Groups: chat --group GROUP is a chat in a group this account is a member
+of (GROUP as for 'sealpost group': its id, a prefix of at least 4 of its
+digits, or its name); a GROUP that names none of your groups ends chat at
+once (exit status 3, unknown_group). It shows the group's name and
+members first, then each message of the group with its sender and
+device; each line typed goes to every member, shown with its state as
+above (a group message gets no delivery or read receipts, so it stays at
+✓). Changes of the group are told as they come ("alice added carol", "bob
+left the group"), and so is your own removal, after which lines are no
+longer sent. Messages of one-to-one conversations are not shown: one
+line says that the conversation with HANDLE has a new message, which is
+kept, unread, in 'sealpost history HANDLE' (one under a disappearing
+timer is shown in full, marked "*", as are other groups' messages,
+which no history keeps). /reply, /react, /edit, /delete and /timer are
+not available in a group chat yet; no typing or presence is sent. With
+--json the group is printed first as 'group members' prints it, every
+message is printed (each has its "group"), and group changes are
+{"event":"group-changed",...} lines with the group and its new "state".
 ` + whatYouAreTold,
 	setup: func(fs *flag.FlagSet) runner {
 		timeout := fs.Duration("timeout", time.Minute, "give up on a line the relay has not stored after `D`")
 		presence := fs.Bool("presence", false, "tell HANDLE once, at the start, that you are online")
+		group := fs.String("group", "", "chat in group `GROUP` (id, prefix or name) instead of with a HANDLE")
 		rf := receiptFlags(fs)
 		return func(ctx context.Context, a *app, args []string) error {
-			if err := wantArgs(args, 1, "HANDLE"); err != nil {
-				return err
-			}
-			if err := keys.CheckHandle(args[0]); err != nil {
-				return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
+			if *group != "" {
+				if len(args) != 0 {
+					return usagef("--group GROUP and a HANDLE: chat is with one or the other")
+				}
+				if *presence {
+					return usagef("--presence is for a chat with a HANDLE")
+				}
+			} else {
+				if err := wantArgs(args, 1, "HANDLE"); err != nil {
+					return err
+				}
+				if err := keys.CheckHandle(args[0]); err != nil {
+					return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", args[0])
+				}
 			}
 			if *timeout <= 0 {
 				return usagef("--timeout must be positive")
 			}
 			rf.apply(a)
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
-				if err := checkPeer(ctx, c, args[0], *timeout); err != nil {
-					return err
+				s := &chatSession{a: a, c: c, timeout: *timeout, presence: *presence, read: !rf.noRead}
+				if *group != "" {
+					g, err := openGroupChat(ctx, c, *group)
+					if err != nil {
+						return err
+					}
+					s.group = g
+				} else {
+					if err := checkPeer(ctx, c, args[0], *timeout); err != nil {
+						return err
+					}
+					s.peer = args[0]
 				}
-				s := &chatSession{a: a, c: c, peer: args[0], timeout: *timeout, presence: *presence, read: !rf.noRead}
 				return s.run(ctx)
 			})
 		}
@@ -107,11 +145,12 @@ func checkPeer(ctx context.Context, c *client.Client, peer string, timeout time.
 	return checkAccount(peer, err)
 }
 
-// chatSession is one run of chat.
+// chatSession is one run of chat: with peer, or in group.
 type chatSession struct {
 	a        *app
 	c        *client.Client
-	peer     string
+	peer     string     // "" in a group
+	group    *groupChat // nil with a peer
 	timeout  time.Duration
 	presence bool
 	read     bool
@@ -145,8 +184,15 @@ const (
 
 func (s *chatSession) run(ctx context.Context) error {
 	a, c := s.a, s.c
+	if s.group != nil {
+		s.group.banner(a)
+	}
 	if a.term != nil && a.term.IsTerminal() && !a.json {
-		a.notef("Chat with %s as %s. Type a line and Enter to send, /help for commands; Ctrl-D ends.\n", s.peer, c.Handle())
+		with := "with " + s.peer
+		if s.group != nil {
+			with = "in group " + shortGroup(s.group.id)
+		}
+		a.notef("Chat %s as %s. Type a line and Enter to send, /help for commands; Ctrl-D ends.\n", with, c.Handle())
 	}
 	s.sent = map[client.MessageID]client.DeliveryState{}
 	s.typists = map[string]time.Time{}
@@ -163,8 +209,11 @@ func (s *chatSession) run(ctx context.Context) error {
 				restore()
 			}()
 			s.live = &liveLine{out: a.stdout}
-			s.typing = make(chan bool, 16)
-			go s.sendTyping(ctx)
+			if s.group == nil {
+				// Typing goes to a peer only (spec/client.md §12.7).
+				s.typing = make(chan bool, 16)
+				go s.sendTyping(ctx)
+			}
 		}
 	}
 
@@ -214,18 +263,7 @@ func (s *chatSession) run(ctx context.Context) error {
 			if !ok {
 				return errors.New("the client stopped delivering messages")
 			}
-			mark := "*"
-			if (m.Sent && m.To == s.peer) || (!m.Sent && m.From == s.peer) {
-				mark = ""
-			}
-			a.printMessage(m, mark)
-			m.Ack()
-			if s.read {
-				a.markRead(ctx, c, m)
-			}
-			if !m.Sent {
-				s.setTyping(m.From, false)
-			}
+			s.receive(ctx, m)
 		case e, ok := <-events:
 			if !ok {
 				events = nil
@@ -250,10 +288,62 @@ func (s *chatSession) run(ctx context.Context) error {
 	}
 }
 
+// ofChat reports whether m belongs to this chat's conversation.
+func (s *chatSession) ofChat(m *client.Message) bool {
+	if s.group != nil {
+		return m.Group == s.group.id
+	}
+	return m.Group == (client.GroupID{}) && ((m.Sent && m.To == s.peer) || (!m.Sent && m.From == s.peer))
+}
+
+// receive shows a message, then acks it: nothing is acked before it is
+// shown or kept (spec/client.md §5.3). A chat shows every message, others'
+// marked "*"; a group chat leaves out those of one-to-one conversations
+// that the history keeps as they are, saying only that one came (the ack
+// starts a disappearing timer, so one under a timer is shown; no history
+// keeps group messages).
+func (s *chatSession) receive(ctx context.Context, m *client.Message) {
+	a := s.a
+	mine := s.ofChat(m)
+	if !mine && s.group != nil && !a.json && m.Group == (client.GroupID{}) && m.Timer == 0 && !m.KeyChanged {
+		conv := m.From
+		if m.Sent {
+			conv = m.To
+		}
+		a.notef("sealpost: * a new message in your conversation with %s, not shown here ('sealpost history %s')\n", escapeText([]byte(conv), false), escapeText([]byte(conv), false))
+		m.Ack() // kept in the history, left unread
+		return
+	}
+	mark := "*"
+	if mine {
+		mark = ""
+	}
+	a.printMessage(m, mark)
+	m.Ack()
+	if s.read && m.Group == (client.GroupID{}) {
+		// Group messages have no receipts yet (spec/client.md §14).
+		a.markRead(ctx, s.c, m)
+	}
+	if !m.Sent && s.group == nil {
+		s.setTyping(m.From, false)
+	}
+}
+
 // event shows a client event: receipts of this chat's lines as state
-// changes, typing before the line being typed, the rest as listen does.
+// changes, typing before the line being typed, a group chat's changes
+// as what they did, the rest as listen does.
 func (s *chatSession) event(ctx context.Context, e client.Event) {
 	a := s.a
+	if s.group != nil {
+		switch e.Kind {
+		case client.EventGroupChanged, client.EventGroupRefused:
+			s.group.event(ctx, a, s.c, e)
+			return
+		case client.EventTyping:
+			// Typing is one-to-one; none of it is about this chat.
+			return
+		}
+	}
 	if a.json {
 		a.printEvent(e)
 		return
@@ -349,7 +439,7 @@ func (s *chatSession) showResult(r sendResult) {
 		}
 		if s.live != nil {
 			// The line typed is gone from the screen: show it as sent.
-			a.printf("%s  %s\n", strings.TrimSuffix(formatMessage(r.echo, a.loc, ""), "\n"), stateMark(client.StateStored))
+			a.printf("%s  %s\n", strings.TrimSuffix(formatMessage(s.echoShown(r.echo), a.loc, ""), "\n"), stateMark(client.StateStored))
 			return
 		}
 		a.printf("→ %s %s\n", shortID(r.echo.ID), stateMark(client.StateStored))
@@ -394,6 +484,13 @@ func (s *chatSession) input(ctx context.Context, results chan<- sendResult) erro
 	}
 }
 
+const groupChatHelp = `sealpost: chat commands in a group:
+  /quit              end the chat (Ctrl-D too)
+  //TEXT             send "/TEXT"
+/reply, /react, /unreact, /edit, /delete and /timer are not available in a
+group chat yet.
+`
+
 const chatHelp = `sealpost: chat commands:
   /reply ID TEXT     send TEXT as a reply to message ID
   /react ID EMOJI    react to message ID (/unreact ID EMOJI removes it)
@@ -416,6 +513,16 @@ func (s *chatSession) do(ctx context.Context, line string) sendResult {
 	rest = strings.TrimLeft(rest, " ")
 	arg, tail, _ := strings.Cut(rest, " ")
 	tail = strings.TrimLeft(tail, " ")
+	if s.group != nil {
+		switch cmd {
+		case "/help":
+			return sendResult{note: groupChatHelp}
+		case "/reply", "/react", "/unreact", "/edit", "/delete", "/timer":
+			// The library sends only texts to a group (spec/client.md §14).
+			return sendResult{err: usagef("%s is not available in a group chat", cmd)}
+		}
+		return s.sendText(ctx, line, nil)
+	}
 	switch cmd {
 	case "/help":
 		return sendResult{note: chatHelp}
@@ -480,6 +587,11 @@ func (s *chatSession) do(ctx context.Context, line string) sendResult {
 // sendText sends a line as a text (a reply with reply set), or, when it
 // is not UTF-8 or is too long for a text, as a version 1 message.
 func (s *chatSession) sendText(ctx context.Context, text string, reply *contentpb.ReplyTo) sendResult {
+	if s.group != nil {
+		// spec/client.md §14.4: a text only, to every member.
+		id, err := s.c.SendGroupText(ctx, s.group.id, text)
+		return s.echo(id, err, &contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: text}}}, []byte(text))
+	}
 	if checkText([]byte(text)) != nil && reply == nil {
 		id, err := s.c.Send(ctx, s.peer, []byte(text))
 		return s.echo(id, checkAccount(s.peer, err), nil, []byte(text))
@@ -500,6 +612,9 @@ func (s *chatSession) echo(id client.MessageID, err error, m *contentpb.Content,
 		return sendResult{err: err}
 	}
 	msg := &client.Message{ID: id, From: s.c.Handle(), FromDevice: s.c.DeviceID(), To: s.peer, Sent: true, Time: time.Now()}
+	if s.group != nil {
+		msg.Group = s.group.id
+	}
 	if m != nil {
 		msg.Content = &content.Content{Content: m}
 	}
@@ -507,6 +622,16 @@ func (s *chatSession) echo(id client.MessageID, err error, m *contentpb.Content,
 		msg.Plaintext = plaintext[0]
 	}
 	return sendResult{echo: msg}
+}
+
+// echoShown is the echo of a line sent as the screen shows it: in a group,
+// sent "→ group ab12cd34", the group's id not repeated before it.
+func (s *chatSession) echoShown(m *client.Message) *client.Message {
+	if s.group == nil {
+		return m
+	}
+	return &client.Message{ID: m.ID, From: m.From, FromDevice: m.FromDevice, To: "group " + shortGroup(m.Group),
+		Sent: true, Time: m.Time, Content: m.Content, Plaintext: m.Plaintext}
 }
 
 // edited is called by the line editor after each change of the line:
