@@ -280,3 +280,62 @@ func TestGroupRelayDropsOrReorders(t *testing.T) {
 		t.Fatalf("carol's state changed without the change: %+v", g)
 	}
 }
+
+// spec/groups.md §8.3: a sending chain older than 7 days is replaced
+// before the next message, which the members read under the new one.
+func TestGroupChainRotatesAfterAWeek(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "first"); err != nil {
+		t.Fatal(err)
+	}
+	recvGroup(t, bob)
+	chainID := func() string {
+		var raw []byte
+		alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			raw, _, _ = tx.GroupSend(gid[:])
+			return nil
+		})
+		return string(raw[34:50]) // spec/senderkey.md §7.1
+	}
+	first := chainID()
+	age := func(d time.Duration) {
+		t.Helper()
+		if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+			raw, _, err := tx.GroupSend(gid[:])
+			if err != nil {
+				return err
+			}
+			to, err := tx.GroupSentTo(gid[:])
+			if err != nil {
+				return err
+			}
+			return tx.StartGroupChain(gid[:], raw, to, time.Now().Add(-d))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	age(6 * 24 * time.Hour)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "six days on"); err != nil {
+		t.Fatal(err)
+	}
+	recvGroup(t, bob)
+	if chainID() != first {
+		t.Fatal("a chain of 6 days was replaced")
+	}
+	age(7*24*time.Hour + time.Minute)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "a week on"); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvGroup(t, bob); string(m.Plaintext) != "a week on" {
+		t.Fatalf("bob got %q", m.Plaintext)
+	}
+	if chainID() == first {
+		t.Fatal("a chain of more than 7 days was kept")
+	}
+}

@@ -34,6 +34,11 @@ const (
 	kindGroup = 0x03
 )
 
+// chainRotationPeriod is how long a sending chain is used at most
+// (spec/groups.md §8.3): a matter of policy, bounding what a stolen chain
+// state reads when nobody leaves the group.
+const chainRotationPeriod = 7 * 24 * time.Hour
+
 // errUnknownChain drops a group message under a chain this device does not
 // hold (spec/groups.md §8.3: never held back).
 var errUnknownChain = errors.New("client: a group message under a sending chain this device does not hold")
@@ -356,6 +361,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 		current      []byte
 		sentTo       [][]byte
 	)
+	now := time.Now()
 	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
 		raw, r, err := tx.GroupSend(gid[:])
 		if errors.Is(err, localstore.ErrNotFound) {
@@ -365,7 +371,13 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 			return err
 		}
 		have, rotate, current = true, r, raw
-		sentTo, err = tx.GroupSentTo(gid[:])
+		if sentTo, err = tx.GroupSentTo(gid[:]); err != nil {
+			return err
+		}
+		started, err := tx.GroupChainStarted(gid[:])
+		if err == nil && !started.IsZero() && now.Sub(started) >= chainRotationPeriod {
+			rotate = true // spec/groups.md §8.3: a chain lives 7 days at most
+		}
 		return err
 	}); err != nil {
 		return storeError(err)
@@ -415,10 +427,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 		chain := sc.Marshal()
 		defer clear(chain)
 		save = func(tx *localstore.Tx, _ MessageID, _ time.Time) error {
-			if err := tx.PutGroupSend(gid[:], chain, false); err != nil {
-				return err
-			}
-			return tx.SetGroupSentTo(gid[:], recips)
+			return tx.StartGroupChain(gid[:], chain, recips, now)
 		}
 	}
 	defer sc.Destroy()

@@ -80,6 +80,38 @@ func (tx *Tx) PutGroupSend(id, chain []byte, rotate bool) error {
 	return err
 }
 
+// StartGroupChain stores a new sending chain of group id, made at started
+// and distributed to addrs, replacing the one stored
+// (spec/client-store.md §4.26).
+func (tx *Tx) StartGroupChain(id, chain []byte, addrs [][]byte, started time.Time) error {
+	if err := tx.PutGroupSend(id, chain, false); err != nil {
+		return err
+	}
+	if err := tx.SetGroupSentTo(id, addrs); err != nil {
+		return err
+	}
+	_, err := tx.exec("set group chain start", `UPDATE group_send SET started = ? WHERE id = ?`, nanos(started), nonNil(id))
+	return err
+}
+
+// GroupChainStarted returns when the current sending chain of group id
+// was made (the zero time for one made before it was recorded), or
+// ErrNotFound.
+func (tx *Tx) GroupChainStarted(id []byte) (time.Time, error) {
+	var n int64
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT started FROM group_send WHERE id = ?`, nonNil(id)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, dbErr("get group chain start", err)
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return fromNanos(n), nil
+}
+
 // SetGroupSentTo records the device addresses this device's sending chain
 // of group id was distributed to (spec/client-store.md §4.26), replacing
 // the record.

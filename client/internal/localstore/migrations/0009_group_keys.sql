@@ -3,6 +3,9 @@
 -- distributed to, so that a member or a device added since gets the chain as
 -- it is then (and nothing sent before), without a new chain for everyone.
 ALTER TABLE group_send ADD COLUMN sent_to BLOB NOT NULL DEFAULT x''; -- u8 length || address, each
+-- When the current chain was made (0: before this migration): a chain older
+-- than the rotation period is replaced before the next message.
+ALTER TABLE group_send ADD COLUMN started INTEGER NOT NULL DEFAULT 0;
 
 -- Sender-key distributions held until the group change that makes their
 -- sender a member arrives (spec/client.md §14.4: the relay may deliver a
