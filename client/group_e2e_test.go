@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
 	"github.com/sealpost/sealpost/client/internal/localstore"
+	"github.com/sealpost/sealpost/crypto/senderkey"
 	relaystore "github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
 )
@@ -337,5 +340,93 @@ func TestGroupChainRotatesAfterAWeek(t *testing.T) {
 	}
 	if chainID() == first {
 		t.Fatal("a chain of more than 7 days was kept")
+	}
+}
+
+// spec/client.md §14.4: a group message carries text, app or unknown
+// content only. SendGroupContent refuses other kinds, sending nothing; a
+// member device that sends one anyway (under its own chain) has it
+// dropped and reported by every receiver, which then reads the next one.
+func TestGroupContentKinds(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	bob, bobDir := s.newUserDir("bob")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	app := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_App{App: &contentpb.AppDefined{TypeUrl: "example.com/poll", Value: []byte{1, 2}}}}}
+	id, err := alice.SendGroupContent(ctxT(t), gid, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := recvGroup(t, bob)
+	if m.ID != id || m.Content == nil || m.Content.Kind() != content.KindApp || m.Content.GetApp().GetTypeUrl() != "example.com/poll" {
+		t.Fatalf("bob got %+v", m)
+	}
+	if _, err := alice.SendGroupText(ctxT(t), gid, "a reply", WithReplyTo(id, "alice")); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvGroup(t, bob); m.Content.GetReplyTo() == nil || MessageID(m.Content.GetReplyTo().GetMessageId()) != id {
+		t.Fatalf("bob's reply: %+v", m.Content)
+	}
+	reaction := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Reaction{Reaction: &contentpb.Reaction{TargetId: id[:], Emoji: "👍"}}}}
+	if _, err := alice.SendGroupContent(ctxT(t), gid, reaction); !errors.Is(err, ErrInvalidContent) {
+		t.Fatalf("a reaction to a group: %v, want ErrInvalidContent", err)
+	}
+	noMessage(t, bob, 200*time.Millisecond)
+
+	// A reaction under alice's chain, as a modified client would send it.
+	var body []byte
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		raw, _, err := tx.GroupSend(gid[:])
+		if err != nil {
+			return err
+		}
+		sc, err := senderkey.UnmarshalSendingChain(raw)
+		if err != nil {
+			return err
+		}
+		reaction.Group = &contentpb.GroupContext{GroupId: gid[:], Epoch: 0}
+		b, err := content.Marshal(reaction)
+		if err != nil {
+			return err
+		}
+		var mid MessageID
+		rand.Read(mid[:])
+		p := payload{version: payloadVersion2, kind: kindGroup, id: mid, sent: time.Now(), to: "alice", body: b}
+		pt, err := padBlock(p.marshal())
+		if err != nil {
+			return err
+		}
+		msg, err := sc.Encrypt(pt)
+		if err != nil {
+			return err
+		}
+		body = append([]byte{groupBodyPrefix}, msg...)
+		return tx.PutGroupSend(gid[:], sc.Marshal(), false)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bob.Close() // the store is written to directly: bob fetches it on connecting
+	now := time.Now()
+	var mid [relaystore.MessageIDSize]byte
+	rand.Read(mid[:])
+	if _, err := s.q.Send(ctxT(t), relaystore.Send{Sender: wire.FormatAddress("alice", 1), MessageID: mid, Now: now, Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
+		MaxEnvelope: 1 << 20, MaxQueueCount: 1000, MaxQueueBytes: 1 << 30,
+		Items: []relaystore.Item{{Recipient: wire.FormatAddress("bob", 1), Envelope: body}}}); err != nil {
+		t.Fatal(err)
+	}
+	bob = s.open(bobDir)
+	if e := waitEvent(t, bob, EventEnvelopeDropped); e.Handle != "alice" || !errors.Is(e.Err, errBadPayload) {
+		t.Fatalf("dropped: %+v", e)
+	}
+	noMessage(t, bob, 200*time.Millisecond)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "still fine"); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvGroup(t, bob); string(m.Plaintext) != "still fine" {
+		t.Fatalf("bob got %q", m.Plaintext)
 	}
 }

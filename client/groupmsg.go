@@ -18,6 +18,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/senderkey"
 	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Group messages (spec/groups.md §8.3, spec/client.md §14.4): encrypted
@@ -47,10 +48,41 @@ var errUnknownChain = errors.New("client: a group message under a sending chain 
 // (and this account's other devices), encrypted once and uploaded once
 // (spec/client.md §14.4). It returns once the relay has stored it for
 // every device, or a *SendError naming the devices it refused.
-func (c *Client) SendGroupText(ctx context.Context, gid GroupID, text string) (MessageID, error) {
-	return c.sendGroup(ctx, gid, &content.Content{Content: &contentpb.Content{
+func (c *Client) SendGroupText(ctx context.Context, gid GroupID, text string, opts ...SendOption) (MessageID, error) {
+	return c.SendGroupContent(ctx, gid, &content.Content{Content: &contentpb.Content{
 		Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: text}},
-	}})
+	}}, opts...)
+}
+
+// SendGroupContent sends a Content of kind text, app (application-defined)
+// or a kind this version does not know to group gid, as SendGroupText
+// does; WithReplyTo makes it a reply. Other kinds are ErrInvalidContent:
+// a group message carries only these (spec/client.md §14.4).
+func (c *Client) SendGroupContent(ctx context.Context, gid GroupID, m *content.Content, opts ...SendOption) (MessageID, error) {
+	if m == nil || m.Content == nil {
+		return MessageID{}, fmt.Errorf("%w: no content", ErrInvalidContent)
+	}
+	if k := m.Kind(); !groupKind(k) {
+		return MessageID{}, fmt.Errorf("%w: a group message does not carry %v content", ErrInvalidContent, k)
+	}
+	var o sendOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	// A copy: the group context is set on it.
+	cp := &content.Content{Content: proto.Clone(m.Content).(*contentpb.Content)}
+	if o.hasReply {
+		cp.ReplyTo = &contentpb.ReplyTo{MessageId: o.replyTo[:], Sender: o.replySender}
+	}
+	return c.sendGroup(ctx, gid, cp)
+}
+
+// groupKind reports whether a group message may carry content of kind k
+// (spec/client.md §14.4).
+func groupKind(k content.Kind) bool {
+	return k == content.KindText || k == content.KindApp || k == content.KindUnknown
 }
 
 // padBlock lays pt out as a sealed envelope's message block is
@@ -578,6 +610,9 @@ func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []by
 		p, err := parseGroupPayload(pt)
 		if err != nil {
 			return drop(err)
+		}
+		if !groupKind(p.content.Kind()) {
+			return drop(fmt.Errorf("%w: a group message of %v content", errBadPayload, p.content.Kind()))
 		}
 		gc := p.content.GetGroup()
 		if p.to != r.Handle || gc == nil || GroupID(gc.GetGroupId()) != GroupID(hdr.GroupID) {
