@@ -78,9 +78,10 @@ const (
 	KindAccess                  // an access update: only access_key (§4.10)
 	KindGroupChange             // GroupChange (§4.11)
 	KindSenderKey               // SenderKeyDistribution (§4.12)
+	KindGroupSync               // GroupSync (§4.13)
 )
 
-var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key"}
+var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key", "group-sync"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -122,6 +123,8 @@ func (c *Content) Kind() Kind {
 		return KindGroupChange
 	case *contentpb.Content_SenderKey:
 		return KindSenderKey
+	case *contentpb.Content_GroupSync:
+		return KindGroupSync
 	}
 	if len(c.AccessKey) != 0 && c.ReplyTo == nil && len(c.Unknown()) == 0 {
 		return KindAccess

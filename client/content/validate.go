@@ -80,6 +80,11 @@ func check(c *Content) error {
 			return malformed("sender key distribution: a group id of %d bytes, a distribution of %d", len(x.SenderKey.GetGroupId()), len(x.SenderKey.GetDistribution()))
 		}
 		return nil
+	case *contentpb.Content_GroupSync:
+		if len(x.GroupSync.GetGroupId()) != GroupIDSize || len(x.GroupSync.GetStateHash()) != GroupIDSize {
+			return malformed("group sync: a group id of %d bytes, a state hash of %d", len(x.GroupSync.GetGroupId()), len(x.GroupSync.GetStateHash()))
+		}
+		return nil
 	case *contentpb.Content_GroupChange:
 		// The bytes are spec/groups.md's to check (§4.11).
 		if len(x.GroupChange.GetChange()) == 0 {

@@ -35,6 +35,7 @@ const (
 	cAccess                                                                      = 18
 	cGroupChange                                                                 = 11
 	cSenderKey                                                                   = 13
+	cGroupSync                                                                   = 14
 )
 
 func genContent() ([]byte, error) {
@@ -136,6 +137,11 @@ func genContent() ([]byte, error) {
 	bad("group-short-id", "a group context with a 31-byte id", "malformed", cat(text("hi"), fb(cGroup, fb(1, gid[:31]))))
 	bad("sender-key-no-group", "a distribution without its group id", "malformed", fb(cSenderKey, fb(2, []byte("d"))))
 	bad("sender-key-empty", "a distribution without the distribution", "malformed", fb(cSenderKey, fb(1, gid)))
+	sh := bytes.Repeat([]byte{0x48}, content.GroupIDSize)
+	ok("group-text-state", "a text in a group with the sender's state hash (§4.12)", "text", cat(text("hi all"), fb(cGroup, cat(fb(1, gid), fv(2, 3), fb(3, sh)))), nil, nil)
+	bad("group-short-state-hash", "a group context with a 31-byte state hash", "malformed", cat(text("hi"), fb(cGroup, cat(fb(1, gid), fv(2, 3), fb(3, sh[:31])))))
+	ok("group-sync", "a member asking for the changes after its state (§4.13)", "group-sync", fb(cGroupSync, cat(fb(1, gid), fv(2, 4), fb(3, sh))), nil, nil)
+	bad("group-sync-no-hash", "a group sync without the asker's state hash", "malformed", fb(cGroupSync, cat(fb(1, gid), fv(2, 4))))
 	ok("unknown-nested-field", "a Text with a field 5 of a newer version", "text", fb(cText, cat(fb(1, []byte("hi")), fv(5, 7))), nil, nil)
 	ok("unknown-fields-between", "unknown fields 12 and 20 around the known reply_to 16, canonical order", "unknown", cat(newKind, reply(t1, ""), fv(20, 1), fb(20, []byte("x"))), nil, cat(newKind, fv(20, 1), fb(20, []byte("x"))))
 	ok("unknown-not-utf8", "an unknown field is not checked for UTF-8", "text", cat(text("hi"), fb(21, []byte{0xff})), nil, fb(21, []byte{0xff}))

@@ -148,6 +148,7 @@ type Content struct {
 	//	*Content_App
 	//	*Content_GroupChange
 	//	*Content_SenderKey
+	//	*Content_GroupSync
 	Kind isContent_Kind `protobuf_oneof:"kind"`
 	// reply_to quotes an earlier message; only with text (§4.1).
 	ReplyTo *ReplyTo `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
@@ -298,6 +299,15 @@ func (x *Content) GetSenderKey() *SenderKeyDistribution {
 	return nil
 }
 
+func (x *Content) GetGroupSync() *GroupSync {
+	if x != nil {
+		if x, ok := x.Kind.(*Content_GroupSync); ok {
+			return x.GroupSync
+		}
+	}
+	return nil
+}
+
 func (x *Content) GetReplyTo() *ReplyTo {
 	if x != nil {
 		return x.ReplyTo
@@ -370,6 +380,12 @@ type Content_SenderKey struct {
 	SenderKey *SenderKeyDistribution `protobuf:"bytes,13,opt,name=sender_key,json=senderKey,proto3,oneof"`
 }
 
+type Content_GroupSync struct {
+	// A member asking another for the group changes it lacks
+	// (spec/groups.md §8.5).
+	GroupSync *GroupSync `protobuf:"bytes,14,opt,name=group_sync,json=groupSync,proto3,oneof"`
+}
+
 func (*Content_Text) isContent_Kind() {}
 
 func (*Content_Reaction) isContent_Kind() {}
@@ -391,6 +407,8 @@ func (*Content_App) isContent_Kind() {}
 func (*Content_GroupChange) isContent_Kind() {}
 
 func (*Content_SenderKey) isContent_Kind() {}
+
+func (*Content_GroupSync) isContent_Kind() {}
 
 // Text is a message the user typed: 1 to 16384 bytes of UTF-8.
 type Text struct {
@@ -1006,6 +1024,68 @@ func (x *SenderKeyDistribution) GetDistribution() []byte {
 	return nil
 }
 
+// GroupSync asks a member for the changes of a group after the asker's
+// state (spec/groups.md §8.5).
+type GroupSync struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`       // 32 bytes
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`                         // the asker's current state epoch
+	StateHash     []byte                 `protobuf:"bytes,3,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"` // that state's hash, 32 bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupSync) Reset() {
+	*x = GroupSync{}
+	mi := &file_content_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupSync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupSync) ProtoMessage() {}
+
+func (x *GroupSync) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupSync.ProtoReflect.Descriptor instead.
+func (*GroupSync) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GroupSync) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *GroupSync) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *GroupSync) GetStateHash() []byte {
+	if x != nil {
+		return x.StateHash
+	}
+	return nil
+}
+
 // GroupContext names the group a group message belongs to and the epoch and
 // hash of the state its sender was at (spec/groups.md §8.2, §8.4).
 type GroupContext struct {
@@ -1019,7 +1099,7 @@ type GroupContext struct {
 
 func (x *GroupContext) Reset() {
 	*x = GroupContext{}
-	mi := &file_content_proto_msgTypes[13]
+	mi := &file_content_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1111,7 @@ func (x *GroupContext) String() string {
 func (*GroupContext) ProtoMessage() {}
 
 func (x *GroupContext) ProtoReflect() protoreflect.Message {
-	mi := &file_content_proto_msgTypes[13]
+	mi := &file_content_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1124,7 @@ func (x *GroupContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupContext.ProtoReflect.Descriptor instead.
 func (*GroupContext) Descriptor() ([]byte, []int) {
-	return file_content_proto_rawDescGZIP(), []int{13}
+	return file_content_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GroupContext) GetGroupId() []byte {
@@ -1072,7 +1152,7 @@ var File_content_proto protoreflect.FileDescriptor
 
 const file_content_proto_rawDesc = "" +
 	"\n" +
-	"\rcontent.proto\x12\x13sealpost.content.v1\"\xa9\x06\n" +
+	"\rcontent.proto\x12\x13sealpost.content.v1\"\xea\x06\n" +
 	"\aContent\x12/\n" +
 	"\x04text\x18\x01 \x01(\v2\x19.sealpost.content.v1.TextH\x00R\x04text\x12;\n" +
 	"\breaction\x18\x02 \x01(\v2\x1d.sealpost.content.v1.ReactionH\x00R\breaction\x12/\n" +
@@ -1085,7 +1165,9 @@ const file_content_proto_rawDesc = "" +
 	"\x03app\x18\t \x01(\v2\x1f.sealpost.content.v1.AppDefinedH\x00R\x03app\x12E\n" +
 	"\fgroup_change\x18\v \x01(\v2 .sealpost.content.v1.GroupChangeH\x00R\vgroupChange\x12K\n" +
 	"\n" +
-	"sender_key\x18\r \x01(\v2*.sealpost.content.v1.SenderKeyDistributionH\x00R\tsenderKey\x127\n" +
+	"sender_key\x18\r \x01(\v2*.sealpost.content.v1.SenderKeyDistributionH\x00R\tsenderKey\x12?\n" +
+	"\n" +
+	"group_sync\x18\x0e \x01(\v2\x1e.sealpost.content.v1.GroupSyncH\x00R\tgroupSync\x127\n" +
 	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyTo\x127\n" +
 	"\x05group\x18\x11 \x01(\v2!.sealpost.content.v1.GroupContextR\x05group\x12\x1d\n" +
 	"\n" +
@@ -1135,7 +1217,12 @@ const file_content_proto_rawDesc = "" +
 	"\x05state\x18\x02 \x01(\fR\x05state\"V\n" +
 	"\x15SenderKeyDistribution\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\"\n" +
-	"\fdistribution\x18\x02 \x01(\fR\fdistribution\"^\n" +
+	"\fdistribution\x18\x02 \x01(\fR\fdistribution\"[\n" +
+	"\tGroupSync\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
+	"\n" +
+	"state_hash\x18\x03 \x01(\fR\tstateHash\"^\n" +
 	"\fGroupContext\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
@@ -1155,7 +1242,7 @@ func file_content_proto_rawDescGZIP() []byte {
 }
 
 var file_content_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_content_proto_goTypes = []any{
 	(Receipt_Type)(0),             // 0: sealpost.content.v1.Receipt.Type
 	(Typing_State)(0),             // 1: sealpost.content.v1.Typing.State
@@ -1172,7 +1259,8 @@ var file_content_proto_goTypes = []any{
 	(*AppDefined)(nil),            // 12: sealpost.content.v1.AppDefined
 	(*GroupChange)(nil),           // 13: sealpost.content.v1.GroupChange
 	(*SenderKeyDistribution)(nil), // 14: sealpost.content.v1.SenderKeyDistribution
-	(*GroupContext)(nil),          // 15: sealpost.content.v1.GroupContext
+	(*GroupSync)(nil),             // 15: sealpost.content.v1.GroupSync
+	(*GroupContext)(nil),          // 16: sealpost.content.v1.GroupContext
 }
 var file_content_proto_depIdxs = []int32{
 	3,  // 0: sealpost.content.v1.Content.text:type_name -> sealpost.content.v1.Text
@@ -1186,15 +1274,16 @@ var file_content_proto_depIdxs = []int32{
 	12, // 8: sealpost.content.v1.Content.app:type_name -> sealpost.content.v1.AppDefined
 	13, // 9: sealpost.content.v1.Content.group_change:type_name -> sealpost.content.v1.GroupChange
 	14, // 10: sealpost.content.v1.Content.sender_key:type_name -> sealpost.content.v1.SenderKeyDistribution
-	4,  // 11: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
-	15, // 12: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
-	0,  // 13: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
-	1,  // 14: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	15, // 11: sealpost.content.v1.Content.group_sync:type_name -> sealpost.content.v1.GroupSync
+	4,  // 12: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
+	16, // 13: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
+	0,  // 14: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
+	1,  // 15: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_content_proto_init() }
@@ -1214,6 +1303,7 @@ func file_content_proto_init() {
 		(*Content_App)(nil),
 		(*Content_GroupChange)(nil),
 		(*Content_SenderKey)(nil),
+		(*Content_GroupSync)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1221,7 +1311,7 @@ func file_content_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_content_proto_rawDesc), len(file_content_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
