@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/internal/killpoint"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/ratchet"
@@ -60,11 +61,13 @@ func (c *Client) deliver(ctx context.Context, d *wire.Delivery) error {
 	if err != nil {
 		return err
 	}
+	killpoint.Reach(killpoint.ReceiveAfterCommit)
 	for _, m := range ms {
 		if err := c.handOver(ctx, m); err != nil {
 			return err
 		}
 	}
+	killpoint.Reach(killpoint.ReceiveBeforeAck)
 	return nil
 }
 
@@ -291,6 +294,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		if err != nil {
 			return err
 		}
+		killpoint.Reach(killpoint.ReceiveBeforeCommit)
 		events, rebase = rcv.events, rcv.rebase
 		if !rcv.offer {
 			return nil
