@@ -200,7 +200,9 @@ func TestGroupChangeKilledWhileReceiving(t *testing.T) {
 			onceEach(t, []receiverRun{killed, again}, after)
 			noRefusals(t, killed, again)
 			// Reported once if the kill came before the commit; after it,
-			// maybe before the kill, never again.
+			// at most before the kill, never again. Events are not stored:
+			// one killed between the commit and its report is never
+			// reported, and GroupMembers has the change.
 			k, a := killed.events("group-changed"), again.events("group-changed")
 			switch {
 			case step == killpoint.ReceiveBeforeCommit && (len(k) != 0 || len(a) != 1):

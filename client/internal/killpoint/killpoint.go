@@ -31,8 +31,10 @@ const (
 	// processed ids, a group change applied to its tracker, the inbox)
 	// are written in the receive transaction, which has not committed.
 	ReceiveBeforeCommit = "receive-before-commit"
-	// ReceiveAfterCommit: the receive transaction committed; the message
-	// was not offered to the application and the relay was not acked.
+	// ReceiveAfterCommit: the receive transaction committed; for a
+	// pairwise message nothing else happened yet (no event reported, no
+	// lost group change of this account signed again); the message was
+	// not offered to the application and the relay was not acked.
 	ReceiveAfterCommit = "receive-after-commit"
 	// ReceiveBeforeAck: the application acked the message and it left
 	// the inbox; the relay was not acked.
