@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/internal/killpoint"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/ratchet"
@@ -60,11 +61,14 @@ func (c *Client) deliver(ctx context.Context, d *wire.Delivery) error {
 	if err != nil {
 		return err
 	}
+	// Reached by receive's own commit too; here for a group message's.
+	killpoint.Reach(killpoint.ReceiveAfterCommit)
 	for _, m := range ms {
 		if err := c.handOver(ctx, m); err != nil {
 			return err
 		}
 	}
+	killpoint.Reach(killpoint.ReceiveBeforeAck)
 	return nil
 }
 
@@ -291,6 +295,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		if err != nil {
 			return err
 		}
+		killpoint.Reach(killpoint.ReceiveBeforeCommit)
 		events, rebase = rcv.events, rcv.rebase
 		if !rcv.offer {
 			return nil
@@ -317,6 +322,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 	if err != nil {
 		return nil, storeError(err)
 	}
+	killpoint.Reach(killpoint.ReceiveAfterCommit)
 	if dup {
 		// Not an error: the sender sent it again (spec/client.md §3.4).
 		c.log.Debug("client: second copy of a message dropped")

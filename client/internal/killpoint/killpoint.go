@@ -25,6 +25,27 @@ const (
 // Steps lists the steps of a Send in order.
 var Steps = []string{SendBeforeQueueCommit, SendAfterQueueCommit, SendAfterRelayStored, SendAfterDelete}
 
+// The steps of receiving an envelope (spec/client.md §5.2).
+const (
+	// ReceiveBeforeCommit: a pairwise message's effects (the session, the
+	// processed ids, a group change applied to its tracker, the inbox)
+	// are written in the receive transaction, which has not committed.
+	ReceiveBeforeCommit = "receive-before-commit"
+	// ReceiveAfterCommit: the receive transaction committed; for a
+	// pairwise message nothing else happened yet (no event reported, no
+	// lost group change of this account signed again); the message was
+	// not offered to the application and the relay was not acked.
+	ReceiveAfterCommit = "receive-after-commit"
+	// ReceiveBeforeAck: the application acked the message and it left
+	// the inbox; the relay was not acked.
+	ReceiveBeforeAck = "receive-before-ack"
+	// ReceiveAfterAck: an Ack was written to the relay.
+	ReceiveAfterAck = "receive-after-ack"
+)
+
+// ReceiveSteps lists the steps of receiving in order.
+var ReceiveSteps = []string{ReceiveBeforeCommit, ReceiveAfterCommit, ReceiveBeforeAck, ReceiveAfterAck}
+
 var hook atomic.Pointer[func(step string)]
 
 // Set installs f, called at every step reached (nil removes it).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/sealpost/sealpost/client/internal/killpoint"
+
 	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
 )
@@ -84,5 +86,6 @@ func (l *Link) ack(c *relayclient.Conn, ids []uint64) []uint64 {
 		l.log.Debug("relaylink: ack not sent, keeping it for the next connection", "err", err)
 		return ids
 	}
+	killpoint.Reach(killpoint.ReceiveAfterAck)
 	return ids[:0]
 }
