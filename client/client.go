@@ -233,10 +233,15 @@ type Client struct {
 	// distributed, then advanced, by one group message at a time
 	// (groupmsg.go).
 	groupMu sync.Mutex
+	// rebaseMu serialises the rebasing of lost group changes (groups.go).
+	rebaseMu sync.Mutex
 	// outOfSync is what EventGroupOutOfSync reported (groupmsg.go), so
 	// that it is reported once; guarded by mu.
 	outOfSync map[outOfSyncKey]bool
-	expiry    chan struct{} // wakes the expiry loop (loops.go)
+	// syncReplied is when this device last answered a member's GroupSync
+	// about a group (groupsync.go); guarded by mu.
+	syncReplied map[outOfSyncKey]time.Time
+	expiry      chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)
 }

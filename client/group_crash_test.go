@@ -253,9 +253,7 @@ func TestGroupChangeKilledWhileReceiving(t *testing.T) {
 		})
 	}
 
-	// receiveGroup's transaction (client/groupmsg.go) has no kill point
-	// of its own: a group message is killed after its commit.
-	for _, step := range []string{killpoint.ReceiveAfterCommit, killpoint.ReceiveBeforeAck, killpoint.ReceiveAfterAck} {
+	for _, step := range killpoint.ReceiveSteps {
 		t.Run("message/"+step, func(t *testing.T) {
 			text := "killed at " + step
 			if _, err := alice.SendGroupText(ctxT(t), gid, text); err != nil {
@@ -307,13 +305,6 @@ func TestGroupRebaseKilledAfterCommit(t *testing.T) {
 			name = "not-killed"
 		}
 		t.Run(name, func(t *testing.T) {
-			if killAt != "" && os.Getenv("SEALPOST_TEST_KNOWN_DEFECTS") == "" {
-				// Known defect: the rebases a receive computes are not
-				// stored with its commit (client/groups.go
-				// rebaseGroupChanges runs after it, in memory): killed in
-				// between, bob's rename is never signed again.
-				t.Skip("known defect: a rebase due at a commit is lost at a crash after it; SEALPOST_TEST_KNOWN_DEFECTS=1 runs it")
-			}
 			rebaseKilledAfterCommit(t, bin, killAt)
 		})
 	}

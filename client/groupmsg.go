@@ -13,6 +13,7 @@ import (
 	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/content/contentpb"
 	"github.com/sealpost/sealpost/client/group"
+	"github.com/sealpost/sealpost/client/internal/killpoint"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/seal"
 	"github.com/sealpost/sealpost/crypto/senderkey"
@@ -644,6 +645,7 @@ func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []by
 		if _, err := tx.PutInbox(m); err != nil {
 			return err
 		}
+		killpoint.Reach(killpoint.ReceiveBeforeCommit)
 		out = &m
 		return nil
 	})
@@ -682,7 +684,9 @@ type outOfSyncKey struct {
 	why   string
 }
 
-// reportOutOfSync emits EventGroupOutOfSync once per group and reason.
+// reportOutOfSync emits EventGroupOutOfSync once per group and reason, and
+// then asks the sender for the changes this device lacks (spec/groups.md
+// §8.5).
 func (c *Client) reportOutOfSync(gid GroupID, handle string, device uint32, err error) {
 	k := outOfSyncKey{gid, err.Error()}
 	c.mu.Lock()
@@ -694,6 +698,7 @@ func (c *Client) reportOutOfSync(gid GroupID, handle string, device uint32, err 
 	c.mu.Unlock()
 	if !seen {
 		c.emit(Event{Kind: EventGroupOutOfSync, Handle: handle, Device: device, Group: gid, Err: err})
+		c.askGroupSync(gid, handle)
 	}
 }
 

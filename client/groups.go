@@ -204,7 +204,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string, members ...string
 	if err != nil {
 		return GroupID{}, err
 	}
-	return GroupID(gid), c.distributeChange(ctx, id, tr, ch, nil, nil, st.Handles())
+	return GroupID(gid), c.distributeChange(ctx, id, tr, ch, nil, nil, st.Handles(), nil)
 }
 
 // AddMembers adds accounts to a group (an admin's change); each new member
@@ -244,6 +244,12 @@ func (c *Client) Demote(ctx context.Context, gid GroupID, handles ...string) err
 // sends it to every member before and after it, in the transaction that
 // stores the new state.
 func (c *Client) changeGroup(ctx context.Context, gid GroupID, in group.Intent) error {
+	return c.changeGroupWith(ctx, gid, in, nil)
+}
+
+// changeGroupWith is changeGroup, with also, if set, in the transaction
+// that stores the new state and queues the change.
+func (c *Client) changeGroupWith(ctx context.Context, gid GroupID, in group.Intent, also func(tx *localstore.Tx) error) error {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return err
@@ -290,7 +296,7 @@ func (c *Client) changeGroup(ctx context.Context, gid GroupID, in group.Intent) 
 	if in.Kind == group.KindAdd {
 		added = in.Members
 	}
-	return c.distributeChange(ctx, id, tr, ch, before, added, append(before.Handles(), tr.State().Handles()...))
+	return c.distributeChange(ctx, id, tr, ch, before, added, append(before.Handles(), tr.State().Handles()...), also)
 }
 
 // signChange signs ch with this account's key.
@@ -310,9 +316,14 @@ func (c *Client) signChange(id *identity, ch *group.Change) error {
 // every copy carries state, the state ch applies to, which the added
 // accounts need to join and the others ignore: one body, so that the new
 // state and every copy are queued together or not at all.
-func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.Tracker, ch *group.Change, state *group.State, added, to []string) error {
+func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.Tracker, ch *group.Change, state *group.State, added, to []string, also func(tx *localstore.Tx) error) error {
 	gid := tr.State().ID
 	store := func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
 		if state != nil {
 			// A member gone: a new sending chain before the next group
 			// message (spec/groups.md §8.3).
@@ -394,40 +405,100 @@ func (c *Client) GroupMembers(ctx context.Context, gid GroupID) (*Group, error) 
 	return g, storeError(err)
 }
 
-// groupRebase is what is left of one of this account's own changes that
-// lost a race (spec/groups.md §6.3): signed again on top of the winner
-// after the receiving transaction.
-//
-// It also carries the other work a received group message leaves for after
-// the commit: with lookup set, a member whose key set is looked up again
-// (a new sending chain from it may follow a device revoked, spec/client.md
-// §14.4).
-type groupRebase struct {
-	group  GroupID
-	intent group.Intent
+// groupFollowUp is work a received group message leaves for after its
+// transaction commits, done in the background: the stored changes of this
+// account that lost a race signed again (rebase), a member looked up again
+// (lookup: a new sending chain from it may follow a device revoked,
+// spec/client.md §14.4), or changes sent to a member that asked for them
+// (reply, spec/groups.md §8.5).
+type groupFollowUp struct {
+	rebase bool
 	lookup string
+	reply  *groupSyncReply
 }
 
-// rebaseGroupChanges signs and sends again what is left of this account's
-// changes that lost a race (spec/groups.md §6.3), and looks up again the
-// members rs names, in the background.
-func (c *Client) rebaseGroupChanges(rs []groupRebase) {
-	if len(rs) == 0 {
+// groupFollowUps runs fs in the background.
+func (c *Client) groupFollowUps(fs []groupFollowUp) {
+	if len(fs) == 0 {
 		return
 	}
 	c.background(func() {
-		for _, r := range rs {
-			if r.lookup != "" {
-				if _, err := c.lookup(c.ctx, r.lookup, true); err != nil && c.ctx.Err() == nil {
+		for _, f := range fs {
+			switch {
+			case f.rebase:
+				c.rebaseLost(c.ctx)
+			case f.lookup != "":
+				if _, err := c.lookup(c.ctx, f.lookup, true); err != nil && c.ctx.Err() == nil {
 					c.log.Info("client: looking a group member up again", "err", err)
 				}
-				continue
-			}
-			if err := c.changeGroup(c.ctx, r.group, r.intent); err != nil && c.ctx.Err() == nil {
-				c.emit(Event{Kind: EventGroupRefused, Handle: c.Handle(), Group: r.group, Err: fmt.Errorf("rebasing this account's %s: %w", r.intent.Kind, err)})
+			case f.reply != nil:
+				c.sendGroupSyncReply(c.ctx, f.reply)
 			}
 		}
 	})
+}
+
+// rebaseLost signs again, on top of the winner, what is left of each stored
+// change of this account that lost a race (spec/groups.md §6.3), and sends
+// it; the stored change is deleted in the transaction that queues the new
+// one, or when nothing is left of it. One that cannot be sent now stays
+// stored and is tried again after the next connection.
+func (c *Client) rebaseLost(ctx context.Context) {
+	c.rebaseMu.Lock()
+	defer c.rebaseMu.Unlock()
+	var lost []localstore.GroupLost
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		lost, err = tx.GroupLostChanges()
+		return err
+	}); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("client: reading the lost group changes", "err", err)
+		}
+		return
+	}
+	for _, l := range lost {
+		forget := func(tx *localstore.Tx) error {
+			if err := tx.DeleteGroupLost(l.Group, l.ChangeID); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+				return err
+			}
+			return nil
+		}
+		gid := GroupID(l.Group)
+		var in group.Intent
+		ok := false
+		err := c.store.View(ctx, func(tx *localstore.Tx) error {
+			ch, err := group.ParseChange(l.Change)
+			if err != nil {
+				return nil // dropped below
+			}
+			tr, err := loadGroupTx(tx, gid)
+			if errors.Is(err, ErrUnknownGroup) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			in, ok = group.Rebase(ch, tr.State())
+			return nil
+		})
+		if err == nil && !ok {
+			// Nothing left of it (or its group is gone).
+			err = c.store.Update(ctx, forget)
+		} else if err == nil {
+			err = c.changeGroupWith(ctx, gid, in, forget)
+			if errors.Is(err, ErrGroupRefused) {
+				c.emit(Event{Kind: EventGroupRefused, Handle: c.Handle(), Group: gid, Err: fmt.Errorf("rebasing this account's %s: %w", in.Kind, err)})
+				err = c.store.Update(ctx, forget)
+			}
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Info("client: a lost group change not rebased yet", "err", err)
+			}
+			return
+		}
+	}
 }
 
 // applyGroupChange applies a received GroupChange in the receiving
@@ -435,7 +506,7 @@ func (c *Client) rebaseGroupChanges(rs []groupRebase) {
 // group this device is not in yet, as the Create or the Add that makes it
 // a member. It returns the events to report and what is left to rebase of
 // this account's own changes that lost a race.
-func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time) ([]Event, []groupRebase, error) {
+func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time) ([]Event, []groupFollowUp, error) {
 	refused := func(gid GroupID, err error) []Event {
 		return []Event{{Kind: EventGroupRefused, Handle: sender, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, err)}}
 	}
@@ -507,14 +578,19 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 	for _, r := range res.Refused {
 		evs = append(evs, Event{Kind: EventGroupRefused, Handle: r.Change.Author, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, r.Err)})
 	}
-	var rebase []groupRebase
+	var rebase []groupFollowUp
 	for _, lost := range append(res.Superseded, lostOwn(res, ch)...) {
 		if lost.Author != id.handle {
 			continue
 		}
-		if in, ok := group.Rebase(lost, tr.State()); ok {
-			rebase = append(rebase, groupRebase{group: gid, intent: in})
+		// Stored with the state that lost it, signed again after the
+		// commit: a crash in between does not lose it (spec/groups.md
+		// §6.3).
+		cid := lost.ChangeID()
+		if err := tx.PutGroupLost(localstore.GroupLost{Group: gid[:], ChangeID: cid[:], Change: lost.Marshal()}); err != nil {
+			return nil, nil, err
 		}
+		rebase = []groupFollowUp{{rebase: true}}
 	}
 	if err := groupMembersLeft(tx, gid, before, tr.State()); err != nil {
 		return nil, nil, err

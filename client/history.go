@@ -109,10 +109,10 @@ func (c *Client) recordSent(tx *localstore.Tx, id *identity, msgID MessageID, to
 
 // received is what applying a received payload gives.
 type received struct {
-	offer  bool                      // store in the inbox and offer to the application
-	extra  []localstore.InboxMessage // held content released by it, offered after it
-	events []Event                   // reported after the commit
-	rebase []groupRebase             // own group changes to sign again after the commit
+	offer     bool                      // store in the inbox and offer to the application
+	extra     []localstore.InboxMessage // held content released by it, offered after it
+	events    []Event                   // reported after the commit
+	followUps []groupFollowUp           // group work for after the commit
 }
 
 // applyReceived applies a received, accepted, new payload to the history
@@ -174,16 +174,25 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 			// A new chain may follow a device revoked: the sender's key
 			// set is looked up again after the commit (spec/client.md
 			// §14.4).
-			r.rebase = append(r.rebase, groupRebase{lookup: sender})
+			r.followUps = append(r.followUps, groupFollowUp{lookup: sender})
+		}
+	case content.KindGroupSync:
+		// spec/groups.md §8.5: a member asking for the changes it lacks.
+		reply, err := c.groupSyncRequest(tx, sender, p.content.GetGroupSync(), now)
+		if err != nil {
+			return r, err
+		}
+		if reply != nil {
+			r.followUps = append(r.followUps, groupFollowUp{reply: reply})
 		}
 	case content.KindGroupChange:
 		// spec/groups.md §8.1: applied to the group, never shown.
-		evs, rebase, err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now)
+		evs, fs, err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now)
 		if err != nil {
 			return r, err
 		}
 		r.events = append(r.events, evs...)
-		r.rebase = append(r.rebase, rebase...)
+		r.followUps = append(r.followUps, fs...)
 	default:
 		// Typing and presence that came the stored way: ephemeral
 		// signals are not kept (§12.7); nothing to do.

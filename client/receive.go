@@ -191,11 +191,11 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		used    *sessionStart
 		dup     bool
 		events  []Event
-		rebase  []groupRebase
+		follow  []groupFollowUp
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr, used, dup, events, rebase = nil, nil, nil, false, nil, nil
+		out, dropErr, used, dup, events, follow = nil, nil, nil, false, nil, nil
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
 			return err
@@ -296,7 +296,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 			return err
 		}
 		killpoint.Reach(killpoint.ReceiveBeforeCommit)
-		events, rebase = rcv.events, rcv.rebase
+		events, follow = rcv.events, rcv.followUps
 		if !rcv.offer {
 			return nil
 		}
@@ -332,7 +332,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		c.log.Debug("client: envelope dropped", "err", dropErr)
 		return nil, nil
 	}
-	c.rebaseGroupChanges(rebase)
+	c.groupFollowUps(follow)
 	for _, ev := range events {
 		c.emit(ev)
 	}

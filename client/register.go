@@ -215,6 +215,7 @@ func (c *Client) start() error {
 				defer c.wg.Done()
 				c.flushQueue(c.ctx)
 				c.flushGroupOutgoing(c.ctx)
+				c.rebaseLost(c.ctx) // spec/groups.md §6.3, after a restart
 			}()
 		},
 		OnDisconnect: func(err error) {

@@ -436,3 +436,25 @@ func (t *Tracker) Compare(epoch uint64, h Hash) Agreement {
 		return Behind
 	}
 }
+
+// ChangesAfter returns the changes of the canonical chain another member
+// at the state of epoch with hash h lacks (spec/groups.md §8.5), oldest
+// first: those after that state if it is on the canonical chain, else
+// every change of the canonical chain the Tracker keeps (a member on
+// another branch, or before the window, needs them to see the winner).
+func (t *Tracker) ChangesAfter(epoch uint64, h Hash) []*Change {
+	from := uint64(0)
+	switch t.Compare(epoch, h) {
+	case Same:
+		return nil
+	case Behind:
+		from = epoch
+	}
+	var out []*Change
+	for _, e := range t.canonical() {
+		if e.c.Epoch >= from {
+			out = append(out, e.c)
+		}
+	}
+	return out
+}

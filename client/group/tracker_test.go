@@ -401,6 +401,15 @@ func TestCompare(t *testing.T) {
 			t.Errorf("%s: Compare = %d, want %d", c.name, got, c.want)
 		}
 	}
+	if got := tr.ChangesAfter(s0.Epoch, s0.Hash()); len(got) != 2 || got[0] != p || got[1] != win {
+		t.Errorf("ChangesAfter(first state) = %v, want the promotion and the winner", kinds(got))
+	}
+	if got := tr.ChangesAfter(sLose.Epoch, sLose.Hash()); len(got) != 2 || got[1] != win {
+		t.Errorf("ChangesAfter(losing branch) = %v, want the whole canonical chain", kinds(got))
+	}
+	if got := tr.ChangesAfter(sWin.Epoch, sWin.Hash()); len(got) != 0 {
+		t.Errorf("ChangesAfter(current) = %v, want none", kinds(got))
+	}
 	late := must(NewTracker(s1))
 	if got := late.Compare(s0.Epoch, s0.Hash()); got != Older {
 		t.Errorf("before the oldest kept state: %d, want Older", got)

@@ -400,3 +400,59 @@ func (tx *Tx) DeleteGroupHeldKey(id []byte, handle string, device uint32) error 
 	_, err := tx.exec("delete group held key", `DELETE FROM group_held_keys WHERE id = ? AND handle = ? AND device = ?`, nonNil(id), handle, int64(device))
 	return err
 }
+
+func groupLostAD(id, changeID []byte) rowKey {
+	return newRowKey("group_lost", "change").bytes(id).bytes(changeID)
+}
+
+// GroupLost is one of this account's changes that lost a race
+// (spec/client-store.md §4.29).
+type GroupLost struct {
+	Group, ChangeID, Change []byte
+}
+
+// PutGroupLost stores a lost change of this account until it is rebased.
+func (tx *Tx) PutGroupLost(l GroupLost) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(groupLostAD(l.Group, l.ChangeID), l.Change)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put group lost", `INSERT OR REPLACE INTO group_lost (id, change_id, change) VALUES (?, ?, ?)`, nonNil(l.Group), nonNil(l.ChangeID), sealed)
+	return err
+}
+
+// GroupLostChanges returns the stored lost changes, by group and change id.
+func (tx *Tx) GroupLostChanges() ([]GroupLost, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, change_id, change FROM group_lost ORDER BY id, change_id`)
+	if err != nil {
+		return nil, dbErr("list group lost", err)
+	}
+	defer rows.Close()
+	var out []GroupLost
+	for rows.Next() {
+		var (
+			l      GroupLost
+			sealed []byte
+		)
+		if err := rows.Scan(&l.Group, &l.ChangeID, &sealed); err != nil {
+			return nil, dbErr("list group lost", err)
+		}
+		if l.Change, err = tx.s.open(groupLostAD(l.Group, l.ChangeID), sealed); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list group lost", err)
+	}
+	return out, nil
+}
+
+// DeleteGroupLost deletes a stored lost change; ErrNotFound if it is not
+// stored (another run rebased it).
+func (tx *Tx) DeleteGroupLost(id, changeID []byte) error {
+	return tx.execOne("delete group lost", `DELETE FROM group_lost WHERE id = ? AND change_id = ?`, nonNil(id), nonNil(changeID))
+}

@@ -19,3 +19,14 @@ CREATE TABLE group_held_keys (
 	received INTEGER NOT NULL,
 	PRIMARY KEY (id, handle, device)
 ) STRICT, WITHOUT ROWID;
+
+-- This account's own group changes that lost a race (spec/groups.md §6.3),
+-- stored in the transaction that learned it, until what is left of them is
+-- signed again on top of the winner and queued (or nothing is left): a crash
+-- after that commit does not lose the intent.
+CREATE TABLE group_lost (
+	id        BLOB    NOT NULL,    -- the group id
+	change_id BLOB    NOT NULL,    -- spec/groups.md §4.3
+	change    BLOB    NOT NULL,    -- sealed, bound to both: spec/groups.md §4.2
+	PRIMARY KEY (id, change_id)
+) STRICT, WITHOUT ROWID;

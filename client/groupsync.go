@@ -1,0 +1,116 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/group"
+	"github.com/sealpost/sealpost/client/internal/localstore"
+)
+
+// Catching up on missed changes (spec/groups.md §8.5): a member whose
+// state a group message shows to be behind, or on another branch, asks
+// that message's sender for the changes it lacks; the sender answers with
+// them, each as an ordinary GroupChange, which the asker checks as any
+// change (§5, §6: signed by their authors, so the sender cannot forge
+// one, only withhold).
+
+// groupSyncEvery bounds how often this device answers one member about one
+// group: a member cannot make it send its window of changes in a loop.
+const groupSyncEvery = 10 * time.Second
+
+// groupSyncReply is the changes to send to a member that asked.
+type groupSyncReply struct {
+	to      string
+	group   GroupID
+	changes [][]byte
+}
+
+// askGroupSync asks handle for the changes of group gid after this
+// device's current state, in the background.
+func (c *Client) askGroupSync(gid GroupID, handle string) {
+	c.background(func() {
+		var (
+			epoch uint64
+			h     group.Hash
+		)
+		if err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+			tr, err := loadGroupTx(tx, gid)
+			if err == nil {
+				epoch, h = tr.State().Epoch, tr.Hash()
+			}
+			return err
+		}); err != nil {
+			return
+		}
+		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupSync{GroupSync: &contentpb.GroupSync{
+			GroupId: gid[:], Epoch: epoch, StateHash: h[:],
+		}}}})
+		if err != nil {
+			return
+		}
+		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupSync, noOwn: true}
+		if _, err := c.send(c.ctx, handle, m, nil); err != nil && c.ctx.Err() == nil {
+			c.log.Info("client: asking a group member for changes", "err", err)
+		}
+	})
+}
+
+// groupSyncRequest answers a member's GroupSync in the receiving
+// transaction: the changes it lacks, to send after the commit, if it is a
+// member of this device's current state or of the oldest one it keeps (a
+// member removed since gets its removal), at most once per groupSyncEvery.
+func (c *Client) groupSyncRequest(tx *localstore.Tx, sender string, gs *contentpb.GroupSync, now time.Time) (*groupSyncReply, error) {
+	gid := GroupID(gs.GetGroupId())
+	tr, err := loadGroupTx(tx, gid)
+	if err != nil {
+		if isGroupRefusal(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !tr.State().IsMember(sender) && !tr.Base().IsMember(sender) {
+		return nil, nil
+	}
+	changes := tr.ChangesAfter(gs.GetEpoch(), group.Hash(gs.GetStateHash()))
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	k := outOfSyncKey{gid, "reply:" + sender}
+	c.mu.Lock()
+	if c.syncReplied == nil || len(c.syncReplied) > 1024 {
+		c.syncReplied = map[outOfSyncKey]time.Time{}
+	}
+	last, ok := c.syncReplied[k]
+	if ok && now.Sub(last) < groupSyncEvery {
+		c.mu.Unlock()
+		return nil, nil
+	}
+	c.syncReplied[k] = now
+	c.mu.Unlock()
+	r := &groupSyncReply{to: sender, group: gid}
+	for _, ch := range changes {
+		r.changes = append(r.changes, ch.Marshal())
+	}
+	return r, nil
+}
+
+// sendGroupSyncReply sends each change of r to the member that asked, as a
+// GroupChange of its own, oldest first.
+func (c *Client) sendGroupSyncReply(ctx context.Context, r *groupSyncReply) {
+	for _, ch := range r.changes {
+		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupChange{GroupChange: &contentpb.GroupChange{Change: ch}}}})
+		if err != nil {
+			return
+		}
+		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupChange, noOwn: true}
+		if _, err := c.send(ctx, r.to, m, nil); err != nil {
+			if ctx.Err() == nil {
+				c.log.Info("client: sending group changes a member asked for", "err", err)
+			}
+			return
+		}
+	}
+}
