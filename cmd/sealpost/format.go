@@ -95,13 +95,18 @@ type jsonEvent struct {
 	Messages []string `json:"messages,omitempty"`
 	Read     *bool    `json:"read,omitempty"`
 	Typing   *bool    `json:"typing,omitempty"`
+	// Group is the group of a group event, GroupChange the kind of a
+	// group-changed event's change.
+	Group       string `json:"group,omitempty"`
+	GroupChange string `json:"group_change,omitempty"`
 }
 
 // eventName is the --json name of an event kind, such as "key-changed".
 func eventName(k client.EventKind) string { return k.String() }
 
 func newJSONEvent(e client.Event) jsonEvent {
-	j := jsonEvent{Event: eventName(e.Kind), Handle: e.Handle, Device: e.Device, Revoked: e.Revoked}
+	j := jsonEvent{Event: eventName(e.Kind), Handle: e.Handle, Device: e.Device, Revoked: e.Revoked,
+		Group: groupIDText(e.Group), GroupChange: e.GroupChange}
 	j.Time = fmtJSONTime(e.Time)
 	for _, id := range e.Messages {
 		j.Messages = append(j.Messages, id.String())
@@ -238,6 +243,12 @@ func formatEvent(e client.Event) string {
 			s += fmt.Sprintf(" from %s (device %d)", h, e.Device)
 		}
 		s += " that the conversation rules refuse"
+	case client.EventGroupChanged:
+		s = fmt.Sprintf("group %s: %s's change applied (%s); 'sealpost group members %s' shows it", shortGroup(e.Group), h, e.GroupChange, shortGroup(e.Group))
+	case client.EventGroupRefused:
+		s = fmt.Sprintf("group %s: a change from %s was refused, the group is unchanged", shortGroup(e.Group), h)
+	case client.EventGroupOutOfSync:
+		s = fmt.Sprintf("group %s: %s's message shows a group state this device does not have; asking %s for the changes", shortGroup(e.Group), h, h)
 	case client.EventMessageExpired:
 		ids := make([]string, len(e.Messages))
 		for i, id := range e.Messages {
