@@ -496,7 +496,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 // current state, or of a group this device does not hold, is held until a
 // change makes it one (spec/client.md §14.4: the relay may deliver it
 // before that change). It reports whether it stored a new chain.
-func (c *Client) applySenderKey(tx *localstore.Tx, sender string, device uint32, sk *contentpb.SenderKeyDistribution, now time.Time) (bool, error) {
+func (c *Client) applySenderKey(tx *localstore.Tx, id *identity, sender string, device uint32, sk *contentpb.SenderKeyDistribution, now time.Time, r *received) (bool, error) {
 	gid := GroupID(sk.GetGroupId())
 	d, err := senderkey.ParseDistribution(sk.GetDistribution())
 	if err != nil {
@@ -513,13 +513,13 @@ func (c *Client) applySenderKey(tx *localstore.Tx, sender string, device uint32,
 	if err != nil || !tr.State().IsMember(sender) {
 		return false, tx.PutGroupHeldKey(gid[:], localstore.GroupHeldKey{Handle: sender, Device: device, Distribution: sk.GetDistribution(), Received: now})
 	}
-	return storeReceivingChain(tx, gid, sender, device, d)
+	return c.storeReceivingChain(tx, id, gid, sender, device, d, now, r)
 }
 
 // storeReceivingChain stores the receiving chain d makes, bound to a
-// device, unless its chain id is held already; it reports whether it
-// stored it.
-func storeReceivingChain(tx *localstore.Tx, gid GroupID, sender string, device uint32, d *senderkey.Distribution) (bool, error) {
+// device, unless its chain id is held already, and opens the group
+// messages held for it (into r); it reports whether it stored it.
+func (c *Client) storeReceivingChain(tx *localstore.Tx, id *identity, gid GroupID, sender string, device uint32, d *senderkey.Distribution, now time.Time, r *received) (bool, error) {
 	if _, err := tx.GroupRecv(gid[:], d.ChainID[:]); err == nil {
 		return false, nil
 	} else if !errors.Is(err, localstore.ErrNotFound) {
@@ -530,13 +530,17 @@ func storeReceivingChain(tx *localstore.Tx, gid GroupID, sender string, device u
 		return false, err
 	}
 	defer rc.Destroy()
-	return true, tx.PutGroupRecv(gid[:], d.ChainID[:], localstore.GroupRecv{Handle: sender, Device: device, Chain: rc.Marshal()})
+	if err := tx.PutGroupRecv(gid[:], d.ChainID[:], localstore.GroupRecv{Handle: sender, Device: device, Chain: rc.Marshal()}); err != nil {
+		return false, err
+	}
+	return true, c.releaseHeldMsgs(tx, id, gid, d.ChainID[:], now, r)
 }
 
 // releaseHeldKeys stores the held distributions of group gid whose sender
 // the state st makes a member (spec/client.md §14.4), in the transaction
-// that stores st; what does not parse is dropped.
-func releaseHeldKeys(tx *localstore.Tx, gid GroupID, st *group.State) error {
+// that stores st, with the group messages held for them (into r); what
+// does not parse is dropped.
+func (c *Client) releaseHeldKeys(tx *localstore.Tx, id *identity, gid GroupID, st *group.State, now time.Time, r *received) error {
 	held, err := tx.GroupHeldKeys(gid[:])
 	if err != nil {
 		return err
@@ -552,7 +556,7 @@ func releaseHeldKeys(tx *localstore.Tx, gid GroupID, st *group.State) error {
 		if err != nil {
 			continue
 		}
-		_, err = storeReceivingChain(tx, gid, k.Handle, k.Device, d)
+		_, err = c.storeReceivingChain(tx, id, gid, k.Handle, k.Device, d, now, r)
 		d.Destroy()
 		if err != nil {
 			return err
@@ -564,8 +568,10 @@ func releaseHeldKeys(tx *localstore.Tx, gid GroupID, st *group.State) error {
 // receiveGroup processes a group message body (first byte 0x10): decrypted
 // with the receiving chain it names, checked against the device the chain
 // is bound to and the group's membership, stored in the inbox with the
-// chain's new state in one transaction (spec/groups.md §8.3). What does
-// not pass is dropped and reported; the chain is unchanged then.
+// chain's new state in one transaction (spec/groups.md §8.3). One under a
+// chain this device does not hold yet is held until its distribution
+// arrives (§8.3); what does not pass is dropped and reported, the chain
+// unchanged.
 func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []byte) ([]*localstore.InboxMessage, error) {
 	msg := env[1:]
 	hdr, err := senderkey.ParseHeader(msg)
@@ -573,96 +579,157 @@ func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []by
 		return nil, c.drop(ctx, envID, "", 0, err)
 	}
 	var (
-		out     *localstore.InboxMessage
-		dropErr error
-		sender  localstore.GroupRecv
-		sync    error // how the sender's state disagrees with this device's
+		o       groupOpened
+		dropped int // held messages dropped past the bound
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr, sync = nil, nil, nil
-		drop := func(err error) error {
-			dropErr = err
-			_, err = tx.MarkProcessed(envID, now)
+		var err error
+		dropped = 0
+		if o, err = c.openGroupMessage(tx, id, envID, msg, hdr, now); err != nil || !o.unknownChain {
 			return err
 		}
-		r, err := tx.GroupRecv(hdr.GroupID[:], hdr.ChainID[:])
-		if errors.Is(err, localstore.ErrNotFound) {
-			return drop(errUnknownChain)
-		}
-		if err != nil {
+		// Its distribution may come later (spec/groups.md §8.3): held.
+		o.dropErr = nil
+		if dropped, err = tx.PutGroupHeldMsg(localstore.GroupHeldMsg{EnvID: envID, Group: hdr.GroupID[:], ChainID: hdr.ChainID[:], Body: msg, Received: now}); err != nil {
 			return err
 		}
-		sender = r
-		rc, err := senderkey.UnmarshalReceivingChain(r.Chain)
-		if err != nil {
-			return fmt.Errorf("%w: stored receiving chain: %v", ErrCorrupt, err)
-		}
-		defer rc.Destroy()
-		block, err := rc.Decrypt(msg)
-		if err != nil {
-			return drop(err)
-		}
-		defer clear(block)
-		pt, err := unpadBlock(block)
-		if err != nil {
-			return drop(err)
-		}
-		p, err := parseGroupPayload(pt)
-		if err != nil {
-			return drop(err)
-		}
-		if !groupKind(p.content.Kind()) {
-			return drop(fmt.Errorf("%w: a group message of %v content", errBadPayload, p.content.Kind()))
-		}
-		gc := p.content.GetGroup()
-		if p.to != r.Handle || gc == nil || GroupID(gc.GetGroupId()) != GroupID(hdr.GroupID) {
-			// Not from the device the chain was distributed by, or not
-			// of the group its header names.
-			return drop(fmt.Errorf("%w: a group message whose sender or group is not its chain's", errBadPayload))
-		}
-		tr, err := loadGroupTx(tx, GroupID(hdr.GroupID))
-		if err != nil {
-			return drop(err)
-		}
-		if s := tr.State(); !s.IsMember(r.Handle) || !s.IsMember(id.handle) {
-			return drop(fmt.Errorf("%w: %s or this account is not a member", group.ErrNotMember, r.Handle))
-		}
-		if h := gc.GetStateHash(); len(h) == len(group.Hash{}) {
-			sync = syncCheck(tr, gc.GetEpoch(), group.Hash(h))
-		}
-		rc.ExpireSkipped(now)
-		if err := tx.PutGroupRecv(hdr.GroupID[:], hdr.ChainID[:], localstore.GroupRecv{Handle: r.Handle, Device: r.Device, Chain: rc.Marshal()}); err != nil {
-			return err
-		}
-		if _, err := tx.MarkProcessed(envID, now); err != nil {
-			return err
-		}
-		if fresh, err := tx.MarkProcessed(seenID(r.Handle, p.id), now); err != nil || !fresh {
-			return err
-		}
-		m := localstore.InboxMessage{ID: envID, Sender: r.Handle, SenderDevice: r.Device, Time: now, Plaintext: append([]byte(nil), pt...)}
-		if _, err := tx.PutInbox(m); err != nil {
-			return err
-		}
-		killpoint.Reach(killpoint.ReceiveBeforeCommit)
-		out = &m
-		return nil
+		_, err = tx.MarkProcessed(envID, now)
+		return err
 	})
 	if err != nil {
 		return nil, storeError(err)
 	}
-	if dropErr != nil {
-		c.emit(Event{Kind: EventEnvelopeDropped, Handle: sender.Handle, Device: sender.Device, Err: dropErr})
+	for range dropped {
+		c.emit(Event{Kind: EventEnvelopeDropped, Err: fmt.Errorf("%w: held too long or too many held", errUnknownChain)})
+	}
+	if o.dropErr != nil {
+		c.emit(Event{Kind: EventEnvelopeDropped, Handle: o.sender.Handle, Device: o.sender.Device, Err: o.dropErr})
 		return nil, nil
 	}
-	if sync != nil {
-		c.reportOutOfSync(GroupID(hdr.GroupID), sender.Handle, sender.Device, sync)
+	if o.sync != nil {
+		c.reportOutOfSync(GroupID(hdr.GroupID), o.sender.Handle, o.sender.Device, o.sync)
 	}
-	if out == nil {
+	if o.out == nil {
 		return nil, nil
 	}
-	return []*localstore.InboxMessage{out}, nil
+	return []*localstore.InboxMessage{o.out}, nil
+}
+
+// groupOpened is what opening a group message gave.
+type groupOpened struct {
+	out          *localstore.InboxMessage // stored in the inbox, to hand over
+	sender       localstore.GroupRecv     // the device its chain is bound to
+	dropErr      error                    // why it was dropped
+	unknownChain bool                     // dropped: no such chain (yet)
+	sync         error                    // how the sender's state disagrees with this device's
+}
+
+// openGroupMessage opens group message msg (its header hdr) of envelope
+// envID in tx: the chain's new state, the envelope and the message id
+// processed, the inbox (spec/client.md §14.4). A message it refuses is
+// marked processed and its reason returned in dropErr.
+func (c *Client) openGroupMessage(tx *localstore.Tx, id *identity, envID, msg []byte, hdr senderkey.Header, now time.Time) (groupOpened, error) {
+	var o groupOpened
+	drop := func(err error) (groupOpened, error) {
+		o.dropErr = err
+		_, err = tx.MarkProcessed(envID, now)
+		return o, err
+	}
+	r, err := tx.GroupRecv(hdr.GroupID[:], hdr.ChainID[:])
+	if errors.Is(err, localstore.ErrNotFound) {
+		o.unknownChain = true
+		return drop(errUnknownChain)
+	}
+	if err != nil {
+		return o, err
+	}
+	o.sender = r
+	rc, err := senderkey.UnmarshalReceivingChain(r.Chain)
+	if err != nil {
+		return o, fmt.Errorf("%w: stored receiving chain: %v", ErrCorrupt, err)
+	}
+	defer rc.Destroy()
+	block, err := rc.Decrypt(msg)
+	if err != nil {
+		return drop(err)
+	}
+	defer clear(block)
+	pt, err := unpadBlock(block)
+	if err != nil {
+		return drop(err)
+	}
+	p, err := parseGroupPayload(pt)
+	if err != nil {
+		return drop(err)
+	}
+	if !groupKind(p.content.Kind()) {
+		return drop(fmt.Errorf("%w: a group message of %v content", errBadPayload, p.content.Kind()))
+	}
+	gc := p.content.GetGroup()
+	if p.to != r.Handle || gc == nil || GroupID(gc.GetGroupId()) != GroupID(hdr.GroupID) {
+		// Not from the device the chain was distributed by, or not of
+		// the group its header names.
+		return drop(fmt.Errorf("%w: a group message whose sender or group is not its chain's", errBadPayload))
+	}
+	tr, err := loadGroupTx(tx, GroupID(hdr.GroupID))
+	if err != nil {
+		return drop(err)
+	}
+	if s := tr.State(); !s.IsMember(r.Handle) || !s.IsMember(id.handle) {
+		return drop(fmt.Errorf("%w: %s or this account is not a member", group.ErrNotMember, r.Handle))
+	}
+	if h := gc.GetStateHash(); len(h) == len(group.Hash{}) {
+		o.sync = syncCheck(tr, gc.GetEpoch(), group.Hash(h))
+	}
+	rc.ExpireSkipped(now)
+	if err := tx.PutGroupRecv(hdr.GroupID[:], hdr.ChainID[:], localstore.GroupRecv{Handle: r.Handle, Device: r.Device, Chain: rc.Marshal()}); err != nil {
+		return o, err
+	}
+	if _, err := tx.MarkProcessed(envID, now); err != nil {
+		return o, err
+	}
+	if fresh, err := tx.MarkProcessed(seenID(r.Handle, p.id), now); err != nil || !fresh {
+		return o, err
+	}
+	m := localstore.InboxMessage{ID: envID, Sender: r.Handle, SenderDevice: r.Device, Time: now, Plaintext: append([]byte(nil), pt...)}
+	if _, err := tx.PutInbox(m); err != nil {
+		return o, err
+	}
+	killpoint.Reach(killpoint.ReceiveBeforeCommit)
+	o.out = &m
+	return o, nil
+}
+
+// releaseHeldMsgs opens, in tx, the group messages held for chain chainID
+// of group gid, now that this device holds it (spec/groups.md §8.3), and
+// adds them (stored in the inbox) and the reports of those it refused to
+// r.
+func (c *Client) releaseHeldMsgs(tx *localstore.Tx, id *identity, gid GroupID, chainID []byte, now time.Time, r *received) error {
+	held, err := tx.GroupHeldMsgs(gid[:], chainID)
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		if err := tx.DeleteGroupHeldMsg(h.EnvID); err != nil {
+			return err
+		}
+		hdr, err := senderkey.ParseHeader(h.Body)
+		if err != nil {
+			continue // held only after it parsed
+		}
+		o, err := c.openGroupMessage(tx, id, h.EnvID, h.Body, hdr, now)
+		if err != nil {
+			return err
+		}
+		if o.dropErr != nil {
+			r.events = append(r.events, Event{Kind: EventEnvelopeDropped, Handle: o.sender.Handle, Device: o.sender.Device, Err: o.dropErr})
+		}
+		if o.out != nil {
+			r.released = append(r.released, o.out)
+		}
+	}
+	return nil
 }
 
 // syncCheck compares the state a group message names with tr's

@@ -506,7 +506,14 @@ func (c *Client) rebaseLost(ctx context.Context) {
 // group this device is not in yet, as the Create or the Add that makes it
 // a member. It returns the events to report and what is left to rebase of
 // this account's own changes that lost a race.
-func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time) ([]Event, []groupFollowUp, error) {
+func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time, r *received) error {
+	evs, fs, err := c.applyGroupChangeTx(tx, id, sender, gc, now, r)
+	r.events = append(r.events, evs...)
+	r.followUps = append(r.followUps, fs...)
+	return err
+}
+
+func (c *Client) applyGroupChangeTx(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time, r *received) ([]Event, []groupFollowUp, error) {
 	refused := func(gid GroupID, err error) []Event {
 		return []Event{{Kind: EventGroupRefused, Handle: sender, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, err)}}
 	}
@@ -529,7 +536,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 		if tr, err = group.NewTracker(st); err != nil {
 			return refused(gid, err), nil, nil
 		}
-		if err := putReceivedGroup(tx, gid, tr, now); err != nil {
+		if err := c.putReceivedGroup(tx, id, gid, tr, now, r); err != nil {
 			return nil, nil, err
 		}
 		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
@@ -541,7 +548,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 		if tr, err = group.Join(st, ch, id.handle, lookup); err != nil {
 			return refused(gid, err), nil, nil
 		}
-		if err := putReceivedGroup(tx, gid, tr, now); err != nil {
+		if err := c.putReceivedGroup(tx, id, gid, tr, now, r); err != nil {
 			return nil, nil, err
 		}
 		return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
@@ -561,7 +568,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 		// would take it.
 		if st, perr := group.ParseState(gc.GetState()); perr == nil {
 			if ntr, jerr := group.Join(st, ch, id.handle, lookup); jerr == nil {
-				if err := putReceivedGroup(tx, gid, ntr, now); err != nil {
+				if err := c.putReceivedGroup(tx, id, gid, ntr, now, r); err != nil {
 					return nil, nil, err
 				}
 				return []Event{{Kind: EventGroupChanged, Handle: ch.Author, Group: gid, GroupChange: ch.Kind.String()}}, nil, nil
@@ -595,7 +602,7 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 	if err := groupMembersLeft(tx, gid, before, tr.State()); err != nil {
 		return nil, nil, err
 	}
-	if err := putReceivedGroup(tx, gid, tr, now); err != nil {
+	if err := c.putReceivedGroup(tx, id, gid, tr, now, r); err != nil {
 		return nil, nil, err
 	}
 	return evs, rebase, nil
@@ -604,11 +611,11 @@ func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string
 // putReceivedGroup stores the tracker of group gid after a received change,
 // and the distributions held until its state made their senders members
 // (spec/client.md §14.4).
-func putReceivedGroup(tx *localstore.Tx, gid GroupID, tr *group.Tracker, now time.Time) error {
+func (c *Client) putReceivedGroup(tx *localstore.Tx, id *identity, gid GroupID, tr *group.Tracker, now time.Time, r *received) error {
 	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
 		return err
 	}
-	return releaseHeldKeys(tx, gid, tr.State())
+	return c.releaseHeldKeys(tx, id, gid, tr.State(), now, r)
 }
 
 // lostOwn is ch if it lost its race as it arrived (a sent copy of this

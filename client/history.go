@@ -113,6 +113,10 @@ type received struct {
 	extra     []localstore.InboxMessage // held content released by it, offered after it
 	events    []Event                   // reported after the commit
 	followUps []groupFollowUp           // group work for after the commit
+	// released are group messages its arrival released (held for the
+	// chain it distributed, spec/client.md §14.4): already in the inbox,
+	// handed over after it.
+	released []*localstore.InboxMessage
 }
 
 // applyReceived applies a received, accepted, new payload to the history
@@ -162,7 +166,7 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 		// (spec/client.md §13.6); nothing to show or keep.
 	case content.KindSenderKey:
 		// spec/groups.md §8.1: a member device's sending chain.
-		fresh, err := c.applySenderKey(tx, sender, device, p.content.GetSenderKey(), now)
+		fresh, err := c.applySenderKey(tx, id, sender, device, p.content.GetSenderKey(), now, &r)
 		if err != nil {
 			if !isGroupRefusal(err) {
 				return r, err
@@ -187,12 +191,9 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 		}
 	case content.KindGroupChange:
 		// spec/groups.md §8.1: applied to the group, never shown.
-		evs, fs, err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now)
-		if err != nil {
+		if err := c.applyGroupChange(tx, id, sender, p.content.GetGroupChange(), now, &r); err != nil {
 			return r, err
 		}
-		r.events = append(r.events, evs...)
-		r.followUps = append(r.followUps, fs...)
 	default:
 		// Typing and presence that came the stored way: ephemeral
 		// signals are not kept (§12.7); nothing to do.

@@ -192,10 +192,11 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		dup     bool
 		events  []Event
 		follow  []groupFollowUp
+		freed   []*localstore.InboxMessage
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr, used, dup, events, follow = nil, nil, nil, false, nil, nil
+		out, dropErr, used, dup, events, follow, freed = nil, nil, nil, false, nil, nil, nil
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
 			return err
@@ -296,7 +297,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 			return err
 		}
 		killpoint.Reach(killpoint.ReceiveBeforeCommit)
-		events, follow = rcv.events, rcv.followUps
+		events, follow, freed = rcv.events, rcv.followUps, rcv.released
 		if !rcv.offer {
 			return nil
 		}
@@ -339,7 +340,9 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 	if used.usedOneTime() {
 		c.kickMaintenance()
 	}
-	return out, nil
+	// Group messages held for a chain this message distributed
+	// (spec/client.md §14.4), handed over after it.
+	return append(out, freed...), nil
 }
 
 // errUnknownDevice reports a sender certificate that its account does not

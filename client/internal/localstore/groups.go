@@ -456,3 +456,77 @@ func (tx *Tx) GroupLostChanges() ([]GroupLost, error) {
 func (tx *Tx) DeleteGroupLost(id, changeID []byte) error {
 	return tx.execOne("delete group lost", `DELETE FROM group_lost WHERE id = ? AND change_id = ?`, nonNil(id), nonNil(changeID))
 }
+
+// MaxGroupHeldMsgs bounds the group messages held for one group
+// (spec/client-store.md §4.30); past it the oldest are dropped.
+const MaxGroupHeldMsgs = 256
+
+func groupHeldMsgAD(envID []byte) rowKey { return newRowKey("group_held_msgs", "body").bytes(envID) }
+
+// GroupHeldMsg is a group message held until its chain arrives.
+type GroupHeldMsg struct {
+	EnvID, Group, ChainID, Body []byte
+	Received                    time.Time
+}
+
+// PutGroupHeldMsg holds a group message and drops the oldest of its group
+// past MaxGroupHeldMsgs; it returns how many it dropped.
+func (tx *Tx) PutGroupHeldMsg(m GroupHeldMsg) (int, error) {
+	if tx.readOnly {
+		return 0, errReadOnly
+	}
+	sealed, err := tx.s.seal(groupHeldMsgAD(m.EnvID), m.Body)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.exec("put group held msg", `INSERT OR REPLACE INTO group_held_msgs (env_id, id, chain_id, body, received) VALUES (?, ?, ?, ?, ?)`,
+		nonNil(m.EnvID), nonNil(m.Group), nonNil(m.ChainID), sealed, nanos(m.Received)); err != nil {
+		return 0, err
+	}
+	res, err := tx.exec("trim group held msgs", `DELETE FROM group_held_msgs WHERE env_id IN
+		(SELECT env_id FROM group_held_msgs WHERE id = ? ORDER BY received DESC, env_id LIMIT -1 OFFSET ?)`, nonNil(m.Group), MaxGroupHeldMsgs)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, dbErr("trim group held msgs", err)
+	}
+	return int(n), nil
+}
+
+// GroupHeldMsgs returns the messages held for chain chainID of group id,
+// oldest first.
+func (tx *Tx) GroupHeldMsgs(id, chainID []byte) ([]GroupHeldMsg, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT env_id, body, received FROM group_held_msgs WHERE id = ? AND chain_id = ? ORDER BY received, env_id`, nonNil(id), nonNil(chainID))
+	if err != nil {
+		return nil, dbErr("list group held msgs", err)
+	}
+	defer rows.Close()
+	var out []GroupHeldMsg
+	for rows.Next() {
+		var (
+			m        = GroupHeldMsg{Group: id, ChainID: chainID}
+			sealed   []byte
+			received int64
+		)
+		if err := rows.Scan(&m.EnvID, &sealed, &received); err != nil {
+			return nil, dbErr("list group held msgs", err)
+		}
+		if m.Body, err = tx.s.open(groupHeldMsgAD(m.EnvID), sealed); err != nil {
+			return nil, err
+		}
+		m.Received = fromNanos(received)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list group held msgs", err)
+	}
+	return out, nil
+}
+
+// DeleteGroupHeldMsg deletes a held group message, if held.
+func (tx *Tx) DeleteGroupHeldMsg(envID []byte) error {
+	_, err := tx.exec("delete group held msg", `DELETE FROM group_held_msgs WHERE env_id = ?`, nonNil(envID))
+	return err
+}

@@ -120,7 +120,7 @@ func TestSentMigration(t *testing.T) {
 	})
 	s.Close()
 	// Back to schema 4, with the row queued (schema 6 undone first).
-	undo6 := []string{`DROP TABLE group_lost`, `ALTER TABLE group_send DROP COLUMN sent_to`, `ALTER TABLE group_send DROP COLUMN started`, `DROP TABLE group_held_keys`, `DELETE FROM schema_migrations WHERE version = 9`, `DROP TABLE groups`, `DROP TABLE group_send`, `DROP TABLE group_recv`, `DROP TABLE group_outgoing`, `DELETE FROM schema_migrations WHERE version = 8`, `DROP TABLE send_tokens`, `DROP TABLE peer_access_keys`, `DROP TABLE blocked`, `DROP TABLE seal_keys`, `DROP TABLE access_given`, `ALTER TABLE outgoing DROP COLUMN send_token`, `ALTER TABLE outgoing DROP COLUMN token_epoch`,
+	undo6 := []string{`DROP TABLE group_held_msgs`, `DROP TABLE group_lost`, `ALTER TABLE group_send DROP COLUMN sent_to`, `ALTER TABLE group_send DROP COLUMN started`, `DROP TABLE group_held_keys`, `DELETE FROM schema_migrations WHERE version = 9`, `DROP TABLE groups`, `DROP TABLE group_send`, `DROP TABLE group_recv`, `DROP TABLE group_outgoing`, `DELETE FROM schema_migrations WHERE version = 8`, `DROP TABLE send_tokens`, `DROP TABLE peer_access_keys`, `DROP TABLE blocked`, `DROP TABLE seal_keys`, `DROP TABLE access_given`, `ALTER TABLE outgoing DROP COLUMN send_token`, `ALTER TABLE outgoing DROP COLUMN token_epoch`,
 		`DELETE FROM schema_migrations WHERE version = 7`, `DROP TABLE history`, `DROP TABLE held_content`, `DROP TABLE conversations`, `DROP TABLE message_devices`,
 		`DROP TABLE receipts_out`, `ALTER TABLE sessions DROP COLUMN ephemeral_run`, `DELETE FROM schema_migrations WHERE version = 6`}
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "state.db"))

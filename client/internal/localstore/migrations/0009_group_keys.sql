@@ -30,3 +30,15 @@ CREATE TABLE group_lost (
 	change    BLOB    NOT NULL,    -- sealed, bound to both: spec/groups.md §4.2
 	PRIMARY KEY (id, change_id)
 ) STRICT, WITHOUT ROWID;
+
+-- Group messages under a sending chain this device does not hold yet,
+-- held until its distribution arrives (the relay may deliver them out of
+-- order): bounded per group, the oldest dropped first.
+CREATE TABLE group_held_msgs (
+	env_id   BLOB    PRIMARY KEY, -- the envelope's id (processed when held)
+	id       BLOB    NOT NULL,    -- the group id
+	chain_id BLOB    NOT NULL,
+	body     BLOB    NOT NULL,    -- sealed, bound to env_id: the sender-key message
+	received INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX group_held_msgs_chain ON group_held_msgs (id, chain_id);
