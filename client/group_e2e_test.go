@@ -215,15 +215,8 @@ func TestGroupRelayDropsOrReorders(t *testing.T) {
 	}
 	put := func(envs []relaystore.Envelope) {
 		t.Helper()
-		now := time.Now()
 		for _, e := range envs {
-			var mid [relaystore.MessageIDSize]byte
-			rand.Read(mid[:])
-			if _, err := s.q.Send(ctxT(t), relaystore.Send{Sender: []byte("test/1"), MessageID: mid, Now: now, Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
-				MaxEnvelope: 1 << 20, MaxQueueCount: 1000, MaxQueueBytes: 1 << 30,
-				Items: []relaystore.Item{{Recipient: carolAddr, Envelope: e.Data}}}); err != nil {
-				t.Fatal(err)
-			}
+			s.inject(t, carolAddr, e.Data)
 		}
 	}
 
@@ -308,15 +301,7 @@ func TestGroupRelayDropsOrReorders(t *testing.T) {
 func TestGroupChainRotatesAfterAWeek(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice, bob := s.newUser("alice"), s.newUser("bob")
-	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	groupOf(t, bob, gid, 0)
-	if _, err := alice.SendGroupText(ctxT(t), gid, "first"); err != nil {
-		t.Fatal(err)
-	}
-	recvGroup(t, bob)
+	gid := clubWithBob(t, alice, bob)
 	chainID := func() string {
 		var raw []byte
 		alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
@@ -429,14 +414,7 @@ func TestGroupContentKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.Close() // the store is written to directly: bob fetches it on connecting
-	now := time.Now()
-	var mid [relaystore.MessageIDSize]byte
-	rand.Read(mid[:])
-	if _, err := s.q.Send(ctxT(t), relaystore.Send{Sender: wire.FormatAddress("alice", 1), MessageID: mid, Now: now, Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
-		MaxEnvelope: 1 << 20, MaxQueueCount: 1000, MaxQueueBytes: 1 << 30,
-		Items: []relaystore.Item{{Recipient: wire.FormatAddress("bob", 1), Envelope: body}}}); err != nil {
-		t.Fatal(err)
-	}
+	s.inject(t, wire.FormatAddress("bob", 1), body)
 	bob = s.open(bobDir)
 	if e := waitEvent(t, bob, EventEnvelopeDropped); e.Handle != "alice" || !errors.Is(e.Err, errBadPayload) {
 		t.Fatalf("dropped: %+v", e)
@@ -459,15 +437,7 @@ func TestGroupReplayAndReorder(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice := s.newUser("alice")
 	bob, bobDir := s.newUserDir("bob")
-	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	groupOf(t, bob, gid, 0)
-	if _, err := alice.SendGroupText(ctxT(t), gid, "zero"); err != nil { // the distribution
-		t.Fatal(err)
-	}
-	recvGroup(t, bob)
+	gid := clubWithBob(t, alice, bob)
 	bob.Close()
 	for _, text := range []string{"one", "two", "three"} {
 		if _, err := alice.SendGroupText(ctxT(t), gid, text); err != nil {
@@ -501,17 +471,7 @@ func TestGroupReplayAndReorder(t *testing.T) {
 	if _, err := s.q.Ack(ctxT(t), addr, ids); err != nil {
 		t.Fatal(err)
 	}
-	inject := func(data []byte) {
-		t.Helper()
-		now := time.Now()
-		var mid [relaystore.MessageIDSize]byte
-		rand.Read(mid[:])
-		if _, err := s.q.Send(ctxT(t), relaystore.Send{Sender: []byte("relay/1"), MessageID: mid, Now: now, Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
-			MaxEnvelope: 1 << 20, MaxQueueCount: 1000, MaxQueueBytes: 1 << 30,
-			Items: []relaystore.Item{{Recipient: addr, Envelope: data}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	inject := func(data []byte) { s.inject(t, addr, data) }
 	// Reordered: three, one, two (what else there was first).
 	for _, e := range other {
 		inject(e.Data)
@@ -555,4 +515,35 @@ func TestGroupReplayAndReorder(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// inject stores data in the mailbox of addr directly, as the relay would
+// deliver it: a relay that reorders, replays or forges. The mailbox's
+// device fetches it when it next connects.
+func (s *servers) inject(t *testing.T, addr, data []byte) {
+	t.Helper()
+	now := time.Now()
+	var mid [relaystore.MessageIDSize]byte
+	rand.Read(mid[:])
+	if _, err := s.q.Send(ctxT(t), relaystore.Send{Sender: []byte("test/1"), MessageID: mid, Now: now, Expiry: now.Add(time.Hour), DedupUntil: now.Add(time.Hour),
+		MaxEnvelope: 1 << 20, MaxQueueCount: 1000, MaxQueueBytes: 1 << 30,
+		Items: []relaystore.Item{{Recipient: addr, Envelope: data}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clubWithBob makes a group of alice and bob and has alice send bob a
+// first message (her chain's distribution goes before it).
+func clubWithBob(t *testing.T, alice, bob *Client) GroupID {
+	t.Helper()
+	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOf(t, bob, gid, 0)
+	if _, err := alice.SendGroupText(ctxT(t), gid, "first"); err != nil {
+		t.Fatal(err)
+	}
+	recvGroup(t, bob)
+	return gid
 }

@@ -340,15 +340,7 @@ func TestGroupMessageQueued(t *testing.T) {
 	rr := s.restartableRelay()
 	alice, aliceDir := s.newUserDir("alice")
 	bob := s.newUser("bob")
-	gid, err := alice.CreateGroup(ctxT(t), "club", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	groupOf(t, bob, gid, 0)
-	if _, err := alice.SendGroupText(ctxT(t), gid, "first"); err != nil {
-		t.Fatal(err)
-	}
-	recvGroup(t, bob)
+	gid := clubWithBob(t, alice, bob)
 	rr.stop(false)
 	short, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
