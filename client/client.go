@@ -196,14 +196,18 @@ type Client struct {
 	messages chan *Message
 	events   chan Event
 
-	mu      sync.Mutex // guards the fields below
-	closed  bool
-	id      *identity // nil until registered
-	tokens  *ksclient.Tokens
-	link    *relaylink.Link
-	dir     map[string]*dirEntry // verified key sets by handle
-	lanes   map[laneKey]*lane    // running lanes of the outbox (outbox.go)
-	watches map[*watch]struct{}  // Sends waiting for their rows (outbox.go)
+	mu     sync.Mutex // guards the fields below
+	closed bool
+	id     *identity // nil until registered
+	tokens *ksclient.Tokens
+	link   *relaylink.Link
+	dir    map[string]*dirEntry // verified key sets by handle
+	// refresh holds the handles to look up again in the background
+	// (directory.go), refreshing whether its loop runs.
+	refresh    map[string]bool
+	refreshing bool
+	lanes      map[laneKey]*lane   // running lanes of the outbox (outbox.go)
+	watches    map[*watch]struct{} // Sends waiting for their rows (outbox.go)
 
 	pinMu    sync.Mutex     // guards the pin: lookups verify and advance it one at a time
 	verifier *kt.Verifier   // the log's verifier (trust.go)

@@ -45,6 +45,78 @@ func (c *Client) securityError(handle string, err error) error {
 	return err
 }
 
+// groupDirTTL is how long a member's key set is used for a group message
+// without waiting for a new lookup (spec/client.md §14.4): one older than
+// dirTTL is looked up again in the background, and the messages after
+// that use the new one. A group of 1,000 members would otherwise wait for
+// 1,000 lookups before its first message after half a minute.
+const groupDirTTL = 10 * time.Minute
+
+// lookupForGroup returns handle's verified key set for a group message:
+// the cached one if it is younger than groupDirTTL (looked up again in the
+// background if it is older than dirTTL), else a new lookup.
+func (c *Client) lookupForGroup(ctx context.Context, handle string) (*dirEntry, error) {
+	c.mu.Lock()
+	d := c.dir[handle]
+	c.mu.Unlock()
+	if d == nil || time.Since(d.fetched) >= groupDirTTL {
+		return c.lookup(ctx, handle, false)
+	}
+	if time.Since(d.fetched) >= dirTTL {
+		c.refreshLater(handle)
+	}
+	return d, nil
+}
+
+// refreshLater looks handle up again in the background, once, one lookup
+// at a time.
+func (c *Client) refreshLater(handle string) {
+	c.mu.Lock()
+	if c.refresh == nil {
+		c.refresh = map[string]bool{}
+	}
+	if c.refresh[handle] {
+		c.mu.Unlock()
+		return
+	}
+	c.refresh[handle] = true
+	start := !c.refreshing
+	c.refreshing = true
+	c.mu.Unlock()
+	if !start {
+		return
+	}
+	if !c.background(c.refreshLoop) {
+		c.mu.Lock()
+		c.refreshing = false
+		c.mu.Unlock()
+	}
+}
+
+// refreshLoop looks up the handles refreshLater queued until none is left.
+func (c *Client) refreshLoop() {
+	for {
+		c.mu.Lock()
+		var h string
+		for k := range c.refresh {
+			h = k
+			break
+		}
+		if h == "" || c.ctx.Err() != nil {
+			c.refreshing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if _, err := c.lookup(c.ctx, h, true); err != nil && c.ctx.Err() == nil {
+			c.log.Info("client: looking a group member up again", "err", err)
+		}
+		c.mu.Lock()
+		delete(c.refresh, h)
+		c.mu.Unlock()
+	}
+}
+
 // lookup returns handle's verified key set: from the cache if it is
 // younger than dirTTL and fresh is false, else from the key server,
 // checked against the pinned checkpoint, which it advances

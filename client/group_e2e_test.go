@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/group"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/senderkey"
 	relaystore "github.com/sealpost/sealpost/relay/store"
@@ -546,4 +547,81 @@ func clubWithBob(t *testing.T, alice, bob *Client) GroupID {
 	}
 	recvGroup(t, bob)
 	return gid
+}
+
+// spec/client.md §14.4: a group message does not wait for the members'
+// key sets to be looked up again when the ones held are younger than
+// groupDirTTL; those older than dirTTL are looked up in the background,
+// and the next message goes to the devices the new ones show. The new
+// device, given the group by bob's first device (spec/groups.md §8.6),
+// reads it.
+func TestGroupKeySetsRefreshedInBackground(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	gid := clubWithBob(t, alice, bob)
+	bob2 := s.restoreDevice(t, bob)
+	if e := waitEvent(t, bob2, EventGroupChanged); e.Group != gid || e.GroupChange != "snapshot" || e.Handle != "bob" {
+		t.Fatalf("bob's new device: %+v", e)
+	}
+	alice.mu.Lock()
+	d := alice.dir["bob"]
+	d.fetched = d.fetched.Add(-time.Minute)
+	aged := d.fetched
+	alice.mu.Unlock()
+	if _, err := alice.SendGroupText(ctxT(t), gid, "to the devices alice knew"); err != nil {
+		t.Fatal(err)
+	}
+	recvGroup(t, bob)
+	waitFor(t, func() bool {
+		alice.mu.Lock()
+		defer alice.mu.Unlock()
+		return alice.dir["bob"].fetched.After(aged)
+	})
+	if _, err := alice.SendGroupText(ctxT(t), gid, "to bob's new device too"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, bob2} {
+		if m := recvGroup(t, c); string(m.Plaintext) != "to bob's new device too" {
+			t.Fatalf("bob/%d got %q", c.DeviceID(), m.Plaintext)
+		}
+	}
+	// And bob's new device takes part.
+	if _, err := bob2.SendGroupText(ctxT(t), gid, "from bob's new device"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{alice, bob} {
+		if m := recvGroup(t, c); string(m.Plaintext) != "from bob's new device" || m.FromDevice != bob2.DeviceID() {
+			t.Fatalf("%s/%d got %q from %d", c.Handle(), c.DeviceID(), m.Plaintext, m.FromDevice)
+		}
+	}
+}
+
+// spec/groups.md §8.6: a group snapshot from another account is refused
+// and reported; the group is not taken.
+func TestGroupSnapshotFromAnotherAccount(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, bob, carol := s.newUser("alice"), s.newUser("bob"), s.newUser("carol")
+	gid, err := alice.CreateGroup(ctxT(t), "club", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groupOf(t, carol, gid, 0)
+	// A state naming bob, as alice could make it up.
+	st := &group.State{ID: group.ID(gid), Name: g.Name, Members: []group.Member{{Handle: "alice", Admin: true}, {Handle: "bob"}, {Handle: "carol"}}}
+	body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupSnapshot{GroupSnapshot: &contentpb.GroupSnapshot{
+		GroupId: gid[:], State: st.Marshal(),
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.send(ctxT(t), "bob", &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupSnapshot, wait: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e := waitEvent(t, bob, EventGroupRefused)
+	if e.Handle != "alice" || e.Group != gid || !errors.Is(e.Err, ErrGroupRefused) {
+		t.Fatalf("bob: %+v", e)
+	}
+	if _, err := bob.GroupMembers(ctxT(t), gid); !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("bob took the group: %v", err)
+	}
 }

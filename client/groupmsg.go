@@ -360,7 +360,7 @@ func (c *Client) groupRecipients(ctx context.Context, id *identity, st *group.St
 	}
 	var recips [][]byte
 	for _, h := range st.Handles() {
-		d, err := c.lookup(ctx, h, false)
+		d, err := c.lookupForGroup(ctx, h)
 		if err != nil {
 			return nil, err
 		}

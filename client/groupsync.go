@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sealpost/sealpost/client/content"
@@ -113,4 +115,87 @@ func (c *Client) sendGroupSyncReply(ctx context.Context, r *groupSyncReply) {
 			return
 		}
 	}
+}
+
+// sendGroupSnapshots gives this account's other devices every group this
+// account is in, as this device holds it (spec/groups.md §8.6): after it
+// approved a device, which knows no group yet. A device that holds a group
+// at that epoch or later keeps its own.
+func (c *Client) sendGroupSnapshots(ctx context.Context) {
+	id, err := c.registered()
+	if err != nil {
+		return
+	}
+	var states []*group.State
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		ids, err := tx.GroupIDs()
+		if err != nil {
+			return err
+		}
+		for _, raw := range ids {
+			tr, err := loadGroupTx(tx, GroupID(raw))
+			if err != nil {
+				continue // reported when the group is used
+			}
+			if st := tr.State(); st.IsMember(id.handle) {
+				states = append(states, st)
+			}
+		}
+		return nil
+	}); err != nil {
+		return
+	}
+	for _, st := range states {
+		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupSnapshot{GroupSnapshot: &contentpb.GroupSnapshot{
+			GroupId: st.ID[:], State: st.Marshal(),
+		}}}})
+		if err != nil {
+			continue
+		}
+		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupSnapshot, noPeer: true}
+		if _, err := c.send(ctx, id.handle, m, nil); err != nil {
+			if ctx.Err() == nil {
+				c.log.Info("client: giving this account's devices its groups", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// applyGroupSnapshot takes a group a device of this account gave
+// (spec/groups.md §8.6) in the receiving transaction: only from this
+// account, only a state this account is a member of, and only when this
+// device holds no such group or an older epoch of it. It starts the
+// group's tracker at that state.
+func (c *Client) applyGroupSnapshot(tx *localstore.Tx, id *identity, sender string, gs *contentpb.GroupSnapshot, now time.Time, r *received) error {
+	gid := GroupID(gs.GetGroupId())
+	refuse := func(err error) error {
+		r.events = append(r.events, Event{Kind: EventGroupRefused, Handle: sender, Group: gid, Err: fmt.Errorf("%w: group snapshot: %w", ErrGroupRefused, err)})
+		return nil
+	}
+	if sender != id.handle {
+		return refuse(errors.New("from another account"))
+	}
+	st, err := group.ParseState(gs.GetState())
+	if err != nil {
+		return refuse(err)
+	}
+	if GroupID(st.ID) != gid {
+		return refuse(errors.New("a state of another group"))
+	}
+	if !st.IsMember(id.handle) {
+		return refuse(group.ErrNotMember)
+	}
+	tr, err := loadGroupTx(tx, gid)
+	switch {
+	case err == nil && tr.State().Epoch >= st.Epoch:
+		return nil // this device's own is as new
+	case err != nil && !isGroupRefusal(err):
+		return err
+	}
+	if tr, err = group.NewTracker(st); err != nil {
+		return refuse(err)
+	}
+	r.events = append(r.events, Event{Kind: EventGroupChanged, Handle: sender, Group: gid, GroupChange: "snapshot"})
+	return c.putReceivedGroup(tx, id, gid, tr, now, r)
 }

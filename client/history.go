@@ -180,6 +180,11 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 			// §14.4).
 			r.followUps = append(r.followUps, groupFollowUp{lookup: sender})
 		}
+	case content.KindGroupSnapshot:
+		// spec/groups.md §8.6: a group from another device of this account.
+		if err := c.applyGroupSnapshot(tx, id, sender, p.content.GetGroupSnapshot(), now, &r); err != nil {
+			return r, err
+		}
 	case content.KindGroupSync:
 		// spec/groups.md §8.5: a member asking for the changes it lacks.
 		reply, err := c.groupSyncRequest(tx, sender, p.content.GetGroupSync(), now)

@@ -302,5 +302,7 @@ func (c *Client) ApproveDevice(ctx context.Context, device uint32) error {
 		return storeError(err)
 	}
 	c.trust.resolved(fmt.Sprintf("own:%d", device))
+	// The new device knows no group yet (spec/groups.md §8.6).
+	c.background(func() { c.sendGroupSnapshots(c.ctx) })
 	return nil
 }

@@ -65,23 +65,24 @@ type Content struct {
 type Kind int
 
 const (
-	KindUnknown     Kind = iota // no kind this version defines: kept (§5)
-	KindText                    // Text
-	KindReaction                // Reaction
-	KindEdit                    // Edit
-	KindDelete                  // Delete
-	KindTimer                   // Timer
-	KindReceipt                 // Receipt
-	KindTyping                  // Typing
-	KindPresence                // Presence
-	KindApp                     // AppDefined
-	KindAccess                  // an access update: only access_key (§4.10)
-	KindGroupChange             // GroupChange (§4.11)
-	KindSenderKey               // SenderKeyDistribution (§4.12)
-	KindGroupSync               // GroupSync (§4.13)
+	KindUnknown       Kind = iota // no kind this version defines: kept (§5)
+	KindText                      // Text
+	KindReaction                  // Reaction
+	KindEdit                      // Edit
+	KindDelete                    // Delete
+	KindTimer                     // Timer
+	KindReceipt                   // Receipt
+	KindTyping                    // Typing
+	KindPresence                  // Presence
+	KindApp                       // AppDefined
+	KindAccess                    // an access update: only access_key (§4.10)
+	KindGroupChange               // GroupChange (§4.11)
+	KindSenderKey                 // SenderKeyDistribution (§4.12)
+	KindGroupSync                 // GroupSync (§4.13)
+	KindGroupSnapshot             // GroupSnapshot (§4.14)
 )
 
-var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key", "group-sync"}
+var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key", "group-sync", "group-snapshot"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -125,6 +126,8 @@ func (c *Content) Kind() Kind {
 		return KindSenderKey
 	case *contentpb.Content_GroupSync:
 		return KindGroupSync
+	case *contentpb.Content_GroupSnapshot:
+		return KindGroupSnapshot
 	}
 	if len(c.AccessKey) != 0 && c.ReplyTo == nil && len(c.Unknown()) == 0 {
 		return KindAccess

@@ -85,6 +85,12 @@ func check(c *Content) error {
 			return malformed("group sync: a group id of %d bytes, a state hash of %d", len(x.GroupSync.GetGroupId()), len(x.GroupSync.GetStateHash()))
 		}
 		return nil
+	case *contentpb.Content_GroupSnapshot:
+		// The state is spec/groups.md's to check (§4.14).
+		if len(x.GroupSnapshot.GetGroupId()) != GroupIDSize || len(x.GroupSnapshot.GetState()) == 0 {
+			return malformed("group snapshot: a group id of %d bytes, a state of %d", len(x.GroupSnapshot.GetGroupId()), len(x.GroupSnapshot.GetState()))
+		}
+		return nil
 	case *contentpb.Content_GroupChange:
 		// The bytes are spec/groups.md's to check (§4.11).
 		if len(x.GroupChange.GetChange()) == 0 {

@@ -36,6 +36,7 @@ const (
 	cGroupChange                                                                 = 11
 	cSenderKey                                                                   = 13
 	cGroupSync                                                                   = 14
+	cGroupSnapshot                                                               = 15
 )
 
 func genContent() ([]byte, error) {
@@ -142,6 +143,8 @@ func genContent() ([]byte, error) {
 	bad("group-short-state-hash", "a group context with a 31-byte state hash", "malformed", cat(text("hi"), fb(cGroup, cat(fb(1, gid), fv(2, 3), fb(3, sh[:31])))))
 	ok("group-sync", "a member asking for the changes after its state (§4.13)", "group-sync", fb(cGroupSync, cat(fb(1, gid), fv(2, 4), fb(3, sh))), nil, nil)
 	bad("group-sync-no-hash", "a group sync without the asker's state hash", "malformed", fb(cGroupSync, cat(fb(1, gid), fv(2, 4))))
+	ok("group-snapshot", "a group for another device of the account, the state not parsed here (§4.14)", "group-snapshot", fb(cGroupSnapshot, cat(fb(1, gid), fb(2, []byte("state bytes")))), nil, nil)
+	bad("group-snapshot-no-state", "a group snapshot without the state", "malformed", fb(cGroupSnapshot, fb(1, gid)))
 	ok("unknown-nested-field", "a Text with a field 5 of a newer version", "text", fb(cText, cat(fb(1, []byte("hi")), fv(5, 7))), nil, nil)
 	ok("unknown-fields-between", "unknown fields 12 and 20 around the known reply_to 16, canonical order", "unknown", cat(newKind, reply(t1, ""), fv(20, 1), fb(20, []byte("x"))), nil, cat(newKind, fv(20, 1), fb(20, []byte("x"))))
 	ok("unknown-not-utf8", "an unknown field is not checked for UTF-8", "text", cat(text("hi"), fb(21, []byte{0xff})), nil, fb(21, []byte{0xff}))

@@ -149,6 +149,7 @@ type Content struct {
 	//	*Content_GroupChange
 	//	*Content_SenderKey
 	//	*Content_GroupSync
+	//	*Content_GroupSnapshot
 	Kind isContent_Kind `protobuf_oneof:"kind"`
 	// reply_to quotes an earlier message; only with text (§4.1).
 	ReplyTo *ReplyTo `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
@@ -308,6 +309,15 @@ func (x *Content) GetGroupSync() *GroupSync {
 	return nil
 }
 
+func (x *Content) GetGroupSnapshot() *GroupSnapshot {
+	if x != nil {
+		if x, ok := x.Kind.(*Content_GroupSnapshot); ok {
+			return x.GroupSnapshot
+		}
+	}
+	return nil
+}
+
 func (x *Content) GetReplyTo() *ReplyTo {
 	if x != nil {
 		return x.ReplyTo
@@ -386,6 +396,12 @@ type Content_GroupSync struct {
 	GroupSync *GroupSync `protobuf:"bytes,14,opt,name=group_sync,json=groupSync,proto3,oneof"`
 }
 
+type Content_GroupSnapshot struct {
+	// A group, as a device of the sender's own account holds it
+	// (spec/groups.md §8.6).
+	GroupSnapshot *GroupSnapshot `protobuf:"bytes,15,opt,name=group_snapshot,json=groupSnapshot,proto3,oneof"`
+}
+
 func (*Content_Text) isContent_Kind() {}
 
 func (*Content_Reaction) isContent_Kind() {}
@@ -409,6 +425,8 @@ func (*Content_GroupChange) isContent_Kind() {}
 func (*Content_SenderKey) isContent_Kind() {}
 
 func (*Content_GroupSync) isContent_Kind() {}
+
+func (*Content_GroupSnapshot) isContent_Kind() {}
 
 // Text is a message the user typed: 1 to 16384 bytes of UTF-8.
 type Text struct {
@@ -1086,6 +1104,61 @@ func (x *GroupSync) GetStateHash() []byte {
 	return nil
 }
 
+// GroupSnapshot gives a device of the sender's own account a group it is
+// in: the group's current state as the sender holds it (spec/groups.md
+// §8.6).
+type GroupSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GroupId       []byte                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"` // 32 bytes
+	State         []byte                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`                    // spec/groups.md §3.1
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupSnapshot) Reset() {
+	*x = GroupSnapshot{}
+	mi := &file_content_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupSnapshot) ProtoMessage() {}
+
+func (x *GroupSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupSnapshot.ProtoReflect.Descriptor instead.
+func (*GroupSnapshot) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GroupSnapshot) GetGroupId() []byte {
+	if x != nil {
+		return x.GroupId
+	}
+	return nil
+}
+
+func (x *GroupSnapshot) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 // GroupContext names the group a group message belongs to and the epoch and
 // hash of the state its sender was at (spec/groups.md §8.2, §8.4).
 type GroupContext struct {
@@ -1099,7 +1172,7 @@ type GroupContext struct {
 
 func (x *GroupContext) Reset() {
 	*x = GroupContext{}
-	mi := &file_content_proto_msgTypes[14]
+	mi := &file_content_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1184,7 @@ func (x *GroupContext) String() string {
 func (*GroupContext) ProtoMessage() {}
 
 func (x *GroupContext) ProtoReflect() protoreflect.Message {
-	mi := &file_content_proto_msgTypes[14]
+	mi := &file_content_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1197,7 @@ func (x *GroupContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupContext.ProtoReflect.Descriptor instead.
 func (*GroupContext) Descriptor() ([]byte, []int) {
-	return file_content_proto_rawDescGZIP(), []int{14}
+	return file_content_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GroupContext) GetGroupId() []byte {
@@ -1152,7 +1225,7 @@ var File_content_proto protoreflect.FileDescriptor
 
 const file_content_proto_rawDesc = "" +
 	"\n" +
-	"\rcontent.proto\x12\x13sealpost.content.v1\"\xea\x06\n" +
+	"\rcontent.proto\x12\x13sealpost.content.v1\"\xb7\a\n" +
 	"\aContent\x12/\n" +
 	"\x04text\x18\x01 \x01(\v2\x19.sealpost.content.v1.TextH\x00R\x04text\x12;\n" +
 	"\breaction\x18\x02 \x01(\v2\x1d.sealpost.content.v1.ReactionH\x00R\breaction\x12/\n" +
@@ -1167,7 +1240,8 @@ const file_content_proto_rawDesc = "" +
 	"\n" +
 	"sender_key\x18\r \x01(\v2*.sealpost.content.v1.SenderKeyDistributionH\x00R\tsenderKey\x12?\n" +
 	"\n" +
-	"group_sync\x18\x0e \x01(\v2\x1e.sealpost.content.v1.GroupSyncH\x00R\tgroupSync\x127\n" +
+	"group_sync\x18\x0e \x01(\v2\x1e.sealpost.content.v1.GroupSyncH\x00R\tgroupSync\x12K\n" +
+	"\x0egroup_snapshot\x18\x0f \x01(\v2\".sealpost.content.v1.GroupSnapshotH\x00R\rgroupSnapshot\x127\n" +
 	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyTo\x127\n" +
 	"\x05group\x18\x11 \x01(\v2!.sealpost.content.v1.GroupContextR\x05group\x12\x1d\n" +
 	"\n" +
@@ -1222,7 +1296,10 @@ const file_content_proto_rawDesc = "" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
 	"\n" +
-	"state_hash\x18\x03 \x01(\fR\tstateHash\"^\n" +
+	"state_hash\x18\x03 \x01(\fR\tstateHash\"@\n" +
+	"\rGroupSnapshot\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\fR\x05state\"^\n" +
 	"\fGroupContext\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
@@ -1242,7 +1319,7 @@ func file_content_proto_rawDescGZIP() []byte {
 }
 
 var file_content_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_content_proto_goTypes = []any{
 	(Receipt_Type)(0),             // 0: sealpost.content.v1.Receipt.Type
 	(Typing_State)(0),             // 1: sealpost.content.v1.Typing.State
@@ -1260,7 +1337,8 @@ var file_content_proto_goTypes = []any{
 	(*GroupChange)(nil),           // 13: sealpost.content.v1.GroupChange
 	(*SenderKeyDistribution)(nil), // 14: sealpost.content.v1.SenderKeyDistribution
 	(*GroupSync)(nil),             // 15: sealpost.content.v1.GroupSync
-	(*GroupContext)(nil),          // 16: sealpost.content.v1.GroupContext
+	(*GroupSnapshot)(nil),         // 16: sealpost.content.v1.GroupSnapshot
+	(*GroupContext)(nil),          // 17: sealpost.content.v1.GroupContext
 }
 var file_content_proto_depIdxs = []int32{
 	3,  // 0: sealpost.content.v1.Content.text:type_name -> sealpost.content.v1.Text
@@ -1275,15 +1353,16 @@ var file_content_proto_depIdxs = []int32{
 	13, // 9: sealpost.content.v1.Content.group_change:type_name -> sealpost.content.v1.GroupChange
 	14, // 10: sealpost.content.v1.Content.sender_key:type_name -> sealpost.content.v1.SenderKeyDistribution
 	15, // 11: sealpost.content.v1.Content.group_sync:type_name -> sealpost.content.v1.GroupSync
-	4,  // 12: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
-	16, // 13: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
-	0,  // 14: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
-	1,  // 15: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	16, // 12: sealpost.content.v1.Content.group_snapshot:type_name -> sealpost.content.v1.GroupSnapshot
+	4,  // 13: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
+	17, // 14: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
+	0,  // 15: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
+	1,  // 16: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_content_proto_init() }
@@ -1304,6 +1383,7 @@ func file_content_proto_init() {
 		(*Content_GroupChange)(nil),
 		(*Content_SenderKey)(nil),
 		(*Content_GroupSync)(nil),
+		(*Content_GroupSnapshot)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1311,7 +1391,7 @@ func file_content_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_content_proto_rawDesc), len(file_content_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
