@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,34 @@ import (
 
 // childServersEnv makes TestChildServers serve instead of skipping.
 const childServersEnv = "SEALPOST_TEST_CHILD_SERVERS"
+
+// loopProfileEnv names a directory for CPU profiles of the benchmarks'
+// timed loops alone (not their setup), one file per benchmark and b.N:
+// what -cpuprofile would show without the accounts' registration. Not
+// with -cpuprofile.
+const loopProfileEnv = "SEALPOST_BENCH_LOOP_PROFILE"
+
+// loopProfile starts a CPU profile of b's timed loop if loopProfileEnv
+// is set, and returns what stops it.
+func loopProfile(b *testing.B) (stop func()) {
+	dir := os.Getenv(loopProfileEnv)
+	if dir == "" {
+		return func() {}
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(b.Name())
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", name, b.N)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
 
 // childServersInfo is what TestChildServers prints, one JSON line, once
 // its servers listen.
@@ -195,81 +224,71 @@ func (c *childServers) lastBodyLen(tb testing.TB) int {
 	return n
 }
 
-// account makes an account of two devices (the second restored from a
-// backup of the first and approved by it) and closes both unless keep.
-func (c *childServers) account(ctx context.Context, owner testing.TB, handle string, keep bool) (first, second *Client, err error) {
+// account makes an account of devices devices (1 or 2: the second
+// restored from a backup of the first and approved by it) and closes them
+// unless keep.
+func (c *childServers) account(ctx context.Context, owner testing.TB, handle string, devices int, keep bool) (_ []*Client, err error) {
+	var ds []*Client
+	defer func() {
+		if err != nil || !keep {
+			for _, d := range ds {
+				d.Close()
+			}
+		}
+	}()
 	d1, err := Open(ctx, c.config(owner.TempDir()))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	ds = append(ds, d1)
 	if err := d1.Register(ctx, handle); err != nil {
-		d1.Close()
-		return nil, nil, fmt.Errorf("register %s: %w", handle, err)
+		return nil, fmt.Errorf("register %s: %w", handle, err)
 	}
-	var buf bytes.Buffer
-	pass := []byte("backup passphrase")
-	if err := d1.ExportBackup(ctx, &buf, pass); err != nil {
-		d1.Close()
-		return nil, nil, err
+	if devices == 2 {
+		var buf bytes.Buffer
+		pass := []byte("backup passphrase")
+		if err := d1.ExportBackup(ctx, &buf, pass); err != nil {
+			return nil, err
+		}
+		d2, err := Restore(ctx, c.config(owner.TempDir()), &buf, pass)
+		if err != nil {
+			return nil, fmt.Errorf("restore %s: %w", handle, err)
+		}
+		ds = append(ds, d2)
+		if err := d1.ApproveDevice(ctx, d2.DeviceID()); err != nil {
+			return nil, fmt.Errorf("approve %s: %w", handle, err)
+		}
 	}
-	d2, err := Restore(ctx, c.config(owner.TempDir()), &buf, pass)
-	if err != nil {
-		d1.Close()
-		return nil, nil, fmt.Errorf("restore %s: %w", handle, err)
+	if keep {
+		owner.Cleanup(func() {
+			for _, d := range ds {
+				d.Close()
+			}
+		})
 	}
-	if err := d1.ApproveDevice(ctx, d2.DeviceID()); err != nil {
-		d1.Close()
-		d2.Close()
-		return nil, nil, fmt.Errorf("approve %s: %w", handle, err)
-	}
-	if !keep {
-		d1.Close()
-		d2.Close()
-		return d1, d2, nil
-	}
-	owner.Cleanup(func() { d1.Close(); d2.Close() })
-	return d1, d2, nil
+	return ds, nil
 }
 
-// groupBench is a group of members accounts of two devices each, alice's
-// first device the only client open, in steady state: the group made and
-// one message sent under alice's sending chain.
-type groupBench struct {
-	srv    *childServers
-	alice  *Client
-	gid    GroupID
-	text   string
-	recips []*wire.Item // every device but alice's first, as she sends
-}
-
-// newGroupBench makes a groupBench; the accounts are made by a few
-// goroutines at once (the child's servers and this process's clients
-// share the machine's cores). Its servers and clients last until owner's
-// cleanup.
-func newGroupBench(tb, owner testing.TB, members int) *groupBench {
+// members makes n accounts member0000... of devices devices each, closed,
+// eight at a time (the child's servers and this process's clients share
+// the machine's cores), and returns their handles and the addresses of
+// their devices.
+func (c *childServers) members(tb, owner testing.TB, n, devices int) (handles []string, addrs [][]byte) {
 	tb.Helper()
-	ctx := context.Background()
-	start := time.Now()
-	g := &groupBench{srv: startChildServers(tb, owner), text: strings.Repeat("x", 1024)}
-	alice, alice2, err := g.srv.account(ctx, owner, "alice", true)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	alice2.Close() // it would take the copies in this process
-	g.alice = alice
-	g.recips = append(g.recips, &wire.Item{Recipient: wire.FormatAddress("alice", alice2.DeviceID())})
-	handles := make([]string, members-1)
-	devices := make([][2]uint32, members-1)
-	errs := make([]error, members-1)
+	handles = make([]string, n)
+	ids := make([][]uint32, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
 				handles[i] = fmt.Sprintf("member%04d", i)
-				d1, d2, err := g.srv.account(ctx, owner, handles[i], false)
+				ds, err := c.account(context.Background(), owner, handles[i], devices, false)
 				if errs[i] = err; err == nil {
-					devices[i] = [2]uint32{d1.DeviceID(), d2.DeviceID()}
+					for _, d := range ds {
+						ids[i] = append(ids[i], d.DeviceID())
+					}
 				}
 			}
 		})
@@ -283,17 +302,49 @@ func newGroupBench(tb, owner testing.TB, members int) *groupBench {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		for _, d := range devices[i] {
-			g.recips = append(g.recips, &wire.Item{Recipient: wire.FormatAddress(handles[i], d)})
+		for _, d := range ids[i] {
+			addrs = append(addrs, wire.FormatAddress(handles[i], d))
 		}
 	}
+	return handles, addrs
+}
+
+// groupBench is a group of members accounts of two devices each, alice's
+// first device the only client open, in steady state: the group made and
+// one message sent under alice's sending chain.
+type groupBench struct {
+	srv    *childServers
+	alice  *Client
+	gid    GroupID
+	text   string
+	recips []*wire.Item // every device but alice's first, as she sends
+}
+
+// newGroupBench makes a groupBench, whose servers and clients last until
+// owner's cleanup.
+func newGroupBench(tb, owner testing.TB, members int) *groupBench {
+	tb.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	g := &groupBench{srv: startChildServers(tb, owner), text: strings.Repeat("x", 1024)}
+	ds, err := g.srv.account(ctx, owner, "alice", 2, true)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g.alice = ds[0]
+	ds[1].Close() // it would take the copies in this process
+	g.recips = append(g.recips, &wire.Item{Recipient: wire.FormatAddress("alice", ds[1].DeviceID())})
+	handles, addrs := g.srv.members(tb, owner, members-1, 2)
+	for _, a := range addrs {
+		g.recips = append(g.recips, &wire.Item{Recipient: a})
+	}
 	accounts := time.Since(start)
-	if g.gid, err = alice.CreateGroup(ctx, "bench", handles...); err != nil {
+	if g.gid, err = g.alice.CreateGroup(ctx, "bench", handles...); err != nil {
 		tb.Fatal(err)
 	}
 	created := time.Since(start)
 	// The distribution of alice's sending chain, then a first message.
-	if _, err := alice.SendGroupText(ctx, g.gid, g.text); err != nil {
+	if _, err := g.alice.SendGroupText(ctx, g.gid, g.text); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Logf("%d members, 2 devices each: accounts made in %v, group created in %v, chain distributed and first message sent in %v",
@@ -345,6 +396,7 @@ func BenchmarkGroupSend(b *testing.B) {
 			ctx := context.Background()
 			pages0, used0 := g.srv.relaySize(b)
 			child0, childOK := g.srv.cpu()
+			stopProfile := loopProfile(b)
 			cpu0 := storetest.CPUTime()
 			b.ResetTimer()
 			for range b.N {
@@ -353,6 +405,7 @@ func BenchmarkGroupSend(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			stopProfile()
 			cpu := storetest.CPUTime() - cpu0
 			child1, _ := g.srv.cpu()
 			pages1, used1 := g.srv.relaySize(b)
@@ -386,8 +439,9 @@ func BenchmarkGroupSend(b *testing.B) {
 	}
 }
 
-// receiveBench is bob's first device, a member of a group with alice, and
-// alice's, sending; the servers in a child process.
+// receiveBench is bob's device, a member of a group with alice and others
+// of one device each, and alice's, sending; the servers in a child
+// process.
 type receiveBench struct {
 	srv    *childServers
 	alice  *Client
@@ -396,7 +450,7 @@ type receiveBench struct {
 	text   string
 }
 
-func newReceiveBench(tb, owner testing.TB) *receiveBench {
+func newReceiveBench(tb, owner testing.TB, members int) *receiveBench {
 	tb.Helper()
 	ctx := context.Background()
 	r := &receiveBench{srv: startChildServers(tb, owner), text: strings.Repeat("x", 1024)}
@@ -417,7 +471,8 @@ func newReceiveBench(tb, owner testing.TB) *receiveBench {
 	if err := bob.Register(ctx, "bob"); err != nil {
 		tb.Fatal(err)
 	}
-	if r.gid, err = r.alice.CreateGroup(ctx, "bench", "bob"); err != nil {
+	others, _ := r.srv.members(tb, owner, members-2, 1)
+	if r.gid, err = r.alice.CreateGroup(ctx, "bench", append(others, "bob")...); err != nil {
 		tb.Fatal(err)
 	}
 	// One message each way, so that both sessions and the chain are past
@@ -457,53 +512,68 @@ func newReceiveBench(tb, owner testing.TB) *receiveBench {
 //	go test -run XXX -bench GroupReceive -benchtime 300x ./client/
 func BenchmarkGroupReceive(b *testing.B) {
 	owner := b // the sub-benchmark's cleanup runs after each of its runs
-	var r *receiveBench
-	for _, kind := range []string{"group", "one-to-one"} {
-		b.Run(kind+"-1KiB", func(b *testing.B) {
-			if r == nil {
-				r = newReceiveBench(b, owner)
+	var small, large *receiveBench
+	for _, run := range []struct {
+		name    string
+		members int
+	}{{"group-1KiB", 2}, {"one-to-one-1KiB", 2}, {"group-1KiB-members-1000", 1000}} {
+		b.Run(run.name, func(b *testing.B) {
+			r := &small
+			if run.members > 2 {
+				r = &large
 			}
-			ctx := context.Background()
-			for range b.N + 1 {
-				var err error
-				if kind == "group" {
-					_, err = r.alice.SendGroupText(ctx, r.gid, r.text)
-				} else {
-					_, err = r.alice.SendText(ctx, "bob", r.text)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
+			if *r == nil {
+				*r = newReceiveBench(b, owner, run.members)
 			}
-			bob, err := Open(ctx, r.srv.config(r.bobDir))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer bob.Close()
-			want := func(m *Message) bool {
-				if kind == "group" {
-					return m.Group == r.gid
-				}
-				return m.From == "alice" && m.Group == (GroupID{})
-			}
-			first := <-bob.Messages()
-			for !want(first) { // what an earlier run left
-				first.Ack()
-				first = <-bob.Messages()
-			}
-			time.Sleep(time.Second)
-			b.ResetTimer()
-			cpu0 := storetest.CPUTime()
-			first.Ack()
-			for n := 0; n < b.N; {
-				m := <-bob.Messages()
-				m.Ack()
-				if want(m) {
-					n++
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64((storetest.CPUTime()-cpu0).Microseconds())/float64(b.N), "receiver-cpu-µs/op")
+			(*r).receive(b, !strings.HasPrefix(run.name, "one-to-one"))
 		})
 	}
+}
+
+// receive is one run of BenchmarkGroupReceive: b.N+1 group messages (or
+// one-to-one ones) sent while bob is closed, the last b.N received.
+func (r *receiveBench) receive(b *testing.B, group bool) {
+	ctx := context.Background()
+	for range b.N + 1 {
+		var err error
+		if group {
+			_, err = r.alice.SendGroupText(ctx, r.gid, r.text)
+		} else {
+			_, err = r.alice.SendText(ctx, "bob", r.text)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	bob, err := Open(ctx, r.srv.config(r.bobDir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bob.Close()
+	want := func(m *Message) bool {
+		if group {
+			return m.Group == r.gid
+		}
+		return m.From == "alice" && m.Group == (GroupID{})
+	}
+	first := <-bob.Messages()
+	for !want(first) { // what an earlier run left
+		first.Ack()
+		first = <-bob.Messages()
+	}
+	time.Sleep(time.Second)
+	stopProfile := loopProfile(b)
+	b.ResetTimer()
+	cpu0 := storetest.CPUTime()
+	first.Ack()
+	for n := 0; n < b.N; {
+		m := <-bob.Messages()
+		m.Ack()
+		if want(m) {
+			n++
+		}
+	}
+	b.StopTimer()
+	stopProfile()
+	b.ReportMetric(float64((storetest.CPUTime()-cpu0).Microseconds())/float64(b.N), "receiver-cpu-µs/op")
 }
