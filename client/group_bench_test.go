@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,13 +49,13 @@ const loopProfileEnv = "SEALPOST_BENCH_LOOP_PROFILE"
 
 // loopProfile starts a CPU profile of b's timed loop if loopProfileEnv
 // is set, and returns what stops it.
-func loopProfile(b *testing.B) (stop func()) {
+func loopProfile(b *testing.B, part string) (stop func()) {
 	dir := os.Getenv(loopProfileEnv)
 	if dir == "" {
 		return func() {}
 	}
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(b.Name())
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", name, b.N)))
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d%s.prof", name, b.N, part)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -347,6 +349,9 @@ func newGroupBench(tb, owner testing.TB, members int) *groupBench {
 	if _, err := g.alice.SendGroupText(ctx, g.gid, g.text); err != nil {
 		tb.Fatal(err)
 	}
+	// The setup's garbage collected and its memory returned, so that
+	// neither is counted as the sender's.
+	debug.FreeOSMemory()
 	tb.Logf("%d members, 2 devices each: accounts made in %v, group created in %v, chain distributed and first message sent in %v",
 		members, accounts.Round(time.Millisecond), (created - accounts).Round(time.Millisecond), (time.Since(start) - created).Round(time.Millisecond))
 	return g
@@ -379,12 +384,24 @@ func (g *groupBench) uploadSize(bodyLen int) int {
 // pages in use per message (a shared body once, one envelope row and its
 // index entries per device, the dedup record), relay-used-B/op the bytes
 // of those pages that hold data (dbstat); the -per-device metrics are
-// those beyond the body, divided by the recipient devices. Setup (4,000
-// devices at 1,000 members) takes minutes; it is made once per run:
+// those beyond the body, divided by the recipient devices; idle-cpu-µs/s
+// is this process's CPU time in a second of doing nothing before the loop
+// (included in sender-cpu-µs/op, not subtracted). Setup (4,000 devices at
+// 1,000 members, about 3 minutes) is made once per sub-benchmark:
 //
-//	go test -run XXX -bench GroupSend -benchtime 20x -timeout 30m ./client/
+//	go test -run XXX -bench GroupSend -benchtime 100x -timeout 30m ./client/
 //
-// On the 2-core machine (shared, noisy), 2026-12-05: see the commit.
+// 2026-12-05, 2 cores shared with other work (load 6 to 10), two runs:
+//
+//	           devices  wall ms/op  sender-cpu µs/op  relay-cpu µs/op  upload B/op (per device)  relay.db B/op (per device)
+//	members-100    199    6.5, 5.5        1579, 1431       4000, 3800           5711 (19.1)             19,333 (87.6)
+//	members-1000  1999   48.8, 40.5       7472, 6258     40800, 35000          39,912 (19.0)           182,395 (90.3)
+//
+// The body is 1,911 B. Goals (issue 16): sender ≤ 1 ms and ≤ 5 ms, not
+// met under this load (runs at 20x gave 1,045 to 1,878 µs and 4,939 µs);
+// upload within body + 64 B per device, met; relay storage within it, not
+// met: per device, the envelope row 41 B, its (addr, id) index entry 25 B,
+// its expiry index entry 14 B, the dedup record 1 B (dbstat).
 func BenchmarkGroupSend(b *testing.B) {
 	owner := b // the sub-benchmark's cleanup runs after each of its runs
 	for _, n := range []int{100, 1000} {
@@ -394,9 +411,17 @@ func BenchmarkGroupSend(b *testing.B) {
 				g = newGroupBench(b, owner, n)
 			}
 			ctx := context.Background()
+			// What this process spends doing nothing: alice's idle
+			// connection, the runtime, the closed clients' leftovers, if
+			// any. Part of sender-cpu-µs/op; not subtracted.
+			stopProfile := loopProfile(b, "-idle")
+			idle0 := storetest.CPUTime()
+			time.Sleep(time.Second)
+			idle := storetest.CPUTime() - idle0
+			stopProfile()
 			pages0, used0 := g.srv.relaySize(b)
 			child0, childOK := g.srv.cpu()
-			stopProfile := loopProfile(b)
+			stopProfile = loopProfile(b, "")
 			cpu0 := storetest.CPUTime()
 			b.ResetTimer()
 			for range b.N {
@@ -411,6 +436,7 @@ func BenchmarkGroupSend(b *testing.B) {
 			pages1, used1 := g.srv.relaySize(b)
 			perOp := func(x int64) float64 { return float64(x) / float64(b.N) }
 			b.ReportMetric(perOp(cpu.Microseconds()), "sender-cpu-µs/op")
+			b.ReportMetric(float64(idle.Microseconds()), "idle-cpu-µs/s")
 			if childOK {
 				b.ReportMetric(perOp((child1 - child0).Microseconds()), "relay-cpu-µs/op")
 			}
@@ -431,6 +457,7 @@ func BenchmarkGroupSend(b *testing.B) {
 						parts = append(parts, fmt.Sprintf("%s %.0f", name, perOp(d)))
 					}
 				}
+				slices.Sort(parts)
 				b.ReportMetric(perOp(sum), "relay-used-B/op")
 				b.Logf("N=%d: body %d B, %d recipient devices; relay.db bytes per message by table (dbstat): %s",
 					b.N, body, len(g.recips), strings.Join(parts, ", "))
@@ -509,7 +536,15 @@ func newReceiveBench(tb, owner testing.TB, members int) *receiveBench {
 // idle one beside it) cover the other b.N. The servers run in a child
 // process.
 //
-//	go test -run XXX -bench GroupReceive -benchtime 300x ./client/
+//	go test -run XXX -bench GroupReceive -benchtime 300x -timeout 30m ./client/
+//
+// 2026-12-05, 2 cores shared with other work, two runs, receiver CPU µs
+// per message (wall ms): group-1KiB 1251, 937 (1.70, 1.20); one-to-one
+// 1858, 1971 (2.88, 3.07); group at 1,000 members 1110, 980 (1.38,
+// 1.07). A group message costs its receiver less than a one-to-one one
+// (goal ≤ 2×, met); the sealed envelope of the one-to-one message is
+// opened, the group message's body is not sealed. At the crypto level,
+// see crypto/senderkey's BenchmarkDecryptBesideRatchet.
 func BenchmarkGroupReceive(b *testing.B) {
 	owner := b // the sub-benchmark's cleanup runs after each of its runs
 	var small, large *receiveBench
@@ -562,7 +597,7 @@ func (r *receiveBench) receive(b *testing.B, group bool) {
 		first = <-bob.Messages()
 	}
 	time.Sleep(time.Second)
-	stopProfile := loopProfile(b)
+	stopProfile := loopProfile(b, "")
 	b.ResetTimer()
 	cpu0 := storetest.CPUTime()
 	first.Ack()
