@@ -87,7 +87,14 @@ func BenchmarkSenderKeyParts(b *testing.B) {
 // message: the state read from its encoding before and encoded after
 // (UnmarshalReceivingChain, Marshal; ratchet.Unmarshal, Marshal).
 //
-//	go test -run XXX -bench DecryptBesideRatchet ./crypto/senderkey/
+//	go test -run XXX -bench DecryptBesideRatchet -benchtime 5000x -count 3 ./crypto/senderkey/
+//
+// 2026-12-05, 2 shared cores: senderkey-decrypt 51 to 62 µs, ratchet 5.5
+// to 8 µs (7 to 9×); stored 51 to 57 µs against 7 to 8 µs. The group
+// message's Ed25519 signature check (spec/senderkey.md §6.1 step 3; 41 to
+// 45 µs, BenchmarkSenderKeyParts/verify) is most of it, and the ratchet
+// has none: the goal of at most 2× holds for the client's whole receive
+// (client's BenchmarkGroupReceive), not for the crypto alone.
 func BenchmarkDecryptBesideRatchet(b *testing.B) {
 	pt := make([]byte, benchSize)
 	for _, stored := range []bool{false, true} {
