@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -112,84 +111,4 @@ func BenchmarkTyping(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N)/1000, "ms/signal")
-}
-
-// BenchmarkGroupSend measures the sender's cost of one group text (1 KiB)
-// in steady state (spec/client.md §14.4): encrypt once, one shared send to
-// every other member's device, the relay's answer; members have one device
-// each here.
-//
-//	go test -run XXX -bench GroupSend -benchtime 50x ./client/
-func BenchmarkGroupSend(b *testing.B) {
-	for _, n := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("members-%d", n), func(b *testing.B) {
-			s := startServers(b, engineSQLite)
-			alice := s.newUser("alice")
-			var members []string
-			for i := range n - 1 {
-				h := fmt.Sprintf("member%03d", i)
-				// Registered, then closed: only alice runs (their
-				// mailboxes take the messages).
-				s.newUser(h).Close()
-				members = append(members, h)
-			}
-			ctx := context.Background()
-			gid, err := alice.CreateGroup(ctx, "bench", members...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			text := strings.Repeat("x", 1024)
-			if _, err := alice.SendGroupText(ctx, gid, text); err != nil { // the distribution
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for range b.N {
-				if _, err := alice.SendGroupText(ctx, gid, text); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkGroupReceive measures one member device's cost of a 1 KiB group
-// message (spec/client.md §14.4): the relay's delivery, the sender-key
-// decryption and signature check, the chain's new state and the inbox in
-// one transaction, the ack. Compare BenchmarkSendReceive/100B's receive.
-//
-//	go test -run XXX -bench GroupReceive -benchtime 300x ./client/
-func BenchmarkGroupReceive(b *testing.B) {
-	s := startServers(b, engineSQLite)
-	alice := s.newUser("alice")
-	bob, dir := s.newUserDir("bob")
-	ctx := context.Background()
-	gid, err := alice.CreateGroup(ctx, "bench", "bob")
-	if err != nil {
-		b.Fatal(err)
-	}
-	text := strings.Repeat("x", 1024)
-	if _, err := alice.SendGroupText(ctx, gid, text); err != nil {
-		b.Fatal(err)
-	}
-	for m := range bob.Messages() {
-		m.Ack()
-		if m.Group == gid {
-			break
-		}
-	}
-	bob.Close()
-	for range b.N {
-		if _, err := alice.SendGroupText(ctx, gid, text); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
-	bob = s.open(dir)
-	for n := 0; n < b.N; {
-		m := <-bob.Messages()
-		m.Ack()
-		if m.Group == gid {
-			n++
-		}
-	}
 }
