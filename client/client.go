@@ -237,6 +237,13 @@ type Client struct {
 	// distributed, then advanced, by one group message at a time
 	// (groupmsg.go).
 	groupMu sync.Mutex
+	// groupAnswered are queued group messages the relay answered, taken
+	// off the queue in the next transaction that queues one (groupmsg.go);
+	// guarded by mu.
+	groupAnswered map[MessageID]bool
+	// groupStates caches the decoded current state of recently used
+	// groups by their stored bytes (groups.go); guarded by mu.
+	groupStates map[GroupID]decodedGroup
 	// rebaseMu serialises the rebasing of lost group changes (groups.go).
 	rebaseMu sync.Mutex
 	// outOfSync is what EventGroupOutOfSync reported (groupmsg.go), so

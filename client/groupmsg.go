@@ -126,10 +126,8 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	defer done()
 	var st *group.State
 	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		tr, err := loadGroupTx(tx, gid)
-		if err == nil {
-			st = tr.State()
-		}
+		var err error
+		st, err = c.groupStateTx(tx, gid)
 		return err
 	}); err != nil {
 		return MessageID{}, storeError(err)
@@ -162,7 +160,13 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 		return MessageID{}, fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	out := localstore.GroupOutgoing{MessageID: msgID[:], Recipients: recips, Created: time.Now()}
+	answered := c.answeredGroupMessages()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		// The messages the relay answered since the last one leave the
+		// queue here: one transaction a message (spec/client.md §14.4).
+		if err := deleteGroupOutgoing(tx, answered); err != nil {
+			return err
+		}
 		raw, _, err := tx.GroupSend(gid[:])
 		if err != nil {
 			return err
@@ -191,6 +195,7 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	if err != nil {
 		return MessageID{}, storeError(err)
 	}
+	c.forgetAnswered(answered)
 	if len(recips) == 0 {
 		return msgID, nil
 	}
@@ -252,16 +257,50 @@ func (c *Client) sendGroupOutgoing(ctx context.Context, id *identity, o localsto
 			}
 		}
 	}
-	err := c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
-		if err := tx.DeleteGroupOutgoing(o.MessageID); err != nil && !errors.Is(err, localstore.ErrNotFound) {
-			return err
-		}
-		return nil
-	})
+	// Taken off the queue with the next group message, or at the next
+	// connection: until then a restart sends it again under the same
+	// relay message ids, which the relay answers from its dedup record.
+	c.mu.Lock()
+	if c.groupAnswered == nil {
+		c.groupAnswered = map[MessageID]bool{}
+	}
+	c.groupAnswered[msgID] = true
+	c.mu.Unlock()
 	if len(refused) > 0 {
 		c.log.Warn("client: the relay refused a group message for some devices", "devices", len(refused))
 	}
-	return refused, storeError(err)
+	return refused, nil
+}
+
+// answeredGroupMessages returns the queued group messages the relay has
+// answered.
+func (c *Client) answeredGroupMessages() []MessageID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]MessageID, 0, len(c.groupAnswered))
+	for id := range c.groupAnswered {
+		out = append(out, id)
+	}
+	return out
+}
+
+// forgetAnswered drops ids, deleted from the queue, from the answered set.
+func (c *Client) forgetAnswered(ids []MessageID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		delete(c.groupAnswered, id)
+	}
+}
+
+// deleteGroupOutgoing takes answered group messages off the queue.
+func deleteGroupOutgoing(tx *localstore.Tx, ids []MessageID) error {
+	for _, id := range ids {
+		if err := tx.DeleteGroupOutgoing(id[:]); err != nil && !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // flushGroupOutgoing sends the group messages still queued (after a
@@ -283,7 +322,21 @@ func (c *Client) flushGroupOutgoing(ctx context.Context) {
 		}
 		return
 	}
+	answered := c.answeredGroupMessages()
+	if len(answered) > 0 {
+		if err := c.store.Update(ctx, func(tx *localstore.Tx) error { return deleteGroupOutgoing(tx, answered) }); err != nil {
+			return
+		}
+		c.forgetAnswered(answered)
+	}
+	done := map[string]bool{}
+	for _, id := range answered {
+		done[string(id[:])] = true
+	}
 	for _, o := range q {
+		if done[string(o.MessageID)] {
+			continue
+		}
 		if _, err := c.sendGroupOutgoing(ctx, id, o); err != nil {
 			if ctx.Err() == nil {
 				c.log.Info("client: queued group message not sent yet", "err", err)

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -145,6 +146,43 @@ func loadGroupTx(tx *localstore.Tx, gid GroupID) (*group.Tracker, error) {
 		return nil, err
 	}
 	return decodeTracker(raw)
+}
+
+// groupStateTx returns group gid's current state, decoding the stored
+// tracker only when its bytes differ from the last ones decoded (a
+// tracker of a large group is rebuilt by applying its kept changes again:
+// too slow for every group message). The state must not be changed.
+func (c *Client) groupStateTx(tx *localstore.Tx, gid GroupID) (*group.State, error) {
+	raw, err := tx.Group(gid[:])
+	if errors.Is(err, localstore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownGroup, gid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	hit, ok := c.groupStates[gid]
+	c.mu.Unlock()
+	if ok && bytes.Equal(hit.raw, raw) {
+		return hit.state, nil
+	}
+	tr, err := decodeTracker(raw)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.groupStates == nil || len(c.groupStates) >= 64 {
+		c.groupStates = map[GroupID]decodedGroup{}
+	}
+	c.groupStates[gid] = decodedGroup{raw: raw, state: tr.State()}
+	c.mu.Unlock()
+	return tr.State(), nil
+}
+
+// decodedGroup is a stored tracker's bytes and the state they hold.
+type decodedGroup struct {
+	raw   []byte
+	state *group.State
 }
 
 // accountKeysTx looks an author's account key up in the key sets this
