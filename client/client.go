@@ -244,6 +244,9 @@ type Client struct {
 	// groupStates caches the decoded current state of recently used
 	// groups by their stored bytes (groups.go); guarded by mu.
 	groupStates map[GroupID]decodedGroup
+	// sentToSets caches the set of devices each recent group's chain went
+	// to (groupmsg.go); guarded by mu.
+	sentToSets map[GroupID]sentToCache
 	// rebaseMu serialises the rebasing of lost group changes (groups.go).
 	rebaseMu sync.Mutex
 	// outOfSync is what EventGroupOutOfSync reported (groupmsg.go), so

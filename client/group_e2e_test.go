@@ -315,15 +315,11 @@ func TestGroupChainRotatesAfterAWeek(t *testing.T) {
 	age := func(d time.Duration) {
 		t.Helper()
 		if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
-			raw, _, err := tx.GroupSend(gid[:])
+			row, err := tx.GroupSendRow(gid[:])
 			if err != nil {
 				return err
 			}
-			to, err := tx.GroupSentTo(gid[:])
-			if err != nil {
-				return err
-			}
-			return tx.StartGroupChain(gid[:], raw, to, time.Now().Add(-d))
+			return tx.StartGroupChain(gid[:], row.Chain, row.SentTo, time.Now().Add(-d))
 		}); err != nil {
 			t.Fatal(err)
 		}

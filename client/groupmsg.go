@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -124,13 +125,11 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 		return MessageID{}, err
 	}
 	defer done()
-	var st *group.State
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		var err error
-		st, err = c.groupStateTx(tx, gid)
-		return err
-	}); err != nil {
-		return MessageID{}, storeError(err)
+	c.groupMu.Lock()
+	defer c.groupMu.Unlock()
+	st, own, row, err := c.groupSendView(ctx, gid)
+	if err != nil {
+		return MessageID{}, err
 	}
 	if !st.IsMember(id.handle) {
 		return MessageID{}, fmt.Errorf("%w: %w: this account is not a member", ErrGroupRefused, group.ErrNotMember)
@@ -141,15 +140,15 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	if err != nil {
 		return MessageID{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
 	}
-	recips, err := c.groupRecipients(ctx, id, st)
+	recips, err := c.groupRecipients(ctx, id, st, own)
 	if err != nil {
 		return MessageID{}, err
 	}
-	c.groupMu.Lock()
-	defer c.groupMu.Unlock()
-	if err := c.ensureSendingChain(ctx, id, gid, st, recips); err != nil {
+	chain, err := c.ensureSendingChain(ctx, id, gid, st, recips, row)
+	if err != nil {
 		return MessageID{}, err
 	}
+	defer clear(chain)
 	var msgID MessageID
 	if _, err := rand.Read(msgID[:]); err != nil {
 		return MessageID{}, err
@@ -167,11 +166,8 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 		if err := deleteGroupOutgoing(tx, answered); err != nil {
 			return err
 		}
-		raw, _, err := tx.GroupSend(gid[:])
-		if err != nil {
-			return err
-		}
-		sc, err := senderkey.UnmarshalSendingChain(raw)
+		// The chain as stored: groupMu keeps other writers out.
+		sc, err := senderkey.UnmarshalSendingChain(chain)
 		if err != nil {
 			return fmt.Errorf("%w: stored sending chain: %v", ErrCorrupt, err)
 		}
@@ -180,7 +176,7 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 		if err != nil {
 			return err
 		}
-		if err := tx.PutGroupSend(gid[:], sc.Marshal(), false); err != nil {
+		if err := tx.AdvanceGroupSend(gid[:], sc.Marshal()); err != nil {
 			return err
 		}
 		if len(recips) == 0 {
@@ -373,27 +369,50 @@ func (c *Client) rotateGroupChains(ctx context.Context) {
 		return
 	}
 	for _, gid := range due {
-		var st *group.State
-		err := c.store.View(ctx, func(tx *localstore.Tx) error {
-			tr, err := loadGroupTx(tx, gid)
-			if err == nil {
-				st = tr.State()
-			}
-			return err
-		})
+		c.groupMu.Lock()
+		st, own, row, err := c.groupSendView(ctx, gid)
 		if err == nil && st.IsMember(id.handle) {
 			var recips [][]byte
-			if recips, err = c.groupRecipients(ctx, id, st); err == nil {
-				c.groupMu.Lock()
-				err = c.ensureSendingChain(ctx, id, gid, st, recips)
-				c.groupMu.Unlock()
+			if recips, err = c.groupRecipients(ctx, id, st, own); err == nil {
+				var chain []byte
+				chain, err = c.ensureSendingChain(ctx, id, gid, st, recips, row)
+				clear(chain)
 			}
 		}
+		c.groupMu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			// Made at the next group message instead.
 			c.log.Info("client: new sending chain not distributed yet", "err", err)
 		}
 	}
+}
+
+// groupSendView reads, in one transaction, what a group message needs:
+// group gid's current state, this account's devices, and this device's
+// sending chain row of the group (nil if it has none).
+func (c *Client) groupSendView(ctx context.Context, gid GroupID) (*group.State, map[uint32]localstore.OwnDevice, *localstore.GroupSendRow, error) {
+	var (
+		st  *group.State
+		own map[uint32]localstore.OwnDevice
+		row *localstore.GroupSendRow
+	)
+	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		if st, err = c.groupStateTx(tx, gid); err != nil {
+			return err
+		}
+		if own, err = tx.OwnDevices(); err != nil {
+			return err
+		}
+		r, err := tx.GroupSendRow(gid[:])
+		if err == nil {
+			row = &r
+		} else if !errors.Is(err, localstore.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	return st, own, row, storeError(err)
 }
 
 // groupRecipients returns the address of every active device of every
@@ -402,15 +421,7 @@ func (c *Client) rotateGroupChains(ctx context.Context) {
 // are those this device created or approved and has not revoked, as for
 // sent copies (§6.3): a device revoked a moment ago may still be active in
 // the directory's latest epoch.
-func (c *Client) groupRecipients(ctx context.Context, id *identity, st *group.State) ([][]byte, error) {
-	var own map[uint32]localstore.OwnDevice
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		var err error
-		own, err = tx.OwnDevices()
-		return err
-	}); err != nil {
-		return nil, storeError(err)
-	}
+func (c *Client) groupRecipients(ctx context.Context, id *identity, st *group.State, own map[uint32]localstore.OwnDevice) ([][]byte, error) {
 	var recips [][]byte
 	for _, h := range st.Handles() {
 		d, err := c.lookupForGroup(ctx, h)
@@ -441,79 +452,53 @@ func (c *Client) groupRecipients(ctx context.Context, id *identity, st *group.St
 // transaction that stores the chain and the devices it went to, and
 // waited for, so that each recipient's queue holds it before the next
 // message under the chain.
-func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid GroupID, st *group.State, recips [][]byte) error {
-	var (
-		have, rotate bool
-		current      []byte
-		sentTo       [][]byte
-	)
+func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid GroupID, st *group.State, recips [][]byte, row *localstore.GroupSendRow) ([]byte, error) {
 	now := time.Now()
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		raw, r, err := tx.GroupSend(gid[:])
-		if errors.Is(err, localstore.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		have, rotate, current = true, r, raw
-		if sentTo, err = tx.GroupSentTo(gid[:]); err != nil {
-			return err
-		}
-		started, err := tx.GroupChainStarted(gid[:])
-		if err == nil && !started.IsZero() && now.Sub(started) >= chainRotationPeriod {
-			rotate = true // spec/groups.md §8.3: a chain lives 7 days at most
-		}
-		return err
-	}); err != nil {
-		return storeError(err)
-	}
-	defer clear(current)
+	have := row != nil
+	// spec/groups.md §8.3: a chain lives 7 days at most.
+	rotate := have && (row.Rotate || !row.Started.IsZero() && now.Sub(row.Started) >= chainRotationPeriod)
 	var (
-		sc   *senderkey.SendingChain
-		err  error
-		to   []string // the accounts the distribution goes to
-		save func(tx *localstore.Tx, _ MessageID, _ time.Time) error
+		sc     *senderkey.SendingChain
+		result []byte // the chain the next message goes under
+		err    error
+		to     []string // the accounts the distribution goes to
+		save   func(tx *localstore.Tx, _ MessageID, _ time.Time) error
 	)
 	if have && !rotate {
-		if sc, err = senderkey.UnmarshalSendingChain(current); err != nil {
-			return fmt.Errorf("%w: stored sending chain: %v", ErrCorrupt, err)
-		}
-		held := map[string]bool{}
-		for _, a := range sentTo {
-			held[string(a)] = true
-		}
+		held := c.sentToSet(gid, row)
 		missing := map[string]bool{}
 		for _, a := range recips {
 			if !held[string(a)] {
 				h, _, err := wire.ParseAddress(a)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				missing[h] = true
 			}
 		}
 		if len(missing) == 0 {
-			sc.Destroy()
-			return nil
+			return row.Chain, nil
+		}
+		if sc, err = senderkey.UnmarshalSendingChain(row.Chain); err != nil {
+			return nil, fmt.Errorf("%w: stored sending chain: %v", ErrCorrupt, err)
 		}
 		to = slices.Sorted(maps.Keys(missing))
-		all := slices.Clip(sentTo)
+		all := slices.Clip(row.SentTo)
 		for _, a := range recips {
 			if !held[string(a)] {
 				all = append(all, a)
 			}
 		}
 		save = func(tx *localstore.Tx, _ MessageID, _ time.Time) error { return tx.SetGroupSentTo(gid[:], all) }
+		result = row.Chain
 	} else {
 		if sc, err = senderkey.NewSendingChain(rand.Reader, senderkey.GroupID(gid)); err != nil {
-			return err
+			return nil, err
 		}
 		to = st.Handles()
-		chain := sc.Marshal()
-		defer clear(chain)
+		result = sc.Marshal()
 		save = func(tx *localstore.Tx, _ MessageID, _ time.Time) error {
-			return tx.StartGroupChain(gid[:], chain, recips, now)
+			return tx.StartGroupChain(gid[:], result, recips, now)
 		}
 	}
 	defer sc.Destroy()
@@ -523,7 +508,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 		GroupId: gid[:], Distribution: d.Marshal(),
 	}}}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m := &outMessage{version: payloadVersion2, body: body, kind: content.KindSenderKey, wait: true, apply: save}
 	own := slices.Contains(to, id.handle)
@@ -538,9 +523,49 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 	}
 	_, err = c.send(ctx, first, m, nil)
 	if errors.Is(err, errNoTargets) && len(to) == 0 {
-		return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return save(tx, MessageID{}, time.Now()) }))
+		err = storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return save(tx, MessageID{}, time.Now()) }))
 	}
-	return err
+	if err != nil {
+		clear(result)
+		return nil, err
+	}
+	c.forgetSentToSet(gid)
+	return result, nil
+}
+
+// sentToSet returns the set of the device addresses row's chain was
+// distributed to, from a cache keyed by their stored encoding.
+func (c *Client) sentToSet(gid GroupID, row *localstore.GroupSendRow) map[string]bool {
+	c.mu.Lock()
+	hit, ok := c.sentToSets[gid]
+	c.mu.Unlock()
+	if ok && bytes.Equal(hit.raw, row.SentToRaw) {
+		return hit.set
+	}
+	set := make(map[string]bool, len(row.SentTo))
+	for _, a := range row.SentTo {
+		set[string(a)] = true
+	}
+	c.mu.Lock()
+	if c.sentToSets == nil || len(c.sentToSets) >= 64 {
+		c.sentToSets = map[GroupID]sentToCache{}
+	}
+	c.sentToSets[gid] = sentToCache{raw: row.SentToRaw, set: set}
+	c.mu.Unlock()
+	return set
+}
+
+// sentToCache is a chain's distribution list and its set.
+type sentToCache struct {
+	raw []byte
+	set map[string]bool
+}
+
+// forgetSentToSet drops group gid's cached distribution set.
+func (c *Client) forgetSentToSet(gid GroupID) {
+	c.mu.Lock()
+	delete(c.sentToSets, gid)
+	c.mu.Unlock()
 }
 
 // applySenderKey stores a sending chain another member device distributed

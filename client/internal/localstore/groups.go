@@ -94,24 +94,6 @@ func (tx *Tx) StartGroupChain(id, chain []byte, addrs [][]byte, started time.Tim
 	return err
 }
 
-// GroupChainStarted returns when the current sending chain of group id
-// was made (the zero time for one made before it was recorded), or
-// ErrNotFound.
-func (tx *Tx) GroupChainStarted(id []byte) (time.Time, error) {
-	var n int64
-	err := tx.tx.QueryRowContext(tx.ctx, `SELECT started FROM group_send WHERE id = ?`, nonNil(id)).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, ErrNotFound
-	}
-	if err != nil {
-		return time.Time{}, dbErr("get group chain start", err)
-	}
-	if n == 0 {
-		return time.Time{}, nil
-	}
-	return fromNanos(n), nil
-}
-
 // SetGroupSentTo records the device addresses this device's sending chain
 // of group id was distributed to (spec/client-store.md §4.26), replacing
 // the record.
@@ -124,24 +106,6 @@ func (tx *Tx) SetGroupSentTo(id []byte, addrs [][]byte) error {
 		return err
 	}
 	return tx.execOne("set group sent_to", `UPDATE group_send SET sent_to = ? WHERE id = ?`, nonNil(rs), nonNil(id))
-}
-
-// GroupSentTo returns the device addresses this device's sending chain of
-// group id was distributed to, or ErrNotFound without a chain.
-func (tx *Tx) GroupSentTo(id []byte) ([][]byte, error) {
-	var rs []byte
-	err := tx.tx.QueryRowContext(tx.ctx, `SELECT sent_to FROM group_send WHERE id = ?`, nonNil(id)).Scan(&rs)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, dbErr("get group sent_to", err)
-	}
-	out, ok := decodeAddresses(rs)
-	if !ok {
-		return nil, corrupt("group_send.sent_to")
-	}
-	return out, nil
 }
 
 // encodeAddresses lays device addresses out as u8 length ‖ address, each.
@@ -529,4 +493,57 @@ func (tx *Tx) GroupHeldMsgs(id, chainID []byte) ([]GroupHeldMsg, error) {
 func (tx *Tx) DeleteGroupHeldMsg(envID []byte) error {
 	_, err := tx.exec("delete group held msg", `DELETE FROM group_held_msgs WHERE env_id = ?`, nonNil(envID))
 	return err
+}
+
+// GroupSendRow is this device's sending chain of a group with what is
+// recorded beside it (spec/client-store.md §4.26).
+type GroupSendRow struct {
+	Chain   []byte
+	Rotate  bool     // a new chain is due
+	SentTo  [][]byte // the device addresses it was distributed to
+	// SentToRaw is SentTo's stored encoding (a cache key).
+	SentToRaw []byte
+	Started time.Time // when it was made (zero: before this was recorded)
+}
+
+// GroupSendRow returns the sending chain row of group id, or ErrNotFound.
+func (tx *Tx) GroupSendRow(id []byte) (GroupSendRow, error) {
+	var (
+		r               GroupSendRow
+		sealed, sentTo  []byte
+		rotate, started int64
+	)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT chain, rotate, sent_to, started FROM group_send WHERE id = ?`, nonNil(id)).Scan(&sealed, &rotate, &sentTo, &started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return GroupSendRow{}, ErrNotFound
+	}
+	if err != nil {
+		return GroupSendRow{}, dbErr("get group send", err)
+	}
+	var ok bool
+	if r.SentTo, ok = decodeAddresses(sentTo); !ok {
+		return GroupSendRow{}, corrupt("group_send.sent_to")
+	}
+	if started != 0 {
+		r.Started = fromNanos(started)
+	}
+	r.Rotate, r.SentToRaw = rotate != 0, sentTo
+	if r.Chain, err = tx.s.open(groupSendAD(id), sealed); err != nil {
+		return GroupSendRow{}, err
+	}
+	return r, nil
+}
+
+// AdvanceGroupSend replaces the sending chain of group id by its next
+// state, leaving the rest of the row (a new chain made due meanwhile stays
+// due); ErrNotFound without one.
+func (tx *Tx) AdvanceGroupSend(id, chain []byte) error {
+	if tx.readOnly {
+		return errReadOnly
+	}
+	sealed, err := tx.s.seal(groupSendAD(id), chain)
+	if err != nil {
+		return err
+	}
+	return tx.execOne("advance group send", `UPDATE group_send SET chain = ? WHERE id = ?`, sealed, nonNil(id))
 }

@@ -61,8 +61,44 @@ func TestGroupHeld(t *testing.T) {
 		if ms, _ := tx.GroupHeldMsgs(g1, chain); len(ms) != MaxGroupHeldMsgs-1 {
 			t.Errorf("after a delete: %d", len(ms))
 		}
-		if _, err := tx.GroupSentTo(g1); !errors.Is(err, ErrNotFound) {
-			t.Errorf("GroupSentTo without a chain: %v, want ErrNotFound", err)
+		if _, err := tx.GroupSendRow(g1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GroupSendRow without a chain: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}
+
+// spec/client-store.md §4.26: advancing a sending chain keeps a new chain
+// made due meanwhile (a member removed while a message was being sent),
+// and the list of devices it went to; starting a new one clears both.
+func TestGroupSendRow(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	g := bytes.Repeat([]byte{3}, 32)
+	to := [][]byte{[]byte("bob/1"), []byte("carol/2")}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.AdvanceGroupSend(g, []byte("c1")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("AdvanceGroupSend without a chain: %v, want ErrNotFound", err)
+		}
+		if err := tx.StartGroupChain(g, []byte("c0"), to, t0); err != nil {
+			return err
+		}
+		if err := tx.MarkGroupRotate(g); err != nil {
+			return err
+		}
+		return tx.AdvanceGroupSend(g, []byte("c1"))
+	})
+	view(t, s, func(tx *Tx) error {
+		r, err := tx.GroupSendRow(g)
+		if err != nil || string(r.Chain) != "c1" || !r.Rotate || len(r.SentTo) != 2 || string(r.SentTo[1]) != "carol/2" || !r.Started.Equal(t0) {
+			t.Errorf("after advance: %+v, %v", r, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx *Tx) error { return tx.StartGroupChain(g, []byte("d0"), to[:1], t0.Add(time.Hour)) })
+	view(t, s, func(tx *Tx) error {
+		r, err := tx.GroupSendRow(g)
+		if err != nil || string(r.Chain) != "d0" || r.Rotate || len(r.SentTo) != 1 {
+			t.Errorf("after a new chain: %+v, %v", r, err)
 		}
 		return nil
 	})
