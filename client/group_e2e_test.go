@@ -3,6 +3,7 @@ package client
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/sealpost/sealpost/client/group"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/senderkey"
+	"github.com/sealpost/sealpost/relay"
 	relaystore "github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/wire"
 )
@@ -620,4 +622,28 @@ func TestGroupSnapshotFromAnotherAccount(t *testing.T) {
 	if _, err := bob.GroupMembers(ctxT(t), gid); !errors.Is(err, ErrUnknownGroup) {
 		t.Fatalf("bob took the group: %v", err)
 	}
+}
+
+// spec/client.md §14.4, spec/relay.md §6.1: devices the relay answers with
+// its quota get the group message after the wait it names, under relay
+// message ids of their own; the sender sees no refusal and each device
+// gets every message once.
+func TestGroupMessageQuotaRetried(t *testing.T) {
+	s := startServersWith(t, engineSQLite, func(c *relay.Config) {
+		c.Limits.QuotaBurst = 3
+		c.Limits.QuotaRate = 5
+	})
+	alice, bob := s.newUser("alice"), s.newUser("bob")
+	gid := clubWithBob(t, alice, bob) // the change, the distribution, a message
+	for i := range 3 {
+		if _, err := alice.SendGroupText(ctxT(t), gid, fmt.Sprint("burst ", i)); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	for i := range 3 {
+		if m := recvGroup(t, bob); string(m.Plaintext) != fmt.Sprint("burst ", i) {
+			t.Fatalf("bob got %q, want burst %d", m.Plaintext, i)
+		}
+	}
+	noMessage(t, bob, 200*time.Millisecond)
 }

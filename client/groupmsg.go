@@ -37,6 +37,11 @@ const (
 	kindGroup = 0x03
 )
 
+// groupQuotaTries is how many times a group message is handed to the
+// relay for the devices it answers with its quota (spec/relay.md §6.1)
+// before they are reported as refused.
+const groupQuotaTries = 4
+
 // chainRotationPeriod is how long a sending chain is used at most
 // (spec/groups.md §8.3): a matter of policy, bounding what a stolen chain
 // state reads when nobody leaves the group.
@@ -231,26 +236,53 @@ func (c *Client) sendGroupOutgoing(ctx context.Context, id *identity, o localsto
 	}
 	var refused []RefusedDevice
 	for start := 0; start < len(o.Recipients); start += wire.MaxSharedRecipients {
-		end := min(start+wire.MaxSharedRecipients, len(o.Recipients))
-		rid := relaySendID(msgID, id.handle, uint32(start))
-		var (
-			res *wire.SendResult
-			err error
-		)
-		if c.cfg.SendMode == SendAnonymous {
-			res, err = c.sendSharedAnonymous(ctx, rid, o.Body, devs[start:end])
-		} else {
-			res, err = link.SendShared(ctx, rid, o.Body, o.Recipients[start:end])
+		part := make([]int, 0, wire.MaxSharedRecipients)
+		for i := start; i < min(start+wire.MaxSharedRecipients, len(o.Recipients)); i++ {
+			part = append(part, i)
 		}
-		if err != nil {
-			return nil, err
-		}
-		for i, st := range res.Statuses {
-			if st != wire.Status_STATUS_STORED {
-				d := devs[start+i]
-				d.Reason = refusedReason(st)
-				refused = append(refused, d)
+		// Devices the relay answers with its quota go again after the
+		// wait it names, each time under a relay message id of their own
+		// (fixed by the attempt, so a retry after a restart is
+		// answered from the dedup record as the first was).
+		for attempt := uint32(0); len(part) > 0; attempt++ {
+			rid := relaySendID(msgID, id.handle, uint32(start)|attempt<<24)
+			addrs, ds := make([][]byte, len(part)), make([]RefusedDevice, len(part))
+			for j, i := range part {
+				addrs[j], ds[j] = o.Recipients[i], devs[i]
 			}
+			var (
+				res *wire.SendResult
+				err error
+			)
+			if c.cfg.SendMode == SendAnonymous {
+				res, err = c.sendSharedAnonymous(ctx, rid, o.Body, ds)
+			} else {
+				res, err = link.SendShared(ctx, rid, o.Body, addrs)
+			}
+			if err != nil {
+				return nil, err
+			}
+			var again []int
+			for j, st := range res.Statuses {
+				switch {
+				case j >= len(part) || st == wire.Status_STATUS_STORED:
+				case st == wire.Status_STATUS_QUOTA && attempt+1 < groupQuotaTries:
+					again = append(again, part[j])
+				default:
+					d := devs[part[j]]
+					d.Reason = refusedReason(st)
+					refused = append(refused, d)
+				}
+			}
+			if len(again) > 0 {
+				wait := min(max(time.Duration(res.RetryAfterMs)*time.Millisecond, 100*time.Millisecond), 30*time.Second)
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			part = again
 		}
 	}
 	// Taken off the queue with the next group message, or at the next

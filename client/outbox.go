@@ -158,6 +158,8 @@ func refusedReason(st wire.Status) string {
 		return "too large"
 	case wire.Status_STATUS_ACCESS_DENIED:
 		return "access denied"
+	case wire.Status_STATUS_QUOTA:
+		return "quota"
 	}
 	return "malformed"
 }

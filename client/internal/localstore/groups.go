@@ -498,12 +498,12 @@ func (tx *Tx) DeleteGroupHeldMsg(envID []byte) error {
 // GroupSendRow is this device's sending chain of a group with what is
 // recorded beside it (spec/client-store.md §4.26).
 type GroupSendRow struct {
-	Chain   []byte
-	Rotate  bool     // a new chain is due
-	SentTo  [][]byte // the device addresses it was distributed to
+	Chain  []byte
+	Rotate bool     // a new chain is due
+	SentTo [][]byte // the device addresses it was distributed to
 	// SentToRaw is SentTo's stored encoding (a cache key).
 	SentToRaw []byte
-	Started time.Time // when it was made (zero: before this was recorded)
+	Started   time.Time // when it was made (zero: before this was recorded)
 }
 
 // GroupSendRow returns the sending chain row of group id, or ErrNotFound.
