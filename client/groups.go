@@ -149,11 +149,11 @@ func loadGroupTx(tx *localstore.Tx, gid GroupID) (*group.Tracker, error) {
 }
 
 // groupStateTx returns group gid's current state, decoding the stored
-// tracker only when its bytes differ from the last ones decoded (a
+// tracker only when its sealed bytes differ from the last ones decoded (a
 // tracker of a large group is rebuilt by applying its kept changes again:
 // too slow for every group message). The state must not be changed.
 func (c *Client) groupStateTx(tx *localstore.Tx, gid GroupID) (*group.State, error) {
-	raw, err := tx.Group(gid[:])
+	sealed, err := tx.GroupSealed(gid[:])
 	if errors.Is(err, localstore.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownGroup, gid)
 	}
@@ -163,8 +163,12 @@ func (c *Client) groupStateTx(tx *localstore.Tx, gid GroupID) (*group.State, err
 	c.mu.Lock()
 	hit, ok := c.groupStates[gid]
 	c.mu.Unlock()
-	if ok && bytes.Equal(hit.raw, raw) {
+	if ok && bytes.Equal(hit.raw, sealed) {
 		return hit.state, nil
+	}
+	raw, err := tx.OpenGroup(gid[:], sealed)
+	if err != nil {
+		return nil, err
 	}
 	tr, err := decodeTracker(raw)
 	if err != nil {
@@ -174,12 +178,12 @@ func (c *Client) groupStateTx(tx *localstore.Tx, gid GroupID) (*group.State, err
 	if c.groupStates == nil || len(c.groupStates) >= 64 {
 		c.groupStates = map[GroupID]decodedGroup{}
 	}
-	c.groupStates[gid] = decodedGroup{raw: raw, state: tr.State()}
+	c.groupStates[gid] = decodedGroup{raw: sealed, state: tr.State()}
 	c.mu.Unlock()
 	return tr.State(), nil
 }
 
-// decodedGroup is a stored tracker's bytes and the state they hold.
+// decodedGroup is a stored tracker's sealed bytes and the state they hold.
 type decodedGroup struct {
 	raw   []byte
 	state *group.State

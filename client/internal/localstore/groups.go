@@ -35,6 +35,23 @@ func (tx *Tx) Group(id []byte) ([]byte, error) {
 	return tx.s.open(groupAD(id), sealed)
 }
 
+// GroupSealed returns the stored (sealed) tracker of group id, or
+// ErrNotFound: a cache key that costs no decryption. OpenGroup opens it.
+func (tx *Tx) GroupSealed(id []byte) ([]byte, error) {
+	var sealed []byte
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT tracker FROM groups WHERE id = ?`, nonNil(id)).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, dbErr("get group", err)
+	}
+	return sealed, nil
+}
+
+// OpenGroup opens a tracker GroupSealed returned for group id.
+func (tx *Tx) OpenGroup(id, sealed []byte) ([]byte, error) { return tx.s.open(groupAD(id), sealed) }
+
 // GroupIDs returns the ids of the stored groups, in byte order.
 func (tx *Tx) GroupIDs() ([][]byte, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id FROM groups ORDER BY id`)
