@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sealpost/sealpost/client/group"
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/client/internal/relaylink"
@@ -202,6 +203,9 @@ type Client struct {
 	tokens *ksclient.Tokens
 	link   *relaylink.Link
 	dir    map[string]*dirEntry // verified key sets by handle
+	dirGen uint64               // counts the changes of dir
+	// recipients caches each recent group's recipient list (groupmsg.go).
+	recipients map[group.ID]recipientsCache
 	// refresh holds the handles to look up again in the background
 	// (directory.go), refreshing whether its loop runs.
 	refresh    map[string]bool

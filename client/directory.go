@@ -165,6 +165,7 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	d = &dirEntry{entry: entry, epoch: resp.Epoch, fetched: time.Now()}
 	c.mu.Lock()
 	c.dir[handle] = d
+	c.dirGen++
 	c.mu.Unlock()
 	return d, nil
 }
@@ -406,6 +407,7 @@ func deleteSessions(tx *localstore.Tx, handle string) error {
 func (c *Client) forget(handle string) {
 	c.mu.Lock()
 	delete(c.dir, handle)
+	c.dirGen++
 	c.mu.Unlock()
 }
 

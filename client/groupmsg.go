@@ -454,11 +454,26 @@ func (c *Client) groupSendView(ctx context.Context, gid GroupID) (*group.State, 
 // sent copies (§6.3): a device revoked a moment ago may still be active in
 // the directory's latest epoch.
 func (c *Client) groupRecipients(ctx context.Context, id *identity, st *group.State, own map[uint32]localstore.OwnDevice) ([][]byte, error) {
+	// The list of the last message, while the state (the same decoded
+	// state: groupStateTx), the key sets held and this account's devices
+	// are the same, and no key set is old enough to look up again.
+	key := recipientsKey{state: st, own: ownDevicesKey(own)}
+	c.mu.Lock()
+	key.dirGen = c.dirGen
+	hit, ok := c.recipients[st.ID]
+	c.mu.Unlock()
+	if ok && hit.key == key && time.Since(hit.oldest) < dirTTL {
+		return hit.recips, nil
+	}
 	var recips [][]byte
+	oldest := time.Now()
 	for _, h := range st.Handles() {
 		d, err := c.lookupForGroup(ctx, h)
 		if err != nil {
 			return nil, err
+		}
+		if d.fetched.Before(oldest) {
+			oldest = d.fetched
 		}
 		for _, dev := range d.entry.Active() {
 			if h == id.handle {
@@ -470,7 +485,41 @@ func (c *Client) groupRecipients(ctx context.Context, id *identity, st *group.St
 			recips = append(recips, wire.FormatAddress(h, uint32(dev.Certificate.Device)))
 		}
 	}
+	c.mu.Lock()
+	if c.recipients == nil || len(c.recipients) >= 64 {
+		c.recipients = map[group.ID]recipientsCache{}
+	}
+	if c.dirGen == key.dirGen {
+		c.recipients[st.ID] = recipientsCache{key: key, recips: recips, oldest: oldest}
+	}
+	c.mu.Unlock()
 	return recips, nil
+}
+
+// recipientsKey is what a group's recipient list depends on.
+type recipientsKey struct {
+	state  *group.State
+	dirGen uint64 // Client.dirGen: the key sets held
+	own    string // this account's devices, ownDevicesKey
+}
+
+// recipientsCache is a group's last recipient list.
+type recipientsCache struct {
+	key    recipientsKey
+	recips [][]byte
+	oldest time.Time // the oldest key set it was made from
+}
+
+// ownDevicesKey encodes this account's device records, in device order.
+func ownDevicesKey(own map[uint32]localstore.OwnDevice) string {
+	b := make([]byte, 0, len(own)*37)
+	for _, d := range slices.Sorted(maps.Keys(own)) {
+		r := own[d]
+		b = binary.BigEndian.AppendUint32(b, d)
+		b = append(b, byte(r.State))
+		b = append(b, r.CertHash[:]...)
+	}
+	return string(b)
 }
 
 // ensureSendingChain makes sure every device of recips holds this device's
