@@ -46,7 +46,7 @@ listen').`,
 			case args[0] == "revoke":
 				return a.deviceAction(ctx, args[1:], "revoked", (*client.Client).RevokeDevice, "Revoked device %d.\n")
 			case args[0] == "approve":
-				return a.deviceAction(ctx, args[1:], "approved", (*client.Client).ApproveDevice, "Approved device %d: it gets copies of what you send from this device.\n")
+				return a.deviceAction(ctx, args[1:], "approved", (*client.Client).ApproveDevice, "Approved device %d: it gets copies of what you send from this device, and your groups.\n")
 			}
 			return usagef("unknown devices subcommand %q (want: revoke ID or approve ID)", args[0])
 		}
