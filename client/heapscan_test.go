@@ -99,8 +99,11 @@ func TestNoIdentityKeyCopiesOnHeap(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.KeepAlive(leak)
-	if m != n+1 {
-		t.Fatalf("positive control: the scan found %d copies with one more on the heap, want %d", m, n+1)
+	// At least one more: the control shows the scan finds a copy. (A run
+	// of the race-enabled suite once counted the copy twice; the exact
+	// zero counts above are the test's point.)
+	if m < n+1 {
+		t.Fatalf("positive control: the scan found %d copies with one more on the heap, want at least %d", m, n+1)
 	}
 	clear(leak)
 	_ = context.Background
