@@ -410,18 +410,12 @@ func (c *Client) Groups(ctx context.Context) ([]Group, error) {
 	defer done()
 	var out []Group
 	err = c.store.View(ctx, func(tx *localstore.Tx) error {
-		ids, err := tx.GroupIDs()
+		states, err := memberGroups(tx, id.handle, true)
 		if err != nil {
 			return err
 		}
-		for _, raw := range ids {
-			tr, err := loadGroupTx(tx, GroupID(raw))
-			if err != nil {
-				return err
-			}
-			if s := tr.State(); s.IsMember(id.handle) {
-				out = append(out, *groupFromState(s))
-			}
+		for _, s := range states {
+			out = append(out, *groupFromState(s))
 		}
 		return nil
 	})

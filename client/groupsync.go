@@ -47,17 +47,30 @@ func (c *Client) askGroupSync(gid GroupID, handle string) {
 		}); err != nil {
 			return
 		}
-		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupSync{GroupSync: &contentpb.GroupSync{
+		c.sendGroupControl(c.ctx, handle, &contentpb.Content{Kind: &contentpb.Content_GroupSync{GroupSync: &contentpb.GroupSync{
 			GroupId: gid[:], Epoch: epoch, StateHash: h[:],
-		}}}})
-		if err != nil {
-			return
-		}
-		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupSync, noOwn: true}
-		if _, err := c.send(c.ctx, handle, m, nil); err != nil && c.ctx.Err() == nil {
-			c.log.Info("client: asking a group member for changes", "err", err)
-		}
+		}}}, "asking a group member for changes")
 	})
+}
+
+// sendGroupControl sends ct, a group control message (a sync request or
+// answer, a snapshot), to handle's devices, or with handle this account's
+// own to its other devices, queued without waiting for the relay; what
+// fails is logged as doing what. It reports whether it was queued.
+func (c *Client) sendGroupControl(ctx context.Context, handle string, ct *contentpb.Content, doing string) bool {
+	cc := &content.Content{Content: ct}
+	body, err := content.Marshal(cc)
+	if err == nil {
+		m := &outMessage{version: payloadVersion2, body: body, kind: cc.Kind(), noOwn: true}
+		if handle == c.Handle() {
+			m.noOwn, m.noPeer = false, true
+		}
+		_, err = c.send(ctx, handle, m, nil)
+	}
+	if err != nil && ctx.Err() == nil {
+		c.log.Info("client: "+doing, "err", err)
+	}
+	return err == nil
 }
 
 // groupSyncRequest answers a member's GroupSync in the receiving
@@ -103,15 +116,8 @@ func (c *Client) groupSyncRequest(tx *localstore.Tx, sender string, gs *contentp
 // GroupChange of its own, oldest first.
 func (c *Client) sendGroupSyncReply(ctx context.Context, r *groupSyncReply) {
 	for _, ch := range r.changes {
-		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupChange{GroupChange: &contentpb.GroupChange{Change: ch}}}})
-		if err != nil {
-			return
-		}
-		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupChange, noOwn: true}
-		if _, err := c.send(ctx, r.to, m, nil); err != nil {
-			if ctx.Err() == nil {
-				c.log.Info("client: sending group changes a member asked for", "err", err)
-			}
+		ct := &contentpb.Content{Kind: &contentpb.Content_GroupChange{GroupChange: &contentpb.GroupChange{Change: ch}}}
+		if !c.sendGroupControl(ctx, r.to, ct, "sending group changes a member asked for") {
 			return
 		}
 	}
@@ -128,38 +134,42 @@ func (c *Client) sendGroupSnapshots(ctx context.Context) {
 	}
 	var states []*group.State
 	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
-		ids, err := tx.GroupIDs()
-		if err != nil {
-			return err
-		}
-		for _, raw := range ids {
-			tr, err := loadGroupTx(tx, GroupID(raw))
-			if err != nil {
-				continue // reported when the group is used
-			}
-			if st := tr.State(); st.IsMember(id.handle) {
-				states = append(states, st)
-			}
-		}
-		return nil
+		var err error
+		states, err = memberGroups(tx, id.handle, false)
+		return err
 	}); err != nil {
 		return
 	}
 	for _, st := range states {
-		body, err := content.Marshal(&content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_GroupSnapshot{GroupSnapshot: &contentpb.GroupSnapshot{
-			GroupId: st.ID[:], State: st.Marshal(),
-		}}}})
-		if err != nil {
-			continue
-		}
-		m := &outMessage{version: payloadVersion2, body: body, kind: content.KindGroupSnapshot, noPeer: true}
-		if _, err := c.send(ctx, id.handle, m, nil); err != nil {
-			if ctx.Err() == nil {
-				c.log.Info("client: giving this account's devices its groups", "err", err)
-			}
+		ct := &contentpb.Content{Kind: &contentpb.Content_GroupSnapshot{GroupSnapshot: &contentpb.GroupSnapshot{GroupId: st.ID[:], State: st.Marshal()}}}
+		if !c.sendGroupControl(ctx, id.handle, ct, "giving this account's devices its groups") {
 			return
 		}
 	}
+}
+
+// memberGroups returns the current state of every stored group handle is
+// a member of. A group whose tracker does not open fails it with strict,
+// else is left out (reported when the group is used).
+func memberGroups(tx *localstore.Tx, handle string, strict bool) ([]*group.State, error) {
+	ids, err := tx.GroupIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []*group.State
+	for _, raw := range ids {
+		tr, err := loadGroupTx(tx, GroupID(raw))
+		if err != nil {
+			if strict || !errors.Is(err, ErrCorrupt) {
+				return nil, err
+			}
+			continue
+		}
+		if st := tr.State(); st.IsMember(handle) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }
 
 // applyGroupSnapshot takes a group a device of this account gave
