@@ -255,14 +255,17 @@ func TestAnonymousRetrySameToken(t *testing.T) {
 	send(t, alice, "bob", "first")
 	recv(t, bob)
 	// Queue a second envelope by hand with a token recorded, as a send
-	// interrupted after paying would leave it, and send it twice.
+	// interrupted after paying would leave it, and send it twice. The row
+	// is queued under a device bob does not have, so that alice's lane to
+	// bob's device 1, still running after "first", does not send it too
+	// (with a token of its own); the test's item goes to device 1.
 	var o localstore.Outgoing
 	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
-		if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: []byte("0123456789abcdef"), Recipient: "bob", Device: 1, Envelope: bytes.Repeat([]byte{7}, 512), Created: time.Now()}); err != nil {
+		if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: []byte("0123456789abcdef"), Recipient: "bob", Device: 2, Envelope: bytes.Repeat([]byte{7}, 512), Created: time.Now()}); err != nil {
 			return err
 		}
 		var err error
-		o, err = tx.OutgoingHead("bob", 1)
+		o, err = tx.OutgoingHead("bob", 2)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -288,10 +291,10 @@ func TestAnonymousRetrySameToken(t *testing.T) {
 	stale[2] ^= 0xff // a nonce byte: the issuer's signature no longer verifies
 	o.SendToken, o.MessageID = stale, []byte("fedcba9876543210")
 	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
-		if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: o.MessageID, Recipient: "bob", Device: 1, Envelope: o.Envelope, Created: time.Now()}); err != nil {
+		if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: o.MessageID, Recipient: "bob", Device: 2, Envelope: o.Envelope, Created: time.Now()}); err != nil {
 			return err
 		}
-		return tx.SetOutgoingToken(o.MessageID, "bob", 1, o.TokenEpoch, stale)
+		return tx.SetOutgoingToken(o.MessageID, "bob", 2, o.TokenEpoch, stale)
 	}); err != nil {
 		t.Fatal(err)
 	}
