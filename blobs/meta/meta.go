@@ -73,53 +73,79 @@ type Usage struct {
 	OpenUploads int   // how many open uploads
 }
 
-// Limits bound CreateUpload.
+// Limits bound CreateUpload (spec/attachments.md §4.3, §4.7). Zero values
+// are taken literally: a zero Quota or MaxOpenUploads refuses every upload.
 type Limits struct {
 	Quota          int64 // Stored + Open + new size must not pass it
-	MaxOpenUploads int
+	MaxOpenUploads int   // refused when OpenUploads is already this many
 }
 
 // Store is the blob service's database. All methods are safe for concurrent
 // use, also from several processes sharing one database.
+//
+// A blob or upload is expired at now when its Expires is not after now
+// (Expires <= now); an expired row is not found by the reads that take a
+// now, and does not count to Usage, even before the sweeper deletes it.
+// Errors other than the sentinels above are faults of the database or the
+// program; those of a database that cannot serve now also match
+// ErrUnavailable.
 type Store interface {
 	// FindBlob returns the account's unexpired blob with this size and
 	// digest (the per-account dedup, spec/attachments.md §4.3), or
 	// ErrNotFound.
 	FindBlob(ctx context.Context, account string, size int64, digest [32]byte, now time.Time) (Blob, error)
-	// ExtendBlob sets a blob's expiry to expires if that is later.
+	// ExtendBlob sets a blob's expiry to expires if that is later (an
+	// earlier expires changes nothing). ErrNotFound if there is no such
+	// blob row.
 	ExtendBlob(ctx context.Context, id [32]byte, expires time.Time) error
-	// CreateUpload records u if the account's usage stays within lim, in
-	// one transaction (ErrQuota otherwise; expired blobs and uploads do not
-	// count).
+	// CreateUpload records u if the account's usage stays within lim
+	// (Stored + Open + u.Size <= Quota and OpenUploads < MaxOpenUploads),
+	// checked and inserted in one transaction that excludes every other
+	// CreateUpload of the account, so concurrent creates never pass the
+	// quota together. ErrQuota otherwise, recording nothing; expired blobs
+	// and uploads do not count. The upload starts at offset 0 with no
+	// parts and no lease whatever u holds; u.HashState is stored as given
+	// (nil is fine). u.Size and u.PartSize must be positive.
 	CreateUpload(ctx context.Context, u Upload, lim Limits, now time.Time) error
 	// Upload returns the account's open upload, or ErrNotFound (also when
 	// it has expired at now).
 	Upload(ctx context.Context, account string, id [32]byte, now time.Time) (Upload, error)
-	// Lease takes the upload's lease until `until` if its offset is
-	// `offset` (ErrOffset otherwise) and nobody holds an unexpired lease
-	// (ErrBusy). The token identifies the holder.
+	// Lease takes the upload's lease until `until` if nobody else holds an
+	// unexpired lease (ErrBusy) and its committed offset is `offset`
+	// (ErrOffset), checked in that order. The token identifies the holder;
+	// its holder may take the lease again (to extend it). ErrNotFound if
+	// the upload is gone or expired at now. A refusal changes nothing.
 	Lease(ctx context.Context, id [32]byte, offset int64, token [16]byte, until, now time.Time) error
-	// Release drops the lease the token holds, changing nothing else.
+	// Release drops the lease the token holds, changing nothing else. It
+	// returns nil if the token holds no lease (or the upload is gone).
 	Release(ctx context.Context, id [32]byte, token [16]byte) error
 	// CommitPart appends part p to the upload held under token, moves its
 	// offset to offset+p.Size, stores hashState, sets its expiry and drops
-	// the lease, in one transaction. ErrBusy if the token no longer holds
-	// the lease.
+	// the lease, in one transaction. ErrNotFound if the upload is gone;
+	// ErrBusy if the token no longer holds the lease (another took it, or
+	// it was released); ErrOffset if offset is not the committed one. A
+	// lease that ran out but that nobody else took still commits. A
+	// refusal changes nothing.
 	CommitPart(ctx context.Context, id [32]byte, token [16]byte, offset int64, p Part, hashState []byte, expires time.Time) error
 	// CompleteUpload turns the upload into blob b in one transaction: the
-	// upload row goes, the blob row comes, its size moves from Open to
-	// Stored. ErrNotFound if the upload is gone.
+	// upload row and its parts go, the blob row comes, its size moves from
+	// Open to Stored. ErrNotFound if the upload is gone or is not
+	// b.Account's, changing nothing.
 	CompleteUpload(ctx context.Context, uploadID [32]byte, b Blob) error
-	// DeleteUpload removes an upload (its size no longer counts).
+	// DeleteUpload removes an upload and its parts (its size no longer
+	// counts), or returns ErrNotFound if there is none.
 	DeleteUpload(ctx context.Context, id [32]byte) error
 	// Blob returns an unexpired blob by id, or ErrNotFound.
 	Blob(ctx context.Context, id [32]byte, now time.Time) (Blob, error)
 	// Usage returns the account's usage at now.
 	Usage(ctx context.Context, account string, now time.Time) (Usage, error)
-	// Expired returns up to limit blobs and uploads expired at now, for
-	// the sweeper to delete from the engine and then from here.
+	// Expired returns up to limit blobs and up to limit uploads expired at
+	// now, soonest expired first, for the sweeper to delete from the
+	// engine and then from here. An upload whose lease is held past now is
+	// left out until its part is committed or the lease runs out.
 	Expired(ctx context.Context, now time.Time, limit int) ([]Blob, []Upload, error)
-	// DeleteBlob removes a blob row.
+	// DeleteBlob removes a blob row, or returns ErrNotFound if there is
+	// none.
 	DeleteBlob(ctx context.Context, id [32]byte) error
 	// Close closes the database.
 	Close() error

@@ -1,0 +1,104 @@
+package blobs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"syscall"
+
+	"github.com/sealpost/sealpost/blobs/api"
+	"github.com/sealpost/sealpost/blobs/meta"
+)
+
+// unavailableRetry is the Retry-After, in seconds, of an unavailable
+// answer (spec/keyserver.md §3.1).
+const unavailableRetry = 2
+
+// apiError is an error answered to the client: a status, a code of
+// spec/attachments.md §4.8 and a message that holds no key material.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	// header holds extra headers (Upload-Offset, Content-Range, Allow).
+	header map[string]string
+	// cause, for 5xx, is the fault to log (never sent to the client).
+	cause error
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// ErrorCode returns the spec/attachments.md §4.8 code of an error returned
+// by DecodeCreate, ParsePartHeaders or ParseRange, or "" if err carries
+// none.
+func ErrorCode(err error) string {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return ""
+}
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// unavailable reports whether err is the database or the disk failing for
+// now (spec/keyserver.md §3.1): answered 503, not 500.
+func unavailable(err error) bool {
+	for _, e := range []error{meta.ErrUnavailable, syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// internal reports a server fault: 503 unavailable when the database or
+// disk fails, else 500 internal; the cause is logged, never sent.
+func internal(what string, cause error) *apiError {
+	cause = fmt.Errorf("%s: %w", what, cause)
+	if unavailable(cause) {
+		return &apiError{status: http.StatusServiceUnavailable, code: api.CodeUnavailable,
+			message: "temporarily unavailable, retry later", cause: cause,
+			header: map[string]string{"Retry-After": strconv.Itoa(unavailableRetry)}}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: api.CodeInternal, message: "internal error", cause: cause}
+}
+
+// Errors the handlers share.
+var (
+	errUnknownUpload = func() *apiError {
+		return newError(http.StatusNotFound, api.CodeUnknownUpload, "no open upload by that id for this account")
+	}
+	errNotFound = func() *apiError { return newError(http.StatusNotFound, api.CodeNotFound, "no such blob") }
+)
+
+// writeJSON answers status with v as JSON (spec/keyserver.md §2.4).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal","message":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError answers e (spec/keyserver.md §3).
+func writeError(w http.ResponseWriter, e *apiError) {
+	h := w.Header()
+	if e.status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="sealpost"`)
+	}
+	for k, v := range e.header {
+		h.Set(k, v)
+	}
+	writeJSON(w, e.status, api.ErrorResponse{Error: e.code, Message: e.message})
+}
