@@ -193,10 +193,13 @@ func (s *Server) storePart(w http.ResponseWriter, r *http.Request, u meta.Upload
 	part := meta.Part{Number: p.Number, Size: p.Size, Tag: p.Tag}
 	now := s.cfg.Now()
 	if err := s.meta.CommitPart(ctx, u.ID, tok, u.Offset, part, state, now.Add(s.cfg.UploadTTL)); err != nil {
-		if errors.Is(err, meta.ErrBusy) || errors.Is(err, meta.ErrNotFound) {
-			// The lease expired and another request took it, or the
-			// upload was cancelled: this part is not kept.
+		if errors.Is(err, meta.ErrBusy) || errors.Is(err, meta.ErrOffset) {
+			// The lease ran out and another request took it: this part
+			// is not kept.
 			return meta.Blob{}, false, newError(http.StatusConflict, api.CodeUploadBusy, "the upload changed while the part was stored")
+		}
+		if errors.Is(err, meta.ErrNotFound) {
+			return meta.Blob{}, false, errUnknownUpload()
 		}
 		return meta.Blob{}, false, internal("commit part", err)
 	}
@@ -263,7 +266,7 @@ func (s *Server) drop(ctx context.Context, u meta.Upload) {
 		s.log.Warn("blobs: deleting an upload's blob failed; the sweeper retries", "upload", short(u.ID), "err", err)
 		return
 	}
-	if err := s.meta.DeleteUpload(ctx, u.ID); err != nil {
+	if err := s.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
 		s.log.Warn("blobs: deleting an upload failed; the sweeper retries", "upload", short(u.ID), "err", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/sealpost/sealpost/blobs/meta"
 )
 
 // sweepBatch is how many expired blobs and uploads one round of Sweep
@@ -27,7 +29,7 @@ func (s *Server) Sweep(ctx context.Context, now time.Time) (blobs, uploads int, 
 				errs = append(errs, err)
 				continue
 			}
-			if err := s.meta.DeleteBlob(ctx, b.ID); err != nil {
+			if err := s.meta.DeleteBlob(ctx, b.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
 				errs = append(errs, err)
 				continue
 			}
@@ -45,7 +47,7 @@ func (s *Server) Sweep(ctx context.Context, now time.Time) (blobs, uploads int, 
 				errs = append(errs, err)
 				continue
 			}
-			if err := s.meta.DeleteUpload(ctx, u.ID); err != nil {
+			if err := s.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
 				errs = append(errs, err)
 				continue
 			}

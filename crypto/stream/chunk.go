@@ -48,10 +48,18 @@ func (o *ChunkOpener) SealedLen(index int64) int {
 // returns nil and ErrCorrupt; what it wrote into dst's spare capacity (or,
 // in place, into sealed) is then unspecified.
 func (o *ChunkOpener) Open(dst, sealed []byte, index int64) ([]byte, error) {
+	var nc [NonceSize]byte
+	return o.open(dst, sealed, index, &nc)
+}
+
+// open is Open with the nonce built in nc, which the caller owns: a nonce
+// on Open's stack would escape to the heap through cipher.AEAD, one
+// allocation per chunk.
+func (o *ChunkOpener) open(dst, sealed []byte, index int64, nc *[NonceSize]byte) ([]byte, error) {
 	if len(sealed) != o.SealedLen(index) {
 		return nil, ErrCorrupt
 	}
-	nc := nonce(index, index == o.l.chunks-1)
+	*nc = nonce(index, index == o.l.chunks-1)
 	out, err := o.aead.Open(dst, nc[:], sealed, nil)
 	if err != nil {
 		return nil, ErrCorrupt

@@ -31,10 +31,11 @@ type Reader struct {
 	o   *ChunkOpener
 	src io.ReaderAt
 
-	mu     sync.Mutex // guards buf, cur and tailOK
+	mu     sync.Mutex // guards buf, nonce, cur and tailOK
 	buf    []byte     // the file bytes of chunk cur; cap SealedChunkSize
-	cur    int64      // index of the chunk in buf, or -1
-	tailOK bool       // the chunks of padding alone have opened
+	nonce  [NonceSize]byte
+	cur    int64 // index of the chunk in buf, or -1
+	tailOK bool  // the chunks of padding alone have opened
 
 	off int64 // Read and Seek's offset
 }
@@ -140,7 +141,7 @@ func (r *Reader) load(i int64) error {
 		}
 		return err
 	}
-	pt, err := r.o.Open(sealed[:0], sealed, i)
+	pt, err := r.o.open(sealed[:0], sealed, i, &r.nonce)
 	if err != nil {
 		clear(r.buf[:sl])
 		return err
@@ -180,6 +181,7 @@ func Decrypt(dst io.Writer, key *[KeySize]byte, src io.Reader, n int64) error {
 	}
 	buf := make([]byte, SealedChunkSize)
 	defer clear(buf)
+	nc := new([NonceSize]byte)
 	for i := range o.Chunks() {
 		sealed := buf[:o.SealedLen(i)]
 		if _, err := io.ReadFull(src, sealed); err != nil {
@@ -188,7 +190,7 @@ func Decrypt(dst io.Writer, key *[KeySize]byte, src io.Reader, n int64) error {
 			}
 			return err
 		}
-		pt, err := o.Open(sealed[:0], sealed, i)
+		pt, err := o.open(sealed[:0], sealed, i, nc)
 		if err != nil {
 			return err
 		}

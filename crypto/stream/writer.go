@@ -23,10 +23,11 @@ var errClosed = errors.New("stream: write after Close")
 type Writer struct {
 	aead  cipher.AEAD
 	dst   io.Writer
-	buf   []byte // pending plaintext, then the sealed chunk; cap SealedChunkSize
-	index int64  // index of the next chunk to seal
-	n     int64  // file bytes written so far
-	err   error  // sticky: a failed write, ErrTooLarge, or errClosed after Close
+	buf   []byte          // pending plaintext, then the sealed chunk; cap SealedChunkSize
+	nonce [NonceSize]byte // a field, not a local: a slice of a local escapes through cipher.AEAD
+	index int64           // index of the next chunk to seal
+	n     int64           // file bytes written so far
+	err   error           // sticky: a failed write, ErrTooLarge, or errClosed after Close
 }
 
 // NewWriter returns a Writer that writes the stream of a file under the
@@ -111,8 +112,8 @@ func (w *Writer) sealBuf(final bool) error {
 // seal seals pt (w.buf itself, or a chunk of the caller's bytes while
 // w.buf is empty) as chunk w.index into w.buf and writes it to dst.
 func (w *Writer) seal(pt []byte, final bool) error {
-	nc := nonce(w.index, final)
-	c := w.aead.Seal(w.buf[:0], nc[:], pt, nil)
+	w.nonce = nonce(w.index, final)
+	c := w.aead.Seal(w.buf[:0], w.nonce[:], pt, nil)
 	_, err := w.dst.Write(c)
 	w.buf = w.buf[:0]
 	w.index++
