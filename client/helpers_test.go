@@ -142,8 +142,7 @@ func startServersFull(t testing.TB, eng engine, relayConfig func(*relay.Config),
 		TokenKey:       tokenKey,
 		LogKey:         logKey,
 		VRFKey:         vrfKey,
-		RelayAudiences: []string{"relay:" + serverName},
-		BlobAudiences:  []string{"blobs:" + serverName},
+		RelayAudiences: []string{"relay:" + serverName, "blobs:" + serverName},
 		Logger:         quiet,
 		// Tests claim, look up and upload more often than a person would.
 		Limits: keyserver.Limits{
