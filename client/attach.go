@@ -651,3 +651,73 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// PendingFile is a file SendFile recorded that is not sent yet.
+type PendingFile struct {
+	ID MessageID
+	// To is the recipient account; Group the group (zero for one-to-one).
+	To    string
+	Group GroupID
+	// Name and Size are the file's; Uploaded and CipherSize how much of
+	// its ciphertext the blob service holds.
+	Name       string
+	Size       int64
+	Uploaded   int64
+	CipherSize int64
+	Created    time.Time
+}
+
+// PendingFiles lists the files SendFile recorded that are not sent yet,
+// oldest first: their uploads go on in the background while the client
+// runs.
+func (c *Client) PendingFiles(ctx context.Context) ([]PendingFile, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var rows []localstore.AttachUpload
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		rows, err = tx.AttachUploads()
+		return err
+	}); err != nil {
+		return nil, storeError(err)
+	}
+	out := make([]PendingFile, 0, len(rows))
+	for _, r := range rows {
+		p := PendingFile{To: r.Conversation, Uploaded: r.Uploaded, CipherSize: r.CipherSize, Created: r.Created}
+		copy(p.ID[:], r.ID)
+		copy(p.Group[:], r.Group)
+		if ct, err := content.Parse(r.Pointer); err == nil {
+			p.Name, p.Size = ct.GetAttachment().GetFileName(), int64(ct.GetAttachment().GetSize())
+			clear(ct.GetAttachment().GetKey())
+		}
+		clear(r.Pointer)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ResumeFiles finishes, now, the uploads and sends of every pending file
+// (PendingFiles), reporting each upload's progress to progress if not
+// nil, and returns the first error (the other files go on). A background
+// job or a command-line tool calls it before it exits.
+func (c *Client) ResumeFiles(ctx context.Context, progress func(id MessageID, done, total int64)) error {
+	pending, err := c.PendingFiles(ctx)
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, p := range pending {
+		var f ProgressFunc
+		if progress != nil {
+			id := p.ID
+			f = func(done, total int64) { progress(id, done, total) }
+		}
+		if err := c.finishUpload(ctx, p.ID, f); err != nil && first == nil {
+			first = fmt.Errorf("client: file %s: %w", p.ID, err)
+		}
+	}
+	return first
+}

@@ -281,3 +281,80 @@ func humanSize(n int64) string {
 	}
 	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 }
+
+type jsonPending struct {
+	ID         string `json:"id"`
+	To         string `json:"to,omitempty"`
+	Group      string `json:"group,omitempty"`
+	Name       string `json:"file_name"`
+	Size       int64  `json:"size"`
+	Uploaded   int64  `json:"uploaded"`
+	CipherSize int64  `json:"cipher_size"`
+	Created    string `json:"created"`
+}
+
+var uploadsCommand = &command{
+	name:    "uploads",
+	usage:   "uploads [--resume]",
+	summary: "list files not sent yet, or finish sending them",
+	help: `
+Lists the files 'sealpost send --file' recorded that are not sent yet (an
+upload interrupted by a lost connection, a stopped server or the end of the
+process): message id, recipient, name, and how much of the upload the blob
+service holds. Every command that connects goes on with them in the
+background; --resume finishes them now, with a progress bar, and exits
+with status 0 once all are sent.
+`,
+	setup: func(fs *flag.FlagSet) runner {
+		resume := fs.Bool("resume", false, "finish sending them now")
+		return func(ctx context.Context, a *app, args []string) error {
+			if err := wantArgs(args, 0, ""); err != nil {
+				return err
+			}
+			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
+				if *resume {
+					var p *progress
+					var cur client.MessageID
+					err := c.ResumeFiles(ctx, func(id client.MessageID, done, total int64) {
+						if p == nil || id != cur {
+							if p != nil {
+								p.finish()
+							}
+							cur, p = id, newProgress(a.stderr, a.stderrTTY && !a.json, "uploading "+shortID(id))
+						}
+						p.update(done, total)
+					})
+					if p != nil {
+						p.finish()
+					}
+					if err != nil {
+						return err
+					}
+				}
+				pending, err := c.PendingFiles(ctx)
+				if err != nil {
+					return err
+				}
+				for _, f := range pending {
+					j := jsonPending{ID: f.ID.String(), To: f.To, Name: f.Name, Size: f.Size, Uploaded: f.Uploaded, CipherSize: f.CipherSize, Created: fmtJSONTime(f.Created)}
+					if f.To == "" {
+						j.Group = f.Group.String()
+					}
+					if a.json {
+						a.emit(j)
+						continue
+					}
+					to := escapeText([]byte(f.To), false)
+					if f.To == "" {
+						to = "group " + f.Group.String()[:8]
+					}
+					a.printf("%s  %s  %s  %s, %d%% uploaded\n", shortID(f.ID), to, escapeText([]byte(f.Name), false), humanSize(f.Size), f.Uploaded*100/max(f.CipherSize, 1))
+				}
+				if *resume && len(pending) > 0 {
+					return fmt.Errorf("%d file(s) not sent yet", len(pending))
+				}
+				return nil
+			})
+		}
+	},
+}
