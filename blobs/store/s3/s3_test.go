@@ -46,4 +46,3 @@ func BenchmarkEngine(b *testing.B) {
 	e := open(b, srv)
 	b.Run("s3", func(b *testing.B) { storetest.Bench(b, e) })
 }
-
