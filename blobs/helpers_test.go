@@ -22,11 +22,13 @@ import (
 	"github.com/sealpost/sealpost/blobs/api"
 	"github.com/sealpost/sealpost/blobs/blobclient"
 	"github.com/sealpost/sealpost/blobs/meta"
+	"github.com/sealpost/sealpost/blobs/meta/postgres"
 	"github.com/sealpost/sealpost/blobs/meta/sqlite"
 	"github.com/sealpost/sealpost/blobs/store"
 	"github.com/sealpost/sealpost/blobs/store/fs"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
+	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/internal/testrand"
 )
 
@@ -65,10 +67,17 @@ type env struct {
 }
 
 // backends are the databases each test runs against: SQLite always,
-// PostgreSQL when SEALPOST_TEST_POSTGRES is set (openPostgres skips).
+// PostgreSQL when SEALPOST_TEST_POSTGRES is set (pgtest.DSN skips).
 var backends = map[string]func(t *testing.T) meta.Store{
 	"sqlite": func(t *testing.T) meta.Store {
 		st, err := sqlite.Open(filepath.Join(t.TempDir(), "blobs.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	},
+	"postgres": func(t *testing.T) meta.Store {
+		st, err := postgres.Open(context.Background(), pgtest.DSN(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,13 +88,7 @@ var backends = map[string]func(t *testing.T) meta.Store{
 // forEachBackend runs fn once per database.
 func forEachBackend(t *testing.T, fn func(t *testing.T, open func(t *testing.T) meta.Store)) {
 	for _, name := range []string{"sqlite", "postgres"} {
-		open, ok := backends[name]
-		t.Run(name, func(t *testing.T) {
-			if !ok {
-				t.Skip("no such backend in this build")
-			}
-			fn(t, open)
-		})
+		t.Run(name, func(t *testing.T) { fn(t, backends[name]) })
 	}
 }
 

@@ -196,12 +196,12 @@ func testCompleteAtomic(f *fixture) {
 				continue
 			}
 			if err != nil || size != int64(len(b)) {
-				bad = fmt.Errorf("Size during completion: %d, %v", size, err)
+				bad = fmt.Errorf("during completion, Size: %d, %v", size, err)
 				return
 			}
 			rc, err := f.e.Open(f.ctx, "atomic", 0, size)
 			if err != nil {
-				bad = fmt.Errorf("Open during completion: %v", err)
+				bad = fmt.Errorf("during completion, Open: %v", err)
 				return
 			}
 			got, err := readAll(rc)

@@ -1,0 +1,226 @@
+// Package versitygwtest runs a real, independent S3-compatible server for
+// tests: versitygw (github.com/versity/versitygw) with its posix backend
+// over a temporary directory, as a child process listening on 127.0.0.1,
+// with fresh random root credentials and one bucket. It is never replaced
+// by an in-process fake: what the blob service's s3 engine is tested
+// against is what another S3 implementation answers.
+//
+// The binary (versitygw at Version) is built once with `go install` into a
+// cache directory keyed by the version (Dir), and reused from there;
+// .ci/run builds it before the tests (Install). A test that asks for a
+// server fails, never skips, when it is missing and cannot be built.
+package versitygwtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/sealpost/sealpost/internal/testbin"
+)
+
+// Version is the versitygw release the tests run.
+const Version = "v1.8.0"
+
+const module = "github.com/versity/versitygw"
+
+// Region is the region the server is started with.
+const Region = "us-east-1"
+
+// Dir returns the directory the versitygw binary is cached in:
+// $SEALPOST_VERSITYGW_BIN if set, else <user cache dir>/sealpost/bin/versitygw-<Version>.
+func Dir() (string, error) {
+	if d := os.Getenv("SEALPOST_VERSITYGW_BIN"); d != "" {
+		return d, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("versitygwtest: no cache directory: %w", err)
+	}
+	return filepath.Join(cache, "sealpost", "bin", "versitygw-"+Version), nil
+}
+
+var installMu sync.Mutex
+
+// Install builds versitygw at Version into Dir, unless it is already
+// there, and returns Dir. Concurrent test binaries may call it at once:
+// each builds into its own temporary directory and the first to finish
+// renames it into place.
+func Install() (string, error) {
+	installMu.Lock()
+	defer installMu.Unlock()
+	dir, err := Dir()
+	if err != nil {
+		return "", err
+	}
+	if installed(dir) {
+		return dir, nil
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("versitygwtest: building versitygw needs the go command: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("versitygwtest: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".build-")
+	if err != nil {
+		return "", fmt.Errorf("versitygwtest: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command(goTool, "install", module+"/cmd/versitygw@"+Version)
+	cmd.Dir = tmp // outside this module: pkg@version builds versitygw's own module
+	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOWORK=off", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("versitygwtest: go install versitygw@%s: %v\n%s", Version, err, out)
+	}
+	if err := os.Rename(tmp, dir); err != nil && !installed(dir) {
+		return "", fmt.Errorf("versitygwtest: %w", err)
+	}
+	return dir, nil
+}
+
+func installed(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, "versitygw"))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Server is one running versitygw.
+type Server struct {
+	// Endpoint is host:port, plain HTTP.
+	Endpoint string
+	// AccessKey and SecretKey are the root account's credentials.
+	AccessKey, SecretKey string
+	// Bucket exists, empty, when Start returns.
+	Bucket string
+	// Root is the posix backend's directory: Root/Bucket holds the
+	// objects.
+	Root string
+	// Started is how long Start took until the bucket existed.
+	Started time.Duration
+
+	cmd     *exec.Cmd
+	done    chan struct{}
+	out     *testbin.SyncBuffer
+	stopped bool
+}
+
+// Start runs versitygw with the posix backend over a t.TempDir(), creates
+// a bucket, and stops the server at t.Cleanup. Any failure fails the test.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := Install()
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	s := &Server{
+		AccessKey: "AK" + randomHex(t, 9),
+		SecretKey: randomHex(t, 20),
+		Bucket:    "sealpost-test",
+		Root:      t.TempDir(),
+		done:      make(chan struct{}),
+		out:       &testbin.SyncBuffer{},
+	}
+	s.Endpoint = freeAddr(t)
+	s.cmd = exec.Command(filepath.Join(bin, "versitygw"),
+		"--port", s.Endpoint, "--region", Region, "--quiet", "posix", s.Root)
+	// The credentials go in the environment, not on the command line
+	// where other users' ps could read them.
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("versitygwtest: versitygw: %v", err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.Stop)
+	waitFor(t, "versitygw on "+s.Endpoint, s.done, s.out, func() bool {
+		resp, err := http.Get("http://" + s.Endpoint + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	c, err := minio.New(s.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Region: Region,
+	})
+	if err != nil {
+		t.Fatalf("versitygwtest: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{Region: Region}); err != nil {
+		t.Fatalf("versitygwtest: creating bucket %s: %v\n%s", s.Bucket, err, s.out.String())
+	}
+	s.Started = time.Since(begin)
+	return s
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after 10 s). Its endpoint
+// then refuses connections. Stop is idempotent.
+func (s *Server) Stop() {
+	if s.stopped || s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.stopped = true
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Log returns what versitygw has written so far.
+func (s *Server) Log() string { return s.out.String() }
+
+func randomHex(t testing.TB, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// waitFor polls ready for up to 30 s, failing early if the process exits.
+func waitFor(t testing.TB, what string, exited <-chan struct{}, out *testbin.SyncBuffer, ready func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for !ready() {
+		select {
+		case <-exited:
+			t.Fatalf("versitygwtest: waiting for %s: the process exited:\n%s", what, out.String())
+		case <-ctx.Done():
+			t.Fatalf("versitygwtest: %s not ready after 30 s:\n%s", what, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
