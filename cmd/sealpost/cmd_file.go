@@ -73,7 +73,10 @@ func guessMIME(f *os.File, path string) string {
 // sender's (client.SafeFileName), never replacing a file: "name (1).ext"
 // and so on when taken. The file appears only once complete and verified.
 func (a *app) saveAttachment(ctx context.Context, c *client.Client, att *client.Attachment, dir string) (string, error) {
-	tmp, err := os.CreateTemp(dir, ".sealpost-partial-*")
+	// One partial file a blob, replaced by the next attempt: a run
+	// killed while writing leaves at most this one, which the next
+	// attempt removes.
+	tmp, err := os.OpenFile(partialName(dir, att), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return "", err
 	}
@@ -95,6 +98,12 @@ func (a *app) saveAttachment(ctx context.Context, c *client.Client, att *client.
 		return "", err
 	}
 	return placeFile(tmp.Name(), dir, name)
+}
+
+// partialName is the file a download into dir is written to until it is
+// complete: hidden, named by the blob.
+func partialName(dir string, att *client.Attachment) string {
+	return filepath.Join(dir, fmt.Sprintf(".sealpost-partial-%x", att.BlobID[:8]))
 }
 
 // placeFile links the finished file src into dir under name, or the
@@ -230,8 +239,7 @@ authentic. An interrupted download resumes where it stopped the next time.
 
 // writeNew downloads att into a new file at path, which must not exist.
 func (a *app) writeNew(ctx context.Context, c *client.Client, att *client.Attachment, path string) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".sealpost-partial-*")
+	tmp, err := os.OpenFile(partialName(filepath.Dir(path), att), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -242,13 +250,13 @@ func (a *app) writeNew(ctx context.Context, c *client.Client, att *client.Attach
 	if err := c.Download(ctx, att, tmp); err != nil {
 		return err
 	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return err
-	}
-	return nil
+	return os.Link(tmp.Name(), path)
 }
 
 // fileDescription is the human text of an attachment: [file NAME, SIZE,
