@@ -1,6 +1,8 @@
 package client
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -207,7 +209,8 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	}
 	defer clear(key[:])
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cw := &countWriter{w: io.MultiWriter(bw, h)}
 	sw := stream.NewWriter(&key, cw)
 	total := info.Size
 	n, err := io.Copy(sw, &progressReader{ctx: ctx, r: r, progress: o.progress, total: total})
@@ -226,12 +229,13 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	if cw.n != stream.CiphertextSize(n) {
 		return MessageID{}, fmt.Errorf("client: encrypted %d bytes, want %d", cw.n, stream.CiphertextSize(n))
 	}
-	if err := f.Sync(); err != nil {
+	if err := bw.Flush(); err != nil {
 		return MessageID{}, fmt.Errorf("client: spool file: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
-		return MessageID{}, err
-	}
+	// Not fsynced: the upload reads it from the page cache, and a process
+	// that dies leaves it whole. After a crash of the system an upload
+	// resumed by another process checks its digest first
+	// (spec/attachments.md §6.1).
 	att.Key = append([]byte(nil), key[:]...)
 	att.Digest = h.Sum(nil)
 	att.Size = uint64(n)
@@ -257,6 +261,12 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 		return MessageID{}, storeError(err)
 	}
 	keep = true
+	c.mu.Lock()
+	if c.spooled == nil {
+		c.spooled = map[MessageID]bool{}
+	}
+	c.spooled[msgID] = true
+	c.mu.Unlock()
 	return msgID, nil
 }
 
@@ -343,6 +353,22 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 		return row, blobID, fmt.Errorf("%w: the spool file of a file being sent: %v", ErrCorrupt, err)
 	}
 	defer f.Close()
+	c.mu.Lock()
+	whole := c.spooled[msgID]
+	c.mu.Unlock()
+	if !whole {
+		// Written by an earlier process: the system may have crashed
+		// before the spool reached the disk (spec/attachments.md §6.1).
+		if err := checkSpool(f, row.CipherSize, digest); err != nil {
+			return row, blobID, err
+		}
+		c.mu.Lock()
+		if c.spooled == nil {
+			c.spooled = map[MessageID]bool{}
+		}
+		c.spooled[msgID] = true
+		c.mu.Unlock()
+	}
 	bc, err := c.blobClient()
 	if err != nil {
 		return row, blobID, err
@@ -414,6 +440,19 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 	}
 }
 
+// checkSpool checks that a spool file holds size bytes with the digest.
+func checkSpool(f *os.File, size int64, digest [32]byte) error {
+	h := sha256.New()
+	n, err := io.Copy(h, io.NewSectionReader(f, 0, size+1))
+	if err != nil {
+		return fmt.Errorf("client: reading a spool file: %w", err)
+	}
+	if n != size || !bytes.Equal(h.Sum(nil), digest[:]) {
+		return fmt.Errorf("%w: the spool file of a file being sent is damaged (a system crash before it reached the disk?); send the file again", ErrCorrupt)
+	}
+	return nil
+}
+
 // sendPointer sends the pointer of an uploaded file and ends its record in
 // the transaction that queues the message (spec/attachments.md §6.1 step 3).
 func (c *Client) sendPointer(ctx context.Context, msgID MessageID, row localstore.AttachUpload, blobID [content.BlobIDSize]byte) error {
@@ -443,6 +482,9 @@ func (c *Client) sendPointer(ctx context.Context, msgID MessageID, row localstor
 		return err
 	}
 	os.Remove(spool)
+	c.mu.Lock()
+	delete(c.spooled, msgID)
+	c.mu.Unlock()
 	return err
 }
 
@@ -471,6 +513,9 @@ func (c *Client) failUpload(msgID MessageID, row localstore.AttachUpload, cause 
 	if row.Spool != "" {
 		os.Remove(filepath.Join(c.store.Dir(), spoolDir, row.Spool))
 	}
+	c.mu.Lock()
+	delete(c.spooled, msgID)
+	c.mu.Unlock()
 	c.emit(Event{Kind: EventFileFailed, Handle: row.Conversation, Messages: []MessageID{msgID}, Err: cause})
 }
 
@@ -637,19 +682,6 @@ func lastSeparator(s string) int {
 		}
 	}
 	return -1
-}
-
-// syncDir fsyncs a directory, so that a file created in it survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("client: syncing %s: %w", dir, err)
-	}
-	return nil
 }
 
 // PendingFile is a file SendFile recorded that is not sent yet.

@@ -347,3 +347,50 @@ func (w *flipWriter) Write(p []byte) (int, error) {
 	w.n += len(p)
 	return w.ResponseWriter.Write(p)
 }
+
+// A spool damaged while the client was not running (a system crash before
+// it reached the disk) is found before anything more is uploaded: the file
+// fails, reported, and nothing is sent.
+func TestSendFileDamagedSpool(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice, aliceDir := s.newUserDir("alice")
+	bob := s.newUser("bob")
+	s.setIntercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/blobs/") {
+			http.Error(w, `{"error":"unavailable","message":"test"}`, http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	id, err := alice.SendFile(ctxT(t), "bob", bytes.NewReader(randomFile(t, 100000)), FileInfo{Size: -1})
+	if !errors.Is(err, ErrQueued) {
+		t.Fatalf("SendFile: %v, want ErrQueued", err)
+	}
+	alice.Close()
+	s.setIntercept(nil)
+	spools := spoolFiles(t, aliceDir)
+	if len(spools) != 1 {
+		t.Fatalf("spool %v", spools)
+	}
+	p := filepath.Join(aliceDir, spoolDir, spools[0])
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice = s.open(aliceDir)
+	e := waitEvent(t, alice, EventFileFailed)
+	if len(e.Messages) != 1 || e.Messages[0] != id || !errors.Is(e.Err, ErrCorrupt) {
+		t.Fatalf("EventFileFailed %+v", e)
+	}
+	if pending, err := alice.PendingFiles(ctxT(t)); err != nil || len(pending) != 0 {
+		t.Errorf("PendingFiles after the failure: %v, %v", pending, err)
+	}
+	if left := spoolFiles(t, aliceDir); len(left) != 0 {
+		t.Errorf("spool left: %v", left)
+	}
+	noMessage(t, bob, 300*time.Millisecond)
+}

@@ -247,6 +247,9 @@ type Client struct {
 	// guarded by mu.
 	uploading map[MessageID]chan struct{}
 	blobs     *blobclient.Client
+	// spooled are the files whose spool this process wrote (and so
+	// knows whole); guarded by mu.
+	spooled map[MessageID]bool
 	// groupMu serialises group sends: a sending chain is made or
 	// distributed, then advanced, by one group message at a time
 	// (groupmsg.go).

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/sealpost/sealpost/blobs"
 	blobsqlite "github.com/sealpost/sealpost/blobs/meta/sqlite"
+	"github.com/sealpost/sealpost/blobs/store"
 	blobfs "github.com/sealpost/sealpost/blobs/store/fs"
 	"io"
 	"log/slog"
@@ -105,6 +106,13 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 // changed by blobConfig too.
 func startServersFull(t testing.TB, eng engine, relayConfig func(*relay.Config), blobConfig func(*blobs.Config)) *servers {
 	t.Helper()
+	return startServersEngine(t, eng, relayConfig, blobConfig, nil)
+}
+
+// startServersEngine is startServersFull with the blob service's bytes in
+// blobEngine (nil: the file system under the servers' directory).
+func startServersEngine(t testing.TB, eng engine, relayConfig func(*relay.Config), blobConfig func(*blobs.Config), blobEngine store.Engine) *servers {
+	t.Helper()
 	s := &servers{t: t, dir: t.TempDir()}
 	ctx := context.Background()
 	var err error
@@ -180,9 +188,13 @@ func startServersFull(t testing.TB, eng engine, relayConfig func(*relay.Config),
 	if err != nil {
 		t.Fatal(err)
 	}
-	beng, err := blobfs.Open(filepath.Join(s.dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
+	beng := blobEngine
+	if beng == nil {
+		fe, err := blobfs.Open(filepath.Join(s.dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		beng = fe
 	}
 	t.Cleanup(func() { bmeta.Close(); beng.Close() })
 	bcfg := blobs.Config{Name: serverName, TokenKeys: []ed25519.PublicKey{s.tokenPub}}
