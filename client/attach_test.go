@@ -394,3 +394,36 @@ func TestSendFileDamagedSpool(t *testing.T) {
 	}
 	noMessage(t, bob, 300*time.Millisecond)
 }
+
+// A file to a group: every member device reads the pointer as a group
+// message and downloads the file.
+func TestSendGroupFile(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	alice2 := s.restoreDevice(t, alice)
+	bob := s.newUser("bob")
+	carol := s.newUser("carol")
+	gid, err := alice.CreateGroup(ctxT(t), "files", "bob", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{alice2, bob, carol} {
+		groupOf(t, c, gid, 0)
+	}
+	file := randomFile(t, 70000)
+	id, err := alice.SendGroupFile(ctxT(t), gid, bytes.NewReader(file), FileInfo{Name: "notes.txt", MIME: "text/plain", Size: -1})
+	if err != nil {
+		t.Fatalf("SendGroupFile: %v", err)
+	}
+	for _, c := range []*Client{alice2, bob, carol} {
+		m := recvGroup(t, c)
+		if m.ID != id || m.Group != gid || m.Content.Kind() != content.KindAttachment {
+			t.Fatalf("%s/%d: message %s in group %v of kind %v", c.Handle(), c.DeviceID(), m.ID, m.Group, m.Content.Kind())
+		}
+		var got bytes.Buffer
+		if err := c.Download(ctxT(t), AttachmentOf(m.Content), &got); err != nil || !bytes.Equal(got.Bytes(), file) {
+			t.Fatalf("%s/%d: Download %v", c.Handle(), c.DeviceID(), err)
+		}
+		m.Ack()
+	}
+}
