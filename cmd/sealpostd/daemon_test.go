@@ -55,6 +55,7 @@ const (
 	fingerprintPrefix = "sealpostd: TLS certificate SHA-256 fingerprint: "
 	adminPrefix       = "sealpostd: admin listening on "
 	relayPrefix       = "sealpostd: relay listening on wss://"
+	blobsPrefix       = "sealpostd: blob service listening on https://"
 )
 
 // start runs sealpostd with args and waits for its address and
@@ -104,6 +105,10 @@ func start(t *testing.T, args ...string) *daemon {
 			}
 			if a, ok := strings.CutPrefix(line, relayPrefix); ok && d.addr == "" {
 				// The relay alone: its line names the address.
+				d.addr, _, _ = strings.Cut(a, "/")
+			}
+			if a, ok := strings.CutPrefix(line, blobsPrefix); ok && d.addr == "" {
+				// The blob service alone.
 				d.addr, _, _ = strings.Cut(a, "/")
 			}
 			if u, ok := strings.CutPrefix(line, adminPrefix); ok {
