@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -330,7 +331,7 @@ func TestDaemonPostgres(t *testing.T) {
 		InviteOnly     bool     `json:"invite_only"`
 		RelayAudiences []string `json:"relay_audiences"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &wk) != nil || !wk.InviteOnly || len(wk.RelayAudiences) != 1 || wk.RelayAudiences[0] != "relay:localhost" {
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &wk) != nil || !wk.InviteOnly || !slices.Equal(wk.RelayAudiences, []string{"relay:localhost", "blobs:localhost"}) {
 		t.Errorf("well-known: %s %s", resp.Status, body)
 	}
 	// sealpostd invite works against the running server's database.
