@@ -119,6 +119,7 @@ func newEnv(t *testing.T, open func(t *testing.T) meta.Store, mod func(*Config))
 	}
 	ts := httptest.NewUnstartedServer(s)
 	ts.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
+	ts.EnableHTTP2 = true
 	ts.StartTLS()
 	t.Cleanup(func() {
 		ts.Close()

@@ -232,6 +232,29 @@ func TestStalledClient(t *testing.T) {
 	})
 }
 
+// TestStalledClientHTTP2: the same over HTTP/2, where the deadline resets
+// the stream, not the connection.
+func TestStalledClientHTTP2(t *testing.T) {
+	e := newEnv(t, nil, func(c *Config) { c.PartTimeout = 500 * time.Millisecond })
+	data, _ := ciphertext("stall h2", 8000)
+	cr := e.create("alice", data)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write(data[:3000])
+	c := e.client("alice")
+	_, _, err := c.PutPart(context.Background(), cr.UploadID, 0, pr, int64(len(data)))
+	if err == nil {
+		t.Fatal("a stalled part was answered")
+	}
+	if got := e.offsetOf("alice", cr.UploadID); got != 0 {
+		t.Fatalf("offset %d", got)
+	}
+	waitFor(t, func() bool { return testutilCounter(e.s.m.inProgress) == 0 })
+	if _, blob, err := c.PutPart(context.Background(), cr.UploadID, 0, bytes.NewReader(data), int64(len(data))); err != nil || blob == nil {
+		t.Fatalf("PutPart: %v, %v", blob, err)
+	}
+}
+
 // TestCompletionRecovery: a crash after the last part was committed (and
 // maybe after the engine completed the upload) but before the upload row
 // became a blob is finished by the next HEAD or PATCH of the upload.

@@ -93,8 +93,9 @@ type Config struct {
 	KeyServerSendTokenBatch   int `json:"keyserver_send_token_batch"`
 
 	// Services is a comma-separated list of the services to run:
-	// "keyserver", "relay" or both (the default). Both share the TLS
-	// listener; the relay serves the WebSocket path /v1/relay.
+	// "keyserver", "relay", "blobs" or several (all three by default).
+	// They share the TLS listener; the relay serves the WebSocket path
+	// /v1/relay, the blob service /v1/blobs/.
 	Services string `json:"services"`
 	// RelayTokenKeys are key server token public keys the relay accepts
 	// (base64url, or files: PEM public key or the key server's
@@ -160,6 +161,33 @@ type Config struct {
 	// (anonymous_disabled).
 	RelayAnonymous bool `json:"relay_anonymous"`
 
+	// BlobsTokenKeys are key server token public keys the blob service
+	// accepts, as RelayTokenKeys: needed when it runs without the key
+	// server; with it, the key server's own key is always accepted.
+	BlobsTokenKeys []string `json:"blobs_token_keys"`
+	// Blob service limits (spec/attachments.md §4.7): the account quota,
+	// the largest blob and the part size in bytes; a blob's and an idle
+	// upload's life as Go durations.
+	BlobsQuota     int64  `json:"blobs_quota"`
+	BlobsMaxSize   int64  `json:"blobs_max_size"`
+	BlobsPartSize  int64  `json:"blobs_part_size"`
+	BlobsTTL       string `json:"blobs_ttl"`
+	BlobsUploadTTL string `json:"blobs_upload_ttl"`
+	// BlobsS3Endpoint, when set, stores the blob service's bytes in this
+	// S3-compatible server (host[:port]) instead of <data-dir>/blobs; the
+	// bucket must exist. The secret key may come from
+	// $SEALPOST_BLOBS_S3_SECRET_KEY instead, to keep it off the command
+	// line. BlobsS3CA is a PEM file of CA certificates to check the
+	// server's against (with BlobsS3Secure, HTTPS, the default).
+	BlobsS3Endpoint  string `json:"blobs_s3_endpoint"`
+	BlobsS3Bucket    string `json:"blobs_s3_bucket"`
+	BlobsS3Prefix    string `json:"blobs_s3_prefix"`
+	BlobsS3AccessKey string `json:"blobs_s3_access_key"`
+	BlobsS3SecretKey string `json:"blobs_s3_secret_key"`
+	BlobsS3Region    string `json:"blobs_s3_region"`
+	BlobsS3Secure    bool   `json:"blobs_s3_secure"`
+	BlobsS3CA        string `json:"blobs_s3_ca"`
+
 	// GCPercent, if not 0, sets the Go garbage collector's target
 	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
 	// 0 leaves the runtime's setting: $GOGC, else 100. See gc.go.
@@ -198,6 +226,7 @@ func DefaultConfig() Config {
 		EpochInterval:     DefaultEpochInterval,
 	}
 	c.setRelayDefaults()
+	c.setBlobsDefaults()
 	return c
 }
 
@@ -234,6 +263,7 @@ func parseConfig(name string, args []string, stderr io.Writer) (*Config, error) 
 			return nil, err
 		}
 	}
+	cfg.blobsSecretFromEnv()
 	fs := newFlagSet(name, &cfg, &file)
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -287,7 +317,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.IntVar(&c.KeyServerAddressLookupRate, "keyserver-address-lookup-rate", c.KeyServerAddressLookupRate, "key server: lookups per second per client address (0: 20)")
 	fs.IntVar(&c.KeyServerSendTokensPerDay, "keyserver-send-tokens-per-day", c.KeyServerSendTokensPerDay, "key server: send tokens issued per account per day-epoch (0: 500)")
 	fs.IntVar(&c.KeyServerSendTokenBatch, "keyserver-send-token-batch", c.KeyServerSendTokenBatch, "key server: most send tokens one issuance request may ask for, 1 to 100 (0: 100)")
-	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver and relay, comma-separated")
+	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver, relay and blobs, comma-separated")
 	fs.Var(&listFlag{list: &c.RelayTokenKeys}, "relay-token-key", "key server token public `key` the relay accepts: base64url, or a file (PEM, or token-key.pem); repeatable; needed for the relay alone")
 	fs.IntVar(&c.RelayMaxEnvelope, "relay-max-envelope", c.RelayMaxEnvelope, "relay: largest envelope, `bytes`")
 	fs.IntVar(&c.RelayMaxFrame, "relay-max-frame", c.RelayMaxFrame, "relay: largest frame, `bytes` (0: max envelope + 64 KiB)")
@@ -320,6 +350,20 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.RelayKeyServerFingerprint, "relay-keyserver-fingerprint", c.RelayKeyServerFingerprint, "relay alone: pin the key server's TLS certificate by its SHA-256 `fingerprint`")
 	fs.StringVar(&c.RelayKeyServerCA, "relay-keyserver-ca", c.RelayKeyServerCA, "relay alone: PEM `file` of CA certificates for the key server's TLS certificate (default: the system's)")
 	fs.BoolVar(&c.RelayAnonymous, "relay-anonymous", c.RelayAnonymous, "relay: take anonymous sends paid with send tokens, verified with the key server's issuer keys (in process, else from --relay-keyserver-url); false refuses them")
+	fs.Var(&listFlag{list: &c.BlobsTokenKeys}, "blobs-token-key", "key server token public `key` the blob service accepts: base64url, or a file (PEM, or token-key.pem); repeatable; needed for the blob service without the key server")
+	fs.Int64Var(&c.BlobsQuota, "blobs-quota", c.BlobsQuota, "blob service: `bytes` an account may hold, stored and being uploaded")
+	fs.Int64Var(&c.BlobsMaxSize, "blobs-max-size", c.BlobsMaxSize, "blob service: largest blob, `bytes` of ciphertext")
+	fs.Int64Var(&c.BlobsPartSize, "blobs-part-size", c.BlobsPartSize, "blob service: upload part size, `bytes` (5 MiB to 64 MiB)")
+	fs.StringVar(&c.BlobsTTL, "blobs-ttl", c.BlobsTTL, "blob service: a blob's life after its upload or its last dedup hit")
+	fs.StringVar(&c.BlobsUploadTTL, "blobs-upload-ttl", c.BlobsUploadTTL, "blob service: an unfinished upload's life after its last part")
+	fs.StringVar(&c.BlobsS3Endpoint, "blobs-s3-endpoint", c.BlobsS3Endpoint, "blob service: S3-compatible server `host[:port]` to store blobs in (default: <data-dir>/blobs)")
+	fs.StringVar(&c.BlobsS3Bucket, "blobs-s3-bucket", c.BlobsS3Bucket, "blob service: S3 `bucket` (must exist)")
+	fs.StringVar(&c.BlobsS3Prefix, "blobs-s3-prefix", c.BlobsS3Prefix, "blob service: S3 object name `prefix`, e.g. blobs/")
+	fs.StringVar(&c.BlobsS3AccessKey, "blobs-s3-access-key", c.BlobsS3AccessKey, "blob service: S3 access `key` id")
+	fs.StringVar(&c.BlobsS3SecretKey, "blobs-s3-secret-key", c.BlobsS3SecretKey, "blob service: S3 secret `key` (better: $"+blobsSecretEnv+", kept off the command line)")
+	fs.StringVar(&c.BlobsS3Region, "blobs-s3-region", c.BlobsS3Region, "blob service: S3 `region` (default: asked of the server)")
+	fs.BoolVar(&c.BlobsS3Secure, "blobs-s3-secure", c.BlobsS3Secure, "blob service: reach S3 over HTTPS")
+	fs.StringVar(&c.BlobsS3CA, "blobs-s3-ca", c.BlobsS3CA, "blob service: PEM `file` of CA certificates for the S3 server (default: the system's)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }
@@ -424,6 +468,8 @@ func (c *Config) Validate() error {
 		bad("witness", "%v", err)
 	}
 	c.validateRelay(bad)
+	ks, _ := c.services()
+	c.validateBlobs(ks, bad)
 	if c.GCPercent < -1 || c.GCPercent > maxGCPercent {
 		bad("gc-percent", "%d: want -1 (off), 0 (runtime default) or 1 to %d", c.GCPercent, maxGCPercent)
 	}

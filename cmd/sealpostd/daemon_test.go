@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,6 +56,7 @@ const (
 	fingerprintPrefix = "sealpostd: TLS certificate SHA-256 fingerprint: "
 	adminPrefix       = "sealpostd: admin listening on "
 	relayPrefix       = "sealpostd: relay listening on wss://"
+	blobsPrefix       = "sealpostd: blob service listening on https://"
 )
 
 // start runs sealpostd with args and waits for its address and
@@ -104,6 +106,10 @@ func start(t *testing.T, args ...string) *daemon {
 			}
 			if a, ok := strings.CutPrefix(line, relayPrefix); ok && d.addr == "" {
 				// The relay alone: its line names the address.
+				d.addr, _, _ = strings.Cut(a, "/")
+			}
+			if a, ok := strings.CutPrefix(line, blobsPrefix); ok && d.addr == "" {
+				// The blob service alone.
 				d.addr, _, _ = strings.Cut(a, "/")
 			}
 			if u, ok := strings.CutPrefix(line, adminPrefix); ok {
@@ -325,7 +331,7 @@ func TestDaemonPostgres(t *testing.T) {
 		InviteOnly     bool     `json:"invite_only"`
 		RelayAudiences []string `json:"relay_audiences"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &wk) != nil || !wk.InviteOnly || len(wk.RelayAudiences) != 1 || wk.RelayAudiences[0] != "relay:localhost" {
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &wk) != nil || !wk.InviteOnly || !slices.Equal(wk.RelayAudiences, []string{"relay:localhost", "blobs:localhost"}) {
 		t.Errorf("well-known: %s %s", resp.Status, body)
 	}
 	// sealpostd invite works against the running server's database.

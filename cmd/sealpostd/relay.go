@@ -28,7 +28,7 @@ import (
 const (
 	serviceKeyServer = "keyserver"
 	serviceRelay     = "relay"
-	DefaultServices  = serviceKeyServer + "," + serviceRelay
+	DefaultServices  = serviceKeyServer + "," + serviceRelay + "," + serviceBlobs
 )
 
 // relaySQLiteFile is the relay's SQLite database in the data directory
@@ -64,8 +64,8 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	for _, s := range strings.Split(c.Services, ",") {
 		s = strings.TrimSpace(s)
 		switch {
-		case s != serviceKeyServer && s != serviceRelay:
-			bad("services", "%q: want a comma-separated list of keyserver and relay", s)
+		case s != serviceKeyServer && s != serviceRelay && s != serviceBlobs:
+			bad("services", "%q: want a comma-separated list of keyserver, relay and blobs", s)
 		case seen[s]:
 			bad("services", "%q given twice", s)
 		}

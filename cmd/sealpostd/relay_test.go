@@ -31,7 +31,7 @@ func TestDaemonRelay(t *testing.T) {
 	var wk struct {
 		RelayAudiences []string `json:"relay_audiences"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &wk) != nil || !slices.Equal(wk.RelayAudiences, []string{"relay:localhost"}) {
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &wk) != nil || !slices.Equal(wk.RelayAudiences, []string{"relay:localhost", "blobs:localhost"}) {
 		t.Errorf("well-known relay audiences: %s %s", resp.Status, body)
 	}
 	key, err := readKey(filepath.Join(dataDir, tokenKeyFile))

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	blobsapi "github.com/sealpost/sealpost/blobs/api"
 	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/kt/directory"
@@ -56,6 +57,7 @@ const (
 // relay sets its own (write timeout, idle timeout).
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) (err error) {
 	runKS, runRelay := cfg.services()
+	runBlobs := cfg.blobsOn()
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
@@ -95,6 +97,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		kcfg := *cfg
 		if runRelay && !slices.Contains(kcfg.RelayAudiences, relayAudience(cfg)) {
 			kcfg.RelayAudiences = append(slices.Clone(kcfg.RelayAudiences), relayAudience(cfg))
+		}
+		// The blob service's tokens (spec/attachments.md §4.2), listed
+		// with the relay's in the well-known document.
+		if runBlobs && !slices.Contains(kcfg.RelayAudiences, blobsAudience(cfg)) {
+			kcfg.RelayAudiences = append(slices.Clone(kcfg.RelayAudiences), blobsAudience(cfg))
 		}
 		var vrfKey *vrf.PrivateKey
 		vrfKey, err = loadVRFKey(cfg, log)
@@ -159,6 +166,21 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		sqliteUsed = sqliteUsed || engine == "sqlite"
 		stores = append(stores, "relay="+engine)
 	}
+	if runBlobs {
+		var bs *blobService
+		var engines string
+		bs, engines, err = startBlobs(ctx, cfg, tokenKey, log, reg)
+		if err != nil {
+			return err
+		}
+		// Closed after the listeners have shut down (defers run last
+		// first): uploads in flight finish first.
+		defer closeWith(&err, "closing the blob service", bs.close)
+		mux.Handle(blobsapi.Prefix, bs.srv)
+		checks = append(checks, check{"blobs_store", bs.healthy})
+		sqliteUsed = sqliteUsed || strings.HasPrefix(engines, "sqlite") || strings.HasSuffix(engines, "+fs")
+		stores = append(stores, "blobs="+engines)
+	}
 
 	if sqliteUsed {
 		checks = append(checks, freeDiskCheck(cfg.DataDir, cfg.MinFreeDisk))
@@ -216,6 +238,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if runRelay {
 		attrs = append(attrs, "relay_audience", relayAudience(cfg), "relay_revocation_feed", revocationFeedName(cfg, runKS), "relay_send_token_keys", anonymousKeys)
 		fmt.Fprintf(stdout, "sealpostd: relay listening on wss://%s%s (token audience %s)\n", ln.Addr(), relay.Path, relayAudience(cfg))
+	}
+	if runBlobs {
+		attrs = append(attrs, "blobs_audience", blobsAudience(cfg))
+		fmt.Fprintf(stdout, "sealpostd: blob service listening on https://%s%s (token audience %s)\n", ln.Addr(), blobsapi.Prefix, blobsAudience(cfg))
 	}
 	log.Info("sealpostd started", attrs...)
 	fmt.Fprintf(stdout, "sealpostd: TLS certificate SHA-256 fingerprint: %s\n", fp)

@@ -40,6 +40,10 @@ func (o *ChunkOpener) SealedLen(index int64) int {
 	return o.l.chunkLen(index) + TagSize
 }
 
+// bufSize is the size of the largest sealed chunk, chunk 0:
+// SealedChunkSize, or less for a file of one chunk.
+func (o *ChunkOpener) bufSize() int { return o.SealedLen(0) }
+
 // Open opens sealed chunk index (spec/attachments.md §2.5): sealed must be
 // exactly SealedLen(index) bytes, open with nonce(index, index == N-1), and
 // its padding bytes must be zero. It appends the chunk's bytes of the file,

@@ -32,7 +32,7 @@ type Reader struct {
 	src io.ReaderAt
 
 	mu     sync.Mutex // guards buf, nonce, cur and tailOK
-	buf    []byte     // the file bytes of chunk cur; cap SealedChunkSize
+	buf    []byte     // the file bytes of chunk cur; cap o.bufSize()
 	nonce  [NonceSize]byte
 	cur    int64 // index of the chunk in buf, or -1
 	tailOK bool  // the chunks of padding alone have opened
@@ -49,7 +49,7 @@ func NewReader(key *[KeySize]byte, src io.ReaderAt, n int64) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{o: o, src: src, buf: make([]byte, 0, SealedChunkSize), cur: -1}
+	r := &Reader{o: o, src: src, buf: make([]byte, 0, o.bufSize()), cur: -1}
 	// The final chunk ends exactly at size(C), and nothing follows it.
 	if err := r.load(o.Chunks() - 1); err != nil {
 		return nil, err
@@ -179,7 +179,7 @@ func Decrypt(dst io.Writer, key *[KeySize]byte, src io.Reader, n int64) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, SealedChunkSize)
+	buf := make([]byte, o.bufSize())
 	defer clear(buf)
 	nc := new([NonceSize]byte)
 	for i := range o.Chunks() {
