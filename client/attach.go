@@ -103,6 +103,10 @@ func WithProgress(f ProgressFunc) SendOption {
 // spoolDir is the store directory's subdirectory of spool files.
 const spoolDir = "spool"
 
+// maxBusyWaits is how many times an upload waits for another request
+// that holds it (1 s, 2 s, … between): about two minutes in all.
+const maxBusyWaits = 15
+
 // uploadRetry is how often the background upload loop tries again.
 const uploadRetry = 30 * time.Second
 
@@ -412,6 +416,7 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 			return row, blobID, blobError(err)
 		}
 	}
+	busy := 0
 	for {
 		if progress != nil {
 			progress(offset, row.CipherSize)
@@ -422,6 +427,19 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 		var be *blobclient.Error
 		if errors.As(err, &be) && be.Code == "offset_mismatch" {
 			offset = be.Offset
+			continue
+		}
+		if errors.Is(err, blobclient.ErrUploadBusy) && busy < maxBusyWaits {
+			// Another request holds the upload (an earlier attempt of
+			// this device whose connection broke, still running at the
+			// service): wait, then ask where it stands.
+			busy++
+			if err := sleep(ctx, time.Duration(busy)*time.Second); err != nil {
+				return row, blobID, err
+			}
+			if offset, _, _, err = bc.Offset(ctx, uploadID); err != nil {
+				return row, blobID, blobError(err)
+			}
 			continue
 		}
 		if err != nil {

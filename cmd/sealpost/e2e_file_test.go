@@ -235,7 +235,7 @@ func fileRoundTrip(t *testing.T, engine, path string, size int64, sum [32]byte, 
 	storeDir := filepath.Join(data, "blobs")
 	if engine == "s3" {
 		vg := versitygwtest.Start(t)
-		args = []string{"--blobs-s3-endpoint", vg.Endpoint, "--blobs-s3-bucket", vg.Bucket,
+		args = []string{"--blobs-s3-secure=false", "--blobs-s3-endpoint", vg.Endpoint, "--blobs-s3-bucket", vg.Bucket,
 			"--blobs-s3-access-key", vg.AccessKey, "--blobs-s3-region", versitygwtest.Region}
 		env = []string{"SEALPOST_BLOBS_S3_SECRET_KEY=" + vg.SecretKey}
 		storeDir = vg.Root
