@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/sealpost/sealpost/blobs/api"
@@ -102,3 +103,24 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	writeJSON(w, e.status, api.ErrorResponse{Error: e.code, Message: e.message})
 }
+
+// hideKey returns err with every occurrence of the engine key cut to its
+// first 8 characters in its text, for logs; errors.Is still sees through
+// it.
+func hideKey(err error, key string) error {
+	if err == nil || len(key) <= 8 {
+		return err
+	}
+	return &keyHidden{err: err, key: key}
+}
+
+type keyHidden struct {
+	err error
+	key string
+}
+
+func (e *keyHidden) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.key, e.key[:8]+"…")
+}
+
+func (e *keyHidden) Unwrap() error { return e.err }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -64,6 +65,25 @@ type env struct {
 	meta   meta.Store
 	engine store.Engine
 	clock  *clock
+	logs   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // backends are the databases each test runs against: SQLite always,
@@ -113,7 +133,8 @@ func newEnv(t *testing.T, open func(t *testing.T) meta.Store, mod func(*Config))
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := New(cfg, md, eng, nil, prometheus.NewRegistry())
+	logs := &syncBuffer{}
+	s, err := New(cfg, md, eng, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +147,7 @@ func newEnv(t *testing.T, open func(t *testing.T) meta.Store, mod func(*Config))
 		eng.Close()
 		md.Close()
 	})
-	return &env{t: t, s: s, ts: ts, meta: md, engine: eng, clock: clk}
+	return &env{t: t, s: s, ts: ts, meta: md, engine: eng, clock: clk, logs: logs}
 }
 
 // mint returns a token of handle for aud valid on the service's clock.

@@ -173,7 +173,7 @@ func (s *Server) storePart(w http.ResponseWriter, r *http.Request, u meta.Upload
 			return meta.Blob{}, false, errUnknownUpload() // cancelled meanwhile
 		}
 		s.m.failed.WithLabelValues("store").Inc()
-		return meta.Blob{}, false, internal("engine put part", err)
+		return meta.Blob{}, false, internal("engine put part", hideKey(err, u.Key))
 	}
 	s.m.add(s.m.bytesIn, length)
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
@@ -234,7 +234,7 @@ func (s *Server) finish(ctx context.Context, u meta.Upload) (meta.Blob, *apiErro
 		parts[i] = store.Part{Number: p.Number, Size: p.Size, Tag: p.Tag}
 	}
 	if err := s.engine.CompleteUpload(ctx, u.Key, u.Handle, parts); err != nil {
-		return meta.Blob{}, internal("engine complete upload", err)
+		return meta.Blob{}, internal("engine complete upload", hideKey(err, u.Key))
 	}
 	now := s.cfg.Now()
 	b := meta.Blob{ID: randomID(), Account: u.Account, Size: u.Size, Digest: u.Digest, Key: u.Key, Created: now, Expires: now.Add(s.cfg.BlobTTL)}
@@ -259,11 +259,11 @@ func (s *Server) drop(ctx context.Context, u meta.Upload) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if err := s.engine.AbortUpload(ctx, u.Key, u.Handle); err != nil {
-		s.log.Warn("blobs: aborting an engine upload failed; the sweeper retries", "upload", short(u.ID), "err", err)
+		s.log.Warn("blobs: aborting an engine upload failed; the sweeper retries", "upload", short(u.ID), "err", hideKey(err, u.Key))
 		return
 	}
 	if err := s.engine.Delete(ctx, u.Key); err != nil {
-		s.log.Warn("blobs: deleting an upload's blob failed; the sweeper retries", "upload", short(u.ID), "err", err)
+		s.log.Warn("blobs: deleting an upload's blob failed; the sweeper retries", "upload", short(u.ID), "err", hideKey(err, u.Key))
 		return
 	}
 	if err := s.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
