@@ -30,15 +30,17 @@ const partGrace = 10 * time.Second
 const leaseSlack = 30 * time.Second
 
 // cleanupTimeout bounds what a failed request does after its client has
-// gone: releasing a lease, aborting an engine upload.
-const cleanupTimeout = 30 * time.Second
+// gone: committing a stored part and finishing the upload, releasing a
+// lease, aborting an engine upload.
+const cleanupTimeout = time.Minute
 
 // patch handles PATCH /v1/blobs/uploads/{U} (spec/attachments.md §4.4).
 // Checks in order: token (401); an open upload U of the account (404
 // unknown_upload); Upload-Offset and Content-Length present (400
 // bad_part); the committed offset (409 offset_mismatch); Content-Length =
-// min(Z, S−O) (400 bad_part); the lease (409 upload_busy). An upload whose every part is committed is finished
-// and answered with its blob (the recovery of a crash, §5).
+// min(Z, S−O) (400 bad_part); the lease (409 upload_busy). An upload
+// whose every part is committed is finished and answered with its blob
+// (the recovery of a crash, §5).
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, idText string) *apiError {
 	account, e := s.authenticate(r)
 	if e != nil {
@@ -176,6 +178,10 @@ func (s *Server) storePart(w http.ResponseWriter, r *http.Request, u meta.Upload
 		return meta.Blob{}, false, internal("engine put part", hideKey(err, u.Key))
 	}
 	s.m.add(s.m.bytesIn, length)
+	// The part is durable: commit it (and finish the upload) even if the
+	// client goes now, so its bytes are not lost to a resume.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return meta.Blob{}, false, internal("hash state", err)
