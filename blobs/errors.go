@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/sealpost/sealpost/blobs/api"
 	"github.com/sealpost/sealpost/blobs/meta"
+	"github.com/sealpost/sealpost/internal/dbfault"
 )
 
 // unavailableRetry is the Retry-After, in seconds, of an unavailable
@@ -46,15 +46,10 @@ func newError(status int, code, format string, args ...any) *apiError {
 	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
 }
 
-// unavailable reports whether err is the database or the disk failing for
-// now (spec/keyserver.md §3.1): answered 503, not 500.
+// unavailable reports whether err is the database, the disk or the object
+// store failing for now (spec/keyserver.md §3.1): answered 503, not 500.
 func unavailable(err error) bool {
-	for _, e := range []error{meta.ErrUnavailable, syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return errors.Is(err, meta.ErrUnavailable) || dbfault.Unavailable(err)
 }
 
 // internal reports a server fault: 503 unavailable when the database or

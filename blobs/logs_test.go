@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sealpost/sealpost/blobs/api"
@@ -59,5 +60,13 @@ func TestHideKey(t *testing.T) {
 	}
 	if !errors.Is(err, meta.ErrUnavailable) || !unavailable(err) {
 		t.Error("hideKey hides the error's kind")
+	}
+	for _, err := range []error{fmt.Errorf("fs: %w", syscall.ENOSPC), fmt.Errorf("fs: %w", syscall.EIO), meta.ErrUnavailable} {
+		if e := internal("x", err); e.status != 503 || e.code != api.CodeUnavailable || e.header["Retry-After"] == "" {
+			t.Errorf("internal(%v) = %d %s", err, e.status, e.code)
+		}
+	}
+	if e := internal("x", errors.New("bug")); e.status != 500 || e.code != api.CodeInternal {
+		t.Errorf("internal(bug) = %d %s", e.status, e.code)
 	}
 }

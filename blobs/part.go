@@ -29,7 +29,7 @@ const partGrace = 10 * time.Second
 // when the process dies holding one.
 const leaseSlack = 30 * time.Second
 
-// cleanupTimeout bounds what a failed request does after its client has
+// cleanupTimeout bounds what a request does after its client may have
 // gone: committing a stored part and finishing the upload, releasing a
 // lease, aborting an engine upload.
 const cleanupTimeout = time.Minute
