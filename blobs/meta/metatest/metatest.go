@@ -17,9 +17,8 @@ import (
 // T0 is the suite's clock: every test's now is T0 plus a few seconds.
 var T0 = time.Unix(1_800_000_000, 0).UTC()
 
-// Run runs the suite; open returns an empty Store, closed by the caller's
-// cleanup (or left to Run's, which closes it too: Close twice must not
-// panic).
+// Run runs the suite, each test on a Store of its own: open returns an
+// empty Store and closes it at t's cleanup.
 func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 	tests := []struct {
 		name string

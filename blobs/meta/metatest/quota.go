@@ -101,7 +101,7 @@ func testMaxOpenUploads(t *testing.T, s meta.Store) {
 // testExpiredDoNotCount: expired blobs and uploads count neither to the
 // quota nor to the open uploads, before any sweep.
 func testExpiredDoNotCount(t *testing.T, s meta.Store) {
-	b := store(t, s, "alice", 600, T0.Add(time.Minute))
+	store(t, s, "alice", 600, T0.Add(time.Minute))
 	u := NewUpload("alice", 300)
 	u.Expires = T0.Add(2 * time.Minute)
 	create(t, s, u)
@@ -124,7 +124,6 @@ func testExpiredDoNotCount(t *testing.T, s meta.Store) {
 		t.Fatalf("CreateUpload after expiry: %v", err)
 	}
 	wantUsage(t, s, "alice", now, meta.Usage{Open: 1000, OpenUploads: 1})
-	_ = b
 }
 
 // QuotaRace runs CreateUploads of one account from many goroutines, spread

@@ -30,3 +30,7 @@ func open(t testing.TB, dsn string) *postgres.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+func BenchmarkUpload(b *testing.B) {
+	metatest.BenchmarkUpload(b, func(b *testing.B) meta.Store { return open(b, pgtest.DSN(b)) })
+}

@@ -21,7 +21,7 @@ func TestQuotaRaceTwoStores(t *testing.T) {
 }
 
 // open opens a Store at path, closed at cleanup.
-func open(t *testing.T, path string) *sqlite.Store {
+func open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(path)
 	if err != nil {
@@ -29,4 +29,8 @@ func open(t *testing.T, path string) *sqlite.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+func BenchmarkUpload(b *testing.B) {
+	metatest.BenchmarkUpload(b, func(b *testing.B) meta.Store { return open(b, filepath.Join(b.TempDir(), "blobs.db")) })
 }

@@ -15,6 +15,8 @@ CREATE TABLE blobs_blobs (
 ) STRICT;
 CREATE INDEX blobs_blobs_dedup ON blobs_blobs (account, size, digest);
 CREATE INDEX blobs_blobs_expires ON blobs_blobs (expires_ns);
+-- Covers the account's usage sum (CreateUpload, Usage).
+CREATE INDEX blobs_blobs_usage ON blobs_blobs (account, expires_ns, size);
 
 -- Open uploads. committed is the committed offset; hash_state the
 -- marshaled SHA-256 state over bytes [0, committed). The lease is
@@ -35,7 +37,8 @@ CREATE TABLE blobs_uploads (
 	created_ns     INTEGER NOT NULL,
 	expires_ns     INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX blobs_uploads_account ON blobs_uploads (account);
+-- Covers the account's usage sum (CreateUpload, Usage).
+CREATE INDEX blobs_uploads_usage ON blobs_uploads (account, expires_ns, size);
 CREATE INDEX blobs_uploads_expires ON blobs_uploads (expires_ns);
 
 -- The committed parts of each open upload, in number order.
