@@ -59,6 +59,14 @@ type Config struct {
 	// SweepInterval is how often Run deletes what has expired.
 	SweepInterval time.Duration
 
+	// NodeID names this server instance in the leases it takes on
+	// uploads (spec/attachments.md §5): at start it drops the leases a
+	// previous instance with the same id left (it stopped mid-part), so
+	// that a client need not wait for them to run out. Several nodes on
+	// one database need distinct ids; sealpostd keeps one in its data
+	// directory. Zero means a random one (nothing is dropped at start).
+	NodeID [8]byte
+
 	// Now is the clock of tokens and expiry; nil means time.Now.
 	Now func() time.Time
 }

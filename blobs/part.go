@@ -2,7 +2,6 @@ package blobs
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding"
@@ -76,8 +75,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, idText string) *a
 		return newError(http.StatusBadRequest, api.CodeBadPart, "part of %d bytes, want %d", length, want)
 	}
 
-	var tok [16]byte
-	rand.Read(tok[:])
+	tok := s.leaseToken()
 	start := time.Now()
 	deadline := start.Add(s.partDeadline(length))
 	err = s.meta.Lease(ctx, id, u.Offset, tok, now.Add(deadline.Sub(start)+leaseSlack), now)

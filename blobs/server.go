@@ -28,6 +28,7 @@
 package blobs
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -85,7 +86,22 @@ func New(cfg Config, md meta.Store, eng store.Engine, logger *slog.Logger, reg p
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{cfg: cfg, meta: md, engine: eng, log: logger, m: m, verifier: v}, nil
+	srv := &Server{cfg: cfg, meta: md, engine: eng, log: logger, m: m, verifier: v}
+	if cfg.NodeID == ([8]byte{}) {
+		rand.Read(srv.cfg.NodeID[:])
+	} else if err := md.ReleaseNode(context.Background(), cfg.NodeID); err != nil {
+		// Not fatal: the leases run out by themselves.
+		logger.Warn("blobs: dropping the leases of a previous run", "err", err)
+	}
+	return srv, nil
+}
+
+// leaseToken is a fresh lease token: the node id, then 8 random bytes.
+func (s *Server) leaseToken() [16]byte {
+	var tok [16]byte
+	copy(tok[:8], s.cfg.NodeID[:])
+	rand.Read(tok[8:])
+	return tok
 }
 
 // Audience returns the audience of the service's tokens, "blobs:<Name>".

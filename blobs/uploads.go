@@ -1,7 +1,6 @@
 package blobs
 
 import (
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"strconv"
@@ -68,8 +67,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, idText string) *
 		}
 		return errUnknownUpload()
 	}
-	var tok [16]byte
-	rand.Read(tok[:])
+	tok := s.leaseToken()
 	switch err := s.meta.Lease(ctx, id, u.Offset, tok, now.Add(cleanupTimeout), now); {
 	case errors.Is(err, meta.ErrBusy), errors.Is(err, meta.ErrOffset):
 		return newError(http.StatusConflict, api.CodeUploadBusy, "another request is storing a part of this upload")

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sealpost/sealpost/blobs/blobclient"
 	"github.com/sealpost/sealpost/client/group"
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
@@ -102,6 +103,10 @@ type Config struct {
 	// Relay is the relay's URL, wss://HOST[:PORT]/v1/relay; empty means
 	// the key server's host and port.
 	Relay string
+	// Blobs is the blob service's URL, https://HOST[:PORT]
+	// (spec/attachments.md §4), where files are uploaded and downloaded;
+	// empty means the key server's URL. CAFile and Pin apply to it too.
+	Blobs string
 	// CAFile names a PEM file of root certificates for both servers; Pin
 	// is the SHA-256 fingerprint of their certificate (as sealpostd prints
 	// it). With neither, the system roots are used.
@@ -237,6 +242,14 @@ type Client struct {
 	kems kemIndex  // key ids of this device's last-resort KEM prekeys (sealkeys.go)
 	// accessMu serialises telling the relay the access setting (access.go).
 	accessMu sync.Mutex
+	// uploading holds the files being uploaded, each closed when its
+	// upload stops (attach.go); blobs is the blob service's client; both
+	// guarded by mu.
+	uploading map[MessageID]chan struct{}
+	blobs     *blobclient.Client
+	// spooled are the files whose spool this process wrote (and so
+	// knows whole); guarded by mu.
+	spooled map[MessageID]bool
 	// groupMu serialises group sends: a sending chain is made or
 	// distributed, then advanced, by one group message at a time
 	// (groupmsg.go).
@@ -300,6 +313,12 @@ func newClient(cfg Config) (*Client, error) {
 	// Config.KeyServer itself is checked by newServerTrust.
 	if ksURL, err := url.Parse(cfg.KeyServer); err == nil && ksURL.Host != "" && cfg.Relay == "" {
 		cfg.Relay = "wss://" + ksURL.Host + "/v1/relay"
+	}
+	if cfg.Blobs == "" {
+		cfg.Blobs = cfg.KeyServer
+	}
+	if bu, err := url.Parse(cfg.Blobs); cfg.Blobs != "" && (err != nil || bu.Scheme != "https" || bu.Host == "") {
+		problems = append(problems, fmt.Errorf("client: Config.Blobs %q: want https://HOST[:PORT]", cfg.Blobs))
 	}
 	if ru, err := url.Parse(cfg.Relay); cfg.Relay != "" && (err != nil || ru.Scheme != "wss" || ru.Host == "") {
 		problems = append(problems, fmt.Errorf("client: Config.Relay %q: want wss://HOST[:PORT]/PATH", cfg.Relay))

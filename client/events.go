@@ -161,6 +161,13 @@ const (
 	// different changes). The message itself was delivered. Reported once
 	// per group, epoch and kind (spec/client.md §14.4).
 	EventGroupOutOfSync
+	// EventFileFailed: a file SendFile recorded will not be sent
+	// (Messages has its message id, Handle the recipient, "" for a
+	// group): the blob service refused it for good (Err wraps
+	// ErrFileRefused) or its message could not be sent (a blocked or
+	// unknown account, a changed key). Its spool file is deleted; send it
+	// again if appropriate.
+	EventFileFailed
 )
 
 var eventNames = map[EventKind]string{
@@ -182,6 +189,7 @@ var eventNames = map[EventKind]string{
 	EventGroupChanged:      "group-changed",
 	EventGroupRefused:      "group-refused",
 	EventGroupOutOfSync:    "group-out-of-sync",
+	EventFileFailed:        "file-failed",
 }
 
 // String returns the kind's name, such as "key-changed".

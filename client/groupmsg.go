@@ -83,13 +83,13 @@ func (c *Client) SendGroupContent(ctx context.Context, gid GroupID, m *content.C
 	if o.hasReply {
 		cp.ReplyTo = &contentpb.ReplyTo{MessageId: o.replyTo[:], Sender: o.replySender}
 	}
-	return c.sendGroup(ctx, gid, cp)
+	return c.sendGroup(ctx, gid, cp, nil, nil)
 }
 
 // groupKind reports whether a group message may carry content of kind k
 // (spec/client.md §14.4).
 func groupKind(k content.Kind) bool {
-	return k == content.KindText || k == content.KindApp || k == content.KindUnknown
+	return k == content.KindText || k == content.KindApp || k == content.KindUnknown || k == content.KindAttachment
 }
 
 // padBlock lays pt out as a sealed envelope's message block is
@@ -124,7 +124,9 @@ func unpadBlock(b []byte) ([]byte, error) {
 }
 
 // sendGroup sends ct as a group message of gid.
-func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content) (MessageID, error) {
+// msgID, if not nil, is the message id (else a random one); apply, if not
+// nil, runs in the transaction that queues the message.
+func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content, given *MessageID, apply func(*localstore.Tx) error) (MessageID, error) {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return MessageID{}, err
@@ -155,7 +157,9 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	}
 	defer clear(chain)
 	var msgID MessageID
-	if _, err := rand.Read(msgID[:]); err != nil {
+	if given != nil {
+		msgID = *given
+	} else if _, err := rand.Read(msgID[:]); err != nil {
 		return MessageID{}, err
 	}
 	p := payload{version: payloadVersion2, kind: kindGroup, id: msgID, sent: time.Now(), to: id.handle, body: body}
@@ -170,6 +174,11 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 		// queue here: one transaction a message (spec/client.md §14.4).
 		if err := deleteGroupOutgoing(tx, answered); err != nil {
 			return err
+		}
+		if apply != nil {
+			if err := apply(tx); err != nil {
+				return err
+			}
 		}
 		// The chain as stored: groupMu keeps other writers out.
 		sc, err := senderkey.UnmarshalSendingChain(chain)

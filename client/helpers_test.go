@@ -8,6 +8,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sealpost/sealpost/blobs"
+	blobsqlite "github.com/sealpost/sealpost/blobs/meta/sqlite"
+	"github.com/sealpost/sealpost/blobs/store"
+	blobfs "github.com/sealpost/sealpost/blobs/store/fs"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,6 +59,9 @@ type servers struct {
 	// tokenPub verifies the key server's access tokens (a relay started
 	// beside s.rs needs it).
 	tokenPub ed25519.PublicKey
+	// bs is the blob service (spec/attachments.md §4), on SQLite and the
+	// file system under dir/blobs.
+	bs *blobs.Server
 	// relayURL, if set, is the relay URL of the clients' configurations
 	// (a relay a test restarts, restartableRelay).
 	relayURL string
@@ -91,6 +98,20 @@ func startServers(t testing.TB, eng engine) *servers {
 // startServersWith is startServers with the relay's Config changed by
 // relayConfig (limits, metrics) before it starts.
 func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config)) *servers {
+	t.Helper()
+	return startServersFull(t, eng, relayConfig, nil)
+}
+
+// startServersFull is startServersWith with the blob service's Config
+// changed by blobConfig too.
+func startServersFull(t testing.TB, eng engine, relayConfig func(*relay.Config), blobConfig func(*blobs.Config)) *servers {
+	t.Helper()
+	return startServersEngine(t, eng, relayConfig, blobConfig, nil)
+}
+
+// startServersEngine is startServersFull with the blob service's bytes in
+// blobEngine (nil: the file system under the servers' directory).
+func startServersEngine(t testing.TB, eng engine, relayConfig func(*relay.Config), blobConfig func(*blobs.Config), blobEngine store.Engine) *servers {
 	t.Helper()
 	s := &servers{t: t, dir: t.TempDir()}
 	ctx := context.Background()
@@ -129,7 +150,7 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 		TokenKey:       tokenKey,
 		LogKey:         logKey,
 		VRFKey:         vrfKey,
-		RelayAudiences: []string{"relay:" + serverName},
+		RelayAudiences: []string{"relay:" + serverName, "blobs:" + serverName},
 		Logger:         quiet,
 		// Tests claim, look up and upload more often than a person would.
 		Limits: keyserver.Limits{
@@ -163,6 +184,26 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
+	bmeta, err := blobsqlite.Open(filepath.Join(s.dir, "blobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	beng := blobEngine
+	if beng == nil {
+		fe, err := blobfs.Open(filepath.Join(s.dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		beng = fe
+	}
+	t.Cleanup(func() { bmeta.Close(); beng.Close() })
+	bcfg := blobs.Config{Name: serverName, TokenKeys: []ed25519.PublicKey{s.tokenPub}}
+	if blobConfig != nil {
+		blobConfig(&bcfg)
+	}
+	if s.bs, err = blobs.New(bcfg, bmeta, beng, quiet, nil); err != nil {
+		t.Fatal(err)
+	}
 	cert, _, err := tlsconfig.LoadOrCreate(s.dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +215,7 @@ func startServersWith(t testing.TB, eng engine, relayConfig func(*relay.Config))
 	mux := http.NewServeMux()
 	mux.Handle("/", s.ks.Handler())
 	mux.Handle(relay.Path, s.rs.Handler())
+	mux.Handle("/v1/blobs/", s.bs)
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if fn := s.intercept.Load(); fn != nil {
 			(*fn)(w, r, mux)

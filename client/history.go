@@ -44,7 +44,7 @@ func shown(p *payload) bool {
 		return true
 	}
 	switch p.content.Kind() {
-	case content.KindText, content.KindApp, content.KindUnknown, content.KindTimer:
+	case content.KindText, content.KindApp, content.KindUnknown, content.KindTimer, content.KindAttachment:
 		return true
 	}
 	return false

@@ -241,8 +241,9 @@ func (c *Client) start() error {
 		return ErrClosed
 	}
 	c.link = link
-	c.wg.Add(5)
+	c.wg.Add(6)
 	c.mu.Unlock()
+	go c.resumeUploads()
 	go c.drainInbox()
 	go c.maintenanceLoop()
 	go c.monitorLoop()

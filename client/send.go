@@ -67,6 +67,8 @@ type sendOptions struct {
 	replyTo     MessageID // WithReplyTo
 	replySender string
 	hasReply    bool
+
+	progress ProgressFunc // WithProgress (SendFile)
 }
 
 // WithMessageID makes Send use id, which the application chose, as the

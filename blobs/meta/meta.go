@@ -119,6 +119,11 @@ type Store interface {
 	// Release drops the lease the token holds, changing nothing else. It
 	// returns nil if the token holds no lease (or the upload is gone).
 	Release(ctx context.Context, id [32]byte, token [16]byte) error
+	// ReleaseNode drops every lease whose token begins with node: the
+	// leases a server instance took before it stopped (a lease token is
+	// the instance's 8-byte node id then 8 random bytes). It changes
+	// nothing else.
+	ReleaseNode(ctx context.Context, node [8]byte) error
 	// CommitPart appends part p to the upload held under token, moves its
 	// offset to offset+p.Size, stores hashState, sets its expiry and drops
 	// the lease, in one transaction. ErrNotFound if the upload is gone;

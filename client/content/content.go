@@ -29,6 +29,15 @@ const (
 	MaxTimerSeconds = 31536000 // 365 days
 	AccessKeySize   = 32       // Content.access_key
 	GroupIDSize     = 32       // a group id (spec/groups.md §3)
+
+	// Attachment pointer fields (spec/attachments.md §3).
+	BlobIDSize          = 32
+	AttachmentKeySize   = 32
+	AttachmentDigest    = 32
+	MaxAttachmentSize   = 1 << 40
+	MaxContentTypeBytes = 255
+	MaxFileNameBytes    = 255
+	MaxCaptionBytes     = 16384
 )
 
 // The refusals of spec/errors.md §3.17. Every error Parse and Marshal
@@ -80,9 +89,10 @@ const (
 	KindSenderKey                 // SenderKeyDistribution (§4.12)
 	KindGroupSync                 // GroupSync (§4.13)
 	KindGroupSnapshot             // GroupSnapshot (§4.14)
+	KindAttachment                // Attachment (§4.9, spec/attachments.md §3)
 )
 
-var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key", "group-sync", "group-snapshot"}
+var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key", "group-sync", "group-snapshot", "attachment"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -128,6 +138,8 @@ func (c *Content) Kind() Kind {
 		return KindGroupSync
 	case *contentpb.Content_GroupSnapshot:
 		return KindGroupSnapshot
+	case *contentpb.Content_Attachment:
+		return KindAttachment
 	}
 	if len(c.AccessKey) != 0 && c.ReplyTo == nil && len(c.Unknown()) == 0 {
 		return KindAccess

@@ -32,7 +32,7 @@ func check(c *Content) error {
 		}
 	}
 	k := c.Kind()
-	if m.ReplyTo != nil && k != KindText && k != KindUnknown {
+	if m.ReplyTo != nil && k != KindText && k != KindAttachment && k != KindUnknown {
 		return malformed("reply_to with a %s", k)
 	}
 	switch x := m.Kind.(type) {
@@ -91,6 +91,8 @@ func check(c *Content) error {
 			return malformed("group snapshot: a group id of %d bytes, a state of %d", len(x.GroupSnapshot.GetGroupId()), len(x.GroupSnapshot.GetState()))
 		}
 		return nil
+	case *contentpb.Content_Attachment:
+		return checkAttachment(x.Attachment)
 	case *contentpb.Content_GroupChange:
 		// The bytes are spec/groups.md's to check (§4.11).
 		if len(x.GroupChange.GetChange()) == 0 {
@@ -170,4 +172,27 @@ func checkReceipt(r *contentpb.Receipt) error {
 		return malformed("receipt without timestamp")
 	}
 	return nil
+}
+
+// checkAttachment applies spec/attachments.md §3.
+func checkAttachment(a *contentpb.Attachment) error {
+	if len(a.GetBlobId()) != BlobIDSize || len(a.GetKey()) != AttachmentKeySize || len(a.GetDigest()) != AttachmentDigest {
+		return malformed("attachment: a blob id of %d bytes, a key of %d, a digest of %d", len(a.GetBlobId()), len(a.GetKey()), len(a.GetDigest()))
+	}
+	if a.GetSize() > MaxAttachmentSize {
+		return fmt.Errorf("%w: attachment of %d bytes", ErrOutOfRange, a.GetSize())
+	}
+	ct := a.GetContentType()
+	if len(ct) > MaxContentTypeBytes {
+		return tooLarge("content type of %d bytes", len(ct))
+	}
+	for i := 0; i < len(ct); i++ {
+		if ct[i] < 0x20 || ct[i] > 0x7e {
+			return malformed("content type with byte %#x", ct[i])
+		}
+	}
+	if err := checkString(a.GetFileName(), 0, MaxFileNameBytes, "file name"); err != nil {
+		return err
+	}
+	return checkString(a.GetCaption(), 0, MaxCaptionBytes, "caption")
 }

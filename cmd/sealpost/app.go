@@ -54,6 +54,8 @@ type app struct {
 	json     bool
 	passFile string
 	verbose  bool
+	// saveDir: listen --save-dir.
+	saveDir string
 	// offline: the command does not talk to the servers (no probe).
 	offline bool
 	// noReceipts: the client sends no delivery or read receipts (listen

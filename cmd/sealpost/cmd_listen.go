@@ -26,8 +26,15 @@ line, with the first 8 digits of the message id:
   2026-11-27 07:01:02  ab12cd34  bob (device 1) set the disappearing-message timer to 1h
   2026-11-27 07:01:02  ab12cd34  bob (device 1): [app TYPE, N bytes]
   2026-11-27 07:01:02  ab12cd34  bob (device 1): [content of a newer version]
+  2026-11-27 07:01:02  ab12cd34  bob (device 1): [file beach.jpg, 1.2 MiB, image/jpeg] caption
 Later lines of a message are indented. A message marked
 "[KEY CHANGED, not verified]" came under an account key of the sender that you have not accepted.
+
+--save-dir DIR downloads the file of each message that carries one into
+DIR, under the sender's file name made safe (no path, no control
+characters) and never over an existing file ("name (1).ext"); the file
+appears only once complete and verified. Otherwise 'sealpost get HANDLE ID'
+fetches it later.
 
 Each message is acknowledged once printed (the sender's device is told it
 was delivered, unless --no-receipts) and then marked read (texts and other
@@ -53,9 +60,16 @@ verified contact's changed key).`,
 		once := fs.Bool("once", false, "exit after one message (--count 1)")
 		timeout := fs.Duration("timeout", 0, "stop after `D` (such as 30s); with --count, getting fewer is an error")
 		rf := receiptFlags(fs)
+		saveDir := fs.String("save-dir", "", "save received files into `DIR` (names made safe, never replacing a file)")
 		return func(ctx context.Context, a *app, args []string) error {
 			if err := wantArgs(args, 0, ""); err != nil {
 				return err
+			}
+			if *saveDir != "" {
+				if err := checkSaveDir(*saveDir); err != nil {
+					return err
+				}
+				a.saveDir = *saveDir
 			}
 			n := *count
 			if *once {
@@ -172,6 +186,9 @@ func (a *app) listen(ctx context.Context, c *client.Client, count int, timeout t
 				return errors.New("the client stopped delivering messages")
 			}
 			a.printMessage(m, "")
+			// A file is saved before the ack: a crash meanwhile offers the
+			// message again, and the download resumes.
+			a.saveFrom(ctx, c, m, a.saveDir)
 			// Shown: the client may forget it (spec/client.md §5.2).
 			m.Ack()
 			if read {

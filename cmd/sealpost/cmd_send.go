@@ -18,7 +18,7 @@ import (
 
 var sendCommand = &command{
 	name:    "send",
-	usage:   "send HANDLE [MESSAGE|-]",
+	usage:   "send HANDLE [MESSAGE|-] | send --file PATH [--caption TEXT] HANDLE",
 	summary: "send a message",
 	help: `
 Sends MESSAGE to every device of HANDLE and a copy to this account's other
@@ -37,6 +37,16 @@ or a unique prefix of at least 4 as listen and history show it). The
 quoted message's sender is taken from this device's history with HANDLE,
 or from --reply-sender.
 
+--file PATH sends the file at PATH instead (spec/attachments.md): it is
+encrypted on this device into the store directory, uploaded to the blob
+service (a progress bar on a terminal), and the message that points to it
+is sent; --caption adds a text, --type sets the content type (default: by
+the file's extension or first bytes). An upload that is interrupted
+resumes where it stopped the next time sealpost opens the store.
+
+--group GROUP sends the file (with --file) to a group instead of HANDLE,
+which is then left out.
+
 --wait delivered (or read) waits, after the relay stored the message, until
 one of HANDLE's devices reports it delivered (or read), up to --timeout,
 and fails (exit status 1) if none does; 'sealpost status ID' shows it later.
@@ -46,7 +56,17 @@ and fails (exit status 1) if none does; 'sealpost status ID' shows it later.
 		replyTo := fs.String("reply-to", "", "reply to message `ID`")
 		replySender := fs.String("reply-sender", "", "the `HANDLE` who sent the message replied to (default: from the history)")
 		wait := fs.String("wait", "", "also wait until the message is `STATE`: delivered or read")
+		file := fs.String("file", "", "send the file at `PATH`")
+		caption := fs.String("caption", "", "with --file: a caption `TEXT`")
+		mimeType := fs.String("type", "", "with --file: the content `TYPE` (default: guessed)")
+		groupArg := fs.String("group", "", "with --file: send to `GROUP` instead of a handle")
 		return func(ctx context.Context, a *app, args []string) error {
+			if *file != "" || *groupArg != "" {
+				return a.sendFileCommand(ctx, args, *file, *caption, *mimeType, *groupArg, *timeout, *replyTo, *replySender)
+			}
+			if *caption != "" || *mimeType != "" {
+				return usagef("--caption and --type go with --file")
+			}
 			if len(args) < 1 {
 				return usagef("missing HANDLE")
 			}
@@ -209,4 +229,70 @@ func (a *app) sendOutcome(to string, id client.MessageID, err error) error {
 	}
 	a.printf("%s\n", id)
 	return nil
+}
+
+// sendFileCommand is send --file.
+func (a *app) sendFileCommand(ctx context.Context, args []string, file, caption, mimeType, groupArg string, timeout time.Duration, replyTo, replySender string) error {
+	if file == "" {
+		return usagef("--group goes with --file")
+	}
+	want := 1
+	if groupArg != "" {
+		want = 0
+	}
+	if len(args) != want {
+		if want == 0 {
+			return usagef("with --group, no HANDLE")
+		}
+		return usagef("send --file PATH HANDLE")
+	}
+	handle := ""
+	if want == 1 {
+		handle = args[0]
+		if err := keys.CheckHandle(handle); err != nil {
+			return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", handle)
+		}
+	}
+	if replyTo != "" {
+		if err := checkIDArg(replyTo); err != nil {
+			return err
+		}
+		if groupArg != "" {
+			return usagef("--reply-to does not go with --group")
+		}
+	}
+	if timeout <= 0 {
+		return usagef("--timeout must be positive")
+	}
+	return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
+		w := a.watchEvents(c.Events())
+		defer w.stop()
+		var opts []client.SendOption
+		if replyTo != "" {
+			opt, err := replyOption(ctx, c, handle, replyTo, replySender)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, opt)
+		}
+		var gid *client.GroupID
+		if groupArg != "" {
+			g, err := resolveGroup(ctx, c, groupArg)
+			if err != nil {
+				return err
+			}
+			gid = &g
+		}
+		if err := w.waitConnected(ctx); err != nil {
+			return err
+		}
+		// The timeout bounds the wait for the relay after the upload, not
+		// the upload: a large file takes as long as it takes.
+		id, err := a.sendFile(ctx, c, handle, gid, file, caption, mimeType, opts)
+		to := handle
+		if gid != nil {
+			to = "group " + gid.String()
+		}
+		return a.sendOutcome(to, id, checkAccount(handle, err))
+	})
 }

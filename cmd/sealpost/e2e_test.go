@@ -50,9 +50,17 @@ type server struct {
 // temporary directory and waits for its address and fingerprint.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t, filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", nil, nil)
+}
+
+// startServerWith runs sealpostd with its data in dataDir, listening on
+// listen, with more flags and environment variables.
+func startServerWith(t *testing.T, dataDir, listen string, args, env []string) *server {
+	t.Helper()
 	_, bin := binaries(t)
 	s := &server{stderr: new(testbin.SyncBuffer), exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0", "--log-level", "warn")
+	s.cmd = exec.Command(bin, append([]string{"--data-dir", dataDir, "--listen", listen, "--log-level", "warn"}, args...)...)
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = s.stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

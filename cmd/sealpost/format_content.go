@@ -121,6 +121,8 @@ func describeBody(c *content.Content, plaintext []byte) string {
 		return fmt.Sprintf("[app %s, %d bytes]", escapeText([]byte(app.GetTypeUrl()), false), len(app.GetValue()))
 	case content.KindUnknown:
 		return "[content of a newer version]"
+	case content.KindAttachment:
+		return fileDescription(client.AttachmentOf(c))
 	}
 	return "[" + c.Kind().String() + "]"
 }
@@ -190,6 +192,8 @@ type jsonContent struct {
 	// TimerSeconds is a timer message's new timer (0: off).
 	TimerSeconds *uint32  `json:"timer_seconds,omitempty"`
 	App          *jsonApp `json:"app,omitempty"`
+	// File is an attachment's pointer, without its key.
+	File *jsonFile `json:"file,omitempty"`
 	// Unknown is the encoding of the fields this version does not know
 	// (spec/content.md §5), base64.
 	Unknown string `json:"unknown_base64,omitempty"`
@@ -204,6 +208,15 @@ type jsonReaction struct {
 	Target string `json:"target"`
 	Emoji  string `json:"emoji"`
 	Remove bool   `json:"remove"`
+}
+
+type jsonFile struct {
+	BlobID      string `json:"blob_id"` // hex
+	Digest      string `json:"digest"`  // hex, SHA-256 of the ciphertext
+	Size        int64  `json:"size"`
+	ContentType string `json:"content_type"`
+	FileName    string `json:"file_name"`
+	Caption     string `json:"caption,omitempty"`
 }
 
 type jsonApp struct {
@@ -239,6 +252,10 @@ func newJSONContent(c *content.Content, plaintext []byte) jsonContent {
 	case content.KindTimer:
 		s := c.GetTimer().GetSeconds()
 		j.TimerSeconds = &s
+	case content.KindAttachment:
+		a := client.AttachmentOf(c)
+		j.File = &jsonFile{BlobID: hex.EncodeToString(a.BlobID[:]), Digest: hex.EncodeToString(a.Digest[:]), Size: a.Size,
+			ContentType: a.ContentType, FileName: a.FileName, Caption: a.Caption}
 	case content.KindApp:
 		a := c.GetApp()
 		j.App = &jsonApp{TypeURL: a.GetTypeUrl(), Value: base64.StdEncoding.EncodeToString(a.GetValue()), Size: len(a.GetValue())}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -230,7 +233,13 @@ func startBlobs(ctx context.Context, cfg *Config, tokenKey ed25519.PrivateKey, l
 		md.Close()
 		return nil, "", err
 	}
-	srv, err := blobs.New(cfg.blobsConfig(blobsTokenKeys(cfg, tokenKey)), md, eng, log.With("service", "blobs"), reg)
+	bcfg := cfg.blobsConfig(blobsTokenKeys(cfg, tokenKey))
+	if bcfg.NodeID, err = loadNodeID(cfg.DataDir); err != nil {
+		eng.Close()
+		md.Close()
+		return nil, "", err
+	}
+	srv, err := blobs.New(bcfg, md, eng, log.With("service", "blobs"), reg)
 	if err != nil {
 		eng.Close()
 		md.Close()
@@ -261,4 +270,29 @@ func (c *Config) blobsSecretFromEnv() {
 	if v, ok := os.LookupEnv(blobsSecretEnv); ok && v != "" {
 		c.BlobsS3SecretKey = v
 	}
+}
+
+// nodeIDFile holds the blob service's node id (blobs.Config.NodeID) in
+// the data directory, 16 hex digits.
+const nodeIDFile = "blobs-node-id"
+
+// loadNodeID reads the node id from the data directory, or makes one.
+func loadNodeID(dataDir string) ([8]byte, error) {
+	var id [8]byte
+	path := filepath.Join(dataDir, nodeIDFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if n, err := hex.Decode(id[:], bytes.TrimSpace(b)); err != nil || n != len(id) {
+			return id, fmt.Errorf("%s: want %d hex digits", path, 2*len(id))
+		}
+		return id, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return id, err
+	}
+	rand.Read(id[:])
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(id[:])+"\n"), 0o600); err != nil {
+		return id, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return id, nil
 }

@@ -131,7 +131,22 @@ func genContent() ([]byte, error) {
 	// A newer version (§5): unknown kinds and fields kept, re-marshalled byte for byte.
 	ok("unknown-kind", "a newer version's kind, field 12", "unknown", newKind, nil, newKind)
 	ok("unknown-kind-reply", "a newer version's kind with a reply", "unknown", cat(newKind, reply(t1, "bob")), nil, newKind)
-	ok("unknown-attachment", "the reserved attachment pointer, field 10 (§4.9)", "unknown", fb(cAttachment, fb(1, t3)), nil, fb(cAttachment, fb(1, t3)))
+	// Attachment pointers (§4.9, spec/attachments.md §3).
+	blob, akey, adig := bytes.Repeat([]byte{0xb1}, 32), bytes.Repeat([]byte{0x4b}, 32), bytes.Repeat([]byte{0xd9}, 32)
+	att := func(extra ...[]byte) []byte {
+		return fb(cAttachment, cat(append([][]byte{fb(1, blob), fb(2, akey), fb(3, adig)}, extra...)...))
+	}
+	ok("attachment", "a file pointer with size, type, name and caption", "attachment",
+		att(fv(4, 1000000), fb(5, []byte("image/jpeg")), fb(6, []byte("beach.jpg")), fb(7, []byte("the sea"))), nil, nil)
+	ok("attachment-empty-file", "a pointer to an empty file, nothing but the three byte strings", "attachment", att(), nil, nil)
+	ok("attachment-reply", "a file answering a message", "attachment", cat(att(fv(4, 5)), reply(t1, "alice")), nil, nil)
+	ok("attachment-max-size", "a file of 2^40 bytes, the largest", "attachment", att(fv(4, 1<<40)), nil, nil)
+	bad("attachment-short-blob", "a blob id of 16 bytes", "malformed", fb(cAttachment, cat(fb(1, t3), fb(2, akey), fb(3, adig))))
+	bad("attachment-no-key", "a pointer without its key", "malformed", fb(cAttachment, cat(fb(1, blob), fb(3, adig))))
+	bad("attachment-too-big", "a file of 2^40 + 1 bytes", "out_of_range", att(fv(4, 1<<40+1)))
+	bad("attachment-type-control", "a content type with a newline", "malformed", att(fb(5, []byte("text/plain\nX: y"))))
+	bad("attachment-name-long", "a file name of 256 bytes", "too_large", att(fb(6, bytes.Repeat([]byte("n"), 256))))
+	bad("attachment-name-utf8", "a file name that is not UTF-8", "invalid_utf8", att(fb(6, []byte{0xff, 0x2f})))
 	gid := bytes.Repeat([]byte{0x47}, content.GroupIDSize)
 	ok("group-text", "a text in a group: the group context, field 17 (§4.12)", "text", cat(text("hi all"), fb(cGroup, cat(fb(1, gid), fv(2, 3)))), nil, nil)
 	ok("sender-key", "a sender-key distribution (§4.12)", "sender-key", fb(cSenderKey, cat(fb(1, gid), fb(2, []byte("distribution bytes")))), nil, nil)

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"UploadNotFound", testUploadNotFound},
 		{"Lease", testLease},
 		{"Release", testRelease},
+		{"ReleaseNode", testReleaseNode},
 		{"CommitPart", testCommitPart},
 		{"CommitPartLostLease", testCommitPartLostLease},
 		{"CompleteUpload", testCompleteUpload},

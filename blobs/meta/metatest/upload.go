@@ -123,6 +123,35 @@ func testRelease(t *testing.T, s meta.Store) {
 	wantUpload(t, s, u, T0)
 }
 
+// testReleaseNode: ReleaseNode drops the leases of one node's tokens, no
+// other, and changes nothing else.
+func testReleaseNode(t *testing.T, s meta.Store) {
+	u, v := NewUpload("alice", 100), NewUpload("bob", 100)
+	create(t, s, u)
+	create(t, s, v)
+	mine, other := rand16(), rand16()
+	copy(mine[:8], "node-one")
+	copy(other[:8], "node-two")
+	late := T0.Add(time.Minute)
+	if err := s.Lease(ctx(t), u.ID, 0, mine, late, T0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Lease(ctx(t), v.ID, 0, other, late, T0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseNode(ctx(t), [8]byte([]byte("node-one"))); err != nil {
+		t.Fatalf("ReleaseNode: %v", err)
+	}
+	wantUpload(t, s, u, T0)
+	wantUpload(t, s, v, T0)
+	if err := s.Lease(ctx(t), u.ID, 0, rand16(), late, T0); err != nil {
+		t.Errorf("Lease after the node's leases were released: %v", err)
+	}
+	wantErr(t, "Lease held by another node", s.Lease(ctx(t), v.ID, 0, rand16(), late, T0), meta.ErrBusy)
+	wantErr(t, "CommitPart by a released token", s.CommitPart(ctx(t), u.ID, mine, 0, meta.Part{Number: 1, Size: 100}, nil, u.Expires), meta.ErrBusy)
+	wantUpload(t, s, u, T0)
+}
+
 // testCommitPart: parts append in order, the offset and hash state move,
 // the expiry is set and the lease is dropped.
 func testCommitPart(t *testing.T, s meta.Store) {

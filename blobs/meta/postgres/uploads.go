@@ -143,6 +143,13 @@ func (s *Store) Release(ctx context.Context, id [32]byte, token [16]byte) error 
 	return wrap("release", err)
 }
 
+// ReleaseNode drops the leases whose token begins with node.
+func (s *Store) ReleaseNode(ctx context.Context, node [8]byte) error {
+	_, err := s.pool.Exec(ctx, `UPDATE blobs_uploads SET lease_token = '', lease_until_ns = 0
+		WHERE length(lease_token) = 16 AND substring(lease_token from 1 for 8) = $1`, node[:])
+	return wrap("release node", err)
+}
+
 // CommitPart appends p to the upload held under token, in one
 // transaction.
 func (s *Store) CommitPart(ctx context.Context, id [32]byte, token [16]byte, offset int64, p meta.Part, hashState []byte, expires time.Time) error {

@@ -159,6 +159,15 @@ func (s *Store) Release(ctx context.Context, id [32]byte, token [16]byte) error 
 	})
 }
 
+// ReleaseNode drops the leases whose token begins with node.
+func (s *Store) ReleaseNode(ctx context.Context, node [8]byte) error {
+	return s.write(ctx, "release node", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE blobs_uploads SET lease_token = x'', lease_until_ns = 0
+			WHERE length(lease_token) = 16 AND substr(lease_token, 1, 8) = ?`, node[:])
+		return err
+	})
+}
+
 // CommitPart appends p to the upload held under token, in one
 // transaction.
 func (s *Store) CommitPart(ctx context.Context, id [32]byte, token [16]byte, offset int64, p meta.Part, hashState []byte, expires time.Time) error {

@@ -146,12 +146,14 @@ type Content struct {
 	//	*Content_Typing
 	//	*Content_Presence
 	//	*Content_App
+	//	*Content_Attachment
 	//	*Content_GroupChange
 	//	*Content_SenderKey
 	//	*Content_GroupSync
 	//	*Content_GroupSnapshot
 	Kind isContent_Kind `protobuf_oneof:"kind"`
-	// reply_to quotes an earlier message; only with text (§4.1).
+	// reply_to quotes an earlier message; only with text or an attachment
+	// (§4.1, §4.9).
 	ReplyTo *ReplyTo `protobuf:"bytes,16,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	// group names the group of a group message (spec/groups.md §8.2).
 	Group *GroupContext `protobuf:"bytes,17,opt,name=group,proto3" json:"group,omitempty"`
@@ -282,6 +284,15 @@ func (x *Content) GetApp() *AppDefined {
 	return nil
 }
 
+func (x *Content) GetAttachment() *Attachment {
+	if x != nil {
+		if x, ok := x.Kind.(*Content_Attachment); ok {
+			return x.Attachment
+		}
+	}
+	return nil
+}
+
 func (x *Content) GetGroupChange() *GroupChange {
 	if x != nil {
 		if x, ok := x.Kind.(*Content_GroupChange); ok {
@@ -379,8 +390,13 @@ type Content_App struct {
 	App *AppDefined `protobuf:"bytes,9,opt,name=app,proto3,oneof"`
 }
 
+type Content_Attachment struct {
+	// A file: where its ciphertext is and how to open it
+	// (spec/attachments.md §3).
+	Attachment *Attachment `protobuf:"bytes,10,opt,name=attachment,proto3,oneof"`
+}
+
 type Content_GroupChange struct {
-	// 10: attachment pointer, reserved for the attachments issue.
 	// A group state change (spec/groups.md §8.1).
 	GroupChange *GroupChange `protobuf:"bytes,11,opt,name=group_change,json=groupChange,proto3,oneof"`
 }
@@ -419,6 +435,8 @@ func (*Content_Typing) isContent_Kind() {}
 func (*Content_Presence) isContent_Kind() {}
 
 func (*Content_App) isContent_Kind() {}
+
+func (*Content_Attachment) isContent_Kind() {}
 
 func (*Content_GroupChange) isContent_Kind() {}
 
@@ -932,6 +950,101 @@ func (x *AppDefined) GetValue() []byte {
 	return nil
 }
 
+// Attachment points to an encrypted file on the blob service
+// (spec/attachments.md §3): its blob id, the key of its stream, the SHA-256
+// of its ciphertext and the file's size, type, name and caption.
+type Attachment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BlobId        []byte                 `protobuf:"bytes,1,opt,name=blob_id,json=blobId,proto3" json:"blob_id,omitempty"`                // 32 bytes
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`                                    // 32 bytes
+	Digest        []byte                 `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`                              // 32 bytes
+	Size          uint64                 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`                                 // the file's length, at most 2^40
+	ContentType   string                 `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // 0 to 255 bytes of printable ASCII
+	FileName      string                 `protobuf:"bytes,6,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`          // 0 to 255 bytes of UTF-8; a suggestion only
+	Caption       string                 `protobuf:"bytes,7,opt,name=caption,proto3" json:"caption,omitempty"`                            // 0 to 16384 bytes of UTF-8
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attachment) Reset() {
+	*x = Attachment{}
+	mi := &file_content_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attachment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attachment) ProtoMessage() {}
+
+func (x *Attachment) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
+func (*Attachment) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Attachment) GetBlobId() []byte {
+	if x != nil {
+		return x.BlobId
+	}
+	return nil
+}
+
+func (x *Attachment) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *Attachment) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *Attachment) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Attachment) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Attachment) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *Attachment) GetCaption() string {
+	if x != nil {
+		return x.Caption
+	}
+	return ""
+}
+
 // GroupChange carries a signed group state change (spec/groups.md §4.2) to a
 // member device, and, to the members an Add or a Create adds, the state it
 // applies to (spec/groups.md §3.1; absent for a Create, which makes its
@@ -946,7 +1059,7 @@ type GroupChange struct {
 
 func (x *GroupChange) Reset() {
 	*x = GroupChange{}
-	mi := &file_content_proto_msgTypes[11]
+	mi := &file_content_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1071,7 @@ func (x *GroupChange) String() string {
 func (*GroupChange) ProtoMessage() {}
 
 func (x *GroupChange) ProtoReflect() protoreflect.Message {
-	mi := &file_content_proto_msgTypes[11]
+	mi := &file_content_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1084,7 @@ func (x *GroupChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupChange.ProtoReflect.Descriptor instead.
 func (*GroupChange) Descriptor() ([]byte, []int) {
-	return file_content_proto_rawDescGZIP(), []int{11}
+	return file_content_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GroupChange) GetChange() []byte {
@@ -1000,7 +1113,7 @@ type SenderKeyDistribution struct {
 
 func (x *SenderKeyDistribution) Reset() {
 	*x = SenderKeyDistribution{}
-	mi := &file_content_proto_msgTypes[12]
+	mi := &file_content_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1125,7 @@ func (x *SenderKeyDistribution) String() string {
 func (*SenderKeyDistribution) ProtoMessage() {}
 
 func (x *SenderKeyDistribution) ProtoReflect() protoreflect.Message {
-	mi := &file_content_proto_msgTypes[12]
+	mi := &file_content_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1138,7 @@ func (x *SenderKeyDistribution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SenderKeyDistribution.ProtoReflect.Descriptor instead.
 func (*SenderKeyDistribution) Descriptor() ([]byte, []int) {
-	return file_content_proto_rawDescGZIP(), []int{12}
+	return file_content_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SenderKeyDistribution) GetGroupId() []byte {
@@ -1055,7 +1168,7 @@ type GroupSync struct {
 
 func (x *GroupSync) Reset() {
 	*x = GroupSync{}
-	mi := &file_content_proto_msgTypes[13]
+	mi := &file_content_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1180,7 @@ func (x *GroupSync) String() string {
 func (*GroupSync) ProtoMessage() {}
 
 func (x *GroupSync) ProtoReflect() protoreflect.Message {
-	mi := &file_content_proto_msgTypes[13]
+	mi := &file_content_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1193,7 @@ func (x *GroupSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSync.ProtoReflect.Descriptor instead.
 func (*GroupSync) Descriptor() ([]byte, []int) {
-	return file_content_proto_rawDescGZIP(), []int{13}
+	return file_content_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GroupSync) GetGroupId() []byte {
@@ -1117,7 +1230,7 @@ type GroupSnapshot struct {
 
 func (x *GroupSnapshot) Reset() {
 	*x = GroupSnapshot{}
-	mi := &file_content_proto_msgTypes[14]
+	mi := &file_content_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1242,7 @@ func (x *GroupSnapshot) String() string {
 func (*GroupSnapshot) ProtoMessage() {}
 
 func (x *GroupSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_content_proto_msgTypes[14]
+	mi := &file_content_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1255,7 @@ func (x *GroupSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupSnapshot.ProtoReflect.Descriptor instead.
 func (*GroupSnapshot) Descriptor() ([]byte, []int) {
-	return file_content_proto_rawDescGZIP(), []int{14}
+	return file_content_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GroupSnapshot) GetGroupId() []byte {
@@ -1172,7 +1285,7 @@ type GroupContext struct {
 
 func (x *GroupContext) Reset() {
 	*x = GroupContext{}
-	mi := &file_content_proto_msgTypes[15]
+	mi := &file_content_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1297,7 @@ func (x *GroupContext) String() string {
 func (*GroupContext) ProtoMessage() {}
 
 func (x *GroupContext) ProtoReflect() protoreflect.Message {
-	mi := &file_content_proto_msgTypes[15]
+	mi := &file_content_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1310,7 @@ func (x *GroupContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupContext.ProtoReflect.Descriptor instead.
 func (*GroupContext) Descriptor() ([]byte, []int) {
-	return file_content_proto_rawDescGZIP(), []int{15}
+	return file_content_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GroupContext) GetGroupId() []byte {
@@ -1225,7 +1338,7 @@ var File_content_proto protoreflect.FileDescriptor
 
 const file_content_proto_rawDesc = "" +
 	"\n" +
-	"\rcontent.proto\x12\x13sealpost.content.v1\"\xb7\a\n" +
+	"\rcontent.proto\x12\x13sealpost.content.v1\"\xf4\a\n" +
 	"\aContent\x12/\n" +
 	"\x04text\x18\x01 \x01(\v2\x19.sealpost.content.v1.TextH\x00R\x04text\x12;\n" +
 	"\breaction\x18\x02 \x01(\v2\x1d.sealpost.content.v1.ReactionH\x00R\breaction\x12/\n" +
@@ -1235,7 +1348,11 @@ const file_content_proto_rawDesc = "" +
 	"\areceipt\x18\x06 \x01(\v2\x1c.sealpost.content.v1.ReceiptH\x00R\areceipt\x125\n" +
 	"\x06typing\x18\a \x01(\v2\x1b.sealpost.content.v1.TypingH\x00R\x06typing\x12;\n" +
 	"\bpresence\x18\b \x01(\v2\x1d.sealpost.content.v1.PresenceH\x00R\bpresence\x123\n" +
-	"\x03app\x18\t \x01(\v2\x1f.sealpost.content.v1.AppDefinedH\x00R\x03app\x12E\n" +
+	"\x03app\x18\t \x01(\v2\x1f.sealpost.content.v1.AppDefinedH\x00R\x03app\x12A\n" +
+	"\n" +
+	"attachment\x18\n" +
+	" \x01(\v2\x1f.sealpost.content.v1.AttachmentH\x00R\n" +
+	"attachment\x12E\n" +
 	"\fgroup_change\x18\v \x01(\v2 .sealpost.content.v1.GroupChangeH\x00R\vgroupChange\x12K\n" +
 	"\n" +
 	"sender_key\x18\r \x01(\v2*.sealpost.content.v1.SenderKeyDistributionH\x00R\tsenderKey\x12?\n" +
@@ -1246,8 +1363,7 @@ const file_content_proto_rawDesc = "" +
 	"\x05group\x18\x11 \x01(\v2!.sealpost.content.v1.GroupContextR\x05group\x12\x1d\n" +
 	"\n" +
 	"access_key\x18\x12 \x01(\fR\taccessKeyB\x06\n" +
-	"\x04kindJ\x04\b\n" +
-	"\x10\v\"\x1a\n" +
+	"\x04kind\"\x1a\n" +
 	"\x04Text\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\tR\x04body\"@\n" +
 	"\aReplyTo\x12\x1d\n" +
@@ -1285,7 +1401,16 @@ const file_content_proto_rawDesc = "" +
 	"\n" +
 	"AppDefined\x12\x19\n" +
 	"\btype_url\x18\x01 \x01(\tR\atypeUrl\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\";\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xbd\x01\n" +
+	"\n" +
+	"Attachment\x12\x17\n" +
+	"\ablob_id\x18\x01 \x01(\fR\x06blobId\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\fR\x06digest\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\x12!\n" +
+	"\fcontent_type\x18\x05 \x01(\tR\vcontentType\x12\x1b\n" +
+	"\tfile_name\x18\x06 \x01(\tR\bfileName\x12\x18\n" +
+	"\acaption\x18\a \x01(\tR\acaption\";\n" +
 	"\vGroupChange\x12\x16\n" +
 	"\x06change\x18\x01 \x01(\fR\x06change\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\fR\x05state\"V\n" +
@@ -1319,7 +1444,7 @@ func file_content_proto_rawDescGZIP() []byte {
 }
 
 var file_content_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_content_proto_goTypes = []any{
 	(Receipt_Type)(0),             // 0: sealpost.content.v1.Receipt.Type
 	(Typing_State)(0),             // 1: sealpost.content.v1.Typing.State
@@ -1334,11 +1459,12 @@ var file_content_proto_goTypes = []any{
 	(*Typing)(nil),                // 10: sealpost.content.v1.Typing
 	(*Presence)(nil),              // 11: sealpost.content.v1.Presence
 	(*AppDefined)(nil),            // 12: sealpost.content.v1.AppDefined
-	(*GroupChange)(nil),           // 13: sealpost.content.v1.GroupChange
-	(*SenderKeyDistribution)(nil), // 14: sealpost.content.v1.SenderKeyDistribution
-	(*GroupSync)(nil),             // 15: sealpost.content.v1.GroupSync
-	(*GroupSnapshot)(nil),         // 16: sealpost.content.v1.GroupSnapshot
-	(*GroupContext)(nil),          // 17: sealpost.content.v1.GroupContext
+	(*Attachment)(nil),            // 13: sealpost.content.v1.Attachment
+	(*GroupChange)(nil),           // 14: sealpost.content.v1.GroupChange
+	(*SenderKeyDistribution)(nil), // 15: sealpost.content.v1.SenderKeyDistribution
+	(*GroupSync)(nil),             // 16: sealpost.content.v1.GroupSync
+	(*GroupSnapshot)(nil),         // 17: sealpost.content.v1.GroupSnapshot
+	(*GroupContext)(nil),          // 18: sealpost.content.v1.GroupContext
 }
 var file_content_proto_depIdxs = []int32{
 	3,  // 0: sealpost.content.v1.Content.text:type_name -> sealpost.content.v1.Text
@@ -1350,19 +1476,20 @@ var file_content_proto_depIdxs = []int32{
 	10, // 6: sealpost.content.v1.Content.typing:type_name -> sealpost.content.v1.Typing
 	11, // 7: sealpost.content.v1.Content.presence:type_name -> sealpost.content.v1.Presence
 	12, // 8: sealpost.content.v1.Content.app:type_name -> sealpost.content.v1.AppDefined
-	13, // 9: sealpost.content.v1.Content.group_change:type_name -> sealpost.content.v1.GroupChange
-	14, // 10: sealpost.content.v1.Content.sender_key:type_name -> sealpost.content.v1.SenderKeyDistribution
-	15, // 11: sealpost.content.v1.Content.group_sync:type_name -> sealpost.content.v1.GroupSync
-	16, // 12: sealpost.content.v1.Content.group_snapshot:type_name -> sealpost.content.v1.GroupSnapshot
-	4,  // 13: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
-	17, // 14: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
-	0,  // 15: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
-	1,  // 16: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	13, // 9: sealpost.content.v1.Content.attachment:type_name -> sealpost.content.v1.Attachment
+	14, // 10: sealpost.content.v1.Content.group_change:type_name -> sealpost.content.v1.GroupChange
+	15, // 11: sealpost.content.v1.Content.sender_key:type_name -> sealpost.content.v1.SenderKeyDistribution
+	16, // 12: sealpost.content.v1.Content.group_sync:type_name -> sealpost.content.v1.GroupSync
+	17, // 13: sealpost.content.v1.Content.group_snapshot:type_name -> sealpost.content.v1.GroupSnapshot
+	4,  // 14: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
+	18, // 15: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
+	0,  // 16: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
+	1,  // 17: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_content_proto_init() }
@@ -1380,6 +1507,7 @@ func file_content_proto_init() {
 		(*Content_Typing)(nil),
 		(*Content_Presence)(nil),
 		(*Content_App)(nil),
+		(*Content_Attachment)(nil),
 		(*Content_GroupChange)(nil),
 		(*Content_SenderKey)(nil),
 		(*Content_GroupSync)(nil),
@@ -1391,7 +1519,7 @@ func file_content_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_content_proto_rawDesc), len(file_content_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
