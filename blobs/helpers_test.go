@@ -117,15 +117,27 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, open func(t *testing.T) 
 // newEnv starts a service with small limits unless mod changes them.
 func newEnv(t testing.TB, open func(t *testing.T) meta.Store, mod func(*Config)) *env {
 	t.Helper()
+	return newEnvEngine(t, open, nil, mod)
+}
+
+// newEnvEngine is newEnv with the engine openEngine returns (nil: fs).
+func newEnvEngine(t testing.TB, open func(t *testing.T) meta.Store, openEngine func(t testing.TB) store.Engine, mod func(*Config)) *env {
+	t.Helper()
 	var md meta.Store
 	if open == nil {
 		md = openSQLite(t)
 	} else {
 		md = open(t.(*testing.T))
 	}
-	eng, err := fs.Open(filepath.Join(t.TempDir(), "blobs"))
-	if err != nil {
-		t.Fatal(err)
+	var eng store.Engine
+	if openEngine != nil {
+		eng = openEngine(t)
+	} else {
+		fe, err := fs.Open(filepath.Join(t.TempDir(), "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng = fe
 	}
 	clk := &clock{now: time.Unix(1_800_000_000, 0).UTC()}
 	cfg := Config{
