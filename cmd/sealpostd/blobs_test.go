@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/testrand"
+	"github.com/sealpost/sealpost/internal/versitygwtest"
 )
 
 func TestValidateBlobs(t *testing.T) {
@@ -228,5 +229,40 @@ func TestDaemonBlobsAlone(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dataDir, f)); err == nil {
 			t.Errorf("blobs alone created %s", f)
 		}
+	}
+}
+
+// TestDaemonBlobsS3 runs the blob service over an S3 server on HTTPS
+// (versitygw with its own CA), the secret key given in the environment,
+// not on the command line: the blob's bytes are objects in the bucket,
+// none under the data directory.
+func TestDaemonBlobsS3(t *testing.T) {
+	gw := versitygwtest.StartTLS(t)
+	t.Setenv(blobsSecretEnv, gw.SecretKey)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	d := start(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--services", "keyserver,blobs",
+		"--blobs-s3-endpoint", gw.Endpoint, "--blobs-s3-bucket", gw.Bucket, "--blobs-s3-prefix", "blobs/",
+		"--blobs-s3-access-key", gw.AccessKey, "--blobs-s3-region", versitygwtest.Region, "--blobs-s3-ca", gw.CAFile)
+	if strings.Contains(strings.Join(d.cmd.Args, " "), gw.SecretKey) {
+		t.Fatal("the secret key is on the command line")
+	}
+	key, err := readKey(filepath.Join(dataDir, tokenKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := blobclient.New("https://"+d.addr, d.client(), blobsToken(t, key, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 100_000)
+	io.ReadFull(testrand.New("sealpostd s3 blob"), data)
+	uploadThrough(t, c, data)
+	d.stop(t)
+	if _, err := os.Stat(filepath.Join(dataDir, blobsDir)); err == nil {
+		t.Error("the blob service used the data directory with S3 configured")
+	}
+	objects, err := os.ReadDir(filepath.Join(gw.Root, gw.Bucket, "blobs"))
+	if err != nil || len(objects) == 0 {
+		t.Errorf("no objects under the prefix in the bucket: %v", err)
 	}
 }
