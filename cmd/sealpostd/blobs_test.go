@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,5 +265,69 @@ func TestDaemonBlobsS3(t *testing.T) {
 	objects, err := os.ReadDir(filepath.Join(gw.Root, gw.Bucket, "blobs"))
 	if err != nil || len(objects) == 0 {
 		t.Errorf("no objects under the prefix in the bucket: %v", err)
+	}
+}
+
+// TestDaemonBlobsShutdown: SIGTERM while a part is arriving lets the part
+// finish and be answered, then sealpostd exits with status 0.
+func TestDaemonBlobsShutdown(t *testing.T) {
+	key, err := loadOrCreateKey(filepath.Join(t.TempDir(), tokenKeyFile), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	d := start(t, "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+		"--services", "blobs", "--blobs-token-key", b64)
+	c, err := blobclient.New("https://"+d.addr, d.client(), blobsToken(t, key, "carol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 200_000)
+	io.ReadFull(testrand.New("sealpostd shutdown blob"), data)
+	ctx := context.Background()
+	cr, err := c.Create(ctx, int64(len(data)), sha256.Sum256(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	type result struct {
+		blob *[32]byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, blob, err := c.PutPart(ctx, cr.UploadID, 0, pr, int64(len(data)))
+		done <- result{blob, err}
+	}()
+	if _, err := pw.Write(data[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := get(t, http.DefaultClient, d.admin+"/metrics")
+		if strings.Contains(string(body), "sealpost_blobs_uploads_in_progress 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the part never started")
+		}
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the listener closes; the part goes on
+	if _, err := pw.Write(data[1000:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if r := <-done; r.err != nil || r.blob == nil {
+		t.Fatalf("the part in flight at SIGTERM: %v, %v", r.blob, r.err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("sealpostd still running 20s after SIGTERM")
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit status %d", code)
 	}
 }
