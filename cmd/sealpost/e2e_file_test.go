@@ -398,3 +398,62 @@ func countIn(t *testing.T, dir string, marker []byte) int {
 	})
 	return count
 }
+
+// send --file, listen without --save-dir, then get into a directory (twice:
+// the second copy gets a name of its own) and to standard output; uploads
+// lists nothing once sent.
+func TestFileGet(t *testing.T) {
+	alice, bob := startPair(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notes.txt")
+	body := bytes.Repeat([]byte("sealpost file line\n"), 10000)
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := alice.ok("", "send", "--file", path, "--caption", "read this", "bob")
+	id := strings.TrimSpace(r.stdout)
+	if !messageID.MatchString(id) {
+		t.Fatalf("send --file printed %q", r.stdout)
+	}
+	if r := alice.ok("", "uploads"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("uploads after a finished send: %v", r)
+	}
+	msgs, _ := bob.receive(1)
+	if len(msgs) != 1 || msgs[0].ID != id || msgs[0].Kind != "attachment" || msgs[0].File == nil ||
+		msgs[0].File.FileName != "notes.txt" || msgs[0].File.Size != int64(len(body)) || msgs[0].File.ContentType != "text/plain; charset=utf-8" || msgs[0].File.Caption != "read this" {
+		t.Fatalf("listen --json: %+v", msgs)
+	}
+	save := t.TempDir()
+	for _, want := range []string{"notes.txt", "notes (1).txt"} {
+		r = bob.ok("", "get", "--save-dir", save, "alice", id[:8])
+		if got := strings.TrimSpace(r.stdout); got != filepath.Join(save, want) {
+			t.Errorf("get printed %q, want %q", got, filepath.Join(save, want))
+		}
+		if b, err := os.ReadFile(filepath.Join(save, want)); err != nil || !bytes.Equal(b, body) {
+			t.Errorf("%s: %v, equal %v", want, err, bytes.Equal(b, body))
+		}
+	}
+	if ents, _ := os.ReadDir(save); len(ents) != 2 {
+		t.Errorf("%s holds %d files, want 2", save, len(ents))
+	}
+	r = bob.ok("", "get", "--output", "-", "alice", id)
+	if r.stdout != string(body) {
+		t.Errorf("get --output - wrote %d bytes, want the file's %d", len(r.stdout), len(body))
+	}
+	// A message without a file, and a file over an existing one.
+	tid := alice.send("bob", "just text")
+	bob.receive(1)
+	if r := bob.run("", "get", "alice", tid); r.code == 0 || !strings.Contains(r.stderr, "has no file") {
+		t.Errorf("get of a text: %v", r)
+	}
+	existing := filepath.Join(save, "notes.txt")
+	if r := bob.run("", "get", "--output", existing, "alice", id); r.code == 0 {
+		t.Errorf("get --output over an existing file: %v", r)
+	}
+	if b, _ := os.ReadFile(existing); !bytes.Equal(b, body) {
+		t.Error("a refused get --output changed the existing file")
+	}
+	if matches, _ := filepath.Glob(filepath.Join(save, ".sealpost-partial-*")); len(matches) != 0 {
+		t.Errorf("partial files left: %v", matches)
+	}
+}
