@@ -319,6 +319,8 @@ with status 0 once all are sent.
 			if err := wantArgs(args, 0, ""); err != nil {
 				return err
 			}
+			// Listing reads the store only: it works with the servers down.
+			a.offline = !*resume
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
 				if *resume {
 					var p *progress

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/sealpost/sealpost/crypto/stream"
 	"github.com/sealpost/sealpost/internal/versitygwtest"
@@ -282,6 +285,15 @@ func fileRoundTrip(t *testing.T, engine, path string, size int64, sum [32]byte, 
 		t.Fatalf("uploads --resume succeeded with sealpostd killed under it:\n%s", resumeOut.String())
 	}
 	stopResume()
+	// Nothing the service had committed is lost: its database holds at
+	// least the offset the client recorded from its answers.
+	r = alice.ok("", "--json", "uploads")
+	if err := json.Unmarshal([]byte(r.stdout), &pend); err != nil {
+		t.Fatalf("uploads after the server's kill: %v (%v)", r, err)
+	}
+	if committed := committedOffset(t, filepath.Join(data, "blobs.db")); committed < pend.Uploaded || committed >= csize {
+		t.Fatalf("after sealpostd's kill the service holds %d bytes of the upload, the client recorded %d committed", committed, pend.Uploaded)
+	}
 	// 3. sealpostd again on the same data; the upload finishes.
 	srv = startServerWith(t, data, listen, args, env)
 	alice.srv, bob.srv, bob2.srv = srv, srv, srv
@@ -456,4 +468,20 @@ func TestFileGet(t *testing.T) {
 	if matches, _ := filepath.Glob(filepath.Join(save, ".sealpost-partial-*")); len(matches) != 0 {
 		t.Errorf("partial files left: %v", matches)
 	}
+}
+
+// committedOffset reads the committed offset of the one open upload in a
+// stopped sealpostd's blob database.
+func committedOffset(t *testing.T, path string) int64 {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(`SELECT committed FROM blobs_uploads`).Scan(&n); err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return n
 }
