@@ -41,7 +41,7 @@ func TestVectors(t *testing.T) {
 			case "encrypt":
 				streams[v.ID] = testEncryptVector(t, v)
 			case "open":
-				base, ok := streams["encrypt-"+v.From]
+				base, ok := streams[v.From]
 				if v.From != "" && !ok {
 					t.Fatalf("from %q: no such encrypt case before this one", v.From)
 				}

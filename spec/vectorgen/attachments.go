@@ -257,10 +257,11 @@ func genAttachments() ([]byte, error) {
 		{id: "refuse-too-large", comment: "n = MaxFileSize + 1", from: "one-byte", n: attMaxFile + 1, err: "too_large"},
 	}
 	for _, o := range opens {
-		c := vectors.AttachmentCase{ID: o.id, Comment: o.comment, Op: "open", N: o.n, From: o.from, Edits: o.edits, Error: o.err}
+		c := vectors.AttachmentCase{ID: o.id, Comment: o.comment, Op: "open", N: o.n, Edits: o.edits, Error: o.err}
 		ct, key := o.ct, o.key
 		if o.from != "" {
 			f := byID[o.from]
+			c.From = "encrypt-" + f.id
 			var err error
 			if ct, err = vectors.ApplyEdits(attEncrypt(f.key, f.data), o.edits); err != nil {
 				return nil, fmt.Errorf("%s: %w", o.id, err)
