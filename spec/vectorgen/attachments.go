@@ -75,7 +75,7 @@ func attSeal(k, padded []byte, finalAt int64) []byte {
 	if err != nil {
 		panic(err)
 	}
-	var out []byte
+	out := make([]byte, 0, len(padded)+16*((len(padded)+attChunk-1)/attChunk))
 	for i := int64(0); len(padded) > 0; i++ {
 		c := padded[:min(attChunk, len(padded))]
 		padded = padded[len(c):]
@@ -307,7 +307,7 @@ func attOpen(k, ct []byte, n int64) ([]byte, bool) {
 	if err != nil {
 		panic(err)
 	}
-	var pt []byte
+	pt := make([]byte, 0, len(ct))
 	last := attChunks(n) - 1
 	for i := int64(0); len(ct) > 0; i++ {
 		c := ct[:min(attSealed, len(ct))]
