@@ -159,15 +159,17 @@ func (e *Engine) PutPart(ctx context.Context, key, handle string, n int, r io.Re
 		}
 	}
 	p, err := e.core.PutObjectPart(ctx, e.bucket, name, handle, n, pr, size, minio.PutObjectPartOptions{})
-	if perr := pr.Err(); perr != nil {
-		return store.Part{}, perr
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return store.Part{}, cerr
-	}
 	if err != nil {
+		// The cause is the body's failure, or ctx's, if there was one.
+		if perr := pr.Err(); perr != nil {
+			return store.Part{}, perr
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return store.Part{}, cerr
+		}
 		return store.Part{}, s3Error(fmt.Sprintf("part %d", n), err)
 	}
+	// S3 answered: the part is stored, even if ctx ended since.
 	if !pr.Complete() {
 		return store.Part{}, fmt.Errorf("s3: part %d: stored before its body was read to the end", n)
 	}
@@ -259,14 +261,24 @@ func (e *Engine) Open(ctx context.Context, key string, off, length int64) (io.Re
 	if err := opts.SetRange(off, off+length-1); err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	body, _, hdr, err := e.core.GetObject(ctx, e.bucket, name, opts)
+	body, info, hdr, err := e.core.GetObject(ctx, e.bucket, name, opts)
 	if err != nil {
 		return nil, s3Error("reading", err)
 	}
-	first, last, total, ok := parseContentRange(hdr.Get("Content-Range"))
+	cr := hdr.Get("Content-Range")
+	if cr == "" && off == 0 {
+		// A server may answer a range that covers the whole object with
+		// all of it (200): its length is the object's.
+		if info.Size < length {
+			body.Close()
+			return nil, fmt.Errorf("%w: %d bytes from 0 of %d", store.ErrRange, length, info.Size)
+		}
+		return &exactBody{body: body, left: length}, nil
+	}
+	first, last, total, ok := parseContentRange(cr)
 	if !ok || first != off {
 		body.Close()
-		return nil, fmt.Errorf("s3: reading %s: Content-Range %q for bytes %d-%d", name, hdr.Get("Content-Range"), off, off+length-1)
+		return nil, fmt.Errorf("s3: reading %s: Content-Range %q for bytes %d-%d", name, cr, off, off+length-1)
 	}
 	if last != off+length-1 {
 		body.Close()
