@@ -16,7 +16,9 @@ package s3
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -177,8 +179,10 @@ func (e *Engine) PutPart(ctx context.Context, key, handle string, n int, r io.Re
 }
 
 // CompleteUpload completes the multipart upload. If S3 no longer knows
-// the upload and the object exists with the parts' total size, an earlier
-// call completed it: nil.
+// the upload (NoSuchUpload) and the object is what these parts complete
+// to, an earlier call completed it: nil. "What these parts complete to" is
+// the object's ETag matching the multipart ETag of the parts (when their
+// tags are MD5s), else the object having their total size.
 func (e *Engine) CompleteUpload(ctx context.Context, key, handle string, parts []store.Part) error {
 	name, err := e.object(key)
 	if err != nil {
@@ -203,11 +207,36 @@ func (e *Engine) CompleteUpload(ctx context.Context, key, handle string, parts [
 	if errCode(err) != "NoSuchUpload" {
 		return s3Error("completing upload", err)
 	}
-	size, serr := e.Size(ctx, key)
-	if serr == nil && size == total {
+	info, serr := e.core.StatObject(ctx, e.bucket, name, minio.StatObjectOptions{})
+	if serr != nil {
+		return s3Error("completing upload", err)
+	}
+	if want, ok := multipartETag(parts); ok {
+		if strings.Trim(info.ETag, `"`) == want {
+			return nil
+		}
+	} else if info.Size == total {
 		return nil
 	}
 	return s3Error("completing upload", err)
+}
+
+// multipartETag is the ETag S3 gives the object completed from parts
+// whose ETags are MD5s: the MD5 of their concatenated digests, "-", the
+// number of parts. It is not a security check, only how an earlier
+// completion of these parts is recognised; ok is false when a part's tag
+// is not an MD5 (encrypted objects, other ETag schemes), and then the
+// size decides.
+func multipartETag(parts []store.Part) (string, bool) {
+	h := md5.New()
+	for _, p := range parts {
+		d, err := hex.DecodeString(strings.Trim(p.Tag, `"`))
+		if err != nil || len(d) != md5.Size {
+			return "", false
+		}
+		h.Write(d)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts)), true
 }
 
 // AbortUpload aborts the multipart upload; an unknown one is nil.

@@ -80,7 +80,7 @@ func TestTLS(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("PutPart of %d MiB over TLS allocated %d KiB", size>>20, alloc>>10)
-	if alloc > size/8 {
+	if alloc > size/2 {
 		t.Fatalf("PutPart of %d MiB over TLS allocated %d KiB: the part is buffered", size>>20, alloc>>10)
 	}
 	if err := e.AbortUpload(ctx, "tlsmem", h); err != nil {
