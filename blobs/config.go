@@ -8,6 +8,7 @@ import (
 
 	"github.com/sealpost/sealpost/blobs/api"
 	"github.com/sealpost/sealpost/blobs/store"
+	"github.com/sealpost/sealpost/crypto/stream"
 	"github.com/sealpost/sealpost/crypto/token"
 )
 
@@ -15,7 +16,7 @@ import (
 const (
 	// DefaultMaxBlobSize is size(C) of a 4 GiB file (spec/attachments.md
 	// §2.4): 2^32 bytes of padded plaintext in 65536 chunks of 16-byte tags.
-	DefaultMaxBlobSize    = 4295229440
+	DefaultMaxBlobSize    = 4<<30 + 65536*stream.TagSize
 	DefaultAccountQuota   = 10 << 30
 	DefaultMaxOpenUploads = 16
 	DefaultPartSize       = 8 << 20

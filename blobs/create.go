@@ -79,7 +79,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) *apiError {
 	key := randomKey()
 	handle, err := s.engine.CreateUpload(ctx, key)
 	if err != nil {
-		return internal("engine create upload", err)
+		return internal("engine create upload", hideKey(err, key))
 	}
 	u := meta.Upload{
 		ID: randomID(), Account: account, Size: req.Size, Digest: digest,
@@ -89,7 +89,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) *apiError {
 	err = s.meta.CreateUpload(ctx, u, meta.Limits{Quota: s.cfg.AccountQuota, MaxOpenUploads: s.cfg.MaxOpenUploads}, now)
 	if err != nil {
 		if aerr := s.engine.AbortUpload(context.WithoutCancel(ctx), key, handle); aerr != nil {
-			s.log.Warn("blobs: aborting a refused upload's engine upload failed", "err", aerr)
+			s.log.Warn("blobs: aborting a refused upload's engine upload failed", "err", hideKey(aerr, key))
 		}
 		if errors.Is(err, meta.ErrQuota) {
 			return s.quotaRefused()

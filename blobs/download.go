@@ -46,7 +46,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, idText string)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound() // deleted by the sweeper meanwhile
 		}
-		return internal("engine open", err)
+		return internal("engine open", hideKey(err, b.Key))
 	}
 	defer rd.Close()
 	s.m.downloads.Inc()

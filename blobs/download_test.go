@@ -126,3 +126,27 @@ func TestExpiry(t *testing.T) {
 		}
 	})
 }
+
+// TestRun: the sweeper Run starts deletes what has expired, on its own.
+func TestRun(t *testing.T) {
+	e := newEnv(t, nil, func(c *Config) { c.SweepInterval = 10 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	data, _ := ciphertext("run", 3000)
+	id := e.upload("alice", data)
+	b, err := e.meta.Blob(context.Background(), id, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(DefaultBlobTTL)
+	waitFor(t, func() bool {
+		_, err := e.engine.Size(context.Background(), b.Key)
+		return errors.Is(err, store.ErrNotFound)
+	})
+	waitFor(t, func() bool {
+		_, err := e.meta.Blob(context.Background(), id, e.clock.Now().Add(-DefaultBlobTTL))
+		return errors.Is(err, meta.ErrNotFound)
+	})
+}

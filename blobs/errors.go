@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"syscall"
+	"strings"
 
 	"github.com/sealpost/sealpost/blobs/api"
 	"github.com/sealpost/sealpost/blobs/meta"
+	"github.com/sealpost/sealpost/internal/dbfault"
 )
 
 // unavailableRetry is the Retry-After, in seconds, of an unavailable
@@ -45,15 +46,10 @@ func newError(status int, code, format string, args ...any) *apiError {
 	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
 }
 
-// unavailable reports whether err is the database or the disk failing for
-// now (spec/keyserver.md §3.1): answered 503, not 500.
+// unavailable reports whether err is the database, the disk or the object
+// store failing for now (spec/keyserver.md §3.1): answered 503, not 500.
 func unavailable(err error) bool {
-	for _, e := range []error{meta.ErrUnavailable, syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return errors.Is(err, meta.ErrUnavailable) || dbfault.Unavailable(err)
 }
 
 // internal reports a server fault: 503 unavailable when the database or
@@ -102,3 +98,24 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	writeJSON(w, e.status, api.ErrorResponse{Error: e.code, Message: e.message})
 }
+
+// hideKey returns err with every occurrence of the engine key cut to its
+// first 8 characters in its text, for logs; errors.Is still sees through
+// it.
+func hideKey(err error, key string) error {
+	if err == nil || len(key) <= 8 {
+		return err
+	}
+	return &keyHidden{err: err, key: key}
+}
+
+type keyHidden struct {
+	err error
+	key string
+}
+
+func (e *keyHidden) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.key, e.key[:8]+"…")
+}
+
+func (e *keyHidden) Unwrap() error { return e.err }

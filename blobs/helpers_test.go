@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -58,24 +59,37 @@ func (c *clock) Advance(d time.Duration) {
 // env is a blob service over TLS 1.3 with the real engine (fs) and
 // database (SQLite, or PostgreSQL where the test asks for it).
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	s      *Server
 	ts     *httptest.Server
 	meta   meta.Store
 	engine store.Engine
 	clock  *clock
+	logs   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // backends are the databases each test runs against: SQLite always,
 // PostgreSQL when SEALPOST_TEST_POSTGRES is set (pgtest.DSN skips).
 var backends = map[string]func(t *testing.T) meta.Store{
-	"sqlite": func(t *testing.T) meta.Store {
-		st, err := sqlite.Open(filepath.Join(t.TempDir(), "blobs.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	},
+	"sqlite": func(t *testing.T) meta.Store { return openSQLite(t) },
 	"postgres": func(t *testing.T) meta.Store {
 		st, err := postgres.Open(context.Background(), pgtest.DSN(t))
 		if err != nil {
@@ -83,6 +97,14 @@ var backends = map[string]func(t *testing.T) meta.Store{
 		}
 		return st
 	},
+}
+
+func openSQLite(t testing.TB) meta.Store {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "blobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // forEachBackend runs fn once per database.
@@ -93,15 +115,29 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, open func(t *testing.T) 
 }
 
 // newEnv starts a service with small limits unless mod changes them.
-func newEnv(t *testing.T, open func(t *testing.T) meta.Store, mod func(*Config)) *env {
+func newEnv(t testing.TB, open func(t *testing.T) meta.Store, mod func(*Config)) *env {
 	t.Helper()
+	return newEnvEngine(t, open, nil, mod)
+}
+
+// newEnvEngine is newEnv with the engine openEngine returns (nil: fs).
+func newEnvEngine(t testing.TB, open func(t *testing.T) meta.Store, openEngine func(t testing.TB) store.Engine, mod func(*Config)) *env {
+	t.Helper()
+	var md meta.Store
 	if open == nil {
-		open = backends["sqlite"]
+		md = openSQLite(t)
+	} else {
+		md = open(t.(*testing.T))
 	}
-	md := open(t)
-	eng, err := fs.Open(filepath.Join(t.TempDir(), "blobs"))
-	if err != nil {
-		t.Fatal(err)
+	var eng store.Engine
+	if openEngine != nil {
+		eng = openEngine(t)
+	} else {
+		fe, err := fs.Open(filepath.Join(t.TempDir(), "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng = fe
 	}
 	clk := &clock{now: time.Unix(1_800_000_000, 0).UTC()}
 	cfg := Config{
@@ -113,7 +149,8 @@ func newEnv(t *testing.T, open func(t *testing.T) meta.Store, mod func(*Config))
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := New(cfg, md, eng, nil, prometheus.NewRegistry())
+	logs := &syncBuffer{}
+	s, err := New(cfg, md, eng, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +163,7 @@ func newEnv(t *testing.T, open func(t *testing.T) meta.Store, mod func(*Config))
 		eng.Close()
 		md.Close()
 	})
-	return &env{t: t, s: s, ts: ts, meta: md, engine: eng, clock: clk}
+	return &env{t: t, s: s, ts: ts, meta: md, engine: eng, clock: clk, logs: logs}
 }
 
 // mint returns a token of handle for aud valid on the service's clock.

@@ -28,16 +28,18 @@ const partGrace = 10 * time.Second
 // when the process dies holding one.
 const leaseSlack = 30 * time.Second
 
-// cleanupTimeout bounds what a failed request does after its client has
-// gone: releasing a lease, aborting an engine upload.
-const cleanupTimeout = 30 * time.Second
+// cleanupTimeout bounds what a request does after its client may have
+// gone: committing a stored part and finishing the upload, releasing a
+// lease, aborting an engine upload.
+const cleanupTimeout = time.Minute
 
 // patch handles PATCH /v1/blobs/uploads/{U} (spec/attachments.md §4.4).
 // Checks in order: token (401); an open upload U of the account (404
 // unknown_upload); Upload-Offset and Content-Length present (400
 // bad_part); the committed offset (409 offset_mismatch); Content-Length =
-// min(Z, S−O) (400 bad_part); the lease (409 upload_busy). An upload whose every part is committed is finished
-// and answered with its blob (the recovery of a crash, §5).
+// min(Z, S−O) (400 bad_part); the lease (409 upload_busy). An upload
+// whose every part is committed is finished and answered with its blob
+// (the recovery of a crash, §5).
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, idText string) *apiError {
 	account, e := s.authenticate(r)
 	if e != nil {
@@ -171,9 +173,13 @@ func (s *Server) storePart(w http.ResponseWriter, r *http.Request, u meta.Upload
 			return meta.Blob{}, false, errUnknownUpload() // cancelled meanwhile
 		}
 		s.m.failed.WithLabelValues("store").Inc()
-		return meta.Blob{}, false, internal("engine put part", err)
+		return meta.Blob{}, false, internal("engine put part", hideKey(err, u.Key))
 	}
 	s.m.add(s.m.bytesIn, length)
+	// The part is durable: commit it (and finish the upload) even if the
+	// client goes now, so its bytes are not lost to a resume.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return meta.Blob{}, false, internal("hash state", err)
@@ -232,7 +238,7 @@ func (s *Server) finish(ctx context.Context, u meta.Upload) (meta.Blob, *apiErro
 		parts[i] = store.Part{Number: p.Number, Size: p.Size, Tag: p.Tag}
 	}
 	if err := s.engine.CompleteUpload(ctx, u.Key, u.Handle, parts); err != nil {
-		return meta.Blob{}, internal("engine complete upload", err)
+		return meta.Blob{}, internal("engine complete upload", hideKey(err, u.Key))
 	}
 	now := s.cfg.Now()
 	b := meta.Blob{ID: randomID(), Account: u.Account, Size: u.Size, Digest: u.Digest, Key: u.Key, Created: now, Expires: now.Add(s.cfg.BlobTTL)}
@@ -257,11 +263,11 @@ func (s *Server) drop(ctx context.Context, u meta.Upload) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if err := s.engine.AbortUpload(ctx, u.Key, u.Handle); err != nil {
-		s.log.Warn("blobs: aborting an engine upload failed; the sweeper retries", "upload", short(u.ID), "err", err)
+		s.log.Warn("blobs: aborting an engine upload failed; the sweeper retries", "upload", short(u.ID), "err", hideKey(err, u.Key))
 		return
 	}
 	if err := s.engine.Delete(ctx, u.Key); err != nil {
-		s.log.Warn("blobs: deleting an upload's blob failed; the sweeper retries", "upload", short(u.ID), "err", err)
+		s.log.Warn("blobs: deleting an upload's blob failed; the sweeper retries", "upload", short(u.ID), "err", hideKey(err, u.Key))
 		return
 	}
 	if err := s.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {

@@ -132,6 +132,12 @@ func TestConcurrentPatch(t *testing.T) {
 		if !errors.Is(err, blobclient.ErrUploadBusy) {
 			t.Fatalf("second PATCH: %v", err)
 		}
+		if err := c.Cancel(ctx, cr.UploadID); !errors.Is(err, blobclient.ErrUploadBusy) {
+			t.Fatalf("DELETE during a part: %v", err)
+		}
+		if u := e.usage("alice"); u.OpenUploads != 1 || u.Open != int64(len(data)) {
+			t.Fatalf("usage %+v", u)
+		}
 		if _, err := pw.Write(data[100:]); err != nil {
 			t.Fatal(err)
 		}

@@ -26,7 +26,7 @@ func (s *Server) Sweep(ctx context.Context, now time.Time) (blobs, uploads int, 
 		var errs []error
 		for _, b := range bs {
 			if err := s.engine.Delete(ctx, b.Key); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, hideKey(err, b.Key))
 				continue
 			}
 			if err := s.meta.DeleteBlob(ctx, b.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
@@ -38,13 +38,13 @@ func (s *Server) Sweep(ctx context.Context, now time.Time) (blobs, uploads int, 
 		}
 		for _, u := range us {
 			if err := s.engine.AbortUpload(ctx, u.Key, u.Handle); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, hideKey(err, u.Key))
 				continue
 			}
 			// An upload expired after its engine upload completed (a crash
 			// before its row became a blob) left bytes under its key.
 			if err := s.engine.Delete(ctx, u.Key); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, hideKey(err, u.Key))
 				continue
 			}
 			if err := s.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {

@@ -52,7 +52,7 @@ func streamSeeds(f *testing.F) (keys []*[stream.KeySize]byte, seeds []streamSeed
 			ct = out.Bytes()
 			streams[v.ID] = ct
 		case v.From != "":
-			base, ok := streams["encrypt-"+v.From]
+			base, ok := streams[v.From]
 			if !ok {
 				f.Fatalf("%s: from %q: no such encrypt case", v.ID, v.From)
 			}

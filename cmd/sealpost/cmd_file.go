@@ -174,13 +174,13 @@ var getCommand = &command{
 Downloads the file that message ID (its 32 hex digits, or a unique prefix
 of at least 4, as listen and history show it) of the conversation with
 HANDLE points to, checks it, and saves it in the current directory (or
---dir) under the sender's file name made safe (no path, no control
+--save-dir) under the sender's file name made safe (no path, no control
 characters; "name (1).ext" if taken), or writes it to --output (- for
 standard output). Nothing is written unless the whole file arrived and is
 authentic. An interrupted download resumes where it stopped the next time.
 `,
 	setup: func(fs *flag.FlagSet) runner {
-		dir := fs.String("dir", ".", "save into `DIR`")
+		dir := fs.String("save-dir", ".", "save into `DIR`")
 		output := fs.String("output", "", "write the file to `PATH` (- for standard output) instead")
 		timeout := fs.Duration("timeout", 0, "give up after `D` (0: never)")
 		return func(ctx context.Context, a *app, args []string) error {
@@ -319,6 +319,8 @@ with status 0 once all are sent.
 			if err := wantArgs(args, 0, ""); err != nil {
 				return err
 			}
+			// Listing reads the store only: it works with the servers down.
+			a.offline = !*resume
 			return a.withClient(ctx, 0, func(ctx context.Context, c *client.Client) error {
 				if *resume {
 					var p *progress

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/sealpost/sealpost/crypto/stream"
 	"github.com/sealpost/sealpost/internal/versitygwtest"
@@ -282,6 +285,15 @@ func fileRoundTrip(t *testing.T, engine, path string, size int64, sum [32]byte, 
 		t.Fatalf("uploads --resume succeeded with sealpostd killed under it:\n%s", resumeOut.String())
 	}
 	stopResume()
+	// Nothing the service had committed is lost: its database holds at
+	// least the offset the client recorded from its answers.
+	r = alice.ok("", "--json", "uploads")
+	if err := json.Unmarshal([]byte(r.stdout), &pend); err != nil {
+		t.Fatalf("uploads after the server's kill: %v (%v)", r, err)
+	}
+	if committed := committedOffset(t, filepath.Join(data, "blobs.db")); committed < pend.Uploaded || committed >= csize {
+		t.Fatalf("after sealpostd's kill the service holds %d bytes of the upload, the client recorded %d committed", committed, pend.Uploaded)
+	}
 	// 3. sealpostd again on the same data; the upload finishes.
 	srv = startServerWith(t, data, listen, args, env)
 	alice.srv, bob.srv, bob2.srv = srv, srv, srv
@@ -397,4 +409,79 @@ func countIn(t *testing.T, dir string, marker []byte) int {
 		return nil
 	})
 	return count
+}
+
+// send --file, listen without --save-dir, then get into a directory (twice:
+// the second copy gets a name of its own) and to standard output; uploads
+// lists nothing once sent.
+func TestFileGet(t *testing.T) {
+	alice, bob := startPair(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notes.txt")
+	body := bytes.Repeat([]byte("sealpost file line\n"), 10000)
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := alice.ok("", "send", "--file", path, "--caption", "read this", "bob")
+	id := strings.TrimSpace(r.stdout)
+	if !messageID.MatchString(id) {
+		t.Fatalf("send --file printed %q", r.stdout)
+	}
+	if r := alice.ok("", "uploads"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("uploads after a finished send: %v", r)
+	}
+	msgs, _ := bob.receive(1)
+	if len(msgs) != 1 || msgs[0].ID != id || msgs[0].Kind != "attachment" || msgs[0].File == nil ||
+		msgs[0].File.FileName != "notes.txt" || msgs[0].File.Size != int64(len(body)) || msgs[0].File.ContentType != "text/plain; charset=utf-8" || msgs[0].File.Caption != "read this" {
+		t.Fatalf("listen --json: %+v", msgs)
+	}
+	save := t.TempDir()
+	for _, want := range []string{"notes.txt", "notes (1).txt"} {
+		r = bob.ok("", "get", "--save-dir", save, "alice", id[:8])
+		if got := strings.TrimSpace(r.stdout); got != filepath.Join(save, want) {
+			t.Errorf("get printed %q, want %q", got, filepath.Join(save, want))
+		}
+		if b, err := os.ReadFile(filepath.Join(save, want)); err != nil || !bytes.Equal(b, body) {
+			t.Errorf("%s: %v, equal %v", want, err, bytes.Equal(b, body))
+		}
+	}
+	if ents, _ := os.ReadDir(save); len(ents) != 2 {
+		t.Errorf("%s holds %d files, want 2", save, len(ents))
+	}
+	r = bob.ok("", "get", "--output", "-", "alice", id)
+	if r.stdout != string(body) {
+		t.Errorf("get --output - wrote %d bytes, want the file's %d", len(r.stdout), len(body))
+	}
+	// A message without a file, and a file over an existing one.
+	tid := alice.send("bob", "just text")
+	bob.receive(1)
+	if r := bob.run("", "get", "alice", tid); r.code == 0 || !strings.Contains(r.stderr, "has no file") {
+		t.Errorf("get of a text: %v", r)
+	}
+	existing := filepath.Join(save, "notes.txt")
+	if r := bob.run("", "get", "--output", existing, "alice", id); r.code == 0 {
+		t.Errorf("get --output over an existing file: %v", r)
+	}
+	if b, _ := os.ReadFile(existing); !bytes.Equal(b, body) {
+		t.Error("a refused get --output changed the existing file")
+	}
+	if matches, _ := filepath.Glob(filepath.Join(save, ".sealpost-partial-*")); len(matches) != 0 {
+		t.Errorf("partial files left: %v", matches)
+	}
+}
+
+// committedOffset reads the committed offset of the one open upload in a
+// stopped sealpostd's blob database.
+func committedOffset(t *testing.T, path string) int64 {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(`SELECT committed FROM blobs_uploads`).Scan(&n); err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return n
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
 	"github.com/sealpost/sealpost/internal/testrand"
+	"github.com/sealpost/sealpost/internal/versitygwtest"
 )
 
 func TestValidateBlobs(t *testing.T) {
@@ -228,5 +230,104 @@ func TestDaemonBlobsAlone(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dataDir, f)); err == nil {
 			t.Errorf("blobs alone created %s", f)
 		}
+	}
+}
+
+// TestDaemonBlobsS3 runs the blob service over an S3 server on HTTPS
+// (versitygw with its own CA), the secret key given in the environment,
+// not on the command line: the blob's bytes are objects in the bucket,
+// none under the data directory.
+func TestDaemonBlobsS3(t *testing.T) {
+	gw := versitygwtest.StartTLS(t)
+	t.Setenv(blobsSecretEnv, gw.SecretKey)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	d := start(t, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--services", "keyserver,blobs",
+		"--blobs-s3-endpoint", gw.Endpoint, "--blobs-s3-bucket", gw.Bucket, "--blobs-s3-prefix", "blobs/",
+		"--blobs-s3-access-key", gw.AccessKey, "--blobs-s3-region", versitygwtest.Region, "--blobs-s3-ca", gw.CAFile)
+	if strings.Contains(strings.Join(d.cmd.Args, " "), gw.SecretKey) {
+		t.Fatal("the secret key is on the command line")
+	}
+	key, err := readKey(filepath.Join(dataDir, tokenKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := blobclient.New("https://"+d.addr, d.client(), blobsToken(t, key, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 100_000)
+	io.ReadFull(testrand.New("sealpostd s3 blob"), data)
+	uploadThrough(t, c, data)
+	d.stop(t)
+	if _, err := os.Stat(filepath.Join(dataDir, blobsDir)); err == nil {
+		t.Error("the blob service used the data directory with S3 configured")
+	}
+	objects, err := os.ReadDir(filepath.Join(gw.Root, gw.Bucket, "blobs"))
+	if err != nil || len(objects) == 0 {
+		t.Errorf("no objects under the prefix in the bucket: %v", err)
+	}
+}
+
+// TestDaemonBlobsShutdown: SIGTERM while a part is arriving lets the part
+// finish and be answered, then sealpostd exits with status 0.
+func TestDaemonBlobsShutdown(t *testing.T) {
+	key, err := loadOrCreateKey(filepath.Join(t.TempDir(), tokenKeyFile), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	d := start(t, "--data-dir", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+		"--services", "blobs", "--blobs-token-key", b64)
+	c, err := blobclient.New("https://"+d.addr, d.client(), blobsToken(t, key, "carol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 200_000)
+	io.ReadFull(testrand.New("sealpostd shutdown blob"), data)
+	ctx := context.Background()
+	cr, err := c.Create(ctx, int64(len(data)), sha256.Sum256(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	type result struct {
+		blob *[32]byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, blob, err := c.PutPart(ctx, cr.UploadID, 0, pr, int64(len(data)))
+		done <- result{blob, err}
+	}()
+	if _, err := pw.Write(data[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := get(t, http.DefaultClient, d.admin+"/metrics")
+		if strings.Contains(string(body), "sealpost_blobs_uploads_in_progress 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the part never started")
+		}
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the listener closes; the part goes on
+	if _, err := pw.Write(data[1000:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if r := <-done; r.err != nil || r.blob == nil {
+		t.Fatalf("the part in flight at SIGTERM: %v, %v", r.blob, r.err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("sealpostd still running 20s after SIGTERM")
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit status %d", code)
 	}
 }

@@ -1,14 +1,19 @@
-// Command sealpostd runs Sealpost's servers: the key server and the relay,
-// both by default (--services keyserver,relay), or either alone.
+// Command sealpostd runs Sealpost's servers: the key server, the relay and
+// the blob service of attachments, all three by default (--services
+// keyserver,relay,blobs), or any of them alone.
 //
 // With no flags it serves on 127.0.0.1:8443 over TLS 1.3 with SQLite in
-// ./sealpost-data (keyserver.db, relay.db), generating there on first start
+// ./sealpost-data (keyserver.db, relay.db, blobs.db; blob bytes under
+// blobs/), generating there on first start
 // (and reusing after) a self-signed certificate, the token signing key and
 // the transparency log signing key. It prints the certificate's SHA-256
 // fingerprint, which clients pin, and the log's verifier key. The relay is
 // the WebSocket endpoint /v1/relay on the same listener; it accepts tokens
 // for audience relay:<name> signed by the key server's token key (its own,
-// in the same process, or the keys given with --relay-token-key).
+// in the same process, or the keys given with --relay-token-key). The blob
+// service (spec/attachments.md §4) serves /v1/blobs/ on the same listener
+// and takes tokens for audience blobs:<name> the same way
+// (--blobs-token-key); its sweeper deletes expired blobs every minute.
 //
 // Usage:
 //

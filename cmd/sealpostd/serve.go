@@ -176,6 +176,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		// Closed after the listeners have shut down (defers run last
 		// first): uploads in flight finish first.
 		defer closeWith(&err, "closing the blob service", bs.close)
+		if cfg.Postgres != "" && !cfg.blobsS3() {
+			log.Warn("blob service keeps its bytes on this node's disk: nodes sharing the PostgreSQL database must share an S3 bucket instead (--blobs-s3-endpoint)", "dir", filepath.Join(cfg.DataDir, blobsDir))
+		}
 		mux.Handle(blobsapi.Prefix, bs.srv)
 		checks = append(checks, check{"blobs_store", bs.healthy})
 		sqliteUsed = sqliteUsed || strings.HasPrefix(engines, "sqlite") || strings.HasSuffix(engines, "+fs")

@@ -48,7 +48,8 @@ func (o *ChunkOpener) bufSize() int { return o.SealedLen(0) }
 // exactly SealedLen(index) bytes, open with nonce(index, index == N-1), and
 // its padding bytes must be zero. It appends the chunk's bytes of the file,
 // without padding, to dst and returns the result; a chunk of padding alone
-// appends nothing. dst may be sealed[:0] to open in place. On any failure it
+// appends nothing. dst may be sealed[:0] to open in place, and must not
+// overlap sealed otherwise (as cipher.AEAD.Open). On any failure it
 // returns nil and ErrCorrupt; what it wrote into dst's spare capacity (or,
 // in place, into sealed) is then unspecified.
 func (o *ChunkOpener) Open(dst, sealed []byte, index int64) ([]byte, error) {

@@ -1,6 +1,6 @@
 // Package layout checks the repository's import graph: arrows point down,
 // cmd → client → protocol clients → protocols → crypto, and the services
-// (keyserver, relay) sit beside client, never under it. README.md
+// (keyserver, relay, blobs) sit beside client, never under it. README.md
 // ("Layout") draws the same picture.
 package layout
 
@@ -44,6 +44,8 @@ var protocols = map[string]bool{
 	"keyserver/revocation":   true,
 	"relay/wire":             true,
 	"relay/relayclient":      true,
+	"blobs/api":              true,
+	"blobs/blobclient":       true,
 	"tlsconfig":              true,
 }
 
@@ -55,7 +57,8 @@ func rankOf(rel string) rank {
 		return rankCrypto
 	case protocols[rel]:
 		return rankProtocol
-	case rel == "keyserver" || rel == "relay" || strings.HasPrefix(rel, "keyserver/") || strings.HasPrefix(rel, "relay/"):
+	case rel == "keyserver" || rel == "relay" || rel == "blobs" ||
+		strings.HasPrefix(rel, "keyserver/") || strings.HasPrefix(rel, "relay/") || strings.HasPrefix(rel, "blobs/"):
 		return rankService
 	case rel == "client" || strings.HasPrefix(rel, "client/"):
 		return rankClient

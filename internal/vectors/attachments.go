@@ -34,7 +34,7 @@ type AttachmentCase struct {
 	Ciphertext Hex `json:"ciphertext,omitempty"`
 	// Tags are the Poly1305 tags of the sealed chunks, in order (encrypt).
 	Tags []Hex `json:"tags,omitempty"`
-	// From names the encrypt case whose ciphertext, changed by Edits in
+	// From is the id of the encrypt case whose ciphertext, changed by Edits in
 	// order, is open's input.
 	From  string           `json:"from,omitempty"`
 	Edits []AttachmentEdit `json:"edits,omitempty"`

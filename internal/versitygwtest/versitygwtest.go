@@ -13,9 +13,16 @@ package versitygwtest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -101,8 +108,13 @@ func installed(dir string) bool {
 
 // Server is one running versitygw.
 type Server struct {
-	// Endpoint is host:port, plain HTTP.
+	// Endpoint is host:port: plain HTTP, or HTTPS if Secure.
 	Endpoint string
+	// Secure is set by StartTLS; CAFile is then a PEM file of the
+	// self-signed certificate the server presents (for 127.0.0.1), the
+	// only root that verifies it.
+	Secure bool
+	CAFile string
 	// AccessKey and SecretKey are the root account's credentials.
 	AccessKey, SecretKey string
 	// Bucket exists, empty, when Start returns.
@@ -119,9 +131,22 @@ type Server struct {
 	stopped bool
 }
 
-// Start runs versitygw with the posix backend over a t.TempDir(), creates
-// a bucket, and stops the server at t.Cleanup. Any failure fails the test.
+// Start runs versitygw with the posix backend over a t.TempDir(), on
+// plain HTTP, creates a bucket, and stops the server at t.Cleanup. Any
+// failure fails the test.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t, false)
+}
+
+// StartTLS is Start on HTTPS, with a fresh self-signed certificate
+// (Server.CAFile).
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, secure bool) *Server {
 	t.Helper()
 	bin, err := Install()
 	if err != nil {
@@ -137,8 +162,21 @@ func Start(t testing.TB) *Server {
 		out:       &testbin.SyncBuffer{},
 	}
 	s.Endpoint = freeAddr(t)
-	s.cmd = exec.Command(filepath.Join(bin, "versitygw"),
-		"--port", s.Endpoint, "--region", Region, "--quiet", "posix", s.Root)
+	args := []string{"--port", s.Endpoint, "--region", Region, "--quiet"}
+	client := http.DefaultClient
+	scheme := "http://"
+	var tr *http.Transport
+	if secure {
+		dir := t.TempDir()
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		roots := selfSigned(t, certFile, keyFile)
+		s.Secure, s.CAFile = true, certFile
+		args = append(args, "--cert", certFile, "--key", keyFile)
+		tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+		client = &http.Client{Transport: tr}
+		scheme = "https://"
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "versitygw"), append(args, "posix", s.Root)...)
 	// The credentials go in the environment, not on the command line
 	// where other users' ps could read them.
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
@@ -149,17 +187,22 @@ func Start(t testing.TB) *Server {
 	go func() { s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(s.Stop)
 	waitFor(t, "versitygw on "+s.Endpoint, s.done, s.out, func() bool {
-		resp, err := http.Get("http://" + s.Endpoint + "/")
+		resp, err := client.Get(scheme + s.Endpoint + "/")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return true
 	})
-	c, err := minio.New(s.Endpoint, &minio.Options{
+	opts := &minio.Options{
 		Creds:  credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
 		Region: Region,
-	})
+		Secure: secure,
+	}
+	if tr != nil {
+		opts.Transport = tr
+	}
+	c, err := minio.New(s.Endpoint, opts)
 	if err != nil {
 		t.Fatalf("versitygwtest: %v", err)
 	}
@@ -190,6 +233,49 @@ func (s *Server) Stop() {
 
 // Log returns what versitygw has written so far.
 func (s *Server) Log() string { return s.out.String() }
+
+// selfSigned writes a fresh self-signed ECDSA certificate for 127.0.0.1,
+// valid for a day, and its key, as PEM; it returns the certificate as a
+// pool of roots.
+func selfSigned(t testing.TB, certFile, keyFile string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "versitygwtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	return roots
+}
 
 func randomHex(t testing.TB, n int) string {
 	b := make([]byte, n)

@@ -75,7 +75,7 @@ func attSeal(k, padded []byte, finalAt int64) []byte {
 	if err != nil {
 		panic(err)
 	}
-	var out []byte
+	out := make([]byte, 0, len(padded)+16*((len(padded)+attChunk-1)/attChunk))
 	for i := int64(0); len(padded) > 0; i++ {
 		c := padded[:min(attChunk, len(padded))]
 		padded = padded[len(c):]
@@ -257,10 +257,11 @@ func genAttachments() ([]byte, error) {
 		{id: "refuse-too-large", comment: "n = MaxFileSize + 1", from: "one-byte", n: attMaxFile + 1, err: "too_large"},
 	}
 	for _, o := range opens {
-		c := vectors.AttachmentCase{ID: o.id, Comment: o.comment, Op: "open", N: o.n, From: o.from, Edits: o.edits, Error: o.err}
+		c := vectors.AttachmentCase{ID: o.id, Comment: o.comment, Op: "open", N: o.n, Edits: o.edits, Error: o.err}
 		ct, key := o.ct, o.key
 		if o.from != "" {
 			f := byID[o.from]
+			c.From = "encrypt-" + f.id
 			var err error
 			if ct, err = vectors.ApplyEdits(attEncrypt(f.key, f.data), o.edits); err != nil {
 				return nil, fmt.Errorf("%s: %w", o.id, err)
@@ -306,7 +307,7 @@ func attOpen(k, ct []byte, n int64) ([]byte, bool) {
 	if err != nil {
 		panic(err)
 	}
-	var pt []byte
+	pt := make([]byte, 0, len(ct))
 	last := attChunks(n) - 1
 	for i := int64(0); len(ct) > 0; i++ {
 		c := ct[:min(attSealed, len(ct))]

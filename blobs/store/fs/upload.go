@@ -236,29 +236,35 @@ func (e *Engine) publish(path, key string) error {
 		}
 	}
 	err := os.Rename(path, dst)
-	if err != nil && (errors.Is(err, os.ErrExist) || isNotEmpty(err)) {
-		var old string
-		if old, err = e.replaceDir(path, dst); err == nil {
-			err = syncDir(shard)
-			if err == nil {
-				err = syncDir(filepath.Dir(old))
-			}
-			if err == nil && filepath.Dir(old) != e.trash {
-				old, err = e.toTrash(old)
-			}
-			if old != "" {
-				os.RemoveAll(old)
-			}
+	switch {
+	case err == nil:
+		if err := syncDir(shard); err != nil {
 			return err
 		}
+		return syncDir(e.uploads)
+	case !errors.Is(err, os.ErrExist) && !isNotEmpty(err):
+		return err
 	}
+	// A blob is under key already: swap it out.
+	old, err := e.replaceDir(path, dst)
 	if err != nil {
 		return err
 	}
 	if err := syncDir(shard); err != nil {
 		return err
 	}
-	return syncDir(e.uploads)
+	if filepath.Dir(old) != e.trash {
+		// The old blob is where the upload was: into trash with it, so
+		// that a crash cannot leave it half removed there.
+		if old, err = e.toTrash(old); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(e.uploads); err != nil {
+		return err
+	}
+	os.RemoveAll(old) // what stays is removed with trash at the next Open
+	return nil
 }
 
 // replaceDirTwoSteps renames dst into trash, then src to dst, and returns
@@ -269,7 +275,8 @@ func (e *Engine) replaceDirTwoSteps(src, dst string) (string, error) {
 		return "", err
 	}
 	if err := os.Rename(src, dst); err != nil {
-		return old, err
+		os.Rename(old, dst) // put the old blob back
+		return "", err
 	}
 	return old, nil
 }

@@ -16,7 +16,9 @@ package s3
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -159,15 +161,17 @@ func (e *Engine) PutPart(ctx context.Context, key, handle string, n int, r io.Re
 		}
 	}
 	p, err := e.core.PutObjectPart(ctx, e.bucket, name, handle, n, pr, size, minio.PutObjectPartOptions{})
-	if perr := pr.Err(); perr != nil {
-		return store.Part{}, perr
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return store.Part{}, cerr
-	}
 	if err != nil {
+		// The cause is the body's failure, or ctx's, if there was one.
+		if perr := pr.Err(); perr != nil {
+			return store.Part{}, perr
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return store.Part{}, cerr
+		}
 		return store.Part{}, s3Error(fmt.Sprintf("part %d", n), err)
 	}
+	// S3 answered: the part is stored, even if ctx ended since.
 	if !pr.Complete() {
 		return store.Part{}, fmt.Errorf("s3: part %d: stored before its body was read to the end", n)
 	}
@@ -175,8 +179,10 @@ func (e *Engine) PutPart(ctx context.Context, key, handle string, n int, r io.Re
 }
 
 // CompleteUpload completes the multipart upload. If S3 no longer knows
-// the upload and the object exists with the parts' total size, an earlier
-// call completed it: nil.
+// the upload (NoSuchUpload) and the object is what these parts complete
+// to, an earlier call completed it: nil. "What these parts complete to" is
+// the object's ETag matching the multipart ETag of the parts (when their
+// tags are MD5s), else the object having their total size.
 func (e *Engine) CompleteUpload(ctx context.Context, key, handle string, parts []store.Part) error {
 	name, err := e.object(key)
 	if err != nil {
@@ -201,11 +207,36 @@ func (e *Engine) CompleteUpload(ctx context.Context, key, handle string, parts [
 	if errCode(err) != "NoSuchUpload" {
 		return s3Error("completing upload", err)
 	}
-	size, serr := e.Size(ctx, key)
-	if serr == nil && size == total {
+	info, serr := e.core.StatObject(ctx, e.bucket, name, minio.StatObjectOptions{})
+	if serr != nil {
+		return s3Error("completing upload", err)
+	}
+	if want, ok := multipartETag(parts); ok {
+		if strings.Trim(info.ETag, `"`) == want {
+			return nil
+		}
+	} else if info.Size == total {
 		return nil
 	}
 	return s3Error("completing upload", err)
+}
+
+// multipartETag is the ETag S3 gives the object completed from parts
+// whose ETags are MD5s: the MD5 of their concatenated digests, "-", the
+// number of parts. It is not a security check, only how an earlier
+// completion of these parts is recognised; ok is false when a part's tag
+// is not an MD5 (encrypted objects, other ETag schemes), and then the
+// size decides.
+func multipartETag(parts []store.Part) (string, bool) {
+	h := md5.New()
+	for _, p := range parts {
+		d, err := hex.DecodeString(strings.Trim(p.Tag, `"`))
+		if err != nil || len(d) != md5.Size {
+			return "", false
+		}
+		h.Write(d)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts)), true
 }
 
 // AbortUpload aborts the multipart upload; an unknown one is nil.
@@ -259,14 +290,24 @@ func (e *Engine) Open(ctx context.Context, key string, off, length int64) (io.Re
 	if err := opts.SetRange(off, off+length-1); err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	body, _, hdr, err := e.core.GetObject(ctx, e.bucket, name, opts)
+	body, info, hdr, err := e.core.GetObject(ctx, e.bucket, name, opts)
 	if err != nil {
 		return nil, s3Error("reading", err)
 	}
-	first, last, total, ok := parseContentRange(hdr.Get("Content-Range"))
+	cr := hdr.Get("Content-Range")
+	if cr == "" && off == 0 {
+		// A server may answer a range that covers the whole object with
+		// all of it (200): its length is the object's.
+		if info.Size < length {
+			body.Close()
+			return nil, fmt.Errorf("%w: %d bytes from 0 of %d", store.ErrRange, length, info.Size)
+		}
+		return &exactBody{body: body, left: length}, nil
+	}
+	first, last, total, ok := parseContentRange(cr)
 	if !ok || first != off {
 		body.Close()
-		return nil, fmt.Errorf("s3: reading %s: Content-Range %q for bytes %d-%d", name, hdr.Get("Content-Range"), off, off+length-1)
+		return nil, fmt.Errorf("s3: reading %s: Content-Range %q for bytes %d-%d", name, cr, off, off+length-1)
 	}
 	if last != off+length-1 {
 		body.Close()

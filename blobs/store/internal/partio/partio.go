@@ -72,6 +72,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 		p = p[:r.left]
 	}
 	n, err := r.src.Read(p)
+	for empty := 1; n == 0 && err == nil; empty++ {
+		if empty == maxEmptyReads {
+			return r.fail(io.ErrNoProgress)
+		}
+		n, err = r.src.Read(p)
+	}
 	if n < 0 || n > len(p) {
 		return r.fail(errors.New("partio: the source returned an invalid count"))
 	}

@@ -1,0 +1,4 @@
+package s3
+
+// MultipartETag exports multipartETag to the tests.
+var MultipartETag = multipartETag
