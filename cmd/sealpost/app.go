@@ -105,6 +105,7 @@ func (a *app) reportError(err error) {
 		h = strings.Replace(h, " in DIR/config.json", "", 1)
 	} else if a.dir != "" {
 		h = strings.Replace(h, "DIR/config.json", filepath.Join(a.dir, configFile), 1)
+		h = strings.Replace(h, " in DIR ", " in "+a.dir+" ", 1)
 	}
 	var u *usageError
 	if errors.As(err, &u) {

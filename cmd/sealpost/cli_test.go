@@ -807,6 +807,9 @@ func TestErrorCodesDocumented(t *testing.T) {
 		"group_refused":          fmt.Errorf("%w: not an admin", client.ErrGroupRefused),
 		"unknown_group":          client.ErrUnknownGroup,
 		"not_connected":          client.ErrNotConnected,
+		"attachment_corrupt":     fmt.Errorf("%w: the digest does not match", client.ErrAttachmentCorrupt),
+		"attachment_gone":        client.ErrAttachmentGone,
+		"file_refused":           fmt.Errorf("%w: quota", client.ErrFileRefused),
 	} {
 		want, ok := help[code]
 		if !ok {

@@ -18,6 +18,10 @@ import (
 
 // Files (spec/attachments.md): send --file, listen --save-dir, get.
 
+// errFileQueued marks a file send that stopped after the file was
+// recorded: it goes on later (hint).
+var errFileQueued = errors.New("the file is recorded")
+
 // sendFile sends the file at path to handle (or group gid) and prints the
 // message id.
 func (a *app) sendFile(ctx context.Context, c *client.Client, handle string, gid *client.GroupID, path, caption, mimeType string, opts []client.SendOption) (client.MessageID, error) {

@@ -289,6 +289,9 @@ func (a *app) sendFileCommand(ctx context.Context, args []string, file, caption,
 		// The timeout bounds the wait for the relay after the upload, not
 		// the upload: a large file takes as long as it takes.
 		id, err := a.sendFile(ctx, c, handle, gid, file, caption, mimeType, opts)
+		if errors.Is(err, client.ErrQueued) {
+			err = fmt.Errorf("%w: %w", errFileQueued, err)
+		}
 		to := handle
 		if gid != nil {
 			to = "group " + gid.String()

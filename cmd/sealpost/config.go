@@ -33,6 +33,9 @@ const DefaultServer = "https://127.0.0.1:8443"
 type fileConfig struct {
 	Server string `json:"server"`
 	Relay  string `json:"relay,omitempty"`
+	// Blobs is the blob service's URL (client.Config.Blobs); empty means
+	// the key server's.
+	Blobs  string `json:"blobs,omitempty"`
 	Pin    string `json:"pin,omitempty"`
 	CAFile string `json:"ca_file,omitempty"`
 	// LogKey is the key server's transparency log verifier key, the trust
@@ -55,11 +58,11 @@ type fileConfig struct {
 
 // serverFlags are the flags of init and restore that fill a fileConfig.
 type serverFlags struct {
-	server, relay, pin, ca, invite, logKey string
-	tofu, anonymous                        bool
-	witnesses                              witnessFlag
-	quorum                                 int
-	proxy                                  string
+	server, relay, blobs, pin, ca, invite, logKey string
+	tofu, anonymous                               bool
+	witnesses                                     witnessFlag
+	quorum                                        int
+	proxy                                         string
 }
 
 // witnessFlag is the repeatable --witness.
@@ -71,6 +74,7 @@ func (w *witnessFlag) Set(v string) error { *w = append(*w, strings.TrimSpace(v)
 func (s *serverFlags) bind(fs *flag.FlagSet, invite bool) {
 	fs.StringVar(&s.server, "server", DefaultServer, "key server `URL`, https://HOST:PORT")
 	fs.StringVar(&s.relay, "relay", "", "relay `URL`, wss://HOST:PORT/v1/relay (default: the server's host, path /v1/relay)")
+	fs.StringVar(&s.blobs, "blobs", "", "blob service `URL` for files, https://HOST:PORT (default: the server's)")
 	fs.StringVar(&s.pin, "pin", "", "trust exactly the certificate with this SHA-256 `fingerprint` (hex, as sealpostd prints it)")
 	fs.StringVar(&s.ca, "ca", "", "trust the CA certificates in this PEM `file` instead of the system's")
 	fs.StringVar(&s.logKey, "log-key", "", "the key server's transparency log verifier `key` as sealpostd prints it, or a file holding it (sealpost-data/log-verifier-key.txt)")
@@ -99,7 +103,7 @@ func readLogKey(arg string) (string, error) {
 
 // config checks the flags and returns the settings they describe.
 func (s *serverFlags) config() (*fileConfig, error) {
-	c := &fileConfig{Server: s.server, Relay: s.relay, Pin: s.pin, CAFile: s.ca, TrustOnFirstUse: s.tofu,
+	c := &fileConfig{Server: s.server, Relay: s.relay, Blobs: s.blobs, Pin: s.pin, CAFile: s.ca, TrustOnFirstUse: s.tofu,
 		Witnesses: s.witnesses, WitnessQuorum: s.quorum, Anonymous: s.anonymous, Proxy: s.proxy}
 	if s.pin != "" && s.ca != "" {
 		return nil, usagef("--pin and --ca exclude each other")
@@ -144,6 +148,11 @@ func (c *fileConfig) validate() error {
 	if c.Relay != "" {
 		if err := checkURL(c.Relay, "wss"); err != nil {
 			errs = append(errs, fmt.Errorf("relay %q: %v", c.Relay, err))
+		}
+	}
+	if c.Blobs != "" {
+		if err := checkURL(c.Blobs, "https"); err != nil {
+			errs = append(errs, fmt.Errorf("blobs %q: %v", c.Blobs, err))
 		}
 	}
 	if c.Pin != "" {
@@ -298,6 +307,7 @@ func (a *app) clientConfig(c *fileConfig) client.Config {
 		Dir:       a.dir,
 		KeyServer: c.Server,
 		Relay:     c.Relay,
+		Blobs:     c.Blobs,
 		CAFile:    c.CAFile,
 		Pin:       c.Pin,
 		LogKey:    c.LogKey,

@@ -187,6 +187,12 @@ func errorCode(err error) string {
 		return "key_changed"
 	case errors.Is(err, client.ErrDeviceRevoked):
 		return "device_revoked"
+	case errors.Is(err, client.ErrAttachmentCorrupt):
+		return "attachment_corrupt"
+	case errors.Is(err, client.ErrAttachmentGone):
+		return "attachment_gone"
+	case errors.Is(err, client.ErrFileRefused):
+		return "file_refused"
 	case errors.Is(err, errSecurityEvents):
 		return "security_events"
 	case errors.Is(err, client.ErrSecurity):
@@ -249,12 +255,13 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
   {"error":"connection_refused","message":"cannot reach the key server at
   127.0.0.1:8443: connection refused ...","exit":5}
 (the human line otherwise). The codes, by exit status:
-  1  failure, handle_taken, interrupted, group_refused
+  1  failure, handle_taken, interrupted, group_refused, attachment_gone,
+     file_refused
   2  usage, invalid_content
   3  wrong_passphrase, locked, no_store, not_registered, store_exists,
      corrupt_store, unknown_message, not_sender, blocked, unknown_group
   4  tls_pin_mismatch, tls_untrusted, safety_number_mismatch, key_changed,
-     device_revoked, security_events, security
+     device_revoked, security_events, security, attachment_corrupt
   5  connection_refused, timeout, unreachable, stale, no_quorum, queued,
      not_connected
   6  no_such_account

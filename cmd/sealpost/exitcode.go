@@ -61,6 +61,7 @@ func isSecurity(err error) bool {
 	for _, target := range []error{
 		client.ErrSecurity, client.ErrKeyChanged, keys.ErrSafetyNumberMismatch,
 		tlsconfig.ErrPinMismatch, errSecurityEvents, client.ErrDeviceRevoked,
+		client.ErrAttachmentCorrupt,
 	} {
 		if errors.Is(err, target) {
 			return true
@@ -101,8 +102,16 @@ var errSecurityEvents = errors.New("the client reported security events (see abo
 // hint suggests what to do about err, or returns "".
 func hint(err error) string {
 	switch {
+	case errors.Is(err, client.ErrQueued) && errors.Is(err, errFileQueued):
+		return "the file is kept in DIR and its upload goes on the next time sealpost runs ('sealpost uploads --resume' finishes it now); do not send it again"
 	case errors.Is(err, client.ErrQueued):
 		return "the message is queued in DIR and is sent the next time sealpost runs with the relay reachable; do not send it again"
+	case errors.Is(err, client.ErrAttachmentCorrupt):
+		return "the blob service served bytes that are not the sender's file: nothing was written; try again later, and tell the server's operator if it lasts"
+	case errors.Is(err, client.ErrAttachmentGone):
+		return "the blob service no longer has the file (files expire); ask the sender to send it again"
+	case errors.Is(err, client.ErrFileRefused):
+		return "the blob service refused the file (too large, or over your account's quota); nothing was sent"
 	case errors.Is(err, client.ErrKeyChanged):
 		return "compare safety numbers with 'sealpost verify HANDLE', then 'sealpost accept HANDLE'"
 	case errors.Is(err, tlsconfig.ErrPinMismatch):
