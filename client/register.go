@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost/client/internal/ksclient"
@@ -280,8 +281,15 @@ func (c *Client) relayAudience(ctx context.Context) (string, error) {
 	if want := "relay:" + wk.Name; slices.Contains(wk.RelayAudiences, want) {
 		return want, nil
 	}
-	if len(wk.RelayAudiences) == 1 {
-		return wk.RelayAudiences[0], nil
+	// The list also holds other services' audiences (blobs:<name>).
+	var relays []string
+	for _, a := range wk.RelayAudiences {
+		if strings.HasPrefix(a, "relay:") {
+			relays = append(relays, a)
+		}
 	}
-	return "", fmt.Errorf("client: the key server lists %d relay audiences and none is relay:%s", len(wk.RelayAudiences), wk.Name)
+	if len(relays) == 1 {
+		return relays[0], nil
+	}
+	return "", fmt.Errorf("client: the key server lists %d relay audiences and none is relay:%s", len(relays), wk.Name)
 }
