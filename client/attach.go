@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -213,8 +212,9 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	}
 	defer clear(key[:])
 	h := sha256.New()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	cw := &countWriter{w: io.MultiWriter(bw, h)}
+	spw := newSpoolWriter(f, h)
+	defer spw.Close()
+	cw := &countWriter{w: spw}
 	sw := stream.NewWriter(&key, cw)
 	total := info.Size
 	n, err := io.Copy(sw, &progressReader{ctx: ctx, r: r, progress: o.progress, total: total})
@@ -233,7 +233,7 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	if cw.n != stream.CiphertextSize(n) {
 		return MessageID{}, fmt.Errorf("client: encrypted %d bytes, want %d", cw.n, stream.CiphertextSize(n))
 	}
-	if err := bw.Flush(); err != nil {
+	if err := spw.Close(); err != nil {
 		return MessageID{}, fmt.Errorf("client: spool file: %w", err)
 	}
 	// Not fsynced: the upload reads it from the page cache, and a process

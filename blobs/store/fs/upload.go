@@ -81,7 +81,7 @@ func (e *Engine) PutPart(ctx context.Context, key, handle string, n int, r io.Re
 	}()
 	pr := partio.NewReader(ctx, r, size)
 	buf := copyBufs.Get().(*[copyBufSize]byte)
-	_, err = io.CopyBuffer(struct{ io.Writer }{f}, pr, buf[:])
+	_, err = io.CopyBuffer(&writeBehind{f: f}, pr, buf[:])
 	copyBufs.Put(buf)
 	if perr := pr.Err(); perr != nil {
 		return store.Part{}, perr
