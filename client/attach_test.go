@@ -163,7 +163,7 @@ func TestSendFileResumesAfterRestart(t *testing.T) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	alice = s.open(aliceDir)
+	s.open(aliceDir) // its background upload resumes the file
 	m := recvKind(t, bob, content.KindAttachment)
 	if m.ID != id {
 		t.Fatalf("message %s, want %s", m.ID, id)
