@@ -18,7 +18,6 @@ type spoolWriter struct {
 	free   chan []byte
 	toF    chan []byte
 	toH    chan []byte
-	back   chan []byte // blocks done by one consumer, returned by the other
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	err    error // the file's first write error
