@@ -88,3 +88,85 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Tool is a program of another module that tests run as a real outside
+// part, built with `go install` at a pinned version into a cache directory
+// and reused from there.
+type Tool struct {
+	// Name prefixes errors ("witnesstest").
+	Name string
+	// Env, if set in the environment, is the directory to use instead of
+	// the cache.
+	Env string
+	// CacheName is the cache directory's name (torchwood-v0.6.1).
+	CacheName string
+	// Packages are what go install builds, each pkg@version; Binaries
+	// the programs it must leave.
+	Packages []string
+	Binaries []string
+}
+
+// Dir returns the directory the tool's binaries are in: $Env if set, else
+// <user cache dir>/sealpost/bin/<CacheName>.
+func (t Tool) Dir() (string, error) {
+	if d := os.Getenv(t.Env); t.Env != "" && d != "" {
+		return d, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("%s: no cache directory: %w", t.Name, err)
+	}
+	return filepath.Join(cache, "sealpost", "bin", t.CacheName), nil
+}
+
+var installMu sync.Mutex
+
+// Install builds the tool into Dir, unless its binaries are already
+// there, and returns Dir. Concurrent test binaries may call it at once:
+// each builds into a temporary directory of its own and the first to
+// finish renames it into place.
+func (t Tool) Install() (string, error) {
+	installMu.Lock()
+	defer installMu.Unlock()
+	dir, err := t.Dir()
+	if err != nil {
+		return "", err
+	}
+	if t.installed(dir) {
+		return dir, nil
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("%s: building %v needs the go command: %w", t.Name, t.Binaries, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("%s: %w", t.Name, err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".build-")
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", t.Name, err)
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command(goTool, append([]string{"install"}, t.Packages...)...)
+	cmd.Dir = tmp // outside this module: pkg@version builds the tool's own module
+	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOWORK=off", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s: go install %v: %v\n%s", t.Name, t.Packages, err, out)
+	}
+	if err := os.Rename(tmp, dir); err != nil && !t.installed(dir) {
+		return "", fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return dir, nil
+}
+
+// Installed reports whether dir holds every binary of the tool.
+func (t Tool) Installed(dir string) bool { return t.installed(dir) }
+
+func (t Tool) installed(dir string) bool {
+	for _, b := range t.Binaries {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || !fi.Mode().IsRegular() {
+			return false
+		}
+	}
+	return true
+}

@@ -21,7 +21,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -29,7 +28,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,63 +46,20 @@ const module = "github.com/versity/versitygw"
 // Region is the region the server is started with.
 const Region = "us-east-1"
 
-// Dir returns the directory the versitygw binary is cached in:
-// $SEALPOST_VERSITYGW_BIN if set, else <user cache dir>/sealpost/bin/versitygw-<Version>.
-func Dir() (string, error) {
-	if d := os.Getenv("SEALPOST_VERSITYGW_BIN"); d != "" {
-		return d, nil
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("versitygwtest: no cache directory: %w", err)
-	}
-	return filepath.Join(cache, "sealpost", "bin", "versitygw-"+Version), nil
+// tool builds the binaries at Version (testbin.Tool).
+var tool = testbin.Tool{
+	Name: "versitygwtest", Env: "SEALPOST_VERSITYGW_BIN", CacheName: "versitygw-" + Version,
+	Packages: []string{module + "/cmd/versitygw@" + Version},
+	Binaries: []string{"versitygw"},
 }
 
-var installMu sync.Mutex
+// Dir returns the directory the binaries are cached in: $SEALPOST_VERSITYGW_BIN if set,
+// else <user cache dir>/sealpost/bin/versitygw-<Version>.
+func Dir() (string, error) { return tool.Dir() }
 
-// Install builds versitygw at Version into Dir, unless it is already
-// there, and returns Dir. Concurrent test binaries may call it at once:
-// each builds into its own temporary directory and the first to finish
-// renames it into place.
-func Install() (string, error) {
-	installMu.Lock()
-	defer installMu.Unlock()
-	dir, err := Dir()
-	if err != nil {
-		return "", err
-	}
-	if installed(dir) {
-		return dir, nil
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("versitygwtest: building versitygw needs the go command: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", fmt.Errorf("versitygwtest: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".build-")
-	if err != nil {
-		return "", fmt.Errorf("versitygwtest: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command(goTool, "install", module+"/cmd/versitygw@"+Version)
-	cmd.Dir = tmp // outside this module: pkg@version builds versitygw's own module
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOWORK=off", "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("versitygwtest: go install versitygw@%s: %v\n%s", Version, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil && !installed(dir) {
-		return "", fmt.Errorf("versitygwtest: %w", err)
-	}
-	return dir, nil
-}
-
-func installed(dir string) bool {
-	fi, err := os.Stat(filepath.Join(dir, "versitygw"))
-	return err == nil && fi.Mode().IsRegular()
-}
+// Install builds the binaries at Version into Dir, unless they are already
+// there, and returns Dir; concurrent test binaries may call it at once.
+func Install() (string, error) { return tool.Install() }
 
 // Server is one running versitygw.
 type Server struct {

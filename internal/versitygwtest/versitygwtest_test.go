@@ -20,7 +20,7 @@ func TestInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !installed(dir) {
+	if !tool.Installed(dir) {
 		t.Fatalf("versitygw not in %s", dir)
 	}
 	if got, _ := Dir(); got != dir {

@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,68 +39,20 @@ const Version = "v0.6.1"
 
 const module = "filippo.io/torchwood"
 
-// Dir returns the directory the witness binaries are cached in:
-// $SEALPOST_WITNESS_BIN if set, else <user cache dir>/sealpost/bin/torchwood-<Version>.
-func Dir() (string, error) {
-	if d := os.Getenv("SEALPOST_WITNESS_BIN"); d != "" {
-		return d, nil
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("witnesstest: no cache directory: %w", err)
-	}
-	return filepath.Join(cache, "sealpost", "bin", "torchwood-"+Version), nil
+// tool builds the binaries at Version (testbin.Tool).
+var tool = testbin.Tool{
+	Name: "witnesstest", Env: "SEALPOST_WITNESS_BIN", CacheName: "torchwood-" + Version,
+	Packages: []string{module + "/cmd/litewitness@" + Version, module + "/cmd/witnessctl@" + Version},
+	Binaries: []string{"litewitness", "witnessctl"},
 }
 
-var installMu sync.Mutex
+// Dir returns the directory the binaries are cached in: $SEALPOST_WITNESS_BIN if set,
+// else <user cache dir>/sealpost/bin/torchwood-<Version>.
+func Dir() (string, error) { return tool.Dir() }
 
-// Install builds litewitness and witnessctl at Version into Dir, unless
-// both are already there, and returns Dir. Concurrent test binaries may
-// call it at once: each builds into its own temporary directory and the
-// first to finish renames it into place.
-func Install() (string, error) {
-	installMu.Lock()
-	defer installMu.Unlock()
-	dir, err := Dir()
-	if err != nil {
-		return "", err
-	}
-	if installed(dir) {
-		return dir, nil
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("witnesstest: building litewitness needs the go command: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", fmt.Errorf("witnesstest: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".build-")
-	if err != nil {
-		return "", fmt.Errorf("witnesstest: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command(goTool, "install",
-		module+"/cmd/litewitness@"+Version, module+"/cmd/witnessctl@"+Version)
-	cmd.Dir = tmp // outside this module: pkg@version builds torchwood's own module
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOWORK=off", "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("witnesstest: go install litewitness, witnessctl @%s: %v\n%s", Version, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil && !installed(dir) {
-		return "", fmt.Errorf("witnesstest: %w", err)
-	}
-	return dir, nil
-}
-
-func installed(dir string) bool {
-	for _, b := range []string{"litewitness", "witnessctl"} {
-		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || !fi.Mode().IsRegular() {
-			return false
-		}
-	}
-	return true
-}
+// Install builds the binaries at Version into Dir, unless they are already
+// there, and returns Dir; concurrent test binaries may call it at once.
+func Install() (string, error) { return tool.Install() }
 
 // Witness is one running litewitness.
 type Witness struct {

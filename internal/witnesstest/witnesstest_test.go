@@ -14,7 +14,7 @@ func TestInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !installed(dir) {
+	if !tool.Installed(dir) {
 		t.Fatalf("litewitness, witnessctl not in %s", dir)
 	}
 	if got, _ := Dir(); got != dir {
