@@ -41,20 +41,11 @@ const cleanupTimeout = time.Minute
 // whose every part is committed is finished and answered with its blob
 // (the recovery of a crash, §5).
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, idText string) *apiError {
-	account, e := s.authenticate(r)
+	u, e := s.openUpload(r, idText)
 	if e != nil {
 		return e
 	}
-	id, err := api.ParseID(idText)
-	if err != nil {
-		return errUnknownUpload()
-	}
-	ctx := r.Context()
-	now := s.cfg.Now()
-	u, err := s.meta.Upload(ctx, account, id, now)
-	if err != nil {
-		return s.uploadError(err)
-	}
+	ctx, now, id, account := r.Context(), s.cfg.Now(), u.ID, u.Account
 	if u.Offset == u.Size {
 		b, e := s.finish(ctx, u)
 		if e != nil {

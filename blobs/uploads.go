@@ -14,17 +14,9 @@ import (
 // whose every part is committed is finished first, and is then no longer
 // open: 404, and a create of the same size and digest answers its blob.
 func (s *Server) offset(w http.ResponseWriter, r *http.Request, idText string) *apiError {
-	account, e := s.authenticate(r)
+	u, e := s.openUpload(r, idText)
 	if e != nil {
 		return e
-	}
-	id, err := api.ParseID(idText)
-	if err != nil {
-		return errUnknownUpload()
-	}
-	u, err := s.meta.Upload(r.Context(), account, id, s.cfg.Now())
-	if err != nil {
-		return s.uploadError(err)
 	}
 	if u.Offset == u.Size {
 		if _, e := s.finish(r.Context(), u); e != nil {
@@ -47,20 +39,11 @@ func (s *Server) offset(w http.ResponseWriter, r *http.Request, idText string) *
 // (409 upload_busy). An upload whose every part is committed is a blob
 // already: it is finished, and the answer is 404.
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request, idText string) *apiError {
-	account, e := s.authenticate(r)
+	u, e := s.openUpload(r, idText)
 	if e != nil {
 		return e
 	}
-	id, err := api.ParseID(idText)
-	if err != nil {
-		return errUnknownUpload()
-	}
-	ctx := r.Context()
-	now := s.cfg.Now()
-	u, err := s.meta.Upload(ctx, account, id, now)
-	if err != nil {
-		return s.uploadError(err)
-	}
+	ctx, now, id := r.Context(), s.cfg.Now(), u.ID
 	if u.Offset == u.Size {
 		if _, e := s.finish(ctx, u); e != nil {
 			return e
@@ -79,4 +62,23 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, idText string) *
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// openUpload is the first step of every request on an upload: the
+// caller's token, the upload id of the path, and the caller's open upload
+// by that id as of now (404 unknown_upload for any of them wrong).
+func (s *Server) openUpload(r *http.Request, idText string) (meta.Upload, *apiError) {
+	account, e := s.authenticate(r)
+	if e != nil {
+		return meta.Upload{}, e
+	}
+	id, err := api.ParseID(idText)
+	if err != nil {
+		return meta.Upload{}, errUnknownUpload()
+	}
+	u, err := s.meta.Upload(r.Context(), account, id, s.cfg.Now())
+	if err != nil {
+		return meta.Upload{}, s.uploadError(err)
+	}
+	return u, nil
 }
