@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/sealpost/sealpost/crypto/stream"
+	"github.com/sealpost/sealpost/internal/testbin"
 	"github.com/sealpost/sealpost/internal/versitygwtest"
 )
 
@@ -219,21 +219,11 @@ func runWatched(t *testing.T, what string, cmd *exec.Cmd, rss *rssWatch) result 
 	return r
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func fileRoundTrip(t *testing.T, engine, path string, size int64, sum [32]byte, marker []byte) {
 	rss := &rssWatch{peak: map[string]int64{}}
 	root := t.TempDir()
 	data := filepath.Join(root, "data")
-	listen := freeAddr(t)
+	listen := testbin.FreeAddr(t)
 	var args, env []string
 	storeDir := filepath.Join(data, "blobs")
 	if engine == "s3" {

@@ -6,13 +6,17 @@ package testbin
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -169,4 +173,34 @@ func (t Tool) installed(dir string) bool {
 		}
 	}
 	return true
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// WaitReady polls ready for up to 30 s, failing the test early if the
+// process whose output is out exits (exited closes); name prefixes the
+// failure.
+func WaitReady(t testing.TB, name, what string, exited <-chan struct{}, out *SyncBuffer, ready func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for !ready() {
+		select {
+		case <-exited:
+			t.Fatalf("%s: waiting for %s: the process exited:\n%s", name, what, out.String())
+		case <-ctx.Done():
+			t.Fatalf("%s: %s not ready after 30 s:\n%s", name, what, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -27,7 +27,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -116,7 +115,7 @@ func start(t testing.TB, secure bool) *Server {
 		done:      make(chan struct{}),
 		out:       &testbin.SyncBuffer{},
 	}
-	s.Endpoint = freeAddr(t)
+	s.Endpoint = testbin.FreeAddr(t)
 	args := []string{"--port", s.Endpoint, "--region", Region, "--quiet"}
 	client := http.DefaultClient
 	scheme := "http://"
@@ -141,7 +140,7 @@ func start(t testing.TB, secure bool) *Server {
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(s.Stop)
-	waitFor(t, "versitygw on "+s.Endpoint, s.done, s.out, func() bool {
+	testbin.WaitReady(t, "versitygwtest", "versitygw on "+s.Endpoint, s.done, s.out, func() bool {
 		resp, err := client.Get(scheme + s.Endpoint + "/")
 		if err != nil {
 			return false
@@ -238,30 +237,4 @@ func randomHex(t testing.TB, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// waitFor polls ready for up to 30 s, failing early if the process exits.
-func waitFor(t testing.TB, what string, exited <-chan struct{}, out *testbin.SyncBuffer, ready func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for !ready() {
-		select {
-		case <-exited:
-			t.Fatalf("versitygwtest: waiting for %s: the process exited:\n%s", what, out.String())
-		case <-ctx.Done():
-			t.Fatalf("versitygwtest: %s not ready after 30 s:\n%s", what, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

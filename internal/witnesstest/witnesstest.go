@@ -15,7 +15,6 @@ package witnesstest
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -25,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,7 +114,7 @@ func Start(t testing.TB, name string, logs map[string]string) *Witness {
 			<-agentDone
 		}
 	})
-	waitFor(t, "ssh-agent socket", agentDone, agentOut, func() bool {
+	testbin.WaitReady(t, "witnesstest", "ssh-agent socket", agentDone, agentOut, func() bool {
 		_, err := os.Stat(sock)
 		return err == nil
 	})
@@ -145,7 +143,7 @@ func Start(t testing.TB, name string, logs map[string]string) *Witness {
 		w.AddLog(t, origin, logKey)
 	}
 
-	addr := freeAddr(t)
+	addr := testbin.FreeAddr(t)
 	w.URL = "http://" + addr
 	w.cmd = exec.Command(filepath.Join(bin, "litewitness"),
 		"-name", name, "-db", w.db, "-ssh-agent", sock, "-key", fingerprint, "-listen", addr)
@@ -155,7 +153,7 @@ func Start(t testing.TB, name string, logs map[string]string) *Witness {
 	}
 	go func() { w.cmd.Wait(); close(w.done) }()
 	t.Cleanup(w.Stop)
-	waitFor(t, "litewitness on "+addr, w.done, w.out, func() bool {
+	testbin.WaitReady(t, "witnesstest", "litewitness on "+addr, w.done, w.out, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false
@@ -237,30 +235,4 @@ func parseSSHEd25519(line []byte) (pub []byte, fingerprint string, err error) {
 	}
 	sum := sha256.Sum256(blob)
 	return blob[len(blob)-32:], "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]), nil
-}
-
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// waitFor polls ready for up to 30 s, failing early if the process exits.
-func waitFor(t testing.TB, what string, exited <-chan struct{}, out *testbin.SyncBuffer, ready func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for !ready() {
-		select {
-		case <-exited:
-			t.Fatalf("witnesstest: waiting for %s: the process exited:\n%s", what, out.String())
-		case <-ctx.Done():
-			t.Fatalf("witnesstest: %s not ready after 30 s:\n%s", what, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
