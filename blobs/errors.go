@@ -1,12 +1,13 @@
 package blobs
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/sealpost/sealpost/internal/httpjson"
 
 	"github.com/sealpost/sealpost/blobs/api"
 	"github.com/sealpost/sealpost/blobs/meta"
@@ -73,19 +74,7 @@ var (
 )
 
 // writeJSON answers status with v as JSON (spec/keyserver.md §2.4).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":"internal","message":"internal error"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 // writeError answers e (spec/keyserver.md §3).
 func writeError(w http.ResponseWriter, e *apiError) {
