@@ -167,13 +167,9 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	if info.Size > stream.MaxFileSize {
 		return MessageID{}, fmt.Errorf("%w: a file of %d bytes, at most %d", ErrTooLarge, info.Size, int64(stream.MaxFileSize))
 	}
-	msgID := o.id
-	if !o.hasID {
-		if _, err := rand.Read(msgID[:]); err != nil {
-			return MessageID{}, err
-		}
-	} else if msgID == (MessageID{}) {
-		return MessageID{}, fmt.Errorf("%w: the zero id", ErrInvalidMessageID)
+	msgID, err := o.messageID()
+	if err != nil {
+		return MessageID{}, err
 	}
 	name := info.Name
 	if i := lastSeparator(name); i >= 0 {

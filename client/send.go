@@ -71,6 +71,22 @@ type sendOptions struct {
 	progress ProgressFunc // WithProgress (SendFile)
 }
 
+// messageID is the message id of a send: the application's
+// (WithMessageID), never zero, else a random one.
+func (o *sendOptions) messageID() (MessageID, error) {
+	if o.hasID {
+		if o.id == (MessageID{}) {
+			return MessageID{}, fmt.Errorf("%w: the zero id", ErrInvalidMessageID)
+		}
+		return o.id, nil
+	}
+	var id MessageID
+	if _, err := rand.Read(id[:]); err != nil {
+		return MessageID{}, err
+	}
+	return id, nil
+}
+
 // WithMessageID makes Send use id, which the application chose, as the
 // message id instead of a random one: the id every recipient device sees
 // (Message.ID), and the key that makes Send idempotent (spec/client.md
@@ -209,13 +225,9 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 			f(&o)
 		}
 	}
-	msgID := o.id
-	if !o.hasID {
-		if _, err := rand.Read(msgID[:]); err != nil {
-			return MessageID{}, err
-		}
-	} else if msgID == (MessageID{}) {
-		return MessageID{}, fmt.Errorf("%w: the zero id", ErrInvalidMessageID)
+	msgID, err := o.messageID()
+	if err != nil {
+		return MessageID{}, err
 	}
 	digest := sendDigest(handle, m.version, m.body)
 	// Watch before anything is queued, so that no outcome is missed.
