@@ -50,9 +50,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) *apiError {
 	switch {
 	case err == nil:
 		expires := now.Add(s.cfg.BlobTTL)
-		if err := s.meta.ExtendBlob(ctx, b.ID, expires); err != nil {
+		if err := s.meta.ExtendBlob(ctx, b.ID, expires, now); err != nil {
 			if errors.Is(err, meta.ErrNotFound) {
-				break // deleted meanwhile: upload it again
+				break // expired or deleted meanwhile: upload it again
 			}
 			return internal("extend blob", err)
 		}

@@ -96,8 +96,9 @@ type Store interface {
 	FindBlob(ctx context.Context, account string, size int64, digest [32]byte, now time.Time) (Blob, error)
 	// ExtendBlob sets a blob's expiry to expires if that is later (an
 	// earlier expires changes nothing). ErrNotFound if there is no such
-	// blob row.
-	ExtendBlob(ctx context.Context, id [32]byte, expires time.Time) error
+	// blob row or it has expired at now: an expired blob is never
+	// revived, since the sweeper may be deleting its bytes.
+	ExtendBlob(ctx context.Context, id [32]byte, expires, now time.Time) error
 	// CreateUpload records u if the account's usage stays within lim
 	// (Stored + Open + u.Size <= Quota and OpenUploads < MaxOpenUploads),
 	// checked and inserted in one transaction that excludes every other

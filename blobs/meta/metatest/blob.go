@@ -59,18 +59,22 @@ func testFindBlob(t *testing.T, s meta.Store) {
 // testExtendBlob: the expiry only moves later.
 func testExtendBlob(t *testing.T, s meta.Store) {
 	b := store(t, s, "alice", 500, T0.Add(time.Hour))
-	if err := s.ExtendBlob(ctx(t), b.ID, T0.Add(time.Minute)); err != nil {
+	if err := s.ExtendBlob(ctx(t), b.ID, T0.Add(time.Minute), T0); err != nil {
 		t.Fatalf("ExtendBlob earlier: %v", err)
 	}
 	wantBlob(t, s, b, T0)
 	b.Expires = T0.Add(3 * time.Hour)
-	if err := s.ExtendBlob(ctx(t), b.ID, b.Expires); err != nil {
+	if err := s.ExtendBlob(ctx(t), b.ID, b.Expires, T0); err != nil {
 		t.Fatalf("ExtendBlob later: %v", err)
 	}
 	wantBlob(t, s, b, T0.Add(2*time.Hour))
-	wantErr(t, "ExtendBlob of an unknown blob", s.ExtendBlob(ctx(t), rand32(), T0.Add(time.Hour)), meta.ErrNotFound)
+	wantErr(t, "ExtendBlob of an unknown blob", s.ExtendBlob(ctx(t), rand32(), T0.Add(time.Hour), T0), meta.ErrNotFound)
 	_, err := s.Blob(ctx(t), b.ID, b.Expires)
 	wantErr(t, "Blob at expiry", err, meta.ErrNotFound)
+	// An expired blob is not revived: the sweeper may be deleting it.
+	wantErr(t, "ExtendBlob at expiry", s.ExtendBlob(ctx(t), b.ID, b.Expires.Add(time.Hour), b.Expires), meta.ErrNotFound)
+	_, err = s.Blob(ctx(t), b.ID, b.Expires)
+	wantErr(t, "Blob after a refused ExtendBlob", err, meta.ErrNotFound)
 }
 
 // testBlobExpiry: a blob is found until its expiry, not at it or after.

@@ -40,9 +40,9 @@ func (s *Store) FindBlob(ctx context.Context, account string, size int64, digest
 }
 
 // ExtendBlob moves the blob's expiry to expires if that is later.
-func (s *Store) ExtendBlob(ctx context.Context, id [32]byte, expires time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE blobs_blobs SET expires_ns = greatest(expires_ns, $1) WHERE id = $2`,
-		nanos(expires), id[:])
+func (s *Store) ExtendBlob(ctx context.Context, id [32]byte, expires, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE blobs_blobs SET expires_ns = greatest(expires_ns, $1) WHERE id = $2 AND expires_ns > $3`,
+		nanos(expires), id[:], nanos(now))
 	return wrap("extend blob", changed(tag, err))
 }
 

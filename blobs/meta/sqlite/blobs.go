@@ -57,10 +57,10 @@ func (s *Store) FindBlob(ctx context.Context, account string, size int64, digest
 }
 
 // ExtendBlob moves the blob's expiry to expires if that is later.
-func (s *Store) ExtendBlob(ctx context.Context, id [32]byte, expires time.Time) error {
+func (s *Store) ExtendBlob(ctx context.Context, id [32]byte, expires, now time.Time) error {
 	return s.write(ctx, "extend blob", func(tx *sql.Tx) error {
-		return changed(tx.ExecContext(ctx, `UPDATE blobs_blobs SET expires_ns = max(expires_ns, ?) WHERE id = ?`,
-			nanos(expires), id[:]))
+		return changed(tx.ExecContext(ctx, `UPDATE blobs_blobs SET expires_ns = max(expires_ns, ?) WHERE id = ? AND expires_ns > ?`,
+			nanos(expires), id[:], nanos(now)))
 	})
 }
 
