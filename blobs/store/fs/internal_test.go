@@ -49,6 +49,12 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte("sealpost-blob 1\nhandle 0123456789abcdef0123456789abcdef\nsize 0\n"))
 	f.Add([]byte("sealpost-blob 1\nhandle x\nsize 1\npart 00001-0123456789abcdef 1\n"))
 	f.Add([]byte("sealpost-blob 1\nhandle 0123456789abcdef0123456789abcdef\nsize 9223372036854775807\npart 00001-0123456789abcdef 9223372036854775807\n"))
+	// Counts in another spelling than the manifest's own (found by the
+	// fuzzer): refused, so that a manifest has one encoding.
+	for _, n := range []string{"07", "+7", "-0", "00"} {
+		f.Add([]byte("sealpost-blob 1\nhandle 0123456789abcdef0123456789abcdef\nsize 7\npart 00001-0123456789abcdef " + n + "\n"))
+		f.Add([]byte("sealpost-blob 1\nhandle 0123456789abcdef0123456789abcdef\nsize " + n + "\npart 00001-0123456789abcdef 7\n"))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := parseManifest(b)
 		if err != nil {

@@ -66,8 +66,8 @@ func parseManifest(b []byte) (blobManifest, error) {
 	if !ok {
 		return bad("size")
 	}
-	size, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || size < 0 {
+	size, err := parseCount(s)
+	if err != nil {
 		return bad("size")
 	}
 	m.size = size
@@ -80,8 +80,8 @@ func parseManifest(b []byte) (blobManifest, error) {
 		if len(f) != 3 || f[0] != "part" || !validPartName(f[1]) {
 			return bad("part line")
 		}
-		n, err := strconv.ParseInt(f[2], 10, 64)
-		if err != nil || n < 0 || n > size-sum {
+		n, err := parseCount(f[2])
+		if err != nil || n > size-sum {
 			return bad("part size")
 		}
 		sum += n
@@ -91,6 +91,15 @@ func parseManifest(b []byte) (blobManifest, error) {
 		return bad("part sizes")
 	}
 	return m, nil
+}
+
+// parseCount parses a byte count as the manifest writes it: decimal,
+// no sign, no leading zero (but "0"), so that a manifest has one encoding.
+func parseCount(s string) (int64, error) {
+	if s == "" || s[0] == '+' || s[0] == '-' || (len(s) > 1 && s[0] == '0') {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
 
 // validPartName reports whether name is partName(n, tag) for a valid n
