@@ -254,6 +254,12 @@ func TestAnonymousRetrySameToken(t *testing.T) {
 	bob := s.newUser("bob")
 	send(t, alice, "bob", "first")
 	recv(t, bob)
+	// bob's ack of "first" reaches the relay after recv returns: wait for
+	// it, so that the count below is of the test's envelope alone.
+	waitFor(t, func() bool {
+		st, err := s.q.Stats(ctxT(t), wire.FormatAddress("bob", 1))
+		return err == nil && st.Count == 0
+	})
 	// Queue a second envelope by hand with a token recorded, as a send
 	// interrupted after paying would leave it, and send it twice. The row
 	// is queued under a device bob does not have, so that alice's lane to
