@@ -210,8 +210,7 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	h := sha256.New()
 	spw := newSpoolWriter(f, h)
 	defer spw.Close()
-	cw := &countWriter{w: spw}
-	sw := stream.NewWriter(&key, cw)
+	sw := stream.NewWriter(&key, spw)
 	total := info.Size
 	n, err := io.Copy(sw, &progressReader{ctx: ctx, r: r, progress: o.progress, total: total})
 	if err != nil {
@@ -226,8 +225,8 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	if err := sw.Close(); err != nil {
 		return MessageID{}, fmt.Errorf("client: encrypting the file: %w", err)
 	}
-	if cw.n != stream.CiphertextSize(n) {
-		return MessageID{}, fmt.Errorf("client: encrypted %d bytes, want %d", cw.n, stream.CiphertextSize(n))
+	if spw.n != stream.CiphertextSize(n) {
+		return MessageID{}, fmt.Errorf("client: encrypted %d bytes, want %d", spw.n, stream.CiphertextSize(n))
 	}
 	if err := spw.Close(); err != nil {
 		return MessageID{}, fmt.Errorf("client: spool file: %w", err)
@@ -247,7 +246,7 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	defer clear(pointer)
 	row := localstore.AttachUpload{
 		ID: msgID[:], Conversation: handle, Spool: spool, Pointer: pointer,
-		CipherSize: cw.n, Created: time.Now(),
+		CipherSize: spw.n, Created: time.Now(),
 	}
 	if gid != nil {
 		row.Group = gid[:]
@@ -261,12 +260,7 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 		return MessageID{}, storeError(err)
 	}
 	keep = true
-	c.mu.Lock()
-	if c.spooled == nil {
-		c.spooled = map[MessageID]bool{}
-	}
-	c.spooled[msgID] = true
-	c.mu.Unlock()
+	c.setSpooled(msgID, true)
 	return msgID, nil
 }
 
@@ -362,12 +356,7 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 		if err := checkSpool(f, row.CipherSize, digest); err != nil {
 			return row, blobID, err
 		}
-		c.mu.Lock()
-		if c.spooled == nil {
-			c.spooled = map[MessageID]bool{}
-		}
-		c.spooled[msgID] = true
-		c.mu.Unlock()
+		c.setSpooled(msgID, true)
 	}
 	bc, err := c.blobClient()
 	if err != nil {
@@ -454,6 +443,21 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 	}
 }
 
+// setSpooled records whether this process knows msgID's spool whole
+// (it wrote or checked it).
+func (c *Client) setSpooled(msgID MessageID, whole bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !whole {
+		delete(c.spooled, msgID)
+		return
+	}
+	if c.spooled == nil {
+		c.spooled = map[MessageID]bool{}
+	}
+	c.spooled[msgID] = true
+}
+
 // checkSpool checks that a spool file holds size bytes with the digest.
 func checkSpool(f *os.File, size int64, digest [32]byte) error {
 	h := sha256.New()
@@ -477,12 +481,7 @@ func (c *Client) sendPointer(ctx context.Context, msgID MessageID, row localstor
 	ct.GetAttachment().BlobId = blobID[:]
 	defer clear(ct.GetAttachment().GetKey())
 	spool := filepath.Join(c.store.Dir(), spoolDir, row.Spool)
-	end := func(tx *localstore.Tx) error {
-		if err := tx.DeleteAttachUpload(msgID[:]); err != nil {
-			return err
-		}
-		return nil
-	}
+	end := func(tx *localstore.Tx) error { return tx.DeleteAttachUpload(msgID[:]) }
 	if row.Group != nil {
 		var gid GroupID
 		copy(gid[:], row.Group)
@@ -496,9 +495,7 @@ func (c *Client) sendPointer(ctx context.Context, msgID MessageID, row localstor
 		return err
 	}
 	os.Remove(spool)
-	c.mu.Lock()
-	delete(c.spooled, msgID)
-	c.mu.Unlock()
+	c.setSpooled(msgID, false)
 	return err
 }
 
@@ -527,9 +524,7 @@ func (c *Client) failUpload(msgID MessageID, row localstore.AttachUpload, cause 
 	if row.Spool != "" {
 		os.Remove(filepath.Join(c.store.Dir(), spoolDir, row.Spool))
 	}
-	c.mu.Lock()
-	delete(c.spooled, msgID)
-	c.mu.Unlock()
+	c.setSpooled(msgID, false)
 	c.emit(Event{Kind: EventFileFailed, Handle: row.Conversation, Messages: []MessageID{msgID}, Err: cause})
 }
 
@@ -650,18 +645,6 @@ func (c *Client) blobClient() (*blobclient.Client, error) {
 	}
 	c.blobs = bc
 	return bc, nil
-}
-
-// countWriter counts what passes through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (w *countWriter) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	w.n += int64(n)
-	return n, err
 }
 
 // progressReader reports reads to a ProgressFunc, at most every 256 KiB,

@@ -4,26 +4,33 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // spoolWriter writes a stream's ciphertext to the spool file and hashes it
 // on two goroutines of their own, so that encrypting, writing and hashing
 // a large file overlap (spec/attachments.md §6.1 step 1). Writes are
-// gathered into blocks of spoolBlock bytes, each handed to both.
+// gathered into blocks of spoolBlock bytes, each handed to both; a block is
+// reused once both are done with it.
 type spoolWriter struct {
 	file io.Writer
 	h    hash.Hash
 
-	cur    []byte
-	free   chan []byte
-	toF    chan []byte
-	toH    chan []byte
-	wg     sync.WaitGroup
+	cur      *spoolBlockBuf
+	free     chan *spoolBlockBuf
+	toF, toH chan *spoolBlockBuf
+	wg       sync.WaitGroup
+	n        int64 // bytes written
+
 	mu     sync.Mutex
-	err    error // the file's first write error
-	n      int64
-	count  map[*byte]int
+	err    error // the file's first write error; guarded by mu
 	closed bool
+}
+
+// spoolBlockBuf is one block and how many consumers still hold it.
+type spoolBlockBuf struct {
+	b    []byte
+	left atomic.Int32
 }
 
 const (
@@ -34,13 +41,12 @@ const (
 func newSpoolWriter(file io.Writer, h hash.Hash) *spoolWriter {
 	w := &spoolWriter{
 		file: file, h: h,
-		free:  make(chan []byte, spoolBlocks),
-		toF:   make(chan []byte, spoolBlocks),
-		toH:   make(chan []byte, spoolBlocks),
-		count: map[*byte]int{},
+		free: make(chan *spoolBlockBuf, spoolBlocks),
+		toF:  make(chan *spoolBlockBuf, spoolBlocks),
+		toH:  make(chan *spoolBlockBuf, spoolBlocks),
 	}
 	for range spoolBlocks {
-		w.free <- make([]byte, 0, spoolBlock)
+		w.free <- &spoolBlockBuf{b: make([]byte, 0, spoolBlock)}
 	}
 	w.cur = <-w.free
 	w.wg.Add(2)
@@ -57,21 +63,14 @@ func newSpoolWriter(file io.Writer, h hash.Hash) *spoolWriter {
 	return w
 }
 
-// consume runs f on each block and frees it once both consumers are done.
-func (w *spoolWriter) consume(ch chan []byte, f func([]byte)) {
+// consume runs f on each block; the last of the two consumers frees it.
+func (w *spoolWriter) consume(ch chan *spoolBlockBuf, f func([]byte)) {
 	defer w.wg.Done()
-	for b := range ch {
-		f(b)
-		w.mu.Lock()
-		k := &b[:1][0]
-		w.count[k]++
-		last := w.count[k] == 2
-		if last {
-			delete(w.count, k)
-		}
-		w.mu.Unlock()
-		if last {
-			w.free <- b[:0]
+	for blk := range ch {
+		f(blk.b)
+		if blk.left.Add(-1) == 0 {
+			blk.b = blk.b[:0]
+			w.free <- blk
 		}
 	}
 }
@@ -88,10 +87,10 @@ func (w *spoolWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := copy(w.cur[len(w.cur):cap(w.cur)], p)
-		w.cur = w.cur[:len(w.cur)+k]
+		k := copy(w.cur.b[len(w.cur.b):cap(w.cur.b)], p)
+		w.cur.b = w.cur.b[:len(w.cur.b)+k]
 		p = p[k:]
-		if len(w.cur) == cap(w.cur) {
+		if len(w.cur.b) == cap(w.cur.b) {
 			w.flush()
 		}
 	}
@@ -101,16 +100,17 @@ func (w *spoolWriter) Write(p []byte) (int, error) {
 
 // flush hands the current block to both consumers and takes a free one.
 func (w *spoolWriter) flush() {
-	if len(w.cur) == 0 {
+	if len(w.cur.b) == 0 {
 		return
 	}
+	w.cur.left.Store(2)
 	w.toF <- w.cur
 	w.toH <- w.cur
 	w.cur = <-w.free
 }
 
 // Close hands over the last block, waits for both consumers and returns
-// the file's first write error.
+// the file's first write error. Closing again returns it again.
 func (w *spoolWriter) Close() error {
 	if w.closed {
 		return w.failed()
