@@ -427,3 +427,46 @@ func TestSendGroupFile(t *testing.T) {
 		m.Ack()
 	}
 }
+
+// An operation begun while Close waits for the client's goroutines fails
+// with ErrClosed at once: a background upload that sends its pointer then
+// must not wait for Close, which waits for it.
+func TestBeginDuringClose(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	// A running operation keeps Close waiting for its write lock.
+	_, done, err := alice.begin(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { alice.Close(); close(closed) }()
+	waitFor(t, func() bool {
+		alice.mu.Lock()
+		defer alice.mu.Unlock()
+		return alice.closed
+	})
+	time.Sleep(10 * time.Millisecond) // Close now waits for the lock
+	began := make(chan error, 1)
+	go func() {
+		_, d, err := alice.begin(ctxT(t))
+		if d != nil {
+			d()
+		}
+		began <- err
+	}()
+	select {
+	case err := <-began:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("begin during Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("begin during Close waited")
+	}
+	done()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not finish")
+	}
+}

@@ -581,8 +581,16 @@ func (c *Client) beginRegistered(ctx context.Context) (context.Context, *identit
 // begin starts a public operation: it fails with ErrClosed after Close,
 // and returns a context that Close cancels and the function that ends the
 // operation.
+//
+// Close is the only writer of opMu, and it sets closed before it locks: a
+// read lock that cannot be had now means Close has begun. begin then
+// fails at once instead of waiting, since Close waits for the client's
+// background goroutines (c.wg), some of which (the file uploads,
+// attach.go) run public operations: waiting would deadlock.
 func (c *Client) begin(ctx context.Context) (context.Context, func(), error) {
-	c.opMu.RLock()
+	if !c.opMu.TryRLock() {
+		return nil, nil, ErrClosed
+	}
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
