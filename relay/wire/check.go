@@ -72,6 +72,14 @@ func Check(f *Frame) error {
 		return checkSetAccess(b.SetAccess)
 	case *Frame_AccessSet:
 		return checkPresent(b.AccessSet, "AccessSet")
+	case *Frame_SetPush:
+		return checkSetPush(b.SetPush)
+	case *Frame_PushSet:
+		return checkPushSet(b.PushSet)
+	case *Frame_Drain:
+		return checkPresent(b.Drain, "Drain")
+	case *Frame_Drained:
+		return checkPresent(b.Drained, "Drained")
 	}
 	return malformed("no body")
 }

@@ -145,6 +145,116 @@ func (AccessMode) EnumDescriptor() ([]byte, []int) {
 	return file_relay_proto_rawDescGZIP(), []int{1}
 }
 
+// PushKind is how the relay wakes a device that is not connected
+// (spec/push.md §2).
+type PushKind int32
+
+const (
+	PushKind_PUSH_KIND_UNSPECIFIED PushKind = 0 // never sent
+	PushKind_PUSH_KIND_NONE        PushKind = 1 // no wake-ups: removes the registration
+	PushKind_PUSH_KIND_WEB_PUSH    PushKind = 2 // an RFC 8030 push resource: Web Push, UnifiedPush
+	PushKind_PUSH_KIND_GATEWAY     PushKind = 3 // a push gateway the relay knows (APNs, FCM)
+)
+
+// Enum value maps for PushKind.
+var (
+	PushKind_name = map[int32]string{
+		0: "PUSH_KIND_UNSPECIFIED",
+		1: "PUSH_KIND_NONE",
+		2: "PUSH_KIND_WEB_PUSH",
+		3: "PUSH_KIND_GATEWAY",
+	}
+	PushKind_value = map[string]int32{
+		"PUSH_KIND_UNSPECIFIED": 0,
+		"PUSH_KIND_NONE":        1,
+		"PUSH_KIND_WEB_PUSH":    2,
+		"PUSH_KIND_GATEWAY":     3,
+	}
+)
+
+func (x PushKind) Enum() *PushKind {
+	p := new(PushKind)
+	*p = x
+	return p
+}
+
+func (x PushKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PushKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_relay_proto_enumTypes[2].Descriptor()
+}
+
+func (PushKind) Type() protoreflect.EnumType {
+	return &file_relay_proto_enumTypes[2]
+}
+
+func (x PushKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PushKind.Descriptor instead.
+func (PushKind) EnumDescriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{2}
+}
+
+// PushStatus is the relay's answer to a SetPush (spec/push.md §2).
+type PushStatus int32
+
+const (
+	PushStatus_PUSH_STATUS_UNSPECIFIED      PushStatus = 0 // never sent
+	PushStatus_PUSH_STATUS_OK               PushStatus = 1 // stored durably (or removed)
+	PushStatus_PUSH_STATUS_DISABLED         PushStatus = 2 // this relay sends no wake-ups of this kind: nothing stored
+	PushStatus_PUSH_STATUS_ENDPOINT_REFUSED PushStatus = 3 // the endpoint is not an https URL the relay may reach: nothing stored
+	PushStatus_PUSH_STATUS_GATEWAY_UNKNOWN  PushStatus = 4 // the relay has no key for this gateway: nothing stored
+)
+
+// Enum value maps for PushStatus.
+var (
+	PushStatus_name = map[int32]string{
+		0: "PUSH_STATUS_UNSPECIFIED",
+		1: "PUSH_STATUS_OK",
+		2: "PUSH_STATUS_DISABLED",
+		3: "PUSH_STATUS_ENDPOINT_REFUSED",
+		4: "PUSH_STATUS_GATEWAY_UNKNOWN",
+	}
+	PushStatus_value = map[string]int32{
+		"PUSH_STATUS_UNSPECIFIED":      0,
+		"PUSH_STATUS_OK":               1,
+		"PUSH_STATUS_DISABLED":         2,
+		"PUSH_STATUS_ENDPOINT_REFUSED": 3,
+		"PUSH_STATUS_GATEWAY_UNKNOWN":  4,
+	}
+)
+
+func (x PushStatus) Enum() *PushStatus {
+	p := new(PushStatus)
+	*p = x
+	return p
+}
+
+func (x PushStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PushStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_relay_proto_enumTypes[3].Descriptor()
+}
+
+func (PushStatus) Type() protoreflect.EnumType {
+	return &file_relay_proto_enumTypes[3]
+}
+
+func (x PushStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PushStatus.Descriptor instead.
+func (PushStatus) EnumDescriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{3}
+}
+
 // ErrorCode says why a connection is being closed (spec/relay.md §10).
 type ErrorCode int32
 
@@ -227,11 +337,11 @@ func (x ErrorCode) String() string {
 }
 
 func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_relay_proto_enumTypes[2].Descriptor()
+	return file_relay_proto_enumTypes[4].Descriptor()
 }
 
 func (ErrorCode) Type() protoreflect.EnumType {
-	return &file_relay_proto_enumTypes[2]
+	return &file_relay_proto_enumTypes[4]
 }
 
 func (x ErrorCode) Number() protoreflect.EnumNumber {
@@ -240,7 +350,7 @@ func (x ErrorCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorCode.Descriptor instead.
 func (ErrorCode) EnumDescriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{2}
+	return file_relay_proto_rawDescGZIP(), []int{4}
 }
 
 // Frame is the unit of the protocol: exactly one body is set.
@@ -262,6 +372,10 @@ type Frame struct {
 	//	*Frame_AuthAnonymous
 	//	*Frame_SetAccess
 	//	*Frame_AccessSet
+	//	*Frame_SetPush
+	//	*Frame_PushSet
+	//	*Frame_Drain
+	//	*Frame_Drained
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -430,6 +544,42 @@ func (x *Frame) GetAccessSet() *AccessSet {
 	return nil
 }
 
+func (x *Frame) GetSetPush() *SetPush {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_SetPush); ok {
+			return x.SetPush
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetPushSet() *PushSet {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_PushSet); ok {
+			return x.PushSet
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetDrain() *Drain {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Drain); ok {
+			return x.Drain
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetDrained() *Drained {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Drained); ok {
+			return x.Drained
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -490,6 +640,22 @@ type Frame_AccessSet struct {
 	AccessSet *AccessSet `protobuf:"bytes,14,opt,name=access_set,json=accessSet,proto3,oneof"` // relay -> client, answer to SetAccess
 }
 
+type Frame_SetPush struct {
+	SetPush *SetPush `protobuf:"bytes,15,opt,name=set_push,json=setPush,proto3,oneof"` // client -> relay, authenticated connection only (spec/push.md §2)
+}
+
+type Frame_PushSet struct {
+	PushSet *PushSet `protobuf:"bytes,16,opt,name=push_set,json=pushSet,proto3,oneof"` // relay -> client, answer to SetPush
+}
+
+type Frame_Drain struct {
+	Drain *Drain `protobuf:"bytes,17,opt,name=drain,proto3,oneof"` // client -> relay, authenticated connection only (spec/push.md §8)
+}
+
+type Frame_Drained struct {
+	Drained *Drained `protobuf:"bytes,18,opt,name=drained,proto3,oneof"` // relay -> client, answer to Drain
+}
+
 func (*Frame_Auth) isFrame_Body() {}
 
 func (*Frame_Hello) isFrame_Body() {}
@@ -517,6 +683,14 @@ func (*Frame_AuthAnonymous) isFrame_Body() {}
 func (*Frame_SetAccess) isFrame_Body() {}
 
 func (*Frame_AccessSet) isFrame_Body() {}
+
+func (*Frame_SetPush) isFrame_Body() {}
+
+func (*Frame_PushSet) isFrame_Body() {}
+
+func (*Frame_Drain) isFrame_Body() {}
+
+func (*Frame_Drained) isFrame_Body() {}
 
 // Auth carries an access token (spec/token.md §4.3, text form) whose
 // audience is "relay:<key server name>".
@@ -1033,6 +1207,204 @@ func (*AccessSet) Descriptor() ([]byte, []int) {
 	return file_relay_proto_rawDescGZIP(), []int{8}
 }
 
+// SetPush registers, replaces or removes the push target of the
+// connection's own device (spec/push.md §2). A device has at most one.
+type SetPush struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          PushKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=sealpost.relay.v1.PushKind" json:"kind,omitempty"`
+	Endpoint      string                 `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"` // web push: the push resource URL; gateway: the gateway URL; none: absent
+	P256Dh        []byte                 `protobuf:"bytes,3,opt,name=p256dh,proto3" json:"p256dh,omitempty"`     // web push: the subscription's P-256 key, 65 bytes uncompressed; else absent
+	Auth          []byte                 `protobuf:"bytes,4,opt,name=auth,proto3" json:"auth,omitempty"`         // web push: the subscription's authentication secret, 16 bytes; else absent
+	Token         []byte                 `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`       // gateway: the device's gateway token, 1..512 bytes, opaque to the relay; else absent
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPush) Reset() {
+	*x = SetPush{}
+	mi := &file_relay_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPush) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPush) ProtoMessage() {}
+
+func (x *SetPush) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPush.ProtoReflect.Descriptor instead.
+func (*SetPush) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SetPush) GetKind() PushKind {
+	if x != nil {
+		return x.Kind
+	}
+	return PushKind_PUSH_KIND_UNSPECIFIED
+}
+
+func (x *SetPush) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *SetPush) GetP256Dh() []byte {
+	if x != nil {
+		return x.P256Dh
+	}
+	return nil
+}
+
+func (x *SetPush) GetAuth() []byte {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+func (x *SetPush) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+// PushSet answers a SetPush, in order.
+type PushSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        PushStatus             `protobuf:"varint,1,opt,name=status,proto3,enum=sealpost.relay.v1.PushStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushSet) Reset() {
+	*x = PushSet{}
+	mi := &file_relay_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushSet) ProtoMessage() {}
+
+func (x *PushSet) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushSet.ProtoReflect.Descriptor instead.
+func (*PushSet) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PushSet) GetStatus() PushStatus {
+	if x != nil {
+		return x.Status
+	}
+	return PushStatus_PUSH_STATUS_UNSPECIFIED
+}
+
+// Drain asks the relay to say when it has delivered, on this connection,
+// every envelope its mailbox held when the Drain arrived (spec/push.md §8).
+type Drain struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Drain) Reset() {
+	*x = Drain{}
+	mi := &file_relay_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Drain) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Drain) ProtoMessage() {}
+
+func (x *Drain) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Drain.ProtoReflect.Descriptor instead.
+func (*Drain) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{11}
+}
+
+// Drained answers a Drain, in order, after the last of those deliveries.
+type Drained struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Drained) Reset() {
+	*x = Drained{}
+	mi := &file_relay_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Drained) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Drained) ProtoMessage() {}
+
+func (x *Drained) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Drained.ProtoReflect.Descriptor instead.
+func (*Drained) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{12}
+}
+
 // SendResult answers a Send, once everything it stored is durable.
 type SendResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1046,7 +1418,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1430,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1443,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{9}
+	return file_relay_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SendResult) GetMessageId() []byte {
@@ -1112,7 +1484,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1496,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1509,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{10}
+	return file_relay_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Deliver) GetDeliveries() []*Delivery {
@@ -1159,7 +1531,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1543,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1556,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{11}
+	return file_relay_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Delivery) GetId() uint64 {
@@ -1218,7 +1590,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1602,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1615,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{12}
+	return file_relay_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Ack) GetIds() []uint64 {
@@ -1265,7 +1637,7 @@ type SendEphemeral struct {
 
 func (x *SendEphemeral) Reset() {
 	*x = SendEphemeral{}
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1649,7 @@ func (x *SendEphemeral) String() string {
 func (*SendEphemeral) ProtoMessage() {}
 
 func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1662,7 @@ func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendEphemeral.ProtoReflect.Descriptor instead.
 func (*SendEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{13}
+	return file_relay_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendEphemeral) GetItems() []*Item {
@@ -1311,7 +1683,7 @@ type DeliverEphemeral struct {
 
 func (x *DeliverEphemeral) Reset() {
 	*x = DeliverEphemeral{}
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1695,7 @@ func (x *DeliverEphemeral) String() string {
 func (*DeliverEphemeral) ProtoMessage() {}
 
 func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1708,7 @@ func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverEphemeral.ProtoReflect.Descriptor instead.
 func (*DeliverEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{14}
+	return file_relay_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeliverEphemeral) GetEnvelopes() [][]byte {
@@ -1355,7 +1727,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_relay_proto_msgTypes[15]
+	mi := &file_relay_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1739,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[15]
+	mi := &file_relay_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1752,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{15}
+	return file_relay_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Ping) GetNonce() uint64 {
@@ -1399,7 +1771,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_relay_proto_msgTypes[16]
+	mi := &file_relay_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1783,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[16]
+	mi := &file_relay_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1796,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{16}
+	return file_relay_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Pong) GetNonce() uint64 {
@@ -1446,7 +1818,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_relay_proto_msgTypes[17]
+	mi := &file_relay_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1830,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[17]
+	mi := &file_relay_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1843,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{17}
+	return file_relay_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1492,7 +1864,7 @@ var File_relay_proto protoreflect.FileDescriptor
 
 const file_relay_proto_rawDesc = "" +
 	"\n" +
-	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xbd\x06\n" +
+	"\vrelay.proto\x12\x11sealpost.relay.v1\"\x99\b\n" +
 	"\x05Frame\x12-\n" +
 	"\x04auth\x18\x01 \x01(\v2\x17.sealpost.relay.v1.AuthH\x00R\x04auth\x120\n" +
 	"\x05hello\x18\x02 \x01(\v2\x18.sealpost.relay.v1.HelloH\x00R\x05hello\x12-\n" +
@@ -1511,7 +1883,11 @@ const file_relay_proto_rawDesc = "" +
 	"\n" +
 	"set_access\x18\r \x01(\v2\x1c.sealpost.relay.v1.SetAccessH\x00R\tsetAccess\x12=\n" +
 	"\n" +
-	"access_set\x18\x0e \x01(\v2\x1c.sealpost.relay.v1.AccessSetH\x00R\taccessSetB\x06\n" +
+	"access_set\x18\x0e \x01(\v2\x1c.sealpost.relay.v1.AccessSetH\x00R\taccessSet\x127\n" +
+	"\bset_push\x18\x0f \x01(\v2\x1a.sealpost.relay.v1.SetPushH\x00R\asetPush\x127\n" +
+	"\bpush_set\x18\x10 \x01(\v2\x1a.sealpost.relay.v1.PushSetH\x00R\apushSet\x120\n" +
+	"\x05drain\x18\x11 \x01(\v2\x18.sealpost.relay.v1.DrainH\x00R\x05drain\x126\n" +
+	"\adrained\x18\x12 \x01(\v2\x1a.sealpost.relay.v1.DrainedH\x00R\adrainedB\x06\n" +
 	"\x04body\"\x1c\n" +
 	"\x04Auth\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\x0f\n" +
@@ -1553,7 +1929,17 @@ const file_relay_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1d.sealpost.relay.v1.AccessModeR\x04mode\x12\x1a\n" +
 	"\bverifier\x18\x02 \x01(\fR\bverifier\x124\n" +
 	"\x16previous_valid_seconds\x18\x03 \x01(\rR\x14previousValidSeconds\"\v\n" +
-	"\tAccessSet\"\xa6\x01\n" +
+	"\tAccessSet\"\x98\x01\n" +
+	"\aSetPush\x12/\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1b.sealpost.relay.v1.PushKindR\x04kind\x12\x1a\n" +
+	"\bendpoint\x18\x02 \x01(\tR\bendpoint\x12\x16\n" +
+	"\x06p256dh\x18\x03 \x01(\fR\x06p256dh\x12\x12\n" +
+	"\x04auth\x18\x04 \x01(\fR\x04auth\x12\x14\n" +
+	"\x05token\x18\x05 \x01(\fR\x05token\"@\n" +
+	"\aPushSet\x125\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1d.sealpost.relay.v1.PushStatusR\x06status\"\a\n" +
+	"\x05Drain\"\t\n" +
+	"\aDrained\"\xa6\x01\n" +
 	"\n" +
 	"SendResult\x12\x1d\n" +
 	"\n" +
@@ -1594,7 +1980,19 @@ const file_relay_proto_rawDesc = "" +
 	"AccessMode\x12\x1b\n" +
 	"\x17ACCESS_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10ACCESS_MODE_OPEN\x10\x01\x12\x18\n" +
-	"\x14ACCESS_MODE_CONTACTS\x10\x02*\xcb\x04\n" +
+	"\x14ACCESS_MODE_CONTACTS\x10\x02*h\n" +
+	"\bPushKind\x12\x19\n" +
+	"\x15PUSH_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0ePUSH_KIND_NONE\x10\x01\x12\x16\n" +
+	"\x12PUSH_KIND_WEB_PUSH\x10\x02\x12\x15\n" +
+	"\x11PUSH_KIND_GATEWAY\x10\x03*\x9a\x01\n" +
+	"\n" +
+	"PushStatus\x12\x1b\n" +
+	"\x17PUSH_STATUS_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0ePUSH_STATUS_OK\x10\x01\x12\x18\n" +
+	"\x14PUSH_STATUS_DISABLED\x10\x02\x12 \n" +
+	"\x1cPUSH_STATUS_ENDPOINT_REFUSED\x10\x03\x12\x1f\n" +
+	"\x1bPUSH_STATUS_GATEWAY_UNKNOWN\x10\x04*\xcb\x04\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_MALFORMED\x10\x01\x12\x1e\n" +
@@ -1629,58 +2027,70 @@ func file_relay_proto_rawDescGZIP() []byte {
 	return file_relay_proto_rawDescData
 }
 
-var file_relay_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_relay_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_relay_proto_goTypes = []any{
 	(Status)(0),              // 0: sealpost.relay.v1.Status
 	(AccessMode)(0),          // 1: sealpost.relay.v1.AccessMode
-	(ErrorCode)(0),           // 2: sealpost.relay.v1.ErrorCode
-	(*Frame)(nil),            // 3: sealpost.relay.v1.Frame
-	(*Auth)(nil),             // 4: sealpost.relay.v1.Auth
-	(*AuthAnonymous)(nil),    // 5: sealpost.relay.v1.AuthAnonymous
-	(*Hello)(nil),            // 6: sealpost.relay.v1.Hello
-	(*Limits)(nil),           // 7: sealpost.relay.v1.Limits
-	(*Send)(nil),             // 8: sealpost.relay.v1.Send
-	(*Item)(nil),             // 9: sealpost.relay.v1.Item
-	(*SetAccess)(nil),        // 10: sealpost.relay.v1.SetAccess
-	(*AccessSet)(nil),        // 11: sealpost.relay.v1.AccessSet
-	(*SendResult)(nil),       // 12: sealpost.relay.v1.SendResult
-	(*Deliver)(nil),          // 13: sealpost.relay.v1.Deliver
-	(*Delivery)(nil),         // 14: sealpost.relay.v1.Delivery
-	(*Ack)(nil),              // 15: sealpost.relay.v1.Ack
-	(*SendEphemeral)(nil),    // 16: sealpost.relay.v1.SendEphemeral
-	(*DeliverEphemeral)(nil), // 17: sealpost.relay.v1.DeliverEphemeral
-	(*Ping)(nil),             // 18: sealpost.relay.v1.Ping
-	(*Pong)(nil),             // 19: sealpost.relay.v1.Pong
-	(*Error)(nil),            // 20: sealpost.relay.v1.Error
+	(PushKind)(0),            // 2: sealpost.relay.v1.PushKind
+	(PushStatus)(0),          // 3: sealpost.relay.v1.PushStatus
+	(ErrorCode)(0),           // 4: sealpost.relay.v1.ErrorCode
+	(*Frame)(nil),            // 5: sealpost.relay.v1.Frame
+	(*Auth)(nil),             // 6: sealpost.relay.v1.Auth
+	(*AuthAnonymous)(nil),    // 7: sealpost.relay.v1.AuthAnonymous
+	(*Hello)(nil),            // 8: sealpost.relay.v1.Hello
+	(*Limits)(nil),           // 9: sealpost.relay.v1.Limits
+	(*Send)(nil),             // 10: sealpost.relay.v1.Send
+	(*Item)(nil),             // 11: sealpost.relay.v1.Item
+	(*SetAccess)(nil),        // 12: sealpost.relay.v1.SetAccess
+	(*AccessSet)(nil),        // 13: sealpost.relay.v1.AccessSet
+	(*SetPush)(nil),          // 14: sealpost.relay.v1.SetPush
+	(*PushSet)(nil),          // 15: sealpost.relay.v1.PushSet
+	(*Drain)(nil),            // 16: sealpost.relay.v1.Drain
+	(*Drained)(nil),          // 17: sealpost.relay.v1.Drained
+	(*SendResult)(nil),       // 18: sealpost.relay.v1.SendResult
+	(*Deliver)(nil),          // 19: sealpost.relay.v1.Deliver
+	(*Delivery)(nil),         // 20: sealpost.relay.v1.Delivery
+	(*Ack)(nil),              // 21: sealpost.relay.v1.Ack
+	(*SendEphemeral)(nil),    // 22: sealpost.relay.v1.SendEphemeral
+	(*DeliverEphemeral)(nil), // 23: sealpost.relay.v1.DeliverEphemeral
+	(*Ping)(nil),             // 24: sealpost.relay.v1.Ping
+	(*Pong)(nil),             // 25: sealpost.relay.v1.Pong
+	(*Error)(nil),            // 26: sealpost.relay.v1.Error
 }
 var file_relay_proto_depIdxs = []int32{
-	4,  // 0: sealpost.relay.v1.Frame.auth:type_name -> sealpost.relay.v1.Auth
-	6,  // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
-	8,  // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
-	12, // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
-	13, // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
-	15, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
-	18, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
-	19, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
-	20, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
-	16, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
-	17, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
-	5,  // 11: sealpost.relay.v1.Frame.auth_anonymous:type_name -> sealpost.relay.v1.AuthAnonymous
-	10, // 12: sealpost.relay.v1.Frame.set_access:type_name -> sealpost.relay.v1.SetAccess
-	11, // 13: sealpost.relay.v1.Frame.access_set:type_name -> sealpost.relay.v1.AccessSet
-	7,  // 14: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
-	9,  // 15: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
-	1,  // 16: sealpost.relay.v1.SetAccess.mode:type_name -> sealpost.relay.v1.AccessMode
-	0,  // 17: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
-	14, // 18: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
-	9,  // 19: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
-	2,  // 20: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	6,  // 0: sealpost.relay.v1.Frame.auth:type_name -> sealpost.relay.v1.Auth
+	8,  // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
+	10, // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
+	18, // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
+	19, // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
+	21, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
+	24, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
+	25, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
+	26, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
+	22, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
+	23, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
+	7,  // 11: sealpost.relay.v1.Frame.auth_anonymous:type_name -> sealpost.relay.v1.AuthAnonymous
+	12, // 12: sealpost.relay.v1.Frame.set_access:type_name -> sealpost.relay.v1.SetAccess
+	13, // 13: sealpost.relay.v1.Frame.access_set:type_name -> sealpost.relay.v1.AccessSet
+	14, // 14: sealpost.relay.v1.Frame.set_push:type_name -> sealpost.relay.v1.SetPush
+	15, // 15: sealpost.relay.v1.Frame.push_set:type_name -> sealpost.relay.v1.PushSet
+	16, // 16: sealpost.relay.v1.Frame.drain:type_name -> sealpost.relay.v1.Drain
+	17, // 17: sealpost.relay.v1.Frame.drained:type_name -> sealpost.relay.v1.Drained
+	9,  // 18: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
+	11, // 19: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
+	1,  // 20: sealpost.relay.v1.SetAccess.mode:type_name -> sealpost.relay.v1.AccessMode
+	2,  // 21: sealpost.relay.v1.SetPush.kind:type_name -> sealpost.relay.v1.PushKind
+	3,  // 22: sealpost.relay.v1.PushSet.status:type_name -> sealpost.relay.v1.PushStatus
+	0,  // 23: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
+	20, // 24: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
+	11, // 25: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
+	4,  // 26: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_relay_proto_init() }
@@ -1703,14 +2113,18 @@ func file_relay_proto_init() {
 		(*Frame_AuthAnonymous)(nil),
 		(*Frame_SetAccess)(nil),
 		(*Frame_AccessSet)(nil),
+		(*Frame_SetPush)(nil),
+		(*Frame_PushSet)(nil),
+		(*Frame_Drain)(nil),
+		(*Frame_Drained)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_relay_proto_rawDesc), len(file_relay_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   18,
+			NumEnums:      5,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
