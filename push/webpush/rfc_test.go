@@ -64,3 +64,34 @@ func TestRFC8291AppendixA(t *testing.T) {
 		t.Fatalf("wrong auth: %v", err)
 	}
 }
+
+// The intermediate values RFC 8291 Appendix A prints, from deriveKeys.
+func TestRFC8291Intermediates(t *testing.T) {
+	v := rfc8291
+	as, err := ecdh.P256().NewPrivateKey(b64(t, v.asPrivate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, err := ecdh.P256().NewPublicKey(b64(t, v.uaPublic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := deriveKeys(b64(t, v.salt), as, ua, b64(t, v.uaPublic), b64(t, v.asPublic), b64(t, v.auth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		got  []byte
+		want string
+	}{
+		"ecdh_secret": {k.ecdhSecret, "kyrL1jIIOHEzg3sM2ZWRHDRB62YACZhhSlknJ672kSs"},
+		"IKM":         {k.ikm, "S4lYMb_L0FxCeq0WhDx813KgSYqU26kOyzWUdsXYyrg"},
+		"PRK":         {k.prk, "09_eUZGrsvxChDCGRCdkLiDXrReGOEVeSCdCcPBSJSc"},
+		"CEK":         {k.cek, "oIhVW04MRdy2XN9CiKLxTg"},
+		"NONCE":       {k.nonce, "4h_95klXJ5E_qnoN"},
+	} {
+		if !bytes.Equal(c.got, b64(t, c.want)) {
+			t.Errorf("%s = %s, want %s", name, base64.RawURLEncoding.EncodeToString(c.got), c.want)
+		}
+	}
+}

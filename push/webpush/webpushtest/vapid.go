@@ -83,7 +83,7 @@ func verifyVAPID(h, origin string, now time.Time) ([]byte, error) {
 	case *c.Exp > now.Add(24*time.Hour).Unix():
 		return nil, errors.New("exp more than 24 hours ahead")
 	case c.Sub == nil || !(strings.HasPrefix(*c.Sub, "mailto:") || strings.HasPrefix(*c.Sub, "https:")):
-		return nil, errors.New("sub missing or not mailto: or https:")
+		return nil, errors.New("sub missing, or neither a mailto nor an https URI")
 	}
 	return kb, nil
 }

@@ -291,7 +291,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		case <-s.done:
 		}
-		return
+		// Drop the connection without an answer: a hung service never
+		// answers, even after the client gave up.
+		panic(http.ErrAbortHandler)
 	case fault.RedirectTo != "":
 		http.Redirect(w, r, fault.RedirectTo, http.StatusTemporaryRedirect)
 		return
