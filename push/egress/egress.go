@@ -137,8 +137,9 @@ func control(network, address string, _ syscall.RawConn) error {
 // and no fragment, at most MaxURLLength bytes, a valid port if any, and,
 // when the host is a literal IP address or a name that is local by
 // definition ("localhost", "*.localhost"), one that is not Forbidden
-// unless allowPrivate. Names are checked again on every connection, on
-// the addresses they resolve to then.
+// unless allowPrivate. A host whose last label is numeric (an IPv4 address
+// in a form other than dotted decimal) is refused. Names are checked again
+// on every connection, on the addresses they resolve to then.
 func CheckURL(raw string, allowPrivate bool) error {
 	if len(raw) > MaxURLLength {
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidURL, MaxURLLength)
@@ -180,5 +181,24 @@ func CheckURL(raw string, allowPrivate bool) error {
 	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
 		return fmt.Errorf("%w: %s", ErrForbiddenAddress, host)
 	}
+	if numericHost(name) {
+		return fmt.Errorf("%w: host %q is neither a DNS name nor an IP address in standard form", ErrInvalidURL, host)
+	}
 	return nil
+}
+
+// numericHost reports whether name's last label is all digits or starts
+// with 0x: no DNS name ends so, but resolvers with inet_aton's rules read
+// such names as IPv4 addresses ("127.1", "2130706433", "0x7f.0.0.1").
+func numericHost(name string) bool {
+	last := name[strings.LastIndex(name, ".")+1:]
+	if strings.HasPrefix(last, "0x") {
+		return true
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

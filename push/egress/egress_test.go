@@ -80,6 +80,11 @@ func TestCheckURL(t *testing.T) {
 		{"https://localhost/x", ErrForbiddenAddress},
 		{"https://LocalHost./x", ErrForbiddenAddress},
 		{"https://push.localhost/x", ErrForbiddenAddress},
+		{"https://127.1/x", ErrInvalidURL},
+		{"https://2130706433/x", ErrInvalidURL},
+		{"https://0x7f.0.0.1/x", ErrInvalidURL},
+		{"https://017700000001/x", ErrInvalidURL},
+		{"https://10.0.0.1./x", ErrInvalidURL},
 	} {
 		err := CheckURL(c.url, false)
 		if !errors.Is(err, c.want) {

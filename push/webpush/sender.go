@@ -115,7 +115,9 @@ type SenderConfig struct {
 	// an "https:" URL (CheckSubject); required.
 	Subject string
 	// Client sends the requests; nil means egress.NewClient with its
-	// defaults (public addresses only). It must follow no redirect.
+	// defaults (public addresses only). Only an egress client guards the
+	// addresses (spec/push.md §4.8). The Sender follows no redirect,
+	// whatever the client's CheckRedirect.
 	Client *http.Client
 	// Now is the clock of the tokens and of Retry-After dates; nil means
 	// time.Now.
@@ -152,9 +154,13 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Sender{key: cfg.Key, subject: cfg.Subject, client: cfg.Client, now: cfg.Now}
-	if s.client == nil {
+	s := &Sender{key: cfg.Key, subject: cfg.Subject, now: cfg.Now}
+	if cfg.Client == nil {
 		s.client = egress.NewClient(egress.Config{})
+	} else {
+		c := *cfg.Client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		s.client = &c
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -276,3 +276,20 @@ func TestOutcomeString(t *testing.T) {
 		}
 	}
 }
+
+// A client that follows redirects is made not to: the 3xx is the answer.
+func TestSendFollowsNoRedirectWhateverTheClient(t *testing.T) {
+	srv := webpushtest.New(t)
+	c := srv.Client()
+	c.CheckRedirect = nil // net/http's default: follow up to 10
+	s, _ := newSender(t, srv, c)
+	sub, target := srv.NewSubscription(), srv.NewSubscription()
+	srv.SetFault(sub, webpushtest.Fault{RedirectTo: target.Endpoint})
+	r := s.Send(context.Background(), sub, wake, []byte(webpush.WakeMarker))
+	if r.Outcome != webpush.Refused || r.Status != http.StatusTemporaryRedirect {
+		t.Fatalf("%v %d", r.Outcome, r.Status)
+	}
+	if len(srv.Messages(target)) != 0 || srv.Rejected() != 0 {
+		t.Fatal("the redirect was followed")
+	}
+}
