@@ -550,7 +550,7 @@ func testPushPending(t *testing.T, f *fixture) {
 		var got [][]byte
 		var after []byte
 		for pages := 0; ; pages++ {
-			if pages > len(want)+1 {
+			if pages > len(all)+1 {
 				t.Fatalf("limit %d: PendingWakes does not end", limit)
 			}
 			page, err := pq.PendingWakes(f.ctx, after, limit, t0)
@@ -745,4 +745,27 @@ func testPushReopen(t *testing.T, open func() store.Queue) {
 	if ga := f.reg(alice).Gen; ga <= max(g, g2, newest) {
 		t.Fatalf("registration after reopening: gen %d, used before up to %d", ga, max(g, g2, newest))
 	}
+}
+
+// testPushClose: after Close every push method fails with ErrClosed.
+func testPushClose(t *testing.T, f *fixture) {
+	f.open(bob)
+	f.setPush(bob, webTarget("a"))
+	g := f.reg(bob).Gen
+	must(t, "Close", f.q.Close())
+	pq, ctx, now := f.push(), f.ctx, f.now
+	wantErr(t, "SetPush after Close", pq.SetPush(ctx, bob, gatewayTarget("a")), store.ErrClosed)
+	_, err := pq.Push(ctx, bob)
+	wantErr(t, "Push after Close", err, store.ErrClosed)
+	_, _, err = pq.ClaimWakes(ctx, [][]byte{bob}, now, wakeInterval)
+	wantErr(t, "ClaimWakes after Close", err, store.ErrClosed)
+	_, _, err = pq.ClaimWakes(ctx, nil, now, wakeInterval)
+	wantErr(t, "ClaimWakes of nothing after Close", err, store.ErrClosed)
+	wantErr(t, "WakeDone after Close", pq.WakeDone(ctx, bob, g, now), store.ErrClosed)
+	_, err = pq.WakeFailed(ctx, bob, g, now)
+	wantErr(t, "WakeFailed after Close", err, store.ErrClosed)
+	_, err = pq.RemovePush(ctx, bob, g)
+	wantErr(t, "RemovePush after Close", err, store.ErrClosed)
+	_, err = pq.PendingWakes(ctx, nil, 10, now)
+	wantErr(t, "PendingWakes after Close", err, store.ErrClosed)
 }

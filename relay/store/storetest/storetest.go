@@ -150,6 +150,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"PushRemove", testPushRemove},
 		{"PushPending", testPushPending},
 		{"PushConcurrentClaims", testPushConcurrentClaims},
+		{"PushClose", testPushClose},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
