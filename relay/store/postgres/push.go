@@ -14,13 +14,13 @@ import (
 
 // Push registrations and wake-up bookkeeping (store.PushQueue,
 // spec/push.md §2, §3), in relay_push (migrations/0005_push.sql), shared
-// by every node on the database. A claim locks the registrations it looks
-// at (FOR NO KEY UPDATE, in address order, so that concurrent claims
+// by every node on the database. A claim locks the registrations it can
+// claim (FOR NO KEY UPDATE, in address order, so that concurrent claims
 // never deadlock), reads their latest committed state under the lock and
 // sets next_wake_ns in the same transaction: of two nodes claiming one
 // registration at once, the second waits for the first to commit and then
-// sees its next_wake_ns. The other writes change one row in one
-// statement. Times are Unix nanoseconds, 0 for the zero time.
+// sees its next_wake_ns (claimOnce). The other writes change one row in
+// one statement. Times are Unix nanoseconds, 0 for the zero time.
 
 var _ store.PushQueue = (*Queue)(nil)
 
@@ -104,10 +104,10 @@ func (q *Queue) Push(ctx context.Context, addr []byte) (*store.PushRegistration,
 	}, nil
 }
 
-// ClaimWakes locks the registrations of addrs whose mailbox has new mail
-// at now, in address order, claims those whose next_wake_ns has come and
-// reports the others as later, in one transaction of two statements. Both
-// lists are in address order.
+// ClaimWakes claims, in one transaction, the registrations of addrs
+// whose mailbox has new mail at now and whose next_wake_ns has come, and
+// reports the others with new mail as later. Both lists are in address
+// order.
 func (q *Queue) ClaimWakes(ctx context.Context, addrs [][]byte, now time.Time, interval time.Duration) ([]store.PushWake, []store.PushLater, error) {
 	if !q.enter() {
 		return nil, nil, store.ErrClosed
@@ -130,41 +130,45 @@ func (q *Queue) ClaimWakes(ctx context.Context, addrs [][]byte, now time.Time, i
 	}
 }
 
-// claimOnce is one attempt of ClaimWakes on sorted, distinct addrs.
+// newMail is the condition that the mailbox of registration p has new
+// mail at $2: an envelope unexpired then that arrived after woken_ns.
+const newMail = `EXISTS (SELECT FROM relay_envelopes e
+	WHERE e.address = p.address AND e.expiry_ns > $2 AND e.arrived_ns > p.woken_ns)`
+
+// claimOnce is one attempt of ClaimWakes on sorted, distinct addrs, in
+// three statements. The first locks the claimable registrations, in
+// address order so that concurrent claims never deadlock; a row that
+// another transaction holds is read, once that one has committed, in its
+// new version and checked again, so a registration another node has just
+// claimed (its next_wake_ns now later) drops out. Only those rows are
+// locked and written: a claim that finds nothing to claim writes nothing.
+// The second sets their next_wake_ns. The third, with a snapshot of its
+// own, finds the other registrations with new mail (including those
+// another node has just claimed) and their next_wake_ns.
 func (q *Queue) claimOnce(ctx context.Context, addrs [][]byte, now, next int64) ([]store.PushWake, []store.PushLater, error) {
 	tx, err := q.pool.Begin(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
-	// Under the lock, a row is its latest committed version, and the
-	// WHERE is checked again against it. through is the newest arrival
-	// of the mailbox's unexpired envelopes.
-	rows, err := tx.Query(ctx, `SELECT p.address, p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token,
-			p.next_wake_ns, p.failures, t.through
-		FROM relay_push p CROSS JOIN LATERAL (SELECT max(e.arrived_ns) AS through FROM relay_envelopes e
-			WHERE e.address = p.address AND e.expiry_ns > $2) t
-		WHERE p.address = ANY($1) AND t.through > p.woken_ns
+	rows, err := tx.Query(ctx, `SELECT p.address, p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token, p.failures,
+			(SELECT max(e.arrived_ns) FROM relay_envelopes e WHERE e.address = p.address AND e.expiry_ns > $2)
+		FROM relay_push p WHERE p.address = ANY($1) AND p.next_wake_ns <= $2 AND `+newMail+`
 		ORDER BY p.address FOR NO KEY UPDATE OF p`, addrs, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	var wakes []store.PushWake
-	var later []store.PushLater
-	var gens []int64
+	gens := []int64{} // not nil: NULL would match no row below
 	var w store.PushWake
 	var kind int16
-	var nextWake, through int64
+	var through int64
 	var failures int32
 	_, err = pgx.ForEachRow(rows, []any{&w.Addr, &w.Gen, &kind, &w.Target.Endpoint, &w.Target.P256dh,
-		&w.Target.Auth, &w.Target.Token, &nextWake, &failures, &through}, func() error {
-		if nextWake > now {
-			later = append(later, store.PushLater{Addr: w.Addr, At: fromPushNanos(nextWake)})
-		} else {
-			w.Target.Kind, w.Failures, w.Through = store.PushKind(kind), int(failures), fromPushNanos(through)
-			wakes = append(wakes, w)
-			gens = append(gens, w.Gen)
-		}
+		&w.Target.Auth, &w.Target.Token, &failures, &through}, func() error {
+		w.Target.Kind, w.Failures, w.Through = store.PushKind(kind), int(failures), fromPushNanos(through)
+		wakes = append(wakes, w)
+		gens = append(gens, w.Gen)
 		// Scan the next row into fresh slices.
 		w = store.PushWake{}
 		return nil
@@ -176,6 +180,27 @@ func (q *Queue) claimOnce(ctx context.Context, addrs [][]byte, now, next int64) 
 		if _, err := tx.Exec(ctx, `UPDATE relay_push SET next_wake_ns = $2 WHERE gen = ANY($1)`, gens, next); err != nil {
 			return nil, nil, err
 		}
+	}
+	// Every registration with new mail that this claim did not take is
+	// later, at its next_wake_ns, even one whose time has come meanwhile
+	// (a registration made since the first statement): the caller tries
+	// again at At rather than losing it.
+	rows, err = tx.Query(ctx, `SELECT p.address, p.next_wake_ns FROM relay_push p
+		WHERE p.address = ANY($1) AND NOT p.gen = ANY($3::bigint[]) AND `+newMail+`
+		ORDER BY p.address`, addrs, now, gens)
+	if err != nil {
+		return nil, nil, err
+	}
+	var later []store.PushLater
+	var addr []byte
+	var at int64
+	_, err = pgx.ForEachRow(rows, []any{&addr, &at}, func() error {
+		later = append(later, store.PushLater{Addr: addr, At: fromPushNanos(at)})
+		addr = nil
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, nil, err
