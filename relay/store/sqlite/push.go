@@ -112,7 +112,9 @@ func (q *Queue) Push(ctx context.Context, addr []byte) (*store.PushRegistration,
 // ClaimWakes finds, in one statement of one writer transaction, the
 // registrations of addrs whose mailbox has new mail at now, claims those
 // whose next_wake has come (a second statement sets it to now+interval)
-// and reports the others as later. Both lists are in address order.
+// and reports the others as later. It first runs the same query on a
+// reader: when that finds nothing to claim, its answer is the answer and
+// the writer is not disturbed. Both lists are in address order.
 func (q *Queue) ClaimWakes(ctx context.Context, addrs [][]byte, now time.Time, interval time.Duration) ([]store.PushWake, []store.PushLater, error) {
 	if q.closed.Load() {
 		return nil, nil, store.ErrClosed
@@ -136,52 +138,73 @@ func (q *Queue) ClaimWakes(ctx context.Context, addrs [][]byte, now time.Time, i
 		list = append(list, '"')
 	}
 	list = append(list, ']')
-	t, next := millis(now), millis(now.Add(interval))
-	var wakes []store.PushWake
-	var later []store.PushLater
-	err := q.write(ctx, len(list), func(b *batch) error {
+	t := millis(now)
+	rows, err := q.reads.s[readPushOwed].QueryContext(ctx, list, t)
+	if err != nil {
+		return nil, nil, q.readErr("claim wakes", err)
+	}
+	wakes, later, err := scanOwed(rows, t)
+	if err != nil {
+		return nil, nil, q.readErr("claim wakes", err)
+	}
+	if len(wakes) == 0 {
+		return nil, later, nil
+	}
+	err = q.write(ctx, len(list), func(b *batch) error {
 		// The op may run twice (writer.go): it sets its answers anew.
-		wakes, later = nil, nil
 		rows, err := b.stmt(stmtPushOwed).QueryContext(b.ctx, list, t)
+		if err == nil {
+			wakes, later, err = scanOwed(rows, t)
+		}
 		if err != nil {
-			return fmt.Errorf("sqlite: claim wakes: %w", err)
-		}
-		gens := []byte{'['}
-		for rows.Next() {
-			var w store.PushWake
-			var kind, nextWake, through int64
-			if err := rows.Scan(&w.Addr, &w.Gen, &kind, &w.Target.Endpoint, &w.Target.P256dh, &w.Target.Auth,
-				&w.Target.Token, &nextWake, &w.Failures, &through); err != nil {
-				rows.Close()
-				return fmt.Errorf("sqlite: claim wakes: %w", err)
-			}
-			if nextWake > t {
-				later = append(later, store.PushLater{Addr: w.Addr, At: fromMillis(nextWake)})
-				continue
-			}
-			w.Target.Kind = store.PushKind(kind)
-			w.Target.P256dh, w.Target.Auth, w.Target.Token = unblob(w.Target.P256dh), unblob(w.Target.Auth), unblob(w.Target.Token)
-			w.Through = fromMillis(through)
-			wakes = append(wakes, w)
-			if len(gens) > 1 {
-				gens = append(gens, ',')
-			}
-			gens = strconv.AppendInt(gens, w.Gen, 10)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return fmt.Errorf("sqlite: claim wakes: %w", err)
 		}
 		if len(wakes) == 0 {
 			return nil
 		}
+		gens := make([]byte, 0, 2+len(wakes)*8)
+		gens = append(gens, '[')
+		for i, w := range wakes {
+			if i > 0 {
+				gens = append(gens, ',')
+			}
+			gens = strconv.AppendInt(gens, w.Gen, 10)
+		}
 		gens = append(gens, ']')
-		if _, err := b.stmt(stmtPushClaim).ExecContext(b.ctx, gens, next); err != nil {
+		if _, err := b.stmt(stmtPushClaim).ExecContext(b.ctx, gens, millis(now.Add(interval))); err != nil {
 			return fmt.Errorf("sqlite: claim wakes: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	return wakes, later, nil
+}
+
+// scanOwed reads the rows of pushOwedSQL at t (unix ms) and closes them:
+// the registrations whose next_wake has come, as wake-ups, and the others.
+func scanOwed(rows *sql.Rows, t int64) ([]store.PushWake, []store.PushLater, error) {
+	defer rows.Close()
+	var wakes []store.PushWake
+	var later []store.PushLater
+	for rows.Next() {
+		var w store.PushWake
+		var kind, nextWake, through int64
+		if err := rows.Scan(&w.Addr, &w.Gen, &kind, &w.Target.Endpoint, &w.Target.P256dh, &w.Target.Auth,
+			&w.Target.Token, &nextWake, &w.Failures, &through); err != nil {
+			return nil, nil, err
+		}
+		if nextWake > t {
+			later = append(later, store.PushLater{Addr: w.Addr, At: fromMillis(nextWake)})
+			continue
+		}
+		w.Target.Kind = store.PushKind(kind)
+		w.Target.P256dh, w.Target.Auth, w.Target.Token = unblob(w.Target.P256dh), unblob(w.Target.Auth), unblob(w.Target.Token)
+		w.Through = fromMillis(through)
+		wakes = append(wakes, w)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
 	return wakes, later, nil

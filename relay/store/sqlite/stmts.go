@@ -87,19 +87,22 @@ var stmtSQL = [numStmts]string{
 	stmtPushTarget: `SELECT kind, endpoint, p256dh, auth, token FROM push WHERE addr = ?`,
 	stmtPushDelete: `DELETE FROM push WHERE addr = ?`,
 	stmtPushInsert: `INSERT INTO push (addr, kind, endpoint, p256dh, auth, token) VALUES (?, ?, ?, ?, ?, ?)`,
-	// The registrations of a JSON array of hex addresses whose mailbox
-	// has new mail at ?2: an envelope unexpired at ?2 that arrived after
-	// woken; through is the newest arrival of the unexpired envelopes.
-	stmtPushOwed: `SELECT addr, gen, kind, endpoint, p256dh, auth, token, next_wake, failures, through FROM (
-			SELECT p.*, (SELECT max(e.arrived) FROM envelopes AS e WHERE e.addr = p.addr AND e.expiry > ?2) AS through
-			FROM push AS p WHERE p.addr IN (SELECT unhex(value) FROM json_each(?1)))
-		WHERE through > woken ORDER BY addr`,
+	stmtPushOwed:   pushOwedSQL,
 	// Sets next_wake of the registrations of a JSON array of gens.
 	stmtPushClaim:  `UPDATE push SET next_wake = ?2 WHERE gen IN (SELECT value FROM json_each(?1))`,
 	stmtPushDone:   `UPDATE push SET woken = max(woken, ?3), failures = 0 WHERE addr = ?1 AND gen = ?2`,
 	stmtPushFailed: `UPDATE push SET failures = failures + 1, next_wake = ?3 WHERE addr = ?1 AND gen = ?2 RETURNING failures`,
 	stmtPushRemove: `DELETE FROM push WHERE addr = ? AND gen = ?`,
 }
+
+// pushOwedSQL selects the registrations of a JSON array of hex addresses
+// whose mailbox has new mail at ?2: an envelope unexpired at ?2 that
+// arrived after woken; through is the newest arrival of the unexpired
+// envelopes.
+const pushOwedSQL = `SELECT addr, gen, kind, endpoint, p256dh, auth, token, next_wake, failures, through FROM (
+		SELECT p.*, (SELECT max(e.arrived) FROM envelopes AS e WHERE e.addr = p.addr AND e.expiry > ?2) AS through
+		FROM push AS p WHERE p.addr IN (SELECT unhex(value) FROM json_each(?1)))
+	WHERE through > woken ORDER BY addr`
 
 type stmts struct{ s [numStmts]*sql.Stmt }
 
@@ -137,6 +140,7 @@ const (
 	readBodyStats
 	readPush
 	readPendingWakes
+	readPushOwed
 	numReadStmts
 )
 
@@ -160,6 +164,8 @@ var readSQL = [numReadStmts]string{
 	readPendingWakes: `SELECT p.addr FROM push AS p WHERE (?1 IS NULL OR p.addr > ?1) AND EXISTS (
 			SELECT 1 FROM envelopes AS e WHERE e.addr = p.addr AND e.expiry > ?2 AND e.arrived > p.woken)
 		ORDER BY p.addr LIMIT ?3`,
+	// ClaimWakes looks first on a reader whether it has anything to claim.
+	readPushOwed: pushOwedSQL,
 }
 
 type readStmts struct{ s [numReadStmts]*sql.Stmt }
