@@ -769,3 +769,46 @@ func testPushClose(t *testing.T, f *fixture) {
 	_, err = pq.PendingWakes(ctx, nil, 10, now)
 	wantErr(t, "PendingWakes after Close", err, store.ErrClosed)
 }
+
+// testPushMailKinds: the envelopes of a shared send (spec/relay.md §16)
+// are new mail like any other; mail acked or swept owes nothing.
+func testPushMailKinds(t *testing.T, f *fixture) {
+	f.open(bob, bob2, alice)
+	pq := f.push()
+	web, gw := webTarget("a"), gatewayTarget("b")
+	f.setPush(bob, web)
+	f.setPush(bob2, gw)
+	f.setPush(alice, webTarget("c"))
+	g, g2 := f.reg(bob).Gen, f.reg(bob2).Gen
+	t0 := f.now
+	f.send(f.sharedSend(alice, envelope("group", 100), bob, bob2, alice), false, store.Stored, store.Stored, store.Stored)
+	wakes, later := f.claim(t0, bob, bob2)
+	if len(wakes) != 2 || len(later) != 0 {
+		t.Fatalf("shared send: claimed %d, later %d, want 2 claimed", len(wakes), len(later))
+	}
+	for _, w := range wakes {
+		if bytes.Equal(w.Addr, bob) {
+			checkWake(t, w, bob, g, web, t0, 0)
+		} else {
+			checkWake(t, w, bob2, g2, gw, t0, 0)
+		}
+	}
+
+	// Acked mail owes nothing, whatever NextWake says.
+	es := f.fetchAll(bob, t0)
+	n, err := f.q.Ack(f.ctx, bob, ids(es))
+	must(t, "Ack", err)
+	if n != len(es) || n == 0 {
+		t.Fatalf("Ack deleted %d of %d", n, len(es))
+	}
+	f.wantNoClaim("acked mail", t0.Add(wakeInterval), bob)
+	// Nor does swept mail.
+	f.wantWake(t0.Add(wakeInterval), bob2, g2, gw, t0, 0)
+	if _, err := f.q.Sweep(f.ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.wantNoClaim("swept mail", t0.Add(wakeInterval+time.Hour), bob2, alice)
+	if pending, err := pq.PendingWakes(f.ctx, nil, 10, t0); err != nil || len(pending) != 0 {
+		t.Fatalf("PendingWakes after Ack and Sweep = %x, %v", pending, err)
+	}
+}

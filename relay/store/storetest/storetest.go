@@ -149,6 +149,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"PushWakeFailed", testPushWakeFailed},
 		{"PushRemove", testPushRemove},
 		{"PushPending", testPushPending},
+		{"PushMailKinds", testPushMailKinds},
 		{"PushConcurrentClaims", testPushConcurrentClaims},
 		{"PushClose", testPushClose},
 	}
