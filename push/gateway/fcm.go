@@ -239,7 +239,7 @@ type fcmMessage struct {
 	} `json:"message"`
 }
 
-// send sends one wake-up to t (spec/push.md §7.4); a refusal is a
+// send sends one wake-up to t (spec/push.md §7.3); a refusal is a
 // *sendError.
 func (f *FCM) send(ctx context.Context, t Token) error {
 	var m fcmMessage
@@ -311,13 +311,13 @@ func (f *FCM) post(ctx context.Context, access string, body []byte) (int, *fcmSt
 	return resp.StatusCode, &st, retryAfter(resp.Header.Get("Retry-After"), f.now()), nil
 }
 
-// Google's error detail types (spec/push.md §7.5).
+// Google's error detail types (spec/push.md §7.4).
 const (
 	fcmErrorType   = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 	badRequestType = "type.googleapis.com/google.rpc.BadRequest"
 )
 
-// fcmError classifies an FCM refusal (spec/push.md §7.5).
+// fcmError classifies an FCM refusal (spec/push.md §7.4).
 func fcmError(status int, st *fcmStatus, after time.Duration) error {
 	code, tokenField := st.Error.Status, false
 	for _, d := range st.Error.Details {
