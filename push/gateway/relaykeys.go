@@ -39,7 +39,7 @@ func LoadRelayKeys(path string) (*RelayKeys, error) {
 	defer f.Close()
 	k, err := ParseRelayKeys(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w (%s)", err, path)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
 }
