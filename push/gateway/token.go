@@ -90,7 +90,7 @@ func (t Token) Encode() ([]byte, error) {
 			return nil, fmt.Errorf("%w: FCM has only the production environment", ErrBadToken)
 		}
 		if !fcmTokenOK(t.DeviceToken) {
-			return nil, fmt.Errorf("%w: FCM registration token: want 1 to %d bytes of A-Z a-z 0-9 - _ : .", ErrBadToken, MaxTokenSize-tokenHeader)
+			return nil, fmt.Errorf("%w: FCM registration token: want 1 to %d bytes of A-Z a-z 0-9 '-' '_' ':' '.'", ErrBadToken, MaxTokenSize-tokenHeader)
 		}
 		b = append(b, t.DeviceToken...)
 	default:
