@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -68,7 +67,9 @@ type FCM struct {
 	client  *http.Client
 	now     func() time.Time
 
-	mu      sync.Mutex // guards access and expires
+	// lock (a one-slot semaphore, so a wait ends with its context)
+	// guards access and expires; a holder may be fetching a new token.
+	lock    chan struct{}
 	access  string
 	expires time.Time
 }
@@ -99,7 +100,7 @@ func NewFCM(cfg FCMConfig) (*FCM, error) {
 		cfg.Client = &http.Client{Transport: providerTransport()}
 	}
 	return &FCM{
-		sa: sa, key: key, ttl: cfg.TTL, client: cfg.Client, now: time.Now,
+		sa: sa, key: key, ttl: cfg.TTL, client: cfg.Client, now: time.Now, lock: make(chan struct{}, 1),
 		sendURL: trimSlash(cfg.URL) + "/v1/projects/" + url.PathEscape(sa.ProjectID) + "/messages:send",
 	}, nil
 }
@@ -150,8 +151,12 @@ func ParseServiceAccount(b []byte) (ServiceAccount, *rsa.PrivateKey, error) {
 // accessToken returns a cached access token, or gets one when there is
 // none or it expires within accessTokenSlack (spec/push.md §7.2).
 func (f *FCM) accessToken(ctx context.Context) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	select {
+	case f.lock <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-f.lock }()
 	now := f.now()
 	if f.access != "" && now.Before(f.expires.Add(-accessTokenSlack)) {
 		return f.access, nil
@@ -161,9 +166,13 @@ func (f *FCM) accessToken(ctx context.Context) (string, error) {
 
 // dropAccessToken forgets rejected, which FCM refused, so the next
 // request gets a new one.
-func (f *FCM) dropAccessToken(rejected string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *FCM) dropAccessToken(ctx context.Context, rejected string) {
+	select {
+	case f.lock <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-f.lock }()
 	if f.access == rejected {
 		f.access = ""
 	}
@@ -265,7 +274,7 @@ func (f *FCM) send(ctx context.Context, t Token) error {
 			return nil
 		}
 		if status == http.StatusUnauthorized && attempt == 0 {
-			f.dropAccessToken(access)
+			f.dropAccessToken(ctx, access)
 			continue
 		}
 		return fcmError(status, e, after)

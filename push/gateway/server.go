@@ -70,8 +70,9 @@ type Config struct {
 	// ProviderTimeout bounds one wake-up's provider exchange, token
 	// refreshes and the retry included; 0 means the default.
 	ProviderTimeout time.Duration
-	// Log receives one line per wake-up: relay name, platform, outcome
-	// and the provider's error code, never a token or key. Nil discards.
+	// Log receives one line per wake-up (delivered ones at debug level):
+	// relay name, platform, outcome and the provider's error code, never
+	// a token or key. Nil discards.
 	Log *slog.Logger
 }
 
@@ -181,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	err := snd.send(ctx, tok)
 	if err == nil {
-		s.log.Info("pushgw: wake-up sent", "relay", relay, "platform", tok.Platform.String())
+		s.log.Debug("pushgw: wake-up sent", "relay", relay, "platform", tok.Platform.String())
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
