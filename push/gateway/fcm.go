@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -355,51 +353,3 @@ func fcmError(status int, st *fcmStatus, after time.Duration) error {
 	}
 	return e
 }
-
-// providerTransport is the HTTP/2 transport to APNs and FCM: TLS 1.2 or
-// newer (Apple's and Google's servers speak both), bounded handshakes and
-// header waits (spec/push.md §5.6).
-func providerTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ResponseHeaderTimeout:  15 * time.Second,
-		IdleConnTimeout:        5 * time.Minute,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-}
-
-// ProviderClient returns an HTTP client for the providers that trusts the
-// CA certificates in pool instead of the system's (nil: the system's).
-func ProviderClient(pool *x509.CertPool) *http.Client {
-	t := providerTransport()
-	t.TLSClientConfig.RootCAs = pool
-	return &http.Client{Transport: t}
-}
-
-// checkBaseURL checks a provider base URL: https://host[:port], no path.
-func checkBaseURL(s string) error {
-	if err := checkHTTPS(s); err != nil {
-		return err
-	}
-	u, _ := url.Parse(s)
-	if u.Path != "" && u.Path != "/" {
-		return fmt.Errorf("%q: want https://host[:port] without a path", s)
-	}
-	return nil
-}
-
-// checkHTTPS checks that s is an https URL with a host and nothing
-// secret in it.
-func checkHTTPS(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: want an https URL", s)
-	}
-	return nil
-}
-
-func trimSlash(s string) string { return strings.TrimSuffix(s, "/") }
