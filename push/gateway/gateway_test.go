@@ -530,3 +530,30 @@ func postAuth(t *testing.T, e *env, auth, body string) (int, string, http.Header
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(b)), resp.Header
 }
+
+// TestAPNsProviderTokenRenewedOnce: concurrent wake-ups refused for the
+// same expired token renew it once, and all go through.
+func TestAPNsProviderTokenRenewedOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	at := fakeClock(e.a)
+	tok := gwToken(t, PlatformAPNs, apnsDev, EnvProduction)
+	at(-40 * time.Minute)
+	if err := e.client.Wake(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	at(0)
+	e.apns.ExpireTokensIssuedBefore(time.Now().Add(-30 * time.Minute))
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- e.client.Wake(context.Background(), tok) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got, tokens := len(e.apns.Accepted()), e.apns.ProviderTokens(); got != n+1 || tokens != 2 {
+		t.Errorf("%d pushes with %d provider tokens, want %d and 2", got, tokens, n+1)
+	}
+}
