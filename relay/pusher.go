@@ -39,10 +39,10 @@ type pusher struct {
 	cfg PushConfig
 
 	mu       sync.Mutex
-	due      map[string]dueAt     // addresses to look at, by when (wall clock)
-	sched    dueHeap              // the same, ordered; stale entries skipped
-	overflow bool                 // notes were dropped: scan the store again
-	kick     chan struct{}        // capacity 1: the loop has something new
+	due      map[string]dueAt // addresses to look at, by when (wall clock)
+	sched    dueHeap          // the same, ordered; stale entries skipped
+	overflow bool             // notes were dropped: scan the store again
+	kick     chan struct{}    // capacity 1: the loop has something new
 	jobs     chan store.PushWake
 	gateways map[string]bool
 	// minBackoff is the delay after a first failure (minWakeBackoff;
