@@ -190,6 +190,8 @@ type Config struct {
 
 	// The push gateway (pushgw.go).
 	PushgwConfig
+	// The relay's wake-ups (relaypush.go).
+	RelayPushConfig
 
 	// GCPercent, if not 0, sets the Go garbage collector's target
 	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
@@ -368,6 +370,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.BoolVar(&c.BlobsS3Secure, "blobs-s3-secure", c.BlobsS3Secure, "blob service: reach S3 over HTTPS")
 	fs.StringVar(&c.BlobsS3CA, "blobs-s3-ca", c.BlobsS3CA, "blob service: PEM `file` of CA certificates for the S3 server (default: the system's)")
 	c.pushgwFlags(fs)
+	c.relayPushFlags(fs)
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }
@@ -475,6 +478,7 @@ func (c *Config) Validate() error {
 	ks, _ := c.services()
 	c.validateBlobs(ks, bad)
 	c.validatePushgw(bad)
+	c.validateRelayPush(bad)
 	if c.GCPercent < -1 || c.GCPercent > maxGCPercent {
 		bad("gc-percent", "%d: want -1 (off), 0 (runtime default) or 1 to %d", c.GCPercent, maxGCPercent)
 	}

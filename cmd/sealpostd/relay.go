@@ -201,6 +201,7 @@ func (c *Config) setRelayDefaults() {
 	c.RelayFirstContactPerHour = l.FirstContactPerHour
 	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
 	c.RelayAnonymous = true
+	c.setRelayPushDefaults()
 }
 
 // parseTokenKey reads a key server token public key given as base64url
@@ -285,6 +286,10 @@ func openRelayStore(ctx context.Context, cfg *Config) (relaystore.Queue, string,
 // connections (spec/relay.md §15.1).
 func newRelay(cfg *Config, q relaystore.Queue, keys []ed25519.PublicKey, revs relay.RevocationSource, sendTokens relay.SendTokenVerifier, log *slog.Logger, reg prometheus.Registerer) (*relay.Server, error) {
 	poll, _ := time.ParseDuration(cfg.RelayRevocationPoll) // validated
+	push, err := relayPush(cfg)
+	if err != nil {
+		return nil, err
+	}
 	rs, err := relay.New(relay.Config{
 		Name:           cfg.Name,
 		Queue:          q,
@@ -295,6 +300,7 @@ func newRelay(cfg *Config, q relaystore.Queue, keys []ed25519.PublicKey, revs re
 		Revocations:    revs,
 		RevocationPoll: poll,
 		SendTokens:     sendTokens,
+		Push:           push,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
