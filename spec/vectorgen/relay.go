@@ -26,6 +26,10 @@ func pbVarint(num protowire.Number, v uint64) []byte {
 
 func pbCat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
+// pushPoint is a SetPush.p256dh in the vectors: the uncompressed form of
+// a P-256 point (the relay checks its length and form, not the curve).
+var pushPoint = append([]byte{0x04}, bytes.Repeat([]byte{0x42}, wire.PushP256dhSize-1)...)
+
 func relayValidFrames() []struct {
 	id, comment string
 	f           *wire.Frame
@@ -91,6 +95,15 @@ func relayValidFrames() []struct {
 			Mode: wire.AccessMode_ACCESS_MODE_CONTACTS, Verifier: bytes.Repeat([]byte{0x56}, wire.AccessVerifierSize)}}}},
 		{"set-access-open", "SetAccess: mode open", &wire.Frame{Body: &wire.Frame_SetAccess{SetAccess: &wire.SetAccess{Mode: wire.AccessMode_ACCESS_MODE_OPEN}}}},
 		{"access-set", "AccessSet: no fields", &wire.Frame{Body: &wire.Frame_AccessSet{AccessSet: &wire.AccessSet{}}}},
+		{"set-push-web-push", "SetPush: a Web Push subscription (spec/push.md §2.2)", &wire.Frame{Body: &wire.Frame_SetPush{SetPush: &wire.SetPush{
+			Kind: wire.PushKind_PUSH_KIND_WEB_PUSH, Endpoint: "https://push.example/wpush/v2/gAAAAA", P256Dh: pushPoint, Auth: bytes.Repeat([]byte{0x41}, wire.PushAuthSize)}}}},
+		{"set-push-gateway", "SetPush: a gateway token of MaxPushToken bytes", &wire.Frame{Body: &wire.Frame_SetPush{SetPush: &wire.SetPush{
+			Kind: wire.PushKind_PUSH_KIND_GATEWAY, Endpoint: "https://push.vendor.example", Token: bytes.Repeat([]byte{0x7a}, wire.MaxPushToken)}}}},
+		{"set-push-none", "SetPush: kind none, removes the registration", &wire.Frame{Body: &wire.Frame_SetPush{SetPush: &wire.SetPush{Kind: wire.PushKind_PUSH_KIND_NONE}}}},
+		{"push-set-ok", "PushSet: ok", &wire.Frame{Body: &wire.Frame_PushSet{PushSet: &wire.PushSet{Status: wire.PushStatus_PUSH_STATUS_OK}}}},
+		{"push-set-gateway-unknown", "PushSet: gateway_unknown", &wire.Frame{Body: &wire.Frame_PushSet{PushSet: &wire.PushSet{Status: wire.PushStatus_PUSH_STATUS_GATEWAY_UNKNOWN}}}},
+		{"drain", "Drain: no fields (spec/push.md §8)", &wire.Frame{Body: &wire.Frame_Drain{Drain: &wire.Drain{}}}},
+		{"drained", "Drained: no fields", &wire.Frame{Body: &wire.Frame_Drained{Drained: &wire.Drained{}}}},
 		{"send-result-access-denied", "SendResult with an access_denied status", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
 			Statuses: []wire.Status{wire.Status_STATUS_STORED, wire.Status_STATUS_ACCESS_DENIED}}}}},
 		{"send-shared", "shared send: one body, two recipients, items without envelopes (spec/relay.md §16)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
@@ -264,6 +277,20 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "shared-body-empty", Comment: "Send.shared_body written out empty: not canonical", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbField(1, bob)), pbField(4, nil))), Result: mal},
 		{ID: "shared-key-no-token", Comment: "authenticated shared send with an access key", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbCat(pbField(1, bob), pbField(3, bytes.Repeat([]byte{0x4b}, wire.AccessKeySize)))), pbField(4, []byte("body")))), Result: mal},
 		{ID: "result-too-many", Comment: "SendResult of MaxSharedRecipients+1 statuses", Frame: pbField(4, pbCat(pbField(1, id), pbField(2, bytes.Repeat([]byte{1}, wire.MaxSharedRecipients+1)))), Result: mal},
+		{ID: "set-push-kind-0", Comment: "SetPush without a kind", Frame: pbField(15, pbField(2, []byte("https://push.example/x"))), Result: mal},
+		{ID: "set-push-kind-4", Comment: "SetPush of unknown kind 4", Frame: pbField(15, pbVarint(1, 4)), Result: mal},
+		{ID: "set-push-none-endpoint", Comment: "SetPush none with an endpoint", Frame: pbField(15, pbCat(pbVarint(1, 1), pbField(2, []byte("https://push.example/x")))), Result: mal},
+		{ID: "set-push-web-p256dh-64", Comment: "SetPush web push with a 64-byte p256dh", Frame: pbField(15, pbCat(pbVarint(1, 2), pbField(2, []byte("https://push.example/x")), pbField(3, pushPoint[:64]), pbField(4, bytes.Repeat([]byte{0x41}, wire.PushAuthSize)))), Result: mal},
+		{ID: "set-push-web-compressed", Comment: "SetPush web push with a compressed point", Frame: pbField(15, pbCat(pbVarint(1, 2), pbField(2, []byte("https://push.example/x")), pbField(3, append([]byte{0x02}, pushPoint[1:]...)), pbField(4, bytes.Repeat([]byte{0x41}, wire.PushAuthSize)))), Result: mal},
+		{ID: "set-push-web-auth-15", Comment: "SetPush web push with a 15-byte auth", Frame: pbField(15, pbCat(pbVarint(1, 2), pbField(2, []byte("https://push.example/x")), pbField(3, pushPoint), pbField(4, bytes.Repeat([]byte{0x41}, wire.PushAuthSize-1)))), Result: mal},
+		{ID: "set-push-web-token", Comment: "SetPush web push with a token", Frame: pbField(15, pbCat(pbVarint(1, 2), pbField(2, []byte("https://push.example/x")), pbField(3, pushPoint), pbField(4, bytes.Repeat([]byte{0x41}, wire.PushAuthSize)), pbField(5, []byte{1}))), Result: mal},
+		{ID: "set-push-gateway-no-token", Comment: "SetPush gateway without a token", Frame: pbField(15, pbCat(pbVarint(1, 3), pbField(2, []byte("https://push.vendor.example")))), Result: mal},
+		{ID: "set-push-gateway-token-513", Comment: "SetPush gateway with a token of MaxPushToken+1 bytes", Frame: pbField(15, pbCat(pbVarint(1, 3), pbField(2, []byte("https://push.vendor.example")), pbField(5, bytes.Repeat([]byte{0x7a}, wire.MaxPushToken+1)))), Result: mal},
+		{ID: "set-push-endpoint-2049", Comment: "SetPush gateway with an endpoint of MaxPushEndpoint+1 bytes", Frame: pbField(15, pbCat(pbVarint(1, 3), pbField(2, bytes.Repeat([]byte{'h'}, wire.MaxPushEndpoint+1)), pbField(5, []byte{1}))), Result: mal},
+		{ID: "push-set-status-0", Comment: "PushSet without a status", Frame: pbField(16, nil), Result: mal},
+		{ID: "push-set-status-5", Comment: "PushSet of unknown status 5", Frame: pbField(16, pbVarint(1, 5)), Result: mal},
+		{ID: "unknown-drain", Comment: "unknown field inside Drain", Frame: pbField(17, unknown), Result: mal},
+		{ID: "unknown-drained", Comment: "unknown field inside Drained", Frame: pbField(18, unknown), Result: mal},
 		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
 	}
 	return cases, nil
