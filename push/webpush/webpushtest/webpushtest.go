@@ -14,6 +14,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -75,6 +76,7 @@ type Fault struct {
 type Server struct {
 	srv  *httptest.Server
 	pool *x509.CertPool
+	cert []byte // DER of the server's certificate
 	done chan struct{}
 
 	mu       sync.Mutex
@@ -98,7 +100,7 @@ func New(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{pool: pool, done: make(chan struct{}), subs: map[string]*subscription{}}
+	s := &Server{pool: pool, cert: cert.Certificate[0], done: make(chan struct{}), subs: map[string]*subscription{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.TLS = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}}
 	s.srv.StartTLS()
@@ -115,6 +117,12 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // CertPool holds the service's certificate, to be trusted by clients.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// CertPEM returns the server's certificate in PEM, for a relay in another
+// process (sealpostd --relay-push-ca).
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cert})
+}
 
 // Client returns an egress client that trusts the service and may reach
 // 127.0.0.1 (egress.Config.AllowPrivate), with egress's default timeout;
