@@ -4,8 +4,11 @@
 // answers by message id, hands over deliveries, acks them and answers the
 // relay's pings; it sends and receives ephemeral envelopes (spec/relay.md
 // §7.4) too, and opens anonymous connections whose sends are paid with
-// send tokens (DialAnonymous, SendAnonymous; spec/relay.md §15). The load tool (cmd/sealpost-bench) and the crash tests use
-// it; it is not the client library.
+// send tokens (DialAnonymous, SendAnonymous; spec/relay.md §15). It
+// registers a push target and drains the mailbox (SetPush, Drain;
+// spec/push.md §2, §8) and checks liveness end to end (PingPong). The
+// load tool (cmd/sealpost-bench), the crash tests and the client's relay
+// link use it; it is not the client library.
 package relayclient
 
 import (
