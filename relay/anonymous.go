@@ -87,6 +87,7 @@ func (c *conn) handleAnonymous(f *wire.Frame) bool {
 		c.sendEphemeral(b.SendEphemeral.Items)
 		return true
 	case *wire.Frame_Ping:
+		c.clientPings.Store(true)
 		c.enqueue(&wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}}, false)
 		return true
 	case *wire.Frame_Pong:

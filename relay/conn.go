@@ -55,6 +55,10 @@ type conn struct {
 	// Written by the reader, read by the timer.
 	lastRead atomic.Int64 // ns since s.start of the last frame received
 	authed   atomic.Bool
+	// The client has sent a Ping: it keeps the heartbeat from now on, and
+	// the relay sends no more Pings of its own (spec/relay.md §9,
+	// spec/push.md §9).
+	clientPings atomic.Bool
 
 	// Owned by the reader: one slot per send or ack at the store. pending
 	// counts them too, for the writer to wait on before it closes; the
@@ -83,6 +87,7 @@ type conn struct {
 	msg      string
 	room     *sync.Cond    // answers waiting for room in out; made at Auth
 	after    int64         // highest envelope id delivered on this connection
+	drains   int           // Drain frames not yet answered (spec/push.md §8)
 	unacked  []int64       // ids delivered and not acked, increasing
 	pushed   []pushed      // envelopes stored by this relay's Sends, to deliver without a fetch; ids increasing
 	gap      *time.Timer   // while the first of pushed waits for the offer of one before it (takePushed)
@@ -227,10 +232,15 @@ func (c *conn) handle(f *wire.Frame) bool {
 		return c.ack(b.Ack.Ids)
 	case *wire.Frame_SetAccess:
 		return c.setAccess(b.SetAccess)
+	case *wire.Frame_SetPush:
+		return c.setPush(b.SetPush)
+	case *wire.Frame_Drain:
+		return c.drain()
 	case *wire.Frame_SendEphemeral:
 		c.sendEphemeral(b.SendEphemeral.Items)
 		return true
 	case *wire.Frame_Ping:
+		c.clientPings.Store(true)
 		c.enqueue(&wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}}, false)
 		return true
 	case *wire.Frame_Pong:
@@ -264,7 +274,9 @@ func (c *conn) tick() {
 		return
 	}
 	pingAt := c.lastPing.Load() + int64(s.lim.HeartbeatInterval)
-	if now >= pingAt {
+	if c.clientPings.Load() {
+		pingAt = idleAt // the client keeps the heartbeat
+	} else if now >= pingAt {
 		c.nonce++
 		c.lastPing.Store(now)
 		pingAt = now + int64(s.lim.HeartbeatInterval)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,8 @@ type metrics struct {
 	sharedRecipients prometheus.Counter
 	sharedBodyBytes  prometheus.Counter
 	sharedEachBytes  prometheus.Counter
+	// Push wake-ups (spec/push.md §3.5).
+	push *pushMetrics
 }
 
 // ephOutcome is what became of an ephemeral item (spec/relay.md §7.4).
@@ -131,8 +134,9 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 	m.sharedRecipients = counter("shared_recipients_total", "Envelopes stored by shared sends: references to their bodies.")
 	m.sharedBodyBytes = counter("shared_body_bytes_total", "Bytes of the bodies shared sends stored, each once.")
 	m.sharedEachBytes = counter("shared_recipient_bytes_total", "Bytes the same shared sends would have stored as one envelope per recipient.")
-	for _, c := range []prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals, m.firstContacts, m.accessSets,
-		m.sharedSends, m.sharedRecipients, m.sharedBodyBytes, m.sharedEachBytes} {
+	m.push = newPushMetrics()
+	for _, c := range append([]prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals, m.firstContacts, m.accessSets,
+		m.sharedSends, m.sharedRecipients, m.sharedBodyBytes, m.sharedEachBytes}, m.push.collectors()...) {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -260,4 +264,78 @@ func (m *metrics) shared(statuses []wire.Status, body int) {
 	m.sharedRecipients.Add(float64(n))
 	m.sharedBodyBytes.Add(float64(body))
 	m.sharedEachBytes.Add(float64(n * body))
+}
+
+// pushMetrics count push wake-ups (spec/push.md §3.5).
+type pushMetrics struct {
+	wakes     *prometheus.CounterVec // kind: web_push, gateway; outcome: delivered, retry, failed, gone
+	coalesced prometheus.Counter
+	removed   *prometheus.CounterVec // reason: gone, failures, unsupported
+	sets      *prometheus.CounterVec // kind, status
+	drains    prometheus.Counter
+}
+
+func newPushMetrics() *pushMetrics {
+	return &pushMetrics{
+		wakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "wakeups_total",
+			Help: "Wake-ups sent to push services, by kind (web_push, gateway) and outcome (delivered, retry, failed, gone).",
+		}, []string{"kind", "outcome"}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "wakeups_coalesced_total",
+			Help: "Envelopes stored for a device already waiting for a wake-up: no second one.",
+		}),
+		removed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "push_registrations_removed_total",
+			Help: "Push registrations the relay removed, by reason: gone (the push service said so), failures (too many in a row), unsupported (its kind or gateway is no longer configured).",
+		}, []string{"reason"}),
+		sets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "push_sets_total",
+			Help: "SetPush frames answered, by kind (none, web_push, gateway) and status (ok, disabled, endpoint_refused, gateway_unknown).",
+		}, []string{"kind", "status"}),
+		drains: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "sealpost", Subsystem: "relay", Name: "drains_total",
+			Help: "Drain frames answered with Drained.",
+		}),
+	}
+}
+
+func (p *pushMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{p.wakes, p.coalesced, p.removed, p.sets, p.drains}
+}
+
+func (m *metrics) wake(kind, outcome string) {
+	if m != nil {
+		m.push.wakes.WithLabelValues(kind, outcome).Inc()
+	}
+}
+
+func (m *metrics) wakeCoalesced() {
+	if m != nil {
+		m.push.coalesced.Inc()
+	}
+}
+
+func (m *metrics) pushRemoved(reason string) {
+	if m != nil {
+		m.push.removed.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *metrics) pushSet(kind wire.PushKind, status wire.PushStatus) {
+	if m != nil {
+		m.push.sets.WithLabelValues(enumLabel(kind.String(), "PUSH_KIND_"), enumLabel(status.String(), "PUSH_STATUS_")).Inc()
+	}
+}
+
+func (m *metrics) drained(n int) {
+	if m != nil {
+		m.push.drains.Add(float64(n))
+	}
+}
+
+// enumLabel is the metric label of a protobuf enum value name: lower
+// case, without its prefix.
+func enumLabel(name, prefix string) string {
+	return strings.ToLower(strings.TrimPrefix(name, prefix))
 }

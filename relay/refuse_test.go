@@ -232,6 +232,37 @@ func TestHeartbeatAndIdle(t *testing.T) {
 	}
 }
 
+// A client that sends a Ping keeps the heartbeat from then on: the relay
+// sends no more Pings of its own, answers the client's, and still closes
+// the connection after the idle timeout without a frame (spec/relay.md
+// §9).
+func TestHeartbeatTakenOverByClient(t *testing.T) {
+	e := startRelay(t, Limits{HeartbeatInterval: 50 * time.Millisecond, IdleTimeout: 600 * time.Millisecond})
+	c, _ := e.connect("alice", 1)
+	c.send(&wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: 7}}})
+	if p := c.read().GetPong(); p == nil || p.Nonce != 7 {
+		t.Fatal("no Pong for the client's Ping")
+	}
+	before := c.pings.Load()
+	// Pinging every 200ms (4 relay heartbeats) keeps the connection.
+	for range 4 {
+		c.quiet(200 * time.Millisecond)
+		c.send(&wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: 8}}})
+		if c.read().GetPong() == nil {
+			t.Fatal("no Pong")
+		}
+	}
+	if n := c.pings.Load() - before; n > 1 {
+		t.Fatalf("the relay sent %d Pings after the client took the heartbeat over", n)
+	}
+	// A client that stops is closed after the idle timeout.
+	start := time.Now()
+	c.expectError(wire.ErrorCode_ERROR_CODE_IDLE_TIMEOUT, websocket.StatusNormalClosure)
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Fatalf("idle close after %v, want about 600ms", d)
+	}
+}
+
 // A connection is closed when its token expires (checked at least every
 // heartbeat).
 func TestTokenExpiryCloses(t *testing.T) {

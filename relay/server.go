@@ -75,6 +75,9 @@ type Config struct {
 	// server's issuer keys. Nil means the relay refuses anonymous
 	// connections (anonymous_disabled).
 	SendTokens SendTokenVerifier
+	// Push, when set, turns on wake-ups of devices that are not connected
+	// (spec/push.md); nil means SetPush is answered disabled.
+	Push *PushConfig
 }
 
 // SendTokenVerifier checks a send token offline (spec/anonymous.md §6
@@ -100,6 +103,8 @@ type Server struct {
 	bus      store.EphemeralBus // nil: one node (spec/relay.md §7.4)
 	ephPairs *ephemeralPairs    // spec/relay.md §7.4
 	tokens   SendTokenVerifier  // nil: no anonymous connections (spec/relay.md §15)
+	push     *pusher            // nil: no wake-ups (spec/push.md)
+	name     string
 
 	// ctx bounds store calls; cancelled when Shutdown gives up waiting.
 	ctx    context.Context
@@ -145,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 	if poll < 10*time.Millisecond || poll > time.Hour {
 		errs = append(errs, fmt.Errorf("relay: RevocationPoll %v not in [10ms, 1h]", poll))
 	}
+	if cfg.Push != nil {
+		errs = append(errs, cfg.Push.check(cfg.Queue)...)
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("relay: metrics: %w", err))
@@ -158,10 +166,14 @@ func New(cfg Config) (*Server, error) {
 		conns: make(map[string]*conn), all: make(map[*conn]struct{}),
 		perIP: make(map[string]int), buckets: make(map[string]*bucket), revoked: make(map[[32]byte]time.Time),
 		ebuckets: make(map[string]*bucket), ephPairs: newEphemeralPairs(lim), bus: cfg.EphemeralBus,
-		stop: make(chan struct{}), tokens: cfg.SendTokens,
+		stop: make(chan struct{}), tokens: cfg.SendTokens, name: cfg.Name,
 	}
 	if s.bus == nil {
 		s.bus, _ = cfg.Queue.(store.EphemeralBus)
+	}
+	if cfg.Push != nil {
+		_, shared := cfg.Queue.(store.EphemeralBus)
+		s.push = newPusher(s, cfg.Queue.(store.PushQueue), cfg.Push.withDefaults(shared))
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -182,6 +194,9 @@ func New(cfg Config) (*Server, error) {
 		s.bgDone.Add(1)
 		go s.pollRevocations(cfg.Revocations, poll)
 	}
+	if s.push != nil {
+		s.push.start()
+	}
 	return s, nil
 }
 
@@ -190,6 +205,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path, s.serveWS)
+	mux.HandleFunc("GET "+InfoPath, s.serveInfo)
 	return mux
 }
 
@@ -303,6 +319,8 @@ func (s *Server) offer(req *store.Send, res *store.SendResult) {
 				env:  store.Envelope{ID: res.IDs[i], Data: it.Envelope, Arrived: req.Now, Expiry: req.Expiry},
 				prev: res.Prevs[i],
 			})
+		} else if s.push != nil {
+			s.push.note(it.Recipient) // spec/push.md §3.1
 		}
 	}
 }
@@ -316,8 +334,17 @@ func (s *Server) wakeRecipients(items []store.Item) {
 		s.mu.Unlock()
 		if c != nil {
 			c.poke()
+		} else if s.push != nil {
+			s.push.note(it.Recipient)
 		}
 	}
+}
+
+// connected reports whether addr has a connection on this node.
+func (s *Server) connected(addr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[addr] != nil
 }
 
 // sweeper deletes expired envelopes and dedup records every SweepInterval
@@ -367,13 +394,18 @@ func (s *Server) register(c *conn) (wire.ErrorCode, bool) {
 // unregister removes a finished connection.
 func (s *Server) unregister(c *conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.all, c)
 	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
 		delete(s.perIP, c.ip)
 	}
-	if c.addr != "" && s.conns[c.addr] == c {
+	left := c.addr != "" && s.conns[c.addr] == c
+	if left {
 		delete(s.conns, c.addr)
+	}
+	s.mu.Unlock()
+	if left && s.push != nil {
+		// Mail it did not ack is owed a wake-up (spec/push.md §3.1).
+		s.push.note([]byte(c.addr))
 	}
 }
 

@@ -285,25 +285,42 @@ func (c *conn) deliver() error {
 	c.mu.Lock()
 	after := c.after
 	room := min(s.lim.DeliveryWindow-len(c.unacked), wire.MaxDeliveries)
+	drains := c.drains // the Drains that arrived before this fetch
 	c.mu.Unlock()
 	if room <= 0 {
 		return nil
 	}
+	limit := room
+	if drains > 0 {
+		// One more than fits: a fetch that fills the window can then
+		// still tell that the store holds nothing beyond it (spec/push.md
+		// §8).
+		limit++
+	}
 	start := time.Now()
-	envs, err := s.q.Fetch(s.ctx, []byte(c.addr), after, room, s.now())
+	envs, err := s.q.Fetch(s.ctx, []byte(c.addr), after, limit, s.now())
 	s.m.store("fetch", start)
 	if err != nil {
 		s.log.Error("relay: fetch failed", "err", err)
 		c.fail(storeFailure(err), "store failed")
 		return nil
 	}
-	if len(envs) == room {
+	if len(envs) >= limit {
 		// The fetch filled the window or hit the cap: there may be more.
 		c.mu.Lock()
 		c.fetch = true
 		c.mu.Unlock()
 	}
-	return c.push(envs)
+	if len(envs) > room {
+		return c.push(envs[:room])
+	}
+	if err := c.push(envs); err != nil {
+		return err
+	}
+	if drains > 0 {
+		c.drained(drains)
+	}
+	return nil
 }
 
 // push writes envs, in increasing id order and above every id delivered
