@@ -22,26 +22,36 @@ func (l *Link) sendPushOnConnect(c *relayclient.Conn) {
 	l.loops.Add(1)
 	go func() {
 		defer l.loops.Done()
-		l.pushMu.Lock()
-		defer l.pushMu.Unlock()
-		p := l.push
-		if p == nil {
+		p, st, ok := l.pushOn(c)
+		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(l.ctx, pushTimeout)
-		defer cancel()
-		st, err := c.SetPush(ctx, p)
-		if err != nil {
-			if l.ctx.Err() == nil && !isDone(c) {
-				l.log.Info("relaylink: sending the push target failed; sent again on the next connection", "err", err)
-			}
-			return
-		}
-		l.answered(p, st)
+		// Reported without pushMu: the callback may call SetPush.
 		if f := l.cfg.OnPushStatus; f != nil {
 			f(p, st)
 		}
 	}()
+}
+
+// pushOn sends the link's target on c and returns it with the relay's
+// answer; ok is false if there is none or it could not be sent.
+func (l *Link) pushOn(c *relayclient.Conn) (p *wire.SetPush, st wire.PushStatus, ok bool) {
+	l.pushMu.Lock()
+	defer l.pushMu.Unlock()
+	if p = l.push; p == nil {
+		return nil, 0, false
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, pushTimeout)
+	defer cancel()
+	st, err := c.SetPush(ctx, p)
+	if err != nil {
+		if l.ctx.Err() == nil && !isDone(c) {
+			l.log.Info("relaylink: sending the push target failed; sent again on the next connection", "err", err)
+		}
+		return nil, 0, false
+	}
+	l.answered(p, st)
+	return p, st, true
 }
 
 // answered forgets a removal the relay confirmed. The caller holds
@@ -207,4 +217,13 @@ func (l *Link) HeartbeatInterval() time.Duration {
 	l.hbMu.Lock()
 	defer l.hbMu.Unlock()
 	return l.hbLast
+}
+
+// RestorePush makes p the target sent after every connect without
+// sending it now: the caller's SetPush was refused and the relay still
+// holds p (nil: none).
+func (l *Link) RestorePush(p *wire.SetPush) {
+	l.pushMu.Lock()
+	l.push = p
+	l.pushMu.Unlock()
 }
