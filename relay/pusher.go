@@ -45,6 +45,9 @@ type pusher struct {
 	kick     chan struct{}        // capacity 1: the loop has something new
 	jobs     chan store.PushWake
 	gateways map[string]bool
+	// minBackoff is the delay after a first failure (minWakeBackoff;
+	// tests shorten it before the first wake-up).
+	minBackoff time.Duration
 }
 
 // maxDue bounds the addresses waiting in the schedule; beyond it notes
@@ -60,6 +63,7 @@ func newPusher(s *Server, q store.PushQueue, cfg PushConfig) *pusher {
 		s: s, q: q, cfg: cfg,
 		due: make(map[string]time.Time), kick: make(chan struct{}, 1),
 		jobs: make(chan store.PushWake, cfg.Workers), gateways: make(map[string]bool),
+		minBackoff: minWakeBackoff,
 	}
 	for _, g := range cfg.Gateways {
 		p.gateways[g] = true
@@ -289,7 +293,7 @@ func (p *pusher) send(w store.PushWake) {
 		p.remove(w, "failures")
 		return
 	}
-	backoff := wakeBackoff(w.Failures, retry)
+	backoff := wakeBackoff(p.minBackoff, w.Failures, retry)
 	if _, err := p.q.WakeFailed(s.ctx, w.Addr, w.Gen, s.now().Add(backoff)); err != nil {
 		s.log.Error("relay: recording a failed wake-up failed", "err", err)
 	}
@@ -325,12 +329,12 @@ func (p *pusher) waker(t store.PushTarget) Waker {
 }
 
 // wakeBackoff is the delay before trying a registration again after its
-// failure number failures+1: 5 s doubling to 1 h, and never sooner than
-// the push service asked.
-func wakeBackoff(failures int, retry *PushRetryError) time.Duration {
+// failure number failures+1: base (5 s) doubling to 1 h, and never sooner
+// than the push service asked.
+func wakeBackoff(base time.Duration, failures int, retry *PushRetryError) time.Duration {
 	d := maxWakeBackoff
 	if failures < 10 {
-		d = min(minWakeBackoff<<failures, maxWakeBackoff)
+		d = min(base<<failures, maxWakeBackoff)
 	}
 	if retry != nil && retry.After > d {
 		d = min(retry.After, maxWakeBackoff)

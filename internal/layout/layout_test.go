@@ -47,6 +47,13 @@ var protocols = map[string]bool{
 	"blobs/api":              true,
 	"blobs/blobclient":       true,
 	"tlsconfig":              true,
+	// Push (spec/push.md): the Web Push protocol and its outbound HTTP
+	// guard, and the client of the push gateway, are what the relay
+	// speaks; the gateway itself is a service.
+	"push/egress":              true,
+	"push/webpush":             true,
+	"push/webpush/webpushtest": true,
+	"push/gateway/gwclient":    true,
 }
 
 func rankOf(rel string) rank {
@@ -58,7 +65,8 @@ func rankOf(rel string) rank {
 	case protocols[rel]:
 		return rankProtocol
 	case rel == "keyserver" || rel == "relay" || rel == "blobs" ||
-		strings.HasPrefix(rel, "keyserver/") || strings.HasPrefix(rel, "relay/") || strings.HasPrefix(rel, "blobs/"):
+		strings.HasPrefix(rel, "keyserver/") || strings.HasPrefix(rel, "relay/") || strings.HasPrefix(rel, "blobs/") ||
+		strings.HasPrefix(rel, "push/"):
 		return rankService
 	case rel == "client" || strings.HasPrefix(rel, "client/"):
 		return rankClient

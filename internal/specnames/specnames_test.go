@@ -168,6 +168,7 @@ var layerPackages = map[string]string{
 	"sendtoken":  "crypto/token/sendtoken",
 	"senderkey":  "crypto/senderkey",
 	"stream":     "crypto/stream",
+	"webpush":    "push/webpush",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -253,6 +254,7 @@ var fileLayers = map[string][]string{
 	"senderkey.json":       {"senderkey"},
 	"groups.json":          {"group"},
 	"attachments.json":     {"stream"},
+	"push.json":            {"webpush"},
 }
 
 // resultFields are the members of a vector case that name an outcome.

@@ -10,9 +10,10 @@
 //
 // Group commit: an fsync costs milliseconds, so one per Send would cap the
 // relay at a few hundred envelopes a second. Every write (Send, Ack,
-// OpenMailbox, Sweep) therefore goes to one writer goroutine that owns the
-// writer connection. It takes everything waiting at that moment (up to 512
-// requests or 8 MiB of envelopes, see the Options), runs the requests in
+// OpenMailbox, Sweep, SetAccess, the push writes of push.go) therefore
+// goes to one writer goroutine that owns the writer connection. It takes
+// everything waiting at that moment (up to 512 requests or 8 MiB of
+// envelopes, see the Options), runs the requests in
 // one BEGIN IMMEDIATE transaction, the Acks first and together (two
 // statements for all of them), then the others in order, each seeing the
 // ones before it (a Send's dedup check sees an earlier Send of the same
@@ -25,8 +26,8 @@
 // of its requests is run again in a transaction of its own, so one failing
 // request does not fail the others.
 //
-// Reads (Fetch, Stats) use a separate pool of read-only connections and
-// see the last committed state.
+// Reads (Fetch, Stats, Access, Push, PendingWakes) use a separate pool of
+// read-only connections and see the last committed state.
 //
 // Envelope IDs are per mailbox (spec/relay.md §8.1): the mailbox row's
 // last_id counts the envelopes the mailbox has ever been given, and the

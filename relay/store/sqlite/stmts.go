@@ -29,6 +29,14 @@ const (
 	stmtBodySizes
 	stmtReleaseBodies
 	stmtDeleteBodies
+	stmtPushTarget
+	stmtPushDelete
+	stmtPushInsert
+	stmtPushOwed
+	stmtPushClaim
+	stmtPushDone
+	stmtPushFailed
+	stmtPushRemove
 	numStmts
 )
 
@@ -74,7 +82,27 @@ var stmtSQL = [numStmts]string{
 	stmtReleaseBodies: `UPDATE bodies SET refs = refs - (j.value ->> 1) FROM json_each(?1) AS j
 		WHERE bodies.id = j.value ->> 0`,
 	stmtDeleteBodies: `DELETE FROM bodies WHERE id IN (SELECT value ->> 0 FROM json_each(?1)) AND refs <= 0`,
+	// Push registrations (push.go, store.PushQueue). A new registration
+	// is a new row: its gen is a new AUTOINCREMENT rowid.
+	stmtPushTarget: `SELECT kind, endpoint, p256dh, auth, token FROM push WHERE addr = ?`,
+	stmtPushDelete: `DELETE FROM push WHERE addr = ?`,
+	stmtPushInsert: `INSERT INTO push (addr, kind, endpoint, p256dh, auth, token) VALUES (?, ?, ?, ?, ?, ?)`,
+	stmtPushOwed:   pushOwedSQL,
+	// Sets next_wake of the registrations of a JSON array of gens.
+	stmtPushClaim:  `UPDATE push SET next_wake = ?2 WHERE gen IN (SELECT value FROM json_each(?1))`,
+	stmtPushDone:   `UPDATE push SET woken = max(woken, ?3), failures = 0 WHERE addr = ?1 AND gen = ?2`,
+	stmtPushFailed: `UPDATE push SET failures = failures + 1, next_wake = ?3 WHERE addr = ?1 AND gen = ?2 RETURNING failures`,
+	stmtPushRemove: `DELETE FROM push WHERE addr = ? AND gen = ?`,
 }
+
+// pushOwedSQL selects the registrations of a JSON array of hex addresses
+// whose mailbox has new mail at ?2: an envelope unexpired at ?2 that
+// arrived after woken; through is the newest arrival of the unexpired
+// envelopes.
+const pushOwedSQL = `SELECT addr, gen, kind, endpoint, p256dh, auth, token, next_wake, failures, through FROM (
+		SELECT p.*, (SELECT max(e.arrived) FROM envelopes AS e WHERE e.addr = p.addr AND e.expiry > ?2) AS through
+		FROM push AS p WHERE p.addr IN (SELECT unhex(value) FROM json_each(?1)))
+	WHERE through > woken ORDER BY addr`
 
 type stmts struct{ s [numStmts]*sql.Stmt }
 
@@ -110,6 +138,9 @@ const (
 	readHasMailbox
 	readAccess
 	readBodyStats
+	readPush
+	readPendingWakes
+	readPushOwed
 	numReadStmts
 )
 
@@ -125,6 +156,16 @@ var readSQL = [numReadStmts]string{
 	readAccess: `SELECT access_mode, access_current, access_previous, access_previous_until
 		FROM mailboxes WHERE addr = ?`,
 	readBodyStats: `SELECT count(*), coalesce(sum(length(data)), 0), coalesce(sum(refs), 0) FROM bodies`,
+	// A mailbox and its push registration, if any (push.go).
+	readPush: `SELECT p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token, p.next_wake, p.woken, p.failures
+		FROM mailboxes AS m LEFT JOIN push AS p ON p.addr = m.addr WHERE m.addr = ?`,
+	// Registrations after ?1 (NULL: from the start), in address order,
+	// whose mailbox has new mail at ?2.
+	readPendingWakes: `SELECT p.addr FROM push AS p WHERE (?1 IS NULL OR p.addr > ?1) AND EXISTS (
+			SELECT 1 FROM envelopes AS e WHERE e.addr = p.addr AND e.expiry > ?2 AND e.arrived > p.woken)
+		ORDER BY p.addr LIMIT ?3`,
+	// ClaimWakes looks first on a reader whether it has anything to claim.
+	readPushOwed: pushOwedSQL,
 }
 
 type readStmts struct{ s [numReadStmts]*sql.Stmt }

@@ -48,6 +48,12 @@
 //     (store.SendResult); with no deletes, an envelope's Prev is exactly
 //     the ID of the one before it in its mailbox. Send.Committed gets that
 //     answer once, before Send returns, and never for a duplicate.
+//   - The engine's Queue implements store.PushQueue (spec/push.md §2, §3).
+//     SetPush checks the target (store.ErrInvalidPush) before it looks
+//     for the mailbox. Registration times come back equal to the
+//     whole-millisecond times put in, the zero time as the zero time.
+//     Registrations, their gens and wake-up state are shared by every
+//     store on the database and survive a restart; gens are never reused.
 //   - After Close every method fails with an error matching store.ErrClosed;
 //     Close may be called again (the engine's t.Cleanup may call it), with
 //     its result ignored.
@@ -135,6 +141,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"ConcurrentAckMailboxes", testConcurrentAckMailboxes},
 		{"ConcurrentCursor", testConcurrentCursor},
 		{"Close", testClose},
+		{"PushSet", testPushSet},
+		{"PushRefused", testPushRefused},
+		{"PushNewMail", testPushNewMail},
+		{"PushInterval", testPushInterval},
+		{"PushWakeDone", testPushWakeDone},
+		{"PushWakeFailed", testPushWakeFailed},
+		{"PushRemove", testPushRemove},
+		{"PushPending", testPushPending},
+		{"PushMailKinds", testPushMailKinds},
+		{"PushConcurrentClaims", testPushConcurrentClaims},
+		{"PushClose", testPushClose},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +190,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		}
 		t.Parallel()
 		testReopen(t, c.newDB(t))
+	})
+	t.Run("PushAcrossStores", func(t *testing.T) {
+		if c.newDB == nil {
+			t.Skip("engine gave no WithReopen")
+		}
+		t.Parallel()
+		testPushAcrossStores(t, c.newDB(t))
+	})
+	t.Run("PushReopen", func(t *testing.T) {
+		if c.newDB == nil {
+			t.Skip("engine gave no WithReopen")
+		}
+		t.Parallel()
+		testPushReopen(t, c.newDB(t))
 	})
 }
 
