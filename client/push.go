@@ -301,7 +301,8 @@ func (c *Client) initialPushTarget(ctx context.Context) (*wire.SetPush, error) {
 }
 
 // SetPush registers target as this device's push target at the relay (nil
-// removes it) and returns once the relay has answered (spec/client.md
+// removes it; a relay that sends no wake-ups holds none, so that is no
+// error either) and returns once the relay has answered (spec/client.md
 // §16.1). The target is remembered in the local store and sent again
 // after every connection, so a registration the relay dropped comes back.
 // It waits for the relay connection. A refused target fails with a
@@ -352,7 +353,7 @@ func (c *Client) SetPush(ctx context.Context, target *PushTarget) error {
 		}
 		return err
 	}
-	if rerr := refusal(st); rerr != nil {
+	if rerr := refusal(st); rerr != nil && p.Kind != wire.PushKind_PUSH_KIND_NONE {
 		// Not taken: back to what the relay holds. The link sends the old
 		// target again after each connect (the relay changes nothing).
 		var old *wire.SetPush
@@ -382,7 +383,9 @@ func (c *Client) recordPushStatus(ctx context.Context, p *wire.SetPush, st wire.
 		if err != nil || !sameTarget(cur, p) {
 			return err
 		}
-		if p.Kind == wire.PushKind_PUSH_KIND_NONE && st == wire.PushStatus_PUSH_STATUS_OK {
+		if p.Kind == wire.PushKind_PUSH_KIND_NONE {
+			// Removed, or never held by a relay that sends no
+			// wake-ups (disabled): nothing to send again.
 			return tx.DeletePushTarget()
 		}
 		cur.Status = uint8(st)
@@ -395,7 +398,7 @@ func (c *Client) recordPushStatus(ctx context.Context, p *wire.SetPush, st wire.
 func (c *Client) onPushStatus(p *wire.SetPush, st wire.PushStatus) {
 	c.pushMu.Lock()
 	defer c.pushMu.Unlock()
-	if err := refusal(st); err != nil {
+	if err := refusal(st); err != nil && p.Kind != wire.PushKind_PUSH_KIND_NONE {
 		c.log.Warn("client: the relay refused this device's push target; no wake-ups", "err", err)
 	}
 	if err := c.recordPushStatus(c.ctx, p, st); err != nil && c.ctx.Err() == nil {

@@ -54,16 +54,19 @@ func (l *Link) pushOn(c *relayclient.Conn) (p *wire.SetPush, st wire.PushStatus,
 	return p, st, true
 }
 
-// answered forgets a removal the relay confirmed. The caller holds
+// answered forgets a removal the relay answered. The caller holds
 // pushMu.
 func (l *Link) answered(p *wire.SetPush, st wire.PushStatus) {
-	if p.Kind == wire.PushKind_PUSH_KIND_NONE && st == wire.PushStatus_PUSH_STATUS_OK && l.push == p {
+	// ok, or disabled: a relay that sends no wake-ups holds no target.
+	if p.Kind == wire.PushKind_PUSH_KIND_NONE && l.push == p &&
+		(st == wire.PushStatus_PUSH_STATUS_OK || st == wire.PushStatus_PUSH_STATUS_DISABLED) {
 		l.push = nil
 	}
 }
 
 // SetPush makes p the push target sent after every connect (kind none:
-// removes the device's registration, sent until the relay confirms it)
+// removes the device's registration, sent until the relay answers ok or
+// disabled)
 // and sends it now: it waits for a connection and returns the relay's
 // answer (spec/push.md §2). If the connection ends before the answer it
 // sends p again on the next, until ctx ends (its error; p is still sent

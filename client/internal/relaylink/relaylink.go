@@ -174,7 +174,8 @@ type Config struct {
 
 	// Push, if set, is the push target sent to the relay after every
 	// connect (spec/push.md §8.1), until SetPush changes it. A target of
-	// kind none is sent until the relay answers ok, then forgotten.
+	// kind none is sent until the relay answers (ok, or disabled: a relay
+	// without wake-ups holds none), then forgotten.
 	Push *wire.SetPush
 	// OnPushStatus, if set, is called with the relay's answer to each
 	// push target the link sent after a connect (not to SetPush's own),
