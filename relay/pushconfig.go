@@ -71,7 +71,7 @@ type PushConfig struct {
 	// the relay refuses Web Push registrations (disabled).
 	WebPush Waker
 	// CheckEndpoint decides whether the relay may reach a Web Push
-	// endpoint (an https URL to a public address: spec/push.md §4.7);
+	// endpoint (an https URL to a public address: spec/push.md §4.8);
 	// refused endpoints are answered endpoint_refused. Required with
 	// WebPush.
 	CheckEndpoint func(endpoint string) error

@@ -39,10 +39,10 @@ type pusher struct {
 	cfg PushConfig
 
 	mu       sync.Mutex
-	due      map[string]time.Time // addresses to look at, by when (wall clock)
-	sched    dueHeap              // the same, ordered; stale entries skipped
-	overflow bool                 // notes were dropped: scan the store again
-	kick     chan struct{}        // capacity 1: the loop has something new
+	due      map[string]dueAt // addresses to look at, by when (wall clock)
+	sched    dueHeap          // the same, ordered; stale entries skipped
+	overflow bool             // notes were dropped: scan the store again
+	kick     chan struct{}    // capacity 1: the loop has something new
 	jobs     chan store.PushWake
 	gateways map[string]bool
 	// minBackoff is the delay after a first failure (minWakeBackoff;
@@ -61,7 +61,7 @@ const claimBatch = 1000
 func newPusher(s *Server, q store.PushQueue, cfg PushConfig) *pusher {
 	p := &pusher{
 		s: s, q: q, cfg: cfg,
-		due: make(map[string]time.Time), kick: make(chan struct{}, 1),
+		due: make(map[string]dueAt), kick: make(chan struct{}, 1),
 		jobs: make(chan store.PushWake, cfg.Workers), gateways: make(map[string]bool),
 		minBackoff: minWakeBackoff,
 	}
@@ -89,13 +89,21 @@ func (p *pusher) start() {
 // note marks addr as maybe owed a wake-up, Delay from now, unless it is
 // due already. Safe to call from any goroutine; it never blocks on I/O.
 func (p *pusher) note(addr []byte) {
-	p.noteAt(string(addr), time.Now().Add(p.cfg.Delay))
+	p.noteAt(string(addr), time.Now().Add(p.cfg.Delay), false)
 }
 
-func (p *pusher) noteAt(addr string, at time.Time) {
+// dueAt is when an address is due, and whether that time came from the
+// store (its next claim, or a back-off): a note does not move such a
+// time earlier, since the store would only answer it with the same.
+type dueAt struct {
+	at   time.Time
+	firm bool
+}
+
+func (p *pusher) noteAt(addr string, at time.Time, firm bool) {
 	p.mu.Lock()
 	if old, ok := p.due[addr]; ok {
-		if !at.Before(old) {
+		if (old.firm && !firm) || !at.Before(old.at) {
 			p.mu.Unlock()
 			p.s.m.wakeCoalesced()
 			return
@@ -106,7 +114,7 @@ func (p *pusher) noteAt(addr string, at time.Time) {
 		p.s.m.drop("wake_schedule_full", 1)
 		return
 	}
-	p.due[addr] = at
+	p.due[addr] = dueAt{at: at, firm: firm}
 	heap.Push(&p.sched, dueEntry{addr: addr, at: at})
 	p.mu.Unlock()
 	select {
@@ -128,7 +136,7 @@ func (p *pusher) scan() {
 			return
 		}
 		for _, a := range addrs {
-			p.noteAt(string(a), time.Now())
+			p.noteAt(string(a), time.Now(), false)
 		}
 		if len(addrs) < claimBatch {
 			return
@@ -179,7 +187,7 @@ func (p *pusher) take(now time.Time) (batch [][]byte, next time.Time, rescan boo
 	p.mu.Lock()
 	for p.sched.Len() > 0 && len(batch) < claimBatch {
 		e := p.sched[0]
-		if at, ok := p.due[e.addr]; !ok || !at.Equal(e.at) {
+		if d, ok := p.due[e.addr]; !ok || !d.at.Equal(e.at) {
 			heap.Pop(&p.sched) // stale: taken already, or due sooner
 			continue
 		}
@@ -222,12 +230,12 @@ func (p *pusher) claim(addrs [][]byte) {
 		p.s.log.Error("relay: claiming wake-ups failed", "err", err)
 		// Look again after a while: the store may be back.
 		for _, a := range addrs {
-			p.noteAt(string(a), time.Now().Add(minWakeBackoff))
+			p.noteAt(string(a), time.Now().Add(minWakeBackoff), false)
 		}
 		return
 	}
 	for _, l := range later {
-		p.noteAt(string(l.Addr), time.Now().Add(l.At.Sub(now)))
+		p.noteAt(string(l.Addr), time.Now().Add(l.At.Sub(now)), true)
 	}
 	for _, w := range wakes {
 		select {
@@ -297,7 +305,7 @@ func (p *pusher) send(w store.PushWake) {
 	if _, err := p.q.WakeFailed(s.ctx, w.Addr, w.Gen, s.now().Add(backoff)); err != nil {
 		s.log.Error("relay: recording a failed wake-up failed", "err", err)
 	}
-	p.noteAt(string(w.Addr), time.Now().Add(backoff))
+	p.noteAt(string(w.Addr), time.Now().Add(backoff), true)
 }
 
 // remove deletes w's registration, unless the device registered another

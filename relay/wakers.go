@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sealpost/sealpost/push/gateway/gwclient"
 	"github.com/sealpost/sealpost/push/webpush"
 	"github.com/sealpost/sealpost/relay/store"
 )
@@ -49,5 +50,29 @@ func WebPushWaker(s *webpush.Sender, ttl time.Duration) Waker {
 			return errors.New("relay: web push refused")
 		}
 		return r.Err
+	})
+}
+
+// GatewayWaker returns a Waker that sends gateway targets to the client
+// of their gateway URL (spec/push.md §5.4).
+func GatewayWaker(clients map[string]*gwclient.Client) Waker {
+	return WakerFunc(func(ctx context.Context, t store.PushTarget) error {
+		c := clients[t.Endpoint]
+		if t.Kind != store.PushGateway || c == nil {
+			return fmt.Errorf("relay: no gateway client for this target")
+		}
+		err := c.Wake(ctx, t.Token)
+		var retry *gwclient.RetryError
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, gwclient.ErrGone):
+			return fmt.Errorf("%w: %w", ErrPushGone, err)
+		case errors.As(err, &retry):
+			return &PushRetryError{After: retry.After, Err: err}
+		case ctx.Err() != nil:
+			return &PushRetryError{Err: err}
+		}
+		return err
 	})
 }

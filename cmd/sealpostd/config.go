@@ -188,6 +188,9 @@ type Config struct {
 	BlobsS3Secure    bool   `json:"blobs_s3_secure"`
 	BlobsS3CA        string `json:"blobs_s3_ca"`
 
+	// The push gateway (pushgw.go).
+	PushgwConfig
+
 	// GCPercent, if not 0, sets the Go garbage collector's target
 	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
 	// 0 leaves the runtime's setting: $GOGC, else 100. See gc.go.
@@ -317,7 +320,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.IntVar(&c.KeyServerAddressLookupRate, "keyserver-address-lookup-rate", c.KeyServerAddressLookupRate, "key server: lookups per second per client address (0: 20)")
 	fs.IntVar(&c.KeyServerSendTokensPerDay, "keyserver-send-tokens-per-day", c.KeyServerSendTokensPerDay, "key server: send tokens issued per account per day-epoch (0: 500)")
 	fs.IntVar(&c.KeyServerSendTokenBatch, "keyserver-send-token-batch", c.KeyServerSendTokenBatch, "key server: most send tokens one issuance request may ask for, 1 to 100 (0: 100)")
-	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver, relay and blobs, comma-separated")
+	fs.StringVar(&c.Services, "services", c.Services, "services to run: `list` of keyserver, relay, blobs and pushgw, comma-separated")
 	fs.Var(&listFlag{list: &c.RelayTokenKeys}, "relay-token-key", "key server token public `key` the relay accepts: base64url, or a file (PEM, or token-key.pem); repeatable; needed for the relay alone")
 	fs.IntVar(&c.RelayMaxEnvelope, "relay-max-envelope", c.RelayMaxEnvelope, "relay: largest envelope, `bytes`")
 	fs.IntVar(&c.RelayMaxFrame, "relay-max-frame", c.RelayMaxFrame, "relay: largest frame, `bytes` (0: max envelope + 64 KiB)")
@@ -364,6 +367,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.BlobsS3Region, "blobs-s3-region", c.BlobsS3Region, "blob service: S3 `region` (default: asked of the server)")
 	fs.BoolVar(&c.BlobsS3Secure, "blobs-s3-secure", c.BlobsS3Secure, "blob service: reach S3 over HTTPS")
 	fs.StringVar(&c.BlobsS3CA, "blobs-s3-ca", c.BlobsS3CA, "blob service: PEM `file` of CA certificates for the S3 server (default: the system's)")
+	c.pushgwFlags(fs)
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }
@@ -470,6 +474,7 @@ func (c *Config) Validate() error {
 	c.validateRelay(bad)
 	ks, _ := c.services()
 	c.validateBlobs(ks, bad)
+	c.validatePushgw(bad)
 	if c.GCPercent < -1 || c.GCPercent > maxGCPercent {
 		bad("gc-percent", "%d: want -1 (off), 0 (runtime default) or 1 to %d", c.GCPercent, maxGCPercent)
 	}

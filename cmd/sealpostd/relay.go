@@ -64,8 +64,8 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 	for _, s := range strings.Split(c.Services, ",") {
 		s = strings.TrimSpace(s)
 		switch {
-		case s != serviceKeyServer && s != serviceRelay && s != serviceBlobs:
-			bad("services", "%q: want a comma-separated list of keyserver, relay and blobs", s)
+		case s != serviceKeyServer && s != serviceRelay && s != serviceBlobs && s != servicePushgw:
+			bad("services", "%q: want a comma-separated list of keyserver, relay, blobs and pushgw", s)
 		case seen[s]:
 			bad("services", "%q given twice", s)
 		}

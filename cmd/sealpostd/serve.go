@@ -27,6 +27,7 @@ import (
 	"github.com/sealpost/sealpost/keyserver/store"
 	"github.com/sealpost/sealpost/keyserver/store/postgres"
 	"github.com/sealpost/sealpost/keyserver/store/sqlite"
+	"github.com/sealpost/sealpost/push/gateway"
 	"github.com/sealpost/sealpost/relay"
 	relaystore "github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/tokenkeys"
@@ -185,6 +186,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		sqliteUsed = sqliteUsed || strings.HasPrefix(engines, "sqlite") || strings.HasSuffix(engines, "+fs")
 		stores = append(stores, "blobs="+engines)
 	}
+	var pushgwProviders string
+	if cfg.pushgwOn() {
+		var gw *gateway.Server
+		if gw, pushgwProviders, err = startPushgw(cfg, log); err != nil {
+			return err
+		}
+		mux.Handle(gateway.WakePath, gw)
+	}
 
 	if sqliteUsed {
 		checks = append(checks, freeDiskCheck(cfg.DataDir, cfg.MinFreeDisk))
@@ -246,6 +255,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if runBlobs {
 		attrs = append(attrs, "blobs_audience", blobsAudience(cfg))
 		fmt.Fprintf(stdout, "sealpostd: blob service listening on https://%s%s (token audience %s)\n", ln.Addr(), blobsapi.Prefix, blobsAudience(cfg))
+	}
+	if cfg.pushgwOn() {
+		attrs = append(attrs, "pushgw_providers", pushgwProviders)
+		fmt.Fprintf(stdout, "sealpostd: push gateway listening on https://%s%s\n", ln.Addr(), gateway.WakePath)
 	}
 	log.Info("sealpostd started", attrs...)
 	fmt.Fprintf(stdout, "sealpostd: TLS certificate SHA-256 fingerprint: %s\n", fp)
