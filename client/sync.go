@@ -20,7 +20,7 @@ import (
 // acked at the relay. Normally the relay is acked only after the
 // application took a message (§5.2); while a Sync runs, messages are
 // stored and acked at once, and handed to the application from the inbox
-// afterwards, in order, before anything received later (§5.4). So the
+// afterwards, in order, before anything received later (§16.2). So the
 // application need not read Messages during Sync, and the relay's
 // mailbox is empty when Sync returns.
 
@@ -153,7 +153,7 @@ func (c *Client) deferHandOver(some, force bool) bool {
 }
 
 // handOverInbox hands over the inbox's messages, in arrival order, until
-// none waits (spec/client.md §5.4). A message handed over meanwhile (by
+// none waits (spec/client.md §16.2). A message handed over meanwhile (by
 // offerReleased) is skipped.
 func (c *Client) handOverInbox() {
 	h := &c.handoff

@@ -11,9 +11,12 @@
 //	              │ refused (invalid_token, token_expired, wrong_audience):
 //	              │   InvalidateToken(), backoff, dial again with a fresh token
 //	              ▼
-//	            connected: OnConnect(hello); Ping every heartbeat interval;
-//	            the connection is dead after idle_timeout without a frame
-//	            (spec/relay.md §9)
+//	            connected: OnConnect(hello); the push target, if any, in a
+//	            SetPush (spec/push.md §8.1); Ping at the adaptive interval
+//	            and wait for the Pong (spec/push.md §9): widened after 3
+//	            pongs in time, up to below idle_timeout; no Pong within
+//	            the pong timeout, or no frame for idle_timeout, is a silent
+//	            death: the interval is remembered bad for the network
 //	              │ ended: OnDisconnect(err), then
 //	              │   lost with the relay's other connections (shutting_down,
 //	              │     going away, unavailable, internal, or dropped without
@@ -34,6 +37,11 @@
 //	ephemeral loop (one goroutine, with OnEphemeral): for each ephemeral
 //	  envelope of the current connection, in order: OnEphemeral(envelope);
 //	  at most relayclient.EphemeralBuffer wait, more are dropped.
+//
+//	Drain(ctx): wait for a connection, Drain, Drained: N deliveries of the
+//	  connection are covered; return when the deliver loop has passed N
+//	  to Deliver and written their acks; on a new connection if it ends
+//	  (spec/push.md §8.2).
 //
 //	SendEphemeral(items): on the current connection, or ErrNotConnected at
 //	  once; never queued, never resent (spec/relay.md §7.4).
