@@ -179,6 +179,16 @@ type Config struct {
 	// anonymous send hides the account from the relay, not the network
 	// address it comes from.
 	Dial DialFunc
+	// Push, if set, is this device's push target (spec/client.md §16.1):
+	// stored, and registered with the relay after every connection, so
+	// that the relay wakes the device when it is not connected. nil keeps
+	// the target set with SetPush, if any.
+	Push *PushTarget
+	// NetworkID, if set, names the network the device is on (a Wi-Fi
+	// SSID, "cellular"): the adaptive heartbeat remembers what works per
+	// network (spec/push.md §9.4). nil means the local IP address of the
+	// relay connection's socket.
+	NetworkID func() string
 }
 
 // DefaultMaxCheckpointAge is the default Config.MaxCheckpointAge
@@ -275,6 +285,11 @@ type Client struct {
 	expiry      chan struct{} // wakes the expiry loop (loops.go)
 
 	trust trustState // the trust policy's state (monitor.go)
+
+	sync    syncState // the Syncs running (sync.go)
+	handoff handoff   // the hand-over of deferred messages (sync.go)
+	// pushMu serialises changes of the push target (push.go).
+	pushMu sync.Mutex
 }
 
 // Open opens (or with cfg.Create creates) the store in cfg.Dir and, if it
@@ -325,6 +340,11 @@ func newClient(cfg Config) (*Client, error) {
 	}
 	if cfg.SendMode != SendAuthenticated && cfg.SendMode != SendAnonymous {
 		problems = append(problems, fmt.Errorf("client: Config.SendMode %v: want SendAuthenticated or SendAnonymous", cfg.SendMode))
+	}
+	if cfg.Push != nil {
+		if _, err := wireTarget(cfg.Push); err != nil {
+			problems = append(problems, fmt.Errorf("client: Config.Push: %w", err))
+		}
 	}
 	if cfg.MaxCheckpointAge < 0 {
 		problems = append(problems, fmt.Errorf("client: Config.MaxCheckpointAge %v is negative", cfg.MaxCheckpointAge))

@@ -215,6 +215,7 @@ func startServersEngine(t testing.TB, eng engine, relayConfig func(*relay.Config
 	mux := http.NewServeMux()
 	mux.Handle("/", s.ks.Handler())
 	mux.Handle(relay.Path, s.rs.Handler())
+	mux.Handle(relay.InfoPath, s.rs.Handler())
 	mux.Handle("/v1/blobs/", s.bs)
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if fn := s.intercept.Load(); fn != nil {

@@ -57,14 +57,29 @@ func (c *Client) deliver(ctx context.Context, d *wire.Delivery) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// A Sync running, or starting while a message waits to be taken,
+	// turns the hand-over to the inbox (spec/client.md §16.2).
+	_, started := c.sync.watch()
 	ms, err := c.receive(ctx, d.Envelope)
 	if err != nil {
 		return err
 	}
 	// Reached by receive's own commit too; here for a group message's.
 	killpoint.Reach(killpoint.ReceiveAfterCommit)
+	if c.deferHandOver(len(ms) > 0, false) {
+		// Stored in the inbox: handed over from there, after those
+		// before it; the relay is acked now.
+		killpoint.Reach(killpoint.ReceiveBeforeAck)
+		return nil
+	}
 	for _, m := range ms {
-		if err := c.handOver(ctx, m); err != nil {
+		err := c.handOver(ctx, m, started)
+		if errors.Is(err, errSyncStarted) {
+			// Not taken: it and the rest wait in the inbox.
+			c.deferHandOver(true, true)
+			break
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -458,14 +473,17 @@ func (c *Client) drop(ctx context.Context, envID []byte, handle string, device u
 // handOver offers a stored message to the application and, once the
 // application has acked it, deletes it from the inbox (spec/client.md
 // §5.2).
-func (c *Client) handOver(ctx context.Context, im *localstore.InboxMessage) error {
+//
+// A message not yet taken when abandon closes (a Sync started) is left in
+// the inbox: errSyncStarted. abandon may be nil.
+func (c *Client) handOver(ctx context.Context, im *localstore.InboxMessage, abandon <-chan struct{}) error {
 	c.trust.handMu.Lock()
 	defer c.trust.handMu.Unlock()
-	return c.handOverLocked(ctx, im)
+	return c.handOverLocked(ctx, im, abandon)
 }
 
 // handOverLocked is handOver; the caller holds handMu.
-func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage) error {
+func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage, abandon <-chan struct{}) error {
 	m, err := inboxToMessage(im)
 	if err != nil {
 		// A stored message that does not parse: the store is damaged.
@@ -489,6 +507,8 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 		case c.messages <- m:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-abandon:
+			return errSyncStarted
 		}
 		select {
 		case <-m.acked:
@@ -594,7 +614,18 @@ func (c *Client) drainInbox() {
 			return
 		}
 		for i := range batch {
-			if err := c.handOver(c.ctx, &batch[i]); err != nil {
+			syncing, started := c.sync.watch()
+			if syncing {
+				started = closedChan
+			}
+			err := c.handOver(c.ctx, &batch[i], started)
+			if errors.Is(err, errSyncStarted) {
+				// A Sync runs: the rest is handed over from the inbox
+				// after it stored what it receives, in order.
+				c.deferHandOver(true, true)
+				return
+			}
+			if err != nil {
 				return
 			}
 		}
@@ -629,7 +660,7 @@ func (c *Client) offerReleased(ms []localstore.InboxMessage) {
 				if err != nil || !stored {
 					return err
 				}
-				return c.handOverLocked(c.ctx, &ms[i])
+				return c.handOverLocked(c.ctx, &ms[i], nil)
 			}()
 			if err != nil {
 				return

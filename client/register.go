@@ -176,10 +176,18 @@ func (c *Client) start() error {
 	if err := c.seedOwnDevices(c.ctx, id); err != nil {
 		return err
 	}
+	push, err := c.initialPushTarget(c.ctx)
+	if err != nil {
+		return err
+	}
 	link, err := relaylink.Start(relaylink.Config{
-		URL:  c.cfg.Relay,
-		TLS:  c.tls,
-		Dial: c.cfg.Dial,
+		Push:         push,
+		OnPushStatus: c.onPushStatus,
+		NetworkID:    c.cfg.NetworkID,
+		Heartbeats:   heartbeatStore{c},
+		URL:          c.cfg.Relay,
+		TLS:          c.tls,
+		Dial:         c.cfg.Dial,
 		Token: func(ctx context.Context) (string, error) {
 			aud, err := c.relayAudience(ctx)
 			if err != nil {

@@ -810,6 +810,7 @@ func TestErrorCodesDocumented(t *testing.T) {
 		"attachment_corrupt":     fmt.Errorf("%w: the digest does not match", client.ErrAttachmentCorrupt),
 		"attachment_gone":        client.ErrAttachmentGone,
 		"file_refused":           fmt.Errorf("%w: quota", client.ErrFileRefused),
+		"push_refused":           &client.PushRefusedError{Status: client.PushGatewayUnknown},
 	} {
 		want, ok := help[code]
 		if !ok {

@@ -29,9 +29,9 @@ type command struct {
 // commandList returns every command in the order help lists them.
 func commandList() []*command {
 	return []*command{
-		initCommand, sendCommand, listenCommand, getCommand, uploadsCommand, chatCommand, reactCommand,
+		initCommand, sendCommand, listenCommand, syncCommand, getCommand, uploadsCommand, chatCommand, reactCommand,
 		editCommand, deleteCommand, timerCommand, statusCommand, historyCommand, verifyCommand,
-		acceptCommand, contactsCommand, blockCommand, unblockCommand, blockedCommand, contactsOnlyCommand, groupCommand, devicesCommand, auditCommand, auditorCommand,
+		acceptCommand, contactsCommand, blockCommand, unblockCommand, blockedCommand, contactsOnlyCommand, pushCommand, groupCommand, devicesCommand, auditCommand, auditorCommand,
 		backupCommand, restoreCommand, helpCommand, versionCommand,
 	}
 }

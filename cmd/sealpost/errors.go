@@ -199,7 +199,8 @@ func errorCode(err error) string {
 		return "security"
 	case errors.Is(err, client.ErrInvalidContent):
 		return "invalid_content"
-	case errors.As(err, &u), errors.Is(err, client.ErrInvalidHandle), errors.Is(err, keys.ErrInvalidHandle):
+	case errors.As(err, &u), errors.Is(err, client.ErrInvalidHandle), errors.Is(err, keys.ErrInvalidHandle),
+		errors.Is(err, client.ErrInvalidPushTarget):
 		return "usage"
 	case errors.Is(err, client.ErrWrongPassphrase), errors.Is(err, client.ErrWrongIdentity):
 		return "wrong_passphrase"
@@ -221,6 +222,8 @@ func errorCode(err error) string {
 		return "blocked"
 	case errors.Is(err, client.ErrGroupRefused):
 		return "group_refused"
+	case errors.Is(err, client.ErrPushRefused):
+		return "push_refused"
 	case errors.Is(err, client.ErrUnknownGroup):
 		return "unknown_group"
 	case errors.Is(err, client.ErrUnknownHandle):
@@ -256,7 +259,7 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
   127.0.0.1:8443: connection refused ...","exit":5}
 (the human line otherwise). The codes, by exit status:
   1  failure, handle_taken, interrupted, group_refused, attachment_gone,
-     file_refused
+     file_refused, push_refused
   2  usage, invalid_content
   3  wrong_passphrase, locked, no_store, not_registered, store_exists,
      corrupt_store, unknown_message, not_sender, blocked, unknown_group

@@ -44,7 +44,7 @@ func exitCode(err error) int {
 	}
 	var u *usageError
 	if errors.As(err, &u) || errors.Is(err, client.ErrInvalidHandle) || errors.Is(err, keys.ErrInvalidHandle) ||
-		errors.Is(err, client.ErrInvalidContent) {
+		errors.Is(err, client.ErrInvalidContent) || errors.Is(err, client.ErrInvalidPushTarget) {
 		return exitUsage
 	}
 	if errors.Is(err, client.ErrUnknownHandle) {
@@ -112,6 +112,8 @@ func hint(err error) string {
 		return "the blob service no longer has the file (files expire); ask the sender to send it again"
 	case errors.Is(err, client.ErrFileRefused):
 		return "the blob service refused the file (too large, or over your account's quota); nothing was sent"
+	case errors.Is(err, client.ErrPushRefused):
+		return "'sealpost push info' shows which wake-ups this relay sends; the registration was left as it was"
 	case errors.Is(err, client.ErrKeyChanged):
 		return "compare safety numbers with 'sealpost verify HANDLE', then 'sealpost accept HANDLE'"
 	case errors.Is(err, tlsconfig.ErrPinMismatch):

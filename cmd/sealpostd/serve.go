@@ -163,7 +163,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 			return err
 		}
 		mux.Handle(relay.Path, rs.Handler())
-		mux.Handle("GET "+relay.InfoPath, rs.Handler())
+		mux.Handle("GET "+relay.InfoPath, rs.Handler()) // spec/push.md §2.1
 		checks = append(checks, check{"relay_store", func(ctx context.Context) error { return relayHealthy(ctx, q) }})
 		sqliteUsed = sqliteUsed || engine == "sqlite"
 		stores = append(stores, "relay="+engine)

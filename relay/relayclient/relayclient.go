@@ -4,8 +4,11 @@
 // answers by message id, hands over deliveries, acks them and answers the
 // relay's pings; it sends and receives ephemeral envelopes (spec/relay.md
 // §7.4) too, and opens anonymous connections whose sends are paid with
-// send tokens (DialAnonymous, SendAnonymous; spec/relay.md §15). The load tool (cmd/sealpost-bench) and the crash tests use
-// it; it is not the client library.
+// send tokens (DialAnonymous, SendAnonymous; spec/relay.md §15). It
+// registers a push target and drains the mailbox (SetPush, Drain;
+// spec/push.md §2, §8) and checks liveness end to end (PingPong). The
+// load tool (cmd/sealpost-bench), the crash tests and the client's relay
+// link use it; it is not the client library.
 package relayclient
 
 import (
@@ -17,6 +20,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -98,13 +102,22 @@ type Conn struct {
 	ephemeral  chan []byte   // bounded; full: dropped
 	done       chan struct{} // closed when the reader stops
 
+	// delivered counts the deliveries the reader has put on deliveries;
+	// written by the reader only.
+	delivered atomic.Uint64
+	nonce     atomic.Uint64 // the last nonce PingPong used
+
 	mu      sync.Mutex
 	pending map[[wire.MessageIDSize]byte]chan *wire.SendResult
-	access  []chan struct{} // SetAccess frames written and not yet answered, in order (capacity 1 each)
-	err     error           // why the connection ended; set before done closes
+	access  []chan struct{}        // SetAccess frames written and not yet answered, in order (capacity 1 each)
+	push    []chan wire.PushStatus // SetPush frames likewise (spec/push.md §2)
+	drains  []chan uint64          // Drain frames likewise (spec/push.md §8)
+	pongs   map[uint64]chan struct{}
+	err     error // why the connection ended; set before done closes
 
-	// accessMu orders SetAccess frames as their waiters in access.
-	accessMu sync.Mutex
+	// accessMu orders SetAccess frames as their waiters in access;
+	// pushMu and drainMu do the same for SetPush and Drain.
+	accessMu, pushMu, drainMu sync.Mutex
 }
 
 // Dial connects to url (wss://HOST/v1/relay) with tlsConfig, authenticates
@@ -194,6 +207,7 @@ func dialWith(ctx context.Context, url string, tlsConfig *tls.Config, dial DialF
 		ephemeral:  make(chan []byte, EphemeralBuffer),
 		done:       make(chan struct{}),
 		pending:    make(map[[wire.MessageIDSize]byte]chan *wire.SendResult),
+		pongs:      make(map[uint64]chan struct{}),
 	}
 	ws.SetReadLimit(int64(c.maxFrame))
 	go c.read()
@@ -323,44 +337,103 @@ func (c *Conn) SetAccess(ctx context.Context, mode wire.AccessMode, verifier []b
 	if err := wire.Check(f); err != nil {
 		return err
 	}
-	ch := make(chan struct{}, 1)
-	c.accessMu.Lock()
+	_, err := request(ctx, c, &c.accessMu, &c.access, f)
+	return err
+}
+
+// request writes f, an authenticated connection's request that the relay
+// answers in order (SetAccess, SetPush, Drain), and waits for its answer:
+// lock orders the frames as their waiters in *queue (guarded by c.mu),
+// and the reader hands each answer to the first waiter.
+func request[T any](ctx context.Context, c *Conn, lock *sync.Mutex, queue *[]chan T, f *wire.Frame) (T, error) {
+	var zero T
+	ch := make(chan T, 1)
+	lock.Lock()
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		c.accessMu.Unlock()
-		return err
+		lock.Unlock()
+		return zero, err
 	}
-	c.access = append(c.access, ch)
+	*queue = append(*queue, ch)
 	c.mu.Unlock()
 	err := c.write(ctx, f)
 	if err != nil {
 		// Not written (or not whole): no answer will come for it, and
 		// the connection may be broken; drop the waiter.
 		c.mu.Lock()
-		if i := slices.Index(c.access, ch); i >= 0 {
-			c.access = slices.Delete(c.access, i, i+1)
+		if i := slices.Index(*queue, ch); i >= 0 {
+			*queue = slices.Delete(*queue, i, i+1)
 		}
 		c.mu.Unlock()
 	}
-	c.accessMu.Unlock()
+	lock.Unlock()
 	if err != nil {
-		return err
+		return zero, err
 	}
 	select {
-	case <-ch:
-		return nil
+	case v := <-ch:
+		return v, nil
 	case <-c.done:
 		select {
-		case <-ch:
-			return nil
+		case v := <-ch:
+			return v, nil
 		default:
 		}
-		return c.Err()
+		return zero, c.Err()
 	case <-ctx.Done():
-		return ctx.Err()
+		return zero, ctx.Err()
 	}
+}
+
+// answer hands v to the first waiter of queue (guarded by c.mu), or
+// reports an answer to no request.
+func answer[T any](c *Conn, queue *[]chan T, v T, what string) error {
+	c.mu.Lock()
+	if len(*queue) == 0 {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %s answers no request", ErrProtocol, what)
+	}
+	ch := (*queue)[0]
+	*queue = (*queue)[1:]
+	c.mu.Unlock()
+	ch <- v
+	return nil
+}
+
+// SetPush registers, replaces (kind web push or gateway) or removes (kind
+// none) this device's push target at the relay (spec/push.md §2) and
+// returns the relay's answer: wire.PushStatus_PUSH_STATUS_OK once it is
+// stored durably (or removed), else why the relay stored nothing. A
+// target that breaks the frame rules (relay/wire/push.go) fails at once
+// with an error wrapping wire.ErrMalformed, and nothing is sent. Answers
+// come in the order of the SetPush frames. On an authenticated connection
+// only.
+func (c *Conn) SetPush(ctx context.Context, p *wire.SetPush) (wire.PushStatus, error) {
+	f := &wire.Frame{Body: &wire.Frame_SetPush{SetPush: p}}
+	if err := wire.Check(f); err != nil {
+		return wire.PushStatus_PUSH_STATUS_UNSPECIFIED, err
+	}
+	return request(ctx, c, &c.pushMu, &c.push, f)
+}
+
+// Drain asks the relay to deliver, on this connection, every envelope its
+// mailbox holds now, and returns when the relay says it has (Drained,
+// spec/push.md §8): every Delivery before it is then on Deliveries (or
+// was taken from it). Acks remain the caller's job. On an authenticated
+// connection only.
+func (c *Conn) Drain(ctx context.Context) error {
+	_, err := c.DrainCount(ctx)
+	return err
+}
+
+// DrainCount is Drain returning how many deliveries this connection had
+// put on Deliveries, counting from its start, when Drained arrived: the
+// caller has seen every envelope the Drain asked for once it has taken
+// that many.
+func (c *Conn) DrainCount(ctx context.Context) (uint64, error) {
+	return request(ctx, c, &c.drainMu, &c.drains, &wire.Frame{Body: &wire.Frame_Drain{Drain: &wire.Drain{}}})
 }
 
 // Ack acknowledges delivered envelopes by id, at most wire.MaxAckIDs per
@@ -389,6 +462,40 @@ func (c *Conn) SendEphemeral(ctx context.Context, items ...*wire.Item) error {
 // Ping sends a Ping; the relay's Pong is not reported.
 func (c *Conn) Ping(ctx context.Context, nonce uint64) error {
 	return c.write(ctx, &wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: nonce}}})
+}
+
+// PingPong sends a Ping under a nonce of its own and waits for the
+// relay's Pong to it: the connection is alive end to end. ctx bounds the
+// wait (a pong timeout); its error then. Nonces of PingPong have the top
+// bit set, so that they never answer a Ping sent with Ping and a small
+// nonce.
+func (c *Conn) PingPong(ctx context.Context) error {
+	nonce := c.nonce.Add(1) | 1<<63
+	ch := make(chan struct{})
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return err
+	}
+	c.pongs[nonce] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pongs, nonce)
+		c.mu.Unlock()
+	}()
+	if err := c.Ping(ctx, nonce); err != nil {
+		return err
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-c.done:
+		return c.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close closes the connection with a normal closure; pending sends fail
@@ -479,19 +586,18 @@ func (c *Conn) handle(f *wire.Frame) error {
 	case *wire.Frame_AccessSet:
 		// Answers come in the order of the SetAccess frames
 		// (spec/relay.md §15.8).
-		c.mu.Lock()
-		if len(c.access) == 0 {
-			c.mu.Unlock()
-			return fmt.Errorf("%w: AccessSet answers no SetAccess", ErrProtocol)
-		}
-		ch := c.access[0]
-		c.access = c.access[1:]
-		c.mu.Unlock()
-		ch <- struct{}{}
-		return nil
+		return answer(c, &c.access, struct{}{}, "AccessSet")
+	case *wire.Frame_PushSet:
+		// In the order of the SetPush frames (spec/push.md §2).
+		return answer(c, &c.push, b.PushSet.Status, "PushSet")
+	case *wire.Frame_Drained:
+		// In the order of the Drain frames, after the deliveries they
+		// asked for (spec/push.md §8): those are on c.deliveries now.
+		return answer(c, &c.drains, c.delivered.Load(), "Drained")
 	case *wire.Frame_Deliver:
 		for _, d := range b.Deliver.Deliveries {
 			c.deliveries <- d
+			c.delivered.Add(1)
 		}
 		return nil
 	case *wire.Frame_DeliverEphemeral:
@@ -507,6 +613,13 @@ func (c *Conn) handle(f *wire.Frame) error {
 		defer cancel()
 		return c.write(ctx, &wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}})
 	case *wire.Frame_Pong:
+		// A Pong that answers no PingPong is ignored (spec/relay.md §9).
+		c.mu.Lock()
+		if ch, ok := c.pongs[b.Pong.Nonce]; ok {
+			close(ch)
+			delete(c.pongs, b.Pong.Nonce)
+		}
+		c.mu.Unlock()
 		return nil
 	case *wire.Frame_Error:
 		return &RemoteError{Code: b.Error.Code, Message: b.Error.Message}

@@ -341,3 +341,13 @@ func (tx *Tx) MarkDelivered(id []byte) error {
 func (tx *Tx) DeleteInbox(id []byte) error {
 	return tx.execOne("delete inbox", `DELETE FROM inbox WHERE id = ?`, nonNil(id))
 }
+
+// CountUndelivered returns how many messages wait in the inbox, not yet
+// handed to the app (acked by it) and not held.
+func (tx *Tx) CountUndelivered() (int, error) {
+	var n int
+	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM inbox WHERE delivered = 0 AND flags & 2 = 0`).Scan(&n); err != nil {
+		return 0, dbErr("count inbox", err)
+	}
+	return n, nil
+}

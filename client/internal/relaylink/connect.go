@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -64,7 +65,8 @@ func (l *Link) connectLoop() {
 		if f := l.cfg.OnConnect; f != nil {
 			l.events.post(func() { f(hello) })
 		}
-		err = l.hold(c, hello)
+		l.sendPushOnConnect(c)
+		err = l.hold(c, hello, l.network())
 		l.setConn(nil, nil)
 		if l.ctx.Err() != nil {
 			return
@@ -117,46 +119,111 @@ func (l *Link) dial() (*relayclient.Conn, *wire.Hello, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("relaylink: token: %w", err)
 	}
-	return relayclient.DialVia(ctx, l.cfg.URL, l.cfg.TLS, tok, l.cfg.Dial)
+	dial := l.cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	var local string
+	c, hello, err := relayclient.DialVia(ctx, l.cfg.URL, l.cfg.TLS, tok, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if err == nil {
+			// The default network id of the heartbeat (spec/push.md
+			// §9.4): the socket's local IP address.
+			if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+				local = a.IP.String()
+			}
+		}
+		return nc, err
+	})
+	if err == nil {
+		l.mu.Lock()
+		l.local = local
+		l.mu.Unlock()
+	}
+	return c, hello, err
 }
+
+// errSilent reports a connection that stopped answering: no Pong within
+// the pong timeout (spec/push.md §9.3).
+var errSilent = errors.New("relaylink: no pong from the relay in time")
 
 // hold keeps c alive with Pings until it ends or the link closes, and
 // returns why it ended.
 //
-// spec/relay.md §9: the client pings at the heartbeat interval (at most
-// half the idle timeout, so the relay always hears from it in time), and
-// considers the connection dead after idle_timeout without a frame:
-// relayclient's reader enforces that, each read bounded by the Hello's
-// idle timeout, and ends the connection when it passes.
-func (l *Link) hold(c *relayclient.Conn, hello *wire.Hello) error {
-	every := time.Duration(hello.HeartbeatIntervalMs) * time.Millisecond
-	if idle := time.Duration(hello.IdleTimeoutMs) * time.Millisecond; idle/2 < every {
-		every = idle / 2
-	}
-	every = max(every, 10*time.Millisecond)
-	t := time.NewTicker(every)
+// spec/push.md §9 (adaptive heartbeat), spec/relay.md §9: the link waits
+// the current interval after the last Pong (or the connect), sends a Ping
+// and waits up to the pong timeout for its Pong. Pongs in time widen the
+// interval step by step; no Pong in time, or no frame at all for the
+// idle timeout (relayclient's reader bounds each read by it), is a
+// silent death: the connection is closed and the interval remembered as
+// bad for network.
+func (l *Link) hold(c *relayclient.Conn, hello *wire.Hello, network string) error {
+	relayEvery := time.Duration(hello.HeartbeatIntervalMs) * time.Millisecond
+	idle := time.Duration(hello.IdleTimeoutMs) * time.Millisecond
+	pong := l.pongTimeout(relayEvery, idle)
+	hb := newAdaptive(relayEvery, idle, pong, l.loadHeartbeat(network), time.Now())
+	l.setHeartbeat(hb.Interval())
+	t := time.NewTimer(hb.Interval())
 	defer t.Stop()
-	var nonce uint64
 	for {
 		select {
 		case <-c.Done():
-			return c.Err()
+			err := c.Err()
+			if errors.Is(err, context.DeadlineExceeded) {
+				// Nothing received for the idle timeout.
+				l.silent(hb, network)
+			}
+			return err
 		case <-l.ctx.Done():
 			c.Close() // normal closure
 			return ErrClosed
 		case <-t.C:
-			nonce++
-			ctx, cancel := context.WithTimeout(l.ctx, every)
-			err := c.Ping(ctx, nonce)
+			ctx, cancel := context.WithTimeout(l.ctx, pong)
+			err := c.PingPong(ctx)
 			cancel()
-			if err != nil && !isDone(c) && l.ctx.Err() == nil {
-				// A Ping that cannot be written in a whole interval: the
-				// connection is stuck.
-				l.log.Debug("relaylink: ping failed", "err", err)
+			switch {
+			case err == nil:
+				if hb.Pong(time.Now()) {
+					l.log.Debug("relaylink: heartbeat widened", "interval", hb.Interval())
+					l.storeHeartbeat(network, hb.Memory())
+					l.setHeartbeat(hb.Interval())
+				}
+			case l.ctx.Err() != nil:
+				c.Close()
+				return ErrClosed
+			case isDone(c):
+				// Ended meanwhile: the next round reports why.
+			default:
+				// No Pong within the pong timeout (or the Ping could not
+				// be written in it): the connection is stuck.
+				interval := hb.Interval()
+				l.silent(hb, network)
 				c.CloseNow()
+				return fmt.Errorf("%w within %v at a %v heartbeat: %w", errSilent, pong, interval, err)
 			}
+			t.Reset(hb.Interval())
 		}
 	}
+}
+
+// pongTimeout returns Config.PongTimeout, or its default, at most idle.
+func (l *Link) pongTimeout(relayEvery, idle time.Duration) time.Duration {
+	p := l.cfg.PongTimeout
+	if p == 0 {
+		p = min(max(relayEvery, time.Second), 10*time.Second)
+	}
+	if idle > 0 {
+		p = min(p, idle)
+	}
+	return p
+}
+
+// silent records a silent death at hb's interval (spec/push.md §9.3).
+func (l *Link) silent(hb *adaptive, network string) {
+	bad := hb.Interval()
+	hb.Silent(time.Now())
+	l.log.Info("relaylink: connection died silently; heartbeat narrowed", "bad", bad, "interval", hb.Interval())
+	l.storeHeartbeat(network, hb.Memory())
 }
 
 // jitter returns a delay drawn uniformly from (0, min(hi, lo·2ⁿ)]: "full

@@ -29,13 +29,20 @@ func (l *Link) deliverLoop() {
 		// relay can keep pushing while Deliver works (spec/relay.md §8.2).
 		batch := min(max(int(hello.GetLimits().GetDeliveryWindow())/2, 1), wire.MaxAckIDs)
 		acks = l.ack(c, acks)
+		// taken counts the deliveries of c passed to Deliver; once their
+		// acks are written, Drain hears of it (spec/push.md §8.2).
+		var taken uint64
+		l.setAcked(c, 0)
 		for d := range c.Deliveries() {
 			if !l.deliver(c, d) {
 				break
 			}
+			taken++
 			acks = append(acks, d.Id)
 			if len(acks) >= batch || len(c.Deliveries()) == 0 {
-				acks = l.ack(c, acks)
+				if acks = l.ack(c, acks); len(acks) == 0 {
+					l.setAcked(c, taken)
+				}
 			}
 		}
 		if len(acks) > maxCarriedAcks {

@@ -2,6 +2,7 @@ package relaylink
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -62,6 +63,8 @@ type relayEnv struct {
 	wrap func(store.Queue) store.Queue
 	// reconnectRate, if set, is the relay's Limits.ReconnectRate.
 	reconnectRate int
+	// heartbeat and idle, if set, replace the tests' relay timings.
+	heartbeat, idle time.Duration
 }
 
 // feed is a revocation feed for the relay, as the key server's would be
@@ -89,7 +92,14 @@ func (f *feed) Revocations(_ context.Context, from int64) ([]revocation.Entry, i
 
 func startRelay(t *testing.T) *relayEnv {
 	t.Helper()
+	return startRelayWith(t, func(*relayEnv) {})
+}
+
+// startRelayWith is startRelay with set applied to the environment first.
+func startRelayWith(t *testing.T, set func(*relayEnv)) *relayEnv {
+	t.Helper()
 	e := &relayEnv{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	set(e)
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -117,7 +127,7 @@ func (e *relayEnv) start() {
 	}
 	s, err := relay.New(relay.Config{
 		Name: relayName, Queue: rq, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
-		Limits:         relay.Limits{HeartbeatInterval: heartbeat, IdleTimeout: idle, ReconnectRate: e.reconnectRate},
+		Limits:         relay.Limits{HeartbeatInterval: cmp.Or(e.heartbeat, heartbeat), IdleTimeout: cmp.Or(e.idle, idle), ReconnectRate: e.reconnectRate},
 		Logger:         slog.New(slog.DiscardHandler),
 		Revocations:    &e.revoked,
 		RevocationPoll: 50 * time.Millisecond,

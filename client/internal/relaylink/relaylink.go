@@ -11,9 +11,12 @@
 //	              │ refused (invalid_token, token_expired, wrong_audience):
 //	              │   InvalidateToken(), backoff, dial again with a fresh token
 //	              ▼
-//	            connected: OnConnect(hello); Ping every heartbeat interval;
-//	            the connection is dead after idle_timeout without a frame
-//	            (spec/relay.md §9)
+//	            connected: OnConnect(hello); the push target, if any, in a
+//	            SetPush (spec/push.md §8.1); Ping at the adaptive interval
+//	            and wait for the Pong (spec/push.md §9): widened after 3
+//	            pongs in time, up to below idle_timeout; no Pong within
+//	            the pong timeout, or no frame for idle_timeout, is a silent
+//	            death: the interval is remembered bad for the network
 //	              │ ended: OnDisconnect(err), then
 //	              │   lost with the relay's other connections (shutting_down,
 //	              │     going away, unavailable, internal, or dropped without
@@ -34,6 +37,11 @@
 //	ephemeral loop (one goroutine, with OnEphemeral): for each ephemeral
 //	  envelope of the current connection, in order: OnEphemeral(envelope);
 //	  at most relayclient.EphemeralBuffer wait, more are dropped.
+//
+//	Drain(ctx): wait for a connection, Drain, Drained: N deliveries of the
+//	  connection are covered; return when the deliver loop has passed N
+//	  to Deliver and written their acks; on a new connection if it ends
+//	  (spec/push.md §8.2).
 //
 //	SendEphemeral(items): on the current connection, or ErrNotConnected at
 //	  once; never queued, never resent (spec/relay.md §7.4).
@@ -171,6 +179,37 @@ type Config struct {
 	Dial relayclient.DialFunc
 	// Logger receives the link's logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// Push, if set, is the push target sent to the relay after every
+	// connect (spec/push.md §8.1), until SetPush changes it. A target of
+	// kind none is sent until the relay answers (ok, or disabled: a relay
+	// without wake-ups holds none), then forgotten.
+	Push *wire.SetPush
+	// OnPushStatus, if set, is called with the relay's answer to each
+	// push target the link sent after a connect (not to SetPush's own),
+	// from a goroutine of the link's own. It must not call Close.
+	OnPushStatus func(p *wire.SetPush, status wire.PushStatus)
+
+	// NetworkID, if set, names the network a connection runs over, for
+	// the adaptive heartbeat's memory (spec/push.md §9.4); nil means the
+	// local IP address of the connection's socket.
+	NetworkID func() string
+	// Heartbeats, if set, remembers each network's heartbeat across
+	// connections and runs; nil means in memory, for this Link only.
+	Heartbeats HeartbeatStore
+	// PongTimeout is how long the link waits for the relay's Pong before
+	// it takes the connection for silently dead; zero means
+	// min(max(heartbeat interval, 1 s), 10 s), and it is never above the
+	// idle timeout (spec/push.md §9.1).
+	PongTimeout time.Duration
+}
+
+// HeartbeatStore remembers the heartbeat of networks (spec/push.md §9.4).
+// Its methods are called from the link's goroutines, one at a time per
+// connection, and must not block for long.
+type HeartbeatStore interface {
+	LoadHeartbeat(network string) (HeartbeatMemory, bool)
+	StoreHeartbeat(network string, m HeartbeatMemory)
 }
 
 // validate fills in defaults and reports every problem with c.
@@ -187,6 +226,14 @@ func (c *Config) validate() error {
 	}
 	if c.Deliver == nil {
 		bad("Deliver is required")
+	}
+	if c.Push != nil {
+		if err := wire.Check(&wire.Frame{Body: &wire.Frame_SetPush{SetPush: c.Push}}); err != nil {
+			bad("Push: %v", err)
+		}
+	}
+	if c.PongTimeout < 0 {
+		bad("negative PongTimeout")
 	}
 	if c.MinBackoff < 0 || c.MaxBackoff < 0 || c.ReconnectWindow < 0 {
 		bad("negative backoff or window")
@@ -231,6 +278,24 @@ type Link struct {
 	revoked  bool              // the device is revoked: the link has stopped
 	changed  chan struct{}     // closed and replaced whenever conn changes
 	inflight map[[wire.MessageIDSize]byte]struct{}
+	local    string // the local IP of conn's socket, the default network id
+
+	// pushMu serialises sending the push target: read and sent on a
+	// connection under it, so that the relay ends with the latest.
+	pushMu sync.Mutex
+	push   *wire.SetPush // the target sent after each connect, nil: none
+
+	// acks counts, for the connection the deliver loop works on, the
+	// deliveries taken from it whose acks were written (Drain waits on
+	// it); ackChanged is closed and replaced when it changes.
+	ackMu      sync.Mutex
+	ackConn    *relayclient.Conn
+	ackCount   uint64
+	ackChanged chan struct{}
+
+	hbMu   sync.Mutex
+	hbMem  map[string]HeartbeatMemory // without Config.Heartbeats
+	hbLast time.Duration              // the interval of the current connection
 }
 
 // Start validates cfg and starts connecting in the background.
@@ -240,12 +305,15 @@ func Start(cfg Config) (*Link, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Link{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "relaylink"),
-		ctx:      ctx,
-		cancel:   cancel,
-		changed:  make(chan struct{}),
-		inflight: make(map[[wire.MessageIDSize]byte]struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "relaylink"),
+		ctx:        ctx,
+		cancel:     cancel,
+		changed:    make(chan struct{}),
+		inflight:   make(map[[wire.MessageIDSize]byte]struct{}),
+		push:       cfg.Push,
+		ackChanged: make(chan struct{}),
+		hbMem:      make(map[string]HeartbeatMemory),
 	}
 	l.events = newNotifier(ctx)
 	l.loops.Add(2)
