@@ -168,10 +168,17 @@ func (s *pushSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.hang > 0 && mrand.Float64() < s.hang {
-		s.hung.Add(1)
+		select {
+		case <-s.stop:
+		default:
+			s.hung.Add(1)
+		}
 		select {
 		case <-r.Context().Done():
 		case <-s.stop:
+			// Released (close): the connection is cut, a failure the
+			// relay retries, not a delivery.
+			panic(http.ErrAbortHandler)
 		}
 		return
 	}
@@ -189,8 +196,19 @@ func (s *pushSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
+// release ends the hanging requests and every later one that would hang,
+// before the relay shuts down: relay.Server.Shutdown waits for its
+// wake-up workers, and a hanging one ends only at PushConfig.Timeout.
+func (s *pushSink) release() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+}
+
 func (s *pushSink) close() {
-	close(s.stop)
+	s.release()
 	s.hs.Close()
 }
 

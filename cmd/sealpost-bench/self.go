@@ -179,6 +179,9 @@ func serveRelay(srv *relay.Server, addr string, tcfg *tls.Config, ks http.Handle
 
 func (s *selfRelay) close(ctx context.Context) error {
 	var errs []error
+	if s.push != nil && s.push.sink != nil {
+		s.push.sink.release()
+	}
 	if s.srv != nil {
 		errs = append(errs, s.srv.Shutdown(ctx))
 	}
