@@ -52,6 +52,14 @@
 // relay stopped for --down and started again on the same address
 // --restarts times; it reports when the clients came back and the relay's
 // busiest 100 ms.
+//
+// --push N (with --self) measures what push wake-ups cost envelope storage
+// (push.go): N offline devices with Web Push registrations at an
+// in-process push service, one envelope for one of them in every Send;
+// --push-register=false is the control, the same envelopes and no
+// wake-ups:
+//
+//	sealpost-bench --self sqlite --devices 8 --envelopes 60000 --push 1000 --push-interval 1s
 package main
 
 import (
