@@ -42,7 +42,11 @@ type pusher struct {
 	due      map[string]dueAt // addresses to look at, by when (wall clock)
 	sched    dueHeap          // the same, ordered; stale entries skipped
 	overflow bool             // notes were dropped: scan the store again
-	kick     chan struct{}    // capacity 1: the loop has something new
+	// Addresses with a wake-up claimed and not yet settled: not claimed
+	// again meanwhile (a send may outlast the interval); the value says
+	// whether it was noted meanwhile, and is noted again once settled.
+	inflight map[string]bool
+	kick     chan struct{} // capacity 1: the loop has something new
 	jobs     chan store.PushWake
 	gateways map[string]bool
 	// minBackoff is the delay after a first failure (minWakeBackoff;
@@ -82,7 +86,7 @@ const claimBatch = 1000
 func newPusher(s *Server, q store.PushQueue, cfg PushConfig) *pusher {
 	p := &pusher{
 		s: s, q: q, cfg: cfg,
-		due: make(map[string]dueAt), kick: make(chan struct{}, 1),
+		due: make(map[string]dueAt), kick: make(chan struct{}, 1), inflight: make(map[string]bool),
 		jobs: make(chan store.PushWake, cfg.Workers), gateways: make(map[string]bool),
 		minBackoff: minWakeBackoff,
 		gates:      make(map[string]*hostGate), perHost: max(1, cfg.Workers/4),
@@ -225,6 +229,10 @@ func (p *pusher) take(now time.Time) (batch [][]byte, next time.Time, rescan boo
 		}
 		heap.Pop(&p.sched)
 		delete(p.due, e.addr)
+		if _, ok := p.inflight[e.addr]; ok {
+			p.inflight[e.addr] = true // looked at again once it settles
+			continue
+		}
 		batch = append(batch, []byte(e.addr))
 	}
 	if p.overflow && len(p.due) == 0 {
@@ -265,6 +273,11 @@ func (p *pusher) claim(addrs [][]byte) {
 	for _, l := range later {
 		p.noteAt(string(l.Addr), time.Now().Add(l.At.Sub(now)), true)
 	}
+	p.mu.Lock()
+	for _, w := range wakes {
+		p.inflight[string(w.Addr)] = false
+	}
+	p.mu.Unlock()
 	for _, w := range wakes {
 		select {
 		case p.jobs <- w:
@@ -287,9 +300,22 @@ func (p *pusher) worker() {
 			host := wakeHost(w.Target)
 			for ok := p.admit(host, w); ok && p.ctx.Err() == nil; {
 				p.send(w)
+				p.settled(w.Addr)
 				w, ok = p.next(host)
 			}
 		}
+	}
+}
+
+// settled ends addr's wake-up in flight, and notes addr again if it was
+// noted meanwhile.
+func (p *pusher) settled(addr []byte) {
+	p.mu.Lock()
+	again := p.inflight[string(addr)]
+	delete(p.inflight, string(addr))
+	p.mu.Unlock()
+	if again {
+		p.note(addr)
 	}
 }
 
@@ -311,6 +337,7 @@ func (p *pusher) admit(host string, w store.PushWake) bool {
 		// Claimed, not sent: the registration's next claim (one interval
 		// on) sends it.
 		p.s.m.drop("wake_host_backlog", 1)
+		p.settled(w.Addr)
 		p.noteAt(string(w.Addr), time.Now().Add(p.cfg.Interval), true)
 		return false
 	}
