@@ -106,8 +106,12 @@ var stmtSQL = [numStmts]string{
 // (TestPushPlans):
 //
 //	SEARCH p USING INDEX sqlite_autoindex_push_1 (addr=?)
-//	CORRELATED SCALAR SUBQUERY: SEARCH e USING COVERING INDEX envelopes_addr_id (addr=?)
-//	CORRELATED SCALAR SUBQUERY: SEARCH e USING INDEX envelopes_addr_id (addr=? AND id>?)
+//	SEARCH e EXISTS USING INDEX envelopes_addr_id (addr=? AND id>?)
+//	CORRELATED SCALAR SUBQUERY 1
+//	  SEARCH e USING COVERING INDEX envelopes_addr_id (addr=?)
+//
+// where the max() is SQLite's min/max optimisation: one SeekLE to the
+// mailbox's last index entry, read alone.
 //
 // A shared send's references (spec/relay.md §16) are envelope rows too,
 // and count as mail.
