@@ -21,9 +21,9 @@ import (
 // registration at once, the second waits for the first to commit and then
 // sees its next_wake_ns (claimOnce). The other writes change one row in
 // one statement. Times are Unix nanoseconds, 0 for the zero time; woken
-// and through are envelope ids (spec/push.md §3.2), which the queries
-// find through the primary key (address, id) of relay_envelopes without
-// reading the queue (newMail, newestID).
+// and through are envelope ids (spec/push.md §3.1, §3.3), which the
+// queries find through the primary key (address, id) of relay_envelopes
+// without reading the queue (newMail, newestID).
 
 var _ store.PushQueue = (*Queue)(nil)
 

@@ -18,7 +18,7 @@ import (
 // reads and sets next_wake in one transaction that no other write of this
 // relay interleaves with, and another process on the file waits for it
 // (BEGIN IMMEDIATE). Times are unix milliseconds, 0 for the zero time;
-// woken and through are envelope ids (spec/push.md §3.2), which the
+// woken and through are envelope ids (spec/push.md §3.1, §3.3), which the
 // queries find through the (addr, id) index without reading the queue
 // (pushOwedSQL).
 

@@ -97,7 +97,7 @@ var stmtSQL = [numStmts]string{
 
 // pushOwedSQL selects the registrations of a JSON array of hex addresses
 // whose mailbox has new mail at ?2 (pushNewMail), with through, the
-// newest envelope id of the mailbox (spec/push.md §3.2).
+// newest envelope id of the mailbox (spec/push.md §3.1, §3.3).
 //
 // Neither reads the queue: through is the last entry of the mailbox in
 // the index envelopes_addr_id (addr, id), and new mail walks that index

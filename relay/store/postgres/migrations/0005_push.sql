@@ -16,7 +16,7 @@
 -- delivered wake-up covered: the mailbox has new mail while it holds an
 -- unexpired envelope with a larger id. An id, not an arrival time: the
 -- primary key (address, id) of relay_envelopes finds the first envelope
--- after it and the newest without reading the queue (spec/push.md §3.2).
+-- after it and the newest without reading the queue (spec/push.md §3.1).
 -- failures counts the wake-ups that failed since the last one delivered.
 CREATE SEQUENCE relay_push_gen_seq;
 CREATE TABLE relay_push (

@@ -15,7 +15,7 @@
 -- has new mail while it holds an unexpired envelope with a larger id.
 -- An id, not an arrival time: envelopes_addr_id (addr, id) finds the
 -- first envelope after it and the newest without reading the queue
--- (spec/push.md §3.2). failures counts the wake-ups that failed since the
+-- (spec/push.md §3.1). failures counts the wake-ups that failed since the
 -- last one delivered.
 CREATE TABLE push (
 	gen       INTEGER PRIMARY KEY AUTOINCREMENT,
