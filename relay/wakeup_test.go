@@ -218,7 +218,7 @@ func TestWakeOfflineDeviceOnce(t *testing.T) {
 	if st := e.depth(bob); st.Count != 2050 {
 		t.Fatalf("bob's mailbox holds %d", st.Count)
 	}
-	if r, err := e.q.Push(context.Background(), addr("carol", 1)); err != nil || r == nil || r.Target.Endpoint != carolSub.Endpoint || !r.Woken.IsZero() {
+	if r, err := e.q.Push(context.Background(), addr("carol", 1)); err != nil || r == nil || r.Target.Endpoint != carolSub.Endpoint || r.Woken != 0 {
 		t.Fatalf("carol's registration: %+v, %v", r, err)
 	}
 	if n := len(e.svc.Messages(carolSub)); n != 0 {
@@ -226,7 +226,7 @@ func TestWakeOfflineDeviceOnce(t *testing.T) {
 	}
 	// Delivered and covered: nothing more is owed until new mail.
 	reg, err := e.q.Push(context.Background(), bob)
-	if err != nil || reg == nil || reg.Woken.IsZero() || reg.Failures != 0 {
+	if err != nil || reg == nil || reg.Woken == 0 || reg.Failures != 0 {
 		t.Fatalf("registration after delivery: %+v, %v", reg, err)
 	}
 }
@@ -387,7 +387,7 @@ func TestWakeOutcomes(t *testing.T) {
 		}
 		waitLonger(t, 5*time.Second, func() bool {
 			r, _ := e.q.Push(context.Background(), bob)
-			return r != nil && r.Failures == 0 && !r.Woken.IsZero()
+			return r != nil && r.Failures == 0 && r.Woken != 0
 		})
 	})
 	t.Run("failures", func(t *testing.T) {
