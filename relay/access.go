@@ -23,8 +23,8 @@ import (
 // send's transaction, so a change is in force on every node at once.
 
 // setAccess handles a SetAccess (spec/relay.md §15.8) beside the reader,
-// like a send; a connection's SetAccess frames are applied and answered
-// in the order received, each after the one before it.
+// like a send; a connection's SetAccess and SetPush frames are applied and
+// answered in the order received, each after the one before it.
 func (c *conn) setAccess(m *wire.SetAccess) bool {
 	s := c.s
 	ch := store.AccessChange{Mode: store.AccessMode(m.Mode), PreviousValid: time.Duration(m.PreviousValidSeconds) * time.Second}
@@ -32,6 +32,22 @@ func (c *conn) setAccess(m *wire.SetAccess) bool {
 	if m.Mode == wire.AccessMode_ACCESS_MODE_CONTACTS {
 		ch.Verifier, mode = m.Verifier, "contacts"
 	}
+	return c.inOrder("set_access", func() (*wire.Frame, error) {
+		ch.Now = s.now()
+		if err := s.q.SetAccess(s.ctx, []byte(c.addr), ch); err != nil {
+			return nil, err
+		}
+		s.m.accessSet(mode)
+		return &wire.Frame{Body: &wire.Frame_AccessSet{AccessSet: &wire.AccessSet{}}}, nil
+	})
+}
+
+// inOrder runs op beside the reader, after the op of the connection's
+// previous SetAccess or SetPush has finished, and queues the answer it
+// returns; a store error fails the connection. It holds an in-flight slot
+// (backpressure) while op waits and runs. False ends the reader.
+func (c *conn) inOrder(name string, op func() (*wire.Frame, error)) bool {
+	s := c.s
 	if !c.acquire() {
 		return false
 	}
@@ -52,17 +68,15 @@ func (c *conn) setAccess(m *wire.SetAccess) bool {
 		if c.isClosing() {
 			return
 		}
-		ch.Now = s.now()
 		start := time.Now()
-		err := s.q.SetAccess(s.ctx, []byte(c.addr), ch)
-		s.m.store("set_access", start)
+		answer, err := op()
+		s.m.store(name, start)
 		if err != nil {
-			s.log.Error("relay: set access failed", "err", err)
+			s.log.Error("relay: store failed", "op", name, "err", err)
 			c.fail(storeFailure(err), "store failed")
 			return
 		}
-		s.m.accessSet(mode)
-		c.enqueue(&wire.Frame{Body: &wire.Frame_AccessSet{AccessSet: &wire.AccessSet{}}}, true)
+		c.enqueue(answer, true)
 	}()
 	return true
 }

@@ -65,7 +65,7 @@ type conn struct {
 	// reader adds to it only under mu while not closing.
 	inflight chan struct{}
 	pending  sync.WaitGroup
-	// accessDone is closed once the last SetAccess of this connection
+	// accessDone is closed once the last SetAccess or SetPush of this connection
 	// has been answered or failed (spec/relay.md §15.8); nil before the
 	// first. The next one waits for it, so they apply in order.
 	accessDone chan struct{}

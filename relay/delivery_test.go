@@ -242,15 +242,17 @@ func TestServerTimeoutsDoNotApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(s.Handler())
-	srv.Config.ReadTimeout = 100 * time.Millisecond
-	srv.Config.WriteTimeout = 100 * time.Millisecond
+	// Long enough for a TLS handshake on a loaded machine (-race), short
+	// enough to pass well before the sleep below ends.
+	srv.Config.ReadTimeout = 500 * time.Millisecond
+	srv.Config.WriteTimeout = 500 * time.Millisecond
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
 	srv.StartTLS()
 	e := &relayEnv{t: t, q: q, s: s, srv: srv, url: "wss" + strings.TrimPrefix(srv.URL, "https") + Path, clock: clk, lim: s.lim}
 	t.Cleanup(e.stop)
 	b, _ := e.connect("bob", 1)
 	a, _ := e.connect("alice", 1)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	a.sendEnv(1, []byte("late"), addr("bob", 1))
 	if d := b.deliveries(1); string(d[0].Envelope) != "late" {
 		t.Fatalf("delivered %q", d[0].Envelope)

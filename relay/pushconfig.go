@@ -54,7 +54,7 @@ func (e *PushRetryError) Unwrap() error { return e.Err }
 const (
 	DefaultWakeInterval   = 30 * time.Second
 	DefaultWakeTimeout    = 15 * time.Second
-	DefaultWakeWorkers    = 16
+	DefaultWakeWorkers    = 32
 	DefaultWakeFailures   = 12
 	DefaultWakeSharedWait = 2 * time.Second
 	// maxWakeBackoff caps the delay between two tries of a failing

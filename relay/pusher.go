@@ -42,13 +42,38 @@ type pusher struct {
 	due      map[string]dueAt // addresses to look at, by when (wall clock)
 	sched    dueHeap          // the same, ordered; stale entries skipped
 	overflow bool             // notes were dropped: scan the store again
-	kick     chan struct{}    // capacity 1: the loop has something new
+	// Addresses with a wake-up claimed and not yet settled: not claimed
+	// again meanwhile (a send may outlast the interval); the value says
+	// whether it was noted meanwhile, and is noted again once settled.
+	inflight map[string]bool
+	kick     chan struct{} // capacity 1: the loop has something new
 	jobs     chan store.PushWake
 	gateways map[string]bool
 	// minBackoff is the delay after a first failure (minWakeBackoff;
 	// tests shorten it before the first wake-up).
 	minBackoff time.Duration
+
+	// ctx bounds the wake-ups in flight; cancelled when the relay stops,
+	// so that Shutdown does not wait for a push service that hangs.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	gmu     sync.Mutex
+	gates   map[string]*hostGate // push services with wake-ups in flight, by host
+	perHost int                  // wake-ups in flight to one push service at most
 }
+
+// hostGate is what one push service (the host of an endpoint, or a
+// gateway) has in flight and waiting (spec/push.md §3.3): one that hangs
+// holds at most perHost workers, and the others go on.
+type hostGate struct {
+	busy    int
+	waiting []store.PushWake
+}
+
+// maxHostWaiting bounds the wake-ups waiting for one push service; more
+// wait for their registration's next claim.
+const maxHostWaiting = 4096
 
 // maxDue bounds the addresses waiting in the schedule; beyond it notes
 // are dropped and the store is scanned again once the schedule empties,
@@ -61,10 +86,12 @@ const claimBatch = 1000
 func newPusher(s *Server, q store.PushQueue, cfg PushConfig) *pusher {
 	p := &pusher{
 		s: s, q: q, cfg: cfg,
-		due: make(map[string]dueAt), kick: make(chan struct{}, 1),
+		due: make(map[string]dueAt), kick: make(chan struct{}, 1), inflight: make(map[string]bool),
 		jobs: make(chan store.PushWake, cfg.Workers), gateways: make(map[string]bool),
 		minBackoff: minWakeBackoff,
+		gates:      make(map[string]*hostGate), perHost: max(1, cfg.Workers/4),
 	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, g := range cfg.Gateways {
 		p.gateways[g] = true
 	}
@@ -74,7 +101,12 @@ func newPusher(s *Server, q store.PushQueue, cfg PushConfig) *pusher {
 // start runs the loop, the workers and the scan of the store; they end
 // when s.stop closes.
 func (p *pusher) start() {
-	p.s.bgDone.Add(1 + p.cfg.Workers)
+	p.s.bgDone.Add(2 + p.cfg.Workers)
+	go func() {
+		defer p.s.bgDone.Done()
+		<-p.s.stop
+		p.cancel()
+	}()
 	go p.loop()
 	for range p.cfg.Workers {
 		go p.worker()
@@ -197,6 +229,10 @@ func (p *pusher) take(now time.Time) (batch [][]byte, next time.Time, rescan boo
 		}
 		heap.Pop(&p.sched)
 		delete(p.due, e.addr)
+		if _, ok := p.inflight[e.addr]; ok {
+			p.inflight[e.addr] = true // looked at again once it settles
+			continue
+		}
 		batch = append(batch, []byte(e.addr))
 	}
 	if p.overflow && len(p.due) == 0 {
@@ -237,6 +273,11 @@ func (p *pusher) claim(addrs [][]byte) {
 	for _, l := range later {
 		p.noteAt(string(l.Addr), time.Now().Add(l.At.Sub(now)), true)
 	}
+	p.mu.Lock()
+	for _, w := range wakes {
+		p.inflight[string(w.Addr)] = false
+	}
+	p.mu.Unlock()
 	for _, w := range wakes {
 		select {
 		case p.jobs <- w:
@@ -256,9 +297,79 @@ func (p *pusher) worker() {
 		case <-p.s.stop:
 			return
 		case w := <-p.jobs:
-			p.send(w)
+			host := wakeHost(w.Target)
+			for ok := p.admit(host, w); ok && p.ctx.Err() == nil; {
+				p.send(w)
+				p.settled(w.Addr)
+				w, ok = p.next(host)
+			}
 		}
 	}
+}
+
+// settled ends addr's wake-up in flight, and notes addr again if it was
+// noted meanwhile.
+func (p *pusher) settled(addr []byte) {
+	p.mu.Lock()
+	again := p.inflight[string(addr)]
+	delete(p.inflight, string(addr))
+	p.mu.Unlock()
+	if again {
+		p.note(addr)
+	}
+}
+
+// admit takes a slot of w's push service for w, or, when it has perHost
+// in flight, queues w behind them (false).
+func (p *pusher) admit(host string, w store.PushWake) bool {
+	p.gmu.Lock()
+	defer p.gmu.Unlock()
+	g := p.gates[host]
+	if g == nil {
+		g = &hostGate{}
+		p.gates[host] = g
+	}
+	if g.busy < p.perHost {
+		g.busy++
+		return true
+	}
+	if len(g.waiting) >= maxHostWaiting {
+		// Claimed, not sent: the registration's next claim (one interval
+		// on) sends it.
+		p.s.m.drop("wake_host_backlog", 1)
+		p.settled(w.Addr)
+		p.noteAt(string(w.Addr), time.Now().Add(p.cfg.Interval), true)
+		return false
+	}
+	g.waiting = append(g.waiting, w)
+	return false
+}
+
+// next hands the worker leaving host's slot the next wake-up waiting for
+// host, keeping the slot, or frees the slot (false).
+func (p *pusher) next(host string) (store.PushWake, bool) {
+	p.gmu.Lock()
+	defer p.gmu.Unlock()
+	g := p.gates[host]
+	if len(g.waiting) > 0 {
+		w := g.waiting[0]
+		g.waiting[0] = store.PushWake{}
+		g.waiting = g.waiting[1:]
+		return w, true
+	}
+	if g.busy--; g.busy == 0 {
+		delete(p.gates, host)
+	}
+	return store.PushWake{}, false
+}
+
+// wakeHost names the push service of t: the host of its endpoint (a Web
+// Push service) or its gateway.
+func wakeHost(t store.PushTarget) string {
+	if u, err := url.Parse(t.Endpoint); err == nil {
+		return u.Host
+	}
+	return t.Endpoint
 }
 
 // send sends one wake-up and records its outcome (spec/push.md §3.3).
@@ -273,9 +384,15 @@ func (p *pusher) send(w store.PushWake) {
 		p.remove(w, "unsupported")
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeout)
 	err := waker.Wake(ctx, w.Target)
 	cancel()
+	if err != nil && p.ctx.Err() != nil {
+		// The relay is stopping: not the push service's fault. The claim
+		// holds the registration back one interval; the scan at start
+		// finds it owed.
+		return
+	}
 	var retry *PushRetryError
 	switch {
 	case err == nil:

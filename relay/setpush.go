@@ -17,44 +17,20 @@ import (
 // A connection registers the target of its own address only: another
 // device's registration cannot be named, so it cannot be changed.
 
-// setPush handles a SetPush beside the reader, like SetAccess; a
-// connection's SetPush and SetAccess frames are answered in the order
-// received.
+// setPush handles a SetPush beside the reader, in order with SetAccess
+// frames (inOrder).
 func (c *conn) setPush(m *wire.SetPush) bool {
 	s := c.s
 	status, target := s.decidePush(m)
-	if !c.acquire() {
-		return false
-	}
-	if !s.beginOp() {
-		c.release()
-		c.fail(wire.ErrorCode_ERROR_CODE_SHUTTING_DOWN, "")
-		return false
-	}
-	prev, done := c.accessDone, make(chan struct{})
-	c.accessDone = done
-	go func() {
-		defer s.inflight.Done()
-		defer c.release()
-		defer close(done)
-		if prev != nil {
-			<-prev
-		}
-		if c.isClosing() {
-			return
-		}
+	return c.inOrder("set_push", func() (*wire.Frame, error) {
 		if status == wire.PushStatus_PUSH_STATUS_OK {
-			err := s.push.q.SetPush(s.ctx, []byte(c.addr), target)
-			if err != nil {
-				s.log.Error("relay: set push failed", "err", err)
-				c.fail(storeFailure(err), "store failed")
-				return
+			if err := s.push.q.SetPush(s.ctx, []byte(c.addr), target); err != nil {
+				return nil, err
 			}
 		}
 		s.m.pushSet(m.Kind, status)
-		c.enqueue(&wire.Frame{Body: &wire.Frame_PushSet{PushSet: &wire.PushSet{Status: status}}}, true)
-	}()
-	return true
+		return &wire.Frame{Body: &wire.Frame_PushSet{PushSet: &wire.PushSet{Status: status}}}, nil
+	})
 }
 
 // decidePush answers whether the relay takes m's target (spec/push.md

@@ -58,6 +58,7 @@ const benchSendTokensPerDay = 1 << 30
 type loadMode struct {
 	tokens [][]byte
 	pid    int
+	push   *pushBench // --push: one more envelope per Send, to an offline device (push.go)
 }
 
 // writeTokenKey writes key to dir/token-key.pem, readable by the owner

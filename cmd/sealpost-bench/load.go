@@ -78,11 +78,13 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		rep := &report{Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
 		return rep, runHerd(ctx, o, c, rep, stderr)
 	}
+	var pb *pushBench
 	if o.self != "" {
 		s, err := startSelf(ctx, o, stderr)
 		if err != nil {
 			return nil, err
 		}
+		pb = s.push
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
@@ -113,8 +115,23 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	rand.Read(run[:])
 	runID := hex.EncodeToString(run[:])
 
+	if pb != nil {
+		rep.Push = &pushReport{Offline: o.push, Registered: o.pushRegister, Interval: o.pushInterval.Seconds(),
+			Latency: float64(o.pushLatency.Microseconds()) / 1000, Hang: o.pushHang}
+		verb := "registering"
+		if !o.pushRegister {
+			verb = "connecting (no registration)"
+		}
+		fmt.Fprintf(stderr, "sealpost-bench: %s %d offline devices\n", verb, o.push)
+		t0 := time.Now()
+		var err error
+		if pb.offline, err = registerOffline(ctx, o, &tg, "p"+runID, pb.sink.url, rep); err != nil {
+			return nil, err
+		}
+		rep.Push.RegisterSeconds = time.Since(t0).Seconds()
+	}
 	if o.envelopes > 0 {
-		if err := load(ctx, o, &tg, runID, loadMode{}, rep, stderr); err != nil {
+		if err := load(ctx, o, &tg, runID, loadMode{push: pb}, rep, stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -223,6 +240,9 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 		}
 	}()
 	l := &loadRun{o: o, rep: rep, run8: run8(runID), tokens: m.tokens, jobs: make(chan int, 1024), quit: make(chan struct{}), allIn: make(chan struct{})}
+	if m.push != nil {
+		l.offline = m.push.offline
+	}
 	l.addrs = make([][]byte, o.devices)
 	for i := range l.addrs {
 		l.addrs[i] = wire.FormatAddress(fmt.Sprintf("%s-%d", prefix, i), 1)
@@ -261,6 +281,11 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 	end := time.Unix(0, l.lastAck.Load())
 	if end.Before(sendEnd) {
 		end = sendEnd
+	}
+	if m.push != nil {
+		wakes := m.push.sink.requests.Load()
+		rep.Push.OfflineStored, rep.Push.OfflineRefused = l.offStored.Load(), l.offRefused.Load()
+		defer func() { m.push.finish(rep.Push, start, end, wakes) }()
 	}
 	close(l.quit)
 	for _, c := range all {
@@ -308,7 +333,12 @@ type loadRun struct {
 	// tokens pay for the Sends of anonymous connections: the Send of
 	// sequence numbers from first spends tokens[first/batch].
 	tokens [][]byte
-	quit   chan struct{} // closed when the measurement ends
+	// offline are --push's offline devices: each Send carries one more
+	// envelope, its last item, to a random one of them.
+	offline    [][]byte
+	offStored  atomic.Int64  // those answered stored
+	offRefused atomic.Int64  // those answered otherwise
+	quit       chan struct{} // closed when the measurement ends
 
 	sent      sync.WaitGroup // one per connection: all its Sends answered (or failed)
 	sendsDone atomic.Bool
@@ -350,7 +380,16 @@ func (l *loadRun) readLoop(c *lconn, expect int) ([]int64, []int64) {
 		switch f.kind {
 		case 4: // SendResult
 			if !f.duplicate {
-				for _, s := range f.statuses {
+				st := f.statuses
+				if l.offline != nil && len(st) > 0 {
+					if st[len(st)-1] == wire.Status_STATUS_STORED {
+						l.offStored.Add(1)
+					} else {
+						l.offRefused.Add(1)
+					}
+					st = st[:len(st)-1]
+				}
+				for _, s := range st {
 					if int(s) < len(statuses) {
 						statuses[s]++
 					}
@@ -399,12 +438,12 @@ func (l *loadRun) writeLoop(c *lconn, i int, filler []byte, sender bool) {
 		}
 	}
 	defer doneSending()
-	envs := make([][]byte, o.batch)
+	envs := make([][]byte, o.batch+1) // +1: --push's offline envelope
 	for i := range envs {
 		envs[i] = make([]byte, o.size)
 		copy(envs[i][minEnvelope:], filler)
 	}
-	rcpts := make([][]byte, o.batch)
+	rcpts := make([][]byte, o.batch+1)
 	r := mrand.New(mrand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 	var out, frame []byte
 	var spare []uint64
@@ -434,7 +473,15 @@ func (l *loadRun) writeLoop(c *lconn, i int, filler []byte, sender bool) {
 				binary.BigEndian.PutUint64(envs[i][8:], uint64(first+i))
 				rcpts[i] = l.addrs[r.IntN(len(l.addrs))]
 			}
-			frame = appendSend(frame[:0], &id, rcpts[:n], envs[:n], tok)
+			items := n
+			if l.offline != nil {
+				// --push: the last item is for an offline device.
+				binary.BigEndian.PutUint64(envs[n][0:], now)
+				binary.BigEndian.PutUint64(envs[n][8:], uint64(first))
+				rcpts[n] = l.offline[r.IntN(len(l.offline))]
+				items++
+			}
+			frame = appendSend(frame[:0], &id, rcpts[:items], envs[:items], tok)
 		}
 		out = c.appendWS(out, opBinary, frame)
 		outstanding++

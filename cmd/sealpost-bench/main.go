@@ -52,6 +52,14 @@
 // relay stopped for --down and started again on the same address
 // --restarts times; it reports when the clients came back and the relay's
 // busiest 100 ms.
+//
+// --push N (with --self) measures what push wake-ups cost envelope storage
+// (push.go): N offline devices with Web Push registrations at an
+// in-process push service, one envelope for one of them in every Send;
+// --push-register=false is the control, the same envelopes and no
+// wake-ups:
+//
+//	sealpost-bench --self sqlite --devices 8 --envelopes 60000 --push 1000 --push-interval 1s
 package main
 
 import (
@@ -111,6 +119,12 @@ type options struct {
 	anonymous bool // --anonymous: Sends on anonymous connections, paid with send tokens (spec/relay.md §15)
 	shared    bool // --shared: each Send is a shared send of one body to --batch distinct devices (spec/relay.md §16)
 	compare   bool // --compare-anonymous: an authenticated run, then an anonymous one
+
+	push         int           // --push: offline devices, each sent one envelope per Send (push.go)
+	pushRegister bool          // --push-register: they have a Web Push registration (false: the control)
+	pushInterval time.Duration // the relay's PushConfig.Interval
+	pushLatency  time.Duration // the push service's answer delay
+	pushHang     float64       // fraction of wake-ups the push service never answers
 }
 
 func main() {
@@ -154,6 +168,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "ephemeral mode (needs --self): --devices receivers and as many senders, --envelopes ephemeral items of --size bytes at --rate; reports received/s, drops and the relay process's CPU per item")
 	fs.BoolVar(&o.anonymous, "anonymous", false, "anonymous mode (needs --self): the relay runs as a child process with a key server beside it, which issues one send token per Send before the timed part; --devices authenticated connections receive and as many anonymous connections send, each Send paid with a token; reports the relay process's CPU per envelope")
 	fs.BoolVar(&o.compare, "compare-anonymous", false, "as --anonymous, after the same load on authenticated connections against the same relay child: prints both, and the ratios")
+	fs.IntVar(&o.push, "push", 0, "push mode (needs --self): `N` offline devices, each with a Web Push registration at an in-process push service; every Send carries one more envelope, to a random one of them, which the relay owes a wake-up")
+	fs.BoolVar(&o.pushRegister, "push-register", true, "--push: register the offline devices' Web Push subscriptions (false: the control, the same envelopes and no wake-ups)")
+	fs.DurationVar(&o.pushInterval, "push-interval", relay.DefaultWakeInterval, "--push: the relay's least time between two wake-ups of one device")
+	fs.DurationVar(&o.pushLatency, "push-latency", 0, "--push: how long the push service takes to answer each wake-up")
+	fs.Float64Var(&o.pushHang, "push-hang", 0, "--push: `fraction` of wake-ups the push service never answers (the relay's timeout ends them)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -258,6 +277,15 @@ func (o *options) validate() error {
 	}
 	if o.shared && (o.ephemeral || o.herd > 0) {
 		errs = append(errs, errors.New("--shared: not with --ephemeral or --herd"))
+	}
+	if o.push < 0 || o.push > 0 && (o.self == "" || o.herd > 0 || o.ephemeral || o.anonymous || o.compare || o.shared) {
+		errs = append(errs, errPushFlags)
+	}
+	if o.push > 0 && o.batch >= wire.MaxItems {
+		errs = append(errs, fmt.Errorf("--push: --batch at most %d (each Send carries one more envelope)", wire.MaxItems-1))
+	}
+	if o.pushInterval < 10*time.Millisecond || o.pushLatency < 0 || o.pushHang < 0 || o.pushHang > 1 {
+		errs = append(errs, errors.New("--push-interval: at least 10ms; --push-latency: not negative; --push-hang: 0 to 1"))
 	}
 	return errors.Join(errs...)
 }

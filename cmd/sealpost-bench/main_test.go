@@ -70,6 +70,11 @@ func TestFlagsRefused(t *testing.T) {
 		{"--self", "sqlite", "--herd", "5", "--restarts", "0"},
 		{"--anonymous", "--token-key", "k", "--pin", "p"}, // needs its own relay and key server
 		{"--self", "sqlite", "--compare-anonymous", "--ephemeral"},
+		{"--push", "5", "--token-key", "k", "--pin", "p"}, // needs its own relay and push service
+		{"--self", "sqlite", "--push", "5", "--shared", "--batch", "1"},
+		{"--self", "sqlite", "--push", "5", "--batch", "1000"}, // no room for the offline item
+		{"--self", "sqlite", "--push", "5", "--push-hang", "1.5"},
+		{"--self", "sqlite", "--push", "5", "--push-interval", "1ms"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(args, os.Stdout, &stderr); code != 2 {
@@ -152,5 +157,71 @@ func TestSelfCompareAnonymous(t *testing.T) {
 	}
 	if rep["anonymous"] != true || rep["send_tokens"] != 50.0 || auth["anonymous"] != nil {
 		t.Errorf("anonymous %v, tokens %v; authenticated row anonymous %v", rep["anonymous"], rep["send_tokens"], auth["anonymous"])
+	}
+}
+
+// --push: every Send stores one more envelope, for an offline device; with
+// registrations the push service gets wake-ups (fewer than the envelopes:
+// coalesced), without (the control) none, and with a push service that
+// never answers the load still stores and delivers everything.
+func TestSelfPush(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"registered", nil},
+		{"control", []string{"--push-register=false"}},
+		{"hanging", []string{"--push-hang", "1"}},
+		{"postgres", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, rate := []string{"--self", "sqlite"}, "800"
+			if tc.name == "postgres" {
+				// A store nodes may share: the relay waits
+				// relay.DefaultWakeSharedWait (2 s) before a wake-up, so
+				// the load lasts longer.
+				store, rate = []string{"--self", "postgres", "--postgres", pgtest.DSN(t)}, "100"
+			}
+			args := append(store, "--devices", "3", "--envelopes", "400", "--batch", "2", "--rate", rate,
+				"--push", "20", "--push-interval", "100ms")
+			args = append(args, tc.args...)
+			rep := runBench(t, args...)
+			if rep["stored"] != 400.0 || rep["delivered_acked"] != 400.0 || rep["not_delivered"] != 0.0 {
+				t.Errorf("report: %v", rep)
+			}
+			if st := rep["statuses"].(map[string]any); len(st) != 1 || st["stored"] != 400.0 {
+				t.Errorf("statuses %v", st)
+			}
+			if errs := rep["errors"].(map[string]any); len(errs) != 0 {
+				t.Errorf("errors: %v", errs)
+			}
+			p, ok := rep["push"].(map[string]any)
+			if !ok {
+				t.Fatalf("no push report: %v", rep)
+			}
+			if p["offline_devices"] != 20.0 || p["offline_stored"] != 200.0 || p["offline_not_stored"] != 0.0 || p["bad_requests"] != 0.0 {
+				t.Errorf("push: %v", p)
+			}
+			wakes := p["wakeups"].(float64)
+			switch tc.name {
+			case "registered", "postgres":
+				if wakes < 1 || wakes >= 200 || p["devices_woken"].(float64) < 1 {
+					t.Errorf("wake-ups %v, devices %v: want at least 1, fewer than the 200 envelopes", wakes, p["devices_woken"])
+				}
+				// The push service counts a wake-up before it answers,
+				// the relay once answered: some may be in between.
+				if rw, _ := p["relay_wakeups"].(map[string]any); rw["delivered"] == nil || rw["delivered"].(float64) < 1 || rw["delivered"].(float64) > wakes {
+					t.Errorf("relay counted %v, the push service got %v", rw, wakes)
+				}
+			case "control":
+				if wakes != 0 || p["registered"] != false {
+					t.Errorf("control: %v", p)
+				}
+			case "hanging":
+				if wakes != 0 || p["wakeups_hung"].(float64) < 1 {
+					t.Errorf("hanging: %v", p)
+				}
+			}
+		})
 	}
 }

@@ -36,6 +36,7 @@ type report struct {
 	Idle           *idleReport      `json:"idle,omitempty"`
 	Herd           *herdReport      `json:"herd,omitempty"`
 	Ephemeral      *ephemeralReport `json:"ephemeral,omitempty"`
+	Push           *pushReport      `json:"push,omitempty"`
 
 	// Anonymous: the load's Sends went on anonymous connections, each
 	// paid with a send token (--anonymous); Tokens were issued in
@@ -111,6 +112,9 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "errors           %s\n", counts(r.Errors))
 		if r.Anonymous {
 			fmt.Fprintf(w, "send tokens      %d issued in %.2fs before the timed part\n", r.Tokens, r.IssueSeconds)
+		}
+		if p := r.Push; p != nil {
+			p.print(w)
 		}
 		if r.RelayCPUSeconds > 0 {
 			fmt.Fprintf(w, "relay CPU        %.2fs: %.1f µs per envelope stored (%.1f µs of it in the kernel)\n", r.RelayCPUSeconds, r.RelayCPUPerEnvelope, r.RelaySysPerEnvelope)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealpost/sealpost/relay"
 	"github.com/sealpost/sealpost/relay/store"
 	"github.com/sealpost/sealpost/relay/store/postgres"
@@ -34,6 +36,8 @@ type selfRelay struct {
 	cfg  relay.Config
 	tcfg *tls.Config
 	addr string
+
+	push *pushBench // --push: the push service and the relay's metrics
 }
 
 // startSelf starts a relay on a temporary store (a SQLite file in a new
@@ -75,6 +79,18 @@ func startSelf(ctx context.Context, o *options, stderr io.Writer) (_ *selfRelay,
 		TokenKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
 		Limits:    lim,
 		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if o.push > 0 {
+		// --push: the relay wakes offline devices through the in-process
+		// push service (push.go) and counts its wake-ups.
+		s.push = &pushBench{reg: prometheus.NewRegistry()}
+		if s.push.sink, err = startSink(o.pushLatency, o.pushHang); err != nil {
+			return nil, fmt.Errorf("starting the push service: %w", err)
+		}
+		if s.cfg.Push, err = pushConfig(o, s.push.sink); err != nil {
+			return nil, err
+		}
+		s.cfg.Registerer = s.push.reg
 	}
 	if s.tcfg, err = tlsconfig.ServerConfig(cert); err != nil {
 		return nil, err
@@ -163,11 +179,17 @@ func serveRelay(srv *relay.Server, addr string, tcfg *tls.Config, ks http.Handle
 
 func (s *selfRelay) close(ctx context.Context) error {
 	var errs []error
+	if s.push != nil && s.push.sink != nil {
+		s.push.sink.release()
+	}
 	if s.srv != nil {
 		errs = append(errs, s.srv.Shutdown(ctx))
 	}
 	if s.hs != nil {
 		errs = append(errs, s.hs.Shutdown(ctx))
+	}
+	if s.push != nil && s.push.sink != nil {
+		s.push.sink.close()
 	}
 	if s.queue != nil {
 		errs = append(errs, s.queue.Close())

@@ -71,9 +71,10 @@ func scriptSetup(t *testing.T) func(*testscript.Env) error {
 
 // scriptCmds are the scripts' own commands:
 //
-//	sealpostd [stop]        start sealpostd on a free port with its data
+//	sealpostd [stop|flags]  start sealpostd on a free port with its data
 //	                        in $WORK/sealpost-data and set $SERVER, $ADDR,
-//	                        $PIN and $LOGKEY; "stop" stops it (SIGTERM)
+//	                        $PIN and $LOGKEY, with flags added to its own;
+//	                        "stop" stops it (SIGTERM)
 //	status N prog args...   run prog like exec and require exit status N
 //	silent                  set $SILENT to an address that accepts TCP
 //	                        connections and never answers
@@ -88,7 +89,7 @@ func scriptCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg boo
 				stopDaemon(ts)
 				return
 			}
-			startDaemon(t, ts)
+			startDaemon(t, ts, args...)
 		},
 		"status": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) < 2 {
@@ -176,10 +177,10 @@ var (
 
 // startDaemon runs sealpostd for a script and waits until it prints its
 // addresses, fingerprint and log key.
-func startDaemon(t *testing.T, ts *testscript.TestScript) {
+func startDaemon(t *testing.T, ts *testscript.TestScript, flags ...string) {
 	_, bin := binaries(t)
 	d := &daemon{exited: make(chan struct{}), stderr: new(testbin.SyncBuffer)}
-	d.cmd = exec.Command(bin, "--data-dir", ts.MkAbs("sealpost-data"), "--listen", "127.0.0.1:0", "--log-level", "warn")
+	d.cmd = exec.Command(bin, append([]string{"--data-dir", ts.MkAbs("sealpost-data"), "--listen", "127.0.0.1:0", "--log-level", "warn"}, flags...)...)
 	d.cmd.Stderr = d.stderr
 	stdout, err := d.cmd.StdoutPipe()
 	ts.Check(err)

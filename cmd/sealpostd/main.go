@@ -14,6 +14,12 @@
 // service (spec/attachments.md §4) serves /v1/blobs/ on the same listener
 // and takes tokens for audience blobs:<name> the same way
 // (--blobs-token-key); its sweeper deletes expired blobs every minute.
+// The relay wakes devices that are not connected (spec/push.md): Web Push
+// itself, with the VAPID key it keeps in the data directory (vapid.pem)
+// and publishes at /.well-known/sealpost-relay, and APNs and FCM through
+// the push gateways named with --relay-push-gateway. The push gateway
+// itself (--services pushgw) is what an app vendor runs with its Apple and
+// Google credentials; it is never among the defaults.
 //
 // Usage:
 //

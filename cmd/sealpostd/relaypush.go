@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -98,23 +97,10 @@ func (c *Config) validateRelayPush(bad func(flag, format string, args ...any)) {
 		}
 	}
 	if c.RelayPushCA != "" {
-		if _, err := readCertPool(c.RelayPushCA); err != nil {
+		if _, err := loadCAs(c.RelayPushCA); err != nil {
 			bad("relay-push-ca", "%v", err)
 		}
 	}
-}
-
-// readCertPool reads a PEM file of CA certificates.
-func readCertPool(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	return pool, nil
 }
 
 // relayPush returns the relay's wake-up configuration, or nil if it sends
@@ -125,7 +111,7 @@ func relayPush(cfg *Config) (*relay.PushConfig, error) {
 	}
 	ec := egress.Config{AllowPrivate: cfg.RelayPushAllowPrivate}
 	if cfg.RelayPushCA != "" {
-		pool, err := readCertPool(cfg.RelayPushCA)
+		pool, err := loadCAs(cfg.RelayPushCA)
 		if err != nil {
 			return nil, err
 		}

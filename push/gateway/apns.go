@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/sealpost/sealpost/push/egress"
 )
 
 // APNs constants (spec/push.md §6).
@@ -293,7 +295,7 @@ func (a *APNs) post(ctx context.Context, u, jwt string) (int, string, time.Durat
 		Reason string `json:"reason"`
 	}
 	_ = json.Unmarshal(body, &e)
-	return resp.StatusCode, codeOnly(e.Reason), retryAfter(resp.Header.Get("Retry-After"), a.now()), nil
+	return resp.StatusCode, codeOnly(e.Reason), egress.RetryAfter(resp.Header.Get("Retry-After"), a.now(), maxRetryAfter), nil
 }
 
 // apnsError classifies an APNs refusal (spec/push.md §6.5).

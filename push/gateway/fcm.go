@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sealpost/sealpost/push/egress"
 )
 
 // FCM constants (spec/push.md §7).
@@ -217,7 +219,7 @@ func (f *FCM) fetchLocked(ctx context.Context, now time.Time) (string, error) {
 			k = kindOutage
 		}
 		return "", &sendError{kind: k, status: resp.StatusCode, reason: "token:" + codeOnly(e.Error),
-			after: retryAfter(resp.Header.Get("Retry-After"), now)}
+			after: egress.RetryAfter(resp.Header.Get("Retry-After"), now, maxRetryAfter)}
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -315,7 +317,7 @@ func (f *FCM) post(ctx context.Context, access string, body []byte) (int, *fcmSt
 	}
 	var st fcmStatus
 	_ = json.Unmarshal(b, &st)
-	return resp.StatusCode, &st, retryAfter(resp.Header.Get("Retry-After"), f.now()), nil
+	return resp.StatusCode, &st, egress.RetryAfter(resp.Header.Get("Retry-After"), f.now(), maxRetryAfter), nil
 }
 
 // Google's error detail types (spec/push.md §7.4).

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -73,25 +72,6 @@ func asSendError(err error) *sendError {
 		return se
 	}
 	return &sendError{kind: kindOutage, reason: "no_answer", err: err}
-}
-
-// retryAfter parses a Retry-After header (RFC 9110 §10.2.3): seconds or
-// an HTTP date. 0 means absent or unusable; the result is capped at
-// maxRetryAfter.
-func retryAfter(h string, now time.Time) time.Duration {
-	if h == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseUint(h, 10, 32); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(h); err == nil {
-		d = t.Sub(now)
-	}
-	if d <= 0 {
-		return 0
-	}
-	return min(d, maxRetryAfter)
 }
 
 // providerTransport is the HTTP/2 transport to APNs and FCM: TLS 1.2 or

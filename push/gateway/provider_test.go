@@ -6,25 +6,6 @@ import (
 	"time"
 )
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
-	for h, want := range map[string]time.Duration{
-		"":                              0,
-		"0":                             0,
-		"17":                            17 * time.Second,
-		"-5":                            0,
-		"1.5":                           0,
-		"99999999":                      maxRetryAfter,
-		"Sat, 05 Dec 2026 10:01:00 GMT": time.Minute,
-		"Sat, 05 Dec 2026 09:01:00 GMT": 0,
-		"soon":                          0,
-	} {
-		if got := retryAfter(h, now); got != want {
-			t.Errorf("retryAfter(%q) = %v, want %v", h, got, want)
-		}
-	}
-}
-
 func TestAPNsErrorKinds(t *testing.T) {
 	for _, c := range []struct {
 		status int

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost/push/egress"
@@ -242,30 +241,10 @@ func (s *Sender) classify(aud string, resp *http.Response) Result {
 		r.Outcome = Gone
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500 && code <= 599:
 		r.Outcome = Retry
-		r.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), s.now())
+		r.RetryAfter = egress.RetryAfter(resp.Header.Get("Retry-After"), s.now(), maxRetryAfter)
 	default:
 		r.Outcome = Refused
 	}
 	r.Err = fmt.Errorf("webpush: %s answered %d", aud, code)
 	return r
-}
-
-// retryAfter parses a Retry-After value (RFC 9110 §10.2.3): delay seconds
-// or an HTTP-date. A value that does not parse, or lies in the past, is 0;
-// one beyond maxRetryAfter is maxRetryAfter.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-		if n > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
 }

@@ -76,10 +76,12 @@ type PushRegistration struct {
 	// NextWake is the earliest time the next wake-up may be claimed; zero
 	// at registration.
 	NextWake time.Time
-	// Woken is the arrival time of the newest envelope that a delivered
-	// wake-up covered; zero if none. Mail that arrived at or before it
-	// owes no further wake-up.
-	Woken time.Time
+	// Woken is the id of the newest envelope that a delivered wake-up
+	// covered; 0 if none. Envelopes of the mailbox with an id up to it
+	// owe no further wake-up. (Ids, not arrival times: a mailbox's ids
+	// increase with arrival, and the (address, id) index finds the newest
+	// and the first one after Woken without reading the queue.)
+	Woken int64
 	// Failures counts the wake-ups that failed since the last one that
 	// was delivered.
 	Failures int
@@ -91,9 +93,9 @@ type PushWake struct {
 	Addr   []byte
 	Gen    int64
 	Target PushTarget
-	// Through is the arrival time of the newest unexpired envelope in the
-	// mailbox at the claim: what a delivered wake-up covers.
-	Through time.Time
+	// Through is the id of the newest envelope in the mailbox at the
+	// claim: what a delivered wake-up covers.
+	Through int64
 	// Failures is the registration's count before this attempt.
 	Failures int
 }
@@ -122,7 +124,7 @@ type PushQueue interface {
 	Push(ctx context.Context, addr []byte) (*PushRegistration, error)
 
 	// ClaimWakes looks at each address of addrs that has a registration
-	// and at least one envelope unexpired at now that arrived after the
+	// and at least one envelope unexpired at now whose id is above the
 	// registration's Woken ("new mail"). If NextWake <= now it claims a
 	// wake-up, setting NextWake to now+interval, and returns it in wakes;
 	// otherwise it returns the address and NextWake in later. Addresses
@@ -132,10 +134,10 @@ type PushQueue interface {
 	ClaimWakes(ctx context.Context, addrs [][]byte, now time.Time, interval time.Duration) (wakes []PushWake, later []PushLater, err error)
 
 	// WakeDone records that the wake-up claimed for registration gen of
-	// addr was delivered: Woken becomes the later of Woken and through,
+	// addr was delivered: Woken becomes the larger of Woken and through,
 	// and Failures 0. Nothing changes if addr's registration is no longer
 	// gen.
-	WakeDone(ctx context.Context, addr []byte, gen int64, through time.Time) error
+	WakeDone(ctx context.Context, addr []byte, gen int64, through int64) error
 
 	// WakeFailed records that the wake-up claimed for registration gen of
 	// addr failed and may be tried again from next: Failures grows by one

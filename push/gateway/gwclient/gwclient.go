@@ -16,9 +16,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sealpost/sealpost/push/egress"
 )
 
 // Protocol constants (spec/push.md §5.4).
@@ -151,25 +152,10 @@ func (c *Client) Wake(ctx context.Context, token []byte) error {
 	case s == http.StatusGone:
 		return ErrGone
 	case s == http.StatusTooManyRequests || s >= 500:
-		return &RetryError{Status: s, After: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		return &RetryError{Status: s, After: egress.RetryAfter(resp.Header.Get("Retry-After"), time.Now(), maxRetryAfter)}
 	default:
 		return fmt.Errorf("%w: %d %s", ErrRefused, s, code(answer.Error))
 	}
-}
-
-// retryAfter parses Retry-After: seconds or an HTTP date; 0 if absent or
-// unusable, at most an hour.
-func retryAfter(h string, now time.Time) time.Duration {
-	var d time.Duration
-	if n, err := strconv.ParseUint(h, 10, 32); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(h); err == nil {
-		d = t.Sub(now)
-	}
-	if d <= 0 {
-		return 0
-	}
-	return min(d, maxRetryAfter)
 }
 
 // code keeps the gateway's error code if it is a short identifier.

@@ -29,6 +29,10 @@ func BenchmarkSend(b *testing.B) {
 	storetest.BenchmarkSend(b, func(b *testing.B) store.Queue { return open(b, pgtest.DSN(b)) })
 }
 
+func BenchmarkClaimWakes(b *testing.B) {
+	storetest.BenchmarkClaimWakes(b, func(b *testing.B) store.Queue { return open(b, pgtest.DSN(b)) })
+}
+
 // open opens a Queue on dsn, closed at cleanup.
 func open(t testing.TB, dsn string) *postgres.Queue {
 	t.Helper()

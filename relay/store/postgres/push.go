@@ -20,7 +20,10 @@ import (
 // sets next_wake_ns in the same transaction: of two nodes claiming one
 // registration at once, the second waits for the first to commit and then
 // sees its next_wake_ns (claimOnce). The other writes change one row in
-// one statement. Times are Unix nanoseconds, 0 for the zero time.
+// one statement. Times are Unix nanoseconds, 0 for the zero time; woken
+// and through are envelope ids (spec/push.md §3.1, §3.3), which the
+// queries find through the primary key (address, id) of relay_envelopes
+// without reading the queue (newMail, newestID).
 
 var _ store.PushQueue = (*Queue)(nil)
 
@@ -54,7 +57,7 @@ func (q *Queue) SetPush(ctx context.Context, addr []byte, t *store.PushTarget) e
 				FROM relay_mailboxes WHERE address = $1
 				ON CONFLICT (address) DO UPDATE SET gen = excluded.gen, kind = excluded.kind,
 					endpoint = excluded.endpoint, p256dh = excluded.p256dh, auth = excluded.auth,
-					token = excluded.token, next_wake_ns = 0, woken_ns = 0, failures = 0
+					token = excluded.token, next_wake_ns = 0, woken = 0, failures = 0
 				WHERE (p.kind, p.endpoint, p.p256dh, p.auth, p.token) IS DISTINCT FROM
 					(excluded.kind, excluded.endpoint, excluded.p256dh, excluded.auth, excluded.token)
 				RETURNING 1)
@@ -82,7 +85,7 @@ func (q *Queue) Push(ctx context.Context, addr []byte) (*store.PushRegistration,
 	var failures *int32
 	var t store.PushTarget
 	err := q.pool.QueryRow(ctx, `SELECT p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token,
-			p.next_wake_ns, p.woken_ns, p.failures
+			p.next_wake_ns, p.woken, p.failures
 		FROM relay_mailboxes m LEFT JOIN relay_push p ON p.address = m.address WHERE m.address = $1`,
 		addr).Scan(&gen, &kind, &endpoint, &t.P256dh, &t.Auth, &t.Token, &next, &woken, &failures)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -99,7 +102,7 @@ func (q *Queue) Push(ctx context.Context, addr []byte) (*store.PushRegistration,
 		Target:   t,
 		Gen:      *gen,
 		NextWake: fromPushNanos(*next),
-		Woken:    fromPushNanos(*woken),
+		Woken:    *woken,
 		Failures: int(*failures),
 	}, nil
 }
@@ -131,9 +134,49 @@ func (q *Queue) ClaimWakes(ctx context.Context, addrs [][]byte, now time.Time, i
 }
 
 // newMail is the condition that the mailbox of registration p has new
-// mail at $2: an envelope unexpired then that arrived after woken_ns.
+// mail at $2: an envelope unexpired then whose id is above woken. It
+// walks the primary key (address, id) from woken upward and stops at the
+// first envelope unexpired at $2: the first one after woken unless those
+// have expired. A shared send's references (spec/relay.md §16) are
+// envelope rows too, and count as mail. EXPLAIN (TestPushPlans), per
+// registration:
+//
+//	Index Scan using relay_envelopes_pkey on relay_envelopes e
+//	  Index Cond: ((address = p.address) AND (id > p.woken))
+//	  Filter: (expiry_ns > $2)
+//
+// OFFSET 0 keeps the subquery a subplan run per registration, which stops
+// at the first row it finds: otherwise the planner may make it a semi
+// join, and there a bitmap scan of the index (seen without statistics),
+// which reads every entry after woken before it returns the first, or a
+// hash join over the relay's envelopes.
 const newMail = `EXISTS (SELECT FROM relay_envelopes e
-	WHERE e.address = p.address AND e.expiry_ns > $2 AND e.arrived_ns > p.woken_ns)`
+	WHERE e.address = p.address AND e.id > p.woken AND e.expiry_ns > $2 OFFSET 0)`
+
+// newestID is the id of the newest envelope of registration p's mailbox:
+// the last entry of the mailbox in the primary key (address, id), read
+// from the index alone (Index Only Scan Backward using
+// relay_envelopes_pkey, TestPushPlans).
+const newestID = `(SELECT max(e.id) FROM relay_envelopes e WHERE e.address = p.address)`
+
+// The statements of claimOnce and PendingWakes: the registrations of $1
+// with new mail at $2 whose wake-up is due, locked, with their newest
+// envelope id; those with new mail not claimed ($3, gens); those after $1
+// (NULL: from the start) with new mail at $2, $3 at most: the >= term
+// starts a page in relay_push_pkey where the last one ended, rather than
+// at the first registration.
+const (
+	claimSQL = `SELECT p.address, p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token, p.failures,
+			` + newestID + `
+		FROM relay_push p WHERE p.address = ANY($1) AND p.next_wake_ns <= $2 AND ` + newMail + `
+		ORDER BY p.address FOR NO KEY UPDATE OF p`
+	laterSQL = `SELECT p.address, p.next_wake_ns FROM relay_push p
+		WHERE p.address = ANY($1) AND NOT p.gen = ANY($3::bigint[]) AND ` + newMail + `
+		ORDER BY p.address`
+	pendingSQL = `SELECT p.address FROM relay_push p
+		WHERE p.address >= coalesce($1, '\x'::bytea) AND ($1::bytea IS NULL OR p.address > $1) AND ` + newMail + `
+		ORDER BY p.address LIMIT $3`
+)
 
 // claimOnce is one attempt of ClaimWakes on sorted, distinct addrs, in
 // three statements. The first locks the claimable registrations, in
@@ -151,10 +194,7 @@ func (q *Queue) claimOnce(ctx context.Context, addrs [][]byte, now, next int64) 
 		return nil, nil, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
-	rows, err := tx.Query(ctx, `SELECT p.address, p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token, p.failures,
-			(SELECT max(e.arrived_ns) FROM relay_envelopes e WHERE e.address = p.address AND e.expiry_ns > $2)
-		FROM relay_push p WHERE p.address = ANY($1) AND p.next_wake_ns <= $2 AND `+newMail+`
-		ORDER BY p.address FOR NO KEY UPDATE OF p`, addrs, now)
+	rows, err := tx.Query(ctx, claimSQL, addrs, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -162,11 +202,10 @@ func (q *Queue) claimOnce(ctx context.Context, addrs [][]byte, now, next int64) 
 	gens := []int64{} // not nil: NULL would match no row below
 	var w store.PushWake
 	var kind int16
-	var through int64
 	var failures int32
 	_, err = pgx.ForEachRow(rows, []any{&w.Addr, &w.Gen, &kind, &w.Target.Endpoint, &w.Target.P256dh,
-		&w.Target.Auth, &w.Target.Token, &failures, &through}, func() error {
-		w.Target.Kind, w.Failures, w.Through = store.PushKind(kind), int(failures), fromPushNanos(through)
+		&w.Target.Auth, &w.Target.Token, &failures, &w.Through}, func() error {
+		w.Target.Kind, w.Failures = store.PushKind(kind), int(failures)
 		wakes = append(wakes, w)
 		gens = append(gens, w.Gen)
 		// Scan the next row into fresh slices.
@@ -185,9 +224,7 @@ func (q *Queue) claimOnce(ctx context.Context, addrs [][]byte, now, next int64) 
 	// later, at its next_wake_ns, even one whose time has come meanwhile
 	// (a registration made since the first statement): the caller tries
 	// again at At rather than losing it.
-	rows, err = tx.Query(ctx, `SELECT p.address, p.next_wake_ns FROM relay_push p
-		WHERE p.address = ANY($1) AND NOT p.gen = ANY($3::bigint[]) AND `+newMail+`
-		ORDER BY p.address`, addrs, now, gens)
+	rows, err = tx.Query(ctx, laterSQL, addrs, now, gens)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,14 +246,14 @@ func (q *Queue) claimOnce(ctx context.Context, addrs [][]byte, now, next int64) 
 }
 
 // WakeDone records that the wake-up of registration gen of addr, covering
-// the mail that arrived up to through, was delivered.
-func (q *Queue) WakeDone(ctx context.Context, addr []byte, gen int64, through time.Time) error {
+// the envelopes with ids up to through, was delivered.
+func (q *Queue) WakeDone(ctx context.Context, addr []byte, gen int64, through int64) error {
 	if !q.enter() {
 		return store.ErrClosed
 	}
 	defer q.mu.RUnlock()
-	_, err := q.pool.Exec(ctx, `UPDATE relay_push SET woken_ns = greatest(woken_ns, $3), failures = 0
-		WHERE address = $1 AND gen = $2`, addr, gen, pushNanos(through))
+	_, err := q.pool.Exec(ctx, `UPDATE relay_push SET woken = greatest(woken, $3), failures = 0
+		WHERE address = $1 AND gen = $2`, addr, gen, through)
 	if err != nil {
 		return wrap("wake done", err)
 	}
@@ -266,10 +303,7 @@ func (q *Queue) PendingWakes(ctx context.Context, after []byte, limit int, now t
 		return nil, nil
 	}
 	// A nil after is NULL: from the start.
-	rows, err := q.pool.Query(ctx, `SELECT p.address FROM relay_push p
-		WHERE ($1::bytea IS NULL OR p.address > $1) AND EXISTS (SELECT FROM relay_envelopes e
-			WHERE e.address = p.address AND e.expiry_ns > $2 AND e.arrived_ns > p.woken_ns)
-		ORDER BY p.address LIMIT $3`, after, pushNanos(now), limit)
+	rows, err := q.pool.Query(ctx, pendingSQL, after, pushNanos(now), limit)
 	if err != nil {
 		return nil, wrap("pending wakes", err)
 	}

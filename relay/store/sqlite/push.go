@@ -17,7 +17,10 @@ import (
 // writes go through the writer goroutine like every other, so a claim
 // reads and sets next_wake in one transaction that no other write of this
 // relay interleaves with, and another process on the file waits for it
-// (BEGIN IMMEDIATE). Times are unix milliseconds, 0 for the zero time.
+// (BEGIN IMMEDIATE). Times are unix milliseconds, 0 for the zero time;
+// woken and through are envelope ids (spec/push.md §3.1, §3.3), which the
+// queries find through the (addr, id) index without reading the queue
+// (pushOwedSQL).
 
 var _ store.PushQueue = (*Queue)(nil)
 
@@ -104,7 +107,7 @@ func (q *Queue) Push(ctx context.Context, addr []byte) (*store.PushRegistration,
 		Target:   t,
 		Gen:      gen.Int64,
 		NextWake: fromMillis(next.Int64),
-		Woken:    fromMillis(woken.Int64),
+		Woken:    woken.Int64,
 		Failures: int(failures.Int64),
 	}, nil
 }
@@ -190,9 +193,9 @@ func scanOwed(rows *sql.Rows, t int64) ([]store.PushWake, []store.PushLater, err
 	var later []store.PushLater
 	for rows.Next() {
 		var w store.PushWake
-		var kind, nextWake, through int64
+		var kind, nextWake int64
 		if err := rows.Scan(&w.Addr, &w.Gen, &kind, &w.Target.Endpoint, &w.Target.P256dh, &w.Target.Auth,
-			&w.Target.Token, &nextWake, &w.Failures, &through); err != nil {
+			&w.Target.Token, &nextWake, &w.Failures, &w.Through); err != nil {
 			return nil, nil, err
 		}
 		if nextWake > t {
@@ -201,7 +204,6 @@ func scanOwed(rows *sql.Rows, t int64) ([]store.PushWake, []store.PushLater, err
 		}
 		w.Target.Kind = store.PushKind(kind)
 		w.Target.P256dh, w.Target.Auth, w.Target.Token = unblob(w.Target.P256dh), unblob(w.Target.Auth), unblob(w.Target.Token)
-		w.Through = fromMillis(through)
 		wakes = append(wakes, w)
 	}
 	if err := rows.Err(); err != nil {
@@ -211,10 +213,10 @@ func scanOwed(rows *sql.Rows, t int64) ([]store.PushWake, []store.PushLater, err
 }
 
 // WakeDone records that the wake-up of registration gen of addr, covering
-// the mail that arrived up to through, was delivered.
-func (q *Queue) WakeDone(ctx context.Context, addr []byte, gen int64, through time.Time) error {
+// the envelopes with ids up to through, was delivered.
+func (q *Queue) WakeDone(ctx context.Context, addr []byte, gen int64, through int64) error {
 	return q.write(ctx, 0, func(b *batch) error {
-		if _, err := b.stmt(stmtPushDone).ExecContext(b.ctx, addr, gen, millis(through)); err != nil {
+		if _, err := b.stmt(stmtPushDone).ExecContext(b.ctx, addr, gen, through); err != nil {
 			return fmt.Errorf("sqlite: wake done: %w", err)
 		}
 		return nil

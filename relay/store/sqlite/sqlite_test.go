@@ -62,3 +62,7 @@ func BenchmarkShared(b *testing.B) {
 		return (pages - free) * size
 	})
 }
+
+func BenchmarkClaimWakes(b *testing.B) {
+	storetest.BenchmarkClaimWakes(b, func(b *testing.B) store.Queue { return openTemp(b) })
+}

@@ -96,13 +96,36 @@ var stmtSQL = [numStmts]string{
 }
 
 // pushOwedSQL selects the registrations of a JSON array of hex addresses
-// whose mailbox has new mail at ?2: an envelope unexpired at ?2 that
-// arrived after woken; through is the newest arrival of the unexpired
-// envelopes.
-const pushOwedSQL = `SELECT addr, gen, kind, endpoint, p256dh, auth, token, next_wake, failures, through FROM (
-		SELECT p.*, (SELECT max(e.arrived) FROM envelopes AS e WHERE e.addr = p.addr AND e.expiry > ?2) AS through
-		FROM push AS p WHERE p.addr IN (SELECT unhex(value) FROM json_each(?1)))
-	WHERE through > woken ORDER BY addr`
+// whose mailbox has new mail at ?2 (pushNewMail), with through, the
+// newest envelope id of the mailbox (spec/push.md §3.1, §3.3).
+//
+// Neither reads the queue: through is the last entry of the mailbox in
+// the index envelopes_addr_id (addr, id), and new mail walks that index
+// from woken upward, stopping at the first envelope unexpired at ?2, the
+// first one after woken unless those have expired. EXPLAIN QUERY PLAN
+// (TestPushPlans):
+//
+//	SEARCH p USING INDEX sqlite_autoindex_push_1 (addr=?)
+//	SEARCH e EXISTS USING INDEX envelopes_addr_id (addr=? AND id>?)
+//	CORRELATED SCALAR SUBQUERY 1
+//	  SEARCH e USING COVERING INDEX envelopes_addr_id (addr=?)
+//
+// where the max() is SQLite's min/max optimisation: one SeekLE to the
+// mailbox's last index entry, read alone.
+//
+// A shared send's references (spec/relay.md §16) are envelope rows too,
+// and count as mail.
+const pushOwedSQL = `SELECT p.addr, p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token, p.next_wake, p.failures,
+		(SELECT max(e.id) FROM envelopes AS e WHERE e.addr = p.addr)
+	FROM push AS p WHERE p.addr IN (SELECT unhex(value) FROM json_each(?1)) AND ` + pushNewMail + `
+	ORDER BY p.addr`
+
+// pushNewMail is the condition that registration p's mailbox has new mail
+// at ?2: an envelope unexpired then with an id above woken. The unary +
+// keeps the planner off envelopes_expiry, which would read every
+// unexpired envelope of the relay.
+const pushNewMail = `EXISTS (SELECT 1 FROM envelopes AS e
+		WHERE e.addr = p.addr AND e.id > p.woken AND +e.expiry > ?2)`
 
 type stmts struct{ s [numStmts]*sql.Stmt }
 
@@ -160,9 +183,13 @@ var readSQL = [numReadStmts]string{
 	readPush: `SELECT p.gen, p.kind, p.endpoint, p.p256dh, p.auth, p.token, p.next_wake, p.woken, p.failures
 		FROM mailboxes AS m LEFT JOIN push AS p ON p.addr = m.addr WHERE m.addr = ?`,
 	// Registrations after ?1 (NULL: from the start), in address order,
-	// whose mailbox has new mail at ?2.
-	readPendingWakes: `SELECT p.addr FROM push AS p WHERE (?1 IS NULL OR p.addr > ?1) AND EXISTS (
-			SELECT 1 FROM envelopes AS e WHERE e.addr = p.addr AND e.expiry > ?2 AND e.arrived > p.woken)
+	// whose mailbox has new mail at ?2 (pushNewMail; pushOwedSQL says how
+	// it is found). The >= term lets a page start in the index where the
+	// last one ended rather than at the first registration: SEARCH p
+	// USING INDEX sqlite_autoindex_push_1 (addr>?), then for each the
+	// search of pushNewMail (TestPushPlans).
+	readPendingWakes: `SELECT p.addr FROM push AS p
+		WHERE p.addr >= coalesce(?1, X'') AND (?1 IS NULL OR p.addr > ?1) AND ` + pushNewMail + `
 		ORDER BY p.addr LIMIT ?3`,
 	// ClaimWakes looks first on a reader whether it has anything to claim.
 	readPushOwed: pushOwedSQL,

@@ -233,3 +233,115 @@ func benchShared(b *testing.B, q store.Queue, n int, shared bool, footprint func
 	}
 	b.ReportMetric(0, "ns/op")
 }
+
+// Shape of BenchmarkClaimWakes.
+const (
+	benchWakeMailboxes = 16
+	benchWakeQueued    = 1000
+	benchWakeInterval  = time.Millisecond
+)
+
+// BenchmarkClaimWakes measures the store's side of push wake-ups
+// (store.PushQueue, spec/push.md §3) on deep queues: benchWakeMailboxes
+// registered mailboxes of offline devices with benchWakeQueued 1 KiB
+// envelopes queued each, a delivered wake-up covering all but the newest.
+// "claim" is ClaimWakes of one mailbox whose wake-up is due (it claims
+// it), "later" ClaimWakes of one whose wake-up is owed but not due (within
+// the interval: nothing written), "pending" PendingWakes over all of them
+// (the relay's scan at start). ns/op is per call. open must return a new,
+// empty store and arrange for it to be closed with b.Cleanup.
+func BenchmarkClaimWakes(b *testing.B, open func(b *testing.B) store.Queue) {
+	q := open(b)
+	pq, ok := q.(store.PushQueue)
+	if !ok {
+		b.Fatalf("%T does not implement store.PushQueue", q)
+	}
+	ctx := context.Background()
+	now := time.UnixMilli(time.Now().UnixMilli()).UTC()
+	env := envelope("bench", benchEnvelope)
+	var ids idSource
+	// fill stores n envelopes for addr, arrived at now.
+	fill := func(addr []byte, n int, now time.Time) {
+		for n > 0 {
+			items := make([]store.Item, min(n, 100))
+			for i := range items {
+				items[i] = store.Item{Recipient: addr, Envelope: env}
+			}
+			n -= len(items)
+			r, err := q.Send(ctx, store.Send{
+				Sender: Addr("sender", 1), MessageID: ids.next(), Items: items,
+				Now: now, Expiry: now.Add(24 * time.Hour), DedupUntil: now.Add(time.Hour),
+				MaxEnvelope: benchEnvelope, MaxQueueCount: 1 << 30, MaxQueueBytes: 1 << 50,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, st := range r.Statuses {
+				if st != store.Stored {
+					b.Fatalf("Send: %v", r.Statuses)
+				}
+			}
+		}
+	}
+	addrs := make([][]byte, benchWakeMailboxes)
+	for i := range addrs {
+		addrs[i] = Addr("bench", uint32(i+1))
+		if err := q.OpenMailbox(ctx, addrs[i], now); err != nil {
+			b.Fatal(err)
+		}
+		if err := pq.SetPush(ctx, addrs[i], webTarget(fmt.Sprint(i))); err != nil {
+			b.Fatal(err)
+		}
+		fill(addrs[i], benchWakeQueued-1, now.Add(-2*time.Second))
+	}
+	// One delivered wake-up covers every mailbox's queue so far; then one
+	// more envelope each is new mail.
+	wakes, _, err := pq.ClaimWakes(ctx, addrs, now, benchWakeInterval)
+	if err != nil || len(wakes) != len(addrs) {
+		b.Fatalf("ClaimWakes: %d wake-ups, %v", len(wakes), err)
+	}
+	for _, w := range wakes {
+		if err := pq.WakeDone(ctx, w.Addr, w.Gen, w.Through); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, a := range addrs {
+		fill(a, 1, now.Add(-time.Second))
+	}
+	clock := now.Add(benchWakeInterval)
+	b.Run("claim", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if i%len(addrs) == 0 {
+				clock = clock.Add(benchWakeInterval)
+			}
+			wakes, later, err := pq.ClaimWakes(ctx, addrs[i%len(addrs):i%len(addrs)+1], clock, benchWakeInterval)
+			if err != nil || len(wakes) != 1 || len(later) != 0 {
+				b.Fatalf("ClaimWakes: %d wake-ups, %d later, %v", len(wakes), len(later), err)
+			}
+			i++
+		}
+	})
+	b.Run("later", func(b *testing.B) {
+		clock = clock.Add(benchWakeInterval)
+		if wakes, _, err := pq.ClaimWakes(ctx, addrs, clock, benchWakeInterval); err != nil || len(wakes) != len(addrs) {
+			b.Fatalf("ClaimWakes: %d wake-ups, %v", len(wakes), err)
+		}
+		i := 0
+		for b.Loop() {
+			wakes, later, err := pq.ClaimWakes(ctx, addrs[i%len(addrs):i%len(addrs)+1], clock, benchWakeInterval)
+			if err != nil || len(wakes) != 0 || len(later) != 1 {
+				b.Fatalf("ClaimWakes: %d wake-ups, %d later, %v", len(wakes), len(later), err)
+			}
+			i++
+		}
+	})
+	b.Run("pending", func(b *testing.B) {
+		for b.Loop() {
+			pending, err := pq.PendingWakes(ctx, nil, 1000, clock)
+			if err != nil || len(pending) != len(addrs) {
+				b.Fatalf("PendingWakes: %d, %v", len(pending), err)
+			}
+		}
+	})
+}

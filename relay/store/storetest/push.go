@@ -73,14 +73,14 @@ func wantTarget(t testing.TB, what string, got, want *store.PushTarget) {
 }
 
 // wantReg checks addr's registration: target want with its wake-up state.
-func (f *fixture) wantReg(addr []byte, want *store.PushTarget, gen int64, next, woken time.Time, failures int) {
+func (f *fixture) wantReg(addr []byte, want *store.PushTarget, gen int64, next time.Time, woken int64, failures int) {
 	f.t.Helper()
 	r := f.reg(addr)
 	if r == nil {
 		f.t.Fatalf("Push(%x) = nil, want a registration", addr)
 	}
 	wantTarget(f.t, fmt.Sprintf("Push(%x)", addr), &r.Target, want)
-	if r.Gen != gen || !r.NextWake.Equal(next) || !r.Woken.Equal(woken) || r.Failures != failures {
+	if r.Gen != gen || !r.NextWake.Equal(next) || r.Woken != woken || r.Failures != failures {
 		f.t.Fatalf("Push(%x): gen %d next %v woken %v failures %d, want %d %v %v %d",
 			addr, r.Gen, r.NextWake, r.Woken, r.Failures, gen, next, woken, failures)
 	}
@@ -95,12 +95,37 @@ func (f *fixture) wantNoReg(addr []byte) {
 }
 
 // mail stores one envelope for to, arrived at arrived and live until
-// expiry.
-func (f *fixture) mail(to []byte, arrived, expiry time.Time) {
+// expiry, and returns its id.
+func (f *fixture) mail(to []byte, arrived, expiry time.Time) int64 {
 	f.t.Helper()
 	s := f.newSend(alice, store.Item{Recipient: to, Envelope: envelope("wake", 10)})
 	s.Now, s.Expiry = arrived, expiry
-	f.send(s, false, store.Stored)
+	return f.send(s, false, store.Stored).IDs[0]
+}
+
+// fill stores n envelopes for to, arrived at arrived and live until
+// expiry, a few hundred per Send and beyond the suite's queue caps, and
+// returns the last one's id.
+func (f *fixture) fill(to []byte, n int, arrived, expiry time.Time) int64 {
+	f.t.Helper()
+	var last int64
+	for n > 0 {
+		items := make([]store.Item, min(n, 500))
+		for i := range items {
+			items[i] = store.Item{Recipient: to, Envelope: envelope("fill", 10)}
+		}
+		n -= len(items)
+		s := f.newSend(alice, items...)
+		s.Now, s.Expiry = arrived, expiry
+		s.MaxQueueCount, s.MaxQueueBytes = 1<<30, 1<<40
+		want := make([]store.Status, len(items))
+		for i := range want {
+			want[i] = store.Stored
+		}
+		r := f.send(s, false, want...)
+		last = r.IDs[len(r.IDs)-1]
+	}
+	return last
 }
 
 // claim runs ClaimWakes at now with the suite's interval; both answers
@@ -134,7 +159,7 @@ func (f *fixture) wantNoClaim(what string, now time.Time, addrs ...[]byte) {
 
 // wantWake claims addr alone at now and checks the one wake-up: its
 // registration gen and target, through and failures.
-func (f *fixture) wantWake(now time.Time, addr []byte, gen int64, target *store.PushTarget, through time.Time, failures int) store.PushWake {
+func (f *fixture) wantWake(now time.Time, addr []byte, gen int64, target *store.PushTarget, through int64, failures int) store.PushWake {
 	f.t.Helper()
 	wakes, later := f.claim(now, addr)
 	if len(wakes) != 1 || len(later) != 0 {
@@ -144,10 +169,10 @@ func (f *fixture) wantWake(now time.Time, addr []byte, gen int64, target *store.
 	return wakes[0]
 }
 
-func checkWake(t testing.TB, w store.PushWake, addr []byte, gen int64, target *store.PushTarget, through time.Time, failures int) {
+func checkWake(t testing.TB, w store.PushWake, addr []byte, gen int64, target *store.PushTarget, through int64, failures int) {
 	t.Helper()
-	if !bytes.Equal(w.Addr, addr) || w.Gen != gen || !w.Through.Equal(through) || w.Failures != failures {
-		t.Fatalf("wake-up {%x gen %d through %v failures %d}, want {%x %d %v %d}",
+	if !bytes.Equal(w.Addr, addr) || w.Gen != gen || w.Through != through || w.Failures != failures {
+		t.Fatalf("wake-up {%x gen %d through %d failures %d}, want {%x %d %d %d}",
 			w.Addr, w.Gen, w.Through, w.Failures, addr, gen, through, failures)
 	}
 	wantTarget(t, "wake-up", &w.Target, target)
@@ -174,27 +199,27 @@ func testPushSet(t *testing.T, f *fixture) {
 	web := webTarget("a")
 	f.setPush(bob, web)
 	g1 := f.reg(bob).Gen
-	f.wantReg(bob, web, g1, time.Time{}, time.Time{}, 0)
+	f.wantReg(bob, web, g1, time.Time{}, 0, 0)
 
 	// Some state: a wake-up claimed, delivered, then one failed.
-	f.mail(bob, f.now, f.now.Add(time.Hour))
-	f.wantWake(f.now, bob, g1, web, f.now, 0)
-	must(t, "WakeDone", f.push().WakeDone(f.ctx, bob, g1, f.now))
+	e1 := f.mail(bob, f.now, f.now.Add(time.Hour))
+	f.wantWake(f.now, bob, g1, web, e1, 0)
+	must(t, "WakeDone", f.push().WakeDone(f.ctx, bob, g1, e1))
 	retry := f.now.Add(5 * time.Minute)
-	f.mail(bob, f.now.Add(time.Second), f.now.Add(time.Hour))
+	e2 := f.mail(bob, f.now.Add(time.Second), f.now.Add(time.Hour))
 	f.wantLater(f.now.Add(time.Second), bob, f.now.Add(wakeInterval))
-	f.wantWake(f.now.Add(wakeInterval), bob, g1, web, f.now.Add(time.Second), 0)
+	f.wantWake(f.now.Add(wakeInterval), bob, g1, web, e2, 0)
 	n, err := f.push().WakeFailed(f.ctx, bob, g1, retry)
 	must(t, "WakeFailed", err)
 	if n != 1 {
 		t.Fatalf("WakeFailed = %d, want 1", n)
 	}
-	f.wantReg(bob, web, g1, retry, f.now, 1)
+	f.wantReg(bob, web, g1, retry, e1, 1)
 
 	// The same target again (a copy): nothing changes.
 	same := *webTarget("a")
 	f.setPush(bob, &same)
-	f.wantReg(bob, web, g1, retry, f.now, 1)
+	f.wantReg(bob, web, g1, retry, e1, 1)
 
 	// Another target: a new registration.
 	gw := gatewayTarget("a")
@@ -203,7 +228,7 @@ func testPushSet(t *testing.T, f *fixture) {
 	if g2 <= g1 {
 		t.Fatalf("replaced registration: gen %d after %d", g2, g1)
 	}
-	f.wantReg(bob, gw, g2, time.Time{}, time.Time{}, 0)
+	f.wantReg(bob, gw, g2, time.Time{}, 0, 0)
 	// A target differing in one field only is another target too.
 	gw2 := gatewayTarget("a")
 	gw2.Endpoint += "/other"
@@ -212,7 +237,7 @@ func testPushSet(t *testing.T, f *fixture) {
 	if g3 <= g2 {
 		t.Fatalf("replaced registration: gen %d after %d", g3, g2)
 	}
-	f.wantReg(bob, gw2, g3, time.Time{}, time.Time{}, 0)
+	f.wantReg(bob, gw2, g3, time.Time{}, 0, 0)
 
 	// Another mailbox's registration gets a larger gen still.
 	f.setPush(bob2, webTarget("b"))
@@ -220,7 +245,7 @@ func testPushSet(t *testing.T, f *fixture) {
 	if g4 <= g3 {
 		t.Fatalf("bob2's registration: gen %d after %d", g4, g3)
 	}
-	f.wantReg(bob, gw2, g3, time.Time{}, time.Time{}, 0)
+	f.wantReg(bob, gw2, g3, time.Time{}, 0, 0)
 
 	// Removal, twice; then the newest is removed and registered again:
 	// gens are never reused.
@@ -252,8 +277,8 @@ func testPushRefused(t *testing.T, f *fixture) {
 
 	web := webTarget("a")
 	f.setPush(bob, web)
-	f.mail(bob, f.now, f.now.Add(time.Hour))
-	f.wantWake(f.now, bob, f.reg(bob).Gen, web, f.now, 0)
+	e := f.mail(bob, f.now, f.now.Add(time.Hour))
+	f.wantWake(f.now, bob, f.reg(bob).Gen, web, e, 0)
 	before := *f.reg(bob)
 	bad := []func(t *store.PushTarget){
 		func(t *store.PushTarget) { t.Kind = 0 },
@@ -287,11 +312,12 @@ func testPushRefused(t *testing.T, f *fixture) {
 }
 
 // testPushNewMail: a claim finds a wake-up owed only for new mail (an
-// envelope unexpired at the claim that arrived after Woken), never for an
+// envelope unexpired at the claim whose id is above Woken), never for an
 // address without a mailbox, a registration or new mail; Through is the
-// newest arrival among the unexpired envelopes.
+// id of the newest envelope. Ids, not arrival times, say what is new.
 func testPushNewMail(t *testing.T, f *fixture) {
 	f.open(bob, bob2, alice)
+	pq := f.push()
 	web := webTarget("a")
 	f.setPush(bob, web)
 	f.setPush(alice, gatewayTarget("a"))
@@ -305,29 +331,44 @@ func testPushNewMail(t *testing.T, f *fixture) {
 	// Mail that has expired at the claim owes nothing.
 	f.mail(bob, t0, t0.Add(time.Minute))
 	f.wantNoClaim("expired mail", t0.Add(time.Minute), bob)
-	f.wantReg(bob, web, g, time.Time{}, time.Time{}, 0)
+	f.wantReg(bob, web, g, time.Time{}, 0, 0)
 
-	// Unexpired mail: claimed; Through is the newest unexpired arrival
-	// (not the expired envelope that arrived later).
+	// Unexpired mail: claimed. Through is the newest envelope's id, here
+	// one that has expired (it owes nothing, and never will: covering it
+	// changes nothing).
 	f.mail(bob, t0.Add(time.Second), t0.Add(time.Hour))
 	f.mail(bob, t0.Add(2*time.Second), t0.Add(3*time.Minute))
-	f.mail(bob, t0.Add(3*time.Second), t0.Add(2*time.Minute))
+	e3 := f.mail(bob, t0.Add(3*time.Second), t0.Add(2*time.Minute))
 	at := t0.Add(2 * time.Minute)
-	w := f.wantWake(at, bob, g, web, t0.Add(2*time.Second), 0)
-	f.wantReg(bob, web, g, at.Add(wakeInterval), time.Time{}, 0)
+	w := f.wantWake(at, bob, g, web, e3, 0)
+	f.wantReg(bob, web, g, at.Add(wakeInterval), 0, 0)
 
-	// Delivered: the mail up to Through owes nothing more, even once the
-	// interval has passed.
-	must(t, "WakeDone", f.push().WakeDone(f.ctx, bob, g, w.Through))
-	f.wantReg(bob, web, g, at.Add(wakeInterval), w.Through, 0)
-	f.wantNoClaim("mail covered by Woken", at.Add(2*wakeInterval), bob)
-	// Mail that arrived at Woken exactly is covered too.
-	f.mail(bob, w.Through, t0.Add(time.Hour))
-	f.wantNoClaim("mail arrived at Woken", at.Add(2*wakeInterval), bob)
-	// Mail that arrived after it is new, even if it arrived before the
-	// claim that delivered (it was sent meanwhile).
-	f.mail(bob, w.Through.Add(time.Millisecond), t0.Add(time.Hour))
-	f.wantWake(at.Add(2*wakeInterval), bob, g, web, w.Through.Add(time.Millisecond), 0)
+	// Delivered: the envelopes with ids up to Through owe nothing more,
+	// even once the interval has passed.
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, w.Through))
+	f.wantReg(bob, web, g, at.Add(wakeInterval), e3, 0)
+	at = at.Add(2 * wakeInterval)
+	f.wantNoClaim("mail covered by Woken", at, bob)
+	// An unexpired envelope whose id is Woken exactly is covered too.
+	e4 := f.mail(bob, t0.Add(4*time.Second), t0.Add(time.Hour))
+	w = f.wantWake(at, bob, g, web, e4, 0)
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, w.Through))
+	at = at.Add(wakeInterval)
+	f.wantNoClaim("envelope with id Woken", at, bob)
+	// Mail stored after the claim is new, even if its wake-up is reported
+	// delivered after it arrived (it was sent meanwhile).
+	e5 := f.mail(bob, t0.Add(5*time.Second), t0.Add(time.Hour))
+	w = f.wantWake(at, bob, g, web, e5, 0)
+	e6 := f.mail(bob, t0.Add(6*time.Second), t0.Add(time.Hour))
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, w.Through))
+	at = at.Add(wakeInterval)
+	w = f.wantWake(at, bob, g, web, e6, 0)
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, w.Through))
+	// An envelope stored after the delivered wake-up but stamped with an
+	// earlier arrival time (the storing node's clock is behind) is new.
+	e7 := f.mail(bob, t0, t0.Add(time.Hour))
+	at = at.Add(wakeInterval)
+	f.wantWake(at, bob, g, web, e7, 0)
 }
 
 // testPushInterval: a claim sets NextWake to now+interval; within the
@@ -342,8 +383,8 @@ func testPushInterval(t *testing.T, f *fixture) {
 	f.setPush(alice, webTarget("c"))
 	gb, gb2 := f.reg(bob).Gen, f.reg(bob2).Gen
 	t0 := f.now
-	f.mail(bob, t0, t0.Add(time.Hour))
-	f.mail(bob2, t0, t0.Add(time.Hour))
+	eb := f.mail(bob, t0, t0.Add(time.Hour))
+	eb2 := f.mail(bob2, t0, t0.Add(time.Hour))
 
 	wakes, later := f.claim(t0, bob, carol, bob2, bob, alice, bob2)
 	if len(wakes) != 2 || len(later) != 0 {
@@ -351,12 +392,12 @@ func testPushInterval(t *testing.T, f *fixture) {
 	}
 	for _, w := range wakes {
 		if bytes.Equal(w.Addr, bob) {
-			checkWake(t, w, bob, gb, web, t0, 0)
+			checkWake(t, w, bob, gb, web, eb, 0)
 		} else {
-			checkWake(t, w, bob2, gb2, gw, t0, 0)
+			checkWake(t, w, bob2, gb2, gw, eb2, 0)
 		}
 	}
-	f.wantReg(bob, web, gb, t0.Add(wakeInterval), time.Time{}, 0)
+	f.wantReg(bob, web, gb, t0.Add(wakeInterval), 0, 0)
 
 	// Within the interval: later, at the NextWake the claim set.
 	for _, now := range []time.Time{t0, t0.Add(time.Millisecond), t0.Add(wakeInterval - time.Millisecond)} {
@@ -370,18 +411,18 @@ func testPushInterval(t *testing.T, f *fixture) {
 			}
 		}
 	}
-	f.wantReg(bob, web, gb, t0.Add(wakeInterval), time.Time{}, 0)
+	f.wantReg(bob, web, gb, t0.Add(wakeInterval), 0, 0)
 
 	// The interval has passed and the mail is not covered: claimed again.
 	t1 := t0.Add(wakeInterval)
-	f.wantWake(t1, bob, gb, web, t0, 0)
-	f.wantReg(bob, web, gb, t1.Add(wakeInterval), time.Time{}, 0)
+	f.wantWake(t1, bob, gb, web, eb, 0)
+	f.wantReg(bob, web, gb, t1.Add(wakeInterval), 0, 0)
 	f.wantLater(t1, bob, t1.Add(wakeInterval))
 	// bob2 is still owed one since t1.
-	f.wantWake(t1.Add(time.Second), bob2, gb2, gw, t0, 0)
+	f.wantWake(t1.Add(time.Second), bob2, gb2, gw, eb2, 0)
 }
 
-// testPushWakeDone: WakeDone moves Woken to the later of Woken and
+// testPushWakeDone: WakeDone moves Woken to the larger of Woken and
 // through, never back, and resets Failures; one for an old gen changes
 // nothing.
 func testPushWakeDone(t *testing.T, f *fixture) {
@@ -391,8 +432,8 @@ func testPushWakeDone(t *testing.T, f *fixture) {
 	f.setPush(bob, web)
 	g := f.reg(bob).Gen
 	t0 := f.now
-	f.mail(bob, t0, t0.Add(time.Hour))
-	f.wantWake(t0, bob, g, web, t0, 0)
+	e1 := f.mail(bob, t0, t0.Add(time.Hour))
+	f.wantWake(t0, bob, g, web, e1, 0)
 	next := t0.Add(wakeInterval)
 	for i := 1; i <= 3; i++ {
 		n, err := pq.WakeFailed(f.ctx, bob, g, next)
@@ -401,22 +442,22 @@ func testPushWakeDone(t *testing.T, f *fixture) {
 			t.Fatalf("WakeFailed = %d, want %d", n, i)
 		}
 	}
-	f.wantReg(bob, web, g, next, time.Time{}, 3)
+	f.wantReg(bob, web, g, next, 0, 3)
 
-	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, t0))
-	f.wantReg(bob, web, g, next, t0, 0)
-	later := t0.Add(time.Second)
-	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, later))
-	f.wantReg(bob, web, g, next, later, 0)
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, e1))
+	f.wantReg(bob, web, g, next, e1, 0)
+	e2 := f.mail(bob, t0.Add(time.Second), t0.Add(time.Hour))
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, e2))
+	f.wantReg(bob, web, g, next, e2, 0)
 	// An older through (a slow wake-up's outcome) does not move it back.
-	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, t0))
-	f.wantReg(bob, web, g, next, later, 0)
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, e1))
+	f.wantReg(bob, web, g, next, e2, 0)
 
 	// Outcomes of an old registration's wake-ups change nothing.
 	f.setPush(bob, gatewayTarget("a"))
 	g2 := f.reg(bob).Gen
-	must(t, "WakeDone of an old gen", pq.WakeDone(f.ctx, bob, g, later.Add(time.Hour)))
-	n, err := pq.WakeFailed(f.ctx, bob, g, later.Add(time.Hour))
+	must(t, "WakeDone of an old gen", pq.WakeDone(f.ctx, bob, g, e2+100))
+	n, err := pq.WakeFailed(f.ctx, bob, g, t0.Add(time.Hour))
 	must(t, "WakeFailed of an old gen", err)
 	if n != 0 {
 		t.Fatalf("WakeFailed of an old gen = %d, want 0", n)
@@ -426,9 +467,9 @@ func testPushWakeDone(t *testing.T, f *fixture) {
 	if removed {
 		t.Fatal("RemovePush of an old gen removed the new registration")
 	}
-	f.wantReg(bob, gatewayTarget("a"), g2, time.Time{}, time.Time{}, 0)
+	f.wantReg(bob, gatewayTarget("a"), g2, time.Time{}, 0, 0)
 	// The new registration owes a wake-up for the mail already queued.
-	f.wantWake(t0, bob, g2, gatewayTarget("a"), t0, 0)
+	f.wantWake(t0, bob, g2, gatewayTarget("a"), e2, 0)
 }
 
 // testPushWakeFailed: WakeFailed counts and sets NextWake, which the next
@@ -440,8 +481,8 @@ func testPushWakeFailed(t *testing.T, f *fixture) {
 	f.setPush(bob, gw)
 	g := f.reg(bob).Gen
 	t0 := f.now
-	f.mail(bob, t0, t0.Add(time.Hour))
-	f.wantWake(t0, bob, g, gw, t0, 0)
+	e := f.mail(bob, t0, t0.Add(time.Hour))
+	f.wantWake(t0, bob, g, gw, e, 0)
 	// A retry sooner than the interval, and one later.
 	retry := t0.Add(10 * time.Second)
 	n, err := pq.WakeFailed(f.ctx, bob, g, retry)
@@ -449,17 +490,17 @@ func testPushWakeFailed(t *testing.T, f *fixture) {
 	if n != 1 {
 		t.Fatalf("WakeFailed = %d, want 1", n)
 	}
-	f.wantReg(bob, gw, g, retry, time.Time{}, 1)
+	f.wantReg(bob, gw, g, retry, 0, 1)
 	f.wantLater(retry.Add(-time.Millisecond), bob, retry)
-	f.wantWake(retry, bob, g, gw, t0, 1)
+	f.wantWake(retry, bob, g, gw, e, 1)
 	retry = retry.Add(10 * wakeInterval)
 	if n, err = pq.WakeFailed(f.ctx, bob, g, retry); err != nil || n != 2 {
 		t.Fatalf("WakeFailed = %d, %v, want 2", n, err)
 	}
 	f.wantLater(retry.Add(-wakeInterval), bob, retry)
-	w := f.wantWake(retry, bob, g, gw, t0, 2)
+	w := f.wantWake(retry, bob, g, gw, e, 2)
 	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, w.Through))
-	f.wantReg(bob, gw, g, retry.Add(wakeInterval), t0, 0)
+	f.wantReg(bob, gw, g, retry.Add(wakeInterval), e, 0)
 }
 
 // testPushRemove: RemovePush deletes the registration of its gen only,
@@ -471,8 +512,8 @@ func testPushRemove(t *testing.T, f *fixture) {
 	f.setPush(bob, web)
 	f.setPush(bob2, webTarget("b"))
 	g, g2 := f.reg(bob).Gen, f.reg(bob2).Gen
-	f.mail(bob, f.now, f.now.Add(time.Hour))
-	f.wantWake(f.now, bob, g, web, f.now, 0)
+	e := f.mail(bob, f.now, f.now.Add(time.Hour))
+	f.wantWake(f.now, bob, g, web, e, 0)
 
 	removed, err := pq.RemovePush(f.ctx, bob, g2)
 	must(t, "RemovePush of another mailbox's gen", err)
@@ -495,7 +536,7 @@ func testPushRemove(t *testing.T, f *fixture) {
 		t.Fatalf("PendingWakes after RemovePush = %x, %v", pending, err)
 	}
 	// The other mailbox's registration is untouched.
-	f.wantReg(bob2, webTarget("b"), g2, time.Time{}, time.Time{}, 0)
+	f.wantReg(bob2, webTarget("b"), g2, time.Time{}, 0, 0)
 }
 
 // testPushPending: PendingWakes lists the registered addresses whose
@@ -600,6 +641,55 @@ func testPushPending(t *testing.T, f *fixture) {
 	}
 }
 
+// deepQueue is the queue depth of testPushDeepQueue.
+const deepQueue = 10000
+
+// testPushDeepQueue: on a mailbox of an offline device with deepQueue
+// envelopes queued, a registration whose Woken covers all but the newest
+// is owed one wake-up, through the newest, and once that is delivered
+// none; new mail behind a long run of expired envelopes is still found,
+// and nothing is owed once it has expired too. (The engines answer
+// without reading the queue: BenchmarkClaimWakes.)
+func testPushDeepQueue(t *testing.T, f *fixture) {
+	f.open(bob)
+	pq := f.push()
+	web := webTarget("a")
+	f.setPush(bob, web)
+	g := f.reg(bob).Gen
+	t0 := f.now
+	covered := f.fill(bob, deepQueue-1, t0, t0.Add(time.Hour))
+	w := f.wantWake(t0, bob, g, web, covered, 0)
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, w.Through))
+	newest := f.fill(bob, 1, t0.Add(time.Second), t0.Add(time.Hour))
+	f.wantStats(bob, deepQueue, (deepQueue-1)*10+10)
+
+	at := t0.Add(wakeInterval)
+	wakes, later := f.claim(at, bob)
+	if len(wakes) != 1 || len(later) != 0 {
+		t.Fatalf("deep queue: claimed %d, later %d, want 1 claimed", len(wakes), len(later))
+	}
+	checkWake(t, wakes[0], bob, g, web, newest, 0)
+	f.wantLater(at, bob, at.Add(wakeInterval))
+	if pending, err := pq.PendingWakes(f.ctx, nil, 10, at); err != nil || !slices.EqualFunc(pending, [][]byte{bob}, bytes.Equal) {
+		t.Fatalf("PendingWakes = %x, %v, want bob", pending, err)
+	}
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, newest))
+	f.wantNoClaim("deep queue covered", at.Add(wakeInterval), bob)
+	if pending, err := pq.PendingWakes(f.ctx, nil, 10, at); err != nil || len(pending) != 0 {
+		t.Fatalf("PendingWakes of a covered deep queue = %x, %v", pending, err)
+	}
+
+	// New mail behind a run of envelopes that have expired at the claim.
+	f.fill(bob, 2000, at, at.Add(time.Minute))
+	last := f.fill(bob, 1, at, at.Add(10*time.Minute))
+	at = at.Add(5 * time.Minute)
+	f.wantWake(at, bob, g, web, last, 0)
+	f.wantNoClaim("new mail expired", at.Add(10*time.Minute), bob)
+	if pending, err := pq.PendingWakes(f.ctx, nil, 10, at.Add(10*time.Minute)); err != nil || len(pending) != 0 {
+		t.Fatalf("PendingWakes after expiry = %x, %v", pending, err)
+	}
+}
+
 // Sizes of the concurrent claims.
 const (
 	concClaimers    = 12
@@ -657,23 +747,24 @@ func concurrentClaims(t *testing.T, fs []*fixture, addrs [][]byte, now time.Time
 }
 
 // registerMany opens and registers concRegistered mailboxes with new mail
-// through f, returning them.
-func registerMany(f *fixture) [][]byte {
+// through f, returning them and the ids of their envelopes.
+func registerMany(f *fixture) ([][]byte, []int64) {
 	var addrs [][]byte
+	var ids []int64
 	for i := range concRegistered {
 		a := Addr("claimed", uint32(i+1))
 		addrs = append(addrs, a)
 		f.open(a)
 		f.setPush(a, webTarget(fmt.Sprint(i)))
-		f.mail(a, f.now, f.now.Add(time.Hour))
+		ids = append(ids, f.mail(a, f.now, f.now.Add(time.Hour)))
 	}
-	return addrs
+	return addrs, ids
 }
 
 // testPushConcurrentClaims: claims at once from many goroutines claim
 // each registration once per interval.
 func testPushConcurrentClaims(t *testing.T, f *fixture) {
-	addrs := registerMany(f)
+	addrs, _ := registerMany(f)
 	for r := range concClaimRounds {
 		concurrentClaims(t, []*fixture{f}, addrs, f.now.Add(time.Duration(r)*wakeInterval))
 	}
@@ -689,20 +780,20 @@ func testPushAcrossStores(t *testing.T, open func() store.Queue) {
 	t.Cleanup(func() { a.q.Close(); b.q.Close() })
 	b.ids.n.Store(1 << 32)
 	b.now = a.now
-	addrs := registerMany(a)
+	addrs, ids := registerMany(a)
 	for r := range concClaimRounds {
 		concurrentClaims(t, []*fixture{a, b}, addrs, a.now.Add(time.Duration(r)*wakeInterval))
 	}
 	last := a.now.Add((concClaimRounds - 1) * wakeInterval)
 	g := b.reg(addrs[0]).Gen
-	must(t, "WakeDone", b.push().WakeDone(b.ctx, addrs[0], g, a.now))
-	a.wantReg(addrs[0], webTarget("0"), g, last.Add(wakeInterval), a.now, 0)
+	must(t, "WakeDone", b.push().WakeDone(b.ctx, addrs[0], g, ids[0]))
+	a.wantReg(addrs[0], webTarget("0"), g, last.Add(wakeInterval), ids[0], 0)
 	a.wantNoClaim("mail covered through the other store", last.Add(wakeInterval), addrs[0])
 	b.setPush(addrs[1], gatewayTarget("1"))
 	if g2 := a.reg(addrs[1]).Gen; g2 <= g {
 		t.Fatalf("registration through the other store: gen %d after %d", g2, g)
 	}
-	a.wantWake(last, addrs[1], a.reg(addrs[1]).Gen, gatewayTarget("1"), a.now, 0)
+	a.wantWake(last, addrs[1], a.reg(addrs[1]).Gen, gatewayTarget("1"), ids[1], 0)
 }
 
 // testPushReopen: registrations and their wake-up state survive closing
@@ -718,14 +809,14 @@ func testPushReopen(t *testing.T, open func() store.Queue) {
 	newest := f.reg(alice).Gen
 	f.setPush(alice, nil)
 	t0 := f.now
-	f.mail(bob, t0, t0.Add(time.Hour))
-	f.mail(bob2, t0, t0.Add(time.Hour))
+	eb := f.mail(bob, t0, t0.Add(time.Hour))
+	eb2 := f.mail(bob2, t0, t0.Add(time.Hour))
 	wakes, _ := f.claim(t0, bob, bob2)
 	if len(wakes) != 2 {
 		t.Fatalf("claimed %d, want 2", len(wakes))
 	}
 	g, g2 := f.reg(bob).Gen, f.reg(bob2).Gen
-	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, t0))
+	must(t, "WakeDone", pq.WakeDone(f.ctx, bob, g, eb))
 	retry := t0.Add(3 * wakeInterval)
 	if n, err := pq.WakeFailed(f.ctx, bob2, g2, retry); err != nil || n != 1 {
 		t.Fatalf("WakeFailed = %d, %v", n, err)
@@ -735,12 +826,12 @@ func testPushReopen(t *testing.T, open func() store.Queue) {
 	f.q = open()
 	t.Cleanup(func() { f.q.Close() })
 	f.ids.n.Store(1 << 32)
-	f.wantReg(bob, web, g, t0.Add(wakeInterval), t0, 0)
-	f.wantReg(bob2, gw, g2, retry, time.Time{}, 1)
+	f.wantReg(bob, web, g, t0.Add(wakeInterval), eb, 0)
+	f.wantReg(bob2, gw, g2, retry, 0, 1)
 	f.wantNoReg(alice)
 	f.wantNoClaim("covered mail after reopening", t0.Add(wakeInterval), bob)
 	f.wantLater(t0.Add(wakeInterval), bob2, retry)
-	f.wantWake(retry, bob2, g2, gw, t0, 1)
+	f.wantWake(retry, bob2, g2, gw, eb2, 1)
 	f.setPush(alice, webTarget("c"))
 	if ga := f.reg(alice).Gen; ga <= max(g, g2, newest) {
 		t.Fatalf("registration after reopening: gen %d, used before up to %d", ga, max(g, g2, newest))
@@ -761,7 +852,7 @@ func testPushClose(t *testing.T, f *fixture) {
 	wantErr(t, "ClaimWakes after Close", err, store.ErrClosed)
 	_, _, err = pq.ClaimWakes(ctx, nil, now, wakeInterval)
 	wantErr(t, "ClaimWakes of nothing after Close", err, store.ErrClosed)
-	wantErr(t, "WakeDone after Close", pq.WakeDone(ctx, bob, g, now), store.ErrClosed)
+	wantErr(t, "WakeDone after Close", pq.WakeDone(ctx, bob, g, 1), store.ErrClosed)
 	_, err = pq.WakeFailed(ctx, bob, g, now)
 	wantErr(t, "WakeFailed after Close", err, store.ErrClosed)
 	_, err = pq.RemovePush(ctx, bob, g)
@@ -781,16 +872,16 @@ func testPushMailKinds(t *testing.T, f *fixture) {
 	f.setPush(alice, webTarget("c"))
 	g, g2 := f.reg(bob).Gen, f.reg(bob2).Gen
 	t0 := f.now
-	f.send(f.sharedSend(alice, envelope("group", 100), bob, bob2, alice), false, store.Stored, store.Stored, store.Stored)
+	r := f.send(f.sharedSend(alice, envelope("group", 100), bob, bob2, alice), false, store.Stored, store.Stored, store.Stored)
 	wakes, later := f.claim(t0, bob, bob2)
 	if len(wakes) != 2 || len(later) != 0 {
 		t.Fatalf("shared send: claimed %d, later %d, want 2 claimed", len(wakes), len(later))
 	}
 	for _, w := range wakes {
 		if bytes.Equal(w.Addr, bob) {
-			checkWake(t, w, bob, g, web, t0, 0)
+			checkWake(t, w, bob, g, web, r.IDs[0], 0)
 		} else {
-			checkWake(t, w, bob2, g2, gw, t0, 0)
+			checkWake(t, w, bob2, g2, gw, r.IDs[1], 0)
 		}
 	}
 
@@ -803,7 +894,7 @@ func testPushMailKinds(t *testing.T, f *fixture) {
 	}
 	f.wantNoClaim("acked mail", t0.Add(wakeInterval), bob)
 	// Nor does swept mail.
-	f.wantWake(t0.Add(wakeInterval), bob2, g2, gw, t0, 0)
+	f.wantWake(t0.Add(wakeInterval), bob2, g2, gw, r.IDs[1], 0)
 	if _, err := f.q.Sweep(f.ctx, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}

@@ -150,6 +150,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"PushRemove", testPushRemove},
 		{"PushPending", testPushPending},
 		{"PushMailKinds", testPushMailKinds},
+		{"PushDeepQueue", testPushDeepQueue},
 		{"PushConcurrentClaims", testPushConcurrentClaims},
 		{"PushClose", testPushClose},
 	}

@@ -12,10 +12,12 @@
 -- next_wake_ns is the earliest time (0 at registration) the next wake-up
 -- may be claimed; a claim sets it under the row's lock, so nodes sharing
 -- the database never claim one registration twice within an interval.
--- woken_ns is the arrival time (0 for none) of the newest envelope a
+-- woken is the id (0 for none) of the newest envelope of the mailbox a
 -- delivered wake-up covered: the mailbox has new mail while it holds an
--- unexpired envelope that arrived after it. failures counts the wake-ups
--- that failed since the last one delivered.
+-- unexpired envelope with a larger id. An id, not an arrival time: the
+-- primary key (address, id) of relay_envelopes finds the first envelope
+-- after it and the newest without reading the queue (spec/push.md §3.1).
+-- failures counts the wake-ups that failed since the last one delivered.
 CREATE SEQUENCE relay_push_gen_seq;
 CREATE TABLE relay_push (
 	address      bytea    PRIMARY KEY REFERENCES relay_mailboxes (address),
@@ -26,6 +28,6 @@ CREATE TABLE relay_push (
 	auth         bytea,
 	token        bytea,
 	next_wake_ns bigint   NOT NULL DEFAULT 0,
-	woken_ns     bigint   NOT NULL DEFAULT 0,
+	woken        bigint   NOT NULL DEFAULT 0,
 	failures     integer  NOT NULL DEFAULT 0
 );

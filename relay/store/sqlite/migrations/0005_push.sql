@@ -10,11 +10,13 @@
 -- touches a new one. A changed target is a new row.
 --
 -- next_wake is the earliest time (unix milliseconds, 0 at registration)
--- the next wake-up may be claimed; woken is the arrival time (unix
--- milliseconds, 0 for none) of the newest envelope a delivered wake-up
--- covered: the mailbox has new mail while it holds an unexpired envelope
--- that arrived after it. failures counts the wake-ups that failed since
--- the last one delivered.
+-- the next wake-up may be claimed; woken is the id (0 for none) of the
+-- newest envelope of the mailbox a delivered wake-up covered: the mailbox
+-- has new mail while it holds an unexpired envelope with a larger id.
+-- An id, not an arrival time: envelopes_addr_id (addr, id) finds the
+-- first envelope after it and the newest without reading the queue
+-- (spec/push.md §3.1). failures counts the wake-ups that failed since the
+-- last one delivered.
 CREATE TABLE push (
 	gen       INTEGER PRIMARY KEY AUTOINCREMENT,
 	addr      BLOB    NOT NULL UNIQUE REFERENCES mailboxes (addr),
