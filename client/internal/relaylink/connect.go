@@ -210,7 +210,7 @@ func (l *Link) hold(c *relayclient.Conn, hello *wire.Hello, network string) erro
 func (l *Link) pongTimeout(relayEvery, idle time.Duration) time.Duration {
 	p := l.cfg.PongTimeout
 	if p == 0 {
-		p = min(max(relayEvery, time.Second), 10*time.Second)
+		p = min(max(relayEvery, 2*time.Second), 10*time.Second)
 	}
 	if idle > 0 {
 		p = min(p, idle)

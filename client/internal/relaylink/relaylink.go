@@ -199,7 +199,7 @@ type Config struct {
 	Heartbeats HeartbeatStore
 	// PongTimeout is how long the link waits for the relay's Pong before
 	// it takes the connection for silently dead; zero means
-	// min(max(heartbeat interval, 1 s), 10 s), and it is never above the
+	// min(max(heartbeat interval, 2 s), 10 s), and it is never above the
 	// idle timeout (spec/push.md §9.1).
 	PongTimeout time.Duration
 }
