@@ -21,6 +21,7 @@ import (
 	"github.com/sealpost/sealpost/client/internal/relaylink"
 	"github.com/sealpost/sealpost/crypto/vrf"
 	"github.com/sealpost/sealpost/keyserver/kt"
+	"github.com/sealpost/sealpost/relay/wire"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -290,6 +291,9 @@ type Client struct {
 	handoff handoff   // the hand-over of deferred messages (sync.go)
 	// pushMu serialises changes of the push target (push.go).
 	pushMu sync.Mutex
+	// pushRefused is the refusal last reported by EventPushRefused this
+	// run, 0 if none (under pushMu).
+	pushRefused wire.PushStatus
 }
 
 // Open opens (or with cfg.Create creates) the store in cfg.Dir and, if it

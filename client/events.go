@@ -168,6 +168,13 @@ const (
 	// unknown account, a changed key). Its spool file is deleted; send it
 	// again if appropriate.
 	EventFileFailed
+	// EventPushRefused: the relay refused, after a connect, the push
+	// target this device registered earlier (its operator turned that
+	// kind of wake-up off, or no longer knows the gateway): the device is
+	// not woken until SetPush sets a target it takes. Err wraps
+	// ErrPushRefused (a *PushRefusedError says why). Reported once per
+	// run and refusal (spec/client.md §16.1).
+	EventPushRefused
 )
 
 var eventNames = map[EventKind]string{
@@ -189,6 +196,7 @@ var eventNames = map[EventKind]string{
 	EventGroupChanged:      "group-changed",
 	EventGroupRefused:      "group-refused",
 	EventGroupOutOfSync:    "group-out-of-sync",
+	EventPushRefused:       "push-refused",
 	EventFileFailed:        "file-failed",
 }
 

@@ -400,6 +400,14 @@ func (c *Client) onPushStatus(p *wire.SetPush, st wire.PushStatus) {
 	defer c.pushMu.Unlock()
 	if err := refusal(st); err != nil && p.Kind != wire.PushKind_PUSH_KIND_NONE {
 		c.log.Warn("client: the relay refused this device's push target; no wake-ups", "err", err)
+		if st != c.pushRefused {
+			// Once per run and refusal: the app tells its user, or sets
+			// another target (spec/client.md §16.1).
+			c.pushRefused = st
+			c.emit(Event{Kind: EventPushRefused, Err: err})
+		}
+	} else if st == wire.PushStatus_PUSH_STATUS_OK {
+		c.pushRefused = 0
 	}
 	if err := c.recordPushStatus(c.ctx, p, st); err != nil && c.ctx.Err() == nil {
 		c.log.Warn("client: recording the push status", "err", err)

@@ -241,3 +241,28 @@ func TestPushDisabledRelay(t *testing.T) {
 		t.Errorf("SetPush(nil): %v", err)
 	}
 }
+
+// TestPushRefusedAfterConnect: a target the relay refuses after a
+// connect (Config.Push naming a gateway this relay does not know) is
+// reported once, as EventPushRefused with the reason, and nothing is
+// registered.
+func TestPushRefusedAfterConnect(t *testing.T) {
+	s, _, _, _ := pushServers(t, time.Second)
+	first, dir := s.newUserDir("bob")
+	first.Close()
+	cfg := s.config(dir)
+	cfg.Push = &PushTarget{Kind: PushGateway, Endpoint: "https://other-gateway.example", Token: []byte("t")}
+	bob, err := Open(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	e := waitEvent(t, bob, EventPushRefused)
+	var refused *PushRefusedError
+	if !errors.As(e.Err, &refused) || refused.Status != PushGatewayUnknown || !errors.Is(e.Err, ErrPushRefused) {
+		t.Fatalf("EventPushRefused error %v, want PushRefusedError{gateway unknown}", e.Err)
+	}
+	if r := s.registration(t, "bob", bob.DeviceID()); r != nil {
+		t.Fatalf("registration %+v", r)
+	}
+}

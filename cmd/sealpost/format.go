@@ -249,6 +249,8 @@ func formatEvent(e client.Event) string {
 		s = fmt.Sprintf("group %s: a change from %s was refused, the group is unchanged", shortGroup(e.Group), h)
 	case client.EventGroupOutOfSync:
 		s = fmt.Sprintf("group %s: %s's message shows a group state this device does not have; asking %s for the changes", shortGroup(e.Group), h, h)
+	case client.EventPushRefused:
+		s = "the relay no longer takes this device's push target: no wake-ups until 'sealpost push set' registers one it takes"
 	case client.EventMessageExpired:
 		ids := make([]string, len(e.Messages))
 		for i, id := range e.Messages {
