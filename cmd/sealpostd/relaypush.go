@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -37,8 +38,9 @@ type RelayPushConfig struct {
 	// and loopback addresses (tests only: refused by default against SSRF,
 	// spec/push.md §4.8).
 	RelayPushAllowPrivate bool `json:"relay_push_allow_private"`
-	// RelayPushCA is a PEM file of CA certificates to check push services
-	// and gateways against instead of the system's (tests, proxies).
+	// RelayPushCA is a PEM file of certificates to trust for push services
+	// and gateways besides the system's roots (a gateway with a
+	// self-signed certificate: its certificate file; tests).
 	RelayPushCA string `json:"relay_push_ca"`
 }
 
@@ -53,7 +55,7 @@ func (c *RelayPushConfig) relayPushFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.RelayPushInterval, "relay-push-interval", c.RelayPushInterval, "relay: least `duration` between two wake-ups of one device")
 	fs.Var(&listFlag{list: &c.RelayPushGateways}, "relay-push-gateway", "relay: a push gateway for APNs and FCM as `URL=FILE`, FILE holding this relay's key at it; repeatable")
 	fs.BoolVar(&c.RelayPushAllowPrivate, "relay-push-allow-private", c.RelayPushAllowPrivate, "relay: let wake-ups go to private and loopback addresses (tests only; refused by default)")
-	fs.StringVar(&c.RelayPushCA, "relay-push-ca", c.RelayPushCA, "relay: PEM `file` of CA certificates for push services and gateways instead of the system's (tests)")
+	fs.StringVar(&c.RelayPushCA, "relay-push-ca", c.RelayPushCA, "relay: PEM `file` of certificates to trust for push services and gateways besides the system's, e.g. a push gateway's self-signed certificate")
 }
 
 // relayPushSubject is the VAPID subject c sets.
@@ -111,9 +113,19 @@ func relayPush(cfg *Config) (*relay.PushConfig, error) {
 	}
 	ec := egress.Config{AllowPrivate: cfg.RelayPushAllowPrivate}
 	if cfg.RelayPushCA != "" {
-		pool, err := loadCAs(cfg.RelayPushCA)
+		// Added to the system's roots: the relay still reaches the public
+		// push services while it trusts, say, a gateway's self-signed
+		// certificate.
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(cfg.RelayPushCA)
 		if err != nil {
 			return nil, err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", cfg.RelayPushCA)
 		}
 		ec.RootCAs = pool
 	}
