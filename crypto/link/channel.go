@@ -31,6 +31,13 @@ type Channel struct {
 	destroyed        bool
 }
 
+// The sizes of link.go, spelt out there for readers, are these.
+var (
+	_ = [1]struct{}{}[Msg1Size-(1+32+kemCiphertextSize+IDSize+tagSize)]
+	_ = [1]struct{}{}[Msg2Size-(1+HashSize+tagSize)]
+	_ = [1]struct{}{}[MaxRecord-(recordHeaderSize+1+MaxChunk+tagSize)]
+)
+
 func newChannel(r role, k *sessionKeys) *Channel {
 	c := &Channel{role: r, th: k.th, sendSeq: 1, recvSeq: 1}
 	if r == roleE {

@@ -53,10 +53,11 @@ const (
 	// HashSize is the size of an offer hash, a commitment and r_N.
 	HashSize = 32
 	// Msg1Size and Msg2Size are the exact sizes of the handshake messages.
-	Msg1Size = 1 + 32 + kemCiphertextSize + IDSize + tagSize
-	Msg2Size = 1 + HashSize + tagSize
-	// MaxRecord is the longest sealed record (a full snapshot chunk).
-	MaxRecord = recordHeaderSize + 1 + MaxChunk + tagSize
+	Msg1Size = 1169 // type, x_E (32), ct (1088), sealed reply id (32 + 16)
+	Msg2Size = 49   // type, sealed r_N (32 + 16)
+	// MaxRecord is the longest sealed record (a full snapshot chunk):
+	// header (9), type (1), MaxChunk, tag (16).
+	MaxRecord = 65562
 )
 
 // maxTime is the largest expiry, in seconds since 1970 (as spec/keys.md §6).
