@@ -138,6 +138,9 @@ func NewResponder(rnd io.Reader, relay string, linkID [IDSize]byte, device keys.
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
+	if x := expires.Unix(); x < 1 || x > maxTime {
+		return nil, malformed("offer expiry out of range")
+	}
 	u := URI{Relay: relay, LinkID: linkID, Expires: expires}
 	if err := u.check(); err != nil {
 		return nil, err

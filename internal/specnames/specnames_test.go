@@ -169,6 +169,7 @@ var layerPackages = map[string]string{
 	"senderkey":  "crypto/senderkey",
 	"stream":     "crypto/stream",
 	"webpush":    "push/webpush",
+	"link":       "crypto/link",
 }
 
 var sentinel = regexp.MustCompile(`^Err[A-Z][A-Za-z0-9]*$`)
@@ -255,6 +256,7 @@ var fileLayers = map[string][]string{
 	"groups.json":          {"group"},
 	"attachments.json":     {"stream"},
 	"push.json":            {"webpush"},
+	"linking.json":         {"link"},
 }
 
 // resultFields are the members of a vector case that name an outcome.
