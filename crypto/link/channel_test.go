@@ -20,7 +20,7 @@ func sealRaw(c *Channel, seq uint64, pt []byte) []byte {
 
 func TestChannelBothWays(t *testing.T) {
 	x := handshake(t, "channel")
-	_, cert := testCert(t, x.dev.Public())
+	aik, cert := testCert(t, x.dev.Public())
 	snapshot := bytes.Repeat([]byte("snapshot "), 20000) // 180000 bytes: 3 chunks
 	chunks, size, sum, err := SplitSnapshot(snapshot)
 	if err != nil {
@@ -29,7 +29,7 @@ func TestChannelBothWays(t *testing.T) {
 	if len(chunks) != 3 || len(chunks[0].Data) != MaxChunk || len(chunks[2].Data) != len(snapshot)-2*MaxChunk {
 		t.Fatalf("%d chunks", len(chunks))
 	}
-	acct := &Account{Certificate: cert, AccountSeed: bytes.Repeat([]byte{5}, 32), SnapshotSize: size, SnapshotHash: sum}
+	acct := &Account{Certificate: cert, AccountSeed: aik.Seed(), SnapshotSize: size, SnapshotHash: sum}
 	sent := []Record{acct}
 	for _, c := range chunks {
 		sent = append(sent, c)

@@ -88,6 +88,9 @@ func ParseRecord(b []byte) (Record, error) {
 // device certificate E made for N's device keys with the account key (it
 // names the handle, N's device id and the account key), the account key's
 // seed if E shares it, and the size and hash of the snapshot that follows.
+// Parsing checks the structure and that the seed is the certificate's
+// account key; N still checks that the certificate names its own device
+// keys and verifies (spec/linking.md §8.1).
 type Account struct {
 	Certificate *keys.DeviceCertificate
 	// AccountSeed is nil or the 32-byte seed of the account identity key.
@@ -108,11 +111,8 @@ func (a *Account) appendBody(b []byte) ([]byte, error) {
 	if a.Certificate == nil {
 		return nil, malformed("account record without certificate")
 	}
-	if n := len(a.AccountSeed); n != 0 && n != prim.Ed25519SeedSize {
-		return nil, malformed("account seed of %d bytes", n)
-	}
-	if a.SnapshotSize > MaxSnapshot {
-		return nil, malformed("snapshot of %d bytes", a.SnapshotSize)
+	if err := a.check(); err != nil {
+		return nil, err
 	}
 	// The certificate must parse back as itself.
 	cert := a.Certificate.Marshal()
@@ -145,10 +145,35 @@ func parseAccount(s *cryptobyte.String) (*Account, error) {
 	if len(seed) > 0 {
 		a.AccountSeed = append([]byte(nil), seed...)
 	}
-	if a.SnapshotSize > MaxSnapshot {
-		return nil, malformed("snapshot of %d bytes", a.SnapshotSize)
+	if err := a.check(); err != nil {
+		a.Zero()
+		return nil, err
 	}
 	return a, nil
+}
+
+// check applies spec/linking.md §8.1 to the fields: a seed of 0 or 32
+// bytes that, if present, is the seed of the certificate's account key;
+// a snapshot of at most MaxSnapshot bytes.
+func (a *Account) check() error {
+	if n := len(a.AccountSeed); n != 0 && n != prim.Ed25519SeedSize {
+		return malformed("account seed of %d bytes", n)
+	}
+	if len(a.AccountSeed) > 0 {
+		k, err := keys.NewAccountPrivateKey(a.AccountSeed)
+		if err != nil {
+			return malformed("account seed: %v", err)
+		}
+		pub := k.Public()
+		k.Zero()
+		if pub != a.Certificate.AccountKey {
+			return malformed("the account seed is not the certificate's account key")
+		}
+	}
+	if a.SnapshotSize > MaxSnapshot {
+		return malformed("snapshot of %d bytes", a.SnapshotSize)
+	}
+	return nil
 }
 
 // SnapshotChunk carries the next 1..MaxChunk bytes of the snapshot

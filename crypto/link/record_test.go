@@ -11,10 +11,10 @@ import (
 
 func TestRecordRoundTrip(t *testing.T) {
 	dev, _ := newResponder(t, "records")
-	_, cert := testCert(t, dev.Public())
+	aik, cert := testCert(t, dev.Public())
 	for _, r := range []Record{
 		&Account{Certificate: cert, SnapshotSize: 0, SnapshotHash: sha256.Sum256(nil)},
-		&Account{Certificate: cert, AccountSeed: bytes.Repeat([]byte{1}, 32), SnapshotSize: MaxSnapshot},
+		&Account{Certificate: cert, AccountSeed: aik.Seed(), SnapshotSize: MaxSnapshot},
 		&SnapshotChunk{Data: []byte{0}},
 		&SnapshotChunk{Data: bytes.Repeat([]byte{0xab}, MaxChunk)},
 		&Linked{Device: 1},
@@ -56,8 +56,8 @@ func TestRecordLayouts(t *testing.T) {
 		t.Fatalf("SnapshotChunk %x", b)
 	}
 	dev, _ := newResponder(t, "layout")
-	_, cert := testCert(t, dev.Public())
-	seed := bytes.Repeat([]byte{9}, 32)
+	aik, cert := testCert(t, dev.Public())
+	seed := aik.Seed()
 	b, _ = MarshalRecord(&Account{Certificate: cert, AccountSeed: seed, SnapshotSize: 5, SnapshotHash: [32]byte{1}})
 	c := cert.Marshal()
 	want := []byte{0x01}
@@ -75,8 +75,11 @@ func TestRecordLayouts(t *testing.T) {
 
 func TestParseRecordRefusals(t *testing.T) {
 	dev, _ := newResponder(t, "record refusals")
-	_, cert := testCert(t, dev.Public())
-	acct, _ := MarshalRecord(&Account{Certificate: cert, AccountSeed: make([]byte, 32), SnapshotSize: 1})
+	aik, cert := testCert(t, dev.Public())
+	acct, err := MarshalRecord(&Account{Certificate: cert, AccountSeed: aik.Seed(), SnapshotSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := cert.Marshal()
 	seedOff := 1 + 2 + len(c)
 	sizeOff := seedOff + 1 + 32
@@ -88,30 +91,33 @@ func TestParseRecordRefusals(t *testing.T) {
 	seed16 := append(bytes.Clone(acct[:seedOff]), 16)
 	seed16 = append(seed16, make([]byte, 16)...)
 	seed16 = append(seed16, acct[sizeOff:]...)
+	otherSeed := bytes.Clone(acct)
+	otherSeed[seedOff+1] ^= 1 // the seed of another account key
 	badCert := bytes.Clone(acct)
 	badCert[3] = 2 // certificate version
 	for name, b := range map[string][]byte{
-		"empty":             nil,
-		"unknown type 0":    {0},
-		"unknown type 5":    {5, 1},
-		"account truncated": acct[:len(acct)-1],
-		"account trailing":  append(bytes.Clone(acct), 0),
-		"account seed 16":   seed16,
-		"account too big":   withSize(MaxSnapshot + 1),
-		"account cert":      badCert,
-		"chunk empty":       {2},
-		"chunk too big":     append([]byte{2}, make([]byte, MaxChunk+1)...),
-		"linked short":      {3, 0, 0, 1},
-		"linked long":       {3, 0, 0, 0, 1, 0},
-		"linked 0":          {3, 0, 0, 0, 0},
-		"abort empty":       {4},
-		"abort no text len": {4, 1},
-		"abort short text":  {4, 1, 3, 'a'},
-		"abort trailing":    {4, 1, 1, 'a', 'b'},
-		"abort control":     {4, 1, 1, 0x07},
-		"abort bidi":        append([]byte{4, 1, 3}, "\u2066"...),
-		"abort bad UTF-8":   {4, 1, 2, 0xc3, 0x28},
-		"abort too long":    append([]byte{4, 1, MaxAbortText + 1}, bytes.Repeat([]byte{'a'}, MaxAbortText+1)...),
+		"empty":              nil,
+		"unknown type 0":     {0},
+		"unknown type 5":     {5, 1},
+		"account truncated":  acct[:len(acct)-1],
+		"account trailing":   append(bytes.Clone(acct), 0),
+		"account seed 16":    seed16,
+		"account seed other": otherSeed,
+		"account too big":    withSize(MaxSnapshot + 1),
+		"account cert":       badCert,
+		"chunk empty":        {2},
+		"chunk too big":      append([]byte{2}, make([]byte, MaxChunk+1)...),
+		"linked short":       {3, 0, 0, 1},
+		"linked long":        {3, 0, 0, 0, 1, 0},
+		"linked 0":           {3, 0, 0, 0, 0},
+		"abort empty":        {4},
+		"abort no text len":  {4, 1},
+		"abort short text":   {4, 1, 3, 'a'},
+		"abort trailing":     {4, 1, 1, 'a', 'b'},
+		"abort control":      {4, 1, 1, 0x07},
+		"abort bidi":         append([]byte{4, 1, 3}, "\u2066"...),
+		"abort bad UTF-8":    {4, 1, 2, 0xc3, 0x28},
+		"abort too long":     append([]byte{4, 1, MaxAbortText + 1}, bytes.Repeat([]byte{'a'}, MaxAbortText+1)...),
 	} {
 		if _, err := ParseRecord(b); !errorsIs(err, ErrMalformed) {
 			t.Errorf("%s: %v, want malformed", name, err)
@@ -119,6 +125,19 @@ func TestParseRecordRefusals(t *testing.T) {
 	}
 	if _, err := ParseRecord(withSize(MaxSnapshot)); err != nil {
 		t.Errorf("snapshot of MaxSnapshot: %v", err)
+	}
+	// Marshal refuses what Parse refuses.
+	other := aik.Seed()
+	other[0] ^= 1
+	for name, a := range map[string]*Account{
+		"no certificate": {},
+		"seed 16":        {Certificate: cert, AccountSeed: make([]byte, 16)},
+		"seed other":     {Certificate: cert, AccountSeed: other},
+		"too big":        {Certificate: cert, SnapshotSize: MaxSnapshot + 1},
+	} {
+		if _, err := MarshalRecord(a); !errorsIs(err, ErrMalformed) {
+			t.Errorf("marshal %s: %v, want malformed", name, err)
+		}
 	}
 }
 

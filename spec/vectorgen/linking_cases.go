@@ -90,6 +90,9 @@ func linkRecordCases(cert *keys.DeviceCertificate) ([]linkRecord, error) {
 	seedOff := 1 + 2 + len(c)
 	seed16 := append(append(bytes.Clone(acct[:seedOff]), 16), make([]byte, 16)...)
 	seed16 = append(seed16, acct[seedOff+1:]...)
+	// A 32-byte seed, but not the certificate's account key's.
+	otherSeed := append(append(bytes.Clone(acct[:seedOff]), 32), bytes.Repeat([]byte{0x11}, 32)...)
+	otherSeed = append(otherSeed, acct[seedOff+1:]...)
 	tooBig := bytes.Clone(acct)
 	copy(tooBig[seedOff+1:], []byte{0, 0, 0, 0, 0x04, 0, 0, 1}) // 64 MiB + 1
 	vec := func(b []byte) *vectors.LinkingRecordCase {
@@ -103,6 +106,7 @@ func linkRecordCases(cert *keys.DeviceCertificate) ([]linkRecord, error) {
 	return []linkRecord{
 		{"record-account", "Account without the account seed, empty snapshot", vec(acct)},
 		{"record-account-seed-16", "an account seed of 16 bytes", vec(seed16)},
+		{"record-account-seed-other", "an account seed that is not the certificate's account key", vec(otherSeed)},
 		{"record-account-snapshot-too-large", "a snapshot of MaxSnapshot + 1 bytes", vec(tooBig)},
 		{"record-chunk", "a one-byte snapshot chunk", vec([]byte{0x02, 0xaa})},
 		{"record-chunk-empty", "an empty snapshot chunk", vec([]byte{0x02})},
