@@ -15,7 +15,7 @@ const (
 	roleN                 // the new device: sends n2e
 )
 
-// recordHeaderSize is type (1) || seq (8) (spec/linking.md §7.1).
+// recordHeaderSize is type (1) || seq (8) (spec/linking.md §7.2).
 const recordHeaderSize = 1 + 8
 
 // Channel carries the records after the handshake (spec/linking.md §7):

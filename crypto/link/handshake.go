@@ -93,7 +93,7 @@ func commitment(r []byte) [HashSize]byte {
 	return sha256.Sum256(prim.SignedMessage(LabelCommit, r))
 }
 
-// Code returns the verification code of spec/linking.md §6: the first 8
+// verificationCode is the code of spec/linking.md §6.1: the first 8
 // bytes of HMAC-SHA256(k_sas, r_N) as a big-endian integer, modulo 10^6,
 // as six decimal digits with a space after the third ("042 917").
 func verificationCode(kSAS, rN []byte) string {
@@ -115,7 +115,7 @@ func ad(th [HashSize]byte, dir, typ byte) []byte {
 	return append(append([]byte(nil), th[:]...), dir, typ)
 }
 
-// Responder is N's side of the handshake (spec/linking.md §4.2).
+// Responder is N's side of the handshake (spec/linking.md §4.1, §4.3).
 type Responder struct {
 	offer    []byte
 	o        Offer
@@ -252,7 +252,7 @@ func (r *Responder) Destroy() {
 	r.state = stateDestroyed
 }
 
-// Initiator is E's side of the handshake (spec/linking.md §4.2).
+// Initiator is E's side of the handshake (spec/linking.md §4.2, §4.4).
 type Initiator struct {
 	offer    *Offer
 	keys     *sessionKeys
@@ -324,11 +324,15 @@ func Initiate(rnd io.Reader, u *URI, offer []byte, replyID [IDSize]byte, now tim
 	msg1 = append(msg1, xE[:]...)
 	msg1 = append(msg1, ct...)
 	msg1 = prim.AEADSeal(msg1, k.e2n[:], nonce(0), replyID[:], ad(k.th, dirE2N, typeMsg1))
-	return &Initiator{offer: o, keys: k}, o, msg1, nil
+	shown := *o
+	return &Initiator{offer: o, keys: k}, &shown, msg1, nil
 }
 
-// Offer returns the offer Initiate checked.
-func (i *Initiator) Offer() *Offer { return i.offer }
+// Offer returns a copy of the offer Initiate checked.
+func (i *Initiator) Offer() *Offer {
+	o := *i.offer
+	return &o
+}
 
 // Finish processes msg2 (spec/linking.md §4.4): it checks r_N against the
 // offer's commitment and returns the channel and the code to show. Any

@@ -73,7 +73,8 @@ const (
 	LabelSAS        = "sealpost/v1/link-sas"
 )
 
-// Message types, the first byte of every message (spec/linking.md §4).
+// Message types, the first byte of every message and the last byte of its
+// AEAD's associated data (spec/linking.md §4, §7.1).
 const (
 	typeMsg1   = 0x01
 	typeMsg2   = 0x02
@@ -96,7 +97,7 @@ var (
 	// ErrUnsupportedVersion reports a URI or offer of a version other
 	// than 1: the other device runs a newer protocol.
 	ErrUnsupportedVersion = errors.New("link: unsupported version")
-	// ErrInvalidName reports a device name outside spec/linking.md §3.2.
+	// ErrInvalidName reports a device name outside spec/linking.md §3.3.
 	ErrInvalidName = errors.New("link: invalid device name")
 	// ErrMalformed reports an offer, message or record that is not the
 	// canonical encoding of spec/linking.md §3, §4, §8.
