@@ -115,7 +115,8 @@ func ad(th [HashSize]byte, dir, typ byte) []byte {
 	return append(append([]byte(nil), th[:]...), dir, typ)
 }
 
-// Responder is N's side of the handshake (spec/linking.md §4.1, §4.3).
+// Responder is N's side of the handshake (spec/linking.md §4.1, §4.3). It
+// is not safe for concurrent use.
 type Responder struct {
 	offer    []byte
 	o        Offer
@@ -252,7 +253,8 @@ func (r *Responder) Destroy() {
 	r.state = stateDestroyed
 }
 
-// Initiator is E's side of the handshake (spec/linking.md §4.2, §4.4).
+// Initiator is E's side of the handshake (spec/linking.md §4.2, §4.4). It
+// is not safe for concurrent use.
 type Initiator struct {
 	offer    *Offer
 	keys     *sessionKeys
