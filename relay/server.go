@@ -105,6 +105,10 @@ type Server struct {
 	tokens   SendTokenVerifier  // nil: no anonymous connections (spec/relay.md §15)
 	push     *pusher            // nil: no wake-ups (spec/push.md)
 	name     string
+	// Link mailboxes (spec/relay.md §17): the Queue's, nil if it keeps
+	// none (every AuthLink is then refused internal).
+	links     store.Links
+	linkOpens *linkOpens
 
 	// ctx bounds store calls; cancelled when Shutdown gives up waiting.
 	ctx    context.Context
@@ -171,6 +175,8 @@ func New(cfg Config) (*Server, error) {
 	if s.bus == nil {
 		s.bus, _ = cfg.Queue.(store.EphemeralBus)
 	}
+	s.links, _ = cfg.Queue.(store.Links)
+	s.linkOpens = newLinkOpens(lim.LinkOpensPerMinute, lim.LinkOpenBurst)
 	if cfg.Push != nil {
 		_, shared := cfg.Queue.(store.EphemeralBus)
 		s.push = newPusher(s, cfg.Queue.(store.PushQueue), cfg.Push.withDefaults(shared))
@@ -368,6 +374,18 @@ func (s *Server) sweeper() {
 			s.m.drop("expired", n)
 			s.log.Debug("relay: swept expired envelopes", "count", n)
 		}
+		if s.links != nil {
+			// Expired link mailboxes and their envelopes (spec/relay.md
+			// §17.2).
+			start := time.Now()
+			n, err := s.links.SweepLinks(s.ctx, s.now())
+			s.m.store("sweep_links", start)
+			if err != nil {
+				s.log.Error("relay: sweep of link mailboxes failed", "err", err)
+			}
+			s.m.link("expired", n)
+		}
+		s.linkOpens.prune(time.Now())
 		s.pruneBuckets()
 		s.quota.prune(time.Now())
 		s.ephPairs.prune(time.Now())
@@ -403,7 +421,7 @@ func (s *Server) unregister(c *conn) {
 		delete(s.conns, c.addr)
 	}
 	s.mu.Unlock()
-	if left && s.push != nil {
+	if left && s.push != nil && !c.link {
 		// Mail it did not ack is owed a wake-up (spec/push.md §3.1).
 		s.push.note([]byte(c.addr))
 	}

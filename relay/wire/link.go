@@ -111,3 +111,14 @@ func checkLinkOffer(l *LinkOffer) error {
 	}
 	return nil
 }
+
+// Hard limits of a link connection opened without a token (spec/relay.md
+// §17.3), not configurable.
+const (
+	// MaxLinkEnvelope caps each envelope such a connection sends; larger
+	// ones get too_large.
+	MaxLinkEnvelope = 4096
+	// MaxLinkItems caps the items such a connection sends over its
+	// life; the Send that would pass it is rate_limited.
+	MaxLinkItems = 16
+)
