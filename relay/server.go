@@ -75,6 +75,10 @@ type Config struct {
 	// server's issuer keys. Nil means the relay refuses anonymous
 	// connections (anonymous_disabled).
 	SendTokens SendTokenVerifier
+	// Links keeps the link mailboxes (spec/relay.md §17). Nil means
+	// Queue's, if it implements store.Links (both engines do), else none:
+	// AuthLink is refused (internal) and LinkFetch ends the connection.
+	Links store.Links
 	// Push, when set, turns on wake-ups of devices that are not connected
 	// (spec/push.md); nil means SetPush is answered disabled.
 	Push *PushConfig
@@ -175,7 +179,10 @@ func New(cfg Config) (*Server, error) {
 	if s.bus == nil {
 		s.bus, _ = cfg.Queue.(store.EphemeralBus)
 	}
-	s.links, _ = cfg.Queue.(store.Links)
+	s.links = cfg.Links
+	if s.links == nil {
+		s.links, _ = cfg.Queue.(store.Links)
+	}
 	s.linkOpens = newLinkOpens(lim.LinkOpensPerMinute, lim.LinkOpenBurst)
 	if cfg.Push != nil {
 		_, shared := cfg.Queue.(store.EphemeralBus)
