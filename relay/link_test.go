@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sealpost/sealpost/internal/pgtest"
@@ -341,5 +344,62 @@ func TestLinkAcrossNodes(t *testing.T) {
 	}
 	if d := f.GetDeliver(); d == nil || string(d.Deliveries[0].Envelope) != "cross" {
 		t.Fatalf("node B delivered %v", f)
+	}
+}
+
+// TestLinkRevoked: a link connection opened with a token is refused and
+// closed for its device's revocation, as Auth is (spec/relay.md §17.2);
+// one without a token is not affected.
+func TestLinkRevoked(t *testing.T) {
+	f := &feed{}
+	e := startRevokingRelay(t, f, prometheus.NewRegistry(), io.Discard)
+	tokLink := e.connectLink(linkSecret(1), nil, e.mint("bob", 1))
+	plain := e.connectLink(linkSecret(2), nil, "")
+	f.add("bob", 1, e.clock.Now())
+	tokLink.expectError(wire.ErrorCode_ERROR_CODE_DEVICE_REVOKED, websocket.StatusPolicyViolation)
+	e.refusedLink(linkSecret(3), nil, e.mint("bob", 1), wire.ErrorCode_ERROR_CODE_DEVICE_REVOKED)
+	e.linkGone(linkSecret(3))
+	plain.send(&wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: 3}}})
+	if fr := plain.read(); fr.GetPong().GetNonce() != 3 {
+		t.Fatalf("link connection without a token: %v", fr)
+	}
+}
+
+// TestLinkNoWakeUp: the pusher never notes a link address (spec/relay.md
+// §17.3): a link mailbox has no push registration to wake.
+func TestLinkNoWakeUp(t *testing.T) {
+	p := &pusher{due: map[string]dueAt{}}
+	p.note(wire.LinkAddress(linkSecret(1)))
+	if len(p.due) != 0 {
+		t.Fatalf("a link address was noted for a wake-up: %v", p.due)
+	}
+}
+
+// TestLinkMetrics: opened, reopened, closed and expired link mailboxes
+// and fetches are counted (spec/relay.md §17.7).
+func TestLinkMetrics(t *testing.T) {
+	e := startRelay(t, Limits{SweepInterval: 20 * time.Millisecond})
+	a := e.connectLink(linkSecret(1), []byte("o"), "")
+	e.connectLink(linkSecret(1), nil, "")
+	a.expectError(wire.ErrorCode_ERROR_CODE_REPLACED, websocket.StatusNormalClosure)
+	c := e.connectLink(linkSecret(2), nil, "")
+	c.send(&wire.Frame{Body: &wire.Frame_LinkClose{LinkClose: &wire.LinkClose{}}})
+	c.read()
+	bob, _ := e.connect("bob", 1)
+	bob.fetchLink(linkSecret(1))
+	bob.fetchLink(linkSecret(2))
+	e.clock.Add(e.lim.LinkTTL)
+	waitFor(t, func() bool {
+		return testutil.ToFloat64(e.s.m.links.WithLabelValues("expired")) == 1
+	})
+	for ev, want := range map[string]float64{"opened": 2, "reopened": 1, "closed": 1} {
+		if got := testutil.ToFloat64(e.s.m.links.WithLabelValues(ev)); got != want {
+			t.Errorf("links_total{event=%q} = %v, want %v", ev, got, want)
+		}
+	}
+	for r, want := range map[string]float64{"found": 1, "none": 1} {
+		if got := testutil.ToFloat64(e.s.m.linkFetches.WithLabelValues(r)); got != want {
+			t.Errorf("link_fetches_total{result=%q} = %v, want %v", r, got, want)
+		}
 	}
 }
