@@ -51,6 +51,11 @@ type conn struct {
 	expiry  time.Time
 	bucket  *bucket
 	ebucket *bucket // ephemeral items (spec/relay.md §7.4)
+	// A link connection (spec/relay.md §17): addr is its link address.
+	link       bool
+	linkToken  bool      // opened with an access token
+	linkExpiry time.Time // the link mailbox's expiry
+	linkItems  int       // items sent, counted without a token (§17.3)
 
 	// Written by the reader, read by the timer.
 	lastRead atomic.Int64 // ns since s.start of the last frame received
@@ -94,6 +99,7 @@ type conn struct {
 	acks     []int64       // acked ids waiting for the store Ack running (ack)
 	acking   bool          // a store Ack of this connection runs
 	finished chan struct{} // closed when the writer has closed the WebSocket
+	bye      bool          // close normally (1000) without an Error (LinkClose)
 	// Ephemeral envelopes in out (pushEphemeral): how many, and the last
 	// DeliverEphemeral queued with its encoded size, which later ones
 	// join while it waits. Reset whenever the writer takes out.
@@ -218,12 +224,17 @@ func (c *conn) handle(f *wire.Frame) bool {
 			return c.auth(a.Auth.Token)
 		case *wire.Frame_AuthAnonymous:
 			return c.authAnonymous()
+		case *wire.Frame_AuthLink:
+			return c.authLink(a.AuthLink)
 		}
-		c.fail(wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME, "first frame must be Auth or AuthAnonymous")
+		c.fail(wire.ErrorCode_ERROR_CODE_UNEXPECTED_FRAME, "first frame must be Auth, AuthAnonymous or AuthLink")
 		return false
 	}
 	if c.anon {
 		return c.handleAnonymous(f)
+	}
+	if c.link {
+		return c.handleLink(f)
 	}
 	switch b := f.Body.(type) {
 	case *wire.Frame_Send:
@@ -239,6 +250,8 @@ func (c *conn) handle(f *wire.Frame) bool {
 	case *wire.Frame_SendEphemeral:
 		c.sendEphemeral(b.SendEphemeral.Items)
 		return true
+	case *wire.Frame_LinkFetch:
+		return c.linkFetchOpen(b.LinkFetch)
 	case *wire.Frame_Ping:
 		c.clientPings.Store(true)
 		c.enqueue(&wire.Frame{Body: &wire.Frame_Pong{Pong: &wire.Pong{Nonce: b.Ping.Nonce}}}, false)
@@ -273,6 +286,11 @@ func (c *conn) tick() {
 		c.fail(wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED, "token expired")
 		return
 	}
+	if c.link && !s.now().Before(c.linkExpiry) {
+		// The link mailbox has expired (spec/relay.md §17.2).
+		c.fail(wire.ErrorCode_ERROR_CODE_LINK_EXPIRED, "link mailbox expired")
+		return
+	}
 	pingAt := c.lastPing.Load() + int64(s.lim.HeartbeatInterval)
 	if c.clientPings.Load() {
 		pingAt = idleAt // the client keeps the heartbeat
@@ -283,6 +301,11 @@ func (c *conn) tick() {
 		c.enqueue(&wire.Frame{Body: &wire.Frame_Ping{Ping: &wire.Ping{Nonce: c.nonce}}}, false)
 	}
 	next := min(pingAt, idleAt) - now
+	if c.link {
+		if d := c.linkExpiry.Sub(s.now()); d > 0 && d < time.Duration(next) {
+			next = int64(d) + int64(time.Millisecond)
+		}
+	}
 	if d := time.Until(c.expiry); d > 0 && d < time.Duration(next) {
 		// Wall clock: a token expiry close a little late is harmless.
 		next = int64(d) + int64(time.Millisecond)

@@ -67,15 +67,8 @@ func (c *conn) readFrame() (*wire.Frame, error) {
 func (c *conn) auth(text string) bool {
 	s := c.s
 	now := s.now()
-	tok, err := s.verifier.Verify(text, now)
-	if err != nil {
-		code := wire.ErrorCode_ERROR_CODE_INVALID_TOKEN
-		switch {
-		case errors.Is(err, token.ErrExpired), errors.Is(err, token.ErrNotYetValid):
-			code = wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED
-		case errors.Is(err, token.ErrWrongAudience):
-			code = wire.ErrorCode_ERROR_CODE_WRONG_AUDIENCE
-		}
+	tok, code := s.verifyToken(text, now)
+	if code != 0 {
 		c.fail(code, "")
 		return false
 	}
@@ -87,7 +80,7 @@ func (c *conn) auth(text string) bool {
 	}
 	addr := wire.FormatAddress(tok.Handle, uint32(tok.Device))
 	start := time.Now()
-	err = s.q.OpenMailbox(s.ctx, addr, now)
+	err := s.q.OpenMailbox(s.ctx, addr, now)
 	s.m.store("open", start)
 	if err != nil {
 		s.log.Error("relay: open mailbox failed", "err", err)
@@ -96,6 +89,35 @@ func (c *conn) auth(text string) bool {
 	}
 	c.addr, c.expiry, c.dev = string(addr), tok.Expiry, dev
 	c.account, c.budget = tok.Handle, accountBudget(tok.Handle)
+	if !c.open(now) {
+		return false
+	}
+	s.log.Debug("relay: connection authenticated", "ip", c.ip, "handle", tok.Handle, "device", uint32(tok.Device))
+	return true
+}
+
+// verifyToken verifies an access token as Auth does (spec/relay.md §2.3):
+// the code refusing it, or 0.
+func (s *Server) verifyToken(text string, now time.Time) (*token.Token, wire.ErrorCode) {
+	tok, err := s.verifier.Verify(text, now)
+	if err != nil {
+		code := wire.ErrorCode_ERROR_CODE_INVALID_TOKEN
+		switch {
+		case errors.Is(err, token.ErrExpired), errors.Is(err, token.ErrNotYetValid):
+			code = wire.ErrorCode_ERROR_CODE_TOKEN_EXPIRED
+		case errors.Is(err, token.ErrWrongAudience):
+			code = wire.ErrorCode_ERROR_CODE_WRONG_AUDIENCE
+		}
+		return nil, code
+	}
+	return tok, 0
+}
+
+// open makes c the connection of c.addr, replacing an older one
+// (spec/relay.md §8.4), answers Hello and starts pushing its queue; false
+// ends the reader.
+func (c *conn) open(now time.Time) bool {
+	s := c.s
 	c.mu.Lock()
 	c.room = sync.NewCond(&c.mu)
 	c.mu.Unlock()
@@ -127,7 +149,6 @@ func (c *conn) auth(text string) bool {
 	c.mu.Unlock()
 	c.timer.Reset(0) // tick schedules the heartbeat, idle and expiry checks
 	c.poke()
-	s.log.Debug("relay: connection authenticated", "ip", c.ip, "handle", tok.Handle, "device", uint32(tok.Device))
 	return true
 }
 

@@ -85,6 +85,17 @@ type Limits struct {
 	// the same (spec/relay.md §15.8). Zero means the default; a negative
 	// value admits none.
 	FirstContactPerHour int
+	// LinkTTL is the lifetime of a link mailbox from its creation
+	// (spec/relay.md §17.2), whole milliseconds.
+	LinkTTL time.Duration
+	// MaxLinks caps the live link mailboxes; an AuthLink that would
+	// create one more is rate_limited (spec/relay.md §17.6).
+	MaxLinks int
+	// LinkOpensPerMinute and LinkOpenBurst are the token bucket of
+	// AuthLink frames without a token per client IP address, kept in
+	// memory per node (spec/relay.md §17.6).
+	LinkOpensPerMinute int
+	LinkOpenBurst      int
 }
 
 // maxFirstContactPerHour bounds Limits.FirstContactPerHour: one a
@@ -138,6 +149,11 @@ func DefaultLimits() Limits {
 		EphemeralPairRate:    5,
 		EphemeralPairBurst:   10,
 		FirstContactPerHour:  10,
+
+		LinkTTL:            10 * time.Minute,
+		MaxLinks:           100_000,
+		LinkOpensPerMinute: 10,
+		LinkOpenBurst:      20,
 	}
 }
 
@@ -187,6 +203,10 @@ func (l Limits) withDefaults() Limits {
 	def(&l.EphemeralPairRate, d.EphemeralPairRate)
 	def(&l.EphemeralPairBurst, d.EphemeralPairBurst)
 	def(&l.FirstContactPerHour, d.FirstContactPerHour)
+	defDur(&l.LinkTTL, d.LinkTTL)
+	def(&l.MaxLinks, d.MaxLinks)
+	def(&l.LinkOpensPerMinute, d.LinkOpensPerMinute)
+	def(&l.LinkOpenBurst, d.LinkOpenBurst)
 	def(&l.QuotaRate, d.QuotaRate)
 	def(&l.QuotaBurst, d.QuotaBurst)
 	if l.QuotaBytesRate == 0 {
@@ -230,6 +250,12 @@ func (l Limits) check() error {
 	if l.FirstContactPerHour > maxFirstContactPerHour {
 		bad("FirstContactPerHour %d above %d", l.FirstContactPerHour, maxFirstContactPerHour)
 	}
+	if l.LinkTTL < time.Second || l.LinkTTL > 24*time.Hour || l.LinkTTL%time.Millisecond != 0 {
+		bad("LinkTTL %v not a whole number of milliseconds in [1s, 24h]", l.LinkTTL)
+	}
+	pos32("MaxLinks", l.MaxLinks)
+	pos32("LinkOpensPerMinute", l.LinkOpensPerMinute)
+	pos32("LinkOpenBurst", l.LinkOpenBurst)
 	if l.QuotaSharePercent < 1 || l.QuotaSharePercent > 100 {
 		bad("QuotaSharePercent %d not in [1, 100]", l.QuotaSharePercent)
 	}

@@ -41,6 +41,9 @@ type metrics struct {
 	sharedEachBytes  prometheus.Counter
 	// Push wake-ups (spec/push.md §3.5).
 	push *pushMetrics
+	// Link mailboxes (spec/relay.md §17.7).
+	links       *prometheus.CounterVec // event: opened, reopened, closed, expired
+	linkFetches *prometheus.CounterVec // result: found, none
 }
 
 // ephOutcome is what became of an ephemeral item (spec/relay.md §7.4).
@@ -135,8 +138,16 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 	m.sharedBodyBytes = counter("shared_body_bytes_total", "Bytes of the bodies shared sends stored, each once.")
 	m.sharedEachBytes = counter("shared_recipient_bytes_total", "Bytes the same shared sends would have stored as one envelope per recipient.")
 	m.push = newPushMetrics()
+	m.links = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "links_total",
+		Help: "Link mailboxes by event: opened (created by AuthLink), reopened (AuthLink of a live one), closed (LinkClose), expired (swept).",
+	}, []string{"event"})
+	m.linkFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sealpost", Subsystem: "relay", Name: "link_fetches_total",
+		Help: "LinkFetch frames answered, by result: found (a live link mailbox), none.",
+	}, []string{"result"})
 	for _, c := range append([]prometheus.Collector{m.connections, m.sends, m.stored, m.refusals, m.deliveries, m.acks, m.drops, m.storeTime, m.revPolls, m.revHeld, m.revLastOK, m.ephReceived, ephDelivered, ephDropped, m.anonSends, m.doubleSpends, m.tokenRefusals, m.firstContacts, m.accessSets,
-		m.sharedSends, m.sharedRecipients, m.sharedBodyBytes, m.sharedEachBytes}, m.push.collectors()...) {
+		m.sharedSends, m.sharedRecipients, m.sharedBodyBytes, m.sharedEachBytes, m.links, m.linkFetches}, m.push.collectors()...) {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -338,4 +349,23 @@ func (m *metrics) drained(n int) {
 // case, without its prefix.
 func enumLabel(name, prefix string) string {
 	return strings.ToLower(strings.TrimPrefix(name, prefix))
+}
+
+// link counts a link mailbox event (spec/relay.md §17.7).
+func (m *metrics) link(event string, n int) {
+	if m != nil && n > 0 {
+		m.links.WithLabelValues(event).Add(float64(n))
+	}
+}
+
+// linkFetch counts an answered LinkFetch.
+func (m *metrics) linkFetch(found bool) {
+	if m == nil {
+		return
+	}
+	if found {
+		m.linkFetches.WithLabelValues("found").Inc()
+	} else {
+		m.linkFetches.WithLabelValues("none").Inc()
+	}
 }

@@ -48,7 +48,7 @@ func startPGNodeWith(t *testing.T, dsn string, clk *clock, lim Limits) *pgNode {
 	tap := &tapQueue{Queue: pq}
 	s, err := New(Config{
 		Name: relayName, Queue: tap, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)}, Now: clk.Now, Limits: lim,
-		EphemeralBus: pq, Registerer: prometheus.NewRegistry(),
+		EphemeralBus: pq, Links: pq, Registerer: prometheus.NewRegistry(),
 		SendTokens: testSendTokens().v,
 	})
 	if err != nil {

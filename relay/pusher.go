@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/relay/store"
+	"github.com/sealpost/sealpost/relay/wire"
 )
 
 // pusher decides when to wake which device and sends the wake-ups
@@ -121,6 +122,9 @@ func (p *pusher) start() {
 // note marks addr as maybe owed a wake-up, Delay from now, unless it is
 // due already. Safe to call from any goroutine; it never blocks on I/O.
 func (p *pusher) note(addr []byte) {
+	if wire.IsLinkAddress(addr) {
+		return // a link mailbox is never woken (spec/relay.md §17.3)
+	}
 	p.noteAt(string(addr), time.Now().Add(p.cfg.Delay), false)
 }
 

@@ -22,6 +22,9 @@ func (c *conn) send(m *wire.Send) bool {
 		c.fail(wire.ErrorCode_ERROR_CODE_MALFORMED, "send token on an authenticated connection")
 		return false
 	}
+	if c.link && !c.checkLinkSend(m) {
+		return false
+	}
 	if !c.bucket.take(time.Now(), s.lim.SendsPerSecond, s.lim.SendBurst) {
 		c.fail(wire.ErrorCode_ERROR_CODE_RATE_LIMITED, "")
 		return false
@@ -42,6 +45,11 @@ func (c *conn) send(m *wire.Send) bool {
 		items[i] = store.Item{Recipient: it.Recipient, Envelope: itemEnvelope(m, it)}
 	}
 	p := payer{sender: []byte(c.addr), budget: c.budget, self: c.account, dedupUntil: now.Add(s.lim.DedupWindow)}
+	if c.link && !c.linkToken {
+		// The hard limit of a link connection without a token
+		// (spec/relay.md §17.3).
+		p.maxEnvelope = wire.MaxLinkEnvelope
+	}
 	shared := len(m.SharedBody) != 0
 	go func() {
 		defer s.inflight.Done()
@@ -74,6 +82,10 @@ type payer struct {
 	self       string // the sending account's handle; "" for an anonymous send
 	dedupUntil time.Time
 	anonymous  bool // the sender is a spent key: the dedup key is the token alone
+	// maxEnvelope, if not 0, caps the envelopes below the relay's
+	// max_envelope (a link connection without a token, spec/relay.md
+	// §17.3).
+	maxEnvelope int
 }
 
 // storeID is the message id a send is stored under: the client's, or, for
@@ -105,6 +117,9 @@ func (c *conn) request(p payer, id [store.MessageIDSize]byte, items []store.Item
 		FirstContactPerHour: max(s.lim.FirstContactPerHour, 0),
 		// One body, stored once (spec/relay.md §16.3).
 		Shared: shared,
+	}
+	if p.maxEnvelope > 0 {
+		req.MaxEnvelope = min(req.MaxEnvelope, p.maxEnvelope)
 	}
 	// Pushed in commit order, before the answer (spec/relay.md §8.2).
 	req.Committed = func(res store.SendResult) { s.offer(req, &res) }

@@ -75,6 +75,10 @@ type Config struct {
 	// server's issuer keys. Nil means the relay refuses anonymous
 	// connections (anonymous_disabled).
 	SendTokens SendTokenVerifier
+	// Links keeps the link mailboxes (spec/relay.md §17). Nil means
+	// Queue's, if it implements store.Links (both engines do), else none:
+	// AuthLink is refused (internal) and LinkFetch ends the connection.
+	Links store.Links
 	// Push, when set, turns on wake-ups of devices that are not connected
 	// (spec/push.md); nil means SetPush is answered disabled.
 	Push *PushConfig
@@ -105,6 +109,10 @@ type Server struct {
 	tokens   SendTokenVerifier  // nil: no anonymous connections (spec/relay.md §15)
 	push     *pusher            // nil: no wake-ups (spec/push.md)
 	name     string
+	// Link mailboxes (spec/relay.md §17): the Queue's, nil if it keeps
+	// none (every AuthLink is then refused internal).
+	links     store.Links
+	linkOpens *linkOpens
 
 	// ctx bounds store calls; cancelled when Shutdown gives up waiting.
 	ctx    context.Context
@@ -171,6 +179,11 @@ func New(cfg Config) (*Server, error) {
 	if s.bus == nil {
 		s.bus, _ = cfg.Queue.(store.EphemeralBus)
 	}
+	s.links = cfg.Links
+	if s.links == nil {
+		s.links, _ = cfg.Queue.(store.Links)
+	}
+	s.linkOpens = newLinkOpens(lim.LinkOpensPerMinute, lim.LinkOpenBurst)
 	if cfg.Push != nil {
 		_, shared := cfg.Queue.(store.EphemeralBus)
 		s.push = newPusher(s, cfg.Queue.(store.PushQueue), cfg.Push.withDefaults(shared))
@@ -368,6 +381,18 @@ func (s *Server) sweeper() {
 			s.m.drop("expired", n)
 			s.log.Debug("relay: swept expired envelopes", "count", n)
 		}
+		if s.links != nil {
+			// Expired link mailboxes and their envelopes (spec/relay.md
+			// §17.2).
+			start := time.Now()
+			n, err := s.links.SweepLinks(s.ctx, s.now())
+			s.m.store("sweep_links", start)
+			if err != nil {
+				s.log.Error("relay: sweep of link mailboxes failed", "err", err)
+			}
+			s.m.link("expired", n)
+		}
+		s.linkOpens.prune(time.Now())
 		s.pruneBuckets()
 		s.quota.prune(time.Now())
 		s.ephPairs.prune(time.Now())
@@ -403,7 +428,7 @@ func (s *Server) unregister(c *conn) {
 		delete(s.conns, c.addr)
 	}
 	s.mu.Unlock()
-	if left && s.push != nil {
+	if left && s.push != nil && !c.link {
 		// Mail it did not ack is owed a wake-up (spec/push.md §3.1).
 		s.push.note([]byte(c.addr))
 	}

@@ -207,7 +207,7 @@ func (c *conn) close() {
 	if c.room != nil {
 		c.room.Broadcast()
 	}
-	code, msg := c.code, c.msg
+	code, msg, bye := c.code, c.msg, c.bye
 	c.mu.Unlock()
 	for _, f := range out {
 		if err := c.write(f); err != nil {
@@ -215,9 +215,15 @@ func (c *conn) close() {
 			return
 		}
 	}
-	if code == 0 {
+	switch {
+	case code == 0 && bye:
+		// After LinkClosed (spec/relay.md §17.5).
+		c.rl.Lock()
+		c.ws.Close(websocket.StatusNormalClosure, "")
+		c.rl.Unlock()
+	case code == 0:
 		c.ws.CloseNow()
-	} else {
+	default:
 		if err := c.write(&wire.Frame{Body: &wire.Frame_Error{Error: &wire.Error{Code: code, Message: msg}}}); err != nil {
 			c.abort()
 			return

@@ -112,12 +112,14 @@ type Conn struct {
 	access  []chan struct{}        // SetAccess frames written and not yet answered, in order (capacity 1 each)
 	push    []chan wire.PushStatus // SetPush frames likewise (spec/push.md §2)
 	drains  []chan uint64          // Drain frames likewise (spec/push.md §8)
+	links   []chan *wire.LinkOffer // LinkFetch frames likewise (spec/relay.md §17.4)
+	closes  []chan struct{}        // LinkClose frames likewise (spec/relay.md §17.5)
 	pongs   map[uint64]chan struct{}
 	err     error // why the connection ended; set before done closes
 
 	// accessMu orders SetAccess frames as their waiters in access;
 	// pushMu and drainMu do the same for SetPush and Drain.
-	accessMu, pushMu, drainMu sync.Mutex
+	accessMu, pushMu, drainMu, linkMu, closeMu sync.Mutex
 }
 
 // Dial connects to url (wss://HOST/v1/relay) with tlsConfig, authenticates
@@ -594,6 +596,11 @@ func (c *Conn) handle(f *wire.Frame) error {
 		// In the order of the Drain frames, after the deliveries they
 		// asked for (spec/push.md §8): those are on c.deliveries now.
 		return answer(c, &c.drains, c.delivered.Load(), "Drained")
+	case *wire.Frame_LinkOffer:
+		// In the order of the LinkFetch frames (spec/relay.md §17.4).
+		return answer(c, &c.links, b.LinkOffer, "LinkOffer")
+	case *wire.Frame_LinkClosed:
+		return answer(c, &c.closes, struct{}{}, "LinkClosed")
 	case *wire.Frame_Deliver:
 		for _, d := range b.Deliver.Deliveries {
 			c.deliveries <- d

@@ -80,6 +80,16 @@ func Check(f *Frame) error {
 		return checkPresent(b.Drain, "Drain")
 	case *Frame_Drained:
 		return checkPresent(b.Drained, "Drained")
+	case *Frame_AuthLink:
+		return checkAuthLink(b.AuthLink)
+	case *Frame_LinkFetch:
+		return checkLinkFetch(b.LinkFetch)
+	case *Frame_LinkOffer:
+		return checkLinkOffer(b.LinkOffer)
+	case *Frame_LinkClose:
+		return checkPresent(b.LinkClose, "LinkClose")
+	case *Frame_LinkClosed:
+		return checkPresent(b.LinkClosed, "LinkClosed")
 	}
 	return malformed("no body")
 }
@@ -154,11 +164,14 @@ func checkSend(s *Send) error {
 	}
 	// Access keys go on anonymous sends only (spec/relay.md §15.8); the
 	// items of a shared send carry no envelope (§16.1).
+	// Link addresses (spec/relay.md §17.3) are recipients only of sends
+	// that are neither anonymous nor shared.
 	return checkItems(s.Items, "send", len(s.SendToken) != 0, shared)
 }
 
 // checkItems checks the items of a Send or SendEphemeral (spec/relay.md
-// §3.3): each a device address and a non-empty envelope (none at all in a
+// §3.3): each a device address (or a link address, §17.3, in a Send
+// without send token and shared body) and a non-empty envelope (none at all in a
 // shared send, §16.1), with an access key of AccessKeySize bytes only if
 // keys are allowed (§15.8).
 func checkItems(items []*Item, what string, keys, shared bool) error {
@@ -169,7 +182,7 @@ func checkItems(items []*Item, what string, keys, shared bool) error {
 		if hasUnknown(it) {
 			return malformed("unknown field in %s item %d", what, i)
 		}
-		if CheckAddress(it.Recipient) != nil {
+		if checkRecipient(it.Recipient, what == "send" && !keys && !shared) != nil {
 			return malformed("%s item %d: recipient is not a device address", what, i)
 		}
 		if shared && len(it.Envelope) != 0 {
@@ -311,7 +324,7 @@ func checkError(e *Error) error {
 	if err := checkPresent(e, "Error"); err != nil {
 		return err
 	}
-	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_ANONYMOUS_DISABLED {
+	if e.Code < ErrorCode_ERROR_CODE_MALFORMED || e.Code > ErrorCode_ERROR_CODE_LINK_CONFLICT {
 		return malformed("error code %d unknown", int32(e.Code))
 	}
 	if len(e.Message) > MaxErrorMessage {

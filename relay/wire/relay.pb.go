@@ -278,6 +278,8 @@ const (
 	ErrorCode_ERROR_CODE_SEND_TOKEN_INVALID   ErrorCode = 16 // send token refused: malformed, bad signature, wrong challenge (spec/relay.md §15.3)
 	ErrorCode_ERROR_CODE_SEND_TOKEN_STALE     ErrorCode = 17 // send token of an unknown key or outside its epoch window: fetch fresh tokens
 	ErrorCode_ERROR_CODE_ANONYMOUS_DISABLED   ErrorCode = 18 // this relay accepts no anonymous connections
+	ErrorCode_ERROR_CODE_LINK_EXPIRED         ErrorCode = 19 // AuthLink: the link mailbox has expired (spec/relay.md §17.2)
+	ErrorCode_ERROR_CODE_LINK_CONFLICT        ErrorCode = 20 // AuthLink: the link mailbox holds another offer (spec/relay.md §17.2)
 )
 
 // Enum value maps for ErrorCode.
@@ -302,6 +304,8 @@ var (
 		16: "ERROR_CODE_SEND_TOKEN_INVALID",
 		17: "ERROR_CODE_SEND_TOKEN_STALE",
 		18: "ERROR_CODE_ANONYMOUS_DISABLED",
+		19: "ERROR_CODE_LINK_EXPIRED",
+		20: "ERROR_CODE_LINK_CONFLICT",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":          0,
@@ -323,6 +327,8 @@ var (
 		"ERROR_CODE_SEND_TOKEN_INVALID":   16,
 		"ERROR_CODE_SEND_TOKEN_STALE":     17,
 		"ERROR_CODE_ANONYMOUS_DISABLED":   18,
+		"ERROR_CODE_LINK_EXPIRED":         19,
+		"ERROR_CODE_LINK_CONFLICT":        20,
 	}
 )
 
@@ -376,6 +382,11 @@ type Frame struct {
 	//	*Frame_PushSet
 	//	*Frame_Drain
 	//	*Frame_Drained
+	//	*Frame_AuthLink
+	//	*Frame_LinkFetch
+	//	*Frame_LinkOffer
+	//	*Frame_LinkClose
+	//	*Frame_LinkClosed
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -580,6 +591,51 @@ func (x *Frame) GetDrained() *Drained {
 	return nil
 }
 
+func (x *Frame) GetAuthLink() *AuthLink {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_AuthLink); ok {
+			return x.AuthLink
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetLinkFetch() *LinkFetch {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_LinkFetch); ok {
+			return x.LinkFetch
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetLinkOffer() *LinkOffer {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_LinkOffer); ok {
+			return x.LinkOffer
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetLinkClose() *LinkClose {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_LinkClose); ok {
+			return x.LinkClose
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetLinkClosed() *LinkClosed {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_LinkClosed); ok {
+			return x.LinkClosed
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -656,6 +712,26 @@ type Frame_Drained struct {
 	Drained *Drained `protobuf:"bytes,18,opt,name=drained,proto3,oneof"` // relay -> client, answer to Drain
 }
 
+type Frame_AuthLink struct {
+	AuthLink *AuthLink `protobuf:"bytes,19,opt,name=auth_link,json=authLink,proto3,oneof"` // client -> relay, first frame only: a link connection (spec/relay.md §17)
+}
+
+type Frame_LinkFetch struct {
+	LinkFetch *LinkFetch `protobuf:"bytes,20,opt,name=link_fetch,json=linkFetch,proto3,oneof"` // client -> relay, authenticated connection only (spec/relay.md §17.4)
+}
+
+type Frame_LinkOffer struct {
+	LinkOffer *LinkOffer `protobuf:"bytes,21,opt,name=link_offer,json=linkOffer,proto3,oneof"` // relay -> client, answer to LinkFetch
+}
+
+type Frame_LinkClose struct {
+	LinkClose *LinkClose `protobuf:"bytes,22,opt,name=link_close,json=linkClose,proto3,oneof"` // client -> relay, link connection only (spec/relay.md §17.5)
+}
+
+type Frame_LinkClosed struct {
+	LinkClosed *LinkClosed `protobuf:"bytes,23,opt,name=link_closed,json=linkClosed,proto3,oneof"` // relay -> client, answer to LinkClose, then the relay closes
+}
+
 func (*Frame_Auth) isFrame_Body() {}
 
 func (*Frame_Hello) isFrame_Body() {}
@@ -691,6 +767,16 @@ func (*Frame_PushSet) isFrame_Body() {}
 func (*Frame_Drain) isFrame_Body() {}
 
 func (*Frame_Drained) isFrame_Body() {}
+
+func (*Frame_AuthLink) isFrame_Body() {}
+
+func (*Frame_LinkFetch) isFrame_Body() {}
+
+func (*Frame_LinkOffer) isFrame_Body() {}
+
+func (*Frame_LinkClose) isFrame_Body() {}
+
+func (*Frame_LinkClosed) isFrame_Body() {}
 
 // Auth carries an access token (spec/token.md §4.3, text form) whose
 // audience is "relay:<key server name>".
@@ -777,6 +863,251 @@ func (*AuthAnonymous) Descriptor() ([]byte, []int) {
 	return file_relay_proto_rawDescGZIP(), []int{2}
 }
 
+// AuthLink opens a link connection (spec/relay.md §17): the connection of
+// the link mailbox 0x00 || SHA-256("sealpost/v1/relay-link-address" ||
+// 0x00 || secret), created with offer if it does not exist.
+type AuthLink struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        []byte                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"` // exactly 32 bytes, known only to the mailbox's owner
+	Offer         []byte                 `protobuf:"bytes,2,opt,name=offer,proto3" json:"offer,omitempty"`   // 0..4096 bytes, opaque; absent on a reconnect keeps the stored one
+	Token         string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`   // absent, or an access token as in Auth (audience relay:<key server name>)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthLink) Reset() {
+	*x = AuthLink{}
+	mi := &file_relay_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthLink) ProtoMessage() {}
+
+func (x *AuthLink) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthLink.ProtoReflect.Descriptor instead.
+func (*AuthLink) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AuthLink) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *AuthLink) GetOffer() []byte {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+func (x *AuthLink) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// LinkFetch asks for the offer of a link mailbox (spec/relay.md §17.4).
+type LinkFetch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LinkId        []byte                 `protobuf:"bytes,1,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"` // exactly 32 bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkFetch) Reset() {
+	*x = LinkFetch{}
+	mi := &file_relay_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkFetch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkFetch) ProtoMessage() {}
+
+func (x *LinkFetch) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkFetch.ProtoReflect.Descriptor instead.
+func (*LinkFetch) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LinkFetch) GetLinkId() []byte {
+	if x != nil {
+		return x.LinkId
+	}
+	return nil
+}
+
+// LinkOffer answers a LinkFetch, in order.
+type LinkOffer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LinkId        []byte                 `protobuf:"bytes,1,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`                         // the LinkFetch's, 32 bytes
+	Offer         []byte                 `protobuf:"bytes,2,opt,name=offer,proto3" json:"offer,omitempty"`                                         // the offer; absent if no live link mailbox has that id, or it has none
+	ExpiresUnixMs uint64                 `protobuf:"varint,3,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"` // the mailbox's expiry; 0 if no live link mailbox has that id
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkOffer) Reset() {
+	*x = LinkOffer{}
+	mi := &file_relay_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkOffer) ProtoMessage() {}
+
+func (x *LinkOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkOffer.ProtoReflect.Descriptor instead.
+func (*LinkOffer) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LinkOffer) GetLinkId() []byte {
+	if x != nil {
+		return x.LinkId
+	}
+	return nil
+}
+
+func (x *LinkOffer) GetOffer() []byte {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+func (x *LinkOffer) GetExpiresUnixMs() uint64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+// LinkClose deletes the connection's link mailbox, its offer and its
+// envelopes (spec/relay.md §17.5). It has no fields.
+type LinkClose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkClose) Reset() {
+	*x = LinkClose{}
+	mi := &file_relay_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkClose) ProtoMessage() {}
+
+func (x *LinkClose) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkClose.ProtoReflect.Descriptor instead.
+func (*LinkClose) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{6}
+}
+
+// LinkClosed answers a LinkClose once the mailbox is deleted; the relay
+// then closes the connection. It has no fields.
+type LinkClosed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkClosed) Reset() {
+	*x = LinkClosed{}
+	mi := &file_relay_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkClosed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkClosed) ProtoMessage() {}
+
+func (x *LinkClosed) ProtoReflect() protoreflect.Message {
+	mi := &file_relay_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkClosed.ProtoReflect.Descriptor instead.
+func (*LinkClosed) Descriptor() ([]byte, []int) {
+	return file_relay_proto_rawDescGZIP(), []int{7}
+}
+
 // Hello accepts the connection and tells the client the relay's clock,
 // heartbeat and limits.
 type Hello struct {
@@ -791,7 +1122,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_relay_proto_msgTypes[3]
+	mi := &file_relay_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1134,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[3]
+	mi := &file_relay_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1147,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{3}
+	return file_relay_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Hello) GetServerTimeUnixMs() uint64 {
@@ -867,7 +1198,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_relay_proto_msgTypes[4]
+	mi := &file_relay_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +1210,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[4]
+	mi := &file_relay_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1223,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{4}
+	return file_relay_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Limits) GetMaxEnvelope() uint32 {
@@ -990,7 +1321,7 @@ type Send struct {
 
 func (x *Send) Reset() {
 	*x = Send{}
-	mi := &file_relay_proto_msgTypes[5]
+	mi := &file_relay_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1333,7 @@ func (x *Send) String() string {
 func (*Send) ProtoMessage() {}
 
 func (x *Send) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[5]
+	mi := &file_relay_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1346,7 @@ func (x *Send) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Send.ProtoReflect.Descriptor instead.
 func (*Send) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{5}
+	return file_relay_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Send) GetMessageId() []byte {
@@ -1049,7 +1380,7 @@ func (x *Send) GetSharedBody() []byte {
 // Item is one envelope for one recipient device.
 type Item struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Recipient     []byte                 `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`                  // device address, spec/relay.md §4
+	Recipient     []byte                 `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`                  // device address, spec/relay.md §4, or a link address (§17.1) in a Send
 	Envelope      []byte                 `protobuf:"bytes,2,opt,name=envelope,proto3" json:"envelope,omitempty"`                    // opaque sealed envelope, never parsed by the relay
 	AccessKey     []byte                 `protobuf:"bytes,3,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"` // the recipient device's access key, exactly 32 bytes, on an anonymous Send only; else absent (spec/relay.md §15.8)
 	unknownFields protoimpl.UnknownFields
@@ -1058,7 +1389,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_relay_proto_msgTypes[6]
+	mi := &file_relay_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1401,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[6]
+	mi := &file_relay_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1414,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{6}
+	return file_relay_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Item) GetRecipient() []byte {
@@ -1120,7 +1451,7 @@ type SetAccess struct {
 
 func (x *SetAccess) Reset() {
 	*x = SetAccess{}
-	mi := &file_relay_proto_msgTypes[7]
+	mi := &file_relay_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1463,7 @@ func (x *SetAccess) String() string {
 func (*SetAccess) ProtoMessage() {}
 
 func (x *SetAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[7]
+	mi := &file_relay_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1476,7 @@ func (x *SetAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAccess.ProtoReflect.Descriptor instead.
 func (*SetAccess) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{7}
+	return file_relay_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetAccess) GetMode() AccessMode {
@@ -1179,7 +1510,7 @@ type AccessSet struct {
 
 func (x *AccessSet) Reset() {
 	*x = AccessSet{}
-	mi := &file_relay_proto_msgTypes[8]
+	mi := &file_relay_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1522,7 @@ func (x *AccessSet) String() string {
 func (*AccessSet) ProtoMessage() {}
 
 func (x *AccessSet) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[8]
+	mi := &file_relay_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1535,7 @@ func (x *AccessSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessSet.ProtoReflect.Descriptor instead.
 func (*AccessSet) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{8}
+	return file_relay_proto_rawDescGZIP(), []int{13}
 }
 
 // SetPush registers, replaces or removes the push target of the
@@ -1222,7 +1553,7 @@ type SetPush struct {
 
 func (x *SetPush) Reset() {
 	*x = SetPush{}
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1565,7 @@ func (x *SetPush) String() string {
 func (*SetPush) ProtoMessage() {}
 
 func (x *SetPush) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[9]
+	mi := &file_relay_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1578,7 @@ func (x *SetPush) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPush.ProtoReflect.Descriptor instead.
 func (*SetPush) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{9}
+	return file_relay_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetPush) GetKind() PushKind {
@@ -1295,7 +1626,7 @@ type PushSet struct {
 
 func (x *PushSet) Reset() {
 	*x = PushSet{}
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1638,7 @@ func (x *PushSet) String() string {
 func (*PushSet) ProtoMessage() {}
 
 func (x *PushSet) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[10]
+	mi := &file_relay_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1651,7 @@ func (x *PushSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushSet.ProtoReflect.Descriptor instead.
 func (*PushSet) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{10}
+	return file_relay_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PushSet) GetStatus() PushStatus {
@@ -1340,7 +1671,7 @@ type Drain struct {
 
 func (x *Drain) Reset() {
 	*x = Drain{}
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1683,7 @@ func (x *Drain) String() string {
 func (*Drain) ProtoMessage() {}
 
 func (x *Drain) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[11]
+	mi := &file_relay_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1696,7 @@ func (x *Drain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drain.ProtoReflect.Descriptor instead.
 func (*Drain) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{11}
+	return file_relay_proto_rawDescGZIP(), []int{16}
 }
 
 // Drained answers a Drain, in order, after the last of those deliveries.
@@ -1377,7 +1708,7 @@ type Drained struct {
 
 func (x *Drained) Reset() {
 	*x = Drained{}
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1720,7 @@ func (x *Drained) String() string {
 func (*Drained) ProtoMessage() {}
 
 func (x *Drained) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[12]
+	mi := &file_relay_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1733,7 @@ func (x *Drained) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drained.ProtoReflect.Descriptor instead.
 func (*Drained) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{12}
+	return file_relay_proto_rawDescGZIP(), []int{17}
 }
 
 // SendResult answers a Send, once everything it stored is durable.
@@ -1418,7 +1749,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1761,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[13]
+	mi := &file_relay_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1774,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{13}
+	return file_relay_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SendResult) GetMessageId() []byte {
@@ -1484,7 +1815,7 @@ type Deliver struct {
 
 func (x *Deliver) Reset() {
 	*x = Deliver{}
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1827,7 @@ func (x *Deliver) String() string {
 func (*Deliver) ProtoMessage() {}
 
 func (x *Deliver) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[14]
+	mi := &file_relay_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1840,7 @@ func (x *Deliver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deliver.ProtoReflect.Descriptor instead.
 func (*Deliver) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{14}
+	return file_relay_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Deliver) GetDeliveries() []*Delivery {
@@ -1531,7 +1862,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_relay_proto_msgTypes[15]
+	mi := &file_relay_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1874,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[15]
+	mi := &file_relay_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1887,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{15}
+	return file_relay_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Delivery) GetId() uint64 {
@@ -1590,7 +1921,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_relay_proto_msgTypes[16]
+	mi := &file_relay_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1933,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[16]
+	mi := &file_relay_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1946,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{16}
+	return file_relay_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Ack) GetIds() []uint64 {
@@ -1637,7 +1968,7 @@ type SendEphemeral struct {
 
 func (x *SendEphemeral) Reset() {
 	*x = SendEphemeral{}
-	mi := &file_relay_proto_msgTypes[17]
+	mi := &file_relay_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1980,7 @@ func (x *SendEphemeral) String() string {
 func (*SendEphemeral) ProtoMessage() {}
 
 func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[17]
+	mi := &file_relay_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1993,7 @@ func (x *SendEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendEphemeral.ProtoReflect.Descriptor instead.
 func (*SendEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{17}
+	return file_relay_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SendEphemeral) GetItems() []*Item {
@@ -1683,7 +2014,7 @@ type DeliverEphemeral struct {
 
 func (x *DeliverEphemeral) Reset() {
 	*x = DeliverEphemeral{}
-	mi := &file_relay_proto_msgTypes[18]
+	mi := &file_relay_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +2026,7 @@ func (x *DeliverEphemeral) String() string {
 func (*DeliverEphemeral) ProtoMessage() {}
 
 func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[18]
+	mi := &file_relay_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +2039,7 @@ func (x *DeliverEphemeral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverEphemeral.ProtoReflect.Descriptor instead.
 func (*DeliverEphemeral) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{18}
+	return file_relay_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeliverEphemeral) GetEnvelopes() [][]byte {
@@ -1727,7 +2058,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_relay_proto_msgTypes[19]
+	mi := &file_relay_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +2070,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[19]
+	mi := &file_relay_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +2083,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{19}
+	return file_relay_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Ping) GetNonce() uint64 {
@@ -1771,7 +2102,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_relay_proto_msgTypes[20]
+	mi := &file_relay_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +2114,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[20]
+	mi := &file_relay_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +2127,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{20}
+	return file_relay_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Pong) GetNonce() uint64 {
@@ -1818,7 +2149,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_relay_proto_msgTypes[21]
+	mi := &file_relay_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +2161,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_relay_proto_msgTypes[21]
+	mi := &file_relay_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +2174,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_relay_proto_rawDescGZIP(), []int{21}
+	return file_relay_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1864,7 +2195,8 @@ var File_relay_proto protoreflect.FileDescriptor
 
 const file_relay_proto_rawDesc = "" +
 	"\n" +
-	"\vrelay.proto\x12\x11sealpost.relay.v1\"\x99\b\n" +
+	"\vrelay.proto\x12\x11sealpost.relay.v1\"\xd4\n" +
+	"\n" +
 	"\x05Frame\x12-\n" +
 	"\x04auth\x18\x01 \x01(\v2\x17.sealpost.relay.v1.AuthH\x00R\x04auth\x120\n" +
 	"\x05hello\x18\x02 \x01(\v2\x18.sealpost.relay.v1.HelloH\x00R\x05hello\x12-\n" +
@@ -1887,11 +2219,33 @@ const file_relay_proto_rawDesc = "" +
 	"\bset_push\x18\x0f \x01(\v2\x1a.sealpost.relay.v1.SetPushH\x00R\asetPush\x127\n" +
 	"\bpush_set\x18\x10 \x01(\v2\x1a.sealpost.relay.v1.PushSetH\x00R\apushSet\x120\n" +
 	"\x05drain\x18\x11 \x01(\v2\x18.sealpost.relay.v1.DrainH\x00R\x05drain\x126\n" +
-	"\adrained\x18\x12 \x01(\v2\x1a.sealpost.relay.v1.DrainedH\x00R\adrainedB\x06\n" +
+	"\adrained\x18\x12 \x01(\v2\x1a.sealpost.relay.v1.DrainedH\x00R\adrained\x12:\n" +
+	"\tauth_link\x18\x13 \x01(\v2\x1b.sealpost.relay.v1.AuthLinkH\x00R\bauthLink\x12=\n" +
+	"\n" +
+	"link_fetch\x18\x14 \x01(\v2\x1c.sealpost.relay.v1.LinkFetchH\x00R\tlinkFetch\x12=\n" +
+	"\n" +
+	"link_offer\x18\x15 \x01(\v2\x1c.sealpost.relay.v1.LinkOfferH\x00R\tlinkOffer\x12=\n" +
+	"\n" +
+	"link_close\x18\x16 \x01(\v2\x1c.sealpost.relay.v1.LinkCloseH\x00R\tlinkClose\x12@\n" +
+	"\vlink_closed\x18\x17 \x01(\v2\x1d.sealpost.relay.v1.LinkClosedH\x00R\n" +
+	"linkClosedB\x06\n" +
 	"\x04body\"\x1c\n" +
 	"\x04Auth\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\x0f\n" +
-	"\rAuthAnonymous\"\xc5\x01\n" +
+	"\rAuthAnonymous\"N\n" +
+	"\bAuthLink\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\fR\x06secret\x12\x14\n" +
+	"\x05offer\x18\x02 \x01(\fR\x05offer\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\"$\n" +
+	"\tLinkFetch\x12\x17\n" +
+	"\alink_id\x18\x01 \x01(\fR\x06linkId\"b\n" +
+	"\tLinkOffer\x12\x17\n" +
+	"\alink_id\x18\x01 \x01(\fR\x06linkId\x12\x14\n" +
+	"\x05offer\x18\x02 \x01(\fR\x05offer\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x03 \x01(\x04R\rexpiresUnixMs\"\v\n" +
+	"\tLinkClose\"\f\n" +
+	"\n" +
+	"LinkClosed\"\xc5\x01\n" +
 	"\x05Hello\x12-\n" +
 	"\x13server_time_unix_ms\x18\x01 \x01(\x04R\x10serverTimeUnixMs\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\rR\x13heartbeatIntervalMs\x12&\n" +
@@ -1992,7 +2346,7 @@ const file_relay_proto_rawDesc = "" +
 	"\x0ePUSH_STATUS_OK\x10\x01\x12\x18\n" +
 	"\x14PUSH_STATUS_DISABLED\x10\x02\x12 \n" +
 	"\x1cPUSH_STATUS_ENDPOINT_REFUSED\x10\x03\x12\x1f\n" +
-	"\x1bPUSH_STATUS_GATEWAY_UNKNOWN\x10\x04*\xcb\x04\n" +
+	"\x1bPUSH_STATUS_GATEWAY_UNKNOWN\x10\x04*\x86\x05\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_MALFORMED\x10\x01\x12\x1e\n" +
@@ -2013,7 +2367,9 @@ const file_relay_proto_rawDesc = "" +
 	"\x16ERROR_CODE_UNAVAILABLE\x10\x0f\x12!\n" +
 	"\x1dERROR_CODE_SEND_TOKEN_INVALID\x10\x10\x12\x1f\n" +
 	"\x1bERROR_CODE_SEND_TOKEN_STALE\x10\x11\x12!\n" +
-	"\x1dERROR_CODE_ANONYMOUS_DISABLED\x10\x12B)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
+	"\x1dERROR_CODE_ANONYMOUS_DISABLED\x10\x12\x12\x1b\n" +
+	"\x17ERROR_CODE_LINK_EXPIRED\x10\x13\x12\x1c\n" +
+	"\x18ERROR_CODE_LINK_CONFLICT\x10\x14B)Z'github.com/sealpost/sealpost/relay/wireb\x06proto3"
 
 var (
 	file_relay_proto_rawDescOnce sync.Once
@@ -2028,7 +2384,7 @@ func file_relay_proto_rawDescGZIP() []byte {
 }
 
 var file_relay_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_relay_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_relay_proto_goTypes = []any{
 	(Status)(0),              // 0: sealpost.relay.v1.Status
 	(AccessMode)(0),          // 1: sealpost.relay.v1.AccessMode
@@ -2038,59 +2394,69 @@ var file_relay_proto_goTypes = []any{
 	(*Frame)(nil),            // 5: sealpost.relay.v1.Frame
 	(*Auth)(nil),             // 6: sealpost.relay.v1.Auth
 	(*AuthAnonymous)(nil),    // 7: sealpost.relay.v1.AuthAnonymous
-	(*Hello)(nil),            // 8: sealpost.relay.v1.Hello
-	(*Limits)(nil),           // 9: sealpost.relay.v1.Limits
-	(*Send)(nil),             // 10: sealpost.relay.v1.Send
-	(*Item)(nil),             // 11: sealpost.relay.v1.Item
-	(*SetAccess)(nil),        // 12: sealpost.relay.v1.SetAccess
-	(*AccessSet)(nil),        // 13: sealpost.relay.v1.AccessSet
-	(*SetPush)(nil),          // 14: sealpost.relay.v1.SetPush
-	(*PushSet)(nil),          // 15: sealpost.relay.v1.PushSet
-	(*Drain)(nil),            // 16: sealpost.relay.v1.Drain
-	(*Drained)(nil),          // 17: sealpost.relay.v1.Drained
-	(*SendResult)(nil),       // 18: sealpost.relay.v1.SendResult
-	(*Deliver)(nil),          // 19: sealpost.relay.v1.Deliver
-	(*Delivery)(nil),         // 20: sealpost.relay.v1.Delivery
-	(*Ack)(nil),              // 21: sealpost.relay.v1.Ack
-	(*SendEphemeral)(nil),    // 22: sealpost.relay.v1.SendEphemeral
-	(*DeliverEphemeral)(nil), // 23: sealpost.relay.v1.DeliverEphemeral
-	(*Ping)(nil),             // 24: sealpost.relay.v1.Ping
-	(*Pong)(nil),             // 25: sealpost.relay.v1.Pong
-	(*Error)(nil),            // 26: sealpost.relay.v1.Error
+	(*AuthLink)(nil),         // 8: sealpost.relay.v1.AuthLink
+	(*LinkFetch)(nil),        // 9: sealpost.relay.v1.LinkFetch
+	(*LinkOffer)(nil),        // 10: sealpost.relay.v1.LinkOffer
+	(*LinkClose)(nil),        // 11: sealpost.relay.v1.LinkClose
+	(*LinkClosed)(nil),       // 12: sealpost.relay.v1.LinkClosed
+	(*Hello)(nil),            // 13: sealpost.relay.v1.Hello
+	(*Limits)(nil),           // 14: sealpost.relay.v1.Limits
+	(*Send)(nil),             // 15: sealpost.relay.v1.Send
+	(*Item)(nil),             // 16: sealpost.relay.v1.Item
+	(*SetAccess)(nil),        // 17: sealpost.relay.v1.SetAccess
+	(*AccessSet)(nil),        // 18: sealpost.relay.v1.AccessSet
+	(*SetPush)(nil),          // 19: sealpost.relay.v1.SetPush
+	(*PushSet)(nil),          // 20: sealpost.relay.v1.PushSet
+	(*Drain)(nil),            // 21: sealpost.relay.v1.Drain
+	(*Drained)(nil),          // 22: sealpost.relay.v1.Drained
+	(*SendResult)(nil),       // 23: sealpost.relay.v1.SendResult
+	(*Deliver)(nil),          // 24: sealpost.relay.v1.Deliver
+	(*Delivery)(nil),         // 25: sealpost.relay.v1.Delivery
+	(*Ack)(nil),              // 26: sealpost.relay.v1.Ack
+	(*SendEphemeral)(nil),    // 27: sealpost.relay.v1.SendEphemeral
+	(*DeliverEphemeral)(nil), // 28: sealpost.relay.v1.DeliverEphemeral
+	(*Ping)(nil),             // 29: sealpost.relay.v1.Ping
+	(*Pong)(nil),             // 30: sealpost.relay.v1.Pong
+	(*Error)(nil),            // 31: sealpost.relay.v1.Error
 }
 var file_relay_proto_depIdxs = []int32{
 	6,  // 0: sealpost.relay.v1.Frame.auth:type_name -> sealpost.relay.v1.Auth
-	8,  // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
-	10, // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
-	18, // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
-	19, // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
-	21, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
-	24, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
-	25, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
-	26, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
-	22, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
-	23, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
+	13, // 1: sealpost.relay.v1.Frame.hello:type_name -> sealpost.relay.v1.Hello
+	15, // 2: sealpost.relay.v1.Frame.send:type_name -> sealpost.relay.v1.Send
+	23, // 3: sealpost.relay.v1.Frame.send_result:type_name -> sealpost.relay.v1.SendResult
+	24, // 4: sealpost.relay.v1.Frame.deliver:type_name -> sealpost.relay.v1.Deliver
+	26, // 5: sealpost.relay.v1.Frame.ack:type_name -> sealpost.relay.v1.Ack
+	29, // 6: sealpost.relay.v1.Frame.ping:type_name -> sealpost.relay.v1.Ping
+	30, // 7: sealpost.relay.v1.Frame.pong:type_name -> sealpost.relay.v1.Pong
+	31, // 8: sealpost.relay.v1.Frame.error:type_name -> sealpost.relay.v1.Error
+	27, // 9: sealpost.relay.v1.Frame.send_ephemeral:type_name -> sealpost.relay.v1.SendEphemeral
+	28, // 10: sealpost.relay.v1.Frame.deliver_ephemeral:type_name -> sealpost.relay.v1.DeliverEphemeral
 	7,  // 11: sealpost.relay.v1.Frame.auth_anonymous:type_name -> sealpost.relay.v1.AuthAnonymous
-	12, // 12: sealpost.relay.v1.Frame.set_access:type_name -> sealpost.relay.v1.SetAccess
-	13, // 13: sealpost.relay.v1.Frame.access_set:type_name -> sealpost.relay.v1.AccessSet
-	14, // 14: sealpost.relay.v1.Frame.set_push:type_name -> sealpost.relay.v1.SetPush
-	15, // 15: sealpost.relay.v1.Frame.push_set:type_name -> sealpost.relay.v1.PushSet
-	16, // 16: sealpost.relay.v1.Frame.drain:type_name -> sealpost.relay.v1.Drain
-	17, // 17: sealpost.relay.v1.Frame.drained:type_name -> sealpost.relay.v1.Drained
-	9,  // 18: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
-	11, // 19: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
-	1,  // 20: sealpost.relay.v1.SetAccess.mode:type_name -> sealpost.relay.v1.AccessMode
-	2,  // 21: sealpost.relay.v1.SetPush.kind:type_name -> sealpost.relay.v1.PushKind
-	3,  // 22: sealpost.relay.v1.PushSet.status:type_name -> sealpost.relay.v1.PushStatus
-	0,  // 23: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
-	20, // 24: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
-	11, // 25: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
-	4,  // 26: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	17, // 12: sealpost.relay.v1.Frame.set_access:type_name -> sealpost.relay.v1.SetAccess
+	18, // 13: sealpost.relay.v1.Frame.access_set:type_name -> sealpost.relay.v1.AccessSet
+	19, // 14: sealpost.relay.v1.Frame.set_push:type_name -> sealpost.relay.v1.SetPush
+	20, // 15: sealpost.relay.v1.Frame.push_set:type_name -> sealpost.relay.v1.PushSet
+	21, // 16: sealpost.relay.v1.Frame.drain:type_name -> sealpost.relay.v1.Drain
+	22, // 17: sealpost.relay.v1.Frame.drained:type_name -> sealpost.relay.v1.Drained
+	8,  // 18: sealpost.relay.v1.Frame.auth_link:type_name -> sealpost.relay.v1.AuthLink
+	9,  // 19: sealpost.relay.v1.Frame.link_fetch:type_name -> sealpost.relay.v1.LinkFetch
+	10, // 20: sealpost.relay.v1.Frame.link_offer:type_name -> sealpost.relay.v1.LinkOffer
+	11, // 21: sealpost.relay.v1.Frame.link_close:type_name -> sealpost.relay.v1.LinkClose
+	12, // 22: sealpost.relay.v1.Frame.link_closed:type_name -> sealpost.relay.v1.LinkClosed
+	14, // 23: sealpost.relay.v1.Hello.limits:type_name -> sealpost.relay.v1.Limits
+	16, // 24: sealpost.relay.v1.Send.items:type_name -> sealpost.relay.v1.Item
+	1,  // 25: sealpost.relay.v1.SetAccess.mode:type_name -> sealpost.relay.v1.AccessMode
+	2,  // 26: sealpost.relay.v1.SetPush.kind:type_name -> sealpost.relay.v1.PushKind
+	3,  // 27: sealpost.relay.v1.PushSet.status:type_name -> sealpost.relay.v1.PushStatus
+	0,  // 28: sealpost.relay.v1.SendResult.statuses:type_name -> sealpost.relay.v1.Status
+	25, // 29: sealpost.relay.v1.Deliver.deliveries:type_name -> sealpost.relay.v1.Delivery
+	16, // 30: sealpost.relay.v1.SendEphemeral.items:type_name -> sealpost.relay.v1.Item
+	4,  // 31: sealpost.relay.v1.Error.code:type_name -> sealpost.relay.v1.ErrorCode
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_relay_proto_init() }
@@ -2117,6 +2483,11 @@ func file_relay_proto_init() {
 		(*Frame_PushSet)(nil),
 		(*Frame_Drain)(nil),
 		(*Frame_Drained)(nil),
+		(*Frame_AuthLink)(nil),
+		(*Frame_LinkFetch)(nil),
+		(*Frame_LinkOffer)(nil),
+		(*Frame_LinkClose)(nil),
+		(*Frame_LinkClosed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2124,7 +2495,7 @@ func file_relay_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_relay_proto_rawDesc), len(file_relay_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   22,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

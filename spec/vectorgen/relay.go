@@ -51,6 +51,8 @@ func relayValidFrames() []struct {
 		manyStatuses[i] = wire.Status_STATUS_STORED
 	}
 	token := append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)
+	linkSecret := bytes.Repeat([]byte{0x11}, wire.LinkSecretSize)
+	linkID := wire.LinkID(linkSecret)
 	return []struct {
 		id, comment string
 		f           *wire.Frame
@@ -104,6 +106,19 @@ func relayValidFrames() []struct {
 		{"push-set-gateway-unknown", "PushSet: gateway_unknown", &wire.Frame{Body: &wire.Frame_PushSet{PushSet: &wire.PushSet{Status: wire.PushStatus_PUSH_STATUS_GATEWAY_UNKNOWN}}}},
 		{"drain", "Drain: no fields (spec/push.md §8)", &wire.Frame{Body: &wire.Frame_Drain{Drain: &wire.Drain{}}}},
 		{"drained", "Drained: no fields", &wire.Frame{Body: &wire.Frame_Drained{Drained: &wire.Drained{}}}},
+		// Link mailboxes (spec/relay.md §17).
+		{"auth-link", "AuthLink: a secret, no offer, no token (a reconnect)", &wire.Frame{Body: &wire.Frame_AuthLink{AuthLink: &wire.AuthLink{Secret: linkSecret}}}},
+		{"auth-link-offer-max", "AuthLink: an offer of MaxLinkOffer (4096) bytes and a token", &wire.Frame{Body: &wire.Frame_AuthLink{AuthLink: &wire.AuthLink{Secret: linkSecret, Offer: bytes.Repeat([]byte{0x6f}, wire.MaxLinkOffer), Token: "AQAAAAAAAAAA"}}}},
+		{"link-fetch", "LinkFetch of the link id of secret 32 x 0x11", &wire.Frame{Body: &wire.Frame_LinkFetch{LinkFetch: &wire.LinkFetch{LinkId: linkID[:]}}}},
+		{"link-offer", "LinkOffer: an offer and its expiry", &wire.Frame{Body: &wire.Frame_LinkOffer{LinkOffer: &wire.LinkOffer{LinkId: linkID[:], Offer: []byte("offer"), ExpiresUnixMs: 1_790_000_600_000}}}},
+		{"link-offer-none", "LinkOffer: no live link mailbox has that id", &wire.Frame{Body: &wire.Frame_LinkOffer{LinkOffer: &wire.LinkOffer{LinkId: linkID[:]}}}},
+		{"link-offer-no-offer", "LinkOffer: a live mailbox without an offer (expiry only)", &wire.Frame{Body: &wire.Frame_LinkOffer{LinkOffer: &wire.LinkOffer{LinkId: linkID[:], ExpiresUnixMs: 1_790_000_600_000}}}},
+		{"link-close", "LinkClose: no fields", &wire.Frame{Body: &wire.Frame_LinkClose{LinkClose: &wire.LinkClose{}}}},
+		{"link-closed", "LinkClosed: no fields", &wire.Frame{Body: &wire.Frame_LinkClosed{LinkClosed: &wire.LinkClosed{}}}},
+		{"send-link", "Send to a link address (0x00 || link id) and a device", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID, Items: []*wire.Item{
+			{Recipient: wire.LinkAddressOf(linkID), Envelope: []byte("to the link")}, {Recipient: bob, Envelope: []byte("to bob")}}}}}},
+		{"error-link-expired", "Error link_expired (19)", &wire.Frame{Body: &wire.Frame_Error{Error: &wire.Error{Code: wire.ErrorCode_ERROR_CODE_LINK_EXPIRED}}}},
+		{"error-link-conflict", "Error link_conflict (20)", &wire.Frame{Body: &wire.Frame_Error{Error: &wire.Error{Code: wire.ErrorCode_ERROR_CODE_LINK_CONFLICT}}}},
 		{"send-result-access-denied", "SendResult with an access_denied status", &wire.Frame{Body: &wire.Frame_SendResult{SendResult: &wire.SendResult{MessageId: msgID,
 			Statuses: []wire.Status{wire.Status_STATUS_STORED, wire.Status_STATUS_ACCESS_DENIED}}}}},
 		{"send-shared", "shared send: one body, two recipients, items without envelopes (spec/relay.md §16)", &wire.Frame{Body: &wire.Frame_Send{Send: &wire.Send{MessageId: msgID,
@@ -179,6 +194,9 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		ephemeralItems[i] = pbField(1, item)
 	}
 	token := append([]byte{0x00, 0x02}, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-2)...)
+	linkSecret := bytes.Repeat([]byte{0x11}, wire.LinkSecretSize)
+	linkID := wire.LinkID(linkSecret)
+	linkAddr := wire.LinkAddress(linkSecret)
 	sharedTooMany := make([][]byte, wire.MaxSharedRecipients+1)
 	for i := range sharedTooMany {
 		sharedTooMany[i] = pbField(2, pbField(1, bob))
@@ -251,7 +269,7 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "ack-id-0", Comment: "ack id 0", Frame: pbField(6, pbField(1, []byte{1, 0})), Result: mal},
 		{ID: "ack-too-many", Comment: "MaxAckIDs+1 ids", Frame: pbField(6, pbField(1, bytes.Repeat([]byte{1}, wire.MaxAckIDs+1))), Result: mal},
 		{ID: "error-code-0", Comment: "Error without a code", Frame: pbField(9, pbField(2, []byte("x"))), Result: mal},
-		{ID: "error-code-19", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 19)), Result: mal},
+		{ID: "error-code-21", Comment: "unknown error code", Frame: pbField(9, pbVarint(1, 21)), Result: mal},
 		{ID: "send-token-353", Comment: "Send.send_token of 353 bytes", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, item), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize-1)))), Result: mal},
 		{ID: "send-token-355", Comment: "Send.send_token of 355 bytes", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, item), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize+1)))), Result: mal},
 		{ID: "send-token-before-items", Comment: "Send.send_token before Send.items", Frame: pbField(3, pbCat(pbField(1, id), pbField(3, bytes.Repeat([]byte{0x5a}, wire.SendTokenSize)), pbField(2, item))), Result: mal},
@@ -291,6 +309,27 @@ func relayRefusedFrames() ([]vectors.RelayFrameCase, error) {
 		{ID: "push-set-status-5", Comment: "PushSet of unknown status 5", Frame: pbField(16, pbVarint(1, 5)), Result: mal},
 		{ID: "unknown-drain", Comment: "unknown field inside Drain", Frame: pbField(17, unknown), Result: mal},
 		{ID: "unknown-drained", Comment: "unknown field inside Drained", Frame: pbField(18, unknown), Result: mal},
+		// Link mailboxes (spec/relay.md §17).
+		{ID: "auth-link-secret-31", Comment: "AuthLink.secret of 31 bytes", Frame: pbField(19, pbField(1, bytes.Repeat([]byte{0x11}, wire.LinkSecretSize-1))), Result: mal},
+		{ID: "auth-link-secret-33", Comment: "AuthLink.secret of 33 bytes", Frame: pbField(19, pbField(1, bytes.Repeat([]byte{0x11}, wire.LinkSecretSize+1))), Result: mal},
+		{ID: "auth-link-no-secret", Comment: "AuthLink without a secret", Frame: pbField(19, pbField(2, []byte("offer"))), Result: mal},
+		{ID: "auth-link-offer-4097", Comment: "AuthLink.offer of 4097 bytes", Frame: pbField(19, pbCat(pbField(1, linkSecret), pbField(2, bytes.Repeat([]byte{0x6f}, wire.MaxLinkOffer+1)))), Result: mal},
+		{ID: "auth-link-token-long", Comment: "AuthLink.token of 277 bytes", Frame: pbField(19, pbCat(pbField(1, linkSecret), pbField(3, bytes.Repeat([]byte{'A'}, wire.MaxTokenText+1)))), Result: mal},
+		{ID: "auth-link-token-utf8", Comment: "AuthLink.token not UTF-8", Frame: pbField(19, pbCat(pbField(1, linkSecret), pbField(3, []byte{0xff, 0xfe}))), Result: mal},
+		{ID: "auth-link-out-of-order", Comment: "AuthLink.offer before AuthLink.secret", Frame: pbField(19, pbCat(pbField(2, []byte("offer")), pbField(1, linkSecret))), Result: mal},
+		{ID: "unknown-auth-link", Comment: "unknown field inside AuthLink", Frame: pbField(19, pbCat(pbField(1, linkSecret), unknown)), Result: mal},
+		{ID: "link-fetch-31", Comment: "LinkFetch.link_id of 31 bytes", Frame: pbField(20, pbField(1, linkID[:31])), Result: mal},
+		{ID: "link-fetch-empty", Comment: "LinkFetch without a link id", Frame: pbField(20, nil), Result: mal},
+		{ID: "link-offer-no-id", Comment: "LinkOffer without a link id", Frame: pbField(21, pbField(2, []byte("offer"))), Result: mal},
+		{ID: "link-offer-no-expiry", Comment: "LinkOffer with an offer and expiry 0", Frame: pbField(21, pbCat(pbField(1, linkID[:]), pbField(2, []byte("offer")))), Result: mal},
+		{ID: "link-offer-4097", Comment: "LinkOffer.offer of 4097 bytes", Frame: pbField(21, pbCat(pbField(1, linkID[:]), pbField(2, bytes.Repeat([]byte{0x6f}, wire.MaxLinkOffer+1)), pbVarint(3, 1))), Result: mal},
+		{ID: "unknown-link-close", Comment: "unknown field inside LinkClose", Frame: pbField(22, unknown), Result: mal},
+		{ID: "unknown-link-closed", Comment: "unknown field inside LinkClosed", Frame: pbField(23, unknown), Result: mal},
+		{ID: "send-link-32", Comment: "Send to 0x00 and 31 bytes: neither address form", Frame: send(id, pbCat(pbField(1, linkAddr[:32]), pbField(2, []byte("e")))), Result: mal},
+		{ID: "send-link-34", Comment: "Send to 0x00 and 33 bytes: neither address form", Frame: send(id, pbCat(pbField(1, append(bytes.Clone(linkAddr), 0)), pbField(2, []byte("e")))), Result: mal},
+		{ID: "send-link-anonymous", Comment: "anonymous Send (send_token) to a link address", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbCat(pbField(1, linkAddr), pbField(2, []byte("e")))), pbField(3, token))), Result: mal},
+		{ID: "send-link-shared", Comment: "shared Send to a link address", Frame: pbField(3, pbCat(pbField(1, id), pbField(2, pbField(1, linkAddr)), pbField(4, []byte("body")))), Result: mal},
+		{ID: "ephemeral-link", Comment: "SendEphemeral to a link address", Frame: pbField(10, pbField(1, pbCat(pbField(1, linkAddr), pbField(2, []byte("e"))))), Result: mal},
 		{ID: "error-long", Comment: "error message of 257 bytes", Frame: pbField(9, pbCat(pbVarint(1, 1), pbField(2, bytes.Repeat([]byte{'m'}, wire.MaxErrorMessage+1)))), Result: mal},
 	}
 	return cases, nil

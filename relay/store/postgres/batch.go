@@ -73,8 +73,10 @@ const (
 	// envelope, store.SendResult).
 	// With the access setting and the first-contact allowance
 	// (spec/relay.md §15.8), checked under the same lock.
+	// With the link mailbox's expiry, 0 for a device mailbox
+	// (spec/relay.md §17).
 	lockMailboxes = `SELECT address, count, bytes, last_id, access_mode, access_current, access_previous,
-		access_previous_until_ns, first_contact_tat_ns FROM relay_mailboxes
+		access_previous_until_ns, first_contact_tat_ns, link_expiry_ns FROM relay_mailboxes
 		WHERE address = ANY($1::bytea[]) ORDER BY address FOR NO KEY UPDATE`
 
 	// body is 0 for an envelope of its own, else the shared body it
@@ -125,6 +127,9 @@ type mailboxState struct {
 	// arrival time in unix ms (spec/relay.md §15.8).
 	access store.Access
 	tat    int64
+	// link is the expiry (Unix ns) of a link mailbox, 0 for a device
+	// mailbox (spec/relay.md §17).
+	link int64
 }
 
 // commitBatch stores sends in one transaction and returns their answers,
@@ -225,6 +230,10 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 				statuses[j] = store.TooLarge
 			case box == nil:
 				statuses[j] = store.NoMailbox
+			case box.link != 0 && (nanos(s.Now) >= box.link || s.Shared):
+				// A link mailbox takes envelopes while it is live, and
+				// never a shared send's (spec/relay.md §17.3).
+				statuses[j] = store.NoMailbox
 			case !admitted:
 				statuses[j] = store.AccessDenied
 			case box.count+1 > s.MaxQueueCount || box.bytes+size > s.MaxQueueBytes:
@@ -256,7 +265,13 @@ func (q *Queue) commitBatch(ctx context.Context, sends []*store.Send) ([]store.S
 		}
 		for j, it := range s.Items {
 			if statuses[j] == store.Stored {
-				env.add(it, ids[j], nanos(s.Now), nanos(s.Expiry), body)
+				// An envelope to a link mailbox expires with it
+				// (spec/relay.md §17.3).
+				exp := nanos(s.Expiry)
+				if l := boxes[string(it.Recipient)].link; l != 0 {
+					exp = min(exp, l)
+				}
+				env.add(it, ids[j], nanos(s.Now), exp, body)
 			}
 		}
 		results[i] = store.SendResult{Statuses: statuses, IDs: ids, Prevs: prevs, FirstContacts: firstContacts}
@@ -404,9 +419,9 @@ func readAndLock(ctx context.Context, conn *pgx.Conn, dupSenders, dupIDs, addrs 
 			var addr, cur, prev []byte
 			var st mailboxState
 			var mode int16
-			var until, tat int64
-			_, err := pgx.ForEachRow(rows, []any{&addr, &st.count, &st.bytes, &st.last, &mode, &cur, &prev, &until, &tat}, func() error {
-				boxes[string(addr)] = &mailboxState{count: st.count, bytes: st.bytes, last: st.last,
+			var until, tat, link int64
+			_, err := pgx.ForEachRow(rows, []any{&addr, &st.count, &st.bytes, &st.last, &mode, &cur, &prev, &until, &tat, &link}, func() error {
+				boxes[string(addr)] = &mailboxState{count: st.count, bytes: st.bytes, last: st.last, link: link,
 					access: store.Access{Mode: store.AccessMode(mode), Current: bytes.Clone(cur), Previous: bytes.Clone(prev), PreviousUntil: fromNanos(until)},
 					tat:    tat / int64(time.Millisecond)}
 				return nil

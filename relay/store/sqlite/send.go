@@ -108,7 +108,13 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		if body != 0 {
 			_, err = b.stmt(stmtInsertRef).ExecContext(b.ctx, it.Recipient, id, now, expiry, body)
 		} else {
-			_, err = b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, id, it.Envelope, now, expiry)
+			// An envelope to a link mailbox expires with it
+			// (spec/relay.md §17.3).
+			exp := expiry
+			if x.link != 0 {
+				exp = min(exp, x.link)
+			}
+			_, err = b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, id, it.Envelope, now, exp)
 		}
 		if err != nil {
 			return store.SendResult{}, fmt.Errorf("sqlite: insert envelope: %w", err)
@@ -142,7 +148,8 @@ type tatChange struct {
 }
 
 // plan decides the status of one item of s, in the order of
-// spec/relay.md §7.1: TooLarge, NoMailbox, AccessDenied (§15.8),
+// spec/relay.md §7.1: TooLarge, NoMailbox (an expired link mailbox
+// included, §17.3), AccessDenied (§15.8),
 // QueueFull. For Stored it reserves the envelope's place in its mailbox's
 // counts and returns the mailbox, and, if the item took the mailbox's
 // first-contact allowance, the tat before it did.
@@ -156,6 +163,11 @@ func (b *batch) plan(it store.Item, s *store.Send) (store.Status, *box, *int64, 
 		return 0, nil, nil, err
 	}
 	if !x.exists {
+		return store.NoMailbox, nil, nil, nil
+	}
+	// A link mailbox takes envelopes while it is live, and never a shared
+	// send's (spec/relay.md §17.3).
+	if x.link != 0 && (s.Now.UnixMilli() >= x.link || s.Shared) {
 		return store.NoMailbox, nil, nil, nil
 	}
 	unsolicited, tat := false, x.tat

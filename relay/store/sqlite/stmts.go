@@ -46,8 +46,10 @@ var stmtSQL = [numStmts]string{
 	// one gets last_id + 1, spec/relay.md §8.1).
 	// With the access setting and the first-contact allowance
 	// (spec/relay.md §15.8), which a send checks in the same read.
+	// With the link mailbox's expiry, 0 for a device mailbox
+	// (spec/relay.md §17).
 	stmtMailbox: `SELECT count, bytes, last_id, access_mode, access_current, access_previous,
-		access_previous_until, first_contact_tat FROM mailboxes WHERE addr = ?`,
+		access_previous_until, first_contact_tat, link_expiry FROM mailboxes WHERE addr = ?`,
 	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
@@ -164,6 +166,7 @@ const (
 	readPush
 	readPendingWakes
 	readPushOwed
+	readLink
 	numReadStmts
 )
 
@@ -193,6 +196,8 @@ var readSQL = [numReadStmts]string{
 		ORDER BY p.addr LIMIT ?3`,
 	// ClaimWakes looks first on a reader whether it has anything to claim.
 	readPushOwed: pushOwedSQL,
+	// A link mailbox (spec/relay.md §17); link_expiry 0 is a device's.
+	readLink: `SELECT link_expiry, link_offer FROM mailboxes WHERE addr = ?`,
 }
 
 type readStmts struct{ s [numReadStmts]*sql.Stmt }

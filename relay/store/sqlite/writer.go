@@ -214,6 +214,9 @@ type box struct {
 	// access itself; tat is written back with the depth.
 	access store.Access
 	tat    int64
+	// link is the expiry (unix ms) of a link mailbox, 0 for a device
+	// mailbox (spec/relay.md §17).
+	link int64
 }
 
 // stmt returns statement i bound to the batch's transaction.
@@ -278,7 +281,7 @@ func (b *batch) box(addr []byte) (*box, error) {
 	var mode uint8
 	var until int64
 	err := b.stmt(stmtMailbox).QueryRowContext(b.ctx, addr).Scan(&x.count, &x.bytes, &x.last,
-		&mode, &x.access.Current, &x.access.Previous, &until, &x.tat)
+		&mode, &x.access.Current, &x.access.Previous, &until, &x.tat, &x.link)
 	x.access.Mode, x.access.PreviousUntil = store.AccessMode(mode), time.UnixMilli(until)
 	if err == sql.ErrNoRows {
 		x.exists, err = false, nil

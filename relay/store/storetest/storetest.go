@@ -54,6 +54,8 @@
 //     whole-millisecond times put in, the zero time as the zero time.
 //     Registrations, their gens and wake-up state are shared by every
 //     store on the database and survive a restart; gens are never reused.
+//   - The engine's Queue implements store.Links (spec/relay.md §17;
+//     link.go says what the cases rely on).
 //   - After Close every method fails with an error matching store.ErrClosed;
 //     Close may be called again (the engine's t.Cleanup may call it), with
 //     its result ignored.
@@ -153,6 +155,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		{"PushDeepQueue", testPushDeepQueue},
 		{"PushConcurrentClaims", testPushConcurrentClaims},
 		{"PushClose", testPushClose},
+		{"LinkOpen", testLinkOpen},
+		{"LinkSend", testLinkSend},
+		{"LinkExpiry", testLinkExpiry},
+		{"LinkClose", testLinkClose},
+		{"LinkCap", testLinkCap},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,6 +205,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Queue, opts ...Option) {
 		}
 		t.Parallel()
 		testPushAcrossStores(t, c.newDB(t))
+	})
+	t.Run("LinkAcrossStores", func(t *testing.T) {
+		if c.newDB == nil {
+			t.Skip("engine gave no WithReopen")
+		}
+		t.Parallel()
+		testLinkAcrossStores(t, c.newDB(t))
 	})
 	t.Run("PushReopen", func(t *testing.T) {
 		if c.newDB == nil {
