@@ -119,6 +119,7 @@ func TestConversationContent(t *testing.T) {
 	if st.State != StateRead || st.Delivered != 2 {
 		t.Fatalf("after read: %+v", st)
 	}
+	waitRead(t, bob2, "alice", id)
 	var unknown MessageID
 	rand.Read(unknown[:])
 	if err := bob.MarkRead(ctxT(t), unknown, id); !errors.Is(err, ErrUnknownMessage) {
@@ -212,6 +213,95 @@ func TestConversationContent(t *testing.T) {
 	if _, err := alice.Edit(ctxT(t), "bob", id, "again"); !errors.Is(err, ErrInvalidContent) {
 		t.Fatalf("editing a deleted message: %v", err)
 	}
+}
+
+// waitRead polls c's history until the message id of the conversation
+// with peer is marked read.
+func waitRead(t *testing.T, c *Client, peer string, id MessageID) *HistoryEntry {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		e := entry(t, c, peer, id)
+		if e != nil && !e.Read.IsZero() {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%d: %s not marked read: %+v", c.Handle(), c.DeviceID(), id, e)
+		}
+	}
+}
+
+// TestReceiptsSwitchedOff: with Config.NoDeliveryReceipts and
+// NoReadReceipts, acking and MarkRead send the sender nothing, while
+// MarkRead still reaches the account's other device, which marks the
+// message read and starts its timer (spec/client.md §12.2).
+func TestReceiptsSwitchedOff(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	quiet := func(dir string) Config {
+		cfg := s.config(dir)
+		cfg.NoDeliveryReceipts, cfg.NoReadReceipts = true, true
+		return cfg
+	}
+	bob, err := Open(ctxT(t), quiet(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bob.Close() })
+	if err := bob.Register(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	var backup bytes.Buffer
+	if err := bob.ExportBackup(ctxT(t), &backup, []byte("backup passphrase")); err != nil {
+		t.Fatal(err)
+	}
+	bob2, err := Restore(ctxT(t), quiet(t.TempDir()), &backup, []byte("backup passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bob2.Close() })
+	if err := bob.ApproveDevice(ctxT(t), bob2.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SetTimer(ctxT(t), "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	id, err := alice.SendText(ctxT(t), "bob", "no receipts, please")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, bob2} {
+		recvKind(t, c, content.KindTimer)
+		recvKind(t, c, content.KindText)
+	}
+	if err := bob.MarkRead(ctxT(t), id); err != nil {
+		t.Fatal(err)
+	}
+	// The read receipt went to bob's other device (its timer starts there).
+	if e := waitRead(t, bob2, "alice", id); e.Expires.IsZero() {
+		t.Fatalf("bob2's copy read without a timer: %+v", e)
+	}
+	// A message from each of bob's devices after it: alice has processed
+	// what that device sent before once it arrives.
+	for _, c := range []*Client{bob, bob2} {
+		if err := c.SendReceipts(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		after, err := c.SendText(ctxT(t), "alice", "after")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := recvKind(t, alice, content.KindText); m.ID != after {
+			t.Fatalf("alice got %s first", m.ID)
+		}
+	}
+	st, err := alice.MessageStatus(ctxT(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StateStored || st.Devices != 2 || st.Delivered != 0 || st.Read != 0 {
+		t.Fatalf("alice's status of a message bob read with receipts off: %+v", st)
+	}
+	waitNoEvent(t, alice, EventReceipt, 200*time.Millisecond)
 }
 
 // TestHeldUntilTarget: a reaction that arrives before its target is held,
