@@ -345,6 +345,50 @@ func TestHeldUntilTarget(t *testing.T) {
 	if e := waitEvent(t, alice, EventContentDropped); !errors.Is(e.Err, errHeldTooLong) {
 		t.Fatalf("dropped with %v", e.Err)
 	}
+
+	// The bound: with maxHeldPerConversation held, one more change
+	// before its target drops the oldest, with an event.
+	targets := make([][]byte, maxHeldPerConversation)
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		old := time.Now().Add(-time.Hour)
+		for i := range targets {
+			targets[i] = make([]byte, 16)
+			rand.Read(targets[i])
+			p := payload{version: payloadVersion2, kind: kindMessage, id: MessageID(targets[i]), sent: old, to: "alice", body: []byte{0x12, 0x00}}
+			if err := tx.PutHeldContent(localstore.HeldContent{Conversation: "bob", Target: targets[i], Sender: "bob", SenderDevice: 1,
+				Received: old.Add(time.Duration(i) * time.Millisecond), Payload: p.marshal()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var last MessageID
+	rand.Read(last[:])
+	if _, err := bob.sendContent(ctxT(t), "alice", react(last), false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, alice, EventContentDropped); !errors.Is(e.Err, errHeldTooLong) || e.Handle != "bob" {
+		t.Fatalf("over the bound: dropped %+v", e)
+	}
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		if n, err := tx.CountHeldContent("bob"); err != nil || n != maxHeldPerConversation {
+			t.Errorf("held after the bound: %d, %v; want %d", n, err, maxHeldPerConversation)
+		}
+		for _, c := range []struct {
+			target []byte
+			n      int
+		}{{targets[0], 0}, {targets[1], 1}, {last[:], 1}} {
+			if hs, err := tx.TakeHeldContent("bob", c.target); err != nil || len(hs) != c.n {
+				t.Errorf("held for %x: %d, %v; want %d", c.target, len(hs), err, c.n)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, alice, 100*time.Millisecond)
 }
 
 // TestReceiptsThatMatchNothing: receipts for messages never sent, and from
