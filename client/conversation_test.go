@@ -834,3 +834,130 @@ func TestHistoryPages(t *testing.T) {
 		t.Fatalf("bob's copy: %+v, %v", e, err)
 	}
 }
+
+// TestChangeRules applies reactions, edits and deletes to history rows by
+// the rules every device applies (spec/client.md §12.3, §12.4): only the
+// sender edits or deletes; only a text is edited; the latest edit wins
+// whatever the arrival order; one reaction per account and emoji, at most
+// maxReactionsPerSender per account (the oldest goes); a deleted message
+// takes no change. A refusal changes nothing in the store.
+func TestChangeRules(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	t0 := time.Now().Truncate(time.Millisecond)
+	mustMarshal := func(c *contentpb.Content) []byte {
+		b, err := content.Marshal(&content.Content{Content: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	text, app := make([]byte, 16), make([]byte, 16)
+	rand.Read(text)
+	rand.Read(app)
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		for _, r := range []localstore.HistoryRow{
+			{ID: text, Body: historyBody(payloadVersion2, mustMarshal(&contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: "orig"}}}))},
+			{ID: app, Body: historyBody(payloadVersion2, mustMarshal(&contentpb.Content{Kind: &contentpb.Content_App{App: &contentpb.AppDefined{TypeUrl: "example.org/x"}}}))},
+		} {
+			r.Conversation, r.Sender, r.SenderDevice, r.Sent, r.Received = "bob", "bob", 1, t0, t0
+			if _, err := tx.PutHistory(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(id []byte, body string) *content.Content {
+		return &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Edit{Edit: &contentpb.Edit{TargetId: id, Body: body}}}}
+	}
+	react := func(emoji string, remove bool) *content.Content {
+		return &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Reaction{Reaction: &contentpb.Reaction{TargetId: text, Emoji: emoji, Remove: remove}}}}
+	}
+	del := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Delete{Delete: &contentpb.Delete{TargetId: text}}}}
+	// apply applies c by sender, sent at sent, to the row id in one
+	// transaction and returns the entry as stored afterwards.
+	apply := func(id []byte, c *content.Content, sender string, sent time.Time) (bool, HistoryEntry, error) {
+		t.Helper()
+		var (
+			changed bool
+			refused error
+			e       HistoryEntry
+		)
+		if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+			row, err := tx.History("bob", id)
+			if err != nil {
+				return err
+			}
+			changed, refused = applyChange(tx, &row, c, sender, sent)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			row, err := tx.History("bob", id)
+			if err != nil {
+				return err
+			}
+			e, err = toEntry(&row)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return changed, e, refused
+	}
+
+	// Edits.
+	if ok, e, err := apply(text, edit(text, "forged"), "alice", t0.Add(time.Second)); ok || !errors.Is(err, ErrNotSender) || textOf(&e) != "orig" || !e.Edited.IsZero() {
+		t.Errorf("edit by another account: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(text, edit(text, "second"), "bob", t0.Add(2*time.Second)); !ok || err != nil || textOf(&e) != "second" || !e.Edited.Equal(t0.Add(2*time.Second)) {
+		t.Errorf("edit: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(text, edit(text, "first"), "bob", t0.Add(time.Second)); ok || err != nil || textOf(&e) != "second" {
+		t.Errorf("an older edit arriving later: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(app, edit(app, "text"), "bob", t0.Add(time.Second)); ok || !errors.Is(err, errNotText) || e.Content.Kind() != content.KindApp {
+		t.Errorf("edit of an application message: %v, %v, %+v", ok, err, e)
+	}
+
+	// Reactions: alice's 17 emojis keep her 16 newest; bob's are apart.
+	emojis := []string{"😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰", "😗", "😙"}
+	if ok, _, err := apply(text, react("👍", false), "bob", t0); !ok || err != nil {
+		t.Fatalf("bob's reaction: %v, %v", ok, err)
+	}
+	for i, em := range emojis {
+		if ok, _, err := apply(text, react(em, false), "alice", t0.Add(time.Duration(i)*time.Millisecond)); !ok || err != nil {
+			t.Fatalf("reaction %d: %v, %v", i, ok, err)
+		}
+	}
+	_, e, _ := apply(text, react(emojis[5], false), "alice", t0.Add(time.Second)) // again: replaced, not doubled
+	var mine []string
+	for _, r := range e.Reactions {
+		if r.From == "alice" {
+			mine = append(mine, r.Emoji)
+		}
+	}
+	want := append(append([]string{}, emojis[1:5]...), emojis[6:]...)
+	want = append(want, emojis[5])
+	if fmt.Sprint(mine) != fmt.Sprint(want) || len(e.Reactions) != maxReactionsPerSender+1 || e.Reactions[0].From != "bob" {
+		t.Errorf("reactions: %v (%d in all), want alice's %v and bob's first", mine, len(e.Reactions), want)
+	}
+	if _, e, err := apply(text, react("👍", true), "bob", t0.Add(time.Second)); err != nil || len(e.Reactions) != maxReactionsPerSender || e.Reactions[0].From != "alice" {
+		t.Errorf("bob's reaction removed: %v, %+v", err, e.Reactions)
+	}
+
+	// Deletes.
+	if ok, e, err := apply(text, del, "alice", t0.Add(time.Second)); ok || !errors.Is(err, ErrNotSender) || e.Deleted || textOf(&e) != "second" {
+		t.Errorf("delete by another account: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(text, del, "bob", t0.Add(3*time.Second)); !ok || err != nil || !e.Deleted || e.Content != nil || e.Reactions != nil {
+		t.Errorf("delete: %v, %v, %+v", ok, err, e)
+	}
+	for _, c := range []*content.Content{react("🎉", false), edit(text, "back"), del} {
+		if ok, e, err := apply(text, c, "bob", t0.Add(4*time.Second)); ok || !errors.Is(err, errTargetDeleted) || !e.Deleted || e.Content != nil || e.Reactions != nil {
+			t.Errorf("%v of a deleted message: %v, %v, %+v", c.Kind(), ok, err, e)
+		}
+	}
+}
