@@ -519,6 +519,20 @@ func TestDisappearingMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Kept as it arrives, but not displayed (not acked) yet: its timer has
+	// not started (spec/client.md §12.5).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		e := entry(t, bob, "alice", id)
+		if e != nil {
+			if !e.Expires.IsZero() || !e.Read.IsZero() {
+				t.Fatalf("bob's copy before the ack: read %v, expires %v", e.Read, e.Expires)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bob's copy never reached the history")
+		}
+	}
 	acked := time.Now()
 	if m := recvKind(t, bob, content.KindText); m.Timer != time.Minute {
 		t.Fatalf("message timer %v", m.Timer)
@@ -711,6 +725,26 @@ func TestEphemeralSignals(t *testing.T) {
 
 	if err := alice.Typing(ctxT(t), "alice", true); !errors.Is(err, ErrInvalidHandle) {
 		t.Fatalf("typing to the own account: %v", err)
+	}
+
+	// Stored content sent as a signal is dropped by the receiver, with an
+	// event, and never offered or kept (spec/client.md §12.7).
+	sneaky := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: "sneaky"}}}}
+	if err := alice.sendEphemeral(ctxT(t), []string{"bob"}, sneaky); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventContentDropped); !errors.Is(e.Err, errNotEphemeral) || e.Handle != "alice" {
+		t.Fatalf("stored content as a signal: %+v", e)
+	}
+	noMessage(t, bob, 100*time.Millisecond)
+	es, err := bob.History(ctxT(t), "alice", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if textOf(&e) == "sneaky" {
+			t.Fatalf("a signal's text kept in the history: %+v", e)
+		}
 	}
 }
 
