@@ -119,6 +119,7 @@ func TestConversationContent(t *testing.T) {
 	if st.State != StateRead || st.Delivered != 2 {
 		t.Fatalf("after read: %+v", st)
 	}
+	waitRead(t, bob2, "alice", id)
 	var unknown MessageID
 	rand.Read(unknown[:])
 	if err := bob.MarkRead(ctxT(t), unknown, id); !errors.Is(err, ErrUnknownMessage) {
@@ -214,6 +215,95 @@ func TestConversationContent(t *testing.T) {
 	}
 }
 
+// waitRead polls c's history until the message id of the conversation
+// with peer is marked read.
+func waitRead(t *testing.T, c *Client, peer string, id MessageID) *HistoryEntry {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		e := entry(t, c, peer, id)
+		if e != nil && !e.Read.IsZero() {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%d: %s not marked read: %+v", c.Handle(), c.DeviceID(), id, e)
+		}
+	}
+}
+
+// TestReceiptsSwitchedOff: with Config.NoDeliveryReceipts and
+// NoReadReceipts, acking and MarkRead send the sender nothing, while
+// MarkRead still reaches the account's other device, which marks the
+// message read and starts its timer (spec/client.md §12.2).
+func TestReceiptsSwitchedOff(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	quiet := func(dir string) Config {
+		cfg := s.config(dir)
+		cfg.NoDeliveryReceipts, cfg.NoReadReceipts = true, true
+		return cfg
+	}
+	bob, err := Open(ctxT(t), quiet(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bob.Close() })
+	if err := bob.Register(ctxT(t), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	var backup bytes.Buffer
+	if err := bob.ExportBackup(ctxT(t), &backup, []byte("backup passphrase")); err != nil {
+		t.Fatal(err)
+	}
+	bob2, err := Restore(ctxT(t), quiet(t.TempDir()), &backup, []byte("backup passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bob2.Close() })
+	if err := bob.ApproveDevice(ctxT(t), bob2.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SetTimer(ctxT(t), "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	id, err := alice.SendText(ctxT(t), "bob", "no receipts, please")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{bob, bob2} {
+		recvKind(t, c, content.KindTimer)
+		recvKind(t, c, content.KindText)
+	}
+	if err := bob.MarkRead(ctxT(t), id); err != nil {
+		t.Fatal(err)
+	}
+	// The read receipt went to bob's other device (its timer starts there).
+	if e := waitRead(t, bob2, "alice", id); e.Expires.IsZero() {
+		t.Fatalf("bob2's copy read without a timer: %+v", e)
+	}
+	// A message from each of bob's devices after it: alice has processed
+	// what that device sent before once it arrives.
+	for _, c := range []*Client{bob, bob2} {
+		if err := c.SendReceipts(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		after, err := c.SendText(ctxT(t), "alice", "after")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := recvKind(t, alice, content.KindText); m.ID != after {
+			t.Fatalf("alice got %s first", m.ID)
+		}
+	}
+	st, err := alice.MessageStatus(ctxT(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StateStored || st.Devices != 2 || st.Delivered != 0 || st.Read != 0 {
+		t.Fatalf("alice's status of a message bob read with receipts off: %+v", st)
+	}
+	waitNoEvent(t, alice, EventReceipt, 200*time.Millisecond)
+}
+
 // TestHeldUntilTarget: a reaction that arrives before its target is held,
 // not shown, and applied and offered right after the target arrives
 // (spec/client.md §12.3); one whose target never comes is dropped after
@@ -255,6 +345,50 @@ func TestHeldUntilTarget(t *testing.T) {
 	if e := waitEvent(t, alice, EventContentDropped); !errors.Is(e.Err, errHeldTooLong) {
 		t.Fatalf("dropped with %v", e.Err)
 	}
+
+	// The bound: with maxHeldPerConversation held, one more change
+	// before its target drops the oldest, with an event.
+	targets := make([][]byte, maxHeldPerConversation)
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		old := time.Now().Add(-time.Hour)
+		for i := range targets {
+			targets[i] = make([]byte, 16)
+			rand.Read(targets[i])
+			p := payload{version: payloadVersion2, kind: kindMessage, id: MessageID(targets[i]), sent: old, to: "alice", body: []byte{0x12, 0x00}}
+			if err := tx.PutHeldContent(localstore.HeldContent{Conversation: "bob", Target: targets[i], Sender: "bob", SenderDevice: 1,
+				Received: old.Add(time.Duration(i) * time.Millisecond), Payload: p.marshal()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var last MessageID
+	rand.Read(last[:])
+	if _, err := bob.sendContent(ctxT(t), "alice", react(last), false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, alice, EventContentDropped); !errors.Is(e.Err, errHeldTooLong) || e.Handle != "bob" {
+		t.Fatalf("over the bound: dropped %+v", e)
+	}
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		if n, err := tx.CountHeldContent("bob"); err != nil || n != maxHeldPerConversation {
+			t.Errorf("held after the bound: %d, %v; want %d", n, err, maxHeldPerConversation)
+		}
+		for _, c := range []struct {
+			target []byte
+			n      int
+		}{{targets[0], 0}, {targets[1], 1}, {last[:], 1}} {
+			if hs, err := tx.TakeHeldContent("bob", c.target); err != nil || len(hs) != c.n {
+				t.Errorf("held for %x: %d, %v; want %d", c.target, len(hs), err, c.n)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, alice, 100*time.Millisecond)
 }
 
 // TestReceiptsThatMatchNothing: receipts for messages never sent, and from
@@ -384,6 +518,20 @@ func TestDisappearingMessages(t *testing.T) {
 	id, err := alice.SendText(ctxT(t), "bob", "disappearing marker 7f3a")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Kept as it arrives, but not displayed (not acked) yet: its timer has
+	// not started (spec/client.md §12.5).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		e := entry(t, bob, "alice", id)
+		if e != nil {
+			if !e.Expires.IsZero() || !e.Read.IsZero() {
+				t.Fatalf("bob's copy before the ack: read %v, expires %v", e.Read, e.Expires)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bob's copy never reached the history")
+		}
 	}
 	acked := time.Now()
 	if m := recvKind(t, bob, content.KindText); m.Timer != time.Minute {
@@ -578,6 +726,26 @@ func TestEphemeralSignals(t *testing.T) {
 	if err := alice.Typing(ctxT(t), "alice", true); !errors.Is(err, ErrInvalidHandle) {
 		t.Fatalf("typing to the own account: %v", err)
 	}
+
+	// Stored content sent as a signal is dropped by the receiver, with an
+	// event, and never offered or kept (spec/client.md §12.7).
+	sneaky := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: "sneaky"}}}}
+	if err := alice.sendEphemeral(ctxT(t), []string{"bob"}, sneaky); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEvent(t, bob, EventContentDropped); !errors.Is(e.Err, errNotEphemeral) || e.Handle != "alice" {
+		t.Fatalf("stored content as a signal: %+v", e)
+	}
+	noMessage(t, bob, 100*time.Millisecond)
+	es, err := bob.History(ctxT(t), "alice", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if textOf(&e) == "sneaky" {
+			t.Fatalf("a signal's text kept in the history: %+v", e)
+		}
+	}
 }
 
 // TestEphemeralWhileDisconnected: with the relay down a signal fails at
@@ -698,5 +866,132 @@ func TestHistoryPages(t *testing.T) {
 	recv(t, bob)
 	if e, err := bob.HistoryMessage(ctxT(t), "alice", ids[0]); err != nil || e.Outgoing || textOf(e) != "m0" {
 		t.Fatalf("bob's copy: %+v, %v", e, err)
+	}
+}
+
+// TestChangeRules applies reactions, edits and deletes to history rows by
+// the rules every device applies (spec/client.md §12.3, §12.4): only the
+// sender edits or deletes; only a text is edited; the latest edit wins
+// whatever the arrival order; one reaction per account and emoji, at most
+// maxReactionsPerSender per account (the oldest goes); a deleted message
+// takes no change. A refusal changes nothing in the store.
+func TestChangeRules(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	alice := s.newUser("alice")
+	t0 := time.Now().Truncate(time.Millisecond)
+	mustMarshal := func(c *contentpb.Content) []byte {
+		b, err := content.Marshal(&content.Content{Content: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	text, app := make([]byte, 16), make([]byte, 16)
+	rand.Read(text)
+	rand.Read(app)
+	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		for _, r := range []localstore.HistoryRow{
+			{ID: text, Body: historyBody(payloadVersion2, mustMarshal(&contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: "orig"}}}))},
+			{ID: app, Body: historyBody(payloadVersion2, mustMarshal(&contentpb.Content{Kind: &contentpb.Content_App{App: &contentpb.AppDefined{TypeUrl: "example.org/x"}}}))},
+		} {
+			r.Conversation, r.Sender, r.SenderDevice, r.Sent, r.Received = "bob", "bob", 1, t0, t0
+			if _, err := tx.PutHistory(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(id []byte, body string) *content.Content {
+		return &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Edit{Edit: &contentpb.Edit{TargetId: id, Body: body}}}}
+	}
+	react := func(emoji string, remove bool) *content.Content {
+		return &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Reaction{Reaction: &contentpb.Reaction{TargetId: text, Emoji: emoji, Remove: remove}}}}
+	}
+	del := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Delete{Delete: &contentpb.Delete{TargetId: text}}}}
+	// apply applies c by sender, sent at sent, to the row id in one
+	// transaction and returns the entry as stored afterwards.
+	apply := func(id []byte, c *content.Content, sender string, sent time.Time) (bool, HistoryEntry, error) {
+		t.Helper()
+		var (
+			changed bool
+			refused error
+			e       HistoryEntry
+		)
+		if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+			row, err := tx.History("bob", id)
+			if err != nil {
+				return err
+			}
+			changed, refused = applyChange(tx, &row, c, sender, sent)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			row, err := tx.History("bob", id)
+			if err != nil {
+				return err
+			}
+			e, err = toEntry(&row)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return changed, e, refused
+	}
+
+	// Edits.
+	if ok, e, err := apply(text, edit(text, "forged"), "alice", t0.Add(time.Second)); ok || !errors.Is(err, ErrNotSender) || textOf(&e) != "orig" || !e.Edited.IsZero() {
+		t.Errorf("edit by another account: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(text, edit(text, "second"), "bob", t0.Add(2*time.Second)); !ok || err != nil || textOf(&e) != "second" || !e.Edited.Equal(t0.Add(2*time.Second)) {
+		t.Errorf("edit: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(text, edit(text, "first"), "bob", t0.Add(time.Second)); ok || err != nil || textOf(&e) != "second" {
+		t.Errorf("an older edit arriving later: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(app, edit(app, "text"), "bob", t0.Add(time.Second)); ok || !errors.Is(err, errNotText) || e.Content.Kind() != content.KindApp {
+		t.Errorf("edit of an application message: %v, %v, %+v", ok, err, e)
+	}
+
+	// Reactions: alice's 17 emojis keep her 16 newest; bob's are apart.
+	emojis := []string{"😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰", "😗", "😙"}
+	if ok, _, err := apply(text, react("👍", false), "bob", t0); !ok || err != nil {
+		t.Fatalf("bob's reaction: %v, %v", ok, err)
+	}
+	for i, em := range emojis {
+		if ok, _, err := apply(text, react(em, false), "alice", t0.Add(time.Duration(i)*time.Millisecond)); !ok || err != nil {
+			t.Fatalf("reaction %d: %v, %v", i, ok, err)
+		}
+	}
+	_, e, _ := apply(text, react(emojis[5], false), "alice", t0.Add(time.Second)) // again: replaced, not doubled
+	var mine []string
+	for _, r := range e.Reactions {
+		if r.From == "alice" {
+			mine = append(mine, r.Emoji)
+		}
+	}
+	want := append(append([]string{}, emojis[1:5]...), emojis[6:]...)
+	want = append(want, emojis[5])
+	if fmt.Sprint(mine) != fmt.Sprint(want) || len(e.Reactions) != maxReactionsPerSender+1 || e.Reactions[0].From != "bob" {
+		t.Errorf("reactions: %v (%d in all), want alice's %v and bob's first", mine, len(e.Reactions), want)
+	}
+	if _, e, err := apply(text, react("👍", true), "bob", t0.Add(time.Second)); err != nil || len(e.Reactions) != maxReactionsPerSender || e.Reactions[0].From != "alice" {
+		t.Errorf("bob's reaction removed: %v, %+v", err, e.Reactions)
+	}
+
+	// Deletes.
+	if ok, e, err := apply(text, del, "alice", t0.Add(time.Second)); ok || !errors.Is(err, ErrNotSender) || e.Deleted || textOf(&e) != "second" {
+		t.Errorf("delete by another account: %v, %v, %+v", ok, err, e)
+	}
+	if ok, e, err := apply(text, del, "bob", t0.Add(3*time.Second)); !ok || err != nil || !e.Deleted || e.Content != nil || e.Reactions != nil {
+		t.Errorf("delete: %v, %v, %+v", ok, err, e)
+	}
+	for _, c := range []*content.Content{react("🎉", false), edit(text, "back"), del} {
+		if ok, e, err := apply(text, c, "bob", t0.Add(4*time.Second)); ok || !errors.Is(err, errTargetDeleted) || !e.Deleted || e.Content != nil || e.Reactions != nil {
+			t.Errorf("%v of a deleted message: %v, %v, %+v", c.Kind(), ok, err, e)
+		}
 	}
 }

@@ -33,7 +33,7 @@ func startEphemeral(t *testing.T, lim Limits) (*relayEnv, *tapQueue) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tap := &tapQueue{Queue: sq}
+	tap := &tapQueue{Queue: sq, baseCommits: sq.Commits()}
 	clk := newClock()
 	s, err := New(Config{
 		Name: relayName, Queue: tap, TokenKeys: []ed25519.PublicKey{issuer.Public().(ed25519.PublicKey)},
@@ -91,12 +91,19 @@ func (e *relayEnv) ephCount(o ephOutcome) int {
 	return int(testutil.ToFloat64(e.s.m.ephOutcomes[o]))
 }
 
-// noWrites checks that the store saw no write since the connections were
-// opened: no Send (so no envelope and no dedup record) and no Ack.
+// noWrites checks that the store saw no write but opening mailboxes: no
+// Send (so no envelope and no dedup record) and no Ack; and, over SQLite,
+// by the store's own counter, no write transaction committed by any other
+// call.
 func noWrites(t *testing.T, tap *tapQueue) {
 	t.Helper()
 	if s, a := tap.sends.Load(), tap.acks.Load(); s != 0 || a != 0 {
 		t.Fatalf("store calls: %d Send, %d Ack; want none", s, a)
+	}
+	if c, ok := tap.commits(); ok {
+		if other := c - tap.baseCommits - tap.openCommits.Load(); other != 0 {
+			t.Fatalf("the SQLite store committed %d write transactions besides opening mailboxes; want none", other)
+		}
 	}
 }
 

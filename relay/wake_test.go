@@ -22,6 +22,21 @@ type tapQueue struct {
 	// Calls that write to the store (spec/relay.md §7.4: ephemeral sends
 	// make none).
 	sends, acks, opens atomic.Int64
+	// Over a SQLite store, the store's own count of committed write
+	// transactions (sqlite.Queue.Commits): at start, and those committed
+	// while an OpenMailbox call ran (creating a mailbox). Any other
+	// commit is a write by some other path.
+	baseCommits int64
+	openCommits atomic.Int64
+}
+
+// commits is the SQLite store's count of committed write transactions,
+// and false for another engine.
+func (q *tapQueue) commits() (int64, bool) {
+	if sq, ok := q.Queue.(*sqlite.Queue); ok {
+		return sq.Commits(), true
+	}
+	return 0, false
 }
 
 func (q *tapQueue) Send(ctx context.Context, s store.Send) (store.SendResult, error) {
@@ -36,7 +51,11 @@ func (q *tapQueue) Ack(ctx context.Context, addr []byte, ids []int64) (int, erro
 
 func (q *tapQueue) OpenMailbox(ctx context.Context, addr []byte, now time.Time) error {
 	q.opens.Add(1)
-	return q.Queue.OpenMailbox(ctx, addr, now)
+	c0, _ := q.commits()
+	err := q.Queue.OpenMailbox(ctx, addr, now)
+	c1, _ := q.commits()
+	q.openCommits.Add(c1 - c0)
+	return err
 }
 
 func (q *tapQueue) Fetch(ctx context.Context, addr []byte, after int64, limit int, now time.Time) ([]store.Envelope, error) {

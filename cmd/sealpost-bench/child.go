@@ -50,7 +50,17 @@ type childSpec struct {
 	// whose issuer keys the relay verifies send tokens with; its token
 	// signing key is token-key.pem in Dir (anonymous.go).
 	Anonymous bool `json:"anonymous,omitempty"`
+	// Ephemeral (--ephemeral): nothing is stored, so the relay does not
+	// sweep during the run, and the SQLite store's count of committed
+	// write transactions (storeCommitsPath) is the load's writes alone.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
+
+// storeCommitsPath is where a relay child on SQLite answers the store's
+// count of committed write transactions (sqlite.Queue.Commits), as a
+// decimal number: --ephemeral reads it before and after its load
+// (spec/relay.md §7.4: an ephemeral send writes nothing).
+const storeCommitsPath = "/sealpost-bench/store-commits"
 
 // relayChild serves the relay of spec until SIGTERM; it prints
 // "listening ADDR UNIXNANO" once it accepts connections, with the time it
@@ -107,6 +117,9 @@ func (c *childSpec) serve(stdout, stderr io.Writer) error {
 	}
 	lim := selfLimits()
 	lim.ReconnectRate = c.ReconnectRate
+	if c.Ephemeral {
+		lim.SweepInterval = 24 * time.Hour
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	rcfg := relay.Config{
 		Name: c.Name, Queue: q, TokenKeys: []ed25519.PublicKey{c.TokenKey}, Limits: lim,
@@ -124,6 +137,16 @@ func (c *childSpec) serve(stdout, stderr io.Writer) error {
 	srv, err := relay.New(rcfg)
 	if err != nil {
 		return err
+	}
+	if sq, ok := q.(*sqlite.Queue); ok {
+		mux := http.NewServeMux()
+		mux.HandleFunc(storeCommitsPath, func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintf(w, "%d\n", sq.Commits())
+		})
+		if ksHandler != nil {
+			mux.Handle("/", ksHandler)
+		}
+		ksHandler = mux
 	}
 	hs, ln, err := serveRelay(srv, c.Addr, tcfg, ksHandler)
 	if err != nil {
@@ -164,7 +187,7 @@ func startChild(ctx context.Context, o *options, stderr io.Writer) (*childRelay,
 	}
 	r := &childRelay{spec: childSpec{Dir: dir, Addr: "127.0.0.1:0", Name: o.name, TokenKey: pub,
 		Store: o.self, Postgres: o.postgres, ReconnectRate: o.reconnectRate, CPUProfile: o.relayProfile, GOMAXPROCS: o.relayProcs,
-		Anonymous: o.anonymous || o.compare}}
+		Anonymous: o.anonymous || o.compare, Ephemeral: o.ephemeral}}
 	if r.spec.Anonymous {
 		if err := writeTokenKey(dir, key); err != nil {
 			os.RemoveAll(dir)
@@ -259,6 +282,35 @@ func (r *childRelay) stop(ctx context.Context, drop bool) error {
 		err = nil // killed, as asked
 	}
 	return err
+}
+
+// storeCommits reads the child's count of committed write transactions
+// (storeCommitsPath); an error for a child whose store is not SQLite.
+func (r *childRelay) storeCommits(ctx context.Context) (int64, error) {
+	if r.spec.Store == "postgres" {
+		return 0, errors.New("the store's write counter is SQLite's")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+r.spec.Addr+storeCommitsPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: r.tls}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: %s", storeCommitsPath, resp.Status)
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
 
 // pid is the child's process id, 0 while it is not running.

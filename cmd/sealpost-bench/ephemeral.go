@@ -30,19 +30,24 @@ import (
 
 // ephemeralReport is what --ephemeral measures.
 type ephemeralReport struct {
-	Receivers        int            `json:"receivers"`
-	Senders          int            `json:"senders"`
-	Sent             int64          `json:"sent"`
-	Received         int64          `json:"received"`
-	Dropped          int64          `json:"dropped"`
-	SendSeconds      float64        `json:"send_seconds"`
-	SentPerSecond    float64        `json:"sent_per_second"`
-	ReceivedPerSec   float64        `json:"received_per_second"`
-	RelayCPUSeconds  float64        `json:"relay_cpu_seconds"`
-	RelayCPUPerItem  float64        `json:"relay_cpu_us_per_item"`
-	RelaySysPerItem  float64        `json:"relay_sys_cpu_us_per_item"` // of RelayCPUPerItem, in the kernel
-	RelayCPUMeasured bool           `json:"relay_cpu_measured"`
-	Latency          latencySummary `json:"latency_ms"`
+	Receivers        int     `json:"receivers"`
+	Senders          int     `json:"senders"`
+	Sent             int64   `json:"sent"`
+	Received         int64   `json:"received"`
+	Dropped          int64   `json:"dropped"`
+	SendSeconds      float64 `json:"send_seconds"`
+	SentPerSecond    float64 `json:"sent_per_second"`
+	ReceivedPerSec   float64 `json:"received_per_second"`
+	RelayCPUSeconds  float64 `json:"relay_cpu_seconds"`
+	RelayCPUPerItem  float64 `json:"relay_cpu_us_per_item"`
+	RelaySysPerItem  float64 `json:"relay_sys_cpu_us_per_item"` // of RelayCPUPerItem, in the kernel
+	RelayCPUMeasured bool    `json:"relay_cpu_measured"`
+	// StoreCommits is how many write transactions the relay's SQLite
+	// store committed while the load ran (sqlite.Queue.Commits): 0, as
+	// an ephemeral send writes nothing (spec/relay.md §7.4).
+	StoreCommits         int64          `json:"store_commits"`
+	StoreCommitsMeasured bool           `json:"store_commits_measured"`
+	Latency              latencySummary `json:"latency_ms"`
 }
 
 func (r *ephemeralReport) print(w io.Writer) {
@@ -55,6 +60,11 @@ func (r *ephemeralReport) print(w io.Writer) {
 		fmt.Fprintf(w, "relay CPU        %.2fs: %.1f µs per item sent (%.1f µs of it in the kernel)\n", r.RelayCPUSeconds, r.RelayCPUPerItem, r.RelaySysPerItem)
 	} else {
 		fmt.Fprintf(w, "relay CPU        not measured\n")
+	}
+	if r.StoreCommitsMeasured {
+		fmt.Fprintf(w, "store writes     %d write transactions committed while the load ran\n", r.StoreCommits)
+	} else {
+		fmt.Fprintf(w, "store writes     not measured (SQLite only)\n")
 	}
 }
 
@@ -105,6 +115,7 @@ func runEphemeral(ctx context.Context, o *options, r *childRelay, runID string, 
 	jobs := make(chan int, 1024)
 	go pace(ctx, jobs, o.envelopes, o.batch, o.rate)
 	fmt.Fprintf(stderr, "sealpost-bench: sending %d ephemeral items of %d bytes, %d per SendEphemeral (%s)\n", o.envelopes, o.size, o.batch, rateText(o.rate))
+	w0, wErr := r.storeCommits(ctx)
 	u0, s0, cpuErr := processUserSys(r.pid())
 	start := time.Now()
 	var sent atomic.Int64
@@ -143,6 +154,7 @@ func runEphemeral(ctx context.Context, o *options, r *childRelay, runID string, 
 		}
 	}
 	u1, s1, cpuErr1 := processUserSys(r.pid())
+	w1, wErr1 := r.storeCommits(ctx)
 	end := time.Unix(0, lastAt.Load())
 	if end.Before(sendEnd) {
 		end = sendEnd
@@ -167,6 +179,12 @@ func runEphemeral(ctx context.Context, o *options, r *childRelay, runID string, 
 		er.RelaySysPerItem = float64((s1 - s0).Microseconds()) / float64(er.Sent)
 	} else if err := errors.Join(cpuErr, cpuErr1); err != nil {
 		fmt.Fprintf(stderr, "sealpost-bench: relay CPU not measured: %v\n", err)
+	}
+	if wErr == nil && wErr1 == nil {
+		er.StoreCommitsMeasured = true
+		er.StoreCommits = w1 - w0
+	} else if err := errors.Join(wErr, wErr1); err != nil {
+		fmt.Fprintf(stderr, "sealpost-bench: store writes not measured: %v\n", err)
 	}
 	er.Latency = lat.summary()
 	return nil

@@ -129,6 +129,11 @@ func TestSelfEphemeral(t *testing.T) {
 	if e["relay_cpu_measured"] != true || e["relay_cpu_us_per_item"].(float64) <= 0 {
 		t.Errorf("relay CPU: %v", e)
 	}
+	// Nothing written: the SQLite store committed no write transaction
+	// while the items went through (spec/relay.md §7.4).
+	if e["store_commits_measured"] != true || e["store_commits"] != 0.0 {
+		t.Errorf("store writes: %v", e)
+	}
 	if errs := rep["errors"].(map[string]any); len(errs) != 0 {
 		t.Errorf("errors: %v", errs)
 	}

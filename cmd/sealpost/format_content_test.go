@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,72 @@ func TestLineEditor(t *testing.T) {
 	}
 	if _, err := a.readEdited(in, l, nil); !errors.Is(err, errEndOfInput) {
 		t.Errorf("end of keys: %v", err)
+	}
+}
+
+// jsonKeys returns the JSON keys of struct type t, those of its embedded
+// structs included.
+func jsonKeys(t reflect.Type) map[string]bool {
+	keys := map[string]bool{}
+	for f := range t.Fields() {
+		if f.Anonymous {
+			for k := range jsonKeys(f.Type) {
+				keys[k] = true
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		keys[name] = true
+	}
+	return keys
+}
+
+// TestJSONCarriesEveryField: every exported field of the client's
+// message, history entry, receipt status and reaction has its place in
+// the --json output (issue 14: "--json carries every field"). A field
+// added to one of those types fails here until the JSON carries it and
+// this table says where.
+func TestJSONCarriesEveryField(t *testing.T) {
+	contentKeys := []string{"kind", "text", "text_base64", "reply_to", "reaction", "target", "timer_seconds", "app", "file", "unknown_base64"}
+	for _, tc := range []struct {
+		goType, jsonType reflect.Type
+		carried          map[string][]string // Go field: the JSON keys that carry it
+	}{
+		{reflect.TypeFor[client.Message](), reflect.TypeFor[jsonMessage](), map[string][]string{
+			"ID": {"id"}, "From": {"from"}, "FromDevice": {"from_device"}, "To": {"to"}, "Group": {"group"},
+			"Sent": {"sent"}, "KeyChanged": {"key_changed"}, "Time": {"time"}, "Received": {"received"},
+			"Plaintext": {"text", "text_base64"}, "Content": contentKeys, "Timer": {"disappears_after_seconds"},
+		}},
+		{reflect.TypeFor[client.HistoryEntry](), reflect.TypeFor[jsonHistoryEntry](), map[string][]string{
+			"ID": {"id"}, "From": {"from"}, "FromDevice": {"from_device"}, "Outgoing": {"outgoing"}, "Time": {"time"},
+			"Received": {"received"}, "Content": contentKeys, "Plaintext": {"text", "text_base64"}, "ReplyTo": {"reply_to"},
+			"Edited": {"edited"}, "Deleted": {"deleted"}, "Reactions": {"reactions"}, "Read": {"read"}, "Expires": {"expires"},
+		}},
+		{reflect.TypeFor[client.Reaction](), reflect.TypeFor[jsonReactionEntry](), map[string][]string{
+			"From": {"from"}, "Emoji": {"emoji"}, "Time": {"time"},
+		}},
+		{reflect.TypeFor[client.MessageStatus](), reflect.TypeFor[jsonStatus](), map[string][]string{
+			"State": {"state"}, "Devices": {"devices"}, "Stored": {"stored"}, "Refused": {"refused"},
+			"Delivered": {"delivered"}, "Read": {"read"}, "DeviceStates": {"device_states"},
+		}},
+		{reflect.TypeFor[client.DeviceStatus](), reflect.TypeFor[jsonDeviceStatus](), map[string][]string{
+			"Device": {"device"}, "State": {"state"}, "Refused": {"refused"}, "Delivered": {"delivered"}, "Read": {"read"},
+		}},
+	} {
+		keys := jsonKeys(tc.jsonType)
+		for f := range tc.goType.Fields() {
+			if !f.IsExported() {
+				continue
+			}
+			carried, ok := tc.carried[f.Name]
+			if !ok {
+				t.Errorf("%v.%s: not in %v (--json must carry every field)", tc.goType, f.Name, tc.jsonType)
+			}
+			for _, k := range carried {
+				if !keys[k] {
+					t.Errorf("%v.%s: %v has no key %q", tc.goType, f.Name, tc.jsonType, k)
+				}
+			}
+		}
 	}
 }

@@ -221,6 +221,13 @@ func (q *Queue) closeDBs() error {
 // store, and it learns of what it stored from Send's answers.
 func (q *Queue) Wake() <-chan []byte { return q.wake }
 
+// Commits returns how many write transactions the store has committed
+// since Open: every write (OpenMailbox, Send, Ack, SetAccess, Sweep, the
+// push-registration calls) runs in one of the writer goroutine's
+// transactions. Tests and the load tool check with it that ephemeral sends
+// write nothing (spec/relay.md §7.4).
+func (q *Queue) Commits() int64 { return q.batches.Load() }
+
 // Stats returns the queue depth of addr.
 func (q *Queue) Stats(ctx context.Context, addr []byte) (store.Stats, error) {
 	if q.closed.Load() {
