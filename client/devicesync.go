@@ -47,7 +47,7 @@ func (c *Client) sendSyncNow(ctx context.Context, s *contentpb.Sync) error {
 		return err
 	}
 	_, err = c.send(ctx, id.handle, &outMessage{version: payloadVersion2, body: body, kind: content.KindSync, noPeer: true}, nil)
-	if errors.Is(err, errNoTargets) {
+	if errors.Is(err, errNoTargets) || errors.Is(err, errNoOwnDevice) {
 		return nil
 	}
 	return err

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sealpost/sealpost/client/content"
 	"github.com/sealpost/sealpost/client/internal/localstore"
@@ -244,10 +245,37 @@ func parseLinkSnapshot(b []byte) (*syncpb.LinkSnapshot, error) {
 	if err != nil || !bytes.Equal(again, b) {
 		return nil, snapshotError("not the canonical encoding (an unknown or repeated field, fields out of order, a default written out)")
 	}
+	if hasUnknown(s.ProtoReflect()) {
+		return nil, snapshotError("a field this version does not define")
+	}
 	if err := checkSnapshot(s); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// hasUnknown reports whether m or a message in it holds fields that
+// spec/sync.proto does not define.
+func hasUnknown(m protoreflect.Message) bool {
+	if len(m.GetUnknown()) != 0 {
+		return true
+	}
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() != protoreflect.MessageKind {
+			return true
+		}
+		if fd.IsList() {
+			l := v.List()
+			for i := 0; i < l.Len() && !found; i++ {
+				found = hasUnknown(l.Get(i).Message())
+			}
+		} else {
+			found = hasUnknown(v.Message())
+		}
+		return !found
+	})
+	return found
 }
 
 // countSnapshot walks the top level of an encoded snapshot and the
