@@ -166,6 +166,16 @@ func TestLinkSnapshotRoundTrip(t *testing.T) {
 	if err != nil || len(p.GetHistory()) != 0 || len(p.GetContacts()) != 1 {
 		t.Fatalf("snapshot without history: %v, %d messages", err, len(p.GetHistory()))
 	}
+	// The linking device records the new one, approved with its
+	// certificate and named.
+	if err := alice.store.Update(ctx, func(tx *localstore.Tx) error {
+		return recordLinkedDevice(tx, 2, newCert, "phone", time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st := readState(t, alice.store); !st.Own[2].Matches(newCert) || st.Own[2].State != localstore.OwnApproved || st.Infos[2].Name != "phone" {
+		t.Fatalf("the linked device on the linking one: %+v %+v", st.Own[2], st.Infos[2])
+	}
 	for _, bad := range []struct {
 		days int
 		dev  uint32
