@@ -77,6 +77,36 @@ func (c *Client) SetDeviceName(ctx context.Context, name string) error {
 	return c.sendSyncNow(ctx, &contentpb.Sync{Change: &contentpb.Sync_DeviceName{DeviceName: &contentpb.SyncDeviceName{Device: uint32(id.device), Name: name}}})
 }
 
+// approveLinkedDevice records, on the device that links a new one, the new
+// device (certified by this device with cert) as approved and named
+// (recordLinkedDevice), before the new device adds itself to the key
+// server: when it shows up in the account's key set, the monitor finds it
+// approved and reports nothing (spec/client.md §6.3, §17.1). Once the new
+// device is in the key set, give it the groups with sendGroupSnapshots
+// (spec/groups.md §8.6), as ApproveDevice does.
+func (c *Client) approveLinkedDevice(ctx context.Context, device uint32, cert []byte, name string) error {
+	id, err := c.registered()
+	if err != nil {
+		return err
+	}
+	if device == uint32(id.device) || len(cert) == 0 {
+		return fmt.Errorf("client: linking device %d: not a new device", device)
+	}
+	if err := content.CheckDeviceName(name); err != nil {
+		return fmt.Errorf("client: the new device's name: %w", err)
+	}
+	c.trust.ownMu.Lock()
+	defer c.trust.ownMu.Unlock()
+	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		return recordLinkedDevice(tx, device, cert, name, time.Now())
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	c.trust.resolved(fmt.Sprintf("own:%d", device))
+	return nil
+}
+
 // recordLinkedDevice records, on the device that links a new one, the new
 // device as approved with its certificate, and its name (spec/client.md
 // §17.1), in tx.

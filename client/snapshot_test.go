@@ -168,10 +168,11 @@ func TestLinkSnapshotRoundTrip(t *testing.T) {
 	}
 	// The linking device records the new one, approved with its
 	// certificate and named.
-	if err := alice.store.Update(ctx, func(tx *localstore.Tx) error {
-		return recordLinkedDevice(tx, 2, newCert, "phone", time.Now())
-	}); err != nil {
+	if err := alice.approveLinkedDevice(ctx, 2, newCert, "phone"); err != nil {
 		t.Fatal(err)
+	}
+	if err := alice.approveLinkedDevice(ctx, 1, newCert, "phone"); err == nil {
+		t.Fatal("approved itself as a linked device")
 	}
 	if st := readState(t, alice.store); !st.Own[2].Matches(newCert) || st.Own[2].State != localstore.OwnApproved || st.Infos[2].Name != "phone" {
 		t.Fatalf("the linked device on the linking one: %+v %+v", st.Own[2], st.Infos[2])
