@@ -1,9 +1,14 @@
 package client
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/client/content"
+	"github.com/sealpost/sealpost/client/content/contentpb"
+	"github.com/sealpost/sealpost/client/internal/localstore"
 )
 
 // eventually polls cond for up to 20 s.
@@ -115,6 +120,34 @@ func TestSyncBetweenDevices(t *testing.T) {
 		if err := alice.SetDeviceName(ctx, bad); err == nil {
 			t.Errorf("SetDeviceName(%q) succeeded", bad)
 		}
+	}
+
+	// Refused in the receiving transaction, nothing changed: a Sync from
+	// another account, and an approved device naming another.
+	id := alice2.identity()
+	for _, c := range []struct {
+		sender string
+		kind   byte
+		device uint32
+		change *contentpb.Sync
+	}{
+		{"mallory", kindMessage, 1, &contentpb.Sync{Change: &contentpb.Sync_Block{Block: &contentpb.SyncBlock{Handle: "bob", Blocked: true}}}},
+		{"alice", kindSentCopy, 1, &contentpb.Sync{Change: &contentpb.Sync_DeviceName{DeviceName: &contentpb.SyncDeviceName{Device: 2, Name: "renamed"}}}},
+		{"alice", kindSentCopy, 7, &contentpb.Sync{Change: &contentpb.Sync_Block{Block: &contentpb.SyncBlock{Handle: "bob", Blocked: true}}}},
+	} {
+		p := &payload{version: payloadVersion2, kind: c.kind, sent: time.Now(), to: "alice",
+			content: &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Sync{Sync: c.change}}}}
+		var r received
+		err := alice2.store.Update(ctx, func(tx *localstore.Tx) error { return alice2.applySync(tx, id, p, c.sender, c.device, time.Now(), &r) })
+		if err != nil || len(r.events) != 1 || r.events[0].Kind != EventSyncRefused || !errors.Is(r.events[0].Err, errSyncRefused) {
+			t.Errorf("sync from %s/%d: %v, events %+v", c.sender, c.device, err, r.events)
+		}
+	}
+	if b, err := alice2.Blocked(ctx); err != nil || len(b) != 0 {
+		t.Fatalf("blocked after refused syncs: %v %v", b, err)
+	}
+	if d := deviceByID(t, alice2, 2); d.Name != "" {
+		t.Fatalf("device 2 renamed by a refused sync: %+v", d)
 	}
 }
 
