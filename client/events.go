@@ -301,7 +301,7 @@ type Device struct {
 	// other devices only (spec/client.md §17.4).
 	Name string
 	// LastSeen is the newest sent time, by that device's clock, of a
-	// message (a sent copy or a sync) this device got from it; zero for
-	// none, and for this device.
+	// message (a sent copy, a sync or a group message) this device got
+	// from it; zero for none, and for this device.
 	LastSeen time.Time
 }
