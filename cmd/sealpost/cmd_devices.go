@@ -20,12 +20,12 @@ var devicesCommand = &command{
 Lists this account's devices as the transparency log shows them: id,
 when it was added, whether it is revoked, which one is this device, and
 which this device has not approved; with the name each was given and
-when this device last heard from it (a message or a change sent from
-it; this device's own clock of it is not shown).
+when this device last heard from it (when, by that device's clock, it
+sent the newest message or change this device got from it).
 
-"devices name NAME" names this device (1 to 64 characters' worth of
-UTF-8, no control characters) and tells your other devices. Names are
-end to end encrypted among your own devices: no server sees them.
+"devices name NAME" names this device (1 to 64 bytes of UTF-8, no
+control characters) and tells your other devices. Names are end to end
+encrypted among your own devices: no server sees them.
 
 "devices revoke ID" revokes device ID: it stops receiving messages and
 its keys are no longer trusted by anyone. It needs the account key (the
