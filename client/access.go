@@ -148,41 +148,20 @@ func (c *Client) Block(ctx context.Context, handle string) error {
 	if _, err := c.access(ctx); err != nil {
 		return err
 	}
-	var (
-		was      bool
-		contacts []string
-	)
+	var contacts []string
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		var err error
-		if was, err = tx.Blocked(handle); err != nil || was {
-			return err
-		}
-		if err := tx.Block(handle, time.Now()); err != nil {
-			return err
-		}
-		a, err := tx.Access()
-		if err != nil {
-			return err
-		}
 		// The blocked account holds the old key: it stops working at
-		// once, not after a grace (spec/client.md §13.7). In open mode
-		// the relay holds no key: nothing to tell it.
-		a.Previous, a.PreviousUntil = nil, time.Time{}
-		a.Registered = a.Registered && !a.Contacts
-		a.Key = make([]byte, localstore.AccessKeySize)
-		if _, err := rand.Read(a.Key); err != nil {
-			return err
-		}
-		if err := tx.PutAccess(a); err != nil {
-			return err
-		}
-		contacts, err = tx.AccessGiven()
+		// once, not after a grace (spec/client.md §13.7).
+		var err error
+		contacts, err = blockTx(tx, handle, time.Now())
 		return err
 	})
-	if err != nil || was {
+	if err != nil || contacts == nil {
 		return storeError(err)
 	}
 	c.kickAccess()
+	// spec/client.md §17.3: the account's other devices block it too.
+	c.sendSync(&contentpb.Sync{Change: &contentpb.Sync_Block{Block: &contentpb.SyncBlock{Handle: handle, Blocked: true}}})
 	return c.sendAccessUpdates(ctx, id, contacts)
 }
 
@@ -198,6 +177,9 @@ func (c *Client) Unblock(ctx context.Context, handle string) error {
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error { return tx.Unblock(handle) })
 	if errors.Is(err, localstore.ErrNotFound) {
 		return fmt.Errorf("%w: %q is not blocked", ErrUnknownHandle, handle)
+	}
+	if err == nil {
+		c.sendSync(&contentpb.Sync{Change: &contentpb.Sync_Block{Block: &contentpb.SyncBlock{Handle: handle}}})
 	}
 	return storeError(err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sealpost/sealpost/client/content/contentpb"
 	"github.com/sealpost/sealpost/client/internal/ksclient"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
@@ -141,6 +142,8 @@ func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.Sa
 		c.emit(ev)
 	}
 	c.offerReleased(released)
+	c.sendSync(&contentpb.Sync{Change: &contentpb.Sync_Verified{Verified: &contentpb.SyncVerified{
+		Handle: handle, AccountKey: d.entry.AccountKey[:], Verified: true}}})
 	return nil
 }
 
@@ -171,9 +174,10 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 	var (
 		released []localstore.InboxMessage
 		events   []Event
+		changed  bool
 	)
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		released, events = nil, nil
+		released, events, changed = nil, nil, false
 		ct, err := tx.Contact(handle)
 		if err != nil {
 			return err
@@ -181,6 +185,7 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 		if ct.AccountKey == d.entry.AccountKey && !ct.Pending {
 			return nil
 		}
+		changed = true
 		if err := c.adoptKey(tx, ct, d, false); err != nil {
 			return err
 		}
@@ -195,6 +200,10 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 		c.emit(ev)
 	}
 	c.offerReleased(released)
+	if changed {
+		c.sendSync(&contentpb.Sync{Change: &contentpb.Sync_KeyAccepted{KeyAccepted: &contentpb.SyncKeyAccepted{
+			Handle: handle, AccountKey: d.entry.AccountKey[:]}}})
+	}
 	return nil
 }
 
@@ -236,15 +245,26 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	var infos map[uint32]localstore.DeviceInfo
+	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		var err error
+		infos, err = tx.DeviceInfos()
+		return err
+	}); err != nil {
+		return nil, storeError(err)
+	}
 	var out []Device
 	for _, dev := range d.entry.Devices {
 		current := dev.Certificate.Device == id.device
+		in := infos[uint32(dev.Certificate.Device)]
 		out = append(out, Device{
 			ID:       uint32(dev.Certificate.Device),
 			Created:  dev.Certificate.Created,
 			Revoked:  dev.Revocation != nil,
 			Current:  current,
 			Approved: current || (dev.Revocation == nil && approved[dev.Certificate.Device]),
+			Name:     in.Name,
+			LastSeen: in.LastSeen,
 		})
 	}
 	return out, nil

@@ -175,6 +175,11 @@ const (
 	// ErrPushRefused (a *PushRefusedError says why). Reported once per
 	// run and refusal (spec/client.md §16.1).
 	EventPushRefused
+	// EventSyncRefused: a Sync (a change made on another device of this
+	// account, spec/client.md §17.3) came from Handle (Device), which is
+	// not a device of this account that this device approves, or broke a
+	// rule (Err says which); nothing was applied.
+	EventSyncRefused
 )
 
 var eventNames = map[EventKind]string{
@@ -198,6 +203,7 @@ var eventNames = map[EventKind]string{
 	EventGroupOutOfSync:    "group-out-of-sync",
 	EventPushRefused:       "push-refused",
 	EventFileFailed:        "file-failed",
+	EventSyncRefused:       "sync-refused",
 }
 
 // String returns the kind's name, such as "key-changed".
@@ -290,4 +296,12 @@ type Device struct {
 	// Approved says this device created or approved the device
 	// (spec/client.md §6.3): only approved devices get sent copies.
 	Approved bool
+	// Name is the device's name as this device knows it ("": none), set
+	// on the device itself (SetDeviceName) and told to the account's
+	// other devices only (spec/client.md §17.4).
+	Name string
+	// LastSeen is the newest sent time, by that device's clock, of a
+	// message (a sent copy, a sync or a group message) this device got
+	// from it; zero for none, and for this device.
+	LastSeen time.Time
 }

@@ -860,6 +860,12 @@ func (c *Client) openGroupMessage(tx *localstore.Tx, id *identity, envID, msg []
 	if fresh, err := tx.MarkProcessed(seenID(r.Handle, p.id), now); err != nil || !fresh {
 		return o, err
 	}
+	if r.Handle == id.handle {
+		// Devices.LastSeen (spec/client.md §17.4).
+		if err := tx.SeeDevice(r.Device, p.sent); err != nil {
+			return o, err
+		}
+	}
 	m := localstore.InboxMessage{ID: envID, Sender: r.Handle, SenderDevice: r.Device, Time: now, Plaintext: append([]byte(nil), pt...)}
 	if _, err := tx.PutInbox(m); err != nil {
 		return o, err

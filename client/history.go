@@ -117,6 +117,11 @@ type received struct {
 	// chain it distributed, spec/client.md §14.4): already in the inbox,
 	// handed over after it.
 	released []*localstore.InboxMessage
+	// syncs, accessUpdates and accessChanged are the work of received
+	// Syncs for after the commit (spec/client.md §17.3).
+	syncs         []syncFollowUp
+	accessUpdates []string
+	accessChanged bool
 }
 
 // applyReceived applies a received, accepted, new payload to the history
@@ -193,6 +198,12 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 		}
 		if reply != nil {
 			r.followUps = append(r.followUps, groupFollowUp{reply: reply})
+		}
+	case content.KindSync:
+		// spec/client.md §17.3: a change made on another device of this
+		// account.
+		if err := c.applySync(tx, id, p, sender, device, now, &r); err != nil {
+			return r, err
 		}
 	case content.KindGroupChange:
 		// spec/groups.md §8.1: applied to the group, never shown.

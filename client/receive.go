@@ -208,10 +208,11 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		events  []Event
 		follow  []groupFollowUp
 		freed   []*localstore.InboxMessage
+		syncs   received
 	)
 	now := time.Now()
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
-		out, dropErr, used, dup, events, follow, freed = nil, nil, nil, false, nil, nil, nil
+		out, dropErr, used, dup, events, follow, freed, syncs = nil, nil, nil, false, nil, nil, nil, received{}
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
 			return err
@@ -259,6 +260,12 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		if !fresh {
 			dup = true
 			return nil
+		}
+		if handle == id.handle {
+			// Devices.LastSeen (spec/client.md §17.4).
+			if err := tx.SeeDevice(device, p.sent); err != nil {
+				return err
+			}
 		}
 		m := localstore.InboxMessage{ID: envID, Sender: handle, SenderDevice: device, Time: now, Plaintext: pt}
 		if handle != id.handle {
@@ -313,6 +320,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		}
 		killpoint.Reach(killpoint.ReceiveBeforeCommit)
 		events, follow, freed = rcv.events, rcv.followUps, rcv.released
+		syncs = received{syncs: rcv.syncs, accessUpdates: rcv.accessUpdates, accessChanged: rcv.accessChanged}
 		if !rcv.offer {
 			return nil
 		}
@@ -349,6 +357,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		return nil, nil
 	}
 	c.groupFollowUps(follow)
+	c.syncFollowUps(&syncs)
 	for _, ev := range events {
 		c.emit(ev)
 	}

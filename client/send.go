@@ -190,6 +190,10 @@ type outMessage struct {
 	apply func(tx *localstore.Tx, msgID MessageID, now time.Time) error
 }
 
+// errNoOwnDevice reports a message to this account, which has no other
+// device this device approves.
+var errNoOwnDevice = errors.New("client: this account has no other device to send to")
+
 // errNoTargets reports a message left with no device to go to.
 var errNoTargets = errors.New("client: no device to send to")
 
@@ -401,7 +405,7 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string, fresh
 		ts = append(ts, target{handle: id.handle, dev: d.Certificate, kind: kind})
 	}
 	if len(ts) == 0 && handle == id.handle {
-		return nil, errors.New("client: this account has no other device to send to")
+		return nil, errNoOwnDevice
 	}
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("client: %s has no active device", handle)

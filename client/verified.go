@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/sealpost/sealpost/client/content/contentpb"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 )
 
@@ -22,6 +23,7 @@ func (c *Client) ClearVerified(ctx context.Context, handle string) (bool, error)
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
 	was := false
+	var key [32]byte
 	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
 		was = false
 		ct, err := tx.Contact(handle)
@@ -31,11 +33,15 @@ func (c *Client) ClearVerified(ctx context.Context, handle string) (bool, error)
 		if err != nil || !ct.Verified {
 			return err
 		}
-		was, ct.Verified = true, false
+		was, ct.Verified, key = true, false, ct.AccountKey
 		return tx.PutContact(ct)
 	})
 	if err != nil {
 		return false, storeError(err)
+	}
+	if was {
+		// spec/client.md §17.3: the account's other devices clear it too.
+		c.sendSync(&contentpb.Sync{Change: &contentpb.Sync_Verified{Verified: &contentpb.SyncVerified{Handle: handle, AccountKey: key[:]}}})
 	}
 	return was, nil
 }

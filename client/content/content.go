@@ -29,6 +29,8 @@ const (
 	MaxTimerSeconds = 31536000 // 365 days
 	AccessKeySize   = 32       // Content.access_key
 	GroupIDSize     = 32       // a group id (spec/groups.md §3)
+	AccountKeySize  = 32       // an account key in a Sync (§4.15)
+	MaxDeviceName   = 64       // SyncDeviceName.name (§4.15)
 
 	// Attachment pointer fields (spec/attachments.md §3).
 	BlobIDSize          = 32
@@ -90,9 +92,10 @@ const (
 	KindGroupSync                 // GroupSync (§4.13)
 	KindGroupSnapshot             // GroupSnapshot (§4.14)
 	KindAttachment                // Attachment (§4.9, spec/attachments.md §3)
+	KindSync                      // Sync (§4.15)
 )
 
-var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key", "group-sync", "group-snapshot", "attachment"}
+var kindNames = [...]string{"unknown", "text", "reaction", "edit", "delete", "timer", "receipt", "typing", "presence", "app", "access", "group-change", "sender-key", "group-sync", "group-snapshot", "attachment", "sync"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -140,6 +143,8 @@ func (c *Content) Kind() Kind {
 		return KindGroupSnapshot
 	case *contentpb.Content_Attachment:
 		return KindAttachment
+	case *contentpb.Content_Sync:
+		return KindSync
 	}
 	if len(c.AccessKey) != 0 && c.ReplyTo == nil && len(c.Unknown()) == 0 {
 		return KindAccess

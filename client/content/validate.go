@@ -93,6 +93,8 @@ func check(c *Content) error {
 		return nil
 	case *contentpb.Content_Attachment:
 		return checkAttachment(x.Attachment)
+	case *contentpb.Content_Sync:
+		return checkSync(x.Sync)
 	case *contentpb.Content_GroupChange:
 		// The bytes are spec/groups.md's to check (§4.11).
 		if len(x.GroupChange.GetChange()) == 0 {
@@ -195,4 +197,64 @@ func checkAttachment(a *contentpb.Attachment) error {
 		return err
 	}
 	return checkString(a.GetCaption(), 0, MaxCaptionBytes, "caption")
+}
+
+// checkSync applies spec/content.md §4.15: one change (or one of a newer
+// version, kept as unknown), a valid handle, an account key of 32 bytes,
+// a device id and a device name.
+func checkSync(s *contentpb.Sync) error {
+	switch x := s.Change.(type) {
+	case *contentpb.Sync_Verified:
+		if err := checkSyncHandle(x.Verified.GetHandle()); err != nil {
+			return err
+		}
+		return checkAccountKey(x.Verified.GetAccountKey())
+	case *contentpb.Sync_KeyAccepted:
+		if err := checkSyncHandle(x.KeyAccepted.GetHandle()); err != nil {
+			return err
+		}
+		return checkAccountKey(x.KeyAccepted.GetAccountKey())
+	case *contentpb.Sync_Block:
+		return checkSyncHandle(x.Block.GetHandle())
+	case *contentpb.Sync_DeviceName:
+		if x.DeviceName.GetDevice() == 0 {
+			return malformed("sync: device 0")
+		}
+		return CheckDeviceName(x.DeviceName.GetName())
+	case nil:
+		if len(s.ProtoReflect().GetUnknown()) == 0 {
+			return malformed("sync without a change")
+		}
+		return nil // a change of a newer version (§5)
+	}
+	return malformed("sync change %T", s.Change)
+}
+
+func checkSyncHandle(h string) error {
+	if err := keys.CheckHandle(h); err != nil {
+		return malformed("sync: handle: %v", err)
+	}
+	return nil
+}
+
+func checkAccountKey(k []byte) error {
+	if len(k) != AccountKeySize {
+		return malformed("sync: account key of %d bytes", len(k))
+	}
+	return nil
+}
+
+// CheckDeviceName checks a device name (spec/content.md §4.15): 1 to 64
+// bytes of UTF-8 without control characters (C0, DEL, C1). Errors wrap
+// ErrInvalidUTF8, ErrTooLarge or ErrMalformed.
+func CheckDeviceName(name string) error {
+	if err := checkString(name, 1, MaxDeviceName, "device name"); err != nil {
+		return err
+	}
+	for _, r := range name {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return malformed("device name with control character %U", r)
+		}
+	}
+	return nil
 }

@@ -14,12 +14,18 @@ import (
 
 var devicesCommand = &command{
 	name:    "devices",
-	usage:   "devices [revoke ID | approve ID]",
-	summary: "list, approve or revoke this account's devices",
+	usage:   "devices [revoke ID | approve ID | name NAME]",
+	summary: "list, approve, revoke or name this account's devices",
 	help: `
 Lists this account's devices as the transparency log shows them: id,
 when it was added, whether it is revoked, which one is this device, and
-which this device has not approved.
+which this device has not approved; with the name each was given and
+when this device last heard from it (when, by that device's clock, it
+sent the newest message or change this device got from it).
+
+"devices name NAME" names this device (1 to 64 bytes of UTF-8, no
+control characters) and tells your other devices. Names are end to end
+encrypted among your own devices: no server sees them.
 
 "devices revoke ID" revokes device ID: it stops receiving messages and
 its keys are no longer trusted by anyone. It needs the account key (the
@@ -47,8 +53,10 @@ listen').`,
 				return a.deviceAction(ctx, args[1:], "revoked", (*client.Client).RevokeDevice, "Revoked device %d.\n")
 			case args[0] == "approve":
 				return a.deviceAction(ctx, args[1:], "approved", (*client.Client).ApproveDevice, "Approved device %d: it gets copies of what you send from this device, and your groups.\n")
+			case args[0] == "name":
+				return a.nameDevice(ctx, args[1:])
 			}
-			return usagef("unknown devices subcommand %q (want: revoke ID or approve ID)", args[0])
+			return usagef("unknown devices subcommand %q (want: revoke ID, approve ID or name NAME)", args[0])
 		}
 	},
 }
@@ -68,18 +76,24 @@ type jsonDevice struct {
 	Revoked  bool   `json:"revoked"`
 	Current  bool   `json:"current"`
 	Approved bool   `json:"approved"`
+	Name     string `json:"name,omitempty"`
+	LastSeen string `json:"last_seen,omitempty"`
 }
 
 func (a *app) printDevices(ds []client.Device) {
 	if a.json {
 		for _, d := range ds {
-			a.emit(jsonDevice{d.ID, d.Created.UTC().Format(time.RFC3339), d.Revoked, d.Current, d.Approved})
+			j := jsonDevice{ID: d.ID, Created: d.Created.UTC().Format(time.RFC3339), Revoked: d.Revoked, Current: d.Current, Approved: d.Approved, Name: d.Name}
+			if !d.LastSeen.IsZero() {
+				j.LastSeen = d.LastSeen.UTC().Format(time.RFC3339)
+			}
+			a.emit(j)
 		}
 		return
 	}
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tADDED\tSTATUS\t")
+	fmt.Fprintln(tw, "ID\tNAME\tADDED\tLAST SEEN\tSTATUS\t")
 	for _, d := range ds {
 		status := "active"
 		if d.Revoked {
@@ -92,11 +106,19 @@ func (a *app) printDevices(ds []client.Device) {
 		case !d.Revoked && !d.Approved:
 			this = fmt.Sprintf("NOT APPROVED: not yours? sealpost devices revoke %d", d.ID)
 		}
-		created := "-"
+		created, seen, name := "-", "-", "-"
 		if !d.Created.IsZero() {
 			created = d.Created.In(a.loc).Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.ID, created, status, this)
+		if !d.LastSeen.IsZero() {
+			seen = d.LastSeen.In(a.loc).Format("2006-01-02 15:04")
+		}
+		if d.Name != "" {
+			// Another device's name is what that device chose: quoted,
+			// so that it cannot pass for more columns or a warning.
+			name = strconv.Quote(d.Name)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, name, created, seen, status, this)
 	}
 	tw.Flush()
 	a.printf("%s", trimLines(b.String()))
@@ -111,6 +133,25 @@ func trimLines(s string) string {
 		}
 	}
 	return strings.Join(lines, "")
+}
+
+// nameDevice names this device (devices name NAME).
+func (a *app) nameDevice(ctx context.Context, args []string) error {
+	if err := wantArgs(args, 1, "NAME"); err != nil {
+		return err
+	}
+	name := args[0]
+	return a.withClient(ctx, opTimeout, func(ctx context.Context, c *client.Client) error {
+		if err := c.SetDeviceName(ctx, name); err != nil {
+			return err
+		}
+		if a.json {
+			a.emit(map[string]any{"device": c.DeviceID(), "name": name})
+			return nil
+		}
+		a.printf("This device (%d) is now named %s.\n", c.DeviceID(), strconv.Quote(name))
+		return nil
+	})
 }
 
 // deviceAction runs a devices subcommand that takes one device ID: act on

@@ -596,7 +596,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("devices --json printed %q (%v)", r.stdout, err)
 		}
 		r = alice.ok("", "devices")
-		if !regexp.MustCompile(`(?m)^1 +\d{4}-\d\d-\d\d \d\d:\d\d +active +this device`).MatchString(r.stdout) {
+		if !regexp.MustCompile(`(?m)^1 +- +\d{4}-\d\d-\d\d \d\d:\d\d +- +active +this device`).MatchString(r.stdout) {
 			t.Errorf("devices printed:\n%s", r.stdout)
 		}
 		r = alice.ok("", "audit")

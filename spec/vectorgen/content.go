@@ -37,6 +37,7 @@ const (
 	cSenderKey                                                                   = 13
 	cGroupSync                                                                   = 14
 	cGroupSnapshot                                                               = 15
+	cSync                                                                        = 24
 )
 
 func genContent() ([]byte, error) {
@@ -160,6 +161,21 @@ func genContent() ([]byte, error) {
 	bad("group-sync-no-hash", "a group sync without the asker's state hash", "malformed", fb(cGroupSync, cat(fb(1, gid), fv(2, 4))))
 	ok("group-snapshot", "a group for another device of the account, the state not parsed here (§4.14)", "group-snapshot", fb(cGroupSnapshot, cat(fb(1, gid), fb(2, []byte("state bytes")))), nil, nil)
 	bad("group-snapshot-no-state", "a group snapshot without the state", "malformed", fb(cGroupSnapshot, fb(1, gid)))
+	ak := bytes.Repeat([]byte{0x41}, content.AccountKeySize)
+	ok("sync-verified", "a sync: a contact's key marked verified on another device of the account (§4.15)", "sync", fb(cSync, fb(1, cat(fb(1, []byte("bob")), fb(2, ak), fv(3, 1)))), nil, nil)
+	ok("sync-key-accepted", "a sync: a contact's new key accepted (§4.15)", "sync", fb(cSync, fb(2, cat(fb(1, []byte("bob")), fb(2, ak)))), nil, nil)
+	ok("sync-unblock", "a sync: an account unblocked (blocked = false, not written) (§4.15)", "sync", fb(cSync, fb(3, fb(1, []byte("mallory")))), nil, nil)
+	ok("sync-device-name", "a sync: a device's name (§4.15)", "sync", fb(cSync, fb(4, cat(fv(1, 2), fb(2, []byte("Laptop – work"))))), nil, nil)
+	ok("sync-newer-change", "a sync whose change is of a newer version: kept (§5)", "sync", fb(cSync, fb(9, []byte("x"))), nil, nil)
+	bad("sync-empty", "a sync without a change", "malformed", fb(cSync, nil))
+	bad("sync-two-changes", "a sync with two changes", "malformed", fb(cSync, cat(fb(3, fb(1, []byte("bob"))), fb(4, cat(fv(1, 2), fb(2, []byte("x")))))))
+	bad("sync-bad-handle", "a sync naming an upper-case handle", "malformed", fb(cSync, fb(3, fb(1, []byte("Bob")))))
+	bad("sync-short-key", "a sync with a 31-byte account key", "malformed", fb(cSync, fb(1, cat(fb(1, []byte("bob")), fb(2, ak[:31])))))
+	bad("sync-device-zero", "a device name for device 0", "malformed", fb(cSync, fb(4, fb(2, []byte("x")))))
+	bad("sync-name-empty", "an empty device name", "malformed", fb(cSync, fb(4, fv(1, 2))))
+	bad("sync-name-control", "a device name with a newline", "malformed", fb(cSync, fb(4, cat(fv(1, 2), fb(2, []byte("a\nb"))))))
+	bad("sync-name-long", "a device name of 65 bytes", "too_large", fb(cSync, fb(4, cat(fv(1, 2), fb(2, bytes.Repeat([]byte("n"), 65))))))
+	bad("sync-name-not-utf8", "a device name that is not UTF-8", "invalid_utf8", fb(cSync, fb(4, cat(fv(1, 2), fb(2, []byte{0xff})))))
 	ok("unknown-nested-field", "a Text with a field 5 of a newer version", "text", fb(cText, cat(fb(1, []byte("hi")), fv(5, 7))), nil, nil)
 	ok("unknown-fields-between", "unknown fields 12 and 20 around the known reply_to 16, canonical order", "unknown", cat(newKind, reply(t1, ""), fv(20, 1), fb(20, []byte("x"))), nil, cat(newKind, fv(20, 1), fb(20, []byte("x"))))
 	ok("unknown-not-utf8", "an unknown field is not checked for UTF-8", "text", cat(text("hi"), fb(21, []byte{0xff})), nil, fb(21, []byte{0xff}))

@@ -151,6 +151,7 @@ type Content struct {
 	//	*Content_SenderKey
 	//	*Content_GroupSync
 	//	*Content_GroupSnapshot
+	//	*Content_Sync
 	Kind isContent_Kind `protobuf_oneof:"kind"`
 	// reply_to quotes an earlier message; only with text or an attachment
 	// (§4.1, §4.9).
@@ -329,6 +330,15 @@ func (x *Content) GetGroupSnapshot() *GroupSnapshot {
 	return nil
 }
 
+func (x *Content) GetSync() *Sync {
+	if x != nil {
+		if x, ok := x.Kind.(*Content_Sync); ok {
+			return x.Sync
+		}
+	}
+	return nil
+}
+
 func (x *Content) GetReplyTo() *ReplyTo {
 	if x != nil {
 		return x.ReplyTo
@@ -418,6 +428,12 @@ type Content_GroupSnapshot struct {
 	GroupSnapshot *GroupSnapshot `protobuf:"bytes,15,opt,name=group_snapshot,json=groupSnapshot,proto3,oneof"`
 }
 
+type Content_Sync struct {
+	// A change the user made on another device of the sender's own
+	// account (spec/content.md §4.15, spec/client.md §17.3).
+	Sync *Sync `protobuf:"bytes,24,opt,name=sync,proto3,oneof"`
+}
+
 func (*Content_Text) isContent_Kind() {}
 
 func (*Content_Reaction) isContent_Kind() {}
@@ -445,6 +461,8 @@ func (*Content_SenderKey) isContent_Kind() {}
 func (*Content_GroupSync) isContent_Kind() {}
 
 func (*Content_GroupSnapshot) isContent_Kind() {}
+
+func (*Content_Sync) isContent_Kind() {}
 
 // Text is a message the user typed: 1 to 16384 bytes of UTF-8.
 type Text struct {
@@ -1334,11 +1352,352 @@ func (x *GroupContext) GetStateHash() []byte {
 	return nil
 }
 
+// Sync tells the other devices of the sender's own account a change the
+// user made on the sending device (spec/content.md §4.15, spec/client.md
+// §17.3). Exactly one change, or one a later version defines (kept as
+// unknown, not applied).
+type Sync struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Change:
+	//
+	//	*Sync_Verified
+	//	*Sync_KeyAccepted
+	//	*Sync_Block
+	//	*Sync_DeviceName
+	Change        isSync_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sync) Reset() {
+	*x = Sync{}
+	mi := &file_content_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sync) ProtoMessage() {}
+
+func (x *Sync) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sync.ProtoReflect.Descriptor instead.
+func (*Sync) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Sync) GetChange() isSync_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *Sync) GetVerified() *SyncVerified {
+	if x != nil {
+		if x, ok := x.Change.(*Sync_Verified); ok {
+			return x.Verified
+		}
+	}
+	return nil
+}
+
+func (x *Sync) GetKeyAccepted() *SyncKeyAccepted {
+	if x != nil {
+		if x, ok := x.Change.(*Sync_KeyAccepted); ok {
+			return x.KeyAccepted
+		}
+	}
+	return nil
+}
+
+func (x *Sync) GetBlock() *SyncBlock {
+	if x != nil {
+		if x, ok := x.Change.(*Sync_Block); ok {
+			return x.Block
+		}
+	}
+	return nil
+}
+
+func (x *Sync) GetDeviceName() *SyncDeviceName {
+	if x != nil {
+		if x, ok := x.Change.(*Sync_DeviceName); ok {
+			return x.DeviceName
+		}
+	}
+	return nil
+}
+
+type isSync_Change interface {
+	isSync_Change()
+}
+
+type Sync_Verified struct {
+	Verified *SyncVerified `protobuf:"bytes,1,opt,name=verified,proto3,oneof"`
+}
+
+type Sync_KeyAccepted struct {
+	KeyAccepted *SyncKeyAccepted `protobuf:"bytes,2,opt,name=key_accepted,json=keyAccepted,proto3,oneof"`
+}
+
+type Sync_Block struct {
+	Block *SyncBlock `protobuf:"bytes,3,opt,name=block,proto3,oneof"`
+}
+
+type Sync_DeviceName struct {
+	DeviceName *SyncDeviceName `protobuf:"bytes,4,opt,name=device_name,json=deviceName,proto3,oneof"`
+}
+
+func (*Sync_Verified) isSync_Change() {}
+
+func (*Sync_KeyAccepted) isSync_Change() {}
+
+func (*Sync_Block) isSync_Change() {}
+
+func (*Sync_DeviceName) isSync_Change() {}
+
+// SyncVerified: the user marked a contact's account key verified
+// (verified = true, MarkVerified) or cleared the mark (ClearVerified).
+type SyncVerified struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	AccountKey    []byte                 `protobuf:"bytes,2,opt,name=account_key,json=accountKey,proto3" json:"account_key,omitempty"` // 32 bytes
+	Verified      bool                   `protobuf:"varint,3,opt,name=verified,proto3" json:"verified,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncVerified) Reset() {
+	*x = SyncVerified{}
+	mi := &file_content_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncVerified) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncVerified) ProtoMessage() {}
+
+func (x *SyncVerified) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncVerified.ProtoReflect.Descriptor instead.
+func (*SyncVerified) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SyncVerified) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+func (x *SyncVerified) GetAccountKey() []byte {
+	if x != nil {
+		return x.AccountKey
+	}
+	return nil
+}
+
+func (x *SyncVerified) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+// SyncKeyAccepted: the user accepted a contact's new account key
+// (AcceptKeyChange).
+type SyncKeyAccepted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	AccountKey    []byte                 `protobuf:"bytes,2,opt,name=account_key,json=accountKey,proto3" json:"account_key,omitempty"` // 32 bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncKeyAccepted) Reset() {
+	*x = SyncKeyAccepted{}
+	mi := &file_content_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncKeyAccepted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncKeyAccepted) ProtoMessage() {}
+
+func (x *SyncKeyAccepted) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncKeyAccepted.ProtoReflect.Descriptor instead.
+func (*SyncKeyAccepted) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SyncKeyAccepted) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+func (x *SyncKeyAccepted) GetAccountKey() []byte {
+	if x != nil {
+		return x.AccountKey
+	}
+	return nil
+}
+
+// SyncBlock: the user blocked (blocked = true) or unblocked an account.
+type SyncBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Blocked       bool                   `protobuf:"varint,2,opt,name=blocked,proto3" json:"blocked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncBlock) Reset() {
+	*x = SyncBlock{}
+	mi := &file_content_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncBlock) ProtoMessage() {}
+
+func (x *SyncBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncBlock.ProtoReflect.Descriptor instead.
+func (*SyncBlock) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SyncBlock) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+func (x *SyncBlock) GetBlocked() bool {
+	if x != nil {
+		return x.Blocked
+	}
+	return false
+}
+
+// SyncDeviceName: the name of a device of the account: 1 to 64 bytes of
+// UTF-8 without control characters.
+type SyncDeviceName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        uint32                 `protobuf:"varint,1,opt,name=device,proto3" json:"device,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncDeviceName) Reset() {
+	*x = SyncDeviceName{}
+	mi := &file_content_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncDeviceName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncDeviceName) ProtoMessage() {}
+
+func (x *SyncDeviceName) ProtoReflect() protoreflect.Message {
+	mi := &file_content_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncDeviceName.ProtoReflect.Descriptor instead.
+func (*SyncDeviceName) Descriptor() ([]byte, []int) {
+	return file_content_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SyncDeviceName) GetDevice() uint32 {
+	if x != nil {
+		return x.Device
+	}
+	return 0
+}
+
+func (x *SyncDeviceName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_content_proto protoreflect.FileDescriptor
 
 const file_content_proto_rawDesc = "" +
 	"\n" +
-	"\rcontent.proto\x12\x13sealpost.content.v1\"\xf4\a\n" +
+	"\rcontent.proto\x12\x13sealpost.content.v1\"\xa5\b\n" +
 	"\aContent\x12/\n" +
 	"\x04text\x18\x01 \x01(\v2\x19.sealpost.content.v1.TextH\x00R\x04text\x12;\n" +
 	"\breaction\x18\x02 \x01(\v2\x1d.sealpost.content.v1.ReactionH\x00R\breaction\x12/\n" +
@@ -1358,7 +1717,8 @@ const file_content_proto_rawDesc = "" +
 	"sender_key\x18\r \x01(\v2*.sealpost.content.v1.SenderKeyDistributionH\x00R\tsenderKey\x12?\n" +
 	"\n" +
 	"group_sync\x18\x0e \x01(\v2\x1e.sealpost.content.v1.GroupSyncH\x00R\tgroupSync\x12K\n" +
-	"\x0egroup_snapshot\x18\x0f \x01(\v2\".sealpost.content.v1.GroupSnapshotH\x00R\rgroupSnapshot\x127\n" +
+	"\x0egroup_snapshot\x18\x0f \x01(\v2\".sealpost.content.v1.GroupSnapshotH\x00R\rgroupSnapshot\x12/\n" +
+	"\x04sync\x18\x18 \x01(\v2\x19.sealpost.content.v1.SyncH\x00R\x04sync\x127\n" +
 	"\breply_to\x18\x10 \x01(\v2\x1c.sealpost.content.v1.ReplyToR\areplyTo\x127\n" +
 	"\x05group\x18\x11 \x01(\v2!.sealpost.content.v1.GroupContextR\x05group\x12\x1d\n" +
 	"\n" +
@@ -1429,7 +1789,29 @@ const file_content_proto_rawDesc = "" +
 	"\bgroup_id\x18\x01 \x01(\fR\agroupId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
 	"\n" +
-	"state_hash\x18\x03 \x01(\fR\tstateHashB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
+	"state_hash\x18\x03 \x01(\fR\tstateHash\"\x9c\x02\n" +
+	"\x04Sync\x12?\n" +
+	"\bverified\x18\x01 \x01(\v2!.sealpost.content.v1.SyncVerifiedH\x00R\bverified\x12I\n" +
+	"\fkey_accepted\x18\x02 \x01(\v2$.sealpost.content.v1.SyncKeyAcceptedH\x00R\vkeyAccepted\x126\n" +
+	"\x05block\x18\x03 \x01(\v2\x1e.sealpost.content.v1.SyncBlockH\x00R\x05block\x12F\n" +
+	"\vdevice_name\x18\x04 \x01(\v2#.sealpost.content.v1.SyncDeviceNameH\x00R\n" +
+	"deviceNameB\b\n" +
+	"\x06change\"c\n" +
+	"\fSyncVerified\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x1f\n" +
+	"\vaccount_key\x18\x02 \x01(\fR\n" +
+	"accountKey\x12\x1a\n" +
+	"\bverified\x18\x03 \x01(\bR\bverified\"J\n" +
+	"\x0fSyncKeyAccepted\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x1f\n" +
+	"\vaccount_key\x18\x02 \x01(\fR\n" +
+	"accountKey\"=\n" +
+	"\tSyncBlock\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x18\n" +
+	"\ablocked\x18\x02 \x01(\bR\ablocked\"<\n" +
+	"\x0eSyncDeviceName\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\rR\x06device\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04nameB7Z5github.com/sealpost/sealpost/client/content/contentpbb\x06proto3"
 
 var (
 	file_content_proto_rawDescOnce sync.Once
@@ -1444,7 +1826,7 @@ func file_content_proto_rawDescGZIP() []byte {
 }
 
 var file_content_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_content_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_content_proto_goTypes = []any{
 	(Receipt_Type)(0),             // 0: sealpost.content.v1.Receipt.Type
 	(Typing_State)(0),             // 1: sealpost.content.v1.Typing.State
@@ -1465,6 +1847,11 @@ var file_content_proto_goTypes = []any{
 	(*GroupSync)(nil),             // 16: sealpost.content.v1.GroupSync
 	(*GroupSnapshot)(nil),         // 17: sealpost.content.v1.GroupSnapshot
 	(*GroupContext)(nil),          // 18: sealpost.content.v1.GroupContext
+	(*Sync)(nil),                  // 19: sealpost.content.v1.Sync
+	(*SyncVerified)(nil),          // 20: sealpost.content.v1.SyncVerified
+	(*SyncKeyAccepted)(nil),       // 21: sealpost.content.v1.SyncKeyAccepted
+	(*SyncBlock)(nil),             // 22: sealpost.content.v1.SyncBlock
+	(*SyncDeviceName)(nil),        // 23: sealpost.content.v1.SyncDeviceName
 }
 var file_content_proto_depIdxs = []int32{
 	3,  // 0: sealpost.content.v1.Content.text:type_name -> sealpost.content.v1.Text
@@ -1481,15 +1868,20 @@ var file_content_proto_depIdxs = []int32{
 	15, // 11: sealpost.content.v1.Content.sender_key:type_name -> sealpost.content.v1.SenderKeyDistribution
 	16, // 12: sealpost.content.v1.Content.group_sync:type_name -> sealpost.content.v1.GroupSync
 	17, // 13: sealpost.content.v1.Content.group_snapshot:type_name -> sealpost.content.v1.GroupSnapshot
-	4,  // 14: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
-	18, // 15: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
-	0,  // 16: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
-	1,  // 17: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	19, // 14: sealpost.content.v1.Content.sync:type_name -> sealpost.content.v1.Sync
+	4,  // 15: sealpost.content.v1.Content.reply_to:type_name -> sealpost.content.v1.ReplyTo
+	18, // 16: sealpost.content.v1.Content.group:type_name -> sealpost.content.v1.GroupContext
+	0,  // 17: sealpost.content.v1.Receipt.type:type_name -> sealpost.content.v1.Receipt.Type
+	1,  // 18: sealpost.content.v1.Typing.state:type_name -> sealpost.content.v1.Typing.State
+	20, // 19: sealpost.content.v1.Sync.verified:type_name -> sealpost.content.v1.SyncVerified
+	21, // 20: sealpost.content.v1.Sync.key_accepted:type_name -> sealpost.content.v1.SyncKeyAccepted
+	22, // 21: sealpost.content.v1.Sync.block:type_name -> sealpost.content.v1.SyncBlock
+	23, // 22: sealpost.content.v1.Sync.device_name:type_name -> sealpost.content.v1.SyncDeviceName
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_content_proto_init() }
@@ -1512,6 +1904,13 @@ func file_content_proto_init() {
 		(*Content_SenderKey)(nil),
 		(*Content_GroupSync)(nil),
 		(*Content_GroupSnapshot)(nil),
+		(*Content_Sync)(nil),
+	}
+	file_content_proto_msgTypes[17].OneofWrappers = []any{
+		(*Sync_Verified)(nil),
+		(*Sync_KeyAccepted)(nil),
+		(*Sync_Block)(nil),
+		(*Sync_DeviceName)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1519,7 +1918,7 @@ func file_content_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_content_proto_rawDesc), len(file_content_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
