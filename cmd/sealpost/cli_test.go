@@ -811,6 +811,13 @@ func TestErrorCodesDocumented(t *testing.T) {
 		"attachment_gone":        client.ErrAttachmentGone,
 		"file_refused":           fmt.Errorf("%w: quota", client.ErrFileRefused),
 		"push_refused":           &client.PushRefusedError{Status: client.PushGatewayUnknown},
+		"link_expired":           client.ErrLinkExpired,
+		"link_not_found":         client.ErrLinkNotFound,
+		"link_declined":          fmt.Errorf("%w: by the user", client.ErrLinkDeclined),
+		"link_aborted":           fmt.Errorf("%w: the snapshot did not parse", client.ErrLinkAborted),
+		"link_timeout":           client.ErrLinkTimeout,
+		"link_relay":             client.ErrLinkRelay,
+		"link_not_stored":        fmt.Errorf("%w (device 3): disk full", client.ErrLinkNotStored),
 	} {
 		want, ok := help[code]
 		if !ok {

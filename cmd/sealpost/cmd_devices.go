@@ -14,8 +14,8 @@ import (
 
 var devicesCommand = &command{
 	name:    "devices",
-	usage:   "devices [revoke ID | approve ID | name NAME]",
-	summary: "list, approve, revoke or name this account's devices",
+	usage:   "devices [add URI | revoke ID | approve ID | name NAME]",
+	summary: "list, add (link), approve, revoke or name this account's devices",
 	help: `
 Lists this account's devices as the transparency log shows them: id,
 when it was added, whether it is revoked, which one is this device, and
@@ -23,13 +23,24 @@ which this device has not approved; with the name each was given and
 when this device last heard from it (when, by that device's clock, it
 sent the newest message or change this device got from it).
 
+"devices add [--history-days N] [--no-account-key] [--code CODE] URI"
+links a new device that shows URI (see 'sealpost help link'): it shows
+the new device's name and a six-digit code, and asks you to type the code
+the new device shows (or "yes" if it is the same; --code gives it
+instead). Only then does it certify the new device with the account key
+and send it the account, contacts, blocked accounts, device names, your
+groups and, with --history-days N, the conversations of the last N days.
+--no-account-key links a device that cannot add, revoke or back up
+(SECURITY.md, "Linked devices"). Prints the new device's id. Needs the
+account key.
+
 "devices name NAME" names this device (1 to 64 bytes of UTF-8, no
 control characters) and tells your other devices. Names are end to end
 encrypted among your own devices: no server sees them.
 
-"devices revoke ID" revokes device ID: it stops receiving messages and
-its keys are no longer trusted by anyone. It needs the account key (the
-first device, or one restored from a backup).
+"devices revoke ID" revokes (unlinks) device ID: it stops receiving
+messages and its keys are no longer trusted by anyone. It needs the
+account key (the first device, or one linked or restored with it).
 
 "devices approve ID" tells this device that device ID is yours (a device
 you restored from your backup): it then gets copies of what you send
@@ -49,6 +60,8 @@ listen').`,
 					a.printDevices(ds)
 					return nil
 				})
+			case args[0] == "add":
+				return a.devicesAdd(ctx, args[1:])
 			case args[0] == "revoke":
 				return a.deviceAction(ctx, args[1:], "revoked", (*client.Client).RevokeDevice, "Revoked device %d.\n")
 			case args[0] == "approve":

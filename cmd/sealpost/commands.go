@@ -32,7 +32,7 @@ func commandList() []*command {
 		initCommand, sendCommand, listenCommand, syncCommand, getCommand, uploadsCommand, chatCommand, reactCommand,
 		editCommand, deleteCommand, timerCommand, statusCommand, historyCommand, verifyCommand,
 		acceptCommand, contactsCommand, blockCommand, unblockCommand, blockedCommand, contactsOnlyCommand, pushCommand, groupCommand, devicesCommand, auditCommand, auditorCommand,
-		backupCommand, restoreCommand, helpCommand, versionCommand,
+		backupCommand, restoreCommand, linkCommand, helpCommand, versionCommand,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/link"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -200,7 +201,7 @@ func errorCode(err error) string {
 	case errors.Is(err, client.ErrInvalidContent):
 		return "invalid_content"
 	case errors.As(err, &u), errors.Is(err, client.ErrInvalidHandle), errors.Is(err, keys.ErrInvalidHandle),
-		errors.Is(err, client.ErrInvalidPushTarget):
+		errors.Is(err, client.ErrInvalidPushTarget), errors.Is(err, link.ErrMalformedURI), errors.Is(err, link.ErrUnsupportedVersion):
 		return "usage"
 	case errors.Is(err, client.ErrWrongPassphrase), errors.Is(err, client.ErrWrongIdentity):
 		return "wrong_passphrase"
@@ -224,6 +225,20 @@ func errorCode(err error) string {
 		return "group_refused"
 	case errors.Is(err, client.ErrPushRefused):
 		return "push_refused"
+	case errors.Is(err, client.ErrLinkExpired):
+		return "link_expired"
+	case errors.Is(err, client.ErrLinkNotFound):
+		return "link_not_found"
+	case errors.Is(err, client.ErrLinkDeclined):
+		return "link_declined"
+	case errors.Is(err, client.ErrLinkAborted):
+		return "link_aborted"
+	case errors.Is(err, client.ErrLinkTimeout):
+		return "link_timeout"
+	case errors.Is(err, client.ErrLinkRelay):
+		return "link_relay"
+	case errors.Is(err, client.ErrLinkNotStored):
+		return "link_not_stored"
 	case errors.Is(err, client.ErrUnknownGroup):
 		return "unknown_group"
 	case errors.Is(err, client.ErrUnknownHandle):
@@ -259,7 +274,8 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
   127.0.0.1:8443: connection refused ...","exit":5}
 (the human line otherwise). The codes, by exit status:
   1  failure, handle_taken, interrupted, group_refused, attachment_gone,
-     file_refused, push_refused
+     file_refused, push_refused, link_expired, link_not_found,
+     link_declined, link_aborted, link_timeout, link_relay, link_not_stored
   2  usage, invalid_content
   3  wrong_passphrase, locked, no_store, not_registered, store_exists,
      corrupt_store, unknown_message, not_sender, blocked, unknown_group

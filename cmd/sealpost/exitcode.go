@@ -10,6 +10,7 @@ import (
 
 	"github.com/sealpost/sealpost/client"
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/crypto/link"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -44,7 +45,8 @@ func exitCode(err error) int {
 	}
 	var u *usageError
 	if errors.As(err, &u) || errors.Is(err, client.ErrInvalidHandle) || errors.Is(err, keys.ErrInvalidHandle) ||
-		errors.Is(err, client.ErrInvalidContent) || errors.Is(err, client.ErrInvalidPushTarget) {
+		errors.Is(err, client.ErrInvalidContent) || errors.Is(err, client.ErrInvalidPushTarget) ||
+		errors.Is(err, link.ErrMalformedURI) || errors.Is(err, link.ErrUnsupportedVersion) {
 		return exitUsage
 	}
 	if errors.Is(err, client.ErrUnknownHandle) {
