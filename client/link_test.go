@@ -117,6 +117,10 @@ func TestLinkDevice(t *testing.T) {
 	if err := alice.MarkVerified(ctxT(t), "bob", sn); err != nil {
 		t.Fatal(err)
 	}
+	gid, err := alice.CreateGroup(ctxT(t), "friends", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	alice2 := s.linkDevice(t, alice, "laptop", AddDeviceOptions{})
 	if alice2.DeviceID() != 2 {
@@ -141,6 +145,19 @@ func TestLinkDevice(t *testing.T) {
 				t.Errorf("device 2's name as seen from %d: %q", c.DeviceID(), d.Name)
 			}
 		}
+	}
+
+	// The group comes after the link, from the device that linked.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		gs, err := alice2.Groups(ctxT(t))
+		if err == nil && len(gs) == 1 && gs[0].ID == gid && gs[0].Name == "friends" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the linked device's groups: %+v, %v", gs, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	id := send(t, bob, "alice", "to both of alice's devices")
