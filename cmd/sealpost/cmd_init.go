@@ -38,6 +38,37 @@ again.`,
 	},
 }
 
+// newStoreConfig is the start of every command that makes a new store
+// (init, link): DIR must hold none, the new store's passphrase is asked
+// for (twice), and the servers are checked before the configuration is
+// saved, so that a server that cannot be reached leaves nothing behind.
+// The caller clears the returned Passphrase.
+func (a *app) newStoreConfig(ctx context.Context, sf *serverFlags) (client.Config, error) {
+	fc, err := sf.config()
+	if err != nil {
+		return client.Config{}, err
+	}
+	if err := checkFresh(a.dir); err != nil {
+		return client.Config{}, err
+	}
+	pass, err := a.storePassphrase(true)
+	if err != nil {
+		return client.Config{}, err
+	}
+	if err := checkServers(ctx, fc); err != nil {
+		clear(pass)
+		return client.Config{}, err
+	}
+	if err := saveConfig(a.dir, fc); err != nil {
+		clear(pass)
+		return client.Config{}, err
+	}
+	cfg := a.clientConfig(fc)
+	cfg.Passphrase = pass
+	cfg.Create = true
+	return cfg, nil
+}
+
 type initResult struct {
 	Handle string `json:"handle"`
 	Device uint32 `json:"device"`
@@ -48,29 +79,11 @@ func (a *app) runInit(ctx context.Context, sf *serverFlags, handle string) error
 	if err := keys.CheckHandle(handle); err != nil {
 		return usagef("handle %q: want 3 to 32 of a-z 0-9 . _ -", handle)
 	}
-	fc, err := sf.config()
+	cfg, err := a.newStoreConfig(ctx, sf)
 	if err != nil {
 		return err
 	}
-	if err := checkFresh(a.dir); err != nil {
-		return err
-	}
-	pass, err := a.storePassphrase(true)
-	if err != nil {
-		return err
-	}
-	defer clear(pass)
-	// Before a store is created: a server that cannot be reached leaves
-	// nothing behind.
-	if err := checkServers(ctx, fc); err != nil {
-		return err
-	}
-	if err := saveConfig(a.dir, fc); err != nil {
-		return err
-	}
-	cfg := a.clientConfig(fc)
-	cfg.Passphrase = pass
-	cfg.Create = true
+	defer clear(cfg.Passphrase)
 	cfg.Invite = sf.invite
 	c, err := client.Open(ctx, cfg)
 	if err != nil {

@@ -84,27 +84,11 @@ func (a *app) runLink(ctx context.Context, sf *serverFlags, account, name, pngFi
 		}
 		name = deviceNameFrom(h)
 	}
-	fc, err := sf.config()
+	cfg, err := a.newStoreConfig(ctx, sf)
 	if err != nil {
 		return err
 	}
-	if err := checkFresh(a.dir); err != nil {
-		return err
-	}
-	pass, err := a.storePassphrase(true)
-	if err != nil {
-		return err
-	}
-	defer clear(pass)
-	if err := checkServers(ctx, fc); err != nil {
-		return err
-	}
-	if err := saveConfig(a.dir, fc); err != nil {
-		return err
-	}
-	cfg := a.clientConfig(fc)
-	cfg.Passphrase = pass
-	cfg.Create = true
+	defer clear(cfg.Passphrase)
 	lctx, cancel := context.WithTimeout(ctx, client.LinkTTL+30*time.Second)
 	defer cancel()
 	var pngErr error
