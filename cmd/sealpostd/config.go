@@ -133,6 +133,14 @@ type Config struct {
 	// RelayFirstContactPerHour is the first-contact allowance of a device
 	// in contacts-only mode (spec/relay.md §15.8); -1 admits none.
 	RelayFirstContactPerHour int `json:"relay_first_contact_per_hour"`
+	// Relay link mailboxes (spec/relay.md §17, linking a new device): a
+	// link mailbox's lifetime as a Go duration (RelayLinkTTL, from
+	// minLinkTTL to maxLinkTTL), the most live at once, and the bucket of
+	// AuthLink frames without a token per client IP address (§17.6).
+	RelayLinkTTL            string `json:"relay_link_ttl"`
+	RelayMaxLinks           int    `json:"relay_max_links"`
+	RelayLinkOpensPerMinute int    `json:"relay_link_opens_per_minute"`
+	RelayLinkOpenBurst      int    `json:"relay_link_open_burst"`
 	// Reconnect pacing (spec/relay.md §2.5): upgrades admitted per second
 	// and the largest reconnect window announced, as a Go duration.
 	RelayReconnectRate   int    `json:"relay_reconnect_rate"`
@@ -348,6 +356,10 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.IntVar(&c.RelayEphemeralPairRate, "relay-ephemeral-pair-rate", c.RelayEphemeralPairRate, "relay: ephemeral items per second from one account to another")
 	fs.IntVar(&c.RelayEphemeralPairBurst, "relay-ephemeral-pair-burst", c.RelayEphemeralPairBurst, "relay: burst of ephemeral items from one account to another")
 	fs.IntVar(&c.RelayFirstContactPerHour, "relay-first-contact-per-hour", c.RelayFirstContactPerHour, "relay: anonymous envelopes without the access key admitted per hour to a device that takes only its contacts' (spec/relay.md §15.8); -1: none")
+	fs.StringVar(&c.RelayLinkTTL, "relay-link-ttl", c.RelayLinkTTL, fmt.Sprintf("relay: lifetime of a link mailbox (linking a new device, spec/relay.md §17.2), %[1]dm to %[2]dm: not shorter than the %[1]dm clients keep a link open (else links die while in use), not longer than the %[2]dm an existing device accepts an offer for (longer serves no link)", minLinkTTL/time.Minute, maxLinkTTL/time.Minute))
+	fs.IntVar(&c.RelayMaxLinks, "relay-max-links", c.RelayMaxLinks, "relay: most live link mailboxes; opening one more is rate_limited (spec/relay.md §17.6)")
+	fs.IntVar(&c.RelayLinkOpensPerMinute, "relay-link-opens-per-minute", c.RelayLinkOpensPerMinute, "relay: link mailboxes opened without a token per minute per client IP address, per node (spec/relay.md §17.6)")
+	fs.IntVar(&c.RelayLinkOpenBurst, "relay-link-open-burst", c.RelayLinkOpenBurst, "relay: burst of link mailboxes opened without a token per client IP address")
 	fs.IntVar(&c.RelayReconnectRate, "relay-reconnect-rate", c.RelayReconnectRate, "relay: WebSocket upgrades admitted per second; beyond it 503 with a retry hint (spec/relay.md §2.5)")
 	fs.StringVar(&c.RelayReconnectWindow, "relay-reconnect-window", c.RelayReconnectWindow, "relay: the longest window over which clients are told to spread their reconnects")
 	fs.StringVar(&c.RelayRevocationPoll, "relay-revocation-poll", c.RelayRevocationPoll, "relay: how often to read the key server's revocation feed")

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/crypto/link"
 	"github.com/sealpost/sealpost/keyserver/kt/kttest"
 	"github.com/sealpost/sealpost/relay"
 )
@@ -152,6 +154,24 @@ func TestValidateChecks(t *testing.T) {
 		{"zero ephemeral pair burst", func(c *Config) { c.RelayEphemeralPairBurst = 0 }, "--relay-ephemeral-pair-burst"},
 		{"no first contact", func(c *Config) { c.RelayFirstContactPerHour = -1 }, ""},
 		{"first contact below -1", func(c *Config) { c.RelayFirstContactPerHour = -2 }, "--relay-first-contact-per-hour"},
+		{"link ttl longest", func(c *Config) { c.RelayLinkTTL = "15m" }, ""},
+		{"link ttl shortest", func(c *Config) { c.RelayLinkTTL = "10m" }, ""},
+		{"link ttl in milliseconds", func(c *Config) { c.RelayLinkTTL = "12m30.125s" }, ""},
+		{"link ttl under the clients'", func(c *Config) { c.RelayLinkTTL = "9m59.999s" }, "--relay-link-ttl"},
+		{"link ttl of a minute", func(c *Config) { c.RelayLinkTTL = "1m" }, "--relay-link-ttl"},
+		{"link ttl over the offer lifetime", func(c *Config) { c.RelayLinkTTL = "15m0.001s" }, "--relay-link-ttl"},
+		{"link ttl of an hour", func(c *Config) { c.RelayLinkTTL = "1h" }, "--relay-link-ttl"},
+		{"link ttl under a millisecond", func(c *Config) { c.RelayLinkTTL = "10m0.0005s" }, "--relay-link-ttl"},
+		{"link ttl not a duration", func(c *Config) { c.RelayLinkTTL = "600" }, "--relay-link-ttl"},
+		{"zero max links", func(c *Config) { c.RelayMaxLinks = 0 }, "--relay-max-links"},
+		{"max links too many", func(c *Config) { c.RelayMaxLinks = 100_000_001 }, "--relay-max-links"},
+		{"one link", func(c *Config) { c.RelayMaxLinks = 1 }, ""},
+		{"zero link opens", func(c *Config) { c.RelayLinkOpensPerMinute = 0 }, "--relay-link-opens-per-minute"},
+		{"negative link opens", func(c *Config) { c.RelayLinkOpensPerMinute = -10 }, "--relay-link-opens-per-minute"},
+		{"link opens too many", func(c *Config) { c.RelayLinkOpensPerMinute = 1_000_001 }, "--relay-link-opens-per-minute"},
+		{"zero link open burst", func(c *Config) { c.RelayLinkOpenBurst = 0 }, "--relay-link-open-burst"},
+		{"link open burst too large", func(c *Config) { c.RelayLinkOpenBurst = 1_000_001 }, "--relay-link-open-burst"},
+		{"link limits off with relay off", func(c *Config) { c.Services, c.RelayLinkTTL, c.RelayMaxLinks = "keyserver", "1h", 0 }, ""},
 		{"reconnect window over the hint cap", func(c *Config) { c.RelayReconnectWindow = "1h" }, "--relay-reconnect-window"},
 		{"idle under heartbeat", func(c *Config) { c.RelayHeartbeat, c.RelayIdleTimeout = "10s", "5s" }, "--relay-idle-timeout"},
 		{"relay limits off with relay off", func(c *Config) { c.Services, c.RelayRate = "keyserver", 0 }, ""},
@@ -315,5 +335,85 @@ func TestEphemeralFlags(t *testing.T) {
 	if l := c.relayLimits(); l.MaxEphemeralEnvelope != 512 || l.EphemeralPerSecond != 100000 || l.EphemeralBurst != 200000 ||
 		l.EphemeralPairRate != 7 || l.EphemeralPairBurst != 9 {
 		t.Fatalf("flags: %+v", l)
+	}
+}
+
+// TestLinkFlags checks that the link mailbox settings (spec/relay.md §17)
+// default to relay.DefaultLimits and reach the relay's limits from the
+// flags and from the config file, flags overriding the file.
+func TestLinkFlags(t *testing.T) {
+	c, err := parseConfig("sealpostd", nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, l := relay.DefaultLimits(), c.relayLimits()
+	if l.LinkTTL != def.LinkTTL || l.MaxLinks != def.MaxLinks || l.LinkOpensPerMinute != def.LinkOpensPerMinute || l.LinkOpenBurst != def.LinkOpenBurst {
+		t.Fatalf("defaults: ttl %v max %d opens %d burst %d", l.LinkTTL, l.MaxLinks, l.LinkOpensPerMinute, l.LinkOpenBurst)
+	}
+	c, err = parseConfig("sealpostd", []string{"--relay-link-ttl", "12m30.5s", "--relay-max-links", "5000",
+		"--relay-link-opens-per-minute", "3", "--relay-link-open-burst", "7"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.relayLimits(); l.LinkTTL != 12*time.Minute+30500*time.Millisecond || l.MaxLinks != 5000 || l.LinkOpensPerMinute != 3 || l.LinkOpenBurst != 7 {
+		t.Fatalf("flags: ttl %v max %d opens %d burst %d", l.LinkTTL, l.MaxLinks, l.LinkOpensPerMinute, l.LinkOpenBurst)
+	}
+
+	file := filepath.Join(t.TempDir(), "sealpostd.json")
+	if err := os.WriteFile(file, []byte(`{"relay_link_ttl": "15m", "relay_max_links": 42,
+		"relay_link_opens_per_minute": 60, "relay_link_open_burst": 120}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = parseConfig("sealpostd", []string{"--config", file, "--relay-link-open-burst", "90"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.relayLimits(); l.LinkTTL != 15*time.Minute || l.MaxLinks != 42 || l.LinkOpensPerMinute != 60 || l.LinkOpenBurst != 90 {
+		t.Fatalf("file and flag: ttl %v max %d opens %d burst %d", l.LinkTTL, l.MaxLinks, l.LinkOpensPerMinute, l.LinkOpenBurst)
+	}
+
+	// A TTL out of range on the command line is a usage error naming the
+	// flag, and nothing is started.
+	for _, ttl := range []string{"1m", "1h", "9m"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"--data-dir", t.TempDir(), "--relay-link-ttl", ttl}, &stdout, &stderr); code != exitUsage {
+			t.Errorf("--relay-link-ttl %s: exit %d, want %d", ttl, code, exitUsage)
+		}
+		if !strings.Contains(stderr.String(), "--relay-link-ttl") {
+			t.Errorf("--relay-link-ttl %s: stderr %q does not name the flag", ttl, stderr.String())
+		}
+	}
+}
+
+// TestLinkTTLBounds keeps --relay-link-ttl's bounds on the clients'
+// constants (spec/linking.md §9): never shorter than the lifetime a new
+// device gives its link, never longer than the offer lifetime an existing
+// device accepts; the relay's own check takes both, and the default lies
+// between them.
+func TestLinkTTLBounds(t *testing.T) {
+	if minLinkTTL != client.LinkTTL {
+		t.Errorf("minLinkTTL %v, client.LinkTTL %v", minLinkTTL, client.LinkTTL)
+	}
+	if maxLinkTTL != link.MaxOfferLifetime || minLinkTTL > maxLinkTTL {
+		t.Errorf("maxLinkTTL %v, link.MaxOfferLifetime %v, minLinkTTL %v", maxLinkTTL, link.MaxOfferLifetime, minLinkTTL)
+	}
+	if d := relay.DefaultLimits().LinkTTL; d < minLinkTTL || d > maxLinkTTL {
+		t.Errorf("relay default link TTL %v outside [%v, %v]", d, minLinkTTL, maxLinkTTL)
+	}
+	for _, ttl := range []time.Duration{minLinkTTL, maxLinkTTL} {
+		c := DefaultConfig()
+		c.RelayLinkTTL = ttl.String()
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%v: %v", ttl, err)
+		}
+		if _, err := relay.New(relay.Config{Limits: c.relayLimits()}); err != nil && strings.Contains(err.Error(), "LinkTTL") {
+			t.Errorf("%v: the relay refuses it: %v", ttl, err)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sealpost/sealpost/crypto/link"
 	"github.com/sealpost/sealpost/relay"
 	relaystore "github.com/sealpost/sealpost/relay/store"
 	relaypg "github.com/sealpost/sealpost/relay/store/postgres"
@@ -44,6 +45,20 @@ const relayAudiencePrefix = "relay:"
 // frameHeadroom is the least room a frame needs beyond one envelope
 // (spec/relay.md §6: the overhead of one item is under 100 bytes).
 const frameHeadroom = 1024
+
+// Bounds of --relay-link-ttl (spec/relay.md §17.2, spec/linking.md §9).
+// The relay does not announce its link TTL (§6): a new device keeps its
+// link URI and offer valid for client.LinkTTL (10 minutes) whatever the
+// relay's, so a shorter relay TTL would expire link mailboxes while their
+// URI is still shown and linking still running. An existing device refuses
+// an offer that expires more than link.MaxOfferLifetime (15 minutes)
+// ahead of its clock, and the new device gives up at its offer's expiry,
+// so a link mailbox kept longer serves no link and only holds one of
+// --relay-max-links the longer.
+const (
+	minLinkTTL = 10 * time.Minute // client.LinkTTL; config_test.go checks it
+	maxLinkTTL = link.MaxOfferLifetime
+)
 
 // services returns the set of services c names; c must be valid.
 func (c *Config) services() (keyServer, relayOn bool) {
@@ -123,6 +138,14 @@ func (c *Config) validateRelay(bad func(flag, format string, args ...any)) {
 		}
 		return d
 	}
+	intIn("relay-max-links", int64(c.RelayMaxLinks), 1, 100_000_000)
+	intIn("relay-link-opens-per-minute", int64(c.RelayLinkOpensPerMinute), 1, 1_000_000)
+	intIn("relay-link-open-burst", int64(c.RelayLinkOpenBurst), 1, 1_000_000)
+	if d, err := time.ParseDuration(c.RelayLinkTTL); err != nil || d < minLinkTTL || d > maxLinkTTL || d%time.Millisecond != 0 {
+		// The relay keeps a link mailbox's expiry in whole milliseconds
+		// (spec/relay.md §17.2).
+		bad("relay-link-ttl", "%q: want a duration from %v (the link lifetime clients use) to %v (the longest offer lifetime clients accept), in whole milliseconds", c.RelayLinkTTL, minLinkTTL, maxLinkTTL)
+	}
 	dur("relay-revocation-poll", c.RelayRevocationPoll, 10*time.Millisecond, time.Minute)
 	dur("relay-ttl", c.RelayTTL, time.Second, 10*365*24*time.Hour)
 	dur("relay-dedup-window", c.RelayDedupWindow, time.Second, 10*365*24*time.Hour)
@@ -167,6 +190,10 @@ func (c *Config) relayLimits() relay.Limits {
 	l.EphemeralPairRate = c.RelayEphemeralPairRate
 	l.EphemeralPairBurst = c.RelayEphemeralPairBurst
 	l.FirstContactPerHour = c.RelayFirstContactPerHour
+	l.LinkTTL = d(c.RelayLinkTTL)
+	l.MaxLinks = c.RelayMaxLinks
+	l.LinkOpensPerMinute = c.RelayLinkOpensPerMinute
+	l.LinkOpenBurst = c.RelayLinkOpenBurst
 	return l
 }
 
@@ -199,6 +226,10 @@ func (c *Config) setRelayDefaults() {
 	c.RelayEphemeralPairRate = l.EphemeralPairRate
 	c.RelayEphemeralPairBurst = l.EphemeralPairBurst
 	c.RelayFirstContactPerHour = l.FirstContactPerHour
+	c.RelayLinkTTL = l.LinkTTL.String()
+	c.RelayMaxLinks = l.MaxLinks
+	c.RelayLinkOpensPerMinute = l.LinkOpensPerMinute
+	c.RelayLinkOpenBurst = l.LinkOpenBurst
 	c.RelayRevocationPoll = relay.DefaultRevocationPoll.String()
 	c.RelayAnonymous = true
 	c.setRelayPushDefaults()
