@@ -560,7 +560,10 @@ func (c *Client) AddDevice(ctx context.Context, uri string, opts AddDeviceOption
 		}
 		return 0, cause
 	}
-	ok, err := opts.Confirm(ctx, off.Name, code)
+	// N's name came inside msg2, sealed: the relay never saw it
+	// (spec/linking.md §4.4).
+	name := ini.Name()
+	ok, err := opts.Confirm(ctx, name, code)
 	if err != nil {
 		return abort(link.AbortCancelled, err)
 	}
@@ -599,10 +602,10 @@ func (c *Client) AddDevice(ctx context.Context, uri string, opts AddDeviceOption
 	certBytes := cert.Marshal()
 	// Approved before it exists: the monitor then takes the device with
 	// exactly this certificate as this user's (spec/client.md §17.1).
-	if err := c.approveLinkedDevice(ctx, uint32(next), certBytes, off.Name); err != nil {
+	if err := c.approveLinkedDevice(ctx, uint32(next), certBytes, name); err != nil {
 		return abort(link.AbortOther, err)
 	}
-	snap, err := c.buildLinkSnapshot(ctx, opts.HistoryDays, uint32(next), certBytes, off.Name)
+	snap, err := c.buildLinkSnapshot(ctx, opts.HistoryDays, uint32(next), certBytes, name)
 	if err != nil {
 		return abort(link.AbortOther, err)
 	}

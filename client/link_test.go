@@ -21,12 +21,13 @@ type linking struct {
 	code chan string
 	done chan error
 	c    *Client
+	name string // the new device's name
 }
 
 // startLink runs Link for a new device in dir, in the background.
 func (s *servers) startLink(t testing.TB, ctx context.Context, dir, name string) *linking {
 	t.Helper()
-	l := &linking{uri: make(chan string, 1), code: make(chan string, 1), done: make(chan error, 1)}
+	l := &linking{uri: make(chan string, 1), code: make(chan string, 1), done: make(chan error, 1), name: name}
 	go func() {
 		c, err := Link(ctx, s.config(dir), LinkOptions{
 			Name:   name,
@@ -73,6 +74,10 @@ func (l *linking) wait(t testing.TB) error {
 // device's code against the one the new device shows.
 func (l *linking) compareCodes(t testing.TB) func(ctx context.Context, name, code string) (bool, error) {
 	return func(ctx context.Context, name, code string) (bool, error) {
+		// The name came sealed in msg2 (spec/linking.md §4.4).
+		if name != l.name {
+			t.Errorf("the existing device shows the name %q, want %q", name, l.name)
+		}
 		select {
 		case shown := <-l.code:
 			return SameLinkCode(shown, code), nil

@@ -31,7 +31,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	e, offer, msg1, err := link.Initiate(rand.Reader, u, n.Offer(), replyID, now)
+	e, _, msg1, err := link.Initiate(rand.Reader, u, n.Offer(), replyID, now)
 	if err != nil {
 		panic(err)
 	}
@@ -41,12 +41,13 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	// E: finish, show N's name and the code; the person confirms.
+	// E: finish, show N's name (it came inside msg2, encrypted: the
+	// relay never saw it) and the code; the person confirms.
 	ech, eCode, err := e.Finish(msg2)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(offer.Name, nCode == eCode)
+	fmt.Println(e.Name(), nCode == eCode)
 
 	// E → N: records (Account, then the snapshot's chunks).
 	sealed, _ := ech.Seal(&link.SnapshotChunk{Data: []byte("state")})

@@ -3,6 +3,8 @@ package link
 import (
 	"bytes"
 	"testing"
+
+	"github.com/sealpost/sealpost/internal/vectors"
 )
 
 // FuzzURI: ParseURI never panics, and what it accepts is canonical:
@@ -83,5 +85,48 @@ func FuzzRecord(f *testing.F) {
 		if err != nil || !bytes.Equal(again, b) {
 			t.Fatalf("marshal(parse(b)) != b: %v", err)
 		}
+	})
+}
+
+// FuzzMsg2: Finish of arbitrary bytes never panics, a refusal leaves the
+// Initiator waiting without a name, and the only msg2 accepted is the one
+// N made, with N's name (spec/linking.md §4.4). The Initiator and the
+// seeds are the vectors' exchange: its msg2 and the finish refusals.
+func FuzzMsg2(f *testing.F) {
+	var v *vectors.LinkingExchangeCase
+	for _, c := range loadVectors(f).Cases {
+		if c.Exchange != nil {
+			v = c.Exchange
+		}
+	}
+	if v == nil {
+		f.Fatal("no exchange in the vectors")
+	}
+	f.Add([]byte(v.Msg2))
+	for _, r := range v.Refusals {
+		if r.Stage == "finish" {
+			f.Add([]byte(r.Msg))
+		}
+	}
+	initiate := func() *Initiator {
+		i, _, _, err := vectorInitiate(v, v.URI, v.Offer, v.Now)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return i
+	}
+	init := initiate()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, err := init.Finish(b)
+		if err != nil {
+			if init.state != stateWaiting || init.Name() != "" {
+				t.Fatalf("a refused msg2 changed the Initiator: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(b, v.Msg2) || init.Name() != v.Name {
+			t.Fatalf("Finish accepted a msg2 N never made (name %q)", init.Name())
+		}
+		init = initiate()
 	})
 }

@@ -124,6 +124,7 @@ type Responder struct {
 	kemSeed  []byte // d || z of (ek_N, dk_N)
 	dk       *mlkem.DecapsulationKey768
 	r        [HashSize]byte // r_N
+	name     string         // N's name, sent in msg2
 	state    state
 	accepted [HashSize]byte // SHA-256 of the msg1 accepted
 }
@@ -132,9 +133,11 @@ type Responder struct {
 // it reads, in order, x_N's private key (32 bytes), the ML-KEM-768 seed
 // d || z (64) and r_N (32) from rnd. relay and linkID name N's link
 // mailbox (spec/relay.md §17), device is N's device identity keys, name
-// its name, expires the offer's expiry (N uses now + the relay's LinkTTL,
-// at most MaxOfferLifetime). Errors: ErrInvalidName, ErrMalformedURI for a
-// relay URL, ErrMalformed for another field out of range.
+// its name (not in the offer: Accept sends it to E inside msg2,
+// spec/linking.md §4.3), expires the offer's expiry (N uses now + the
+// relay's LinkTTL, at most MaxOfferLifetime). Errors: ErrInvalidName,
+// ErrMalformedURI for a relay URL, ErrMalformed for another field out of
+// range.
 func NewResponder(rnd io.Reader, relay string, linkID [IDSize]byte, device keys.DevicePublicKeys, name string, expires time.Time) (*Responder, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
@@ -146,7 +149,7 @@ func NewResponder(rnd io.Reader, relay string, linkID [IDSize]byte, device keys.
 	if err := u.check(); err != nil {
 		return nil, err
 	}
-	r := &Responder{o: Offer{Expires: time.Unix(expires.Unix(), 0).UTC(), Relay: relay, LinkID: linkID, Device: device, Name: name}}
+	r := &Responder{o: Offer{Expires: time.Unix(expires.Unix(), 0).UTC(), Relay: relay, LinkID: linkID, Device: device}, name: name}
 	var err error
 	if r.x, err = prim.NewX25519Key(rnd); err != nil {
 		return nil, fmt.Errorf("link: reading randomness: %w", err)
@@ -187,11 +190,11 @@ func (r *Responder) URI() *URI {
 }
 
 // Accept processes msg1 (spec/linking.md §4.3). On success it returns the
-// channel, E's reply link id (where msg2 goes), msg2, and the code to
-// show. Any error leaves the Responder as it was, waiting for another
-// msg1: ErrMalformed, ErrDecrypt (not for this offer). Once a msg1 is
-// accepted, the same msg1 again gives ErrDuplicate and any other
-// ErrWrongState.
+// channel, E's reply link id (where msg2 goes), msg2 (r_N and N's name,
+// sealed to E), and the code to show. Any error leaves the Responder as
+// it was, waiting for another msg1: ErrMalformed, ErrDecrypt (not for
+// this offer). Once a msg1 is accepted, the same msg1 again gives
+// ErrDuplicate and any other ErrWrongState.
 func (r *Responder) Accept(msg1 []byte) (ch *Channel, replyID [IDSize]byte, msg2 []byte, code string, err error) {
 	switch r.state {
 	case stateDone:
@@ -228,7 +231,14 @@ func (r *Responder) Accept(msg1 []byte) (ch *Channel, replyID [IDSize]byte, msg2
 	if replyID == r.o.LinkID {
 		return nil, [IDSize]byte{}, nil, "", malformed("reply link id is the offer's")
 	}
-	msg2 = append([]byte{typeMsg2}, prim.AEADSeal(nil, k.n2e[:], nonce(0), r.r[:], ad(k.th, dirN2E, typeMsg2))...)
+	// msg2 = 0x02 || AEAD(k_n2e, nonce(0), th || 0x02 || 0x02, r_N || name)
+	// (spec/linking.md §4.3 step 6).
+	pt := make([]byte, 0, HashSize+len(r.name))
+	pt = append(append(pt, r.r[:]...), r.name...)
+	msg2 = make([]byte, 1, 1+len(pt)+tagSize)
+	msg2[0] = typeMsg2
+	msg2 = prim.AEADSeal(msg2, k.n2e[:], nonce(0), pt, ad(k.th, dirN2E, typeMsg2))
+	prim.Zero(pt[:HashSize])
 	code = verificationCode(k.sas[:], r.r[:])
 	ch = newChannel(roleN, k)
 	r.accepted = sha256.Sum256(msg1)
@@ -258,6 +268,7 @@ func (r *Responder) Destroy() {
 type Initiator struct {
 	offer    *Offer
 	keys     *sessionKeys
+	name     string // N's name, from the msg2 accepted
 	state    state
 	finished [HashSize]byte // SHA-256 of the msg2 accepted
 }
@@ -267,8 +278,9 @@ type Initiator struct {
 // bytes) and the ML-KEM-768 encapsulation randomness m (32) from rnd
 // (prim.Encapsulate768: with crypto/rand.Reader, crypto/mlkem draws m
 // itself). replyID is the link id of E's reply mailbox, where N sends
-// msg2 and its records. It returns the parsed offer (to show N's name)
-// and msg1, to send to the URI's link id. Errors: ErrExpired,
+// msg2 and its records. It returns the parsed offer (N's device keys, to
+// certify) and msg1, to send to the URI's link id. N's name is not in
+// the offer: it arrives in msg2 (Finish, then Name). Errors: ErrExpired,
 // ErrExpiryTooFar, ErrOfferMismatch, ErrUnsupportedVersion, ErrMalformed.
 func Initiate(rnd io.Reader, u *URI, offer []byte, replyID [IDSize]byte, now time.Time) (*Initiator, *Offer, []byte, error) {
 	if u == nil {
@@ -337,10 +349,13 @@ func (i *Initiator) Offer() *Offer {
 }
 
 // Finish processes msg2 (spec/linking.md §4.4): it checks r_N against the
-// offer's commitment and returns the channel and the code to show. Any
-// error leaves the Initiator as it was: ErrMalformed, ErrDecrypt,
-// ErrCommitMismatch. Once a msg2 is accepted, the same msg2 again gives
-// ErrDuplicate and any other ErrWrongState.
+// offer's commitment and N's name (CheckName), and returns the channel
+// and the code to show; Name then returns N's name, to show with the
+// code. Any error leaves the Initiator as it was: ErrMalformed (a size
+// outside Msg2MinSize..Msg2MaxSize, or an authentic msg2 whose name is
+// outside spec/linking.md §3.3), ErrDecrypt, ErrCommitMismatch. Once a
+// msg2 is accepted, the same msg2 again gives ErrDuplicate and any other
+// ErrWrongState.
 func (i *Initiator) Finish(msg2 []byte) (*Channel, string, error) {
 	switch i.state {
 	case stateDone:
@@ -351,25 +366,35 @@ func (i *Initiator) Finish(msg2 []byte) (*Channel, string, error) {
 	case stateDestroyed:
 		return nil, "", fmt.Errorf("%w: destroyed", ErrWrongState)
 	}
-	if len(msg2) != Msg2Size || msg2[0] != typeMsg2 {
+	if len(msg2) < Msg2MinSize || len(msg2) > Msg2MaxSize || msg2[0] != typeMsg2 {
 		return nil, "", malformed("msg2 of %d bytes", len(msg2))
 	}
-	rN, err := prim.AEADOpen(nil, i.keys.n2e[:], nonce(0), msg2[1:], ad(i.keys.th, dirN2E, typeMsg2))
+	pt, err := prim.AEADOpen(nil, i.keys.n2e[:], nonce(0), msg2[1:], ad(i.keys.th, dirN2E, typeMsg2))
 	if err != nil {
 		return nil, "", ErrDecrypt
 	}
-	defer prim.Zero(rN)
+	defer prim.Zero(pt)
+	// The sizes checked above leave r_N (32) and 1..64 bytes of name.
+	rN, name := pt[:HashSize], pt[HashSize:]
 	c := commitment(rN)
 	if !prim.Equal(c[:], i.offer.Commit[:]) {
 		return nil, "", ErrCommitMismatch
 	}
+	if err := CheckName(string(name)); err != nil {
+		return nil, "", malformed("msg2 name: %v", err)
+	}
 	code := verificationCode(i.keys.sas[:], rN)
 	ch := newChannel(roleE, i.keys)
+	i.name = string(name)
 	i.finished = sha256.Sum256(msg2)
 	i.state = stateDone
 	i.keys.zero()
 	return ch, code, nil
 }
+
+// Name returns the new device's name, which N sent inside msg2
+// (spec/linking.md §4.4): valid after Finish succeeded, "" before.
+func (i *Initiator) Name() string { return i.name }
 
 // Destroy zeroes the Initiator's secrets; it refuses every later step.
 func (i *Initiator) Destroy() {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,20 +26,63 @@ func TestHandshake(t *testing.T) {
 	if x.replyID != testReplyID {
 		t.Fatalf("reply id %x, want %x", x.replyID, testReplyID)
 	}
-	if len(x.msg1) != Msg1Size || len(x.msg2) != Msg2Size {
+	if len(x.msg1) != Msg1Size || len(x.msg2) != 1+HashSize+len("Laptop")+tagSize {
 		t.Fatalf("msg1 %d bytes, msg2 %d bytes", len(x.msg1), len(x.msg2))
 	}
 	if x.nch.Transcript() != x.ech.Transcript() {
 		t.Fatal("transcripts differ")
 	}
-	if got := x.init.Offer(); got.Name != "Laptop" || got.Device != x.dev.Public() {
+	if got := x.init.Offer(); got.Device != x.dev.Public() {
 		t.Fatalf("initiator's offer %+v", got)
+	}
+	if got := x.init.Name(); got != "Laptop" {
+		t.Fatalf("initiator's name of N %q", got)
 	}
 	if len(x.offer) > MaxOffer {
 		t.Fatalf("offer of %d bytes", len(x.offer))
 	}
 	if s := x.uri.String(); len(s) > MaxURILen {
 		t.Fatalf("URI of %d bytes", len(s))
+	}
+}
+
+// N's name travels in msg2, sealed: the shortest and the longest name
+// give the shortest and the longest msg2, and E learns the name only from
+// Finish (spec/linking.md §4.3, §4.4).
+func TestMsg2CarriesName(t *testing.T) {
+	for _, name := range []string{"n", "Zoé's phone 📱", strings.Repeat("n", MaxNameLen), "日本語のラップトップ"} {
+		dev, _ := newResponder(t, "name dev")
+		n, err := NewResponder(testrand.New("name N "+name), testRelay, testLinkID, dev.Public(), name, testExpires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offer := n.Offer()
+		// (A name of a few bytes may occur in random key bytes by chance.)
+		if len(name) > 4 && bytes.Contains(offer, []byte(name)) {
+			t.Fatalf("%q: the offer holds the name", name)
+		}
+		i, o, msg1, err := Initiate(testrand.New("name E"), n.URI(), offer, testReplyID, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i.Name() != "" || o.Device != dev.Public() {
+			t.Fatalf("%q: name %q before Finish", name, i.Name())
+		}
+		_, _, msg2, nCode, err := n.Accept(msg1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msg2) != 1+HashSize+len(name)+tagSize || len(msg2) < Msg2MinSize || len(msg2) > Msg2MaxSize ||
+			len(name) == MinNameLen && len(msg2) != Msg2MinSize || len(name) == MaxNameLen && len(msg2) != Msg2MaxSize {
+			t.Fatalf("%q: msg2 of %d bytes", name, len(msg2))
+		}
+		if len(name) > 4 && bytes.Contains(msg2, []byte(name)) {
+			t.Fatalf("%q: msg2 holds the name in the clear", name)
+		}
+		_, eCode, err := i.Finish(msg2)
+		if err != nil || eCode != nCode || i.Name() != name {
+			t.Fatalf("%q: Finish %v, name %q", name, err, i.Name())
+		}
 	}
 }
 
@@ -275,6 +319,7 @@ func TestAcceptRefusesOwnLinkIDAsReply(t *testing.T) {
 
 func TestFinishRefusals(t *testing.T) {
 	_, n := newResponder(t, "finish")
+	rN := n.r // Accept wipes it
 	i, _, msg1, err := Initiate(testrand.New("finish E"), n.URI(), n.Offer(), testReplyID, testNow)
 	if err != nil {
 		t.Fatal(err)
@@ -283,30 +328,48 @@ func TestFinishRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A msg2 that opens but reveals another r: commit_mismatch.
-	wrongR := sealMsg2ForTest(i, bytes.Repeat([]byte{7}, 32))
+	// msg2s that open under the Initiator's keys (as one from N, or from
+	// whoever E's msg1 reached, could be).
+	withName := func(r []byte, name string) []byte { return sealMsg2ForTest(i, append(bytes.Clone(r), name...)) }
+	// Another r: commit_mismatch.
+	wrongR := withName(bytes.Repeat([]byte{7}, 32), "Laptop")
 	for name, c := range map[string]struct {
 		msg  []byte
 		want error
 	}{
-		"empty":   {nil, ErrMalformed},
-		"short":   {msg2[:len(msg2)-1], ErrMalformed},
-		"long":    {append(bytes.Clone(msg2), 0), ErrMalformed},
-		"type":    {append([]byte{typeMsg1}, msg2[1:]...), ErrMalformed},
-		"flipped": {flip(msg2, 3), ErrDecrypt},
-		"tag":     {flip(msg2, Msg2Size-1), ErrDecrypt},
-		"wrong r": {wrongR, ErrCommitMismatch},
+		"empty":            {nil, ErrMalformed},
+		"short":            {msg2[:Msg2MinSize-1], ErrMalformed},
+		"type":             {append([]byte{typeMsg1}, msg2[1:]...), ErrMalformed},
+		"flipped":          {flip(msg2, 3), ErrDecrypt},
+		"name flipped":     {flip(msg2, 1+HashSize), ErrDecrypt},
+		"tag":              {flip(msg2, len(msg2)-1), ErrDecrypt},
+		"cut":              {msg2[:len(msg2)-1], ErrDecrypt},
+		"wrong r":          {wrongR, ErrCommitMismatch},
+		"no name":          {withName(rN[:], ""), ErrMalformed},
+		"name 65 bytes":    {withName(rN[:], strings.Repeat("n", MaxNameLen+1)), ErrMalformed},
+		"name newline":     {withName(rN[:], "Lap\ntop"), ErrMalformed},
+		"name rlo":         {withName(rN[:], "evil\u202egpj.exe"), ErrMalformed},
+		"name not UTF-8":   {withName(rN[:], "Lap\xfftop"), ErrMalformed},
+		"wrong r bad name": {withName(bytes.Repeat([]byte{7}, 32), "\n"), ErrCommitMismatch},
 	} {
 		_, _, err := i.Finish(c.msg)
 		if !errorsIs(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
+		// An invalid name is malformed, never invalid_name: the caller
+		// did not supply it.
+		if errorsIs(err, ErrInvalidName) {
+			t.Errorf("%s: %v is invalid_name", name, err)
+		}
 	}
-	if i.state != stateWaiting {
-		t.Fatal("a refused msg2 changed the Initiator")
+	if i.state != stateWaiting || i.Name() != "" {
+		t.Fatalf("a refused msg2 changed the Initiator (name %q)", i.Name())
 	}
 	if _, _, err := i.Finish(msg2); err != nil {
 		t.Fatalf("the real msg2 after refusals: %v", err)
+	}
+	if i.Name() != "Laptop" {
+		t.Fatalf("name %q after Finish", i.Name())
 	}
 	_, _, err = i.Finish(msg2)
 	wantErr(t, err, ErrDuplicate)
@@ -333,7 +396,7 @@ func TestDestroy(t *testing.T) {
 	if !allZero(k.e2n[:]) || !allZero(k.n2e[:]) || !allZero(k.sas[:]) {
 		t.Fatal("Destroy left the Initiator's keys")
 	}
-	_, _, err = i.Finish(make([]byte, Msg2Size))
+	_, _, err = i.Finish(make([]byte, Msg2MinSize))
 	wantErr(t, err, ErrWrongState)
 
 	// Accept and Finish wipe what they no longer need.

@@ -52,9 +52,13 @@ const (
 	IDSize = 32
 	// HashSize is the size of an offer hash, a commitment and r_N.
 	HashSize = 32
-	// Msg1Size and Msg2Size are the exact sizes of the handshake messages.
-	Msg1Size = 1169 // type, x_E (32), ct (1088), sealed reply id (32 + 16)
-	Msg2Size = 49   // type, sealed r_N (32 + 16)
+	// Msg1Size is the exact size of msg1: type, x_E (32), ct (1088),
+	// sealed reply id (32 + 16).
+	Msg1Size = 1169
+	// Msg2MinSize and Msg2MaxSize bound msg2: type, sealed r_N (32) and
+	// N's name (MinNameLen..MaxNameLen), tag (16).
+	Msg2MinSize = 50
+	Msg2MaxSize = 113
 	// MaxRecord is the longest sealed record (a full snapshot chunk):
 	// header (9), type (1), MaxChunk, tag (16).
 	MaxRecord = 65562

@@ -13,8 +13,9 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// Offer is what N stores in its link mailbox (spec/linking.md §3): who N
-// is, where it waits, and its key shares.
+// Offer is what N stores in its link mailbox (spec/linking.md §3): N's
+// device keys, where it waits, and its key shares. It is public (the
+// relay stores it): N's name is not in it but in msg2, encrypted.
 type Offer struct {
 	// Expires is the offer's expiry, whole seconds.
 	Expires time.Time
@@ -24,8 +25,6 @@ type Offer struct {
 	LinkID [IDSize]byte
 	// Device is N's device identity keys, which E certifies.
 	Device keys.DevicePublicKeys
-	// Name is N's device name (CheckName).
-	Name string
 	// DH is N's ephemeral X25519 public key x_N.
 	DH [32]byte
 	// KEM is N's ephemeral ML-KEM-768 encapsulation key ek_N.
@@ -43,7 +42,7 @@ func (o *Offer) Marshal() ([]byte, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, offerFixedSize+len(o.Relay)+len(o.Name))
+	b := make([]byte, 0, offerFixedSize+len(o.Relay))
 	b = append(b, offerVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(o.Expires.Unix()))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(o.Relay)))
@@ -51,16 +50,14 @@ func (o *Offer) Marshal() ([]byte, error) {
 	b = append(b, o.LinkID[:]...)
 	b = append(b, o.Device.Signing[:]...)
 	b = append(b, o.Device.DH[:]...)
-	b = append(b, byte(len(o.Name)))
-	b = append(b, o.Name...)
 	b = append(b, o.DH[:]...)
 	b = append(b, o.KEM[:]...)
 	b = append(b, o.Commit[:]...)
 	return b, nil
 }
 
-// offerFixedSize is everything in an offer but the relay and name bytes.
-const offerFixedSize = 1 + 8 + 2 + IDSize + 32 + 32 + 1 + 32 + keys.KEMKeySize + HashSize
+// offerFixedSize is everything in an offer but the relay URL's bytes.
+const offerFixedSize = 1 + 8 + 2 + IDSize + 32 + 32 + 32 + keys.KEMKeySize + HashSize
 
 // OfferHash returns SHA-256 of an offer's encoding, the URI's h
 // (spec/linking.md §2.1).
@@ -78,7 +75,6 @@ func ParseOffer(b []byte) (*Offer, error) {
 		version uint8
 		expires uint64
 		relay   []byte
-		name    []byte
 		o       Offer
 	)
 	if !s.ReadUint8(&version) {
@@ -89,7 +85,6 @@ func ParseOffer(b []byte) (*Offer, error) {
 	}
 	if !s.ReadUint64(&expires) || !s.ReadUint16LengthPrefixed((*cryptobyte.String)(&relay)) ||
 		!s.CopyBytes(o.LinkID[:]) || !s.CopyBytes(o.Device.Signing[:]) || !s.CopyBytes(o.Device.DH[:]) ||
-		!s.ReadUint8LengthPrefixed((*cryptobyte.String)(&name)) ||
 		!s.CopyBytes(o.DH[:]) || !s.CopyBytes(o.KEM[:]) || !s.CopyBytes(o.Commit[:]) {
 		return nil, malformed("truncated offer")
 	}
@@ -100,7 +95,7 @@ func ParseOffer(b []byte) (*Offer, error) {
 		return nil, malformed("offer expiry out of range")
 	}
 	o.Expires = time.Unix(int64(expires), 0).UTC()
-	o.Relay, o.Name = string(relay), string(name)
+	o.Relay = string(relay)
 	if err := o.check(); err != nil {
 		return nil, err
 	}
@@ -114,9 +109,6 @@ func (o *Offer) check() error {
 	}
 	if err := CheckRelay(o.Relay); err != nil {
 		return malformed("offer relay: %v", err)
-	}
-	if err := CheckName(o.Name); err != nil {
-		return malformed("offer name: %v", err)
 	}
 	if err := prim.CheckEd25519Public(o.Device.Signing[:]); err != nil {
 		return malformed("offer device signing key: %v", err)

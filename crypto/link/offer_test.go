@@ -17,7 +17,7 @@ func TestOfferRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Relay != testRelay || o.LinkID != testLinkID || o.Device != dev.Public() || o.Name != "Laptop" ||
+	if o.Relay != testRelay || o.LinkID != testLinkID || o.Device != dev.Public() ||
 		!o.Expires.Equal(testExpires) || o.Commit != commitment(r.r[:]) {
 		t.Fatalf("parsed %+v", o)
 	}
@@ -28,8 +28,9 @@ func TestOfferRoundTrip(t *testing.T) {
 	if r.URI().OfferHash != OfferHash(b) {
 		t.Fatal("URI hash is not SHA-256 of the offer")
 	}
-	// Layout of spec/linking.md §3.1: the fixed part and the two strings.
-	if len(b) != offerFixedSize+len(testRelay)+len("Laptop") {
+	// Layout of spec/linking.md §3.1: the fixed part and the relay URL;
+	// N's name is not in the offer (it goes in msg2, §4.3).
+	if len(b) != offerFixedSize+len(testRelay) || bytes.Contains(b, []byte("Laptop")) {
 		t.Fatalf("offer of %d bytes", len(b))
 	}
 	if b[0] != 1 || binary.BigEndian.Uint64(b[1:9]) != uint64(testExpires.Unix()) ||
@@ -41,7 +42,7 @@ func TestOfferRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(long.Offer()); n > MaxOffer || n != offerFixedSize+MaxRelayLen+MaxNameLen {
+	if n := len(long.Offer()); n > MaxOffer || n != 1867 { // spec/linking.md §3.1: 1355 + 512
 		t.Fatalf("longest offer %d bytes", n)
 	}
 }
@@ -49,8 +50,7 @@ func TestOfferRoundTrip(t *testing.T) {
 func TestParseOfferRefusals(t *testing.T) {
 	_, r := newResponder(t, "offer refusals")
 	b := r.Offer()
-	nameOff := 11 + len(testRelay) + IDSize + 64
-	xOff := nameOff + 1 + len("Laptop")
+	xOff := 11 + len(testRelay) + IDSize + 64
 	kemOff := xOff + 32
 	set := func(off int, v []byte) []byte {
 		c := bytes.Clone(b)
@@ -75,9 +75,7 @@ func TestParseOfferRefusals(t *testing.T) {
 		"relay length":      {set(9, []byte{0, byte(len(testRelay) + 1)}), ErrMalformed},
 		"signing key":       {set(11+len(testRelay)+IDSize, bytes.Repeat([]byte{0xff}, 32)), ErrMalformed},
 		"device DH low":     {set(11+len(testRelay)+IDSize+32, lowOrderX), ErrMalformed},
-		"name empty":        {append(append(bytes.Clone(b[:nameOff]), 0), b[xOff:]...), ErrMalformed},
-		"name control":      {set(nameOff+1, []byte{'\n'}), ErrMalformed},
-		"name not UTF-8":    {set(nameOff+1, []byte{0xff}), ErrMalformed},
+		"with a name":       {append(append(append(bytes.Clone(b[:xOff]), 6), "Laptop"...), b[xOff:]...), ErrMalformed},
 		"x_N low order":     {set(xOff, lowOrderX), ErrMalformed},
 		"x_N non-canonical": {set(xOff, append([]byte{0xee}, append(bytes.Repeat([]byte{0xff}, 30), 0x7f)...)), ErrMalformed},
 		"ek_N not reduced":  {set(kemOff, highKEM), ErrMalformed},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/crypto/internal/prim"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/internal/vectors"
 )
@@ -132,7 +133,7 @@ func checkOfferVector(t *testing.T, v *vectors.LinkingOfferCase) {
 	}
 	if o.Expires.Unix() != v.Expires || o.Relay != v.Relay || !bytes.Equal(o.LinkID[:], v.LinkID) ||
 		!bytes.Equal(o.Device.Signing[:], v.DeviceSigning) || !bytes.Equal(o.Device.DH[:], v.DeviceDH) ||
-		o.Name != v.Name || !bytes.Equal(o.DH[:], v.DH) || !bytes.Equal(o.KEM[:], v.KEM) || !bytes.Equal(o.Commit[:], v.Commit) {
+		!bytes.Equal(o.DH[:], v.DH) || !bytes.Equal(o.KEM[:], v.KEM) || !bytes.Equal(o.Commit[:], v.Commit) {
 		t.Fatalf("parsed %+v", o)
 	}
 	again, err := o.Marshal()
@@ -217,7 +218,7 @@ func checkExchange(t *testing.T, v *vectors.LinkingExchangeCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if offer.Name != v.Name || !bytes.Equal(msg1, v.Msg1) {
+	if offer.Device != newVectorResponder(t, v).o.Device || !bytes.Equal(msg1, v.Msg1) {
 		t.Fatal("msg1 differs")
 	}
 	// The intermediates of spec/linking.md §5, with this package's code.
@@ -247,9 +248,17 @@ func checkExchange(t *testing.T, v *vectors.LinkingExchangeCase) {
 	if !bytes.Equal(reply[:], v.ReplyID) || !bytes.Equal(msg2, v.Msg2) || nCode != v.Code {
 		t.Fatalf("Accept: reply %x, code %q, msg2 equal %v", reply, nCode, bytes.Equal(msg2, v.Msg2))
 	}
+	if init.Name() != "" {
+		t.Fatal("a name before Finish")
+	}
 	ech, eCode, err := init.Finish(v.Msg2)
-	if err != nil || eCode != v.Code {
-		t.Fatalf("Finish: %v, code %q", err, eCode)
+	if err != nil || eCode != v.Code || init.Name() != v.Name {
+		t.Fatalf("Finish: %v, code %q, name %q", err, eCode, init.Name())
+	}
+	// msg2's plaintext is r_N || name (spec/linking.md §4.3).
+	if pt, err := prim.AEADOpen(nil, v.KeyN2E, nonce(0), v.Msg2[1:], ad([HashSize]byte(v.Transcript), dirN2E, typeMsg2)); err != nil ||
+		!bytes.Equal(pt, append(bytes.Clone(v.ResponderRandomness[96:128]), v.Name...)) {
+		t.Fatalf("msg2 plaintext: %v", err)
 	}
 	for i, rec := range v.Records {
 		send, recv := ech, nch

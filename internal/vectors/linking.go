@@ -48,7 +48,6 @@ type LinkingOfferCase struct {
 	LinkID        Hex    `json:"link_id,omitempty"`
 	DeviceSigning Hex    `json:"device_signing,omitempty"`
 	DeviceDH      Hex    `json:"device_dh,omitempty"`
-	Name          string `json:"name,omitempty"`
 	DH            Hex    `json:"dh,omitempty"`
 	KEM           Hex    `json:"kem,omitempty"`
 	Commit        Hex    `json:"commit,omitempty"`
@@ -81,9 +80,10 @@ type LinkingRecordCase struct {
 // (spec/linking.md §4–§7) with every input, the randomness each side read,
 // every intermediate value and the refusals derived from it.
 type LinkingExchangeCase struct {
-	// N's inputs: its device public keys, mailbox, name, expiry, and the
-	// 128 bytes NewResponder read: x_N's private key, the ML-KEM-768 seed
-	// d || z, r_N.
+	// N's inputs: its device public keys, mailbox, name (not in the
+	// offer: msg2 carries it, sealed), expiry, and the 128 bytes
+	// NewResponder read: x_N's private key, the ML-KEM-768 seed d || z,
+	// r_N.
 	DeviceSigning       Hex    `json:"device_signing"`
 	DeviceDH            Hex    `json:"device_dh"`
 	Relay               string `json:"relay"`
@@ -100,7 +100,8 @@ type LinkingExchangeCase struct {
 	Now                 int64 `json:"now"`
 	ReplyID             Hex   `json:"reply_id"`
 	InitiatorRandomness Hex   `json:"initiator_randomness"`
-	// The handshake: msg1, the intermediates of §5, msg2, the code (§6).
+	// The handshake: msg1, the intermediates of §5, msg2 (its plaintext
+	// is r_N || name), the code (§6).
 	Msg1          Hex    `json:"msg1"`
 	InitiatorDH   Hex    `json:"initiator_dh"`
 	KEMCiphertext Hex    `json:"kem_ciphertext"`

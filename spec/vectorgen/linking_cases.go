@@ -24,16 +24,15 @@ func linkOfferVector(b []byte) *vectors.LinkingOfferCase {
 		return &vectors.LinkingOfferCase{Input: b, Error: linkErrorName(err)}
 	}
 	return &vectors.LinkingOfferCase{Input: b, Expires: o.Expires.Unix(), Relay: o.Relay, LinkID: o.LinkID[:],
-		DeviceSigning: o.Device.Signing[:], DeviceDH: o.Device.DH[:], Name: o.Name, DH: o.DH[:], KEM: o.KEM[:], Commit: o.Commit[:]}
+		DeviceSigning: o.Device.Signing[:], DeviceDH: o.Device.DH[:], DH: o.DH[:], KEM: o.KEM[:], Commit: o.Commit[:]}
 }
 
 // offerOffsets are the offsets of an offer's fields after the relay
 // (spec/linking.md §3.1), for the exchange's offer.
-func offerOffsets(relay, name string) (signing, nameLen, dh, kem int) {
+func offerOffsets(relay string) (signing, dh, kem int) {
 	signing = 1 + 8 + 2 + len(relay) + 32
-	nameLen = signing + 64
-	dh = nameLen + 1 + len(name)
-	return signing, nameLen, dh, dh + 32
+	dh = signing + 64
+	return signing, dh, dh + 32
 }
 
 func linkOfferCases(ex *vectors.LinkingExchangeCase) ([]linkOffer, error) {
@@ -44,12 +43,14 @@ func linkOfferCases(ex *vectors.LinkingExchangeCase) ([]linkOffer, error) {
 	}
 	long := *o
 	long.Relay = "wss://relay.example/" + strings.Repeat("r", link.MaxRelayLen-20)
-	long.Name = strings.Repeat("n", link.MaxNameLen)
 	longB, err := long.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	signing, nameLen, dh, kem := offerOffsets(ex.Relay, ex.Name)
+	signing, dh, kem := offerOffsets(ex.Relay)
+	// The layout before N's name moved into msg2: a name after the
+	// device keys.
+	named := append(append(append(bytes.Clone(good[:dh]), 6), "Laptop"...), good[dh:]...)
 	set := func(off int, v ...byte) []byte {
 		c := bytes.Clone(good)
 		copy(c[off:], v)
@@ -57,14 +58,14 @@ func linkOfferCases(ex *vectors.LinkingExchangeCase) ([]linkOffer, error) {
 	}
 	out := []linkOffer{
 		{"offer-valid", "the exchange's offer", linkOfferVector(good)},
-		{"offer-valid-longest", "relay URL of 512 bytes, name of 64 bytes", linkOfferVector(longB)},
+		{"offer-valid-longest", "relay URL of 512 bytes: 1867 bytes", linkOfferVector(longB)},
 		{"offer-version-2", "an offer of another version", linkOfferVector(set(0, 2))},
 		{"offer-truncated", "the commitment's last byte missing", linkOfferVector(good[:len(good)-1])},
 		{"offer-trailing", "a byte after the commitment", linkOfferVector(append(bytes.Clone(good), 0))},
 		{"offer-expiry-zero", "expiry 0", linkOfferVector(set(1, 0, 0, 0, 0, 0, 0, 0, 0))},
 		{"offer-relay-http", "relay URL not wss://", linkOfferVector(set(11, []byte("http")...))},
 		{"offer-signing-key", "a device signing key that is not a point", linkOfferVector(set(signing, bytes.Repeat([]byte{0xff}, 32)...))},
-		{"offer-name-rlo", "a name with RIGHT-TO-LEFT OVERRIDE", linkOfferVector(set(nameLen+1, []byte("\u202e")...))},
+		{"offer-with-name", "a name (length 6, Laptop) after the device keys: an offer holds no name, N sends it in msg2", linkOfferVector(named)},
 		{"offer-x-low-order", "x_N of low order (u = 1)", linkOfferVector(set(dh, append([]byte{1}, make([]byte, 31)...)...))},
 		{"offer-kem-unreduced", "ek_N with a coefficient not below q", linkOfferVector(set(kem, bytes.Repeat([]byte{0xff}, 12)...))},
 	}
@@ -135,8 +136,7 @@ func linkRefusals(ex *vectors.LinkingExchangeCase, st *linkState) ([]vectors.Lin
 	now := time.Unix(ex.Now, 0).UTC()
 	expires := time.Unix(ex.Expires, 0).UTC()
 	tampered := bytes.Clone(offer)
-	_, nameLen, _, _ := offerOffsets(ex.Relay, ex.Name)
-	tampered[nameLen+1] ^= 0x20 // "Laptop" → "laptop"
+	tampered[len(tampered)-1] ^= 0x01 // the commitment's last byte
 	v2 := bytes.Clone(offer)
 	v2[0] = 2
 	short := offer[:len(offer)-1]
@@ -146,7 +146,7 @@ func linkRefusals(ex *vectors.LinkingExchangeCase, st *linkState) ([]vectors.Lin
 	initiate := func(comment, uri string, offer []byte, at time.Time, want string) {
 		out = append(out, vectors.LinkingRefusal{Comment: comment, Stage: "initiate", URI: uri, Offer: offer, Now: at.Unix(), Error: want})
 	}
-	initiate("the offer in the mailbox was changed (name Laptop → laptop): its SHA-256 is not h", ex.URI, tampered, now, "offer_mismatch")
+	initiate("the offer in the mailbox was changed (a bit of the commitment): its SHA-256 is not h", ex.URI, tampered, now, "offer_mismatch")
 	initiate("h was swapped", uriWith(func(u *link.URI) { u.OfferHash[0] ^= 1 }), offer, now, "offer_mismatch")
 	initiate("N's offer copied to another mailbox: the URI's link id is not the offer's", uriWith(func(u *link.URI) { u.LinkID[0] ^= 1 }), offer, now, "offer_mismatch")
 	initiate("N's offer copied to another relay", uriWith(func(u *link.URI) { u.Relay = "wss://relay.example:8443/v1/other" }), offer, now, "offer_mismatch")
@@ -198,15 +198,26 @@ func linkRefusals(ex *vectors.LinkingExchangeCase, st *linkState) ([]vectors.Lin
 	}
 
 	msg2 := []byte(ex.Msg2)
-	wrongR := append([]byte{0x02}, aeadSeal(ex.KeyN2E, 0, bytes.Repeat([]byte{0x55}, 32), st.th[:], 0x02, 0x02)...)
+	rN := ex.ResponderRandomness[96:128]
+	// msg2s that open under k_n2e: plaintext r || name (§4.3).
+	sealed2 := func(r []byte, name string) []byte {
+		return append([]byte{0x02}, aeadSeal(ex.KeyN2E, 0, append(bytes.Clone(r), name...), st.th[:], 0x02, 0x02)...)
+	}
 	for _, c := range []struct {
 		comment string
 		msg     []byte
 		want    string
 	}{
 		{"msg2 with its tag changed", flip(msg2, len(msg2)-1), "decrypt"},
-		{"msg2 that opens but reveals an r that is not the committed r_N", wrongR, "commit_mismatch"},
-		{"msg2 one byte short", msg2[:len(msg2)-1], "malformed"},
+		{"msg2 with a byte of the sealed name changed", flip(msg2, 1+32), "decrypt"},
+		{"msg2 one byte short: the last byte of the tag missing", msg2[:len(msg2)-1], "decrypt"},
+		{"msg2 that opens but reveals an r that is not the committed r_N", sealed2(bytes.Repeat([]byte{0x55}, 32), ex.Name), "commit_mismatch"},
+		{"msg2 of 49 bytes: r_N without a name", sealed2(rN, ""), "malformed"},
+		{"msg2 of 114 bytes: a name of 65 bytes", sealed2(rN, strings.Repeat("n", link.MaxNameLen+1)), "malformed"},
+		{"msg2 that opens, r_N right, a name with a line feed", sealed2(rN, "Lap\ntop"), "malformed"},
+		{"msg2 that opens, r_N right, a name with RIGHT-TO-LEFT OVERRIDE", sealed2(rN, "Lap\u202etop"), "malformed"},
+		{"msg2 that opens, r_N right, a name that is not UTF-8", sealed2(rN, "Lap\xfftop"), "malformed"},
+		{"msg2 of type 0x01", append([]byte{0x01}, msg2[1:]...), "malformed"},
 	} {
 		out = append(out, vectors.LinkingRefusal{Comment: c.comment, Stage: "finish", Msg: c.msg, Error: c.want})
 	}
