@@ -34,8 +34,8 @@ type Channel struct {
 // The sizes of link.go, spelt out there for readers, are these.
 var (
 	_ = [1]struct{}{}[Msg1Size-(1+32+kemCiphertextSize+IDSize+tagSize)]
-	_ = [1]struct{}{}[Msg2MinSize-(1+HashSize+MinNameLen+tagSize)]
-	_ = [1]struct{}{}[Msg2MaxSize-(1+HashSize+MaxNameLen+tagSize)]
+	_ = [1]struct{}{}[Msg2Size-(1+msg2PlaintextSize+tagSize)]
+	_ = [1]struct{}{}[msg2PlaintextSize-(HashSize+1+MaxNameLen)]
 	_ = [1]struct{}{}[MaxRecord-(recordHeaderSize+1+MaxChunk+tagSize)]
 )
 

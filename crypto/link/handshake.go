@@ -18,6 +18,9 @@ const (
 	kemSeedSize       = mlkem.SeedSize          // 64: d || z
 	tagSize           = prim.AEADTagSize        // 16
 	keySize           = prim.AEADKeySize        // 32
+	// msg2PlaintextSize is msg2's plaintext: r_N (32), the name's length
+	// (1), the name zero-padded to MaxNameLen (64) (spec/linking.md §4.3).
+	msg2PlaintextSize = HashSize + 1 + MaxNameLen // 97
 )
 
 // state is a handshake party's state: out-of-order steps are refused.
@@ -191,9 +194,9 @@ func (r *Responder) URI() *URI {
 
 // Accept processes msg1 (spec/linking.md §4.3). On success it returns the
 // channel, E's reply link id (where msg2 goes), msg2 (r_N and N's name,
-// sealed to E), and the code to show. Any error leaves the Responder as
-// it was, waiting for another msg1: ErrMalformed, ErrDecrypt (not for
-// this offer). Once a msg1 is accepted, the same msg1 again gives
+// zero-padded and sealed to E: Msg2Size bytes whatever the name), and
+// the code to show. Any error leaves the Responder as it was, waiting
+// for another msg1: ErrMalformed, ErrDecrypt (not for this offer). Once a msg1 is accepted, the same msg1 again gives
 // ErrDuplicate and any other ErrWrongState.
 func (r *Responder) Accept(msg1 []byte) (ch *Channel, replyID [IDSize]byte, msg2 []byte, code string, err error) {
 	switch r.state {
@@ -231,11 +234,16 @@ func (r *Responder) Accept(msg1 []byte) (ch *Channel, replyID [IDSize]byte, msg2
 	if replyID == r.o.LinkID {
 		return nil, [IDSize]byte{}, nil, "", malformed("reply link id is the offer's")
 	}
-	// msg2 = 0x02 || AEAD(k_n2e, nonce(0), th || 0x02 || 0x02, r_N || name)
-	// (spec/linking.md §4.3 step 6).
-	pt := make([]byte, 0, HashSize+len(r.name))
-	pt = append(append(pt, r.r[:]...), r.name...)
-	msg2 = make([]byte, 1, 1+len(pt)+tagSize)
+	// msg2 = 0x02 || AEAD(k_n2e, nonce(0), th || 0x02 || 0x02,
+	// r_N || u8(len(name)) || name || zeros to 64 name bytes): always
+	// Msg2Size bytes, so its size tells nothing of the name
+	// (spec/linking.md §4.3 step 6). NewResponder checked the name is
+	// 1..MaxNameLen bytes.
+	pt := make([]byte, msg2PlaintextSize)
+	copy(pt, r.r[:])
+	pt[HashSize] = byte(len(r.name))
+	copy(pt[HashSize+1:], r.name)
+	msg2 = make([]byte, 1, Msg2Size)
 	msg2[0] = typeMsg2
 	msg2 = prim.AEADSeal(msg2, k.n2e[:], nonce(0), pt, ad(k.th, dirN2E, typeMsg2))
 	prim.Zero(pt[:HashSize])
@@ -349,13 +357,14 @@ func (i *Initiator) Offer() *Offer {
 }
 
 // Finish processes msg2 (spec/linking.md §4.4): it checks r_N against the
-// offer's commitment and N's name (CheckName), and returns the channel
-// and the code to show; Name then returns N's name, to show with the
-// code. Any error leaves the Initiator as it was: ErrMalformed (a size
-// outside Msg2MinSize..Msg2MaxSize, or an authentic msg2 whose name is
-// outside spec/linking.md §3.3), ErrDecrypt, ErrCommitMismatch. Once a
-// msg2 is accepted, the same msg2 again gives ErrDuplicate and any other
-// ErrWrongState.
+// offer's commitment and N's name (its length 1..MaxNameLen, zero
+// padding, CheckName), and returns the channel and the code to show;
+// Name then returns N's name, to show with the code. Any error leaves the
+// Initiator as it was: ErrMalformed (a size other than Msg2Size, or an
+// authentic msg2 whose name length is outside 1..MaxNameLen, whose
+// padding is not all zero or whose name is outside spec/linking.md §3.3),
+// ErrDecrypt, ErrCommitMismatch. Once a msg2 is accepted, the same msg2
+// again gives ErrDuplicate and any other ErrWrongState.
 func (i *Initiator) Finish(msg2 []byte) (*Channel, string, error) {
 	switch i.state {
 	case stateDone:
@@ -366,7 +375,7 @@ func (i *Initiator) Finish(msg2 []byte) (*Channel, string, error) {
 	case stateDestroyed:
 		return nil, "", fmt.Errorf("%w: destroyed", ErrWrongState)
 	}
-	if len(msg2) < Msg2MinSize || len(msg2) > Msg2MaxSize || msg2[0] != typeMsg2 {
+	if len(msg2) != Msg2Size || msg2[0] != typeMsg2 {
 		return nil, "", malformed("msg2 of %d bytes", len(msg2))
 	}
 	pt, err := prim.AEADOpen(nil, i.keys.n2e[:], nonce(0), msg2[1:], ad(i.keys.th, dirN2E, typeMsg2))
@@ -374,11 +383,22 @@ func (i *Initiator) Finish(msg2 []byte) (*Channel, string, error) {
 		return nil, "", ErrDecrypt
 	}
 	defer prim.Zero(pt)
-	// The sizes checked above leave r_N (32) and 1..64 bytes of name.
-	rN, name := pt[:HashSize], pt[HashSize:]
+	// The size checked above leaves r_N (32), the name's length (1) and
+	// MaxNameLen bytes of name and padding (spec/linking.md §4.4).
+	rN := pt[:HashSize]
 	c := commitment(rN)
 	if !prim.Equal(c[:], i.offer.Commit[:]) {
 		return nil, "", ErrCommitMismatch
+	}
+	n := int(pt[HashSize])
+	if n < MinNameLen || n > MaxNameLen {
+		return nil, "", malformed("msg2 name length %d", n)
+	}
+	name, pad := pt[HashSize+1:HashSize+1+n], pt[HashSize+1+n:]
+	for _, b := range pad {
+		if b != 0 {
+			return nil, "", malformed("msg2 name padding not zero")
+		}
 	}
 	if err := CheckName(string(name)); err != nil {
 		return nil, "", malformed("msg2 name: %v", err)

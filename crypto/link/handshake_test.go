@@ -26,7 +26,7 @@ func TestHandshake(t *testing.T) {
 	if x.replyID != testReplyID {
 		t.Fatalf("reply id %x, want %x", x.replyID, testReplyID)
 	}
-	if len(x.msg1) != Msg1Size || len(x.msg2) != 1+HashSize+len("Laptop")+tagSize {
+	if len(x.msg1) != Msg1Size || len(x.msg2) != Msg2Size {
 		t.Fatalf("msg1 %d bytes, msg2 %d bytes", len(x.msg1), len(x.msg2))
 	}
 	if x.nch.Transcript() != x.ech.Transcript() {
@@ -46,11 +46,12 @@ func TestHandshake(t *testing.T) {
 	}
 }
 
-// N's name travels in msg2, sealed: the shortest and the longest name
-// give the shortest and the longest msg2, and E learns the name only from
-// Finish (spec/linking.md §4.3, §4.4).
+// N's name travels in msg2, sealed and zero-padded to MaxNameLen: a
+// 1-byte and a 64-byte name give msg2s of the same size, Msg2Size, and E
+// learns the name only from Finish (spec/linking.md §4.3, §4.4, §10.2).
 func TestMsg2CarriesName(t *testing.T) {
-	for _, name := range []string{"n", "Zoé's phone 📱", strings.Repeat("n", MaxNameLen), "日本語のラップトップ"} {
+	sizes := map[int]string{}
+	for _, name := range []string{"n", "Zoé's phone 📱", strings.Repeat("n", MaxNameLen), "日本語のラップトップ", strings.Repeat("é", MaxNameLen/2)} {
 		dev, _ := newResponder(t, "name dev")
 		n, err := NewResponder(testrand.New("name N "+name), testRelay, testLinkID, dev.Public(), name, testExpires)
 		if err != nil {
@@ -72,10 +73,10 @@ func TestMsg2CarriesName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(msg2) != 1+HashSize+len(name)+tagSize || len(msg2) < Msg2MinSize || len(msg2) > Msg2MaxSize ||
-			len(name) == MinNameLen && len(msg2) != Msg2MinSize || len(name) == MaxNameLen && len(msg2) != Msg2MaxSize {
-			t.Fatalf("%q: msg2 of %d bytes", name, len(msg2))
+		if len(msg2) != Msg2Size {
+			t.Fatalf("%q (%d bytes): msg2 of %d bytes, want %d", name, len(name), len(msg2), Msg2Size)
 		}
+		sizes[len(msg2)] = name
 		if len(name) > 4 && bytes.Contains(msg2, []byte(name)) {
 			t.Fatalf("%q: msg2 holds the name in the clear", name)
 		}
@@ -83,6 +84,31 @@ func TestMsg2CarriesName(t *testing.T) {
 		if err != nil || eCode != nCode || i.Name() != name {
 			t.Fatalf("%q: Finish %v, name %q", name, err, i.Name())
 		}
+	}
+	if len(sizes) != 1 {
+		t.Fatalf("msg2 sizes differ with the name's length: %v", sizes)
+	}
+}
+
+// N's msg2 plaintext is r_N || u8(len(name)) || name || zeros, 97 bytes
+// (spec/linking.md §4.3).
+func TestMsg2Plaintext(t *testing.T) {
+	_, n := newResponder(t, "plaintext")
+	rN := n.r // Accept wipes it
+	i, _, msg1, err := Initiate(testrand.New("plaintext E"), n.URI(), n.Offer(), testReplyID, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, msg2, _, err := n.Accept(msg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := prim.AEADOpen(nil, i.keys.n2e[:], nonce(0), msg2[1:], ad(i.keys.th, dirN2E, typeMsg2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := msg2PlaintextForTest(rN[:], byte(len("Laptop")), []byte("Laptop")); len(pt) != 97 || !bytes.Equal(pt, want) {
+		t.Fatalf("msg2 plaintext %x, want %x", pt, want)
 	}
 }
 
@@ -329,28 +355,42 @@ func TestFinishRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	// msg2s that open under the Initiator's keys (as one from N, or from
-	// whoever E's msg1 reached, could be).
-	withName := func(r []byte, name string) []byte { return sealMsg2ForTest(i, append(bytes.Clone(r), name...)) }
+	// whoever E's msg1 reached, could be): r || name_len || field, the
+	// field padded or cut to 64 bytes.
+	withName := func(r []byte, n int, field string) []byte {
+		return sealMsg2ForTest(i, msg2PlaintextForTest(r, byte(n), []byte(field)))
+	}
+	named := func(r []byte, name string) []byte { return withName(r, len(name), name) }
 	// Another r: commit_mismatch.
-	wrongR := withName(bytes.Repeat([]byte{7}, 32), "Laptop")
+	wrongR := named(bytes.Repeat([]byte{7}, 32), "Laptop")
+	nonZeroLast := msg2PlaintextForTest(rN[:], 6, []byte("Laptop"))
+	nonZeroLast[len(nonZeroLast)-1] = 1
 	for name, c := range map[string]struct {
 		msg  []byte
 		want error
 	}{
-		"empty":            {nil, ErrMalformed},
-		"short":            {msg2[:Msg2MinSize-1], ErrMalformed},
-		"type":             {append([]byte{typeMsg1}, msg2[1:]...), ErrMalformed},
-		"flipped":          {flip(msg2, 3), ErrDecrypt},
-		"name flipped":     {flip(msg2, 1+HashSize), ErrDecrypt},
-		"tag":              {flip(msg2, len(msg2)-1), ErrDecrypt},
-		"cut":              {msg2[:len(msg2)-1], ErrDecrypt},
-		"wrong r":          {wrongR, ErrCommitMismatch},
-		"no name":          {withName(rN[:], ""), ErrMalformed},
-		"name 65 bytes":    {withName(rN[:], strings.Repeat("n", MaxNameLen+1)), ErrMalformed},
-		"name newline":     {withName(rN[:], "Lap\ntop"), ErrMalformed},
-		"name rlo":         {withName(rN[:], "evil\u202egpj.exe"), ErrMalformed},
-		"name not UTF-8":   {withName(rN[:], "Lap\xfftop"), ErrMalformed},
-		"wrong r bad name": {withName(bytes.Repeat([]byte{7}, 32), "\n"), ErrCommitMismatch},
+		"empty":              {nil, ErrMalformed},
+		"short":              {msg2[:Msg2Size-1], ErrMalformed},
+		"long":               {append(bytes.Clone(msg2), 0), ErrMalformed},
+		"type":               {append([]byte{typeMsg1}, msg2[1:]...), ErrMalformed},
+		"flipped":            {flip(msg2, 3), ErrDecrypt},
+		"name flipped":       {flip(msg2, 1+HashSize+1), ErrDecrypt},
+		"padding flipped":    {flip(msg2, Msg2Size-tagSize-1), ErrDecrypt},
+		"tag":                {flip(msg2, len(msg2)-1), ErrDecrypt},
+		"wrong r":            {wrongR, ErrCommitMismatch},
+		"unpadded":           {sealMsg2ForTest(i, append(bytes.Clone(rN[:]), "Laptop"...)), ErrMalformed},
+		"name_len 0":         {withName(rN[:], 0, ""), ErrMalformed},
+		"name_len 0, bytes":  {withName(rN[:], 0, "Laptop"), ErrMalformed},
+		"name_len 65":        {withName(rN[:], MaxNameLen+1, strings.Repeat("n", MaxNameLen)), ErrMalformed},
+		"name_len 255":       {withName(rN[:], 255, strings.Repeat("n", MaxNameLen)), ErrMalformed},
+		"name_len short":     {withName(rN[:], 3, "Laptop"), ErrMalformed}, // "top" is non-zero padding
+		"padding last byte":  {sealMsg2ForTest(i, nonZeroLast), ErrMalformed},
+		"name ends in NUL":   {withName(rN[:], 7, "Laptop"), ErrMalformed}, // a zero inside name_len is not padding
+		"name newline":       {named(rN[:], "Lap\ntop"), ErrMalformed},
+		"name rlo":           {named(rN[:], "evil\u202egpj.exe"), ErrMalformed},
+		"name not UTF-8":     {named(rN[:], "Lap\xfftop"), ErrMalformed},
+		"wrong r bad name":   {named(bytes.Repeat([]byte{7}, 32), "\n"), ErrCommitMismatch},
+		"wrong r name_len 0": {withName(bytes.Repeat([]byte{7}, 32), 0, ""), ErrCommitMismatch},
 	} {
 		_, _, err := i.Finish(c.msg)
 		if !errorsIs(err, c.want) {
@@ -396,7 +436,7 @@ func TestDestroy(t *testing.T) {
 	if !allZero(k.e2n[:]) || !allZero(k.n2e[:]) || !allZero(k.sas[:]) {
 		t.Fatal("Destroy left the Initiator's keys")
 	}
-	_, _, err = i.Finish(make([]byte, Msg2MinSize))
+	_, _, err = i.Finish(make([]byte, Msg2Size))
 	wantErr(t, err, ErrWrongState)
 
 	// Accept and Finish wipe what they no longer need.

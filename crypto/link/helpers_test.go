@@ -112,9 +112,20 @@ func respondKeysForTest(t testing.TB, n *Responder, xE, ct []byte) *sessionKeys 
 	return deriveKeys(ssDH, ssKEM, transcriptHash(OfferHash(n.offer), xE, ct))
 }
 
-// sealMsg2ForTest makes a msg2 revealing r under the Initiator's keys.
-func sealMsg2ForTest(i *Initiator, r []byte) []byte {
-	return prim.AEADSeal([]byte{typeMsg2}, i.keys.n2e[:], nonce(0), r, ad(i.keys.th, dirN2E, typeMsg2))
+// sealMsg2ForTest seals a msg2 plaintext pt under the Initiator's keys.
+func sealMsg2ForTest(i *Initiator, pt []byte) []byte {
+	return prim.AEADSeal([]byte{typeMsg2}, i.keys.n2e[:], nonce(0), pt, ad(i.keys.th, dirN2E, typeMsg2))
+}
+
+// msg2PlaintextForTest is r || nameLen || field, field zero-padded (or
+// cut) to MaxNameLen bytes: spec/linking.md §4.3's plaintext when
+// nameLen is len(field) and field is 1..64 bytes.
+func msg2PlaintextForTest(r []byte, nameLen byte, field []byte) []byte {
+	pt := make([]byte, msg2PlaintextSize)
+	copy(pt, r)
+	pt[HashSize] = nameLen
+	copy(pt[HashSize+1:], field)
+	return pt
 }
 
 func hmacSHA256(k, m []byte) []byte {

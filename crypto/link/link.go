@@ -55,10 +55,10 @@ const (
 	// Msg1Size is the exact size of msg1: type, x_E (32), ct (1088),
 	// sealed reply id (32 + 16).
 	Msg1Size = 1169
-	// Msg2MinSize and Msg2MaxSize bound msg2: type, sealed r_N (32) and
-	// N's name (MinNameLen..MaxNameLen), tag (16).
-	Msg2MinSize = 50
-	Msg2MaxSize = 113
+	// Msg2Size is the exact size of msg2, whatever N's name: type, sealed
+	// r_N (32), name length (1) and the name zero-padded to MaxNameLen
+	// (64), tag (16) (spec/linking.md §4.3).
+	Msg2Size = 114
 	// MaxRecord is the longest sealed record (a full snapshot chunk):
 	// header (9), type (1), MaxChunk, tag (16).
 	MaxRecord = 65562

@@ -255,9 +255,10 @@ func checkExchange(t *testing.T, v *vectors.LinkingExchangeCase) {
 	if err != nil || eCode != v.Code || init.Name() != v.Name {
 		t.Fatalf("Finish: %v, code %q, name %q", err, eCode, init.Name())
 	}
-	// msg2's plaintext is r_N || name (spec/linking.md §4.3).
+	// msg2's plaintext is r_N || u8(len(name)) || name || zeros to 64
+	// name bytes (spec/linking.md §4.3).
 	if pt, err := prim.AEADOpen(nil, v.KeyN2E, nonce(0), v.Msg2[1:], ad([HashSize]byte(v.Transcript), dirN2E, typeMsg2)); err != nil ||
-		!bytes.Equal(pt, append(bytes.Clone(v.ResponderRandomness[96:128]), v.Name...)) {
+		len(v.Msg2) != Msg2Size || !bytes.Equal(pt, msg2PlaintextForTest(v.ResponderRandomness[96:128], byte(len(v.Name)), []byte(v.Name))) {
 		t.Fatalf("msg2 plaintext: %v", err)
 	}
 	for i, rec := range v.Records {

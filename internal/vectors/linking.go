@@ -101,7 +101,8 @@ type LinkingExchangeCase struct {
 	ReplyID             Hex   `json:"reply_id"`
 	InitiatorRandomness Hex   `json:"initiator_randomness"`
 	// The handshake: msg1, the intermediates of §5, msg2 (its plaintext
-	// is r_N || name), the code (§6).
+	// is r_N || name_len || name || zeros to 64 name bytes), the code
+	// (§6).
 	Msg1          Hex    `json:"msg1"`
 	InitiatorDH   Hex    `json:"initiator_dh"`
 	KEMCiphertext Hex    `json:"kem_ciphertext"`

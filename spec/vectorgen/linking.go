@@ -33,7 +33,7 @@ var (
 
 func genLinking() ([]byte, error) {
 	f := &vectors.File[vectors.LinkingCase]{
-		Description: "Linked-device provisioning channel: URIs, device names, offers and record plaintexts accepted and refused; complete exchanges (N's name sealed in msg2) with every input, the randomness each side read and every intermediate value, records both ways, and the refusals derived from them; a man in the middle whose codes differ.",
+		Description: "Linked-device provisioning channel: URIs, device names, offers and record plaintexts accepted and refused; complete exchanges (N's name zero-padded and sealed in msg2) with every input, the randomness each side read and every intermediate value, records both ways, and the refusals derived from them; a man in the middle whose codes differ.",
 		Spec:        "spec/linking.md",
 	}
 	add := func(id, comment, typ string, set func(c *vectors.LinkingCase)) {
@@ -285,12 +285,14 @@ func linkExchange(seed, name string, linkID, replyID [32]byte, withRecords bool)
 		return k
 	}
 	v.KeyE2N, v.KeyN2E, v.KeySAS = expand(link.LabelE2N), expand(link.LabelN2E), expand(link.LabelSAS)
-	// msg1's sealed reply id and msg2's sealed r_N || name (§4).
+	// msg1's sealed reply id and msg2's sealed r_N || name_len || name
+	// || zeros (§4).
 	if got, err := aeadOpen(v.KeyE2N, 0, msg1[len(wantMsg1Head):], th[:], 0x01, 0x01); err != nil || !bytes.Equal(got, replyID[:]) {
 		return nil, nil, fmt.Errorf("msg1 body: %v", err)
 	}
-	if got, err := aeadOpen(v.KeyN2E, 0, msg2[1:], th[:], 0x02, 0x02); err != nil || !bytes.Equal(got, append(bytes.Clone(rN), name...)) || msg2[0] != 0x02 {
-		return nil, nil, fmt.Errorf("msg2 body (r_N || name): %v", err)
+	if got, err := aeadOpen(v.KeyN2E, 0, msg2[1:], th[:], 0x02, 0x02); err != nil || !bytes.Equal(got, msg2Plaintext(rN, len(name), name)) ||
+		msg2[0] != 0x02 || len(msg2) != link.Msg2Size {
+		return nil, nil, fmt.Errorf("msg2 body (r_N || name_len || name || zeros): %v", err)
 	}
 	if init.Name() != name || bytes.Contains(offer, []byte(name)) {
 		return nil, nil, errors.New("the name is in the offer, or E did not learn it from msg2")
@@ -387,6 +389,18 @@ func aeadSeal(key []byte, seq uint64, pt, th []byte, dir, typ byte) []byte {
 	var nonce [12]byte
 	binary.BigEndian.PutUint64(nonce[4:], seq)
 	return a.Seal(nil, nonce[:], pt, append(append(bytes.Clone(th), dir), typ))
+}
+
+// msg2Plaintext is spec/linking.md §4.3's msg2 plaintext, 97 bytes:
+// r || u8(nameLen) || field, the field zero-padded (or cut) to 64 bytes.
+// A nameLen other than len(field), or a field of 0 or over 64 bytes,
+// makes the refusals of §4.4.
+func msg2Plaintext(r []byte, nameLen int, field string) []byte {
+	pt := make([]byte, 32+1+64)
+	copy(pt, r)
+	pt[32] = byte(nameLen)
+	copy(pt[33:], field)
+	return pt
 }
 
 // sealRecord seals a record plaintext as spec/linking.md §7.2 says.

@@ -199,24 +199,39 @@ func linkRefusals(ex *vectors.LinkingExchangeCase, st *linkState) ([]vectors.Lin
 
 	msg2 := []byte(ex.Msg2)
 	rN := ex.ResponderRandomness[96:128]
-	// msg2s that open under k_n2e: plaintext r || name (§4.3).
-	sealed2 := func(r []byte, name string) []byte {
-		return append([]byte{0x02}, aeadSeal(ex.KeyN2E, 0, append(bytes.Clone(r), name...), st.th[:], 0x02, 0x02)...)
+	// msg2s that open under k_n2e: plaintext r || name_len || field,
+	// the field zero-padded or cut to 64 bytes (§4.3).
+	sealedPT := func(pt []byte) []byte {
+		return append([]byte{0x02}, aeadSeal(ex.KeyN2E, 0, pt, st.th[:], 0x02, 0x02)...)
 	}
+	sealed2 := func(r []byte, nameLen int, field string) []byte { return sealedPT(msg2Plaintext(r, nameLen, field)) }
+	named := func(r []byte, name string) []byte { return sealed2(r, len(name), name) }
+	lastPad := msg2Plaintext(rN, len(ex.Name), ex.Name)
+	lastPad[len(lastPad)-1] = 0x01
+	midPad := msg2Plaintext(rN, len(ex.Name), ex.Name)
+	midPad[33+len(ex.Name)] = 0x80
 	for _, c := range []struct {
 		comment string
 		msg     []byte
 		want    string
 	}{
 		{"msg2 with its tag changed", flip(msg2, len(msg2)-1), "decrypt"},
-		{"msg2 with a byte of the sealed name changed", flip(msg2, 1+32), "decrypt"},
-		{"msg2 one byte short: the last byte of the tag missing", msg2[:len(msg2)-1], "decrypt"},
-		{"msg2 that opens but reveals an r that is not the committed r_N", sealed2(bytes.Repeat([]byte{0x55}, 32), ex.Name), "commit_mismatch"},
-		{"msg2 of 49 bytes: r_N without a name", sealed2(rN, ""), "malformed"},
-		{"msg2 of 114 bytes: a name of 65 bytes", sealed2(rN, strings.Repeat("n", link.MaxNameLen+1)), "malformed"},
-		{"msg2 that opens, r_N right, a name with a line feed", sealed2(rN, "Lap\ntop"), "malformed"},
-		{"msg2 that opens, r_N right, a name with RIGHT-TO-LEFT OVERRIDE", sealed2(rN, "Lap\u202etop"), "malformed"},
-		{"msg2 that opens, r_N right, a name that is not UTF-8", sealed2(rN, "Lap\xfftop"), "malformed"},
+		{"msg2 with a byte of the sealed name changed", flip(msg2, 1+32+1), "decrypt"},
+		{"msg2 with a byte of the sealed padding changed", flip(msg2, len(msg2)-16-1), "decrypt"},
+		{"msg2 one byte short: the last byte of the tag missing", msg2[:len(msg2)-1], "malformed"},
+		{"msg2 one byte long", append(bytes.Clone(msg2), 0x00), "malformed"},
+		{"msg2 that opens but reveals an r that is not the committed r_N", named(bytes.Repeat([]byte{0x55}, 32), ex.Name), "commit_mismatch"},
+		{"msg2 unpadded (r_N || name, without name_len or padding)", sealedPT(append(bytes.Clone(rN), ex.Name...)), "malformed"},
+		{"msg2 that opens, r_N right, name_len 0 and all-zero padding", sealed2(rN, 0, ""), "malformed"},
+		{"msg2 that opens, r_N right, name_len 65 over 64 bytes of n", sealed2(rN, link.MaxNameLen+1, strings.Repeat("n", link.MaxNameLen)), "malformed"},
+		{"msg2 that opens, r_N right, name_len 255", sealed2(rN, 255, strings.Repeat("n", link.MaxNameLen)), "malformed"},
+		{"msg2 that opens, r_N right, the last padding byte 0x01", sealedPT(lastPad), "malformed"},
+		{"msg2 that opens, r_N right, the first padding byte 0x80", sealedPT(midPad), "malformed"},
+		{"msg2 that opens, r_N right, name_len 3 over the name Laptop: non-zero padding", sealed2(rN, 3, "Laptop"), "malformed"},
+		{"msg2 that opens, r_N right, name_len 7 over Laptop: the name ends in U+0000", sealed2(rN, 7, "Laptop"), "malformed"},
+		{"msg2 that opens, r_N right, a name with a line feed", named(rN, "Lap\ntop"), "malformed"},
+		{"msg2 that opens, r_N right, a name with RIGHT-TO-LEFT OVERRIDE", named(rN, "Lap\u202etop"), "malformed"},
+		{"msg2 that opens, r_N right, a name that is not UTF-8", named(rN, "Lap\xfftop"), "malformed"},
 		{"msg2 of type 0x01", append([]byte{0x01}, msg2[1:]...), "malformed"},
 	} {
 		out = append(out, vectors.LinkingRefusal{Comment: c.comment, Stage: "finish", Msg: c.msg, Error: c.want})
