@@ -53,6 +53,9 @@ const (
 	linkAnswerTimeout = 3 * time.Minute
 	// linkSendItems bounds the records of one relay Send.
 	linkSendItems = 4
+	// linkLastWait bounds the last words of a link that is ending: an
+	// Abort, closing the mailbox.
+	linkLastWait = 10 * time.Second
 )
 
 // LinkOptions are the new device's side of linking.
@@ -192,7 +195,7 @@ func (c *Client) linkNew(ctx context.Context, opts LinkOptions) error {
 	// The account record, then the snapshot (spec/linking.md §8).
 	abort := func(reason link.AbortReason, cause error) error {
 		if rec, err := ch.Seal(&link.Abort{Reason: reason, Text: linkAbortText(cause)}); err == nil {
-			linkSend(context.WithoutCancel(ctx), conn.Conn, reply, [][]byte{rec})
+			linkSendLast(ctx, conn.Conn, reply, rec)
 		}
 		return cause
 	}
@@ -311,7 +314,9 @@ func (c *Client) linkNew(ctx context.Context, opts LinkOptions) error {
 			c.log.Warn("client: link: could not tell the other device that linking succeeded", "err", err)
 		}
 	}
-	conn.Close(ctx)
+	cctx, ccancel := context.WithTimeout(ctx, linkLastWait)
+	defer ccancel()
+	conn.Close(cctx)
 	return nil
 }
 
@@ -462,6 +467,15 @@ func linkSend(ctx context.Context, conn *relayclient.Conn, to []byte, recs [][]b
 	return nil
 }
 
+// linkSendLast sends rec, an Abort, even when ctx has ended, for at most
+// linkLastWait: the other device then stops at once instead of waiting
+// out its timeout.
+func linkSendLast(ctx context.Context, conn *relayclient.Conn, to, rec []byte) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), linkLastWait)
+	defer cancel()
+	linkSend(ctx, conn, to, [][]byte{rec})
+}
+
 // AddDeviceOptions are the existing device's side of linking.
 type AddDeviceOptions struct {
 	// Confirm shows the new device's name and the verification code and
@@ -529,7 +543,11 @@ func (c *Client) AddDevice(ctx context.Context, uri string, opts AddDeviceOption
 		return 0, fmt.Errorf("client: opening a link at the relay: %w", err)
 	}
 	defer conn.CloseNow()
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), linkLastWait)
+		defer cancel()
+		conn.Close(cctx)
+	}()
 	offer, _, err := conn.Fetch(ctx, u.LinkID)
 	if errors.Is(err, relayclient.ErrNoLink) {
 		return 0, ErrLinkNotFound
@@ -556,7 +574,7 @@ func (c *Client) AddDevice(ctx context.Context, uri string, opts AddDeviceOption
 	defer ch.Destroy()
 	abort := func(reason link.AbortReason, cause error) (uint32, error) {
 		if rec, err := ch.Seal(&link.Abort{Reason: reason, Text: linkAbortText(cause)}); err == nil {
-			linkSend(context.WithoutCancel(ctx), conn.Conn, to, [][]byte{rec})
+			linkSendLast(ctx, conn.Conn, to, rec)
 		}
 		return 0, cause
 	}
