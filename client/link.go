@@ -153,6 +153,13 @@ func (c *Client) linkNew(ctx context.Context, opts LinkOptions) error {
 		return fmt.Errorf("client: opening the link at the relay: %w", err)
 	}
 	defer conn.CloseNow()
+	// However it ends, the URI is used: the mailbox goes (spec/relay.md
+	// §17), so a second scan answers link_not_found.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), linkLastWait)
+		defer cancel()
+		conn.Close(cctx)
+	}()
 	if opts.OnURI != nil {
 		opts.OnURI(resp.URI().String())
 	}
@@ -314,9 +321,6 @@ func (c *Client) linkNew(ctx context.Context, opts LinkOptions) error {
 			c.log.Warn("client: link: could not tell the other device that linking succeeded", "err", err)
 		}
 	}
-	cctx, ccancel := context.WithTimeout(ctx, linkLastWait)
-	defer ccancel()
-	conn.Close(cctx)
 	return nil
 }
 
