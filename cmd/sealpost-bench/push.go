@@ -373,15 +373,19 @@ func (p *pushBench) finish(rep *pushReport, loadStart, loadEnd time.Time, atEnd 
 	if d := loadEnd.Sub(loadStart).Seconds(); d > 0 {
 		rep.WakeupsPerSecond = float64(atEnd) / d
 	}
+	// The relay's counts first: it counts a wake-up once the push
+	// service has answered, which counts it before answering, so read in
+	// this order the relay's delivered never exceeds the service's count
+	// even while wake-ups still go out.
+	if err := relayPushMetrics(p.reg, rep); err != nil {
+		rep.RelayWakeups = nil
+	}
 	rep.Wakeups = p.sink.requests.Load()
 	rep.Hung = p.sink.hung.Load()
 	rep.Bad = p.sink.bad.Load()
 	p.sink.mu.Lock()
 	rep.Devices = len(p.sink.woken)
 	p.sink.mu.Unlock()
-	if err := relayPushMetrics(p.reg, rep); err != nil {
-		rep.RelayWakeups = nil
-	}
 }
 
 var errPushFlags = errors.New("--push: needs --self, not with --herd, --ephemeral, --anonymous, --compare-anonymous or --shared")

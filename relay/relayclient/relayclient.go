@@ -600,6 +600,9 @@ func (c *Conn) handle(f *wire.Frame) error {
 		// In the order of the LinkFetch frames (spec/relay.md §17.4).
 		return answer(c, &c.links, b.LinkOffer, "LinkOffer")
 	case *wire.Frame_LinkClosed:
+		// The relay closes the connection next: that close is the one
+		// Close asked for, not a failure (spec/relay.md §17.5).
+		c.fail(ErrClosed)
 		return answer(c, &c.closes, struct{}{}, "LinkClosed")
 	case *wire.Frame_Deliver:
 		for _, d := range b.Deliver.Deliveries {
