@@ -28,7 +28,7 @@ var errBlocked = errors.New("client: the sender is blocked")
 // if it has none (spec/client.md §13.6).
 func (c *Client) access(ctx context.Context) (localstore.Access, error) {
 	var a localstore.Access
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		a, err = tx.Access()
 		return err
@@ -36,7 +36,7 @@ func (c *Client) access(ctx context.Context) (localstore.Access, error) {
 	if !errors.Is(err, localstore.ErrNotFound) {
 		return a, storeError(err)
 	}
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		var err error
 		if a, err = tx.Access(); !errors.Is(err, localstore.ErrNotFound) {
 			return err // made meanwhile
@@ -83,7 +83,7 @@ func (c *Client) SetContactsOnly(ctx context.Context, on bool) error {
 	if _, err := c.access(ctx); err != nil {
 		return err
 	}
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		a, err := tx.Access()
 		if err != nil {
 			return err
@@ -149,7 +149,7 @@ func (c *Client) Block(ctx context.Context, handle string) error {
 		return err
 	}
 	var contacts []string
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		// The blocked account holds the old key: it stops working at
 		// once, not after a grace (spec/client.md §13.7).
 		var err error
@@ -174,7 +174,7 @@ func (c *Client) Unblock(ctx context.Context, handle string) error {
 		return err
 	}
 	defer done()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error { return tx.Unblock(handle) })
+	err = c.store.Update(ctx, func(tx localstore.Tx) error { return tx.Unblock(handle) })
 	if errors.Is(err, localstore.ErrNotFound) {
 		return fmt.Errorf("%w: %q is not blocked", ErrUnknownHandle, handle)
 	}
@@ -192,7 +192,7 @@ func (c *Client) Blocked(ctx context.Context) ([]string, error) {
 	}
 	defer done()
 	var hs []string
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		hs, err = tx.BlockedHandles()
 		return err
@@ -261,7 +261,7 @@ func (c *Client) registerAccess(ctx context.Context, link *relaylink.Link) error
 	if err := link.SetAccess(ctx, mode, verifier, prev); err != nil {
 		return err
 	}
-	return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error {
+	return storeError(c.store.Update(ctx, func(tx localstore.Tx) error {
 		now, err := tx.Access()
 		if err != nil {
 			return err

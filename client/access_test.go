@@ -14,7 +14,7 @@ import (
 func peerKey(t *testing.T, c *Client, handle string) []byte {
 	t.Helper()
 	var k []byte
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		var err error
 		k, err = tx.PeerAccessKey(handle, 1)
 		return err
@@ -166,7 +166,7 @@ func TestBlock(t *testing.T) {
 func outgoingCount(t *testing.T, c *Client) int {
 	t.Helper()
 	var n int
-	if err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	if err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		os, err := tx.OutgoingQueue(1000)
 		n = len(os)
 		return err

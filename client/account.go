@@ -59,7 +59,7 @@ func (c *Client) KeyChange(ctx context.Context, handle string) (*KeyChange, erro
 		return nil, err
 	}
 	var ct localstore.Contact
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		ct, err = tx.Contact(handle)
 		return err
 	})
@@ -104,7 +104,7 @@ func (c *Client) MarkVerified(ctx context.Context, handle string, shown *keys.Sa
 		released []localstore.InboxMessage
 		events   []Event
 	)
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		released, events = nil, nil
 		ct, err := tx.Contact(handle)
 		if err != nil {
@@ -176,7 +176,7 @@ func (c *Client) AcceptKeyChange(ctx context.Context, handle string) error {
 		events   []Event
 		changed  bool
 	)
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		released, events, changed = nil, nil, false
 		ct, err := tx.Contact(handle)
 		if err != nil {
@@ -216,7 +216,7 @@ func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
 	}
 	defer done()
 	var out []Contact
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		cs, err := tx.Contacts()
 		for _, ct := range cs {
 			out = append(out, Contact{Handle: ct.Handle, AccountKey: ct.AccountKey, Verified: ct.Verified, KeyChanged: ct.Pending, PendingKey: ct.PendingKey})
@@ -246,7 +246,7 @@ func (c *Client) Devices(ctx context.Context) ([]Device, error) {
 		return nil, err
 	}
 	var infos map[uint32]localstore.DeviceInfo
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		infos, err = tx.DeviceInfos()
 		return err
@@ -308,7 +308,7 @@ func (c *Client) RevokeDevice(ctx context.Context, device uint32) error {
 	c.forget(id.handle)
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
-	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+	err = c.store.Update(context.WithoutCancel(ctx), func(tx localstore.Tx) error {
 		if err := tx.PutOwnDevice(device, localstore.OwnRevoked, nil); err != nil {
 			return err
 		}

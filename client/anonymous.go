@@ -240,7 +240,7 @@ func (c *Client) refillSendTokens(ctx context.Context) error {
 	defer a.refill.Unlock()
 	now := time.Now()
 	var have int
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		have, err = tx.SendTokenCount(minTokenEpoch(now))
 		return err
@@ -299,7 +299,7 @@ func (c *Client) refillSendTokens(ctx context.Context) error {
 		for i := range toks {
 			enc[i] = toks[i].Marshal()
 		}
-		return storeError(c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		return storeError(c.store.Update(context.WithoutCancel(ctx), func(tx localstore.Tx) error {
 			if _, err := tx.DropSendTokensBefore(minTokenEpoch(time.Now())); err != nil {
 				return err
 			}
@@ -344,7 +344,7 @@ func (c *Client) maintainSendTokens(ctx context.Context) {
 		return
 	}
 	var left int
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		min := minTokenEpoch(time.Now())
 		if _, err := tx.DropSendTokensBefore(min); err != nil {
 			return err
@@ -379,7 +379,7 @@ func (c *Client) payToken(ctx context.Context, o *localstore.Outgoing, renew boo
 			left  int
 		)
 		var gone bool
-		err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		err := c.store.Update(ctx, func(tx localstore.Tx) error {
 			var err error
 			epoch, tok, err = tx.TakeSendToken(minTokenEpoch(now))
 			if err != nil {
@@ -430,7 +430,7 @@ func (c *Client) sendAnonymous(ctx context.Context, id [wire.MessageIDSize]byte,
 	// The recipient device's access key, if it gave one (spec/client.md
 	// §13.6): without it the relay may admit the envelope only as a
 	// first contact.
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		k, err := tx.PeerAccessKey(o.Recipient, o.Device)
 		if err == nil {
 			item.AccessKey = k

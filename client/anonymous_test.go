@@ -136,7 +136,7 @@ func (s *servers) newAnonUser(handle string) *Client {
 func walletCount(t *testing.T, c *Client) int {
 	t.Helper()
 	var n int
-	if err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	if err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		var err error
 		n, err = tx.SendTokenCount(minTokenEpoch(time.Now()))
 		return err
@@ -235,7 +235,7 @@ func TestAnonymousNeverFallsBack(t *testing.T) {
 		t.Fatalf("bob's mailbox %+v, %v: want empty", st, err)
 	}
 	var queued []localstore.Outgoing
-	alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 		var err error
 		queued, err = tx.OutgoingQueue(10)
 		return err
@@ -266,7 +266,7 @@ func TestAnonymousRetrySameToken(t *testing.T) {
 	// bob's device 1, still running after "first", does not send it too
 	// (with a token of its own); the test's item goes to device 1.
 	var o localstore.Outgoing
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: []byte("0123456789abcdef"), Recipient: "bob", Device: 2, Envelope: bytes.Repeat([]byte{7}, 512), Created: time.Now()}); err != nil {
 			return err
 		}
@@ -296,7 +296,7 @@ func TestAnonymousRetrySameToken(t *testing.T) {
 	stale := bytes.Clone(o.SendToken)
 	stale[2] ^= 0xff // a nonce byte: the issuer's signature no longer verifies
 	o.SendToken, o.MessageID = stale, []byte("fedcba9876543210")
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		if _, err := tx.EnqueueOutgoing(localstore.Outgoing{MessageID: o.MessageID, Recipient: "bob", Device: 2, Envelope: o.Envelope, Created: time.Now()}); err != nil {
 			return err
 		}

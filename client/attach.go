@@ -251,7 +251,7 @@ func (c *Client) spoolFile(ctx context.Context, handle string, gid *GroupID, r i
 	if gid != nil {
 		row.Group = gid[:]
 	}
-	if err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		if _, err := tx.AttachUploadRow(msgID[:]); err == nil {
 			return fmt.Errorf("%w: a file with this id is being sent", ErrMessageIDReused)
 		}
@@ -327,7 +327,7 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 	}
 	defer done()
 	var row localstore.AttachUpload
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		row, err = tx.AttachUploadRow(msgID[:])
 		return err
 	}); err != nil {
@@ -378,7 +378,7 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 		}
 		uploadID, offset, partSize = cr.UploadID, cr.Offset, cr.PartSize
 		row.UploadID = uploadID[:]
-		return false, c.store.Update(ctx, func(tx *localstore.Tx) error {
+		return false, c.store.Update(ctx, func(tx localstore.Tx) error {
 			return tx.SetAttachUploadProgress(msgID[:], uploadID[:], offset)
 		})
 	}
@@ -435,7 +435,7 @@ func (c *Client) uploadBlob(ctx context.Context, msgID MessageID, progress Progr
 			return row, blobID, nil
 		}
 		offset = newOffset
-		if err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		if err := c.store.Update(ctx, func(tx localstore.Tx) error {
 			return tx.SetAttachUploadProgress(msgID[:], uploadID[:], offset)
 		}); err != nil {
 			return row, blobID, storeError(err)
@@ -481,13 +481,13 @@ func (c *Client) sendPointer(ctx context.Context, msgID MessageID, row localstor
 	ct.GetAttachment().BlobId = blobID[:]
 	defer clear(ct.GetAttachment().GetKey())
 	spool := filepath.Join(c.store.Dir(), spoolDir, row.Spool)
-	end := func(tx *localstore.Tx) error { return tx.DeleteAttachUpload(msgID[:]) }
+	end := func(tx localstore.Tx) error { return tx.DeleteAttachUpload(msgID[:]) }
 	if row.Group != nil {
 		var gid GroupID
 		copy(gid[:], row.Group)
 		_, err = c.sendGroup(ctx, gid, ct, &msgID, end)
 	} else {
-		_, err = c.sendContent(ctx, row.Conversation, ct, true, func(tx *localstore.Tx, _ MessageID, _ time.Time) error {
+		_, err = c.sendContent(ctx, row.Conversation, ct, true, func(tx localstore.Tx, _ MessageID, _ time.Time) error {
 			return end(tx)
 		}, []SendOption{WithMessageID(msgID)})
 	}
@@ -503,7 +503,7 @@ func (c *Client) sendPointer(ctx context.Context, msgID MessageID, row localstor
 // being sent (its pointer is queued).
 func (c *Client) uploadRecorded(msgID MessageID) bool {
 	gone := false
-	err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(c.ctx, func(tx localstore.Tx) error {
 		_, err := tx.AttachUploadRow(msgID[:])
 		gone = errors.Is(err, localstore.ErrNotFound)
 		return nil
@@ -514,7 +514,7 @@ func (c *Client) uploadRecorded(msgID MessageID) bool {
 // failUpload records that a file will not be sent and why, deletes its
 // spool and reports EventFileFailed.
 func (c *Client) failUpload(msgID MessageID, row localstore.AttachUpload, cause error) {
-	err := c.store.Update(c.ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(c.ctx, func(tx localstore.Tx) error {
 		return tx.DeleteAttachUpload(msgID[:])
 	})
 	if err != nil {
@@ -562,7 +562,7 @@ func (c *Client) resumeUploads() {
 	defer t.Stop()
 	for {
 		var rows []localstore.AttachUpload
-		err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(c.ctx, func(tx localstore.Tx) error {
 			var err error
 			rows, err = tx.AttachUploads()
 			return err
@@ -598,7 +598,7 @@ func (c *Client) cleanSpool(ctx context.Context) error {
 		return err
 	}
 	var used map[string]bool
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		old, err := tx.AttachDownloadsBefore(time.Now().Add(-30 * 24 * time.Hour))
 		if err != nil {
 			return err
@@ -706,7 +706,7 @@ func (c *Client) PendingFiles(ctx context.Context) ([]PendingFile, error) {
 	}
 	defer done()
 	var rows []localstore.AttachUpload
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		rows, err = tx.AttachUploads()
 		return err

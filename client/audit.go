@@ -86,7 +86,7 @@ func (c *Client) auditDirectory(ctx context.Context, progress func(done, total i
 		return nil, err
 	}
 	var raw []byte
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		raw, err = tx.AuditState()
 		if errors.Is(err, localstore.ErrNotFound) {
 			raw, err = nil, nil
@@ -100,7 +100,7 @@ func (c *Client) auditDirectory(ctx context.Context, progress func(done, total i
 	if err != nil {
 		return nil, c.verifyError("", "audit", err)
 	}
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error { return tx.PutAuditState(res.State.Marshal()) })
+	err = c.store.Update(ctx, func(tx localstore.Tx) error { return tx.PutAuditState(res.State.Marshal()) })
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -143,7 +143,7 @@ func runAudit(ctx context.Context, ks *ksclient.Client, v *kt.Verifier, vrfKey *
 // it knows, ordered by handle.
 func (c *Client) storedKeySets(ctx context.Context) ([]*kt.Entry, error) {
 	var out []*kt.Entry
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		out = nil
 		handles, err := tx.KeySetHandles()
 		if err != nil {

@@ -64,7 +64,7 @@ func (c *Client) ExportBackup(ctx context.Context, w io.Writer, passphrase []byt
 		return ErrNoAccountKey
 	}
 	b := backup{Format: backupFormat, Handle: id.handle, Created: time.Now().UTC().Truncate(time.Second), Contacts: []backupContact{}}
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		cs, err := tx.Contacts()
 		if err != nil {
 			return err
@@ -224,7 +224,7 @@ func (c *Client) restore(ctx context.Context, b *backup, ak *keys.AccountPrivate
 		SigningSeed: dk.SigningSeed(),
 		DHPrivate:   dk.DHPrivate(),
 		Certificate: cert.Marshal(),
-	}, func(tx *localstore.Tx) error {
+	}, func(tx localstore.Tx) error {
 		for _, ct := range b.Contacts {
 			if err := tx.PutContact(localstore.Contact{Handle: ct.Handle, AccountKey: [32]byte(ct.AccountKey), Verified: ct.Verified}); err != nil {
 				return err

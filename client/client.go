@@ -465,7 +465,7 @@ func (c *Client) load(ctx context.Context) error {
 		cp     []byte
 		logKey string
 	)
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		if ident, err = tx.Identity(); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 			return err

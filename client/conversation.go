@@ -125,7 +125,7 @@ func (c *Client) SetTimer(ctx context.Context, handle string, d time.Duration) (
 	}
 	secs := uint32(d / time.Second)
 	ct := &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Timer{Timer: &contentpb.Timer{Seconds: secs}}}}
-	return c.sendContent(ctx, handle, ct, true, func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+	return c.sendContent(ctx, handle, ct, true, func(tx localstore.Tx, _ MessageID, now time.Time) error {
 		return tx.SetConversationTimer(handle, int64(secs), now)
 	}, nil)
 }
@@ -138,7 +138,7 @@ func (c *Client) Timer(ctx context.Context, handle string) (time.Duration, error
 	}
 	defer done()
 	var secs int64
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		secs, err = tx.ConversationTimer(handle)
 		return err
@@ -157,7 +157,7 @@ func (c *Client) MarkRead(ctx context.Context, ids ...MessageID) error {
 		return err
 	}
 	defer done()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		now := time.Now()
 		for _, mid := range ids {
 			rows, err := tx.HistoryByID(mid[:])
@@ -252,7 +252,7 @@ func (c *Client) MessageStatus(ctx context.Context, mid MessageID) (*MessageStat
 	}
 	defer done()
 	var st *MessageStatus
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		st = nil
 		devs, err := tx.MessageDevices(mid[:])
 		if err != nil {
@@ -376,14 +376,14 @@ type HistoryEntry struct {
 // Reactions, edits and deletions are applied to their targets; receipts,
 // typing and presence are never kept.
 func (c *Client) History(ctx context.Context, handle string, limit int) ([]HistoryEntry, error) {
-	return c.history(ctx, handle, limit, func(tx *localstore.Tx) ([]localstore.HistoryRow, error) {
+	return c.history(ctx, handle, limit, func(tx localstore.Tx) ([]localstore.HistoryRow, error) {
 		return tx.HistoryLatest(handle, limit)
 	})
 }
 
 // history reads rows of handle's conversation with rows and turns them
 // into entries.
-func (c *Client) history(ctx context.Context, handle string, limit int, rows func(*localstore.Tx) ([]localstore.HistoryRow, error)) ([]HistoryEntry, error) {
+func (c *Client) history(ctx context.Context, handle string, limit int, rows func(localstore.Tx) ([]localstore.HistoryRow, error)) ([]HistoryEntry, error) {
 	ctx, done, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -396,7 +396,7 @@ func (c *Client) history(ctx context.Context, handle string, limit int, rows fun
 		return nil, nil
 	}
 	var es []HistoryEntry
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		es = nil
 		rs, err := rows(tx)
 		if err != nil {
@@ -422,7 +422,7 @@ func (c *Client) history(ctx context.Context, handle string, limit int, rows fun
 // earlier HistoryBefore returned), oldest first: the page before it.
 // ErrUnknownMessage if the conversation does not hold before.
 func (c *Client) HistoryBefore(ctx context.Context, handle string, before MessageID, limit int) ([]HistoryEntry, error) {
-	return c.history(ctx, handle, limit, func(tx *localstore.Tx) ([]localstore.HistoryRow, error) {
+	return c.history(ctx, handle, limit, func(tx localstore.Tx) ([]localstore.HistoryRow, error) {
 		row, err := tx.History(handle, before[:])
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s in the conversation with %s", ErrUnknownMessage, before, handle)
@@ -437,7 +437,7 @@ func (c *Client) HistoryBefore(ctx context.Context, handle string, before Messag
 // HistoryMessage returns the message id of the conversation with handle as
 // History has it, or ErrUnknownMessage.
 func (c *Client) HistoryMessage(ctx context.Context, handle string, id MessageID) (*HistoryEntry, error) {
-	es, err := c.history(ctx, handle, 1, func(tx *localstore.Tx) ([]localstore.HistoryRow, error) {
+	es, err := c.history(ctx, handle, 1, func(tx localstore.Tx) ([]localstore.HistoryRow, error) {
 		row, err := tx.History(handle, id[:])
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s in the conversation with %s", ErrUnknownMessage, id, handle)
@@ -478,7 +478,7 @@ func (c *Client) AnnouncePresence(ctx context.Context, handles ...string) error 
 // sendContent sends a Content as a version 2 message (spec/client.md §2,
 // §12): kept in the history when it is shown, with apply run in the
 // queueing transaction.
-func (c *Client) sendContent(ctx context.Context, handle string, ct *content.Content, history bool, apply func(*localstore.Tx, MessageID, time.Time) error, opts []SendOption) (MessageID, error) {
+func (c *Client) sendContent(ctx context.Context, handle string, ct *content.Content, history bool, apply func(localstore.Tx, MessageID, time.Time) error, opts []SendOption) (MessageID, error) {
 	body, err := content.Marshal(ct)
 	if err != nil {
 		return MessageID{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
@@ -504,7 +504,7 @@ func (c *Client) checkTarget(ctx context.Context, handle string, target MessageI
 	if keys.CheckHandle(handle) != nil {
 		return fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
-	return storeError(c.store.View(ctx, func(tx *localstore.Tx) error {
+	return storeError(c.store.View(ctx, func(tx localstore.Tx) error {
 		row, err := tx.History(handle, target[:])
 		if errors.Is(err, localstore.ErrNotFound) {
 			return fmt.Errorf("%w: %s in the conversation with %s", ErrUnknownMessage, target, handle)
@@ -527,7 +527,7 @@ func (c *Client) checkTarget(ctx context.Context, handle string, target MessageI
 // receiving device applies (spec/client.md §12.3, §12.4).
 func (c *Client) sendChange(ctx context.Context, handle string, target MessageID, ct *content.Content) (MessageID, error) {
 	self := c.Handle()
-	return c.sendContent(ctx, handle, ct, false, func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+	return c.sendContent(ctx, handle, ct, false, func(tx localstore.Tx, _ MessageID, now time.Time) error {
 		row, err := tx.History(handle, target[:])
 		if errors.Is(err, localstore.ErrNotFound) {
 			return fmt.Errorf("%w: %s", ErrUnknownMessage, target)

@@ -349,7 +349,7 @@ func TestHeldUntilTarget(t *testing.T) {
 	// The bound: with maxHeldPerConversation held, one more change
 	// before its target drops the oldest, with an event.
 	targets := make([][]byte, maxHeldPerConversation)
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		old := time.Now().Add(-time.Hour)
 		for i := range targets {
 			targets[i] = make([]byte, 16)
@@ -372,7 +372,7 @@ func TestHeldUntilTarget(t *testing.T) {
 	if e := waitEvent(t, alice, EventContentDropped); !errors.Is(e.Err, errHeldTooLong) || e.Handle != "bob" {
 		t.Fatalf("over the bound: dropped %+v", e)
 	}
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		if n, err := tx.CountHeldContent("bob"); err != nil || n != maxHeldPerConversation {
 			t.Errorf("held after the bound: %d, %v; want %d", n, err, maxHeldPerConversation)
 		}
@@ -705,7 +705,7 @@ func TestEphemeralSignals(t *testing.T) {
 	}
 
 	// At the bound, nothing goes until a stored message resets the run.
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		return tx.SetEphemeralRun("bob", 1, maxEphemeralRun)
 	}); err != nil {
 		t.Fatal(err)
@@ -759,7 +759,7 @@ func TestEphemeralWhileDisconnected(t *testing.T) {
 	waitEvent(t, alice, EventDisconnected)
 	session := func() []byte {
 		var b []byte
-		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		if err := alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 			s, err := tx.Session("bob", 1)
 			b = s.State
 			return err
@@ -889,7 +889,7 @@ func TestChangeRules(t *testing.T) {
 	text, app := make([]byte, 16), make([]byte, 16)
 	rand.Read(text)
 	rand.Read(app)
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		for _, r := range []localstore.HistoryRow{
 			{ID: text, Body: historyBody(payloadVersion2, mustMarshal(&contentpb.Content{Kind: &contentpb.Content_Text{Text: &contentpb.Text{Body: "orig"}}}))},
 			{ID: app, Body: historyBody(payloadVersion2, mustMarshal(&contentpb.Content{Kind: &contentpb.Content_App{App: &contentpb.AppDefined{TypeUrl: "example.org/x"}}}))},
@@ -919,7 +919,7 @@ func TestChangeRules(t *testing.T) {
 			refused error
 			e       HistoryEntry
 		)
-		if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 			row, err := tx.History("bob", id)
 			if err != nil {
 				return err
@@ -929,7 +929,7 @@ func TestChangeRules(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		if err := alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 			row, err := tx.History("bob", id)
 			if err != nil {
 				return err

@@ -67,7 +67,7 @@ func (c *Client) SetDeviceName(ctx context.Context, name string) error {
 	if err := content.CheckDeviceName(name); err != nil {
 		return fmt.Errorf("client: device name: %w", err)
 	}
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		_, err := tx.SetDeviceName(uint32(id.device), name, time.Now())
 		return err
 	})
@@ -97,7 +97,7 @@ func (c *Client) approveLinkedDevice(ctx context.Context, device uint32, cert []
 	}
 	c.trust.ownMu.Lock()
 	defer c.trust.ownMu.Unlock()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		return recordLinkedDevice(tx, device, cert, name, time.Now())
 	})
 	if err != nil {
@@ -110,7 +110,7 @@ func (c *Client) approveLinkedDevice(ctx context.Context, device uint32, cert []
 // recordLinkedDevice records, on the device that links a new one, the new
 // device as approved with its certificate, and its name (spec/client.md
 // §17.1), in tx.
-func recordLinkedDevice(tx *localstore.Tx, device uint32, cert []byte, name string, now time.Time) error {
+func recordLinkedDevice(tx localstore.Tx, device uint32, cert []byte, name string, now time.Time) error {
 	if err := tx.PutOwnDevice(device, localstore.OwnApproved, cert); err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ type syncFollowUp struct {
 // §17.3): only from another device of this account that this device
 // approves; anything else is refused with EventSyncRefused and changes
 // nothing. Applying one twice changes nothing the second time.
-func (c *Client) applySync(tx *localstore.Tx, id *identity, p *payload, sender string, device uint32, now time.Time, r *received) error {
+func (c *Client) applySync(tx localstore.Tx, id *identity, p *payload, sender string, device uint32, now time.Time, r *received) error {
 	refuse := func(why string) error {
 		r.events = append(r.events, Event{Kind: EventSyncRefused, Handle: sender, Device: device, Err: fmt.Errorf("%w: %s", errSyncRefused, why)})
 		return nil
@@ -200,7 +200,7 @@ func (c *Client) applySync(tx *localstore.Tx, id *identity, p *payload, sender s
 // syncVerified applies a contact's verified mark set or cleared on another
 // device: at once when the record holds that key, else (a key this device
 // has not adopted yet) after a lookup.
-func (c *Client) syncVerified(tx *localstore.Tx, handle string, key [32]byte, verified bool, r *received) error {
+func (c *Client) syncVerified(tx localstore.Tx, handle string, key [32]byte, verified bool, r *received) error {
 	ct, err := tx.Contact(handle)
 	if err != nil && !errors.Is(err, localstore.ErrNotFound) {
 		return err
@@ -223,7 +223,7 @@ func (c *Client) syncVerified(tx *localstore.Tx, handle string, key [32]byte, ve
 // blockTx records handle as blocked and, if this device has an access key,
 // replaces it (spec/client.md §13.7). It returns the accounts to send the
 // new key to (nil when handle was blocked already or there is no key).
-func blockTx(tx *localstore.Tx, handle string, now time.Time) ([]string, error) {
+func blockTx(tx localstore.Tx, handle string, now time.Time) ([]string, error) {
 	was, err := tx.Blocked(handle)
 	if err != nil || was {
 		return nil, err
@@ -306,7 +306,7 @@ func (c *Client) adoptSyncedKey(ctx context.Context, s syncFollowUp) error {
 		events   []Event
 		accepted bool
 	)
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		released, events, accepted = nil, nil, false
 		ct, err := tx.Contact(s.handle)
 		if err != nil {

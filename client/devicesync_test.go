@@ -138,7 +138,7 @@ func TestSyncBetweenDevices(t *testing.T) {
 		p := &payload{version: payloadVersion2, kind: c.kind, sent: time.Now(), to: "alice",
 			content: &content.Content{Content: &contentpb.Content{Kind: &contentpb.Content_Sync{Sync: c.change}}}}
 		var r received
-		err := alice2.store.Update(ctx, func(tx *localstore.Tx) error { return alice2.applySync(tx, id, p, c.sender, c.device, time.Now(), &r) })
+		err := alice2.store.Update(ctx, func(tx localstore.Tx) error { return alice2.applySync(tx, id, p, c.sender, c.device, time.Now(), &r) })
 		if err != nil || len(r.events) != 1 || r.events[0].Kind != EventSyncRefused || !errors.Is(r.events[0].Err, errSyncRefused) {
 			t.Errorf("sync from %s/%d: %v, events %+v", c.sender, c.device, err, r.events)
 		}

@@ -196,7 +196,7 @@ func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *
 		// The map only grows: a handle this device holds a verified key
 		// set of cannot have left it.
 		var held bool
-		err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(ctx, func(tx localstore.Tx) error {
 			_, err := tx.KeySet(handle)
 			held = err == nil
 			if errors.Is(err, localstore.ErrNotFound) {
@@ -230,7 +230,7 @@ func (c *Client) advancePin(ctx context.Context, pin *kt.Checkpoint) error {
 	if pin == nil || (c.pin != nil && pin.Size == c.pin.Size) {
 		return nil
 	}
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		return tx.PutCheckpoint(pin.Signed, time.Now())
 	})
 	if err != nil {
@@ -259,7 +259,7 @@ func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 		changed  bool
 		followed bool
 	)
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		changed, followed = false, false
 		var err error
 		ct, err = tx.Contact(e.Handle)
@@ -327,7 +327,7 @@ func (c *Client) observe(ctx context.Context, d *dirEntry) error {
 // adoptKey makes d's key set the contact's: the account key, verified as
 // given, no pending change; the key set stored; the sessions with the old
 // key's devices deleted (spec/client.md §6.2).
-func (c *Client) adoptKey(tx *localstore.Tx, ct localstore.Contact, d *dirEntry, verified bool) error {
+func (c *Client) adoptKey(tx localstore.Tx, ct localstore.Contact, d *dirEntry, verified bool) error {
 	if err := deleteSessions(tx, ct.Handle); err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func (c *Client) keyChange(handle string, old, now [32]byte, verified bool) (*Ke
 // stored before, under the same account key (spec/client.md §6.2): it
 // deletes the sessions with devices revoked since and returns the events
 // for devices added and removed.
-func deviceChanges(tx *localstore.Tx, prev, next *kt.Entry) ([]Event, error) {
+func deviceChanges(tx localstore.Tx, prev, next *kt.Entry) ([]Event, error) {
 	before := map[keys.DeviceID]kt.Device{}
 	for _, d := range prev.Devices {
 		before[d.Certificate.Device] = d
@@ -389,7 +389,7 @@ func deviceChanges(tx *localstore.Tx, prev, next *kt.Entry) ([]Event, error) {
 }
 
 // deleteSessions deletes every session with handle's devices.
-func deleteSessions(tx *localstore.Tx, handle string) error {
+func deleteSessions(tx localstore.Tx, handle string) error {
 	ids, err := tx.SessionDevices(handle)
 	if err != nil {
 		return err
@@ -431,7 +431,7 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 		secErr error
 		events []Event
 	)
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		secErr, events = nil, nil
 		prev, err := storedKeySetTx(tx, e.Handle)
 		if errors.Is(err, localstore.ErrNotFound) {
@@ -475,7 +475,7 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 
 // storedKeySetTx returns the key set stored for handle
 // (spec/client-store.md §4.10), or localstore.ErrNotFound.
-func storedKeySetTx(tx *localstore.Tx, handle string) (*kt.Entry, error) {
+func storedKeySetTx(tx localstore.Tx, handle string) (*kt.Entry, error) {
 	raw, err := tx.KeySet(handle)
 	if err != nil {
 		return nil, err

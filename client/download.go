@@ -72,7 +72,7 @@ func (c *Client) Download(ctx context.Context, att *Attachment, w io.Writer, opt
 		return fmt.Errorf("client: spool directory: %w", err)
 	}
 	var row localstore.AttachDownload
-	if err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		var err error
 		row, err = tx.PutAttachDownload(localstore.AttachDownload{
 			BlobID: att.BlobID[:], Spool: "dl-" + hex.EncodeToString(att.BlobID[:]), Created: time.Now(),
@@ -90,7 +90,7 @@ func (c *Client) Download(ctx context.Context, att *Attachment, w io.Writer, opt
 	forget := func() {
 		f.Close()
 		os.Remove(path)
-		if err := c.store.Update(c.ctx, func(tx *localstore.Tx) error { return tx.DeleteAttachDownload(att.BlobID[:]) }); err != nil {
+		if err := c.store.Update(c.ctx, func(tx localstore.Tx) error { return tx.DeleteAttachDownload(att.BlobID[:]) }); err != nil {
 			c.log.Warn("client: forgetting a download", "err", err)
 		}
 	}

@@ -112,7 +112,7 @@ func (c *Client) encryptEphemeral(ctx context.Context, id *identity, ts []target
 	defer c.sessMu.Unlock()
 	var items []*wire.Item
 	now := time.Now()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		items = nil
 		for _, t := range ts {
 			dev := uint32(t.dev.Device)
@@ -208,7 +208,7 @@ func (c *Client) receiveEphemeral(env []byte) {
 	}
 	var pt []byte
 	c.sessMu.Lock()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
 			return err

@@ -333,7 +333,7 @@ func rebaseKilledAfterCommit(t *testing.T, bin, killAt string) {
 
 	// Both rename the state at epoch 1; alice's change id is the smaller.
 	var st *group.State
-	err = alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err = alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 		tr, err := loadGroupTx(tx, gid)
 		if err == nil {
 			st = tr.State()

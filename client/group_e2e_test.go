@@ -110,7 +110,7 @@ func groupFiveByTwo(t *testing.T, eng engine) {
 	withFrank := of("alice", "bob", "carol", "dave", "frank")
 	chainOf := func(c *Client) []byte {
 		var raw []byte
-		c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		c.store.View(ctxT(t), func(tx localstore.Tx) error {
 			raw, _, _ = tx.GroupSend(gid[:])
 			return nil
 		})
@@ -143,7 +143,7 @@ func groupFiveByTwo(t *testing.T, eng engine) {
 		}
 		waitFor(t, func() bool {
 			var rotate bool
-			c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+			c.store.View(ctxT(t), func(tx localstore.Tx) error {
 				_, rotate, _ = tx.GroupSend(gid[:])
 				return nil
 			})
@@ -174,7 +174,7 @@ func groupFiveByTwo(t *testing.T, eng engine) {
 // hasChain reports whether c holds a sending chain of group gid.
 func hasChain(t *testing.T, c *Client, gid GroupID) bool {
 	var have bool
-	c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		_, _, err := tx.GroupSend(gid[:])
 		have = err == nil
 		return nil
@@ -307,7 +307,7 @@ func TestGroupChainRotatesAfterAWeek(t *testing.T) {
 	gid := clubWithBob(t, alice, bob)
 	chainID := func() string {
 		var raw []byte
-		alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 			raw, _, _ = tx.GroupSend(gid[:])
 			return nil
 		})
@@ -316,7 +316,7 @@ func TestGroupChainRotatesAfterAWeek(t *testing.T) {
 	first := chainID()
 	age := func(d time.Duration) {
 		t.Helper()
-		if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 			row, err := tx.GroupSendRow(gid[:])
 			if err != nil {
 				return err
@@ -382,7 +382,7 @@ func TestGroupContentKinds(t *testing.T) {
 
 	// A reaction under alice's chain, as a modified client would send it.
 	var body []byte
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		raw, _, err := tx.GroupSend(gid[:])
 		if err != nil {
 			return err
@@ -493,7 +493,7 @@ func TestGroupReplayAndReorder(t *testing.T) {
 		t.Fatalf("the replay was not taken off the queue: %+v, %v", st, err)
 	}
 	// The chain refuses the spent key itself (the processed record aside).
-	if err := bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	if err := bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 		hdr, err := senderkey.ParseHeader(envs[0].Data[1:])
 		if err != nil {
 			return err

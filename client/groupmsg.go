@@ -126,7 +126,7 @@ func unpadBlock(b []byte) ([]byte, error) {
 // sendGroup sends ct as a group message of gid.
 // msgID, if not nil, is the message id (else a random one); apply, if not
 // nil, runs in the transaction that queues the message.
-func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content, given *MessageID, apply func(*localstore.Tx) error) (MessageID, error) {
+func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content, given *MessageID, apply func(localstore.Tx) error) (MessageID, error) {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return MessageID{}, err
@@ -169,7 +169,7 @@ func (c *Client) sendGroup(ctx context.Context, gid GroupID, ct *content.Content
 	}
 	out := localstore.GroupOutgoing{MessageID: msgID[:], Recipients: recips, Created: time.Now()}
 	answered := c.answeredGroupMessages()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		// The messages the relay answered since the last one leave the
 		// queue here: one transaction a message (spec/client.md §14.4).
 		if err := deleteGroupOutgoing(tx, answered); err != nil {
@@ -331,7 +331,7 @@ func (c *Client) forgetAnswered(ids []MessageID) {
 }
 
 // deleteGroupOutgoing takes answered group messages off the queue.
-func deleteGroupOutgoing(tx *localstore.Tx, ids []MessageID) error {
+func deleteGroupOutgoing(tx localstore.Tx, ids []MessageID) error {
 	for _, id := range ids {
 		if err := tx.DeleteGroupOutgoing(id[:]); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 			return err
@@ -349,7 +349,7 @@ func (c *Client) flushGroupOutgoing(ctx context.Context) {
 		return
 	}
 	var q []localstore.GroupOutgoing
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		q, err = tx.GroupOutgoingQueue()
 		return err
@@ -361,7 +361,7 @@ func (c *Client) flushGroupOutgoing(ctx context.Context) {
 	}
 	answered := c.answeredGroupMessages()
 	if len(answered) > 0 {
-		if err := c.store.Update(ctx, func(tx *localstore.Tx) error { return deleteGroupOutgoing(tx, answered) }); err != nil {
+		if err := c.store.Update(ctx, func(tx localstore.Tx) error { return deleteGroupOutgoing(tx, answered) }); err != nil {
 			return
 		}
 		c.forgetAnswered(answered)
@@ -392,7 +392,7 @@ func (c *Client) rotateGroupChains(ctx context.Context) {
 		return
 	}
 	var due []GroupID
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		ids, err := tx.GroupIDs()
 		if err != nil {
 			return err
@@ -437,7 +437,7 @@ func (c *Client) groupSendView(ctx context.Context, gid GroupID) (*group.State, 
 		own map[uint32]localstore.OwnDevice
 		row *localstore.GroupSendRow
 	)
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		if st, err = c.groupStateTx(tx, gid); err != nil {
 			return err
@@ -552,7 +552,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 		result []byte // the chain the next message goes under
 		err    error
 		to     []string // the accounts the distribution goes to
-		save   func(tx *localstore.Tx, _ MessageID, _ time.Time) error
+		save   func(tx localstore.Tx, _ MessageID, _ time.Time) error
 	)
 	if have && !rotate {
 		held := c.sentToSet(gid, row)
@@ -579,7 +579,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 				all = append(all, a)
 			}
 		}
-		save = func(tx *localstore.Tx, _ MessageID, _ time.Time) error { return tx.SetGroupSentTo(gid[:], all) }
+		save = func(tx localstore.Tx, _ MessageID, _ time.Time) error { return tx.SetGroupSentTo(gid[:], all) }
 		result = row.Chain
 	} else {
 		if sc, err = senderkey.NewSendingChain(rand.Reader, senderkey.GroupID(gid)); err != nil {
@@ -587,7 +587,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 		}
 		to = st.Handles()
 		result = sc.Marshal()
-		save = func(tx *localstore.Tx, _ MessageID, _ time.Time) error {
+		save = func(tx localstore.Tx, _ MessageID, _ time.Time) error {
 			return tx.StartGroupChain(gid[:], result, recips, now)
 		}
 	}
@@ -613,7 +613,7 @@ func (c *Client) ensureSendingChain(ctx context.Context, id *identity, gid Group
 	}
 	_, err = c.send(ctx, first, m, nil)
 	if errors.Is(err, errNoTargets) && len(to) == 0 {
-		err = storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return save(tx, MessageID{}, time.Now()) }))
+		err = storeError(c.store.Update(ctx, func(tx localstore.Tx) error { return save(tx, MessageID{}, time.Now()) }))
 	}
 	if err != nil {
 		clear(result)
@@ -664,7 +664,7 @@ func (c *Client) forgetSentToSet(gid GroupID) {
 // current state, or of a group this device does not hold, is held until a
 // change makes it one (spec/client.md §14.4: the relay may deliver it
 // before that change). It reports whether it stored a new chain.
-func (c *Client) applySenderKey(tx *localstore.Tx, id *identity, sender string, device uint32, sk *contentpb.SenderKeyDistribution, now time.Time, r *received) (bool, error) {
+func (c *Client) applySenderKey(tx localstore.Tx, id *identity, sender string, device uint32, sk *contentpb.SenderKeyDistribution, now time.Time, r *received) (bool, error) {
 	gid := GroupID(sk.GetGroupId())
 	d, err := senderkey.ParseDistribution(sk.GetDistribution())
 	if err != nil {
@@ -687,7 +687,7 @@ func (c *Client) applySenderKey(tx *localstore.Tx, id *identity, sender string, 
 // storeReceivingChain stores the receiving chain d makes, bound to a
 // device, unless its chain id is held already, and opens the group
 // messages held for it (into r); it reports whether it stored it.
-func (c *Client) storeReceivingChain(tx *localstore.Tx, id *identity, gid GroupID, sender string, device uint32, d *senderkey.Distribution, now time.Time, r *received) (bool, error) {
+func (c *Client) storeReceivingChain(tx localstore.Tx, id *identity, gid GroupID, sender string, device uint32, d *senderkey.Distribution, now time.Time, r *received) (bool, error) {
 	if _, err := tx.GroupRecv(gid[:], d.ChainID[:]); err == nil {
 		return false, nil
 	} else if !errors.Is(err, localstore.ErrNotFound) {
@@ -708,7 +708,7 @@ func (c *Client) storeReceivingChain(tx *localstore.Tx, id *identity, gid GroupI
 // the state st makes a member (spec/client.md §14.4), in the transaction
 // that stores st, with the group messages held for them (into r); what
 // does not parse is dropped.
-func (c *Client) releaseHeldKeys(tx *localstore.Tx, id *identity, gid GroupID, st *group.State, now time.Time, r *received) error {
+func (c *Client) releaseHeldKeys(tx localstore.Tx, id *identity, gid GroupID, st *group.State, now time.Time, r *received) error {
 	held, err := tx.GroupHeldKeys(gid[:])
 	if err != nil {
 		return err
@@ -751,7 +751,7 @@ func (c *Client) receiveGroup(ctx context.Context, id *identity, envID, env []by
 		dropped int // held messages dropped past the bound
 	)
 	now := time.Now()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		var err error
 		dropped = 0
 		if o, err = c.openGroupMessage(tx, id, envID, msg, hdr, now); err != nil || !o.unknownChain {
@@ -797,7 +797,7 @@ type groupOpened struct {
 // envID in tx: the chain's new state, the envelope and the message id
 // processed, the inbox (spec/client.md §14.4). A message it refuses is
 // marked processed and its reason returned in dropErr.
-func (c *Client) openGroupMessage(tx *localstore.Tx, id *identity, envID, msg []byte, hdr senderkey.Header, now time.Time) (groupOpened, error) {
+func (c *Client) openGroupMessage(tx localstore.Tx, id *identity, envID, msg []byte, hdr senderkey.Header, now time.Time) (groupOpened, error) {
 	var o groupOpened
 	drop := func(err error) (groupOpened, error) {
 		o.dropErr = err
@@ -879,7 +879,7 @@ func (c *Client) openGroupMessage(tx *localstore.Tx, id *identity, envID, msg []
 // of group gid, now that this device holds it (spec/groups.md §8.3), and
 // adds them (stored in the inbox) and the reports of those it refused to
 // r.
-func (c *Client) releaseHeldMsgs(tx *localstore.Tx, id *identity, gid GroupID, chainID []byte, now time.Time, r *received) error {
+func (c *Client) releaseHeldMsgs(tx localstore.Tx, id *identity, gid GroupID, chainID []byte, now time.Time, r *received) error {
 	held, err := tx.GroupHeldMsgs(gid[:], chainID)
 	if err != nil {
 		return err
@@ -971,7 +971,7 @@ func parseAnyPayload(b []byte) (*payload, error) {
 // groupMembersLeft marks a new sending chain due for group gid when the
 // change removed a member (spec/groups.md §8.3), and forgets the
 // receiving chains of the accounts that left.
-func groupMembersLeft(tx *localstore.Tx, gid GroupID, before, after *group.State) error {
+func groupMembersLeft(tx localstore.Tx, gid GroupID, before, after *group.State) error {
 	var gone []string
 	for _, h := range before.Handles() {
 		if !after.IsMember(h) {
@@ -1006,7 +1006,7 @@ func isGroupRefusal(err error) bool {
 // sent again; a token the relay refuses is replaced.
 func (c *Client) sendSharedAnonymous(ctx context.Context, rid [wire.MessageIDSize]byte, body []byte, devs []RefusedDevice) (*wire.SendResult, error) {
 	items := make([]*wire.Item, len(devs))
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		for i, d := range devs {
 			items[i] = &wire.Item{Recipient: wire.FormatAddress(d.Handle, d.Device)}
 			k, err := tx.PeerAccessKey(d.Handle, d.Device)
@@ -1058,7 +1058,7 @@ func (c *Client) takeToken(ctx context.Context) ([]byte, error) {
 			left int
 		)
 		now := time.Now()
-		err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+		err := c.store.Update(ctx, func(tx localstore.Tx) error {
 			var err error
 			if _, tok, err = tx.TakeSendToken(minTokenEpoch(now)); err != nil {
 				return err
@@ -1089,7 +1089,7 @@ func (c *Client) takeToken(ctx context.Context) ([]byte, error) {
 // device, and the revoked device's receiving chains are deleted. (A device
 // added needs nothing here: the next group message distributes the chain
 // as it is then to the devices it was not distributed to.)
-func groupDeviceRevoked(tx *localstore.Tx, handle string, revoked uint32) error {
+func groupDeviceRevoked(tx localstore.Tx, handle string, revoked uint32) error {
 	ids, err := tx.GroupIDs()
 	if err != nil {
 		return err

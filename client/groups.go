@@ -137,7 +137,7 @@ func decodeTracker(b []byte) (*group.Tracker, error) {
 
 // loadGroupTx reads group gid's tracker; ErrUnknownGroup if this device
 // holds none.
-func loadGroupTx(tx *localstore.Tx, gid GroupID) (*group.Tracker, error) {
+func loadGroupTx(tx localstore.Tx, gid GroupID) (*group.Tracker, error) {
 	raw, err := tx.Group(gid[:])
 	if errors.Is(err, localstore.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownGroup, gid)
@@ -152,7 +152,7 @@ func loadGroupTx(tx *localstore.Tx, gid GroupID) (*group.Tracker, error) {
 // tracker only when its sealed bytes differ from the last ones decoded (a
 // tracker of a large group is rebuilt by applying its kept changes again:
 // too slow for every group message). The state must not be changed.
-func (c *Client) groupStateTx(tx *localstore.Tx, gid GroupID) (*group.State, error) {
+func (c *Client) groupStateTx(tx localstore.Tx, gid GroupID) (*group.State, error) {
 	sealed, err := tx.GroupSealed(gid[:])
 	if errors.Is(err, localstore.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownGroup, gid)
@@ -193,7 +193,7 @@ type decodedGroup struct {
 // device verified and stored (spec/groups.md §5.2 step 6): a change is
 // checked against the key directory as this device saw it, never against
 // anything the change carries.
-func accountKeysTx(tx *localstore.Tx, id *identity) group.KeyLookup {
+func accountKeysTx(tx localstore.Tx, id *identity) group.KeyLookup {
 	return func(handle string) ([32]byte, bool) {
 		if handle == id.handle {
 			return [32]byte(id.accountKey), true
@@ -291,7 +291,7 @@ func (c *Client) changeGroup(ctx context.Context, gid GroupID, in group.Intent) 
 
 // changeGroupWith is changeGroup, with also, if set, in the transaction
 // that stores the new state and queues the change.
-func (c *Client) changeGroupWith(ctx context.Context, gid GroupID, in group.Intent, also func(tx *localstore.Tx) error) error {
+func (c *Client) changeGroupWith(ctx context.Context, gid GroupID, in group.Intent, also func(tx localstore.Tx) error) error {
 	ctx, id, done, err := c.beginRegistered(ctx)
 	if err != nil {
 		return err
@@ -310,7 +310,7 @@ func (c *Client) changeGroupWith(ctx context.Context, gid GroupID, in group.Inte
 		}
 	}
 	var tr *group.Tracker
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		tr, err = loadGroupTx(tx, gid)
 		return err
@@ -358,9 +358,9 @@ func (c *Client) signChange(id *identity, ch *group.Change) error {
 // every copy carries state, the state ch applies to, which the added
 // accounts need to join and the others ignore: one body, so that the new
 // state and every copy are queued together or not at all.
-func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.Tracker, ch *group.Change, state *group.State, added, to []string, also func(tx *localstore.Tx) error) error {
+func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.Tracker, ch *group.Change, state *group.State, added, to []string, also func(tx localstore.Tx) error) error {
 	gid := tr.State().ID
-	store := func(tx *localstore.Tx, _ MessageID, now time.Time) error {
+	store := func(tx localstore.Tx, _ MessageID, now time.Time) error {
 		if also != nil {
 			if err := also(tx); err != nil {
 				return err
@@ -396,7 +396,7 @@ func (c *Client) distributeChange(ctx context.Context, id *identity, tr *group.T
 	_, err = c.send(ctx, first, m, nil)
 	if errors.Is(err, errNoTargets) && len(to) == 0 {
 		// Nobody else and no other device: kept here only.
-		return storeError(c.store.Update(ctx, func(tx *localstore.Tx) error { return store(tx, MessageID{}, time.Now()) }))
+		return storeError(c.store.Update(ctx, func(tx localstore.Tx) error { return store(tx, MessageID{}, time.Now()) }))
 	}
 	return err
 }
@@ -409,7 +409,7 @@ func (c *Client) Groups(ctx context.Context) ([]Group, error) {
 	}
 	defer done()
 	var out []Group
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		states, err := memberGroups(tx, id.handle, true)
 		if err != nil {
 			return err
@@ -430,7 +430,7 @@ func (c *Client) GroupMembers(ctx context.Context, gid GroupID) (*Group, error) 
 	}
 	defer done()
 	var g *Group
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		tr, err := loadGroupTx(tx, gid)
 		if err != nil {
 			return err
@@ -483,7 +483,7 @@ func (c *Client) rebaseLost(ctx context.Context) {
 	c.rebaseMu.Lock()
 	defer c.rebaseMu.Unlock()
 	var lost []localstore.GroupLost
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		lost, err = tx.GroupLostChanges()
 		return err
@@ -494,7 +494,7 @@ func (c *Client) rebaseLost(ctx context.Context) {
 		return
 	}
 	for _, l := range lost {
-		forget := func(tx *localstore.Tx) error {
+		forget := func(tx localstore.Tx) error {
 			if err := tx.DeleteGroupLost(l.Group, l.ChangeID); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 				return err
 			}
@@ -503,7 +503,7 @@ func (c *Client) rebaseLost(ctx context.Context) {
 		gid := GroupID(l.Group)
 		var in group.Intent
 		ok := false
-		err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(ctx, func(tx localstore.Tx) error {
 			ch, err := group.ParseChange(l.Change)
 			if err != nil {
 				return nil // dropped below
@@ -542,14 +542,14 @@ func (c *Client) rebaseLost(ctx context.Context) {
 // group this device is not in yet, as the Create or the Add that makes it
 // a member. It returns the events to report and what is left to rebase of
 // this account's own changes that lost a race.
-func (c *Client) applyGroupChange(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time, r *received) error {
+func (c *Client) applyGroupChange(tx localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time, r *received) error {
 	evs, fs, err := c.applyGroupChangeTx(tx, id, sender, gc, now, r)
 	r.events = append(r.events, evs...)
 	r.followUps = append(r.followUps, fs...)
 	return err
 }
 
-func (c *Client) applyGroupChangeTx(tx *localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time, r *received) ([]Event, []groupFollowUp, error) {
+func (c *Client) applyGroupChangeTx(tx localstore.Tx, id *identity, sender string, gc *contentpb.GroupChange, now time.Time, r *received) ([]Event, []groupFollowUp, error) {
 	refused := func(gid GroupID, err error) []Event {
 		return []Event{{Kind: EventGroupRefused, Handle: sender, Group: gid, Err: fmt.Errorf("%w: %w", ErrGroupRefused, err)}}
 	}
@@ -647,7 +647,7 @@ func (c *Client) applyGroupChangeTx(tx *localstore.Tx, id *identity, sender stri
 // putReceivedGroup stores the tracker of group gid after a received change,
 // and the distributions held until its state made their senders members
 // (spec/client.md §14.4).
-func (c *Client) putReceivedGroup(tx *localstore.Tx, id *identity, gid GroupID, tr *group.Tracker, now time.Time, r *received) error {
+func (c *Client) putReceivedGroup(tx localstore.Tx, id *identity, gid GroupID, tr *group.Tracker, now time.Time, r *received) error {
 	if err := tx.PutGroup(gid[:], encodeTracker(tr), now); err != nil {
 		return err
 	}

@@ -315,7 +315,7 @@ func TestGroupDeviceRevoked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rotate bool
-	alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 		_, rotate, _ = tx.GroupSend(gid[:])
 		return nil
 	})

@@ -38,7 +38,7 @@ func (c *Client) askGroupSync(gid GroupID, handle string) {
 			epoch uint64
 			h     group.Hash
 		)
-		if err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+		if err := c.store.View(c.ctx, func(tx localstore.Tx) error {
 			tr, err := loadGroupTx(tx, gid)
 			if err == nil {
 				epoch, h = tr.State().Epoch, tr.Hash()
@@ -77,7 +77,7 @@ func (c *Client) sendGroupControl(ctx context.Context, handle string, ct *conten
 // transaction: the changes it lacks, to send after the commit, if it is a
 // member of this device's current state or of the oldest one it keeps (a
 // member removed since gets its removal), at most once per groupSyncEvery.
-func (c *Client) groupSyncRequest(tx *localstore.Tx, sender string, gs *contentpb.GroupSync, now time.Time) (*groupSyncReply, error) {
+func (c *Client) groupSyncRequest(tx localstore.Tx, sender string, gs *contentpb.GroupSync, now time.Time) (*groupSyncReply, error) {
 	gid := GroupID(gs.GetGroupId())
 	tr, err := loadGroupTx(tx, gid)
 	if err != nil {
@@ -133,7 +133,7 @@ func (c *Client) sendGroupSnapshots(ctx context.Context) {
 		return
 	}
 	var states []*group.State
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		states, err = memberGroups(tx, id.handle, false)
 		return err
@@ -151,7 +151,7 @@ func (c *Client) sendGroupSnapshots(ctx context.Context) {
 // memberGroups returns the current state of every stored group handle is
 // a member of. A group whose tracker does not open fails it with strict,
 // else is left out (reported when the group is used).
-func memberGroups(tx *localstore.Tx, handle string, strict bool) ([]*group.State, error) {
+func memberGroups(tx localstore.Tx, handle string, strict bool) ([]*group.State, error) {
 	ids, err := tx.GroupIDs()
 	if err != nil {
 		return nil, err
@@ -177,7 +177,7 @@ func memberGroups(tx *localstore.Tx, handle string, strict bool) ([]*group.State
 // account, only a state this account is a member of, and only when this
 // device holds no such group or an older epoch of it. It starts the
 // group's tracker at that state.
-func (c *Client) applyGroupSnapshot(tx *localstore.Tx, id *identity, sender string, gs *contentpb.GroupSnapshot, now time.Time, r *received) error {
+func (c *Client) applyGroupSnapshot(tx localstore.Tx, id *identity, sender string, gs *contentpb.GroupSnapshot, now time.Time, r *received) error {
 	gid := GroupID(gs.GetGroupId())
 	refuse := func(err error) error {
 		r.events = append(r.events, Event{Kind: EventGroupRefused, Handle: sender, Group: gid, Err: fmt.Errorf("%w: group snapshot: %w", ErrGroupRefused, err)})

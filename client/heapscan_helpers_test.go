@@ -51,7 +51,7 @@ type prekeySnapshot struct {
 func snapshotOneTimePrekeys(t *testing.T, c *Client) *prekeySnapshot {
 	t.Helper()
 	var ps []localstore.Prekey
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		var err error
 		ps, err = tx.Prekeys(uint8(keys.OneTimePrekey))
 		return err
@@ -77,7 +77,7 @@ func snapshotOneTimePrekeys(t *testing.T, c *Client) *prekeySnapshot {
 func (s *prekeySnapshot) used(t *testing.T, c *Client) [][]byte {
 	t.Helper()
 	left := map[uint32]bool{}
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		ps, err := tx.PrekeyInfos(uint8(keys.OneTimePrekey))
 		for _, p := range ps {
 			left[p.ID] = true

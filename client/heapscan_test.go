@@ -47,7 +47,7 @@ func TestNoIdentityKeyCopiesOnHeap(t *testing.T) {
 
 	forget := func(c *Client, peer string) {
 		err := c.withSessions(func() error {
-			return c.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+			return c.store.Update(ctxT(t), func(tx localstore.Tx) error {
 				return tx.DeleteSession(peer, 1)
 			})
 		})

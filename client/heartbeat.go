@@ -12,7 +12,7 @@ type heartbeatStore struct{ c *Client }
 
 func (s heartbeatStore) LoadHeartbeat(network string) (relaylink.HeartbeatMemory, bool) {
 	var hb localstore.Heartbeat
-	err := s.c.store.View(s.c.ctx, func(tx *localstore.Tx) error {
+	err := s.c.store.View(s.c.ctx, func(tx localstore.Tx) error {
 		var err error
 		hb, err = tx.Heartbeat(network)
 		return err
@@ -24,7 +24,7 @@ func (s heartbeatStore) LoadHeartbeat(network string) (relaylink.HeartbeatMemory
 }
 
 func (s heartbeatStore) StoreHeartbeat(network string, m relaylink.HeartbeatMemory) {
-	err := s.c.store.Update(s.c.ctx, func(tx *localstore.Tx) error {
+	err := s.c.store.Update(s.c.ctx, func(tx localstore.Tx) error {
 		return tx.PutHeartbeat(network, localstore.Heartbeat{Good: m.Good, Bad: m.Bad, BadUntil: m.BadUntil})
 	})
 	if err != nil && s.c.ctx.Err() == nil {

@@ -67,7 +67,7 @@ func historyBody(version byte, body []byte) []byte {
 // recordSent stores a message this device sends in the history, with a
 // receipt record for each peer device (§12.2, §12.6), in the queueing
 // transaction.
-func (c *Client) recordSent(tx *localstore.Tx, id *identity, msgID MessageID, to string, m *outMessage, now time.Time, ts []target) error {
+func (c *Client) recordSent(tx localstore.Tx, id *identity, msgID MessageID, to string, m *outMessage, now time.Time, ts []target) error {
 	timer, err := tx.ConversationTimer(to)
 	if err != nil {
 		return err
@@ -128,7 +128,7 @@ type received struct {
 // in the receiving transaction (spec/client.md §12): what History keeps,
 // what waits for a target, what receipts report, and whether the
 // application is offered it.
-func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p *payload, sender string, device uint32, now time.Time) (received, error) {
+func (c *Client) applyReceived(tx localstore.Tx, id *identity, envID []byte, p *payload, sender string, device uint32, now time.Time) (received, error) {
 	conv := conversationOf(p, id.handle, sender)
 	if shown(p) {
 		return c.storeReceived(tx, id, envID, p, conv, sender, device, now)
@@ -219,7 +219,7 @@ func (c *Client) applyReceived(tx *localstore.Tx, id *identity, envID []byte, p 
 
 // storeReceived keeps a shown message in the history and applies the
 // reactions, edits and deletes that were waiting for it.
-func (c *Client) storeReceived(tx *localstore.Tx, id *identity, envID []byte, p *payload, conv, sender string, device uint32, now time.Time) (received, error) {
+func (c *Client) storeReceived(tx localstore.Tx, id *identity, envID []byte, p *payload, conv, sender string, device uint32, now time.Time) (received, error) {
 	var r received
 	timer, err := tx.ConversationTimer(conv)
 	if err != nil {
@@ -307,7 +307,7 @@ func heldInboxID(envID []byte, i int) []byte {
 
 // hold keeps a reaction, edit or delete whose target has not arrived,
 // dropping what is held too long or beyond the bound (§12.3).
-func (c *Client) hold(tx *localstore.Tx, conv string, target []byte, sender string, device uint32, now time.Time, p *payload) ([]localstore.HeldContent, error) {
+func (c *Client) hold(tx localstore.Tx, conv string, target []byte, sender string, device uint32, now time.Time, p *payload) ([]localstore.HeldContent, error) {
 	if err := tx.PutHeldContent(localstore.HeldContent{
 		Conversation: conv, Target: target, Sender: sender, SenderDevice: device, Received: now, Payload: p.marshal(),
 	}); err != nil {
@@ -333,7 +333,7 @@ func changeTarget(c *content.Content) []byte {
 // to row and stores it (spec/client.md §12.3, §12.4). It reports whether
 // anything changed; an error other than a store error is a refusal by the
 // rules, and nothing changed.
-func applyChange(tx *localstore.Tx, row *localstore.HistoryRow, c *content.Content, sender string, sent time.Time) (bool, error) {
+func applyChange(tx localstore.Tx, row *localstore.HistoryRow, c *content.Content, sender string, sent time.Time) (bool, error) {
 	if row.Deleted {
 		return false, errTargetDeleted
 	}
@@ -469,7 +469,7 @@ func historyContent(body []byte) (*content.Content, error) {
 // device, the receipt state of messages this device sent it; from this
 // account's other device, that the user read messages (their timers
 // start here too).
-func (c *Client) applyReceipt(tx *localstore.Tx, id *identity, p *payload, conv, sender string, device uint32, now time.Time) (*Event, error) {
+func (c *Client) applyReceipt(tx localstore.Tx, id *identity, p *payload, conv, sender string, device uint32, now time.Time) (*Event, error) {
 	rc := p.content.GetReceipt()
 	read := rc.GetType() == contentpb.Receipt_TYPE_READ
 	if sender == id.handle {
@@ -586,7 +586,7 @@ func toEntry(r *localstore.HistoryRow) (HistoryEntry, error) {
 // refused or held for its target) leaves the inbox; what its arrival
 // releases is offered after it. It returns the messages to offer, in
 // order, and the events to report after the commit.
-func (c *Client) releaseHeld(tx *localstore.Tx, id *identity, handle string) ([]localstore.InboxMessage, []Event, error) {
+func (c *Client) releaseHeld(tx localstore.Tx, id *identity, handle string) ([]localstore.InboxMessage, []Event, error) {
 	held, err := tx.ReleaseHeld(handle)
 	if err != nil {
 		return nil, nil, err

@@ -162,7 +162,7 @@ type sendState struct {
 func sentState(t *testing.T, c *Client) sendState {
 	t.Helper()
 	var st sendState
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		q, err := tx.OutgoingQueue(1000)
 		if err != nil {
 			return err

@@ -71,7 +71,7 @@ type snapshot struct {
 func takeSnapshot(t *testing.T, c *Client, handle string) snapshot {
 	t.Helper()
 	var s snapshot
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		var err error
 		if s.Contact, err = tx.Contact(handle); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 			return err
@@ -129,7 +129,7 @@ func sameExceptPending(t *testing.T, before, after snapshot) {
 func heldCount(t *testing.T, c *Client, handle string) int {
 	t.Helper()
 	var n int
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		held, err := tx.Held(handle)
 		n = len(held)
 		return err
@@ -460,7 +460,7 @@ func TestOwnDeviceRevokedElsewhere(t *testing.T) {
 	// A revoked device cannot be approved; nothing changes.
 	ownDevices := func() map[uint32]localstore.OwnDevice {
 		var ds map[uint32]localstore.OwnDevice
-		if err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		if err := alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 			var err error
 			ds, err = tx.OwnDevices()
 			return err

@@ -298,7 +298,7 @@ func (c *Client) linkNew(ctx context.Context, opts LinkOptions) error {
 	if ak != nil {
 		ident.AccountSeed = ak.Seed()
 	}
-	err = c.adopt(ctx, ident, func(tx *localstore.Tx) error {
+	err = c.adopt(ctx, ident, func(tx localstore.Tx) error {
 		if err := applyLinkSnapshot(tx, snap, acctHandle, acctDevice); err != nil {
 			return err
 		}

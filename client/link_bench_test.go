@@ -26,7 +26,7 @@ func BenchmarkLinkLargeAccount(b *testing.B) {
 	const contacts, perContact = 1000, 10
 	var plain int64
 	now := time.Now()
-	err := alice.store.Update(b.Context(), func(tx *localstore.Tx) error {
+	err := alice.store.Update(b.Context(), func(tx localstore.Tx) error {
 		for i := range contacts {
 			h := fmt.Sprintf("contact%04d", i)
 			var key [32]byte

@@ -92,7 +92,7 @@ func (c *Client) SendReceipts(ctx context.Context) error {
 func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 	for {
 		var batch *localstore.PendingReceipts
-		err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(ctx, func(tx localstore.Tx) error {
 			var err error
 			batch, err = tx.PendingReceiptBatch(content.MaxReceiptIDs)
 			return err
@@ -122,7 +122,7 @@ func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 			noOwn:  batch.Type == localstore.ReceiptDelivered,
 			noPeer: batch.Type == localstore.ReceiptRead && c.cfg.NoReadReceipts,
 			wait:   wait,
-			apply: func(tx *localstore.Tx, _ MessageID, _ time.Time) error {
+			apply: func(tx localstore.Tx, _ MessageID, _ time.Time) error {
 				return tx.DeleteReceipts(batch.Peer, batch.Type, batch.IDs)
 			},
 		}
@@ -132,7 +132,7 @@ func (c *Client) sendReceipts(ctx context.Context, wait bool) error {
 			// Nobody to send them to, or not now that the contact's key
 			// changed: receipts are not worth holding up the others.
 			c.log.Info("client: receipts dropped", "err", err)
-			err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+			err = c.store.Update(ctx, func(tx localstore.Tx) error {
 				return tx.DeleteReceipts(batch.Peer, batch.Type, batch.IDs)
 			})
 		}
@@ -185,7 +185,7 @@ func (c *Client) expire(ctx context.Context, now time.Time) (time.Time, error) {
 		gone    = map[string][]MessageID{}
 		dropped []localstore.HeldContent
 	)
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		clear(gone)
 		for {
 			rows, err := tx.HistoryExpired(now, 256)

@@ -171,7 +171,7 @@ func (c *Client) checkOwnHistory(ctx context.Context, id *identity) error {
 func (c *Client) seedOwnDevices(ctx context.Context, id *identity) error {
 	c.trust.ownMu.Lock()
 	defer c.trust.ownMu.Unlock()
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		_, err := tx.OwnDevice(uint32(id.device))
 		if err == nil || !errors.Is(err, localstore.ErrNotFound) {
 			return err
@@ -216,7 +216,7 @@ func (c *Client) reviewOwn(ctx context.Context, id *identity, e *kt.Entry) (map[
 		added    []Event
 		revoked  []Event
 	)
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		approved, added, revoked = map[keys.DeviceID]bool{}, nil, nil
 		rows, err := tx.OwnDevices()
 		if err != nil {
@@ -295,7 +295,7 @@ func (c *Client) ApproveDevice(ctx context.Context, device uint32) error {
 	}
 	c.trust.ownMu.Lock()
 	defer c.trust.ownMu.Unlock()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		return tx.PutOwnDevice(device, localstore.OwnApproved, cert.Marshal())
 	})
 	if err != nil {

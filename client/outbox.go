@@ -129,7 +129,7 @@ func (c *Client) await(ctx context.Context, w *watch, rows []laneKey, all bool) 
 		return nil
 	}
 	var refused []localstore.Refused
-	err := c.store.View(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+	err := c.store.View(context.WithoutCancel(ctx), func(tx localstore.Tx) error {
 		var err error
 		refused, err = tx.RefusedFor(w.id[:])
 		return err
@@ -245,7 +245,7 @@ func (c *Client) runLane(k laneKey) {
 			return
 		}
 		var head localstore.Outgoing
-		err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(c.ctx, func(tx localstore.Tx) error {
 			var err error
 			head, err = tx.OutgoingHead(k.handle, k.device)
 			return err
@@ -287,7 +287,7 @@ func (c *Client) runLane(k laneKey) {
 
 // dropHead deletes device k's oldest queued row, whatever it holds.
 func (c *Client) dropHead(k laneKey) error {
-	return storeError(c.store.Update(c.ctx, func(tx *localstore.Tx) error {
+	return storeError(c.store.Update(c.ctx, func(tx localstore.Tx) error {
 		return tx.DropOutgoingHead(k.handle, k.device)
 	}))
 }
@@ -344,7 +344,7 @@ func (c *Client) sendHead(k laneKey, msgID MessageID, o localstore.Outgoing) err
 	default:
 		fail = fmt.Errorf("client: the relay answered unknown status %d", st)
 	}
-	err = c.store.Update(context.WithoutCancel(c.ctx), func(tx *localstore.Tx) error {
+	err = c.store.Update(context.WithoutCancel(c.ctx), func(tx localstore.Tx) error {
 		if fail != nil {
 			if err := tx.RecordAttempt(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 				return err
@@ -380,7 +380,7 @@ func (c *Client) sendHead(k laneKey, msgID MessageID, o localstore.Outgoing) err
 // (spec/client.md §3.3). Lanes already running carry on.
 func (c *Client) flushQueue(ctx context.Context) {
 	var devs []localstore.Device
-	if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	if err := c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		devs, err = tx.OutgoingDevices()
 		return err

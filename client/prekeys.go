@@ -46,7 +46,7 @@ var prekeyCheckInterval = 5 * time.Minute
 // Private keys are stored before the public halves are published, so a
 // crash in between leaves only unpublished prekeys, which the next
 // maintenance uploads.
-func newPrekeys(tx *localstore.Tx, dk *keys.DevicePrivateKeys, kind keys.PrekeyKind, n int, now time.Time) error {
+func newPrekeys(tx localstore.Tx, dk *keys.DevicePrivateKeys, kind keys.PrekeyKind, n int, now time.Time) error {
 	for made := 0; made < n; {
 		var b [4]byte
 		if _, err := rand.Read(b[:]); err != nil {
@@ -99,7 +99,7 @@ func (c *Client) rotatePrekeys(ctx context.Context, id *identity, force bool) er
 	defer release()
 	now := time.Now()
 	err = c.withSessions(func() error {
-		return c.store.Update(ctx, func(tx *localstore.Tx) error {
+		return c.store.Update(ctx, func(tx localstore.Tx) error {
 			ps, err := tx.PrekeyInfos(uint8(keys.SignedPrekey))
 			if err != nil {
 				return err
@@ -145,7 +145,7 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 	now := time.Now()
 	err = c.withSessions(func() error {
 		up, sent = &api.PrekeyUpload{}, nil
-		return c.store.Update(ctx, func(tx *localstore.Tx) error {
+		return c.store.Update(ctx, func(tx localstore.Tx) error {
 			for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
 				ps, err := tx.PrekeyInfos(uint8(kind))
 				if err != nil {
@@ -225,7 +225,7 @@ func (c *Client) uploadPrekeys(ctx context.Context, id *identity, rotate bool, c
 	if _, err := c.ks.UploadPrekeys(ctx, tok, up); err != nil {
 		return fmt.Errorf("client: uploading prekeys: %w", err)
 	}
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		for _, p := range sent {
 			// A prekey used or expired since it was read is gone: fine.
 			if err := tx.MarkPrekeyPublished(uint8(p.kind), p.id); err != nil && !errors.Is(err, localstore.ErrNotFound) {
@@ -279,7 +279,7 @@ func (c *Client) expirePrekeys(ctx context.Context) error {
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
 	now := time.Now()
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
 			ps, err := tx.PrekeyInfos(uint8(kind))
 			if err != nil {

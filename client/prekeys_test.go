@@ -55,7 +55,7 @@ func TestPrekeyTopUp(t *testing.T) {
 	// The private halves are stored: the claimed-and-used one is gone,
 	// the rest and the new ones are there.
 	var x int
-	bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 		x, err = tx.CountPrekeys(uint8(keys.OneTimePrekey))
 		return err
 	})
@@ -74,7 +74,7 @@ func TestSignedPrekeyRotation(t *testing.T) {
 	alice, bob := s.newUser("alice"), s.newUser("bob")
 	old := time.Now().Add(-signedPrekeyLifetime - time.Hour)
 	var oldID uint32
-	err := bob.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	err := bob.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		ps, err := tx.Prekeys(uint8(keys.SignedPrekey))
 		if err != nil || len(ps) != 1 {
 			t.Fatalf("%d signed prekeys, %v", len(ps), err)
@@ -90,7 +90,7 @@ func TestSignedPrekeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ids []uint32
-	bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 		ps, err := tx.Prekeys(uint8(keys.SignedPrekey))
 		for _, p := range ps {
 			ids = append(ids, p.ID)

@@ -279,7 +279,7 @@ func (c *Client) initialPushTarget(ctx context.Context) (*wire.SetPush, error) {
 		}
 	}
 	var out *wire.SetPush
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		out = nil
 		cur, err := tx.PushTarget()
 		if err != nil && !errors.Is(err, localstore.ErrNotFound) {
@@ -330,7 +330,7 @@ func (c *Client) SetPush(ctx context.Context, target *PushTarget) error {
 	c.pushMu.Lock()
 	defer c.pushMu.Unlock()
 	var prev *localstore.PushTarget
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		prev = nil
 		cur, err := tx.PushTarget()
 		if err == nil {
@@ -360,7 +360,7 @@ func (c *Client) SetPush(ctx context.Context, target *PushTarget) error {
 		if prev != nil {
 			old = frameTarget(*prev)
 		}
-		err := c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		err := c.store.Update(context.WithoutCancel(ctx), func(tx localstore.Tx) error {
 			if prev == nil {
 				return tx.DeletePushTarget()
 			}
@@ -375,7 +375,7 @@ func (c *Client) SetPush(ctx context.Context, target *PushTarget) error {
 // recordPushStatus records the relay's answer to p, if p is still the
 // stored target: a removal confirmed deletes the row.
 func (c *Client) recordPushStatus(ctx context.Context, p *wire.SetPush, st wire.PushStatus) error {
-	return c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+	return c.store.Update(context.WithoutCancel(ctx), func(tx localstore.Tx) error {
 		cur, err := tx.PushTarget()
 		if errors.Is(err, localstore.ErrNotFound) {
 			return nil

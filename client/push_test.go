@@ -166,7 +166,7 @@ func TestSetPushRefusedKeepsTarget(t *testing.T) {
 	if r := s.registration(t, "bob", device); r == nil || string(r.Target.Token) != "apns-device-token" {
 		t.Errorf("relay's registration after a refusal: %+v", r)
 	}
-	bob.store.View(ctx, func(tx *localstore.Tx) error {
+	bob.store.View(ctx, func(tx localstore.Tx) error {
 		p, err := tx.PushTarget()
 		if err != nil || p.Endpoint != testGateway || string(p.Token) != "apns-device-token" || p.Status != uint8(wire.PushStatus_PUSH_STATUS_OK) {
 			t.Errorf("stored target after a refusal: %+v, %v", p, err)
@@ -208,7 +208,7 @@ func TestSetPushRefusedKeepsTarget(t *testing.T) {
 	if r := s.registration(t, "bob", device); r != nil {
 		t.Errorf("registration after SetPush(nil): %+v", r)
 	}
-	bob2.store.View(ctx, func(tx *localstore.Tx) error {
+	bob2.store.View(ctx, func(tx localstore.Tx) error {
 		if _, err := tx.PushTarget(); !errors.Is(err, localstore.ErrNotFound) {
 			t.Errorf("stored target after SetPush(nil): %v, want ErrNotFound", err)
 		}

@@ -100,7 +100,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		done bool
 		prev []*localstore.InboxMessage
 	)
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		if done, err = tx.IsProcessed(envID); err != nil || !done {
 			return err
@@ -130,7 +130,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		// The stored message does not open (the store was damaged):
 		// it cannot be shown; do not let it block every later one.
 		c.emit(Event{Kind: EventEnvelopeDropped, Err: storeError(err)})
-		err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+		err = c.store.Update(ctx, func(tx localstore.Tx) error {
 			if err := tx.DeleteInbox(envID); err != nil && !errors.Is(err, localstore.ErrNotFound) {
 				return err
 			}
@@ -211,7 +211,7 @@ func (c *Client) receive(ctx context.Context, env []byte) ([]*localstore.InboxMe
 		syncs   received
 	)
 	now := time.Now()
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		out, dropErr, used, dup, events, follow, freed, syncs = nil, nil, nil, false, nil, nil, nil, received{}
 		rec, err := c.loadRecord(tx, handle, sender.Device)
 		if err != nil {
@@ -419,7 +419,7 @@ func checkPayload(p *payload, self, sender string) error {
 // new responder session pushed onto the record (spec/client.md §4.2). It
 // returns the plaintext, the record to store and, for a new session, what
 // it used (to commit with it). On error nothing has changed.
-func (c *Client) decrypt(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, msg []byte, rec *sessionRecord) ([]byte, *sessionRecord, *sessionStart, error) {
+func (c *Client) decrypt(tx localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, msg []byte, rec *sessionRecord) ([]byte, *sessionRecord, *sessionStart, error) {
 	var firstErr error
 	if rec != nil {
 		pt, err := rec.decrypt(msg)
@@ -466,7 +466,7 @@ func (c *Client) decrypt(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *iden
 // drop records an envelope that will never be readable as processed and
 // reports it (spec/client.md §5.1): the relay is then told to forget it.
 func (c *Client) drop(ctx context.Context, envID []byte, handle string, device uint32, why error) error {
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		_, err := tx.MarkProcessed(envID, time.Now())
 		return err
 	})
@@ -505,7 +505,7 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 			m.conversation = m.To
 		}
 		if m.shown {
-			c.store.View(ctx, func(tx *localstore.Tx) error {
+			c.store.View(ctx, func(tx localstore.Tx) error {
 				if row, err := tx.History(m.conversation, m.ID[:]); err == nil {
 					m.Timer = time.Duration(row.Timer) * time.Second
 				}
@@ -530,7 +530,7 @@ func (c *Client) handOverLocked(ctx context.Context, im *localstore.InboxMessage
 		}
 	}
 	receipt := false
-	err = c.store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+	err = c.store.Update(context.WithoutCancel(ctx), func(tx localstore.Tx) error {
 		receipt = false
 		err := tx.DeleteInbox(im.ID)
 		if errors.Is(err, localstore.ErrNotFound) {
@@ -611,7 +611,7 @@ func (c *Client) drainInbox() {
 	defer close(c.inboxDrained)
 	for {
 		var batch []localstore.InboxMessage
-		err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(c.ctx, func(tx localstore.Tx) error {
 			var err error
 			batch, err = tx.Undelivered(64)
 			return err
@@ -661,7 +661,7 @@ func (c *Client) offerReleased(ms []localstore.InboxMessage) {
 				c.trust.handMu.Lock()
 				defer c.trust.handMu.Unlock()
 				stored := false
-				err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+				err := c.store.View(c.ctx, func(tx localstore.Tx) error {
 					m, err := tx.Inbox(ms[i].ID)
 					stored = err == nil && !m.Held
 					return nil

@@ -121,8 +121,8 @@ func registeredAnyway(ctx context.Context, ks *ksclient.Client, handle string, a
 // adopt stores a new identity (and any contacts and pin restored from a
 // backup), publishes prekeys, starts the background work and waits until
 // the relay has accepted this device once.
-func (c *Client) adopt(ctx context.Context, ident localstore.Identity, extra func(tx *localstore.Tx) error) error {
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+func (c *Client) adopt(ctx context.Context, ident localstore.Identity, extra func(tx localstore.Tx) error) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		if _, err := tx.Identity(); err == nil {
 			return ErrAlreadyRegistered
 		} else if !errors.Is(err, localstore.ErrNotFound) {

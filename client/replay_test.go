@@ -42,7 +42,7 @@ type bobView struct {
 func viewOf(t *testing.T, c *Client) bobView {
 	t.Helper()
 	v := bobView{prekeys: map[keys.PrekeyKind][]uint32{}}
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		s, err := tx.Session("alice", 1)
 		if err != nil {
 			return err
@@ -104,7 +104,7 @@ func redeliver(t *testing.T, s *servers, env []byte) {
 // after processedRetention.
 func forgetProcessed(t *testing.T, c *Client) {
 	t.Helper()
-	err := c.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		_, err := tx.ForgetProcessedBefore(time.Now().Add(time.Hour))
 		return err
 	})
@@ -236,7 +236,7 @@ func testReplayedInitialMessage(t *testing.T, eng engine) {
 	// uploads: the signed prekey is due, a new one is made and kept
 	// pending; the upload fails and is retried later.
 	var oldSPK uint32
-	err = bob.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	err = bob.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
 			ps, err := tx.Prekeys(uint8(kind))
 			if err != nil || len(ps) != 1 {
@@ -260,7 +260,7 @@ func testReplayedInitialMessage(t *testing.T, eng engine) {
 		t.Fatal("maintenance reported success while the key server refuses uploads")
 	}
 	var newSPK localstore.Prekey
-	bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 		ps, err := tx.PrekeyInfos(uint8(keys.SignedPrekey))
 		if err != nil || len(ps) != 2 {
 			t.Fatalf("after a due rotation with uploads refused: %d signed prekeys, %v", len(ps), err)
@@ -277,7 +277,7 @@ func testReplayedInitialMessage(t *testing.T, eng engine) {
 	}
 	// The grace period passes, still without uploads: the old signed
 	// prekey and what bob remembered with it are deleted.
-	err = bob.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	err = bob.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		p, err := tx.Prekey(uint8(keys.SignedPrekey), newSPK.ID)
 		if err != nil {
 			return err
@@ -290,7 +290,7 @@ func testReplayedInitialMessage(t *testing.T, eng engine) {
 		t.Fatal(err)
 	}
 	bob.maintainPrekeys(ctxT(t))
-	bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 		if _, err := tx.Prekey(uint8(keys.SignedPrekey), oldSPK); !errors.Is(err, localstore.ErrNotFound) {
 			t.Fatalf("old signed prekey after the grace period: %v", err)
 		}
@@ -308,7 +308,7 @@ func testReplayedInitialMessage(t *testing.T, eng engine) {
 		t.Fatal(err)
 	}
 	var newest localstore.Prekey
-	bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 		for _, kind := range []keys.PrekeyKind{keys.SignedPrekey, keys.LastResortKEMPrekey} {
 			ps, err := tx.PrekeyInfos(uint8(kind))
 			if err != nil {
@@ -356,7 +356,7 @@ func testPendingPrekeysRetried(t *testing.T, eng engine) {
 		}
 	}
 	pending := func() (n, total int) {
-		bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 			for _, k := range []keys.PrekeyKind{keys.OneTimePrekey, keys.OneTimeKEMPrekey} {
 				ps, err := tx.PrekeyInfos(uint8(k))
 				if err != nil {

@@ -37,7 +37,7 @@ type sessionStart struct {
 }
 
 // commit deletes the one-time prekeys and remembers the initial message.
-func (s *sessionStart) commit(tx *localstore.Tx, now time.Time) error {
+func (s *sessionStart) commit(tx localstore.Tx, now time.Time) error {
 	if s == nil {
 		return nil
 	}
@@ -58,7 +58,7 @@ func (s *sessionStart) usedOneTime() bool { return s != nil && len(s.oneTime) > 
 // message answered before is refused (errReplayedInitial). The private
 // prekeys are moved from the store into guarded memory for the operation
 // and wiped after it (spec/client.md §8).
-func (c *Client) respond(tx *localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, initial []byte) (*ratchet.State, *sessionStart, error) {
+func (c *Client) respond(tx localstore.Tx, dk *keys.DevicePrivateKeys, id *identity, sender *keys.DeviceCertificate, initial []byte) (*ratchet.State, *sessionStart, error) {
 	m, err := pqxdh.ParseInitialMessage(initial)
 	if err != nil {
 		return nil, nil, err
@@ -115,7 +115,7 @@ type lockedPrekeys struct {
 
 // load reads a private prekey from the store and moves its secret into
 // guarded memory (wiping the copy the store returned).
-func (l *lockedPrekeys) load(tx *localstore.Tx, kind keys.PrekeyKind, id uint32) (*keys.PrekeyPrivate, error) {
+func (l *lockedPrekeys) load(tx localstore.Tx, kind keys.PrekeyKind, id uint32) (*keys.PrekeyPrivate, error) {
 	p, err := tx.Prekey(uint8(kind), id)
 	if errors.Is(err, localstore.ErrNotFound) {
 		return nil, fmt.Errorf("client: the message names %s %d, which this device does not have (used or expired)", kind, id)

@@ -45,7 +45,7 @@ type kemIndex struct {
 func (c *Client) sealKeys(ctx context.Context, id *identity, ts []target) error {
 	now := time.Now()
 	stale := map[string]bool{}
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		for i := range ts {
 			t := &ts[i]
 			if t.kind != kindMessage {
@@ -122,7 +122,7 @@ func (c *Client) fetchSealKeys(ctx context.Context, handle string, now time.Time
 		}
 		out[dev] = b.KEMPrekey
 	}
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		for dev, p := range out {
 			if err := tx.PutSealKey(handle, uint32(dev), p.Marshal(), now); err != nil {
 				return err
@@ -141,7 +141,7 @@ func (c *Client) fetchSealKeys(ctx context.Context, handle string, now time.Time
 func (c *Client) kemKeys(ctx context.Context, lp *lockedPrekeys, lookupErr *error) seal.KEMKeys {
 	return func(kid seal.KeyID) (*keys.PrekeyPrivate, bool) {
 		var found *keys.PrekeyPrivate
-		err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(ctx, func(tx localstore.Tx) error {
 			pid, ok, err := c.kemPrekeyID(tx, kid)
 			if err != nil || !ok {
 				return err
@@ -176,7 +176,7 @@ func (x *kemIndex) forget(kid seal.KeyID) {
 // kemPrekeyID returns the id of the last-resort KEM prekey with key id
 // kid, indexing the prekeys kept again when kid is not known (a prekey
 // made since the index was built).
-func (c *Client) kemPrekeyID(tx *localstore.Tx, kid seal.KeyID) (uint32, bool, error) {
+func (c *Client) kemPrekeyID(tx localstore.Tx, kid seal.KeyID) (uint32, bool, error) {
 	x := &c.kems
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -51,7 +51,7 @@ func forgedCert(t *testing.T, handle string, device keys.DeviceID) (*keys.Device
 // sessions with handle.
 func localState(t *testing.T, c *Client, handle string) (queued, sessions int) {
 	t.Helper()
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		q, err := tx.OutgoingQueue(1000)
 		if err != nil {
 			return err

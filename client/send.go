@@ -187,7 +187,7 @@ type outMessage struct {
 	// which a device added a moment ago can do without (§12.2).
 	cachedKeys bool
 	// apply, if set, runs in the transaction that queues the message.
-	apply func(tx *localstore.Tx, msgID MessageID, now time.Time) error
+	apply func(tx localstore.Tx, msgID MessageID, now time.Time) error
 }
 
 // errNoOwnDevice reports a message to this account, which has no other
@@ -212,7 +212,7 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 	}
 	if handle != id.handle {
 		var blocked bool
-		if err := c.store.View(ctx, func(tx *localstore.Tx) error {
+		if err := c.store.View(ctx, func(tx localstore.Tx) error {
 			var err error
 			blocked, err = tx.Blocked(handle)
 			return err
@@ -332,7 +332,7 @@ func (c *Client) previousSend(ctx context.Context, msgID MessageID, digest []byt
 		found bool
 		rows  []laneKey
 	)
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		found, rows = false, nil
 		rec, err := tx.Sent(msgID[:])
 		if errors.Is(err, localstore.ErrNotFound) {
@@ -420,7 +420,7 @@ func (c *Client) knownAccount(ctx context.Context, id *identity, handle string) 
 		return true
 	}
 	known := false
-	c.store.View(ctx, func(tx *localstore.Tx) error {
+	c.store.View(ctx, func(tx localstore.Tx) error {
 		_, err := tx.Contact(handle)
 		if err == nil {
 			known = true
@@ -457,7 +457,7 @@ func (c *Client) checkOwn(own *dirEntry) error {
 // (spec/client.md §3.1).
 func (c *Client) claimMissing(ctx context.Context, id *identity, ts []target) (map[string]map[keys.DeviceID]*keys.Bundle, error) {
 	need := map[string]bool{}
-	err := c.store.View(ctx, func(tx *localstore.Tx) error {
+	err := c.store.View(ctx, func(tx localstore.Tx) error {
 		for _, t := range ts {
 			_, err := tx.Session(t.handle, uint32(t.dev.Device))
 			if errors.Is(err, localstore.ErrNotFound) {
@@ -528,7 +528,7 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
 	var rows []laneKey
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		rows = nil
 		err := tx.PutSent(localstore.Sent{MessageID: msgID[:], Digest: digest, Created: now})
 		if errors.Is(err, localstore.ErrDuplicate) {
@@ -644,7 +644,7 @@ func (c *Client) initiate(dk *keys.DevicePrivateKeys, id *identity, handle strin
 }
 
 // loadRecord returns the session record with a peer device, nil if none.
-func (c *Client) loadRecord(tx *localstore.Tx, handle string, device keys.DeviceID) (*sessionRecord, error) {
+func (c *Client) loadRecord(tx localstore.Tx, handle string, device keys.DeviceID) (*sessionRecord, error) {
 	s, err := tx.Session(handle, uint32(device))
 	if errors.Is(err, localstore.ErrNotFound) {
 		return nil, nil

@@ -207,7 +207,7 @@ func (c *Client) expireSessions(ctx context.Context) error {
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
 	now := time.Now()
-	err := c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := c.store.Update(ctx, func(tx localstore.Tx) error {
 		peers, err := tx.SessionPeers()
 		if err != nil {
 			return err

@@ -118,7 +118,7 @@ func TestExpireSessionsSweep(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	alice := s.newUser("alice")
 	put := func(peer string, r *sessionRecord) {
-		err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+		err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 			return tx.PutSession(localstore.Session{PeerHandle: peer, PeerDevice: 1, State: r.marshal(), Updated: time.Now()})
 		})
 		if err != nil {
@@ -127,7 +127,7 @@ func TestExpireSessionsSweep(t *testing.T) {
 	}
 	get := func(peer string) *sessionRecord {
 		var r *sessionRecord
-		err := alice.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		err := alice.store.View(ctxT(t), func(tx localstore.Tx) error {
 			s, err := tx.Session(peer, 1)
 			if err != nil {
 				return err

@@ -85,7 +85,7 @@ func (c *Client) buildLinkSnapshot(ctx context.Context, historyDays int, newDevi
 	}
 	now := time.Now()
 	s := &syncpb.LinkSnapshot{Version: snapshotVersion, Handle: id.handle, Device: newDevice, Created: now.UnixNano()}
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		own, err := tx.OwnDevices()
 		if err != nil {
 			return err
@@ -190,7 +190,7 @@ func (c *Client) buildLinkSnapshot(ctx context.Context, historyDays int, newDevi
 
 // snapshotMessage turns a history row into a snapshot message, with the
 // receipt state of each peer device for a message this account sent.
-func snapshotMessage(tx *localstore.Tx, r *localstore.HistoryRow) (*syncpb.HistoryMessage, error) {
+func snapshotMessage(tx localstore.Tx, r *localstore.HistoryRow) (*syncpb.HistoryMessage, error) {
 	hm := &syncpb.HistoryMessage{
 		Conversation: r.Conversation, Id: r.ID, Sender: r.Sender, SenderDevice: r.SenderDevice, Outgoing: r.Outgoing,
 		Sent: unixNanos(r.Sent), Received: unixNanos(r.Received), Body: r.Body, Reactions: r.Reactions,
@@ -480,7 +480,7 @@ func checkSnapshotMessage(handle string, hm *syncpb.HistoryMessage) error {
 // refused (ErrCorrupt) or any write fails, the caller's transaction rolls
 // back and nothing is stored. A checkpoint is stored only if the store
 // holds none (the new device's own lookups may have pinned a newer one).
-func applyLinkSnapshot(tx *localstore.Tx, snap []byte, self string, device uint32) error {
+func applyLinkSnapshot(tx localstore.Tx, snap []byte, self string, device uint32) error {
 	s, err := parseLinkSnapshot(snap)
 	if err != nil {
 		return err

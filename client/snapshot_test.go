@@ -33,7 +33,7 @@ type storeState struct {
 func readState(t *testing.T, s *localstore.Store) storeState {
 	t.Helper()
 	var st storeState
-	err := s.View(t.Context(), func(tx *localstore.Tx) error {
+	err := s.View(t.Context(), func(tx localstore.Tx) error {
 		var err error
 		if st.Own, err = tx.OwnDevices(); err != nil {
 			return err
@@ -140,7 +140,7 @@ func TestLinkSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	if err := fresh.Update(ctx, func(tx *localstore.Tx) error { return applyLinkSnapshot(tx, snap, "alice", 2) }); err != nil {
+	if err := fresh.Update(ctx, func(tx localstore.Tx) error { return applyLinkSnapshot(tx, snap, "alice", 2) }); err != nil {
 		t.Fatal(err)
 	}
 	got := readState(t, fresh)
@@ -152,7 +152,7 @@ func TestLinkSnapshotRoundTrip(t *testing.T) {
 		t.Fatalf("applied snapshot:\n got %+v\nwant %+v", got, want)
 	}
 	var cp []byte
-	fresh.View(ctx, func(tx *localstore.Tx) error { cp, _, err = tx.Checkpoint(); return err })
+	fresh.View(ctx, func(tx localstore.Tx) error { cp, _, err = tx.Checkpoint(); return err })
 	if len(cp) == 0 {
 		t.Error("no checkpoint applied")
 	}
@@ -293,7 +293,7 @@ func TestLinkSnapshotRefused(t *testing.T) {
 		"received outgoing": mutate(func(s *syncpb.LinkSnapshot) { s.History[0].Outgoing = false }),
 	}
 	for name, b := range cases {
-		err := st.Update(ctx, func(tx *localstore.Tx) error {
+		err := st.Update(ctx, func(tx localstore.Tx) error {
 			// What the adopting transaction wrote before the snapshot.
 			if err := tx.Block("zed", time.Now()); err != nil {
 				return err
@@ -309,7 +309,7 @@ func TestLinkSnapshotRefused(t *testing.T) {
 		t.Fatalf("a refused snapshot left %+v", got)
 	}
 	// The valid one applies.
-	if err := st.Update(ctx, func(tx *localstore.Tx) error { return applyLinkSnapshot(tx, good, "alice", 2) }); err != nil {
+	if err := st.Update(ctx, func(tx localstore.Tx) error { return applyLinkSnapshot(tx, good, "alice", 2) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := readState(t, st); len(got.Own) != 2 || len(got.Contacts) != 1 || len(got.History) != 1 || len(got.Receipts[string(got.History[0].ID)]) != 1 {

@@ -118,7 +118,7 @@ func (c *Client) Sync(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var n int
-	err = c.store.View(ctx, func(tx *localstore.Tx) error {
+	err = c.store.View(ctx, func(tx localstore.Tx) error {
 		var err error
 		n, err = tx.CountUndelivered()
 		return err
@@ -167,7 +167,7 @@ func (c *Client) handOverInbox() {
 		gen := h.gen
 		h.mu.Unlock()
 		var batch []localstore.InboxMessage
-		err := c.store.View(c.ctx, func(tx *localstore.Tx) error {
+		err := c.store.View(c.ctx, func(tx localstore.Tx) error {
 			var err error
 			batch, err = tx.Undelivered(64)
 			return err
@@ -184,7 +184,7 @@ func (c *Client) handOverInbox() {
 				c.trust.handMu.Lock()
 				defer c.trust.handMu.Unlock()
 				stored := false
-				c.store.View(c.ctx, func(tx *localstore.Tx) error {
+				c.store.View(c.ctx, func(tx localstore.Tx) error {
 					m, err := tx.Inbox(batch[i].ID)
 					stored = err == nil && !m.Held
 					return nil

@@ -83,7 +83,7 @@ func TestSyncInboxLeftover(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		n := 0
-		bob.store.View(ctxT(t), func(tx *localstore.Tx) error {
+		bob.store.View(ctxT(t), func(tx localstore.Tx) error {
 			var err error
 			n, err = tx.CountUndelivered()
 			return err

@@ -101,7 +101,7 @@ func (c *Client) logVerifier(ctx context.Context) (*kt.Verifier, error) {
 		if err != nil || name != wk.Name {
 			return nil, fmt.Errorf("client: the key server's log verifier key %q: not the key of a log named %s%s", key, wk.Name, directory.OriginSuffix)
 		}
-		err = c.store.Update(ctx, func(tx *localstore.Tx) error { return tx.PutLogKey(key) })
+		err = c.store.Update(ctx, func(tx localstore.Tx) error { return tx.PutLogKey(key) })
 		if err != nil {
 			return nil, storeError(err)
 		}

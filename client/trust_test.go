@@ -21,7 +21,7 @@ import (
 func storedKeySet(t *testing.T, c *Client, handle string) *kt.Entry {
 	t.Helper()
 	var e *kt.Entry
-	err := c.store.View(ctxT(t), func(tx *localstore.Tx) error {
+	err := c.store.View(ctxT(t), func(tx localstore.Tx) error {
 		raw, err := tx.KeySet(handle)
 		if err != nil {
 			return err
@@ -104,7 +104,7 @@ func TestTrustOnFirstUse(t *testing.T) {
 		return c
 	}
 	c = reopen()
-	c.store.View(ctxT(t), func(tx *localstore.Tx) error { stored, _ = tx.LogKey(); return nil })
+	c.store.View(ctxT(t), func(tx localstore.Tx) error { stored, _ = tx.LogKey(); return nil })
 	if stored != s.logVerifierKey() {
 		t.Fatalf("stored log key %q, want %q", stored, s.logVerifierKey())
 	}
@@ -216,7 +216,7 @@ func auditComparesLatest(t *testing.T, s *servers) {
 	// A key set the log never held (here: a version beyond the log's).
 	forged := storedKeySet(t, alice, "bob")
 	forged.Version = 9
-	if err := alice.store.Update(ctxT(t), func(tx *localstore.Tx) error {
+	if err := alice.store.Update(ctxT(t), func(tx localstore.Tx) error {
 		return tx.PutKeySet("bob", forged.Marshal())
 	}); err != nil {
 		t.Fatal(err)

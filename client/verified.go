@@ -24,7 +24,7 @@ func (c *Client) ClearVerified(ctx context.Context, handle string) (bool, error)
 	defer c.sessMu.Unlock()
 	was := false
 	var key [32]byte
-	err = c.store.Update(ctx, func(tx *localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		was = false
 		ct, err := tx.Contact(handle)
 		if errors.Is(err, localstore.ErrNotFound) {

@@ -63,7 +63,7 @@ func TestSendDeadlineBeforeQueueing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	st.View(context.Background(), func(tx *localstore.Tx) error {
+	st.View(context.Background(), func(tx localstore.Tx) error {
 		queued, err = tx.OutgoingQueue(100)
 		return err
 	})

@@ -219,7 +219,7 @@ func (s *scanner) addStoreSecrets(t *testing.T, dir, handle string) {
 		t.Fatalf("open %s's store: %v", handle, err)
 	}
 	defer st.Close()
-	err = st.View(ctx, func(tx *localstore.Tx) error {
+	err = st.View(ctx, func(tx localstore.Tx) error {
 		id, err := tx.Identity()
 		if err != nil {
 			return err

@@ -49,7 +49,7 @@ func (a *Access) marshal() []byte {
 }
 
 // PutAccess stores this device's access state.
-func (tx *Tx) PutAccess(a Access) error {
+func (tx *sqlTx) PutAccess(a Access) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -60,7 +60,7 @@ func (tx *Tx) PutAccess(a Access) error {
 }
 
 // Access returns this device's access state, or ErrNotFound.
-func (tx *Tx) Access() (Access, error) {
+func (tx *sqlTx) Access() (Access, error) {
 	b, err := tx.meta(accessName, accessAD())
 	if err != nil {
 		return Access{}, err
@@ -81,7 +81,7 @@ func peerAccessAD(handle string, device uint32) rowKey {
 
 // PutPeerAccessKey records the access key a device of another account
 // sent, replacing the one recorded.
-func (tx *Tx) PutPeerAccessKey(handle string, device uint32, key []byte, received time.Time) error {
+func (tx *sqlTx) PutPeerAccessKey(handle string, device uint32, key []byte, received time.Time) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -99,7 +99,7 @@ func (tx *Tx) PutPeerAccessKey(handle string, device uint32, key []byte, receive
 
 // PeerAccessKey returns the access key recorded for a device of another
 // account, or ErrNotFound.
-func (tx *Tx) PeerAccessKey(handle string, device uint32) ([]byte, error) {
+func (tx *sqlTx) PeerAccessKey(handle string, device uint32) ([]byte, error) {
 	var sealed []byte
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT key FROM peer_access_keys WHERE handle = ? AND device = ?`, handle, int64(device)).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -113,7 +113,7 @@ func (tx *Tx) PeerAccessKey(handle string, device uint32) ([]byte, error) {
 
 // Block records handle as blocked (spec/client.md §13.7); blocking an
 // account blocked already keeps the first time.
-func (tx *Tx) Block(handle string, at time.Time) error {
+func (tx *sqlTx) Block(handle string, at time.Time) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -123,12 +123,12 @@ func (tx *Tx) Block(handle string, at time.Time) error {
 
 // Unblock removes handle from the blocked accounts; ErrNotFound if it was
 // not blocked.
-func (tx *Tx) Unblock(handle string) error {
+func (tx *sqlTx) Unblock(handle string) error {
 	return tx.execOne("unblock", `DELETE FROM blocked WHERE handle = ?`, handle)
 }
 
 // Blocked reports whether handle is blocked.
-func (tx *Tx) Blocked(handle string) (bool, error) {
+func (tx *sqlTx) Blocked(handle string) (bool, error) {
 	var n int
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM blocked WHERE handle = ?`, handle).Scan(&n); err != nil {
 		return false, dbErr("blocked", err)
@@ -137,7 +137,7 @@ func (tx *Tx) Blocked(handle string) (bool, error) {
 }
 
 // BlockedHandles returns the blocked accounts, in order.
-func (tx *Tx) BlockedHandles() ([]string, error) {
+func (tx *sqlTx) BlockedHandles() ([]string, error) {
 	return tx.texts("list blocked", `SELECT handle FROM blocked ORDER BY handle`)
 }
 
@@ -147,7 +147,7 @@ func sealKeyAD(handle string, device uint32) rowKey {
 
 // PutSealKey records the last-resort KEM prekey encoding a device of
 // another account has, as fetched at fetched (spec/client-store.md §4.23).
-func (tx *Tx) PutSealKey(handle string, device uint32, prekey []byte, fetched time.Time) error {
+func (tx *sqlTx) PutSealKey(handle string, device uint32, prekey []byte, fetched time.Time) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -162,7 +162,7 @@ func (tx *Tx) PutSealKey(handle string, device uint32, prekey []byte, fetched ti
 
 // SealKey returns the recorded prekey encoding of a device and when it was
 // fetched, or ErrNotFound.
-func (tx *Tx) SealKey(handle string, device uint32) ([]byte, time.Time, error) {
+func (tx *sqlTx) SealKey(handle string, device uint32) ([]byte, time.Time, error) {
 	var (
 		sealed  []byte
 		fetched int64
@@ -180,7 +180,7 @@ func (tx *Tx) SealKey(handle string, device uint32) ([]byte, time.Time, error) {
 
 // MarkAccessGiven records that this device's access key went to handle
 // (spec/client-store.md §4.24).
-func (tx *Tx) MarkAccessGiven(handle string, at time.Time) error {
+func (tx *sqlTx) MarkAccessGiven(handle string, at time.Time) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -191,6 +191,6 @@ func (tx *Tx) MarkAccessGiven(handle string, at time.Time) error {
 
 // AccessGiven returns the accounts this device's access key went to, in
 // order.
-func (tx *Tx) AccessGiven() ([]string, error) {
+func (tx *sqlTx) AccessGiven() ([]string, error) {
 	return tx.texts("list access given", `SELECT handle FROM access_given ORDER BY handle`)
 }

@@ -13,7 +13,7 @@ import (
 func TestAccessState(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	k1, k2 := bytes.Repeat([]byte{1}, AccessKeySize), bytes.Repeat([]byte{2}, AccessKeySize)
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if _, err := tx.Access(); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Access of a new store: %v, want ErrNotFound", err)
 		}
@@ -23,7 +23,7 @@ func TestAccessState(t *testing.T) {
 		return nil
 	})
 	until := t0.Add(time.Hour)
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.PutAccess(Access{Key: k1[:31]}); err == nil {
 			t.Error("PutAccess of a 31-byte key accepted")
 		}
@@ -50,7 +50,7 @@ func TestAccessState(t *testing.T) {
 		}
 		return tx.Block("mallory", until)
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		a, err := tx.Access()
 		if err != nil || !a.Contacts || a.Registered || !bytes.Equal(a.Key, k2) || !bytes.Equal(a.Previous, k1) || !a.PreviousUntil.Equal(until) {
 			t.Errorf("Access = %+v, %v", a, err)
@@ -72,7 +72,7 @@ func TestAccessState(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.PutAccess(Access{Key: k1, Registered: true}); err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func TestAccessState(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		a, err := tx.Access()
 		if err != nil || a.Contacts || !a.Registered || a.Previous != nil || !a.PreviousUntil.IsZero() {
 			t.Errorf("Access after the change = %+v, %v", a, err)
@@ -100,7 +100,7 @@ func TestAccessState(t *testing.T) {
 // its row, and a later fetch replaces it.
 func TestSealKeys(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if _, _, err := tx.SealKey("bob", 1); !errors.Is(err, ErrNotFound) {
 			t.Errorf("SealKey of none: %v", err)
 		}
@@ -109,7 +109,7 @@ func TestSealKeys(t *testing.T) {
 		}
 		return tx.PutSealKey("bob", 1, []byte("new"), t0.Add(time.Hour))
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		p, at, err := tx.SealKey("bob", 1)
 		if err != nil || string(p) != "new" || !at.Equal(t0.Add(time.Hour)) {
 			t.Errorf("SealKey = %q %v %v", p, at, err)
@@ -126,7 +126,7 @@ func TestSealKeys(t *testing.T) {
 func TestGroups(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	g1, g2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if _, err := tx.Group(g1); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Group of none: %v", err)
 		}
@@ -138,7 +138,7 @@ func TestGroups(t *testing.T) {
 		}
 		return tx.PutGroup(g1, []byte("new"), t0)
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if b, err := tx.Group(g1); err != nil || string(b) != "new" {
 			t.Errorf("Group(g1) = %q, %v", b, err)
 		}
@@ -154,7 +154,7 @@ func TestGroups(t *testing.T) {
 // with their recipients, and leave when deleted.
 func TestGroupOutgoing(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.PutGroupOutgoing(GroupOutgoing{MessageID: []byte("m1"), Body: []byte("b1"), Recipients: [][]byte{[]byte("a1"), []byte("b22")}, Created: t0}); err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ func TestGroupOutgoing(t *testing.T) {
 		}
 		return tx.PutGroupOutgoing(GroupOutgoing{MessageID: []byte("m2"), Body: []byte("b2"), Recipients: [][]byte{[]byte("c")}, Created: t0})
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		q, err := tx.GroupOutgoingQueue()
 		if err != nil || len(q) != 2 || string(q[0].Body) != "b1" || len(q[0].Recipients) != 2 || string(q[0].Recipients[1]) != "b22" || string(q[1].MessageID) != "m2" {
 			t.Errorf("GroupOutgoingQueue = %+v, %v", q, err)

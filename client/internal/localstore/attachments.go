@@ -25,7 +25,7 @@ type AttachUpload struct {
 }
 
 // PutAttachUpload stores a new upload, or replaces the row with its id.
-func (tx *Tx) PutAttachUpload(u AttachUpload) error {
+func (tx *sqlTx) PutAttachUpload(u AttachUpload) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -42,22 +42,22 @@ func (tx *Tx) PutAttachUpload(u AttachUpload) error {
 
 // SetAttachUploadProgress records the blob service's upload id and how
 // much of it is committed; ErrNotFound if the row is gone.
-func (tx *Tx) SetAttachUploadProgress(id, uploadID []byte, uploaded int64) error {
+func (tx *sqlTx) SetAttachUploadProgress(id, uploadID []byte, uploaded int64) error {
 	return tx.execOne("set attach upload", `UPDATE attach_uploads SET upload_id = ?, uploaded = ? WHERE id = ?`, nonNil(uploadID), uploaded, nonNil(id))
 }
 
 // FailAttachUpload marks an upload stopped for good with the reason.
-func (tx *Tx) FailAttachUpload(id []byte, reason string) error {
+func (tx *sqlTx) FailAttachUpload(id []byte, reason string) error {
 	return tx.execOne("fail attach upload", `UPDATE attach_uploads SET failed = ? WHERE id = ?`, reason, nonNil(id))
 }
 
 // DeleteAttachUpload deletes an upload's row; ErrNotFound if there is none.
-func (tx *Tx) DeleteAttachUpload(id []byte) error {
+func (tx *sqlTx) DeleteAttachUpload(id []byte) error {
 	return tx.execOne("delete attach upload", `DELETE FROM attach_uploads WHERE id = ?`, nonNil(id))
 }
 
 // AttachUploadRow returns one upload, or ErrNotFound.
-func (tx *Tx) AttachUploadRow(id []byte) (AttachUpload, error) {
+func (tx *sqlTx) AttachUploadRow(id []byte) (AttachUpload, error) {
 	rows, err := tx.attachUploads(`WHERE id = ?`, nonNil(id))
 	if err != nil {
 		return AttachUpload{}, err
@@ -69,11 +69,11 @@ func (tx *Tx) AttachUploadRow(id []byte) (AttachUpload, error) {
 }
 
 // AttachUploads returns every upload, oldest first.
-func (tx *Tx) AttachUploads() ([]AttachUpload, error) {
+func (tx *sqlTx) AttachUploads() ([]AttachUpload, error) {
 	return tx.attachUploads(`ORDER BY created, id`)
 }
 
-func (tx *Tx) attachUploads(where string, args ...any) ([]AttachUpload, error) {
+func (tx *sqlTx) attachUploads(where string, args ...any) ([]AttachUpload, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, conversation, group_id, spool, pointer, cipher_size, upload_id, uploaded, created, failed FROM attach_uploads `+where, args...)
 	if err != nil {
 		return nil, dbErr("list attach uploads", err)
@@ -116,7 +116,7 @@ type AttachDownload struct {
 
 // PutAttachDownload records a download's spool file unless the blob has
 // one already; it returns the row as stored.
-func (tx *Tx) PutAttachDownload(d AttachDownload) (AttachDownload, error) {
+func (tx *sqlTx) PutAttachDownload(d AttachDownload) (AttachDownload, error) {
 	if tx.readOnly {
 		return AttachDownload{}, errReadOnly
 	}
@@ -140,13 +140,13 @@ func (tx *Tx) PutAttachDownload(d AttachDownload) (AttachDownload, error) {
 }
 
 // DeleteAttachDownload deletes a download's row (no error when absent).
-func (tx *Tx) DeleteAttachDownload(blobID []byte) error {
+func (tx *sqlTx) DeleteAttachDownload(blobID []byte) error {
 	_, err := tx.exec("delete attach download", `DELETE FROM attach_downloads WHERE blob_id = ?`, nonNil(blobID))
 	return err
 }
 
 // AttachDownloadsBefore returns the downloads started before t.
-func (tx *Tx) AttachDownloadsBefore(t time.Time) ([]AttachDownload, error) {
+func (tx *sqlTx) AttachDownloadsBefore(t time.Time) ([]AttachDownload, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT blob_id, spool, created FROM attach_downloads WHERE created < ?`, t.UnixMilli())
 	if err != nil {
 		return nil, dbErr("list attach downloads", err)
@@ -171,7 +171,7 @@ func (tx *Tx) AttachDownloadsBefore(t time.Time) ([]AttachDownload, error) {
 }
 
 // SpoolFiles returns the spool file names the store refers to.
-func (tx *Tx) SpoolFiles() (map[string]bool, error) {
+func (tx *sqlTx) SpoolFiles() (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, q := range []string{`SELECT spool FROM attach_uploads`, `SELECT spool FROM attach_downloads`} {
 		rows, err := tx.tx.QueryContext(tx.ctx, q)

@@ -33,7 +33,7 @@ const (
 func contactAD(handle string) rowKey { return newRowKey("contacts", "record").text(handle) }
 
 // PutContact stores c, replacing the contact with the same handle.
-func (tx *Tx) PutContact(c Contact) error {
+func (tx *sqlTx) PutContact(c Contact) error {
 	rec := make([]byte, 0, contactPendingRecordSize)
 	rec = append(rec, c.AccountKey[:]...)
 	if c.Verified {
@@ -55,7 +55,7 @@ func (tx *Tx) PutContact(c Contact) error {
 }
 
 // Contact returns the contact with handle, or ErrNotFound.
-func (tx *Tx) Contact(handle string) (Contact, error) {
+func (tx *sqlTx) Contact(handle string) (Contact, error) {
 	var sealed []byte
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT record FROM contacts WHERE handle = ?`, handle).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -67,7 +67,7 @@ func (tx *Tx) Contact(handle string) (Contact, error) {
 	return tx.openContact(handle, sealed)
 }
 
-func (tx *Tx) openContact(handle string, sealed []byte) (Contact, error) {
+func (tx *sqlTx) openContact(handle string, sealed []byte) (Contact, error) {
 	rec, err := tx.s.open(contactAD(handle), sealed)
 	if err != nil {
 		return Contact{}, err
@@ -87,7 +87,7 @@ func (tx *Tx) openContact(handle string, sealed []byte) (Contact, error) {
 }
 
 // Contacts returns all contacts in handle order.
-func (tx *Tx) Contacts() ([]Contact, error) {
+func (tx *sqlTx) Contacts() ([]Contact, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT handle, record FROM contacts ORDER BY handle`)
 	if err != nil {
 		return nil, dbErr("list contacts", err)
@@ -115,7 +115,7 @@ func (tx *Tx) Contacts() ([]Contact, error) {
 }
 
 // DeleteContact deletes the contact; ErrNotFound if there is none.
-func (tx *Tx) DeleteContact(handle string) error {
+func (tx *sqlTx) DeleteContact(handle string) error {
 	return tx.execOne(fmt.Sprintf("delete contact %q", handle), `DELETE FROM contacts WHERE handle = ?`, handle)
 }
 
@@ -123,7 +123,7 @@ func checkpointAD() rowKey { return newRowKey("checkpoint", "text").int(1) }
 
 // PutCheckpoint stores the pinned signed checkpoint (its note text),
 // replacing the previous one. The caller checks consistency first.
-func (tx *Tx) PutCheckpoint(text []byte, updated time.Time) error {
+func (tx *sqlTx) PutCheckpoint(text []byte, updated time.Time) error {
 	sealed, err := tx.s.seal(checkpointAD(), text)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func (tx *Tx) PutCheckpoint(text []byte, updated time.Time) error {
 
 // Checkpoint returns the pinned checkpoint text and when it was stored, or
 // ErrNotFound.
-func (tx *Tx) Checkpoint() ([]byte, time.Time, error) {
+func (tx *sqlTx) Checkpoint() ([]byte, time.Time, error) {
 	var (
 		sealed  []byte
 		updated int64
@@ -157,7 +157,7 @@ func keySetAD(handle string) rowKey { return newRowKey("keysets", "entry").text(
 
 // PutKeySet stores the newest verified key set (a transparency log entry)
 // of handle, replacing the one stored (spec/client-store.md §4.10).
-func (tx *Tx) PutKeySet(handle string, entry []byte) error {
+func (tx *sqlTx) PutKeySet(handle string, entry []byte) error {
 	sealed, err := tx.s.seal(keySetAD(handle), entry)
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ func (tx *Tx) PutKeySet(handle string, entry []byte) error {
 }
 
 // KeySet returns the stored key set of handle, or ErrNotFound.
-func (tx *Tx) KeySet(handle string) ([]byte, error) {
+func (tx *sqlTx) KeySet(handle string) ([]byte, error) {
 	var sealed []byte
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT entry FROM keysets WHERE handle = ?`, handle).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -116,10 +116,8 @@ func dbErr(op string, err error) error {
 	return fmt.Errorf("localstore: %s: %w", op, err)
 }
 
-// Tx is one transaction on the store, valid only inside the function given
-// to View or Update. Its methods must not be called after that function
-// returns, nor from other goroutines.
-type Tx struct {
+// sqlTx is a transaction of the SQLite engine.
+type sqlTx struct {
 	ctx      context.Context
 	s        *Store
 	tx       *sql.Tx
@@ -132,34 +130,34 @@ var errReadOnly = errors.New("localstore: write in a View transaction")
 // Update runs fn in one write transaction and commits it, durably, if fn
 // returns nil; if fn returns an error (or panics) nothing it did is kept.
 // Do not call other Store methods from fn: use tx.
-func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(tx Tx) error) error {
 	return s.run(ctx, false, fn)
 }
 
 // View runs fn in a read-only transaction, which sees one committed state;
 // the write methods of tx fail.
-func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Store) View(ctx context.Context, fn func(tx Tx) error) error {
 	return s.run(ctx, true, fn)
 }
 
-func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) error {
+func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}
-	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	stx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return dbErr("begin", err)
 	}
-	defer sqlTx.Rollback()
-	if err := fn(&Tx{ctx: ctx, s: s, tx: sqlTx, readOnly: readOnly}); err != nil {
+	defer stx.Rollback()
+	if err := fn(&sqlTx{ctx: ctx, s: s, tx: stx, readOnly: readOnly}); err != nil {
 		return err
 	}
 	if readOnly {
 		return nil
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := stx.Commit(); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			// ctx ended before the commit: database/sql rolled the
 			// transaction back (its error is then ErrTxDone, which says
@@ -172,7 +170,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) e
 }
 
 // exec runs a statement in the transaction.
-func (tx *Tx) exec(op, query string, args ...any) (sql.Result, error) {
+func (tx *sqlTx) exec(op, query string, args ...any) (sql.Result, error) {
 	if tx.readOnly {
 		return nil, errReadOnly
 	}
@@ -185,7 +183,7 @@ func (tx *Tx) exec(op, query string, args ...any) (sql.Result, error) {
 
 // execOne runs a statement that must change exactly one row; none is
 // ErrNotFound.
-func (tx *Tx) execOne(op, query string, args ...any) error {
+func (tx *sqlTx) execOne(op, query string, args ...any) error {
 	res, err := tx.exec(op, query, args...)
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ func deviceNameAD(device uint32) rowKey {
 // of the name recorded (of equal times, the greater name wins, so that
 // every device ends with the same one). It reports whether anything
 // changed; the same name again changes nothing.
-func (tx *Tx) SetDeviceName(device uint32, name string, changed time.Time) (bool, error) {
+func (tx *sqlTx) SetDeviceName(device uint32, name string, changed time.Time) (bool, error) {
 	if tx.readOnly {
 		return false, errReadOnly
 	}
@@ -55,7 +55,7 @@ func (tx *Tx) SetDeviceName(device uint32, name string, changed time.Time) (bool
 
 // SeeDevice records that a message sent at sent came from device: its
 // last-seen time becomes sent if that is later.
-func (tx *Tx) SeeDevice(device uint32, sent time.Time) error {
+func (tx *sqlTx) SeeDevice(device uint32, sent time.Time) error {
 	if sent.IsZero() {
 		return nil
 	}
@@ -65,7 +65,7 @@ func (tx *Tx) SeeDevice(device uint32, sent time.Time) error {
 }
 
 // DeviceInfos returns what is recorded of this account's devices, by id.
-func (tx *Tx) DeviceInfos() (map[uint32]DeviceInfo, error) {
+func (tx *sqlTx) DeviceInfos() (map[uint32]DeviceInfo, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT device, name, name_changed, last_seen FROM device_info ORDER BY device`)
 	if err != nil {
 		return nil, dbErr("list device info", err)
@@ -85,7 +85,7 @@ func (tx *Tx) DeviceInfos() (map[uint32]DeviceInfo, error) {
 	return out, nil
 }
 
-func (tx *Tx) deviceInfo(device uint32) (DeviceInfo, error) {
+func (tx *sqlTx) deviceInfo(device uint32) (DeviceInfo, error) {
 	d, err := tx.scanDeviceInfo(tx.tx.QueryRowContext(tx.ctx, `SELECT device, name, name_changed, last_seen FROM device_info WHERE device = ?`, int64(device)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeviceInfo{}, ErrNotFound
@@ -93,7 +93,7 @@ func (tx *Tx) deviceInfo(device uint32) (DeviceInfo, error) {
 	return d, err
 }
 
-func (tx *Tx) scanDeviceInfo(row interface{ Scan(...any) error }) (DeviceInfo, error) {
+func (tx *sqlTx) scanDeviceInfo(row interface{ Scan(...any) error }) (DeviceInfo, error) {
 	var (
 		device, changed, seen int64
 		sealed                []byte
@@ -121,7 +121,7 @@ func (tx *Tx) scanDeviceInfo(row interface{ Scan(...any) error }) (DeviceInfo, e
 // PutOwnDeviceHash is PutOwnDevice with the certificate's SHA-256 instead
 // of the certificate: what a linking snapshot carries (spec/client.md
 // §17.1).
-func (tx *Tx) PutOwnDeviceHash(device uint32, state OwnDeviceState, certHash [32]byte) error {
+func (tx *sqlTx) PutOwnDeviceHash(device uint32, state OwnDeviceState, certHash [32]byte) error {
 	if state != OwnApproved && state != OwnRevoked {
 		return fmt.Errorf("localstore: own device state %d", state)
 	}
@@ -149,7 +149,7 @@ type ConversationTimerRow struct {
 }
 
 // ConversationTimers returns every conversation's timer setting, by peer.
-func (tx *Tx) ConversationTimers() ([]ConversationTimerRow, error) {
+func (tx *sqlTx) ConversationTimers() ([]ConversationTimerRow, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT peer, timer, changed FROM conversations ORDER BY peer`)
 	if err != nil {
 		return nil, dbErr("list timers", err)
@@ -176,13 +176,13 @@ func (tx *Tx) ConversationTimers() ([]ConversationTimerRow, error) {
 // HistorySince returns up to limit messages, of every conversation, sent
 // at or after since and stored after seq, in storage order: a way to page
 // through the recent history (spec/client.md §17.1).
-func (tx *Tx) HistorySince(since time.Time, seq int64, limit int) ([]HistoryRow, error) {
+func (tx *sqlTx) HistorySince(since time.Time, seq int64, limit int) ([]HistoryRow, error) {
 	return tx.historyList(`SELECT `+historyColumns+` FROM history WHERE sent >= ? AND seq > ? ORDER BY seq LIMIT ?`, nanos(since), seq, limit)
 }
 
 // PutMessageDeviceState records the receipt state of a sent message at a
 // device as m says, replacing what was recorded.
-func (tx *Tx) PutMessageDeviceState(m MessageDevice) error {
+func (tx *sqlTx) PutMessageDeviceState(m MessageDevice) error {
 	_, err := tx.exec("put message device", `INSERT OR REPLACE INTO message_devices (message_id, recipient, device, delivered, read) VALUES (?, ?, ?, ?, ?)`,
 		nonNil(m.MessageID), m.Recipient, int64(m.Device), nanos(m.Delivered), nanos(m.Read))
 	return err

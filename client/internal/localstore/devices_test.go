@@ -13,7 +13,7 @@ import (
 // disk (spec/client-store.md §4.33).
 func TestDeviceInfo(t *testing.T) {
 	s, dir := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for _, c := range []struct {
 			name string
 			at   time.Time
@@ -40,7 +40,7 @@ func TestDeviceInfo(t *testing.T) {
 		}
 		return tx.SeeDevice(3, t0.Add(time.Minute))
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		in, err := tx.DeviceInfos()
 		if err != nil {
 			return err

@@ -28,7 +28,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	now := time.Now()
-	err = s.Update(ctx, func(tx *localstore.Tx) error {
+	err = s.Update(ctx, func(tx localstore.Tx) error {
 		if err := tx.PutSession(localstore.Session{PeerHandle: "bob", PeerDevice: 1, State: []byte("ratchet state"), Updated: now}); err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	err = s.View(ctx, func(tx *localstore.Tx) error {
+	err = s.View(ctx, func(tx localstore.Tx) error {
 		msgs, err := tx.Undelivered(10)
 		for _, m := range msgs {
 			fmt.Printf("%s: %s\n", m.Sender, m.Plaintext)

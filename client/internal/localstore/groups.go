@@ -10,7 +10,7 @@ func groupAD(id []byte) rowKey { return newRowKey("groups", "tracker").bytes(id)
 
 // PutGroup stores the encoded tracker of group id (spec/client-store.md
 // §4.25), replacing the one stored.
-func (tx *Tx) PutGroup(id, tracker []byte, updated time.Time) error {
+func (tx *sqlTx) PutGroup(id, tracker []byte, updated time.Time) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -23,7 +23,7 @@ func (tx *Tx) PutGroup(id, tracker []byte, updated time.Time) error {
 }
 
 // Group returns the encoded tracker of group id, or ErrNotFound.
-func (tx *Tx) Group(id []byte) ([]byte, error) {
+func (tx *sqlTx) Group(id []byte) ([]byte, error) {
 	var sealed []byte
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT tracker FROM groups WHERE id = ?`, nonNil(id)).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -37,7 +37,7 @@ func (tx *Tx) Group(id []byte) ([]byte, error) {
 
 // GroupSealed returns the stored (sealed) tracker of group id, or
 // ErrNotFound: a cache key that costs no decryption. OpenGroup opens it.
-func (tx *Tx) GroupSealed(id []byte) ([]byte, error) {
+func (tx *sqlTx) GroupSealed(id []byte) ([]byte, error) {
 	var sealed []byte
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT tracker FROM groups WHERE id = ?`, nonNil(id)).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -50,10 +50,10 @@ func (tx *Tx) GroupSealed(id []byte) ([]byte, error) {
 }
 
 // OpenGroup opens a tracker GroupSealed returned for group id.
-func (tx *Tx) OpenGroup(id, sealed []byte) ([]byte, error) { return tx.s.open(groupAD(id), sealed) }
+func (tx *sqlTx) OpenGroup(id, sealed []byte) ([]byte, error) { return tx.s.open(groupAD(id), sealed) }
 
 // GroupIDs returns the ids of the stored groups, in byte order.
-func (tx *Tx) GroupIDs() ([][]byte, error) {
+func (tx *sqlTx) GroupIDs() ([][]byte, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id FROM groups ORDER BY id`)
 	if err != nil {
 		return nil, dbErr("list groups", err)
@@ -80,7 +80,7 @@ func groupRecvAD(id, chainID []byte, handle string, device uint32) rowKey {
 }
 
 // PutGroupSend stores this device's sending chain of group id.
-func (tx *Tx) PutGroupSend(id, chain []byte, rotate bool) error {
+func (tx *sqlTx) PutGroupSend(id, chain []byte, rotate bool) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -100,7 +100,7 @@ func (tx *Tx) PutGroupSend(id, chain []byte, rotate bool) error {
 // StartGroupChain stores a new sending chain of group id, made at started
 // and distributed to addrs, replacing the one stored
 // (spec/client-store.md §4.26).
-func (tx *Tx) StartGroupChain(id, chain []byte, addrs [][]byte, started time.Time) error {
+func (tx *sqlTx) StartGroupChain(id, chain []byte, addrs [][]byte, started time.Time) error {
 	if err := tx.PutGroupSend(id, chain, false); err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (tx *Tx) StartGroupChain(id, chain []byte, addrs [][]byte, started time.Tim
 // SetGroupSentTo records the device addresses this device's sending chain
 // of group id was distributed to (spec/client-store.md §4.26), replacing
 // the record.
-func (tx *Tx) SetGroupSentTo(id []byte, addrs [][]byte) error {
+func (tx *sqlTx) SetGroupSentTo(id []byte, addrs [][]byte) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -153,7 +153,7 @@ func decodeAddresses(rs []byte) ([][]byte, bool) {
 
 // GroupSend returns this device's sending chain of group id and whether a
 // new one is due, or ErrNotFound.
-func (tx *Tx) GroupSend(id []byte) (chain []byte, rotate bool, err error) {
+func (tx *sqlTx) GroupSend(id []byte) (chain []byte, rotate bool, err error) {
 	var (
 		sealed []byte
 		r      int
@@ -171,7 +171,7 @@ func (tx *Tx) GroupSend(id []byte) (chain []byte, rotate bool, err error) {
 
 // MarkGroupRotate makes a new sending chain due for group id, if this
 // device has one.
-func (tx *Tx) MarkGroupRotate(id []byte) error {
+func (tx *sqlTx) MarkGroupRotate(id []byte) error {
 	_, err := tx.exec("mark group rotate", `UPDATE group_send SET rotate = 1 WHERE id = ?`, nonNil(id))
 	return err
 }
@@ -184,7 +184,7 @@ type GroupRecv struct {
 }
 
 // PutGroupRecv stores a receiving chain of group id, bound to a device.
-func (tx *Tx) PutGroupRecv(id, chainID []byte, r GroupRecv) error {
+func (tx *sqlTx) PutGroupRecv(id, chainID []byte, r GroupRecv) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -199,7 +199,7 @@ func (tx *Tx) PutGroupRecv(id, chainID []byte, r GroupRecv) error {
 
 // GroupRecv returns the receiving chain chainID of group id, or
 // ErrNotFound.
-func (tx *Tx) GroupRecv(id, chainID []byte) (GroupRecv, error) {
+func (tx *sqlTx) GroupRecv(id, chainID []byte) (GroupRecv, error) {
 	var (
 		r      GroupRecv
 		device int64
@@ -224,14 +224,14 @@ func (tx *Tx) GroupRecv(id, chainID []byte) (GroupRecv, error) {
 
 // DeleteGroupRecvOf deletes the receiving chains of group id bound to
 // handle's devices (a member removed or left, spec/groups.md §8.3).
-func (tx *Tx) DeleteGroupRecvOf(id []byte, handle string) error {
+func (tx *sqlTx) DeleteGroupRecvOf(id []byte, handle string) error {
 	_, err := tx.exec("delete group recv", `DELETE FROM group_recv WHERE id = ? AND handle = ?`, nonNil(id), handle)
 	return err
 }
 
 // DeleteGroupRecvOfDevice deletes the receiving chains of group id bound
 // to one device (revoked, spec/groups.md §8.3).
-func (tx *Tx) DeleteGroupRecvOfDevice(id []byte, handle string, device uint32) error {
+func (tx *sqlTx) DeleteGroupRecvOfDevice(id []byte, handle string, device uint32) error {
 	_, err := tx.exec("delete group recv", `DELETE FROM group_recv WHERE id = ? AND handle = ? AND device = ?`, nonNil(id), handle, int64(device))
 	return err
 }
@@ -250,7 +250,7 @@ func groupOutgoingAD(messageID []byte) rowKey {
 }
 
 // PutGroupOutgoing queues a group message.
-func (tx *Tx) PutGroupOutgoing(o GroupOutgoing) error {
+func (tx *sqlTx) PutGroupOutgoing(o GroupOutgoing) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -268,7 +268,7 @@ func (tx *Tx) PutGroupOutgoing(o GroupOutgoing) error {
 }
 
 // GroupOutgoingQueue returns the queued group messages, oldest first.
-func (tx *Tx) GroupOutgoingQueue() ([]GroupOutgoing, error) {
+func (tx *sqlTx) GroupOutgoingQueue() ([]GroupOutgoing, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT message_id, body, recipients, created FROM group_outgoing ORDER BY seq`)
 	if err != nil {
 		return nil, dbErr("list group outgoing", err)
@@ -302,7 +302,7 @@ func (tx *Tx) GroupOutgoingQueue() ([]GroupOutgoing, error) {
 
 // DeleteGroupOutgoing removes an answered group message; ErrNotFound if it
 // is not queued.
-func (tx *Tx) DeleteGroupOutgoing(messageID []byte) error {
+func (tx *sqlTx) DeleteGroupOutgoing(messageID []byte) error {
 	return tx.execOne("delete group outgoing", `DELETE FROM group_outgoing WHERE message_id = ?`, nonNil(messageID))
 }
 
@@ -325,7 +325,7 @@ type GroupHeldKey struct {
 
 // PutGroupHeldKey holds a distribution of group id, replacing one held
 // from the same device, and drops the oldest past maxGroupHeldKeys.
-func (tx *Tx) PutGroupHeldKey(id []byte, k GroupHeldKey) error {
+func (tx *sqlTx) PutGroupHeldKey(id []byte, k GroupHeldKey) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -343,7 +343,7 @@ func (tx *Tx) PutGroupHeldKey(id []byte, k GroupHeldKey) error {
 }
 
 // GroupHeldKeys returns the distributions held for group id, oldest first.
-func (tx *Tx) GroupHeldKeys(id []byte) ([]GroupHeldKey, error) {
+func (tx *sqlTx) GroupHeldKeys(id []byte) ([]GroupHeldKey, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT handle, device, dist, received FROM group_held_keys WHERE id = ? ORDER BY received`, nonNil(id))
 	if err != nil {
 		return nil, dbErr("list group held keys", err)
@@ -377,7 +377,7 @@ func (tx *Tx) GroupHeldKeys(id []byte) ([]GroupHeldKey, error) {
 
 // DeleteGroupHeldKey deletes the distribution held from one device for
 // group id, if any.
-func (tx *Tx) DeleteGroupHeldKey(id []byte, handle string, device uint32) error {
+func (tx *sqlTx) DeleteGroupHeldKey(id []byte, handle string, device uint32) error {
 	_, err := tx.exec("delete group held key", `DELETE FROM group_held_keys WHERE id = ? AND handle = ? AND device = ?`, nonNil(id), handle, int64(device))
 	return err
 }
@@ -393,7 +393,7 @@ type GroupLost struct {
 }
 
 // PutGroupLost stores a lost change of this account until it is rebased.
-func (tx *Tx) PutGroupLost(l GroupLost) error {
+func (tx *sqlTx) PutGroupLost(l GroupLost) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -406,7 +406,7 @@ func (tx *Tx) PutGroupLost(l GroupLost) error {
 }
 
 // GroupLostChanges returns the stored lost changes, by group and change id.
-func (tx *Tx) GroupLostChanges() ([]GroupLost, error) {
+func (tx *sqlTx) GroupLostChanges() ([]GroupLost, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, change_id, change FROM group_lost ORDER BY id, change_id`)
 	if err != nil {
 		return nil, dbErr("list group lost", err)
@@ -434,7 +434,7 @@ func (tx *Tx) GroupLostChanges() ([]GroupLost, error) {
 
 // DeleteGroupLost deletes a stored lost change; ErrNotFound if it is not
 // stored (another run rebased it).
-func (tx *Tx) DeleteGroupLost(id, changeID []byte) error {
+func (tx *sqlTx) DeleteGroupLost(id, changeID []byte) error {
 	return tx.execOne("delete group lost", `DELETE FROM group_lost WHERE id = ? AND change_id = ?`, nonNil(id), nonNil(changeID))
 }
 
@@ -452,7 +452,7 @@ type GroupHeldMsg struct {
 
 // PutGroupHeldMsg holds a group message and drops the oldest of its group
 // past MaxGroupHeldMsgs; it returns how many it dropped.
-func (tx *Tx) PutGroupHeldMsg(m GroupHeldMsg) (int, error) {
+func (tx *sqlTx) PutGroupHeldMsg(m GroupHeldMsg) (int, error) {
 	if tx.readOnly {
 		return 0, errReadOnly
 	}
@@ -478,7 +478,7 @@ func (tx *Tx) PutGroupHeldMsg(m GroupHeldMsg) (int, error) {
 
 // GroupHeldMsgs returns the messages held for chain chainID of group id,
 // oldest first.
-func (tx *Tx) GroupHeldMsgs(id, chainID []byte) ([]GroupHeldMsg, error) {
+func (tx *sqlTx) GroupHeldMsgs(id, chainID []byte) ([]GroupHeldMsg, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT env_id, body, received FROM group_held_msgs WHERE id = ? AND chain_id = ? ORDER BY received, env_id`, nonNil(id), nonNil(chainID))
 	if err != nil {
 		return nil, dbErr("list group held msgs", err)
@@ -507,7 +507,7 @@ func (tx *Tx) GroupHeldMsgs(id, chainID []byte) ([]GroupHeldMsg, error) {
 }
 
 // DeleteGroupHeldMsg deletes a held group message, if held.
-func (tx *Tx) DeleteGroupHeldMsg(envID []byte) error {
+func (tx *sqlTx) DeleteGroupHeldMsg(envID []byte) error {
 	_, err := tx.exec("delete group held msg", `DELETE FROM group_held_msgs WHERE env_id = ?`, nonNil(envID))
 	return err
 }
@@ -524,7 +524,7 @@ type GroupSendRow struct {
 }
 
 // GroupSendRow returns the sending chain row of group id, or ErrNotFound.
-func (tx *Tx) GroupSendRow(id []byte) (GroupSendRow, error) {
+func (tx *sqlTx) GroupSendRow(id []byte) (GroupSendRow, error) {
 	var (
 		r               GroupSendRow
 		sealed, sentTo  []byte
@@ -554,7 +554,7 @@ func (tx *Tx) GroupSendRow(id []byte) (GroupSendRow, error) {
 // AdvanceGroupSend replaces the sending chain of group id by its next
 // state, leaving the rest of the row (a new chain made due meanwhile stays
 // due); ErrNotFound without one.
-func (tx *Tx) AdvanceGroupSend(id, chain []byte) error {
+func (tx *sqlTx) AdvanceGroupSend(id, chain []byte) error {
 	if tx.readOnly {
 		return errReadOnly
 	}

@@ -15,7 +15,7 @@ func TestGroupHeld(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	g1, g2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
 	chain := bytes.Repeat([]byte{9}, 16)
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for i := range 2 {
 			if err := tx.PutGroupHeldKey(g1, GroupHeldKey{Handle: "dave", Device: 1, Distribution: []byte{byte(i)}, Received: t0.Add(time.Duration(i))}); err != nil {
 				return err
@@ -23,7 +23,7 @@ func TestGroupHeld(t *testing.T) {
 		}
 		return tx.PutGroupHeldKey(g1, GroupHeldKey{Handle: "dave", Device: 2, Distribution: []byte{7}, Received: t0})
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ks, err := tx.GroupHeldKeys(g1)
 		if err != nil || len(ks) != 2 || ks[0].Device != 2 || ks[1].Device != 1 || !bytes.Equal(ks[1].Distribution, []byte{1}) {
 			t.Errorf("GroupHeldKeys = %+v, %v; want device 2's, then device 1's newer one", ks, err)
@@ -33,7 +33,7 @@ func TestGroupHeld(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for i := range MaxGroupHeldMsgs + 2 {
 			n, err := tx.PutGroupHeldMsg(GroupHeldMsg{EnvID: []byte(fmt.Sprintf("env%03d", i)), Group: g1, ChainID: chain, Body: []byte{byte(i)}, Received: t0.Add(time.Duration(i) * time.Second)})
 			if err != nil {
@@ -46,7 +46,7 @@ func TestGroupHeld(t *testing.T) {
 		_, err := tx.PutGroupHeldMsg(GroupHeldMsg{EnvID: []byte("other"), Group: g2, ChainID: chain, Body: []byte{1}, Received: t0})
 		return err
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ms, err := tx.GroupHeldMsgs(g1, chain)
 		if err != nil || len(ms) != MaxGroupHeldMsgs || string(ms[0].EnvID) != "env002" || ms[0].Body[0] != 2 {
 			t.Errorf("GroupHeldMsgs: %d, first %q, %v; want %d from env002", len(ms), ms[0].EnvID, err, MaxGroupHeldMsgs)
@@ -56,8 +56,8 @@ func TestGroupHeld(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error { return tx.DeleteGroupHeldMsg([]byte("env002")) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.DeleteGroupHeldMsg([]byte("env002")) })
+	view(t, s, func(tx Tx) error {
 		if ms, _ := tx.GroupHeldMsgs(g1, chain); len(ms) != MaxGroupHeldMsgs-1 {
 			t.Errorf("after a delete: %d", len(ms))
 		}
@@ -75,7 +75,7 @@ func TestGroupSendRow(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	g := bytes.Repeat([]byte{3}, 32)
 	to := [][]byte{[]byte("bob/1"), []byte("carol/2")}
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.AdvanceGroupSend(g, []byte("c1")); !errors.Is(err, ErrNotFound) {
 			t.Errorf("AdvanceGroupSend without a chain: %v, want ErrNotFound", err)
 		}
@@ -87,15 +87,15 @@ func TestGroupSendRow(t *testing.T) {
 		}
 		return tx.AdvanceGroupSend(g, []byte("c1"))
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		r, err := tx.GroupSendRow(g)
 		if err != nil || string(r.Chain) != "c1" || !r.Rotate || len(r.SentTo) != 2 || string(r.SentTo[1]) != "carol/2" || !r.Started.Equal(t0) {
 			t.Errorf("after advance: %+v, %v", r, err)
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error { return tx.StartGroupChain(g, []byte("d0"), to[:1], t0.Add(time.Hour)) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.StartGroupChain(g, []byte("d0"), to[:1], t0.Add(time.Hour)) })
+	view(t, s, func(tx Tx) error {
 		r, err := tx.GroupSendRow(g)
 		if err != nil || string(r.Chain) != "d0" || r.Rotate || len(r.SentTo) != 1 {
 			t.Errorf("after a new chain: %+v, %v", r, err)

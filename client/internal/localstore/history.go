@@ -33,7 +33,7 @@ func historyAD(column, conversation string, id []byte, sender string) rowKey {
 }
 
 // sealOptional seals b, or returns nil for nil.
-func (tx *Tx) sealOptional(ad rowKey, b []byte) ([]byte, error) {
+func (tx *sqlTx) sealOptional(ad rowKey, b []byte) ([]byte, error) {
 	if b == nil {
 		return nil, nil
 	}
@@ -42,7 +42,7 @@ func (tx *Tx) sealOptional(ad rowKey, b []byte) ([]byte, error) {
 
 // PutHistory stores a message and returns its sequence number;
 // ErrDuplicate if the conversation has a message with its id.
-func (tx *Tx) PutHistory(r HistoryRow) (int64, error) {
+func (tx *sqlTx) PutHistory(r HistoryRow) (int64, error) {
 	if tx.readOnly {
 		return 0, errReadOnly
 	}
@@ -70,7 +70,7 @@ func (tx *Tx) PutHistory(r HistoryRow) (int64, error) {
 
 const historyColumns = `seq, conversation, id, sender, sender_device, outgoing, sent, received, body, reactions, edited, deleted, timer, read, expires`
 
-func (tx *Tx) scanHistory(rows interface{ Scan(...any) error }) (HistoryRow, error) {
+func (tx *sqlTx) scanHistory(rows interface{ Scan(...any) error }) (HistoryRow, error) {
 	var (
 		r                                       HistoryRow
 		device, sent, received, edited, read, x int64
@@ -100,7 +100,7 @@ func (tx *Tx) scanHistory(rows interface{ Scan(...any) error }) (HistoryRow, err
 }
 
 // History returns the message of the conversation with id, or ErrNotFound.
-func (tx *Tx) History(conversation string, id []byte) (HistoryRow, error) {
+func (tx *sqlTx) History(conversation string, id []byte) (HistoryRow, error) {
 	r, err := tx.scanHistory(tx.tx.QueryRowContext(tx.ctx, `SELECT `+historyColumns+` FROM history WHERE conversation = ? AND id = ?`,
 		conversation, nonNil(id)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -114,13 +114,13 @@ func (tx *Tx) History(conversation string, id []byte) (HistoryRow, error) {
 
 // HistoryByID returns the messages with id in every conversation, by
 // conversation.
-func (tx *Tx) HistoryByID(id []byte) ([]HistoryRow, error) {
+func (tx *sqlTx) HistoryByID(id []byte) ([]HistoryRow, error) {
 	return tx.historyList(`SELECT `+historyColumns+` FROM history WHERE id = ? ORDER BY conversation`, nonNil(id))
 }
 
 // HistoryLatest returns up to limit of the newest messages of the
 // conversation, oldest first.
-func (tx *Tx) HistoryLatest(conversation string, limit int) ([]HistoryRow, error) {
+func (tx *sqlTx) HistoryLatest(conversation string, limit int) ([]HistoryRow, error) {
 	rs, err := tx.historyList(`SELECT `+historyColumns+` FROM history WHERE conversation = ? ORDER BY seq DESC LIMIT ?`, conversation, limit)
 	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
 		rs[i], rs[j] = rs[j], rs[i]
@@ -130,7 +130,7 @@ func (tx *Tx) HistoryLatest(conversation string, limit int) ([]HistoryRow, error
 
 // HistoryBefore returns up to limit messages of the conversation stored
 // before seq, newest last.
-func (tx *Tx) HistoryBefore(conversation string, seq int64, limit int) ([]HistoryRow, error) {
+func (tx *sqlTx) HistoryBefore(conversation string, seq int64, limit int) ([]HistoryRow, error) {
 	rs, err := tx.historyList(`SELECT `+historyColumns+` FROM history WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, conversation, seq, limit)
 	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
 		rs[i], rs[j] = rs[j], rs[i]
@@ -140,12 +140,12 @@ func (tx *Tx) HistoryBefore(conversation string, seq int64, limit int) ([]Histor
 
 // HistoryExpired returns up to limit messages whose expiry is at or before
 // now, soonest first.
-func (tx *Tx) HistoryExpired(now time.Time, limit int) ([]HistoryRow, error) {
+func (tx *sqlTx) HistoryExpired(now time.Time, limit int) ([]HistoryRow, error) {
 	return tx.historyList(`SELECT `+historyColumns+` FROM history WHERE expires > 0 AND expires <= ? ORDER BY expires LIMIT ?`, nanos(now), limit)
 }
 
 // NextExpiry returns the soonest expiry of any message, or the zero time.
-func (tx *Tx) NextExpiry() (time.Time, error) {
+func (tx *sqlTx) NextExpiry() (time.Time, error) {
 	var n sql.NullInt64
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT MIN(expires) FROM history WHERE expires > 0`).Scan(&n); err != nil {
 		return time.Time{}, dbErr("next expiry", err)
@@ -156,7 +156,7 @@ func (tx *Tx) NextExpiry() (time.Time, error) {
 	return fromNanos(n.Int64), nil
 }
 
-func (tx *Tx) historyList(query string, args ...any) ([]HistoryRow, error) {
+func (tx *sqlTx) historyList(query string, args ...any) ([]HistoryRow, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("list history", err)
@@ -182,7 +182,7 @@ func (tx *Tx) historyList(query string, args ...any) ([]HistoryRow, error) {
 // UpdateHistory writes r's body, reactions, edit time, deleted flag,
 // read time and expiry over the stored message with r's conversation and
 // id; ErrNotFound if there is none.
-func (tx *Tx) UpdateHistory(r HistoryRow) error {
+func (tx *sqlTx) UpdateHistory(r HistoryRow) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -201,7 +201,7 @@ func (tx *Tx) UpdateHistory(r HistoryRow) error {
 
 // DeleteHistory deletes a message with its receipt state; ErrNotFound if
 // it is not stored.
-func (tx *Tx) DeleteHistory(conversation string, id []byte) error {
+func (tx *sqlTx) DeleteHistory(conversation string, id []byte) error {
 	if err := tx.execOne("delete history", `DELETE FROM history WHERE conversation = ? AND id = ?`, conversation, nonNil(id)); err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func heldAD(h *HeldContent) rowKey {
 }
 
 // PutHeldContent stores h.
-func (tx *Tx) PutHeldContent(h HeldContent) error {
+func (tx *sqlTx) PutHeldContent(h HeldContent) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -241,7 +241,7 @@ func (tx *Tx) PutHeldContent(h HeldContent) error {
 
 // TakeHeldContent deletes and returns the held content waiting for target
 // in the conversation, in arrival order.
-func (tx *Tx) TakeHeldContent(conversation string, target []byte) ([]HeldContent, error) {
+func (tx *sqlTx) TakeHeldContent(conversation string, target []byte) ([]HeldContent, error) {
 	hs, err := tx.heldList(`SELECT seq, conversation, target, sender, sender_device, received, payload FROM held_content
 		WHERE conversation = ? AND target = ? ORDER BY seq`, conversation, nonNil(target))
 	if err != nil || len(hs) == 0 {
@@ -252,7 +252,7 @@ func (tx *Tx) TakeHeldContent(conversation string, target []byte) ([]HeldContent
 }
 
 // CountHeldContent returns how many items the conversation holds.
-func (tx *Tx) CountHeldContent(conversation string) (int, error) {
+func (tx *sqlTx) CountHeldContent(conversation string) (int, error) {
 	var n int
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM held_content WHERE conversation = ?`, conversation).Scan(&n); err != nil {
 		return 0, dbErr("count held content", err)
@@ -263,7 +263,7 @@ func (tx *Tx) CountHeldContent(conversation string) (int, error) {
 // DropHeldContent deletes and returns the held items of the conversation
 // received before t, and then, while more than keep remain, the oldest;
 // conversation "" means every conversation (and keep is ignored).
-func (tx *Tx) DropHeldContent(conversation string, before time.Time, keep int) ([]HeldContent, error) {
+func (tx *sqlTx) DropHeldContent(conversation string, before time.Time, keep int) ([]HeldContent, error) {
 	const cols = `SELECT seq, conversation, target, sender, sender_device, received, payload FROM held_content`
 	var (
 		hs  []HeldContent
@@ -286,7 +286,7 @@ func (tx *Tx) DropHeldContent(conversation string, before time.Time, keep int) (
 	return hs, nil
 }
 
-func (tx *Tx) heldList(query string, args ...any) ([]HeldContent, error) {
+func (tx *sqlTx) heldList(query string, args ...any) ([]HeldContent, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("list held content", err)
@@ -320,7 +320,7 @@ func (tx *Tx) heldList(query string, args ...any) ([]HeldContent, error) {
 // ConversationTimer returns the disappearing-message timer of the
 // conversation with peer, in seconds (0 when never set)
 // (spec/client-store.md §4.17).
-func (tx *Tx) ConversationTimer(peer string) (int64, error) {
+func (tx *sqlTx) ConversationTimer(peer string) (int64, error) {
 	var n int64
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT timer FROM conversations WHERE peer = ?`, peer).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -333,7 +333,7 @@ func (tx *Tx) ConversationTimer(peer string) (int64, error) {
 }
 
 // SetConversationTimer sets the conversation's timer.
-func (tx *Tx) SetConversationTimer(peer string, seconds int64, at time.Time) error {
+func (tx *sqlTx) SetConversationTimer(peer string, seconds int64, at time.Time) error {
 	_, err := tx.exec("set timer", `INSERT INTO conversations (peer, timer, changed) VALUES (?, ?, ?)
 		ON CONFLICT (peer) DO UPDATE SET timer = excluded.timer, changed = excluded.changed`, peer, seconds, nanos(at))
 	return err
@@ -349,14 +349,14 @@ type MessageDevice struct {
 }
 
 // PutMessageDevice records that a sent message went to a device.
-func (tx *Tx) PutMessageDevice(messageID []byte, recipient string, device uint32) error {
+func (tx *sqlTx) PutMessageDevice(messageID []byte, recipient string, device uint32) error {
 	_, err := tx.exec("put message device", `INSERT OR IGNORE INTO message_devices (message_id, recipient, device, delivered, read) VALUES (?, ?, ?, 0, 0)`,
 		nonNil(messageID), recipient, int64(device))
 	return err
 }
 
 // MessageDevices returns the receipt state of a sent message, by device.
-func (tx *Tx) MessageDevices(messageID []byte) ([]MessageDevice, error) {
+func (tx *sqlTx) MessageDevices(messageID []byte) ([]MessageDevice, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT recipient, device, delivered, read FROM message_devices WHERE message_id = ? ORDER BY recipient, device`, nonNil(messageID))
 	if err != nil {
 		return nil, dbErr("list message devices", err)
@@ -386,7 +386,7 @@ func (tx *Tx) MessageDevices(messageID []byte) ([]MessageDevice, error) {
 // MarkMessageDevice records a receipt: delivered at at, and with read also
 // read. It reports whether anything changed (a receipt for a message or
 // device never sent to, or one already recorded, changes nothing).
-func (tx *Tx) MarkMessageDevice(messageID []byte, recipient string, device uint32, read bool, at time.Time) (bool, error) {
+func (tx *sqlTx) MarkMessageDevice(messageID []byte, recipient string, device uint32, read bool, at time.Time) (bool, error) {
 	q := `UPDATE message_devices SET delivered = ?1 WHERE message_id = ?2 AND recipient = ?3 AND device = ?4 AND delivered = 0`
 	if read {
 		q = `UPDATE message_devices SET delivered = CASE delivered WHEN 0 THEN ?1 ELSE delivered END, read = ?1
@@ -412,7 +412,7 @@ const (
 
 // QueueReceipt records a receipt to send to peer; a repeat changes
 // nothing.
-func (tx *Tx) QueueReceipt(peer string, typ int, messageID []byte, at time.Time) error {
+func (tx *sqlTx) QueueReceipt(peer string, typ int, messageID []byte, at time.Time) error {
 	_, err := tx.exec("queue receipt", `INSERT OR IGNORE INTO receipts_out (peer, type, message_id, created) VALUES (?, ?, ?, ?)`,
 		peer, typ, nonNil(messageID), nanos(at))
 	return err
@@ -427,7 +427,7 @@ type PendingReceipts struct {
 
 // PendingReceiptBatch returns the receipts of the peer and type of the
 // oldest queued receipt, up to limit, oldest first; nil when none wait.
-func (tx *Tx) PendingReceiptBatch(limit int) (*PendingReceipts, error) {
+func (tx *sqlTx) PendingReceiptBatch(limit int) (*PendingReceipts, error) {
 	var p PendingReceipts
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT peer, type FROM receipts_out ORDER BY created LIMIT 1`).Scan(&p.Peer, &p.Type)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -455,7 +455,7 @@ func (tx *Tx) PendingReceiptBatch(limit int) (*PendingReceipts, error) {
 }
 
 // DeleteReceipts deletes queued receipts (they were sent).
-func (tx *Tx) DeleteReceipts(peer string, typ int, ids [][]byte) error {
+func (tx *sqlTx) DeleteReceipts(peer string, typ int, ids [][]byte) error {
 	for _, id := range ids {
 		if _, err := tx.exec("delete receipt", `DELETE FROM receipts_out WHERE peer = ? AND type = ? AND message_id = ?`, peer, typ, nonNil(id)); err != nil {
 			return err

@@ -23,7 +23,7 @@ func identityAD(column, handle string, device uint32) rowKey {
 }
 
 // PutIdentity stores id, replacing any identity already stored.
-func (tx *Tx) PutIdentity(id Identity) error {
+func (tx *sqlTx) PutIdentity(id Identity) error {
 	var account []byte
 	if id.AccountSeed != nil {
 		var err error
@@ -47,7 +47,7 @@ func (tx *Tx) PutIdentity(id Identity) error {
 }
 
 // Identity returns the stored identity, or ErrNotFound.
-func (tx *Tx) Identity() (Identity, error) {
+func (tx *sqlTx) Identity() (Identity, error) {
 	var (
 		id                   Identity
 		device               int64

@@ -10,14 +10,14 @@ import (
 
 // RememberInitial records hash (SHA-256 of an initial message) as answered
 // with the signed prekey signedPrekey. Recording it again is not an error.
-func (tx *Tx) RememberInitial(hash []byte, signedPrekey uint32, at time.Time) error {
+func (tx *sqlTx) RememberInitial(hash []byte, signedPrekey uint32, at time.Time) error {
 	_, err := tx.exec("remember initial message", `INSERT OR IGNORE INTO initial_messages (hash, signed_prekey, created) VALUES (?, ?, ?)`,
 		nonNil(hash), int64(signedPrekey), nanos(at))
 	return err
 }
 
 // InitialAnswered reports whether hash was recorded by RememberInitial.
-func (tx *Tx) InitialAnswered(hash []byte) (bool, error) {
+func (tx *sqlTx) InitialAnswered(hash []byte) (bool, error) {
 	var n int
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM initial_messages WHERE hash = ?`, nonNil(hash)).Scan(&n); err != nil {
 		return false, dbErr("initial message answered", err)
@@ -28,7 +28,7 @@ func (tx *Tx) InitialAnswered(hash []byte) (bool, error) {
 // ForgetInitials deletes the initial messages recorded with signedPrekey
 // (once that prekey is deleted, a replay names a prekey that is gone) and
 // returns how many there were.
-func (tx *Tx) ForgetInitials(signedPrekey uint32) (int64, error) {
+func (tx *sqlTx) ForgetInitials(signedPrekey uint32) (int64, error) {
 	res, err := tx.exec("forget initial messages", `DELETE FROM initial_messages WHERE signed_prekey = ?`, int64(signedPrekey))
 	if err != nil {
 		return 0, err

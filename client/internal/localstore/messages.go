@@ -13,7 +13,7 @@ var ErrDuplicate = errors.New("localstore: duplicate")
 // MarkProcessed records id (an envelope or message id) as processed at at
 // (spec/client-store.md §4.7). It reports false if id was already recorded,
 // in which case nothing changes.
-func (tx *Tx) MarkProcessed(id []byte, at time.Time) (bool, error) {
+func (tx *sqlTx) MarkProcessed(id []byte, at time.Time) (bool, error) {
 	res, err := tx.exec("mark processed", `INSERT OR IGNORE INTO processed (id, processed) VALUES (?, ?)`, nonNil(id), nanos(at))
 	if err != nil {
 		return false, err
@@ -26,7 +26,7 @@ func (tx *Tx) MarkProcessed(id []byte, at time.Time) (bool, error) {
 }
 
 // IsProcessed reports whether id was recorded by MarkProcessed.
-func (tx *Tx) IsProcessed(id []byte) (bool, error) {
+func (tx *sqlTx) IsProcessed(id []byte) (bool, error) {
 	var n int
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM processed WHERE id = ?`, nonNil(id)).Scan(&n); err != nil {
 		return false, dbErr("is processed", err)
@@ -36,7 +36,7 @@ func (tx *Tx) IsProcessed(id []byte) (bool, error) {
 
 // ForgetProcessedBefore deletes the processed ids recorded before t and
 // returns how many it deleted.
-func (tx *Tx) ForgetProcessedBefore(t time.Time) (int64, error) {
+func (tx *sqlTx) ForgetProcessedBefore(t time.Time) (int64, error) {
 	res, err := tx.exec("forget processed", `DELETE FROM processed WHERE processed < ?`, nanos(t))
 	if err != nil {
 		return 0, err
@@ -71,7 +71,7 @@ func outgoingAD(messageID []byte, recipient string, device uint32) rowKey {
 
 // EnqueueOutgoing appends o to the queue and returns its sequence number;
 // ErrDuplicate if its message id, recipient and device are already queued.
-func (tx *Tx) EnqueueOutgoing(o Outgoing) (int64, error) {
+func (tx *sqlTx) EnqueueOutgoing(o Outgoing) (int64, error) {
 	if tx.readOnly {
 		return 0, errReadOnly
 	}
@@ -93,25 +93,25 @@ func (tx *Tx) EnqueueOutgoing(o Outgoing) (int64, error) {
 }
 
 // OutgoingQueue returns up to limit queued envelopes, oldest first.
-func (tx *Tx) OutgoingQueue(limit int) ([]Outgoing, error) {
+func (tx *sqlTx) OutgoingQueue(limit int) ([]Outgoing, error) {
 	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing ORDER BY seq LIMIT ?`, limit)
 }
 
 // OutgoingAfter returns up to limit queued envelopes with a sequence
 // number above seq, oldest first: a way to page through the queue.
-func (tx *Tx) OutgoingAfter(seq int64, limit int) ([]Outgoing, error) {
+func (tx *sqlTx) OutgoingAfter(seq int64, limit int) ([]Outgoing, error) {
 	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
 }
 
 // OutgoingFor returns the queued envelopes of one message, in queue order.
-func (tx *Tx) OutgoingFor(messageID []byte) ([]Outgoing, error) {
+func (tx *sqlTx) OutgoingFor(messageID []byte) ([]Outgoing, error) {
 	return tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing WHERE message_id = ? ORDER BY seq`, messageID)
 }
 
-func (tx *Tx) outgoing(query string, args ...any) ([]Outgoing, error) {
+func (tx *sqlTx) outgoing(query string, args ...any) ([]Outgoing, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("list outgoing", err)
@@ -154,14 +154,14 @@ func (tx *Tx) outgoing(query string, args ...any) ([]Outgoing, error) {
 
 // RecordAttempt adds one to the attempts of a queued envelope; ErrNotFound
 // if it is not queued.
-func (tx *Tx) RecordAttempt(messageID []byte, recipient string, device uint32) error {
+func (tx *sqlTx) RecordAttempt(messageID []byte, recipient string, device uint32) error {
 	return tx.execOne("record attempt", `UPDATE outgoing SET attempts = attempts + 1
 		WHERE message_id = ? AND recipient = ? AND device = ?`, nonNil(messageID), recipient, int64(device))
 }
 
 // DeleteOutgoing removes a queued envelope (the relay stored it);
 // ErrNotFound if it is not queued.
-func (tx *Tx) DeleteOutgoing(messageID []byte, recipient string, device uint32) error {
+func (tx *sqlTx) DeleteOutgoing(messageID []byte, recipient string, device uint32) error {
 	return tx.execOne("delete outgoing", `DELETE FROM outgoing WHERE message_id = ? AND recipient = ? AND device = ?`,
 		nonNil(messageID), recipient, int64(device))
 }
@@ -212,7 +212,7 @@ func inboxAD(m *InboxMessage) rowKey {
 
 // PutInbox stores a received message and returns its sequence number;
 // ErrDuplicate if a message with its id is already stored.
-func (tx *Tx) PutInbox(m InboxMessage) (int64, error) {
+func (tx *sqlTx) PutInbox(m InboxMessage) (int64, error) {
 	if tx.readOnly {
 		return 0, errReadOnly
 	}
@@ -235,7 +235,7 @@ func (tx *Tx) PutInbox(m InboxMessage) (int64, error) {
 
 const inboxColumns = `seq, id, sender, sender_device, time, plaintext, delivered, flags`
 
-func (tx *Tx) scanInbox(rows interface{ Scan(...any) error }) (InboxMessage, error) {
+func (tx *sqlTx) scanInbox(rows interface{ Scan(...any) error }) (InboxMessage, error) {
 	var (
 		m            InboxMessage
 		device, when int64
@@ -261,7 +261,7 @@ func (tx *Tx) scanInbox(rows interface{ Scan(...any) error }) (InboxMessage, err
 }
 
 // Inbox returns the stored message with id, or ErrNotFound.
-func (tx *Tx) Inbox(id []byte) (InboxMessage, error) {
+func (tx *sqlTx) Inbox(id []byte) (InboxMessage, error) {
 	m, err := tx.scanInbox(tx.tx.QueryRowContext(tx.ctx, `SELECT `+inboxColumns+` FROM inbox WHERE id = ?`, nonNil(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return InboxMessage{}, ErrNotFound
@@ -274,19 +274,19 @@ func (tx *Tx) Inbox(id []byte) (InboxMessage, error) {
 
 // Undelivered returns up to limit messages not yet handed to the app and
 // not held, in arrival order.
-func (tx *Tx) Undelivered(limit int) ([]InboxMessage, error) {
+func (tx *sqlTx) Undelivered(limit int) ([]InboxMessage, error) {
 	return tx.inboxList(`SELECT `+inboxColumns+` FROM inbox WHERE delivered = 0 AND flags & 2 = 0 ORDER BY seq LIMIT ?`, limit)
 }
 
 // Held returns the held messages from sender, in arrival order.
-func (tx *Tx) Held(sender string) ([]InboxMessage, error) {
+func (tx *sqlTx) Held(sender string) ([]InboxMessage, error) {
 	return tx.inboxList(`SELECT `+inboxColumns+` FROM inbox WHERE sender = ? AND flags & 2 != 0 ORDER BY seq`, sender)
 }
 
 // ReleaseHeld clears the held flag of the held messages from sender,
 // keeping their place in the inbox and their KeyChanged mark, and returns
 // them in arrival order.
-func (tx *Tx) ReleaseHeld(sender string) ([]InboxMessage, error) {
+func (tx *sqlTx) ReleaseHeld(sender string) ([]InboxMessage, error) {
 	if tx.readOnly {
 		return nil, errReadOnly
 	}
@@ -308,7 +308,7 @@ func (tx *Tx) ReleaseHeld(sender string) ([]InboxMessage, error) {
 	return held, nil
 }
 
-func (tx *Tx) inboxList(query string, args ...any) ([]InboxMessage, error) {
+func (tx *sqlTx) inboxList(query string, args ...any) ([]InboxMessage, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("list inbox", err)
@@ -333,18 +333,18 @@ func (tx *Tx) inboxList(query string, args ...any) ([]InboxMessage, error) {
 
 // MarkDelivered records that the app has the message; ErrNotFound if it
 // is not stored.
-func (tx *Tx) MarkDelivered(id []byte) error {
+func (tx *sqlTx) MarkDelivered(id []byte) error {
 	return tx.execOne("mark delivered", `UPDATE inbox SET delivered = 1 WHERE id = ?`, nonNil(id))
 }
 
 // DeleteInbox deletes a stored message; ErrNotFound if it is not stored.
-func (tx *Tx) DeleteInbox(id []byte) error {
+func (tx *sqlTx) DeleteInbox(id []byte) error {
 	return tx.execOne("delete inbox", `DELETE FROM inbox WHERE id = ?`, nonNil(id))
 }
 
 // CountUndelivered returns how many messages wait in the inbox, not yet
 // handed to the app (acked by it) and not held.
-func (tx *Tx) CountUndelivered() (int, error) {
+func (tx *sqlTx) CountUndelivered() (int, error) {
 	var n int
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM inbox WHERE delivered = 0 AND flags & 2 = 0`).Scan(&n); err != nil {
 		return 0, dbErr("count inbox", err)

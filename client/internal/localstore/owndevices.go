@@ -43,7 +43,7 @@ func ownDeviceAD(device uint32) rowKey {
 
 // PutOwnDevice records device with state and the certificate it was
 // approved with, replacing what was recorded for it.
-func (tx *Tx) PutOwnDevice(device uint32, state OwnDeviceState, cert []byte) error {
+func (tx *sqlTx) PutOwnDevice(device uint32, state OwnDeviceState, cert []byte) error {
 	if state != OwnApproved && state != OwnRevoked {
 		return fmt.Errorf("localstore: own device state %d", state)
 	}
@@ -58,7 +58,7 @@ func (tx *Tx) PutOwnDevice(device uint32, state OwnDeviceState, cert []byte) err
 }
 
 // OwnDevices returns the recorded devices of this account by id.
-func (tx *Tx) OwnDevices() (map[uint32]OwnDevice, error) {
+func (tx *sqlTx) OwnDevices() (map[uint32]OwnDevice, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT device, record FROM own_devices ORDER BY device`)
 	if err != nil {
 		return nil, dbErr("list own devices", err)
@@ -89,7 +89,7 @@ func (tx *Tx) OwnDevices() (map[uint32]OwnDevice, error) {
 }
 
 // OwnDevice returns the record of device, or ErrNotFound.
-func (tx *Tx) OwnDevice(device uint32) (OwnDevice, error) {
+func (tx *sqlTx) OwnDevice(device uint32) (OwnDevice, error) {
 	var sealed []byte
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT record FROM own_devices WHERE device = ?`, int64(device)).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -101,7 +101,7 @@ func (tx *Tx) OwnDevice(device uint32) (OwnDevice, error) {
 	return tx.openOwnDevice(device, sealed)
 }
 
-func (tx *Tx) openOwnDevice(device uint32, sealed []byte) (OwnDevice, error) {
+func (tx *sqlTx) openOwnDevice(device uint32, sealed []byte) (OwnDevice, error) {
 	rec, err := tx.s.open(ownDeviceAD(device), sealed)
 	if err != nil {
 		return OwnDevice{}, err

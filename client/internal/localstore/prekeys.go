@@ -25,7 +25,7 @@ func prekeyAD(kind uint8, id uint32) rowKey {
 }
 
 // PutPrekey stores p, replacing a prekey of the same kind and id.
-func (tx *Tx) PutPrekey(p Prekey) error {
+func (tx *sqlTx) PutPrekey(p Prekey) error {
 	sealed, err := tx.s.seal(prekeyAD(p.Kind, p.ID), p.Secret)
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func (tx *Tx) PutPrekey(p Prekey) error {
 }
 
 // Prekey returns the prekey of kind and id, or ErrNotFound.
-func (tx *Tx) Prekey(kind uint8, id uint32) (Prekey, error) {
+func (tx *sqlTx) Prekey(kind uint8, id uint32) (Prekey, error) {
 	var (
 		sealed, pending []byte
 		created, used   int64
@@ -57,7 +57,7 @@ func (tx *Tx) Prekey(kind uint8, id uint32) (Prekey, error) {
 }
 
 // Prekeys returns the prekeys of kind in id order.
-func (tx *Tx) Prekeys(kind uint8) ([]Prekey, error) {
+func (tx *sqlTx) Prekeys(kind uint8) ([]Prekey, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, secret, created, used, pending FROM prekeys WHERE kind = ? ORDER BY id`, int64(kind))
 	if err != nil {
 		return nil, dbErr("list prekeys", err)
@@ -94,7 +94,7 @@ func (tx *Tx) Prekeys(kind uint8) ([]Prekey, error) {
 }
 
 // CountPrekeys returns how many prekeys of kind are stored.
-func (tx *Tx) CountPrekeys(kind uint8) (int, error) {
+func (tx *sqlTx) CountPrekeys(kind uint8) (int, error) {
 	var n int
 	if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM prekeys WHERE kind = ?`, int64(kind)).Scan(&n); err != nil {
 		return 0, dbErr("count prekeys", err)
@@ -104,14 +104,14 @@ func (tx *Tx) CountPrekeys(kind uint8) (int, error) {
 
 // MarkPrekeyUsed records at as the prekey's first use (a later call keeps
 // the first time); ErrNotFound if there is no such prekey.
-func (tx *Tx) MarkPrekeyUsed(kind uint8, id uint32, at time.Time) error {
+func (tx *sqlTx) MarkPrekeyUsed(kind uint8, id uint32, at time.Time) error {
 	return tx.execOne(fmt.Sprintf("mark prekey %d/%d used", kind, id),
 		`UPDATE prekeys SET used = CASE WHEN used = 0 THEN ? ELSE used END WHERE kind = ? AND id = ?`, nanos(at), int64(kind), int64(id))
 }
 
 // DeletePrekey deletes the prekey (SQLite overwrites the freed space:
 // secure_delete); ErrNotFound if there is none.
-func (tx *Tx) DeletePrekey(kind uint8, id uint32) error {
+func (tx *sqlTx) DeletePrekey(kind uint8, id uint32) error {
 	return tx.execOne(fmt.Sprintf("delete prekey %d/%d", kind, id),
 		`DELETE FROM prekeys WHERE kind = ? AND id = ?`, int64(kind), int64(id))
 }
@@ -119,7 +119,7 @@ func (tx *Tx) DeletePrekey(kind uint8, id uint32) error {
 // PrekeyInfos returns the prekeys of kind in id order without their
 // secrets (Secret is nil): for decisions on times and publication that
 // need no private key on the heap.
-func (tx *Tx) PrekeyInfos(kind uint8) ([]Prekey, error) {
+func (tx *sqlTx) PrekeyInfos(kind uint8) ([]Prekey, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT id, created, used, pending FROM prekeys WHERE kind = ? ORDER BY id`, int64(kind))
 	if err != nil {
 		return nil, dbErr("list prekeys", err)
@@ -148,7 +148,7 @@ func (tx *Tx) PrekeyInfos(kind uint8) ([]Prekey, error) {
 // MarkPrekeyPublished records that the key server acknowledged the
 // prekey: its Pending public half is dropped. ErrNotFound if there is no
 // such prekey.
-func (tx *Tx) MarkPrekeyPublished(kind uint8, id uint32) error {
+func (tx *sqlTx) MarkPrekeyPublished(kind uint8, id uint32) error {
 	return tx.execOne(fmt.Sprintf("mark prekey %d/%d published", kind, id),
 		`UPDATE prekeys SET pending = NULL WHERE kind = ? AND id = ?`, int64(kind), int64(id))
 }

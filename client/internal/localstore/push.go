@@ -46,7 +46,7 @@ func (p *PushTarget) marshal() []byte {
 }
 
 // PutPushTarget stores this device's push target.
-func (tx *Tx) PutPushTarget(p PushTarget) error {
+func (tx *sqlTx) PutPushTarget(p PushTarget) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -63,7 +63,7 @@ func (tx *Tx) PutPushTarget(p PushTarget) error {
 
 // PushTarget returns this device's push target, or ErrNotFound when it has
 // none (and the relay was told so).
-func (tx *Tx) PushTarget() (PushTarget, error) {
+func (tx *sqlTx) PushTarget() (PushTarget, error) {
 	b, err := tx.meta(pushName, pushAD())
 	if err != nil {
 		return PushTarget{}, err
@@ -95,7 +95,7 @@ func (tx *Tx) PushTarget() (PushTarget, error) {
 }
 
 // DeletePushTarget removes the push row; absent already is no error.
-func (tx *Tx) DeletePushTarget() error {
+func (tx *sqlTx) DeletePushTarget() error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -138,7 +138,7 @@ type heartbeatEntry struct {
 	hb  Heartbeat
 }
 
-func (tx *Tx) heartbeats() ([]heartbeatEntry, error) {
+func (tx *sqlTx) heartbeats() ([]heartbeatEntry, error) {
 	b, err := tx.meta(heartbeatName, heartbeatAD())
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -163,7 +163,7 @@ func (tx *Tx) heartbeats() ([]heartbeatEntry, error) {
 
 // Heartbeat returns what is remembered of network's heartbeat, or
 // ErrNotFound.
-func (tx *Tx) Heartbeat(network string) (Heartbeat, error) {
+func (tx *sqlTx) Heartbeat(network string) (Heartbeat, error) {
 	es, err := tx.heartbeats()
 	if err != nil {
 		return Heartbeat{}, err
@@ -179,7 +179,7 @@ func (tx *Tx) Heartbeat(network string) (Heartbeat, error) {
 
 // PutHeartbeat remembers network's heartbeat, first in the row; beyond
 // MaxHeartbeatNetworks the least recently put is forgotten.
-func (tx *Tx) PutHeartbeat(network string, hb Heartbeat) error {
+func (tx *sqlTx) PutHeartbeat(network string, hb Heartbeat) error {
 	if tx.readOnly {
 		return errReadOnly
 	}

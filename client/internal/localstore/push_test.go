@@ -15,7 +15,7 @@ func TestPushTargetAndHeartbeat(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	p256 := bytes.Repeat([]byte{4}, 65)
 	want := PushTarget{Kind: PushWebPush, Endpoint: "https://push.example/abc", P256dh: p256, Auth: bytes.Repeat([]byte{9}, 16), Status: 1}
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if _, err := tx.PushTarget(); !errors.Is(err, ErrNotFound) {
 			t.Errorf("PushTarget of a new store: %v, want ErrNotFound", err)
 		}
@@ -24,7 +24,7 @@ func TestPushTargetAndHeartbeat(t *testing.T) {
 		}
 		return tx.PutPushTarget(want)
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		got, err := tx.PushTarget()
 		if err != nil {
 			return err
@@ -35,8 +35,8 @@ func TestPushTargetAndHeartbeat(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error { return tx.DeletePushTarget() })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.DeletePushTarget() })
+	view(t, s, func(tx Tx) error {
 		if _, err := tx.PushTarget(); !errors.Is(err, ErrNotFound) {
 			t.Errorf("PushTarget after delete: %v, want ErrNotFound", err)
 		}
@@ -44,7 +44,7 @@ func TestPushTargetAndHeartbeat(t *testing.T) {
 	})
 
 	until := t0.Add(time.Hour)
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if _, err := tx.Heartbeat("10.0.0.2"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Heartbeat of a new store: %v, want ErrNotFound", err)
 		}
@@ -55,7 +55,7 @@ func TestPushTargetAndHeartbeat(t *testing.T) {
 		}
 		return tx.PutHeartbeat("net5", Heartbeat{Good: 45 * time.Second, Bad: 60 * time.Second, BadUntil: until})
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		hb, err := tx.Heartbeat("net5")
 		if err != nil {
 			return err

@@ -13,7 +13,7 @@ import (
 func TestReceiptBatches(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	id := func(peer string, i int) []byte { return fmt.Appendf(nil, "%s-%04d", peer, i) }
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for i := range 300 {
 			if err := tx.QueueReceipt("bob", ReceiptRead, id("bob", i), t0.Add(time.Duration(i)*time.Millisecond)); err != nil {
 				return err
@@ -36,7 +36,7 @@ func TestReceiptBatches(t *testing.T) {
 		from, to int
 	}{{"bob", ReceiptRead, 0, 256}, {"bob", ReceiptRead, 256, 300}, {"carol", ReceiptDelivered, 0, 2}, {"bob", ReceiptDelivered, 0, 1}}
 	for _, w := range want {
-		update(t, s, func(tx *Tx) error {
+		update(t, s, func(tx Tx) error {
 			p, err := tx.PendingReceiptBatch(256)
 			if err != nil {
 				return err
@@ -52,7 +52,7 @@ func TestReceiptBatches(t *testing.T) {
 			return tx.DeleteReceipts(p.Peer, p.Type, p.IDs)
 		})
 	}
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if p, err := tx.PendingReceiptBatch(256); p != nil || err != nil {
 			t.Errorf("after every batch: %+v, %v", p, err)
 		}

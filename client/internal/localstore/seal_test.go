@@ -64,7 +64,7 @@ func TestMovedValue(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	ctx := t.Context()
 	now := time.Unix(1_900_000_000, 0).UTC()
-	err := s.Update(ctx, func(tx *Tx) error {
+	err := s.Update(ctx, func(tx Tx) error {
 		for _, d := range []uint32{1, 2} {
 			if err := tx.PutSession(Session{PeerHandle: "bob", PeerDevice: d, State: []byte{byte(d)}, Updated: now}); err != nil {
 				return err
@@ -83,10 +83,10 @@ func TestMovedValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(name, mutate string, read func(tx *Tx) error) {
+	check := func(name, mutate string, read func(tx Tx) error) {
 		t.Helper()
-		err := s.Update(ctx, func(tx *Tx) error {
-			if _, err := tx.tx.ExecContext(ctx, mutate); err != nil {
+		err := s.Update(ctx, func(tx Tx) error {
+			if _, err := tx.(*sqlTx).tx.ExecContext(ctx, mutate); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 			if err := read(tx); !errors.Is(err, ErrCorrupt) {
@@ -98,37 +98,37 @@ func TestMovedValue(t *testing.T) {
 			t.Fatal("Update did not return fn's error")
 		}
 	}
-	session := func(d uint32) func(tx *Tx) error {
-		return func(tx *Tx) error { _, err := tx.Session("bob", d); return err }
+	session := func(d uint32) func(tx Tx) error {
+		return func(tx Tx) error { _, err := tx.Session("bob", d); return err }
 	}
 	check("session moved to another device",
 		`UPDATE sessions SET state = (SELECT state FROM sessions WHERE peer_device = 2) WHERE peer_device = 1`, session(1))
 	check("session renamed to another peer",
 		`UPDATE sessions SET peer_handle = 'carol' WHERE peer_device = 1`,
-		func(tx *Tx) error { _, err := tx.Session("carol", 1); return err })
+		func(tx Tx) error { _, err := tx.Session("carol", 1); return err })
 	check("prekey secret moved into a session",
 		`UPDATE sessions SET state = (SELECT secret FROM prekeys) WHERE peer_device = 1`, session(1))
 	check("session moved into a prekey",
 		`UPDATE prekeys SET secret = (SELECT state FROM sessions WHERE peer_device = 1)`,
-		func(tx *Tx) error { _, err := tx.Prekey(2, 7); return err })
+		func(tx Tx) error { _, err := tx.Prekey(2, 7); return err })
 	check("prekey id changed",
 		`UPDATE prekeys SET id = 8`,
-		func(tx *Tx) error { _, err := tx.Prekey(2, 8); return err })
+		func(tx Tx) error { _, err := tx.Prekey(2, 8); return err })
 	check("identity columns swapped",
 		`UPDATE identity SET signing_seed = dh_private, dh_private = signing_seed`,
-		func(tx *Tx) error { _, err := tx.Identity(); return err })
+		func(tx Tx) error { _, err := tx.Identity(); return err })
 	check("identity handle changed",
 		`UPDATE identity SET handle = 'mallory'`,
-		func(tx *Tx) error { _, err := tx.Identity(); return err })
+		func(tx Tx) error { _, err := tx.Identity(); return err })
 	check("inbox sender changed",
 		`UPDATE inbox SET sender = 'mallory'`,
-		func(tx *Tx) error { _, err := tx.Inbox([]byte("m1")); return err })
+		func(tx Tx) error { _, err := tx.Inbox([]byte("m1")); return err })
 	check("inbox time changed",
 		`UPDATE inbox SET time = time + 1`,
-		func(tx *Tx) error { _, err := tx.Undelivered(10); return err })
+		func(tx Tx) error { _, err := tx.Undelivered(10); return err })
 
 	// Nothing above was kept: every value still opens.
-	err = s.View(ctx, func(tx *Tx) error {
+	err = s.View(ctx, func(tx Tx) error {
 		if _, err := tx.Session("bob", 1); err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	keyBytes := bytes.Clone(storeKey.Bytes())
 	storeKey.Destroy()
 	now := time.Unix(1_900_000_000, 0)
-	err = s.Update(t.Context(), func(tx *Tx) error {
+	err = s.Update(t.Context(), func(tx Tx) error {
 		if err := tx.PutIdentity(Identity{Handle: "alice", DeviceID: 1, AccountSeed: secret, SigningSeed: secret,
 			DHPrivate: secret, Certificate: []byte("cert")}); err != nil {
 			return err

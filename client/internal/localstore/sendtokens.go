@@ -27,7 +27,7 @@ func epochInt(e uint64) (int64, error) {
 }
 
 // PutSendTokens adds tokens of one epoch to the wallet.
-func (tx *Tx) PutSendTokens(epoch uint64, tokens [][]byte) error {
+func (tx *sqlTx) PutSendTokens(epoch uint64, tokens [][]byte) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -48,7 +48,7 @@ func (tx *Tx) PutSendTokens(epoch uint64, tokens [][]byte) error {
 }
 
 // SendTokenCount counts the wallet's tokens of epoch minEpoch or later.
-func (tx *Tx) SendTokenCount(minEpoch uint64) (int, error) {
+func (tx *sqlTx) SendTokenCount(minEpoch uint64) (int, error) {
 	e, err := epochInt(minEpoch)
 	if err != nil {
 		return 0, err
@@ -62,7 +62,7 @@ func (tx *Tx) SendTokenCount(minEpoch uint64) (int, error) {
 
 // TakeSendToken removes and returns a token of epoch minEpoch or later,
 // the oldest epoch first (it expires first); ErrNotFound if there is none.
-func (tx *Tx) TakeSendToken(minEpoch uint64) (epoch uint64, token []byte, err error) {
+func (tx *sqlTx) TakeSendToken(minEpoch uint64) (epoch uint64, token []byte, err error) {
 	if tx.readOnly {
 		return 0, nil, errReadOnly
 	}
@@ -96,7 +96,7 @@ func (tx *Tx) TakeSendToken(minEpoch uint64) (epoch uint64, token []byte, err er
 
 // DropSendTokensBefore deletes the tokens of epochs before epoch (they no
 // longer verify, spec/anonymous.md §4.1) and returns how many.
-func (tx *Tx) DropSendTokensBefore(epoch uint64) (int64, error) {
+func (tx *sqlTx) DropSendTokensBefore(epoch uint64) (int64, error) {
 	if tx.readOnly {
 		return 0, errReadOnly
 	}
@@ -115,7 +115,7 @@ func (tx *Tx) DropSendTokensBefore(epoch uint64) (int64, error) {
 // SetOutgoingToken records the token a queued envelope is paid with (nil
 // token: none), so that its retries spend the same one
 // (spec/client.md §13.3); ErrNotFound if the envelope is not queued.
-func (tx *Tx) SetOutgoingToken(messageID []byte, recipient string, device uint32, epoch uint64, token []byte) error {
+func (tx *sqlTx) SetOutgoingToken(messageID []byte, recipient string, device uint32, epoch uint64, token []byte) error {
 	if tx.readOnly {
 		return errReadOnly
 	}

@@ -15,13 +15,13 @@ import (
 func TestSendTokenWallet(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	tok := func(e, i int) []byte { return fmt.Appendf(nil, "token %d/%d", e, i) }
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.PutSendTokens(11, [][]byte{tok(11, 0), tok(11, 1)}); err != nil {
 			return err
 		}
 		return tx.PutSendTokens(10, [][]byte{tok(10, 0)})
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		for min, want := range map[uint64]int{0: 3, 10: 3, 11: 2, 12: 0} {
 			if n, err := tx.SendTokenCount(min); err != nil || n != want {
 				t.Errorf("SendTokenCount(%d) = %d, %v; want %d", min, n, err, want)
@@ -32,7 +32,7 @@ func TestSendTokenWallet(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for _, want := range []struct {
 			e uint64
 			t []byte
@@ -47,7 +47,7 @@ func TestSendTokenWallet(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.PutSendTokens(13, [][]byte{tok(13, 0)}); err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func TestSendTokenWallet(t *testing.T) {
 // with, sealed and bound to its row, until it leaves the queue.
 func TestOutgoingToken(t *testing.T) {
 	s, dir := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if _, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("m1"), Recipient: "bob", Device: 1, Envelope: []byte("e1"), Created: t0}); err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func TestOutgoingToken(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		h, err := tx.OutgoingHead("bob", 1)
 		if err != nil || string(h.SendToken) != "the token" || h.TokenEpoch != 42 {
 			t.Errorf("OutgoingHead = %+v, %v; want the token of epoch 42", h, err)
@@ -95,15 +95,15 @@ func TestOutgoingToken(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error { return tx.SetOutgoingToken([]byte("m1"), "bob", 1, 42, nil) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.SetOutgoingToken([]byte("m1"), "bob", 1, 42, nil) })
+	view(t, s, func(tx Tx) error {
 		if h, err := tx.OutgoingHead("bob", 1); err != nil || h.SendToken != nil || h.TokenEpoch != 0 {
 			t.Errorf("after clearing: %+v, %v", h, err)
 		}
 		return nil
 	})
 	// A token moved to another row does not open there.
-	update(t, s, func(tx *Tx) error { return tx.SetOutgoingToken([]byte("m1"), "bob", 1, 42, []byte("the token")) })
+	update(t, s, func(tx Tx) error { return tx.SetOutgoingToken([]byte("m1"), "bob", 1, 42, []byte("the token")) })
 	s.Close()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "state.db"))
 	if err != nil {
@@ -118,7 +118,7 @@ func TestOutgoingToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if _, err := tx.OutgoingFor([]byte("m2")); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("a token moved to another row: %v, want ErrCorrupt", err)
 		}

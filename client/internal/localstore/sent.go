@@ -22,7 +22,7 @@ func sentAD(messageID []byte) rowKey {
 
 // PutSent records a queued message id; ErrDuplicate if it is recorded
 // already.
-func (tx *Tx) PutSent(s Sent) error {
+func (tx *sqlTx) PutSent(s Sent) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
@@ -42,7 +42,7 @@ func (tx *Tx) PutSent(s Sent) error {
 }
 
 // Sent returns the record of a queued message id, or ErrNotFound.
-func (tx *Tx) Sent(messageID []byte) (Sent, error) {
+func (tx *sqlTx) Sent(messageID []byte) (Sent, error) {
 	var (
 		sealed  []byte
 		created int64
@@ -66,7 +66,7 @@ func (tx *Tx) Sent(messageID []byte) (Sent, error) {
 // ForgetSentBefore deletes the records of message ids queued before t
 // that are no longer queued, with their refused devices, and returns how
 // many records it deleted.
-func (tx *Tx) ForgetSentBefore(t time.Time) (int64, error) {
+func (tx *sqlTx) ForgetSentBefore(t time.Time) (int64, error) {
 	const old = `SELECT message_id FROM sent WHERE created < ?1 AND message_id NOT IN (SELECT message_id FROM outgoing)`
 	if _, err := tx.exec("forget sent", `DELETE FROM sent_refused WHERE message_id IN (`+old+`)`, nanos(t)); err != nil {
 		return 0, err
@@ -92,7 +92,7 @@ type Refused struct {
 
 // PutRefused records a device the relay refused messageID for; a second
 // record for the same device replaces the first.
-func (tx *Tx) PutRefused(messageID []byte, r Refused) error {
+func (tx *sqlTx) PutRefused(messageID []byte, r Refused) error {
 	_, err := tx.exec("put refused", `INSERT OR REPLACE INTO sent_refused (message_id, recipient, device, status) VALUES (?, ?, ?, ?)`,
 		nonNil(messageID), r.Recipient, int64(r.Device), int64(r.Status))
 	return err
@@ -100,7 +100,7 @@ func (tx *Tx) PutRefused(messageID []byte, r Refused) error {
 
 // RefusedFor returns the devices the relay refused messageID for, by
 // recipient and device.
-func (tx *Tx) RefusedFor(messageID []byte) ([]Refused, error) {
+func (tx *sqlTx) RefusedFor(messageID []byte) ([]Refused, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT recipient, device, status FROM sent_refused WHERE message_id = ? ORDER BY recipient, device`, nonNil(messageID))
 	if err != nil {
 		return nil, dbErr("list refused", err)
@@ -135,7 +135,7 @@ type Device struct {
 
 // OutgoingDevices returns the recipient devices with queued envelopes,
 // the device whose oldest envelope is oldest first.
-func (tx *Tx) OutgoingDevices() ([]Device, error) {
+func (tx *sqlTx) OutgoingDevices() ([]Device, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT recipient, device FROM outgoing GROUP BY recipient, device ORDER BY MIN(seq)`)
 	if err != nil {
 		return nil, dbErr("list outgoing devices", err)
@@ -164,7 +164,7 @@ func (tx *Tx) OutgoingDevices() ([]Device, error) {
 
 // OutgoingHead returns the oldest queued envelope for one recipient
 // device (the lowest seq), or ErrNotFound.
-func (tx *Tx) OutgoingHead(recipient string, device uint32) (Outgoing, error) {
+func (tx *sqlTx) OutgoingHead(recipient string, device uint32) (Outgoing, error) {
 	os, err := tx.outgoing(`SELECT seq, message_id, recipient, device, envelope, attempts, created, send_token, token_epoch
 		FROM outgoing WHERE recipient = ? AND device = ? ORDER BY seq LIMIT 1`, recipient, int64(device))
 	if err != nil {
@@ -179,7 +179,7 @@ func (tx *Tx) OutgoingHead(recipient string, device uint32) (Outgoing, error) {
 // DropOutgoingHead deletes the oldest queued envelope for one recipient
 // device without reading it (a row that does not open); ErrNotFound if
 // none is queued.
-func (tx *Tx) DropOutgoingHead(recipient string, device uint32) error {
+func (tx *sqlTx) DropOutgoingHead(recipient string, device uint32) error {
 	return tx.execOne("drop outgoing head", `DELETE FROM outgoing WHERE seq =
 		(SELECT MIN(seq) FROM outgoing WHERE recipient = ? AND device = ?)`, recipient, int64(device))
 }

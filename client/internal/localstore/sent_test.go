@@ -14,7 +14,7 @@ import (
 // with it.
 func TestSent(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.PutSent(Sent{MessageID: []byte("m1"), Digest: []byte("d1"), Created: t0}); err != nil {
 			return err
 		}
@@ -29,7 +29,7 @@ func TestSent(t *testing.T) {
 		}
 		return tx.PutRefused([]byte("m1"), Refused{Recipient: "bob", Device: 2, Status: 3})
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if got, err := tx.Sent([]byte("m1")); err != nil || string(got.Digest) != "d1" || !got.Created.Equal(t0) {
 			t.Errorf("Sent(m1) = %+v, %v", got, err)
 		}
@@ -41,14 +41,14 @@ func TestSent(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		// m2 is still queued: kept, however old.
 		if n, err := tx.ForgetSentBefore(t0.Add(time.Hour)); err != nil || n != 1 {
 			t.Errorf("ForgetSentBefore = %d, %v; want 1", n, err)
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if _, err := tx.Sent([]byte("m1")); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Sent(m1) after forgetting: %v", err)
 		}
@@ -65,7 +65,7 @@ func TestSent(t *testing.T) {
 // The queue is read per device, oldest first (spec/client-store.md §4.8).
 func TestOutgoingPerDevice(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for _, o := range []Outgoing{
 			{MessageID: []byte("m1"), Recipient: "carol", Device: 1},
 			{MessageID: []byte("m1"), Recipient: "bob", Device: 2},
@@ -79,7 +79,7 @@ func TestOutgoingPerDevice(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ds, err := tx.OutgoingDevices()
 		if want := []Device{{"carol", 1}, {"bob", 2}, {"bob", 1}}; err != nil || !slices.Equal(ds, want) {
 			t.Errorf("OutgoingDevices = %v, %v; want %v", ds, err, want)
@@ -93,7 +93,7 @@ func TestOutgoingPerDevice(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.DropOutgoingHead("bob", 2); err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func TestOutgoingPerDevice(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if h, err := tx.OutgoingHead("bob", 2); err != nil || string(h.MessageID) != "m2" {
 			t.Errorf("OutgoingHead(bob, 2) after drop = %+v, %v", h, err)
 		}
@@ -114,7 +114,7 @@ func TestOutgoingPerDevice(t *testing.T) {
 // digest (spec/client-store.md §4.13).
 func TestSentMigration(t *testing.T) {
 	s, dir := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		_, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("old"), Recipient: "bob", Device: 1, Envelope: []byte("e"), Created: t0})
 		return err
 	})
@@ -138,7 +138,7 @@ func TestSentMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if got, err := tx.Sent([]byte("old")); err != nil || got.Digest != nil || !got.Created.Equal(t0) {
 			t.Errorf("Sent(old) after migration = %+v, %v; want a record without digest", got, err)
 		}

@@ -22,7 +22,7 @@ func sessionAD(handle string, device uint32) rowKey {
 }
 
 // PutSession stores s, replacing the session with the same peer device.
-func (tx *Tx) PutSession(s Session) error {
+func (tx *sqlTx) PutSession(s Session) error {
 	sealed, err := tx.s.seal(sessionAD(s.PeerHandle, s.PeerDevice), s.State)
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func (tx *Tx) PutSession(s Session) error {
 // EphemeralRun returns how many ephemeral messages were encrypted in a row
 // on the session with the peer device since its last stored message
 // (spec/client.md §12.7); ErrNotFound without a session.
-func (tx *Tx) EphemeralRun(handle string, device uint32) (int, error) {
+func (tx *sqlTx) EphemeralRun(handle string, device uint32) (int, error) {
 	var n int
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT ephemeral_run FROM sessions WHERE peer_handle = ? AND peer_device = ?`,
 		handle, int64(device)).Scan(&n)
@@ -52,13 +52,13 @@ func (tx *Tx) EphemeralRun(handle string, device uint32) (int, error) {
 
 // SetEphemeralRun sets the ephemeral run of the session with the peer
 // device; ErrNotFound without a session.
-func (tx *Tx) SetEphemeralRun(handle string, device uint32, n int) error {
+func (tx *sqlTx) SetEphemeralRun(handle string, device uint32, n int) error {
 	return tx.execOne("set ephemeral run", `UPDATE sessions SET ephemeral_run = ? WHERE peer_handle = ? AND peer_device = ?`,
 		n, handle, int64(device))
 }
 
 // Session returns the session with the peer device, or ErrNotFound.
-func (tx *Tx) Session(handle string, device uint32) (Session, error) {
+func (tx *sqlTx) Session(handle string, device uint32) (Session, error) {
 	var (
 		sealed  []byte
 		updated int64
@@ -80,7 +80,7 @@ func (tx *Tx) Session(handle string, device uint32) (Session, error) {
 
 // SessionDevices returns the devices of handle this device has a session
 // with, in order.
-func (tx *Tx) SessionDevices(handle string) ([]uint32, error) {
+func (tx *sqlTx) SessionDevices(handle string) ([]uint32, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT peer_device FROM sessions WHERE peer_handle = ? ORDER BY peer_device`, handle)
 	if err != nil {
 		return nil, dbErr("list sessions", err)
@@ -105,7 +105,7 @@ func (tx *Tx) SessionDevices(handle string) ([]uint32, error) {
 
 // DeleteSession deletes the session with the peer device; ErrNotFound if
 // there is none.
-func (tx *Tx) DeleteSession(handle string, device uint32) error {
+func (tx *sqlTx) DeleteSession(handle string, device uint32) error {
 	return tx.execOne(fmt.Sprintf("delete session %q/%d", handle, device),
 		`DELETE FROM sessions WHERE peer_handle = ? AND peer_device = ?`, handle, int64(device))
 }
@@ -118,7 +118,7 @@ type SessionPeer struct {
 
 // SessionPeers returns every peer device this device has a session with,
 // in order, without opening a state.
-func (tx *Tx) SessionPeers() ([]SessionPeer, error) {
+func (tx *sqlTx) SessionPeers() ([]SessionPeer, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT peer_handle, peer_device FROM sessions ORDER BY peer_handle, peer_device`)
 	if err != nil {
 		return nil, dbErr("list sessions", err)

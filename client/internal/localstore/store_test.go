@@ -69,7 +69,7 @@ func assertUnchanged(t *testing.T, dir string, before map[string][]byte) {
 
 func putSecretSession(t *testing.T, s *Store, state string) {
 	t.Helper()
-	err := s.Update(t.Context(), func(tx *Tx) error {
+	err := s.Update(t.Context(), func(tx Tx) error {
 		return tx.PutSession(Session{PeerHandle: "bob", PeerDevice: 1, State: []byte(state), Updated: time.Unix(1, 0)})
 	})
 	if err != nil {
@@ -79,7 +79,7 @@ func putSecretSession(t *testing.T, s *Store, state string) {
 
 func getSession(s *Store, t *testing.T) (Session, error) {
 	var got Session
-	err := s.View(t.Context(), func(tx *Tx) error {
+	err := s.View(t.Context(), func(tx Tx) error {
 		var err error
 		got, err = tx.Session("bob", 1)
 		return err
@@ -264,7 +264,7 @@ func TestClosed(t *testing.T) {
 	if s.key != nil {
 		t.Error("store key enclave still referenced after Close")
 	}
-	nop := func(*Tx) error { return nil }
+	nop := func(Tx) error { return nil }
 	if err := s.Update(t.Context(), nop); !errors.Is(err, ErrClosed) {
 		t.Errorf("Update after Close: %v", err)
 	}
@@ -305,7 +305,7 @@ func TestConcurrentUse(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 20 {
-				err := s.Update(t.Context(), func(tx *Tx) error {
+				err := s.Update(t.Context(), func(tx Tx) error {
 					_, err := tx.MarkProcessed([]byte{byte(g), byte(i)}, time.Unix(1, 0))
 					return err
 				})
@@ -356,7 +356,7 @@ func TestUpdateContextEndsBeforeCommit(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	defer s.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	err := s.Update(ctx, func(tx *Tx) error {
+	err := s.Update(ctx, func(tx Tx) error {
 		if _, err := tx.MarkProcessed([]byte("id"), t0); err != nil {
 			return err
 		}
@@ -369,7 +369,7 @@ func TestUpdateContextEndsBeforeCommit(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Update with ctx cancelled before the commit: %v, want context.Canceled", err)
 	}
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if done, err := tx.IsProcessed([]byte("id")); err != nil || done {
 			t.Errorf("IsProcessed after the rolled back transaction: %v, %v", done, err)
 		}

@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-func update(t *testing.T, s *Store, fn func(tx *Tx) error) {
+func update(t *testing.T, s *Store, fn func(tx Tx) error) {
 	t.Helper()
 	if err := s.Update(t.Context(), fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func view(t *testing.T, s *Store, fn func(tx *Tx) error) {
+func view(t *testing.T, s *Store, fn func(tx Tx) error) {
 	t.Helper()
 	if err := s.View(t.Context(), fn); err != nil {
 		t.Fatal(err)
@@ -26,15 +26,15 @@ var t0 = time.Unix(1_900_000_000, 123).UTC()
 
 func TestIdentity(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if _, err := tx.Identity(); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Identity of a new store: %v, want ErrNotFound", err)
 		}
 		return nil
 	})
 	want := Identity{Handle: "alice", DeviceID: 1<<32 - 1, SigningSeed: []byte("sign"), DHPrivate: []byte("dh"), Certificate: []byte("cert")}
-	update(t, s, func(tx *Tx) error { return tx.PutIdentity(want) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.PutIdentity(want) })
+	view(t, s, func(tx Tx) error {
 		got, err := tx.Identity()
 		if err != nil || got.Handle != want.Handle || got.DeviceID != want.DeviceID || got.AccountSeed != nil ||
 			!bytes.Equal(got.SigningSeed, want.SigningSeed) || !bytes.Equal(got.DHPrivate, want.DHPrivate) ||
@@ -44,8 +44,8 @@ func TestIdentity(t *testing.T) {
 		return nil
 	})
 	want.AccountSeed = []byte("account")
-	update(t, s, func(tx *Tx) error { return tx.PutIdentity(want) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.PutIdentity(want) })
+	view(t, s, func(tx Tx) error {
 		if got, err := tx.Identity(); err != nil || string(got.AccountSeed) != "account" {
 			t.Errorf("Identity after replace = %+v, %v", got, err)
 		}
@@ -55,7 +55,7 @@ func TestIdentity(t *testing.T) {
 
 func TestPrekeys(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for _, id := range []uint32{3, 1, 2} {
 			if err := tx.PutPrekey(Prekey{Kind: 2, ID: id, Secret: []byte{byte(id)}, Created: t0}); err != nil {
 				return err
@@ -63,7 +63,7 @@ func TestPrekeys(t *testing.T) {
 		}
 		return tx.PutPrekey(Prekey{Kind: 1, ID: 1, Secret: []byte("signed"), Created: t0})
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.MarkPrekeyUsed(2, 2, t0.Add(time.Hour)); err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func TestPrekeys(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ps, err := tx.Prekeys(2)
 		if err != nil || len(ps) != 2 || ps[0].ID != 1 || ps[1].ID != 2 || !bytes.Equal(ps[1].Secret, []byte{2}) ||
 			!ps[0].Used.IsZero() || !ps[1].Used.Equal(t0.Add(time.Hour)) || !ps[1].Created.Equal(t0) {
@@ -102,7 +102,7 @@ func TestPrekeys(t *testing.T) {
 
 func TestSessions(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for _, d := range []uint32{2, 1} {
 			if err := tx.PutSession(Session{PeerHandle: "bob", PeerDevice: d, State: []byte("v1"), Updated: t0}); err != nil {
 				return err
@@ -113,7 +113,7 @@ func TestSessions(t *testing.T) {
 		}
 		return tx.PutSession(Session{PeerHandle: "bob", PeerDevice: 1, State: []byte("v2"), Updated: t0.Add(time.Second)})
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		got, err := tx.Session("bob", 1)
 		if err != nil || string(got.State) != "v2" || !got.Updated.Equal(t0.Add(time.Second)) {
 			t.Errorf("Session = %+v, %v", got, err)
@@ -123,8 +123,8 @@ func TestSessions(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error { return tx.DeleteSession("bob", 2) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.DeleteSession("bob", 2) })
+	view(t, s, func(tx Tx) error {
 		if _, err := tx.Session("bob", 2); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleted session: %v", err)
 		}
@@ -139,7 +139,7 @@ func TestContactsAndCheckpoint(t *testing.T) {
 	s, _ := create(t, pass("p"))
 	bob := Contact{Handle: "bob", AccountKey: [32]byte{1, 2, 3}, Verified: true, KeySetVersion: 5, LogIndex: 1 << 40}
 	carol := Contact{Handle: "carol", AccountKey: [32]byte{9}}
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if _, _, err := tx.Checkpoint(); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Checkpoint of a new store: %v", err)
 		}
@@ -154,7 +154,7 @@ func TestContactsAndCheckpoint(t *testing.T) {
 		}
 		return tx.PutCheckpoint([]byte("checkpoint\n"), t0.Add(time.Minute))
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		if got, err := tx.Contact("bob"); err != nil || got != bob {
 			t.Errorf("Contact = %+v, %v", got, err)
 		}
@@ -166,8 +166,8 @@ func TestContactsAndCheckpoint(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error { return tx.DeleteContact("carol") })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.DeleteContact("carol") })
+	view(t, s, func(tx Tx) error {
 		if _, err := tx.Contact("carol"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleted contact: %v", err)
 		}
@@ -177,7 +177,7 @@ func TestContactsAndCheckpoint(t *testing.T) {
 
 func TestProcessed(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if first, err := tx.MarkProcessed([]byte("a"), t0); !first || err != nil {
 			t.Errorf("first MarkProcessed = %v, %v", first, err)
 		}
@@ -192,7 +192,7 @@ func TestProcessed(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		for id, want := range map[string]bool{"a": false, "b": true, "c": false} {
 			if got, err := tx.IsProcessed([]byte(id)); got != want || err != nil {
 				t.Errorf("IsProcessed(%s) = %v, %v", id, got, err)
@@ -204,7 +204,7 @@ func TestProcessed(t *testing.T) {
 
 func TestOutgoing(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for _, d := range []uint32{1, 2} {
 			if _, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("m1"), Recipient: "bob", Device: d, Envelope: []byte{byte(d)}, Created: t0}); err != nil {
 				return err
@@ -216,7 +216,7 @@ func TestOutgoing(t *testing.T) {
 		_, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("m2"), Recipient: "carol", Device: 1, Envelope: []byte("c"), Created: t0})
 		return err
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.RecordAttempt([]byte("m1"), "bob", 2); err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func TestOutgoing(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		q, err := tx.OutgoingQueue(10)
 		if err != nil || len(q) != 2 || q[0].Device != 2 || q[0].Attempts != 1 || !bytes.Equal(q[0].Envelope, []byte{2}) ||
 			q[1].Recipient != "carol" || q[0].Seq >= q[1].Seq || !q[0].Created.Equal(t0) {
@@ -243,7 +243,7 @@ func TestOutgoing(t *testing.T) {
 
 func TestInbox(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for i, id := range []string{"m1", "m2", "m3"} {
 			if _, err := tx.PutInbox(InboxMessage{ID: []byte(id), Sender: "bob", SenderDevice: 1, Time: t0.Add(time.Duration(i)),
 				Plaintext: []byte("text " + id)}); err != nil {
@@ -255,7 +255,7 @@ func TestInbox(t *testing.T) {
 		}
 		return tx.MarkDelivered([]byte("m2"))
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ms, err := tx.Undelivered(10)
 		if err != nil || len(ms) != 2 || string(ms[0].ID) != "m1" || string(ms[1].ID) != "m3" ||
 			string(ms[1].Plaintext) != "text m3" || !ms[1].Time.Equal(t0.Add(2)) {
@@ -270,14 +270,14 @@ func TestInbox(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error { return tx.DeleteInbox([]byte("m2")) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.DeleteInbox([]byte("m2")) })
+	view(t, s, func(tx Tx) error {
 		if err := tx.MarkDelivered([]byte("m2")); !errors.Is(err, errReadOnly) {
 			t.Errorf("write in View: %v", err)
 		}
 		return nil
 	})
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.MarkDelivered([]byte("m2")); !errors.Is(err, ErrNotFound) {
 			t.Errorf("MarkDelivered of a deleted message: %v", err)
 		}
@@ -290,7 +290,7 @@ func TestInbox(t *testing.T) {
 func TestUpdateAtomic(t *testing.T) {
 	s, dir := create(t, pass("p"))
 	putSecretSession(t, s, "v1")
-	receive := func(tx *Tx) error {
+	receive := func(tx Tx) error {
 		if err := tx.PutSession(Session{PeerHandle: "bob", PeerDevice: 1, State: []byte("v2"), Updated: t0}); err != nil {
 			return err
 		}
@@ -301,7 +301,7 @@ func TestUpdateAtomic(t *testing.T) {
 		return err
 	}
 	errBoom := errors.New("boom")
-	if err := s.Update(t.Context(), func(tx *Tx) error {
+	if err := s.Update(t.Context(), func(tx Tx) error {
 		if err := receive(tx); err != nil {
 			return err
 		}
@@ -315,7 +315,7 @@ func TestUpdateAtomic(t *testing.T) {
 				t.Error("panic in fn was swallowed")
 			}
 		}()
-		s.Update(t.Context(), func(tx *Tx) error {
+		s.Update(t.Context(), func(tx Tx) error {
 			if err := receive(tx); err != nil {
 				return err
 			}
@@ -330,7 +330,7 @@ func TestUpdateAtomic(t *testing.T) {
 	defer s.Close()
 	check := func(wantState string, wantMessage bool) {
 		t.Helper()
-		view(t, s, func(tx *Tx) error {
+		view(t, s, func(tx Tx) error {
 			sess, err := tx.Session("bob", 1)
 			if err != nil || string(sess.State) != wantState {
 				t.Errorf("session = %q, %v; want %q", sess.State, err, wantState)

@@ -12,18 +12,18 @@ const logKeyName = "log_key"
 func logKeyAD() rowKey { return newRowKey("meta", "value").text(logKeyName) }
 
 // PutLogKey stores the log verifier key learned on first use.
-func (tx *Tx) PutLogKey(key string) error {
+func (tx *sqlTx) PutLogKey(key string) error {
 	return tx.putMeta(logKeyName, logKeyAD(), []byte(key))
 }
 
 // LogKey returns the stored log verifier key, or ErrNotFound.
-func (tx *Tx) LogKey() (string, error) {
+func (tx *sqlTx) LogKey() (string, error) {
 	key, err := tx.meta(logKeyName, logKeyAD())
 	return string(key), err
 }
 
 // putMeta stores value, sealed under ad, in the meta row name.
-func (tx *Tx) putMeta(name string, ad rowKey, value []byte) error {
+func (tx *sqlTx) putMeta(name string, ad rowKey, value []byte) error {
 	sealed, err := tx.s.seal(ad, value)
 	if err != nil {
 		return err
@@ -34,7 +34,7 @@ func (tx *Tx) putMeta(name string, ad rowKey, value []byte) error {
 
 // meta returns the value of the meta row name, opened under ad, or
 // ErrNotFound.
-func (tx *Tx) meta(name string, ad rowKey) ([]byte, error) {
+func (tx *sqlTx) meta(name string, ad rowKey) ([]byte, error) {
 	var sealed []byte
 	err := tx.tx.QueryRowContext(tx.ctx, `SELECT value FROM meta WHERE name = ?`, name).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -47,12 +47,12 @@ func (tx *Tx) meta(name string, ad rowKey) ([]byte, error) {
 }
 
 // KeySetHandles returns the handles that have a stored key set, in order.
-func (tx *Tx) KeySetHandles() ([]string, error) {
+func (tx *sqlTx) KeySetHandles() ([]string, error) {
 	return tx.texts("list key sets", `SELECT handle FROM keysets ORDER BY handle`)
 }
 
 // texts returns the one text column of query's rows, in order.
-func (tx *Tx) texts(op, query string, args ...any) ([]string, error) {
+func (tx *sqlTx) texts(op, query string, args ...any) ([]string, error) {
 	rows, err := tx.tx.QueryContext(tx.ctx, query, args...)
 	if err != nil {
 		return nil, dbErr(op, err)
@@ -80,12 +80,12 @@ func auditStateAD() rowKey { return newRowKey("meta", "value").text(auditStateNa
 
 // PutAuditState stores the encoded directory audit state
 // (directory.AuditState.Marshal), replacing the one stored.
-func (tx *Tx) PutAuditState(state []byte) error {
+func (tx *sqlTx) PutAuditState(state []byte) error {
 	return tx.putMeta(auditStateName, auditStateAD(), state)
 }
 
 // AuditState returns the stored encoded directory audit state, or
 // ErrNotFound.
-func (tx *Tx) AuditState() ([]byte, error) {
+func (tx *sqlTx) AuditState() ([]byte, error) {
 	return tx.meta(auditStateName, auditStateAD())
 }

@@ -17,8 +17,8 @@ func TestContactPending(t *testing.T) {
 		}
 		return n
 	}
-	update(t, s, func(tx *Tx) error { return tx.PutContact(c) })
-	view(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error { return tx.PutContact(c) })
+	view(t, s, func(tx Tx) error {
 		got, err := tx.Contact("bob")
 		if err != nil || got != c {
 			t.Fatalf("contact %+v %v, want %+v", got, err, c)
@@ -27,11 +27,11 @@ func TestContactPending(t *testing.T) {
 	})
 	withPending := size()
 	c.Pending, c.PendingKey = false, [32]byte{}
-	update(t, s, func(tx *Tx) error { return tx.PutContact(c) })
+	update(t, s, func(tx Tx) error { return tx.PutContact(c) })
 	if d := withPending - size(); d != 32 {
 		t.Fatalf("the pending key takes %d bytes, want 32", d)
 	}
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		got, err := tx.Contact("bob")
 		if err != nil || got != c {
 			t.Fatalf("contact %+v %v, want %+v", got, err, c)
@@ -45,7 +45,7 @@ func TestContactPending(t *testing.T) {
 // on disk without the seal failing.
 func TestInboxHeld(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		for i, m := range []InboxMessage{
 			{ID: []byte("a"), Sender: "bob", Time: t0, Plaintext: []byte("held 1"), KeyChanged: true, Held: true},
 			{ID: []byte("b"), Sender: "carol", Time: t0, Plaintext: []byte("normal")},
@@ -57,7 +57,7 @@ func TestInboxHeld(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ms, err := tx.Undelivered(10)
 		if err != nil || len(ms) != 1 || string(ms[0].ID) != "b" {
 			t.Fatalf("undelivered: %+v %v", ms, err)
@@ -68,14 +68,14 @@ func TestInboxHeld(t *testing.T) {
 	if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 1 WHERE id = ?`, []byte("a")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.View(t.Context(), func(tx *Tx) error { _, err := tx.Inbox([]byte("a")); return err }); !errors.Is(err, ErrCorrupt) {
+	if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.Inbox([]byte("a")); return err }); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("held flag cleared on disk: %v, want ErrCorrupt", err)
 	}
 	if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 3 WHERE id = ?`, []byte("a")); err != nil {
 		t.Fatal(err)
 	}
 	var released []InboxMessage
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		var err error
 		released, err = tx.ReleaseHeld("bob")
 		return err
@@ -83,7 +83,7 @@ func TestInboxHeld(t *testing.T) {
 	if len(released) != 2 || string(released[0].Plaintext) != "held 1" || string(released[1].Plaintext) != "held 2" {
 		t.Fatalf("released %+v", released)
 	}
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ms, err := tx.Undelivered(10)
 		if err != nil || len(ms) != 3 || string(ms[0].ID) != "a" || !ms[0].KeyChanged || ms[0].Held || string(ms[2].Plaintext) != "held 2" {
 			t.Fatalf("after release: %+v %v", ms, err)
@@ -96,7 +96,7 @@ func TestInboxHeld(t *testing.T) {
 // cannot be moved to another device id.
 func TestOwnDevices(t *testing.T) {
 	s, _ := create(t, pass("p"))
-	update(t, s, func(tx *Tx) error {
+	update(t, s, func(tx Tx) error {
 		if err := tx.PutOwnDevice(1, OwnApproved, []byte("cert 1")); err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func TestOwnDevices(t *testing.T) {
 		}
 		return nil
 	})
-	view(t, s, func(tx *Tx) error {
+	view(t, s, func(tx Tx) error {
 		ds, err := tx.OwnDevices()
 		if err != nil || len(ds) != 2 || ds[1].State != OwnApproved || !ds[1].Matches([]byte("cert 1")) || ds[1].Matches([]byte("cert 2")) || ds[2].State != OwnRevoked {
 			t.Fatalf("own devices %+v %v", ds, err)
@@ -122,7 +122,7 @@ func TestOwnDevices(t *testing.T) {
 	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO own_devices (device, record) SELECT 9, record FROM own_devices WHERE device = 1`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.View(t.Context(), func(tx *Tx) error { _, err := tx.OwnDevice(9); return err }); !errors.Is(err, ErrCorrupt) {
+	if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.OwnDevice(9); return err }); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("moved record: %v, want ErrCorrupt", err)
 	}
 }
