@@ -34,6 +34,16 @@ func contactAD(handle string) rowKey { return newRowKey("contacts", "record").te
 
 // PutContact stores c, replacing the contact with the same handle.
 func (tx *sqlTx) PutContact(c Contact) error {
+	sealed, err := tx.s.sealContact(c)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec("put contact", `INSERT OR REPLACE INTO contacts (handle, record) VALUES (?, ?)`, c.Handle, sealed)
+	return err
+}
+
+// sealContact returns c's sealed record (both engines).
+func (s *Store) sealContact(c Contact) ([]byte, error) {
 	rec := make([]byte, 0, contactPendingRecordSize)
 	rec = append(rec, c.AccountKey[:]...)
 	if c.Verified {
@@ -46,12 +56,7 @@ func (tx *sqlTx) PutContact(c Contact) error {
 	if c.Pending {
 		rec = append(rec, c.PendingKey[:]...)
 	}
-	sealed, err := tx.s.seal(contactAD(c.Handle), rec)
-	if err != nil {
-		return err
-	}
-	_, err = tx.exec("put contact", `INSERT OR REPLACE INTO contacts (handle, record) VALUES (?, ?)`, c.Handle, sealed)
-	return err
+	return s.seal(contactAD(c.Handle), rec)
 }
 
 // Contact returns the contact with handle, or ErrNotFound.
@@ -64,11 +69,12 @@ func (tx *sqlTx) Contact(handle string) (Contact, error) {
 	if err != nil {
 		return Contact{}, dbErr("get contact", err)
 	}
-	return tx.openContact(handle, sealed)
+	return tx.s.openContact(handle, sealed)
 }
 
-func (tx *sqlTx) openContact(handle string, sealed []byte) (Contact, error) {
-	rec, err := tx.s.open(contactAD(handle), sealed)
+// openContact opens a contact's sealed record (both engines).
+func (s *Store) openContact(handle string, sealed []byte) (Contact, error) {
+	rec, err := s.open(contactAD(handle), sealed)
 	if err != nil {
 		return Contact{}, err
 	}
@@ -102,7 +108,7 @@ func (tx *sqlTx) Contacts() ([]Contact, error) {
 		if err := rows.Scan(&handle, &sealed); err != nil {
 			return nil, dbErr("list contacts", err)
 		}
-		c, err := tx.openContact(handle, sealed)
+		c, err := tx.s.openContact(handle, sealed)
 		if err != nil {
 			return nil, err
 		}

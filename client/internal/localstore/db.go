@@ -3,118 +3,13 @@ package localstore
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
-	"strings"
-
-	"github.com/sealpost/sealpost/internal/migrate"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
-
-// migrationFS holds the schema migrations, NNNN_name.sql (internal/migrate).
-//
-//go:embed migrations/*.sql
-var migrationFS embed.FS
-
-// busyTimeoutMillis is how long Open waits for another process's lock
-// before it reports ErrLocked.
-const busyTimeoutMillis = 2000
 
 // checkPlaintext is sealed in meta row "check" (spec/client-store.md §4):
 // Open proves with it that state.db belongs to key.age.
 const checkPlaintext = "sealpost/v1/client-store/check"
-
-// openDB opens state.db: WAL, synchronous=FULL, exclusive locking, secure
-// delete, one connection. A new store (create) gets its schema and check
-// value; an existing one must already have both.
-func (s *Store) openDB(ctx context.Context, create bool) error {
-	path := filepath.Join(s.dir, stateFileName)
-	if strings.ContainsAny(path, "?#") {
-		return fmt.Errorf("localstore: invalid store path %q", path)
-	}
-	params := url.Values{}
-	params.Add("_busy_timeout", fmt.Sprint(busyTimeoutMillis))
-	params.Add("_pragma", "locking_mode(EXCLUSIVE)")
-	params.Add("_pragma", "secure_delete(ON)")
-	params.Add("_journal_mode", "WAL")
-	params.Add("_synchronous", "FULL")
-	params.Add("_txlock", "immediate")
-	db, err := sql.Open("sqlite", path+"?"+params.Encode())
-	if err != nil {
-		return fmt.Errorf("localstore: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	s.db = db
-
-	if !create {
-		var n int
-		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
-		if err != nil {
-			return dbErr("open "+path, err)
-		}
-		if n == 0 {
-			return corrupt("%s is not a client store", path)
-		}
-	}
-	ms, err := migrate.Load(migrationFS, "migrations")
-	if err != nil {
-		return fmt.Errorf("localstore: %w", err)
-	}
-	if err := migrate.SQLite(ctx, db, ms); err != nil {
-		return dbErr("open "+path, err)
-	}
-	ad := newRowKey("meta", "value").text("check")
-	if create {
-		sealed, err := s.seal(ad, []byte(checkPlaintext))
-		if err != nil {
-			return err
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('check', ?)`, sealed); err != nil {
-			return dbErr("open "+path, err)
-		}
-		return nil
-	}
-	var sealed []byte
-	err = db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'check'`).Scan(&sealed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return corrupt("%s has no check value", path)
-	}
-	if err != nil {
-		// The schema migrations recorded as applied are not the ones
-		// the file holds (a damaged schema): corruption, unless it is
-		// another process's lock.
-		if e := dbErr("open "+path, err); errors.Is(e, ErrLocked) || errors.Is(e, ErrCorrupt) {
-			return e
-		}
-		return corrupt("open %s: %v", path, err)
-	}
-	pt, err := s.open(ad, sealed)
-	if err != nil || string(pt) != checkPlaintext {
-		return corrupt("%s does not belong to %s", path, filepath.Join(s.dir, keyFileName))
-	}
-	return nil
-}
-
-// dbErr wraps a database error: damage is ErrCorrupt, another process's
-// lock is ErrLocked.
-func dbErr(op string, err error) error {
-	if e, ok := errors.AsType[*sqlite.Error](err); ok {
-		switch e.Code() & 0xff {
-		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-			return corrupt("%s: %v", op, err)
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return fmt.Errorf("%w: %s: %v", ErrLocked, op, err)
-		}
-	}
-	return fmt.Errorf("localstore: %s: %w", op, err)
-}
 
 // sqlTx is a transaction of the SQLite engine.
 type sqlTx struct {
@@ -145,6 +40,9 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx Tx) error) er
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrClosed
+	}
+	if s.kv != nil {
+		return s.kv.run(ctx, s, readOnly, fn)
 	}
 	stx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
@@ -196,10 +94,4 @@ func (tx *sqlTx) execOne(op, query string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrNotFound, op)
 	}
 	return nil
-}
-
-// isConstraint reports whether err is a uniqueness or primary key violation.
-func isConstraint(err error) bool {
-	e, ok := errors.AsType[*sqlite.Error](err)
-	return ok && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }

@@ -148,6 +148,15 @@ func readKeyFile(path string, u Unlock) ([]byte, error) {
 	if len(data) > maxKeyFileSize {
 		return nil, corrupt("%s is larger than %d bytes", path, maxKeyFileSize)
 	}
+	return unwrapKey(path, data, u)
+}
+
+// unwrapKey decrypts key.age's contents (named path in errors) with u and
+// returns the store key, which the caller wipes (spec/client-store.md §2).
+func unwrapKey(path string, data []byte, u Unlock) ([]byte, error) {
+	if len(data) > maxKeyFileSize {
+		return nil, corrupt("%s is larger than %d bytes", path, maxKeyFileSize)
+	}
 	ids, err := u.decryptIdentities()
 	if err != nil {
 		return nil, err
@@ -188,17 +197,30 @@ func readKeyFile(path string, u Unlock) ([]byte, error) {
 	return key[:storeKeySize], nil
 }
 
-// writeKeyFile wraps the store key to u and replaces key.age atomically.
-// The caller holds s.mu or owns s exclusively.
+// writeKeyFile wraps the store key to u and replaces key.age atomically
+// (in the kv engine, the backend's key record). The caller holds s.mu or
+// owns s exclusively.
 func (s *Store) writeKeyFile(u Unlock) error {
-	rs, err := u.recipients()
+	data, err := s.wrapKey(u)
 	if err != nil {
 		return err
+	}
+	if s.kv != nil {
+		return s.kv.backend.writeKeyFile(data)
+	}
+	return writeFileAtomic(filepath.Join(s.dir, keyFileName), data)
+}
+
+// wrapKey returns key.age's contents: the store key encrypted with age to u.
+func (s *Store) wrapKey(u Unlock) ([]byte, error) {
+	rs, err := u.recipients()
+	if err != nil {
+		return nil, err
 	}
 	var out bytes.Buffer
 	w, err := age.Encrypt(&out, rs...)
 	if err != nil {
-		return fmt.Errorf("localstore: wrap store key: %w", err)
+		return nil, fmt.Errorf("localstore: wrap store key: %w", err)
 	}
 	err = guard(func() error {
 		key, err := s.key.Open()
@@ -212,9 +234,9 @@ func (s *Store) writeKeyFile(u Unlock) error {
 		return w.Close()
 	})
 	if err != nil {
-		return fmt.Errorf("localstore: wrap store key: %w", err)
+		return nil, fmt.Errorf("localstore: wrap store key: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(s.dir, keyFileName), out.Bytes())
+	return out.Bytes(), nil
 }
 
 // writeFileAtomic replaces path with data: write a temporary file in the

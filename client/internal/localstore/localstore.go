@@ -22,13 +22,9 @@
 package localstore
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/awnumar/memguard"
@@ -73,97 +69,11 @@ type Store struct {
 
 	mu      sync.RWMutex // write-held by Close and ChangeUnlock
 	closed  bool
-	db      *sql.DB                // one connection: SQLite allows one writer
+	db      *sql.DB                // the SQLite engine: one connection, SQLite allows one writer
+	kv      *kvEngine              // the kv engine (spec/client-store.md §6)
 	key     *memguard.Enclave      // the store key
 	sealKey *memguard.LockedBuffer // spec/client-store.md §3.1, frozen
-}
-
-// Create creates a new store in dir (made with mode 0700 if missing): a
-// random store key wrapped to u in key.age and an empty state.db. It fails
-// with ErrExist if dir already holds key.age or state.db. key.age is written
-// last, so a Create that fails part way leaves no key.age behind.
-func Create(ctx context.Context, dir string, u Unlock) (*Store, error) {
-	if err := u.check(); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("localstore: create %s: %w", dir, err)
-	}
-	for _, name := range []string{keyFileName, stateFileName, stateFileName + "-wal"} {
-		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-			return nil, fmt.Errorf("%w: %s", ErrExist, filepath.Join(dir, name))
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("localstore: create: %w", err)
-		}
-	}
-	statePath := filepath.Join(dir, stateFileName)
-	// Create the file ourselves so that it and the -wal file SQLite makes
-	// beside it are private (SQLite gives the -wal the database's mode).
-	f, err := os.OpenFile(statePath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("localstore: create: %w", err)
-	}
-	f.Close()
-
-	storeKey := make([]byte, storeKeySize)
-	if err := randRead(storeKey); err != nil {
-		removeState(statePath)
-		return nil, err
-	}
-	s, err := newStore(dir, storeKey) // wipes storeKey
-	if err != nil {
-		removeState(statePath)
-		return nil, err
-	}
-	fail := func(err error) (*Store, error) {
-		s.Close()
-		removeState(statePath)
-		return nil, err
-	}
-	if err := s.openDB(ctx, true); err != nil {
-		return fail(err)
-	}
-	if err := s.writeKeyFile(u); err != nil {
-		return fail(err)
-	}
-	return s, nil
-}
-
-// removeState removes a state.db that Create made, with its -wal and -shm.
-func removeState(path string) {
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		os.Remove(p)
-	}
-}
-
-// Open opens the store in dir with u. A passphrase or identity that does
-// not decrypt key.age gives ErrWrongPassphrase or ErrWrongIdentity and
-// leaves both files untouched; a damaged key.age or state.db gives
-// ErrCorrupt. A missing key.age gives an error wrapping fs.ErrNotExist.
-func Open(ctx context.Context, dir string, u Unlock) (*Store, error) {
-	if err := u.check(); err != nil {
-		return nil, err
-	}
-	storeKey, err := readKeyFile(filepath.Join(dir, keyFileName), u)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(filepath.Join(dir, stateFileName)); err != nil {
-		memguard.WipeBytes(storeKey)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, corrupt("%s is missing", filepath.Join(dir, stateFileName))
-		}
-		return nil, fmt.Errorf("localstore: open: %w", err)
-	}
-	s, err := newStore(dir, storeKey) // wipes storeKey
-	if err != nil {
-		return nil, err
-	}
-	if err := s.openDB(ctx, false); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	nameKey *memguard.LockedBuffer // spec/client-store.md §6.3, frozen
 }
 
 // newStore moves storeKey (which it wipes) into an Enclave and derives the
@@ -175,6 +85,11 @@ func newStore(dir string, storeKey []byte) (*Store, error) {
 		return nil, err
 	}
 	defer memguard.WipeBytes(sealKey)
+	nameKey, err := deriveNameKey(storeKey)
+	if err != nil {
+		return nil, err
+	}
+	defer memguard.WipeBytes(nameKey)
 	s := &Store{dir: dir}
 	err = guard(func() error {
 		s.sealKey = memguard.NewBufferFromBytes(sealKey)
@@ -182,12 +97,20 @@ func newStore(dir string, storeKey []byte) (*Store, error) {
 			return errors.New("cannot allocate locked memory")
 		}
 		s.sealKey.Freeze()
+		s.nameKey = memguard.NewBufferFromBytes(nameKey)
+		if s.nameKey.Size() != len(nameKey) {
+			return errors.New("cannot allocate locked memory")
+		}
+		s.nameKey.Freeze()
 		s.key = memguard.NewEnclave(storeKey)
 		return nil
 	})
 	if err != nil {
 		if s.sealKey != nil {
 			s.sealKey.Destroy()
+		}
+		if s.nameKey != nil {
+			s.nameKey.Destroy()
 		}
 		return nil, err
 	}
@@ -220,7 +143,16 @@ func (s *Store) Close() error {
 	if s.sealKey != nil {
 		s.sealKey.Destroy()
 	}
+	if s.nameKey != nil {
+		s.nameKey.Destroy()
+	}
 	s.key = nil // the Enclave's ciphertext is garbage; its key stays in memguard
+	if s.kv != nil {
+		if err := s.kv.backend.close(); err != nil {
+			return fmt.Errorf("localstore: close: %w", err)
+		}
+		return nil
+	}
 	if s.db == nil {
 		return nil
 	}
