@@ -200,6 +200,8 @@ type Config struct {
 	PushgwConfig
 	// The relay's wake-ups (relaypush.go).
 	RelayPushConfig
+	// The web client (web.go).
+	WebConfig
 
 	// GCPercent, if not 0, sets the Go garbage collector's target
 	// percentage (as GOGC does; -1 turns it off, for use with GOMEMLIMIT).
@@ -383,6 +385,7 @@ func newFlagSet(name string, c *Config, file *string) *flag.FlagSet {
 	fs.StringVar(&c.BlobsS3CA, "blobs-s3-ca", c.BlobsS3CA, "blob service: PEM `file` of CA certificates for the S3 server (default: the system's)")
 	c.pushgwFlags(fs)
 	c.relayPushFlags(fs)
+	c.webFlags(fs)
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target `percent`, as GOGC (0: $GOGC, else 100; -1: off, with GOMEMLIMIT); 400 suits a busy relay, at the cost of memory)")
 	return fs
 }
@@ -491,6 +494,7 @@ func (c *Config) Validate() error {
 	c.validateBlobs(ks, bad)
 	c.validatePushgw(bad)
 	c.validateRelayPush(bad)
+	c.validateWeb(bad)
 	if c.GCPercent < -1 || c.GCPercent > maxGCPercent {
 		bad("gc-percent", "%d: want -1 (off), 0 (runtime default) or 1 to %d", c.GCPercent, maxGCPercent)
 	}

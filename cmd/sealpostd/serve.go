@@ -195,6 +195,16 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		mux.Handle(gateway.WakePath, gw)
 	}
 
+	if cfg.Web != "" {
+		wh, err := newWebHandler(cfg.Web)
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		mux.Handle(webPrefix, wh)
+		mux.HandleFunc("GET /{$}", webRedirect)
+	}
+
 	if sqliteUsed {
 		checks = append(checks, freeDiskCheck(cfg.DataDir, cfg.MinFreeDisk))
 	}
@@ -259,6 +269,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if cfg.pushgwOn() {
 		attrs = append(attrs, "pushgw_providers", pushgwProviders)
 		fmt.Fprintf(stdout, "sealpostd: push gateway listening on https://%s%s\n", ln.Addr(), gateway.WakePath)
+	}
+	if cfg.Web != "" {
+		attrs = append(attrs, "web", cfg.Web)
+		fmt.Fprintf(stdout, "sealpostd: web client at https://%s%s\n", ln.Addr(), webPrefix)
 	}
 	log.Info("sealpostd started", attrs...)
 	fmt.Fprintf(stdout, "sealpostd: TLS certificate SHA-256 fingerprint: %s\n", fp)
