@@ -12,7 +12,7 @@
 // them with their Subresource Integrity hashes (sha384), the WebAssembly
 // module's in a meta element that app.js fetches it with. It prints each
 // file's size, raw and gzipped, and fails if the gzipped module is over
-// 4 MiB. It runs inside the module's source tree (the go command builds
+// 4 MiB (-max-wasm-gzip). It runs inside the module's source tree (the go command builds
 // the module there).
 package main
 
@@ -40,9 +40,9 @@ import (
 // wasmPackage is the WebAssembly module's package.
 const wasmPackage = "github.com/sealpost/sealpost/cmd/sealpost-web"
 
-// maxWasmGzip is the most the gzipped module may weigh: what a browser
-// downloads on a first visit.
-const maxWasmGzip = 4 << 20
+// MaxWasmGzip is the most the gzipped module may weigh (what a browser
+// downloads on a first visit), unless -max-wasm-gzip says otherwise.
+const MaxWasmGzip = 4 << 20
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -54,6 +54,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sealpost-webbuild", flag.ContinueOnError)
 	out := fs.String("o", "", "output `directory` (created if missing; files an earlier build wrote there are replaced)")
+	maxGzip := fs.Int("max-wasm-gzip", MaxWasmGzip, "fail if the gzipped WebAssembly module is over this many `bytes`; negative: no limit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,12 +62,23 @@ func run(args []string, stdout io.Writer) error {
 		return errors.New("usage: sealpost-webbuild -o DIR")
 	}
 	files, err := Build(*out)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "%-40s %10s %10s\n", "file", "bytes", "gzip")
 	for _, f := range files {
 		fmt.Fprintf(stdout, "%-40s %10d %10d\n", f.Name, f.Size, f.Gzip)
+	}
+	if err != nil {
+		return err
+	}
+	return CheckSize(files, *maxGzip)
+}
+
+// CheckSize fails if the gzipped WebAssembly module of files is over max
+// bytes (max < 0: no limit).
+func CheckSize(files []File, max int) error {
+	for _, f := range files {
+		if strings.HasSuffix(f.Name, ".wasm") && max >= 0 && f.Gzip > max {
+			return fmt.Errorf("the WebAssembly module is %d bytes gzipped (%.2f MiB), over the %d allowed", f.Gzip, float64(f.Gzip)/(1<<20), max)
+		}
 	}
 	return nil
 }
@@ -134,9 +146,6 @@ func Build(dir string) ([]File, error) {
 			return nil, err
 		}
 		files = append(files, *a.f)
-	}
-	if assets.Wasm.Gzip > maxWasmGzip {
-		return files, fmt.Errorf("the WebAssembly module is %d bytes gzipped, over the %d allowed", assets.Wasm.Gzip, maxWasmGzip)
 	}
 	var b bytes.Buffer
 	if err := page.Execute(&b, assets); err != nil {
