@@ -11,7 +11,7 @@ import (
 	"slices"
 
 	"filippo.io/age"
-	"github.com/awnumar/memguard"
+	"github.com/sealpost/sealpost/internal/secmem"
 )
 
 // storeKeySize is the length of the store key, the whole plaintext of
@@ -187,11 +187,11 @@ func unwrapKey(path string, data []byte, u Unlock) ([]byte, error) {
 	key := make([]byte, storeKeySize+1)
 	n, err := io.ReadFull(r, key)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		memguard.WipeBytes(key)
+		secmem.WipeBytes(key)
 		return nil, corrupt("%s: %v", path, err)
 	}
 	if n != storeKeySize {
-		memguard.WipeBytes(key)
+		secmem.WipeBytes(key)
 		return nil, corrupt("%s does not hold a %d-byte store key", path, storeKeySize)
 	}
 	return key[:storeKeySize], nil
