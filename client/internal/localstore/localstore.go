@@ -57,6 +57,15 @@ var (
 	ErrClosed = errors.New("localstore: store is closed")
 	// ErrNotFound is returned by a Get method when the row does not exist.
 	ErrNotFound = errors.New("localstore: not found")
+	// ErrFull is returned by Update (and Create, ChangeUnlock) in the
+	// browser when the browser refuses to store more (IndexedDB's
+	// QuotaExceededError): nothing of the transaction was kept.
+	ErrFull = errors.New("localstore: the browser's storage for this site is full")
+	// ErrGone is returned by Update (and ChangeUnlock) in the browser once
+	// the store's IndexedDB database was deleted or closed under the open
+	// store (the user cleared the site's data, another page deleted it):
+	// nothing more can be kept; the store must be opened again.
+	ErrGone = errors.New("localstore: the store's storage was deleted or closed under it")
 )
 
 // corrupt returns an error wrapping ErrCorrupt with detail.
