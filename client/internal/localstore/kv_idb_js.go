@@ -32,6 +32,9 @@ type idb struct {
 	name   string   // the database's and the lock's name
 	db     js.Value // the IDBDatabase
 	unlock js.Value // resolves the promise that holds the Web Lock
+	// released is closed when the lock request's promise settles: the
+	// lock is free again (or was never taken).
+	released chan struct{}
 	funcs  []js.Func
 
 	mu     sync.Mutex
@@ -94,8 +97,10 @@ func (b *idb) lock() error {
 	// once when it was not available, or with an error): then the
 	// callbacks are released.
 	failed := make(chan error, 1)
+	b.released = make(chan struct{})
 	var onDone, onFail js.Func
 	onDone = js.FuncOf(func(js.Value, []js.Value) any {
+		close(b.released)
 		holder.Release()
 		onDone.Release()
 		onFail.Release()
@@ -103,6 +108,7 @@ func (b *idb) lock() error {
 	})
 	onFail = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		failed <- jsError(args)
+		close(b.released)
 		holder.Release()
 		onDone.Release()
 		onFail.Release()
@@ -120,11 +126,13 @@ func (b *idb) lock() error {
 	}
 }
 
-// release gives the Web Lock back.
+// release gives the Web Lock back and waits until it is free, so that an
+// Open right after Close finds it available.
 func (b *idb) release() {
 	if b.unlock.Type() == js.TypeFunction {
 		b.unlock.Invoke()
 		b.unlock = js.Undefined()
+		<-b.released
 	}
 }
 

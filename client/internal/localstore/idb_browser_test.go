@@ -1,0 +1,24 @@
+//go:build !js
+
+package localstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/internal/wasmtest"
+)
+
+// TestIndexedDBInBrowser runs this package's js tests (kv_idb_js_test.go:
+// the IndexedDB backend, Web Locks) in headless Chromium. It is skipped
+// with -short, on the kv engine's run of the suite (the same tests again),
+// and when there is no Chromium.
+func TestIndexedDBInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the package for js/wasm and runs it in Chromium")
+	}
+	if onKVEngine() {
+		t.Skip("runs once, on the SQLite engine's run")
+	}
+	wasmtest.Run(t, "github.com/sealpost/sealpost/client/internal/localstore", wasmtest.Options{Timeout: 5 * time.Minute})
+}
