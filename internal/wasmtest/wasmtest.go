@@ -31,7 +31,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 )
 
@@ -50,6 +52,12 @@ type Options struct {
 	Args []string
 	// Timeout bounds the whole run; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// Env is the test binary's environment (os.Getenv in the browser).
+	Env map[string]string
+	// QuotaBytes, if not 0, sets the page's storage quota (IndexedDB and
+	// the rest) to that many bytes, through the DevTools protocol
+	// (Storage.overrideQuotaForOrigin), so that tests can fill it.
+	QuotaBytes float64
 }
 
 // page loads wasm_exec.js and runs the test binary with argv; the exit
@@ -62,6 +70,7 @@ const page = `<!doctype html>
 	try {
 		const go = new Go();
 		go.argv = ["test.wasm"].concat(%s);
+		go.env = %s;
 		go.exit = (code) => { window.wasmtestExit = code; };
 		const r = await WebAssembly.instantiateStreaming(fetch("/test.wasm"), go.importObject);
 		await go.run(r.instance);
@@ -98,13 +107,13 @@ func Run(t *testing.T, pkg string, opts Options) {
 	if err != nil {
 		t.Fatalf("wasmtest: %v", err)
 	}
-	url, stop, err := serve(wasm, wasmExec, append([]string{"-test.v"}, opts.Args...))
+	url, stop, err := serve(wasm, wasmExec, append([]string{"-test.v"}, opts.Args...), opts.Env)
 	if err != nil {
 		t.Fatalf("wasmtest: %v", err)
 	}
 	defer stop()
 
-	code, err := runChromium(ctx, t, chromium, filepath.Join(dir, "profile"), url)
+	code, err := runChromium(ctx, t, chromium, filepath.Join(dir, "profile"), url, opts.QuotaBytes)
 	switch {
 	case err != nil:
 		t.Fatalf("wasmtest: %s in Chromium: %v", pkg, err)
@@ -159,12 +168,19 @@ func wasmExecJS(ctx context.Context) (string, error) {
 // serve serves the page, wasm_exec.js and the test binary on 127.0.0.1 (a
 // secure context: IndexedDB and Web Locks work there) and returns the
 // page's URL and a function that stops the server.
-func serve(wasm, wasmExec string, argv []string) (string, func(), error) {
-	var quoted []string
-	for _, a := range argv {
-		quoted = append(quoted, fmt.Sprintf("%q", a))
+func serve(wasm, wasmExec string, argv []string, env map[string]string) (string, func(), error) {
+	if env == nil {
+		env = map[string]string{}
 	}
-	html := fmt.Sprintf(page, "["+strings.Join(quoted, ", ")+"]")
+	argvJSON, err := json.Marshal(argv)
+	if err != nil {
+		return "", nil, err
+	}
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		return "", nil, err
+	}
+	html := fmt.Sprintf(page, argvJSON, envJSON)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -190,7 +206,7 @@ func serve(wasm, wasmExec string, argv []string) (string, func(), error) {
 // runChromium loads url in headless Chromium with a fresh profile,
 // copies the console to t.Log as it comes, and returns the test binary's
 // exit code.
-func runChromium(ctx context.Context, t *testing.T, chromium, profile, url string) (int, error) {
+func runChromium(ctx context.Context, t *testing.T, chromium, profile, url string, quota float64) (int, error) {
 	opts := append([]chromedp.ExecAllocatorOption{},
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(profile),
@@ -230,8 +246,17 @@ func runChromium(ctx context.Context, t *testing.T, chromium, profile, url strin
 	if err := chromedp.Listen(bctx, listen); err != nil {
 		return 0, fmt.Errorf("start Chromium: %w", err)
 	}
+	setQuota := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if quota == 0 {
+			return chromedp.Void{}, nil
+		}
+		origin := strings.TrimSuffix(url, "/")
+		_, err := cdp.Call(ctx, tg, storage.OverrideQuotaForOrigin, storage.OverrideQuotaForOriginParams{Origin: origin, QuotaSize: &quota})
+		return chromedp.Void{}, err
+	}
 	deadline, _ := ctx.Deadline()
 	err := chromedp.Do(bctx,
+		setQuota,
 		chromedp.Navigate(url),
 		chromedp.Poll[chromedp.Void](`window.wasmtestExit !== undefined`,
 			chromedp.WithPollingInterval(200*time.Millisecond),

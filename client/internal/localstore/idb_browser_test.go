@@ -20,5 +20,17 @@ func TestIndexedDBInBrowser(t *testing.T) {
 	if onKVEngine() {
 		t.Skip("runs once, on the SQLite engine's run")
 	}
-	wasmtest.Run(t, "github.com/sealpost/sealpost/client/internal/localstore", wasmtest.Options{Timeout: 5 * time.Minute})
+	const pkg = "github.com/sealpost/sealpost/client/internal/localstore"
+	t.Run("all", func(t *testing.T) {
+		wasmtest.Run(t, pkg, wasmtest.Options{Timeout: 5 * time.Minute})
+	})
+	// TestIDBQuota under a 4 MiB quota, which its 12 MiB Update exceeds.
+	t.Run("quota", func(t *testing.T) {
+		wasmtest.Run(t, pkg, wasmtest.Options{
+			Args:       []string{"-test.run=^TestIDBQuota$"},
+			Env:        map[string]string{"SEALPOST_TEST_IDB_QUOTA": "1"},
+			QuotaBytes: 4 << 20,
+			Timeout:    5 * time.Minute,
+		})
+	})
 }

@@ -41,8 +41,10 @@ func domError(v js.Value) error {
 	name, msg := v.Get("name"), v.Get("message")
 	var text string
 	switch {
-	case name.Type() == js.TypeString && msg.Type() == js.TypeString:
+	case name.Type() == js.TypeString && msg.Type() == js.TypeString && msg.String() != "":
 		text = name.String() + ": " + msg.String()
+	case name.Type() == js.TypeString:
+		text = name.String()
 	default:
 		text = v.Call("toString").String()
 	}

@@ -35,7 +35,7 @@ type idb struct {
 	// released is closed when the lock request's promise settles: the
 	// lock is free again (or was never taken).
 	released chan struct{}
-	funcs  []js.Func
+	funcs    []js.Func
 
 	mu     sync.Mutex
 	gone   error // set when the database is closed or deleted under the store

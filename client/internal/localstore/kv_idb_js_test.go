@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"syscall/js"
 	"testing"
 )
@@ -280,5 +281,51 @@ func TestIDBTransactionAbort(t *testing.T) {
 	}
 	if n := idbRecordCount(t, name); n != before {
 		t.Fatalf("IndexedDB holds %d records after an aborted transaction, want %d", n, before)
+	}
+}
+
+// idbQuotaEnv, set by idb_browser_test.go's run under a small storage
+// quota, enables TestIDBQuota.
+const idbQuotaEnv = "SEALPOST_TEST_IDB_QUOTA"
+
+// TestIDBQuota fills the page's storage quota (set small by the runner):
+// the Update that does not fit fails with ErrFull and keeps nothing, in
+// IndexedDB or in memory, and the store goes on working.
+func TestIDBQuota(t *testing.T) {
+	if os.Getenv(idbQuotaEnv) == "" {
+		t.Skip("needs a small storage quota (" + idbQuotaEnv + ")")
+	}
+	name := idbStoreName(t)
+	s := idbCreate(t, name)
+	defer s.Close()
+	if err := putContacts(s, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	before := idbRecordCount(t, name)
+	big := func(tx Tx) error {
+		for i := 10; i < 200; i++ {
+			if err := tx.PutKeySet(contactN(i).Handle, make([]byte, 64<<10)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := s.Update(context.Background(), big)
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("an Update over the quota: %v, want ErrFull", err)
+	}
+	t.Logf("refused as it should be: %v", err)
+	if n := idbRecordCount(t, name); n != before {
+		t.Fatalf("IndexedDB holds %d records after a refused Update, want %d", n, before)
+	}
+	err = s.View(context.Background(), func(tx Tx) error {
+		_, err := tx.KeySet(contactN(10).Handle)
+		return err
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a key set of the refused Update: %v, want ErrNotFound", err)
+	}
+	if err := putContacts(s, 10, 11); err != nil {
+		t.Fatalf("a small Update after ErrFull: %v", err)
 	}
 }
