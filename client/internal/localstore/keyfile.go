@@ -133,24 +133,6 @@ func (u Unlock) decryptIdentities() ([]age.Identity, error) {
 // type means damage, not a wrong passphrase or identity.
 var knownStanzaTypes = []string{"scrypt", "X25519", "mlkem768x25519"}
 
-// readKeyFile decrypts key.age at path with u and returns the store key,
-// which the caller wipes (spec/client-store.md §2).
-func readKeyFile(path string, u Unlock) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("localstore: open: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("localstore: read %s: %w", path, err)
-	}
-	if len(data) > maxKeyFileSize {
-		return nil, corrupt("%s is larger than %d bytes", path, maxKeyFileSize)
-	}
-	return unwrapKey(path, data, u)
-}
-
 // unwrapKey decrypts key.age's contents (named path in errors) with u and
 // returns the store key, which the caller wipes (spec/client-store.md §2).
 func unwrapKey(path string, data []byte, u Unlock) ([]byte, error) {

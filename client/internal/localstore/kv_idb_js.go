@@ -71,14 +71,12 @@ func (b *idb) lock() error {
 		return errors.New("localstore: the browser has no Web Locks API (the page must be a secure context): cannot keep a second tab from opening the store")
 	}
 	got := make(chan bool, 1)
-	var holder js.Func
-	holder = js.FuncOf(func(_ js.Value, args []js.Value) any {
+	holder := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) == 0 || args[0].IsNull() {
 			got <- false
 			return nil
 		}
-		var executor js.Func
-		executor = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		executor := js.FuncOf(func(_ js.Value, args []js.Value) any {
 			b.unlock = args[0]
 			return nil
 		})
