@@ -41,6 +41,13 @@ var (
 	// EventFileFailed) when the blob service refused the file for good:
 	// too large, or over the account's quota.
 	ErrFileRefused = errors.New("client: file refused by the blob service")
+	// ErrFileTransferUnsupported is returned by SendFile, SendGroupFile,
+	// Download and ResumeFiles in the browser build (GOOS=js): a transfer
+	// goes through a spool file of the store directory, which makes it
+	// resumable and lets Download check the whole file before writing any
+	// of it, and the browser has no file system. It wraps
+	// errors.ErrUnsupported.
+	ErrFileTransferUnsupported = fmt.Errorf("client: file transfer is not supported in the browser: %w", errors.ErrUnsupported)
 )
 
 // Attachment is a file a message points to (spec/attachments.md §3).
@@ -137,6 +144,9 @@ func (c *Client) SendGroupFile(ctx context.Context, gid GroupID, r io.Reader, in
 }
 
 func (c *Client) sendFile(ctx context.Context, handle string, gid *GroupID, r io.Reader, info FileInfo, opts []SendOption) (MessageID, error) {
+	if err := spoolSupported(); err != nil {
+		return MessageID{}, err
+	}
 	var o sendOptions
 	for _, f := range opts {
 		if f != nil {
@@ -555,6 +565,9 @@ func blobError(err error) error {
 // earlier SendFile that did not finish, trying again every uploadRetry.
 func (c *Client) resumeUploads() {
 	defer c.wg.Done()
+	if spoolSupported() != nil {
+		return // no spool, so no upload was ever recorded
+	}
 	if err := c.cleanSpool(c.ctx); err != nil && c.ctx.Err() == nil {
 		c.log.Warn("client: cleaning the spool directory", "err", err)
 	}
@@ -733,6 +746,9 @@ func (c *Client) PendingFiles(ctx context.Context) ([]PendingFile, error) {
 // nil, and returns the first error (the other files go on). A background
 // job or a command-line tool calls it before it exits.
 func (c *Client) ResumeFiles(ctx context.Context, progress func(id MessageID, done, total int64)) error {
+	if err := spoolSupported(); err != nil {
+		return err
+	}
 	pending, err := c.PendingFiles(ctx)
 	if err != nil {
 		return err

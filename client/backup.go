@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/awnumar/memguard"
+	"github.com/sealpost/sealpost/internal/secmem"
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
@@ -90,11 +90,11 @@ func (c *Client) ExportBackup(ctx context.Context, w io.Writer, passphrase []byt
 	b.AccountSeed = ak.Seed()
 	release()
 	plain, err := json.Marshal(b)
-	memguard.WipeBytes(b.AccountSeed)
+	secmem.WipeBytes(b.AccountSeed)
 	if err != nil {
 		return err
 	}
-	defer memguard.WipeBytes(plain)
+	defer secmem.WipeBytes(plain)
 	r, err := age.NewScryptRecipient(string(passphrase))
 	if err != nil {
 		return fmt.Errorf("client: backup: %w", err)
@@ -139,7 +139,7 @@ func readBackup(r io.Reader, passphrase []byte) (*backup, error) {
 		return nil, fmt.Errorf("%w: backup: %v", ErrCorrupt, err)
 	}
 	plain, err := io.ReadAll(io.LimitReader(ar, maxBackupSize))
-	defer memguard.WipeBytes(plain)
+	defer secmem.WipeBytes(plain)
 	if err != nil {
 		return nil, fmt.Errorf("%w: backup: %v", ErrCorrupt, err)
 	}
@@ -175,7 +175,7 @@ func Restore(ctx context.Context, cfg Config, backupFile io.Reader, passphrase [
 	if err != nil {
 		return nil, err
 	}
-	defer memguard.WipeBytes(b.AccountSeed)
+	defer secmem.WipeBytes(b.AccountSeed)
 	ak, err := keys.NewAccountPrivateKey(b.AccountSeed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: backup account key: %v", ErrCorrupt, err)

@@ -8,8 +8,9 @@
 // envelopes, in an SQLite file whose sensitive values are sealed with a
 // random store key; the store key is wrapped with age to a passphrase or
 // an age identity (spec/client-store.md). While a Client is open its
-// private keys are held in memguard's guarded memory and destroyed by
-// Close.
+// private keys are held in memguard's guarded memory (internal/secmem; in
+// the browser, ordinary memory wiped on a best-effort basis) and destroyed
+// by Close.
 //
 // What the servers see and cannot do:
 //

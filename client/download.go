@@ -4,14 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +46,9 @@ func DownloadProgress(f ProgressFunc) DownloadOption {
 // dies) keeps what it has: the next Download of the same attachment, in
 // this run or after the next Open, resumes from there.
 func (c *Client) Download(ctx context.Context, att *Attachment, w io.Writer, opts ...DownloadOption) error {
+	if err := spoolSupported(); err != nil {
+		return err
+	}
 	if att == nil {
 		return fmt.Errorf("%w: no attachment", ErrInvalidContent)
 	}
@@ -281,36 +281,4 @@ func SafeFileName(name string) string {
 		return "file"
 	}
 	return out
-}
-
-// newHTTPClient returns an HTTP client for the blob service with the TLS
-// configuration of the key server (TLS 1.3 only) and Config.Dial.
-func newHTTPClient(tc *tls.Config, dial DialFunc) *http.Client {
-	cfg := &tls.Config{}
-	if tc != nil {
-		cfg = tc.Clone()
-	}
-	cfg.MinVersion = tls.VersionTLS13
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 20 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       cfg,
-		TLSHandshakeTimeout:   20 * time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute,
-		ForceAttemptHTTP2:     false, // one TCP connection a transfer: HTTP/1.1 streams faster
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
-		WriteBufferSize:       256 << 10,
-		ReadBufferSize:        256 << 10,
-	}
-	if dial != nil {
-		tr.DialContext = dial
-		tr.Proxy = nil
-	}
-	return &http.Client{
-		Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/awnumar/memguard"
+	"github.com/sealpost/sealpost/internal/secmem"
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
@@ -24,7 +24,7 @@ const (
 
 // identity is this device's identity while the client is open. The
 // private keys live in one frozen memguard buffer (mlocked, guard pages,
-// read-only). The X25519 key is used there in place (prim.X25519): no
+// read-only; in the browser an ordinary buffer, internal/secmem). The X25519 key is used there in place (prim.X25519): no
 // copy of it is made. crypto/ed25519 can only sign with a key on the Go
 // heap, so each signature copies its Ed25519 key to the heap and wipes the
 // copy after (keys.DevicePrivateKeysInPlace); the account key is copied
@@ -41,16 +41,16 @@ type identity struct {
 	idle      sync.Cond // signalled when users drops to zero
 	users     int       // operations using the keys; destroy waits for them
 	destroyed bool
-	secrets   *memguard.LockedBuffer
+	secrets   *secmem.LockedBuffer
 	dk        *keys.DevicePrivateKeys // in place over secrets
 }
 
 // newIdentity moves the stored identity's private keys into guarded memory
 // (wiping the copies in s) and checks that they match the certificate.
 func newIdentity(s localstore.Identity) (id *identity, err error) {
-	defer memguard.WipeBytes(s.AccountSeed)
-	defer memguard.WipeBytes(s.SigningSeed)
-	defer memguard.WipeBytes(s.DHPrivate)
+	defer secmem.WipeBytes(s.AccountSeed)
+	defer secmem.WipeBytes(s.SigningSeed)
+	defer secmem.WipeBytes(s.DHPrivate)
 	cert, err := keys.ParseDeviceCertificate(s.Certificate)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stored device certificate: %v", ErrCorrupt, err)
@@ -76,8 +76,8 @@ func newIdentity(s localstore.Identity) (id *identity, err error) {
 	copy(buf[offSigning:], s.SigningSeed)
 	copy(buf[offSigning+seedSize:], cert.Keys.Signing[:])
 	copy(buf[offDH:], s.DHPrivate)
-	if err := guard(func() { id.secrets = memguard.NewBufferFromBytes(buf) }); err != nil {
-		memguard.WipeBytes(buf)
+	if err := guard(func() { id.secrets = secmem.NewBufferFromBytes(buf) }); err != nil {
+		secmem.WipeBytes(buf)
 		return nil, err
 	}
 	id.secrets.Freeze()

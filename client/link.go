@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/awnumar/memguard"
+	"github.com/sealpost/sealpost/internal/secmem"
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
@@ -139,7 +139,7 @@ func (c *Client) linkNew(ctx context.Context, opts LinkOptions) error {
 	if _, err := rand.Read(secret); err != nil {
 		return err
 	}
-	defer memguard.WipeBytes(secret)
+	defer secmem.WipeBytes(secret)
 	expires := time.Now().Add(LinkTTL).Truncate(time.Second)
 	resp, err := link.NewResponder(rand.Reader, c.cfg.Relay, wire.LinkID(secret), dk.Public(), opts.Name, expires)
 	if err != nil {
@@ -243,7 +243,7 @@ func (c *Client) linkNew(ctx context.Context, opts LinkOptions) error {
 		}
 		return linkWaitError(err)
 	}
-	defer memguard.WipeBytes(snap)
+	defer secmem.WipeBytes(snap)
 	acctHandle, acctDevice := cert.Handle, uint32(cert.Device)
 	var ak *keys.AccountPrivateKey
 	if len(acct.AccountSeed) > 0 {
@@ -541,7 +541,7 @@ func (c *Client) AddDevice(ctx context.Context, uri string, opts AddDeviceOption
 	if _, err := rand.Read(secret); err != nil {
 		return 0, err
 	}
-	defer memguard.WipeBytes(secret)
+	defer secmem.WipeBytes(secret)
 	conn, _, err := relayclient.DialLinkVia(ctx, c.cfg.Relay, c.tls, secret, nil, tok, c.cfg.Dial)
 	if err != nil {
 		return 0, fmt.Errorf("client: opening a link at the relay: %w", err)
@@ -617,7 +617,7 @@ func (c *Client) AddDevice(ctx context.Context, uri string, opts AddDeviceOption
 		seed = bytes.Clone(ak.Seed())
 	}
 	release()
-	defer memguard.WipeBytes(seed)
+	defer secmem.WipeBytes(seed)
 	if err != nil {
 		return abort(link.AbortOther, err)
 	}
@@ -631,7 +631,7 @@ func (c *Client) AddDevice(ctx context.Context, uri string, opts AddDeviceOption
 	if err != nil {
 		return abort(link.AbortOther, err)
 	}
-	defer memguard.WipeBytes(snap)
+	defer secmem.WipeBytes(snap)
 	chunks, size, sum, err := link.SplitSnapshot(snap)
 	if err != nil {
 		return abort(link.AbortOther, fmt.Errorf("client: the snapshot: %w (send less history)", err))

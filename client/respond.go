@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/awnumar/memguard"
+	"github.com/sealpost/sealpost/internal/secmem"
 
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
@@ -110,7 +110,7 @@ func (c *Client) respond(tx localstore.Tx, dk *keys.DevicePrivateKeys, id *ident
 // in its own guarded buffer.
 type lockedPrekeys struct {
 	keys []*keys.PrekeyPrivate
-	bufs []*memguard.LockedBuffer
+	bufs []*secmem.LockedBuffer
 }
 
 // load reads a private prekey from the store and moves its secret into
@@ -123,9 +123,9 @@ func (l *lockedPrekeys) load(tx localstore.Tx, kind keys.PrekeyKind, id uint32) 
 	if err != nil {
 		return nil, err
 	}
-	var buf *memguard.LockedBuffer
-	if err := guard(func() { buf = memguard.NewBufferFromBytes(p.Secret) }); err != nil {
-		memguard.WipeBytes(p.Secret)
+	var buf *secmem.LockedBuffer
+	if err := guard(func() { buf = secmem.NewBufferFromBytes(p.Secret) }); err != nil {
+		secmem.WipeBytes(p.Secret)
 		return nil, err
 	}
 	l.bufs = append(l.bufs, buf)

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/awnumar/memguard"
 	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/seal"
+	"github.com/sealpost/sealpost/internal/secmem"
 )
 
 // Seal keys (spec/client.md §13.8): what anonymous envelopes are sealed
@@ -153,7 +153,7 @@ func (c *Client) kemKeys(ctx context.Context, lp *lockedPrekeys, lookupErr *erro
 					c.kems.forget(kid)
 					return nil
 				} else if e == nil {
-					memguard.WipeBytes(p.Secret)
+					secmem.WipeBytes(p.Secret)
 				}
 			}
 			return err
@@ -190,7 +190,7 @@ func (c *Client) kemPrekeyID(tx localstore.Tx, kid seal.KeyID) (uint32, bool, er
 	ids := map[seal.KeyID]uint32{}
 	for _, p := range ps {
 		id, err := kemKeyIDOf(p)
-		memguard.WipeBytes(p.Secret)
+		secmem.WipeBytes(p.Secret)
 		if err != nil {
 			return 0, false, fmt.Errorf("%w: stored last-resort prekey %d: %v", ErrCorrupt, p.ID, err)
 		}

@@ -38,8 +38,10 @@ func newServerTrust(cfg serverTrustConfig) (*serverTrust, []error) {
 	if err != nil || ksURL.Scheme != "https" || ksURL.Host == "" || (ksURL.Path != "" && ksURL.Path != "/") || ksURL.RawQuery != "" {
 		problems = append(problems, fmt.Errorf("client: Config.KeyServer %q: want https://HOST[:PORT]", cfg.keyServer))
 	}
-	tlsCfg, err := trustConfig(cfg.caFile, cfg.pin)
-	if err != nil {
+	var tlsCfg *tls.Config
+	if ps := platformProblems(cfg); len(ps) > 0 {
+		problems = append(problems, ps...)
+	} else if tlsCfg, err = trustConfig(cfg.caFile, cfg.pin); err != nil {
 		problems = append(problems, err)
 	}
 	name := cfg.name
@@ -77,7 +79,9 @@ func newServerTrust(cfg serverTrustConfig) (*serverTrust, []error) {
 		return nil, []error{fmt.Errorf("client: %w", err)}
 	}
 	if cfg.dial != nil {
-		ks.SetDial(cfg.dial)
+		if err := ks.SetDial(cfg.dial); err != nil {
+			return nil, []error{fmt.Errorf("client: Config.Dial: %w", err)}
+		}
 	}
 	if len(witnesses) > 0 {
 		if err := ks.RequireWitnesses(witnesses, quorum); err != nil {

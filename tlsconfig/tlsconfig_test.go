@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"os"
@@ -231,5 +232,28 @@ func TestTLS12Refused(t *testing.T) {
 func TestServerConfigRefusesEmpty(t *testing.T) {
 	if _, err := tlsconfig.ServerConfig(tls.Certificate{}); err == nil {
 		t.Error("ServerConfig(empty) succeeded")
+	}
+}
+
+func TestBrowserCheck(t *testing.T) {
+	var fp tlsconfig.Fingerprint
+	for _, tc := range []struct {
+		name string
+		cfg  *tls.Config
+		ok   bool
+	}{
+		{"nil", nil, true},
+		{"version only", &tls.Config{MinVersion: tls.VersionTLS13}, true},
+		{"pinned", tlsconfig.ClientConfig(fp), false},
+		{"roots", &tls.Config{RootCAs: x509.NewCertPool()}, false},
+		{"server name", &tls.Config{ServerName: "example.org"}, false},
+	} {
+		err := tlsconfig.BrowserCheck(tc.cfg)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: BrowserCheck = %v", tc.name, err)
+		}
+		if err != nil && (!errors.Is(err, tlsconfig.ErrBrowserTrust) || !errors.Is(err, errors.ErrUnsupported)) {
+			t.Errorf("%s: error %v does not wrap ErrBrowserTrust and errors.ErrUnsupported", tc.name, err)
+		}
 	}
 }

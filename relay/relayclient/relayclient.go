@@ -155,17 +155,7 @@ func DialAnonymousVia(ctx context.Context, url string, tlsConfig *tls.Config, di
 }
 
 func dialWith(ctx context.Context, url string, tlsConfig *tls.Config, dial DialFunc, auth *wire.Frame) (*Conn, *wire.Hello, error) {
-	client := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:   tlsConfig,
-		ForceAttemptHTTP2: false,
-		DisableKeepAlives: true,
-		DialContext:       dial,
-	}}
-	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
-		HTTPClient:      client,
-		Subprotocols:    []string{Subprotocol},
-		CompressionMode: websocket.CompressionDisabled,
-	})
+	ws, resp, err := dialWebSocket(ctx, url, tlsConfig, dial)
 	if err != nil {
 		if d, ok := busyHint(resp); ok {
 			return nil, nil, fmt.Errorf("relayclient: dial: %w", &BusyError{RetryAfter: d})

@@ -103,7 +103,10 @@ func (c *Client) Name(ctx context.Context) (string, error) {
 // optionally with a path prefix). tlsConfig decides which certificates are
 // trusted (tlsconfig.ClientConfig for a pinned server; nil for the system
 // roots); whatever it says, TLS 1.2 and older are refused (spec/keyserver.md
-// §1). Redirects are not followed.
+// §1). Redirects are not followed. In the browser build (GOOS=js) requests
+// go through the browser's fetch, which does TLS and checks certificates
+// itself: a tlsConfig that sets its own trust (a CA file, a pin) is refused
+// with an error wrapping tlsconfig.ErrBrowserTrust.
 func New(baseURL string, tlsConfig *tls.Config) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
@@ -130,15 +133,9 @@ func New(baseURL string, tlsConfig *tls.Config) (*Client, error) {
 	if tc.MaxVersion != 0 && tc.MaxVersion < tls.VersionTLS13 {
 		return nil, errors.New("ksclient: the TLS configuration allows no TLS 1.3")
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tc,
-		TLSHandshakeTimeout:   handshakeTimeout,
-		ResponseHeaderTimeout: headerTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
+	tr, err := newTransport(tc)
+	if err != nil {
+		return nil, err
 	}
 	return &Client{
 		base: u,
@@ -154,8 +151,10 @@ func New(baseURL string, tlsConfig *tls.Config) (*Client, error) {
 
 // SetDial makes the client open its connections with dial (a proxy, for
 // example) instead of directly. Call it before the client's first request.
-func (c *Client) SetDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
-	c.http.Transport.(*http.Transport).DialContext = dial
+// In the browser build it fails with an error wrapping
+// errors.ErrUnsupported: fetch opens its own connections.
+func (c *Client) SetDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) error {
+	return setDial(c.http.Transport.(*http.Transport), dial)
 }
 
 // CloseIdleConnections closes the client's idle connections.

@@ -11,7 +11,7 @@ import (
 	"slices"
 
 	"filippo.io/age"
-	"github.com/awnumar/memguard"
+	"github.com/sealpost/sealpost/internal/secmem"
 )
 
 // storeKeySize is the length of the store key, the whole plaintext of
@@ -133,24 +133,6 @@ func (u Unlock) decryptIdentities() ([]age.Identity, error) {
 // type means damage, not a wrong passphrase or identity.
 var knownStanzaTypes = []string{"scrypt", "X25519", "mlkem768x25519"}
 
-// readKeyFile decrypts key.age at path with u and returns the store key,
-// which the caller wipes (spec/client-store.md §2).
-func readKeyFile(path string, u Unlock) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("localstore: open: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("localstore: read %s: %w", path, err)
-	}
-	if len(data) > maxKeyFileSize {
-		return nil, corrupt("%s is larger than %d bytes", path, maxKeyFileSize)
-	}
-	return unwrapKey(path, data, u)
-}
-
 // unwrapKey decrypts key.age's contents (named path in errors) with u and
 // returns the store key, which the caller wipes (spec/client-store.md §2).
 func unwrapKey(path string, data []byte, u Unlock) ([]byte, error) {
@@ -187,11 +169,11 @@ func unwrapKey(path string, data []byte, u Unlock) ([]byte, error) {
 	key := make([]byte, storeKeySize+1)
 	n, err := io.ReadFull(r, key)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		memguard.WipeBytes(key)
+		secmem.WipeBytes(key)
 		return nil, corrupt("%s: %v", path, err)
 	}
 	if n != storeKeySize {
-		memguard.WipeBytes(key)
+		secmem.WipeBytes(key)
 		return nil, corrupt("%s does not hold a %d-byte store key", path, storeKeySize)
 	}
 	return key[:storeKeySize], nil

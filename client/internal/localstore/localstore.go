@@ -5,8 +5,9 @@
 // recipient) or to an age identity.
 //
 // While a Store is open the store key is held in a memguard Enclave and the
-// sealing key derived from it in a memguard LockedBuffer; Close destroys
-// both. Catching signals so that they are destroyed on an interrupt
+// sealing key derived from it in a memguard LockedBuffer (internal/secmem;
+// in the browser, ordinary memory wiped on a best-effort basis); Close
+// destroys both. Catching signals so that they are destroyed on an interrupt
 // (memguard.CatchInterrupt) is the application's business, not this
 // package's. Erasure of copies that pass through the Go heap (AEAD key
 // schedules, values returned to the caller, the passphrase given to age) is
@@ -27,7 +28,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/awnumar/memguard"
+	"github.com/sealpost/sealpost/internal/secmem"
 )
 
 // File names inside a store directory (spec/client-store.md §1).
@@ -56,6 +57,15 @@ var (
 	ErrClosed = errors.New("localstore: store is closed")
 	// ErrNotFound is returned by a Get method when the row does not exist.
 	ErrNotFound = errors.New("localstore: not found")
+	// ErrFull is returned by Update (and Create, ChangeUnlock) in the
+	// browser when the browser refuses to store more (IndexedDB's
+	// QuotaExceededError): nothing of the transaction was kept.
+	ErrFull = errors.New("localstore: the browser's storage for this site is full")
+	// ErrGone is returned by Update (and ChangeUnlock) in the browser once
+	// the store's IndexedDB database was deleted or closed under the open
+	// store (the user cleared the site's data, another page deleted it):
+	// nothing more can be kept; the store must be opened again.
+	ErrGone = errors.New("localstore: the store's storage was deleted or closed under it")
 )
 
 // corrupt returns an error wrapping ErrCorrupt with detail.
@@ -69,40 +79,40 @@ type Store struct {
 
 	mu      sync.RWMutex // write-held by Close and ChangeUnlock
 	closed  bool
-	db      *sql.DB                // the SQLite engine: one connection, SQLite allows one writer
-	kv      *kvEngine              // the kv engine (spec/client-store.md §6)
-	key     *memguard.Enclave      // the store key
-	sealKey *memguard.LockedBuffer // spec/client-store.md §3.1, frozen
-	nameKey *memguard.LockedBuffer // spec/client-store.md §6.3, frozen
+	db      *sql.DB              // the SQLite engine: one connection, SQLite allows one writer
+	kv      *kvEngine            // the kv engine (spec/client-store.md §6)
+	key     *secmem.Enclave      // the store key
+	sealKey *secmem.LockedBuffer // spec/client-store.md §3.1, frozen
+	nameKey *secmem.LockedBuffer // spec/client-store.md §6.3, frozen
 }
 
 // newStore moves storeKey (which it wipes) into an Enclave and derives the
 // sealing key.
 func newStore(dir string, storeKey []byte) (*Store, error) {
-	defer memguard.WipeBytes(storeKey)
+	defer secmem.WipeBytes(storeKey)
 	sealKey, err := deriveSealKey(storeKey)
 	if err != nil {
 		return nil, err
 	}
-	defer memguard.WipeBytes(sealKey)
+	defer secmem.WipeBytes(sealKey)
 	nameKey, err := deriveNameKey(storeKey)
 	if err != nil {
 		return nil, err
 	}
-	defer memguard.WipeBytes(nameKey)
+	defer secmem.WipeBytes(nameKey)
 	s := &Store{dir: dir}
 	err = guard(func() error {
-		s.sealKey = memguard.NewBufferFromBytes(sealKey)
+		s.sealKey = secmem.NewBufferFromBytes(sealKey)
 		if s.sealKey.Size() != len(sealKey) {
 			return errors.New("cannot allocate locked memory")
 		}
 		s.sealKey.Freeze()
-		s.nameKey = memguard.NewBufferFromBytes(nameKey)
+		s.nameKey = secmem.NewBufferFromBytes(nameKey)
 		if s.nameKey.Size() != len(nameKey) {
 			return errors.New("cannot allocate locked memory")
 		}
 		s.nameKey.Freeze()
-		s.key = memguard.NewEnclave(storeKey)
+		s.key = secmem.NewEnclave(storeKey)
 		return nil
 	})
 	if err != nil {

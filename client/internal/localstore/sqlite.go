@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/awnumar/memguard"
 	"github.com/sealpost/sealpost/internal/migrate"
+	"github.com/sealpost/sealpost/internal/secmem"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -114,7 +114,7 @@ func Open(ctx context.Context, dir string, u Unlock) (*Store, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, stateFileName)); err != nil {
-		memguard.WipeBytes(storeKey)
+		secmem.WipeBytes(storeKey)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, corrupt("%s is missing", filepath.Join(dir, stateFileName))
 		}
