@@ -18,6 +18,7 @@
     storeName: "",
     keyServer: "",
     peer: "", // the open conversation
+    loading: null, // while its history loads: messages that came meanwhile
     shown: new Set(), // ids of messages in #messages
     unread: new Map(), // handle -> count
     contacts: new Set(),
@@ -41,6 +42,8 @@
           return "This browser no longer has your store: its site data was cleared (by you, a privacy setting, or the browser when it ran short of space). Create a new store, or restore from a backup with the sealpost command.";
         }
         return "There is no store named “" + state.storeName + "” in this browser. Tick “Create a new store” to make one.";
+      case "store_gone":
+        return "The store was deleted while it was open (the site's data was cleared). Reload the page.";
       case "store_full":
         return "The browser refused the store more space. Free some disk space or allow this site more storage, then try again.";
       case "corrupt_store":
@@ -126,7 +129,12 @@
     const go = new Go();
     const resp = await fetch(meta.content, { integrity: meta.dataset.integrity, credentials: "same-origin" });
     const { instance } = await WebAssembly.instantiateStreaming(resp, go.importObject);
-    go.run(instance);
+    // The module runs until the page goes away; if it ends (a crash), say
+    // so rather than wait for answers that never come.
+    go.run(instance).then(() => {
+      setConn("offline");
+      showError({ code: "exited", message: "The client stopped unexpectedly (see the browser console). Reload the page." });
+    });
     await ready;
   }
 
@@ -259,6 +267,10 @@
     $("safety").hidden = true;
     renderContacts();
     renderKeyBanner();
+    // Messages that arrive while the history loads wait for it, so that
+    // the conversation stays in order; each is shown once (by id).
+    const waiting = [];
+    state.loading = waiting;
     let hist = [];
     try {
       hist = await state.client.history(h, 200);
@@ -267,13 +279,27 @@
         showError(err, h);
       }
     }
-    if (state.peer !== h) {
-      return;
+    if (state.loading === waiting) {
+      state.loading = null;
     }
-    for (const m of hist) {
-      appendMessage(m);
+    if (state.peer === h) {
+      for (const m of hist) {
+        appendMessage(m);
+      }
     }
-    $("send-text").focus();
+    for (const m of waiting) {
+      if (state.peer === h) {
+        appendMessage(m);
+      }
+      ackShown(m);
+    }
+    if (state.peer === h) {
+      $("send-text").focus();
+    }
+  }
+
+  function ackShown(m) {
+    state.client.ack(m.id).catch((err) => showError(err));
   }
 
   function appendMessage(m) {
@@ -306,6 +332,9 @@
     const peer = m.outgoing ? m.to : m.sender;
     if (m.group) {
       // Groups are not in this page yet; the message stays in history.
+    } else if (peer === state.peer && state.loading && (m.kind === "text" || m.kind === "v1")) {
+      state.loading.push(m); // shown and acked once the history is in
+      return;
     } else if (peer === state.peer) {
       if (m.kind === "text" || m.kind === "v1") {
         appendMessage(m);
@@ -318,7 +347,7 @@
       state.unread.set(peer, (state.unread.get(peer) || 0) + 1);
       renderContacts();
     }
-    state.client.ack(m.id).catch((err) => showError(err));
+    ackShown(m);
   }
 
   function onEvent(e) {

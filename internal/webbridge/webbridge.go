@@ -94,6 +94,8 @@ func Code(err error) string {
 		return "corrupt_store"
 	case errors.Is(err, ErrStoreFull), isQuotaError(err):
 		return "store_full"
+	case isGoneError(err):
+		return "store_gone"
 	case errors.Is(err, client.ErrUnknownMessage):
 		return "unknown_message"
 	case errors.Is(err, client.ErrBlocked):
@@ -125,11 +127,19 @@ func Code(err error) string {
 	return "failure"
 }
 
-// isQuotaError reports an error that carries the browser's
-// QuotaExceededError (the store engine passes the DOMException's name
-// on in its message).
+// isQuotaError reports the store engine's error for a browser that
+// refused it space (localstore.ErrFull, which the client passes on
+// wrapped but does not export), or a QuotaExceededError.
 func isQuotaError(err error) bool {
-	return strings.Contains(err.Error(), "QuotaExceededError")
+	msg := err.Error()
+	return strings.Contains(msg, "storage for this site is full") || strings.Contains(msg, "QuotaExceededError")
+}
+
+// isGoneError reports the store engine's error for a store whose
+// database was deleted while it was open (localstore.ErrGone: the
+// user cleared the site's data).
+func isGoneError(err error) bool {
+	return strings.Contains(err.Error(), "storage was deleted or closed under it")
 }
 
 // packagePrefix matches a package name that begins an error message or

@@ -30,6 +30,8 @@ func TestCode(t *testing.T) {
 		{client.ErrNoStore, "no_store"},
 		{fmt.Errorf("localstore: put: %w", ErrStoreFull), "store_full"},
 		{errors.New("localstore: idb: QuotaExceededError: the quota has been exceeded"), "store_full"},
+		{fmt.Errorf("client: sending: %w", errors.New("localstore: the browser's storage for this site is full")), "store_full"},
+		{errors.New("localstore: the store's storage was deleted or closed under it"), "store_gone"},
 		{client.ErrCorrupt, "corrupt_store"},
 		{fmt.Errorf("%w: %w", client.ErrSecurity, client.ErrKeyChanged), "key_changed"},
 		{client.ErrKeyChanged, "key_changed"},

@@ -191,6 +191,15 @@ func (c *cli) run(args ...string) string {
 	return string(out)
 }
 
+// try runs the command and returns its output and error.
+func (c *cli) try(args ...string) (string, error) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, append([]string{"--dir", c.dir}, args...)...)
+	cmd.Env = c.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 func (c *cli) init(handle string) {
 	c.t.Helper()
 	c.run("init", "--server", c.srv.url, "--pin", c.srv.pin, "--log-key", c.srv.logKey, handle)
