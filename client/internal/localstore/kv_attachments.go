@@ -2,6 +2,7 @@ package localstore
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -78,11 +79,8 @@ func (tx *kvTx) AttachUploadRow(id []byte) (AttachUpload, error) {
 func (tx *kvTx) AttachUploads() ([]AttachUpload, error) {
 	rows := tx.t("attach_uploads").all()
 	slices.SortStableFunc(rows, func(a, b kvRow) int {
-		if c := a.i("created") - b.i("created"); c != 0 {
-			if c < 0 {
-				return -1
-			}
-			return 1
+		if c := cmp.Compare(a.i("created"), b.i("created")); c != 0 {
+			return c
 		}
 		return bytes.Compare(a.b("id"), b.b("id"))
 	})
