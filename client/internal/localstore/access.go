@@ -57,7 +57,7 @@ func (tx *sqlTx) PutAccess(a Access) error {
 }
 
 // metaTable is the meta table of either engine: its rows sealed under
-// their row keys (trust.go, kv_access.go).
+// their row keys (the engines' meta and putMeta: trust.go, kv_trust.go).
 type metaTable interface {
 	meta(name string, ad rowKey) ([]byte, error)
 	putMeta(name string, ad rowKey, value []byte) error
