@@ -476,7 +476,7 @@ func (s *Store) Checkpoint() error {
 	}
 	if s.kv != nil {
 		// The kv engine's backends keep no log of deleted rows: the
-		// file backend compacts, IndexedDB deletes (spec/client-store.md §6.4).
+		// file backend compacts, IndexedDB deletes (spec/client-store.md §8.4).
 		return nil
 	}
 	if _, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
