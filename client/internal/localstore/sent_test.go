@@ -113,6 +113,7 @@ func TestOutgoingPerDevice(t *testing.T) {
 // Migration 0005 records the ids of messages queued before it, without a
 // digest (spec/client-store.md §4.13).
 func TestSentMigration(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	update(t, s, func(tx Tx) error {
 		_, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("old"), Recipient: "bob", Device: 1, Envelope: []byte("e"), Created: t0})
