@@ -1,6 +1,7 @@
 package localstore
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -88,16 +89,16 @@ func (tx *kvTx) History(conversation string, id []byte) (HistoryRow, error) {
 }
 
 // HistoryByID implements Tx. Like SQLite, which has no index on id alone,
-// it reads the whole table.
+// it reads the whole table, here without copying the rows it skips.
 func (tx *kvTx) HistoryByID(id []byte) ([]HistoryRow, error) {
-	id = nonNil(id)
+	h := tx.t("history")
+	idCol := h.t.def.colIdx["id"]
 	var rows []kvRow
-	tx.t("history").scan(false, func(r kvRow) bool {
-		if string(r.b("id")) == string(id) {
-			rows = append(rows, r)
+	for _, v := range h.t.rows {
+		if b, _ := v[idCol].([]byte); bytes.Equal(b, id) {
+			rows = append(rows, h.wrap(v))
 		}
-		return true
-	})
+	}
 	// (conversation, id) is unique: no ties. strings.Compare is SQLite's
 	// BINARY order.
 	slices.SortFunc(rows, func(a, b kvRow) int { return strings.Compare(a.s("conversation"), b.s("conversation")) })
