@@ -11,7 +11,7 @@ import (
 	"sync"
 )
 
-// The kv engine (spec/client-store.md §6) keeps the store's tables in
+// The kv engine (spec/client-store.md §8) keeps the store's tables in
 // memory, with the same rows as the SQLite engine (plaintext key columns,
 // sealed values), and persists each committed transaction to a kvBackend as
 // one atomic batch of sealed records. The browser's backend is IndexedDB;

@@ -18,7 +18,7 @@ import (
 )
 
 // kvFileName is the kv engine's log file natively (spec/client-store.md
-// §6.5).
+// §8.4).
 const kvFileName = "state.kv"
 
 // kvFile is the kv engine's native backend: key.age beside an append-only

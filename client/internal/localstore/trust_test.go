@@ -2,6 +2,7 @@ package localstore
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -128,4 +129,54 @@ func TestOwnDevices(t *testing.T) {
 	if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.OwnDevice(9); return err }); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("moved record: %v, want ErrCorrupt", err)
 	}
+}
+
+// The log key learned on first use and the directory audit state
+// (spec/client-store.md §4.1): absent until stored, replaced by a second
+// put; the handles with a key set are listed in order.
+func TestLogKeyAuditStateKeySets(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	view(t, s, func(tx Tx) error {
+		if _, err := tx.LogKey(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("LogKey before any: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.AuditState(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("AuditState before any: %v, want ErrNotFound", err)
+		}
+		if hs, err := tx.KeySetHandles(); err != nil || hs != nil {
+			t.Errorf("KeySetHandles before any = %v, %v", hs, err)
+		}
+		if err := tx.PutLogKey("k"); !errors.Is(err, errReadOnly) {
+			t.Errorf("PutLogKey in View: %v", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx Tx) error {
+		for _, h := range []string{"carol", "bob", "alice"} {
+			if err := tx.PutKeySet(h, []byte("entry "+h)); err != nil {
+				return err
+			}
+		}
+		for _, k := range []string{"key1", "key2"} {
+			if err := tx.PutLogKey(k); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutAuditState([]byte("state1")); err != nil {
+			return err
+		}
+		return tx.PutAuditState([]byte("state2"))
+	})
+	view(t, s, func(tx Tx) error {
+		if k, err := tx.LogKey(); err != nil || k != "key2" {
+			t.Errorf("LogKey = %q, %v", k, err)
+		}
+		if a, err := tx.AuditState(); err != nil || string(a) != "state2" {
+			t.Errorf("AuditState = %q, %v", a, err)
+		}
+		if hs, err := tx.KeySetHandles(); err != nil || !slices.Equal(hs, []string{"alice", "bob", "carol"}) {
+			t.Errorf("KeySetHandles = %v, %v", hs, err)
+		}
+		return nil
+	})
 }
