@@ -25,6 +25,7 @@ var kvSchema = []*kvTableDef{
 		kvIndex("processed_time", "processed")),
 	kvDef("outgoing", "seq:int message_id:blob recipient:text device:int envelope:blob attempts:int created:int send_token:blob token_epoch:int", "seq+",
 		kvUnique("message_id recipient device"),
+		kvIndex("outgoing_message", "message_id seq"), // SQLite: the unique constraint's index
 		kvIndex("outgoing_device", "recipient device seq")),
 	kvDef("inbox", "seq:int id:blob sender:text sender_device:int time:int plaintext:blob delivered:int flags:int", "seq+",
 		kvUnique("id"),
