@@ -66,7 +66,7 @@ func TestInboxHeld(t *testing.T) {
 	})
 	if !onKVEngine() {
 		// Clearing the held flag on disk breaks the seal (the kv engine's
-		// records are sealed whole: corrupt_test.go and kv_test.go).
+		// records are sealed whole: kv_test.go).
 		if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 1 WHERE id = ?`, []byte("a")); err != nil {
 			t.Fatal(err)
 		}
