@@ -32,12 +32,12 @@ const kvFileName = "state.kv"
 // a new file that replaces it atomically. The file is locked (flock)
 // while open: a second open is ErrLocked.
 type kvFile struct {
-	dir  string
-	path string
-	f    *os.File
+	dir       string
+	path      string
+	f         *os.File
 	live      map[string]int // record name -> size, for compaction
-	liveBytes int64           // the sum of live's sizes
-	size      int64           // the log's length
+	liveBytes int64          // the sum of live's sizes
+	size      int64          // the log's length
 }
 
 // kvFileHeader is the size of a frame's header, and of its trailer.

@@ -642,4 +642,3 @@ func TestKVLocked(t *testing.T) {
 		t.Errorf("inbox = %q", got)
 	}
 }
-
