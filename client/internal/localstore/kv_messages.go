@@ -102,7 +102,7 @@ func (tx *kvTx) OutgoingAfter(seq int64, limit int) ([]Outgoing, error) {
 	)
 	tx.t("outgoing").scanFrom(func(r kvRow) bool {
 		return kvCollect(&os, &err, limit, r, tx.outgoingRow)
-	}, max(seq+1, 1))
+	}, seq+1)
 	return os, err
 }
 

@@ -554,6 +554,9 @@ func TestKVCompaction(t *testing.T) {
 	if _, err := openKVFile(t.Context(), dir, pass("p")); !errors.Is(err, ErrLocked) {
 		t.Errorf("second open after compaction = %v, want ErrLocked", err)
 	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("compacted log's mode = %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
 	check := func(s *Store) {
 		t.Helper()
 		view(t, s, func(tx Tx) error {
@@ -640,5 +643,27 @@ func TestKVLocked(t *testing.T) {
 	s = reopenKV(t, s, dir)
 	if got := inboxIDs(t, s); got != "a" {
 		t.Errorf("inbox = %q", got)
+	}
+}
+
+// TestKVFiles: the directory and the log are private, and a store whose
+// log is gone does not open.
+func TestKVFiles(t *testing.T) {
+	s, dir := newKVStore(t)
+	putInboxT(t, s, "a", []byte("a"))
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode = %v, %v; want 0700", fi.Mode().Perm(), err)
+	}
+	for _, name := range []string{keyFileName, kvFileName} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode = %v, %v; want 0600", name, fi.Mode().Perm(), err)
+		}
+	}
+	s.Close()
+	if err := os.Remove(filepath.Join(dir, kvFileName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), dir, pass("p")); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Open without %s = %v, want ErrCorrupt", kvFileName, err)
 	}
 }
