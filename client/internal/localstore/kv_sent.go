@@ -143,30 +143,6 @@ func (tx *kvTx) OutgoingHead(recipient string, device uint32) (Outgoing, error) 
 	return tx.outgoingRow(r)
 }
 
-// outgoingRow decodes an outgoing row, as sqlTx.outgoing does.
-func (tx *kvTx) outgoingRow(r kvRow) (Outgoing, error) {
-	d, err := outgoingDevice(r.s("recipient"), r.i("device"))
-	if err != nil {
-		return Outgoing{}, err
-	}
-	o := Outgoing{Seq: r.i("seq"), MessageID: r.b("message_id"), Recipient: d.Handle, Device: d.Device,
-		Attempts: int(r.i("attempts")), Created: fromNanos(r.i("created"))}
-	if o.Envelope, err = tx.s.open(outgoingAD(o.MessageID, o.Recipient, o.Device), r.b("envelope")); err != nil {
-		return Outgoing{}, err
-	}
-	if token := r.b("send_token"); token != nil {
-		epoch := r.i("token_epoch")
-		if epoch < 0 {
-			return Outgoing{}, corrupt("outgoing.token_epoch out of range")
-		}
-		o.TokenEpoch = uint64(epoch)
-		if o.SendToken, err = tx.s.open(outgoingTokenAD(o.MessageID, o.Recipient, o.Device, o.TokenEpoch), token); err != nil {
-			return Outgoing{}, err
-		}
-	}
-	return o, nil
-}
-
 // DropOutgoingHead implements Tx.
 func (tx *kvTx) DropOutgoingHead(recipient string, device uint32) error {
 	if err := tx.writable(); err != nil {

@@ -65,15 +65,18 @@ func TestInboxHeld(t *testing.T) {
 		}
 		return nil
 	})
-	// Clearing the held flag on disk breaks the seal.
-	if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 1 WHERE id = ?`, []byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.Inbox([]byte("a")); return err }); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("held flag cleared on disk: %v, want ErrCorrupt", err)
-	}
-	if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 3 WHERE id = ?`, []byte("a")); err != nil {
-		t.Fatal(err)
+	if !onKVEngine() {
+		// Clearing the held flag on disk breaks the seal (the kv engine's
+		// records are sealed whole: kv_test.go).
+		if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 1 WHERE id = ?`, []byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.Inbox([]byte("a")); return err }); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("held flag cleared on disk: %v, want ErrCorrupt", err)
+		}
+		if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 3 WHERE id = ?`, []byte("a")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var released []InboxMessage
 	update(t, s, func(tx Tx) error {
