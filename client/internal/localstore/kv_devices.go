@@ -2,7 +2,7 @@ package localstore
 
 import (
 	"errors"
-	"slices"
+	"math"
 	"time"
 )
 
@@ -82,31 +82,30 @@ func (tx *kvTx) ConversationTimers() ([]ConversationTimerRow, error) {
 	return out, nil
 }
 
-// HistorySince implements Tx: the rows after seq in seq order, found by a
-// binary search of the primary keys (SQLite's rowid range), those sent
-// before since skipped.
+// HistorySince implements Tx: the rows after seq in seq order (SQLite's
+// rowid range), those sent before since skipped.
 func (tx *kvTx) HistorySince(since time.Time, seq int64, limit int) ([]HistoryRow, error) {
-	h := tx.t("history")
-	keys := h.t.keys
-	i, found := slices.BinarySearch(keys, kvKey(seq))
-	if found {
-		i++
+	if seq == math.MaxInt64 || kvLimit(0, limit) {
+		return nil, nil
 	}
 	min := nanos(since)
-	var out []HistoryRow
-	for _, k := range keys[i:] {
-		if kvLimit(len(out), limit) {
-			break
-		}
-		row := h.wrap(h.t.rows[k])
+	var (
+		out []HistoryRow
+		err error
+	)
+	tx.t("history").scanFrom(func(row kvRow) bool {
 		if row.i("sent") < min {
-			continue
+			return true
 		}
-		r, err := tx.historyRow(row)
-		if err != nil {
-			return nil, err
+		var r HistoryRow
+		if r, err = tx.historyRow(row); err != nil {
+			return false
 		}
 		out = append(out, r)
+		return !kvLimit(len(out), limit)
+	}, seq+1)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
