@@ -116,6 +116,7 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 }
 
 func TestFileModes(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	putSecretSession(t, s, "x")
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
@@ -152,6 +153,7 @@ func TestCreateRefusesExisting(t *testing.T) {
 }
 
 func TestOpenMissing(t *testing.T) {
+	requireSQLite(t)
 	_, err := Open(t.Context(), t.TempDir(), pass("p"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open of an empty directory: %v, want fs.ErrNotExist", err)
@@ -326,6 +328,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestDatabaseSettings(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	putSecretSession(t, s, "x")
 	for pragma, want := range map[string]string{

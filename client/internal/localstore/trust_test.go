@@ -9,6 +9,7 @@ import (
 // TestContactPending: a pending account key round-trips, and clearing it
 // gives back a record of schema 1's length.
 func TestContactPending(t *testing.T) {
+	requireSQLite(t)
 	s, _ := create(t, pass("p"))
 	c := Contact{Handle: "bob", AccountKey: [32]byte{1}, Verified: true, KeySetVersion: 3, LogIndex: 9, Pending: true, PendingKey: [32]byte{2}}
 	size := func() int {
