@@ -88,19 +88,17 @@ func (r kvRow) i(name string) int64 {
 	return v
 }
 
-// isNull reports whether a column is NULL.
-func (r kvRow) isNull(name string) bool { return r.v[r.col(name)] == nil }
-
 // s returns a TEXT column.
 func (r kvRow) s(name string) string {
 	v, _ := r.v[r.col(name)].(string)
 	return v
 }
 
-// b returns a BLOB column (nil for NULL).
+// b returns a copy of a BLOB column (nil for NULL): the caller may keep
+// or change it without changing the table.
 func (r kvRow) b(name string) []byte {
 	v, _ := r.v[r.col(name)].([]byte)
-	return v
+	return bytes.Clone(v)
 }
 
 // set sets a column; ints may be given as any integer type, NULL as nil.
