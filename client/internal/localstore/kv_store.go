@@ -13,7 +13,7 @@ import (
 )
 
 // kvBackend is where the kv engine keeps its records and the wrapped store
-// key (spec/client-store.md §6.3): IndexedDB in the browser, a log file
+// key (spec/client-store.md §8.4): IndexedDB in the browser, a log file
 // natively.
 type kvBackend interface {
 	// load returns every record, by name.
@@ -39,7 +39,7 @@ type kvBatch struct {
 	dels []string
 }
 
-// Records (spec/client-store.md §6.3).
+// Records (spec/client-store.md §8.2).
 const (
 	// kvNameInfo is the HKDF info deriving the record-name key from the
 	// store key.
@@ -337,4 +337,27 @@ func openKV(ctx context.Context, dir string, b kvBackend, u Unlock) (*Store, err
 		return nil, corrupt("%s does not belong to its key", b.where())
 	}
 	return s, nil
+}
+
+// kvCompacter is a backend that can rewrite its storage without the
+// records of deleted rows (the log file).
+type kvCompacter interface {
+	compact() error
+}
+
+// checkpoint is Store.Checkpoint of the kv engine (spec/client-store.md
+// §8.4): a backend that keeps deleted rows' old records (the log file)
+// rewrites itself without them; IndexedDB deletes records itself, and what
+// the browser's storage keeps of them is out of its reach (§8.6).
+func (e *kvEngine) checkpoint() error {
+	c, ok := e.backend.(kvCompacter)
+	if !ok {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := c.compact(); err != nil {
+		return fmt.Errorf("localstore: checkpoint: %w", err)
+	}
+	return nil
 }
