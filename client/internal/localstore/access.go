@@ -53,15 +53,33 @@ func (tx *sqlTx) PutAccess(a Access) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
+	return putAccess(tx, a)
+}
+
+// metaTable is the meta table of either engine: its rows sealed under
+// their row keys (the engines' meta and putMeta: trust.go, kv_trust.go).
+type metaTable interface {
+	meta(name string, ad rowKey) ([]byte, error)
+	putMeta(name string, ad rowKey, value []byte) error
+}
+
+// putAccess checks a and stores it in the meta row "access" (both
+// engines).
+func putAccess(m metaTable, a Access) error {
 	if len(a.Key) != AccessKeySize || (a.Previous != nil && len(a.Previous) != AccessKeySize) {
 		return errors.New("localstore: access key of the wrong size")
 	}
-	return tx.putMeta(accessName, accessAD(), a.marshal())
+	return m.putMeta(accessName, accessAD(), a.marshal())
 }
 
 // Access returns this device's access state, or ErrNotFound.
 func (tx *sqlTx) Access() (Access, error) {
-	b, err := tx.meta(accessName, accessAD())
+	return loadAccess(tx)
+}
+
+// loadAccess reads and parses the meta row "access" (both engines).
+func loadAccess(m metaTable) (Access, error) {
+	b, err := m.meta(accessName, accessAD())
 	if err != nil {
 		return Access{}, err
 	}
@@ -85,16 +103,21 @@ func (tx *sqlTx) PutPeerAccessKey(handle string, device uint32, key []byte, rece
 	if tx.readOnly {
 		return errReadOnly
 	}
-	if len(key) != AccessKeySize {
-		return errors.New("localstore: access key of the wrong size")
-	}
-	sealed, err := tx.s.seal(peerAccessAD(handle, device), key)
+	sealed, err := tx.s.sealPeerAccessKey(handle, device, key)
 	if err != nil {
 		return err
 	}
 	_, err = tx.exec("put peer access key", `INSERT OR REPLACE INTO peer_access_keys (handle, device, key, received) VALUES (?, ?, ?, ?)`,
 		handle, int64(device), sealed, nanos(received))
 	return err
+}
+
+// sealPeerAccessKey checks a peer's access key and seals it (both engines).
+func (s *Store) sealPeerAccessKey(handle string, device uint32, key []byte) ([]byte, error) {
+	if len(key) != AccessKeySize {
+		return nil, errors.New("localstore: access key of the wrong size")
+	}
+	return s.seal(peerAccessAD(handle, device), key)
 }
 
 // PeerAccessKey returns the access key recorded for a device of another

@@ -89,22 +89,33 @@ func (tx *sqlTx) attachUploads(where string, args ...any) ([]AttachUpload, error
 		if err := rows.Scan(&u.ID, &u.Conversation, &u.Group, &u.Spool, &sealed, &u.CipherSize, &u.UploadID, &u.Uploaded, &created, &u.Failed); err != nil {
 			return nil, dbErr("list attach uploads", err)
 		}
-		if u.Pointer, err = tx.s.open(attachUploadAD(u.ID), sealed); err != nil {
+		if err := tx.s.openAttachUpload(&u, sealed, created); err != nil {
 			return nil, err
 		}
-		if len(u.Group) == 0 {
-			u.Group = nil
-		}
-		if len(u.UploadID) == 0 {
-			u.UploadID = nil
-		}
-		u.Created = time.UnixMilli(created)
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("list attach uploads", err)
 	}
 	return out, nil
+}
+
+// openAttachUpload completes u, read from its row, with its opened
+// pointer and creation time (both engines): empty group and upload ids are
+// nil.
+func (s *Store) openAttachUpload(u *AttachUpload, sealed []byte, created int64) error {
+	var err error
+	if u.Pointer, err = s.open(attachUploadAD(u.ID), sealed); err != nil {
+		return err
+	}
+	if len(u.Group) == 0 {
+		u.Group = nil
+	}
+	if len(u.UploadID) == 0 {
+		u.UploadID = nil
+	}
+	u.Created = time.UnixMilli(created)
+	return nil
 }
 
 // AttachDownload is a download in progress (spec/attachments.md §6.3).

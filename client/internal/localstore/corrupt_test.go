@@ -75,6 +75,7 @@ func TestCorruptKeyFile(t *testing.T) {
 }
 
 func TestCorruptStateDB(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	putSecretSession(t, s, "state")
 	s.Close()
@@ -139,6 +140,7 @@ func TestCorruptStateDB(t *testing.T) {
 // hit), or return exactly what was stored. No panic, no silently altered
 // secret.
 func TestDamagedStateDBNeverLies(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	putSecretSession(t, s, "the ratchet state")
 	s.Close()

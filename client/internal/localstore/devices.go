@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -37,11 +36,8 @@ func (tx *sqlTx) SetDeviceName(device uint32, name string, changed time.Time) (b
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
-	if err == nil && old.Name != "" {
-		t0, t1 := nanos(old.NameChanged), nanos(changed)
-		if t1 < t0 || (t1 == t0 && name <= old.Name) {
-			return false, nil
-		}
+	if err == nil && !nameWins(old, name, changed) {
+		return false, nil
 	}
 	sealed, err := tx.s.seal(deviceNameAD(device), []byte(name))
 	if err != nil {
@@ -51,6 +47,17 @@ func (tx *sqlTx) SetDeviceName(device uint32, name string, changed time.Time) (b
 		ON CONFLICT (device) DO UPDATE SET name = excluded.name, name_changed = excluded.name_changed`,
 		int64(device), sealed, nanos(changed))
 	return err == nil, err
+}
+
+// nameWins reports whether name, set at changed, replaces what old
+// records (both engines): a later time wins, and of equal times the
+// greater name.
+func nameWins(old DeviceInfo, name string, changed time.Time) bool {
+	if old.Name == "" {
+		return true
+	}
+	t0, t1 := nanos(old.NameChanged), nanos(changed)
+	return t1 > t0 || (t1 == t0 && name > old.Name)
 }
 
 // SeeDevice records that a message sent at sent came from device: its
@@ -104,12 +111,19 @@ func (tx *sqlTx) scanDeviceInfo(row interface{ Scan(...any) error }) (DeviceInfo
 		}
 		return DeviceInfo{}, dbErr("get device info", err)
 	}
-	if device < 0 || device > 1<<32-1 {
-		return DeviceInfo{}, corrupt("device_info.device out of range")
+	return tx.s.openDeviceInfo(device, sealed, changed, seen)
+}
+
+// openDeviceInfo decodes a device_info row, opening its name (both
+// engines).
+func (s *Store) openDeviceInfo(device int64, sealed []byte, changed, seen int64) (DeviceInfo, error) {
+	id, err := deviceColumn(device, "device_info.device")
+	if err != nil {
+		return DeviceInfo{}, err
 	}
-	d := DeviceInfo{Device: uint32(device), NameChanged: fromNanos(changed), LastSeen: fromNanos(seen)}
+	d := DeviceInfo{Device: id, NameChanged: fromNanos(changed), LastSeen: fromNanos(seen)}
 	if sealed != nil {
-		name, err := tx.s.open(deviceNameAD(d.Device), sealed)
+		name, err := s.open(deviceNameAD(d.Device), sealed)
 		if err != nil {
 			return DeviceInfo{}, err
 		}
@@ -122,11 +136,7 @@ func (tx *sqlTx) scanDeviceInfo(row interface{ Scan(...any) error }) (DeviceInfo
 // of the certificate: what a linking snapshot carries (spec/client.md
 // §17.1).
 func (tx *sqlTx) PutOwnDeviceHash(device uint32, state OwnDeviceState, certHash [32]byte) error {
-	if state != OwnApproved && state != OwnRevoked {
-		return fmt.Errorf("localstore: own device state %d", state)
-	}
-	rec := append([]byte{byte(state)}, certHash[:]...)
-	sealed, err := tx.s.seal(ownDeviceAD(device), rec)
+	sealed, err := tx.s.sealOwnDevice(device, state, certHash)
 	if err != nil {
 		return err
 	}

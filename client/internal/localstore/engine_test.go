@@ -12,7 +12,7 @@ import (
 // TestMain runs the package's tests on the SQLite engine and then, in a
 // child process of the same test binary, on the kv engine (the browser's,
 // on its native log file): one conformance suite for both engines
-// (spec/client-store.md §6).
+// (spec/client-store.md §8).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""

@@ -201,22 +201,29 @@ func (tx *sqlTx) PutGroupRecv(id, chainID []byte, r GroupRecv) error {
 // ErrNotFound.
 func (tx *sqlTx) GroupRecv(id, chainID []byte) (GroupRecv, error) {
 	var (
-		r      GroupRecv
+		handle string
 		device int64
 		sealed []byte
 	)
-	err := tx.tx.QueryRowContext(tx.ctx, `SELECT handle, device, chain FROM group_recv WHERE id = ? AND chain_id = ?`, nonNil(id), nonNil(chainID)).Scan(&r.Handle, &device, &sealed)
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT handle, device, chain FROM group_recv WHERE id = ? AND chain_id = ?`, nonNil(id), nonNil(chainID)).Scan(&handle, &device, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return GroupRecv{}, ErrNotFound
 	}
 	if err != nil {
 		return GroupRecv{}, dbErr("get group recv", err)
 	}
+	return tx.s.openGroupRecv(id, chainID, handle, device, sealed)
+}
+
+// openGroupRecv checks a group_recv row's device and opens its chain
+// (both engines).
+func (s *Store) openGroupRecv(id, chainID []byte, handle string, device int64, sealed []byte) (GroupRecv, error) {
 	if device < 0 || device > 1<<32-1 {
 		return GroupRecv{}, corrupt("group_recv.device out of range")
 	}
-	r.Device = uint32(device)
-	if r.Chain, err = tx.s.open(groupRecvAD(id, chainID, r.Handle, r.Device), sealed); err != nil {
+	r := GroupRecv{Handle: handle, Device: uint32(device)}
+	var err error
+	if r.Chain, err = s.open(groupRecvAD(id, chainID, r.Handle, r.Device), sealed); err != nil {
 		return GroupRecv{}, err
 	}
 	return r, nil
@@ -254,17 +261,25 @@ func (tx *sqlTx) PutGroupOutgoing(o GroupOutgoing) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
-	sealed, err := tx.s.seal(groupOutgoingAD(o.MessageID), o.Body)
-	if err != nil {
-		return err
-	}
-	rs, err := encodeAddresses(o.Recipients)
+	sealed, rs, err := tx.s.sealGroupOutgoing(o)
 	if err != nil {
 		return err
 	}
 	_, err = tx.exec("put group outgoing", `INSERT INTO group_outgoing (message_id, body, recipients, created) VALUES (?, ?, ?, ?)`,
 		nonNil(o.MessageID), sealed, nonNil(rs), nanos(o.Created))
 	return err
+}
+
+// sealGroupOutgoing returns o's sealed body and encoded recipients (both
+// engines).
+func (s *Store) sealGroupOutgoing(o GroupOutgoing) (sealed, recipients []byte, err error) {
+	if sealed, err = s.seal(groupOutgoingAD(o.MessageID), o.Body); err != nil {
+		return nil, nil, err
+	}
+	if recipients, err = encodeAddresses(o.Recipients); err != nil {
+		return nil, nil, err
+	}
+	return sealed, recipients, nil
 }
 
 // GroupOutgoingQueue returns the queued group messages, oldest first.
@@ -277,27 +292,37 @@ func (tx *sqlTx) GroupOutgoingQueue() ([]GroupOutgoing, error) {
 	var out []GroupOutgoing
 	for rows.Next() {
 		var (
-			o          GroupOutgoing
-			sealed, rs []byte
-			created    int64
+			messageID, sealed, rs []byte
+			created               int64
 		)
-		if err := rows.Scan(&o.MessageID, &sealed, &rs, &created); err != nil {
+		if err := rows.Scan(&messageID, &sealed, &rs, &created); err != nil {
 			return nil, dbErr("list group outgoing", err)
 		}
-		if o.Body, err = tx.s.open(groupOutgoingAD(o.MessageID), sealed); err != nil {
+		o, err := tx.s.openGroupOutgoing(messageID, sealed, rs, created)
+		if err != nil {
 			return nil, err
 		}
-		var ok bool
-		if o.Recipients, ok = decodeAddresses(rs); !ok {
-			return nil, corrupt("group_outgoing.recipients")
-		}
-		o.Created = fromNanos(created)
 		out = append(out, o)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("list group outgoing", err)
 	}
 	return out, nil
+}
+
+// openGroupOutgoing opens a group_outgoing row (both engines); the
+// recipients alias rs.
+func (s *Store) openGroupOutgoing(messageID, sealed, rs []byte, created int64) (GroupOutgoing, error) {
+	o := GroupOutgoing{MessageID: messageID, Created: fromNanos(created)}
+	var err error
+	if o.Body, err = s.open(groupOutgoingAD(messageID), sealed); err != nil {
+		return GroupOutgoing{}, err
+	}
+	var ok bool
+	if o.Recipients, ok = decodeAddresses(rs); !ok {
+		return GroupOutgoing{}, corrupt("group_outgoing.recipients")
+	}
+	return o, nil
 }
 
 // DeleteGroupOutgoing removes an answered group message; ErrNotFound if it
@@ -352,19 +377,15 @@ func (tx *sqlTx) GroupHeldKeys(id []byte) ([]GroupHeldKey, error) {
 	var out []GroupHeldKey
 	for rows.Next() {
 		var (
-			k        GroupHeldKey
-			device   int64
-			sealed   []byte
-			received int64
+			handle           string
+			device, received int64
+			sealed           []byte
 		)
-		if err := rows.Scan(&k.Handle, &device, &sealed, &received); err != nil {
+		if err := rows.Scan(&handle, &device, &sealed, &received); err != nil {
 			return nil, dbErr("list group held keys", err)
 		}
-		if device < 0 || device > 1<<32-1 {
-			return nil, corrupt("group_held_keys.device out of range")
-		}
-		k.Device, k.Received = uint32(device), fromNanos(received)
-		if k.Distribution, err = tx.s.open(groupHeldKeyAD(id, k.Handle, k.Device), sealed); err != nil {
+		k, err := tx.s.openGroupHeldKey(id, handle, device, sealed, received)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, k)
@@ -373,6 +394,20 @@ func (tx *sqlTx) GroupHeldKeys(id []byte) ([]GroupHeldKey, error) {
 		return nil, dbErr("list group held keys", err)
 	}
 	return out, nil
+}
+
+// openGroupHeldKey checks a group_held_keys row's device and opens its
+// distribution (both engines).
+func (s *Store) openGroupHeldKey(id []byte, handle string, device int64, sealed []byte, received int64) (GroupHeldKey, error) {
+	if device < 0 || device > 1<<32-1 {
+		return GroupHeldKey{}, corrupt("group_held_keys.device out of range")
+	}
+	k := GroupHeldKey{Handle: handle, Device: uint32(device), Received: fromNanos(received)}
+	var err error
+	if k.Distribution, err = s.open(groupHeldKeyAD(id, k.Handle, k.Device), sealed); err != nil {
+		return GroupHeldKey{}, err
+	}
+	return k, nil
 }
 
 // DeleteGroupHeldKey deletes the distribution held from one device for
@@ -487,23 +522,33 @@ func (tx *sqlTx) GroupHeldMsgs(id, chainID []byte) ([]GroupHeldMsg, error) {
 	var out []GroupHeldMsg
 	for rows.Next() {
 		var (
-			m        = GroupHeldMsg{Group: id, ChainID: chainID}
-			sealed   []byte
-			received int64
+			envID, sealed []byte
+			received      int64
 		)
-		if err := rows.Scan(&m.EnvID, &sealed, &received); err != nil {
+		if err := rows.Scan(&envID, &sealed, &received); err != nil {
 			return nil, dbErr("list group held msgs", err)
 		}
-		if m.Body, err = tx.s.open(groupHeldMsgAD(m.EnvID), sealed); err != nil {
+		m, err := tx.s.openGroupHeldMsg(id, chainID, envID, sealed, received)
+		if err != nil {
 			return nil, err
 		}
-		m.Received = fromNanos(received)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("list group held msgs", err)
 	}
 	return out, nil
+}
+
+// openGroupHeldMsg opens a group_held_msgs row of chain chainID of group
+// id (both engines).
+func (s *Store) openGroupHeldMsg(id, chainID, envID, sealed []byte, received int64) (GroupHeldMsg, error) {
+	m := GroupHeldMsg{EnvID: envID, Group: id, ChainID: chainID, Received: fromNanos(received)}
+	var err error
+	if m.Body, err = s.open(groupHeldMsgAD(envID), sealed); err != nil {
+		return GroupHeldMsg{}, err
+	}
+	return m, nil
 }
 
 // DeleteGroupHeldMsg deletes a held group message, if held.
@@ -526,7 +571,6 @@ type GroupSendRow struct {
 // GroupSendRow returns the sending chain row of group id, or ErrNotFound.
 func (tx *sqlTx) GroupSendRow(id []byte) (GroupSendRow, error) {
 	var (
-		r               GroupSendRow
 		sealed, sentTo  []byte
 		rotate, started int64
 	)
@@ -537,7 +581,17 @@ func (tx *sqlTx) GroupSendRow(id []byte) (GroupSendRow, error) {
 	if err != nil {
 		return GroupSendRow{}, dbErr("get group send", err)
 	}
-	var ok bool
+	return tx.s.openGroupSendRow(id, sealed, sentTo, rotate, started)
+}
+
+// openGroupSendRow decodes a group_send row and opens its chain (both
+// engines); SentTo and SentToRaw alias sentTo.
+func (s *Store) openGroupSendRow(id, sealed, sentTo []byte, rotate, started int64) (GroupSendRow, error) {
+	var (
+		r   GroupSendRow
+		ok  bool
+		err error
+	)
 	if r.SentTo, ok = decodeAddresses(sentTo); !ok {
 		return GroupSendRow{}, corrupt("group_send.sent_to")
 	}
@@ -545,7 +599,7 @@ func (tx *sqlTx) GroupSendRow(id []byte) (GroupSendRow, error) {
 		r.Started = fromNanos(started)
 	}
 	r.Rotate, r.SentToRaw = rotate != 0, sentTo
-	if r.Chain, err = tx.s.open(groupSendAD(id), sealed); err != nil {
+	if r.Chain, err = s.open(groupSendAD(id), sealed); err != nil {
 		return GroupSendRow{}, err
 	}
 	return r, nil

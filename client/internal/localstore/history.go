@@ -33,11 +33,54 @@ func historyAD(column, conversation string, id []byte, sender string) rowKey {
 }
 
 // sealOptional seals b, or returns nil for nil.
-func (tx *sqlTx) sealOptional(ad rowKey, b []byte) ([]byte, error) {
+func (s *Store) sealOptional(ad rowKey, b []byte) ([]byte, error) {
 	if b == nil {
 		return nil, nil
 	}
-	return tx.s.seal(ad, b)
+	return s.seal(ad, b)
+}
+
+// sealHistory seals r's body and reactions; a nil one stays nil (NULL).
+func (s *Store) sealHistory(r *HistoryRow) (body, reactions []byte, err error) {
+	body, err = s.sealOptional(historyAD("body", r.Conversation, r.ID, r.Sender), r.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	reactions, err = s.sealOptional(historyAD("reactions", r.Conversation, r.ID, r.Sender), r.Reactions)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, reactions, nil
+}
+
+// historyStored is the stored form of the history columns that are
+// converted when read: the device, the times (Unix nanoseconds) and the
+// sealed body and reactions (nil: NULL).
+type historyStored struct {
+	device, sent, received, edited, read, expires int64
+	body, reactions                               []byte
+}
+
+// openHistory sets r's converted fields from st; r's conversation, id and
+// sender must be set (the seals are bound to them).
+func (s *Store) openHistory(r *HistoryRow, st historyStored) error {
+	if st.device < 0 || st.device > 1<<32-1 {
+		return corrupt("history.sender_device out of range")
+	}
+	r.SenderDevice = uint32(st.device)
+	r.Sent, r.Received, r.Edited, r.Read, r.Expires = fromNanos(st.sent), fromNanos(st.received), fromNanos(st.edited), fromNanos(st.read), fromNanos(st.expires)
+	var err error
+	if st.body != nil {
+		if r.Body, err = s.open(historyAD("body", r.Conversation, r.ID, r.Sender), st.body); err != nil {
+			return err
+		}
+	}
+	if st.reactions != nil {
+		if r.Reactions, err = s.open(historyAD("reactions", r.Conversation, r.ID, r.Sender), st.reactions); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PutHistory stores a message and returns its sequence number;
@@ -46,11 +89,7 @@ func (tx *sqlTx) PutHistory(r HistoryRow) (int64, error) {
 	if tx.readOnly {
 		return 0, errReadOnly
 	}
-	body, err := tx.sealOptional(historyAD("body", r.Conversation, r.ID, r.Sender), r.Body)
-	if err != nil {
-		return 0, err
-	}
-	reactions, err := tx.sealOptional(historyAD("reactions", r.Conversation, r.ID, r.Sender), r.Reactions)
+	body, reactions, err := tx.s.sealHistory(&r)
 	if err != nil {
 		return 0, err
 	}
@@ -72,29 +111,15 @@ const historyColumns = `seq, conversation, id, sender, sender_device, outgoing, 
 
 func (tx *sqlTx) scanHistory(rows interface{ Scan(...any) error }) (HistoryRow, error) {
 	var (
-		r                                       HistoryRow
-		device, sent, received, edited, read, x int64
-		body, reactions                         []byte
+		r  HistoryRow
+		st historyStored
 	)
-	if err := rows.Scan(&r.Seq, &r.Conversation, &r.ID, &r.Sender, &device, &r.Outgoing, &sent, &received,
-		&body, &reactions, &edited, &r.Deleted, &r.Timer, &read, &x); err != nil {
+	if err := rows.Scan(&r.Seq, &r.Conversation, &r.ID, &r.Sender, &st.device, &r.Outgoing, &st.sent, &st.received,
+		&st.body, &st.reactions, &st.edited, &r.Deleted, &r.Timer, &st.read, &st.expires); err != nil {
 		return HistoryRow{}, err
 	}
-	if device < 0 || device > 1<<32-1 {
-		return HistoryRow{}, corrupt("history.sender_device out of range")
-	}
-	r.SenderDevice = uint32(device)
-	r.Sent, r.Received, r.Edited, r.Read, r.Expires = fromNanos(sent), fromNanos(received), fromNanos(edited), fromNanos(read), fromNanos(x)
-	var err error
-	if body != nil {
-		if r.Body, err = tx.s.open(historyAD("body", r.Conversation, r.ID, r.Sender), body); err != nil {
-			return HistoryRow{}, err
-		}
-	}
-	if reactions != nil {
-		if r.Reactions, err = tx.s.open(historyAD("reactions", r.Conversation, r.ID, r.Sender), reactions); err != nil {
-			return HistoryRow{}, err
-		}
+	if err := tx.s.openHistory(&r, st); err != nil {
+		return HistoryRow{}, err
 	}
 	return r, nil
 }
@@ -186,11 +211,7 @@ func (tx *sqlTx) UpdateHistory(r HistoryRow) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
-	body, err := tx.sealOptional(historyAD("body", r.Conversation, r.ID, r.Sender), r.Body)
-	if err != nil {
-		return err
-	}
-	reactions, err := tx.sealOptional(historyAD("reactions", r.Conversation, r.ID, r.Sender), r.Reactions)
+	body, reactions, err := tx.s.sealHistory(&r)
 	if err != nil {
 		return err
 	}
@@ -223,6 +244,18 @@ type HeldContent struct {
 
 func heldAD(h *HeldContent) rowKey {
 	return newRowKey("held_content", "payload").text(h.Conversation).bytes(h.Target).text(h.Sender).int(uint64(h.SenderDevice)).int(uint64(nanos(h.Received)))
+}
+
+// openHeld sets h's device, time and payload from their stored values;
+// h's other fields must be set (the seal is bound to them).
+func (s *Store) openHeld(h *HeldContent, device, received int64, sealed []byte) error {
+	if device < 0 || device > 1<<32-1 {
+		return corrupt("held_content.sender_device out of range")
+	}
+	h.SenderDevice, h.Received = uint32(device), fromNanos(received)
+	var err error
+	h.Payload, err = s.open(heldAD(h), sealed)
+	return err
 }
 
 // PutHeldContent stores h.
@@ -302,11 +335,7 @@ func (tx *sqlTx) heldList(query string, args ...any) ([]HeldContent, error) {
 		if err := rows.Scan(&h.Seq, &h.Conversation, &h.Target, &h.Sender, &device, &received, &sealed); err != nil {
 			return nil, dbErr("list held content", err)
 		}
-		if device < 0 || device > 1<<32-1 {
-			return nil, corrupt("held_content.sender_device out of range")
-		}
-		h.SenderDevice, h.Received = uint32(device), fromNanos(received)
-		if h.Payload, err = tx.s.open(heldAD(&h), sealed); err != nil {
+		if err := tx.s.openHeld(&h, device, received, sealed); err != nil {
 			return nil, err
 		}
 		hs = append(hs, h)
@@ -348,6 +377,14 @@ type MessageDevice struct {
 	Delivered, Read time.Time
 }
 
+// messageDevice returns the receipt state of a message_devices row.
+func messageDevice(messageID []byte, recipient string, device, delivered, read int64) (MessageDevice, error) {
+	if device < 0 || device > 1<<32-1 {
+		return MessageDevice{}, corrupt("message_devices.device out of range")
+	}
+	return MessageDevice{MessageID: messageID, Recipient: recipient, Device: uint32(device), Delivered: fromNanos(delivered), Read: fromNanos(read)}, nil
+}
+
 // PutMessageDevice records that a sent message went to a device.
 func (tx *sqlTx) PutMessageDevice(messageID []byte, recipient string, device uint32) error {
 	_, err := tx.exec("put message device", `INSERT OR IGNORE INTO message_devices (message_id, recipient, device, delivered, read) VALUES (?, ?, ?, 0, 0)`,
@@ -365,16 +402,16 @@ func (tx *sqlTx) MessageDevices(messageID []byte) ([]MessageDevice, error) {
 	var ms []MessageDevice
 	for rows.Next() {
 		var (
-			m                      MessageDevice
+			recipient              string
 			device, delivered, red int64
 		)
-		if err := rows.Scan(&m.Recipient, &device, &delivered, &red); err != nil {
+		if err := rows.Scan(&recipient, &device, &delivered, &red); err != nil {
 			return nil, dbErr("list message devices", err)
 		}
-		if device < 0 || device > 1<<32-1 {
-			return nil, corrupt("message_devices.device out of range")
+		m, err := messageDevice(messageID, recipient, device, delivered, red)
+		if err != nil {
+			return nil, err
 		}
-		m.MessageID, m.Device, m.Delivered, m.Read = messageID, uint32(device), fromNanos(delivered), fromNanos(red)
 		ms = append(ms, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -476,7 +513,7 @@ func (s *Store) Checkpoint() error {
 	}
 	if s.kv != nil {
 		// The kv engine's backends keep no log of deleted rows: the
-		// file backend compacts, IndexedDB deletes (spec/client-store.md §6.4).
+		// file backend compacts, IndexedDB deletes (spec/client-store.md §8.4).
 		return nil
 	}
 	if _, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {

@@ -24,18 +24,7 @@ func identityAD(column, handle string, device uint32) rowKey {
 
 // PutIdentity stores id, replacing any identity already stored.
 func (tx *sqlTx) PutIdentity(id Identity) error {
-	var account []byte
-	if id.AccountSeed != nil {
-		var err error
-		if account, err = tx.s.seal(identityAD("account_seed", id.Handle, id.DeviceID), id.AccountSeed); err != nil {
-			return err
-		}
-	}
-	signing, err := tx.s.seal(identityAD("signing_seed", id.Handle, id.DeviceID), id.SigningSeed)
-	if err != nil {
-		return err
-	}
-	dh, err := tx.s.seal(identityAD("dh_private", id.Handle, id.DeviceID), id.DHPrivate)
+	account, signing, dh, err := tx.s.sealIdentity(id)
 	if err != nil {
 		return err
 	}
@@ -44,6 +33,23 @@ func (tx *sqlTx) PutIdentity(id Identity) error {
 		VALUES (1, ?, ?, ?, ?, ?, ?)`,
 		id.Handle, int64(id.DeviceID), account, signing, dh, nonNil(id.Certificate))
 	return err
+}
+
+// sealIdentity seals id's secrets (both engines); account is nil when id
+// has no account seed.
+func (s *Store) sealIdentity(id Identity) (account, signing, dh []byte, err error) {
+	if id.AccountSeed != nil {
+		if account, err = s.seal(identityAD("account_seed", id.Handle, id.DeviceID), id.AccountSeed); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if signing, err = s.seal(identityAD("signing_seed", id.Handle, id.DeviceID), id.SigningSeed); err != nil {
+		return nil, nil, nil, err
+	}
+	if dh, err = s.seal(identityAD("dh_private", id.Handle, id.DeviceID), id.DHPrivate); err != nil {
+		return nil, nil, nil, err
+	}
+	return account, signing, dh, nil
 }
 
 // Identity returns the stored identity, or ErrNotFound.
@@ -61,25 +67,41 @@ func (tx *sqlTx) Identity() (Identity, error) {
 	if err != nil {
 		return Identity{}, dbErr("get identity", err)
 	}
-	if device < 0 || device > 1<<32-1 {
-		return Identity{}, corrupt("identity.device_id out of range")
+	return tx.s.openIdentity(id, device, account, signing, dh)
+}
+
+// openIdentity completes id, read from its row with the handle and
+// certificate, with its device id and opened secrets (both engines).
+func (s *Store) openIdentity(id Identity, device int64, account, signing, dh []byte) (Identity, error) {
+	var err error
+	if id.DeviceID, err = deviceColumn(device, "identity.device_id"); err != nil {
+		return Identity{}, err
 	}
-	id.DeviceID = uint32(device)
 	if account != nil {
-		if id.AccountSeed, err = tx.s.open(identityAD("account_seed", id.Handle, id.DeviceID), account); err != nil {
+		if id.AccountSeed, err = s.open(identityAD("account_seed", id.Handle, id.DeviceID), account); err != nil {
 			return Identity{}, err
 		}
 	}
-	if id.SigningSeed, err = tx.s.open(identityAD("signing_seed", id.Handle, id.DeviceID), signing); err != nil {
+	if id.SigningSeed, err = s.open(identityAD("signing_seed", id.Handle, id.DeviceID), signing); err != nil {
 		clear(id.AccountSeed)
 		return Identity{}, err
 	}
-	if id.DHPrivate, err = tx.s.open(identityAD("dh_private", id.Handle, id.DeviceID), dh); err != nil {
+	if id.DHPrivate, err = s.open(identityAD("dh_private", id.Handle, id.DeviceID), dh); err != nil {
 		clear(id.AccountSeed)
 		clear(id.SigningSeed)
 		return Identity{}, err
 	}
 	return id, nil
+}
+
+// deviceColumn converts a stored device id, which a well-formed store
+// holds in the uint32 range; col names the column for the corruption
+// error.
+func deviceColumn(v int64, col string) (uint32, error) {
+	if v < 0 || v > 1<<32-1 {
+		return 0, corrupt("%s out of range", col)
+	}
+	return uint32(v), nil
 }
 
 // nonNil returns b, or an empty slice for nil (NOT NULL blob columns).

@@ -11,7 +11,7 @@ import (
 	"sync"
 )
 
-// The kv engine (spec/client-store.md §6) keeps the store's tables in
+// The kv engine (spec/client-store.md §8) keeps the store's tables in
 // memory, with the same rows as the SQLite engine (plaintext key columns,
 // sealed values), and persists each committed transaction to a kvBackend as
 // one atomic batch of sealed records. The browser's backend is IndexedDB;
@@ -88,19 +88,17 @@ func (r kvRow) i(name string) int64 {
 	return v
 }
 
-// isNull reports whether a column is NULL.
-func (r kvRow) isNull(name string) bool { return r.v[r.col(name)] == nil }
-
 // s returns a TEXT column.
 func (r kvRow) s(name string) string {
 	v, _ := r.v[r.col(name)].(string)
 	return v
 }
 
-// b returns a BLOB column (nil for NULL).
+// b returns a copy of a BLOB column (nil for NULL): the caller may keep
+// or change it without changing the table.
 func (r kvRow) b(name string) []byte {
 	v, _ := r.v[r.col(name)].([]byte)
-	return v
+	return bytes.Clone(v)
 }
 
 // set sets a column; ints may be given as any integer type, NULL as nil.
@@ -409,7 +407,7 @@ func (h kvH) insert(r kvRow) (kvRow, error) {
 		return kvRow{}, err
 	}
 	v := slices.Clone(r.v)
-	h.assign(v)
+	id := h.nextID(v)
 	pk := h.t.def.keyOf(v, h.t.def.pk)
 	if _, ok := h.t.rows[pk]; ok {
 		return kvRow{}, fmt.Errorf("%w: %s: primary key", errKVConstraint, h.t.def.name)
@@ -417,6 +415,8 @@ func (h kvH) insert(r kvRow) (kvRow, error) {
 	if c := h.t.conflicts(v, pk); len(c) > 0 {
 		return kvRow{}, fmt.Errorf("%w: %s: unique", errKVConstraint, h.t.def.name)
 	}
+	// Like SQLite, a refused insert leaves the sequence as it was.
+	h.raiseSeq(id)
 	h.set(pk, v)
 	return h.wrap(v), nil
 }
@@ -428,7 +428,7 @@ func (h kvH) put(r kvRow) (kvRow, error) {
 		return kvRow{}, err
 	}
 	v := slices.Clone(r.v)
-	h.assign(v)
+	h.raiseSeq(h.nextID(v))
 	pk := h.t.def.keyOf(v, h.t.def.pk)
 	for _, other := range h.t.conflicts(v, pk) {
 		h.remove(other)
@@ -481,12 +481,13 @@ func (h kvH) delRow(r kvRow) (bool, error) {
 	return true, nil
 }
 
-// assign gives an autoincrement key given as 0 (or NULL) the next value,
-// and raises the high-water mark past an explicit one.
-func (h kvH) assign(v []any) {
+// nextID gives an autoincrement key given as 0 (or NULL) in v the next
+// value and returns v's key (0 for a table without autoincrement); the
+// high-water mark is raised by raiseSeq once the row is stored.
+func (h kvH) nextID(v []any) int64 {
 	def := h.t.def
 	if !def.autoinc {
-		return
+		return 0
 	}
 	c := def.pk[0]
 	id, _ := v[c].(int64)
@@ -497,11 +498,18 @@ func (h kvH) assign(v []any) {
 		}
 		v[c] = id
 	}
-	if id > h.t.seq {
-		h.tx.undo = append(h.tx.undo, kvUndo{t: h.t, seq: h.t.seq, seqSet: true})
-		h.t.seq = id
-		h.tx.dirty[kvRef{table: kvSeqTable, pk: def.name}] = struct{}{}
+	return id
+}
+
+// raiseSeq raises the autoincrement high-water mark to id if it is below
+// (an explicit key above it raises it too, as in SQLite).
+func (h kvH) raiseSeq(id int64) {
+	if !h.t.def.autoinc || id <= h.t.seq {
+		return
 	}
+	h.tx.undo = append(h.tx.undo, kvUndo{t: h.t, seq: h.t.seq, seqSet: true})
+	h.t.seq = id
+	h.tx.dirty[kvRef{table: kvSeqTable, pk: h.t.def.name}] = struct{}{}
 }
 
 func (t *kvTable) maxKey() int64 {
@@ -593,6 +601,19 @@ func (h kvH) scan(reverse bool, fn func(kvRow) bool, prefix ...any) {
 	p := kvKey(norm...)
 	keys := rangeOf(h.t.keys, p)
 	h.each(keys, reverse, func(k string) string { return k }, fn)
+}
+
+// scanFrom calls fn with each row whose primary key is at or after the
+// key given by the values from (a prefix of the key's columns), in
+// primary key order, until fn returns false. fn may change the table.
+func (h kvH) scanFrom(fn func(kvRow) bool, from ...any) {
+	def := h.t.def
+	norm := make([]any, len(from))
+	for i := range from {
+		norm[i] = kvNormalize(def, def.pk[i], from[i])
+	}
+	lo, _ := slices.BinarySearch(h.t.keys, kvKey(norm...))
+	h.each(h.t.keys[lo:], false, func(k string) string { return k }, fn)
 }
 
 // scanIndex calls fn with each row whose index values start with prefix,

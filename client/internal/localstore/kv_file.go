@@ -3,7 +3,6 @@
 package localstore
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -18,25 +17,61 @@ import (
 )
 
 // kvFileName is the kv engine's log file natively (spec/client-store.md
-// §6.5).
+// §8.4).
 const kvFileName = "state.kv"
 
 // kvFile is the kv engine's native backend: key.age beside an append-only
-// log of batches, each u32 length || SHA-256 of the body (first 16 bytes)
-// || body, fsynced before commit returns. A torn or damaged last batch
-// (a crash while it was written) is dropped at open; damage before the
-// last batch is ErrCorrupt. When the log holds more than twice the live
-// records it is rewritten to a new file that replaces it atomically. The
-// file is locked (flock) while open: a second open is ErrLocked.
+// log of batches, each a frame: u32 length || SHA-256 of the body (first
+// 16 bytes) || body || the same 20 bytes again, fsynced before commit
+// returns. The trailer lets load find the last batch from the end of the
+// file: a damaged batch followed by a whole last batch is damage to a
+// committed batch (ErrCorrupt, even when the damage hides where the next
+// batch starts), while a damaged batch with no whole batch after it is a
+// torn last batch (a crash while it was written) and is dropped at open.
+// When the log holds more than twice the live records it is rewritten to
+// a new file that replaces it atomically. The file is locked (flock)
+// while open: a second open is ErrLocked.
 type kvFile struct {
-	dir  string
-	path string
-	f    *os.File
-	live map[string]int // record name -> size, for compaction
-	size int64          // the log's length
+	dir       string
+	path      string
+	f         *os.File
+	live      map[string]int // record name -> size, for compaction
+	liveBytes int64          // the sum of live's sizes
+	size      int64          // the log's length
 }
 
+// kvFileHeader is the size of a frame's header, and of its trailer.
 const kvFileHeader = 4 + 16
+
+// kvFrame returns a batch body framed for the log.
+func kvFrame(body []byte) []byte {
+	sum := sha256.Sum256(body)
+	buf := make([]byte, 0, 2*kvFileHeader+len(body))
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(body)))
+	buf = append(buf, sum[:16]...)
+	buf = append(buf, body...)
+	return append(buf, buf[:kvFileHeader]...)
+}
+
+// kvFrameBody returns the body of the frame at the start of b, and the
+// frame's length; ok is false if b does not start with a whole frame
+// whose checksum and trailer match.
+func kvFrameBody(b []byte) (body []byte, n int, ok bool) {
+	if len(b) < 2*kvFileHeader {
+		return nil, 0, false
+	}
+	l := binary.BigEndian.Uint32(b)
+	if uint64(l) > uint64(len(b)-2*kvFileHeader) {
+		return nil, 0, false
+	}
+	n = 2*kvFileHeader + int(l)
+	body = b[kvFileHeader : kvFileHeader+int(l)]
+	sum := sha256.Sum256(body)
+	if string(sum[:16]) != string(b[4:kvFileHeader]) || string(b[:kvFileHeader]) != string(b[n-kvFileHeader:n]) {
+		return nil, 0, false
+	}
+	return body, n, true
+}
 
 func createKVFile(ctx context.Context, dir string, u Unlock) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -113,55 +148,66 @@ func (k *kvFile) writeKeyFile(data []byte) error {
 
 func (k *kvFile) close() error { return k.f.Close() }
 
-// load replays the log.
+// load replays the log. A damaged frame is a torn last batch, cut off
+// the file, unless a whole frame ends the file after it: then it is
+// ErrCorrupt. A frame whose checksum matches but whose body does not
+// parse is ErrCorrupt too (a crash cannot make one).
 func (k *kvFile) load(ctx context.Context) (map[string][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if _, err := k.f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("localstore: read %s: %w", k.path, err)
 	}
-	st, err := k.f.Stat()
+	data, err := io.ReadAll(k.f)
 	if err != nil {
 		return nil, fmt.Errorf("localstore: read %s: %w", k.path, err)
 	}
-	r := bufio.NewReaderSize(k.f, 1<<16)
 	recs := map[string][]byte{}
-	var off int64
-	for off < st.Size() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var hdr [kvFileHeader]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			break // a torn header: the last batch never committed
-		}
-		n := int64(binary.BigEndian.Uint32(hdr[:4]))
-		if off+kvFileHeader+n > st.Size() {
-			break // torn body
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return nil, fmt.Errorf("localstore: read %s: %w", k.path, err)
-		}
-		sum := sha256.Sum256(body)
-		last := off+kvFileHeader+n == st.Size()
-		if string(sum[:16]) != string(hdr[4:]) || applyKVBatch(recs, body) != nil {
-			if last {
-				break // a damaged last batch: a crash while it was written
+	off := 0
+	for off < len(data) {
+		body, n, ok := kvFrameBody(data[off:])
+		if !ok {
+			if k.lastFrameAfter(data, off) {
+				return nil, corrupt("%s is damaged at offset %d", k.path, off)
 			}
-			return nil, corrupt("%s is damaged at offset %d", k.path, off)
+			break // a torn last batch: it never committed
 		}
-		off += kvFileHeader + n
+		if err := applyKVBatch(recs, body); err != nil {
+			return nil, corrupt("%s: batch at offset %d: %v", k.path, off, err)
+		}
+		off += n
 	}
-	if off < st.Size() {
-		if err := k.f.Truncate(off); err != nil {
+	if off < len(data) {
+		if err := k.f.Truncate(int64(off)); err != nil {
+			return nil, fmt.Errorf("localstore: repair %s: %w", k.path, err)
+		}
+		if err := k.f.Sync(); err != nil {
 			return nil, fmt.Errorf("localstore: repair %s: %w", k.path, err)
 		}
 	}
-	k.size = off
-	k.live = map[string]int{}
+	k.size = int64(off)
+	k.live, k.liveBytes = map[string]int{}, 0
 	for name, v := range recs {
-		k.live[name] = len(name) + len(v)
+		k.setLive(name, v)
 	}
 	return recs, nil
+}
+
+// lastFrameAfter reports whether data ends with a whole frame that starts
+// after off.
+func (k *kvFile) lastFrameAfter(data []byte, off int) bool {
+	if len(data)-off < 2*kvFileHeader {
+		return false
+	}
+	l := binary.BigEndian.Uint32(data[len(data)-kvFileHeader:])
+	n := uint64(l) + 2*kvFileHeader
+	if n > uint64(len(data)-off) {
+		return false
+	}
+	start := len(data) - int(n)
+	_, _, ok := kvFrameBody(data[start:])
+	return ok && start > off
 }
 
 // encodeKVBatch is a batch's body: u32 puts, each (u16 name length, name,
@@ -260,12 +306,7 @@ func applyKVBatch(recs map[string][]byte, body []byte) error {
 // commit appends the batch and fsyncs; a write that fails part way is cut
 // off again, so the log ends with the last committed batch.
 func (k *kvFile) commit(ctx context.Context, b kvBatch) error {
-	body := encodeKVBatch(b)
-	sum := sha256.Sum256(body)
-	buf := make([]byte, 0, kvFileHeader+len(body))
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(body)))
-	buf = append(buf, sum[:16]...)
-	buf = append(buf, body...)
+	buf := kvFrame(encodeKVBatch(b))
 	if _, err := k.f.WriteAt(buf, k.size); err != nil {
 		k.f.Truncate(k.size)
 		return fmt.Errorf("write %s: %w", k.path, err)
@@ -276,12 +317,25 @@ func (k *kvFile) commit(ctx context.Context, b kvBatch) error {
 	}
 	k.size += int64(len(buf))
 	for name, v := range b.puts {
-		k.live[name] = len(name) + len(v)
+		k.setLive(name, v)
 	}
 	for _, name := range b.dels {
+		k.liveBytes -= int64(k.live[name])
 		delete(k.live, name)
 	}
-	return k.maybeCompact()
+	// The batch is committed: a compaction that fails leaves the log as
+	// it was and is tried again at the next commit, so it is no error of
+	// this one (which the engine would undo in memory).
+	k.maybeCompact()
+	return nil
+}
+
+// setLive records the size a record takes in a compacted log: its name and
+// value with their lengths.
+func (k *kvFile) setLive(name string, v []byte) {
+	n := 2 + len(name) + 4 + len(v)
+	k.liveBytes += int64(n - k.live[name])
+	k.live[name] = n
 }
 
 // maybeCompact rewrites the log when it is more than twice the live
@@ -289,11 +343,7 @@ func (k *kvFile) commit(ctx context.Context, b kvBatch) error {
 // fsynced, renamed over the log, the directory fsynced. Deleted rows' old
 // records are then gone from the file.
 func (k *kvFile) maybeCompact() error {
-	var live int64
-	for _, n := range k.live {
-		live += int64(n) + 6
-	}
-	if k.size < 1<<20 || k.size < 2*live {
+	if k.size < 1<<20 || k.size < 2*k.liveBytes {
 		return nil
 	}
 	return k.compact()
@@ -304,11 +354,7 @@ func (k *kvFile) compact() error {
 	if err != nil {
 		return err
 	}
-	body := encodeKVBatch(kvBatch{puts: recs})
-	sum := sha256.Sum256(body)
-	buf := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
-	buf = append(buf, sum[:16]...)
-	buf = append(buf, body...)
+	buf := kvFrame(encodeKVBatch(kvBatch{puts: recs}))
 	tmp := k.path + ".compact"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

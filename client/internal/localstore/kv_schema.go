@@ -13,7 +13,7 @@ const kvSeqTable = "kv_sequence"
 // every migration (migrations/*.sql), column for column, with the same
 // primary keys, unique constraints and indexes (history_conv is the kv
 // engine's own: SQLite answers those queries from the unique index and
-// the row id). spec/client-store.md §6.2.
+// the row id). spec/client-store.md §8.1.
 var kvSchema = []*kvTableDef{
 	kvDef("meta", "name:text value:blob", "name"),
 	kvDef("identity", "id:int handle:text device_id:int account_seed:blob signing_seed:blob dh_private:blob certificate:blob", "id"),
@@ -25,6 +25,7 @@ var kvSchema = []*kvTableDef{
 		kvIndex("processed_time", "processed")),
 	kvDef("outgoing", "seq:int message_id:blob recipient:text device:int envelope:blob attempts:int created:int send_token:blob token_epoch:int", "seq+",
 		kvUnique("message_id recipient device"),
+		kvIndex("outgoing_message", "message_id seq"), // kv only: SQLite uses the unique index's prefix
 		kvIndex("outgoing_device", "recipient device seq")),
 	kvDef("inbox", "seq:int id:blob sender:text sender_device:int time:int plaintext:blob delivered:int flags:int", "seq+",
 		kvUnique("id"),

@@ -13,7 +13,7 @@ import (
 )
 
 // kvBackend is where the kv engine keeps its records and the wrapped store
-// key (spec/client-store.md §6.3): IndexedDB in the browser, a log file
+// key (spec/client-store.md §8.4): IndexedDB in the browser, a log file
 // natively.
 type kvBackend interface {
 	// load returns every record, by name.
@@ -39,7 +39,7 @@ type kvBatch struct {
 	dels []string
 }
 
-// Records (spec/client-store.md §6.3).
+// Records (spec/client-store.md §8.2).
 const (
 	// kvNameInfo is the HKDF info deriving the record-name key from the
 	// store key.

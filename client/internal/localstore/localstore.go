@@ -80,10 +80,10 @@ type Store struct {
 	mu      sync.RWMutex // write-held by Close and ChangeUnlock
 	closed  bool
 	db      *sql.DB              // the SQLite engine: one connection, SQLite allows one writer
-	kv      *kvEngine            // the kv engine (spec/client-store.md §6)
+	kv      *kvEngine            // the kv engine (spec/client-store.md §8)
 	key     *secmem.Enclave      // the store key
 	sealKey *secmem.LockedBuffer // spec/client-store.md §3.1, frozen
-	nameKey *secmem.LockedBuffer // spec/client-store.md §6.3, frozen
+	nameKey *secmem.LockedBuffer // spec/client-store.md §8.2, frozen
 }
 
 // newStore moves storeKey (which it wipes) into an Enclave and derives the

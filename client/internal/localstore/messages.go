@@ -128,21 +128,8 @@ func (tx *sqlTx) outgoing(query string, args ...any) ([]Outgoing, error) {
 		if err := rows.Scan(&o.Seq, &o.MessageID, &o.Recipient, &device, &sealed, &o.Attempts, &created, &token, &tokenEpoch); err != nil {
 			return nil, dbErr("list outgoing", err)
 		}
-		if device < 0 || device > 1<<32-1 {
-			return nil, corrupt("outgoing.device out of range")
-		}
-		o.Device, o.Created = uint32(device), fromNanos(created)
-		if o.Envelope, err = tx.s.open(outgoingAD(o.MessageID, o.Recipient, o.Device), sealed); err != nil {
+		if err := tx.s.openOutgoing(&o, device, created, sealed, token, tokenEpoch); err != nil {
 			return nil, err
-		}
-		if token != nil {
-			if tokenEpoch < 0 {
-				return nil, corrupt("outgoing.token_epoch out of range")
-			}
-			o.TokenEpoch = uint64(tokenEpoch)
-			if o.SendToken, err = tx.s.open(outgoingTokenAD(o.MessageID, o.Recipient, o.Device, o.TokenEpoch), token); err != nil {
-				return nil, err
-			}
 		}
 		os = append(os, o)
 	}
@@ -150,6 +137,31 @@ func (tx *sqlTx) outgoing(query string, args ...any) ([]Outgoing, error) {
 		return nil, dbErr("list outgoing", err)
 	}
 	return os, nil
+}
+
+// openOutgoing completes o (its Seq, MessageID, Recipient and Attempts
+// read) from a row's other columns: the device, the creation time, the
+// sealed envelope and the sealed send token (nil: none) of epoch
+// tokenEpoch. Both engines read outgoing rows with it.
+func (s *Store) openOutgoing(o *Outgoing, device, created int64, sealed, token []byte, tokenEpoch int64) error {
+	if device < 0 || device > 1<<32-1 {
+		return corrupt("outgoing.device out of range")
+	}
+	o.Device, o.Created = uint32(device), fromNanos(created)
+	var err error
+	if o.Envelope, err = s.open(outgoingAD(o.MessageID, o.Recipient, o.Device), sealed); err != nil {
+		return err
+	}
+	if token != nil {
+		if tokenEpoch < 0 {
+			return corrupt("outgoing.token_epoch out of range")
+		}
+		o.TokenEpoch = uint64(tokenEpoch)
+		if o.SendToken, err = s.open(outgoingTokenAD(o.MessageID, o.Recipient, o.Device, o.TokenEpoch), token); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecordAttempt adds one to the attempts of a queued envelope; ErrNotFound
@@ -245,19 +257,27 @@ func (tx *sqlTx) scanInbox(rows interface{ Scan(...any) error }) (InboxMessage, 
 	if err := rows.Scan(&m.Seq, &m.ID, &m.Sender, &device, &when, &sealed, &m.Delivered, &flags); err != nil {
 		return InboxMessage{}, err
 	}
-	if flags < 0 || flags > inboxKeyChanged|inboxHeld {
-		return InboxMessage{}, corrupt("inbox.flags out of range")
-	}
-	m.KeyChanged, m.Held = flags&inboxKeyChanged != 0, flags&inboxHeld != 0
-	if device < 0 || device > 1<<32-1 {
-		return InboxMessage{}, corrupt("inbox.sender_device out of range")
-	}
-	m.SenderDevice, m.Time = uint32(device), fromNanos(when)
-	var err error
-	if m.Plaintext, err = tx.s.open(inboxAD(&m), sealed); err != nil {
+	if err := tx.s.openInbox(&m, device, when, flags, sealed); err != nil {
 		return InboxMessage{}, err
 	}
 	return m, nil
+}
+
+// openInbox completes m (its Seq, ID, Sender and Delivered read) from a
+// row's other columns: the sender device, the time, the flags and the
+// sealed plaintext. Both engines read inbox rows with it.
+func (s *Store) openInbox(m *InboxMessage, device, when, flags int64, sealed []byte) error {
+	if flags < 0 || flags > inboxKeyChanged|inboxHeld {
+		return corrupt("inbox.flags out of range")
+	}
+	m.KeyChanged, m.Held = flags&inboxKeyChanged != 0, flags&inboxHeld != 0
+	if device < 0 || device > 1<<32-1 {
+		return corrupt("inbox.sender_device out of range")
+	}
+	m.SenderDevice, m.Time = uint32(device), fromNanos(when)
+	var err error
+	m.Plaintext, err = s.open(inboxAD(m), sealed)
+	return err
 }
 
 // Inbox returns the stored message with id, or ErrNotFound.

@@ -44,17 +44,22 @@ func ownDeviceAD(device uint32) rowKey {
 // PutOwnDevice records device with state and the certificate it was
 // approved with, replacing what was recorded for it.
 func (tx *sqlTx) PutOwnDevice(device uint32, state OwnDeviceState, cert []byte) error {
-	if state != OwnApproved && state != OwnRevoked {
-		return fmt.Errorf("localstore: own device state %d", state)
-	}
-	h := sha256.Sum256(cert)
-	rec := append([]byte{byte(state)}, h[:]...)
-	sealed, err := tx.s.seal(ownDeviceAD(device), rec)
+	sealed, err := tx.s.sealOwnDevice(device, state, sha256.Sum256(cert))
 	if err != nil {
 		return err
 	}
 	_, err = tx.exec("put own device", `INSERT OR REPLACE INTO own_devices (device, record) VALUES (?, ?)`, int64(device), sealed)
 	return err
+}
+
+// sealOwnDevice checks state and seals the own_devices record of device
+// (both engines).
+func (s *Store) sealOwnDevice(device uint32, state OwnDeviceState, certHash [32]byte) ([]byte, error) {
+	if state != OwnApproved && state != OwnRevoked {
+		return nil, fmt.Errorf("localstore: own device state %d", state)
+	}
+	rec := append([]byte{byte(state)}, certHash[:]...)
+	return s.seal(ownDeviceAD(device), rec)
 }
 
 // OwnDevices returns the recorded devices of this account by id.
@@ -73,10 +78,11 @@ func (tx *sqlTx) OwnDevices() (map[uint32]OwnDevice, error) {
 		if err := rows.Scan(&device, &sealed); err != nil {
 			return nil, dbErr("list own devices", err)
 		}
-		if device < 0 || device > 1<<32-1 {
-			return nil, corrupt("own_devices.device out of range")
+		id, err := deviceColumn(device, "own_devices.device")
+		if err != nil {
+			return nil, err
 		}
-		d, err := tx.openOwnDevice(uint32(device), sealed)
+		d, err := tx.s.openOwnDevice(id, sealed)
 		if err != nil {
 			return nil, err
 		}
@@ -98,11 +104,13 @@ func (tx *sqlTx) OwnDevice(device uint32) (OwnDevice, error) {
 	if err != nil {
 		return OwnDevice{}, dbErr("get own device", err)
 	}
-	return tx.openOwnDevice(device, sealed)
+	return tx.s.openOwnDevice(device, sealed)
 }
 
-func (tx *sqlTx) openOwnDevice(device uint32, sealed []byte) (OwnDevice, error) {
-	rec, err := tx.s.open(ownDeviceAD(device), sealed)
+// openOwnDevice opens and parses the own_devices record of device (both
+// engines).
+func (s *Store) openOwnDevice(device uint32, sealed []byte) (OwnDevice, error) {
+	rec, err := s.open(ownDeviceAD(device), sealed)
 	if err != nil {
 		return OwnDevice{}, err
 	}

@@ -49,11 +49,29 @@ func (tx *sqlTx) Prekey(kind uint8, id uint32) (Prekey, error) {
 	if err != nil {
 		return Prekey{}, dbErr("get prekey", err)
 	}
-	secret, err := tx.s.open(prekeyAD(kind, id), sealed)
+	return tx.s.openPrekey(kind, int64(id), sealed, created, used, pending)
+}
+
+// prekeyInfo checks a prekeys row's id and returns it without its secret
+// (both engines).
+func prekeyInfo(kind uint8, id, created, used int64, pending []byte) (Prekey, error) {
+	if id < 0 || id > 1<<32-1 {
+		return Prekey{}, corrupt("prekeys.id out of range")
+	}
+	return Prekey{Kind: kind, ID: uint32(id), Created: fromNanos(created), Used: fromNanos(used), Pending: pending}, nil
+}
+
+// openPrekey checks a prekeys row's id and opens its secret (both
+// engines).
+func (s *Store) openPrekey(kind uint8, id int64, sealed []byte, created, used int64, pending []byte) (Prekey, error) {
+	p, err := prekeyInfo(kind, id, created, used, pending)
 	if err != nil {
 		return Prekey{}, err
 	}
-	return Prekey{Kind: kind, ID: id, Secret: secret, Created: fromNanos(created), Used: fromNanos(used), Pending: pending}, nil
+	if p.Secret, err = s.open(prekeyAD(kind, p.ID), sealed); err != nil {
+		return Prekey{}, err
+	}
+	return p, nil
 }
 
 // Prekeys returns the prekeys of kind in id order.
@@ -78,14 +96,11 @@ func (tx *sqlTx) Prekeys(kind uint8) ([]Prekey, error) {
 		if err := rows.Scan(&id, &sealed, &created, &used, &pending); err != nil {
 			return fail(dbErr("list prekeys", err))
 		}
-		if id < 0 || id > 1<<32-1 {
-			return fail(corrupt("prekeys.id out of range"))
-		}
-		secret, err := tx.s.open(prekeyAD(kind, uint32(id)), sealed)
+		p, err := tx.s.openPrekey(kind, id, sealed, created, used, pending)
 		if err != nil {
 			return fail(err)
 		}
-		ps = append(ps, Prekey{Kind: kind, ID: uint32(id), Secret: secret, Created: fromNanos(created), Used: fromNanos(used), Pending: pending})
+		ps = append(ps, p)
 	}
 	if err := rows.Err(); err != nil {
 		return fail(dbErr("list prekeys", err))
@@ -134,10 +149,11 @@ func (tx *sqlTx) PrekeyInfos(kind uint8) ([]Prekey, error) {
 		if err := rows.Scan(&id, &created, &used, &pending); err != nil {
 			return nil, dbErr("list prekeys", err)
 		}
-		if id < 0 || id > 1<<32-1 {
-			return nil, corrupt("prekeys.id out of range")
+		p, err := prekeyInfo(kind, id, created, used, pending)
+		if err != nil {
+			return nil, err
 		}
-		ps = append(ps, Prekey{Kind: kind, ID: uint32(id), Created: fromNanos(created), Used: fromNanos(used), Pending: pending})
+		ps = append(ps, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("list prekeys", err)

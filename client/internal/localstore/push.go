@@ -50,6 +50,12 @@ func (tx *sqlTx) PutPushTarget(p PushTarget) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
+	return putPushTarget(tx, p)
+}
+
+// putPushTarget checks p and stores it in the meta row "push" (both
+// engines).
+func putPushTarget(m metaTable, p PushTarget) error {
 	if p.Kind > PushGateway {
 		return errors.New("localstore: unknown push target kind")
 	}
@@ -58,13 +64,18 @@ func (tx *sqlTx) PutPushTarget(p PushTarget) error {
 			return errors.New("localstore: push target field too long")
 		}
 	}
-	return tx.putMeta(pushName, pushAD(), p.marshal())
+	return m.putMeta(pushName, pushAD(), p.marshal())
 }
 
 // PushTarget returns this device's push target, or ErrNotFound when it has
 // none (and the relay was told so).
 func (tx *sqlTx) PushTarget() (PushTarget, error) {
-	b, err := tx.meta(pushName, pushAD())
+	return loadPushTarget(tx)
+}
+
+// loadPushTarget reads and parses the meta row "push" (both engines).
+func loadPushTarget(m metaTable) (PushTarget, error) {
+	b, err := m.meta(pushName, pushAD())
 	if err != nil {
 		return PushTarget{}, err
 	}
@@ -138,8 +149,10 @@ type heartbeatEntry struct {
 	hb  Heartbeat
 }
 
-func (tx *sqlTx) heartbeats() ([]heartbeatEntry, error) {
-	b, err := tx.meta(heartbeatName, heartbeatAD())
+// loadHeartbeats reads and parses the heartbeat row, newest first; none
+// without the row (both engines).
+func loadHeartbeats(m metaTable) ([]heartbeatEntry, error) {
+	b, err := m.meta(heartbeatName, heartbeatAD())
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
@@ -164,7 +177,12 @@ func (tx *sqlTx) heartbeats() ([]heartbeatEntry, error) {
 // Heartbeat returns what is remembered of network's heartbeat, or
 // ErrNotFound.
 func (tx *sqlTx) Heartbeat(network string) (Heartbeat, error) {
-	es, err := tx.heartbeats()
+	return loadHeartbeat(tx, network)
+}
+
+// loadHeartbeat finds network in the heartbeat row (both engines).
+func loadHeartbeat(m metaTable, network string) (Heartbeat, error) {
+	es, err := loadHeartbeats(m)
 	if err != nil {
 		return Heartbeat{}, err
 	}
@@ -183,7 +201,13 @@ func (tx *sqlTx) PutHeartbeat(network string, hb Heartbeat) error {
 	if tx.readOnly {
 		return errReadOnly
 	}
-	es, err := tx.heartbeats()
+	return putHeartbeat(tx, network, hb)
+}
+
+// putHeartbeat puts network's heartbeat first in the heartbeat row (both
+// engines).
+func putHeartbeat(m metaTable, network string, hb Heartbeat) error {
+	es, err := loadHeartbeats(m)
 	if err != nil {
 		return err
 	}
@@ -201,5 +225,5 @@ func (tx *sqlTx) PutHeartbeat(network string, hb Heartbeat) error {
 		b = binary.BigEndian.AppendUint32(b, ms(e.hb.Bad))
 		b = binary.BigEndian.AppendUint64(b, uint64(nanos(e.hb.BadUntil)))
 	}
-	return tx.putMeta(heartbeatName, heartbeatAD(), b)
+	return m.putMeta(heartbeatName, heartbeatAD(), b)
 }

@@ -61,3 +61,43 @@ func TestReceiptBatches(t *testing.T) {
 		return nil
 	})
 }
+
+// Receipts queued at the same time: the batch is that of the first in
+// (peer, type, id) order, its ids in id order; a limit of 0 gives a batch
+// without ids, one below 0 every id.
+func TestReceiptBatchTies(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	update(t, s, func(tx Tx) error {
+		for _, r := range []struct {
+			peer string
+			typ  int
+			id   string
+		}{{"carol", ReceiptRead, "c1"}, {"bob", ReceiptRead, "b2"}, {"bob", ReceiptDelivered, "b3"}, {"bob", ReceiptRead, "b1"}} {
+			if err := tx.QueueReceipt(r.peer, r.typ, []byte(r.id), t0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx Tx) error {
+		p, err := tx.PendingReceiptBatch(0)
+		if err != nil || p == nil || p.Peer != "bob" || p.Type != ReceiptDelivered || p.IDs != nil {
+			t.Errorf("PendingReceiptBatch(0) = %+v, %v", p, err)
+		}
+		p, err = tx.PendingReceiptBatch(-1)
+		if err != nil || p == nil || p.Peer != "bob" || p.Type != ReceiptDelivered || len(p.IDs) != 1 || string(p.IDs[0]) != "b3" {
+			t.Errorf("PendingReceiptBatch(-1) = %+v, %v", p, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx Tx) error {
+		if err := tx.DeleteReceipts("bob", ReceiptDelivered, [][]byte{[]byte("b3"), []byte("absent")}); err != nil {
+			return err
+		}
+		p, err := tx.PendingReceiptBatch(-1)
+		if err != nil || p == nil || p.Peer != "bob" || p.Type != ReceiptRead || len(p.IDs) != 2 || string(p.IDs[0]) != "b1" || string(p.IDs[1]) != "b2" {
+			t.Errorf("PendingReceiptBatch after delete = %+v, %v", p, err)
+		}
+		return nil
+	})
+}

@@ -82,16 +82,21 @@ func (tx *sqlTx) TakeSendToken(minEpoch uint64) (epoch uint64, token []byte, err
 	if err != nil {
 		return 0, nil, dbErr("take send token", err)
 	}
-	if e < 0 {
-		return 0, nil, corrupt("send_tokens.epoch out of range")
-	}
-	if token, err = tx.s.open(sendTokenAD(uint64(e)), sealed); err != nil {
+	if token, err = tx.s.openSendToken(e, sealed); err != nil {
 		return 0, nil, err
 	}
 	if err := tx.execOne("take send token", `DELETE FROM send_tokens WHERE id = ?`, id); err != nil {
 		return 0, nil, err
 	}
 	return uint64(e), token, nil
+}
+
+// openSendToken opens a send_tokens row's token of epoch e (both engines).
+func (s *Store) openSendToken(e int64, sealed []byte) ([]byte, error) {
+	if e < 0 {
+		return nil, corrupt("send_tokens.epoch out of range")
+	}
+	return s.open(sendTokenAD(uint64(e)), sealed)
 }
 
 // DropSendTokensBefore deletes the tokens of epochs before epoch (they no
@@ -119,18 +124,27 @@ func (tx *sqlTx) SetOutgoingToken(messageID []byte, recipient string, device uin
 	if tx.readOnly {
 		return errReadOnly
 	}
-	e, err := epochInt(epoch)
+	sealed, e, err := tx.s.sealOutgoingToken(messageID, recipient, device, epoch, token)
 	if err != nil {
 		return err
 	}
-	var sealed []byte
-	if token != nil {
-		if sealed, err = tx.s.seal(outgoingTokenAD(messageID, recipient, device, epoch), token); err != nil {
-			return err
-		}
-	} else {
-		e = 0
-	}
 	return tx.execOne("set outgoing token", `UPDATE outgoing SET send_token = ?, token_epoch = ?
 		WHERE message_id = ? AND recipient = ? AND device = ?`, sealed, e, nonNil(messageID), recipient, int64(device))
+}
+
+// sealOutgoingToken returns the outgoing row's send_token and token_epoch
+// for token of epoch (both engines): NULL and 0 for a nil token.
+func (s *Store) sealOutgoingToken(messageID []byte, recipient string, device uint32, epoch uint64, token []byte) ([]byte, int64, error) {
+	e, err := epochInt(epoch)
+	if err != nil {
+		return nil, 0, err
+	}
+	if token == nil {
+		return nil, 0, nil
+	}
+	sealed, err := s.seal(outgoingTokenAD(messageID, recipient, device, epoch), token)
+	if err != nil {
+		return nil, 0, err
+	}
+	return sealed, e, nil
 }

@@ -70,7 +70,7 @@ func TestSendTokenWallet(t *testing.T) {
 // spec/client-store.md §4.8: a queued envelope keeps the token it is paid
 // with, sealed and bound to its row, until it leaves the queue.
 func TestOutgoingToken(t *testing.T) {
-	s, dir := create(t, pass("p"))
+	s, _ := create(t, pass("p"))
 	update(t, s, func(tx Tx) error {
 		if _, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("m1"), Recipient: "bob", Device: 1, Envelope: []byte("e1"), Created: t0}); err != nil {
 			return err
@@ -104,8 +104,20 @@ func TestOutgoingToken(t *testing.T) {
 		}
 		return nil
 	})
-	// A token moved to another row does not open there.
-	update(t, s, func(tx Tx) error { return tx.SetOutgoingToken([]byte("m1"), "bob", 1, 42, []byte("the token")) })
+}
+
+// A token moved to another outgoing row in state.db does not open there.
+func TestOutgoingTokenMoved(t *testing.T) {
+	requireSQLite(t)
+	s, dir := create(t, pass("p"))
+	update(t, s, func(tx Tx) error {
+		for _, id := range []string{"m1", "m2"} {
+			if _, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte(id), Recipient: "bob", Device: 1, Envelope: []byte("e"), Created: t0}); err != nil {
+				return err
+			}
+		}
+		return tx.SetOutgoingToken([]byte("m1"), "bob", 1, 42, []byte("the token"))
+	})
 	s.Close()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "state.db"))
 	if err != nil {

@@ -20,6 +20,19 @@ func sentAD(messageID []byte) rowKey {
 	return newRowKey("sent", "digest").bytes(messageID)
 }
 
+// openSent returns the record of messageID from its stored digest (nil:
+// NULL, not known) and creation time.
+func (s *Store) openSent(messageID, sealed []byte, created int64) (Sent, error) {
+	var digest []byte
+	if sealed != nil {
+		var err error
+		if digest, err = s.open(sentAD(messageID), sealed); err != nil {
+			return Sent{}, err
+		}
+	}
+	return Sent{MessageID: messageID, Digest: digest, Created: fromNanos(created)}, nil
+}
+
 // PutSent records a queued message id; ErrDuplicate if it is recorded
 // already.
 func (tx *sqlTx) PutSent(s Sent) error {
@@ -54,13 +67,7 @@ func (tx *sqlTx) Sent(messageID []byte) (Sent, error) {
 	if err != nil {
 		return Sent{}, dbErr("get sent", err)
 	}
-	var digest []byte
-	if sealed != nil {
-		if digest, err = tx.s.open(sentAD(messageID), sealed); err != nil {
-			return Sent{}, err
-		}
-	}
-	return Sent{MessageID: messageID, Digest: digest, Created: fromNanos(created)}, nil
+	return tx.s.openSent(messageID, sealed, created)
 }
 
 // ForgetSentBefore deletes the records of message ids queued before t
@@ -90,6 +97,14 @@ type Refused struct {
 	Status    int
 }
 
+// refused returns a sent_refused row's device and status.
+func refused(recipient string, device, status int64) (Refused, error) {
+	if device < 0 || device > 1<<32-1 || status < 0 || status > 1<<31-1 {
+		return Refused{}, corrupt("sent_refused value out of range")
+	}
+	return Refused{Recipient: recipient, Device: uint32(device), Status: int(status)}, nil
+}
+
 // PutRefused records a device the relay refused messageID for; a second
 // record for the same device replaces the first.
 func (tx *sqlTx) PutRefused(messageID []byte, r Refused) error {
@@ -109,16 +124,16 @@ func (tx *sqlTx) RefusedFor(messageID []byte) ([]Refused, error) {
 	var rs []Refused
 	for rows.Next() {
 		var (
-			r              Refused
+			recipient      string
 			device, status int64
 		)
-		if err := rows.Scan(&r.Recipient, &device, &status); err != nil {
+		if err := rows.Scan(&recipient, &device, &status); err != nil {
 			return nil, dbErr("list refused", err)
 		}
-		if device < 0 || device > 1<<32-1 || status < 0 || status > 1<<31-1 {
-			return nil, corrupt("sent_refused value out of range")
+		r, err := refused(recipient, device, status)
+		if err != nil {
+			return nil, err
 		}
-		r.Device, r.Status = uint32(device), int(status)
 		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -133,6 +148,14 @@ type Device struct {
 	Device uint32
 }
 
+// outgoingDevice returns the recipient device of an outgoing row.
+func outgoingDevice(recipient string, device int64) (Device, error) {
+	if device < 0 || device > 1<<32-1 {
+		return Device{}, corrupt("outgoing.device out of range")
+	}
+	return Device{Handle: recipient, Device: uint32(device)}, nil
+}
+
 // OutgoingDevices returns the recipient devices with queued envelopes,
 // the device whose oldest envelope is oldest first.
 func (tx *sqlTx) OutgoingDevices() ([]Device, error) {
@@ -144,16 +167,16 @@ func (tx *sqlTx) OutgoingDevices() ([]Device, error) {
 	var ds []Device
 	for rows.Next() {
 		var (
-			d      Device
-			device int64
+			recipient string
+			device    int64
 		)
-		if err := rows.Scan(&d.Handle, &device); err != nil {
+		if err := rows.Scan(&recipient, &device); err != nil {
 			return nil, dbErr("list outgoing devices", err)
 		}
-		if device < 0 || device > 1<<32-1 {
-			return nil, corrupt("outgoing.device out of range")
+		d, err := outgoingDevice(recipient, device)
+		if err != nil {
+			return nil, err
 		}
-		d.Device = uint32(device)
 		ds = append(ds, d)
 	}
 	if err := rows.Err(); err != nil {

@@ -115,6 +115,7 @@ func TestOutgoingPerDevice(t *testing.T) {
 // Migration 0005 records the ids of messages queued before it, without a
 // digest (spec/client-store.md §4.13).
 func TestSentMigration(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	update(t, s, func(tx Tx) error {
 		_, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("old"), Recipient: "bob", Device: 1, Envelope: []byte("e"), Created: t0})
@@ -143,6 +144,51 @@ func TestSentMigration(t *testing.T) {
 	view(t, s, func(tx Tx) error {
 		if got, err := tx.Sent([]byte("old")); err != nil || got.Digest != nil || !got.Created.Equal(t0) {
 			t.Errorf("Sent(old) after migration = %+v, %v; want a record without digest", got, err)
+		}
+		return nil
+	})
+}
+
+// Refusals are listed by recipient and device, a second for a device
+// replacing the first; ForgetSentBefore keeps a record created at the
+// cut-off time itself, and one in a View transaction fails.
+func TestRefusedAndForgetCutoff(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	update(t, s, func(tx Tx) error {
+		for _, r := range []Refused{{"carol", 1, 5}, {"bob", 9, 5}, {"bob", 2, 5}, {"bob", 9, 7}} {
+			if err := tx.PutRefused([]byte("m1"), r); err != nil {
+				return err
+			}
+		}
+		for i, at := range []time.Time{t0.Add(-time.Second), t0, t0.Add(time.Second)} {
+			if err := tx.PutSent(Sent{MessageID: []byte{byte('a' + i)}, Created: at}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := s.View(t.Context(), func(tx Tx) error {
+		if n, err := tx.ForgetSentBefore(t0.Add(time.Hour)); !errors.Is(err, errReadOnly) || n != 0 {
+			t.Errorf("ForgetSentBefore in View = %d, %v", n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx Tx) error {
+		if rs, err := tx.RefusedFor([]byte("m1")); err != nil || !slices.Equal(rs, []Refused{{"bob", 2, 5}, {"bob", 9, 7}, {"carol", 1, 5}}) {
+			t.Errorf("RefusedFor(m1) = %+v, %v", rs, err)
+		}
+		if n, err := tx.ForgetSentBefore(t0); err != nil || n != 1 {
+			t.Errorf("ForgetSentBefore(t0) = %d, %v; want 1", n, err)
+		}
+		return nil
+	})
+	view(t, s, func(tx Tx) error {
+		for id, want := range map[string]error{"a": ErrNotFound, "b": nil, "c": nil} {
+			if got, err := tx.Sent([]byte(id)); !errors.Is(err, want) || (err == nil && string(got.MessageID) != id) {
+				t.Errorf("Sent(%s) = %+v, %v; want %v", id, got, err, want)
+			}
 		}
 		return nil
 	})

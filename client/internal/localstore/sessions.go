@@ -21,6 +21,14 @@ func sessionAD(handle string, device uint32) rowKey {
 	return newRowKey("sessions", "state").text(handle).int(uint64(device))
 }
 
+// sessionDevice checks a stored sessions.peer_device (both engines).
+func sessionDevice(d int64) (uint32, error) {
+	if d < 0 || d > 1<<32-1 {
+		return 0, corrupt("sessions.peer_device out of range")
+	}
+	return uint32(d), nil
+}
+
 // PutSession stores s, replacing the session with the same peer device.
 func (tx *sqlTx) PutSession(s Session) error {
 	sealed, err := tx.s.seal(sessionAD(s.PeerHandle, s.PeerDevice), s.State)
@@ -92,10 +100,11 @@ func (tx *sqlTx) SessionDevices(handle string) ([]uint32, error) {
 		if err := rows.Scan(&d); err != nil {
 			return nil, dbErr("list sessions", err)
 		}
-		if d < 0 || d > 1<<32-1 {
-			return nil, corrupt("sessions.peer_device out of range")
+		dev, err := sessionDevice(d)
+		if err != nil {
+			return nil, err
 		}
-		ds = append(ds, uint32(d))
+		ds = append(ds, dev)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("list sessions", err)
@@ -133,10 +142,11 @@ func (tx *sqlTx) SessionPeers() ([]SessionPeer, error) {
 		if err := rows.Scan(&h, &d); err != nil {
 			return nil, dbErr("list sessions", err)
 		}
-		if d < 0 || d > 1<<32-1 {
-			return nil, corrupt("sessions.peer_device out of range")
+		dev, err := sessionDevice(d)
+		if err != nil {
+			return nil, err
 		}
-		ps = append(ps, SessionPeer{h, uint32(d)})
+		ps = append(ps, SessionPeer{h, dev})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbErr("list sessions", err)

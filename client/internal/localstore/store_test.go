@@ -118,6 +118,7 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 }
 
 func TestFileModes(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	putSecretSession(t, s, "x")
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
@@ -154,6 +155,7 @@ func TestCreateRefusesExisting(t *testing.T) {
 }
 
 func TestOpenMissing(t *testing.T) {
+	requireSQLite(t)
 	_, err := Open(t.Context(), t.TempDir(), pass("p"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open of an empty directory: %v, want fs.ErrNotExist", err)
@@ -328,6 +330,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestDatabaseSettings(t *testing.T) {
+	requireSQLite(t)
 	s, dir := create(t, pass("p"))
 	putSecretSession(t, s, "x")
 	for pragma, want := range map[string]string{

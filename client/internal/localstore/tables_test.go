@@ -351,3 +351,258 @@ func TestUpdateAtomic(t *testing.T) {
 	update(t, s, receive)
 	check("v2", true)
 }
+
+// TestSessionsEphemeralRun: PutSession keeps the row's ephemeral run, a
+// missing session is ErrNotFound, and SessionPeers lists every peer
+// device in order.
+func TestSessionsEphemeralRun(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	update(t, s, func(tx Tx) error {
+		if _, err := tx.EphemeralRun("bob", 1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("EphemeralRun without a session: %v", err)
+		}
+		if err := tx.SetEphemeralRun("bob", 1, 3); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SetEphemeralRun without a session: %v", err)
+		}
+		for _, p := range []SessionPeer{{"carol", 7}, {"bob", 2}, {"bob", 1}, {"a", 1 << 31}} {
+			if err := tx.PutSession(Session{PeerHandle: p.Handle, PeerDevice: p.Device, State: []byte("s"), Updated: t0}); err != nil {
+				return err
+			}
+		}
+		if n, err := tx.EphemeralRun("bob", 1); n != 0 || err != nil {
+			t.Errorf("EphemeralRun of a new session = %d, %v", n, err)
+		}
+		if err := tx.SetEphemeralRun("bob", 1, 3); err != nil {
+			return err
+		}
+		return tx.PutSession(Session{PeerHandle: "bob", PeerDevice: 1, State: []byte("s2"), Updated: t0.Add(time.Second)})
+	})
+	view(t, s, func(tx Tx) error {
+		if n, err := tx.EphemeralRun("bob", 1); n != 3 || err != nil {
+			t.Errorf("EphemeralRun after PutSession = %d, %v; want 3 kept", n, err)
+		}
+		if n, err := tx.EphemeralRun("bob", 2); n != 0 || err != nil {
+			t.Errorf("EphemeralRun of another device = %d, %v", n, err)
+		}
+		want := []SessionPeer{{"a", 1 << 31}, {"bob", 1}, {"bob", 2}, {"carol", 7}}
+		if ps, err := tx.SessionPeers(); err != nil || !slices.Equal(ps, want) {
+			t.Errorf("SessionPeers = %v, %v; want %v", ps, err, want)
+		}
+		if ds, err := tx.SessionDevices("nobody"); err != nil || ds != nil {
+			t.Errorf("SessionDevices of no sessions = %v, %v", ds, err)
+		}
+		if err := tx.SetEphemeralRun("bob", 1, 0); !errors.Is(err, errReadOnly) {
+			t.Errorf("SetEphemeralRun in View: %v", err)
+		}
+		if err := tx.PutSession(Session{PeerHandle: "bob", PeerDevice: 1}); !errors.Is(err, errReadOnly) {
+			t.Errorf("PutSession in View: %v", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx Tx) error {
+		if err := tx.DeleteSession("bob", 1); err != nil {
+			return err
+		}
+		return tx.PutSession(Session{PeerHandle: "bob", PeerDevice: 1, State: []byte("s3"), Updated: t0})
+	})
+	view(t, s, func(tx Tx) error {
+		if n, err := tx.EphemeralRun("bob", 1); n != 0 || err != nil {
+			t.Errorf("EphemeralRun of a session made again = %d, %v; want 0", n, err)
+		}
+		return nil
+	})
+}
+
+// TestOutgoingPaging: OutgoingAfter and OutgoingFor page and filter in
+// queue order, LIMIT 0 is nothing and a negative limit no limit, and a
+// refused or deleted enqueue's sequence number is never used again.
+func TestOutgoingPaging(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	var seqs []int64
+	update(t, s, func(tx Tx) error {
+		for i, m := range []string{"m1", "m2", "m1", "m3", "m2"} {
+			seq, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte(m), Recipient: "bob", Device: uint32(i), Envelope: []byte{byte(i)}, Created: t0})
+			if err != nil {
+				return err
+			}
+			seqs = append(seqs, seq)
+			if _, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte(m), Recipient: "bob", Device: uint32(i)}); !errors.Is(err, ErrDuplicate) {
+				t.Errorf("duplicate enqueue: %v", err)
+			}
+		}
+		return nil
+	})
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Fatalf("sequence numbers %v: a refused enqueue took one", seqs)
+		}
+	}
+	devices := func(os []Outgoing) []uint32 {
+		var ds []uint32
+		for _, o := range os {
+			ds = append(ds, o.Device)
+		}
+		return ds
+	}
+	view(t, s, func(tx Tx) error {
+		for _, c := range []struct {
+			after int64
+			limit int
+			want  []uint32
+		}{
+			{0, 10, []uint32{0, 1, 2, 3, 4}},
+			{seqs[1], 2, []uint32{2, 3}},
+			{seqs[4], 10, nil},
+			{-5, 1, []uint32{0}},
+			{seqs[0], 0, nil},
+			{seqs[0], -1, []uint32{1, 2, 3, 4}},
+		} {
+			os, err := tx.OutgoingAfter(c.after, c.limit)
+			if err != nil || !slices.Equal(devices(os), c.want) {
+				t.Errorf("OutgoingAfter(%d, %d) = %v, %v; want %v", c.after, c.limit, devices(os), err, c.want)
+			}
+		}
+		if os, err := tx.OutgoingQueue(0); err != nil || os != nil {
+			t.Errorf("OutgoingQueue(0) = %v, %v", os, err)
+		}
+		if os, err := tx.OutgoingQueue(-1); err != nil || len(os) != 5 {
+			t.Errorf("OutgoingQueue(-1) = %d entries, %v", len(os), err)
+		}
+		if os, err := tx.OutgoingFor([]byte("m2")); err != nil || !slices.Equal(devices(os), []uint32{1, 4}) ||
+			!bytes.Equal(os[1].Envelope, []byte{4}) || os[1].Seq != seqs[4] {
+			t.Errorf("OutgoingFor(m2) = %+v, %v", os, err)
+		}
+		if os, err := tx.OutgoingFor(nil); err != nil || os != nil {
+			t.Errorf("OutgoingFor(nil) = %v, %v", os, err)
+		}
+		if err := tx.RecordAttempt([]byte("m1"), "bob", 0); !errors.Is(err, errReadOnly) {
+			t.Errorf("RecordAttempt in View: %v", err)
+		}
+		if _, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("m9")}); !errors.Is(err, errReadOnly) {
+			t.Errorf("EnqueueOutgoing in View: %v", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx Tx) error {
+		if err := tx.RecordAttempt([]byte("m9"), "bob", 0); !errors.Is(err, ErrNotFound) {
+			t.Errorf("RecordAttempt of nothing queued: %v", err)
+		}
+		return tx.DeleteOutgoing([]byte("m2"), "bob", 4)
+	})
+	update(t, s, func(tx Tx) error {
+		seq, err := tx.EnqueueOutgoing(Outgoing{MessageID: []byte("m4"), Recipient: "bob", Device: 1, Envelope: []byte{9}})
+		if err != nil || seq != seqs[4]+1 {
+			t.Errorf("enqueue after the last was deleted = %d, %v; want %d (AUTOINCREMENT)", seq, err, seqs[4]+1)
+		}
+		return err
+	})
+}
+
+// TestInboxCounts: Undelivered and CountUndelivered leave out delivered
+// and held messages, limits are SQLite's, a processed id keeps its first
+// time and ForgetProcessedBefore keeps ids recorded at the bound.
+func TestInboxCounts(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	var seqs []int64
+	update(t, s, func(tx Tx) error {
+		for i, m := range []InboxMessage{
+			{ID: []byte("a"), Sender: "bob"},
+			{ID: []byte("b"), Sender: "bob", Delivered: true},
+			{ID: []byte("c"), Sender: "bob", Held: true},
+			{ID: []byte("d"), Sender: "carol"},
+			{ID: []byte("e"), Sender: "carol", Held: true, KeyChanged: true},
+			{ID: nil, Sender: "dave"},
+		} {
+			m.Time, m.Plaintext = t0.Add(time.Duration(i)), []byte{byte(i)}
+			seq, err := tx.PutInbox(m)
+			if err != nil {
+				return err
+			}
+			seqs = append(seqs, seq)
+		}
+		if _, err := tx.PutInbox(InboxMessage{ID: []byte{}, Sender: "x"}); !errors.Is(err, ErrDuplicate) {
+			t.Errorf("PutInbox of an empty id after a nil one: %v", err)
+		}
+		if err := tx.MarkDelivered([]byte("b")); err != nil {
+			t.Errorf("MarkDelivered of a delivered message: %v", err)
+		}
+		return nil
+	})
+	ids := func(ms []InboxMessage) string {
+		var b []byte
+		for _, m := range ms {
+			if len(m.ID) == 0 {
+				b = append(b, '-')
+			}
+			b = append(b, m.ID...)
+		}
+		return string(b)
+	}
+	view(t, s, func(tx Tx) error {
+		for limit, want := range map[int]string{-1: "ad-", 0: "", 2: "ad", 10: "ad-"} {
+			if ms, err := tx.Undelivered(limit); err != nil || ids(ms) != want {
+				t.Errorf("Undelivered(%d) = %q, %v; want %q", limit, ids(ms), err, want)
+			}
+		}
+		if n, err := tx.CountUndelivered(); n != 3 || err != nil {
+			t.Errorf("CountUndelivered = %d, %v", n, err)
+		}
+		if ms, err := tx.Held("carol"); err != nil || ids(ms) != "e" || !ms[0].KeyChanged || ms[0].Seq != seqs[4] {
+			t.Errorf("Held(carol) = %+v, %v", ms, err)
+		}
+		if ms, err := tx.Held("dave"); err != nil || ms != nil {
+			t.Errorf("Held(dave) = %+v, %v", ms, err)
+		}
+		if _, err := tx.ReleaseHeld("carol"); !errors.Is(err, errReadOnly) {
+			t.Errorf("ReleaseHeld in View: %v", err)
+		}
+		if m, err := tx.Inbox(nil); err != nil || m.Sender != "dave" {
+			t.Errorf("Inbox(nil) = %+v, %v", m, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx Tx) error {
+		if ms, err := tx.ReleaseHeld("carol"); err != nil || ids(ms) != "e" || ms[0].Held {
+			t.Errorf("ReleaseHeld = %+v, %v", ms, err)
+		}
+		if err := tx.DeleteInbox([]byte("a")); err != nil {
+			return err
+		}
+		if err := tx.DeleteInbox([]byte("a")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("second DeleteInbox: %v", err)
+		}
+		if _, err := tx.MarkProcessed([]byte("p1"), t0); err != nil {
+			return err
+		}
+		if _, err := tx.MarkProcessed([]byte("p2"), t0.Add(time.Second)); err != nil {
+			return err
+		}
+		if first, err := tx.MarkProcessed([]byte("p1"), t0.Add(time.Hour)); first || err != nil {
+			t.Errorf("MarkProcessed again = %v, %v", first, err)
+		}
+		if n, err := tx.ForgetProcessedBefore(t0.Add(time.Second)); n != 1 || err != nil {
+			t.Errorf("ForgetProcessedBefore = %d, %v; want p1 only (p1 keeps its first time)", n, err)
+		}
+		return nil
+	})
+	view(t, s, func(tx Tx) error {
+		if ms, err := tx.Undelivered(-1); err != nil || ids(ms) != "de-" {
+			t.Errorf("Undelivered after release = %q, %v", ids(ms), err)
+		}
+		if n, err := tx.CountUndelivered(); n != 3 || err != nil {
+			t.Errorf("CountUndelivered = %d, %v", n, err)
+		}
+		for id, want := range map[string]bool{"p1": false, "p2": true} {
+			if got, err := tx.IsProcessed([]byte(id)); got != want || err != nil {
+				t.Errorf("IsProcessed(%s) = %v, %v", id, got, err)
+			}
+		}
+		if _, err := tx.MarkProcessed([]byte("p3"), t0); !errors.Is(err, errReadOnly) {
+			t.Errorf("MarkProcessed in View: %v", err)
+		}
+		if _, err := tx.ForgetProcessedBefore(t0); !errors.Is(err, errReadOnly) {
+			t.Errorf("ForgetProcessedBefore in View: %v", err)
+		}
+		return nil
+	})
+}

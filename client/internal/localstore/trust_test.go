@@ -4,12 +4,14 @@ package localstore
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
 // TestContactPending: a pending account key round-trips, and clearing it
 // gives back a record of schema 1's length.
 func TestContactPending(t *testing.T) {
+	requireSQLite(t)
 	s, _ := create(t, pass("p"))
 	c := Contact{Handle: "bob", AccountKey: [32]byte{1}, Verified: true, KeySetVersion: 3, LogIndex: 9, Pending: true, PendingKey: [32]byte{2}}
 	size := func() int {
@@ -66,15 +68,18 @@ func TestInboxHeld(t *testing.T) {
 		}
 		return nil
 	})
-	// Clearing the held flag on disk breaks the seal.
-	if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 1 WHERE id = ?`, []byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.Inbox([]byte("a")); return err }); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("held flag cleared on disk: %v, want ErrCorrupt", err)
-	}
-	if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 3 WHERE id = ?`, []byte("a")); err != nil {
-		t.Fatal(err)
+	if !onKVEngine() {
+		// Clearing the held flag on disk breaks the seal (the kv engine's
+		// records are sealed whole: kv_test.go).
+		if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 1 WHERE id = ?`, []byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.Inbox([]byte("a")); return err }); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("held flag cleared on disk: %v, want ErrCorrupt", err)
+		}
+		if _, err := s.db.ExecContext(t.Context(), `UPDATE inbox SET flags = 3 WHERE id = ?`, []byte("a")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var released []InboxMessage
 	update(t, s, func(tx Tx) error {
@@ -120,6 +125,9 @@ func TestOwnDevices(t *testing.T) {
 		}
 		return nil
 	})
+	if onKVEngine() {
+		return // the rest tampers with state.db, the SQLite engine's file
+	}
 	// A record copied to another device id does not open.
 	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO own_devices (device, record) SELECT 9, record FROM own_devices WHERE device = 1`); err != nil {
 		t.Fatal(err)
@@ -127,4 +135,54 @@ func TestOwnDevices(t *testing.T) {
 	if err := s.View(t.Context(), func(tx Tx) error { _, err := tx.OwnDevice(9); return err }); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("moved record: %v, want ErrCorrupt", err)
 	}
+}
+
+// The log key learned on first use and the directory audit state
+// (spec/client-store.md §4.1): absent until stored, replaced by a second
+// put; the handles with a key set are listed in order.
+func TestLogKeyAuditStateKeySets(t *testing.T) {
+	s, _ := create(t, pass("p"))
+	view(t, s, func(tx Tx) error {
+		if _, err := tx.LogKey(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("LogKey before any: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.AuditState(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("AuditState before any: %v, want ErrNotFound", err)
+		}
+		if hs, err := tx.KeySetHandles(); err != nil || hs != nil {
+			t.Errorf("KeySetHandles before any = %v, %v", hs, err)
+		}
+		if err := tx.PutLogKey("k"); !errors.Is(err, errReadOnly) {
+			t.Errorf("PutLogKey in View: %v", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx Tx) error {
+		for _, h := range []string{"carol", "bob", "alice"} {
+			if err := tx.PutKeySet(h, []byte("entry "+h)); err != nil {
+				return err
+			}
+		}
+		for _, k := range []string{"key1", "key2"} {
+			if err := tx.PutLogKey(k); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutAuditState([]byte("state1")); err != nil {
+			return err
+		}
+		return tx.PutAuditState([]byte("state2"))
+	})
+	view(t, s, func(tx Tx) error {
+		if k, err := tx.LogKey(); err != nil || k != "key2" {
+			t.Errorf("LogKey = %q, %v", k, err)
+		}
+		if a, err := tx.AuditState(); err != nil || string(a) != "state2" {
+			t.Errorf("AuditState = %q, %v", a, err)
+		}
+		if hs, err := tx.KeySetHandles(); err != nil || !slices.Equal(hs, []string{"alice", "bob", "carol"}) {
+			t.Errorf("KeySetHandles = %v, %v", hs, err)
+		}
+		return nil
+	})
 }
