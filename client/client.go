@@ -97,7 +97,9 @@ var (
 // Config says where a client keeps its state and which servers it talks
 // to.
 type Config struct {
-	// Dir is the store directory (spec/client-store.md §1).
+	// Dir is the store directory (spec/client-store.md §1). In the
+	// browser (GOOS=js) it is the store's name: the store is the
+	// IndexedDB database "sealpost:" + Dir (spec/client-store.md §8.5).
 	Dir string
 	// Passphrase or IdentityFile (the contents of an age identity file)
 	// unlocks the store; exactly one must be set. The caller zeroes it
