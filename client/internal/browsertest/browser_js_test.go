@@ -8,10 +8,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/sealpost/sealpost/client"
+	"github.com/sealpost/sealpost/client/internal/ksclient"
+	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -103,5 +106,29 @@ func TestFileTransferUnsupported(t *testing.T) {
 	}
 	if err := c.ResumeFiles(ctx, nil); !errors.Is(err, client.ErrFileTransferUnsupported) {
 		t.Errorf("ResumeFiles: %v, want ErrFileTransferUnsupported", err)
+	}
+}
+
+// The clients of the key server and the relay refuse, in the browser, the
+// TLS trust and dialers they cannot apply, whoever calls them.
+func TestLowerLayersRefuseOwnTrust(t *testing.T) {
+	var fp tlsconfig.Fingerprint
+	pinned := tlsconfig.ClientConfig(fp)
+	if _, err := ksclient.New("https://127.0.0.1:1", pinned); !errors.Is(err, tlsconfig.ErrBrowserTrust) {
+		t.Errorf("ksclient.New with a pin: %v, want ErrBrowserTrust", err)
+	}
+	ks, err := ksclient.New("https://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatalf("ksclient.New with the browser's trust: %v", err)
+	}
+	if err := ks.SetDial((&net.Dialer{}).DialContext); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("ksclient SetDial: %v, want errors.ErrUnsupported", err)
+	}
+	ctx := context.Background()
+	if _, _, err := relayclient.Dial(ctx, "wss://127.0.0.1:1/v1/relay", pinned, "token"); !errors.Is(err, tlsconfig.ErrBrowserTrust) {
+		t.Errorf("relayclient.Dial with a pin: %v, want ErrBrowserTrust", err)
+	}
+	if _, _, err := relayclient.DialVia(ctx, "wss://127.0.0.1:1/v1/relay", nil, "token", (&net.Dialer{}).DialContext); !errors.Is(err, relayclient.ErrBrowserDial) {
+		t.Errorf("relayclient.DialVia with a dialer: %v, want ErrBrowserDial", err)
 	}
 }
