@@ -50,6 +50,14 @@ var (
 	ErrLocked = errors.New("client: store is in use by another process")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("client: closed")
+	// ErrStoreFull is returned in the browser when the browser refuses to
+	// store more for the site (its storage quota is used up): the
+	// operation's changes to the store were not kept.
+	ErrStoreFull = errors.New("client: the browser's storage is full")
+	// ErrStoreGone is returned in the browser once the store's IndexedDB
+	// database was deleted or closed under the open client (the user
+	// cleared the site's data): nothing more is kept; close the client.
+	ErrStoreGone = errors.New("client: the store was deleted while open")
 	// ErrSecurity reports a key server or relay that misbehaved in a way
 	// only an attacker would: a key set or bundle that does not verify, a
 	// transparency log that is not consistent with the pinned checkpoint.
@@ -89,7 +97,9 @@ var (
 // Config says where a client keeps its state and which servers it talks
 // to.
 type Config struct {
-	// Dir is the store directory (spec/client-store.md §1).
+	// Dir is the store directory (spec/client-store.md §1). In the
+	// browser (GOOS=js) it is the store's name: the store is the
+	// IndexedDB database "sealpost:" + Dir (spec/client-store.md §8.5).
 	Dir string
 	// Passphrase or IdentityFile (the contents of an age identity file)
 	// unlocks the store; exactly one must be set. The caller zeroes it
@@ -449,6 +459,8 @@ func storeError(err error) error {
 		{localstore.ErrLocked, ErrLocked},
 		{localstore.ErrClosed, ErrClosed},
 		{localstore.ErrExist, ErrAlreadyRegistered},
+		{localstore.ErrFull, ErrStoreFull},
+		{localstore.ErrGone, ErrStoreGone},
 	} {
 		if errors.Is(err, m.from) {
 			return fmt.Errorf("%w (%w)", m.to, err)

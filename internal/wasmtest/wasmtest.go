@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,9 +88,27 @@ const page = `<!doctype html>
 // see the package comment.
 func Run(t *testing.T, pkg string, opts Options) {
 	t.Helper()
+	if findChromium() == "" {
+		t.Skipf("wasmtest: no Chromium (set %s)", ChromiumEnv)
+	}
+	code, err := Exec(pkg, opts, t.Logf)
+	switch {
+	case err != nil:
+		t.Fatalf("wasmtest: %s in Chromium: %v", pkg, err)
+	case code != 0:
+		t.Fatalf("wasmtest: %s failed in Chromium (exit code %d)", pkg, code)
+	}
+}
+
+// Exec builds pkg's tests for js/wasm, runs them in headless Chromium and
+// returns the test binary's exit code (0: the tests passed). Each line the
+// binary writes to the console goes to logf as it comes, until Exec
+// returns. The error reports a build failure, a missing Chromium, a page
+// that did not load, or the timeout.
+func Exec(pkg string, opts Options, logf func(format string, args ...any)) (int, error) {
 	chromium := findChromium()
 	if chromium == "" {
-		t.Skipf("wasmtest: no Chromium (set %s)", ChromiumEnv)
+		return 0, fmt.Errorf("no Chromium (set %s)", ChromiumEnv)
 	}
 	timeout := opts.Timeout
 	if timeout == 0 {
@@ -98,28 +117,42 @@ func Run(t *testing.T, pkg string, opts Options) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "wasmtest-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
 	wasm := filepath.Join(dir, "test.wasm")
 	if err := build(ctx, pkg, wasm); err != nil {
-		t.Fatalf("wasmtest: %v", err)
+		return 0, err
 	}
 	wasmExec, err := wasmExecJS(ctx)
 	if err != nil {
-		t.Fatalf("wasmtest: %v", err)
+		return 0, err
 	}
 	url, stop, err := serve(wasm, wasmExec, append([]string{"-test.v"}, opts.Args...), opts.Env)
 	if err != nil {
-		t.Fatalf("wasmtest: %v", err)
+		return 0, err
 	}
 	defer stop()
 
-	code, err := runChromium(ctx, t, chromium, filepath.Join(dir, "profile"), url, opts.QuotaBytes)
-	switch {
-	case err != nil:
-		t.Fatalf("wasmtest: %s in Chromium: %v", pkg, err)
-	case code != 0:
-		t.Fatalf("wasmtest: %s failed in Chromium (exit code %d)", pkg, code)
+	// The console listener may still fire while the browser stops; it
+	// logs only until Exec returns.
+	var mu sync.Mutex
+	done := false
+	defer func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	}()
+	log := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			logf(format, args...)
+		}
 	}
+	return runChromium(ctx, log, chromium, filepath.Join(dir, "profile"), url, opts.QuotaBytes)
 }
 
 // findChromium returns the Chromium binary, or "" if there is none.
@@ -204,9 +237,9 @@ func serve(wasm, wasmExec string, argv []string, env map[string]string) (string,
 }
 
 // runChromium loads url in headless Chromium with a fresh profile,
-// copies the console to t.Log as it comes, and returns the test binary's
+// copies the console to logf as it comes, and returns the test binary's
 // exit code.
-func runChromium(ctx context.Context, t *testing.T, chromium, profile, url string, quota float64) (int, error) {
+func runChromium(ctx context.Context, logf func(string, ...any), chromium, profile, url string, quota float64) (int, error) {
 	opts := append([]chromedp.ExecAllocatorOption{},
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(profile),
@@ -224,8 +257,7 @@ func runChromium(ctx context.Context, t *testing.T, chromium, profile, url strin
 	defer cancelBrowser()
 
 	// The listener runs on chromedp's event goroutine and must not block;
-	// t.Log does not, and is safe there until Run returns, which is after
-	// the browser is cancelled.
+	// logf does not.
 	listen := func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
@@ -233,13 +265,13 @@ func runChromium(ctx context.Context, t *testing.T, chromium, profile, url strin
 			for _, a := range ev.Args {
 				parts = append(parts, consoleText(a))
 			}
-			t.Log(strings.TrimRight(strings.Join(parts, " "), "\n"))
+			logf("%s", strings.TrimRight(strings.Join(parts, " "), "\n"))
 		case *runtime.EventExceptionThrown:
 			d := ev.ExceptionDetails
 			if d.Exception != nil && d.Exception.Description != "" {
-				t.Logf("uncaught exception: %s", d.Exception.Description)
+				logf("uncaught exception: %s", d.Exception.Description)
 			} else {
-				t.Logf("uncaught exception: %s", d.Text)
+				logf("uncaught exception: %s", d.Text)
 			}
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"syscall/js"
 )
 
-// The kv engine's backend in the browser (spec/client-store.md §6): one
+// The kv engine's backend in the browser (spec/client-store.md §8.5): one
 // IndexedDB database per store, named idbPrefix + the store's name, with
 // two object stores: idbRecords holds the sealed records by name and
 // idbKey the wrapped store key (key.age's contents) under idbKeyName.

@@ -20,6 +20,11 @@
 // A Store is safe for concurrent use; transactions run one at a time. One
 // process at a time may open a store: the database is opened in SQLite's
 // exclusive locking mode and a second Open fails with ErrLocked.
+//
+// In the browser (GOOS=js) there is no SQLite: Create and Open keep the
+// store in the kv engine on IndexedDB, named by dir (localstore_js.go,
+// spec/client-store.md §8.5), one tab at a time (a Web Lock); a full quota
+// is ErrFull, a database deleted under the open store ErrGone.
 package localstore
 
 import (

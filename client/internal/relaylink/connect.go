@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"time"
 
@@ -119,22 +118,7 @@ func (l *Link) dial() (*relayclient.Conn, *wire.Hello, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("relaylink: token: %w", err)
 	}
-	dial := l.cfg.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	var local string
-	c, hello, err := relayclient.DialVia(ctx, l.cfg.URL, l.cfg.TLS, tok, func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := dial(ctx, network, addr)
-		if err == nil {
-			// The default network id of the heartbeat (spec/push.md
-			// §9.4): the socket's local IP address.
-			if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
-				local = a.IP.String()
-			}
-		}
-		return nc, err
-	})
+	c, hello, local, err := l.dialRelay(ctx, tok)
 	if err == nil {
 		l.mu.Lock()
 		l.local = local
