@@ -31,17 +31,13 @@ type Object = map[string]any
 type Error struct {
 	// Code is a short stable word the page switches on: the sealpost
 	// command's --json error codes where they apply (README.md, "The
-	// command-line client"), and store_full for a browser that refused
-	// the store more space.
+	// command-line client"), and store_full and store_gone for the
+	// browser's storage (web/README.md lists them all).
 	Code string
 	// Message says what failed, for people, without the libraries'
 	// package prefixes.
 	Message string
 }
-
-// ErrStoreFull is wrapped by a failure the browser's storage refused for
-// want of space (a QuotaExceededError).
-var ErrStoreFull = errors.New("the browser refused the store more space")
 
 // errUsage marks a call the page made wrongly (a missing or malformed
 // argument).
@@ -92,9 +88,9 @@ func Code(err error) string {
 		return "store_exists"
 	case errors.Is(err, client.ErrCorrupt):
 		return "corrupt_store"
-	case errors.Is(err, ErrStoreFull), isQuotaError(err):
+	case errors.Is(err, client.ErrStoreFull):
 		return "store_full"
-	case isGoneError(err):
+	case errors.Is(err, client.ErrStoreGone):
 		return "store_gone"
 	case errors.Is(err, client.ErrUnknownMessage):
 		return "unknown_message"
@@ -125,21 +121,6 @@ func Code(err error) string {
 		return "interrupted"
 	}
 	return "failure"
-}
-
-// isQuotaError reports the store engine's error for a browser that
-// refused it space (localstore.ErrFull, which the client passes on
-// wrapped but does not export), or a QuotaExceededError.
-func isQuotaError(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "storage for this site is full") || strings.Contains(msg, "QuotaExceededError")
-}
-
-// isGoneError reports the store engine's error for a store whose
-// database was deleted while it was open (localstore.ErrGone: the
-// user cleared the site's data).
-func isGoneError(err error) bool {
-	return strings.Contains(err.Error(), "storage was deleted or closed under it")
 }
 
 // packagePrefix matches a package name that begins an error message or
