@@ -137,6 +137,21 @@ func (b *browser) eval(expr string, out any) {
 	}
 }
 
+// evalAwait evaluates a JavaScript expression that gives a Promise, and
+// its outcome into out.
+func (b *browser) evalAwait(expr string, out any) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string]("(async () => JSON.stringify((await ("+expr+")) ?? null))()", chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: %s: %v", b.name, expr, err)
+	}
+	if err := json.Unmarshal([]byte(raw), out); err != nil {
+		b.t.Fatalf("%s: %s: %v", b.name, expr, err)
+	}
+}
+
 // clickID clicks the element with id.
 func clickID(id string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.ID(id)) }
 
@@ -149,12 +164,25 @@ func navigate(url string) chromedp.Action[chromedp.Void] { return chromedp.Navig
 
 func reload() chromedp.Action[chromedp.Void] { return chromedp.Reload() }
 
-// do evaluates JavaScript for its effect.
-func do(expr string) chromedp.Action[chromedp.Void] {
+// do evaluates JavaScript for its effect; await waits for the Promise
+// it gives.
+func do(expr string, await ...bool) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.Evaluate[any](expr)(ctx, t)
+		var opts []chromedp.EvaluateOption
+		if len(await) > 0 && await[0] {
+			opts = append(opts, chromedp.EvalAwaitPromise)
+		}
+		_, err := chromedp.Evaluate[any](expr, opts...)(ctx, t)
 		return chromedp.Void{}, err
 	}
+}
+
+// shownError returns the code and text of the error the page shows.
+func (b *browser) shownError() (code, text string) {
+	b.t.Helper()
+	b.eval(`document.getElementById("error").dataset.code || ""`, &code)
+	b.eval(`document.getElementById("error").textContent`, &text)
+	return code, text
 }
 
 // waitFor polls a JavaScript expression until it is true, for up to 60 s.

@@ -328,3 +328,37 @@ func TestWrongPassphrase(t *testing.T) {
 	alice.open("sealpost", "passphrase of alice", false)
 	alice.waitFor("the chat", visible("main"))
 }
+
+// TestStoreStates: a store open (here, by the page) is refused to a second
+// open, and a store the browser no longer has (its site data cleared) is
+// told apart from one never made.
+func TestStoreStates(t *testing.T) {
+	chromium(t)
+	srv := startServer(t)
+	alice := newUser(t, srv, "alice")
+
+	// The page has the store open: the Web Lock refuses another open
+	// (another tab's, or this page's own).
+	var code string
+	alice.evalAwait(`sealpost.open({store: "sealpost", passphrase: "passphrase of alice"}).then(c => { c.close(); return "opened"; }, e => e.code)`, &code)
+	if code != "locked" {
+		t.Fatalf("a second open of an open store: %q, want locked", code)
+	}
+
+	// The page goes; the site's data is cleared.
+	alice.run(navigate("about:blank"))
+	alice.load()
+	alice.run(do(`indexedDB.databases().then(dbs => Promise.all(dbs.map(d => new Promise((ok, fail) => {
+		const r = indexedDB.deleteDatabase(d.name); r.onsuccess = ok; r.onerror = fail; r.onblocked = fail; }))))`, true))
+	alice.submitOpen("sealpost", "passphrase of alice", false)
+	alice.waitFor("an error", visible("error"))
+	if code, text := alice.shownError(); code != "no_store" || !strings.Contains(text, "no longer has your store") {
+		t.Fatalf("cleared store: code %q, %q", code, text)
+	}
+	// A store never made here is not said to be cleared.
+	alice.submitOpen("another", "passphrase", false)
+	alice.waitFor("another error", `document.getElementById("error").textContent.includes("another")`)
+	if code, text := alice.shownError(); code != "no_store" || !strings.Contains(text, "Tick") {
+		t.Fatalf("store never made: code %q, %q", code, text)
+	}
+}
