@@ -500,6 +500,7 @@ func TestNewerContentKept(t *testing.T) {
 // file and its write-ahead log — also when it ran out while the client
 // was not running, checked when it opens (spec/client.md §12.5).
 func TestDisappearingMessages(t *testing.T) {
+	requireSQLiteStore(t)
 	s := startServers(t, engineSQLite)
 	alice := s.newUser("alice")
 	bob, bobDir := s.newUserDir("bob")

@@ -8,10 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/sealpost/sealpost/blobs"
-	blobsqlite "github.com/sealpost/sealpost/blobs/meta/sqlite"
-	"github.com/sealpost/sealpost/blobs/store"
-	blobfs "github.com/sealpost/sealpost/blobs/store/fs"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +17,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/blobs"
+	blobsqlite "github.com/sealpost/sealpost/blobs/meta/sqlite"
+	"github.com/sealpost/sealpost/blobs/store"
+	blobfs "github.com/sealpost/sealpost/blobs/store/fs"
 
 	"github.com/sealpost/sealpost/crypto/keys"
 	"github.com/sealpost/sealpost/crypto/token"
@@ -393,4 +394,19 @@ func x25519Public(priv [32]byte) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	return [32]byte(k.PublicKey().Bytes()), nil
+}
+
+// kvStoreEngine reports whether this run keeps the client stores in the
+// localstore kv engine (the browser's, on its native log file): CI runs the
+// package a second time with SEALPOST_TEST_LOCALSTORE_ENGINE=kv
+// (spec/client-store.md §8).
+func kvStoreEngine() bool { return os.Getenv("SEALPOST_TEST_LOCALSTORE_ENGINE") == "kv" }
+
+// requireSQLiteStore skips a test that reads or edits state.db with SQL
+// when the stores are kv stores.
+func requireSQLiteStore(t *testing.T) {
+	t.Helper()
+	if kvStoreEngine() {
+		t.Skip("reads or edits the SQLite engine's state.db")
+	}
 }

@@ -189,6 +189,7 @@ func sentState(t *testing.T, c *Client) sendState {
 // times) — is dropped by bob: he shows the message once
 // (spec/client.md §5.1 step 6).
 func TestReceiverDropsSecondCopy(t *testing.T) {
+	requireSQLiteStore(t)
 	s := startServers(t, engineSQLite)
 	alice, aliceDir := s.newUserDir("alice")
 	bob := s.newUser("bob")

@@ -310,12 +310,16 @@ func TestTamperedEnvelope(t *testing.T) {
 	noMessage(t, bob, 300*time.Millisecond)
 }
 
-// TestCorruptStore: a damaged state.db is a clear error, not a panic.
+// TestCorruptStore: a damaged state.db (state.kv on the kv engine) is a
+// clear error, not a panic.
 func TestCorruptStore(t *testing.T) {
 	s := startServers(t, engineSQLite)
 	c, dir := s.newUserDir("alice")
 	c.Close()
 	path := filepath.Join(dir, "state.db")
+	if kvStoreEngine() {
+		path = filepath.Join(dir, "state.kv")
+	}
 	data, err := readFile(path)
 	if err != nil {
 		t.Fatal(err)

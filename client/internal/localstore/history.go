@@ -512,9 +512,7 @@ func (s *Store) Checkpoint() error {
 		return ErrClosed
 	}
 	if s.kv != nil {
-		// The kv engine's backends keep no log of deleted rows: the
-		// file backend compacts, IndexedDB deletes (spec/client-store.md §8.4).
-		return nil
+		return s.kv.checkpoint()
 	}
 	if _, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return dbErr("checkpoint", err)

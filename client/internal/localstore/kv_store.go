@@ -338,3 +338,26 @@ func openKV(ctx context.Context, dir string, b kvBackend, u Unlock) (*Store, err
 	}
 	return s, nil
 }
+
+// kvCompacter is a backend that can rewrite its storage without the
+// records of deleted rows (the log file).
+type kvCompacter interface {
+	compact() error
+}
+
+// checkpoint is Store.Checkpoint of the kv engine (spec/client-store.md
+// §8.4): a backend that keeps deleted rows' old records (the log file)
+// rewrites itself without them; IndexedDB deletes records itself, and what
+// the browser's storage keeps of them is out of its reach (§8.6).
+func (e *kvEngine) checkpoint() error {
+	c, ok := e.backend.(kvCompacter)
+	if !ok {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := c.compact(); err != nil {
+		return fmt.Errorf("localstore: checkpoint: %w", err)
+	}
+	return nil
+}

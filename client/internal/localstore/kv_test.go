@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Tests of the kv engine's own machinery: transactions and their undo, the
@@ -668,4 +669,47 @@ func TestKVFiles(t *testing.T) {
 	if _, err := Open(t.Context(), dir, pass("p")); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Open without %s = %v, want ErrCorrupt", kvFileName, err)
 	}
+}
+
+// TestKVCheckpointForgetsDeletedRows: on the log file, Checkpoint (which
+// the client calls after deleting expired messages) rewrites the file, so
+// a deleted history row's record is gone from it, as secure_delete and the
+// WAL checkpoint do for state.db.
+func TestKVCheckpointForgetsDeletedRows(t *testing.T) {
+	requireKV(t)
+	s, dir := newKVStore(t)
+	now := time.Unix(1_900_000_000, 0)
+	var seq int64
+	update(t, s, func(tx Tx) error {
+		var err error
+		seq, err = tx.PutHistory(HistoryRow{Conversation: "bob", ID: []byte("m1"), Sender: "bob", SenderDevice: 1,
+			Sent: now, Received: now, Body: []byte("\x02disappearing"), Timer: 5, Expires: now.Add(5 * time.Second)})
+		return err
+	})
+	path := filepath.Join(dir, kvFileName)
+	name := s.recordName("history", kvKey(seq))
+	record := kvLogRecords(t, path)[name]
+	if len(record) == 0 {
+		t.Fatal("the history row has no record in the log")
+	}
+	if !bytes.Contains(readFile(t, path), record) {
+		t.Fatal("the record's bytes are not in the file: the scan sees nothing")
+	}
+	update(t, s, func(tx Tx) error { return tx.DeleteHistory("bob", []byte("m1")) })
+	if !bytes.Contains(readFile(t, path), record) {
+		t.Fatal("the log lost the old record before the checkpoint: this test no longer shows the checkpoint's work")
+	}
+	if err := s.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(readFile(t, path), record) {
+		t.Fatal("the deleted row's record is still in state.kv after Checkpoint")
+	}
+	s = reopenKV(t, s, dir)
+	view(t, s, func(tx Tx) error {
+		if _, err := tx.History("bob", []byte("m1")); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("deleted row after reopen: %v", err)
+		}
+		return nil
+	})
 }
