@@ -71,6 +71,7 @@ func (b *idb) lock() error {
 		return errors.New("localstore: the browser has no Web Locks API (the page must be a secure context): cannot keep a second tab from opening the store")
 	}
 	got := make(chan bool, 1)
+	b.released = make(chan struct{})
 	holder := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) == 0 || args[0].IsNull() {
 			got <- false
@@ -95,7 +96,6 @@ func (b *idb) lock() error {
 	// once when it was not available, or with an error): then the
 	// callbacks are released.
 	failed := make(chan error, 1)
-	b.released = make(chan struct{})
 	var onDone, onFail js.Func
 	onDone = js.FuncOf(func(js.Value, []js.Value) any {
 		close(b.released)
