@@ -20,6 +20,8 @@
 // the push gateways named with --relay-push-gateway. The push gateway
 // itself (--services pushgw) is what an app vendor runs with its Apple and
 // Google credentials; it is never among the defaults.
+// With --web DIR it also serves the web client that sealpost-webbuild
+// built into DIR under /web/ (web.go, web/README.md).
 //
 // Usage:
 //

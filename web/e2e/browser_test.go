@@ -18,9 +18,12 @@ import (
 )
 
 // chromium returns the Chromium to run: $SEALPOST_CHROMIUM, else
-// /usr/bin/chromium; the test is skipped without one.
+// /usr/bin/chromium; the test is skipped without one, and with -short.
 func chromium(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs sealpostd and Chromium")
+	}
 	p := os.Getenv("SEALPOST_CHROMIUM")
 	if p == "" {
 		p = "/usr/bin/chromium"
