@@ -7,7 +7,12 @@
 // checkpoint, the ids of processed envelopes and the queue of outgoing
 // envelopes, in an SQLite file whose sensitive values are sealed with a
 // random store key; the store key is wrapped with age to a passphrase or
-// an age identity (spec/client-store.md). While a Client is open its
+// an age identity (spec/client-store.md). Built for the browser
+// (GOOS=js GOARCH=wasm, the web client), the same state lives in
+// IndexedDB, each row a record sealed with the store key under an HMAC
+// name (spec/client-store.md §8), the key server is reached with the
+// browser's fetch and the relay with its WebSocket, and file transfer is
+// not available (ErrFileTransferUnsupported). While a Client is open its
 // private keys are held in memguard's guarded memory (internal/secmem; in
 // the browser, ordinary memory wiped on a best-effort basis) and destroyed
 // by Close.
