@@ -10,7 +10,7 @@
 //	const id = await c.send("bob", "hello");
 //
 // Every method that waits returns a Promise; a failure rejects it with an
-// Error whose code is a stable word (internal/webbridge) and whose message
+// Error whose code is a stable word (client/webbridge) and whose message
 // is for people. sealpost-webbuild builds it with GOOS=js GOARCH=wasm.
 package main
 
@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/client"
-	"github.com/sealpost/sealpost/internal/webbridge"
+	"github.com/sealpost/sealpost/client/webbridge"
 )
 
 // callTimeout bounds one call of the API (a send, a lookup): the page is

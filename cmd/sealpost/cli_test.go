@@ -778,6 +778,7 @@ func TestErrorCodesDocumented(t *testing.T) {
 	for code, err := range map[string]error{
 		"failure":                errors.New("boom"),
 		"handle_taken":           client.ErrHandleTaken,
+		"closed":                 client.ErrClosed,
 		"interrupted":            context.Canceled,
 		"usage":                  usagef("x"),
 		"wrong_passphrase":       client.ErrWrongPassphrase,

@@ -13,8 +13,6 @@ import (
 	"syscall"
 
 	"github.com/sealpost/sealpost/client"
-	"github.com/sealpost/sealpost/crypto/keys"
-	"github.com/sealpost/sealpost/crypto/link"
 	"github.com/sealpost/sealpost/tlsconfig"
 )
 
@@ -182,77 +180,17 @@ func errorCode(err error) string {
 		return "tls_pin_mismatch"
 	case isTLSFailure(err):
 		return "tls_untrusted"
-	case errors.Is(err, keys.ErrSafetyNumberMismatch):
-		return "safety_number_mismatch"
-	case errors.Is(err, client.ErrKeyChanged):
-		return "key_changed"
-	case errors.Is(err, client.ErrDeviceRevoked):
-		return "device_revoked"
-	case errors.Is(err, client.ErrAttachmentCorrupt):
-		return "attachment_corrupt"
-	case errors.Is(err, client.ErrAttachmentGone):
-		return "attachment_gone"
-	case errors.Is(err, client.ErrFileRefused):
-		return "file_refused"
 	case errors.Is(err, errSecurityEvents):
 		return "security_events"
-	case errors.Is(err, client.ErrSecurity):
-		return "security"
-	case errors.Is(err, client.ErrInvalidContent):
-		return "invalid_content"
-	case errors.As(err, &u), errors.Is(err, client.ErrInvalidHandle), errors.Is(err, keys.ErrInvalidHandle),
-		errors.Is(err, client.ErrInvalidPushTarget), errors.Is(err, link.ErrMalformedURI), errors.Is(err, link.ErrUnsupportedVersion):
+	case errors.As(err, &u):
 		return "usage"
-	case errors.Is(err, client.ErrWrongPassphrase), errors.Is(err, client.ErrWrongIdentity):
-		return "wrong_passphrase"
-	case errors.Is(err, client.ErrLocked):
-		return "locked"
-	case errors.Is(err, client.ErrNoStore):
-		return "no_store"
-	case errors.Is(err, client.ErrNotRegistered):
-		return "not_registered"
-	case errors.Is(err, errStoreExists), errors.Is(err, client.ErrAlreadyRegistered):
+	case errors.Is(err, errStoreExists):
 		return "store_exists"
-	case errors.Is(err, client.ErrCorrupt):
-		return "corrupt_store"
-	case errors.Is(err, client.ErrUnknownMessage):
-		return "unknown_message"
-	case errors.Is(err, client.ErrNotSender):
-		return "not_sender"
-	case errors.Is(err, client.ErrBlocked):
-		return "blocked"
-	case errors.Is(err, client.ErrGroupRefused):
-		return "group_refused"
-	case errors.Is(err, client.ErrPushRefused):
-		return "push_refused"
-	case errors.Is(err, client.ErrLinkExpired):
-		return "link_expired"
-	case errors.Is(err, client.ErrLinkNotFound):
-		return "link_not_found"
-	case errors.Is(err, client.ErrLinkDeclined):
-		return "link_declined"
-	case errors.Is(err, client.ErrLinkAborted):
-		return "link_aborted"
-	case errors.Is(err, client.ErrLinkTimeout):
-		return "link_timeout"
-	case errors.Is(err, client.ErrLinkRelay):
-		return "link_relay"
-	case errors.Is(err, client.ErrLinkNotStored):
-		return "link_not_stored"
-	case errors.Is(err, client.ErrUnknownGroup):
-		return "unknown_group"
-	case errors.Is(err, client.ErrUnknownHandle):
-		return "no_such_account"
-	case errors.Is(err, client.ErrHandleTaken):
-		return "handle_taken"
-	case errors.Is(err, client.ErrQueued):
-		return "queued"
-	case errors.Is(err, client.ErrStale):
-		return "stale"
-	case errors.Is(err, client.ErrNoQuorum):
-		return "no_quorum"
-	case errors.Is(err, client.ErrNotConnected):
-		return "not_connected"
+	}
+	if code := client.ErrorCode(err); code != "" {
+		return code
+	}
+	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused"
 	case errors.As(err, &ue) && ue.timeout():
@@ -273,7 +211,7 @@ const errorCodesHelp = `With --json, a failure is one JSON object on standard er
   {"error":"connection_refused","message":"cannot reach the key server at
   127.0.0.1:8443: connection refused ...","exit":5}
 (the human line otherwise). The codes, by exit status:
-  1  failure, handle_taken, interrupted, group_refused, attachment_gone,
+  1  failure, handle_taken, interrupted, closed, group_refused, attachment_gone,
      file_refused, push_refused, link_expired, link_not_found,
      link_declined, link_aborted, link_timeout, link_relay, link_not_stored
   2  usage, invalid_content

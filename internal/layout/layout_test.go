@@ -60,6 +60,10 @@ func rankOf(rel string) rank {
 	switch {
 	case strings.HasPrefix(rel, "internal/"):
 		return rankHelper
+	case rel == "web":
+		// The web page's files (go:embed, no code): what
+		// cmd/sealpost-webbuild builds from.
+		return rankHelper
 	case rel == "crypto" || strings.HasPrefix(rel, "crypto/"):
 		return rankCrypto
 	case protocols[rel]:

@@ -54,12 +54,17 @@ func TestCode(t *testing.T) {
 	}
 }
 
-// TestCodesDocumented: every code Code returns is in web/README.md's
-// table, so the page's authors can rely on the list.
+// TestCodesDocumented: every code Code returns (its own and
+// client.ErrorCode's) is in web/README.md's table, so the page's authors
+// can rely on the list.
 func TestCodesDocumented(t *testing.T) {
-	src, err := os.ReadFile("webbridge.go")
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, name := range []string{"webbridge.go", "../../client/errcode.go"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	readme, err := os.ReadFile("../../web/README.md")
 	if err != nil {
@@ -67,7 +72,7 @@ func TestCodesDocumented(t *testing.T) {
 	}
 	codes := regexp.MustCompile(`return "([a-z_]+)"`).FindAllSubmatch(src, -1)
 	if len(codes) < 10 {
-		t.Fatalf("found %d codes in webbridge.go", len(codes))
+		t.Fatalf("found %d codes in webbridge.go and client/errcode.go", len(codes))
 	}
 	for _, c := range codes {
 		if !bytes.Contains(readme, []byte("`"+string(c[1])+"`")) {

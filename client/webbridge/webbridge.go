@@ -62,54 +62,13 @@ func Code(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, errUsage), errors.Is(err, client.ErrInvalidHandle), errors.Is(err, keys.ErrInvalidHandle):
+	case errors.Is(err, errUsage):
 		return "usage"
-	case errors.Is(err, keys.ErrSafetyNumberMismatch):
-		return "safety_number_mismatch"
-	case errors.Is(err, client.ErrKeyChanged):
-		return "key_changed"
-	case errors.Is(err, client.ErrDeviceRevoked):
-		return "device_revoked"
-	case errors.Is(err, client.ErrSecurity):
-		return "security"
-	case errors.Is(err, client.ErrInvalidContent):
-		return "invalid_content"
-	case errors.Is(err, client.ErrTooLarge):
-		return "invalid_content"
-	case errors.Is(err, client.ErrWrongPassphrase), errors.Is(err, client.ErrWrongIdentity):
-		return "wrong_passphrase"
-	case errors.Is(err, client.ErrLocked):
-		return "locked"
-	case errors.Is(err, client.ErrNoStore):
-		return "no_store"
-	case errors.Is(err, client.ErrNotRegistered):
-		return "not_registered"
-	case errors.Is(err, client.ErrAlreadyRegistered):
-		return "store_exists"
-	case errors.Is(err, client.ErrCorrupt):
-		return "corrupt_store"
-	case errors.Is(err, client.ErrStoreFull):
-		return "store_full"
-	case errors.Is(err, client.ErrStoreGone):
-		return "store_gone"
-	case errors.Is(err, client.ErrUnknownMessage):
-		return "unknown_message"
-	case errors.Is(err, client.ErrBlocked):
-		return "blocked"
-	case errors.Is(err, client.ErrUnknownHandle):
-		return "no_such_account"
-	case errors.Is(err, client.ErrHandleTaken):
-		return "handle_taken"
-	case errors.Is(err, client.ErrQueued):
-		return "queued"
-	case errors.Is(err, client.ErrStale):
-		return "stale"
-	case errors.Is(err, client.ErrNoQuorum):
-		return "no_quorum"
-	case errors.Is(err, client.ErrNotConnected):
-		return "not_connected"
-	case errors.Is(err, client.ErrClosed):
-		return "closed"
+	}
+	if code := client.ErrorCode(err); code != "" {
+		return code
+	}
+	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.As(err, &uerr):
