@@ -168,13 +168,7 @@ func (s *Store) Close() error {
 		}
 		return nil
 	}
-	if s.db == nil {
-		return nil
-	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("localstore: close: %w", err)
-	}
-	return nil
+	return s.closeSQL()
 }
 
 // Dir returns the store's directory.
