@@ -19,6 +19,11 @@ type sqlTx struct {
 	readOnly bool
 }
 
+// sqlTx is a Tx. Only the native build makes one (runSQL); this
+// assertion, which makes none, leaves the methods out of the browser's
+// module while still checking them there.
+var _ Tx = (*sqlTx)(nil)
+
 // errReadOnly is returned by a write in a View transaction.
 var errReadOnly = errors.New("localstore: write in a View transaction")
 
