@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,8 @@ import (
 
 // The browser client (--web): a directory that sealpost-webbuild made —
 // index.html, the client compiled to WebAssembly, wasm_exec.js, the page's
-// script and style, each perhaps with a .gz beside it — served on the TLS
+// script and style, each perhaps with a .br and a .gz beside it (brotli
+// and gzip: webEncodings) — served on the TLS
 // listener under webPrefix, beside the APIs (/v1/, /v2/, /.well-known/),
 // never over them. The page reaches the key server and the relay on the
 // same origin.
@@ -107,6 +109,22 @@ var webTypes = map[string]string{
 	".ico":  "image/x-icon",
 	".txt":  "text/plain; charset=utf-8",
 	".gz":   "application/gzip",
+	".br":   "application/octet-stream",
+}
+
+// webEncodings are the compressed variants a file may have beside it
+// (sealpost-webbuild writes both), in the order they are preferred: a
+// browser that accepts brotli gets NAME.br, one that accepts gzip but
+// not brotli NAME.gz, another NAME itself. The Subresource Integrity
+// hashes of index.html are over the decoded content, so each variant
+// passes the check.
+var webEncodings = []struct {
+	coding  string   // the Content-Encoding
+	ext     string   // the suffix of the file
+	aliases []string // other names of coding in Accept-Encoding
+}{
+	{"br", ".br", nil},
+	{"gzip", ".gz", []string{"x-gzip"}},
 }
 
 // webHandler serves the files of one directory, flat: a name is one path
@@ -175,14 +193,32 @@ func (h *webHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Add("Vary", "Accept-Encoding")
 	body, modTime := io.ReadSeeker(f), fi.ModTime()
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) && path.Ext(name) != ".gz" {
-		if gz, gzi, err := h.open(name + ".gz"); err == nil {
-			defer gz.Close()
-			hd.Set("Content-Encoding", "gzip")
-			body, modTime = gz, gzi.ModTime()
+	if _, variant := cutEncodingExt(name); !variant {
+		accept := r.Header.Get("Accept-Encoding")
+		for _, e := range webEncodings {
+			if !acceptsEncoding(accept, e.coding, e.aliases...) {
+				continue
+			}
+			if ef, efi, err := h.open(name + e.ext); err == nil {
+				defer ef.Close()
+				hd.Set("Content-Encoding", e.coding)
+				body, modTime = ef, efi.ModTime()
+				break
+			}
 		}
 	}
 	http.ServeContent(w, r, name, modTime, body)
+}
+
+// cutEncodingExt returns the name a compressed variant (webEncodings) is
+// of, and whether name is one.
+func cutEncodingExt(name string) (string, bool) {
+	for _, e := range webEncodings {
+		if base, ok := strings.CutSuffix(name, e.ext); ok {
+			return base, true
+		}
+	}
+	return name, false
 }
 
 // open opens a regular file of the directory.
@@ -227,10 +263,10 @@ func webFileName(p string) (name string, ok bool) {
 // files: app.0123456789abcdef.js.
 const hashedLen = 16
 
-// hashOfName returns the hash a name claims (NAME.HASH.EXT, or with .gz
-// after EXT), if any.
+// hashOfName returns the hash a name claims (NAME.HASH.EXT, or with .br
+// or .gz after EXT), if any.
 func hashOfName(name string) (string, bool) {
-	name = strings.TrimSuffix(name, ".gz")
+	name, _ = cutEncodingExt(name)
 	parts := strings.Split(name, ".")
 	if len(parts) < 3 {
 		return "", false
@@ -243,15 +279,15 @@ func hashOfName(name string) (string, bool) {
 }
 
 // isHashed reports whether name is a hashed name whose hash is its
-// content's: only those are cached for good. A .gz variant counts when
-// the file it is a variant of does. The outcome is kept while the
+// content's: only those are cached for good. A .br or .gz variant counts
+// when the file it is a variant of does. The outcome is kept while the
 // file's size and time stay the same.
 func (h *webHandler) isHashed(name string, f *os.File, fi fs.FileInfo) bool {
 	want, ok := hashOfName(name)
 	if !ok {
 		return false
 	}
-	if base, gz := strings.CutSuffix(name, ".gz"); gz {
+	if base, variant := cutEncodingExt(name); variant {
 		bf, bfi, err := h.open(base)
 		if err != nil {
 			return false
@@ -277,22 +313,32 @@ func (h *webHandler) isHashed(name string, f *os.File, fi fs.FileInfo) bool {
 	return ok
 }
 
-// acceptsGzip reports whether an Accept-Encoding header takes gzip: named
-// (or "*") without q=0.
-func acceptsGzip(header string) bool {
+// acceptsEncoding reports whether an Accept-Encoding header (RFC 9110
+// §12.5.3) takes coding (or one of its aliases): named without q=0, or
+// not named and "*" without q=0.
+func acceptsEncoding(header, coding string, aliases ...string) bool {
+	named, star := false, false
 	for _, part := range strings.Split(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
-		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
-			continue
+		c, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		c = strings.ToLower(strings.TrimSpace(c))
+		switch {
+		case c == coding || slices.Contains(aliases, c):
+			if qZero(params) {
+				return false // refused by name, whatever "*" says
+			}
+			named = true
+		case c == "*":
+			star = !qZero(params)
 		}
-		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
-		if strings.HasPrefix(q, "q=0") && strings.Trim(strings.TrimPrefix(q, "q="), "0.") == "" {
-			return false
-		}
-		return true
 	}
-	return false
+	return named || star
+}
+
+// qZero reports whether the parameters of an Accept-Encoding element give
+// it a weight of zero ("q=0", "q=0.000"): not acceptable.
+func qZero(params string) bool {
+	q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+	return strings.HasPrefix(q, "q=0") && strings.Trim(strings.TrimPrefix(q, "q="), "0.") == ""
 }
 
 // webRedirect sends GET / to the web client.

@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/andybalholm/brotli"
 )
 
 // webDir writes a small web client directory: index.html, a hashed
-// script with its .gz, an unhashed file, a file whose name claims a hash
+// script with its .br and .gz, a module with only a .gz, an unhashed file, a file whose name claims a hash
 // it does not have, a hidden file, a subdirectory, and a symbolic link to
 // a file outside; secret is that outside file's content.
 func webDir(t *testing.T) (dir, hashedJS, wrongHash string, secret []byte) {
@@ -39,13 +41,12 @@ func webDir(t *testing.T) (dir, hashedJS, wrongHash string, secret []byte) {
 	sum := sha256.Sum256(js)
 	hashedJS = "app." + hex.EncodeToString(sum[:])[:hashedLen] + ".js"
 	write(hashedJS, js)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(js)
-	zw.Close()
-	write(hashedJS+".gz", gz.Bytes())
+	write(hashedJS+".gz", compressGzip(t, js))
+	write(hashedJS+".br", compressBrotli(t, js))
 	write("index.html", []byte("<!doctype html><title>Sealpost</title>"))
-	write("sealpost.wasm", []byte("\x00asm\x01\x00\x00\x00"))
+	wasm := []byte("\x00asm\x01\x00\x00\x00")
+	write("sealpost.wasm", wasm)
+	write("sealpost.wasm.gz", compressGzip(t, wasm))
 	wrongHash = "style.0123456789abcdef.css"
 	write(wrongHash, []byte("body{}"))
 	write(".hidden", []byte("hidden"))
@@ -56,6 +57,54 @@ func webDir(t *testing.T) (dir, hashedJS, wrongHash string, secret []byte) {
 		t.Fatal(err)
 	}
 	return dir, hashedJS, wrongHash, secret
+}
+
+func compressGzip(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func compressBrotli(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	bw := brotli.NewWriterLevel(&b, brotli.BestCompression)
+	bw.Write(data)
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// decodeBody returns a response body decoded as its Content-Encoding says.
+func decodeBody(t *testing.T, what string, w *httptest.ResponseRecorder) []byte {
+	t.Helper()
+	body := w.Body.Bytes()
+	var r io.Reader
+	switch enc := w.Header().Get("Content-Encoding"); enc {
+	case "":
+		return body
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		r = zr
+	case "br":
+		r = brotli.NewReader(bytes.NewReader(body))
+	default:
+		t.Fatalf("%s: Content-Encoding %q", what, enc)
+	}
+	dec, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("%s: decoding %s: %v", what, w.Header().Get("Content-Encoding"), err)
+	}
+	return dec
 }
 
 func webGet(t *testing.T, h http.Handler, method, target string, header map[string]string) *httptest.ResponseRecorder {
@@ -108,8 +157,10 @@ func TestWebHeaders(t *testing.T) {
 		{"/web/index.html", "gzip", "text/html; charset=utf-8", webCachePage, ""},
 		{"/web/sealpost.wasm", "", "application/wasm", webCachePage, ""},
 		{"/web/" + hashedJS, "", "text/javascript; charset=utf-8", webCacheHashed, ""},
-		{"/web/" + hashedJS, "gzip, deflate, br", "text/javascript; charset=utf-8", webCacheHashed, "gzip"},
-		{"/web/" + hashedJS, "br, gzip;q=0", "text/javascript; charset=utf-8", webCacheHashed, ""},
+		{"/web/" + hashedJS, "gzip, deflate, br, zstd", "text/javascript; charset=utf-8", webCacheHashed, "br"},
+		{"/web/" + hashedJS, "gzip, deflate", "text/javascript; charset=utf-8", webCacheHashed, "gzip"},
+		{"/web/" + hashedJS, "br;q=0, gzip;q=0", "text/javascript; charset=utf-8", webCacheHashed, ""},
+		{"/web/" + hashedJS + ".br", "br", "application/octet-stream", webCacheHashed, ""},
 		{"/web/" + wrongHash, "", "text/css; charset=utf-8", webCachePage, ""},
 	} {
 		w := webGet(t, h, "GET", tc.path, map[string]string{"Accept-Encoding": tc.accept})
@@ -128,16 +179,10 @@ func TestWebHeaders(t *testing.T) {
 		if got := w.Header().Get("Content-Encoding"); got != tc.encode {
 			t.Errorf("%s: Content-Encoding %q, want %q", what, got, tc.encode)
 		}
-		body := w.Body.Bytes()
-		if tc.encode == "gzip" {
-			zr, err := gzip.NewReader(bytes.NewReader(body))
-			if err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			if body, err = io.ReadAll(zr); err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
+		if got := w.Header().Get("Vary"); got != "Accept-Encoding" {
+			t.Errorf("%s: Vary %q", what, got)
 		}
+		body := decodeBody(t, what, w)
 		want, _ := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(tc.path, "/web/")))
 		if tc.path == "/web/" {
 			want, _ = os.ReadFile(filepath.Join(dir, "index.html"))
@@ -160,6 +205,61 @@ func TestWebHeaders(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if csp := w.Header().Get("Content-Security-Policy"); strings.Contains(csp, "*") || !strings.HasSuffix(csp, "connect-src 'self'") {
 		t.Errorf("odd Host: Content-Security-Policy %q", csp)
+	}
+}
+
+// TestWebEncoding: the .br when the browser takes brotli, else the .gz
+// when it takes gzip, else the file itself; a coding refused with q=0 is
+// never used, even under "*"; a file without a variant is served as it
+// is. Every answer decodes to the file.
+func TestWebEncoding(t *testing.T) {
+	dir, hashedJS, _, _ := webDir(t)
+	h, err := newWebHandler(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, tc := range []struct {
+		file, accept, want string
+	}{
+		{hashedJS, "gzip, deflate, br, zstd", "br"}, // Chromium over HTTPS
+		{hashedJS, "br", "br"},
+		{hashedJS, "BR;q=0.5", "br"},
+		{hashedJS, "gzip;q=1, br;q=0.1", "br"}, // the server's preference among the accepted
+		{hashedJS, "gzip, deflate", "gzip"},    // Chromium over plain HTTP
+		{hashedJS, "x-gzip", "gzip"},
+		{hashedJS, "br;q=0, gzip", "gzip"},
+		{hashedJS, "br;q=0.000, gzip;q=0.8", "gzip"},
+		{hashedJS, "*", "br"},
+		{hashedJS, "*, br;q=0", "gzip"},
+		{hashedJS, "br;q=0, gzip;q=0, *", ""},
+		{hashedJS, "*;q=0", ""},
+		{hashedJS, "identity", ""},
+		{hashedJS, "deflate, zstd", ""},
+		{hashedJS, "", ""},
+		{"sealpost.wasm", "gzip, deflate, br, zstd", "gzip"}, // no .br
+		{"sealpost.wasm", "br", ""},
+		{"index.html", "gzip, deflate, br, zstd", ""}, // no variant
+	} {
+		what := tc.file + " (" + tc.accept + ")"
+		w := webGet(t, h, "GET", "/web/"+tc.file, map[string]string{"Accept-Encoding": tc.accept})
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: %d", what, w.Code)
+			continue
+		}
+		if got := w.Header().Get("Content-Encoding"); got != tc.want {
+			t.Errorf("%s: Content-Encoding %q, want %q", what, got, tc.want)
+		}
+		if got := w.Header().Get("Vary"); got != "Accept-Encoding" {
+			t.Errorf("%s: Vary %q", what, got)
+		}
+		want, err := os.ReadFile(filepath.Join(dir, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := decodeBody(t, what, w); !bytes.Equal(body, want) {
+			t.Errorf("%s: decoded body %q, want %q", what, body, want)
+		}
 	}
 }
 

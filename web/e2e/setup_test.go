@@ -34,8 +34,11 @@ var webDist struct {
 	once     sync.Once
 	dir      string
 	output   string // what sealpost-webbuild printed
-	wasmGzip int    // the gzipped module's size
-	err      error
+	wasmName string // the module's file name
+	// The module's sizes in bytes as sealpost-webbuild printed them:
+	// raw, gzipped and in brotli.
+	wasmRaw, wasmGzip, wasmBrotli int
+	err                           error
 }
 
 // buildWeb builds the web client (without its size limit: TestWasmSize
@@ -50,19 +53,22 @@ func buildWeb(t *testing.T) string {
 			return
 		}
 		webDist.dir = dir
-		cmd := exec.Command(bins[0], "-o", dir, "-max-wasm-gzip", "-1")
+		cmd := exec.Command(bins[0], "-o", dir, "-max-wasm", "-1")
 		out, err := cmd.CombinedOutput()
 		webDist.output = string(out)
 		if err != nil {
 			webDist.err = fmt.Errorf("sealpost-webbuild: %v\n%s", err, out)
 			return
 		}
-		m := regexp.MustCompile(`(?m)^sealpost\.[0-9a-f]{16}\.wasm\s+(\d+)\s+(\d+)$`).FindStringSubmatch(webDist.output)
+		m := regexp.MustCompile(`(?m)^(sealpost\.[0-9a-f]{16}\.wasm)\s+(\d+)\s+(\d+)\s+(\d+)$`).FindStringSubmatch(webDist.output)
 		if m == nil {
 			webDist.err = fmt.Errorf("sealpost-webbuild printed no module size:\n%s", out)
 			return
 		}
-		webDist.wasmGzip, _ = strconv.Atoi(m[2])
+		webDist.wasmName = m[1]
+		webDist.wasmRaw, _ = strconv.Atoi(m[2])
+		webDist.wasmGzip, _ = strconv.Atoi(m[3])
+		webDist.wasmBrotli, _ = strconv.Atoi(m[4])
 	})
 	if webDist.err != nil {
 		t.Fatal(webDist.err)

@@ -19,6 +19,11 @@ type sqlTx struct {
 	readOnly bool
 }
 
+// sqlTx is a Tx. Only the native build makes one (runSQL); this
+// assertion, which makes none, leaves the methods out of the browser's
+// module while still checking them there.
+var _ Tx = (*sqlTx)(nil)
+
 // errReadOnly is returned by a write in a View transaction.
 var errReadOnly = errors.New("localstore: write in a View transaction")
 
@@ -35,6 +40,8 @@ func (s *Store) View(ctx context.Context, fn func(tx Tx) error) error {
 	return s.run(ctx, true, fn)
 }
 
+// run runs fn in a transaction of the store's engine: kv (kv.go) or
+// SQLite (runSQL, which the browser build does not have).
 func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -44,27 +51,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(tx Tx) error) er
 	if s.kv != nil {
 		return s.kv.run(ctx, s, readOnly, fn)
 	}
-	stx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
-	if err != nil {
-		return dbErr("begin", err)
-	}
-	defer stx.Rollback()
-	if err := fn(&sqlTx{ctx: ctx, s: s, tx: stx, readOnly: readOnly}); err != nil {
-		return err
-	}
-	if readOnly {
-		return nil
-	}
-	if err := stx.Commit(); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			// ctx ended before the commit: database/sql rolled the
-			// transaction back (its error is then ErrTxDone, which says
-			// nothing of why). Nothing was committed.
-			return fmt.Errorf("localstore: commit: %w", ctxErr)
-		}
-		return dbErr("commit", err)
-	}
-	return nil
+	return s.runSQL(ctx, readOnly, fn)
 }
 
 // exec runs a statement in the transaction.

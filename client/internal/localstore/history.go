@@ -514,8 +514,5 @@ func (s *Store) Checkpoint() error {
 	if s.kv != nil {
 		return s.kv.checkpoint()
 	}
-	if _, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return dbErr("checkpoint", err)
-	}
-	return nil
+	return s.checkpointSQL()
 }

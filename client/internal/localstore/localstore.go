@@ -82,8 +82,9 @@ func corrupt(format string, args ...any) error {
 type Store struct {
 	dir string
 
-	mu      sync.RWMutex // write-held by Close and ChangeUnlock
-	closed  bool
+	mu     sync.RWMutex // write-held by Close and ChangeUnlock
+	closed bool
+	//lint:ignore U1000 the browser build has no SQLite engine (sqlite_js.go)
 	db      *sql.DB              // the SQLite engine: one connection, SQLite allows one writer
 	kv      *kvEngine            // the kv engine (spec/client-store.md §8)
 	key     *secmem.Enclave      // the store key
@@ -168,13 +169,7 @@ func (s *Store) Close() error {
 		}
 		return nil
 	}
-	if s.db == nil {
-		return nil
-	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("localstore: close: %w", err)
-	}
-	return nil
+	return s.closeSQL()
 }
 
 // Dir returns the store's directory.

@@ -224,3 +224,48 @@ func isConstraint(err error) bool {
 	e, ok := errors.AsType[*sqlite.Error](err)
 	return ok && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
+
+// runSQL runs fn in a transaction of the SQLite engine (Store.run).
+func (s *Store) runSQL(ctx context.Context, readOnly bool, fn func(tx Tx) error) error {
+	stx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return dbErr("begin", err)
+	}
+	defer stx.Rollback()
+	if err := fn(&sqlTx{ctx: ctx, s: s, tx: stx, readOnly: readOnly}); err != nil {
+		return err
+	}
+	if readOnly {
+		return nil
+	}
+	if err := stx.Commit(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// ctx ended before the commit: database/sql rolled the
+			// transaction back (its error is then ErrTxDone, which says
+			// nothing of why). Nothing was committed.
+			return fmt.Errorf("localstore: commit: %w", ctxErr)
+		}
+		return dbErr("commit", err)
+	}
+	return nil
+}
+
+// closeSQL closes the SQLite database, if the store has one (Store.Close).
+func (s *Store) closeSQL() error {
+	if s.db == nil {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("localstore: close: %w", err)
+	}
+	return nil
+}
+
+// checkpointSQL copies SQLite's write-ahead log into the database file
+// and truncates it (Store.Checkpoint).
+func (s *Store) checkpointSQL() error {
+	if _, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return dbErr("checkpoint", err)
+	}
+	return nil
+}
