@@ -17,8 +17,14 @@ import (
 	"github.com/sealpost/sealpost/internal/testbin"
 )
 
+// requireChromiumEnv names the environment variable that, set to 1 (as CI
+// does), makes a missing Chromium fail the tests rather than skip them.
+const requireChromiumEnv = "SEALPOST_REQUIRE_CHROMIUM"
+
 // chromium returns the Chromium to run: $SEALPOST_CHROMIUM, else
-// /usr/bin/chromium; the test is skipped without one, and with -short.
+// /usr/bin/chromium. Without one the test fails if
+// $SEALPOST_REQUIRE_CHROMIUM is 1, and is skipped otherwise; it is
+// skipped with -short.
 func chromium(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -29,7 +35,10 @@ func chromium(t *testing.T) string {
 		p = "/usr/bin/chromium"
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no Chromium at %s (set SEALPOST_CHROMIUM)", p)
+		if os.Getenv(requireChromiumEnv) == "1" {
+			t.Fatalf("no Chromium at %s (set SEALPOST_CHROMIUM), and %s=1 requires one", p, requireChromiumEnv)
+		}
+		t.Skipf("no Chromium at %s (set SEALPOST_CHROMIUM; %s=1 makes this a failure)", p, requireChromiumEnv)
 	}
 	return p
 }
