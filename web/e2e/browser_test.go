@@ -70,23 +70,7 @@ func newBrowser(t *testing.T, srv *server, name string) *browser {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	b := &browser{t: t, name: name, srv: srv, ctx: ctx, logs: new(testbin.SyncBuffer)}
-	if err := chromedp.Listen(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range ev.Args {
-				parts = append(parts, strings.Trim(string(a.Value), `"`))
-			}
-			fmt.Fprintf(b.logs, "console.%s: %s\n", ev.Type, strings.Join(parts, " "))
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			desc := d.Text
-			if d.Exception != nil {
-				desc += " " + d.Exception.Description
-			}
-			fmt.Fprintf(b.logs, "exception: %s (%s:%d)\n", desc, d.URL, d.LineNumber+1)
-		}
-	}); err != nil {
+	if err := chromedp.Listen(ctx, consoleListener(b.logs)); err != nil {
 		cancel()
 		cancelAlloc()
 		t.Fatalf("starting Chromium: %v", err)
@@ -100,6 +84,28 @@ func newBrowser(t *testing.T, srv *server, name string) *browser {
 		cancelAlloc()
 	})
 	return b
+}
+
+// consoleListener returns a chromedp listener that writes the page's
+// console and exceptions to logs.
+func consoleListener(logs *testbin.SyncBuffer) func(ev any) {
+	return func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, strings.Trim(string(a.Value), `"`))
+			}
+			fmt.Fprintf(logs, "console.%s: %s\n", ev.Type, strings.Join(parts, " "))
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			desc := d.Text
+			if d.Exception != nil {
+				desc += " " + d.Exception.Description
+			}
+			fmt.Fprintf(logs, "exception: %s (%s:%d)\n", desc, d.URL, d.LineNumber+1)
+		}
+	}
 }
 
 // screenshot saves the page as PNG in $SEALPOST_ARTIFACTS (default: a

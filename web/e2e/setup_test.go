@@ -112,25 +112,26 @@ func startServer(t *testing.T) *server {
 }
 
 // restart stops sealpostd and runs it again on the same data directory
-// and address (so the same certificate, keys and mailboxes).
-func (s *server) restart(t *testing.T) {
+// and address (so the same keys and mailboxes, and the same certificate
+// unless args say otherwise), with args added to its command line.
+func (s *server) restart(t *testing.T, args ...string) {
 	t.Helper()
 	s.stop()
 	url := s.url
 	s.url, s.pin, s.logKey = "", "", ""
-	s.start(t, s.addr)
+	s.start(t, s.addr, args...)
 	if s.url != url {
 		t.Fatalf("sealpostd restarted at %s, not %s", s.url, url)
 	}
 }
 
-// start runs sealpostd on s.dataDir, listening on listen, and waits
-// until it is ready.
-func (s *server) start(t *testing.T, listen string) {
+// start runs sealpostd on s.dataDir, listening on listen, with args
+// added, and waits until it is ready.
+func (s *server) start(t *testing.T, listen string, args ...string) {
 	t.Helper()
 	dist := buildWeb(t)
 	bin := testbin.Build(t, "github.com/sealpost/sealpost/cmd/sealpostd")[0]
-	cmd := exec.Command(bin, "--data-dir", s.dataDir, "--listen", listen, "--log-level", "warn", "--web", dist)
+	cmd := exec.Command(bin, append([]string{"--data-dir", s.dataDir, "--listen", listen, "--log-level", "warn", "--web", dist}, args...)...)
 	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
