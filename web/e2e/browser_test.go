@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,6 +42,36 @@ func chromium(t *testing.T) string {
 		t.Skipf("no Chromium at %s (set SEALPOST_CHROMIUM; %s=1 makes this a failure)", p, requireChromiumEnv)
 	}
 	return p
+}
+
+// TestChromiumRequired: without a Chromium the tests fail when
+// SEALPOST_REQUIRE_CHROMIUM=1 and skip otherwise (run in a child process
+// of this test binary, which runs TestChromiumRequiredChild).
+func TestChromiumRequired(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary again")
+	}
+	for _, tc := range []struct{ require, want string }{
+		{"1", "--- FAIL: TestChromiumRequiredChild"},
+		{"", "--- SKIP: TestChromiumRequiredChild"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestChromiumRequiredChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "SEALPOST_E2E_CHILD=1", "SEALPOST_CHROMIUM=/nonexistent/chromium", requireChromiumEnv+"="+tc.require)
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s=%q: output lacks %q:\n%s", requireChromiumEnv, tc.require, tc.want, out)
+		}
+	}
+}
+
+// TestChromiumRequiredChild looks for a Chromium, in TestChromiumRequired's
+// child process only.
+func TestChromiumRequiredChild(t *testing.T) {
+	if os.Getenv("SEALPOST_E2E_CHILD") != "1" {
+		t.Skip("run by TestChromiumRequired")
+	}
+	chromium(t)
+	t.Error("chromium returned without a Chromium")
 }
 
 // browser is one Chromium with a profile of its own (its own IndexedDB):
