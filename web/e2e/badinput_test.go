@@ -363,6 +363,11 @@ func TestStoreFull(t *testing.T) {
 // newTab opens another tab of b's browser (another page target, in a
 // window of its own, sharing b's profile and so the origin's IndexedDB
 // and Web Locks). Closing it (the returned function) closes the tab.
+//
+// A window of its own is chromedp's default, and needed: a tab opened in
+// the first tab's window (chromedp.WithNewWindow(false)) navigates, but
+// Runtime.evaluate in it never answers, even after target.ActivateTarget
+// (Chromium 156, chromedp 0.23.1).
 func (b *browser) newTab(name string) (*browser, func()) {
 	b.t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
