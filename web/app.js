@@ -25,6 +25,10 @@
     sentTo: new Set(), // peers this page has sent to
     keyChanged: new Set(),
     safetyDigits: "",
+    queued: new Map(), // id -> its <li>: sent messages the relay has not stored yet
+    unsent: new Map(), // id -> {peer, text}: of those, the ones the client has not queued
+    queuedTimer: 0,
+    retrying: false,
     qrURL: "",
   };
 
@@ -96,6 +100,7 @@
     $("error").hidden = true;
     $("error").textContent = "";
     delete $("error").dataset.code;
+    delete $("error").dataset.kept;
   }
 
   function notice(text, kind) {
@@ -119,6 +124,14 @@
     el.textContent = s;
     el.className = "conn conn-" + s;
     el.dataset.state = s;
+    // A lost relay connection is said in words too: the client retries
+    // by itself, and what is sent meanwhile is kept.
+    const note = $("offline-note");
+    note.hidden = s !== "disconnected";
+    if (s === "disconnected") {
+      const server = state.keyServer || location.origin;
+      note.textContent = "Lost the connection to the server at " + server + ". Reconnecting… Messages you send meanwhile are kept and go out once it is back (keep this page open until they have). If this lasts, the server may be down, or your browser may have refused its certificate: open " + server + " in a new tab to see which.";
+    }
   }
 
   // Loading: the module is fetched with the integrity hash index.html
@@ -286,6 +299,7 @@
       for (const m of hist) {
         appendMessage(m);
       }
+      await markQueued(hist);
     }
     for (const m of waiting) {
       if (state.peer === h) {
@@ -295,6 +309,128 @@
     }
     if (state.peer === h) {
       $("send-text").focus();
+    }
+  }
+
+  // markQueued marks the page's latest outgoing messages of hist that the
+  // relay has not stored yet (sent while it was unreachable, by this page
+  // or one before a reload).
+  async function markQueued(hist) {
+    const recent = hist.filter((m) => m.outgoing && m.kind === "text").slice(-20);
+    for (const m of recent) {
+      let st;
+      try {
+        st = await state.client.status(m.id);
+      } catch (err) {
+        continue; // a copy from another device of the account: not ours to track
+      }
+      const li = [...$("messages").children].find((x) => x.dataset.id === m.id);
+      if (st.state === "queued" && li) {
+        setQueued(li, m.id);
+      }
+    }
+  }
+
+  // newMessageID returns a fresh message id (16 random bytes as 32 hex
+  // digits). The page names each message it sends, so that a send tried
+  // again after a failure is never sent twice (web/README.md, send).
+  function newMessageID() {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+
+  // retryable are the codes of a send that failed before the client
+  // queued it, for want of a server: the page tries it again.
+  const retryable = new Set(["unreachable", "timeout", "not_connected"]);
+
+  // retryUnsent sends again, in order and with their ids, the messages
+  // the client could not queue; each that goes through is left to
+  // checkQueued.
+  async function retryUnsent() {
+    if (state.retrying || state.unsent.size === 0) {
+      return;
+    }
+    state.retrying = true;
+    try {
+      for (const [id, m] of [...state.unsent]) {
+        try {
+          await state.client.send(m.peer, m.text, { id: id });
+        } catch (err) {
+          if (retryable.has(err.code)) {
+            return; // still no server: the next tick tries again
+          }
+          if (err.code !== "queued") {
+            state.unsent.delete(id);
+            const li = state.queued.get(id);
+            state.queued.delete(id);
+            if (li) {
+              li.classList.remove("queued");
+              li.classList.add("failed");
+              li.dataset.state = "failed";
+              li.querySelector(".meta").textContent = li.querySelector(".meta").dataset.base + " · not sent";
+            }
+            showError(err, m.peer);
+            continue;
+          }
+        }
+        state.unsent.delete(id); // queued by the client, or stored
+      }
+    } finally {
+      state.retrying = false;
+    }
+  }
+
+  // tick tries the unsent messages again and updates the queued ones.
+  async function tick() {
+    await retryUnsent();
+    await checkQueued();
+  }
+
+  // setQueued shows li as sent but not yet stored by the relay, and
+  // watches it until it is.
+  function setQueued(li, id) {
+    li.classList.add("queued");
+    li.dataset.state = "queued";
+    li.querySelector(".meta").dataset.base = li.querySelector(".meta").textContent;
+    li.querySelector(".meta").textContent += " · not sent yet: kept here, goes out when the server is reachable";
+    state.queued.set(id, li);
+    startTicks();
+  }
+
+  // startTicks runs tick every 2 s until nothing is queued or unsent.
+  function startTicks() {
+    if (!state.queuedTimer) {
+      state.queuedTimer = setInterval(tick, 2000);
+    }
+  }
+
+  // checkQueued asks the client how far each queued message has got, and
+  // shows those the relay stored as sent.
+  async function checkQueued() {
+    for (const [id, li] of [...state.queued]) {
+      if (state.unsent.has(id)) {
+        continue; // not in the client's queue yet
+      }
+      let st;
+      try {
+        st = await state.client.status(id);
+      } catch (err) {
+        continue;
+      }
+      if (st.state !== "queued") {
+        state.queued.delete(id);
+        li.classList.remove("queued");
+        li.dataset.state = st.state;
+        const meta = li.querySelector(".meta");
+        meta.textContent = meta.dataset.base;
+      }
+    }
+    if (state.queued.size === 0 && state.unsent.size === 0 && state.queuedTimer) {
+      clearInterval(state.queuedTimer);
+      state.queuedTimer = 0;
+      if ($("error").dataset.kept) {
+        clearError(); // all went out
+      }
     }
   }
 
@@ -324,6 +460,7 @@
     li.append(text, meta);
     $("messages").append(li);
     li.scrollIntoView({ block: "nearest" });
+    return li;
   }
 
   // onMessage shows m if its conversation is open, counts it unread
@@ -354,6 +491,9 @@
     switch (e.kind) {
       case "connected":
         setConn("connected");
+        if (state.queued.size > 0) {
+          setTimeout(tick, 250);
+        }
         break;
       case "disconnected":
         setConn("disconnected");
@@ -412,9 +552,10 @@
     }
     $("send-button").disabled = true;
     const first = !state.sentTo.has(peer);
+    const id = newMessageID();
     const t0 = performance.now();
     try {
-      const id = await state.client.send(peer, text);
+      await state.client.send(peer, text, { id: id });
       const ms = performance.now() - t0;
       state.sentTo.add(peer);
       window.sealpostTimings.push({ peer: peer, first: first, ms: ms });
@@ -428,11 +569,35 @@
         renderContacts();
       }
     } catch (err) {
+      const kept = err.code === "queued" || retryable.has(err.code);
+      if (kept) {
+        // Queued: kept in the store, and sent by the client once the
+        // relay takes it. Not queued for want of a server: kept in the
+        // page, which tries again with the same id. Either way shown as
+        // not sent yet, and never sent twice.
+        $("send-text").value = "";
+        if (err.code !== "queued") {
+          state.unsent.set(id, { peer: peer, text: text });
+        }
+        const li = state.peer === peer ? appendMessage({ id: id, outgoing: true, text: text, sent: Date.now(), kind: "text" }) : null;
+        if (li) {
+          setQueued(li, id);
+        }
+        startTicks();
+        state.contacts.add(peer);
+        renderContacts();
+      }
       if (err.code === "key_changed" || err.code === "security") {
         state.keyChanged.add(peer);
         renderKeyBanner();
       }
       showError(err, peer);
+      if (kept) {
+        $("error").dataset.kept = "1"; // cleared once all went out
+      }
+      if (kept && err.code !== "queued") {
+        $("error").textContent += " Your message is kept in this page and sent once the server is back; keep the page open until it is.";
+      }
     } finally {
       $("send-button").disabled = false;
     }
@@ -538,6 +703,11 @@
     $("verify").addEventListener("click", onVerify);
     $("accept-key").addEventListener("click", onAcceptKey);
     $("show-devices").addEventListener("click", toggleDevices);
+    window.addEventListener("beforeunload", (ev) => {
+      if (state.unsent.size > 0) {
+        ev.preventDefault(); // messages kept only in this page: ask first
+      }
+    });
     window.addEventListener("pagehide", () => {
       if (state.client) {
         state.client.close();

@@ -150,6 +150,18 @@ func HistoryEntry(e client.HistoryEntry) Object {
 	return o
 }
 
+// Status returns st as the page's status gets it.
+func Status(st *client.MessageStatus) Object {
+	return Object{
+		"state":     st.State.String(),
+		"devices":   float64(st.Devices),
+		"stored":    float64(st.Stored),
+		"refused":   float64(st.Refused),
+		"delivered": float64(st.Delivered),
+		"read":      float64(st.Read),
+	}
+}
+
 // kindOf names a content's kind as the sealpost command does: "v1" for a
 // version 1 message.
 func kindOf(c *content.Content) string {

@@ -117,6 +117,16 @@ func TestMessage(t *testing.T) {
 	}
 }
 
+func TestStatus(t *testing.T) {
+	o := Status(&client.MessageStatus{State: client.StateQueued, Devices: 2, Stored: 1})
+	if o["state"] != "queued" || o["devices"] != 2.0 || o["stored"] != 1.0 || o["delivered"] != 0.0 {
+		t.Errorf("queued status: %v", o)
+	}
+	if o := Status(&client.MessageStatus{State: client.StateRead, Devices: 1, Stored: 1, Delivered: 1, Read: 1}); o["state"] != "read" || o["read"] != 1.0 {
+		t.Errorf("read status: %v", o)
+	}
+}
+
 func TestEvent(t *testing.T) {
 	ak1, _ := keys.GenerateAccountKey(rand.Reader)
 	ak2, _ := keys.GenerateAccountKey(rand.Reader)

@@ -166,6 +166,7 @@ func (s *session) object() js.Value {
 	method("acceptKeyChange", s.acceptKeyChange)
 	method("contacts", s.contacts)
 	method("history", s.history)
+	method("status", s.status)
 	method("devices", s.devices)
 	method("close", s.close)
 	return o
@@ -201,10 +202,14 @@ func (s *session) register(args []js.Value) (any, error) {
 	return nil, s.c.Register(ctx, h)
 }
 
-// send is send(handle, text): it resolves with the message id once the
-// relay stored the message. A message queued but not confirmed rejects
-// with code "queued" and the id in the error's id: it goes out by itself
-// later and must not be sent again.
+// send is send(handle, text[, {id}]): it resolves with the message id
+// once the relay stored the message. A message queued but not confirmed
+// rejects with code "queued" and the id in the error's id: it goes out by
+// itself later and must not be sent again. With id (32 hex digits, made
+// by the page), a send that failed before it was queued (the key server
+// unreachable: every send looks the recipient's keys up afresh) can be
+// tried again with the same id, handle and text without ever being sent
+// twice (client.WithMessageID).
 func (s *session) send(args []js.Value) (any, error) {
 	h, err := handleArg(args, 0)
 	if err != nil {
@@ -214,9 +219,19 @@ func (s *session) send(args []js.Value) (any, error) {
 	if text.Type() != js.TypeString {
 		return nil, webbridge.Usage("send needs a text")
 	}
+	var opts []client.SendOption
+	if o := arg(args, 2); o.Type() == js.TypeObject {
+		if v := o.Get("id"); v.Type() == js.TypeString {
+			mid, err := client.ParseMessageID(v.String())
+			if err != nil {
+				return nil, webbridge.Usage("not a message id: " + v.String())
+			}
+			opts = append(opts, client.WithMessageID(mid))
+		}
+	}
 	ctx, cancel := callCtx()
 	defer cancel()
-	id, err := s.c.SendText(ctx, h, text.String())
+	id, err := s.c.SendText(ctx, h, text.String(), opts...)
 	if errors.Is(err, client.ErrQueued) {
 		return nil, &queuedError{id: id.String(), err: err}
 	}
@@ -328,6 +343,28 @@ func (s *session) history(args []js.Value) (any, error) {
 		out[i] = webbridge.HistoryEntry(e)
 	}
 	return out, nil
+}
+
+// status is status(id): how far a message this account sent has got,
+// {state, devices, stored, refused, delivered, read} with state one of
+// "queued" (kept here, not yet stored by the relay for every recipient
+// device), "stored", "delivered", "read".
+func (s *session) status(args []js.Value) (any, error) {
+	v := arg(args, 0)
+	if v.Type() != js.TypeString {
+		return nil, webbridge.Usage("status needs a message id")
+	}
+	id, err := client.ParseMessageID(v.String())
+	if err != nil {
+		return nil, webbridge.Usage("not a message id: " + v.String())
+	}
+	ctx, cancel := callCtx()
+	defer cancel()
+	st, err := s.c.MessageStatus(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return webbridge.Status(st), nil
 }
 
 func (s *session) devices([]js.Value) (any, error) {

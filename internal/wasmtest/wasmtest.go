@@ -12,7 +12,9 @@
 //	}
 //
 // Chromium is found at $SEALPOST_CHROMIUM, else /usr/bin/chromium,
-// chromium or chromium-browser on $PATH; without one the test is skipped.
+// chromium or chromium-browser on $PATH. Without one the test fails if
+// $SEALPOST_REQUIRE_CHROMIUM is 1 (as in CI, where a skip would hide that
+// nothing ran), and is skipped otherwise.
 // Every run gets a fresh profile directory, so IndexedDB starts empty.
 package wasmtest
 
@@ -41,6 +43,10 @@ import (
 // ChromiumEnv names the environment variable that overrides the Chromium
 // binary.
 const ChromiumEnv = "SEALPOST_CHROMIUM"
+
+// RequireChromiumEnv names the environment variable that, set to 1, makes
+// Run fail rather than skip when there is no Chromium.
+const RequireChromiumEnv = "SEALPOST_REQUIRE_CHROMIUM"
 
 // DefaultTimeout bounds a run (building, loading and testing) when
 // Options.Timeout is zero.
@@ -88,9 +94,7 @@ const page = `<!doctype html>
 // see the package comment.
 func Run(t *testing.T, pkg string, opts Options) {
 	t.Helper()
-	if findChromium() == "" {
-		t.Skipf("wasmtest: no Chromium (set %s)", ChromiumEnv)
-	}
+	needChromium(t)
 	code, err := Exec(pkg, opts, t.Logf)
 	switch {
 	case err != nil:
@@ -155,9 +159,26 @@ func Exec(pkg string, opts Options, logf func(format string, args ...any)) (int,
 	return runChromium(ctx, log, chromium, filepath.Join(dir, "profile"), url, opts.QuotaBytes)
 }
 
-// findChromium returns the Chromium binary, or "" if there is none.
+// needChromium fails t if there is no Chromium and $SEALPOST_REQUIRE_CHROMIUM
+// is 1, and skips it if there is none otherwise.
+func needChromium(t testing.TB) {
+	t.Helper()
+	if findChromium() != "" {
+		return
+	}
+	if os.Getenv(RequireChromiumEnv) == "1" {
+		t.Fatalf("wasmtest: no Chromium (set %s), and %s=1 requires one", ChromiumEnv, RequireChromiumEnv)
+	}
+	t.Skipf("wasmtest: no Chromium (set %s; %s=1 makes this a failure)", ChromiumEnv, RequireChromiumEnv)
+}
+
+// findChromium returns the Chromium binary, or "" if there is none
+// ($SEALPOST_CHROMIUM naming no file is none).
 func findChromium() string {
 	if p := os.Getenv(ChromiumEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
 		return p
 	}
 	if _, err := os.Stat("/usr/bin/chromium"); err == nil {

@@ -2,6 +2,8 @@ package wasmtest
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +19,7 @@ func execSample(t *testing.T, env map[string]string, timeout time.Duration) (int
 	if testing.Short() {
 		t.Skip("builds a test binary for js/wasm and runs it in Chromium")
 	}
-	if findChromium() == "" {
-		t.Skipf("no Chromium (set %s)", ChromiumEnv)
-	}
+	needChromium(t)
 	var (
 		mu  sync.Mutex
 		log strings.Builder
@@ -61,4 +61,34 @@ func TestExecTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("Exec of a hanging test = %d, %v, want a timeout; log:\n%s", code, err, log)
 	}
+}
+
+// TestNoChromium: without a Chromium, Run fails the test when
+// SEALPOST_REQUIRE_CHROMIUM=1 and skips it otherwise (run in a child
+// process of this test binary, which runs TestNoChromiumChild).
+func TestNoChromium(t *testing.T) {
+	for _, tc := range []struct {
+		require string
+		want    string
+	}{
+		{"1", "--- FAIL: TestNoChromiumChild"},
+		{"", "--- SKIP: TestNoChromiumChild"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNoChromiumChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "WASMTEST_CHILD=1", ChromiumEnv+"=/nonexistent/chromium", RequireChromiumEnv+"="+tc.require)
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s=%q: output lacks %q:\n%s", RequireChromiumEnv, tc.require, tc.want, out)
+		}
+	}
+}
+
+// TestNoChromiumChild runs Run without a Chromium, in TestNoChromium's
+// child process only.
+func TestNoChromiumChild(t *testing.T) {
+	if os.Getenv("WASMTEST_CHILD") != "1" {
+		t.Skip("run by TestNoChromium")
+	}
+	Run(t, samplePkg, Options{})
+	t.Error("Run returned without a Chromium")
 }

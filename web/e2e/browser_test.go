@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,8 +18,14 @@ import (
 	"github.com/sealpost/sealpost/internal/testbin"
 )
 
+// requireChromiumEnv names the environment variable that, set to 1 (as CI
+// does), makes a missing Chromium fail the tests rather than skip them.
+const requireChromiumEnv = "SEALPOST_REQUIRE_CHROMIUM"
+
 // chromium returns the Chromium to run: $SEALPOST_CHROMIUM, else
-// /usr/bin/chromium; the test is skipped without one, and with -short.
+// /usr/bin/chromium. Without one the test fails if
+// $SEALPOST_REQUIRE_CHROMIUM is 1, and is skipped otherwise; it is
+// skipped with -short.
 func chromium(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -29,9 +36,42 @@ func chromium(t *testing.T) string {
 		p = "/usr/bin/chromium"
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no Chromium at %s (set SEALPOST_CHROMIUM)", p)
+		if os.Getenv(requireChromiumEnv) == "1" {
+			t.Fatalf("no Chromium at %s (set SEALPOST_CHROMIUM), and %s=1 requires one", p, requireChromiumEnv)
+		}
+		t.Skipf("no Chromium at %s (set SEALPOST_CHROMIUM; %s=1 makes this a failure)", p, requireChromiumEnv)
 	}
 	return p
+}
+
+// TestChromiumRequired: without a Chromium the tests fail when
+// SEALPOST_REQUIRE_CHROMIUM=1 and skip otherwise (run in a child process
+// of this test binary, which runs TestChromiumRequiredChild).
+func TestChromiumRequired(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary again")
+	}
+	for _, tc := range []struct{ require, want string }{
+		{"1", "--- FAIL: TestChromiumRequiredChild"},
+		{"", "--- SKIP: TestChromiumRequiredChild"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestChromiumRequiredChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "SEALPOST_E2E_CHILD=1", "SEALPOST_CHROMIUM=/nonexistent/chromium", requireChromiumEnv+"="+tc.require)
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s=%q: output lacks %q:\n%s", requireChromiumEnv, tc.require, tc.want, out)
+		}
+	}
+}
+
+// TestChromiumRequiredChild looks for a Chromium, in TestChromiumRequired's
+// child process only.
+func TestChromiumRequiredChild(t *testing.T) {
+	if os.Getenv("SEALPOST_E2E_CHILD") != "1" {
+		t.Skip("run by TestChromiumRequired")
+	}
+	chromium(t)
+	t.Error("chromium returned without a Chromium")
 }
 
 // browser is one Chromium with a profile of its own (its own IndexedDB):
@@ -61,23 +101,7 @@ func newBrowser(t *testing.T, srv *server, name string) *browser {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	b := &browser{t: t, name: name, srv: srv, ctx: ctx, logs: new(testbin.SyncBuffer)}
-	if err := chromedp.Listen(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range ev.Args {
-				parts = append(parts, strings.Trim(string(a.Value), `"`))
-			}
-			fmt.Fprintf(b.logs, "console.%s: %s\n", ev.Type, strings.Join(parts, " "))
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			desc := d.Text
-			if d.Exception != nil {
-				desc += " " + d.Exception.Description
-			}
-			fmt.Fprintf(b.logs, "exception: %s (%s:%d)\n", desc, d.URL, d.LineNumber+1)
-		}
-	}); err != nil {
+	if err := chromedp.Listen(ctx, consoleListener(b.logs)); err != nil {
 		cancel()
 		cancelAlloc()
 		t.Fatalf("starting Chromium: %v", err)
@@ -91,6 +115,28 @@ func newBrowser(t *testing.T, srv *server, name string) *browser {
 		cancelAlloc()
 	})
 	return b
+}
+
+// consoleListener returns a chromedp listener that writes the page's
+// console and exceptions to logs.
+func consoleListener(logs *testbin.SyncBuffer) func(ev any) {
+	return func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, strings.Trim(string(a.Value), `"`))
+			}
+			fmt.Fprintf(logs, "console.%s: %s\n", ev.Type, strings.Join(parts, " "))
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			desc := d.Text
+			if d.Exception != nil {
+				desc += " " + d.Exception.Description
+			}
+			fmt.Fprintf(logs, "exception: %s (%s:%d)\n", desc, d.URL, d.LineNumber+1)
+		}
+	}
 }
 
 // screenshot saves the page as PNG in $SEALPOST_ARTIFACTS (default: a

@@ -85,16 +85,59 @@ type server struct {
 	spki    string // base64 SHA-256 of the certificate's public key, for Chromium
 	dataDir string
 	stderr  *testbin.SyncBuffer
+	stop    func() // kills the running sealpostd and waits until it exited
 }
 
 // startServer runs sealpostd (SQLite, a fresh data directory) with the
 // web client.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	s := &server{dataDir: filepath.Join(t.TempDir(), "data"), stderr: new(testbin.SyncBuffer)}
+	s.start(t, "127.0.0.1:0")
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("sealpostd stderr:\n%s", s.stderr.String())
+		}
+	})
+	pemBytes, err := os.ReadFile(filepath.Join(s.dataDir, "tls-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		t.Fatal("tls-cert.pem: no PEM block")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	s.spki = base64.StdEncoding.EncodeToString(sum[:])
+	return s
+}
+
+// restart stops sealpostd and runs it again on the same data directory
+// and address (so the same keys and mailboxes, and the same certificate
+// unless args say otherwise), with args added to its command line.
+func (s *server) restart(t *testing.T, args ...string) {
+	t.Helper()
+	s.stop()
+	url := s.url
+	s.url, s.pin, s.logKey = "", "", ""
+	s.start(t, s.addr, args...)
+	if s.url != url {
+		t.Fatalf("sealpostd restarted at %s, not %s", s.url, url)
+	}
+}
+
+// start runs sealpostd on s.dataDir, listening on listen, with args
+// added, and waits until it is ready.
+func (s *server) start(t *testing.T, listen string, args ...string) {
+	t.Helper()
 	dist := buildWeb(t)
 	bin := testbin.Build(t, "github.com/sealpost/sealpost/cmd/sealpostd")[0]
-	s := &server{dataDir: filepath.Join(t.TempDir(), "data"), stderr: new(testbin.SyncBuffer)}
-	cmd := exec.Command(bin, "--data-dir", s.dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn", "--web", dist)
+	cmd := exec.Command(bin, append([]string{"--data-dir", s.dataDir, "--listen", listen, "--log-level", "warn", "--web", dist}, args...)...)
 	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -104,13 +147,13 @@ func startServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("sealpostd stderr:\n%s", s.stderr.String())
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			<-exited
+		})
+	}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -148,21 +191,6 @@ func startServer(t *testing.T) *server {
 		for range lines {
 		}
 	}()
-	pemBytes, err := os.ReadFile(filepath.Join(s.dataDir, "tls-cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(pemBytes)
-	if block == nil {
-		t.Fatal("tls-cert.pem: no PEM block")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	s.spki = base64.StdEncoding.EncodeToString(sum[:])
-	return s
 }
 
 // cli is one device of the sealpost command.
