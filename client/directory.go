@@ -136,6 +136,7 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	// answer is never checked after a newer one (spec/client.md §6.1).
 	c.pinMu.Lock()
 	defer c.pinMu.Unlock()
+	defer span(ctx, "lookup")()
 	entry, pin, resp, err := c.fetchVerified(ctx, handle)
 	for _, wait := range staleRetries {
 		// A stale answer, or one under a checkpoint the witnesses have
@@ -153,13 +154,19 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	if err != nil {
 		return nil, err
 	}
-	if err := c.advancePin(ctx, pin); err != nil {
+	end := span(ctx, "lookup-advance-pin")
+	err = c.advancePin(ctx, pin)
+	end()
+	if err != nil {
 		return nil, err
 	}
 	if pin != nil && c.pin == pin {
 		c.checkpointAdvanced() // spec/client.md §6.3
 	}
-	if err := c.recordKeySet(ctx, entry); err != nil {
+	end = span(ctx, "lookup-record")
+	err = c.recordKeySet(ctx, entry)
+	end()
+	if err != nil {
 		return nil, err
 	}
 	d = &dirEntry{entry: entry, epoch: resp.Epoch, fetched: time.Now()}
@@ -175,7 +182,9 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 // §6.1). A proof that the handle is absent is ErrUnknownHandle. The
 // caller holds pinMu.
 func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *api.DirectoryLookup, error) {
+	end := span(ctx, "lookup-fetch")
 	resp, err := c.ks.DirectoryLookup(ctx, handle)
+	end()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("client: looking up %s: %w", handle, err)
 	}
@@ -183,7 +192,9 @@ func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	end = span(ctx, "lookup-verify")
 	entry, pin, err := ksclient.VerifyDirectoryLookup(ctx, c.ks, v, c.vrfKey, c.pin, c.freshness(), handle, resp)
+	end()
 	if err != nil {
 		return nil, nil, nil, c.verifyError(handle, "verifying "+handle, err)
 	}
