@@ -375,8 +375,27 @@ func (c *Client) previousSend(ctx context.Context, msgID MessageID, digest []byt
 // active devices, checking the peer's key set against the contact record.
 func (c *Client) targets(ctx context.Context, id *identity, handle string, fresh bool) ([]target, error) {
 	// Fresh key sets: a device added a moment ago gets the message too
-	// (spec/client.md §3.1).
-	peer, err := c.lookup(ctx, handle, fresh)
+	// (spec/client.md §3.1). The ones this device holds are fresh if the
+	// directory has not changed since they were verified (§6.1,
+	// "Unchanged directory").
+	var peer, own *dirEntry
+	if fresh {
+		both := []string{handle, id.handle}
+		if handle == id.handle {
+			both = both[:1]
+		}
+		ds, err := c.lookupUnchanged(ctx, both...)
+		if err != nil {
+			return nil, err
+		}
+		if ds != nil {
+			peer, own = ds[0], ds[len(ds)-1]
+		}
+	}
+	var err error
+	if peer == nil {
+		peer, err = c.lookup(ctx, handle, fresh)
+	}
 	if errors.Is(err, ErrUnknownHandle) && c.knownAccount(ctx, id, handle) {
 		// spec/client.md §6.2: the key server denies an account this
 		// device knows.
@@ -397,8 +416,10 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string, fresh
 			ts = append(ts, target{handle: handle, dev: d.Certificate, kind: kindMessage})
 		}
 	}
-	own := peer
-	if handle != id.handle {
+	if own == nil {
+		own = peer
+	}
+	if handle != id.handle && own == peer {
 		if own, err = c.lookup(ctx, id.handle, fresh); err != nil {
 			return nil, err
 		}
