@@ -159,18 +159,12 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	if err != nil {
 		return nil, err
 	}
-	end := span(ctx, "lookup-advance-pin")
-	err = c.advancePin(ctx, pin)
+	end := span(ctx, "lookup-record")
+	advanced, err := c.recordKeySet(ctx, pin, entry)
 	end()
-	if err != nil {
-		return nil, err
-	}
-	if pin != nil && c.pin == pin {
+	if advanced {
 		c.checkpointAdvanced() // spec/client.md §6.3
 	}
-	end = span(ctx, "lookup-record")
-	err = c.recordKeySet(ctx, entry)
-	end()
 	if err != nil {
 		return nil, err
 	}
@@ -435,21 +429,36 @@ func (c *Client) forget(handle string) {
 // device or undoes a revocation is ErrSecurity — a key server showing a
 // stale or invented history. A key set under another account key is left
 // to the contact policy (observe); for this device's own account it is
-// ErrSecurity. The caller holds pinMu.
-func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
+// ErrSecurity.
+//
+// The same transaction stores pin, the checkpoint the lookup verified e
+// under, if it is larger than the pinned one (as advancePin): one commit
+// for the lookup (spec/client.md §6.1 step 6). advanced reports that pin
+// is the pinned checkpoint now, whether or not e was recorded, as the
+// lookup's caller of advancePin checked. The caller holds pinMu.
+func (c *Client) recordKeySet(ctx context.Context, pin *kt.Checkpoint, e *kt.Entry) (advanced bool, err error) {
+	newPin := pin != nil && (c.pin == nil || pin.Size != c.pin.Size)
 	own := false
 	if id := c.identity(); id != nil && id.handle == e.Handle {
 		own = true
 		if e.AccountKey != id.accountKey {
-			return c.securityError(e.Handle, errors.New("the key server lists another account key for this account"))
+			if err := c.advancePin(ctx, pin); err != nil {
+				return false, err
+			}
+			return pin != nil && c.pin == pin, c.securityError(e.Handle, errors.New("the key server lists another account key for this account"))
 		}
 	}
 	var (
 		secErr error
 		events []Event
 	)
-	err := c.store.Update(ctx, func(tx localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		secErr, events = nil, nil
+		if newPin {
+			if err := tx.PutCheckpoint(pin.Signed, time.Now()); err != nil {
+				return err
+			}
+		}
 		prev, err := storedKeySetTx(tx, e.Handle)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return tx.PutKeySet(e.Handle, e.Marshal())
@@ -479,15 +488,19 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 		return tx.PutKeySet(e.Handle, e.Marshal())
 	})
 	if err != nil {
-		return storeError(err)
+		return false, storeError(err)
 	}
+	if newPin {
+		c.pin, c.pinText = pin, pin.Signed
+	}
+	advanced = pin != nil && c.pin == pin
 	if secErr != nil {
-		return c.securityError(e.Handle, secErr)
+		return advanced, c.securityError(e.Handle, secErr)
 	}
 	for _, ev := range events {
 		c.emit(ev)
 	}
-	return nil
+	return advanced, nil
 }
 
 // storedKeySetTx returns the key set stored for handle
