@@ -610,6 +610,9 @@ func (c *Client) lookupUnchanged(ctx context.Context, handles ...string) ([]*dir
 		}
 		ds[i] = nd
 	}
+	// As a lookup's: what was built from the key sets held (a group's
+	// recipients) is built again from these, younger ones.
+	c.dirGen++
 	return ds, nil
 }
 
