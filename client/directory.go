@@ -22,7 +22,12 @@ const dirTTL = 30 * time.Second
 type dirEntry struct {
 	entry *kt.Entry
 	// epoch is the directory epoch the entry was proven latest in.
-	epoch   uint64
+	epoch uint64
+	// at is the checkpoint the entry was verified under, the latest as of
+	// its tree: while the key server's checkpoint has this size and root,
+	// the entry is the latest (spec/client.md §6.1, "Unchanged
+	// directory").
+	at      *kt.Checkpoint
 	fetched time.Time
 }
 
@@ -136,7 +141,8 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 	// answer is never checked after a newer one (spec/client.md §6.1).
 	c.pinMu.Lock()
 	defer c.pinMu.Unlock()
-	entry, pin, resp, err := c.fetchVerified(ctx, handle)
+	defer span(ctx, "lookup")()
+	entry, at, pin, resp, err := c.fetchVerified(ctx, handle)
 	for _, wait := range staleRetries {
 		// A stale answer, or one under a checkpoint the witnesses have
 		// not cosigned yet (the directory just grew), is asked again.
@@ -148,21 +154,21 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 		case <-ctx.Done():
 			return nil, err
 		}
-		entry, pin, resp, err = c.fetchVerified(ctx, handle)
+		entry, at, pin, resp, err = c.fetchVerified(ctx, handle)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := c.advancePin(ctx, pin); err != nil {
-		return nil, err
-	}
-	if pin != nil && c.pin == pin {
+	end := span(ctx, "lookup-record")
+	advanced, err := c.recordKeySet(ctx, pin, entry)
+	end()
+	if advanced {
 		c.checkpointAdvanced() // spec/client.md §6.3
 	}
-	if err := c.recordKeySet(ctx, entry); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	d = &dirEntry{entry: entry, epoch: resp.Epoch, fetched: time.Now()}
+	d = &dirEntry{entry: entry, epoch: resp.Epoch, at: at, fetched: time.Now()}
 	c.mu.Lock()
 	c.dir[handle] = d
 	c.dirGen++
@@ -172,26 +178,31 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 
 // fetchVerified asks the key server for the proof of handle's latest key
 // set and verifies it against the pin and the age rule (spec/client.md
-// §6.1). A proof that the handle is absent is ErrUnknownHandle. The
-// caller holds pinMu.
-func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *kt.Checkpoint, *api.DirectoryLookup, error) {
-	resp, err := c.ks.DirectoryLookup(ctx, handle)
+// §6.1). It returns the entry, the checkpoint it was verified under, the
+// checkpoint to pin next and the answer. A proof that the handle is
+// absent is ErrUnknownHandle. The caller holds pinMu.
+func (c *Client) fetchVerified(ctx context.Context, handle string) (entry *kt.Entry, at, pin *kt.Checkpoint, resp *api.DirectoryLookup, err error) {
+	end := span(ctx, "lookup-fetch")
+	resp, err = c.ks.DirectoryLookup(ctx, handle)
+	end()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("client: looking up %s: %w", handle, err)
+		return nil, nil, nil, nil, fmt.Errorf("client: looking up %s: %w", handle, err)
 	}
 	v, err := c.logVerifier(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	entry, pin, err := ksclient.VerifyDirectoryLookup(ctx, c.ks, v, c.vrfKey, c.pin, c.freshness(), handle, resp)
+	end = span(ctx, "lookup-verify")
+	entry, at, pin, err = ksclient.VerifyDirectoryLookupAt(ctx, c.ks, v, c.vrfKey, c.pin, c.freshness(), handle, resp)
+	end()
 	if err != nil {
-		return nil, nil, nil, c.verifyError(handle, "verifying "+handle, err)
+		return nil, nil, nil, nil, c.verifyError(handle, "verifying "+handle, err)
 	}
 	if entry == nil {
 		// Proven absent. The pin may still advance: the proof was
 		// checked under a checkpoint consistent with it.
 		if err := c.advancePin(ctx, pin); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		// The map only grows: a handle this device holds a verified key
 		// set of cannot have left it.
@@ -205,14 +216,14 @@ func (c *Client) fetchVerified(ctx context.Context, handle string) (*kt.Entry, *
 			return err
 		})
 		if err != nil {
-			return nil, nil, nil, storeError(err)
+			return nil, nil, nil, nil, storeError(err)
 		}
 		if held {
-			return nil, nil, nil, c.securityError(handle, fmt.Errorf("the directory proves %s absent, whose key set it proved to this device before", handle))
+			return nil, nil, nil, nil, c.securityError(handle, fmt.Errorf("the directory proves %s absent, whose key set it proved to this device before", handle))
 		}
-		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
+		return nil, nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownHandle, handle)
 	}
-	return entry, pin, resp, nil
+	return entry, at, pin, resp, nil
 }
 
 // verifyError classifies an error of a ksclient verification for the
@@ -418,21 +429,36 @@ func (c *Client) forget(handle string) {
 // device or undoes a revocation is ErrSecurity — a key server showing a
 // stale or invented history. A key set under another account key is left
 // to the contact policy (observe); for this device's own account it is
-// ErrSecurity. The caller holds pinMu.
-func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
+// ErrSecurity.
+//
+// The same transaction stores pin, the checkpoint the lookup verified e
+// under, if it is larger than the pinned one (as advancePin): one commit
+// for the lookup (spec/client.md §6.1 step 6). advanced reports that pin
+// is the pinned checkpoint now, whether or not e was recorded, as the
+// lookup's caller of advancePin checked. The caller holds pinMu.
+func (c *Client) recordKeySet(ctx context.Context, pin *kt.Checkpoint, e *kt.Entry) (advanced bool, err error) {
+	newPin := pin != nil && (c.pin == nil || pin.Size != c.pin.Size)
 	own := false
 	if id := c.identity(); id != nil && id.handle == e.Handle {
 		own = true
 		if e.AccountKey != id.accountKey {
-			return c.securityError(e.Handle, errors.New("the key server lists another account key for this account"))
+			if err := c.advancePin(ctx, pin); err != nil {
+				return false, err
+			}
+			return pin != nil && c.pin == pin, c.securityError(e.Handle, errors.New("the key server lists another account key for this account"))
 		}
 	}
 	var (
 		secErr error
 		events []Event
 	)
-	err := c.store.Update(ctx, func(tx localstore.Tx) error {
+	err = c.store.Update(ctx, func(tx localstore.Tx) error {
 		secErr, events = nil, nil
+		if newPin {
+			if err := tx.PutCheckpoint(pin.Signed, time.Now()); err != nil {
+				return err
+			}
+		}
 		prev, err := storedKeySetTx(tx, e.Handle)
 		if errors.Is(err, localstore.ErrNotFound) {
 			return tx.PutKeySet(e.Handle, e.Marshal())
@@ -462,15 +488,19 @@ func (c *Client) recordKeySet(ctx context.Context, e *kt.Entry) error {
 		return tx.PutKeySet(e.Handle, e.Marshal())
 	})
 	if err != nil {
-		return storeError(err)
+		return false, storeError(err)
 	}
+	if newPin {
+		c.pin, c.pinText = pin, pin.Signed
+	}
+	advanced = pin != nil && c.pin == pin
 	if secErr != nil {
-		return c.securityError(e.Handle, secErr)
+		return advanced, c.securityError(e.Handle, secErr)
 	}
 	for _, ev := range events {
 		c.emit(ev)
 	}
-	return nil
+	return advanced, nil
 }
 
 // storedKeySetTx returns the key set stored for handle
@@ -519,4 +549,92 @@ func continues(prev, next *kt.Entry) error {
 		}
 	}
 	return nil
+}
+
+// lookupUnchanged returns the key sets this device holds of handles if
+// the directory has not changed since they were verified
+// (spec/client.md §6.1, "Unchanged directory"): all were verified under
+// checkpoints of one log size and root, and the key server's current
+// checkpoint, verified as a lookup's checkpoint is (stale retries
+// included), has that size and root. It returns nil, and no error, when
+// the fast path does not apply and each handle must be looked up; an
+// error is the one a lookup would have given for the same checkpoint.
+func (c *Client) lookupUnchanged(ctx context.Context, handles ...string) ([]*dirEntry, error) {
+	c.pinMu.Lock()
+	defer c.pinMu.Unlock()
+	ds := make([]*dirEntry, len(handles))
+	c.mu.Lock()
+	for i, h := range handles {
+		ds[i] = c.dir[h]
+	}
+	c.mu.Unlock()
+	for _, d := range ds {
+		if d == nil || d.at == nil || d.at.Size != ds[0].at.Size || d.at.Root != ds[0].at.Root {
+			return nil, nil
+		}
+	}
+	defer span(ctx, "checkpoint")()
+	cp, pin, err := c.fetchCheckpoint(ctx)
+	for _, wait := range staleRetries {
+		// As a lookup's: a stale checkpoint, or one the witnesses have
+		// not cosigned yet, is asked again.
+		if !errors.Is(err, ErrStale) && !errors.Is(err, ErrNoQuorum) {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, err
+		}
+		cp, pin, err = c.fetchCheckpoint(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.advancePin(ctx, pin); err != nil {
+		return nil, err
+	}
+	if pin != nil && c.pin == pin {
+		c.checkpointAdvanced() // spec/client.md §6.3
+	}
+	if cp.Size != ds[0].at.Size || cp.Root != ds[0].at.Root {
+		return nil, nil // the directory changed: look up
+	}
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, d := range ds {
+		nd := &dirEntry{entry: d.entry, epoch: d.epoch, at: cp, fetched: now}
+		if c.dir[handles[i]] == d {
+			c.dir[handles[i]] = nd
+		}
+		ds[i] = nd
+	}
+	// As a lookup's: what was built from the key sets held (a group's
+	// recipients) is built again from these, younger ones.
+	c.dirGen++
+	return ds, nil
+}
+
+// fetchCheckpoint asks the key server for its current checkpoint
+// (spec/keyserver.md §9.3) and verifies it as a lookup's checkpoint is
+// verified (spec/client.md §6.1 steps 1, 2, 4, 5). It returns the
+// checkpoint and the one to pin next. The caller holds pinMu.
+func (c *Client) fetchCheckpoint(ctx context.Context) (cp, pin *kt.Checkpoint, err error) {
+	end := span(ctx, "checkpoint-fetch")
+	signed, err := c.ks.Checkpoint(ctx)
+	end()
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: fetching the directory's checkpoint: %w", err)
+	}
+	v, err := c.logVerifier(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer span(ctx, "checkpoint-verify")()
+	cp, pin, err = ksclient.VerifyCheckpoint(ctx, c.ks, v, c.pin, c.freshness(), signed)
+	if err != nil {
+		return nil, nil, c.verifyError("", "verifying the directory's checkpoint", err)
+	}
+	return cp, pin, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sealpost/sealpost/client/internal/killpoint"
 	"github.com/sealpost/sealpost/client/internal/localstore"
@@ -316,7 +317,9 @@ func (c *Client) sendHead(k laneKey, msgID MessageID, o localstore.Outgoing) err
 			c.emit(Event{Kind: EventAnonymousStalled, Handle: o.Recipient, Err: err})
 		}
 	} else {
+		t0 := time.Now()
 		st, err = sendOne(c.ctx, link, relaySendID(msgID, o.Recipient, o.Device), item)
+		c.debugSince("relay round trip", t0)
 	}
 	switch {
 	case errors.Is(err, wire.ErrFrameTooLarge):
@@ -344,6 +347,8 @@ func (c *Client) sendHead(k laneKey, msgID MessageID, o localstore.Outgoing) err
 	default:
 		fail = fmt.Errorf("client: the relay answered unknown status %d", st)
 	}
+	t0 := time.Now()
+	defer c.debugSince("recording the relay's answer", t0)
 	err = c.store.Update(context.WithoutCancel(c.ctx), func(tx localstore.Tx) error {
 		if fail != nil {
 			if err := tx.RecordAttempt(o.MessageID, o.Recipient, o.Device); err != nil && !errors.Is(err, localstore.ErrNotFound) {

@@ -204,6 +204,8 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 		return MessageID{}, err
 	}
 	defer done()
+	ctx, tr := c.startTrace(ctx)
+	defer tr.log(c, ctx, "send")
 	if keys.CheckHandle(handle) != nil {
 		return MessageID{}, fmt.Errorf("%w: %q", ErrInvalidHandle, handle)
 	}
@@ -212,11 +214,14 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 	}
 	if handle != id.handle {
 		var blocked bool
-		if err := c.store.View(ctx, func(tx localstore.Tx) error {
+		end := span(ctx, "view-blocked")
+		err := c.store.View(ctx, func(tx localstore.Tx) error {
 			var err error
 			blocked, err = tx.Blocked(handle)
 			return err
-		}); err != nil {
+		})
+		end()
+		if err != nil {
 			return MessageID{}, storeError(err)
 		}
 		if blocked {
@@ -240,7 +245,9 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 	for range 2 {
 		// An id queued before: its outcome; nothing new is encrypted
 		// (spec/client.md §3.4).
+		end := span(ctx, "view-previous")
 		found, rows, err := c.previousSend(ctx, msgID, digest)
+		end()
 		if err != nil {
 			return MessageID{}, err
 		}
@@ -268,7 +275,9 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 		if len(targets) == 0 {
 			return MessageID{}, errNoTargets
 		}
+		end = span(ctx, "claim")
 		bundles, err := c.claimMissing(ctx, id, targets)
+		end()
 		if err != nil {
 			return MessageID{}, err
 		}
@@ -279,7 +288,9 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 				return MessageID{}, err
 			}
 		}
+		end = span(ctx, "queue")
 		rows, err = c.encryptAndQueue(ctx, id, msgID, handle, m, digest, time.Now(), targets, bundles)
+		end()
 		if errors.Is(err, errAlreadyQueued) {
 			// Another Send with this id queued it meanwhile.
 			continue
@@ -295,6 +306,7 @@ func (c *Client) send(ctx context.Context, handle string, m *outMessage, opts []
 			}
 			return msgID, nil
 		}
+		defer span(ctx, "await-relay")()
 		return msgID, c.await(ctx, w, rows, true)
 	}
 	return MessageID{}, fmt.Errorf("client: message %s: queued and not queued", msgID)
@@ -363,8 +375,27 @@ func (c *Client) previousSend(ctx context.Context, msgID MessageID, digest []byt
 // active devices, checking the peer's key set against the contact record.
 func (c *Client) targets(ctx context.Context, id *identity, handle string, fresh bool) ([]target, error) {
 	// Fresh key sets: a device added a moment ago gets the message too
-	// (spec/client.md §3.1).
-	peer, err := c.lookup(ctx, handle, fresh)
+	// (spec/client.md §3.1). The ones this device holds are fresh if the
+	// directory has not changed since they were verified (§6.1,
+	// "Unchanged directory").
+	var peer, own *dirEntry
+	if fresh {
+		both := []string{handle, id.handle}
+		if handle == id.handle {
+			both = both[:1]
+		}
+		ds, err := c.lookupUnchanged(ctx, both...)
+		if err != nil {
+			return nil, err
+		}
+		if ds != nil {
+			peer, own = ds[0], ds[len(ds)-1]
+		}
+	}
+	var err error
+	if peer == nil {
+		peer, err = c.lookup(ctx, handle, fresh)
+	}
 	if errors.Is(err, ErrUnknownHandle) && c.knownAccount(ctx, id, handle) {
 		// spec/client.md §6.2: the key server denies an account this
 		// device knows.
@@ -375,15 +406,20 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string, fresh
 	}
 	var ts []target
 	if handle != id.handle {
-		if err := c.observe(ctx, peer); err != nil {
+		end := span(ctx, "observe")
+		err := c.observe(ctx, peer)
+		end()
+		if err != nil {
 			return nil, err
 		}
 		for _, d := range peer.entry.Active() {
 			ts = append(ts, target{handle: handle, dev: d.Certificate, kind: kindMessage})
 		}
 	}
-	own := peer
-	if handle != id.handle {
+	if own == nil {
+		own = peer
+	}
+	if handle != id.handle && own == peer {
 		if own, err = c.lookup(ctx, id.handle, fresh); err != nil {
 			return nil, err
 		}
@@ -393,7 +429,9 @@ func (c *Client) targets(ctx context.Context, id *identity, handle string, fresh
 	}
 	// Sent copies go only to the devices this device created or approved
 	// (spec/client.md §6.3).
+	end := span(ctx, "review-own")
 	approved, err := c.reviewOwn(ctx, id, own.entry)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -529,6 +567,7 @@ func (c *Client) encryptAndQueue(ctx context.Context, id *identity, msgID Messag
 	defer c.sessMu.Unlock()
 	var rows []laneKey
 	err = c.store.Update(ctx, func(tx localstore.Tx) error {
+		defer span(ctx, "queue-encrypt")()
 		rows = nil
 		err := tx.PutSent(localstore.Sent{MessageID: msgID[:], Digest: digest, Created: now})
 		if errors.Is(err, localstore.ErrDuplicate) {

@@ -171,6 +171,9 @@
     if (wf > 0) {
       opts.workFactor = wf; // for tests: a cheaper scrypt for new stores
     }
+    if (new URLSearchParams(location.search).has("debugLog")) {
+      opts.debugLog = true; // for measurements: the client's debug log on the console
+    }
     $("open-button").disabled = true;
     setConn("connecting");
     try {

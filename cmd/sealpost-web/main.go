@@ -17,6 +17,8 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"sync"
 	"syscall/js"
 	"time"
@@ -88,6 +90,11 @@ func config(opts js.Value) (client.Config, error) {
 	}
 	if wf := opts.Get("workFactor"); wf.Type() == js.TypeNumber {
 		cfg.WorkFactor = wf.Int()
+	}
+	if boolOpt(opts, "debugLog") {
+		// The client's debug log (timings of each send's phases, never
+		// what is sent) on the page's console, for measurements.
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	pass := opts.Get("passphrase")
 	switch pass.Type() {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -138,13 +139,26 @@ func SignCheckpoint(s note.Signer, origin string, size int64, root tlog.Hash, ex
 	return signed, nil
 }
 
-// Verifier checks checkpoints of one log against its public key.
+// Verifier checks checkpoints of one log against its public key. It is
+// safe for concurrent use.
 type Verifier struct {
 	origin string
 	key    string
 	v      note.Verifier
 	ts     *timestampVerifier
+
+	// opened holds the last notes OpenCheckpoint accepted, newest
+	// first: a client checks the same few notes again and again (its pin,
+	// the checkpoint every answer of an unchanged directory carries), and
+	// the same bytes under the same key give the same checkpoint, so their
+	// signatures are checked once.
+	mu     sync.Mutex
+	opened [openedCache]*Checkpoint
 }
+
+// openedCache is how many opened notes a Verifier remembers: the pin and
+// the latest answers' checkpoint, with room for one more.
+const openedCache = 4
 
 // NewVerifier returns the verifier of the log whose verifier key is
 // verifierKey (as VerifierKey writes it). Only the canonical form is
@@ -187,6 +201,45 @@ func (v *Verifier) Key() string { return v.key }
 // the log's key signed a false statement. The log key's timestamped
 // signature (§5.3), if the note has one, must verify and gives Time.
 func (v *Verifier) OpenCheckpoint(signed []byte) (*Checkpoint, error) {
+	if cp := v.remembered(signed); cp != nil {
+		return cp, nil
+	}
+	cp, err := v.open(signed)
+	if err != nil {
+		return nil, err
+	}
+	v.remember(cp)
+	return cp, nil
+}
+
+// remembered returns a copy of the checkpoint OpenCheckpoint made of
+// exactly these bytes recently, or nil.
+func (v *Verifier) remembered(signed []byte) *Checkpoint {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, cp := range v.opened {
+		if cp != nil && bytes.Equal(cp.Signed, signed) {
+			c := *cp
+			c.Signed = bytes.Clone(cp.Signed)
+			return &c
+		}
+	}
+	return nil
+}
+
+// remember keeps a copy of cp, which OpenCheckpoint accepted, as the
+// newest remembered note.
+func (v *Verifier) remember(cp *Checkpoint) {
+	c := *cp
+	c.Signed = bytes.Clone(cp.Signed)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	copy(v.opened[1:], v.opened[:openedCache-1])
+	v.opened[0] = &c
+}
+
+// open is OpenCheckpoint without the remembered notes.
+func (v *Verifier) open(signed []byte) (*Checkpoint, error) {
 	if len(signed) > MaxCheckpointSize {
 		return nil, malformed("checkpoint of %d bytes, more than %d", len(signed), MaxCheckpointSize)
 	}

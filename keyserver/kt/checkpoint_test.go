@@ -258,3 +258,48 @@ func TestNewSignerRefuses(t *testing.T) {
 		t.Errorf("NewSigner(mismatched public half) = %v", err)
 	}
 }
+
+// TestOpenCheckpointRemembers: a note opened before is opened again
+// without its signatures checked anew, but only the same bytes are: a
+// note that differs in any byte is verified, and what a caller does to
+// an opened checkpoint does not change what the next one gets.
+func TestOpenCheckpointRemembers(t *testing.T) {
+	k := logKey(t, "kt/log")
+	v := newVerifier(t, testOrigin, k)
+	s, err := kt.NewSigner(testOrigin, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := tlog.RecordHash([]byte("leaf"))
+	signed, err := kt.SignCheckpoint(s, testOrigin, 7, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := v.OpenCheckpoint(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Size, first.Signed[0] = 8, 'X' // the caller's copy
+	// The same text with the last signature byte changed.
+	forged := bytes.Clone(signed)
+	i := bytes.LastIndexByte(forged, '\n') - 2
+	forged[i] ^= 'A' ^ 'B'
+	if forged[i] == signed[i] {
+		forged[i] ^= 1
+	}
+	if _, err := v.OpenCheckpoint(forged); err == nil {
+		t.Fatal("a note with a changed signature opened after the right one")
+	}
+	again, err := v.OpenCheckpoint(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Size != 7 || again.Root != root || !bytes.Equal(again.Signed, signed) {
+		t.Fatalf("opened again: %+v", again)
+	}
+	// Another log's verifier does not share what this one opened.
+	other := newVerifier(t, testOrigin, logKey(t, "kt/other"))
+	if _, err := other.OpenCheckpoint(signed); !errors.Is(err, kt.ErrBadSignature) {
+		t.Fatalf("another key's verifier: %v", err)
+	}
+}

@@ -82,6 +82,9 @@ type browser struct {
 	srv  *server
 	ctx  context.Context
 	logs *testbin.SyncBuffer // the page's console and exceptions
+	// debugLog loads the page with the client's debug log on its
+	// console (the timings of each send's phases).
+	debugLog bool
 }
 
 // newBrowser starts a headless Chromium that trusts srv's certificate by
@@ -266,7 +269,11 @@ func js(s string) string {
 func (b *browser) load() {
 	b.t.Helper()
 	// workFactor: a cheap scrypt for the test's new stores.
-	b.run(navigate(b.srv.url + "/web/?workFactor=10"))
+	url := b.srv.url + "/web/?workFactor=10"
+	if b.debugLog {
+		url += "&debugLog"
+	}
+	b.run(navigate(url))
 	b.waitFor("the client loaded", visible("open")+" || "+visible("error"))
 	b.noError("loading")
 }

@@ -95,6 +95,7 @@ func TestWasmSize(t *testing.T) {
 func newUser(t *testing.T, srv *server, handle string) *browser {
 	t.Helper()
 	b := newBrowser(t, srv, handle)
+	b.debugLog = testing.Verbose()
 	b.load()
 	b.open("sealpost", "passphrase of "+handle, true)
 	b.register(handle)
@@ -115,10 +116,10 @@ func TestTwoBrowsers(t *testing.T) {
 	bob.waitText("hello bob")
 	bob.send("hi alice")
 	alice.waitText("hi alice")
-	for i := range 5 {
+	for i := range steadySends {
 		alice.send(fmt.Sprintf("steady %d", i))
 	}
-	bob.waitText("steady 4")
+	bob.waitText(fmt.Sprintf("steady %d", steadySends-1))
 
 	da, db := alice.safetyNumber(), bob.safetyNumber()
 	if len(da) != 60 || da != db {
@@ -130,6 +131,25 @@ func TestTwoBrowsers(t *testing.T) {
 		b.noError("verifying")
 	}
 	logTimings(t, alice.timings())
+	logPhases(t, alice)
+}
+
+// steadySends is how many messages TestTwoBrowsers times after the first
+// exchange.
+const steadySends = 12
+
+// logPhases logs, with -v, the client's timings of each send's phases
+// from b's page console.
+func logPhases(t *testing.T, b *browser) {
+	t.Helper()
+	if !b.debugLog {
+		return
+	}
+	for line := range strings.Lines(b.logs.String()) {
+		if strings.Contains(line, "send phases") {
+			t.Logf("%s: %s", b.name, strings.TrimSpace(line))
+		}
+	}
 }
 
 // logTimings logs the page's send timings against the goals.

@@ -115,22 +115,30 @@ func freshAnswer(pinned, cp *kt.Checkpoint, fresh Freshness, what string) error 
 // caller still applies spec/client.md §6.2: an entry with another account
 // key or a lower version than one it has seen.
 func VerifyDirectoryLookup(ctx context.Context, c *Client, v *kt.Verifier, vrfKey *vrf.PublicKey, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *api.DirectoryLookup) (*kt.Entry, *kt.Checkpoint, error) {
+	entry, _, next, err := VerifyDirectoryLookupAt(ctx, c, v, vrfKey, pinned, fresh, handle, resp)
+	return entry, next, err
+}
+
+// VerifyDirectoryLookupAt is VerifyDirectoryLookup that also returns the
+// checkpoint the answer was verified under: the entry is the handle's
+// latest as of that checkpoint's tree (spec/client.md §6.1).
+func VerifyDirectoryLookupAt(ctx context.Context, c *Client, v *kt.Verifier, vrfKey *vrf.PublicKey, pinned *kt.Checkpoint, fresh Freshness, handle string, resp *api.DirectoryLookup) (entry *kt.Entry, at, next *kt.Checkpoint, err error) {
 	if resp == nil {
-		return nil, nil, errors.New("ksclient: no lookup answer to verify")
+		return nil, nil, nil, errors.New("ksclient: no lookup answer to verify")
 	}
 	what := "the lookup of " + handle
 	cp, next, err := openAnswer(ctx, c, v, pinned, resp.Checkpoint, what)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if resp.Handle != handle {
-		return nil, nil, securityError(nil, "the lookup of %s answered for another handle", handle)
+		return nil, nil, nil, securityError(nil, "the lookup of %s answered for another handle", handle)
 	}
 	inclusion, err := hashes(resp.Inclusion)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	entry, err := directory.VerifyLookup(cp, vrfKey, &directory.Lookup{
+	entry, err = directory.VerifyLookup(cp, vrfKey, &directory.Lookup{
 		Handle:    handle,
 		VRFProof:  resp.VRFProof,
 		Epoch:     resp.Epoch,
@@ -141,12 +149,32 @@ func VerifyDirectoryLookup(ctx context.Context, c *Client, v *kt.Verifier, vrfKe
 		Opening:   resp.Opening,
 	})
 	if err != nil {
-		return nil, nil, directoryError(err, "%s", what)
+		return nil, nil, nil, directoryError(err, "%s", what)
+	}
+	if err := freshAnswer(pinned, cp, fresh, what); err != nil {
+		return nil, nil, nil, err
+	}
+	return entry, cp, next, nil
+}
+
+// VerifyCheckpoint checks the key server's current checkpoint (GET
+// /v2/log/checkpoint, spec/keyserver.md §9.3) exactly as a lookup's
+// checkpoint is checked (spec/client.md §6.1 steps 1, 2, 4 and 5): the
+// pin and the answer open under the log key, the witnesses' quorum when
+// configured, consistency with the pin, then no view older than the pin
+// and the age rule. It returns the opened checkpoint and the one to pin
+// next. Errors wrap kt.ErrSecurity, kt.ErrNoQuorum or ErrStale as
+// VerifyDirectoryLookup's do.
+func VerifyCheckpoint(ctx context.Context, c *Client, v *kt.Verifier, pinned *kt.Checkpoint, fresh Freshness, signed string) (cp, next *kt.Checkpoint, err error) {
+	const what = "the current checkpoint"
+	cp, next, err = openAnswer(ctx, c, v, pinned, signed, what)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := freshAnswer(pinned, cp, fresh, what); err != nil {
 		return nil, nil, err
 	}
-	return entry, next, nil
+	return cp, next, nil
 }
 
 // VerifiedHistory is a verified owner history: every key set the handle's
