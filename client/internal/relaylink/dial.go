@@ -5,6 +5,7 @@ package relaylink
 import (
 	"context"
 	"net"
+	"sync"
 
 	"github.com/sealpost/sealpost/relay/relayclient"
 	"github.com/sealpost/sealpost/relay/wire"
@@ -18,15 +19,25 @@ func (l *Link) dialRelay(ctx context.Context, tok string) (*relayclient.Conn, *w
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	var local string
+	// The transport dials on a goroutine of its own, which may still
+	// run when DialVia returns (a dial the handshake did not wait for):
+	// local is shared with it under mu.
+	var (
+		mu    sync.Mutex
+		local string
+	)
 	c, hello, err := relayclient.DialVia(ctx, l.cfg.URL, l.cfg.TLS, tok, func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := dial(ctx, network, addr)
 		if err == nil {
 			if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+				mu.Lock()
 				local = a.IP.String()
+				mu.Unlock()
 			}
 		}
 		return nc, err
 	})
+	mu.Lock()
+	defer mu.Unlock()
 	return c, hello, local, err
 }
