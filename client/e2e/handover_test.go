@@ -1,8 +1,11 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -27,9 +30,7 @@ func TestSendDeadlineBeforeQueueing(t *testing.T) {
 	first := alice.send("bob", "hello bob")
 	bob.waitFor(1, 10*time.Second)
 
-	if err := d.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopProcess(t, d.cmd.Process.Pid)
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	id, err := alice.client().Send(ctx, "bob", []byte("sent while the server hangs"))
 	cancel()
@@ -70,6 +71,47 @@ func TestSendDeadlineBeforeQueueing(t *testing.T) {
 	if err != nil || len(queued) != 0 {
 		t.Fatalf("alice's outgoing queue holds %d envelopes (%v), want none", len(queued), err)
 	}
+}
+
+// stopProcess sends SIGSTOP to pid and waits until every one of its
+// threads is stopped. kill(2) returns before the stop takes effect: a
+// thread already running finishes its time slice, so without the wait the
+// server can still answer a request or two (on a busy machine, the look-up
+// of the very Send that is meant to hang).
+func stopProcess(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !processStopped(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped 5 s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// processStopped reports whether every thread of pid is in the stopped
+// state (proc(5): the third field of /proc/PID/task/TID/stat is "T").
+func processStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// The command name, in parentheses, may hold spaces: the state
+		// follows the last ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // TestCrashBeforeAckLosesNothing: the hand-over window of spec/client.md
