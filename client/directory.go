@@ -160,9 +160,10 @@ func (c *Client) lookup(ctx context.Context, handle string, fresh bool) (*dirEnt
 		return nil, err
 	}
 	end := span(ctx, "lookup-record")
+	grew := pin != nil && (c.pin == nil || pin.Size > c.pin.Size)
 	advanced, err := c.recordKeySet(ctx, pin, entry)
 	end()
-	if advanced {
+	if advanced && grew {
 		c.checkpointAdvanced() // spec/client.md §6.3
 	}
 	if err != nil {
@@ -235,10 +236,19 @@ func (c *Client) verifyError(handle, what string, err error) error {
 	return classify(what, err)
 }
 
-// advancePin stores pin if it is newer than the pinned checkpoint. The
-// caller holds pinMu.
+// newerPin reports whether pin is to replace the pinned checkpoint: it is
+// larger or, of the same size, timestamped later (spec/client.md §6.1
+// step 6, spec/transparency.md §7.1 step 4). pin is what kt's Advance
+// returned against the pin, so it is consistent with it. The caller holds
+// pinMu.
+func (c *Client) newerPin(pin *kt.Checkpoint) bool {
+	return pin != nil && (c.pin == nil || pin.Size != c.pin.Size || pin.Time.After(c.pin.Time))
+}
+
+// advancePin stores pin if it is newer than the pinned checkpoint
+// (newerPin). The caller holds pinMu.
 func (c *Client) advancePin(ctx context.Context, pin *kt.Checkpoint) error {
-	if pin == nil || (c.pin != nil && pin.Size == c.pin.Size) {
+	if !c.newerPin(pin) {
 		return nil
 	}
 	err := c.store.Update(ctx, func(tx localstore.Tx) error {
@@ -437,7 +447,7 @@ func (c *Client) forget(handle string) {
 // is the pinned checkpoint now, whether or not e was recorded, as the
 // lookup's caller of advancePin checked. The caller holds pinMu.
 func (c *Client) recordKeySet(ctx context.Context, pin *kt.Checkpoint, e *kt.Entry) (advanced bool, err error) {
-	newPin := pin != nil && (c.pin == nil || pin.Size != c.pin.Size)
+	newPin := c.newerPin(pin)
 	own := false
 	if id := c.identity(); id != nil && id.handle == e.Handle {
 		own = true
@@ -591,10 +601,11 @@ func (c *Client) lookupUnchanged(ctx context.Context, handles ...string) ([]*dir
 	if err != nil {
 		return nil, err
 	}
+	grew := pin != nil && (c.pin == nil || pin.Size > c.pin.Size)
 	if err := c.advancePin(ctx, pin); err != nil {
 		return nil, err
 	}
-	if pin != nil && c.pin == pin {
+	if grew {
 		c.checkpointAdvanced() // spec/client.md §6.3
 	}
 	if cp.Size != ds[0].at.Size || cp.Root != ds[0].at.Root {

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/sealpost/sealpost/client/internal/localstore"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/kt/directory"
@@ -230,4 +231,74 @@ func TestSendUnchangedDirectoryRefused(t *testing.T) {
 	// accounts are looked up, and the message goes.
 	send(t, alice, "bob", "two")
 	recvText(t, bob, "two")
+}
+
+// TestPinLaterTimestamp (spec/client.md §6.1 step 6, spec/transparency.md
+// §7.1 step 4): of two checkpoints of the pinned size, the one the log key
+// timestamped later is pinned, in memory and in the store; an earlier
+// signature of the same tree leaves the pin as it was.
+func TestPinLaterTimestamp(t *testing.T) {
+	s := startServers(t, engineSQLite)
+	f := s.newFront(t)
+	alice := s.userVia(t, f, "alice", func(c *Config) { c.MaxCheckpointAge = time.Hour })
+	bob := s.newUser("bob")
+	send(t, alice, "bob", "one")
+	recvText(t, bob, "one")
+	held := alice.pin
+	origin := serverName + directory.OriginSuffix
+	sign := func(at time.Time) []byte {
+		t.Helper()
+		ls, err := kt.NewSigner(origin, s.logKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := kt.NewTimestampSigner(origin, s.logKey, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := kt.SignCheckpoint(ls, origin, held.Size, held.Root, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed
+	}
+	stored := func() string {
+		t.Helper()
+		var text []byte
+		err := alice.store.View(ctxT(t), func(tx localstore.Tx) error {
+			var err error
+			text, _, err = tx.Checkpoint()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(text)
+	}
+	if stored() != string(held.Signed) {
+		t.Fatal("the stored pin is not the one in memory")
+	}
+
+	// An earlier signature of the pinned tree: used, not pinned.
+	earlier := sign(held.Time.Add(-time.Minute))
+	f.answer(earlier)
+	send(t, alice, "bob", "two")
+	recvText(t, bob, "two")
+	if alice.pin != held || stored() != string(held.Signed) {
+		t.Fatalf("an earlier signature of size %d moved the pin", held.Size)
+	}
+
+	// A later one (the key server re-signs its tree every
+	// checkpoint_refresh): pinned.
+	later := sign(held.Time.Add(time.Minute))
+	f.answer(later)
+	send(t, alice, "bob", "three")
+	recvText(t, bob, "three")
+	f.answer(nil)
+	if alice.pin.Size != held.Size || !alice.pin.Time.After(held.Time) {
+		t.Fatalf("pin of size %d at %v after a later signature, want size %d after %v", alice.pin.Size, alice.pin.Time, held.Size, held.Time)
+	}
+	if string(alice.pin.Signed) != string(later) || stored() != string(later) {
+		t.Fatal("the later signature of the pinned tree is not the pin in memory and in the store")
+	}
 }
