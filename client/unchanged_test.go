@@ -96,6 +96,27 @@ func (s *servers) userVia(t *testing.T, f *front, handle string, edit func(*Conf
 	return c
 }
 
+// signCheckpoint signs a checkpoint of the directory's log over size and
+// root, timestamped at, with the servers' log key: what a key server
+// could serve.
+func (s *servers) signCheckpoint(t *testing.T, size int64, root tlog.Hash, at time.Time) []byte {
+	t.Helper()
+	origin := serverName + directory.OriginSuffix
+	ls, err := kt.NewSigner(origin, s.logKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := kt.NewTimestampSigner(origin, s.logKey, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := kt.SignCheckpoint(ls, origin, size, root, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
 // recvText waits for the next message of c and checks its text.
 func recvText(t *testing.T, c *Client, text string) *Message {
 	t.Helper()
@@ -171,23 +192,7 @@ func TestSendUnchangedDirectoryRefused(t *testing.T) {
 	send(t, alice, "bob", "one")
 	recvText(t, bob, "one")
 	held := alice.pin
-	origin := serverName + directory.OriginSuffix
-	sign := func(size int64, root tlog.Hash, at time.Time) []byte {
-		t.Helper()
-		ls, err := kt.NewSigner(origin, s.logKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts, err := kt.NewTimestampSigner(origin, s.logKey, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signed, err := kt.SignCheckpoint(ls, origin, size, root, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return signed
-	}
+	sign := func(size int64, root tlog.Hash, at time.Time) []byte { return s.signCheckpoint(t, size, root, at) }
 	var otherRoot tlog.Hash
 	rand.Read(otherRoot[:])
 
@@ -245,23 +250,7 @@ func TestPinLaterTimestamp(t *testing.T) {
 	send(t, alice, "bob", "one")
 	recvText(t, bob, "one")
 	held := alice.pin
-	origin := serverName + directory.OriginSuffix
-	sign := func(at time.Time) []byte {
-		t.Helper()
-		ls, err := kt.NewSigner(origin, s.logKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts, err := kt.NewTimestampSigner(origin, s.logKey, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signed, err := kt.SignCheckpoint(ls, origin, held.Size, held.Root, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return signed
-	}
+	sign := func(at time.Time) []byte { return s.signCheckpoint(t, held.Size, held.Root, at) }
 	stored := func() string {
 		t.Helper()
 		var text []byte
