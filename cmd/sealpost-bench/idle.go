@@ -41,6 +41,11 @@ type idleReport struct {
 	GoroutinesAfter  int   `json:"goroutines_after,omitempty"`
 	AnonBefore       int64 `json:"anon_rss_before,omitempty"`
 	AnonAfter        int64 `json:"anon_rss_after,omitempty"`
+	// Per connection: live heap objects, free heap pages kept, runtime
+	// metadata (memory).
+	LivePerConn int64 `json:"heap_alloc_per_connection,omitempty"`
+	FreePerConn int64 `json:"heap_free_retained_per_connection,omitempty"`
+	MetaPerConn int64 `json:"runtime_metadata_per_connection,omitempty"`
 }
 
 func (r *idleReport) print(w io.Writer) {
@@ -56,6 +61,10 @@ func (r *idleReport) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "resident (RSS)   %.1f MiB -> %.1f MiB: %.2f KiB per connection\n",
 		mib(r.RSSBefore), mib(r.RSSAfter), float64(r.RSSPerConn)/1024)
+	if r.LivePerConn != 0 {
+		fmt.Fprintf(w, "of which         live objects %.2f KiB, free heap kept %.2f KiB, runtime metadata %.2f KiB per connection\n",
+			float64(r.LivePerConn)/1024, float64(r.FreePerConn)/1024, float64(r.MetaPerConn)/1024)
+	}
 	if r.AnonAfter > 0 {
 		fmt.Fprintf(w, "anonymous RSS    %.1f MiB -> %.1f MiB: %.2f KiB per connection (smaps_rollup)\n",
 			mib(r.AnonBefore), mib(r.AnonAfter), float64(r.AnonAfter-r.AnonBefore)/1024/n)
@@ -77,6 +86,13 @@ type memory struct {
 	RSS        int64 `json:"rss"`
 	Anon       int64 `json:"anon_rss,omitempty"`
 	Goroutines int   `json:"goroutines,omitempty"`
+	// Where RSS goes beyond the heap and stacks in use: live objects (the
+	// rest of HeapInuse is free space in spans in use), free heap pages
+	// not yet returned to the system, and the runtime's metadata (span
+	// structures, GC bitmaps, goroutine structures).
+	Live int64 `json:"heap_alloc,omitempty"`
+	Free int64 `json:"heap_free_retained,omitempty"`
+	Meta int64 `json:"runtime_metadata,omitempty"`
 }
 
 // childMemoryPath is where a relay child answers its memory (a memory in
@@ -110,7 +126,9 @@ func gcMemory() memory {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memory{Heap: int64(ms.HeapInuse), Stack: int64(ms.StackInuse), RSS: selfRSS()}
+	return memory{Heap: int64(ms.HeapInuse), Stack: int64(ms.StackInuse), RSS: selfRSS(),
+		Live: int64(ms.HeapAlloc), Free: int64(ms.HeapIdle - ms.HeapReleased),
+		Meta: int64(ms.MSpanSys + ms.MCacheSys + ms.BuckHashSys + ms.GCSys + ms.OtherSys)}
 }
 
 // runIdleChild is --self --idle: the relay runs as a child process, so
@@ -228,6 +246,9 @@ func idleWith(ctx context.Context, o *options, tg *target, runID string, rep *re
 	r.StackPerConn = (r.StackAfter - r.StackBefore) / n
 	r.GoPerConn = (r.HeapAfter + r.StackAfter - r.HeapBefore - r.StackBefore) / n
 	r.RSSPerConn = (r.RSSAfter - r.RSSBefore) / n
+	r.LivePerConn = (after.Live - before.Live) / n
+	r.FreePerConn = (after.Free - before.Free) / n
+	r.MetaPerConn = (after.Meta - before.Meta) / n
 	for _, c := range conns {
 		select {
 		case <-c.Done():
