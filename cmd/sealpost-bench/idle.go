@@ -4,17 +4,22 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/sealpost/sealpost/relay/relayclient"
 )
 
 // idleReport is the memory cost of idle authenticated connections.
@@ -217,7 +222,7 @@ func idleWith(ctx context.Context, o *options, tg *target, runID string, rep *re
 	}
 	fmt.Fprintf(stderr, "sealpost-bench: opening %d idle connections\n", o.idle)
 	t0 := time.Now()
-	conns, err := dialAll(ctx, tg, "i"+runID, o.idle, o.dialConc, rep)
+	conns, err := dialIdle(ctx, tg, "i"+runID, o.idle, o.dialConc, o.sourceIPs, rep)
 	if err != nil {
 		return err
 	}
@@ -258,6 +263,86 @@ func idleWith(ctx context.Context, o *options, tg *target, runID string, rep *re
 	}
 	rep.Idle = r
 	return nil
+}
+
+// dialIdle opens n authenticated connections, conc at a time, as dialAll
+// does; with sources, connection i leaves from sources[i%len(sources)]
+// (one source address has only the ephemeral port range, about 28,000
+// ports by default, for connections to one relay address).
+func dialIdle(ctx context.Context, tg *target, prefix string, n, conc int, sources []net.IP, rep *report) ([]*relayclient.Conn, error) {
+	if len(sources) == 0 {
+		return dialAll(ctx, tg, prefix, n, conc, rep)
+	}
+	conns := make([]*relayclient.Conn, n)
+	errs := make(chan error, 1)
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sources[i%len(sources)]}}
+			tok, err := mint(tg, fmt.Sprintf("%s-%d", prefix, i))
+			if err == nil {
+				err = paced(ctx, func(dctx context.Context) (err error) {
+					conns[i], _, err = relayclient.DialVia(dctx, tg.url, tg.tls, tok, d.DialContext)
+					return err
+				})
+			}
+			if err != nil {
+				rep.addError("dial: " + errKind(err))
+				select {
+				case errs <- err:
+				default:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		for _, c := range conns {
+			if c != nil {
+				c.CloseNow()
+			}
+		}
+		return nil, fmt.Errorf("opening connections: %w", err)
+	default:
+	}
+	return conns, nil
+}
+
+// parseIPs parses --source-ips: addresses separated by commas, or FIRST-LAST
+// ranges of IPv4 addresses (127.0.0.1-127.0.0.4).
+func parseIPs(list string) ([]net.IP, error) {
+	var ips []net.IP
+	for f := range strings.SplitSeq(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		first, last, isRange := strings.Cut(f, "-")
+		a := net.ParseIP(first)
+		if a == nil {
+			return nil, fmt.Errorf("--source-ips: %q is not an IP address", first)
+		}
+		if !isRange {
+			ips = append(ips, a)
+			continue
+		}
+		b := net.ParseIP(last)
+		a4, b4 := a.To4(), b.To4()
+		if a4 == nil || b4 == nil || binary.BigEndian.Uint32(a4) > binary.BigEndian.Uint32(b4) ||
+			binary.BigEndian.Uint32(b4)-binary.BigEndian.Uint32(a4) >= 1<<16 {
+			return nil, fmt.Errorf("--source-ips: %q is not a range of IPv4 addresses", f)
+		}
+		for v := binary.BigEndian.Uint32(a4); v <= binary.BigEndian.Uint32(b4); v++ {
+			ips = append(ips, binary.BigEndian.AppendUint32(nil, v))
+		}
+	}
+	return ips, nil
 }
 
 // selfRSS returns this process's resident set size from /proc, or 0.
