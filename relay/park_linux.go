@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"os"
 	"sync"
 	"syscall"
 )
@@ -19,12 +20,15 @@ func readable(fd uintptr) bool {
 // of its own (the runtime's network poller has no way to call back without
 // a goroutine blocked per socket), and wakes a connection when its socket
 // has data, EOF or an error. One goroutine, started with the first park,
-// serves every connection of the process. A socket is registered one-shot
-// and level-triggered: data that arrived between the probe and the
+// serves every connection of the process; it waits in the runtime's
+// network poller for the epoll descriptor to become readable (no thread
+// blocked in epoll_wait). A socket is registered one-shot and
+// level-triggered: data that arrived between the probe and the
 // registration is reported at once.
 type poller struct {
 	once sync.Once
-	epfd int // -1 if epoll is unavailable
+	epfd int      // -1 if epoll is unavailable
+	file *os.File // epfd, in the runtime's network poller
 
 	mu    sync.Mutex
 	conns map[int32]*parkConn // parked connections by descriptor
@@ -38,9 +42,18 @@ func (p *poller) start() {
 	if err != nil {
 		return
 	}
+	var rc syscall.RawConn
+	if err = syscall.SetNonblock(fd, true); err == nil {
+		p.file = os.NewFile(uintptr(fd), "relay-park-epoll")
+		rc, err = p.file.SyscallConn()
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return
+	}
 	p.epfd = fd
 	p.conns = make(map[int32]*parkConn)
-	go p.loop()
+	go p.loop(rc)
 }
 
 // add registers the socket fd of pc.
@@ -74,22 +87,28 @@ func (p *poller) forget(fd int, pc *parkConn) {
 	p.mu.Unlock()
 }
 
-func (p *poller) loop() {
+// loop wakes the connections whose sockets have news. The runtime polls
+// the epoll descriptor edge-triggered, so each round takes every event
+// ready before it waits again.
+func (p *poller) loop(rc syscall.RawConn) {
 	events := make([]syscall.EpollEvent, 256)
-	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			// EINTR; nothing else can fail on a valid epoll descriptor
-			// and buffer.
-			continue
-		}
-		for _, ev := range events[:n] {
-			p.mu.Lock()
-			pc := p.conns[ev.Fd]
-			p.mu.Unlock()
-			if pc != nil {
-				pc.wake(int(ev.Fd))
+	rc.Read(func(fd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(fd), events, 0)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || n <= 0 {
+				return false // nothing ready: wait for the descriptor
+			}
+			for _, ev := range events[:n] {
+				p.mu.Lock()
+				pc := p.conns[ev.Fd]
+				p.mu.Unlock()
+				if pc != nil {
+					pc.wake(int(ev.Fd))
+				}
 			}
 		}
-	}
+	})
 }
