@@ -22,7 +22,7 @@ const (
 // small bufio buffers (websocket.Accept uses what Hijack returns).
 type smallBuffers struct {
 	http.ResponseWriter
-	conn net.Conn      // the hijacked connection, for deadlines
+	conn *parkConn     // the hijacked connection, for deadlines and park
 	br   *bufio.Reader // the WebSocket's read buffer, for park
 	bw   *batchWriter  // under the WebSocket's write buffer
 }
@@ -32,15 +32,16 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	pc := &parkConn{Conn: conn}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// Bytes the client sent right after its upgrade request.
 		pre, _ := brw.Reader.Peek(n)
-		conn = &prefixConn{Conn: conn, pre: bytes.Clone(pre)}
+		pc.pre = bytes.Clone(pre)
 	}
-	w.conn = conn
-	w.br = bufio.NewReaderSize(conn, readBufSize)
-	w.bw = &batchWriter{conn: conn}
-	return conn, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.bw, writeBufSize)), nil
+	w.conn = pc
+	w.br = bufio.NewReaderSize(pc, readBufSize)
+	w.bw = &batchWriter{conn: pc}
+	return pc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.bw, writeBufSize)), nil
 }
 
 // batchWriter sits between a WebSocket's write buffer and the connection.
@@ -93,22 +94,4 @@ func (w *batchWriter) end() error {
 		writeBuffers.Put(bp)
 	}
 	return err
-}
-
-// prefixConn reads pre before the connection.
-type prefixConn struct {
-	net.Conn
-	pre []byte
-}
-
-func (c *prefixConn) Read(p []byte) (int, error) {
-	if len(c.pre) > 0 {
-		n := copy(p, c.pre)
-		c.pre = c.pre[n:]
-		if len(c.pre) == 0 {
-			c.pre = nil
-		}
-		return n, nil
-	}
-	return c.Conn.Read(p)
 }

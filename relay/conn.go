@@ -36,6 +36,7 @@ type conn struct {
 	br  *bufio.Reader   // ws's read buffer, probed by park
 	bw  *batchWriter    // under ws's write buffer
 	raw syscall.RawConn // the socket, nil if park cannot wait on it
+	pc  *parkConn       // under ws: hands a parked reader to the poller
 	ip  string
 
 	// Held by park while it probes c.br and by the writer's close
@@ -142,7 +143,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	c := &conn{s: s, ws: ws, nc: sb.conn, br: sb.br, bw: sb.bw, raw: rawConnOf(sb.conn), ip: ip, inflight: make(chan struct{}, maxInflight), finished: make(chan struct{})}
+	c := &conn{s: s, ws: ws, nc: sb.conn, br: sb.br, bw: sb.bw, raw: rawConnOf(sb.conn), pc: sb.conn, ip: ip, inflight: make(chan struct{}, maxInflight), finished: make(chan struct{})}
+	sb.conn.c = c
 	c.lastRead.Store(s.mono())
 	code, ok := s.register(c)
 	if !ok {
@@ -155,26 +157,31 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	go c.run(code)
 }
 
-// run is the connection's reader goroutine, from upgrade to close; code,
-// if not 0, refuses the connection at once.
+// run starts the connection's reader, from upgrade to close; code, if not
+// 0, refuses the connection at once.
 func (c *conn) run(code wire.ErrorCode) {
-	s := c.s
-	defer s.open.Done()
-	s.m.conn(1)
-	defer s.m.conn(-1)
+	c.s.m.conn(1)
 	if code != 0 {
 		c.fail(code, "")
-	} else {
-		c.timer = time.AfterFunc(s.lim.AuthTimeout, c.tick)
-		c.read()
-		c.timer.Stop()
+		c.end()
+		return
 	}
+	c.timer = time.AfterFunc(c.s.lim.AuthTimeout, c.tick)
+	c.read()
+}
+
+// end waits for the writer to close the WebSocket and unregisters the
+// connection; the reader's last act.
+func (c *conn) end() {
+	s := c.s
 	<-c.finished
 	s.unregister(c)
 	c.mu.Lock()
-	code = c.code
+	code := c.code
 	c.mu.Unlock()
 	s.log.Debug("relay: connection closed", "ip", c.ip, "code", code.String())
+	s.m.conn(-1)
+	s.open.Done()
 }
 
 // offersSubprotocol reports whether the upgrade request offers the relay's
@@ -194,10 +201,15 @@ func offersSubprotocol(r *http.Request) bool {
 func (s *Server) mono() int64 { return int64(time.Since(s.start)) }
 
 // read is the reader loop: it reads frames until the connection ends or a
-// frame ends it, then makes sure the writer closes the WebSocket.
+// frame ends it, then makes sure the writer closes the WebSocket. When the
+// connection idles it parks: the goroutine returns, and the poller runs
+// read again on a new one once the socket has news or the connection
+// closes (park.go).
 func (c *conn) read() {
 	for !c.isClosing() {
-		c.park()
+		if c.park() {
+			return
+		}
 		f, err := c.readFrame()
 		if err != nil {
 			var fe *wire.FrameError
@@ -214,6 +226,8 @@ func (c *conn) read() {
 		}
 	}
 	c.kill()
+	c.timer.Stop()
+	c.end()
 }
 
 // handle acts on one frame; false ends the reader.

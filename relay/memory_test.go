@@ -22,10 +22,12 @@ import (
 	"github.com/sealpost/sealpost/relay/wire"
 )
 
-// memoryGoal is the goal for an idle authenticated connection (issue 4).
-// Measured: about 17.4 KiB at 10,000 connections (heap 13.4 KiB, of which
-// TLS keeps about 5.5 KiB; reader stack 4 KiB).
-const memoryGoal = 20 << 10
+// memoryGoal bounds the heap and stacks of an idle authenticated
+// connection (issues 4 and 13). Measured: about 13.3 KiB at 19,000
+// connections (sealpost-bench --idle, docs/performance-idle.md), all heap:
+// a parked reader has no goroutine (park.go); crypto/tls keeps about
+// 8.5 KiB of it (handshake buffers, AES-GCM states, the Conn).
+const memoryGoal = 16 << 10
 
 // TestIdleConnMemory opens N idle authenticated connections to an
 // in-process relay from a child process (so the clients' memory is not
@@ -108,6 +110,9 @@ func TestIdleConnMemory(t *testing.T) {
 		}
 		pprof.Lookup("heap").WriteTo(f, 0)
 		f.Close()
+	}
+	if canPark && after.goroutines-before.goroutines > n/100+10 {
+		t.Errorf("%d goroutines more for %d idle connections: a parked reader has none", after.goroutines-before.goroutines, n)
 	}
 	if per > memoryGoal {
 		t.Errorf("%d bytes per idle connection, goal %d", per, memoryGoal)

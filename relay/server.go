@@ -14,8 +14,9 @@
 // the close), and one timer (auth timeout, then heartbeat, idle timeout
 // and token expiry). One dispatcher goroutine routes the queue's wake-ups
 // to connections; one sweeper deletes expired envelopes. An idle
-// connection holds no buffers: its reader waits on the socket with a small
-// stack (park.go) and frames are read and encoded in pooled buffers.
+// connection holds no buffers and no goroutine: its reader parks, and one
+// poller goroutine starts a new reader when the socket has news (park.go);
+// frames are read and encoded in pooled buffers.
 package relay
 
 import (

@@ -138,16 +138,17 @@ func (c *childSpec) serve(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mux := http.NewServeMux()
+	childMemoryHandlers(mux) // --idle (idle.go)
 	if sq, ok := q.(*sqlite.Queue); ok {
-		mux := http.NewServeMux()
 		mux.HandleFunc(storeCommitsPath, func(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintf(w, "%d\n", sq.Commits())
 		})
-		if ksHandler != nil {
-			mux.Handle("/", ksHandler)
-		}
-		ksHandler = mux
 	}
+	if ksHandler != nil {
+		mux.Handle("/", ksHandler)
+	}
+	ksHandler = mux
 	hs, ln, err := serveRelay(srv, c.Addr, tcfg, ksHandler)
 	if err != nil {
 		return err

@@ -78,6 +78,9 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		rep := &report{Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
 		return rep, runHerd(ctx, o, c, rep, stderr)
 	}
+	if o.idle > 0 && o.self != "" && o.push == 0 {
+		return runIdleChild(ctx, o, stderr)
+	}
 	var pb *pushBench
 	if o.self != "" {
 		s, err := startSelf(ctx, o, stderr)

@@ -22,7 +22,11 @@
 // a fresh token key, and measures that.
 //
 // --idle K then opens K more authenticated connections that stay idle and
-// reports the memory each costs.
+// reports the memory each costs. With --self the relay then runs as a
+// child process and the figures are its own (heap, stacks, goroutines and
+// RSS per connection, docs/performance-idle.md):
+//
+//	sealpost-bench --self sqlite --envelopes 0 --devices 1 --idle 19000
 //
 // --ephemeral (with --self) measures ephemeral sends instead
 // (spec/relay.md §7.4): the relay runs as a child process, and the tool
@@ -72,6 +76,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -112,9 +117,11 @@ type options struct {
 	drop          bool          // cut the connections instead of shutting down
 	reconnectRate int           // the in-process relay's ReconnectRate for --herd
 
-	ephemeral    bool   // --ephemeral: measure ephemeral sends (spec/relay.md §7.4)
-	relayProfile string // CPU profile of the relay child (--ephemeral, --herd)
-	relayProcs   int    // GOMAXPROCS of the relay child, 0 for Go's default
+	ephemeral       bool     // --ephemeral: measure ephemeral sends (spec/relay.md §7.4)
+	relayProfile    string   // CPU profile of the relay child (--ephemeral, --herd)
+	relayProcs      int      // GOMAXPROCS of the relay child, 0 for Go's default
+	relayMemProfile string   // heap profile of the relay child with the --idle connections open
+	sourceIPs       []net.IP // --source-ips: the --idle connections' source addresses
 
 	anonymous bool // --anonymous: Sends on anonymous connections, paid with send tokens (spec/relay.md §15)
 	shared    bool // --shared: each Send is a shared send of one body to --batch distinct devices (spec/relay.md §16)
@@ -164,6 +171,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.drop, "drop", false, "--herd: cut every connection as a crash would, instead of a graceful shutdown")
 	fs.IntVar(&o.reconnectRate, "reconnect-rate", relay.DefaultReconnectRate, "--herd: the in-process relay's reconnect rate, upgrades admitted per second (spec/relay.md §2.5)")
 	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd: write a CPU profile of the relay child process to `file`")
+	fs.StringVar(&o.relayMemProfile, "relay-memprofile", "", "--self --idle: write a heap profile of the relay child process, taken with the idle connections open, to `file`")
+	fs.Func("source-ips", "--idle: source `addresses` of the idle connections, in turn: a comma-separated list, or ranges such as 127.0.0.1-127.0.0.4 (each address has about 28,000 ephemeral ports towards one relay address)", func(v string) (err error) {
+		o.sourceIPs, err = parseIPs(v)
+		return err
+	})
 	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "--ephemeral, --herd: GOMAXPROCS of the relay child process (0: Go's default, the CPUs available)")
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "ephemeral mode (needs --self): --devices receivers and as many senders, --envelopes ephemeral items of --size bytes at --rate; reports received/s, drops and the relay process's CPU per item")
 	fs.BoolVar(&o.anonymous, "anonymous", false, "anonymous mode (needs --self): the relay runs as a child process with a key server beside it, which issues one send token per Send before the timed part; --devices authenticated connections receive and as many anonymous connections send, each Send paid with a token; reports the relay process's CPU per envelope")
