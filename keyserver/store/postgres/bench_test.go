@@ -39,6 +39,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 	}
 	var next atomic.Int64
 	b.SetParallelism(16)
+	cpu := startCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -51,6 +52,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
+	cpu.report(b)
 }
 
 // BenchmarkAccountParallel measures parallel reads of an account with
@@ -70,6 +72,7 @@ func BenchmarkAccountParallel(b *testing.B) {
 		}
 	}
 	b.SetParallelism(4)
+	cpu := startCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -80,6 +83,7 @@ func BenchmarkAccountParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+	cpu.report(b)
 }
 
 // BenchmarkCreateParallel measures parallel account creations; each locks
