@@ -30,6 +30,7 @@ type dirServer struct {
 	nodes    *nodeCache // over the store
 	cache    *lookupCache
 	cps      *checkpointer
+	epochs   *epochReader
 	interval time.Duration
 	kick     chan struct{}
 
@@ -75,6 +76,7 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 		cache:    newLookupCache(),
 		batches:  make(map[uint64]api.BatchResponse),
 		cps:      cp,
+		epochs:   &epochReader{st: s.store},
 		interval: interval,
 		kick:     make(chan struct{}, 1),
 	}, nil
@@ -116,10 +118,11 @@ func (s *Server) proveEpoch(ctx context.Context, epoch, size uint64) (epochProof
 	return epochProof{epoch: epoch, leaf: leaves[0], inclusion: incl}, nil
 }
 
-// latestEpoch reads the directory's latest epoch; before the first one
-// there is nothing to prove against: 503 unavailable.
+// latestEpoch reads the directory's latest epoch, in a read shared with
+// concurrent requests that began after this one (epochReader); before the
+// first epoch there is nothing to prove against: 503 unavailable.
 func (s *Server) latestEpoch(ctx context.Context) (uint64, *apiError) {
-	epoch, err := s.store.LatestEpoch(ctx)
+	epoch, err := s.dir.epochs.latest(ctx)
 	if err != nil {
 		return 0, internal("latest epoch", err)
 	}

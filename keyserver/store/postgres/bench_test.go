@@ -7,6 +7,7 @@ import (
 
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/keyserver/store"
+	"github.com/sealpost/sealpost/keyserver/store/storetest"
 )
 
 // BenchmarkClaimParallel measures parallel claims, each consuming a
@@ -39,7 +40,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 	}
 	var next atomic.Int64
 	b.SetParallelism(16)
-	cpu := startCPU()
+	cpu := storetest.StartCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -52,7 +53,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // BenchmarkAccountParallel measures parallel reads of an account with
@@ -72,7 +73,7 @@ func BenchmarkAccountParallel(b *testing.B) {
 		}
 	}
 	b.SetParallelism(4)
-	cpu := startCPU()
+	cpu := storetest.StartCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -83,7 +84,7 @@ func BenchmarkAccountParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // BenchmarkCreateParallel measures parallel account creations; each locks

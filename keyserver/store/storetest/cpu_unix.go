@@ -1,6 +1,6 @@
 //go:build unix
 
-package postgres_test
+package storetest
 
 import (
 	"os"
@@ -12,27 +12,28 @@ import (
 	"time"
 )
 
-// cpuMeter reports the CPU a benchmark's timed part used per operation,
-// the deterministic side of a claims/s figure on a shared machine: the
-// benchmark process's own (getrusage) as client-µs/op, and, when the
-// server runs on this machine and /proc is readable, that of every
-// process named postgres (backends, their reaped children through the
-// postmaster, WAL writer) as server-µs/op. The server figure counts
-// anything else the server did meanwhile.
-type cpuMeter struct {
+// CPUMeter reports the CPU a benchmark's timed part used per operation,
+// the deterministic side of an operations/s figure on a shared machine:
+// the benchmark process's own (getrusage) as client-µs/op, and, when a
+// PostgreSQL server runs on this machine and /proc is readable, that of
+// every process named postgres (backends, those already exited through
+// the postmaster's children times, the WAL writer, the checkpointer) as
+// server-µs/op. The server figure counts anything else the server did
+// meanwhile, so run it on an otherwise idle server.
+type CPUMeter struct {
 	client, server time.Duration
 	serverOK       bool
 }
 
-// startCPU is called right before b.ResetTimer.
-func startCPU() cpuMeter {
-	m := cpuMeter{client: processCPU()}
+// StartCPU is called right before b.ResetTimer.
+func StartCPU() CPUMeter {
+	m := CPUMeter{client: processCPU()}
 	m.server, m.serverOK = postgresCPU()
 	return m
 }
 
-// report adds the metrics for b.N operations.
-func (m cpuMeter) report(b *testing.B) {
+// Report adds the metrics for b.N operations.
+func (m CPUMeter) Report(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric(float64((processCPU()-m.client).Microseconds())/n, "client-µs/op")
 	if s, ok := postgresCPU(); ok && m.serverOK {
