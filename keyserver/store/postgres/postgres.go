@@ -21,7 +21,7 @@
 // of the server or its machine (given fsync on and honest disks). This
 // matters for the transparency log: a signed checkpoint must never name a
 // tree that a crash could take back. Claims, the frequent write, are
-// grouped several to a transaction (claimbatch.go) so they share one
+// grouped several to a statement (claimbatch.go) so they share one
 // flush; commits of concurrent transactions also share flushes, which is
 // why the pool is larger than pgx's default (DefaultMaxConns).
 package postgres
