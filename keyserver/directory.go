@@ -29,6 +29,7 @@ type dirServer struct {
 	m        *vmap.Map  // over nodes
 	nodes    *nodeCache // over the store
 	cache    *lookupCache
+	proofs   *proofCache
 	cps      *checkpointer
 	epochs   *epochReader
 	interval time.Duration
@@ -74,6 +75,7 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 		m:        vmap.New(nodes),
 		nodes:    nodes,
 		cache:    newLookupCache(),
+		proofs:   &proofCache{},
 		batches:  make(map[uint64]api.BatchResponse),
 		cps:      cp,
 		epochs:   &epochReader{st: s.store},
@@ -194,7 +196,7 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 	if err != nil {
 		return 0, nil, internal("epoch proof", err)
 	}
-	mp, err := s.dir.m.Prove(ctx, epoch, vmap.Index(ve.Index))
+	mp, err := s.dir.proofs.prove(ctx, s.dir.m, epoch, vmap.Index(ve.Index))
 	if err != nil {
 		return 0, nil, internal("map proof", err)
 	}
@@ -207,21 +209,17 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 		VRFProof:   ve.Proof,
 		Epoch:      epoch,
 		Leaf:       ep.leaf,
-		MapProof:   mp,
+		MapProof:   mp.proof,
 		Inclusion:  hashesOut(ep.inclusion),
 		Checkpoint: string(signed),
 	}
 	// The entry served is the one whose commitment the map proof holds:
 	// the stored version with the proven map version (§6.1).
-	p, err := vmap.ParseProof(mp)
-	if err != nil {
-		return 0, nil, internal("map proof", err)
-	}
-	if p.Kind != vmap.KindPresent {
+	if mp.kind != vmap.KindPresent {
 		s.chargeMiss(charged)
 		return http.StatusOK, resp, nil
 	}
-	v, err := s.dir.cache.version(ctx, s.store, handle, p.Value.Version)
+	v, err := s.dir.cache.version(ctx, s.store, handle, mp.version)
 	if err != nil {
 		return 0, nil, internal("sequenced version", err)
 	}
