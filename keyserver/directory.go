@@ -29,7 +29,9 @@ type dirServer struct {
 	m        *vmap.Map  // over nodes
 	nodes    *nodeCache // over the store
 	cache    *lookupCache
+	proofs   *proofCache
 	cps      *checkpointer
+	epochs   *epochReader
 	interval time.Duration
 	kick     chan struct{}
 
@@ -73,8 +75,10 @@ func newDirectory(s *Server, cfg Config, refresh time.Duration) (*dirServer, err
 		m:        vmap.New(nodes),
 		nodes:    nodes,
 		cache:    newLookupCache(),
+		proofs:   &proofCache{},
 		batches:  make(map[uint64]api.BatchResponse),
 		cps:      cp,
+		epochs:   &epochReader{st: s.store},
 		interval: interval,
 		kick:     make(chan struct{}, 1),
 	}, nil
@@ -116,10 +120,11 @@ func (s *Server) proveEpoch(ctx context.Context, epoch, size uint64) (epochProof
 	return epochProof{epoch: epoch, leaf: leaves[0], inclusion: incl}, nil
 }
 
-// latestEpoch reads the directory's latest epoch; before the first one
-// there is nothing to prove against: 503 unavailable.
+// latestEpoch reads the directory's latest epoch, in a read shared with
+// concurrent requests that began after this one (epochReader); before the
+// first epoch there is nothing to prove against: 503 unavailable.
 func (s *Server) latestEpoch(ctx context.Context) (uint64, *apiError) {
-	epoch, err := s.store.LatestEpoch(ctx)
+	epoch, err := s.dir.epochs.latest(ctx)
 	if err != nil {
 		return 0, internal("latest epoch", err)
 	}
@@ -191,7 +196,7 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 	if err != nil {
 		return 0, nil, internal("epoch proof", err)
 	}
-	mp, err := s.dir.m.Prove(ctx, epoch, vmap.Index(ve.Index))
+	mp, err := s.dir.proofs.prove(ctx, s.dir.m, epoch, vmap.Index(ve.Index))
 	if err != nil {
 		return 0, nil, internal("map proof", err)
 	}
@@ -204,21 +209,17 @@ func (s *Server) handleDirectoryLookup(w http.ResponseWriter, r *http.Request) (
 		VRFProof:   ve.Proof,
 		Epoch:      epoch,
 		Leaf:       ep.leaf,
-		MapProof:   mp,
+		MapProof:   mp.proof,
 		Inclusion:  hashesOut(ep.inclusion),
 		Checkpoint: string(signed),
 	}
 	// The entry served is the one whose commitment the map proof holds:
 	// the stored version with the proven map version (§6.1).
-	p, err := vmap.ParseProof(mp)
-	if err != nil {
-		return 0, nil, internal("map proof", err)
-	}
-	if p.Kind != vmap.KindPresent {
+	if mp.kind != vmap.KindPresent {
 		s.chargeMiss(charged)
 		return http.StatusOK, resp, nil
 	}
-	v, err := s.dir.cache.version(ctx, s.store, handle, p.Value.Version)
+	v, err := s.dir.cache.version(ctx, s.store, handle, mp.version)
 	if err != nil {
 		return 0, nil, internal("sequenced version", err)
 	}

@@ -1,13 +1,14 @@
 package keyserver_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,11 +16,13 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/crypto/keys"
+	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/keyserver"
 	"github.com/sealpost/sealpost/keyserver/api"
 	"github.com/sealpost/sealpost/keyserver/kt"
 	"github.com/sealpost/sealpost/keyserver/store"
-	"github.com/sealpost/sealpost/keyserver/store/sqlite"
+	"github.com/sealpost/sealpost/keyserver/store/postgres"
+	"github.com/sealpost/sealpost/keyserver/store/storetest"
 )
 
 // benchAccounts is the directory size of BenchmarkDirectoryLookup;
@@ -27,13 +30,26 @@ import (
 const benchAccounts = 100_000
 
 // BenchmarkDirectoryLookup measures the key server's version 2 lookups
-// end to end on SQLite over HTTPS (TLS 1.3, keep-alive connections) for a
-// directory of many accounts, all sequenced (spec/keyserver.md §9.1):
+// (GET /v2/accounts/{handle} with its map proof, epoch inclusion proof and
+// signed checkpoint, spec/keyserver.md §9.1) for a directory of many
+// accounts, all sequenced:
 //
 //	go test ./keyserver -run '^$' -bench DirectoryLookup -benchtime 20000x
 //
-// "serve" is lookups/s the server answers (random present handles, from
-// concurrent clients; each answer is checked to be a 200 with an entry);
+// on SQLite, or on PostgreSQL with SEALPOST_BENCH_STORE=postgres (and
+// SEALPOST_TEST_POSTGRES set). Each lookup is of a random present handle
+// from concurrent clients, and each answer is checked to be a 200 with an
+// entry:
+//
+//   - "serve": over HTTPS (TLS 1.3, keep-alive connections), as an app
+//     looks up;
+//   - "serve-http": the same over plain HTTP on loopback, so the
+//     difference is what TLS adds;
+//   - "handler": the server's http.Handler called in-process, no network:
+//     the server's own cost of a lookup.
+//
+// Each reports client-µs/op, the CPU of this process (client and server
+// both) per lookup, and on PostgreSQL server-µs/op, the database's.
 // "verify" is a client verifying answers (directory.VerifyLookup with the
 // checkpoint's signature), over answers fetched from the same server.
 // The per-map-proof figure without HTTP and store is vmap's
@@ -50,19 +66,12 @@ func BenchmarkDirectoryLookup(b *testing.B) {
 	c := e.dirClient()
 	name := fmt.Sprintf("accounts-%s", countName(n))
 
-	b.Run(name+"/serve", func(b *testing.B) {
-		tr := e.client.Transport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 256
-		client := &http.Client{Transport: tr}
-		defer tr.CloseIdleConnections()
+	get := func(b *testing.B, client *http.Client, base string) func(*testing.PB) {
 		var next atomic.Uint64
-		b.SetParallelism(8)
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
+		return func(pb *testing.PB) {
 			for pb.Next() {
 				i := next.Add(1) * 2654435761 % uint64(len(handles))
-				resp, err := client.Get(e.ts.URL + "/v2/accounts/" + handles[i])
+				resp, err := client.Get(base + "/v2/accounts/" + handles[i])
 				if err != nil {
 					b.Error(err)
 					return
@@ -73,14 +82,59 @@ func BenchmarkDirectoryLookup(b *testing.B) {
 					b.Errorf("lookup %s: %d %s %v", handles[i], resp.StatusCode, body, err)
 					return
 				}
-				var r api.DirectoryLookup
-				if err := json.Unmarshal(body, &r); err != nil || r.Entry == nil {
-					b.Errorf("lookup %s: %v, entry %x", handles[i], err, r.Entry)
+				checkLookup(b, i, handles[i], body)
+			}
+		}
+	}
+	b.Run(name+"/serve", func(b *testing.B) {
+		tr := e.client.Transport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		client := &http.Client{Transport: tr}
+		defer tr.CloseIdleConnections()
+		b.SetParallelism(8)
+		b.ReportAllocs()
+		cpu := storetest.StartCPU()
+		b.ResetTimer()
+		b.RunParallel(get(b, client, e.ts.URL))
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+		cpu.Report(b)
+	})
+	b.Run(name+"/serve-http", func(b *testing.B) {
+		ts := httptest.NewServer(e.srv.Handler())
+		defer ts.Close()
+		tr := &http.Transport{MaxIdleConnsPerHost: 256}
+		defer tr.CloseIdleConnections()
+		b.SetParallelism(8)
+		b.ReportAllocs()
+		cpu := storetest.StartCPU()
+		b.ResetTimer()
+		b.RunParallel(get(b, &http.Client{Transport: tr}, ts.URL))
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+		cpu.Report(b)
+	})
+	b.Run(name+"/handler", func(b *testing.B) {
+		h := e.srv.Handler()
+		var next atomic.Uint64
+		b.SetParallelism(8)
+		b.ReportAllocs()
+		cpu := storetest.StartCPU()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := next.Add(1) * 2654435761 % uint64(len(handles))
+				req := httptest.NewRequest("GET", "/v2/accounts/"+handles[i], nil)
+				req.RemoteAddr = "192.0.2.1:1234"
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Errorf("lookup %s: %d %s", handles[i], w.Code, w.Body)
 					return
 				}
+				checkLookup(b, i, handles[i], w.Body.Bytes())
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+		cpu.Report(b)
 	})
 
 	answers := make([]*api.DirectoryLookup, 1024)
@@ -103,6 +157,24 @@ func BenchmarkDirectoryLookup(b *testing.B) {
 	})
 }
 
+// checkLookup fails b unless body is a lookup answer with an entry: every
+// answer has an "entry" string, and one in 64 (i) is decoded in full, so
+// that the client's JSON decoding does not swamp the server's cost in the
+// CPU figures.
+func checkLookup(b *testing.B, i uint64, handle string, body []byte) {
+	if !bytes.Contains(body, []byte(`"entry":"`)) {
+		b.Errorf("lookup %s: no entry in %.200s", handle, body)
+		return
+	}
+	if i%64 != 0 {
+		return
+	}
+	var r api.DirectoryLookup
+	if err := json.Unmarshal(body, &r); err != nil || r.Entry == nil || r.Handle != handle {
+		b.Errorf("lookup %s: %v, entry %x", handle, err, r.Entry)
+	}
+}
+
 func countName(n int) string {
 	switch {
 	case n%1_000_000 == 0:
@@ -113,7 +185,26 @@ func countName(n int) string {
 	return strconv.Itoa(n)
 }
 
-// benchDirectory returns a key server over a SQLite store holding n
+// benchStore opens the store of BenchmarkDirectoryLookup: SQLite, or
+// PostgreSQL when SEALPOST_BENCH_STORE is "postgres".
+func benchStore(b *testing.B) store.Store {
+	switch v := os.Getenv("SEALPOST_BENCH_STORE"); v {
+	case "", "sqlite":
+		return openSQLite(b)
+	case "postgres":
+		st, err := postgres.Open(b.Context(), pgtest.DSN(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		return st
+	default:
+		b.Fatalf("SEALPOST_BENCH_STORE=%q: want sqlite or postgres", v)
+		return nil
+	}
+}
+
+// benchDirectory returns a key server over a store (benchStore) holding n
 // accounts, every one sequenced, and their handles. The accounts are
 // written to the store directly, as registrations write them, with one
 // account key and one device key certified under each handle (each entry
@@ -123,11 +214,7 @@ func countName(n int) string {
 func benchDirectory(b *testing.B, n int) (*env, []string) {
 	b.Helper()
 	start := time.Now()
-	st, err := sqlite.Open(filepath.Join(b.TempDir(), "keyserver.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := benchStore(b)
 	// Sequenced once all are stored, in full epochs: the registration at
 	// the end starts the rounds.
 	e := newEnvStore(b, st, func(cfg *keyserver.Config) { cfg.EpochInterval = time.Hour })

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sealpost/sealpost/internal/pgtest"
 	"github.com/sealpost/sealpost/keyserver/store"
+	"github.com/sealpost/sealpost/keyserver/store/storetest"
 )
 
 // BenchmarkClaimParallel measures parallel claims, each consuming a
@@ -39,6 +40,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 	}
 	var next atomic.Int64
 	b.SetParallelism(16)
+	cpu := storetest.StartCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -51,6 +53,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
+	cpu.Report(b)
 }
 
 // BenchmarkAccountParallel measures parallel reads of an account with
@@ -70,6 +73,7 @@ func BenchmarkAccountParallel(b *testing.B) {
 		}
 	}
 	b.SetParallelism(4)
+	cpu := storetest.StartCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -80,6 +84,7 @@ func BenchmarkAccountParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+	cpu.Report(b)
 }
 
 // BenchmarkCreateParallel measures parallel account creations; each locks

@@ -8,6 +8,7 @@ import (
 
 // Commits must wait for the WAL flush unless the DSN says otherwise, and
 // the pool is sized for group commit unless the DSN says otherwise.
+// Claims must be as durable as the rest.
 func TestSessionSettings(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	tests := []struct {
@@ -30,6 +31,18 @@ func TestSessionSettings(t *testing.T) {
 		}
 		if got != tc.sync || s.pool.Config().MaxConns != tc.maxConns {
 			t.Errorf("synchronous_commit %s, max conns %d; want %s, %d", got, s.pool.Config().MaxConns, tc.sync, tc.maxConns)
+		}
+		// Only the claimer's sessions plan generically, and they commit
+		// as durably as the others.
+		var mode, claimMode, claimSync string
+		if err := s.pool.QueryRow(t.Context(), `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.claimPool.QueryRow(t.Context(), `SELECT current_setting('plan_cache_mode'), current_setting('synchronous_commit')`).Scan(&claimMode, &claimSync); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "auto" || claimMode != "force_generic_plan" || claimSync != tc.sync {
+			t.Errorf("plan_cache_mode %s, claimer's %s with synchronous_commit %s; want auto, force_generic_plan, %s", mode, claimMode, claimSync, tc.sync)
 		}
 	}
 }

@@ -21,7 +21,7 @@
 // of the server or its machine (given fsync on and honest disks). This
 // matters for the transparency log: a signed checkpoint must never name a
 // tree that a crash could take back. Claims, the frequent write, are
-// grouped several to a transaction (claimbatch.go) so they share one
+// grouped several to a statement (claimbatch.go) so they share one
 // flush; commits of concurrent transactions also share flushes, which is
 // why the pool is larger than pgx's default (DefaultMaxConns).
 package postgres
@@ -56,6 +56,9 @@ const DefaultMaxConns = 32
 type Store struct {
 	pool   *pgxpool.Pool
 	claims *claimers // claimbatch.go
+	// claimPool holds the claimers' connections, planning claimSQL
+	// generically (Open).
+	claimPool *pgxpool.Pool
 
 	// held are the releases of the sequencer locks this Store holds
 	// (directory.go), so that Close can let them go.
@@ -81,7 +84,20 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool}
+	// The claimers' own connections (claimbatch.go) plan claimSQL once
+	// per connection: planning its CTEs again for each group, as
+	// PostgreSQL's default does for a statement whose generic plan it
+	// estimates dearer, costs more server CPU than running a small group.
+	// Only claimSQL runs there, so no other statement's plan changes.
+	ccfg := cfg.Copy()
+	ccfg.MaxConns, ccfg.MinConns = claimWorkers, 0
+	ccfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	claimPool, err := pgxpool.NewWithConfig(ctx, ccfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, claimPool: claimPool}
 	s.startClaimers()
 	return s, nil
 }
@@ -91,6 +107,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 func (s *Store) Close() error {
 	s.stopClaimers()
 	s.releaseSequencers()
+	s.claimPool.Close()
 	s.pool.Close()
 	return nil
 }
