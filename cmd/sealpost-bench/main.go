@@ -125,6 +125,13 @@ type options struct {
 	pushInterval time.Duration // the relay's PushConfig.Interval
 	pushLatency  time.Duration // the push service's answer delay
 	pushHang     float64       // fraction of wake-ups the push service never answers
+
+	senders    int    // --senders: connections that only send, to random --receivers (0: every device sends and receives)
+	receivers  int    // --receivers: connections that only receive
+	relayChild bool   // --relay-child: the --self relay runs as a child process whose CPU is measured
+	serverPID  int    // --server-pid: a server process whose CPU is measured over the timed part
+	mqtt       string // --mqtt: HOST:PORT of an MQTT 3.1.1 broker to load instead of a relay (mqtt.go)
+	mqttTLS    bool   // --mqtt-tls: over TLS 1.3, trusting --pin or --ca
 }
 
 func main() {
@@ -173,6 +180,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.pushInterval, "push-interval", relay.DefaultWakeInterval, "--push: the relay's least time between two wake-ups of one device")
 	fs.DurationVar(&o.pushLatency, "push-latency", 0, "--push: how long the push service takes to answer each wake-up")
 	fs.Float64Var(&o.pushHang, "push-hang", 0, "--push: `fraction` of wake-ups the push service never answers (the relay's timeout ends them)")
+	fs.IntVar(&o.senders, "senders", 0, "`S` authenticated connections that only send, each Send to a random one of --receivers (with --receivers; instead of --devices, where every device sends and receives)")
+	fs.IntVar(&o.receivers, "receivers", 0, "`R` authenticated connections that only receive (with --senders)")
+	fs.BoolVar(&o.relayChild, "relay-child", false, "with --self: run the relay as a child process and report its CPU time per envelope apart from the tool's own")
+	fs.IntVar(&o.serverPID, "server-pid", 0, "report the CPU time per envelope of the server process `PID` (a running sealpostd, or the --mqtt broker) over the timed part")
+	fs.StringVar(&o.mqtt, "mqtt", "", "MQTT mode: load the MQTT 3.1.1 broker at `HOST:PORT` instead of a relay: --senders publishers and --receivers subscribers, QoS 1, persistent sessions")
+	fs.BoolVar(&o.mqttTLS, "mqtt-tls", false, "--mqtt: connect over TLS 1.3, trusting --ca or --pin")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -220,6 +233,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func (o *options) validate() error {
 	var errs []error
+	if o.mqtt != "" {
+		return o.validateMQTT()
+	}
+	if o.mqttTLS {
+		errs = append(errs, errors.New("--mqtt-tls: needs --mqtt"))
+	}
 	switch o.self {
 	case "":
 		if o.tokenKey == "" {
@@ -286,6 +305,18 @@ func (o *options) validate() error {
 	}
 	if o.pushInterval < 10*time.Millisecond || o.pushLatency < 0 || o.pushHang < 0 || o.pushHang > 1 {
 		errs = append(errs, errors.New("--push-interval: at least 10ms; --push-latency: not negative; --push-hang: 0 to 1"))
+	}
+	if (o.senders > 0) != (o.receivers > 0) || o.senders < 0 || o.receivers < 0 {
+		errs = append(errs, errors.New("--senders and --receivers: both at least 1, or neither"))
+	}
+	if o.senders > 0 && (o.shared || o.push > 0 || o.anonymous || o.compare || o.ephemeral || o.herd > 0) {
+		errs = append(errs, errors.New("--senders, --receivers: not with --shared, --push, --anonymous, --compare-anonymous, --ephemeral or --herd"))
+	}
+	if o.relayChild && (o.self == "" || o.idle > 0 || o.push > 0 || o.herd > 0 || o.ephemeral || o.anonymous || o.compare) {
+		errs = append(errs, errors.New("--relay-child: needs --self, not with --idle, --push, --herd, --ephemeral or --anonymous (those choose where the relay runs)"))
+	}
+	if o.serverPID < 0 || o.serverPID > 0 && (o.self != "" || o.idle > 0) {
+		errs = append(errs, errors.New("--server-pid: a running server's process, not with --self or --idle"))
 	}
 	return errors.Join(errs...)
 }
