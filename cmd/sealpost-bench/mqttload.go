@@ -88,6 +88,10 @@ func benchMQTT(ctx context.Context, o *options, stderr io.Writer) (*report, erro
 		}
 		tc = tc.Clone()
 		tc.MinVersion = tls.VersionTLS13
+		if tc.ServerName == "" {
+			// --ca verifies the broker's name: the host of --mqtt.
+			tc.ServerName, _, _ = net.SplitHostPort(o.mqtt)
+		}
 	}
 	fmt.Fprintf(stderr, "sealpost-bench: opening %d subscriber and %d publisher connections to %s\n", o.receivers, o.senders, o.mqtt)
 	t0 := time.Now()
