@@ -4,7 +4,7 @@
 // sends M envelopes of S bytes between them (each to a random device among
 // the N), flat out or at a target rate, receives and acks them, and prints
 // the delivered-and-acked envelopes per second, the end-to-end latency
-// (p50, p90, p99, max; the send time travels in the envelope bytes) and the
+// (p50, p90, p99, p99.9, max; the send time travels in the envelope bytes) and the
 // errors by kind. --json prints the same as one JSON object.
 //
 // The load's connections are lean on purpose (lconn.go): the tool runs
@@ -52,6 +52,20 @@
 // relay stopped for --down and started again on the same address
 // --restarts times; it reports when the clients came back and the relay's
 // busiest 100 ms.
+//
+// --senders S --receivers R: S connections only send, each Send to a
+// random one of R connections that only receive (without them, every one
+// of --devices sends and receives). --relay-child (with --self) runs the
+// relay as a child process and reports its CPU time per envelope apart
+// from the tool's own; --server-pid does the same for any server process.
+//
+// --mqtt HOST:PORT loads an MQTT 3.1.1 broker instead (mqtt.go,
+// mqttload.go): --senders publishers, --receivers subscribers, QoS 1,
+// persistent sessions, the same message size, in-flight window, pacing and
+// latency measure; bench/compare.sh runs both side by side:
+//
+//	sealpost-bench --self sqlite --relay-child --senders 4 --receivers 4 --envelopes 50000
+//	sealpost-bench --mqtt 127.0.0.1:1883 --mqtt-tls --ca cert.pem --senders 4 --receivers 4 --server-pid 1234
 //
 // --push N (with --self) measures what push wake-ups cost envelope storage
 // (push.go): N offline devices with Web Push registrations at an
@@ -170,8 +184,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.down, "down", 3*time.Second, "how long the relay stays down in each --herd restart")
 	fs.BoolVar(&o.drop, "drop", false, "--herd: cut every connection as a crash would, instead of a graceful shutdown")
 	fs.IntVar(&o.reconnectRate, "reconnect-rate", relay.DefaultReconnectRate, "--herd: the in-process relay's reconnect rate, upgrades admitted per second (spec/relay.md §2.5)")
-	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd: write a CPU profile of the relay child process to `file`")
-	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "--ephemeral, --herd: GOMAXPROCS of the relay child process (0: Go's default, the CPUs available)")
+	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd, --anonymous, --relay-child: write a CPU profile of the relay child process to `file`")
+	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "--ephemeral, --herd, --anonymous, --relay-child: GOMAXPROCS of the relay child process (0: Go's default, the CPUs available)")
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "ephemeral mode (needs --self): --devices receivers and as many senders, --envelopes ephemeral items of --size bytes at --rate; reports received/s, drops and the relay process's CPU per item")
 	fs.BoolVar(&o.anonymous, "anonymous", false, "anonymous mode (needs --self): the relay runs as a child process with a key server beside it, which issues one send token per Send before the timed part; --devices authenticated connections receive and as many anonymous connections send, each Send paid with a token; reports the relay process's CPU per envelope")
 	fs.BoolVar(&o.compare, "compare-anonymous", false, "as --anonymous, after the same load on authenticated connections against the same relay child: prints both, and the ratios")
