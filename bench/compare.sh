@@ -274,8 +274,8 @@ for rate in ${RATES[@]+"${RATES[@]}"}; do
 		done
 	done
 	for s in $SYSTEMS; do
-		for k in p50 p99 p99_9; do
-			printf '  %-14s %-6s min median max %s\n' "$s" "$k" "$(for r in $(seq 1 "$LATENCY_ROUNDS"); do field "$OUT/latency-$rate-$r-$s.json" "$k"; done | stats)"
+		for k in p50 p99 p99_9 delivered_acked_per_second; do
+			printf '  %-14s %-26s min median max %s\n' "$s" "$k" "$(for r in $(seq 1 "$LATENCY_ROUNDS"); do field "$OUT/latency-$rate-$r-$s.json" "$k"; done | stats)"
 		done
 	done
 done
