@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sealpost/sealpost/internal/keyfile"
@@ -81,8 +82,23 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	if o.idle > 0 && o.self != "" && o.push == 0 {
 		return runIdleChild(ctx, o, stderr)
 	}
+	if o.mqtt != "" {
+		return benchMQTT(ctx, o, stderr)
+	}
 	var pb *pushBench
-	if o.self != "" {
+	pid := o.serverPID
+	if o.relayChild {
+		c, err := startChild(ctx, o, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c.close(cctx)
+		}()
+		tg, pid = c.target, c.pid()
+	} else if o.self != "" {
 		s, err := startSelf(ctx, o, stderr)
 		if err != nil {
 			return nil, err
@@ -134,7 +150,10 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		rep.Push.RegisterSeconds = time.Since(t0).Seconds()
 	}
 	if o.envelopes > 0 {
-		if err := load(ctx, o, &tg, runID, loadMode{push: pb}, rep, stderr); err != nil {
+		if o.serverPID > 0 {
+			rep.Server = "server-pid"
+		}
+		if err := load(ctx, o, &tg, runID, loadMode{push: pb, pid: pid}, rep, stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -215,13 +234,29 @@ func dialAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *r
 // measured.
 func load(ctx context.Context, o *options, tg *target, runID string, m loadMode, rep *report, stderr io.Writer) error {
 	prefix := "b" + runID
-	fmt.Fprintf(stderr, "sealpost-bench: opening %d device connections to %s\n", o.devices, tg.url)
+	nConns := o.devices
+	if o.senders > 0 {
+		nConns = o.receivers
+		rep.Senders, rep.Receivers = o.senders, o.receivers
+	}
+	fmt.Fprintf(stderr, "sealpost-bench: opening %d device connections to %s\n", nConns, tg.url)
 	t0 := time.Now()
-	conns, err := dialLoadAll(ctx, tg, prefix, o.devices, o.dialConc, false, rep)
+	conns, err := dialLoadAll(ctx, tg, prefix, nConns, o.dialConc, false, rep)
 	if err != nil {
 		return err
 	}
 	senders := conns
+	if o.senders > 0 {
+		// --senders: devices of their own that only send, each Send to
+		// a random receiver.
+		fmt.Fprintf(stderr, "sealpost-bench: opening %d sender connections\n", o.senders)
+		if senders, err = dialLoadAll(ctx, tg, prefix+"s", o.senders, o.dialConc, false, rep); err != nil {
+			for _, c := range conns {
+				c.close()
+			}
+			return err
+		}
+	}
 	if m.tokens != nil {
 		rep.Anonymous = true
 		fmt.Fprintf(stderr, "sealpost-bench: opening %d anonymous connections\n", o.devices)
@@ -234,7 +269,7 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 	}
 	rep.ConnectSeconds = time.Since(t0).Seconds()
 	all := conns
-	if m.tokens != nil {
+	if m.tokens != nil || o.senders > 0 {
 		all = append(slices.Clone(conns), senders...)
 	}
 	defer func() {
@@ -246,7 +281,7 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 	if m.push != nil {
 		l.offline = m.push.offline
 	}
-	l.addrs = make([][]byte, o.devices)
+	l.addrs = make([][]byte, len(conns))
 	for i := range l.addrs {
 		l.addrs[i] = wire.FormatAddress(fmt.Sprintf("%s-%d", prefix, i), 1)
 	}
@@ -256,6 +291,7 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 	go pace(ctx, l.jobs, o.envelopes, o.batch, o.rate)
 	fmt.Fprintf(stderr, "sealpost-bench: sending %d envelopes of %d bytes, %d per Send (%s)\n", o.envelopes, o.size, o.batch, rateText(o.rate))
 	u0, s0, cpuErr := processUserSys(m.pid)
+	tool0 := selfCPU()
 	start := time.Now()
 	lats := make([][]int64, len(all))
 	statuses := make([][]int64, len(all))
@@ -266,7 +302,7 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 		if i >= len(conns) {
 			expect = 0 // an anonymous sender: nothing delivered
 		}
-		sender := m.tokens == nil || i >= len(conns)
+		sender := m.tokens == nil && o.senders == 0 || i >= len(conns)
 		rwg.Go(func() { lats[i], statuses[i] = l.readLoop(c, expect) })
 		wwg.Go(func() { l.writeLoop(c, i, filler, sender) })
 	}
@@ -281,6 +317,7 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 	case <-ctx.Done():
 	}
 	u1, s1, cpuErr1 := processUserSys(m.pid)
+	tool1 := selfCPU()
 	end := time.Unix(0, l.lastAck.Load())
 	if end.Before(sendEnd) {
 		end = sendEnd
@@ -312,6 +349,11 @@ func load(ctx context.Context, o *options, tg *target, runID string, m loadMode,
 		rep.RelaySysPerEnvelope = float64((s1 - s0).Microseconds()) / float64(rep.Stored)
 	} else if m.pid > 0 {
 		fmt.Fprintf(stderr, "sealpost-bench: relay CPU not measured: %v\n", errors.Join(cpuErr, cpuErr1))
+	}
+	if (m.pid > 0 || o.self == "") && rep.Stored > 0 {
+		// The relay is not in this process: the tool's CPU is its own.
+		rep.ToolCPUSeconds = (tool1 - tool0).Seconds()
+		rep.ToolCPUPerEnvelope = float64((tool1 - tool0).Microseconds()) / float64(rep.Stored)
 	}
 	lat := newLatencies(o.envelopes)
 	for i := range all {
@@ -634,6 +676,15 @@ func paced(ctx context.Context, dial func(context.Context) error) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// selfCPU is this process's CPU time so far, user and system (getrusage).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // run8 returns 8 bytes of the run id for message ids.

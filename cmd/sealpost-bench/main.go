@@ -4,7 +4,7 @@
 // sends M envelopes of S bytes between them (each to a random device among
 // the N), flat out or at a target rate, receives and acks them, and prints
 // the delivered-and-acked envelopes per second, the end-to-end latency
-// (p50, p90, p99, max; the send time travels in the envelope bytes) and the
+// (p50, p90, p99, p99.9, max; the send time travels in the envelope bytes) and the
 // errors by kind. --json prints the same as one JSON object.
 //
 // The load's connections are lean on purpose (lconn.go): the tool runs
@@ -56,6 +56,20 @@
 // relay stopped for --down and started again on the same address
 // --restarts times; it reports when the clients came back and the relay's
 // busiest 100 ms.
+//
+// --senders S --receivers R: S connections only send, each Send to a
+// random one of R connections that only receive (without them, every one
+// of --devices sends and receives). --relay-child (with --self) runs the
+// relay as a child process and reports its CPU time per envelope apart
+// from the tool's own; --server-pid does the same for any server process.
+//
+// --mqtt HOST:PORT loads an MQTT 3.1.1 broker instead (mqtt.go,
+// mqttload.go): --senders publishers, --receivers subscribers, QoS 1,
+// persistent sessions, the same message size, in-flight window, pacing and
+// latency measure; bench/compare.sh runs both side by side:
+//
+//	sealpost-bench --self sqlite --relay-child --senders 4 --receivers 4 --envelopes 50000
+//	sealpost-bench --mqtt 127.0.0.1:1883 --mqtt-tls --ca cert.pem --senders 4 --receivers 4 --server-pid 1234
 //
 // --push N (with --self) measures what push wake-ups cost envelope storage
 // (push.go): N offline devices with Web Push registrations at an
@@ -132,6 +146,13 @@ type options struct {
 	pushInterval time.Duration // the relay's PushConfig.Interval
 	pushLatency  time.Duration // the push service's answer delay
 	pushHang     float64       // fraction of wake-ups the push service never answers
+
+	senders    int    // --senders: connections that only send, to random --receivers (0: every device sends and receives)
+	receivers  int    // --receivers: connections that only receive
+	relayChild bool   // --relay-child: the --self relay runs as a child process whose CPU is measured
+	serverPID  int    // --server-pid: a server process whose CPU is measured over the timed part
+	mqtt       string // --mqtt: HOST:PORT of an MQTT 3.1.1 broker to load instead of a relay (mqtt.go)
+	mqttTLS    bool   // --mqtt-tls: over TLS 1.3, trusting --pin or --ca
 }
 
 func main() {
@@ -170,13 +191,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.down, "down", 3*time.Second, "how long the relay stays down in each --herd restart")
 	fs.BoolVar(&o.drop, "drop", false, "--herd: cut every connection as a crash would, instead of a graceful shutdown")
 	fs.IntVar(&o.reconnectRate, "reconnect-rate", relay.DefaultReconnectRate, "--herd: the in-process relay's reconnect rate, upgrades admitted per second (spec/relay.md §2.5)")
-	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd: write a CPU profile of the relay child process to `file`")
+	fs.StringVar(&o.relayProfile, "relay-cpuprofile", "", "--ephemeral, --herd, --anonymous, --relay-child: write a CPU profile of the relay child process to `file`")
 	fs.StringVar(&o.relayMemProfile, "relay-memprofile", "", "--self --idle: write a heap profile of the relay child process, taken with the idle connections open, to `file`")
 	fs.Func("source-ips", "--idle: source `addresses` of the idle connections, in turn: a comma-separated list, or ranges such as 127.0.0.1-127.0.0.4 (each address has about 28,000 ephemeral ports towards one relay address)", func(v string) (err error) {
 		o.sourceIPs, err = parseIPs(v)
 		return err
 	})
-	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "--ephemeral, --herd: GOMAXPROCS of the relay child process (0: Go's default, the CPUs available)")
+	fs.IntVar(&o.relayProcs, "relay-gomaxprocs", 0, "--ephemeral, --herd, --anonymous, --relay-child: GOMAXPROCS of the relay child process (0: Go's default, the CPUs available)")
 	fs.BoolVar(&o.ephemeral, "ephemeral", false, "ephemeral mode (needs --self): --devices receivers and as many senders, --envelopes ephemeral items of --size bytes at --rate; reports received/s, drops and the relay process's CPU per item")
 	fs.BoolVar(&o.anonymous, "anonymous", false, "anonymous mode (needs --self): the relay runs as a child process with a key server beside it, which issues one send token per Send before the timed part; --devices authenticated connections receive and as many anonymous connections send, each Send paid with a token; reports the relay process's CPU per envelope")
 	fs.BoolVar(&o.compare, "compare-anonymous", false, "as --anonymous, after the same load on authenticated connections against the same relay child: prints both, and the ratios")
@@ -185,6 +206,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.pushInterval, "push-interval", relay.DefaultWakeInterval, "--push: the relay's least time between two wake-ups of one device")
 	fs.DurationVar(&o.pushLatency, "push-latency", 0, "--push: how long the push service takes to answer each wake-up")
 	fs.Float64Var(&o.pushHang, "push-hang", 0, "--push: `fraction` of wake-ups the push service never answers (the relay's timeout ends them)")
+	fs.IntVar(&o.senders, "senders", 0, "`S` authenticated connections that only send, each Send to a random one of --receivers (with --receivers; instead of --devices, where every device sends and receives)")
+	fs.IntVar(&o.receivers, "receivers", 0, "`R` authenticated connections that only receive (with --senders)")
+	fs.BoolVar(&o.relayChild, "relay-child", false, "with --self: run the relay as a child process and report its CPU time per envelope apart from the tool's own")
+	fs.IntVar(&o.serverPID, "server-pid", 0, "report the CPU time per envelope of the server process `PID` (a running sealpostd, or the --mqtt broker) over the timed part")
+	fs.StringVar(&o.mqtt, "mqtt", "", "MQTT mode: load the MQTT 3.1.1 broker at `HOST:PORT` instead of a relay: --senders publishers and --receivers subscribers, QoS 1, persistent sessions")
+	fs.BoolVar(&o.mqttTLS, "mqtt-tls", false, "--mqtt: connect over TLS 1.3, trusting --ca or --pin")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -232,6 +259,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func (o *options) validate() error {
 	var errs []error
+	if o.mqtt != "" {
+		return o.validateMQTT()
+	}
+	if o.mqttTLS {
+		errs = append(errs, errors.New("--mqtt-tls: needs --mqtt"))
+	}
 	switch o.self {
 	case "":
 		if o.tokenKey == "" {
@@ -298,6 +331,18 @@ func (o *options) validate() error {
 	}
 	if o.pushInterval < 10*time.Millisecond || o.pushLatency < 0 || o.pushHang < 0 || o.pushHang > 1 {
 		errs = append(errs, errors.New("--push-interval: at least 10ms; --push-latency: not negative; --push-hang: 0 to 1"))
+	}
+	if (o.senders > 0) != (o.receivers > 0) || o.senders < 0 || o.receivers < 0 {
+		errs = append(errs, errors.New("--senders and --receivers: both at least 1, or neither"))
+	}
+	if o.senders > 0 && (o.shared || o.push > 0 || o.anonymous || o.compare || o.ephemeral || o.herd > 0) {
+		errs = append(errs, errors.New("--senders, --receivers: not with --shared, --push, --anonymous, --compare-anonymous, --ephemeral or --herd"))
+	}
+	if o.relayChild && (o.self == "" || o.idle > 0 || o.push > 0 || o.herd > 0 || o.ephemeral || o.anonymous || o.compare) {
+		errs = append(errs, errors.New("--relay-child: needs --self, not with --idle, --push, --herd, --ephemeral or --anonymous (those choose where the relay runs)"))
+	}
+	if o.serverPID < 0 || o.serverPID > 0 && (o.self != "" || o.idle > 0) {
+		errs = append(errs, errors.New("--server-pid: a running server's process, not with --self or --idle"))
 	}
 	return errors.Join(errs...)
 }

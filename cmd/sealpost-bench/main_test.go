@@ -75,6 +75,20 @@ func TestFlagsRefused(t *testing.T) {
 		{"--self", "sqlite", "--push", "5", "--batch", "1000"}, // no room for the offline item
 		{"--self", "sqlite", "--push", "5", "--push-hang", "1.5"},
 		{"--self", "sqlite", "--push", "5", "--push-interval", "1ms"},
+		{"--self", "sqlite", "--senders", "4"},                     // --receivers missing
+		{"--self", "sqlite", "--senders", "0", "--receivers", "4"}, // no sender
+		{"--self", "sqlite", "--senders", "2", "--receivers", "2", "--shared"},
+		{"--relay-child", "--token-key", "k", "--pin", "p"},           // needs --self
+		{"--self", "sqlite", "--relay-child", "--idle", "5"},          // --idle measures an in-process relay
+		{"--self", "sqlite", "--server-pid", "1"},                     // the relay is the tool's own
+		{"--mqtt-tls", "--self", "sqlite"},                            // --mqtt-tls without --mqtt
+		{"--mqtt", "127.0.0.1", "--senders", "1", "--receivers", "1"}, // no port
+		{"--mqtt", "127.0.0.1:1883"},                                  // no --senders, --receivers
+		{"--mqtt", "127.0.0.1:1883", "--senders", "1", "--receivers", "1", "--self", "sqlite"},
+		{"--mqtt", "127.0.0.1:1883", "--senders", "1", "--receivers", "1", "--batch", "2"},
+		{"--mqtt", "127.0.0.1:1883", "--senders", "1", "--receivers", "1", "--mqtt-tls"},          // trusting nothing
+		{"--mqtt", "127.0.0.1:1883", "--senders", "1", "--receivers", "1", "--pin", "p"},          // --pin without TLS
+		{"--mqtt", "127.0.0.1:1883", "--senders", "1", "--receivers", "1", "--inflight", "70000"}, // past the packet ids
 	} {
 		var stderr bytes.Buffer
 		if code := run(args, os.Stdout, &stderr); code != 2 {
@@ -228,5 +242,65 @@ func TestSelfPush(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// --senders and --receivers with the relay as a child process: senders
+// only send, receivers only receive (each gets a share of the envelopes),
+// and the relay's CPU is reported apart from the tool's.
+func TestSelfSendersReceiversChild(t *testing.T) {
+	rep := runBench(t, "--self", "sqlite", "--relay-child", "--senders", "3", "--receivers", "2", "--envelopes", "600")
+	if rep["stored"] != 600.0 || rep["delivered_acked"] != 600.0 || rep["senders"] != 3.0 || rep["receivers"] != 2.0 {
+		t.Errorf("report: %v", rep)
+	}
+	if lat := rep["latency_ms"].(map[string]any); lat["count"] != 600.0 || lat["p99_9"].(float64) < lat["p99"].(float64) || lat["max"].(float64) < lat["p99_9"].(float64) {
+		t.Errorf("latency: %v", lat)
+	}
+	if rep["relay_cpu_us_per_envelope"] == nil || rep["tool_cpu_us_per_envelope"] == nil {
+		t.Errorf("relay or tool CPU not reported: %v", rep)
+	}
+}
+
+// The quantiles are nearest-rank: of 1..1000 ms, p50 is 500, p99.9 999.
+func TestLatencySummary(t *testing.T) {
+	l := newLatencies(1000)
+	for i := 1000; i >= 1; i-- {
+		l.ns = append(l.ns, int64(i)*1e6)
+	}
+	s := l.summary()
+	if s != (latencySummary{Count: 1000, P50: 500, P90: 900, P99: 990, P999: 999, Max: 1000}) {
+		t.Errorf("summary: %+v", s)
+	}
+	if one := summarize([]int64{3e6}); one.P50 != 3 || one.P999 != 3 || one.Max != 3 {
+		t.Errorf("one sample: %+v", one)
+	}
+	if (summarize(nil) != latencySummary{}) {
+		t.Error("no samples: not zero")
+	}
+}
+
+// The text report of a load with senders and receivers, and of --mqtt,
+// has the quantiles, the server's CPU and the tool's.
+func TestReportText(t *testing.T) {
+	base := func() *report {
+		return &report{Envelopes: 100, Size: 1024, Batch: 1, InFlight: 8, Senders: 4, Receivers: 4,
+			Stored: 100, Acked: 100, Latency: latencySummary{Count: 100, P50: 1, P90: 2, P99: 3, P999: 4, Max: 5},
+			RelayCPUSeconds: 0.01, RelayCPUPerEnvelope: 100, RelaySysPerEnvelope: 40, ToolCPUSeconds: 0.003, ToolCPUPerEnvelope: 30}
+	}
+	for _, tc := range []struct {
+		rep  *report
+		want []string
+	}{
+		{base(), []string{"senders 4, receivers 4,", "p99 3.00  p99.9 4.00  max 5.00", "relay CPU", "100.0 µs per envelope", "tool CPU", "30.0 µs"}},
+		{func() *report { r := base(); r.MQTT, r.MQTTTLS = "127.0.0.1:1", true; return r }(),
+			[]string{"MQTT broker 127.0.0.1:1 (TLS 1.3), 4 publishers, 4 subscribers", "p99.9 4.00", "server CPU", "tool CPU"}},
+	} {
+		var b bytes.Buffer
+		tc.rep.print(&b)
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("no %q in:\n%s", w, b.String())
+			}
+		}
 	}
 }

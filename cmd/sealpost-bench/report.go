@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +22,14 @@ type report struct {
 	Shared    bool    `json:"shared,omitempty"` // --shared: each Send one body to Batch devices (spec/relay.md §16)
 	InFlight  int     `json:"inflight_per_device"`
 	Rate      float64 `json:"target_rate"`
+	// Senders and Receivers (--senders, --receivers): the load's senders
+	// send to random receivers; 0 when every device sends and receives.
+	Senders   int `json:"senders,omitempty"`
+	Receivers int `json:"receivers,omitempty"`
+	// MQTT is the broker of --mqtt (mqtt.go), "" for a Sealpost relay;
+	// MQTTTLS: over TLS.
+	MQTT    string `json:"mqtt,omitempty"`
+	MQTTTLS bool   `json:"mqtt_tls,omitempty"`
 
 	ConnectSeconds float64          `json:"connect_seconds"`
 	SendSeconds    float64          `json:"send_seconds"`
@@ -49,6 +58,13 @@ type report struct {
 	RelayCPUSeconds     float64 `json:"relay_cpu_seconds,omitempty"`
 	RelayCPUPerEnvelope float64 `json:"relay_cpu_us_per_envelope,omitempty"`
 	RelaySysPerEnvelope float64 `json:"relay_sys_cpu_us_per_envelope,omitempty"`
+	// Server names the process whose CPU the Relay* fields measure when
+	// it is not the tool's relay child: "server-pid" (--server-pid).
+	Server string `json:"server,omitempty"`
+	// The tool's own CPU time over the timed part (getrusage), and per
+	// envelope stored: it shares the machine with the server it measures.
+	ToolCPUSeconds     float64 `json:"tool_cpu_seconds,omitempty"`
+	ToolCPUPerEnvelope float64 `json:"tool_cpu_us_per_envelope,omitempty"`
 	// Authenticated is --compare-anonymous's first run: the same load on
 	// authenticated connections against the same relay.
 	Authenticated *report `json:"authenticated,omitempty"`
@@ -61,6 +77,7 @@ type latencySummary struct {
 	P50   float64 `json:"p50"`
 	P90   float64 `json:"p90"`
 	P99   float64 `json:"p99"`
+	P999  float64 `json:"p99_9"`
 	Max   float64 `json:"max"`
 }
 
@@ -89,12 +106,26 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "== anonymous Sends, one send token each\n")
 	}
 	if r.Envelopes > 0 && r.Herd == nil && r.Ephemeral == nil {
-		fmt.Fprintf(w, "devices %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per device, %s",
-			r.Devices, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
+		switch {
+		case r.MQTT != "":
+			tls := "no TLS"
+			if r.MQTTTLS {
+				tls = "TLS 1.3"
+			}
+			fmt.Fprintf(w, "MQTT broker %s (%s), %d publishers, %d subscribers, messages %d of %d bytes, QoS 1, %d in flight per publisher, %s",
+				r.MQTT, tls, r.Senders, r.Receivers, r.Envelopes, r.Size, r.InFlight, rateText(r.Rate))
+		case r.Senders > 0:
+			fmt.Fprintf(w, "senders %d, receivers %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per sender, %s",
+				r.Senders, r.Receivers, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
+		default:
+			fmt.Fprintf(w, "devices %d, envelopes %d of %d bytes, %d per Send, %d Sends in flight per device, %s",
+				r.Devices, r.Envelopes, r.Size, r.Batch, r.InFlight, rateText(r.Rate))
+		}
 		if r.Shared {
 			fmt.Fprintf(w, ", shared sends (one body per Send)")
 		}
 		switch {
+		case r.Server != "" || r.MQTT != "":
 		case r.RelayCPUSeconds > 0 || r.Anonymous:
 			fmt.Fprintf(w, ", relay child process on %s", r.Self)
 		case r.Self != "":
@@ -107,7 +138,7 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "NOT DELIVERED    %d\n", r.Lost)
 		}
 		l := r.Latency
-		fmt.Fprintf(w, "latency ms       p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%d samples)\n", l.P50, l.P90, l.P99, l.Max, l.Count)
+		fmt.Fprintf(w, "latency ms       p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%d samples)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Count)
 		fmt.Fprintf(w, "statuses         %s\n", counts(r.Statuses))
 		fmt.Fprintf(w, "errors           %s\n", counts(r.Errors))
 		if r.Anonymous {
@@ -117,7 +148,14 @@ func (r *report) print(w io.Writer) {
 			p.print(w)
 		}
 		if r.RelayCPUSeconds > 0 {
-			fmt.Fprintf(w, "relay CPU        %.2fs: %.1f µs per envelope stored (%.1f µs of it in the kernel)\n", r.RelayCPUSeconds, r.RelayCPUPerEnvelope, r.RelaySysPerEnvelope)
+			who := "relay CPU       "
+			if r.Server != "" || r.MQTT != "" {
+				who = "server CPU      "
+			}
+			fmt.Fprintf(w, "%s %.2fs: %.1f µs per envelope stored (%.1f µs of it in the kernel)\n", who, r.RelayCPUSeconds, r.RelayCPUPerEnvelope, r.RelaySysPerEnvelope)
+		}
+		if r.ToolCPUSeconds > 0 {
+			fmt.Fprintf(w, "tool CPU         %.2fs: %.1f µs per envelope stored (this load tool)\n", r.ToolCPUSeconds, r.ToolCPUPerEnvelope)
 		}
 	}
 	if a := r.Authenticated; a != nil && a.RelayCPUPerEnvelope > 0 && r.RelayCPUPerEnvelope > 0 {
@@ -169,9 +207,18 @@ func (l *latencies) summary() latencySummary {
 		return latencySummary{}
 	}
 	slices.Sort(l.ns)
-	q := func(p float64) float64 {
-		i := int(p * float64(len(l.ns)-1))
-		return float64(l.ns[i]) / 1e6
+	return summarize(l.ns)
+}
+
+// summarize returns the quantiles of the sorted latencies ns (nearest
+// rank: the smallest sample at or above the fraction p of them).
+func summarize(ns []int64) latencySummary {
+	if len(ns) == 0 {
+		return latencySummary{}
 	}
-	return latencySummary{Count: int64(len(l.ns)), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: float64(l.ns[len(l.ns)-1]) / 1e6}
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(ns)))) - 1
+		return float64(ns[max(i, 0)]) / 1e6
+	}
+	return latencySummary{Count: int64(len(ns)), P50: q(0.50), P90: q(0.90), P99: q(0.99), P999: q(0.999), Max: float64(ns[len(ns)-1]) / 1e6}
 }
