@@ -18,8 +18,7 @@ const (
 	stmtSetDepth
 	stmtOpenMailbox
 	stmtInsertEnvelope
-	stmtAckedSizes
-	stmtDeleteEnvelopes
+	stmtAckDelete
 	stmtDedup
 	stmtClaimDedup
 	stmtDataVersion
@@ -53,16 +52,15 @@ var stmtSQL = [numStmts]string{
 	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
-	// A batch's acks, a JSON array of [hex address, id] pairs: the
-	// envelopes that exist, their rowids and sizes; then the deletion of
-	// those, a JSON array of rowids (batch.ack).
-	// A reference to a shared body counts the body's size (spec/relay.md
-	// §16), and names the body to release.
-	stmtAckedSizes: `SELECT e.addr, e.id, e.rowid, coalesce(b.size, length(e.data)), e.body FROM json_each(?1) AS j
-		CROSS JOIN envelopes AS e ON e.addr = unhex(j.value ->> 0) AND e.id = j.value ->> 1
-		LEFT JOIN (SELECT id, length(data) AS size FROM bodies) AS b ON b.id = e.body`,
-	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE rowid IN (SELECT value FROM json_each(?1))`,
-	stmtDedup:           `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
+	// A batch's acks, a JSON array of [hex address, id] pairs: deletes
+	// the envelopes that exist and returns each one's address, id, size
+	// and shared body (batch.ack). A reference to a shared body
+	// (spec/relay.md §16) has an empty data: its size is the body's, which
+	// the batch reads after (stmtBodySizes), and it names the body to
+	// release. One statement finds and deletes the rows; the (addr, id)
+	// index finds each (TestAckPlan).
+	stmtAckDelete: ackDeleteSQL,
+	stmtDedup:     `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
 	// Inserts the record, or replaces one that is no longer live; changes
 	// no row if a live one exists.
 	stmtClaimDedup: `INSERT INTO dedup (sender, message_id, statuses, until) VALUES (?1, ?2, ?3, ?4)
@@ -96,6 +94,11 @@ var stmtSQL = [numStmts]string{
 	stmtPushFailed: `UPDATE push SET failures = failures + 1, next_wake = ?3 WHERE addr = ?1 AND gen = ?2 RETURNING failures`,
 	stmtPushRemove: `DELETE FROM push WHERE addr = ? AND gen = ?`,
 }
+
+// ackDeleteSQL is stmtAckDelete.
+const ackDeleteSQL = `DELETE FROM envelopes WHERE rowid IN (SELECT e.rowid FROM json_each(?1) AS j
+		CROSS JOIN envelopes AS e ON e.addr = unhex(j.value ->> 0) AND e.id = j.value ->> 1)
+		RETURNING addr, id, length(data), body`
 
 // pushOwedSQL selects the registrations of a JSON array of hex addresses
 // whose mailbox has new mail at ?2 (pushNewMail), with through, the
