@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The writer's prepared statements, bound to each batch's transaction
@@ -17,7 +18,6 @@ const (
 	stmtMailbox stmtID = iota
 	stmtSetDepth
 	stmtOpenMailbox
-	stmtInsertEnvelope
 	stmtAckDelete
 	stmtDedup
 	stmtClaimDedup
@@ -49,9 +49,8 @@ var stmtSQL = [numStmts]string{
 	// (spec/relay.md §17).
 	stmtMailbox: `SELECT count, bytes, last_id, access_mode, access_current, access_previous,
 		access_previous_until, first_contact_tat, link_expiry FROM mailboxes WHERE addr = ?`,
-	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
-	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
-	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
+	stmtSetDepth:    `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
+	stmtOpenMailbox: `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	// A batch's acks, a JSON array of [hex address, id] pairs: deletes
 	// the envelopes that exist and returns each one's address, id, size
 	// and shared body (batch.ack). A reference to a shared body
@@ -132,7 +131,21 @@ const pushOwedSQL = `SELECT p.addr, p.gen, p.kind, p.endpoint, p.p256dh, p.auth,
 const pushNewMail = `EXISTS (SELECT 1 FROM envelopes AS e
 		WHERE e.addr = p.addr AND e.id > p.woken AND +e.expiry > ?2)`
 
-type stmts struct{ s [numStmts]*sql.Stmt }
+type stmts struct {
+	s [numStmts]*sql.Stmt
+	// inserts[k] inserts insertRows[k] envelope rows (batch.insertPending).
+	inserts [len(insertRows)]*sql.Stmt
+}
+
+// insertSQL inserts n envelope rows.
+func insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`)
+	for range n - 1 {
+		b.WriteString(`, (?, ?, ?, ?, ?)`)
+	}
+	return b.String()
+}
 
 func prepare(ctx context.Context, w *sql.DB) (*stmts, error) {
 	p := &stmts{}
@@ -144,12 +157,20 @@ func prepare(ctx context.Context, w *sql.DB) (*stmts, error) {
 		}
 		p.s[i] = st
 	}
+	for k, n := range insertRows {
+		st, err := w.PrepareContext(ctx, insertSQL(n))
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		p.inserts[k] = st
+	}
 	return p, nil
 }
 
 func (p *stmts) close() error {
 	var errs []error
-	for _, st := range p.s {
+	for _, st := range append(p.s[:], p.inserts[:]...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
