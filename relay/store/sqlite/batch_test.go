@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -155,5 +156,71 @@ func TestOpenMailboxInBatch(t *testing.T) {
 	wantStatuses(t, "Send after OpenMailbox", o2.res, false, store.Stored)
 	if st, err := q.Stats(t.Context(), carol); err != nil || st.Count != 1 {
 		t.Fatalf("Stats %+v, %v", st, err)
+	}
+}
+
+// TestMultiRowInserts: the envelope rows of a batch's Sends go in by the
+// multi-row inserts (64, 16, 4 and 1 rows: 64+4+1+1 for 70), each with
+// its own id and data, and a request after them in the batch that is no
+// Send sees every one of them (batch.insertPending runs before it).
+func TestMultiRowInserts(t *testing.T) {
+	t.Parallel()
+	const n = 70
+	q := openBob(t)
+	sends := make([]store.Send, n)
+	for i := range sends {
+		sends[i] = testSend(i)
+	}
+	release := holdWriter(t, q)
+	b0 := q.batches.Load()
+	var errs []error
+	sent := make(chan struct{})
+	go func() { errs = sendAll(q, sends); close(sent) }()
+	time.Sleep(settle)
+	seen := make(chan int, 1)
+	counted := make(chan error, 1)
+	go func() {
+		counted <- q.write(context.Background(), 0, func(b *batch) error {
+			var c int
+			err := b.tx.QueryRowContext(b.ctx, `SELECT count(*) FROM envelopes WHERE addr = ?`, bob).Scan(&c)
+			seen <- c
+			return err
+		})
+	}()
+	time.Sleep(settle)
+	release()
+	<-sent
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-counted; err != nil {
+		t.Fatal(err)
+	}
+	if n := q.batches.Load() - b0; n != 2 {
+		t.Fatalf("the sends and the count took %d batches with the held one, want 2 (a slow machine?)", n)
+	}
+	if c := <-seen; c != n {
+		t.Errorf("a request after %d Sends in their batch saw %d envelope rows", n, c)
+	}
+	envs, err := q.Fetch(t.Context(), bob, 0, 2*n, sends[0].Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(envs) != n {
+		t.Fatalf("fetched %d envelopes, want %d", len(envs), n)
+	}
+	data := map[string]bool{}
+	for i, e := range envs {
+		if e.ID != int64(i+1) {
+			t.Errorf("envelope %d has id %d", i, e.ID)
+		}
+		data[string(e.Data)] = true
+	}
+	for i := range n {
+		if !data[fmt.Sprintf("envelope %d", i)] {
+			t.Errorf("envelope %d not stored", i)
+		}
 	}
 }

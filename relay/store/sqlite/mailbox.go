@@ -97,8 +97,8 @@ func (q *Queue) Access(ctx context.Context, addr []byte) (store.Access, error) {
 }
 
 // Ack deletes the envelopes of addr with the given IDs. The Acks of one
-// batch are run together, before its other requests, in two statements
-// (batch.ack).
+// batch are run together, before its other requests, in one statement
+// (batch.ack), two more if they release shared bodies.
 func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) {
 	if len(ids) == 0 && !q.closed.Load() {
 		return 0, nil
@@ -117,9 +117,10 @@ type ackOp struct {
 	deleted int
 }
 
-// ack deletes the envelopes of the batch's Acks: one statement reads
-// which of the (address, id) pairs exist (ids are per mailbox,
-// spec/relay.md §8.1), their rowids and sizes, one deletes them by rowid. Each id counts for the first Ack of the batch that names it.
+// ack deletes the envelopes of the batch's Acks: one statement deletes
+// those of the (address, id) pairs that exist (ids are per mailbox,
+// spec/relay.md §8.1) and returns their sizes. Each id counts for the
+// first Ack of the batch that names it.
 func (b *batch) ack(acks []*ackOp) error {
 	// The pairs as a JSON array of [hex address, id].
 	n := 0
@@ -147,11 +148,12 @@ func (b *batch) ack(acks []*ackOp) error {
 		id   int64
 	}
 	type row struct {
-		rowid, size int64
-		body        sql.NullInt64 // the shared body it references (spec/relay.md §16)
+		size int64
+		body sql.NullInt64 // the shared body it references (spec/relay.md §16)
 	}
-	found := map[key]row{}
-	rows, err := b.stmt(stmtAckedSizes).QueryContext(b.ctx, pairs)
+	found := make(map[key]row, n)
+	released := map[int64]int64{} // body id -> references deleted
+	rows, err := b.stmt(stmtAckDelete).QueryContext(b.ctx, pairs)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete envelopes: %w", err)
 	}
@@ -159,11 +161,14 @@ func (b *batch) ack(acks []*ackOp) error {
 		var addr []byte
 		var id int64
 		var r row
-		if err := rows.Scan(&addr, &id, &r.rowid, &r.size, &r.body); err != nil {
+		if err := rows.Scan(&addr, &id, &r.size, &r.body); err != nil {
 			rows.Close()
 			return fmt.Errorf("sqlite: delete envelopes: %w", err)
 		}
 		found[key{string(addr), id}] = r
+		if r.body.Valid {
+			released[r.body.Int64]++
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -172,14 +177,18 @@ func (b *batch) ack(acks []*ackOp) error {
 	if len(found) == 0 {
 		return nil
 	}
-	list := make([]byte, 0, 2+len(found)*8)
-	list = append(list, '[')
+	var bodySize map[int64]int64
+	if len(released) > 0 {
+		// Read before releaseBodies deletes the bodies left unreferenced.
+		if bodySize, err = b.bodySizes(released); err != nil {
+			return err
+		}
+	}
 	type freed struct {
 		count int
 		bytes int64
 	}
 	per := map[string]*freed{}
-	released := map[int64]int64{}
 	for _, a := range acks {
 		for _, id := range a.ids {
 			k := key{string(a.addr), id}
@@ -195,19 +204,12 @@ func (b *batch) ack(acks []*ackOp) error {
 				per[k.addr] = f
 			}
 			f.count++
-			f.bytes += r.size
 			if r.body.Valid {
-				released[r.body.Int64]++
+				f.bytes += bodySize[r.body.Int64]
+			} else {
+				f.bytes += r.size
 			}
-			if len(list) > 1 {
-				list = append(list, ',')
-			}
-			list = strconv.AppendInt(list, r.rowid, 10)
 		}
-	}
-	list = append(list, ']')
-	if _, err := b.stmt(stmtDeleteEnvelopes).ExecContext(b.ctx, list); err != nil {
-		return fmt.Errorf("sqlite: delete envelopes: %w", err)
 	}
 	if err := b.releaseBodies(released); err != nil {
 		return err

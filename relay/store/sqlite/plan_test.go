@@ -57,3 +57,37 @@ func TestPushPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestAckPlan: an Ack finds each (address, id) pair it names through
+// envelopes_addr_id, never by reading a queue (stmts.go, ackDeleteSQL).
+func TestAckPlan(t *testing.T) {
+	q := openTemp(t)
+	rows, err := q.w.Query("EXPLAIN QUERY PLAN "+ackDeleteSQL, `[["0162",1]]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The rows deleted are then found by rowid.
+	if !slices.ContainsFunc(plan, func(l string) bool {
+		return strings.HasPrefix(l, "SEARCH e USING ") && strings.HasSuffix(l, "INDEX envelopes_addr_id (addr=? AND id=?)")
+	}) {
+		t.Errorf("plan does not find the pairs through envelopes_addr_id:\n%s", strings.Join(plan, "\n"))
+	}
+	for _, l := range plan {
+		if strings.Contains(l, "SCAN e") || strings.Contains(l, "SCAN envelopes") || strings.Contains(l, "envelopes_expiry") {
+			t.Errorf("plan reads envelopes without the (addr, id) index: %q\n%s", l, strings.Join(plan, "\n"))
+		}
+	}
+}

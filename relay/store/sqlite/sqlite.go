@@ -14,10 +14,11 @@
 // goes to one writer goroutine that owns the writer connection. It takes
 // everything waiting at that moment (up to 512 requests or 8 MiB of
 // envelopes, see the Options), runs the requests in
-// one BEGIN IMMEDIATE transaction, the Acks first and together (two
-// statements for all of them), then the others in order, each seeing the
+// one BEGIN IMMEDIATE transaction, the Acks first and together (one
+// statement for all of them), then the others in order, each seeing the
 // ones before it (a Send's dedup check sees an earlier Send of the same
-// batch), commits once, and only then answers each caller, after
+// batch; the Sends' envelope rows go in together, by multi-row inserts,
+// before any other request that could read them), commits once, and only then answers each caller, after
 // reporting each Send's envelopes to its store.Send.Committed in batch
 // order. A request whose context is done
 // before its batch starts is answered with the context's error and does

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The writer's prepared statements, bound to each batch's transaction
@@ -17,9 +18,7 @@ const (
 	stmtMailbox stmtID = iota
 	stmtSetDepth
 	stmtOpenMailbox
-	stmtInsertEnvelope
-	stmtAckedSizes
-	stmtDeleteEnvelopes
+	stmtAckDelete
 	stmtDedup
 	stmtClaimDedup
 	stmtDataVersion
@@ -50,19 +49,17 @@ var stmtSQL = [numStmts]string{
 	// (spec/relay.md §17).
 	stmtMailbox: `SELECT count, bytes, last_id, access_mode, access_current, access_previous,
 		access_previous_until, first_contact_tat, link_expiry FROM mailboxes WHERE addr = ?`,
-	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
-	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
-	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
-	// A batch's acks, a JSON array of [hex address, id] pairs: the
-	// envelopes that exist, their rowids and sizes; then the deletion of
-	// those, a JSON array of rowids (batch.ack).
-	// A reference to a shared body counts the body's size (spec/relay.md
-	// §16), and names the body to release.
-	stmtAckedSizes: `SELECT e.addr, e.id, e.rowid, coalesce(b.size, length(e.data)), e.body FROM json_each(?1) AS j
-		CROSS JOIN envelopes AS e ON e.addr = unhex(j.value ->> 0) AND e.id = j.value ->> 1
-		LEFT JOIN (SELECT id, length(data) AS size FROM bodies) AS b ON b.id = e.body`,
-	stmtDeleteEnvelopes: `DELETE FROM envelopes WHERE rowid IN (SELECT value FROM json_each(?1))`,
-	stmtDedup:           `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
+	stmtSetDepth:    `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
+	stmtOpenMailbox: `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
+	// A batch's acks, a JSON array of [hex address, id] pairs: deletes
+	// the envelopes that exist and returns each one's address, id, size
+	// and shared body (batch.ack). A reference to a shared body
+	// (spec/relay.md §16) has an empty data: its size is the body's, which
+	// the batch reads after (stmtBodySizes), and it names the body to
+	// release. One statement finds and deletes the rows; the (addr, id)
+	// index finds each (TestAckPlan).
+	stmtAckDelete: ackDeleteSQL,
+	stmtDedup:     `SELECT statuses FROM dedup WHERE sender = ? AND message_id = ? AND until > ?`,
 	// Inserts the record, or replaces one that is no longer live; changes
 	// no row if a live one exists.
 	stmtClaimDedup: `INSERT INTO dedup (sender, message_id, statuses, until) VALUES (?1, ?2, ?3, ?4)
@@ -97,6 +94,11 @@ var stmtSQL = [numStmts]string{
 	stmtPushRemove: `DELETE FROM push WHERE addr = ? AND gen = ?`,
 }
 
+// ackDeleteSQL is stmtAckDelete.
+const ackDeleteSQL = `DELETE FROM envelopes WHERE rowid IN (SELECT e.rowid FROM json_each(?1) AS j
+		CROSS JOIN envelopes AS e ON e.addr = unhex(j.value ->> 0) AND e.id = j.value ->> 1)
+		RETURNING addr, id, length(data), body`
+
 // pushOwedSQL selects the registrations of a JSON array of hex addresses
 // whose mailbox has new mail at ?2 (pushNewMail), with through, the
 // newest envelope id of the mailbox (spec/push.md §3.1, §3.3).
@@ -129,7 +131,21 @@ const pushOwedSQL = `SELECT p.addr, p.gen, p.kind, p.endpoint, p.p256dh, p.auth,
 const pushNewMail = `EXISTS (SELECT 1 FROM envelopes AS e
 		WHERE e.addr = p.addr AND e.id > p.woken AND +e.expiry > ?2)`
 
-type stmts struct{ s [numStmts]*sql.Stmt }
+type stmts struct {
+	s [numStmts]*sql.Stmt
+	// inserts[k] inserts insertRows[k] envelope rows (batch.insertPending).
+	inserts [len(insertRows)]*sql.Stmt
+}
+
+// insertSQL inserts n envelope rows.
+func insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`)
+	for range n - 1 {
+		b.WriteString(`, (?, ?, ?, ?, ?)`)
+	}
+	return b.String()
+}
 
 func prepare(ctx context.Context, w *sql.DB) (*stmts, error) {
 	p := &stmts{}
@@ -141,12 +157,20 @@ func prepare(ctx context.Context, w *sql.DB) (*stmts, error) {
 		}
 		p.s[i] = st
 	}
+	for k, n := range insertRows {
+		st, err := w.PrepareContext(ctx, insertSQL(n))
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		p.inserts[k] = st
+	}
 	return p, nil
 }
 
 func (p *stmts) close() error {
 	var errs []error
-	for _, st := range p.s {
+	for _, st := range append(p.s[:], p.inserts[:]...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

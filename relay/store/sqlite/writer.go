@@ -26,8 +26,12 @@ type request struct {
 	// committed, if not nil, runs on the writer goroutine once op's
 	// batch has committed, in batch order.
 	committed func()
-	bytes     int        // envelope bytes, for maxBatchBytes
-	done      chan error // buffered: the writer never blocks on it
+	// send: op is a Send's (writeSend), which reads no envelope row, so
+	// the envelope rows of the Sends before it may still be pending
+	// (batch.pending).
+	send  bool
+	bytes int        // envelope bytes, for maxBatchBytes
+	done  chan error // buffered: the writer never blocks on it
 }
 
 // startWriter starts the writer goroutine.
@@ -49,13 +53,13 @@ func (q *Queue) stopWriter() {
 // request taken by the writer is always answered, and soon: its batch
 // checks ctx before running it, and never runs for long.
 func (q *Queue) write(ctx context.Context, bytes int, op func(b *batch) error) error {
-	return q.writeThen(ctx, bytes, op, nil)
+	return q.submit(ctx, &request{ctx: ctx, op: op, bytes: bytes, done: make(chan error, 1)})
 }
 
-// writeThen is write with a function to run on the writer goroutine once
-// op's batch has committed.
-func (q *Queue) writeThen(ctx context.Context, bytes int, op func(b *batch) error, committed func()) error {
-	return q.submit(ctx, &request{ctx: ctx, op: op, committed: committed, bytes: bytes, done: make(chan error, 1)})
+// writeSend is write for a Send's op, with a function to run on the
+// writer goroutine once op's batch has committed.
+func (q *Queue) writeSend(ctx context.Context, bytes int, op func(b *batch) error, committed func()) error {
+	return q.submit(ctx, &request{ctx: ctx, op: op, committed: committed, send: true, bytes: bytes, done: make(chan error, 1)})
 }
 
 // writeAck hands an Ack to the writer goroutine and waits for its answer.
@@ -170,9 +174,18 @@ func (q *Queue) runBatch(reqs []*request) (err error) {
 		if r.op == nil {
 			continue
 		}
+		if !r.send {
+			// It may read or delete envelope rows.
+			if err := b.insertPending(); err != nil {
+				return err
+			}
+		}
 		if err := r.op(b); err != nil {
 			return err
 		}
+	}
+	if err := b.insertPending(); err != nil {
+		return err
 	}
 	if err := b.flush(); err != nil {
 		return err
@@ -200,6 +213,11 @@ type batch struct {
 	q     *Queue
 	bound [numStmts]*sql.Stmt // q.stmts bound to tx, made on first use
 	boxes map[string]*box
+	// The envelope rows of the batch's Sends not yet inserted
+	// (insertPending), and the arguments of the last insert.
+	pending     []envelopeRow
+	insertBound [len(insertRows)]*sql.Stmt // q.stmts.inserts bound to tx
+	args        []any
 }
 
 // box is a mailbox row as the batch sees it.
