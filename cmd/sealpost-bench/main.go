@@ -47,6 +47,14 @@
 //
 //	sealpost-bench --self sqlite --shared --devices 1000 --batch 1000 --envelopes 200000
 //
+// --fanout N measures the latency of a group message instead (fanout.go):
+// one sender sends --fanout-messages shared sends (after --fanout-warmup
+// more), one every --fanout-interval, each to N recipient devices on
+// connections of their own; a sample is the time from the Send to one
+// device's Delivery:
+//
+//	sealpost-bench --self sqlite --fanout 1000 --fanout-messages 30 --fanout-interval 200ms
+//
 // --herd N (with --self) measures reconnects instead: N connections, each
 // with the client library's reconnect delays (spec/relay.md §2.5), the
 // relay stopped for --down and started again on the same address
@@ -125,6 +133,12 @@ type options struct {
 	pushInterval time.Duration // the relay's PushConfig.Interval
 	pushLatency  time.Duration // the push service's answer delay
 	pushHang     float64       // fraction of wake-ups the push service never answers
+
+	fanout         int           // --fanout: recipient devices of one sender's group messages (fanout.go)
+	fanoutMessages int           // messages measured
+	fanoutWarmup   int           // messages sent first and not counted
+	fanoutInterval time.Duration // time between two messages
+	fanoutTrace    string        // execution trace of the timed part (go tool trace)
 }
 
 func main() {
@@ -173,6 +187,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.pushInterval, "push-interval", relay.DefaultWakeInterval, "--push: the relay's least time between two wake-ups of one device")
 	fs.DurationVar(&o.pushLatency, "push-latency", 0, "--push: how long the push service takes to answer each wake-up")
 	fs.Float64Var(&o.pushHang, "push-hang", 0, "--push: `fraction` of wake-ups the push service never answers (the relay's timeout ends them)")
+	fs.IntVar(&o.fanout, "fanout", 0, "fan-out mode: one sender sends group messages (shared sends, spec/relay.md §16) to `N` recipient devices, each on its own connection; reports the latency from the Send to each device's Delivery")
+	fs.IntVar(&o.fanoutMessages, "fanout-messages", 30, "--fanout: messages measured")
+	fs.IntVar(&o.fanoutWarmup, "fanout-warmup", 3, "--fanout: messages sent first and not counted")
+	fs.DurationVar(&o.fanoutInterval, "fanout-interval", 200*time.Millisecond, "--fanout: time between two messages")
+	fs.StringVar(&o.fanoutTrace, "fanout-trace", "", "--fanout: write an execution trace of the messages to `file` (go tool trace; with --self it shows the relay's scheduling)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -286,6 +305,12 @@ func (o *options) validate() error {
 	}
 	if o.pushInterval < 10*time.Millisecond || o.pushLatency < 0 || o.pushHang < 0 || o.pushHang > 1 {
 		errs = append(errs, errors.New("--push-interval: at least 10ms; --push-latency: not negative; --push-hang: 0 to 1"))
+	}
+	if o.fanout < 0 || o.fanout > wire.MaxSharedRecipients || o.fanout > 0 && (o.fanoutMessages < 1 || o.fanoutWarmup < 0 || o.fanoutInterval <= 0) {
+		errs = append(errs, fmt.Errorf("--fanout: 0 to %d; --fanout-messages: at least 1; --fanout-warmup: not negative; --fanout-interval: positive", wire.MaxSharedRecipients))
+	}
+	if o.fanout > 0 && (o.herd > 0 || o.ephemeral || o.anonymous || o.compare || o.push > 0 || o.idle > 0) {
+		errs = append(errs, errors.New("--fanout: not with --herd, --ephemeral, --anonymous, --compare-anonymous, --push or --idle"))
 	}
 	return errors.Join(errs...)
 }
