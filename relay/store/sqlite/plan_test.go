@@ -57,3 +57,41 @@ func TestPushPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupPlans: the statement that writes a batch's mailbox rows in one
+// call (stmtSetDepths, a row per device of a group) finds each by its
+// primary key, never by reading the table.
+func TestGroupPlans(t *testing.T) {
+	q := openTemp(t)
+	for _, c := range []struct {
+		name string
+		sql  string
+		args []any
+		want string
+	}{
+		{"set depths", stmtSQL[stmtSetDepths], []any{`[["01",1,2,3,4]]`}, "SEARCH mailboxes USING PRIMARY KEY (addr=?)"},
+	} {
+		rows, err := q.w.Query("EXPLAIN QUERY PLAN "+c.sql, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !slices.Contains(plan, c.want) {
+			t.Errorf("%s: plan lacks %q:\n%s", c.name, c.want, strings.Join(plan, "\n"))
+		}
+		for _, l := range plan {
+			if strings.HasPrefix(l, "SCAN mailboxes") || strings.HasPrefix(l, "SCAN envelopes") {
+				t.Errorf("%s: plan reads a whole table: %q", c.name, l)
+			}
+		}
+	}
+}

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 
 	"github.com/sealpost/sealpost/relay/store"
 )
@@ -97,6 +99,13 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		}
 	}
 	ids, prevs := make([]int64, len(s.Items)), make([]int64, len(s.Items))
+	// The references of a shared body, as a JSON array of [hex address,
+	// id], inserted together after the loop (stmtInsertRef).
+	var refs []byte
+	if body != 0 {
+		refs = make([]byte, 0, 2+len(s.Items)*(2*len(s.Items[0].Recipient)+16))
+		refs = append(refs, '[')
+	}
 	for i, it := range s.Items {
 		if sts[i] != store.Stored {
 			continue
@@ -104,9 +113,8 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		// The mailbox's next id (spec/relay.md §8.1).
 		x := boxes[i]
 		id := x.last + 1
-		var err error
 		if body != 0 {
-			_, err = b.stmt(stmtInsertRef).ExecContext(b.ctx, it.Recipient, id, now, expiry, body)
+			refs = appendRef(refs, it.Recipient, id)
 		} else {
 			// An envelope to a link mailbox expires with it
 			// (spec/relay.md §17.3).
@@ -114,15 +122,33 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 			if x.link != 0 {
 				exp = min(exp, x.link)
 			}
-			_, err = b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, id, it.Envelope, now, exp)
-		}
-		if err != nil {
-			return store.SendResult{}, fmt.Errorf("sqlite: insert envelope: %w", err)
+			if _, err := b.stmt(stmtInsertEnvelope).ExecContext(b.ctx, it.Recipient, id, it.Envelope, now, exp); err != nil {
+				return store.SendResult{}, fmt.Errorf("sqlite: insert envelope: %w", err)
+			}
 		}
 		x.dirty = true
 		ids[i], prevs[i], x.last = id, x.last, id
 	}
+	if body != 0 {
+		refs = append(refs, ']')
+		if _, err := b.stmt(stmtInsertRef).ExecContext(b.ctx, refs, now, expiry, body); err != nil {
+			return store.SendResult{}, fmt.Errorf("sqlite: insert references: %w", err)
+		}
+	}
 	return store.SendResult{Statuses: sts, IDs: ids, Prevs: prevs, FirstContacts: len(taken)}, nil
+}
+
+// appendRef appends the reference [hex addr, id] to the JSON array refs
+// (stmtInsertRef).
+func appendRef(refs, addr []byte, id int64) []byte {
+	if len(refs) > 1 {
+		refs = append(refs, ',')
+	}
+	refs = append(refs, `["`...)
+	refs = hex.AppendEncode(refs, addr)
+	refs = append(refs, `",`...)
+	refs = strconv.AppendInt(refs, id, 10)
+	return append(refs, ']')
 }
 
 // bodyRefs is the number of items of a shared send s that are stored,
@@ -202,4 +228,48 @@ func (b *batch) duplicate(s *store.Send, now int64) (store.SendResult, error) {
 		sts[i] = store.Status(c)
 	}
 	return store.SendResult{Statuses: sts, Duplicate: true}, nil
+}
+
+// flushManyFrom is the number of mailboxes a batch has read from which
+// flush writes the changed ones in one statement (stmtSetDepths): a
+// shared send to a group (spec/relay.md §16), or its recipients' acks
+// gathered into one batch, change one mailbox row per device.
+const flushManyFrom = 16
+
+// flushMany is flush for many mailboxes: the changed rows as one JSON
+// array, one call into the engine.
+func (b *batch) flushMany() error {
+	rows := make([]byte, 0, 2+len(b.boxes)*96)
+	rows = append(rows, '[')
+	n := 0
+	for addr, x := range b.boxes {
+		if !x.dirty {
+			continue
+		}
+		if n > 0 {
+			rows = append(rows, ',')
+		}
+		n++
+		rows = append(rows, `["`...)
+		rows = hex.AppendEncode(rows, []byte(addr))
+		rows = append(rows, `",`...)
+		for i, v := range [...]int64{int64(x.count), x.bytes, x.last, x.tat} {
+			if i > 0 {
+				rows = append(rows, ',')
+			}
+			rows = strconv.AppendInt(rows, v, 10)
+		}
+		rows = append(rows, ']')
+	}
+	if n == 0 {
+		return nil
+	}
+	rows = append(rows, ']')
+	if _, err := b.stmt(stmtSetDepths).ExecContext(b.ctx, rows); err != nil {
+		return fmt.Errorf("sqlite: update mailboxes: %w", err)
+	}
+	for _, x := range b.boxes {
+		x.dirty = false
+	}
+	return nil
 }

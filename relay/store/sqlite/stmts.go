@@ -16,6 +16,7 @@ type stmtID int
 const (
 	stmtMailbox stmtID = iota
 	stmtSetDepth
+	stmtSetDepths
 	stmtOpenMailbox
 	stmtInsertEnvelope
 	stmtAckedSizes
@@ -50,7 +51,13 @@ var stmtSQL = [numStmts]string{
 	// (spec/relay.md §17).
 	stmtMailbox: `SELECT count, bytes, last_id, access_mode, access_current, access_previous,
 		access_previous_until, first_contact_tat, link_expiry FROM mailboxes WHERE addr = ?`,
-	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
+	stmtSetDepth: `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
+	// stmtSetDepth for many mailboxes, a JSON array of [hex address,
+	// count, bytes, last_id, first_contact_tat] (batch.flush): a shared
+	// send to a group, or a batch of its recipients' acks, changes a row
+	// per recipient device.
+	stmtSetDepths: `UPDATE mailboxes SET count = j.value ->> 1, bytes = j.value ->> 2, last_id = j.value ->> 3,
+		first_contact_tat = j.value ->> 4 FROM json_each(?1) AS j WHERE mailboxes.addr = unhex(j.value ->> 0)`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
 	// A batch's acks, a JSON array of [hex address, id] pairs: the
@@ -76,7 +83,11 @@ var stmtSQL = [numStmts]string{
 	// number of references, and the references, envelope rows with an
 	// empty data.
 	stmtInsertBody: `INSERT INTO bodies (data, refs, expiry) VALUES (?, ?, ?) RETURNING id`,
-	stmtInsertRef:  `INSERT INTO envelopes (addr, id, data, arrived, expiry, body) VALUES (?, ?, X'', ?, ?, ?)`,
+	// All the references of one shared send in one statement, a JSON
+	// array of [hex address, id] (batch.send): one call into the engine
+	// instead of one per recipient device.
+	stmtInsertRef: `INSERT INTO envelopes (addr, id, data, arrived, expiry, body)
+		SELECT unhex(j.value ->> 0), j.value ->> 1, X'', ?2, ?3, ?4 FROM json_each(?1) AS j`,
 	// The sizes of bodies, a JSON array of ids.
 	stmtBodySizes: `SELECT id, length(data) FROM bodies WHERE id IN (SELECT value FROM json_each(?1))`,
 	// Releases references, a JSON array of [body id, count], then deletes

@@ -293,8 +293,12 @@ func (b *batch) box(addr []byte) (*box, error) {
 	return x, nil
 }
 
-// flush writes the changed mailbox rows back.
+// flush writes the changed mailbox rows back: many in one statement
+// (flushMany), a few one by one.
 func (b *batch) flush() error {
+	if len(b.boxes) >= flushManyFrom {
+		return b.flushMany()
+	}
 	for addr, x := range b.boxes {
 		if !x.dirty {
 			continue
