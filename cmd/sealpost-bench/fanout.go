@@ -47,8 +47,13 @@ type fanoutReport struct {
 	PerMessageMax spread         `json:"per_message_max_ms"`
 	// SendResult is the sender's wait from the Send to its SendResult.
 	SendResult latencySummary `json:"send_result_ms"`
-	Delivered  int64          `json:"delivered"`
-	Missing    int64          `json:"missing"`
+	// CPUPerMessage is the tool's process CPU time (user and system) over
+	// the messages, per message, ms: with --self the relay's and the
+	// N+1 connections' together, a figure steadier than the latency on a
+	// shared machine.
+	CPUPerMessage float64 `json:"process_cpu_ms_per_message"`
+	Delivered     int64   `json:"delivered"`
+	Missing       int64   `json:"missing"`
 }
 
 // spread is the min, median and max of a set of figures.
@@ -75,6 +80,7 @@ func (f *fanoutReport) print(w io.Writer) {
 	fmt.Fprintf(w, "per message p50  min %.2f  median %.2f  max %.2f\n", f.PerMessageP50.Min, f.PerMessageP50.Median, f.PerMessageP50.Max)
 	fmt.Fprintf(w, "per message max  min %.2f  median %.2f  max %.2f\n", f.PerMessageMax.Min, f.PerMessageMax.Median, f.PerMessageMax.Max)
 	s := f.SendResult
+	fmt.Fprintf(w, "process CPU      %.1f ms per message (this process: with --self, the relay and the connections)\n", f.CPUPerMessage)
 	fmt.Fprintf(w, "SendResult ms    p50 %.2f  p90 %.2f  max %.2f  (the sender's wait for the durable answer)\n", s.P50, s.P90, s.Max)
 	if f.Missing > 0 {
 		fmt.Fprintf(w, "NOT DELIVERED    %d\n", f.Missing)
@@ -142,6 +148,7 @@ func fanout(ctx context.Context, o *options, tg *target, runID string, rep *repo
 		defer trace.Stop()
 	}
 	fmt.Fprintf(stderr, "sealpost-bench: sending %d shared sends of %d bytes to %d devices, one every %s\n", msgs, o.size, n, o.fanoutInterval)
+	u0, s0, cpuErr := processUserSys(os.Getpid())
 	lats := make([][]int64, n)
 	var rwg, wwg sync.WaitGroup
 	l.sent.Add(1)
@@ -161,6 +168,7 @@ func fanout(ctx context.Context, o *options, tg *target, runID string, rep *repo
 		fmt.Fprintf(stderr, "sealpost-bench: timed out waiting for deliveries\n")
 	case <-ctx.Done():
 	}
+	u1, s1, cpuErr1 := processUserSys(os.Getpid())
 	close(l.quit)
 	for _, c := range conns {
 		c.close()
@@ -171,6 +179,9 @@ func fanout(ctx context.Context, o *options, tg *target, runID string, rep *repo
 
 	f := &fanoutReport{Recipients: n, Messages: o.fanoutMessages, Warmup: o.fanoutWarmup, IntervalMs: float64(o.fanoutInterval.Microseconds()) / 1000}
 	rep.Fanout = f
+	if cpuErr == nil && cpuErr1 == nil {
+		f.CPUPerMessage = float64((u1 - u0 + s1 - s0).Microseconds()) / 1000 / float64(msgs)
+	}
 	rep.Stored = l.stored.Load()
 	rep.Acked = l.received.Load()
 	rep.Lost = max(rep.Stored-rep.Acked, 0)
