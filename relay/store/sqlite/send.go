@@ -33,11 +33,14 @@ func (q *Queue) Send(ctx context.Context, s store.Send) (store.SendResult, error
 			}
 		}
 	}
-	err := q.writeThen(ctx, size, func(b *batch) error {
+	err := q.submit(ctx, &request{ctx: ctx, op: func(b *batch) error {
 		var err error
 		res, err = b.send(&s)
 		return err
-	}, committed)
+	}, committed: committed, bytes: size, done: make(chan error, 1),
+		// A group message is not kept waiting by its recipients' acks of
+		// the one before (groupFirst).
+		group: s.Shared && len(s.Items) >= flushManyFrom})
 	if err != nil {
 		return store.SendResult{}, err
 	}
