@@ -10,7 +10,9 @@ import (
 // message, the group stays one batch.
 func TestGroupFirst(t *testing.T) {
 	ctx := context.Background()
-	send := func(group bool) *request { return &request{ctx: ctx, op: func(*batch) error { return nil }, group: group} }
+	send := func(group bool) *request {
+		return &request{ctx: ctx, op: func(*batch) error { return nil }, group: group}
+	}
 	ack := func() *request { return &request{ctx: ctx, ack: &ackOp{}} }
 	acks := func(n int) []*request {
 		var rs []*request
@@ -21,13 +23,13 @@ func TestGroupFirst(t *testing.T) {
 	}
 
 	msg, other := send(true), send(false)
-	group := append(append(acks(flushManyFrom), msg), other)
+	group := append(append(acks(groupFrom), msg), other)
 	first, then := groupFirst(group)
 	if len(first) != 2 || first[0] != msg || first[1] != other {
 		t.Fatalf("first batch %d requests, want the group message and the other send", len(first))
 	}
-	if len(then) != flushManyFrom {
-		t.Fatalf("second batch %d requests, want the %d acks", len(then), flushManyFrom)
+	if len(then) != groupFrom {
+		t.Fatalf("second batch %d requests, want the %d acks", len(then), groupFrom)
 	}
 	for _, r := range then {
 		if r.ack == nil {
@@ -36,8 +38,8 @@ func TestGroupFirst(t *testing.T) {
 	}
 
 	for _, g := range [][]*request{
-		append(acks(flushManyFrom-1), send(true)),
-		append(acks(2*flushManyFrom), send(false)),
+		append(acks(groupFrom-1), send(true)),
+		append(acks(2*groupFrom), send(false)),
 	} {
 		if first, then := groupFirst(g); then != nil || len(first) != len(g) {
 			t.Fatalf("a group of %d split into %d and %d", len(g), len(first), len(then))

@@ -40,7 +40,7 @@ func (q *Queue) Send(ctx context.Context, s store.Send) (store.SendResult, error
 	}, committed: committed, bytes: size, done: make(chan error, 1),
 		// A group message is not kept waiting by its recipients' acks of
 		// the one before (groupFirst).
-		group: s.Shared && len(s.Items) >= flushManyFrom})
+		group: s.Shared && len(s.Items) >= groupFrom})
 	if err != nil {
 		return store.SendResult{}, err
 	}
@@ -233,46 +233,7 @@ func (b *batch) duplicate(s *store.Send, now int64) (store.SendResult, error) {
 	return store.SendResult{Statuses: sts, Duplicate: true}, nil
 }
 
-// flushManyFrom is the number of mailboxes a batch has read from which
-// flush writes the changed ones in one statement (stmtSetDepths): a
-// shared send to a group (spec/relay.md §16), or its recipients' acks
-// gathered into one batch, change one mailbox row per device.
-const flushManyFrom = 16
-
-// flushMany is flush for many mailboxes: the changed rows as one JSON
-// array, one call into the engine.
-func (b *batch) flushMany() error {
-	rows := make([]byte, 0, 2+len(b.boxes)*96)
-	rows = append(rows, '[')
-	n := 0
-	for addr, x := range b.boxes {
-		if !x.dirty {
-			continue
-		}
-		if n > 0 {
-			rows = append(rows, ',')
-		}
-		n++
-		rows = append(rows, `["`...)
-		rows = hex.AppendEncode(rows, []byte(addr))
-		rows = append(rows, `",`...)
-		for i, v := range [...]int64{int64(x.count), x.bytes, x.last, x.tat} {
-			if i > 0 {
-				rows = append(rows, ',')
-			}
-			rows = strconv.AppendInt(rows, v, 10)
-		}
-		rows = append(rows, ']')
-	}
-	if n == 0 {
-		return nil
-	}
-	rows = append(rows, ']')
-	if _, err := b.stmt(stmtSetDepths).ExecContext(b.ctx, rows); err != nil {
-		return fmt.Errorf("sqlite: update mailboxes: %w", err)
-	}
-	for _, x := range b.boxes {
-		x.dirty = false
-	}
-	return nil
-}
+// groupFrom is the number of recipients from which a shared send is a
+// group message that commits ahead of the acks gathered with it
+// (groupFirst), and the number of those acks from which it does.
+const groupFrom = 16

@@ -16,7 +16,6 @@ type stmtID int
 const (
 	stmtMailbox stmtID = iota
 	stmtSetDepth
-	stmtSetDepths
 	stmtOpenMailbox
 	stmtInsertEnvelope
 	stmtAckedSizes
@@ -51,13 +50,7 @@ var stmtSQL = [numStmts]string{
 	// (spec/relay.md §17).
 	stmtMailbox: `SELECT count, bytes, last_id, access_mode, access_current, access_previous,
 		access_previous_until, first_contact_tat, link_expiry FROM mailboxes WHERE addr = ?`,
-	stmtSetDepth: `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
-	// stmtSetDepth for many mailboxes, a JSON array of [hex address,
-	// count, bytes, last_id, first_contact_tat] (batch.flush): a shared
-	// send to a group, or a batch of its recipients' acks, changes a row
-	// per recipient device.
-	stmtSetDepths: `UPDATE mailboxes SET count = j.value ->> 1, bytes = j.value ->> 2, last_id = j.value ->> 3,
-		first_contact_tat = j.value ->> 4 FROM json_each(?1) AS j WHERE mailboxes.addr = unhex(j.value ->> 0)`,
+	stmtSetDepth:       `UPDATE mailboxes SET count = ?, bytes = ?, last_id = ?, first_contact_tat = ? WHERE addr = ?`,
 	stmtOpenMailbox:    `INSERT INTO mailboxes (addr, created) VALUES (?, ?) ON CONFLICT (addr) DO NOTHING`,
 	stmtInsertEnvelope: `INSERT INTO envelopes (addr, id, data, arrived, expiry) VALUES (?, ?, ?, ?, ?)`,
 	// A batch's acks, a JSON array of [hex address, id] pairs: the

@@ -26,11 +26,11 @@ type request struct {
 	// committed, if not nil, runs on the writer goroutine once op's
 	// batch has committed, in batch order.
 	committed func()
-	bytes     int // envelope bytes, for maxBatchBytes
+	bytes     int        // envelope bytes, for maxBatchBytes
+	done      chan error // buffered: the writer never blocks on it
 	// group marks a shared send to a group (Send): it commits ahead of
 	// the many Acks gathered with it (run).
 	group bool
-	done  chan error // buffered: the writer never blocks on it
 }
 
 // startWriter starts the writer goroutine.
@@ -147,7 +147,7 @@ func groupFirst(group []*request) (first, then []*request) {
 		}
 		shared = shared || r.group
 	}
-	if !shared || acks < flushManyFrom {
+	if !shared || acks < groupFrom {
 		return group, nil
 	}
 	for _, r := range group {
@@ -334,12 +334,8 @@ func (b *batch) box(addr []byte) (*box, error) {
 	return x, nil
 }
 
-// flush writes the changed mailbox rows back: many in one statement
-// (flushMany), a few one by one.
+// flush writes the changed mailbox rows back.
 func (b *batch) flush() error {
-	if len(b.boxes) >= flushManyFrom {
-		return b.flushMany()
-	}
 	for addr, x := range b.boxes {
 		if !x.dirty {
 			continue

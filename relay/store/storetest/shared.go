@@ -71,8 +71,7 @@ func repeat(st store.Status, n int) []store.Status {
 // its depth; a redelivery gives the same; acks but the last keep the
 // body, the last deletes it.
 func testShared(t *testing.T, f *fixture) {
-	// More members than SQLite's batch writes one by one (flushManyFrom).
-	const n = 20
+	const n = 12
 	to := f.members(n)
 	body := envelope("group message", 700)
 	s := f.sharedSend(alice, body, to...)
