@@ -321,14 +321,23 @@ func (s *Server) offer(req *store.Send, res *store.SendResult) {
 	if len(res.IDs) != len(req.Items) || len(res.Prevs) != len(req.Items) {
 		return // refused when Send returns
 	}
+	// The connections looked up under one lock: a shared send offers to
+	// every device of a group (spec/relay.md §16), from the store's
+	// commit, and the conns map is what every connection's arrival and
+	// departure locks too.
+	conns := make([]*conn, len(req.Items))
+	s.mu.Lock()
+	for i, it := range req.Items {
+		if res.IDs[i] != 0 {
+			conns[i] = s.conns[string(it.Recipient)]
+		}
+	}
+	s.mu.Unlock()
 	for i, it := range req.Items {
 		if res.IDs[i] == 0 {
 			continue
 		}
-		s.mu.Lock()
-		c := s.conns[string(it.Recipient)]
-		s.mu.Unlock()
-		if c != nil {
+		if c := conns[i]; c != nil {
 			c.offer(pushed{
 				env:  store.Envelope{ID: res.IDs[i], Data: it.Envelope, Arrived: req.Now, Expiry: req.Expiry},
 				prev: res.Prevs[i],

@@ -134,6 +134,10 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 	rand.Read(run[:])
 	runID := hex.EncodeToString(run[:])
 
+	if o.fanout > 0 {
+		rep.Envelopes = 0 // the fan-out report stands alone
+		return rep, fanout(ctx, o, &tg, runID, rep, stderr)
+	}
 	if pb != nil {
 		rep.Push = &pushReport{Offline: o.push, Registered: o.pushRegister, Interval: o.pushInterval.Seconds(),
 			Latency: float64(o.pushLatency.Microseconds()) / 1000, Hang: o.pushHang}

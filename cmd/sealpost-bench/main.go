@@ -51,6 +51,14 @@
 //
 //	sealpost-bench --self sqlite --shared --devices 1000 --batch 1000 --envelopes 200000
 //
+// --fanout N measures the latency of a group message instead (fanout.go):
+// one sender sends --fanout-messages shared sends (after --fanout-warmup
+// more), one every --fanout-interval, each to N recipient devices on
+// connections of their own; a sample is the time from the Send to one
+// device's Delivery:
+//
+//	sealpost-bench --self sqlite --fanout 1000 --fanout-messages 30 --fanout-interval 200ms
+//
 // --herd N (with --self) measures reconnects instead: N connections, each
 // with the client library's reconnect delays (spec/relay.md §2.5), the
 // relay stopped for --down and started again on the same address
@@ -147,12 +155,17 @@ type options struct {
 	pushLatency  time.Duration // the push service's answer delay
 	pushHang     float64       // fraction of wake-ups the push service never answers
 
-	senders    int    // --senders: connections that only send, to random --receivers (0: every device sends and receives)
-	receivers  int    // --receivers: connections that only receive
-	relayChild bool   // --relay-child: the --self relay runs as a child process whose CPU is measured
-	serverPID  int    // --server-pid: a server process whose CPU is measured over the timed part
-	mqtt       string // --mqtt: HOST:PORT of an MQTT 3.1.1 broker to load instead of a relay (mqtt.go)
-	mqttTLS    bool   // --mqtt-tls: over TLS 1.3, trusting --pin or --ca
+	senders        int           // --senders: connections that only send, to random --receivers (0: every device sends and receives)
+	receivers      int           // --receivers: connections that only receive
+	relayChild     bool          // --relay-child: the --self relay runs as a child process whose CPU is measured
+	serverPID      int           // --server-pid: a server process whose CPU is measured over the timed part
+	mqtt           string        // --mqtt: HOST:PORT of an MQTT 3.1.1 broker to load instead of a relay (mqtt.go)
+	mqttTLS        bool          // --mqtt-tls: over TLS 1.3, trusting --pin or --ca
+	fanout         int           // --fanout: recipient devices of one sender's group messages (fanout.go)
+	fanoutMessages int           // messages measured
+	fanoutWarmup   int           // messages sent first and not counted
+	fanoutInterval time.Duration // time between two messages
+	fanoutTrace    string        // execution trace of the timed part (go tool trace)
 }
 
 func main() {
@@ -212,6 +225,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.serverPID, "server-pid", 0, "report the CPU time per envelope of the server process `PID` (a running sealpostd, or the --mqtt broker) over the timed part")
 	fs.StringVar(&o.mqtt, "mqtt", "", "MQTT mode: load the MQTT 3.1.1 broker at `HOST:PORT` instead of a relay: --senders publishers and --receivers subscribers, QoS 1, persistent sessions")
 	fs.BoolVar(&o.mqttTLS, "mqtt-tls", false, "--mqtt: connect over TLS 1.3, trusting --ca or --pin")
+	fs.IntVar(&o.fanout, "fanout", 0, "fan-out mode: one sender sends group messages (shared sends, spec/relay.md §16) to `N` recipient devices, each on its own connection; reports the latency from the Send to each device's Delivery")
+	fs.IntVar(&o.fanoutMessages, "fanout-messages", 30, "--fanout: messages measured")
+	fs.IntVar(&o.fanoutWarmup, "fanout-warmup", 3, "--fanout: messages sent first and not counted")
+	fs.DurationVar(&o.fanoutInterval, "fanout-interval", 200*time.Millisecond, "--fanout: time between two messages")
+	fs.StringVar(&o.fanoutTrace, "fanout-trace", "", "--fanout: write an execution trace of the messages to `file` (go tool trace; with --self it shows the relay's scheduling)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -343,6 +361,12 @@ func (o *options) validate() error {
 	}
 	if o.serverPID < 0 || o.serverPID > 0 && (o.self != "" || o.idle > 0) {
 		errs = append(errs, errors.New("--server-pid: a running server's process, not with --self or --idle"))
+	}
+	if o.fanout < 0 || o.fanout > wire.MaxSharedRecipients || o.fanout > 0 && (o.fanoutMessages < 1 || o.fanoutWarmup < 0 || o.fanoutInterval <= 0) {
+		errs = append(errs, fmt.Errorf("--fanout: 0 to %d; --fanout-messages: at least 1; --fanout-warmup: not negative; --fanout-interval: positive", wire.MaxSharedRecipients))
+	}
+	if o.fanout > 0 && (o.herd > 0 || o.ephemeral || o.anonymous || o.compare || o.push > 0 || o.idle > 0 || o.senders > 0 || o.mqtt != "" || o.relayChild) {
+		errs = append(errs, errors.New("--fanout: not with --herd, --ephemeral, --anonymous, --compare-anonymous, --push, --idle, --senders, --mqtt or --relay-child"))
 	}
 	return errors.Join(errs...)
 }

@@ -46,6 +46,7 @@ type report struct {
 	Herd           *herdReport      `json:"herd,omitempty"`
 	Ephemeral      *ephemeralReport `json:"ephemeral,omitempty"`
 	Push           *pushReport      `json:"push,omitempty"`
+	Fanout         *fanoutReport    `json:"fanout,omitempty"`
 
 	// Anonymous: the load's Sends went on anonymous connections, each
 	// paid with a send token (--anonymous); Tokens were issued in
@@ -161,6 +162,12 @@ func (r *report) print(w io.Writer) {
 	if a := r.Authenticated; a != nil && a.RelayCPUPerEnvelope > 0 && r.RelayCPUPerEnvelope > 0 {
 		fmt.Fprintf(w, "== anonymous / authenticated: relay CPU per envelope %.2fx, delivered+acked per second %.2fx\n",
 			r.RelayCPUPerEnvelope/a.RelayCPUPerEnvelope, r.AckedPerSecond/a.AckedPerSecond)
+	}
+	if r.Fanout != nil {
+		fmt.Fprintf(w, "connected in %.2fs\n", r.ConnectSeconds)
+		r.Fanout.print(w)
+		fmt.Fprintf(w, "statuses         %s\n", counts(r.Statuses))
+		fmt.Fprintf(w, "errors           %s\n", counts(r.Errors))
 	}
 	if r.Idle != nil {
 		r.Idle.print(w)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -183,10 +184,60 @@ func readAckResults(br pgx.BatchResults) (int, []int64, error) {
 // wait for its WAL flush (synchronous_commit off): a deletion lost in a
 // crash, or one that fails after the ack committed, leaves a body without
 // references, which the sweep deletes at its expiry.
+//
+// The acks of one group message come together, one per recipient device:
+// their releases are coalesced (releases), so that a thousand acks cost a
+// few of these transactions, not a thousand. Each Ack still returns only
+// after a transaction that began after its own deletion committed.
 func (q *Queue) releaseBodies(ctx context.Context, bodies []int64) error {
 	if len(bodies) == 0 {
 		return nil
 	}
+	r := &q.release
+	done := make(chan error, 1)
+	r.mu.Lock()
+	r.bodies = append(r.bodies, bodies...)
+	r.waiters = append(r.waiters, done)
+	if r.running {
+		r.mu.Unlock()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err() // the sweep deletes what is left
+		}
+	}
+	// No release runs: this caller runs them, its own and those that
+	// arrive meanwhile, until none is left.
+	r.running = true
+	for len(r.bodies) > 0 {
+		ids, waiters := r.bodies, r.waiters
+		r.bodies, r.waiters = nil, nil
+		r.mu.Unlock()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+		err := q.deleteReleased(rctx, ids)
+		cancel()
+		for _, w := range waiters {
+			w <- err
+		}
+		r.mu.Lock()
+	}
+	r.running = false
+	r.mu.Unlock()
+	return <-done
+}
+
+// releases are the bodies released by acks, waiting for the release in
+// progress to end (releaseBodies).
+type releases struct {
+	mu      sync.Mutex
+	running bool         // a caller of releaseBodies is deleting
+	bodies  []int64      // the bodies the next deletion considers
+	waiters []chan error // their acks, answered after it
+}
+
+// deleteReleased runs the deletion of releaseBodies for bodies.
+func (q *Queue) deleteReleased(ctx context.Context, bodies []int64) error {
 	slices.Sort(bodies)
 	bodies = slices.Compact(bodies)
 	b := &pgx.Batch{}

@@ -87,6 +87,8 @@ type Queue struct {
 	publish  *publisher      // ephemeral items (spec/relay.md §7.4)
 	eph      chan store.Item // ephemeral items from other nodes
 	tag      [ephemeralTagSize]byte
+
+	release releases // the bodies acks released, deleted together (releaseBodies)
 }
 
 var _ store.Queue = (*Queue)(nil)

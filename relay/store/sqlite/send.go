@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 
 	"github.com/sealpost/sealpost/relay/store"
 )
@@ -31,7 +33,10 @@ func (q *Queue) Send(ctx context.Context, s store.Send) (store.SendResult, error
 			}
 		}
 	}
-	err := q.writeSend(ctx, size, func(b *batch) error {
+	// A group message is not kept waiting by its recipients' acks of the
+	// one before (groupFirst).
+	group := s.Shared && len(s.Items) >= groupFrom
+	err := q.writeSend(ctx, size, group, func(b *batch) error {
 		var err error
 		res, err = b.send(&s)
 		return err
@@ -98,6 +103,13 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		}
 	}
 	ids, prevs := make([]int64, len(s.Items)), make([]int64, len(s.Items))
+	// The references of a shared body, as a JSON array of [hex address,
+	// id], inserted together after the loop (stmtInsertRef).
+	var refs []byte
+	if body != 0 {
+		refs = make([]byte, 0, 2+len(s.Items)*(2*len(s.Items[0].Recipient)+16))
+		refs = append(refs, '[')
+	}
 	for i, it := range s.Items {
 		if sts[i] != store.Stored {
 			continue
@@ -105,9 +117,8 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 		// The mailbox's next id (spec/relay.md §8.1).
 		x := boxes[i]
 		id := x.last + 1
-		var err error
 		if body != 0 {
-			_, err = b.stmt(stmtInsertRef).ExecContext(b.ctx, it.Recipient, id, now, expiry, body)
+			refs = appendRef(refs, it.Recipient, id)
 		} else {
 			// An envelope to a link mailbox expires with it
 			// (spec/relay.md §17.3).
@@ -117,13 +128,29 @@ func (b *batch) send(s *store.Send) (store.SendResult, error) {
 			}
 			b.pending = append(b.pending, envelopeRow{it.Recipient, id, it.Envelope, now, exp})
 		}
-		if err != nil {
-			return store.SendResult{}, fmt.Errorf("sqlite: insert envelope: %w", err)
-		}
 		x.dirty = true
 		ids[i], prevs[i], x.last = id, x.last, id
 	}
+	if body != 0 {
+		refs = append(refs, ']')
+		if _, err := b.stmt(stmtInsertRef).ExecContext(b.ctx, refs, now, expiry, body); err != nil {
+			return store.SendResult{}, fmt.Errorf("sqlite: insert references: %w", err)
+		}
+	}
 	return store.SendResult{Statuses: sts, IDs: ids, Prevs: prevs, FirstContacts: len(taken)}, nil
+}
+
+// appendRef appends the reference [hex addr, id] to the JSON array refs
+// (stmtInsertRef).
+func appendRef(refs, addr []byte, id int64) []byte {
+	if len(refs) > 1 {
+		refs = append(refs, ',')
+	}
+	refs = append(refs, `["`...)
+	refs = hex.AppendEncode(refs, addr)
+	refs = append(refs, `",`...)
+	refs = strconv.AppendInt(refs, id, 10)
+	return append(refs, ']')
 }
 
 // bodyRefs is the number of items of a shared send s that are stored,
@@ -249,3 +276,8 @@ func (b *batch) insertPending() error {
 	b.pending = nil
 	return nil
 }
+
+// groupFrom is the number of recipients from which a shared send is a
+// group message that commits ahead of the acks gathered with it
+// (groupFirst), and the number of those acks from which it does.
+const groupFrom = 16

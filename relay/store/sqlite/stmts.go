@@ -73,7 +73,11 @@ var stmtSQL = [numStmts]string{
 	// number of references, and the references, envelope rows with an
 	// empty data.
 	stmtInsertBody: `INSERT INTO bodies (data, refs, expiry) VALUES (?, ?, ?) RETURNING id`,
-	stmtInsertRef:  `INSERT INTO envelopes (addr, id, data, arrived, expiry, body) VALUES (?, ?, X'', ?, ?, ?)`,
+	// All the references of one shared send in one statement, a JSON
+	// array of [hex address, id] (batch.send): one call into the engine
+	// instead of one per recipient device.
+	stmtInsertRef: `INSERT INTO envelopes (addr, id, data, arrived, expiry, body)
+		SELECT unhex(j.value ->> 0), j.value ->> 1, X'', ?2, ?3, ?4 FROM json_each(?1) AS j`,
 	// The sizes of bodies, a JSON array of ids.
 	stmtBodySizes: `SELECT id, length(data) FROM bodies WHERE id IN (SELECT value FROM json_each(?1))`,
 	// Releases references, a JSON array of [body id, count], then deletes

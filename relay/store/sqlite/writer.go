@@ -32,6 +32,9 @@ type request struct {
 	send  bool
 	bytes int        // envelope bytes, for maxBatchBytes
 	done  chan error // buffered: the writer never blocks on it
+	// group marks a shared send to a group (Send): it commits ahead of
+	// the many Acks gathered with it (run).
+	group bool
 }
 
 // startWriter starts the writer goroutine.
@@ -57,9 +60,10 @@ func (q *Queue) write(ctx context.Context, bytes int, op func(b *batch) error) e
 }
 
 // writeSend is write for a Send's op, with a function to run on the
-// writer goroutine once op's batch has committed.
-func (q *Queue) writeSend(ctx context.Context, bytes int, op func(b *batch) error, committed func()) error {
-	return q.submit(ctx, &request{ctx: ctx, op: op, committed: committed, send: true, bytes: bytes, done: make(chan error, 1)})
+// writer goroutine once op's batch has committed; group marks a shared
+// send to a group (request.group).
+func (q *Queue) writeSend(ctx context.Context, bytes int, group bool, op func(b *batch) error, committed func()) error {
+	return q.submit(ctx, &request{ctx: ctx, op: op, committed: committed, send: true, group: group, bytes: bytes, done: make(chan error, 1)})
 }
 
 // writeAck hands an Ack to the writer goroutine and waits for its answer.
@@ -125,6 +129,44 @@ func (q *Queue) run(group []*request) {
 	if len(live) == 0 {
 		return
 	}
+	if first, then := groupFirst(live); then != nil {
+		q.runGroup(first)
+		q.runGroup(then)
+		return
+	}
+	q.runGroup(live)
+}
+
+// groupFirst splits a group holding a shared send to a group and many
+// Acks (its recipients acking the messages before it): the Acks go in a
+// batch of their own, after, so that the message waits for its own
+// writes and not for theirs. The message is then decided before those
+// Acks, as if it had come first: the requests of a group are concurrent.
+// It costs a second commit, only when a group's acks pile up. Otherwise
+// then is nil.
+func groupFirst(group []*request) (first, then []*request) {
+	acks, shared := 0, false
+	for _, r := range group {
+		if r.ack != nil {
+			acks++
+		}
+		shared = shared || r.group
+	}
+	if !shared || acks < groupFrom {
+		return group, nil
+	}
+	for _, r := range group {
+		if r.ack != nil {
+			then = append(then, r)
+		} else {
+			first = append(first, r)
+		}
+	}
+	return first, then
+}
+
+// runGroup runs group in one batch and answers each of its requests.
+func (q *Queue) runGroup(live []*request) {
 	err := q.runBatch(live)
 	if err != nil && len(live) > 1 {
 		// Find out which one failed: each runs alone.
