@@ -24,7 +24,7 @@ import (
 
 // memoryGoal bounds the heap and stacks of an idle authenticated
 // connection (issues 4 and 13). Measured: about 13.3 KiB at 19,000
-// connections (sealpost-bench --idle, docs/performance-idle.md), all heap:
+// connections (sealpost-bench --idle, docs/performance.md, "Idle connections"), all heap:
 // a parked reader has no goroutine (park.go); crypto/tls keeps about
 // 8.5 KiB of it (handshake buffers, AES-GCM states, the Conn).
 const memoryGoal = 16 << 10

@@ -24,7 +24,7 @@
 // --idle K then opens K more authenticated connections that stay idle and
 // reports the memory each costs. With --self the relay then runs as a
 // child process and the figures are its own (heap, stacks, goroutines and
-// RSS per connection, docs/performance-idle.md):
+// RSS per connection, docs/performance.md, "Idle connections"):
 //
 //	sealpost-bench --self sqlite --envelopes 0 --devices 1 --idle 19000
 //

@@ -15,7 +15,7 @@ import (
 
 // BenchmarkGroupBehindAcks: a group message to 1000 devices sent while
 // those devices ack the message before (the fan-out's steady state):
-// the time of the Send alone (issue 13, docs/performance-fanout.md).
+// the time of the Send alone (issue 13, docs/performance.md, "Fan-out").
 func BenchmarkGroupBehindAcks(b *testing.B) {
 	q, err := Open(filepath.Join(b.TempDir(), "r.db"))
 	if err != nil {
