@@ -292,21 +292,8 @@ func (l *loadRun) ackLoop(c *lconn) {
 			}
 			return
 		}
-		out = out[:0]
-		for _, p := range wsPongs {
-			out = c.appendWS(out, opPong, p)
-		}
-		for _, nonce := range pongs {
-			frame = appendPong(frame[:0], nonce)
-			out = c.appendWS(out, opBinary, frame)
-		}
 		acked := len(acks)
-		for len(acks) > 0 {
-			m := min(len(acks), wire.MaxAckIDs)
-			frame = appendAck(frame[:0], acks[:m])
-			out = c.appendWS(out, opBinary, frame)
-			acks = acks[m:]
-		}
+		out, frame = c.appendReplies(out[:0], frame, wsPongs, pongs, acks)
 		if len(out) > 0 {
 			if _, err := c.tc.Write(out); err != nil {
 				c.failed(err)

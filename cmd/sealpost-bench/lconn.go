@@ -359,6 +359,27 @@ func itemLen(rcpt, env []byte) int {
 	return 1 + protowire.SizeBytes(len(rcpt)) + 1 + protowire.SizeBytes(len(env))
 }
 
+// appendReplies appends to out the connection's answers to what it read:
+// WebSocket pongs, relay Pongs and Acks of the delivered ids (as few Ack
+// frames as wire.MaxAckIDs allows). frame is scratch space for the relay
+// frames; both are returned for reuse.
+func (c *lconn) appendReplies(out, frame []byte, wsPongs [][]byte, pongs, acks []uint64) ([]byte, []byte) {
+	for _, p := range wsPongs {
+		out = c.appendWS(out, opPong, p)
+	}
+	for _, nonce := range pongs {
+		frame = appendPong(frame[:0], nonce)
+		out = c.appendWS(out, opBinary, frame)
+	}
+	for len(acks) > 0 {
+		n := min(len(acks), wire.MaxAckIDs)
+		frame = appendAck(frame[:0], acks[:n])
+		out = c.appendWS(out, opBinary, frame)
+		acks = acks[n:]
+	}
+	return out, frame
+}
+
 // appendAck appends Frame{Ack{ids}} (ids packed; at most wire.MaxAckIDs).
 func appendAck(b []byte, ids []uint64) []byte {
 	n := 0

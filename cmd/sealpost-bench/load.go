@@ -551,21 +551,8 @@ func (l *loadRun) writeLoop(c *lconn, i int, filler []byte, sender bool) {
 			return
 		}
 		outstanding -= answered
-		out = out[:0]
-		for _, p := range wsPongs {
-			out = c.appendWS(out, opPong, p)
-		}
-		for _, nonce := range pongs {
-			frame = appendPong(frame[:0], nonce)
-			out = c.appendWS(out, opBinary, frame)
-		}
 		acked := len(acks)
-		for len(acks) > 0 {
-			n := min(len(acks), wire.MaxAckIDs)
-			frame = appendAck(frame[:0], acks[:n])
-			out = c.appendWS(out, opBinary, frame)
-			acks = acks[n:]
-		}
+		out, frame = c.appendReplies(out[:0], frame, wsPongs, pongs, acks)
 		if held >= 0 {
 			send(held)
 			held = -1
