@@ -322,6 +322,13 @@ func (r *childRelay) pid() int {
 	return r.cmd.Process.Pid
 }
 
+// shutdown is close with a minute to finish, for a deferred call.
+func (r *childRelay) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r.close(ctx)
+}
+
 func (r *childRelay) close(ctx context.Context) error {
 	err := r.stop(ctx, false)
 	return errors.Join(err, os.RemoveAll(r.spec.Dir))

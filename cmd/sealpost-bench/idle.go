@@ -145,11 +145,7 @@ func runIdleChild(ctx context.Context, o *options, stderr io.Writer) (*report, e
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		c.close(cctx)
-	}()
+	defer c.shutdown()
 	rep := &report{Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Batch: o.batch, Shared: o.shared, InFlight: o.inflight, Rate: o.rate,
 		Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
 	var run [4]byte

@@ -43,11 +43,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			c.close(cctx)
-		}()
+		defer c.shutdown()
 		var run [4]byte
 		rand.Read(run[:])
 		rep := &report{Self: o.self, Devices: o.devices, Envelopes: o.envelopes, Size: o.size, Rate: o.rate,
@@ -59,11 +55,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			c.close(cctx)
-		}()
+		defer c.shutdown()
 		return runAnonymous(ctx, o, c, stderr)
 	}
 	if o.herd > 0 {
@@ -71,11 +63,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			c.close(cctx)
-		}()
+		defer c.shutdown()
 		rep := &report{Self: o.self, Errors: map[string]int64{}, Statuses: map[string]int64{}}
 		return rep, runHerd(ctx, o, c, rep, stderr)
 	}
@@ -92,11 +80,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			c.close(cctx)
-		}()
+		defer c.shutdown()
 		tg, pid = c.target, c.pid()
 	} else if o.self != "" {
 		s, err := startSelf(ctx, o, stderr)
