@@ -61,7 +61,8 @@ import (
 const DefaultConnectTimeout = 10 * time.Second
 
 // DefaultMaxConns is the pool size when the DSN sets no pool_max_conns:
-// room for the writers (DefaultWriters), the notifier and the relay's
+// room for the writers (DefaultWriters), the ack writers
+// (DefaultAckWriters), the notifier and the relay's
 // concurrent Fetch, Ack and Stats calls.
 const DefaultMaxConns = 32
 
@@ -79,8 +80,10 @@ type Queue struct {
 	mu     sync.RWMutex
 	closed bool
 
-	requests []chan *request // one per writer; closed by Close
-	writers  sync.WaitGroup
+	requests    []chan *request  // one per writer; closed by Close
+	ackRequests chan *ackRequest // the ack writers' (ack.go); closed by Close
+	writers     sync.WaitGroup   // the writers and the ack writers
+	acked       ackBatches
 
 	notify   *notifier
 	listener *listener
@@ -128,6 +131,11 @@ func Open(ctx context.Context, dsn string) (*Queue, error) {
 		q.writers.Add(1)
 		go q.writer(ch)
 	}
+	q.ackRequests = make(chan *ackRequest)
+	for range DefaultAckWriters {
+		q.writers.Add(1)
+		go q.ackWriter(q.ackRequests)
+	}
 	q.notify = newNotifier(pool)
 	q.publish = newPublisher(pool)
 	q.listener = startListener(cfg.ConnConfig.Copy(), own, q.deliverWake, q.deliverEphemeral)
@@ -148,6 +156,7 @@ func (q *Queue) Close() error {
 	for _, ch := range q.requests {
 		close(ch)
 	}
+	close(q.ackRequests)
 	q.writers.Wait()
 	q.notify.stop()
 	q.publish.stop()
