@@ -54,7 +54,8 @@ type ackBatches struct{ n atomic.Int64 }
 // that transaction committed. It then releases the shared bodies left
 // without references (releaseBodies, spec/relay.md §16.4). An Ack whose
 // context ends while it waits returns the context's error; its envelopes
-// may or may not have been deleted (a repeat is harmless, §8.3).
+// may or may not have been deleted (a repeat is harmless, §8.3; a body
+// it left without references is deleted by the sweep at its expiry).
 func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) {
 	if !q.enter() {
 		return 0, store.ErrClosed

@@ -37,7 +37,9 @@
 // transaction flushed to the server's write-ahead log and survives a crash
 // of the relay, the server or its machine (given fsync on and honest
 // disks). Sends pay one WAL flush per batch, not per Send, and the
-// writers' transactions in flight together share a flush too.
+// writers' transactions in flight together share a flush too. Acks are
+// batched the same way (ack.go): the Acks waiting together commit in one
+// transaction, and each is answered only after that commit.
 package postgres
 
 import (
