@@ -25,8 +25,14 @@ import (
 // itself.
 const (
 	// DefaultAckWriters is the number of ack writer goroutines, each with
-	// at most one transaction in flight.
-	DefaultAckWriters = 4
+	// at most one transaction in flight. One: the Acks that arrive while
+	// its transaction runs all go into the next, so a group message's
+	// thousand Acks make a few large transactions, and the next Send,
+	// which locks the same mailboxes, waits behind a few commits, not
+	// dozens (sealpost-bench --fanout 1000 on PostgreSQL: p50 72 – 187 ms
+	// with one, 81 – 464 ms with four, alternated on a loaded machine;
+	// docs/performance.md, Fan-out).
+	DefaultAckWriters = 1
 	maxAckBatch       = 1024
 	maxAckIDs         = 16384
 )
