@@ -121,59 +121,6 @@ func (q *Queue) Fetch(ctx context.Context, addr []byte, after int64, limit int, 
 	return es, nil
 }
 
-// Ack deletes the envelopes of addr with the given IDs and takes them off
-// the mailbox's count and bytes. It locks the mailbox row first, as Send
-// and Sweep do, so that lock order is always mailbox then envelopes.
-func (q *Queue) Ack(ctx context.Context, addr []byte, ids []int64) (int, error) {
-	if !q.enter() {
-		return 0, store.ErrClosed
-	}
-	defer q.mu.RUnlock()
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(`SELECT FROM relay_mailboxes WHERE address = $1 FOR NO KEY UPDATE`, addr)
-	b.Queue(`WITH d AS (
-			DELETE FROM relay_envelopes WHERE address = $1 AND id = ANY($2) RETURNING size, body),
-		u AS (
-			UPDATE relay_mailboxes SET count = count - (SELECT count(*) FROM d),
-				bytes = bytes - (SELECT coalesce(sum(size), 0) FROM d)
-			WHERE address = $1 AND EXISTS (SELECT FROM d))
-		SELECT count(*), coalesce(array_agg(body) FILTER (WHERE body IS NOT NULL), '{}') FROM d`, addr, ids)
-	b.Queue("COMMIT")
-	br := q.pool.SendBatch(ctx, b)
-	n, bodies, err := readAckResults(br)
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, wrap("ack", err)
-	}
-	if err := q.releaseBodies(ctx, bodies); err != nil {
-		return n, wrap("ack: release bodies", err)
-	}
-	return n, nil
-}
-
-// readAckResults reads the results of Ack's batch, returning the count
-// and the shared bodies of the deleted references, one entry each.
-func readAckResults(br pgx.BatchResults) (int, []int64, error) {
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return 0, nil, err
-		}
-	}
-	var n int
-	var bodies []int64
-	if err := br.QueryRow().Scan(&n, &bodies); err != nil {
-		return 0, nil, err
-	}
-	_, err := br.Exec()
-	return n, bodies, err
-}
-
 // releaseBodies deletes those of bodies (the shared bodies of deleted
 // references) that no envelope references any more (spec/relay.md
 // §16.4). It runs after the transaction that deleted the references has

@@ -37,7 +37,9 @@
 // transaction flushed to the server's write-ahead log and survives a crash
 // of the relay, the server or its machine (given fsync on and honest
 // disks). Sends pay one WAL flush per batch, not per Send, and the
-// writers' transactions in flight together share a flush too.
+// writers' transactions in flight together share a flush too. Acks are
+// batched the same way (ack.go): the Acks waiting together commit in one
+// transaction, and each is answered only after that commit.
 package postgres
 
 import (
@@ -61,7 +63,8 @@ import (
 const DefaultConnectTimeout = 10 * time.Second
 
 // DefaultMaxConns is the pool size when the DSN sets no pool_max_conns:
-// room for the writers (DefaultWriters), the notifier and the relay's
+// room for the writers (DefaultWriters), the ack writers
+// (DefaultAckWriters), the notifier and the relay's
 // concurrent Fetch, Ack and Stats calls.
 const DefaultMaxConns = 32
 
@@ -79,8 +82,10 @@ type Queue struct {
 	mu     sync.RWMutex
 	closed bool
 
-	requests []chan *request // one per writer; closed by Close
-	writers  sync.WaitGroup
+	requests    []chan *request  // one per writer; closed by Close
+	ackRequests chan *ackRequest // the ack writers' (ack.go); closed by Close
+	writers     sync.WaitGroup   // the writers and the ack writers
+	acked       ackBatches
 
 	notify   *notifier
 	listener *listener
@@ -128,6 +133,11 @@ func Open(ctx context.Context, dsn string) (*Queue, error) {
 		q.writers.Add(1)
 		go q.writer(ch)
 	}
+	q.ackRequests = make(chan *ackRequest)
+	for range DefaultAckWriters {
+		q.writers.Add(1)
+		go q.ackWriter(q.ackRequests)
+	}
 	q.notify = newNotifier(pool)
 	q.publish = newPublisher(pool)
 	q.listener = startListener(cfg.ConnConfig.Copy(), own, q.deliverWake, q.deliverEphemeral)
@@ -148,6 +158,7 @@ func (q *Queue) Close() error {
 	for _, ch := range q.requests {
 		close(ch)
 	}
+	close(q.ackRequests)
 	q.writers.Wait()
 	q.notify.stop()
 	q.publish.stop()
