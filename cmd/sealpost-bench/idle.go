@@ -16,10 +16,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/sealpost/sealpost/relay/relayclient"
 )
 
 // idleReport is the memory cost of idle authenticated connections.
@@ -259,55 +256,6 @@ func idleWith(ctx context.Context, o *options, tg *target, runID string, rep *re
 	}
 	rep.Idle = r
 	return nil
-}
-
-// dialIdle opens n authenticated connections, conc at a time, as dialAll
-// does; with sources, connection i leaves from sources[i%len(sources)]
-// (one source address has only the ephemeral port range, about 28,000
-// ports by default, for connections to one relay address).
-func dialIdle(ctx context.Context, tg *target, prefix string, n, conc int, sources []net.IP, rep *report) ([]*relayclient.Conn, error) {
-	if len(sources) == 0 {
-		return dialAll(ctx, tg, prefix, n, conc, rep)
-	}
-	conns := make([]*relayclient.Conn, n)
-	errs := make(chan error, 1)
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sources[i%len(sources)]}}
-			tok, err := mint(tg, fmt.Sprintf("%s-%d", prefix, i))
-			if err == nil {
-				err = paced(ctx, func(dctx context.Context) (err error) {
-					conns[i], _, err = relayclient.DialVia(dctx, tg.url, tg.tls, tok, d.DialContext)
-					return err
-				})
-			}
-			if err != nil {
-				rep.addError("dial: " + errKind(err))
-				select {
-				case errs <- err:
-				default:
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		for _, c := range conns {
-			if c != nil {
-				c.CloseNow()
-			}
-		}
-		return nil, fmt.Errorf("opening connections: %w", err)
-	default:
-	}
-	return conns, nil
 }
 
 // parseIPs parses --source-ips: addresses separated by commas, or FIRST-LAST

@@ -169,6 +169,14 @@ func mint(tg *target, handle string) (string, error) {
 // dialAll opens n authenticated connections for handles prefix-0 ... with
 // at most conc handshakes at once.
 func dialAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *report) ([]*relayclient.Conn, error) {
+	return dialIdle(ctx, tg, prefix, n, conc, nil, rep)
+}
+
+// dialIdle is dialAll where, with sources, connection i leaves from
+// sources[i%len(sources)] (one source address has only the ephemeral port
+// range, about 28,000 ports by default, for connections to one relay
+// address).
+func dialIdle(ctx context.Context, tg *target, prefix string, n, conc int, sources []net.IP, rep *report) ([]*relayclient.Conn, error) {
 	conns := make([]*relayclient.Conn, n)
 	var mu sync.Mutex
 	var firstErr error
@@ -183,7 +191,12 @@ func dialAll(ctx context.Context, tg *target, prefix string, n, conc int, rep *r
 			tok, err := mint(tg, fmt.Sprintf("%s-%d", prefix, i))
 			if err == nil {
 				err = paced(ctx, func(dctx context.Context) (err error) {
-					conns[i], _, err = relayclient.Dial(dctx, tg.url, tg.tls, tok)
+					if len(sources) == 0 {
+						conns[i], _, err = relayclient.Dial(dctx, tg.url, tg.tls, tok)
+						return err
+					}
+					d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sources[i%len(sources)]}}
+					conns[i], _, err = relayclient.DialVia(dctx, tg.url, tg.tls, tok, d.DialContext)
 					return err
 				})
 			}
